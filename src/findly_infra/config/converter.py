@@ -1,0 +1,469 @@
+"""The cattrs converter between the platform file's shapes and the domain's objects.
+
+Structuring is strict: unknown keys are errors, text is text (a mapping is never silently
+``str()``-ed), booleans are booleans (``"false"`` is not true), and lists are lists (a string is
+never split into letters). Every notation is read by its value object's ``parse`` and written back
+by its ``format``, so ``structure(unstructure(x)) == x`` for every config object.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import IterableValidationError, IterableValidationNote
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from findly_infra.domain.environment import (
+    ApproverGroup,
+    DeploymentTrigger,
+    Environment,
+    ResourceProfile,
+    Service,
+    StrategyKind,
+)
+from findly_infra.domain.infrastructure import (
+    CustomMetricTarget,
+    ExternalMetricTarget,
+    HorizontalAutoscaler,
+    ResourceMetricTarget,
+    ScalingMetric,
+    TaintEffect,
+)
+from findly_infra.domain.notation import (
+    ByteSize,
+    CpuQuantity,
+    Duration,
+    ErrorBudgetStatement,
+    LatencyObjective,
+    MachineType,
+    NotationError,
+    Percentage,
+    Threshold,
+)
+from findly_infra.domain.operations import AlertGroup, AlertRule, BackupPolicy
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.security import EgressRule, IngressRule, IPBlock, LabelSelector, NetworkPolicy, SecretType
+from findly_infra.domain.slo import SLODefinition, SLOObjective, parse_alerting_threshold, parse_objective
+from findly_infra.domain.strategy import (
+    BlueGreenStrategy,
+    CanaryStep,
+    CanaryStrategy,
+    FailureHandling,
+    MetricCriterion,
+    RollbackTrigger,
+    ValidationStep,
+)
+
+__all__ = ["ShapeError", "make_converter"]
+
+T = TypeVar("T")
+
+
+class ShapeError(TypeError):
+    """Raised when a value in the file has the wrong shape (a list where a mapping belongs, ...)."""
+
+
+def _kind_of(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"text ({shown!r})"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _expect_mapping(value: object, what: str = "a mapping of keys to values") -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ShapeError(f"expected {what}, got {_kind_of(value)}")
+    return value
+
+
+def _expect_list(value: object, what: str = "a list") -> list[Any]:
+    if not isinstance(value, list):
+        raise ShapeError(f"expected {what}, got {_kind_of(value)}")
+    return value
+
+
+def _collect(items: list[tuple[str | int, Callable[[], T]]], cl: type) -> list[T]:
+    """Run each structuring step; gather failures with their key or index, as cattrs does."""
+    results: list[T] = []
+    errors: list[Exception] = []
+    for key, step in items:
+        try:
+            results.append(step())
+        except Exception as exc:  # noqa: BLE001 - every failure is reported with its place
+            exc.add_note(IterableValidationNote(f"Structuring @ {key!r}", key, cl))
+            errors.append(exc)
+    if errors:
+        raise IterableValidationError(f"While structuring {cl.__name__}", errors, cl)
+    return results
+
+
+def _structure_str(value: object, _type: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ShapeError(f"expected text, got {_kind_of(value)}")
+
+
+def _structure_bool(value: object, _type: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ShapeError(f"expected true or false, got {_kind_of(value)}")
+
+
+def _structure_int(value: object, _type: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ShapeError(f"expected a whole number, got {_kind_of(value)}")
+
+
+def _structure_float(value: object, _type: object) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise ShapeError(f"expected a number, got {_kind_of(value)}")
+
+
+def _parser(parse: Callable[[object], T]) -> Callable[[object, object], T]:
+    def structure(value: object, _type: object) -> T:
+        return parse(value)
+
+    return structure
+
+
+def _strategy_kind(value: object, _type: object) -> StrategyKind:
+    text = value.strip().lower().replace("_", "-").replace(" ", "-") if isinstance(value, str) else None
+    aliases = {"bluegreen": "blue-green", "rolling-update": "rolling", "rollingupdate": "rolling"}
+    text = aliases.get(text or "", text)
+    for kind in StrategyKind:
+        if kind.value == text:
+            return kind
+    raise NotationError(f"expected a strategy: rolling, blue-green or canary; got {value!r}")
+
+
+def _enum_by_value(enum_type: type[enum.Enum], value: object) -> enum.Enum:
+    for member in enum_type:
+        if isinstance(value, str) and member.value.lower() == value.strip().lower():
+            return member
+    allowed = ", ".join(str(member.value) for member in enum_type)
+    raise NotationError(f"expected one of {allowed}; got {value!r}")
+
+
+def _taint_effect(value: object, _type: object) -> TaintEffect:
+    for effect in TaintEffect:
+        if value in (effect.value, effect.kubernetes):
+            return effect
+    raise NotationError(f"expected NO_SCHEDULE, PREFER_NO_SCHEDULE or NO_EXECUTE; got {value!r}")
+
+
+def _is_tuple(cl: Any) -> bool:
+    return typing.get_origin(cl) is tuple
+
+
+def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that knows every shape
+    """The converter for the platform file. Structure with ``converter.structure(data, Platform)``."""
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+
+    # -- scalars: strict ---------------------------------------------------------------------
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(typing.Union[int, str], lambda v, _: v if isinstance(v, str) else _structure_int(v, int))  # noqa: UP007
+
+    def structure_tuple(cl: Any) -> Callable[[object, object], tuple[Any, ...]]:
+        (item_type, *_rest) = typing.get_args(cl)
+
+        def structure(value: object, _type: object) -> tuple[Any, ...]:
+            items = _expect_list(value)
+            return tuple(_collect([(i, lambda v=v: conv.structure(v, item_type)) for i, v in enumerate(items)], cl))
+
+        return structure
+
+    conv.register_structure_hook_factory(_is_tuple, structure_tuple)
+    conv.register_unstructure_hook_factory(_is_tuple, lambda cl: lambda v: [conv.unstructure(i) for i in v])
+
+    # -- notations ---------------------------------------------------------------------------
+    notations: list[tuple[type[Any], Callable[[object], Any]]] = [
+        (Duration, Duration.parse),
+        (Percentage, Percentage.parse),
+        (Threshold, Threshold.parse),
+        (LatencyObjective, LatencyObjective.parse),
+        (ErrorBudgetStatement, ErrorBudgetStatement.parse),
+        (ByteSize, ByteSize.parse),
+        (CpuQuantity, CpuQuantity.parse),
+        (MachineType, MachineType.parse),
+        (DeploymentTrigger, DeploymentTrigger.parse),
+    ]
+    from findly_infra.domain.strategy import TrafficSplit
+
+    notations.append((TrafficSplit, TrafficSplit.parse))
+    for cl, parse in notations:
+        conv.register_structure_hook(cl, _parser(parse))
+        conv.register_unstructure_hook(cl, lambda value: value.format())
+    conv.register_structure_hook(StrategyKind, _strategy_kind)
+    conv.register_structure_hook(TaintEffect, _taint_effect)
+    conv.register_structure_hook_factory(
+        lambda cl: isinstance(cl, type) and issubclass(cl, enum.Enum) and cl not in (StrategyKind, TaintEffect),
+        lambda cl: lambda value, _type: _enum_by_value(cl, value),
+    )
+    conv.register_structure_hook(SLOObjective, _parser(parse_objective))  # type: ignore[arg-type]
+    conv.register_unstructure_hook(SLOObjective, lambda value: value.format())  # type: ignore[arg-type]
+    conv.register_structure_hook(LatencyObjective | Threshold, _parser(parse_alerting_threshold))
+    for cl in typing.get_args(SLOObjective):
+        conv.register_unstructure_hook(cl, lambda value: value.format())
+
+    def optional(inner: type[Any]) -> Callable[[object, object], Any]:
+        return lambda value, _type: None if value is None else conv.structure(value, inner)
+
+    conv.register_structure_hook(LatencyObjective | Threshold | None, optional(LatencyObjective | Threshold))  # type: ignore[arg-type]
+
+    # -- strict attrs classes, with renamed and specially shaped fields ----------------------
+    def strict_class(cl: type[Any], **overrides: Any) -> None:
+        base = make_dict_structure_fn(cl, conv, _cattrs_forbid_extra_keys=True, **overrides)
+
+        def structure(value: object, _type: object) -> Any:
+            return base(_expect_mapping(value), cl)
+
+        conv.register_structure_hook(cl, structure)
+        conv.register_unstructure_hook(cl, make_dict_unstructure_fn(cl, conv, _cattrs_omit_if_default=False, **overrides))
+
+    conv.register_structure_hook_factory(
+        lambda cl: attrs.has(cl),
+        lambda cl: _strict(conv, cl),
+    )
+
+    strict_class(IngressRule, from_=override(rename="from"))
+    strict_class(IPBlock, except_=override(rename="except"))
+
+    # ``duration: "stable"`` ends a canary
+    def canary_duration(value: object, _type: object) -> Duration | None:
+        if isinstance(value, str) and value.strip().lower() in ("stable", "indefinite", "until promoted"):
+            return None
+        if value is None:
+            return None
+        return Duration.parse(value)
+
+    strict_class(
+        CanaryStep,
+        duration=override(struct_hook=canary_duration, unstruct_hook=lambda d: "stable" if d is None else d.format()),
+    )
+    strict_class(
+        FailureHandling,
+        rollback_threshold=override(
+            struct_hook=lambda value, _type: FailureHandling.parse_threshold(value),
+            unstruct_hook=lambda count: f"{count} failed criteria",
+        ),
+    )
+
+    # success_criteria: {error_rate: "< 0.5%", ...}
+    def criteria(value: object, _type: object) -> tuple[MetricCriterion, ...]:
+        items = _expect_mapping(value, "a mapping of metric names to thresholds, such as error_rate: '< 0.5%'")
+        return tuple(_collect([(k, lambda k=k, v=v: MetricCriterion(k, Threshold.parse(v))) for k, v in items.items()],
+                              MetricCriterion))
+
+    strict_class(
+        CanaryStrategy,
+        success_criteria=override(
+            struct_hook=criteria,
+            unstruct_hook=lambda cs: {c.metric: c.threshold.format() for c in cs},
+        ),
+    )
+
+    # validation_steps / rollback_triggers: lists of one-key mappings
+    def single_key(value: object, what: str) -> tuple[str, Any]:
+        item = _expect_mapping(value, f"a one-key mapping such as {what}")
+        if len(item) != 1:
+            raise ShapeError(f"expected a one-key mapping such as {what}, got {len(item)} keys ({', '.join(item)})")
+        ((key, inner),) = item.items()
+        return key, inner
+
+    def validation_steps(value: object, _type: object) -> tuple[ValidationStep, ...]:
+        def one(item: object) -> ValidationStep:
+            name, description = single_key(item, "health_checks: 'All pods healthy'")
+            return ValidationStep(name, _structure_str(description, str))
+
+        return tuple(_collect([(i, lambda v=v: one(v)) for i, v in enumerate(_expect_list(value))], ValidationStep))
+
+    def rollback_triggers(value: object, _type: object) -> tuple[RollbackTrigger, ...]:
+        def one(item: object) -> RollbackTrigger:
+            name, text = single_key(item, "error_rate: '> 1%'")
+            text = _structure_str(text, str)
+            if text.strip()[:1] in "<>":
+                return RollbackTrigger(name, Threshold.parse(text))
+            return RollbackTrigger(name, None, text)
+
+        return tuple(_collect([(i, lambda v=v: one(v)) for i, v in enumerate(_expect_list(value))], RollbackTrigger))
+
+    strict_class(
+        BlueGreenStrategy,
+        validation_steps=override(
+            struct_hook=validation_steps, unstruct_hook=lambda steps: [{s.name: s.description} for s in steps]
+        ),
+        rollback_triggers=override(
+            struct_hook=rollback_triggers,
+            unstruct_hook=lambda triggers: [
+                {t.name: t.threshold.format() if t.threshold else t.description} for t in triggers
+            ],
+        ),
+    )
+
+    # label selectors: {} or {match_labels: {k: v}}
+    def selector(value: object, _type: object) -> LabelSelector:
+        item = _expect_mapping(value, "a selector such as {} or {match_labels: {app: web}}")
+        extra = set(item) - {"match_labels"}
+        if extra:
+            raise ShapeError(f"unknown key {sorted(extra)[0]!r} in a selector; a selector has match_labels")
+        labels = _expect_mapping(item.get("match_labels") or {}, "a mapping of labels")
+        return LabelSelector(tuple((_structure_str(k, str), _label_value(v)) for k, v in labels.items()))
+
+    conv.register_structure_hook(LabelSelector, selector)
+    conv.register_unstructure_hook(
+        LabelSelector, lambda s: {"match_labels": dict(s.match_labels)} if s.match_labels else {}
+    )
+
+    # hpa metrics: tagged by ``type``
+    metric_types: dict[str, tuple[str, type[Any]]] = {
+        "resource": ("resource", ResourceMetricTarget),
+        "custom": ("custom", CustomMetricTarget),
+        "pods": ("custom", CustomMetricTarget),
+        "external": ("external", ExternalMetricTarget),
+    }
+
+    def scaling_metric(value: object, _type: object) -> ScalingMetric:
+        item = _expect_mapping(value, "a metric such as {type: Resource, resource: {name: cpu, target_utilization: 70}}")
+        kind = item.get("type")
+        if not isinstance(kind, str) or kind.lower() not in metric_types:
+            raise ShapeError(f"a metric's type is Resource, Custom (or Pods) or External; got {kind!r}")
+        key, cl = metric_types[kind.lower()]
+        extra = set(item) - {"type", key}
+        if extra:
+            raise ShapeError(f"unknown key {sorted(extra)[0]!r}; a {kind} metric has type and {key}")
+        if key not in item:
+            raise ShapeError(f"a {kind} metric describes itself under {key}:")
+        return typing.cast(ScalingMetric, _collect([(key, lambda: conv.structure(item[key], cl))], cl)[0])
+
+    def unstructure_metric(metric: ScalingMetric) -> dict[str, Any]:
+        name = {ResourceMetricTarget: "Resource", CustomMetricTarget: "Custom", ExternalMetricTarget: "External"}[
+            type(metric)]
+        return {"type": name, name.lower(): conv.unstructure(metric)}
+
+    conv.register_structure_hook(ScalingMetric, scaling_metric)  # type: ignore[arg-type]
+    for cl in typing.get_args(ScalingMetric):
+        conv.register_unstructure_hook(cl, make_dict_unstructure_fn(cl, conv))
+    conv.register_unstructure_hook_factory(_is_scaling_metric_tuple, lambda _cl: lambda v: [unstructure_metric(m) for m in v])
+
+    # name-keyed sections: ``environments: {production: {...}}`` and the like
+    def keyed(cl: type[Any], key: str = "name") -> tuple[Callable[[object, object], Any], Callable[[Any], Any]]:
+        def structure(value: object, _type: object) -> tuple[Any, ...]:
+            items = _expect_mapping(value, f"a mapping of names to {cl.__name__} settings")
+
+            def one(name: str, body: object) -> Any:
+                body = _expect_mapping({} if body is None else body)
+                if key in body:
+                    raise ShapeError(f"unknown key {key!r}: the name is the key above")
+                return conv.structure({key: name, **body}, cl)
+
+            return tuple(_collect([(k, lambda k=k, v=v: one(k, v)) for k, v in items.items()], cl))
+
+        def unstructure(values: tuple[Any, ...]) -> dict[str, Any]:
+            result = {}
+            for item in values:
+                body = conv.unstructure(item)
+                result[body.pop(key)] = body
+            return result
+
+        return structure, unstructure
+
+    def register_keyed(owner: type[Any], field: str, cl: type[Any], key: str = "name") -> dict[str, Any]:
+        structure, unstructure = keyed(cl, key)
+        return {field: override(struct_hook=structure, unstruct_hook=unstructure)}
+
+    # alerting_rules: {critical_alerts: [ {alert: ...}, ... ]}
+    def alert_groups(value: object, _type: object) -> tuple[AlertGroup, ...]:
+        items = _expect_mapping(value, "a mapping of group names to lists of alerts")
+        return tuple(_collect(
+            [(k, lambda k=k, v=v: AlertGroup(k, conv.structure(v, tuple[AlertRule, ...]))) for k, v in items.items()],
+            AlertGroup))
+
+    # approver_groups: {devops-team: [alice, bob]}
+    def approver_groups(value: object, _type: object) -> tuple[ApproverGroup, ...] | None:
+        if value is None:
+            return None
+        items = _expect_mapping(value, "a mapping of group names to lists of members, such as devops-team: [alice]")
+        return tuple(_collect(
+            [(k, lambda k=k, v=v: ApproverGroup(k, conv.structure(v if v is not None else [], tuple[str, ...])))
+             for k, v in items.items()], ApproverGroup))
+
+    def descriptive(value: object, _type: object) -> Mapping[str, object]:
+        return dict(_expect_mapping(value))
+
+    strict_class(NetworkPolicy, ingress=override(), egress=override())
+    strict_class(EgressRule)
+    strict_class(SLODefinition)
+    strict_class(HorizontalAutoscaler)
+    from findly_infra.domain.operations import DisasterRecovery
+    from findly_infra.domain.security import SecretManagement
+
+    strict_class(DisasterRecovery, **register_keyed(DisasterRecovery, "backup_strategy", BackupPolicy))
+    strict_class(SecretManagement, **register_keyed(SecretManagement, "secret_types", SecretType))
+    strict_class(
+        Platform,
+        **register_keyed(Platform, "environments", Environment),
+        **register_keyed(Platform, "slo_definitions", SLODefinition),
+        **register_keyed(Platform, "hpa_configuration", HorizontalAutoscaler, key="service"),
+        **register_keyed(Platform, "network_policies", NetworkPolicy),
+        **register_keyed(Platform, "services", Service),
+        **register_keyed(Platform, "resource_profiles", ResourceProfile),
+        alerting_rules=override(
+            struct_hook=alert_groups,
+            unstruct_hook=lambda groups: {g.name: [conv.unstructure(r) for r in g.rules] for g in groups},
+        ),
+        approver_groups=override(
+            struct_hook=approver_groups,
+            unstruct_hook=lambda groups: None if groups is None else {g.name: list(g.members) for g in groups},
+        ),
+        monitoring_stack=override(struct_hook=descriptive),
+        security_layers=override(struct_hook=descriptive),
+    )
+    return conv
+
+
+def _is_scaling_metric_tuple(cl: Any) -> bool:
+    return _is_tuple(cl) and typing.get_args(cl)[:1] == (ScalingMetric,)
+
+
+def _label_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return str(value)
+    return _structure_str(value, str)
+
+
+def _strict(conv: cattrs.Converter, cl: type[Any]) -> Callable[[object, object], Any]:
+    base = make_dict_structure_fn(cl, conv, _cattrs_forbid_extra_keys=True)
+
+    def structure(value: object, _type: object) -> Any:
+        return base(_expect_mapping(value), cl)
+
+    return structure
+
+
+_ = (types, SLODefinition)

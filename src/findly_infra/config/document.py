@@ -1,0 +1,181 @@
+"""Reading a YAML document safely, remembering the line of every value.
+
+Only PyYAML's safe composer is used. On top of it this module refuses what YAML allows but a
+platform file never needs and an attacker loves: documents that expand past a node budget
+through aliases ("billion laughs"), nesting deeper than a limit, files over a size limit, binary
+files, and duplicate keys, which YAML would silently resolve to the last one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path as FilePath
+from typing import Any
+
+import attrs
+import yaml
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "DocumentError", "read_document", "parse_document"]
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+_Path = tuple[str | int, ...]
+
+try:  # the C composer is much faster and as safe; fall back where libyaml is missing
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+
+class DocumentError(ValueError):
+    """Raised when a file cannot be read as one YAML document of the platform file's shape."""
+
+    def __init__(self, message: str, *, line: int | None = None, path: _Path = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.path = path
+
+
+@attrs.frozen
+class Document:
+    """A YAML document as plain Python data, with the line where each value (by path) was written."""
+
+    data: Any
+    lines: dict[_Path, int] = attrs.field(hash=False)
+    source: str = "<string>"
+
+    def line_of(self, path: _Path) -> int | None:
+        """The line of *path*, or of its nearest enclosing value that has one."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+
+def read_document(path: str | os.PathLike[str]) -> Document:
+    """Read and parse *path*; every failure is a :class:`DocumentError`."""
+    file = FilePath(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_BYTES:
+            raise DocumentError(
+                f"the file is {size / 1024 / 1024:.1f} MiB; a platform file may be at most {MAX_BYTES // 1024 // 1024} MiB"
+            )
+        with file.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise DocumentError(f"no such file: {file}") from None
+    except IsADirectoryError:
+        raise DocumentError(f"{file} is a directory, not a platform file") from None
+    except OSError as exc:
+        raise DocumentError(f"cannot read {file}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise DocumentError(f"the file is over {MAX_BYTES // 1024 // 1024} MiB; a platform file may not be")
+    return parse_document(raw, source=str(file))
+
+
+def parse_document(raw: bytes | str, *, source: str = "<string>") -> Document:
+    """Parse YAML text (or UTF-8 bytes) into a :class:`Document`."""
+    if isinstance(raw, bytes):
+        if b"\x00" in raw:
+            raise DocumentError("this is a binary file, not YAML text")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DocumentError(f"the file is not UTF-8 text (byte {exc.start + 1} cannot be read)") from None
+    else:
+        text = raw
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise DocumentError(f"the text is over {MAX_BYTES // 1024 // 1024} MiB; a platform file may not be")
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        raise DocumentError(f"invalid YAML: {problem}{context}", line=mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise DocumentError(f"the document is nested too deeply (more than {MAX_DEPTH} levels)") from None
+    if node is None:
+        raise DocumentError("the file is empty: a platform file is a mapping of sections, starting with environments")
+    builder = _Builder()
+    data = builder.build(node, (), 0)
+    return Document(data, builder.lines, source)
+
+
+class _Builder:
+    """Turns composed nodes into Python values, counting every node reached (aliases included)."""
+
+    def __init__(self) -> None:
+        self.lines: dict[_Path, int] = {}
+        self.count = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: _Path, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise DocumentError(
+                f"the document expands to more than {MAX_NODES:,} values (through YAML aliases?); "
+                "a platform file never needs that many",
+                line=node.start_mark.line + 1,
+            )
+        if depth > MAX_DEPTH:
+            raise DocumentError(f"the document is nested deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, index), depth + 1) for index, item in enumerate(node.value)]
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise DocumentError(f"invalid value: {getattr(exc, 'problem', None) or exc}",
+                                line=node.start_mark.line + 1, path=path) from None
+
+    def _pairs(self, node: yaml.MappingNode, depth: int) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+        """The mapping's own pairs after YAML merge keys (``<<: *defaults``) are applied; own keys win."""
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode):
+                        raise DocumentError("a merge key (<<) takes a mapping or a list of mappings",
+                                            line=key.start_mark.line + 1)
+                    self.count += len(source.value)
+                    merged.extend(self._pairs(source, depth + 1))
+            else:
+                own.append((key, value))
+        own_keys = {key.value for key, _ in own if isinstance(key, yaml.ScalarNode)}
+        yield from ((k, v) for k, v in merged if not (isinstance(k, yaml.ScalarNode) and k.value in own_keys))
+        yield from own
+
+    def _mapping(self, node: yaml.MappingNode, path: _Path, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        own_lines: dict[str, int] = {}
+        own_nodes = {id(key) for key, _ in node.value}
+        for key_node, value_node in self._pairs(node, depth):
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise DocumentError("a key must be plain text, not a list or a mapping",
+                                    line=key_node.start_mark.line + 1, path=path)
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if id(key_node) not in own_nodes:
+                if key in result:  # among merged mappings, the first to give a key wins
+                    continue
+            elif key in own_lines:
+                raise DocumentError(f"the key {key!r} appears twice (first on line {own_lines[key]})",
+                                    line=line, path=(*path, key))
+            else:
+                own_lines[key] = line
+            self.lines[(*path, key)] = line
+            result[key] = self.build(value_node, (*path, key), depth + 1)
+        return result

@@ -1,0 +1,241 @@
+"""Environments, the way a version is brought into each, and what leaving each requires."""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import ClassVar
+
+import attrs
+
+from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.notation import ByteSize, CpuQuantity, Duration, NotationError
+
+__all__ = [
+    "ApproverGroup",
+    "DeploymentTrigger",
+    "Environment",
+    "HealthCheck",
+    "ResourceProfile",
+    "ResourceQuota",
+    "RollbackCapability",
+    "Service",
+    "StrategyKind",
+    "TriggerKind",
+    "service_name_from_key",
+]
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _dns_label(what: str) -> object:
+    def check(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+        if not _NAME.match(value) or len(value) > 63:
+            raise InvariantError(
+                f"{what} {value!r} must be a DNS label: lower-case letters, digits and '-', at most 63 characters",
+                field=attribute.name,
+            )
+
+    return check
+
+
+def service_name_from_key(key: str) -> str:
+    """``fn_posts`` (a YAML key) names the service ``fn-posts``."""
+    return key.replace("_", "-").lower()
+
+
+class StrategyKind(enum.Enum):
+    """How a new version replaces the old one in an environment."""
+
+    ROLLING = "rolling"
+    BLUE_GREEN = "blue-green"
+    CANARY = "canary"
+
+
+class RollbackCapability(enum.Enum):
+    """``automatic``: a failed analysis rolls back by itself; ``manual``: it pauses for a person."""
+
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+class TriggerKind(enum.Enum):
+    PUSH = "push"
+    MERGE = "merge"
+    PROMOTION = "promotion"
+
+
+_PUSH_FEATURE = re.compile(r"^push(?:es)?\s+to\s+(?:any\s+)?feature\s+branch(?:es)?$", re.I)
+_PUSH = re.compile(r"^push(?:es)?\s+to\s+(?:the\s+)?(?:branch\s+)?([\w./*-]+?)(?:\s+branch)?$", re.I)
+_MERGE = re.compile(r"^merge(?:s)?\s+(?:in)?to\s+(?:the\s+)?(?:branch\s+)?([\w./*-]+?)(?:\s+branch)?$", re.I)
+_PROMOTION = re.compile(r"^(?:manual\s+)?promotion(?:\s+from\s+([\w-]+))?$|^manual$", re.I)
+
+
+@attrs.frozen
+class DeploymentTrigger:
+    """What brings a version into an environment.
+
+    ``Push to feature branches`` (``branch`` is ``None``: any branch but the main one),
+    ``Push to branch release/*``, ``Merge to main branch``, ``Manual promotion from staging``
+    (``source`` names the environment it comes from), or ``Manual``.
+    """
+
+    kind: TriggerKind
+    branch: str | None = None
+    source: str | None = None
+
+    EXAMPLE: ClassVar[str] = "'Push to feature branches', 'Merge to main branch' or 'Manual promotion from staging'"
+
+    @classmethod
+    def parse(cls, raw: object) -> DeploymentTrigger:
+        if not isinstance(raw, str):
+            raise NotationError(f"expected a deployment trigger such as {cls.EXAMPLE}, got {raw!r}")
+        text = " ".join(raw.split())
+        if _PUSH_FEATURE.match(text):
+            return cls(TriggerKind.PUSH)
+        if match := _MERGE.match(text):
+            return cls(TriggerKind.MERGE, branch=match.group(1))
+        if match := _PUSH.match(text):
+            return cls(TriggerKind.PUSH, branch=match.group(1))
+        if match := _PROMOTION.match(text):
+            return cls(TriggerKind.PROMOTION, source=match.group(1))
+        raise NotationError(f"expected a deployment trigger such as {cls.EXAMPLE}, got {raw!r}")
+
+    def format(self) -> str:
+        if self.kind is TriggerKind.PUSH:
+            return "Push to feature branches" if self.branch is None else f"Push to branch {self.branch}"
+        if self.kind is TriggerKind.MERGE:
+            return f"Merge to branch {self.branch}"
+        return "Manual promotion" if self.source is None else f"Manual promotion from {self.source}"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+@attrs.frozen
+class ResourceQuota:
+    """CPU, memory and storage allocation: requests and limits."""
+
+    cpu_request: CpuQuantity
+    cpu_limit: CpuQuantity
+    memory_request: ByteSize
+    memory_limit: ByteSize
+    storage: ByteSize | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.cpu_request > self.cpu_limit:
+            raise InvariantError(
+                f"cpu_request {self.cpu_request} is above cpu_limit {self.cpu_limit}", field="cpu_request"
+            )
+        if self.memory_request > self.memory_limit:
+            raise InvariantError(
+                f"memory_request {self.memory_request} is above memory_limit {self.memory_limit}",
+                field="memory_request",
+            )
+
+
+@attrs.frozen
+class ResourceProfile:
+    """A named size, as an environment's ``resource_limits`` names it: per container and per namespace."""
+
+    name: str
+    container: ResourceQuota
+    namespace: ResourceQuota | None = None
+
+
+@attrs.frozen
+class HealthCheck:
+    """A liveness, readiness or startup probe: an HTTP GET of ``path`` on the service's port."""
+
+    path: str = "/health"
+    initial_delay: Duration = Duration.of(seconds=0)
+    period: Duration = Duration.of(seconds=10)
+    timeout: Duration = Duration.of(seconds=1)
+    failure_threshold: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+
+    def __attrs_post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise InvariantError(f"a health-check path starts with '/', got {self.path!r}", field="path")
+        if self.period.milliseconds < 1000:
+            raise InvariantError(f"a probe period is at least 1s, got {self.period}", field="period")
+        if self.timeout.milliseconds < 1000:
+            raise InvariantError(f"a probe timeout is at least 1s, got {self.timeout}", field="timeout")
+
+
+@attrs.frozen
+class Service:
+    """A microservice the platform deploys."""
+
+    name: str = attrs.field(validator=_dns_label("a service name"))
+    image: str | None = None
+    port: int = attrs.field(default=8080, validator=[attrs.validators.ge(1), attrs.validators.le(65535)])
+    health_check: HealthCheck = HealthCheck()
+
+
+@attrs.frozen
+class ApproverGroup:
+    """A group whose members may approve promotions (``devops-team: [alice, bob]``)."""
+
+    name: str
+    members: tuple[str, ...]
+
+    def __attrs_post_init__(self) -> None:
+        seen: set[str] = set()
+        for index, member in enumerate(self.members):
+            if not member.strip():
+                raise InvariantError("a member name cannot be empty", field="members", index=index)
+            if member in seen:
+                raise InvariantError(f"{member!r} is listed twice", field="members", index=index)
+            seen.add(member)
+
+
+@attrs.frozen
+class Environment:
+    """An environment a version passes through, as the platform file's ``environments`` section gives it."""
+
+    name: str = attrs.field(validator=_dns_label("an environment name"))
+    deployment_trigger: DeploymentTrigger
+    purpose: str = ""
+    tests: tuple[str, ...] = ()
+    approval_required: bool = False
+    approvers: tuple[str, ...] = ()
+    approval_expires_after: Duration = Duration.of(hours=24)
+    auto_cleanup: bool = False
+    resource_limits: str = "standard"
+    data: str | None = None
+    deployment_strategy: StrategyKind | None = None
+    rollback_capability: RollbackCapability = RollbackCapability.AUTOMATIC
+    promotes_from: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for field, values in (("tests", self.tests), ("approvers", self.approvers)):
+            seen: set[str] = set()
+            for index, value in enumerate(values):
+                if not value.strip():
+                    raise InvariantError("an entry cannot be empty", field=field, index=index)
+                if value in seen:
+                    raise InvariantError(f"{value!r} is listed twice", field=field, index=index)
+                seen.add(value)
+        if self.approval_required and not self.approvers:
+            raise InvariantError(
+                "approval_required is true but no approver group is listed: name at least one group in approvers",
+                field="approvers",
+            )
+        if self.approvers and not self.approval_required:
+            raise InvariantError(
+                "approvers are listed but approval_required is false: set approval_required: true "
+                "or remove the approvers",
+                field="approval_required",
+            )
+        if self.approval_expires_after.milliseconds <= 0:
+            raise InvariantError("approvals must expire after a positive time", field="approval_expires_after")
+
+    @property
+    def strategy(self) -> StrategyKind:
+        """The environment's own strategy; one that names none rolls."""
+        return self.deployment_strategy or StrategyKind.ROLLING
+
+    @property
+    def predecessor_named(self) -> str | None:
+        """The environment this one says it is promoted from, by ``promotes_from`` or its trigger."""
+        return self.promotes_from or self.deployment_trigger.source

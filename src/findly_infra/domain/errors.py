@@ -1,0 +1,28 @@
+"""The domain's own exception, raised by value objects whose invariants do not hold."""
+
+from __future__ import annotations
+
+__all__ = ["InvariantError"]
+
+
+class InvariantError(ValueError):
+    """Raised when a domain object would break one of its own rules.
+
+    ``field`` names the attribute at fault (and ``index`` the element of it, where it is a
+    sequence), so that a loader can point at the exact place in the file.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, index: int | str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.index = index
+
+    @property
+    def path(self) -> tuple[str | int, ...]:
+        parts: list[str | int] = []
+        if self.field is not None:
+            parts.append(self.field)
+            if self.index is not None:
+                parts.append(self.index)
+        return tuple(parts)

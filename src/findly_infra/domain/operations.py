@@ -1,0 +1,216 @@
+"""Alert rules, ingress, disaster recovery and the platform's performance targets."""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.notation import Duration, cadence_in
+
+__all__ = [
+    "AlertGroup",
+    "AlertRule",
+    "Backend",
+    "BackupPolicy",
+    "CdnConfiguration",
+    "DisasterRecovery",
+    "DisasterRecoveryTesting",
+    "GlobalLoadBalancer",
+    "IngressConfiguration",
+    "MultiRegion",
+    "PerformanceTargets",
+]
+
+_ALERT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+@attrs.frozen
+class AlertRule:
+    """A Prometheus alert as configured in ``alerting_rules``."""
+
+    alert: str
+    expression: str
+    severity: str
+    duration: Duration = Duration(0)
+    notification: str | None = None
+    summary: str | None = None
+    description: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not _ALERT_NAME.match(self.alert):
+            raise InvariantError(
+                f"{self.alert!r} is not an alert name (letters, digits and '_', not starting with a digit)",
+                field="alert",
+            )
+        if not self.expression.strip():
+            raise InvariantError("the expression is empty", field="expression")
+        problem = _unbalanced(self.expression)
+        if problem:
+            raise InvariantError(f"the expression {problem}", field="expression")
+
+
+def _unbalanced(expression: str) -> str | None:
+    """A sentence when brackets or quotes in a PromQL expression do not match."""
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    quote: str | None = None
+    for position, char in enumerate(expression):
+        if quote:
+            if char == quote and expression[position - 1] != "\\":
+                quote = None
+            continue
+        if char in "'\"`":
+            quote = char
+        elif char in "([{":
+            stack.append(char)
+        elif char in pairs:
+            if not stack or stack.pop() != pairs[char]:
+                return f"has an unmatched {char!r} at character {position + 1}"
+    if quote:
+        return f"has an unclosed {quote} quote"
+    if stack:
+        return f"has an unclosed {stack[-1]!r}"
+    return None
+
+
+@attrs.frozen
+class AlertGroup:
+    """A named list of alert rules (``critical_alerts``)."""
+
+    name: str
+    rules: tuple[AlertRule, ...]
+
+
+@attrs.frozen
+class Backend:
+    """A path of the global load balancer, the service behind it, and that service's health check."""
+
+    service: str
+    path: str
+    health_check: str = "/health"
+
+    def __attrs_post_init__(self) -> None:
+        for field in ("path", "health_check"):
+            if not getattr(self, field).startswith("/"):
+                raise InvariantError(f"{field} starts with '/', got {getattr(self, field)!r}", field=field)
+
+
+@attrs.frozen
+class GlobalLoadBalancer:
+    backends: tuple[Backend, ...] = ()
+    ssl_certificates: str = "Google-managed SSL"
+
+    def __attrs_post_init__(self) -> None:
+        paths = [backend.path for backend in self.backends]
+        for index, path in enumerate(paths):
+            if paths.index(path) != index:
+                raise InvariantError(f"the path {path!r} is routed twice", field="backends", index=index)
+
+
+@attrs.frozen
+class CdnConfiguration:
+    cache_policy: str = ""
+    ttl: str = ""
+    compression: str = ""
+
+
+@attrs.frozen
+class IngressConfiguration:
+    global_load_balancer: GlobalLoadBalancer = GlobalLoadBalancer()
+    cdn_configuration: CdnConfiguration | None = None
+
+
+@attrs.frozen
+class BackupPolicy:
+    """How one kind of data is backed up. The fields are prose; the properties read what they state."""
+
+    name: str
+    frequency: str
+    retention: str
+    encryption: str | None = None
+    testing: str | None = None
+    versioning: str | None = None
+
+    @property
+    def continuous(self) -> bool:
+        """Whether data is replicated as it changes ("Continuous replication", "Real-time replication")."""
+        return bool(re.search(r"\b(continuous|real-time|realtime|streaming)\b", self.frequency, re.I))
+
+    @property
+    def interval(self) -> Duration | None:
+        """The snapshot interval the frequency names (``hourly`` -> 1h), if any."""
+        return cadence_in(self.frequency)
+
+    @property
+    def retention_period(self) -> Duration | None:
+        """How long backups are kept; ``None`` for "Indefinite" or a phrase that names no period."""
+        if re.search(r"\b(indefinite|forever|unlimited)\b", self.retention, re.I):
+            return None
+        return cadence_in(self.retention)
+
+    @property
+    def worst_case_loss(self) -> Duration | None:
+        """The most data a failure could lose: zero when continuous, else the interval."""
+        if self.continuous:
+            return Duration(0)
+        return self.interval
+
+
+@attrs.frozen
+class MultiRegion:
+    primary_region: str
+    dr_region: str
+    replication: str = ""
+    failover: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if self.primary_region == self.dr_region:
+            raise InvariantError(
+                f"the disaster-recovery region must differ from the primary region {self.primary_region!r}",
+                field="dr_region",
+            )
+
+
+@attrs.frozen
+class DisasterRecoveryTesting:
+    frequency: str = ""
+    scope: str = ""
+    validation: str = ""
+    documentation: str = ""
+
+    @property
+    def interval(self) -> Duration | None:
+        return cadence_in(self.frequency)
+
+
+@attrs.frozen
+class DisasterRecovery:
+    """Recovery targets (RTO, RPO), backups per kind of data, regions and drills."""
+
+    rto_target: Duration
+    rpo_target: Duration
+    backup_strategy: tuple[BackupPolicy, ...] = ()
+    multi_region: MultiRegion | None = None
+    testing: DisasterRecoveryTesting | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for field in ("rto_target", "rpo_target"):
+            if getattr(self, field).milliseconds <= 0:
+                raise InvariantError(f"{field} is a positive time", field=field)
+
+
+@attrs.frozen
+class PerformanceTargets:
+    """The seed's infrastructure performance targets; each has the seed's value as default."""
+
+    deployment_speed: Duration = Duration.of(minutes=10)
+    scaling_response: Duration = Duration.of(minutes=2)
+    recovery_time: Duration = Duration.of(minutes=15)
+    alert_latency: Duration = Duration.of(seconds=30)
+
+    def __attrs_post_init__(self) -> None:
+        for field in ("deployment_speed", "scaling_response", "recovery_time", "alert_latency"):
+            if getattr(self, field).milliseconds <= 0:
+                raise InvariantError(f"{field} is a positive time", field=field)

@@ -1,0 +1,228 @@
+"""The platform: every section of the platform file as one value, and what follows from them together."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import attrs
+
+from findly_infra.domain.environment import (
+    ApproverGroup,
+    Environment,
+    HealthCheck,
+    ResourceProfile,
+    ResourceQuota,
+    Service,
+    StrategyKind,
+    service_name_from_key,
+)
+from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, HorizontalAutoscaler, Infrastructure
+from findly_infra.domain.notation import ByteSize, CpuQuantity
+from findly_infra.domain.operations import AlertGroup, DisasterRecovery, IngressConfiguration, PerformanceTargets
+from findly_infra.domain.security import IstioConfiguration, NetworkPolicy, SecretManagement, SecurityPolicy
+from findly_infra.domain.slo import SLODefinition
+from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, DeploymentStrategy, RollingStrategy
+
+__all__ = [
+    "BUILTIN_RESOURCE_PROFILES",
+    "Finding",
+    "Path",
+    "Platform",
+    "Severity",
+    "UnknownNameError",
+    "format_path",
+]
+
+Path = tuple[str | int, ...]
+
+
+def format_path(path: Path) -> str:
+    """``("environments", "production", "approvers", 1)`` -> ``environments.production.approvers[1]``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part and all(c.isalnum() or c in "_-" for c in part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    return text or "(the file)"
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@attrs.frozen
+class Finding:
+    """A problem found in a platform: where, what, how bad, and the rule that found it."""
+
+    path: Path
+    message: str
+    severity: Severity = Severity.ERROR
+    rule: str = "structure"
+
+    @property
+    def location(self) -> str:
+        return format_path(self.path)
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class UnknownNameError(LookupError):
+    """Raised when a service, environment, group or profile is asked for by a name the platform does not know."""
+
+
+def _quota(cpu_request: str, cpu_limit: str, memory_request: str, memory_limit: str) -> ResourceQuota:
+    return ResourceQuota(
+        CpuQuantity.parse(cpu_request),
+        CpuQuantity.parse(cpu_limit),
+        ByteSize.parse(memory_request),
+        ByteSize.parse(memory_limit),
+    )
+
+
+BUILTIN_RESOURCE_PROFILES: Mapping[str, ResourceProfile] = {
+    "minimal": ResourceProfile(
+        "minimal", _quota("100m", "500m", "128Mi", "256Mi"), _quota("2", "4", "4Gi", "8Gi")
+    ),
+    "standard": ResourceProfile(
+        "standard", _quota("250m", "1", "256Mi", "512Mi"), _quota("8", "16", "16Gi", "32Gi")
+    ),
+}
+PRODUCTION_EQUIVALENT = "production-equivalent"
+
+
+@attrs.frozen
+class Platform:
+    """Everything the platform file says, section by section.
+
+    The fields carry the file's own section names. ``services`` holds the ``services:`` section;
+    :attr:`all_services` adds the services the other sections name (ingress backends, autoscaling).
+    """
+
+    environments: tuple[Environment, ...]
+    canary_strategy: CanaryStrategy | None = None
+    blue_green_strategy: BlueGreenStrategy | None = None
+    rolling_strategy: RollingStrategy = RollingStrategy()
+    slo_definitions: tuple[SLODefinition, ...] = ()
+    hpa_configuration: tuple[HorizontalAutoscaler, ...] = ()
+    cluster_autoscaler: ClusterAutoscaler | None = None
+    gke_cluster: GKECluster | None = None
+    network_policies: tuple[NetworkPolicy, ...] = ()
+    istio_configuration: IstioConfiguration | None = None
+    secret_management: SecretManagement | None = None
+    disaster_recovery: DisasterRecovery | None = None
+    alerting_rules: tuple[AlertGroup, ...] = ()
+    ingress_configuration: IngressConfiguration | None = None
+    monitoring_stack: Mapping[str, object] = attrs.field(factory=dict, hash=False)
+    security_layers: Mapping[str, object] = attrs.field(factory=dict, hash=False)
+    services: tuple[Service, ...] = ()
+    approver_groups: tuple[ApproverGroup, ...] | None = None
+    resource_profiles: tuple[ResourceProfile, ...] = ()
+    performance_targets: PerformanceTargets = PerformanceTargets()
+
+    # ---- environments -----------------------------------------------------------------------
+
+    @property
+    def promotion_order(self) -> tuple[str, ...]:
+        """Environment names in the order a version passes through them (the file's order)."""
+        return tuple(environment.name for environment in self.environments)
+
+    def environment(self, name: str) -> Environment:
+        for environment in self.environments:
+            if environment.name == name:
+                return environment
+        raise UnknownNameError(f"unknown environment {name!r}; known: {', '.join(self.promotion_order)}")
+
+    def previous_environment(self, name: str) -> Environment | None:
+        """The environment a version must have succeeded in before entering *name* (``None`` for the first)."""
+        index = self.promotion_order.index(self.environment(name).name)
+        return self.environments[index - 1] if index else None
+
+    def strategy_for(self, environment: str, override: StrategyKind | None = None) -> DeploymentStrategy:
+        """The strategy a release into *environment* uses: *override*, else the environment's own."""
+        kind = override or self.environment(environment).strategy
+        if kind is StrategyKind.CANARY:
+            if self.canary_strategy is None:
+                raise UnknownNameError("the platform file has no canary_strategy section")
+            return self.canary_strategy
+        if kind is StrategyKind.BLUE_GREEN:
+            if self.blue_green_strategy is None:
+                raise UnknownNameError("the platform file has no blue_green_strategy section")
+            return self.blue_green_strategy
+        return self.rolling_strategy
+
+    # ---- people -----------------------------------------------------------------------------
+
+    def approver_group(self, name: str) -> ApproverGroup:
+        for group in self.approver_groups or ():
+            if group.name == name:
+                return group
+        raise UnknownNameError(f"unknown approver group {name!r}")
+
+    # ---- services ---------------------------------------------------------------------------
+
+    @property
+    def all_services(self) -> tuple[Service, ...]:
+        """The ``services:`` section, then every other service the file names, in order of appearance."""
+        found: dict[str, Service] = {service.name: service for service in self.services}
+        if self.ingress_configuration is not None:
+            for backend in self.ingress_configuration.global_load_balancer.backends:
+                if backend.service not in found:
+                    found[backend.service] = Service(backend.service, health_check=HealthCheck(backend.health_check))
+        for autoscaler in self.hpa_configuration:
+            name = service_name_from_key(autoscaler.service)
+            if name not in found:
+                found[name] = Service(name)
+        return tuple(found.values())
+
+    def service(self, name: str) -> Service:
+        for service in self.all_services:
+            if service.name == name:
+                return service
+        known = ", ".join(service.name for service in self.all_services) or "none"
+        raise UnknownNameError(f"unknown service {name!r}; known: {known}")
+
+    def autoscaler_for(self, service: str) -> HorizontalAutoscaler | None:
+        for autoscaler in self.hpa_configuration:
+            if service_name_from_key(autoscaler.service) == service:
+                return autoscaler
+        return None
+
+    # ---- resources --------------------------------------------------------------------------
+
+    @property
+    def resource_profile_names(self) -> tuple[str, ...]:
+        names = dict.fromkeys([*BUILTIN_RESOURCE_PROFILES, PRODUCTION_EQUIVALENT])
+        names.update(dict.fromkeys(profile.name for profile in self.resource_profiles))
+        return tuple(names)
+
+    def resource_profile(self, name: str) -> ResourceProfile:
+        """A profile by name: the file's own first, then the built-in ``minimal`` and ``standard``.
+
+        ``production-equivalent``, unless the file defines it, is whatever the last environment uses.
+        """
+        for profile in self.resource_profiles:
+            if profile.name == name:
+                return profile
+        if name == PRODUCTION_EQUIVALENT:
+            last = self.environments[-1].resource_limits if self.environments else "standard"
+            base = self.resource_profile("standard" if last == PRODUCTION_EQUIVALENT else last)
+            return attrs.evolve(base, name=PRODUCTION_EQUIVALENT)
+        if name in BUILTIN_RESOURCE_PROFILES:
+            return BUILTIN_RESOURCE_PROFILES[name]
+        raise UnknownNameError(f"unknown resource profile {name!r}; known: {', '.join(self.resource_profile_names)}")
+
+    # ---- entities the seed names ------------------------------------------------------------
+
+    @property
+    def infrastructure(self) -> Infrastructure:
+        return Infrastructure(self.gke_cluster, self.cluster_autoscaler, self.hpa_configuration)
+
+    @property
+    def security_policy(self) -> SecurityPolicy:
+        return SecurityPolicy(self.network_policies, self.istio_configuration, self.secret_management)

@@ -1,0 +1,258 @@
+"""Network policies, the service mesh's mTLS and authorization, and secret rotation."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import attrs
+
+from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.notation import Duration, cadence_in
+
+__all__ = [
+    "AuthorizationPolicy",
+    "EgressRule",
+    "IPBlock",
+    "IngressRule",
+    "IstioConfiguration",
+    "LabelSelector",
+    "MutualTLS",
+    "NetworkPeer",
+    "NetworkPolicy",
+    "NetworkPort",
+    "Operation",
+    "PrincipalSet",
+    "SecretManagement",
+    "SecretType",
+    "SecurityPolicy",
+]
+
+
+@attrs.frozen
+class LabelSelector:
+    """``{match_labels: {app: ingress-controller}}``; the empty selector ``{}`` selects everything."""
+
+    match_labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def selects_everything(self) -> bool:
+        return not self.match_labels
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.match_labels)
+
+
+@attrs.frozen
+class IPBlock:
+    cidr: str
+    except_: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        for field, values in (("cidr", (self.cidr,)), ("except", self.except_)):
+            for value in values:
+                try:
+                    ipaddress.ip_network(value, strict=False)
+                except ValueError:
+                    raise InvariantError(f"{value!r} is not a CIDR block such as '10.0.0.0/8'", field=field) from None
+
+
+@attrs.frozen
+class NetworkPeer:
+    """A source or destination of traffic: by namespace labels, pod labels, or address block."""
+
+    namespace_selector: LabelSelector | None = None
+    pod_selector: LabelSelector | None = None
+    ip_block: IPBlock | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.namespace_selector is None and self.pod_selector is None and self.ip_block is None:
+            raise InvariantError("a peer names a namespace_selector, a pod_selector or an ip_block")
+        if self.ip_block is not None and (self.namespace_selector or self.pod_selector):
+            raise InvariantError("a peer with an ip_block names no selector", field="ip_block")
+
+
+@attrs.frozen
+class NetworkPort:
+    port: int | str
+    protocol: str = "TCP"
+
+    def __attrs_post_init__(self) -> None:
+        if self.protocol not in ("TCP", "UDP", "SCTP"):
+            raise InvariantError(f"protocol is TCP, UDP or SCTP, got {self.protocol!r}", field="protocol")
+        if isinstance(self.port, int) and not 1 <= self.port <= 65535:
+            raise InvariantError(f"a port lies between 1 and 65535, got {self.port}", field="port")
+        if isinstance(self.port, str) and not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", self.port):
+            raise InvariantError(f"{self.port!r} is not a port number or a port name", field="port")
+
+
+@attrs.frozen
+class IngressRule:
+    """Traffic allowed in: ``from`` peers (none listed: from anywhere) on ``ports`` (none: every port)."""
+
+    from_: tuple[NetworkPeer, ...] = ()
+    ports: tuple[NetworkPort, ...] = ()
+
+
+@attrs.frozen
+class EgressRule:
+    """Traffic allowed out: ``to`` peers (none listed: anywhere) on ``ports`` (none: every port)."""
+
+    to: tuple[NetworkPeer, ...] = ()
+    ports: tuple[NetworkPort, ...] = ()
+
+
+@attrs.frozen
+class NetworkPolicy:
+    """A Kubernetes NetworkPolicy, named as in ``network_policies``."""
+
+    name: str
+    pod_selector: LabelSelector = LabelSelector()
+    policy_types: tuple[str, ...] = ()
+    ingress: tuple[IngressRule, ...] = ()
+    egress: tuple[EgressRule, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        for index, kind in enumerate(self.policy_types):
+            if kind not in ("Ingress", "Egress"):
+                raise InvariantError(
+                    f"a policy type is 'Ingress' or 'Egress', got {kind!r}", field="policy_types", index=index
+                )
+        if self.egress and self.policy_types and "Egress" not in self.policy_types:
+            raise InvariantError("egress rules are listed but policy_types leaves out 'Egress'", field="egress")
+        if self.ingress and self.policy_types and "Ingress" not in self.policy_types:
+            raise InvariantError("ingress rules are listed but policy_types leaves out 'Ingress'", field="ingress")
+
+    @property
+    def effective_policy_types(self) -> tuple[str, ...]:
+        """As Kubernetes defaults them: Ingress always, Egress when egress rules are listed."""
+        if self.policy_types:
+            return self.policy_types
+        return ("Ingress", "Egress") if self.egress else ("Ingress",)
+
+
+@attrs.frozen
+class MutualTLS:
+    mode: str = "STRICT"
+    min_tls_version: str = "TLSV1_2"
+
+    def __attrs_post_init__(self) -> None:
+        if self.mode not in ("STRICT", "PERMISSIVE", "DISABLE"):
+            raise InvariantError(f"mode is STRICT, PERMISSIVE or DISABLE, got {self.mode!r}", field="mode")
+        if self.min_tls_version not in ("TLSV1_2", "TLSV1_3", "TLS_AUTO"):
+            raise InvariantError(
+                f"min_tls_version is TLSV1_2, TLSV1_3 or TLS_AUTO, got {self.min_tls_version!r}",
+                field="min_tls_version",
+            )
+
+
+_PRINCIPAL = re.compile(r"^[^/\s]+/ns/([a-z0-9-]+)/sa/([a-z0-9-]+)$")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
+
+
+@attrs.frozen
+class PrincipalSet:
+    """Workload identities, ``cluster.local/ns/findly-now/sa/fn-posts``, and namespaces."""
+
+    principals: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        for index, principal in enumerate(self.principals):
+            if principal != "*" and not _PRINCIPAL.match(principal):
+                raise InvariantError(
+                    f"{principal!r} is not a principal such as 'cluster.local/ns/findly-now/sa/fn-posts'",
+                    field="principals",
+                    index=index,
+                )
+
+    @property
+    def service_accounts(self) -> tuple[tuple[str, str], ...]:
+        """``(namespace, service account)`` of each principal."""
+        return tuple((m.group(1), m.group(2)) for p in self.principals if (m := _PRINCIPAL.match(p)))
+
+
+@attrs.frozen
+class Operation:
+    methods: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        for index, method in enumerate(self.methods):
+            if method not in _METHODS:
+                raise InvariantError(
+                    f"unknown HTTP method {method!r}; known: {', '.join(_METHODS)}", field="methods", index=index
+                )
+        for index, path in enumerate(self.paths):
+            if not path.startswith("/") and path != "*":
+                raise InvariantError(f"a path starts with '/', got {path!r}", field="paths", index=index)
+
+
+@attrs.frozen
+class AuthorizationPolicy:
+    """An Istio authorization rule: which source may call which destination, how."""
+
+    name: str
+    source: PrincipalSet = PrincipalSet()
+    destination: PrincipalSet = PrincipalSet()
+    operation: Operation = Operation()
+    action: str = "ALLOW"
+
+    def __attrs_post_init__(self) -> None:
+        if self.action not in ("ALLOW", "DENY", "AUDIT"):
+            raise InvariantError(f"action is ALLOW, DENY or AUDIT, got {self.action!r}", field="action")
+        if not self.destination.principals:
+            raise InvariantError(
+                "name the workload the policy protects in destination.principals", field="destination"
+            )
+
+
+@attrs.frozen
+class IstioConfiguration:
+    mtls: MutualTLS = MutualTLS()
+    authorization_policies: tuple[AuthorizationPolicy, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        names = [policy.name for policy in self.authorization_policies]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                raise InvariantError(f"policy {name!r} is listed twice", field="authorization_policies", index=index)
+
+
+@attrs.frozen
+class SecretType:
+    """A kind of secret and how often it is rotated (``database_credentials: 30 days``)."""
+
+    name: str
+    rotation_period: Duration
+    access_pattern: str = ""
+    auto_renewal: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.rotation_period.milliseconds <= 0:
+            raise InvariantError("rotation_period is a positive time", field="rotation_period")
+
+
+@attrs.frozen
+class SecretManagement:
+    """Where secrets live and how they rotate. ``rotation`` is prose ("Automated 90-day rotation");
+    :attr:`default_rotation_period` is the period it names."""
+
+    storage: str = "Google Secret Manager"
+    access_control: str = ""
+    rotation: str = ""
+    encryption: str = ""
+    secret_types: tuple[SecretType, ...] = ()
+
+    @property
+    def default_rotation_period(self) -> Duration | None:
+        return cadence_in(self.rotation) if self.rotation else None
+
+
+@attrs.frozen
+class SecurityPolicy:
+    """The entity grouping network policies, the mesh's rules and secret management."""
+
+    network_policies: tuple[NetworkPolicy, ...] = ()
+    istio: IstioConfiguration | None = None
+    secrets: SecretManagement | None = None

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import enum
 import math
-import types
 import typing
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 import attrs
@@ -47,9 +47,16 @@ from findly_infra.domain.notation import (
     Percentage,
     Threshold,
 )
-from findly_infra.domain.operations import AlertGroup, AlertRule, BackupPolicy
+from findly_infra.domain.operations import AlertGroup, AlertRule, BackupPolicy, DisasterRecovery
 from findly_infra.domain.platform import Platform
-from findly_infra.domain.security import EgressRule, IngressRule, IPBlock, LabelSelector, NetworkPolicy, SecretType
+from findly_infra.domain.security import (
+    IngressRule,
+    IPBlock,
+    LabelSelector,
+    NetworkPolicy,
+    SecretManagement,
+    SecretType,
+)
 from findly_infra.domain.slo import SLODefinition, SLOObjective, parse_alerting_threshold, parse_objective
 from findly_infra.domain.strategy import (
     BlueGreenStrategy,
@@ -58,6 +65,7 @@ from findly_infra.domain.strategy import (
     FailureHandling,
     MetricCriterion,
     RollbackTrigger,
+    TrafficSplit,
     ValidationStep,
 )
 
@@ -70,7 +78,7 @@ class ShapeError(TypeError):
     """Raised when a value in the file has the wrong shape (a list where a mapping belongs, ...)."""
 
 
-def _kind_of(value: object) -> str:
+def _kind_of(value: object) -> str:  # noqa: PLR0911 - one short answer per kind
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
@@ -185,19 +193,19 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(typing.Union[int, str], lambda v, _: v if isinstance(v, str) else _structure_int(v, int))  # noqa: UP007
+    conv.register_structure_hook(int | str, lambda v, _: v if isinstance(v, str) else _structure_int(v, int))
 
     def structure_tuple(cl: Any) -> Callable[[object, object], tuple[Any, ...]]:
         (item_type, *_rest) = typing.get_args(cl)
 
         def structure(value: object, _type: object) -> tuple[Any, ...]:
             items = _expect_list(value)
-            return tuple(_collect([(i, lambda v=v: conv.structure(v, item_type)) for i, v in enumerate(items)], cl))
+            return tuple(_collect([(i, partial(conv.structure, v, item_type)) for i, v in enumerate(items)], cl))
 
         return structure
 
     conv.register_structure_hook_factory(_is_tuple, structure_tuple)
-    conv.register_unstructure_hook_factory(_is_tuple, lambda cl: lambda v: [conv.unstructure(i) for i in v])
+    conv.register_unstructure_hook_factory(_is_tuple, lambda _cl: lambda v: [conv.unstructure(i) for i in v])
 
     # -- notations ---------------------------------------------------------------------------
     notations: list[tuple[type[Any], Callable[[object], Any]]] = [
@@ -211,8 +219,6 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
         (MachineType, MachineType.parse),
         (DeploymentTrigger, DeploymentTrigger.parse),
     ]
-    from findly_infra.domain.strategy import TrafficSplit
-
     notations.append((TrafficSplit, TrafficSplit.parse))
     for cl, parse in notations:
         conv.register_structure_hook(cl, _parser(parse))
@@ -223,16 +229,16 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
         lambda cl: isinstance(cl, type) and issubclass(cl, enum.Enum) and cl not in (StrategyKind, TaintEffect),
         lambda cl: lambda value, _type: _enum_by_value(cl, value),
     )
-    conv.register_structure_hook(SLOObjective, _parser(parse_objective))  # type: ignore[arg-type]
-    conv.register_unstructure_hook(SLOObjective, lambda value: value.format())  # type: ignore[arg-type]
+    conv.register_structure_hook(SLOObjective, _parser(parse_objective))
+    conv.register_unstructure_hook(SLOObjective, lambda value: value.format())
     conv.register_structure_hook(LatencyObjective | Threshold, _parser(parse_alerting_threshold))
     for cl in typing.get_args(SLOObjective):
         conv.register_unstructure_hook(cl, lambda value: value.format())
 
-    def optional(inner: type[Any]) -> Callable[[object, object], Any]:
+    def optional(inner: Any) -> Callable[[object, object], Any]:
         return lambda value, _type: None if value is None else conv.structure(value, inner)
 
-    conv.register_structure_hook(LatencyObjective | Threshold | None, optional(LatencyObjective | Threshold))  # type: ignore[arg-type]
+    conv.register_structure_hook(LatencyObjective | Threshold | None, optional(LatencyObjective | Threshold))
 
     # -- strict attrs classes, with renamed and specially shaped fields ----------------------
     def strict_class(cl: type[Any], **overrides: Any) -> None:
@@ -242,10 +248,12 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
             return base(_expect_mapping(value), cl)
 
         conv.register_structure_hook(cl, structure)
-        conv.register_unstructure_hook(cl, make_dict_unstructure_fn(cl, conv, _cattrs_omit_if_default=False, **overrides))
+        conv.register_unstructure_hook(
+            cl, make_dict_unstructure_fn(cl, conv, _cattrs_omit_if_default=False, **overrides)
+        )
 
     conv.register_structure_hook_factory(
-        lambda cl: attrs.has(cl),
+        attrs.has,
         lambda cl: _strict(conv, cl),
     )
 
@@ -273,10 +281,12 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
     )
 
     # success_criteria: {error_rate: "< 0.5%", ...}
+    def criterion(metric: str, threshold: object) -> MetricCriterion:
+        return MetricCriterion(metric, Threshold.parse(threshold))
+
     def criteria(value: object, _type: object) -> tuple[MetricCriterion, ...]:
         items = _expect_mapping(value, "a mapping of metric names to thresholds, such as error_rate: '< 0.5%'")
-        return tuple(_collect([(k, lambda k=k, v=v: MetricCriterion(k, Threshold.parse(v))) for k, v in items.items()],
-                              MetricCriterion))
+        return tuple(_collect([(k, partial(criterion, k, v)) for k, v in items.items()], MetricCriterion))
 
     strict_class(
         CanaryStrategy,
@@ -299,7 +309,7 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
             name, description = single_key(item, "health_checks: 'All pods healthy'")
             return ValidationStep(name, _structure_str(description, str))
 
-        return tuple(_collect([(i, lambda v=v: one(v)) for i, v in enumerate(_expect_list(value))], ValidationStep))
+        return tuple(_collect([(i, partial(one, v)) for i, v in enumerate(_expect_list(value))], ValidationStep))
 
     def rollback_triggers(value: object, _type: object) -> tuple[RollbackTrigger, ...]:
         def one(item: object) -> RollbackTrigger:
@@ -309,7 +319,7 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
                 return RollbackTrigger(name, Threshold.parse(text))
             return RollbackTrigger(name, None, text)
 
-        return tuple(_collect([(i, lambda v=v: one(v)) for i, v in enumerate(_expect_list(value))], RollbackTrigger))
+        return tuple(_collect([(i, partial(one, v)) for i, v in enumerate(_expect_list(value))], RollbackTrigger))
 
     strict_class(
         BlueGreenStrategy,
@@ -347,7 +357,9 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
     }
 
     def scaling_metric(value: object, _type: object) -> ScalingMetric:
-        item = _expect_mapping(value, "a metric such as {type: Resource, resource: {name: cpu, target_utilization: 70}}")
+        item = _expect_mapping(
+            value, "a metric such as {type: Resource, resource: {name: cpu, target_utilization: 70}}"
+        )
         kind = item.get("type")
         if not isinstance(kind, str) or kind.lower() not in metric_types:
             raise ShapeError(f"a metric's type is Resource, Custom (or Pods) or External; got {kind!r}")
@@ -357,17 +369,20 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
             raise ShapeError(f"unknown key {sorted(extra)[0]!r}; a {kind} metric has type and {key}")
         if key not in item:
             raise ShapeError(f"a {kind} metric describes itself under {key}:")
-        return typing.cast(ScalingMetric, _collect([(key, lambda: conv.structure(item[key], cl))], cl)[0])
+        return typing.cast(ScalingMetric, _collect([(key, partial(conv.structure, item[key], cl))], cl)[0])
 
     def unstructure_metric(metric: ScalingMetric) -> dict[str, Any]:
         name = {ResourceMetricTarget: "Resource", CustomMetricTarget: "Custom", ExternalMetricTarget: "External"}[
-            type(metric)]
+            type(metric)
+        ]
         return {"type": name, name.lower(): conv.unstructure(metric)}
 
-    conv.register_structure_hook(ScalingMetric, scaling_metric)  # type: ignore[arg-type]
+    conv.register_structure_hook(ScalingMetric, scaling_metric)
     for cl in typing.get_args(ScalingMetric):
         conv.register_unstructure_hook(cl, make_dict_unstructure_fn(cl, conv))
-    conv.register_unstructure_hook_factory(_is_scaling_metric_tuple, lambda _cl: lambda v: [unstructure_metric(m) for m in v])
+    conv.register_unstructure_hook_factory(
+        _is_scaling_metric_tuple, lambda _cl: lambda v: [unstructure_metric(m) for m in v]
+    )
 
     # name-keyed sections: ``environments: {production: {...}}`` and the like
     def keyed(cl: type[Any], key: str = "name") -> tuple[Callable[[object, object], Any], Callable[[Any], Any]]:
@@ -380,7 +395,7 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
                     raise ShapeError(f"unknown key {key!r}: the name is the key above")
                 return conv.structure({key: name, **body}, cl)
 
-            return tuple(_collect([(k, lambda k=k, v=v: one(k, v)) for k, v in items.items()], cl))
+            return tuple(_collect([(k, partial(one, k, v)) for k, v in items.items()], cl))
 
         def unstructure(values: tuple[Any, ...]) -> dict[str, Any]:
             result = {}
@@ -391,46 +406,43 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
 
         return structure, unstructure
 
-    def register_keyed(owner: type[Any], field: str, cl: type[Any], key: str = "name") -> dict[str, Any]:
+    def keyed_field(field: str, cl: type[Any], key: str = "name") -> dict[str, Any]:
         structure, unstructure = keyed(cl, key)
         return {field: override(struct_hook=structure, unstruct_hook=unstructure)}
 
-    # alerting_rules: {critical_alerts: [ {alert: ...}, ... ]}
+    # alerting_rules maps a group name to its list of alerts
     def alert_groups(value: object, _type: object) -> tuple[AlertGroup, ...]:
         items = _expect_mapping(value, "a mapping of group names to lists of alerts")
-        return tuple(_collect(
-            [(k, lambda k=k, v=v: AlertGroup(k, conv.structure(v, tuple[AlertRule, ...]))) for k, v in items.items()],
-            AlertGroup))
 
-    # approver_groups: {devops-team: [alice, bob]}
+        def one(name: str, rules: object) -> AlertGroup:
+            return AlertGroup(name, conv.structure(rules, tuple[AlertRule, ...]))
+
+        return tuple(_collect([(k, partial(one, k, v)) for k, v in items.items()], AlertGroup))
+
+    # approver_groups maps a group name to its members
     def approver_groups(value: object, _type: object) -> tuple[ApproverGroup, ...] | None:
         if value is None:
             return None
         items = _expect_mapping(value, "a mapping of group names to lists of members, such as devops-team: [alice]")
-        return tuple(_collect(
-            [(k, lambda k=k, v=v: ApproverGroup(k, conv.structure(v if v is not None else [], tuple[str, ...])))
-             for k, v in items.items()], ApproverGroup))
+
+        def one(name: str, members: object) -> ApproverGroup:
+            return ApproverGroup(name, conv.structure([] if members is None else members, tuple[str, ...]))
+
+        return tuple(_collect([(k, partial(one, k, v)) for k, v in items.items()], ApproverGroup))
 
     def descriptive(value: object, _type: object) -> Mapping[str, object]:
         return dict(_expect_mapping(value))
 
-    strict_class(NetworkPolicy, ingress=override(), egress=override())
-    strict_class(EgressRule)
-    strict_class(SLODefinition)
-    strict_class(HorizontalAutoscaler)
-    from findly_infra.domain.operations import DisasterRecovery
-    from findly_infra.domain.security import SecretManagement
-
-    strict_class(DisasterRecovery, **register_keyed(DisasterRecovery, "backup_strategy", BackupPolicy))
-    strict_class(SecretManagement, **register_keyed(SecretManagement, "secret_types", SecretType))
+    strict_class(DisasterRecovery, **keyed_field("backup_strategy", BackupPolicy))
+    strict_class(SecretManagement, **keyed_field("secret_types", SecretType))
     strict_class(
         Platform,
-        **register_keyed(Platform, "environments", Environment),
-        **register_keyed(Platform, "slo_definitions", SLODefinition),
-        **register_keyed(Platform, "hpa_configuration", HorizontalAutoscaler, key="service"),
-        **register_keyed(Platform, "network_policies", NetworkPolicy),
-        **register_keyed(Platform, "services", Service),
-        **register_keyed(Platform, "resource_profiles", ResourceProfile),
+        **keyed_field("environments", Environment),
+        **keyed_field("slo_definitions", SLODefinition),
+        **keyed_field("hpa_configuration", HorizontalAutoscaler, key="service"),
+        **keyed_field("network_policies", NetworkPolicy),
+        **keyed_field("services", Service),
+        **keyed_field("resource_profiles", ResourceProfile),
         alerting_rules=override(
             struct_hook=alert_groups,
             unstruct_hook=lambda groups: {g.name: [conv.unstructure(r) for r in g.rules] for g in groups},
@@ -464,6 +476,3 @@ def _strict(conv: cattrs.Converter, cl: type[Any]) -> Callable[[object, object],
         return base(_expect_mapping(value), cl)
 
     return structure
-
-
-_ = (types, SLODefinition)

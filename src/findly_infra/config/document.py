@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import yaml
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "DocumentError", "read_document", "parse_document"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "DocumentError", "parse_document", "read_document"]
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 100_000
@@ -64,7 +64,8 @@ def read_document(path: str | os.PathLike[str]) -> Document:
         size = file.stat().st_size
         if size > MAX_BYTES:
             raise DocumentError(
-                f"the file is {size / 1024 / 1024:.1f} MiB; a platform file may be at most {MAX_BYTES // 1024 // 1024} MiB"
+                f"the file is {size / 1024 / 1024:.1f} MiB; "
+                f"a platform file may be at most {MAX_BYTES // 1024 // 1024} MiB"
             )
         with file.open("rb") as stream:
             raw = stream.read(MAX_BYTES + 1)
@@ -136,8 +137,9 @@ class _Builder:
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            raise DocumentError(f"invalid value: {getattr(exc, 'problem', None) or exc}",
-                                line=node.start_mark.line + 1, path=path) from None
+            raise DocumentError(
+                f"invalid value: {getattr(exc, 'problem', None) or exc}", line=node.start_mark.line + 1, path=path
+            ) from None
 
     def _pairs(self, node: yaml.MappingNode, depth: int) -> Iterator[tuple[yaml.Node, yaml.Node]]:
         """The mapping's own pairs after YAML merge keys (``<<: *defaults``) are applied; own keys win."""
@@ -148,8 +150,9 @@ class _Builder:
                 sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
                 for source in sources:
                     if not isinstance(source, yaml.MappingNode):
-                        raise DocumentError("a merge key (<<) takes a mapping or a list of mappings",
-                                            line=key.start_mark.line + 1)
+                        raise DocumentError(
+                            "a merge key (<<) takes a mapping or a list of mappings", line=key.start_mark.line + 1
+                        )
                     self.count += len(source.value)
                     merged.extend(self._pairs(source, depth + 1))
             else:
@@ -164,16 +167,18 @@ class _Builder:
         own_nodes = {id(key) for key, _ in node.value}
         for key_node, value_node in self._pairs(node, depth):
             if not isinstance(key_node, yaml.ScalarNode):
-                raise DocumentError("a key must be plain text, not a list or a mapping",
-                                    line=key_node.start_mark.line + 1, path=path)
+                raise DocumentError(
+                    "a key must be plain text, not a list or a mapping", line=key_node.start_mark.line + 1, path=path
+                )
             key = str(key_node.value)
             line = key_node.start_mark.line + 1
             if id(key_node) not in own_nodes:
                 if key in result:  # among merged mappings, the first to give a key wins
                     continue
             elif key in own_lines:
-                raise DocumentError(f"the key {key!r} appears twice (first on line {own_lines[key]})",
-                                    line=line, path=(*path, key))
+                raise DocumentError(
+                    f"the key {key!r} appears twice (first on line {own_lines[key]})", line=line, path=(*path, key)
+                )
             else:
                 own_lines[key] = line
             self.lines[(*path, key)] = line

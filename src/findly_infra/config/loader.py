@@ -74,7 +74,9 @@ class PlatformError(Exception):
         self.problems = problems
         self.source = source
         listed = "\n".join(f"  {problem}" for problem in problems)
-        super().__init__(f"{source}: {len(problems)} error{'s' if len(problems) != 1 else ''} in the platform file\n{listed}")
+        super().__init__(
+            f"{source}: {len(problems)} error{'s' if len(problems) != 1 else ''} in the platform file\n{listed}"
+        )
 
 
 @attrs.frozen
@@ -164,8 +166,9 @@ def validate_document(document: Document) -> ValidationReport:
 
 
 def _located(finding: Finding, document: Document) -> Problem:
-    return Problem(finding.location, finding.message, document.line_of(finding.path), finding.severity.value,
-                   finding.rule)
+    return Problem(
+        finding.location, finding.message, document.line_of(finding.path), finding.severity.value, finding.rule
+    )
 
 
 def _unique(problems: tuple[Problem, ...]) -> tuple[Problem, ...]:
@@ -195,7 +198,10 @@ def _leaf(exc: BaseException, path: Path) -> Iterator[tuple[Path, str]]:
         allowed = [_RENAMED.get(a.name, a.name) for a in attrs.fields(exc.cl)]
         noun = "section" if exc.cl is Platform else "key"
         for key in sorted(exc.extra_fields):
-            yield (*path, key), f"unknown {noun} {key!r}{did_you_mean(key, allowed)}; expected one of: {', '.join(allowed)}"
+            yield (
+                (*path, key),
+                f"unknown {noun} {key!r}{did_you_mean(key, allowed)}; expected one of: {', '.join(allowed)}",
+            )
     elif isinstance(exc, KeyError):
         name = path[-1] if path else exc.args[0]
         yield path, f"{name} is required here"

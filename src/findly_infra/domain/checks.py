@@ -36,19 +36,37 @@ def promotion_order(platform: Platform) -> Iterator[Finding]:
         path = ("environments", environment.name, field)
         if named is None:
             if index == 0 and environment.deployment_trigger.kind is TriggerKind.PROMOTION:
-                yield Finding(path, f"{environment.name} is the first environment, so nothing can be promoted into it",
-                              ERROR, "promotion-order")
+                yield Finding(
+                    path,
+                    f"{environment.name} is the first environment, so nothing can be promoted into it",
+                    ERROR,
+                    "promotion-order",
+                )
             continue
         if named not in order:
-            yield Finding(path, f"unknown environment {named!r}{did_you_mean(named, order)}; known: {', '.join(order)}",
-                          ERROR, "promotion-order")
+            yield Finding(
+                path,
+                f"unknown environment {named!r}{did_you_mean(named, order)}; known: {', '.join(order)}",
+                ERROR,
+                "promotion-order",
+            )
         elif order.index(named) >= index:
-            yield Finding(path, f"{environment.name} is promoted from {named}, which comes at or after it: "
-                          f"the promotion order {' -> '.join(order)} would loop", ERROR, "promotion-order")
+            yield Finding(
+                path,
+                f"{environment.name} is promoted from {named}, which comes at or after it: "
+                f"the promotion order {' -> '.join(order)} would loop",
+                ERROR,
+                "promotion-order",
+            )
         elif order.index(named) < index - 1:
-            skipped = ", ".join(order[order.index(named) + 1:index])
-            yield Finding(path, f"{environment.name} is promoted from {named}, skipping {skipped}: "
-                          "a version must pass every environment in order", ERROR, "promotion-order")
+            skipped = ", ".join(order[order.index(named) + 1 : index])
+            yield Finding(
+                path,
+                f"{environment.name} is promoted from {named}, skipping {skipped}: "
+                "a version must pass every environment in order",
+                ERROR,
+                "promotion-order",
+            )
 
 
 def approver_groups(platform: Platform) -> Iterator[Finding]:
@@ -58,32 +76,45 @@ def approver_groups(platform: Platform) -> Iterator[Finding]:
         if not environment.approvers:
             continue
         if platform.approver_groups is None:
-            yield Finding(("environments", environment.name, "approvers"),
-                          f"no approver_groups section says who belongs to {', '.join(environment.approvers)}: "
-                          f"until it does, nothing can be approved into {environment.name}",
-                          WARNING, "approver-groups")
+            yield Finding(
+                ("environments", environment.name, "approvers"),
+                f"no approver_groups section says who belongs to {', '.join(environment.approvers)}: "
+                f"until it does, nothing can be approved into {environment.name}",
+                WARNING,
+                "approver-groups",
+            )
             continue
         people: set[str] = set()
         for index, name in enumerate(environment.approvers):
             path = ("environments", environment.name, "approvers", index)
             if name not in groups:
-                yield Finding(path, f"unknown approver group {name!r}{did_you_mean(name, groups)}", ERROR,
-                              "approver-groups")
+                yield Finding(
+                    path, f"unknown approver group {name!r}{did_you_mean(name, groups)}", ERROR, "approver-groups"
+                )
             elif not groups[name].members:
-                yield Finding(path, f"approver group {name!r} has no members, so no one can approve "
-                              f"{environment.name}", ERROR, "approver-groups")
+                yield Finding(
+                    path,
+                    f"approver group {name!r} has no members, so no one can approve {environment.name}",
+                    ERROR,
+                    "approver-groups",
+                )
             else:
                 people.update(groups[name].members)
         usable = [name for name in environment.approvers if groups.get(name) and groups[name].members]
         if len(usable) == len(environment.approvers) and len(people) < len(usable):
-            yield Finding(("environments", environment.name, "approvers"),
-                          f"{environment.name} needs one approval from each of {len(usable)} groups by distinct "
-                          f"people, but only {len(people)} people belong to them", ERROR, "approver-groups")
+            yield Finding(
+                ("environments", environment.name, "approvers"),
+                f"{environment.name} needs one approval from each of {len(usable)} groups by distinct "
+                f"people, but only {len(people)} people belong to them",
+                ERROR,
+                "approver-groups",
+            )
     used = {name for environment in platform.environments for name in environment.approvers}
     for name, group in groups.items():
         if not group.members and name not in used:
-            yield Finding(("approver_groups", name), f"approver group {name!r} has no members", WARNING,
-                          "approver-groups")
+            yield Finding(
+                ("approver_groups", name), f"approver group {name!r} has no members", WARNING, "approver-groups"
+            )
 
 
 def resource_profiles(platform: Platform) -> Iterator[Finding]:
@@ -93,10 +124,13 @@ def resource_profiles(platform: Platform) -> Iterator[Finding]:
             platform.resource_profile(environment.resource_limits)
         except UnknownNameError:
             known = platform.resource_profile_names
-            yield Finding(("environments", environment.name, "resource_limits"),
-                          f"unknown resource profile {environment.resource_limits!r}"
-                          f"{did_you_mean(environment.resource_limits, known)}; known: {', '.join(known)}",
-                          ERROR, "resource-profiles")
+            yield Finding(
+                ("environments", environment.name, "resource_limits"),
+                f"unknown resource profile {environment.resource_limits!r}"
+                f"{did_you_mean(environment.resource_limits, known)}; known: {', '.join(known)}",
+                ERROR,
+                "resource-profiles",
+            )
 
 
 def strategies_defined(platform: Platform) -> Iterator[Finding]:
@@ -104,11 +138,15 @@ def strategies_defined(platform: Platform) -> Iterator[Finding]:
     for environment in platform.environments:
         kind = environment.deployment_strategy
         section = {StrategyKind.CANARY: "canary_strategy", StrategyKind.BLUE_GREEN: "blue_green_strategy"}.get(
-            kind or StrategyKind.ROLLING)
+            kind or StrategyKind.ROLLING
+        )
         if section and getattr(platform, section) is None:
-            yield Finding(("environments", environment.name, "deployment_strategy"),
-                          f"{environment.name} rolls out by {kind.value if kind else ''} but the file has no "
-                          f"{section} section", ERROR, "strategy-defined")
+            yield Finding(
+                ("environments", environment.name, "deployment_strategy"),
+                f"{environment.name} rolls out by {kind.value if kind else ''} but the file has no {section} section",
+                ERROR,
+                "strategy-defined",
+            )
 
 
 def canary_analysis(platform: Platform) -> Iterator[Finding]:
@@ -120,32 +158,52 @@ def canary_analysis(platform: Platform) -> Iterator[Finding]:
     threshold = canary.failure_handling.rollback_threshold
     path = ("canary_strategy", "failure_handling", "rollback_threshold")
     if threshold > canary.analysis_count:
-        yield Finding(path, f"a rollback after {threshold} failed analyses can never happen: the canary's timed "
-                      f"stages hold only {canary.analysis_count} analyses at one every {interval}", ERROR,
-                      "rollback-threshold")
+        yield Finding(
+            path,
+            f"a rollback after {threshold} failed analyses can never happen: the canary's timed "
+            f"stages hold only {canary.analysis_count} analyses at one every {interval}",
+            ERROR,
+            "rollback-threshold",
+        )
     elif canary.timed_steps and canary.timed_steps[0].duration:
         first = canary.timed_steps[0]
         in_first = first.duration.milliseconds // interval.milliseconds if first.duration else 0
         if threshold > in_first:
-            yield Finding(path, f"a canary failing from the start is only rolled back after {threshold} analyses, "
-                          f"past its first stage {first.stage!r} ({in_first} analyses): it reaches more traffic "
-                          "before it is stopped", WARNING, "rollback-threshold")
+            yield Finding(
+                path,
+                f"a canary failing from the start is only rolled back after {threshold} analyses, "
+                f"past its first stage {first.stage!r} ({in_first} analyses): it reaches more traffic "
+                "before it is stopped",
+                WARNING,
+                "rollback-threshold",
+            )
     if not canary.success_criteria:
-        yield Finding(("canary_strategy", "success_criteria"),
-                      "no success criteria: every analysis would be inconclusive and the canary would pause",
-                      WARNING, "canary-criteria")
+        yield Finding(
+            ("canary_strategy", "success_criteria"),
+            "no success criteria: every analysis would be inconclusive and the canary would pause",
+            WARNING,
+            "canary-criteria",
+        )
     for index, step in enumerate(canary.traffic_progression):
         if step.duration is not None and step.duration < interval:
-            yield Finding(("canary_strategy", "traffic_progression", index, "duration"),
-                          f"stage {step.stage!r} lasts {step.duration}, less than one analysis interval ({interval}):"
-                          " it is never analysed", WARNING, "canary-analysis")
+            yield Finding(
+                ("canary_strategy", "traffic_progression", index, "duration"),
+                f"stage {step.stage!r} lasts {step.duration}, less than one analysis interval ({interval}):"
+                " it is never analysed",
+                WARNING,
+                "canary-analysis",
+            )
     target = platform.performance_targets.deployment_speed
     total = canary.time_to_full_traffic
     if total > target:
-        yield Finding(("canary_strategy", "traffic_progression"),
-                      f"the canary takes {total.describe()} to reach full traffic, more than the "
-                      f"{target.describe()} target for a full production deployment "
-                      "(performance_targets.deployment_speed)", WARNING, "deployment-speed")
+        yield Finding(
+            ("canary_strategy", "traffic_progression"),
+            f"the canary takes {total.describe()} to reach full traffic, more than the "
+            f"{target.describe()} target for a full production deployment "
+            "(performance_targets.deployment_speed)",
+            WARNING,
+            "deployment-speed",
+        )
 
 
 def blue_green(platform: Platform) -> Iterator[Finding]:
@@ -154,15 +212,22 @@ def blue_green(platform: Platform) -> Iterator[Finding]:
     if strategy is None:
         return
     if not strategy.metric_triggers:
-        yield Finding(("blue_green_strategy", "rollback_triggers"),
-                      "no metric rollback triggers: nothing returns traffic to the previous colour by itself",
-                      WARNING, "blue-green-triggers")
+        yield Finding(
+            ("blue_green_strategy", "rollback_triggers"),
+            "no metric rollback triggers: nothing returns traffic to the previous colour by itself",
+            WARNING,
+            "blue-green-triggers",
+        )
     manual = [step.name for step in strategy.validation_steps if step.manual]
     for environment in platform.environments:
         if manual and environment.deployment_strategy is StrategyKind.BLUE_GREEN and not environment.approvers:
-            yield Finding(("environments", environment.name, "approvers"),
-                          f"the blue-green step {manual[0]} needs a manual approval, but {environment.name} "
-                          "lists no approver groups", ERROR, "blue-green-approval")
+            yield Finding(
+                ("environments", environment.name, "approvers"),
+                f"the blue-green step {manual[0]} needs a manual approval, but {environment.name} "
+                "lists no approver groups",
+                ERROR,
+                "blue-green-approval",
+            )
 
 
 def slo_consistency(platform: Platform) -> Iterator[Finding]:
@@ -177,12 +242,24 @@ def slo_consistency(platform: Platform) -> Iterator[Finding]:
         path = ("slo_definitions", slo.name, "alerting_threshold")
         if isinstance(target, LatencyObjective) and isinstance(alert, LatencyObjective):
             if alert.proportion > target.proportion:
-                yield Finding(path, f"alerting at {alert} would alert while the objective {target} still holds",
-                              WARNING, "slo-alerting-threshold")
-        elif isinstance(target, ErrorRateObjective) and isinstance(alert, Threshold):
-            if alert.comparison.is_upper_bound or alert.value < target.limit.value:
-                yield Finding(path, f"an error-rate alert is written like '> 0.5%' and at or above the objective "
-                              f"({target.limit}); got '{alert}'", WARNING, "slo-alerting-threshold")
+                yield Finding(
+                    path,
+                    f"alerting at {alert} would alert while the objective {target} still holds",
+                    WARNING,
+                    "slo-alerting-threshold",
+                )
+        elif (
+            isinstance(target, ErrorRateObjective)
+            and isinstance(alert, Threshold)
+            and (alert.comparison.is_upper_bound or alert.value < target.limit.value)
+        ):
+            yield Finding(
+                path,
+                f"an error-rate alert is written like '> 0.5%' and at or above the objective "
+                f"({target.limit}); got '{alert}'",
+                WARNING,
+                "slo-alerting-threshold",
+            )
 
 
 def autoscaling(platform: Platform) -> Iterator[Finding]:
@@ -191,9 +268,12 @@ def autoscaling(platform: Platform) -> Iterator[Finding]:
     for autoscaler in platform.hpa_configuration:
         name = service_name_from_key(autoscaler.service)
         if name in seen:
-            yield Finding(("hpa_configuration", autoscaler.service),
-                          f"{autoscaler.service!r} and {seen[name]!r} both name the service {name}", ERROR,
-                          "autoscaling-services")
+            yield Finding(
+                ("hpa_configuration", autoscaler.service),
+                f"{autoscaler.service!r} and {seen[name]!r} both name the service {name}",
+                ERROR,
+                "autoscaling-services",
+            )
         seen[name] = autoscaler.service
 
 
@@ -203,33 +283,52 @@ def cluster_capacity(platform: Platform) -> Iterator[Finding]:
     if cluster is None:
         return
     for index, pool in enumerate(cluster.node_pools):
-        outside = sorted(region for region in pool.regions if not cluster.location.startswith(region)
-                         and region != cluster.location)
+        outside = sorted(
+            region for region in pool.regions if not cluster.location.startswith(region) and region != cluster.location
+        )
         if outside:
-            yield Finding(("gke_cluster", "node_pools", index, "zones"),
-                          f"zones in {', '.join(outside)} lie outside the cluster's location {cluster.location}",
-                          ERROR, "cluster-zones")
+            yield Finding(
+                ("gke_cluster", "node_pools", index, "zones"),
+                f"zones in {', '.join(outside)} lie outside the cluster's location {cluster.location}",
+                ERROR,
+                "cluster-zones",
+            )
         if autoscaler is not None and pool.max_total_nodes > autoscaler.resource_limits.max_nodes_per_pool:
-            yield Finding(("gke_cluster", "node_pools", index, "max_nodes"),
-                          f"{pool.name} can grow to {pool.max_total_nodes} nodes ({pool.max_nodes} per zone in "
-                          f"{len(pool.zones)} zones), above cluster_autoscaler.resource_limits.max_nodes_per_pool "
-                          f"({autoscaler.resource_limits.max_nodes_per_pool})", WARNING, "cluster-capacity")
+            yield Finding(
+                ("gke_cluster", "node_pools", index, "max_nodes"),
+                f"{pool.name} can grow to {pool.max_total_nodes} nodes ({pool.max_nodes} per zone in "
+                f"{len(pool.zones)} zones), above cluster_autoscaler.resource_limits.max_nodes_per_pool "
+                f"({autoscaler.resource_limits.max_nodes_per_pool})",
+                WARNING,
+                "cluster-capacity",
+            )
     if autoscaler is None:
         return
     limits = autoscaler.resource_limits
     min_cores = sum(p.min_nodes * len(p.zones) * p.machine_type.vcpus for p in cluster.node_pools)
     if min_cores > limits.max_cores:
-        yield Finding(("cluster_autoscaler", "resource_limits", "max_cores"),
-                      f"the node pools' minimum sizes already need {min_cores} cores, above max_cores "
-                      f"{limits.max_cores}", ERROR, "cluster-capacity")
+        yield Finding(
+            ("cluster_autoscaler", "resource_limits", "max_cores"),
+            f"the node pools' minimum sizes already need {min_cores} cores, above max_cores {limits.max_cores}",
+            ERROR,
+            "cluster-capacity",
+        )
     elif cluster.max_cores > limits.max_cores:
-        yield Finding(("cluster_autoscaler", "resource_limits", "max_cores"),
-                      f"the node pools can grow to {cluster.max_cores} cores, above max_cores {limits.max_cores}: "
-                      "the autoscaler stops before the pools' max_nodes", WARNING, "cluster-capacity")
+        yield Finding(
+            ("cluster_autoscaler", "resource_limits", "max_cores"),
+            f"the node pools can grow to {cluster.max_cores} cores, above max_cores {limits.max_cores}: "
+            "the autoscaler stops before the pools' max_nodes",
+            WARNING,
+            "cluster-capacity",
+        )
     if cluster.max_memory_gb > limits.max_memory_gb:
-        yield Finding(("cluster_autoscaler", "resource_limits", "max_memory_gb"),
-                      f"the node pools can grow to {cluster.max_memory_gb:g} GB of memory, above max_memory_gb "
-                      f"{limits.max_memory_gb}", WARNING, "cluster-capacity")
+        yield Finding(
+            ("cluster_autoscaler", "resource_limits", "max_memory_gb"),
+            f"the node pools can grow to {cluster.max_memory_gb:g} GB of memory, above max_memory_gb "
+            f"{limits.max_memory_gb}",
+            WARNING,
+            "cluster-capacity",
+        )
 
 
 def mesh_identities(platform: Platform) -> Iterator[Finding]:
@@ -242,20 +341,31 @@ def mesh_identities(platform: Platform) -> Iterator[Finding]:
         for side in ("source", "destination"):
             for position, (_namespace, account) in enumerate(getattr(policy, side).service_accounts):
                 if services and account not in services:
-                    yield Finding(("istio_configuration", "authorization_policies", index, side, "principals",
-                                   position), f"service account {account!r} is not a known service"
-                                  f"{did_you_mean(account, services)}", WARNING, "mesh-identities")
+                    yield Finding(
+                        ("istio_configuration", "authorization_policies", index, side, "principals", position),
+                        f"service account {account!r} is not a known service{did_you_mean(account, services)}",
+                        WARNING,
+                        "mesh-identities",
+                    )
         if istio.mtls.mode == "DISABLE" and (policy.source.principals or policy.destination.principals):
-            yield Finding(("istio_configuration", "mtls", "mode"), "principals are only known over mTLS, but mTLS is "
-                          f"disabled: policy {policy.name!r} can never match", ERROR, "mesh-identities")
+            yield Finding(
+                ("istio_configuration", "mtls", "mode"),
+                f"principals are only known over mTLS, but mTLS is disabled: policy {policy.name!r} can never match",
+                ERROR,
+                "mesh-identities",
+            )
 
 
 def secret_rotation(platform: Platform) -> Iterator[Finding]:
     """Secret rotation states a period."""
     secrets = platform.secret_management
     if secrets is not None and secrets.rotation and secrets.default_rotation_period is None:
-        yield Finding(("secret_management", "rotation"), f"{secrets.rotation!r} names no rotation period "
-                      "(such as 'Automated 90-day rotation')", WARNING, "secret-rotation")
+        yield Finding(
+            ("secret_management", "rotation"),
+            f"{secrets.rotation!r} names no rotation period (such as 'Automated 90-day rotation')",
+            WARNING,
+            "secret-rotation",
+        )
 
 
 def recovery_point(platform: Platform) -> Iterator[Finding]:
@@ -266,18 +376,30 @@ def recovery_point(platform: Platform) -> Iterator[Finding]:
     for policy in recovery.backup_strategy:
         loss = policy.worst_case_loss
         if loss is not None and loss > recovery.rpo_target:
-            yield Finding(("disaster_recovery", "backup_strategy", policy.name, "frequency"),
-                          f"{policy.frequency!r} can lose {loss.describe()} of data, more than the "
-                          f"rpo_target of {recovery.rpo_target.describe()}", WARNING, "recovery-point")
+            yield Finding(
+                ("disaster_recovery", "backup_strategy", policy.name, "frequency"),
+                f"{policy.frequency!r} can lose {loss.describe()} of data, more than the "
+                f"rpo_target of {recovery.rpo_target.describe()}",
+                WARNING,
+                "recovery-point",
+            )
     cluster = platform.gke_cluster
     if recovery.multi_region and cluster and not cluster.location.startswith(recovery.multi_region.primary_region):
-        yield Finding(("disaster_recovery", "multi_region", "primary_region"),
-                      f"the primary region {recovery.multi_region.primary_region} is not where the cluster "
-                      f"{cluster.name} runs ({cluster.location})", WARNING, "recovery-regions")
+        yield Finding(
+            ("disaster_recovery", "multi_region", "primary_region"),
+            f"the primary region {recovery.multi_region.primary_region} is not where the cluster "
+            f"{cluster.name} runs ({cluster.location})",
+            WARNING,
+            "recovery-regions",
+        )
     if recovery.rto_target > platform.performance_targets.recovery_time:
-        yield Finding(("disaster_recovery", "rto_target"),
-                      f"the RTO of {recovery.rto_target.describe()} is above the recovery-time target of "
-                      f"{platform.performance_targets.recovery_time.describe()}", WARNING, "recovery-time")
+        yield Finding(
+            ("disaster_recovery", "rto_target"),
+            f"the RTO of {recovery.rto_target.describe()} is above the recovery-time target of "
+            f"{platform.performance_targets.recovery_time.describe()}",
+            WARNING,
+            "recovery-time",
+        )
 
 
 _ABSOLUTE_ERROR_RATE = re.compile(r"rate\s*\(\s*\w*requests\w*\s*\{[^}]*\b(?:status|code)\w*\s*=~?\s*['\"]5")
@@ -295,24 +417,36 @@ def alert_rules(platform: Platform) -> Iterator[Finding]:
                 yield Finding((*path, "alert"), f"the alert {rule.alert!r} is defined twice", ERROR, "alert-names")
             seen[rule.alert] = path
             expression = " ".join(rule.expression.split())
-            if (_ABSOLUTE_ERROR_RATE.search(expression) and "/" not in expression
-                    and _COMPARISON.search(expression)):
-                yield Finding((*path, "expression"),
-                              "compares an absolute rate of 5xx responses with a number, so it depends on traffic: "
-                              "busy services page on a tiny error share and quiet ones never do; compare the ratio "
-                              "sum(rate(errors)) / sum(rate(requests)) instead", WARNING, "alert-error-ratio")
+            if _ABSOLUTE_ERROR_RATE.search(expression) and "/" not in expression and _COMPARISON.search(expression):
+                yield Finding(
+                    (*path, "expression"),
+                    "compares an absolute rate of 5xx responses with a number, so it depends on traffic: "
+                    "busy services page on a tiny error share and quiet ones never do; compare the ratio "
+                    "sum(rate(errors)) / sum(rate(requests)) instead",
+                    WARNING,
+                    "alert-error-ratio",
+                )
             for match in re.finditer(r"histogram_quantile\s*\(", expression):
-                inner = expression[match.end():]
+                inner = expression[match.end() :]
                 if not re.search(r"\bby\s*\([^)]*\ble\b", inner[:400]) and not re.search(
-                        r"sum\s*\([^)]*\)\s*by\s*\([^)]*\ble\b", inner[:400]):
-                    yield Finding((*path, "expression"),
-                                  "histogram_quantile over rate() without sum by (le) computes one quantile per "
-                                  "pod and series, not for the service: aggregate the buckets first, "
-                                  "histogram_quantile(0.95, sum by (le) (rate(..._bucket[5m])))", WARNING,
-                                  "alert-quantile-aggregation")
+                    r"sum\s*\([^)]*\)\s*by\s*\([^)]*\ble\b", inner[:400]
+                ):
+                    yield Finding(
+                        (*path, "expression"),
+                        "histogram_quantile over rate() without sum by (le) computes one quantile per "
+                        "pod and series, not for the service: aggregate the buckets first, "
+                        "histogram_quantile(0.95, sum by (le) (rate(..._bucket[5m])))",
+                        WARNING,
+                        "alert-quantile-aggregation",
+                    )
             if rule.severity not in _SEVERITIES:
-                yield Finding((*path, "severity"), f"unusual severity {rule.severity!r}; Alertmanager routes usually "
-                              f"expect one of {', '.join(_SEVERITIES)}", WARNING, "alert-severity")
+                yield Finding(
+                    (*path, "severity"),
+                    f"unusual severity {rule.severity!r}; Alertmanager routes usually "
+                    f"expect one of {', '.join(_SEVERITIES)}",
+                    WARNING,
+                    "alert-severity",
+                )
 
 
 RULES: tuple[Rule, ...] = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
@@ -28,7 +29,7 @@ __all__ = [
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def _dns_label(what: str) -> object:
+def _dns_label(what: str) -> Callable[[object, attrs.Attribute[str], str], None]:
     def check(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
         if not _NAME.match(value) or len(value) > 63:
             raise InvariantError(

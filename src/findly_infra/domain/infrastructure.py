@@ -93,8 +93,10 @@ class HorizontalAutoscaler:
             )
         if not self.metrics:
             raise InvariantError("an autoscaler needs at least one metric to scale on", field="metrics")
-        keys = [(type(metric).__name__, getattr(metric, "name", None) or getattr(metric, "metric_name", None))
-                for metric in self.metrics]
+        keys = [
+            (type(metric).__name__, getattr(metric, "name", None) or getattr(metric, "metric_name", None))
+            for metric in self.metrics
+        ]
         for index, key in enumerate(keys):
             if keys.index(key) != index:
                 raise InvariantError(f"the metric {key[1]!r} is listed twice", field="metrics", index=index)
@@ -141,8 +143,15 @@ class Taint:
     value: str = ""
 
 
-_DISK_TYPES = ("pd-standard", "pd-balanced", "pd-ssd", "pd-extreme", "hyperdisk-balanced", "hyperdisk-extreme",
-               "hyperdisk-throughput")
+_DISK_TYPES = (
+    "pd-standard",
+    "pd-balanced",
+    "pd-ssd",
+    "pd-extreme",
+    "hyperdisk-balanced",
+    "hyperdisk-extreme",
+    "hyperdisk-throughput",
+)
 _ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
 
 

@@ -438,7 +438,16 @@ _BYTE_UNITS = {
     "tib": 2**40,
 }
 _SIZE = re.compile(rf"^{_NUMBER}\s*([a-zA-Z]*)$")
-_FORMAT_SIZES = (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3))
+_FORMAT_SIZES = (
+    ("Ti", 2**40),
+    ("Gi", 2**30),
+    ("Mi", 2**20),
+    ("Ki", 2**10),
+    ("TB", 10**12),
+    ("GB", 10**9),
+    ("MB", 10**6),
+    ("KB", 10**3),
+)
 
 
 @attrs.frozen(order=True)

@@ -65,9 +65,8 @@ def _unbalanced(expression: str) -> str | None:
             quote = char
         elif char in "([{":
             stack.append(char)
-        elif char in pairs:
-            if not stack or stack.pop() != pairs[char]:
-                return f"has an unmatched {char!r} at character {position + 1}"
+        elif char in pairs and (not stack or stack.pop() != pairs[char]):
+            return f"has an unmatched {char!r} at character {position + 1}"
     if quote:
         return f"has an unclosed {quote} quote"
     if stack:

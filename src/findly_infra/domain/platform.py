@@ -86,12 +86,8 @@ def _quota(cpu_request: str, cpu_limit: str, memory_request: str, memory_limit: 
 
 
 BUILTIN_RESOURCE_PROFILES: Mapping[str, ResourceProfile] = {
-    "minimal": ResourceProfile(
-        "minimal", _quota("100m", "500m", "128Mi", "256Mi"), _quota("2", "4", "4Gi", "8Gi")
-    ),
-    "standard": ResourceProfile(
-        "standard", _quota("250m", "1", "256Mi", "512Mi"), _quota("8", "16", "16Gi", "32Gi")
-    ),
+    "minimal": ResourceProfile("minimal", _quota("100m", "500m", "128Mi", "256Mi"), _quota("2", "4", "4Gi", "8Gi")),
+    "standard": ResourceProfile("standard", _quota("250m", "1", "256Mi", "512Mi"), _quota("8", "16", "16Gi", "32Gi")),
 }
 PRODUCTION_EQUIVALENT = "production-equivalent"
 

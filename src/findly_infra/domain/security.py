@@ -202,9 +202,7 @@ class AuthorizationPolicy:
         if self.action not in ("ALLOW", "DENY", "AUDIT"):
             raise InvariantError(f"action is ALLOW, DENY or AUDIT, got {self.action!r}", field="action")
         if not self.destination.principals:
-            raise InvariantError(
-                "name the workload the policy protects in destination.principals", field="destination"
-            )
+            raise InvariantError("name the workload the policy protects in destination.principals", field="destination")
 
 
 @attrs.frozen

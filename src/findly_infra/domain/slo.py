@@ -113,9 +113,7 @@ class ThroughputObjective:
 SLOObjective = AvailabilityObjective | LatencyObjective | ErrorRateObjective | ThroughputObjective
 
 _ERROR_RATE = re.compile(r"^(.+?%)\s*(?:error\s*rate|errors?)?$", re.I)
-_THROUGHPUT = re.compile(
-    r"^(\d+(?:\.\d+)?)\s*(?:requests?|req|rps)(?:\s*/\s*(?:second|sec|s))?(?:\s+capacity)?$", re.I
-)
+_THROUGHPUT = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:requests?|req|rps)(?:\s*/\s*(?:second|sec|s))?(?:\s+capacity)?$", re.I)
 _AVAILABILITY = re.compile(r"^(.+?%)\s*(?:uptime|availability|available)?$", re.I)
 _OBJECTIVE_EXAMPLE = "'99.9%', '95% of requests < 200ms', '< 0.1% error rate' or '1000 requests/second capacity'"
 
@@ -180,11 +178,15 @@ class SLODefinition:
             raise InvariantError("the measurement window is a positive time", field="measurement_window")
         objective = self.target
         if isinstance(objective, AvailabilityObjective) and not 0 < objective.target.percent < 100:
-            raise InvariantError(f"an availability target lies between 0% and 100%, got {objective.target}", field="target")
+            raise InvariantError(
+                f"an availability target lies between 0% and 100%, got {objective.target}", field="target"
+            )
         if isinstance(objective, ErrorRateObjective) and objective.limit.kind != "percentage":
             raise InvariantError("an error-rate target is a percentage, such as '< 0.1% error rate'", field="target")
         if isinstance(objective, ErrorRateObjective) and not 0 < objective.limit.value < 1:
-            raise InvariantError(f"an error-rate target lies between 0% and 100%, got {objective.limit}", field="target")
+            raise InvariantError(
+                f"an error-rate target lies between 0% and 100%, got {objective.limit}", field="target"
+            )
         if isinstance(objective, ThroughputObjective) and objective.requests_per_second <= 0:
             raise InvariantError("a throughput target is above zero requests per second", field="target")
 
@@ -210,9 +212,12 @@ class SLODefinition:
         stated = self.error_budget.budget
         if abs(stated.milliseconds - expected.milliseconds) <= self.TOLERANCE * max(expected.milliseconds, 1):
             return None
-        over = f"a {self.error_budget.per}" if self.error_budget.per else f"the {self.measurement_window.describe()} window"
+        over = (
+            f"a {self.error_budget.per}"
+            if self.error_budget.per
+            else f"the {self.measurement_window.describe()} window"
+        )
         return (
             f"the stated error budget {self.error_budget} disagrees with the target: "
             f"{target.objective} over {over} ({period.describe()}) leaves {expected.describe()}"
         )
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import ClassVar
 
@@ -151,7 +152,7 @@ class CanaryStrategy:
         steps = self.traffic_progression
         if not steps:
             raise InvariantError("a canary needs at least one stage", field="traffic_progression")
-        for index, (before, after) in enumerate(zip(steps, steps[1:], strict=False), start=1):
+        for index, (before, after) in enumerate(itertools.pairwise(steps), start=1):
             if after.canary_weight < before.canary_weight:
                 raise InvariantError(
                     f"canary weights never go down during a rollout: stage {after.stage!r} has "

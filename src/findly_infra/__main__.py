@@ -1,0 +1,3 @@
+from findly_infra.cli import run
+
+run()

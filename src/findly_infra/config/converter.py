@@ -46,6 +46,7 @@ from findly_infra.domain.notation import (
     NotationError,
     Percentage,
     Threshold,
+    describe_value,
 )
 from findly_infra.domain.operations import AlertGroup, AlertRule, BackupPolicy, DisasterRecovery
 from findly_infra.domain.platform import Platform
@@ -162,7 +163,7 @@ def _strategy_kind(value: object, _type: object) -> StrategyKind:
     for kind in StrategyKind:
         if kind.value == text:
             return kind
-    raise NotationError(f"expected a strategy: rolling, blue-green or canary; got {value!r}")
+    raise NotationError(f"expected a strategy: rolling, blue-green or canary; got {describe_value(value)}")
 
 
 def _enum_by_value(enum_type: type[enum.Enum], value: object) -> enum.Enum:
@@ -170,14 +171,14 @@ def _enum_by_value(enum_type: type[enum.Enum], value: object) -> enum.Enum:
         if isinstance(value, str) and member.value.lower() == value.strip().lower():
             return member
     allowed = ", ".join(str(member.value) for member in enum_type)
-    raise NotationError(f"expected one of {allowed}; got {value!r}")
+    raise NotationError(f"expected one of {allowed}; got {describe_value(value)}")
 
 
 def _taint_effect(value: object, _type: object) -> TaintEffect:
     for effect in TaintEffect:
         if value in (effect.value, effect.kubernetes):
             return effect
-    raise NotationError(f"expected NO_SCHEDULE, PREFER_NO_SCHEDULE or NO_EXECUTE; got {value!r}")
+    raise NotationError(f"expected NO_SCHEDULE, PREFER_NO_SCHEDULE or NO_EXECUTE; got {describe_value(value)}")
 
 
 def _is_tuple(cl: Any) -> bool:

@@ -33,6 +33,7 @@ __all__ = [
     "Problem",
     "ValidationReport",
     "converter",
+    "dump_platform",
     "load_platform",
     "load_platform_text",
     "validate_document",
@@ -120,6 +121,13 @@ def _platform_or_raise(report: ValidationReport) -> Platform:
     if report.errors or report.platform is None:
         raise PlatformError(report.errors, report.source)
     return report.platform
+
+
+def dump_platform(platform: Platform) -> str:
+    """The platform as platform-file YAML; :func:`load_platform_text` reads it back to an equal platform."""
+    import yaml
+
+    return yaml.safe_dump(converter().unstructure(platform), sort_keys=False, allow_unicode=True, width=120)
 
 
 def validate_platform(path: str | os.PathLike[str]) -> ValidationReport:

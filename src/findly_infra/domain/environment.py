@@ -10,7 +10,7 @@ from typing import ClassVar
 import attrs
 
 from findly_infra.domain.errors import InvariantError
-from findly_infra.domain.notation import ByteSize, CpuQuantity, Duration, NotationError
+from findly_infra.domain.notation import ByteSize, CpuQuantity, Duration, NotationError, describe_value
 
 __all__ = [
     "ApproverGroup",
@@ -90,7 +90,7 @@ class DeploymentTrigger:
     @classmethod
     def parse(cls, raw: object) -> DeploymentTrigger:
         if not isinstance(raw, str):
-            raise NotationError(f"expected a deployment trigger such as {cls.EXAMPLE}, got {raw!r}")
+            raise NotationError(f"expected a deployment trigger such as {cls.EXAMPLE}, got {describe_value(raw)}")
         text = " ".join(raw.split())
         if _PUSH_FEATURE.match(text):
             return cls(TriggerKind.PUSH)
@@ -100,7 +100,7 @@ class DeploymentTrigger:
             return cls(TriggerKind.PUSH, branch=match.group(1))
         if match := _PROMOTION.match(text):
             return cls(TriggerKind.PROMOTION, source=match.group(1))
-        raise NotationError(f"expected a deployment trigger such as {cls.EXAMPLE}, got {raw!r}")
+        raise NotationError(f"expected a deployment trigger such as {cls.EXAMPLE}, got {describe_value(raw)}")
 
     def format(self) -> str:
         if self.kind is TriggerKind.PUSH:

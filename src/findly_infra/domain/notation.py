@@ -27,6 +27,7 @@ __all__ = [
     "Percentage",
     "Threshold",
     "cadence_in",
+    "describe_value",
     "format_number",
 ]
 
@@ -37,23 +38,24 @@ class NotationError(ValueError):
 
 def format_number(value: float) -> str:
     """The shortest text that reads back as *value*: ``2.0`` -> ``"2"``, ``0.5`` -> ``"0.5"``."""
-    if value == int(value) and abs(value) < 1e15:
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
 
 
-def _describe(raw: object) -> str:
+def describe_value(raw: object) -> str:
+    """A value as a message quotes it: its repr, cut to 60 characters."""
     text = repr(raw)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _as_text(raw: object, what: str, example: str) -> str:
     if isinstance(raw, bool) or not isinstance(raw, str):
-        raise NotationError(f"expected {what} such as {example}, got {_describe(raw)}")
+        raise NotationError(f"expected {what} such as {example}, got {describe_value(raw)}")
     return raw.strip()
 
 
-_NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
+_NUMBER = r"((?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,6 +75,7 @@ for _names, _ms in (
         _DURATION_UNITS_MS[_name] = _ms
 
 _DURATION_PART = re.compile(rf"\s*{_NUMBER}\s*-?\s*([a-zA-Z]+)\s*")
+_MAX_MS = 10**13
 _FORMAT_UNITS = (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000))
 
 
@@ -97,7 +100,9 @@ class Duration:
     def parse(cls, raw: object) -> Duration:
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             if not math.isfinite(raw) or raw < 0:
-                raise NotationError(f"expected a duration of zero or more seconds, got {_describe(raw)}")
+                raise NotationError(f"expected a duration of zero or more seconds, got {describe_value(raw)}")
+            if raw * 1000 > _MAX_MS:
+                raise NotationError(f"the duration {describe_value(raw)} is too long (over 300 years)")
             return cls(milliseconds=round(raw * 1000))
         text = _as_text(raw, "a duration", cls.EXAMPLE)
         position, total, parts = 0, 0.0, 0
@@ -111,9 +116,9 @@ class Duration:
             total += float(match.group(1)) * unit
             position, parts = match.end(), parts + 1
         if parts == 0 or position != len(text):
-            raise NotationError(f"expected a duration such as {cls.EXAMPLE}, got {_describe(raw)}")
-        if total > 10**15:
-            raise NotationError(f"the duration {_describe(raw)} is too long")
+            raise NotationError(f"expected a duration such as {cls.EXAMPLE}, got {describe_value(raw)}")
+        if total > _MAX_MS:
+            raise NotationError(f"the duration {describe_value(raw)} is too long (over 300 years)")
         return cls(milliseconds=round(total))
 
     @property
@@ -201,7 +206,7 @@ class Percentage:
     @percent.validator
     def _check(self, _attribute: object, value: float) -> None:
         if not math.isfinite(value) or value < 0:
-            raise NotationError(f"a percentage must be zero or more, got {format_number(value)}%")
+            raise NotationError(f"a percentage is a number, zero or more, got {format_number(value)}%")
 
     @classmethod
     def parse(cls, raw: object) -> Percentage:
@@ -211,7 +216,7 @@ class Percentage:
         text = _as_text(raw, "a percentage", cls.EXAMPLE)
         match = _PERCENT.match(text)
         if match is None:
-            raise NotationError(f"expected a percentage such as {cls.EXAMPLE}, got {_describe(raw)}")
+            raise NotationError(f"expected a percentage such as {cls.EXAMPLE}, got {describe_value(raw)}")
         return cls(float(match.group(1)))
 
     @classmethod
@@ -275,7 +280,8 @@ class Threshold:
         match = _THRESHOLD.match(text)
         if match is None:
             raise NotationError(
-                f"expected a threshold that starts with <, <=, > or >=, such as {cls.EXAMPLE}, got {_describe(raw)}"
+                "expected a threshold that starts with <, <=, > or >=, "
+                f"such as {cls.EXAMPLE}, got {describe_value(raw)}"
             )
         comparison, rest = Comparison(match.group(1)), match.group(2).strip()
         limit: Percentage | Duration | float
@@ -289,7 +295,7 @@ class Threshold:
             except NotationError:
                 raise NotationError(
                     f"expected a percentage, a duration or a number after {comparison.value!r}, "
-                    f"such as {cls.EXAMPLE}, got {_describe(raw)}"
+                    f"such as {cls.EXAMPLE}, got {describe_value(raw)}"
                 ) from None
         return cls(comparison, limit)
 
@@ -348,10 +354,10 @@ class LatencyObjective:
         text = _as_text(raw, "a latency objective", cls.EXAMPLE)
         match = _LATENCY.match(text)
         if match is None:
-            raise NotationError(f"expected a latency objective such as {cls.EXAMPLE}, got {_describe(raw)}")
+            raise NotationError(f"expected a latency objective such as {cls.EXAMPLE}, got {describe_value(raw)}")
         bound = Duration.parse(match.group(3))
         if bound.milliseconds == 0:
-            raise NotationError(f"the latency bound must be above zero, got {_describe(raw)}")
+            raise NotationError(f"the latency bound must be above zero, got {describe_value(raw)}")
         return cls(Percentage.parse(match.group(1)), bound)
 
     def format(self) -> str:
@@ -397,7 +403,7 @@ class ErrorBudgetStatement:
                 return cls(Duration.parse(text))
             return cls(Duration.parse(match.group(1)), match.group(2).lower())
         except NotationError:
-            raise NotationError(f"expected an error budget such as {cls.EXAMPLE}, got {_describe(raw)}") from None
+            raise NotationError(f"expected an error budget such as {cls.EXAMPLE}, got {describe_value(raw)}") from None
 
     def period(self, window: Duration) -> Duration:
         """The period the budget is stated over: the named one, or *window*."""
@@ -463,13 +469,19 @@ class ByteSize:
         if isinstance(raw, int) and not isinstance(raw, bool):
             if raw < 0:
                 raise NotationError(f"a size cannot be negative, got {raw}")
-            return cls(raw)
+            return cls._bounded(raw, raw)
         text = _as_text(raw, "a size", cls.EXAMPLE)
         match = _SIZE.match(text)
         unit = _BYTE_UNITS.get(match.group(2).lower()) if match else None
         if match is None or unit is None:
-            raise NotationError(f"expected a size such as {cls.EXAMPLE}, got {_describe(raw)}")
-        return cls(round(float(match.group(1)) * unit))
+            raise NotationError(f"expected a size such as {cls.EXAMPLE}, got {describe_value(raw)}")
+        return cls._bounded(round(float(match.group(1)) * unit), raw)
+
+    @classmethod
+    def _bounded(cls, size: int, raw: object) -> ByteSize:
+        if size > 2**53:
+            raise NotationError(f"the size {describe_value(raw)} is more than 8 PiB")
+        return cls(size)
 
     @property
     def gigabytes(self) -> float:
@@ -504,14 +516,20 @@ class CpuQuantity:
     def parse(cls, raw: object) -> CpuQuantity:
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             if not math.isfinite(raw) or raw < 0:
-                raise NotationError(f"expected a CPU quantity such as {cls.EXAMPLE}, got {_describe(raw)}")
-            return cls(round(raw * 1000))
+                raise NotationError(f"expected a CPU quantity such as {cls.EXAMPLE}, got {describe_value(raw)}")
+            return cls._bounded(round(raw * 1000), raw)
         text = _as_text(raw, "a CPU quantity", cls.EXAMPLE)
         match = _CPU.match(text)
         if match is None:
-            raise NotationError(f"expected a CPU quantity such as {cls.EXAMPLE}, got {_describe(raw)}")
+            raise NotationError(f"expected a CPU quantity such as {cls.EXAMPLE}, got {describe_value(raw)}")
         value = float(match.group(1))
-        return cls(round(value if match.group(2) else value * 1000))
+        return cls._bounded(round(value if match.group(2) else value * 1000), raw)
+
+    @classmethod
+    def _bounded(cls, millicores: int, raw: object) -> CpuQuantity:
+        if millicores > 10**9:
+            raise NotationError(f"the CPU quantity {describe_value(raw)} is more than a million cores")
+        return cls(millicores)
 
     @property
     def cores(self) -> float:
@@ -545,7 +563,7 @@ class MachineType:
         text = _as_text(raw, "a machine type", cls.EXAMPLE)
         match = _MACHINE.match(text)
         if match is None:
-            raise NotationError(f"expected a machine type such as {cls.EXAMPLE}, got {_describe(raw)}")
+            raise NotationError(f"expected a machine type such as {cls.EXAMPLE}, got {describe_value(raw)}")
         series, shape, first, second = match.groups()
         if shape in _SHARED_CORE and first is None:
             return cls(text, series, 2, _SHARED_CORE[shape])
@@ -553,7 +571,7 @@ class MachineType:
             return cls(text, series, int(first), int(second) / 1024)
         if shape in _GB_PER_VCPU and first is not None and second is None and int(first) > 0:
             return cls(text, series, int(first), int(first) * _GB_PER_VCPU[shape])
-        raise NotationError(f"expected a machine type such as {cls.EXAMPLE}, got {_describe(raw)}")
+        raise NotationError(f"expected a machine type such as {cls.EXAMPLE}, got {describe_value(raw)}")
 
     def format(self) -> str:
         return self.name

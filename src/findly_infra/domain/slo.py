@@ -16,6 +16,7 @@ from findly_infra.domain.notation import (
     NotationError,
     Percentage,
     Threshold,
+    describe_value,
     format_number,
 )
 
@@ -123,7 +124,7 @@ def parse_objective(raw: object) -> SLOObjective:
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return AvailabilityObjective(Percentage.parse(raw))
     if not isinstance(raw, str):
-        raise NotationError(f"expected an objective such as {_OBJECTIVE_EXAMPLE}, got {raw!r}")
+        raise NotationError(f"expected an objective such as {_OBJECTIVE_EXAMPLE}, got {describe_value(raw)}")
     text = " ".join(raw.split())
     try:
         if " of requests " in text.lower():
@@ -140,7 +141,7 @@ def parse_objective(raw: object) -> SLOObjective:
             return AvailabilityObjective(Percentage.parse(match.group(1)))
     except NotationError:
         pass
-    raise NotationError(f"expected an objective such as {_OBJECTIVE_EXAMPLE}, got {raw!r}")
+    raise NotationError(f"expected an objective such as {_OBJECTIVE_EXAMPLE}, got {describe_value(raw)}")
 
 
 _ALERT_SUFFIX = re.compile(r"\s*(?:error\s*rate|errors?|capacity\s+utili[sz]ation|utili[sz]ation|capacity)$", re.I)
@@ -157,7 +158,8 @@ def parse_alerting_threshold(raw: object) -> LatencyObjective | Threshold:
         except NotationError:
             pass
     raise NotationError(
-        f"expected an alerting threshold such as '90% of requests < 200ms' or '> 0.5% error rate', got {raw!r}"
+        "expected an alerting threshold such as '90% of requests < 200ms' or '> 0.5% error rate', "
+        f"got {describe_value(raw)}"
     )
 
 

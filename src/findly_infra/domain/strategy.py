@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 
 from findly_infra.domain.errors import InvariantError
-from findly_infra.domain.notation import Duration, NotationError, Percentage, Threshold
+from findly_infra.domain.notation import Duration, NotationError, Percentage, Threshold, describe_value
 
 __all__ = [
     "AnalysisSettings",
@@ -135,7 +135,9 @@ class FailureHandling:
             return raw
         match = cls._THRESHOLD.match(raw) if isinstance(raw, str) else None
         if match is None:
-            raise NotationError(f"expected a count of failed analyses such as '2 failed criteria' or 2, got {raw!r}")
+            raise NotationError(
+                f"expected a count of failed analyses such as '2 failed criteria' or 2, got {describe_value(raw)}"
+            )
         return int(match.group(1))
 
 
@@ -160,6 +162,13 @@ class CanaryStrategy:
                     field="traffic_progression",
                     index=index,
                 )
+        if steps[0].canary_weight == 100:
+            raise InvariantError(
+                "a canary starts below 100% of traffic: add a stage that gives the new version a share, "
+                "such as canary_weight: 5",
+                field="traffic_progression",
+                index=0,
+            )
         if steps[-1].canary_weight != 100:
             raise InvariantError(
                 f"the canary must end at 100% of traffic; its last stage {steps[-1].stage!r} "
@@ -224,7 +233,7 @@ class TrafficSplit:
     def parse(cls, raw: object) -> TrafficSplit:
         match = _SPLIT.match(raw) if isinstance(raw, str) else None
         if match is None:
-            raise NotationError(f"expected a traffic split such as {cls.EXAMPLE}, got {raw!r}")
+            raise NotationError(f"expected a traffic split such as {cls.EXAMPLE}, got {describe_value(raw)}")
         audience = match.group(3).strip() if match.group(3) else None
         return cls(Percentage(float(match.group(1))), Percentage(float(match.group(2))), audience)
 

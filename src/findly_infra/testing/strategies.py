@@ -1,0 +1,391 @@
+"""Hypothesis strategies for the platform file's values, for our property tests and for yours.
+
+Every strategy builds domain objects that are valid by construction; :func:`platforms` builds
+whole platforms that pass every error-level check (warnings may remain), so that
+``validate_platform_text(dump(platform))`` is ``ok`` and gives the same platform back.
+
+Needs the ``testing`` extra (Hypothesis).
+"""
+
+from __future__ import annotations
+
+import string
+
+import attrs
+from hypothesis import strategies as st
+
+from findly_infra.domain.environment import (
+    ApproverGroup,
+    DeploymentTrigger,
+    Environment,
+    HealthCheck,
+    ResourceProfile,
+    ResourceQuota,
+    RollbackCapability,
+    Service,
+    StrategyKind,
+    TriggerKind,
+)
+from findly_infra.domain.infrastructure import (
+    AutoscalerLimits,
+    ClusterAutoscaler,
+    CustomMetricTarget,
+    ExternalMetricTarget,
+    GKECluster,
+    HorizontalAutoscaler,
+    NodePool,
+    ResourceMetricTarget,
+    Taint,
+    TaintEffect,
+)
+from findly_infra.domain.notation import (
+    ByteSize,
+    Comparison,
+    CpuQuantity,
+    Duration,
+    ErrorBudgetStatement,
+    LatencyObjective,
+    MachineType,
+    Percentage,
+    Threshold,
+)
+from findly_infra.domain.operations import AlertGroup, AlertRule, PerformanceTargets
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.slo import (
+    AvailabilityObjective,
+    ErrorRateObjective,
+    SLATarget,
+    SLODefinition,
+    ThroughputObjective,
+)
+from findly_infra.domain.strategy import (
+    AnalysisSettings,
+    BlueGreenStrategy,
+    CanaryStep,
+    CanaryStrategy,
+    FailureHandling,
+    MetricCriterion,
+    RollbackTrigger,
+    ValidationStep,
+)
+
+__all__ = [
+    "byte_sizes",
+    "canary_strategies",
+    "cpu_quantities",
+    "dns_labels",
+    "durations",
+    "environments_chain",
+    "latency_objectives",
+    "machine_types",
+    "percentages",
+    "platforms",
+    "sla_targets",
+    "thresholds",
+]
+
+dns_labels = st.from_regex(r"\A[a-z]([a-z0-9-]{0,10}[a-z0-9])?\Z")
+"""Lower-case names that are valid DNS labels (service, environment and group names)."""
+
+_words = st.text(string.ascii_letters + string.digits + " .,-", min_size=0, max_size=30).map(str.strip)
+
+
+def durations(*, min_ms: int = 0, max_ms: int = 400 * 86_400_000) -> st.SearchStrategy[Duration]:
+    """Durations in whole milliseconds; biased towards whole seconds, minutes and hours as people write them."""
+    exact = st.integers(min_ms, max_ms).map(Duration)
+    round_numbers = st.sampled_from([1_000, 60_000, 3_600_000, 86_400_000]).flatmap(
+        lambda unit: st.integers(max(1, -(-min_ms // unit)), max(1, max_ms // unit)).map(lambda n: Duration(n * unit))
+    )
+    return st.one_of(exact, round_numbers).filter(lambda d: min_ms <= d.milliseconds <= max_ms)
+
+
+def percentages(*, max_percent: float = 100.0, exclusive: bool = False) -> st.SearchStrategy[Percentage]:
+    """Percentages written with up to three decimals (``99.9%``, ``0.5%``)."""
+    values = st.integers(0, int(max_percent * 1000)).map(lambda n: round(n / 1000, 3))
+    if exclusive:
+        values = values.filter(lambda v: 0 < v < max_percent)
+    return values.map(Percentage)
+
+
+def thresholds(kind: str | None = None) -> st.SearchStrategy[Threshold]:
+    """``< 0.5%``, ``> 2s``, ``< 100``: of one kind (``percentage``, ``duration``, ``number``) or any."""
+    limits: dict[str, st.SearchStrategy[Percentage | Duration | float]] = {
+        "percentage": percentages(),
+        "duration": durations(min_ms=1, max_ms=3_600_000),
+        "number": st.integers(0, 10**6).map(float),
+    }
+    chosen = limits[kind] if kind else st.one_of(*limits.values())
+    return st.builds(Threshold, st.sampled_from(Comparison), chosen)
+
+
+def latency_objectives() -> st.SearchStrategy[LatencyObjective]:
+    return st.builds(
+        LatencyObjective,
+        percentages(max_percent=100, exclusive=True),
+        durations(min_ms=1, max_ms=60_000),
+    )
+
+
+def byte_sizes() -> st.SearchStrategy[ByteSize]:
+    return st.integers(0, 2**53).map(ByteSize)
+
+
+def cpu_quantities() -> st.SearchStrategy[CpuQuantity]:
+    return st.integers(0, 256_000).map(CpuQuantity)
+
+
+def machine_types() -> st.SearchStrategy[MachineType]:
+    standard = st.builds(
+        lambda series, shape, cpus: MachineType.parse(f"{series}-{shape}-{cpus}"),
+        st.sampled_from(["e2", "n2", "n2d", "c3"]),
+        st.sampled_from(["standard", "highmem", "highcpu"]),
+        st.sampled_from([2, 4, 8, 16, 32]),
+    )
+    return st.one_of(standard, st.sampled_from(["e2-micro", "e2-small", "e2-medium"]).map(MachineType.parse))
+
+
+def sla_targets() -> st.SearchStrategy[SLATarget]:
+    return st.builds(SLATarget, percentages(exclusive=True), durations(min_ms=60_000, max_ms=90 * 86_400_000))
+
+
+def _canary_steps(interval: Duration) -> st.SearchStrategy[tuple[CanaryStep, ...]]:
+    def build(weights: list[int], minutes: list[int], stable: bool) -> tuple[CanaryStep, ...]:
+        ordered = [*sorted(weights), 100]
+        steps = []
+        for index, weight in enumerate(ordered):
+            last = index == len(ordered) - 1
+            duration = None if last and stable else Duration(max(1, minutes[index]) * interval.milliseconds)
+            steps.append(CanaryStep(f"stage-{index}", weight, duration))
+        return tuple(steps)
+
+    return st.builds(
+        build,
+        st.lists(st.integers(1, 99), min_size=1, max_size=5),
+        st.lists(st.integers(1, 30), min_size=6, max_size=6),
+        st.booleans(),
+    )
+
+
+def canary_strategies() -> st.SearchStrategy[CanaryStrategy]:
+    """Canaries whose rollback threshold can be reached."""
+
+    def build(
+        analysis: AnalysisSettings, steps: tuple[CanaryStep, ...], criteria: dict[str, Threshold], data: st.DataObject
+    ) -> CanaryStrategy:
+        draft = CanaryStrategy(steps, (), FailureHandling(), analysis)
+        threshold = data.draw(st.integers(1, max(1, draft.analysis_count)))
+        channels = data.draw(st.lists(st.sampled_from(["slack", "pagerduty", "email"]), unique=True, max_size=3))
+        return CanaryStrategy(
+            steps,
+            tuple(MetricCriterion(metric, limit) for metric, limit in criteria.items()),
+            FailureHandling(data.draw(st.booleans()), threshold, tuple(channels)),
+            analysis,
+        )
+
+    criteria = st.fixed_dictionaries(
+        {},
+        optional={
+            "error_rate": thresholds("percentage"),
+            "latency_p95": thresholds("duration"),
+            "latency_p99": thresholds("duration"),
+            "cpu_utilization": thresholds("percentage"),
+            "memory_utilization": thresholds("percentage"),
+        },
+    )
+    analysis = st.builds(
+        AnalysisSettings,
+        st.sampled_from([Duration.of(seconds=30), Duration.of(seconds=60), Duration.of(minutes=5)]),
+        st.integers(0, 1000),
+        st.integers(1, 5),
+    )
+    return analysis.flatmap(lambda a: st.builds(build, st.just(a), _canary_steps(a.interval), criteria, st.data()))
+
+
+def _blue_green() -> st.SearchStrategy[BlueGreenStrategy]:
+    steps = st.lists(
+        st.sampled_from(
+            [
+                ValidationStep("health_checks", "All pods healthy"),
+                ValidationStep("smoke_tests", "Critical path validation"),
+                ValidationStep("performance_tests", "Latency within SLA"),
+                ValidationStep("business_validation", "Manual approval required"),
+            ]
+        ),
+        unique_by=lambda step: step.name,
+    )
+    triggers = st.lists(
+        st.one_of(
+            st.builds(RollbackTrigger, st.just("error_rate"), thresholds("percentage")),
+            st.builds(RollbackTrigger, st.just("latency_p99"), thresholds("duration")),
+            st.builds(RollbackTrigger, st.just("health_check_failures"), thresholds("percentage")),
+            st.just(RollbackTrigger("manual_trigger", None, "Emergency rollback")),
+        ),
+        unique_by=lambda trigger: trigger.name,
+    )
+    return st.builds(BlueGreenStrategy, validation_steps=steps.map(tuple), rollback_triggers=triggers.map(tuple))
+
+
+def environments_chain(
+    *, groups: tuple[str, ...], strategies: tuple[StrategyKind, ...]
+) -> st.SearchStrategy[tuple[Environment, ...]]:
+    """One to four environments in a valid promotion order, the later ones entered by promotion."""
+
+    def build(names: list[str], data: st.DataObject) -> tuple[Environment, ...]:
+        result = []
+        for index, name in enumerate(names):
+            if index == 0:
+                trigger = DeploymentTrigger(TriggerKind.PUSH, data.draw(st.sampled_from([None, "develop"])))
+            elif index == 1 and data.draw(st.booleans()):
+                trigger = DeploymentTrigger(TriggerKind.MERGE, "main")
+            else:
+                trigger = DeploymentTrigger(TriggerKind.PROMOTION, source=names[index - 1])
+            approvers = tuple(data.draw(st.lists(st.sampled_from(groups), unique=True))) if groups else ()
+            result.append(
+                Environment(
+                    name=name,
+                    deployment_trigger=trigger,
+                    purpose=data.draw(_words),
+                    tests=tuple(data.draw(st.lists(st.sampled_from(["unit", "e2e", "load", "smoke"]), unique=True))),
+                    approval_required=bool(approvers),
+                    approvers=approvers,
+                    auto_cleanup=data.draw(st.booleans()),
+                    resource_limits=data.draw(st.sampled_from(["minimal", "standard", "production-equivalent"])),
+                    deployment_strategy=data.draw(st.sampled_from((None, *strategies))),
+                    rollback_capability=data.draw(st.sampled_from(RollbackCapability)),
+                )
+            )
+        return tuple(result)
+
+    return st.builds(build, st.lists(dns_labels, min_size=1, max_size=4, unique=True), st.data())
+
+
+def _slo(name: str) -> st.SearchStrategy[SLODefinition]:
+    def build(objective: object, window: Duration, state_budget: bool) -> SLODefinition:
+        slo = SLODefinition(name, objective, window)  # type: ignore[arg-type]
+        target = slo.sla_target
+        if state_budget and target is not None:
+            return SLODefinition(name, slo.target, window, ErrorBudgetStatement(target.error_budget))
+        return slo
+
+    objectives = st.one_of(
+        percentages(exclusive=True).map(AvailabilityObjective),
+        latency_objectives(),
+        percentages(max_percent=50, exclusive=True).map(lambda p: ErrorRateObjective(Threshold(Comparison.LT, p))),
+        st.integers(1, 10**5).map(lambda n: ThroughputObjective(float(n))),
+    )
+    return st.builds(build, objectives, durations(min_ms=60_000, max_ms=90 * 86_400_000), st.booleans())
+
+
+_Pool = tuple[str, MachineType, int, int, list[str], bool]
+
+
+def _cluster() -> st.SearchStrategy[tuple[GKECluster, ClusterAutoscaler]]:
+    def build(region: str, pools: list[_Pool]) -> tuple[GKECluster, ClusterAutoscaler]:
+        node_pools = tuple(
+            NodePool(
+                name,
+                tuple(f"{region}-{zone}" for zone in zones),
+                machine,
+                low,
+                max(1, low + extra),
+                taints=(Taint("monitoring", TaintEffect.NO_SCHEDULE, "true"),) if tainted else (),
+            )
+            for name, machine, low, extra, zones, tainted in pools
+        )
+        cluster = GKECluster("findly-test", region, node_pools)
+        limits = AutoscalerLimits(
+            max(1, max((p.max_total_nodes for p in node_pools), default=1)),
+            max(1, cluster.max_cores),
+            max(1, int(cluster.max_memory_gb) + 1),
+        )
+        return cluster, ClusterAutoscaler(limits)
+
+    pool = st.tuples(
+        dns_labels,
+        machine_types(),
+        st.integers(0, 5),
+        st.integers(0, 10),
+        st.lists(st.sampled_from("abcf"), min_size=1, max_size=3, unique=True),
+        st.booleans(),
+    )
+    return st.builds(
+        build,
+        st.sampled_from(["us-central1", "us-east1", "europe-west4"]),
+        st.lists(pool, max_size=3, unique_by=lambda p: p[0]),
+    )
+
+
+def _approver_groups(data: st.DataObject) -> tuple[ApproverGroup, ...]:
+    """Groups that each have a member of their own, so that one approval per group by distinct people is possible."""
+    names = data.draw(st.lists(dns_labels, max_size=3, unique=True))
+    people = data.draw(st.lists(dns_labels, min_size=len(names), max_size=8, unique=True))
+    shared = people[len(names) :]
+    return tuple(
+        ApproverGroup(
+            name, (people[index], *(data.draw(st.lists(st.sampled_from(shared), unique=True)) if shared else ()))
+        )
+        for index, name in enumerate(names)
+    )
+
+
+def _autoscaler(service: Service, data: st.DataObject) -> HorizontalAutoscaler:
+    low = data.draw(st.integers(1, 5))
+    extra = data.draw(
+        st.lists(
+            st.one_of(
+                st.builds(CustomMetricTarget, st.just("http_requests_per_second"), st.integers(1, 10**4).map(float)),
+                st.builds(ExternalMetricTarget, st.just("kafka_consumer_lag"), st.integers(1, 10**4).map(float)),
+            ),
+            max_size=1,
+        )
+    )
+    cpu = ResourceMetricTarget("cpu", data.draw(st.integers(1, 100)))
+    return HorizontalAutoscaler(service.name.replace("-", "_"), low, low + data.draw(st.integers(0, 20)), (cpu, *extra))
+
+
+def platforms() -> st.SearchStrategy[Platform]:
+    """Whole platforms that pass every error-level check (warnings may remain)."""
+
+    def build(data: st.DataObject) -> Platform:
+        groups = _approver_groups(data)
+        canary = data.draw(st.none() | canary_strategies())
+        blue_green = data.draw(st.none() | _blue_green())
+        kinds = tuple(
+            kind
+            for kind, present in ((StrategyKind.CANARY, canary), (StrategyKind.BLUE_GREEN, blue_green))
+            if present is not None
+        )
+        environments = data.draw(environments_chain(groups=tuple(g.name for g in groups), strategies=kinds))
+        if blue_green is not None and any(step.manual for step in blue_green.validation_steps):
+            environments = tuple(  # a manual blue-green step needs someone to approve it
+                env
+                if env.deployment_strategy is not StrategyKind.BLUE_GREEN or env.approvers
+                else attrs.evolve(env, deployment_strategy=None)
+                for env in environments
+            )
+        probes = st.sampled_from(["/health", "/healthz", "/ready"]).map(HealthCheck)
+        services = tuple(
+            Service(name, port=data.draw(st.integers(1, 65535)), health_check=data.draw(probes))
+            for name in data.draw(st.lists(dns_labels, max_size=3, unique=True))
+        )
+        cluster = data.draw(st.none() | _cluster())
+        service_down = AlertRule("ServiceDown", "up == 0", "critical", Duration.of(minutes=1), "pagerduty")
+        large = ResourceQuota(CpuQuantity(500), CpuQuantity(2000), ByteSize(2**29), ByteSize(2**30))
+        return Platform(
+            environments=environments,
+            canary_strategy=canary,
+            blue_green_strategy=blue_green,
+            slo_definitions=tuple(
+                data.draw(_slo(name)) for name in data.draw(st.lists(dns_labels, max_size=3, unique=True))
+            ),
+            hpa_configuration=tuple(_autoscaler(s, data) for s in services if data.draw(st.booleans())),
+            gke_cluster=cluster[0] if cluster else None,
+            cluster_autoscaler=cluster[1] if cluster else None,
+            alerting_rules=(AlertGroup("critical_alerts", (service_down,)),) if data.draw(st.booleans()) else (),
+            services=services,
+            approver_groups=None if not groups and data.draw(st.booleans()) else groups,
+            resource_profiles=(ResourceProfile("large", large),) if data.draw(st.booleans()) else (),
+            performance_targets=PerformanceTargets(),
+        )
+
+    return st.builds(build, st.data())

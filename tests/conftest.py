@@ -1,0 +1,32 @@
+"""Shared fixtures: the example platform file, as shipped, and its pieces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from findly_infra.examples import example_platform_text
+
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "findly.yaml"
+OURS_MARKER = "# Our own sections"
+
+
+@pytest.fixture(scope="session")
+def example_text() -> str:
+    return example_platform_text()
+
+
+@pytest.fixture(scope="session")
+def seed_only_text(example_text: str) -> str:
+    """The seed's fifteen YAML blocks, exactly as the seed writes them, without our own sections."""
+    return example_text[: example_text.index(OURS_MARKER)].rsplit("\n# ---", 1)[0]

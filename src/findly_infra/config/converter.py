@@ -20,6 +20,7 @@ import cattrs
 from cattrs.errors import IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from findly_infra.domain.checks import did_you_mean
 from findly_infra.domain.environment import (
     ApproverGroup,
     DeploymentTrigger,
@@ -28,6 +29,7 @@ from findly_infra.domain.environment import (
     Service,
     StrategyKind,
 )
+from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.infrastructure import (
     CustomMetricTarget,
     ExternalMetricTarget,
@@ -181,6 +183,13 @@ def _taint_effect(value: object, _type: object) -> TaintEffect:
     raise NotationError(f"expected NO_SCHEDULE, PREFER_NO_SCHEDULE or NO_EXECUTE; got {describe_value(value)}")
 
 
+def _objective_of(cl: type[T], value: object) -> T:
+    objective = parse_objective(value)
+    if not isinstance(objective, cl):
+        raise NotationError(f"expected {cl.__name__}, got {describe_value(value)}")
+    return objective
+
+
 def _is_tuple(cl: Any) -> bool:
     return typing.get_origin(cl) is tuple
 
@@ -232,6 +241,8 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
     )
     conv.register_structure_hook(SLOObjective, _parser(parse_objective))
     conv.register_unstructure_hook(SLOObjective, lambda value: value.format())
+    for objective in typing.get_args(SLOObjective):
+        conv.register_structure_hook(objective, _parser(partial(_objective_of, objective)))
     conv.register_structure_hook(LatencyObjective | Threshold, _parser(parse_alerting_threshold))
     for cl in typing.get_args(SLOObjective):
         conv.register_unstructure_hook(cl, lambda value: value.format())
@@ -283,7 +294,7 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
 
     # success_criteria: {error_rate: "< 0.5%", ...}
     def criterion(metric: str, threshold: object) -> MetricCriterion:
-        return MetricCriterion(metric, Threshold.parse(threshold))
+        return _whole(MetricCriterion, metric, lambda: Threshold.parse(threshold))  # type: ignore[no-any-return]
 
     def criteria(value: object, _type: object) -> tuple[MetricCriterion, ...]:
         items = _expect_mapping(value, "a mapping of metric names to thresholds, such as error_rate: '< 0.5%'")
@@ -308,17 +319,21 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
     def validation_steps(value: object, _type: object) -> tuple[ValidationStep, ...]:
         def one(item: object) -> ValidationStep:
             name, description = single_key(item, "health_checks: 'All pods healthy'")
-            return ValidationStep(name, _structure_str(description, str))
+            step = partial(_whole, ValidationStep, name, lambda: _structure_str(description, str))
+            return typing.cast(ValidationStep, _collect([(name, step)], ValidationStep)[0])
 
         return tuple(_collect([(i, partial(one, v)) for i, v in enumerate(_expect_list(value))], ValidationStep))
 
     def rollback_triggers(value: object, _type: object) -> tuple[RollbackTrigger, ...]:
         def one(item: object) -> RollbackTrigger:
-            name, text = single_key(item, "error_rate: '> 1%'")
-            text = _structure_str(text, str)
-            if text.strip()[:1] in "<>":
-                return RollbackTrigger(name, Threshold.parse(text))
-            return RollbackTrigger(name, None, text)
+            name, raw = single_key(item, "error_rate: '> 1%'")
+
+            def body() -> tuple[Threshold | None, str | None]:
+                text = _structure_str(raw, str)
+                return (Threshold.parse(text), None) if text.strip()[:1] in "<>" else (None, text)
+
+            trigger = _collect([(name, partial(_whole, RollbackTrigger, name, body, spread=True))], RollbackTrigger)
+            return typing.cast(RollbackTrigger, trigger[0])
 
         return tuple(_collect([(i, partial(one, v)) for i, v in enumerate(_expect_list(value))], RollbackTrigger))
 
@@ -340,9 +355,18 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
         item = _expect_mapping(value, "a selector such as {} or {match_labels: {app: web}}")
         extra = set(item) - {"match_labels"}
         if extra:
-            raise ShapeError(f"unknown key {sorted(extra)[0]!r} in a selector; a selector has match_labels")
-        labels = _expect_mapping(item.get("match_labels") or {}, "a mapping of labels")
-        return LabelSelector(tuple((_structure_str(k, str), _label_value(v)) for k, v in labels.items()))
+            key = sorted(extra)[0]
+            raise InvariantError(f"unknown key {key!r}{did_you_mean(key, ['match_labels'])}", field=key)
+
+        def labels() -> tuple[tuple[str, str], ...]:
+            mapping = _expect_mapping(item.get("match_labels") or {}, "a mapping of labels such as {app: web}")
+            return tuple(
+                _collect(
+                    [(k, partial(lambda k, v: (k, _label_value(v)), k, v)) for k, v in mapping.items()], LabelSelector
+                )
+            )
+
+        return LabelSelector(_collect([("match_labels", labels)], LabelSelector)[0])
 
     conv.register_structure_hook(LabelSelector, selector)
     conv.register_unstructure_hook(
@@ -362,12 +386,21 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
             value, "a metric such as {type: Resource, resource: {name: cpu, target_utilization: 70}}"
         )
         kind = item.get("type")
+        extra = set(item) - {"type", *metric_types}
+        if extra:
+            key = sorted(extra)[0]
+            raise InvariantError(
+                f"unknown key {key!r}{did_you_mean(key, ['type', 'resource', 'custom', 'external'])}", field=key
+            )
         if not isinstance(kind, str) or kind.lower() not in metric_types:
-            raise ShapeError(f"a metric's type is Resource, Custom (or Pods) or External; got {kind!r}")
+            raise InvariantError(
+                f"a metric's type is Resource, Custom (or Pods) or External; got {describe_value(kind)}",
+                field="type" if "type" in item else None,
+            )
         key, cl = metric_types[kind.lower()]
         extra = set(item) - {"type", key}
         if extra:
-            raise ShapeError(f"unknown key {sorted(extra)[0]!r}; a {kind} metric has type and {key}")
+            raise InvariantError(f"unknown key; a {kind} metric has type and {key}", field=sorted(extra)[0])
         if key not in item:
             raise ShapeError(f"a {kind} metric describes itself under {key}:")
         return typing.cast(ScalingMetric, _collect([(key, partial(conv.structure, item[key], cl))], cl)[0])
@@ -460,6 +493,15 @@ def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that know
 
 def _is_scaling_metric_tuple(cl: Any) -> bool:
     return _is_tuple(cl) and typing.get_args(cl)[:1] == (ScalingMetric,)
+
+
+def _whole(cl: type[Any], name: str, body: Callable[[], Any], *, spread: bool = False) -> Any:
+    """Build ``cl(name, body())``, reporting a broken invariant at the entry itself, not at a field of it."""
+    parts = body()
+    try:
+        return cl(name, *parts) if spread else cl(name, parts)
+    except InvariantError as exc:
+        raise InvariantError(exc.message) from None
 
 
 def _label_value(value: object) -> str:

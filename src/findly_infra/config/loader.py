@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 _RENAMED = {"from_": "from", "except_": "except"}
+_ATTRS_VALIDATOR = re.compile(r"^'(\w+)' must be (.+?): (.*)$")
 
 
 @functools.cache
@@ -215,6 +217,9 @@ def _leaf(exc: BaseException, path: Path) -> Iterator[tuple[Path, str]]:
         yield path, f"{name} is required here"
     elif isinstance(exc, InvariantError):
         yield (*path, *exc.path), exc.message
+    elif isinstance(exc, (ValueError, TypeError)) and (attrs_message := _ATTRS_VALIDATOR.match(str(exc))):
+        name, condition, value = attrs_message.groups()  # attrs.validators: "'port' must be >= 1: -1"
+        yield (*path, name), f"{name} must be {condition}, got {value}"
     elif isinstance(exc, (ValueError, TypeError)):
         yield path, str(exc)
     elif isinstance(exc, RecursionError):

@@ -87,6 +87,8 @@ class HorizontalAutoscaler:
     def __attrs_post_init__(self) -> None:
         if self.min_replicas < 1:
             raise InvariantError(f"min_replicas is at least 1, got {self.min_replicas}", field="min_replicas")
+        if self.max_replicas < 1:
+            raise InvariantError(f"max_replicas is at least 1, got {self.max_replicas}", field="max_replicas")
         if self.min_replicas > self.max_replicas:
             raise InvariantError(
                 f"min_replicas {self.min_replicas} is above max_replicas {self.max_replicas}", field="min_replicas"

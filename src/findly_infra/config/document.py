@@ -111,6 +111,12 @@ def parse_document(raw: bytes | str, *, source: str = "<string>") -> Document:
     return Document(data, builder.lines, source)
 
 
+_STANDARD_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
+
+
 class _Builder:
     """Turns composed nodes into Python values, counting every node reached (aliases included)."""
 
@@ -130,6 +136,13 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise DocumentError(f"the document is nested deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
         self.lines.setdefault(path, node.start_mark.line + 1)
+        expected = _STANDARD_TAGS.get(type(node))
+        if expected is not None and node.tag != expected:
+            raise DocumentError(
+                f"unsupported YAML tag {node.tag!r}: a platform file uses plain YAML",
+                line=node.start_mark.line + 1,
+                path=path,
+            )
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):

@@ -63,8 +63,11 @@ class Problem:
     rule: str = "structure"
 
     def __str__(self) -> str:
-        where = f"{self.path} (line {self.line})" if self.line else self.path
-        return f"{where}: {self.message}"
+        if self.path:
+            where = f"{self.path} (line {self.line})" if self.line else self.path
+        else:
+            where = f"line {self.line}" if self.line else ""
+        return f"{where}: {self.message}" if where else self.message
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "message": self.message, "line": self.line, "rule": self.rule}

@@ -49,6 +49,7 @@ from findly_infra.domain.notation import (
     Percentage,
     Threshold,
     cadence_in,
+    describe_value,
     format_number,
 )
 from findly_infra.domain.operations import (
@@ -203,6 +204,7 @@ __all__ = [
     "ValidationStep",
     "cadence_in",
     "check_platform",
+    "describe_value",
     "did_you_mean",
     "format_number",
     "format_path",

@@ -47,7 +47,7 @@ def format_path(path: Path) -> str:
             text += f".{part}" if text else part
         else:
             text += f"[{part!r}]"
-    return text or "(the file)"
+    return text
 
 
 class Severity(enum.Enum):

@@ -94,6 +94,7 @@ def parse_document(raw: bytes | str, *, source: str = "<string>") -> Document:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise DocumentError(f"the text is over {MAX_BYTES // 1024 // 1024} MiB; a platform file may not be")
     try:
+        _check_nesting(text)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -115,6 +116,24 @@ _STANDARD_TAGS: dict[type[yaml.Node], str] = {
     yaml.MappingNode: "tag:yaml.org,2002:map",
     yaml.SequenceNode: "tag:yaml.org,2002:seq",
 }
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse documents nested deeper than :data:`MAX_DEPTH` before composing them.
+
+    libyaml's composer recurses on the C stack, so a hundred thousand ``[`` would crash the
+    process; its parser does not, so the events are walked first, counting depth.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise DocumentError(
+                    f"the document is nested deeper than {MAX_DEPTH} levels", line=event.start_mark.line + 1
+                )
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 class _Builder:

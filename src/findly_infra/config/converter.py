@@ -72,7 +72,9 @@ from findly_infra.domain.strategy import (
     ValidationStep,
 )
 
-__all__ = ["ShapeError", "make_converter"]
+__all__ = ["MAX_ERRORS_PER_LIST", "ShapeError", "make_converter"]
+
+MAX_ERRORS_PER_LIST = 50
 
 T = TypeVar("T")
 
@@ -120,6 +122,8 @@ def _collect(items: list[tuple[str | int, Callable[[], T]]], cl: type) -> list[T
         except Exception as exc:  # noqa: BLE001 - every failure is reported with its place
             exc.add_note(IterableValidationNote(f"Structuring @ {key!r}", key, cl))
             errors.append(exc)
+            if len(errors) >= MAX_ERRORS_PER_LIST:  # a file that is wrong everywhere: say enough, fast
+                break
     if errors:
         raise IterableValidationError(f"While structuring {cl.__name__}", errors, cl)
     return results

@@ -18,8 +18,8 @@ import yaml
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "DocumentError", "parse_document", "read_document"]
 
-MAX_BYTES = 2 * 1024 * 1024
-MAX_NODES = 100_000
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 50_000
 MAX_DEPTH = 64
 
 _Path = tuple[str | int, ...]
@@ -119,13 +119,18 @@ _STANDARD_TAGS: dict[type[yaml.Node], str] = {
 
 
 def _check_nesting(text: str) -> None:
-    """Refuse documents nested deeper than :data:`MAX_DEPTH` before composing them.
+    """Refuse documents nested deeper than :data:`MAX_DEPTH`, or too large, before composing them.
 
     libyaml's composer recurses on the C stack, so a hundred thousand ``[`` would crash the
     process; its parser does not, so the events are walked first, counting depth.
     """
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
+    for count, event in enumerate(yaml.parse(text, Loader=_Loader)):
+        if count > 2 * MAX_NODES:  # a key and its value are two events; aliases are counted when built
+            raise DocumentError(
+                f"the document holds more than {MAX_NODES:,} values; a platform file never needs that many",
+                line=event.start_mark.line + 1,
+            )
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:

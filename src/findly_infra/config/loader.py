@@ -8,6 +8,7 @@ gives it, its line. Nothing here prints or exits: the command line decides what 
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -41,6 +42,9 @@ __all__ = [
     "validate_platform",
     "validate_platform_text",
 ]
+
+MAX_PROBLEMS = 200
+"""At most this many errors are reported for one file: past that, more lines help no one."""
 
 _RENAMED = {"from_": "from", "except_": "except"}
 _ATTRS_VALIDATOR = re.compile(r"^'(\w+)' must be (.+?): (.*)$")
@@ -170,7 +174,7 @@ def validate_document(document: Document) -> ValidationReport:
     try:
         platform = converter().structure(data, Platform)
     except Exception as exc:  # noqa: BLE001 - every structuring failure becomes a located problem
-        errors = tuple(_problems(exc, document))
+        errors = tuple(itertools.islice(_problems(exc, document), MAX_PROBLEMS))
         return ValidationReport(document.source, None, _unique(errors), ())
     findings = check_platform(platform)
     errors = tuple(_located(f, document) for f in findings if f.severity is Severity.ERROR)

@@ -118,6 +118,10 @@ _STANDARD_TAGS: dict[type[yaml.Node], str] = {
 }
 
 
+def _line(event: yaml.Event) -> int | None:
+    return event.start_mark.line + 1 if event.start_mark is not None else None
+
+
 def _check_nesting(text: str) -> None:
     """Refuse documents nested deeper than :data:`MAX_DEPTH`, or too large, before composing them.
 
@@ -129,14 +133,12 @@ def _check_nesting(text: str) -> None:
         if count > 2 * MAX_NODES:  # a key and its value are two events; aliases are counted when built
             raise DocumentError(
                 f"the document holds more than {MAX_NODES:,} values; a platform file never needs that many",
-                line=event.start_mark.line + 1,
+                line=_line(event),
             )
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise DocumentError(
-                    f"the document is nested deeper than {MAX_DEPTH} levels", line=event.start_mark.line + 1
-                )
+                raise DocumentError(f"the document is nested deeper than {MAX_DEPTH} levels", line=_line(event))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 

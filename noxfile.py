@@ -1,0 +1,39 @@
+"""Development sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s bench`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.error_on_external_run = True
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (pass e.g. `-- -k platform` to select)."""
+    session.install("-e", ".[dev]", "coverage[toml]")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "report", "--skip-covered", "--show-missing", "--fail-under=90")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Print the benchmark figures (nothing here asserts on time)."""
+    session.install("-e", ".[dev]")
+    session.run("python", "benchmarks/startup.py")
+    session.run("python", "benchmarks/bad_input.py")
+    session.run("python", "benchmarks/validate.py")

@@ -1,0 +1,33 @@
+"""The documentation's examples actually run."""
+
+from __future__ import annotations
+
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCKS = [
+    pytest.param(block, id=f"{page.name}#{index}")
+    for page in sorted((ROOT / "docs").glob("*.md"))
+    for index, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S))
+]
+
+
+@pytest.mark.parametrize("code", BLOCKS)
+def test_python_examples_run(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    runpy.run_path(str(script), run_name="__main__")
+
+
+def test_every_rule_is_documented() -> None:
+    source = (ROOT / "src" / "findly_infra" / "domain" / "checks.py").read_text()
+    names = set(re.findall(r'"([a-z]+(?:-[a-z]+)+)",?\s*\)', source))  # each Finding ends with its rule's name
+    assert len(names) >= 20
+    page = (ROOT / "docs" / "platform-file.md").read_text()
+    for name in names:
+        assert f"`{name}`" in page, name

@@ -1,6 +1,6 @@
 """In-process validation: how long loading and checking a platform file takes, and how it grows with services.
 
-    python benchmarks/validate.py
+python benchmarks/validate.py
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -112,7 +112,7 @@ def _expect_list(value: object, what: str = "a list") -> list[Any]:
     return value
 
 
-def _collect(items: list[tuple[str | int, Callable[[], T]]], cl: type) -> list[T]:
+def _collect(items: Sequence[tuple[str | int, Callable[[], T]]], cl: type) -> list[T]:
     """Run each structuring step; gather failures with their key or index, as cattrs does."""
     results: list[T] = []
     errors: list[Exception] = []
@@ -198,301 +198,323 @@ def _is_tuple(cl: Any) -> bool:
     return typing.get_origin(cl) is tuple
 
 
-def make_converter() -> cattrs.Converter:  # noqa: PLR0915 - one place that knows every shape
+def make_converter() -> cattrs.Converter:
     """The converter for the platform file. Structure with ``converter.structure(data, Platform)``."""
-    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    shapes = _Shapes(cattrs.Converter(forbid_extra_keys=True, detailed_validation=True))
+    shapes.scalars()
+    shapes.notations()
+    shapes.strategies()
+    shapes.selectors_and_metrics()
+    shapes.sections()
+    return shapes.conv
 
-    # -- scalars: strict ---------------------------------------------------------------------
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(int | str, lambda v, _: v if isinstance(v, str) else _structure_int(v, int))
 
-    def structure_tuple(cl: Any) -> Callable[[object, object], tuple[Any, ...]]:
+_METRIC_TYPES: dict[str, tuple[str, type[Any]]] = {
+    "resource": ("resource", ResourceMetricTarget),
+    "custom": ("custom", CustomMetricTarget),
+    "pods": ("custom", CustomMetricTarget),
+    "external": ("external", ExternalMetricTarget),
+}
+_METRIC_NAMES = {ResourceMetricTarget: "Resource", CustomMetricTarget: "Custom", ExternalMetricTarget: "External"}
+_NOTATIONS: tuple[tuple[type[Any], Callable[[object], Any]], ...] = (
+    (Duration, Duration.parse),
+    (Percentage, Percentage.parse),
+    (Threshold, Threshold.parse),
+    (LatencyObjective, LatencyObjective.parse),
+    (ErrorBudgetStatement, ErrorBudgetStatement.parse),
+    (ByteSize, ByteSize.parse),
+    (CpuQuantity, CpuQuantity.parse),
+    (MachineType, MachineType.parse),
+    (DeploymentTrigger, DeploymentTrigger.parse),
+    (TrafficSplit, TrafficSplit.parse),
+)
+
+
+@attrs.define
+class _Shapes:
+    """Registers, concern by concern, how each part of the file maps to the domain."""
+
+    conv: cattrs.Converter
+
+    # -- building blocks ---------------------------------------------------------------------
+
+    def strict(self, cl: type[Any], **overrides: Any) -> None:
+        """Structure *cl* from a mapping with no unknown keys; unstructure it back, with the same overrides."""
+        base = make_dict_structure_fn(cl, self.conv, _cattrs_forbid_extra_keys=True, **overrides)
+        self.conv.register_structure_hook(cl, lambda value, _type: base(_expect_mapping(value), cl))
+        self.conv.register_unstructure_hook(
+            cl, make_dict_unstructure_fn(cl, self.conv, _cattrs_omit_if_default=False, **overrides)
+        )
+
+    def keyed(self, field: str, cl: type[Any], key: str = "name") -> dict[str, Any]:
+        """An override for a section that maps names to entries (``environments: {production: {...}}``)."""
+
+        def one(name: str, body: object) -> Any:
+            body = _expect_mapping({} if body is None else body)
+            if key in body:
+                raise ShapeError(f"unknown key {key!r}: the name is the key above")
+            return self.conv.structure({key: name, **body}, cl)
+
+        def structure(value: object, _type: object) -> tuple[Any, ...]:
+            items = _expect_mapping(value, f"a mapping of names to {cl.__name__} settings")
+            return tuple(_collect([(k, partial(one, k, v)) for k, v in items.items()], cl))
+
+        def unstructure(values: tuple[Any, ...]) -> dict[str, Any]:
+            bodies = [self.conv.unstructure(item) for item in values]
+            return {body.pop(key): body for body in bodies}
+
+        return {field: override(struct_hook=structure, unstruct_hook=unstructure)}
+
+    def tuple_of(self, cl: Any) -> Callable[[object, object], tuple[Any, ...]]:
         (item_type, *_rest) = typing.get_args(cl)
 
         def structure(value: object, _type: object) -> tuple[Any, ...]:
             items = _expect_list(value)
-            return tuple(_collect([(i, partial(conv.structure, v, item_type)) for i, v in enumerate(items)], cl))
+            return tuple(_collect([(i, partial(self.conv.structure, v, item_type)) for i, v in enumerate(items)], cl))
 
         return structure
 
-    conv.register_structure_hook_factory(_is_tuple, structure_tuple)
-    conv.register_unstructure_hook_factory(_is_tuple, lambda _cl: lambda v: [conv.unstructure(i) for i in v])
+    # -- concerns ------------------------------------------------------------------------------
 
-    # -- notations ---------------------------------------------------------------------------
-    notations: list[tuple[type[Any], Callable[[object], Any]]] = [
-        (Duration, Duration.parse),
-        (Percentage, Percentage.parse),
-        (Threshold, Threshold.parse),
-        (LatencyObjective, LatencyObjective.parse),
-        (ErrorBudgetStatement, ErrorBudgetStatement.parse),
-        (ByteSize, ByteSize.parse),
-        (CpuQuantity, CpuQuantity.parse),
-        (MachineType, MachineType.parse),
-        (DeploymentTrigger, DeploymentTrigger.parse),
-    ]
-    notations.append((TrafficSplit, TrafficSplit.parse))
-    for cl, parse in notations:
-        conv.register_structure_hook(cl, _parser(parse))
-        conv.register_unstructure_hook(cl, lambda value: value.format())
-    conv.register_structure_hook(StrategyKind, _strategy_kind)
-    conv.register_structure_hook(TaintEffect, _taint_effect)
-    conv.register_structure_hook_factory(
-        lambda cl: isinstance(cl, type) and issubclass(cl, enum.Enum) and cl not in (StrategyKind, TaintEffect),
-        lambda cl: lambda value, _type: _enum_by_value(cl, value),
-    )
-    conv.register_structure_hook(SLOObjective, _parser(parse_objective))
-    conv.register_unstructure_hook(SLOObjective, lambda value: value.format())
-    for objective in typing.get_args(SLOObjective):
-        conv.register_structure_hook(objective, _parser(partial(_objective_of, objective)))
-    conv.register_structure_hook(LatencyObjective | Threshold, _parser(parse_alerting_threshold))
-    for cl in typing.get_args(SLOObjective):
-        conv.register_unstructure_hook(cl, lambda value: value.format())
+    def scalars(self) -> None:
+        """Strict scalars, lists as tuples, and every other attrs class strict about its keys."""
+        conv = self.conv
+        conv.register_structure_hook(str, _structure_str)
+        conv.register_structure_hook(bool, _structure_bool)
+        conv.register_structure_hook(int, _structure_int)
+        conv.register_structure_hook(float, _structure_float)
+        conv.register_structure_hook(int | str, lambda v, _: v if isinstance(v, str) else _structure_int(v, int))
+        conv.register_structure_hook_factory(_is_tuple, self.tuple_of)
+        conv.register_unstructure_hook_factory(_is_tuple, lambda _cl: lambda v: [conv.unstructure(i) for i in v])
+        conv.register_structure_hook_factory(attrs.has, self._strict_factory)
+        self.strict(IngressRule, from_=override(rename="from"))
+        self.strict(IPBlock, except_=override(rename="except"))
 
-    def optional(inner: Any) -> Callable[[object, object], Any]:
-        return lambda value, _type: None if value is None else conv.structure(value, inner)
+    def _strict_factory(self, cl: type[Any]) -> Callable[[object, object], Any]:
+        base = make_dict_structure_fn(cl, self.conv, _cattrs_forbid_extra_keys=True)
+        return lambda value, _type: base(_expect_mapping(value), cl)
 
-    conv.register_structure_hook(LatencyObjective | Threshold | None, optional(LatencyObjective | Threshold))
-
-    # -- strict attrs classes, with renamed and specially shaped fields ----------------------
-    def strict_class(cl: type[Any], **overrides: Any) -> None:
-        base = make_dict_structure_fn(cl, conv, _cattrs_forbid_extra_keys=True, **overrides)
-
-        def structure(value: object, _type: object) -> Any:
-            return base(_expect_mapping(value), cl)
-
-        conv.register_structure_hook(cl, structure)
-        conv.register_unstructure_hook(
-            cl, make_dict_unstructure_fn(cl, conv, _cattrs_omit_if_default=False, **overrides)
+    def notations(self) -> None:
+        """Every notation is read by its ``parse`` and written by its ``format``."""
+        conv = self.conv
+        for cl, parse in _NOTATIONS:
+            conv.register_structure_hook(cl, _parser(parse))
+            conv.register_unstructure_hook(cl, lambda value: value.format())
+        conv.register_structure_hook(StrategyKind, _strategy_kind)
+        conv.register_structure_hook(TaintEffect, _taint_effect)
+        conv.register_structure_hook_factory(
+            lambda cl: isinstance(cl, type) and issubclass(cl, enum.Enum) and cl not in (StrategyKind, TaintEffect),
+            lambda cl: lambda value, _type: _enum_by_value(cl, value),
+        )
+        conv.register_structure_hook(SLOObjective, _parser(parse_objective))
+        conv.register_unstructure_hook(SLOObjective, lambda value: value.format())
+        for objective in typing.get_args(SLOObjective):
+            conv.register_structure_hook(objective, _parser(partial(_objective_of, objective)))
+            conv.register_unstructure_hook(objective, lambda value: value.format())
+        alerting = LatencyObjective | Threshold
+        conv.register_structure_hook(alerting, _parser(parse_alerting_threshold))
+        conv.register_structure_hook(
+            alerting | None, lambda value, _type: None if value is None else parse_alerting_threshold(value)
         )
 
-    conv.register_structure_hook_factory(
-        attrs.has,
-        lambda cl: _strict(conv, cl),
-    )
+    def strategies(self) -> None:
+        """Canary stages ("stable"), success criteria as a mapping, blue-green's one-key list items."""
+        self.strict(
+            CanaryStep,
+            duration=override(
+                struct_hook=_canary_duration, unstruct_hook=lambda d: "stable" if d is None else d.format()
+            ),
+        )
+        self.strict(
+            FailureHandling,
+            rollback_threshold=override(
+                struct_hook=lambda value, _type: FailureHandling.parse_threshold(value),
+                unstruct_hook=lambda count: f"{count} failed criteria",
+            ),
+        )
+        self.strict(
+            CanaryStrategy,
+            success_criteria=override(
+                struct_hook=_success_criteria, unstruct_hook=lambda cs: {c.metric: c.threshold.format() for c in cs}
+            ),
+        )
+        self.strict(
+            BlueGreenStrategy,
+            validation_steps=override(
+                struct_hook=_validation_steps, unstruct_hook=lambda steps: [{s.name: s.description} for s in steps]
+            ),
+            rollback_triggers=override(
+                struct_hook=_rollback_triggers,
+                unstruct_hook=lambda triggers: [
+                    {t.name: t.threshold.format() if t.threshold else t.description} for t in triggers
+                ],
+            ),
+        )
 
-    strict_class(IngressRule, from_=override(rename="from"))
-    strict_class(IPBlock, except_=override(rename="except"))
+    def selectors_and_metrics(self) -> None:
+        """Label selectors (``{}`` or ``{match_labels: ...}``) and autoscaling metrics tagged by ``type``."""
+        conv = self.conv
+        conv.register_structure_hook(LabelSelector, _selector)
+        conv.register_unstructure_hook(
+            LabelSelector, lambda s: {"match_labels": dict(s.match_labels)} if s.match_labels else {}
+        )
+        conv.register_structure_hook(ScalingMetric, self._scaling_metric)
+        for cl in typing.get_args(ScalingMetric):
+            conv.register_unstructure_hook(cl, make_dict_unstructure_fn(cl, conv))
+        conv.register_unstructure_hook_factory(
+            _is_scaling_metric_tuple,
+            lambda _cl: (
+                lambda metrics: [
+                    {"type": _METRIC_NAMES[type(m)], _METRIC_NAMES[type(m)].lower(): conv.unstructure(m)}
+                    for m in metrics
+                ]
+            ),
+        )
 
-    # ``duration: "stable"`` ends a canary
-    def canary_duration(value: object, _type: object) -> Duration | None:
-        if isinstance(value, str) and value.strip().lower() in ("stable", "indefinite", "until promoted"):
-            return None
-        if value is None:
-            return None
-        return Duration.parse(value)
-
-    strict_class(
-        CanaryStep,
-        duration=override(struct_hook=canary_duration, unstruct_hook=lambda d: "stable" if d is None else d.format()),
-    )
-    strict_class(
-        FailureHandling,
-        rollback_threshold=override(
-            struct_hook=lambda value, _type: FailureHandling.parse_threshold(value),
-            unstruct_hook=lambda count: f"{count} failed criteria",
-        ),
-    )
-
-    # success_criteria: {error_rate: "< 0.5%", ...}
-    def criterion(metric: str, threshold: object) -> MetricCriterion:
-        return _whole(MetricCriterion, metric, lambda: Threshold.parse(threshold))  # type: ignore[no-any-return]
-
-    def criteria(value: object, _type: object) -> tuple[MetricCriterion, ...]:
-        items = _expect_mapping(value, "a mapping of metric names to thresholds, such as error_rate: '< 0.5%'")
-        return tuple(_collect([(k, partial(criterion, k, v)) for k, v in items.items()], MetricCriterion))
-
-    strict_class(
-        CanaryStrategy,
-        success_criteria=override(
-            struct_hook=criteria,
-            unstruct_hook=lambda cs: {c.metric: c.threshold.format() for c in cs},
-        ),
-    )
-
-    # validation_steps / rollback_triggers: lists of one-key mappings
-    def single_key(value: object, what: str) -> tuple[str, Any]:
-        item = _expect_mapping(value, f"a one-key mapping such as {what}")
-        if len(item) != 1:
-            raise ShapeError(f"expected a one-key mapping such as {what}, got {len(item)} keys ({', '.join(item)})")
-        ((key, inner),) = item.items()
-        return key, inner
-
-    def validation_steps(value: object, _type: object) -> tuple[ValidationStep, ...]:
-        def one(item: object) -> ValidationStep:
-            name, description = single_key(item, "health_checks: 'All pods healthy'")
-            step = partial(_whole, ValidationStep, name, lambda: _structure_str(description, str))
-            return typing.cast(ValidationStep, _collect([(name, step)], ValidationStep)[0])
-
-        return tuple(_collect([(i, partial(one, v)) for i, v in enumerate(_expect_list(value))], ValidationStep))
-
-    def rollback_triggers(value: object, _type: object) -> tuple[RollbackTrigger, ...]:
-        def one(item: object) -> RollbackTrigger:
-            name, raw = single_key(item, "error_rate: '> 1%'")
-
-            def body() -> tuple[Threshold | None, str | None]:
-                text = _structure_str(raw, str)
-                return (Threshold.parse(text), None) if text.strip()[:1] in "<>" else (None, text)
-
-            trigger = _collect([(name, partial(_whole, RollbackTrigger, name, body, spread=True))], RollbackTrigger)
-            return typing.cast(RollbackTrigger, trigger[0])
-
-        return tuple(_collect([(i, partial(one, v)) for i, v in enumerate(_expect_list(value))], RollbackTrigger))
-
-    strict_class(
-        BlueGreenStrategy,
-        validation_steps=override(
-            struct_hook=validation_steps, unstruct_hook=lambda steps: [{s.name: s.description} for s in steps]
-        ),
-        rollback_triggers=override(
-            struct_hook=rollback_triggers,
-            unstruct_hook=lambda triggers: [
-                {t.name: t.threshold.format() if t.threshold else t.description} for t in triggers
-            ],
-        ),
-    )
-
-    # label selectors: {} or {match_labels: {k: v}}
-    def selector(value: object, _type: object) -> LabelSelector:
-        item = _expect_mapping(value, "a selector such as {} or {match_labels: {app: web}}")
-        extra = set(item) - {"match_labels"}
-        if extra:
-            key = sorted(extra)[0]
-            raise InvariantError(f"unknown key {key!r}{did_you_mean(key, ['match_labels'])}", field=key)
-
-        def labels() -> tuple[tuple[str, str], ...]:
-            mapping = _expect_mapping(item.get("match_labels") or {}, "a mapping of labels such as {app: web}")
-            return tuple(
-                _collect(
-                    [(k, partial(lambda k, v: (k, _label_value(v)), k, v)) for k, v in mapping.items()], LabelSelector
-                )
-            )
-
-        return LabelSelector(_collect([("match_labels", labels)], LabelSelector)[0])
-
-    conv.register_structure_hook(LabelSelector, selector)
-    conv.register_unstructure_hook(
-        LabelSelector, lambda s: {"match_labels": dict(s.match_labels)} if s.match_labels else {}
-    )
-
-    # hpa metrics: tagged by ``type``
-    metric_types: dict[str, tuple[str, type[Any]]] = {
-        "resource": ("resource", ResourceMetricTarget),
-        "custom": ("custom", CustomMetricTarget),
-        "pods": ("custom", CustomMetricTarget),
-        "external": ("external", ExternalMetricTarget),
-    }
-
-    def scaling_metric(value: object, _type: object) -> ScalingMetric:
+    def _scaling_metric(self, value: object, _type: object) -> ScalingMetric:
         item = _expect_mapping(
             value, "a metric such as {type: Resource, resource: {name: cpu, target_utilization: 70}}"
         )
-        kind = item.get("type")
-        extra = set(item) - {"type", *metric_types}
+        extra = set(item) - {"type", *_METRIC_TYPES}
         if extra:
             key = sorted(extra)[0]
             raise InvariantError(
                 f"unknown key {key!r}{did_you_mean(key, ['type', 'resource', 'custom', 'external'])}", field=key
             )
-        if not isinstance(kind, str) or kind.lower() not in metric_types:
+        kind = item.get("type")
+        if not isinstance(kind, str) or kind.lower() not in _METRIC_TYPES:
             raise InvariantError(
                 f"a metric's type is Resource, Custom (or Pods) or External; got {describe_value(kind)}",
                 field="type" if "type" in item else None,
             )
-        key, cl = metric_types[kind.lower()]
+        key, cl = _METRIC_TYPES[kind.lower()]
         extra = set(item) - {"type", key}
         if extra:
             raise InvariantError(f"unknown key; a {kind} metric has type and {key}", field=sorted(extra)[0])
         if key not in item:
             raise ShapeError(f"a {kind} metric describes itself under {key}:")
-        return typing.cast(ScalingMetric, _collect([(key, partial(conv.structure, item[key], cl))], cl)[0])
+        return typing.cast(ScalingMetric, _collect([(key, partial(self.conv.structure, item[key], cl))], cl)[0])
 
-    def unstructure_metric(metric: ScalingMetric) -> dict[str, Any]:
-        name = {ResourceMetricTarget: "Resource", CustomMetricTarget: "Custom", ExternalMetricTarget: "External"}[
-            type(metric)
-        ]
-        return {"type": name, name.lower(): conv.unstructure(metric)}
+    def sections(self) -> None:
+        """The platform's sections: name-keyed ones, alert groups, approver groups, descriptive ones."""
+        conv = self.conv
 
-    conv.register_structure_hook(ScalingMetric, scaling_metric)
-    for cl in typing.get_args(ScalingMetric):
-        conv.register_unstructure_hook(cl, make_dict_unstructure_fn(cl, conv))
-    conv.register_unstructure_hook_factory(
-        _is_scaling_metric_tuple, lambda _cl: lambda v: [unstructure_metric(m) for m in v]
-    )
-
-    # name-keyed sections: ``environments: {production: {...}}`` and the like
-    def keyed(cl: type[Any], key: str = "name") -> tuple[Callable[[object, object], Any], Callable[[Any], Any]]:
-        def structure(value: object, _type: object) -> tuple[Any, ...]:
-            items = _expect_mapping(value, f"a mapping of names to {cl.__name__} settings")
-
-            def one(name: str, body: object) -> Any:
-                body = _expect_mapping({} if body is None else body)
-                if key in body:
-                    raise ShapeError(f"unknown key {key!r}: the name is the key above")
-                return conv.structure({key: name, **body}, cl)
-
-            return tuple(_collect([(k, partial(one, k, v)) for k, v in items.items()], cl))
-
-        def unstructure(values: tuple[Any, ...]) -> dict[str, Any]:
-            result = {}
-            for item in values:
-                body = conv.unstructure(item)
-                result[body.pop(key)] = body
-            return result
-
-        return structure, unstructure
-
-    def keyed_field(field: str, cl: type[Any], key: str = "name") -> dict[str, Any]:
-        structure, unstructure = keyed(cl, key)
-        return {field: override(struct_hook=structure, unstruct_hook=unstructure)}
-
-    # alerting_rules maps a group name to its list of alerts
-    def alert_groups(value: object, _type: object) -> tuple[AlertGroup, ...]:
-        items = _expect_mapping(value, "a mapping of group names to lists of alerts")
-
-        def one(name: str, rules: object) -> AlertGroup:
+        def alert_group(name: str, rules: object) -> AlertGroup:
             return AlertGroup(name, conv.structure(rules, tuple[AlertRule, ...]))
 
-        return tuple(_collect([(k, partial(one, k, v)) for k, v in items.items()], AlertGroup))
+        def alert_groups(value: object, _type: object) -> tuple[AlertGroup, ...]:
+            items = _expect_mapping(value, "a mapping of group names to lists of alerts")
+            return tuple(_collect([(k, partial(alert_group, k, v)) for k, v in items.items()], AlertGroup))
 
-    # approver_groups maps a group name to its members
-    def approver_groups(value: object, _type: object) -> tuple[ApproverGroup, ...] | None:
-        if value is None:
-            return None
-        items = _expect_mapping(value, "a mapping of group names to lists of members, such as devops-team: [alice]")
-
-        def one(name: str, members: object) -> ApproverGroup:
+        def approver_group(name: str, members: object) -> ApproverGroup:
             return ApproverGroup(name, conv.structure([] if members is None else members, tuple[str, ...]))
 
-        return tuple(_collect([(k, partial(one, k, v)) for k, v in items.items()], ApproverGroup))
+        def approver_groups(value: object, _type: object) -> tuple[ApproverGroup, ...] | None:
+            if value is None:
+                return None
+            items = _expect_mapping(value, "a mapping of group names to lists of members, such as devops-team: [alice]")
+            return tuple(_collect([(k, partial(approver_group, k, v)) for k, v in items.items()], ApproverGroup))
 
-    def descriptive(value: object, _type: object) -> Mapping[str, object]:
-        return dict(_expect_mapping(value))
+        self.strict(DisasterRecovery, **self.keyed("backup_strategy", BackupPolicy))
+        self.strict(SecretManagement, **self.keyed("secret_types", SecretType))
+        self.strict(
+            Platform,
+            **self.keyed("environments", Environment),
+            **self.keyed("slo_definitions", SLODefinition),
+            **self.keyed("hpa_configuration", HorizontalAutoscaler, key="service"),
+            **self.keyed("network_policies", NetworkPolicy),
+            **self.keyed("services", Service),
+            **self.keyed("resource_profiles", ResourceProfile),
+            alerting_rules=override(
+                struct_hook=alert_groups,
+                unstruct_hook=lambda groups: {g.name: [conv.unstructure(r) for r in g.rules] for g in groups},
+            ),
+            approver_groups=override(
+                struct_hook=approver_groups,
+                unstruct_hook=lambda groups: None if groups is None else {g.name: list(g.members) for g in groups},
+            ),
+            monitoring_stack=override(struct_hook=_descriptive),
+            security_layers=override(struct_hook=_descriptive),
+        )
 
-    strict_class(DisasterRecovery, **keyed_field("backup_strategy", BackupPolicy))
-    strict_class(SecretManagement, **keyed_field("secret_types", SecretType))
-    strict_class(
-        Platform,
-        **keyed_field("environments", Environment),
-        **keyed_field("slo_definitions", SLODefinition),
-        **keyed_field("hpa_configuration", HorizontalAutoscaler, key="service"),
-        **keyed_field("network_policies", NetworkPolicy),
-        **keyed_field("services", Service),
-        **keyed_field("resource_profiles", ResourceProfile),
-        alerting_rules=override(
-            struct_hook=alert_groups,
-            unstruct_hook=lambda groups: {g.name: [conv.unstructure(r) for r in g.rules] for g in groups},
-        ),
-        approver_groups=override(
-            struct_hook=approver_groups,
-            unstruct_hook=lambda groups: None if groups is None else {g.name: list(g.members) for g in groups},
-        ),
-        monitoring_stack=override(struct_hook=descriptive),
-        security_layers=override(struct_hook=descriptive),
+
+# -- hooks for one shape each -------------------------------------------------------------------
+
+
+def _canary_duration(value: object, _type: object) -> Duration | None:
+    """A stage's duration; ``stable`` (the last stage) holds until the release is complete."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("stable", "indefinite")):
+        return None
+    return Duration.parse(value)
+
+
+def _criterion(metric: str, threshold: object) -> MetricCriterion:
+    return typing.cast(MetricCriterion, _whole(MetricCriterion, metric, lambda: Threshold.parse(threshold)))
+
+
+def _success_criteria(value: object, _type: object) -> tuple[MetricCriterion, ...]:
+    items = _expect_mapping(value, "a mapping of metric names to thresholds, such as error_rate: '< 0.5%'")
+    return tuple(_collect([(k, partial(_criterion, k, v)) for k, v in items.items()], MetricCriterion))
+
+
+def _single_key(value: object, what: str) -> tuple[str, Any]:
+    item = _expect_mapping(value, f"a one-key mapping such as {what}")
+    if len(item) != 1:
+        raise ShapeError(f"expected a one-key mapping such as {what}, got {len(item)} keys ({', '.join(item)})")
+    ((key, inner),) = item.items()
+    return key, inner
+
+
+def _validation_step(item: object) -> ValidationStep:
+    name, description = _single_key(item, "health_checks: 'All pods healthy'")
+    step = partial(_whole, ValidationStep, name, lambda: _structure_str(description, str))
+    return typing.cast(ValidationStep, _collect([(name, step)], ValidationStep)[0])
+
+
+def _validation_steps(value: object, _type: object) -> tuple[ValidationStep, ...]:
+    return tuple(
+        _collect([(i, partial(_validation_step, v)) for i, v in enumerate(_expect_list(value))], ValidationStep)
     )
-    return conv
+
+
+def _rollback_trigger(item: object) -> RollbackTrigger:
+    name, raw = _single_key(item, "error_rate: '> 1%'")
+
+    def body() -> tuple[Threshold | None, str | None]:
+        text = _structure_str(raw, str)
+        return (Threshold.parse(text), None) if text.strip()[:1] in "<>" else (None, text)
+
+    trigger = _collect([(name, partial(_whole, RollbackTrigger, name, body, spread=True))], RollbackTrigger)
+    return typing.cast(RollbackTrigger, trigger[0])
+
+
+def _rollback_triggers(value: object, _type: object) -> tuple[RollbackTrigger, ...]:
+    return tuple(
+        _collect([(i, partial(_rollback_trigger, v)) for i, v in enumerate(_expect_list(value))], RollbackTrigger)
+    )
+
+
+def _selector(value: object, _type: object) -> LabelSelector:
+    item = _expect_mapping(value, "a selector such as {} or {match_labels: {app: web}}")
+    extra = set(item) - {"match_labels"}
+    if extra:
+        key = sorted(extra)[0]
+        raise InvariantError(f"unknown key {key!r}{did_you_mean(key, ['match_labels'])}", field=key)
+
+    def labels() -> tuple[tuple[str, str], ...]:
+        mapping = _expect_mapping(item.get("match_labels") or {}, "a mapping of labels such as {app: web}")
+        pairs = [(k, partial(_label, k, v)) for k, v in mapping.items()]
+        return tuple(_collect(pairs, LabelSelector))
+
+    return LabelSelector(_collect([("match_labels", labels)], LabelSelector)[0])
+
+
+def _label(key: str, value: object) -> tuple[str, str]:
+    return key, _label_value(value)
+
+
+def _descriptive(value: object, _type: object) -> Mapping[str, object]:
+    return dict(_expect_mapping(value))
 
 
 def _is_scaling_metric_tuple(cl: Any) -> bool:
@@ -514,12 +536,3 @@ def _label_value(value: object) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     return _structure_str(value, str)
-
-
-def _strict(conv: cattrs.Converter, cl: type[Any]) -> Callable[[object, object], Any]:
-    base = make_dict_structure_fn(cl, conv, _cattrs_forbid_extra_keys=True)
-
-    def structure(value: object, _type: object) -> Any:
-        return base(_expect_mapping(value), cl)
-
-    return structure

@@ -47,8 +47,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", metavar="PATH", help=f"the platform file (default: $FINDLY_CONFIG or {DEFAULT_CONFIG})"
     )
-    parser.add_argument("--state", metavar="URL", help="where state is kept (default: .findly/state.sqlite3)")
-    parser.add_argument("--actor", metavar="NAME", help="who is acting (default: $FINDLY_ACTOR, then $GITHUB_ACTOR)")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document on stdout")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     validate = commands.add_parser("validate", help="check the platform file: exit 0 when valid, 2 when not")

@@ -19,6 +19,8 @@ __all__ = [
     "DisasterRecoveryTesting",
     "GlobalLoadBalancer",
     "IngressConfiguration",
+    "KubernetesSettings",
+    "MetricNames",
     "MultiRegion",
     "PerformanceTargets",
 ]
@@ -213,3 +215,58 @@ class PerformanceTargets:
         for field in ("deployment_speed", "scaling_response", "recovery_time", "alert_latency"):
             if getattr(self, field).milliseconds <= 0:
                 raise InvariantError(f"{field} is a positive time", field=field)
+
+
+_METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+@attrs.frozen
+class MetricNames:
+    """The names the services' metrics carry (section ``metrics``), with the conventional defaults.
+
+    Requests are a counter with labels for the service, the deployed version and the HTTP status;
+    latency is a histogram (``<latency>_bucket`` with ``le``, ``<latency>_count``).
+    """
+
+    requests: str = "http_requests_total"
+    latency: str = "http_request_duration_seconds"
+    service_label: str = "service"
+    version_label: str = "version"
+    status_label: str = "status"
+
+    def __attrs_post_init__(self) -> None:
+        for field in ("requests", "latency"):
+            if not _METRIC.match(getattr(self, field)):
+                raise InvariantError(f"{getattr(self, field)!r} is not a metric name", field=field)
+        for field in ("service_label", "version_label", "status_label"):
+            if not _LABEL.match(getattr(self, field)):
+                raise InvariantError(f"{getattr(self, field)!r} is not a label name", field=field)
+
+
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@attrs.frozen
+class KubernetesSettings:
+    """Where the services run (section ``kubernetes``): each environment gets the namespace
+    ``<namespace>-<environment>``; principals and selectors that name ``namespace`` are read as
+    "this environment's namespace"."""
+
+    namespace: str = "findly-now"
+    kubernetes_version: str = "1.32"
+
+    def __attrs_post_init__(self) -> None:
+        if not _NAMESPACE.match(self.namespace) or len(self.namespace) > 40:
+            raise InvariantError(
+                f"{self.namespace!r} is not a namespace name (lower-case letters, digits, '-'; at most 40)",
+                field="namespace",
+            )
+        if not re.match(r"^1\.\d+$", self.kubernetes_version):
+            raise InvariantError(
+                f"kubernetes_version is written like '1.32', got {self.kubernetes_version!r}",
+                field="kubernetes_version",
+            )
+
+    def namespace_for(self, environment: str) -> str:
+        return f"{self.namespace}-{environment}"

@@ -19,7 +19,14 @@ from findly_infra.domain.environment import (
 )
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, HorizontalAutoscaler, Infrastructure
 from findly_infra.domain.notation import ByteSize, CpuQuantity
-from findly_infra.domain.operations import AlertGroup, DisasterRecovery, IngressConfiguration, PerformanceTargets
+from findly_infra.domain.operations import (
+    AlertGroup,
+    DisasterRecovery,
+    IngressConfiguration,
+    KubernetesSettings,
+    MetricNames,
+    PerformanceTargets,
+)
 from findly_infra.domain.security import IstioConfiguration, NetworkPolicy, SecretManagement, SecurityPolicy
 from findly_infra.domain.slo import SLODefinition
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, DeploymentStrategy, RollingStrategy
@@ -120,6 +127,8 @@ class Platform:
     approver_groups: tuple[ApproverGroup, ...] | None = None
     resource_profiles: tuple[ResourceProfile, ...] = ()
     performance_targets: PerformanceTargets = PerformanceTargets()
+    metrics: MetricNames = MetricNames()
+    kubernetes: KubernetesSettings = KubernetesSettings()
 
     # ---- environments -----------------------------------------------------------------------
 

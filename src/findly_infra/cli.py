@@ -53,6 +53,20 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file", nargs="?", metavar="PATH", help="the platform file (default: --config)")
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
     commands.add_parser("example", help="print the example platform file (the seed's blocks and our sections)")
+    render = commands.add_parser(
+        "render", help="render Kustomize base and overlays, and Prometheus rules, from the platform file"
+    )
+    render.add_argument("--out", required=True, metavar="DIR", help="the folder to render into")
+    render.add_argument("--env", action="append", metavar="ENV", help="one environment (repeatable; default: all)")
+    render.add_argument(
+        "--version",
+        dest="versions",
+        action="append",
+        default=[],
+        metavar="SERVICE=VERSION",
+        help="the version (image tag) to deploy for a service (repeatable; default: latest)",
+    )
+    render.add_argument("--no-prune", action="store_true", help="keep rendered files the platform no longer has")
     return parser
 
 
@@ -106,7 +120,61 @@ def _example(_args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"validate": _validate, "example": _example}
+def _render(args: argparse.Namespace, out: IO[str]) -> int:
+    from findly_infra.config.loader import validate_platform
+    from findly_infra.domain.platform import UnknownNameError
+    from findly_infra.render import render_platform, write_tree
+
+    path = _config_path(args)
+    report = validate_platform(path)
+    if report.platform is None:
+        for problem in report.errors:
+            _annotate("error", f"{problem.path}: {problem.message}", str(path), problem.line)
+        lines = [f"error: {problem}" for problem in report.errors]
+        return _refuse_input(args, out, f"{path} is not valid", lines, [p.to_json() for p in report.errors])
+    versions: dict[str, str] = {}
+    for pair in args.versions:
+        service, _, version = pair.partition("=")
+        if not service or not version:
+            return _refuse_input(args, out, f"--version takes SERVICE=VERSION, got {pair!r}")
+        versions[service] = version
+    try:
+        tree = render_platform(report.platform, environments=args.env, versions=versions)
+    except UnknownNameError as exc:
+        return _refuse_input(args, out, str(exc))
+    scopes = (
+        ["base", "prometheus", *(f"overlays/{env}" for env in args.env)]
+        if args.env
+        else ["base", "prometheus", "overlays"]
+    )
+    changed = write_tree(tree, args.out, prune=None if args.no_prune else scopes)
+    if args.json:
+        _emit_json({"ok": True, "out": args.out, "files": sorted(tree), "changed": len(changed)}, out)
+    else:
+        out.write(f"rendered {len(tree)} files into {args.out} ({len(changed)} changed)\n")
+    return EXIT_OK
+
+
+def _refuse_input(
+    args: argparse.Namespace,
+    out: IO[str],
+    message: str,
+    lines: list[str] | None = None,
+    errors: list[Any] | None = None,
+) -> int:
+    if args.json:
+        document: dict[str, Any] = {"ok": False, "error": {"kind": "bad_input", "message": message}}
+        if errors:
+            document["errors"] = errors
+        _emit_json(document, out)
+    else:
+        for line in lines or []:
+            out.write(f"{line}\n")
+        sys.stderr.write(f"{message}\n")
+    return EXIT_BAD_INPUT
+
+
+_COMMANDS = {"validate": _validate, "example": _example, "render": _render}
 
 
 def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> int:

@@ -1,0 +1,247 @@
+"""Prometheus rules: the file's alerts as configured (with corrected forms beside the naive ones),
+and SLO recording rules with multiwindow, multi-burn-rate alerts (the SRE Workbook's tiers).
+
+Pure functions of the platform; see ``docs/alerting.md`` for the reasoning.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+
+from findly_infra.domain.notation import Duration, LatencyObjective, format_number
+from findly_infra.domain.operations import AlertRule, MetricNames
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.slo import AvailabilityObjective, ErrorRateObjective, SLODefinition
+
+__all__ = [
+    "BURN_ALERT",
+    "MISSING_ALERT",
+    "RECORD",
+    "BurnTier",
+    "alert_rule_groups",
+    "burn_tiers",
+    "le_matcher",
+    "prometheus_duration",
+    "slo_rule_groups",
+]
+
+BURN_ALERT = "SLOErrorBudgetBurn"
+MISSING_ALERT = "SLOMetricsMissing"
+RECORD = "findly:slo_error_ratio:rate"
+MIN_WINDOW = Duration.of(minutes=1)
+_SRE_WINDOW = Duration.of(days=30)
+
+
+@attrs.frozen
+class BurnTier:
+    """Alert when both windows burn the budget faster than ``factor`` (the SRE Workbook, ch. 5)."""
+
+    severity: str
+    long: Duration
+    short: Duration
+    factor: float
+
+
+_WORKBOOK = (
+    BurnTier("page", Duration.of(hours=1), Duration.of(minutes=5), 14.4),
+    BurnTier("page", Duration.of(hours=6), Duration.of(minutes=30), 6.0),
+    BurnTier("ticket", Duration.of(days=3), Duration.of(hours=6), 1.0),
+)
+
+
+def burn_tiers(window: Duration) -> tuple[BurnTier, ...]:
+    """The workbook's tiers for a 30-day window, scaled to *window*; no window shorter than a minute."""
+
+    def scaled(duration: Duration) -> Duration:
+        exact = Duration(round(duration.milliseconds * window.milliseconds / _SRE_WINDOW.milliseconds))
+        rounded = Duration(round(exact.milliseconds / 1000) * 1000)
+        return max(rounded, MIN_WINDOW)
+
+    return tuple(attrs.evolve(t, long=scaled(t.long), short=scaled(t.short)) for t in _WORKBOOK)
+
+
+def prometheus_duration(duration: Duration) -> str:
+    """``1h``, ``5m``, ``3d``, ``2m30s`` — Prometheus's own notation."""
+    return duration.format()
+
+
+def le_matcher(seconds: float) -> str:
+    """A regex for the ``le`` label of a bucket bound, however the client formats it (``0.2``, ``1``, ``1.0``).
+
+    Used inside a PromQL raw string (backticks), so backslashes are the regex's own.
+    """
+    text = format_number(seconds).replace(".", "\\.")
+    return f"{text}0*" if "." in format_number(seconds) else f"{text}(\\.0+)?"
+
+
+def _sum(metrics: MetricNames, expression: str) -> str:
+    return f"sum by ({metrics.service_label}) ({expression})"
+
+
+def _error_ratio(metrics: MetricNames, window: str) -> str:
+    """5xx responses over all responses; 0 when a service answers but never failed, nothing when it has no traffic."""
+    total = _sum(metrics, f"rate({metrics.requests}[{window}])")
+    errors = _sum(metrics, f'rate({metrics.requests}{{{metrics.status_label}=~"5.."}}[{window}])')
+    return f"(\n  {errors}\n  or 0 * {total}\n)\n/ ({total} > 0)"
+
+
+def _slow_ratio(metrics: MetricNames, window: str, objective: LatencyObjective) -> str:
+    """Requests slower than the objective's bound over all requests, from the histogram's buckets."""
+    total = _sum(metrics, f"rate({metrics.latency}_count[{window}])")
+    fast = _sum(metrics, f"rate({metrics.latency}_bucket{{le=~`{le_matcher(objective.bound.seconds)}`}}[{window}])")
+    return f"(\n  {total}\n  - {fast}\n)\n/ ({total} > 0)"
+
+
+def _kind(slo: SLODefinition) -> str | None:
+    if isinstance(slo.target, (AvailabilityObjective, ErrorRateObjective)):
+        return "errors"
+    if isinstance(slo.target, LatencyObjective):
+        return "latency"
+    return None
+
+
+def slo_rule_groups(platform: Platform) -> list[dict[str, Any]]:
+    """One recording group and one alerting group per SLO that is a share of good events."""
+    metrics = platform.metrics
+    groups: list[dict[str, Any]] = []
+    for slo in platform.slo_definitions:
+        target, kind = slo.sla_target, _kind(slo)
+        if target is None or kind is None:
+            continue
+        tiers = burn_tiers(slo.measurement_window)
+        windows = sorted({w for tier in tiers for w in (tier.long, tier.short)})
+        records = []
+        for window in windows:
+            text = prometheus_duration(window)
+            ratio = (
+                _slow_ratio(metrics, text, slo.target)  # type: ignore[arg-type]
+                if kind == "latency"
+                else _error_ratio(metrics, text)
+            )
+            records.append({"record": f"{RECORD}{text}", "expr": ratio, "labels": {"slo": slo.name}})
+        budget = format_number(round(target.allowed_error_ratio, 12))
+        alerts = []
+        for severity in ("page", "ticket"):
+            chosen = [t for t in tiers if t.severity == severity]
+            conditions = [_burning(slo.name, tier, budget) for tier in chosen]
+            windows_text = ", ".join(f"{prometheus_duration(t.long)}/{prometheus_duration(t.short)}" for t in chosen)
+            alerts.append(
+                {
+                    "alert": BURN_ALERT,
+                    "expr": "\n or ".join(conditions),
+                    "labels": {"severity": severity, "slo": slo.name},
+                    "annotations": {
+                        "summary": f"{{{{ $labels.{metrics.service_label} }}}} is burning its {slo.name} error budget",
+                        "description": (
+                            f"The {slo.name} SLO ({slo.target.format()} over {slo.measurement_window.describe()}) "
+                            f"allows an error ratio of {budget}; burn-rate windows {windows_text}."
+                        ),
+                    },
+                }
+            )
+        groups.append({"name": f"slo-{slo.name}-recording", "rules": records})
+        groups.append({"name": f"slo-{slo.name}-alerts", "rules": alerts})
+    if groups:
+        groups.append({"name": "slo-metrics-presence", "rules": _missing(platform)})
+    return groups
+
+
+def _burning(slo: str, tier: BurnTier, budget: str) -> str:
+    """Both windows of a tier burn faster than its factor allows."""
+    limit = f"({format_number(tier.factor)} * {budget})"
+    long = f'{RECORD}{prometheus_duration(tier.long)}{{slo="{slo}"}}'
+    short = f'{RECORD}{prometheus_duration(tier.short)}{{slo="{slo}"}}'
+    return f"({long} > {limit}\n and {short} > {limit})"
+
+
+def _missing(platform: Platform) -> list[dict[str, Any]]:
+    """A service whose request metrics disappear cannot be judged: say so, once per service."""
+    metrics = platform.metrics
+    return [
+        {
+            "alert": MISSING_ALERT,
+            "expr": f'absent({metrics.requests}{{{metrics.service_label}="{service.name}"}})',
+            "for": "10m",
+            "labels": {"severity": "ticket", metrics.service_label: service.name},
+            "annotations": {
+                "summary": f"No {metrics.requests} series for {service.name}: its SLOs cannot be evaluated",
+            },
+        }
+        for service in platform.all_services
+    ]
+
+
+# ---- the file's own alerts --------------------------------------------------------------------
+
+_ABSOLUTE_RATE = re.compile(
+    r"^\s*rate\s*\(\s*(?P<metric>[a-zA-Z_:][\w:]*)\s*\{(?P<labels>[^}]*)\}\s*\[(?P<window>\w+)\]\s*\)"
+    r"\s*(?P<op>>=?)\s*(?P<limit>[\d.]+)\s*$"
+)
+_STATUS_MATCHER = re.compile(r"\s*,?\s*(?:status|code)\s*=~?\s*(['\"])5[^'\"]*\1\s*,?")
+_UNSUMMED_QUANTILE = re.compile(
+    r"histogram_quantile\s*\(\s*(?P<q>[\d.]+)\s*,\s*(?P<rate>rate\s*\([^()]*\[\w+\]\s*\))\s*\)"
+)
+
+
+def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | None:
+    """``(name, expression, reason)`` of a corrected form of a naive alert, or ``None`` when it is fine."""
+    expression = " ".join(rule.expression.split())
+    service = metrics.service_label
+    if (match := _ABSOLUTE_RATE.match(expression)) is not None:
+        labels = match["labels"]
+        rest = _STATUS_MATCHER.sub(",", labels).strip(" ,")
+        errors = f"sum by ({service}) (rate({match['metric']}{{{labels}}}[{match['window']}]))"
+        selector = f"{{{rest}}}" if rest else ""
+        total = f"sum by ({service}) (rate({match['metric']}{selector}[{match['window']}]))"
+        return (
+            f"{rule.alert}Ratio",
+            f"{errors} / ({total} > 0) {match['op']} {match['limit']}",
+            "The original compares an absolute rate of 5xx responses per second with a number, so it depends on "
+            "traffic: a busy service pages on a tiny share of errors and a quiet one never does. This form "
+            "compares the share of 5xx responses per service.",
+        )
+    if _UNSUMMED_QUANTILE.search(expression) and "by (le" not in expression.replace("by(le", "by (le"):
+        fixed = _UNSUMMED_QUANTILE.sub(
+            lambda m: f"histogram_quantile({m['q']}, sum by (le, {service}) ({m['rate']}))", expression
+        )
+        return (
+            f"{rule.alert}Aggregated",
+            fixed,
+            "The original takes a quantile of each series' rate separately (one per pod and label set); this "
+            "form sums the buckets by le and service first, giving the quantile of each service.",
+        )
+    return None
+
+
+def alert_rule_groups(platform: Platform) -> list[dict[str, Any]]:
+    """The file's ``alerting_rules`` as configured, and a corrected form beside each naive one."""
+    groups = []
+    for group in platform.alerting_rules:
+        rules: list[dict[str, Any]] = []
+        for rule in group.rules:
+            rules.append(_rule(rule, rule.alert, rule.expression))
+            fix = corrected(rule, platform.metrics)
+            if fix is not None:
+                name, expression, reason = fix
+                fixed = _rule(rule, name, expression)
+                fixed["annotations"] = {**fixed.get("annotations", {}), "corrects": rule.alert, "reason": reason}
+                rules.append(fixed)
+        groups.append({"name": group.name, "rules": rules})
+    return groups
+
+
+def _rule(rule: AlertRule, name: str, expression: str) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"alert": name, "expr": " ".join(expression.split())}
+    if rule.duration.milliseconds:
+        rendered["for"] = prometheus_duration(rule.duration)
+    labels = {"severity": rule.severity}
+    if rule.notification:
+        labels["notification"] = rule.notification
+    rendered["labels"] = labels
+    annotations = {key: value for key, value in (("summary", rule.summary), ("description", rule.description)) if value}
+    if annotations:
+        rendered["annotations"] = annotations
+    return rendered

@@ -190,11 +190,11 @@ def test_seed_notations_read_as_meant() -> None:
 )
 def test_garbage_is_refused_with_a_sentence_never_a_crash(notation: type, garbage: object) -> None:
     try:
-        value = notation.parse(garbage)  # type: ignore[attr-defined]
+        value = notation.parse(garbage)
     except NotationError as error:
         message = str(error)
     else:
-        assert notation.parse(value.format()) == value  # type: ignore[attr-defined]
+        assert notation.parse(value.format()) == value
         return
     assert message.startswith(("expected", "a ", "an ", "the ")), message
     assert len(message) < 300
@@ -218,7 +218,7 @@ def test_garbage_is_refused_with_a_sentence_never_a_crash(notation: type, garbag
 )
 def test_known_garbage_names_what_was_expected(notation: type, garbage: object) -> None:
     with pytest.raises(NotationError, match=r"expected|cannot|must|zero or more"):
-        notation.parse(garbage)  # type: ignore[attr-defined]
+        notation.parse(garbage)
 
 
 @given(thresholds())

@@ -60,7 +60,13 @@ def burn_tiers(window: Duration) -> tuple[BurnTier, ...]:
         rounded = Duration(round(exact.milliseconds / 1000) * 1000)
         return max(rounded, MIN_WINDOW)
 
-    return tuple(attrs.evolve(t, long=scaled(t.long), short=scaled(t.short)) for t in _WORKBOOK)
+    tiers: dict[tuple[str, Duration, Duration], BurnTier] = {}
+    for workbook in _WORKBOOK:
+        tier = attrs.evolve(workbook, long=scaled(workbook.long), short=scaled(workbook.short))
+        key = (tier.severity, tier.long, tier.short)
+        if key not in tiers or tier.factor < tiers[key].factor:  # same windows: the lower factor fires first
+            tiers[key] = tier
+    return tuple(tiers.values())
 
 
 def prometheus_duration(duration: Duration) -> str:

@@ -29,7 +29,10 @@ OWNED = ("base", "overlays", "prometheus")
 _KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 
 
-class _Dumper(yaml.SafeDumper):
+_Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter is ~10x faster
+
+
+class _Dumper(_Base):  # type: ignore[valid-type,misc]
     """Block style, with multi-line strings (PromQL) as literal blocks."""
 
 

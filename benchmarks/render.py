@@ -1,0 +1,45 @@
+"""Render time for 10, 100 and 1,000 services across every environment of the example, and how it grows.
+
+python benchmarks/render.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import attrs
+
+from findly_infra import load_platform
+from findly_infra.domain import HorizontalAutoscaler, ResourceMetricTarget, Service
+from findly_infra.examples import example_platform_text
+from findly_infra.render import render_platform
+
+
+def main() -> None:
+    from findly_infra.config.loader import load_platform_text
+
+    base = load_platform_text(example_platform_text())
+    _ = load_platform
+    print(f"{'services':>8} {'files':>7} {'MB':>6} {'median s':>9} {'ms/service':>11}")
+    previous = None
+    for count in (10, 100, 1000):
+        services = tuple(Service(f"svc-{i:04d}", image=f"gcr.io/findly-now/svc-{i:04d}") for i in range(count))
+        autoscaling = tuple(
+            HorizontalAutoscaler(s.name.replace("-", "_"), 2, 10, (ResourceMetricTarget("cpu", 70),)) for s in services
+        )
+        platform = attrs.evolve(base, services=services, hpa_configuration=autoscaling, ingress_configuration=None)
+        timings = []
+        for _ in range(3 if count < 1000 else 2):
+            start = time.perf_counter()
+            tree = render_platform(platform)
+            timings.append(time.perf_counter() - start)
+        median = statistics.median(timings)
+        size = sum(len(text) for text in tree.values()) / 1e6
+        growth = f"  x{median / previous:.1f} for x10 services" if previous else ""
+        print(f"{count:8d} {len(tree):7d} {size:6.1f} {median:9.3f} {median / count * 1000:11.2f}{growth}")
+        previous = median
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""`findly-infra render`: files on disk, exit codes and --json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import EXAMPLE
+from tests.test_cli import run
+
+
+def test_render_writes_every_environment_and_is_idempotent(tmp_path: Path) -> None:
+    first = run("--config", str(EXAMPLE), "render", "--out", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "rendered 59 files" in first.stdout
+    assert (tmp_path / "overlays" / "production" / "kustomization.yaml").exists()
+    again = json.loads(run("--config", str(EXAMPLE), "--json", "render", "--out", str(tmp_path)).stdout)
+    assert again["ok"] is True
+    assert again["changed"] == 0
+
+
+def test_render_one_environment_leaves_the_others_alone(tmp_path: Path) -> None:
+    assert run("--config", str(EXAMPLE), "render", "--out", str(tmp_path)).returncode == 0
+    one = run(
+        "--config", str(EXAMPLE), "render", "--out", str(tmp_path), "--env", "production", "--version", "fn-posts=2.0.1"
+    )
+    assert one.returncode == 0, one.stderr
+    assert (tmp_path / "overlays" / "staging" / "kustomization.yaml").exists()
+    assert "fn-posts:2.0.1" in (tmp_path / "overlays" / "production" / "fn-posts" / "deployment-blue.yaml").read_text()
+
+
+def test_render_prunes_what_the_platform_no_longer_has(tmp_path: Path) -> None:
+    assert run("--config", str(EXAMPLE), "render", "--out", str(tmp_path)).returncode == 0
+    stale = tmp_path / "overlays" / "qa" / "old.yaml"
+    stale.parent.mkdir(parents=True)
+    stale.write_text((tmp_path / "overlays" / "staging" / "namespace.yaml").read_text())
+    mine = tmp_path / "overlays" / "notes.yaml"
+    mine.write_text("# my own file\n")
+    assert run("--config", str(EXAMPLE), "render", "--out", str(tmp_path)).returncode == 0
+    assert not stale.exists()
+    assert not stale.parent.exists()
+    assert mine.exists()  # only files we rendered are ever deleted
+
+
+def test_render_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
+    unknown = json.loads(
+        run("--config", str(EXAMPLE), "--json", "render", "--out", str(tmp_path), "--env", "prod").stdout
+    )
+    assert unknown["error"]["message"].startswith("unknown environment 'prod'")
+    assert run("--config", str(EXAMPLE), "render", "--out", str(tmp_path), "--version", "fn-posts").returncode == 2
+    assert run("--config", str(EXAMPLE), "render", "--out", str(tmp_path), "--version", "nope=1").returncode == 2
+    broken = tmp_path / "findly.yaml"
+    broken.write_text("environments: [")
+    result = run("--config", str(broken), "render", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "invalid YAML" in result.stdout
+    assert not (tmp_path / "out").exists()

@@ -26,6 +26,9 @@ _EXPORTS = {
     "Problem": "findly_infra.config.loader",
     "ValidationReport": "findly_infra.config.loader",
     "example_platform_text": "findly_infra.examples",
+    # rendering manifests and rules
+    "render_platform": "findly_infra.render",
+    "write_tree": "findly_infra.render",
     # the domain's main names (everything else is in findly_infra.domain)
     "Platform": "findly_infra.domain.platform",
     "Finding": "findly_infra.domain.platform",
@@ -77,8 +80,10 @@ __all__ = [
     "example_platform_text",
     "load_platform",
     "load_platform_text",
+    "render_platform",
     "validate_platform",
     "validate_platform_text",
+    "write_tree",
 ]
 
 
@@ -112,3 +117,4 @@ if TYPE_CHECKING:
     from findly_infra.domain.slo import SLATarget, SLODefinition
     from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, DeploymentStrategy, RollingStrategy
     from findly_infra.examples import example_platform_text
+    from findly_infra.render import render_platform, write_tree

@@ -469,19 +469,19 @@ class ByteSize:
         if isinstance(raw, int) and not isinstance(raw, bool):
             if raw < 0:
                 raise NotationError(f"a size cannot be negative, got {raw}")
-            return cls._bounded(raw, raw)
+            return cls._bounded(float(raw), raw)
         text = _as_text(raw, "a size", cls.EXAMPLE)
         match = _SIZE.match(text)
         unit = _BYTE_UNITS.get(match.group(2).lower()) if match else None
         if match is None or unit is None:
             raise NotationError(f"expected a size such as {cls.EXAMPLE}, got {describe_value(raw)}")
-        return cls._bounded(round(float(match.group(1)) * unit), raw)
+        return cls._bounded(float(match.group(1)) * unit, raw)
 
     @classmethod
-    def _bounded(cls, size: int, raw: object) -> ByteSize:
-        if size > 2**53:
+    def _bounded(cls, size: float, raw: object) -> ByteSize:
+        if not size <= 2**53:  # also refuses infinity
             raise NotationError(f"the size {describe_value(raw)} is more than 8 PiB")
-        return cls(size)
+        return cls(int(raw) if isinstance(raw, int) else round(size))
 
     @property
     def gigabytes(self) -> float:
@@ -517,19 +517,19 @@ class CpuQuantity:
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             if not math.isfinite(raw) or raw < 0:
                 raise NotationError(f"expected a CPU quantity such as {cls.EXAMPLE}, got {describe_value(raw)}")
-            return cls._bounded(round(raw * 1000), raw)
+            return cls._bounded(raw * 1000, raw)
         text = _as_text(raw, "a CPU quantity", cls.EXAMPLE)
         match = _CPU.match(text)
         if match is None:
             raise NotationError(f"expected a CPU quantity such as {cls.EXAMPLE}, got {describe_value(raw)}")
         value = float(match.group(1))
-        return cls._bounded(round(value if match.group(2) else value * 1000), raw)
+        return cls._bounded(value if match.group(2) else value * 1000, raw)
 
     @classmethod
-    def _bounded(cls, millicores: int, raw: object) -> CpuQuantity:
-        if millicores > 10**9:
+    def _bounded(cls, millicores: float, raw: object) -> CpuQuantity:
+        if not millicores <= 10**9:  # also refuses infinity
             raise NotationError(f"the CPU quantity {describe_value(raw)} is more than a million cores")
-        return cls(millicores)
+        return cls(round(millicores))
 
     @property
     def cores(self) -> float:

@@ -182,3 +182,39 @@ def test_any_valid_platform_renders_valid_manifests(platform: Platform) -> None:
             continue
         for document in documents(text):
             check_manifest(document, "1.32")
+
+
+def test_metric_names_from_the_file_flow_into_rules_and_labels(tmp_path: Path) -> None:
+    import attrs
+
+    from findly_infra.domain import MetricNames
+
+    platform = attrs.evolve(
+        load_platform(EXAMPLE),
+        metrics=MetricNames(
+            requests="api_requests_total",
+            latency="api_latency_seconds",
+            service_label="app_name",
+            version_label="release",
+            status_label="code",
+        ),
+    )
+    tree = render_platform(platform)
+    slo = tree["prometheus/slo.rules.yaml"]
+    assert 'api_requests_total{code=~"5.."}' in slo
+    assert "sum by (app_name)" in slo
+    assert "api_latency_seconds_bucket{le=~" in slo
+    assert "http_requests_total" not in slo
+    labels = documents(tree["overlays/production/fn-posts/deployment-blue.yaml"])[0]["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    assert labels["app_name"] == "fn-posts"
+    assert labels["release"] == "latest"
+    write_tree(tree, tmp_path)
+    checked = subprocess.run(
+        [tool("promtool"), "check", "rules", *map(str, sorted((tmp_path / "prometheus").glob("*.yaml")))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

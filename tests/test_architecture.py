@@ -18,6 +18,7 @@ PURE_STDLIB = {
     "abc",
     "collections",
     "dataclasses",
+    "datetime",  # values only: the purity test below forbids reading the clock
     "decimal",
     "difflib",
     "enum",

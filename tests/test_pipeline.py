@@ -341,11 +341,12 @@ def test_blue_green_waits_for_business_validation_then_cuts_over() -> None:
     # production's own strategy: blue-green; reach production by the book first
     dev_events = pipeline.deploy("1.0.0", "development", actor="erin", at=at).events
     pipeline = run(pipeline, dev_events)
-    pipeline = run(pipeline, pipeline.analyze("development", Verdict.PASS, actor="findly", at=at).events)
+    watched = at + timedelta(minutes=5)  # rolling environments watch the new version for 5 minutes
+    pipeline = run(pipeline, pipeline.analyze("development", Verdict.PASS, actor="findly", at=watched).events)
     for suite in ("unit", "integration", "smoke"):
         pipeline = run(pipeline, pipeline.record_test("1.0.0", "development", suite, True, actor="ci", at=at).events)
     pipeline = run(pipeline, pipeline.deploy("1.0.0", "staging", actor="erin", at=at).events)
-    pipeline = run(pipeline, pipeline.analyze("staging", Verdict.PASS, actor="findly", at=at).events)
+    pipeline = run(pipeline, pipeline.analyze("staging", Verdict.PASS, actor="findly", at=watched).events)
     for suite in ("e2e", "performance", "security", "load"):
         pipeline = run(pipeline, pipeline.record_test("1.0.0", "staging", suite, True, actor="ci", at=at).events)
     pipeline = run(pipeline, pipeline.deploy("1.0.0", "production", actor="erin", at=at).events)

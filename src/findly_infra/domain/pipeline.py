@@ -346,7 +346,9 @@ class DeploymentPipeline:
             automatic = not isinstance(strategy, CanaryStrategy) or strategy.failure_handling.automatic_rollback
             if rollout.failures + 1 >= threshold:
                 if automatic and env.rollback_capability is RollbackCapability.AUTOMATIC:
-                    why = f"{rollout.failures + 1} failed analyses in a row"
+                    count = rollout.failures + 1
+                    noun = "analysis" if count == 1 else "analyses"
+                    why = f"{count} failed {noun} in this stage (threshold {threshold})"
                     return (RolledBack(**base, reason=why, restored=rollout.previous),)
                 return (RolloutPaused(**base, reason="analysis failed; rollback is manual here"),)
             return ()
@@ -367,7 +369,8 @@ class DeploymentPipeline:
     ) -> tuple[Event, ...]:
         base = self._base(env.name, rollout.version, actor, at)
         if isinstance(strategy, RollingStrategy):
-            return (RolloutSucceeded(**base),)
+            watched = at - rollout.started >= _td(strategy.watch.milliseconds)
+            return (RolloutSucceeded(**base),) if watched else ()
         if isinstance(strategy, BlueGreenStrategy):
             if rollout.weight < 100:
                 return self._continue_blue_green(env, rollout, actor, at)
@@ -544,15 +547,20 @@ def _fold_started(state: EnvironmentState, event: RolloutStarted) -> Environment
 
 def _fold_shift(state: EnvironmentState, event: TrafficShifted) -> EnvironmentState:
     rollout = attrs.evolve(
-        _rollout(state), step=event.step, weight=event.weight, step_started=event.at, phase=Phase.PROGRESSING
+        _rollout(state),
+        step=event.step,
+        weight=event.weight,
+        step_started=event.at,
+        phase=Phase.PROGRESSING,
+        failures=0,
     )
     return attrs.evolve(state, rollout=rollout)
 
 
 def _fold_analysis(state: EnvironmentState, event: AnalysisRecorded) -> EnvironmentState:
     rollout = _rollout(state)
-    if event.verdict is Verdict.PASS:
-        rollout = attrs.evolve(rollout, failures=0, inconclusive=0)
+    if event.verdict is Verdict.PASS:  # failures count per stage: a flapping canary does not reset them
+        rollout = attrs.evolve(rollout, inconclusive=0)
     elif event.verdict is Verdict.FAIL:
         rollout = attrs.evolve(rollout, failures=rollout.failures + 1, inconclusive=0)
     else:

@@ -345,11 +345,13 @@ class BlueGreenStrategy:
 
 @attrs.frozen
 class RollingStrategy:
-    """A rolling update: replace pods a few at a time, watch, and redeploy the previous version on failure."""
+    """A rolling update: replace pods a few at a time, watch the new version for ``watch``, and redeploy
+    the previous version on a failed analysis."""
 
     max_surge: Percentage = Percentage(25)
     max_unavailable: Percentage = Percentage(0)
     progress_deadline: Duration = Duration.of(minutes=10)
+    watch: Duration = Duration.of(minutes=5)
     analysis: AnalysisSettings = AnalysisSettings()
 
     def __attrs_post_init__(self) -> None:

@@ -1,0 +1,43 @@
+"""Events to and from plain JSON-able dictionaries (the event store's and ``history --json``'s format)."""
+
+from __future__ import annotations
+
+import functools
+import math
+from datetime import datetime
+from typing import Any
+
+import cattrs
+
+from findly_infra.domain import events as domain_events
+from findly_infra.domain.events import Event
+
+__all__ = ["EVENT_TYPES", "event_from_dict", "event_to_dict"]
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in vars(domain_events).values()
+    if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
+}
+
+
+@functools.cache
+def _converter() -> cattrs.Converter:
+    converter = cattrs.Converter()
+    converter.register_unstructure_hook(datetime, lambda value: value.isoformat())
+    converter.register_structure_hook(datetime, lambda value, _type: datetime.fromisoformat(value))
+    # a missing reading is NaN in the domain and null in JSON (which has no NaN)
+    converter.register_unstructure_hook(float, lambda value: None if math.isnan(value) else value)
+    converter.register_structure_hook(float, lambda value, _type: math.nan if value is None else float(value))
+    return converter
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """``{"type": "rollout_started", "event": "RolloutStarted", "at": "...", ...}``."""
+    body: dict[str, Any] = _converter().unstructure(event)
+    return {"type": event.type, "event": type(event).__name__, **body}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    body = {k: v for k, v in data.items() if k not in ("type", "event")}
+    return _converter().structure(body, EVENT_TYPES[data["event"]])

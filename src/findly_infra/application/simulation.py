@@ -1,0 +1,269 @@
+"""Simulations: a whole release in memory, on a virtual clock, against scripted metrics.
+
+"What would this policy have done?" — the same pipeline and use cases as a real release, with the
+in-memory adapters: the seed's 60-minute canary runs in milliseconds with the decisions real time
+would give.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster, VirtualClock
+from findly_infra.application.codec import event_to_dict
+from findly_infra.application.service import PipelineService, PolicyRefusedError
+from findly_infra.domain.analysis import Observation, judge_criteria, judge_triggers
+from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading, TrafficShifted, Verdict
+from findly_infra.domain.pipeline import Phase
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
+
+__all__ = ["SCENARIOS", "Scenario", "ScenarioMetrics", "SimulationResult", "scenario_from_points", "simulate"]
+
+START = datetime(2026, 1, 1, 9, 0, 0)
+HEALTHY: Mapping[str, float] = {
+    "requests": 1000.0,
+    "error_rate": 0.001,
+    "latency_p95": 0.3,
+    "latency_p99": 0.5,
+    "cpu_utilization": 0.5,
+    "memory_utilization": 0.6,
+    "health_check_failures": 0.0,
+}
+
+Scenario = Callable[[float], Mapping[str, float]]
+"""Observed values of the new version, by minutes since its rollout started."""
+
+
+def _with(**changes: float) -> dict[str, float]:
+    return {**HEALTHY, **changes}
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "healthy": lambda _minute: HEALTHY,
+    "error-spike": lambda minute: _with(error_rate=0.05) if minute >= 15 else HEALTHY,
+    "latency-regression": lambda minute: _with(latency_p95=2.5, latency_p99=3.0) if minute >= 5 else HEALTHY,
+    "slow-burn": lambda minute: _with(error_rate=0.001 + 0.0005 * minute),
+    "flapping": lambda minute: _with(error_rate=0.02) if int(minute) % 2 else HEALTHY,
+    "no-traffic": lambda _minute: _with(requests=0.0),
+    "metrics-outage": lambda minute: dict.fromkeys(HEALTHY, math.nan) if minute >= 10 else HEALTHY,
+}
+
+
+def scenario_from_points(points: list[Mapping[str, Any]]) -> Scenario:
+    """A scenario from ``[{minute: 0, error_rate: 0.001, ...}, ...]``: each point holds until the next."""
+    ordered = sorted(points, key=lambda point: float(point.get("minute", 0)))
+
+    def scenario(minute: float) -> Mapping[str, float]:
+        values = dict(HEALTHY)
+        for point in ordered:
+            if float(point.get("minute", 0)) > minute:
+                break
+            values.update({k: (math.nan if v is None else float(v)) for k, v in point.items() if k != "minute"})
+        return values
+
+    return scenario
+
+
+@attrs.define
+class ScenarioMetrics:
+    """A metrics source that judges a scenario's observations against the rollout's own criteria."""
+
+    platform: Platform
+    scenario: Scenario
+    started: dict[tuple[str, str, str], datetime] = attrs.field(factory=dict)
+    strategies: dict[tuple[str, str], StrategyKind] = attrs.field(factory=dict)
+    noise: random.Random | None = None
+    cut_over: set[tuple[str, str, str]] = attrs.field(factory=set)
+
+    def analyze(
+        self, service: str, environment: str, version: str, at: datetime
+    ) -> tuple[Verdict, tuple[MetricReading, ...]]:
+        key = (service, environment, version)
+        start = self.started.setdefault(key, at)
+        values = dict(self.scenario((at - start).total_seconds() / 60))
+        if self.noise is not None:
+            values = {
+                k: v if k == "requests" or math.isnan(v) else v * self.noise.uniform(0.9, 1.1)
+                for k, v in values.items()
+            }
+        observation = Observation(values)
+        kind = self.strategies.get((service, environment))
+        strategy = self.platform.strategy_for(environment, kind)
+        if isinstance(strategy, BlueGreenStrategy):
+            verdict, readings = judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
+            return verdict, readings
+        criteria = (
+            strategy.success_criteria
+            if isinstance(strategy, CanaryStrategy)
+            else (self.platform.canary_strategy.success_criteria if self.platform.canary_strategy else ())
+        )
+        if not criteria:
+            enough = observation.get("requests") >= strategy.analysis.min_requests
+            return (Verdict.PASS if enough else Verdict.INCONCLUSIVE), ()
+        return judge_criteria(criteria, observation, strategy.analysis.min_requests)
+
+
+@attrs.frozen
+class SimulationResult:
+    outcome: str
+    steps: tuple[dict[str, Any], ...]
+    events: tuple[Event, ...]
+    virtual_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "outcome": self.outcome,
+            "steps": list(self.steps),
+            "events": [event_to_dict(e) for e in self.events],
+            "virtual_seconds": self.virtual_seconds,
+        }
+
+
+def simulate(
+    platform: Platform,
+    service: str,
+    environment: str,
+    scenario: Scenario,
+    *,
+    strategy: StrategyKind | None = None,
+    seed: int | None = None,
+    version: str = "2.0.0",
+    baseline: str = "1.0.0",
+) -> SimulationResult:
+    """Release *version* of *service* into *environment* (after *baseline* serves it), judged by *scenario*.
+
+    The environments before it are passed by the book first (their suites recorded as passed, their
+    approvals given by scripted approvers), so that only *environment*'s rollout is under test.
+    """
+    clock = VirtualClock(START)
+    cluster = SimulatedCluster()
+    metrics = ScenarioMetrics(platform, SCENARIOS["healthy"], noise=random.Random(seed) if seed is not None else None)
+    service_ = PipelineService(platform, MemoryEventStore(), clock, metrics, cluster)
+    target = platform.promotion_order.index(platform.environment(environment).name)
+    for release, kind in ((baseline, None), (version, strategy)):
+        for index, env in enumerate(platform.promotion_order[: target + 1]):
+            last = index == target
+            if last and release == version:
+                metrics.scenario = scenario
+                metrics.strategies[(service, env)] = kind or platform.environment(env).strategy
+            else:
+                metrics.scenario = SCENARIOS["healthy"]
+                metrics.strategies[(service, env)] = platform.environment(env).strategy
+            _enter(service_, platform, service, release, env, kind if last and release == version else None)
+            _evidence(service_, platform, service, release, env)
+            outcome = service_.watch(service, env, actor="findly-sim", wait=clock.advance, max_steps=10_000)
+            outcome = _human_gates(service_, platform, service, release, env, clock, outcome)
+            if not last:
+                for suite in platform.environment(env).tests:
+                    service_.record_test(service, release, env, suite, True, actor="ci")
+            if outcome.phase is not Phase.SUCCEEDED:
+                break
+    events = service_.history(service)
+    started = (
+        max(
+            i
+            for i, e in enumerate(events)
+            if e.type == "rollout_started" and e.version == version and e.environment == environment
+        )
+        if any(e.type == "rollout_started" and e.version == version and e.environment == environment for e in events)
+        else len(events)
+    )
+    mine = tuple(events[started:])
+    steps = tuple(
+        {
+            "at": e.at.isoformat(),
+            "type": e.type,
+            **({"weight": e.weight} if isinstance(e, TrafficShifted) else {}),
+            **({"verdict": e.verdict.value} if isinstance(e, AnalysisRecorded) else {}),
+            **({"reason": e.reason} if e.reason else {}),
+        }
+        for e in mine
+        if e.type
+        in (
+            "traffic_shifted",
+            "analysis_recorded",
+            "rolled_back",
+            "rollout_paused",
+            "rollout_succeeded",
+            "awaiting_approval",
+            "rollout_aborted",
+        )
+    )
+    phase = service_.pipeline(service).environments[environment].phase
+    outcome_name = {Phase.SUCCEEDED: "succeeded", Phase.ROLLED_BACK: "rolled_back", Phase.ABORTED: "rolled_back"}.get(
+        phase, "paused"
+    )
+    seconds = (mine[-1].at - mine[0].at).total_seconds() if mine else 0.0
+    return SimulationResult(outcome_name, steps, mine, seconds)
+
+
+def _enter(  # noqa: PLR0917 - a private step of simulate
+    service_: PipelineService, platform: Platform, service: str, version: str, env: str, kind: StrategyKind | None
+) -> None:
+    """Deploy, with the scripted approvals a promotion needs."""
+    requester = "release-bot"
+    try:
+        service_.deploy(service, version, env, actor=requester, strategy=kind)
+        return
+    except PolicyRefusedError as refused:
+        if refused.refusal.rule != "approvals":
+            raise
+    for person in _approvers(platform, env, exclude=requester):
+        service_.approve(service, version, env, actor=person)
+    service_.deploy(service, version, env, actor=requester, strategy=kind)
+
+
+def _evidence(service_: PipelineService, platform: Platform, service: str, version: str, env: str) -> None:
+    """The suites a blue-green rollout validates on (smoke and performance tests): recorded as passed."""
+    rollout = service_.pipeline(service).environments[env].rollout
+    if rollout is None or not rollout.phase.active:
+        return
+    strategy = platform.strategy_for(env, rollout.strategy)
+    if isinstance(strategy, BlueGreenStrategy):
+        for step in strategy.validation_steps:
+            if not step.manual and step.name != "health_checks":
+                service_.record_test(service, version, env, step.name, True, actor="ci")
+
+
+def _approvers(platform: Platform, env: str, *, exclude: str) -> list[str]:
+    chosen: list[str] = []
+    for group in platform.environment(env).approvers:
+        for member in platform.approver_group(group).members if platform.approver_groups else ():
+            if member != exclude and member not in chosen:
+                chosen.append(member)
+                break
+    return chosen
+
+
+def _human_gates(  # noqa: PLR0917 - a private step of simulate
+    service_: PipelineService,
+    platform: Platform,
+    service: str,
+    version: str,
+    env: str,
+    clock: VirtualClock,
+    outcome: Any,
+) -> Any:
+    """Scripted people pass blue-green's manual validation; suites it waits for are recorded as passed."""
+    for _ in range(20):
+        rollout = service_.pipeline(service).environments[env].rollout
+        if rollout is None or outcome.phase not in (Phase.AWAITING_APPROVAL, Phase.PROGRESSING):
+            return outcome
+        if outcome.phase is Phase.AWAITING_APPROVAL:
+            for person in _approvers(platform, env, exclude=rollout.started_by):
+                try:
+                    service_.approve(service, version, env, actor=person)
+                    break
+                except PolicyRefusedError:
+                    continue
+        outcome = service_.watch(service, env, actor="findly-sim", wait=clock.advance, max_steps=10_000)
+    return outcome

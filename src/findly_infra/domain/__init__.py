@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from findly_infra.domain.analysis import (
+    Observation,
+    judge_criteria,
+    judge_triggers,
+)
 from findly_infra.domain.checks import (
     RULES,
     check_platform,
@@ -211,6 +216,7 @@ __all__ = [
     "NetworkPort",
     "NodePool",
     "NotationError",
+    "Observation",
     "Operation",
     "Path",
     "Percentage",
@@ -260,6 +266,8 @@ __all__ = [
     "did_you_mean",
     "format_number",
     "format_path",
+    "judge_criteria",
+    "judge_triggers",
     "metric_kind",
     "parse_alerting_threshold",
     "parse_objective",

@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", metavar="PATH", help=f"the platform file (default: $FINDLY_CONFIG or {DEFAULT_CONFIG})"
     )
+    parser.add_argument(
+        "--state", metavar="URL", help="where state is kept: a SQLite file (default .findly/state.sqlite3) or memory://"
+    )
+    parser.add_argument("--actor", metavar="NAME", help="who is acting (default: $FINDLY_ACTOR, then $GITHUB_ACTOR)")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document on stdout")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     validate = commands.add_parser("validate", help="check the platform file: exit 0 when valid, 2 when not")
@@ -67,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the version (image tag) to deploy for a service (repeatable; default: latest)",
     )
     render.add_argument("--no-prune", action="store_true", help="keep rendered files the platform no longer has")
+    from findly_infra.cli_release import add_release_commands
+
+    add_release_commands(commands)
     return parser
 
 
@@ -187,7 +194,7 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> in
         if args.command is None:
             _parser().print_help(out)
             return EXIT_BAD_INPUT
-        return _COMMANDS[args.command](args, out)
+        return _run(args, out, wants_json)
     except UsageError as exc:
         return _fail(out, wants_json, "usage", str(exc), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
@@ -198,9 +205,31 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> in
         return _fail(out, wants_json, "bug", f"internal error, please report it: {type(exc).__name__}: {exc}", EXIT_BUG)
 
 
-def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int) -> int:
+def _run(args: argparse.Namespace, out: IO[str], wants_json: bool) -> int:
+    """Run a command, mapping the documented errors to their exit codes."""
+    if args.command in _COMMANDS:
+        return _COMMANDS[args.command](args, out)
+    from findly_infra.application.ports import ConcurrencyError
+    from findly_infra.application.service import PolicyRefusedError
+    from findly_infra.cli_release import COMMANDS, BadInputError
+    from findly_infra.domain.platform import UnknownNameError
+
+    try:
+        return COMMANDS[args.command](args, out)
+    except PolicyRefusedError as exc:
+        return _fail(out, wants_json, "refused", str(exc), EXIT_REFUSED, rule=exc.refusal.rule)
+    except ConcurrencyError as exc:
+        return _fail(out, wants_json, "refused", f"refused by one-writer-at-a-time: {exc}", EXIT_REFUSED)
+    except (BadInputError, UnknownNameError) as exc:
+        return _fail(out, wants_json, "bad_input", str(exc).strip("'\""), EXIT_BAD_INPUT)
+
+
+def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int, *, rule: str | None = None) -> int:
     if wants_json:
-        _emit_json({"ok": False, "error": {"kind": kind, "message": message}}, out)
+        error: dict[str, str] = {"kind": kind, "message": message}
+        if rule is not None:
+            error["rule"] = rule
+        _emit_json({"ok": False, "error": error}, out)
     else:
         sys.stderr.write(f"{message}\n")
     _annotate("error", message)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from findly_infra.application.codec import event_from_dict, event_to_dict
 from findly_infra.application.ports import ConcurrencyError
 from findly_infra.domain.events import Event
 
-__all__ = ["SqliteEventStore"]
+__all__ = ["SqliteEventStore", "SqliteTrafficRouter"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -77,3 +78,53 @@ class SqliteEventStore:
             connection.execute("ROLLBACK")
             raise
         return expected_version + len(events)
+
+
+class SqliteTrafficRouter:
+    """The simulated cluster, kept in the state file: which version serves which share, and since when."""
+
+    def __init__(self, store: SqliteEventStore) -> None:
+        self._connection = store._connection  # one file, one connection
+        self._connection.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS routes (
+                service TEXT NOT NULL, environment TEXT NOT NULL, weights TEXT NOT NULL,
+                PRIMARY KEY (service, environment)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS route_history (
+                service TEXT NOT NULL, environment TEXT NOT NULL, at TEXT NOT NULL, weights TEXT NOT NULL
+            );
+            """
+        )
+
+    def weights(self, service: str, environment: str) -> dict[str, int]:
+        row = self._connection.execute(
+            "SELECT weights FROM routes WHERE service = ? AND environment = ?", (service, environment)
+        ).fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None:
+        cleaned = {version: weight for version, weight in sorted(weights.items()) if weight > 0}
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if self.weights(service, environment) != cleaned:  # the same step is never applied twice
+                text = json.dumps(cleaned)
+                connection.execute(
+                    "INSERT INTO routes VALUES (?, ?, ?) ON CONFLICT (service, environment) DO UPDATE SET weights = ?",
+                    (service, environment, text, text),
+                )
+                connection.execute(
+                    "INSERT INTO route_history VALUES (?, ?, ?, ?)", (service, environment, at.isoformat(), text)
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def history(self, service: str, environment: str) -> list[tuple[str, dict[str, int]]]:
+        rows = self._connection.execute(
+            "SELECT at, weights FROM route_history WHERE service = ? AND environment = ? ORDER BY rowid",
+            (service, environment),
+        ).fetchall()
+        return [(at, dict(json.loads(weights))) for at, weights in rows]

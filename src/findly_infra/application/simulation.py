@@ -81,13 +81,15 @@ class ScenarioMetrics:
     started: dict[tuple[str, str, str], datetime] = attrs.field(factory=dict)
     strategies: dict[tuple[str, str], StrategyKind] = attrs.field(factory=dict)
     noise: random.Random | None = None
-    cut_over: set[tuple[str, str, str]] = attrs.field(factory=set)
+    started_at: Callable[[str, str], datetime | None] | None = None
+    """Where the rollout's start is known (the state of a real release), it sets the scenario's minute 0."""
 
     def analyze(
         self, service: str, environment: str, version: str, at: datetime
     ) -> tuple[Verdict, tuple[MetricReading, ...]]:
         key = (service, environment, version)
-        start = self.started.setdefault(key, at)
+        known = self.started_at(service, environment) if self.started_at else None
+        start = known or self.started.setdefault(key, at)
         values = dict(self.scenario((at - start).total_seconds() / 60))
         if self.noise is not None:
             values = {

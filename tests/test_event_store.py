@@ -1,0 +1,98 @@
+"""The SQLite event store: all-or-nothing appends, one winner when processes race."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from findly_infra.adapters.memory import MemoryEventStore
+from findly_infra.adapters.sqlite import SqliteEventStore, SqliteTrafficRouter
+from findly_infra.application.ports import ConcurrencyError
+from findly_infra.domain import (
+    AnalysisRecorded,
+    MetricReading,
+    RolloutStarted,
+    StrategyKind,
+    Verdict,
+)
+from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a test class
+
+AT = datetime(2026, 11, 26, 9, 0)
+
+
+def _event(suite: str = "unit") -> ResultRecorded:
+    return ResultRecorded(
+        service="fn-posts", environment="development", version="1.0.0", at=AT, actor="ci", suite=suite, passed=True
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_appends_at_the_expected_version_and_refuses_stale_writers(kind: str, tmp_path: Path) -> None:
+    store = SqliteEventStore(tmp_path / "state.sqlite3") if kind == "sqlite" else MemoryEventStore()
+    started = RolloutStarted(
+        service="fn-posts",
+        environment="development",
+        version="1.0.0",
+        at=AT,
+        actor="erin",
+        strategy=StrategyKind.CANARY,
+    )
+    analysis = AnalysisRecorded(
+        service="fn-posts",
+        environment="development",
+        version="1.0.0",
+        at=AT,
+        actor="findly",
+        verdict=Verdict.INCONCLUSIVE,
+        readings=(
+            MetricReading(metric="error_rate", value=float("nan"), threshold="< 1%", verdict=Verdict.INCONCLUSIVE),
+        ),
+    )
+    assert store.append("fn-posts", 0, [started, analysis]) == 2
+    with pytest.raises(ConcurrencyError):
+        store.append("fn-posts", 1, [_event()])
+    events, version = store.load("fn-posts")
+    assert version == 2
+    assert events[0] == started
+    assert events[1].readings[0].value != events[1].readings[0].value  # NaN survives the round trip as NaN
+    assert store.load("fn-notifications") == ([], 0)
+
+
+def _race(path: str, suite: str, barrier: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue) -> None:  # type: ignore[name-defined]
+    store = SqliteEventStore(path)
+    barrier.wait()
+    try:
+        store.append("fn-posts", 0, [_event(suite), _event(suite)])
+        results.put(("won", suite))
+    except ConcurrencyError:
+        results.put(("lost", suite))
+
+
+def test_racing_processes_have_exactly_one_winner(tmp_path: Path) -> None:
+    path = str(tmp_path / "state.sqlite3")
+    SqliteEventStore(path).close()
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(6), context.Queue()
+    processes = [context.Process(target=_race, args=(path, f"suite-{i}", barrier, results)) for i in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    outcomes = [results.get(timeout=10) for _ in processes]
+    winners = [suite for outcome, suite in outcomes if outcome == "won"]
+    assert len(winners) == 1
+    events, version = SqliteEventStore(path).load("fn-posts")
+    assert version == 2  # the winner's two events, never a mix, never half
+    assert {e.suite for e in events} == {winners[0]}  # type: ignore[attr-defined]
+
+
+def test_the_simulated_cluster_applies_a_step_once(tmp_path: Path) -> None:
+    router = SqliteTrafficRouter(SqliteEventStore(tmp_path / "state.sqlite3"))
+    router.route("fn-posts", "production", {"2.0.0": 5, "1.0.0": 95}, AT)
+    router.route("fn-posts", "production", {"1.0.0": 95, "2.0.0": 5}, AT)
+    router.route("fn-posts", "production", {"2.0.0": 25, "1.0.0": 75}, AT)
+    assert router.weights("fn-posts", "production") == {"1.0.0": 75, "2.0.0": 25}
+    assert len(router.history("fn-posts", "production")) == 2

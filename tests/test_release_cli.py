@@ -1,0 +1,197 @@
+"""The release commands across separate invocations, on the embedded SQLite state."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE
+from tests.test_cli import run
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"FINDLY_CONFIG": str(EXAMPLE), "FINDLY_ACTOR": "erin", "FINDLY_STATE": str(tmp_path / "state.sqlite3")}
+
+
+def cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> tuple[int, dict[str, object]]:
+    result = run("--json", *args, env=env, cwd=cwd)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_the_demo_tells_the_whole_story_on_a_fresh_machine(tmp_path: Path) -> None:
+    result = run("demo", cwd=tmp_path, env={"FINDLY_CONFIG": ""})
+    assert result.returncode == 0, result.stderr
+    assert "promotion refused by rule 'approvals'" in result.stdout
+    assert "weights 5 -> 25 -> 50 -> 100%: succeeded" in result.stdout
+    assert "rolled_back (version 1.5.0, weight 0%)" in result.stdout
+    assert (tmp_path / ".findly" / "demo.sqlite3").exists()
+
+
+def test_a_release_through_separate_invocations(env: dict[str, str]) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert (code, document["phase"]) == (0, "succeeded")
+    code, document = cli(env, "promote", "fn-posts", "1.0.0", "--to", "staging")
+    assert code == 3
+    assert document["error"] == {  # type: ignore[index]
+        "kind": "refused",
+        "rule": "required-tests",
+        "message": "refused by required-tests: 1.0.0 has not passed unit, integration, smoke in development",
+    }
+    for suite in ("unit", "integration", "smoke"):
+        assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", suite, "--passed")[0] == 0
+    assert cli(env, "promote", "fn-posts", "1.0.0", "--to", "staging")[0] == 0
+    code, document = cli(env, "promote", "fn-posts", "1.0.0", "--to", "staging")
+    assert document["error"]["rule"] == "one-rollout-at-a-time"  # type: ignore[index]
+    status = cli(env, "status", "fn-posts")[1]["services"]["fn-posts"]  # type: ignore[index]
+    assert status["development"] == {"version": "1.0.0", "current": "1.0.0", "phase": "succeeded", "weight": 100}
+    assert status["staging"]["phase"] == "progressing"
+    assert cli(env, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[1]["phase"] == "paused"
+    assert cli(env, "resume", "fn-posts", "--env", "staging")[1]["phase"] == "progressing"
+    assert (
+        cli(env, "rollback", "fn-posts", "--env", "staging", "--reason", "changed our mind")[1]["phase"]
+        == "rolled_back"
+    )
+    events = cli(env, "history", "fn-posts")[1]["events"]
+    assert [e["type"] for e in events][-3:] == ["rollout_paused", "rollout_resumed", "rolled_back"]  # type: ignore[index]
+    assert {"type", "at", "actor", "reason"} <= set(events[-1])  # type: ignore[index]
+    assert events[-1]["reason"] == "changed our mind"  # type: ignore[index]
+
+
+def test_a_failing_canary_exits_4_and_reports_to_github(env: dict[str, str], tmp_path: Path) -> None:
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    assert cli(github, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    code, document = cli(
+        {**github, "FINDLY_SCENARIO": "error-spike"}, "rollout", "fn-posts", "--env", "development", "--watch"
+    )
+    assert (code, document["phase"]) == (4, "rolled_back")
+    assert "outcome=rolled_back" in output.read_text()
+    assert "phase=rolled_back" in output.read_text()
+    assert "xychart-beta" in summary.read_text()
+    refused = run("promote", "fn-posts", "2.0.0", "--to", "staging", env=github)
+    assert refused.returncode == 3
+    assert "::error::refused by promotion-order" in refused.stderr
+
+
+def test_approvals_are_checked_for_membership_and_self_approval(env: dict[str, str]) -> None:
+    code, document = cli({**env, "FINDLY_ACTOR": "mallory"}, "approve", "fn-posts", "1.0.0", "--env", "production")
+    assert (code, document["error"]["rule"]) == (3, "approver-membership")  # type: ignore[index]
+    code, document = cli(env, "approve", "fn-posts", "1.0.0", "--env", "nowhere")
+    assert code == 2
+
+
+@pytest.mark.parametrize(
+    ("scenario", "outcomes"),
+    [
+        ("healthy", {"succeeded"}),
+        ("error-spike", {"rolled_back"}),
+        ("latency-regression", {"rolled_back"}),
+        ("slow-burn", {"rolled_back"}),
+        ("flapping", {"rolled_back"}),
+        ("no-traffic", {"paused"}),
+        ("metrics-outage", {"paused"}),
+    ],
+)
+def test_simulated_canaries_follow_their_scenario(scenario: str, outcomes: set[str], tmp_path: Path) -> None:
+    code, document = cli(
+        {},
+        "--config",
+        str(EXAMPLE),
+        "simulate",
+        "fn-posts",
+        "--env",
+        "production",
+        "--scenario",
+        scenario,
+        "--strategy",
+        "canary",
+        "--seed",
+        "7",
+    )
+    assert code == 0
+    assert document["outcome"] in outcomes
+    assert document["virtual_seconds"] > 0
+    assert {"type", "at"} <= set(document["events"][0])  # type: ignore[index]
+
+
+def test_a_scenario_file_and_bad_scenarios(tmp_path: Path) -> None:
+    points = tmp_path / "scenario.yaml"
+    points.write_text("- {minute: 0, error_rate: 0.001}\n- {minute: 3, error_rate: 0.2}\n")
+    code, document = cli(
+        {},
+        "--config",
+        str(EXAMPLE),
+        "simulate",
+        "fn-posts",
+        "--env",
+        "production",
+        "--scenario-file",
+        str(points),
+        "--strategy",
+        "canary",
+    )
+    assert (code, document["outcome"]) == (0, "rolled_back")
+    points.write_text("- {minute: 0, error_rate: lots}\n")
+    assert (
+        cli(
+            {}, "--config", str(EXAMPLE), "simulate", "fn-posts", "--env", "production", "--scenario-file", str(points)
+        )[0]
+        == 2
+    )
+    assert (
+        cli({}, "--config", str(EXAMPLE), "simulate", "fn-posts", "--env", "production", "--scenario", "nope")[0] == 2
+    )
+
+
+def test_record_reads_junit_and_trivy_reports(env: dict[str, str], tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuite><testcase name="a"/><testcase name="b"><failure/></testcase></testsuite>')
+    code, document = cli(
+        env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", "unit", "--junit", str(junit)
+    )
+    assert (code, document["passed"], document["detail"]) == (0, False, "1/2 passed")
+    trivy = tmp_path / "trivy.json"
+    trivy.write_text(json.dumps({"Results": [{"Vulnerabilities": [{"Severity": "MEDIUM"}, {"Severity": "LOW"}]}]}))
+    code, document = cli(
+        env, "record", "fn-posts", "1.0.0", "--env", "staging", "--suite", "security", "--trivy", str(trivy)
+    )
+    assert document["passed"] is True
+    code, document = cli(
+        env,
+        "record",
+        "fn-posts",
+        "1.0.0",
+        "--env",
+        "staging",
+        "--suite",
+        "security",
+        "--trivy",
+        str(trivy),
+        "--max-severity",
+        "MEDIUM",
+    )
+    assert document["passed"] is False
+    junit.write_text("<not-junit/>")
+    assert (
+        cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", "unit", "--junit", str(junit))[0]
+        == 2
+    )
+    junit.write_text('<!DOCTYPE x [<!ENTITY a "b">]><testsuite/>')
+    assert (
+        cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", "unit", "--junit", str(junit))[0]
+        == 2
+    )
+
+
+def test_state_changing_commands_need_an_actor(env: dict[str, str]) -> None:
+    without = {k: v for k, v in env.items() if k != "FINDLY_ACTOR"}
+    code, document = cli({**without, "GITHUB_ACTOR": ""}, "deploy", "fn-posts", "1.0.0", "--env", "development")
+    assert code == 2
+    assert "who is acting" in document["error"]["message"]  # type: ignore[index]
+    _ = os

@@ -7,14 +7,10 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
-
-from findly_infra.domain.environment import StrategyKind
-from findly_infra.domain.pipeline import Phase
 
 __all__ = ["COMMANDS", "add_release_commands"]
 
@@ -26,7 +22,9 @@ class BadInputError(Exception):
     """Raised when a release command's input is wrong (exit 2)."""
 
 
-def _strategy(value: str) -> StrategyKind:
+def _strategy(value: str) -> Any:
+    from findly_infra.domain.environment import StrategyKind
+
     try:
         return StrategyKind(value)
     except ValueError:
@@ -296,7 +294,7 @@ def _rollout(args: argparse.Namespace, out: IO[str]) -> int:
         service.clock.advance(service.interval(args.env, args.service))
         outcome = service.step(args.service, args.env, actor=actor)
         show(outcome)
-    rolled_back = outcome.phase in (Phase.ROLLED_BACK, Phase.ABORTED)
+    rolled_back = outcome.phase.value in ("rolled_back", "aborted")
     _github_output(
         phase=outcome.phase.value,
         version=outcome.version or "",
@@ -433,6 +431,7 @@ def _rollout_summary(service: str, environment: str, events: list[Any]) -> str:
 def _demo(args: argparse.Namespace, out: IO[str]) -> int:
     """The whole story on a fresh embedded state, readable to a person."""
     from findly_infra.application.service import PolicyRefusedError
+    from findly_infra.domain.environment import StrategyKind
 
     platform = _platform(args)
     name = args.service
@@ -510,5 +509,3 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
     "simulate": _simulate,
     "demo": _demo,
 }
-
-_ = sys

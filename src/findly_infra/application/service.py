@@ -185,7 +185,8 @@ class PipelineService:
         return outcome
 
     def interval(self, environment: str, service: str) -> timedelta:
-        rollout = self.pipeline(service).environments[environment].rollout
+        cached = self._cache.get(service)
+        rollout = (cached or self.pipeline(service)).environments[environment].rollout
         kind = rollout.strategy if rollout else None
         strategy = self.platform.strategy_for(environment, kind)
         return timedelta(milliseconds=strategy.analysis.interval.milliseconds)
@@ -206,6 +207,7 @@ class PipelineService:
         if decision.events:
             self.store.append(service, version, decision.events)
             pipeline = pipeline.apply_all(decision.events)
+            self._cache[service] = pipeline  # the store now holds exactly these events
         state = pipeline.environments[environment]
         if any(isinstance(e, (TrafficShifted, RolledBack, RolloutAborted, RolloutSucceeded)) for e in decision.events):
             self.traffic.route(service, environment, _desired_weights(state.rollout, state.current), self.clock.now())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 import attrs
 
@@ -500,6 +500,20 @@ _ENTRY_RULES: tuple[EntryRule, ...] = (_one_at_a_time, _from_previous, _tests_pa
 # ---- the fold, event by event --------------------------------------------------------------------
 
 
+_State = TypeVar("_State", "Rollout", "EnvironmentState")
+
+
+def _replace(record: _State, **changes: object) -> _State:
+    """``attrs.evolve`` for the fold's state records, which have no validators: a copy with *changes*.
+
+    The fold runs once per event, so this is the pipeline's innermost loop.
+    """
+    copy = object.__new__(type(record))
+    for field in _FIELDS[type(record)]:
+        object.__setattr__(copy, field, changes[field] if field in changes else getattr(record, field))
+    return copy
+
+
 def _rollout(state: EnvironmentState) -> Rollout:
     assert state.rollout is not None
     return state.rollout
@@ -508,28 +522,26 @@ def _rollout(state: EnvironmentState) -> Rollout:
 def _fold_test(state: EnvironmentState, event: TestResultRecorded) -> EnvironmentState:
     key = (event.version, event.suite)
     if event.passed:
-        return attrs.evolve(state, passed=state.passed | {key}, failed=state.failed - {key})
-    return attrs.evolve(state, failed=state.failed | {key}, passed=state.passed - {key})
+        return _replace(state, passed=state.passed | {key}, failed=state.failed - {key})
+    return _replace(state, failed=state.failed | {key}, passed=state.passed - {key})
 
 
 def _fold_request(state: EnvironmentState, event: PromotionRequested) -> EnvironmentState:
-    return attrs.evolve(state, requested=(event.version, event.actor, event.at))
+    return _replace(state, requested=(event.version, event.actor, event.at))
 
 
 def _fold_superseded(state: EnvironmentState, event: ApprovalsSuperseded) -> EnvironmentState:
-    return attrs.evolve(state, approvals=tuple(a for a in state.approvals if a.version != event.superseded))
+    return _replace(state, approvals=tuple(a for a in state.approvals if a.version != event.superseded))
 
 
 def _fold_approval(state: EnvironmentState, event: ApprovalGranted) -> EnvironmentState:
     if event.step is not None:  # a rollout's manual validation step
         rollout = _rollout(state)
-        approved = attrs.evolve(
+        approved = _replace(
             rollout, phase=Phase.PROGRESSING, waiting_for=None, approved_steps=rollout.approved_steps | {event.step}
         )
-        return attrs.evolve(state, rollout=approved)
-    return attrs.evolve(
-        state, approvals=(*state.approvals, Approval(event.version, event.group, event.actor, event.at))
-    )
+        return _replace(state, rollout=approved)
+    return _replace(state, approvals=(*state.approvals, Approval(event.version, event.group, event.actor, event.at)))
 
 
 def _fold_started(state: EnvironmentState, event: RolloutStarted) -> EnvironmentState:
@@ -542,11 +554,11 @@ def _fold_started(state: EnvironmentState, event: RolloutStarted) -> Environment
         step_started=event.at,
         started_by=event.actor,
     )
-    return attrs.evolve(state, rollout=rollout, requested=None, approvals=())
+    return _replace(state, rollout=rollout, requested=None, approvals=())
 
 
 def _fold_shift(state: EnvironmentState, event: TrafficShifted) -> EnvironmentState:
-    rollout = attrs.evolve(
+    rollout = _replace(
         _rollout(state),
         step=event.step,
         weight=event.weight,
@@ -554,52 +566,52 @@ def _fold_shift(state: EnvironmentState, event: TrafficShifted) -> EnvironmentSt
         phase=Phase.PROGRESSING,
         failures=0,
     )
-    return attrs.evolve(state, rollout=rollout)
+    return _replace(state, rollout=rollout)
 
 
 def _fold_analysis(state: EnvironmentState, event: AnalysisRecorded) -> EnvironmentState:
     rollout = _rollout(state)
     if event.verdict is Verdict.PASS:  # failures count per stage: a flapping canary does not reset them
-        rollout = attrs.evolve(rollout, inconclusive=0)
+        rollout = _replace(rollout, inconclusive=0)
     elif event.verdict is Verdict.FAIL:
-        rollout = attrs.evolve(rollout, failures=rollout.failures + 1, inconclusive=0)
+        rollout = _replace(rollout, failures=rollout.failures + 1, inconclusive=0)
     else:
-        rollout = attrs.evolve(rollout, inconclusive=rollout.inconclusive + 1)
-    return attrs.evolve(state, rollout=rollout)
+        rollout = _replace(rollout, inconclusive=rollout.inconclusive + 1)
+    return _replace(state, rollout=rollout)
 
 
 def _fold_awaiting(state: EnvironmentState, event: AwaitingApproval) -> EnvironmentState:
-    return attrs.evolve(
-        state, rollout=attrs.evolve(_rollout(state), phase=Phase.AWAITING_APPROVAL, waiting_for=event.step)
-    )
+    return _replace(state, rollout=_replace(_rollout(state), phase=Phase.AWAITING_APPROVAL, waiting_for=event.step))
 
 
 def _fold_paused(state: EnvironmentState, _event: RolloutPaused) -> EnvironmentState:
     rollout = _rollout(state)
-    return attrs.evolve(state, rollout=attrs.evolve(rollout, phase=Phase.PAUSED, paused_from=rollout.phase))
+    return _replace(state, rollout=_replace(rollout, phase=Phase.PAUSED, paused_from=rollout.phase))
 
 
 def _fold_resumed(state: EnvironmentState, event: RolloutResumed) -> EnvironmentState:
     rollout = _rollout(state)
     phase = rollout.paused_from or Phase.PROGRESSING
-    return attrs.evolve(
+    return _replace(
         state,
-        rollout=attrs.evolve(rollout, phase=phase, paused_from=None, failures=0, inconclusive=0, step_started=event.at),
+        rollout=_replace(rollout, phase=phase, paused_from=None, failures=0, inconclusive=0, step_started=event.at),
     )
 
 
 def _fold_succeeded(state: EnvironmentState, event: RolloutSucceeded) -> EnvironmentState:
-    rollout = attrs.evolve(_rollout(state), phase=Phase.SUCCEEDED, weight=100)
-    return attrs.evolve(state, rollout=rollout, current=event.version, succeeded=state.succeeded | {event.version})
+    rollout = _replace(_rollout(state), phase=Phase.SUCCEEDED, weight=100)
+    return _replace(state, rollout=rollout, current=event.version, succeeded=state.succeeded | {event.version})
 
 
 def _fold_rolled_back(state: EnvironmentState, _event: RolledBack) -> EnvironmentState:
-    return attrs.evolve(state, rollout=attrs.evolve(_rollout(state), phase=Phase.ROLLED_BACK, weight=0))
+    return _replace(state, rollout=_replace(_rollout(state), phase=Phase.ROLLED_BACK, weight=0))
 
 
 def _fold_aborted(state: EnvironmentState, _event: RolloutAborted) -> EnvironmentState:
-    return attrs.evolve(state, rollout=attrs.evolve(_rollout(state), phase=Phase.ABORTED, weight=0))
+    return _replace(state, rollout=_replace(_rollout(state), phase=Phase.ABORTED, weight=0))
 
+
+_FIELDS = {cls: tuple(field.name for field in attrs.fields(cls)) for cls in (Rollout, EnvironmentState)}
 
 _FOLD: dict[type[Event], Callable[[EnvironmentState, Event], EnvironmentState]] = {
     TestResultRecorded: _fold_test,  # type: ignore[dict-item]

@@ -1,0 +1,93 @@
+"""Simulated canary rollouts per second (the seed's canary, an analysis every 60 s of virtual time),
+and durable SQLite event appends per second.
+
+    python benchmarks/pipeline.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster, VirtualClock
+from findly_infra.adapters.sqlite import SqliteEventStore
+from findly_infra.application.service import PipelineService
+from findly_infra.application.simulation import SCENARIOS, ScenarioMetrics, simulate
+from findly_infra.config.loader import load_platform_text
+from findly_infra.domain import DeploymentPipeline, StrategyKind, TestResultRecorded, Verdict
+from findly_infra.examples import example_platform_text
+
+START = datetime(2026, 1, 1)
+
+
+def canary_rollouts(platform: object, seconds: float = 3.0) -> tuple[int, float, int]:
+    """Complete canary rollouts through the use cases and in-memory adapters, for *seconds*."""
+    count, analyses, began = 0, 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        clock = VirtualClock(START)
+        metrics = ScenarioMetrics(platform, SCENARIOS["healthy"])  # type: ignore[arg-type]
+        service = PipelineService(platform, MemoryEventStore(), clock, metrics, SimulatedCluster())  # type: ignore[arg-type]
+        service.deploy("fn-posts", f"1.0.{count}", "development", actor="bench", strategy=StrategyKind.CANARY)
+        metrics.strategies[("fn-posts", "development")] = StrategyKind.CANARY
+        outcome = service.watch("fn-posts", "development", actor="bench", wait=clock.advance)
+        assert outcome.phase.value == "succeeded"
+        analyses += sum(1 for e in service.history("fn-posts") if e.type == "analysis_recorded")
+        count += 1
+    return count, time.perf_counter() - began, analyses
+
+
+def domain_only(platform: object, seconds: float = 3.0) -> tuple[int, float]:
+    """The same rollout on the aggregate alone: decide and fold, no ports."""
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        pipeline = DeploymentPipeline.start(platform, "fn-posts")  # type: ignore[arg-type]
+        at = START
+        pipeline = pipeline.apply_all(
+            pipeline.deploy("1.0.0", "development", actor="b", at=at, strategy=StrategyKind.CANARY).events
+        )
+        while pipeline.environments["development"].phase.value == "progressing":
+            at += timedelta(minutes=1)
+            pipeline = pipeline.apply_all(pipeline.analyze("development", Verdict.PASS, actor="b", at=at).events)
+        count += 1
+    return count, time.perf_counter() - began
+
+
+def sqlite_appends(count: int = 500) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqliteEventStore(Path(folder) / "state.sqlite3")
+        event = TestResultRecorded(
+            service="fn-posts",
+            environment="development",
+            version="1.0.0",
+            at=START,
+            actor="bench",
+            suite="unit",
+            passed=True,
+        )
+        began = time.perf_counter()
+        for version in range(count):
+            store.append("fn-posts", version, [event])
+        return count / (time.perf_counter() - began)
+
+
+def main() -> None:
+    platform = load_platform_text(example_platform_text())
+    count, elapsed, analyses = canary_rollouts(platform)
+    print(
+        f"canary rollouts (use cases + memory adapters): {count / elapsed:,.0f}/s "
+        f"({analyses / count:.0f} analyses each, 60 min of virtual time)"
+    )
+    count, elapsed = domain_only(platform)
+    print(f"canary rollouts (aggregate only):              {count / elapsed:,.0f}/s")
+    began = time.perf_counter()
+    for _ in range(20):
+        simulate(platform, "fn-posts", "production", SCENARIOS["healthy"], strategy=StrategyKind.CANARY)
+    per = (time.perf_counter() - began) / 20 * 1000
+    print(f"simulate production canary (whole story, dev and staging first): {per:.1f} ms")
+    print(f"SQLite appends, one transaction each, synchronous=FULL: {sqlite_appends():,.0f}/s")
+
+
+if __name__ == "__main__":
+    main()

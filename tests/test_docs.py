@@ -31,3 +31,27 @@ def test_every_rule_is_documented() -> None:
     page = (ROOT / "docs" / "platform-file.md").read_text()
     for name in names:
         assert f"`{name}`" in page, name
+
+
+def test_the_github_actions_workflow_parses_and_its_commands_are_real() -> None:
+    import shlex
+
+    import yaml
+
+    from findly_infra.cli import _parser
+
+    page = (ROOT / "docs" / "github-actions.md").read_text()
+    (workflow_text,) = re.findall(r"```yaml\n(.*?)```", page, re.S)
+    workflow = yaml.safe_load(workflow_text)
+    steps = workflow["jobs"]["release"]["steps"]
+    commands = [
+        line.strip()
+        for step in steps
+        for line in str(step.get("run", "")).splitlines()
+        if line.strip().startswith("findly-infra")
+    ]
+    assert len(commands) >= 8
+    for command in commands:
+        words = shlex.split(command.replace("${{ inputs.version }}", "1.0.0"))
+        args = _parser().parse_args(words[1:])
+        assert args.command in ("validate", "deploy", "promote", "rollout", "record", "approve"), command

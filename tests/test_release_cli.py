@@ -195,3 +195,22 @@ def test_state_changing_commands_need_an_actor(env: dict[str, str]) -> None:
     assert code == 2
     assert "who is acting" in document["error"]["message"]  # type: ignore[index]
     _ = os
+
+
+def test_github_deploys_where_the_trigger_matches(env: dict[str, str], tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    actions = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_EVENT_NAME": "push"}
+    code, document = cli({**actions, "GITHUB_REF": "refs/heads/feature/login"}, "github", "fn-posts", "1.0.0")
+    assert (code, document["environment"]) == (0, "development")
+    assert "environment=development" in output.read_text()
+    code, document = cli({**actions, "GITHUB_REF": "refs/heads/main"}, "github", "fn-posts", "1.0.0")
+    assert code == 3  # staging, but 1.0.0 has not succeeded in development yet
+    assert document["error"]["rule"] == "promotion-order"  # type: ignore[index]
+    code, document = cli(
+        {**actions, "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REF": "refs/heads/main"},
+        "github",
+        "fn-posts",
+        "1.0.0",
+    )
+    assert (code, document["environment"]) == (0, None)  # production only by promotion
+    assert cli(env, "github", "fn-posts", "1.0.0")[0] == 2

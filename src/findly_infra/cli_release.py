@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,6 +83,11 @@ def add_release_commands(commands: Any) -> None:
     simulate.add_argument("--scenario-file", metavar="FILE", help="YAML or JSON: a list of {minute, metric: value}")
     simulate.add_argument("--seed", type=int)
     simulate.add_argument("--strategy", type=_strategy)
+    github = command(
+        "github", "deploy to the environment whose deployment_trigger matches this GitHub event", version=True
+    )
+    github.add_argument("--strategy", type=_strategy)
+    github.add_argument("--default-branch", default=os.environ.get("FINDLY_DEFAULT_BRANCH", "main"))
     demo = command(
         "demo", "the whole story on a fresh embedded state: promotions, approvals, a canary, a rollback", service=False
     )
@@ -289,7 +295,14 @@ def _rollout(args: argparse.Namespace, out: IO[str]) -> int:
             out.flush()
 
     if args.watch:
-        outcome = service.watch(args.service, args.env, actor=actor, wait=service.clock.advance, on_step=show)
+        delay = float(os.environ.get("FINDLY_STEP_DELAY") or 0)  # real seconds per virtual step, to watch it live
+
+        def wait(interval: timedelta) -> None:
+            service.clock.advance(interval)
+            if delay > 0:
+                time.sleep(delay)
+
+        outcome = service.watch(args.service, args.env, actor=actor, wait=wait, on_step=show)
     else:
         service.clock.advance(service.interval(args.env, args.service))
         outcome = service.step(args.service, args.env, actor=actor)
@@ -494,6 +507,41 @@ def _demo(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def _github(args: argparse.Namespace, out: IO[str]) -> int:
+    """Read GITHUB_EVENT_NAME and GITHUB_REF; deploy where a trigger matches (production only by promotion)."""
+    event, ref = os.environ.get("GITHUB_EVENT_NAME", ""), os.environ.get("GITHUB_REF", "")
+    if not event or not ref:
+        raise BadInputError(
+            "github reads GITHUB_EVENT_NAME and GITHUB_REF, which are not set (is this GitHub Actions?)"
+        )
+    platform = _platform(args)
+    matching = [
+        env.name
+        for env in platform.environments
+        if env.deployment_trigger.matches(event, ref, default_branch=args.default_branch)
+    ]
+    if not matching:
+        _emit(
+            args,
+            out,
+            {"environment": None, "outcome": "nothing to do"},
+            f"no environment is deployed on {event} of {ref}: nothing to do",
+        )
+        _github_output(outcome="skipped", phase="idle", version=args.version)
+        return 0
+    environment = matching[0]
+    service = _service(args, platform)
+    outcome = service.deploy(args.service, args.version, environment, actor=_actor(args), strategy=args.strategy)
+    _github_output(phase=outcome.phase.value, version=args.version, outcome="started", environment=environment)
+    _emit(
+        args,
+        out,
+        {"environment": environment, **_outcome_json(outcome)},
+        f"{event} of {ref}: {args.service} {args.version} -> {environment}: {_outcome_text(outcome)}",
+    )
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
     "deploy": _deploy,
     "promote": _deploy,
@@ -508,4 +556,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
     "history": _history,
     "simulate": _simulate,
     "demo": _demo,
+    "github": _github,
 }

@@ -102,6 +102,21 @@ class DeploymentTrigger:
             return cls(TriggerKind.PROMOTION, source=match.group(1))
         raise NotationError(f"expected a deployment trigger such as {cls.EXAMPLE}, got {describe_value(raw)}")
 
+    def matches(self, event_name: str, ref: str, *, default_branch: str = "main") -> bool:
+        """Whether a GitHub event (``GITHUB_EVENT_NAME``, ``GITHUB_REF``) triggers this deployment.
+
+        A merge is a push to the merged-into branch; "feature branches" are all branches but the
+        default one; promotions are never triggered by an event.
+        """
+        if self.kind is TriggerKind.PROMOTION or event_name != "push" or not ref.startswith("refs/heads/"):
+            return False
+        branch = ref.removeprefix("refs/heads/")
+        if self.kind is TriggerKind.MERGE:
+            return _branch_matches(branch, self.branch or default_branch)
+        if self.branch is None:
+            return branch != default_branch
+        return _branch_matches(branch, self.branch)
+
     def format(self) -> str:
         if self.kind is TriggerKind.PUSH:
             return "Push to feature branches" if self.branch is None else f"Push to branch {self.branch}"
@@ -111,6 +126,12 @@ class DeploymentTrigger:
 
     def __str__(self) -> str:
         return self.format()
+
+
+def _branch_matches(branch: str, pattern: str) -> bool:
+    """``release/*`` matches ``release/1.2``; ``*`` stops at ``/``, ``**`` does not (as GitHub's filters)."""
+    regex = re.escape(pattern).replace(r"\*\*", ".*").replace(r"\*", "[^/]*")
+    return re.fullmatch(regex, branch) is not None
 
 
 @attrs.frozen

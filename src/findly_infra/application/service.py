@@ -200,8 +200,10 @@ class PipelineService:
     # ---- the one way state changes -------------------------------------------------------------
 
     def _decide(self, service: str, environment: str, command: Callable[[DeploymentPipeline], Decision]) -> Outcome:
-        self.platform.service(service)
-        self.platform.environment(environment)
+        if service not in self._cache:
+            self.platform.service(service)  # raises UnknownNameError for a service the platform does not know
+        if environment not in self.platform.promotion_order:
+            self.platform.environment(environment)
         pipeline, version = self._load(service)
         decision = command(pipeline)
         if decision.events:

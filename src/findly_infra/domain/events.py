@@ -7,6 +7,7 @@ Times and actors come in as arguments; nothing here reads a clock.
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import datetime
 
 import attrs
@@ -33,6 +34,11 @@ __all__ = [
 ]
 
 
+@functools.cache
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
 class Verdict(enum.Enum):
     """An analysis's outcome. Missing data is never a pass: it is ``INCONCLUSIVE``."""
 
@@ -55,8 +61,7 @@ class Event:
     @property
     def type(self) -> str:
         """The event's name in the audit trail: ``rollout_started``."""
-        name = type(self).__name__
-        return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+        return _snake(type(self).__name__)
 
 
 @attrs.frozen(kw_only=True)

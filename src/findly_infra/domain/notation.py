@@ -9,6 +9,7 @@ object. Garbage raises :class:`NotationError` with a sentence that says what was
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from typing import ClassVar
@@ -324,12 +325,16 @@ class Threshold:
         return self.comparison.holds(observed, self.value)
 
     def format(self) -> str:
-        limit = self.limit if isinstance(self.limit, (Percentage, Duration)) else format_number(self.limit)
-        text = limit.format() if isinstance(limit, (Percentage, Duration)) else limit
-        return f"{self.comparison.value} {text}"
+        return _format_threshold(self.comparison, self.limit)
 
     def __str__(self) -> str:
         return self.format()
+
+
+@functools.cache
+def _format_threshold(comparison: Comparison, limit: Percentage | Duration | float) -> str:
+    text = limit.format() if isinstance(limit, (Percentage, Duration)) else format_number(limit)
+    return f"{comparison.value} {text}"
 
 
 _LATENCY = re.compile(r"^(.+?%)\s+of\s+requests\s*(<=|<)\s*(.+)$", re.I)

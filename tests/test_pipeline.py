@@ -369,3 +369,65 @@ def test_blue_green_waits_for_business_validation_then_cuts_over() -> None:
     assert pipeline.environments["production"].phase is Phase.SUCCEEDED
     # a bad next version: the trigger fires after cutover and everything returns to blue at once
     _ = (ApprovalGranted, RolloutAborted, attrs, pytest, settings)
+
+
+def _to_production_request(pipeline: DeploymentPipeline, version: str, at: datetime) -> DeploymentPipeline:
+    for env in ("development", "staging"):
+        pipeline = run(pipeline, pipeline.deploy(version, env, actor="erin", at=at).events)
+        pipeline = run(
+            pipeline, pipeline.analyze(env, Verdict.PASS, actor="findly", at=at + timedelta(minutes=5)).events
+        )
+        for suite in PLATFORM.environment(env).tests:
+            pipeline = run(pipeline, pipeline.record_test(version, env, suite, True, actor="ci", at=at).events)
+    return run(pipeline, pipeline.deploy(version, "production", actor="erin", at=at).events)
+
+
+def test_a_newer_version_supersedes_pending_approvals() -> None:
+    pipeline = _to_production_request(DeploymentPipeline.start(PLATFORM, "fn-posts"), "1.0.0", T0)
+    pipeline = run(pipeline, pipeline.approve("1.0.0", "production", actor="alice", at=T0).events)
+    pipeline = _to_production_request(pipeline, "2.0.0", T0 + timedelta(hours=1))
+    state = pipeline.environments["production"]
+    assert state.requested is not None
+    assert state.requested[0] == "2.0.0"
+    assert state.approvals == ()
+    refused = pipeline.approve("1.0.0", "production", actor="carol", at=T0 + timedelta(hours=1))
+    assert refused.refusal is not None
+    assert refused.refusal.rule == "approval-target"
+
+
+def test_approvals_expire() -> None:
+    pipeline = _to_production_request(DeploymentPipeline.start(PLATFORM, "fn-posts"), "1.0.0", T0)
+    for person in ("alice", "carol"):
+        pipeline = run(pipeline, pipeline.approve("1.0.0", "production", actor=person, at=T0).events)
+    late = pipeline.deploy("1.0.0", "production", actor="erin", at=T0 + timedelta(hours=25))
+    assert late.refusal is not None
+    assert late.refusal.rule == "approvals"
+    assert pipeline.deploy("1.0.0", "production", actor="erin", at=T0 + timedelta(hours=23)).accepted
+
+
+@given(st.text(max_size=20))
+def test_a_spent_budget_refuses_promotion_unless_overridden_with_a_reason(reason: str) -> None:
+    pipeline = _to_production_request(DeploymentPipeline.start(PLATFORM, "fn-posts"), "1.0.0", T0)
+    for person in ("alice", "carol"):
+        pipeline = run(pipeline, pipeline.approve("1.0.0", "production", actor=person, at=T0).events)
+    decision = pipeline.deploy(
+        "1.0.0", "production", actor="erin", at=T0, budget_spent=True, budget_override=reason or None
+    )
+    if reason:
+        assert decision.accepted
+    else:
+        assert decision.refusal is not None
+        assert decision.refusal.rule == "error-budget"
+
+
+def test_blue_green_validation_waits_no_longer_than_its_timeout() -> None:
+    pipeline = _to_production_request(DeploymentPipeline.start(PLATFORM, "fn-posts"), "1.0.0", T0)
+    for person in ("alice", "carol"):
+        pipeline = run(pipeline, pipeline.approve("1.0.0", "production", actor=person, at=T0).events)
+    pipeline = run(pipeline, pipeline.deploy("1.0.0", "production", actor="erin", at=T0).events)
+    at = T0
+    while pipeline.environments["production"].phase is Phase.PROGRESSING and at < T0 + timedelta(hours=3):
+        at += timedelta(minutes=1)
+        pipeline = run(pipeline, pipeline.analyze("production", Verdict.PASS, actor="findly", at=at).events)
+    assert pipeline.environments["production"].phase is Phase.PAUSED
+    assert at - T0 <= timedelta(hours=1, minutes=1)

@@ -404,6 +404,9 @@ class DeploymentPipeline:
                     continue
                 return (AwaitingApproval(**base, step=step.name, reason=step.description),)
             if (rollout.version, step.name) not in state.passed:
+                if at - rollout.started >= _td(strategy.validation_timeout.milliseconds):
+                    why = f"no passed {step.name} for {rollout.version} within {strategy.validation_timeout.describe()}"
+                    return (RolloutPaused(**base, reason=why),)  # no phase waits forever: a person decides
                 return ()  # evidence (a passed suite of that name) still missing
         return (TrafficShifted(**base, weight=100, step=1, reason="cutover"),)
 

@@ -327,9 +327,12 @@ class BlueGreenStrategy:
     validation_steps: tuple[ValidationStep, ...] = ()
     rollback_triggers: tuple[RollbackTrigger, ...] = ()
     bake_time: Duration = Duration.of(minutes=10)
+    validation_timeout: Duration = Duration.of(hours=1)
     analysis: AnalysisSettings = AnalysisSettings()
 
     def __attrs_post_init__(self) -> None:
+        if self.validation_timeout.milliseconds <= 0:
+            raise InvariantError("validation_timeout is a positive time", field="validation_timeout")
         for field, names in (
             ("validation_steps", [step.name for step in self.validation_steps]),
             ("rollback_triggers", [trigger.name for trigger in self.rollback_triggers]),

@@ -214,3 +214,11 @@ def test_github_deploys_where_the_trigger_matches(env: dict[str, str], tmp_path:
     )
     assert (code, document["environment"]) == (0, None)  # production only by promotion
     assert cli(env, "github", "fn-posts", "1.0.0")[0] == 2
+
+
+def test_without_human_approvals_a_blue_green_release_waits(tmp_path: Path) -> None:
+    code, document = cli(
+        {}, "--config", str(EXAMPLE), "simulate", "fn-posts", "--env", "production", "--no-human-approvals"
+    )
+    assert (code, document["outcome"]) == (0, "paused")
+    assert document["steps"][-1]["type"] == "awaiting_approval"  # type: ignore[index]

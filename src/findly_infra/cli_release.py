@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -83,6 +84,9 @@ def add_release_commands(commands: Any) -> None:
     simulate.add_argument("--scenario-file", metavar="FILE", help="YAML or JSON: a list of {minute, metric: value}")
     simulate.add_argument("--seed", type=int)
     simulate.add_argument("--strategy", type=_strategy)
+    simulate.add_argument(
+        "--no-human-approvals", action="store_true", help="nobody passes the rollout's manual gates (it waits)"
+    )
     github = command(
         "github", "deploy to the environment whose deployment_trigger matches this GitHub event", version=True
     )
@@ -287,10 +291,18 @@ def _rollout(args: argparse.Namespace, out: IO[str]) -> int:
     actor = _actor(args)
     lines: list[str] = []
 
+    live = not args.json and out.isatty()
+
     def show(outcome: Any) -> None:
         line = f"{outcome.events[-1].at.isoformat() if outcome.events else ''}  {_outcome_text(outcome)}"
         lines.append(line)
-        if not args.json:
+        if live:  # one line that updates in place, with a bar of the new version's share
+            bar = "#" * (outcome.weight // 5)
+            out.write(f"\r\033[K[{bar:<20}] {line}")
+            if outcome.phase.value != "progressing":
+                out.write("\n")
+            out.flush()
+        elif not args.json:
             out.write(line + "\n")
             out.flush()
 
@@ -372,7 +384,15 @@ def _simulate(args: argparse.Namespace, out: IO[str]) -> int:
         scenario = SCENARIOS[args.scenario]
     else:
         raise BadInputError(f"unknown scenario {args.scenario!r}; known: {', '.join(SCENARIOS)}")
-    result = simulate(platform, args.service, args.env, scenario, strategy=args.strategy, seed=args.seed)
+    result = simulate(
+        platform,
+        args.service,
+        args.env,
+        scenario,
+        strategy=args.strategy,
+        seed=args.seed,
+        human_approvals=not args.no_human_approvals,
+    )
     if args.json:
         out.write(json.dumps(result.to_json(), indent=2) + "\n")
     else:
@@ -417,8 +437,13 @@ def _rollout_summary(service: str, environment: str, events: list[Any]) -> str:
     mine = [e for e in events if e.environment == environment]
     rows = ["| time | event | version | detail |", "|---|---|---|---|"]
     weights: list[int] = []
+    errors: list[str] = []
     weight = 0
     for event in mine[-60:]:
+        readings = {r.metric: r.value for r in getattr(event, "readings", ())}
+        error = readings.get("error_rate")
+        if event.type == "analysis_recorded":
+            errors.append("0" if error is None or math.isnan(error) else f"{error * 100:.3g}")
         detail = getattr(event, "weight", None)
         if detail is not None:
             weight = detail
@@ -438,6 +463,15 @@ def _rollout_summary(service: str, environment: str, events: list[Any]) -> str:
         f"  line [{', '.join(str(w) for w in weights)}]",
         "```",
     ]
+    if errors:
+        chart += [
+            "```mermaid",
+            "xychart-beta",
+            f'  title "{service} in {environment}: error rate of the new version at each analysis (%)"',
+            f"  x-axis [{', '.join(str(i) for i in range(len(errors)))}]",
+            f"  line [{', '.join(errors)}]",
+            "```",
+        ]
     return "\n".join([f"### {service} in {environment}", "", *rows, "", *chart])
 
 

@@ -140,11 +140,13 @@ def simulate(
     seed: int | None = None,
     version: str = "2.0.0",
     baseline: str = "1.0.0",
+    human_approvals: bool = True,
 ) -> SimulationResult:
     """Release *version* of *service* into *environment* (after *baseline* serves it), judged by *scenario*.
 
     The environments before it are passed by the book first (their suites recorded as passed, their
-    approvals given by scripted approvers), so that only *environment*'s rollout is under test.
+    approvals given by scripted approvers), so that only *environment*'s rollout is under test. With
+    *human_approvals* false, nobody passes the rollout's own manual gates: it ends ``paused`` there.
     """
     clock = VirtualClock(START)
     cluster = SimulatedCluster()
@@ -163,7 +165,8 @@ def simulate(
             _enter(service_, platform, service, release, env, kind if last and release == version else None)
             _evidence(service_, platform, service, release, env)
             outcome = service_.watch(service, env, actor="findly-sim", wait=clock.advance, max_steps=10_000)
-            outcome = _human_gates(service_, platform, service, release, env, clock, outcome)
+            if human_approvals or release != version or not last:
+                outcome = _human_gates(service_, platform, service, release, env, clock, outcome)
             if not last:
                 for suite in platform.environment(env).tests:
                     service_.record_test(service, release, env, suite, True, actor="ci")

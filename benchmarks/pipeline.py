@@ -54,6 +54,28 @@ def domain_only(platform: object, seconds: float = 3.0) -> tuple[int, float]:
     return count, time.perf_counter() - began
 
 
+def domain_with_analysis(platform: object, seconds: float = 3.0) -> tuple[int, float]:
+    """The aggregate plus the domain's analysis of each interval's observations: the pure decision engine."""
+    from findly_infra.domain.analysis import Observation, judge_criteria
+
+    canary = platform.canary_strategy  # type: ignore[attr-defined]
+    observation = Observation(dict(SCENARIOS["healthy"](0)))
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        pipeline = DeploymentPipeline.start(platform, "fn-posts")  # type: ignore[arg-type]
+        at = START
+        pipeline = pipeline.apply_all(
+            pipeline.deploy("1.0.0", "development", actor="b", at=at, strategy=StrategyKind.CANARY).events
+        )
+        while pipeline.environments["development"].phase.value == "progressing":
+            at += timedelta(minutes=1)
+            verdict, readings = judge_criteria(canary.success_criteria, observation, canary.analysis.min_requests)
+            decision = pipeline.analyze("development", verdict, actor="b", at=at, readings=readings)
+            pipeline = pipeline.apply_all(decision.events)
+        count += 1
+    return count, time.perf_counter() - began
+
+
 def sqlite_appends(count: int = 500) -> float:
     with tempfile.TemporaryDirectory() as folder:
         store = SqliteEventStore(Path(folder) / "state.sqlite3")
@@ -81,6 +103,8 @@ def main() -> None:
     )
     count, elapsed = domain_only(platform)
     print(f"canary rollouts (aggregate only):              {count / elapsed:,.0f}/s")
+    count, elapsed = domain_with_analysis(platform)
+    print(f"canary rollouts (aggregate + analysis):        {count / elapsed:,.0f}/s")
     began = time.perf_counter()
     for _ in range(20):
         simulate(platform, "fn-posts", "production", SCENARIOS["healthy"], strategy=StrategyKind.CANARY)

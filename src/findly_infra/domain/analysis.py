@@ -7,13 +7,15 @@ even when others are missing: a breach is evidence.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 
 import attrs
 
 from findly_infra.domain.events import MetricReading, Verdict
-from findly_infra.domain.notation import Threshold
+from findly_infra.domain.notation import Comparison, Threshold
 from findly_infra.domain.strategy import MetricCriterion, RollbackTrigger
 
 __all__ = ["Observation", "judge_criteria", "judge_triggers"]
@@ -41,35 +43,56 @@ def judge_criteria(
     criteria: tuple[MetricCriterion, ...], observation: Observation, min_requests: int
 ) -> tuple[Verdict, tuple[MetricReading, ...]]:
     """Every criterion must hold: pass; any breached: fail; otherwise (no data, too little traffic): inconclusive."""
-    return _judge([(c.metric, c.threshold, True) for c in criteria], observation, min_requests)
+    return _judge(_plan(tuple((c.metric, c.threshold, True) for c in criteria)), observation, min_requests)
 
 
 def judge_triggers(
     triggers: tuple[RollbackTrigger, ...], observation: Observation, min_requests: int
 ) -> tuple[Verdict, tuple[MetricReading, ...]]:
     """Any trigger firing fails the analysis (and, after cutover, returns traffic at once)."""
-    return _judge([(t.name, t.threshold, False) for t in triggers if t.threshold], observation, min_requests)
+    return _judge(
+        _plan(tuple((t.name, t.threshold, False) for t in triggers if t.threshold)), observation, min_requests
+    )
+
+
+_Check = tuple[str, Threshold, float, Callable[[float, float], bool], str, bool]
+_COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
+    Comparison.LT: operator.lt,
+    Comparison.LE: operator.le,
+    Comparison.GT: operator.gt,
+    Comparison.GE: operator.ge,
+}
+
+
+@functools.cache
+def _plan(checks: tuple[tuple[str, Threshold | None, bool], ...]) -> tuple[_Check, ...]:
+    """What to compare, worked out once per set of criteria (analyses run every interval)."""
+    plan = []
+    for metric, threshold, must_hold in checks:
+        assert threshold is not None
+        plan.append((metric, threshold, threshold.value, _COMPARE[threshold.comparison], threshold.format(), must_hold))
+    return tuple(plan)
 
 
 def _judge(
-    checks: list[tuple[str, Threshold | None, bool]], observation: Observation, min_requests: int
+    plan: tuple[_Check, ...], observation: Observation, min_requests: int
 ) -> tuple[Verdict, tuple[MetricReading, ...]]:
     readings = []
     enough = _enough_traffic(observation, min_requests)
-    for metric, threshold, must_hold in checks:
-        assert threshold is not None
+    failed = doubtful = False
+    for metric, _threshold, limit, compare, text, must_hold in plan:
         value = observation.get(metric)
         if math.isnan(value) or not enough:
             verdict = Verdict.INCONCLUSIVE
+            doubtful = True
+        elif compare(value, limit) == must_hold:
+            verdict = Verdict.PASS
         else:
-            met = threshold.holds_for(value)
-            verdict = Verdict.PASS if met == must_hold else Verdict.FAIL
-        readings.append(MetricReading(metric=metric, value=value, threshold=threshold.format(), verdict=verdict))
-    verdicts = {reading.verdict for reading in readings}
-    if Verdict.FAIL in verdicts:
-        overall = Verdict.FAIL
-    elif Verdict.INCONCLUSIVE in verdicts or not readings or not enough:
-        overall = Verdict.INCONCLUSIVE
-    else:
-        overall = Verdict.PASS
-    return overall, tuple(readings)
+            verdict = Verdict.FAIL
+            failed = True
+        readings.append(MetricReading(metric=metric, value=value, threshold=text, verdict=verdict))
+    if failed:
+        return Verdict.FAIL, tuple(readings)
+    if doubtful or not readings or not enough:
+        return Verdict.INCONCLUSIVE, tuple(readings)
+    return Verdict.PASS, tuple(readings)

@@ -38,24 +38,9 @@ def canary_rollouts(platform: object, seconds: float = 3.0) -> tuple[int, float,
     return count, time.perf_counter() - began, analyses
 
 
-def domain_only(platform: object, seconds: float = 3.0) -> tuple[int, float]:
-    """The same rollout on the aggregate alone: decide and fold, no ports."""
-    count, began = 0, time.perf_counter()
-    while time.perf_counter() - began < seconds:
-        pipeline = DeploymentPipeline.start(platform, "fn-posts")  # type: ignore[arg-type]
-        at = START
-        pipeline = pipeline.apply_all(
-            pipeline.deploy("1.0.0", "development", actor="b", at=at, strategy=StrategyKind.CANARY).events
-        )
-        while pipeline.environments["development"].phase.value == "progressing":
-            at += timedelta(minutes=1)
-            pipeline = pipeline.apply_all(pipeline.analyze("development", Verdict.PASS, actor="b", at=at).events)
-        count += 1
-    return count, time.perf_counter() - began
-
-
-def domain_with_analysis(platform: object, seconds: float = 3.0) -> tuple[int, float]:
-    """The aggregate plus the domain's analysis of each interval's observations: the pure decision engine."""
+def _aggregate_rollouts(platform: object, judge: bool, seconds: float = 3.0) -> tuple[int, float]:
+    """Canary rollouts on the aggregate alone (decide and fold, no ports); with *judge*, each interval's
+    observations are also analysed by the domain, as the metrics adapters would."""
     from findly_infra.domain.analysis import Observation, judge_criteria
 
     canary = platform.canary_strategy  # type: ignore[attr-defined]
@@ -69,9 +54,12 @@ def domain_with_analysis(platform: object, seconds: float = 3.0) -> tuple[int, f
         )
         while pipeline.environments["development"].phase.value == "progressing":
             at += timedelta(minutes=1)
-            verdict, readings = judge_criteria(canary.success_criteria, observation, canary.analysis.min_requests)
-            decision = pipeline.analyze("development", verdict, actor="b", at=at, readings=readings)
-            pipeline = pipeline.apply_all(decision.events)
+            verdict, readings = Verdict.PASS, ()
+            if judge:
+                verdict, readings = judge_criteria(canary.success_criteria, observation, canary.analysis.min_requests)
+            pipeline = pipeline.apply_all(
+                pipeline.analyze("development", verdict, actor="b", at=at, readings=readings).events
+            )
         count += 1
     return count, time.perf_counter() - began
 
@@ -101,9 +89,9 @@ def main() -> None:
         f"canary rollouts (use cases + memory adapters): {count / elapsed:,.0f}/s "
         f"({analyses / count:.0f} analyses each, 60 min of virtual time)"
     )
-    count, elapsed = domain_only(platform)
+    count, elapsed = _aggregate_rollouts(platform, judge=False)
     print(f"canary rollouts (aggregate only):              {count / elapsed:,.0f}/s")
-    count, elapsed = domain_with_analysis(platform)
+    count, elapsed = _aggregate_rollouts(platform, judge=True)
     print(f"canary rollouts (aggregate + analysis):        {count / elapsed:,.0f}/s")
     began = time.perf_counter()
     for _ in range(20):

@@ -26,6 +26,7 @@ from findly_infra.domain import (
     TrafficShifted,
     Verdict,
 )
+from findly_infra.domain.pipeline import ROLLOUT_RECORDED_EVIDENCE
 
 from .conftest import EXAMPLE
 
@@ -180,7 +181,7 @@ def test_leaving_an_environment_needs_every_listed_suite_passed_for_that_version
             previous = PLATFORM.previous_environment(event.environment)
             if previous is not None:
                 for suite in previous.tests:
-                    if suite not in ("health checks", "canary validation"):
+                    if suite not in ROLLOUT_RECORDED_EVIDENCE:
                         assert (event.version, suite) in before.environments[previous.name].passed
 
 

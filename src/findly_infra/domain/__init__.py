@@ -27,6 +27,7 @@ from findly_infra.domain.environment import (
 )
 from findly_infra.domain.errors import (
     InvariantError,
+    first_repeat,
 )
 from findly_infra.domain.events import (
     AnalysisRecorded,
@@ -264,6 +265,7 @@ __all__ = [
     "check_platform",
     "describe_value",
     "did_you_mean",
+    "first_repeat",
     "format_number",
     "format_path",
     "judge_criteria",

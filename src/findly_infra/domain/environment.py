@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import attrs
 
-from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import ByteSize, CpuQuantity, Duration, NotationError, describe_value
 
 __all__ = [
@@ -202,13 +202,11 @@ class ApproverGroup:
     members: tuple[str, ...]
 
     def __attrs_post_init__(self) -> None:
-        seen: set[str] = set()
         for index, member in enumerate(self.members):
             if not member.strip():
                 raise InvariantError("a member name cannot be empty", field="members", index=index)
-            if member in seen:
-                raise InvariantError(f"{member!r} is listed twice", field="members", index=index)
-            seen.add(member)
+        if (repeat := first_repeat(self.members)) is not None:
+            raise InvariantError(f"{self.members[repeat]!r} is listed twice", field="members", index=repeat)
 
 
 @attrs.frozen
@@ -231,13 +229,11 @@ class Environment:
 
     def __attrs_post_init__(self) -> None:
         for field, values in (("tests", self.tests), ("approvers", self.approvers)):
-            seen: set[str] = set()
             for index, value in enumerate(values):
                 if not value.strip():
                     raise InvariantError("an entry cannot be empty", field=field, index=index)
-                if value in seen:
-                    raise InvariantError(f"{value!r} is listed twice", field=field, index=index)
-                seen.add(value)
+            if (repeat := first_repeat(values)) is not None:
+                raise InvariantError(f"{values[repeat]!r} is listed twice", field=field, index=repeat)
         if self.approval_required and not self.approvers:
             raise InvariantError(
                 "approval_required is true but no approver group is listed: name at least one group in approvers",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["InvariantError"]
+from collections.abc import Hashable, Sequence
+
+__all__ = ["InvariantError", "first_repeat"]
 
 
 class InvariantError(ValueError):
@@ -26,3 +28,13 @@ class InvariantError(ValueError):
             if self.index is not None:
                 parts.append(self.index)
         return tuple(parts)
+
+
+def first_repeat(values: Sequence[Hashable]) -> int | None:
+    """The index of the first value that appeared before, or ``None`` when all are distinct."""
+    seen: set[Hashable] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            return index
+        seen.add(value)
+    return None

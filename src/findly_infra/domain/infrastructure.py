@@ -7,7 +7,7 @@ import re
 
 import attrs
 
-from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import ByteSize, Duration, MachineType
 
 __all__ = [
@@ -99,9 +99,8 @@ class HorizontalAutoscaler:
             (type(metric).__name__, getattr(metric, "name", None) or getattr(metric, "metric_name", None))
             for metric in self.metrics
         ]
-        for index, key in enumerate(keys):
-            if keys.index(key) != index:
-                raise InvariantError(f"the metric {key[1]!r} is listed twice", field="metrics", index=index)
+        if (repeat := first_repeat(keys)) is not None:
+            raise InvariantError(f"the metric {keys[repeat][1]!r} is listed twice", field="metrics", index=repeat)
 
 
 @attrs.frozen
@@ -177,8 +176,8 @@ class NodePool:
         for index, zone in enumerate(self.zones):
             if not _ZONE.match(zone):
                 raise InvariantError(f"{zone!r} is not a zone such as 'us-central1-a'", field="zones", index=index)
-            if self.zones.index(zone) != index:
-                raise InvariantError(f"zone {zone!r} is listed twice", field="zones", index=index)
+        if (repeat := first_repeat(self.zones)) is not None:
+            raise InvariantError(f"zone {self.zones[repeat]!r} is listed twice", field="zones", index=repeat)
         if self.min_nodes < 0:
             raise InvariantError(f"min_nodes is 0 or more, got {self.min_nodes}", field="min_nodes")
         if self.max_nodes < 1:
@@ -209,9 +208,8 @@ class GKECluster:
 
     def __attrs_post_init__(self) -> None:
         names = [pool.name for pool in self.node_pools]
-        for index, name in enumerate(names):
-            if names.index(name) != index:
-                raise InvariantError(f"node pool {name!r} is listed twice", field="node_pools", index=index)
+        if (repeat := first_repeat(names)) is not None:
+            raise InvariantError(f"node pool {names[repeat]!r} is listed twice", field="node_pools", index=repeat)
 
     @property
     def max_cores(self) -> int:

@@ -6,7 +6,7 @@ import re
 
 import attrs
 
-from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import Duration, cadence_in
 
 __all__ = [
@@ -105,9 +105,8 @@ class GlobalLoadBalancer:
 
     def __attrs_post_init__(self) -> None:
         paths = [backend.path for backend in self.backends]
-        for index, path in enumerate(paths):
-            if paths.index(path) != index:
-                raise InvariantError(f"the path {path!r} is routed twice", field="backends", index=index)
+        if (repeat := first_repeat(paths)) is not None:
+            raise InvariantError(f"the path {paths[repeat]!r} is routed twice", field="backends", index=repeat)
 
 
 @attrs.frozen

@@ -7,7 +7,7 @@ import re
 
 import attrs
 
-from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import Duration, cadence_in
 
 __all__ = [
@@ -212,9 +212,10 @@ class IstioConfiguration:
 
     def __attrs_post_init__(self) -> None:
         names = [policy.name for policy in self.authorization_policies]
-        for index, name in enumerate(names):
-            if names.index(name) != index:
-                raise InvariantError(f"policy {name!r} is listed twice", field="authorization_policies", index=index)
+        if (repeat := first_repeat(names)) is not None:
+            raise InvariantError(
+                f"policy {names[repeat]!r} is listed twice", field="authorization_policies", index=repeat
+            )
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import attrs
 
-from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import Duration, NotationError, Percentage, Threshold, describe_value
 
 __all__ = [
@@ -184,9 +184,8 @@ class CanaryStrategy:
                     index=index,
                 )
         metrics = [criterion.metric for criterion in self.success_criteria]
-        for index, metric in enumerate(metrics):
-            if metrics.index(metric) != index:
-                raise InvariantError(f"{metric} has two criteria", field="success_criteria", index=metric)
+        if (repeat := first_repeat(metrics)) is not None:
+            raise InvariantError(f"{metrics[repeat]} has two criteria", field="success_criteria", index=metrics[repeat])
 
     @property
     def timed_steps(self) -> tuple[CanaryStep, ...]:
@@ -337,9 +336,8 @@ class BlueGreenStrategy:
             ("validation_steps", [step.name for step in self.validation_steps]),
             ("rollback_triggers", [trigger.name for trigger in self.rollback_triggers]),
         ):
-            for index, name in enumerate(names):
-                if names.index(name) != index:
-                    raise InvariantError(f"{name} is listed twice", field=field, index=index)
+            if (repeat := first_repeat(names)) is not None:
+                raise InvariantError(f"{names[repeat]} is listed twice", field=field, index=repeat)
 
     @property
     def metric_triggers(self) -> tuple[RollbackTrigger, ...]:

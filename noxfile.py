@@ -13,7 +13,9 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 def tests(session: nox.Session) -> None:
     """The test suite (pass e.g. `-- -k platform` to select)."""
     session.install("-e", ".[dev]", "coverage[toml]")
+    session.run("coverage", "erase")
     session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "combine")
     session.run("coverage", "report", "--skip-covered", "--show-missing", "--fail-under=90")
 
 

@@ -1,0 +1,240 @@
+"""Prometheus: the PromQL for each criterion, a small HTTP API client, and the metrics port on top.
+
+Queries select the new version's series only (labels ``service`` and ``version``, as the rendered
+manifests set them). Ratios are ratios of sums; quantiles sum the buckets ``by (le)`` first. An empty
+result, NaN, too little traffic, or a Prometheus that cannot be reached after retries is never a
+pass: the analysis is inconclusive.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from findly_infra.domain.analysis import Observation, judge_criteria, judge_triggers
+from findly_infra.domain.events import MetricReading, Verdict
+from findly_infra.domain.operations import MetricNames
+from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, metric_kind
+
+__all__ = [
+    "PrometheusClient",
+    "PrometheusError",
+    "PrometheusMetrics",
+    "PrometheusQueryError",
+    "PrometheusUnavailableError",
+    "criterion_query",
+    "requests_query",
+    "single_value",
+]
+
+_LATENCY = re.compile(r"^latency_p(\d{1,2}(?:\.\d+)?)$")
+
+
+class PrometheusError(Exception):
+    """Raised when Prometheus cannot answer a query."""
+
+
+class PrometheusUnavailableError(PrometheusError):
+    """Raised when Prometheus cannot be reached (or keeps failing) after the retries."""
+
+
+class PrometheusQueryError(PrometheusError):
+    """Raised when Prometheus refuses a query (a bad expression: a bug, not an outage)."""
+
+
+def _selector(names: MetricNames, service: str, version: str, extra: str = "") -> str:
+    labels = f'{names.service_label}="{service}",{names.version_label}="{version}"'
+    return "{" + labels + (f",{extra}" if extra else "") + "}"
+
+
+def _window(window: timedelta) -> str:
+    return f"{max(1, round(window.total_seconds()))}s"
+
+
+def _pods(names: MetricNames, service: str, version: str) -> str:
+    """kube-state-metrics' pod labels of the new version's pods, as a filter to join cAdvisor series on."""
+    return (
+        f'max by (namespace, pod) (kube_pod_labels{{label_{names.service_label}="{service}",'
+        f'label_{names.version_label}="{version}"}})'
+    )
+
+
+def requests_query(names: MetricNames, service: str, version: str, window: timedelta) -> str:
+    """How many requests the new version served over the window (for the minimum-traffic rule)."""
+    return f"sum(increase({names.requests}{_selector(names, service, version)}[{_window(window)}]))"
+
+
+def criterion_query(metric: str, names: MetricNames, service: str, version: str, window: timedelta) -> str:
+    """The PromQL that measures *metric* for the new version: a ratio, or seconds for latencies."""
+    w = _window(window)
+    if metric == "error_rate":
+        server_errors = f'{names.status_label}=~"5.."'
+        errors = f"sum(rate({names.requests}{_selector(names, service, version, server_errors)}[{w}]))"
+        total = f"sum(rate({names.requests}{_selector(names, service, version)}[{w}]))"
+        return f"({errors} or vector(0)) / {total}"  # no 5xx series at all is 0 errors; no traffic is NaN
+    if match := _LATENCY.match(metric):
+        quantile = float(match.group(1)) / 100
+        buckets = f"rate({names.latency}_bucket{_selector(names, service, version)}[{w}])"
+        return f"histogram_quantile({quantile:g}, sum by (le) ({buckets}))"
+    pods = _pods(names, service, version)
+    container = f'container="{service}"'
+
+    def of_new_pods(series: str) -> str:
+        return f"sum({series} * on (namespace, pod) group_left () {pods})"
+
+    if metric == "cpu_utilization":
+        used = of_new_pods(f"rate(container_cpu_usage_seconds_total{{{container}}}[{w}])")
+        requested = of_new_pods(f'kube_pod_container_resource_requests{{{container},resource="cpu"}}')
+        return f"{used} / {requested}"
+    if metric == "memory_utilization":
+        used = of_new_pods(f"container_memory_working_set_bytes{{{container}}}")
+        limit = of_new_pods(f'kube_pod_container_resource_limits{{{container},resource="memory"}}')
+        return f"{used} / {limit}"
+    if metric == "health_check_failures":
+        failed = of_new_pods(f'rate(prober_probe_total{{{container},result="failed"}}[{w}])')
+        total = of_new_pods(f"rate(prober_probe_total{{{container}}}[{w}])")
+        return f"({failed} or vector(0)) / {total}"
+    raise ValueError(f"no query for metric {metric!r}")
+
+
+@attrs.define
+class PrometheusClient:
+    """Instant queries over Prometheus's HTTP API, with a timeout and bounded retries with backoff.
+
+    The bearer token is sent but never shown: it is kept out of ``repr`` and of every message.
+    """
+
+    base_url: str
+    token: str | None = attrs.field(default=None, repr=False)
+    timeout: float = 5.0
+    attempts: int = 3
+    _client: Any = attrs.field(default=None, init=False, repr=False)
+
+    def _http(self) -> Any:
+        if self._client is None:
+            import httpx
+
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            self._client = httpx.Client(base_url=self.base_url.rstrip("/"), headers=headers, timeout=self.timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def query(self, expression: str, at: datetime) -> list[tuple[Mapping[str, str], float]]:
+        """The instant vector (or scalar) of *expression* at *at*: ``[(labels, value)]``; NaN stays NaN."""
+        import httpx
+        import stamina
+
+        params = {"query": expression, "time": f"{_unix(at):.3f}"}
+
+        @stamina.retry(
+            on=(httpx.TransportError, _RetryableStatusError), attempts=self.attempts, wait_initial=0.1, wait_max=1.0
+        )
+        def call() -> Any:
+            response = self._http().get("/api/v1/query", params=params)
+            if response.status_code >= 500 or response.status_code == 429:
+                raise _RetryableStatusError(response.status_code)
+            return response
+
+        try:
+            response = call()
+        except httpx.TransportError as exc:
+            raise PrometheusUnavailableError(
+                f"Prometheus at {self.base_url} cannot be reached: {type(exc).__name__}"
+            ) from None
+        except _RetryableStatusError as exc:
+            raise PrometheusUnavailableError(
+                f"Prometheus at {self.base_url} keeps answering HTTP {exc.status}"
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise PrometheusUnavailableError(
+                f"Prometheus at {self.base_url} answered something that is not JSON"
+            ) from None
+        if response.status_code >= 400 or body.get("status") != "success":
+            raise PrometheusQueryError(f"Prometheus refused the query: {body.get('error', response.status_code)}")
+        return _parse(body.get("data", {}))
+
+
+class _RetryableStatusError(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _unix(at: datetime) -> float:
+    from datetime import UTC
+
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+def _parse(data: Mapping[str, Any]) -> list[tuple[Mapping[str, str], float]]:
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "scalar" and isinstance(result, list):
+        return [({}, _number(result[1]))]
+    if kind == "vector" and isinstance(result, list):
+        return [(item.get("metric", {}), _number(item["value"][1])) for item in result]
+    raise PrometheusQueryError(f"expected an instant vector or scalar, got {kind!r}")
+
+
+def _number(text: Any) -> float:
+    try:
+        return float(text)  # Prometheus writes "NaN", "+Inf", "-Inf" as strings; float() reads them
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def single_value(samples: list[tuple[Mapping[str, str], float]]) -> float:
+    """The one value of a summed query; no series (or several) is NaN: no evidence."""
+    return samples[0][1] if len(samples) == 1 else math.nan
+
+
+@attrs.define
+class PrometheusMetrics:
+    """The metrics port on Prometheus: each criterion measured for the new version, then judged.
+
+    ``strategy_of(service, environment)`` says which strategy's criteria apply (the rollout's).
+    """
+
+    client: PrometheusClient
+    names: MetricNames
+    strategy_of: Any
+    window: timedelta = timedelta(minutes=1)
+
+    def observe(self, service: str, version: str, metrics: tuple[str, ...], at: datetime) -> Observation:
+        values: dict[str, float] = {
+            "requests": single_value(self.client.query(requests_query(self.names, service, version, self.window), at))
+        }
+        for metric in metrics:
+            query = criterion_query(metric, self.names, service, version, self.window)
+            values[metric] = single_value(self.client.query(query, at))
+        return Observation(values)
+
+    def analyze(
+        self, service: str, environment: str, version: str, at: datetime
+    ) -> tuple[Verdict, tuple[MetricReading, ...]]:
+        strategy = self.strategy_of(service, environment)
+        if isinstance(strategy, BlueGreenStrategy):
+            checks = tuple(t.name for t in strategy.metric_triggers)
+        elif isinstance(strategy, CanaryStrategy):
+            checks = tuple(c.metric for c in strategy.success_criteria)
+        else:
+            checks = ()
+        try:
+            observation = self.observe(service, version, tuple(m for m in checks if metric_kind(m)), at)
+        except PrometheusUnavailableError:
+            observation = Observation({})  # no evidence: inconclusive, never a pass
+        if isinstance(strategy, BlueGreenStrategy):
+            return judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
+        if isinstance(strategy, CanaryStrategy):
+            return judge_criteria(strategy.success_criteria, observation, strategy.analysis.min_requests)
+        enough = observation.get("requests") >= strategy.analysis.min_requests
+        return (Verdict.PASS if enough else Verdict.INCONCLUSIVE), ()

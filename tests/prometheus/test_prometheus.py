@@ -1,0 +1,157 @@
+"""The Prometheus adapter against a real Prometheus: criteria on real PromQL, and missing data never a pass."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from findly_infra import load_platform
+from findly_infra.adapters.prometheus import (
+    PrometheusClient,
+    PrometheusMetrics,
+    PrometheusQueryError,
+    PrometheusUnavailableError,
+    criterion_query,
+)
+from findly_infra.domain import MetricNames, StrategyKind, Verdict
+from tests.conftest import EXAMPLE
+
+from .conftest import T0
+
+PLATFORM = load_platform(EXAMPLE)
+AT = T0 + timedelta(minutes=20)
+
+
+CLIENTS: list[PrometheusClient] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while CLIENTS:
+        CLIENTS.pop().close()
+
+
+def metrics(url: str, kind: StrategyKind = StrategyKind.CANARY) -> PrometheusMetrics:
+    client = PrometheusClient(url, timeout=2.0, attempts=2)
+    CLIENTS.append(client)
+    strategy = PLATFORM.strategy_for("production", kind)
+    return PrometheusMetrics(client, PLATFORM.metrics, lambda _service, _env: strategy)
+
+
+def test_a_healthy_canary_passes_every_criterion(prometheus: str) -> None:
+    verdict, readings = metrics(prometheus).analyze("fn-posts", "production", "healthy", AT)
+    values = {r.metric: r.value for r in readings}
+    assert verdict is Verdict.PASS, readings
+    assert values["error_rate"] == pytest.approx(0.001)
+    assert 0.1 < values["latency_p95"] < 0.5
+    assert values["cpu_utilization"] == pytest.approx(0.5)
+    assert values["memory_utilization"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize(("version", "failing"), [("errors", "error_rate"), ("slow", "latency_p95")])
+def test_a_failing_canary_fails_on_the_breached_criterion(prometheus: str, version: str, failing: str) -> None:
+    verdict, readings = metrics(prometheus).analyze("fn-posts", "production", version, AT)
+    assert verdict is Verdict.FAIL
+    assert {r.metric for r in readings if r.verdict is Verdict.FAIL} == {failing}
+
+
+def test_blue_green_triggers_fire_on_the_same_data(prometheus: str) -> None:
+    assert (
+        metrics(prometheus, StrategyKind.BLUE_GREEN).analyze("fn-posts", "production", "healthy", AT)[0] is Verdict.PASS
+    )
+    verdict, _ = metrics(prometheus, StrategyKind.BLUE_GREEN).analyze("fn-posts", "production", "errors", AT)
+    assert verdict is Verdict.FAIL  # 5% > 1%
+
+
+@pytest.mark.parametrize("version", ["quiet", "zero", "missing"])
+def test_too_little_traffic_nan_or_no_series_is_inconclusive(prometheus: str, version: str) -> None:
+    verdict, readings = metrics(prometheus).analyze("fn-posts", "production", version, AT)
+    assert verdict is Verdict.INCONCLUSIVE
+    assert all(r.verdict is Verdict.INCONCLUSIVE for r in readings)
+
+
+def test_zero_traffic_is_nan_not_zero(prometheus: str) -> None:
+    client = PrometheusClient(prometheus)
+    CLIENTS.append(client)
+    query = criterion_query("error_rate", MetricNames(), "fn-posts", "zero", timedelta(minutes=1))
+    (sample,) = client.query(query, AT)
+    assert math.isnan(sample[1])
+
+
+def test_an_unreachable_prometheus_is_inconclusive_never_a_pass() -> None:
+    with socket_closed_port() as url:
+        verdict, _ = metrics(url).analyze("fn-posts", "production", "healthy", AT)
+    assert verdict is Verdict.INCONCLUSIVE
+    with socket_closed_port() as url:
+        client = PrometheusClient(url, attempts=2)
+        CLIENTS.append(client)
+        with pytest.raises(PrometheusUnavailableError, match="cannot be reached"):
+            client.query("up", AT)
+
+
+def test_a_slow_prometheus_times_out_and_is_retried_then_inconclusive() -> None:
+    calls: list[float] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            calls.append(time.monotonic())
+            time.sleep(1.0)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        client = PrometheusClient(url, timeout=0.2, attempts=2)
+        CLIENTS.append(client)
+        with pytest.raises(PrometheusUnavailableError):
+            client.query("up", AT)
+        assert len(calls) == 2  # bounded retries
+        strategy = PLATFORM.strategy_for("production", StrategyKind.CANARY)
+        source = PrometheusMetrics(client, PLATFORM.metrics, lambda _service, _env: strategy)
+        assert source.analyze("fn-posts", "production", "healthy", AT)[0] is Verdict.INCONCLUSIVE
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_bad_query_is_a_query_error_not_an_outage(prometheus: str) -> None:
+    client = PrometheusClient(prometheus)
+    CLIENTS.append(client)
+    with pytest.raises(PrometheusQueryError):
+        client.query("sum(", AT)
+
+
+def test_the_token_never_shows() -> None:
+    client = PrometheusClient("http://127.0.0.1:9", token="s3cret-token")
+    assert "s3cret" not in repr(client)
+    failing = PrometheusClient("http://127.0.0.1:9", token="s3cret-token", attempts=1)
+    CLIENTS.append(failing)
+    with pytest.raises(PrometheusUnavailableError) as raised:
+        failing.query("up", AT)
+    assert "s3cret" not in str(raised.value)
+
+
+class socket_closed_port:  # noqa: N801 - used as a context manager, reads like one
+    """A loopback address where nothing listens."""
+
+    def __enter__(self) -> str:
+        import socket
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+
+    def __exit__(self, *_: object) -> None:
+        self.socket.close()

@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         "--state", metavar="URL", help="where state is kept: a SQLite file (default .findly/state.sqlite3) or memory://"
     )
     parser.add_argument("--actor", metavar="NAME", help="who is acting (default: $FINDLY_ACTOR, then $GITHUB_ACTOR)")
+    parser.add_argument(
+        "--prometheus-url",
+        metavar="URL",
+        help="Prometheus for rollout analysis (default: $FINDLY_PROMETHEUS_URL, the file)",
+    )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document on stdout")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     validate = commands.add_parser("validate", help="check the platform file: exit 0 when valid, 2 when not")
@@ -211,7 +216,7 @@ def _run(args: argparse.Namespace, out: IO[str], wants_json: bool) -> int:
         return _COMMANDS[args.command](args, out)
     from findly_infra.application.ports import ConcurrencyError
     from findly_infra.application.service import PolicyRefusedError
-    from findly_infra.cli_release import COMMANDS, BadInputError
+    from findly_infra.cli_release import COMMANDS, BadInputError, DependencyError
     from findly_infra.domain.platform import UnknownNameError
 
     try:
@@ -222,6 +227,8 @@ def _run(args: argparse.Namespace, out: IO[str], wants_json: bool) -> int:
         return _fail(out, wants_json, "refused", f"refused by one-writer-at-a-time: {exc}", EXIT_REFUSED)
     except (BadInputError, UnknownNameError) as exc:
         return _fail(out, wants_json, "bad_input", str(exc).strip("'\""), EXIT_BAD_INPUT)
+    except DependencyError as exc:
+        return _fail(out, wants_json, "dependency", str(exc), EXIT_DEPENDENCY)
 
 
 def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int, *, rule: str | None = None) -> int:

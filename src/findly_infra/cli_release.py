@@ -8,6 +8,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,10 @@ class BadInputError(Exception):
     """Raised when a release command's input is wrong (exit 2)."""
 
 
+class DependencyError(Exception):
+    """Raised when a dependency (Prometheus) cannot be reached after retries (exit 5)."""
+
+
 def _strategy(value: str) -> Any:
     from findly_infra.domain.environment import StrategyKind
 
@@ -33,7 +38,7 @@ def _strategy(value: str) -> Any:
         raise argparse.ArgumentTypeError("expected rolling, blue-green or canary") from None
 
 
-def add_release_commands(commands: Any) -> None:
+def add_release_commands(commands: Any) -> None:  # noqa: PLR0915 - one flat list of the commands' options
     def command(name: str, help_text: str, *, service: bool = True, version: bool = False) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
         if service:
@@ -78,6 +83,15 @@ def add_release_commands(commands: Any) -> None:
     status.add_argument("service", nargs="?")
     status.add_argument("--env")
     command("history", "the service's events: the audit trail")
+    analyze = command(
+        "analyze", "judge the new version's metrics in Prometheus now: exit 0 pass, 4 fail, 3 inconclusive"
+    )
+    analyze.add_argument("--env", required=True)
+    analyze.add_argument("--version", help="the version to judge (default: the one rolling out)")
+    analyze.add_argument("--at", help="the time to judge at, ISO 8601 (default: now)")
+    analyze.add_argument(
+        "--strategy", type=_strategy, help="whose criteria (default: the rollout's, else the environment's)"
+    )
     simulate = command("simulate", "a release in memory and virtual time against scripted metrics")
     simulate.add_argument("--env", required=True)
     simulate.add_argument("--scenario", default="healthy")
@@ -146,6 +160,7 @@ def _service(args: argparse.Namespace, platform: Any, *, scenario: str | None = 
 
         store = SqliteEventStore(state.removeprefix("sqlite://"))
         traffic = SqliteTrafficRouter(store)
+    prometheus = _prometheus(args, platform)
     name = scenario or os.environ.get("FINDLY_SCENARIO") or "healthy"
     if name not in SCENARIOS:
         raise BadInputError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
@@ -158,6 +173,8 @@ def _service(args: argparse.Namespace, platform: Any, *, scenario: str | None = 
     clock = VirtualClock(latest)  # virtual time never runs backwards across invocations
     metrics = ScenarioMetrics(platform, SCENARIOS[name])
     service = PipelineService(platform, store, clock, metrics, traffic)
+    if prometheus is not None:  # live data when a Prometheus is named; scripted metrics otherwise
+        service.metrics = _prometheus_metrics(prometheus, platform, service)
 
     def started(svc: str, env: str) -> datetime | None:
         rollout = service.pipeline(svc).environments[env].rollout
@@ -166,6 +183,98 @@ def _service(args: argparse.Namespace, platform: Any, *, scenario: str | None = 
 
     metrics.started_at = started
     return service
+
+
+def _prometheus(args: argparse.Namespace, platform: Any) -> Any:
+    from findly_infra.adapters.prometheus import PrometheusClient
+
+    url = getattr(args, "prometheus_url", None) or os.environ.get("FINDLY_PROMETHEUS_URL") or platform.prometheus.url
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise BadInputError(f"--prometheus-url is an http(s) address, got {url!r}")
+    token = os.environ.get("FINDLY_PROMETHEUS_TOKEN") or None
+    import stamina
+
+    def on_retry(details: Any) -> None:  # logs go to stderr: stdout is the command's (and --json's) own
+        sys.stderr.write(f"prometheus.retry_scheduled retry={details.retry_num} caused_by={details.caused_by!r}\n")
+
+    stamina.instrumentation.set_on_retry_hooks([on_retry])
+    return PrometheusClient(url, token=token, timeout=platform.prometheus.timeout.seconds)
+
+
+def _prometheus_metrics(client: Any, platform: Any, service: Any) -> Any:
+    from findly_infra.adapters.prometheus import PrometheusMetrics
+
+    def strategy_of(svc: str, env: str) -> Any:
+        rollout = service.pipeline(svc).environments[env].rollout
+        return platform.strategy_for(env, rollout.strategy if rollout else None)
+
+    window = timedelta(milliseconds=platform.prometheus.window.milliseconds)
+    return PrometheusMetrics(client, platform.metrics, strategy_of, window)
+
+
+def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
+    from findly_infra.adapters.prometheus import PrometheusUnavailableError, criterion_query
+    from findly_infra.domain.analysis import judge_criteria, judge_triggers
+    from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
+
+    platform = _platform(args)
+    client = _prometheus(args, platform)
+    if client is None:
+        raise BadInputError("analyze needs a Prometheus: --prometheus-url, FINDLY_PROMETHEUS_URL or prometheus.url")
+    service = _service(args, platform)
+    rollout = service.pipeline(args.service).environments[platform.environment(args.env).name].rollout
+    version = args.version or (rollout.version if rollout and rollout.phase.active else None)
+    if version is None:
+        raise BadInputError(f"no rollout is under way in {args.env}: name the version with --version")
+    try:
+        at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+    except ValueError:
+        raise BadInputError(f"--at is an ISO 8601 time such as 2026-11-26T09:00:00Z, got {args.at!r}") from None
+    strategy = platform.strategy_for(args.env, args.strategy or (rollout.strategy if rollout else None))
+    if not isinstance(strategy, (BlueGreenStrategy, CanaryStrategy)):
+        raise BadInputError(f"{args.env} rolls out without criteria to analyse: pass --strategy canary or blue-green")
+    metrics = _prometheus_metrics(client, platform, service)
+    if isinstance(strategy, BlueGreenStrategy):
+        checks = tuple(t.name for t in strategy.metric_triggers)
+    else:
+        checks = tuple(c.metric for c in strategy.success_criteria)
+    try:
+        observation = metrics.observe(args.service, version, checks, at)
+    except PrometheusUnavailableError as exc:
+        raise DependencyError(str(exc)) from None
+    finally:
+        client.close()
+    if isinstance(strategy, BlueGreenStrategy):
+        verdict, readings = judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
+    else:
+        verdict, readings = judge_criteria(strategy.success_criteria, observation, strategy.analysis.min_requests)
+    rows = [
+        {
+            "metric": r.metric,
+            "query": criterion_query(r.metric, platform.metrics, args.service, version, metrics.window),
+            "value": None if math.isnan(r.value) else r.value,
+            "threshold": r.threshold,
+            "verdict": r.verdict.value,
+        }
+        for r in readings
+    ]
+    requests = observation.get("requests")
+    document = {
+        "version": version,
+        "at": at.isoformat(),
+        "verdict": verdict.value,
+        "requests": None if math.isnan(requests) else requests,
+        "min_requests": strategy.analysis.min_requests,
+        "criteria": rows,
+    }
+    head = (
+        f"{args.service} {version} in {args.env} at {at.isoformat()}: {verdict.value} ({document['requests']} requests)"
+    )
+    lines = [f"  {row['metric']:22} {row['value']!s:>24} {row['threshold']:>14}  {row['verdict']}" for row in rows]
+    _emit(args, out, document, "\n".join([head, *lines]))
+    return {"pass": 0, "fail": 4}.get(verdict.value, 3)
 
 
 def _emit(args: argparse.Namespace, out: IO[str], document: dict[str, Any], text: str) -> None:
@@ -591,4 +700,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
     "simulate": _simulate,
     "demo": _demo,
     "github": _github,
+    "analyze": _analyze,
 }

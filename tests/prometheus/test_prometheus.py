@@ -155,3 +155,47 @@ class socket_closed_port:  # noqa: N801 - used as a context manager, reads like 
 
     def __exit__(self, *_: object) -> None:
         self.socket.close()
+
+
+def _analyze(prometheus: str, *args: str) -> tuple[int, dict[str, object]]:
+    import json
+
+    from tests.test_cli import run
+
+    result = run(
+        "--json",
+        "--config",
+        str(EXAMPLE),
+        "--state",
+        "memory://",
+        "--prometheus-url",
+        prometheus,
+        "analyze",
+        "fn-posts",
+        "--env",
+        "production",
+        "--strategy",
+        "canary",
+        "--at",
+        AT.isoformat(),
+        *args,
+    )
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_analyze_shows_each_query_value_and_verdict(prometheus: str) -> None:
+    code, document = _analyze(prometheus, "--version", "healthy")
+    assert (code, document["verdict"]) == (0, "pass")
+    criteria = {c["metric"]: c for c in document["criteria"]}  # type: ignore[union-attr]
+    assert criteria["error_rate"]["query"].startswith("(sum(rate(http_requests_total{")  # type: ignore[index]
+    assert criteria["error_rate"]["threshold"] == "< 0.5%"  # type: ignore[index]
+    assert _analyze(prometheus, "--version", "errors")[0] == 4
+    code, document = _analyze(prometheus, "--version", "quiet")
+    assert (code, document["verdict"]) == (3, "inconclusive")
+
+
+def test_analyze_exits_5_when_prometheus_cannot_be_reached() -> None:
+    with socket_closed_port() as url:
+        code, document = _analyze(url, "--version", "healthy")
+    assert code == 5
+    assert document["error"]["kind"] == "dependency"  # type: ignore[index]

@@ -90,6 +90,7 @@ from findly_infra.domain.operations import (
     MetricNames,
     MultiRegion,
     PerformanceTargets,
+    PrometheusSettings,
 )
 from findly_infra.domain.pipeline import (
     Decision,
@@ -225,6 +226,7 @@ __all__ = [
     "Phase",
     "Platform",
     "PrincipalSet",
+    "PrometheusSettings",
     "PromotionRequested",
     "Refusal",
     "ResourceMetricTarget",

@@ -23,6 +23,7 @@ __all__ = [
     "MetricNames",
     "MultiRegion",
     "PerformanceTargets",
+    "PrometheusSettings",
 ]
 
 _ALERT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -269,3 +270,23 @@ class KubernetesSettings:
 
     def namespace_for(self, environment: str) -> str:
         return f"{self.namespace}-{environment}"
+
+
+@attrs.frozen
+class PrometheusSettings:
+    """Where rollouts read their metrics (section ``prometheus``); ``--prometheus-url`` and
+    ``FINDLY_PROMETHEUS_URL`` override ``url``. The bearer token only ever comes from the environment
+    (``FINDLY_PROMETHEUS_TOKEN``), never from the file."""
+
+    url: str | None = None
+    timeout: Duration = Duration.of(seconds=5)
+    window: Duration = Duration.of(minutes=1)
+
+    def __attrs_post_init__(self) -> None:
+        if self.url is not None and not re.match(r"^https?://[^\s/]+", self.url):
+            raise InvariantError(
+                f"url is an http(s) address such as 'http://prometheus:9090', got {self.url!r}", field="url"
+            )
+        for field in ("timeout", "window"):
+            if getattr(self, field).milliseconds < 1000:
+                raise InvariantError(f"{field} is at least 1s", field=field)

@@ -26,6 +26,7 @@ from findly_infra.domain.operations import (
     KubernetesSettings,
     MetricNames,
     PerformanceTargets,
+    PrometheusSettings,
 )
 from findly_infra.domain.security import IstioConfiguration, NetworkPolicy, SecretManagement, SecurityPolicy
 from findly_infra.domain.slo import SLODefinition
@@ -129,6 +130,7 @@ class Platform:
     performance_targets: PerformanceTargets = PerformanceTargets()
     metrics: MetricNames = MetricNames()
     kubernetes: KubernetesSettings = KubernetesSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
 
     # ---- environments -----------------------------------------------------------------------
 

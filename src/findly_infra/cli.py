@@ -7,10 +7,11 @@ and was rolled back or aborted; 5 a dependency could not be reached; 1 only for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -189,15 +190,29 @@ def _refuse_input(
 _COMMANDS = {"validate": _validate, "example": _example, "render": _render}
 
 
+@contextlib.contextmanager
+def _untranslated() -> Iterator[None]:
+    """argparse asks gettext for every string it builds, and gettext searches the disk for catalogues each
+    time (a third of the start-up time with 20 commands); our messages are English, so skip the search."""
+    translate = argparse._  # type: ignore[attr-defined]
+    argparse._ = str  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._ = translate  # type: ignore[attr-defined]
+
+
 def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     out = out or sys.stdout
     arguments = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in arguments
     try:
-        args = _parser().parse_args(arguments)
+        with _untranslated():
+            parser = _parser()
+            args = parser.parse_args(arguments)
         if args.command is None:
-            _parser().print_help(out)
+            parser.print_help(out)
             return EXIT_BAD_INPUT
         return _run(args, out, wants_json)
     except UsageError as exc:

@@ -10,7 +10,6 @@ import time
 
 import attrs
 
-from findly_infra import load_platform
 from findly_infra.domain import HorizontalAutoscaler, ResourceMetricTarget, Service
 from findly_infra.examples import example_platform_text
 from findly_infra.render import render_platform
@@ -20,7 +19,6 @@ def main() -> None:
     from findly_infra.config.loader import load_platform_text
 
     base = load_platform_text(example_platform_text())
-    _ = load_platform
     print(f"{'services':>8} {'files':>7} {'MB':>6} {'median s':>9} {'ms/service':>11}")
     previous = None
     for count in (10, 100, 1000):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -194,7 +193,6 @@ def test_state_changing_commands_need_an_actor(env: dict[str, str]) -> None:
     code, document = cli({**without, "GITHUB_ACTOR": ""}, "deploy", "fn-posts", "1.0.0", "--env", "development")
     assert code == 2
     assert "who is acting" in document["error"]["message"]  # type: ignore[index]
-    _ = os
 
 
 def test_github_deploys_where_the_trigger_matches(env: dict[str, str], tmp_path: Path) -> None:

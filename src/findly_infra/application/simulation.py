@@ -20,7 +20,7 @@ from findly_infra.application.codec import event_to_dict
 from findly_infra.application.service import PipelineService, PolicyRefusedError
 from findly_infra.domain.analysis import Observation, judge_criteria, judge_triggers
 from findly_infra.domain.environment import StrategyKind
-from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading, TrafficShifted, Verdict
+from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading, RolloutStarted, TrafficShifted, Verdict
 from findly_infra.domain.pipeline import Phase
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
@@ -173,16 +173,12 @@ def simulate(
             if outcome.phase is not Phase.SUCCEEDED:
                 break
     events = service_.history(service)
-    started = (
-        max(
-            i
-            for i, e in enumerate(events)
-            if e.type == "rollout_started" and e.version == version and e.environment == environment
-        )
-        if any(e.type == "rollout_started" and e.version == version and e.environment == environment for e in events)
-        else len(events)
-    )
-    mine = tuple(events[started:])
+    starts = [
+        i
+        for i, e in enumerate(events)
+        if isinstance(e, RolloutStarted) and e.version == version and e.environment == environment
+    ]
+    mine = tuple(events[starts[-1] :]) if starts else ()  # the rollout under test, from its start
     steps = tuple(
         {
             "at": e.at.isoformat(),

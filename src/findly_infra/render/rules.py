@@ -31,7 +31,9 @@ __all__ = [
 BURN_ALERT = "SLOErrorBudgetBurn"
 MISSING_ALERT = "SLOMetricsMissing"
 RECORD = "findly:slo_error_ratio:rate"
-MIN_WINDOW = Duration.of(minutes=1)
+MIN_WINDOW = Duration.of(minutes=5)
+"""No rate window is shorter: rate() needs several samples in it, even at a one-minute scrape interval
+(with 1m windows and 1m samples, whether a window holds two samples depends on evaluation alignment)."""
 _SRE_WINDOW = Duration.of(days=30)
 
 
@@ -110,7 +112,7 @@ def _kind(slo: SLODefinition) -> str | None:
 
 
 def slo_rule_groups(platform: Platform) -> list[dict[str, Any]]:
-    """One recording group and one alerting group per SLO that is a share of good events."""
+    """One group per SLO that is a share of good events: its recording rules, then the alerts that read them."""
     metrics = platform.metrics
     groups: list[dict[str, Any]] = []
     for slo in platform.slo_definitions:
@@ -148,8 +150,8 @@ def slo_rule_groups(platform: Platform) -> list[dict[str, Any]]:
                     },
                 }
             )
-        groups.append({"name": f"slo-{slo.name}-recording", "rules": records})
-        groups.append({"name": f"slo-{slo.name}-alerts", "rules": alerts})
+        # one group: its rules run in order, so the alerts read this evaluation's ratios, not the last one's
+        groups.append({"name": f"slo-{slo.name}", "rules": [*records, *alerts]})
     if groups:
         groups.append({"name": "slo-metrics-presence", "rules": _missing(platform)})
     return groups

@@ -215,7 +215,7 @@ def _prometheus_metrics(client: Any, platform: Any, service: Any) -> Any:
 
 
 def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
-    from findly_infra.adapters.prometheus import PrometheusUnavailableError, criterion_query
+    from findly_infra.adapters.prometheus import PrometheusUnavailableError, Target, criterion_query
     from findly_infra.domain.analysis import judge_criteria, judge_triggers
     from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
 
@@ -224,7 +224,8 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
     if client is None:
         raise BadInputError("analyze needs a Prometheus: --prometheus-url, FINDLY_PROMETHEUS_URL or prometheus.url")
     service = _service(args, platform)
-    rollout = service.pipeline(args.service).environments[platform.environment(args.env).name].rollout
+    environment = platform.environment(args.env).name
+    rollout = service.pipeline(args.service).environments[environment].rollout
     version = args.version or (rollout.version if rollout and rollout.phase.active else None)
     if version is None:
         raise BadInputError(f"no rollout is under way in {args.env}: name the version with --version")
@@ -241,7 +242,8 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
     else:
         checks = tuple(c.metric for c in strategy.success_criteria)
     try:
-        observation = metrics.observe(args.service, version, checks, at)
+        target = Target(args.service, environment, version)
+        observation = metrics.observe(target, checks, at)
     except PrometheusUnavailableError as exc:
         raise DependencyError(str(exc)) from None
     finally:
@@ -253,7 +255,9 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
     rows = [
         {
             "metric": r.metric,
-            "query": criterion_query(r.metric, platform.metrics, args.service, version, metrics.window),
+            "query": criterion_query(
+                r.metric, platform.metrics, Target(args.service, environment, version), metrics.window
+            ),
             "value": None if math.isnan(r.value) else r.value,
             "threshold": r.threshold,
             "verdict": r.verdict.value,

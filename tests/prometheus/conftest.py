@@ -6,27 +6,56 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-"""The backfilled data runs from T0 for 30 minutes, one sample a minute."""
-MINUTES = 30
+"""The backfilled data runs from T0 for MINUTES minutes, one sample every STEP seconds (a usual scrape interval)."""
+MINUTES = 100
+STEP = 15
 NS = "findly-now-production"
 
-# version -> (requests a minute, errors a minute, share of requests by latency bucket upper bound)
-FAST = {"0.1": 0.90, "0.25": 0.97, "0.5": 0.99, "1": 1.0, "2.5": 1.0, "5": 1.0, "+Inf": 1.0}
-SLOW = {"0.1": 0.05, "0.25": 0.10, "0.5": 0.20, "1": 0.40, "2.5": 0.70, "5": 1.0, "+Inf": 1.0}
-VERSIONS = {
-    "healthy": (1000, 1, FAST),
-    "errors": (1000, 50, FAST),
-    "slow": (1000, 1, SLOW),
-    "quiet": (10, 0, FAST),
-    "zero": (0, 0, FAST),
-}
+# share of requests at or below each latency bucket's upper bound (0.2 is there for the "< 200ms" SLO)
+FAST = {"0.1": 0.90, "0.2": 0.96, "0.25": 0.97, "0.5": 0.99, "1": 1.0, "2.5": 1.0, "5": 1.0, "+Inf": 1.0}
+SLOW = {"0.1": 0.05, "0.2": 0.08, "0.25": 0.10, "0.5": 0.20, "1": 0.40, "2.5": 0.70, "5": 1.0, "+Inf": 1.0}
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One version of a service in one environment: its traffic, and its share of errors at each minute."""
+
+    service: str
+    environment: str
+    version: str
+    per_minute: float
+    errors: Callable[[float], float] = lambda _minute: 0.001
+    buckets: Mapping[str, float] = field(default_factory=lambda: FAST)
+
+
+def _after(minute: float, before: float, after: float) -> Callable[[float], float]:
+    return lambda m: before if m < minute else after
+
+
+STREAMS = (
+    # fn-posts in production: one version per behaviour, for single analyses (at T0 + 20m)
+    Stream("fn-posts", "production", "healthy", 1000),
+    Stream("fn-posts", "production", "errors", 1000, lambda _m: 0.05),
+    Stream("fn-posts", "production", "slow", 1000, buckets=SLOW),
+    Stream("fn-posts", "production", "quiet", 10, lambda _m: 0.0),
+    Stream("fn-posts", "production", "zero", 0, lambda _m: 0.0),
+    Stream("fn-posts", "production", "1.0.0", 1000, lambda _m: 0.002),  # the current version, for comparisons
+    # the same version in staging is broken: production's analysis must not see it
+    Stream("fn-posts", "staging", "healthy", 1000, lambda _m: 0.5),
+    # whole rollouts from T0: fn-matcher's 2.0.0 stays healthy; fn-notifications' 2.0.0 breaks at minute 20
+    Stream("fn-matcher", "production", "1.0.0", 1000, lambda _m: 0.0001),
+    Stream("fn-matcher", "production", "2.0.0", 1000, lambda _m: 0.0002),
+    Stream("fn-notifications", "production", "1.0.0", 1000, lambda _m: 0.0001),
+    Stream("fn-notifications", "production", "2.0.0", 1000, _after(20, 0.0002, 0.10)),
+)
 
 
 TYPES = {
@@ -49,34 +78,47 @@ def _family(sample: str) -> str:
     return name
 
 
+def _samples(stream: Stream) -> Iterator[str]:
+    """Cumulative counters, step by step, and the pod's gauges, with the labels the manifests set."""
+    labels = f'service="{stream.service}",environment="{stream.environment}",version="{stream.version}"'
+    namespace = f"findly-now-{stream.environment}"
+    pod = f'namespace="{namespace}",pod="{stream.service}-{stream.version}-1"'
+    container = f'{pod},container="{stream.service}"'
+    requests = errors = 0.0
+    for step in range(MINUTES * 60 // STEP + 1):
+        minute = step * STEP / 60
+        at = int(T0.timestamp()) + step * STEP
+        if step:
+            served = stream.per_minute * STEP / 60
+            requests += served
+            errors += served * stream.errors(minute)
+        yield f'http_requests_total{{{labels},status="200"}} {requests - errors:.3f} {at}'
+        yield f'http_requests_total{{{labels},status="500"}} {errors:.3f} {at}'
+        for le, share in stream.buckets.items():
+            yield f'http_request_duration_seconds_bucket{{{labels},le="{le}"}} {requests * share:.3f} {at}'
+        yield f"http_request_duration_seconds_count{{{labels}}} {requests:.3f} {at}"
+        pod_labels = f'label_service="{stream.service}",label_environment="{stream.environment}"'
+        yield f'kube_pod_labels{{{pod},{pod_labels},label_version="{stream.version}"}} 1 {at}'
+        yield f"container_cpu_usage_seconds_total{{{container}}} {0.5 * step * STEP} {at}"
+        yield f'kube_pod_container_resource_requests{{{container},resource="cpu"}} 1 {at}'
+        yield f"container_memory_working_set_bytes{{{container}}} {600e6} {at}"
+        yield f'kube_pod_container_resource_limits{{{container},resource="memory"}} {1e9} {at}'
+        yield f'prober_probe_total{{{container},result="successful"}} {step} {at}'
+
+
 def _openmetrics() -> str:
     """Each family's TYPE line, then its samples (every series in time order), as OpenMetrics wants."""
-    samples = []
-    for minute in range(MINUTES + 1):
-        at = int((T0 + timedelta(minutes=minute)).timestamp())
-        for version, (rate, errors, buckets) in VERSIONS.items():
-            labels = f'service="fn-posts",version="{version}"'
-            samples.append(f'http_requests_total{{{labels},status="200"}} {(rate - errors) * minute} {at}')
-            if errors:
-                samples.append(f'http_requests_total{{{labels},status="500"}} {errors * minute} {at}')
-            for le, share in buckets.items():
-                samples.append(
-                    f'http_request_duration_seconds_bucket{{{labels},le="{le}"}} {rate * share * minute} {at}'
-                )
-            samples.append(f"http_request_duration_seconds_count{{{labels}}} {rate * minute} {at}")
-            pod = f'namespace="{NS}",pod="fn-posts-{version}-1"'
-            samples.append(f'kube_pod_labels{{{pod},label_service="fn-posts",label_version="{version}"}} 1 {at}')
-            samples.append(f'container_cpu_usage_seconds_total{{{pod},container="fn-posts"}} {30 * minute} {at}')
-            samples.append(f'kube_pod_container_resource_requests{{{pod},container="fn-posts",resource="cpu"}} 1 {at}')
-            samples.append(f'container_memory_working_set_bytes{{{pod},container="fn-posts"}} {600e6} {at}')
-            samples.append(
-                f'kube_pod_container_resource_limits{{{pod},container="fn-posts",resource="memory"}} {1e9} {at}'
-            )
-            samples.append(f'prober_probe_total{{{pod},container="fn-posts",result="successful"}} {6 * minute} {at}')
+    by_family: dict[str, list[str]] = {family: [] for family in TYPES}
+    for stream in STREAMS:
+        series: dict[str, list[str]] = {}
+        for sample in _samples(stream):
+            series.setdefault(sample.rsplit(" ", 2)[0], []).append(sample)
+        for name, samples in series.items():
+            by_family[_family(name)].extend(samples)
     lines = []
     for family, kind in TYPES.items():
         lines.append(f"# TYPE {family} {kind}")
-        lines += [sample for sample in samples if _family(sample) == family]
+        lines += by_family[family]
     return "\n".join([*lines, "# EOF", ""])
 
 

@@ -17,6 +17,7 @@ from findly_infra.adapters.prometheus import (
     PrometheusMetrics,
     PrometheusQueryError,
     PrometheusUnavailableError,
+    Target,
     criterion_query,
 )
 from findly_infra.domain import MetricNames, StrategyKind, Verdict
@@ -80,7 +81,7 @@ def test_too_little_traffic_nan_or_no_series_is_inconclusive(prometheus: str, ve
 def test_zero_traffic_is_nan_not_zero(prometheus: str) -> None:
     client = PrometheusClient(prometheus)
     CLIENTS.append(client)
-    query = criterion_query("error_rate", MetricNames(), "fn-posts", "zero", timedelta(minutes=1))
+    query = criterion_query("error_rate", MetricNames(), Target("fn-posts", "production", "zero"), timedelta(minutes=1))
     (sample,) = client.query(query, AT)
     assert math.isnan(sample[1])
 

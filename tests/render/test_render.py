@@ -197,12 +197,13 @@ def test_metric_names_from_the_file_flow_into_rules_and_labels(tmp_path: Path) -
             service_label="app_name",
             version_label="release",
             status_label="code",
+            environment_label="stage",
         ),
     )
     tree = render_platform(platform)
     slo = tree["prometheus/slo.rules.yaml"]
     assert 'api_requests_total{code=~"5.."}' in slo
-    assert "sum by (app_name)" in slo
+    assert "sum by (app_name, stage)" in slo  # one Prometheus may see every environment: never mix them
     assert "api_latency_seconds_bucket{le=~" in slo
     assert "http_requests_total" not in slo
     labels = documents(tree["overlays/production/fn-posts/deployment-blue.yaml"])[0]["spec"]["template"]["metadata"][
@@ -210,6 +211,7 @@ def test_metric_names_from_the_file_flow_into_rules_and_labels(tmp_path: Path) -
     ]
     assert labels["app_name"] == "fn-posts"
     assert labels["release"] == "latest"
+    assert labels["stage"] == "production"
     write_tree(tree, tmp_path)
     checked = subprocess.run(
         [tool("promtool"), "check", "rules", *map(str, sorted((tmp_path / "prometheus").glob("*.yaml")))],

@@ -20,6 +20,7 @@ from findly_infra.domain.analysis import Observation, judge_criteria, judge_trig
 from findly_infra.domain.events import MetricReading, Verdict
 from findly_infra.domain.operations import MetricNames
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, metric_kind
+from findly_infra.promql import matchers
 
 __all__ = [
     "PrometheusClient",
@@ -27,6 +28,7 @@ __all__ = [
     "PrometheusMetrics",
     "PrometheusQueryError",
     "PrometheusUnavailableError",
+    "Target",
     "criterion_query",
     "requests_query",
     "single_value",
@@ -47,57 +49,67 @@ class PrometheusQueryError(PrometheusError):
     """Raised when Prometheus refuses a query (a bad expression: a bug, not an outage)."""
 
 
-def _selector(names: MetricNames, service: str, version: str, extra: str = "") -> str:
-    labels = f'{names.service_label}="{service}",{names.version_label}="{version}"'
-    return "{" + labels + (f",{extra}" if extra else "") + "}"
-
-
 def _window(window: timedelta) -> str:
     return f"{max(1, round(window.total_seconds()))}s"
 
 
-def _pods(names: MetricNames, service: str, version: str) -> str:
-    """kube-state-metrics' pod labels of the new version's pods, as a filter to join cAdvisor series on."""
-    return (
-        f'max by (namespace, pod) (kube_pod_labels{{label_{names.service_label}="{service}",'
-        f'label_{names.version_label}="{version}"}})'
-    )
+@attrs.frozen
+class Target:
+    """Whose series a query reads: a service in an environment, and one version of it (``None``: all)."""
+
+    service: str
+    environment: str
+    version: str | None = None
+
+    def labels(self, names: MetricNames) -> list[str]:
+        return matchers(names, service=self.service, environment=self.environment, version=self.version)
 
 
-def requests_query(names: MetricNames, service: str, version: str, window: timedelta) -> str:
-    """How many requests the new version served over the window (for the minimum-traffic rule)."""
-    return f"sum(increase({names.requests}{_selector(names, service, version)}[{_window(window)}]))"
+def _selector(names: MetricNames, target: Target, extra: str = "") -> str:
+    labels = target.labels(names)
+    return "{" + ",".join([*labels, extra] if extra else labels) + "}"
 
 
-def criterion_query(metric: str, names: MetricNames, service: str, version: str, window: timedelta) -> str:
-    """The PromQL that measures *metric* for the new version: a ratio, or seconds for latencies."""
+def _pods(names: MetricNames, target: Target) -> str:
+    """kube-state-metrics' pod labels of the target's pods, as a filter to join cAdvisor series on."""
+    labels = ",".join(f"label_{matcher}" for matcher in target.labels(names))
+    return f"max by (namespace, pod) ({names.pod_labels}{{{labels}}})"
+
+
+def requests_query(names: MetricNames, target: Target, window: timedelta) -> str:
+    """How many requests the target served over the window (for the minimum-traffic rule)."""
+    return f"sum(increase({names.requests}{_selector(names, target)}[{_window(window)}]))"
+
+
+def criterion_query(metric: str, names: MetricNames, target: Target, window: timedelta) -> str:
+    """The PromQL that measures *metric* for the target: a ratio, or seconds for latencies."""
     w = _window(window)
+    selector = _selector(names, target)
     if metric == "error_rate":
-        server_errors = f'{names.status_label}=~"5.."'
-        errors = f"sum(rate({names.requests}{_selector(names, service, version, server_errors)}[{w}]))"
-        total = f"sum(rate({names.requests}{_selector(names, service, version)}[{w}]))"
+        server_errors = _selector(names, target, f'{names.status_label}=~"5.."')
+        errors = f"sum(rate({names.requests}{server_errors}[{w}]))"
+        total = f"sum(rate({names.requests}{selector}[{w}]))"
         return f"({errors} or vector(0)) / {total}"  # no 5xx series at all is 0 errors; no traffic is NaN
     if match := _LATENCY.match(metric):
         quantile = float(match.group(1)) / 100
-        buckets = f"rate({names.latency}_bucket{_selector(names, service, version)}[{w}])"
-        return f"histogram_quantile({quantile:g}, sum by (le) ({buckets}))"
-    pods = _pods(names, service, version)
-    container = f'container="{service}"'
+        return f"histogram_quantile({quantile:g}, sum by (le) (rate({names.latency}_bucket{selector}[{w}])))"
+    pods = _pods(names, target)
+    container = f'{names.container_label}="{target.service}"'
 
     def of_new_pods(series: str) -> str:
         return f"sum({series} * on (namespace, pod) group_left () {pods})"
 
     if metric == "cpu_utilization":
-        used = of_new_pods(f"rate(container_cpu_usage_seconds_total{{{container}}}[{w}])")
-        requested = of_new_pods(f'kube_pod_container_resource_requests{{{container},resource="cpu"}}')
+        used = of_new_pods(f"rate({names.cpu_usage}{{{container}}}[{w}])")
+        requested = of_new_pods(f'{names.resource_requests}{{{container},resource="cpu"}}')
         return f"{used} / {requested}"
     if metric == "memory_utilization":
-        used = of_new_pods(f"container_memory_working_set_bytes{{{container}}}")
-        limit = of_new_pods(f'kube_pod_container_resource_limits{{{container},resource="memory"}}')
+        used = of_new_pods(f"{names.memory_usage}{{{container}}}")
+        limit = of_new_pods(f'{names.resource_limits}{{{container},resource="memory"}}')
         return f"{used} / {limit}"
     if metric == "health_check_failures":
-        failed = of_new_pods(f'rate(prober_probe_total{{{container},result="failed"}}[{w}])')
-        total = of_new_pods(f"rate(prober_probe_total{{{container}}}[{w}])")
+        failed = of_new_pods(f'rate({names.probes}{{{container},result="failed"}}[{w}])')
+        total = of_new_pods(f"rate({names.probes}{{{container}}}[{w}])")
         return f"({failed} or vector(0)) / {total}"
     raise ValueError(f"no query for metric {metric!r}")
 
@@ -209,12 +221,12 @@ class PrometheusMetrics:
     strategy_of: Any
     window: timedelta = timedelta(minutes=1)
 
-    def observe(self, service: str, version: str, metrics: tuple[str, ...], at: datetime) -> Observation:
-        values: dict[str, float] = {
-            "requests": single_value(self.client.query(requests_query(self.names, service, version, self.window), at))
-        }
+    def observe(self, target: Target, metrics: tuple[str, ...], at: datetime) -> Observation:
+        """The target's request count and each metric over the window ending at *at* (NaN: no data)."""
+        requests = requests_query(self.names, target, self.window)
+        values: dict[str, float] = {"requests": single_value(self.client.query(requests, at))}
         for metric in metrics:
-            query = criterion_query(metric, self.names, service, version, self.window)
+            query = criterion_query(metric, self.names, target, self.window)
             values[metric] = single_value(self.client.query(query, at))
         return Observation(values)
 
@@ -229,7 +241,8 @@ class PrometheusMetrics:
         else:
             checks = ()
         try:
-            observation = self.observe(service, version, tuple(m for m in checks if metric_kind(m)), at)
+            target = Target(service, environment, version)
+            observation = self.observe(target, tuple(m for m in checks if metric_kind(m)), at)
         except PrometheusUnavailableError:
             observation = Observation({})  # no evidence: inconclusive, never a pass
         if isinstance(strategy, BlueGreenStrategy):

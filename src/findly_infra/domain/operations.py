@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 import attrs
 
@@ -223,10 +224,13 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 @attrs.frozen
 class MetricNames:
-    """The names the services' metrics carry (section ``metrics``), with the conventional defaults.
+    """The names the metrics carry (section ``metrics``), with the conventional defaults.
 
-    Requests are a counter with labels for the service, the deployed version and the HTTP status;
-    latency is a histogram (``<latency>_bucket`` with ``le``, ``<latency>_count``).
+    Requests are a counter with labels for the service, the deployed version, the environment and the
+    HTTP status; latency is a histogram (``<latency>_bucket`` with ``le``, ``<latency>_count``). CPU and
+    memory come from cAdvisor and kube-state-metrics, joined on ``(namespace, pod)`` with
+    ``<pod_labels>`` (whose pod labels read ``label_<name>``); probe results from the kubelet.
+    ``environment_label: null`` drops the environment matcher (one Prometheus per environment).
     """
 
     requests: str = "http_requests_total"
@@ -234,14 +238,41 @@ class MetricNames:
     service_label: str = "service"
     version_label: str = "version"
     status_label: str = "status"
+    environment_label: str | None = "environment"
+    cpu_usage: str = "container_cpu_usage_seconds_total"
+    memory_usage: str = "container_memory_working_set_bytes"
+    resource_requests: str = "kube_pod_container_resource_requests"
+    resource_limits: str = "kube_pod_container_resource_limits"
+    pod_labels: str = "kube_pod_labels"
+    probes: str = "prober_probe_total"
+    container_label: str = "container"
+
+    METRIC_FIELDS: ClassVar[tuple[str, ...]] = (
+        "requests",
+        "latency",
+        "cpu_usage",
+        "memory_usage",
+        "resource_requests",
+        "resource_limits",
+        "pod_labels",
+        "probes",
+    )
+    LABEL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "service_label",
+        "version_label",
+        "status_label",
+        "environment_label",
+        "container_label",
+    )
 
     def __attrs_post_init__(self) -> None:
-        for field in ("requests", "latency"):
+        for field in self.METRIC_FIELDS:
             if not _METRIC.match(getattr(self, field)):
                 raise InvariantError(f"{getattr(self, field)!r} is not a metric name", field=field)
-        for field in ("service_label", "version_label", "status_label"):
-            if not _LABEL.match(getattr(self, field)):
-                raise InvariantError(f"{getattr(self, field)!r} is not a label name", field=field)
+        for field in self.LABEL_FIELDS:
+            value = getattr(self, field)
+            if value is not None and not _LABEL.match(value):
+                raise InvariantError(f"{value!r} is not a label name", field=field)
 
 
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

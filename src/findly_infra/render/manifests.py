@@ -293,7 +293,11 @@ def _deployment(  # noqa: PLR0917 - one private builder, called in two places
     pod_labels = _labels(
         service.name,
         track=track,
-        **{metrics.service_label: service.name, metrics.version_label: version, "environment": environment.name},
+        **{
+            metrics.service_label: service.name,
+            metrics.version_label: version,
+            metrics.environment_label or "environment": environment.name,
+        },
     )
     check = service.health_check
     image = service.image or service.name

@@ -15,6 +15,7 @@ from findly_infra.domain.notation import Duration, LatencyObjective, format_numb
 from findly_infra.domain.operations import AlertRule, MetricNames
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.slo import AvailabilityObjective, ErrorRateObjective, SLODefinition
+from findly_infra.promql import error_ratio, le_matcher, slow_ratio
 
 __all__ = [
     "BURN_ALERT",
@@ -76,31 +77,9 @@ def prometheus_duration(duration: Duration) -> str:
     return duration.format()
 
 
-def le_matcher(seconds: float) -> str:
-    """A regex for the ``le`` label of a bucket bound, however the client formats it (``0.2``, ``1``, ``1.0``).
-
-    Used inside a PromQL raw string (backticks), so backslashes are the regex's own.
-    """
-    text = format_number(seconds).replace(".", "\\.")
-    return f"{text}0*" if "." in format_number(seconds) else f"{text}(\\.0+)?"
-
-
-def _sum(metrics: MetricNames, expression: str) -> str:
-    return f"sum by ({metrics.service_label}) ({expression})"
-
-
-def _error_ratio(metrics: MetricNames, window: str) -> str:
-    """5xx responses over all responses; 0 when a service answers but never failed, nothing when it has no traffic."""
-    total = _sum(metrics, f"rate({metrics.requests}[{window}])")
-    errors = _sum(metrics, f'rate({metrics.requests}{{{metrics.status_label}=~"5.."}}[{window}])')
-    return f"(\n  {errors}\n  or 0 * {total}\n)\n/ ({total} > 0)"
-
-
-def _slow_ratio(metrics: MetricNames, window: str, objective: LatencyObjective) -> str:
-    """Requests slower than the objective's bound over all requests, from the histogram's buckets."""
-    total = _sum(metrics, f"rate({metrics.latency}_count[{window}])")
-    fast = _sum(metrics, f"rate({metrics.latency}_bucket{{le=~`{le_matcher(objective.bound.seconds)}`}}[{window}])")
-    return f"(\n  {total}\n  - {fast}\n)\n/ ({total} > 0)"
+def _by(metrics: MetricNames) -> str:
+    """Ratios per service, and per environment when series carry one (one Prometheus may see them all)."""
+    return ", ".join(label for label in (metrics.service_label, metrics.environment_label) if label)
 
 
 def _kind(slo: SLODefinition) -> str | None:
@@ -125,9 +104,9 @@ def slo_rule_groups(platform: Platform) -> list[dict[str, Any]]:
         for window in windows:
             text = prometheus_duration(window)
             ratio = (
-                _slow_ratio(metrics, text, slo.target)  # type: ignore[arg-type]
+                slow_ratio(metrics, [], text, slo.target.bound.seconds, by=_by(metrics))  # type: ignore[union-attr]
                 if kind == "latency"
-                else _error_ratio(metrics, text)
+                else error_ratio(metrics, [], text, by=_by(metrics))
             )
             records.append({"record": f"{RECORD}{text}", "expr": ratio, "labels": {"slo": slo.name}})
         budget = format_number(round(target.allowed_error_ratio, 12))

@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="Prometheus for rollout analysis (default: $FINDLY_PROMETHEUS_URL, the file)",
     )
+    parser.add_argument(
+        "--now",
+        metavar="TIME",
+        help="act at this ISO 8601 time, in virtual time (replays of past metrics; default: $FINDLY_NOW, else now)",
+    )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document on stdout")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     validate = commands.add_parser("validate", help="check the platform file: exit 0 when valid, 2 when not")
@@ -77,9 +82,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the version (image tag) to deploy for a service (repeatable; default: latest)",
     )
     render.add_argument("--no-prune", action="store_true", help="keep rendered files the platform no longer has")
+    from findly_infra.cli_metrics import add_metrics_commands
     from findly_infra.cli_release import add_release_commands
 
     add_release_commands(commands)
+    add_metrics_commands(commands)
     return parser
 
 
@@ -229,21 +236,25 @@ def _run(args: argparse.Namespace, out: IO[str], wants_json: bool) -> int:
     """Run a command, mapping the documented errors to their exit codes."""
     if args.command in _COMMANDS:
         return _COMMANDS[args.command](args, out)
-    from findly_infra.application.ports import ConcurrencyError
+    from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError
     from findly_infra.application.service import PolicyRefusedError
+    from findly_infra.cli_metrics import COMMANDS as METRICS_COMMANDS
     from findly_infra.cli_release import COMMANDS, BadInputError, DependencyError
     from findly_infra.domain.platform import UnknownNameError
 
     try:
-        return COMMANDS[args.command](args, out)
+        return (COMMANDS | METRICS_COMMANDS)[args.command](args, out)
     except PolicyRefusedError as exc:
         return _fail(out, wants_json, "refused", str(exc), EXIT_REFUSED, rule=exc.refusal.rule)
     except ConcurrencyError as exc:
         return _fail(out, wants_json, "refused", f"refused by one-writer-at-a-time: {exc}", EXIT_REFUSED)
     except (BadInputError, UnknownNameError) as exc:
         return _fail(out, wants_json, "bad_input", str(exc).strip("'\""), EXIT_BAD_INPUT)
-    except DependencyError as exc:
+    except (DependencyError, DependencyUnavailableError) as exc:
         return _fail(out, wants_json, "dependency", str(exc), EXIT_DEPENDENCY)
+    finally:
+        for close in getattr(args, "close_after", ()):
+            close()
 
 
 def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int, *, rule: str | None = None) -> int:

@@ -8,7 +8,6 @@ import contextlib
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -38,7 +37,7 @@ def _strategy(value: str) -> Any:
         raise argparse.ArgumentTypeError("expected rolling, blue-green or canary") from None
 
 
-def add_release_commands(commands: Any) -> None:  # noqa: PLR0915 - one flat list of the commands' options
+def add_release_commands(commands: Any) -> None:
     def command(name: str, help_text: str, *, service: bool = True, version: bool = False) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
         if service:
@@ -83,15 +82,6 @@ def add_release_commands(commands: Any) -> None:  # noqa: PLR0915 - one flat lis
     status.add_argument("service", nargs="?")
     status.add_argument("--env")
     command("history", "the service's events: the audit trail")
-    analyze = command(
-        "analyze", "judge the new version's metrics in Prometheus now: exit 0 pass, 4 fail, 3 inconclusive"
-    )
-    analyze.add_argument("--env", required=True)
-    analyze.add_argument("--version", help="the version to judge (default: the one rolling out)")
-    analyze.add_argument("--at", help="the time to judge at, ISO 8601 (default: now)")
-    analyze.add_argument(
-        "--strategy", type=_strategy, help="whose criteria (default: the rollout's, else the environment's)"
-    )
     simulate = command("simulate", "a release in memory and virtual time against scripted metrics")
     simulate.add_argument("--env", required=True)
     simulate.add_argument("--scenario", default="healthy")
@@ -138,6 +128,18 @@ def _platform(args: argparse.Namespace) -> Any:
     return report.platform
 
 
+def now_given(args: argparse.Namespace) -> datetime | None:
+    """``--now`` (or ``$FINDLY_NOW``) as naive UTC, or ``None`` when neither is given."""
+    text = getattr(args, "now", None) or os.environ.get("FINDLY_NOW")
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInputError(f"--now is an ISO 8601 time such as 2026-11-26T09:00:00Z, got {text!r}") from None
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+
+
 def _actor(args: argparse.Namespace) -> str:
     actor = getattr(args, "actor", None) or os.environ.get("FINDLY_ACTOR") or os.environ.get("GITHUB_ACTOR")
     if not actor:
@@ -145,9 +147,13 @@ def _actor(args: argparse.Namespace) -> str:
     return str(actor)
 
 
-def _service(args: argparse.Namespace, platform: Any, *, scenario: str | None = None) -> Any:
-    """The pipeline service on the state the flags name, with the simulated cluster and virtual time."""
-    from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster, VirtualClock
+def _service(args: argparse.Namespace, platform: Any, *, scenario: str | None = None, scripted: bool = False) -> Any:
+    """The pipeline service on the state the flags name, with the simulated cluster.
+
+    Metrics come from Prometheus when one is named (on the real clock, or virtual time from ``--now``),
+    else from the scripted scenario in virtual time; ``scripted`` ignores any Prometheus (the demo).
+    """
+    from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster, SystemClock, VirtualClock
     from findly_infra.application.service import PipelineService
     from findly_infra.application.simulation import SCENARIOS, ScenarioMetrics
 
@@ -160,21 +166,30 @@ def _service(args: argparse.Namespace, platform: Any, *, scenario: str | None = 
 
         store = SqliteEventStore(state.removeprefix("sqlite://"))
         traffic = SqliteTrafficRouter(store)
-    prometheus = _prometheus(args, platform)
+    from findly_infra.cli_metrics import prometheus_client
+
+    prometheus = None if scripted else prometheus_client(args, platform)
     name = scenario or os.environ.get("FINDLY_SCENARIO") or "healthy"
     if name not in SCENARIOS:
         raise BadInputError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
-    latest = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    given = now_given(args)
+    latest = given or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     service_name = getattr(args, "service", None)
     if service_name:
         events = store.load(service_name)[0]
         if events:
             latest = max(latest, *(event.at for event in events))
-    clock = VirtualClock(latest)  # virtual time never runs backwards across invocations
+    # Live metrics run on the real clock; scripted metrics, and replays (--now), on virtual time,
+    # which never runs backwards across invocations.
+    clock: Any = SystemClock() if prometheus is not None and given is None else VirtualClock(latest)
     metrics = ScenarioMetrics(platform, SCENARIOS[name])
     service = PipelineService(platform, store, clock, metrics, traffic)
     if prometheus is not None:  # live data when a Prometheus is named; scripted metrics otherwise
-        service.metrics = _prometheus_metrics(prometheus, platform, service)
+        from findly_infra.adapters.prometheus import PrometheusBudgets
+        from findly_infra.cli_metrics import prometheus_metrics
+
+        service.metrics = prometheus_metrics(prometheus, platform, service)
+        service.budgets = PrometheusBudgets(prometheus, platform.metrics, platform.slo_definitions)
 
     def started(svc: str, env: str) -> datetime | None:
         rollout = service.pipeline(svc).environments[env].rollout
@@ -183,102 +198,6 @@ def _service(args: argparse.Namespace, platform: Any, *, scenario: str | None = 
 
     metrics.started_at = started
     return service
-
-
-def _prometheus(args: argparse.Namespace, platform: Any) -> Any:
-    from findly_infra.adapters.prometheus import PrometheusClient
-
-    url = getattr(args, "prometheus_url", None) or os.environ.get("FINDLY_PROMETHEUS_URL") or platform.prometheus.url
-    if not url:
-        return None
-    if not url.startswith(("http://", "https://")):
-        raise BadInputError(f"--prometheus-url is an http(s) address, got {url!r}")
-    token = os.environ.get("FINDLY_PROMETHEUS_TOKEN") or None
-    import stamina
-
-    def on_retry(details: Any) -> None:  # logs go to stderr: stdout is the command's (and --json's) own
-        sys.stderr.write(f"prometheus.retry_scheduled retry={details.retry_num} caused_by={details.caused_by!r}\n")
-
-    stamina.instrumentation.set_on_retry_hooks([on_retry])
-    return PrometheusClient(url, token=token, timeout=platform.prometheus.timeout.seconds)
-
-
-def _prometheus_metrics(client: Any, platform: Any, service: Any) -> Any:
-    from findly_infra.adapters.prometheus import PrometheusMetrics
-
-    def strategy_of(svc: str, env: str) -> Any:
-        rollout = service.pipeline(svc).environments[env].rollout
-        return platform.strategy_for(env, rollout.strategy if rollout else None)
-
-    window = timedelta(milliseconds=platform.prometheus.window.milliseconds)
-    return PrometheusMetrics(client, platform.metrics, strategy_of, window)
-
-
-def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
-    from findly_infra.adapters.prometheus import PrometheusUnavailableError, Target, criterion_query
-    from findly_infra.domain.analysis import judge_criteria, judge_triggers
-    from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
-
-    platform = _platform(args)
-    client = _prometheus(args, platform)
-    if client is None:
-        raise BadInputError("analyze needs a Prometheus: --prometheus-url, FINDLY_PROMETHEUS_URL or prometheus.url")
-    service = _service(args, platform)
-    environment = platform.environment(args.env).name
-    rollout = service.pipeline(args.service).environments[environment].rollout
-    version = args.version or (rollout.version if rollout and rollout.phase.active else None)
-    if version is None:
-        raise BadInputError(f"no rollout is under way in {args.env}: name the version with --version")
-    try:
-        at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
-    except ValueError:
-        raise BadInputError(f"--at is an ISO 8601 time such as 2026-11-26T09:00:00Z, got {args.at!r}") from None
-    strategy = platform.strategy_for(args.env, args.strategy or (rollout.strategy if rollout else None))
-    if not isinstance(strategy, (BlueGreenStrategy, CanaryStrategy)):
-        raise BadInputError(f"{args.env} rolls out without criteria to analyse: pass --strategy canary or blue-green")
-    metrics = _prometheus_metrics(client, platform, service)
-    if isinstance(strategy, BlueGreenStrategy):
-        checks = tuple(t.name for t in strategy.metric_triggers)
-    else:
-        checks = tuple(c.metric for c in strategy.success_criteria)
-    try:
-        target = Target(args.service, environment, version)
-        observation = metrics.observe(target, checks, at)
-    except PrometheusUnavailableError as exc:
-        raise DependencyError(str(exc)) from None
-    finally:
-        client.close()
-    if isinstance(strategy, BlueGreenStrategy):
-        verdict, readings = judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
-    else:
-        verdict, readings = judge_criteria(strategy.success_criteria, observation, strategy.analysis.min_requests)
-    rows = [
-        {
-            "metric": r.metric,
-            "query": criterion_query(
-                r.metric, platform.metrics, Target(args.service, environment, version), metrics.window
-            ),
-            "value": None if math.isnan(r.value) else r.value,
-            "threshold": r.threshold,
-            "verdict": r.verdict.value,
-        }
-        for r in readings
-    ]
-    requests = observation.get("requests")
-    document = {
-        "version": version,
-        "at": at.isoformat(),
-        "verdict": verdict.value,
-        "requests": None if math.isnan(requests) else requests,
-        "min_requests": strategy.analysis.min_requests,
-        "criteria": rows,
-    }
-    head = (
-        f"{args.service} {version} in {args.env} at {at.isoformat()}: {verdict.value} ({document['requests']} requests)"
-    )
-    lines = [f"  {row['metric']:22} {row['value']!s:>24} {row['threshold']:>14}  {row['verdict']}" for row in rows]
-    _emit(args, out, document, "\n".join([head, *lines]))
-    return {"pass": 0, "fail": 4}.get(verdict.value, 3)
 
 
 def _emit(args: argparse.Namespace, out: IO[str], document: dict[str, Any], text: str) -> None:
@@ -419,17 +338,22 @@ def _rollout(args: argparse.Namespace, out: IO[str]) -> int:
             out.write(line + "\n")
             out.flush()
 
+    virtual = hasattr(service.clock, "advance")  # scripted metrics or a replay; else live, on the real clock
     if args.watch:
         delay = float(os.environ.get("FINDLY_STEP_DELAY") or 0)  # real seconds per virtual step, to watch it live
 
         def wait(interval: timedelta) -> None:
+            if not virtual:
+                time.sleep(interval.total_seconds())  # live: the next analysis needs the next interval's data
+                return
             service.clock.advance(interval)
             if delay > 0:
                 time.sleep(delay)
 
         outcome = service.watch(args.service, args.env, actor=actor, wait=wait, on_step=show)
     else:
-        service.clock.advance(service.interval(args.env, args.service))
+        if virtual:
+            service.clock.advance(service.interval(args.env, args.service))
         outcome = service.step(args.service, args.env, actor=actor)
         show(outcome)
     rolled_back = outcome.phase.value in ("rolled_back", "aborted")
@@ -607,7 +531,7 @@ def _demo(args: argparse.Namespace, out: IO[str]) -> int:
     def watch(service: Any, env: str) -> Any:
         return service.watch(name, env, actor="findly", wait=service.clock.advance)
 
-    service = _service(args, platform)
+    service = _service(args, platform, scripted=True)
     v1, v2 = "1.4.0", "1.5.0"
     say(f"state: {state} (SQLite, the embedded default); virtual time; scripted metrics\n")
     for env in platform.promotion_order[:-1]:
@@ -631,7 +555,7 @@ def _demo(args: argparse.Namespace, out: IO[str]) -> int:
     weights = [e.weight for e in service.history(name) if e.type == "traffic_shifted" and e.environment == production]
     say(f"{production:12} canary {v1}: weights {' -> '.join(map(str, weights))}%: {_outcome_text(outcome)}")
 
-    bad = _service(args, platform, scenario="error-spike")
+    bad = _service(args, platform, scenario="error-spike", scripted=True)
     for env_name in platform.promotion_order[:-1]:
         bad.metrics.scenario = service.metrics.scenario
         bad.deploy(name, v2, env_name, actor="erin")
@@ -704,5 +628,4 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
     "simulate": _simulate,
     "demo": _demo,
     "github": _github,
-    "analyze": _analyze,
 }

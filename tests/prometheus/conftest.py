@@ -50,7 +50,13 @@ STREAMS = (
     Stream("fn-posts", "production", "1.0.0", 1000, lambda _m: 0.002),  # the current version, for comparisons
     # the same version in staging is broken: production's analysis must not see it
     Stream("fn-posts", "staging", "healthy", 1000, lambda _m: 0.5),
-    # whole rollouts from T0: fn-matcher's 2.0.0 stays healthy; fn-notifications' 2.0.0 breaks at minute 20
+    # whole releases from T0: fn-matcher's 2.0.0 stays healthy; fn-notifications' 2.0.0 breaks at minute 20
+    # in production (only there: development and staging saw nothing wrong)
+    *(
+        Stream(service, environment, "2.0.0", 600, lambda _m: 0.0002)
+        for service in ("fn-matcher", "fn-notifications")
+        for environment in ("development", "staging")
+    ),
     Stream("fn-matcher", "production", "1.0.0", 1000, lambda _m: 0.0001),
     Stream("fn-matcher", "production", "2.0.0", 1000, lambda _m: 0.0002),
     Stream("fn-notifications", "production", "1.0.0", 1000, lambda _m: 0.0001),

@@ -16,22 +16,29 @@ from typing import Any
 
 import attrs
 
+from findly_infra.application.ports import DependencyUnavailableError
 from findly_infra.domain.analysis import Observation, judge_criteria, judge_triggers
 from findly_infra.domain.events import MetricReading, Verdict
+from findly_infra.domain.notation import Duration, LatencyObjective
 from findly_infra.domain.operations import MetricNames
+from findly_infra.domain.slo import BURN_WINDOWS, BudgetStatus, CapacityStatus, SLODefinition, budget_status
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, metric_kind
-from findly_infra.promql import matchers
+from findly_infra.promql import error_ratio, le_matcher, matchers, slow_ratio
 
 __all__ = [
+    "BudgetReport",
+    "PrometheusBudgets",
     "PrometheusClient",
     "PrometheusError",
     "PrometheusMetrics",
     "PrometheusQueryError",
     "PrometheusUnavailableError",
     "Target",
+    "budget_query",
     "criterion_query",
     "requests_query",
     "single_value",
+    "throughput_query",
 ]
 
 _LATENCY = re.compile(r"^latency_p(\d{1,2}(?:\.\d+)?)$")
@@ -41,7 +48,7 @@ class PrometheusError(Exception):
     """Raised when Prometheus cannot answer a query."""
 
 
-class PrometheusUnavailableError(PrometheusError):
+class PrometheusUnavailableError(PrometheusError, DependencyUnavailableError):
     """Raised when Prometheus cannot be reached (or keeps failing) after the retries."""
 
 
@@ -50,7 +57,12 @@ class PrometheusQueryError(PrometheusError):
 
 
 def _window(window: timedelta) -> str:
-    return f"{max(1, round(window.total_seconds()))}s"
+    """A range in Prometheus's notation, in the largest whole unit: ``30d``, ``6h``, ``5m``, ``90s``."""
+    seconds = max(1, round(window.total_seconds()))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @attrs.frozen
@@ -112,6 +124,21 @@ def criterion_query(metric: str, names: MetricNames, target: Target, window: tim
         total = of_new_pods(f"rate({names.probes}{{{container}}}[{w}])")
         return f"({failed} or vector(0)) / {total}"
     raise ValueError(f"no query for metric {metric!r}")
+
+
+def budget_query(slo: SLODefinition, names: MetricNames, target: Target, window: timedelta) -> str:
+    """The share of bad events over *window* for an error-budget SLO, as the rendered recording rules
+    measure it: 5xx responses for availability and error-rate targets, requests slower than the bound
+    for latency targets. No traffic gives no result: nothing measured."""
+    w, labels = _window(window), target.labels(names)
+    if isinstance(slo.target, LatencyObjective):
+        return slow_ratio(names, labels, w, slo.target.bound.seconds)
+    return error_ratio(names, labels, w)
+
+
+def throughput_query(names: MetricNames, target: Target, window: timedelta) -> str:
+    """Requests per second over *window* (for a capacity target)."""
+    return f"sum(rate({names.requests}{_selector(names, target)}[{_window(window)}]))"
 
 
 @attrs.define
@@ -251,3 +278,84 @@ class PrometheusMetrics:
             return judge_criteria(strategy.success_criteria, observation, strategy.analysis.min_requests)
         enough = observation.get("requests") >= strategy.analysis.min_requests
         return (Verdict.PASS if enough else Verdict.INCONCLUSIVE), ()
+
+
+@attrs.frozen
+class BudgetReport:
+    """A service's SLOs in one environment: each error budget, each capacity target, and what could
+    not be measured and why (``notes``). ``queries`` maps each SLO to the PromQL of its window."""
+
+    service: str
+    environment: str
+    at: datetime
+    budgets: tuple[BudgetStatus, ...]
+    capacities: tuple[CapacityStatus, ...]
+    queries: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def spent(self) -> tuple[BudgetStatus, ...]:
+        return tuple(status for status in self.budgets if status.exhausted)
+
+
+def _timedelta(duration: Duration) -> timedelta:
+    return timedelta(milliseconds=duration.milliseconds)
+
+
+@attrs.define
+class PrometheusBudgets:
+    """The error-budgets port on Prometheus: each SLO's bad-event ratio over its window and the burn windows.
+
+    Availability and error-rate SLOs read 5xx responses, latency SLOs the histogram bucket at their
+    bound; a window repeated across SLOs is queried once per report.
+    """
+
+    client: PrometheusClient
+    names: MetricNames
+    slos: tuple[SLODefinition, ...]
+
+    def budgets(self, service: str, environment: str, at: datetime) -> tuple[BudgetStatus, ...]:
+        return self.report(service, environment, at).budgets
+
+    def report(self, service: str, environment: str, at: datetime) -> BudgetReport:
+        target = Target(service, environment)
+        answers: dict[str, float] = {}
+
+        def value(query: str) -> float:
+            if query not in answers:
+                answers[query] = single_value(self.client.query(query, at))
+            return answers[query]
+
+        budgets, capacities, notes, queries = [], [], [], {}
+        for slo in self.slos:
+            window = _timedelta(slo.measurement_window)
+            if slo.sla_target is None:
+                query = throughput_query(self.names, target, window)
+                queries[slo.name] = query
+                capacities.append(CapacityStatus(slo, value(query)))
+                continue
+            query = budget_query(slo, self.names, target, window)
+            queries[slo.name] = query
+            ratio = value(query)
+            burns = [(w, value(budget_query(slo, self.names, target, _timedelta(w)))) for w in BURN_WINDOWS]
+            budgets.append(budget_status(slo, ratio, burns))
+            if math.isnan(ratio) and isinstance(slo.target, LatencyObjective):
+                notes.extend(self._missing_bucket(slo, slo.target, target, window, at))
+        return BudgetReport(
+            service, environment, at, tuple(budgets), tuple(capacities), queries, tuple(dict.fromkeys(notes))
+        )
+
+    def _missing_bucket(
+        self, slo: SLODefinition, objective: LatencyObjective, target: Target, window: timedelta, at: datetime
+    ) -> list[str]:
+        """Traffic without a bucket at the bound: the histogram cannot measure the objective at all."""
+        selector, w = _selector(self.names, target), _window(window)
+        served = single_value(self.client.query(f"sum(rate({self.names.latency}_count{selector}[{w}]))", at))
+        bound = f"le=~`{le_matcher(objective.bound.seconds)}`"
+        buckets = self.client.query(f"count({self.names.latency}_bucket{selector[:-1]},{bound}}})", at)
+        if math.isnan(served) or served <= 0 or buckets:
+            return []
+        return [
+            f"the {slo.name} SLO ({slo.target.format()}) cannot be measured: {self.names.latency} has no bucket "
+            f"at le={objective.bound.seconds:g} for {target.service} in {target.environment}; add that bucket"
+        ]

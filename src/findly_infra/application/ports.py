@@ -11,10 +11,13 @@ from datetime import datetime
 from typing import Protocol
 
 from findly_infra.domain.events import Event, MetricReading, Verdict
+from findly_infra.domain.slo import BudgetStatus
 
 __all__ = [
     "Clock",
     "ConcurrencyError",
+    "DependencyUnavailableError",
+    "ErrorBudgets",
     "EventStore",
     "MetricsSource",
     "Notifier",
@@ -24,6 +27,10 @@ __all__ = [
 
 class ConcurrencyError(Exception):
     """Raised when another writer changed a service's stream since it was read: nothing was written."""
+
+
+class DependencyUnavailableError(Exception):
+    """Raised by an adapter whose system (Prometheus, Kubernetes, GCP) cannot be reached after its retries."""
 
 
 class EventStore(Protocol):
@@ -51,6 +58,15 @@ class MetricsSource(Protocol):
     def analyze(
         self, service: str, environment: str, version: str, at: datetime
     ) -> tuple[Verdict, tuple[MetricReading, ...]]: ...
+
+
+class ErrorBudgets(Protocol):
+    """Each error-budget SLO of a service in an environment, as measured up to *at*.
+
+    Raises :class:`DependencyUnavailableError` when the budgets cannot be read.
+    """
+
+    def budgets(self, service: str, environment: str, at: datetime) -> tuple[BudgetStatus, ...]: ...
 
 
 class TrafficRouter(Protocol):

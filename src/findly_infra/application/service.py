@@ -14,7 +14,15 @@ from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import Clock, EventStore, MetricsSource, Notifier, TrafficRouter
+from findly_infra.application.ports import (
+    Clock,
+    DependencyUnavailableError,
+    ErrorBudgets,
+    EventStore,
+    MetricsSource,
+    Notifier,
+    TrafficRouter,
+)
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutSucceeded, TrafficShifted, Verdict
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Phase, Refusal
@@ -51,6 +59,7 @@ class PipelineService:
     metrics: MetricsSource
     traffic: TrafficRouter
     notifier: Notifier | None = None
+    budgets: ErrorBudgets | None = None
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
 
     # ---- reading ---------------------------------------------------------------------------
@@ -100,20 +109,45 @@ class PipelineService:
         budget_override: str | None = None,
         budget_spent: bool = False,
     ) -> Outcome:
-        """Deploy or promote *version* into *environment* (the rules decide which is allowed)."""
-        return self._decide(
-            service,
-            environment,
-            lambda p: p.deploy(
+        """Deploy or promote *version* into *environment* (the rules decide which is allowed).
+
+        With an error-budgets port, the environment's budgets are read once every other rule allows the
+        version in: a spent one refuses it (rule ``error-budget``) unless ``budget_override`` gives a
+        reason. Budgets that cannot be read raise :class:`DependencyUnavailableError` (nothing is
+        recorded) unless there is an override reason, which then records that they were unknown.
+        """
+
+        def decide(pipeline: DeploymentPipeline, spent: bool, detail: str = "") -> Decision:
+            return pipeline.deploy(
                 version,
                 environment,
                 actor=actor,
                 at=self.clock.now(),
                 strategy=strategy,
-                budget_spent=budget_spent,
+                budget_spent=spent,
                 budget_override=budget_override,
-            ),
-        )
+                budget_detail=detail,
+            )
+
+        def gated(pipeline: DeploymentPipeline) -> Decision:
+            decision = decide(pipeline, budget_spent)
+            if decision.refusal is not None or budget_spent or self.budgets is None:
+                return decision
+            try:
+                statuses = self.budgets.budgets(service, environment, self.clock.now())
+            except DependencyUnavailableError as exc:
+                if not budget_override:
+                    raise DependencyUnavailableError(
+                        f"the error-budget gate cannot read {environment}'s budgets for {service}: {exc}; "
+                        "try again, or promote with an override reason"
+                    ) from None
+                return decide(pipeline, True, f"budgets unknown: {exc}")
+            spent = [status for status in statuses if status.exhausted]
+            if not spent:
+                return decision
+            return decide(pipeline, True, "; ".join(status.describe() for status in spent))
+
+        return self._decide(service, environment, gated)
 
     def record_test(
         self, service: str, version: str, environment: str, suite: str, passed: bool, *, actor: str

@@ -97,10 +97,15 @@ class ApprovalsSuperseded(Event):
 
 @attrs.frozen(kw_only=True)
 class RolloutStarted(Event):
-    """The version began replacing ``previous`` (``None`` for a first release) by ``strategy``."""
+    """The version began replacing ``previous`` (``None`` for a first release) by ``strategy``.
+
+    ``budget_override`` is the reason given for entering although the error budget was spent
+    (``reason`` then says which budget).
+    """
 
     strategy: StrategyKind
     previous: str | None = None
+    budget_override: str | None = None
 
 
 @attrs.frozen(kw_only=True)

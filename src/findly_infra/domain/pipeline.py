@@ -209,8 +209,14 @@ class DeploymentPipeline:
         strategy: StrategyKind | None = None,
         budget_spent: bool = False,
         budget_override: str | None = None,
+        budget_detail: str = "",
     ) -> Decision:
-        """Bring *version* into *environment*: the request, and the rollout when every rule allows it."""
+        """Bring *version* into *environment*: the request, and the rollout when every rule allows it.
+
+        ``budget_spent`` says the environment's error budget is spent (``budget_detail`` says which,
+        for the refusal's message); only ``budget_override``, a reason, lets the version in then, and
+        the reason is recorded on the rollout.
+        """
         env = self.platform.environment(environment)
         state = self.environments[environment]
         base = self._base(environment, version, actor, at)
@@ -221,11 +227,18 @@ class DeploymentPipeline:
             if not state.requested or state.requested[0] != version:
                 request.append(PromotionRequested(**base, budget_override=budget_override))
         for rule in _ENTRY_RULES:
-            refusal = rule(self, env, version, actor, at, budget_spent, budget_override)
+            refusal = rule(self, env, version, actor, at, budget_spent, budget_override, budget_detail)
             if refusal is not None:
                 return Decision(tuple(request), refusal)
         kind = strategy or env.strategy
-        started = RolloutStarted(**base, strategy=kind, previous=state.current)
+        overridden = budget_override if budget_spent and budget_override else None
+        started = RolloutStarted(
+            **base,
+            reason=budget_detail if overridden else "",
+            strategy=kind,
+            previous=state.current,
+            budget_override=overridden,
+        )
         return Decision((*request, started, *self._first_step(env, kind, version, actor, at)))
 
     def approve(  # noqa: PLR0911 - each refusal names its rule
@@ -488,11 +501,14 @@ def _budget(
     _at: datetime,
     budget_spent: bool,
     override: str | None,
+    detail: str,
 ) -> Refusal | None:
+    """A spent error budget lets a version in only with a recorded reason."""
     if budget_spent and not override:
+        spent = f" ({detail})" if detail else ""
         return Refusal(
             "error-budget",
-            f"{env.name}'s error budget is spent: promote {version} only with a recorded override reason",
+            f"{env.name}'s error budget is spent{spent}: promote {version} only with a recorded override reason",
         )
     return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 
 import attrs
@@ -21,12 +22,16 @@ from findly_infra.domain.notation import (
 )
 
 __all__ = [
+    "BURN_WINDOWS",
     "AvailabilityObjective",
+    "BudgetStatus",
+    "CapacityStatus",
     "ErrorRateObjective",
     "SLATarget",
     "SLODefinition",
     "SLOObjective",
     "ThroughputObjective",
+    "budget_status",
     "parse_alerting_threshold",
     "parse_objective",
 ]
@@ -223,3 +228,109 @@ class SLODefinition:
             f"the stated error budget {self.error_budget} disagrees with the target: "
             f"{target.objective} over {over} ({period.describe()}) leaves {expected.describe()}"
         )
+
+
+BURN_WINDOWS: tuple[Duration, ...] = (
+    Duration.of(minutes=5),
+    Duration.of(hours=1),
+    Duration.of(hours=6),
+    Duration.of(days=3),
+)
+"""The windows ``slo status`` reports burn rates over (the SRE Workbook's alerting windows)."""
+
+_RATIO_SLACK = 1e-9
+
+
+def _measured_ratio(value: float) -> float:
+    """A measured bad-event ratio: NaN (no traffic) stays NaN; float noise at the ends is clamped."""
+    if math.isnan(value):
+        return value
+    if not -_RATIO_SLACK <= value <= 1 + _RATIO_SLACK:
+        raise ValueError(f"a ratio of bad events lies between 0 and 1, got {value}")
+    return min(1.0, max(0.0, value))
+
+
+@attrs.frozen
+class BudgetStatus:
+    """An SLO's error budget as measured: the share of bad events over its window, and how fast it burns.
+
+    ``error_ratio`` is NaN when the window held no traffic: nothing is known, so nothing is spent.
+    ``burn_rates`` pairs each window with bad ratio / allowed ratio (1: the budget lasts exactly the window).
+    """
+
+    slo: SLODefinition
+    error_ratio: float = attrs.field(converter=_measured_ratio)
+    burn_rates: tuple[tuple[Duration, float], ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if self.slo.sla_target is None:
+            raise InvariantError(f"the {self.slo.name} SLO is a capacity target: it has no error budget")
+
+    @property
+    def target(self) -> SLATarget:
+        target = self.slo.sla_target
+        assert target is not None  # checked on construction
+        return target
+
+    @property
+    def measured(self) -> bool:
+        return not math.isnan(self.error_ratio)
+
+    @property
+    def sli(self) -> float:
+        """The share of good events over the window (NaN: no traffic)."""
+        return 1 - self.error_ratio
+
+    @property
+    def remaining(self) -> float:
+        """The fraction of the budget left: 1 untouched, 0 spent, negative overspent; NaN when unmeasured."""
+        return self.target.budget_remaining(self.error_ratio) if self.measured else math.nan
+
+    @property
+    def remaining_time(self) -> Duration | None:
+        """The budget left as full-outage time (zero when spent); ``None`` when unmeasured."""
+        return self.target.budget_remaining_time(self.error_ratio) if self.measured else None
+
+    @property
+    def exhausted(self) -> bool:
+        """Spent (or overspent). An unmeasured budget is not spent: no traffic failed."""
+        return self.measured and self.remaining <= 0
+
+    def describe(self) -> str:
+        """``availability: 99.95% good over 30 days, 50% of the 43m12s budget left``."""
+        if not self.measured:
+            return f"{self.slo.name}: no traffic over {self.slo.measurement_window.describe()}"
+        left = "spent" if self.exhausted else f"{self.remaining:.0%} of the {self.target.error_budget.describe()} left"
+        return (
+            f"{self.slo.name}: {self.sli:.4%} good over {self.slo.measurement_window.describe()} "
+            f"(objective {self.slo.target.format()}), budget {left}"
+        )
+
+
+def budget_status(
+    slo: SLODefinition, error_ratio: float, window_ratios: Sequence[tuple[Duration, float]] = ()
+) -> BudgetStatus:
+    """The status of *slo* from its measured bad-event ratio and the ratios over the burn windows."""
+    target = slo.sla_target
+    if target is None:
+        raise InvariantError(f"the {slo.name} SLO is a capacity target: it has no error budget")
+    burns = tuple(
+        (window, math.nan if math.isnan(ratio) else target.burn_rate(_measured_ratio(ratio)))
+        for window, ratio in window_ratios
+    )
+    return BudgetStatus(slo, error_ratio, burns)
+
+
+@attrs.frozen
+class CapacityStatus:
+    """A throughput SLO (``1000 requests/second capacity``) against the load measured: no budget to spend."""
+
+    slo: SLODefinition
+    requests_per_second: float
+
+    @property
+    def utilization(self) -> float:
+        """Load over capacity (NaN when unmeasured)."""
+        objective = self.slo.target
+        assert isinstance(objective, ThroughputObjective)
+        return self.requests_per_second / objective.requests_per_second

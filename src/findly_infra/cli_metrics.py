@@ -1,0 +1,246 @@
+"""The commands that read Prometheus: ``analyze`` (a rollout's criteria now) and ``slo status``
+(error budgets and burn rates). Thin: the adapter builds the queries, the domain judges."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+from findly_infra.cli_release import BadInputError, DependencyError, _emit, _platform, _service, _strategy
+
+__all__ = ["COMMANDS", "add_metrics_commands", "prometheus_client", "prometheus_metrics"]
+
+
+def add_metrics_commands(commands: Any) -> None:
+    analyze = commands.add_parser(
+        "analyze", help="judge the new version's metrics in Prometheus now: exit 0 pass, 4 fail, 3 inconclusive"
+    )
+    analyze.add_argument("service")
+    analyze.add_argument("--env", required=True)
+    analyze.add_argument("--version", help="the version to judge (default: the one rolling out)")
+    analyze.add_argument("--at", help="the time to judge at, ISO 8601 (default: now)")
+    analyze.add_argument(
+        "--strategy", type=_strategy, help="whose criteria (default: the rollout's, else the environment's)"
+    )
+    slo = commands.add_parser("slo", help="service level objectives measured in Prometheus")
+    actions = slo.add_subparsers(dest="slo_command", metavar="ACTION", required=True)
+    status = actions.add_parser(
+        "status", help="each SLO's SLI over its window, error budget left, and burn rates over 5m, 1h, 6h and 3d"
+    )
+    status.add_argument("service")
+    status.add_argument("--env", required=True)
+    status.add_argument("--at", help="the time to measure at, ISO 8601 (default: now)")
+
+
+def closing(args: argparse.Namespace, close: Callable[[], None]) -> None:
+    """Close a resource when the command ends, however it ends (the command line's ``_run`` does)."""
+    args.__dict__.setdefault("close_after", []).append(close)
+
+
+def _at(args: argparse.Namespace) -> datetime:
+    if not args.at:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(args.at)
+    except ValueError:
+        raise BadInputError(f"--at is an ISO 8601 time such as 2026-11-26T09:00:00Z, got {args.at!r}") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def prometheus_client(args: argparse.Namespace, platform: Any) -> Any:
+    """The Prometheus the flags, the environment or the platform file name (``None``: none is named)."""
+    from findly_infra.adapters.prometheus import PrometheusClient
+
+    url = getattr(args, "prometheus_url", None) or os.environ.get("FINDLY_PROMETHEUS_URL") or platform.prometheus.url
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise BadInputError(f"--prometheus-url is an http(s) address, got {url!r}")
+    token = os.environ.get("FINDLY_PROMETHEUS_TOKEN") or None
+    import stamina
+
+    def on_retry(details: Any) -> None:  # logs go to stderr: stdout is the command's (and --json's) own
+        sys.stderr.write(f"prometheus.retry_scheduled retry={details.retry_num} caused_by={details.caused_by!r}\n")
+
+    stamina.instrumentation.set_on_retry_hooks([on_retry])
+    client = PrometheusClient(url, token=token, timeout=platform.prometheus.timeout.seconds)
+    closing(args, client.close)
+    return client
+
+
+def prometheus_metrics(client: Any, platform: Any, service: Any) -> Any:
+    """The metrics port on *client*, judging each rollout by its own strategy's criteria."""
+    from findly_infra.adapters.prometheus import PrometheusMetrics
+
+    def strategy_of(svc: str, env: str) -> Any:
+        rollout = service.pipeline(svc).environments[env].rollout
+        return platform.strategy_for(env, rollout.strategy if rollout else None)
+
+    window = timedelta(milliseconds=platform.prometheus.window.milliseconds)
+    return PrometheusMetrics(client, platform.metrics, strategy_of, window)
+
+
+def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
+    from findly_infra.adapters.prometheus import PrometheusUnavailableError, Target, criterion_query
+    from findly_infra.domain.analysis import judge_criteria, judge_triggers
+    from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
+
+    platform = _platform(args)
+    client = prometheus_client(args, platform)
+    if client is None:
+        raise BadInputError("analyze needs a Prometheus: --prometheus-url, FINDLY_PROMETHEUS_URL or prometheus.url")
+    service = _service(args, platform)
+    environment = platform.environment(args.env).name
+    rollout = service.pipeline(args.service).environments[environment].rollout
+    version = args.version or (rollout.version if rollout and rollout.phase.active else None)
+    if version is None:
+        raise BadInputError(f"no rollout is under way in {args.env}: name the version with --version")
+    at = _at(args)
+    strategy = platform.strategy_for(args.env, args.strategy or (rollout.strategy if rollout else None))
+    if not isinstance(strategy, (BlueGreenStrategy, CanaryStrategy)):
+        raise BadInputError(f"{args.env} rolls out without criteria to analyse: pass --strategy canary or blue-green")
+    metrics = prometheus_metrics(client, platform, service)
+    if isinstance(strategy, BlueGreenStrategy):
+        checks = tuple(t.name for t in strategy.metric_triggers)
+    else:
+        checks = tuple(c.metric for c in strategy.success_criteria)
+    try:
+        target = Target(args.service, environment, version)
+        observation = metrics.observe(target, checks, at)
+    except PrometheusUnavailableError as exc:
+        raise DependencyError(str(exc)) from None
+    if isinstance(strategy, BlueGreenStrategy):
+        verdict, readings = judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
+    else:
+        verdict, readings = judge_criteria(strategy.success_criteria, observation, strategy.analysis.min_requests)
+    rows = [
+        {
+            "metric": r.metric,
+            "query": criterion_query(
+                r.metric, platform.metrics, Target(args.service, environment, version), metrics.window
+            ),
+            "value": None if math.isnan(r.value) else r.value,
+            "threshold": r.threshold,
+            "verdict": r.verdict.value,
+        }
+        for r in readings
+    ]
+    requests = observation.get("requests")
+    document = {
+        "version": version,
+        "at": at.isoformat(),
+        "verdict": verdict.value,
+        "requests": None if math.isnan(requests) else requests,
+        "min_requests": strategy.analysis.min_requests,
+        "criteria": rows,
+    }
+    head = (
+        f"{args.service} {version} in {args.env} at {at.isoformat()}: {verdict.value} ({document['requests']} requests)"
+    )
+    lines = [f"  {row['metric']:22} {row['value']!s:>24} {row['threshold']:>14}  {row['verdict']}" for row in rows]
+    _emit(args, out, document, "\n".join([head, *lines]))
+    return {"pass": 0, "fail": 4}.get(verdict.value, 3)
+
+
+def _slo_status(args: argparse.Namespace, out: IO[str]) -> int:
+    from findly_infra.adapters.prometheus import PrometheusBudgets, PrometheusUnavailableError
+
+    platform = _platform(args)
+    service = platform.service(args.service).name
+    environment = platform.environment(args.env).name
+    client = prometheus_client(args, platform)
+    if client is None:
+        raise BadInputError("slo status needs a Prometheus: --prometheus-url, FINDLY_PROMETHEUS_URL or prometheus.url")
+    at = _at(args)
+    try:
+        report = PrometheusBudgets(client, platform.metrics, platform.slo_definitions).report(service, environment, at)
+    except PrometheusUnavailableError as exc:
+        raise DependencyError(str(exc)) from None
+    document = _report_json(report)
+    _emit(args, out, document, _report_text(report))
+    return 0
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    slos = []
+    for status in report.budgets:
+        remaining = status.remaining_time
+        slos.append(
+            {
+                "slo": status.slo.name,
+                "objective": status.slo.target.format(),
+                "window": status.slo.measurement_window.describe(),
+                "window_seconds": status.slo.measurement_window.milliseconds / 1000,
+                "query": report.queries[status.slo.name],
+                "sli": _number(status.sli),
+                "error_ratio": _number(status.error_ratio),
+                "allowed_error_ratio": round(status.target.allowed_error_ratio, 12),
+                "budget": status.target.error_budget.format(),
+                "budget_remaining": _number(status.remaining),
+                "budget_remaining_minutes": None if remaining is None else remaining.milliseconds / 60_000,
+                "exhausted": status.exhausted,
+                "burn_rates": {window.format(): _number(rate) for window, rate in status.burn_rates},
+            }
+        )
+    capacity = [
+        {
+            "slo": status.slo.name,
+            "objective": status.slo.target.format(),
+            "window": status.slo.measurement_window.describe(),
+            "window_seconds": status.slo.measurement_window.milliseconds / 1000,
+            "query": report.queries[status.slo.name],
+            "requests_per_second": _number(status.requests_per_second),
+            "utilization": _number(status.utilization),
+        }
+        for status in report.capacities
+    ]
+    return {
+        "service": report.service,
+        "environment": report.environment,
+        "at": report.at.isoformat(),
+        "spent": [status.slo.name for status in report.spent],
+        "slos": slos,
+        "capacity": capacity,
+        "notes": list(report.notes),
+    }
+
+
+def _report_text(report: Any) -> str:
+    lines = [f"{report.service} in {report.environment} at {report.at.isoformat()}"]
+    for status in report.budgets:
+        objective = f"{status.slo.target.format()} over {status.slo.measurement_window.describe()}"
+        if status.measured:
+            remaining = status.remaining_time
+            left = "SPENT" if status.exhausted else f"{status.remaining:.0%} left"
+            budget = (
+                f"{left} ({remaining.describe() if remaining else '0s'} of {status.target.error_budget.describe()})"
+            )
+            sli = f"SLI {status.sli:.3%}"
+        else:
+            budget, sli = "no traffic: nothing spent", "SLI -"
+        burns = "  ".join(
+            f"{window.format()} {'-' if math.isnan(rate) else f'{rate:.2f}'}" for window, rate in status.burn_rates
+        )
+        lines.append(f"  {status.slo.name:14} {objective:48} {sli:13} budget {budget}")
+        lines.append(f"  {'':14} burn rate  {burns}")
+    for status in report.capacities:
+        load = "no traffic" if math.isnan(status.requests_per_second) else f"{status.requests_per_second:.1f} req/s"
+        share = "" if math.isnan(status.utilization) else f" ({status.utilization:.0%} of capacity)"
+        lines.append(f"  {status.slo.name:14} {status.slo.target.format():48} {load}{share}")
+    lines += [f"  note: {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
+    "analyze": _analyze,
+    "slo": _slo_status,
+}

@@ -19,6 +19,7 @@ from findly_infra.domain.notation import (
     MachineType,
     NotationError,
     Percentage,
+    RelativeThreshold,
     Threshold,
     cadence_in,
 )
@@ -37,6 +38,7 @@ from findly_infra.testing.strategies import (
     latency_objectives,
     machine_types,
     percentages,
+    relative_thresholds,
     thresholds,
 )
 
@@ -44,6 +46,7 @@ NOTATIONS = [
     Duration,
     Percentage,
     Threshold,
+    RelativeThreshold,
     LatencyObjective,
     ByteSize,
     CpuQuantity,
@@ -69,6 +72,19 @@ def test_percentage_reads_back_what_it_writes(value: Percentage) -> None:
 @given(thresholds())
 def test_threshold_reads_back_what_it_writes(threshold: Threshold) -> None:
     assert Threshold.parse(threshold.format()) == threshold
+
+
+@given(relative_thresholds())
+def test_relative_threshold_reads_back_what_it_writes(threshold: RelativeThreshold) -> None:
+    assert RelativeThreshold.parse(threshold.format()) == threshold
+
+
+def test_relative_thresholds_read_as_people_write_them() -> None:
+    for text in ("< 1.2x current", "<1.2 x baseline", "< 1.2 times the current version", "< 1.2×current"):
+        assert RelativeThreshold.parse(text) == RelativeThreshold(Comparison.LT, 1.2)
+    for text in ("> 1.2x current", "< 0x current", "< -1x current", "< 1.2x", "1.2x current"):
+        with pytest.raises(NotationError):
+            RelativeThreshold.parse(text)
 
 
 @given(latency_objectives())

@@ -23,6 +23,9 @@ def add_metrics_commands(commands: Any) -> None:
     analyze.add_argument("service")
     analyze.add_argument("--env", required=True)
     analyze.add_argument("--version", help="the version to judge (default: the one rolling out)")
+    analyze.add_argument(
+        "--current", help="the version to compare with, for '< 1.2x current' criteria (default: the one replaced)"
+    )
     analyze.add_argument("--at", help="the time to judge at, ISO 8601 (default: now)")
     analyze.add_argument(
         "--strategy", type=_strategy, help="whose criteria (default: the rollout's, else the environment's)"
@@ -100,6 +103,8 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
     version = args.version or (rollout.version if rollout and rollout.phase.active else None)
     if version is None:
         raise BadInputError(f"no rollout is under way in {args.env}: name the version with --version")
+    state = service.pipeline(args.service).environments[environment]
+    current = args.current or (rollout.previous if rollout and rollout.phase.active else state.current)
     at = _at(args)
     strategy = platform.strategy_for(args.env, args.strategy or (rollout.strategy if rollout else None))
     if not isinstance(strategy, (BlueGreenStrategy, CanaryStrategy)):
@@ -109,30 +114,36 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
         checks = tuple(t.name for t in strategy.metric_triggers)
     else:
         checks = tuple(c.metric for c in strategy.success_criteria)
+    relative = tuple(c.metric for c in getattr(strategy, "success_criteria", ()) if c.relative)
+    target, baseline_target = Target(args.service, environment, version), Target(args.service, environment, current)
     try:
-        target = Target(args.service, environment, version)
         observation = metrics.observe(target, checks, at)
+        baseline = metrics.observe(baseline_target, relative, at) if relative and current else None
     except PrometheusUnavailableError as exc:
         raise DependencyError(str(exc)) from None
     if isinstance(strategy, BlueGreenStrategy):
         verdict, readings = judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
     else:
-        verdict, readings = judge_criteria(strategy.success_criteria, observation, strategy.analysis.min_requests)
-    rows = [
-        {
+        verdict, readings = judge_criteria(
+            strategy.success_criteria, observation, strategy.analysis.min_requests, baseline
+        )
+    rows = []
+    for r in readings:
+        row = {
             "metric": r.metric,
-            "query": criterion_query(
-                r.metric, platform.metrics, Target(args.service, environment, version), metrics.window
-            ),
+            "query": criterion_query(r.metric, platform.metrics, target, metrics.window),
             "value": None if math.isnan(r.value) else r.value,
             "threshold": r.threshold,
             "verdict": r.verdict.value,
         }
-        for r in readings
-    ]
+        if r.metric in relative and baseline is not None:
+            row["current_query"] = criterion_query(r.metric, platform.metrics, baseline_target, metrics.window)
+            row["current_value"] = None if math.isnan(baseline.get(r.metric)) else baseline.get(r.metric)
+        rows.append(row)
     requests = observation.get("requests")
     document = {
         "version": version,
+        "current": current,
         "at": at.isoformat(),
         "verdict": verdict.value,
         "requests": None if math.isnan(requests) else requests,
@@ -142,7 +153,7 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
     head = (
         f"{args.service} {version} in {args.env} at {at.isoformat()}: {verdict.value} ({document['requests']} requests)"
     )
-    lines = [f"  {row['metric']:22} {row['value']!s:>24} {row['threshold']:>14}  {row['verdict']}" for row in rows]
+    lines = [f"  {row['metric']:22} {row['value']!s:>24} {row['threshold']:>24}  {row['verdict']}" for row in rows]
     _emit(args, out, document, "\n".join([head, *lines]))
     return {"pass": 0, "fail": 4}.get(verdict.value, 3)
 

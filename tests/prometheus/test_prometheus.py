@@ -19,6 +19,7 @@ from findly_infra.adapters.prometheus import (
     PrometheusUnavailableError,
     Target,
     criterion_query,
+    single_value,
 )
 from findly_infra.domain import MetricNames, StrategyKind, Verdict
 from tests.conftest import EXAMPLE
@@ -200,3 +201,64 @@ def test_analyze_exits_5_when_prometheus_cannot_be_reached() -> None:
         code, document = _analyze(url, "--version", "healthy")
     assert code == 5
     assert document["error"]["kind"] == "dependency"  # type: ignore[index]
+
+
+def test_every_query_we_generate_is_accepted_by_prometheus(prometheus: str) -> None:
+    from findly_infra.adapters.prometheus import budget_query, requests_query, throughput_query
+
+    client = PrometheusClient(prometheus)
+    CLIENTS.append(client)
+    target = Target("fn-posts", "production", "healthy")
+    metrics = ("error_rate", "latency_p95", "latency_p99", "cpu_utilization", "memory_utilization")
+    queries = [criterion_query(m, PLATFORM.metrics, target, timedelta(minutes=1)) for m in metrics]
+    queries.append(criterion_query("health_check_failures", PLATFORM.metrics, target, timedelta(minutes=1)))
+    queries.append(requests_query(PLATFORM.metrics, target, timedelta(minutes=1)))
+    service = Target("fn-posts", "production")
+    queries += [budget_query(slo, PLATFORM.metrics, service, timedelta(hours=1)) for slo in PLATFORM.slo_definitions]
+    queries.append(throughput_query(PLATFORM.metrics, service, timedelta(minutes=1)))
+    for query in queries:
+        samples = client.query(query, AT)  # a refused expression raises PrometheusQueryError
+        assert len(samples) <= 1, query
+    values = [single_value(client.query(q, AT)) for q in queries[:5]]
+    assert not any(math.isnan(v) for v in values)  # each criterion finds the healthy version's data
+    assert single_value(client.query(queries[5], AT)) == 0.0  # no failed probe series: 0, not nothing
+
+
+def test_another_environments_series_never_leak_into_the_analysis(prometheus: str) -> None:
+    # the same version is broken in staging (50% errors) and healthy in production
+    assert metrics(prometheus).analyze("fn-posts", "production", "healthy", AT)[0] is Verdict.PASS
+    verdict, readings = metrics(prometheus).analyze("fn-posts", "staging", "healthy", AT)
+    assert verdict is Verdict.FAIL
+    assert next(r.value for r in readings if r.metric == "error_rate") == pytest.approx(0.5)
+
+
+def relative(url: str, **criteria: str) -> PrometheusMetrics:
+    """The seed's canary with criteria relative to the current version (in place of fixed ones of that metric)."""
+    import attrs
+
+    from findly_infra.config.converter import _success_criteria
+
+    strategy = PLATFORM.strategy_for("production", StrategyKind.CANARY)
+    extra = _success_criteria(criteria, None)
+    kept = tuple(c for c in strategy.success_criteria if c.metric not in criteria)
+    strategy = attrs.evolve(strategy, success_criteria=(*kept, *extra))  # type: ignore[misc]
+    client = PrometheusClient(url, timeout=2.0, attempts=2)
+    CLIENTS.append(client)
+    return PrometheusMetrics(client, PLATFORM.metrics, lambda _service, _env: strategy)
+
+
+def test_a_criterion_relative_to_the_current_version_reads_both_versions(prometheus: str) -> None:
+    source = relative(prometheus, latency_p99="< 1.2x current", error_rate="< 2x current")
+    # healthy: 0.1% errors against the current 1.0.0's 0.2%, and the same latencies
+    verdict, readings = source.analyze("fn-posts", "production", "healthy", AT, current="1.0.0")
+    assert verdict is Verdict.PASS, readings
+    shown = {r.threshold for r in readings}
+    assert any(text.startswith("< 1.2x current (") for text in shown)
+    # slow: p99 far above 1.2x the current version's
+    verdict, readings = source.analyze("fn-posts", "production", "slow", AT, current="1.0.0")
+    assert verdict is Verdict.FAIL
+    assert "latency_p99" in {r.metric for r in readings if r.verdict is Verdict.FAIL}
+    # a current version without data: the comparison has no evidence
+    verdict, readings = source.analyze("fn-posts", "production", "healthy", AT, current="gone")
+    assert verdict is Verdict.INCONCLUSIVE
+    assert {r.metric for r in readings if r.verdict is Verdict.INCONCLUSIVE} == {"latency_p99", "error_rate"}

@@ -87,7 +87,12 @@ class ScriptedMetrics:
     script: Script
 
     def analyze(
-        self, service: str, environment: str, version: str, at: datetime
+        self,
+        service: str,
+        environment: str,
+        version: str,
+        at: datetime,
+        current: str | None = None,  # noqa: ARG002 - a script judges the new version alone
     ) -> tuple[Verdict, tuple[MetricReading, ...]]:
         return self.script(service, environment, version, at)
 

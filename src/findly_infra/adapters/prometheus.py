@@ -116,7 +116,7 @@ def criterion_query(metric: str, names: MetricNames, target: Target, window: tim
         requested = of_new_pods(f'{names.resource_requests}{{{container},resource="cpu"}}')
         return f"{used} / {requested}"
     if metric == "memory_utilization":
-        used = of_new_pods(f"{names.memory_usage}{{{container}}}")
+        used = of_new_pods(f"avg_over_time({names.memory_usage}{{{container}}}[{w}])")
         limit = of_new_pods(f'{names.resource_limits}{{{container},resource="memory"}}')
         return f"{used} / {limit}"
     if metric == "health_check_failures":
@@ -258,8 +258,10 @@ class PrometheusMetrics:
         return Observation(values)
 
     def analyze(
-        self, service: str, environment: str, version: str, at: datetime
+        self, service: str, environment: str, version: str, at: datetime, current: str | None = None
     ) -> tuple[Verdict, tuple[MetricReading, ...]]:
+        """One analysis of *version* over the window ending at *at*; criteria relative to the current
+        version read *current*'s series over the same window. Unreachable is inconclusive, never a pass."""
         strategy = self.strategy_of(service, environment)
         if isinstance(strategy, BlueGreenStrategy):
             checks = tuple(t.name for t in strategy.metric_triggers)
@@ -267,15 +269,25 @@ class PrometheusMetrics:
             checks = tuple(c.metric for c in strategy.success_criteria)
         else:
             checks = ()
+        relative = (
+            tuple(c.metric for c in strategy.success_criteria if c.relative)
+            if isinstance(strategy, CanaryStrategy) and current
+            else ()
+        )
+        baseline: Observation | None = None
         try:
-            target = Target(service, environment, version)
-            observation = self.observe(target, tuple(m for m in checks if metric_kind(m)), at)
+            observation = self.observe(
+                Target(service, environment, version), tuple(m for m in checks if metric_kind(m)), at
+            )
+            if relative and current:
+                baseline = self.observe(Target(service, environment, current), relative, at)
         except PrometheusUnavailableError:
             observation = Observation({})  # no evidence: inconclusive, never a pass
+            baseline = Observation({}) if relative else None
         if isinstance(strategy, BlueGreenStrategy):
             return judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
         if isinstance(strategy, CanaryStrategy):
-            return judge_criteria(strategy.success_criteria, observation, strategy.analysis.min_requests)
+            return judge_criteria(strategy.success_criteria, observation, strategy.analysis.min_requests, baseline)
         enough = observation.get("requests") >= strategy.analysis.min_requests
         return (Verdict.PASS if enough else Verdict.INCONCLUSIVE), ()
 

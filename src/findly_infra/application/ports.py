@@ -53,10 +53,13 @@ class Clock(Protocol):
 
 
 class MetricsSource(Protocol):
-    """Judges the new version's metrics for one analysis: a verdict and each criterion's reading."""
+    """Judges the new version's metrics for one analysis: a verdict and each criterion's reading.
+
+    *current* is the version it replaces (``None`` on a first release), for criteria relative to it.
+    """
 
     def analyze(
-        self, service: str, environment: str, version: str, at: datetime
+        self, service: str, environment: str, version: str, at: datetime, current: str | None = None
     ) -> tuple[Verdict, tuple[MetricReading, ...]]: ...
 
 

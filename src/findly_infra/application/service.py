@@ -192,7 +192,9 @@ class PipelineService:
             rollout = pipeline.environments[environment].rollout
             if rollout is None:
                 return pipeline.analyze(environment, Verdict.INCONCLUSIVE, actor=actor, at=self.clock.now())
-            verdict, readings = self.metrics.analyze(service, environment, rollout.version, self.clock.now())
+            verdict, readings = self.metrics.analyze(
+                service, environment, rollout.version, self.clock.now(), current=rollout.previous
+            )
             return pipeline.analyze(environment, verdict, actor=actor, at=self.clock.now(), readings=readings)
 
         return self._decide(service, environment, analyze)

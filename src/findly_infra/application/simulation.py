@@ -85,17 +85,14 @@ class ScenarioMetrics:
     """Where the rollout's start is known (the state of a real release), it sets the scenario's minute 0."""
 
     def analyze(
-        self, service: str, environment: str, version: str, at: datetime
+        self, service: str, environment: str, version: str, at: datetime, current: str | None = None
     ) -> tuple[Verdict, tuple[MetricReading, ...]]:
+        """The scenario's values for the new version; the current version (if any) behaves as ``HEALTHY``."""
         key = (service, environment, version)
         known = self.started_at(service, environment) if self.started_at else None
         start = known or self.started.setdefault(key, at)
         values = dict(self.scenario((at - start).total_seconds() / 60))
-        if self.noise is not None:
-            values = {
-                k: v if k == "requests" or math.isnan(v) else v * self.noise.uniform(0.9, 1.1)
-                for k, v in values.items()
-            }
+        values = self._noisy(values)
         observation = Observation(values)
         kind = self.strategies.get((service, environment))
         strategy = self.platform.strategy_for(environment, kind)
@@ -110,7 +107,15 @@ class ScenarioMetrics:
         if not criteria:
             enough = observation.get("requests") >= strategy.analysis.min_requests
             return (Verdict.PASS if enough else Verdict.INCONCLUSIVE), ()
-        return judge_criteria(criteria, observation, strategy.analysis.min_requests)
+        baseline = Observation(self._noisy(HEALTHY)) if current and any(c.relative for c in criteria) else None
+        return judge_criteria(criteria, observation, strategy.analysis.min_requests, baseline)
+
+    def _noisy(self, values: Mapping[str, float]) -> dict[str, float]:
+        """±10% on every value but the request count, when the simulation is seeded."""
+        if self.noise is None:
+            return dict(values)
+        noise = self.noise
+        return {k: v if k == "requests" or math.isnan(v) else v * noise.uniform(0.9, 1.1) for k, v in values.items()}
 
 
 @attrs.frozen

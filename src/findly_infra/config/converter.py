@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -47,6 +48,7 @@ from findly_infra.domain.notation import (
     MachineType,
     NotationError,
     Percentage,
+    RelativeThreshold,
     Threshold,
     describe_value,
 )
@@ -220,6 +222,7 @@ _NOTATIONS: tuple[tuple[type[Any], Callable[[object], Any]], ...] = (
     (Duration, Duration.parse),
     (Percentage, Percentage.parse),
     (Threshold, Threshold.parse),
+    (RelativeThreshold, RelativeThreshold.parse),
     (LatencyObjective, LatencyObjective.parse),
     (ErrorBudgetStatement, ErrorBudgetStatement.parse),
     (ByteSize, ByteSize.parse),
@@ -311,6 +314,7 @@ class _Shapes:
         for objective in typing.get_args(SLOObjective):
             conv.register_structure_hook(objective, _parser(partial(_objective_of, objective)))
             conv.register_unstructure_hook(objective, lambda value: value.format())
+        conv.register_structure_hook(Threshold | RelativeThreshold, _parser(_criterion_threshold))
         alerting = LatencyObjective | Threshold
         conv.register_structure_hook(alerting, _parser(parse_alerting_threshold))
         conv.register_structure_hook(
@@ -448,8 +452,15 @@ def _canary_duration(value: object, _type: object) -> Duration | None:
     return Duration.parse(value)
 
 
+def _criterion_threshold(value: object) -> Threshold | RelativeThreshold:
+    """``< 0.5%``, or ``< 1.2x current`` (relative to the current version)."""
+    if isinstance(value, str) and re.search(r"\b(current|baseline)\b", value, re.I):
+        return RelativeThreshold.parse(value)
+    return Threshold.parse(value)
+
+
 def _criterion(metric: str, threshold: object) -> MetricCriterion:
-    return typing.cast(MetricCriterion, _whole(MetricCriterion, metric, lambda: Threshold.parse(threshold)))
+    return typing.cast(MetricCriterion, _whole(MetricCriterion, metric, lambda: _criterion_threshold(threshold)))
 
 
 def _success_criteria(value: object, _type: object) -> tuple[MetricCriterion, ...]:

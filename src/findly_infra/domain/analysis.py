@@ -3,6 +3,10 @@
 Missing data is never a pass (Argo Rollouts #1466, Flagger #1035): no value, NaN, or fewer
 requests than the minimum make the analysis inconclusive. A failing criterion fails the analysis
 even when others are missing: a breach is evidence.
+
+A criterion relative to the current version (``< 1.2x current``) reads the *baseline* observation
+(the current version over the same interval), which needs its own minimum of requests; with no
+current version at all (a first release) there is nothing to compare with and it is left out.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from findly_infra.domain.events import MetricReading, Verdict
-from findly_infra.domain.notation import Comparison, Threshold
+from findly_infra.domain.notation import Comparison, RelativeThreshold, Threshold, format_number
 from findly_infra.domain.strategy import MetricCriterion, RollbackTrigger
 
 __all__ = ["Observation", "judge_criteria", "judge_triggers"]
@@ -40,10 +44,16 @@ def _enough_traffic(observation: Observation, min_requests: int) -> bool:
 
 
 def judge_criteria(
-    criteria: tuple[MetricCriterion, ...], observation: Observation, min_requests: int
+    criteria: tuple[MetricCriterion, ...],
+    observation: Observation,
+    min_requests: int,
+    baseline: Observation | None = None,
 ) -> tuple[Verdict, tuple[MetricReading, ...]]:
-    """Every criterion must hold: pass; any breached: fail; otherwise (no data, too little traffic): inconclusive."""
-    return _judge(_plan(tuple((c.metric, c.threshold, True) for c in criteria)), observation, min_requests)
+    """Every criterion must hold: pass; any breached: fail; otherwise (no data, too little traffic): inconclusive.
+
+    *baseline* is the current version's observation, for criteria relative to it (``None``: no current version).
+    """
+    return _judge(_plan(tuple((c.metric, c.threshold, True) for c in criteria)), observation, min_requests, baseline)
 
 
 def judge_triggers(
@@ -55,7 +65,8 @@ def judge_triggers(
     )
 
 
-_Check = tuple[str, Threshold, float, Callable[[float, float], bool], str, bool]
+_Check = tuple[str, RelativeThreshold | None, float, Callable[[float, float], bool], str, bool]
+"""metric, the relative threshold (or None), the fixed limit, how to compare, the text, whether it must hold."""
 _COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
     Comparison.LT: operator.lt,
     Comparison.LE: operator.le,
@@ -65,24 +76,37 @@ _COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
 
 
 @functools.cache
-def _plan(checks: tuple[tuple[str, Threshold | None, bool], ...]) -> tuple[_Check, ...]:
+def _plan(checks: tuple[tuple[str, Threshold | RelativeThreshold | None, bool], ...]) -> tuple[_Check, ...]:
     """What to compare, worked out once per set of criteria (analyses run every interval)."""
-    plan = []
+    plan: list[_Check] = []
     for metric, threshold, must_hold in checks:
         assert threshold is not None
-        plan.append((metric, threshold, threshold.value, _COMPARE[threshold.comparison], threshold.format(), must_hold))
+        compare = _COMPARE[threshold.comparison]
+        if isinstance(threshold, RelativeThreshold):
+            plan.append((metric, threshold, math.nan, compare, threshold.format(), must_hold))
+        else:
+            plan.append((metric, None, threshold.value, compare, threshold.format(), must_hold))
     return tuple(plan)
 
 
 def _judge(
-    plan: tuple[_Check, ...], observation: Observation, min_requests: int
+    plan: tuple[_Check, ...], observation: Observation, min_requests: int, baseline: Observation | None = None
 ) -> tuple[Verdict, tuple[MetricReading, ...]]:
     readings = []
     enough = _enough_traffic(observation, min_requests)
+    baseline_enough = baseline is not None and _enough_traffic(baseline, min_requests)
     failed = doubtful = False
-    for metric, _threshold, limit, compare, text, must_hold in plan:
-        value = observation.get(metric)
-        if math.isnan(value) or not enough:
+    for metric, relative, fixed, compare, text, must_hold in plan:
+        value, limit, shown = observation.get(metric), fixed, text
+        if relative is not None:
+            if baseline is None:
+                continue  # no current version: nothing to compare with
+            current = baseline.get(metric) if baseline_enough else math.nan
+            limit = relative.limit_for(current)
+            shown = text if math.isnan(limit) else f"{text} ({format_number(round(limit, 9))})"
+            if value == current == 0:
+                limit = math.inf  # both zero: the new version is no worse
+        if math.isnan(value) or math.isnan(limit) or not enough:
             verdict = Verdict.INCONCLUSIVE
             doubtful = True
         elif compare(value, limit) == must_hold:
@@ -90,7 +114,7 @@ def _judge(
         else:
             verdict = Verdict.FAIL
             failed = True
-        readings.append(MetricReading(metric=metric, value=value, threshold=text, verdict=verdict))
+        readings.append(MetricReading(metric=metric, value=value, threshold=shown, verdict=verdict))
     if failed:
         return Verdict.FAIL, tuple(readings)
     if doubtful or not readings or not enough:

@@ -26,6 +26,7 @@ __all__ = [
     "MachineType",
     "NotationError",
     "Percentage",
+    "RelativeThreshold",
     "Threshold",
     "cadence_in",
     "describe_value",
@@ -335,6 +336,57 @@ class Threshold:
 def _format_threshold(comparison: Comparison, limit: Percentage | Duration | float) -> str:
     text = limit.format() if isinstance(limit, (Percentage, Duration)) else format_number(limit)
     return f"{comparison.value} {text}"
+
+
+_RELATIVE = re.compile(rf"^(<=|<)\s*{_NUMBER}\s*(?:x|×|times)\s*(?:the\s+)?(current|baseline)(?:\s+version)?$", re.I)
+
+
+@attrs.frozen
+class RelativeThreshold:
+    """``< 1.2x current``: the new version's value stays under a multiple of the current version's.
+
+    An upper bound only (a canary is held to "no worse than"): ``<`` or ``<=``, and a factor above zero.
+    When both versions measure zero the new one is no worse, so the comparison holds.
+    """
+
+    comparison: Comparison
+    factor: float
+
+    EXAMPLE: ClassVar[str] = "'< 1.2x current' or '<= 2x current'"
+
+    def __attrs_post_init__(self) -> None:
+        if self.comparison not in (Comparison.LT, Comparison.LE):
+            raise NotationError(f"a comparison with the current version is an upper bound such as {self.EXAMPLE}")
+        if not (math.isfinite(self.factor) and 0 < self.factor <= 1e6):
+            raise NotationError(f"the factor is a number above 0, such as {self.EXAMPLE}, got {self.factor!r}")
+
+    @classmethod
+    def parse(cls, raw: object) -> RelativeThreshold:
+        text = _as_text(raw, "a comparison with the current version", cls.EXAMPLE)
+        match = _RELATIVE.match(" ".join(text.split()))
+        if match is None:
+            raise NotationError(
+                f"expected a comparison with the current version such as {cls.EXAMPLE}, got {describe_value(raw)}"
+            )
+        return cls(Comparison(match.group(1)), float(match.group(2)))
+
+    def limit_for(self, current: float) -> float:
+        """The limit the new version is held to when the current version measures *current*."""
+        return self.factor * current
+
+    def holds_for(self, observed: float, current: float) -> bool:
+        """Whether *observed* is no worse than allowed against *current*. NaN on either side never holds."""
+        if math.isnan(observed) or math.isnan(current):
+            return False
+        if observed == current == 0:
+            return True
+        return self.comparison.holds(observed, self.limit_for(current))
+
+    def format(self) -> str:
+        return f"{self.comparison.value} {format_number(self.factor)}x current"
+
+    def __str__(self) -> str:
+        return self.format()
 
 
 _LATENCY = re.compile(r"^(.+?%)\s+of\s+requests\s*(<=|<)\s*(.+)$", re.I)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from typing import ClassVar
 
 import attrs
 
 from findly_infra.domain.errors import InvariantError, first_repeat
-from findly_infra.domain.notation import Duration, NotationError, Percentage, Threshold, describe_value
+from findly_infra.domain.notation import (
+    Duration,
+    NotationError,
+    Percentage,
+    RelativeThreshold,
+    Threshold,
+    describe_value,
+)
 
 __all__ = [
     "AnalysisSettings",
@@ -50,24 +58,33 @@ def _known_metrics() -> str:
 
 @attrs.frozen
 class MetricCriterion:
-    """``error_rate: "< 0.5%"``: a metric of the new version and the threshold it is held to."""
+    """``error_rate: "< 0.5%"``: a metric of the new version and the threshold it is held to, or
+    ``latency_p95: "< 1.2x current"``: held to a multiple of the current version's value."""
 
     metric: str
-    threshold: Threshold
+    threshold: Threshold | RelativeThreshold
 
     def __attrs_post_init__(self) -> None:
         kind = metric_kind(self.metric)
         if kind is None:
             raise InvariantError(f"unknown metric {self.metric!r}; known metrics: {_known_metrics()}", field="metric")
-        if kind != self.threshold.kind:
+        if isinstance(self.threshold, Threshold) and kind != self.threshold.kind:
             example = "'< 1.5 seconds'" if kind == "duration" else "'< 0.5%'"
             raise InvariantError(
                 f"{self.metric} is a {kind}, so its threshold is written like {example}; got '{self.threshold}'",
                 field="threshold",
             )
 
-    def holds_for(self, observed: float) -> bool:
-        """Whether an observed value (a ratio, or seconds) meets the threshold. NaN never does."""
+    @property
+    def relative(self) -> bool:
+        """Whether the criterion compares with the current version rather than a fixed limit."""
+        return isinstance(self.threshold, RelativeThreshold)
+
+    def holds_for(self, observed: float, current: float = math.nan) -> bool:
+        """Whether an observed value (a ratio, or seconds) meets the threshold; *current* is the current
+        version's value, for a relative criterion. NaN never does."""
+        if isinstance(self.threshold, RelativeThreshold):
+            return self.threshold.holds_for(observed, current)
         return self.threshold.holds_for(observed)
 
 

@@ -47,6 +47,7 @@ from findly_infra.domain.notation import (
     LatencyObjective,
     MachineType,
     Percentage,
+    RelativeThreshold,
     Threshold,
 )
 from findly_infra.domain.operations import AlertGroup, AlertRule, PerformanceTargets
@@ -80,6 +81,7 @@ __all__ = [
     "machine_types",
     "percentages",
     "platforms",
+    "relative_thresholds",
     "sla_targets",
     "thresholds",
 ]
@@ -116,6 +118,12 @@ def thresholds(kind: str | None = None) -> st.SearchStrategy[Threshold]:
     }
     chosen = limits[kind] if kind else st.one_of(*limits.values())
     return st.builds(Threshold, st.sampled_from(Comparison), chosen)
+
+
+def relative_thresholds() -> st.SearchStrategy[RelativeThreshold]:
+    """``< 1.2x current``, ``<= 2x current``: a canary held to a multiple of the current version."""
+    factors = st.integers(1, 10_000).map(lambda n: n / 100)
+    return st.builds(RelativeThreshold, st.sampled_from([Comparison.LT, Comparison.LE]), factors)
 
 
 def latency_objectives() -> st.SearchStrategy[LatencyObjective]:
@@ -170,7 +178,10 @@ def canary_strategies() -> st.SearchStrategy[CanaryStrategy]:
     """Canaries whose rollback threshold can be reached."""
 
     def build(
-        analysis: AnalysisSettings, steps: tuple[CanaryStep, ...], criteria: dict[str, Threshold], data: st.DataObject
+        analysis: AnalysisSettings,
+        steps: tuple[CanaryStep, ...],
+        criteria: dict[str, Threshold | RelativeThreshold],
+        data: st.DataObject,
     ) -> CanaryStrategy:
         draft = CanaryStrategy(steps, (), FailureHandling(), analysis)
         threshold = data.draw(st.integers(1, max(1, draft.analysis_count)))
@@ -187,7 +198,7 @@ def canary_strategies() -> st.SearchStrategy[CanaryStrategy]:
         optional={
             "error_rate": thresholds("percentage"),
             "latency_p95": thresholds("duration"),
-            "latency_p99": thresholds("duration"),
+            "latency_p99": thresholds("duration") | relative_thresholds(),
             "cpu_utilization": thresholds("percentage"),
             "memory_utilization": thresholds("percentage"),
         },

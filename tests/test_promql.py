@@ -1,0 +1,221 @@
+"""Query building and result parsing, without a server (fast); the real server checks them in tests/prometheus."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from findly_infra import load_platform
+from findly_infra.adapters.prometheus import (
+    PrometheusClient,
+    PrometheusQueryError,
+    PrometheusUnavailableError,
+    Target,
+    _parse,
+    _window,
+    budget_query,
+    criterion_query,
+    requests_query,
+    single_value,
+    throughput_query,
+)
+from findly_infra.domain import MetricNames
+from findly_infra.promql import le_matcher
+
+from .conftest import EXAMPLE
+
+PLATFORM = load_platform(EXAMPLE)
+METRICS = ("error_rate", "latency_p95", "latency_p99", "cpu_utilization", "memory_utilization", "health_check_failures")
+TARGET = Target("fn-posts", "production", "2.0.0")
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_every_criterion_reads_only_the_new_versions_series_in_its_environment(metric: str) -> None:
+    query = criterion_query(metric, MetricNames(), TARGET, MINUTE)
+    if metric in ("error_rate",) or metric.startswith("latency"):
+        assert 'service="fn-posts",environment="production",version="2.0.0"' in query
+    else:  # cAdvisor/kube-state-metrics series join the new version's pods through their labels
+        assert 'kube_pod_labels{label_service="fn-posts",label_environment="production",label_version="2.0.0"}' in query
+        assert 'container="fn-posts"' in query
+    assert "[1m]" in query
+
+
+def test_quantiles_sum_the_buckets_by_le_first() -> None:
+    assert criterion_query("latency_p99", MetricNames(), TARGET, MINUTE) == (
+        "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket"
+        '{service="fn-posts",environment="production",version="2.0.0"}[1m])))'
+    )
+
+
+def test_the_names_come_from_the_metrics_section() -> None:
+    names = MetricNames(
+        requests="api_requests_total",
+        latency="api_latency_seconds",
+        service_label="app",
+        version_label="release",
+        status_label="code",
+        environment_label=None,
+        cpu_usage="cpu_seconds_total",
+        memory_usage="mem_bytes",
+        resource_requests="requests_gauge",
+        resource_limits="limits_gauge",
+        pod_labels="pod_labels_info",
+        probes="probes_total",
+        container_label="ctr",
+    )
+    queries = " ".join(criterion_query(metric, names, TARGET, MINUTE) for metric in METRICS)
+    for name in ("api_requests_total{", "code=~", "api_latency_seconds_bucket", "cpu_seconds_total{ctr="):
+        assert name in queries
+    for name in ("mem_bytes{", "requests_gauge{", "limits_gauge{", "pod_labels_info{label_app=", "probes_total{"):
+        assert name in queries
+    assert "environment" not in queries  # one Prometheus per environment: no environment matcher
+    assert "label_release=" in queries
+
+
+def test_label_values_are_quoted_safely() -> None:
+    query = requests_query(MetricNames(), Target('we"ird\\svc', "production", "1.0"), MINUTE)
+    assert 'service="we\\"ird\\\\svc"' in query
+
+
+@pytest.mark.parametrize(
+    ("window", "text"),
+    [(MINUTE, "1m"), (timedelta(days=30), "30d"), (timedelta(hours=6), "6h"), (timedelta(seconds=90), "90s")],
+)
+def test_windows_are_written_as_prometheus_writes_them(window: timedelta, text: str) -> None:
+    assert _window(window) == text
+
+
+def test_budget_queries_read_5xx_or_the_bucket_at_the_bound() -> None:
+    by_name = {slo.name: slo for slo in PLATFORM.slo_definitions}
+    target = Target("fn-posts", "production")
+    availability = budget_query(by_name["availability"], MetricNames(), target, timedelta(days=30))
+    assert 'status=~"5.."' in availability
+    assert "[30d]" in availability
+    assert "version" not in availability  # every version's traffic spends the environment's budget
+    latency = budget_query(by_name["latency"], MetricNames(), target, timedelta(minutes=5))
+    assert f"le=~`{le_matcher(0.2)}`" in latency
+    assert throughput_query(MetricNames(), target, MINUTE).startswith("sum(rate(http_requests_total{")
+
+
+@given(st.floats(min_value=0.001, max_value=1000, allow_nan=False).map(lambda x: round(x, 3)))
+def test_the_bucket_matcher_matches_how_clients_write_the_bound(seconds: float) -> None:
+    import re
+
+    pattern = re.compile(le_matcher(seconds))
+    written = {repr(seconds), f"{seconds:g}", str(float(seconds))}
+    if seconds == int(seconds):
+        written |= {str(int(seconds)), f"{int(seconds)}.0"}
+    for text in written:
+        assert pattern.fullmatch(text), (seconds, text)
+
+
+# ---- result parsing ---------------------------------------------------------------------------------
+
+
+def test_results_parse_to_labels_and_floats_and_nan_stays_nan() -> None:
+    vector = {"resultType": "vector", "result": [{"metric": {"a": "b"}, "value": [1, "0.25"]}]}
+    assert _parse(vector) == [({"a": "b"}, 0.25)]
+    assert math.isnan(_parse({"resultType": "vector", "result": [{"metric": {}, "value": [1, "NaN"]}]})[0][1])
+    assert _parse({"resultType": "scalar", "result": [1, "+Inf"]}) == [({}, math.inf)]
+    with pytest.raises(PrometheusQueryError, match="instant vector or scalar"):
+        _parse({"resultType": "matrix", "result": []})
+
+
+def test_no_series_or_several_are_no_evidence() -> None:
+    assert math.isnan(single_value([]))
+    assert math.isnan(single_value([({"a": "1"}, 1.0), ({"a": "2"}, 2.0)]))
+    assert single_value([({}, 3.0)]) == 3.0
+
+
+# ---- the client against a stand-in on 127.0.0.1 -------------------------------------------------------
+
+
+StandIn = tuple[str, list[dict[str, str]], list[tuple[int, str]]]
+"""The stand-in's address, the requests it saw, and the answers still to give."""
+
+
+@pytest.fixture
+def stand_in() -> Iterator[StandIn]:
+    """A local HTTP server that answers from a script of ``(status, body)`` and records each request."""
+    seen: list[dict[str, str]] = []
+    script: list[tuple[int, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({"path": self.path, "authorization": self.headers.get("Authorization", "")})
+            status, body = script.pop(0) if script else (200, _ok(1.0))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen, script
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _ok(value: float) -> str:
+    return json.dumps(
+        {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, str(value)]}]}}
+    )
+
+
+AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def test_server_errors_are_retried_then_answered(
+    stand_in: StandIn,
+) -> None:
+    url, seen, script = stand_in
+    script += [(503, "{}"), (429, "{}"), (200, _ok(0.5))]
+    client = PrometheusClient(url, token="t0ken", attempts=3)
+    try:
+        assert client.query("up", AT) == [({}, 0.5)]
+    finally:
+        client.close()
+    assert len(seen) == 3
+    assert all(request["authorization"] == "Bearer t0ken" for request in seen)
+    assert "time=1793534400.000" in seen[0]["path"]
+
+
+def test_a_refused_query_says_why_and_is_not_retried(
+    stand_in: StandIn,
+) -> None:
+    url, seen, script = stand_in
+    script.append((400, json.dumps({"status": "error", "errorType": "bad_data", "error": "parse error at char 5"})))
+    client = PrometheusClient(url, attempts=3)
+    try:
+        with pytest.raises(PrometheusQueryError, match="parse error at char 5"):
+            client.query("sum(", AT)
+    finally:
+        client.close()
+    assert len(seen) == 1
+
+
+def test_an_answer_that_is_not_json_is_an_outage(
+    stand_in: StandIn,
+) -> None:
+    url, _seen, script = stand_in
+    script.append((200, "<html>proxy error</html>"))
+    client = PrometheusClient(url, attempts=1)
+    try:
+        with pytest.raises(PrometheusUnavailableError, match="not JSON"):
+            client.query("up", AT)
+    finally:
+        client.close()

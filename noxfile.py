@@ -39,4 +39,6 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/startup.py")
     session.run("python", "benchmarks/bad_input.py")
     session.run("python", "benchmarks/validate.py")
+    session.run("python", "benchmarks/render.py")
+    session.run("python", "benchmarks/pipeline.py")
     session.run("python", "benchmarks/prometheus.py")

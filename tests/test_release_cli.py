@@ -85,6 +85,23 @@ def test_approvals_are_checked_for_membership_and_self_approval(env: dict[str, s
     assert code == 2
 
 
+def test_a_bad_time_is_bad_input_and_quoted_whole(env: dict[str, str]) -> None:
+    code, document = cli(env, "--now", "yesterday", "status", "fn-posts")
+    assert code == 2
+    assert document["error"]["message"].endswith("got 'yesterday'")  # type: ignore[index]
+    code, document = cli({**env, "FINDLY_NOW": "2026-13-01"}, "status", "fn-posts")
+    assert code == 2
+
+
+def test_replayed_time_never_runs_backwards(env: dict[str, str]) -> None:
+    assert cli(env, "--now", "2026-11-01T12:00:00Z", "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert cli(env, "--now", "2026-10-01T12:00:00Z", "rollout", "fn-posts", "--env", "development")[0] == 0
+    events = cli(env, "history", "fn-posts")[1]["events"]
+    times = [e["at"] for e in events]  # type: ignore[index]
+    assert times == sorted(times)
+    assert times[0] == "2026-11-01T12:00:00"
+
+
 @pytest.mark.parametrize(
     ("scenario", "outcomes"),
     [

@@ -249,7 +249,7 @@ def _run(args: argparse.Namespace, out: IO[str], wants_json: bool) -> int:
     except ConcurrencyError as exc:
         return _fail(out, wants_json, "refused", f"refused by one-writer-at-a-time: {exc}", EXIT_REFUSED)
     except (BadInputError, UnknownNameError) as exc:
-        return _fail(out, wants_json, "bad_input", str(exc).strip("'\""), EXIT_BAD_INPUT)
+        return _fail(out, wants_json, "bad_input", str(exc.args[0] if exc.args else exc), EXIT_BAD_INPUT)
     except (DependencyError, DependencyUnavailableError) as exc:
         return _fail(out, wants_json, "dependency", str(exc), EXIT_DEPENDENCY)
     finally:

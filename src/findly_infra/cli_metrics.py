@@ -127,7 +127,7 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
         verdict, readings = judge_criteria(
             strategy.success_criteria, observation, strategy.analysis.min_requests, baseline
         )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r in readings:
         row = {
             "metric": r.metric,
@@ -150,12 +150,30 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
         "min_requests": strategy.analysis.min_requests,
         "criteria": rows,
     }
+    served = "no" if math.isnan(requests) else f"{requests:.0f}"
+    against = f", against {current}" if baseline is not None else ""
     head = (
-        f"{args.service} {version} in {args.env} at {at.isoformat()}: {verdict.value} ({document['requests']} requests)"
+        f"{args.service} {version} in {args.env} at {at.isoformat()}: {verdict.value} "
+        f"({served} requests in the last {platform.prometheus.window.describe()}, at least "
+        f"{strategy.analysis.min_requests} needed{against})"
     )
-    lines = [f"  {row['metric']:22} {row['value']!s:>24} {row['threshold']:>24}  {row['verdict']}" for row in rows]
+    lines = [
+        f"  {row['metric']:22} {_shown(row['metric'], row['value']):>12} {row['threshold']:>24}  {row['verdict']}"
+        for row in rows
+    ]
     _emit(args, out, document, "\n".join([head, *lines]))
     return {"pass": 0, "fail": 4}.get(verdict.value, 3)
+
+
+def _shown(metric: str, value: float | None) -> str:
+    """A reading as a person reads it: ``0.100%``, ``183ms``; ``-`` for no data."""
+    from findly_infra.domain.strategy import metric_kind
+
+    if value is None:
+        return "-"
+    if metric_kind(metric) == "duration":
+        return f"{value * 1000:.0f}ms"
+    return f"{value:.3%}"
 
 
 def _slo_status(args: argparse.Namespace, out: IO[str]) -> int:

@@ -91,7 +91,7 @@ def test_a_latency_regression_fails_against_the_current_version() -> None:
     current = Observation({"requests": 5000.0, "latency_p95": 0.30})
     slower = Observation({"requests": 500.0, "latency_p95": 0.40})
     verdict, (reading,) = judge_criteria(criteria, slower, 100, current)
-    assert (verdict, reading.threshold) == (Verdict.FAIL, "< 1.2x current (0.36)")
+    assert (verdict, reading.threshold) == (Verdict.FAIL, "< 1.2x current = 360ms")
     assert judge_criteria(criteria, Observation({"requests": 500.0, "latency_p95": 0.33}), 100, current)[0] is (
         Verdict.PASS
     )
@@ -173,4 +173,4 @@ def test_a_simulated_canary_held_to_the_current_version_rolls_back_a_regression(
     readings = [r for e in slower.events for r in getattr(e, "readings", ()) if r.metric == "latency_p95"]
     failed = [r for r in readings if r.verdict is Verdict.FAIL]
     assert failed
-    assert all(r.threshold.startswith("< 1.2x current (") for r in failed)
+    assert all(r.threshold.startswith("< 1.2x current = ") for r in failed)

@@ -253,7 +253,7 @@ def test_a_criterion_relative_to_the_current_version_reads_both_versions(prometh
     verdict, readings = source.analyze("fn-posts", "production", "healthy", AT, current="1.0.0")
     assert verdict is Verdict.PASS, readings
     shown = {r.threshold for r in readings}
-    assert any(text.startswith("< 1.2x current (") for text in shown)
+    assert any(text.startswith("< 1.2x current = ") for text in shown)
     # slow: p99 far above 1.2x the current version's
     verdict, readings = source.analyze("fn-posts", "production", "slow", AT, current="1.0.0")
     assert verdict is Verdict.FAIL

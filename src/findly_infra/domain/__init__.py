@@ -137,6 +137,7 @@ _EXPORTS = {
     "metric_kind": "findly_infra.domain.strategy",
     "parse_alerting_threshold": "findly_infra.domain.slo",
     "parse_objective": "findly_infra.domain.slo",
+    "require_service_name": "findly_infra.domain.environment",
     "service_name_from_key": "findly_infra.domain.environment",
 }
 
@@ -268,6 +269,7 @@ __all__ = [
     "metric_kind",
     "parse_alerting_threshold",
     "parse_objective",
+    "require_service_name",
     "service_name_from_key",
 ]
 
@@ -307,6 +309,7 @@ if TYPE_CHECKING:
         Service,
         StrategyKind,
         TriggerKind,
+        require_service_name,
         service_name_from_key,
     )
     from findly_infra.domain.errors import (

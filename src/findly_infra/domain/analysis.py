@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from findly_infra.domain.events import MetricReading, Verdict
-from findly_infra.domain.notation import Comparison, RelativeThreshold, Threshold, format_number
-from findly_infra.domain.strategy import MetricCriterion, RollbackTrigger
+from findly_infra.domain.notation import Comparison, Duration, Percentage, RelativeThreshold, Threshold, format_number
+from findly_infra.domain.strategy import MetricCriterion, RollbackTrigger, metric_kind
 
 __all__ = ["Observation", "judge_criteria", "judge_triggers"]
 
@@ -89,6 +89,15 @@ def _plan(checks: tuple[tuple[str, Threshold | RelativeThreshold | None, bool], 
     return tuple(plan)
 
 
+def _limit_text(metric: str, limit: float) -> str:
+    """A computed limit in the metric's own notation: ``600ms``, ``0.4%``."""
+    if math.isinf(limit):
+        return format_number(limit)
+    if metric_kind(metric) == "duration":
+        return Duration(round(limit * 1000)).format()
+    return Percentage(round(limit * 100, 6)).format()
+
+
 def _judge(
     plan: tuple[_Check, ...], observation: Observation, min_requests: int, baseline: Observation | None = None
 ) -> tuple[Verdict, tuple[MetricReading, ...]]:
@@ -103,7 +112,7 @@ def _judge(
                 continue  # no current version: nothing to compare with
             current = baseline.get(metric) if baseline_enough else math.nan
             limit = relative.limit_for(current)
-            shown = text if math.isnan(limit) else f"{text} ({format_number(round(limit, 9))})"
+            shown = text if math.isnan(limit) else f"{text} = {_limit_text(metric, limit)}"
             if value == current == 0:
                 limit = math.inf  # both zero: the new version is no worse
         if math.isnan(value) or math.isnan(limit) or not enough:

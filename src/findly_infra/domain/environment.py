@@ -23,10 +23,20 @@ __all__ = [
     "Service",
     "StrategyKind",
     "TriggerKind",
+    "require_service_name",
     "service_name_from_key",
 ]
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def require_service_name(value: str, field: str) -> None:
+    """Raises :class:`InvariantError` on *field* unless *value* can name a service (a DNS label)."""
+    if not _NAME.match(value) or len(value) > 63:
+        raise InvariantError(
+            f"a service name {value!r} must be a DNS label: lower-case letters, digits and '-', at most 63 characters",
+            field=field,
+        )
 
 
 def _dns_label(what: str) -> Callable[[object, attrs.Attribute[str], str], None]:

@@ -7,6 +7,7 @@ import re
 
 import attrs
 
+from findly_infra.domain.environment import require_service_name, service_name_from_key
 from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import ByteSize, Duration, MachineType
 
@@ -85,6 +86,7 @@ class HorizontalAutoscaler:
     metrics: tuple[ScalingMetric, ...] = ()
 
     def __attrs_post_init__(self) -> None:
+        require_service_name(service_name_from_key(self.service), "service")
         if self.min_replicas < 1:
             raise InvariantError(f"min_replicas is at least 1, got {self.min_replicas}", field="min_replicas")
         if self.max_replicas < 1:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import attrs
 
+from findly_infra.domain.environment import require_service_name
 from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import Duration, cadence_in
 
@@ -95,6 +96,7 @@ class Backend:
     health_check: str = "/health"
 
     def __attrs_post_init__(self) -> None:
+        require_service_name(self.service, "service")
         for field in ("path", "health_check"):
             if not getattr(self, field).startswith("/"):
                 raise InvariantError(f"{field} starts with '/', got {getattr(self, field)!r}", field=field)

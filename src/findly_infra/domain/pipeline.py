@@ -234,7 +234,9 @@ class DeploymentPipeline:
         overridden = budget_override if budget_spent and budget_override else None
         started = RolloutStarted(
             **base,
-            reason=budget_detail if overridden else "",
+            reason=f"{overridden} (overrides the spent error budget: {budget_detail or 'said to be spent'})"
+            if overridden
+            else "",
             strategy=kind,
             previous=state.current,
             budget_override=overridden,

@@ -176,6 +176,48 @@ def _shown(metric: str, value: float | None) -> str:
     return f"{value:.3%}"
 
 
+def recorded(args: argparse.Namespace, platform: Any) -> tuple[Any, Any, datetime]:
+    """``simulate --replay VERSION --from TIME``: scenarios of what Prometheus recorded of the version
+    (and of ``--current``), read with one range query per metric, one value per analysis interval."""
+    from findly_infra.adapters.prometheus import PrometheusError, Target
+    from findly_infra.application.simulation import recorded_scenario
+    from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, metric_kind
+
+    client = prometheus_client(args, platform)
+    if client is None:
+        raise BadInputError("--replay needs a Prometheus: --prometheus-url, FINDLY_PROMETHEUS_URL or prometheus.url")
+    if not args.replay_from:
+        raise BadInputError("--replay needs --from TIME: where the recorded release starts")
+    if not 1 <= args.minutes <= 7 * 24 * 60:
+        raise BadInputError(f"--minutes is between 1 and {7 * 24 * 60}, got {args.minutes}")
+    args.at = args.replay_from
+    start = _at(args)
+    strategy = platform.strategy_for(args.env, args.strategy)
+    metrics = prometheus_metrics(client, platform, None)
+    if isinstance(strategy, BlueGreenStrategy):
+        checks = tuple(t.name for t in strategy.metric_triggers)
+    elif isinstance(strategy, CanaryStrategy):
+        checks = tuple(c.metric for c in strategy.success_criteria)
+    else:
+        checks = ()
+    step = timedelta(milliseconds=strategy.analysis.interval.milliseconds)
+    end = start + timedelta(minutes=args.minutes)
+    environment = platform.environment(args.env).name
+    relative = tuple(c.metric for c in getattr(strategy, "success_criteria", ()) if c.relative)
+
+    def record(version: str, measured: tuple[str, ...]) -> Any:
+        wanted = tuple(m for m in measured if metric_kind(m))
+        points = metrics.recorded(Target(args.service, environment, version), wanted, start, end, step)
+        return recorded_scenario(points, step.total_seconds() / 60)
+
+    try:
+        scenario = record(args.replay, checks)
+        current = record(args.current, relative) if args.current and relative else None
+    except PrometheusError as exc:
+        raise DependencyError(str(exc)) from None
+    return scenario, current, start.astimezone(UTC).replace(tzinfo=None)
+
+
 def _slo_status(args: argparse.Namespace, out: IO[str]) -> int:
     from findly_infra.adapters.prometheus import PrometheusBudgets, PrometheusUnavailableError
 

@@ -37,7 +37,7 @@ def _strategy(value: str) -> Any:
         raise argparse.ArgumentTypeError("expected rolling, blue-green or canary") from None
 
 
-def add_release_commands(commands: Any) -> None:
+def add_release_commands(commands: Any) -> None:  # noqa: PLR0915 - one flat list of the commands' options
     def command(name: str, help_text: str, *, service: bool = True, version: bool = False) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
         if service:
@@ -87,6 +87,12 @@ def add_release_commands(commands: Any) -> None:
     simulate.add_argument("--scenario", default="healthy")
     simulate.add_argument("--scenario-file", metavar="FILE", help="YAML or JSON: a list of {minute, metric: value}")
     simulate.add_argument("--seed", type=int)
+    simulate.add_argument(
+        "--replay", metavar="VERSION", help="judge what Prometheus recorded of VERSION from --from (needs a Prometheus)"
+    )
+    simulate.add_argument("--from", dest="replay_from", metavar="TIME", help="where the replay starts, ISO 8601")
+    simulate.add_argument("--minutes", type=int, default=120, help="how much of the record to replay (default 120)")
+    simulate.add_argument("--current", metavar="VERSION", help="the version replaced, for '< 1.2x current' criteria")
     simulate.add_argument("--strategy", type=_strategy)
     simulate.add_argument(
         "--no-human-approvals", action="store_true", help="nobody passes the rollout's manual gates (it waits)"
@@ -415,7 +421,12 @@ def _simulate(args: argparse.Namespace, out: IO[str]) -> int:
     platform = _platform(args)
     platform.service(args.service)
     platform.environment(args.env)
-    if args.scenario_file:
+    current, start = None, None
+    if args.replay:
+        from findly_infra.cli_metrics import recorded
+
+        scenario, current, start = recorded(args, platform)
+    elif args.scenario_file:
         scenario = _scenario_file(Path(args.scenario_file), scenario_from_points)
     elif args.scenario in SCENARIOS:
         scenario = SCENARIOS[args.scenario]
@@ -429,6 +440,8 @@ def _simulate(args: argparse.Namespace, out: IO[str]) -> int:
         strategy=args.strategy,
         seed=args.seed,
         human_approvals=not args.no_human_approvals,
+        current_scenario=current,
+        rollout_start=start,
     )
     if args.json:
         out.write(json.dumps(result.to_json(), indent=2) + "\n")

@@ -190,6 +190,15 @@ def test_a_whole_canary_rolls_back_when_the_data_turns_bad(prometheus: str, tmp_
     assert datetime.fromisoformat(rolled_back["at"]) <= breaks + timedelta(minutes=3)
     assert {r["metric"] for e in failed for r in e["readings"] if r["verdict"] == "fail"} == {"error_rate"}
 
+    # a replay from the same start, on range queries, judges every minute as the live rollout did
+    started = next(e for e in events if e["type"] == "rollout_started")
+    live = [(e["at"], e["verdict"]) for e in events if e["type"] == "analysis_recorded"]
+    replay = ("simulate", "fn-notifications", "--env", "production", "--strategy", "canary", "--replay", "2.0.0")
+    code, document = cli(*replay, "--from", started["at"] + "Z", url=prometheus)
+    assert (code, document["outcome"]) == (0, "rolled_back")
+    replayed = [(step["at"], step["verdict"]) for step in document["steps"] if step["type"] == "analysis_recorded"]
+    assert replayed == live
+
 
 # ---- the promotion gate -----------------------------------------------------------------------------
 
@@ -232,3 +241,26 @@ def test_an_unreadable_budget_stops_promotion_with_exit_5_unless_overridden(prom
         started = [e for e in history(down, state, "fn-matcher") if e["type"] == "rollout_started"]
     assert started[-1]["budget_override"] == "Prometheus is down, INC-7"
     assert "budgets unknown" in started[-1]["reason"]
+
+
+def test_a_replay_needs_a_prometheus_and_a_start(prometheus: str) -> None:
+    replay = ("simulate", "fn-matcher", "--env", "production", "--strategy", "canary", "--replay", "2.0.0")
+    code, document = cli(*replay, url=prometheus)
+    assert (code, document["error"]["kind"]) == (2, "bad_input")
+    assert "--from" in document["error"]["message"]
+    out = io.StringIO()
+    assert main(["--json", "--config", str(EXAMPLE), *replay, "--from", T0.isoformat()], out=out) == 2
+    assert "needs a Prometheus" in json.loads(out.getvalue())["error"]["message"]
+    with socket_closed_port() as down:
+        code, document = cli(*replay, "--from", T0.isoformat(), url=down)
+    assert (code, document["error"]["kind"]) == (5, "dependency")
+
+
+def test_a_healthy_replay_succeeds_and_a_gap_in_the_record_is_no_evidence(prometheus: str) -> None:
+    replay = ("simulate", "fn-matcher", "--env", "production", "--strategy", "canary", "--replay", "2.0.0")
+    code, document = cli(*replay, "--from", T0.isoformat(), url=prometheus)
+    assert (code, document["outcome"]) == (0, "succeeded")
+    # the record ends at T0 + 100 minutes: a replay that runs off its end pauses, it never passes on nothing
+    late = (T0 + timedelta(minutes=80)).isoformat()
+    code, document = cli(*replay, "--from", late, url=prometheus)
+    assert (code, document["outcome"]) == (0, "paused")

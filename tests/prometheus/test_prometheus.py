@@ -262,3 +262,34 @@ def test_a_criterion_relative_to_the_current_version_reads_both_versions(prometh
     verdict, readings = source.analyze("fn-posts", "production", "healthy", AT, current="gone")
     assert verdict is Verdict.INCONCLUSIVE
     assert {r.metric for r in readings if r.verdict is Verdict.INCONCLUSIVE} == {"latency_p99", "error_rate"}
+
+
+def test_a_range_query_agrees_with_instant_queries_at_each_step(prometheus: str) -> None:
+    client = PrometheusClient(prometheus)
+    CLIENTS.append(client)
+    query = criterion_query(
+        "error_rate", PLATFORM.metrics, Target("fn-posts", "production", "errors"), timedelta(minutes=1)
+    )
+    step = timedelta(minutes=1)
+    ((_labels, points),) = client.query_range(query, AT, AT + timedelta(minutes=5), step)
+    assert [at for at, _ in points] == [AT + step * i for i in range(6)]
+    for at, value in points:
+        assert value == pytest.approx(single_value(client.query(query, at)))
+    with pytest.raises(ValueError, match="11000 points"):
+        client.query_range(query, AT, AT + timedelta(days=30), timedelta(seconds=1))
+
+
+def test_recorded_values_leave_gaps_as_nan(prometheus: str) -> None:
+    source = metrics(prometheus)
+    start = T0 + timedelta(minutes=95)  # the data ends at T0 + 100 minutes
+    points = source.recorded(
+        Target("fn-posts", "production", "healthy"),
+        ("error_rate",),
+        start,
+        start + timedelta(minutes=10),
+        timedelta(minutes=1),
+    )
+    assert len(points) == 11
+    assert [p["minute"] for p in points] == [float(i) for i in range(11)]
+    assert not math.isnan(points[0]["error_rate"])
+    assert all(math.isnan(p["error_rate"]) and math.isnan(p["requests"]) for p in points[-3:])

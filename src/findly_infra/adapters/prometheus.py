@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -168,16 +168,42 @@ class PrometheusClient:
 
     def query(self, expression: str, at: datetime) -> list[tuple[Mapping[str, str], float]]:
         """The instant vector (or scalar) of *expression* at *at*: ``[(labels, value)]``; NaN stays NaN."""
+        return _parse(self._get("/api/v1/query", {"query": expression, "time": f"{_unix(at):.3f}"}))
+
+    def query_range(
+        self, expression: str, start: datetime, end: datetime, step: timedelta
+    ) -> list[tuple[Mapping[str, str], list[tuple[datetime, float]]]]:
+        """The range vector of *expression* from *start* to *end*, one value every *step*:
+        ``[(labels, [(time, value), ...])]``, times in UTC; a step with no value is simply absent."""
+        seconds = step.total_seconds()
+        if seconds <= 0 or end < start:
+            raise ValueError("a range query needs a positive step and an end after its start")
+        if (end - start).total_seconds() / seconds > _MAX_POINTS:
+            raise ValueError(f"a range query returns at most {_MAX_POINTS} points per series: use a longer step")
+        params = {
+            "query": expression,
+            "start": f"{_unix(start):.3f}",
+            "end": f"{_unix(end):.3f}",
+            "step": f"{seconds:g}",
+        }
+        data = self._get("/api/v1/query_range", params)
+        if data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+            raise PrometheusQueryError(f"expected a range vector, got {data.get('resultType')!r}")
+        return [
+            (item.get("metric", {}), [(datetime.fromtimestamp(float(t), UTC), _number(v)) for t, v in item["values"]])
+            for item in data["result"]
+        ]
+
+    def _get(self, path: str, params: Mapping[str, str]) -> Mapping[str, Any]:
+        """One API call with the retries: the ``data`` of a successful answer."""
         import httpx
         import stamina
-
-        params = {"query": expression, "time": f"{_unix(at):.3f}"}
 
         @stamina.retry(
             on=(httpx.TransportError, _RetryableStatusError), attempts=self.attempts, wait_initial=0.1, wait_max=1.0
         )
         def call() -> Any:
-            response = self._http().get("/api/v1/query", params=params)
+            response = self._http().get(path, params=params)
             if response.status_code >= 500 or response.status_code == 429:
                 raise _RetryableStatusError(response.status_code)
             return response
@@ -198,9 +224,15 @@ class PrometheusClient:
             raise PrometheusUnavailableError(
                 f"Prometheus at {self.base_url} answered something that is not JSON"
             ) from None
-        if response.status_code >= 400 or body.get("status") != "success":
-            raise PrometheusQueryError(f"Prometheus refused the query: {body.get('error', response.status_code)}")
-        return _parse(body.get("data", {}))
+        if response.status_code >= 400 or not isinstance(body, dict) or body.get("status") != "success":
+            error = body.get("error", response.status_code) if isinstance(body, dict) else response.status_code
+            raise PrometheusQueryError(f"Prometheus refused the query: {error}")
+        data = body.get("data", {})
+        return data if isinstance(data, dict) else {}
+
+
+_MAX_POINTS = 11_000
+"""Prometheus refuses range queries of more than 11,000 points per series."""
 
 
 class _RetryableStatusError(Exception):
@@ -210,8 +242,6 @@ class _RetryableStatusError(Exception):
 
 
 def _unix(at: datetime) -> float:
-    from datetime import UTC
-
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
@@ -256,6 +286,32 @@ class PrometheusMetrics:
             query = criterion_query(metric, self.names, target, self.window)
             values[metric] = single_value(self.client.query(query, at))
         return Observation(values)
+
+    def recorded(
+        self, target: Target, metrics: tuple[str, ...], start: datetime, end: datetime, step: timedelta
+    ) -> list[dict[str, float]]:
+        """What every analysis from *start* to *end*, one every *step*, would have read: one range query
+        per metric (and one for the request count) instead of one instant query per metric per step.
+
+        Returns ``[{"minute": m, "requests": ..., metric: ...}]`` from minute 0 at *start*; a value
+        Prometheus had not is NaN (no evidence), so replays judge gaps as the live analysis would.
+        """
+        queries = {"requests": requests_query(self.names, target, self.window)}
+        queries |= {metric: criterion_query(metric, self.names, target, self.window) for metric in metrics}
+        first = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
+        count = int((end - start) / step) + 1
+        points: list[dict[str, float]] = [
+            {"minute": index * step.total_seconds() / 60, **dict.fromkeys(queries, math.nan)} for index in range(count)
+        ]
+        for metric, query in queries.items():
+            series = self.client.query_range(query, start, end, step)
+            if len(series) != 1:
+                continue  # no series (or several): no evidence at any step
+            for at, value in series[0][1]:
+                index = round((at - first) / step)
+                if 0 <= index < count:
+                    points[index][metric] = value
+        return points
 
     def analyze(
         self, service: str, environment: str, version: str, at: datetime, current: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -25,7 +25,15 @@ from findly_infra.domain.pipeline import Phase
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
 
-__all__ = ["SCENARIOS", "Scenario", "ScenarioMetrics", "SimulationResult", "scenario_from_points", "simulate"]
+__all__ = [
+    "SCENARIOS",
+    "Scenario",
+    "ScenarioMetrics",
+    "SimulationResult",
+    "recorded_scenario",
+    "scenario_from_points",
+    "simulate",
+]
 
 START = datetime(2026, 1, 1, 9, 0, 0)
 HEALTHY: Mapping[str, float] = {
@@ -72,6 +80,26 @@ def scenario_from_points(points: list[Mapping[str, Any]]) -> Scenario:
     return scenario
 
 
+def recorded_scenario(points: list[Mapping[str, float]], spacing: float) -> Scenario:
+    """A scenario from values recorded every *spacing* minutes (``[{minute, metric: value}]``, as
+    ``PrometheusMetrics.recorded`` returns them): each holds for its interval; before the first and
+    after the last there was no data, so every value is NaN — a replay never invents a healthy minute."""
+    if not spacing > 0:
+        raise ValueError(f"recorded values are spaced by a positive number of minutes, got {spacing}")
+    ordered = sorted(points, key=lambda point: float(point["minute"]))
+    if not ordered:
+        return lambda _minute: dict.fromkeys(HEALTHY, math.nan)
+    blank = dict.fromkeys({*HEALTHY, *(k for point in ordered for k in point if k != "minute")}, math.nan)
+
+    def scenario(minute: float) -> Mapping[str, float]:
+        index = math.floor((minute - float(ordered[0]["minute"])) / spacing + 1e-6)  # 40/60 over 20/60 is 2
+        if minute < float(ordered[0]["minute"]) or index >= len(ordered):
+            return blank
+        return {**blank, **{k: float(v) for k, v in ordered[index].items() if k != "minute"}}
+
+    return scenario
+
+
 @attrs.define
 class ScenarioMetrics:
     """A metrics source that judges a scenario's observations against the rollout's own criteria."""
@@ -83,6 +111,8 @@ class ScenarioMetrics:
     noise: random.Random | None = None
     started_at: Callable[[str, str], datetime | None] | None = None
     """Where the rollout's start is known (the state of a real release), it sets the scenario's minute 0."""
+    baseline: Scenario | None = None
+    """The current version's values by minute, for criteria relative to it (default: ``HEALTHY``)."""
 
     def analyze(
         self, service: str, environment: str, version: str, at: datetime, current: str | None = None
@@ -107,7 +137,9 @@ class ScenarioMetrics:
         if not criteria:
             enough = observation.get("requests") >= strategy.analysis.min_requests
             return (Verdict.PASS if enough else Verdict.INCONCLUSIVE), ()
-        baseline = Observation(self._noisy(HEALTHY)) if current and any(c.relative for c in criteria) else None
+        minute = (at - start).total_seconds() / 60
+        current_values = self.baseline(minute) if self.baseline is not None else HEALTHY
+        baseline = Observation(self._noisy(current_values)) if current and any(c.relative for c in criteria) else None
         return judge_criteria(criteria, observation, strategy.analysis.min_requests, baseline)
 
     def _noisy(self, values: Mapping[str, float]) -> dict[str, float]:
@@ -146,26 +178,40 @@ def simulate(
     version: str = "2.0.0",
     baseline: str = "1.0.0",
     human_approvals: bool = True,
+    current_scenario: Scenario | None = None,
+    rollout_start: datetime | None = None,
 ) -> SimulationResult:
     """Release *version* of *service* into *environment* (after *baseline* serves it), judged by *scenario*.
+
+    *current_scenario* is how the version it replaces behaves meanwhile, for criteria relative to it
+    (default: ``HEALTHY``); a replay passes what Prometheus recorded of it, and *rollout_start* (naive
+    UTC), the time the recorded release began, so that the events carry the record's times.
 
     The environments before it are passed by the book first (their suites recorded as passed, their
     approvals given by scripted approvers), so that only *environment*'s rollout is under test. With
     *human_approvals* false, nobody passes the rollout's own manual gates: it ends ``paused`` there.
     """
-    clock = VirtualClock(START)
+    clock = VirtualClock(START if rollout_start is None else rollout_start - timedelta(days=1))
     cluster = SimulatedCluster()
     metrics = ScenarioMetrics(platform, SCENARIOS["healthy"], noise=random.Random(seed) if seed is not None else None)
     service_ = PipelineService(platform, MemoryEventStore(), clock, metrics, cluster)
+
+    def started(svc: str, env: str) -> datetime | None:  # a scenario's minute 0 is its rollout's start
+        rollout = service_.pipeline(svc).environments[env].rollout
+        return rollout.started if rollout else None
+
+    metrics.started_at = started
     target = platform.promotion_order.index(platform.environment(environment).name)
     for release, kind in ((baseline, None), (version, strategy)):
         for index, env in enumerate(platform.promotion_order[: target + 1]):
             last = index == target
             if last and release == version:
-                metrics.scenario = scenario
+                if rollout_start is not None:
+                    clock.current = max(clock.current, rollout_start)
+                metrics.scenario, metrics.baseline = scenario, current_scenario
                 metrics.strategies[(service, env)] = kind or platform.environment(env).strategy
             else:
-                metrics.scenario = SCENARIOS["healthy"]
+                metrics.scenario, metrics.baseline = SCENARIOS["healthy"], None
                 metrics.strategies[(service, env)] = platform.environment(env).strategy
             _enter(service_, platform, service, release, env, kind if last and release == version else None)
             _evidence(service_, platform, service, release, env)

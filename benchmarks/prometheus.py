@@ -91,6 +91,22 @@ def main() -> None:
                 f"= {step_ms / raw_ms:.2f}x the raw round trips (goal: within 1.5x)"
             )
 
+            hour = (T0, T0 + timedelta(minutes=60), timedelta(minutes=1))
+
+            def replay_read() -> None:
+                metrics.recorded(target, tuple(checks), *hour)
+
+            def instant_reads() -> None:
+                for minute in range(61):
+                    metrics.observe(target, tuple(checks), T0 + timedelta(minutes=minute))
+
+            range_ms, _ = median_ms(replay_read, repeat=50)
+            instant_ms, _ = median_ms(instant_reads, repeat=5)
+            print(
+                f"a 60-minute canary's record (61 analyses): {len(queries)} range queries {range_ms:.1f} ms, "
+                f"vs {61 * len(queries)} instant queries {instant_ms:.0f} ms ({instant_ms / range_ms:.0f}x)"
+            )
+
             with tempfile.TemporaryDirectory() as state:
                 store = SqliteEventStore(str(Path(state) / "state.sqlite3"))
                 clock = VirtualClock(AT.replace(tzinfo=None) - timedelta(minutes=5))

@@ -54,4 +54,4 @@ def test_the_github_actions_workflow_parses_and_its_commands_are_real() -> None:
     for command in commands:
         words = shlex.split(command.replace("${{ inputs.version }}", "1.0.0"))
         args = _parser().parse_args(words[1:])
-        assert args.command in ("validate", "deploy", "promote", "rollout", "record", "approve"), command
+        assert args.command in ("validate", "deploy", "promote", "rollout", "record", "approve", "slo"), command

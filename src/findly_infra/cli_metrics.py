@@ -193,7 +193,10 @@ def recorded(args: argparse.Namespace, platform: Any) -> tuple[Any, Any, datetim
     args.at = args.replay_from
     start = _at(args)
     strategy = platform.strategy_for(args.env, args.strategy)
-    metrics = prometheus_metrics(client, platform, None)
+    from findly_infra.adapters.prometheus import PrometheusMetrics
+
+    window = timedelta(milliseconds=platform.prometheus.window.milliseconds)
+    metrics = PrometheusMetrics(client, platform.metrics, lambda _service, _environment: strategy, window)
     if isinstance(strategy, BlueGreenStrategy):
         checks = tuple(t.name for t in strategy.metric_triggers)
     elif isinstance(strategy, CanaryStrategy):

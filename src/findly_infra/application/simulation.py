@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,7 +80,7 @@ def scenario_from_points(points: list[Mapping[str, Any]]) -> Scenario:
     return scenario
 
 
-def recorded_scenario(points: list[Mapping[str, float]], spacing: float) -> Scenario:
+def recorded_scenario(points: Sequence[Mapping[str, float]], spacing: float) -> Scenario:
     """A scenario from values recorded every *spacing* minutes (``[{minute, metric: value}]``, as
     ``PrometheusMetrics.recorded`` returns them): each holds for its interval; before the first and
     after the last there was no data, so every value is NaN — a replay never invents a healthy minute."""

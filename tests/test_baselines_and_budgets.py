@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
+import attrs
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from findly_infra import load_platform
+from findly_infra.application.ports import DependencyUnavailableError
+from findly_infra.application.service import PipelineService, PolicyRefusedError
+from findly_infra.application.simulation import SCENARIOS, simulate
 from findly_infra.domain import (
     BURN_WINDOWS,
     Comparison,
     Duration,
+    InvariantError,
     MetricCriterion,
     Observation,
     RelativeThreshold,
+    RolloutStarted,
     SLATarget,
     SLODefinition,
+    StrategyKind,
     Threshold,
     Verdict,
     budget_status,
     judge_criteria,
     parse_objective,
 )
+from findly_infra.testing import MemoryErrorBudgets, MemoryEventStore, ScriptedMetrics, SimulatedCluster, VirtualClock
 from findly_infra.testing.strategies import relative_thresholds, sla_targets
+
+from .conftest import EXAMPLE
 
 values = st.floats(0, 100, allow_nan=False)
 enough = st.integers(100, 10**6).map(float)
@@ -140,22 +152,12 @@ def test_float_noise_at_the_ends_is_clamped_and_impossible_ratios_refused() -> N
 
 
 def test_a_capacity_target_has_no_budget() -> None:
-    from findly_infra.domain import InvariantError
-
     slo = SLODefinition("throughput", parse_objective("1000 requests/second capacity"), Duration.of(minutes=1))
     with pytest.raises(InvariantError, match="capacity target"):
         budget_status(slo, 0.0)
 
 
 def test_a_simulated_canary_held_to_the_current_version_rolls_back_a_regression() -> None:
-    import attrs
-
-    from findly_infra import load_platform
-    from findly_infra.application.simulation import SCENARIOS, simulate
-    from findly_infra.domain import StrategyKind
-
-    from .conftest import EXAMPLE
-
     platform = load_platform(EXAMPLE)
     canary = platform.canary_strategy
     assert canary is not None
@@ -174,3 +176,67 @@ def test_a_simulated_canary_held_to_the_current_version_rolls_back_a_regression(
     failed = [r for r in readings if r.verdict is Verdict.FAIL]
     assert failed
     assert all(r.threshold.startswith("< 1.2x current = ") for r in failed)
+
+
+# ---- the promotion gate, through the use cases with in-memory budgets ------------------------------------
+
+
+def _service(budgets: MemoryErrorBudgets) -> PipelineService:
+    return PipelineService(
+        load_platform(EXAMPLE),
+        MemoryEventStore(),
+        VirtualClock(datetime(2026, 11, 1, 12)),
+        ScriptedMetrics(lambda *_: (Verdict.PASS, ())),
+        SimulatedCluster(),
+        budgets=budgets,
+    )
+
+
+SLOS = {
+    "availability": SLODefinition("availability", parse_objective("99.9%"), Duration.of(days=30)),
+    "latency": SLODefinition("latency", parse_objective("95% of requests < 200ms"), Duration.of(minutes=5)),
+}
+
+
+@given(
+    st.dictionaries(st.sampled_from(sorted(SLOS)), st.floats(0, 1) | st.just(math.nan)),
+    st.none() | st.text(max_size=12),
+)
+def test_the_gate_refuses_exactly_when_a_measured_budget_is_spent_and_no_reason_is_given(
+    ratios: dict[str, float], reason: str | None
+) -> None:
+    statuses = tuple(budget_status(SLOS[name], ratio) for name, ratio in ratios.items())
+    budgets = MemoryErrorBudgets({("fn-posts", "development"): statuses})
+    service = _service(budgets)
+    spent = [s.slo.name for s in statuses if s.exhausted]
+    given_reason = (reason or "").strip()
+    if spent and not given_reason:
+        with pytest.raises(PolicyRefusedError) as refused:
+            service.deploy("fn-posts", "1.0.0", "development", actor="erin", budget_override=reason)
+        assert refused.value.refusal.rule == "error-budget"
+        assert all(name in str(refused.value) for name in spent)  # each spent budget is named
+        assert service.history("fn-posts") == []  # nothing recorded
+    else:
+        service.deploy("fn-posts", "1.0.0", "development", actor="erin", budget_override=reason)
+        (started,) = [e for e in service.history("fn-posts") if isinstance(e, RolloutStarted)]
+        assert started.budget_override == (given_reason if spent else None)
+    assert budgets.reads == 1
+
+
+def test_budgets_are_read_only_when_every_other_rule_allows_the_version_in() -> None:
+    budgets = MemoryErrorBudgets(down=True)
+    service = _service(budgets)
+    with pytest.raises(PolicyRefusedError, match="promotion-order"):
+        service.deploy("fn-posts", "1.0.0", "staging", actor="erin")
+    assert budgets.reads == 0  # refused by order first: no need to read, nor to fail on, the budgets
+
+
+def test_unreadable_budgets_stop_the_promotion_unless_a_reason_is_recorded() -> None:
+    service = _service(MemoryErrorBudgets(down=True))
+    with pytest.raises(DependencyUnavailableError, match="error-budget gate"):
+        service.deploy("fn-posts", "1.0.0", "development", actor="erin")
+    assert service.history("fn-posts") == []
+    service.deploy("fn-posts", "1.0.0", "development", actor="erin", budget_override="INC-9")
+    (started,) = [e for e in service.history("fn-posts") if isinstance(e, RolloutStarted)]
+    assert started.budget_override == "INC-9"
+    assert "budgets unknown" in started.reason

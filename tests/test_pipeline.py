@@ -408,9 +408,11 @@ def test_a_spent_budget_refuses_promotion_unless_overridden_with_a_reason(reason
     decision = pipeline.deploy(
         "1.0.0", "production", actor="erin", at=T0, budget_spent=True, budget_override=reason or None
     )
-    if reason:
+    if reason.strip():
         assert decision.accepted
-    else:
+        (started,) = [e for e in decision.events if isinstance(e, RolloutStarted)]
+        assert started.budget_override == reason.strip()
+    else:  # no reason, or only blanks: nothing is recorded, so nothing is overridden
         assert decision.refusal is not None
         assert decision.refusal.rule == "error-budget"
 

@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from findly_infra.application.ports import ConcurrencyError
+from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError
 from findly_infra.domain.events import Event, MetricReading, Verdict
+from findly_infra.domain.slo import BudgetStatus
 
 __all__ = [
+    "MemoryErrorBudgets",
     "MemoryEventStore",
     "RecordingNotifier",
     "ScriptedMetrics",
@@ -95,6 +97,21 @@ class ScriptedMetrics:
         current: str | None = None,  # noqa: ARG002 - a script judges the new version alone
     ) -> tuple[Verdict, tuple[MetricReading, ...]]:
         return self.script(service, environment, version, at)
+
+
+@attrs.define
+class MemoryErrorBudgets:
+    """Error budgets held in memory, per (service, environment): set them, or take the source down."""
+
+    statuses: dict[tuple[str, str], tuple[BudgetStatus, ...]] = attrs.field(factory=dict)
+    down: bool = False
+    reads: int = 0
+
+    def budgets(self, service: str, environment: str, at: datetime) -> tuple[BudgetStatus, ...]:  # noqa: ARG002
+        self.reads += 1
+        if self.down:
+            raise DependencyUnavailableError("the error budgets cannot be read (the in-memory source is down)")
+        return self.statuses.get((service, environment), ())
 
 
 @attrs.define

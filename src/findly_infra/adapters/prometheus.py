@@ -143,7 +143,7 @@ def throughput_query(names: MetricNames, target: Target, window: timedelta) -> s
 
 @attrs.define
 class PrometheusClient:
-    """Instant queries over Prometheus's HTTP API, with a timeout and bounded retries with backoff.
+    """Instant and range queries over Prometheus's HTTP API, with a timeout and bounded retries with backoff.
 
     The bearer token is sent but never shown: it is kept out of ``repr`` and of every message.
     """
@@ -419,8 +419,8 @@ class PrometheusBudgets:
         """Traffic without a bucket at the bound: the histogram cannot measure the objective at all."""
         selector, w = _selector(self.names, target), _window(window)
         served = single_value(self.client.query(f"sum(rate({self.names.latency}_count{selector}[{w}]))", at))
-        bound = f"le=~`{le_matcher(objective.bound.seconds)}`"
-        buckets = self.client.query(f"count({self.names.latency}_bucket{selector[:-1]},{bound}}})", at)
+        at_bound = _selector(self.names, target, f"le=~`{le_matcher(objective.bound.seconds)}`")
+        buckets = self.client.query(f"count({self.names.latency}_bucket{at_bound})", at)
         if math.isnan(served) or served <= 0 or buckets:
             return []
         return [

@@ -231,7 +231,7 @@ class DeploymentPipeline:
             if refusal is not None:
                 return Decision(tuple(request), refusal)
         kind = strategy or env.strategy
-        overridden = budget_override if budget_spent and budget_override else None
+        overridden = budget_override.strip() if budget_spent and budget_override and budget_override.strip() else None
         started = RolloutStarted(
             **base,
             reason=f"{overridden} (overrides the spent error budget: {budget_detail or 'said to be spent'})"
@@ -506,7 +506,7 @@ def _budget(
     detail: str,
 ) -> Refusal | None:
     """A spent error budget lets a version in only with a recorded reason."""
-    if budget_spent and not override:
+    if budget_spent and not (override and override.strip()):
         spent = f" ({detail})" if detail else ""
         return Refusal(
             "error-budget",

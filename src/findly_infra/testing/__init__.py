@@ -4,6 +4,7 @@ needs the ``testing`` extra), the in-memory adapters and the simulator."""
 from __future__ import annotations
 
 from findly_infra.adapters.memory import (
+    MemoryErrorBudgets,
     MemoryEventStore,
     RecordingNotifier,
     ScriptedMetrics,
@@ -14,6 +15,7 @@ from findly_infra.application.simulation import SCENARIOS, ScenarioMetrics, Simu
 
 __all__ = [
     "SCENARIOS",
+    "MemoryErrorBudgets",
     "MemoryEventStore",
     "RecordingNotifier",
     "ScenarioMetrics",

@@ -219,3 +219,34 @@ def test_an_answer_that_is_not_json_is_an_outage(
             client.query("up", AT)
     finally:
         client.close()
+
+
+def test_retries_are_logged_on_stderr_as_json_and_the_token_never_shows(stand_in: StandIn) -> None:
+    from tests.test_cli import run
+
+    url, seen, script = stand_in
+    script.append((503, "{}"))
+    args = ("--json", "--config", str(EXAMPLE), "--state", "memory://", "--prometheus-url", url, "analyze")
+    result = run(
+        *args,
+        "fn-posts",
+        "--env",
+        "production",
+        "--strategy",
+        "canary",
+        "--version",
+        "2.0.0",
+        env={"FINDLY_PROMETHEUS_TOKEN": "s3cret-t0ken"},
+    )
+    assert result.returncode == 3  # every query answers 1.0: one request is too little traffic to judge
+    document = json.loads(result.stdout)  # stdout is exactly the one document
+    assert document["verdict"] == "inconclusive"
+    (retry,) = [json.loads(line) for line in result.stderr.splitlines()]
+    assert (retry["event"], retry["retry"], retry["caused_by"]) == (
+        "prometheus.retry_scheduled",
+        1,
+        "HTTP 503",
+    )
+    assert retry["level"] == "warning"
+    assert "s3cret" not in result.stdout + result.stderr
+    assert seen[0]["authorization"] == "Bearer s3cret-t0ken"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
@@ -67,8 +66,17 @@ def prometheus_client(args: argparse.Namespace, platform: Any) -> Any:
     token = os.environ.get("FINDLY_PROMETHEUS_TOKEN") or None
     import stamina
 
+    from findly_infra.logs import logger
+
+    log = logger()
+
     def on_retry(details: Any) -> None:  # logs go to stderr: stdout is the command's (and --json's) own
-        sys.stderr.write(f"prometheus.retry_scheduled retry={details.retry_num} caused_by={details.caused_by!r}\n")
+        log.warning(
+            "prometheus.retry_scheduled",
+            retry=details.retry_num,
+            wait_seconds=round(details.wait_for, 3),
+            caused_by=f"HTTP {cause.status}" if hasattr(cause := details.caused_by, "status") else type(cause).__name__,
+        )
 
     stamina.instrumentation.set_on_retry_hooks([on_retry])
     client = PrometheusClient(url, token=token, timeout=platform.prometheus.timeout.seconds)

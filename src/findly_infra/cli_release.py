@@ -343,14 +343,31 @@ def _rollout(args: argparse.Namespace, out: IO[str]) -> int:
         elif not args.json:
             out.write(line + "\n")
             out.flush()
+        else:  # stdout is the one JSON document at the end: the steps go to the log as they happen
+            from findly_infra.logs import logger
+
+            verdicts = [e.verdict.value for e in outcome.events if hasattr(e, "verdict")]
+            logger().info(
+                "rollout.step",
+                service=args.service,
+                environment=args.env,
+                version=outcome.version,
+                phase=outcome.phase.value,
+                weight=outcome.weight,
+                verdict=verdicts[-1] if verdicts else None,
+                at=outcome.events[-1].at.isoformat() if outcome.events else None,
+            )
 
     virtual = hasattr(service.clock, "advance")  # scripted metrics or a replay; else live, on the real clock
     if args.watch:
         delay = float(os.environ.get("FINDLY_STEP_DELAY") or 0)  # real seconds per virtual step, to watch it live
+        tick = time.monotonic()
 
         def wait(interval: timedelta) -> None:
-            if not virtual:
-                time.sleep(interval.total_seconds())  # live: the next analysis needs the next interval's data
+            nonlocal tick
+            if not virtual:  # live: one analysis per interval, whatever each one took (no bursts after a slow one)
+                tick = max(tick + interval.total_seconds(), time.monotonic())
+                time.sleep(max(0.0, tick - time.monotonic()))
                 return
             service.clock.advance(interval)
             if delay > 0:

@@ -78,6 +78,17 @@ def test_a_failing_canary_exits_4_and_reports_to_github(env: dict[str, str], tmp
     assert "::error::refused by promotion-order" in refused.stderr
 
 
+def test_a_watch_with_json_logs_each_step_on_stderr_as_it_happens(env: dict[str, str]) -> None:
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    result = run("--json", "rollout", "fn-posts", "--env", "development", "--watch", env=env)
+    assert json.loads(result.stdout)["phase"] == "succeeded"
+    steps = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {step["event"] for step in steps} == {"rollout.step"}
+    assert next(step["weight"] for step in steps if step["phase"] == "progressing") == 5
+    assert steps[-1]["phase"] == "succeeded"
+    assert all(step["verdict"] in ("pass", None) for step in steps)
+
+
 def test_approvals_are_checked_for_membership_and_self_approval(env: dict[str, str]) -> None:
     code, document = cli({**env, "FINDLY_ACTOR": "mallory"}, "approve", "fn-posts", "1.0.0", "--env", "production")
     assert (code, document["error"]["rule"]) == (3, "approver-membership")  # type: ignore[index]

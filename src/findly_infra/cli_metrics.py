@@ -64,22 +64,19 @@ def prometheus_client(args: argparse.Namespace, platform: Any) -> Any:
     if not url.startswith(("http://", "https://")):
         raise BadInputError(f"--prometheus-url is an http(s) address, got {url!r}")
     token = os.environ.get("FINDLY_PROMETHEUS_TOKEN") or None
-    import stamina
-
-    from findly_infra.logs import logger
-
-    log = logger()
 
     def on_retry(details: Any) -> None:  # logs go to stderr: stdout is the command's (and --json's) own
-        log.warning(
+        from findly_infra.logs import logger
+
+        cause = details.caused_by
+        logger().warning(
             "prometheus.retry_scheduled",
             retry=details.retry_num,
             wait_seconds=round(details.wait_for, 3),
-            caused_by=f"HTTP {cause.status}" if hasattr(cause := details.caused_by, "status") else type(cause).__name__,
+            caused_by=f"HTTP {cause.status}" if hasattr(cause, "status") else type(cause).__name__,
         )
 
-    stamina.instrumentation.set_on_retry_hooks([on_retry])
-    client = PrometheusClient(url, token=token, timeout=platform.prometheus.timeout.seconds)
+    client = PrometheusClient(url, token=token, timeout=platform.prometheus.timeout.seconds, on_retry=on_retry)
     closing(args, client.close)
     return client
 

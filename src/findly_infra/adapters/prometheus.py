@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -152,11 +152,19 @@ class PrometheusClient:
     token: str | None = attrs.field(default=None, repr=False)
     timeout: float = 5.0
     attempts: int = 3
+    on_retry: Callable[[Any], None] | None = attrs.field(default=None, repr=False)
+    """Told of each retry (stamina's ``RetryDetails``); installed as stamina's hook on the first query."""
     _client: Any = attrs.field(default=None, init=False, repr=False)
 
     def _http(self) -> Any:
         if self._client is None:
             import httpx
+
+            if self.on_retry is not None:
+                import stamina
+
+                hook: Any = self.on_retry  # a RetryHook: called with stamina's RetryDetails
+                stamina.instrumentation.set_on_retry_hooks([hook])
 
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
             self._client = httpx.Client(base_url=self.base_url.rstrip("/"), headers=headers, timeout=self.timeout)

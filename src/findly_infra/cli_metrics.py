@@ -94,15 +94,15 @@ def prometheus_metrics(client: Any, platform: Any, service: Any) -> Any:
 
 
 def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
-    from findly_infra.adapters.prometheus import PrometheusUnavailableError, Target, criterion_query
+    from findly_infra.adapters.prometheus import PrometheusMetrics, PrometheusUnavailableError, Target, criterion_query
     from findly_infra.domain.analysis import judge_criteria, judge_triggers
     from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
 
     platform = _platform(args)
-    client = prometheus_client(args, platform)
-    if client is None:
-        raise BadInputError("analyze needs a Prometheus: --prometheus-url, FINDLY_PROMETHEUS_URL or prometheus.url")
     service = _service(args, platform)
+    metrics = service.metrics
+    if not isinstance(metrics, PrometheusMetrics):
+        raise BadInputError("analyze needs a Prometheus: --prometheus-url, FINDLY_PROMETHEUS_URL or prometheus.url")
     environment = platform.environment(args.env).name
     rollout = service.pipeline(args.service).environments[environment].rollout
     version = args.version or (rollout.version if rollout and rollout.phase.active else None)
@@ -114,7 +114,6 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
     strategy = platform.strategy_for(args.env, args.strategy or (rollout.strategy if rollout else None))
     if not isinstance(strategy, (BlueGreenStrategy, CanaryStrategy)):
         raise BadInputError(f"{args.env} rolls out without criteria to analyse: pass --strategy canary or blue-green")
-    metrics = prometheus_metrics(client, platform, service)
     if isinstance(strategy, BlueGreenStrategy):
         checks = tuple(t.name for t in strategy.metric_triggers)
     else:

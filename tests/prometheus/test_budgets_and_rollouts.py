@@ -264,3 +264,16 @@ def test_a_healthy_replay_succeeds_and_a_gap_in_the_record_is_no_evidence(promet
     late = (T0 + timedelta(minutes=80)).isoformat()
     code, document = cli(*replay, "--from", late, url=prometheus)
     assert (code, document["outcome"]) == (0, "paused")
+
+
+def test_a_whole_rollout_with_prometheus_down_pauses_for_a_person_and_never_succeeds(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite3"
+    with socket_closed_port() as down:
+        deploy = ("deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")
+        assert cli(*deploy, "--override-budget", "Prometheus is down", url=down, state=state)[0] == 0
+        code, document = cli("rollout", "fn-posts", "--env", "development", "--watch", url=down, state=state)
+        events = history(down, state, "fn-posts")
+    assert (code, document["phase"], document["weight"]) == (0, "paused", 5)  # waiting for a person, not failed
+    verdicts = [e["verdict"] for e in events if e["type"] == "analysis_recorded"]
+    assert verdicts == ["inconclusive"] * 3  # the platform's inconclusive_limit
+    assert "inconclusive" in events[-1]["reason"]

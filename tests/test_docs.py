@@ -55,3 +55,18 @@ def test_the_github_actions_workflow_parses_and_its_commands_are_real() -> None:
         words = shlex.split(command.replace("${{ inputs.version }}", "1.0.0"))
         args = _parser().parse_args(words[1:])
         assert args.command in ("validate", "deploy", "promote", "rollout", "record", "approve", "slo"), command
+
+
+def test_the_prometheus_pages_configuration_loads_as_written() -> None:
+    from findly_infra.config.loader import validate_platform_text
+
+    example = (ROOT / "examples" / "findly.yaml").read_text()
+    without = re.sub(r"\nmetrics:\n(?:  .*\n)+", "\n", example)  # the page shows the whole section
+    for block in re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "prometheus.md").read_text(), re.S):
+        if block.startswith("canary_strategy:"):  # the seed's section, its criteria replaced by the page's
+            criteria = block.split("  success_criteria:\n", 1)[1]
+            text = re.sub(r"  success_criteria:\n(?:    .*\n)+", lambda _: "  success_criteria:\n" + criteria, example)
+        else:
+            text = without + "\n" + block
+        report = validate_platform_text(text)
+        assert report.ok, [str(e) for e in report.errors]

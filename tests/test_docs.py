@@ -64,8 +64,10 @@ def test_the_prometheus_pages_configuration_loads_as_written() -> None:
     without = re.sub(r"\nmetrics:\n(?:  .*\n)+", "\n", example)  # the page shows the whole section
     for block in re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "prometheus.md").read_text(), re.S):
         if block.startswith("canary_strategy:"):  # the seed's section, its criteria replaced by the page's
-            criteria = block.split("  success_criteria:\n", 1)[1]
-            text = re.sub(r"  success_criteria:\n(?:    .*\n)+", lambda _: "  success_criteria:\n" + criteria, example)
+            start, end = re.search(r"  success_criteria:\n(?:    .*\n)+", example).span()  # type: ignore[union-attr]
+            text = (
+                example[:start] + "  success_criteria:\n" + block.split("  success_criteria:\n", 1)[1] + example[end:]
+            )
         else:
             text = without + "\n" + block
         report = validate_platform_text(text)

@@ -90,13 +90,12 @@ def prometheus_metrics(client: Any, platform: Any, service: Any) -> Any:
         return platform.strategy_for(env, rollout.strategy if rollout else None)
 
     window = timedelta(milliseconds=platform.prometheus.window.milliseconds)
-    return PrometheusMetrics(client, platform.metrics, strategy_of, window)
+    return PrometheusMetrics(client, platform.metrics, strategy_of, window, platform.canary_strategy)
 
 
 def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
     from findly_infra.adapters.prometheus import PrometheusMetrics, PrometheusUnavailableError, Target, criterion_query
-    from findly_infra.domain.analysis import judge_criteria, judge_triggers
-    from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
+    from findly_infra.domain.analysis import criteria_for, judge, measured_metrics
 
     platform = _platform(args)
     service = _service(args, platform)
@@ -112,25 +111,16 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
     current = args.current or (rollout.previous if rollout and rollout.phase.active else state.current)
     at = _at(args)
     strategy = platform.strategy_for(args.env, args.strategy or (rollout.strategy if rollout else None))
-    if not isinstance(strategy, (BlueGreenStrategy, CanaryStrategy)):
-        raise BadInputError(f"{args.env} rolls out without criteria to analyse: pass --strategy canary or blue-green")
-    if isinstance(strategy, BlueGreenStrategy):
-        checks = tuple(t.name for t in strategy.metric_triggers)
-    else:
-        checks = tuple(c.metric for c in strategy.success_criteria)
-    relative = tuple(c.metric for c in getattr(strategy, "success_criteria", ()) if c.relative)
+    canary = platform.canary_strategy
+    checks = measured_metrics(strategy, canary)
+    relative = tuple(c.metric for c in criteria_for(strategy, canary) if c.relative)
     target, baseline_target = Target(args.service, environment, version), Target(args.service, environment, current)
     try:
         observation = metrics.observe(target, checks, at)
         baseline = metrics.observe(baseline_target, relative, at) if relative and current else None
     except PrometheusUnavailableError as exc:
         raise DependencyError(str(exc)) from None
-    if isinstance(strategy, BlueGreenStrategy):
-        verdict, readings = judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
-    else:
-        verdict, readings = judge_criteria(
-            strategy.success_criteria, observation, strategy.analysis.min_requests, baseline
-        )
+    verdict, readings = judge(strategy, canary, observation, baseline)
     rows: list[dict[str, Any]] = []
     for r in readings:
         row = {
@@ -183,9 +173,9 @@ def _shown(metric: str, value: float | None) -> str:
 def recorded(args: argparse.Namespace, platform: Any) -> tuple[Any, Any, datetime]:
     """``simulate --replay VERSION --from TIME``: scenarios of what Prometheus recorded of the version
     (and of ``--current``), read with one range query per metric, one value per analysis interval."""
-    from findly_infra.adapters.prometheus import PrometheusError, Target
+    from findly_infra.adapters.prometheus import PrometheusError, PrometheusMetrics, Target
     from findly_infra.application.simulation import recorded_scenario
-    from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, metric_kind
+    from findly_infra.domain.analysis import criteria_for, measured_metrics
 
     client = prometheus_client(args, platform)
     if client is None:
@@ -197,24 +187,17 @@ def recorded(args: argparse.Namespace, platform: Any) -> tuple[Any, Any, datetim
     args.at = args.replay_from
     start = _at(args)
     strategy = platform.strategy_for(args.env, args.strategy)
-    from findly_infra.adapters.prometheus import PrometheusMetrics
-
     window = timedelta(milliseconds=platform.prometheus.window.milliseconds)
-    metrics = PrometheusMetrics(client, platform.metrics, lambda _service, _environment: strategy, window)
-    if isinstance(strategy, BlueGreenStrategy):
-        checks = tuple(t.name for t in strategy.metric_triggers)
-    elif isinstance(strategy, CanaryStrategy):
-        checks = tuple(c.metric for c in strategy.success_criteria)
-    else:
-        checks = ()
+    canary = platform.canary_strategy
+    metrics = PrometheusMetrics(client, platform.metrics, lambda _service, _environment: strategy, window, canary)
+    checks = measured_metrics(strategy, canary)
     step = timedelta(milliseconds=strategy.analysis.interval.milliseconds)
     end = start + timedelta(minutes=args.minutes)
     environment = platform.environment(args.env).name
-    relative = tuple(c.metric for c in getattr(strategy, "success_criteria", ()) if c.relative)
+    relative = tuple(c.metric for c in criteria_for(strategy, canary) if c.relative)
 
     def record(version: str, measured: tuple[str, ...]) -> Any:
-        wanted = tuple(m for m in measured if metric_kind(m))
-        points = metrics.recorded(Target(args.service, environment, version), wanted, start, end, step)
+        points = metrics.recorded(Target(args.service, environment, version), measured, start, end, step)
         return recorded_scenario(points, step.total_seconds() / 60)
 
     try:

@@ -293,3 +293,17 @@ def test_recorded_values_leave_gaps_as_nan(prometheus: str) -> None:
     assert [p["minute"] for p in points] == [float(i) for i in range(11)]
     assert not math.isnan(points[0]["error_rate"])
     assert all(math.isnan(p["error_rate"]) and math.isnan(p["requests"]) for p in points[-3:])
+
+
+def test_a_rolling_update_is_held_to_the_canarys_criteria_as_documented(prometheus: str) -> None:
+    client = PrometheusClient(prometheus, timeout=2.0, attempts=2)
+    CLIENTS.append(client)
+    rolling = PLATFORM.strategy_for("development", StrategyKind.ROLLING)
+    source = PrometheusMetrics(client, PLATFORM.metrics, lambda _s, _e: rolling, canary=PLATFORM.canary_strategy)
+    assert source.analyze("fn-posts", "production", "healthy", AT)[0] is Verdict.PASS
+    verdict, readings = source.analyze("fn-posts", "production", "errors", AT)
+    assert verdict is Verdict.FAIL  # the same criteria as the scripted simulations use (docs/pipeline.md)
+    assert {r.metric for r in readings} == {c.metric for c in PLATFORM.canary_strategy.success_criteria}  # type: ignore[union-attr]
+    alone = PrometheusMetrics(client, PLATFORM.metrics, lambda _s, _e: rolling)  # no canary: traffic alone
+    assert alone.analyze("fn-posts", "production", "errors", AT) == (Verdict.PASS, ())
+    assert alone.analyze("fn-posts", "production", "quiet", AT)[0] is Verdict.INCONCLUSIVE

@@ -17,12 +17,12 @@ from typing import Any
 import attrs
 
 from findly_infra.application.ports import DependencyUnavailableError
-from findly_infra.domain.analysis import Observation, judge_criteria, judge_triggers
+from findly_infra.domain.analysis import Observation, criteria_for, judge, measured_metrics
 from findly_infra.domain.events import MetricReading, Verdict
 from findly_infra.domain.notation import Duration, LatencyObjective
 from findly_infra.domain.operations import MetricNames
 from findly_infra.domain.slo import BURN_WINDOWS, BudgetStatus, CapacityStatus, SLODefinition, budget_status
-from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, metric_kind
+from findly_infra.domain.strategy import CanaryStrategy
 from findly_infra.promql import error_ratio, le_matcher, matchers, slow_ratio
 
 __all__ = [
@@ -285,6 +285,8 @@ class PrometheusMetrics:
     names: MetricNames
     strategy_of: Any
     window: timedelta = timedelta(minutes=1)
+    canary: CanaryStrategy | None = None
+    """The platform's canary strategy, whose criteria also judge rolling updates."""
 
     def observe(self, target: Target, metrics: tuple[str, ...], at: datetime) -> Observation:
         """The target's request count and each metric over the window ending at *at* (NaN: no data)."""
@@ -327,33 +329,19 @@ class PrometheusMetrics:
         """One analysis of *version* over the window ending at *at*; criteria relative to the current
         version read *current*'s series over the same window. Unreachable is inconclusive, never a pass."""
         strategy = self.strategy_of(service, environment)
-        if isinstance(strategy, BlueGreenStrategy):
-            checks = tuple(t.name for t in strategy.metric_triggers)
-        elif isinstance(strategy, CanaryStrategy):
-            checks = tuple(c.metric for c in strategy.success_criteria)
-        else:
-            checks = ()
-        relative = (
-            tuple(c.metric for c in strategy.success_criteria if c.relative)
-            if isinstance(strategy, CanaryStrategy) and current
-            else ()
-        )
+        criteria = criteria_for(strategy, self.canary)
+        relative = tuple(c.metric for c in criteria if c.relative) if current else ()
         baseline: Observation | None = None
         try:
             observation = self.observe(
-                Target(service, environment, version), tuple(m for m in checks if metric_kind(m)), at
+                Target(service, environment, version), measured_metrics(strategy, self.canary), at
             )
             if relative and current:
                 baseline = self.observe(Target(service, environment, current), relative, at)
         except PrometheusUnavailableError:
             observation = Observation({})  # no evidence: inconclusive, never a pass
             baseline = Observation({}) if relative else None
-        if isinstance(strategy, BlueGreenStrategy):
-            return judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
-        if isinstance(strategy, CanaryStrategy):
-            return judge_criteria(strategy.success_criteria, observation, strategy.analysis.min_requests, baseline)
-        enough = observation.get("requests") >= strategy.analysis.min_requests
-        return (Verdict.PASS if enough else Verdict.INCONCLUSIVE), ()
+        return judge(strategy, self.canary, observation, baseline)
 
 
 @attrs.frozen

@@ -18,12 +18,12 @@ import attrs
 from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster, VirtualClock
 from findly_infra.application.codec import event_to_dict
 from findly_infra.application.service import PipelineService, PolicyRefusedError
-from findly_infra.domain.analysis import Observation, judge_criteria, judge_triggers
+from findly_infra.domain.analysis import Observation, criteria_for, judge
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading, RolloutStarted, TrafficShifted, Verdict
 from findly_infra.domain.pipeline import Phase
 from findly_infra.domain.platform import Platform
-from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy
+from findly_infra.domain.strategy import BlueGreenStrategy
 
 __all__ = [
     "SCENARIOS",
@@ -121,26 +121,14 @@ class ScenarioMetrics:
         key = (service, environment, version)
         known = self.started_at(service, environment) if self.started_at else None
         start = known or self.started.setdefault(key, at)
-        values = dict(self.scenario((at - start).total_seconds() / 60))
-        values = self._noisy(values)
-        observation = Observation(values)
-        kind = self.strategies.get((service, environment))
-        strategy = self.platform.strategy_for(environment, kind)
-        if isinstance(strategy, BlueGreenStrategy):
-            verdict, readings = judge_triggers(strategy.rollback_triggers, observation, strategy.analysis.min_requests)
-            return verdict, readings
-        criteria = (
-            strategy.success_criteria
-            if isinstance(strategy, CanaryStrategy)
-            else (self.platform.canary_strategy.success_criteria if self.platform.canary_strategy else ())
-        )
-        if not criteria:
-            enough = observation.get("requests") >= strategy.analysis.min_requests
-            return (Verdict.PASS if enough else Verdict.INCONCLUSIVE), ()
         minute = (at - start).total_seconds() / 60
-        current_values = self.baseline(minute) if self.baseline is not None else HEALTHY
-        baseline = Observation(self._noisy(current_values)) if current and any(c.relative for c in criteria) else None
-        return judge_criteria(criteria, observation, strategy.analysis.min_requests, baseline)
+        observation = Observation(self._noisy(self.scenario(minute)))
+        strategy = self.platform.strategy_for(environment, self.strategies.get((service, environment)))
+        canary = self.platform.canary_strategy
+        baseline = None
+        if current and any(c.relative for c in criteria_for(strategy, canary)):
+            baseline = Observation(self._noisy(self.baseline(minute) if self.baseline is not None else HEALTHY))
+        return judge(strategy, canary, observation, baseline)
 
     def _noisy(self, values: Mapping[str, float]) -> dict[str, float]:
         """±10% on every value but the request count, when the simulation is seeded."""

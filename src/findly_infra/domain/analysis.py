@@ -20,9 +20,16 @@ import attrs
 
 from findly_infra.domain.events import MetricReading, Verdict
 from findly_infra.domain.notation import Comparison, Duration, Percentage, RelativeThreshold, Threshold, format_number
-from findly_infra.domain.strategy import MetricCriterion, RollbackTrigger, metric_kind
+from findly_infra.domain.strategy import (
+    BlueGreenStrategy,
+    CanaryStrategy,
+    DeploymentStrategy,
+    MetricCriterion,
+    RollbackTrigger,
+    metric_kind,
+)
 
-__all__ = ["Observation", "judge_criteria", "judge_triggers"]
+__all__ = ["Observation", "criteria_for", "judge", "judge_criteria", "judge_triggers", "measured_metrics"]
 
 REQUESTS = "requests"
 
@@ -63,6 +70,40 @@ def judge_triggers(
     return _judge(
         _plan(tuple((t.name, t.threshold, False) for t in triggers if t.threshold)), observation, min_requests
     )
+
+
+def criteria_for(strategy: DeploymentStrategy, canary: CanaryStrategy | None) -> tuple[MetricCriterion, ...]:
+    """What a rollout's analyses hold the new version to: a canary its ``success_criteria``; a rolling
+    update the platform's canary criteria (*canary*) where there are any; blue-green none (its triggers judge)."""
+    if isinstance(strategy, CanaryStrategy):
+        return strategy.success_criteria
+    if isinstance(strategy, BlueGreenStrategy) or canary is None:
+        return ()
+    return canary.success_criteria
+
+
+def measured_metrics(strategy: DeploymentStrategy, canary: CanaryStrategy | None) -> tuple[str, ...]:
+    """The metrics an analysis of *strategy* reads (besides the request count)."""
+    if isinstance(strategy, BlueGreenStrategy):
+        return tuple(trigger.name for trigger in strategy.metric_triggers)
+    return tuple(criterion.metric for criterion in criteria_for(strategy, canary))
+
+
+def judge(
+    strategy: DeploymentStrategy,
+    canary: CanaryStrategy | None,
+    observation: Observation,
+    baseline: Observation | None = None,
+) -> tuple[Verdict, tuple[MetricReading, ...]]:
+    """One analysis of a rollout by *strategy*: blue-green's triggers, else the criteria :func:`criteria_for`
+    gives; with none, enough traffic passes and too little is inconclusive."""
+    min_requests = strategy.analysis.min_requests
+    if isinstance(strategy, BlueGreenStrategy):
+        return judge_triggers(strategy.rollback_triggers, observation, min_requests)
+    criteria = criteria_for(strategy, canary)
+    if not criteria:
+        return (Verdict.PASS if _enough_traffic(observation, min_requests) else Verdict.INCONCLUSIVE), ()
+    return judge_criteria(criteria, observation, min_requests, baseline)
 
 
 _Check = tuple[str, RelativeThreshold | None, float, Callable[[float, float], bool], str, bool]

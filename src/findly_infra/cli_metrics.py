@@ -10,7 +10,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from findly_infra.cli_release import BadInputError, DependencyError, _emit, _platform, _service, _strategy
+from findly_infra.cli import _annotate
+from findly_infra.cli_release import (
+    BadInputError,
+    DependencyError,
+    _emit,
+    _github_output,
+    _platform,
+    _service,
+    _strategy,
+    _summary,
+)
+from findly_infra.domain.slo import BURN_WINDOWS
 
 __all__ = ["COMMANDS", "add_metrics_commands", "prometheus_client", "prometheus_metrics"]
 
@@ -156,6 +167,24 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
         for row in rows
     ]
     _emit(args, out, document, "\n".join([head, *lines]))
+    _github_output(verdict=verdict.value, version=version)
+    table = [
+        f"| `{r['metric']}` | {_shown(r['metric'], r['value'])} | `{r['threshold']}` | {r['verdict']} |" for r in rows
+    ]
+    _summary(
+        "\n".join(
+            [
+                f"### Analysis of {args.service} {version} in {args.env}: {verdict.value}",
+                f"{served} requests (at least {strategy.analysis.min_requests} needed) at {at.isoformat()}",
+                "",
+                "| metric | value | threshold | verdict |",
+                "|---|---|---|---|",
+                *table,
+            ]
+        )
+    )
+    if verdict.value != "pass":
+        _annotate("warning", f"analysis of {args.service} {version} in {args.env}: {verdict.value}")
     return {"pass": 0, "fail": 4}.get(verdict.value, 3)
 
 
@@ -224,7 +253,31 @@ def _slo_status(args: argparse.Namespace, out: IO[str]) -> int:
         raise DependencyError(str(exc)) from None
     document = _report_json(report)
     _emit(args, out, document, _report_text(report))
+    _github_output(spent=",".join(document["spent"]), budget_spent="true" if report.spent else "false")
+    _summary(_report_markdown(report))
+    for status in report.spent:
+        _annotate("warning", f"{service} in {environment}: {status.describe()}")
     return 0
+
+
+def _report_markdown(report: Any) -> str:
+    """A GitHub step summary of ``slo status``: one row per SLO."""
+    rows = []
+    for status in report.budgets:
+        left = "-" if not status.measured else ("**spent**" if status.exhausted else f"{status.remaining:.0%}")
+        burns = " | ".join("-" if math.isnan(rate) else f"{rate:.2f}" for _window, rate in status.burn_rates)
+        sli = "-" if not status.measured else f"{status.sli:.3%}"
+        rows.append(f"| {status.slo.name} | `{status.slo.target.format()}` | {sli} | {left} | {burns} |")
+    windows = " | ".join(window.format() for window in BURN_WINDOWS)
+    return "\n".join(
+        [
+            f"### Error budgets of {report.service} in {report.environment}",
+            "",
+            f"| SLO | objective | SLI | budget left | burn {windows} |",
+            "|---|---|---|---|" + "---|" * len(BURN_WINDOWS),
+            *rows,
+        ]
+    )
 
 
 def _number(value: float) -> float | None:

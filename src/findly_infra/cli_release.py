@@ -459,6 +459,8 @@ def _simulate(args: argparse.Namespace, out: IO[str]) -> int:
         human_approvals=not args.no_human_approvals,
         current_scenario=current,
         rollout_start=start,
+        **({"version": args.replay} if args.replay else {}),
+        **({"baseline": args.current} if args.replay and args.current and args.current != args.replay else {}),
     )
     if args.json:
         out.write(json.dumps(result.to_json(), indent=2) + "\n")
@@ -468,7 +470,7 @@ def _simulate(args: argparse.Namespace, out: IO[str]) -> int:
             out.write(f"{step['at']}  {step['type']:18} {extra}\n")
         out.write(f"outcome: {result.outcome} after {timedelta(seconds=result.virtual_seconds)} of virtual time\n")
     _summary(_rollout_summary(args.service, args.env, list(result.events)))
-    _github_output(outcome=result.outcome, phase=result.outcome, version="2.0.0")
+    _github_output(outcome=result.outcome, phase=result.outcome, version=args.replay or "2.0.0")
     return 0
 
 

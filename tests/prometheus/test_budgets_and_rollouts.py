@@ -277,3 +277,28 @@ def test_a_whole_rollout_with_prometheus_down_pauses_for_a_person_and_never_succ
     verdicts = [e["verdict"] for e in events if e["type"] == "analysis_recorded"]
     assert verdicts == ["inconclusive"] * 3  # the platform's inconclusive_limit
     assert "inconclusive" in events[-1]["reason"]
+
+
+def test_analyze_and_slo_status_report_to_github(
+    prometheus: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    at = (T0 + timedelta(minutes=40)).isoformat()
+    assert cli("slo", "status", "fn-notifications", "--env", "production", "--at", at, url=prometheus)[0] == 0
+    assert "spent=availability,error_rate" in output.read_text()
+    assert "budget_spent=true" in output.read_text()
+    assert "| availability | `99.9%` |" in summary.read_text()
+    assert "**spent**" in summary.read_text()
+    analyze = ("analyze", "fn-posts", "--env", "production", "--strategy", "canary", "--version", "slow")
+    assert cli(*analyze, "--at", (T0 + timedelta(minutes=20)).isoformat(), url=prometheus)[0] == 4
+    assert "verdict=fail" in output.read_text()
+    assert "| `latency_p95` | 4583ms | `< 1500ms` | fail |" in summary.read_text()
+    replay = ("simulate", "fn-posts", "--env", "production", "--strategy", "canary", "--replay", "healthy")
+    code, document = cli(*replay, "--current", "1.0.0", "--from", T0.isoformat(), url=prometheus)
+    assert (code, document["outcome"]) == (0, "succeeded")
+    assert output.read_text().splitlines()[-1] == "version=healthy"  # the replayed version, not a placeholder
+    started = [e for e in document["events"] if e["type"] == "rollout_started" and e["environment"] == "production"]
+    assert (started[-1]["version"], started[-1]["previous"]) == ("healthy", "1.0.0")

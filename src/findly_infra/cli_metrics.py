@@ -21,7 +21,6 @@ from findly_infra.cli_release import (
     _strategy,
     _summary,
 )
-from findly_infra.domain.slo import BURN_WINDOWS
 
 __all__ = ["COMMANDS", "add_metrics_commands", "prometheus_client", "prometheus_metrics"]
 
@@ -262,6 +261,8 @@ def _slo_status(args: argparse.Namespace, out: IO[str]) -> int:
 
 def _report_markdown(report: Any) -> str:
     """A GitHub step summary of ``slo status``: one row per SLO."""
+    from findly_infra.domain.slo import BURN_WINDOWS
+
     rows = []
     for status in report.budgets:
         left = "-" if not status.measured else ("**spent**" if status.exhausted else f"{status.remaining:.0%}")

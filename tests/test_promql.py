@@ -184,11 +184,8 @@ def test_server_errors_are_retried_then_answered(
 ) -> None:
     url, seen, script = stand_in
     script += [(503, "{}"), (429, "{}"), (200, _ok(0.5))]
-    client = PrometheusClient(url, token="t0ken", attempts=3)
-    try:
+    with PrometheusClient(url, token="t0ken", attempts=3) as client:
         assert client.query("up", AT) == [({}, 0.5)]
-    finally:
-        client.close()
     assert len(seen) == 3
     assert all(request["authorization"] == "Bearer t0ken" for request in seen)
     assert "time=1793534400.000" in seen[0]["path"]
@@ -198,13 +195,12 @@ def test_a_refused_query_says_why_and_is_not_retried(
     stand_in: StandIn,
 ) -> None:
     url, seen, script = stand_in
-    script.append((400, json.dumps({"status": "error", "errorType": "bad_data", "error": "parse error at char 5"})))
-    client = PrometheusClient(url, attempts=3)
-    try:
-        with pytest.raises(PrometheusQueryError, match="parse error at char 5"):
-            client.query("sum(", AT)
-    finally:
-        client.close()
+    script.append((400, json.dumps({"status": "error", "errorType": "bad_data", "error": "parse error at 5"})))
+    with (
+        PrometheusClient(url, attempts=3) as client,
+        pytest.raises(PrometheusQueryError, match="parse error at 5"),
+    ):
+        client.query("sum(", AT)
     assert len(seen) == 1
 
 
@@ -213,12 +209,8 @@ def test_an_answer_that_is_not_json_is_an_outage(
 ) -> None:
     url, _seen, script = stand_in
     script.append((200, "<html>proxy error</html>"))
-    client = PrometheusClient(url, attempts=1)
-    try:
-        with pytest.raises(PrometheusUnavailableError, match="not JSON"):
-            client.query("up", AT)
-    finally:
-        client.close()
+    with PrometheusClient(url, attempts=1) as client, pytest.raises(PrometheusUnavailableError, match="not JSON"):
+        client.query("up", AT)
 
 
 def test_retries_are_logged_on_stderr_as_json_and_the_token_never_shows(stand_in: StandIn) -> None:

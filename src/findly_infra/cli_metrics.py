@@ -136,13 +136,13 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
         row = {
             "metric": r.metric,
             "query": criterion_query(r.metric, platform.metrics, target, metrics.window),
-            "value": None if math.isnan(r.value) else r.value,
+            "value": _number(r.value),
             "threshold": r.threshold,
             "verdict": r.verdict.value,
         }
         if r.metric in relative and baseline is not None:
             row["current_query"] = criterion_query(r.metric, platform.metrics, baseline_target, metrics.window)
-            row["current_value"] = None if math.isnan(baseline.get(r.metric)) else baseline.get(r.metric)
+            row["current_value"] = _number(baseline.get(r.metric))
         rows.append(row)
     requests = observation.get("requests")
     document = {
@@ -150,7 +150,7 @@ def _analyze(args: argparse.Namespace, out: IO[str]) -> int:
         "current": current,
         "at": at.isoformat(),
         "verdict": verdict.value,
-        "requests": None if math.isnan(requests) else requests,
+        "requests": _number(requests),
         "min_requests": strategy.analysis.min_requests,
         "criteria": rows,
     }
@@ -285,17 +285,25 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _slo_fields(report: Any, status: Any) -> dict[str, Any]:
+    """What every SLO's row says, budget or capacity: its name, objective, window and query."""
+    window = status.slo.measurement_window
+    return {
+        "slo": status.slo.name,
+        "objective": status.slo.target.format(),
+        "window": window.describe(),
+        "window_seconds": window.milliseconds / 1000,
+        "query": report.queries[status.slo.name],
+    }
+
+
 def _report_json(report: Any) -> dict[str, Any]:
     slos = []
     for status in report.budgets:
         remaining = status.remaining_time
         slos.append(
             {
-                "slo": status.slo.name,
-                "objective": status.slo.target.format(),
-                "window": status.slo.measurement_window.describe(),
-                "window_seconds": status.slo.measurement_window.milliseconds / 1000,
-                "query": report.queries[status.slo.name],
+                **_slo_fields(report, status),
                 "sli": _number(status.sli),
                 "error_ratio": _number(status.error_ratio),
                 "allowed_error_ratio": round(status.target.allowed_error_ratio, 12),
@@ -308,11 +316,7 @@ def _report_json(report: Any) -> dict[str, Any]:
         )
     capacity = [
         {
-            "slo": status.slo.name,
-            "objective": status.slo.target.format(),
-            "window": status.slo.measurement_window.describe(),
-            "window_seconds": status.slo.measurement_window.milliseconds / 1000,
-            "query": report.queries[status.slo.name],
+            **_slo_fields(report, status),
             "requests_per_second": _number(status.requests_per_second),
             "utilization": _number(status.utilization),
         }

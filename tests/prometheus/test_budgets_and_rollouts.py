@@ -157,14 +157,18 @@ def history(url: str, state: Path, service: str) -> list[dict[str, Any]]:
     return events
 
 
+def production_canary(url: str, state: Path, service: str) -> tuple[int, Any, list[dict[str, Any]]]:
+    """The whole release of 2.0.0, its production canary watched to the end: exit code, document, production events."""
+    release_to_production_gate(url, state, service)
+    promote = ("promote", service, "2.0.0", "--to", "production", "--strategy", "canary")
+    assert cli(*promote, url=url, state=state)[0] == 0
+    code, document = cli("rollout", service, "--env", "production", "--watch", url=url, state=state)
+    return code, document, [e for e in history(url, state, service) if e["environment"] == "production"]
+
+
 def test_a_whole_canary_on_healthy_data_succeeds(prometheus: str, tmp_path: Path) -> None:
-    state = tmp_path / "state.sqlite3"
-    release_to_production_gate(prometheus, state, "fn-matcher")
-    promote = ("promote", "fn-matcher", "2.0.0", "--to", "production", "--strategy", "canary")
-    assert cli(*promote, url=prometheus, state=state)[0] == 0
-    code, document = cli("rollout", "fn-matcher", "--env", "production", "--watch", url=prometheus, state=state)
+    code, document, events = production_canary(prometheus, tmp_path / "state.sqlite3", "fn-matcher")
     assert (code, document["phase"], document["weight"]) == (0, "succeeded", 100)
-    events = [e for e in history(prometheus, state, "fn-matcher") if e["environment"] == "production"]
     weights = [e["weight"] for e in events if e["type"] == "traffic_shifted"]
     assert weights == [5, 25, 50, 100]
     analyses = [e for e in events if e["type"] == "analysis_recorded"]
@@ -175,13 +179,8 @@ def test_a_whole_canary_on_healthy_data_succeeds(prometheus: str, tmp_path: Path
 
 
 def test_a_whole_canary_rolls_back_when_the_data_turns_bad(prometheus: str, tmp_path: Path) -> None:
-    state = tmp_path / "state.sqlite3"
-    release_to_production_gate(prometheus, state, "fn-notifications")
-    promote = ("promote", "fn-notifications", "2.0.0", "--to", "production", "--strategy", "canary")
-    assert cli(*promote, url=prometheus, state=state)[0] == 0
-    code, document = cli("rollout", "fn-notifications", "--env", "production", "--watch", url=prometheus, state=state)
+    code, document, events = production_canary(prometheus, tmp_path / "state.sqlite3", "fn-notifications")
     assert (code, document["phase"], document["weight"]) == (4, "rolled_back", 0)
-    events = [e for e in history(prometheus, state, "fn-notifications") if e["environment"] == "production"]
     failed = [e for e in events if e["type"] == "analysis_recorded" and e["verdict"] == "fail"]
     rolled_back = next(e for e in events if e["type"] == "rolled_back")
     breaks = T0.replace(tzinfo=None) + timedelta(minutes=20)

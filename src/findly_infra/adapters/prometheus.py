@@ -173,6 +173,13 @@ class PrometheusClient:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+            self._client = None
+
+    def __enter__(self) -> PrometheusClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def query(self, expression: str, at: datetime) -> list[tuple[Mapping[str, str], float]]:
         """The instant vector (or scalar) of *expression* at *at*: ``[(labels, value)]``; NaN stays NaN."""

@@ -11,13 +11,12 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster, VirtualClock
 from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.application.service import PipelineService
-from findly_infra.application.simulation import SCENARIOS, ScenarioMetrics, simulate
 from findly_infra.config.loader import load_platform_text
 from findly_infra.domain import DeploymentPipeline, StrategyKind, TestResultRecorded, Verdict
 from findly_infra.examples import example_platform_text
+from findly_infra.testing import SCENARIOS, MemoryEventStore, ScenarioMetrics, SimulatedCluster, VirtualClock, simulate
 
 START = datetime(2026, 1, 1)
 
@@ -27,10 +26,9 @@ def canary_rollouts(platform: object, seconds: float = 3.0) -> tuple[int, float,
     count, analyses, began = 0, 0, time.perf_counter()
     while time.perf_counter() - began < seconds:
         clock = VirtualClock(START)
-        metrics = ScenarioMetrics(platform, SCENARIOS["healthy"])  # type: ignore[arg-type]
+        metrics = ScenarioMetrics(SCENARIOS["healthy"])
         service = PipelineService(platform, MemoryEventStore(), clock, metrics, SimulatedCluster())  # type: ignore[arg-type]
         service.deploy("fn-posts", f"1.0.{count}", "development", actor="bench", strategy=StrategyKind.CANARY)
-        metrics.strategies[("fn-posts", "development")] = StrategyKind.CANARY
         outcome = service.watch("fn-posts", "development", actor="bench", wait=clock.advance)
         assert outcome.phase.value == "succeeded"
         analyses += sum(1 for e in service.history("fn-posts") if e.type == "analysis_recorded")

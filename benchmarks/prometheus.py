@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import httpx
 
 from findly_infra.adapters.memory import SimulatedCluster, VirtualClock
@@ -28,9 +29,11 @@ from findly_infra.adapters.prometheus import (
     requests_query,
 )
 from findly_infra.adapters.sqlite import SqliteEventStore
+from findly_infra.application.analysis import analyze_version
+from findly_infra.application.ports import MetricsQuery
 from findly_infra.application.service import PipelineService
 from findly_infra.config.loader import load_platform_text
-from findly_infra.domain import MetricReading, StrategyKind, Verdict, metric_kind
+from findly_infra.domain import Observation, StrategyKind, metric_kind
 from findly_infra.examples import example_platform_text
 from findly_infra.testing.prometheus import PrometheusServer, Stream, openmetrics
 
@@ -60,7 +63,7 @@ def main() -> None:
         with PrometheusServer(openmetrics(streams, start=T0, minutes=30), Path(folder)) as url:
             print(f"Prometheus backfilled and ready in {time.perf_counter() - began:.1f} s at {url}")
             client = PrometheusClient(url)
-            metrics = PrometheusMetrics(client, platform.metrics, lambda _s, _e: canary)
+            metrics = PrometheusMetrics(client, platform.metrics)
             window = metrics.window
             target = Target("fn-posts", "production", "2.0.0")
             checks = [c.metric for c in canary.success_criteria]  # type: ignore[union-attr]
@@ -80,8 +83,16 @@ def main() -> None:
                 for p in params:
                     raw.get("/api/v1/query", params=p).read()
 
-            def analysis() -> None:
-                metrics.analyze("fn-posts", "production", "2.0.0", AT)
+            def analysis() -> None:  # measured by the port, judged by the application, as a rollout step is
+                analyze_version(
+                    platform,
+                    metrics,
+                    service="fn-posts",
+                    environment="production",
+                    version="2.0.0",
+                    at=AT,
+                    strategy=StrategyKind.CANARY,
+                )
 
             raw_ms, raw_p95 = median_ms(round_trips)
             step_ms, step_p95 = median_ms(analysis)
@@ -98,7 +109,7 @@ def main() -> None:
 
             def instant_reads() -> None:
                 for minute in range(61):
-                    metrics.observe(target, tuple(checks), T0 + timedelta(minutes=minute))
+                    metrics.measure(target, tuple(checks), T0 + timedelta(minutes=minute))
 
             range_ms, _ = median_ms(replay_read, repeat=50)
             instant_ms, _ = median_ms(instant_reads, repeat=5)
@@ -110,11 +121,10 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as state:
                 store = SqliteEventStore(str(Path(state) / "state.sqlite3"))
                 clock = VirtualClock(AT.replace(tzinfo=None) - timedelta(minutes=5))
-                service = PipelineService(platform, store, clock, metrics, SimulatedCluster())
-                service.deploy("fn-posts", "2.0.0", "development", actor="bench", strategy=StrategyKind.CANARY)
                 # the same data every time: each step judges 2.0.0's minute ending at AT and records it; the
                 # virtual clock stands still, so the canary stays in its first stage and every step is a full one
-                service.metrics = _FixedTime(metrics)
+                service = PipelineService(platform, store, clock, _FixedTime(metrics), SimulatedCluster())
+                service.deploy("fn-posts", "2.0.0", "development", actor="bench", strategy=StrategyKind.CANARY)
 
                 def whole_step() -> None:
                     service.step("fn-posts", "development", actor="bench")
@@ -131,10 +141,11 @@ class _FixedTime:
     def __init__(self, metrics: PrometheusMetrics) -> None:
         self.metrics = metrics
 
-    def analyze(
-        self, service: str, _environment: str, version: str, _at: datetime, current: str | None = None
-    ) -> tuple[Verdict, tuple[MetricReading, ...]]:
-        return self.metrics.analyze(service, "production", version, AT, current)
+    def observe(self, query: MetricsQuery) -> Observation:
+        return self.metrics.observe(attrs.evolve(query, environment="production", at=AT))
+
+    def describe(self, metric: str, query: MetricsQuery) -> str:
+        return self.metrics.describe(metric, query)
 
 
 if __name__ == "__main__":

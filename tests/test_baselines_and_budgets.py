@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from findly_infra import load_platform
 from findly_infra.application.ports import DependencyUnavailableError
 from findly_infra.application.service import PipelineService, PolicyRefusedError
-from findly_infra.application.simulation import SCENARIOS, simulate
 from findly_infra.domain import (
     BURN_WINDOWS,
     Comparison,
@@ -32,7 +31,16 @@ from findly_infra.domain import (
     judge_criteria,
     parse_objective,
 )
-from findly_infra.testing import MemoryErrorBudgets, MemoryEventStore, ScriptedMetrics, SimulatedCluster, VirtualClock
+from findly_infra.testing import (
+    HEALTHY,
+    SCENARIOS,
+    MemoryErrorBudgets,
+    MemoryEventStore,
+    ScriptedMetrics,
+    SimulatedCluster,
+    VirtualClock,
+    simulate,
+)
 from findly_infra.testing.strategies import relative_thresholds, sla_targets
 
 from .conftest import EXAMPLE
@@ -186,7 +194,7 @@ def _service(budgets: MemoryErrorBudgets) -> PipelineService:
         load_platform(EXAMPLE),
         MemoryEventStore(),
         VirtualClock(datetime(2026, 11, 1, 12)),
-        ScriptedMetrics(lambda *_: (Verdict.PASS, ())),
+        ScriptedMetrics(lambda _query: HEALTHY),
         SimulatedCluster(),
         budgets=budgets,
     )

@@ -38,7 +38,7 @@ def test_the_github_actions_workflow_parses_and_its_commands_are_real() -> None:
 
     import yaml
 
-    from findly_infra.cli import _parser
+    from findly_infra.cli.parser import build_parser
 
     page = (ROOT / "docs" / "github-actions.md").read_text()
     (workflow_text,) = re.findall(r"```yaml\n(.*?)```", page, re.S)
@@ -53,7 +53,7 @@ def test_the_github_actions_workflow_parses_and_its_commands_are_real() -> None:
     assert len(commands) >= 8
     for command in commands:
         words = shlex.split(command.replace("${{ inputs.version }}", "1.0.0"))
-        args = _parser().parse_args(words[1:])
+        args = build_parser().parse_args(words[1:])
         assert args.command in ("validate", "deploy", "promote", "rollout", "record", "approve", "slo"), command
 
 

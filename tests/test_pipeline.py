@@ -190,7 +190,7 @@ def test_production_needs_one_approval_per_group_by_distinct_people_not_the_requ
         if isinstance(event, RolloutStarted) and event.environment == "production":
             state = before.environments["production"]
             assert state.requested is not None
-            requester = state.requested[1]
+            requester = state.requested.requested_by
             approvals = [a for a in state.approvals if a.version == event.version]
             groups = {a.group for a in approvals}
             assert groups >= {"devops-team", "security-team"}
@@ -383,7 +383,7 @@ def test_a_newer_version_supersedes_pending_approvals() -> None:
     pipeline = _to_production_request(pipeline, "2.0.0", T0 + timedelta(hours=1))
     state = pipeline.environments["production"]
     assert state.requested is not None
-    assert state.requested[0] == "2.0.0"
+    assert state.requested.version == "2.0.0"
     assert state.approvals == ()
     refused = pipeline.approve("1.0.0", "production", actor="carol", at=T0 + timedelta(hours=1))
     assert refused.refusal is not None
@@ -431,7 +431,7 @@ def test_blue_green_validation_waits_no_longer_than_its_timeout() -> None:
 
 
 def test_a_blue_green_trigger_after_cutover_returns_all_traffic_to_blue_at_once() -> None:
-    from findly_infra.application.simulation import SCENARIOS, simulate
+    from findly_infra.testing import SCENARIOS, simulate
 
     result = simulate(PLATFORM, "fn-posts", "production", SCENARIOS["latency-regression"])
     assert result.outcome == "rolled_back"

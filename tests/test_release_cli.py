@@ -27,7 +27,7 @@ def test_the_demo_tells_the_whole_story_on_a_fresh_machine(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "promotion refused by rule 'approvals'" in result.stdout
     assert "weights 5 -> 25 -> 50 -> 100%: succeeded" in result.stdout
-    assert "rolled_back (version 1.5.0, weight 0%)" in result.stdout
+    assert "rolled_back (serving 1.4.0 100%) — 2 failed analyses in this stage (threshold 2)" in result.stdout
     assert (tmp_path / ".findly" / "demo.sqlite3").exists()
 
 
@@ -48,8 +48,11 @@ def test_a_release_through_separate_invocations(env: dict[str, str]) -> None:
     code, document = cli(env, "promote", "fn-posts", "1.0.0", "--to", "staging")
     assert document["error"]["rule"] == "one-rollout-at-a-time"  # type: ignore[index]
     status = cli(env, "status", "fn-posts")[1]["services"]["fn-posts"]  # type: ignore[index]
-    assert status["development"] == {"version": "1.0.0", "current": "1.0.0", "phase": "succeeded", "weight": 100}
+    development = status["development"]
+    assert development["phase"] == "succeeded"
+    assert (development["serving"], development["candidate"]) == ({"version": "1.0.0", "weight": 100}, None)
     assert status["staging"]["phase"] == "progressing"
+    assert status["staging"]["candidate"] == {"version": "1.0.0", "weight": 100}  # the first release: all traffic
     assert cli(env, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[1]["phase"] == "paused"
     assert cli(env, "resume", "fn-posts", "--env", "staging")[1]["phase"] == "progressing"
     assert (
@@ -248,3 +251,21 @@ def test_without_human_approvals_a_blue_green_release_waits(tmp_path: Path) -> N
     )
     assert (code, document["outcome"]) == (0, "paused")
     assert document["steps"][-1]["type"] == "awaiting_approval"  # type: ignore[index]
+
+
+def test_a_rollback_and_status_tell_the_same_story(env: dict[str, str]) -> None:
+    """One read model: the command that rolls back and ``status`` say the same of serving and candidate."""
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    _, during = cli(env, "rollout", "fn-posts", "--env", "development")
+    assert during["serving"] == {"version": "1.0.0", "weight": 95}
+    assert during["candidate"] == {"version": "2.0.0", "weight": 5}
+    _, rolled = cli(env, "rollback", "fn-posts", "--env", "development", "--reason", "bad build")
+    status = cli(env, "status", "fn-posts", "--env", "development")[1]["services"]["fn-posts"]["development"]  # type: ignore[index]
+    del rolled["events"], rolled["ok"]
+    assert rolled == status
+    assert status["phase"] == "rolled_back"
+    assert (status["serving"], status["candidate"]) == ({"version": "1.0.0", "weight": 100}, None)
+    assert status["rollout"]["version"] == "2.0.0"
+    assert status["stopped"] == "bad build"

@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from findly_infra.application.simulation import recorded_scenario
+from findly_infra.testing import recorded_scenario
 
 values = st.floats(0, 1, allow_nan=False) | st.just(math.nan)
 

@@ -168,7 +168,7 @@ def production_canary(url: str, state: Path, service: str) -> tuple[int, Any, li
 
 def test_a_whole_canary_on_healthy_data_succeeds(prometheus: str, tmp_path: Path) -> None:
     code, document, events = production_canary(prometheus, tmp_path / "state.sqlite3", "fn-matcher")
-    assert (code, document["phase"], document["weight"]) == (0, "succeeded", 100)
+    assert (code, document["phase"], document["serving"]) == (0, "succeeded", {"version": "2.0.0", "weight": 100})
     weights = [e["weight"] for e in events if e["type"] == "traffic_shifted"]
     assert weights == [5, 25, 50, 100]
     analyses = [e for e in events if e["type"] == "analysis_recorded"]
@@ -180,7 +180,9 @@ def test_a_whole_canary_on_healthy_data_succeeds(prometheus: str, tmp_path: Path
 
 def test_a_whole_canary_rolls_back_when_the_data_turns_bad(prometheus: str, tmp_path: Path) -> None:
     code, document, events = production_canary(prometheus, tmp_path / "state.sqlite3", "fn-notifications")
-    assert (code, document["phase"], document["weight"]) == (4, "rolled_back", 0)
+    assert (code, document["phase"], document["candidate"]) == (4, "rolled_back", None)
+    assert document["serving"] is None  # its first release in production: nothing else to serve
+    assert document["stopped"].startswith("2 failed analyses")
     failed = [e for e in events if e["type"] == "analysis_recorded" and e["verdict"] == "fail"]
     rolled_back = next(e for e in events if e["type"] == "rolled_back")
     breaks = T0.replace(tzinfo=None) + timedelta(minutes=20)
@@ -272,7 +274,10 @@ def test_a_whole_rollout_with_prometheus_down_pauses_for_a_person_and_never_succ
         assert cli(*deploy, "--override-budget", "Prometheus is down", url=down, state=state)[0] == 0
         code, document = cli("rollout", "fn-posts", "--env", "development", "--watch", url=down, state=state)
         events = history(down, state, "fn-posts")
-    assert (code, document["phase"], document["weight"]) == (0, "paused", 5)  # waiting for a person, not failed
+    assert (code, document["phase"]) == (0, "paused")  # waiting for a person, not failed
+    assert document["candidate"] == {"version": "2.0.0", "weight": 100}  # a first release: all the traffic
+    assert document["rollout"]["step_weight"] == 5
+    assert document["waiting_for"]["kind"] == "person"
     verdicts = [e["verdict"] for e in events if e["type"] == "analysis_recorded"]
     assert verdicts == ["inconclusive"] * 3  # the platform's inconclusive_limit
     assert "inconclusive" in events[-1]["reason"]

@@ -6,12 +6,14 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
+import attrs
 import pytest
 
-from findly_infra import load_platform
+from findly_infra import Platform, load_platform
 from findly_infra.adapters.prometheus import (
     PrometheusClient,
     PrometheusMetrics,
@@ -21,7 +23,8 @@ from findly_infra.adapters.prometheus import (
     criterion_query,
     single_value,
 )
-from findly_infra.domain import MetricNames, StrategyKind, Verdict
+from findly_infra.application.analysis import analyze_version
+from findly_infra.domain import MetricNames, MetricReading, StrategyKind, Verdict
 from tests.conftest import EXAMPLE
 
 from .conftest import T0
@@ -40,11 +43,38 @@ def _close_clients() -> Iterator[None]:
         CLIENTS.pop().close()
 
 
-def metrics(url: str, kind: StrategyKind = StrategyKind.CANARY) -> PrometheusMetrics:
+@attrs.frozen
+class Analyst:
+    """The adapter measuring, the application judging (``analyze_version``), as a rollout step does."""
+
+    source: PrometheusMetrics
+    platform: Platform = PLATFORM
+    kind: StrategyKind = StrategyKind.CANARY
+
+    def analyze(
+        self, service: str, environment: str, version: str, at: datetime, current: str | None = None
+    ) -> tuple[Verdict, tuple[MetricReading, ...]]:
+        report = analyze_version(
+            self.platform,
+            self.source,
+            service=service,
+            environment=environment,
+            version=version,
+            at=at,
+            current=current,
+            strategy=self.kind,
+            tolerate_outage=True,
+        )
+        return report.verdict, report.readings
+
+    def recorded(self, *args: Any) -> list[dict[str, float]]:
+        return self.source.recorded(*args)
+
+
+def metrics(url: str, kind: StrategyKind = StrategyKind.CANARY) -> Analyst:
     client = PrometheusClient(url, timeout=2.0, attempts=2)
     CLIENTS.append(client)
-    strategy = PLATFORM.strategy_for("production", kind)
-    return PrometheusMetrics(client, PLATFORM.metrics, lambda _service, _env: strategy)
+    return Analyst(PrometheusMetrics(client, PLATFORM.metrics), kind=kind)
 
 
 def test_a_healthy_canary_passes_every_criterion(prometheus: str) -> None:
@@ -120,8 +150,7 @@ def test_a_slow_prometheus_times_out_and_is_retried_then_inconclusive() -> None:
         with pytest.raises(PrometheusUnavailableError):
             client.query("up", AT)
         assert len(calls) == 2  # bounded retries
-        strategy = PLATFORM.strategy_for("production", StrategyKind.CANARY)
-        source = PrometheusMetrics(client, PLATFORM.metrics, lambda _service, _env: strategy)
+        source = Analyst(PrometheusMetrics(client, PLATFORM.metrics))
         assert source.analyze("fn-posts", "production", "healthy", AT)[0] is Verdict.INCONCLUSIVE
     finally:
         server.shutdown()
@@ -234,7 +263,6 @@ def test_another_environments_series_never_leak_into_the_analysis(prometheus: st
 
 def relative(url: str, **criteria: str) -> PrometheusMetrics:
     """The seed's canary with criteria relative to the current version (in place of fixed ones of that metric)."""
-    import attrs
 
     from findly_infra.config.converter import _success_criteria
 
@@ -244,7 +272,7 @@ def relative(url: str, **criteria: str) -> PrometheusMetrics:
     strategy = attrs.evolve(strategy, success_criteria=(*kept, *extra))  # type: ignore[misc]
     client = PrometheusClient(url, timeout=2.0, attempts=2)
     CLIENTS.append(client)
-    return PrometheusMetrics(client, PLATFORM.metrics, lambda _service, _env: strategy)
+    return Analyst(PrometheusMetrics(client, PLATFORM.metrics), attrs.evolve(PLATFORM, canary_strategy=strategy))
 
 
 def test_a_criterion_relative_to_the_current_version_reads_both_versions(prometheus: str) -> None:
@@ -298,12 +326,12 @@ def test_recorded_values_leave_gaps_as_nan(prometheus: str) -> None:
 def test_a_rolling_update_is_held_to_the_canarys_criteria_as_documented(prometheus: str) -> None:
     client = PrometheusClient(prometheus, timeout=2.0, attempts=2)
     CLIENTS.append(client)
-    rolling = PLATFORM.strategy_for("development", StrategyKind.ROLLING)
-    source = PrometheusMetrics(client, PLATFORM.metrics, lambda _s, _e: rolling, canary=PLATFORM.canary_strategy)
+    source = Analyst(PrometheusMetrics(client, PLATFORM.metrics), kind=StrategyKind.ROLLING)
     assert source.analyze("fn-posts", "production", "healthy", AT)[0] is Verdict.PASS
     verdict, readings = source.analyze("fn-posts", "production", "errors", AT)
     assert verdict is Verdict.FAIL  # the same criteria as the scripted simulations use (docs/pipeline.md)
     assert {r.metric for r in readings} == {c.metric for c in PLATFORM.canary_strategy.success_criteria}  # type: ignore[union-attr]
-    alone = PrometheusMetrics(client, PLATFORM.metrics, lambda _s, _e: rolling)  # no canary: traffic alone
+    no_canary = attrs.evolve(PLATFORM, canary_strategy=None)
+    alone = Analyst(PrometheusMetrics(client, PLATFORM.metrics), no_canary, StrategyKind.ROLLING)  # traffic alone
     assert alone.analyze("fn-posts", "production", "errors", AT) == (Verdict.PASS, ())
     assert alone.analyze("fn-posts", "production", "quiet", AT)[0] is Verdict.INCONCLUSIVE

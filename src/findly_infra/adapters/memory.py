@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+import random
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
 
-from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError
-from findly_infra.domain.events import Event, MetricReading, Verdict
+from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, MetricsQuery
+from findly_infra.application.scenarios import HEALTHY, Scenario
+from findly_infra.domain.analysis import Observation
+from findly_infra.domain.events import Event
 from findly_infra.domain.slo import BudgetStatus
 
 __all__ = [
     "MemoryErrorBudgets",
     "MemoryEventStore",
-    "RecordingNotifier",
+    "ScenarioMetrics",
     "ScriptedMetrics",
     "SimulatedCluster",
     "SystemClock",
@@ -28,9 +32,9 @@ class MemoryEventStore:
 
     streams: dict[str, list[Event]] = attrs.field(factory=dict)
 
-    def load(self, service: str) -> tuple[list[Event], int]:
-        events = list(self.streams.get(service, []))
-        return events, len(events)
+    def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
+        stream = self.streams.get(service, [])
+        return stream[since:], len(stream)
 
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
         stream = self.streams.setdefault(service, [])
@@ -79,24 +83,57 @@ class SimulatedCluster:
         return dict(self.routes.get((service, environment), {}))
 
 
-Script = Callable[[str, str, str, datetime], tuple[Verdict, tuple[MetricReading, ...]]]
+Script = Callable[[MetricsQuery], Mapping[str, float]]
 
 
 @attrs.define
 class ScriptedMetrics:
-    """Verdicts from a script: a function of (service, environment, version, time)."""
+    """Observations from a script: a function of the query (service, environment, version, metrics, time).
+
+    ``queries`` keeps every query asked, so a test can check what was measured.
+    """
 
     script: Script
+    queries: list[MetricsQuery] = attrs.field(factory=list)
 
-    def analyze(
-        self,
-        service: str,
-        environment: str,
-        version: str,
-        at: datetime,
-        current: str | None = None,  # noqa: ARG002 - a script judges the new version alone
-    ) -> tuple[Verdict, tuple[MetricReading, ...]]:
-        return self.script(service, environment, version, at)
+    def observe(self, query: MetricsQuery) -> Observation:
+        self.queries.append(query)
+        return Observation(dict(self.script(query)))
+
+    def describe(self, metric: str, query: MetricsQuery) -> str | None:  # noqa: ARG002 - scripted: no query
+        return None
+
+
+@attrs.define
+class ScenarioMetrics:
+    """Scripted metrics by the minute: the candidate behaves as *scenario* from its rollout's start (minute 0),
+    the version it replaces as *baseline* (default: healthy throughout). Seeded *noise* varies every value but
+    the request count by ±10%."""
+
+    scenario: Scenario
+    baseline: Scenario | None = None
+    noise: random.Random | None = None
+    first_seen: dict[tuple[str, str, str], datetime] = attrs.field(factory=dict)
+
+    def observe(self, query: MetricsQuery) -> Observation:
+        start = query.rollout_started or self.first_seen.setdefault(
+            (query.service, query.environment, query.version), query.at
+        )
+        minute = (query.at - start).total_seconds() / 60
+        if query.candidate:
+            values = self.scenario(minute)
+        else:
+            values = self.baseline(minute) if self.baseline is not None else HEALTHY
+        return Observation(self._noisy(values))
+
+    def describe(self, metric: str, query: MetricsQuery) -> str | None:  # noqa: ARG002 - scripted: no query
+        return None
+
+    def _noisy(self, values: Mapping[str, float]) -> dict[str, float]:
+        if self.noise is None:
+            return dict(values)
+        noise = self.noise
+        return {k: v if k == "requests" or math.isnan(v) else v * noise.uniform(0.9, 1.1) for k, v in values.items()}
 
 
 @attrs.define
@@ -112,11 +149,3 @@ class MemoryErrorBudgets:
         if self.down:
             raise DependencyUnavailableError("the error budgets cannot be read (the in-memory source is down)")
         return self.statuses.get((service, environment), ())
-
-
-@attrs.define
-class RecordingNotifier:
-    sent: list[Event] = attrs.field(factory=list)
-
-    def notify(self, event: Event) -> None:
-        self.sent.append(event)

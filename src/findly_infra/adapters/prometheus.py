@@ -16,17 +16,21 @@ from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import DependencyUnavailableError
-from findly_infra.domain.analysis import Observation, criteria_for, judge, measured_metrics
-from findly_infra.domain.events import MetricReading, Verdict
+from findly_infra.application.ports import DependencyError, DependencyUnavailableError, MetricsQuery
+from findly_infra.domain.analysis import REQUESTS, Observation
 from findly_infra.domain.notation import Duration, LatencyObjective
 from findly_infra.domain.operations import MetricNames
-from findly_infra.domain.slo import BURN_WINDOWS, BudgetStatus, CapacityStatus, SLODefinition, budget_status
-from findly_infra.domain.strategy import CanaryStrategy
+from findly_infra.domain.slo import (
+    BURN_WINDOWS,
+    BudgetReport,
+    BudgetStatus,
+    CapacityStatus,
+    SLODefinition,
+    budget_status,
+)
 from findly_infra.promql import error_ratio, le_matcher, matchers, slow_ratio
 
 __all__ = [
-    "BudgetReport",
     "PrometheusBudgets",
     "PrometheusClient",
     "PrometheusError",
@@ -44,7 +48,7 @@ __all__ = [
 _LATENCY = re.compile(r"^latency_p(\d{1,2}(?:\.\d+)?)$")
 
 
-class PrometheusError(Exception):
+class PrometheusError(DependencyError):
     """Raised when Prometheus cannot answer a query."""
 
 
@@ -283,22 +287,30 @@ def single_value(samples: list[tuple[Mapping[str, str], float]]) -> float:
 
 @attrs.define
 class PrometheusMetrics:
-    """The metrics port on Prometheus: each criterion measured for the new version, then judged.
+    """The metrics port on Prometheus: the request count and each metric of one version over the window.
 
-    ``strategy_of(service, environment)`` says which strategy's criteria apply (the rollout's).
+    It measures and never judges. A Prometheus that cannot be reached after the retries raises
+    :class:`PrometheusUnavailableError` (a :class:`DependencyUnavailableError`): within a rollout the
+    application counts that as an inconclusive analysis, never a pass.
     """
 
     client: PrometheusClient
     names: MetricNames
-    strategy_of: Any
     window: timedelta = timedelta(minutes=1)
-    canary: CanaryStrategy | None = None
-    """The platform's canary strategy, whose criteria also judge rolling updates."""
 
-    def observe(self, target: Target, metrics: tuple[str, ...], at: datetime) -> Observation:
+    def observe(self, query: MetricsQuery) -> Observation:
+        return self.measure(Target(query.service, query.environment, query.version), query.metrics, query.at)
+
+    def describe(self, metric: str, query: MetricsQuery) -> str:
+        target = Target(query.service, query.environment, query.version)
+        if metric == REQUESTS:
+            return requests_query(self.names, target, self.window)
+        return criterion_query(metric, self.names, target, self.window)
+
+    def measure(self, target: Target, metrics: tuple[str, ...], at: datetime) -> Observation:
         """The target's request count and each metric over the window ending at *at* (NaN: no data)."""
         requests = requests_query(self.names, target, self.window)
-        values: dict[str, float] = {"requests": single_value(self.client.query(requests, at))}
+        values: dict[str, float] = {REQUESTS: single_value(self.client.query(requests, at))}
         for metric in metrics:
             query = criterion_query(metric, self.names, target, self.window)
             values[metric] = single_value(self.client.query(query, at))
@@ -313,7 +325,7 @@ class PrometheusMetrics:
         Returns ``[{"minute": m, "requests": ..., metric: ...}]`` from minute 0 at *start*; a value
         Prometheus had not is NaN (no evidence), so replays judge gaps as the live analysis would.
         """
-        queries = {"requests": requests_query(self.names, target, self.window)}
+        queries = {REQUESTS: requests_query(self.names, target, self.window)}
         queries |= {metric: criterion_query(metric, self.names, target, self.window) for metric in metrics}
         first = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
         count = int((end - start) / step) + 1
@@ -330,43 +342,10 @@ class PrometheusMetrics:
                     points[index][metric] = value
         return points
 
-    def analyze(
-        self, service: str, environment: str, version: str, at: datetime, current: str | None = None
-    ) -> tuple[Verdict, tuple[MetricReading, ...]]:
-        """One analysis of *version* over the window ending at *at*; criteria relative to the current
-        version read *current*'s series over the same window. Unreachable is inconclusive, never a pass."""
-        strategy = self.strategy_of(service, environment)
-        criteria = criteria_for(strategy, self.canary)
-        relative = tuple(c.metric for c in criteria if c.relative) if current else ()
-        baseline: Observation | None = None
-        try:
-            observation = self.observe(
-                Target(service, environment, version), measured_metrics(strategy, self.canary), at
-            )
-            if relative and current:
-                baseline = self.observe(Target(service, environment, current), relative, at)
-        except PrometheusUnavailableError:
-            observation = Observation({})  # no evidence: inconclusive, never a pass
-            baseline = Observation({}) if relative else None
-        return judge(strategy, self.canary, observation, baseline)
-
-
-@attrs.frozen
-class BudgetReport:
-    """A service's SLOs in one environment: each error budget, each capacity target, and what could
-    not be measured and why (``notes``). ``queries`` maps each SLO to the PromQL of its window."""
-
-    service: str
-    environment: str
-    at: datetime
-    budgets: tuple[BudgetStatus, ...]
-    capacities: tuple[CapacityStatus, ...]
-    queries: Mapping[str, str] = attrs.field(factory=dict, hash=False)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def spent(self) -> tuple[BudgetStatus, ...]:
-        return tuple(status for status in self.budgets if status.exhausted)
+    def record(self, query: MetricsQuery, until: datetime, step: timedelta) -> list[dict[str, float]]:
+        """The ``MetricsRecord`` port: :meth:`recorded` of the query's version from ``query.at`` to *until*."""
+        target = Target(query.service, query.environment, query.version)
+        return self.recorded(target, query.metrics, query.at, until, step)
 
 
 def _timedelta(duration: Duration) -> timedelta:

@@ -45,11 +45,18 @@ class SqliteEventStore:
     def close(self) -> None:
         self._connection.close()
 
-    def load(self, service: str) -> tuple[list[Event], int]:
-        rows = self._connection.execute(
-            "SELECT body FROM events WHERE service = ? ORDER BY position", (service,)
-        ).fetchall()
-        return [event_from_dict(json.loads(body)) for (body,) in rows], len(rows)
+    def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
+        """The stream's events from position *since* on, and its version (its event count)."""
+        connection = self._connection
+        connection.execute("BEGIN")  # one snapshot for both reads
+        try:
+            rows = connection.execute(
+                "SELECT body FROM events WHERE service = ? AND position >= ? ORDER BY position", (service, since)
+            ).fetchall()
+            (last,) = connection.execute("SELECT MAX(position) FROM events WHERE service = ?", (service,)).fetchone()
+        finally:
+            connection.execute("COMMIT")
+        return [event_from_dict(json.loads(body)) for (body,) in rows], 0 if last is None else last + 1
 
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
         connection = self._connection

@@ -1,26 +1,35 @@
 """The ports the use cases need: small Protocols, one per concern (Flagger's habit).
 
-Adapters implement them: in memory (for tests and simulations), SQLite (the default state), and
-later Prometheus, Kubernetes and GCP. The use cases never import an adapter.
+Adapters implement them: in memory (for tests and simulations), SQLite (the default state),
+Prometheus, and later Kubernetes and GCP. The use cases never import an adapter; the composition
+root (``findly_infra.bootstrap``) builds the adapters and hands them in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from findly_infra.domain.events import Event, MetricReading, Verdict
-from findly_infra.domain.slo import BudgetStatus
+import attrs
+
+from findly_infra.domain.analysis import Observation
+from findly_infra.domain.events import Event
+from findly_infra.domain.slo import BudgetReport, BudgetStatus
 
 __all__ = [
+    "AdvancingClock",
+    "BadInputError",
     "Clock",
     "ConcurrencyError",
+    "DependencyError",
     "DependencyUnavailableError",
     "ErrorBudgets",
     "EventStore",
+    "MetricsQuery",
+    "MetricsRecord",
     "MetricsSource",
-    "Notifier",
+    "SLOReports",
     "TrafficRouter",
 ]
 
@@ -29,15 +38,25 @@ class ConcurrencyError(Exception):
     """Raised when another writer changed a service's stream since it was read: nothing was written."""
 
 
-class DependencyUnavailableError(Exception):
-    """Raised by an adapter whose system (Prometheus, Kubernetes, GCP) cannot be reached after its retries."""
+class BadInputError(Exception):
+    """Raised when what a person gave is wrong: an argument, a report that is not its format, a file that
+    cannot be read. The message names the place."""
+
+
+class DependencyError(Exception):
+    """Raised when a system we depend on (Prometheus, Kubernetes, GCP, PostgreSQL) cannot answer a request."""
+
+
+class DependencyUnavailableError(DependencyError):
+    """Raised by an adapter whose system cannot be reached after its retries."""
 
 
 class EventStore(Protocol):
     """Per-service streams of events, appended all-or-nothing at an expected version."""
 
-    def load(self, service: str) -> tuple[list[Event], int]:
-        """The service's events in order, and the stream's version (its event count)."""
+    def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
+        """The service's events in order from position *since* (0: all of them), and the stream's version
+        (its event count)."""
         ...
 
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
@@ -52,15 +71,58 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-class MetricsSource(Protocol):
-    """Judges the new version's metrics for one analysis: a verdict and each criterion's reading.
+class AdvancingClock(Clock, Protocol):
+    """Virtual time: it moves only when told to (simulations, replays, scripted metrics)."""
 
-    *current* is the version it replaces (``None`` on a first release), for criteria relative to it.
+    def advance(self, delta: timedelta) -> datetime: ...
+
+
+@attrs.frozen
+class MetricsQuery:
+    """What one analysis measures: *metrics* (and the request count) of one version of a service in an
+    environment, over the window ending *at*.
+
+    ``rollout_started`` is when the rollout under analysis began (minute 0 of a scripted scenario);
+    ``candidate`` is false when the version measured is the one being replaced (for criteria relative to it).
     """
 
-    def analyze(
-        self, service: str, environment: str, version: str, at: datetime, current: str | None = None
-    ) -> tuple[Verdict, tuple[MetricReading, ...]]: ...
+    service: str
+    environment: str
+    version: str
+    metrics: tuple[str, ...]
+    at: datetime
+    rollout_started: datetime | None = None
+    candidate: bool = True
+
+
+class MetricsSource(Protocol):
+    """Measures; never judges (the application judges, in one place: ``domain.analysis.judge``).
+
+    A value it could not measure is NaN in the observation: no evidence, never a pass. Raises
+    :class:`DependencyUnavailableError` only where the caller must know the source is down; an adapter
+    may instead return an observation of NaNs, which judges as inconclusive.
+    """
+
+    def observe(self, query: MetricsQuery) -> Observation: ...
+
+    def describe(self, metric: str, query: MetricsQuery) -> str | None:
+        """How *metric* is measured for *query* (a PromQL expression), for people to check; ``None`` if scripted."""
+        ...
+
+
+class MetricsRecord(Protocol):
+    """What a metrics source recorded over a span of time (for replays of past releases)."""
+
+    def record(self, query: MetricsQuery, until: datetime, step: timedelta) -> list[dict[str, float]]:
+        """What each analysis from ``query.at`` to *until*, one every *step*, would have read:
+        ``[{"minute": m, "requests": ..., metric: ...}]`` from minute 0; NaN where nothing was recorded."""
+        ...
+
+
+class SLOReports(Protocol):
+    """Every SLO of a service in an environment measured up to *at*: budgets, burn rates, capacity, notes."""
+
+    def report(self, service: str, environment: str, at: datetime) -> BudgetReport: ...
 
 
 class ErrorBudgets(Protocol):
@@ -73,12 +135,12 @@ class ErrorBudgets(Protocol):
 
 
 class TrafficRouter(Protocol):
-    """Sets which version serves which share of an environment's traffic (the mesh's weights)."""
+    """Which version serves which share of an environment's traffic (the mesh's weights)."""
 
-    def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None: ...
+    def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None:
+        """Route traffic by *weights* (version -> percent); routing the same weights twice changes nothing."""
+        ...
 
-    def weights(self, service: str, environment: str) -> dict[str, int]: ...
-
-
-class Notifier(Protocol):
-    def notify(self, event: Event) -> None: ...
+    def weights(self, service: str, environment: str) -> dict[str, int]:
+        """What the router holds now (version -> percent, zero shares left out)."""
+        ...

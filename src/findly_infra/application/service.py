@@ -3,32 +3,36 @@
 Every public method is what a command does; the command line is a thin layer over this class.
 State changes are all-or-nothing: events are appended in one transaction at the version they were
 decided on, and traffic is routed only after they are stored (a crash in between is repaired by
-the next call, which routes to the state the events say).
+the next call, which routes to the state the events say). Each call reads the service's stream
+once, and only the events it has not folded yet; no port ever calls back into the service.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 import attrs
 
+from findly_infra.application.analysis import AnalysisReport, analyze_version
 from findly_infra.application.ports import (
     Clock,
     DependencyUnavailableError,
     ErrorBudgets,
     EventStore,
     MetricsSource,
-    Notifier,
     TrafficRouter,
 )
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutSucceeded, TrafficShifted, Verdict
-from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Phase, Refusal
+from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.state import Phase
+from findly_infra.domain.view import EnvironmentView
 
-__all__ = ["Outcome", "PipelineService", "PolicyRefusedError"]
+__all__ = ["Outcome", "PipelineService", "PolicyRefusedError", "timeline"]
+
+_MOVES_TRAFFIC = (TrafficShifted, RolledBack, RolloutAborted, RolloutSucceeded)
 
 
 class PolicyRefusedError(Exception):
@@ -41,12 +45,16 @@ class PolicyRefusedError(Exception):
 
 @attrs.frozen
 class Outcome:
-    """What a command left behind: the events it recorded and the environment's state after them."""
+    """What a command left behind: the events it recorded and the environment's view after them."""
 
     events: tuple[Event, ...]
-    phase: Phase
-    version: str | None
-    weight: int
+    view: EnvironmentView
+    analysis: AnalysisReport | None = None
+    """The analysis a rollout step made (``None`` for other commands)."""
+
+    @property
+    def phase(self) -> Phase:
+        return self.view.phase
 
 
 @attrs.define
@@ -58,43 +66,52 @@ class PipelineService:
     clock: Clock
     metrics: MetricsSource
     traffic: TrafficRouter
-    notifier: Notifier | None = None
     budgets: ErrorBudgets | None = None
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
 
     # ---- reading ---------------------------------------------------------------------------
 
     def pipeline(self, service: str) -> DeploymentPipeline:
-        return self._load(service)[0]
+        """The service's pipeline as the store holds it now."""
+        return self._load(service)
 
-    def _load(self, service: str) -> tuple[DeploymentPipeline, int]:
-        """The pipeline at the store's version, folding only the events not yet folded."""
-        events, version = self.store.load(service)
+    def _load(self, service: str) -> DeploymentPipeline:
+        """The pipeline at the store's version, reading and folding only the events not yet folded."""
         cached = self._cache.get(service)
-        if cached is None or cached.version > version:
+        if cached is None:
+            cached = DeploymentPipeline.start(self.platform, service)  # raises UnknownNameError
+        events, version = self.store.load(service, since=cached.version)
+        if version < cached.version:  # the stream is shorter than what we folded: start again
             cached = DeploymentPipeline.start(self.platform, service)
-        pipeline = cached.apply_all(events[cached.version :])
+            events, version = self.store.load(service)
+        pipeline = cached.apply_all(events)
         self._cache[service] = pipeline
-        return pipeline, version
+        return pipeline
 
     def history(self, service: str) -> list[Event]:
         self.platform.service(service)
         return self.store.load(service)[0]
 
-    def status(self, service: str) -> dict[str, dict[str, Any]]:
-        """Per environment: ``{"version", "phase", "weight"}``."""
-        pipeline = self.pipeline(service)
-        result = {}
-        for name in self.platform.promotion_order:
-            state = pipeline.environments[name]
-            rollout = state.rollout
-            result[name] = {
-                "version": rollout.version if rollout and rollout.phase.active else state.current,
-                "current": state.current,
-                "phase": state.phase.value,
-                "weight": rollout.weight if rollout and rollout.phase.active else (100 if state.current else 0),
-            }
-        return result
+    def view(self, service: str, environment: str) -> EnvironmentView:
+        """What serves in *environment* now, what is rolling out, and what it waits for."""
+        name = self.platform.environment(environment).name
+        return EnvironmentView.of(self._load(service), name, self.clock.now())
+
+    def status(self, service: str) -> tuple[EnvironmentView, ...]:
+        """The view of every environment, in promotion order (one read of the stream)."""
+        pipeline, at = self._load(service), self.clock.now()
+        return tuple(EnvironmentView.of(pipeline, name, at) for name in self.platform.promotion_order)
+
+    def latest_time(self, service: str) -> datetime | None:
+        """The time of the service's latest event (virtual time never runs back before it)."""
+        events, _ = self.store.load(service, since=max(0, self._load(service).version - 1))
+        return events[-1].at if events else None
+
+    def interval(self, service: str, environment: str) -> timedelta:
+        """How often the rollout in *environment* is analysed (its strategy's interval)."""
+        rollout = self._load(service).environments[environment].rollout
+        strategy = self.platform.strategy_for(environment, rollout.strategy if rollout else None)
+        return timedelta(milliseconds=strategy.analysis.interval.milliseconds)
 
     # ---- commands --------------------------------------------------------------------------
 
@@ -116,6 +133,7 @@ class PipelineService:
         reason. Budgets that cannot be read raise :class:`DependencyUnavailableError` (nothing is
         recorded) unless there is an override reason, which then records that they were unknown.
         """
+        override = override_reason(budget_override)
 
         def decide(pipeline: DeploymentPipeline, spent: bool, detail: str = "") -> Decision:
             return pipeline.deploy(
@@ -125,7 +143,7 @@ class PipelineService:
                 at=self.clock.now(),
                 strategy=strategy,
                 budget_spent=spent,
-                budget_override=budget_override,
+                budget_override=override,
                 budget_detail=detail,
             )
 
@@ -136,7 +154,7 @@ class PipelineService:
             try:
                 statuses = self.budgets.budgets(service, environment, self.clock.now())
             except DependencyUnavailableError as exc:
-                if not budget_override:
+                if override is None:
                     raise DependencyUnavailableError(
                         f"the error-budget gate cannot read {environment}'s budgets for {service}: {exc}; "
                         "try again, or promote with an override reason"
@@ -187,17 +205,30 @@ class PipelineService:
 
     def step(self, service: str, environment: str, *, actor: str) -> Outcome:
         """One analysis of the rollout in *environment*, at the clock's time, and what it leads to."""
+        report: AnalysisReport | None = None
 
         def analyze(pipeline: DeploymentPipeline) -> Decision:
+            nonlocal report
+            at = self.clock.now()
             rollout = pipeline.environments[environment].rollout
-            if rollout is None:
-                return pipeline.analyze(environment, Verdict.INCONCLUSIVE, actor=actor, at=self.clock.now())
-            verdict, readings = self.metrics.analyze(
-                service, environment, rollout.version, self.clock.now(), current=rollout.previous
+            if rollout is None or rollout.phase is not Phase.PROGRESSING:
+                return pipeline.analyze(environment, Verdict.INCONCLUSIVE, actor=actor, at=at)  # refused
+            report = analyze_version(
+                self.platform,
+                self.metrics,
+                service=service,
+                environment=environment,
+                version=rollout.version,
+                at=at,
+                current=rollout.previous,
+                strategy=rollout.strategy,
+                rollout_started=rollout.started,
+                tolerate_outage=True,
             )
-            return pipeline.analyze(environment, verdict, actor=actor, at=self.clock.now(), readings=readings)
+            return pipeline.analyze(environment, report.verdict, actor=actor, at=at, readings=report.readings)
 
-        return self._decide(service, environment, analyze)
+        outcome = self._decide(service, environment, analyze)
+        return attrs.evolve(outcome, analysis=report)
 
     def watch(
         self,
@@ -214,66 +245,45 @@ class PipelineService:
         for _ in range(max_steps):
             if outcome.phase is not Phase.PROGRESSING:
                 return outcome
-            wait(self.interval(environment, service))
+            wait(self.interval(service, environment))
             outcome = self.step(service, environment, actor=actor)
             if on_step is not None:
                 on_step(outcome)
         return outcome
 
-    def interval(self, environment: str, service: str) -> timedelta:
-        cached = self._cache.get(service)
-        rollout = (cached or self.pipeline(service)).environments[environment].rollout
-        kind = rollout.strategy if rollout else None
-        strategy = self.platform.strategy_for(environment, kind)
-        return timedelta(milliseconds=strategy.analysis.interval.milliseconds)
-
     def reconcile(self, service: str, environment: str) -> Outcome:
-        """Route traffic to what the recorded events say (after a crash between storing and routing)."""
-        state = self.pipeline(service).environments[environment]
-        self.traffic.route(service, environment, _desired_weights(state.rollout, state.current), self.clock.now())
-        return _outcome((), state)
+        """Bring the router to what the recorded events say (after a crash between storing and routing)."""
+        view = self.view(service, environment)
+        if self.traffic.weights(service, environment) != view.routes():
+            self.traffic.route(service, environment, view.routes(), self.clock.now())
+        return Outcome((), view)
 
     # ---- the one way state changes -------------------------------------------------------------
 
     def _decide(self, service: str, environment: str, command: Callable[[DeploymentPipeline], Decision]) -> Outcome:
         if service not in self._cache:
             self.platform.service(service)  # raises UnknownNameError for a service the platform does not know
-        if environment not in self.platform.promotion_order:
-            self.platform.environment(environment)
-        pipeline, version = self._load(service)
+        environment = self.platform.environment(environment).name
+        pipeline = self._load(service)
         decision = command(pipeline)
         if decision.events:
-            self.store.append(service, version, decision.events)
+            self.store.append(service, pipeline.version, decision.events)
             pipeline = pipeline.apply_all(decision.events)
             self._cache[service] = pipeline  # the store now holds exactly these events
-        state = pipeline.environments[environment]
-        if any(isinstance(e, (TrafficShifted, RolledBack, RolloutAborted, RolloutSucceeded)) for e in decision.events):
-            self.traffic.route(service, environment, _desired_weights(state.rollout, state.current), self.clock.now())
-        if self.notifier is not None:
-            for event in decision.events:
-                self.notifier.notify(event)
+        view = EnvironmentView.of(pipeline, environment, self.clock.now())
+        if any(isinstance(event, _MOVES_TRAFFIC) for event in decision.events):
+            self.traffic.route(service, environment, view.routes(), self.clock.now())
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)
-        return _outcome(decision.events, state)
+        return Outcome(decision.events, view)
 
 
-def _desired_weights(rollout: Any, current: str | None) -> dict[str, int]:
-    """Which version should serve what share, from the state alone."""
-    if rollout is None or rollout.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
-        previous = rollout.previous if rollout is not None else current
-        return {previous: 100} if previous else {}
-    if rollout.phase is Phase.SUCCEEDED:
-        return {rollout.version: 100}
-    if rollout.previous is None:
-        return {rollout.version: 100} if rollout.weight else {}
-    return {rollout.version: rollout.weight, rollout.previous: 100 - rollout.weight}
-
-
-def _outcome(events: tuple[Event, ...], state: Any) -> Outcome:
-    rollout = state.rollout
-    return Outcome(
-        events,
-        state.phase,
-        rollout.version if rollout else state.current,
-        rollout.weight if rollout else (100 if state.current else 0),
-    )
+def timeline(platform: Platform, service: str, events: Sequence[Event], environment: str) -> list[EnvironmentView]:
+    """The view of *environment* after each of its events in *events* (a service's whole stream, in
+    order): how the serving and candidate shares moved over a rollout, for charts."""
+    pipeline, views = DeploymentPipeline.start(platform, service), []
+    for event in events:
+        pipeline = pipeline.apply(event)
+        if event.environment == environment:
+            views.append(EnvironmentView.of(pipeline, environment, event.at))
+    return views

@@ -19,7 +19,15 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from findly_infra.domain.events import MetricReading, Verdict
-from findly_infra.domain.notation import Comparison, Duration, Percentage, RelativeThreshold, Threshold, format_number
+from findly_infra.domain.notation import (
+    Comparison,
+    Duration,
+    MetricKind,
+    Percentage,
+    RelativeThreshold,
+    Threshold,
+    format_number,
+)
 from findly_infra.domain.strategy import (
     BlueGreenStrategy,
     CanaryStrategy,
@@ -29,9 +37,10 @@ from findly_infra.domain.strategy import (
     metric_kind,
 )
 
-__all__ = ["Observation", "criteria_for", "judge", "judge_criteria", "judge_triggers", "measured_metrics"]
+__all__ = ["REQUESTS", "Observation", "criteria_for", "judge", "judge_criteria", "judge_triggers", "measured_metrics"]
 
 REQUESTS = "requests"
+"""The request count an analysis reads beside its criteria (for the minimum-traffic rule)."""
 
 
 @attrs.frozen
@@ -106,8 +115,6 @@ def judge(
     return judge_criteria(criteria, observation, min_requests, baseline)
 
 
-_Check = tuple[str, RelativeThreshold | None, float, Callable[[float, float], bool], str, bool]
-"""metric, the relative threshold (or None), the fixed limit, how to compare, the text, whether it must hold."""
 _COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
     Comparison.LT: operator.lt,
     Comparison.LE: operator.le,
@@ -116,17 +123,32 @@ _COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
 }
 
 
+@attrs.frozen
+class _Check:
+    """One comparison of an analysis, worked out once per set of criteria (analyses run every interval).
+
+    A criterion *must hold* (``error_rate: "< 1%"``); a rollback trigger must *not* (``error_rate: "> 1%"``).
+    """
+
+    metric: str
+    relative: RelativeThreshold | None
+    """A limit relative to the current version's value, or ``None`` for the fixed ``limit``."""
+    limit: float
+    compare: Callable[[float, float], bool]
+    text: str
+    must_hold: bool
+
+
 @functools.cache
 def _plan(checks: tuple[tuple[str, Threshold | RelativeThreshold | None, bool], ...]) -> tuple[_Check, ...]:
-    """What to compare, worked out once per set of criteria (analyses run every interval)."""
     plan: list[_Check] = []
     for metric, threshold, must_hold in checks:
         assert threshold is not None
         compare = _COMPARE[threshold.comparison]
         if isinstance(threshold, RelativeThreshold):
-            plan.append((metric, threshold, math.nan, compare, threshold.format(), must_hold))
+            plan.append(_Check(metric, threshold, math.nan, compare, threshold.format(), must_hold))
         else:
-            plan.append((metric, None, threshold.value, compare, threshold.format(), must_hold))
+            plan.append(_Check(metric, None, threshold.value, compare, threshold.format(), must_hold))
     return tuple(plan)
 
 
@@ -134,7 +156,7 @@ def _limit_text(metric: str, limit: float) -> str:
     """A computed limit in the metric's own notation: ``600ms``, ``0.4%``."""
     if math.isinf(limit):
         return format_number(limit)
-    if metric_kind(metric) == "duration":
+    if metric_kind(metric) is MetricKind.DURATION:
         return Duration(round(limit * 1000)).format()
     return Percentage(round(limit * 100, 6)).format()
 
@@ -146,20 +168,21 @@ def _judge(
     enough = _enough_traffic(observation, min_requests)
     baseline_enough = baseline is not None and _enough_traffic(baseline, min_requests)
     failed = doubtful = False
-    for metric, relative, fixed, compare, text, must_hold in plan:
-        value, limit, shown = observation.get(metric), fixed, text
+    for check in plan:
+        metric, relative = check.metric, check.relative
+        value, limit, shown = observation.get(metric), check.limit, check.text
         if relative is not None:
             if baseline is None:
                 continue  # no current version: nothing to compare with
             current = baseline.get(metric) if baseline_enough else math.nan
             limit = relative.limit_for(current)
-            shown = text if math.isnan(limit) else f"{text} = {_limit_text(metric, limit)}"
+            shown = check.text if math.isnan(limit) else f"{check.text} = {_limit_text(metric, limit)}"
             if value == current == 0:
                 limit = math.inf  # both zero: the new version is no worse
         if math.isnan(value) or math.isnan(limit) or not enough:
             verdict = Verdict.INCONCLUSIVE
             doubtful = True
-        elif compare(value, limit) == must_hold:
+        elif check.compare(value, limit) == check.must_hold:
             verdict = Verdict.PASS
         else:
             verdict = Verdict.FAIL

@@ -24,6 +24,7 @@ __all__ = [
     "ErrorBudgetStatement",
     "LatencyObjective",
     "MachineType",
+    "MetricKind",
     "NotationError",
     "Percentage",
     "RelativeThreshold",
@@ -236,6 +237,15 @@ class Percentage:
         return self.format()
 
 
+class MetricKind(enum.Enum):
+    """What a value is measured in: a percentage (a ratio in base units), a duration (seconds in base
+    units), or a plain number."""
+
+    PERCENTAGE = "percentage"
+    DURATION = "duration"
+    NUMBER = "number"
+
+
 class Comparison(enum.Enum):
     """How an observed value is compared with a threshold."""
 
@@ -302,13 +312,13 @@ class Threshold:
         return cls(comparison, limit)
 
     @property
-    def kind(self) -> str:
-        """``percentage``, ``duration`` or ``number``."""
+    def kind(self) -> MetricKind:
+        """What the limit is written in: a percentage, a duration or a number."""
         if isinstance(self.limit, Percentage):
-            return "percentage"
+            return MetricKind.PERCENTAGE
         if isinstance(self.limit, Duration):
-            return "duration"
-        return "number"
+            return MetricKind.DURATION
+        return MetricKind.NUMBER
 
     @property
     def value(self) -> float:

@@ -8,10 +8,9 @@ which one spoke and a property test can aim at one.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TypedDict, TypeVar
+from typing import TypedDict
 
 import attrs
 
@@ -35,19 +34,18 @@ from findly_infra.domain.events import (
     Verdict,
 )
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.state import Approval, EnvironmentState, Phase, Rollout, fold
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
 
-__all__ = [
-    "Decision",
-    "DeploymentPipeline",
-    "EnvironmentState",
-    "Phase",
-    "Refusal",
-    "Rollout",
-]
+__all__ = ["ROLLOUT_RECORDED_EVIDENCE", "Decision", "DeploymentPipeline", "Refusal", "override_reason"]
 
 ROLLOUT_RECORDED_EVIDENCE = frozenset({"health checks", "canary validation"})
-"""Suites the rollout itself records as evidence (the seed's production "tests")."""
+"""Suites the rollout itself is the evidence of (the seed's production "tests"): never recorded by hand."""
+
+
+def override_reason(reason: str | None) -> str | None:
+    """The reason given for an override, or ``None`` when none was given: a blank reason is no reason."""
+    return reason.strip() if reason and reason.strip() else None
 
 
 class _Base(TypedDict):
@@ -56,21 +54,6 @@ class _Base(TypedDict):
     version: str
     at: datetime
     actor: str
-
-
-class Phase(enum.Enum):
-    IDLE = "idle"
-    AWAITING_APPROVAL = "awaiting_approval"
-    PROGRESSING = "progressing"
-    PAUSED = "paused"
-    SUCCEEDED = "succeeded"
-    ROLLED_BACK = "rolled_back"
-    ABORTED = "aborted"
-
-    @property
-    def active(self) -> bool:
-        """A rollout in this phase still holds the environment (one rollout at a time)."""
-        return self in (Phase.AWAITING_APPROVAL, Phase.PROGRESSING, Phase.PAUSED)
 
 
 @attrs.frozen
@@ -98,51 +81,6 @@ class Decision:
 
 def _refuse(rule: str, message: str, *events: Event) -> Decision:
     return Decision(events, Refusal(rule, message))
-
-
-@attrs.frozen
-class Rollout:
-    """The rollout in one environment: where it stands and what it has seen."""
-
-    version: str
-    previous: str | None
-    strategy: StrategyKind
-    phase: Phase
-    started: datetime
-    step: int = 0
-    weight: int = 0
-    step_started: datetime | None = None
-    failures: int = 0
-    inconclusive: int = 0
-    waiting_for: str | None = None
-    paused_from: Phase | None = None
-    started_by: str = ""
-    approved_steps: frozenset[str] = frozenset()
-
-
-@attrs.frozen
-class Approval:
-    version: str
-    group: str
-    approver: str
-    at: datetime
-
-
-@attrs.frozen
-class EnvironmentState:
-    """One environment of one service."""
-
-    current: str | None = None
-    succeeded: frozenset[str] = frozenset()
-    rollout: Rollout | None = None
-    passed: frozenset[tuple[str, str]] = frozenset()
-    failed: frozenset[tuple[str, str]] = frozenset()
-    requested: tuple[str, str, datetime] | None = None
-    approvals: tuple[Approval, ...] = ()
-
-    @property
-    def phase(self) -> Phase:
-        return self.rollout.phase if self.rollout else Phase.IDLE
 
 
 @attrs.frozen
@@ -174,13 +112,37 @@ class DeploymentPipeline:
         self.platform.environment(environment)
         return self.environments[environment]
 
+    # ---- questions --------------------------------------------------------------------------
+
+    def missing_approvals(self, environment: str, at: datetime) -> tuple[str, ...]:
+        """The groups whose approval the pending promotion into *environment* still needs at *at*."""
+        env = self.platform.environment(environment)
+        state = self.environments[env.name]
+        granted = {a.group for a in _valid_approvals(env, state, at)}
+        return tuple(group for group in env.approvers if group not in granted)
+
+    def awaited_evidence(self, environment: str) -> str | None:
+        """The suite a blue-green rollout in *environment* waits for before cutover (a passed result for
+        its version), or ``None`` when it waits for no evidence."""
+        state = self.environments[environment]
+        rollout = state.rollout
+        if rollout is None or rollout.phase is not Phase.PROGRESSING or rollout.weight >= 100:
+            return None
+        strategy = self.platform.strategy_for(environment, rollout.strategy)
+        if not isinstance(strategy, BlueGreenStrategy):
+            return None
+        for step in strategy.validation_steps:
+            if step.manual and step.name not in rollout.approved_steps:
+                return None  # a person's approval comes first
+            if step.evidence is not None and not state.has_passed(rollout.version, step.evidence):
+                return step.evidence
+        return None
+
     # ---- the fold --------------------------------------------------------------------------
 
     def apply(self, event: Event) -> DeploymentPipeline:
         """The pipeline after *event*; unknown event types change nothing but the version."""
-        state = self.environments[event.environment]
-        handler = _FOLD.get(type(event))
-        new = handler(state, event) if handler else state
+        new = fold(self.environments[event.environment], event)
         return attrs.evolve(self, environments={**self.environments, event.environment: new}, version=self.version + 1)
 
     def apply_all(self, events: Iterable[Event]) -> DeploymentPipeline:
@@ -222,16 +184,18 @@ class DeploymentPipeline:
         base = self._base(environment, version, actor, at)
         request: list[Event] = []
         if env.approval_required:
-            if state.requested and state.requested[0] != version:
-                request.append(ApprovalsSuperseded(**base, superseded=state.requested[0], reason="a newer version"))
-            if not state.requested or state.requested[0] != version:
+            pending = state.requested
+            if pending is not None and pending.version != version:
+                request.append(ApprovalsSuperseded(**base, superseded=pending.version, reason="a newer version"))
+            if pending is None or pending.version != version:
                 request.append(PromotionRequested(**base, budget_override=budget_override))
+        override = override_reason(budget_override)
         for rule in _ENTRY_RULES:
-            refusal = rule(self, env, version, actor, at, budget_spent, budget_override, budget_detail)
+            refusal = rule(self, env, version, actor, at, budget_spent, override, budget_detail)
             if refusal is not None:
                 return Decision(tuple(request), refusal)
         kind = strategy or env.strategy
-        overridden = budget_override.strip() if budget_spent and budget_override and budget_override.strip() else None
+        overridden = override if budget_spent else None
         started = RolloutStarted(
             **base,
             reason=f"{overridden} (overrides the spent error budget: {budget_detail or 'said to be spent'})"
@@ -273,12 +237,12 @@ class DeploymentPipeline:
             granted = ApprovalGranted(**self._base(environment, version, actor, at), group=member_of[0], step=step)
             approved = attrs.evolve(rollout, phase=Phase.PROGRESSING, approved_steps=rollout.approved_steps | {step})
             return Decision((granted, *self._continue_blue_green(env, approved, actor, at)))
-        if state.requested is None or state.requested[0] != version:
-            pending = state.requested[0] if state.requested else "none"
+        if state.requested is None or state.requested.version != version:
+            pending = state.requested.version if state.requested else "none"
             return _refuse(
                 "approval-target", f"no promotion of {version} into {environment} is pending (pending: {pending})"
             )
-        if state.requested[1] == actor:
+        if state.requested.requested_by == actor:
             return _refuse("self-approval", f"{actor} asked for this promotion and cannot approve it")
         valid = _valid_approvals(env, state, at)
         if any(a.approver == actor for a in valid):
@@ -412,13 +376,13 @@ class DeploymentPipeline:
         base = self._base(env.name, rollout.version, actor, at)
         state = self.environments[env.name]
         for step in strategy.validation_steps:
-            if step.name == "health_checks":
+            if step.is_health_checks:
                 continue  # this analysis just passed: the rollout records it
             if step.manual:
                 if step.name in rollout.approved_steps:
                     continue
                 return (AwaitingApproval(**base, step=step.name, reason=step.description),)
-            if (rollout.version, step.name) not in state.passed:
+            if not state.has_passed(rollout.version, step.name):
                 if at - rollout.started >= _td(strategy.validation_timeout.milliseconds):
                     why = f"no passed {step.name} for {rollout.version} within {strategy.validation_timeout.describe()}"
                     return (RolloutPaused(**base, reason=why),)  # no phase waits forever: a person decides
@@ -435,7 +399,7 @@ def _valid_approvals(env: Environment, state: EnvironmentState, at: datetime) ->
     if state.requested is None:
         return []
     expiry = _td(env.approval_expires_after.milliseconds)
-    return [a for a in state.approvals if a.version == state.requested[0] and at - a.at < expiry]
+    return [a for a in state.approvals if a.version == state.requested.version and at - a.at < expiry]
 
 
 # ---- entry rules -------------------------------------------------------------------------------
@@ -462,7 +426,7 @@ def _tests_passed(pipeline: DeploymentPipeline, env: Environment, version: str, 
     missing = [
         suite
         for suite in previous.tests
-        if suite not in ROLLOUT_RECORDED_EVIDENCE and (version, suite) not in state.passed
+        if suite not in ROLLOUT_RECORDED_EVIDENCE and not state.has_passed(version, suite)
     ]
     if missing:
         return Refusal("required-tests", f"{version} has not passed {', '.join(missing)} in {previous.name}")
@@ -485,7 +449,7 @@ def _approved(
     if not env.approval_required:
         return None
     state = pipeline.environments[env.name]
-    if state.requested is None or state.requested[0] != version:
+    if state.requested is None or state.requested.version != version:
         approvals: list[Approval] = []
     else:
         approvals = _valid_approvals(env, state, at)
@@ -506,7 +470,7 @@ def _budget(
     detail: str,
 ) -> Refusal | None:
     """A spent error budget lets a version in only with a recorded reason."""
-    if budget_spent and not (override and override.strip()):
+    if budget_spent and override is None:
         spent = f" ({detail})" if detail else ""
         return Refusal(
             "error-budget",
@@ -516,136 +480,3 @@ def _budget(
 
 
 _ENTRY_RULES: tuple[EntryRule, ...] = (_one_at_a_time, _from_previous, _tests_passed, _approved, _budget)
-
-
-# ---- the fold, event by event --------------------------------------------------------------------
-
-
-_State = TypeVar("_State", "Rollout", "EnvironmentState")
-
-
-def _replace(record: _State, **changes: object) -> _State:
-    """``attrs.evolve`` for the fold's state records, which have no validators: a copy with *changes*.
-
-    The fold runs once per event, so this is the pipeline's innermost loop.
-    """
-    copy = object.__new__(type(record))
-    for field in _FIELDS[type(record)]:
-        object.__setattr__(copy, field, changes[field] if field in changes else getattr(record, field))
-    return copy
-
-
-def _rollout(state: EnvironmentState) -> Rollout:
-    assert state.rollout is not None
-    return state.rollout
-
-
-def _fold_test(state: EnvironmentState, event: TestResultRecorded) -> EnvironmentState:
-    key = (event.version, event.suite)
-    if event.passed:
-        return _replace(state, passed=state.passed | {key}, failed=state.failed - {key})
-    return _replace(state, failed=state.failed | {key}, passed=state.passed - {key})
-
-
-def _fold_request(state: EnvironmentState, event: PromotionRequested) -> EnvironmentState:
-    return _replace(state, requested=(event.version, event.actor, event.at))
-
-
-def _fold_superseded(state: EnvironmentState, event: ApprovalsSuperseded) -> EnvironmentState:
-    return _replace(state, approvals=tuple(a for a in state.approvals if a.version != event.superseded))
-
-
-def _fold_approval(state: EnvironmentState, event: ApprovalGranted) -> EnvironmentState:
-    if event.step is not None:  # a rollout's manual validation step
-        rollout = _rollout(state)
-        approved = _replace(
-            rollout, phase=Phase.PROGRESSING, waiting_for=None, approved_steps=rollout.approved_steps | {event.step}
-        )
-        return _replace(state, rollout=approved)
-    return _replace(state, approvals=(*state.approvals, Approval(event.version, event.group, event.actor, event.at)))
-
-
-def _fold_started(state: EnvironmentState, event: RolloutStarted) -> EnvironmentState:
-    rollout = Rollout(
-        event.version,
-        event.previous,
-        event.strategy,
-        Phase.PROGRESSING,
-        event.at,
-        step_started=event.at,
-        started_by=event.actor,
-    )
-    return _replace(state, rollout=rollout, requested=None, approvals=())
-
-
-def _fold_shift(state: EnvironmentState, event: TrafficShifted) -> EnvironmentState:
-    rollout = _replace(
-        _rollout(state),
-        step=event.step,
-        weight=event.weight,
-        step_started=event.at,
-        phase=Phase.PROGRESSING,
-        failures=0,
-    )
-    return _replace(state, rollout=rollout)
-
-
-def _fold_analysis(state: EnvironmentState, event: AnalysisRecorded) -> EnvironmentState:
-    rollout = _rollout(state)
-    if event.verdict is Verdict.PASS:  # failures count per stage: a flapping canary does not reset them
-        rollout = _replace(rollout, inconclusive=0)
-    elif event.verdict is Verdict.FAIL:
-        rollout = _replace(rollout, failures=rollout.failures + 1, inconclusive=0)
-    else:
-        rollout = _replace(rollout, inconclusive=rollout.inconclusive + 1)
-    return _replace(state, rollout=rollout)
-
-
-def _fold_awaiting(state: EnvironmentState, event: AwaitingApproval) -> EnvironmentState:
-    return _replace(state, rollout=_replace(_rollout(state), phase=Phase.AWAITING_APPROVAL, waiting_for=event.step))
-
-
-def _fold_paused(state: EnvironmentState, _event: RolloutPaused) -> EnvironmentState:
-    rollout = _rollout(state)
-    return _replace(state, rollout=_replace(rollout, phase=Phase.PAUSED, paused_from=rollout.phase))
-
-
-def _fold_resumed(state: EnvironmentState, event: RolloutResumed) -> EnvironmentState:
-    rollout = _rollout(state)
-    phase = rollout.paused_from or Phase.PROGRESSING
-    return _replace(
-        state,
-        rollout=_replace(rollout, phase=phase, paused_from=None, failures=0, inconclusive=0, step_started=event.at),
-    )
-
-
-def _fold_succeeded(state: EnvironmentState, event: RolloutSucceeded) -> EnvironmentState:
-    rollout = _replace(_rollout(state), phase=Phase.SUCCEEDED, weight=100)
-    return _replace(state, rollout=rollout, current=event.version, succeeded=state.succeeded | {event.version})
-
-
-def _fold_rolled_back(state: EnvironmentState, _event: RolledBack) -> EnvironmentState:
-    return _replace(state, rollout=_replace(_rollout(state), phase=Phase.ROLLED_BACK, weight=0))
-
-
-def _fold_aborted(state: EnvironmentState, _event: RolloutAborted) -> EnvironmentState:
-    return _replace(state, rollout=_replace(_rollout(state), phase=Phase.ABORTED, weight=0))
-
-
-_FIELDS = {cls: tuple(field.name for field in attrs.fields(cls)) for cls in (Rollout, EnvironmentState)}
-
-_FOLD: dict[type[Event], Callable[[EnvironmentState, Event], EnvironmentState]] = {
-    TestResultRecorded: _fold_test,  # type: ignore[dict-item]
-    PromotionRequested: _fold_request,  # type: ignore[dict-item]
-    ApprovalsSuperseded: _fold_superseded,  # type: ignore[dict-item]
-    ApprovalGranted: _fold_approval,  # type: ignore[dict-item]
-    RolloutStarted: _fold_started,  # type: ignore[dict-item]
-    TrafficShifted: _fold_shift,  # type: ignore[dict-item]
-    AnalysisRecorded: _fold_analysis,  # type: ignore[dict-item]
-    AwaitingApproval: _fold_awaiting,  # type: ignore[dict-item]
-    RolloutPaused: _fold_paused,  # type: ignore[dict-item]
-    RolloutResumed: _fold_resumed,  # type: ignore[dict-item]
-    RolloutSucceeded: _fold_succeeded,  # type: ignore[dict-item]
-    RolledBack: _fold_rolled_back,  # type: ignore[dict-item]
-    RolloutAborted: _fold_aborted,  # type: ignore[dict-item]
-}

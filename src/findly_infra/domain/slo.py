@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import ClassVar
 
 import attrs
@@ -14,6 +15,7 @@ from findly_infra.domain.notation import (
     Duration,
     ErrorBudgetStatement,
     LatencyObjective,
+    MetricKind,
     NotationError,
     Percentage,
     Threshold,
@@ -24,6 +26,7 @@ from findly_infra.domain.notation import (
 __all__ = [
     "BURN_WINDOWS",
     "AvailabilityObjective",
+    "BudgetReport",
     "BudgetStatus",
     "CapacityStatus",
     "ErrorRateObjective",
@@ -188,7 +191,7 @@ class SLODefinition:
             raise InvariantError(
                 f"an availability target lies between 0% and 100%, got {objective.target}", field="target"
             )
-        if isinstance(objective, ErrorRateObjective) and objective.limit.kind != "percentage":
+        if isinstance(objective, ErrorRateObjective) and objective.limit.kind is not MetricKind.PERCENTAGE:
             raise InvariantError("an error-rate target is a percentage, such as '< 0.1% error rate'", field="target")
         if isinstance(objective, ErrorRateObjective) and not 0 < objective.limit.value < 1:
             raise InvariantError(
@@ -334,3 +337,21 @@ class CapacityStatus:
         objective = self.slo.target
         assert isinstance(objective, ThroughputObjective)
         return self.requests_per_second / objective.requests_per_second
+
+
+@attrs.frozen
+class BudgetReport:
+    """A service's SLOs in one environment: each error budget, each capacity target, and what could
+    not be measured and why (``notes``). ``queries`` maps each SLO to the PromQL of its window."""
+
+    service: str
+    environment: str
+    at: datetime
+    budgets: tuple[BudgetStatus, ...]
+    capacities: tuple[CapacityStatus, ...]
+    queries: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def spent(self) -> tuple[BudgetStatus, ...]:
+        return tuple(status for status in self.budgets if status.exhausted)

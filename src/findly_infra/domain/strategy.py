@@ -12,6 +12,7 @@ import attrs
 from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import (
     Duration,
+    MetricKind,
     NotationError,
     Percentage,
     RelativeThreshold,
@@ -20,6 +21,7 @@ from findly_infra.domain.notation import (
 )
 
 __all__ = [
+    "HEALTH_CHECKS_STEP",
     "AnalysisSettings",
     "BlueGreenStrategy",
     "BlueGreenTrafficSplit",
@@ -35,20 +37,23 @@ __all__ = [
     "metric_kind",
 ]
 
+HEALTH_CHECKS_STEP = "health_checks"
+"""The blue-green validation step met by the rollout's own analysis rather than by recorded evidence."""
+
 _LATENCY_METRIC = re.compile(r"^latency_p(\d{1,2}(?:\.\d+)?)$")
 _PERCENT_METRICS = ("error_rate", "cpu_utilization", "memory_utilization", "health_check_failures")
 
 
-def metric_kind(metric: str) -> str | None:
-    """What a criterion's metric is measured in: ``percentage``, ``duration``, or ``None`` if unknown.
+def metric_kind(metric: str) -> MetricKind | None:
+    """What a criterion's metric is measured in: a percentage, a duration, or ``None`` if unknown.
 
     Known metrics: ``error_rate``, ``cpu_utilization``, ``memory_utilization``,
     ``health_check_failures`` (percentages) and ``latency_pNN`` such as ``latency_p95`` (durations).
     """
     if metric in _PERCENT_METRICS:
-        return "percentage"
+        return MetricKind.PERCENTAGE
     if _LATENCY_METRIC.match(metric):
-        return "duration"
+        return MetricKind.DURATION
     return None
 
 
@@ -69,9 +74,9 @@ class MetricCriterion:
         if kind is None:
             raise InvariantError(f"unknown metric {self.metric!r}; known metrics: {_known_metrics()}", field="metric")
         if isinstance(self.threshold, Threshold) and kind != self.threshold.kind:
-            example = "'< 1.5 seconds'" if kind == "duration" else "'< 0.5%'"
+            example = "'< 1.5 seconds'" if kind is MetricKind.DURATION else "'< 0.5%'"
             raise InvariantError(
-                f"{self.metric} is a {kind}, so its threshold is written like {example}; got '{self.threshold}'",
+                f"{self.metric} is a {kind.value}, so its threshold is written like {example}; got '{self.threshold}'",
                 field="threshold",
             )
 
@@ -127,8 +132,10 @@ class CanaryStep:
 class FailureHandling:
     """What happens when the canary fails its analysis.
 
-    ``rollback_threshold`` ("2 failed criteria") is the number of failed analyses in a row that
-    roll the canary back (see ``docs/pipeline.md``).
+    ``rollback_threshold`` ("2 failed criteria") is the number of failed analyses within one stage of
+    the canary that roll it back: they count per stage, not in a row, so a flapping canary that passes
+    between its failures is still rolled back; a traffic shift (a new stage) or a resume starts the
+    count again (see ``docs/pipeline.md``).
     """
 
     automatic_rollback: bool = True
@@ -299,6 +306,16 @@ class ValidationStep:
     def manual(self) -> bool:
         return bool(_MANUAL.search(self.description))
 
+    @property
+    def is_health_checks(self) -> bool:
+        """The step the rollout's own analysis meets (a passing analysis on the new colour)."""
+        return self.name == HEALTH_CHECKS_STEP
+
+    @property
+    def evidence(self) -> str | None:
+        """The test suite whose passed result meets this step; ``None`` for health checks and manual steps."""
+        return None if self.manual or self.is_health_checks else self.name
+
 
 @attrs.frozen
 class RollbackTrigger:
@@ -320,9 +337,9 @@ class RollbackTrigger:
                 f"unknown metric {self.name!r}; known metrics: {_known_metrics()} (or manual_trigger)", field="name"
             )
         if kind != self.threshold.kind:
-            example = "'> 2 seconds'" if kind == "duration" else "'> 1%'"
+            example = "'> 2 seconds'" if kind is MetricKind.DURATION else "'> 1%'"
             raise InvariantError(
-                f"{self.name} is a {kind}, so its threshold is written like {example}; got '{self.threshold}'",
+                f"{self.name} is a {kind.value}, so its threshold is written like {example}; got '{self.threshold}'",
                 field="threshold",
             )
 

@@ -1,0 +1,296 @@
+"""The composition root: the one place adapters are built from settings, handed to the use cases, and closed.
+
+The command line builds everything here (``Settings.from_environment`` then :func:`open_runtime`); so do
+simulations (:func:`simulate`) and anyone's own tooling or tests, which may pass in-memory adapters
+instead. Nothing else in the package constructs an adapter: use cases take ports.
+
+>>> from findly_infra.bootstrap import Settings, load_platform, open_runtime
+>>> settings = Settings(state="memory://")
+>>> with open_runtime(settings, load_platform(settings, embedded_example=True)) as runtime:
+...     runtime.service.status("fn-posts")[0].phase.value
+'idle'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from findly_infra.application.evidence import ReportReader
+from findly_infra.application.ports import (
+    AdvancingClock,
+    BadInputError,
+    Clock,
+    ErrorBudgets,
+    EventStore,
+    MetricsRecord,
+    MetricsSource,
+    SLOReports,
+    TrafficRouter,
+)
+from findly_infra.application.scenarios import SCENARIOS, START, Scenario
+from findly_infra.application.service import PipelineService
+from findly_infra.application.simulation import ScenarioSource, SimulationResult, run_simulation
+from findly_infra.application.timekeeping import virtual_start
+from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.platform import Platform
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_STATE",
+    "Runtime",
+    "Settings",
+    "load_platform",
+    "open_runtime",
+    "simulate",
+]
+
+DEFAULT_CONFIG = "findly.yaml"
+DEFAULT_STATE = ".findly/state.sqlite3"
+
+
+def _time(text: str, name: str) -> datetime:
+    """An ISO 8601 time as naive UTC (the clock's convention)."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInputError(f"{name} is an ISO 8601 time such as 2026-11-26T09:00:00Z, got {text!r}") from None
+    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+
+
+@attrs.frozen
+class Settings:
+    """Where things are: the platform file, the state, the Prometheus, the time. Flags win over the
+    environment (``FINDLY_*``), which wins over the platform file, which wins over the defaults."""
+
+    config: str | None = None
+    """The platform file (``None``: ``findly.yaml`` in the working folder)."""
+    config_given: bool = False
+    """Whether a platform file was named (else the embedded example may stand in where allowed)."""
+    state: str = DEFAULT_STATE
+    """``memory://``, a SQLite path (``sqlite://`` optional), or later ``postgresql://``."""
+    prometheus_url: str | None = None
+    prometheus_token: str | None = attrs.field(default=None, repr=False)
+    now: datetime | None = None
+    """Act at this time, in virtual time (replays of past metrics)."""
+    scenario: str = "healthy"
+    """The scripted metrics where no Prometheus is named."""
+
+    @classmethod
+    def from_environment(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        config: str | None = None,
+        state: str | None = None,
+        prometheus_url: str | None = None,
+        now: str | None = None,
+        scenario: str | None = None,
+    ) -> Settings:
+        """Settings from flags (the arguments) and the environment (``FINDLY_CONFIG``, ``FINDLY_STATE``,
+        ``FINDLY_PROMETHEUS_URL``, ``FINDLY_PROMETHEUS_TOKEN``, ``FINDLY_NOW``, ``FINDLY_SCENARIO``)."""
+        env = os.environ if environ is None else environ
+        config = config or env.get("FINDLY_CONFIG") or None
+        now_text = now or env.get("FINDLY_NOW") or None
+        return cls(
+            config=config,
+            config_given=config is not None,
+            state=state or env.get("FINDLY_STATE") or DEFAULT_STATE,
+            prometheus_url=prometheus_url or env.get("FINDLY_PROMETHEUS_URL") or None,
+            prometheus_token=env.get("FINDLY_PROMETHEUS_TOKEN") or None,
+            now=_time(now_text, "--now") if now_text else None,
+            scenario=scenario or env.get("FINDLY_SCENARIO") or "healthy",
+        )
+
+    @property
+    def config_path(self) -> Path:
+        return Path(self.config or DEFAULT_CONFIG)
+
+
+def load_platform(settings: Settings, *, embedded_example: bool = False) -> Platform:
+    """The platform file the settings name; with *embedded_example*, the shipped example stands in when no
+    file was named and ``findly.yaml`` does not exist (the demo and simulations work anywhere).
+
+    Raises :class:`BadInputError` listing every problem when the file is not valid.
+    """
+    from findly_infra.config.loader import validate_platform, validate_platform_text
+
+    path = settings.config_path
+    if embedded_example and not settings.config_given and not path.exists():
+        from findly_infra.examples import example_platform_text
+
+        report = validate_platform_text(example_platform_text(), source="the embedded example platform file")
+    else:
+        report = validate_platform(path)
+    if report.platform is None:
+        raise BadInputError("\n".join([f"{path} is not valid:", *(f"  {problem}" for problem in report.errors)]))
+    return report.platform
+
+
+@attrs.define
+class Runtime:
+    """Every port of one command, built and ready, and closed together (use it as a context manager)."""
+
+    platform: Platform
+    service: PipelineService
+    clock: Clock
+    virtual: AdvancingClock | None
+    """The clock when time is virtual (scripted metrics, replays); ``None`` on the real clock."""
+    scenarios: ScenarioSource | None
+    """The scripted metrics when no Prometheus serves (``None``: live metrics)."""
+    slo_reports: SLOReports | None
+    metrics_record: MetricsRecord | None
+    reports: ReportReader
+    _stack: contextlib.ExitStack = attrs.field(repr=False)
+
+    @property
+    def live_metrics(self) -> bool:
+        """Whether a Prometheus serves the analyses (else scripted metrics do)."""
+        return self.scenarios is None
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _store(url: str, stack: contextlib.ExitStack) -> tuple[EventStore, TrafficRouter]:
+    from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
+
+    if url == "memory://":
+        return MemoryEventStore(), SimulatedCluster()
+    if url.startswith(("postgresql://", "postgres://")):
+        raise BadInputError("--state postgresql://… is not available yet: use a SQLite file or memory://")
+    if "://" in url and not url.startswith("sqlite://"):
+        raise BadInputError(f"--state is a SQLite file, sqlite://PATH or memory://, got {url!r}")
+    from findly_infra.adapters.sqlite import SqliteEventStore, SqliteTrafficRouter
+
+    store = SqliteEventStore(url.removeprefix("sqlite://"))
+    stack.callback(store.close)
+    return store, SqliteTrafficRouter(store)
+
+
+def _prometheus(settings: Settings, platform: Platform, stack: contextlib.ExitStack) -> Any:
+    """The Prometheus client the settings or the platform file name (``None``: none is named)."""
+    url = settings.prometheus_url or platform.prometheus.url
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise BadInputError(f"--prometheus-url is an http(s) address, got {url!r}")
+    from findly_infra.adapters.prometheus import PrometheusClient
+
+    def on_retry(details: Any) -> None:  # logs go to stderr: stdout is the command's (and --json's) own
+        from findly_infra.logs import logger
+
+        cause = details.caused_by
+        logger().warning(
+            "prometheus.retry_scheduled",
+            retry=details.retry_num,
+            wait_seconds=round(details.wait_for, 3),
+            caused_by=f"HTTP {cause.status}" if hasattr(cause, "status") else type(cause).__name__,
+        )
+
+    client = PrometheusClient(
+        url, token=settings.prometheus_token, timeout=platform.prometheus.timeout.seconds, on_retry=on_retry
+    )
+    stack.callback(client.close)
+    return client
+
+
+def open_runtime(
+    settings: Settings,
+    platform: Platform,
+    *,
+    service: str | None = None,
+    scripted: bool = False,
+    store: EventStore | None = None,
+    traffic: TrafficRouter | None = None,
+    budgets: ErrorBudgets | None = None,
+) -> Runtime:
+    """Build every port a command needs, on the state the settings name (or the *store* and *traffic* given).
+
+    Metrics come from Prometheus when one is named — on the real clock, or in virtual time from
+    ``settings.now`` — else from the scripted scenario in virtual time (``scripted`` ignores any
+    Prometheus). Virtual time starts at ``settings.now`` or now, never before *service*'s latest event.
+    """
+    from findly_infra.adapters.memory import ScenarioMetrics, SystemClock, VirtualClock
+    from findly_infra.adapters.reports import FileReports
+
+    if settings.scenario not in SCENARIOS:
+        raise BadInputError(f"unknown scenario {settings.scenario!r}; known: {', '.join(SCENARIOS)}")
+    stack = contextlib.ExitStack()
+    try:
+        if store is None or traffic is None:
+            store, traffic = _store(settings.state, stack)
+        prometheus = None if scripted else _prometheus(settings, platform, stack)
+        wall = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        virtual = None if prometheus is not None and settings.now is None else VirtualClock(settings.now or wall)
+        clock: Clock = virtual or SystemClock()
+        scenarios: ScenarioMetrics | None = None
+        metrics: MetricsSource
+        slo_reports = record = None
+        if prometheus is None:
+            metrics = scenarios = ScenarioMetrics(SCENARIOS[settings.scenario])
+        else:
+            from findly_infra.adapters.prometheus import PrometheusBudgets, PrometheusMetrics
+
+            window = timedelta(milliseconds=platform.prometheus.window.milliseconds)
+            metrics = record = PrometheusMetrics(prometheus, platform.metrics, window)
+            slo_reports = PrometheusBudgets(prometheus, platform.metrics, platform.slo_definitions)
+            budgets = budgets or slo_reports
+        pipelines = PipelineService(platform, store, clock, metrics, traffic, budgets)
+        if virtual is not None and service is not None:
+            platform.service(service)
+            virtual.current = virtual_start(settings.now, pipelines.latest_time(service), wall)
+        return Runtime(platform, pipelines, clock, virtual, scenarios, slo_reports, record, FileReports(), stack)
+    except BaseException:
+        stack.close()
+        raise
+
+
+def simulate(
+    platform: Platform,
+    service: str,
+    environment: str,
+    scenario: Scenario,
+    *,
+    strategy: StrategyKind | None = None,
+    seed: int | None = None,
+    version: str = "2.0.0",
+    baseline: str = "1.0.0",
+    human_approvals: bool = True,
+    current_scenario: Scenario | None = None,
+    rollout_start: datetime | None = None,
+) -> SimulationResult:
+    """A whole release in memory and virtual time (see ``application.simulation.run_simulation``), on the
+    in-memory adapters: *seed* adds ±10% noise to every value but the request count."""
+    from findly_infra.adapters.memory import MemoryEventStore, ScenarioMetrics, SimulatedCluster, VirtualClock
+
+    clock = VirtualClock(START if rollout_start is None else rollout_start - timedelta(days=1))
+    metrics = ScenarioMetrics(SCENARIOS["healthy"], noise=random.Random(seed) if seed is not None else None)
+    pipelines = PipelineService(platform, MemoryEventStore(), clock, metrics, SimulatedCluster())
+    return run_simulation(
+        pipelines,
+        clock,
+        metrics,
+        service=service,
+        environment=environment,
+        scenario=scenario,
+        strategy=strategy,
+        version=version,
+        baseline=baseline,
+        human_approvals=human_approvals,
+        current_scenario=current_scenario,
+        rollout_start=rollout_start,
+    )

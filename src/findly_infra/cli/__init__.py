@@ -1,0 +1,115 @@
+"""The command line: the only code that knows argv, exit codes and stdout.
+
+Commands are thin — parse, call a use case on ports the composition root (``findly_infra.bootstrap``)
+built, present the result (``cli.present``) — and every documented error maps to its exit code here:
+0 done; 2 bad input; 3 refused by policy; 4 rollout failed its analysis and was rolled back or
+aborted; 5 a dependency could not be reached or answer; 1 only for bugs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import IO, TYPE_CHECKING, NoReturn
+
+from findly_infra import __version__
+
+if TYPE_CHECKING:
+    import argparse
+
+    from findly_infra.cli.context import Context
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_BUG",
+    "EXIT_DEPENDENCY",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "main",
+    "run",
+]
+
+EXIT_OK = 0
+EXIT_BUG = 1
+EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 3
+EXIT_FAILED = 4
+EXIT_DEPENDENCY = 5
+
+
+def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    out = out or sys.stdout
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    wants_json = "--json" in arguments
+    if arguments[:1] == ["--version"]:  # answered before any parser is built
+        out.write(f"findly-infra {__version__}\n")
+        return EXIT_OK
+    from findly_infra.cli.parser import UsageError
+
+    try:
+        return _parse_and_run(arguments, out, wants_json)
+    except UsageError as exc:
+        return _fail(out, wants_json, "usage", str(exc), EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        return _fail(out, wants_json, "interrupted", "interrupted", 130)
+    except Exception as exc:
+        if os.environ.get("FINDLY_DEBUG"):
+            raise
+        return _fail(out, wants_json, "bug", f"internal error, please report it: {type(exc).__name__}: {exc}", EXIT_BUG)
+
+
+def _parse_and_run(arguments: list[str], out: IO[str], wants_json: bool) -> int:
+    from findly_infra.cli.parser import COMMANDS, build_parser, command_of
+
+    parser = build_parser(command_of(arguments))
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exit_:  # --help prints, then exits 0
+        return int(exit_.code or 0)
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_BAD_INPUT
+    return _run(COMMANDS[args.command].run, args, out, wants_json)
+
+
+def _run(command: Callable[[Context], int], args: argparse.Namespace, out: IO[str], wants_json: bool) -> int:
+    """Run a command, mapping the documented errors to their exit codes; close what it opened."""
+    from findly_infra.application.ports import BadInputError, ConcurrencyError, DependencyError
+    from findly_infra.application.service import PolicyRefusedError
+    from findly_infra.cli.context import Context
+    from findly_infra.domain.platform import UnknownNameError
+
+    with contextlib.ExitStack() as stack:
+        try:
+            return command(Context(args, out, stack))
+        except PolicyRefusedError as exc:
+            return _fail(out, wants_json, "refused", str(exc), EXIT_REFUSED, rule=exc.refusal.rule)
+        except ConcurrencyError as exc:
+            return _fail(out, wants_json, "refused", f"refused by one-writer-at-a-time: {exc}", EXIT_REFUSED)
+        except (BadInputError, UnknownNameError) as exc:
+            return _fail(out, wants_json, "bad_input", str(exc.args[0] if exc.args else exc), EXIT_BAD_INPUT)
+        except DependencyError as exc:
+            return _fail(out, wants_json, "dependency", str(exc), EXIT_DEPENDENCY)
+
+
+def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int, *, rule: str | None = None) -> int:
+    from findly_infra.cli import present
+
+    if wants_json:
+        error: dict[str, str] = {"kind": kind, "message": message}
+        if rule is not None:
+            error["rule"] = rule
+        present.emit_json({"ok": False, "error": error}, out)
+    else:
+        sys.stderr.write(f"{message}\n")
+    present.annotate("error", message)
+    return code
+
+
+def run() -> NoReturn:
+    """Entry point of ``python -m findly_infra``."""
+    sys.exit(main())

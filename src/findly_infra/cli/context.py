@@ -1,0 +1,100 @@
+"""What a command is given: its arguments, where to write, and the composition root's settings and runtime.
+
+Everything a command opens is closed when it ends, however it ends: the runtime is entered into the
+context's ``ExitStack``, which the command line's ``main`` closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
+
+from findly_infra.cli import present
+
+if TYPE_CHECKING:
+    from findly_infra.bootstrap import Runtime, Settings
+    from findly_infra.domain.platform import Platform
+
+__all__ = ["Command", "Context", "strategy_kind"]
+
+
+class Context:
+    """One command's arguments, output and resources."""
+
+    def __init__(self, args: argparse.Namespace, out: IO[str], stack: contextlib.ExitStack) -> None:
+        self.args = args
+        self.out = out
+        self.stack = stack
+        self._settings: Settings | None = None
+
+    @property
+    def json(self) -> bool:
+        return bool(self.args.json)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the flags and the environment give (see ``findly_infra.bootstrap.Settings``)."""
+        if self._settings is None:
+            from findly_infra.bootstrap import Settings
+
+            args = self.args
+            self._settings = Settings.from_environment(
+                config=args.config,
+                state=args.state,
+                prometheus_url=args.prometheus_url,
+                now=args.now,
+                scenario=getattr(args, "scenario", None),
+            )
+        return self._settings
+
+    def use_state(self, url: str) -> None:
+        """Keep state at *url* instead of where the flags say (the demo's own store)."""
+        import attrs
+
+        self._settings = attrs.evolve(self.settings, state=url)
+
+    def platform(self, *, embedded_example: bool = False) -> Platform:
+        from findly_infra.bootstrap import load_platform
+
+        return load_platform(self.settings, embedded_example=embedded_example)
+
+    def runtime(self, platform: Platform, *, service: str | None = None, scripted: bool = False) -> Runtime:
+        """Every port the command needs, closed when the command ends."""
+        from findly_infra.bootstrap import open_runtime
+
+        return self.stack.enter_context(open_runtime(self.settings, platform, service=service, scripted=scripted))
+
+    def actor(self) -> str:
+        from findly_infra.application.ports import BadInputError
+
+        actor = self.args.actor or os.environ.get("FINDLY_ACTOR") or os.environ.get("GITHUB_ACTOR")
+        if not actor:
+            raise BadInputError("who is acting? give --actor NAME, or set FINDLY_ACTOR (GITHUB_ACTOR in Actions)")
+        return str(actor)
+
+    def emit(self, document: Mapping[str, Any], text: str) -> None:
+        present.emit(self.out, self.json, document, text)
+
+
+class Command(NamedTuple):
+    """A command of the command line: its name, help, how its arguments are declared, and what it runs."""
+
+    name: str
+    help: str
+    configure: Any
+    """``(parser: argparse.ArgumentParser) -> None``: declares the command's own arguments."""
+    run: Any
+    """``(context: Context) -> int``: runs it and returns the exit code."""
+
+
+def strategy_kind(value: str) -> Any:
+    """``--strategy``'s type: a ``StrategyKind`` (argparse reports anything else as a usage error)."""
+    from findly_infra.domain.environment import StrategyKind
+
+    try:
+        return StrategyKind(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected rolling, blue-green or canary") from None

@@ -1,0 +1,132 @@
+"""The platform file's commands: ``validate``, ``example`` and ``render``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from findly_infra.cli import present
+from findly_infra.cli.context import Command, Context
+
+__all__ = ["COMMANDS"]
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def _validate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", metavar="PATH", help="the platform file (default: --config)")
+    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def _validate(context: Context) -> int:
+    from findly_infra.config.loader import validate_platform
+
+    args = context.args
+    path = Path(args.file) if args.file else context.settings.config_path
+    report = validate_platform(path)
+    failed = not report.ok or (args.strict and bool(report.warnings))
+    if context.json:
+        document = report.to_json()
+        document["ok"] = not failed
+        if failed:
+            document["error"] = {"kind": "bad_input", "message": f"{len(report.errors)} errors in {path}"}
+        present.emit_json(document, context.out)
+    else:
+        for problem in report.errors:
+            context.out.write(f"error: {problem}\n")
+        for problem in report.warnings:
+            context.out.write(f"warning: {problem}  [{problem.rule}]\n")
+        verdict = "invalid" if failed else "valid"
+        context.out.write(f"{path}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)\n")
+    for problem in report.errors:
+        present.annotate("error", f"{problem.path}: {problem.message}", str(path), problem.line)
+    for problem in report.warnings:
+        present.annotate("warning", f"{problem.path}: {problem.message}", str(path), problem.line)
+    return EXIT_BAD_INPUT if failed else EXIT_OK
+
+
+def _example(context: Context) -> int:
+    from findly_infra.examples import example_platform_text
+
+    context.out.write(example_platform_text())
+    return EXIT_OK
+
+
+def _render_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, metavar="DIR", help="the folder to render into")
+    parser.add_argument("--env", action="append", metavar="ENV", help="one environment (repeatable; default: all)")
+    parser.add_argument(
+        "--version",
+        dest="versions",
+        action="append",
+        default=[],
+        metavar="SERVICE=VERSION",
+        help="the version (image tag) to deploy for a service (repeatable; default: latest)",
+    )
+    parser.add_argument("--no-prune", action="store_true", help="keep rendered files the platform no longer has")
+
+
+def _refuse_input(context: Context, message: str, lines: list[str], errors: list[Any]) -> int:
+    """Bad input with every problem listed (the text lines, or ``errors`` in the JSON document)."""
+    import sys
+
+    if context.json:
+        present.emit_json(
+            {"ok": False, "error": {"kind": "bad_input", "message": message}, "errors": errors}, context.out
+        )
+    else:
+        for line in lines:
+            context.out.write(f"{line}\n")
+        sys.stderr.write(f"{message}\n")
+    return EXIT_BAD_INPUT
+
+
+def _render(context: Context) -> int:
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.config.loader import validate_platform
+    from findly_infra.render import render_platform, write_tree
+
+    args = context.args
+    path = context.settings.config_path
+    report = validate_platform(path)
+    if report.platform is None:
+        for problem in report.errors:
+            present.annotate("error", f"{problem.path}: {problem.message}", str(path), problem.line)
+        lines = [f"error: {problem}" for problem in report.errors]
+        return _refuse_input(context, f"{path} is not valid", lines, [p.to_json() for p in report.errors])
+    versions: dict[str, str] = {}
+    for pair in args.versions:
+        service, _, version = pair.partition("=")
+        if not service or not version:
+            raise BadInputError(f"--version takes SERVICE=VERSION, got {pair!r}")
+        versions[service] = version
+    tree = render_platform(report.platform, environments=args.env, versions=versions)
+    scopes = (
+        ["base", "prometheus", *(f"overlays/{env}" for env in args.env)]
+        if args.env
+        else ["base", "prometheus", "overlays"]
+    )
+    changed = write_tree(tree, args.out, prune=None if args.no_prune else scopes)
+    context.emit(
+        {"out": args.out, "files": sorted(tree), "changed": len(changed)},
+        f"rendered {len(tree)} files into {args.out} ({len(changed)} changed)",
+    )
+    return EXIT_OK
+
+
+COMMANDS = (
+    Command("validate", "check the platform file: exit 0 when valid, 2 when not", _validate_arguments, _validate),
+    Command(
+        "example",
+        "print the example platform file (the seed's blocks and our sections)",
+        lambda _parser: None,
+        _example,
+    ),
+    Command(
+        "render",
+        "render Kustomize base and overlays, and Prometheus rules, from the platform file",
+        _render_arguments,
+        _render,
+    ),
+)

@@ -1,0 +1,383 @@
+"""Presentation, in one place: text for people, one JSON document for programs, and GitHub Actions'
+outputs, step summary and annotations. Commands hand it values (views, outcomes, reports); nothing
+here decides anything."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from findly_infra.application.analysis import AnalysisReport
+    from findly_infra.application.service import Outcome
+    from findly_infra.domain.events import Event
+    from findly_infra.domain.slo import BudgetReport, BudgetStatus
+    from findly_infra.domain.view import EnvironmentView, Share
+
+__all__ = [
+    "analysis_json",
+    "analysis_markdown",
+    "analysis_text",
+    "annotate",
+    "emit",
+    "emit_json",
+    "github_output",
+    "in_github_actions",
+    "number",
+    "outcome_json",
+    "outcome_outputs",
+    "report_json",
+    "report_markdown",
+    "report_text",
+    "rollout_markdown",
+    "shown",
+    "summary",
+    "view_json",
+    "view_text",
+]
+
+
+# ---- channels ----------------------------------------------------------------------------------
+
+
+def emit_json(document: Mapping[str, Any], out: IO[str]) -> None:
+    out.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def emit(out: IO[str], as_json: bool, document: Mapping[str, Any], text: str) -> None:
+    """The command's result: ``{"ok": true, ...document}`` with ``--json``, else *text*."""
+    if as_json:
+        emit_json({"ok": True, **document}, out)
+    elif text:
+        out.write(text if text.endswith("\n") else text + "\n")
+
+
+def in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def annotate(level: str, message: str, file: str | None = None, line: int | None = None) -> None:
+    """A GitHub Actions annotation (``::error file=...,line=...::message``) when running in Actions."""
+    if not in_github_actions():
+        return
+    place = ",".join(p for p in (f"file={file}" if file else "", f"line={line}" if line else "") if p)
+    sys.stderr.write(f"::{level} {place}::{_escape(message)}\n" if place else f"::{level}::{_escape(message)}\n")
+
+
+def github_output(**values: str) -> None:
+    """Key results as step outputs; a value never spans lines, so no output can inject another."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if in_github_actions() and path:
+        with open(path, "a", encoding="utf-8") as output:
+            for key, value in values.items():
+                output.write(f"{key}={' '.join(str(value).split())}\n")
+
+
+def summary(markdown: Callable[[], str]) -> None:
+    """Append to the step summary (built only when running in Actions)."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if in_github_actions() and path:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(markdown() + "\n")
+
+
+# ---- the read model ------------------------------------------------------------------------------
+
+
+def _share(share: Share | None) -> dict[str, Any] | None:
+    return None if share is None else {"version": share.version, "weight": share.weight}
+
+
+def view_json(view: EnvironmentView) -> dict[str, Any]:
+    """One environment of one service: ``serving`` is what holds it, ``candidate`` what is rolling out."""
+    rollout = view.rollout
+    waiting = view.waiting_for
+    return {
+        "service": view.service,
+        "environment": view.environment,
+        "phase": view.phase.value,
+        "serving": _share(view.serving),
+        "candidate": _share(view.candidate),
+        "rollout": None
+        if rollout is None
+        else {
+            "version": rollout.version,
+            "previous": rollout.previous,
+            "strategy": rollout.strategy.value,
+            "phase": rollout.phase.value,
+            "step": rollout.step,
+            "step_weight": rollout.weight,
+            "started": rollout.started.isoformat(),
+            "started_by": rollout.started_by,
+        },
+        "waiting_for": None
+        if waiting is None
+        else {
+            "kind": waiting.kind.value,
+            "needs": list(waiting.needs),
+            "message": waiting.message,
+            "deadline": waiting.deadline.isoformat() if waiting.deadline else None,
+        },
+        "stopped": view.stopped,
+    }
+
+
+def view_text(view: EnvironmentView) -> str:
+    """``succeeded (serving 1.4.0 100%)``; ``progressing (serving 1.3.0 95%, canary 1.4.0 5%)``."""
+    text = view.describe()
+    if view.waiting_for is not None:
+        text += f"; waiting for {view.waiting_for.message}"
+    return text
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    from findly_infra.application.codec import event_to_dict
+
+    return {**view_json(outcome.view), "events": [event_to_dict(e) for e in outcome.events]}
+
+
+def outcome_outputs(result: Outcome, **extra: str) -> None:
+    """The GitHub outputs every release command gives: the phase, serving and candidate, the wait."""
+    view = result.view
+    github_output(
+        phase=view.phase.value,
+        serving_version=view.serving.version if view.serving else "",
+        serving_weight=str(view.serving.weight if view.serving else 0),
+        candidate_version=view.candidate.version if view.candidate else "",
+        candidate_weight=str(view.candidate.weight if view.candidate else 0),
+        waiting_for=view.waiting_for.kind.value if view.waiting_for else "",
+        **extra,
+    )
+
+
+def rollout_markdown(service: str, environment: str, events: list[Event], views: list[EnvironmentView]) -> str:
+    """A step summary of a rollout: its last steps as a table and the new version's share as a Mermaid chart.
+
+    *events* are *environment*'s events of the service, and *views* the environment after each of them.
+    """
+    rows = ["| time | event | version | detail |", "|---|---|---|---|"]
+    weights: list[int] = []
+    errors: list[str] = []
+    for event, view in list(zip(events, views, strict=True))[-60:]:
+        verdict = getattr(event, "verdict", None)
+        if verdict is not None:
+            readings = {r.metric: r.value for r in getattr(event, "readings", ())}
+            error = readings.get("error_rate")
+            errors.append("0" if error is None or math.isnan(error) else f"{error * 100:.3g}")
+        weight = getattr(event, "weight", None)
+        detail = verdict.value if verdict is not None else (weight if weight is not None else event.reason)
+        weights.append(view.rollout_share)
+        rows.append(f"| {event.at.isoformat()} | {event.type} | {event.version} | {detail} |")
+    chart = _chart(
+        f"{service} in {environment}: traffic to the new version (%)", weights, '  y-axis "weight" 0 --> 100'
+    )
+    if errors:
+        chart += _chart(f"{service} in {environment}: error rate of the new version at each analysis (%)", errors)
+    return "\n".join([f"### {service} in {environment}", "", *rows, "", *chart])
+
+
+def _chart(title: str, values: Iterable[object], axis: str = "") -> list[str]:
+    points = [str(value) for value in values]
+    return [
+        "```mermaid",
+        "xychart-beta",
+        f'  title "{title}"',
+        f"  x-axis [{', '.join(str(i) for i in range(len(points)))}]",
+        *([axis] if axis else []),
+        f"  line [{', '.join(points)}]",
+        "```",
+    ]
+
+
+# ---- analyses ------------------------------------------------------------------------------------
+
+
+def number(value: float | None) -> float | None:
+    """JSON has no NaN: a missing value is null."""
+    return None if value is None or math.isnan(value) else value
+
+
+def shown(metric: str, value: float | None) -> str:
+    """A reading as a person reads it: ``0.100%``, ``183ms``; ``-`` for no data."""
+    from findly_infra.domain.notation import MetricKind
+    from findly_infra.domain.strategy import metric_kind
+
+    if value is None:
+        return "-"
+    if metric_kind(metric) is MetricKind.DURATION:
+        return f"{value * 1000:.0f}ms"
+    return f"{value:.3%}"
+
+
+def _rows(report: AnalysisReport, describe: Callable[[str, Any], str | None]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    baseline_query = report.baseline_query
+    for reading in report.readings:
+        row: dict[str, Any] = {
+            "metric": reading.metric,
+            "query": describe(reading.metric, report.query),
+            "value": number(reading.value),
+            "threshold": reading.threshold,
+            "verdict": reading.verdict.value,
+        }
+        if reading.metric in report.relative and report.baseline is not None and baseline_query is not None:
+            row["current_query"] = describe(reading.metric, baseline_query)
+            row["current_value"] = number(report.baseline.get(reading.metric))
+        rows.append(row)
+    return rows
+
+
+def analysis_json(report: AnalysisReport, describe: Callable[[str, Any], str | None]) -> dict[str, Any]:
+    return {
+        "version": report.query.version,
+        "current": report.current,
+        "at": report.query.at.isoformat(),
+        "verdict": report.verdict.value,
+        "requests": number(report.requests),
+        "min_requests": report.strategy.analysis.min_requests,
+        "criteria": _rows(report, describe),
+    }
+
+
+def analysis_text(report: AnalysisReport, window: str) -> str:
+    query = report.query
+    against = f", against {report.current}" if report.baseline is not None else ""
+    head = (
+        f"{query.service} {query.version} in {query.environment} at {query.at.isoformat()}: {report.verdict.value} "
+        f"({report.requests_text} requests in the last {window}, at least "
+        f"{report.strategy.analysis.min_requests} needed{against})"
+    )
+    lines = [
+        f"  {r.metric:22} {shown(r.metric, number(r.value)):>12} {r.threshold:>24}  {r.verdict.value}"
+        for r in report.readings
+    ]
+    return "\n".join([head, *lines])
+
+
+def analysis_markdown(report: AnalysisReport) -> str:
+    query = report.query
+    table = [
+        f"| `{r.metric}` | {shown(r.metric, number(r.value))} | `{r.threshold}` | {r.verdict.value} |"
+        for r in report.readings
+    ]
+    return "\n".join(
+        [
+            f"### Analysis of {query.service} {query.version} in {query.environment}: {report.verdict.value}",
+            f"{report.requests_text} requests (at least {report.strategy.analysis.min_requests} needed) "
+            f"at {query.at.isoformat()}",
+            "",
+            "| metric | value | threshold | verdict |",
+            "|---|---|---|---|",
+            *table,
+        ]
+    )
+
+
+# ---- error budgets -------------------------------------------------------------------------------
+
+
+def _slo_fields(report: BudgetReport, status: Any) -> dict[str, Any]:
+    """What every SLO's row says, budget or capacity: its name, objective, window and query."""
+    window = status.slo.measurement_window
+    return {
+        "slo": status.slo.name,
+        "objective": status.slo.target.format(),
+        "window": window.describe(),
+        "window_seconds": window.milliseconds / 1000,
+        "query": report.queries[status.slo.name],
+    }
+
+
+def _burns(status: BudgetStatus) -> list[tuple[str, str]]:
+    return [(window.format(), "-" if math.isnan(rate) else f"{rate:.2f}") for window, rate in status.burn_rates]
+
+
+def report_json(report: BudgetReport) -> dict[str, Any]:
+    slos = []
+    for status in report.budgets:
+        remaining = status.remaining_time
+        slos.append(
+            {
+                **_slo_fields(report, status),
+                "sli": number(status.sli),
+                "error_ratio": number(status.error_ratio),
+                "allowed_error_ratio": round(status.target.allowed_error_ratio, 12),
+                "budget": status.target.error_budget.format(),
+                "budget_remaining": number(status.remaining),
+                "budget_remaining_minutes": None if remaining is None else remaining.milliseconds / 60_000,
+                "exhausted": status.exhausted,
+                "burn_rates": {window.format(): number(rate) for window, rate in status.burn_rates},
+            }
+        )
+    capacity = [
+        {
+            **_slo_fields(report, status),
+            "requests_per_second": number(status.requests_per_second),
+            "utilization": number(status.utilization),
+        }
+        for status in report.capacities
+    ]
+    return {
+        "service": report.service,
+        "environment": report.environment,
+        "at": report.at.isoformat(),
+        "spent": [status.slo.name for status in report.spent],
+        "slos": slos,
+        "capacity": capacity,
+        "notes": list(report.notes),
+    }
+
+
+def report_text(report: BudgetReport) -> str:
+    lines = [f"{report.service} in {report.environment} at {report.at.isoformat()}"]
+    for status in report.budgets:
+        objective = f"{status.slo.target.format()} over {status.slo.measurement_window.describe()}"
+        if status.measured:
+            remaining = status.remaining_time
+            left = "SPENT" if status.exhausted else f"{status.remaining:.0%} left"
+            budget = (
+                f"{left} ({remaining.describe() if remaining else '0s'} of {status.target.error_budget.describe()})"
+            )
+            sli = f"SLI {status.sli:.3%}"
+        else:
+            budget, sli = "no traffic: nothing spent", "SLI -"
+        burns = "  ".join(f"{window} {rate}" for window, rate in _burns(status))
+        lines.append(f"  {status.slo.name:14} {objective:48} {sli:13} budget {budget}")
+        lines.append(f"  {'':14} burn rate  {burns}")
+    for capacity in report.capacities:
+        rps = capacity.requests_per_second
+        load = "no traffic" if math.isnan(rps) else f"{rps:.1f} req/s"
+        share = "" if math.isnan(capacity.utilization) else f" ({capacity.utilization:.0%} of capacity)"
+        lines.append(f"  {capacity.slo.name:14} {capacity.slo.target.format():48} {load}{share}")
+    lines += [f"  note: {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+def report_markdown(report: BudgetReport) -> str:
+    """A GitHub step summary of ``slo status``: one row per SLO."""
+    from findly_infra.domain.slo import BURN_WINDOWS
+
+    rows = []
+    for status in report.budgets:
+        left = "-" if not status.measured else ("**spent**" if status.exhausted else f"{status.remaining:.0%}")
+        burns = " | ".join(rate for _window, rate in _burns(status))
+        sli = "-" if not status.measured else f"{status.sli:.3%}"
+        rows.append(f"| {status.slo.name} | `{status.slo.target.format()}` | {sli} | {left} | {burns} |")
+    windows = " | ".join(window.format() for window in BURN_WINDOWS)
+    return "\n".join(
+        [
+            f"### Error budgets of {report.service} in {report.environment}",
+            "",
+            f"| SLO | objective | SLI | budget left | burn {windows} |",
+            "|---|---|---|---|" + "---|" * len(BURN_WINDOWS),
+            *rows,
+        ]
+    )

@@ -1,0 +1,484 @@
+"""The release commands: deploy, promote, record, approve, rollout, the human gates, status, history,
+simulate, github and demo. Each parses, calls a use case on the runtime the composition root built,
+and presents the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from findly_infra.cli import present
+from findly_infra.cli.context import Command, Context, strategy_kind
+
+if TYPE_CHECKING:
+    from findly_infra.application.service import Outcome
+    from findly_infra.bootstrap import Runtime
+
+__all__ = ["COMMANDS"]
+
+EXIT_OK, EXIT_FAILED = 0, 4
+SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")  # as application.evidence, without importing it
+
+
+def _arguments(*positional: str, env: str | None = "--env") -> Callable[[argparse.ArgumentParser], None]:
+    def configure(parser: argparse.ArgumentParser) -> None:
+        for name in positional:
+            parser.add_argument(name)
+        if env == "--env":
+            parser.add_argument("--env", required=True)
+        elif env == "--to":
+            parser.add_argument("--to", required=True, dest="env")
+
+    return configure
+
+
+def _with(*configures: Callable[[argparse.ArgumentParser], None]) -> Callable[[argparse.ArgumentParser], None]:
+    def configure(parser: argparse.ArgumentParser) -> None:
+        for step in configures:
+            step(parser)
+
+    return configure
+
+
+def _release_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", type=strategy_kind, help="rolling, blue-green or canary, for this release")
+    parser.add_argument("--override-budget", metavar="REASON", help="promote although the error budget is spent")
+    parser.add_argument("--budget-spent", action="store_true", help="the environment's error budget is spent")
+
+
+# ---- commands ----------------------------------------------------------------------------------
+
+
+def _deploy(context: Context) -> int:
+    args = context.args
+    runtime = context.runtime(context.platform(), service=args.service)
+    outcome = runtime.service.deploy(
+        args.service,
+        args.version,
+        args.env,
+        actor=context.actor(),
+        strategy=args.strategy,
+        budget_override=args.override_budget,
+        budget_spent=args.budget_spent,
+    )
+    present.outcome_outputs(outcome, version=args.version, outcome="started")
+    context.emit(
+        present.outcome_json(outcome), f"{args.service} {args.version} -> {args.env}: {present.view_text(outcome.view)}"
+    )
+    return EXIT_OK
+
+
+def _record_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", required=True)
+    result = parser.add_mutually_exclusive_group(required=True)
+    result.add_argument("--passed", action="store_true")
+    result.add_argument("--failed", action="store_true")
+    result.add_argument("--junit", metavar="FILE", help="a JUnit XML report: passed when it has no failure or error")
+    result.add_argument(
+        "--trivy", metavar="FILE", help="a Trivy JSON report: passed when no finding reaches --max-severity"
+    )
+    parser.add_argument("--max-severity", default="HIGH", choices=SEVERITIES)
+
+
+def _record(context: Context) -> int:
+    from findly_infra.application.evidence import Evidence, junit_evidence, trivy_evidence
+
+    args = context.args
+    runtime = context.runtime(context.platform(), service=args.service)
+    if args.junit:
+        evidence = junit_evidence(runtime.reports.junit(Path(args.junit)))
+    elif args.trivy:
+        evidence = trivy_evidence(runtime.reports.trivy(Path(args.trivy)), args.max_severity)
+    else:
+        evidence = Evidence(bool(args.passed))
+    runtime.service.record_test(
+        args.service, args.version, args.env, args.suite, evidence.passed, actor=context.actor()
+    )
+    verdict = "passed" if evidence.passed else "failed"
+    detail = f" ({evidence.detail})" if evidence.detail else ""
+    context.emit(
+        {"suite": args.suite, "passed": evidence.passed, "detail": evidence.detail},
+        f"{args.service} {args.version} in {args.env}: {args.suite} {verdict}{detail}",
+    )
+    return EXIT_OK
+
+
+def _approve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--group")
+
+
+def _approve(context: Context) -> int:
+    args = context.args
+    actor = context.actor()
+    runtime = context.runtime(context.platform(), service=args.service)
+    outcome = runtime.service.approve(args.service, args.version, args.env, actor=actor, group=args.group)
+    context.emit(present.outcome_json(outcome), f"{actor} approved {args.service} {args.version} for {args.env}")
+    return EXIT_OK
+
+
+def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--watch", action="store_true")
+    parser.add_argument("--scenario", default=None, help="scripted metrics for the simulated cluster (default healthy)")
+
+
+def _progress(context: Context) -> Callable[[Outcome], None]:
+    """How each step of a rollout is shown: a line updated in place on a terminal, a line each otherwise,
+    and a log event on stderr with ``--json`` (stdout is the one document at the end)."""
+    args, out = context.args, context.out
+    live = not context.json and out.isatty()
+
+    def show(outcome: Outcome) -> None:
+        at = outcome.events[-1].at.isoformat() if outcome.events else ""
+        line = f"{at}  {present.view_text(outcome.view)}"
+        if live:  # one line that updates in place, with a bar of the new version's share
+            bar = "#" * (outcome.view.rollout_share // 5)
+            out.write(f"\r\033[K[{bar:<20}] {line}")
+            if outcome.phase.value != "progressing":
+                out.write("\n")
+            out.flush()
+        elif not context.json:
+            out.write(line + "\n")
+            out.flush()
+        else:
+            from findly_infra.logs import logger
+
+            view = outcome.view
+            logger().info(
+                "rollout.step",
+                service=args.service,
+                environment=args.env,
+                phase=view.phase.value,
+                candidate=view.candidate.version if view.candidate else None,
+                weight=view.rollout.weight if view.rollout else 0,
+                share=view.rollout_share,
+                verdict=outcome.analysis.verdict.value if outcome.analysis else None,
+                at=at or None,
+            )
+
+    return show
+
+
+def _waiter(runtime: Runtime) -> Callable[[timedelta], None]:
+    """How a watch passes an interval: virtual time advances at once (slowed by ``FINDLY_STEP_DELAY`` real
+    seconds a step, to watch it live); live, one analysis per interval whatever each one took."""
+    virtual = runtime.virtual
+    delay = float(os.environ.get("FINDLY_STEP_DELAY") or 0)
+    tick = time.monotonic()
+
+    def wait(interval: timedelta) -> None:
+        nonlocal tick
+        if virtual is None:  # no bursts after a slow analysis
+            tick = max(tick + interval.total_seconds(), time.monotonic())
+            time.sleep(max(0.0, tick - time.monotonic()))
+            return
+        virtual.advance(interval)
+        if delay > 0:
+            time.sleep(delay)
+
+    return wait
+
+
+def _rollout(context: Context) -> int:
+    args = context.args
+    runtime = context.runtime(context.platform(), service=args.service)
+    pipelines, actor = runtime.service, context.actor()
+    show = _progress(context)
+    if args.watch:
+        outcome = pipelines.watch(args.service, args.env, actor=actor, wait=_waiter(runtime), on_step=show)
+    else:
+        if runtime.virtual is not None:
+            runtime.virtual.advance(pipelines.interval(args.service, args.env))
+        outcome = pipelines.step(args.service, args.env, actor=actor)
+        show(outcome)
+    view = outcome.view
+    rolled_back = view.phase.value in ("rolled_back", "aborted")
+    version = view.rollout.version if view.rollout else ""
+    present.outcome_outputs(outcome, version=version, outcome="rolled_back" if rolled_back else view.phase.value)
+    present.summary(lambda: _rollout_markdown(runtime, args.service, args.env))
+    if context.json:
+        context.emit(present.outcome_json(outcome), "")
+    return EXIT_FAILED if rolled_back else EXIT_OK
+
+
+def _rollout_markdown(runtime: Runtime, service: str, environment: str) -> str:
+    from findly_infra.application.service import timeline
+
+    events = runtime.service.history(service)
+    mine = [event for event in events if event.environment == environment]
+    return present.rollout_markdown(
+        service, environment, mine, timeline(runtime.platform, service, events, environment)
+    )
+
+
+def _gate_arguments(name: str) -> Callable[[argparse.ArgumentParser], None]:
+    def configure(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--reason", required=name != "resume", default="")
+
+    return configure
+
+
+def _gate(name: str) -> Callable[[Context], int]:
+    def run(context: Context) -> int:
+        args = context.args
+        runtime = context.runtime(context.platform(), service=args.service)
+        use_case = getattr(runtime.service, name)
+        outcome = use_case(args.service, args.env, actor=context.actor(), reason=args.reason)
+        present.outcome_outputs(outcome, version=outcome.view.rollout.version if outcome.view.rollout else "")
+        context.emit(present.outcome_json(outcome), f"{args.service} in {args.env}: {present.view_text(outcome.view)}")
+        return EXIT_OK
+
+    return run
+
+
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("service", nargs="?")
+    parser.add_argument("--env")
+
+
+def _status(context: Context) -> int:
+    args = context.args
+    platform = context.platform()
+    names = [platform.service(args.service).name] if args.service else [s.name for s in platform.all_services]
+    environment = platform.environment(args.env).name if args.env else None
+    pipelines = context.runtime(platform).service  # one store for every service
+    document: dict[str, Any] = {}
+    lines = []
+    for name in names:
+        views = [v for v in pipelines.status(name) if environment is None or v.environment == environment]
+        document[name] = {view.environment: present.view_json(view) for view in views}
+        for view in views:
+            lines.append(f"{name:18} {view.environment:12} {present.view_text(view)}")
+    context.emit({"services": document}, "\n".join(lines))
+    return EXIT_OK
+
+
+def _history(context: Context) -> int:
+    from findly_infra.application.codec import event_to_dict
+
+    args = context.args
+    events = context.runtime(context.platform()).service.history(args.service)
+    lines = [
+        f"{e.at.isoformat()}  {e.environment:12} {e.version:10} {e.type:20} {e.actor:12} {e.reason}" for e in events
+    ]
+    context.emit({"events": [event_to_dict(e) for e in events]}, "\n".join(lines) or "no events")
+    return EXIT_OK
+
+
+def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", default="healthy")
+    parser.add_argument("--scenario-file", metavar="FILE", help="YAML or JSON: a list of {minute, metric: value}")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--replay", metavar="VERSION", help="judge what Prometheus recorded of VERSION from --from (needs a Prometheus)"
+    )
+    parser.add_argument("--from", dest="replay_from", metavar="TIME", help="where the replay starts, ISO 8601")
+    parser.add_argument("--minutes", type=int, default=120, help="how much of the record to replay (default 120)")
+    parser.add_argument("--current", metavar="VERSION", help="the version replaced, for '< 1.2x current' criteria")
+    parser.add_argument("--strategy", type=strategy_kind)
+    parser.add_argument(
+        "--no-human-approvals", action="store_true", help="nobody passes the rollout's manual gates (it waits)"
+    )
+
+
+def _simulate(context: Context) -> int:
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.application.scenarios import SCENARIOS, scenario_from_points
+    from findly_infra.bootstrap import simulate
+
+    args = context.args
+    platform = context.platform(embedded_example=True)
+    platform.service(args.service)
+    platform.environment(args.env)
+    current, start = None, None
+    if args.replay:
+        from findly_infra.cli.metrics import replayed
+
+        scenario, current, start = replayed(context, platform)
+    elif args.scenario_file:
+        scenario = scenario_from_points(_scenario_points(Path(args.scenario_file)))
+    elif args.scenario in SCENARIOS:
+        scenario = SCENARIOS[args.scenario]
+    else:
+        raise BadInputError(f"unknown scenario {args.scenario!r}; known: {', '.join(SCENARIOS)}")
+    result = simulate(
+        platform,
+        args.service,
+        args.env,
+        scenario,
+        strategy=args.strategy,
+        seed=args.seed,
+        human_approvals=not args.no_human_approvals,
+        current_scenario=current,
+        rollout_start=start,
+        **({"version": args.replay} if args.replay else {}),
+        **({"baseline": args.current} if args.replay and args.current and args.current != args.replay else {}),
+    )
+    if context.json:
+        present.emit_json(result.to_json(), context.out)
+    else:
+        for step in result.steps:
+            extra = " ".join(f"{k}={v}" for k, v in step.items() if k not in ("at", "type"))
+            context.out.write(f"{step['at']}  {step['type']:18} {extra}\n")
+        context.out.write(
+            f"outcome: {result.outcome} after {timedelta(seconds=result.virtual_seconds)} of virtual time\n"
+        )
+    present.summary(lambda: _simulation_markdown(platform, args.service, args.env, list(result.events)))
+    present.github_output(outcome=result.outcome, phase=result.outcome, version=args.replay or "2.0.0")
+    return EXIT_OK
+
+
+def _simulation_markdown(platform: Any, service: str, environment: str, events: list[Any]) -> str:
+    """The rollout under test, from its start (its views start from the state before it, in memory)."""
+    from findly_infra.application.service import timeline
+
+    views = timeline(platform, service, events, environment)
+    mine = [event for event in events if event.environment == environment]
+    return present.rollout_markdown(service, environment, mine, views)
+
+
+def _scenario_points(path: Path) -> list[Any]:
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.config.document import DocumentError, read_document
+
+    try:
+        data = read_document(path).data
+    except DocumentError as exc:
+        raise BadInputError(f"{path}: {exc.message}") from None
+    if not isinstance(data, list) or not all(isinstance(p, dict) for p in data):
+        raise BadInputError(f"{path}: a scenario is a list of points such as {{minute: 5, error_rate: 0.02}}")
+    for index, point in enumerate(data):
+        for key, value in point.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise BadInputError(f"{path}: [{index}].{key}: expected a number, got {value!r}")
+    return data
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--service", default="fn-posts")
+
+
+def _demo(context: Context) -> int:
+    """The whole story on a fresh embedded state, readable to a person."""
+    from findly_infra.application.demo import tell_the_story
+
+    args = context.args
+    platform = context.platform(embedded_example=True)
+    name = platform.service(args.service).name
+    state = Path(args.state or ".findly/demo.sqlite3")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{state}{suffix}").unlink(missing_ok=True)
+    context.use_state(str(state))
+    runtime = context.runtime(platform, service=name, scripted=True)
+    assert runtime.virtual is not None
+    assert runtime.scenarios is not None
+    context.out.write(f"state: {state} (SQLite, the embedded default); virtual time; scripted metrics\n\n")
+    for line in tell_the_story(runtime.service, runtime.virtual, runtime.scenarios, name):
+        context.out.write(line + "\n")
+    count = len(runtime.service.history(name))
+    context.out.write(f"\n{count} events recorded. See them: findly-infra --state {state} history {name}\n")
+    return EXIT_OK
+
+
+def _github_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", type=strategy_kind)
+    parser.add_argument("--default-branch", default=os.environ.get("FINDLY_DEFAULT_BRANCH", "main"))
+
+
+def _github(context: Context) -> int:
+    """Read GITHUB_EVENT_NAME and GITHUB_REF; deploy where a trigger matches (production only by promotion)."""
+    from findly_infra.application.github import environment_for_event
+    from findly_infra.application.ports import BadInputError
+
+    args = context.args
+    event, ref = os.environ.get("GITHUB_EVENT_NAME", ""), os.environ.get("GITHUB_REF", "")
+    if not event or not ref:
+        raise BadInputError(
+            "github reads GITHUB_EVENT_NAME and GITHUB_REF, which are not set (is this GitHub Actions?)"
+        )
+    platform = context.platform()
+    environment = environment_for_event(platform, event, ref, default_branch=args.default_branch)
+    if environment is None:
+        context.emit(
+            {"environment": None, "outcome": "nothing to do"},
+            f"no environment is deployed on {event} of {ref}: nothing to do",
+        )
+        present.github_output(outcome="skipped", phase="idle", version=args.version)
+        return EXIT_OK
+    runtime = context.runtime(platform, service=args.service)
+    outcome = runtime.service.deploy(
+        args.service, args.version, environment, actor=context.actor(), strategy=args.strategy
+    )
+    present.outcome_outputs(outcome, version=args.version, outcome="started", environment=environment)
+    context.emit(
+        {**present.outcome_json(outcome)},
+        f"{event} of {ref}: {args.service} {args.version} -> {environment}: {present.view_text(outcome.view)}",
+    )
+    return EXIT_OK
+
+
+COMMANDS = (
+    Command(
+        "deploy",
+        "deploy a version into an environment (exit 3 when a rule refuses)",
+        _with(_arguments("service", "version"), _release_options),
+        _deploy,
+    ),
+    Command(
+        "promote",
+        "promote a version into the next environment",
+        _with(_arguments("service", "version", env="--to"), _release_options),
+        _deploy,
+    ),
+    Command(
+        "record",
+        "record a test result for a version",
+        _with(_arguments("service", "version"), _record_arguments),
+        _record,
+    ),
+    Command(
+        "approve",
+        "approve a version for an environment",
+        _with(_arguments("service", "version"), _approve_arguments),
+        _approve,
+    ),
+    Command(
+        "rollout",
+        "run one analysis step of the rollout, or all of them with --watch",
+        _with(_arguments("service"), _rollout_arguments),
+        _rollout,
+    ),
+    *(
+        Command(
+            name,
+            f"{name} the rollout in an environment",
+            _with(_arguments("service"), _gate_arguments(name)),
+            _gate(name),
+        )
+        for name in ("pause", "resume", "abort", "rollback")
+    ),
+    Command("status", "per environment: what serves, what rolls out, what it waits for", _status_arguments, _status),
+    Command("history", "the service's events: the audit trail", _arguments("service", env=None), _history),
+    Command(
+        "simulate",
+        "a release in memory and virtual time against scripted metrics",
+        _with(_arguments("service"), _simulate_arguments),
+        _simulate,
+    ),
+    Command(
+        "github",
+        "deploy to the environment whose deployment_trigger matches this GitHub event",
+        _with(_arguments("service", "version", env=None), _github_arguments),
+        _github,
+    ),
+    Command(
+        "demo",
+        "the whole story on a fresh embedded state: promotions, approvals, a canary, a rollback",
+        _demo_arguments,
+        _demo,
+    ),
+)

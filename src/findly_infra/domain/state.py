@@ -1,0 +1,230 @@
+"""What a service's events add up to, per environment: the state records and the fold that builds them.
+
+``DeploymentPipeline`` (``pipeline.py``) decides; this module only remembers. Each event changes one
+environment's :class:`EnvironmentState`; :func:`fold` is that change, one ``match`` arm per event.
+The fold runs once per stored event on every load, so it is written for speed: plain copies of
+records without validators, and no sets rebuilt for events that do not touch them.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TypeVar
+
+import attrs
+
+from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.events import (
+    AnalysisRecorded,
+    ApprovalGranted,
+    ApprovalsSuperseded,
+    AwaitingApproval,
+    Event,
+    PromotionRequested,
+    RolledBack,
+    RolloutAborted,
+    RolloutPaused,
+    RolloutResumed,
+    RolloutStarted,
+    RolloutSucceeded,
+    TestResultRecorded,
+    TrafficShifted,
+    Verdict,
+)
+
+__all__ = ["Approval", "EnvironmentState", "PendingRequest", "Phase", "Rollout", "fold"]
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"
+    AWAITING_APPROVAL = "awaiting_approval"
+    PROGRESSING = "progressing"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    ROLLED_BACK = "rolled_back"
+    ABORTED = "aborted"
+
+    @property
+    def active(self) -> bool:
+        """A rollout in this phase still holds the environment (one rollout at a time)."""
+        return self in (Phase.AWAITING_APPROVAL, Phase.PROGRESSING, Phase.PAUSED)
+
+    @property
+    def stopped_for_a_person(self) -> bool:
+        """The rollout goes no further until someone acts (approves, resumes, aborts or rolls back)."""
+        return self in (Phase.AWAITING_APPROVAL, Phase.PAUSED)
+
+
+@attrs.frozen
+class Rollout:
+    """The rollout in one environment: where it stands and what it has seen."""
+
+    version: str
+    previous: str | None
+    strategy: StrategyKind
+    phase: Phase
+    started: datetime
+    step: int = 0
+    weight: int = 0
+    """The new version's share of traffic, in percent."""
+    step_started: datetime | None = None
+    failures: int = 0
+    """Failed analyses in the current stage (a traffic shift or a resume starts a new count)."""
+    inconclusive: int = 0
+    """Inconclusive analyses in a row (any decisive verdict ends the streak)."""
+    waiting_for: str | None = None
+    """The manual validation step the rollout awaits an approval for."""
+    paused_from: Phase | None = None
+    started_by: str = ""
+    approved_steps: frozenset[str] = frozenset()
+    reason: str = ""
+    """Why it stopped (paused, rolled back, aborted), in the words of the event that stopped it."""
+    stopped_at: datetime | None = None
+
+
+@attrs.frozen
+class Approval:
+    """One approval of a pending promotion, by one member of one group."""
+
+    version: str
+    group: str
+    approver: str
+    at: datetime
+
+
+@attrs.frozen
+class PendingRequest:
+    """A promotion asked for and not yet started: approvals bind to it (and to its version)."""
+
+    version: str
+    requested_by: str
+    at: datetime
+
+
+@attrs.frozen
+class EnvironmentState:
+    """One environment of one service."""
+
+    current: str | None = None
+    """The version that last succeeded here (what serves once no rollout holds traffic)."""
+    succeeded: frozenset[str] = frozenset()
+    rollout: Rollout | None = None
+    passed: frozenset[tuple[str, str]] = frozenset()
+    """(version, suite) pairs whose latest result is a pass."""
+    failed: frozenset[tuple[str, str]] = frozenset()
+    requested: PendingRequest | None = None
+    approvals: tuple[Approval, ...] = ()
+
+    @property
+    def phase(self) -> Phase:
+        return self.rollout.phase if self.rollout else Phase.IDLE
+
+    def has_passed(self, version: str, suite: str) -> bool:
+        return (version, suite) in self.passed
+
+
+_State = TypeVar("_State", Rollout, EnvironmentState)
+
+
+def _replace(record: _State, **changes: object) -> _State:
+    """``attrs.evolve`` for the fold's records, which have no validators: a copy with *changes*.
+
+    The fold runs once per event, so this is the pipeline's innermost loop.
+    """
+    copy = object.__new__(type(record))
+    for field in _FIELDS[type(record)]:
+        object.__setattr__(copy, field, changes[field] if field in changes else getattr(record, field))
+    return copy
+
+
+_FIELDS = {cls: tuple(field.name for field in attrs.fields(cls)) for cls in (Rollout, EnvironmentState)}
+
+
+def _rollout(state: EnvironmentState) -> Rollout:
+    assert state.rollout is not None, "a rollout event before its rollout started"
+    return state.rollout
+
+
+def _stopped(state: EnvironmentState, phase: Phase, event: Event, **changes: object) -> EnvironmentState:
+    rollout = _replace(_rollout(state), phase=phase, reason=event.reason, stopped_at=event.at, **changes)
+    return _replace(state, rollout=rollout)
+
+
+def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PLR0911, PLR0912 - one arm per event
+    """The environment's state after *event*; events the fold does not know change nothing."""
+    match event:
+        case AnalysisRecorded(verdict=verdict):  # the most frequent event first
+            rollout = _rollout(state)
+            if verdict is Verdict.PASS:  # failures count per stage: a flapping canary does not reset them
+                rollout = _replace(rollout, inconclusive=0)
+            elif verdict is Verdict.FAIL:
+                rollout = _replace(rollout, failures=rollout.failures + 1, inconclusive=0)
+            else:
+                rollout = _replace(rollout, inconclusive=rollout.inconclusive + 1)
+            return _replace(state, rollout=rollout)
+        case TrafficShifted():
+            rollout = _replace(
+                _rollout(state),
+                step=event.step,
+                weight=event.weight,
+                step_started=event.at,
+                phase=Phase.PROGRESSING,
+                failures=0,
+            )
+            return _replace(state, rollout=rollout)
+        case TestResultRecorded():
+            key = (event.version, event.suite)
+            if event.passed:
+                return _replace(state, passed=state.passed | {key}, failed=state.failed - {key})
+            return _replace(state, failed=state.failed | {key}, passed=state.passed - {key})
+        case PromotionRequested():
+            return _replace(state, requested=PendingRequest(event.version, event.actor, event.at))
+        case ApprovalsSuperseded():
+            return _replace(state, approvals=tuple(a for a in state.approvals if a.version != event.superseded))
+        case ApprovalGranted(step=str(step)):  # a rollout's manual validation step
+            rollout = _rollout(state)
+            approved = _replace(
+                rollout, phase=Phase.PROGRESSING, waiting_for=None, approved_steps=rollout.approved_steps | {step}
+            )
+            return _replace(state, rollout=approved)
+        case ApprovalGranted():
+            approval = Approval(event.version, event.group, event.actor, event.at)
+            return _replace(state, approvals=(*state.approvals, approval))
+        case RolloutStarted():
+            rollout = Rollout(
+                event.version,
+                event.previous,
+                event.strategy,
+                Phase.PROGRESSING,
+                event.at,
+                step_started=event.at,
+                started_by=event.actor,
+            )
+            return _replace(state, rollout=rollout, requested=None, approvals=())
+        case AwaitingApproval():
+            rollout = _replace(_rollout(state), phase=Phase.AWAITING_APPROVAL, waiting_for=event.step)
+            return _replace(state, rollout=rollout)
+        case RolloutPaused():
+            return _stopped(state, Phase.PAUSED, event, paused_from=_rollout(state).phase)
+        case RolloutResumed():
+            rollout = _rollout(state)
+            resumed = _replace(
+                rollout,
+                phase=rollout.paused_from or Phase.PROGRESSING,
+                paused_from=None,
+                failures=0,
+                inconclusive=0,
+                step_started=event.at,
+                reason="",
+                stopped_at=None,
+            )
+            return _replace(state, rollout=resumed)
+        case RolloutSucceeded():
+            rollout = _replace(_rollout(state), phase=Phase.SUCCEEDED, weight=100, stopped_at=event.at)
+            return _replace(state, rollout=rollout, current=event.version, succeeded=state.succeeded | {event.version})
+        case RolledBack():
+            return _stopped(state, Phase.ROLLED_BACK, event, weight=0)
+        case RolloutAborted():
+            return _stopped(state, Phase.ABORTED, event, weight=0)
+    return state

@@ -1,0 +1,173 @@
+"""The read model: what one environment of one service looks like now, in one place.
+
+Every answer to "what is serving, at what weight, what is rolling out, what does it wait for and
+why did it stop" comes from :meth:`EnvironmentView.of` — ``status``, each command's outcome,
+``--json``, GitHub outputs and the step summary, and the routes the cluster is given. *Serving* and
+*candidate* never share a name: the serving version is the one that holds the environment when no
+rollout does; the candidate is the version a rollout is bringing in.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+import attrs
+
+from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.pipeline import DeploymentPipeline
+from findly_infra.domain.state import Phase, Rollout
+from findly_infra.domain.strategy import BlueGreenStrategy
+
+__all__ = ["EnvironmentView", "Share", "WaitKind", "Waiting"]
+
+
+@attrs.frozen
+class Share:
+    """A version and its share of the environment's traffic, in percent."""
+
+    version: str
+    weight: int
+
+
+class WaitKind(enum.Enum):
+    APPROVAL = "approval"
+    """A member of each named group approves (a promotion, or a rollout's manual validation step)."""
+    EVIDENCE = "evidence"
+    """A passed result of the named suite is recorded for the candidate."""
+    PERSON = "person"
+    """Someone resumes, aborts or rolls back the paused rollout."""
+
+
+@attrs.frozen
+class Waiting:
+    """What the environment waits for, and what would unblock it."""
+
+    kind: WaitKind
+    needs: tuple[str, ...]
+    """The approver groups, or the suite, whose word is awaited (empty for ``PERSON``)."""
+    message: str
+    """A sentence a person can act on."""
+    deadline: datetime | None = None
+    """When waiting ends by itself (evidence not recorded by then pauses the rollout)."""
+
+
+@attrs.frozen
+class EnvironmentView:
+    """One service in one environment: the serving version, the candidate, the phase, the wait, the stop."""
+
+    service: str
+    environment: str
+    phase: Phase
+    serving: Share | None
+    """The version that serves when no rollout holds the environment, and its share now."""
+    candidate: Share | None
+    """The version being rolled out, and its share now; ``None`` when no rollout is under way."""
+    rollout: Rollout | None
+    """The latest rollout, under way or ended (its version, strategy, step, who started it)."""
+    waiting_for: Waiting | None
+    stopped: str | None
+    """Why the latest rollout stopped: paused, rolled back or aborted (``None`` otherwise)."""
+
+    @property
+    def strategy(self) -> StrategyKind | None:
+        return self.rollout.strategy if self.rollout else None
+
+    def describe(self) -> str:
+        """``succeeded (serving 1.4.0 100%)``; ``progressing (serving 1.3.0 95%, canary 1.4.0 5%)``;
+        a stopped rollout says why."""
+        parts = []
+        if self.serving is not None:
+            parts.append(f"serving {self.serving.version} {self.serving.weight}%")
+        if self.candidate is not None:
+            kind = self.strategy.value if self.strategy else "candidate"
+            parts.append(f"{kind} {self.candidate.version} {self.candidate.weight}%")
+        text = f"{self.phase.value} ({', '.join(parts) or 'nothing serving'})"
+        return f"{text} — {self.stopped}" if self.stopped else text
+
+    @property
+    def rollout_share(self) -> int:
+        """The latest rollout's version's share of traffic now: 100 once it succeeded, 0 after a rollback."""
+        if self.candidate is not None:
+            return self.candidate.weight
+        if self.rollout is not None and self.rollout.phase is Phase.SUCCEEDED and self.serving is not None:
+            return self.serving.weight
+        return 0
+
+    def routes(self) -> dict[str, int]:
+        """Which version should get which share of traffic: what the cluster is given."""
+        shares = [share for share in (self.serving, self.candidate) if share is not None and share.weight > 0]
+        return {share.version: share.weight for share in shares}
+
+    @classmethod
+    def of(cls, pipeline: DeploymentPipeline, environment: str, at: datetime) -> EnvironmentView:
+        """The view of *environment* in *pipeline* at *at* (approvals expire; evidence has a deadline)."""
+        state = pipeline.environments[environment]
+        rollout = state.rollout
+        serving: Share | None = Share(state.current, 100) if state.current else None
+        candidate: Share | None = None
+        stopped = None
+        if rollout is not None:
+            if rollout.phase.active:
+                # a first release has nothing else to serve: the candidate takes what traffic there is
+                share = rollout.weight if rollout.previous else (100 if rollout.weight else 0)
+                candidate = Share(rollout.version, share)
+                serving = Share(rollout.previous, 100 - share) if rollout.previous else None
+            elif rollout.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
+                serving = Share(rollout.previous, 100) if rollout.previous else None
+            if rollout.phase in (Phase.PAUSED, Phase.ROLLED_BACK, Phase.ABORTED):
+                stopped = rollout.reason or rollout.phase.value.replace("_", " ")
+        return cls(
+            pipeline.service,
+            environment,
+            state.phase,
+            serving,
+            candidate,
+            rollout,
+            _waiting(pipeline, environment, at),
+            stopped,
+        )
+
+
+def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime) -> Waiting | None:
+    state = pipeline.environments[environment]
+    rollout = state.rollout
+    service = pipeline.service
+    if rollout is not None and rollout.phase is Phase.PAUSED:
+        return Waiting(
+            WaitKind.PERSON,
+            (),
+            f"paused ({rollout.reason or 'by a person'}): resume, abort or roll back "
+            f"(findly-infra resume|abort|rollback {service} --env {environment})",
+        )
+    if rollout is not None and rollout.phase is Phase.AWAITING_APPROVAL:
+        groups = pipeline.platform.environment(environment).approvers
+        return Waiting(
+            WaitKind.APPROVAL,
+            groups,
+            f"an approval of {rollout.waiting_for} for {rollout.version} from {', '.join(groups)}, by someone other "
+            f"than {rollout.started_by} (findly-infra approve {service} {rollout.version} --env {environment})",
+        )
+    suite = pipeline.awaited_evidence(environment)
+    if suite is not None and rollout is not None:
+        strategy = pipeline.platform.strategy_for(environment, rollout.strategy)
+        assert isinstance(strategy, BlueGreenStrategy)
+        deadline = rollout.started + timedelta(milliseconds=strategy.validation_timeout.milliseconds)
+        return Waiting(
+            WaitKind.EVIDENCE,
+            (suite,),
+            f"a passed {suite} for {rollout.version} before {deadline.isoformat()} "
+            f"(findly-infra record {service} {rollout.version} --env {environment} --suite {suite} --passed)",
+            deadline,
+        )
+    if state.requested is not None and (rollout is None or not rollout.phase.active):
+        missing = pipeline.missing_approvals(environment, at)
+        version = state.requested.version
+        if missing:
+            return Waiting(
+                WaitKind.APPROVAL,
+                missing,
+                f"{version} needs an approval from {', '.join(missing)} to enter {environment}, by someone other "
+                f"than {state.requested.requested_by} (findly-infra approve {service} {version} --env {environment})",
+            )
+    return None

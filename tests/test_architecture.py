@@ -67,15 +67,98 @@ def test_the_domain_does_no_io_and_reads_no_clock(path: Path) -> None:
             assert node.attr not in ("now", "utcnow", "today", "monotonic", "time_ns"), f"{path.name}:{node.lineno}"
 
 
-@pytest.mark.parametrize("layer", ["domain", "config"])
-def test_dependencies_point_inward(layer: str) -> None:
-    forbidden = {
-        "domain": ("findly_infra.config", "findly_infra.adapters", "findly_infra.application", "findly_infra.cli"),
-        "config": ("findly_infra.adapters", "findly_infra.application", "findly_infra.cli"),
-    }[layer]
-    for path in (SRC / layer).glob("*.py"):
-        for name in _imports(path):
-            assert not name.startswith(forbidden), f"{path.name} imports {name}"
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in SRC.rglob("*.py")}
+
+
+def _arrows(name: str) -> set[str]:
+    """The package's own modules that *name* imports — at the top, inside functions, or for type checking."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+            for alias in node.names:  # `from package import module` is an arrow to the module
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+    return {target for target in found if target in MODULES and target != name}
+
+
+GRAPH = {name: _arrows(name) for name in MODULES}
+
+# What each part of the package may import of the package (DESIGN.md: dependencies point inward only).
+# The composition root (bootstrap) is the one place adapters are built; `testing` ships the in-memory
+# adapters and the simulator for users' own tests, so it may reach them too.
+ALLOWED = {
+    "domain": {"domain"},
+    "config": {"domain", "config"},
+    "render": {"domain", "render", "promql"},
+    "promql": {"domain"},
+    "application": {"domain", "application"},
+    "adapters": {"domain", "application", "adapters", "promql"},
+    "bootstrap": {"domain", "application", "adapters", "config", "examples", "logs"},
+    "cli": {"", "domain", "application", "config", "render", "examples", "bootstrap", "cli", "logs"},
+    "__main__": {"cli"},
+    "testing": {"domain", "application", "adapters", "config", "examples", "bootstrap", "testing"},
+    "logs": set(),
+    "examples": set(),
+}
+
+
+def _part(name: str) -> str:
+    """The layer a module belongs to: ``findly_infra.cli.present`` -> ``cli``; the root package -> ``""``
+    (its ``__version__``; its public names load lazily, by name)."""
+    return name.split(".")[1] if name.count(".") else ""
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n != "findly_infra"))
+def test_dependencies_point_inward(name: str) -> None:
+    part = _part(name)
+    assert part in ALLOWED, f"{name} belongs to no layer the architecture knows"
+    for target in GRAPH[name]:
+        assert _part(target) in ALLOWED[part], f"{name} imports {target}"
+
+
+def test_no_adapter_is_imported_outside_the_adapters_and_the_composition_root() -> None:
+    for name, targets in GRAPH.items():
+        if _part(name) in ("adapters", "bootstrap", "testing"):
+            continue
+        assert not {t for t in targets if _part(t) == "adapters"}, name
+
+
+def test_no_module_imports_itself_back_through_a_circle() -> None:
+    def reaches(start: str, goal: str) -> list[str] | None:
+        seen, paths = {start}, [[start]]
+        while paths:
+            path = paths.pop()
+            for following in sorted(GRAPH[path[-1]]):
+                if following == goal:
+                    return [*path, goal]
+                if following not in seen:
+                    seen.add(following)
+                    paths.append([*path, following])
+        return None
+
+    for name in MODULES:
+        circle = reaches(name, name)
+        assert circle is None, " -> ".join(circle)
+
+
+def test_no_private_name_crosses_a_module() -> None:
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("findly_infra"):
+                private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__version__"]
+                assert not private, f"{name} imports {private} from {node.module}"
 
 
 def test_every_public_name_resolves() -> None:

@@ -18,7 +18,7 @@ from findly_infra.domain.analysis import REQUESTS, Observation, criteria_for, ju
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import MetricReading, Verdict
 from findly_infra.domain.platform import Platform
-from findly_infra.domain.strategy import DeploymentStrategy
+from findly_infra.domain.strategy import CanaryStrategy, DeploymentStrategy
 
 __all__ = ["AnalysisReport", "analyze_version"]
 
@@ -76,8 +76,9 @@ def analyze_version(
     """
     judged_by = platform.strategy_for(environment, strategy)
     canary = platform.canary_strategy
-    relative = tuple(c.metric for c in criteria_for(judged_by, canary) if c.relative) if current else ()
-    query = MetricsQuery(service, environment, version, measured_metrics(judged_by, canary), at, rollout_started)
+    measured, relative_metrics = _metrics_of(judged_by, canary)
+    relative = relative_metrics if current else ()
+    query = MetricsQuery(service, environment, version, measured, at, rollout_started)
     unreachable = None
     try:
         observation = metrics.observe(query)
@@ -92,3 +93,21 @@ def analyze_version(
         observation, baseline, unreachable = Observation({}), Observation({}) if relative else None, str(exc)
     verdict, readings = judge(judged_by, canary, observation, baseline)
     return AnalysisReport(query, current, judged_by, observation, baseline, relative, verdict, readings, unreachable)
+
+
+_METRICS: dict[tuple[int, int], tuple[object, object, tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _metrics_of(strategy: DeploymentStrategy, canary: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What an analysis by *strategy* measures, and which of it is judged against the current version:
+    worked out once per strategy (frozen, and alive while its entry holds it), not once per analysis."""
+    key = (id(strategy), id(canary))
+    entry = _METRICS.get(key)
+    if entry is None or entry[0] is not strategy or entry[1] is not canary:
+        assert canary is None or isinstance(canary, CanaryStrategy)
+        measured = measured_metrics(strategy, canary)
+        relative = tuple(c.metric for c in criteria_for(strategy, canary) if c.relative)
+        if len(_METRICS) > 1024:
+            _METRICS.clear()
+        entry = _METRICS[key] = (strategy, canary, measured, relative)
+    return entry[2], entry[3]

@@ -110,7 +110,10 @@ class PipelineService:
     def interval(self, service: str, environment: str) -> timedelta:
         """How often the rollout in *environment* is analysed (its strategy's interval)."""
         rollout = self._load(service).environments[environment].rollout
-        strategy = self.platform.strategy_for(environment, rollout.strategy if rollout else None)
+        return self._interval(environment, rollout.strategy if rollout else None)
+
+    def _interval(self, environment: str, kind: StrategyKind | None) -> timedelta:
+        strategy = self.platform.strategy_for(environment, kind)
         return timedelta(milliseconds=strategy.analysis.interval.milliseconds)
 
     # ---- commands --------------------------------------------------------------------------
@@ -227,8 +230,7 @@ class PipelineService:
             )
             return pipeline.analyze(environment, report.verdict, actor=actor, at=at, readings=report.readings)
 
-        outcome = self._decide(service, environment, analyze)
-        return attrs.evolve(outcome, analysis=report)
+        return self._decide(service, environment, analyze, lambda: report)
 
     def watch(
         self,
@@ -245,7 +247,7 @@ class PipelineService:
         for _ in range(max_steps):
             if outcome.phase is not Phase.PROGRESSING:
                 return outcome
-            wait(self.interval(service, environment))
+            wait(self._interval(environment, outcome.view.strategy))
             outcome = self.step(service, environment, actor=actor)
             if on_step is not None:
                 on_step(outcome)
@@ -260,22 +262,29 @@ class PipelineService:
 
     # ---- the one way state changes -------------------------------------------------------------
 
-    def _decide(self, service: str, environment: str, command: Callable[[DeploymentPipeline], Decision]) -> Outcome:
-        if service not in self._cache:
-            self.platform.service(service)  # raises UnknownNameError for a service the platform does not know
-        environment = self.platform.environment(environment).name
-        pipeline = self._load(service)
+    def _decide(
+        self,
+        service: str,
+        environment: str,
+        command: Callable[[DeploymentPipeline], Decision],
+        analysis: Callable[[], AnalysisReport | None] = lambda: None,
+    ) -> Outcome:
+        pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
+        if environment not in pipeline.environments:
+            environment = self.platform.environment(environment).name  # raises UnknownNameError
         decision = command(pipeline)
         if decision.events:
             self.store.append(service, pipeline.version, decision.events)
             pipeline = pipeline.apply_all(decision.events)
             self._cache[service] = pipeline  # the store now holds exactly these events
         view = EnvironmentView.of(pipeline, environment, self.clock.now())
-        if any(isinstance(event, _MOVES_TRAFFIC) for event in decision.events):
-            self.traffic.route(service, environment, view.routes(), self.clock.now())
+        for event in decision.events:
+            if isinstance(event, _MOVES_TRAFFIC):
+                self.traffic.route(service, environment, view.routes(), self.clock.now())
+                break
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)
-        return Outcome(decision.events, view)
+        return Outcome(decision.events, view, analysis())
 
 
 def timeline(platform: Platform, service: str, events: Sequence[Event], environment: str) -> list[EnvironmentView]:

@@ -69,16 +69,14 @@ def judge_criteria(
 
     *baseline* is the current version's observation, for criteria relative to it (``None``: no current version).
     """
-    return _judge(_plan(tuple((c.metric, c.threshold, True) for c in criteria)), observation, min_requests, baseline)
+    return _judge(_plan_of(criteria, True), observation, min_requests, baseline)
 
 
 def judge_triggers(
     triggers: tuple[RollbackTrigger, ...], observation: Observation, min_requests: int
 ) -> tuple[Verdict, tuple[MetricReading, ...]]:
     """Any trigger firing fails the analysis (and, after cutover, returns traffic at once)."""
-    return _judge(
-        _plan(tuple((t.name, t.threshold, False) for t in triggers if t.threshold)), observation, min_requests
-    )
+    return _judge(_plan_of(triggers, False), observation, min_requests)
 
 
 def criteria_for(strategy: DeploymentStrategy, canary: CanaryStrategy | None) -> tuple[MetricCriterion, ...]:
@@ -139,6 +137,27 @@ class _Check:
     must_hold: bool
 
 
+_PLANS: dict[int, tuple[object, tuple[_Check, ...]]] = {}
+"""Plans by the identity of their criteria (frozen tuples that live as long as their platform): hashing the
+criteria on every analysis would cost more than judging them. Each entry keeps its criteria alive, so an
+identity is never reused while its entry stands."""
+
+
+def _plan_of(rules: tuple[MetricCriterion, ...] | tuple[RollbackTrigger, ...], must_hold: bool) -> tuple[_Check, ...]:
+    entry = _PLANS.get(id(rules))
+    if entry is not None and entry[0] is rules:
+        return entry[1]
+    checks = tuple(
+        (rule.metric, rule.threshold) if isinstance(rule, MetricCriterion) else (rule.name, rule.threshold)
+        for rule in rules
+    )
+    plan = _plan(tuple((metric, threshold, must_hold) for metric, threshold in checks if threshold is not None))
+    if len(_PLANS) > 1024:  # platforms come and go in long-lived processes (property tests): stay bounded
+        _PLANS.clear()
+    _PLANS[id(rules)] = (rules, plan)
+    return plan
+
+
 @functools.cache
 def _plan(checks: tuple[tuple[str, Threshold | RelativeThreshold | None, bool], ...]) -> tuple[_Check, ...]:
     plan: list[_Check] = []
@@ -168,9 +187,13 @@ def _judge(
     enough = _enough_traffic(observation, min_requests)
     baseline_enough = baseline is not None and _enough_traffic(baseline, min_requests)
     failed = doubtful = False
+    values = observation.values
+    isnan = math.isnan
     for check in plan:
         metric, relative = check.metric, check.relative
-        value, limit, shown = observation.get(metric), check.limit, check.text
+        value = values.get(metric)
+        value = math.nan if value is None else float(value)
+        limit, shown = check.limit, check.text
         if relative is not None:
             if baseline is None:
                 continue  # no current version: nothing to compare with
@@ -179,7 +202,7 @@ def _judge(
             shown = check.text if math.isnan(limit) else f"{check.text} = {_limit_text(metric, limit)}"
             if value == current == 0:
                 limit = math.inf  # both zero: the new version is no worse
-        if math.isnan(value) or math.isnan(limit) or not enough:
+        if not enough or isnan(value) or isnan(limit):
             verdict = Verdict.INCONCLUSIVE
             doubtful = True
         elif check.compare(value, limit) == check.must_hold:

@@ -8,6 +8,7 @@ which one spoke and a property test can aim at one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TypedDict
@@ -143,7 +144,13 @@ class DeploymentPipeline:
     def apply(self, event: Event) -> DeploymentPipeline:
         """The pipeline after *event*; unknown event types change nothing but the version."""
         new = fold(self.environments[event.environment], event)
-        return attrs.evolve(self, environments={**self.environments, event.environment: new}, version=self.version + 1)
+        # attrs.evolve would re-run __init__ for every event; the fold is the innermost loop of every load
+        copy = object.__new__(DeploymentPipeline)
+        object.__setattr__(copy, "platform", self.platform)
+        object.__setattr__(copy, "service", self.service)
+        object.__setattr__(copy, "environments", {**self.environments, event.environment: new})
+        object.__setattr__(copy, "version", self.version + 1)
+        return copy
 
     def apply_all(self, events: Iterable[Event]) -> DeploymentPipeline:
         pipeline = self
@@ -390,6 +397,7 @@ class DeploymentPipeline:
         return (TrafficShifted(**base, weight=100, step=1, reason="cutover"),)
 
 
+@functools.lru_cache(maxsize=256)
 def _td(milliseconds: int) -> timedelta:
     return timedelta(milliseconds=milliseconds)
 

@@ -157,6 +157,8 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
         case AnalysisRecorded(verdict=verdict):  # the most frequent event first
             rollout = _rollout(state)
             if verdict is Verdict.PASS:  # failures count per stage: a flapping canary does not reset them
+                if rollout.inconclusive == 0:
+                    return state  # the usual analysis changes nothing: no copy
                 rollout = _replace(rollout, inconclusive=0)
             elif verdict is Verdict.FAIL:
                 rollout = _replace(rollout, failures=rollout.failures + 1, inconclusive=0)

@@ -1,0 +1,172 @@
+"""The use cases in-process, composed by the bootstrap on the in-memory adapters, as the command line composes
+them: one read model for every answer, waits that say what would unblock them, routes that follow the log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from findly_infra.application.evidence import JUnitSummary, junit_evidence, trivy_evidence
+from findly_infra.application.ports import BadInputError
+from findly_infra.application.service import PolicyRefusedError
+from findly_infra.bootstrap import Runtime, Settings, load_platform, open_runtime
+from findly_infra.domain import Phase, StrategyKind
+from findly_infra.domain.view import Share, WaitKind
+from findly_infra.testing import MemoryEventStore, SimulatedCluster
+
+from .conftest import EXAMPLE
+
+NOW = datetime(2026, 11, 26, 9, 0)
+SETTINGS = Settings(config=str(EXAMPLE), config_given=True, state="memory://", now=NOW)
+
+
+@pytest.fixture
+def runtime() -> Runtime:
+    with open_runtime(SETTINGS, load_platform(SETTINGS), service="fn-posts") as built:
+        return built
+
+
+def _through_staging(runtime: Runtime, version: str) -> None:
+    release, clock = runtime.service, runtime.virtual
+    assert clock is not None
+    for env in ("development", "staging"):
+        release.deploy("fn-posts", version, env, actor="erin")
+        release.watch("fn-posts", env, actor="findly", wait=clock.advance)
+        for suite in runtime.platform.environment(env).tests:
+            release.record_test("fn-posts", version, env, suite, True, actor="ci")
+
+
+def test_the_bootstrap_builds_virtual_time_and_scripted_metrics_when_no_prometheus_is_named(runtime: Runtime) -> None:
+    assert runtime.virtual is not None
+    assert runtime.clock.now() == NOW
+    assert not runtime.live_metrics
+    assert runtime.slo_reports is None
+    assert [view.phase for view in runtime.service.status("fn-posts")] == [Phase.IDLE] * 3
+
+
+def test_the_bootstrap_refuses_what_it_cannot_build() -> None:
+    platform = load_platform(SETTINGS)
+    for state, message in (("postgresql://db/findly", "not available yet"), ("redis://x", "--state is a SQLite")):
+        with pytest.raises(BadInputError, match=message):
+            open_runtime(Settings(state=state), platform)
+    with pytest.raises(BadInputError, match="unknown scenario"):
+        open_runtime(Settings(state="memory://", scenario="sunny"), platform)
+    with pytest.raises(BadInputError, match="http"):
+        open_runtime(Settings(state="memory://", prometheus_url="prometheus:9090"), platform)
+
+
+def test_settings_read_flags_before_the_environment() -> None:
+    environ = {"FINDLY_STATE": "memory://", "FINDLY_NOW": "2026-11-26T10:00:00+01:00", "FINDLY_SCENARIO": "no-traffic"}
+    settings = Settings.from_environment(environ)
+    assert (settings.state, settings.now, settings.scenario) == ("memory://", NOW, "no-traffic")
+    assert Settings.from_environment(environ, state="x.sqlite3", scenario="healthy").state == "x.sqlite3"
+    with pytest.raises(BadInputError, match="got 'soon'"):
+        Settings.from_environment({"FINDLY_NOW": "soon"})
+
+
+def test_virtual_time_starts_after_the_latest_recorded_event() -> None:
+    platform = load_platform(SETTINGS)
+    store, cluster = MemoryEventStore(), SimulatedCluster()
+    with open_runtime(SETTINGS, platform, service="fn-posts", store=store, traffic=cluster) as first:
+        first.service.deploy("fn-posts", "1.0.0", "development", actor="erin")
+        assert first.virtual is not None
+        first.virtual.advance(timedelta(hours=2))
+        first.service.step("fn-posts", "development", actor="findly")
+    earlier = Settings(config=str(EXAMPLE), config_given=True, state="memory://", now=NOW - timedelta(days=1))
+    with open_runtime(earlier, platform, service="fn-posts", store=store, traffic=cluster) as second:
+        assert second.clock.now() == NOW + timedelta(hours=2)  # never before what is recorded
+
+
+def test_a_pending_promotion_waits_for_the_groups_still_missing(runtime: Runtime) -> None:
+    _through_staging(runtime, "1.0.0")
+    release = runtime.service
+    with pytest.raises(PolicyRefusedError, match="approvals"):
+        release.deploy("fn-posts", "1.0.0", "production", actor="erin")
+    view = release.view("fn-posts", "production")
+    assert view.phase is Phase.IDLE
+    assert view.waiting_for is not None
+    assert (view.waiting_for.kind, view.waiting_for.needs) == (WaitKind.APPROVAL, ("devops-team", "security-team"))
+    assert "by someone other than erin" in view.waiting_for.message
+    outcome = release.approve("fn-posts", "1.0.0", "production", actor="alice")
+    assert outcome.view.waiting_for is not None
+    assert outcome.view.waiting_for.needs == ("security-team",)
+
+
+def test_a_blue_green_rollout_says_which_evidence_it_waits_for_and_until_when(runtime: Runtime) -> None:
+    _through_staging(runtime, "1.0.0")
+    release = runtime.service
+    with pytest.raises(PolicyRefusedError):
+        release.deploy("fn-posts", "1.0.0", "production", actor="erin")
+    for person in ("alice", "carol"):
+        release.approve("fn-posts", "1.0.0", "production", actor=person)
+    started = release.deploy("fn-posts", "1.0.0", "production", actor="erin")
+    assert started.view.strategy is StrategyKind.BLUE_GREEN
+    waiting = started.view.waiting_for
+    assert waiting is not None
+    assert (waiting.kind, waiting.needs) == (WaitKind.EVIDENCE, ("smoke_tests",))
+    rollout = started.view.rollout
+    assert rollout is not None
+    assert waiting.deadline == rollout.started + timedelta(hours=1)
+    assert "--suite smoke_tests --passed" in waiting.message
+    waiting = release.record_test("fn-posts", "1.0.0", "production", "smoke_tests", True, actor="ci").view.waiting_for
+    assert waiting is not None
+    assert waiting.needs == ("performance_tests",)
+    assert (
+        release.record_test("fn-posts", "1.0.0", "production", "performance_tests", True, actor="ci").view.waiting_for
+        is None
+    )
+    assert runtime.virtual is not None
+    runtime.virtual.advance(timedelta(minutes=1))
+    awaiting = release.step("fn-posts", "production", actor="findly").view
+    assert awaiting.phase is Phase.AWAITING_APPROVAL
+    assert awaiting.waiting_for is not None
+    assert awaiting.waiting_for.kind is WaitKind.APPROVAL
+
+
+def test_every_command_and_status_tell_the_same_story(runtime: Runtime) -> None:
+    release = runtime.service
+    assert runtime.virtual is not None
+    release.deploy("fn-posts", "1.0.0", "development", actor="erin")
+    release.watch("fn-posts", "development", actor="findly", wait=runtime.virtual.advance)
+    release.deploy("fn-posts", "2.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+    runtime.virtual.advance(timedelta(minutes=1))
+    stepped = release.step("fn-posts", "development", actor="findly")
+    assert stepped.analysis is not None  # the step says what it measured and decided
+    assert stepped.view == release.view("fn-posts", "development")
+    assert (stepped.view.serving, stepped.view.candidate) == (Share("1.0.0", 95), Share("2.0.0", 5))
+    rolled = release.rollback("fn-posts", "development", actor="erin", reason="bad build")
+    assert rolled.view == release.view("fn-posts", "development")
+    assert rolled.view.routes() == {"1.0.0": 100}
+
+
+def test_reconcile_brings_the_router_back_to_what_the_log_says(runtime: Runtime) -> None:
+    release = runtime.service
+    release.deploy("fn-posts", "1.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+    release.traffic.route("fn-posts", "development", {"9.9.9": 100}, NOW)  # a crash left the router behind
+    outcome = release.reconcile("fn-posts", "development")
+    assert release.traffic.weights("fn-posts", "development") == outcome.view.routes() == {"1.0.0": 100}
+
+
+def test_test_evidence_rules() -> None:
+    assert junit_evidence(JUnitSummary(tests=0, failures=0)).passed is False  # nothing ran: not a pass
+    assert junit_evidence(JUnitSummary(tests=3, failures=0)).detail == "3/3 passed"
+    assert junit_evidence(JUnitSummary(tests=3, failures=1)).passed is False
+    assert trivy_evidence(("LOW", "MEDIUM"), "HIGH").passed is True
+    assert trivy_evidence(("LOW", "HIGH"), "HIGH").passed is False
+    assert trivy_evidence(("CRITICAL",), "CRITICAL").passed is False
+    assert trivy_evidence(("WHATEVER",), "LOW").passed is True  # an unnamed severity counts as UNKNOWN
+
+
+def test_reports_that_are_not_their_format_are_bad_input(runtime: Runtime, tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text("<html/>")
+    with pytest.raises(BadInputError, match="not a JUnit report"):
+        runtime.reports.junit(junit)
+    trivy = tmp_path / "trivy.json"
+    trivy.write_text("[1, 2]")
+    with pytest.raises(BadInputError, match="not a Trivy JSON report"):
+        runtime.reports.trivy(trivy)
+    with pytest.raises(BadInputError, match="cannot read"):
+        runtime.reports.junit(tmp_path / "missing.xml")

@@ -10,8 +10,8 @@ from unittest import mock
 
 import pytest
 
-from tests.conftest import EXAMPLE
 from findly_infra.cli import main
+from tests.conftest import EXAMPLE
 from tests.test_cli import run
 
 

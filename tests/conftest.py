@@ -14,6 +14,8 @@ settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=1000)
+# mutation testing (`nox -s mutation`): the same examples for every mutant, and fewer of them
+settings.register_profile("mutation", parent=settings.get_profile("default"), max_examples=30, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent

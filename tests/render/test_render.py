@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from findly_infra import load_platform
 from findly_infra.domain import Platform, StrategyKind
 from findly_infra.render import render_platform, write_tree
+from findly_infra.render.tree import dump
 from findly_infra.testing.strategies import platforms
 from tests.conftest import EXAMPLE
 
@@ -220,3 +222,30 @@ def test_metric_names_from_the_file_flow_into_rules_and_labels(tmp_path: Path) -
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _documents_of(tree: dict[str, str]) -> list[object]:
+    return [doc for name, text in sorted(tree.items()) if name.endswith(".yaml") for doc in yaml.safe_load_all(text)]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.text(max_size=10), json_values, max_size=5))
+def test_the_yaml_writer_reads_back_exactly_what_it_was_given(document: dict[str, object]) -> None:
+    """Any text (quotes, colons, '#', 'yes', '1.0', newlines, control characters, Unicode) survives the writer."""
+    assert yaml.safe_load(dump(document)) == document
+
+
+def test_the_yaml_writer_reads_back_every_rendered_document(example_tree: dict[str, str]) -> None:
+    documents = _documents_of(example_tree)
+    assert len(documents) > 50
+    for document in documents:
+        assert yaml.safe_load(dump(document)) == document
+    promql = next(text for text in example_tree.values() if "|-\n" in text or "|\n" in text)  # literal blocks
+    assert "expr: |" in promql

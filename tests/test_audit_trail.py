@@ -1,0 +1,292 @@
+"""The audit trail says exactly who did what, when, to which version and why; every refusal names its rule and
+says why in words a person can act on; every deadline holds to the minute."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from findly_infra import load_platform
+from findly_infra.domain import (
+    ApprovalGranted,
+    AwaitingApproval,
+    Decision,
+    DeploymentPipeline,
+    Event,
+    Phase,
+    RolledBack,
+    RolloutPaused,
+    RolloutSucceeded,
+    StrategyKind,
+    TrafficShifted,
+    Verdict,
+)
+from findly_infra.domain.notation import Duration
+
+from .conftest import EXAMPLE
+
+T0 = datetime(2026, 11, 26, 9, 0, 0)
+PLATFORM = load_platform(EXAMPLE)
+BLUE_GREEN = PLATFORM.blue_green_strategy
+assert BLUE_GREEN is not None
+
+
+def apply(pipeline: DeploymentPipeline, decision: Decision) -> DeploymentPipeline:
+    assert decision.accepted, decision.refusal
+    return pipeline.apply_all(decision.events)
+
+
+def to_production(version: str = "1.0.0", *, platform: object = PLATFORM, at: datetime = T0) -> DeploymentPipeline:
+    """*version* through development and staging, requested for production by erin, approved by alice and carol."""
+    pipeline = DeploymentPipeline.start(platform, "fn-posts")  # type: ignore[arg-type]
+    for env in ("development", "staging"):
+        pipeline = apply(pipeline, pipeline.deploy(version, env, actor="erin", at=at))
+        pipeline = apply(pipeline, pipeline.analyze(env, Verdict.PASS, actor="findly", at=at + timedelta(minutes=5)))
+        for suite in PLATFORM.environment(env).tests:
+            pipeline = apply(pipeline, pipeline.record_test(version, env, suite, True, actor="ci", at=at))
+    pipeline = pipeline.apply_all(pipeline.deploy(version, "production", actor="erin", at=at).events)
+    for person in ("alice", "carol"):
+        pipeline = apply(pipeline, pipeline.approve(version, "production", actor=person, at=at))
+    return pipeline
+
+
+# ---- every event records the command's who, when, where, which version and why -----------------------------
+
+ENVS = PLATFORM.promotion_order
+PEOPLE = ("alice", "bob", "carol", "dave", "erin")
+commands = st.tuples(
+    st.sampled_from(["deploy", "approve", "test", "analyze", "pause", "resume", "abort", "rollback"]),
+    st.sampled_from(ENVS),
+    st.sampled_from(["1.0.0", "2.0.0"]),
+    st.sampled_from(PEOPLE),
+    st.sampled_from(list(Verdict)),
+    st.integers(1, 90),
+    st.text(alphabet="abc ", max_size=6),
+)
+
+
+@given(st.lists(commands, max_size=50), st.booleans())
+def test_every_event_records_who_when_where_which_version_and_why(
+    script: list[tuple[str, str, str, str, Verdict, int, str]], prepared: bool
+) -> None:
+    pipeline = to_production() if prepared else DeploymentPipeline.start(PLATFORM, "fn-posts")
+    at = T0
+    for kind, env, version, actor, verdict, minutes, reason in script:
+        at += timedelta(minutes=minutes)
+        before = pipeline.environments[env]
+        rollout = before.rollout
+        if kind == "deploy":
+            decision = pipeline.deploy(version, env, actor=actor, at=at, strategy=StrategyKind.CANARY)
+        elif kind == "approve":
+            decision = pipeline.approve(version, env, actor=actor, at=at)
+        elif kind == "test":
+            decision = pipeline.record_test(version, env, "unit", True, actor=actor, at=at)
+        elif kind == "analyze":
+            decision = pipeline.analyze(env, verdict, actor=actor, at=at)
+        else:
+            decision = getattr(pipeline, kind)(env, actor=actor, at=at, reason=reason)
+        for happened in decision.events:
+            assert (happened.service, happened.environment, happened.actor, happened.at) == ("fn-posts", env, actor, at)
+            if kind in ("deploy", "approve", "test"):
+                assert happened.version == version
+            else:  # the gates and analyses act on the rollout under way
+                assert rollout is not None
+                assert happened.version == rollout.version
+            if kind in ("pause", "resume", "abort", "rollback"):
+                assert happened.reason == reason
+            if isinstance(happened, RolledBack):
+                assert rollout is not None
+                assert happened.restored == rollout.previous
+        pipeline = pipeline.apply_all(decision.events)
+
+
+# ---- every refusal: its rule, and a sentence that says why ----------------------------------------------------
+
+
+def _refusal(decision: Decision) -> tuple[str, str]:
+    assert decision.refusal is not None
+    assert decision.events == () or all(
+        e.type in ("promotion_requested", "approvals_superseded") for e in decision.events
+    )
+    return decision.refusal.rule, decision.refusal.message
+
+
+def test_each_refusal_names_its_rule_and_says_why() -> None:
+    fresh = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    ready = to_production()
+    started = apply(ready, ready.deploy("1.0.0", "production", actor="erin", at=T0))
+    cases: list[tuple[Decision, tuple[str, str]]] = [
+        (
+            fresh.deploy("1.0.0", "staging", actor="erin", at=T0),
+            ("promotion-order", "1.0.0 has not succeeded in development, which comes before staging"),
+        ),
+        (
+            fresh.approve("1.0.0", "development", actor="alice", at=T0),
+            ("approval-not-required", "development requires no approval"),
+        ),
+        (
+            fresh.approve("1.0.0", "production", actor="alice", at=T0, group="qa-team"),
+            ("approver-membership", "production takes approvals from devops-team, security-team, not qa-team"),
+        ),
+        (
+            fresh.approve("1.0.0", "production", actor="mallory", at=T0),
+            ("approver-membership", "mallory belongs to none of devops-team, security-team, who approve production"),
+        ),
+        (
+            fresh.approve("1.0.0", "production", actor="alice", at=T0),
+            ("approval-target", "no promotion of 1.0.0 into production is pending (pending: none)"),
+        ),
+        (
+            ready.approve("2.0.0", "production", actor="bob", at=T0),
+            ("approval-target", "no promotion of 2.0.0 into production is pending (pending: 1.0.0)"),
+        ),
+        (
+            ready.approve("1.0.0", "production", actor="alice", at=T0),
+            ("distinct-approvers", "alice already approved 1.0.0 for production"),
+        ),
+        (
+            ready.approve("1.0.0", "production", actor="bob", at=T0, group="devops-team"),
+            ("distinct-approvers", "devops-team already approved 1.0.0 for production"),
+        ),
+        (
+            started.deploy("1.0.0", "production", actor="erin", at=T0),
+            ("one-rollout-at-a-time", "1.0.0 is still rolling out in production (progressing)"),
+        ),
+        (
+            fresh.pause("staging", actor="a", at=T0, reason="r"),
+            ("rollout-progressing", "no rollout is progressing in staging"),
+        ),
+        (fresh.resume("staging", actor="a", at=T0), ("rollout-paused", "no rollout is paused in staging")),
+        (fresh.abort("staging", actor="a", at=T0, reason="r"), ("rollout-active", "no rollout to abort in staging")),
+        (
+            fresh.rollback("staging", actor="a", at=T0, reason="r"),
+            ("rollout-active", "no rollout to roll back in staging"),
+        ),
+        (
+            fresh.analyze("staging", Verdict.PASS, actor="a", at=T0),
+            ("rollout-progressing", "no rollout is progressing in staging"),
+        ),
+    ]
+    for decision, expected in cases:
+        assert _refusal(decision) == expected
+
+
+def test_the_requester_and_the_rollouts_starter_cannot_approve() -> None:
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    for env in ("development", "staging"):
+        pipeline = apply(pipeline, pipeline.deploy("1.0.0", env, actor="alice", at=T0))
+        pipeline = apply(pipeline, pipeline.analyze(env, Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=5)))
+        for suite in PLATFORM.environment(env).tests:
+            pipeline = apply(pipeline, pipeline.record_test("1.0.0", env, suite, True, actor="ci", at=T0))
+    pipeline = pipeline.apply_all(pipeline.deploy("1.0.0", "production", actor="alice", at=T0).events)
+    assert _refusal(pipeline.approve("1.0.0", "production", actor="alice", at=T0)) == (
+        "self-approval",
+        "alice asked for this promotion and cannot approve it",
+    )
+    for person in ("bob", "carol"):
+        pipeline = apply(pipeline, pipeline.approve("1.0.0", "production", actor=person, at=T0))
+    pipeline = apply(pipeline, pipeline.deploy("1.0.0", "production", actor="alice", at=T0))
+    for suite in ("smoke_tests", "performance_tests"):
+        pipeline = apply(pipeline, pipeline.record_test("1.0.0", "production", suite, True, actor="ci", at=T0))
+    awaiting = pipeline.analyze("production", Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=1))
+    (asked,) = awaiting.events[1:]
+    assert isinstance(asked, AwaitingApproval)
+    assert asked.step == "business_validation"
+    assert asked.reason == next(s.description for s in BLUE_GREEN.validation_steps if s.manual)
+    pipeline = apply(pipeline, awaiting)
+    assert _refusal(pipeline.approve("1.0.0", "production", actor="alice", at=T0)) == (
+        "self-approval",
+        "alice started this rollout and cannot approve its business_validation",
+    )
+    granted = pipeline.approve("1.0.0", "production", actor="dave", at=T0 + timedelta(minutes=2))
+    approval, cutover = granted.events
+    assert isinstance(approval, ApprovalGranted)
+    assert (approval.group, approval.step, approval.actor) == ("security-team", "business_validation", "dave")
+    assert isinstance(cutover, TrafficShifted)
+    assert (cutover.weight, cutover.step, cutover.reason, cutover.actor) == (100, 1, "cutover", "dave")
+    after = apply(pipeline, granted).environments["production"].rollout
+    assert after is not None
+    assert (after.phase, after.waiting_for, after.approved_steps) == (Phase.PROGRESSING, None, {"business_validation"})
+
+
+# ---- deadlines, to the minute ------------------------------------------------------------------------------
+
+
+def test_approvals_expire_at_exactly_their_age() -> None:
+    expiry = timedelta(milliseconds=PLATFORM.environment("production").approval_expires_after.milliseconds)
+    ready = to_production()
+    assert ready.deploy("1.0.0", "production", actor="erin", at=T0 + expiry - timedelta(seconds=1)).accepted
+    late = ready.deploy("1.0.0", "production", actor="erin", at=T0 + expiry)
+    assert _refusal(late) == (
+        "approvals",
+        "1.0.0 needs an approval from devops-team, security-team to enter production",
+    )
+
+
+def test_blue_green_validation_waits_exactly_its_timeout() -> None:
+    timeout = timedelta(milliseconds=BLUE_GREEN.validation_timeout.milliseconds)
+    started = apply(to_production(), to_production().deploy("1.0.0", "production", actor="erin", at=T0))
+    waiting = started.analyze("production", Verdict.PASS, actor="findly", at=T0 + timeout - timedelta(seconds=1))
+    assert [e.type for e in waiting.events] == ["analysis_recorded"]  # still waiting for smoke_tests
+    timed_out = started.analyze("production", Verdict.PASS, actor="findly", at=T0 + timeout)
+    paused = timed_out.events[-1]
+    assert isinstance(paused, RolloutPaused)
+    assert paused.reason == f"no passed smoke_tests for 1.0.0 within {BLUE_GREEN.validation_timeout.describe()}"
+
+
+def test_blue_green_bakes_exactly_its_bake_time_after_cutover() -> None:
+    quick = attrs.evolve(
+        BLUE_GREEN,
+        validation_steps=tuple(s for s in BLUE_GREEN.validation_steps if s.evidence is None and not s.manual),
+    )
+    platform = attrs.evolve(PLATFORM, blue_green_strategy=quick)
+    pipeline = to_production(platform=platform)
+    pipeline = apply(pipeline, pipeline.deploy("1.0.0", "production", actor="erin", at=T0))
+    cut = T0 + timedelta(minutes=1)
+    pipeline = apply(pipeline, pipeline.analyze("production", Verdict.PASS, actor="findly", at=cut))
+    assert pipeline.environments["production"].rollout.weight == 100  # type: ignore[union-attr]
+    bake = timedelta(milliseconds=quick.bake_time.milliseconds)
+    early = pipeline.analyze("production", Verdict.PASS, actor="findly", at=cut + bake - timedelta(seconds=1))
+    assert not any(isinstance(e, RolloutSucceeded) for e in early.events)
+    done = pipeline.analyze("production", Verdict.PASS, actor="findly", at=cut + bake)
+    assert isinstance(done.events[-1], RolloutSucceeded)
+    fired = pipeline.analyze("production", Verdict.FAIL, actor="findly", at=cut + timedelta(seconds=1))
+    rolled = fired.events[-1]
+    assert isinstance(rolled, RolledBack)
+    assert rolled.reason == "1 failed analysis in this stage (threshold 1)"
+
+
+def test_a_canary_whose_last_stage_is_timed_succeeds_when_that_stage_ends() -> None:
+    stages = PLATFORM.canary_strategy.traffic_progression  # type: ignore[union-attr]
+    timed = (*stages[:-1], attrs.evolve(stages[-1], duration=Duration.of(minutes=5)))
+    platform = attrs.evolve(PLATFORM, canary_strategy=attrs.evolve(PLATFORM.canary_strategy, traffic_progression=timed))
+    pipeline = DeploymentPipeline.start(platform, "fn-posts")
+    pipeline = apply(pipeline, pipeline.deploy("1.0.0", "development", actor="a", at=T0, strategy=StrategyKind.CANARY))
+    at, log = T0, []
+    while pipeline.environments["development"].phase is Phase.PROGRESSING:
+        at += timedelta(minutes=1)
+        decision = pipeline.analyze("development", Verdict.PASS, actor="findly", at=at)
+        log += [(at, e) for e in decision.events]
+        pipeline = apply(pipeline, decision)
+    full = next(when for when, e in log if isinstance(e, TrafficShifted) and e.weight == 100)
+    (succeeded,) = [when for when, e in log if isinstance(e, RolloutSucceeded)]
+    assert succeeded - full == timedelta(minutes=5)  # the timed 100% stage is held for its whole duration
+
+
+@pytest.mark.parametrize("verdict", [Verdict.FAIL, Verdict.INCONCLUSIVE])
+def test_a_decision_records_the_analysis_before_what_it_leads_to(verdict: Verdict) -> None:
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    pipeline = apply(pipeline, pipeline.deploy("1.0.0", "development", actor="a", at=T0, strategy=StrategyKind.CANARY))
+    events: list[Event] = []
+    at = T0
+    while pipeline.environments["development"].phase is Phase.PROGRESSING:
+        at += timedelta(minutes=1)
+        decision = pipeline.analyze("development", verdict, actor="findly", at=at)
+        assert decision.events[0].type == "analysis_recorded"
+        events += decision.events
+        pipeline = apply(pipeline, decision)
+    assert isinstance(events[-1], RolledBack if verdict is Verdict.FAIL else RolloutPaused)

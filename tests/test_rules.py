@@ -32,6 +32,7 @@ from findly_infra.domain import (
 from findly_infra.domain.environment import RollbackCapability
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.view import EnvironmentView, WaitKind
+from findly_infra.testing import HEALTHY
 
 from .conftest import EXAMPLE
 
@@ -41,14 +42,6 @@ CANARY = PLATFORM.canary_strategy
 assert CANARY is not None
 THRESHOLD = CANARY.failure_handling.rollback_threshold
 LIMIT = CANARY.analysis.inconclusive_limit
-HEALTHY = {
-    "requests": 1000.0,
-    "error_rate": 0.001,
-    "latency_p95": 0.3,
-    "latency_p99": 0.5,
-    "cpu_utilization": 0.5,
-    "memory_utilization": 0.6,
-}
 
 
 def canary(

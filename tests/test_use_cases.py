@@ -170,3 +170,15 @@ def test_reports_that_are_not_their_format_are_bad_input(runtime: Runtime, tmp_p
         runtime.reports.trivy(trivy)
     with pytest.raises(BadInputError, match="cannot read"):
         runtime.reports.junit(tmp_path / "missing.xml")
+
+
+def test_the_runtime_closes_what_it_opened(tmp_path: Path) -> None:
+    import sqlite3
+
+    settings = Settings(config=str(EXAMPLE), config_given=True, state=str(tmp_path / "state.sqlite3"), now=NOW)
+    with open_runtime(settings, load_platform(settings), service="fn-posts") as runtime:
+        runtime.service.deploy("fn-posts", "1.0.0", "development", actor="erin")
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        runtime.service.history("fn-posts")
+    with open_runtime(settings, load_platform(settings), service="fn-posts") as again:  # and it kept everything
+        assert [e.type for e in again.service.history("fn-posts")][:2] == ["rollout_started", "traffic_shifted"]

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -335,3 +336,44 @@ def test_a_rolling_update_is_held_to_the_canarys_criteria_as_documented(promethe
     alone = Analyst(PrometheusMetrics(client, PLATFORM.metrics), no_canary, StrategyKind.ROLLING)  # traffic alone
     assert alone.analyze("fn-posts", "production", "errors", AT) == (Verdict.PASS, ())
     assert alone.analyze("fn-posts", "production", "quiet", AT)[0] is Verdict.INCONCLUSIVE
+
+
+def test_a_refused_query_exits_5_from_every_command(tmp_path: Path) -> None:
+    """A Prometheus that refuses our queries (400: a metric name the file got wrong) is a dependency error, from
+    ``analyze`` and from a rollout step alike — never a bug, never an inconclusive analysis that hides it."""
+    import io
+    import json
+
+    from findly_infra.cli import main
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"status": "error", "errorType": "bad_data", "error": "parse error"}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    base = ["--json", "--config", str(EXAMPLE), "--state", str(tmp_path / "s.sqlite3"), "--actor", "erin"]
+    try:
+        budget = "--override-budget", "the budgets cannot be read either"
+        gated = [*base, "--prometheus-url", url, "deploy", "fn-posts", "1.0.0", "--env", "development", *budget]
+        deploy = main(gated, out=io.StringIO())
+        assert deploy == 5  # the budget gate's query is refused too: not a reason to let it in
+        assert main([*base, "deploy", "fn-posts", "1.0.0", "--env", "development"], out=io.StringIO()) == 0
+        for command in (
+            ["rollout", "fn-posts", "--env", "development"],
+            ["analyze", "fn-posts", "--env", "development"],
+        ):
+            out = io.StringIO()
+            assert main([*base, "--prometheus-url", url, *command], out=out) == 5, command
+            assert json.loads(out.getvalue())["error"]["kind"] == "dependency"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -100,6 +100,11 @@ BUILTIN_RESOURCE_PROFILES: Mapping[str, ResourceProfile] = {
 PRODUCTION_EQUIVALENT = "production-equivalent"
 
 
+_AUTOSCALERS: dict[int, tuple[Platform, dict[str, HorizontalAutoscaler]]] = {}
+"""Each platform's autoscalers by service, by the platform's identity (each entry keeps its platform alive,
+so an identity is not reused while its entry stands)."""
+
+
 @attrs.frozen
 class Platform:
     """Everything the platform file says, section by section.
@@ -195,10 +200,16 @@ class Platform:
         raise UnknownNameError(f"unknown service {name!r}; known: {known}")
 
     def autoscaler_for(self, service: str) -> HorizontalAutoscaler | None:
-        for autoscaler in self.hpa_configuration:
-            if service_name_from_key(autoscaler.service) == service:
-                return autoscaler
-        return None
+        """The autoscaler ``hpa_configuration`` gives *service* (the first one that names it), if any."""
+        entry = _AUTOSCALERS.get(id(self))
+        if entry is None or entry[0] is not self:  # indexed once per platform: rendering asks once per service
+            index: dict[str, HorizontalAutoscaler] = {}
+            for autoscaler in self.hpa_configuration:
+                index.setdefault(service_name_from_key(autoscaler.service), autoscaler)
+            if len(_AUTOSCALERS) > 64:
+                _AUTOSCALERS.clear()
+            entry = _AUTOSCALERS[id(self)] = (self, index)
+        return entry[1].get(service)
 
     # ---- resources --------------------------------------------------------------------------
 

@@ -94,22 +94,14 @@ def _entry(
     nested_list_indent: str,
     in_list: bool = False,
 ) -> None:
-    if isinstance(value, Mapping) and value:
-        if in_list:  # "- key: value" with the rest of the mapping under it
+    if isinstance(value, (Mapping, list, tuple)) and value:
+        if in_list:  # "- key: value" (or "- - item") with the rest of the collection under it
             start = len(out)
             _block(value, inner, out)
             out[start] = f"{head} {out[start][len(inner) :]}"
         else:
             out.append(head)
-            _block(value, inner, out)
-    elif isinstance(value, (list, tuple)) and value:
-        if in_list:
-            start = len(out)
-            _block(value, inner, out)
-            out[start] = f"{head} {out[start][len(inner) :]}"
-        else:
-            out.append(head)
-            _block(value, nested_list_indent, out)
+            _block(value, inner if isinstance(value, Mapping) else nested_list_indent, out)
     elif isinstance(value, str) and (literal := _literal(value)) is not None:
         indicator, lines = literal
         out.append(f"{head} {indicator}")

@@ -8,19 +8,17 @@ which one spoke and a property test can aim at one.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import TypedDict
+from datetime import datetime
 
 import attrs
 
-from findly_infra.domain.environment import Environment, RollbackCapability, StrategyKind
+from findly_infra.domain import progress
+from findly_infra.domain.environment import Environment, StrategyKind
 from findly_infra.domain.events import (
     AnalysisRecorded,
     ApprovalGranted,
     ApprovalsSuperseded,
-    AwaitingApproval,
     Event,
     MetricReading,
     PromotionRequested,
@@ -29,12 +27,11 @@ from findly_infra.domain.events import (
     RolloutPaused,
     RolloutResumed,
     RolloutStarted,
-    RolloutSucceeded,
     TestResultRecorded,
-    TrafficShifted,
     Verdict,
 )
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.progress import as_timedelta
 from findly_infra.domain.state import Approval, EnvironmentState, Phase, Rollout, fold
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
 
@@ -47,14 +44,6 @@ ROLLOUT_RECORDED_EVIDENCE = frozenset({"health checks", "canary validation"})
 def override_reason(reason: str | None) -> str | None:
     """The reason given for an override, or ``None`` when none was given: a blank reason is no reason."""
     return reason.strip() if reason and reason.strip() else None
-
-
-class _Base(TypedDict):
-    service: str
-    environment: str
-    version: str
-    at: datetime
-    actor: str
 
 
 @attrs.frozen
@@ -305,7 +294,7 @@ class DeploymentPipeline:
 
     # ---- rollout mechanics ---------------------------------------------------------------------
 
-    def _base(self, environment: str, version: str, actor: str, at: datetime) -> _Base:
+    def _base(self, environment: str, version: str, actor: str, at: datetime) -> progress.Base:
         return {"service": self.service, "environment": environment, "version": version, "at": at, "actor": actor}
 
     def _strategy(self, env: Environment, kind: StrategyKind) -> CanaryStrategy | BlueGreenStrategy | RollingStrategy:
@@ -314,99 +303,47 @@ class DeploymentPipeline:
     def _first_step(
         self, env: Environment, kind: StrategyKind, version: str, actor: str, at: datetime
     ) -> tuple[Event, ...]:
-        strategy = self._strategy(env, kind)
-        base = self._base(env.name, version, actor, at)
-        if isinstance(strategy, CanaryStrategy):
-            return (TrafficShifted(**base, weight=strategy.traffic_progression[0].canary_weight, step=0),)
-        if isinstance(strategy, BlueGreenStrategy):
-            return ()  # validation first, on internal traffic: no public traffic yet
-        return (TrafficShifted(**base, weight=100, step=0),)
+        return progress.first_step(self._strategy(env, kind), self._base(env.name, version, actor, at))
 
     def _after_analysis(
         self, env: Environment, rollout: Rollout, verdict: Verdict, actor: str, at: datetime
     ) -> tuple[Event, ...]:
+        """What an analysis leads to: a failure or doubt counted (and acted on at its limit), else progress."""
         strategy = self._strategy(env, rollout.strategy)
         base = self._base(env.name, rollout.version, actor, at)
         if verdict is Verdict.FAIL:
-            threshold = strategy.failure_handling.rollback_threshold if isinstance(strategy, CanaryStrategy) else 1
-            automatic = not isinstance(strategy, CanaryStrategy) or strategy.failure_handling.automatic_rollback
-            if rollout.failures + 1 >= threshold:
-                if automatic and env.rollback_capability is RollbackCapability.AUTOMATIC:
-                    count = rollout.failures + 1
-                    noun = "analysis" if count == 1 else "analyses"
-                    why = f"{count} failed {noun} in this stage (threshold {threshold})"
-                    return (RolledBack(**base, reason=why, restored=rollout.previous),)
-                return (RolloutPaused(**base, reason="analysis failed; rollback is manual here"),)
-            return ()
+            return progress.after_failure(strategy, env, rollout, base)
         if verdict is Verdict.INCONCLUSIVE:
-            if rollout.inconclusive + 1 >= strategy.analysis.inconclusive_limit:
-                why = f"{rollout.inconclusive + 1} inconclusive analyses in a row: not enough data to decide"
-                return (RolloutPaused(**base, reason=why),)
-            return ()
-        return self._progress(env, rollout, strategy, actor, at)
+            return progress.after_doubt(strategy, rollout, base)
+        return self._progress(env, rollout, strategy, base, at)
 
-    def _progress(  # noqa: PLR0911 - one outcome per strategy and stage
+    def _progress(
         self,
         env: Environment,
         rollout: Rollout,
         strategy: CanaryStrategy | BlueGreenStrategy | RollingStrategy,
-        actor: str,
+        base: progress.Base,
         at: datetime,
     ) -> tuple[Event, ...]:
-        base = self._base(env.name, rollout.version, actor, at)
+        """After a passing analysis: one policy per strategy (``domain/progress.py``)."""
         if isinstance(strategy, RollingStrategy):
-            watched = at - rollout.started >= _td(strategy.watch.milliseconds)
-            return (RolloutSucceeded(**base),) if watched else ()
-        if isinstance(strategy, BlueGreenStrategy):
-            if rollout.weight < 100:
-                return self._continue_blue_green(env, rollout, actor, at)
-            baked = rollout.step_started is not None and at - rollout.step_started >= _td(
-                strategy.bake_time.milliseconds
-            )
-            return (RolloutSucceeded(**base),) if baked else ()
-        step = strategy.traffic_progression[rollout.step]
-        started = rollout.step_started or rollout.started
-        if step.duration is None or at - started < _td(step.duration.milliseconds):
-            return (RolloutSucceeded(**base),) if step.duration is None and step.canary_weight == 100 else ()
-        if rollout.step + 1 >= len(strategy.traffic_progression):
-            return (RolloutSucceeded(**base),)
-        following = strategy.traffic_progression[rollout.step + 1]
-        shifted = TrafficShifted(**base, weight=following.canary_weight, step=rollout.step + 1)
-        if following.canary_weight == 100 and following.duration is None:
-            return (shifted, RolloutSucceeded(**base))
-        return (shifted,)
+            return progress.rolling(strategy, rollout, base, at)
+        if isinstance(strategy, CanaryStrategy):
+            return progress.canary(strategy, rollout, base, at)
+        return progress.blue_green(strategy, rollout, self.environments[env.name], base, at)
 
     def _continue_blue_green(self, env: Environment, rollout: Rollout, actor: str, at: datetime) -> tuple[Event, ...]:
-        """Validation steps in order; a manual one waits for an approval; then cut over to green."""
         strategy = self.platform.strategy_for(env.name, StrategyKind.BLUE_GREEN)
         assert isinstance(strategy, BlueGreenStrategy)
         base = self._base(env.name, rollout.version, actor, at)
-        state = self.environments[env.name]
-        for step in strategy.validation_steps:
-            if step.is_health_checks:
-                continue  # this analysis just passed: the rollout records it
-            if step.manual:
-                if step.name in rollout.approved_steps:
-                    continue
-                return (AwaitingApproval(**base, step=step.name, reason=step.description),)
-            if not state.has_passed(rollout.version, step.name):
-                if at - rollout.started >= _td(strategy.validation_timeout.milliseconds):
-                    why = f"no passed {step.name} for {rollout.version} within {strategy.validation_timeout.describe()}"
-                    return (RolloutPaused(**base, reason=why),)  # no phase waits forever: a person decides
-                return ()  # evidence (a passed suite of that name) still missing
-        return (TrafficShifted(**base, weight=100, step=1, reason="cutover"),)
-
-
-@functools.lru_cache(maxsize=256)
-def _td(milliseconds: int) -> timedelta:
-    return timedelta(milliseconds=milliseconds)
+        return progress.blue_green_validation(strategy, rollout, self.environments[env.name], base, at)
 
 
 def _valid_approvals(env: Environment, state: EnvironmentState, at: datetime) -> list[Approval]:
     """Approvals for the pending request that have not expired."""
     if state.requested is None:
         return []
-    expiry = _td(env.approval_expires_after.milliseconds)
+    expiry = as_timedelta(env.approval_expires_after.milliseconds)
     return [a for a in state.approvals if a.version == state.requested.version and at - a.at < expiry]
 
 

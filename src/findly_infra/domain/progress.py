@@ -1,0 +1,132 @@
+"""How a rollout moves, one policy per strategy: its first step, and what an analysis leads to.
+
+``DeploymentPipeline`` asks; these functions answer with the events to record (none: keep going as is).
+Each takes the strategy, the rollout as it stands, and the analysis's time; ``base`` carries the fields every
+event of the decision shares (service, environment, version, time, actor).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+from typing import TypedDict
+
+from findly_infra.domain.environment import Environment, RollbackCapability
+from findly_infra.domain.events import (
+    AwaitingApproval,
+    Event,
+    RolledBack,
+    RolloutPaused,
+    RolloutSucceeded,
+    TrafficShifted,
+)
+from findly_infra.domain.state import EnvironmentState, Rollout
+from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
+
+__all__: list[str] = []  # the pipeline's own policies: ask DeploymentPipeline, not these
+
+
+class Base(TypedDict):
+    """What every event of one decision says: which service, environment and version; when; who."""
+
+    service: str
+    environment: str
+    version: str
+    at: datetime
+    actor: str
+
+
+@functools.lru_cache(maxsize=256)
+def as_timedelta(milliseconds: int) -> timedelta:
+    return timedelta(milliseconds=milliseconds)
+
+
+def first_step(strategy: CanaryStrategy | BlueGreenStrategy | RollingStrategy, base: Base) -> tuple[Event, ...]:
+    """A canary's first stage; a rolling update's whole traffic; blue-green none (it validates on internal traffic)."""
+    if isinstance(strategy, CanaryStrategy):
+        return (TrafficShifted(**base, weight=strategy.traffic_progression[0].canary_weight, step=0),)
+    if isinstance(strategy, BlueGreenStrategy):
+        return ()
+    return (TrafficShifted(**base, weight=100, step=0),)
+
+
+def after_failure(
+    strategy: CanaryStrategy | BlueGreenStrategy | RollingStrategy, env: Environment, rollout: Rollout, base: Base
+) -> tuple[Event, ...]:
+    """A failed analysis: at the threshold (a canary's ``rollback_threshold`` failures in the stage, one for the
+    others), roll back where rollback is automatic, else pause for a person; below it, keep counting."""
+    handling = strategy.failure_handling if isinstance(strategy, CanaryStrategy) else None
+    threshold = handling.rollback_threshold if handling else 1
+    count = rollout.failures + 1
+    if count < threshold:
+        return ()
+    automatic = handling.automatic_rollback if handling else True
+    if automatic and env.rollback_capability is RollbackCapability.AUTOMATIC:
+        noun = "analysis" if count == 1 else "analyses"
+        why = f"{count} failed {noun} in this stage (threshold {threshold})"
+        return (RolledBack(**base, reason=why, restored=rollout.previous),)
+    return (RolloutPaused(**base, reason="analysis failed; rollback is manual here"),)
+
+
+def after_doubt(
+    strategy: CanaryStrategy | BlueGreenStrategy | RollingStrategy, rollout: Rollout, base: Base
+) -> tuple[Event, ...]:
+    """An inconclusive analysis: ``inconclusive_limit`` of them in a row pause the rollout for a person."""
+    streak = rollout.inconclusive + 1
+    if streak < strategy.analysis.inconclusive_limit:
+        return ()
+    return (RolloutPaused(**base, reason=f"{streak} inconclusive analyses in a row: not enough data to decide"),)
+
+
+def rolling(strategy: RollingStrategy, rollout: Rollout, base: Base, at: datetime) -> tuple[Event, ...]:
+    """A rolling update succeeds on the first passing analysis once it has been watched for ``watch``."""
+    watched = at - rollout.started >= as_timedelta(strategy.watch.milliseconds)
+    return (RolloutSucceeded(**base),) if watched else ()
+
+
+def canary(strategy: CanaryStrategy, rollout: Rollout, base: Base, at: datetime) -> tuple[Event, ...]:
+    """The next stage once this one has lasted its duration; the last stage (or an untimed 100%) succeeds."""
+    stages = strategy.traffic_progression
+    stage = stages[rollout.step]
+    started = rollout.step_started or rollout.started
+    if stage.duration is None or at - started < as_timedelta(stage.duration.milliseconds):
+        untimed_full = stage.duration is None and stage.canary_weight == 100
+        return (RolloutSucceeded(**base),) if untimed_full else ()
+    if rollout.step + 1 >= len(stages):
+        return (RolloutSucceeded(**base),)
+    following = stages[rollout.step + 1]
+    shifted = TrafficShifted(**base, weight=following.canary_weight, step=rollout.step + 1)
+    if following.canary_weight == 100 and following.duration is None:
+        return (shifted, RolloutSucceeded(**base))
+    return (shifted,)
+
+
+def blue_green(
+    strategy: BlueGreenStrategy, rollout: Rollout, state: EnvironmentState, base: Base, at: datetime
+) -> tuple[Event, ...]:
+    """Before cutover, validation (:func:`blue_green_validation`); after it, success once baked for ``bake_time``."""
+    if rollout.weight < 100:
+        return blue_green_validation(strategy, rollout, state, base, at)
+    cut_over = rollout.step_started
+    baked = cut_over is not None and at - cut_over >= as_timedelta(strategy.bake_time.milliseconds)
+    return (RolloutSucceeded(**base),) if baked else ()
+
+
+def blue_green_validation(
+    strategy: BlueGreenStrategy, rollout: Rollout, state: EnvironmentState, base: Base, at: datetime
+) -> tuple[Event, ...]:
+    """Validation steps in order: health checks (this passing analysis), evidence (a passed suite of the step's
+    name, awaited until ``validation_timeout``, then a person decides), a manual step (an approval); then cut over."""
+    for step in strategy.validation_steps:
+        if step.is_health_checks:
+            continue
+        if step.manual:
+            if step.name in rollout.approved_steps:
+                continue
+            return (AwaitingApproval(**base, step=step.name, reason=step.description),)
+        if not state.has_passed(rollout.version, step.name):
+            if at - rollout.started >= as_timedelta(strategy.validation_timeout.milliseconds):
+                why = f"no passed {step.name} for {rollout.version} within {strategy.validation_timeout.describe()}"
+                return (RolloutPaused(**base, reason=why),)
+            return ()
+    return (TrafficShifted(**base, weight=100, step=1, reason="cutover"),)

@@ -290,3 +290,92 @@ def test_a_decision_records_the_analysis_before_what_it_leads_to(verdict: Verdic
         events += decision.events
         pipeline = apply(pipeline, decision)
     assert isinstance(events[-1], RolledBack if verdict is Verdict.FAIL else RolloutPaused)
+
+
+# ---- the read model, word for word ---------------------------------------------------------------------------
+
+
+def test_the_view_says_what_waits_word_for_word() -> None:
+    from findly_infra.domain.view import EnvironmentView, Share, WaitKind
+
+    ready = to_production()
+    pending = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    pending = to_production().apply_all(())  # approved: nothing missing, nothing to wait for
+    assert EnvironmentView.of(pending, "production", T0).waiting_for is None
+    asked = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    for env in ("development", "staging"):
+        asked = apply(asked, asked.deploy("1.0.0", env, actor="erin", at=T0))
+        asked = apply(asked, asked.analyze(env, Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=5)))
+        for suite in PLATFORM.environment(env).tests:
+            asked = apply(asked, asked.record_test("1.0.0", env, suite, True, actor="ci", at=T0))
+    asked = asked.apply_all(asked.deploy("1.0.0", "production", actor="erin", at=T0).events)
+    waiting = EnvironmentView.of(asked, "production", T0).waiting_for
+    assert waiting is not None
+    assert waiting.message == (
+        "1.0.0 needs an approval from devops-team, security-team to enter production, by someone other than erin "
+        "(findly-infra approve fn-posts 1.0.0 --env production)"
+    )
+    assert waiting.deadline is None
+
+    started = apply(ready, ready.deploy("1.0.0", "production", actor="erin", at=T0))
+    view = EnvironmentView.of(started, "production", T0)
+    assert view.waiting_for is not None
+    assert view.waiting_for.message == (
+        "a passed smoke_tests for 1.0.0 before 2026-11-26T10:00:00 "
+        "(findly-infra record fn-posts 1.0.0 --env production --suite smoke_tests --passed)"
+    )
+    assert view.describe() == "progressing (blue-green 1.0.0 0%)"  # validated on internal traffic: none public yet
+    assert (view.serving, view.candidate, view.stopped) == (None, Share("1.0.0", 0), None)
+
+    paused = apply(started, started.pause("production", actor="alice", at=T0, reason="a look"))
+    view = EnvironmentView.of(paused, "production", T0)
+    assert view.waiting_for is not None
+    assert (view.waiting_for.kind, view.waiting_for.needs) == (WaitKind.PERSON, ())
+    assert view.waiting_for.message == (
+        "paused (a look): resume, abort or roll back (findly-infra resume|abort|rollback fn-posts --env production)"
+    )
+    assert view.describe() == "paused (blue-green 1.0.0 0%) — a look"
+
+    for suite in ("smoke_tests", "performance_tests"):
+        started = apply(started, started.record_test("1.0.0", "production", suite, True, actor="ci", at=T0))
+    awaiting = apply(started, started.analyze("production", Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=1)))
+    view = EnvironmentView.of(awaiting, "production", T0)
+    assert view.waiting_for is not None
+    assert view.waiting_for.needs == ("devops-team", "security-team")
+    assert view.waiting_for.message == (
+        "an approval of business_validation for 1.0.0 from devops-team, security-team, by someone other than erin "
+        "(findly-infra approve fn-posts 1.0.0 --env production)"
+    )
+
+
+def test_the_view_of_a_canary_in_each_phase() -> None:
+    from findly_infra.domain.view import EnvironmentView, Share
+
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    assert EnvironmentView.of(pipeline, "development", T0).describe() == "idle (nothing serving)"
+    assert EnvironmentView.of(pipeline, "development", T0).routes() == {}
+    pipeline = apply(pipeline, pipeline.deploy("1.0.0", "development", actor="erin", at=T0))
+    pipeline = apply(pipeline, pipeline.analyze("development", Verdict.PASS, actor="f", at=T0 + timedelta(minutes=5)))
+    view = EnvironmentView.of(pipeline, "development", T0)
+    assert (view.describe(), view.rollout_share, view.routes()) == (
+        "succeeded (serving 1.0.0 100%)",
+        100,
+        {"1.0.0": 100},
+    )
+    pipeline = apply(
+        pipeline, pipeline.deploy("2.0.0", "development", actor="erin", at=T0, strategy=StrategyKind.CANARY)
+    )
+    view = EnvironmentView.of(pipeline, "development", T0)
+    assert (view.serving, view.candidate) == (Share("1.0.0", 95), Share("2.0.0", 5))
+    assert (view.describe(), view.rollout_share) == ("progressing (serving 1.0.0 95%, canary 2.0.0 5%)", 5)
+    assert view.routes() == {"1.0.0": 95, "2.0.0": 5}
+    assert view.waiting_for is None
+    rolled = apply(pipeline, pipeline.rollback("development", actor="erin", at=T0, reason="bad"))
+    view = EnvironmentView.of(rolled, "development", T0)
+    assert (view.describe(), view.rollout_share, view.routes()) == (
+        "rolled_back (serving 1.0.0 100%) — bad",
+        0,
+        {"1.0.0": 100},
+    )
+    aborted = apply(pipeline, pipeline.abort("development", actor="erin", at=T0, reason=""))
+    assert EnvironmentView.of(aborted, "development", T0).stopped == "aborted"  # no reason given: the phase says it

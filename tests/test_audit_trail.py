@@ -379,3 +379,91 @@ def test_the_view_of_a_canary_in_each_phase() -> None:
     )
     aborted = apply(pipeline, pipeline.abort("development", actor="erin", at=T0, reason=""))
     assert EnvironmentView.of(aborted, "development", T0).stopped == "aborted"  # no reason given: the phase says it
+
+
+# ---- the fold, record by record --------------------------------------------------------------------------------
+
+
+def test_the_fold_keeps_exactly_what_the_events_say() -> None:
+    from findly_infra.domain.state import EnvironmentState, PendingRequest, Rollout
+
+    def at(minutes: int) -> datetime:
+        return T0 + timedelta(minutes=minutes)
+
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    pipeline = apply(pipeline, pipeline.deploy("1.0.0", "development", actor="erin", at=at(0)))
+    pipeline = apply(pipeline, pipeline.analyze("development", Verdict.PASS, actor="f", at=at(5)))
+    state = pipeline.environments["development"]
+    first = Rollout("1.0.0", None, StrategyKind.ROLLING, Phase.SUCCEEDED, at(0), 0, 100, at(0), started_by="erin")
+    assert state == EnvironmentState(
+        current="1.0.0", succeeded=frozenset({"1.0.0"}), rollout=attrs.evolve(first, stopped_at=at(5))
+    )
+    pipeline = apply(pipeline, pipeline.record_test("1.0.0", "development", "unit", True, actor="ci", at=at(6)))
+    pipeline = apply(pipeline, pipeline.record_test("1.0.0", "development", "e2e", False, actor="ci", at=at(6)))
+    state = pipeline.environments["development"]
+    assert (state.passed, state.failed) == ({("1.0.0", "unit")}, {("1.0.0", "e2e")})
+    pipeline = apply(pipeline, pipeline.record_test("1.0.0", "development", "unit", False, actor="ci", at=at(7)))
+    pipeline = apply(pipeline, pipeline.record_test("1.0.0", "development", "e2e", True, actor="ci", at=at(7)))
+    state = pipeline.environments["development"]
+    assert (state.passed, state.failed) == ({("1.0.0", "e2e")}, {("1.0.0", "unit")})  # the latest result counts
+
+    canary = pipeline.deploy("2.0.0", "development", actor="bob", at=at(10), strategy=StrategyKind.CANARY)
+    pipeline = apply(pipeline, canary)
+    expected = Rollout("2.0.0", "1.0.0", StrategyKind.CANARY, Phase.PROGRESSING, at(10), 0, 5, at(10), started_by="bob")
+    assert pipeline.environments["development"].rollout == expected
+    pipeline = apply(pipeline, pipeline.analyze("development", Verdict.FAIL, actor="f", at=at(11)))
+    pipeline = apply(pipeline, pipeline.analyze("development", Verdict.INCONCLUSIVE, actor="f", at=at(12)))
+    expected = attrs.evolve(expected, failures=1, inconclusive=1)
+    assert pipeline.environments["development"].rollout == expected
+    pipeline = apply(pipeline, pipeline.pause("development", actor="carol", at=at(13), reason="look"))
+    expected = attrs.evolve(
+        expected, phase=Phase.PAUSED, paused_from=Phase.PROGRESSING, reason="look", stopped_at=at(13)
+    )
+    assert pipeline.environments["development"].rollout == expected
+    pipeline = apply(pipeline, pipeline.resume("development", actor="carol", at=at(14)))
+    expected = attrs.evolve(
+        expected, phase=Phase.PROGRESSING, paused_from=None, reason="", stopped_at=None, failures=0, inconclusive=0
+    )
+    expected = attrs.evolve(expected, step_started=at(14))
+    assert pipeline.environments["development"].rollout == expected
+    rolled = apply(pipeline, pipeline.rollback("development", actor="dave", at=at(15), reason="no"))
+    assert rolled.environments["development"].rollout == attrs.evolve(
+        expected, phase=Phase.ROLLED_BACK, weight=0, reason="no", stopped_at=at(15)
+    )
+    assert rolled.environments["development"].current == "1.0.0"
+    aborted = apply(pipeline, pipeline.abort("development", actor="dave", at=at(15), reason="stop"))
+    assert aborted.environments["development"].rollout == attrs.evolve(
+        expected, phase=Phase.ABORTED, weight=0, reason="stop", stopped_at=at(15)
+    )
+
+    ready = to_production()
+    assert ready.environments["production"].requested == PendingRequest("1.0.0", "erin", T0)
+    superseded = to_production("2.0.0", at=T0 + timedelta(hours=1))
+    del superseded  # a fresh pipeline: supersession is pinned in test_a_newer_version_supersedes_pending_approvals
+
+
+def test_every_decision_records_the_words_it_was_given() -> None:
+    ready = to_production()
+    spent = ready.deploy("1.0.0", "production", actor="erin", at=T0, budget_spent=True, budget_override=" INC-7 ")
+    (started,) = spent.events
+    assert started.reason == "INC-7 (overrides the spent error budget: said to be spent)"
+    detailed = ready.deploy(
+        "1.0.0", "production", actor="erin", at=T0, budget_spent=True, budget_override="INC-7", budget_detail="slo x"
+    )
+    assert detailed.events[0].reason == "INC-7 (overrides the spent error budget: slo x)"
+    plain = ready.deploy("1.0.0", "production", actor="erin", at=T0, budget_override="not needed")
+    assert (plain.events[0].reason, plain.events[0].budget_override) == ("", None)  # type: ignore[attr-defined]
+    newer = to_production()
+    newer = apply(
+        newer, Decision(newer.record_test("2.0.0", "staging", "x", True, actor="ci", at=T0).events)
+    )  # nothing: 2.0.0 has not passed staging, but its request supersedes all the same
+    asked = newer.deploy("2.0.0", "production", actor="bob", at=T0, budget_override="why not")
+    superseded, requested = asked.events
+    assert (superseded.type, superseded.reason, superseded.superseded) == (  # type: ignore[attr-defined]
+        "approvals_superseded",
+        "a newer version",
+        "1.0.0",
+    )
+    assert (requested.type, requested.budget_override) == ("promotion_requested", "why not")  # type: ignore[attr-defined]
+    assert asked.refusal is not None
+    assert asked.refusal.rule == "promotion-order"

@@ -428,3 +428,34 @@ def test_watch_period_is_the_files() -> None:
     pipeline = pipeline.apply_all(pipeline.deploy("1.0.0", "development", actor="erin", at=T0).events)
     decision = pipeline.analyze("development", Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=1))
     assert any(isinstance(e, RolloutSucceeded) for e in decision.events)
+
+
+def test_relative_criteria_show_their_computed_limit_and_never_stop_the_others() -> None:
+    from findly_infra.domain import MetricCriterion, RelativeThreshold
+    from findly_infra.domain.analysis import judge_criteria
+
+    criteria = (
+        MetricCriterion("latency_p99", RelativeThreshold.parse("< 1.2x current")),
+        MetricCriterion("error_rate", RelativeThreshold.parse("< 2x current")),
+        MetricCriterion("cpu_utilization", CANARY.success_criteria[2].threshold),
+    )
+    new = Observation({**HEALTHY, "latency_p99": 0.55, "error_rate": 0.003})
+    current = Observation({**HEALTHY, "latency_p99": 0.5, "error_rate": 0.002})
+    verdict, readings = judge_criteria(criteria, new, 100, current)
+    shown = {r.metric: (r.threshold, r.value, r.verdict) for r in readings}
+    assert verdict is Verdict.PASS
+    assert shown["latency_p99"] == ("< 1.2x current = 600ms", 0.55, Verdict.PASS)
+    assert shown["error_rate"] == ("< 2x current = 0.4%", 0.003, Verdict.PASS)
+    assert shown["cpu_utilization"][1:] == (0.5, Verdict.PASS)
+    # a first release has no current version: the relative criteria are left out, the others still judge
+    verdict, readings = judge_criteria(criteria, new, 100, None)
+    assert [r.metric for r in readings] == ["cpu_utilization"]
+    assert verdict is Verdict.PASS
+    assert Observation({}).get("anything") != Observation({}).get("anything")  # NaN: no evidence
+
+
+def test_without_criteria_traffic_alone_decides_and_too_little_is_doubt() -> None:
+    rolling = PLATFORM.rolling_strategy
+    assert judge(rolling, None, Observation({"requests": 1000.0})) == (Verdict.PASS, ())
+    assert judge(rolling, None, Observation({"requests": 1.0})) == (Verdict.INCONCLUSIVE, ())
+    assert judge(rolling, None, Observation({})) == (Verdict.INCONCLUSIVE, ())

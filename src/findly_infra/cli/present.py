@@ -117,6 +117,7 @@ def view_json(view: EnvironmentView) -> dict[str, Any]:
             "step_weight": rollout.weight,
             "started": rollout.started.isoformat(),
             "started_by": rollout.started_by,
+            "stopped_at": rollout.stopped_at.isoformat() if rollout.stopped_at else None,
         },
         "waiting_for": None
         if waiting is None

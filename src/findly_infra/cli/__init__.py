@@ -77,23 +77,35 @@ def _parse_and_run(arguments: list[str], out: IO[str], wants_json: bool) -> int:
 
 
 def _run(command: Callable[[Context], int], args: argparse.Namespace, out: IO[str], wants_json: bool) -> int:
-    """Run a command, mapping the documented errors to their exit codes; close what it opened."""
-    from findly_infra.application.ports import BadInputError, ConcurrencyError, DependencyError
-    from findly_infra.application.service import PolicyRefusedError
+    """Run a command and close what it opened; the documented errors become their exit codes."""
     from findly_infra.cli.context import Context
-    from findly_infra.domain.platform import UnknownNameError
 
     with contextlib.ExitStack() as stack:
         try:
             return command(Context(args, out, stack))
-        except PolicyRefusedError as exc:
-            return _fail(out, wants_json, "refused", str(exc), EXIT_REFUSED, rule=exc.refusal.rule)
-        except ConcurrencyError as exc:
-            return _fail(out, wants_json, "refused", f"refused by one-writer-at-a-time: {exc}", EXIT_REFUSED)
-        except (BadInputError, UnknownNameError) as exc:
-            return _fail(out, wants_json, "bad_input", str(exc.args[0] if exc.args else exc), EXIT_BAD_INPUT)
-        except DependencyError as exc:
-            return _fail(out, wants_json, "dependency", str(exc), EXIT_DEPENDENCY)
+        except Exception as exc:
+            code = _exit_code_of(exc, out, wants_json)
+            if code is None:
+                raise
+            return code
+
+
+def _exit_code_of(exc: Exception, out: IO[str], wants_json: bool) -> int | None:
+    """The exit code of a documented error (``None``: a bug). Imported only when one is raised, so that
+    ``validate`` loads nothing of the release machinery."""
+    from findly_infra.application.ports import BadInputError, ConcurrencyError, DependencyError
+    from findly_infra.application.service import PolicyRefusedError
+    from findly_infra.domain.platform import UnknownNameError
+
+    if isinstance(exc, PolicyRefusedError):
+        return _fail(out, wants_json, "refused", str(exc), EXIT_REFUSED, rule=exc.refusal.rule)
+    if isinstance(exc, ConcurrencyError):
+        return _fail(out, wants_json, "refused", f"refused by one-writer-at-a-time: {exc}", EXIT_REFUSED)
+    if isinstance(exc, (BadInputError, UnknownNameError)):
+        return _fail(out, wants_json, "bad_input", str(exc.args[0] if exc.args else exc), EXIT_BAD_INPUT)
+    if isinstance(exc, DependencyError):
+        return _fail(out, wants_json, "dependency", str(exc), EXIT_DEPENDENCY)
+    return None
 
 
 def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int, *, rule: str | None = None) -> int:

@@ -52,11 +52,11 @@ def _analyze(context: Context) -> int:
     args = context.args
     platform = context.platform()
     runtime = context.runtime(platform, service=args.service)
-    if runtime.live_metrics is False:
+    if not runtime.live_metrics:
         raise BadInputError(f"analyze {_NEEDS_PROMETHEUS}")
     environment = platform.environment(args.env).name
     view = runtime.service.view(args.service, environment)
-    rollout = view.rollout if view.candidate is not None else None  # the rollout under way, if any
+    rollout = view.rollout if view.rollout and view.rollout.phase.active else None  # the rollout under way
     version = args.version or (rollout.version if rollout else None)
     if version is None:
         raise BadInputError(f"no rollout is under way in {args.env}: name the version with --version")

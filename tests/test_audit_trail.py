@@ -467,3 +467,32 @@ def test_every_decision_records_the_words_it_was_given() -> None:
     assert (requested.type, requested.budget_override) == ("promotion_requested", "why not")  # type: ignore[attr-defined]
     assert asked.refusal is not None
     assert asked.refusal.rule == "promotion-order"
+
+
+def test_the_gates_record_the_rollouts_version_and_the_persons_words() -> None:
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    pipeline = apply(pipeline, pipeline.deploy("1.0.0", "development", actor="erin", at=T0))
+    pipeline = apply(pipeline, pipeline.analyze("development", Verdict.PASS, actor="f", at=T0 + timedelta(minutes=5)))
+    pipeline = apply(
+        pipeline, pipeline.deploy("2.0.0", "development", actor="erin", at=T0, strategy=StrategyKind.CANARY)
+    )
+    at = T0 + timedelta(minutes=7)
+    paused = pipeline.pause("development", actor="bob", at=at, reason="hold")
+    pipeline = apply(pipeline, paused)
+    resumed = pipeline.resume("development", actor="carol", at=at, reason="go on")
+    rolled = apply(pipeline, resumed).rollback("development", actor="dave", at=at, reason="undo")
+    for decision, actor, reason in ((paused, "bob", "hold"), (resumed, "carol", "go on"), (rolled, "dave", "undo")):
+        (event,) = decision.events
+        assert (event.version, event.actor, event.at, event.reason) == ("2.0.0", actor, at, reason)
+    (back,) = rolled.events
+    assert isinstance(back, RolledBack)
+    assert back.restored == "1.0.0"
+
+
+def test_a_started_rollout_uses_up_its_request_and_waits_for_nothing() -> None:
+    from findly_infra.domain.view import EnvironmentView
+
+    ready = to_production()
+    started = apply(ready, ready.deploy("1.0.0", "production", actor="erin", at=T0, strategy=StrategyKind.CANARY))
+    assert started.environments["production"].requested is None  # the request is used up with its approvals
+    assert EnvironmentView.of(started, "production", T0).waiting_for is None

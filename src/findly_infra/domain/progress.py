@@ -90,8 +90,7 @@ def canary(strategy: CanaryStrategy, rollout: Rollout, base: Base, at: datetime)
     stage = stages[rollout.step]
     started = rollout.step_started or rollout.started
     if stage.duration is None or at - started < as_timedelta(stage.duration.milliseconds):
-        untimed_full = stage.duration is None and stage.canary_weight == 100
-        return (RolloutSucceeded(**base),) if untimed_full else ()
+        return ()  # an untimed stage is the last one, 100%: the shift into it already succeeded
     if rollout.step + 1 >= len(stages):
         return (RolloutSucceeded(**base),)
     following = stages[rollout.step + 1]

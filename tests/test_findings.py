@@ -245,11 +245,18 @@ TRAPS: list[tuple[str, str, list[Finding]]] = [
 ]
 
 
+QUOTES = ' "'  # an id a shell and pytest read back as written: no quotes, no trailing blanks
+
+
 def test_the_examples_findings_word_for_word(example_text: str) -> None:
     assert _findings(example_text) == EXAMPLE_FINDINGS
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), TRAPS, ids=[f"{old[:24]}->{new[:24]}" for old, new, _ in TRAPS])
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    TRAPS,
+    ids=[f"{index}-{old.split(':')[0].strip(QUOTES)}" for index, (old, _, _) in enumerate(TRAPS)],
+)
 def test_each_trap_adds_exactly_its_findings(example_text: str, old: str, new: str, expected: list[Finding]) -> None:
     assert old in example_text
     added = [finding for finding in _findings(example_text.replace(old, new, 1)) if finding not in EXAMPLE_FINDINGS]

@@ -32,12 +32,14 @@ __all__ = [
     "run",
 ]
 
-EXIT_OK = 0
-EXIT_BUG = 1
-EXIT_BAD_INPUT = 2
-EXIT_REFUSED = 3
-EXIT_FAILED = 4
-EXIT_DEPENDENCY = 5
+from findly_infra.cli.exits import (
+    EXIT_BAD_INPUT,
+    EXIT_BUG,
+    EXIT_DEPENDENCY,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+)
 
 
 def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> int:

@@ -8,10 +8,9 @@ from typing import Any
 
 from findly_infra.cli import present
 from findly_infra.cli.context import Command, Context
+from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_OK
 
 __all__ = ["COMMANDS"]
-
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 
 def _validate_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from findly_infra.cli import present
 from findly_infra.cli.context import Command, Context, strategy_kind
+from findly_infra.cli.exits import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
     from findly_infra.application.service import Outcome
     from findly_infra.bootstrap import Runtime
 
 __all__ = ["COMMANDS"]
-
-EXIT_OK, EXIT_FAILED = 0, 4
-SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")  # as application.evidence, without importing it
 
 
 def _arguments(*positional: str, env: str | None = "--env") -> Callable[[argparse.ArgumentParser], None]:
@@ -74,6 +72,8 @@ def _deploy(context: Context) -> int:
 
 
 def _record_arguments(parser: argparse.ArgumentParser) -> None:
+    from findly_infra.application.evidence import SEVERITIES  # built only when `record` is the command
+
     parser.add_argument("--suite", required=True)
     result = parser.add_mutually_exclusive_group(required=True)
     result.add_argument("--passed", action="store_true")

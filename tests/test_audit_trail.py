@@ -40,15 +40,25 @@ def apply(pipeline: DeploymentPipeline, decision: Decision) -> DeploymentPipelin
     return pipeline.apply_all(decision.events)
 
 
-def to_production(version: str = "1.0.0", *, platform: object = PLATFORM, at: datetime = T0) -> DeploymentPipeline:
-    """*version* through development and staging, requested for production by erin, approved by alice and carol."""
+def requested_for_production(
+    version: str = "1.0.0", *, requester: str = "erin", platform: object = PLATFORM, at: datetime = T0
+) -> DeploymentPipeline:
+    """*version* through development and staging by the book, its production promotion asked for by *requester*."""
     pipeline = DeploymentPipeline.start(platform, "fn-posts")  # type: ignore[arg-type]
     for env in ("development", "staging"):
-        pipeline = apply(pipeline, pipeline.deploy(version, env, actor="erin", at=at))
+        pipeline = apply(pipeline, pipeline.deploy(version, env, actor=requester, at=at))
         pipeline = apply(pipeline, pipeline.analyze(env, Verdict.PASS, actor="findly", at=at + timedelta(minutes=5)))
         for suite in PLATFORM.environment(env).tests:
             pipeline = apply(pipeline, pipeline.record_test(version, env, suite, True, actor="ci", at=at))
-    pipeline = pipeline.apply_all(pipeline.deploy(version, "production", actor="erin", at=at).events)
+    refused = pipeline.deploy(version, "production", actor=requester, at=at)
+    assert refused.refusal is not None
+    assert refused.refusal.rule == "approvals"
+    return pipeline.apply_all(refused.events)
+
+
+def to_production(version: str = "1.0.0", *, platform: object = PLATFORM, at: datetime = T0) -> DeploymentPipeline:
+    """*version* requested for production by erin, and approved by alice and carol."""
+    pipeline = requested_for_production(version, platform=platform, at=at)
     for person in ("alice", "carol"):
         pipeline = apply(pipeline, pipeline.approve(version, "production", actor=person, at=at))
     return pipeline
@@ -176,13 +186,7 @@ def test_each_refusal_names_its_rule_and_says_why() -> None:
 
 
 def test_the_requester_and_the_rollouts_starter_cannot_approve() -> None:
-    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
-    for env in ("development", "staging"):
-        pipeline = apply(pipeline, pipeline.deploy("1.0.0", env, actor="alice", at=T0))
-        pipeline = apply(pipeline, pipeline.analyze(env, Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=5)))
-        for suite in PLATFORM.environment(env).tests:
-            pipeline = apply(pipeline, pipeline.record_test("1.0.0", env, suite, True, actor="ci", at=T0))
-    pipeline = pipeline.apply_all(pipeline.deploy("1.0.0", "production", actor="alice", at=T0).events)
+    pipeline = requested_for_production(requester="alice")
     assert _refusal(pipeline.approve("1.0.0", "production", actor="alice", at=T0)) == (
         "self-approval",
         "alice asked for this promotion and cannot approve it",
@@ -298,17 +302,9 @@ def test_a_decision_records_the_analysis_before_what_it_leads_to(verdict: Verdic
 def test_the_view_says_what_waits_word_for_word() -> None:
     from findly_infra.domain.view import EnvironmentView, Share, WaitKind
 
-    ready = to_production()
-    pending = DeploymentPipeline.start(PLATFORM, "fn-posts")
-    pending = to_production().apply_all(())  # approved: nothing missing, nothing to wait for
-    assert EnvironmentView.of(pending, "production", T0).waiting_for is None
-    asked = DeploymentPipeline.start(PLATFORM, "fn-posts")
-    for env in ("development", "staging"):
-        asked = apply(asked, asked.deploy("1.0.0", env, actor="erin", at=T0))
-        asked = apply(asked, asked.analyze(env, Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=5)))
-        for suite in PLATFORM.environment(env).tests:
-            asked = apply(asked, asked.record_test("1.0.0", env, suite, True, actor="ci", at=T0))
-    asked = asked.apply_all(asked.deploy("1.0.0", "production", actor="erin", at=T0).events)
+    ready = to_production()  # requested and approved by both groups: nothing missing, nothing to wait for
+    assert EnvironmentView.of(ready, "production", T0).waiting_for is None
+    asked = requested_for_production()
     waiting = EnvironmentView.of(asked, "production", T0).waiting_for
     assert waiting is not None
     assert waiting.message == (
@@ -438,8 +434,6 @@ def test_the_fold_keeps_exactly_what_the_events_say() -> None:
 
     ready = to_production()
     assert ready.environments["production"].requested == PendingRequest("1.0.0", "erin", T0)
-    superseded = to_production("2.0.0", at=T0 + timedelta(hours=1))
-    del superseded  # a fresh pipeline: supersession is pinned in test_a_newer_version_supersedes_pending_approvals
 
 
 def test_every_decision_records_the_words_it_was_given() -> None:
@@ -453,11 +447,8 @@ def test_every_decision_records_the_words_it_was_given() -> None:
     assert detailed.events[0].reason == "INC-7 (overrides the spent error budget: slo x)"
     plain = ready.deploy("1.0.0", "production", actor="erin", at=T0, budget_override="not needed")
     assert (plain.events[0].reason, plain.events[0].budget_override) == ("", None)  # type: ignore[attr-defined]
-    newer = to_production()
-    newer = apply(
-        newer, Decision(newer.record_test("2.0.0", "staging", "x", True, actor="ci", at=T0).events)
-    )  # nothing: 2.0.0 has not passed staging, but its request supersedes all the same
-    asked = newer.deploy("2.0.0", "production", actor="bob", at=T0, budget_override="why not")
+    # 2.0.0 has not passed staging, so it is refused; its request supersedes 1.0.0's approvals all the same
+    asked = ready.deploy("2.0.0", "production", actor="bob", at=T0, budget_override="why not")
     superseded, requested = asked.events
     assert (superseded.type, superseded.reason, superseded.superseded) == (  # type: ignore[attr-defined]
         "approvals_superseded",

@@ -35,6 +35,7 @@ from findly_infra.domain.view import EnvironmentView, WaitKind
 from findly_infra.testing import HEALTHY
 
 from .conftest import EXAMPLE
+from .test_audit_trail import requested_for_production
 
 T0 = datetime(2026, 11, 26, 9, 0, 0)
 PLATFORM = load_platform(EXAMPLE)
@@ -268,20 +269,8 @@ def test_a_rolling_update_is_judged_by_the_canary_criteria_not_traffic_alone() -
 # ---- approvals: used up by the rollout they let in ---------------------------------------------------------
 
 
-def _production_request(version: str, at: datetime) -> DeploymentPipeline:
-    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
-    for env in ("development", "staging"):
-        pipeline = pipeline.apply_all(pipeline.deploy(version, env, actor="erin", at=at).events)
-        pipeline = pipeline.apply_all(
-            pipeline.analyze(env, Verdict.PASS, actor="findly", at=at + timedelta(minutes=5)).events
-        )
-        for suite in PLATFORM.environment(env).tests:
-            pipeline = pipeline.apply_all(pipeline.record_test(version, env, suite, True, actor="ci", at=at).events)
-    return pipeline.apply_all(pipeline.deploy(version, "production", actor="erin", at=at).events)
-
-
 def test_approvals_are_used_up_by_the_rollout_they_let_in() -> None:
-    pipeline = _production_request("1.0.0", T0)
+    pipeline = requested_for_production()
     for person in ("alice", "carol"):
         pipeline = pipeline.apply_all(pipeline.approve("1.0.0", "production", actor=person, at=T0).events)
     pipeline = pipeline.apply_all(pipeline.deploy("1.0.0", "production", actor="erin", at=T0).events)
@@ -293,7 +282,7 @@ def test_approvals_are_used_up_by_the_rollout_they_let_in() -> None:
 
 
 def test_the_view_says_which_approvals_a_pending_promotion_waits_for() -> None:
-    pipeline = _production_request("1.0.0", T0)
+    pipeline = requested_for_production()
     view = EnvironmentView.of(pipeline, "production", T0)
     assert view.waiting_for is not None
     assert (view.waiting_for.kind, view.waiting_for.needs) == (WaitKind.APPROVAL, ("devops-team", "security-team"))

@@ -20,6 +20,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "findly.yaml"
+PAST = "2026-01-05T09:00:00Z"
+"""A ``--now`` for releases on a durable store: virtual time from a past day runs as fast as it is asked (from now,
+a durable store's scripted rollouts wait in real time, so that no future time is recorded)."""
 OURS_MARKER = "# Our own sections"
 
 

@@ -317,7 +317,7 @@ def test_the_view_says_what_waits_word_for_word() -> None:
     view = EnvironmentView.of(started, "production", T0)
     assert view.waiting_for is not None
     assert view.waiting_for.message == (
-        "a passed smoke_tests for 1.0.0 before 2026-11-26T10:00:00 "
+        "a passed smoke_tests for 1.0.0 within 1 hour, by 2026-11-26T10:00:00, or it pauses "
         "(findly-infra record fn-posts 1.0.0 --env production --suite smoke_tests --passed)"
     )
     assert view.describe() == "progressing (blue-green 1.0.0 0%)"  # validated on internal traffic: none public yet

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from findly_infra.adapters.sqlite import SqliteEventStore, SqliteTrafficRouter
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, PAST
 from tests.test_cli import run
 
 
 @pytest.mark.parametrize("kill_after", [0.15, 0.45, 0.9])
 def test_a_killed_rollout_resumes_without_losing_or_repeating_anything(tmp_path: Path, kill_after: float) -> None:
     state = tmp_path / "state.sqlite3"
-    env = {"FINDLY_CONFIG": str(EXAMPLE), "FINDLY_ACTOR": "erin", "FINDLY_STATE": str(state)}
+    # virtual time from a past day: scripted metrics on a durable store run at real pace from now
+    env = {"FINDLY_CONFIG": str(EXAMPLE), "FINDLY_ACTOR": "erin", "FINDLY_STATE": str(state), "FINDLY_NOW": PAST}
     assert run("deploy", "fn-posts", "0.9.0", "--env", "development", env=env).returncode == 0
     assert run("rollout", "fn-posts", "--env", "development", "--watch", env=env).returncode == 0
     assert run("deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary", env=env).returncode == 0

@@ -52,7 +52,7 @@ def test_the_github_actions_workflow_parses_and_its_commands_are_real() -> None:
     ]
     assert len(commands) >= 8
     for command in commands:
-        words = shlex.split(command.replace("${{ inputs.version }}", "1.0.0"))
+        words = shlex.split(command.replace("${{ inputs.version }}", "1.0.0").replace("$GITHUB_SHA", "3f9c2e1"))
         args = build_parser().parse_args(words[1:])
         assert args.command in ("validate", "deploy", "promote", "rollout", "record", "approve", "slo"), command
 

@@ -11,13 +11,19 @@ from unittest import mock
 import pytest
 
 from findly_infra.cli import main
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, PAST
 from tests.test_cli import run
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"FINDLY_CONFIG": str(EXAMPLE), "FINDLY_ACTOR": "erin", "FINDLY_STATE": str(tmp_path / "state.sqlite3")}
+    """A durable store, in virtual time from a past day (from now, scripted rollouts would run at real pace)."""
+    return {
+        "FINDLY_CONFIG": str(EXAMPLE),
+        "FINDLY_ACTOR": "erin",
+        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        "FINDLY_NOW": PAST,
+    }
 
 
 def cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> tuple[int, dict[str, object]]:
@@ -95,7 +101,10 @@ def test_a_watch_with_json_logs_each_step_on_stderr_as_it_happens(env: dict[str,
     assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
     result = run("--json", "rollout", "fn-posts", "--env", "development", "--watch", env=env)
     assert json.loads(result.stdout)["phase"] == "succeeded"
-    steps = [json.loads(line) for line in result.stderr.splitlines()]
+    logs = [json.loads(line) for line in result.stderr.splitlines()]  # every line of stderr is a JSON log event
+    simulated, *steps = logs
+    assert simulated["event"] == "release.simulated"  # said before the watch starts
+    assert simulated["simulated"] == ["cluster", "metrics"]
     assert {step["event"] for step in steps} == {"rollout.step"}
     assert next(step["weight"] for step in steps if step["phase"] == "progressing") == 5
     assert steps[-1]["phase"] == "succeeded"
@@ -273,6 +282,7 @@ def test_a_rollback_and_status_tell_the_same_story(env: dict[str, str]) -> None:
     assert during["candidate"] == {"version": "2.0.0", "weight": 5}
     _, rolled = cli(env, "rollback", "fn-posts", "--env", "development", "--reason", "bad build")
     status = cli(env, "status", "fn-posts", "--env", "development")[1]["services"]["fn-posts"]["development"]  # type: ignore[index]
+    assert (rolled.pop("simulated"), rolled.pop("simulation")) == (True, ["cluster", "metrics"])
     del rolled["events"], rolled["ok"]
     assert rolled == status
     assert status["phase"] == "rolled_back"

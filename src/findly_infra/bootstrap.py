@@ -45,10 +45,13 @@ from findly_infra.domain.platform import Platform
 __all__ = [
     "DEFAULT_CONFIG",
     "DEFAULT_STATE",
+    "MissingExtraError",
     "Runtime",
     "Settings",
     "load_platform",
     "open_runtime",
+    "require_extra",
+    "require_platform_file",
     "simulate",
 ]
 
@@ -114,6 +117,23 @@ class Settings:
         return Path(self.config or DEFAULT_CONFIG)
 
 
+class MissingExtraError(BadInputError):
+    """Raised when a command needs an optional extra of the package that is not installed (exit 2, naming it)."""
+
+
+def require_extra(extra: str, modules: tuple[str, ...], purpose: str) -> None:
+    """Raise :class:`MissingExtraError` naming *extra* when one of *modules* cannot be imported (checked without
+    importing them: a command that does not need them stays fast)."""
+    import importlib.util
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingExtraError(
+            f"{purpose} needs the {extra!r} extra, which is not installed (no module {', '.join(missing)}): "
+            f"pip install 'findly-infra[{extra}]'"
+        )
+
+
 def load_platform(settings: Settings, *, embedded_example: bool = False) -> Platform:
     """The platform file the settings name; with *embedded_example*, the shipped example stands in when no
     file was named and ``findly.yaml`` does not exist (the demo and simulations work anywhere).
@@ -128,10 +148,24 @@ def load_platform(settings: Settings, *, embedded_example: bool = False) -> Plat
 
         report = validate_platform_text(example_platform_text(), source="the embedded example platform file")
     else:
-        report = validate_platform(path)
+        report = validate_platform(require_platform_file(settings))
     if report.platform is None:
         raise BadInputError("\n".join([f"{path} is not valid:", *(f"  {problem}" for problem in report.errors)]))
     return report.platform
+
+
+def require_platform_file(settings: Settings) -> Path:
+    """The platform file's path; raises :class:`BadInputError` saying what is missing and how to get it when
+    there is no file there."""
+    path = settings.config_path
+    if path.exists():
+        return path
+    if settings.config_given:
+        raise BadInputError(f"--config/FINDLY_CONFIG names {path}, which does not exist (from {Path.cwd()})")
+    raise BadInputError(
+        f"no platform file: there is no {path} in {Path.cwd()}; name one with --config PATH (or FINDLY_CONFIG), "
+        f"or start from the example: findly-infra example > {DEFAULT_CONFIG}"
+    )
 
 
 @attrs.define
@@ -149,6 +183,13 @@ class Runtime:
     metrics_record: MetricsRecord | None
     reports: ReportReader
     _stack: contextlib.ExitStack = attrs.field(repr=False)
+    wall: Clock | None = None
+    """The clock virtual time may not run ahead of (a durable store: no future timestamps); ``None``: no limit."""
+    simulated: tuple[str, ...] = ()
+    """What is simulated rather than real: ``"cluster"`` (no cluster is bound: traffic moves on the simulated
+    cluster, nothing is deployed), ``"metrics"`` (no Prometheus is bound: scripted metrics judge the rollouts)."""
+    scenario: str = "healthy"
+    """The scripted scenario's name, when metrics are simulated."""
 
     @property
     def live_metrics(self) -> bool:
@@ -170,6 +211,8 @@ def _store(url: str, stack: contextlib.ExitStack) -> tuple[EventStore, TrafficRo
 
     if url == "memory://":
         return MemoryEventStore(), SimulatedCluster()
+    if not url.strip():
+        raise BadInputError("--state is empty: give a SQLite file, sqlite://PATH or memory://")
     if url.startswith(("postgresql://", "postgres://")):
         raise BadInputError("--state postgresql://… is not available yet: use a SQLite file or memory://")
     if "://" in url and not url.startswith("sqlite://"):
@@ -188,6 +231,7 @@ def _prometheus(settings: Settings, platform: Platform, stack: contextlib.ExitSt
         return None
     if not url.startswith(("http://", "https://")):
         raise BadInputError(f"--prometheus-url is an http(s) address, got {url!r}")
+    require_extra("prometheus", ("httpx", "stamina"), f"reading Prometheus at {url}")
     from findly_infra.adapters.prometheus import PrometheusClient
 
     def on_retry(details: Any) -> None:  # logs go to stderr: stdout is the command's (and --json's) own
@@ -220,11 +264,14 @@ def open_runtime(
 ) -> Runtime:
     """Build every port a command needs, on the state the settings name (or the *store* and *traffic* given).
 
-    Metrics come from Prometheus when one is named — on the real clock, or in virtual time from
-    ``settings.now`` — else from the scripted scenario in virtual time (``scripted`` ignores any
-    Prometheus). Virtual time starts at ``settings.now`` or now, never before *service*'s latest event.
+    Metrics come from Prometheus when one is named, else from the scripted scenario (``scripted`` ignores
+    any Prometheus); no cluster adapter exists yet, so traffic always moves on the simulated cluster
+    (``Runtime.simulated`` says what is simulated). Time is the real clock, except: from ``settings.now``
+    (a replay) and on a store that keeps nothing (``memory://``), time is virtual — it moves as fast as the
+    rollout asks, starts never before *service*'s latest event, and on a durable store never runs ahead
+    of the real clock (``Runtime.wall``): no future timestamp is ever stored.
     """
-    from findly_infra.adapters.memory import ScenarioMetrics, SystemClock, VirtualClock
+    from findly_infra.adapters.memory import MemoryEventStore, ScenarioMetrics, SystemClock, VirtualClock
     from findly_infra.adapters.reports import FileReports
 
     if settings.scenario not in SCENARIOS:
@@ -235,7 +282,13 @@ def open_runtime(
             store, traffic = _store(settings.state, stack)
         prometheus = None if scripted else _prometheus(settings, platform, stack)
         wall = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-        virtual = None if prometheus is not None and settings.now is None else VirtualClock(settings.now or wall)
+        durable = not isinstance(store, MemoryEventStore)
+        if durable and settings.now is not None and settings.now > wall:
+            raise BadInputError(
+                f"--now {settings.now.isoformat()} is in the future: a durable store records no future time "
+                "(replay the past, or use --state memory://)"
+            )
+        virtual = VirtualClock(settings.now or wall) if settings.now is not None or not durable else None
         clock: Clock = virtual or SystemClock()
         scenarios: ScenarioMetrics | None = None
         metrics: MetricsSource
@@ -253,7 +306,20 @@ def open_runtime(
         if virtual is not None and service is not None:
             platform.service(service)
             virtual.current = virtual_start(settings.now, pipelines.latest_time(service), wall)
-        return Runtime(platform, pipelines, clock, virtual, scenarios, slo_reports, record, FileReports(), stack)
+        return Runtime(
+            platform,
+            pipelines,
+            clock,
+            virtual,
+            scenarios,
+            slo_reports,
+            record,
+            FileReports(),
+            stack,
+            wall=SystemClock() if durable and virtual is not None else None,
+            simulated=("cluster", "metrics") if scenarios is not None else ("cluster",),
+            scenario=settings.scenario,
+        )
     except BaseException:
         stack.close()
         raise

@@ -101,8 +101,8 @@ def test_a_latency_bound_without_a_bucket_is_named(client: PrometheusClient) -> 
 
 
 def test_slo_status_prints_every_slo_and_names_the_spent_ones(prometheus: str) -> None:
-    at = (T0 + timedelta(minutes=40)).isoformat()
-    code, document = cli("slo", "status", "fn-notifications", "--env", "production", "--at", at, url=prometheus)
+    later = T0 + timedelta(minutes=40)  # --now is honoured: slo status measures at it
+    code, document = cli("slo", "status", "fn-notifications", "--env", "production", url=prometheus, now=later)
     assert code == 0
     assert document["spent"] == ["availability", "error_rate"]
     rows = {row["slo"]: row for row in document["slos"]}
@@ -274,7 +274,7 @@ def test_a_whole_rollout_with_prometheus_down_pauses_for_a_person_and_never_succ
         assert cli(*deploy, "--override-budget", "Prometheus is down", url=down, state=state)[0] == 0
         code, document = cli("rollout", "fn-posts", "--env", "development", "--watch", url=down, state=state)
         events = history(down, state, "fn-posts")
-    assert (code, document["phase"]) == (0, "paused")  # waiting for a person, not failed
+    assert (code, document["phase"]) == (6, "paused")  # stopped for a person: not success, not failed
     assert document["candidate"] == {"version": "2.0.0", "weight": 100}  # a first release: all the traffic
     assert document["rollout"]["step_weight"] == 5
     assert document["waiting_for"]["kind"] == "person"
@@ -291,13 +291,15 @@ def test_analyze_and_slo_status_report_to_github(
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     at = (T0 + timedelta(minutes=40)).isoformat()
-    assert cli("slo", "status", "fn-notifications", "--env", "production", "--at", at, url=prometheus)[0] == 0
+    slo = ("slo", "status", "fn-notifications", "--env", "production", "--at", at)
+    assert cli(*slo, url=prometheus)[:1] == (2,)  # --at and --now disagree: refused, neither silently ignored
+    assert cli(*slo, url=prometheus, now=T0 + timedelta(minutes=40))[0] == 0
     assert "spent=availability,error_rate" in output.read_text()
     assert "budget_spent=true" in output.read_text()
     assert "| availability | `99.9%` |" in summary.read_text()
     assert "**spent**" in summary.read_text()
     analyze = ("analyze", "fn-posts", "--env", "production", "--strategy", "canary", "--version", "slow")
-    assert cli(*analyze, "--at", (T0 + timedelta(minutes=20)).isoformat(), url=prometheus)[0] == 4
+    assert cli(*analyze, url=prometheus, now=T0 + timedelta(minutes=20))[0] == 4
     assert "verdict=fail" in output.read_text()
     assert "| `latency_p95` | 4583ms | `< 1500ms` | fail |" in summary.read_text()
     replay = ("simulate", "fn-posts", "--env", "production", "--strategy", "canary", "--replay", "healthy")

@@ -16,6 +16,7 @@ import attrs
 
 from findly_infra.application.analysis import AnalysisReport, analyze_version
 from findly_infra.application.ports import (
+    BadInputError,
     Clock,
     DependencyUnavailableError,
     ErrorBudgets,
@@ -25,12 +26,13 @@ from findly_infra.application.ports import (
 )
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutSucceeded, TrafficShifted, Verdict
+from findly_infra.domain.identifiers import name_problem, reason_problem, version_problem
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.state import Phase
 from findly_infra.domain.view import EnvironmentView
 
-__all__ = ["Outcome", "PipelineService", "PolicyRefusedError", "timeline"]
+__all__ = ["Outcome", "PipelineService", "PolicyRefusedError", "check_input", "timeline"]
 
 _MOVES_TRAFFIC = (TrafficShifted, RolledBack, RolloutAborted, RolloutSucceeded)
 
@@ -55,6 +57,22 @@ class Outcome:
     @property
     def phase(self) -> Phase:
         return self.view.phase
+
+
+def check_input(
+    *, version: str | None = None, actor: str | None = None, reason: str | None = None, suite: str | None = None
+) -> None:
+    """Refuse, as bad input, what cannot be recorded: a version that is not an image tag and a label value, an
+    actor, suite or reason that is not one printable line (``domain.identifiers``)."""
+    problems = [
+        version_problem(version) if version is not None else None,
+        name_problem(actor, "actor") if actor is not None else None,
+        name_problem(suite, "suite") if suite is not None else None,
+        reason_problem(reason) if reason is not None else None,
+    ]
+    found = [problem for problem in problems if problem is not None]
+    if found:
+        raise BadInputError("; ".join(found))
 
 
 @attrs.define
@@ -95,17 +113,18 @@ class PipelineService:
     def view(self, service: str, environment: str) -> EnvironmentView:
         """What serves in *environment* now, what is rolling out, and what it waits for."""
         name = self.platform.environment(environment).name
-        return EnvironmentView.of(self._load(service), name, self.clock.now())
+        pipeline = self._load(service)
+        return EnvironmentView.of(pipeline, name, pipeline.stamp(self.clock.now()))
 
     def status(self, service: str) -> tuple[EnvironmentView, ...]:
         """The view of every environment, in promotion order (one read of the stream)."""
-        pipeline, at = self._load(service), self.clock.now()
+        pipeline = self._load(service)
+        at = pipeline.stamp(self.clock.now())
         return tuple(EnvironmentView.of(pipeline, name, at) for name in self.platform.promotion_order)
 
     def latest_time(self, service: str) -> datetime | None:
         """The time of the service's latest event (virtual time never runs back before it)."""
-        events, _ = self.store.load(service, since=max(0, self._load(service).version - 1))
-        return events[-1].at if events else None
+        return self._load(service).updated
 
     def interval(self, service: str, environment: str) -> timedelta:
         """How often the rollout in *environment* is analysed (its strategy's interval)."""
@@ -136,83 +155,86 @@ class PipelineService:
         reason. Budgets that cannot be read raise :class:`DependencyUnavailableError` (nothing is
         recorded) unless there is an override reason, which then records that they were unknown.
         """
+        check_input(version=version, actor=actor, reason=budget_override)
         override = override_reason(budget_override)
 
-        def decide(pipeline: DeploymentPipeline, spent: bool, detail: str = "") -> Decision:
+        def decide(pipeline: DeploymentPipeline, at: datetime, spent: bool, detail: str = "") -> Decision:
             return pipeline.deploy(
                 version,
                 environment,
                 actor=actor,
-                at=self.clock.now(),
+                at=at,
                 strategy=strategy,
                 budget_spent=spent,
                 budget_override=override,
                 budget_detail=detail,
             )
 
-        def gated(pipeline: DeploymentPipeline) -> Decision:
-            decision = decide(pipeline, budget_spent)
+        def gated(pipeline: DeploymentPipeline, at: datetime) -> Decision:
+            decision = decide(pipeline, at, budget_spent)
             if decision.refusal is not None or budget_spent or self.budgets is None:
                 return decision
             try:
-                statuses = self.budgets.budgets(service, environment, self.clock.now())
+                statuses = self.budgets.budgets(service, environment, at)
             except DependencyUnavailableError as exc:
                 if override is None:
                     raise DependencyUnavailableError(
                         f"the error-budget gate cannot read {environment}'s budgets for {service}: {exc}; "
                         "try again, or promote with an override reason"
                     ) from None
-                return decide(pipeline, True, f"budgets unknown: {exc}")
+                return decide(pipeline, at, True, f"budgets unknown: {exc}")
             spent = [status for status in statuses if status.exhausted]
             if not spent:
                 return decision
-            return decide(pipeline, True, "; ".join(status.describe() for status in spent))
+            return decide(pipeline, at, True, "; ".join(status.describe() for status in spent))
 
         return self._decide(service, environment, gated)
 
     def record_test(
         self, service: str, version: str, environment: str, suite: str, passed: bool, *, actor: str
     ) -> Outcome:
+        check_input(version=version, actor=actor, suite=suite)
         return self._decide(
             service,
             environment,
-            lambda p: p.record_test(version, environment, suite, passed, actor=actor, at=self.clock.now()),
+            lambda p, at: p.record_test(version, environment, suite, passed, actor=actor, at=at),
         )
 
     def approve(self, service: str, version: str, environment: str, *, actor: str, group: str | None = None) -> Outcome:
+        check_input(version=version, actor=actor)
         return self._decide(
             service,
             environment,
-            lambda p: p.approve(version, environment, actor=actor, at=self.clock.now(), group=group),
+            lambda p, at: p.approve(version, environment, actor=actor, at=at, group=group),
         )
 
     def pause(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
-        return self._decide(
-            service, environment, lambda p: p.pause(environment, actor=actor, at=self.clock.now(), reason=reason)
-        )
+        check_input(actor=actor, reason=reason)
+        return self._decide(service, environment, lambda p, at: p.pause(environment, actor=actor, at=at, reason=reason))
 
     def resume(self, service: str, environment: str, *, actor: str, reason: str = "") -> Outcome:
+        check_input(actor=actor, reason=reason)
         return self._decide(
-            service, environment, lambda p: p.resume(environment, actor=actor, at=self.clock.now(), reason=reason)
+            service, environment, lambda p, at: p.resume(environment, actor=actor, at=at, reason=reason)
         )
 
     def abort(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
-        return self._decide(
-            service, environment, lambda p: p.abort(environment, actor=actor, at=self.clock.now(), reason=reason)
-        )
+        check_input(actor=actor, reason=reason)
+        return self._decide(service, environment, lambda p, at: p.abort(environment, actor=actor, at=at, reason=reason))
 
     def rollback(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
+        check_input(actor=actor, reason=reason)
         return self._decide(
-            service, environment, lambda p: p.rollback(environment, actor=actor, at=self.clock.now(), reason=reason)
+            service, environment, lambda p, at: p.rollback(environment, actor=actor, at=at, reason=reason)
         )
 
     def step(self, service: str, environment: str, *, actor: str) -> Outcome:
         """One analysis of the rollout in *environment*, at the clock's time, and what it leads to."""
+        check_input(actor=actor)
         report: AnalysisReport | None = None
 
-        def analyze(pipeline: DeploymentPipeline) -> Decision:
+        def analyze(pipeline: DeploymentPipeline, at: datetime) -> Decision:
             nonlocal report
-            at = self.clock.now()
             rollout = pipeline.environments[environment].rollout
             if rollout is None or rollout.phase is not Phase.PROGRESSING:
                 return pipeline.analyze(environment, Verdict.INCONCLUSIVE, actor=actor, at=at)  # refused
@@ -242,8 +264,21 @@ class PipelineService:
         on_step: Callable[[Outcome], None] | None = None,
         max_steps: int = 100_000,
     ) -> Outcome:
-        """Analyse every interval until the rollout ends or waits for a person; ``wait`` passes the time."""
+        """Analyse every interval until the rollout ends or waits for a person; ``wait`` passes the time.
+
+        ``on_step`` sees the state the watch starts from (an outcome without events), then every step.
+        A rollout already stopped for a person is returned at once (its view says what would unblock it);
+        with no rollout under way there is nothing to watch, which is refused (rule ``rollout-progressing``).
+        """
         outcome = self.reconcile(service, environment)
+        if not outcome.phase.active:
+            rollout = outcome.view.rollout
+            latest = "" if rollout is None else f" (the latest, {rollout.version}, {rollout.phase.value})"
+            raise PolicyRefusedError(
+                Refusal("rollout-progressing", f"nothing to watch: no rollout is under way in {environment}{latest}")
+            )
+        if on_step is not None:
+            on_step(outcome)  # where the watch starts from
         for _ in range(max_steps):
             if outcome.phase is not Phase.PROGRESSING:
                 return outcome
@@ -266,21 +301,22 @@ class PipelineService:
         self,
         service: str,
         environment: str,
-        command: Callable[[DeploymentPipeline], Decision],
+        command: Callable[[DeploymentPipeline, datetime], Decision],
         analysis: Callable[[], AnalysisReport | None] = lambda: None,
     ) -> Outcome:
         pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
         if environment not in pipeline.environments:
             environment = self.platform.environment(environment).name  # raises UnknownNameError
-        decision = command(pipeline)
+        at = pipeline.stamp(self.clock.now())  # never before the log's latest event
+        decision = command(pipeline, at)
         if decision.events:
             self.store.append(service, pipeline.version, decision.events)
             pipeline = pipeline.apply_all(decision.events)
             self._cache[service] = pipeline  # the store now holds exactly these events
-        view = EnvironmentView.of(pipeline, environment, self.clock.now())
+        view = EnvironmentView.of(pipeline, environment, at)
         for event in decision.events:
             if isinstance(event, _MOVES_TRAFFIC):
-                self.traffic.route(service, environment, view.routes(), self.clock.now())
+                self.traffic.route(service, environment, view.routes(), at)
                 break
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)

@@ -3,7 +3,7 @@
 Commands are thin — parse, call a use case on ports the composition root (``findly_infra.bootstrap``)
 built, present the result (``cli.present``) — and every documented error maps to its exit code here:
 0 done; 2 bad input; 3 refused by policy; 4 rollout failed its analysis and was rolled back or
-aborted; 5 a dependency could not be reached or answer; 1 only for bugs.
+aborted; 5 a dependency could not be reached or answer; 6 stopped for a person; 1 only for bugs.
 """
 
 from __future__ import annotations
@@ -23,22 +23,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "EXIT_BROKEN_PIPE",
     "EXIT_BUG",
     "EXIT_DEPENDENCY",
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_REFUSED",
+    "EXIT_STOPPED",
     "main",
     "run",
 ]
 
 from findly_infra.cli.exits import (
     EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
     EXIT_BUG,
     EXIT_DEPENDENCY,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REFUSED,
+    EXIT_STOPPED,
 )
 
 
@@ -47,13 +51,29 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> in
     out = out or sys.stdout
     arguments = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in arguments
-    if arguments[:1] == ["--version"]:  # answered before any parser is built
-        out.write(f"findly-infra {__version__}\n")
+    try:
+        code = _main(arguments, out, wants_json)
+        out.flush()
+    except BrokenPipeError:  # `findly-infra demo | head -1`: the reader has gone; end quietly, as a pipe does
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # nothing left to flush at exit
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(arguments: list[str], out: IO[str], wants_json: bool) -> int:
+    if "--version" in arguments and all(word.startswith("-") for word in arguments):  # before any parser is built
+        if wants_json:
+            out.write(f'{{"ok": true, "version": "{__version__}"}}\n')
+        else:
+            out.write(f"findly-infra {__version__}\n")
         return EXIT_OK
     from findly_infra.cli.parser import UsageError
 
     try:
         return _parse_and_run(arguments, out, wants_json)
+    except BrokenPipeError:
+        raise
     except UsageError as exc:
         return _fail(out, wants_json, "usage", str(exc), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
@@ -119,7 +139,7 @@ def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int, *,
             error["rule"] = rule
         present.emit_json({"ok": False, "error": error}, out)
     else:
-        sys.stderr.write(f"{message}\n")
+        sys.stderr.write(f"{present.printable(message)}\n")
     present.annotate("error", message)
     return code
 

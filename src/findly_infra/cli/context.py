@@ -9,16 +9,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from findly_infra.cli import present
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from findly_infra.bootstrap import Runtime, Settings
     from findly_infra.domain.platform import Platform
 
-__all__ = ["Command", "Context", "strategy_kind"]
+__all__ = [
+    "Command",
+    "Context",
+    "checked",
+    "name_argument",
+    "reason_argument",
+    "strategy_kind",
+    "version_argument",
+]
 
 
 class Context:
@@ -50,11 +60,11 @@ class Context:
             )
         return self._settings
 
-    def use_state(self, url: str) -> None:
-        """Keep state at *url* instead of where the flags say (the demo's own store)."""
+    def use_state(self, url: str, *, now: datetime | None = None) -> None:
+        """Keep state at *url* instead of where the flags say, from virtual time *now* (the demo's own store)."""
         import attrs
 
-        self._settings = attrs.evolve(self.settings, state=url)
+        self._settings = attrs.evolve(self.settings, state=url, now=now)
 
     def platform(self, *, embedded_example: bool = False) -> Platform:
         from findly_infra.bootstrap import load_platform
@@ -69,11 +79,19 @@ class Context:
 
     def actor(self) -> str:
         from findly_infra.application.ports import BadInputError
+        from findly_infra.domain.identifiers import name_problem
 
-        actor = self.args.actor or os.environ.get("FINDLY_ACTOR") or os.environ.get("GITHUB_ACTOR")
-        if not actor:
-            raise BadInputError("who is acting? give --actor NAME, or set FINDLY_ACTOR (GITHUB_ACTOR in Actions)")
-        return str(actor)
+        for source, actor in (
+            ("--actor", self.args.actor),
+            ("FINDLY_ACTOR", os.environ.get("FINDLY_ACTOR")),
+            ("GITHUB_ACTOR", os.environ.get("GITHUB_ACTOR")),
+        ):
+            if actor:
+                problem = name_problem(actor, "actor")
+                if problem is not None:
+                    raise BadInputError(f"{source}: {problem}")
+                return str(actor)
+        raise BadInputError("who is acting? give --actor NAME, or set FINDLY_ACTOR (GITHUB_ACTOR in Actions)")
 
     def emit(self, document: Mapping[str, Any], text: str) -> None:
         present.emit(self.out, self.json, document, text)
@@ -98,3 +116,37 @@ def strategy_kind(value: str) -> Any:
         return StrategyKind(value)
     except ValueError:
         raise argparse.ArgumentTypeError("expected rolling, blue-green or canary") from None
+
+
+def checked(problem: Callable[[str], str | None]) -> Callable[[str], str]:
+    """An argparse ``type`` that refuses what *problem* finds wrong (a usage error, exit 2, naming the argument)."""
+
+    def check(value: str) -> str:
+        found = problem(value)
+        if found is not None:
+            raise argparse.ArgumentTypeError(found)
+        return value
+
+    return check
+
+
+def version_argument(value: str) -> str:
+    """A version: an image tag that is also a label value (``domain.identifiers.version_problem``)."""
+    from findly_infra.domain.identifiers import version_problem
+
+    return checked(version_problem)(value)
+
+
+def reason_argument(value: str) -> str:
+    from findly_infra.domain.identifiers import reason_problem
+
+    return checked(reason_problem)(value)
+
+
+def name_argument(what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        from findly_infra.domain.identifiers import name_problem
+
+        return checked(lambda text: name_problem(text, what))(value)
+
+    return check

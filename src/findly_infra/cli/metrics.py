@@ -19,6 +19,20 @@ __all__ = ["COMMANDS", "replayed"]
 _NEEDS_PROMETHEUS = "needs a Prometheus: --prometheus-url, FINDLY_PROMETHEUS_URL or prometheus.url"
 
 
+def _when(context: Context) -> datetime:
+    """The time to measure at: ``--at``, else the global ``--now`` (or ``FINDLY_NOW``), else now. The flags
+    ``--at`` and ``--now`` naming different times are refused rather than one of them silently ignored."""
+    from findly_infra.application.ports import BadInputError
+
+    now = context.settings.now
+    if context.args.at is None:
+        return datetime.now(UTC) if now is None else now.replace(tzinfo=UTC)
+    at = _at(context.args.at)
+    if context.args.now and now is not None and now.replace(tzinfo=UTC) != at:
+        raise BadInputError(f"--at {context.args.at} and --now {context.args.now} name different times: give one")
+    return at
+
+
 def _at(text: str | None, name: str = "--at") -> datetime:
     """An ISO 8601 time (aware, UTC when no zone is given); now when none is given."""
     from findly_infra.application.ports import BadInputError
@@ -33,13 +47,13 @@ def _at(text: str | None, name: str = "--at") -> datetime:
 
 
 def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("service")
-    parser.add_argument("--env", required=True)
+    parser.add_argument("service", help="the service, as the platform file names it")
+    parser.add_argument("--env", required=True, help="the environment, as the platform file names it")
     parser.add_argument("--version", help="the version to judge (default: the one rolling out)")
     parser.add_argument(
         "--current", help="the version to compare with, for '< 1.2x current' criteria (default: the one replaced)"
     )
-    parser.add_argument("--at", help="the time to judge at, ISO 8601 (default: now)")
+    parser.add_argument("--at", help="the time to judge at, ISO 8601 (default: --now, else now)")
     parser.add_argument(
         "--strategy", type=strategy_kind, help="whose criteria (default: the rollout's, else the environment's)"
     )
@@ -67,7 +81,7 @@ def _analyze(context: Context) -> int:
         service=args.service,
         environment=environment,
         version=version,
-        at=_at(args.at),
+        at=_when(context),
         current=current,
         strategy=args.strategy or (rollout.strategy if rollout else None),
     )
@@ -87,9 +101,9 @@ def _slo_arguments(parser: argparse.ArgumentParser) -> None:
     status = actions.add_parser(
         "status", help="each SLO's SLI over its window, error budget left, and burn rates over 5m, 1h, 6h and 3d"
     )
-    status.add_argument("service")
-    status.add_argument("--env", required=True)
-    status.add_argument("--at", help="the time to measure at, ISO 8601 (default: now)")
+    status.add_argument("service", help="the service, as the platform file names it")
+    status.add_argument("--env", required=True, help="the environment, as the platform file names it")
+    status.add_argument("--at", help="the time to measure at, ISO 8601 (default: --now, else now)")
 
 
 def _slo_status(context: Context) -> int:
@@ -102,7 +116,7 @@ def _slo_status(context: Context) -> int:
     runtime = context.runtime(platform)
     if runtime.slo_reports is None:
         raise BadInputError(f"slo status {_NEEDS_PROMETHEUS}")
-    report = runtime.slo_reports.report(service, environment, _at(args.at))
+    report = runtime.slo_reports.report(service, environment, _when(context))
     document = present.report_json(report)
     context.emit(document, present.report_text(report))
     present.github_output(spent=",".join(document["spent"]), budget_spent="true" if report.spent else "false")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from findly_infra import __version__
 from findly_infra.cli import metrics, platform_commands, release
-from findly_infra.cli.context import Command
+from findly_infra.cli.context import Command, name_argument
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "command_of"]
 
@@ -60,34 +60,55 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         parser = _Parser(
             prog="findly-infra",
             description="Orchestrates the deployments of the Findly Now microservices.",
-            epilog="Exit codes: 0 done, 2 bad input, 3 refused by policy, 4 rolled back, 5 dependency unreachable.",
+            epilog="Exit codes: 0 done, 2 bad input, 3 refused by policy, 4 rolled back or aborted, "
+            "5 dependency unreachable, 6 stopped for a person (paused, awaiting approval or evidence), 1 a bug.",
         )
         parser.add_argument("--version", action="version", version=f"findly-infra {__version__}")
-        parser.add_argument(
-            "--config", metavar="PATH", help="the platform file (default: $FINDLY_CONFIG or findly.yaml)"
-        )
-        parser.add_argument(
-            "--state",
-            metavar="URL",
-            help="where state is kept: a SQLite file (default .findly/state.sqlite3) or memory://",
-        )
-        parser.add_argument(
-            "--actor", metavar="NAME", help="who is acting (default: $FINDLY_ACTOR, then $GITHUB_ACTOR)"
-        )
-        parser.add_argument(
-            "--prometheus-url",
-            metavar="URL",
-            help="Prometheus for rollout analysis (default: $FINDLY_PROMETHEUS_URL, the file)",
-        )
-        parser.add_argument(
-            "--now",
-            metavar="TIME",
-            help="act at this ISO 8601 time, in virtual time (replays of past metrics; default: $FINDLY_NOW, else now)",
-        )
-        parser.add_argument("--json", action="store_true", help="print exactly one JSON document on stdout")
+        _global_options(parser)
         commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
         for name, spec in COMMANDS.items():
             sub = commands.add_parser(name, help=spec.help)
             if command is None or command == name or command not in COMMANDS:
                 spec.configure(sub)
+                _global_options(sub, after_command=True)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """The options every command takes, before or after its name (after it, they override only when given)."""
+    group: Any = parser.add_argument_group("global options (also before COMMAND)") if after_command else parser
+    unset: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
+    group.add_argument(
+        "--config", metavar="PATH", help="the platform file (default: $FINDLY_CONFIG, else ./findly.yaml)", **unset
+    )
+    group.add_argument(
+        "--state",
+        metavar="URL",
+        help="where state is kept: a SQLite file (default .findly/state.sqlite3; $FINDLY_STATE) or memory://",
+        **unset,
+    )
+    group.add_argument(
+        "--actor",
+        metavar="NAME",
+        type=name_argument("actor"),
+        help="who is acting (default: $FINDLY_ACTOR, then $GITHUB_ACTOR)",
+        **unset,
+    )
+    group.add_argument(
+        "--prometheus-url",
+        metavar="URL",
+        help="Prometheus for rollout analysis (default: $FINDLY_PROMETHEUS_URL, else the file's)",
+        **unset,
+    )
+    group.add_argument(
+        "--now",
+        metavar="TIME",
+        help="act at this past ISO 8601 time, in virtual time (replays; default: $FINDLY_NOW, else now)",
+        **unset,
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        help='print exactly one JSON document on stdout, with "ok" (logs go to stderr)',
+        **unset,
+    )

@@ -22,7 +22,12 @@ def _validate(context: Context) -> int:
     from findly_infra.config.loader import validate_platform
 
     args = context.args
-    path = Path(args.file) if args.file else context.settings.config_path
+    if args.file:
+        path = Path(args.file)
+    else:
+        from findly_infra.bootstrap import require_platform_file
+
+        path = require_platform_file(context.settings)  # says how to get one when there is none
     report = validate_platform(path)
     failed = not report.ok or (args.strict and bool(report.warnings))
     if context.json:
@@ -46,9 +51,19 @@ def _validate(context: Context) -> int:
 
 
 def _example(context: Context) -> int:
-    from findly_infra.examples import example_platform_text
+    """The example platform file on stdout (``findly-infra example > findly.yaml``); with ``--json``, its text
+    and where the installed package keeps it."""
+    from findly_infra.examples import example_path, example_platform_text
 
-    context.out.write(example_platform_text())
+    text = example_platform_text()
+    if not context.json:
+        context.out.write(text)
+        return EXIT_OK
+    try:
+        path: str | None = str(example_path())
+    except FileNotFoundError:
+        path = None
+    context.emit({"path": path, "text": text}, "")
     return EXIT_OK
 
 
@@ -84,6 +99,7 @@ def _refuse_input(context: Context, message: str, lines: list[str], errors: list
 def _render(context: Context) -> int:
     from findly_infra.application.ports import BadInputError
     from findly_infra.config.loader import validate_platform
+    from findly_infra.domain.identifiers import version_problem
     from findly_infra.render import render_platform, write_tree
 
     args = context.args
@@ -99,7 +115,10 @@ def _render(context: Context) -> int:
         service, _, version = pair.partition("=")
         if not service or not version:
             raise BadInputError(f"--version takes SERVICE=VERSION, got {pair!r}")
-        versions[service] = version
+        wrong = version_problem(version)
+        if wrong is not None:
+            raise BadInputError(f"--version {service}=…: {wrong}")
+        versions[report.platform.service(service).name] = version  # an unknown service is named, exit 2
     tree = render_platform(report.platform, environments=args.env, versions=versions)
     scopes = (
         ["base", "prometheus", *(f"overlays/{env}" for env in args.env)]

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,11 +32,15 @@ __all__ = [
     "number",
     "outcome_json",
     "outcome_outputs",
+    "printable",
     "report_json",
     "report_markdown",
     "report_text",
     "rollout_markdown",
+    "say",
+    "say_simulated",
     "shown",
+    "simulation_notice",
     "summary",
     "view_json",
     "view_text",
@@ -49,36 +55,69 @@ def emit_json(document: Mapping[str, Any], out: IO[str]) -> None:
 
 
 def emit(out: IO[str], as_json: bool, document: Mapping[str, Any], text: str) -> None:
-    """The command's result: ``{"ok": true, ...document}`` with ``--json``, else *text*."""
+    """The command's result: ``{"ok": true, ...document}`` with ``--json``, else *text* (made printable)."""
     if as_json:
         emit_json({"ok": True, **document}, out)
     elif text:
+        text = printable(text)
         out.write(text if text.endswith("\n") else text + "\n")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """*text* as it is safe to print to a terminal and a CI log: control characters (terminal escapes, carriage
+    returns) shown as ``\\x1b``; with *one_line*, line breaks too (a value inside a line cannot start another);
+    and a line that would be read as a GitHub workflow command (``::command::``) is broken up (``: :``)."""
+    pattern = _LINE_BREAKS if one_line else _CONTROL
+    text = pattern.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+    if "::" in text:
+        text = "\n".join(
+            ": :" + line.lstrip()[2:] if line.lstrip().startswith("::") else line for line in text.split("\n")
+        )
+    return text
 
 
 def in_github_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
-def _escape(text: str) -> str:
+def _escape_data(text: str) -> str:
+    """A workflow command's message, escaped as the runner unescapes it (actions/toolkit ``escapeData``)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def _escape_property(text: str) -> str:
+    """A workflow command's property value (actions/toolkit ``escapeProperty``): also ``:`` and ``,``."""
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def annotate(level: str, message: str, file: str | None = None, line: int | None = None) -> None:
-    """A GitHub Actions annotation (``::error file=...,line=...::message``) when running in Actions."""
+    """A GitHub Actions annotation (``::error file=...,line=...::message``) when running in Actions; the message
+    and properties escaped, so that nothing in them can end the command or start another."""
     if not in_github_actions():
         return
-    place = ",".join(p for p in (f"file={file}" if file else "", f"line={line}" if line else "") if p)
-    sys.stderr.write(f"::{level} {place}::{_escape(message)}\n" if place else f"::{level}::{_escape(message)}\n")
+    properties = {"file": file, "line": str(line) if line else None}
+    place = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items() if value)
+    sys.stderr.write(f"::{level}{' ' + place if place else ''}::{_escape_data(message)}\n")
 
 
 def github_output(**values: str) -> None:
-    """Key results as step outputs; a value never spans lines, so no output can inject another."""
+    """Key results as step outputs (``$GITHUB_OUTPUT``). A value with a line break is written in the multi-line
+    form under a random delimiter, as actions/toolkit does, so that no value can write another output."""
     path = os.environ.get("GITHUB_OUTPUT")
-    if in_github_actions() and path:
-        with open(path, "a", encoding="utf-8") as output:
-            for key, value in values.items():
-                output.write(f"{key}={' '.join(str(value).split())}\n")
+    if not (in_github_actions() and path):
+        return
+    with open(path, "a", encoding="utf-8") as output:
+        for key, raw in values.items():
+            value = str(raw)
+            if "\n" not in value and "\r" not in value:
+                output.write(f"{key}={value}\n")
+                continue
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            output.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
 def summary(markdown: Callable[[], str]) -> None:
@@ -136,27 +175,69 @@ def view_text(view: EnvironmentView) -> str:
     text = view.describe()
     if view.waiting_for is not None:
         text += f"; waiting for {view.waiting_for.message}"
-    return text
+    return printable(text, one_line=True)
 
 
-def outcome_json(outcome: Outcome) -> dict[str, Any]:
+def outcome_json(outcome: Outcome, simulated: Sequence[str] = ()) -> dict[str, Any]:
+    """A release command's document: the view after it, its events, and what of it was simulated."""
     from findly_infra.application.codec import event_to_dict
 
-    return {**view_json(outcome.view), "events": [event_to_dict(e) for e in outcome.events]}
+    return {
+        **view_json(outcome.view),
+        "events": [event_to_dict(e) for e in outcome.events],
+        "simulated": bool(simulated),
+        "simulation": list(simulated),
+    }
 
 
-def outcome_outputs(result: Outcome, **extra: str) -> None:
-    """The GitHub outputs every release command gives: the phase, serving and candidate, the wait."""
+def outcome_outputs(result: Outcome, simulated: Sequence[str] = (), **extra: str) -> None:
+    """The GitHub outputs every release command gives: the phase, serving and candidate, the wait (its kind,
+    what it needs and the sentence saying what would unblock it), and whether any of it was simulated."""
     view = result.view
+    waiting = view.waiting_for
     github_output(
         phase=view.phase.value,
         serving_version=view.serving.version if view.serving else "",
         serving_weight=str(view.serving.weight if view.serving else 0),
         candidate_version=view.candidate.version if view.candidate else "",
         candidate_weight=str(view.candidate.weight if view.candidate else 0),
-        waiting_for=view.waiting_for.kind.value if view.waiting_for else "",
+        waiting_for=waiting.kind.value if waiting else "",
+        waiting_needs=",".join(waiting.needs) if waiting else "",
+        waiting_message=waiting.message if waiting else "",
+        simulated=str(bool(simulated)).lower(),
         **extra,
     )
+
+
+def simulation_notice(simulated: Sequence[str], scenario: str) -> str:
+    """The sentence that says out loud what was simulated (empty when nothing was)."""
+    parts = []
+    if "cluster" in simulated:
+        parts.append("no cluster is bound, so traffic moved on the simulated cluster and nothing was deployed")
+    if "metrics" in simulated:
+        parts.append(f"no Prometheus is bound, so the scripted {scenario!r} metrics judged the rollout")
+    return f"simulated: {'; '.join(parts)}" if parts else ""
+
+
+def say_simulated(simulated: Sequence[str], scenario: str, as_json: bool) -> None:
+    """Say it on stderr (a log event with ``--json``), as a warning annotation and in the step summary —
+    never on stdout, which is the command's (and ``--json``'s) own."""
+    notice = simulation_notice(simulated, scenario)
+    if not notice:
+        return
+    say(notice, "release.simulated", as_json, simulated=list(simulated))
+    annotate("warning", notice)
+    summary(lambda: f"> **{notice}**")
+
+
+def say(message: str, event: str, as_json: bool, **context: Any) -> None:
+    """A notice for people on stderr: a line of text, or with ``--json`` a structured log event."""
+    if as_json:
+        from findly_infra.logs import logger
+
+        logger().warning(event, message=message, **context)
+    else:
+        sys.stderr.write(printable(message) + "\n")
 
 
 def rollout_markdown(service: str, environment: str, events: list[Event], views: list[EnvironmentView]) -> str:

@@ -6,15 +6,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from findly_infra.cli import present
-from findly_infra.cli.context import Command, Context, strategy_kind
-from findly_infra.cli.exits import EXIT_FAILED, EXIT_OK
+from findly_infra.cli.context import (
+    Command,
+    Context,
+    name_argument,
+    reason_argument,
+    strategy_kind,
+    version_argument,
+)
+from findly_infra.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
 
 if TYPE_CHECKING:
     from findly_infra.application.service import Outcome
@@ -26,11 +35,14 @@ __all__ = ["COMMANDS"]
 def _arguments(*positional: str, env: str | None = "--env") -> Callable[[argparse.ArgumentParser], None]:
     def configure(parser: argparse.ArgumentParser) -> None:
         for name in positional:
-            parser.add_argument(name)
+            if name == "version":
+                parser.add_argument(name, type=version_argument, help="the version: an image tag, e.g. 1.4.0")
+            else:
+                parser.add_argument(name, help="the service, as the platform file names it")
         if env == "--env":
-            parser.add_argument("--env", required=True)
+            parser.add_argument("--env", required=True, help="the environment, as the platform file names it")
         elif env == "--to":
-            parser.add_argument("--to", required=True, dest="env")
+            parser.add_argument("--to", required=True, dest="env", help="the environment to promote into")
 
     return configure
 
@@ -45,8 +57,15 @@ def _with(*configures: Callable[[argparse.ArgumentParser], None]) -> Callable[[a
 
 def _release_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", type=strategy_kind, help="rolling, blue-green or canary, for this release")
-    parser.add_argument("--override-budget", metavar="REASON", help="promote although the error budget is spent")
-    parser.add_argument("--budget-spent", action="store_true", help="the environment's error budget is spent")
+    parser.add_argument(
+        "--override-budget",
+        metavar="REASON",
+        type=reason_argument,
+        help="promote although the error budget is spent (the reason is recorded)",
+    )
+    parser.add_argument(
+        "--budget-spent", action="store_true", help="say the environment's error budget is spent (no Prometheus)"
+    )
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -64,25 +83,53 @@ def _deploy(context: Context) -> int:
         budget_override=args.override_budget,
         budget_spent=args.budget_spent,
     )
-    present.outcome_outputs(outcome, version=args.version, outcome="started")
-    context.emit(
-        present.outcome_json(outcome), f"{args.service} {args.version} -> {args.env}: {present.view_text(outcome.view)}"
+    _present(
+        context,
+        runtime,
+        outcome,
+        f"{args.service} {args.version} -> {args.env}: {present.view_text(outcome.view)}",
+        version=args.version,
+        outcome="started",
     )
     return EXIT_OK
+
+
+def _present(
+    context: Context, runtime: Runtime, result: Outcome, text: str, *, said: bool = False, **outputs: str
+) -> None:
+    """A release command's outcome everywhere it goes: GitHub outputs, what was simulated (said out loud on
+    stderr, as an annotation and in the summary, unless *said* already), then the text or the JSON document."""
+    present.outcome_outputs(result, runtime.simulated, **outputs)
+    if not said:
+        present.say_simulated(runtime.simulated, runtime.scenario, context.json)
+    context.emit(present.outcome_json(result, runtime.simulated), text)
+
+
+def _scenario_names() -> list[str]:
+    from findly_infra.application.scenarios import SCENARIOS
+
+    return list(SCENARIOS)
 
 
 def _record_arguments(parser: argparse.ArgumentParser) -> None:
     from findly_infra.application.evidence import SEVERITIES  # built only when `record` is the command
 
-    parser.add_argument("--suite", required=True)
+    parser.add_argument(
+        "--suite", required=True, type=name_argument("suite"), help="the test suite, e.g. unit or smoke_tests"
+    )
     result = parser.add_mutually_exclusive_group(required=True)
-    result.add_argument("--passed", action="store_true")
-    result.add_argument("--failed", action="store_true")
+    result.add_argument("--passed", action="store_true", help="the suite passed")
+    result.add_argument("--failed", action="store_true", help="the suite failed")
     result.add_argument("--junit", metavar="FILE", help="a JUnit XML report: passed when it has no failure or error")
     result.add_argument(
         "--trivy", metavar="FILE", help="a Trivy JSON report: passed when no finding reaches --max-severity"
     )
-    parser.add_argument("--max-severity", default="HIGH", choices=SEVERITIES)
+    parser.add_argument(
+        "--max-severity",
+        default="HIGH",
+        choices=SEVERITIES,
+        help="with --trivy: the lowest severity that fails the scan (default HIGH)",
+    )
 
 
 def _record(context: Context) -> int:
@@ -109,7 +156,7 @@ def _record(context: Context) -> int:
 
 
 def _approve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--group")
+    parser.add_argument("--group", help="the approver group to approve for (default: the one you belong to)")
 
 
 def _approve(context: Context) -> int:
@@ -117,13 +164,28 @@ def _approve(context: Context) -> int:
     actor = context.actor()
     runtime = context.runtime(context.platform(), service=args.service)
     outcome = runtime.service.approve(args.service, args.version, args.env, actor=actor, group=args.group)
-    context.emit(present.outcome_json(outcome), f"{actor} approved {args.service} {args.version} for {args.env}")
+    _present(
+        context,
+        runtime,
+        outcome,
+        f"{actor} approved {args.service} {args.version} for {args.env}: {present.view_text(outcome.view)}",
+        version=args.version,
+    )
     return EXIT_OK
 
 
 def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--watch", action="store_true")
-    parser.add_argument("--scenario", default=None, help="scripted metrics for the simulated cluster (default healthy)")
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="analyse every interval until the rollout ends (exit 0, or 4 rolled back) or stops for a person (6)",
+    )
+    parser.add_argument(
+        "--scenario",
+        default=None,
+        choices=_scenario_names(),
+        help="the scripted metrics where no Prometheus is bound (default: $FINDLY_SCENARIO, else healthy)",
+    )
 
 
 def _progress(context: Context) -> Callable[[Outcome], None]:
@@ -134,7 +196,7 @@ def _progress(context: Context) -> Callable[[Outcome], None]:
 
     def show(outcome: Outcome) -> None:
         at = outcome.events[-1].at.isoformat() if outcome.events else ""
-        line = f"{at}  {present.view_text(outcome.view)}"
+        line = f"{at or 'watching':19}  {present.view_text(outcome.view)}"
         if live:  # one line that updates in place, with a bar of the new version's share
             bar = "#" * (outcome.view.rollout_share // 5)
             out.write(f"\r\033[K[{bar:<20}] {line}")
@@ -163,19 +225,32 @@ def _progress(context: Context) -> Callable[[Outcome], None]:
     return show
 
 
-def _waiter(runtime: Runtime) -> Callable[[timedelta], None]:
+def _waiter(runtime: Runtime, as_json: bool) -> Callable[[timedelta], None]:
     """How a watch passes an interval: virtual time advances at once (slowed by ``FINDLY_STEP_DELAY`` real
-    seconds a step, to watch it live); live, one analysis per interval whatever each one took."""
-    virtual = runtime.virtual
+    seconds a step, to watch it live) — but on a durable store never past the real clock, so once it has
+    caught up it waits like live time; live, one analysis per interval whatever each one took."""
+    virtual, wall = runtime.virtual, runtime.wall
     delay = float(os.environ.get("FINDLY_STEP_DELAY") or 0)
-    tick = time.monotonic()
+    tick, caught_up = time.monotonic(), False
 
     def wait(interval: timedelta) -> None:
-        nonlocal tick
+        nonlocal tick, caught_up
         if virtual is None:  # no bursts after a slow analysis
             tick = max(tick + interval.total_seconds(), time.monotonic())
             time.sleep(max(0.0, tick - time.monotonic()))
             return
+        if wall is not None:  # no future timestamps in a durable store: wait for the clock to get there
+            ahead = (virtual.now() + interval - wall.now()).total_seconds()
+            if ahead > 0:
+                if not caught_up:
+                    caught_up = True
+                    present.say(
+                        "virtual time has reached the present: from here the rollout waits in real time "
+                        "(a durable store records no future time)",
+                        "rollout.real_time",
+                        as_json,
+                    )
+                time.sleep(ahead)
         virtual.advance(interval)
         if delay > 0:
             time.sleep(delay)
@@ -187,22 +262,29 @@ def _rollout(context: Context) -> int:
     args = context.args
     runtime = context.runtime(context.platform(), service=args.service)
     pipelines, actor = runtime.service, context.actor()
-    show = _progress(context)
+    show, wait = _progress(context), _waiter(runtime, context.json)
     if args.watch:
-        outcome = pipelines.watch(args.service, args.env, actor=actor, wait=_waiter(runtime), on_step=show)
+        present.say_simulated(runtime.simulated, runtime.scenario, context.json)  # before a watch that may take an hour
+        outcome = pipelines.watch(args.service, args.env, actor=actor, wait=wait, on_step=show)
     else:
         if runtime.virtual is not None:
-            runtime.virtual.advance(pipelines.interval(args.service, args.env))
+            wait(pipelines.interval(args.service, args.env))
         outcome = pipelines.step(args.service, args.env, actor=actor)
         show(outcome)
     view = outcome.view
     rolled_back = view.phase.value in ("rolled_back", "aborted")
+    stopped = view.phase.stopped_for_a_person
+    result = "rolled_back" if rolled_back else "stopped_for_a_person" if stopped else view.phase.value
     version = view.rollout.version if view.rollout else ""
-    present.outcome_outputs(outcome, version=version, outcome="rolled_back" if rolled_back else view.phase.value)
     present.summary(lambda: _rollout_markdown(runtime, args.service, args.env))
-    if context.json:
-        context.emit(present.outcome_json(outcome), "")
-    return EXIT_FAILED if rolled_back else EXIT_OK
+    text = ""
+    if stopped and view.waiting_for is not None:
+        text = f"stopped for a person: {args.service} in {args.env} waits for {view.waiting_for.message}"
+        present.annotate("warning", text)
+    _present(context, runtime, outcome, text, said=args.watch, version=version, outcome=result)
+    if rolled_back:
+        return EXIT_FAILED
+    return EXIT_STOPPED if stopped else EXIT_OK
 
 
 def _rollout_markdown(runtime: Runtime, service: str, environment: str) -> str:
@@ -217,7 +299,13 @@ def _rollout_markdown(runtime: Runtime, service: str, environment: str) -> str:
 
 def _gate_arguments(name: str) -> Callable[[argparse.ArgumentParser], None]:
     def configure(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--reason", required=name != "resume", default="")
+        parser.add_argument(
+            "--reason",
+            required=name != "resume",
+            default="",
+            type=reason_argument,
+            help="why (recorded in the audit trail)" + ("" if name == "resume" else "; required"),
+        )
 
     return configure
 
@@ -228,16 +316,16 @@ def _gate(name: str) -> Callable[[Context], int]:
         runtime = context.runtime(context.platform(), service=args.service)
         use_case = getattr(runtime.service, name)
         outcome = use_case(args.service, args.env, actor=context.actor(), reason=args.reason)
-        present.outcome_outputs(outcome, version=outcome.view.rollout.version if outcome.view.rollout else "")
-        context.emit(present.outcome_json(outcome), f"{args.service} in {args.env}: {present.view_text(outcome.view)}")
+        text = f"{args.service} in {args.env}: {present.view_text(outcome.view)}"
+        _present(context, runtime, outcome, text, version=outcome.view.rollout.version if outcome.view.rollout else "")
         return EXIT_OK
 
     return run
 
 
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("service", nargs="?")
-    parser.add_argument("--env")
+    parser.add_argument("service", nargs="?", help="one service (default: every service)")
+    parser.add_argument("--env", help="one environment (default: every environment)")
 
 
 def _status(context: Context) -> int:
@@ -262,24 +350,31 @@ def _history(context: Context) -> int:
 
     args = context.args
     events = context.runtime(context.platform()).service.history(args.service)
+    field = partial(present.printable, one_line=True)  # a stored value cannot forge a line or a terminal escape
     lines = [
-        f"{e.at.isoformat()}  {e.environment:12} {e.version:10} {e.type:20} {e.actor:12} {e.reason}" for e in events
+        f"{e.at.isoformat()}  {field(e.environment):12} {field(e.version):10} {e.type:20} {field(e.actor):12} "
+        f"{field(e.reason)}"
+        for e in events
     ]
     context.emit({"events": [event_to_dict(e) for e in events]}, "\n".join(lines) or "no events")
     return EXIT_OK
 
 
 def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenario", default="healthy")
+    parser.add_argument(
+        "--scenario", default="healthy", choices=_scenario_names(), help="the metrics the release meets"
+    )
     parser.add_argument("--scenario-file", metavar="FILE", help="YAML or JSON: a list of {minute, metric: value}")
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seed", type=int, help="add ±10%% noise to the metrics, reproducibly")
     parser.add_argument(
         "--replay", metavar="VERSION", help="judge what Prometheus recorded of VERSION from --from (needs a Prometheus)"
     )
     parser.add_argument("--from", dest="replay_from", metavar="TIME", help="where the replay starts, ISO 8601")
     parser.add_argument("--minutes", type=int, default=120, help="how much of the record to replay (default 120)")
     parser.add_argument("--current", metavar="VERSION", help="the version replaced, for '< 1.2x current' criteria")
-    parser.add_argument("--strategy", type=strategy_kind)
+    parser.add_argument(
+        "--strategy", type=strategy_kind, help="rolling, blue-green or canary (default: the environment's)"
+    )
     parser.add_argument(
         "--no-human-approvals", action="store_true", help="nobody passes the rollout's manual gates (it waits)"
     )
@@ -359,34 +454,74 @@ def _scenario_points(path: Path) -> list[Any]:
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--service", default="fn-posts")
+    parser.add_argument("--service", default="fn-posts", help="the service the story releases (default fn-posts)")
 
 
 def _demo(context: Context) -> int:
-    """The whole story on a fresh embedded state, readable to a person."""
+    """The whole story on a fresh embedded state, readable to a person. Its virtual time starts a day ago, so
+    that the story (about two hours) is over before now: a durable store records no future time."""
+    from datetime import UTC, datetime
+
     from findly_infra.application.demo import tell_the_story
 
     args = context.args
     platform = context.platform(embedded_example=True)
     name = platform.service(args.service).name
-    state = Path(args.state or ".findly/demo.sqlite3")
+    state = Path(context.settings.state if args.state else ".findly/demo.sqlite3")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{state}{suffix}").unlink(missing_ok=True)
-    context.use_state(str(state))
+    start = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(days=1)
+    context.use_state(str(state), now=start)
     runtime = context.runtime(platform, service=name, scripted=True)
     assert runtime.virtual is not None
     assert runtime.scenarios is not None
-    context.out.write(f"state: {state} (SQLite, the embedded default); virtual time; scripted metrics\n\n")
-    for line in tell_the_story(runtime.service, runtime.virtual, runtime.scenarios, name):
-        context.out.write(line + "\n")
+    story = list(tell_the_story(runtime.service, runtime.virtual, runtime.scenarios, name))
     count = len(runtime.service.history(name))
-    context.out.write(f"\n{count} events recorded. See them: findly-infra --state {state} history {name}\n")
+    config = "" if context.settings.config_path.exists() else f"--config {_example_path()} "
+    hint = f"findly-infra {config}--state {state} history {name}"
+    if context.json:
+        context.emit(
+            {
+                "state": str(state),
+                "service": name,
+                "story": story,
+                "events": count,
+                "from": start.isoformat(),
+                "simulated": True,
+                "simulation": ["cluster", "metrics", "time"],
+                "history": hint,
+            },
+            "",
+        )
+        return EXIT_OK
+    context.out.write(
+        f"state: {state} (SQLite, the embedded default); simulated: the simulated cluster, scripted metrics, "
+        f"virtual time from {start.isoformat()}\n\n"
+    )
+    for line in story:
+        context.out.write(line + "\n")
+    context.out.write(f"\n{count} events recorded. See them: {hint}\n")
     return EXIT_OK
 
 
+def _example_path() -> str:
+    from findly_infra.examples import example_path
+
+    try:
+        return shlex.quote(str(example_path()))
+    except FileNotFoundError:
+        return "findly.yaml  # (first: findly-infra example > findly.yaml)"
+
+
 def _github_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--strategy", type=strategy_kind)
-    parser.add_argument("--default-branch", default=os.environ.get("FINDLY_DEFAULT_BRANCH", "main"))
+    parser.add_argument(
+        "--strategy", type=strategy_kind, help="rolling, blue-green or canary (default: the environment's)"
+    )
+    parser.add_argument(
+        "--default-branch",
+        default=os.environ.get("FINDLY_DEFAULT_BRANCH", "main"),
+        help="the branch whose pushes deploy to development (default: $FINDLY_DEFAULT_BRANCH, else main)",
+    )
 
 
 def _github(context: Context) -> int:
@@ -413,10 +548,14 @@ def _github(context: Context) -> int:
     outcome = runtime.service.deploy(
         args.service, args.version, environment, actor=context.actor(), strategy=args.strategy
     )
-    present.outcome_outputs(outcome, version=args.version, outcome="started", environment=environment)
-    context.emit(
-        {**present.outcome_json(outcome)},
+    _present(
+        context,
+        runtime,
+        outcome,
         f"{event} of {ref}: {args.service} {args.version} -> {environment}: {present.view_text(outcome.view)}",
+        version=args.version,
+        outcome="started",
+        environment=environment,
     )
     return EXIT_OK
 

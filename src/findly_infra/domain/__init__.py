@@ -70,6 +70,8 @@ _EXPORTS = {
     "KubernetesSettings": "findly_infra.domain.operations",
     "LabelSelector": "findly_infra.domain.security",
     "LatencyObjective": "findly_infra.domain.notation",
+    "MAX_REASON": "findly_infra.domain.identifiers",
+    "MAX_VERSION": "findly_infra.domain.identifiers",
     "MachineType": "findly_infra.domain.notation",
     "MetricCriterion": "findly_infra.domain.strategy",
     "MetricKind": "findly_infra.domain.notation",
@@ -150,17 +152,22 @@ _EXPORTS = {
     "judge_triggers": "findly_infra.domain.analysis",
     "measured_metrics": "findly_infra.domain.analysis",
     "metric_kind": "findly_infra.domain.strategy",
+    "name_problem": "findly_infra.domain.identifiers",
     "override_reason": "findly_infra.domain.pipeline",
     "parse_alerting_threshold": "findly_infra.domain.slo",
     "parse_objective": "findly_infra.domain.slo",
+    "reason_problem": "findly_infra.domain.identifiers",
     "require_service_name": "findly_infra.domain.environment",
     "service_name_from_key": "findly_infra.domain.environment",
+    "version_problem": "findly_infra.domain.identifiers",
 }
 
 __all__ = [
     "BUILTIN_RESOURCE_PROFILES",
     "BURN_WINDOWS",
     "HEALTH_CHECKS_STEP",
+    "MAX_REASON",
+    "MAX_VERSION",
     "REQUESTS",
     "ROLLOUT_RECORDED_EVIDENCE",
     "RULES",
@@ -298,11 +305,14 @@ __all__ = [
     "judge_triggers",
     "measured_metrics",
     "metric_kind",
+    "name_problem",
     "override_reason",
     "parse_alerting_threshold",
     "parse_objective",
+    "reason_problem",
     "require_service_name",
     "service_name_from_key",
+    "version_problem",
 ]
 
 
@@ -369,6 +379,13 @@ if TYPE_CHECKING:
         TestResultRecorded,
         TrafficShifted,
         Verdict,
+    )
+    from findly_infra.domain.identifiers import (
+        MAX_REASON,
+        MAX_VERSION,
+        name_problem,
+        reason_problem,
+        version_problem,
     )
     from findly_infra.domain.infrastructure import (
         AutoscalerLimits,

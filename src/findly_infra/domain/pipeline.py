@@ -85,6 +85,8 @@ class DeploymentPipeline:
     service: str
     environments: Mapping[str, EnvironmentState] = attrs.field(factory=dict)
     version: int = 0
+    updated: datetime | None = None
+    """The time of the latest event folded (``None`` before any): no decision is stamped earlier."""
 
     @classmethod
     def start(cls, platform: Platform, service: str) -> DeploymentPipeline:
@@ -103,6 +105,12 @@ class DeploymentPipeline:
         return self.environments[environment]
 
     # ---- questions --------------------------------------------------------------------------
+
+    def stamp(self, at: datetime) -> datetime:
+        """The time to decide at when the clock reads *at*: *at*, or the latest event's time when *at* is earlier
+        (a clock behind the log — another runner's skew): so that times never decrease within a stream. The
+        commands take whatever time they are given; the use cases ask this first."""
+        return at if self.updated is None or at >= self.updated else self.updated
 
     def missing_approvals(self, environment: str, at: datetime) -> tuple[str, ...]:
         """The groups whose approval the pending promotion into *environment* still needs at *at*."""
@@ -139,6 +147,7 @@ class DeploymentPipeline:
         object.__setattr__(copy, "service", self.service)
         object.__setattr__(copy, "environments", {**self.environments, event.environment: new})
         object.__setattr__(copy, "version", self.version + 1)
+        object.__setattr__(copy, "updated", event.at if self.updated is None else max(self.updated, event.at))
         return copy
 
     def apply_all(self, events: Iterable[Event]) -> DeploymentPipeline:

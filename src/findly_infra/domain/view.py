@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.notation import Duration
 from findly_infra.domain.pipeline import DeploymentPipeline
 from findly_infra.domain.state import Phase, Rollout
 from findly_infra.domain.strategy import BlueGreenStrategy
@@ -153,10 +154,11 @@ def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime) -> Wa
         strategy = pipeline.platform.strategy_for(environment, rollout.strategy)
         assert isinstance(strategy, BlueGreenStrategy)
         deadline = rollout.started + timedelta(milliseconds=strategy.validation_timeout.milliseconds)
+        left = Duration(max(0, int((deadline - at).total_seconds() * 1000))).describe()
         return Waiting(
             WaitKind.EVIDENCE,
             (suite,),
-            f"a passed {suite} for {rollout.version} before {deadline.isoformat()} "
+            f"a passed {suite} for {rollout.version} within {left}, by {deadline.isoformat()}, or it pauses "
             f"(findly-infra record {service} {rollout.version} --env {environment} --suite {suite} --passed)",
             deadline,
         )

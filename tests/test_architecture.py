@@ -32,7 +32,6 @@ PURE_STDLIB = {
     "string",
     "types",
     "typing",
-    "unicodedata",  # character categories: which names are printable
     "uuid",
 }
 IMPURE_CALLS = {"open", "print", "input", "exec", "eval"}

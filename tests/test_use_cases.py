@@ -3,10 +3,13 @@ them: one read model for every answer, waits that say what would unblock them, r
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from findly_infra.application.evidence import JUnitSummary, junit_evidence, trivy_evidence
 from findly_infra.application.ports import BadInputError
@@ -14,7 +17,7 @@ from findly_infra.application.service import PolicyRefusedError
 from findly_infra.bootstrap import Runtime, Settings, load_platform, open_runtime
 from findly_infra.domain import Phase, StrategyKind
 from findly_infra.domain.view import Share, WaitKind
-from findly_infra.testing import MemoryEventStore, SimulatedCluster
+from findly_infra.testing import MemoryEventStore, SimulatedCluster, VirtualClock
 
 from .conftest import EXAMPLE
 
@@ -182,3 +185,39 @@ def test_the_runtime_closes_what_it_opened(tmp_path: Path) -> None:
         runtime.service.history("fn-posts")
     with open_runtime(settings, load_platform(settings), service="fn-posts") as again:  # and it kept everything
         assert [e.type for e in again.service.history("fn-posts")][:2] == ["rollout_started", "traffic_shifted"]
+
+
+@settings(deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["deploy", "step", "pause", "resume", "rollback", "record", "approve"]),
+            st.integers(-90, 90),  # minutes the clock moves before the command: backwards too (skew, a replay)
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_times_never_decrease_within_a_stream_whatever_the_clock_says(program: list[tuple[str, int]]) -> None:
+    store, clock = MemoryEventStore(), VirtualClock(NOW)
+    platform = load_platform(SETTINGS)
+    with open_runtime(SETTINGS, platform, store=store, traffic=SimulatedCluster()) as built:
+        release = built.service
+        release.clock = clock
+        for step, (command, minutes) in enumerate(program):
+            clock.current += timedelta(minutes=minutes)
+            with contextlib.suppress(PolicyRefusedError):
+                if command == "deploy":
+                    release.deploy("fn-posts", f"1.{step}.0", "development", actor="erin")
+                elif command == "step":
+                    release.step("fn-posts", "development", actor="findly")
+                elif command in ("pause", "rollback"):
+                    getattr(release, command)("fn-posts", "development", actor="erin", reason="look")
+                elif command == "resume":
+                    release.resume("fn-posts", "development", actor="erin")
+                elif command == "record":
+                    release.record_test("fn-posts", f"1.{step - 1}.0", "development", "unit", True, actor="ci")
+                else:
+                    release.approve("fn-posts", f"1.{step - 1}.0", "production", actor="alice")
+    times = [event.at for event in store.load("fn-posts")[0]]
+    assert times == sorted(times)

@@ -9,7 +9,6 @@ line of printable characters: nothing in it can forge another line of a log or a
 from __future__ import annotations
 
 import re
-import unicodedata
 
 __all__ = ["MAX_REASON", "MAX_VERSION", "name_problem", "reason_problem", "version_problem"]
 
@@ -61,8 +60,8 @@ def reason_problem(text: str) -> str | None:
 
 
 def _unprintable(text: str, what: str) -> str | None:
-    for character in text:
-        if character != " " and unicodedata.category(character) in ("Cc", "Cf", "Zl", "Zp", "Zs"):
+    for character in text:  # control, format, unassigned, private, surrogate, separators other than the space
+        if not character.isprintable():
             return f"the {what} {_quoted(text)} has an unprintable character ({character!a}): one line of text"
     return None
 

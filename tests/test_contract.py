@@ -1,0 +1,382 @@
+"""The contract a CI job acts on: exit codes, --json, GitHub outputs, what is simulated, and inputs that cannot lie
+or inject (DESIGN.md, "The command line contract")."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from findly_infra.adapters.sqlite import SqliteEventStore
+from findly_infra.cli import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_REFUSED, EXIT_STOPPED, main
+from findly_infra.domain.events import RolloutPaused
+from findly_infra.domain.identifiers import name_problem, reason_problem, version_problem
+from tests.conftest import EXAMPLE, PAST
+from tests.test_cli import run
+from tests.test_release_cli import cli
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "FINDLY_CONFIG": str(EXAMPLE),
+        "FINDLY_ACTOR": "erin",
+        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        "FINDLY_NOW": PAST,
+    }
+
+
+def outputs(path: Path) -> dict[str, str]:
+    """``$GITHUB_OUTPUT`` read as the runner reads it: ``key=value`` lines and ``key<<DELIMITER`` blocks."""
+    values: dict[str, str] = {}
+    lines = iter(path.read_text().split("\n"))
+    for line in lines:
+        if not line:
+            continue
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            key, delimiter = line.split("<<", 1)
+            body = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                body.append(inner)
+            values[key] = "\n".join(body)
+        else:
+            key, value = line.split("=", 1)
+            values[key] = value
+    return values
+
+
+# ---- 1, 2: a watch with nothing to watch, and one stopped for a person ------------------------------------------
+
+
+def test_a_watch_with_nothing_to_watch_says_so_and_does_not_succeed(env: dict[str, str]) -> None:
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert code == EXIT_REFUSED
+    assert document["error"]["rule"] == "rollout-progressing"  # type: ignore[index]
+    assert "nothing to watch" in document["error"]["message"]  # type: ignore[index]
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")  # it ended: nothing left
+    assert code == EXIT_REFUSED
+    assert "the latest, 1.0.0, succeeded" in document["error"]["message"]  # type: ignore[index]
+
+
+def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    output = tmp_path / "output"
+    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)}
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "blue-green")[0] == 0
+    watched = run("rollout", "fn-posts", "--env", "development", "--watch", env=github)
+    # the validation evidence never came: the live lines said what it waits for and how long is left, then it paused
+    assert watched.returncode == EXIT_STOPPED, watched.stderr
+    waiting = [line for line in watched.stdout.splitlines() if "waiting for a passed smoke_tests" in line]
+    assert "within 1 hour, by" in waiting[0]
+    assert "within 0 seconds" in waiting[-1] or "within 1 minute" in waiting[-1]
+    last = watched.stdout.splitlines()[-1]
+    assert last.startswith("stopped for a person: fn-posts in development waits for paused (no passed smoke_tests")
+    assert "findly-infra resume|abort|rollback fn-posts --env development" in last
+    assert "::warning::stopped for a person" in watched.stderr
+    said = outputs(output)
+    assert (said["phase"], said["outcome"], said["waiting_for"]) == ("paused", "stopped_for_a_person", "person")
+    assert "resume" in said["waiting_message"]
+    # a watch that starts on the paused rollout reports the same at once, and records nothing
+    before = SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0]
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert (code, document["phase"], document["waiting_for"]["kind"]) == (EXIT_STOPPED, "paused", "person")  # type: ignore[index]
+    assert SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0] == before
+    assert isinstance(before[-1], RolloutPaused)
+    # the evidence arrives, a person resumes: the next stop is the manual step, an approval — still exit 6
+    for suite in ("smoke_tests", "performance_tests"):
+        assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", suite, "--passed")[0] == 0
+    assert cli(env, "resume", "fn-posts", "--env", "development")[0] == 0
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert (code, document["phase"]) == (EXIT_STOPPED, "awaiting_approval")
+    assert document["waiting_for"]["kind"] == "approval"  # type: ignore[index]
+    assert "findly-infra approve fn-posts 1.0.0 --env development" in document["waiting_for"]["message"]  # type: ignore[index]
+
+
+# ---- 3: simulated is said out loud; no future time in a durable store ---------------------------------------------
+
+
+def test_a_simulated_outcome_is_said_on_stderr_in_json_in_outputs_and_as_a_warning(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    deployed = run("deploy", "fn-posts", "1.0.0", "--env", "development", env=github)
+    assert deployed.returncode == 0
+    assert "simulated: no cluster is bound, so traffic moved on the simulated cluster and nothing was deployed" in (
+        deployed.stderr
+    )
+    assert "no Prometheus is bound, so the scripted 'healthy' metrics judged the rollout" in deployed.stderr
+    assert "::warning::simulated: no cluster is bound" in deployed.stderr
+    assert "simulated" not in deployed.stdout  # stdout is the command's own
+    assert outputs(output)["simulated"] == "true"
+    assert "**simulated: no cluster is bound" in summary.read_text()
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert (code, document["simulated"], document["simulation"]) == (0, True, ["cluster", "metrics"])
+
+
+def _wall() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def test_without_now_a_durable_store_gets_no_future_time(env: dict[str, str]) -> None:
+    live = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    assert cli(live, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    assert cli(live, "rollout", "fn-posts", "--env", "development")[0] == 0  # one step, at the real clock's time
+    after = _wall()
+    events = SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0]
+    assert [e.type for e in events][-1] == "analysis_recorded"
+    assert all(event.at <= after for event in events)  # an hour of canary is not stamped ahead of time
+    future = (_wall() + timedelta(hours=1)).isoformat()
+    code, document = cli({**live, "FINDLY_NOW": future}, "status", "fn-posts")
+    assert code == EXIT_BAD_INPUT
+    assert "is in the future" in document["error"]["message"]  # type: ignore[index]
+
+
+def test_a_stream_whose_last_event_is_ahead_of_the_clock_never_runs_backwards(env: dict[str, str]) -> None:
+    from findly_infra.domain.events import AnalysisRecorded, Verdict
+
+    # a store whose last event is ahead of this runner's clock (another runner's skew, or a store written with
+    # virtual time ahead of the clock, as versions before this one did); then a live command
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    store = SqliteEventStore(env["FINDLY_STATE"])
+    events, version = store.load("fn-posts")
+    ahead = AnalysisRecorded(
+        service="fn-posts",
+        environment="development",
+        version="1.0.0",
+        at=_wall() + timedelta(minutes=30),
+        actor="findly",
+        verdict=Verdict.PASS,
+    )
+    store.append("fn-posts", version, (ahead,))
+    store.close()
+    live = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    assert cli(live, "pause", "fn-posts", "--env", "development", "--reason", "look")[0] == 0
+    events = SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0]
+    assert events[-1].type == "rollout_paused"
+    assert events[-1].at == ahead.at  # stamped at the log's latest time, not before it
+    times = [event.at for event in events]
+    assert times == sorted(times)
+
+
+def test_the_demo_tells_a_story_that_is_over_before_now(tmp_path: Path) -> None:
+    result = run("--json", "demo", cwd=tmp_path, env={"FINDLY_CONFIG": "", "FINDLY_STATE": ""})
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["ok"] is True
+    assert document["simulated"] is True
+    assert any("rolled_back" in line for line in document["story"])
+    events = SqliteEventStore(tmp_path / ".findly" / "demo.sqlite3").load("fn-posts")[0]
+    assert len(events) == document["events"]
+    assert max(event.at for event in events) <= _wall()
+
+
+# ---- 4: --json everywhere, flags after the command, a closed pipe --------------------------------------------------
+
+
+def test_every_command_speaks_json_and_takes_global_flags_after_its_name(env: dict[str, str]) -> None:
+    version = run("--json", "--version")
+    assert json.loads(version.stdout) == {"ok": True, "version": json.loads(version.stdout)["version"]}
+    example = json.loads(run("example", "--json").stdout)
+    assert example["ok"] is True
+    assert example["text"] == EXAMPLE.read_text()
+    assert Path(example["path"]).read_text() == EXAMPLE.read_text()
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, env):
+        assert main(["status", "fn-posts", "--json", "--state", "memory://"], out=out) == 0
+    assert json.loads(out.getvalue())["services"]["fn-posts"]["development"]["phase"] == "idle"
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """``findly-infra example | head -1``: the reader has gone before the writer is done."""
+    for command in (["example"], ["demo", "--state", "memory://"]):
+        with subprocess.Popen(
+            [sys.executable, "-m", "findly_infra", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "GITHUB_ACTIONS": ""},
+        ) as writer:
+            assert writer.stdout is not None
+            assert writer.stderr is not None
+            writer.stdout.close()  # the reader goes away before anything is written
+            error = writer.stderr.read()
+            assert writer.wait(60) == EXIT_BROKEN_PIPE, error
+        assert error == b""  # no traceback, no "internal error"
+
+
+# ---- 5, 6: inputs that cannot lie or inject ---------------------------------------------------------------------
+
+BAD_VERSIONS = ["", "1.0 bad", "-1", "1" * 64, "1.0\nphase=succeeded", "1.0.", "v1/2", "1.0\x1b[31m"]
+
+
+@pytest.mark.parametrize("version", BAD_VERSIONS)
+def test_a_version_that_is_not_an_image_tag_and_a_label_value_is_refused_at_the_door(
+    env: dict[str, str], version: str
+) -> None:
+    code, document = cli(env, "deploy", "fn-posts", version, "--env", "development")
+    assert code == EXIT_BAD_INPUT
+    assert "argument version" in document["error"]["message"]  # type: ignore[index]
+    assert SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0] == []
+    code, document = cli(env, "render", "--out", "unused", "--version", f"fn-posts={version}")
+    assert code == EXIT_BAD_INPUT
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--actor", "  ", "deploy", "fn-posts", "1.0.0", "--env", "development"), "argument --actor"),
+        (("--actor", "eve\n::warning::x", "deploy", "fn-posts", "1.0.0", "--env", "development"), "argument --actor"),
+        (("pause", "fn-posts", "--env", "development", "--reason", "a\nb"), "argument --reason"),
+        (("record", "fn-posts", "1.0.0", "--env", "development", "--suite", "unit\r", "--passed"), "argument --suite"),
+    ],
+)
+def test_actors_reasons_and_suites_are_one_printable_line(
+    env: dict[str, str], args: tuple[str, ...], named: str
+) -> None:
+    code, document = cli(env, *args)
+    assert code == EXIT_BAD_INPUT
+    assert named in document["error"]["message"]  # type: ignore[index]
+
+
+def test_an_actor_from_the_environment_is_checked_too(env: dict[str, str]) -> None:
+    code, document = cli({**env, "FINDLY_ACTOR": "x\x1b]0;owned\x07"}, "deploy", "fn-posts", "1.0", "--env", "dev")
+    assert code == EXIT_BAD_INPUT
+    assert document["error"]["message"].startswith("FINDLY_ACTOR: the actor")  # type: ignore[index]
+
+
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")  # Kubernetes' own
+_IMAGE_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # the OCI distribution spec's
+
+
+@given(st.text(max_size=70) | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,70}", fullmatch=True))
+def test_an_accepted_version_is_both_an_image_tag_and_a_label_value(version: str) -> None:
+    accepted = version_problem(version) is None
+    assert accepted == (
+        bool(version)
+        and len(version) <= 63
+        and bool(_LABEL_VALUE.fullmatch(version))
+        and bool(_IMAGE_TAG.fullmatch(version))
+    )
+
+
+@given(st.text(max_size=40))
+def test_an_accepted_name_or_reason_is_one_printable_line(text: str) -> None:
+    for problem in (name_problem(text, "actor"), reason_problem(text)):
+        if problem is None:
+            assert "\n" not in text
+            assert "\r" not in text
+            assert "\x1b" not in text
+            assert all(character.isprintable() for character in text)
+    if name_problem(text, "actor") is None:
+        assert text.strip() == text != ""
+
+
+def test_a_stored_hostile_value_cannot_forge_lines_or_outputs(env: dict[str, str], tmp_path: Path) -> None:
+    from findly_infra.domain.environment import StrategyKind
+    from findly_infra.domain.events import RolloutStarted
+
+    hostile = "1.0\n::warning::owned\nphase=succeeded\x1b[2J"
+    store = SqliteEventStore(env["FINDLY_STATE"])
+    at = datetime(2026, 1, 5, 9)
+    started = RolloutStarted(
+        service="fn-posts",
+        environment="development",
+        version=hostile,
+        at=at,
+        actor="erin\r\n2026-01-01T00:00:00  production forged",
+        strategy=StrategyKind.ROLLING,
+        previous=None,
+    )
+    store.append("fn-posts", 0, (started,))
+    store.close()
+    history = run("history", "fn-posts", env=env)
+    assert history.returncode == 0
+    assert len(history.stdout.splitlines()) == 1  # one event, one line
+    assert "\x1b" not in history.stdout
+    assert not any(line.lstrip().startswith("::") for line in history.stdout.splitlines())
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    paused = run("pause", "fn-posts", "--env", "development", "--reason", "look", env=github)
+    assert paused.returncode == 0, paused.stderr
+    said = outputs(output)
+    assert said["phase"] == "paused"  # the hostile version did not write another phase
+    assert said["version"] == hostile.replace("\x1b", "\x1b")
+    assert not any(line.startswith("::") and "owned" in line for line in paused.stderr.splitlines())
+
+
+def test_annotations_escape_their_message_and_properties(capsys: pytest.CaptureFixture[str]) -> None:
+    from findly_infra.cli import present
+
+    with mock.patch.dict(os.environ, {"GITHUB_ACTIONS": "true"}):
+        present.annotate("error", "50% bad\n::warning::x", file="a,b:c.yaml", line=3)
+    assert capsys.readouterr().err == "::error file=a%2Cb%3Ac.yaml,line=3::50%25 bad%0A::warning::x\n"
+
+
+# ---- 7, 8: installs and config discovery ---------------------------------------------------------------------
+
+
+def test_a_missing_extra_is_bad_input_naming_it(tmp_path: Path) -> None:
+    code = "import sys; sys.modules['httpx'] = None; from findly_infra.cli import main; sys.exit(main(sys.argv[1:]))"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--state",
+            "memory://",
+            "--prometheus-url",
+            "http://127.0.0.1:9",
+            "analyze",
+            "fn-posts",
+            "--env",
+            "production",
+            "--version",
+            "1.0.0",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FINDLY_CONFIG": str(EXAMPLE), "GITHUB_ACTIONS": ""},
+        check=False,
+    )
+    assert result.returncode == EXIT_BAD_INPUT
+    assert "needs the 'prometheus' extra" in result.stderr
+    assert "pip install 'findly-infra[prometheus]'" in result.stderr
+
+
+def test_structlog_is_a_core_dependency() -> None:
+    from importlib.metadata import requires
+
+    core = [r for r in requires("findly-infra") or [] if "extra ==" not in r]
+    assert any(r.startswith("structlog") for r in core)
+
+
+def test_outside_a_project_commands_say_what_is_missing_and_the_demo_hint_works(tmp_path: Path) -> None:
+    import shlex
+
+    scratch = {"FINDLY_CONFIG": "", "FINDLY_STATE": ""}
+    missing = run("status", "fn-posts", cwd=tmp_path, env=scratch)
+    assert missing.returncode == EXIT_BAD_INPUT
+    assert "no platform file: there is no findly.yaml in" in missing.stderr
+    assert "findly-infra example > findly.yaml" in missing.stderr
+    demo = run("demo", cwd=tmp_path, env=scratch)
+    hint = demo.stdout.strip().splitlines()[-1].split("See them: ", 1)[1]
+    words = shlex.split(hint)
+    assert words[0] == "findly-infra"
+    history = run(*words[1:], cwd=tmp_path, env=scratch)
+    assert history.returncode == 0, history.stderr
+    assert "rolled_back" in history.stdout

@@ -35,3 +35,21 @@ def example_text() -> str:
 def seed_only_text(example_text: str) -> str:
     """The seed's fifteen YAML blocks, exactly as the seed writes them, without our own sections."""
     return example_text[: example_text.index(OURS_MARKER)].rsplit("\n# ---", 1)[0]
+
+
+def require_tool(name: str, install: str) -> str:
+    """The path of an external tool a test runs. Missing, the test is skipped with how to install it — unless
+    ``FINDLY_REQUIRE_TOOLS=1`` (set by ``.ci/run``), where a missing tool fails the run instead of thinning it."""
+    import shutil
+
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    message = f"{name} is not installed ({install})"
+    if os.environ.get("FINDLY_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{message}; FINDLY_REQUIRE_TOOLS=1 requires it")
+    pytest.skip(message)
+
+
+PROMETHEUS_INSTALL = "Debian: apt-get install prometheus, which brings promtool"
+KUBECTL_INSTALL = "kubectl, for 'kubectl kustomize': https://kubernetes.io/docs/tasks/tools/"

@@ -3,25 +3,63 @@
 from __future__ import annotations
 
 import re
-import runpy
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import KUBECTL_INSTALL, PROMETHEUS_INSTALL, require_tool
+from tests.docs_examples import (
+    console_blocks,
+    expected_prints,
+    in_order,
+    matches,
+    pages,
+    python_blocks,
+    run_console,
+    run_python,
+    user_environment,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
-BLOCKS = [
-    pytest.param(block, id=f"{page.name}#{index}")
-    for page in sorted((ROOT / "docs").glob("*.md"))
-    for index, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S))
-]
+PROMETHEUS = "http://127.0.0.1:9090"  # blocks naming it run in tests/prometheus, against a real one
 
 
-@pytest.mark.parametrize("code", BLOCKS)
-def test_python_examples_run(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
-    script = tmp_path / "example.py"
-    script.write_text(code)
-    runpy.run_path(str(script), run_name="__main__")
+@pytest.mark.parametrize(
+    "page",
+    [page for page, blocks in pages().items() if not any(PROMETHEUS in block.text for block in blocks)],
+)
+def test_console_examples_run_from_another_folder(page: str, tmp_path: Path) -> None:
+    """A page's console blocks, in order, in one folder of their own: as someone following the page would."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for block in pages()[page]:
+        if block.steps[0].command.startswith("pip install"):  # a checkout's, not a user's
+            continue
+        if "jq " in block.text:
+            require_tool("jq", "Debian: apt-get install jq")
+        if "kubectl " in block.text:
+            require_tool("kubectl", KUBECTL_INSTALL)
+        run_console(block, project, user_environment(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("name", "code"), [pytest.param(n, c, id=n) for n, c in python_blocks() if PROMETHEUS not in c]
+)
+def test_python_examples_run_from_another_folder(name: str, code: str, tmp_path: Path) -> None:
+    if "findly_infra.testing.prometheus" in code:
+        require_tool("prometheus", PROMETHEUS_INSTALL)
+        require_tool("promtool", PROMETHEUS_INSTALL)
+    run_python(name, code, tmp_path, user_environment(tmp_path))
+
+
+def test_the_harness_reads_what_the_pages_show() -> None:
+    assert matches(["a", "...", "d"], ["a", "b", "c", "d"])
+    assert not matches(["a", "d"], ["a", "b", "d"])
+    assert matches(["...", "c"], ["c"])
+    assert in_order(["1 hour", "2.0"], ["[5]", "1 hour", "x", "2.0"])
+    assert not in_order(["2.0"], ["2.0000000000001137"])
+    assert expected_prints("print(x)  # 2.0\nfor y in z:\n    print(y)\n    # shown\n") == ["2.0", "shown"]
+    assert len(console_blocks()) >= 10
 
 
 def test_every_rule_is_documented() -> None:

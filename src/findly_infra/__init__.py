@@ -25,6 +25,7 @@ _EXPORTS = {
     "PlatformError": "findly_infra.config.loader",
     "Problem": "findly_infra.config.loader",
     "ValidationReport": "findly_infra.config.loader",
+    "example_path": "findly_infra.examples",
     "example_platform_text": "findly_infra.examples",
     # rendering manifests and rules
     "render_platform": "findly_infra.render",
@@ -77,6 +78,7 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "check_platform",
+    "example_path",
     "example_platform_text",
     "load_platform",
     "load_platform_text",
@@ -116,5 +118,5 @@ if TYPE_CHECKING:
     from findly_infra.domain.platform import Finding, Platform, Severity, UnknownNameError
     from findly_infra.domain.slo import SLATarget, SLODefinition
     from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, DeploymentStrategy, RollingStrategy
-    from findly_infra.examples import example_platform_text
+    from findly_infra.examples import example_path, example_platform_text
     from findly_infra.render import render_platform, write_tree

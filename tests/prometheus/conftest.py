@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from findly_infra.testing.prometheus import SLOW, PrometheusServer, PrometheusServerError, Stream, openmetrics
+from tests.conftest import PROMETHEUS_INSTALL, require_tool
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 """The backfilled data runs from T0 for MINUTES minutes, one sample every 15 seconds (a usual scrape interval)."""
@@ -48,12 +49,14 @@ STREAMS = (
 
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_tool("prometheus", PROMETHEUS_INSTALL)
+    require_tool("promtool", PROMETHEUS_INSTALL)
     data = openmetrics(STREAMS, start=T0, minutes=MINUTES)
     server = PrometheusServer(data, tmp_path_factory.mktemp("prometheus"))
     try:
         url = server.start()
     except PrometheusServerError as exc:
-        pytest.fail(f"{exc}: .ci/run installs Debian's prometheus package")
+        pytest.fail(str(exc))
     try:
         yield url
     finally:

@@ -19,7 +19,7 @@ import pytest
 
 from findly_infra.cli import main
 from findly_infra.testing.prometheus import PrometheusServer, PrometheusServerError, Stream, openmetrics
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, PROMETHEUS_INSTALL, require_tool
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +41,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         '  analysis: {interval: "1s", min_requests: 10}\n'
     )
     (folder / "findly.yaml").write_text(text.replace(stages.group(0), quick))
+    require_tool("prometheus", PROMETHEUS_INSTALL)
+    require_tool("promtool", PROMETHEUS_INSTALL)
     server = PrometheusServer(openmetrics(streams, start=start, minutes=20), folder / "prometheus")
     try:
         url = server.start()
     except PrometheusServerError as exc:
-        pytest.fail(f"{exc}: .ci/run installs Debian's prometheus package")
+        pytest.fail(str(exc))
     try:
         yield url, folder / "findly.yaml"
     finally:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from findly_infra import load_platform
 from findly_infra.render import render_platform, write_tree
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, KUBECTL_INSTALL, PROMETHEUS_INSTALL, require_tool
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed: .ci/run installs it (Debian's prometheus brings promtool)")
-    return found
+    """kubectl or promtool: skipped with the install hint when missing (failed under FINDLY_REQUIRE_TOOLS=1)."""
+    return require_tool(name, KUBECTL_INSTALL if name == "kubectl" else PROMETHEUS_INSTALL)
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,8 @@ class Outcome:
     view: EnvironmentView
     analysis: AnalysisReport | None = None
     """The analysis a rollout step made (``None`` for other commands)."""
+    routed: bool = False
+    """Whether the command moved traffic (told the cluster new routes)."""
 
     @property
     def phase(self) -> Phase:
@@ -291,9 +293,10 @@ class PipelineService:
     def reconcile(self, service: str, environment: str) -> Outcome:
         """Bring the router to what the recorded events say (after a crash between storing and routing)."""
         view = self.view(service, environment)
-        if self.traffic.weights(service, environment) != view.routes():
+        routed = self.traffic.weights(service, environment) != view.routes()
+        if routed:
             self.traffic.route(service, environment, view.routes(), self.clock.now())
-        return Outcome((), view)
+        return Outcome((), view, routed=routed)
 
     # ---- the one way state changes -------------------------------------------------------------
 
@@ -314,13 +317,12 @@ class PipelineService:
             pipeline = pipeline.apply_all(decision.events)
             self._cache[service] = pipeline  # the store now holds exactly these events
         view = EnvironmentView.of(pipeline, environment, at)
-        for event in decision.events:
-            if isinstance(event, _MOVES_TRAFFIC):
-                self.traffic.route(service, environment, view.routes(), at)
-                break
+        routed = any(isinstance(event, _MOVES_TRAFFIC) for event in decision.events)
+        if routed:
+            self.traffic.route(service, environment, view.routes(), at)
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)
-        return Outcome(decision.events, view, analysis())
+        return Outcome(decision.events, view, analysis(), routed)
 
 
 def timeline(platform: Platform, service: str, events: Sequence[Event], environment: str) -> list[EnvironmentView]:

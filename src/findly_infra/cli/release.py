@@ -95,14 +95,21 @@ def _deploy(context: Context) -> int:
 
 
 def _present(
-    context: Context, runtime: Runtime, result: Outcome, text: str, *, said: bool = False, **outputs: str
+    context: Context, runtime: Runtime, result: Outcome, text: str, *, watched: bool = False, **outputs: str
 ) -> None:
-    """A release command's outcome everywhere it goes: GitHub outputs, what was simulated (said out loud on
-    stderr, as an annotation and in the summary, unless *said* already), then the text or the JSON document."""
-    present.outcome_outputs(result, runtime.simulated, **outputs)
-    if not said:
-        present.say_simulated(runtime.simulated, runtime.scenario, context.json)
-    context.emit(present.outcome_json(result, runtime.simulated), text)
+    """A release command's outcome everywhere it goes: GitHub outputs, what of it was simulated (said out loud on
+    stderr, as an annotation and in the summary — a watch said it when it began), then the text or the JSON."""
+    simulated = runtime.simulated if watched else _simulated(runtime, result)
+    present.outcome_outputs(result, simulated, **outputs)
+    if not watched:
+        present.say_simulated(simulated, runtime.scenario, context.json)
+    context.emit(present.outcome_json(result, simulated), text)
+
+
+def _simulated(runtime: Runtime, result: Outcome) -> tuple[str, ...]:
+    """What of *result* was simulated: the cluster if it moved traffic, the metrics if it analysed."""
+    used = {"cluster": result.routed, "metrics": result.analysis is not None}
+    return tuple(part for part in runtime.simulated if used.get(part))
 
 
 def _scenario_names() -> list[str]:
@@ -281,7 +288,7 @@ def _rollout(context: Context) -> int:
     if stopped and view.waiting_for is not None:
         text = f"stopped for a person: {args.service} in {args.env} waits for {view.waiting_for.message}"
         present.annotate("warning", text)
-    _present(context, runtime, outcome, text, said=args.watch, version=version, outcome=result)
+    _present(context, runtime, outcome, text, watched=args.watch, version=version, outcome=result)
     if rolled_back:
         return EXIT_FAILED
     return EXIT_STOPPED if stopped else EXIT_OK

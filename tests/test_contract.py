@@ -3,12 +3,14 @@ or inject (DESIGN.md, "The command line contract")."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
@@ -120,13 +122,20 @@ def test_a_simulated_outcome_is_said_on_stderr_in_json_in_outputs_and_as_a_warni
     assert "simulated: no cluster is bound, so traffic moved on the simulated cluster and nothing was deployed" in (
         deployed.stderr
     )
-    assert "no Prometheus is bound, so the scripted 'healthy' metrics judged the rollout" in deployed.stderr
+    assert "Prometheus" not in deployed.stderr  # a deploy judges nothing: only what it used is said
     assert "::warning::simulated: no cluster is bound" in deployed.stderr
     assert "simulated" not in deployed.stdout  # stdout is the command's own
     assert outputs(output)["simulated"] == "true"
     assert "**simulated: no cluster is bound" in summary.read_text()
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
     assert (code, document["simulated"], document["simulation"]) == (0, True, ["cluster", "metrics"])
+    watched = run("rollout", "fn-posts", "--env", "development", "--watch", env=github)  # ended: refused, not simulated
+    assert watched.returncode == EXIT_REFUSED
+    code, document = cli(env, "approve", "fn-posts", "1.0.0", "--env", "production")  # nothing simulated in a refusal
+    assert code == EXIT_REFUSED
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development")[0] == 0
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development")  # one step: judged, moved nothing
+    assert (code, document["simulation"]) == (0, ["metrics"])
 
 
 def _wall() -> datetime:
@@ -380,3 +389,38 @@ def test_outside_a_project_commands_say_what_is_missing_and_the_demo_hint_works(
     history = run(*words[1:], cwd=tmp_path, env=scratch)
     assert history.returncode == 0, history.stderr
     assert "rolled_back" in history.stdout
+
+
+def _parsers(
+    parser: argparse.ArgumentParser, name: str = "findly-infra"
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _parsers(sub, f"{name} {sub_name}")
+
+
+def test_every_option_and_argument_has_help() -> None:
+    from findly_infra.cli.parser import build_parser
+
+    missing = [
+        f"{name}: {action.dest}"
+        for name, parser in _parsers(build_parser())
+        for action in parser._actions
+        if not action.help
+        and not isinstance(action, (argparse._HelpAction, argparse._VersionAction))
+        and not isinstance(action, argparse._SubParsersAction)
+    ]
+    assert missing == []
+
+
+def test_scenarios_are_listed_where_they_are_chosen() -> None:
+    from findly_infra.application.scenarios import SCENARIOS
+
+    for command in ("simulate", "rollout"):
+        helped = run(command, "--help")
+        assert all(name in helped.stdout for name in SCENARIOS), helped.stdout
+    refused = run("simulate", "fn-posts", "--env", "production", "--scenario", "sunny")
+    assert refused.returncode == EXIT_BAD_INPUT
+    assert "invalid choice: 'sunny'" in refused.stderr

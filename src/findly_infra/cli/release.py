@@ -420,8 +420,10 @@ def _simulate(context: Context) -> int:
         **({"version": args.replay} if args.replay else {}),
         **({"baseline": args.current} if args.replay and args.current and args.current != args.replay else {}),
     )
+    replayed = bool(args.replay)  # a replay judges what Prometheus recorded: only the cluster is simulated
+    simulation = ["cluster", "time"] if replayed else ["cluster", "metrics", "time"]
     if context.json:
-        present.emit_json(result.to_json(), context.out)
+        present.emit_json({**result.to_json(), "simulated": True, "simulation": simulation}, context.out)
     else:
         for step in result.steps:
             extra = " ".join(f"{k}={v}" for k, v in step.items() if k not in ("at", "type"))
@@ -430,7 +432,9 @@ def _simulate(context: Context) -> int:
             f"outcome: {result.outcome} after {timedelta(seconds=result.virtual_seconds)} of virtual time\n"
         )
     present.summary(lambda: _simulation_markdown(platform, args.service, args.env, list(result.events)))
-    present.github_output(outcome=result.outcome, phase=result.outcome, version=args.replay or "2.0.0")
+    present.github_output(
+        outcome=result.outcome, phase=result.outcome, version=args.replay or "2.0.0", simulated="true"
+    )
     return EXIT_OK
 
 

@@ -420,8 +420,8 @@ def _simulate(context: Context) -> int:
         **({"version": args.replay} if args.replay else {}),
         **({"baseline": args.current} if args.replay and args.current and args.current != args.replay else {}),
     )
-    replayed = bool(args.replay)  # a replay judges what Prometheus recorded: only the cluster is simulated
-    simulation = ["cluster", "time"] if replayed else ["cluster", "metrics", "time"]
+    # a replay judges what Prometheus recorded: only the cluster (and time) is simulated
+    simulation = ["cluster", "time"] if args.replay else ["cluster", "metrics", "time"]
     if context.json:
         present.emit_json({**result.to_json(), "simulated": True, "simulation": simulation}, context.out)
     else:

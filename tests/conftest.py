@@ -53,3 +53,14 @@ def require_tool(name: str, install: str) -> str:
 
 PROMETHEUS_INSTALL = "Debian: apt-get install prometheus, which brings promtool"
 KUBECTL_INSTALL = "kubectl, for 'kubectl kustomize': https://kubernetes.io/docs/tasks/tools/"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A durable store, in virtual time from a past day (from now, scripted rollouts would run at real pace)."""
+    return {
+        "FINDLY_CONFIG": str(EXAMPLE),
+        "FINDLY_ACTOR": "erin",
+        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        "FINDLY_NOW": PAST,
+    }

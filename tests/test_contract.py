@@ -23,19 +23,9 @@ from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.cli import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_REFUSED, EXIT_STOPPED, main
 from findly_infra.domain.events import RolloutPaused
 from findly_infra.domain.identifiers import name_problem, reason_problem, version_problem
-from tests.conftest import EXAMPLE, PAST
+from tests.conftest import EXAMPLE
 from tests.test_cli import run
 from tests.test_release_cli import cli
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "FINDLY_CONFIG": str(EXAMPLE),
-        "FINDLY_ACTOR": "erin",
-        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
-        "FINDLY_NOW": PAST,
-    }
 
 
 def outputs(path: Path) -> dict[str, str]:
@@ -99,6 +89,9 @@ def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
     assert (code, document["phase"], document["waiting_for"]["kind"]) == (EXIT_STOPPED, "paused", "person")  # type: ignore[index]
     assert SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0] == before
     assert isinstance(before[-1], RolloutPaused)
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development")  # one step: the same answer
+    assert (code, document["waiting_for"]["kind"]) == (EXIT_STOPPED, "person")  # type: ignore[index]
+    assert SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0] == before
     # the evidence arrives, a person resumes: the next stop is the manual step, an approval — still exit 6
     for suite in ("smoke_tests", "performance_tests"):
         assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", suite, "--passed")[0] == 0

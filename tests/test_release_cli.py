@@ -11,19 +11,8 @@ from unittest import mock
 import pytest
 
 from findly_infra.cli import main
-from tests.conftest import EXAMPLE, PAST
+from tests.conftest import EXAMPLE
 from tests.test_cli import run
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """A durable store, in virtual time from a past day (from now, scripted rollouts would run at real pace)."""
-    return {
-        "FINDLY_CONFIG": str(EXAMPLE),
-        "FINDLY_ACTOR": "erin",
-        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
-        "FINDLY_NOW": PAST,
-    }
 
 
 def cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> tuple[int, dict[str, object]]:

@@ -274,9 +274,11 @@ def _rollout(context: Context) -> int:
         present.say_simulated(runtime.simulated, runtime.scenario, context.json)  # before a watch that may take an hour
         outcome = pipelines.watch(args.service, args.env, actor=actor, wait=wait, on_step=show)
     else:
-        if runtime.virtual is not None:
-            wait(pipelines.interval(args.service, args.env))
-        outcome = pipelines.step(args.service, args.env, actor=actor)
+        outcome = pipelines.reconcile(args.service, args.env)
+        if not outcome.phase.stopped_for_a_person:  # stopped: say what would unblock it (exit 6), analyse nothing
+            if runtime.virtual is not None:
+                wait(pipelines.interval(args.service, args.env))
+            outcome = pipelines.step(args.service, args.env, actor=actor)
         show(outcome)
     view = outcome.view
     rolled_back = view.phase.value in ("rolled_back", "aborted")

@@ -305,6 +305,6 @@ def test_analyze_and_slo_status_report_to_github(
     replay = ("simulate", "fn-posts", "--env", "production", "--strategy", "canary", "--replay", "healthy")
     code, document = cli(*replay, "--current", "1.0.0", "--from", T0.isoformat(), url=prometheus)
     assert (code, document["outcome"]) == (0, "succeeded")
-    assert output.read_text().splitlines()[-1] == "version=healthy"  # the replayed version, not a placeholder
+    assert output.read_text().splitlines()[-2:] == ["version=healthy", "simulated=true"]  # the replayed version
     started = [e for e in document["events"] if e["type"] == "rollout_started" and e["environment"] == "production"]
     assert (started[-1]["version"], started[-1]["previous"]) == ("healthy", "1.0.0")

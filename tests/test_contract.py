@@ -67,8 +67,8 @@ def test_a_watch_with_nothing_to_watch_says_so_and_does_not_succeed(env: dict[st
 def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    output = tmp_path / "output"
-    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)}
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
     assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "blue-green")[0] == 0
     watched = run("rollout", "fn-posts", "--env", "development", "--watch", env=github)
     # the validation evidence never came: the live lines said what it waits for and how long is left, then it paused
@@ -82,6 +82,7 @@ def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
     assert "::warning::stopped for a person" in watched.stderr
     said = outputs(output)
     assert (said["phase"], said["outcome"], said["waiting_for"]) == ("paused", "stopped_for_a_person", "person")
+    assert "**stopped for a person: fn-posts in development waits for paused" in summary.read_text()
     assert "resume" in said["waiting_message"]
     # a watch that starts on the paused rollout reports the same at once, and records nothing
     before = SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0]
@@ -129,6 +130,8 @@ def test_a_simulated_outcome_is_said_on_stderr_in_json_in_outputs_and_as_a_warni
     assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development")[0] == 0
     code, document = cli(env, "rollout", "fn-posts", "--env", "development")  # one step: judged, moved nothing
     assert (code, document["simulation"]) == (0, ["metrics"])
+    status = cli(env, "status", "fn-posts")[1]  # what serves was routed on the simulated cluster
+    assert (status["simulated"], status["simulation"]) == (True, ["cluster"])
 
 
 def _wall() -> datetime:

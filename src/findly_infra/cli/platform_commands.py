@@ -38,9 +38,9 @@ def _validate(context: Context) -> int:
         present.emit_json(document, context.out)
     else:
         for problem in report.errors:
-            context.out.write(f"error: {problem}\n")
+            context.out.write(present.printable(f"error: {problem}") + "\n")
         for problem in report.warnings:
-            context.out.write(f"warning: {problem}  [{problem.rule}]\n")
+            context.out.write(present.printable(f"warning: {problem}  [{problem.rule}]") + "\n")
         verdict = "invalid" if failed else "valid"
         context.out.write(f"{path}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)\n")
     for problem in report.errors:

@@ -285,11 +285,11 @@ def _rollout(context: Context) -> int:
     stopped = view.phase.stopped_for_a_person
     result = "rolled_back" if rolled_back else "stopped_for_a_person" if stopped else view.phase.value
     version = view.rollout.version if view.rollout else ""
-    present.summary(lambda: _rollout_markdown(runtime, args.service, args.env))
     text = ""
     if stopped and view.waiting_for is not None:
         text = f"stopped for a person: {args.service} in {args.env} waits for {view.waiting_for.message}"
         present.annotate("warning", text)
+    present.summary(lambda: _rollout_markdown(runtime, args.service, args.env) + (f"\n\n**{text}**" if text else ""))
     _present(context, runtime, outcome, text, watched=args.watch, version=version, outcome=result)
     if rolled_back:
         return EXIT_FAILED
@@ -342,7 +342,8 @@ def _status(context: Context) -> int:
     platform = context.platform()
     names = [platform.service(args.service).name] if args.service else [s.name for s in platform.all_services]
     environment = platform.environment(args.env).name if args.env else None
-    pipelines = context.runtime(platform).service  # one store for every service
+    runtime = context.runtime(platform)
+    pipelines = runtime.service  # one store for every service
     document: dict[str, Any] = {}
     lines = []
     for name in names:
@@ -350,7 +351,8 @@ def _status(context: Context) -> int:
         document[name] = {view.environment: present.view_json(view) for view in views}
         for view in views:
             lines.append(f"{name:18} {view.environment:12} {present.view_text(view)}")
-    context.emit({"services": document}, "\n".join(lines))
+    simulated = [part for part in runtime.simulated if part == "cluster"]  # where what serves was routed
+    context.emit({"services": document, "simulated": bool(simulated), "simulation": simulated}, "\n".join(lines))
     return EXIT_OK
 
 

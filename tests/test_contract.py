@@ -7,7 +7,6 @@ import argparse
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,13 +15,10 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.cli import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_REFUSED, EXIT_STOPPED, main
 from findly_infra.domain.events import RolloutPaused
-from findly_infra.domain.identifiers import name_problem, reason_problem, version_problem
 from tests.conftest import EXAMPLE
 from tests.test_cli import run
 from tests.test_release_cli import cli
@@ -262,33 +258,6 @@ def test_an_actor_from_the_environment_is_checked_too(env: dict[str, str]) -> No
     code, document = cli({**env, "FINDLY_ACTOR": "x\x1b]0;owned\x07"}, "deploy", "fn-posts", "1.0", "--env", "dev")
     assert code == EXIT_BAD_INPUT
     assert document["error"]["message"].startswith("FINDLY_ACTOR: the actor")  # type: ignore[index]
-
-
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")  # Kubernetes' own
-_IMAGE_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)  # the OCI distribution spec's
-
-
-@given(st.text(max_size=70) | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,70}", fullmatch=True))
-def test_an_accepted_version_is_both_an_image_tag_and_a_label_value(version: str) -> None:
-    accepted = version_problem(version) is None
-    assert accepted == (
-        bool(version)
-        and len(version) <= 63
-        and bool(_LABEL_VALUE.fullmatch(version))
-        and bool(_IMAGE_TAG.fullmatch(version))
-    )
-
-
-@given(st.text(max_size=40))
-def test_an_accepted_name_or_reason_is_one_printable_line(text: str) -> None:
-    for problem in (name_problem(text, "actor"), reason_problem(text)):
-        if problem is None:
-            assert "\n" not in text
-            assert "\r" not in text
-            assert "\x1b" not in text
-            assert all(character.isprintable() for character in text)
-    if name_problem(text, "actor") is None:
-        assert text.strip() == text != ""
 
 
 def test_a_stored_hostile_value_cannot_forge_lines_or_outputs(env: dict[str, str], tmp_path: Path) -> None:

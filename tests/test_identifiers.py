@@ -79,3 +79,30 @@ def test_names_and_reasons_at_their_boundaries() -> None:
     )
     assert version_problem("") == "the version is empty"
     assert version_problem("1" * 64) == "the version has 64 characters; at most 63 (a Kubernetes label value)"
+
+
+def test_a_refusal_quotes_what_it_refused_safely_and_briefly() -> None:
+    assert reason_problem("a\tb") == "the reason 'a\\tb' has an unprintable character ('\\t'): one line of text"
+    # unprintable text is quoted in ASCII (no terminal escape reaches the message), printable text as written
+    assert (
+        name_problem("é\x1b", "actor")
+        == "the actor '\\xe9\\x1b' has an unprintable character ('\\x1b'): one line of text"
+    )
+    assert version_problem("é") == (
+        "'é' is not a version: use letters, digits, '.', '_' and '-', beginning and ending with a letter or digit"
+    )
+    long = "x" * 80 + "\ny"
+    assert name_problem(long, "actor") == (
+        f"the actor {repr(long)[:66]}...' has an unprintable character ('\\n'): one line of text"
+    )
+    control = "\x01" * 20  # within the length, but its ASCII quotation is 82 characters
+    assert version_problem(control) == (
+        f"{ascii(control)[:66]}...' is not a version: use letters, digits, '.', '_' and '-', beginning and "
+        "ending with a letter or digit"
+    )
+
+
+def test_a_quotation_is_cut_only_beyond_70_characters() -> None:
+    at_limit, beyond = "x" * 65 + "\ty", "x" * 66 + "\ty"  # quoted: 70 and 71 characters
+    assert f"the actor {at_limit!r} has" in str(name_problem(at_limit, "actor"))
+    assert f"the actor {repr(beyond)[:66]}...' has" in str(name_problem(beyond, "actor"))

@@ -331,6 +331,14 @@ def test_the_view_says_what_waits_word_for_word() -> None:
         "paused (a look): resume, abort or roll back (findly-infra resume|abort|rollback fn-posts --env production)"
     )
     assert view.describe() == "paused (blue-green 1.0.0 0%) — a look"
+    unexplained = apply(started, started.pause("production", actor="alice", at=T0, reason=""))
+    view = EnvironmentView.of(unexplained, "production", T0)
+    assert view.waiting_for is not None
+    assert view.waiting_for.message.startswith("paused (by a person): resume, abort or roll back")
+
+    late = EnvironmentView.of(started, "production", T0 + timedelta(hours=2)).waiting_for  # past its deadline
+    assert late is not None
+    assert late.message.startswith("a passed smoke_tests for 1.0.0 within 0 seconds, by 2026-11-26T10:00:00")
 
     for suite in ("smoke_tests", "performance_tests"):
         started = apply(started, started.record_test("1.0.0", "production", suite, True, actor="ci", at=T0))
@@ -487,3 +495,23 @@ def test_a_started_rollout_uses_up_its_request_and_waits_for_nothing() -> None:
     started = apply(ready, ready.deploy("1.0.0", "production", actor="erin", at=T0, strategy=StrategyKind.CANARY))
     assert started.environments["production"].requested is None  # the request is used up with its approvals
     assert EnvironmentView.of(started, "production", T0).waiting_for is None
+
+
+def test_after_a_rollout_ended_a_new_request_waits_for_its_approvals() -> None:
+    from findly_infra.domain.view import EnvironmentView, WaitKind
+
+    ready = to_production()
+    started = apply(ready, ready.deploy("1.0.0", "production", actor="erin", at=T0, strategy=StrategyKind.CANARY))
+    ended = apply(started, started.rollback("production", actor="alice", at=T0, reason="bad"))
+    pipeline = ended
+    for env in ("development", "staging"):  # 2.0.0 by the book, then asked for production
+        pipeline = apply(pipeline, pipeline.deploy("2.0.0", env, actor="erin", at=T0))
+        pipeline = apply(pipeline, pipeline.analyze(env, Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=5)))
+        for suite in PLATFORM.environment(env).tests:
+            pipeline = apply(pipeline, pipeline.record_test("2.0.0", env, suite, True, actor="ci", at=T0))
+    refused = pipeline.deploy("2.0.0", "production", actor="erin", at=T0)
+    assert refused.refusal is not None
+    asked = pipeline.apply_all(refused.events)
+    waiting = EnvironmentView.of(asked, "production", T0).waiting_for
+    assert waiting is not None  # the ended rollout does not hide the new request's wait
+    assert (waiting.kind, waiting.needs) == (WaitKind.APPROVAL, ("devops-team", "security-team"))

@@ -48,6 +48,9 @@ __all__ = [
     "MissingExtraError",
     "Runtime",
     "Settings",
+    "StateCheck",
+    "check_state",
+    "fresh_demo_state",
     "load_platform",
     "open_runtime",
     "require_extra",
@@ -68,6 +71,18 @@ def _time(text: str, name: str) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
 
 
+def _seconds(text: str | None, name: str, default: float) -> float:
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise BadInputError(f"{name} is a number of seconds above 0, got {text!r}")
+    return value
+
+
 @attrs.frozen
 class Settings:
     """Where things are: the platform file, the state, the Prometheus, the time. Flags win over the
@@ -85,6 +100,8 @@ class Settings:
     """Act at this time, in virtual time (replays of past metrics)."""
     scenario: str = "healthy"
     """The scripted metrics where no Prometheus is named."""
+    state_timeout: float = 30.0
+    """How long a command waits for another one's write to the state (``FINDLY_STATE_TIMEOUT``, seconds)."""
 
     @classmethod
     def from_environment(
@@ -110,6 +127,7 @@ class Settings:
             prometheus_token=env.get("FINDLY_PROMETHEUS_TOKEN") or None,
             now=_time(now_text, "--now") if now_text else None,
             scenario=scenario or env.get("FINDLY_SCENARIO") or "healthy",
+            state_timeout=_seconds(env.get("FINDLY_STATE_TIMEOUT"), "FINDLY_STATE_TIMEOUT", 30.0),
         )
 
     @property
@@ -206,7 +224,9 @@ class Runtime:
         self.close()
 
 
-def _store(url: str, stack: contextlib.ExitStack) -> tuple[EventStore, TrafficRouter]:
+def _store(
+    url: str, stack: contextlib.ExitStack, *, create: bool = True, timeout: float = 30.0
+) -> tuple[EventStore, TrafficRouter]:
     from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
 
     if url == "memory://":
@@ -219,7 +239,7 @@ def _store(url: str, stack: contextlib.ExitStack) -> tuple[EventStore, TrafficRo
         raise BadInputError(f"--state is a SQLite file, sqlite://PATH or memory://, got {url!r}")
     from findly_infra.adapters.sqlite import SqliteEventStore, SqliteTrafficRouter
 
-    store = SqliteEventStore(url.removeprefix("sqlite://"))
+    store = SqliteEventStore(url.removeprefix("sqlite://"), create=create, timeout=timeout)
     stack.callback(store.close)
     return store, SqliteTrafficRouter(store)
 
@@ -252,6 +272,67 @@ def _prometheus(settings: Settings, platform: Platform, stack: contextlib.ExitSt
     return client
 
 
+@attrs.frozen
+class StateCheck:
+    """What ``state check`` found: the streams and their events, and every problem (none: the state is sound)."""
+
+    location: str
+    streams: dict[str, int]
+    problems: tuple[str, ...]
+
+    @property
+    def sound(self) -> bool:
+        return not self.problems
+
+
+def check_state(settings: Settings) -> StateCheck:
+    """The full check of the state the settings name: SQLite's integrity check, each stream's positions and each
+    record (raises :class:`BadInputError` for a state that is not one, or does not exist)."""
+    url = settings.state
+    if url == "memory://" or ("://" in url and not url.startswith("sqlite://")):
+        raise BadInputError(f"state check reads a SQLite state (a file or sqlite://PATH), got {url!r}")
+    from findly_infra.adapters.sqlite import SqliteEventStore
+
+    path = Path(url.removeprefix("sqlite://"))
+    if not path.exists():
+        raise BadInputError(f"--state {path} does not exist: there is nothing to check")
+    store = SqliteEventStore(path, create=False)
+    try:
+        problems = tuple(store.check())
+        streams = {service: store.load(service)[1] for service in store.services()} if not problems else {}
+    finally:
+        store.close()
+    return StateCheck(str(path), streams, problems)
+
+
+def fresh_demo_state(url: str) -> None:
+    """Make *url* a new, empty store of the demo's own: a file the demo made before is replaced; any other
+    existing file is refused (:class:`BadInputError`) — the demo never writes over a team's state."""
+    if url == "memory://":
+        return
+    from findly_infra.adapters.sqlite import SqliteEventStore
+
+    path = Path(url.removeprefix("sqlite://"))
+    if path.exists():
+        store = SqliteEventStore(path, create=False)
+        try:
+            ours = store.is_demo()
+        finally:
+            store.close()
+        if not ours:
+            raise BadInputError(
+                f"--state {path} exists and is not a demo's: the demo writes only to a new state (or one it made "
+                "before); name another path"
+            )
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    store = SqliteEventStore(path)
+    try:
+        store.mark_demo()
+    finally:
+        store.close()
+
+
 def open_runtime(
     settings: Settings,
     platform: Platform,
@@ -261,6 +342,7 @@ def open_runtime(
     store: EventStore | None = None,
     traffic: TrafficRouter | None = None,
     budgets: ErrorBudgets | None = None,
+    read_only: bool = False,
 ) -> Runtime:
     """Build every port a command needs, on the state the settings name (or the *store* and *traffic* given).
 
@@ -269,7 +351,8 @@ def open_runtime(
     (``Runtime.simulated`` says what is simulated). Time is the real clock, except: from ``settings.now``
     (a replay) and on a store that keeps nothing (``memory://``), time is virtual — it moves as fast as the
     rollout asks, starts never before *service*'s latest event, and on a durable store never runs ahead
-    of the real clock (``Runtime.wall``): no future timestamp is ever stored.
+    of the real clock (``Runtime.wall``): no future timestamp is ever stored. With *read_only* (``status``,
+    ``history``, the metrics commands), a state that does not exist is read as empty and nothing is created.
     """
     from findly_infra.adapters.memory import MemoryEventStore, ScenarioMetrics, SystemClock, VirtualClock
     from findly_infra.adapters.reports import FileReports
@@ -279,7 +362,7 @@ def open_runtime(
     stack = contextlib.ExitStack()
     try:
         if store is None or traffic is None:
-            store, traffic = _store(settings.state, stack)
+            store, traffic = _store(settings.state, stack, create=not read_only, timeout=settings.state_timeout)
         prometheus = None if scripted else _prometheus(settings, platform, stack)
         wall = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         durable = not isinstance(store, MemoryEventStore)

@@ -3,23 +3,37 @@
 Appends are one transaction (``BEGIN IMMEDIATE``) that checks the stream's version first, so two
 processes racing to change the same service get exactly one winner; the loser's transaction
 writes nothing and raises :class:`~findly_infra.application.ports.ConcurrencyError`.
+
+The file says what it is: SQLite's ``application_id`` marks it a findly state and ``user_version`` its schema, so a
+file that is not one (empty, truncated, another program's database, a newer findly's) is refused rather than read as
+an empty history or written over. A file removed or replaced while a command runs is noticed before the next write;
+SQLite's own errors become messages that say what happened and what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from findly_infra.application.codec import event_from_dict, event_to_dict
-from findly_infra.application.ports import ConcurrencyError
+from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.domain.events import Event
 
-__all__ = ["SqliteEventStore", "SqliteTrafficRouter"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteEventStore", "SqliteTrafficRouter"]
 
-_SCHEMA = """
+APPLICATION_ID = 0x46494E44
+"""``PRAGMA application_id`` of a findly state ("FIND")."""
+SCHEMA_VERSION = 1
+"""``PRAGMA user_version``: the schema this version writes and reads (a newer one is refused)."""
+_HEADER = b"SQLite format 3\x00"
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     service  TEXT    NOT NULL,
     position INTEGER NOT NULL,
@@ -28,110 +42,270 @@ CREATE TABLE IF NOT EXISTS events (
     body     TEXT    NOT NULL,
     PRIMARY KEY (service, position)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS routes (
+    service TEXT NOT NULL, environment TEXT NOT NULL, weights TEXT NOT NULL,
+    PRIMARY KEY (service, environment)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS route_history (
+    service TEXT NOT NULL, environment TEXT NOT NULL, at TEXT NOT NULL, weights TEXT NOT NULL
+);
+PRAGMA application_id = {APPLICATION_ID};
+PRAGMA user_version = {SCHEMA_VERSION};
 """
 
 
 class SqliteEventStore:
-    """Event streams in one SQLite file (WAL, durable commits)."""
+    """Event streams in one SQLite file (WAL, durable commits).
 
-    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+    With ``create=False`` (the read-only commands) a file that does not exist is read as an empty state and
+    nothing is created. Raises :class:`StateError` for a file that is not a findly state.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0, create: bool = True) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        self._inode: int | None = None
+        if not self.path.exists() and not create:  # nothing to read, and nothing to make
+            self._connection = sqlite3.connect(":memory:", isolation_level=None)
+            self._connection.executescript(_SCHEMA)
+            return
+        if not self.path.exists():
+            self._create()
+        self._check_file()
         self._connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._connection.execute("PRAGMA journal_mode=WAL")
-        self._connection.execute("PRAGMA synchronous=FULL")
-        self._connection.executescript(_SCHEMA)
+        try:
+            with self._errors():
+                self._connection.execute("PRAGMA journal_mode=WAL")
+                self._connection.execute("PRAGMA synchronous=FULL")
+                self._open_schema()
+            self._inode = os.stat(self.path).st_ino
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def _create(self) -> None:
+        """A new state, whole or not at all: its schema is written to a file beside it, then linked into place
+        (so a racing command never opens a half-made file, and of two racing creators one simply wins)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        draft = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex}.new")
+        try:
+            connection = sqlite3.connect(draft, isolation_level=None)
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.executescript(_SCHEMA)
+            finally:
+                connection.close()
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, self.path)
+        finally:
+            for leftover in (draft, Path(f"{draft}-wal"), Path(f"{draft}-shm")):
+                leftover.unlink(missing_ok=True)
+
+    # ---- what the file is ------------------------------------------------------------------------------------
+
+    def _check_file(self) -> None:
+        if not self.path.is_file():
+            raise StateError(f"--state {self.path} is not a file (a directory, a device or a pipe?)")
+        with open(self.path, "rb") as file:
+            header = file.read(len(_HEADER))
+        if not header:
+            raise StateError(
+                f"--state {self.path} is empty (0 bytes): not a findly state, or one that was truncated; "
+                "restore it from a backup, or remove it to start a new state"
+            )
+        if header != _HEADER:
+            raise StateError(f"--state {self.path} is not a findly state (not an SQLite file)")
+
+    def _open_schema(self) -> None:
+        connection = self._connection
+        (application,) = connection.execute("PRAGMA application_id").fetchone()
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if application == 0 and "events" in tables and version == 0:  # written before states said what they were
+            connection.executescript(_SCHEMA)
+        elif application != APPLICATION_ID:
+            raise StateError(f"--state {self.path} is an SQLite file, but not a findly state")
+        elif version > SCHEMA_VERSION:
+            raise StateError(
+                f"--state {self.path} was written by a newer findly-infra (schema {version}; this one knows "
+                f"{SCHEMA_VERSION}): upgrade findly-infra"
+            )
+        elif not {"events", "routes", "route_history"} <= tables:
+            missing = ", ".join(sorted({"events", "routes", "route_history"} - tables))
+            raise StateError(
+                f"--state {self.path} is damaged: its {missing} table is missing; restore it from a backup "
+                "(findly-infra state check says what else is wrong)"
+            )
+
+    def _check_present(self) -> None:
+        """The file this store opened is still there, and still the same file (not removed, not replaced)."""
+        if self._inode is None:
+            return
+        try:
+            inode = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            inode = None
+        if inode != self._inode:
+            raise StateError(
+                f"--state {self.path} was removed or replaced while this command ran: nothing more is written to "
+                "it (whatever was written before is in the file that was removed)"
+            )
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite's errors as what they mean for the person: damaged (2), busy or full (5), read-only (2)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            message = str(exc)
+            if "locked" in message or "busy" in message:
+                raise DependencyUnavailableError(
+                    f"--state {self.path} is locked by another command for more than {self.timeout:g} seconds: "
+                    "try again"
+                ) from None
+            if "full" in message or "disk I/O" in message:
+                raise DependencyUnavailableError(f"--state {self.path} cannot be written: {message}") from None
+            if "readonly" in message or "read-only" in message:
+                raise StateError(f"--state {self.path} cannot be written: it is read-only") from None
+            raise StateError(
+                f"--state {self.path} is damaged ({message}): run `findly-infra state check`, and restore it from "
+                "a backup"
+            ) from None
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already (a failed write may end it): the original error
+        is the one that is raised, never a masking "no transaction is active"."""
+        if self._connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+
+    # ---- the port ----------------------------------------------------------------------------------------------
 
     def close(self) -> None:
         self._connection.close()
 
     def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
         """The stream's events from position *since* on, and its version (its event count)."""
+        self._check_present()
         connection = self._connection
-        connection.execute("BEGIN")  # one snapshot for both reads
-        try:
-            rows = connection.execute(
-                "SELECT body FROM events WHERE service = ? AND position >= ? ORDER BY position", (service, since)
-            ).fetchall()
-            (last,) = connection.execute("SELECT MAX(position) FROM events WHERE service = ?", (service,)).fetchone()
-        finally:
-            connection.execute("COMMIT")
+        with self._errors():
+            connection.execute("BEGIN")  # one snapshot for both reads
+            try:
+                rows = connection.execute(
+                    "SELECT body FROM events WHERE service = ? AND position >= ? ORDER BY position", (service, since)
+                ).fetchall()
+                (last,) = connection.execute(
+                    "SELECT MAX(position) FROM events WHERE service = ?", (service,)
+                ).fetchone()
+            finally:
+                self._rollback()
         return [event_from_dict(json.loads(body)) for (body,) in rows], 0 if last is None else last + 1
 
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
+        self._check_present()
         connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            (current,) = connection.execute("SELECT COUNT(*) FROM events WHERE service = ?", (service,)).fetchone()
-            if current != expected_version:
-                raise ConcurrencyError(
-                    f"{service} was changed by someone else (now at event {current}, expected {expected_version})"
-                )
-            connection.executemany(
-                "INSERT INTO events (service, position, type, at, body) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        service,
-                        expected_version + offset,
-                        event.type,
-                        event.at.isoformat(),
-                        json.dumps(event_to_dict(event)),
+        with self._errors():
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                (current,) = connection.execute("SELECT COUNT(*) FROM events WHERE service = ?", (service,)).fetchone()
+                if current != expected_version:
+                    raise ConcurrencyError(
+                        f"{service} was changed by someone else (now at event {current}, expected {expected_version})"
                     )
-                    for offset, event in enumerate(events)
-                ],
-            )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+                connection.executemany(
+                    "INSERT INTO events (service, position, type, at, body) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (
+                            service,
+                            expected_version + offset,
+                            event.type,
+                            event.at.isoformat(),
+                            json.dumps(event_to_dict(event)),
+                        )
+                        for offset, event in enumerate(events)
+                    ],
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
         return expected_version + len(events)
+
+    # ---- the demo's own store, and the full check ---------------------------------------------------------------
+
+    def mark_demo(self) -> None:
+        """Mark this store as the demo's own (the demo replaces only a store it made)."""
+        with self._errors():
+            self._connection.execute("CREATE TABLE IF NOT EXISTS demo (made TEXT)")
+
+    def is_demo(self) -> bool:
+        with self._errors():
+            row = self._connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'demo'").fetchone()
+        return row is not None
+
+    def services(self) -> list[str]:
+        with self._errors():
+            return [name for (name,) in self._connection.execute("SELECT DISTINCT service FROM events ORDER BY 1")]
+
+    def check(self) -> list[str]:
+        """Every problem in the file: SQLite's own integrity check, then each stream's positions (from 0, no gap)
+        and each event's record (JSON of a known event). Empty when the state is sound."""
+        problems: list[str] = []
+        with self._errors():
+            problems += [row for (row,) in self._connection.execute("PRAGMA integrity_check") if row != "ok"]
+            rows = self._connection.execute("SELECT service, position, body FROM events ORDER BY service, position")
+            expected: dict[str, int] = {}
+            for service, position, body in rows:
+                if position != expected.get(service, 0):
+                    problems.append(f"{service}: event {expected.get(service, 0)} is missing (the next is {position})")
+                expected[service] = position + 1
+                try:
+                    event_from_dict(json.loads(body))
+                except Exception as exc:  # noqa: BLE001 - any record that cannot be read is a finding, named
+                    problems.append(f"{service}: event {position} cannot be read: {type(exc).__name__}: {exc}")
+        return problems
 
 
 class SqliteTrafficRouter:
     """The simulated cluster, kept in the state file: which version serves which share, and since when."""
 
     def __init__(self, store: SqliteEventStore) -> None:
+        self._store = store
         self._connection = store._connection  # one file, one connection
-        self._connection.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS routes (
-                service TEXT NOT NULL, environment TEXT NOT NULL, weights TEXT NOT NULL,
-                PRIMARY KEY (service, environment)
-            ) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS route_history (
-                service TEXT NOT NULL, environment TEXT NOT NULL, at TEXT NOT NULL, weights TEXT NOT NULL
-            );
-            """
-        )
 
     def weights(self, service: str, environment: str) -> dict[str, int]:
-        row = self._connection.execute(
-            "SELECT weights FROM routes WHERE service = ? AND environment = ?", (service, environment)
-        ).fetchone()
+        with self._store._errors():
+            row = self._connection.execute(
+                "SELECT weights FROM routes WHERE service = ? AND environment = ?", (service, environment)
+            ).fetchone()
         return dict(json.loads(row[0])) if row else {}
 
     def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None:
         cleaned = {version: weight for version, weight in sorted(weights.items()) if weight > 0}
+        self._store._check_present()
         connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            if self.weights(service, environment) != cleaned:  # the same step is never applied twice
-                text = json.dumps(cleaned)
-                connection.execute(
-                    "INSERT INTO routes VALUES (?, ?, ?) ON CONFLICT (service, environment) DO UPDATE SET weights = ?",
-                    (service, environment, text, text),
-                )
-                connection.execute(
-                    "INSERT INTO route_history VALUES (?, ?, ?, ?)", (service, environment, at.isoformat(), text)
-                )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+        with self._store._errors():
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                if self.weights(service, environment) != cleaned:  # the same step is never applied twice
+                    text = json.dumps(cleaned)
+                    connection.execute(
+                        "INSERT INTO routes VALUES (?, ?, ?) "
+                        "ON CONFLICT (service, environment) DO UPDATE SET weights = ?",
+                        (service, environment, text, text),
+                    )
+                    connection.execute(
+                        "INSERT INTO route_history VALUES (?, ?, ?, ?)", (service, environment, at.isoformat(), text)
+                    )
+                connection.execute("COMMIT")
+            except BaseException:
+                self._store._rollback()
+                raise
 
     def history(self, service: str, environment: str) -> list[tuple[str, dict[str, int]]]:
-        rows = self._connection.execute(
-            "SELECT at, weights FROM route_history WHERE service = ? AND environment = ? ORDER BY rowid",
-            (service, environment),
-        ).fetchall()
+        with self._store._errors():
+            rows = self._connection.execute(
+                "SELECT at, weights FROM route_history WHERE service = ? AND environment = ? ORDER BY rowid",
+                (service, environment),
+            ).fetchall()
         return [(at, dict(json.loads(weights))) for at, weights in rows]

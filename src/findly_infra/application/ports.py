@@ -30,6 +30,7 @@ __all__ = [
     "MetricsRecord",
     "MetricsSource",
     "SLOReports",
+    "StateError",
     "TrafficRouter",
 ]
 
@@ -41,6 +42,11 @@ class ConcurrencyError(Exception):
 class BadInputError(Exception):
     """Raised when what a person gave is wrong: an argument, a report that is not its format, a file that
     cannot be read. The message names the place."""
+
+
+class StateError(BadInputError):
+    """Raised when the state named is not a findly state, was written by a newer version, was removed or replaced
+    while a command ran, or is damaged. Nothing is written to it; the message says what to do."""
 
 
 class DependencyError(Exception):

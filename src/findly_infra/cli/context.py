@@ -71,11 +71,15 @@ class Context:
 
         return load_platform(self.settings, embedded_example=embedded_example)
 
-    def runtime(self, platform: Platform, *, service: str | None = None, scripted: bool = False) -> Runtime:
-        """Every port the command needs, closed when the command ends."""
+    def runtime(
+        self, platform: Platform, *, service: str | None = None, scripted: bool = False, read_only: bool = False
+    ) -> Runtime:
+        """Every port the command needs, closed when the command ends (*read_only*: creates no state)."""
         from findly_infra.bootstrap import open_runtime
 
-        return self.stack.enter_context(open_runtime(self.settings, platform, service=service, scripted=scripted))
+        return self.stack.enter_context(
+            open_runtime(self.settings, platform, service=service, scripted=scripted, read_only=read_only)
+        )
 
     def actor(self) -> str:
         from findly_infra.application.ports import BadInputError

@@ -65,7 +65,7 @@ def _analyze(context: Context) -> int:
 
     args = context.args
     platform = context.platform()
-    runtime = context.runtime(platform, service=args.service)
+    runtime = context.runtime(platform, service=args.service, read_only=True)
     if not runtime.live_metrics:
         raise BadInputError(f"analyze {_NEEDS_PROMETHEUS}")
     environment = platform.environment(args.env).name
@@ -113,7 +113,7 @@ def _slo_status(context: Context) -> int:
     platform = context.platform()
     service = platform.service(args.service).name
     environment = platform.environment(args.env).name
-    runtime = context.runtime(platform)
+    runtime = context.runtime(platform, read_only=True)
     if runtime.slo_reports is None:
         raise BadInputError(f"slo status {_NEEDS_PROMETHEUS}")
     report = runtime.slo_reports.report(service, environment, _when(context))
@@ -133,7 +133,7 @@ def replayed(context: Context, platform: Platform) -> tuple[Scenario, Scenario |
     from findly_infra.application.replay import recorded_release
 
     args = context.args
-    runtime = context.runtime(platform)
+    runtime = context.runtime(platform, read_only=True)
     if runtime.metrics_record is None:
         raise BadInputError(f"--replay {_NEEDS_PROMETHEUS}")
     if not args.replay_from:

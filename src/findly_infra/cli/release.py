@@ -342,7 +342,7 @@ def _status(context: Context) -> int:
     platform = context.platform()
     names = [platform.service(args.service).name] if args.service else [s.name for s in platform.all_services]
     environment = platform.environment(args.env).name if args.env else None
-    runtime = context.runtime(platform)
+    runtime = context.runtime(platform, read_only=True)
     pipelines = runtime.service  # one store for every service
     document: dict[str, Any] = {}
     lines = []
@@ -360,7 +360,7 @@ def _history(context: Context) -> int:
     from findly_infra.application.codec import event_to_dict
 
     args = context.args
-    events = context.runtime(context.platform()).service.history(args.service)
+    events = context.runtime(context.platform(), read_only=True).service.history(args.service)
     field = partial(present.printable, one_line=True)  # a stored value cannot forge a line or a terminal escape
     lines = [
         f"{e.at.isoformat()}  {field(e.environment):12} {field(e.version):10} {e.type:20} {field(e.actor):12} "
@@ -478,13 +478,13 @@ def _demo(context: Context) -> int:
     from datetime import UTC, datetime
 
     from findly_infra.application.demo import tell_the_story
+    from findly_infra.bootstrap import fresh_demo_state
 
     args = context.args
     platform = context.platform(embedded_example=True)
     name = platform.service(args.service).name
     state = Path(context.settings.state if args.state else ".findly/demo.sqlite3")
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{state}{suffix}").unlink(missing_ok=True)
+    fresh_demo_state(str(state))  # a new store, or the demo's own from before: never anyone else's
     start = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(days=1)
     context.use_state(str(state), now=start)
     runtime = context.runtime(platform, service=name, scripted=True)

@@ -4,17 +4,27 @@ state by mistake (issue 11: "Never lose state")."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from findly_infra.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteEventStore
+from findly_infra import load_platform
+from findly_infra.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteEventStore, SqliteTrafficRouter
 from findly_infra.application.ports import DependencyUnavailableError, StateError
+from findly_infra.application.scenarios import SCENARIOS
+from findly_infra.application.service import NotRoutedError, PipelineService, PolicyRefusedError
 from findly_infra.cli import EXIT_BAD_INPUT, EXIT_DEPENDENCY
-from findly_infra.domain.events import AnalysisRecorded, Verdict
+from findly_infra.domain import StrategyKind
+from findly_infra.domain.events import AnalysisRecorded, RolledBack, Verdict
+from findly_infra.testing import MemoryEventStore, ScenarioMetrics, SimulatedCluster, VirtualClock
+from tests.conftest import EXAMPLE
 from tests.test_cli import run
 from tests.test_release_cli import cli
 
@@ -225,3 +235,108 @@ def test_the_cli_maps_a_busy_state_to_exit_5(env: dict[str, str]) -> None:
         holder.close()
     assert result.returncode == EXIT_DEPENDENCY, result.stderr
     assert "is locked by another command" in result.stderr
+
+
+# ---- 3: the cluster follows the log after any crash between storing and routing -------------------------------
+
+
+class _KilledAfterCommitError(Exception):
+    pass
+
+
+@attrs.define
+class _DyingCluster:
+    """The in-memory cluster, whose process dies at its *dies_at*-th route call: the events are stored, the route
+    is not (a SIGKILL between the two)."""
+
+    inner: SimulatedCluster
+    dies_at: int
+    calls: int = 0
+
+    def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None:
+        self.calls += 1
+        if self.calls == self.dies_at:
+            raise _KilledAfterCommitError
+        self.inner.route(service, environment, weights, at)
+
+    def weights(self, service: str, environment: str) -> dict[str, int]:
+        return self.inner.weights(service, environment)
+
+
+def _service(store: MemoryEventStore, cluster: object, clock: VirtualClock) -> PipelineService:
+    platform = load_platform(EXAMPLE)
+    return PipelineService(platform, store, clock, ScenarioMetrics(SCENARIOS["healthy"]), cluster)  # type: ignore[arg-type]
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    dies_at=st.integers(1, 9),
+    then=st.sampled_from(["step", "pause", "rollback", "abort", "deploy", "record"]),
+    failing=st.booleans(),
+)
+def test_after_a_crash_between_store_and_route_the_next_command_routes_as_recorded(
+    dies_at: int, then: str, failing: bool
+) -> None:
+    store, cluster, clock = MemoryEventStore(), SimulatedCluster(), VirtualClock(datetime(2026, 1, 5, 9))
+    first = _service(store, _DyingCluster(cluster, dies_at), clock)
+    if failing:  # the new version fails: the crash may come at a rollback
+        first.metrics = ScenarioMetrics(SCENARIOS["error-spike"])
+    with contextlib.suppress(_KilledAfterCommitError):
+        first.deploy("fn-posts", "1.0.0", "development", actor="erin")
+        first.watch("fn-posts", "development", actor="findly", wait=clock.advance)
+        first.deploy("fn-posts", "2.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+        first.watch("fn-posts", "development", actor="findly", wait=clock.advance)
+    # a new process, on the same log and the same cluster: whatever it is asked, the cluster ends as recorded
+    second = _service(store, cluster, clock)
+    clock.advance(timedelta(minutes=1))
+    with contextlib.suppress(PolicyRefusedError):
+        if then == "step":
+            second.step("fn-posts", "development", actor="findly")
+        elif then in ("pause", "rollback", "abort"):
+            getattr(second, then)("fn-posts", "development", actor="erin", reason="after the crash")
+        elif then == "deploy":
+            second.deploy("fn-posts", "3.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+        else:
+            second.record_test("fn-posts", "2.0.0", "development", "unit", True, actor="ci")
+    assert cluster.weights("fn-posts", "development") == second.view("fn-posts", "development").routes()
+
+
+def test_a_killed_rollback_is_finished_by_the_next_one(env: dict[str, str]) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    state = Path(env["FINDLY_STATE"])
+    store = SqliteEventStore(state)
+    events, version = store.load("fn-posts")
+    killed = RolledBack(  # the rollback's event stored, its route never applied: the process died in between
+        service="fn-posts",
+        environment="development",
+        version="2.0.0",
+        at=events[-1].at,
+        actor="erin",
+        reason="bad build",
+        restored="1.0.0",
+    )
+    store.append("fn-posts", version, (killed,))
+    router = SqliteTrafficRouter(store)
+    assert router.weights("fn-posts", "development") == {"1.0.0": 95, "2.0.0": 5}  # 5% still on the bad version
+    store.close()
+    code, document = cli(env, "rollback", "fn-posts", "--env", "development", "--reason", "bad build")
+    assert (code, document["phase"], document["events"]) == (0, "rolled_back", [])  # a repeat: nothing new recorded
+    store = SqliteEventStore(state)
+    assert SqliteTrafficRouter(store).weights("fn-posts", "development") == {"1.0.0": 100}
+    assert len(store.load("fn-posts")[0]) == version + 1
+    store.close()
+
+
+def test_a_change_recorded_but_not_routed_says_so_and_is_not_a_failed_change(tmp_path: Path) -> None:
+    store, cluster, clock = MemoryEventStore(), SimulatedCluster(), VirtualClock(datetime(2026, 1, 5, 9))
+
+    class _Unreachable(_DyingCluster):
+        def route(self, *_: object) -> None:
+            raise DependencyUnavailableError("the cluster did not answer")
+
+    release = _service(store, _Unreachable(cluster, 0), clock)
+    with pytest.raises(NotRoutedError, match=r"recorded \(rollout_started, traffic_shifted\), but the cluster"):
+        release.deploy("fn-posts", "1.0.0", "development", actor="erin")
+    assert [e.type for e in store.load("fn-posts")[0]] == ["rollout_started", "traffic_shifted"]  # it stands

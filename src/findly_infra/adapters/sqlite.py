@@ -156,6 +156,8 @@ class SqliteEventStore:
         """SQLite's errors as what they mean for the person: damaged (2), busy or full (5), read-only (2)."""
         try:
             yield
+        except sqlite3.ProgrammingError:  # our own misuse (a closed store): a bug, not the file's doing
+            raise
         except sqlite3.DatabaseError as exc:
             message = str(exc)
             if "locked" in message or "busy" in message:

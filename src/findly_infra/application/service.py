@@ -18,6 +18,7 @@ from findly_infra.application.analysis import AnalysisReport, analyze_version
 from findly_infra.application.ports import (
     BadInputError,
     Clock,
+    DependencyError,
     DependencyUnavailableError,
     ErrorBudgets,
     EventStore,
@@ -25,16 +26,19 @@ from findly_infra.application.ports import (
     TrafficRouter,
 )
 from findly_infra.domain.environment import StrategyKind
-from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutSucceeded, TrafficShifted, Verdict
+from findly_infra.domain.events import Event, Verdict
 from findly_infra.domain.identifiers import name_problem, reason_problem, version_problem
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.state import Phase
 from findly_infra.domain.view import EnvironmentView
 
-__all__ = ["Outcome", "PipelineService", "PolicyRefusedError", "check_input", "timeline"]
+__all__ = ["NotRoutedError", "Outcome", "PipelineService", "PolicyRefusedError", "check_input", "timeline"]
 
-_MOVES_TRAFFIC = (TrafficShifted, RolledBack, RolloutAborted, RolloutSucceeded)
+
+class NotRoutedError(DependencyError):
+    """Raised when a change was recorded but the cluster could not be told: the record stands (it is not a failed
+    change) and the next command on the service routes the cluster as recorded."""
 
 
 class PolicyRefusedError(Exception):
@@ -225,7 +229,13 @@ class PipelineService:
         return self._decide(service, environment, lambda p, at: p.abort(environment, actor=actor, at=at, reason=reason))
 
     def rollback(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
+        """Roll the rollout in *environment* back. The emergency path answers a repeat too: when the latest
+        rollout is already rolled back or aborted, the cluster is brought to the log and the outcome (no new
+        events) says so, instead of a refusal a retried job could not tell from failure."""
         check_input(actor=actor, reason=reason)
+        current = self.reconcile(service, environment)
+        if current.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
+            return current
         return self._decide(
             service, environment, lambda p, at: p.rollback(environment, actor=actor, at=at, reason=reason)
         )
@@ -293,10 +303,7 @@ class PipelineService:
     def reconcile(self, service: str, environment: str) -> Outcome:
         """Bring the router to what the recorded events say (after a crash between storing and routing)."""
         view = self.view(service, environment)
-        routed = self.traffic.weights(service, environment) != view.routes()
-        if routed:
-            self.traffic.route(service, environment, view.routes(), self.clock.now())
-        return Outcome((), view, routed=routed)
+        return Outcome((), view, routed=self._follow(service, view, self.clock.now()))
 
     # ---- the one way state changes -------------------------------------------------------------
 
@@ -311,18 +318,33 @@ class PipelineService:
         if environment not in pipeline.environments:
             environment = self.platform.environment(environment).name  # raises UnknownNameError
         at = pipeline.stamp(self.clock.now())  # never before the log's latest event
+        # first the cluster follows the log (a crash between storing and routing left it behind), then decide
+        repaired = self._follow(service, EnvironmentView.of(pipeline, environment, at), at)
         decision = command(pipeline, at)
         if decision.events:
             self.store.append(service, pipeline.version, decision.events)
             pipeline = pipeline.apply_all(decision.events)
             self._cache[service] = pipeline  # the store now holds exactly these events
         view = EnvironmentView.of(pipeline, environment, at)
-        routed = any(isinstance(event, _MOVES_TRAFFIC) for event in decision.events)
-        if routed:
-            self.traffic.route(service, environment, view.routes(), at)
+        routed = repaired
+        if decision.events:
+            try:
+                routed = self._follow(service, view, at) or repaired
+            except (DependencyError, BadInputError) as exc:  # recorded: say so, and what brings the cluster along
+                raise NotRoutedError(
+                    f"recorded ({', '.join(event.type for event in decision.events)}), but the cluster could not "
+                    f"be told: {exc}; the next command on {service} in {environment} routes it as recorded"
+                ) from exc
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)
         return Outcome(decision.events, view, analysis(), routed)
+
+    def _follow(self, service: str, view: EnvironmentView, at: datetime) -> bool:
+        """Route *view*'s environment as the log says if the cluster says otherwise; whether it had to."""
+        if self.traffic.weights(service, view.environment) == view.routes():
+            return False
+        self.traffic.route(service, view.environment, view.routes(), at)
+        return True
 
 
 def timeline(platform: Platform, service: str, events: Sequence[Event], environment: str) -> list[EnvironmentView]:

@@ -483,8 +483,8 @@ def _demo(context: Context) -> int:
     args = context.args
     platform = context.platform(embedded_example=True)
     name = platform.service(args.service).name
-    state = Path(context.settings.state if args.state else ".findly/demo.sqlite3")
-    fresh_demo_state(str(state))  # a new store, or the demo's own from before: never anyone else's
+    state = context.settings.state if args.state else ".findly/demo.sqlite3"
+    fresh_demo_state(state)  # a new store, or the demo's own from before: never anyone else's
     start = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(days=1)
     context.use_state(str(state), now=start)
     runtime = context.runtime(platform, service=name, scripted=True)

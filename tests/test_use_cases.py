@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from findly_infra.application.evidence import JUnitSummary, junit_evidence, trivy_evidence
+from findly_infra.application.evidence import Evidence, JUnitSummary, TrivyFinding, junit_evidence, trivy_evidence
 from findly_infra.application.ports import BadInputError
 from findly_infra.application.service import PolicyRefusedError
 from findly_infra.bootstrap import Runtime, Settings, load_platform, open_runtime
@@ -156,10 +156,20 @@ def test_test_evidence_rules() -> None:
     assert junit_evidence(JUnitSummary(tests=0, failures=0)).passed is False  # nothing ran: not a pass
     assert junit_evidence(JUnitSummary(tests=3, failures=0)).detail == "3/3 passed"
     assert junit_evidence(JUnitSummary(tests=3, failures=1)).passed is False
-    assert trivy_evidence(("LOW", "MEDIUM"), "HIGH").passed is True
-    assert trivy_evidence(("LOW", "HIGH"), "HIGH").passed is False
-    assert trivy_evidence(("CRITICAL",), "CRITICAL").passed is False
-    assert trivy_evidence(("WHATEVER",), "LOW").passed is True  # an unnamed severity counts as UNKNOWN
+    assert junit_evidence(JUnitSummary(tests=3, failures=0, errors=1)).detail == "2/3 passed, 1 errored"
+    assert junit_evidence(JUnitSummary(tests=3, failures=0, skipped=3)) == Evidence(False, "no test ran (3 skipped)")
+    assert junit_evidence(JUnitSummary(tests=4, failures=0, skipped=1)) == Evidence(True, "3/3 passed, 1 skipped")
+
+    def found(*severities: str) -> tuple[TrivyFinding, ...]:
+        return tuple(TrivyFinding("Vulnerabilities", f"CVE-{n}", s) for n, s in enumerate(severities))
+
+    assert trivy_evidence(found("LOW", "MEDIUM"), "HIGH").passed is True
+    assert trivy_evidence(found("LOW", "HIGH"), "HIGH") == Evidence(
+        False, "2 findings, 1 at HIGH or above (Vulnerabilities: CVE-1)"
+    )
+    assert trivy_evidence(found("CRITICAL"), "CRITICAL").passed is False
+    assert trivy_evidence(found("UNKNOWN"), "LOW").passed is True  # UNKNOWN is below every limit but itself
+    assert trivy_evidence(found("UNKNOWN"), "UNKNOWN").passed is False
 
 
 def test_reports_that_are_not_their_format_are_bad_input(runtime: Runtime, tmp_path: Path) -> None:

@@ -129,13 +129,20 @@ def _record_arguments(parser: argparse.ArgumentParser) -> None:
     result.add_argument("--failed", action="store_true", help="the suite failed")
     result.add_argument("--junit", metavar="FILE", help="a JUnit XML report: passed when it has no failure or error")
     result.add_argument(
-        "--trivy", metavar="FILE", help="a Trivy JSON report: passed when no finding reaches --max-severity"
+        "--trivy",
+        metavar="FILE",
+        help="a Trivy JSON report: passed when no finding of any class (vulnerability, failed misconfiguration, "
+        "secret, licence) is at --fail-on or above",
     )
     parser.add_argument(
-        "--max-severity",
+        "--fail-on",
+        "--max-severity",  # its old name, which said the opposite of what it does
+        dest="fail_on",
         default="HIGH",
+        type=str.upper,
         choices=SEVERITIES,
-        help="with --trivy: the lowest severity that fails the scan (default HIGH)",
+        metavar="SEVERITY",
+        help=f"with --trivy: the lowest severity that fails the suite, one of {', '.join(SEVERITIES)} (default HIGH)",
     )
 
 
@@ -147,7 +154,7 @@ def _record(context: Context) -> int:
     if args.junit:
         evidence = junit_evidence(runtime.reports.junit(Path(args.junit)))
     elif args.trivy:
-        evidence = trivy_evidence(runtime.reports.trivy(Path(args.trivy)), args.max_severity)
+        evidence = trivy_evidence(runtime.reports.trivy(Path(args.trivy)), args.fail_on)
     else:
         evidence = Evidence(bool(args.passed))
     runtime.service.record_test(

@@ -9,6 +9,7 @@ files, and duplicate keys, which YAML would silently resolve to the last one.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path as FilePath
 from typing import Any
@@ -61,7 +62,12 @@ def read_document(path: str | os.PathLike[str]) -> Document:
     """Read and parse *path*; every failure is a :class:`DocumentError`."""
     file = FilePath(path)
     try:
-        size = file.stat().st_size
+        status = file.stat()
+        if stat.S_ISDIR(status.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(status.st_mode):  # a pipe or a device would block, or never end
+            raise DocumentError(f"{file} is not a regular file (a pipe or a device?): name the platform file itself")
+        size = status.st_size
         if size > MAX_BYTES:
             raise DocumentError(
                 f"the file is {size / 1024 / 1024:.1f} MiB; "

@@ -389,3 +389,22 @@ def test_scenarios_are_listed_where_they_are_chosen() -> None:
     refused = run("simulate", "fn-posts", "--env", "production", "--scenario", "sunny")
     assert refused.returncode == EXIT_BAD_INPUT
     assert "invalid choice: 'sunny'" in refused.stderr
+
+
+def test_credentials_are_never_echoed_nor_sent_in_clear(env: dict[str, str]) -> None:
+    from findly_infra.adapters.prometheus import PrometheusClient
+
+    secret_url = "http://ci:hunter2@127.0.0.1:9/"  # a closed port on loopback: the query fails
+    code, document = cli({**env, "FINDLY_PROMETHEUS_URL": secret_url}, "slo", "status", "fn-posts", "--env", "staging")
+    assert code == 5
+    assert "hunter2" not in json.dumps(document)
+    assert "ci:***@127.0.0.1:9" in document["error"]["message"]  # type: ignore[index]
+    assert "hunter2" not in repr(PrometheusClient(secret_url))
+    remote = {**env, "FINDLY_PROMETHEUS_URL": "http://prometheus.example:9090", "FINDLY_PROMETHEUS_TOKEN": "t0ken"}
+    code, document = cli(remote, "slo", "status", "fn-posts", "--env", "staging")  # refused before any request
+    assert code == EXIT_BAD_INPUT
+    assert "is plain HTTP: its credentials" in document["error"]["message"]  # type: ignore[index]
+    assert "t0ken" not in json.dumps(document)
+    code, document = cli({**env, "FINDLY_STATE": "redis://u:pw@db/0"}, "status", "fn-posts")
+    assert code == EXIT_BAD_INPUT
+    assert "pw@" not in document["error"]["message"]  # type: ignore[index]

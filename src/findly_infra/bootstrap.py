@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -35,6 +36,7 @@ from findly_infra.application.ports import (
     SLOReports,
     TrafficRouter,
 )
+from findly_infra.application.redaction import is_loopback, redact_url
 from findly_infra.application.scenarios import SCENARIOS, START, Scenario
 from findly_infra.application.service import PipelineService
 from findly_infra.application.simulation import ScenarioSource, SimulationResult, run_simulation
@@ -102,6 +104,9 @@ class Settings:
     """The scripted metrics where no Prometheus is named."""
     state_timeout: float = 30.0
     """How long a command waits for another one's write to the state (``FINDLY_STATE_TIMEOUT``, seconds)."""
+    allow_plain_http_credentials: bool = False
+    """Send Prometheus credentials over plain ``http://`` beyond loopback
+    (``FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS=1``)."""
 
     @classmethod
     def from_environment(
@@ -128,6 +133,7 @@ class Settings:
             now=_time(now_text, "--now") if now_text else None,
             scenario=scenario or env.get("FINDLY_SCENARIO") or "healthy",
             state_timeout=_seconds(env.get("FINDLY_STATE_TIMEOUT"), "FINDLY_STATE_TIMEOUT", 30.0),
+            allow_plain_http_credentials=env.get("FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS") == "1",
         )
 
     @property
@@ -236,7 +242,7 @@ def _store(
     if url.startswith(("postgresql://", "postgres://")):
         raise BadInputError("--state postgresql://… is not available yet: use a SQLite file or memory://")
     if "://" in url and not url.startswith("sqlite://"):
-        raise BadInputError(f"--state is a SQLite file, sqlite://PATH or memory://, got {url!r}")
+        raise BadInputError(f"--state is a SQLite file, sqlite://PATH or memory://, got {redact_url(url)!r}")
     from findly_infra.adapters.sqlite import SqliteEventStore, SqliteTrafficRouter
 
     store = SqliteEventStore(url.removeprefix("sqlite://"), create=create, timeout=timeout)
@@ -249,9 +255,17 @@ def _prometheus(settings: Settings, platform: Platform, stack: contextlib.ExitSt
     url = settings.prometheus_url or platform.prometheus.url
     if not url:
         return None
+    shown = redact_url(url)
     if not url.startswith(("http://", "https://")):
-        raise BadInputError(f"--prometheus-url is an http(s) address, got {url!r}")
-    require_extra("prometheus", ("httpx", "stamina"), f"reading Prometheus at {url}")
+        raise BadInputError(f"--prometheus-url is an http(s) address, got {shown!r}")
+    secret = settings.prometheus_token is not None or urlsplit(url).password is not None
+    if secret and url.startswith("http://") and not is_loopback(url) and not settings.allow_plain_http_credentials:
+        raise BadInputError(
+            f"Prometheus at {shown} is plain HTTP: its credentials (FINDLY_PROMETHEUS_TOKEN, or a password in the "
+            "URL) would cross the network readable; use https://, or set FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS=1 "
+            "where the network is trusted"
+        )
+    require_extra("prometheus", ("httpx", "stamina"), f"reading Prometheus at {shown}")
     from findly_infra.adapters.prometheus import PrometheusClient
 
     def on_retry(details: Any) -> None:  # logs go to stderr: stdout is the command's (and --json's) own
@@ -290,7 +304,7 @@ def check_state(settings: Settings) -> StateCheck:
     record (raises :class:`BadInputError` for a state that is not one, or does not exist)."""
     url = settings.state
     if url == "memory://" or ("://" in url and not url.startswith("sqlite://")):
-        raise BadInputError(f"state check reads a SQLite state (a file or sqlite://PATH), got {url!r}")
+        raise BadInputError(f"state check reads a SQLite state (a file or sqlite://PATH), got {redact_url(url)!r}")
     from findly_infra.adapters.sqlite import SqliteEventStore
 
     path = Path(url.removeprefix("sqlite://"))

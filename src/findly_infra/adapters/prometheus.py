@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from findly_infra.application.ports import DependencyError, DependencyUnavailableError, MetricsQuery
+from findly_infra.application.redaction import redact_url
 from findly_infra.domain.analysis import REQUESTS, Observation
 from findly_infra.domain.notation import Duration, LatencyObjective
 from findly_infra.domain.operations import MetricNames
@@ -152,7 +153,7 @@ class PrometheusClient:
     The bearer token is sent but never shown: it is kept out of ``repr`` and of every message.
     """
 
-    base_url: str
+    base_url: str = attrs.field(repr=redact_url)  # a password in it is never shown
     token: str | None = attrs.field(default=None, repr=False)
     timeout: float = 5.0
     attempts: int = 3
@@ -231,17 +232,17 @@ class PrometheusClient:
             response = call()
         except httpx.TransportError as exc:
             raise PrometheusUnavailableError(
-                f"Prometheus at {self.base_url} cannot be reached: {type(exc).__name__}"
+                f"Prometheus at {redact_url(self.base_url)} cannot be reached: {type(exc).__name__}"
             ) from None
         except _RetryableStatusError as exc:
             raise PrometheusUnavailableError(
-                f"Prometheus at {self.base_url} keeps answering HTTP {exc.status}"
+                f"Prometheus at {redact_url(self.base_url)} keeps answering HTTP {exc.status}"
             ) from None
         try:
             body = response.json()
         except ValueError:
             raise PrometheusUnavailableError(
-                f"Prometheus at {self.base_url} answered something that is not JSON"
+                f"Prometheus at {redact_url(self.base_url)} answered something that is not JSON"
             ) from None
         if response.status_code >= 400 or not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error", response.status_code) if isinstance(body, dict) else response.status_code

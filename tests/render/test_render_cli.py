@@ -55,3 +55,26 @@ def test_render_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "invalid YAML" in result.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_render_never_writes_through_a_symbolic_link(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.yaml").write_text("mine\n")
+    out = tmp_path / "deploy"
+    out.mkdir()
+    (out / "base").symlink_to(outside)  # a link in the output tree leading out of it
+    result = run("--config", str(EXAMPLE), "render", "--out", str(out))
+    assert result.returncode == 2
+    assert "is a symbolic link: render never writes through one" in result.stderr
+    assert sorted(p.name for p in outside.iterdir()) == ["precious.yaml"]  # nothing written or pruned out there
+    assert (outside / "precious.yaml").read_text() == "mine\n"
+    (out / "base").unlink()
+    assert run("--config", str(EXAMPLE), "render", "--out", str(out)).returncode == 0
+    victim = outside / "victim.yaml"
+    victim.write_text(
+        "# Rendered by findly-infra from the platform file. Do not edit: change the file and render again.\n"
+    )
+    (out / "overlays" / "gone").symlink_to(outside)  # a link among the folders render prunes
+    assert run("--config", str(EXAMPLE), "render", "--out", str(out)).returncode == 0
+    assert victim.exists()  # pruning never follows a link

@@ -100,7 +100,7 @@ def _render(context: Context) -> int:
     from findly_infra.application.ports import BadInputError
     from findly_infra.config.loader import validate_platform
     from findly_infra.domain.identifiers import version_problem
-    from findly_infra.render import render_platform, write_tree
+    from findly_infra.render import UnsafeOutputError, render_platform, write_tree
 
     args = context.args
     path = context.settings.config_path
@@ -125,7 +125,12 @@ def _render(context: Context) -> int:
         if args.env
         else ["base", "prometheus", "overlays"]
     )
-    changed = write_tree(tree, args.out, prune=None if args.no_prune else scopes)
+    try:
+        changed = write_tree(tree, args.out, prune=None if args.no_prune else scopes)
+    except UnsafeOutputError as exc:
+        raise BadInputError(str(exc)) from None
+    except OSError as exc:
+        raise BadInputError(f"cannot write into {args.out}: {exc.strerror or exc}") from None
     context.emit(
         {"out": args.out, "files": sorted(tree), "changed": len(changed)},
         f"rendered {len(tree)} files into {args.out} ({len(changed)} changed)",

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from findly_infra.render.tree import render_platform, write_tree
+from findly_infra.render.tree import UnsafeOutputError, render_platform, write_tree
 
-__all__ = ["render_platform", "write_tree"]
+__all__ = ["UnsafeOutputError", "render_platform", "write_tree"]

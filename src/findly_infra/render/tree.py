@@ -23,7 +23,7 @@ from findly_infra.render.manifests import (
 )
 from findly_infra.render.rules import alert_rule_groups, slo_rule_groups
 
-__all__ = ["HEADER", "OWNED", "dump", "render_platform", "write_tree"]
+__all__ = ["HEADER", "OWNED", "UnsafeOutputError", "dump", "render_platform", "write_tree"]
 
 HEADER = "# Rendered by findly-infra from the platform file. Do not edit: change the file and render again.\n"
 OWNED = ("base", "overlays", "prometheus")
@@ -185,33 +185,72 @@ def render_platform(
     return {path: dump(files[path]) for path in sorted(files)}
 
 
+class UnsafeOutputError(Exception):
+    """Raised when writing the rendered tree would go through a symbolic link (and so, perhaps, out of its folder)."""
+
+
+def _no_link(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing any symbolic link on the way (the root itself is the person's choice)."""
+    path = root
+    for part in Path(relative).parts:
+        path = path / part
+        if path.is_symlink():
+            raise UnsafeOutputError(
+                f"{path} is a symbolic link: render never writes through one (it could lead out of {root}); "
+                "remove it, or render into another folder"
+            )
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    """Write *path* without following a link put there meanwhile (``O_NOFOLLOW``)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
 def write_tree(
     tree: Mapping[str, str], out: str | os.PathLike[str], *, prune: Iterable[str] | None = OWNED
 ) -> list[Path]:
     """Write *tree* under *out*; delete rendered files of ours under the *prune* folders that the tree lacks.
 
-    Only files that start with :data:`HEADER` (rendered by us) are ever deleted, and folders left
-    empty by that. Pass the folders that *tree* covers whole (``overlays/production`` when only
-    production was rendered), or ``None`` to delete nothing. Returns the paths written or deleted.
+    Nothing is written or deleted through a symbolic link inside *out* (:class:`UnsafeOutputError`). Only files
+    that start with :data:`HEADER` (rendered by us) are ever deleted, and folders left empty by that. Pass the
+    folders that *tree* covers whole (``overlays/production`` when only production was rendered), or ``None`` to
+    delete nothing. Returns the paths written or deleted.
     """
     root = Path(out)
     changed: list[Path] = []
+    for relative in tree:
+        _no_link(root, relative)  # all checked before anything is written
+    root.mkdir(parents=True, exist_ok=True)
     for relative, text in tree.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        for parent in reversed(Path(relative).parents[:-1]):  # the folders, shallowest first, each checked
+            _no_link(root, parent.as_posix()).mkdir(exist_ok=True)
+        path = _no_link(root, relative)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+            _write(path, text)
             changed.append(path)
     for scope in prune or ():
         folder = root / scope
-        if not folder.is_dir():
+        if not folder.is_dir() or folder.is_symlink():
             continue
         for path in sorted(folder.rglob("*.yaml")):
             relative = path.relative_to(root).as_posix()
-            if relative not in tree and path.read_text(encoding="utf-8").startswith(HEADER):
+            if any(p.is_symlink() for p in (path, *path.relative_to(root).parents)) or _linked(root, relative):
+                continue  # never through a link: what it leads to is not ours
+            if relative not in tree and path.is_file() and path.read_text(encoding="utf-8").startswith(HEADER):
                 path.unlink()
                 changed.append(path)
-        for directory in sorted((d for d in folder.rglob("*") if d.is_dir()), reverse=True):
-            if not any(directory.iterdir()):
+        for directory in sorted((d for d in folder.rglob("*") if d.is_dir() and not d.is_symlink()), reverse=True):
+            if not _linked(root, directory.relative_to(root).as_posix()) and not any(directory.iterdir()):
                 directory.rmdir()
     return changed
+
+
+def _linked(root: Path, relative: str) -> bool:
+    try:
+        _no_link(root, relative)
+    except UnsafeOutputError:
+        return True
+    return False

@@ -160,7 +160,8 @@ def test_simulated_canaries_follow_their_scenario(scenario: str, outcomes: set[s
 
 def test_a_scenario_file_and_bad_scenarios(tmp_path: Path) -> None:
     points = tmp_path / "scenario.yaml"
-    points.write_text("- {minute: 0, error_rate: 0.001}\n- {minute: 3, error_rate: 0.2}\n")
+    healthy = "requests: 1000, latency_p95: 0.3, cpu_utilization: 0.5, memory_utilization: 0.6"
+    points.write_text(f"- {{minute: 0, error_rate: 0.001, {healthy}}}\n- {{minute: 3, error_rate: 0.2}}\n")
     code, document = cli(
         {},
         "--config",
@@ -185,6 +186,17 @@ def test_a_scenario_file_and_bad_scenarios(tmp_path: Path) -> None:
     assert (
         cli({}, "--config", str(EXAMPLE), "simulate", "fn-posts", "--env", "production", "--scenario", "nope")[0] == 2
     )
+    simulate = ("--config", str(EXAMPLE), "simulate", "fn-posts", "--env", "production", "--scenario-file", str(points))
+    points.write_text("- {minute: 0, eror_rate: 0.001}\n")  # a typo is named, not ignored
+    code, document = cli({}, *simulate)
+    assert code == 2
+    assert document["error"]["message"].endswith(  # type: ignore[index]
+        "scenario.yaml: [0].eror_rate: not a metric; the metrics are requests, error_rate, latency_p95, latency_p99, "
+        "cpu_utilization, memory_utilization, health_check_failures"
+    )
+    points.write_text("[]\n")  # nothing said: nothing measured, so it never succeeds
+    code, document = cli({}, *simulate)
+    assert (code, document["outcome"]) != (0, "succeeded")
 
 
 def test_record_reads_junit_and_trivy_reports(env: dict[str, str], tmp_path: Path) -> None:
@@ -193,9 +205,10 @@ def test_record_reads_junit_and_trivy_reports(env: dict[str, str], tmp_path: Pat
     code, document = cli(
         env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", "unit", "--junit", str(junit)
     )
-    assert (code, document["passed"], document["detail"]) == (0, False, "1/2 passed")
+    assert (code, document["passed"], document["detail"]) == (0, False, "1/2 passed, 1 failed")
     trivy = tmp_path / "trivy.json"
-    trivy.write_text(json.dumps({"Results": [{"Vulnerabilities": [{"Severity": "MEDIUM"}, {"Severity": "LOW"}]}]}))
+    findings = {"Vulnerabilities": [{"Severity": "MEDIUM"}, {"Severity": "LOW"}]}
+    trivy.write_text(json.dumps({"SchemaVersion": 2, "ArtifactName": "fn-posts:1.0.0", "Results": [findings]}))
     code, document = cli(
         env, "record", "fn-posts", "1.0.0", "--env", "staging", "--suite", "security", "--trivy", str(trivy)
     )
@@ -211,7 +224,7 @@ def test_record_reads_junit_and_trivy_reports(env: dict[str, str], tmp_path: Pat
         "security",
         "--trivy",
         str(trivy),
-        "--max-severity",
+        "--fail-on",
         "MEDIUM",
     )
     assert document["passed"] is False

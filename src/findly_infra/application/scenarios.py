@@ -44,11 +44,19 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def scenario_from_points(points: list[Mapping[str, Any]]) -> Scenario:
-    """A scenario from ``[{minute: 0, error_rate: 0.001, ...}, ...]``: each point holds until the next."""
+    """A scenario from ``[{minute: 0, error_rate: 0.001, ...}, ...]``: each point holds until the next.
+
+    A metric no point has named yet is missing (NaN: no evidence, which never passes); a name that is not a
+    metric raises :class:`ValueError` naming its place (``[1].eror_rate``), rather than being ignored.
+    """
+    for index, point in enumerate(points):
+        for key in point:
+            if key != "minute" and key not in HEALTHY:
+                raise ValueError(f"[{index}].{key}: not a metric; the metrics are {', '.join(HEALTHY)}")
     ordered = sorted(points, key=lambda point: float(point.get("minute", 0)))
 
     def scenario(minute: float) -> Mapping[str, float]:
-        values = dict(HEALTHY)
+        values = dict.fromkeys(HEALTHY, math.nan)
         for point in ordered:
             if float(point.get("minute", 0)) > minute:
                 break

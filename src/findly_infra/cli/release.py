@@ -413,7 +413,10 @@ def _simulate(context: Context) -> int:
 
         scenario, current, start = replayed(context, platform)
     elif args.scenario_file:
-        scenario = scenario_from_points(_scenario_points(Path(args.scenario_file)))
+        try:
+            scenario = scenario_from_points(_scenario_points(Path(args.scenario_file)))
+        except ValueError as exc:
+            raise BadInputError(f"{args.scenario_file}: {exc}") from None
     elif args.scenario in SCENARIOS:
         scenario = SCENARIOS[args.scenario]
     else:

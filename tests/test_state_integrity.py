@@ -7,6 +7,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,12 +20,13 @@ from hypothesis import strategies as st
 
 from findly_infra import load_platform
 from findly_infra.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteEventStore, SqliteTrafficRouter
-from findly_infra.application.ports import DependencyUnavailableError, StateError
+from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import NotRoutedError, PipelineService, PolicyRefusedError
 from findly_infra.cli import EXIT_BAD_INPUT, EXIT_DEPENDENCY
 from findly_infra.domain import StrategyKind
-from findly_infra.domain.events import AnalysisRecorded, RolledBack, Verdict
+from findly_infra.domain import events as recorded_events
+from findly_infra.domain.events import AnalysisRecorded, Event, RolledBack, Verdict
 from findly_infra.testing import MemoryEventStore, ScenarioMetrics, SimulatedCluster, VirtualClock
 from tests.conftest import EXAMPLE
 from tests.test_cli import run
@@ -340,3 +344,89 @@ def test_a_change_recorded_but_not_routed_says_so_and_is_not_a_failed_change(tmp
     with pytest.raises(NotRoutedError, match=r"recorded \(rollout_started, traffic_shifted\), but the cluster"):
         release.deploy("fn-posts", "1.0.0", "development", actor="erin")
     assert [e.type for e in store.load("fn-posts")[0]] == ["rollout_started", "traffic_shifted"]  # it stands
+
+
+# ---- 11: conflicts are decided again, not refused ---------------------------------------------------------------
+
+
+@attrs.define
+class _RacedStore:
+    """The in-memory store, where another command appends first *races* times, between each read and write."""
+
+    inner: MemoryEventStore
+    races: int
+    other: list[Event]
+
+    def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
+        return self.inner.load(service, since)
+
+    def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
+        if self.races and self.other:
+            self.races -= 1
+            self.inner.append(service, expected_version, (self.other.pop(0),))  # the other command won the race
+        return self.inner.append(service, expected_version, events)
+
+
+def _recorded(suite: str, at: datetime) -> Event:
+    return recorded_events.TestResultRecorded(
+        service="fn-posts", environment="development", version="1.0.0", at=at, actor="ci", suite=suite, passed=True
+    )
+
+
+@pytest.mark.parametrize("races", [1, 3, 7])
+def test_a_conflict_is_decided_again_on_fresh_state_not_refused(races: int) -> None:
+    clock = VirtualClock(datetime(2026, 1, 5, 9))
+    others = [_recorded(f"other-{n}", clock.now()) for n in range(races)]
+    store = _RacedStore(MemoryEventStore(), races, others)
+    waits: list[int] = []
+    release = attrs.evolve(_service(store.inner, SimulatedCluster(), clock), backoff=waits.append)
+    release.store = store
+    release.record_test("fn-posts", "1.0.0", "development", "unit", True, actor="ci")
+    suites = [e.suite for e in store.inner.load("fn-posts")[0]]  # type: ignore[attr-defined]
+    assert suites == [*(f"other-{n}" for n in range(races)), "unit"]  # every command's record, once
+    assert waits == list(range(1, races + 1))  # a growing, jittered wait before each new attempt
+
+
+def test_a_command_that_keeps_losing_gives_up_writing_nothing() -> None:
+    clock = VirtualClock(datetime(2026, 1, 5, 9))
+    store = _RacedStore(MemoryEventStore(), 100, [_recorded(f"other-{n}", clock.now()) for n in range(100)])
+    release = attrs.evolve(_service(store.inner, SimulatedCluster(), clock), backoff=lambda _attempt: None)
+    release.store = store
+    with pytest.raises(ConcurrencyError):
+        release.record_test("fn-posts", "1.0.0", "development", "unit", True, actor="ci")
+    assert "unit" not in [e.suite for e in store.inner.load("fn-posts")[0]]  # type: ignore[attr-defined]
+
+
+def test_racing_commands_of_one_service_all_land(env: dict[str, str]) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    suites = [f"suite-{n}" for n in range(12)]
+    racers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "findly_infra",
+                "record",
+                "fn-posts",
+                "1.0.0",
+                "--env",
+                "development",
+                "--suite",
+                suite,
+                "--passed",
+            ],
+            env={**os.environ, **env, "GITHUB_ACTIONS": ""},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for suite in suites
+    ]
+    codes = [racer.wait(120) for racer in racers]
+    for racer in racers:
+        assert racer.stderr is not None
+        racer.stderr.close()
+    assert codes == [0] * len(suites)  # commuting commands: none refused
+    recorded = [
+        e.suite for e in SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0] if e.type == "test_result_recorded"
+    ]  # type: ignore[attr-defined]
+    assert sorted(recorded) == sorted(suites)

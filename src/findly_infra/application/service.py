@@ -9,6 +9,8 @@ once, and only the events it has not folded yet; no port ever calls back into th
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -18,6 +20,7 @@ from findly_infra.application.analysis import AnalysisReport, analyze_version
 from findly_infra.application.ports import (
     BadInputError,
     Clock,
+    ConcurrencyError,
     DependencyError,
     DependencyUnavailableError,
     ErrorBudgets,
@@ -81,6 +84,11 @@ def check_input(
         raise BadInputError("; ".join(found))
 
 
+def _backoff(attempt: int) -> None:
+    """Full jitter: a random wait of up to 5 ms * 2**(attempt - 1) (at most 0.32 s before the last attempt)."""
+    time.sleep(random.uniform(0, 0.005 * 2 ** (attempt - 1)))
+
+
 @attrs.define
 class PipelineService:
     """Drives one platform's pipelines through the ports it is given (memory, SQLite, real clusters)."""
@@ -91,6 +99,10 @@ class PipelineService:
     metrics: MetricsSource
     traffic: TrafficRouter
     budgets: ErrorBudgets | None = None
+    attempts: int = 8
+    """How many times a command decides again when another changed the service's stream meanwhile."""
+    backoff: Callable[[int], object] = attrs.field(default=_backoff, repr=False)
+    """Waits before attempt *n* + 1 (jittered, growing): racing commands do not collide again in lockstep."""
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
 
     # ---- reading ---------------------------------------------------------------------------
@@ -314,17 +326,26 @@ class PipelineService:
         command: Callable[[DeploymentPipeline, datetime], Decision],
         analysis: Callable[[], AnalysisReport | None] = lambda: None,
     ) -> Outcome:
-        pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
-        if environment not in pipeline.environments:
-            environment = self.platform.environment(environment).name  # raises UnknownNameError
-        at = pipeline.stamp(self.clock.now())  # never before the log's latest event
-        # first the cluster follows the log (a crash between storing and routing left it behind), then decide
-        repaired = self._follow(service, EnvironmentView.of(pipeline, environment, at), at)
-        decision = command(pipeline, at)
-        if decision.events:
-            self.store.append(service, pipeline.version, decision.events)
+        for attempt in range(1, self.attempts + 1):
+            pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
+            if environment not in pipeline.environments:
+                environment = self.platform.environment(environment).name  # raises UnknownNameError
+            at = pipeline.stamp(self.clock.now())  # never before the log's latest event
+            # first the cluster follows the log (a crash between storing and routing left it behind), then decide
+            repaired = self._follow(service, EnvironmentView.of(pipeline, environment, at), at)
+            decision = command(pipeline, at)
+            if not decision.events:
+                break
+            try:
+                self.store.append(service, pipeline.version, decision.events)
+            except ConcurrencyError:  # another command got there first: decide again on what it left
+                if attempt == self.attempts:
+                    raise
+                self.backoff(attempt)
+                continue
             pipeline = pipeline.apply_all(decision.events)
             self._cache[service] = pipeline  # the store now holds exactly these events
+            break
         view = EnvironmentView.of(pipeline, environment, at)
         routed = repaired
         if decision.events:

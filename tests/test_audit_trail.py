@@ -155,15 +155,11 @@ def test_each_refusal_names_its_rule_and_says_why() -> None:
             ("approval-target", "no promotion of 2.0.0 into production is pending (pending: 1.0.0)"),
         ),
         (
-            ready.approve("1.0.0", "production", actor="alice", at=T0),
-            ("distinct-approvers", "alice already approved 1.0.0 for production"),
-        ),
-        (
             ready.approve("1.0.0", "production", actor="bob", at=T0, group="devops-team"),
             ("distinct-approvers", "devops-team already approved 1.0.0 for production"),
         ),
         (
-            started.deploy("1.0.0", "production", actor="erin", at=T0),
+            started.deploy("1.0.0", "production", actor="dave", at=T0),
             ("one-rollout-at-a-time", "1.0.0 is still rolling out in production (progressing)"),
         ),
         (
@@ -515,3 +511,23 @@ def test_after_a_rollout_ended_a_new_request_waits_for_its_approvals() -> None:
     waiting = EnvironmentView.of(asked, "production", T0).waiting_for
     assert waiting is not None  # the ended rollout does not hide the new request's wait
     assert (waiting.kind, waiting.needs) == (WaitKind.APPROVAL, ("devops-team", "security-team"))
+
+
+def test_a_repeated_request_answers_what_already_holds_and_records_nothing() -> None:
+    """A CI step killed after its commit and retried: the same request by the same person is not refused."""
+    ready = to_production()
+    repeat = ready.approve("1.0.0", "production", actor="alice", at=T0)
+    assert (repeat.events, repeat.refusal, repeat.already) == ((), None, "alice already approved 1.0.0 for production")
+    started = apply(ready, ready.deploy("1.0.0", "production", actor="erin", at=T0, strategy=StrategyKind.CANARY))
+    again = started.deploy("1.0.0", "production", actor="erin", at=T0)
+    assert (again.events, again.refusal) == ((), None)
+    assert again.already == "erin already started 1.0.0 in production (progressing)"
+    assert started.deploy("2.0.0", "production", actor="erin", at=T0).refusal is not None  # another version: refused
+    paused = apply(started, started.pause("production", actor="bob", at=T0, reason="a look"))
+    assert paused.pause("production", actor="bob", at=T0, reason="a look").already == (
+        "1.0.0 is already paused in production (a look)"
+    )
+    aborted = apply(paused, paused.abort("production", actor="bob", at=T0, reason="enough"))
+    assert aborted.abort("production", actor="bob", at=T0, reason="enough").already == (
+        "1.0.0 is already aborted in production (enough)"
+    )

@@ -50,7 +50,10 @@ def test_a_release_through_separate_invocations(env: dict[str, str]) -> None:
     for suite in ("unit", "integration", "smoke"):
         assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", suite, "--passed")[0] == 0
     assert cli(env, "promote", "fn-posts", "1.0.0", "--to", "staging")[0] == 0
-    code, document = cli(env, "promote", "fn-posts", "1.0.0", "--to", "staging")
+    code, document = cli(env, "promote", "fn-posts", "1.0.0", "--to", "staging")  # a retry of the same step
+    assert (code, document["already"]) == (0, "erin already started 1.0.0 in staging (progressing)")
+    assert document["events"] == []
+    code, document = cli({**env, "FINDLY_ACTOR": "dave"}, "promote", "fn-posts", "1.0.0", "--to", "staging")
     assert document["error"]["rule"] == "one-rollout-at-a-time"  # type: ignore[index]
     status = cli(env, "status", "fn-posts")[1]["services"]["fn-posts"]  # type: ignore[index]
     development = status["development"]
@@ -285,6 +288,7 @@ def test_a_rollback_and_status_tell_the_same_story(env: dict[str, str]) -> None:
     _, rolled = cli(env, "rollback", "fn-posts", "--env", "development", "--reason", "bad build")
     status = cli(env, "status", "fn-posts", "--env", "development")[1]["services"]["fn-posts"]["development"]  # type: ignore[index]
     assert (rolled.pop("simulated"), rolled.pop("simulation")) == (True, ["cluster"])  # it moved traffic, judged none
+    assert rolled.pop("already") is None
     del rolled["events"], rolled["ok"]
     assert rolled == status
     assert status["phase"] == "rolled_back"

@@ -206,7 +206,8 @@ def test_pause_resume_and_abort_move_the_rollout_as_documented() -> None:
     assert rollout is not None
     assert (rollout.phase, rollout.paused_from, rollout.reason) == (Phase.PAUSED, Phase.PROGRESSING, "look")
     assert paused.analyze("development", Verdict.PASS, actor="findly", at=at).refusal is not None  # no analysis
-    assert paused.pause("development", actor="alice", at=at, reason="again").refusal is not None
+    again = paused.pause("development", actor="alice", at=at, reason="again")  # what holds: answered, not refused
+    assert (again.events, again.refusal, again.already) == ((), None, "1.0.0 is already paused in development (look)")
     resumed = paused.apply_all(paused.resume("development", actor="bob", at=at + timedelta(minutes=1)).events)
     rollout = resumed.environments["development"].rollout
     assert rollout is not None
@@ -217,7 +218,9 @@ def test_pause_resume_and_abort_move_the_rollout_as_documented() -> None:
     view = EnvironmentView.of(aborted, "development", at)
     assert (view.phase, view.candidate, view.serving, view.stopped) == (Phase.ABORTED, None, None, "stop")
     assert view.routes() == {}
-    assert aborted.abort("development", actor="carol", at=at, reason="again").refusal is not None
+    again = aborted.abort("development", actor="carol", at=at, reason="again")
+    assert (again.events, again.refusal, again.already) == ((), None, "1.0.0 is already aborted in development (stop)")
+    assert aborted.pause("development", actor="carol", at=at, reason="late").refusal is not None  # nothing to pause
 
 
 def test_a_rollout_paused_while_awaiting_approval_resumes_to_awaiting_approval() -> None:

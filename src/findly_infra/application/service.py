@@ -62,6 +62,8 @@ class Outcome:
     """The analysis a rollout step made (``None`` for other commands)."""
     routed: bool = False
     """Whether the command moved traffic (told the cluster new routes)."""
+    already: str | None = None
+    """Set when the command asked for what already held (a retry): what holds; nothing new was recorded."""
 
     @property
     def phase(self) -> Phase:
@@ -358,7 +360,7 @@ class PipelineService:
                 ) from exc
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)
-        return Outcome(decision.events, view, analysis(), routed)
+        return Outcome(decision.events, view, analysis(), routed, decision.already)
 
     def _follow(self, service: str, view: EnvironmentView, at: datetime) -> bool:
         """Route *view*'s environment as the log says if the cluster says otherwise; whether it had to."""

@@ -185,6 +185,7 @@ def outcome_json(outcome: Outcome, simulated: Sequence[str] = ()) -> dict[str, A
     return {
         **view_json(outcome.view),
         "events": [event_to_dict(e) for e in outcome.events],
+        "already": outcome.already,
         "simulated": bool(simulated),
         "simulation": list(simulated),
     }

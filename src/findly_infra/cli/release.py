@@ -100,6 +100,9 @@ def _present(
     """A release command's outcome everywhere it goes: GitHub outputs, what of it was simulated (said out loud on
     stderr, as an annotation and in the summary — a watch said it when it began), then the text or the JSON."""
     simulated = runtime.simulated if watched else _simulated(runtime, result)
+    if result.already:  # a retry of what took effect: said, and the outputs say it too
+        text = f"{text} (already done: {result.already}; nothing new recorded)"
+        outputs = {**outputs, "already": result.already}
     present.outcome_outputs(result, simulated, **outputs)
     if not watched:
         present.say_simulated(simulated, runtime.scenario, context.json)

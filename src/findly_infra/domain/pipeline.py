@@ -63,6 +63,9 @@ class Decision:
 
     events: tuple[Event, ...] = ()
     refusal: Refusal | None = None
+    already: str | None = None
+    """Set when the command asks for what already holds — a retry of a command that took effect: what holds,
+    and nothing new to record (a retried CI step can tell this from a refusal)."""
 
     @property
     def accepted(self) -> bool:
@@ -194,6 +197,9 @@ class DeploymentPipeline:
                 request.append(ApprovalsSuperseded(**base, superseded=pending.version, reason="a newer version"))
             if pending is None or pending.version != version:
                 request.append(PromotionRequested(**base, budget_override=budget_override))
+        rollout = state.rollout
+        if rollout is not None and rollout.phase.active and rollout.version == version and rollout.started_by == actor:
+            return Decision(already=f"{actor} already started {version} in {environment} ({rollout.phase.value})")
         override = override_reason(budget_override)
         for rule in _ENTRY_RULES:
             refusal = rule(self, env, version, actor, at, budget_spent, override, budget_detail)
@@ -250,8 +256,8 @@ class DeploymentPipeline:
         if state.requested.requested_by == actor:
             return _refuse("self-approval", f"{actor} asked for this promotion and cannot approve it")
         valid = _valid_approvals(env, state, at)
-        if any(a.approver == actor for a in valid):
-            return _refuse("distinct-approvers", f"{actor} already approved {version} for {environment}")
+        if any(a.approver == actor for a in valid):  # a retry: the approval stands
+            return Decision(already=f"{actor} already approved {version} for {environment}")
         open_groups = [g for g in member_of if g not in {a.group for a in valid}]
         if not open_groups:
             return _refuse("distinct-approvers", f"{', '.join(member_of)} already approved {version} for {environment}")
@@ -277,6 +283,8 @@ class DeploymentPipeline:
 
     def pause(self, environment: str, *, actor: str, at: datetime, reason: str) -> Decision:
         rollout = self.environments[environment].rollout
+        if rollout is not None and rollout.phase is Phase.PAUSED:
+            return Decision(already=f"{rollout.version} is already paused in {environment} ({rollout.reason})")
         if rollout is None or rollout.phase not in (Phase.PROGRESSING, Phase.AWAITING_APPROVAL):
             return _refuse("rollout-progressing", f"no rollout is progressing in {environment}")
         return Decision((RolloutPaused(**self._base(environment, rollout.version, actor, at), reason=reason),))
@@ -289,6 +297,8 @@ class DeploymentPipeline:
 
     def abort(self, environment: str, *, actor: str, at: datetime, reason: str) -> Decision:
         rollout = self.environments[environment].rollout
+        if rollout is not None and rollout.phase is Phase.ABORTED:
+            return Decision(already=f"{rollout.version} is already aborted in {environment} ({rollout.reason})")
         if rollout is None or not rollout.phase.active:
             return _refuse("rollout-active", f"no rollout to abort in {environment}")
         return Decision((RolloutAborted(**self._base(environment, rollout.version, actor, at), reason=reason),))

@@ -5,6 +5,7 @@ state by mistake (issue 11: "Never lose state")."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -430,3 +431,96 @@ def test_racing_commands_of_one_service_all_land(env: dict[str, str]) -> None:
         e.suite for e in SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0] if e.type == "test_result_recorded"
     ]  # type: ignore[attr-defined]
     assert sorted(recorded) == sorted(suites)
+
+
+# ---- 5: one bad record does not take down the rest -----------------------------------------------------------
+
+
+def _damage(state: Path, sql: str, *parameters: object) -> None:
+    connection = sqlite3.connect(state)
+    connection.execute(sql, parameters)
+    connection.commit()
+    connection.close()
+
+
+def _stray_succeeded() -> str:
+    return json.dumps(
+        {
+            "event": "RolloutSucceeded",
+            "type": "rollout_succeeded",
+            "service": "fn-posts",
+            "environment": "staging",
+            "version": "9.9.9",
+            "at": "2026-01-05T09:30:00",
+            "actor": "x",
+            "reason": "",
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "said", "record_damaged"),
+    [
+        ("UPDATE events SET body = 'not json' WHERE position = 1", "event 1 cannot be read (JSONDecodeError", True),
+        (
+            "UPDATE events SET body = replace(body, 'TrafficShifted', 'Teleported') WHERE position = 1",
+            "event 1 cannot be read (KeyError: 'Teleported')",
+            True,
+        ),
+        ("UPDATE events SET position = 5 WHERE position = 1", "event 1 is missing (the next stored is 5)", True),
+        ("UPDATE events SET position = -1 WHERE position = 0", "event 0 is missing (the next stored is 1)", True),
+        (
+            "UPDATE events SET body = replace(body, '\"development\"', '\"dev\"') WHERE position = 1",
+            "an event of environment 'dev', which the platform file does not name",
+            False,
+        ),
+    ],
+    ids=["not-json", "unknown-type", "gap", "negative-position", "unknown-environment"],
+)
+def test_a_bad_record_is_named_and_the_other_services_still_answer(
+    env: dict[str, str], damage: str, said: str, record_damaged: bool
+) -> None:
+    state = _deployed(env)
+    assert cli(env, "deploy", "fn-matcher", "1.0.0", "--env", "development")[0] == 0
+    _damage(state, damage.replace("WHERE", "WHERE service = 'fn-posts' AND"))
+    code, document = cli(env, "status")
+    assert code == EXIT_BAD_INPUT
+    message = document["error"]["message"]  # type: ignore[index]
+    assert message.startswith("1 of 3 services cannot be read:")
+    assert said in message
+    services = document["services"]  # type: ignore[index]
+    assert services["fn-matcher"]["development"]["phase"] == "progressing"  # the others answer
+    assert "error" in services["fn-posts"]
+    code, document = cli(env, "history", "fn-posts")
+    if record_damaged:  # history shows what it can read, and names the rest
+        assert code == EXIT_BAD_INPUT
+        assert said in document["error"]["message"]  # type: ignore[index]
+    else:  # every record reads: it is the history that no longer fits the platform file
+        assert code == 0
+
+
+def test_a_stray_event_is_named_with_its_position(env: dict[str, str]) -> None:
+    state = _deployed(env)
+    _damage(
+        state,
+        "INSERT INTO events VALUES ('fn-posts', 2, 'rollout_succeeded', '2026-01-05T09:30:00', ?)",
+        _stray_succeeded(),
+    )
+    code, document = cli(env, "status", "fn-posts")
+    assert code == EXIT_BAD_INPUT
+    assert document["error"]["message"].startswith(  # type: ignore[index]
+        "1 of 1 services cannot be read: fn-posts's history cannot be read past event 2 (rollout_succeeded in "
+        "staging at 2026-01-05T09:30:00): a rollout's event, but no rollout was started in its environment"
+    )
+    code, document = cli(env, "history", "fn-posts")
+    assert code == 0  # every record reads: history shows all three, the stray one too
+    assert [e["type"] for e in document["events"]] == ["rollout_started", "traffic_shifted", "rollout_succeeded"]  # type: ignore[index]
+
+
+def test_history_shows_what_it_can_read_before_the_damage(env: dict[str, str]) -> None:
+    state = _deployed(env)
+    _damage(state, "UPDATE events SET body = '{' WHERE service = 'fn-posts' AND position = 1")
+    result = run("history", "fn-posts", env=env)
+    assert result.returncode == EXIT_BAD_INPUT
+    assert "rollout_started" in result.stdout  # event 0, readable, shown
+    assert "fn-posts's event 1 cannot be read" in result.stderr

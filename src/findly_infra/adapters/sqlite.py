@@ -194,14 +194,33 @@ class SqliteEventStore:
             connection.execute("BEGIN")  # one snapshot for both reads
             try:
                 rows = connection.execute(
-                    "SELECT body FROM events WHERE service = ? AND position >= ? ORDER BY position", (service, since)
+                    "SELECT position, body FROM events WHERE service = ? AND position >= ? ORDER BY position",
+                    (service, since),
                 ).fetchall()
                 (last,) = connection.execute(
                     "SELECT MAX(position) FROM events WHERE service = ?", (service,)
                 ).fetchone()
             finally:
                 self._rollback()
-        return [event_from_dict(json.loads(body)) for (body,) in rows], 0 if last is None else last + 1
+        return self._decoded(service, since, rows), 0 if last is None else last + 1
+
+    def _decoded(self, service: str, since: int, rows: list[tuple[int, str]]) -> list[Event]:
+        """Each row as its event, in order from *since* with no gap; the first that cannot be read is a
+        :class:`StateError` naming the stream and the position (its ``readable`` holds the events before it)."""
+        events: list[Event] = []
+        for expected, (position, body) in enumerate(rows, start=since):
+            try:
+                if position != expected:
+                    raise ValueError(f"event {expected} is missing (the next stored is {position})")
+                events.append(event_from_dict(json.loads(body)))
+            except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the record is named
+                detail = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
+                raise StateError(
+                    f"--state {self.path}: {service}'s event {expected} cannot be read ({detail}); the events "
+                    f"before it can (`findly-infra history {service}`), the other services are not affected",
+                    readable=events,
+                ) from None
+        return events
 
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
         self._check_present()

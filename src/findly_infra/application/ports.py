@@ -46,7 +46,12 @@ class BadInputError(Exception):
 
 class StateError(BadInputError):
     """Raised when the state named is not a findly state, was written by a newer version, was removed or replaced
-    while a command ran, or is damaged. Nothing is written to it; the message says what to do."""
+    while a command ran, or is damaged. Nothing is written to it; the message says what to do. ``readable`` holds
+    the events of the stream that could be read before the damage (for ``history``)."""
+
+    def __init__(self, message: str, readable: Sequence[Event] = ()) -> None:
+        super().__init__(message)
+        self.readable = tuple(readable)
 
 
 class DependencyError(Exception):

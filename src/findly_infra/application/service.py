@@ -26,6 +26,7 @@ from findly_infra.application.ports import (
     ErrorBudgets,
     EventStore,
     MetricsSource,
+    StateError,
     TrafficRouter,
 )
 from findly_infra.domain.environment import StrategyKind
@@ -33,7 +34,7 @@ from findly_infra.domain.events import Event, Verdict
 from findly_infra.domain.identifiers import name_problem, reason_problem, version_problem
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
-from findly_infra.domain.state import Phase
+from findly_infra.domain.state import HistoryError, Phase
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = ["NotRoutedError", "Outcome", "PipelineService", "PolicyRefusedError", "check_input", "timeline"]
@@ -122,7 +123,16 @@ class PipelineService:
         if version < cached.version:  # the stream is shorter than what we folded: start again
             cached = DeploymentPipeline.start(self.platform, service)
             events, version = self.store.load(service)
-        pipeline = cached.apply_all(events)
+        pipeline = cached
+        for event in events:
+            try:
+                pipeline = pipeline.apply(event)
+            except HistoryError as exc:
+                raise StateError(
+                    f"{service}'s history cannot be read past event {pipeline.version} ({event.type} in "
+                    f"{event.environment} at {event.at.isoformat()}): {exc}; `findly-infra history {service}` shows "
+                    "what came before; the other services are not affected"
+                ) from None
         self._cache[service] = pipeline
         return pipeline
 

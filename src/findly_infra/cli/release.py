@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -23,7 +24,7 @@ from findly_infra.cli.context import (
     strategy_kind,
     version_argument,
 )
-from findly_infra.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_STOPPED
 
 if TYPE_CHECKING:
     from findly_infra.application.service import Outcome
@@ -348,6 +349,8 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _status(context: Context) -> int:
+    from findly_infra.application.ports import StateError
+
     args = context.args
     platform = context.platform()
     names = [platform.service(args.service).name] if args.service else [s.name for s in platform.all_services]
@@ -355,30 +358,60 @@ def _status(context: Context) -> int:
     runtime = context.runtime(platform, read_only=True)
     pipelines = runtime.service  # one store for every service
     document: dict[str, Any] = {}
-    lines = []
-    for name in names:
-        views = [v for v in pipelines.status(name) if environment is None or v.environment == environment]
+    lines, unreadable = [], []
+    for name in names:  # one service's damaged history does not hide the others
+        try:
+            views = [v for v in pipelines.status(name) if environment is None or v.environment == environment]
+        except StateError as exc:
+            document[name] = {"error": str(exc)}
+            unreadable.append(str(exc))
+            lines.append(f"{name:18} cannot be read: {exc}")
+            continue
         document[name] = {view.environment: present.view_json(view) for view in views}
         for view in views:
             lines.append(f"{name:18} {view.environment:12} {present.view_text(view)}")
     simulated = [part for part in runtime.simulated if part == "cluster"]  # where what serves was routed
-    context.emit({"services": document, "simulated": bool(simulated), "simulation": simulated}, "\n".join(lines))
-    return EXIT_OK
+    answer = {"services": document, "simulated": bool(simulated), "simulation": simulated}
+    if not unreadable:
+        context.emit(answer, "\n".join(lines))
+        return EXIT_OK
+    message = f"{len(unreadable)} of {len(names)} services cannot be read: " + "; ".join(unreadable)
+    if context.json:
+        present.emit_json({"ok": False, **answer, "error": {"kind": "bad_input", "message": message}}, context.out)
+    else:
+        context.out.write(present.printable("\n".join(lines)) + "\n")
+        sys.stderr.write(present.printable(message) + "\n")
+    present.annotate("error", message)
+    return EXIT_BAD_INPUT
 
 
 def _history(context: Context) -> int:
     from findly_infra.application.codec import event_to_dict
+    from findly_infra.application.ports import StateError
 
     args = context.args
-    events = context.runtime(context.platform(), read_only=True).service.history(args.service)
+    damage: StateError | None = None
+    try:
+        events = list(context.runtime(context.platform(), read_only=True).service.history(args.service))
+    except StateError as exc:  # what can be read is shown, then what cannot
+        damage, events = exc, list(exc.readable)
     field = partial(present.printable, one_line=True)  # a stored value cannot forge a line or a terminal escape
     lines = [
         f"{e.at.isoformat()}  {field(e.environment):12} {field(e.version):10} {e.type:20} {field(e.actor):12} "
         f"{field(e.reason)}"
         for e in events
     ]
-    context.emit({"events": [event_to_dict(e) for e in events]}, "\n".join(lines) or "no events")
-    return EXIT_OK
+    if damage is None:
+        context.emit({"events": [event_to_dict(e) for e in events]}, "\n".join(lines) or "no events")
+        return EXIT_OK
+    if context.json:
+        error = {"kind": "bad_input", "message": str(damage)}
+        present.emit_json({"ok": False, "events": [event_to_dict(e) for e in events], "error": error}, context.out)
+    else:
+        context.out.write("".join(line + "\n" for line in lines))
+        sys.stderr.write(present.printable(str(damage)) + "\n")
+    present.annotate("error", str(damage))
+    return EXIT_BAD_INPUT
 
 
 def _simulate_arguments(parser: argparse.ArgumentParser) -> None:

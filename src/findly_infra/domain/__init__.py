@@ -60,6 +60,7 @@ _EXPORTS = {
     "GlobalLoadBalancer": "findly_infra.domain.operations",
     "HEALTH_CHECKS_STEP": "findly_infra.domain.strategy",
     "HealthCheck": "findly_infra.domain.environment",
+    "HistoryError": "findly_infra.domain.state",
     "HorizontalAutoscaler": "findly_infra.domain.infrastructure",
     "IPBlock": "findly_infra.domain.security",
     "Infrastructure": "findly_infra.domain.infrastructure",
@@ -218,6 +219,7 @@ __all__ = [
     "GKECluster",
     "GlobalLoadBalancer",
     "HealthCheck",
+    "HistoryError",
     "HorizontalAutoscaler",
     "IPBlock",
     "Infrastructure",
@@ -485,6 +487,7 @@ if TYPE_CHECKING:
     from findly_infra.domain.state import (
         Approval,
         EnvironmentState,
+        HistoryError,
         PendingRequest,
         Phase,
         Rollout,

@@ -32,7 +32,7 @@ from findly_infra.domain.events import (
 )
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.progress import as_timedelta
-from findly_infra.domain.state import Approval, EnvironmentState, Phase, Rollout, fold
+from findly_infra.domain.state import Approval, EnvironmentState, HistoryError, Phase, Rollout, fold
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
 
 __all__ = ["ROLLOUT_RECORDED_EVIDENCE", "Decision", "DeploymentPipeline", "Refusal", "override_reason"]
@@ -142,8 +142,17 @@ class DeploymentPipeline:
     # ---- the fold --------------------------------------------------------------------------
 
     def apply(self, event: Event) -> DeploymentPipeline:
-        """The pipeline after *event*; unknown event types change nothing but the version."""
-        new = fold(self.environments[event.environment], event)
+        """The pipeline after *event*; unknown event types change nothing but the version.
+
+        Raises :class:`HistoryError` for an event that cannot follow the ones before it.
+        """
+        state = self.environments.get(event.environment)
+        if state is None:
+            raise HistoryError(
+                f"an event of environment {event.environment!r}, which the platform file does not name "
+                "(renamed or removed since?)"
+            )
+        new = fold(state, event)
         # attrs.evolve would re-run __init__ for every event; the fold is the innermost loop of every load
         copy = object.__new__(DeploymentPipeline)
         object.__setattr__(copy, "platform", self.platform)

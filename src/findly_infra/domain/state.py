@@ -33,7 +33,15 @@ from findly_infra.domain.events import (
     Verdict,
 )
 
-__all__ = ["Approval", "EnvironmentState", "PendingRequest", "Phase", "Rollout", "fold"]
+__all__ = [
+    "Approval",
+    "EnvironmentState",
+    "HistoryError",
+    "PendingRequest",
+    "Phase",
+    "Rollout",
+    "fold",
+]
 
 
 class Phase(enum.Enum):
@@ -141,8 +149,14 @@ def _replace(record: _State, **changes: object) -> _State:
 _FIELDS = {cls: tuple(field.name for field in attrs.fields(cls)) for cls in (Rollout, EnvironmentState)}
 
 
+class HistoryError(Exception):
+    """Raised when an event cannot follow the ones before it: a rollout's event with no rollout started, an
+    event of an environment the platform file does not name. The history is not as this version reads it."""
+
+
 def _rollout(state: EnvironmentState) -> Rollout:
-    assert state.rollout is not None, "a rollout event before its rollout started"
+    if state.rollout is None:
+        raise HistoryError("a rollout's event, but no rollout was started in its environment")
     return state.rollout
 
 

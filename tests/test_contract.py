@@ -408,3 +408,15 @@ def test_credentials_are_never_echoed_nor_sent_in_clear(env: dict[str, str]) -> 
     code, document = cli({**env, "FINDLY_STATE": "redis://u:pw@db/0"}, "status", "fn-posts")
     assert code == EXIT_BAD_INPUT
     assert "pw@" not in document["error"]["message"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("now", ["9999-12-31T23:59:00", "0001-01-01T00:00:00"])
+def test_a_time_that_would_overflow_is_refused_at_the_door(now: str) -> None:
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, {"FINDLY_CONFIG": str(EXAMPLE), "FINDLY_ACTOR": "erin", "GITHUB_ACTIONS": ""}):
+        code = main(
+            ["--json", "--state", "memory://", "--now", now, "deploy", "fn-posts", "1.0.0", "--env", "development"],
+            out=out,
+        )
+    assert code == EXIT_BAD_INPUT
+    assert "is not a time a release happens at" in json.loads(out.getvalue())["error"]["message"]

@@ -68,9 +68,12 @@ def _time(text: str, name: str) -> datetime:
     """An ISO 8601 time as naive UTC (the clock's convention)."""
     try:
         at = datetime.fromisoformat(text)
-    except ValueError:
+        at = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+    except (ValueError, OverflowError):
         raise BadInputError(f"{name} is an ISO 8601 time such as 2026-11-26T09:00:00Z, got {text!r}") from None
-    return at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+    if not 1970 <= at.year <= 9000:  # a rollout, an approval's age and a budget window are added to it
+        raise BadInputError(f"{name} {text} is not a time a release happens at (years 1970 to 9000)")
+    return at
 
 
 def _seconds(text: str | None, name: str, default: float) -> float:

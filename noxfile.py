@@ -20,6 +20,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def reliability(session: nox.Session) -> None:
+    """The kill, race, corruption and hostile-input matrices with 1,000 examples a property, counted per matrix."""
+    session.install("-e", ".[dev]")
+    session.run("python", "scripts/reliability_report.py")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")

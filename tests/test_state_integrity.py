@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from findly_infra import load_platform
+from findly_infra import load_platform, load_platform_text
 from findly_infra.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteEventStore, SqliteTrafficRouter
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.application.scenarios import SCENARIOS
@@ -524,3 +524,40 @@ def test_history_shows_what_it_can_read_before_the_damage(env: dict[str, str]) -
     assert result.returncode == EXIT_BAD_INPUT
     assert "rollout_started" in result.stdout  # event 0, readable, shown
     assert "fn-posts's event 1 cannot be read" in result.stderr
+
+
+# ---- 4: editing the platform file does not brick a service ------------------------------------------------------
+
+
+def test_a_canary_whose_stage_the_file_no_longer_has_is_refused_by_name_and_can_still_be_ended() -> None:
+    import re
+
+    from findly_infra.examples import example_platform_text
+
+    text = example_platform_text()
+    stages = re.search(r"  traffic_progression:\n(?:    .*\n)+", text)
+    assert stages is not None
+    two = (
+        "  traffic_progression:\n"
+        '    - {stage: "Initial", canary_weight: 5, duration: "10 minutes"}\n'
+        '    - {stage: "Full", canary_weight: 100, duration: "stable"}\n'
+    )
+    shorter = load_platform_text(text.replace(stages.group(0), two))
+    store, cluster, clock = MemoryEventStore(), SimulatedCluster(), VirtualClock(datetime(2026, 1, 5, 9))
+    before = _service(store, cluster, clock)
+    before.deploy("fn-posts", "1.0.0", "development", actor="erin")
+    before.watch("fn-posts", "development", actor="findly", wait=clock.advance)
+    before.deploy("fn-posts", "2.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+    while before.view("fn-posts", "development").rollout.step < 2:  # type: ignore[union-attr]  # stage 3: 50%
+        clock.advance(timedelta(minutes=1))
+        before.step("fn-posts", "development", actor="findly")
+    after = PipelineService(shorter, store, clock, ScenarioMetrics(SCENARIOS["healthy"]), cluster)  # the file edited
+    clock.advance(timedelta(minutes=1))
+    with pytest.raises(PolicyRefusedError) as refused:
+        after.step("fn-posts", "development", actor="findly")
+    assert refused.value.refusal.rule == "strategy-changed"
+    assert "is at stage 3, which the platform file no longer has (2 stages now)" in str(refused.value)
+    assert after.status("fn-posts")[0].candidate is not None  # status still reads it
+    ended = after.rollback("fn-posts", "development", actor="erin", reason="the plan changed")
+    assert ended.view.routes() == {"1.0.0": 100}
+    assert cluster.weights("fn-posts", "development") == {"1.0.0": 100}

@@ -286,6 +286,14 @@ class DeploymentPipeline:
         rollout = self.environments[environment].rollout
         if rollout is None or rollout.phase is not Phase.PROGRESSING:
             return _refuse("rollout-progressing", f"no rollout is progressing in {environment}")
+        strategy = self._strategy(env, rollout.strategy)
+        if isinstance(strategy, CanaryStrategy) and rollout.step >= len(strategy.traffic_progression):
+            return _refuse(
+                "strategy-changed",
+                f"the canary of {rollout.version} in {environment} is at stage {rollout.step + 1}, which the platform "
+                f"file no longer has ({len(strategy.traffic_progression)} stages now): restore its stages, or end it "
+                f"by hand (findly-infra resume|abort|rollback {self.service} --env {environment})",
+            )
         base = self._base(environment, rollout.version, actor, at)
         recorded = AnalysisRecorded(**base, verdict=verdict, readings=readings)
         return Decision((recorded, *self._after_analysis(env, rollout, verdict, actor, at)))

@@ -409,7 +409,10 @@ def test_the_fold_keeps_exactly_what_the_events_say() -> None:
 
     canary = pipeline.deploy("2.0.0", "development", actor="bob", at=at(10), strategy=StrategyKind.CANARY)
     pipeline = apply(pipeline, canary)
-    expected = Rollout("2.0.0", "1.0.0", StrategyKind.CANARY, Phase.PROGRESSING, at(10), 0, 5, at(10), started_by="bob")
+    plan = ((5, 600_000), (25, 1_200_000), (50, 1_800_000), (100, None))  # the seed's stages, as the rollout keeps them
+    expected = Rollout(
+        "2.0.0", "1.0.0", StrategyKind.CANARY, Phase.PROGRESSING, at(10), 0, 5, at(10), started_by="bob", stages=plan
+    )
     assert pipeline.environments["development"].rollout == expected
     pipeline = apply(pipeline, pipeline.analyze("development", Verdict.FAIL, actor="f", at=at(11)))
     pipeline = apply(pipeline, pipeline.analyze("development", Verdict.INCONCLUSIVE, actor="f", at=at(12)))

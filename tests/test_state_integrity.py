@@ -529,7 +529,7 @@ def test_history_shows_what_it_can_read_before_the_damage(env: dict[str, str]) -
 # ---- 4: editing the platform file does not brick a service ------------------------------------------------------
 
 
-def test_a_canary_whose_stage_the_file_no_longer_has_is_refused_by_name_and_can_still_be_ended() -> None:
+def _two_stage_platform() -> object:
     import re
 
     from findly_infra.examples import example_platform_text
@@ -542,8 +542,10 @@ def test_a_canary_whose_stage_the_file_no_longer_has_is_refused_by_name_and_can_
         '    - {stage: "Initial", canary_weight: 5, duration: "10 minutes"}\n'
         '    - {stage: "Full", canary_weight: 100, duration: "stable"}\n'
     )
-    shorter = load_platform_text(text.replace(stages.group(0), two))
-    store, cluster, clock = MemoryEventStore(), SimulatedCluster(), VirtualClock(datetime(2026, 1, 5, 9))
+    return load_platform_text(text.replace(stages.group(0), two))
+
+
+def _canary_at_stage_3(store: MemoryEventStore, cluster: SimulatedCluster, clock: VirtualClock) -> None:
     before = _service(store, cluster, clock)
     before.deploy("fn-posts", "1.0.0", "development", actor="erin")
     before.watch("fn-posts", "development", actor="findly", wait=clock.advance)
@@ -551,7 +553,25 @@ def test_a_canary_whose_stage_the_file_no_longer_has_is_refused_by_name_and_can_
     while before.view("fn-posts", "development").rollout.step < 2:  # type: ignore[union-attr]  # stage 3: 50%
         clock.advance(timedelta(minutes=1))
         before.step("fn-posts", "development", actor="findly")
-    after = PipelineService(shorter, store, clock, ScenarioMetrics(SCENARIOS["healthy"]), cluster)  # the file edited
+
+
+def test_a_canary_keeps_the_stages_it_started_with_when_the_file_changes() -> None:
+    store, cluster, clock = MemoryEventStore(), SimulatedCluster(), VirtualClock(datetime(2026, 1, 5, 9))
+    _canary_at_stage_3(store, cluster, clock)
+    after = PipelineService(_two_stage_platform(), store, clock, ScenarioMetrics(SCENARIOS["healthy"]), cluster)  # type: ignore[arg-type]
+    outcome = after.watch("fn-posts", "development", actor="findly", wait=clock.advance)
+    assert outcome.phase.value == "succeeded"
+    weights = [e.weight for e in store.load("fn-posts")[0] if e.type == "traffic_shifted" and e.version == "2.0.0"]  # type: ignore[attr-defined]
+    assert weights == [5, 25, 50, 100]  # its own four stages, not the file's two
+
+
+def test_a_canary_that_recorded_no_plan_and_lost_its_stage_is_refused_by_name_and_can_still_be_ended() -> None:
+    store, cluster, clock = MemoryEventStore(), SimulatedCluster(), VirtualClock(datetime(2026, 1, 5, 9))
+    _canary_at_stage_3(store, cluster, clock)
+    events = store.load("fn-posts")[0]  # as a version before plans were recorded wrote it
+    legacy = MemoryEventStore()
+    legacy.append("fn-posts", 0, [attrs.evolve(e, stages=()) if e.type == "rollout_started" else e for e in events])
+    after = PipelineService(_two_stage_platform(), legacy, clock, ScenarioMetrics(SCENARIOS["healthy"]), cluster)  # type: ignore[arg-type]
     clock.advance(timedelta(minutes=1))
     with pytest.raises(PolicyRefusedError) as refused:
         after.step("fn-posts", "development", actor="findly")

@@ -106,6 +106,9 @@ class RolloutStarted(Event):
     strategy: StrategyKind
     previous: str | None = None
     budget_override: str | None = None
+    stages: tuple[tuple[int, int | None], ...] = ()
+    """A canary's plan as it started — each stage's weight and duration in milliseconds (``None``: stable) — so
+    that the rollout keeps it when the platform file changes (empty: recorded before plans were)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -216,7 +216,9 @@ class DeploymentPipeline:
                 return Decision(tuple(request), refusal)
         kind = strategy or env.strategy
         overridden = override if budget_spent else None
+        plan = self._strategy(env, kind)
         started = RolloutStarted(
+            stages=progress.canary_plan(plan) if isinstance(plan, CanaryStrategy) else (),
             **base,
             reason=f"{overridden} (overrides the spent error budget: {budget_detail or 'said to be spent'})"
             if overridden
@@ -287,7 +289,11 @@ class DeploymentPipeline:
         if rollout is None or rollout.phase is not Phase.PROGRESSING:
             return _refuse("rollout-progressing", f"no rollout is progressing in {environment}")
         strategy = self._strategy(env, rollout.strategy)
-        if isinstance(strategy, CanaryStrategy) and rollout.step >= len(strategy.traffic_progression):
+        if (
+            isinstance(strategy, CanaryStrategy)
+            and not rollout.stages  # a rollout that recorded its plan keeps it, whatever the file says now
+            and rollout.step >= len(strategy.traffic_progression)
+        ):
             return _refuse(
                 "strategy-changed",
                 f"the canary of {rollout.version} in {environment} is at stage {rollout.step + 1}, which the platform "

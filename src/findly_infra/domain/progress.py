@@ -84,18 +84,27 @@ def rolling(strategy: RollingStrategy, rollout: Rollout, base: Base, at: datetim
     return (RolloutSucceeded(**base),) if watched else ()
 
 
+def canary_plan(strategy: CanaryStrategy) -> tuple[tuple[int, int | None], ...]:
+    """A canary's stages as a rollout records them: (weight, duration in ms, ``None`` for stable)."""
+    return tuple(
+        (step.canary_weight, step.duration.milliseconds if step.duration else None)
+        for step in strategy.traffic_progression
+    )
+
+
 def canary(strategy: CanaryStrategy, rollout: Rollout, base: Base, at: datetime) -> tuple[Event, ...]:
-    """The next stage once this one has lasted its duration; the last stage (or an untimed 100%) succeeds."""
-    stages = strategy.traffic_progression
-    stage = stages[rollout.step]
+    """The next stage once this one has lasted its duration; the last stage (or an untimed 100%) succeeds. The
+    stages are the rollout's own plan, recorded when it started (the file's, for a rollout that recorded none)."""
+    stages = rollout.stages or canary_plan(strategy)
+    _weight, duration = stages[rollout.step]
     started = rollout.step_started or rollout.started
-    if stage.duration is None or at - started < as_timedelta(stage.duration.milliseconds):
+    if duration is None or at - started < as_timedelta(duration):
         return ()  # an untimed stage is the last one, 100%: the shift into it already succeeded
     if rollout.step + 1 >= len(stages):
         return (RolloutSucceeded(**base),)
-    following = stages[rollout.step + 1]
-    shifted = TrafficShifted(**base, weight=following.canary_weight, step=rollout.step + 1)
-    if following.canary_weight == 100 and following.duration is None:
+    weight, following = stages[rollout.step + 1]
+    shifted = TrafficShifted(**base, weight=weight, step=rollout.step + 1)
+    if weight == 100 and following is None:
         return (shifted, RolloutSucceeded(**base))
     return (shifted,)
 

@@ -89,6 +89,8 @@ class Rollout:
     reason: str = ""
     """Why it stopped (paused, rolled back, aborted), in the words of the event that stopped it."""
     stopped_at: datetime | None = None
+    stages: tuple[tuple[int, int | None], ...] = ()
+    """A canary's plan as it started (weight, duration in ms); empty when its start did not record one."""
 
 
 @attrs.frozen
@@ -216,6 +218,7 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 event.at,
                 step_started=event.at,
                 started_by=event.actor,
+                stages=event.stages,
             )
             return _replace(state, rollout=rollout, requested=None, approvals=())
         case AwaitingApproval():

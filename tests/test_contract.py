@@ -24,6 +24,13 @@ from tests.test_cli import run
 from tests.test_release_cli import cli
 
 
+def in_actions(env: dict[str, str], tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    """*env* as a GitHub Actions step sees it: its outputs file and its step summary, in *tmp_path*."""
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    return github, output, summary
+
+
 def outputs(path: Path) -> dict[str, str]:
     """``$GITHUB_OUTPUT`` read as the runner reads it: ``key=value`` lines and ``key<<DELIMITER`` blocks."""
     values: dict[str, str] = {}
@@ -63,8 +70,7 @@ def test_a_watch_with_nothing_to_watch_says_so_and_does_not_succeed(env: dict[st
 def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    output, summary = tmp_path / "output", tmp_path / "summary.md"
-    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    github, output, summary = in_actions(env, tmp_path)
     assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "blue-green")[0] == 0
     watched = run("rollout", "fn-posts", "--env", "development", "--watch", env=github)
     # the validation evidence never came: the live lines said what it waits for and how long is left, then it paused
@@ -105,8 +111,7 @@ def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
 def test_a_simulated_outcome_is_said_on_stderr_in_json_in_outputs_and_as_a_warning(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    output, summary = tmp_path / "output", tmp_path / "summary.md"
-    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    github, output, summary = in_actions(env, tmp_path)
     deployed = run("deploy", "fn-posts", "1.0.0", "--env", "development", env=github)
     assert deployed.returncode == 0
     assert "simulated: no cluster is bound, so traffic moved on the simulated cluster and nothing was deployed" in (
@@ -283,8 +288,7 @@ def test_a_stored_hostile_value_cannot_forge_lines_or_outputs(env: dict[str, str
     assert len(history.stdout.splitlines()) == 1  # one event, one line
     assert "\x1b" not in history.stdout
     assert not any(line.lstrip().startswith("::") for line in history.stdout.splitlines())
-    output, summary = tmp_path / "output", tmp_path / "summary.md"
-    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    github, output, _ = in_actions(env, tmp_path)
     paused = run("pause", "fn-posts", "--env", "development", "--reason", "look", env=github)
     assert paused.returncode == 0, paused.stderr
     said = outputs(output)

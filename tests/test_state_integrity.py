@@ -74,6 +74,13 @@ def test_read_only_commands_create_no_state(env: dict[str, str], tmp_path: Path)
         code, _ = cli({**env, "FINDLY_STATE": str(missing)}, *command)
         assert code == 0
     assert not (tmp_path / "not").exists()
+    absent = SqliteEventStore(missing, create=False)  # and what reads it cannot write into a store nobody keeps
+    with pytest.raises(StateError, match="does not exist and was opened to read only"):
+        absent.append("fn-posts", 0, (_event(0),))
+    with pytest.raises(StateError, match="opened to read only"):
+        SqliteTrafficRouter(absent).route("fn-posts", "development", {"1.0.0": 100}, datetime(2026, 1, 5, 9))
+    absent.close()
+    assert not (tmp_path / "not").exists()
 
 
 def _sqlite_without_our_marks(path: Path) -> None:

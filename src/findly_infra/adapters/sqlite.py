@@ -65,9 +65,11 @@ class SqliteEventStore:
         self.path = Path(path)
         self.timeout = timeout
         self._inode: int | None = None
+        self._absent = False
         if not self.path.exists() and not create:  # nothing to read, and nothing to make
             self._connection = sqlite3.connect(":memory:", isolation_level=None)
             self._connection.executescript(_SCHEMA)
+            self._absent = True
             return
         if not self.path.exists():
             self._create()
@@ -136,6 +138,12 @@ class SqliteEventStore:
                 f"--state {self.path} is damaged: its {missing} table is missing; restore it from a backup "
                 "(findly-infra state check says what else is wrong)"
             )
+
+    def _check_writable(self) -> None:
+        """A store opened read-only on a state that does not exist keeps nothing: writing to it is refused."""
+        if self._absent:
+            raise StateError(f"--state {self.path} does not exist and was opened to read only: nothing is written")
+        self._check_present()
 
     def _check_present(self) -> None:
         """The file this store opened is still there, and still the same file (not removed, not replaced)."""
@@ -223,7 +231,7 @@ class SqliteEventStore:
         return events
 
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
-        self._check_present()
+        self._check_writable()
         connection = self._connection
         with self._errors():
             connection.execute("BEGIN IMMEDIATE")
@@ -303,7 +311,7 @@ class SqliteTrafficRouter:
 
     def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None:
         cleaned = {version: weight for version, weight in sorted(weights.items()) if weight > 0}
-        self._store._check_present()
+        self._store._check_writable()
         connection = self._connection
         with self._store._errors():
             connection.execute("BEGIN IMMEDIATE")

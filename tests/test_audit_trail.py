@@ -534,3 +534,72 @@ def test_a_repeated_request_answers_what_already_holds_and_records_nothing() -> 
     assert aborted.abort("production", actor="bob", at=T0, reason="enough").already == (
         "1.0.0 is already aborted in production (enough)"
     )
+
+
+def test_an_event_that_cannot_follow_its_history_is_named_not_folded() -> None:
+    from findly_infra.domain.events import RolloutSucceeded
+    from findly_infra.domain.state import HistoryError
+
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    base = {"service": "fn-posts", "version": "1.0.0", "at": T0, "actor": "x"}
+    with pytest.raises(HistoryError) as unknown:
+        pipeline.apply(RolloutSucceeded(**base, environment="dev"))  # type: ignore[arg-type]
+    assert str(unknown.value) == (
+        "an event of environment 'dev', which the platform file does not name (renamed or removed since?)"
+    )
+    with pytest.raises(HistoryError) as stray:
+        pipeline.apply(RolloutSucceeded(**base, environment="staging"))  # type: ignore[arg-type]
+    assert str(stray.value) == "a rollout's event, but no rollout was started in its environment"
+
+
+def test_a_canary_follows_its_recorded_plan_and_one_without_a_plan_is_refused_past_the_files_stages() -> None:
+    import re
+
+    from findly_infra import load_platform_text
+    from findly_infra.examples import example_platform_text
+
+    text = example_platform_text()
+    stages = re.search(r"  traffic_progression:\n(?:    .*\n)+", text)
+    assert stages is not None
+    two = load_platform_text(
+        text.replace(
+            stages.group(0),
+            "  traffic_progression:\n"
+            '    - {stage: "Initial", canary_weight: 5, duration: "10 minutes"}\n'
+            '    - {stage: "Full", canary_weight: 100, duration: "stable"}\n',
+        )
+    )
+    ready = to_production()
+    started = apply(ready, ready.deploy("1.0.0", "production", actor="erin", at=T0, strategy=StrategyKind.CANARY))
+    rollout = started.environments["production"].rollout
+    assert rollout is not None
+    assert rollout.stages == ((5, 600_000), (25, 1_200_000), (50, 1_800_000), (100, None))
+    at_stage_3 = attrs.evolve(rollout, step=2, weight=50)
+    planned = attrs.evolve(
+        started,
+        platform=two,
+        environments={
+            **started.environments,
+            "production": attrs.evolve(started.environments["production"], rollout=at_stage_3),
+        },
+    )
+    later = T0 + timedelta(minutes=40)  # stage 3 (30 minutes) is over: the recorded plan's stage 4 comes next
+    shifted = planned.analyze("production", Verdict.PASS, actor="findly", at=later)
+    assert shifted.refusal is None
+    assert [e.type for e in shifted.events] == ["analysis_recorded", "traffic_shifted", "rollout_succeeded"]
+    assert shifted.events[1].weight == 100  # type: ignore[attr-defined]  # its own 4th stage: 100%, stable
+    unplanned = attrs.evolve(
+        planned,
+        environments={
+            **planned.environments,
+            "production": attrs.evolve(planned.environments["production"], rollout=attrs.evolve(at_stage_3, stages=())),
+        },
+    )
+    refused = unplanned.analyze("production", Verdict.PASS, actor="findly", at=later)
+    assert refused.refusal is not None
+    assert refused.refusal.rule == "strategy-changed"
+    assert refused.refusal.message == (
+        "the canary of 1.0.0 in production is at stage 3, which the platform file no longer has (2 stages now): "
+        "restore its stages, or end it by hand (findly-infra resume|abort|rollback fn-posts --env production)"
+    )
+    assert refused.events == ()

@@ -542,11 +542,6 @@ def test_an_event_that_cannot_follow_its_history_is_named_not_folded() -> None:
 
     pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
     base = {"service": "fn-posts", "version": "1.0.0", "at": T0, "actor": "x"}
-    with pytest.raises(HistoryError) as unknown:
-        pipeline.apply(RolloutSucceeded(**base, environment="dev"))  # type: ignore[arg-type]
-    assert str(unknown.value) == (
-        "an event of environment 'dev', which the platform file does not name (renamed or removed since?)"
-    )
     with pytest.raises(HistoryError) as stray:
         pipeline.apply(RolloutSucceeded(**base, environment="staging"))  # type: ignore[arg-type]
     assert str(stray.value) == "a rollout's event, but no rollout was started in its environment"
@@ -603,3 +598,34 @@ def test_a_canary_follows_its_recorded_plan_and_one_without_a_plan_is_refused_pa
         "restore its stages, or end it by hand (findly-infra resume|abort|rollback fn-posts --env production)"
     )
     assert refused.events == ()
+
+
+def test_an_environment_the_file_no_longer_names_is_retired_with_its_past_intact() -> None:
+    from findly_infra.domain.platform import UnknownNameError
+    from findly_infra.domain.view import EnvironmentView
+
+    events = []
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    for decision_of in (
+        lambda p: p.deploy("1.0.0", "development", actor="erin", at=T0),
+        lambda p: p.analyze("development", Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=5)),
+        *(
+            (lambda p, suite=suite: p.record_test("1.0.0", "development", suite, True, actor="ci", at=T0))
+            for suite in PLATFORM.environment("development").tests
+        ),
+        lambda p: p.deploy("1.0.0", "staging", actor="erin", at=T0 + timedelta(minutes=6)),
+    ):
+        decision = decision_of(pipeline)
+        assert decision.accepted, decision.refusal
+        events += decision.events
+        pipeline = pipeline.apply_all(decision.events)
+    # the same history, read after "staging" was renamed in the file: its events name an environment no longer there
+    moved = [attrs.evolve(e, environment="qa") if e.environment == "staging" else e for e in events]
+    history = DeploymentPipeline.replay(PLATFORM, "fn-posts", moved)
+    assert history.retired == ("qa",)
+    view = EnvironmentView.of(history, "qa", T0)
+    assert (view.retired, view.waiting_for) == (True, None)
+    assert view.describe() == "retired, no longer in the platform file: progressing (rolling 1.0.0 100%)"
+    assert not EnvironmentView.of(history, "development", T0).retired
+    with pytest.raises(UnknownNameError):  # nothing acts on it: commands take the file's environments
+        history.deploy("1.0.0", "qa", actor="erin", at=T0)

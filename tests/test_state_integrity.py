@@ -476,13 +476,8 @@ def _stray_succeeded() -> str:
         ),
         ("UPDATE events SET position = 5 WHERE position = 1", "event 1 is missing (the next stored is 5)", True),
         ("UPDATE events SET position = -1 WHERE position = 0", "event 0 is missing (the next stored is 1)", True),
-        (
-            "UPDATE events SET body = replace(body, '\"development\"', '\"dev\"') WHERE position = 1",
-            "an event of environment 'dev', which the platform file does not name",
-            False,
-        ),
     ],
-    ids=["not-json", "unknown-type", "gap", "negative-position", "unknown-environment"],
+    ids=["not-json", "unknown-type", "gap", "negative-position"],
 )
 def test_a_bad_record_is_named_and_the_other_services_still_answer(
     env: dict[str, str], damage: str, said: str, record_damaged: bool
@@ -588,3 +583,20 @@ def test_a_canary_that_recorded_no_plan_and_lost_its_stage_is_refused_by_name_an
     ended = after.rollback("fn-posts", "development", actor="erin", reason="the plan changed")
     assert ended.view.routes() == {"1.0.0": 100}
     assert cluster.weights("fn-posts", "development") == {"1.0.0": 100}
+
+
+def test_an_environment_removed_from_the_file_shows_as_retired_in_status_and_history(env: dict[str, str]) -> None:
+    state = _deployed(env)
+    _damage(state, "UPDATE events SET body = replace(body, '\"development\"', '\"dev\"')")  # renamed since
+    code, document = cli(env, "status", "fn-posts")
+    assert code == 0
+    views = document["services"]["fn-posts"]  # type: ignore[index]
+    assert views["dev"]["retired"] is True
+    assert views["dev"]["candidate"] == {"version": "1.0.0", "weight": 100}
+    assert views["development"]["phase"] == "idle"
+    shown = run("status", "fn-posts", env=env)
+    assert "dev          retired, no longer in the platform file: progressing (rolling 1.0.0 100%)" in shown.stdout
+    code, document = cli(env, "history", "fn-posts")
+    assert (code, [e["environment"] for e in document["events"]]) == (0, ["dev", "dev"])  # type: ignore[index]
+    code, document = cli(env, "rollout", "fn-posts", "--env", "dev")
+    assert code == EXIT_BAD_INPUT  # nothing acts on a retired environment

@@ -150,7 +150,8 @@ class PipelineService:
         """The view of every environment, in promotion order (one read of the stream)."""
         pipeline = self._load(service)
         at = pipeline.stamp(self.clock.now())
-        return tuple(EnvironmentView.of(pipeline, name, at) for name in self.platform.promotion_order)
+        names = (*self.platform.promotion_order, *pipeline.retired)  # retired ones last: their past stays readable
+        return tuple(EnvironmentView.of(pipeline, name, at) for name in names)
 
     def latest_time(self, service: str) -> datetime | None:
         """The time of the service's latest event (virtual time never runs back before it)."""

@@ -167,6 +167,7 @@ def view_json(view: EnvironmentView) -> dict[str, Any]:
             "deadline": waiting.deadline.isoformat() if waiting.deadline else None,
         },
         "stopped": view.stopped,
+        "retired": view.retired,
     }
 
 

@@ -32,7 +32,7 @@ from findly_infra.domain.events import (
 )
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.progress import as_timedelta
-from findly_infra.domain.state import Approval, EnvironmentState, HistoryError, Phase, Rollout, fold
+from findly_infra.domain.state import Approval, EnvironmentState, Phase, Rollout, fold
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
 
 __all__ = ["ROLLOUT_RECORDED_EVIDENCE", "Decision", "DeploymentPipeline", "Refusal", "override_reason"]
@@ -109,6 +109,12 @@ class DeploymentPipeline:
 
     # ---- questions --------------------------------------------------------------------------
 
+    @property
+    def retired(self) -> tuple[str, ...]:
+        """Environments the history has and the platform file no longer names (renamed or removed since)."""
+        named = set(self.platform.promotion_order)
+        return tuple(name for name in self.environments if name not in named)
+
     def stamp(self, at: datetime) -> datetime:
         """The time to decide at when the clock reads *at*: *at*, or the latest event's time when *at* is earlier
         (a clock behind the log — another runner's skew): so that times never decrease within a stream. The
@@ -129,6 +135,8 @@ class DeploymentPipeline:
         rollout = state.rollout
         if rollout is None or rollout.phase is not Phase.PROGRESSING or rollout.weight >= 100:
             return None
+        if environment in self.retired:
+            return None
         strategy = self.platform.strategy_for(environment, rollout.strategy)
         if not isinstance(strategy, BlueGreenStrategy):
             return None
@@ -142,17 +150,13 @@ class DeploymentPipeline:
     # ---- the fold --------------------------------------------------------------------------
 
     def apply(self, event: Event) -> DeploymentPipeline:
-        """The pipeline after *event*; unknown event types change nothing but the version.
+        """The pipeline after *event*; unknown event types change nothing but the version. An event of an
+        environment the platform file no longer names keeps that environment, retired (:attr:`retired`): its past
+        stays readable, and no command acts on it.
 
         Raises :class:`HistoryError` for an event that cannot follow the ones before it.
         """
-        state = self.environments.get(event.environment)
-        if state is None:
-            raise HistoryError(
-                f"an event of environment {event.environment!r}, which the platform file does not name "
-                "(renamed or removed since?)"
-            )
-        new = fold(state, event)
+        new = fold(self.environments.get(event.environment) or EnvironmentState(), event)
         # attrs.evolve would re-run __init__ for every event; the fold is the innermost loop of every load
         copy = object.__new__(DeploymentPipeline)
         object.__setattr__(copy, "platform", self.platform)

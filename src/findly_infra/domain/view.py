@@ -69,6 +69,8 @@ class EnvironmentView:
     waiting_for: Waiting | None
     stopped: str | None
     """Why the latest rollout stopped: paused, rolled back or aborted (``None`` otherwise)."""
+    retired: bool = False
+    """The platform file no longer names this environment: its past is shown, nothing acts on it."""
 
     @property
     def strategy(self) -> StrategyKind | None:
@@ -84,7 +86,8 @@ class EnvironmentView:
             kind = self.strategy.value if self.strategy else "candidate"
             parts.append(f"{kind} {self.candidate.version} {self.candidate.weight}%")
         text = f"{self.phase.value} ({', '.join(parts) or 'nothing serving'})"
-        return f"{text} — {self.stopped}" if self.stopped else text
+        text = f"{text} — {self.stopped}" if self.stopped else text
+        return f"retired, no longer in the platform file: {text}" if self.retired else text
 
     @property
     def rollout_share(self) -> int:
@@ -127,10 +130,13 @@ class EnvironmentView:
             rollout,
             _waiting(pipeline, environment, at),
             stopped,
+            environment in pipeline.retired,
         )
 
 
 def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime) -> Waiting | None:
+    if environment in pipeline.retired:  # the platform file no longer names it: nothing there waits for anyone
+        return None
     state = pipeline.environments[environment]
     rollout = state.rollout
     service = pipeline.service

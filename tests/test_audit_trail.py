@@ -629,3 +629,7 @@ def test_an_environment_the_file_no_longer_names_is_retired_with_its_past_intact
     assert not EnvironmentView.of(history, "development", T0).retired
     with pytest.raises(UnknownNameError):  # nothing acts on it: commands take the file's environments
         history.deploy("1.0.0", "qa", actor="erin", at=T0)
+    assert history.affected_rollouts() == (  # and validate says so, against the state
+        "fn-posts: the rollout of 1.0.0 in qa (progressing) is under way, but the platform file no longer names qa: "
+        "end it first",
+    )

@@ -600,3 +600,36 @@ def test_an_environment_removed_from_the_file_shows_as_retired_in_status_and_his
     assert (code, [e["environment"] for e in document["events"]]) == (0, ["dev", "dev"])  # type: ignore[index]
     code, document = cli(env, "rollout", "fn-posts", "--env", "dev")
     assert code == EXIT_BAD_INPUT  # nothing acts on a retired environment
+
+
+def test_validate_says_what_a_changed_file_does_to_the_rollouts_under_way(env: dict[str, str], tmp_path: Path) -> None:
+    import re
+
+    from findly_infra.examples import example_platform_text
+
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    text = example_platform_text()
+    stages = re.search(r"  traffic_progression:\n(?:    .*\n)+", text)
+    assert stages is not None
+    edited = tmp_path / "findly.yaml"
+    edited.write_text(
+        text.replace(
+            stages.group(0),
+            "  traffic_progression:\n"
+            '    - {stage: "Initial", canary_weight: 5, duration: "10 minutes"}\n'
+            '    - {stage: "Full", canary_weight: 100, duration: "stable"}\n',
+        )
+    )
+    result = run("validate", str(edited), env=env)
+    assert result.returncode == 0
+    assert (
+        "warning: state: fn-posts: the rollout of 1.0.0 in development (progressing) keeps the 4 canary stages it "
+        "started with; the file's 2 stages apply from the next rollout  [rollout-in-progress]"
+    ) in result.stdout
+    assert run("validate", "--strict", str(edited), env=env).returncode == EXIT_BAD_INPUT
+    document = cli(env, "validate", str(edited))[1]
+    assert document["rollouts_affected"] == [  # type: ignore[index]
+        "fn-posts: the rollout of 1.0.0 in development (progressing) keeps the 4 canary stages it started with; "
+        "the file's 2 stages apply from the next rollout"
+    ]
+    assert run("validate", str(EXAMPLE), env=env).stdout.count("[rollout-in-progress]") == 0  # unchanged: nothing

@@ -57,6 +57,7 @@ __all__ = [
     "open_runtime",
     "require_extra",
     "require_platform_file",
+    "rollouts_affected",
     "simulate",
 ]
 
@@ -320,6 +321,24 @@ def check_state(settings: Settings) -> StateCheck:
     finally:
         store.close()
     return StateCheck(str(path), streams, problems)
+
+
+def rollouts_affected(settings: Settings, platform: Platform) -> list[str]:
+    """What *platform* (a platform file about to be used) changes for the rollouts under way in the state the
+    settings name — nothing when that state does not exist or keeps nothing. Read only."""
+    url = settings.state
+    if url == "memory://" or ("://" in url and not url.startswith("sqlite://")):
+        return []
+    if not Path(url.removeprefix("sqlite://")).is_file():
+        return []
+    found: list[str] = []
+    with open_runtime(settings, platform, read_only=True, scripted=True) as runtime:
+        for service in platform.all_services:
+            try:
+                found += runtime.service.pipeline(service.name).affected_rollouts()
+            except BadInputError as exc:  # a damaged stream: said, and the others still checked
+                found.append(f"{service.name}: {exc}")
+    return found
 
 
 def fresh_demo_state(url: str) -> None:

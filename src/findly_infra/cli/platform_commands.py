@@ -29,9 +29,15 @@ def _validate(context: Context) -> int:
 
         path = require_platform_file(context.settings)  # says how to get one when there is none
     report = validate_platform(path)
-    failed = not report.ok or (args.strict and bool(report.warnings))
+    affected: list[str] = []
+    if report.platform is not None:  # what the file, as it is now, changes for rollouts under way in the state
+        from findly_infra.bootstrap import rollouts_affected
+
+        affected = rollouts_affected(context.settings, report.platform)
+    failed = not report.ok or (args.strict and bool(report.warnings or affected))
     if context.json:
         document = report.to_json()
+        document["rollouts_affected"] = affected
         document["ok"] = not failed
         if failed:
             document["error"] = {"kind": "bad_input", "message": f"{len(report.errors)} errors in {path}"}
@@ -41,12 +47,17 @@ def _validate(context: Context) -> int:
             context.out.write(present.printable(f"error: {problem}") + "\n")
         for problem in report.warnings:
             context.out.write(present.printable(f"warning: {problem}  [{problem.rule}]") + "\n")
+        for sentence in affected:
+            context.out.write(present.printable(f"warning: state: {sentence}  [rollout-in-progress]") + "\n")
         verdict = "invalid" if failed else "valid"
-        context.out.write(f"{path}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)\n")
+        warnings = len(report.warnings) + len(affected)
+        context.out.write(f"{path}: {verdict} ({len(report.errors)} errors, {warnings} warnings)\n")
     for problem in report.errors:
         present.annotate("error", f"{problem.path}: {problem.message}", str(path), problem.line)
     for problem in report.warnings:
         present.annotate("warning", f"{problem.path}: {problem.message}", str(path), problem.line)
+    for sentence in affected:
+        present.annotate("warning", sentence, str(path))
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 

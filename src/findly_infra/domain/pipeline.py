@@ -115,6 +115,28 @@ class DeploymentPipeline:
         named = set(self.platform.promotion_order)
         return tuple(name for name in self.environments if name not in named)
 
+    def affected_rollouts(self) -> tuple[str, ...]:
+        """What the platform file, as it is now, changes for the rollouts under way: one sentence each (a rollout
+        in an environment the file no longer names; a canary whose stages the file changed, which keeps its own)."""
+        found = []
+        for name, state in self.environments.items():
+            rollout = state.rollout
+            if rollout is None or not rollout.phase.active:
+                continue
+            where = f"{self.service}: the rollout of {rollout.version} in {name} ({rollout.phase.value})"
+            if name in self.retired:
+                found.append(f"{where} is under way, but the platform file no longer names {name}: end it first")
+                continue
+            if rollout.strategy is not StrategyKind.CANARY or not rollout.stages:
+                continue
+            now = self.platform.strategy_for(name, StrategyKind.CANARY)
+            if isinstance(now, CanaryStrategy) and progress.canary_plan(now) != rollout.stages:
+                found.append(
+                    f"{where} keeps the {len(rollout.stages)} canary stages it started with; the file's "
+                    f"{len(now.traffic_progression)} stages apply from the next rollout"
+                )
+        return tuple(found)
+
     def stamp(self, at: datetime) -> datetime:
         """The time to decide at when the clock reads *at*: *at*, or the latest event's time when *at* is earlier
         (a clock behind the log — another runner's skew): so that times never decrease within a stream. The

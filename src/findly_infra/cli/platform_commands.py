@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,13 @@ def _validate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
+def _state_file_exists(args: argparse.Namespace) -> bool:
+    """Whether the state the flags or FINDLY_STATE name (else the default) is a file here: checked before anything
+    heavy is imported, so that validating without a state stays as fast as it was."""
+    url = args.state or os.environ.get("FINDLY_STATE") or ".findly/state.sqlite3"
+    return "://" not in url.removeprefix("sqlite://") and Path(url.removeprefix("sqlite://")).is_file()
+
+
 def _validate(context: Context) -> int:
     from findly_infra.config.loader import validate_platform
 
@@ -30,8 +38,8 @@ def _validate(context: Context) -> int:
         path = require_platform_file(context.settings)  # says how to get one when there is none
     report = validate_platform(path)
     affected: list[str] = []
-    if report.platform is not None:  # what the file, as it is now, changes for rollouts under way in the state
-        from findly_infra.bootstrap import rollouts_affected
+    if report.platform is not None and _state_file_exists(args):  # what the file changes for rollouts under way
+        from findly_infra.bootstrap import rollouts_affected  # (the release machinery loads only when there is a state)
 
         affected = rollouts_affected(context.settings, report.platform)
     failed = not report.ok or (args.strict and bool(report.warnings or affected))

@@ -63,6 +63,9 @@ def test_the_demo_refuses_a_state_it_did_not_make_and_replaces_its_own(env: dict
     assert len(SqliteEventStore(team).load("fn-posts")[0]) == 2  # the team's events are all there
     for _ in range(2):  # its own store, again and again
         assert run("demo", cwd=tmp_path, env={"FINDLY_CONFIG": "", "FINDLY_STATE": ""}).returncode == 0
+    other = run("demo", "--state", "redis://x/0", env={"FINDLY_CONFIG": ""}, cwd=tmp_path)
+    assert other.returncode == EXIT_BAD_INPUT  # a scheme it cannot keep is refused before any file is made
+    assert not (tmp_path / "redis:").exists()
 
 
 # ---- 15: read-only commands create nothing; a state is a findly state or it is refused ----------------------------

@@ -234,22 +234,31 @@ class Runtime:
         self.close()
 
 
-def _store(
-    url: str, stack: contextlib.ExitStack, *, create: bool = True, timeout: float = 30.0
-) -> tuple[EventStore, TrafficRouter]:
-    from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
-
+def _sqlite_path(url: str) -> Path | None:
+    """The SQLite file a state URL names (a path, or ``sqlite://PATH``); ``None`` for ``memory://``. Any other
+    scheme raises :class:`BadInputError` — before anything is created."""
     if url == "memory://":
-        return MemoryEventStore(), SimulatedCluster()
+        return None
     if not url.strip():
         raise BadInputError("--state is empty: give a SQLite file, sqlite://PATH or memory://")
     if url.startswith(("postgresql://", "postgres://")):
         raise BadInputError("--state postgresql://… is not available yet: use a SQLite file or memory://")
     if "://" in url and not url.startswith("sqlite://"):
         raise BadInputError(f"--state is a SQLite file, sqlite://PATH or memory://, got {redact_url(url)!r}")
+    return Path(url.removeprefix("sqlite://"))
+
+
+def _store(
+    url: str, stack: contextlib.ExitStack, *, create: bool = True, timeout: float = 30.0
+) -> tuple[EventStore, TrafficRouter]:
+    from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
+
+    path = _sqlite_path(url)
+    if path is None:
+        return MemoryEventStore(), SimulatedCluster()
     from findly_infra.adapters.sqlite import SqliteEventStore, SqliteTrafficRouter
 
-    store = SqliteEventStore(url.removeprefix("sqlite://"), create=create, timeout=timeout)
+    store = SqliteEventStore(path, create=create, timeout=timeout)
     stack.callback(store.close)
     return store, SqliteTrafficRouter(store)
 
@@ -306,12 +315,11 @@ class StateCheck:
 def check_state(settings: Settings) -> StateCheck:
     """The full check of the state the settings name: SQLite's integrity check, each stream's positions and each
     record (raises :class:`BadInputError` for a state that is not one, or does not exist)."""
-    url = settings.state
-    if url == "memory://" or ("://" in url and not url.startswith("sqlite://")):
-        raise BadInputError(f"state check reads a SQLite state (a file or sqlite://PATH), got {redact_url(url)!r}")
+    path = _sqlite_path(settings.state)
+    if path is None:
+        raise BadInputError("state check reads a SQLite state (a file or sqlite://PATH), got 'memory://'")
     from findly_infra.adapters.sqlite import SqliteEventStore
 
-    path = Path(url.removeprefix("sqlite://"))
     if not path.exists():
         raise BadInputError(f"--state {path} does not exist: there is nothing to check")
     store = SqliteEventStore(path, create=False)
@@ -326,10 +334,8 @@ def check_state(settings: Settings) -> StateCheck:
 def rollouts_affected(settings: Settings, platform: Platform) -> list[str]:
     """What *platform* (a platform file about to be used) changes for the rollouts under way in the state the
     settings name — nothing when that state does not exist or keeps nothing. Read only."""
-    url = settings.state
-    if url == "memory://" or ("://" in url and not url.startswith("sqlite://")):
-        return []
-    if not Path(url.removeprefix("sqlite://")).is_file():
+    path = _sqlite_path(settings.state)
+    if path is None or not path.is_file():
         return []
     found: list[str] = []
     with open_runtime(settings, platform, read_only=True, scripted=True) as runtime:
@@ -344,11 +350,11 @@ def rollouts_affected(settings: Settings, platform: Platform) -> list[str]:
 def fresh_demo_state(url: str) -> None:
     """Make *url* a new, empty store of the demo's own: a file the demo made before is replaced; any other
     existing file is refused (:class:`BadInputError`) — the demo never writes over a team's state."""
-    if url == "memory://":
+    path = _sqlite_path(url)  # an unknown scheme is refused before any file is made
+    if path is None:
         return
     from findly_infra.adapters.sqlite import SqliteEventStore
 
-    path = Path(url.removeprefix("sqlite://"))
     if path.exists():
         store = SqliteEventStore(path, create=False)
         try:

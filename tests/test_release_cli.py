@@ -96,7 +96,7 @@ def test_a_watch_with_json_logs_each_step_on_stderr_as_it_happens(env: dict[str,
     logs = [json.loads(line) for line in result.stderr.splitlines()]  # every line of stderr is a JSON log event
     simulated, *steps = logs
     assert simulated["event"] == "release.simulated"  # said before the watch starts
-    assert simulated["simulated"] == ["cluster", "metrics"]
+    assert simulated["simulated"] == ["cluster", "metrics", "time"]  # a rehearsal state (FINDLY_NOW): virtual time
     assert {step["event"] for step in steps} == {"rollout.step"}
     assert next(step["weight"] for step in steps if step["phase"] == "progressing") == 5
     assert steps[-1]["phase"] == "succeeded"
@@ -287,7 +287,8 @@ def test_a_rollback_and_status_tell_the_same_story(env: dict[str, str]) -> None:
     assert during["candidate"] == {"version": "2.0.0", "weight": 5}
     _, rolled = cli(env, "rollback", "fn-posts", "--env", "development", "--reason", "bad build")
     status = cli(env, "status", "fn-posts", "--env", "development")[1]["services"]["fn-posts"]["development"]  # type: ignore[index]
-    assert (rolled.pop("simulated"), rolled.pop("simulation")) == (True, ["cluster"])  # it moved traffic, judged none
+    # it moved traffic and recorded in virtual time, judged none
+    assert (rolled.pop("simulated"), rolled.pop("simulation")) == (True, ["cluster", "time"])
     assert rolled.pop("already") is None
     del rolled["events"], rolled["ok"]
     assert rolled == status

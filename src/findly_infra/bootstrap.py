@@ -34,13 +34,14 @@ from findly_infra.application.ports import (
     MetricsRecord,
     MetricsSource,
     SLOReports,
+    TimeKeepingStore,
     TrafficRouter,
 )
 from findly_infra.application.redaction import is_loopback, redact_url
 from findly_infra.application.scenarios import SCENARIOS, START, Scenario
 from findly_infra.application.service import PipelineService
 from findly_infra.application.simulation import ScenarioSource, SimulationResult, run_simulation
-from findly_infra.application.timekeeping import virtual_start
+from findly_infra.application.timekeeping import TimeMode, time_for, virtual_start
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.platform import Platform
 
@@ -375,6 +376,27 @@ def fresh_demo_state(url: str) -> None:
         store.close()
 
 
+def _time_mode(
+    settings: Settings, store: EventStore, wall: datetime, *, durable: bool, read_only: bool
+) -> tuple[TimeMode, datetime | None]:
+    """The time a command runs on, and where a rehearsal's clock resumes (its latest event) when no ``--now``
+    says. A writing command on a state that has not decided decides it (``application.timekeeping``)."""
+    if not durable:
+        return "virtual", None
+    if not isinstance(store, TimeKeepingStore):
+        return time_for(None, settings.now, wall, where="(given)"), None
+    where = redact_url(settings.state)
+    kept = store.time_kept()
+    if read_only:  # reads write nothing: --now only says when to look from
+        mode = time_for(None, settings.now, wall, where=where) if kept is None or settings.now else kept
+    else:
+        mode = time_for(kept, settings.now, wall, where=where)
+        if kept is None:  # this command decides; of two racing first commands, the first wins
+            mode = time_for(store.keep_time(mode), settings.now, wall, where=where)
+    resume = store.latest_time() if mode == "virtual" and settings.now is None else None
+    return ("virtual" if mode == "virtual" else "wall"), resume
+
+
 def open_runtime(
     settings: Settings,
     platform: Platform,
@@ -408,12 +430,9 @@ def open_runtime(
         prometheus = None if scripted else _prometheus(settings, platform, stack)
         wall = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         durable = not isinstance(store, MemoryEventStore)
-        if durable and settings.now is not None and settings.now > wall:
-            raise BadInputError(
-                f"--now {settings.now.isoformat()} is in the future: a durable store records no future time "
-                "(replay the past, or use --state memory://)"
-            )
-        virtual = VirtualClock(settings.now or wall) if settings.now is not None or not durable else None
+        mode, resume = _time_mode(settings, store, wall, durable=durable, read_only=read_only)
+        start = settings.now if settings.now is not None and mode == "virtual" else resume or wall
+        virtual = VirtualClock(start) if mode == "virtual" else None
         clock: Clock = virtual or SystemClock()
         scenarios: ScenarioMetrics | None = None
         metrics: MetricsSource
@@ -430,7 +449,7 @@ def open_runtime(
         pipelines = PipelineService(platform, store, clock, metrics, traffic, budgets)
         if virtual is not None and service is not None:
             platform.service(service)
-            virtual.current = virtual_start(settings.now, pipelines.latest_time(service), wall)
+            virtual.current = virtual_start(start, pipelines.latest_time(service), wall)
         return Runtime(
             platform,
             pipelines,
@@ -442,7 +461,7 @@ def open_runtime(
             FileReports(),
             stack,
             wall=SystemClock() if durable and virtual is not None else None,
-            simulated=("cluster", "metrics") if scenarios is not None else ("cluster",),
+            simulated=("cluster",) + (("metrics",) if scenarios is not None else ()) + (("time",) if virtual else ()),
             scenario=settings.scenario,
         )
     except BaseException:

@@ -174,9 +174,15 @@ class SqliteEventStore:
                     "try again"
                 ) from None
             if "full" in message or "disk I/O" in message:
-                raise DependencyUnavailableError(f"--state {self.path} cannot be written: {message}") from None
+                raise DependencyUnavailableError(
+                    f"--state {self.path} cannot be written ({message}: is the disk full, or the file over a size "
+                    "limit?): nothing was written; free some space and run the command again"
+                ) from None
             if "readonly" in message or "read-only" in message:
-                raise StateError(f"--state {self.path} cannot be written: it is read-only") from None
+                raise StateError(
+                    f"--state {self.path} cannot be written: it is read-only (its permissions, or an immutable or "
+                    "read-only file system): nothing was written"
+                ) from None
             raise StateError(
                 f"--state {self.path} is damaged ({message}): run `findly-infra state check`, and restore it from "
                 "a backup"
@@ -271,6 +277,38 @@ class SqliteEventStore:
         with self._errors():
             row = self._connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'demo'").fetchone()
         return row is not None
+
+    # ---- how the state keeps time -----------------------------------------------------------------------------
+
+    def time_kept(self) -> str | None:
+        """How this state keeps time: ``"wall"`` (the real clock) or ``"virtual"`` (a rehearsal's clock); ``None``
+        while no writing command has decided it (see ``findly_infra.bootstrap.open_runtime``)."""
+        with self._errors():
+            if self._connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+                return None
+            row = self._connection.execute("SELECT value FROM meta WHERE key = 'time'").fetchone()
+        return None if row is None else str(row[0])
+
+    def keep_time(self, mode: str) -> str:
+        """Decide how this state keeps time, once: the first writing command's *mode* is kept for good (of two
+        racing first commands one wins). Returns the mode the state keeps — *mode*, or the one decided before."""
+        if mode not in ("wall", "virtual"):
+            raise ValueError(f"a state keeps 'wall' or 'virtual' time, not {mode!r}")
+        self._check_writable()
+        with self._errors():
+            self._connection.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
+            )
+            self._connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('time', ?)", (mode,))
+        kept = self.time_kept()
+        assert kept is not None
+        return kept
+
+    def latest_time(self) -> datetime | None:
+        """The time of the latest event of any service (where a rehearsal's clock resumes)."""
+        with self._errors():
+            (latest,) = self._connection.execute("SELECT max(at) FROM events").fetchone()
+        return None if latest is None else datetime.fromisoformat(latest)
 
     def services(self) -> list[str]:
         with self._errors():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -31,6 +31,7 @@ __all__ = [
     "MetricsSource",
     "SLOReports",
     "StateError",
+    "TimeKeepingStore",
     "TrafficRouter",
 ]
 
@@ -75,6 +76,25 @@ class EventStore(Protocol):
 
         Raises :class:`ConcurrencyError` (and writes nothing) otherwise.
         """
+        ...
+
+
+@runtime_checkable
+class TimeKeepingStore(Protocol):
+    """A durable store that says how it keeps time: the real clock (``"wall"``) or a rehearsal's virtual clock
+    (``"virtual"``), decided once by the first command that writes to it — so real and virtual times never mix
+    in one history (see ``application.timekeeping.time_for``)."""
+
+    def time_kept(self) -> str | None:
+        """``"wall"``, ``"virtual"``, or ``None`` while undecided."""
+        ...
+
+    def keep_time(self, mode: str) -> str:
+        """Decide the mode once; returns the one the store keeps (an earlier decision wins)."""
+        ...
+
+    def latest_time(self) -> datetime | None:
+        """The latest event's time across every stream (where a rehearsal's clock resumes)."""
         ...
 
 

@@ -1,15 +1,55 @@
-"""Virtual time across commands: where a command's virtual clock starts.
+"""Time across commands: which clock a command runs on, and where a virtual clock starts.
 
-Scripted metrics and replays run on a virtual clock. Each command is a new process, so its clock
-starts again: at the time given (``--now``), else now — but never before the latest event already
-recorded for the service, so that a stream's times never run backwards.
+A durable state keeps one kind of time for good, decided by the first command that writes to it:
+
+- **wall** — the real clock. Every event is stamped when it happened; ``--now`` is refused (beyond a small skew,
+  :data:`SKEW`) on a command that writes, so that no virtual time poisons a team's history: no approval made to
+  look younger or older than it is, no rollout stamped ahead.
+- **virtual** — a rehearsal or a replay (``--now``, the demo): a state of its own whose clock moves as fast as a
+  rollout asks. Without ``--now`` its clock resumes at its latest event.
+
+``memory://`` keeps nothing, so its time is always virtual. Either way a stream's times never run backwards, and
+no future time is recorded.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
-__all__ = ["virtual_start"]
+from findly_infra.application.ports import BadInputError
+
+__all__ = ["SKEW", "TimeMode", "time_for", "virtual_start"]
+
+TimeMode = Literal["wall", "virtual"]
+SKEW = timedelta(minutes=5)
+"""How far ``--now`` may be from the real clock and still be read as "now" (runners' clocks differ)."""
+
+
+def time_for(kept: str | None, given: datetime | None, wall: datetime, *, where: str) -> TimeMode:
+    """The time a writing command runs on, on a durable state that keeps *kept* time (``None``: undecided — this
+    command decides), given ``--now`` *given* (naive UTC) at real time *wall*. A ``--now`` within :data:`SKEW`
+    of the real clock is the real clock.
+
+    Raises :class:`BadInputError` for a future ``--now``, and for a virtual ``--now`` on a state that keeps real
+    time (*where* names the state in the message).
+    """
+    if given is not None and given > wall + SKEW:
+        raise BadInputError(
+            f"--now {given.isoformat()} is in the future: a durable store records no future time "
+            "(replay the past, or use --state memory://)"
+        )
+    asked: TimeMode = "virtual" if given is not None and abs(given - wall) > SKEW else "wall"
+    if kept not in (None, "wall", "virtual"):
+        raise BadInputError(f"--state {where} keeps time as {kept!r}, which this version does not know")
+    if kept == "wall" and asked == "virtual":
+        assert given is not None
+        raise BadInputError(
+            f"--now {given.isoformat()}: --state {where} keeps real time (its history was recorded on the real "
+            "clock), so no command writes virtual time into it; rehearse or replay on a state of its own "
+            "(--state rehearsal.sqlite3 --now …) or in memory (--state memory://)"
+        )
+    return "virtual" if kept == "virtual" else asked
 
 
 def virtual_start(given: datetime | None, latest_recorded: datetime | None, wall: datetime) -> datetime:

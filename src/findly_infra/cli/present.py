@@ -218,6 +218,8 @@ def simulation_notice(simulated: Sequence[str], scenario: str) -> str:
         parts.append("no cluster is bound, so traffic moved on the simulated cluster and nothing was deployed")
     if "metrics" in simulated:
         parts.append(f"no Prometheus is bound, so the scripted {scenario!r} metrics judged the rollout")
+    if "time" in simulated:
+        parts.append("time is virtual, so the times recorded are the rehearsal's, not when this ran")
     return f"simulated: {'; '.join(parts)}" if parts else ""
 
 

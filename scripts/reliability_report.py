@@ -17,7 +17,8 @@ from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 MATRICES = {
-    "kill (a process killed between storing and routing, mid-watch)": [
+    "kill (every command, killed at every write point, then run again; SIGKILL mid-watch)": [
+        "tests/test_kill_matrix.py",
         "tests/test_crash_safety.py",
         "tests/test_state_integrity.py::test_after_a_crash_between_store_and_route_the_next_command_routes_as_recorded",
         "tests/test_state_integrity.py::test_a_killed_rollback_is_finished_by_the_next_one",
@@ -30,8 +31,13 @@ MATRICES = {
         "tests/test_event_store.py",
         "tests/test_use_cases.py::test_times_never_decrease_within_a_stream_whatever_the_clock_says",
     ],
-    "corruption (state files that are not, or no longer, a findly state)": [
+    "corruption (state files that are not, or no longer, a findly state; a full disk, a read-only file)": [
         "tests/test_state_integrity.py",
+    ],
+    "time (a state keeps real or virtual time, never both; no future, never backwards)": [
+        "tests/test_timekeeping.py",
+        "tests/test_contract.py::test_a_state_keeps_the_time_its_first_writer_chose_and_refuses_to_mix_in_the_other",
+        "tests/test_contract.py::test_a_rehearsal_state_resumes_its_own_clock_without_now",
     ],
     "hostile input (reports, versions, names, outputs, files)": [
         "tests/test_evidence.py",

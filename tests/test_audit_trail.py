@@ -394,7 +394,18 @@ def test_the_fold_keeps_exactly_what_the_events_say() -> None:
     pipeline = apply(pipeline, pipeline.deploy("1.0.0", "development", actor="erin", at=at(0)))
     pipeline = apply(pipeline, pipeline.analyze("development", Verdict.PASS, actor="f", at=at(5)))
     state = pipeline.environments["development"]
-    first = Rollout("1.0.0", None, StrategyKind.ROLLING, Phase.SUCCEEDED, at(0), 0, 100, at(0), started_by="erin")
+    first = Rollout(
+        "1.0.0",
+        None,
+        StrategyKind.ROLLING,
+        Phase.SUCCEEDED,
+        at(0),
+        0,
+        100,
+        at(0),
+        started_by="erin",
+        timings=(("watch", 300_000),),  # its plan: the watch it keeps whatever the file says later
+    )
     assert state == EnvironmentState(
         current="1.0.0", succeeded=frozenset({"1.0.0"}), rollout=attrs.evolve(first, stopped_at=at(5))
     )
@@ -427,7 +438,7 @@ def test_the_fold_keeps_exactly_what_the_events_say() -> None:
     expected = attrs.evolve(
         expected, phase=Phase.PROGRESSING, paused_from=None, reason="", stopped_at=None, failures=0, inconclusive=0
     )
-    expected = attrs.evolve(expected, step_started=at(14))
+    expected = attrs.evolve(expected, step_started=at(14), resumed_by="carol")
     assert pipeline.environments["development"].rollout == expected
     rolled = apply(pipeline, pipeline.rollback("development", actor="dave", at=at(15), reason="no"))
     assert rolled.environments["development"].rollout == attrs.evolve(
@@ -633,3 +644,47 @@ def test_an_environment_the_file_no_longer_names_is_retired_with_its_past_intact
         "fn-posts: the rollout of 1.0.0 in qa (progressing) is under way, but the platform file no longer names qa: "
         "end it first",
     )
+
+
+def test_blue_green_and_rolling_rollouts_keep_the_plan_they_started_with() -> None:
+    """The file edited mid-rollout: a blue-green rollout keeps its validation steps, timeout and bake time; a rolling
+    update its watch — recorded on ``rollout_started`` — and ``affected_rollouts`` says so."""
+    from findly_infra.domain.notation import Duration
+    from findly_infra.domain.strategy import BlueGreenStrategy, ValidationStep
+
+    ready = to_production()
+    started = apply(ready, ready.deploy("1.0.0", "production", actor="erin", at=T0, strategy=StrategyKind.BLUE_GREEN))
+    rollout = started.environments["production"].rollout
+    assert rollout is not None
+    blue_green = PLATFORM.blue_green_strategy
+    assert isinstance(blue_green, BlueGreenStrategy)
+    assert [name for name, _ in rollout.validation] == [step.name for step in blue_green.validation_steps]
+    assert dict(rollout.timings) == {"validation_timeout": 3_600_000, "bake_time": 600_000}
+    edited = attrs.evolve(
+        PLATFORM,
+        blue_green_strategy=attrs.evolve(
+            blue_green,
+            validation_steps=(ValidationStep("health_checks"),),  # no evidence, no person: cut over at once
+            bake_time=Duration.of(minutes=1),
+            validation_timeout=Duration.of(minutes=5),
+        ),
+        rolling_strategy=attrs.evolve(PLATFORM.rolling_strategy, watch=Duration.of(hours=2)),
+    )
+    moved = attrs.evolve(started, platform=edited)
+    assert moved.affected_rollouts() == (
+        "fn-posts: the rollout of 1.0.0 in production (progressing) keeps the validation steps (health_checks, "
+        "smoke_tests, performance_tests, business_validation) and the validation timeout of 1 hour and the bake time "
+        "of 10 minutes it started with; the file's (health_checks) and validation timeout of 5 minutes and bake time "
+        "of 1 minute apply from the next rollout",
+    )
+    analysed = moved.analyze("production", Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=10))
+    assert [event.type for event in analysed.events] == ["analysis_recorded"]  # its own steps: evidence awaited
+    assert moved.awaited_evidence("production") == "smoke_tests"
+    late = moved.analyze("production", Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=30))
+    assert [event.type for event in late.events] == ["analysis_recorded"]  # its own timeout (1 hour), not 5 minutes
+    # a rolling update in development watches for its own 5 minutes, not the file's 2 hours now
+    rolling = apply(started, started.deploy("2.0.0", "development", actor="erin", at=T0))
+    edited_rolling = attrs.evolve(rolling, platform=edited)
+    after = edited_rolling.analyze("development", Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=6))
+    assert [event.type for event in after.events] == ["analysis_recorded", "rollout_succeeded"]
+    assert "the watch of 5 minutes" in " ".join(edited_rolling.affected_rollouts())

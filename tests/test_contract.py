@@ -67,6 +67,26 @@ def test_a_watch_with_nothing_to_watch_says_so_and_does_not_succeed(env: dict[st
     assert "the latest, 1.0.0, succeeded" in document["error"]["message"]  # type: ignore[index]
 
 
+def test_a_watch_of_a_named_version_retried_after_it_ended_answers_how_it_ended(env: dict[str, str]) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    watch = ("rollout", "fn-posts", "--env", "development", "--watch", "--version", "1.0.0")
+    assert cli(env, *watch)[0] == 0
+    code, document = cli(env, *watch)  # the CI step retried: it ended, and it says so
+    assert (code, document["phase"], document["events"]) == (0, "succeeded", [])
+    assert document["already"] == "the rollout of 1.0.0 in development already ended: succeeded"
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch", "--version", "0.9.0")
+    assert (code, document["error"]["rule"]) == (EXIT_REFUSED, "rollout-progressing")  # type: ignore[index]
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    code, document = cli(env, *watch)  # another version is under way: not the one asked about
+    assert (code, document["error"]["rule"]) == (EXIT_REFUSED, "rollout-version")  # type: ignore[index]
+    assert document["error"]["message"].endswith("the rollout under way in development is of 2.0.0, not 1.0.0")  # type: ignore[index]
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--version", "1.0.0")  # one step, too
+    assert (code, document["error"]["rule"]) == (EXIT_REFUSED, "rollout-version")  # type: ignore[index]
+    assert cli(env, "rollback", "fn-posts", "--env", "development", "--reason", "bad")[0] == 0
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch", "--version", "2.0.0")
+    assert (code, document["phase"]) == (4, "rolled_back")  # how it ended: rolled back, exit 4
+
+
 def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -123,14 +143,14 @@ def test_a_simulated_outcome_is_said_on_stderr_in_json_in_outputs_and_as_a_warni
     assert outputs(output)["simulated"] == "true"
     assert "**simulated: no cluster is bound" in summary.read_text()
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
-    assert (code, document["simulated"], document["simulation"]) == (0, True, ["cluster", "metrics"])
+    assert (code, document["simulated"], document["simulation"]) == (0, True, ["cluster", "metrics", "time"])
     watched = run("rollout", "fn-posts", "--env", "development", "--watch", env=github)  # ended: refused, not simulated
     assert watched.returncode == EXIT_REFUSED
     code, document = cli(env, "approve", "fn-posts", "1.0.0", "--env", "production")  # nothing simulated in a refusal
     assert code == EXIT_REFUSED
     assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development")[0] == 0
     code, document = cli(env, "rollout", "fn-posts", "--env", "development")  # one step: judged, moved nothing
-    assert (code, document["simulation"]) == (0, ["metrics"])
+    assert (code, document["simulation"]) == (0, ["metrics", "time"])
     status = cli(env, "status", "fn-posts")[1]  # what serves was routed on the simulated cluster
     assert (status["simulated"], status["simulation"]) == (True, ["cluster"])
 
@@ -158,7 +178,8 @@ def test_a_stream_whose_last_event_is_ahead_of_the_clock_never_runs_backwards(en
 
     # a store whose last event is ahead of this runner's clock (another runner's skew, or a store written with
     # virtual time ahead of the clock, as versions before this one did); then a live command
-    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    live = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    assert cli(live, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
     store = SqliteEventStore(env["FINDLY_STATE"])
     events, version = store.load("fn-posts")
     ahead = AnalysisRecorded(
@@ -171,13 +192,46 @@ def test_a_stream_whose_last_event_is_ahead_of_the_clock_never_runs_backwards(en
     )
     store.append("fn-posts", version, (ahead,))
     store.close()
-    live = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
     assert cli(live, "pause", "fn-posts", "--env", "development", "--reason", "look")[0] == 0
     events = SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0]
     assert events[-1].type == "rollout_paused"
     assert events[-1].at == ahead.at  # stamped at the log's latest time, not before it
     times = [event.at for event in events]
     assert times == sorted(times)
+
+
+def test_a_state_keeps_the_time_its_first_writer_chose_and_refuses_to_mix_in_the_other(env: dict[str, str]) -> None:
+    live = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    assert cli(live, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0  # a team's state: real time
+    store = SqliteEventStore(env["FINDLY_STATE"])
+    assert store.time_kept() == "wall"
+    store.close()
+    code, document = cli(env, "pause", "fn-posts", "--env", "development", "--reason", "rehearse")  # --now: refused
+    assert code == EXIT_BAD_INPUT
+    assert "keeps real time" in document["error"]["message"]  # type: ignore[index]
+    assert "--state memory://" in document["error"]["message"]  # type: ignore[index]
+    # a read writes nothing: --now only says when to look from
+    assert cli(env, "status", "fn-posts")[0] == 0
+    # a --now within the runners' skew is "now"
+    near = (_wall() - timedelta(minutes=2)).replace(microsecond=0).isoformat()
+    assert cli({**live, "FINDLY_NOW": near}, "pause", "fn-posts", "--env", "development", "--reason", "look")[0] == 0
+    events = SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0]
+    assert [event.type for event in events][-1] == "rollout_paused"
+    assert events[-1].at >= _wall() - timedelta(minutes=1)  # stamped on the real clock, not two minutes back
+
+
+def test_a_rehearsal_state_resumes_its_own_clock_without_now(env: dict[str, str]) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0  # --now: a rehearsal
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    latest = SqliteEventStore(env["FINDLY_STATE"]).load("fn-posts")[0][-1].at
+    live = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    code, document = cli(live, "deploy", "fn-posts", "2.0.0", "--env", "development")
+    assert (code, document["simulation"]) == (0, ["cluster", "time"])  # said: recorded in virtual time
+    store = SqliteEventStore(env["FINDLY_STATE"])
+    assert store.time_kept() == "virtual"
+    events = store.load("fn-posts")[0]
+    assert events[-1].at.date() == latest.date()  # the rehearsal's day, not today's real clock
+    assert events[-1].at >= latest
 
 
 def test_the_demo_tells_a_story_that_is_over_before_now(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from findly_infra import load_platform
 from findly_infra.domain import (
     AnalysisRecorded,
+    Decision,
     DeploymentPipeline,
     Event,
     Observation,
@@ -213,7 +214,13 @@ def test_pause_resume_and_abort_move_the_rollout_as_documented() -> None:
     assert rollout is not None
     assert (rollout.phase, rollout.failures, rollout.inconclusive, rollout.reason) == (Phase.PROGRESSING, 0, 0, "")
     assert rollout.step_started == at + timedelta(minutes=1)
-    assert resumed.resume("development", actor="bob", at=at).refusal is not None  # not paused any more
+    assert resumed.resume("development", actor="carol", at=at).refusal is not None  # not paused any more
+    retried = resumed.resume("development", actor="bob", at=at)  # bob's own resume, retried: answered
+    assert (retried.events, retried.refusal, retried.already) == (
+        (),
+        None,
+        "bob already resumed 1.0.0 in development (progressing)",
+    )
     aborted = resumed.apply_all(resumed.abort("development", actor="carol", at=at, reason="stop").events)
     view = EnvironmentView.of(aborted, "development", at)
     assert (view.phase, view.candidate, view.serving, view.stopped) == (Phase.ABORTED, None, None, "stop")
@@ -241,6 +248,48 @@ def test_a_rollout_paused_while_awaiting_approval_resumes_to_awaiting_approval()
     view = EnvironmentView.of(resumed, "production", at)
     assert view.waiting_for is not None
     assert view.waiting_for.kind is WaitKind.APPROVAL
+
+
+def _awaiting_business_validation() -> DeploymentPipeline:
+    from findly_infra.testing import SCENARIOS, simulate
+
+    result = simulate(PLATFORM, "fn-posts", "production", SCENARIOS["healthy"], human_approvals=False)
+    return DeploymentPipeline.replay(PLATFORM, "fn-posts", result.events)
+
+
+AWAITING = _awaiting_business_validation()
+GATES = st.tuples(st.sampled_from(["pause", "resume", "approve", "abort"]), st.sampled_from(["alice", "bob", "carol"]))
+
+
+@given(st.lists(GATES, max_size=12))
+def test_a_gate_command_that_took_effect_answers_its_retry_and_records_nothing(script: list[tuple[str, str]]) -> None:
+    """A CI step killed after its commit and retried: pause, resume, abort and a step's approval, repeated by the
+    person whose command took effect, answer what holds (``already``) — never a refusal, never a second event."""
+    pipeline = AWAITING
+    rollout = pipeline.environments["production"].rollout
+    assert rollout is not None
+    version, at = rollout.version, rollout.started + timedelta(hours=1)
+    took_effect = 0
+    for offset, (command, actor) in enumerate(script):
+        at += timedelta(minutes=offset)
+
+        def decide(pipe: DeploymentPipeline, command: str = command, actor: str = actor) -> Decision:
+            if command == "approve":
+                return pipe.approve(version, "production", actor=actor, at=at)
+            if command == "resume":
+                return pipe.resume("production", actor=actor, at=at)
+            gate = pipe.pause if command == "pause" else pipe.abort
+            return gate("production", actor=actor, at=at, reason=f"{command} by {actor}")
+
+        first = decide(pipeline)
+        if first.refusal is not None or not first.events:
+            continue
+        took_effect += 1
+        pipeline = pipeline.apply_all(first.events)
+        retried = decide(pipeline)
+        assert (retried.events, retried.refusal) == ((), None), (command, actor, retried.refusal)
+        assert retried.already is not None
+    event(f"commands that took effect: {min(took_effect, 3)}{'+' if took_effect > 3 else ''}")
 
 
 # ---- analysis: too little traffic, missing metrics, rolling updates -----------------------------------

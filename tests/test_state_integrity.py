@@ -10,7 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -636,3 +636,113 @@ def test_validate_says_what_a_changed_file_does_to_the_rollouts_under_way(env: d
         "the file's 2 stages apply from the next rollout"
     ]
     assert run("validate", str(EXAMPLE), env=env).stdout.count("[rollout-in-progress]") == 0  # unchanged: nothing
+
+
+# ---- a full disk, a read-only file ----------------------------------------------------------------------------------
+
+
+def _limited(limit: int, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A command whose files may not grow past *limit* bytes (RLIMIT_FSIZE: what a full disk does to a write —
+    the write fails, EFBIG where a full disk gives ENOSPC; Python ignores SIGXFSZ)."""
+    import resource
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-m", "findly_infra", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GITHUB_ACTIONS": "", "PYTHONDONTWRITEBYTECODE": "1", **env},
+        preexec_fn=limit_files,  # noqa: PLW1509 - the child sets its own limit before exec, nothing else
+        check=False,
+    )
+
+
+def _count(path: str) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        (count,) = connection.execute("SELECT COUNT(*) FROM events").fetchone()
+    return int(count)
+
+
+def test_a_write_the_disk_cannot_take_is_refused_whole_says_so_and_the_retry_works(env: dict[str, str]) -> None:
+    state = env["FINDLY_STATE"]
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    # another reader keeps the WAL (no checkpoint at close): the next write must grow it, and may not
+    with contextlib.closing(sqlite3.connect(state)) as holder:
+        holder.execute("SELECT COUNT(*) FROM events").fetchone()
+        assert cli(env, "pause", "fn-posts", "--env", "development", "--reason", "look")[0] == 0
+        before = _count(state)
+        wal = os.path.getsize(f"{state}-wal")
+        full = _limited(wal + 100, "resume", "fn-posts", "--env", "development", env=env)
+        assert full.returncode == EXIT_DEPENDENCY, full.stderr
+        assert "cannot be written" in full.stderr
+        assert "is the disk full" in full.stderr
+        assert "nothing was written" in full.stderr
+        assert "Traceback" not in full.stderr
+        assert _count(state) == before  # all or nothing: not one of the transaction's rows
+        at_open = _limited(1, "resume", "fn-posts", "--env", "development", env=env)
+        assert at_open.returncode == EXIT_DEPENDENCY, at_open.stderr  # not even room to open for writing
+        assert "Traceback" not in at_open.stderr
+    retried = run("resume", "fn-posts", "--env", "development", env=env)
+    assert retried.returncode == 0, retried.stderr  # space again: the same command works, or says it already held
+    assert _count(state) == before + 1
+
+
+def test_a_commit_whose_checkpoint_the_disk_refuses_still_reports_success(env: dict[str, str]) -> None:
+    """The change is in the WAL once committed; a checkpoint that cannot grow the main file is SQLite's to retry
+    later — the command that committed must not report failure (the original run's exit 1 "malformed")."""
+    state = env["FINDLY_STATE"]
+    for version in ("1.0.0", "1.0.1", "1.0.2"):
+        assert cli(env, "deploy", "fn-posts", version, "--env", "development", "--strategy", "canary")[0] == 0
+        assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    size = os.path.getsize(state)
+    assert size > 65_536  # the main file is past the limit below: a checkpoint into it cannot be written
+    before = _count(state)
+    done = _limited(40_000, "deploy", "fn-posts", "1.1.0", "--env", "development", env=env)
+    assert done.returncode == 0, done.stderr
+    assert _count(state) == before + 2  # requested... started and shifted, readable by the next command
+    check = run("state", "check", env=env)
+    assert (check.returncode, "sound" in check.stdout) == (0, True), check.stdout + check.stderr
+
+
+def _read_only(path: Path) -> contextlib.AbstractContextManager[None]:
+    """*path* made read-only for this process: immutable (``chattr +i``, which binds root too), else by permissions
+    when not root; skips the test when neither is possible here."""
+    import shutil
+
+    @contextlib.contextmanager
+    def immutable() -> Iterator[None]:
+        chattr = shutil.which("chattr")
+        if chattr and subprocess.run([chattr, "+i", str(path)], capture_output=True, check=False).returncode == 0:
+            try:
+                yield
+            finally:
+                subprocess.run([chattr, "-i", str(path)], check=True)
+            return
+        if os.geteuid() == 0:
+            pytest.skip("cannot make a file read-only for root here (chattr +i is not permitted)")
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+
+    return immutable()
+
+
+def test_a_read_only_state_is_read_and_a_write_is_refused_with_exit_2(env: dict[str, str]) -> None:
+    state = Path(env["FINDLY_STATE"])
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    before = _count(str(state))
+    with _read_only(state):
+        status = run("status", "fn-posts", env=env)
+        assert status.returncode == 0, status.stderr
+        assert "rolling 1.0.0" in status.stdout
+        refused = run("pause", "fn-posts", "--env", "development", "--reason", "look", env=env)
+        assert refused.returncode == EXIT_BAD_INPUT, refused.stderr
+        assert "cannot be written: it is read-only" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert run("state", "check", env=env).returncode == 0
+    assert _count(str(state)) == before

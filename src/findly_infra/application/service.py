@@ -265,14 +265,18 @@ class PipelineService:
             service, environment, lambda p, at: p.rollback(environment, actor=actor, at=at, reason=reason)
         )
 
-    def step(self, service: str, environment: str, *, actor: str) -> Outcome:
-        """One analysis of the rollout in *environment*, at the clock's time, and what it leads to."""
-        check_input(actor=actor)
+    def step(self, service: str, environment: str, *, actor: str, version: str | None = None) -> Outcome:
+        """One analysis of the rollout in *environment*, at the clock's time, and what it leads to (with
+        *version*: refused, rule ``rollout-version``, when the rollout under way is of another version)."""
+        check_input(actor=actor, version=version)
         report: AnalysisReport | None = None
 
         def analyze(pipeline: DeploymentPipeline, at: datetime) -> Decision:
             nonlocal report
             rollout = pipeline.environments[environment].rollout
+            if version is not None and rollout is not None and rollout.phase.active and rollout.version != version:
+                message = f"the rollout under way in {environment} is of {rollout.version}, not {version}"
+                return Decision(refusal=Refusal("rollout-version", message))
             if rollout is None or rollout.phase is not Phase.PROGRESSING:
                 return pipeline.analyze(environment, Verdict.INCONCLUSIVE, actor=actor, at=at)  # refused
             report = analyze_version(
@@ -300,16 +304,32 @@ class PipelineService:
         wait: Callable[[timedelta], object],
         on_step: Callable[[Outcome], None] | None = None,
         max_steps: int = 100_000,
+        version: str | None = None,
     ) -> Outcome:
         """Analyse every interval until the rollout ends or waits for a person; ``wait`` passes the time.
 
         ``on_step`` sees the state the watch starts from (an outcome without events), then every step.
         A rollout already stopped for a person is returned at once (its view says what would unblock it);
-        with no rollout under way there is nothing to watch, which is refused (rule ``rollout-progressing``).
+        with no rollout under way there is nothing to watch, which is refused (rule ``rollout-progressing``) —
+        unless *version* names the rollout expected: a watch of a rollout of *version* that already ended (a
+        retried watch, killed after the rollout's last step) answers how it ended, with ``already`` saying so. A
+        rollout of another version under way is refused (rule ``rollout-version``): it is not the one asked about.
         """
+        if version is not None:
+            check_input(version=version)
         outcome = self.reconcile(service, environment)
+        rollout = outcome.view.rollout
+        if version is not None and rollout is not None and rollout.version != version and outcome.phase.active:
+            raise PolicyRefusedError(
+                Refusal(
+                    "rollout-version",
+                    f"the rollout under way in {environment} is of {rollout.version}, not {version}",
+                )
+            )
         if not outcome.phase.active:
-            rollout = outcome.view.rollout
+            if version is not None and rollout is not None and rollout.version == version:
+                ended = f"the rollout of {version} in {environment} already ended: {rollout.phase.value}"
+                return attrs.evolve(outcome, already=ended)
             latest = "" if rollout is None else f" (the latest, {rollout.version}, {rollout.phase.value})"
             raise PolicyRefusedError(
                 Refusal("rollout-progressing", f"nothing to watch: no rollout is under way in {environment}{latest}")
@@ -320,7 +340,7 @@ class PipelineService:
             if outcome.phase is not Phase.PROGRESSING:
                 return outcome
             wait(self._interval(environment, outcome.view.strategy))
-            outcome = self.step(service, environment, actor=actor)
+            outcome = self.step(service, environment, actor=actor, version=version)
             if on_step is not None:
                 on_step(outcome)
         return outcome

@@ -111,8 +111,9 @@ def _present(
 
 
 def _simulated(runtime: Runtime, result: Outcome) -> tuple[str, ...]:
-    """What of *result* was simulated: the cluster if it moved traffic, the metrics if it analysed."""
-    used = {"cluster": result.routed, "metrics": result.analysis is not None}
+    """What of *result* was simulated: the cluster if it moved traffic, the metrics if it analysed, the time if
+    it recorded anything."""
+    used = {"cluster": result.routed, "metrics": result.analysis is not None, "time": bool(result.events)}
     return tuple(part for part in runtime.simulated if used.get(part))
 
 
@@ -161,14 +162,27 @@ def _record(context: Context) -> int:
         evidence = trivy_evidence(runtime.reports.trivy(Path(args.trivy)), args.fail_on)
     else:
         evidence = Evidence(bool(args.passed))
-    runtime.service.record_test(
+    outcome = runtime.service.record_test(
         args.service, args.version, args.env, args.suite, evidence.passed, actor=context.actor()
     )
     verdict = "passed" if evidence.passed else "failed"
     detail = f" ({evidence.detail})" if evidence.detail else ""
+    text = f"{args.service} {args.version} in {args.env}: {args.suite} {verdict}{detail}"
+    if outcome.already:  # a retry, or the same result again: nothing new recorded
+        text = f"{text} (already done: {outcome.already}; nothing new recorded)"
+        present.github_output(already=outcome.already)
+    simulated = _simulated(runtime, outcome)
+    present.say_simulated(simulated, runtime.scenario, context.json)
     context.emit(
-        {"suite": args.suite, "passed": evidence.passed, "detail": evidence.detail},
-        f"{args.service} {args.version} in {args.env}: {args.suite} {verdict}{detail}",
+        {
+            "suite": args.suite,
+            "passed": evidence.passed,
+            "detail": evidence.detail,
+            "already": outcome.already,
+            "simulated": bool(simulated),
+            "simulation": list(simulated),
+        },
+        text,
     )
     return EXIT_OK
 
@@ -197,6 +211,12 @@ def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
         "--watch",
         action="store_true",
         help="analyse every interval until the rollout ends (exit 0, or 4 rolled back) or stops for a person (6)",
+    )
+    parser.add_argument(
+        "--version",
+        type=version_argument,
+        help="the version whose rollout this is: another version's is refused, and a watch retried after it "
+        "ended answers how it ended (exit 0 or 4) instead of 'nothing to watch'",
     )
     parser.add_argument(
         "--scenario",
@@ -283,13 +303,13 @@ def _rollout(context: Context) -> int:
     show, wait = _progress(context), _waiter(runtime, context.json)
     if args.watch:
         present.say_simulated(runtime.simulated, runtime.scenario, context.json)  # before a watch that may take an hour
-        outcome = pipelines.watch(args.service, args.env, actor=actor, wait=wait, on_step=show)
+        outcome = pipelines.watch(args.service, args.env, actor=actor, wait=wait, on_step=show, version=args.version)
     else:
         outcome = pipelines.reconcile(args.service, args.env)
         if not outcome.phase.stopped_for_a_person:  # stopped: say what would unblock it (exit 6), analyse nothing
             if runtime.virtual is not None:
                 wait(pipelines.interval(args.service, args.env))
-            outcome = pipelines.step(args.service, args.env, actor=actor)
+            outcome = pipelines.step(args.service, args.env, actor=actor, version=args.version)
         show(outcome)
     view = outcome.view
     rolled_back = view.phase.value in ("rolled_back", "aborted")

@@ -109,6 +109,11 @@ class RolloutStarted(Event):
     stages: tuple[tuple[int, int | None], ...] = ()
     """A canary's plan as it started — each stage's weight and duration in milliseconds (``None``: stable) — so
     that the rollout keeps it when the platform file changes (empty: recorded before plans were)."""
+    validation: tuple[tuple[str, str], ...] = ()
+    """A blue-green rollout's validation steps as it started: (name, description) in order (empty: not recorded)."""
+    timings: tuple[tuple[str, int], ...] = ()
+    """The plan's durations in milliseconds as it started: blue-green ``validation_timeout`` and ``bake_time``, a
+    rolling update's ``watch`` (empty: not recorded)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -30,6 +30,7 @@ from findly_infra.domain.events import (
     TestResultRecorded,
     Verdict,
 )
+from findly_infra.domain.notation import Duration
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.progress import as_timedelta
 from findly_infra.domain.state import Approval, EnvironmentState, Phase, Rollout, fold
@@ -127,13 +128,11 @@ class DeploymentPipeline:
             if name in self.retired:
                 found.append(f"{where} is under way, but the platform file no longer names {name}: end it first")
                 continue
-            if rollout.strategy is not StrategyKind.CANARY or not rollout.stages:
-                continue
-            now = self.platform.strategy_for(name, StrategyKind.CANARY)
-            if isinstance(now, CanaryStrategy) and progress.canary_plan(now) != rollout.stages:
+            kept, now = _plan_change(rollout, self.platform.strategy_for(name, rollout.strategy))
+            if kept:
                 found.append(
-                    f"{where} keeps the {len(rollout.stages)} canary stages it started with; the file's "
-                    f"{len(now.traffic_progression)} stages apply from the next rollout"
+                    f"{where} keeps {' and '.join(kept)} it started with; the file's {' and '.join(now)} apply from "
+                    "the next rollout"
                 )
         return tuple(found)
 
@@ -162,7 +161,7 @@ class DeploymentPipeline:
         strategy = self.platform.strategy_for(environment, rollout.strategy)
         if not isinstance(strategy, BlueGreenStrategy):
             return None
-        for step in strategy.validation_steps:
+        for step in progress.validation_steps(strategy, rollout):  # its own, recorded when it started
             if step.manual and step.name not in rollout.approved_steps:
                 return None  # a person's approval comes first
             if step.evidence is not None and not state.has_passed(rollout.version, step.evidence):
@@ -200,6 +199,11 @@ class DeploymentPipeline:
         self, version: str, environment: str, suite: str, passed: bool, *, actor: str, at: datetime
     ) -> Decision:
         self.platform.environment(environment)
+        state = self.environments.get(environment)
+        held = state is not None and (version, suite) in (state.passed if passed else state.failed)
+        if held:  # a retry, or the same result again: the record already says so
+            verdict = "passed" if passed else "failed"
+            return Decision(already=f"{suite} of {version} is already recorded as {verdict} in {environment}")
         return Decision(
             (TestResultRecorded(**self._base(environment, version, actor, at), suite=suite, passed=passed),)
         )
@@ -242,9 +246,11 @@ class DeploymentPipeline:
                 return Decision(tuple(request), refusal)
         kind = strategy or env.strategy
         overridden = override if budget_spent else None
-        plan = self._strategy(env, kind)
+        stages, validation, timings = progress.plan(self._strategy(env, kind))
         started = RolloutStarted(
-            stages=progress.canary_plan(plan) if isinstance(plan, CanaryStrategy) else (),
+            stages=stages,
+            validation=validation,
+            timings=timings,
             **base,
             reason=f"{overridden} (overrides the spent error budget: {budget_detail or 'said to be spent'})"
             if overridden
@@ -285,6 +291,16 @@ class DeploymentPipeline:
             granted = ApprovalGranted(**self._base(environment, version, actor, at), group=member_of[0], step=step)
             approved = attrs.evolve(rollout, phase=Phase.PROGRESSING, approved_steps=rollout.approved_steps | {step})
             return Decision((granted, *self._continue_blue_green(env, approved, actor, at)))
+        if (  # a retry of a step approval that took effect: the rollout went on
+            rollout
+            and rollout.version == version
+            and (state.requested is None or state.requested.version != version)
+            and (approved_step := next((s for s, who in sorted(rollout.step_approvals) if who == actor), None))
+        ):
+            return Decision(
+                already=f"{actor} already approved {approved_step} of {version} in {environment} "
+                f"({rollout.phase.value})"
+            )
         if state.requested is None or state.requested.version != version:
             pending = state.requested.version if state.requested else "none"
             return _refuse(
@@ -340,6 +356,10 @@ class DeploymentPipeline:
 
     def resume(self, environment: str, *, actor: str, at: datetime, reason: str = "") -> Decision:
         rollout = self.environments[environment].rollout
+        if rollout is not None and rollout.phase is not Phase.PAUSED and rollout.resumed_by == actor:  # a retry
+            return Decision(
+                already=f"{actor} already resumed {rollout.version} in {environment} ({rollout.phase.value})"
+            )
         if rollout is None or rollout.phase is not Phase.PAUSED:
             return _refuse("rollout-paused", f"no rollout is paused in {environment}")
         return Decision((RolloutResumed(**self._base(environment, rollout.version, actor, at), reason=reason),))
@@ -405,6 +425,27 @@ class DeploymentPipeline:
         assert isinstance(strategy, BlueGreenStrategy)
         base = self._base(env.name, rollout.version, actor, at)
         return progress.blue_green_validation(strategy, rollout, self.environments[env.name], base, at)
+
+
+def _plan_change(
+    rollout: Rollout, now: CanaryStrategy | BlueGreenStrategy | RollingStrategy
+) -> tuple[list[str], list[str]]:
+    """What of its recorded plan the file now says otherwise: what the rollout keeps, and what the file says
+    (both empty: nothing changed, or nothing was recorded)."""
+    stages, validation, timings = progress.plan(now)
+    kept, said = [], []
+    if rollout.stages and stages != rollout.stages:
+        kept.append(f"the {len(rollout.stages)} canary stages")
+        said.append(f"{len(stages)} stages")
+    if rollout.validation and validation != rollout.validation:
+        kept.append(f"the validation steps ({', '.join(name for name, _ in rollout.validation)})")
+        said.append(f"({', '.join(name for name, _ in validation)})")
+    current = dict(timings)
+    for name, ms in rollout.timings:
+        if current.get(name, ms) != ms:
+            kept.append(f"the {name.replace('_', ' ')} of {Duration(ms).describe()}")
+            said.append(f"{name.replace('_', ' ')} of {Duration(current[name]).describe()}")
+    return kept, said
 
 
 def _valid_approvals(env: Environment, state: EnvironmentState, at: datetime) -> list[Approval]:

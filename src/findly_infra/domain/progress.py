@@ -20,8 +20,9 @@ from findly_infra.domain.events import (
     RolloutSucceeded,
     TrafficShifted,
 )
+from findly_infra.domain.notation import Duration
 from findly_infra.domain.state import EnvironmentState, Rollout
-from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
+from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy, ValidationStep
 
 __all__: list[str] = []  # the pipeline's own policies: ask DeploymentPipeline, not these
 
@@ -78,9 +79,39 @@ def after_doubt(
     return (RolloutPaused(**base, reason=f"{streak} inconclusive analyses in a row: not enough data to decide"),)
 
 
+def plan(
+    strategy: CanaryStrategy | BlueGreenStrategy | RollingStrategy,
+) -> tuple[tuple[tuple[int, int | None], ...], tuple[tuple[str, str], ...], tuple[tuple[str, int], ...]]:
+    """What a rollout records of its strategy when it starts, so that it keeps it whatever the file says later:
+    a canary's stages, a blue-green rollout's validation steps, and the durations its progress waits for."""
+    if isinstance(strategy, CanaryStrategy):
+        return canary_plan(strategy), (), ()
+    if isinstance(strategy, BlueGreenStrategy):
+        steps = tuple((step.name, step.description) for step in strategy.validation_steps)
+        timings = (
+            ("validation_timeout", strategy.validation_timeout.milliseconds),
+            ("bake_time", strategy.bake_time.milliseconds),
+        )
+        return (), steps, timings
+    return (), (), (("watch", strategy.watch.milliseconds),)
+
+
+def recorded_duration(rollout: Rollout, name: str, default: Duration) -> Duration:
+    """The duration *name* the rollout recorded when it started, else the file's (*default*)."""
+    recorded = dict(rollout.timings).get(name)
+    return default if recorded is None else Duration(recorded)
+
+
+def validation_steps(strategy: BlueGreenStrategy, rollout: Rollout) -> tuple[ValidationStep, ...]:
+    """The rollout's own validation steps (recorded when it started), else the file's."""
+    if rollout.validation:
+        return tuple(ValidationStep(name, description) for name, description in rollout.validation)
+    return strategy.validation_steps
+
+
 def rolling(strategy: RollingStrategy, rollout: Rollout, base: Base, at: datetime) -> tuple[Event, ...]:
-    """A rolling update succeeds on the first passing analysis once it has been watched for ``watch``."""
-    watched = at - rollout.started >= as_timedelta(strategy.watch.milliseconds)
+    """A rolling update succeeds on the first passing analysis once it has been watched for ``watch`` (its own)."""
+    watched = at - rollout.started >= as_timedelta(recorded_duration(rollout, "watch", strategy.watch).milliseconds)
     return (RolloutSucceeded(**base),) if watched else ()
 
 
@@ -116,7 +147,8 @@ def blue_green(
     if rollout.weight < 100:
         return blue_green_validation(strategy, rollout, state, base, at)
     cut_over = rollout.step_started
-    baked = cut_over is not None and at - cut_over >= as_timedelta(strategy.bake_time.milliseconds)
+    bake = as_timedelta(recorded_duration(rollout, "bake_time", strategy.bake_time).milliseconds)
+    baked = cut_over is not None and at - cut_over >= bake
     return (RolloutSucceeded(**base),) if baked else ()
 
 
@@ -125,7 +157,8 @@ def blue_green_validation(
 ) -> tuple[Event, ...]:
     """Validation steps in order: health checks (this passing analysis), evidence (a passed suite of the step's
     name, awaited until ``validation_timeout``, then a person decides), a manual step (an approval); then cut over."""
-    for step in strategy.validation_steps:
+    timeout = recorded_duration(rollout, "validation_timeout", strategy.validation_timeout)
+    for step in validation_steps(strategy, rollout):
         if step.is_health_checks:
             continue
         if step.manual:
@@ -133,8 +166,8 @@ def blue_green_validation(
                 continue
             return (AwaitingApproval(**base, step=step.name, reason=step.description),)
         if not state.has_passed(rollout.version, step.name):
-            if at - rollout.started >= as_timedelta(strategy.validation_timeout.milliseconds):
-                why = f"no passed {step.name} for {rollout.version} within {strategy.validation_timeout.describe()}"
+            if at - rollout.started >= as_timedelta(timeout.milliseconds):
+                why = f"no passed {step.name} for {rollout.version} within {timeout.describe()}"
                 return (RolloutPaused(**base, reason=why),)
             return ()
     return (TrafficShifted(**base, weight=100, step=1, reason="cutover"),)

@@ -91,6 +91,14 @@ class Rollout:
     stopped_at: datetime | None = None
     stages: tuple[tuple[int, int | None], ...] = ()
     """A canary's plan as it started (weight, duration in ms); empty when its start did not record one."""
+    validation: tuple[tuple[str, str], ...] = ()
+    """A blue-green rollout's validation steps as it started (name, description); empty when not recorded."""
+    timings: tuple[tuple[str, int], ...] = ()
+    """Its plan's durations in ms as it started (``validation_timeout``, ``bake_time``, ``watch``)."""
+    step_approvals: frozenset[tuple[str, str]] = frozenset()
+    """Who approved which manual step: (step, approver) — a retried approval is answered, not refused."""
+    resumed_by: str = ""
+    """Who resumed it last (cleared when it pauses again) — a retried resume is answered, not refused."""
 
 
 @attrs.frozen
@@ -203,7 +211,11 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
         case ApprovalGranted(step=str(step)):  # a rollout's manual validation step
             rollout = _rollout(state)
             approved = _replace(
-                rollout, phase=Phase.PROGRESSING, waiting_for=None, approved_steps=rollout.approved_steps | {step}
+                rollout,
+                phase=Phase.PROGRESSING,
+                waiting_for=None,
+                approved_steps=rollout.approved_steps | {step},
+                step_approvals=rollout.step_approvals | {(step, event.actor)},
             )
             return _replace(state, rollout=approved)
         case ApprovalGranted():
@@ -219,13 +231,15 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 step_started=event.at,
                 started_by=event.actor,
                 stages=event.stages,
+                validation=event.validation,
+                timings=event.timings,
             )
             return _replace(state, rollout=rollout, requested=None, approvals=())
         case AwaitingApproval():
             rollout = _replace(_rollout(state), phase=Phase.AWAITING_APPROVAL, waiting_for=event.step)
             return _replace(state, rollout=rollout)
         case RolloutPaused():
-            return _stopped(state, Phase.PAUSED, event, paused_from=_rollout(state).phase)
+            return _stopped(state, Phase.PAUSED, event, paused_from=_rollout(state).phase, resumed_by="")
         case RolloutResumed():
             rollout = _rollout(state)
             resumed = _replace(
@@ -237,6 +251,7 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 step_started=event.at,
                 reason="",
                 stopped_at=None,
+                resumed_by=event.actor,
             )
             return _replace(state, rollout=resumed)
         case RolloutSucceeded():

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from findly_infra.domain import progress
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.pipeline import DeploymentPipeline
@@ -159,7 +160,8 @@ def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime) -> Wa
     if suite is not None and rollout is not None:
         strategy = pipeline.platform.strategy_for(environment, rollout.strategy)
         assert isinstance(strategy, BlueGreenStrategy)
-        deadline = rollout.started + timedelta(milliseconds=strategy.validation_timeout.milliseconds)
+        timeout = progress.recorded_duration(rollout, "validation_timeout", strategy.validation_timeout)
+        deadline = rollout.started + timedelta(milliseconds=timeout.milliseconds)
         left = Duration(max(0, int((deadline - at).total_seconds() * 1000))).describe()
         return Waiting(
             WaitKind.EVIDENCE,

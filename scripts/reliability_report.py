@@ -76,9 +76,10 @@ def main() -> int:
                 seen.add(key)
             failed_any = failed_any or counts["failed"] > 0
             rows.append((name, sum(counts.values()), counts["failed"], counts["skipped"]))
-    print(f"{'matrix':70} {'tried':>6} {'failed':>7} {'skipped':>8}")
+    width = max(len(name) for name, *_ in rows)
+    print(f"{'matrix':{width}} {'tried':>6} {'failed':>7} {'skipped':>8}")
     for name, tried, failed, skipped in rows:
-        print(f"{name:70} {tried:>6} {failed:>7} {skipped:>8}")
+        print(f"{name:{width}} {tried:>6} {failed:>7} {skipped:>8}")
     print(f"{len(seen)} distinct cases (a case may sit in two matrices); properties ran their profile's examples each")
     return 1 if failed_any else 0
 

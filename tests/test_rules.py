@@ -273,7 +273,7 @@ def test_a_gate_command_that_took_effect_answers_its_retry_and_records_nothing(s
     for offset, (command, actor) in enumerate(script):
         at += timedelta(minutes=offset)
 
-        def decide(pipe: DeploymentPipeline, command: str = command, actor: str = actor) -> Decision:
+        def decide(pipe: DeploymentPipeline, command: str = command, actor: str = actor, at: datetime = at) -> Decision:
             if command == "approve":
                 return pipe.approve(version, "production", actor=actor, at=at)
             if command == "resume":

@@ -655,7 +655,7 @@ def _limited(limit: int, *args: str, env: dict[str, str]) -> subprocess.Complete
         text=True,
         timeout=60,
         env={**os.environ, "GITHUB_ACTIONS": "", "PYTHONDONTWRITEBYTECODE": "1", **env},
-        preexec_fn=limit_files,  # noqa: PLW1509 - the child sets its own limit before exec, nothing else
+        preexec_fn=limit_files,
         check=False,
     )
 

@@ -1,0 +1,1255 @@
+"""A Kubernetes API server on 127.0.0.1 for tests: the real ``kubernetes`` client and ``kubectl`` talk to it over HTTP.
+
+It behaves as kube-apiserver does where a deployment tool depends on it:
+
+- **types**: discovery (``/api``, ``/apis``, ``/version``); the built-in kinds validated against their real OpenAPI
+  schemas (``kubernetes-validate``'s), the Istio and Prometheus-operator custom resources against structural schemas;
+  unknown fields refused with ``fieldValidation=Strict`` (400), dropped with a ``Warning`` header otherwise; names
+  and labels checked; a namespace that does not exist refused (404); defaults set (a Deployment's replicas,
+  strategy, progress deadline; ports' protocol);
+- **writes**: create (409 AlreadyExists), replace (PUT, 409 Conflict on a stale ``resourceVersion``), delete, JSON
+  merge patch, JSON patch, strategic merge patch, and **server-side apply** with ``managedFields``: conflicts between
+  managers (409, with causes), ``force``, removal of what a manager stopped applying, create-on-apply; ``dryRun=All``;
+  the status subresource (object writes leave ``.status`` alone; ``/status`` writes only it); ``generation`` moves
+  with the spec; ``resourceVersion`` with every change (an unchanged apply changes nothing);
+- **reads**: get, list (with ``labelSelector`` and ``fieldSelector=metadata.name=``), and **watch** from a
+  ``resourceVersion`` (410 Gone when it is older than :meth:`KubernetesStandIn.compact` kept);
+- **faults**, per test (:meth:`KubernetesStandIn.fail`): a status (409, 429 with ``Retry-After``, 500, 403) for the
+  next matching requests, a slow response, a watch dropped after some events;
+- **a controller the test drives** (not the adapter): :meth:`mark_ready` / :meth:`mark_failed` write a Deployment's
+  status through the status subresource, as kube-controller-manager would;
+- **an audit log**: every request as (verb, resource, namespace, name, subresource), for least-privilege checks.
+
+    with KubernetesStandIn() as cluster:
+        client = kubernetes.client.ApiClient(cluster.configuration())
+        ...
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+
+from findly_infra.testing.kubernetes import fields
+from findly_infra.testing.kubernetes.schemas import KIND_TABLE, ResourceType, Schemas, schemas
+
+__all__ = ["APIError", "AuditRecord", "Fault", "KubernetesStandIn"]
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_DNS_LABEL_KINDS = {"Namespace", "Service"}
+_BOOKKEEPING: tuple[fields.Path, ...] = (
+    (("f", "metadata"), ("f", "managedFields")),
+    (("f", "metadata"), ("f", "resourceVersion")),
+    (("f", "metadata"), ("f", "generation")),
+    (("f", "metadata"), ("f", "uid")),
+    (("f", "metadata"), ("f", "creationTimestamp")),
+    (("f", "metadata"), ("f", "name")),
+    (("f", "metadata"), ("f", "namespace")),
+    (("f", "apiVersion"),),
+    (("f", "kind"),),
+)
+_STATUS: tuple[fields.Path, ...] = ((("f", "status"),),)
+
+
+class _Dropped(Exception):  # noqa: N818 - a signal, not an error
+    """A watch the fault drops: the connection closes mid-stream, with no end."""
+
+
+class APIError(Exception):
+    """A request the server answers with a ``Status`` of failure."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        *,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+@attrs.define
+class Fault:
+    """What the next matching requests get instead of an answer (see :meth:`KubernetesStandIn.fail`)."""
+
+    method: str | None
+    path: re.Pattern[str]
+    status: int = 0
+    times: int = 1
+    retry_after: int | None = None
+    delay: float = 0.0
+    drop_watch_after: int | None = None
+    message: str = ""
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and (self.method is None or self.method == method) and bool(self.path.search(path))
+
+
+@attrs.frozen
+class AuditRecord:
+    """One request, as RBAC sees it."""
+
+    verb: str
+    group: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+
+
+@attrs.define
+class _Owner:
+    paths: set[fields.Path]
+    operation: str
+    api_version: str
+    time: str
+    subresource: str = ""
+
+
+@attrs.define
+class _Target:
+    resource: ResourceType
+    namespace: str
+    name: str
+    subresource: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class KubernetesStandIn:
+    """The server, its objects and its controls. Use as a context manager (it serves from ``__enter__``)."""
+
+    def __init__(self, *, schema_set: Schemas | None = None) -> None:
+        self.schemas = schema_set or schemas()
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._owners: dict[tuple[str, str, str], dict[tuple[str, str], _Owner]] = {}
+        self._events: list[tuple[int, str, str, dict[str, Any]]] = []  # (rv, plural.group, type, object)
+        self._compacted = 0
+        self._version = 100
+        self._faults: list[Fault] = []
+        self.audit: list[AuditRecord] = []
+        self.requests = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # ---- lifecycle -------------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> KubernetesStandIn:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> str:
+        stand_in = self
+
+        class Handler(_Handler):
+            server_side = stand_in
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="kubernetes-stand-in", daemon=True
+        )
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            with self._changed:
+                self._changed.notify_all()
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def configuration(self) -> Any:
+        """A ``kubernetes.client.Configuration`` for this server (the client library is imported here)."""
+        from kubernetes import client
+
+        configuration = client.Configuration()
+        configuration.host = self.url
+        return configuration
+
+    def kubeconfig(self, context: str = "stand-in", namespace: str = "default") -> dict[str, Any]:
+        """A kubeconfig document naming this server (write it to a file for ``KUBECONFIG``, ``kubectl``)."""
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": {"token": "stand-in"}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}],
+            "current-context": context,
+        }
+
+    # ---- controls for tests ----------------------------------------------------------------------------------------
+
+    def fail(
+        self,
+        status: int = 0,
+        *,
+        method: str | None = None,
+        path: str = "",
+        times: int = 1,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        drop_watch_after: int | None = None,
+        message: str = "",
+    ) -> Fault:
+        """The next *times* requests whose method is *method* (any: ``None``) and whose path matches the regular
+        expression *path* are answered with *status* (after *delay* seconds; with ``Retry-After`` for a 429), or
+        only delayed (*status* 0), or — a watch — dropped after *drop_watch_after* events."""
+        fault = Fault(method, re.compile(path), status, times, retry_after, delay, drop_watch_after, message)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def compact(self) -> int:
+        """Forget the change history up to now, as etcd compaction does: a watch from an older version gets 410."""
+        with self._lock:
+            self._compacted = self._version
+            self._events.clear()
+            return self._version
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The stored object (with its ``managedFields``), or ``None``."""
+        resource = self._kind(api_version, kind)
+        with self._lock:
+            found = self._objects.get((resource.qualified, namespace if resource.namespaced else "", name))
+            return None if found is None else self._rendered(resource, found)
+
+    def objects(self, api_version: str, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        resource = self._kind(api_version, kind)
+        with self._lock:
+            return [
+                self._rendered(resource, obj)
+                for (qualified, ns, _), obj in sorted(self._objects.items())
+                if qualified == resource.qualified and (namespace is None or ns == namespace)
+            ]
+
+    def mark_ready(self, namespace: str, name: str) -> dict[str, Any]:
+        """Do what kube-controller-manager does once a Deployment's pods are up: every replica updated, ready and
+        available for its current generation."""
+        return self._deployment_status(namespace, name, ready=True)
+
+    def mark_failed(self, namespace: str, name: str, *, unavailable: int | None = None) -> dict[str, Any]:
+        """A Deployment whose rollout exceeded its progress deadline (``Progressing=False``,
+        ``ProgressDeadlineExceeded``), with *unavailable* replicas (default: all)."""
+        return self._deployment_status(namespace, name, ready=False, unavailable=unavailable)
+
+    def _deployment_status(
+        self, namespace: str, name: str, *, ready: bool, unavailable: int | None = None
+    ) -> dict[str, Any]:
+        resource = self._kind("apps/v1", "Deployment")
+        with self._lock:
+            live = self._objects.get((resource.qualified, namespace, name))
+            if live is None:
+                raise KeyError(f"no Deployment {namespace}/{name}")
+            replicas = int(live.get("spec", {}).get("replicas", 1))
+            down = replicas if unavailable is None else unavailable
+            at = _now()
+            if ready:
+                status = {
+                    "observedGeneration": live["metadata"]["generation"],
+                    "replicas": replicas,
+                    "updatedReplicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                    "conditions": [
+                        _condition(
+                            "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", at
+                        ),
+                        _condition(
+                            "Progressing",
+                            "True",
+                            "NewReplicaSetAvailable",
+                            f'ReplicaSet "{name}" has successfully progressed.',
+                            at,
+                        ),
+                    ],
+                }
+            else:
+                status = {
+                    "observedGeneration": live["metadata"]["generation"],
+                    "replicas": replicas,
+                    "updatedReplicas": replicas,
+                    "readyReplicas": replicas - down,
+                    "availableReplicas": replicas - down,
+                    "unavailableReplicas": down,
+                    "conditions": [
+                        _condition(
+                            "Available",
+                            "False",
+                            "MinimumReplicasUnavailable",
+                            "Deployment does not have minimum availability.",
+                            at,
+                        ),
+                        _condition(
+                            "Progressing",
+                            "False",
+                            "ProgressDeadlineExceeded",
+                            f'ReplicaSet "{name}" has timed out progressing.',
+                            at,
+                        ),
+                    ],
+                }
+            target = _Target(resource, namespace, name, "status")
+            body = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": namespace},
+                "status": status,
+            }
+            return self._write(target, "merge", body, manager="kube-controller-manager", params={})
+
+    # ---- the store -------------------------------------------------------------------------------------------------
+
+    def _kind(self, api_version: str, kind: str) -> ResourceType:
+        for candidate in KIND_TABLE:
+            if candidate.api_version == api_version and candidate.kind == kind:
+                return candidate
+        raise APIError(404, "NotFound", f"the server could not find the requested resource ({kind} {api_version})")
+
+    def _rendered(self, resource: ResourceType, obj: Mapping[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(dict(obj))
+        key = (resource.qualified, out["metadata"].get("namespace", ""), out["metadata"]["name"])
+        owners = self._owners.get(key, {})
+        if owners:
+            out["metadata"]["managedFields"] = [
+                {
+                    "manager": manager,
+                    "operation": owner.operation,
+                    "apiVersion": owner.api_version,
+                    "time": owner.time,
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": fields.encode_fields(owner.paths),
+                    **({"subresource": owner.subresource} if owner.subresource else {}),
+                }
+                for (manager, _), owner in sorted(owners.items(), key=lambda item: (item[0][1], item[0][0]))
+            ]
+        return out
+
+    def _record(self, resource: ResourceType, kind: str, obj: dict[str, Any]) -> None:
+        self._events.append((self._version, resource.qualified, kind, self._rendered(resource, obj)))
+        self._changed.notify_all()
+
+    def _write(  # noqa: PLR0912, PLR0915 - the one write path every verb shares
+        self,
+        target: _Target,
+        how: str,
+        body: Any,
+        *,
+        manager: str,
+        params: Mapping[str, str],
+        precondition: str | None = None,
+    ) -> dict[str, Any]:
+        """Create (``create``), replace (``replace``), patch (``merge``/``json``/``strategic``) or apply (``apply``)
+        one object, all or nothing; returns the object as stored (or as it would be, with ``dryRun``)."""
+        resource = target.resource
+        namespace = target.namespace if resource.namespaced else ""
+        key = (resource.qualified, namespace, target.name)
+        dry_run = params.get("dryRun") == "All"
+        strict = params.get("fieldValidation") == "Strict"
+        force = params.get("force") == "true"
+        warnings: list[str] = []
+        with self._lock:
+            live = self._objects.get(key)
+            if (
+                resource.namespaced
+                and resource.kind != "Namespace"
+                and self._objects.get(("namespaces", "", namespace)) is None
+            ):
+                raise APIError(
+                    404,
+                    "NotFound",
+                    f'namespaces "{namespace}" not found',
+                    details={"name": namespace, "kind": "namespaces"},
+                )
+            if how == "create" and live is not None:
+                raise APIError(
+                    409,
+                    "AlreadyExists",
+                    f'{resource.qualified} "{target.name}" already exists',
+                    details={"name": target.name, "group": resource.group, "kind": resource.plural},
+                )
+            if how not in ("create", "apply") and live is None:
+                raise APIError(
+                    404,
+                    "NotFound",
+                    f'{resource.qualified} "{target.name}" not found',
+                    details={"name": target.name, "group": resource.group, "kind": resource.plural},
+                )
+            if target.subresource == "status" and live is None:
+                raise APIError(404, "NotFound", f'{resource.qualified} "{target.name}" not found')
+            base = copy.deepcopy(live) if live is not None else {}
+            root = self.schemas.root(resource)
+            if how in ("create", "replace", "apply"):
+                if not isinstance(body, dict):
+                    raise APIError(400, "BadRequest", "the request body is not an object")
+                self._check_identity(resource, target, body)
+                applied = copy.deepcopy(body)
+            elif how == "merge":
+                applied = fields.json_merge_patch(base, body)
+            elif how == "json":
+                try:
+                    applied = fields.json_patch(base, body)
+                except fields.PatchError as exc:
+                    raise APIError(422, "Invalid", str(exc)) from None
+            else:
+                if resource.custom:
+                    raise APIError(
+                        415,
+                        "UnsupportedMediaType",
+                        "the body of the request was in an unknown format - accepted media types include: "
+                        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                    )
+                applied = fields.strategic_merge_patch(base, body, root, self.schemas)
+            applied.setdefault("apiVersion", resource.api_version)
+            applied.setdefault("kind", resource.kind)
+            applied.setdefault("metadata", {})
+            applied["metadata"].setdefault("name", target.name)
+            if resource.namespaced:
+                applied["metadata"].setdefault("namespace", namespace)
+            unknown = self.schemas.unknown_fields(resource, applied)
+            if unknown:
+                if strict:
+                    raise APIError(
+                        400,
+                        "BadRequest",
+                        "strict decoding error: " + ", ".join(f'unknown field "{name}"' for name in unknown),
+                    )
+                if params.get("fieldValidation") != "Ignore":
+                    warnings += [f'unknown field "{name}"' for name in unknown]
+                applied = _without(applied, unknown)
+            _default_keys(resource, applied)  # keyed lists match on defaulted keys; other defaults are nobody's
+            requested_version = applied.get("metadata", {}).get("resourceVersion") or precondition
+            if requested_version and live is not None and requested_version != live["metadata"]["resourceVersion"]:
+                raise APIError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {resource.qualified} "{target.name}": the object has been '
+                    "modified; please apply your changes to the latest version and try again",
+                    details={"name": target.name, "group": resource.group, "kind": resource.plural},
+                )
+            owners = {name: copy.deepcopy(owner) for name, owner in self._owners.get(key, {}).items()}
+            subresource = target.subresource
+            ignored: tuple[fields.Path, ...]
+            if subresource == "status":  # a status write owns, and changes, only the status
+                ignored = (*_BOOKKEEPING, (("f", "spec"),), (("f", "metadata"),))
+            else:
+                ignored = _BOOKKEEPING + (_STATUS if resource.status else ())
+            if how == "apply":
+                others = {
+                    name: owner.paths for (name, sub), owner in owners.items() if (name, sub) != (manager, subresource)
+                }
+                mine = owners.get((manager, subresource))
+                paths_by = {**others, manager: mine.paths if mine else set()}
+                try:
+                    merged, after = fields.apply_configuration(
+                        base, applied, manager, paths_by, root, schemas=self.schemas, force=force, ignored=ignored
+                    )
+                except fields.Conflict as conflict:
+                    causes = [
+                        {"type": "FieldManagerConflict", "message": f'conflict with "{who}"', "field": path}
+                        for who, path in conflict.conflicts
+                    ]
+                    noun = "conflict" if len(causes) == 1 else f"{len(causes)} conflicts"
+                    raise APIError(
+                        409,
+                        "Conflict",
+                        f"Apply failed with {noun}: {conflict}",
+                        details={
+                            "name": target.name,
+                            "group": resource.group,
+                            "kind": resource.plural,
+                            "causes": causes,
+                        },
+                    ) from None
+                new_owners: dict[tuple[str, str], _Owner] = {}
+                for (name, sub), owner in owners.items():
+                    if (name, sub) == (manager, subresource):
+                        continue
+                    remaining = after.get(name, set()) if sub == subresource else owner.paths
+                    if remaining:
+                        new_owners[(name, sub)] = attrs.evolve(owner, paths=remaining)
+                if after.get(manager):
+                    new_owners[(manager, subresource)] = _Owner(
+                        after[manager], "Apply", resource.api_version, _now(), subresource
+                    )
+                candidate = merged
+            else:
+                candidate = applied
+                new_owners = owners
+            candidate = self._keep_sides(resource, base, candidate, subresource)
+            _default(resource, candidate)
+            problems = self._problems(resource, candidate)
+            if problems:
+                causes = [
+                    {"reason": "FieldValueInvalid", "message": message, "field": path} for path, message in problems
+                ]
+                summary = "; ".join(f"{path}: {message}" for path, message in problems[:5])
+                raise APIError(
+                    422,
+                    "Invalid",
+                    f'{resource.kind} "{target.name}" is invalid: {summary}',
+                    details={"name": target.name, "group": resource.group, "kind": resource.kind, "causes": causes},
+                )
+            if how != "apply":
+                changed, removed = fields.changed_leaves(base, candidate, root, self.schemas)
+                changed = {p for p in changed if not any(p[: len(i)] == i for i in ignored)}
+                removed = {p for p in removed if not any(p[: len(i)] == i for i in ignored)}
+                for owner_key, owner in list(new_owners.items()):
+                    owner.paths -= changed | removed
+                    if not owner.paths:
+                        del new_owners[owner_key]
+                if changed:
+                    mine = new_owners.get((manager, subresource))
+                    paths = (mine.paths if mine else set()) | changed
+                    new_owners[(manager, subresource)] = _Owner(
+                        paths, "Update", resource.api_version, _now(), subresource
+                    )
+            same_owners = {k: o.paths for k, o in new_owners.items()} == {
+                k: o.paths for k, o in self._owners.get(key, {}).items()
+            }
+            if live is not None and _comparable(candidate) == _comparable(live) and same_owners:
+                return _with_warnings(self._rendered(resource, live), warnings)  # nothing changed: nothing written
+            if dry_run:
+                return _with_warnings(self._rendered(resource, self._stamped(candidate, live, bump=False)), warnings)
+            self._version += 1
+            stored = self._stamped(candidate, live, bump=True)
+            self._objects[key] = stored
+            self._owners[key] = new_owners
+            self._record(resource, "ADDED" if live is None else "MODIFIED", stored)
+            return _with_warnings(self._rendered(resource, stored), warnings)
+
+    def _check_identity(self, resource: ResourceType, target: _Target, body: Mapping[str, Any]) -> None:
+        metadata = body.get("metadata") or {}
+        if body.get("kind") not in (None, resource.kind) or body.get("apiVersion") not in (None, resource.api_version):
+            raise APIError(
+                400,
+                "BadRequest",
+                f"the body is a {body.get('apiVersion')} {body.get('kind')}, sent to {resource.qualified}",
+            )
+        name = metadata.get("name")
+        if target.name and name not in (None, target.name):
+            raise APIError(400, "BadRequest", "the name of the object does not match the name on the URL")
+        if resource.namespaced and metadata.get("namespace") not in (None, target.namespace):
+            raise APIError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
+
+    def _keep_sides(
+        self, resource: ResourceType, base: Mapping[str, Any], candidate: dict[str, Any], subresource: str
+    ) -> dict[str, Any]:
+        """The status subresource's split: an object write keeps the live status, a status write keeps the rest."""
+        if not resource.status or not base:
+            return candidate
+        if subresource == "status":
+            kept = copy.deepcopy(dict(base))
+            if "status" in candidate:
+                kept["status"] = candidate["status"]
+            else:
+                kept.pop("status", None)
+            return kept
+        kept = dict(candidate)
+        if "status" in base:
+            kept["status"] = copy.deepcopy(base["status"])
+        else:
+            kept.pop("status", None)
+        return kept
+
+    def _problems(self, resource: ResourceType, obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+        found = self.schemas.problems(resource, obj)
+        metadata = obj.get("metadata") or {}
+        name = str(metadata.get("name") or "")
+        pattern, limit = (_LABEL, 63) if resource.kind in _DNS_LABEL_KINDS else (_SUBDOMAIN, 253)
+        if not name:
+            found.append(("metadata.name", "Required value: name or generateName is required"))
+        elif len(name) > limit or not pattern.match(name):
+            found.append(
+                (
+                    "metadata.name",
+                    f"Invalid value: {name!r}: a lowercase RFC 1123 {'label' if limit == 63 else 'subdomain'} must "
+                    "consist of lower case alphanumeric characters, '-' or '.'",
+                )
+            )
+        for section in ("labels",):
+            for label, value in (metadata.get(section) or {}).items():
+                prefix, _, short = str(label).rpartition("/")
+                if (prefix and not _SUBDOMAIN.match(prefix)) or len(short) > 63 or not _LABEL_NAME.match(short):
+                    found.append(
+                        (
+                            "metadata.labels",
+                            f"Invalid value: {label!r}: name part must consist of alphanumeric characters, '-', "
+                            "'_' or '.'",
+                        )
+                    )
+                if value and (len(str(value)) > 63 or not _LABEL_NAME.match(str(value))):
+                    found.append(
+                        (
+                            "metadata.labels",
+                            f"Invalid value: {value!r}: a valid label must be an empty string or consist of "
+                            "alphanumeric characters, '-', '_' or '.'",
+                        )
+                    )
+        return found
+
+    def _stamped(self, candidate: dict[str, Any], live: Mapping[str, Any] | None, *, bump: bool) -> dict[str, Any]:
+        stored = copy.deepcopy(candidate)
+        metadata = stored["metadata"]
+        metadata.pop("managedFields", None)
+        if live is None:
+            metadata["uid"] = str(uuid.uuid4())
+            metadata["creationTimestamp"] = _now()
+            metadata["generation"] = 1
+        else:
+            for name in ("uid", "creationTimestamp", "generation"):
+                if name in live["metadata"]:
+                    metadata[name] = live["metadata"][name]
+            if live.get("spec") != stored.get("spec") and bump:
+                metadata["generation"] = int(live["metadata"].get("generation", 1)) + 1
+        metadata["resourceVersion"] = str(
+            self._version if bump else (live or {}).get("metadata", {}).get("resourceVersion", "0")
+        )
+        return stored
+
+    def _delete(self, target: _Target, params: Mapping[str, str]) -> dict[str, Any]:
+        resource = target.resource
+        namespace = target.namespace if resource.namespaced else ""
+        key = (resource.qualified, namespace, target.name)
+        with self._lock:
+            live = self._objects.get(key)
+            if live is None:
+                raise APIError(
+                    404,
+                    "NotFound",
+                    f'{resource.qualified} "{target.name}" not found',
+                    details={"name": target.name, "group": resource.group, "kind": resource.plural},
+                )
+            if params.get("dryRun") == "All":
+                return self._rendered(resource, live)
+            self._version += 1
+            del self._objects[key]
+            self._owners.pop(key, None)
+            gone = {**live, "metadata": {**live["metadata"], "resourceVersion": str(self._version)}}
+            self._record(resource, "DELETED", gone)
+            if resource.kind == "Namespace":  # its objects go with it
+                for other in [k for k in self._objects if k[1] == target.name]:
+                    kind = next(r for r in KIND_TABLE if r.qualified == other[0])
+                    self._version += 1
+                    removed = self._objects.pop(other)
+                    self._owners.pop(other, None)
+                    self._record(kind, "DELETED", removed)
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": target.name,
+                "group": resource.group,
+                "kind": resource.plural,
+                "uid": live["metadata"].get("uid"),
+            },
+        }
+
+    def _list(self, resource: ResourceType, namespace: str | None, params: Mapping[str, str]) -> dict[str, Any]:
+        selector = _selector(params.get("labelSelector", ""))
+        name = _field_name(params.get("fieldSelector", ""))
+        with self._lock:
+            items = [
+                self._rendered(resource, obj)
+                for (qualified, ns, obj_name), obj in sorted(self._objects.items())
+                if qualified == resource.qualified
+                and (namespace is None or ns == namespace)
+                and (name is None or obj_name == name)
+                and selector(obj["metadata"].get("labels") or {})
+            ]
+            return {
+                "kind": f"{resource.kind}List",
+                "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": str(self._version)},
+                "items": items,
+            }
+
+    def _watch(
+        self, resource: ResourceType, namespace: str | None, params: Mapping[str, str], drop_after: int | None
+    ) -> Iterator[dict[str, Any]]:
+        selector = _selector(params.get("labelSelector", ""))
+        name = _field_name(params.get("fieldSelector", ""))
+        timeout = float(params.get("timeoutSeconds") or 30)
+        deadline = time.monotonic() + timeout
+        sent = 0
+
+        def wanted(obj: Mapping[str, Any]) -> bool:
+            metadata = obj["metadata"]
+            return (
+                (namespace is None or metadata.get("namespace", "") == namespace)
+                and (name is None or metadata["name"] == name)
+                and selector(metadata.get("labels") or {})
+            )
+
+        with self._lock:
+            start = params.get("resourceVersion") or ""
+            if start in ("", "0"):
+                since = self._version
+                initial = [
+                    {"type": "ADDED", "object": self._rendered(resource, obj)}
+                    for (qualified, _, _), obj in sorted(self._objects.items())
+                    if qualified == resource.qualified and wanted(obj)
+                ]
+            else:
+                since = int(start)
+                if since < self._compacted:
+                    raise APIError(410, "Expired", f"too old resource version: {since} ({self._compacted})")
+                initial = []
+        for event in initial:
+            yield event
+            sent += 1
+            if drop_after is not None and sent >= drop_after:
+                raise _Dropped
+        while time.monotonic() < deadline and self._server is not None:
+            with self._changed:
+                pending = self._pending(since, resource, wanted)
+                if not pending:
+                    self._changed.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+                    pending = self._pending(since, resource, wanted)
+            for version, kind, obj in pending:
+                since = max(since, version)
+                yield {"type": kind, "object": obj}
+                sent += 1
+                if drop_after is not None and sent >= drop_after:
+                    raise _Dropped
+
+    def _pending(
+        self, since: int, resource: ResourceType, wanted: Callable[[Mapping[str, Any]], bool]
+    ) -> list[tuple[int, str, dict[str, Any]]]:
+        return [
+            (v, kind, obj) for v, q, kind, obj in self._events if v > since and q == resource.qualified and wanted(obj)
+        ]
+
+    # ---- faults and audit ------------------------------------------------------------------------------------------
+
+    def _fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            self.requests += 1
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+
+def _condition(kind: str, status: str, reason: str, message: str, at: str) -> dict[str, str]:
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastUpdateTime": at,
+        "lastTransitionTime": at,
+    }
+
+
+def _with_warnings(obj: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    if warnings:
+        obj = dict(obj)
+        obj["__warnings__"] = warnings
+    return obj
+
+
+def _comparable(obj: Mapping[str, Any]) -> Any:
+    metadata = {
+        k: v
+        for k, v in (obj.get("metadata") or {}).items()
+        if k not in ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
+    }
+    return {**obj, "metadata": metadata}
+
+
+def _without(obj: dict[str, Any], dotted_paths: list[str]) -> dict[str, Any]:
+    """*obj* without the unknown fields named (``spec.template.spec.containers[0].portss``)."""
+    result = copy.deepcopy(obj)
+    for dotted in dotted_paths:
+        parts = re.findall(r"[^.\[\]]+|\[\d+\]", dotted)
+        current: Any = result
+        for part in parts[:-1]:
+            current = current[int(part[1:-1])] if part.startswith("[") else current.get(part, {})
+        last = parts[-1]
+        if isinstance(current, dict):
+            current.pop(last, None)
+    return result
+
+
+def _default_keys(resource: ResourceType, obj: dict[str, Any]) -> None:
+    """The defaulted keys of keyed lists (a port's protocol): set before an apply is merged, as the API server does."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    pod = spec.get("template", {}).get("spec", {}) if resource.kind == "Deployment" else {}
+    for container in pod.get("containers", []) if isinstance(pod, dict) else []:
+        for port in (container.get("ports") or []) if isinstance(container, dict) else []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+    if resource.kind == "Service":
+        for port in spec.get("ports", []) or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+
+
+def _default(resource: ResourceType, obj: dict[str, Any]) -> None:
+    """The defaults kube-apiserver sets that a deployment tool meets."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    _default_keys(resource, obj)
+    if resource.kind == "Deployment":
+        spec.setdefault("replicas", 1)
+        spec.setdefault("progressDeadlineSeconds", 600)
+        spec.setdefault("revisionHistoryLimit", 10)
+        strategy = spec.setdefault("strategy", {"type": "RollingUpdate"})
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            strategy.setdefault("type", "RollingUpdate")
+            strategy.setdefault("rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "25%"})
+    if resource.kind == "Service":
+        spec.setdefault("type", "ClusterIP")
+        for port in spec.get("ports", []) or []:
+            if isinstance(port, dict):
+                port.setdefault("targetPort", port.get("port"))
+
+
+def _selector(text: str) -> Callable[[Mapping[str, str]], bool]:
+    """An equality- and set-based label selector: ``a=b``, ``a==b``, ``a!=b``, ``a``, ``!a``, ``a in (x,y)``,
+    ``a notin (x)``."""
+    clauses: list[tuple[str, str, frozenset[str]]] = []
+    for raw in re.findall(r"[^,(]+(?:\([^)]*\))?", text):
+        part = raw.strip()
+        if not part:
+            continue
+        if match := re.fullmatch(r"(\S+)\s+(in|notin)\s+\(([^)]*)\)", part):
+            values = frozenset(v.strip() for v in match.group(3).split(","))
+            clauses.append((match.group(2), match.group(1), values))
+        elif "!=" in part:
+            key, value = (side.strip() for side in part.split("!=", 1))
+            clauses.append(("notin", key, frozenset({value})))
+        elif "=" in part:
+            key, value = (side.strip() for side in re.split(r"==?", part, maxsplit=1))
+            clauses.append(("in", key, frozenset({value})))
+        elif part.startswith("!"):
+            clauses.append(("absent", part[1:].strip(), frozenset()))
+        else:
+            clauses.append(("present", part, frozenset()))
+
+    def holds(operator: str, key: str, values: frozenset[str], labels: Mapping[str, str]) -> bool:
+        if operator == "in":
+            return labels.get(key) in values
+        if operator == "notin":
+            return labels.get(key) not in values
+        return (key in labels) == (operator == "present")
+
+    return lambda labels: all(holds(op, key, values, labels) for op, key, values in clauses)
+
+
+def _field_name(text: str) -> str | None:
+    match = re.fullmatch(r"metadata\.name==?(.+)", text.strip())
+    return match.group(1) if match else None
+
+
+# ---- HTTP -----------------------------------------------------------------------------------------------------------
+
+
+def _discovery(group: str, version: str) -> dict[str, Any]:
+    resources = []
+    for resource in KIND_TABLE:
+        if (resource.group, resource.version) != (group, version):
+            continue
+        verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        resources.append(
+            {
+                "name": resource.plural,
+                "singularName": resource.kind.lower(),
+                "namespaced": resource.namespaced,
+                "kind": resource.kind,
+                "verbs": verbs,
+            }
+        )
+        if resource.status:
+            resources.append(
+                {
+                    "name": f"{resource.plural}/status",
+                    "singularName": "",
+                    "namespaced": resource.namespaced,
+                    "kind": resource.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": resources,
+    }
+
+
+def _groups() -> dict[str, Any]:
+    groups: dict[str, list[str]] = {}
+    for resource in KIND_TABLE:
+        if resource.group:
+            groups.setdefault(resource.group, [])
+            if resource.version not in groups[resource.group]:
+                groups[resource.group].append(resource.version)
+    return {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [
+            {
+                "name": name,
+                "versions": [{"groupVersion": f"{name}/{v}", "version": v} for v in versions],
+                "preferredVersion": {"groupVersion": f"{name}/{versions[0]}", "version": versions[0]},
+            }
+            for name, versions in sorted(groups.items())
+        ],
+    }
+
+
+def _openapi_root() -> dict[str, Any]:
+    """OpenAPI v3 discovery: one document per group-version (kubectl reads it to learn that the server validates
+    fields itself, ``fieldValidation``)."""
+    versions = sorted({(r.group, r.version) for r in KIND_TABLE})
+    return {
+        "paths": {
+            (f"apis/{group}/{version}" if group else f"api/{version}"): {
+                "serverRelativeURL": f"/openapi/v3/{f'apis/{group}/{version}' if group else f'api/{version}'}?hash=0"
+            }
+            for group, version in versions
+        }
+    }
+
+
+def _openapi_document(group_version: str) -> dict[str, Any]:
+    parameters = [
+        {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+        {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+        {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+        {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": True}},
+    ]
+    paths: dict[str, Any] = {}
+    for resource in KIND_TABLE:
+        prefix = f"apis/{resource.group}/{resource.version}" if resource.group else f"api/{resource.version}"
+        if prefix != group_version:
+            continue
+        scope = "/namespaces/{namespace}" if resource.namespaced else ""
+        operation = {"parameters": parameters, "responses": {"200": {"description": "OK"}}}
+        gvk = {"group": resource.group, "version": resource.version, "kind": resource.kind}
+        paths[f"/{prefix}{scope}/{resource.plural}/{{name}}"] = {
+            "patch": {**operation, "x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk},
+            "put": {**operation, "x-kubernetes-action": "put", "x-kubernetes-group-version-kind": gvk},
+        }
+        paths[f"/{prefix}{scope}/{resource.plural}"] = {
+            "post": {**operation, "x-kubernetes-action": "post", "x-kubernetes-group-version-kind": gvk},
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.33.0"},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
+
+
+_VERSION = {
+    "major": "1",
+    "minor": "33",
+    "gitVersion": "v1.33.0-findly-stand-in",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "none (findly_infra.testing.kubernetes)",
+    "compiler": "none",
+    "platform": "linux/amd64",
+}
+
+_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_side: KubernetesStandIn
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *_: Any) -> None:
+        return  # quiet: tests read the audit log instead
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    # ---- plumbing ----
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, code: int, document: Any, headers: Mapping[str, str] | None = None) -> None:
+        warnings = document.pop("__warnings__", []) if isinstance(document, dict) else []
+        payload = json.dumps(document).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for warning in warnings:
+            self.send_header("Warning", f'299 - "{warning}"')
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _serve(self, method: str) -> None:
+        stand_in = self.server_side
+        split = urlsplit(self.path)
+        params = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        body = self._body()
+        path = split.path.rstrip("/") or "/"  # /version/ is /version
+        fault = stand_in._fault(method, path)
+        try:
+            if fault is not None:
+                if fault.delay:
+                    time.sleep(fault.delay)
+                if fault.status:
+                    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                    reasons = {
+                        403: "Forbidden",
+                        409: "Conflict",
+                        429: "TooManyRequests",
+                        500: "InternalError",
+                        503: "ServiceUnavailable",
+                        504: "Timeout",
+                    }
+                    message = fault.message or f"injected {fault.status} for {method} {path}"
+                    raise APIError(fault.status, reasons.get(fault.status, "Unknown"), message, headers=headers)
+            self._route(method, path, params, body, fault)
+        except APIError as error:
+            self._send(error.code, error.status(), error.headers)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+    def _route(  # noqa: PLR0911, PLR0912, PLR0915 - one HTTP route table, read top to bottom
+        self, method: str, path: str, params: dict[str, str], body: bytes, fault: Fault | None
+    ) -> None:
+        stand_in = self.server_side
+        if path == "/version":
+            self._send(200, _VERSION)
+            return
+        if path == "/api":
+            self._send(
+                200,
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+                },
+            )
+            return
+        if path == "/apis":
+            self._send(200, _groups())
+            return
+        if path == "/openapi/v3":
+            self._send(200, _openapi_root())
+            return
+        if path.startswith("/openapi/v3/"):
+            self._send(200, _openapi_document(path.removeprefix("/openapi/v3/")))
+            return
+        parts = [p for p in path.split("/") if p]
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+        if not rest:
+            if method != "GET" or not any((r.group, r.version) == (group, version) for r in KIND_TABLE):
+                raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+            self._send(200, _discovery(group, version))
+            return
+        plurals = {r.plural: r for r in KIND_TABLE if (r.group, r.version) == (group, version)}
+        namespace: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] in plurals and plurals[rest[2]].namespaced:
+            namespace, rest = rest[1], rest[2:]
+        resource = plurals.get(rest[0])
+        if resource is None:
+            raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+        name = rest[1] if len(rest) > 1 else ""
+        subresource = rest[2] if len(rest) > 2 else ""
+        if subresource and (subresource != "status" or not resource.status):
+            raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+        if resource.namespaced and namespace is None and (name or method != "GET"):
+            raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+        watch = params.get("watch") in ("true", "1")
+        verb = (
+            "watch"
+            if watch
+            else (
+                "list"
+                if method == "GET" and not name
+                else ("deletecollection" if method == "DELETE" and not name else _VERBS[method])
+            )
+        )
+        stand_in.audit.append(AuditRecord(verb, resource.group, resource.plural, subresource, namespace or "", name))
+        target = _Target(resource, namespace or "", name, subresource)
+        manager = params.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0]
+        if method == "GET" and watch:
+            self._stream(stand_in._watch(resource, namespace, params, fault.drop_watch_after if fault else None))
+            return
+        if method == "GET" and not name:
+            self._send(200, stand_in._list(resource, namespace, params))
+            return
+        if method == "GET":
+            found = stand_in.get(resource.api_version, resource.kind, namespace or "", name)
+            if found is None:
+                raise APIError(
+                    404,
+                    "NotFound",
+                    f'{resource.qualified} "{name}" not found',
+                    details={"name": name, "group": resource.group, "kind": resource.plural},
+                )
+            self._send(200, found)
+            return
+        if method == "DELETE":
+            self._send(200, stand_in._delete(target, params))
+            return
+        content_type = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        document = self._decode(body, content_type)
+        if method == "POST":
+            if name:
+                raise APIError(405, "MethodNotAllowed", "POST to a named object is not allowed")
+            target.name = str((document or {}).get("metadata", {}).get("name") or "")
+            if not target.name:
+                raise APIError(
+                    422,
+                    "Invalid",
+                    f"{resource.kind} is invalid: metadata.name: Required value: name or generateName is required",
+                )
+            self._send(201, stand_in._write(target, "create", document, manager=manager, params=params))
+            return
+        if method == "PUT":
+            self._send(200, stand_in._write(target, "replace", document, manager=manager, params=params))
+            return
+        how = {
+            "application/apply-patch+yaml": "apply",
+            "application/merge-patch+json": "merge",
+            "application/json-patch+json": "json",
+            "application/strategic-merge-patch+json": "strategic",
+        }.get(content_type)
+        if how is None:
+            raise APIError(
+                415, "UnsupportedMediaType", f"the body of the request was in an unknown format ({content_type})"
+            )
+        if how == "apply" and not params.get("fieldManager"):
+            raise APIError(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+            )
+        existed = stand_in.get(resource.api_version, resource.kind, namespace or "", name) is not None
+        result = stand_in._write(target, how, document, manager=manager, params=params)
+        self._send(200 if existed or how != "apply" else 201, result)
+
+    def _decode(self, body: bytes, content_type: str) -> Any:
+        if content_type not in (
+            "application/json",
+            "application/apply-patch+yaml",
+            "application/merge-patch+json",
+            "application/json-patch+json",
+            "application/strategic-merge-patch+json",
+            "application/yaml",
+        ):
+            raise APIError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                f"application/json, application/yaml (got {content_type})",
+            )
+        if not body:
+            raise APIError(400, "BadRequest", "the request has no body")
+        try:
+            if content_type == "application/apply-patch+yaml":
+                import yaml
+
+                return yaml.safe_load(body)
+            return json.loads(body)
+        except (ValueError, Exception) as exc:  # noqa: BLE001 - any body that is not JSON/YAML is the client's
+            raise APIError(400, "BadRequest", f"the body of the request cannot be decoded: {exc}") from None
+
+    def _stream(self, events: Iterator[dict[str, Any]]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for event in events:
+                line = json.dumps(event).encode() + b"\n"
+                self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except APIError as error:  # an expired version: said in the stream, as the API server does
+            line = json.dumps({"type": "ERROR", "object": error.status()}).encode() + b"\n"
+            self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n0\r\n\r\n")
+        except _Dropped:  # cut mid-stream, as a broken network does
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        self.close_connection = True

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -264,6 +264,23 @@ def _store(
     return store, SqliteTrafficRouter(store)
 
 
+def _retry_logger(event: str) -> Callable[[Any], None]:
+    """A stamina retry hook that logs *event* on stderr (stdout is the command's, and ``--json``'s, own)."""
+
+    def on_retry(details: Any) -> None:
+        from findly_infra.logs import logger
+
+        cause = details.caused_by
+        logger().warning(
+            event,
+            retry=details.retry_num,
+            wait_seconds=round(details.wait_for, 3),
+            caused_by=f"HTTP {cause.status}" if hasattr(cause, "status") else str(cause)[:200],
+        )
+
+    return on_retry
+
+
 def _prometheus(settings: Settings, platform: Platform, stack: contextlib.ExitStack) -> Any:
     """The Prometheus client the settings or the platform file name (``None``: none is named)."""
     url = settings.prometheus_url or platform.prometheus.url
@@ -282,19 +299,11 @@ def _prometheus(settings: Settings, platform: Platform, stack: contextlib.ExitSt
     require_extra("prometheus", ("httpx", "stamina"), f"reading Prometheus at {shown}")
     from findly_infra.adapters.prometheus import PrometheusClient
 
-    def on_retry(details: Any) -> None:  # logs go to stderr: stdout is the command's (and --json's) own
-        from findly_infra.logs import logger
-
-        cause = details.caused_by
-        logger().warning(
-            "prometheus.retry_scheduled",
-            retry=details.retry_num,
-            wait_seconds=round(details.wait_for, 3),
-            caused_by=f"HTTP {cause.status}" if hasattr(cause, "status") else type(cause).__name__,
-        )
-
     client = PrometheusClient(
-        url, token=settings.prometheus_token, timeout=platform.prometheus.timeout.seconds, on_retry=on_retry
+        url,
+        token=settings.prometheus_token,
+        timeout=platform.prometheus.timeout.seconds,
+        on_retry=_retry_logger("prometheus.retry_scheduled"),
     )
     stack.callback(client.close)
     return client
@@ -311,6 +320,27 @@ class StateCheck:
     @property
     def sound(self) -> bool:
         return not self.problems
+
+
+def cluster_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:
+    """The objects of *environment*'s cluster (a ``ClusterObjects``): through *context* when given (``--context``),
+    else as the platform file binds it (``kubernetes.clusters``). An environment bound to no cluster has none to
+    reach: :class:`BadInputError` says so (it runs on the simulated cluster)."""
+    env = platform.environment(environment)
+    binding = platform.kubernetes.cluster_for(env.name)
+    if context is None and binding is None:
+        raise BadInputError(
+            f"{env.name} is bound to no cluster (kubernetes.clusters.{env.name} in the platform file, or --context "
+            "CONTEXT): its releases run on the simulated cluster, and there is nothing to apply to"
+        )
+    require_extra("kubernetes", ("kubernetes",), "reaching a Kubernetes cluster")
+    from findly_infra.adapters.kubernetes import connect
+
+    on_retry = _retry_logger("kubernetes.retry_scheduled")
+    if context is not None:
+        return connect(context=context, on_retry=on_retry)
+    assert binding is not None
+    return connect(context=binding.context, in_cluster=binding.in_cluster, on_retry=on_retry)
 
 
 def check_state(settings: Settings) -> StateCheck:

@@ -7,9 +7,9 @@ root (``findly_infra.bootstrap``) builds the adapters and hands them in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -21,6 +21,7 @@ __all__ = [
     "AdvancingClock",
     "BadInputError",
     "Clock",
+    "ClusterObjects",
     "ConcurrencyError",
     "DependencyError",
     "DependencyUnavailableError",
@@ -175,3 +176,29 @@ class TrafficRouter(Protocol):
     def weights(self, service: str, environment: str) -> dict[str, int]:
         """What the router holds now (version -> percent, zero shares left out)."""
         ...
+
+
+class ClusterObjects(Protocol):
+    """A cluster's objects through its API server: applied server-side as ``findly-infra``, read, listed by label,
+    deleted. Raises :class:`BadInputError` for what the server refuses as wrong (an invalid object, a kind it does
+    not serve, a namespace that does not exist, a field another manager owns, a permission it does not grant) and
+    :class:`DependencyUnavailableError` when it does not answer."""
+
+    server: str
+    """The API server's address (credentials never shown)."""
+
+    def apply(self, manifest: Mapping[str, Any], *, dry_run: bool = False, force: bool = False) -> dict[str, Any]:
+        """The object as the server holds it after the apply (or would, with *dry_run*)."""
+        ...
+
+    def get(self, api_version: str, kind_name: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def serves(self, api_version: str, kind_name: str) -> bool:
+        """Whether the cluster serves the kind at all (a custom resource whose CRDs are not installed: no)."""
+        ...
+
+    def managed(self, api_version: str, kind_name: str, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The objects of a kind in *namespace* that the label *selector* selects (none: the kind is not served)."""
+        ...
+
+    def delete(self, api_version: str, kind_name: str, namespace: str, name: str, *, dry_run: bool = False) -> None: ...

@@ -52,7 +52,14 @@ from findly_infra.domain.notation import (
     Threshold,
     describe_value,
 )
-from findly_infra.domain.operations import AlertGroup, AlertRule, BackupPolicy, DisasterRecovery
+from findly_infra.domain.operations import (
+    AlertGroup,
+    AlertRule,
+    BackupPolicy,
+    ClusterBinding,
+    DisasterRecovery,
+    KubernetesSettings,
+)
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.security import (
     IngressRule,
@@ -420,6 +427,7 @@ class _Shapes:
             return tuple(_collect([(k, partial(approver_group, k, v)) for k, v in items.items()], ApproverGroup))
 
         self.strict(DisasterRecovery, **self.keyed("backup_strategy", BackupPolicy))
+        self.strict(KubernetesSettings, **self.keyed("clusters", ClusterBinding, key="environment"))
         self.strict(SecretManagement, **self.keyed("secret_types", SecretType))
         self.strict(
             Platform,

@@ -69,6 +69,20 @@ def promotion_order(platform: Platform) -> Iterator[Finding]:
             )
 
 
+def cluster_bindings(platform: Platform) -> Iterator[Finding]:
+    """Every environment a cluster is bound to exists."""
+    order = platform.promotion_order
+    for binding in platform.kubernetes.clusters:
+        if binding.environment not in order:
+            yield Finding(
+                ("kubernetes", "clusters", binding.environment),
+                f"unknown environment {binding.environment!r}{did_you_mean(binding.environment, order)}; "
+                f"known: {', '.join(order)}",
+                ERROR,
+                "cluster-binding",
+            )
+
+
 def approver_groups(platform: Platform) -> Iterator[Finding]:
     """Approvers name groups that exist and have enough distinct members to approve."""
     groups = {group.name: group for group in platform.approver_groups or ()}
@@ -451,6 +465,7 @@ def alert_rules(platform: Platform) -> Iterator[Finding]:
 
 RULES: tuple[Rule, ...] = (
     promotion_order,
+    cluster_bindings,
     approver_groups,
     resource_profiles,
     strategies_defined,

@@ -17,6 +17,7 @@ __all__ = [
     "Backend",
     "BackupPolicy",
     "CdnConfiguration",
+    "ClusterBinding",
     "DisasterRecovery",
     "DisasterRecoveryTesting",
     "GlobalLoadBalancer",
@@ -281,13 +282,39 @@ _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 @attrs.frozen
+class ClusterBinding:
+    """Where one environment runs (``kubernetes.clusters.<environment>``): a kubeconfig context (``None``: the
+    kubeconfig's current one), or the in-cluster service account (``in_cluster: true``, for a runner inside the
+    cluster). An environment bound to no cluster keeps the simulated cluster, and says so."""
+
+    environment: str
+    context: str | None = None
+    in_cluster: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.context is not None and (not self.context.strip() or len(self.context) > 253):
+            raise InvariantError(f"{self.context!r} is not a kubeconfig context name", field="context")
+        if self.in_cluster and self.context is not None:
+            raise InvariantError(
+                "in_cluster: true uses the pod's service account; a kubeconfig context is for the other case: "
+                "give one of them",
+                field="in_cluster",
+            )
+
+
+@attrs.frozen
 class KubernetesSettings:
     """Where the services run (section ``kubernetes``): each environment gets the namespace
     ``<namespace>-<environment>``; principals and selectors that name ``namespace`` are read as
-    "this environment's namespace"."""
+    "this environment's namespace". ``clusters`` binds environments to clusters."""
 
     namespace: str = "findly-now"
     kubernetes_version: str = "1.32"
+    clusters: tuple[ClusterBinding, ...] = ()
+
+    def cluster_for(self, environment: str) -> ClusterBinding | None:
+        """The environment's cluster, or ``None`` (the simulated cluster)."""
+        return next((binding for binding in self.clusters if binding.environment == environment), None)
 
     def __attrs_post_init__(self) -> None:
         if not _NAMESPACE.match(self.namespace) or len(self.namespace) > 40:

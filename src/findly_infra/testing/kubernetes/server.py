@@ -33,7 +33,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -154,8 +154,11 @@ def _now() -> str:
 class KubernetesStandIn:
     """The server, its objects and its controls. Use as a context manager (it serves from ``__enter__``)."""
 
-    def __init__(self, *, schema_set: Schemas | None = None) -> None:
+    def __init__(self, *, schema_set: Schemas | None = None, omit_groups: Iterable[str] = ()) -> None:
+        """*omit_groups*: API groups this cluster does not serve (``networking.istio.io``: Istio is not installed)."""
         self.schemas = schema_set or schemas()
+        omitted = set(omit_groups)
+        self.kinds = tuple(kind for kind in KIND_TABLE if kind.group not in omitted)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._objects: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -346,7 +349,7 @@ class KubernetesStandIn:
     # ---- the store -------------------------------------------------------------------------------------------------
 
     def _kind(self, api_version: str, kind: str) -> ResourceType:
-        for candidate in KIND_TABLE:
+        for candidate in self.kinds:
             if candidate.api_version == api_version and candidate.kind == kind:
                 return candidate
         raise APIError(404, "NotFound", f"the server could not find the requested resource ({kind} {api_version})")
@@ -429,6 +432,8 @@ class KubernetesStandIn:
                     raise APIError(400, "BadRequest", "the request body is not an object")
                 self._check_identity(resource, target, body)
                 applied = copy.deepcopy(body)
+            elif how in ("merge", "strategic") and not isinstance(body, dict):
+                raise APIError(400, "BadRequest", "a merge patch is a JSON object")
             elif how == "merge":
                 applied = fields.json_merge_patch(base, body)
             elif how == "json":
@@ -901,9 +906,9 @@ def _field_name(text: str) -> str | None:
 # ---- HTTP -----------------------------------------------------------------------------------------------------------
 
 
-def _discovery(group: str, version: str) -> dict[str, Any]:
+def _discovery(kinds: tuple[ResourceType, ...], group: str, version: str) -> dict[str, Any]:
     resources = []
-    for resource in KIND_TABLE:
+    for resource in kinds:
         if (resource.group, resource.version) != (group, version):
             continue
         verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -934,9 +939,9 @@ def _discovery(group: str, version: str) -> dict[str, Any]:
     }
 
 
-def _groups() -> dict[str, Any]:
+def _groups(kinds: tuple[ResourceType, ...]) -> dict[str, Any]:
     groups: dict[str, list[str]] = {}
-    for resource in KIND_TABLE:
+    for resource in kinds:
         if resource.group:
             groups.setdefault(resource.group, [])
             if resource.version not in groups[resource.group]:
@@ -955,10 +960,10 @@ def _groups() -> dict[str, Any]:
     }
 
 
-def _openapi_root() -> dict[str, Any]:
+def _openapi_root(kinds: tuple[ResourceType, ...]) -> dict[str, Any]:
     """OpenAPI v3 discovery: one document per group-version (kubectl reads it to learn that the server validates
     fields itself, ``fieldValidation``)."""
-    versions = sorted({(r.group, r.version) for r in KIND_TABLE})
+    versions = sorted({(r.group, r.version) for r in kinds})
     return {
         "paths": {
             (f"apis/{group}/{version}" if group else f"api/{version}"): {
@@ -969,7 +974,7 @@ def _openapi_root() -> dict[str, Any]:
     }
 
 
-def _openapi_document(group_version: str) -> dict[str, Any]:
+def _openapi_document(kinds: tuple[ResourceType, ...], group_version: str) -> dict[str, Any]:
     parameters = [
         {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
         {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
@@ -977,7 +982,7 @@ def _openapi_document(group_version: str) -> dict[str, Any]:
         {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": True}},
     ]
     paths: dict[str, Any] = {}
-    for resource in KIND_TABLE:
+    for resource in kinds:
         prefix = f"apis/{resource.group}/{resource.version}" if resource.group else f"api/{resource.version}"
         if prefix != group_version:
             continue
@@ -1017,6 +1022,7 @@ _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DE
 class _Handler(BaseHTTPRequestHandler):
     server_side: KubernetesStandIn
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart (Nagle and delayed ACKs)
 
     def log_message(self, *_: Any) -> None:
         return  # quiet: tests read the audit log instead
@@ -1083,6 +1089,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error.code, error.status(), error.headers)
         except (BrokenPipeError, ConnectionResetError):
             return
+        except Exception as exc:  # noqa: BLE001 - a bug of the stand-in's answers 500, as a server does
+            failure = APIError(500, "InternalError", f"the stand-in failed: {type(exc).__name__}: {exc}")
+            self._send(500, failure.status())
 
     def _route(  # noqa: PLR0911, PLR0912, PLR0915 - one HTTP route table, read top to bottom
         self, method: str, path: str, params: dict[str, str], body: bytes, fault: Fault | None
@@ -1102,13 +1111,13 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         if path == "/apis":
-            self._send(200, _groups())
+            self._send(200, _groups(stand_in.kinds))
             return
         if path == "/openapi/v3":
-            self._send(200, _openapi_root())
+            self._send(200, _openapi_root(stand_in.kinds))
             return
         if path.startswith("/openapi/v3/"):
-            self._send(200, _openapi_document(path.removeprefix("/openapi/v3/")))
+            self._send(200, _openapi_document(stand_in.kinds, path.removeprefix("/openapi/v3/")))
             return
         parts = [p for p in path.split("/") if p]
         if parts[:2] == ["api", "v1"]:
@@ -1118,11 +1127,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
         if not rest:
-            if method != "GET" or not any((r.group, r.version) == (group, version) for r in KIND_TABLE):
+            if method != "GET" or not any((r.group, r.version) == (group, version) for r in stand_in.kinds):
                 raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
-            self._send(200, _discovery(group, version))
+            self._send(200, _discovery(stand_in.kinds, group, version))
             return
-        plurals = {r.plural: r for r in KIND_TABLE if (r.group, r.version) == (group, version)}
+        plurals = {r.plural: r for r in stand_in.kinds if (r.group, r.version) == (group, version)}
         namespace: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] in plurals and plurals[rest[2]].namespaced:
             namespace, rest = rest[1], rest[2:]

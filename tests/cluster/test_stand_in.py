@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 kubernetes = pytest.importorskip("kubernetes", reason="the kubernetes extra: pip install 'findly-infra[kubernetes]'")
+from kubernetes import client, watch  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
 
 from findly_infra.testing.kubernetes import KubernetesStandIn  # noqa: E402
-from kubernetes import client, watch  # noqa: E402
 from tests.conftest import EXAMPLE, KUBECTL_INSTALL, require_tool  # noqa: E402
 
 APPLY = "application/apply-patch+yaml"

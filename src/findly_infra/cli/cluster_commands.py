@@ -1,0 +1,102 @@
+"""The cluster's own commands: ``apply`` (an environment's rendered objects, server-side) and ``diff`` (how the
+cluster differs from the platform file)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from findly_infra.cli import present
+from findly_infra.cli.context import Command, Context
+from findly_infra.cli.exits import EXIT_DRIFT, EXIT_OK
+
+__all__ = ["COMMANDS"]
+
+
+def _arguments(parser: argparse.ArgumentParser, *, applying: bool) -> None:
+    parser.add_argument("--env", required=True, help="the environment, as the platform file names it")
+    parser.add_argument(
+        "--context", help="the kubeconfig context to use (default: the environment's kubernetes.clusters binding)"
+    )
+    parser.add_argument(
+        "--version",
+        dest="versions",
+        action="append",
+        default=[],
+        metavar="SERVICE=VERSION",
+        help="the version (image tag) of a service (repeatable; default: what serves there, as the state says)",
+    )
+    if applying:
+        parser.add_argument("--dry-run", action="store_true", help="the server checks everything; nothing changes")
+        parser.add_argument("--no-prune", action="store_true", help="keep objects of ours that left the platform file")
+        parser.add_argument("--force-conflicts", action="store_true", help="take fields another field manager owns")
+
+
+def _versions(context: Context, platform: Any, environment: str) -> dict[str, str]:
+    """``--version`` pairs, else what serves in *environment* as the state says (read only)."""
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.domain.identifiers import version_problem
+
+    versions: dict[str, str] = {}
+    for pair in context.args.versions:
+        service, _, version = pair.partition("=")
+        if not service or not version:
+            raise BadInputError(f"--version takes SERVICE=VERSION, got {pair!r}")
+        wrong = version_problem(version)
+        if wrong is not None:
+            raise BadInputError(f"--version {service}=…: {wrong}")
+        versions[platform.service(service).name] = version
+    runtime = context.runtime(platform, read_only=True)
+    for service in platform.all_services:
+        if service.name in versions:
+            continue
+        view = runtime.service.view(service.name, environment)
+        if view.serving is not None:
+            versions[service.name] = view.serving.version
+    return versions
+
+
+def _run(context: Context, *, applying: bool) -> int:
+    from findly_infra.application.cluster_apply import apply_environment
+    from findly_infra.bootstrap import cluster_objects
+    from findly_infra.render.objects import environment_objects, for_apply
+
+    args = context.args
+    platform = context.platform()
+    environment = platform.environment(args.env).name
+    objects = for_apply(
+        environment_objects(platform, environment, _versions(context, platform, environment)), environment
+    )
+    cluster = cluster_objects(platform, environment, context=args.context)
+    report = apply_environment(
+        cluster,
+        objects,
+        environment,
+        platform.kubernetes.namespace_for(environment),
+        dry_run=not applying or args.dry_run,
+        prune=not (applying and args.no_prune),
+        force=applying and args.force_conflicts,
+    )
+    shown = [change for change in report.changes if change.action != "unchanged"]
+    lines = [change.describe(report.dry_run) for change in shown] + [report.summary()]
+    if not applying and report.differs:
+        present.annotate("warning", f"{environment} differs from the platform file: {report.summary()}")
+    present.github_output(**{k: str(v) for k, v in report.counts.items()}, differs=str(report.differs).lower())
+    context.emit(report.to_json(), "\n".join(lines))
+    return EXIT_DRIFT if not applying and report.differs else EXIT_OK
+
+
+COMMANDS = (
+    Command(
+        "apply",
+        "server-side apply an environment's objects to its cluster (and prune ours that left the file)",
+        lambda parser: _arguments(parser, applying=True),
+        lambda context: _run(context, applying=True),
+    ),
+    Command(
+        "diff",
+        "how an environment's cluster differs from the platform file: exit 0 none, 7 it differs",
+        lambda parser: _arguments(parser, applying=False),
+        lambda context: _run(context, applying=False),
+    ),
+)

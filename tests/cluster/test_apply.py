@@ -1,0 +1,344 @@
+"""``apply`` and ``diff`` against the Kubernetes stand-in, through the real client and the command line: objects
+applied server-side as findly-infra, an unchanged apply changing nothing, drift shown, ours pruned and nobody
+else's, an autoscaler's replicas left alone, and each failure of the API server said for what it is."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("kubernetes", reason="the kubernetes extra: pip install 'findly-infra[kubernetes]'")
+
+from findly_infra import load_platform
+from findly_infra.adapters.kubernetes import AccessDeniedError, KubernetesObjects, connect
+from findly_infra.application.cluster_apply import apply_environment
+from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.cli import EXIT_BAD_INPUT, EXIT_DEPENDENCY, EXIT_DRIFT
+from findly_infra.render.objects import environment_objects, for_apply, object_key
+from findly_infra.testing.kubernetes import KubernetesStandIn
+from tests.conftest import EXAMPLE, KUBECTL_INSTALL, PAST, require_tool
+
+PLATFORM = load_platform(EXAMPLE)
+NS = "findly-now-production"
+
+
+@pytest.fixture
+def cluster() -> Iterator[KubernetesStandIn]:
+    with KubernetesStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def kubeconfig(cluster: KubernetesStandIn, tmp_path: Path) -> Path:
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(cluster.kubeconfig()))
+    return path
+
+
+@pytest.fixture
+def objects(kubeconfig: Path) -> KubernetesObjects:
+    return connect(context="stand-in", kubeconfig=str(kubeconfig))
+
+
+def production(versions: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    return for_apply(environment_objects(PLATFORM, "production", versions), "production")
+
+
+def cli(kubeconfig: Path, tmp_path: Path, *args: str, state: Path | None = None) -> tuple[int, dict[str, Any], str]:
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "FINDLY_CONFIG": str(EXAMPLE),
+        "FINDLY_STATE": str(state or tmp_path / "state.sqlite3"),
+        "GITHUB_ACTIONS": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "findly_infra", "--json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    return result.returncode, json.loads(result.stdout), result.stderr
+
+
+# ---- what is sent --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environment", ["development", "staging", "production"])
+def test_an_environment_is_composed_exactly_as_kustomize_builds_its_overlay(environment: str, tmp_path: Path) -> None:
+    from findly_infra.render import render_platform, write_tree
+
+    kubectl = require_tool("kubectl", KUBECTL_INSTALL)
+    write_tree(render_platform(PLATFORM), tmp_path)
+    built = subprocess.run(
+        [kubectl, "kustomize", str(tmp_path / "overlays" / environment)], capture_output=True, text=True, check=True
+    ).stdout
+    theirs = sorted((doc for doc in yaml.safe_load_all(built) if doc), key=object_key)
+    assert environment_objects(PLATFORM, environment) == theirs
+
+
+def test_apply_marks_objects_as_ours_and_leaves_an_autoscaled_deployments_replicas_out() -> None:
+    sent = {object_key(o): o for o in production()}
+    for item in sent.values():
+        assert item["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "findly-infra"
+        assert item["metadata"]["labels"]["findly-infra/environment"] == "production"
+    scaled = sent[("apps/v1", "Deployment", NS, "fn-posts")]  # fn-posts has an HPA in the seed
+    assert "replicas" not in scaled["spec"]
+
+
+# ---- apply and diff ------------------------------------------------------------------------------------------------
+
+
+def test_apply_creates_then_changes_nothing_and_diff_agrees(
+    cluster: KubernetesStandIn, kubeconfig: Path, tmp_path: Path
+) -> None:
+    code, planned, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
+    assert (code, planned["counts"]["create"]) == (EXIT_DRIFT, 33)
+    assert cluster.objects("apps/v1", "Deployment") == []  # a diff changes nothing
+    code, applied, _ = cli(kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in")
+    assert (code, applied["counts"]) == (0, {"create": 33, "configure": 0, "unchanged": 0, "prune": 0})
+    stored = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
+    assert stored is not None
+    assert [m["manager"] for m in stored["metadata"]["managedFields"]] == ["findly-infra"]
+    writes = len([a for a in cluster.audit if a.verb == "patch"])
+    code, again, _ = cli(kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in")
+    assert (code, again["counts"]["unchanged"], again["differs"]) == (0, 33, False)
+    assert cluster.get("apps/v1", "Deployment", NS, "fn-posts") == stored  # not even a resourceVersion moved
+    assert len([a for a in cluster.audit if a.verb == "patch"]) == writes + 2 * 33  # dry run, then the apply
+    code, clean, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
+    assert (code, clean["differs"]) == (0, False)
+
+
+def test_diff_shows_the_fields_that_drifted_and_apply_brings_them_back(
+    cluster: KubernetesStandIn, objects: KubernetesObjects, kubeconfig: Path, tmp_path: Path
+) -> None:
+    apply_environment(objects, production(), "production", NS)
+    live = cluster.get("networking.istio.io/v1", "VirtualService", NS, "fn-posts")
+    assert live is not None
+    with connect(context="stand-in", kubeconfig=str(kubeconfig)).api as api:  # someone deletes an object by hand
+        api.call_api("DELETE", f"{cluster.url}/apis/networking.istio.io/v1/namespaces/{NS}/virtualservices/fn-posts")
+    code, drift, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
+    assert code == EXIT_DRIFT
+    changed = [c for c in drift["changes"] if c["action"] != "unchanged"]
+    assert changed == [
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "VirtualService",
+            "namespace": NS,
+            "name": "fn-posts",
+            "action": "create",
+            "fields": [],
+        }
+    ]
+    assert cli(kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in")[0] == 0
+    assert cluster.get("networking.istio.io/v1", "VirtualService", NS, "fn-posts") is not None
+
+
+def test_a_field_another_manager_took_is_a_conflict_named_until_forced(
+    cluster: KubernetesStandIn, objects: KubernetesObjects, kubeconfig: Path, tmp_path: Path
+) -> None:
+    apply_environment(objects, production(), "production", NS)
+    with connect(context="stand-in", kubeconfig=str(kubeconfig)).api as api:  # kubectl edit, say
+        api.call_api(
+            "PATCH",
+            f"{cluster.url}/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets/fn-posts?fieldManager=kubectl-edit",
+            {"Content-Type": "application/merge-patch+json"},
+            {"spec": {"maxUnavailable": 3}},
+        )
+    code, refused, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
+    assert code == EXIT_BAD_INPUT
+    message = refused["error"]["message"]
+    assert 'poddisruptionbudgets.policy "fn-posts" in findly-now-production' in message
+    assert ".spec.maxUnavailable" in message
+    assert 'conflict with "kubectl-edit"' in message
+    assert "--force-conflicts" in message
+    code, forced, _ = cli(
+        kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in", "--force-conflicts"
+    )
+    assert code == 0
+    changed = [c for c in forced["changes"] if c["action"] == "configure"]
+    assert [(c["name"], c["fields"]) for c in changed] == [("fn-posts", ["spec.maxUnavailable"])]
+
+
+def test_an_autoscalers_replicas_are_never_fought_over(cluster: KubernetesStandIn, objects: KubernetesObjects) -> None:
+    apply_environment(objects, production(), "production", NS)
+    with objects.api as api:  # the HPA controller scales fn-posts
+        api.call_api(
+            "PATCH",
+            f"{cluster.url}/apis/apps/v1/namespaces/{NS}/deployments/fn-posts?fieldManager=kube-controller-manager",
+            {"Content-Type": "application/merge-patch+json"},
+            {"spec": {"replicas": 7}},
+        )
+    report = apply_environment(objects, production(), "production", NS)
+    assert not report.differs
+    stored = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
+    assert stored is not None
+    assert stored["spec"]["replicas"] == 7
+
+
+def test_prune_removes_only_our_objects_of_this_environment_that_left_the_file(
+    cluster: KubernetesStandIn, objects: KubernetesObjects
+) -> None:
+    everything = production()
+    apply_environment(objects, everything, "production", NS)
+    foreign = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "someone-elses", "namespace": NS}}
+    with objects.api as api:
+        api.call_api(
+            "POST",
+            f"{cluster.url}/api/v1/namespaces/{NS}/configmaps",
+            {"Content-Type": "application/json"},
+            foreign,
+        )
+    without = [o for o in everything if object_key(o) != ("policy/v1", "PodDisruptionBudget", NS, "fn-matcher")]
+    planned = apply_environment(objects, without, "production", NS, dry_run=True)
+    assert [(c.action, c.name) for c in planned.changes if c.action == "prune"] == [("prune", "fn-matcher")]
+    assert cluster.get("policy/v1", "PodDisruptionBudget", NS, "fn-matcher") is not None  # a dry run
+    report = apply_environment(objects, without, "production", NS)
+    assert report.counts["prune"] == 1
+    assert cluster.get("policy/v1", "PodDisruptionBudget", NS, "fn-matcher") is None
+    assert cluster.get("v1", "ConfigMap", NS, "someone-elses") is not None  # not ours: never pruned
+    kept = apply_environment(objects, without, "production", NS, prune=False)
+    assert kept.counts["prune"] == 0
+
+
+def test_versions_come_from_the_flags_else_from_what_serves(
+    kubeconfig: Path, tmp_path: Path, cluster: KubernetesStandIn
+) -> None:
+    state = tmp_path / "rehearsal.sqlite3"
+    release = {
+        **os.environ,
+        "FINDLY_CONFIG": str(EXAMPLE),
+        "FINDLY_STATE": str(state),
+        "FINDLY_ACTOR": "erin",
+        "FINDLY_NOW": PAST,
+    }
+    for step in (
+        ("deploy", "fn-posts", "1.4.0", "--env", "development"),
+        ("rollout", "fn-posts", "--env", "development", "--watch"),
+    ):
+        assert (
+            subprocess.run(
+                [sys.executable, "-m", "findly_infra", *step], env=release, capture_output=True, check=False
+            ).returncode
+            == 0
+        )
+    code, _, stderr = cli(
+        kubeconfig,
+        tmp_path,
+        "apply",
+        "--env",
+        "development",
+        "--context",
+        "stand-in",
+        "--version",
+        "fn-matcher=2.1.0",
+        state=state,
+    )
+    assert code == 0, stderr
+    namespace = "findly-now-development"
+
+    def image(name: str) -> str:
+        stored = cluster.get("apps/v1", "Deployment", namespace, name)
+        assert stored is not None
+        return str(stored["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    assert image("fn-posts").endswith(":1.4.0")  # what serves there, as the state says
+    assert image("fn-matcher").endswith(":2.1.0")  # as the flag says
+    assert image("fn-notifications").endswith(":latest")  # nothing serves it yet
+
+
+# ---- failures ------------------------------------------------------------------------------------------------------
+
+
+def test_an_environment_bound_to_no_cluster_has_nothing_to_apply_to(kubeconfig: Path, tmp_path: Path) -> None:
+    code, refused, _ = cli(kubeconfig, tmp_path, "apply", "--env", "production")
+    assert code == EXIT_BAD_INPUT
+    assert "production is bound to no cluster" in refused["error"]["message"]
+    assert "kubernetes.clusters.production" in refused["error"]["message"]
+
+
+def test_a_cluster_without_istio_is_told_so_and_nothing_changes(tmp_path: Path) -> None:
+    with KubernetesStandIn(omit_groups=("networking.istio.io", "security.istio.io")) as bare:
+        config = tmp_path / "kubeconfig"
+        config.write_text(yaml.safe_dump(bare.kubeconfig()))
+        with pytest.raises(BadInputError) as refused:
+            apply_environment(connect(context="stand-in", kubeconfig=str(config)), production(), "production", NS)
+        assert "does not serve networking.istio.io/v1" in str(refused.value)
+        assert "is Istio installed (its CRDs)?" in str(refused.value)
+        assert bare.objects("v1", "Namespace") == []  # refused before anything changed
+
+
+def test_the_api_servers_failures_are_retried_or_named(cluster: KubernetesStandIn, objects: KubernetesObjects) -> None:
+    import stamina
+
+    waits: list[float] = []
+    stamina.instrumentation.set_on_retry_hooks([lambda details: waits.append(details.wait_for)])
+    try:
+        cluster.fail(429, method="PATCH", path="/namespaces/findly-now-production$", retry_after=1, times=2)
+        report = apply_environment(objects, production(), "production", NS)  # throttled twice, then served
+        assert report.counts["create"] == 33
+        assert waits[:2] == [1.0, 1.0]  # as long as Retry-After said
+        stamina.set_testing(True, attempts=5)  # no real waiting for the 5xx backoff
+        cluster.fail(503, method="GET", path="/deployments/fn-posts$", times=5)  # every attempt
+        with pytest.raises(DependencyUnavailableError) as unavailable:
+            apply_environment(objects, production(), "production", NS)
+        assert f"the Kubernetes API server {cluster.url} did not get deployments.apps" in str(unavailable.value)
+        assert "503" in str(unavailable.value)
+    finally:
+        stamina.set_testing(False)
+        stamina.instrumentation.set_on_retry_hooks(None)
+    cluster.fail(
+        403,
+        method="PATCH",
+        path="/virtualservices/fn-posts$",
+        message='virtualservices is forbidden: User "ci" cannot patch',
+    )
+    with pytest.raises(AccessDeniedError) as denied:
+        apply_environment(objects, production(), "production", NS)
+    assert 'refused to patch virtualservices.networking.istio.io "fn-posts" in findly-now-production' in str(
+        denied.value
+    )
+    assert "403 forbidden" in str(denied.value)
+
+
+def test_an_invalid_object_is_refused_by_name_before_anything_changes(
+    cluster: KubernetesStandIn, objects: KubernetesObjects
+) -> None:
+    apply_environment(objects, production(), "production", NS)
+    broken = production()
+    for item in broken:
+        if object_key(item) == ("apps/v1", "Deployment", NS, "fn-matcher"):
+            item["spec"]["replicass"] = 2
+        if object_key(item) == ("v1", "Service", NS, "fn-posts"):
+            item["metadata"]["labels"]["tier"] = "changed"
+    with pytest.raises(BadInputError) as refused:
+        apply_environment(objects, broken, "production", NS)
+    assert 'patch deployments.apps "fn-matcher" in findly-now-production' in str(refused.value)
+    assert "replicass" in str(refused.value)
+    service = cluster.get("v1", "Service", NS, "fn-posts")
+    assert service is not None
+    assert "tier" not in service["metadata"]["labels"]  # the dry run stopped it: nothing was applied
+
+
+def test_unreachable_api_server_is_exit_5(kubeconfig: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    document = yaml.safe_load(kubeconfig.read_text())
+    document["clusters"][0]["cluster"]["server"] = f"http://127.0.0.1:{port}"
+    kubeconfig.write_text(yaml.safe_dump(document))
+    code, failed, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
+    assert code == EXIT_DEPENDENCY
+    assert f"the Kubernetes API server http://127.0.0.1:{port} did not" in failed["error"]["message"]

@@ -136,7 +136,8 @@ def user_environment(home: Path, **extra: str) -> dict[str, str]:
 
 
 def run_console(block: ConsoleBlock, folder: Path, env: dict[str, str], replace: dict[str, str] | None = None) -> None:
-    """Run *block*'s steps in one bash session in *folder*; fail with the first step whose output or exit differs."""
+    """Run *block*'s steps in one bash session in *folder*; fail with the first step whose output or exit differs.
+    *replace* maps what the page shows to what this run uses (an address): in commands, and back in outputs."""
     script = ["set +e"]
     results = folder / f".doc-results-{block.index}"
     results.mkdir()
@@ -155,6 +156,8 @@ def run_console(block: ConsoleBlock, folder: Path, env: dict[str, str], replace:
             if (results / str(number)).stat().st_size
             else []
         )
+        for old, new in (replace or {}).items():
+            output = [line.replace(new, old) for line in output]
         code = int((results / f"{number}.rc").read_text())
         shown = "\n".join(output)
         assert code == step.exit_code, (

@@ -22,11 +22,16 @@ from tests.docs_examples import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = "http://127.0.0.1:9090"  # blocks naming it run in tests/prometheus, against a real one
+CLUSTER = "--context findly-prod"  # blocks naming it run in tests/cluster, against the Kubernetes stand-in
 
 
 @pytest.mark.parametrize(
     "page",
-    [page for page, blocks in pages().items() if not any(PROMETHEUS in block.text for block in blocks)],
+    [
+        page
+        for page, blocks in pages().items()
+        if not any(PROMETHEUS in block.text or CLUSTER in block.text for block in blocks)
+    ],
 )
 def test_console_examples_run_from_another_folder(page: str, tmp_path: Path) -> None:
     """A page's console blocks, in order, in one folder of their own: as someone following the page would."""
@@ -110,3 +115,18 @@ def test_the_prometheus_pages_configuration_loads_as_written() -> None:
             text = without + "\n" + block
         report = validate_platform_text(text)
         assert report.ok, [str(e) for e in report.errors]
+
+
+def test_the_kubernetes_pages_binding_loads_as_written() -> None:
+    from findly_infra.config.loader import validate_platform_text
+
+    example = (ROOT / "examples" / "findly.yaml").read_text()
+    without = re.sub(r"\nkubernetes:\n(?:  .*\n)+", "\n", example)  # the page shows the whole section
+    (block,) = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "kubernetes.md").read_text(), re.S)
+    report = validate_platform_text(without + "\n" + block)
+    assert report.ok, [str(e) for e in report.errors]
+    assert report.platform is not None
+    bindings = {b.environment: b for b in report.platform.kubernetes.clusters}
+    assert bindings["production"].context == "gke_findly-now_us-central1_findly-now-prod"
+    assert (bindings["staging"].context, bindings["staging"].in_cluster) == (None, False)
+    assert "development" not in bindings  # commented out: the simulated cluster

@@ -22,7 +22,8 @@ from findly_infra.adapters.kubernetes import AccessDeniedError, KubernetesObject
 from findly_infra.application.cluster_apply import apply_environment
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.cli import EXIT_BAD_INPUT, EXIT_DEPENDENCY, EXIT_DRIFT
-from findly_infra.render.objects import environment_objects, for_apply, object_key
+from findly_infra.domain.cluster import object_key
+from findly_infra.render.objects import environment_objects, for_apply
 from findly_infra.testing.kubernetes import KubernetesStandIn
 from tests.conftest import EXAMPLE, KUBECTL_INSTALL, PAST, require_tool
 

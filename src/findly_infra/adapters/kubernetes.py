@@ -21,7 +21,7 @@ import attrs
 
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.application.redaction import redact_url
-from findly_infra.render.objects import PROVIDERS
+from findly_infra.domain.cluster import PROVIDERS
 
 __all__ = ["KINDS", "AccessDeniedError", "FieldConflictError", "Kind", "KubernetesObjects", "connect"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from findly_infra.application.ports import BadInputError, ClusterObjects
-from findly_infra.render.objects import (
+from findly_infra.domain.cluster import (
     ENVIRONMENT_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,

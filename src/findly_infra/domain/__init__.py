@@ -10,6 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "CLUSTER_SCOPED": "findly_infra.domain.cluster",
+    "ENVIRONMENT_LABEL": "findly_infra.domain.cluster",
+    "MANAGED_BY": "findly_infra.domain.cluster",
+    "MANAGED_BY_LABEL": "findly_infra.domain.cluster",
+    "PROVIDERS": "findly_infra.domain.cluster",
+    "PRUNABLE": "findly_infra.domain.cluster",
+    "object_key": "findly_infra.domain.cluster",
     "AlertGroup": "findly_infra.domain.operations",
     "AlertRule": "findly_infra.domain.operations",
     "AnalysisRecorded": "findly_infra.domain.events",
@@ -167,9 +174,15 @@ _EXPORTS = {
 __all__ = [
     "BUILTIN_RESOURCE_PROFILES",
     "BURN_WINDOWS",
+    "CLUSTER_SCOPED",
+    "ENVIRONMENT_LABEL",
     "HEALTH_CHECKS_STEP",
+    "MANAGED_BY",
+    "MANAGED_BY_LABEL",
     "MAX_REASON",
     "MAX_VERSION",
+    "PROVIDERS",
+    "PRUNABLE",
     "REQUESTS",
     "ROLLOUT_RECORDED_EVIDENCE",
     "RULES",
@@ -310,6 +323,7 @@ __all__ = [
     "measured_metrics",
     "metric_kind",
     "name_problem",
+    "object_key",
     "override_reason",
     "parse_alerting_threshold",
     "parse_objective",
@@ -347,6 +361,15 @@ if TYPE_CHECKING:
         RULES,
         check_platform,
         did_you_mean,
+    )
+    from findly_infra.domain.cluster import (
+        CLUSTER_SCOPED,
+        ENVIRONMENT_LABEL,
+        MANAGED_BY,
+        MANAGED_BY_LABEL,
+        PROVIDERS,
+        PRUNABLE,
+        object_key,
     )
     from findly_infra.domain.environment import (
         ApproverGroup,

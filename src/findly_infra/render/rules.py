@@ -26,6 +26,7 @@ __all__ = [
     "burn_tiers",
     "le_matcher",
     "prometheus_duration",
+    "prometheus_rule",
     "slo_rule_groups",
 ]
 
@@ -232,3 +233,13 @@ def _rule(rule: AlertRule, name: str, expression: str) -> dict[str, Any]:
     if annotations:
         rendered["annotations"] = annotations
     return rendered
+
+
+def prometheus_rule(name: str, groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Prometheus operator's PrometheusRule object holding *groups*."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "findly-now", "role": "alert-rules"}},
+        "spec": {"groups": groups},
+    }

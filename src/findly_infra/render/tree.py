@@ -21,7 +21,7 @@ from findly_infra.render.manifests import (
     service_base_manifests,
     shared_base_manifests,
 )
-from findly_infra.render.rules import alert_rule_groups, slo_rule_groups
+from findly_infra.render.rules import alert_rule_groups, prometheus_rule, slo_rule_groups
 
 __all__ = ["HEADER", "OWNED", "UnsafeOutputError", "dump", "render_platform", "write_tree"]
 
@@ -132,15 +132,6 @@ def dump(document: Any) -> str:
     return HEADER + "\n".join(lines) + "\n"
 
 
-def _prometheus_rule(name: str, groups: list[dict[str, Any]]) -> Manifest:
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PrometheusRule",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "findly-now", "role": "alert-rules"}},
-        "spec": {"groups": groups},
-    }
-
-
 def render_platform(
     platform: Platform,
     *,
@@ -164,10 +155,10 @@ def render_platform(
     base.update(shared_base_manifests(platform))
     alerts, slos = alert_rule_groups(platform), slo_rule_groups(platform)
     if alerts:
-        base["monitoring/prometheusrule-alerts.yaml"] = _prometheus_rule("findly-alerts", alerts)
+        base["monitoring/prometheusrule-alerts.yaml"] = prometheus_rule("findly-alerts", alerts)
         files["prometheus/alerts.rules.yaml"] = {"groups": alerts}
     if slos:
-        base["monitoring/prometheusrule-slo.yaml"] = _prometheus_rule("findly-slo", slos)
+        base["monitoring/prometheusrule-slo.yaml"] = prometheus_rule("findly-slo", slos)
         files["prometheus/slo.rules.yaml"] = {"groups": slos}
     for name, manifest in base.items():
         files[f"base/{name}"] = manifest

@@ -1,0 +1,64 @@
+"""What the platform puts in a Kubernetes cluster, as plain data: the kinds it renders, the labels that mark an
+object as ours (and scope pruning), who provides the custom kinds, and an object's identity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "CLUSTER_SCOPED",
+    "ENVIRONMENT_LABEL",
+    "MANAGED_BY",
+    "MANAGED_BY_LABEL",
+    "PROVIDERS",
+    "PRUNABLE",
+    "object_key",
+]
+
+CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"})
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "findly-infra"
+ENVIRONMENT_LABEL = "findly-infra/environment"
+"""The label that scopes pruning: ``apply --env production`` prunes only objects it applied for production."""
+
+
+PROVIDERS = {
+    "networking.istio.io": "Istio",
+    "security.istio.io": "Istio",
+    "monitoring.coreos.com": "the Prometheus operator",
+}
+"""Who installs the custom resources of each API group the platform renders (a cluster without them is told so)."""
+
+PRUNABLE: tuple[tuple[str, str, bool], ...] = (
+    ("v1", "Namespace", False),
+    ("v1", "ServiceAccount", True),
+    ("v1", "Service", True),
+    ("v1", "ConfigMap", True),
+    ("v1", "ResourceQuota", True),
+    ("apps/v1", "Deployment", True),
+    ("autoscaling/v2", "HorizontalPodAutoscaler", True),
+    ("policy/v1", "PodDisruptionBudget", True),
+    ("networking.k8s.io/v1", "Ingress", True),
+    ("networking.k8s.io/v1", "NetworkPolicy", True),
+    ("rbac.authorization.k8s.io/v1", "Role", True),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", True),
+    ("networking.istio.io/v1", "VirtualService", True),
+    ("networking.istio.io/v1", "DestinationRule", True),
+    ("security.istio.io/v1", "PeerAuthentication", True),
+    ("security.istio.io/v1", "AuthorizationPolicy", True),
+    ("monitoring.coreos.com/v1", "PrometheusRule", True),
+)
+"""Every kind the platform renders, (apiVersion, kind, namespaced): what ``apply`` looks through to prune an object
+that left the platform file (a kind can leave it whole)."""
+
+
+def object_key(manifest: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """(apiVersion, kind, namespace, name): an object's identity in a cluster."""
+    metadata = manifest.get("metadata") or {}
+    return (
+        str(manifest.get("apiVersion", "")),
+        str(manifest.get("kind", "")),
+        str(metadata.get("namespace", "")),
+        str(metadata.get("name", "")),
+    )

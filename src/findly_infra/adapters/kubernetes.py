@@ -141,10 +141,10 @@ class KubernetesObjects:
         except _NotFound:
             return None
 
-    def serves(self, api_version: str, kind_name: str) -> bool:
+    def serves(self, api_version: str, kind_name: str, namespace: str) -> bool:
         kind = kind_of(api_version, kind_name)
-        try:
-            self._call("list", kind, "", "", "GET", kind.path(), [("limit", "1")], None, None)
+        try:  # a list in the namespace: no cluster-wide permission needed to ask
+            self._call("list", kind, namespace, "", "GET", kind.path(namespace), [("limit", "1")], None, None)
         except _NotFound:
             return False
         return True

@@ -166,7 +166,7 @@ def _pass(cluster: ClusterObjects, ordered: Sequence[Mapping[str, Any]], *, dry_
         api_version, kind, namespace, name = object_key(manifest)
         live = cluster.get(api_version, kind, namespace, name)
         if dry_run and namespace in new_namespaces:  # its namespace does not exist yet: the server cannot check it
-            if not cluster.serves(api_version, kind):  # but it can say whether it knows the kind at all
+            if not cluster.serves(api_version, kind, namespace):  # but it can say whether it knows the kind at all
                 owner = PROVIDERS.get(api_version.partition("/")[0])
                 hint = f": is {owner} installed (its CRDs)?" if owner else ""
                 raise BadInputError(

@@ -193,8 +193,9 @@ class ClusterObjects(Protocol):
 
     def get(self, api_version: str, kind_name: str, namespace: str, name: str) -> dict[str, Any] | None: ...
 
-    def serves(self, api_version: str, kind_name: str) -> bool:
-        """Whether the cluster serves the kind at all (a custom resource whose CRDs are not installed: no)."""
+    def serves(self, api_version: str, kind_name: str, namespace: str) -> bool:
+        """Whether the cluster serves the kind at all (a custom resource whose CRDs are not installed: no); asked
+        in *namespace*, so that no cluster-wide permission is needed."""
         ...
 
     def managed(self, api_version: str, kind_name: str, namespace: str, selector: str) -> list[dict[str, Any]]:

@@ -140,9 +140,9 @@ def _render(context: Context) -> int:
         versions[report.platform.service(service).name] = version  # an unknown service is named, exit 2
     tree = render_platform(report.platform, environments=args.env, versions=versions)
     scopes = (
-        ["base", "prometheus", *(f"overlays/{env}" for env in args.env)]
+        ["base", "prometheus", *(f"overlays/{env}" for env in args.env), *(f"access/{env}" for env in args.env)]
         if args.env
-        else ["base", "prometheus", "overlays"]
+        else ["base", "prometheus", "overlays", "access"]
     )
     try:
         changed = write_tree(tree, args.out, prune=None if args.no_prune else scopes)

@@ -10,6 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "NAMESPACED_VERBS": "findly_infra.domain.cluster",
+    "NAMESPACE_VERBS": "findly_infra.domain.cluster",
+    "TOOL_SERVICE_ACCOUNT": "findly_infra.domain.cluster",
     "CLUSTER_SCOPED": "findly_infra.domain.cluster",
     "ENVIRONMENT_LABEL": "findly_infra.domain.cluster",
     "MANAGED_BY": "findly_infra.domain.cluster",
@@ -181,11 +184,14 @@ __all__ = [
     "MANAGED_BY_LABEL",
     "MAX_REASON",
     "MAX_VERSION",
+    "NAMESPACED_VERBS",
+    "NAMESPACE_VERBS",
     "PROVIDERS",
     "PRUNABLE",
     "REQUESTS",
     "ROLLOUT_RECORDED_EVIDENCE",
     "RULES",
+    "TOOL_SERVICE_ACCOUNT",
     "AlertGroup",
     "AlertRule",
     "AnalysisRecorded",
@@ -367,8 +373,11 @@ if TYPE_CHECKING:
         ENVIRONMENT_LABEL,
         MANAGED_BY,
         MANAGED_BY_LABEL,
+        NAMESPACE_VERBS,
+        NAMESPACED_VERBS,
         PROVIDERS,
         PRUNABLE,
+        TOOL_SERVICE_ACCOUNT,
         object_key,
     )
     from findly_infra.domain.environment import (

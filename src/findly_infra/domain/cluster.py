@@ -11,8 +11,11 @@ __all__ = [
     "ENVIRONMENT_LABEL",
     "MANAGED_BY",
     "MANAGED_BY_LABEL",
+    "NAMESPACED_VERBS",
+    "NAMESPACE_VERBS",
     "PROVIDERS",
     "PRUNABLE",
+    "TOOL_SERVICE_ACCOUNT",
     "object_key",
 ]
 
@@ -34,15 +37,12 @@ PRUNABLE: tuple[tuple[str, str, bool], ...] = (
     ("v1", "Namespace", False),
     ("v1", "ServiceAccount", True),
     ("v1", "Service", True),
-    ("v1", "ConfigMap", True),
     ("v1", "ResourceQuota", True),
     ("apps/v1", "Deployment", True),
     ("autoscaling/v2", "HorizontalPodAutoscaler", True),
     ("policy/v1", "PodDisruptionBudget", True),
     ("networking.k8s.io/v1", "Ingress", True),
     ("networking.k8s.io/v1", "NetworkPolicy", True),
-    ("rbac.authorization.k8s.io/v1", "Role", True),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", True),
     ("networking.istio.io/v1", "VirtualService", True),
     ("networking.istio.io/v1", "DestinationRule", True),
     ("security.istio.io/v1", "PeerAuthentication", True),
@@ -62,3 +62,12 @@ def object_key(manifest: Mapping[str, Any]) -> tuple[str, str, str, str]:
         str(metadata.get("namespace", "")),
         str(metadata.get("name", "")),
     )
+
+
+TOOL_SERVICE_ACCOUNT = "findly-infra"
+"""The service account findly-infra acts as in each environment's namespace."""
+NAMESPACED_VERBS = ("create", "delete", "get", "list", "patch")
+"""What ``apply``/``diff`` do to each kind in the environment's namespace: read it (get), apply it (patch; create when
+server-side apply creates the object, as the API server authorizes it), list ours (prune), delete what left the file."""
+NAMESPACE_VERBS = ("get", "patch")
+"""What they do to the environment's Namespace object itself (an administrator creates it: ``access/ENV``)."""

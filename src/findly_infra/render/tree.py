@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from findly_infra.domain.platform import Platform
+from findly_infra.render.access import access_objects
 from findly_infra.render.manifests import (
     Manifest,
     environment_manifests,
@@ -26,7 +27,7 @@ from findly_infra.render.rules import alert_rule_groups, prometheus_rule, slo_ru
 __all__ = ["HEADER", "OWNED", "UnsafeOutputError", "dump", "render_platform", "write_tree"]
 
 HEADER = "# Rendered by findly-infra from the platform file. Do not edit: change the file and render again.\n"
-OWNED = ("base", "overlays", "prometheus")
+OWNED = ("access", "base", "overlays", "prometheus")
 _KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 
 
@@ -167,6 +168,10 @@ def render_platform(
         overlay = environment_manifests(platform, environment, versions or {})
         for name, manifest in overlay.items():
             files[f"overlays/{environment.name}/{name}"] = manifest
+        access = {f"{item['kind'].lower()}.yaml": item for item in access_objects(platform, environment.name)}
+        for name, manifest in access.items():
+            files[f"access/{environment.name}/{name}"] = manifest
+        files[f"access/{environment.name}/kustomization.yaml"] = {**_KUSTOMIZATION, "resources": sorted(access)}
         files[f"overlays/{environment.name}/kustomization.yaml"] = {
             **_KUSTOMIZATION,
             "namespace": platform.kubernetes.namespace_for(environment.name),

@@ -62,6 +62,8 @@ KIND_TABLE: tuple[ResourceType, ...] = (
     ResourceType("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
     ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     ResourceType("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+    ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", namespaced=False),
+    ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases"),
     ResourceType("networking.istio.io", "v1", "VirtualService", "virtualservices", status=True, custom=True),
     ResourceType("networking.istio.io", "v1", "DestinationRule", "destinationrules", status=True, custom=True),

@@ -613,6 +613,11 @@ class KubernetesStandIn:
         pattern, limit = (_LABEL, 63) if resource.kind in _DNS_LABEL_KINDS else (_SUBDOMAIN, 253)
         if not name:
             found.append(("metadata.name", "Required value: name or generateName is required"))
+        elif resource.group == "rbac.authorization.k8s.io":  # RBAC names are path segments ("system:…")
+            if name in (".", "..") or "/" in name or "%" in name:
+                found.append(
+                    ("metadata.name", f"Invalid value: {name!r}: may not be '.' or '..', nor contain '/' or '%'")
+                )
         elif len(name) > limit or not pattern.match(name):
             found.append(
                 (
@@ -1211,6 +1216,8 @@ class _Handler(BaseHTTPRequestHandler):
                 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
             )
         existed = stand_in.get(resource.api_version, resource.kind, namespace or "", name) is not None
+        if how == "apply" and not existed:  # an apply that creates is authorized as a create too, as upstream does
+            stand_in.audit.append(AuditRecord("create", resource.group, resource.plural, "", namespace or "", name))
         result = stand_in._write(target, how, document, manager=manager, params=params)
         self._send(200 if existed or how != "apply" else 201, result)
 

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ from tests.conftest import EXAMPLE, KUBECTL_INSTALL, PAST, require_tool
 
 PLATFORM = load_platform(EXAMPLE)
 NS = "findly-now-production"
-
-
-@pytest.fixture
-def cluster() -> Iterator[KubernetesStandIn]:
-    with KubernetesStandIn() as stand_in:
-        yield stand_in
 
 
 @pytest.fixture

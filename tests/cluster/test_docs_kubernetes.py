@@ -3,7 +3,6 @@ stand-in, reached through a kubeconfig whose context the pages name (``findly-pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,6 @@ from tests.docs_examples import pages, run_console, user_environment
 
 CONTEXT = "--context findly-prod"
 SHOWN = "http://127.0.0.1:6443"  # the address the pages show
-
-
-@pytest.fixture
-def cluster() -> Iterator[KubernetesStandIn]:
-    with KubernetesStandIn() as stand_in:
-        yield stand_in
 
 
 @pytest.mark.parametrize("page", [page for page, blocks in pages().items() if any(CONTEXT in b.text for b in blocks)])

@@ -7,7 +7,6 @@ import copy
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,6 @@ from tests.conftest import EXAMPLE, KUBECTL_INSTALL, require_tool  # noqa: E402
 
 APPLY = "application/apply-patch+yaml"
 NS = "findly-now-production"
-
-
-@pytest.fixture
-def cluster() -> Iterator[KubernetesStandIn]:
-    with KubernetesStandIn() as stand_in:
-        yield stand_in
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from findly_infra.cli import present
-from findly_infra.cli.context import Command, Context
+from findly_infra.cli.context import Command, Context, add_versions_argument, service_versions
 from findly_infra.cli.exits import EXIT_DRIFT, EXIT_OK
 
 __all__ = ["COMMANDS"]
@@ -18,14 +18,7 @@ def _arguments(parser: argparse.ArgumentParser, *, applying: bool) -> None:
     parser.add_argument(
         "--context", help="the kubeconfig context to use (default: the environment's kubernetes.clusters binding)"
     )
-    parser.add_argument(
-        "--version",
-        dest="versions",
-        action="append",
-        default=[],
-        metavar="SERVICE=VERSION",
-        help="the version (image tag) of a service (repeatable; default: what serves there, as the state says)",
-    )
+    add_versions_argument(parser, "what serves there, as the state says")
     if applying:
         parser.add_argument("--dry-run", action="store_true", help="the server checks everything; nothing changes")
         parser.add_argument("--no-prune", action="store_true", help="keep objects of ours that left the platform file")
@@ -34,18 +27,7 @@ def _arguments(parser: argparse.ArgumentParser, *, applying: bool) -> None:
 
 def _versions(context: Context, platform: Any, environment: str) -> dict[str, str]:
     """``--version`` pairs, else what serves in *environment* as the state says (read only)."""
-    from findly_infra.application.ports import BadInputError
-    from findly_infra.domain.identifiers import version_problem
-
-    versions: dict[str, str] = {}
-    for pair in context.args.versions:
-        service, _, version = pair.partition("=")
-        if not service or not version:
-            raise BadInputError(f"--version takes SERVICE=VERSION, got {pair!r}")
-        wrong = version_problem(version)
-        if wrong is not None:
-            raise BadInputError(f"--version {service}=…: {wrong}")
-        versions[platform.service(service).name] = version
+    versions = service_versions(context.args.versions, platform)
     runtime = context.runtime(platform, read_only=True)
     for service in platform.all_services:
         if service.name in versions:

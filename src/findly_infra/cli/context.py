@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Command",
     "Context",
+    "add_versions_argument",
     "checked",
     "name_argument",
     "reason_argument",
+    "service_versions",
     "strategy_kind",
     "version_argument",
 ]
@@ -154,3 +156,33 @@ def name_argument(what: str) -> Callable[[str], str]:
         return checked(lambda text: name_problem(text, what))(value)
 
     return check
+
+
+def add_versions_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--version SERVICE=VERSION`` (repeatable), into ``args.versions``."""
+    parser.add_argument(
+        "--version",
+        dest="versions",
+        action="append",
+        default=[],
+        metavar="SERVICE=VERSION",
+        help=f"the version (image tag) of a service (repeatable; default: {default})",
+    )
+
+
+def service_versions(pairs: list[str], platform: Platform) -> dict[str, str]:
+    """``--version`` pairs as {service: version}; a pair that is not SERVICE=VERSION, a version that is not an image
+    tag, or an unknown service is bad input, named."""
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.domain.identifiers import version_problem
+
+    versions: dict[str, str] = {}
+    for pair in pairs:
+        service, _, version = pair.partition("=")
+        if not service or not version:
+            raise BadInputError(f"--version takes SERVICE=VERSION, got {pair!r}")
+        wrong = version_problem(version)
+        if wrong is not None:
+            raise BadInputError(f"--version {service}=…: {wrong}")
+        versions[platform.service(service).name] = version  # an unknown service is named, exit 2
+    return versions

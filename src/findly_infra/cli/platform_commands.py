@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from findly_infra.cli import present
-from findly_infra.cli.context import Command, Context
+from findly_infra.cli.context import Command, Context, add_versions_argument, service_versions
 from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_OK
 
 __all__ = ["COMMANDS"]
@@ -89,14 +89,7 @@ def _example(context: Context) -> int:
 def _render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="the folder to render into")
     parser.add_argument("--env", action="append", metavar="ENV", help="one environment (repeatable; default: all)")
-    parser.add_argument(
-        "--version",
-        dest="versions",
-        action="append",
-        default=[],
-        metavar="SERVICE=VERSION",
-        help="the version (image tag) to deploy for a service (repeatable; default: latest)",
-    )
+    add_versions_argument(parser, "latest")
     parser.add_argument("--no-prune", action="store_true", help="keep rendered files the platform no longer has")
 
 
@@ -118,7 +111,6 @@ def _refuse_input(context: Context, message: str, lines: list[str], errors: list
 def _render(context: Context) -> int:
     from findly_infra.application.ports import BadInputError
     from findly_infra.config.loader import validate_platform
-    from findly_infra.domain.identifiers import version_problem
     from findly_infra.render import UnsafeOutputError, render_platform, write_tree
 
     args = context.args
@@ -129,15 +121,7 @@ def _render(context: Context) -> int:
             present.annotate("error", f"{problem.path}: {problem.message}", str(path), problem.line)
         lines = [f"error: {problem}" for problem in report.errors]
         return _refuse_input(context, f"{path} is not valid", lines, [p.to_json() for p in report.errors])
-    versions: dict[str, str] = {}
-    for pair in args.versions:
-        service, _, version = pair.partition("=")
-        if not service or not version:
-            raise BadInputError(f"--version takes SERVICE=VERSION, got {pair!r}")
-        wrong = version_problem(version)
-        if wrong is not None:
-            raise BadInputError(f"--version {service}=…: {wrong}")
-        versions[report.platform.service(service).name] = version  # an unknown service is named, exit 2
+    versions = service_versions(args.versions, report.platform)
     tree = render_platform(report.platform, environments=args.env, versions=versions)
     scopes = (
         ["base", "prometheus", *(f"overlays/{env}" for env in args.env), *(f"access/{env}" for env in args.env)]

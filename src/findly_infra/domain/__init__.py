@@ -10,6 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "Readiness": "findly_infra.domain.cluster",
+    "deployment_readiness": "findly_infra.domain.cluster",
     "NAMESPACED_VERBS": "findly_infra.domain.cluster",
     "NAMESPACE_VERBS": "findly_infra.domain.cluster",
     "TOOL_SERVICE_ACCOUNT": "findly_infra.domain.cluster",
@@ -274,6 +276,7 @@ __all__ = [
     "PrincipalSet",
     "PrometheusSettings",
     "PromotionRequested",
+    "Readiness",
     "Refusal",
     "RelativeThreshold",
     "ResourceMetricTarget",
@@ -317,6 +320,7 @@ __all__ = [
     "cadence_in",
     "check_platform",
     "criteria_for",
+    "deployment_readiness",
     "describe_value",
     "did_you_mean",
     "first_repeat",
@@ -378,6 +382,8 @@ if TYPE_CHECKING:
         PROVIDERS,
         PRUNABLE,
         TOOL_SERVICE_ACCOUNT,
+        Readiness,
+        deployment_readiness,
         object_key,
     )
     from findly_infra.domain.environment import (

@@ -1,10 +1,13 @@
 """What the platform puts in a Kubernetes cluster, as plain data: the kinds it renders, the labels that mark an
-object as ours (and scope pruning), who provides the custom kinds, and an object's identity."""
+object as ours (and scope pruning), who provides the custom kinds, an object's identity, and what a Deployment's
+status says of its readiness."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import attrs
 
 __all__ = [
     "CLUSTER_SCOPED",
@@ -16,6 +19,8 @@ __all__ = [
     "PROVIDERS",
     "PRUNABLE",
     "TOOL_SERVICE_ACCOUNT",
+    "Readiness",
+    "deployment_readiness",
     "object_key",
 ]
 
@@ -71,3 +76,42 @@ NAMESPACED_VERBS = ("create", "delete", "get", "list", "patch")
 server-side apply creates the object, as the API server authorizes it), list ours (prune), delete what left the file."""
 NAMESPACE_VERBS = ("get", "patch")
 """What they do to the environment's Namespace object itself (an administrator creates it: ``access/ENV``)."""
+
+
+@attrs.frozen
+class Readiness:
+    """Whether a Deployment serves its current spec: ``ready``; ``failed`` (it will not get there by itself: the
+    progress deadline passed) with the reason the cluster gave; else still progressing."""
+
+    ready: bool
+    failed: bool = False
+    reason: str = ""
+
+
+def deployment_readiness(deployment: Mapping[str, Any]) -> Readiness:
+    """A Deployment's readiness from its status, as ``kubectl rollout status`` judges it: the controller has seen the
+    current generation, every desired replica is updated and available, and no old replica is left; a
+    ``Progressing=False`` condition (``ProgressDeadlineExceeded``) is a failure, with its message."""
+    metadata = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    desired = int(spec.get("replicas", 1))
+    generation = int(metadata.get("generation", 0))
+    conditions = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, Mapping)}
+    progressing = conditions.get("Progressing") or {}
+    if progressing.get("status") == "False":
+        reason = str(progressing.get("reason") or "not progressing")
+        message = str(progressing.get("message") or "")
+        return Readiness(False, True, f"{reason}: {message}" if message else reason)
+    if int(status.get("observedGeneration", 0)) < generation:
+        return Readiness(False, reason=f"the controller has not seen generation {generation} yet")
+    updated = int(status.get("updatedReplicas", 0))
+    available = int(status.get("availableReplicas", 0))
+    total = int(status.get("replicas", 0))
+    if updated < desired:
+        return Readiness(False, reason=f"{updated} of {desired} replicas updated")
+    if total > updated:
+        return Readiness(False, reason=f"{total - updated} old replicas pending termination")
+    if available < updated:
+        return Readiness(False, reason=f"{available} of {updated} updated replicas available")
+    return Readiness(True)

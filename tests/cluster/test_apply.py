@@ -336,3 +336,12 @@ def test_unreachable_api_server_is_exit_5(kubeconfig: Path, tmp_path: Path) -> N
     code, failed, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
     assert code == EXIT_DEPENDENCY
     assert f"the Kubernetes API server http://127.0.0.1:{port} did not" in failed["error"]["message"]
+
+
+def test_an_object_whose_namespace_does_not_exist_is_refused_by_name(objects: KubernetesObjects) -> None:
+    (deployment,) = [o for o in production() if object_key(o) == ("apps/v1", "Deployment", NS, "fn-posts")]
+    with pytest.raises(BadInputError) as refused:
+        objects.apply(deployment)
+    message = str(refused.value)
+    assert message.startswith('cannot patch deployments.apps "fn-posts" in findly-now-production: namespaces')
+    assert "kubectl apply --server-side -k access/ENV" in message

@@ -249,12 +249,16 @@ class KubernetesObjects:
             raise AccessDeniedError(
                 f"the Kubernetes API server {self.server} refused to {what} ({status} "
                 f"{'unauthorized' if status == 401 else 'forbidden'}: {message}): check the credentials of the "
-                "kubeconfig context, and the Role findly-infra render writes for it"
+                "kubeconfig context, and that an administrator applied the access findly-infra render writes "
+                "(access/ENV)"
             )
         if status == 404:
             missing = (document or {}).get("details", {}).get("kind") if isinstance(document, dict) else None
             if method != "GET" and kind.kind != "Namespace" and missing == "namespaces":
-                raise BadInputError(f"cannot {what}: {message} (apply the environment's Namespace first)")
+                raise BadInputError(
+                    f"cannot {what}: {message} (an administrator creates the environment's namespace with its access: "
+                    "kubectl apply --server-side -k access/ENV, from findly-infra render)"
+                )
             if "could not find the requested resource" in message and method != "GET":
                 owner = PROVIDERS.get(kind.api_version.partition("/")[0])
                 hint = f": is {owner} installed (its CRDs)?" if owner else ""

@@ -3,11 +3,13 @@
 
 The stand-in records each request as RBAC sees it (verb, API group, resource, namespace, name; an apply that creates
 is authorized as ``create`` too, as kube-apiserver does), so the check runs on what the adapter really did through the
-real client, over whole runs: a first apply, an unchanged one, a diff, and a prune of everything."""
+real client, over whole runs: a first apply, a switch of strategy waited for until ready, an unchanged apply, a diff,
+and a prune of everything."""
 
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,16 @@ def _as_canary(environment: str) -> Any:
     return attrs.evolve(PLATFORM, environments=environments)
 
 
+def _ready_once_watched(cluster: KubernetesStandIn, namespace: str) -> None:
+    """The controller, deterministically: nothing is ready until the tool watches, then everything is."""
+    for _ in range(1000):
+        if any(record.verb == "watch" for record in cluster.audit):
+            break
+        threading.Event().wait(0.01)
+    for deployment in cluster.objects("apps/v1", "Deployment", namespace):
+        cluster.mark_ready(namespace, deployment["metadata"]["name"])
+
+
 def allowed(record: AuditRecord, access: list[dict[str, Any]], namespace: str) -> bool:
     """Whether the rendered Role (in *namespace*) or ClusterRole (by resource name) allows *record*."""
     for item in access:
@@ -112,7 +124,10 @@ def test_the_rendered_access_allows_exactly_what_apply_diff_and_prune_do(environ
         start = len(cluster.audit)
         before = for_apply(environment_objects(_as_canary(environment), environment), environment)
         apply_environment(objects, before, environment, namespace)  # as a canary environment (mesh routing) first
-        apply_environment(objects, wanted, environment, namespace)  # its own strategy now: the rest pruned
+        helper = threading.Thread(target=_ready_once_watched, args=(cluster, namespace))
+        helper.start()  # its own strategy now: the rest pruned, and waited for until ready
+        assert apply_environment(objects, wanted, environment, namespace, wait=10).not_ready == ()
+        helper.join()
         assert not apply_environment(objects, wanted, environment, namespace).differs  # changes nothing
         apply_environment(objects, wanted, environment, namespace, dry_run=True)  # diff
         pruned = apply_environment(objects, [], environment, namespace)  # everything of ours left the file
@@ -135,7 +150,10 @@ def test_the_access_grants_nothing_cluster_wide_but_its_own_namespace_by_name() 
             "verbs": ["get", "patch"],
         }
     ]
-    verbs = {verb for item in access if item["kind"] == "Role" for rule in item["rules"] for verb in rule["verbs"]}
-    assert verbs == {"create", "delete", "get", "list", "patch"}  # no watch, no escalate, no bind, no *
+    rules = [rule for item in access if item["kind"] == "Role" for rule in item["rules"]]
+    verbs = {verb for rule in rules for verb in rule["verbs"]}
+    assert verbs == {"create", "delete", "get", "list", "patch", "watch"}  # no escalate, no bind, no *
+    watched = {r for rule in rules if "watch" in rule["verbs"] for r in rule["resources"]}
+    assert watched == {"deployments"}  # apply --wait watches Deployments, and nothing else
     resources = {r for item in access if item["kind"] == "Role" for rule in item["rules"] for r in rule["resources"]}
     assert not resources & {"roles", "rolebindings", "secrets", "pods", "*"}

@@ -345,3 +345,75 @@ def test_an_object_whose_namespace_does_not_exist_is_refused_by_name(objects: Ku
     message = str(refused.value)
     assert message.startswith('cannot patch deployments.apps "fn-posts" in findly-now-production: namespaces')
     assert "kubectl apply --server-side -k access/ENV" in message
+
+
+# ---- waiting until the workloads are ready ----------------------------------------------------------------------
+
+
+def test_apply_wait_succeeds_when_every_deployment_is_ready_and_names_the_one_that_is_not(
+    cluster: KubernetesStandIn, kubeconfig: Path, tmp_path: Path
+) -> None:
+    apply = ("apply", "--env", "production", "--context", "stand-in", "--wait", "--timeout", "10")
+    with cluster.controller():
+        code, ready, stderr = cli(kubeconfig, tmp_path, *apply)
+    assert (code, ready["ready"], ready["not_ready"]) == (0, True, {}), stderr
+    with cluster.controller(failing={"fn-posts"}):
+        code, failed, _ = cli(kubeconfig, tmp_path, *apply, "--version", "fn-posts=2.0.0")
+    assert code == 4
+    assert failed["not_ready"] == {
+        "fn-posts": 'ProgressDeadlineExceeded: ReplicaSet "fn-posts" has timed out progressing.'
+    }
+    code, late, _ = cli(  # no controller at all: nothing becomes ready in time
+        kubeconfig,
+        tmp_path,
+        "apply",
+        "--env",
+        "production",
+        "--context",
+        "stand-in",
+        "--wait",
+        "--timeout",
+        "0.2",
+        "--version",
+        "fn-posts=3.0.0",
+    )
+    assert code == 4
+    assert late["not_ready"]["fn-posts"].startswith("not ready within 0.2 seconds: the controller has not seen")
+
+
+def test_waiting_resumes_a_dropped_watch_and_one_whose_version_expired(
+    cluster: KubernetesStandIn, objects: KubernetesObjects
+) -> None:
+    import threading
+
+    apply_environment(objects, production(), "production", NS)
+    dropped = cluster.fail(method="GET", path="/deployments$", drop_watch_after=1)  # breaks after one event
+    expired = cluster.fail(410, method="GET", path="/deployments$")  # the next is told its version is too old
+
+    def meanwhile() -> None:
+        cluster.apply(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {
+                    "name": "fn-posts",
+                    "namespace": NS,
+                    "annotations": {"note": "a change another manager made"},
+                },
+            },
+            manager="someone",
+        )
+        for _ in range(500):  # once the watch has broken off and been told its version expired, the controller
+            if expired.times == 0 and len([a for a in cluster.audit if a.verb == "watch"]) >= 2:
+                break
+            threading.Event().wait(0.01)
+        cluster.mark_ready(NS, "fn-posts")
+
+    helper = threading.Timer(0.2, meanwhile)
+    helper.start()
+    readiness = objects.wait_ready(NS, "fn-posts", timeout=10)
+    helper.join()
+    assert readiness.ready, readiness.reason
+    assert (dropped.times, expired.times) == (0, 0)  # it went through both, and carried on
+    watches = [a for a in cluster.audit if a.verb == "watch"]  # a faulted request never reaches the audit
+    assert len(watches) == 2  # the one that broke off, and the one that saw it ready

@@ -14,14 +14,15 @@ object.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.application.redaction import redact_url
-from findly_infra.domain.cluster import PROVIDERS
+from findly_infra.domain.cluster import PROVIDERS, Readiness, deployment_readiness
 
 __all__ = ["KINDS", "AccessDeniedError", "FieldConflictError", "Kind", "KubernetesObjects", "connect"]
 
@@ -206,7 +207,7 @@ class KubernetesObjects:
                 f"the Kubernetes API server {self.server} did not {what}: {exc} (after {self.attempts} attempts)"
             ) from None
 
-    def _once(  # noqa: PLR0917, PLR0912 - one request and what its status means
+    def _once(  # noqa: PLR0917 - one request, every part named
         self,
         what: str,
         kind: Kind,
@@ -218,6 +219,21 @@ class KubernetesObjects:
     ) -> dict[str, Any] | None:
         from urllib3.exceptions import HTTPError
 
+        response = self._send(method, path, query, body, content_type)
+        try:
+            raw = response.read()
+        except (HTTPError, OSError) as exc:  # the answer broke off
+            raise _Retry(f"{type(exc).__name__}: {exc}") from None
+        document = _json(raw)
+        if 200 <= int(response.status) < 300:
+            return document if isinstance(document, dict) else None
+        self._judge(what, kind, method, response, raw, document)
+        raise AssertionError("unreachable: _judge raises")  # pragma: no cover
+
+    def _send(self, method: str, path: str, query: list[tuple[str, str]], body: Any, content_type: str | None) -> Any:
+        """One HTTP request; its response unread (a watch streams it)."""
+        from urllib3.exceptions import HTTPError
+
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
@@ -225,21 +241,19 @@ class KubernetesObjects:
             method, url, headers, serialized, post = self.api.param_serialize(
                 method, path, query_params=query, header_params=headers, body=body, auth_settings=["BearerToken"]
             )
-            response = self.api.call_api(method, url, headers, serialized, post, _request_timeout=self.timeout)
-            raw = response.read() if hasattr(response, "read") else response.data
-        except (HTTPError, OSError) as exc:
+            return self.api.call_api(method, url, headers, serialized, post, _request_timeout=self.timeout)
+        except (HTTPError, OSError) as exc:  # connection refused, reset, timed out
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
+
+    def _judge(  # noqa: PLR0917 - what each status means
+        self, what: str, kind: Kind, method: str, response: Any, raw: bytes | None, document: Any
+    ) -> None:
+        """Raise what a failed answer means: retried (429, 5xx), refused (401, 403, 400, 422), absent, conflicting."""
         status = int(response.status)
-        try:
-            document = json.loads(raw) if raw else None
-        except ValueError:
-            document = None
         if isinstance(document, dict):
             message = str(document.get("message") or "")
         else:
-            message = (raw or b"")[:200].decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")[:200]
-        if 200 <= status < 300:
-            return document if isinstance(document, dict) else None
+            message = (raw or b"")[:200].decode("utf-8", "replace")
         if status == 429:
             after = _retry_after(response)
             raise _Retry(f"429 too many requests{f' (Retry-After {after:g} s)' if after is not None else ''}", after)
@@ -265,7 +279,7 @@ class KubernetesObjects:
                 raise BadInputError(f"cannot {what}: the cluster does not serve {kind.api_version} {kind.kind}{hint}")
             raise _NotFound(what)
         if status == 409:
-            causes = (document or {}).get("details", {}).get("causes") or []
+            causes = (document or {}).get("details", {}).get("causes") or [] if isinstance(document, dict) else []
             if causes:
                 owned = "; ".join(f"{cause.get('field')} ({cause.get('message')})" for cause in causes)
                 raise FieldConflictError(
@@ -274,10 +288,80 @@ class KubernetesObjects:
                 )
             raise _Retry(f"409 conflict: {message}")
         if status in (400, 422):
-            causes = (document or {}).get("details", {}).get("causes") or []
+            causes = (document or {}).get("details", {}).get("causes") or [] if isinstance(document, dict) else []
             detail = "; ".join(f"{cause.get('field')}: {cause.get('message')}" for cause in causes) or message
             raise BadInputError(f"the cluster refused to {what}: {detail}")
         raise BadInputError(f"the cluster refused to {what}: {status} {message}")
+
+    # ---- waiting for a Deployment ------------------------------------------------------------------------------
+
+    def wait_ready(self, namespace: str, name: str, *, timeout: float) -> Readiness:
+        """Until the Deployment *name* is ready or has failed (``domain.cluster.deployment_readiness``), or *timeout*
+        seconds pass — then not ready, saying what it was waiting for. Watched from the version read: a watch that
+        drops is resumed from the last version it delivered; one the server has forgotten (410) is read again."""
+        kind = kind_of("apps/v1", "Deployment")
+        deadline = time.monotonic() + timeout
+        found = self.get(kind.api_version, kind.kind, namespace, name)
+        if found is None:
+            raise BadInputError(f"no Deployment {name!r} in {namespace} to wait for")
+        readiness, version = deployment_readiness(found), str(found["metadata"].get("resourceVersion", ""))
+        while not (readiness.ready or readiness.failed):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return Readiness(False, reason=f"not ready within {timeout:g} seconds: {readiness.reason}")
+            try:
+                for event in self._watch(kind, namespace, name, version, left):
+                    if event.get("type") == "ERROR":  # the version expired: read again, watch from the new one
+                        found = self.get(kind.api_version, kind.kind, namespace, name) or found
+                    elif event.get("type") == "DELETED":
+                        return Readiness(False, True, f"Deployment {name!r} was deleted while waiting")
+                    else:
+                        found = event.get("object") or found
+                    readiness = deployment_readiness(found)
+                    version = str(found["metadata"].get("resourceVersion", version))
+                    if readiness.ready or readiness.failed:
+                        return readiness
+            except _Retry:  # dropped mid-stream, or the server would not start it: again, from where it was
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        return readiness
+
+    def _watch(self, kind: Kind, namespace: str, name: str, version: str, seconds: float) -> Iterator[dict[str, Any]]:
+        query = [
+            ("watch", "true"),
+            ("fieldSelector", f"metadata.name={name}"),
+            ("resourceVersion", version),
+            ("timeoutSeconds", str(max(1, int(seconds)))),
+        ]
+        response = self._send("GET", kind.path(namespace), query, None, None)
+        if int(response.status) == 410:  # the version is too old, said up front rather than in the stream
+            response.read()
+            yield {"type": "ERROR", "object": {"code": 410}}
+            return
+        if int(response.status) != 200:
+            raw = response.read()
+            self._judge(f"watch {kind.qualified} {name!r} in {namespace}", kind, "GET", response, raw, _json(raw))
+        from urllib3.exceptions import HTTPError
+
+        buffer = b""
+        try:
+            for chunk in response.response.stream(4096, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    event = _json(line)
+                    if isinstance(event, dict):
+                        yield event
+        except (HTTPError, OSError) as exc:  # the stream broke off (urllib3's ProtocolError)
+            raise _Retry(f"the watch broke off: {exc}") from None
+        finally:
+            response.response.release_conn()
+
+
+def _json(raw: bytes | None) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
 
 
 class _NotFound(Exception):  # noqa: N818 - answered as None / [] by the port methods

@@ -81,6 +81,9 @@ class ClusterReport:
     server: str
     dry_run: bool
     changes: tuple[Change, ...]
+    not_ready: tuple[tuple[str, str], ...] = ()
+    """With ``wait``: the Deployments that did not become ready, and the reason the cluster gave."""
+    waited: bool = False
 
     @property
     def counts(self) -> dict[str, int]:
@@ -96,7 +99,10 @@ class ClusterReport:
         words = _FUTURE if self.dry_run else _PAST
         said = ", ".join(f"{counts[action]} {words[action]}" for action in _ACTIONS)
         mode = "dry run: nothing changed" if self.dry_run else "applied server-side as findly-infra"
-        return f"{self.environment}: {said} ({mode}; {self.server})"
+        ready = ""
+        if self.waited:
+            ready = f"; {len(self.not_ready)} not ready" if self.not_ready else "; every workload ready"
+        return f"{self.environment}: {said} ({mode}{ready}; {self.server})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +112,7 @@ class ClusterReport:
             "differs": self.differs,
             "counts": self.counts,
             "changes": [change.to_json() for change in self.changes],
+            **({"ready": not self.not_ready, "not_ready": dict(self.not_ready)} if self.waited else {}),
         }
 
 
@@ -148,15 +155,26 @@ def apply_environment(
     dry_run: bool = False,
     prune: bool = True,
     force: bool = False,
+    wait: float | None = None,
 ) -> ClusterReport:
     """Apply *objects* (the environment's, labelled by ``render.objects.for_apply``) to *cluster*; with *dry_run*,
-    only say what would change. Objects of ours for *environment* in *namespace* that *objects* lacks are pruned."""
+    only say what would change. Objects of ours for *environment* in *namespace* that *objects* lacks are pruned.
+    With *wait* (seconds), then wait until every Deployment applied is ready — the ones that fail or run out of time
+    are in ``not_ready`` with the cluster's reason."""
     ordered = _ordered(objects)
     planned = _pass(cluster, ordered, dry_run=True, force=force)  # the cluster checks everything before any change
     changes = planned if dry_run else _pass(cluster, ordered, dry_run=False, force=force)
     if prune:
         changes += _prune(cluster, ordered, environment, namespace, dry_run=dry_run)
-    return ClusterReport(environment, cluster.server, dry_run, tuple(changes))
+    if wait is None or dry_run:
+        return ClusterReport(environment, cluster.server, dry_run, tuple(changes))
+    not_ready = []
+    for change in changes:
+        if change.kind == "Deployment" and change.action != "prune":
+            readiness = cluster.wait_ready(change.namespace, change.name, timeout=wait)
+            if not readiness.ready:
+                not_ready.append((change.name, readiness.reason))
+    return ClusterReport(environment, cluster.server, dry_run, tuple(changes), tuple(not_ready), waited=True)
 
 
 def _pass(cluster: ClusterObjects, ordered: Sequence[Mapping[str, Any]], *, dry_run: bool, force: bool) -> list[Change]:

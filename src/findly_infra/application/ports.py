@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from findly_infra.domain.analysis import Observation
+from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
 from findly_infra.domain.slo import BudgetReport, BudgetStatus
 
@@ -203,3 +204,7 @@ class ClusterObjects(Protocol):
         ...
 
     def delete(self, api_version: str, kind_name: str, namespace: str, name: str, *, dry_run: bool = False) -> None: ...
+
+    def wait_ready(self, namespace: str, name: str, *, timeout: float) -> Readiness:
+        """Until the Deployment is ready or has failed, or *timeout* seconds pass (then: not ready, and why)."""
+        ...

@@ -8,7 +8,7 @@ from typing import Any
 
 from findly_infra.cli import present
 from findly_infra.cli.context import Command, Context, add_versions_argument, service_versions
-from findly_infra.cli.exits import EXIT_DRIFT, EXIT_OK
+from findly_infra.cli.exits import EXIT_DRIFT, EXIT_FAILED, EXIT_OK
 
 __all__ = ["COMMANDS"]
 
@@ -23,6 +23,18 @@ def _arguments(parser: argparse.ArgumentParser, *, applying: bool) -> None:
         parser.add_argument("--dry-run", action="store_true", help="the server checks everything; nothing changes")
         parser.add_argument("--no-prune", action="store_true", help="keep objects of ours that left the platform file")
         parser.add_argument("--force-conflicts", action="store_true", help="take fields another field manager owns")
+        parser.add_argument(
+            "--wait",
+            action="store_true",
+            help="then wait until every Deployment applied is ready: exit 4 when one fails or runs out of time",
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=600.0,
+            metavar="SECONDS",
+            help="with --wait: how long each Deployment may take (default 600, the progress deadline's default)",
+        )
 
 
 def _versions(context: Context, platform: Any, environment: str) -> dict[str, str]:
@@ -58,13 +70,20 @@ def _run(context: Context, *, applying: bool) -> int:
         dry_run=not applying or args.dry_run,
         prune=not (applying and args.no_prune),
         force=applying and args.force_conflicts,
+        wait=args.timeout if applying and args.wait else None,
     )
     shown = [change for change in report.changes if change.action != "unchanged"]
-    lines = [change.describe(report.dry_run) for change in shown] + [report.summary()]
+    lines = [change.describe(report.dry_run) for change in shown]
+    lines += [f"deployment.apps/{name} not ready: {reason}" for name, reason in report.not_ready]
+    lines.append(report.summary())
+    for name, reason in report.not_ready:
+        present.annotate("error", f"{environment}: deployment {name} is not ready: {reason}")
     if not applying and report.differs:
         present.annotate("warning", f"{environment} differs from the platform file: {report.summary()}")
     present.github_output(**{k: str(v) for k, v in report.counts.items()}, differs=str(report.differs).lower())
     context.emit(report.to_json(), "\n".join(lines))
+    if report.not_ready:
+        return EXIT_FAILED
     return EXIT_DRIFT if not applying and report.differs else EXIT_OK
 
 

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "WATCHED": "findly_infra.domain.cluster",
     "Readiness": "findly_infra.domain.cluster",
     "deployment_readiness": "findly_infra.domain.cluster",
     "NAMESPACED_VERBS": "findly_infra.domain.cluster",
@@ -194,6 +195,7 @@ __all__ = [
     "ROLLOUT_RECORDED_EVIDENCE",
     "RULES",
     "TOOL_SERVICE_ACCOUNT",
+    "WATCHED",
     "AlertGroup",
     "AlertRule",
     "AnalysisRecorded",
@@ -382,6 +384,7 @@ if TYPE_CHECKING:
         PROVIDERS,
         PRUNABLE,
         TOOL_SERVICE_ACCOUNT,
+        WATCHED,
         Readiness,
         deployment_readiness,
         object_key,

@@ -19,6 +19,7 @@ __all__ = [
     "PROVIDERS",
     "PRUNABLE",
     "TOOL_SERVICE_ACCOUNT",
+    "WATCHED",
     "Readiness",
     "deployment_readiness",
     "object_key",
@@ -74,6 +75,8 @@ TOOL_SERVICE_ACCOUNT = "findly-infra"
 NAMESPACED_VERBS = ("create", "delete", "get", "list", "patch")
 """What ``apply``/``diff`` do to each kind in the environment's namespace: read it (get), apply it (patch; create when
 server-side apply creates the object, as the API server authorizes it), list ours (prune), delete what left the file."""
+WATCHED = ("deployments",)
+"""The kinds ``apply --wait`` watches (until each Deployment applied is ready): they alone are granted ``watch``."""
 NAMESPACE_VERBS = ("get", "patch")
 """What they do to the environment's Namespace object itself (an administrator creates it: ``access/ENV``)."""
 
@@ -90,21 +93,22 @@ class Readiness:
 
 def deployment_readiness(deployment: Mapping[str, Any]) -> Readiness:
     """A Deployment's readiness from its status, as ``kubectl rollout status`` judges it: the controller has seen the
-    current generation, every desired replica is updated and available, and no old replica is left; a
-    ``Progressing=False`` condition (``ProgressDeadlineExceeded``) is a failure, with its message."""
+    current generation (until it has, its status speaks of an older spec), every desired replica is updated and
+    available, and no old replica is left; a ``Progressing=False`` condition (``ProgressDeadlineExceeded``) of the
+    current generation is a failure, with its message."""
     metadata = deployment.get("metadata") or {}
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
     desired = int(spec.get("replicas", 1))
     generation = int(metadata.get("generation", 0))
+    if int(status.get("observedGeneration", 0)) < generation:  # its conditions are of an older spec
+        return Readiness(False, reason=f"the controller has not seen generation {generation} yet")
     conditions = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, Mapping)}
     progressing = conditions.get("Progressing") or {}
     if progressing.get("status") == "False":
         reason = str(progressing.get("reason") or "not progressing")
         message = str(progressing.get("message") or "")
         return Readiness(False, True, f"{reason}: {message}" if message else reason)
-    if int(status.get("observedGeneration", 0)) < generation:
-        return Readiness(False, reason=f"the controller has not seen generation {generation} yet")
     updated = int(status.get("updatedReplicas", 0))
     available = int(status.get("availableReplicas", 0))
     total = int(status.get("replicas", 0))

@@ -8,7 +8,7 @@ allow exactly those.
 
 from __future__ import annotations
 
-from findly_infra.domain.cluster import NAMESPACE_VERBS, NAMESPACED_VERBS, PRUNABLE, TOOL_SERVICE_ACCOUNT
+from findly_infra.domain.cluster import NAMESPACE_VERBS, NAMESPACED_VERBS, PRUNABLE, TOOL_SERVICE_ACCOUNT, WATCHED
 from findly_infra.domain.platform import Platform
 from findly_infra.render.manifests import Manifest
 
@@ -38,10 +38,15 @@ def role_rules() -> list[dict[str, list[str]]]:
         if not namespaced:
             continue
         groups.setdefault(api_version.rpartition("/")[0], []).append(_PLURALS[kind])
-    return [
-        {"apiGroups": [group], "resources": sorted(resources), "verbs": list(NAMESPACED_VERBS)}
-        for group, resources in sorted(groups.items())
-    ]
+    rules = []
+    for group, resources in sorted(groups.items()):
+        watched = sorted(r for r in resources if r in WATCHED)
+        rest = sorted(r for r in resources if r not in WATCHED)
+        if rest:
+            rules.append({"apiGroups": [group], "resources": rest, "verbs": list(NAMESPACED_VERBS)})
+        if watched:
+            rules.append({"apiGroups": [group], "resources": watched, "verbs": sorted([*NAMESPACED_VERBS, "watch"])})
+    return rules
 
 
 def access_objects(platform: Platform, environment: str) -> list[Manifest]:

@@ -27,6 +27,7 @@ It behaves as kube-apiserver does where a deployment tool depends on it:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -279,6 +280,36 @@ class KubernetesStandIn:
         target = _Target(resource, str(metadata.get("namespace", "")), str(metadata.get("name", "")), "")
         params = {"force": "true"} if force else {}
         return self._write(target, "apply", copy.deepcopy(dict(manifest)), manager=manager, params=params)
+
+    @contextlib.contextmanager
+    def controller(self, *, failing: Iterable[str] = (), interval: float = 0.02) -> Iterator[None]:
+        """While in the block, play kube-controller-manager: every Deployment whose current generation it has not
+        observed is marked ready (:meth:`mark_ready`) — or, named in *failing*, failed past its progress deadline."""
+        fail, stop = set(failing), threading.Event()
+
+        def run() -> None:
+            while not stop.wait(interval):
+                with self._lock:
+                    pending = [
+                        (obj["metadata"]["namespace"], obj["metadata"]["name"])
+                        for (qualified, _, _), obj in self._objects.items()
+                        if qualified == "deployments.apps"
+                        and (obj.get("status") or {}).get("observedGeneration") != obj["metadata"].get("generation")
+                    ]
+                for namespace, name in pending:
+                    with contextlib.suppress(KeyError):
+                        if name in fail:
+                            self.mark_failed(namespace, name)
+                        else:
+                            self.mark_ready(namespace, name)
+
+        thread = threading.Thread(target=run, name="stand-in-controller", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def mark_ready(self, namespace: str, name: str) -> dict[str, Any]:
         """Do what kube-controller-manager does once a Deployment's pods are up: every replica updated, ready and

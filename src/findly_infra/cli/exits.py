@@ -1,7 +1,7 @@
 """The exit codes of the command line (DESIGN.md): 0 done; 2 bad input; 3 refused by policy; 4 the rollout failed
-its analysis and was rolled back or aborted (``apply --wait``: a workload did not become ready); 5 a dependency could not be reached or answer; 6 stopped for a person
-(paused, awaiting an approval or evidence: the output says what would unblock it); 7 ``diff`` found the cluster
-differs from the platform file; 1 only for bugs."""
+its analysis and was rolled back or aborted (``apply --wait``: a workload did not become ready); 5 a dependency
+could not be reached or answer; 6 stopped for a person (paused, awaiting an approval or evidence: the output says
+what would unblock it); 7 ``diff`` found the cluster differs from the platform file; 1 only for bugs."""
 
 from __future__ import annotations
 

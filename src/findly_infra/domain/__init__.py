@@ -10,6 +10,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "PREVIEW_HEADER": "findly_infra.domain.tracks",
+    "Track": "findly_infra.domain.tracks",
+    "TrackPlan": "findly_infra.domain.tracks",
+    "track_plan": "findly_infra.domain.tracks",
     "WATCHED": "findly_infra.domain.cluster",
     "Readiness": "findly_infra.domain.cluster",
     "deployment_readiness": "findly_infra.domain.cluster",
@@ -189,6 +193,7 @@ __all__ = [
     "MAX_VERSION",
     "NAMESPACED_VERBS",
     "NAMESPACE_VERBS",
+    "PREVIEW_HEADER",
     "PROVIDERS",
     "PRUNABLE",
     "REQUESTS",
@@ -310,6 +315,8 @@ __all__ = [
     "TestResultRecorded",
     "Threshold",
     "ThroughputObjective",
+    "Track",
+    "TrackPlan",
     "TrafficShifted",
     "TrafficSplit",
     "TriggerKind",
@@ -342,6 +349,7 @@ __all__ = [
     "reason_problem",
     "require_service_name",
     "service_name_from_key",
+    "track_plan",
     "version_problem",
 ]
 
@@ -552,6 +560,12 @@ if TYPE_CHECKING:
         TrafficSplit,
         ValidationStep,
         metric_kind,
+    )
+    from findly_infra.domain.tracks import (
+        PREVIEW_HEADER,
+        Track,
+        TrackPlan,
+        track_plan,
     )
     from findly_infra.domain.view import (
         EnvironmentView,

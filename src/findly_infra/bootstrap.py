@@ -219,6 +219,12 @@ class Runtime:
     cluster, nothing is deployed), ``"metrics"`` (no Prometheus is bound: scripted metrics judge the rollouts)."""
     scenario: str = "healthy"
     """The scripted scenario's name, when metrics are simulated."""
+    bound: frozenset[str] = frozenset()
+    """The environments bound to a real cluster (``kubernetes.clusters``): their traffic is not simulated."""
+
+    def simulated_in(self, environment: str) -> tuple[str, ...]:
+        """What is simulated for a command in *environment* (not the cluster, where one is bound)."""
+        return tuple(part for part in self.simulated if not (part == "cluster" and environment in self.bound))
 
     @property
     def live_metrics(self) -> bool:
@@ -320,6 +326,55 @@ class StateCheck:
     @property
     def sound(self) -> bool:
         return not self.problems
+
+
+def environment_renderer(platform: Platform) -> Callable[[str, StrategyKind, Mapping[str, str]], list[dict[str, Any]]]:
+    """(environment, strategy, versions) -> the environment's objects as ``apply`` sends them, rendered as if the
+    environment rolled out by *strategy* (a rollout keeps the strategy it started with, whatever the file says)."""
+    from findly_infra.render.objects import environment_objects, for_apply
+
+    def render(environment: str, strategy: StrategyKind, versions: Mapping[str, str]) -> list[dict[str, Any]]:
+        environments = tuple(
+            attrs.evolve(env, deployment_strategy=strategy) if env.name == environment else env
+            for env in platform.environments
+        )
+        variant = attrs.evolve(platform, environments=environments)
+        return for_apply(environment_objects(variant, environment, versions), environment)
+
+    return render
+
+
+@attrs.define
+class _BoundClusters:
+    """The ``Workloads`` of the environments the platform file binds to clusters, connected on first use (a command
+    on an environment bound to none never loads the Kubernetes client)."""
+
+    platform: Platform
+    _built: dict[str, Any] = attrs.field(factory=dict, init=False)
+
+    def binds(self, environment: str) -> bool:
+        return self.platform.kubernetes.cluster_for(environment) is not None
+
+    def converge(self, view: Any, at: datetime) -> bool:
+        return bool(self._for(view.environment).converge(view, at))
+
+    def _for(self, environment: str) -> Any:
+        if environment not in self._built:
+            from findly_infra.application.workloads import ClusterWorkloads
+
+            env = self.platform.environment(environment)
+            self._built[environment] = ClusterWorkloads(
+                cluster_objects(self.platform, environment),
+                environment_renderer(self.platform),
+                {environment: self.platform.kubernetes.namespace_for(environment)},
+                {environment: env.strategy},
+                version_label=self.platform.metrics.version_label,
+            )
+        return self._built[environment]
+
+
+def _workloads(platform: Platform) -> _BoundClusters | None:
+    return _BoundClusters(platform) if platform.kubernetes.clusters else None
 
 
 def cluster_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:
@@ -476,7 +531,7 @@ def open_runtime(
             metrics = record = PrometheusMetrics(prometheus, platform.metrics, window)
             slo_reports = PrometheusBudgets(prometheus, platform.metrics, platform.slo_definitions)
             budgets = budgets or slo_reports
-        pipelines = PipelineService(platform, store, clock, metrics, traffic, budgets)
+        pipelines = PipelineService(platform, store, clock, metrics, traffic, budgets, workloads=_workloads(platform))
         if virtual is not None and service is not None:
             platform.service(service)
             virtual.current = virtual_start(start, pipelines.latest_time(service), wall)
@@ -493,6 +548,7 @@ def open_runtime(
             wall=SystemClock() if durable and virtual is not None else None,
             simulated=("cluster",) + (("metrics",) if scenarios is not None else ()) + (("time",) if virtual else ()),
             scenario=settings.scenario,
+            bound=frozenset(binding.environment for binding in platform.kubernetes.clusters),
         )
     except BaseException:
         stack.close()

@@ -14,6 +14,7 @@ object.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -397,7 +398,10 @@ def connect(
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         else:
             config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, context=context, client_configuration=configuration
+                # KUBECONFIG read now: the client reads it once, when first imported
+                config_file=kubeconfig or os.environ.get("KUBECONFIG") or None,
+                context=context,
+                client_configuration=configuration,
             )
     except (ConfigException, OSError) as exc:
         where = "the in-cluster service account" if in_cluster else f"kubeconfig context {context or '(current)'}"

@@ -17,6 +17,7 @@ from findly_infra.domain.analysis import Observation
 from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
 from findly_infra.domain.slo import BudgetReport, BudgetStatus
+from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
     "AdvancingClock",
@@ -35,6 +36,7 @@ __all__ = [
     "StateError",
     "TimeKeepingStore",
     "TrafficRouter",
+    "Workloads",
 ]
 
 
@@ -207,4 +209,17 @@ class ClusterObjects(Protocol):
 
     def wait_ready(self, namespace: str, name: str, *, timeout: float) -> Readiness:
         """Until the Deployment is ready or has failed, or *timeout* seconds pass (then: not ready, and why)."""
+        ...
+
+
+class Workloads(Protocol):
+    """The workloads behind the traffic of the environments bound to a real cluster: which version runs on which
+    track, ready, and routed as the log says (``application.workloads``). Environments it does not bind move traffic on
+    the :class:`TrafficRouter` (the simulated cluster)."""
+
+    def binds(self, environment: str) -> bool: ...
+
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+        """Bring the environment's workloads and routes to *view*; whether anything had to change. Raises
+        :class:`DependencyError` when the cluster cannot (a track that does not become ready: its reason)."""
         ...

@@ -28,6 +28,7 @@ from findly_infra.application.ports import (
     MetricsSource,
     StateError,
     TrafficRouter,
+    Workloads,
 )
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, Verdict
@@ -102,6 +103,8 @@ class PipelineService:
     metrics: MetricsSource
     traffic: TrafficRouter
     budgets: ErrorBudgets | None = None
+    workloads: Workloads | None = None
+    """The environments bound to a real cluster (the others move traffic on ``traffic``, the simulated cluster)."""
     attempts: int = 8
     """How many times a command decides again when another changed the service's stream meanwhile."""
     backoff: Callable[[int], object] = attrs.field(default=_backoff, repr=False)
@@ -394,7 +397,10 @@ class PipelineService:
         return Outcome(decision.events, view, analysis(), routed, decision.already)
 
     def _follow(self, service: str, view: EnvironmentView, at: datetime) -> bool:
-        """Route *view*'s environment as the log says if the cluster says otherwise; whether it had to."""
+        """Route *view*'s environment as the log says if the cluster says otherwise; whether it had to. An
+        environment bound to a real cluster has its workloads brought there too (``Workloads.converge``)."""
+        if self.workloads is not None and self.workloads.binds(view.environment):
+            return self.workloads.converge(view, at)
         if self.traffic.weights(service, view.environment) == view.routes():
             return False
         self.traffic.route(service, view.environment, view.routes(), at)

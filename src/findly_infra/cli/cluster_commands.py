@@ -38,14 +38,25 @@ def _arguments(parser: argparse.ArgumentParser, *, applying: bool) -> None:
 
 
 def _versions(context: Context, platform: Any, environment: str) -> dict[str, str]:
-    """``--version`` pairs, else what serves in *environment* as the state says (read only)."""
+    """``--version`` pairs, else what serves in *environment* as the state says (read only). ``apply`` is refused
+    (rule ``rollout-in-progress``) while a rollout is under way there: the rollout drives its tracks and weights."""
     versions = service_versions(context.args.versions, platform)
     runtime = context.runtime(platform, read_only=True)
     for service in platform.all_services:
-        if service.name in versions:
-            continue
         view = runtime.service.view(service.name, environment)
-        if view.serving is not None:
+        if view.rollout is not None and view.rollout.phase.active and context.args.command == "apply":
+            from findly_infra.application.service import PolicyRefusedError
+            from findly_infra.domain.pipeline import Refusal
+
+            raise PolicyRefusedError(
+                Refusal(
+                    "rollout-in-progress",
+                    f"{service.name} is rolling out {view.rollout.version} in {environment} "
+                    f"({view.rollout.phase.value}): apply would reset its tracks and weights; let the rollout end "
+                    f"(findly-infra rollout {service.name} --env {environment} --watch), or end it by hand",
+                )
+            )
+        if service.name not in versions and view.serving is not None:
             versions[service.name] = view.serving.version
     return versions
 

@@ -100,7 +100,7 @@ def _present(
 ) -> None:
     """A release command's outcome everywhere it goes: GitHub outputs, what of it was simulated (said out loud on
     stderr, as an annotation and in the summary — a watch said it when it began), then the text or the JSON."""
-    simulated = runtime.simulated if watched else _simulated(runtime, result)
+    simulated = runtime.simulated_in(result.view.environment) if watched else _simulated(runtime, result)
     if result.already:  # a retry of what took effect: said, and the outputs say it too
         text = f"{text} (already done: {result.already}; nothing new recorded)"
         outputs = {**outputs, "already": result.already}
@@ -114,7 +114,7 @@ def _simulated(runtime: Runtime, result: Outcome) -> tuple[str, ...]:
     """What of *result* was simulated: the cluster if it moved traffic, the metrics if it analysed, the time if
     it recorded anything."""
     used = {"cluster": result.routed, "metrics": result.analysis is not None, "time": bool(result.events)}
-    return tuple(part for part in runtime.simulated if used.get(part))
+    return tuple(part for part in runtime.simulated_in(result.view.environment) if used.get(part))
 
 
 def _scenario_names() -> list[str]:
@@ -302,7 +302,8 @@ def _rollout(context: Context) -> int:
     pipelines, actor = runtime.service, context.actor()
     show, wait = _progress(context), _waiter(runtime, context.json)
     if args.watch:
-        present.say_simulated(runtime.simulated, runtime.scenario, context.json)  # before a watch that may take an hour
+        # before a watch that may take an hour
+        present.say_simulated(runtime.simulated_in(args.env), runtime.scenario, context.json)
         outcome = pipelines.watch(args.service, args.env, actor=actor, wait=wait, on_step=show, version=args.version)
     else:
         outcome = pipelines.reconcile(args.service, args.env)
@@ -390,7 +391,8 @@ def _status(context: Context) -> int:
         document[name] = {view.environment: present.view_json(view) for view in views}
         for view in views:
             lines.append(f"{name:18} {view.environment:12} {present.view_text(view)}")
-    simulated = [part for part in runtime.simulated if part == "cluster"]  # where what serves was routed
+    where = runtime.simulated_in(environment) if environment else runtime.simulated
+    simulated = [part for part in where if part == "cluster"]  # where what serves was routed
     answer = {"services": document, "simulated": bool(simulated), "simulation": simulated}
     if not unreadable:
         context.emit(answer, "\n".join(lines))

@@ -282,9 +282,10 @@ class KubernetesStandIn:
         return self._write(target, "apply", copy.deepcopy(dict(manifest)), manager=manager, params=params)
 
     @contextlib.contextmanager
-    def controller(self, *, failing: Iterable[str] = (), interval: float = 0.02) -> Iterator[None]:
+    def controller(self, *, failing: Iterable[str] = (), interval: float = 0.02) -> Iterator[set[str]]:
         """While in the block, play kube-controller-manager: every Deployment whose current generation it has not
-        observed is marked ready (:meth:`mark_ready`) — or, named in *failing*, failed past its progress deadline."""
+        observed is marked ready (:meth:`mark_ready`) — or, named in *failing*, failed past its progress deadline.
+        Yields the set of failing names, which the test may change as it goes."""
         fail, stop = set(failing), threading.Event()
 
         def run() -> None:
@@ -306,7 +307,7 @@ class KubernetesStandIn:
         thread = threading.Thread(target=run, name="stand-in-controller", daemon=True)
         thread.start()
         try:
-            yield
+            yield fail
         finally:
             stop.set()
             thread.join()

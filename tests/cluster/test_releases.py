@@ -1,0 +1,245 @@
+"""Releases on a cluster: an environment bound to the Kubernetes stand-in, driven by the same use cases as the
+command line, with the stand-in's controller making Deployments ready. At every step the cluster's objects are read
+back — images, replicas, the VirtualService's weights — and must be what the event log says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import yaml
+
+from findly_infra import load_platform
+from findly_infra.adapters.kubernetes import connect
+from findly_infra.application.cluster_apply import apply_environment
+from findly_infra.application.service import NotRoutedError, Outcome
+from findly_infra.bootstrap import Runtime, Settings, environment_renderer, open_runtime
+from findly_infra.domain import ClusterBinding, Phase, StrategyKind
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.strategy import ValidationStep
+from findly_infra.render.access import access_objects
+from findly_infra.testing.kubernetes import KubernetesStandIn
+from tests.conftest import EXAMPLE
+
+ENV, NS, SERVICE = "development", "findly-now-development", "fn-posts"
+
+
+def _platform() -> Platform:
+    platform = load_platform(EXAMPLE)
+    blue_green = platform.blue_green_strategy
+    assert blue_green is not None
+    # development has no approvers: its blue-green validation is the evidence alone
+    steps = tuple(step for step in blue_green.validation_steps if not step.manual)
+    assert ValidationStep("business_validation") not in steps
+    return attrs.evolve(
+        platform,
+        kubernetes=attrs.evolve(platform.kubernetes, clusters=(ClusterBinding(ENV, context="stand-in"),)),
+        blue_green_strategy=attrs.evolve(blue_green, validation_steps=steps),
+    )
+
+
+@pytest.fixture
+def failing(bound: tuple[Runtime, set[str]]) -> set[str]:
+    """The Deployments the running controller fails (add a name: its next generation passes its deadline)."""
+    return bound[1]
+
+
+@pytest.fixture
+def runtime(bound: tuple[Runtime, set[str]]) -> Runtime:
+    return bound[0]
+
+
+@pytest.fixture
+def bound(
+    cluster: KubernetesStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Runtime, set[str]]]:
+    """development bound to the stand-in: its access and objects applied (an administrator, then `apply`), a
+    controller running, and the runtime the command line would build."""
+    config = tmp_path / "kubeconfig"
+    config.write_text(yaml.safe_dump(cluster.kubeconfig()))
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    platform = _platform()
+    for manifest in access_objects(platform, ENV):
+        cluster.apply(manifest, manager="admin")
+    objects = connect(context="stand-in")
+    apply_environment(objects, environment_renderer(platform)(ENV, StrategyKind.CANARY, {}), ENV, NS)
+    settings = Settings(state="memory://", now=datetime(2026, 1, 5, 9))
+    with cluster.controller() as failing, open_runtime(settings, platform, service=SERVICE) as runtime:
+        yield runtime, failing
+
+
+def held(cluster: KubernetesStandIn) -> dict[str, Any]:
+    """What the cluster holds for fn-posts: each track's version and replicas, and the weights by subset."""
+    found: dict[str, Any] = {}
+    for suffix in ("", "-canary", "-green"):
+        deployment = cluster.get("apps/v1", "Deployment", NS, f"{SERVICE}{suffix}")
+        if deployment is not None:
+            found[f"{SERVICE}{suffix}"] = (deployment["metadata"]["labels"]["version"], deployment["spec"]["replicas"])
+    routes = cluster.get("networking.istio.io/v1", "VirtualService", NS, SERVICE)
+    assert routes is not None
+    http = routes["spec"]["http"]
+    found["weights"] = {r["destination"]["subset"]: r["weight"] for r in http[-1]["route"]}
+    found["preview"] = [r["match"][0]["headers"] for r in http if r.get("name") == "preview"]
+    return found
+
+
+def watch(runtime: Runtime, cluster: KubernetesStandIn, seen: list[dict[str, Any]]) -> Outcome:
+    assert runtime.virtual is not None
+    return runtime.service.watch(
+        SERVICE, ENV, actor="findly", wait=runtime.virtual.advance, on_step=lambda _: seen.append(held(cluster))
+    )
+
+
+def test_a_canary_on_the_cluster_follows_the_log_at_every_step(runtime: Runtime, cluster: KubernetesStandIn) -> None:
+    release = runtime.service
+    release.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)  # a first release: primary
+    assert held(cluster)["fn-posts"][0] == "1.0.0"
+    assert watch(runtime, cluster, []).phase is Phase.SUCCEEDED
+    first = held(cluster)
+    assert (first["fn-posts"][0], first["fn-posts-canary"][1], first["weights"]) == (
+        "1.0.0",
+        0,
+        {"stable": 100, "canary": 0},
+    )
+    started = release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    assert started.routed
+    at_five = held(cluster)
+    assert at_five["fn-posts"][0] == "1.0.0"  # the previous version keeps running
+    assert at_five["fn-posts-canary"][0] == "2.0.0"
+    assert at_five["fn-posts-canary"][1] >= 1  # scaled up (and ready) before it got weight
+    assert at_five["weights"] == {"stable": 95, "canary": 5}
+    seen: list[dict[str, Any]] = []
+    assert watch(runtime, cluster, seen).phase is Phase.SUCCEEDED
+    stages = [step["weights"]["canary"] for step in seen]
+    assert [w for i, w in enumerate(stages) if i == 0 or w != stages[i - 1]] == [5, 25, 50, 0]
+    done = held(cluster)
+    assert done["fn-posts"][0] == "2.0.0"  # promoted: the primary runs the new version, and has the traffic back
+    assert done["weights"] == {"stable": 100, "canary": 0}
+    assert done["fn-posts-canary"][1] == 0  # the canary scaled to zero
+    assert not release.reconcile(SERVICE, ENV).routed  # converged: a second pass changes nothing
+
+
+def test_a_rollback_on_the_cluster_moves_traffic_at_once(runtime: Runtime, cluster: KubernetesStandIn) -> None:
+    release = runtime.service
+    release.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    watch(runtime, cluster, [])
+    release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    writes = len([a for a in cluster.audit if a.verb == "patch" and a.name == SERVICE and a.resource == "deployments"])
+    rolled = release.rollback(SERVICE, ENV, actor="erin", reason="bad build")
+    assert rolled.phase is Phase.ROLLED_BACK
+    after = held(cluster)
+    assert after["weights"] == {"stable": 100, "canary": 0}
+    assert after["fn-posts"][0] == "1.0.0"
+    assert after["fn-posts-canary"][1] == 0
+    primary_writes = [
+        a for a in cluster.audit if a.verb == "patch" and a.name == SERVICE and a.resource == "deployments"
+    ]
+    assert len(primary_writes) == writes  # nothing had to start: the primary was never touched
+
+
+def test_a_track_that_never_becomes_ready_gets_no_traffic_and_says_why(
+    runtime: Runtime, cluster: KubernetesStandIn, failing: set[str]
+) -> None:
+    release = runtime.service
+    release.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    watch(runtime, cluster, [])
+    failing.add("fn-posts-canary")
+    with pytest.raises(NotRoutedError) as refused:
+        release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    message = str(refused.value)
+    assert "deployment fn-posts-canary (2.0.0) in findly-now-development is not ready: ProgressDeadlineExceeded" in (
+        message
+    )
+    assert "no traffic was moved to it" in message
+    assert held(cluster)["weights"] == {"stable": 100, "canary": 0}
+
+
+def test_a_blue_green_release_is_validated_by_header_cut_over_baked_and_promoted(
+    runtime: Runtime, cluster: KubernetesStandIn, failing: set[str]
+) -> None:
+    release = runtime.service
+    release.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=StrategyKind.BLUE_GREEN)
+    release.record_test(SERVICE, "1.0.0", ENV, "smoke_tests", True, actor="ci")
+    release.record_test(SERVICE, "1.0.0", ENV, "performance_tests", True, actor="ci")
+    assert watch(runtime, cluster, []).phase is Phase.SUCCEEDED
+    release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.BLUE_GREEN)
+    validating = held(cluster)
+    assert validating["fn-posts"][0] == "1.0.0"
+    assert validating["fn-posts-green"][0] == "2.0.0"
+    assert validating["weights"] == {"blue": 100, "green": 0}
+    assert validating["preview"] == [{"x-findly-preview": {"exact": "2.0.0"}}]  # smoke tests reach green by header
+    release.record_test(SERVICE, "2.0.0", ENV, "smoke_tests", True, actor="ci")
+    release.record_test(SERVICE, "2.0.0", ENV, "performance_tests", True, actor="ci")
+    seen: list[dict[str, Any]] = []
+    assert watch(runtime, cluster, seen).phase is Phase.SUCCEEDED
+    baking = [step for step in seen if step["weights"] == {"blue": 0, "green": 100}]
+    assert baking  # cut over
+    assert all(step["fn-posts"] == ("1.0.0", step["fn-posts"][1]) and step["fn-posts"][1] >= 1 for step in baking)
+    done = held(cluster)
+    assert (done["fn-posts"][0], done["weights"], done["fn-posts-green"][1]) == ("2.0.0", {"blue": 100, "green": 0}, 0)
+    assert done["preview"] == []
+
+
+# ---- through the command line --------------------------------------------------------------------------------------
+
+
+def test_the_command_line_releases_on_the_bound_cluster_and_says_only_what_is_simulated(
+    cluster: KubernetesStandIn, tmp_path: Path
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "kubeconfig"
+    config.write_text(yaml.safe_dump(cluster.kubeconfig(context="findly-dev")))
+    text = EXAMPLE.read_text().replace(
+        '  kubernetes_version: "1.32"\n',
+        '  kubernetes_version: "1.32"\n  clusters:\n    development: {context: findly-dev}\n',
+    )
+    (tmp_path / "findly.yaml").write_text(text)
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(config),
+        "FINDLY_CONFIG": str(tmp_path / "findly.yaml"),
+        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        "FINDLY_ACTOR": "erin",
+        "FINDLY_NOW": "2026-01-05T09:00:00Z",
+        "GITHUB_ACTIONS": "",
+    }
+
+    def cli(*args: str) -> tuple[int, dict[str, Any], str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "findly_infra", "--json", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        return done.returncode, json.loads(done.stdout), done.stderr
+
+    for manifest in access_objects(load_platform(tmp_path / "findly.yaml"), ENV):
+        cluster.apply(manifest, manager="admin")
+    with cluster.controller():
+        assert cli("apply", "--env", ENV)[0] == 0
+        code, deployed, stderr = cli("deploy", SERVICE, "1.0.0", "--env", ENV)
+        assert code == 0, stderr
+        assert deployed["simulation"] == ["time"]  # the cluster is real now: only the rehearsal's clock is not
+        assert "no cluster is bound" not in stderr
+        stored = cluster.get("apps/v1", "Deployment", NS, SERVICE)
+        assert stored is not None
+        assert stored["metadata"]["labels"]["version"] == "1.0.0"  # development rolls: the image, replaced
+        code, refused, _ = cli("apply", "--env", ENV)  # a rollout drives the tracks: apply waits for its end
+        assert (code, refused["error"]["rule"]) == (3, "rollout-in-progress")
+        code, watched, stderr = cli("rollout", SERVICE, "--env", ENV, "--watch")
+        assert (code, watched["phase"]) == (0, "succeeded"), stderr
+        assert watched["simulation"] == ["metrics", "time"]
+        assert cli("apply", "--env", ENV)[0] == 0  # ended: apply may run, and keeps 1.0.0 (what serves)
+    stored = cluster.get("apps/v1", "Deployment", NS, SERVICE)
+    assert stored is not None
+    assert stored["metadata"]["labels"]["version"] == "1.0.0"

@@ -20,6 +20,7 @@ MATRICES = {
     "kill (every command, killed at every write point, then run again; SIGKILL mid-watch)": [
         "tests/test_kill_matrix.py",
         "tests/test_crash_safety.py",
+        "tests/cluster/test_releases.py::test_a_release_killed_at_any_write_to_the_cluster_ends_as_the_log_says_when_run_again",
         "tests/test_state_integrity.py::test_after_a_crash_between_store_and_route_the_next_command_routes_as_recorded",
         "tests/test_state_integrity.py::test_a_killed_rollback_is_finished_by_the_next_one",
         "tests/test_state_integrity.py::test_a_state_removed_or_replaced_while_a_command_runs_is_never_written",

@@ -243,3 +243,101 @@ def test_the_command_line_releases_on_the_bound_cluster_and_says_only_what_is_si
     stored = cluster.get("apps/v1", "Deployment", NS, SERVICE)
     assert stored is not None
     assert stored["metadata"]["labels"]["version"] == "1.0.0"
+
+
+# ---- killed at any write to the cluster, then run again ----------------------------------------------------------
+
+
+class Killed(BaseException):
+    """The process died here (SIGKILL is not an error anything may catch and go on from)."""
+
+
+@attrs.define
+class DyingObjects:
+    """The cluster's API, through a process that dies at its *dies_at*-th write (before it, or after it)."""
+
+    inner: Any
+    dies_at: int
+    after: bool
+    writes: int = 0
+
+    @property
+    def server(self) -> str:
+        return str(self.inner.server)
+
+    def apply(self, manifest: Any, **options: Any) -> Any:
+        self.writes += 1
+        if self.writes == self.dies_at and not self.after:
+            raise Killed
+        result = self.inner.apply(manifest, **options)
+        if self.writes == self.dies_at:
+            raise Killed
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _process(platform: Platform, store: Any, clock: Any, objects: Any) -> Any:
+    from findly_infra.application.scenarios import SCENARIOS
+    from findly_infra.application.service import PipelineService
+    from findly_infra.application.workloads import ClusterWorkloads
+    from findly_infra.testing import ScenarioMetrics, SimulatedCluster
+
+    workloads = ClusterWorkloads(
+        objects, environment_renderer(platform), {ENV: NS}, {ENV: StrategyKind.ROLLING}, ready_timeout=10
+    )
+    return PipelineService(
+        platform, store, clock, ScenarioMetrics(SCENARIOS["healthy"]), SimulatedCluster(), workloads=workloads
+    )
+
+
+def _release(release: Any, clock: Any) -> None:
+    release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    release.watch(SERVICE, ENV, actor="findly", wait=clock.advance)
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before-the-write", "after-the-write"])
+def test_a_release_killed_at_any_write_to_the_cluster_ends_as_the_log_says_when_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: bool
+) -> None:
+    from findly_infra.domain.tracks import track_plan
+    from findly_infra.testing import MemoryEventStore, VirtualClock
+
+    platform = _platform()
+    config = tmp_path / "kubeconfig"
+    cases = 0
+    for dies_at in range(1, 40):
+        with KubernetesStandIn() as cluster, cluster.controller():
+            config.write_text(yaml.safe_dump(cluster.kubeconfig()))
+            monkeypatch.setenv("KUBECONFIG", str(config))
+            for manifest in access_objects(platform, ENV):
+                cluster.apply(manifest, manager="admin")
+            objects = connect(context="stand-in")
+            apply_environment(objects, environment_renderer(platform)(ENV, StrategyKind.CANARY, {}), ENV, NS)
+            store, clock = MemoryEventStore(), VirtualClock(datetime(2026, 1, 5, 9))
+            first = _process(platform, store, clock, objects)
+            first.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+            first.watch(SERVICE, ENV, actor="findly", wait=clock.advance)
+            dying = DyingObjects(objects, dies_at, after)
+            try:
+                _release(_process(platform, store, clock, dying), clock)
+            except Killed:
+                pass
+            else:
+                break  # past the last write: every point has been tried
+            again = _process(platform, store, clock, objects)  # a new process, the same log and cluster
+            view = again.view(SERVICE, ENV)
+            if view.phase.active:
+                again.watch(SERVICE, ENV, actor="findly", wait=clock.advance)
+            else:
+                again.reconcile(SERVICE, ENV)
+            view = again.view(SERVICE, ENV)
+            assert view.phase is Phase.SUCCEEDED
+            plan = track_plan(view, StrategyKind.ROLLING)
+            found = held(cluster)
+            assert found["fn-posts"][0] == plan.primary.version == "2.0.0"
+            assert found["weights"] == {"stable": 100, "canary": 0}
+            assert found["fn-posts-canary"][1] == 0
+            cases += 1
+    assert cases >= 6  # bring up, each weight, promotion, back to the primary, retirement

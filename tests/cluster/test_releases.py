@@ -341,3 +341,20 @@ def test_a_release_killed_at_any_write_to_the_cluster_ends_as_the_log_says_when_
             assert found["fn-posts-canary"][1] == 0
             cases += 1
     assert cases >= 6  # bring up, each weight, promotion, back to the primary, retirement
+
+
+def test_weights_changed_by_hand_are_taken_back_to_what_the_log_says(
+    runtime: Runtime, cluster: KubernetesStandIn
+) -> None:
+    release = runtime.service
+    release.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    watch(runtime, cluster, [])
+    release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    routes = cluster.get("networking.istio.io/v1", "VirtualService", NS, SERVICE)
+    assert routes is not None
+    http = routes["spec"]["http"]
+    http[-1]["route"][0]["weight"], http[-1]["route"][1]["weight"] = 50, 50  # kubectl edit, say
+    cluster.apply({**routes, "spec": {**routes["spec"], "http": http}}, manager="kubectl-edit", force=True)
+    assert held(cluster)["weights"] == {"stable": 50, "canary": 50}
+    assert release.reconcile(SERVICE, ENV).routed  # the next command brings it back
+    assert held(cluster)["weights"] == {"stable": 95, "canary": 5}

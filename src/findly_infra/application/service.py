@@ -368,7 +368,8 @@ class PipelineService:
                 environment = self.platform.environment(environment).name  # raises UnknownNameError
             at = pipeline.stamp(self.clock.now())  # never before the log's latest event
             # first the cluster follows the log (a crash between storing and routing left it behind), then decide
-            repaired = self._follow(service, EnvironmentView.of(pipeline, environment, at), at)
+            before = EnvironmentView.of(pipeline, environment, at)
+            repaired = self._follow(service, before, at)
             decision = command(pipeline, at)
             if not decision.events:
                 break
@@ -384,7 +385,7 @@ class PipelineService:
             break
         view = EnvironmentView.of(pipeline, environment, at)
         routed = repaired
-        if decision.events:
+        if decision.events and _traffic(view) != _traffic(before):  # the cluster was just brought to the rest
             try:
                 routed = self._follow(service, view, at) or repaired
             except (DependencyError, BadInputError) as exc:  # recorded: say so, and what brings the cluster along
@@ -405,6 +406,12 @@ class PipelineService:
             return False
         self.traffic.route(service, view.environment, view.routes(), at)
         return True
+
+
+def _traffic(view: EnvironmentView) -> tuple[object, ...]:
+    """What of a view the cluster follows: what serves, what rolls out and how, and whether it is under way."""
+    active = view.rollout is not None and view.rollout.phase.active
+    return (view.serving, view.candidate, view.strategy, active)
 
 
 def timeline(platform: Platform, service: str, events: Sequence[Event], environment: str) -> list[EnvironmentView]:

@@ -10,7 +10,8 @@ says (``domain.tracks.track_plan``), in the order that keeps traffic safe.
 3. **Retire** the tracks the plan no longer runs: scaled to zero, once no traffic goes to them.
 
 Every step is an idempotent server-side apply of the rendered object as ``findly-infra``: converging twice changes
-nothing, so a command killed at any point leaves a cluster the next command brings to the log.
+nothing, so a command killed at any point leaves a cluster the next command brings to the log. It forces its fields,
+as a controller should: a weight or an image someone changed by hand is taken back to what the log says.
 """
 
 from __future__ import annotations
@@ -50,17 +51,13 @@ class ClusterWorkloads:
     """Environment -> its configured strategy (a rollout keeps the one it started with)."""
     version_label: str = "version"
     ready_timeout: float = 600.0
-    _converged: dict[tuple[str, str], tuple[TrackPlan, datetime]] = attrs.field(factory=dict, init=False, repr=False)
 
     def binds(self, environment: str) -> bool:
         return environment in self.namespaces
 
-    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:  # noqa: ARG002 - the cluster keeps its own time
         """Bring the environment's workloads and routes to *view*; whether anything had to change."""
         plan = track_plan(view, self.configured[view.environment])
-        key = (view.service, view.environment)
-        if self._converged.get(key) == (plan, at):  # the same plan at the same instant: done a moment ago
-            return False
         namespace = self.namespaces[view.environment]
         live = {
             track.name: self.cluster.get("apps/v1", "Deployment", namespace, track.deployment(view.service))
@@ -77,7 +74,6 @@ class ClusterWorkloads:
         for track in plan.tracks:
             if track.version is None:
                 changed |= self._retire(view, plan, track, live[track.name])
-        self._converged[key] = (plan, at)
         return changed
 
     # ---- the three steps -----------------------------------------------------------------------------------------
@@ -98,7 +94,7 @@ class ClusterWorkloads:
             desired = self._object(view, plan, "Deployment", name, track.version)
             if track is not plan.primary:  # the secondary runs as many replicas as the primary
                 desired["spec"]["replicas"] = max(1, primary_replicas or 1)
-            self.cluster.apply(desired)
+            self.cluster.apply(desired, force=True)
         if not changed and live is not None and deployment_readiness(live).ready:
             return False  # running and ready as it was read: nothing to wait for
         readiness = self.cluster.wait_ready(namespace, name, timeout=self.ready_timeout)
@@ -139,7 +135,7 @@ class ClusterWorkloads:
             return False
         desired = self._object(view, plan, "VirtualService", view.service, primary.version or secondary.version)
         desired["spec"]["http"] = routes
-        self.cluster.apply(desired)
+        self.cluster.apply(desired, force=True)
         return True
 
     def _retire(self, view: EnvironmentView, plan: TrackPlan, track: Track, live: Mapping[str, Any] | None) -> bool:
@@ -148,7 +144,7 @@ class ClusterWorkloads:
             return False
         desired = self._object(view, plan, "Deployment", name, self._version(live) or "latest")
         desired["spec"]["replicas"] = 0
-        self.cluster.apply(desired)
+        self.cluster.apply(desired, force=True)
         return True
 
     # ---- objects ---------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from findly_infra.domain.platform import Platform
 from findly_infra.domain.strategy import ValidationStep
 from findly_infra.render.access import access_objects
 from findly_infra.testing.kubernetes import KubernetesStandIn
+from tests.cluster.test_access import allowed
 from tests.conftest import EXAMPLE
 
 ENV, NS, SERVICE = "development", "findly-now-development", "fn-posts"
@@ -121,6 +122,8 @@ def test_a_canary_on_the_cluster_follows_the_log_at_every_step(runtime: Runtime,
     assert done["weights"] == {"stable": 100, "canary": 0}
     assert done["fn-posts-canary"][1] == 0  # the canary scaled to zero
     assert not release.reconcile(SERVICE, ENV).routed  # converged: a second pass changes nothing
+    access = access_objects(_platform(), ENV)  # and all of it within the access render writes
+    assert [record for record in cluster.audit if not allowed(record, access, NS)] == []
 
 
 def test_a_rollback_on_the_cluster_moves_traffic_at_once(runtime: Runtime, cluster: KubernetesStandIn) -> None:
@@ -358,3 +361,16 @@ def test_weights_changed_by_hand_are_taken_back_to_what_the_log_says(
     assert held(cluster)["weights"] == {"stable": 50, "canary": 50}
     assert release.reconcile(SERVICE, ENV).routed  # the next command brings it back
     assert held(cluster)["weights"] == {"stable": 95, "canary": 5}
+
+
+def test_a_rolling_update_replaces_the_image_and_a_rollback_puts_the_previous_one_back(
+    runtime: Runtime, cluster: KubernetesStandIn
+) -> None:
+    release = runtime.service
+    release.deploy(SERVICE, "1.0.0", ENV, actor="erin")  # development rolls
+    assert watch(runtime, cluster, []).phase is Phase.SUCCEEDED
+    release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert held(cluster)["fn-posts"][0] == "2.0.0"  # in place: the Deployment's own rolling update
+    rolled = release.rollback(SERVICE, ENV, actor="erin", reason="bad build")
+    assert (rolled.phase, rolled.routed) == (Phase.ROLLED_BACK, True)
+    assert held(cluster)["fn-posts"][0] == "1.0.0"  # the previous version re-applied, and ready

@@ -96,7 +96,8 @@ def _arrows(name: str) -> set[str]:
 GRAPH = {name: _arrows(name) for name in MODULES}
 
 # What each part of the package may import of the package (DESIGN.md: dependencies point inward only).
-# The composition root (bootstrap) is the one place adapters are built; `testing` ships the in-memory
+# The composition root (bootstrap) is the one place adapters are built, and hands the use cases what they need
+# (the renderer of an environment's objects, for the workloads on a cluster); `testing` ships the in-memory
 # adapters and the simulator for users' own tests, so it may reach them too.
 ALLOWED = {
     "domain": {"domain"},
@@ -105,7 +106,7 @@ ALLOWED = {
     "promql": {"domain"},
     "application": {"domain", "application"},
     "adapters": {"domain", "application", "adapters", "promql"},
-    "bootstrap": {"domain", "application", "adapters", "config", "examples", "logs"},
+    "bootstrap": {"domain", "application", "adapters", "config", "examples", "logs", "render"},
     "cli": {"", "domain", "application", "config", "render", "examples", "bootstrap", "cli", "logs"},
     "__main__": {"cli"},
     "testing": {"domain", "application", "adapters", "config", "examples", "bootstrap", "testing"},

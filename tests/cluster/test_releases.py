@@ -16,7 +16,7 @@ import yaml
 from findly_infra import load_platform
 from findly_infra.adapters.kubernetes import connect
 from findly_infra.application.cluster_apply import apply_environment
-from findly_infra.application.service import NotRoutedError, Outcome
+from findly_infra.application.service import NotRoutedError, Outcome, PolicyRefusedError
 from findly_infra.bootstrap import Runtime, Settings, environment_renderer, open_runtime
 from findly_infra.domain import ClusterBinding, Phase, StrategyKind
 from findly_infra.domain.platform import Platform
@@ -374,3 +374,71 @@ def test_a_rolling_update_replaces_the_image_and_a_rollback_puts_the_previous_on
     rolled = release.rollback(SERVICE, ENV, actor="erin", reason="bad build")
     assert (rolled.phase, rolled.routed) == (Phase.ROLLED_BACK, True)
     assert held(cluster)["fn-posts"][0] == "1.0.0"  # the previous version re-applied, and ready
+
+
+# ---- a whole release, development -> staging -> production, every environment on the cluster ------------------------
+
+
+def test_a_whole_release_reaches_every_environments_cluster(
+    cluster: KubernetesStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(yaml.safe_dump(cluster.kubeconfig()))
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    example = load_platform(EXAMPLE)
+    platform = attrs.evolve(
+        example,
+        kubernetes=attrs.evolve(
+            example.kubernetes,
+            clusters=tuple(ClusterBinding(env.name, context="stand-in") for env in example.environments),
+        ),
+    )
+    objects = connect(context="stand-in")
+    render = environment_renderer(platform)
+    for env in platform.environments:  # an administrator, then `apply` in each environment
+        for manifest in access_objects(platform, env.name):
+            cluster.apply(manifest, manager="admin")
+        apply_environment(
+            objects, render(env.name, env.strategy, {}), env.name, platform.kubernetes.namespace_for(env.name)
+        )
+
+    def image(env: str, suffix: str = "") -> tuple[str, int]:
+        found = cluster.get("apps/v1", "Deployment", platform.kubernetes.namespace_for(env), f"{SERVICE}{suffix}")
+        assert found is not None
+        return found["metadata"]["labels"]["version"], found["spec"].get("replicas", 1)
+
+    settings = Settings(state="memory://", now=datetime(2026, 1, 5, 9))
+    with cluster.controller(), open_runtime(settings, platform, service=SERVICE) as runtime:
+        release, clock = runtime.service, runtime.virtual
+        assert clock is not None
+        for env in ("development", "staging"):
+            release.deploy(SERVICE, "1.4.0", env, actor="erin")
+            assert image(env)[0] == "1.4.0"
+            assert release.watch(SERVICE, env, actor="findly", wait=clock.advance).phase is Phase.SUCCEEDED
+            for suite in platform.environment(env).tests:
+                release.record_test(SERVICE, "1.4.0", env, suite, True, actor="ci")
+        assert image("production")[0] == "latest"  # nothing has reached production yet
+        with pytest.raises(PolicyRefusedError):  # approvals first: the request is recorded
+            release.deploy(SERVICE, "1.4.0", "production", actor="erin")
+        assert image("production")[0] == "latest"  # a refused promotion moves nothing
+        for person in ("alice", "carol"):
+            release.approve(SERVICE, "1.4.0", "production", actor=person)
+        release.deploy(SERVICE, "1.4.0", "production", actor="erin")  # blue-green, a first release
+        for suite in ("smoke_tests", "performance_tests"):
+            release.record_test(SERVICE, "1.4.0", "production", suite, True, actor="ci")
+        waiting = release.watch(SERVICE, "production", actor="findly", wait=clock.advance)
+        assert waiting.phase is Phase.AWAITING_APPROVAL  # the business validation, by a person
+        assert image("production")[0] == "1.4.0"
+        release.approve(SERVICE, "1.4.0", "production", actor="alice")
+        done = release.watch(SERVICE, "production", actor="findly", wait=clock.advance)
+        assert done.phase is Phase.SUCCEEDED
+    namespace = platform.kubernetes.namespace_for("production")
+    routes = cluster.get("networking.istio.io/v1", "VirtualService", namespace, SERVICE)
+    assert routes is not None
+    assert {r["destination"]["subset"]: r["weight"] for r in routes["spec"]["http"][-1]["route"]} == {
+        "blue": 100,
+        "green": 0,
+    }
+    assert image("production")[0] == "1.4.0"
+    assert image("production", "-green")[1] == 0
+    assert (image("development")[0], image("staging")[0]) == ("1.4.0", "1.4.0")

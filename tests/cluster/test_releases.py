@@ -4,6 +4,7 @@ back — images, replicas, the VirtualService's weights — and must be what the
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 import attrs
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from findly_infra import load_platform
 from findly_infra.adapters.kubernetes import connect
@@ -442,3 +445,64 @@ def test_a_whole_release_reaches_every_environments_cluster(
     assert image("production")[0] == "1.4.0"
     assert image("production", "-green")[1] == 0
     assert (image("development")[0], image("staging")[0]) == ("1.4.0", "1.4.0")
+
+
+# ---- random scripts: the cluster always holds what the log says -------------------------------------------------
+
+
+SCRIPT = st.lists(
+    st.sampled_from(["deploy", "step", "step", "step", "step", "record", "pause", "resume", "abort", "rollback"]),
+    min_size=1,
+    max_size=14,
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from([StrategyKind.CANARY, StrategyKind.BLUE_GREEN, StrategyKind.ROLLING]), script=SCRIPT)
+def test_after_any_script_of_commands_the_cluster_holds_what_the_log_says(
+    kind: StrategyKind, script: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from findly_infra.domain.tracks import track_plan
+
+    platform = _platform()
+    with KubernetesStandIn() as cluster, cluster.controller(interval=0.005):
+        config = tmp_path / "kubeconfig"
+        config.write_text(yaml.safe_dump(cluster.kubeconfig()))
+        monkeypatch.setenv("KUBECONFIG", str(config))
+        for manifest in access_objects(platform, ENV):
+            cluster.apply(manifest, manager="admin")
+        apply_environment(connect(context="stand-in"), environment_renderer(platform)(ENV, kind, {}), ENV, NS)
+        settings_ = Settings(state="memory://", now=datetime(2026, 1, 5, 9))
+        with open_runtime(settings_, platform, service=SERVICE) as runtime:
+            release, clock = runtime.service, runtime.virtual
+            assert clock is not None
+            version = 0
+            for command in script:
+                clock.advance(release.interval(SERVICE, ENV))
+                with contextlib.suppress(PolicyRefusedError):
+                    if command == "deploy":
+                        version += 1
+                        release.deploy(SERVICE, f"{version}.0.0", ENV, actor="erin", strategy=kind)
+                    elif command == "step":
+                        release.step(SERVICE, ENV, actor="findly")
+                    elif command == "record":
+                        for suite in ("smoke_tests", "performance_tests"):
+                            release.record_test(SERVICE, f"{version}.0.0", ENV, suite, True, actor="ci")
+                    elif command == "resume":
+                        release.resume(SERVICE, ENV, actor="bob")
+                    else:
+                        getattr(release, command)(SERVICE, ENV, actor="bob", reason="a script")
+                view = release.view(SERVICE, ENV)
+                plan = track_plan(view, StrategyKind.ROLLING)
+                for track in plan.tracks:  # each track runs what the plan says (or nothing)
+                    deployment = cluster.get("apps/v1", "Deployment", NS, track.deployment(SERVICE))
+                    assert deployment is not None
+                    if track.version is not None:
+                        assert deployment["metadata"]["labels"]["version"] == track.version
+                        assert deployment["spec"].get("replicas", 1) >= 1
+                    else:
+                        assert deployment["spec"].get("replicas", 1) == 0
+                if plan.strategy is not StrategyKind.ROLLING and plan.weights():
+                    found = held(cluster)["weights"]
+                    routed = {track.version: found[track.name] for track in plan.tracks if found[track.name] > 0}
+                    assert routed == view.routes()  # the mesh routes exactly what the log says

@@ -105,6 +105,9 @@ class Settings:
     prometheus_token: str | None = attrs.field(default=None, repr=False)
     now: datetime | None = None
     """Act at this time, in virtual time (replays of past metrics)."""
+    kube_context: str | None = None
+    """The kubeconfig context of the bound environments' cluster (``--context``, ``FINDLY_KUBE_CONTEXT``): overrides
+    each binding's; for ``apply``/``diff`` it also names a cluster for an environment bound to none."""
     scenario: str = "healthy"
     """The scripted metrics where no Prometheus is named."""
     state_timeout: float = 30.0
@@ -123,6 +126,7 @@ class Settings:
         prometheus_url: str | None = None,
         now: str | None = None,
         scenario: str | None = None,
+        kube_context: str | None = None,
     ) -> Settings:
         """Settings from flags (the arguments) and the environment (``FINDLY_CONFIG``, ``FINDLY_STATE``,
         ``FINDLY_PROMETHEUS_URL``, ``FINDLY_PROMETHEUS_TOKEN``, ``FINDLY_NOW``, ``FINDLY_SCENARIO``)."""
@@ -137,6 +141,7 @@ class Settings:
             prometheus_token=env.get("FINDLY_PROMETHEUS_TOKEN") or None,
             now=_time(now_text, "--now") if now_text else None,
             scenario=scenario or env.get("FINDLY_SCENARIO") or "healthy",
+            kube_context=kube_context or env.get("FINDLY_KUBE_CONTEXT") or None,
             state_timeout=_seconds(env.get("FINDLY_STATE_TIMEOUT"), "FINDLY_STATE_TIMEOUT", 30.0),
             allow_plain_http_credentials=env.get("FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS") == "1",
         )
@@ -350,6 +355,8 @@ class _BoundClusters:
     on an environment bound to none never loads the Kubernetes client)."""
 
     platform: Platform
+    context: str | None = None
+    """``--context``: overrides each binding's context."""
     _built: dict[str, Any] = attrs.field(factory=dict, init=False)
 
     def binds(self, environment: str) -> bool:
@@ -364,7 +371,7 @@ class _BoundClusters:
 
             env = self.platform.environment(environment)
             self._built[environment] = ClusterWorkloads(
-                cluster_objects(self.platform, environment),
+                cluster_objects(self.platform, environment, context=self.context),
                 environment_renderer(self.platform),
                 {environment: self.platform.kubernetes.namespace_for(environment)},
                 {environment: env.strategy},
@@ -373,8 +380,8 @@ class _BoundClusters:
         return self._built[environment]
 
 
-def _workloads(platform: Platform) -> _BoundClusters | None:
-    return _BoundClusters(platform) if platform.kubernetes.clusters else None
+def _workloads(platform: Platform, context: str | None) -> _BoundClusters | None:
+    return _BoundClusters(platform, context) if platform.kubernetes.clusters else None
 
 
 def cluster_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:
@@ -531,7 +538,8 @@ def open_runtime(
             metrics = record = PrometheusMetrics(prometheus, platform.metrics, window)
             slo_reports = PrometheusBudgets(prometheus, platform.metrics, platform.slo_definitions)
             budgets = budgets or slo_reports
-        pipelines = PipelineService(platform, store, clock, metrics, traffic, budgets, workloads=_workloads(platform))
+        workloads = _workloads(platform, settings.kube_context)
+        pipelines = PipelineService(platform, store, clock, metrics, traffic, budgets, workloads=workloads)
         if virtual is not None and service is not None:
             platform.service(service)
             virtual.current = virtual_start(start, pipelines.latest_time(service), wall)

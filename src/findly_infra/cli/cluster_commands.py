@@ -15,9 +15,6 @@ __all__ = ["COMMANDS"]
 
 def _arguments(parser: argparse.ArgumentParser, *, applying: bool) -> None:
     parser.add_argument("--env", required=True, help="the environment, as the platform file names it")
-    parser.add_argument(
-        "--context", help="the kubeconfig context to use (default: the environment's kubernetes.clusters binding)"
-    )
     add_versions_argument(parser, "what serves there, as the state says")
     if applying:
         parser.add_argument("--dry-run", action="store_true", help="the server checks everything; nothing changes")
@@ -72,7 +69,7 @@ def _run(context: Context, *, applying: bool) -> int:
     objects = for_apply(
         environment_objects(platform, environment, _versions(context, platform, environment)), environment
     )
-    cluster = cluster_objects(platform, environment, context=args.context)
+    cluster = cluster_objects(platform, environment, context=context.settings.kube_context)
     report = apply_environment(
         cluster,
         objects,

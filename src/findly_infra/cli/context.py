@@ -59,6 +59,7 @@ class Context:
                 prometheus_url=args.prometheus_url,
                 now=args.now,
                 scenario=getattr(args, "scenario", None),
+                kube_context=getattr(args, "context", None),
             )
         return self._settings
 

@@ -18,7 +18,7 @@ COMMANDS: dict[str, Command] = {
     for module in (platform_commands, release, metrics, state_commands, cluster_commands)
     for command in module.COMMANDS
 }
-_GLOBAL_WITH_VALUE = ("--config", "--state", "--actor", "--prometheus-url", "--now")
+_GLOBAL_WITH_VALUE = ("--config", "--state", "--actor", "--prometheus-url", "--now", "--context")
 
 
 class UsageError(Exception):
@@ -62,8 +62,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         parser = _Parser(
             prog="findly-infra",
             description="Orchestrates the deployments of the Findly Now microservices.",
-            epilog="Exit codes: 0 done, 2 bad input, 3 refused by policy, 4 rolled back or aborted, "
-            "5 dependency unreachable, 6 stopped for a person (paused, awaiting approval or evidence), 1 a bug.",
+            epilog="Exit codes: 0 done, 2 bad input, 3 refused by policy, 4 rolled back or aborted (or not ready), "
+            "5 dependency unreachable, 6 stopped for a person (paused, awaiting approval or evidence), "
+            "7 the cluster differs (diff), 1 a bug.",
         )
         parser.add_argument("--version", action="version", version=f"findly-infra {__version__}")
         _global_options(parser)
@@ -100,6 +101,13 @@ def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = Fa
         "--prometheus-url",
         metavar="URL",
         help="Prometheus for rollout analysis (default: $FINDLY_PROMETHEUS_URL, else the file's)",
+        **unset,
+    )
+    group.add_argument(
+        "--context",
+        metavar="CONTEXT",
+        help="the kubeconfig context of the bound environments' cluster (default: $FINDLY_KUBE_CONTEXT, else each "
+        "binding's); for apply and diff, also an environment bound to none",
         **unset,
     )
     group.add_argument(

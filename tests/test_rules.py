@@ -128,6 +128,40 @@ def test_where_rollback_is_not_automatic_a_breach_pauses_for_a_person(
     assert "manual" in log[-1][1].reason
 
 
+@given(
+    st.lists(st.sampled_from([Verdict.PASS, Verdict.INCONCLUSIVE]), max_size=30),
+    st.sampled_from(list(RollbackCapability)),
+)
+def test_a_candidate_the_cluster_cannot_run_fails_its_rollout_at_once(
+    verdicts: list[Verdict], capability: RollbackCapability
+) -> None:
+    """Readiness is evidence: a progressing rollout whose candidate never became ready is rolled back where rollback
+    is automatic, else paused for a person — whatever stage it had reached; a rollout not progressing is refused."""
+    environments = tuple(
+        attrs.evolve(env, rollback_capability=capability) if env.name == "development" else env
+        for env in PLATFORM.environments
+    )
+    platform = attrs.evolve(PLATFORM, environments=environments)
+    pipeline, log = canary(verdicts, platform=platform)
+    at = log[-1][0] + timedelta(minutes=1)
+    rollout = pipeline.environments["development"].rollout
+    assert rollout is not None
+    decision = pipeline.workload_failed("development", actor="findly", at=at, reason="ProgressDeadlineExceeded: x")
+    if rollout.phase is not Phase.PROGRESSING:
+        assert decision.refusal is not None
+        assert decision.refusal.rule == "rollout-progressing"
+        event(f"refused ({rollout.phase.value})")
+        return
+    (failed,) = decision.events
+    assert failed.reason.startswith("the cluster could not run 1.0.0: ProgressDeadlineExceeded: x")
+    if capability is RollbackCapability.AUTOMATIC:
+        assert isinstance(failed, RolledBack)
+        assert failed.restored == rollout.previous
+    else:
+        assert isinstance(failed, RolloutPaused)
+    event(f"{capability.value}: {type(failed).__name__}")
+
+
 # ---- progress: every stage, for its whole duration, and not a minute less ------------------------------
 
 

@@ -5,6 +5,7 @@ back — images, replicas, the VirtualService's weights — and must be what the
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from findly_infra import load_platform
 from findly_infra.adapters.kubernetes import connect
 from findly_infra.application.cluster_apply import apply_environment
-from findly_infra.application.service import NotRoutedError, Outcome, PolicyRefusedError
+from findly_infra.application.service import Outcome, PolicyRefusedError
 from findly_infra.bootstrap import Runtime, Settings, environment_renderer, open_runtime
 from findly_infra.domain import ClusterBinding, Phase, StrategyKind
 from findly_infra.domain.platform import Platform
@@ -147,20 +148,49 @@ def test_a_rollback_on_the_cluster_moves_traffic_at_once(runtime: Runtime, clust
     assert len(primary_writes) == writes  # nothing had to start: the primary was never touched
 
 
-def test_a_track_that_never_becomes_ready_gets_no_traffic_and_says_why(
+def test_a_candidate_the_cluster_cannot_run_fails_the_rollout_with_the_clusters_reason(
     runtime: Runtime, cluster: KubernetesStandIn, failing: set[str]
 ) -> None:
     release = runtime.service
     release.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
     watch(runtime, cluster, [])
     failing.add("fn-posts-canary")
-    with pytest.raises(NotRoutedError) as refused:
-        release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
-    message = str(refused.value)
-    assert "deployment fn-posts-canary (2.0.0) in findly-now-development is not ready: ProgressDeadlineExceeded" in (
-        message
+    outcome = release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    assert [event.type for event in outcome.events] == ["rollout_started", "traffic_shifted", "rolled_back"]
+    assert outcome.phase is Phase.ROLLED_BACK  # development rolls back automatically
+    assert outcome.view.stopped == (
+        "the cluster could not run 2.0.0: deployment fn-posts-canary is not ready: ProgressDeadlineExceeded: "
+        'ReplicaSet "fn-posts-canary" has timed out progressing.'
     )
-    assert "no traffic was moved to it" in message
+    after = held(cluster)
+    assert after["weights"] == {"stable": 100, "canary": 0}  # no traffic ever moved to it
+    assert after["fn-posts"][0] == "1.0.0"
+    assert after["fn-posts-canary"][1] == 0  # and it is scaled away
+    failing.discard("fn-posts-canary")
+    again = release.deploy(SERVICE, "2.1.0", ENV, actor="erin", strategy=StrategyKind.CANARY)  # the next is fine
+    assert again.phase is Phase.PROGRESSING
+
+
+def test_a_candidate_that_fails_while_paused_leaves_the_person_their_command(
+    runtime: Runtime, cluster: KubernetesStandIn, failing: set[str]
+) -> None:
+    release = runtime.service
+    release.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    watch(runtime, cluster, [])
+    release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    release.pause(SERVICE, ENV, actor="bob", reason="a look")
+    canary = cluster.get("apps/v1", "Deployment", NS, "fn-posts-canary")
+    assert canary is not None
+    failing.add("fn-posts-canary")
+    cluster.apply({**canary, "metadata": {**canary["metadata"], "annotations": {"x": "y"}}}, manager="someone")
+    for _ in range(200):  # the controller sees the new generation and fails it
+        found = cluster.get("apps/v1", "Deployment", NS, "fn-posts-canary")
+        if found and found["status"].get("observedGeneration") == found["metadata"]["generation"]:
+            break
+        threading.Event().wait(0.01)
+    rolled = release.rollback(SERVICE, ENV, actor="bob", reason="enough")
+    assert rolled.phase is Phase.ROLLED_BACK
+    assert rolled.view.stopped == "enough"  # the person's command, not another pause
     assert held(cluster)["weights"] == {"stable": 100, "canary": 0}
 
 

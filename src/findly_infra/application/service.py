@@ -30,6 +30,7 @@ from findly_infra.application.ports import (
     TrafficRouter,
     Workloads,
 )
+from findly_infra.application.workloads import WorkloadNotReadyError
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, Verdict
 from findly_infra.domain.identifiers import name_problem, reason_problem, version_problem
@@ -361,15 +362,19 @@ class PipelineService:
         environment: str,
         command: Callable[[DeploymentPipeline, datetime], Decision],
         analysis: Callable[[], AnalysisReport | None] = lambda: None,
+        *,
+        failing: bool = False,
     ) -> Outcome:
         for attempt in range(1, self.attempts + 1):
             pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
             if environment not in pipeline.environments:
                 environment = self.platform.environment(environment).name  # raises UnknownNameError
             at = pipeline.stamp(self.clock.now())  # never before the log's latest event
-            # first the cluster follows the log (a crash between storing and routing left it behind), then decide
             before = EnvironmentView.of(pipeline, environment, at)
-            repaired = self._follow(service, before, at)
+            follow = False if failing else self._repair(service, pipeline, before, at)
+            if isinstance(follow, Outcome):  # the cluster's verdict came first: the rollout failed
+                return follow
+            repaired = follow
             decision = command(pipeline, at)
             if not decision.events:
                 break
@@ -388,6 +393,14 @@ class PipelineService:
         if decision.events and _traffic(view) != _traffic(before):  # the cluster was just brought to the rest
             try:
                 routed = self._follow(service, view, at) or repaired
+            except WorkloadNotReadyError as exc:
+                if not exc.failed or failing:
+                    raise NotRoutedError(
+                        f"recorded ({', '.join(event.type for event in decision.events)}), but the cluster could "
+                        f"not be told: {exc}; the next command on {service} in {environment} tries again"
+                    ) from exc
+                failed = self._workload_failed(service, environment, exc)
+                return attrs.evolve(failed, events=decision.events + failed.events)
             except (DependencyError, BadInputError) as exc:  # recorded: say so, and what brings the cluster along
                 raise NotRoutedError(
                     f"recorded ({', '.join(event.type for event in decision.events)}), but the cluster could not "
@@ -396,6 +409,33 @@ class PipelineService:
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)
         return Outcome(decision.events, view, analysis(), routed, decision.already)
+
+    def _repair(
+        self, service: str, pipeline: DeploymentPipeline, view: EnvironmentView, at: datetime
+    ) -> bool | Outcome:
+        """Before deciding, the cluster follows the log (a crash between storing and routing left it behind). A
+        progressing rollout whose candidate the cluster cannot run fails first (the outcome); one stopped for a
+        person already lets their command go on (a rollback needs nothing of the candidate)."""
+        try:
+            return self._follow(service, view, at)
+        except WorkloadNotReadyError as exc:
+            if not exc.failed:
+                raise
+            rollout = pipeline.environments[view.environment].rollout
+            if rollout is not None and rollout.phase is Phase.PROGRESSING:
+                return self._workload_failed(service, view.environment, exc)
+            return False
+
+    def _workload_failed(self, service: str, environment: str, failure: WorkloadNotReadyError) -> Outcome:
+        """The cluster could not run the candidate (past its progress deadline): the rollout fails as a failed step
+        does — rolled back where rollback is automatic, else paused — and the cluster follows (it needs nothing of the
+        candidate to route back)."""
+        return self._decide(
+            service,
+            environment,
+            lambda p, at: p.workload_failed(environment, actor="findly", at=at, reason=failure.reason),
+            failing=True,
+        )
 
     def _follow(self, service: str, view: EnvironmentView, at: datetime) -> bool:
         """Route *view*'s environment as the log says if the cluster says otherwise; whether it had to. An

@@ -36,7 +36,13 @@ the environment rolled out by that strategy."""
 
 
 class WorkloadNotReadyError(DependencyError):
-    """A track did not become ready: its Deployment passed its progress deadline, or ran out of time."""
+    """A track did not become ready: its Deployment passed its progress deadline (``failed``: it will not by
+    itself, and the rollout fails), or ran out of time (the next command waits again)."""
+
+    def __init__(self, message: str, *, failed: bool = False, reason: str = "") -> None:
+        super().__init__(message)
+        self.failed = failed
+        self.reason = reason
 
 
 @attrs.define
@@ -101,7 +107,9 @@ class ClusterWorkloads:
         if not readiness.ready:
             raise WorkloadNotReadyError(
                 f"deployment {name} ({track.version}) in {namespace} is not ready: {readiness.reason}; no traffic "
-                "was moved to it"
+                "was moved to it",
+                failed=readiness.failed and track.version == (view.candidate.version if view.candidate else None),
+                reason=f"deployment {name} is not ready: {readiness.reason}",
             )
         return changed
 

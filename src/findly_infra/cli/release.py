@@ -84,15 +84,17 @@ def _deploy(context: Context) -> int:
         budget_override=args.override_budget,
         budget_spent=args.budget_spent,
     )
+    failed = outcome.phase.value in ("rolled_back", "aborted")  # the cluster could not run it
+    stopped = outcome.phase.stopped_for_a_person and any(e.type == "rollout_paused" for e in outcome.events)
     _present(
         context,
         runtime,
         outcome,
         f"{args.service} {args.version} -> {args.env}: {present.view_text(outcome.view)}",
         version=args.version,
-        outcome="started",
+        outcome="rolled_back" if failed else "stopped_for_a_person" if stopped else "started",
     )
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_STOPPED if stopped else EXIT_OK
 
 
 def _present(

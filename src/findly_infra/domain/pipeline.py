@@ -14,7 +14,7 @@ from datetime import datetime
 import attrs
 
 from findly_infra.domain import progress
-from findly_infra.domain.environment import Environment, StrategyKind
+from findly_infra.domain.environment import Environment, RollbackCapability, StrategyKind
 from findly_infra.domain.events import (
     AnalysisRecorded,
     ApprovalGranted,
@@ -371,6 +371,20 @@ class DeploymentPipeline:
         if rollout is None or not rollout.phase.active:
             return _refuse("rollout-active", f"no rollout to abort in {environment}")
         return Decision((RolloutAborted(**self._base(environment, rollout.version, actor, at), reason=reason),))
+
+    def workload_failed(self, environment: str, *, actor: str, at: datetime, reason: str) -> Decision:
+        """The cluster could not run the rollout's version — its Deployment passed its progress deadline: a failed
+        step, acted on as a failed analysis at its threshold is: rolled back where rollback is automatic, else
+        paused for a person. *reason* is the cluster's."""
+        env = self.platform.environment(environment)
+        rollout = self.environments[environment].rollout
+        if rollout is None or rollout.phase is not Phase.PROGRESSING:
+            return _refuse("rollout-progressing", f"no rollout is progressing in {environment}")
+        base = self._base(environment, rollout.version, actor, at)
+        why = f"the cluster could not run {rollout.version}: {reason}"
+        if env.rollback_capability is RollbackCapability.AUTOMATIC:
+            return Decision((RolledBack(**base, reason=why, restored=rollout.previous),))
+        return Decision((RolloutPaused(**base, reason=f"{why}; rollback is manual here"),))
 
     def rollback(self, environment: str, *, actor: str, at: datetime, reason: str) -> Decision:
         """Return all traffic to the previous version — allowed from every phase of an active rollout."""

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from findly_infra import load_platform
-from findly_infra.adapters.kubernetes import connect
+from findly_infra.adapters.kubernetes import AccessDeniedError, connect
 from findly_infra.application.cluster_apply import apply_environment
-from findly_infra.application.service import Outcome, PolicyRefusedError
+from findly_infra.application.service import NotRoutedError, Outcome, PolicyRefusedError
 from findly_infra.bootstrap import Runtime, Settings, environment_renderer, open_runtime
 from findly_infra.domain import ClusterBinding, Phase, StrategyKind
 from findly_infra.domain.platform import Platform
@@ -538,3 +538,35 @@ def test_after_any_script_of_commands_the_cluster_holds_what_the_log_says(
                     found = held(cluster)["weights"]
                     routed = {track.version: found[track.name] for track in plan.tracks if found[track.name] > 0}
                     assert routed == view.routes()  # the mesh routes exactly what the log says
+
+
+def test_the_api_servers_failures_during_a_release_are_retried_or_named_and_the_next_command_repairs(
+    runtime: Runtime, cluster: KubernetesStandIn
+) -> None:
+    import stamina
+
+    release = runtime.service
+    release.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    watch(runtime, cluster, [])
+    cluster.fail(429, method="PATCH", path="/virtualservices/fn-posts$", retry_after=0, times=2)  # throttled twice
+    started = release.deploy(SERVICE, "2.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
+    assert started.routed
+    assert held(cluster)["weights"] == {"stable": 95, "canary": 5}
+    stamina.set_testing(True, attempts=5)  # no real waiting for the 5xx backoff
+    try:
+        cluster.fail(503, method="PATCH", path="/virtualservices/fn-posts$", times=5)
+        with pytest.raises(NotRoutedError) as unreachable:  # recorded, but the mesh could not be told
+            release.rollback(SERVICE, ENV, actor="erin", reason="bad build")
+    finally:
+        stamina.set_testing(False)
+    message = str(unreachable.value)
+    assert message.startswith("recorded (rolled_back), but the cluster could not be told: the Kubernetes API server")
+    assert "503" in message
+    assert held(cluster)["weights"] == {"stable": 95, "canary": 5}  # not yet
+    cluster.fail(403, method="GET", path="/virtualservices/fn-posts$", message="forbidden: no get")
+    with pytest.raises(AccessDeniedError) as denied:  # a configuration problem, named
+        release.reconcile(SERVICE, ENV)
+    assert 'refused to get virtualservices.networking.istio.io "fn-posts"' in str(denied.value)
+    repaired = release.reconcile(SERVICE, ENV)  # the next command brings the cluster to the log
+    assert repaired.routed
+    assert held(cluster)["weights"] == {"stable": 100, "canary": 0}

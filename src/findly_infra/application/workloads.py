@@ -5,8 +5,8 @@ says (``domain.tracks.track_plan``), in the order that keeps traffic safe.
    replicas as the primary) — and wait until each is ready, as ``kubectl rollout status`` judges it. A track that does
    not get there (past its progress deadline, or out of time) stops here with the reason the cluster gave: no traffic
    has moved to it.
-2. **Route**: the VirtualService's weights by track, and — before a blue-green cutover — a route that sends requests
-   carrying the preview header to the candidate.
+2. **Route**: the DestinationRule's subsets (the tracks), the VirtualService's weights by track, and — before a
+   blue-green cutover — a route that sends requests carrying the preview header to the candidate.
 3. **Retire** the tracks the plan no longer runs: scaled to zero, once no traffic goes to them.
 
 Every step is an idempotent server-side apply of the rendered object as ``findly-infra``: converging twice changes
@@ -138,12 +138,23 @@ class ClusterWorkloads:
                 ],
             }
         )
+        changed = self._subsets(view, plan, namespace)
         live = self.cluster.get("networking.istio.io/v1", "VirtualService", namespace, view.service)
         if live is not None and (live.get("spec") or {}).get("http") == routes:
-            return False
+            return changed
         desired = self._object(view, plan, "VirtualService", view.service, primary.version or secondary.version)
         desired["spec"]["http"] = routes
         self.cluster.apply(desired, force=True)
+        return True
+
+    def _subsets(self, view: EnvironmentView, plan: TrackPlan, namespace: str) -> bool:
+        """The DestinationRule's subsets are the tracks of the rollout's strategy (a rollout may use another strategy
+        than the one the environment's objects were applied with): applied when they differ."""
+        wanted = [{"name": track.name, "labels": {"track": track.name}} for track in plan.tracks]
+        live = self.cluster.get("networking.istio.io/v1", "DestinationRule", namespace, view.service)
+        if live is not None and (live.get("spec") or {}).get("subsets") == wanted:
+            return False
+        self.cluster.apply(self._object(view, plan, "DestinationRule", view.service, None), force=True)
         return True
 
     def _retire(self, view: EnvironmentView, plan: TrackPlan, track: Track, live: Mapping[str, Any] | None) -> bool:

@@ -23,52 +23,21 @@ import attrs
 
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.application.redaction import redact_url
-from findly_infra.domain.cluster import PROVIDERS, Readiness, deployment_readiness
+from findly_infra.domain.cluster import PROVIDERS, PRUNABLE, Readiness, RenderedKind, deployment_readiness
 
-__all__ = ["KINDS", "AccessDeniedError", "FieldConflictError", "Kind", "KubernetesObjects", "connect"]
+__all__ = ["AccessDeniedError", "FieldConflictError", "KubernetesObjects", "connect"]
 
 FIELD_MANAGER = "findly-infra"
 
 
-@attrs.frozen
-class Kind:
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool = True
-
-    @property
-    def qualified(self) -> str:
-        group = self.api_version.rpartition("/")[0]
-        return f"{self.plural}.{group}" if group else self.plural
-
-    def path(self, namespace: str = "", name: str = "") -> str:
-        root = f"/apis/{self.api_version}" if "/" in self.api_version else f"/api/{self.api_version}"
-        scope = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
-        return f"{root}{scope}/{self.plural}" + (f"/{name}" if name else "")
+def _path(kind: RenderedKind, namespace: str = "", name: str = "") -> str:
+    """The REST path of a kind's collection in *namespace*, or of one object of it."""
+    root = f"/apis/{kind.api_version}" if "/" in kind.api_version else f"/api/{kind.api_version}"
+    scope = f"/namespaces/{namespace}" if kind.namespaced and namespace else ""
+    return f"{root}{scope}/{kind.plural}" + (f"/{name}" if name else "")
 
 
-KINDS: tuple[Kind, ...] = (
-    Kind("v1", "Namespace", "namespaces", namespaced=False),
-    Kind("v1", "ServiceAccount", "serviceaccounts"),
-    Kind("v1", "Service", "services"),
-    Kind("v1", "ConfigMap", "configmaps"),
-    Kind("v1", "ResourceQuota", "resourcequotas"),
-    Kind("apps/v1", "Deployment", "deployments"),
-    Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
-    Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
-    Kind("networking.k8s.io/v1", "Ingress", "ingresses"),
-    Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
-    Kind("rbac.authorization.k8s.io/v1", "Role", "roles"),
-    Kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
-    Kind("networking.istio.io/v1", "VirtualService", "virtualservices"),
-    Kind("networking.istio.io/v1", "DestinationRule", "destinationrules"),
-    Kind("networking.istio.io/v1", "Gateway", "gateways"),
-    Kind("security.istio.io/v1", "PeerAuthentication", "peerauthentications"),
-    Kind("security.istio.io/v1", "AuthorizationPolicy", "authorizationpolicies"),
-    Kind("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules"),
-)
-_BY_KIND = {(kind.api_version, kind.kind): kind for kind in KINDS}
+_BY_KIND = {(kind.api_version, kind.kind): kind for kind in PRUNABLE}  # the kinds the platform renders
 _CUSTOM_GROUPS = {
     "networking.istio.io": "Istio",
     "security.istio.io": "Istio",
@@ -84,7 +53,7 @@ class FieldConflictError(BadInputError):
     """Server-side apply found fields another field manager owns, set to other values."""
 
 
-def kind_of(api_version: str, kind: str) -> Kind:
+def kind_of(api_version: str, kind: str) -> RenderedKind:
     found = _BY_KIND.get((api_version, kind))
     if found is None:
         raise BadInputError(f"{api_version} {kind} is not a kind findly-infra applies")
@@ -126,7 +95,7 @@ class KubernetesObjects:
             namespace,
             name,
             "PATCH",
-            kind.path(namespace, name),
+            _path(kind, namespace, name),
             query,
             manifest,
             "application/apply-patch+yaml",
@@ -139,14 +108,14 @@ class KubernetesObjects:
     def get(self, api_version: str, kind_name: str, namespace: str, name: str) -> dict[str, Any] | None:
         kind = kind_of(api_version, kind_name)
         try:
-            return self._call("get", kind, namespace, name, "GET", kind.path(namespace, name), [], None, None)
+            return self._call("get", kind, namespace, name, "GET", _path(kind, namespace, name), [], None, None)
         except _NotFound:
             return None
 
     def serves(self, api_version: str, kind_name: str, namespace: str) -> bool:
         kind = kind_of(api_version, kind_name)
         try:  # a list in the namespace: no cluster-wide permission needed to ask
-            self._call("list", kind, namespace, "", "GET", kind.path(namespace), [("limit", "1")], None, None)
+            self._call("list", kind, namespace, "", "GET", _path(kind, namespace), [("limit", "1")], None, None)
         except _NotFound:
             return False
         return True
@@ -157,7 +126,7 @@ class KubernetesObjects:
         kind = kind_of(api_version, kind_name)
         try:
             listed = self._call(
-                "list", kind, namespace, "", "GET", kind.path(namespace), [("labelSelector", selector)], None, None
+                "list", kind, namespace, "", "GET", _path(kind, namespace), [("labelSelector", selector)], None, None
             )
         except _NotFound:
             return []
@@ -171,7 +140,7 @@ class KubernetesObjects:
         kind = kind_of(api_version, kind_name)
         query = [("dryRun", "All")] if dry_run else []
         try:
-            self._call("delete", kind, namespace, name, "DELETE", kind.path(namespace, name), query, None, None)
+            self._call("delete", kind, namespace, name, "DELETE", _path(kind, namespace, name), query, None, None)
         except _NotFound:
             return
 
@@ -180,7 +149,7 @@ class KubernetesObjects:
     def _call(  # noqa: PLR0917 - one request, every part named
         self,
         verb: str,
-        kind: Kind,
+        kind: RenderedKind,
         namespace: str,
         name: str,
         method: str,
@@ -211,7 +180,7 @@ class KubernetesObjects:
     def _once(  # noqa: PLR0917 - one request, every part named
         self,
         what: str,
-        kind: Kind,
+        kind: RenderedKind,
         method: str,
         path: str,
         query: list[tuple[str, str]],
@@ -247,7 +216,7 @@ class KubernetesObjects:
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
 
     def _judge(  # noqa: PLR0917 - what each status means
-        self, what: str, kind: Kind, method: str, response: Any, raw: bytes | None, document: Any
+        self, what: str, kind: RenderedKind, method: str, response: Any, raw: bytes | None, document: Any
     ) -> None:
         """Raise what a failed answer means: retried (429, 5xx), refused (401, 403, 400, 422), absent, conflicting."""
         status = int(response.status)
@@ -326,14 +295,16 @@ class KubernetesObjects:
                 time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
         return readiness
 
-    def _watch(self, kind: Kind, namespace: str, name: str, version: str, seconds: float) -> Iterator[dict[str, Any]]:
+    def _watch(
+        self, kind: RenderedKind, namespace: str, name: str, version: str, seconds: float
+    ) -> Iterator[dict[str, Any]]:
         query = [
             ("watch", "true"),
             ("fieldSelector", f"metadata.name={name}"),
             ("resourceVersion", version),
             ("timeoutSeconds", str(max(1, int(seconds)))),
         ]
-        response = self._send("GET", kind.path(namespace), query, None, None)
+        response = self._send("GET", _path(kind, namespace), query, None, None)
         if int(response.status) == 410:  # the version is too old, said up front rather than in the stream
             response.read()
             yield {"type": "ERROR", "object": {"code": 410}}

@@ -215,10 +215,11 @@ def _prune(
     wanted = {object_key(manifest) for manifest in ordered}
     selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ENVIRONMENT_LABEL}={environment}"
     changes = []
-    for api_version, kind, namespaced in PRUNABLE:
-        if kind == "Namespace":
+    for rendered in PRUNABLE:
+        if not rendered.namespaced:
             continue  # a namespace takes everything in it: it is never pruned
-        for found in cluster.managed(api_version, kind, namespace if namespaced else "", selector):
+        api_version, kind = rendered.api_version, rendered.kind
+        for found in cluster.managed(api_version, kind, namespace, selector):
             key = object_key({**found, "apiVersion": api_version, "kind": kind})
             if key in wanted:
                 continue

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "RenderedKind": "findly_infra.domain.cluster",
     "PREVIEW_HEADER": "findly_infra.domain.tracks",
     "Track": "findly_infra.domain.tracks",
     "TrackPlan": "findly_infra.domain.tracks",
@@ -286,6 +287,7 @@ __all__ = [
     "Readiness",
     "Refusal",
     "RelativeThreshold",
+    "RenderedKind",
     "ResourceMetricTarget",
     "ResourceProfile",
     "ResourceQuota",
@@ -394,6 +396,7 @@ if TYPE_CHECKING:
         TOOL_SERVICE_ACCOUNT,
         WATCHED,
         Readiness,
+        RenderedKind,
         deployment_readiness,
         object_key,
     )

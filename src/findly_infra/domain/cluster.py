@@ -21,6 +21,7 @@ __all__ = [
     "TOOL_SERVICE_ACCOUNT",
     "WATCHED",
     "Readiness",
+    "RenderedKind",
     "deployment_readiness",
     "object_key",
 ]
@@ -39,24 +40,44 @@ PROVIDERS = {
 }
 """Who installs the custom resources of each API group the platform renders (a cluster without them is told so)."""
 
-PRUNABLE: tuple[tuple[str, str, bool], ...] = (
-    ("v1", "Namespace", False),
-    ("v1", "ServiceAccount", True),
-    ("v1", "Service", True),
-    ("v1", "ResourceQuota", True),
-    ("apps/v1", "Deployment", True),
-    ("autoscaling/v2", "HorizontalPodAutoscaler", True),
-    ("policy/v1", "PodDisruptionBudget", True),
-    ("networking.k8s.io/v1", "Ingress", True),
-    ("networking.k8s.io/v1", "NetworkPolicy", True),
-    ("networking.istio.io/v1", "VirtualService", True),
-    ("networking.istio.io/v1", "DestinationRule", True),
-    ("security.istio.io/v1", "PeerAuthentication", True),
-    ("security.istio.io/v1", "AuthorizationPolicy", True),
-    ("monitoring.coreos.com/v1", "PrometheusRule", True),
+
+@attrs.frozen
+class RenderedKind:
+    """A kind the platform renders: its API version, kind, REST plural and scope."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def qualified(self) -> str:
+        """``deployments.apps``, as the API server names a resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+PRUNABLE: tuple[RenderedKind, ...] = (
+    RenderedKind("v1", "Namespace", "namespaces", namespaced=False),
+    RenderedKind("v1", "ServiceAccount", "serviceaccounts"),
+    RenderedKind("v1", "Service", "services"),
+    RenderedKind("v1", "ResourceQuota", "resourcequotas"),
+    RenderedKind("apps/v1", "Deployment", "deployments"),
+    RenderedKind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+    RenderedKind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+    RenderedKind("networking.k8s.io/v1", "Ingress", "ingresses"),
+    RenderedKind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
+    RenderedKind("networking.istio.io/v1", "VirtualService", "virtualservices"),
+    RenderedKind("networking.istio.io/v1", "DestinationRule", "destinationrules"),
+    RenderedKind("security.istio.io/v1", "PeerAuthentication", "peerauthentications"),
+    RenderedKind("security.istio.io/v1", "AuthorizationPolicy", "authorizationpolicies"),
+    RenderedKind("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules"),
 )
-"""Every kind the platform renders, (apiVersion, kind, namespaced): what ``apply`` looks through to prune an object
-that left the platform file (a kind can leave it whole)."""
+"""Every kind the platform renders: what ``apply`` applies and looks through to prune an object that left the
+platform file (a kind can leave it whole), what the adapter serves, and what the rendered access grants."""
 
 
 def object_key(manifest: Mapping[str, Any]) -> tuple[str, str, str, str]:

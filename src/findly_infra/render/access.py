@@ -14,30 +14,13 @@ from findly_infra.render.manifests import Manifest
 
 __all__ = ["access_objects", "role_rules"]
 
-_PLURALS = {
-    "ServiceAccount": "serviceaccounts",
-    "Service": "services",
-    "ResourceQuota": "resourcequotas",
-    "Deployment": "deployments",
-    "HorizontalPodAutoscaler": "horizontalpodautoscalers",
-    "PodDisruptionBudget": "poddisruptionbudgets",
-    "Ingress": "ingresses",
-    "NetworkPolicy": "networkpolicies",
-    "VirtualService": "virtualservices",
-    "DestinationRule": "destinationrules",
-    "PeerAuthentication": "peerauthentications",
-    "AuthorizationPolicy": "authorizationpolicies",
-    "PrometheusRule": "prometheusrules",
-}
-
 
 def role_rules() -> list[dict[str, list[str]]]:
     """The Role's rules: per API group, the kinds the platform renders and the verbs the tool uses on them."""
     groups: dict[str, list[str]] = {}
-    for api_version, kind, namespaced in PRUNABLE:
-        if not namespaced:
-            continue
-        groups.setdefault(api_version.rpartition("/")[0], []).append(_PLURALS[kind])
+    for kind in PRUNABLE:
+        if kind.namespaced:
+            groups.setdefault(kind.group, []).append(kind.plural)
     rules = []
     for group, resources in sorted(groups.items()):
         watched = sorted(r for r in resources if r in WATCHED)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from findly_infra.adapters.sqlite import SqliteEventStore, SqliteTrafficRouter
+from findly_infra.adapters.sqlite import SqliteEventStore, SqliteSimulatedCluster
 from tests.conftest import EXAMPLE, PAST
 from tests.test_cli import run
 
@@ -45,7 +45,9 @@ def test_a_killed_rollout_resumes_without_losing_or_repeating_anything(tmp_path:
     analyses = [e.at for e in canary if e.type == "analysis_recorded"]
     assert analyses == sorted(set(analyses))  # no analysis repeated, time never ran backwards
     assert events[-1].type == "rollout_succeeded"
-    routes = [weights for _, weights in SqliteTrafficRouter(SqliteEventStore(state)).history("fn-posts", "development")]
+    routes = [
+        weights for _, weights in SqliteSimulatedCluster(SqliteEventStore(state)).history("fn-posts", "development")
+    ]
     assert routes == [  # each step applied exactly once, in order, across the kill
         {"0.9.0": 100},
         {"0.9.0": 95, "1.0.0": 5},

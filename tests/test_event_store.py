@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from findly_infra.adapters.memory import MemoryEventStore
-from findly_infra.adapters.sqlite import SqliteEventStore, SqliteTrafficRouter
+from findly_infra.adapters.sqlite import SqliteEventStore, SqliteSimulatedCluster
 from findly_infra.application.ports import ConcurrencyError
 from findly_infra.domain import (
     AnalysisRecorded,
@@ -93,13 +93,34 @@ def test_racing_processes_have_exactly_one_winner(tmp_path: Path) -> None:
     assert {e.suite for e in events} == {winners[0]}  # type: ignore[attr-defined]
 
 
-def test_the_simulated_cluster_applies_a_step_once(tmp_path: Path) -> None:
-    router = SqliteTrafficRouter(SqliteEventStore(tmp_path / "state.sqlite3"))
-    router.route("fn-posts", "production", {"2.0.0": 5, "1.0.0": 95}, AT)
-    router.route("fn-posts", "production", {"1.0.0": 95, "2.0.0": 5}, AT)
-    router.route("fn-posts", "production", {"2.0.0": 25, "1.0.0": 75}, AT)
-    assert router.weights("fn-posts", "production") == {"1.0.0": 75, "2.0.0": 25}
-    assert len(router.history("fn-posts", "production")) == 2
+def test_the_simulated_cluster_applies_a_step_once_and_holds_what_the_log_says(tmp_path: Path) -> None:
+    from findly_infra import load_platform
+    from findly_infra.domain import DeploymentPipeline, EnvironmentView, Holding, expected_holding
+
+    from .conftest import EXAMPLE
+
+    cluster = SqliteSimulatedCluster(SqliteEventStore(tmp_path / "state.sqlite3"))
+    pipeline = DeploymentPipeline.start(load_platform(EXAMPLE), "fn-posts")
+    views, at = [], AT
+    for command in ("1.0.0", *["pass"] * 6, "2.0.0", "pass", "pass"):
+        at += timedelta(hours=1)
+        if command == "pass":
+            decision = pipeline.analyze("development", Verdict.PASS, actor="findly", at=at)
+        else:
+            decision = pipeline.deploy(command, "development", actor="erin", at=at, strategy=StrategyKind.CANARY)
+        pipeline = pipeline.apply_all(decision.events)
+        views.append(EnvironmentView.of(pipeline, "development", at))
+    held = Holding()
+    for view in views:
+        assert cluster.converge(view, at) is (expected_holding(view) != held)
+        assert cluster.converge(view, at) is False  # the same step twice changes nothing
+        held = cluster.holding("fn-posts", "development")
+        assert held == expected_holding(view)
+    assert held.running == {"fn-posts": "1.0.0", "fn-posts-canary": "2.0.0"}  # the previous version still runs
+    assert held.weights == cluster.weights("fn-posts", "development") == views[-1].routes()
+    assert len(held.weights) > 1
+    assert held.weights["2.0.0"] > 0
+    assert len(cluster.history("fn-posts", "development")) == len({str(v.routes()) for v in views})
 
 
 analysis_events = st.builds(

@@ -20,12 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from findly_infra import load_platform, load_platform_text
-from findly_infra.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteEventStore, SqliteTrafficRouter
+from findly_infra.adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteEventStore, SqliteSimulatedCluster
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import NotRoutedError, PipelineService, PolicyRefusedError
 from findly_infra.cli import EXIT_BAD_INPUT, EXIT_DEPENDENCY
-from findly_infra.domain import StrategyKind
+from findly_infra.domain import DeploymentPipeline, EnvironmentView, Holding, StrategyKind, expected_holding
 from findly_infra.domain import events as recorded_events
 from findly_infra.domain.events import AnalysisRecorded, Event, RolledBack, Verdict
 from findly_infra.testing import MemoryEventStore, ScenarioMetrics, SimulatedCluster, VirtualClock
@@ -81,9 +81,17 @@ def test_read_only_commands_create_no_state(env: dict[str, str], tmp_path: Path)
     with pytest.raises(StateError, match="does not exist and was opened to read only"):
         absent.append("fn-posts", 0, (_event(0),))
     with pytest.raises(StateError, match="opened to read only"):
-        SqliteTrafficRouter(absent).route("fn-posts", "development", {"1.0.0": 100}, datetime(2026, 1, 5, 9))
+        SqliteSimulatedCluster(absent).converge(_served(), datetime(2026, 1, 5, 9))
     absent.close()
     assert not (tmp_path / "not").exists()
+
+
+def _served() -> EnvironmentView:
+    """A view of fn-posts in development: 1.0.0 rolling out."""
+    pipeline = DeploymentPipeline.start(load_platform(EXAMPLE), "fn-posts")
+    at = datetime(2026, 1, 5, 9)
+    pipeline = pipeline.apply_all(pipeline.deploy("1.0.0", "development", actor="erin", at=at).events)
+    return EnvironmentView.of(pipeline, "development", at)
 
 
 def _sqlite_without_our_marks(path: Path) -> None:
@@ -261,21 +269,27 @@ class _KilledAfterCommitError(Exception):
 
 @attrs.define
 class _DyingCluster:
-    """The in-memory cluster, whose process dies at its *dies_at*-th route call: the events are stored, the route
-    is not (a SIGKILL between the two)."""
+    """The in-memory cluster, whose process dies at its *dies_at*-th change: the events are stored, the change is
+    not (a SIGKILL between the two)."""
 
     inner: SimulatedCluster
     dies_at: int
     calls: int = 0
 
-    def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None:
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+        if self.inner.holding(view.service, view.environment) == expected_holding(view):
+            return False
         self.calls += 1
         if self.calls == self.dies_at:
             raise _KilledAfterCommitError
-        self.inner.route(service, environment, weights, at)
+        self.route(view, at)
+        return True
 
-    def weights(self, service: str, environment: str) -> dict[str, int]:
-        return self.inner.weights(service, environment)
+    def route(self, view: EnvironmentView, at: datetime) -> None:
+        self.inner.converge(view, at)
+
+    def holding(self, service: str, environment: str) -> Holding:
+        return self.inner.holding(service, environment)
 
 
 def _service(store: MemoryEventStore, cluster: object, clock: VirtualClock) -> PipelineService:
@@ -333,13 +347,13 @@ def test_a_killed_rollback_is_finished_by_the_next_one(env: dict[str, str]) -> N
         restored="1.0.0",
     )
     store.append("fn-posts", version, (killed,))
-    router = SqliteTrafficRouter(store)
+    router = SqliteSimulatedCluster(store)
     assert router.weights("fn-posts", "development") == {"1.0.0": 95, "2.0.0": 5}  # 5% still on the bad version
     store.close()
     code, document = cli(env, "rollback", "fn-posts", "--env", "development", "--reason", "bad build")
     assert (code, document["phase"], document["events"]) == (0, "rolled_back", [])  # a repeat: nothing new recorded
     store = SqliteEventStore(state)
-    assert SqliteTrafficRouter(store).weights("fn-posts", "development") == {"1.0.0": 100}
+    assert SqliteSimulatedCluster(store).weights("fn-posts", "development") == {"1.0.0": 100}
     assert len(store.load("fn-posts")[0]) == version + 1
     store.close()
 

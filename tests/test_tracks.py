@@ -86,5 +86,5 @@ def test_a_canary_release_and_a_rollback_step_by_step() -> None:
 def test_a_blue_green_candidate_is_validated_by_header_before_it_gets_any_weight() -> None:
     (view,) = _run(StrategyKind.BLUE_GREEN, ["deploy"])
     plan = track_plan(view, StrategyKind.ROLLING)
-    assert [(t.name, t.version, t.weight) for t in plan.tracks] == [("blue", "1.1.0", 0), ("green", None, 0)]
+    assert [(t.name, t.version, t.weight) for t in plan.tracks] == [("stable", "1.1.0", 0), ("green", None, 0)]
     assert (plan.preview, PREVIEW_HEADER) == ("1.1.0", "x-findly-preview")

@@ -72,13 +72,13 @@ def test_settings_read_flags_before_the_environment() -> None:
 def test_virtual_time_starts_after_the_latest_recorded_event() -> None:
     platform = load_platform(SETTINGS)
     store, cluster = MemoryEventStore(), SimulatedCluster()
-    with open_runtime(SETTINGS, platform, service="fn-posts", store=store, traffic=cluster) as first:
+    with open_runtime(SETTINGS, platform, service="fn-posts", store=store, cluster=cluster) as first:
         first.service.deploy("fn-posts", "1.0.0", "development", actor="erin")
         assert first.virtual is not None
         first.virtual.advance(timedelta(hours=2))
         first.service.step("fn-posts", "development", actor="findly")
     earlier = Settings(config=str(EXAMPLE), config_given=True, state="memory://", now=NOW - timedelta(days=1))
-    with open_runtime(earlier, platform, service="fn-posts", store=store, traffic=cluster) as second:
+    with open_runtime(earlier, platform, service="fn-posts", store=store, cluster=cluster) as second:
         assert second.clock.now() == NOW + timedelta(hours=2)  # never before what is recorded
 
 
@@ -144,12 +144,21 @@ def test_every_command_and_status_tell_the_same_story(runtime: Runtime) -> None:
     assert rolled.view.routes() == {"1.0.0": 100}
 
 
-def test_reconcile_brings_the_router_back_to_what_the_log_says(runtime: Runtime) -> None:
+def test_reconcile_brings_the_cluster_back_to_what_the_log_says(runtime: Runtime) -> None:
+    from findly_infra.domain import Holding
+
     release = runtime.service
     release.deploy("fn-posts", "1.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
-    release.traffic.route("fn-posts", "development", {"9.9.9": 100}, NOW)  # a crash left the router behind
+    assert isinstance(release.cluster, SimulatedCluster)
+    left = Holding({"fn-posts": "9.9.9"}, {"9.9.9": 100})
+    release.cluster.holdings[("fn-posts", "development")] = left  # a crash left the cluster behind
+    held, expected = release.holding("fn-posts", "development")
+    assert held == left != expected
     outcome = release.reconcile("fn-posts", "development")
-    assert release.traffic.weights("fn-posts", "development") == outcome.view.routes() == {"1.0.0": 100}
+    assert outcome.routed
+    held, expected = release.holding("fn-posts", "development")
+    assert held == expected == Holding({"fn-posts": "1.0.0"}, {"1.0.0": 100})
+    assert release.cluster.weights("fn-posts", "development") == outcome.view.routes()
 
 
 def test_test_evidence_rules() -> None:
@@ -211,7 +220,7 @@ def test_the_runtime_closes_what_it_opened(tmp_path: Path) -> None:
 def test_times_never_decrease_within_a_stream_whatever_the_clock_says(program: list[tuple[str, int]]) -> None:
     store, clock = MemoryEventStore(), VirtualClock(NOW)
     platform = load_platform(SETTINGS)
-    with open_runtime(SETTINGS, platform, store=store, traffic=SimulatedCluster()) as built:
+    with open_runtime(SETTINGS, platform, store=store, cluster=SimulatedCluster()) as built:
         release = built.service
         release.clock = clock
         for step, (command, minutes) in enumerate(program):

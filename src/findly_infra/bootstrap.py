@@ -35,7 +35,7 @@ from findly_infra.application.ports import (
     MetricsSource,
     SLOReports,
     TimeKeepingStore,
-    TrafficRouter,
+    Workloads,
 )
 from findly_infra.application.redaction import is_loopback, redact_url
 from findly_infra.application.scenarios import SCENARIOS, START, Scenario
@@ -44,6 +44,8 @@ from findly_infra.application.simulation import ScenarioSource, SimulationResult
 from findly_infra.application.timekeeping import TimeMode, time_for, virtual_start
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.tracks import Holding
+from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -262,17 +264,17 @@ def _sqlite_path(url: str) -> Path | None:
 
 def _store(
     url: str, stack: contextlib.ExitStack, *, create: bool = True, timeout: float = 30.0
-) -> tuple[EventStore, TrafficRouter]:
+) -> tuple[EventStore, Workloads]:
     from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
 
     path = _sqlite_path(url)
     if path is None:
         return MemoryEventStore(), SimulatedCluster()
-    from findly_infra.adapters.sqlite import SqliteEventStore, SqliteTrafficRouter
+    from findly_infra.adapters.sqlite import SqliteEventStore, SqliteSimulatedCluster
 
     store = SqliteEventStore(path, create=create, timeout=timeout)
     stack.callback(store.close)
-    return store, SqliteTrafficRouter(store)
+    return store, SqliteSimulatedCluster(store)
 
 
 def _retry_logger(event: str) -> Callable[[Any], None]:
@@ -350,11 +352,13 @@ def environment_renderer(platform: Platform) -> Callable[[str, StrategyKind, Map
 
 
 @attrs.define
-class _BoundClusters:
-    """The ``Workloads`` of the environments the platform file binds to clusters, connected on first use (a command
-    on an environment bound to none never loads the Kubernetes client)."""
+class _Clusters:
+    """The ``Workloads`` port of a platform: the environments the file binds to a cluster act on it (connected on
+    first use, so a command on an environment bound to none never loads the Kubernetes client); the others on the
+    simulated cluster."""
 
     platform: Platform
+    simulated: Workloads
     context: str | None = None
     """``--context``: overrides each binding's context."""
     _built: dict[str, Any] = attrs.field(factory=dict, init=False)
@@ -362,8 +366,16 @@ class _BoundClusters:
     def binds(self, environment: str) -> bool:
         return self.platform.kubernetes.cluster_for(environment) is not None
 
-    def converge(self, view: Any, at: datetime) -> bool:
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+        if not self.binds(view.environment):
+            return self.simulated.converge(view, at)
         return bool(self._for(view.environment).converge(view, at))
+
+    def holding(self, service: str, environment: str) -> Holding:
+        if not self.binds(environment):
+            return self.simulated.holding(service, environment)
+        held: Holding = self._for(environment).holding(service, environment)
+        return held
 
     def _for(self, environment: str) -> Any:
         if environment not in self._built:
@@ -380,8 +392,8 @@ class _BoundClusters:
         return self._built[environment]
 
 
-def _workloads(platform: Platform, context: str | None) -> _BoundClusters | None:
-    return _BoundClusters(platform, context) if platform.kubernetes.clusters else None
+def _workloads(platform: Platform, simulated: Workloads, context: str | None) -> Workloads:
+    return _Clusters(platform, simulated, context) if platform.kubernetes.clusters else simulated
 
 
 def cluster_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:
@@ -496,15 +508,17 @@ def open_runtime(
     service: str | None = None,
     scripted: bool = False,
     store: EventStore | None = None,
-    traffic: TrafficRouter | None = None,
+    cluster: Workloads | None = None,
     budgets: ErrorBudgets | None = None,
     read_only: bool = False,
 ) -> Runtime:
-    """Build every port a command needs, on the state the settings name (or the *store* and *traffic* given).
+    """Build every port a command needs, on the state the settings name (or the *store* and simulated *cluster*
+    given).
 
     Metrics come from Prometheus when one is named, else from the scripted scenario (``scripted`` ignores
-    any Prometheus); no cluster adapter exists yet, so traffic always moves on the simulated cluster
-    (``Runtime.simulated`` says what is simulated). Time is the real clock, except: from ``settings.now``
+    any Prometheus); environments the platform file binds to a cluster act on it, the others on the simulated
+    cluster kept in the state (``Runtime.simulated`` says what is simulated). Time is the real clock, except: from
+    ``settings.now``
     (a replay) and on a store that keeps nothing (``memory://``), time is virtual — it moves as fast as the
     rollout asks, starts never before *service*'s latest event, and on a durable store never runs ahead
     of the real clock (``Runtime.wall``): no future timestamp is ever stored. With *read_only* (``status``,
@@ -517,8 +531,8 @@ def open_runtime(
         raise BadInputError(f"unknown scenario {settings.scenario!r}; known: {', '.join(SCENARIOS)}")
     stack = contextlib.ExitStack()
     try:
-        if store is None or traffic is None:
-            store, traffic = _store(settings.state, stack, create=not read_only, timeout=settings.state_timeout)
+        if store is None or cluster is None:
+            store, cluster = _store(settings.state, stack, create=not read_only, timeout=settings.state_timeout)
         prometheus = None if scripted else _prometheus(settings, platform, stack)
         wall = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         durable = not isinstance(store, MemoryEventStore)
@@ -538,8 +552,8 @@ def open_runtime(
             metrics = record = PrometheusMetrics(prometheus, platform.metrics, window)
             slo_reports = PrometheusBudgets(prometheus, platform.metrics, platform.slo_definitions)
             budgets = budgets or slo_reports
-        workloads = _workloads(platform, settings.kube_context)
-        pipelines = PipelineService(platform, store, clock, metrics, traffic, budgets, workloads=workloads)
+        workloads = _workloads(platform, cluster, settings.kube_context)
+        pipelines = PipelineService(platform, store, clock, metrics, workloads, budgets)
         if virtual is not None and service is not None:
             platform.service(service)
             virtual.current = virtual_start(start, pipelines.latest_time(service), wall)

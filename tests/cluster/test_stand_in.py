@@ -93,6 +93,24 @@ def test_objects_are_validated_against_the_real_schemas(api: client.ApiClient) -
     assert "replicass" not in json.dumps(client.ApiClient().sanitize_for_serialization(warned[0].spec))
 
 
+def test_a_deployments_selector_must_select_its_pods_and_never_changes(api: client.ApiClient) -> None:
+    """As kube-apiserver validates ``apps/v1`` Deployments: a rollout that relabels a Deployment's track is refused."""
+    apply(api, deployment())
+    moved = deployment()
+    moved["spec"]["selector"]["matchLabels"]["track"] = "blue"
+    moved["spec"]["template"]["metadata"]["labels"]["track"] = "blue"
+    with pytest.raises(ApiException) as immutable:
+        apply(api, moved, force=True)
+    assert immutable.value.status == 422
+    assert [cause["field"] for cause in error(immutable)["details"]["causes"]] == ["spec.selector"]
+    assert "field is immutable" in error(immutable)["message"]
+    stray = deployment("fn-search")
+    stray["spec"]["selector"] = {"matchLabels": {"app": "fn-search", "track": "stable"}}
+    with pytest.raises(ApiException) as unselected:
+        apply(api, stray)
+    assert "`selector` does not match template `labels`" in error(unselected)["message"]
+
+
 def test_names_labels_and_namespaces_are_checked(api: client.ApiClient) -> None:
     with pytest.raises(ApiException) as name:
         apply(api, {**deployment(), "metadata": {**deployment()["metadata"], "name": "Fn_Posts"}})

@@ -96,7 +96,7 @@ def test_each_environment_rolls_out_its_own_way(example_tree: dict[str, str]) ->
     assert "overlays/development/fn-posts/deployment-stable.yaml" in example_tree
     assert "overlays/development/fn-posts/virtualservice.yaml" not in example_tree  # rolling needs no routing
     route = _object(example_tree, "overlays/production/fn-posts/virtualservice.yaml")["spec"]["http"][0]["route"]
-    assert [(r["destination"]["subset"], r["weight"]) for r in route] == [("blue", 100), ("green", 0)]
+    assert [(r["destination"]["subset"], r["weight"]) for r in route] == [("stable", 100), ("green", 0)]
     green = _object(example_tree, "overlays/production/fn-posts/deployment-green.yaml")
     assert green["spec"]["replicas"] == 0
     canary = load_platform(EXAMPLE)
@@ -115,9 +115,9 @@ def test_each_environment_rolls_out_its_own_way(example_tree: dict[str, str]) ->
 
 
 def test_deployments_carry_the_labels_probes_and_resources_of_the_file(example_tree: dict[str, str]) -> None:
-    deployment = _object(example_tree, "overlays/production/fn-posts/deployment-blue.yaml")
+    deployment = _object(example_tree, "overlays/production/fn-posts/deployment-stable.yaml")
     pod = deployment["spec"]["template"]
-    assert {"service": "fn-posts", "version": "latest", "track": "blue"}.items() <= pod["metadata"]["labels"].items()
+    assert {"service": "fn-posts", "version": "latest", "track": "stable"}.items() <= pod["metadata"]["labels"].items()
     container = pod["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
     assert container["resources"] == {
@@ -130,7 +130,7 @@ def test_deployments_carry_the_labels_probes_and_resources_of_the_file(example_t
         "memory": "256Mi",
     }
     tree = render_platform(load_platform(EXAMPLE), environments=["production"], versions={"fn-posts": "1.4.2"})
-    image = documents(tree["overlays/production/fn-posts/deployment-blue.yaml"])[0]["spec"]["template"]["spec"][
+    image = documents(tree["overlays/production/fn-posts/deployment-stable.yaml"])[0]["spec"]["template"]["spec"][
         "containers"
     ][0]["image"]
     assert image == "gcr.io/findly-now/fn-posts:1.4.2"
@@ -208,7 +208,7 @@ def test_metric_names_from_the_file_flow_into_rules_and_labels(tmp_path: Path) -
     assert "sum by (app_name, stage)" in slo  # one Prometheus may see every environment: never mix them
     assert "api_latency_seconds_bucket{le=~" in slo
     assert "http_requests_total" not in slo
-    labels = documents(tree["overlays/production/fn-posts/deployment-blue.yaml"])[0]["spec"]["template"]["metadata"][
+    labels = documents(tree["overlays/production/fn-posts/deployment-stable.yaml"])[0]["spec"]["template"]["metadata"][
         "labels"
     ]
     assert labels["app_name"] == "fn-posts"

@@ -26,7 +26,9 @@ def test_render_one_environment_leaves_the_others_alone(tmp_path: Path) -> None:
     )
     assert one.returncode == 0, one.stderr
     assert (tmp_path / "overlays" / "staging" / "kustomization.yaml").exists()
-    assert "fn-posts:2.0.1" in (tmp_path / "overlays" / "production" / "fn-posts" / "deployment-blue.yaml").read_text()
+    assert (
+        "fn-posts:2.0.1" in (tmp_path / "overlays" / "production" / "fn-posts" / "deployment-stable.yaml").read_text()
+    )
 
 
 def test_render_prunes_what_the_platform_no_longer_has(tmp_path: Path) -> None:

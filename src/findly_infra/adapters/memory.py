@@ -14,6 +14,8 @@ from findly_infra.application.scenarios import HEALTHY, Scenario
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.events import Event
 from findly_infra.domain.slo import BudgetStatus
+from findly_infra.domain.tracks import Holding, expected_holding
+from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
     "MemoryErrorBudgets",
@@ -67,20 +69,28 @@ class SystemClock:
 
 @attrs.define
 class SimulatedCluster:
-    """Records which version serves which share of traffic, per service and environment, over time."""
+    """A perfect cluster in memory: every track it is asked to run is ready at once, and it routes as told. Keeps
+    what it holds per service and environment, and the history of its weights (for charts and tests)."""
 
-    routes: dict[tuple[str, str], dict[str, int]] = attrs.field(factory=dict)
+    holdings: dict[tuple[str, str], Holding] = attrs.field(factory=dict)
     history: list[tuple[datetime, str, str, dict[str, int]]] = attrs.field(factory=list)
 
-    def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None:
-        cleaned = {version: weight for version, weight in weights.items() if weight > 0}
-        if self.routes.get((service, environment)) == cleaned:
-            return  # applying the same step twice changes nothing
-        self.routes[(service, environment)] = cleaned
-        self.history.append((at, service, environment, dict(cleaned)))
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+        wanted = expected_holding(view)
+        key = (view.service, view.environment)
+        if self.holdings.get(key, Holding()) == wanted:
+            return False  # applying the same step twice changes nothing
+        if self.holdings.get(key, Holding()).weights != wanted.weights:
+            self.history.append((at, view.service, view.environment, dict(wanted.weights)))
+        self.holdings[key] = wanted
+        return True
+
+    def holding(self, service: str, environment: str) -> Holding:
+        return self.holdings.get((service, environment), Holding())
 
     def weights(self, service: str, environment: str) -> dict[str, int]:
-        return dict(self.routes.get((service, environment), {}))
+        """Version -> share of traffic, zero shares left out."""
+        return dict(self.holding(service, environment).weights)
 
 
 Script = Callable[[MetricsQuery], Mapping[str, float]]

@@ -24,14 +24,23 @@ from pathlib import Path
 from findly_infra.application.codec import event_from_dict, event_to_dict
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.domain.events import Event
+from findly_infra.domain.tracks import Holding, expected_holding
+from findly_infra.domain.view import EnvironmentView
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteEventStore", "SqliteTrafficRouter"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteEventStore", "SqliteSimulatedCluster"]
 
 APPLICATION_ID = 0x46494E44
 """``PRAGMA application_id`` of a findly state ("FIND")."""
 SCHEMA_VERSION = 1
 """``PRAGMA user_version``: the schema this version writes and reads (a newer one is refused)."""
 _HEADER = b"SQLite format 3\x00"
+
+_HOLDINGS = """CREATE TABLE IF NOT EXISTS holdings (
+    service TEXT NOT NULL, environment TEXT NOT NULL, holding TEXT NOT NULL,
+    PRIMARY KEY (service, environment)
+) WITHOUT ROWID;"""
+"""What the simulated cluster runs, beside its weights (``routes``): added to a state's schema without a new version,
+as older versions ignore it — a state written before it gains it on its first write."""
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -49,6 +58,7 @@ CREATE TABLE IF NOT EXISTS routes (
 CREATE TABLE IF NOT EXISTS route_history (
     service TEXT NOT NULL, environment TEXT NOT NULL, at TEXT NOT NULL, weights TEXT NOT NULL
 );
+{_HOLDINGS}
 PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -333,43 +343,71 @@ class SqliteEventStore:
         return problems
 
 
-class SqliteTrafficRouter:
-    """The simulated cluster, kept in the state file: which version serves which share, and since when."""
+class SqliteSimulatedCluster:
+    """The simulated cluster, kept in the state file: what each service runs and how its traffic is split (every track
+    ready at once, as in memory), and since when each split held."""
 
     def __init__(self, store: SqliteEventStore) -> None:
         self._store = store
         self._connection = store._connection  # one file, one connection
 
     def weights(self, service: str, environment: str) -> dict[str, int]:
+        """Version -> share of traffic, zero shares left out."""
         with self._store._errors():
             row = self._connection.execute(
                 "SELECT weights FROM routes WHERE service = ? AND environment = ?", (service, environment)
             ).fetchone()
         return dict(json.loads(row[0])) if row else {}
 
-    def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None:
-        cleaned = {version: weight for version, weight in sorted(weights.items()) if weight > 0}
+    def holding(self, service: str, environment: str) -> Holding:
+        with self._store._errors():
+            try:
+                row = self._connection.execute(
+                    "SELECT holding FROM holdings WHERE service = ? AND environment = ?", (service, environment)
+                ).fetchone()
+            except sqlite3.OperationalError:  # a state written before holdings were kept, and not written since
+                row = None
+        if row is None:  # what runs was not kept: only the weights are known
+            return Holding(weights=self.weights(service, environment))
+        body = json.loads(row[0])
+        return Holding(dict(body["running"]), dict(body["weights"]), body.get("preview"))
+
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+        wanted = expected_holding(view)
+        service, environment = view.service, view.environment
         self._store._check_writable()
         connection = self._connection
         with self._store._errors():
             connection.execute("BEGIN IMMEDIATE")
             try:
-                if self.weights(service, environment) != cleaned:  # the same step is never applied twice
-                    text = json.dumps(cleaned)
+                held = self.holding(service, environment)
+                if held != wanted:  # the same step is never applied twice
+                    connection.execute(_HOLDINGS)
+                    body = {"running": wanted.running, "weights": wanted.weights, "preview": wanted.preview}
                     connection.execute(
-                        "INSERT INTO routes VALUES (?, ?, ?) "
-                        "ON CONFLICT (service, environment) DO UPDATE SET weights = ?",
-                        (service, environment, text, text),
+                        "INSERT INTO holdings VALUES (?, ?, ?) "
+                        "ON CONFLICT (service, environment) DO UPDATE SET holding = excluded.holding",
+                        (service, environment, json.dumps(body, sort_keys=True)),
                     )
-                    connection.execute(
-                        "INSERT INTO route_history VALUES (?, ?, ?, ?)", (service, environment, at.isoformat(), text)
-                    )
+                    if held.weights != wanted.weights:
+                        text = json.dumps(dict(sorted(wanted.weights.items())))
+                        connection.execute(
+                            "INSERT INTO routes VALUES (?, ?, ?) "
+                            "ON CONFLICT (service, environment) DO UPDATE SET weights = excluded.weights",
+                            (service, environment, text),
+                        )
+                        connection.execute(
+                            "INSERT INTO route_history VALUES (?, ?, ?, ?)",
+                            (service, environment, at.isoformat(), text),
+                        )
                 connection.execute("COMMIT")
             except BaseException:
                 self._store._rollback()
                 raise
+        return held != wanted
 
     def history(self, service: str, environment: str) -> list[tuple[str, dict[str, int]]]:
+        """When each split of *service*'s traffic in *environment* began, oldest first."""
         with self._store._errors():
             rows = self._connection.execute(
                 "SELECT at, weights FROM route_history WHERE service = ? AND environment = ? ORDER BY rowid",

@@ -17,6 +17,7 @@ from findly_infra.domain.analysis import Observation
 from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
 from findly_infra.domain.slo import BudgetReport, BudgetStatus
+from findly_infra.domain.tracks import Holding
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "SLOReports",
     "StateError",
     "TimeKeepingStore",
-    "TrafficRouter",
     "Workloads",
 ]
 
@@ -169,18 +169,6 @@ class ErrorBudgets(Protocol):
     def budgets(self, service: str, environment: str, at: datetime) -> tuple[BudgetStatus, ...]: ...
 
 
-class TrafficRouter(Protocol):
-    """Which version serves which share of an environment's traffic (the mesh's weights)."""
-
-    def route(self, service: str, environment: str, weights: dict[str, int], at: datetime) -> None:
-        """Route traffic by *weights* (version -> percent); routing the same weights twice changes nothing."""
-        ...
-
-    def weights(self, service: str, environment: str) -> dict[str, int]:
-        """What the router holds now (version -> percent, zero shares left out)."""
-        ...
-
-
 class ClusterObjects(Protocol):
     """A cluster's objects through its API server: applied server-side as ``findly-infra``, read, listed by label,
     deleted. Raises :class:`BadInputError` for what the server refuses as wrong (an invalid object, a kind it does
@@ -213,13 +201,18 @@ class ClusterObjects(Protocol):
 
 
 class Workloads(Protocol):
-    """The workloads behind the traffic of the environments bound to a real cluster: which version runs on which
-    track, ready, and routed as the log says (``application.workloads``). Environments it does not bind move traffic on
-    the :class:`TrafficRouter` (the simulated cluster)."""
-
-    def binds(self, environment: str) -> bool: ...
+    """The cluster a release acts on: for each service in each environment, which version runs on which track, ready,
+    and how traffic is routed between the tracks — brought to what the event log says, and read back. Implemented on
+    a real cluster's API (``application.workloads.ClusterWorkloads``) and by the simulated cluster (memory, or kept in
+    the SQLite state), which the embedded default, ``demo`` and ``simulate`` use."""
 
     def converge(self, view: EnvironmentView, at: datetime) -> bool:
-        """Bring the environment's workloads and routes to *view*; whether anything had to change. Raises
-        :class:`DependencyError` when the cluster cannot (a track that does not become ready: its reason)."""
+        """Bring the environment's workloads and routes to *view* (``domain.tracks.track_plan``), in the order that
+        keeps traffic safe: bring up and wait until ready, route, retire. Converging twice changes nothing; returns
+        whether anything had to change. Raises :class:`DependencyError` when the cluster cannot (a track that does not
+        become ready: ``WorkloadNotReadyError`` with the cluster's reason)."""
+        ...
+
+    def holding(self, service: str, environment: str) -> Holding:
+        """What the cluster holds now for *service* in *environment*, read back."""
         ...

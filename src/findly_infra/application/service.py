@@ -27,7 +27,6 @@ from findly_infra.application.ports import (
     EventStore,
     MetricsSource,
     StateError,
-    TrafficRouter,
     Workloads,
 )
 from findly_infra.application.workloads import WorkloadNotReadyError
@@ -37,6 +36,7 @@ from findly_infra.domain.identifiers import name_problem, reason_problem, versio
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.state import HistoryError, Phase
+from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = ["NotRoutedError", "Outcome", "PipelineService", "PolicyRefusedError", "check_input", "timeline"]
@@ -102,10 +102,10 @@ class PipelineService:
     store: EventStore
     clock: Clock
     metrics: MetricsSource
-    traffic: TrafficRouter
+    cluster: Workloads
+    """Where releases take effect: real clusters for the environments bound to one, the simulated cluster for the
+    others (the composition root decides)."""
     budgets: ErrorBudgets | None = None
-    workloads: Workloads | None = None
-    """The environments bound to a real cluster (the others move traffic on ``traffic``, the simulated cluster)."""
     attempts: int = 8
     """How many times a command decides again when another changed the service's stream meanwhile."""
     backoff: Callable[[int], object] = attrs.field(default=_backoff, repr=False)
@@ -349,10 +349,16 @@ class PipelineService:
                 on_step(outcome)
         return outcome
 
-    def reconcile(self, service: str, environment: str) -> Outcome:
-        """Bring the router to what the recorded events say (after a crash between storing and routing)."""
+    def holding(self, service: str, environment: str) -> tuple[Holding, Holding]:
+        """What the cluster holds for *service* in *environment*, read back, and what the log says it should hold
+        (equal when the cluster follows the log)."""
         view = self.view(service, environment)
-        return Outcome((), view, routed=self._follow(service, view, self.clock.now()))
+        return self.cluster.holding(service, view.environment), expected_holding(view)
+
+    def reconcile(self, service: str, environment: str) -> Outcome:
+        """Bring the cluster to what the recorded events say (after a crash between storing and routing)."""
+        view = self.view(service, environment)
+        return Outcome((), view, routed=self._follow(view, self.clock.now()))
 
     # ---- the one way state changes -------------------------------------------------------------
 
@@ -392,7 +398,7 @@ class PipelineService:
         routed = repaired
         if decision.events and _traffic(view) != _traffic(before):  # the cluster was just brought to the rest
             try:
-                routed = self._follow(service, view, at) or repaired
+                routed = self._follow(view, at) or repaired
             except WorkloadNotReadyError as exc:
                 if not exc.failed or failing:
                     raise NotRoutedError(
@@ -417,7 +423,7 @@ class PipelineService:
         progressing rollout whose candidate the cluster cannot run fails first (the outcome); one stopped for a
         person already lets their command go on (a rollback needs nothing of the candidate)."""
         try:
-            return self._follow(service, view, at)
+            return self._follow(view, at)
         except WorkloadNotReadyError as exc:
             if not exc.failed:
                 raise
@@ -437,15 +443,10 @@ class PipelineService:
             failing=True,
         )
 
-    def _follow(self, service: str, view: EnvironmentView, at: datetime) -> bool:
-        """Route *view*'s environment as the log says if the cluster says otherwise; whether it had to. An
-        environment bound to a real cluster has its workloads brought there too (``Workloads.converge``)."""
-        if self.workloads is not None and self.workloads.binds(view.environment):
-            return self.workloads.converge(view, at)
-        if self.traffic.weights(service, view.environment) == view.routes():
-            return False
-        self.traffic.route(service, view.environment, view.routes(), at)
-        return True
+    def _follow(self, view: EnvironmentView, at: datetime) -> bool:
+        """Bring *view*'s environment's workloads and routes to what the log says (``Workloads.converge``); whether
+        anything had to change."""
+        return self.cluster.converge(view, at)
 
 
 def _traffic(view: EnvironmentView) -> tuple[object, ...]:

@@ -25,7 +25,7 @@ import attrs
 from findly_infra.application.ports import ClusterObjects, DependencyError
 from findly_infra.domain.cluster import deployment_readiness
 from findly_infra.domain.environment import StrategyKind
-from findly_infra.domain.tracks import PREVIEW_HEADER, Track, TrackPlan, track_plan
+from findly_infra.domain.tracks import PREVIEW_HEADER, TRACKS, Holding, Track, TrackPlan, track_plan
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = ["ClusterWorkloads", "Render", "WorkloadNotReadyError"]
@@ -65,22 +65,26 @@ class ClusterWorkloads:
         """Bring the environment's workloads and routes to *view*; whether anything had to change."""
         plan = track_plan(view, self.configured[view.environment])
         namespace = self.namespaces[view.environment]
-        live = {
-            track.name: self.cluster.get("apps/v1", "Deployment", namespace, track.deployment(view.service))
-            for track in plan.tracks
-        }
+        deployments = self._deployments(namespace, view.service)
+        live = {track.name: deployments.get(track.deployment(view.service)) for track in plan.tracks}
         primary = live[plan.primary.name]
         primary_replicas = None if primary is None else _replicas(primary)
         changed = False
         for track in plan.tracks:
             if track.version is not None:
                 changed |= self._bring_up(view, plan, track, namespace, live[track.name], primary_replicas)
-        if plan.strategy is not StrategyKind.ROLLING:
-            changed |= self._route(view, plan, namespace)
-        for track in plan.tracks:
-            if track.version is None:
-                changed |= self._retire(view, plan, track, live[track.name])
+        changed |= self._route(view, plan, namespace)
+        running = {track.deployment(view.service) for track in plan.tracks if track.version is not None}
+        for name, deployment in sorted(deployments.items()):  # every other track: another strategy's too
+            if name not in running:
+                changed |= self._retire(view, plan, name, deployment)
         return changed
+
+    def _deployments(self, namespace: str, service: str) -> dict[str, dict[str, Any]]:
+        """The service's Deployments, one per track any strategy runs (one list: every step reads them)."""
+        names = {f"{service}{suffix}" for tracks in TRACKS.values() for _, suffix in tracks}
+        listed = self.cluster.managed("apps/v1", "Deployment", namespace, f"app={service}")
+        return {item["metadata"]["name"]: item for item in listed if item["metadata"]["name"] in names}
 
     # ---- the three steps -----------------------------------------------------------------------------------------
 
@@ -114,6 +118,8 @@ class ClusterWorkloads:
         return changed
 
     def _route(self, view: EnvironmentView, plan: TrackPlan, namespace: str) -> bool:
+        if plan.strategy is StrategyKind.ROLLING:
+            return self._route_rolling(view, plan, namespace)
         primary, secondary = plan.tracks
         host = view.service
         routes: list[dict[str, Any]] = []
@@ -147,6 +153,26 @@ class ClusterWorkloads:
         self.cluster.apply(desired, force=True)
         return True
 
+    def _route_rolling(self, view: EnvironmentView, plan: TrackPlan, namespace: str) -> bool:
+        """A rolling update has one track; where a mesh routes the service (a canary or blue-green rollout ran there,
+        or the environment's own objects route it), all of its traffic goes to that track."""
+        live = self.cluster.get("networking.istio.io/v1", "VirtualService", namespace, view.service)
+        if live is None:
+            return False  # no mesh routing: the Service spreads traffic over the one track's pods
+        routes = [
+            {
+                "name": "primary",
+                "route": [{"destination": {"host": view.service, "subset": plan.primary.name}, "weight": 100}],
+            }
+        ]
+        if (live.get("spec") or {}).get("http") == routes:
+            return False
+        meshed = attrs.evolve(plan, strategy=StrategyKind.CANARY)  # rendered as a strategy the mesh routes
+        desired = self._object(view, meshed, "VirtualService", view.service, plan.primary.version)
+        desired["spec"]["http"] = routes
+        self.cluster.apply(desired, force=True)
+        return True
+
     def _subsets(self, view: EnvironmentView, plan: TrackPlan, namespace: str) -> bool:
         """The DestinationRule's subsets are the tracks of the rollout's strategy (a rollout may use another strategy
         than the one the environment's objects were applied with): applied when they differ."""
@@ -157,14 +183,69 @@ class ClusterWorkloads:
         self.cluster.apply(self._object(view, plan, "DestinationRule", view.service, None), force=True)
         return True
 
-    def _retire(self, view: EnvironmentView, plan: TrackPlan, track: Track, live: Mapping[str, Any] | None) -> bool:
-        name = track.deployment(view.service)
-        if live is None or _replicas(live) == 0:
+    def _retire(self, view: EnvironmentView, plan: TrackPlan, name: str, live: Mapping[str, Any]) -> bool:
+        if _replicas(live) == 0:
             return False
-        desired = self._object(view, plan, "Deployment", name, self._version(live) or "latest")
+        strategy = next(  # the strategy that runs this track (a rollout of another strategy may have left it)
+            (kind for kind, tracks in TRACKS.items() if any(f"{view.service}{s}" == name for _, s in tracks[1:])),
+            plan.strategy,
+        )
+        desired = self._object(
+            view, attrs.evolve(plan, strategy=strategy), "Deployment", name, self._version(live) or "latest"
+        )
         desired["spec"]["replicas"] = 0
         self.cluster.apply(desired, force=True)
         return True
+
+    # ---- reading back ----------------------------------------------------------------------------------------------
+
+    def holding(self, service: str, environment: str) -> Holding:
+        """What the cluster holds for *service* in *environment*: the version each Deployment with replicas runs, and
+        the traffic each version gets as the VirtualService routes it — through the DestinationRule's subsets to the
+        pods they select (a subset that selects nothing, or no single version, serves no version)."""
+        namespace = self.namespaces[environment]
+        pods: dict[str, tuple[str, Mapping[str, Any], int]] = {}
+        for name, live in self._deployments(namespace, service).items():
+            version = self._version(live)
+            if version is not None and _replicas(live) > 0:
+                template = (((live.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")
+                pods[name] = (version, template or {}, _replicas(live))
+        running = {name: version for name, (version, _, _) in pods.items()}
+        rule = self.cluster.get("networking.istio.io/v1", "DestinationRule", namespace, service)
+        subsets = {
+            str(subset.get("name")): subset.get("labels") or {}
+            for subset in ((rule or {}).get("spec") or {}).get("subsets") or []
+        }
+
+        def served(destination: Mapping[str, Any]) -> str | None:
+            subset = destination.get("subset")
+            if destination.get("host") != service or (subset is not None and subset not in subsets):
+                return None
+            wanted = subsets.get(subset, {}) if subset is not None else {}
+            versions = {v for v, labels, _ in pods.values() if all(labels.get(k) == x for k, x in wanted.items())}
+            return versions.pop() if len(versions) == 1 else None
+
+        service_ = self.cluster.get("networking.istio.io/v1", "VirtualService", namespace, service)
+        if service_ is None:  # no mesh routing: the Service spreads requests over every ready pod
+            total = sum(replicas for _, _, replicas in pods.values())
+            weights: dict[str, int] = {}
+            for version, _, replicas in pods.values():
+                weights[version] = weights.get(version, 0) + round(100 * replicas / total)
+            return Holding(running, weights)
+        weights, preview = {}, None
+        for route in (service_.get("spec") or {}).get("http") or []:
+            destinations = route.get("route") or []
+            if route.get("match"):
+                if route.get("name") == "preview" and destinations:
+                    preview = served(destinations[0].get("destination") or {})
+                continue
+            for destination in destinations:
+                version = served(destination.get("destination") or {})
+                weight = int(destination.get("weight", 100 if len(destinations) == 1 else 0))
+                if version is not None and weight > 0:
+                    weights[version] = weights.get(version, 0) + weight
+            break  # the first route without a match takes everything else
+        return Holding(running, weights, preview)
 
     # ---- objects ---------------------------------------------------------------------------------------------------
 

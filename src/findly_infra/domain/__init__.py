@@ -13,6 +13,9 @@ _EXPORTS = {
     "RenderedKind": "findly_infra.domain.cluster",
     "PREVIEW_HEADER": "findly_infra.domain.tracks",
     "Track": "findly_infra.domain.tracks",
+    "Holding": "findly_infra.domain.tracks",
+    "expected_holding": "findly_infra.domain.tracks",
+    "TRACKS": "findly_infra.domain.tracks",
     "TrackPlan": "findly_infra.domain.tracks",
     "track_plan": "findly_infra.domain.tracks",
     "WATCHED": "findly_infra.domain.cluster",
@@ -201,6 +204,7 @@ __all__ = [
     "ROLLOUT_RECORDED_EVIDENCE",
     "RULES",
     "TOOL_SERVICE_ACCOUNT",
+    "TRACKS",
     "WATCHED",
     "AlertGroup",
     "AlertRule",
@@ -251,6 +255,7 @@ __all__ = [
     "GlobalLoadBalancer",
     "HealthCheck",
     "HistoryError",
+    "Holding",
     "HorizontalAutoscaler",
     "IPBlock",
     "Infrastructure",
@@ -334,6 +339,7 @@ __all__ = [
     "deployment_readiness",
     "describe_value",
     "did_you_mean",
+    "expected_holding",
     "first_repeat",
     "fold",
     "format_number",
@@ -566,8 +572,11 @@ if TYPE_CHECKING:
     )
     from findly_infra.domain.tracks import (
         PREVIEW_HEADER,
+        TRACKS,
+        Holding,
         Track,
         TrackPlan,
+        expected_holding,
         track_plan,
     )
     from findly_infra.domain.view import (

@@ -2,13 +2,15 @@
 (the event log, folded) asks of a cluster. Pure, so that the Kubernetes adapter and the simulated cluster follow one
 rule, and the rule is property-tested against the log.
 
-The two tracks follow Flagger's primary/canary pattern. The **primary** (Deployment ``<service>``; track ``stable``
-for a canary, ``blue`` for blue-green, the only one for a rolling update) runs what serves. During a canary or
+The two tracks follow Flagger's primary/canary pattern. The **primary** (Deployment ``<service>``, track ``stable``,
+whatever the strategy) runs what serves: its selector never changes (``apps/v1`` makes it immutable), so an
+environment's strategy can change and a rollout can use another strategy than its environment's. During a canary or
 blue-green rollout the **secondary** (``<service>-canary`` / ``<service>-green``) runs the candidate, while the
-primary keeps the previous version running — so a rollback only moves traffic, at once. Before a blue-green cutover
-the candidate gets no weight, but validation traffic reaches it by header (:data:`PREVIEW_HEADER`). Once a rollout
-succeeds the primary is moved to the new version (ready before it gets the traffic back) and the secondary goes to
-zero; once it is rolled back or aborted the primary simply takes all the traffic again.
+primary keeps the previous version running — so a rollback only moves traffic, at once (the seed's "blue", the live
+colour, is the stable track). Before a blue-green cutover the candidate gets no weight, but validation traffic
+reaches it by header (:data:`PREVIEW_HEADER`). Once a rollout succeeds the primary is moved to the new version (ready
+before it gets the traffic back) and the secondary goes to zero; once it is rolled back or aborted the primary simply
+takes all the traffic again.
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ import attrs
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.view import EnvironmentView
 
-__all__ = ["PREVIEW_HEADER", "Track", "TrackPlan", "track_plan"]
+__all__ = ["PREVIEW_HEADER", "TRACKS", "Holding", "Track", "TrackPlan", "expected_holding", "track_plan"]
 
 PREVIEW_HEADER = "x-findly-preview"
 """The request header that routes validation traffic to a blue-green candidate before cutover (its value: the
 candidate's version)."""
 
-_NAMES = {
+TRACKS: dict[StrategyKind, tuple[tuple[str, str], ...]] = {
     StrategyKind.CANARY: (("stable", ""), ("canary", "-canary")),
-    StrategyKind.BLUE_GREEN: (("blue", ""), ("green", "-green")),
+    StrategyKind.BLUE_GREEN: (("stable", ""), ("green", "-green")),
     StrategyKind.ROLLING: (("stable", ""),),
 }
+"""Each strategy's tracks, the primary first: (track label, the Deployment's suffix to the service's name)."""
 
 
 @attrs.frozen
@@ -69,12 +72,47 @@ class TrackPlan:
                 shares[track.version] = shares.get(track.version, 0) + track.weight
         return shares
 
+    def holding(self) -> Holding:
+        """What a cluster that carried this plan out holds (to compare with what one reads back). A mesh sends every
+        request somewhere: when the log routes no version but the primary runs one (a first blue-green release before
+        its cutover), whatever comes reaches the primary — there is nothing else to serve it."""
+        running = {track.deployment(self.service): track.version for track in self.tracks if track.version}
+        weights = self.weights()
+        if not weights and self.primary.version is not None:
+            weights = {self.primary.version: 100}
+        return Holding(running, weights, self.preview)
+
+
+@attrs.frozen
+class Holding:
+    """What a cluster holds for one service in one environment, read back in terms every cluster shares: which
+    Deployment runs which version (those scaled to zero left out), each version's share of the traffic, and the
+    version requests carrying :data:`PREVIEW_HEADER` reach. A cluster follows the log when its holding equals the
+    plan's (``track_plan(view, configured).holding()``)."""
+
+    running: dict[str, str] = attrs.field(factory=dict)
+    """Deployment name -> the version it runs."""
+    weights: dict[str, int] = attrs.field(factory=dict)
+    """Version -> percent of the traffic, zero shares left out."""
+    preview: str | None = None
+
+    def describe(self) -> str:
+        """``fn-posts 1.0.0 (95%), fn-posts-canary 2.0.0 (5%)``; ``nothing runs`` when nothing does."""
+        if not self.running:
+            return "nothing runs"
+        parts = [
+            f"{name} {version} ({self.weights.get(version, 0)}%)" for name, version in sorted(self.running.items())
+        ]
+        if self.preview is not None:
+            parts.append(f"preview: {self.preview}")
+        return ", ".join(parts)
+
 
 def track_plan(view: EnvironmentView, configured: StrategyKind) -> TrackPlan:
     """The tracks *view* asks for. The strategy is the latest rollout's (it keeps the one it started with), else the
     environment's *configured* one."""
     kind = view.strategy or configured
-    names = _NAMES[kind]
+    names = TRACKS[kind]
     active = view.rollout is not None and view.rollout.phase.active and view.candidate is not None
     serving = view.serving
     if kind is StrategyKind.ROLLING:
@@ -104,3 +142,9 @@ def track_plan(view: EnvironmentView, configured: StrategyKind) -> TrackPlan:
         Track(secondary_name, secondary_suffix, None, 0),
     )
     return TrackPlan(view.service, view.environment, kind, tracks)
+
+
+def expected_holding(view: EnvironmentView) -> Holding:
+    """What a cluster that follows *view* holds — the same whatever the environment's configured strategy, since the
+    primary's track is (the simulated cluster keeps exactly this; a real one is read back and compared with it)."""
+    return track_plan(view, view.strategy or StrategyKind.ROLLING).holding()

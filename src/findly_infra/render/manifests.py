@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from findly_infra.domain import tracks as domain_tracks
 from findly_infra.domain.environment import Environment, HealthCheck, ResourceQuota, Service, StrategyKind
 from findly_infra.domain.infrastructure import (
     CustomMetricTarget,
@@ -42,10 +43,10 @@ Manifest = dict[str, Any]
 DEFAULT_VERSION = "latest"
 PART_OF = "findly-now"
 TRACKS: Mapping[StrategyKind, tuple[str, str | None]] = {
-    StrategyKind.ROLLING: ("stable", None),
-    StrategyKind.CANARY: ("stable", "canary"),
-    StrategyKind.BLUE_GREEN: ("blue", "green"),
+    kind: (tracks[0][0], tracks[1][0] if len(tracks) > 1 else None) for kind, tracks in domain_tracks.TRACKS.items()
 }
+"""Each strategy's (primary, secondary) track labels, as ``domain.tracks`` names them: the primary is ``stable``
+whatever the strategy, so its Deployment's selector never changes."""
 _PRINCIPAL_NAMESPACE = re.compile(r"^([^/]+)/ns/([^/]+)/sa/(.+)$")
 
 

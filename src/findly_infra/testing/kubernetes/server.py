@@ -569,7 +569,7 @@ class KubernetesStandIn:
                 new_owners = owners
             candidate = self._keep_sides(resource, base, candidate, subresource)
             _default(resource, candidate)
-            problems = self._problems(resource, candidate)
+            problems = self._problems(resource, candidate) + _workload_problems(resource, live, candidate)
             if problems:
                 causes = [
                     {"reason": "FieldValueInvalid", "message": message, "field": path} for path, message in problems
@@ -832,6 +832,28 @@ class KubernetesStandIn:
                     fault.times -= 1
                     return fault
         return None
+
+
+def _workload_problems(
+    resource: ResourceType, live: Mapping[str, Any] | None, candidate: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """What kube-apiserver's validation of a Deployment refuses beyond its schema: a selector that does not select
+    its own pods' labels, and a selector changed after creation (``apps/v1`` made it immutable)."""
+    if (resource.group, resource.kind) != ("apps", "Deployment"):
+        return []
+    spec = candidate.get("spec") or {}
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    problems = []
+    if not selector and not (spec.get("selector") or {}).get("matchExpressions"):
+        problems.append(("spec.selector", "Required value"))
+    elif any(labels.get(key) != value for key, value in selector.items()):
+        problems.append(
+            ("spec.template.metadata.labels", f"Invalid value: {labels!r}: `selector` does not match template `labels`")
+        )
+    if live is not None and (live.get("spec") or {}).get("selector") != spec.get("selector"):
+        problems.append(("spec.selector", f"Invalid value: {spec.get('selector')!r}: field is immutable"))
+    return problems
 
 
 def _condition(kind: str, status: str, reason: str, message: str, at: str) -> dict[str, str]:

@@ -413,6 +413,59 @@ def test_a_rolling_update_replaces_the_image_and_a_rollback_puts_the_previous_on
     assert held(cluster)["fn-posts"][0] == "1.0.0"  # the previous version re-applied, and ready
 
 
+@pytest.mark.parametrize("kind", list(StrategyKind), ids=lambda kind: kind.value)
+def test_a_rollback_from_every_phase_of_every_strategy_leaves_the_previous_version_serving_alone(
+    kind: StrategyKind, runtime: Runtime, cluster: KubernetesStandIn
+) -> None:
+    """For each step a rollout of *kind* can be stopped at (each canary stage, blue-green's validation, cutover and
+    bake, a rolling update under way; running or paused), a rollback there leaves exactly the previous version
+    running, with all the traffic and no preview — read back from the cluster."""
+    from findly_infra.domain import Holding
+
+    release, clock = runtime.service, runtime.virtual
+    assert clock is not None
+
+    evidence: set[str] = set()
+
+    def advance(version: str) -> Phase:
+        if version not in evidence:  # a blue-green rollout's validation evidence first (else: recorded only)
+            evidence.add(version)
+            for suite in ("smoke_tests", "performance_tests"):
+                release.record_test(SERVICE, version, ENV, suite, True, actor="ci")
+            return Phase.PROGRESSING
+        clock.advance(release.interval(SERVICE, ENV))
+        return release.step(SERVICE, ENV, actor="findly").phase
+
+    def state(view: Any) -> str:  # as a person reads it, without its version; and whether its evidence is in
+        text = str(view.describe()).replace(view.candidate.version if view.candidate else "-", "V")
+        return f"{text}{' with evidence' if view.candidate and view.candidate.version in evidence else ''}"
+
+    release.deploy(SERVICE, "1.0.0", ENV, actor="erin", strategy=kind)
+    while advance("1.0.0") is Phase.PROGRESSING:
+        pass
+    back = Holding({SERVICE: "1.0.0"}, {"1.0.0": 100})
+    assert release.holding(SERVICE, ENV) == (back, back)
+
+    stopped_at: list[str] = []  # each distinct state a rollback was tried from
+    for attempt in range(40):
+        version = f"2.{attempt}.0"
+        phase = release.deploy(SERVICE, version, ENV, actor="erin", strategy=kind).phase
+        while phase is Phase.PROGRESSING and state(release.view(SERVICE, ENV)) in stopped_at:
+            phase = advance(version)  # to the first state not tried yet
+        if phase is not Phase.PROGRESSING:  # the rollout ended: a rollback was tried from every state before it
+            assert phase is Phase.SUCCEEDED
+            assert len(stopped_at) == {StrategyKind.ROLLING: 2, StrategyKind.CANARY: 4}.get(kind, 3), stopped_at
+            return
+        stopped_at.append(state(release.view(SERVICE, ENV)))
+        if attempt % 2:  # every other one paused by a person first
+            release.pause(SERVICE, ENV, actor="bob", reason="look")
+        rolled = release.rollback(SERVICE, ENV, actor="bob", reason="bad build")
+        assert rolled.phase is Phase.ROLLED_BACK
+        held, expected = release.holding(SERVICE, ENV)
+        assert held == expected == back, (stopped_at[-1], held)
+    pytest.fail("the rollout never ended")
+
+
 # ---- a whole release, development -> staging -> production, every environment on the cluster ------------------------
 
 

@@ -240,3 +240,14 @@ def test_times_never_decrease_within_a_stream_whatever_the_clock_says(program: l
                     release.approve("fn-posts", f"1.{step - 1}.0", "production", actor="alice")
     times = [event.at for event in store.load("fn-posts")[0]]
     assert times == sorted(times)
+
+
+def test_a_strategy_given_by_name_is_read_as_one_and_a_misspelt_one_is_refused_before_anything_is_recorded(
+    runtime: Runtime,
+) -> None:
+    release = runtime.service
+    started = release.deploy("fn-posts", "1.0.0", "development", actor="erin", strategy="canary")  # type: ignore[arg-type]
+    assert started.view.strategy is StrategyKind.CANARY
+    with pytest.raises(BadInputError, match="strategy 'canery' is not one of: rolling, blue-green, canary"):
+        release.deploy("fn-posts", "1.0.0", "staging", actor="erin", strategy="canery")  # type: ignore[arg-type]
+    assert len(release.history("fn-posts")) == len(started.events)

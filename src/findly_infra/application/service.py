@@ -192,6 +192,7 @@ class PipelineService:
         """
         check_input(version=version, actor=actor, reason=budget_override)
         override = override_reason(budget_override)
+        strategy = _strategy(strategy)
 
         def decide(pipeline: DeploymentPipeline, at: datetime, spent: bool, detail: str = "") -> Decision:
             return pipeline.deploy(
@@ -447,6 +448,17 @@ class PipelineService:
         """Bring *view*'s environment's workloads and routes to what the log says (``Workloads.converge``); whether
         anything had to change."""
         return self.cluster.converge(view, at)
+
+
+def _strategy(given: object) -> StrategyKind | None:
+    """A strategy, also given by its name (``"canary"``, from an untyped caller); a misspelt one is bad input."""
+    if given is None or isinstance(given, StrategyKind):
+        return given
+    try:
+        return StrategyKind(given)
+    except ValueError:
+        known = ", ".join(kind.value for kind in StrategyKind)
+        raise BadInputError(f"strategy {given!r} is not one of: {known}") from None
 
 
 def _traffic(view: EnvironmentView) -> tuple[object, ...]:

@@ -255,11 +255,25 @@ def _sqlite_path(url: str) -> Path | None:
         return None
     if not url.strip():
         raise BadInputError("--state is empty: give a SQLite file, sqlite://PATH or memory://")
-    if url.startswith(("postgresql://", "postgres://")):
-        raise BadInputError("--state postgresql://… is not available yet: use a SQLite file or memory://")
+    if _is_postgres(url):
+        raise BadInputError(f"this needs a SQLite state (a file or sqlite://PATH), got {redact_url(url)!r}")
     if "://" in url and not url.startswith("sqlite://"):
-        raise BadInputError(f"--state is a SQLite file, sqlite://PATH or memory://, got {redact_url(url)!r}")
+        raise BadInputError(
+            f"--state is a SQLite file, sqlite://PATH, postgresql://… or memory://, got {redact_url(url)!r}"
+        )
     return Path(url.removeprefix("sqlite://"))
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def _postgres(url: str, *, create: bool, timeout: float) -> Any:
+    """The PostgreSQL store *url* names (``PostgresEventStore``), its schema migrated when *create*."""
+    require_extra("postgresql", ("psycopg",), "a PostgreSQL state")
+    from findly_infra.adapters.postgresql import PostgresEventStore
+
+    return PostgresEventStore(url, create=create, timeout=timeout)
 
 
 def _store(
@@ -267,6 +281,12 @@ def _store(
 ) -> tuple[EventStore, Workloads]:
     from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
 
+    if _is_postgres(url):
+        from findly_infra.adapters.postgresql import PostgresSimulatedCluster
+
+        postgres = _postgres(url, create=create, timeout=timeout)
+        stack.callback(postgres.close)
+        return postgres, PostgresSimulatedCluster(postgres)
     path = _sqlite_path(url)
     if path is None:
         return MemoryEventStore(), SimulatedCluster()
@@ -420,9 +440,26 @@ def cluster_objects(platform: Platform, environment: str, *, context: str | None
 def check_state(settings: Settings) -> StateCheck:
     """The full check of the state the settings name: SQLite's integrity check, each stream's positions and each
     record (raises :class:`BadInputError` for a state that is not one, or does not exist)."""
+    if _is_postgres(settings.state):
+        postgres = _postgres(settings.state, create=False, timeout=settings.state_timeout)
+        try:
+            if postgres.schema_version() == 0:
+                raise BadInputError(f"--state {postgres.location} has no findly state yet: there is nothing to check")
+            counts: dict[str, int] = postgres.streams()
+            found: list[str] = []
+            for service in counts:  # every record read back through the codec
+                try:
+                    postgres.load(service)
+                except BadInputError as exc:
+                    found.append(str(exc))
+        finally:
+            postgres.close()
+        return StateCheck(postgres.location, counts if not found else {}, tuple(found))
     path = _sqlite_path(settings.state)
     if path is None:
-        raise BadInputError("state check reads a SQLite state (a file or sqlite://PATH), got 'memory://'")
+        raise BadInputError(
+            "state check reads a durable state (a file, sqlite://PATH or postgresql://…), got 'memory://'"
+        )
     from findly_infra.adapters.sqlite import SqliteEventStore
 
     if not path.exists():
@@ -439,9 +476,10 @@ def check_state(settings: Settings) -> StateCheck:
 def rollouts_affected(settings: Settings, platform: Platform) -> list[str]:
     """What *platform* (a platform file about to be used) changes for the rollouts under way in the state the
     settings name — nothing when that state does not exist or keeps nothing. Read only."""
-    path = _sqlite_path(settings.state)
-    if path is None or not path.is_file():
-        return []
+    if not _is_postgres(settings.state):
+        path = _sqlite_path(settings.state)
+        if path is None or not path.is_file():
+            return []
     found: list[str] = []
     with open_runtime(settings, platform, read_only=True, scripted=True) as runtime:
         for service in platform.all_services:
@@ -450,6 +488,26 @@ def rollouts_affected(settings: Settings, platform: Platform) -> list[str]:
             except BadInputError as exc:  # a damaged stream: said, and the others still checked
                 found.append(f"{service.name}: {exc}")
     return found
+
+
+def migrate_state(settings: Settings) -> tuple[str, int, int]:
+    """Bring the state's schema to this version's: (where, the version found, the version now). SQLite states are
+    brought up to date when opened; a PostgreSQL one by this (or by its first writing command)."""
+    if _is_postgres(settings.state):
+        store = _postgres(settings.state, create=False, timeout=settings.state_timeout)
+        try:
+            found, now = store.migrate()
+        finally:
+            store.close()
+        return store.location, found, now
+    path = _sqlite_path(settings.state)
+    if path is None:
+        raise BadInputError("state migrate needs a durable state (a file, sqlite://PATH or postgresql://…)")
+    from findly_infra.adapters.sqlite import SCHEMA_VERSION, SqliteEventStore
+
+    store_ = SqliteEventStore(path)
+    store_.close()
+    return str(path), SCHEMA_VERSION, SCHEMA_VERSION
 
 
 def fresh_demo_state(url: str) -> None:

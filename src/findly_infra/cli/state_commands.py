@@ -1,4 +1,4 @@
-"""The state's own command: ``state check``, the full check of a state file."""
+"""The state's own commands: ``state check`` (the full check of a state) and ``state migrate`` (its schema)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,15 @@ def _state_arguments(parser: argparse.ArgumentParser) -> None:
         "check",
         help="SQLite's integrity check, then every stream's positions and records: exit 0 sound, 2 damaged",
     )
+    actions.add_parser(
+        "migrate",
+        help="bring the state's schema to this version's (PostgreSQL: creates it; refused if a newer one wrote it)",
+    )
 
 
 def _state(context: Context) -> int:
+    if context.args.state_command == "migrate":
+        return _migrate(context)
     from findly_infra.bootstrap import check_state
 
     found = check_state(context.settings)
@@ -35,8 +41,24 @@ def _state(context: Context) -> int:
     return EXIT_OK if found.sound else EXIT_BAD_INPUT
 
 
+def _migrate(context: Context) -> int:
+    from findly_infra.bootstrap import migrate_state
+
+    where, found, now = migrate_state(context.settings)
+    text = (
+        f"{where}: schema {now}, nothing to do"
+        if found == now
+        else f"{where}: schema {found} -> {now}" + (" (created)" if found == 0 else "")
+    )
+    context.emit({"state": where, "schema_before": found, "schema": now, "changed": found != now}, text)
+    return EXIT_OK
+
+
 COMMANDS = (
     Command(
-        "state", "the state itself: `state check` reads all of it and says what is wrong", _state_arguments, _state
+        "state",
+        "the state itself: `state check` reads all of it and says what is wrong; `state migrate` its schema",
+        _state_arguments,
+        _state,
     ),
 )

@@ -1,0 +1,368 @@
+"""A team's state: the event streams in PostgreSQL, reached by every CI runner (``--state postgresql://…``).
+
+The same port and guarantees as the SQLite default: per-service streams, appends all-or-nothing at an expected
+version. Two writers racing on one stream — on any machines — get exactly one winner: the stream's version is
+checked and its rows inserted in one transaction, and the primary key ``(service, position)`` refuses the second
+writer's row even when both read the same version (PostgreSQL makes it wait for the first, then raises a unique
+violation), which becomes :class:`ConcurrencyError` with nothing written. No table lock is taken.
+
+The connection is libpq's: URL parameters (``sslmode=verify-full``, ``sslrootcert=…``), the standard ``PG*``
+variables and a password file (``PGPASSFILE``, ``~/.pgpass``) all apply. The password is never printed: every
+message names the server by its redacted URL.
+
+The schema is versioned (``findly_schema``) and migrated by the tool — on first write, or by ``findly-infra state
+migrate`` — under an advisory lock, so racing first commands migrate once. A database written by a newer
+findly-infra is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from findly_infra.application.codec import event_from_dict, event_to_dict
+from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
+from findly_infra.application.redaction import redact_url
+from findly_infra.domain.events import Event
+from findly_infra.domain.tracks import Holding, expected_holding
+from findly_infra.domain.view import EnvironmentView
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresEventStore", "PostgresSimulatedCluster"]
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE findly_events (
+        service  text        NOT NULL,
+        position integer     NOT NULL CHECK (position >= 0),
+        type     text        NOT NULL,
+        at       timestamp   NOT NULL,
+        body     text        NOT NULL,
+        PRIMARY KEY (service, position)
+    );
+    CREATE INDEX findly_events_at ON findly_events (at);
+    CREATE TABLE findly_meta (key text PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE findly_routes (
+        service text NOT NULL, environment text NOT NULL, weights jsonb NOT NULL, holding jsonb NOT NULL,
+        PRIMARY KEY (service, environment)
+    );
+    CREATE TABLE findly_route_history (
+        id bigserial PRIMARY KEY, service text NOT NULL, environment text NOT NULL, at timestamp NOT NULL,
+        weights jsonb NOT NULL
+    );
+    """,
+)
+"""Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema this version writes and reads (a newer one is refused)."""
+
+_LOCK = 0x46494E44  # "FIND": the advisory lock migrations take
+
+
+class PostgresEventStore:
+    """Event streams in a PostgreSQL database (one connection, autocommit outside explicit transactions).
+
+    With ``create=False`` (the read-only commands) a database without the schema is read as an empty state and
+    nothing is created. Raises :class:`DependencyUnavailableError` when the server cannot be reached or refuses the
+    credentials, :class:`StateError` when the database was written by a newer findly-infra.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 30.0, create: bool = True, connect_timeout: float = 10.0) -> None:
+        import psycopg
+
+        self.location = redact_url(url)
+        self.timeout = timeout
+        self._psycopg = psycopg
+        self._password = _password(url)
+        try:
+            self._connection: psycopg.Connection[Any] = psycopg.connect(
+                url,
+                autocommit=True,
+                connect_timeout=max(1, round(connect_timeout)),
+                application_name="findly-infra",
+                options=f"-c lock_timeout={round(timeout * 1000)} -c statement_timeout={round(timeout * 4000)}",
+            )
+        except psycopg.Error as exc:
+            raise DependencyUnavailableError(
+                f"--state {self.location}: cannot connect to PostgreSQL ({self._clean(exc)})"
+            ) from None
+        try:
+            self._version = self._schema_version()
+            if self._version > SCHEMA_VERSION:
+                raise StateError(
+                    f"--state {self.location} was written by a newer findly-infra (schema {self._version}; this one "
+                    f"knows {SCHEMA_VERSION}): upgrade findly-infra"
+                )
+            if create and self._version < SCHEMA_VERSION:
+                self.migrate()
+        except BaseException:
+            self._connection.close()
+            raise
+
+    # ---- errors --------------------------------------------------------------------------------------------------
+
+    def _clean(self, exc: BaseException) -> str:
+        """The server's message on one line, the password never in it."""
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        return text.replace(self._password, "***") if self._password else text
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """PostgreSQL's errors as what they mean for the person: unreachable or busy (5), refused (2)."""
+        psycopg = self._psycopg
+        try:
+            yield
+        except (ConcurrencyError, StateError):
+            raise
+        except psycopg.errors.UniqueViolation:
+            raise
+        except (psycopg.OperationalError, psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+            raise DependencyUnavailableError(
+                f"--state {self.location}: PostgreSQL did not complete the request ({self._clean(exc)}); nothing "
+                "was written — run the command again"
+            ) from None
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise StateError(
+                f"--state {self.location}: the database user may not do this ({self._clean(exc)}); grant it "
+                "the findly_* tables (or let it create them: findly-infra state migrate)"
+            ) from None
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            raise StateError(f"--state {self.location} cannot be written: {self._clean(exc)}") from None
+
+    def _ready(self) -> bool:
+        """Whether the schema exists (a read-only command on a new database reads it as empty)."""
+        return self._version >= 1
+
+    def _check_writable(self) -> None:
+        if not self._ready():
+            raise StateError(
+                f"--state {self.location} has no findly schema and was opened to read only: nothing is written"
+            )
+
+    # ---- the schema ----------------------------------------------------------------------------------------------
+
+    def _schema_version(self) -> int:
+        with self._errors():
+            exists = self._connection.execute("SELECT to_regclass('findly_schema') IS NOT NULL").fetchone()
+            if not exists or not exists[0]:
+                return 0
+            row = self._connection.execute("SELECT max(version) FROM findly_schema").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def schema_version(self) -> int:
+        """The schema version the database is at (0: none yet)."""
+        return self._version
+
+    def migrate(self) -> tuple[int, int]:
+        """Bring the schema to :data:`SCHEMA_VERSION`, each migration in its own transaction under an advisory lock
+        (racing migrators wait, then find nothing left to do). Returns (the version found, the version now)."""
+        connection = self._connection
+        found = None
+        with self._errors(), connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS findly_schema (version integer PRIMARY KEY, "
+                "applied_at timestamptz NOT NULL DEFAULT now(), tool text NOT NULL)"
+            )
+            row = connection.execute("SELECT coalesce(max(version), 0) FROM findly_schema").fetchone()
+            found = int(row[0]) if row else 0
+            if found > SCHEMA_VERSION:
+                raise StateError(
+                    f"--state {self.location} was written by a newer findly-infra (schema {found}; this one "
+                    f"knows {SCHEMA_VERSION}): upgrade findly-infra"
+                )
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                connection.execute(MIGRATIONS[version - 1].encode())  # our own constant text (psycopg: bytes)
+                connection.execute(
+                    "INSERT INTO findly_schema (version, tool) VALUES (%s, %s)", (version, _tool_version())
+                )
+        self._version = SCHEMA_VERSION
+        return found, SCHEMA_VERSION
+
+    # ---- the port ------------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
+        if not self._ready():
+            return [], 0
+        connection = self._connection
+        with self._errors(), connection.transaction():
+            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot for both reads
+            rows = connection.execute(
+                "SELECT position, body FROM findly_events WHERE service = %s AND position >= %s ORDER BY position",
+                (service, since),
+            ).fetchall()
+            count = connection.execute("SELECT count(*) FROM findly_events WHERE service = %s", (service,)).fetchone()
+        return self._decoded(service, since, rows), int(count[0]) if count else 0
+
+    def _decoded(self, service: str, since: int, rows: Sequence[tuple[int, Any]]) -> list[Event]:
+        events: list[Event] = []
+        for expected, (position, body) in enumerate(rows, start=since):
+            try:
+                if position != expected:
+                    raise ValueError(f"event {expected} is missing (the next stored is {position})")
+                events.append(event_from_dict(body if isinstance(body, dict) else json.loads(body)))
+            except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the record is named
+                detail = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
+                raise StateError(
+                    f"--state {self.location}: {service}'s event {expected} cannot be read ({detail}); the events "
+                    f"before it can (`findly-infra history {service}`), the other services are not affected",
+                    readable=events,
+                ) from None
+        return events
+
+    def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
+        self._check_writable()
+
+        connection = self._connection
+        try:
+            with self._errors(), connection.transaction():
+                row = connection.execute("SELECT count(*) FROM findly_events WHERE service = %s", (service,)).fetchone()
+                current = int(row[0]) if row else 0
+                if current != expected_version:
+                    raise ConcurrencyError(
+                        f"{service} was changed by someone else (now at event {current}, expected {expected_version})"
+                    )
+                with connection.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO findly_events (service, position, type, at, body) VALUES (%s, %s, %s, %s, %s)",
+                        [
+                            (service, expected_version + offset, event.type, event.at, json.dumps(event_to_dict(event)))
+                            for offset, event in enumerate(events)
+                        ],
+                    )
+        except self._psycopg.errors.UniqueViolation:
+            raise ConcurrencyError(
+                f"{service} was changed by someone else at the same time (event {expected_version} is taken)"
+            ) from None
+        return expected_version + len(events)
+
+    # ---- how the state keeps time --------------------------------------------------------------------------------
+
+    def time_kept(self) -> str | None:
+        if not self._ready():
+            return None
+        with self._errors():
+            row = self._connection.execute("SELECT value FROM findly_meta WHERE key = 'time'").fetchone()
+        return None if row is None else str(row[0])
+
+    def keep_time(self, mode: str) -> str:
+        if mode not in ("wall", "virtual"):
+            raise ValueError(f"a state keeps 'wall' or 'virtual' time, not {mode!r}")
+        self._check_writable()
+        with self._errors():
+            self._connection.execute(
+                "INSERT INTO findly_meta (key, value) VALUES ('time', %s) ON CONFLICT (key) DO NOTHING", (mode,)
+            )
+        kept = self.time_kept()
+        assert kept is not None
+        return kept
+
+    def latest_time(self) -> datetime | None:
+        if not self._ready():
+            return None
+        with self._errors():
+            row = self._connection.execute("SELECT max(at) FROM findly_events").fetchone()
+        latest: datetime | None = None if row is None else row[0]
+        return latest
+
+    def services(self) -> list[str]:
+        if not self._ready():
+            return []
+        with self._errors():
+            rows = self._connection.execute("SELECT DISTINCT service FROM findly_events ORDER BY 1").fetchall()
+        return [str(name) for (name,) in rows]
+
+    def streams(self) -> dict[str, int]:
+        """Each service's event count."""
+        if not self._ready():
+            return {}
+        with self._errors():
+            rows = self._connection.execute(
+                "SELECT service, count(*) FROM findly_events GROUP BY service ORDER BY service"
+            ).fetchall()
+        return {str(service): int(count) for service, count in rows}
+
+
+class PostgresSimulatedCluster:
+    """The simulated cluster, kept in the team's PostgreSQL state (as ``SqliteSimulatedCluster`` in a file)."""
+
+    def __init__(self, store: PostgresEventStore) -> None:
+        self._store = store
+
+    def weights(self, service: str, environment: str) -> dict[str, int]:
+        return dict(self.holding(service, environment).weights)
+
+    def holding(self, service: str, environment: str) -> Holding:
+        if not self._store._ready():
+            return Holding()
+        with self._store._errors():
+            row = self._store._connection.execute(
+                "SELECT holding FROM findly_routes WHERE service = %s AND environment = %s", (service, environment)
+            ).fetchone()
+        if row is None:
+            return Holding()
+        body = row[0]
+        return Holding(dict(body["running"]), dict(body["weights"]), body.get("preview"))
+
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+        from psycopg.types.json import Jsonb
+
+        wanted = expected_holding(view)
+        service, environment = view.service, view.environment
+        self._store._check_writable()
+        connection = self._store._connection
+        with self._store._errors(), connection.transaction():
+            row = connection.execute(  # the row locked: two converging commands write one after the other
+                "SELECT holding FROM findly_routes WHERE service = %s AND environment = %s FOR UPDATE",
+                (service, environment),
+            ).fetchone()
+            held = Holding() if row is None else Holding(**{k: row[0][k] for k in ("running", "weights", "preview")})
+            if held == wanted:
+                return False
+            body = {"running": wanted.running, "weights": wanted.weights, "preview": wanted.preview}
+            connection.execute(
+                "INSERT INTO findly_routes (service, environment, weights, holding) VALUES (%s, %s, %s, %s) ON "
+                "CONFLICT (service, environment) DO UPDATE SET weights = excluded.weights, holding = excluded.holding",
+                (service, environment, Jsonb(wanted.weights), Jsonb(body)),
+            )
+            if held.weights != wanted.weights:
+                connection.execute(
+                    "INSERT INTO findly_route_history (service, environment, at, weights) VALUES (%s, %s, %s, %s)",
+                    (service, environment, at, Jsonb(wanted.weights)),
+                )
+        return True
+
+    def history(self, service: str, environment: str) -> list[tuple[str, dict[str, int]]]:
+        with self._store._errors():
+            rows = self._store._connection.execute(
+                "SELECT at, weights FROM findly_route_history WHERE service = %s AND environment = %s ORDER BY id",
+                (service, environment),
+            ).fetchall()
+        return [(at.isoformat(), dict(weights)) for at, weights in rows]
+
+
+def _password(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    with contextlib.suppress(ValueError):
+        password = urlsplit(url).password
+        return unquote(password) if password else ""
+    return ""
+
+
+def _tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"findly-infra {version('findly-infra')}"
+    except PackageNotFoundError:
+        return "findly-infra"

@@ -1,0 +1,170 @@
+"""The event store's contract, the same for the three stores — in memory, SQLite and a real PostgreSQL: appends at an
+expected version, all or nothing; stale writers refused with nothing written; streams read from a position; NaN kept;
+time kept once; the simulated cluster applied once. Model-based: random scripts of appends behave on each durable
+store exactly as on the in-memory one."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from findly_infra import load_platform
+from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
+from findly_infra.adapters.postgresql import PostgresEventStore, PostgresSimulatedCluster
+from findly_infra.adapters.sqlite import SqliteEventStore, SqliteSimulatedCluster
+from findly_infra.application.ports import ConcurrencyError
+from findly_infra.domain import (
+    AnalysisRecorded,
+    DeploymentPipeline,
+    EnvironmentView,
+    Holding,
+    MetricReading,
+    StrategyKind,
+    Verdict,
+    expected_holding,
+)
+from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a test class
+from tests.conftest import EXAMPLE
+
+AT = datetime(2026, 11, 26, 9, 0)
+KINDS = ["memory", "sqlite", "postgresql"]
+
+
+@pytest.fixture(params=KINDS)
+def opened(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """Opens the store (a new connection each call, on the same state): what another process would see."""
+    kind = request.param
+    stores: list[Any] = []
+    if kind == "memory":
+        memory = MemoryEventStore()
+
+        def open_memory() -> Any:
+            return memory
+
+        yield open_memory
+        return
+    url = request.getfixturevalue("pg_url") if kind == "postgresql" else None
+
+    def open_durable() -> Any:
+        store = PostgresEventStore(url) if url else SqliteEventStore(tmp_path / "state.sqlite3")
+        stores.append(store)
+        return store
+
+    yield open_durable
+    for store in stores:
+        store.close()
+
+
+def _result(suite: str, service: str = "fn-posts", at: datetime = AT) -> ResultRecorded:
+    return ResultRecorded(
+        service=service, environment="development", version="1.0.0", at=at, actor="ci", suite=suite, passed=True
+    )
+
+
+def test_appends_at_the_expected_version_refuse_stale_writers_and_keep_nan(opened: Callable[[], Any]) -> None:
+    store, other = opened(), opened()
+    analysis = AnalysisRecorded(
+        service="fn-posts",
+        environment="development",
+        version="1.0.0",
+        at=AT,
+        actor="findly",
+        verdict=Verdict.INCONCLUSIVE,
+        readings=(MetricReading(metric="error_rate", value=math.nan, threshold="< 1%", verdict=Verdict.INCONCLUSIVE),),
+    )
+    assert store.append("fn-posts", 0, [_result("unit"), analysis]) == 2
+    with pytest.raises(ConcurrencyError):
+        other.append("fn-posts", 1, [_result("late")])  # stale: nothing written
+    with pytest.raises(ConcurrencyError):
+        other.append("fn-posts", 3, [_result("ahead")])  # ahead of the stream: never a gap
+    events, version = other.load("fn-posts")
+    assert version == 2
+    assert events[0] == _result("unit")
+    assert math.isnan(events[1].readings[0].value)  # NaN survives the round trip as NaN
+    assert repr(other.load("fn-posts", since=1)) == repr((events[1:], 2))  # NaN is not equal to itself
+    assert other.load("fn-posts", since=2) == ([], 2)
+    assert other.load("fn-matcher") == ([], 0)
+
+
+def test_time_is_kept_once_and_the_latest_event_is_where_a_rehearsal_resumes(opened: Callable[[], Any]) -> None:
+    store = opened()
+    if isinstance(store, MemoryEventStore):
+        pytest.skip("memory keeps nothing: its time is always virtual")
+    assert store.time_kept() is None
+    assert store.latest_time() is None
+    assert store.keep_time("virtual") == "virtual"
+    assert opened().keep_time("wall") == "virtual"  # the first decision wins, for good
+    store.append("fn-posts", 0, [_result("a", at=AT)])
+    store.append("fn-matcher", 0, [_result("b", "fn-matcher", AT + timedelta(minutes=5))])
+    assert opened().latest_time() == AT + timedelta(minutes=5)
+
+
+def test_the_simulated_cluster_is_kept_in_the_state_and_applies_a_step_once(
+    opened: Callable[[], Any],
+) -> None:
+    store = opened()
+    clusters = {
+        MemoryEventStore: lambda _: SimulatedCluster(),
+        SqliteEventStore: SqliteSimulatedCluster,
+        PostgresEventStore: PostgresSimulatedCluster,
+    }
+    cluster = clusters[type(store)](store)
+    pipeline = DeploymentPipeline.start(load_platform(EXAMPLE), "fn-posts")
+    at = AT
+    pipeline = pipeline.apply_all(pipeline.deploy("1.0.0", "development", actor="erin", at=at).events)
+    for _ in range(8):
+        at += timedelta(hours=1)
+        pipeline = pipeline.apply_all(pipeline.analyze("development", Verdict.PASS, actor="findly", at=at).events)
+    at += timedelta(hours=1)
+    decision = pipeline.deploy("2.0.0", "development", actor="erin", at=at, strategy=StrategyKind.CANARY)
+    pipeline = pipeline.apply_all(decision.events)
+    view = EnvironmentView.of(pipeline, "development", at)
+    assert cluster.holding("fn-posts", "development") == Holding()
+    assert cluster.converge(view, at) is True
+    assert cluster.converge(view, at) is False  # the same step twice changes nothing
+    held = cluster.holding("fn-posts", "development")
+    assert held == expected_holding(view)
+    assert held.running == {"fn-posts": "1.0.0", "fn-posts-canary": "2.0.0"}
+    assert cluster.weights("fn-posts", "development") == view.routes()
+
+
+# ---- model-based: any script of appends, the same on every store ---------------------------------------------------
+
+SCRIPT = st.lists(
+    st.tuples(st.sampled_from(["fn-posts", "fn-matcher"]), st.integers(-1, 2), st.integers(1, 3)), max_size=25
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=SCRIPT)
+def test_any_script_of_appends_behaves_as_on_the_model(opened: Callable[[], Any], script: list[Any]) -> None:
+    """Each step appends *count* events at the stream's version plus *skew* (0: current; else stale or ahead): the
+    store answers as the in-memory model does, and reads back the same streams — from any position."""
+    store, model = opened(), MemoryEventStore()
+    prefix = uuid.uuid4().hex[:8]  # one state for all examples: streams of their own
+    for step, (name, skew, count) in enumerate(script):
+        service = f"{prefix}-{name}"
+        expected = model.load(service)[1] + (skew if skew != 2 else -2)
+        events = [_result(f"s{step}-{i}", service) for i in range(count)]
+        try:
+            answer: object = model.append(service, expected, events)
+        except ConcurrencyError:
+            answer = ConcurrencyError
+        try:
+            got: object = store.append(service, expected, events)
+        except ConcurrencyError:
+            got = ConcurrencyError
+        assert got == answer, (step, expected)
+    for name in ("fn-posts", "fn-matcher"):
+        service = f"{prefix}-{name}"
+        wanted, version = model.load(service)
+        assert store.load(service) == (wanted, version)
+        assert store.load(service, since=version // 2) == (wanted[version // 2 :], version)

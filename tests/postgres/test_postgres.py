@@ -1,0 +1,251 @@
+"""The PostgreSQL state for real: racing writers on many connections and processes, a writer killed mid-transaction,
+the server killed and restarted mid-rollout, a wrong password, a schema from a newer version, and the command line
+releasing through it — a second runner seeing what the first recorded."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from findly_infra.adapters.postgresql import SCHEMA_VERSION, PostgresEventStore
+from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
+from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a test class
+from findly_infra.testing.postgresql import PostgresServer
+from tests.conftest import EXAMPLE, PAST
+from tests.test_release_cli import cli
+
+AT = datetime(2026, 11, 26, 9, 0)
+
+
+def _result(suite: str, service: str = "fn-posts") -> ResultRecorded:
+    return ResultRecorded(
+        service=service, environment="development", version="1.0.0", at=AT, actor="ci", suite=suite, passed=True
+    )
+
+
+# ---- races ----------------------------------------------------------------------------------------------------------
+
+
+def _write(
+    store: PostgresEventStore, service: str, name: str, barrier: threading.Barrier, outcomes: dict[str, str]
+) -> None:
+    barrier.wait()
+    try:
+        store.append(service, 0, [_result(name, service), _result(f"{name}-2", service)])
+        outcomes[name] = "won"
+    except ConcurrencyError:
+        outcomes[name] = "lost"
+
+
+def test_a_hundred_races_of_four_writers_each_have_exactly_one_winner(pg_url: str) -> None:
+    """Four connections append two events at version 0 of the same stream, released together: one wins whole, the
+    others are refused with nothing written — a hundred times (the unique (service, position), no table lock)."""
+    writers = [PostgresEventStore(pg_url) for _ in range(4)]
+    try:
+        for race in range(100):
+            service, barrier, outcomes = f"race-{race}", threading.Barrier(len(writers)), {}
+            threads = [
+                threading.Thread(target=_write, args=(store, service, f"w{i}", barrier, outcomes))
+                for i, store in enumerate(writers)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            (winner,) = [name for name, outcome in outcomes.items() if outcome == "won"]
+            assert sorted(outcomes.values()) == ["lost", "lost", "lost", "won"]
+            events, version = writers[0].load(service)
+            assert version == 2
+            assert {event.suite for event in events} == {winner, f"{winner}-2"}  # never a mix, never half
+    finally:
+        for store in writers:
+            store.close()
+
+
+def _race(url: str, suite: str, barrier: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue) -> None:  # type: ignore[name-defined]
+    store = PostgresEventStore(url)
+    barrier.wait()
+    try:
+        store.append("fn-posts", 0, [_result(suite), _result(suite)])
+        results.put("won")
+    except ConcurrencyError:
+        results.put("lost")
+    finally:
+        store.close()
+
+
+def test_racing_processes_have_exactly_one_winner(pg_url: str) -> None:
+    PostgresEventStore(pg_url).close()  # the schema, made once
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(6), context.Queue()
+    processes = [context.Process(target=_race, args=(pg_url, f"p{i}", barrier, results)) for i in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert sorted(results.get(timeout=10) for _ in processes) == ["lost"] * 5 + ["won"]
+    store = PostgresEventStore(pg_url)
+    assert store.load("fn-posts")[1] == 2
+    store.close()
+
+
+def test_racing_first_commands_migrate_the_schema_once(pg_url: str) -> None:
+    barrier, errors = threading.Barrier(8), []
+
+    def first() -> None:
+        barrier.wait()
+        try:
+            PostgresEventStore(pg_url).close()
+        except Exception as exc:  # noqa: BLE001 - any failure is the finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute("SELECT version FROM findly_schema").fetchall() == [(SCHEMA_VERSION,)]
+
+
+# ---- crashes --------------------------------------------------------------------------------------------------------
+
+_KILLED_WRITER = """
+import sys, time
+import psycopg
+from datetime import datetime
+from findly_infra.adapters.postgresql import PostgresEventStore
+from findly_infra.domain import TestResultRecorded
+
+original = psycopg.Cursor.executemany
+def executemany(self, *args, **kwargs):
+    original(self, *args, **kwargs)
+    print("inserted", flush=True)  # the rows are in, the transaction is open: the parent kills us here
+    time.sleep(60)
+psycopg.Cursor.executemany = executemany
+store = PostgresEventStore(sys.argv[1])
+event = TestResultRecorded(service="fn-posts", environment="development", version="1.0.0",
+                           at=datetime(2026, 11, 26, 9), actor="ci", suite="doomed", passed=True)
+store.append("fn-posts", 0, [event, event])
+"""
+
+
+def test_a_writer_killed_mid_transaction_leaves_nothing_and_blocks_no_one(pg_url: str) -> None:
+    PostgresEventStore(pg_url).close()
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_WRITER), pg_url], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "inserted"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
+    child.stdout.close()
+    store = PostgresEventStore(pg_url)
+    assert store.load("fn-posts") == ([], 0)  # the server rolled the dead session's transaction back
+    assert store.append("fn-posts", 0, [_result("next")]) == 1  # and its row locks with it
+    store.close()
+
+
+def test_a_server_killed_mid_rollout_fails_the_command_with_exit_5_and_the_next_one_resumes(
+    tmp_path: Path,
+) -> None:
+    with PostgresServer() as server:
+        env = _env(server.url("rollout"))
+        assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+        before = cli(env, "history", "fn-posts")[1]
+        server.stop(kill=True)  # the database server crashes
+        code, document = cli(env, "rollout", "fn-posts", "--env", "development")
+        assert code == 5
+        assert "cannot connect to PostgreSQL" in str(document["error"])
+        assert server.password not in str(document)
+        server.start()
+        assert cli(env, "history", "fn-posts")[1] == before  # nothing half-written
+        code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
+        assert (code, document["phase"]) == (0, "succeeded")
+
+
+def test_a_connection_dropped_by_the_server_is_a_retryable_failure_with_nothing_written(pg_url: str) -> None:
+    store = PostgresEventStore(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'findly-infra'")
+    with pytest.raises(DependencyUnavailableError, match="nothing was written"):
+        store.append("fn-posts", 0, [_result("lost")])
+    store.close()
+    store = PostgresEventStore(pg_url)
+    assert store.load("fn-posts") == ([], 0)
+    store.close()
+
+
+# ---- bad credentials, newer schemas -------------------------------------------------------------------------------
+
+
+def test_a_wrong_password_is_a_clear_failure_that_never_prints_it(postgres: PostgresServer) -> None:
+    url = postgres.url("findly_password").replace(postgres.password, "not-the-password-x9")
+    code, document = cli(_env(url), "status", "fn-posts")
+    assert code == 5
+    message = str(document["error"])
+    assert "password authentication failed" in message
+    assert "not-the-password-x9" not in message
+    assert "findly:***@127.0.0.1" in message  # where, without the secret
+
+
+def test_the_password_may_come_from_a_password_file(postgres: PostgresServer, tmp_path: Path) -> None:
+    url = postgres.url("findly_passfile")
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{postgres.port}:findly_passfile:findly:{postgres.password}\n")
+    passfile.chmod(0o600)
+    env = {**_env(url.replace(f":{postgres.password}@", "@")), "PGPASSFILE": str(passfile)}
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+
+
+def test_a_schema_written_by_a_newer_version_is_refused(pg_url: str) -> None:
+    PostgresEventStore(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute("INSERT INTO findly_schema (version, tool) VALUES (99, 'findly-infra 9.0')")
+    with pytest.raises(StateError, match=r"newer findly-infra \(schema 99"):
+        PostgresEventStore(pg_url)
+    code, document = cli(_env(pg_url), "status", "fn-posts")
+    assert code == 2
+    assert "upgrade findly-infra" in str(document["error"])
+
+
+# ---- the command line --------------------------------------------------------------------------------------------
+
+
+def _env(url: str) -> dict[str, str]:
+    return {"FINDLY_CONFIG": str(EXAMPLE), "FINDLY_ACTOR": "erin", "FINDLY_STATE": url, "FINDLY_NOW": PAST}
+
+
+def test_state_migrate_creates_the_schema_and_then_has_nothing_to_do(pg_url: str) -> None:
+    code, document = cli(_env(pg_url), "state", "migrate")
+    assert (code, document["schema_before"], document["schema"], document["changed"]) == (0, 0, SCHEMA_VERSION, True)
+    code, document = cli(_env(pg_url), "state", "migrate")
+    assert (code, document["changed"]) == (0, False)
+
+
+def test_a_release_through_postgresql_is_seen_by_every_runner(pg_url: str) -> None:
+    """Each command a fresh process would be (a runner of its own): the state is the database, nothing local."""
+    env = _env(pg_url)
+    code, document = cli(env, "status", "fn-posts")  # read-only on an empty database: nothing created
+    assert code == 0
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute("SELECT to_regclass('findly_events')").fetchone() == (None,)
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[1]["phase"] == "succeeded"
+    code, document = cli(env, "promote", "fn-posts", "1.0.0", "--to", "staging")
+    assert code == 3  # past the promotion order (development's success was seen): staging's required tests refuse
+    assert document["error"]["rule"] == "required-tests"  # type: ignore[index]
+    code, document = cli(env, "state", "check")
+    assert (code, document["sound"]) == (0, True)
+    assert document["streams"]["fn-posts"] >= 3

@@ -168,3 +168,14 @@ def test_any_script_of_appends_behaves_as_on_the_model(opened: Callable[[], Any]
         wanted, version = model.load(service)
         assert store.load(service) == (wanted, version)
         assert store.load(service, since=version // 2) == (wanted[version // 2 :], version)
+
+
+def test_a_snapshot_is_kept_beside_the_stream_and_a_later_one_wins(opened: Callable[[], Any]) -> None:
+    store = opened()
+    assert store.load_snapshot("fn-posts") is None
+    store.save_snapshot("fn-posts", 500, {"format": 1, "version": 500})
+    store.save_snapshot("fn-posts", 400, {"format": 1, "version": 400})  # a slower writer's older one: ignored
+    assert opened().load_snapshot("fn-posts") == (500, {"format": 1, "version": 500})
+    store.save_snapshot("fn-posts", 1000, {"format": 1, "version": 1000})
+    assert opened().load_snapshot("fn-posts") == (1000, {"format": 1, "version": 1000})
+    assert opened().load_snapshot("fn-matcher") is None

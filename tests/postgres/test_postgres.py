@@ -4,6 +4,7 @@ releasing through it — a second runner seeing what the first recorded."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -18,6 +19,7 @@ import psycopg
 import pytest
 
 from findly_infra.adapters.postgresql import SCHEMA_VERSION, PostgresEventStore
+from findly_infra.application.codec import event_to_dict
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a test class
 from findly_infra.testing.postgresql import PostgresServer
@@ -116,7 +118,8 @@ def test_racing_first_commands_migrate_the_schema_once(pg_url: str) -> None:
         thread.join(30)
     assert errors == []
     with psycopg.connect(pg_url) as connection:
-        assert connection.execute("SELECT version FROM findly_schema").fetchall() == [(SCHEMA_VERSION,)]
+        applied = connection.execute("SELECT version FROM findly_schema ORDER BY version").fetchall()
+        assert applied == [(version,) for version in range(1, SCHEMA_VERSION + 1)]  # each migration once
 
 
 # ---- crashes --------------------------------------------------------------------------------------------------------
@@ -249,3 +252,25 @@ def test_a_release_through_postgresql_is_seen_by_every_runner(pg_url: str) -> No
     code, document = cli(env, "state", "check")
     assert (code, document["sound"]) == (0, True)
     assert document["streams"]["fn-posts"] >= 3
+
+
+def test_a_database_at_an_older_schema_is_migrated_with_its_events_kept(pg_url: str) -> None:
+    from findly_infra.adapters.postgresql import MIGRATIONS
+
+    with psycopg.connect(pg_url, autocommit=True) as connection:  # as the first version of the schema left it
+        connection.execute(
+            "CREATE TABLE findly_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), "
+            "tool text NOT NULL)"
+        )
+        connection.execute(MIGRATIONS[0].encode())
+        connection.execute("INSERT INTO findly_schema (version, tool) VALUES (1, 'findly-infra 0.1')")
+        connection.execute(
+            "INSERT INTO findly_events VALUES ('fn-posts', 0, 'test_result_recorded', '2026-11-26T09:00', %s)",
+            (json.dumps(event_to_dict(_result("old"))),),
+        )
+    code, document = cli(_env(pg_url), "state", "migrate")
+    assert (code, document["schema_before"], document["schema"]) == (0, 1, SCHEMA_VERSION)
+    store = PostgresEventStore(pg_url)
+    assert store.load("fn-posts") == ([_result("old")], 1)
+    store.save_snapshot("fn-posts", 1, {"format": 1})  # the new table is there
+    store.close()

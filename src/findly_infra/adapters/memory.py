@@ -6,6 +6,7 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -33,6 +34,7 @@ class MemoryEventStore:
     """Streams in a dict; appends check the expected version like the SQLite store does."""
 
     streams: dict[str, list[Event]] = attrs.field(factory=dict)
+    snapshots: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict)
 
     def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
         stream = self.streams.get(service, [])
@@ -44,6 +46,14 @@ class MemoryEventStore:
             raise ConcurrencyError(f"{service} changed: at version {len(stream)}, not {expected_version}")
         stream.extend(events)
         return len(stream)
+
+    def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
+        return self.snapshots.get(service)
+
+    def save_snapshot(self, service: str, version: int, snapshot: dict[str, Any]) -> None:
+        kept = self.snapshots.get(service)
+        if kept is None or kept[0] < version:
+            self.snapshots[service] = (version, snapshot)
 
 
 @attrs.define

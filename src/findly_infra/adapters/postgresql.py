@@ -56,6 +56,15 @@ MIGRATIONS: tuple[str, ...] = (
         weights jsonb NOT NULL
     );
     """,
+    """
+    CREATE TABLE findly_snapshots (
+        service text PRIMARY KEY, version integer NOT NULL, body jsonb NOT NULL, made timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE findly_leases (
+        service text NOT NULL, environment text NOT NULL, holder text NOT NULL, expires timestamptz NOT NULL,
+        PRIMARY KEY (service, environment)
+    );
+    """,
 )
 """Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n."""
 
@@ -200,8 +209,10 @@ class PostgresEventStore:
                 "SELECT position, body FROM findly_events WHERE service = %s AND position >= %s ORDER BY position",
                 (service, since),
             ).fetchall()
-            count = connection.execute("SELECT count(*) FROM findly_events WHERE service = %s", (service,)).fetchone()
-        return self._decoded(service, since, rows), int(count[0]) if count else 0
+            last = connection.execute(
+                "SELECT max(position) FROM findly_events WHERE service = %s", (service,)
+            ).fetchone()
+        return self._decoded(service, since, rows), 0 if last is None or last[0] is None else int(last[0]) + 1
 
     def _decoded(self, service: str, since: int, rows: Sequence[tuple[int, Any]]) -> list[Event]:
         events: list[Event] = []
@@ -225,8 +236,10 @@ class PostgresEventStore:
         connection = self._connection
         try:
             with self._errors(), connection.transaction():
-                row = connection.execute("SELECT count(*) FROM findly_events WHERE service = %s", (service,)).fetchone()
-                current = int(row[0]) if row else 0
+                row = connection.execute(
+                    "SELECT max(position) FROM findly_events WHERE service = %s", (service,)
+                ).fetchone()
+                current = 0 if row is None or row[0] is None else int(row[0]) + 1  # no gaps: the index answers
                 if current != expected_version:
                     raise ConcurrencyError(
                         f"{service} was changed by someone else (now at event {current}, expected {expected_version})"
@@ -244,6 +257,29 @@ class PostgresEventStore:
                 f"{service} was changed by someone else at the same time (event {expected_version} is taken)"
             ) from None
         return expected_version + len(events)
+
+    # ---- snapshots -------------------------------------------------------------------------------------------------
+
+    def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
+        if self._version < 2:
+            return None
+        with self._errors():
+            row = self._connection.execute(
+                "SELECT version, body FROM findly_snapshots WHERE service = %s", (service,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), dict(row[1]))
+
+    def save_snapshot(self, service: str, version: int, snapshot: dict[str, Any]) -> None:
+        self._check_writable()
+        from psycopg.types.json import Jsonb
+
+        with self._errors():
+            self._connection.execute(
+                "INSERT INTO findly_snapshots (service, version, body) VALUES (%s, %s, %s) ON CONFLICT (service) "
+                "DO UPDATE SET version = excluded.version, body = excluded.body, made = now() "
+                "WHERE excluded.version > findly_snapshots.version",
+                (service, version, Jsonb(snapshot)),
+            )
 
     # ---- how the state keeps time --------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from findly_infra.application.codec import event_from_dict, event_to_dict
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
@@ -42,6 +43,11 @@ _HOLDINGS = """CREATE TABLE IF NOT EXISTS holdings (
 """What the simulated cluster runs, beside its weights (``routes``): added to a state's schema without a new version,
 as older versions ignore it — a state written before it gains it on its first write."""
 
+_SNAPSHOTS = """CREATE TABLE IF NOT EXISTS snapshots (
+    service TEXT PRIMARY KEY, version INTEGER NOT NULL, body TEXT NOT NULL
+) WITHOUT ROWID;"""
+"""Each service's latest snapshot (derived from its events; added as ``holdings`` was: older versions ignore it)."""
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     service  TEXT    NOT NULL,
@@ -59,6 +65,7 @@ CREATE TABLE IF NOT EXISTS route_history (
     service TEXT NOT NULL, environment TEXT NOT NULL, at TEXT NOT NULL, weights TEXT NOT NULL
 );
 {_HOLDINGS}
+{_SNAPSHOTS}
 PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -252,7 +259,10 @@ class SqliteEventStore:
         with self._errors():
             connection.execute("BEGIN IMMEDIATE")
             try:
-                (current,) = connection.execute("SELECT COUNT(*) FROM events WHERE service = ?", (service,)).fetchone()
+                (last,) = connection.execute(
+                    "SELECT MAX(position) FROM events WHERE service = ?", (service,)
+                ).fetchone()
+                current = 0 if last is None else last + 1  # positions run from 0 with no gap: the index answers
                 if current != expected_version:
                     raise ConcurrencyError(
                         f"{service} was changed by someone else (now at event {current}, expected {expected_version})"
@@ -275,6 +285,33 @@ class SqliteEventStore:
                 self._rollback()
                 raise
         return expected_version + len(events)
+
+    # ---- snapshots -------------------------------------------------------------------------------------------------
+
+    def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
+        with self._errors():
+            try:
+                row = self._connection.execute(
+                    "SELECT version, body FROM snapshots WHERE service = ?", (service,)
+                ).fetchone()
+            except sqlite3.OperationalError:  # a state written before snapshots were kept
+                return None
+        if row is None:
+            return None
+        try:
+            return int(row[0]), dict(json.loads(row[1]))
+        except (TypeError, ValueError):  # derived data: one that cannot be read is ignored
+            return None
+
+    def save_snapshot(self, service: str, version: int, snapshot: dict[str, Any]) -> None:
+        self._check_writable()
+        with self._errors():
+            self._connection.execute(_SNAPSHOTS)
+            self._connection.execute(
+                "INSERT INTO snapshots VALUES (?, ?, ?) ON CONFLICT (service) DO UPDATE "
+                "SET version = excluded.version, body = excluded.body WHERE excluded.version > snapshots.version",
+                (service, version, json.dumps(snapshot)),
+            )
 
     # ---- the demo's own store, and the full check ---------------------------------------------------------------
 

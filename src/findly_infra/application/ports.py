@@ -34,6 +34,7 @@ __all__ = [
     "MetricsRecord",
     "MetricsSource",
     "SLOReports",
+    "SnapshotStore",
     "StateError",
     "TimeKeepingStore",
     "Workloads",
@@ -80,6 +81,20 @@ class EventStore(Protocol):
 
         Raises :class:`ConcurrencyError` (and writes nothing) otherwise.
         """
+        ...
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """A store that keeps each service's latest snapshot beside its stream (``application.snapshots``): derived
+    data, written after the events it summarises, read instead of them."""
+
+    def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
+        """The latest snapshot of *service* and the stream version it summarises; ``None`` when there is none."""
+        ...
+
+    def save_snapshot(self, service: str, version: int, snapshot: dict[str, Any]) -> None:
+        """Keep *snapshot* of *service* at *version* (a later one already kept wins)."""
         ...
 
 

@@ -9,6 +9,7 @@ once, and only the events it has not folded yet; no port ever calls back into th
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -26,9 +27,11 @@ from findly_infra.application.ports import (
     ErrorBudgets,
     EventStore,
     MetricsSource,
+    SnapshotStore,
     StateError,
     Workloads,
 )
+from findly_infra.application.snapshots import SNAPSHOT_EVERY, from_snapshot, snapshot_of
 from findly_infra.application.workloads import WorkloadNotReadyError
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, Verdict
@@ -111,6 +114,7 @@ class PipelineService:
     backoff: Callable[[int], object] = attrs.field(default=_backoff, repr=False)
     """Waits before attempt *n* + 1 (jittered, growing): racing commands do not collide again in lockstep."""
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
+    _snapshotted: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -123,6 +127,7 @@ class PipelineService:
         cached = self._cache.get(service)
         if cached is None:
             cached = DeploymentPipeline.start(self.platform, service)  # raises UnknownNameError
+            cached = self._snapshot(service) or cached
         events, version = self.store.load(service, since=cached.version)
         if version < cached.version:  # the stream is shorter than what we folded: start again
             cached = DeploymentPipeline.start(self.platform, service)
@@ -139,6 +144,43 @@ class PipelineService:
                 ) from None
         self._cache[service] = pipeline
         return pipeline
+
+    def _snapshot(self, service: str) -> DeploymentPipeline | None:
+        """The service's latest snapshot, where the store keeps them and this version can read it."""
+        if not isinstance(self.store, SnapshotStore):
+            return None
+        kept = self.store.load_snapshot(service)
+        if kept is None:
+            return None
+        version, body = kept
+        pipeline = from_snapshot(self.platform, service, body)
+        if pipeline is None or pipeline.version != version:
+            return None
+        self._snapshotted[service] = version
+        return pipeline
+
+    def _maybe_snapshot(self, pipeline: DeploymentPipeline) -> None:
+        """After a write, a new snapshot once the stream has run :data:`SNAPSHOT_EVERY` events past the last (best
+        effort: the events are recorded whatever happens to it)."""
+        if not isinstance(self.store, SnapshotStore):
+            return
+        if pipeline.version - self._snapshotted.get(pipeline.service, 0) < SNAPSHOT_EVERY:
+            return
+        with contextlib.suppress(DependencyError, BadInputError):
+            self.store.save_snapshot(pipeline.service, pipeline.version, snapshot_of(pipeline))
+            self._snapshotted[pipeline.service] = pipeline.version
+
+    def save_snapshot(self, service: str) -> int:
+        """Fold *service*'s whole stream and keep it as its snapshot (``state snapshot``); the version it is at."""
+        if not isinstance(self.store, SnapshotStore):
+            raise BadInputError("this state keeps no snapshots (memory://)")
+        self._cache.pop(service, None)
+        pipeline = DeploymentPipeline.start(self.platform, service)
+        events, _ = self.store.load(service)
+        pipeline = pipeline.apply_all(events)
+        self.store.save_snapshot(service, pipeline.version, snapshot_of(pipeline))
+        self._snapshotted[service] = pipeline.version
+        return pipeline.version
 
     def history(self, service: str) -> list[Event]:
         self.platform.service(service)
@@ -394,6 +436,7 @@ class PipelineService:
                 continue
             pipeline = pipeline.apply_all(decision.events)
             self._cache[service] = pipeline  # the store now holds exactly these events
+            self._maybe_snapshot(pipeline)
             break
         view = EnvironmentView.of(pipeline, environment, at)
         routed = repaired

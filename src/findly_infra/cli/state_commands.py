@@ -17,6 +17,11 @@ def _state_arguments(parser: argparse.ArgumentParser) -> None:
         help="SQLite's integrity check, then every stream's positions and records: exit 0 sound, 2 damaged",
     )
     actions.add_parser(
+        "snapshot",
+        help="fold every service's whole stream again and keep it as its snapshot (snapshots are derived: safe to "
+        "rebuild at any time)",
+    )
+    actions.add_parser(
         "migrate",
         help="bring the state's schema to this version's (PostgreSQL: creates it; refused if a newer one wrote it)",
     )
@@ -25,6 +30,8 @@ def _state_arguments(parser: argparse.ArgumentParser) -> None:
 def _state(context: Context) -> int:
     if context.args.state_command == "migrate":
         return _migrate(context)
+    if context.args.state_command == "snapshot":
+        return _snapshot(context)
     from findly_infra.bootstrap import check_state
 
     found = check_state(context.settings)
@@ -39,6 +46,18 @@ def _state(context: Context) -> int:
         text,
     )
     return EXIT_OK if found.sound else EXIT_BAD_INPUT
+
+
+def _snapshot(context: Context) -> int:
+    platform = context.platform()
+    runtime = context.runtime(platform, scripted=True)
+    rebuilt = {}
+    for service in platform.all_services:
+        if runtime.service.pipeline(service.name).version:
+            rebuilt[service.name] = runtime.service.save_snapshot(service.name)
+    lines = [f"{name}: snapshot at event {version}" for name, version in rebuilt.items()] or ["no service has events"]
+    context.emit({"snapshots": rebuilt}, "\n".join(lines))
+    return EXIT_OK
 
 
 def _migrate(context: Context) -> int:

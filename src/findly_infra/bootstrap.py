@@ -114,6 +114,9 @@ class Settings:
     """The scripted metrics where no Prometheus is named."""
     state_timeout: float = 30.0
     """How long a command waits for another one's write to the state (``FINDLY_STATE_TIMEOUT``, seconds)."""
+    lease_seconds: float | None = None
+    """How long a watch's lease on a rollout lasts unless renewed (``FINDLY_LEASE_SECONDS``; default three analysis
+    intervals, at least two minutes): how soon another runner takes over from one that died."""
     allow_plain_http_credentials: bool = False
     """Send Prometheus credentials over plain ``http://`` beyond loopback
     (``FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS=1``)."""
@@ -145,6 +148,11 @@ class Settings:
             scenario=scenario or env.get("FINDLY_SCENARIO") or "healthy",
             kube_context=kube_context or env.get("FINDLY_KUBE_CONTEXT") or None,
             state_timeout=_seconds(env.get("FINDLY_STATE_TIMEOUT"), "FINDLY_STATE_TIMEOUT", 30.0),
+            lease_seconds=(
+                _seconds(env.get("FINDLY_LEASE_SECONDS"), "FINDLY_LEASE_SECONDS", 0.0)
+                if env.get("FINDLY_LEASE_SECONDS")
+                else None
+            ),
             allow_plain_http_credentials=env.get("FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS") == "1",
         )
 
@@ -490,6 +498,38 @@ def rollouts_affected(settings: Settings, platform: Platform) -> list[str]:
     return found
 
 
+def runner_identity(environ: Mapping[str, str] | None = None) -> str:
+    """Who this process is, for rollout leases and ``status``: host and process, and the GitHub Actions run when
+    there is one (``fv-runner-3:4242 (GitHub run 123456 attempt 2, deploy.yml)``)."""
+    import socket
+
+    env = os.environ if environ is None else environ
+    who = f"{socket.gethostname()}:{os.getpid()}"
+    if env.get("GITHUB_RUN_ID"):
+        workflow = env.get("GITHUB_WORKFLOW", "")
+        attempt = env.get("GITHUB_RUN_ATTEMPT", "1")
+        who += f" (GitHub run {env['GITHUB_RUN_ID']} attempt {attempt}{', ' + workflow if workflow else ''})"
+    return who
+
+
+def dead_here(lease: Any) -> bool:
+    """Whether *lease*'s holder was a process of this machine that no longer runs (``host:pid …``, see
+    :func:`runner_identity`): a watch killed here and run again takes its rollout back at once."""
+    import socket
+
+    host, _, rest = str(lease.holder).partition(":")
+    pid_text = rest.split(" ", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: alive
+        return False
+    return False
+
+
 def migrate_state(settings: Settings) -> tuple[str, int, int]:
     """Bring the state's schema to this version's: (where, the version found, the version now). SQLite states are
     brought up to date when opened; a PostgreSQL one by this (or by its first writing command)."""
@@ -611,7 +651,18 @@ def open_runtime(
             slo_reports = PrometheusBudgets(prometheus, platform.metrics, platform.slo_definitions)
             budgets = budgets or slo_reports
         workloads = _workloads(platform, cluster, settings.kube_context)
-        pipelines = PipelineService(platform, store, clock, metrics, workloads, budgets)
+        pipelines = PipelineService(
+            platform,
+            store,
+            clock,
+            metrics,
+            workloads,
+            budgets,
+            holder=runner_identity() if durable else "",
+            dead=dead_here,
+            wall=SystemClock(),
+            lease_ttl=timedelta(seconds=settings.lease_seconds) if settings.lease_seconds else None,
+        )
         if virtual is not None and service is not None:
             platform.service(service)
             virtual.current = virtual_start(start, pipelines.latest_time(service), wall)

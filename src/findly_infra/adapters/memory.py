@@ -14,6 +14,7 @@ from findly_infra.application.ports import ConcurrencyError, DependencyUnavailab
 from findly_infra.application.scenarios import HEALTHY, Scenario
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.events import Event
+from findly_infra.domain.lease import Lease, lease_after
 from findly_infra.domain.slo import BudgetStatus
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
@@ -35,6 +36,7 @@ class MemoryEventStore:
 
     streams: dict[str, list[Event]] = attrs.field(factory=dict)
     snapshots: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict)
+    leases: dict[tuple[str, str], Lease] = attrs.field(factory=dict)
 
     def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
         stream = self.streams.get(service, [])
@@ -46,6 +48,28 @@ class MemoryEventStore:
             raise ConcurrencyError(f"{service} changed: at version {len(stream)}, not {expected_version}")
         stream.extend(events)
         return len(stream)
+
+    def acquire(
+        self,
+        service: str,
+        environment: str,
+        holder: str,
+        *,
+        now: datetime,
+        ttl: timedelta,
+        replacing: str | None = None,
+    ) -> Lease:
+        lease = lease_after(self.leases.get((service, environment)), holder, now, ttl, replacing=replacing)
+        self.leases[(service, environment)] = lease
+        return lease
+
+    def release(self, service: str, environment: str, holder: str) -> None:
+        lease = self.leases.get((service, environment))
+        if lease is not None and lease.holder == holder:
+            del self.leases[(service, environment)]
+
+    def lease(self, service: str, environment: str) -> Lease | None:
+        return self.leases.get((service, environment))
 
     def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
         return self.snapshots.get(service)

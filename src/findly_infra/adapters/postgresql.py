@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from findly_infra.application.codec import event_from_dict, event_to_dict
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.application.redaction import redact_url
 from findly_infra.domain.events import Event
+from findly_infra.domain.lease import Lease
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
@@ -258,6 +259,54 @@ class PostgresEventStore:
             ) from None
         return expected_version + len(events)
 
+    # ---- leases: judged on the server's clock, the one every runner shares ----------------------------------------
+
+    def acquire(
+        self,
+        service: str,
+        environment: str,
+        holder: str,
+        *,
+        now: datetime,  # noqa: ARG002 - judged on the server's clock
+        ttl: timedelta,
+        replacing: str | None = None,
+    ) -> Lease:
+        self._check_writable()
+        if not holder.strip():
+            raise ValueError("a lease needs a holder")
+        with self._errors():
+            row = self._connection.execute(
+                "INSERT INTO findly_leases AS held (service, environment, holder, expires) "
+                "VALUES (%(service)s, %(environment)s, %(holder)s, now() + %(ttl)s) "
+                "ON CONFLICT (service, environment) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
+                "WHERE held.holder = excluded.holder OR held.expires <= now() OR held.holder = %(replacing)s "
+                "RETURNING holder, expires",
+                {"service": service, "environment": environment, "holder": holder, "ttl": ttl, "replacing": replacing},
+            ).fetchone()
+        if row is not None:
+            return Lease(str(row[0]), _naive(row[1]))
+        current = self.lease(service, environment)
+        assert current is not None  # the conflicting row is there: another holds it
+        return current
+
+    def release(self, service: str, environment: str, holder: str) -> None:
+        self._check_writable()
+        with self._errors():
+            self._connection.execute(
+                "DELETE FROM findly_leases WHERE service = %s AND environment = %s AND holder = %s",
+                (service, environment, holder),
+            )
+
+    def lease(self, service: str, environment: str) -> Lease | None:
+        if self._version < 2:
+            return None
+        with self._errors():
+            row = self._connection.execute(
+                "SELECT holder, expires FROM findly_leases WHERE service = %s AND environment = %s",
+                (service, environment),
+            ).fetchone()
+        return None if row is None else Lease(str(row[0]), _naive(row[1]))
+
     # ---- snapshots -------------------------------------------------------------------------------------------------
 
     def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
@@ -384,6 +433,11 @@ class PostgresSimulatedCluster:
                 (service, environment),
             ).fetchall()
         return [(at.isoformat(), dict(weights)) for at, weights in rows]
+
+
+def _naive(moment: datetime) -> datetime:
+    """UTC without its zone, as the domain keeps time."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _password(url: str) -> str:

@@ -18,13 +18,14 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from findly_infra.application.codec import event_from_dict, event_to_dict
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.domain.events import Event
+from findly_infra.domain.lease import Lease, lease_after
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
@@ -48,6 +49,12 @@ _SNAPSHOTS = """CREATE TABLE IF NOT EXISTS snapshots (
 ) WITHOUT ROWID;"""
 """Each service's latest snapshot (derived from its events; added as ``holdings`` was: older versions ignore it)."""
 
+_LEASES = """CREATE TABLE IF NOT EXISTS leases (
+    service TEXT NOT NULL, environment TEXT NOT NULL, holder TEXT NOT NULL, expires TEXT NOT NULL,
+    PRIMARY KEY (service, environment)
+) WITHOUT ROWID;"""
+"""Who drives each rollout (``domain.lease``); added as ``holdings`` was."""
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     service  TEXT    NOT NULL,
@@ -66,6 +73,7 @@ CREATE TABLE IF NOT EXISTS route_history (
 );
 {_HOLDINGS}
 {_SNAPSHOTS}
+{_LEASES}
 PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -285,6 +293,54 @@ class SqliteEventStore:
                 self._rollback()
                 raise
         return expected_version + len(events)
+
+    # ---- leases ----------------------------------------------------------------------------------------------------
+
+    def acquire(
+        self,
+        service: str,
+        environment: str,
+        holder: str,
+        *,
+        now: datetime,
+        ttl: timedelta,
+        replacing: str | None = None,
+    ) -> Lease:
+        self._check_writable()
+        connection = self._connection
+        with self._errors():
+            connection.execute(_LEASES)
+            connection.execute("BEGIN IMMEDIATE")  # read and decide under the write lock: one of two racers wins
+            try:
+                lease = lease_after(self.lease(service, environment), holder, now, ttl, replacing=replacing)
+                connection.execute(
+                    "INSERT INTO leases VALUES (?, ?, ?, ?) ON CONFLICT (service, environment) DO UPDATE "
+                    "SET holder = excluded.holder, expires = excluded.expires",
+                    (service, environment, lease.holder, lease.expires.isoformat()),
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        return lease
+
+    def release(self, service: str, environment: str, holder: str) -> None:
+        self._check_writable()
+        with self._errors(), contextlib.suppress(sqlite3.OperationalError):  # no table: nothing held
+            self._connection.execute(
+                "DELETE FROM leases WHERE service = ? AND environment = ? AND holder = ?",
+                (service, environment, holder),
+            )
+
+    def lease(self, service: str, environment: str) -> Lease | None:
+        with self._errors():
+            try:
+                row = self._connection.execute(
+                    "SELECT holder, expires FROM leases WHERE service = ? AND environment = ?", (service, environment)
+                ).fetchone()
+            except sqlite3.OperationalError:  # a state written before leases were kept
+                return None
+        return None if row is None else Lease(str(row[0]), datetime.fromisoformat(row[1]))
 
     # ---- snapshots -------------------------------------------------------------------------------------------------
 

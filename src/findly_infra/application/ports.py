@@ -16,6 +16,7 @@ import attrs
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
+from findly_infra.domain.lease import Lease
 from findly_infra.domain.slo import BudgetReport, BudgetStatus
 from findly_infra.domain.tracks import Holding
 from findly_infra.domain.view import EnvironmentView
@@ -30,6 +31,7 @@ __all__ = [
     "DependencyUnavailableError",
     "ErrorBudgets",
     "EventStore",
+    "Leases",
     "MetricsQuery",
     "MetricsRecord",
     "MetricsSource",
@@ -81,6 +83,35 @@ class EventStore(Protocol):
 
         Raises :class:`ConcurrencyError` (and writes nothing) otherwise.
         """
+        ...
+
+
+@runtime_checkable
+class Leases(Protocol):
+    """Who drives each rollout (``domain.lease``), kept in the state every runner reaches."""
+
+    def acquire(
+        self,
+        service: str,
+        environment: str,
+        holder: str,
+        *,
+        now: datetime,
+        ttl: timedelta,
+        replacing: str | None = None,
+    ) -> Lease:
+        """Take the lease, or renew it when *holder* has it, for *ttl* — unless another holds a live one (but one held
+        by *replacing*, a holder known to be dead, is taken over). Returns
+        the lease that holds afterwards (*holder*'s when taken). Atomic: of two racing runners one gets it. A
+        store shared between machines may judge expiry on its own clock rather than *now*."""
+        ...
+
+    def release(self, service: str, environment: str, holder: str) -> None:
+        """Give the lease up, if *holder* has it."""
+        ...
+
+    def lease(self, service: str, environment: str) -> Lease | None:
+        """The lease as it stands (possibly run out), or ``None``."""
         ...
 
 

@@ -13,7 +13,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -26,6 +26,7 @@ from findly_infra.application.ports import (
     DependencyUnavailableError,
     ErrorBudgets,
     EventStore,
+    Leases,
     MetricsSource,
     SnapshotStore,
     StateError,
@@ -36,6 +37,7 @@ from findly_infra.application.workloads import WorkloadNotReadyError
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, Verdict
 from findly_infra.domain.identifiers import name_problem, reason_problem, version_problem
+from findly_infra.domain.lease import Lease
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.state import HistoryError, Phase
@@ -113,6 +115,18 @@ class PipelineService:
     """How many times a command decides again when another changed the service's stream meanwhile."""
     backoff: Callable[[int], object] = attrs.field(default=_backoff, repr=False)
     """Waits before attempt *n* + 1 (jittered, growing): racing commands do not collide again in lockstep."""
+    holder: str = ""
+    """Who this process is, for the rollout leases (``rollout --watch`` drives a rollout only while it holds its
+    lease, where the store keeps leases); empty: no leases taken."""
+    wall: Clock | None = attrs.field(default=None, repr=False)
+    """The real clock, for leases (a rehearsal's virtual clock says nothing of whether a runner is alive)."""
+    lease_ttl: timedelta | None = None
+    """How long a lease lasts unless renewed (default: three analysis intervals, at least two minutes)."""
+    idle: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
+    """Waits, in real seconds, while another runner drives the rollout."""
+    dead: Callable[[Lease], bool] = attrs.field(default=lambda _: False, repr=False)
+    """Whether a lease's holder is known to be dead (a process of this machine that no longer runs): its lease is
+    taken over at once rather than left to run out."""
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
     _snapshotted: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
 
@@ -312,10 +326,18 @@ class PipelineService:
             service, environment, lambda p, at: p.rollback(environment, actor=actor, at=at, reason=reason)
         )
 
-    def step(self, service: str, environment: str, *, actor: str, version: str | None = None) -> Outcome:
+    def step(
+        self, service: str, environment: str, *, actor: str, version: str | None = None, leased: bool = False
+    ) -> Outcome:
         """One analysis of the rollout in *environment*, at the clock's time, and what it leads to (with
-        *version*: refused, rule ``rollout-version``, when the rollout under way is of another version)."""
+        *version*: refused, rule ``rollout-version``, when the rollout under way is of another version; while
+        another runner's watch holds the rollout's lease: refused, rule ``rollout-lease``)."""
         check_input(actor=actor, version=version)
+        other = None if leased else self.driver(service, environment)
+        if other is not None and other.holder != self.holder:
+            raise PolicyRefusedError(
+                Refusal("rollout-lease", f"the rollout in {environment} is driven by {other.describe()}")
+            )
         report: AnalysisReport | None = None
 
         def analyze(pipeline: DeploymentPipeline, at: datetime) -> Decision:
@@ -352,11 +374,15 @@ class PipelineService:
         on_step: Callable[[Outcome], None] | None = None,
         max_steps: int = 100_000,
         version: str | None = None,
+        on_lease: Callable[[Lease], None] | None = None,
     ) -> Outcome:
         """Analyse every interval until the rollout ends or waits for a person; ``wait`` passes the time.
 
         ``on_step`` sees the state the watch starts from (an outcome without events), then every step.
         A rollout already stopped for a person is returned at once (its view says what would unblock it);
+        where leases are kept (a ``holder`` is given and the store keeps them) the watch drives the rollout only while
+        it holds its lease: another runner's watch follows the log (``on_lease`` sees who drives) and ends as the
+        rollout does, or takes over where the log says once the driver's lease runs out;
         with no rollout under way there is nothing to watch, which is refused (rule ``rollout-progressing``) —
         unless *version* names the rollout expected: a watch of a rollout of *version* that already ended (a
         retried watch, killed after the rollout's last step) answers how it ended, with ``already`` saying so. A
@@ -383,14 +409,61 @@ class PipelineService:
             )
         if on_step is not None:
             on_step(outcome)  # where the watch starts from
-        for _ in range(max_steps):
-            if outcome.phase is not Phase.PROGRESSING:
-                return outcome
-            wait(self._interval(environment, outcome.view.strategy))
-            outcome = self.step(service, environment, actor=actor, version=version)
-            if on_step is not None:
-                on_step(outcome)
-        return outcome
+        try:
+            for _ in range(max_steps):
+                if outcome.phase is not Phase.PROGRESSING:
+                    return outcome
+                interval = self._interval(environment, outcome.view.strategy)
+                other = self._lead(service, environment, interval)
+                if other is not None:  # another runner drives it: follow the log until it ends, or the lease runs out
+                    if on_lease is not None:
+                        on_lease(other)
+                    left = (other.expires - self._wall()).total_seconds()  # look again when it may have run out
+                    self.idle(min(max(left, 0.2), max(interval.total_seconds(), 1.0), 5.0))
+                    outcome = Outcome((), self.view(service, environment))
+                    continue
+                wait(interval)
+                outcome = self.step(service, environment, actor=actor, version=version, leased=True)
+                if on_step is not None:
+                    on_step(outcome)
+            return outcome
+        finally:
+            self._let_go(service, environment)
+
+    # ---- leases: one driver per rollout ----------------------------------------------------------------------------
+
+    def _leases(self) -> Leases | None:
+        return self.store if self.holder and isinstance(self.store, Leases) else None
+
+    def _lead(self, service: str, environment: str, interval: timedelta) -> Lease | None:
+        """Take or renew the rollout's lease; the other holder's lease when another runner has it (``None``: ours,
+        or no leases kept)."""
+        leases = self._leases()
+        if leases is None:
+            return None
+        ttl = self.lease_ttl or max(3 * interval, timedelta(minutes=2))
+        lease = leases.acquire(service, environment, self.holder, now=self._wall(), ttl=ttl)
+        if lease.holder != self.holder and self.dead(lease):  # killed on this machine: no need to wait it out
+            lease = leases.acquire(service, environment, self.holder, now=self._wall(), ttl=ttl, replacing=lease.holder)
+        return None if lease.holder == self.holder else lease
+
+    def _let_go(self, service: str, environment: str) -> None:
+        leases = self._leases()
+        if leases is not None:
+            with contextlib.suppress(DependencyError, BadInputError):  # it runs out by itself
+                leases.release(service, environment, self.holder)
+
+    def _wall(self) -> datetime:
+        if self.wall is not None:
+            return self.wall.now()
+        return datetime.now(UTC).replace(tzinfo=None)
+
+    def driver(self, service: str, environment: str) -> Lease | None:
+        """Who drives the rollout in *environment* now: the live lease, or ``None`` (none kept, or run out)."""
+        if not isinstance(self.store, Leases):
+            return None
+        lease = self.store.lease(service, environment)
+        return lease if lease is not None and lease.live(self._wall()) and not self.dead(lease) else None
 
     def holding(self, service: str, environment: str) -> tuple[Holding, Holding]:
         """What the cluster holds for *service* in *environment*, read back, and what the log says it should hold

@@ -265,6 +265,29 @@ def _progress(context: Context) -> Callable[[Outcome], None]:
     return show
 
 
+def _following(service: str, environment: str) -> Callable[[Any], None]:
+    """Says, on stderr and once per driver, that another runner drives the rollout this watch follows."""
+    seen: set[str] = set()
+
+    def following(lease: Any) -> None:
+        if lease.holder in seen:
+            return
+        seen.add(lease.holder)
+        from findly_infra.logs import logger
+
+        logger().info(
+            "rollout.following",
+            service=service,
+            environment=environment,
+            driver=lease.holder,
+            lease_until=lease.expires.isoformat(timespec="seconds"),
+            message=f"{lease.describe()} drives this rollout: following the log until it ends, or taking over "
+            "if its lease runs out",
+        )
+
+    return following
+
+
 def _waiter(runtime: Runtime, as_json: bool) -> Callable[[timedelta], None]:
     """How a watch passes an interval: virtual time advances at once (slowed by ``FINDLY_STEP_DELAY`` real
     seconds a step, to watch it live) — but on a durable store never past the real clock, so once it has
@@ -306,7 +329,15 @@ def _rollout(context: Context) -> int:
     if args.watch:
         # before a watch that may take an hour
         present.say_simulated(runtime.simulated_in(args.env), runtime.scenario, context.json)
-        outcome = pipelines.watch(args.service, args.env, actor=actor, wait=wait, on_step=show, version=args.version)
+        outcome = pipelines.watch(
+            args.service,
+            args.env,
+            actor=actor,
+            wait=wait,
+            on_step=show,
+            version=args.version,
+            on_lease=_following(args.service, args.env),
+        )
     else:
         outcome = pipelines.reconcile(args.service, args.env)
         if not outcome.phase.stopped_for_a_person:  # stopped: say what would unblock it (exit 6), analyse nothing
@@ -392,7 +423,15 @@ def _status(context: Context) -> int:
             continue
         document[name] = {view.environment: present.view_json(view) for view in views}
         for view in views:
-            lines.append(f"{name:18} {view.environment:12} {present.view_text(view)}")
+            driver = pipelines.driver(name, view.environment) if view.phase.active else None
+            text = present.view_text(view)
+            if driver is not None:  # who drives it now, and until when unless renewed
+                document[name][view.environment]["driver"] = {
+                    "holder": driver.holder,
+                    "until": driver.expires.isoformat(timespec="seconds"),
+                }
+                text += f"; driven by {driver.describe()}"
+            lines.append(f"{name:18} {view.environment:12} {text}")
     where = runtime.simulated_in(environment) if environment else runtime.simulated
     simulated = [part for part in where if part == "cluster"]  # where what serves was routed
     answer = {"services": document, "simulated": bool(simulated), "simulation": simulated}

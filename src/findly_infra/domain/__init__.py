@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "RenderedKind": "findly_infra.domain.cluster",
+    "Lease": "findly_infra.domain.lease",
+    "lease_after": "findly_infra.domain.lease",
     "PREVIEW_HEADER": "findly_infra.domain.tracks",
     "Track": "findly_infra.domain.tracks",
     "Holding": "findly_infra.domain.tracks",
@@ -266,6 +268,7 @@ __all__ = [
     "KubernetesSettings",
     "LabelSelector",
     "LatencyObjective",
+    "Lease",
     "MachineType",
     "MetricCriterion",
     "MetricKind",
@@ -347,6 +350,7 @@ __all__ = [
     "judge",
     "judge_criteria",
     "judge_triggers",
+    "lease_after",
     "measured_metrics",
     "metric_kind",
     "name_problem",
@@ -463,6 +467,7 @@ if TYPE_CHECKING:
         Taint,
         TaintEffect,
     )
+    from findly_infra.domain.lease import Lease, lease_after
     from findly_infra.domain.notation import (
         ByteSize,
         Comparison,

@@ -133,3 +133,39 @@ def test_a_snapshot_that_cannot_be_used_is_ignored_and_the_stream_read_whole() -
         assert _same(_service(store, clock).pipeline("fn-posts"), service.pipeline("fn-posts"))
     store.snapshots["fn-posts"] = (version + 5, {**snapshot_of(service.pipeline("fn-posts")), "version": version + 5})
     assert _same(_service(store, clock).pipeline("fn-posts"), service.pipeline("fn-posts"))  # ahead of its stream
+
+
+# ---- history, a page at a time ----------------------------------------------------------------------------------
+
+
+def test_history_is_read_a_page_at_a_time_and_the_latest_events_alone() -> None:
+    store, clock = MemoryEventStore(), VirtualClock(T0)
+    service = _service(store, clock)
+    for minor in range(3):
+        service.deploy("fn-posts", f"1.{minor}.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+        service.watch("fn-posts", "development", actor="findly", wait=clock.advance)
+    whole = store.load("fn-posts")[0]
+    pages = list(service.history_pages("fn-posts", page=7))
+    assert all(len(page) <= 7 for page in pages)
+    assert [event for page in pages for event in page] == whole
+    assert [event for page in service.history_pages("fn-posts", last=5, page=2) for event in page] == whole[-5:]
+    assert [e for p in service.history_pages("fn-posts", last=10_000) for e in p] == whole
+
+
+def test_history_json_streams_one_valid_document_and_limit_reads_the_latest(tmp_path: Any) -> None:
+    from tests.conftest import EXAMPLE, PAST
+    from tests.test_release_cli import cli
+
+    env = {
+        "FINDLY_CONFIG": str(EXAMPLE),
+        "FINDLY_ACTOR": "erin",
+        "FINDLY_STATE": str(tmp_path / "s.db"),
+        "FINDLY_NOW": PAST,
+    }
+    cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")
+    cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    code, whole = cli(env, "history", "fn-posts")
+    assert code == 0
+    assert whole["ok"] is True
+    code, latest = cli(env, "history", "fn-posts", "--limit", "3")
+    assert latest["events"] == whole["events"][-3:]  # type: ignore[index]

@@ -42,6 +42,10 @@ class MemoryEventStore:
         stream = self.streams.get(service, [])
         return stream[since:], len(stream)
 
+    def page(self, service: str, since: int, limit: int | None) -> tuple[list[Event], int]:
+        stream = self.streams.get(service, [])
+        return stream[since : None if limit is None else since + limit], len(stream)
+
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
         stream = self.streams.setdefault(service, [])
         if len(stream) != expected_version:

@@ -201,14 +201,19 @@ class PostgresEventStore:
         self._connection.close()
 
     def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
+        return self.page(service, since, None)
+
+    def page(self, service: str, since: int, limit: int | None) -> tuple[list[Event], int]:
+        """At most *limit* of the stream's events from position *since* (all with ``None``), and its version."""
         if not self._ready():
             return [], 0
         connection = self._connection
         with self._errors(), connection.transaction():
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot for both reads
             rows = connection.execute(
-                "SELECT position, body FROM findly_events WHERE service = %s AND position >= %s ORDER BY position",
-                (service, since),
+                "SELECT position, body FROM findly_events WHERE service = %s AND position >= %s ORDER BY position "
+                "LIMIT %s",
+                (service, since, limit),
             ).fetchall()
             last = connection.execute(
                 "SELECT max(position) FROM findly_events WHERE service = %s", (service,)

@@ -227,14 +227,18 @@ class SqliteEventStore:
 
     def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
         """The stream's events from position *since* on, and its version (its event count)."""
+        return self.page(service, since, None)
+
+    def page(self, service: str, since: int, limit: int | None) -> tuple[list[Event], int]:
+        """At most *limit* of the stream's events from position *since* (all with ``None``), and its version."""
         self._check_present()
         connection = self._connection
         with self._errors():
             connection.execute("BEGIN")  # one snapshot for both reads
             try:
                 rows = connection.execute(
-                    "SELECT position, body FROM events WHERE service = ? AND position >= ? ORDER BY position",
-                    (service, since),
+                    "SELECT position, body FROM events WHERE service = ? AND position >= ? ORDER BY position LIMIT ?",
+                    (service, since, -1 if limit is None else limit),
                 ).fetchall()
                 (last,) = connection.execute(
                     "SELECT MAX(position) FROM events WHERE service = ?", (service,)

@@ -35,6 +35,7 @@ __all__ = [
     "MetricsQuery",
     "MetricsRecord",
     "MetricsSource",
+    "PagedStore",
     "SLOReports",
     "SnapshotStore",
     "StateError",
@@ -83,6 +84,16 @@ class EventStore(Protocol):
 
         Raises :class:`ConcurrencyError` (and writes nothing) otherwise.
         """
+        ...
+
+
+@runtime_checkable
+class PagedStore(Protocol):
+    """A store that reads a stream a page at a time (``history`` streams long histories; ``--limit`` reads only
+    the latest events)."""
+
+    def page(self, service: str, since: int, limit: int | None) -> tuple[list[Event], int]:
+        """At most *limit* events from position *since* (all with ``None``), and the stream's version."""
         ...
 
 

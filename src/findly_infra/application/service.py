@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -28,6 +28,7 @@ from findly_infra.application.ports import (
     EventStore,
     Leases,
     MetricsSource,
+    PagedStore,
     SnapshotStore,
     StateError,
     Workloads,
@@ -199,6 +200,24 @@ class PipelineService:
     def history(self, service: str) -> list[Event]:
         self.platform.service(service)
         return self.store.load(service)[0]
+
+    def history_pages(self, service: str, *, last: int | None = None, page: int = 1000) -> Iterator[list[Event]]:
+        """The service's events, oldest first, a page at a time (only the *last* ones with *last*): a history of any
+        length is read in bounded memory. A damaged record raises :class:`StateError` when its page is read (its
+        ``readable`` holds that page's events before it)."""
+        self.platform.service(service)
+        if not isinstance(self.store, PagedStore):
+            events = self.store.load(service)[0]
+            yield events[-last:] if last else events
+            return
+        _, version = self.store.page(service, 0, 0)
+        since = max(0, version - last) if last else 0
+        while since < version:
+            events, version = self.store.page(service, since, page)
+            if not events:
+                return
+            yield events
+            since += len(events)
 
     def view(self, service: str, environment: str) -> EnvironmentView:
         """What serves in *environment* now, what is rolling out, and what it waits for."""

@@ -9,7 +9,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -448,30 +448,66 @@ def _status(context: Context) -> int:
     return EXIT_BAD_INPUT
 
 
+def _history_arguments(parser: argparse.ArgumentParser) -> None:
+    _arguments("service", env=None)(parser)
+    parser.add_argument(
+        "--limit", type=_positive, metavar="N", help="only the latest N events (read without the rest of the history)"
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of events above 0, got {text!r}")
+    return value
+
+
 def _history(context: Context) -> int:
+    """The events, streamed a page at a time (a history of any length in bounded memory): with ``--json`` one
+    document whose ``events`` are written as they are read, and ``ok`` (with ``error`` when a record cannot be read)
+    last."""
+    import json
+
     from findly_infra.application.codec import event_to_dict
     from findly_infra.application.ports import StateError
 
     args = context.args
-    damage: StateError | None = None
-    try:
-        events = list(context.runtime(context.platform(), read_only=True).service.history(args.service))
-    except StateError as exc:  # what can be read is shown, then what cannot
-        damage, events = exc, list(exc.readable)
+    service = context.runtime(context.platform(), read_only=True).service
     field = partial(present.printable, one_line=True)  # a stored value cannot forge a line or a terminal escape
-    lines = [
-        f"{e.at.isoformat()}  {field(e.environment):12} {field(e.version):10} {e.type:20} {field(e.actor):12} "
-        f"{field(e.reason)}"
-        for e in events
-    ]
-    if damage is None:
-        context.emit({"events": [event_to_dict(e) for e in events]}, "\n".join(lines) or "no events")
-        return EXIT_OK
+    out, count, damage = context.out, 0, None
+
+    def write(events: Sequence[Any]) -> None:
+        nonlocal count
+        for event in events:
+            if context.json:
+                out.write(("    " if count == 0 else ",\n    ") + json.dumps(event_to_dict(event), default=str))
+            else:
+                out.write(
+                    f"{event.at.isoformat()}  {field(event.environment):12} {field(event.version):10} "
+                    f"{event.type:20} {field(event.actor):12} {field(event.reason)}\n"
+                )
+            count += 1
+
     if context.json:
-        error = {"kind": "bad_input", "message": str(damage)}
-        present.emit_json({"ok": False, "events": [event_to_dict(e) for e in events], "error": error}, context.out)
-    else:
-        context.out.write("".join(line + "\n" for line in lines))
+        out.write('{\n  "events": [\n')
+    try:
+        for page in service.history_pages(args.service, last=args.limit):
+            write(page)
+    except StateError as exc:  # what can be read is shown, then what cannot
+        damage = exc
+        write(exc.readable)
+    if context.json:
+        ending = {"ok": damage is None} | ({"error": {"kind": "bad_input", "message": str(damage)}} if damage else {})
+        tail = json.dumps(ending, indent=2)[1:-1].rstrip()  # the closing keys, at the document's indent
+        out.write(("\n" if count else "") + "  ]," + tail + "\n}\n")
+    elif count == 0 and damage is None:
+        out.write("no events\n")
+    if damage is None:
+        return EXIT_OK
+    if not context.json:
         sys.stderr.write(present.printable(str(damage)) + "\n")
     present.annotate("error", str(damage))
     return EXIT_BAD_INPUT
@@ -725,7 +761,7 @@ COMMANDS = (
         for name in ("pause", "resume", "abort", "rollback")
     ),
     Command("status", "per environment: what serves, what rolls out, what it waits for", _status_arguments, _status),
-    Command("history", "the service's events: the audit trail", _arguments("service", env=None), _history),
+    Command("history", "the service's events: the audit trail", _history_arguments, _history),
     Command(
         "simulate",
         "a release in memory and virtual time against scripted metrics",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -528,6 +528,15 @@ def dead_here(lease: Any) -> bool:
     except PermissionError:  # another user's process: alive
         return False
     return False
+
+
+@contextlib.contextmanager
+def state_store(settings: Settings, *, read_only: bool = False) -> Iterator[EventStore]:
+    """The store the settings name, alone: no runtime, no decision on how it keeps time (``state export`` and
+    ``state import``, which carry the export's)."""
+    with contextlib.ExitStack() as stack:
+        store, _ = _store(settings.state, stack, create=not read_only, timeout=settings.state_timeout)
+        yield store
 
 
 def migrate_state(settings: Settings) -> tuple[str, int, int]:

@@ -42,6 +42,9 @@ class MemoryEventStore:
         stream = self.streams.get(service, [])
         return stream[since:], len(stream)
 
+    def services(self) -> list[str]:
+        return sorted(name for name, stream in self.streams.items() if stream)
+
     def page(self, service: str, since: int, limit: int | None) -> tuple[list[Event], int]:
         stream = self.streams.get(service, [])
         return stream[since : None if limit is None else since + limit], len(stream)

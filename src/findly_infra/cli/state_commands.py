@@ -21,6 +21,14 @@ def _state_arguments(parser: argparse.ArgumentParser) -> None:
         help="fold every service's whole stream again and keep it as its snapshot (snapshots are derived: safe to "
         "rebuild at any time)",
     )
+    export = actions.add_parser(
+        "export", help="every stream as JSON Lines, complete and in order (a backup, or a move to another store)"
+    )
+    export.add_argument("--output", "-o", metavar="FILE", help="write to FILE (default: standard output)")
+    importing = actions.add_parser(
+        "import", help="read an export into this state (refused over a stream that already has other events)"
+    )
+    importing.add_argument("file", metavar="FILE", help="the export (- for standard input)")
     actions.add_parser(
         "migrate",
         help="bring the state's schema to this version's (PostgreSQL: creates it; refused if a newer one wrote it)",
@@ -32,6 +40,10 @@ def _state(context: Context) -> int:
         return _migrate(context)
     if context.args.state_command == "snapshot":
         return _snapshot(context)
+    if context.args.state_command == "export":
+        return _export(context)
+    if context.args.state_command == "import":
+        return _import(context)
     from findly_infra.bootstrap import check_state
 
     found = check_state(context.settings)
@@ -57,6 +69,72 @@ def _snapshot(context: Context) -> int:
             rebuilt[service.name] = runtime.service.save_snapshot(service.name)
     lines = [f"{name}: snapshot at event {version}" for name, version in rebuilt.items()] or ["no service has events"]
     context.emit({"snapshots": rebuilt}, "\n".join(lines))
+    return EXIT_OK
+
+
+def _export(context: Context) -> int:
+    import contextlib
+    import os
+    import sys
+    from pathlib import Path
+
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.application.transfer import export_lines
+    from findly_infra.bootstrap import state_store
+
+    store = context.stack.enter_context(state_store(context.settings, read_only=True))
+    output = context.args.output
+    count = -1
+    if output is None:
+        for count, line in enumerate(export_lines(store)):  # noqa: B007 - counted
+            context.out.write(line + "\n")
+    else:
+        target = Path(output)
+        draft = target.with_name(f".{target.name}.{os.getpid()}.part")  # whole or not at all
+        try:
+            with open(draft, "w", encoding="utf-8") as file:
+                for count, line in enumerate(export_lines(store)):  # noqa: B007 - counted
+                    file.write(line + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+            draft.replace(target)
+        except OSError as exc:
+            raise BadInputError(f"--output {output}: {exc.strerror or exc}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                draft.unlink()
+        summary = {"exported": str(target), "events": count}
+        if context.json:
+            context.emit(summary, "")
+        else:
+            sys.stderr.write(f"{count} events written to {target}\n")
+    return EXIT_OK
+
+
+def _import(context: Context) -> int:
+    import sys
+
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.application.transfer import read_export, write_export
+    from findly_infra.bootstrap import state_store
+
+    name = context.args.file
+    try:  # the whole export read and checked before the state is even opened
+        if name == "-":
+            export = read_export(sys.stdin, where="standard input")
+        else:
+            with open(name, encoding="utf-8") as file:
+                export = read_export(file, where=name)
+    except OSError as exc:
+        raise BadInputError(f"{name}: {exc.strerror or exc}") from None
+    store = context.stack.enter_context(state_store(context.settings))
+    report = write_export(store, export)
+    lines = [f"{service}: {count} events imported" for service, count in report.imported.items()]
+    lines += [f"{service}: already imported (the same events), nothing written" for service in report.already]
+    context.emit(
+        {"imported": report.imported, "already": list(report.already), "time": report.time},
+        "\n".join(lines) or "the export has no events",
+    )
     return EXIT_OK
 
 

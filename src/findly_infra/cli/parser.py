@@ -87,7 +87,8 @@ def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = Fa
     group.add_argument(
         "--state",
         metavar="URL",
-        help="where state is kept: a SQLite file (default .findly/state.sqlite3; $FINDLY_STATE) or memory://",
+        help="where state is kept: a SQLite file (default .findly/state.sqlite3; $FINDLY_STATE), postgresql://… (a "
+        "team's, shared by every runner) or memory://",
         **unset,
     )
     group.add_argument(

@@ -23,6 +23,7 @@ from tests.docs_examples import (
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = "http://127.0.0.1:9090"  # blocks naming it run in tests/prometheus, against a real one
 CLUSTER = "--context findly-prod"  # blocks naming it run in tests/cluster, against the Kubernetes stand-in
+POSTGRES = "postgresql://findly@127.0.0.1:5432/findly"  # blocks naming it run in tests/postgres, against a real one
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,7 @@ def test_console_examples_run_from_another_folder(page: str, tmp_path: Path) -> 
     project = tmp_path / "project"
     project.mkdir()
     for block in pages()[page]:
-        if block.steps[0].command.startswith("pip install"):  # a checkout's, not a user's
+        if block.steps[0].command.startswith("pip install") or POSTGRES in block.text:  # a checkout's; a server's
             continue
         if "jq " in block.text:
             require_tool("jq", "Debian: apt-get install jq")
@@ -54,6 +55,11 @@ def test_python_examples_run_from_another_folder(name: str, code: str, tmp_path:
     if "findly_infra.testing.prometheus" in code:
         require_tool("prometheus", PROMETHEUS_INSTALL)
         require_tool("promtool", PROMETHEUS_INSTALL)
+    if "findly_infra.testing.postgresql" in code:
+        from findly_infra.testing.postgresql import postgres_binaries
+
+        if postgres_binaries() is None:
+            require_tool("initdb", "Debian: apt-get install postgresql")
     run_python(name, code, tmp_path, user_environment(tmp_path))
 
 

@@ -38,6 +38,15 @@ def _converter() -> cattrs.Converter:
         _is_set,
         lambda value: sorted(converter.unstructure(item) for item in value),
     )
+    # the sets that grow with every release (versions that succeeded, suites passed): read without per-item dispatch,
+    # so that a snapshot of thousands of releases still reads in a few milliseconds
+    converter.register_structure_hook_func(
+        lambda kind: kind == frozenset[str], lambda value, _type: frozenset(map(str, value))
+    )
+    converter.register_structure_hook_func(
+        lambda kind: kind == frozenset[tuple[str, str]],
+        lambda value, _type: frozenset((str(first), str(second)) for first, second in value),
+    )
     return converter
 
 

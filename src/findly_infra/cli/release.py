@@ -364,11 +364,18 @@ def _rollout(context: Context) -> int:
 def _rollout_markdown(runtime: Runtime, service: str, environment: str) -> str:
     from findly_infra.application.service import timeline
 
-    events = runtime.service.history(service)
+    # the latest events only (a rollout's summary costs the same at any length of history): from the rollout's start
+    events = [event for page in runtime.service.history_pages(service, last=2000) for event in page]
     mine = [event for event in events if event.environment == environment]
-    return present.rollout_markdown(
-        service, environment, mine, timeline(runtime.platform, service, events, environment)
-    )
+    starts = [index for index, event in enumerate(mine) if event.type == "rollout_started"]
+    if not starts:  # a rollout longer than the events read: the whole history, as it was
+        events = runtime.service.history(service)
+        mine = [event for event in events if event.environment == environment]
+        return present.rollout_markdown(
+            service, environment, mine, timeline(runtime.platform, service, events, environment)
+        )
+    mine = mine[starts[-1] :]
+    return present.rollout_markdown(service, environment, mine, timeline(runtime.platform, service, mine, environment))
 
 
 def _gate_arguments(name: str) -> Callable[[argparse.ArgumentParser], None]:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import findly_infra.adapters.postgresql as postgres_adapter
-import findly_infra.adapters.sqlite as sqlite_adapter
 from findly_infra.adapters.sqlite import SqliteEventStore
+from findly_infra.application import codec
 from findly_infra.application.transfer import export_lines, import_lines
 from findly_infra.cli import main
 from findly_infra.domain import (
@@ -85,7 +85,7 @@ def fill(store: Any, events: Iterator[Event], batch: int = 10_000) -> int:
 def command(state: str, config: Path, *args: str) -> tuple[float, int]:
     """One command, in this process (a new runtime: nothing cached), and how many events it decoded."""
     decoded = 0
-    decoders = (sqlite_adapter, postgres_adapter)
+    decoders = (codec,)  # every store decodes its rows through codec.decode_stream
     originals = [module.event_from_dict for module in decoders]
 
     def counting(data: dict[str, object]) -> Event:

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from findly_infra.application.codec import event_from_dict, event_to_dict
+from findly_infra.application.codec import decode_stream, event_to_dict
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.application.redaction import redact_url
 from findly_infra.domain.events import Event
@@ -221,20 +221,7 @@ class PostgresEventStore:
         return self._decoded(service, since, rows), 0 if last is None or last[0] is None else int(last[0]) + 1
 
     def _decoded(self, service: str, since: int, rows: Sequence[tuple[int, Any]]) -> list[Event]:
-        events: list[Event] = []
-        for expected, (position, body) in enumerate(rows, start=since):
-            try:
-                if position != expected:
-                    raise ValueError(f"event {expected} is missing (the next stored is {position})")
-                events.append(event_from_dict(body if isinstance(body, dict) else json.loads(body)))
-            except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the record is named
-                detail = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
-                raise StateError(
-                    f"--state {self.location}: {service}'s event {expected} cannot be read ({detail}); the events "
-                    f"before it can (`findly-infra history {service}`), the other services are not affected",
-                    readable=events,
-                ) from None
-        return events
+        return decode_stream(rows, since=since, service=service, location=str(self.location))
 
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
         self._check_writable()

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from findly_infra.application.codec import event_from_dict, event_to_dict
+from findly_infra.application.codec import decode_stream, event_from_dict, event_to_dict
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Lease, lease_after
@@ -247,23 +247,8 @@ class SqliteEventStore:
                 self._rollback()
         return self._decoded(service, since, rows), 0 if last is None else last + 1
 
-    def _decoded(self, service: str, since: int, rows: list[tuple[int, str]]) -> list[Event]:
-        """Each row as its event, in order from *since* with no gap; the first that cannot be read is a
-        :class:`StateError` naming the stream and the position (its ``readable`` holds the events before it)."""
-        events: list[Event] = []
-        for expected, (position, body) in enumerate(rows, start=since):
-            try:
-                if position != expected:
-                    raise ValueError(f"event {expected} is missing (the next stored is {position})")
-                events.append(event_from_dict(json.loads(body)))
-            except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the record is named
-                detail = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
-                raise StateError(
-                    f"--state {self.path}: {service}'s event {expected} cannot be read ({detail}); the events "
-                    f"before it can (`findly-infra history {service}`), the other services are not affected",
-                    readable=events,
-                ) from None
-        return events
+    def _decoded(self, service: str, since: int, rows: Sequence[tuple[int, Any]]) -> list[Event]:
+        return decode_stream(rows, since=since, service=service, location=str(self.path))
 
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
         self._check_writable()

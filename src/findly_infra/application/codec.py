@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +14,7 @@ import cattrs
 from findly_infra.domain import events as domain_events
 from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading, Verdict
 
-__all__ = ["EVENT_TYPES", "event_from_dict", "event_to_dict"]
+__all__ = ["EVENT_TYPES", "decode_stream", "event_from_dict", "event_to_dict"]
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
@@ -65,3 +67,25 @@ def _analysis(data: dict[str, Any]) -> AnalysisRecorded:
             for reading in data.get("readings", ())
         ),
     )
+
+
+def decode_stream(rows: Iterable[tuple[int, Any]], *, since: int, service: str, location: str) -> list[Event]:
+    """A stream's stored rows (position, JSON text or its dictionary) as events, in order from *since* with no gap.
+    The first that cannot be read is a :class:`~findly_infra.application.ports.StateError` naming the stream and the
+    position, its ``readable`` holding the events before it."""
+    from findly_infra.application.ports import StateError
+
+    events: list[Event] = []
+    for expected, (position, body) in enumerate(rows, start=since):
+        try:
+            if position != expected:
+                raise ValueError(f"event {expected} is missing (the next stored is {position})")
+            events.append(event_from_dict(body if isinstance(body, dict) else json.loads(body)))
+        except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the record is named
+            detail = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
+            raise StateError(
+                f"--state {location}: {service}'s event {expected} cannot be read ({detail}); the events before it "
+                f"can (`findly-infra history {service}`), the other services are not affected",
+                readable=events,
+            ) from None
+    return events

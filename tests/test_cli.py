@@ -122,7 +122,8 @@ def test_example_prints_the_shipped_platform_file() -> None:
 def test_validate_never_imports_the_cloud_sdks() -> None:
     code = (
         "import sys; from findly_infra.cli import main; main(['validate', sys.argv[1]]); "
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'google', 'grpc', 'httpx')); "
+        "heavy = sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('kubernetes', 'google', 'grpc', 'httpx', 'psycopg')); "
         "print(heavy)"
     )
     result = subprocess.run([sys.executable, "-c", code, str(EXAMPLE)], capture_output=True, text=True, check=True)

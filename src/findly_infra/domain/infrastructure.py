@@ -202,13 +202,26 @@ class NodePool:
         return frozenset(match.group(1) for zone in self.zones if (match := _ZONE.match(zone)))
 
 
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+
 @attrs.frozen
 class GKECluster:
+    """The GKE cluster (section ``gke_cluster``); ``project`` is the Google Cloud project that holds it (our own
+    field: ``cluster plan``/``cluster apply`` read it, else ``--project``, else the credentials' project)."""
+
     name: str
     location: str
     node_pools: tuple[NodePool, ...] = ()
+    project: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.project is not None and not _PROJECT.match(self.project):
+            raise InvariantError(
+                f"{self.project!r} is not a Google Cloud project ID (6-30 lower-case letters, digits and '-', starting "
+                "with a letter)",
+                field="project",
+            )
         names = [pool.name for pool in self.node_pools]
         if (repeat := first_repeat(names)) is not None:
             raise InvariantError(f"node pool {names[repeat]!r} is listed twice", field="node_pools", index=repeat)

@@ -498,6 +498,40 @@ def rollouts_affected(settings: Settings, platform: Platform) -> list[str]:
     return found
 
 
+def gke_clusters(platform: Platform, *, project: str | None = None, environ: Mapping[str, str] | None = None) -> Any:
+    """The GKE adapter (``adapters.gke.GkeClusters``) for the file's ``gke_cluster``: its project from *project*
+    (``--project``), else the file's ``gke_cluster.project``, else ``FINDLY_GCP_PROJECT``, else the credentials'.
+    ``FINDLY_GKE_ENDPOINT`` overrides the API's address — on 127.0.0.1, a plain channel (a stand-in in tests)."""
+    env = os.environ if environ is None else environ
+    if platform.gke_cluster is None:
+        raise BadInputError("the platform file has no gke_cluster section: there is no cluster to plan")
+    require_extra("gke", ("google.cloud.container_v1",), "GKE")
+    from findly_infra.adapters.gke import connect_gke
+
+    project = project or platform.gke_cluster.project or env.get("FINDLY_GCP_PROJECT") or _default_project()
+    endpoint = env.get("FINDLY_GKE_ENDPOINT") or None
+    if endpoint is not None and is_loopback(f"http://{endpoint}"):
+        import grpc
+
+        return connect_gke(project, channel=grpc.insecure_channel(endpoint))
+    return connect_gke(project, endpoint=endpoint)
+
+
+def _default_project() -> str:
+    """The project of Application Default Credentials, when they name one."""
+    try:
+        import google.auth
+
+        _, project = google.auth.default()
+    except Exception as exc:  # noqa: BLE001 - no credentials at all: said, with what to do
+        raise BadInputError(
+            f"no Google Cloud project: give --project, gke_cluster.project in the file or FINDLY_GCP_PROJECT ({exc})"
+        ) from None
+    if not project:
+        raise BadInputError("no Google Cloud project: give --project, gke_cluster.project or FINDLY_GCP_PROJECT")
+    return str(project)
+
+
 def runner_identity(environ: Mapping[str, str] | None = None) -> str:
     """Who this process is, for rollout leases and ``status``: host and process, and the GitHub Actions run when
     there is one (``fv-runner-3:4242 (GitHub run 123456 attempt 2, deploy.yml)``)."""

@@ -173,10 +173,12 @@ class GkeClusters:
 
         full = f"projects/{self.project}/locations/{location}/operations/{operation.name}"  # GKE answers a short name
         deadline = time.monotonic() + self.operation_timeout
+        polls = 0
         while operation.status != container_v1.Operation.Status.DONE:
             if time.monotonic() > deadline:
                 raise DependencyUnavailableError(f"{what}: operation {operation.name} still running after the timeout")
-            self.sleep(self.poll_interval)
+            self.sleep(min(self.poll_interval, 0.25 * 2**polls))  # soon at first (a quick change), then every interval
+            polls += 1
             operation = self._call(
                 f"{what} (polling {operation.name})", full, lambda: self.client.get_operation(name=full, **self._once)
             )

@@ -1,0 +1,88 @@
+"""``cluster plan`` and ``cluster apply``: the GKE cluster the platform file describes (``gke_cluster``,
+``cluster_autoscaler``) against the real one — a plan people can review, decided by the domain (``domain.gke``), and
+carried out by the GKE adapter."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from findly_infra.cli.context import Command, Context
+from findly_infra.cli.exits import EXIT_DRIFT, EXIT_OK
+
+__all__ = ["COMMANDS"]
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
+    for name, summary in (
+        ("plan", "what differs, field by field, and the call that changes each: exit 0 none, 7 it differs"),
+        ("apply", "carry the plan out, one operation at a time; stops at the first that fails (exit 5)"),
+    ):
+        action = actions.add_parser(name, help=summary)
+        action.add_argument(
+            "--project", help="the Google Cloud project (default: gke_cluster.project, the credentials')"
+        )
+        action.add_argument(
+            "--delete-pools", action="store_true", help="delete node pools the file does not list (else kept, shown)"
+        )
+
+
+def _plan_json(plan: Any) -> dict[str, Any]:
+    return {
+        "cluster": plan.cluster,
+        "location": plan.location,
+        "empty": plan.empty,
+        "autoscaling": [_field(change) for change in plan.autoscaling],
+        "node_pools": [
+            {
+                "name": change.pool,
+                "action": change.action.name.lower(),
+                "fields": [_field(field) for field in change.fields],
+            }
+            for change in plan.pools
+        ],
+        "unchanged": list(plan.unchanged),
+    }
+
+
+def _field(change: Any) -> dict[str, Any]:
+    return {
+        "field": change.field,
+        "before": change.before,
+        "after": change.after,
+        "call": change.call,
+        "recreates_nodes": change.recreates_nodes,
+    }
+
+
+def _cluster(context: Context) -> int:
+    from findly_infra.bootstrap import gke_clusters
+    from findly_infra.domain.gke import ClusterSpec, plan_cluster
+
+    args = context.args
+    platform = context.platform()
+    clusters = gke_clusters(platform, project=args.project)
+    assert platform.gke_cluster is not None  # gke_clusters refuses a file without one
+    desired = ClusterSpec.of(platform.gke_cluster, platform.cluster_autoscaler)
+    plan = plan_cluster(desired, clusters.observe(desired.location, desired.name), delete_pools=args.delete_pools)
+    if args.cluster_command == "plan":
+        context.emit({"project": clusters.project, "plan": _plan_json(plan)}, plan.describe())
+        return EXIT_OK if plan.empty else EXIT_DRIFT
+    report = clusters.apply(plan)
+    lines = [f"done: {line}" for line in report.done] or [f"cluster {plan.cluster}: nothing to change"]
+    kept = [change.pool for change in plan.pools if change not in plan.actionable]
+    if kept:
+        lines.append(f"kept (not in the file; --delete-pools deletes them): {', '.join(kept)}")
+    context.emit({"project": clusters.project, "plan": _plan_json(plan), "done": list(report.done)}, "\n".join(lines))
+    return EXIT_OK
+
+
+COMMANDS = (
+    Command(
+        "cluster",
+        "the GKE cluster the file describes: `cluster plan` what differs (exit 7), `cluster apply` carries it out",
+        _arguments,
+        _cluster,
+    ),
+)

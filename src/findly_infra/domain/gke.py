@@ -238,4 +238,6 @@ def _shown(value: object) -> str:
         return "[" + ", ".join(_shown(item) for item in value) + "]" if value else "none"
     if value is None:
         return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)

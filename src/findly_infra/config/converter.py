@@ -65,6 +65,7 @@ from findly_infra.domain.security import (
     IngressRule,
     IPBlock,
     LabelSelector,
+    ManagedSecret,
     NetworkPolicy,
     SecretManagement,
     SecretType,
@@ -428,7 +429,7 @@ class _Shapes:
 
         self.strict(DisasterRecovery, **self.keyed("backup_strategy", BackupPolicy))
         self.strict(KubernetesSettings, **self.keyed("clusters", ClusterBinding, key="environment"))
-        self.strict(SecretManagement, **self.keyed("secret_types", SecretType))
+        self.strict(SecretManagement, **self.keyed("secret_types", SecretType), **self.keyed("secrets", ManagedSecret))
         self.strict(
             Platform,
             **self.keyed("environments", Environment),

@@ -382,6 +382,31 @@ def secret_rotation(platform: Platform) -> Iterator[Finding]:
         )
 
 
+def secret_references(platform: Platform) -> Iterator[Finding]:
+    """Each secret the services read has a known type (its rotation period) and names services that exist."""
+    secrets = platform.secret_management
+    if secrets is None:
+        return
+    services = {service.name for service in platform.all_services}
+    for secret in secrets.secrets:
+        if secrets.secret_type(secret.type) is None:
+            known = ", ".join(kind.name for kind in secrets.secret_types) or "none"
+            yield Finding(
+                ("secret_management", "secrets", secret.name, "type"),
+                f"{secret.type!r} is not one of the secret_types ({known}): its rotation period is unknown",
+                ERROR,
+                "secret-references",
+            )
+        for service in secret.services:
+            if service not in services:
+                yield Finding(
+                    ("secret_management", "secrets", secret.name, "services"),
+                    f"{service!r} is not a service of the platform file",
+                    ERROR,
+                    "secret-references",
+                )
+
+
 def recovery_point(platform: Platform) -> Iterator[Finding]:
     """Backups can meet the recovery point objective; the recovery regions match the cluster."""
     recovery = platform.disaster_recovery
@@ -476,6 +501,7 @@ RULES: tuple[Rule, ...] = (
     cluster_capacity,
     mesh_identities,
     secret_rotation,
+    secret_references,
     recovery_point,
     alert_rules,
 )

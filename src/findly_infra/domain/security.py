@@ -17,6 +17,7 @@ __all__ = [
     "IngressRule",
     "IstioConfiguration",
     "LabelSelector",
+    "ManagedSecret",
     "MutualTLS",
     "NetworkPeer",
     "NetworkPolicy",
@@ -233,15 +234,47 @@ class SecretType:
 
 
 @attrs.frozen
+class ManagedSecret:
+    """A secret the services read (our own ``secret_management.secrets``): its type (a ``secret_types`` entry, which
+    gives its rotation period), the services that read it, and any other principal allowed to (``readers``, IAM
+    members such as ``serviceAccount:ci@project.iam.gserviceaccount.com``). In Secret Manager it is the secret
+    ``<name>-<environment>`` of each environment."""
+
+    name: str
+    type: str
+    services: tuple[str, ...] = ()
+    readers: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if not re.match(r"^[A-Za-z0-9_-]{1,200}$", self.name):
+            raise InvariantError(
+                f"{self.name!r} is not a secret name (letters, digits, '-' and '_': Secret Manager's)", field="name"
+            )
+        for index, member in enumerate(self.readers):
+            if not re.match(r"^(user|serviceAccount|group|domain|principal|principalSet):\S+$", member):
+                raise InvariantError(
+                    f"{member!r} is not an IAM member such as 'serviceAccount:ci@p.iam.gserviceaccount.com'",
+                    field="readers",
+                    index=index,
+                )
+
+
+@attrs.frozen
 class SecretManagement:
     """Where secrets live and how they rotate. ``rotation`` is prose ("Automated 90-day rotation");
-    :attr:`default_rotation_period` is the period it names."""
+    :attr:`default_rotation_period` is the period it names. ``secrets`` and ``grace_period`` are our own: the secrets
+    the services read, and how long a rotated secret's previous version may stay enabled."""
 
     storage: str = "Google Secret Manager"
     access_control: str = ""
     rotation: str = ""
     encryption: str = ""
     secret_types: tuple[SecretType, ...] = ()
+    secrets: tuple[ManagedSecret, ...] = ()
+    grace_period: Duration = Duration.of(days=7)
+
+    def secret_type(self, name: str) -> SecretType | None:
+        return next((kind for kind in self.secret_types if kind.name == name), None)
 
     @property
     def default_rotation_period(self) -> Duration | None:

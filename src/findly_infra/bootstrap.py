@@ -508,13 +508,36 @@ def gke_clusters(platform: Platform, *, project: str | None = None, environ: Map
     require_extra("gke", ("google.cloud.container_v1",), "GKE")
     from findly_infra.adapters.gke import connect_gke
 
-    project = project or platform.gke_cluster.project or env.get("FINDLY_GCP_PROJECT") or _default_project()
+    project = _project(platform, project, env)
     endpoint = env.get("FINDLY_GKE_ENDPOINT") or None
     if endpoint is not None and is_loopback(f"http://{endpoint}"):
         import grpc
 
         return connect_gke(project, channel=grpc.insecure_channel(endpoint))
     return connect_gke(project, endpoint=endpoint)
+
+
+def secret_store(platform: Platform, *, project: str | None = None, environ: Mapping[str, str] | None = None) -> Any:
+    """The Secret Manager adapter (``adapters.secret_manager.SecretStore``): the project as for GKE;
+    ``FINDLY_SECRET_MANAGER_ENDPOINT`` overrides the API's address (on 127.0.0.1, a plain channel: a stand-in)."""
+    env = os.environ if environ is None else environ
+    require_extra("secret-manager", ("google.cloud.secretmanager_v1",), "Secret Manager")
+    from findly_infra.adapters.secret_manager import connect_secret_manager
+
+    chosen = _project(platform, project, env)
+    endpoint = env.get("FINDLY_SECRET_MANAGER_ENDPOINT") or None
+    if endpoint is not None and is_loopback(f"http://{endpoint}"):
+        import grpc
+
+        return connect_secret_manager(chosen, channel=grpc.insecure_channel(endpoint))
+    return connect_secret_manager(chosen, endpoint=endpoint)
+
+
+def _project(platform: Platform, given: str | None, env: Mapping[str, str]) -> str:
+    """The Google Cloud project: *given* (``--project``), else ``gke_cluster.project``, else ``FINDLY_GCP_PROJECT``,
+    else the credentials'."""
+    in_file = platform.gke_cluster.project if platform.gke_cluster is not None else None
+    return given or in_file or env.get("FINDLY_GCP_PROJECT") or _default_project()
 
 
 def _default_project() -> str:

@@ -8,14 +8,30 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from findly_infra import __version__
-from findly_infra.cli import cluster_commands, gke_commands, metrics, platform_commands, release, state_commands
+from findly_infra.cli import (
+    cluster_commands,
+    gke_commands,
+    metrics,
+    platform_commands,
+    release,
+    secrets_commands,
+    state_commands,
+)
 from findly_infra.cli.context import Command, name_argument
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "command_of"]
 
 COMMANDS: dict[str, Command] = {
     command.name: command
-    for module in (platform_commands, release, metrics, state_commands, cluster_commands, gke_commands)
+    for module in (
+        platform_commands,
+        release,
+        metrics,
+        state_commands,
+        cluster_commands,
+        gke_commands,
+        secrets_commands,
+    )
     for command in module.COMMANDS
 }
 _GLOBAL_WITH_VALUE = ("--config", "--state", "--actor", "--prometheus-url", "--now", "--context")

@@ -1,0 +1,168 @@
+"""Secret Manager through the official client (``google-cloud-secret-manager``), imported only here.
+
+It reads what an audit needs — a secret's versions (state, create time) and who may access it (its IAM policy) — and
+never a payload: no method here calls ``access_secret_version``. It writes a rotation: a new version (the value given,
+with its CRC32C so a corrupted upload is refused), then disables the versions a newer one replaced more than the grace
+period ago. A value is never logged, printed or put in a message.
+
+Errors: ``NOT_FOUND`` is a missing secret (an audit finding, not an error); ``PERMISSION_DENIED`` names the permission
+(exit 2); ``UNAVAILABLE``/``DEADLINE_EXCEEDED`` are retried with backoff, then exit 5.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.domain.secrets import ObservedSecret, SecretVersion
+
+__all__ = ["READER_ROLES", "Rotation", "SecretStore", "connect_secret_manager"]
+
+READER_ROLES = frozenset({"roles/secretmanager.secretAccessor", "roles/secretmanager.admin", "roles/owner"})
+"""The roles whose members can read a secret's payload."""
+
+
+class _Retry(Exception):  # noqa: N818 - a signal to stamina, never seen outside
+    pass
+
+
+@attrs.frozen
+class Rotation:
+    secret: str
+    added: str
+    """The new version's number."""
+    disabled: tuple[str, ...]
+    """The versions disabled: replaced more than the grace period ago."""
+
+
+@attrs.define
+class SecretStore:
+    """One project's secrets through a ``SecretManagerServiceClient``."""
+
+    client: Any = attrs.field(repr=False)
+    project: str
+    attempts: int = 5
+    call_timeout: float = 30.0
+
+    def _name(self, secret: str) -> str:
+        return f"projects/{self.project}/secrets/{secret}"
+
+    def observe(self, secret: str) -> ObservedSecret | None:
+        """The secret's versions (not destroyed) and who may read it; ``None`` when it does not exist."""
+        name = self._name(secret)
+        try:
+            self._call("get the secret", name, lambda: self.client.get_secret(name=name, **self._once))
+        except _Missing:
+            return None
+        versions = self._call(
+            "list the versions", name, lambda: list(self.client.list_secret_versions(parent=name, **self._once))
+        )
+        policy = self._call(
+            "read the IAM policy", name, lambda: self.client.get_iam_policy(request={"resource": name}, **self._once)
+        )
+        readers = frozenset(m for b in policy.bindings if b.role in READER_ROLES for m in b.members)
+        return ObservedSecret(
+            tuple(
+                SecretVersion(v.name.rsplit("/", 1)[1], v.state.name == "ENABLED", _naive(v.create_time))
+                for v in versions
+                if v.state.name != "DESTROYED"
+            ),
+            readers,
+        )
+
+    def rotate(self, secret: str, value: bytes, *, grace: timedelta, now: datetime) -> Rotation:
+        """Add *value* as the secret's new version, then disable the enabled versions a newer one replaced more than
+        *grace* ago (the previous version stays enabled through the grace period: the next rotation disables it)."""
+        name = self._name(secret)
+        if not value:
+            raise BadInputError(f"the new value of {secret} is empty: nothing was written")
+        payload = {"data": value, "data_crc32c": zlib.crc32(value) & 0xFFFFFFFF}
+        added = self._call(
+            "add a version",
+            name,
+            lambda: self.client.add_secret_version(request={"parent": name, "payload": payload}, **self._once),
+        )
+        observed = self.observe(secret)
+        assert observed is not None
+        enabled = sorted((v for v in observed.versions if v.enabled), key=lambda v: int(v.version))
+        disabled = []
+        for older, newer in itertools.pairwise(enabled):
+            if now - newer.created > grace:
+                disabled.append(self._disable(f"{name}/versions/{older.version}"))
+        return Rotation(secret, added.name.rsplit("/", 1)[1], tuple(disabled))
+
+    def _disable(self, version: str) -> str:
+        self._call("disable a version", version, lambda: self.client.disable_secret_version(name=version, **self._once))
+        return version.rsplit("/", 1)[1]
+
+    # ---- one call, its errors ----------------------------------------------------------------------------------------
+
+    @property
+    def _once(self) -> dict[str, Any]:
+        return {"retry": None, "timeout": self.call_timeout}
+
+    def _call(self, what: str, resource: str, call: Callable[[], Any]) -> Any:
+        import stamina
+        from google.api_core import exceptions
+
+        def once() -> Any:
+            try:
+                return call()
+            except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded) as exc:
+                raise _Retry(f"{type(exc).__name__}: {exc.message}") from None
+
+        caller = stamina.RetryingCaller(attempts=self.attempts, timeout=None, wait_initial=0.5, wait_max=10.0)
+        try:
+            return caller.on(_Retry)(once)
+        except _Retry as exc:
+            raise DependencyUnavailableError(
+                f"Secret Manager did not {what} ({resource}): {exc} (after {self.attempts} attempts)"
+            ) from None
+        except exceptions.NotFound:
+            raise _Missing(resource) from None
+        except exceptions.PermissionDenied as exc:
+            raise BadInputError(
+                f"Secret Manager refused to {what} on {resource}: {exc.message} (a configuration problem: grant the "
+                "role that holds this permission)"
+            ) from None
+        except exceptions.GoogleAPICallError as exc:
+            raise BadInputError(f"Secret Manager refused to {what} on {resource}: {exc.message}") from None
+
+
+class _Missing(BadInputError):  # noqa: N818 - a secret that is not there: a finding, not an error
+    def __init__(self, resource: str) -> None:
+        super().__init__(f"Secret Manager has no {resource}")
+
+
+def connect_secret_manager(project: str, *, endpoint: str | None = None, channel: Any = None) -> SecretStore:
+    """A :class:`SecretStore` with Application Default Credentials (or, for tests, an insecure *channel*)."""
+    from google.cloud import secretmanager_v1
+
+    if channel is not None:
+        from google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc import (
+            SecretManagerServiceGrpcTransport,
+        )
+
+        client = secretmanager_v1.SecretManagerServiceClient(
+            transport=SecretManagerServiceGrpcTransport(channel=channel)
+        )
+    else:
+        try:
+            options = {"api_endpoint": endpoint} if endpoint else None
+            client = secretmanager_v1.SecretManagerServiceClient(client_options=options)
+        except Exception as exc:  # noqa: BLE001 - no credentials: said, not a traceback
+            raise BadInputError(
+                f"cannot reach Secret Manager: {exc} (Application Default Credentials: gcloud auth "
+                "application-default login)"
+            ) from None
+    return SecretStore(client, project)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -1,0 +1,108 @@
+"""``secrets audit`` and ``secrets rotate``: the secrets the platform file says the services read
+(``secret_management.secrets``), against Secret Manager. No value is ever printed, logged or recorded: an audit never
+reads one, and a rotation takes its value from standard input or a generator — never from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+
+from findly_infra.cli.context import Command, Context
+from findly_infra.cli.exits import EXIT_DRIFT, EXIT_OK
+
+__all__ = ["COMMANDS"]
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
+    audit = actions.add_parser(
+        "audit", help="missing, overdue, left enabled, readable by others: exit 0 none, 7 findings (never a value)"
+    )
+    rotate = actions.add_parser(
+        "rotate", help="add a new version (value on standard input, or --generate), disable those replaced long ago"
+    )
+    rotate.add_argument("secret", metavar="NAME", help="the secret, as secret_management.secrets names it")
+    rotate.add_argument("--generate", type=int, metavar="BYTES", help="a new random value of BYTES random bytes")
+    rotate.add_argument(
+        "--grace-period", metavar="DURATION", help="how long a replaced version stays enabled (default: the file's)"
+    )
+    for action in (audit, rotate):
+        action.add_argument("--env", required=True, help="the environment, as the platform file names it")
+        action.add_argument("--project", help="the Google Cloud project (default: as for cluster plan)")
+
+
+def _secrets(context: Context) -> int:
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.bootstrap import secret_store
+    from findly_infra.domain.secrets import audit_secrets, secret_id
+
+    args = context.args
+    platform = context.platform()
+    environment = platform.environment(args.env).name
+    managed = platform.secret_management
+    if managed is None or not managed.secrets:
+        raise BadInputError("the platform file names no secrets (secret_management.secrets): there is nothing to audit")
+    store = secret_store(platform, project=args.project)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if args.secrets_command == "audit":
+        observed = {secret_id(s, environment): store.observe(secret_id(s, environment)) for s in managed.secrets}
+        findings = audit_secrets(managed, environment, store.project, observed, now)
+        lines = [f"{finding.problem.value}: {finding.message}" for finding in findings]
+        lines = lines or [
+            f"{len(managed.secrets)} secrets in {environment}: present, fresh, readable only by their own"
+        ]
+        document = {
+            "environment": environment,
+            "project": store.project,
+            "secrets": sorted(observed),
+            "findings": [{"secret": f.secret, "problem": f.problem.value, "message": f.message} for f in findings],
+        }
+        context.emit(document, "\n".join(lines))
+        return EXIT_DRIFT if findings else EXIT_OK
+    secret = next((s for s in managed.secrets if s.name == args.secret), None)
+    if secret is None:
+        known = ", ".join(s.name for s in managed.secrets)
+        raise BadInputError(f"{args.secret!r} is not a secret of secret_management.secrets (known: {known})")
+    grace = timedelta(milliseconds=managed.grace_period.milliseconds)
+    if args.grace_period:
+        from findly_infra.domain.notation import Duration, NotationError
+
+        try:
+            grace = timedelta(milliseconds=Duration.parse(args.grace_period).milliseconds)
+        except NotationError as exc:
+            raise BadInputError(f"--grace-period: {exc}") from None
+    rotation = store.rotate(secret_id(secret, environment), _value(args.generate), grace=grace, now=now)
+    text = f"{rotation.secret}: version {rotation.added} added"
+    if rotation.disabled:
+        text += f"; disabled {', '.join(rotation.disabled)} (replaced more than the grace period ago)"
+    context.emit({"secret": rotation.secret, "added": rotation.added, "disabled": list(rotation.disabled)}, text)
+    return EXIT_OK
+
+
+def _value(generate: int | None) -> bytes:
+    """The new value: *generate* random bytes (URL-safe text), else standard input, exactly — never an argument."""
+    import secrets as random_source
+
+    from findly_infra.application.ports import BadInputError
+
+    if generate is not None:
+        if not 16 <= generate <= 4096:
+            raise BadInputError(f"--generate takes 16 to 4096 bytes, got {generate}")
+        return random_source.token_urlsafe(generate).encode()
+    if sys.stdin is None or sys.stdin.isatty():
+        raise BadInputError("give the new value on standard input (printf '%s' \"$VALUE\" | …), or --generate BYTES")
+    value = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    if not value:
+        raise BadInputError("standard input is empty: no new value was given, nothing was written")
+    return value
+
+
+COMMANDS = (
+    Command(
+        "secrets",
+        "the secrets the services read: `secrets audit` (exit 7 on findings), `secrets rotate NAME`",
+        _arguments,
+        _secrets,
+    ),
+)

@@ -1,0 +1,139 @@
+"""``secrets audit`` and ``secrets rotate`` against the Secret Manager stand-in, through the real client: an audit over
+seeded ages that never reads a payload, rotations that keep the previous version through the grace period, the fault
+matrix — and, for random secret values, no output, log, JSON or error message ever holds one."""
+
+from __future__ import annotations
+
+import io
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from findly_infra.testing.secret_manager import SecretManagerStandIn
+from tests.conftest import EXAMPLE
+from tests.test_release_cli import cli
+
+PROJECT = "findly-now"
+OWN = f"serviceAccount:fn-posts@{PROJECT}.iam.gserviceaccount.com"
+DB, KEY = "posts-db-password-production", "matcher-api-key-production"
+
+
+def _platform(folder: Path) -> Path:
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["secret_management"]["secrets"] = {
+        "posts-db-password": {"type": "database_credentials", "services": ["fn-posts"]},
+        "matcher-api-key": {"type": "api_keys", "services": ["fn-matcher"]},
+    }
+    document["secret_management"]["grace_period"] = "2 days"
+    path = folder / "findly.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def _env(sm: SecretManagerStandIn, config: Path) -> dict[str, str]:
+    return {"FINDLY_CONFIG": str(config), "FINDLY_SECRET_MANAGER_ENDPOINT": sm.address, "FINDLY_GCP_PROJECT": PROJECT}
+
+
+def _rotate(env: dict[str, str], value: bytes, *args: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, Any]:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(value)))
+    return cli(env, "secrets", "rotate", *args)
+
+
+def test_an_audit_over_seeded_ages_finds_what_is_wrong_and_never_reads_a_value(
+    sm: SecretManagerStandIn, tmp_path: Path
+) -> None:
+    env = _env(sm, _platform(tmp_path))
+    sm.add_secret(PROJECT, DB, b"first", readers=(OWN, "user:mallory@example.com"))
+    sm.backdate(PROJECT, DB, timedelta(days=45))  # database credentials rotate every 30 days
+    code, document = cli(env, "secrets", "audit", "--env", "production")
+    assert code == 7
+    assert [(f["secret"], f["problem"]) for f in document["findings"]] == [  # type: ignore[index]
+        (DB, "rotation-overdue"),
+        (DB, "unexpected-reader"),
+        (KEY, "missing"),
+    ]
+    assert "AccessSecretVersion" not in {method for method, _ in sm.calls}  # never a payload
+
+
+def test_a_rotation_keeps_the_previous_version_through_the_grace_period(
+    sm: SecretManagerStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _env(sm, _platform(tmp_path))
+    sm.add_secret(PROJECT, DB, b"first", readers=(OWN,))
+    sm.add_secret(PROJECT, KEY, b"key", readers=(f"serviceAccount:fn-matcher@{PROJECT}.iam.gserviceaccount.com",))
+    sm.backdate(PROJECT, DB, timedelta(days=40))
+    code, document = _rotate(env, b"second", "posts-db-password", "--env", "production", monkeypatch=monkeypatch)
+    assert (code, document["added"], document["disabled"]) == (0, "2", [])  # 1 stays enabled: the grace period
+    assert sm.payloads(PROJECT, DB) == [(1, "ENABLED", b"first"), (2, "ENABLED", b"second")]
+    sm.backdate(PROJECT, DB, timedelta(days=3))  # past the grace period: the next rotation disables what 2 replaced
+    code, document = cli(env, "secrets", "audit", "--env", "production")
+    assert [f["problem"] for f in document["findings"]] == ["stale-versions"]  # type: ignore[index]
+    code, document = _rotate(env, b"third", "posts-db-password", "--env", "production", monkeypatch=monkeypatch)
+    assert (document["added"], document["disabled"]) == ("3", ["1"])
+    assert [state for _, state, _ in sm.payloads(PROJECT, DB)] == ["DISABLED", "ENABLED", "ENABLED"]
+    code, _ = cli(env, "secrets", "audit", "--env", "production")
+    assert code == 0
+    code, document = cli(env, "secrets", "rotate", "matcher-api-key", "--env", "production", "--generate", "32")
+    assert (code, document["added"]) == (0, "2")
+    assert len(sm.payloads(PROJECT, KEY)[-1][2]) >= 32
+
+
+def test_the_fault_matrix(sm: SecretManagerStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = _env(sm, _platform(tmp_path))
+    sm.add_secret(PROJECT, DB, b"first", readers=(OWN,))
+    sm.fail("ListSecretVersions", grpc.StatusCode.UNAVAILABLE, "try later", times=2)
+    assert cli(env, "secrets", "audit", "--env", "production")[0] == 7  # retried through; the key is missing
+    sm.fail("GetSecret", grpc.StatusCode.UNAVAILABLE, "down", times=5)  # every attempt
+    code, document = cli(env, "secrets", "audit", "--env", "production")
+    assert code == 5
+    assert "after 5 attempts" in document["error"]["message"]  # type: ignore[index]
+    sm.fail("GetIamPolicy", grpc.StatusCode.PERMISSION_DENIED, "Permission 'secretmanager.secrets.getIamPolicy' denied")
+    code, document = cli(env, "secrets", "audit", "--env", "production")
+    assert code == 2
+    assert "secretmanager.secrets.getIamPolicy" in document["error"]["message"]  # type: ignore[index]
+    code, document = _rotate(env, b"", "posts-db-password", "--env", "production", monkeypatch=monkeypatch)
+    assert code == 2  # an empty value is refused before anything is written
+    assert len(sm.payloads(PROJECT, DB)) == 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=8, max_size=64))
+def test_no_output_log_json_or_error_ever_holds_a_secret_value(
+    value: str, sm: SecretManagerStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: Any
+) -> None:
+    env = _env(sm, _platform(tmp_path))
+    try:
+        sm.payloads(PROJECT, DB)
+    except KeyError:  # the first example: the secret is made once for all of them
+        sm.add_secret(PROJECT, DB, b"seed", readers=(OWN,))
+    seen = []
+    for failing in (None, "AddSecretVersion", "DisableSecretVersion"):
+        if failing:
+            sm.fail(failing, grpc.StatusCode.PERMISSION_DENIED, "Permission 'secretmanager.versions.add' denied")
+        for as_json in (True, False):
+            args = ("secrets", "rotate", "posts-db-password", "--env", "production")
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(value.encode())))
+            out = io.StringIO()
+            from unittest import mock
+
+            from findly_infra.cli import main
+
+            with mock.patch.dict("os.environ", {"GITHUB_ACTIONS": "", **env}):
+                main([*(["--json"] if as_json else []), *args], out=out)
+            seen.append(out.getvalue())
+        audit = io.StringIO()
+        with mock.patch.dict("os.environ", env):
+            main(["--json", "secrets", "audit", "--env", "production"], out=audit)
+        seen.append(audit.getvalue())
+    captured = capfd.readouterr()
+    seen += [captured.out, captured.err]
+    for text in seen:
+        assert value not in text
+    assert any(value.encode() == payload for _, _, payload in sm.payloads(PROJECT, DB))  # it did reach the store

@@ -114,3 +114,64 @@ def test_the_platform_file_pages_secrets_load_as_written() -> None:
     assert report.platform is not None
     assert report.platform.secret_management is not None
     assert [s.name for s in report.platform.secret_management.secrets] == ["posts-db-password", "matcher-api-key"]
+
+
+# ---- the release gate -------------------------------------------------------------------------------------------
+
+GATED = attrs.evolve(
+    SECRETS,
+    release_gate=True,
+    secrets=(
+        ManagedSecret("posts-db-password", "database_credentials", ("fn-posts",)),
+        ManagedSecret("shared-api-key", "api_keys", ("fn-posts", "fn-matcher")),
+        ManagedSecret("matcher-api-key", "api_keys", ("fn-matcher",)),
+    ),
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from([f"{s.name}-staging" for s in GATED.secrets]), st.lists(st.booleans(), max_size=3))
+)
+def test_the_gate_names_exactly_the_secrets_a_service_cannot_read(held: dict[str, list[bool]]) -> None:
+    from findly_infra.domain.secrets import unavailable_for
+
+    observed = {
+        name: ObservedSecret(tuple(SecretVersion(str(i), on, NOW) for i, on in enumerate(states, 1)))
+        for name, states in held.items()
+    }
+    for service in ("fn-posts", "fn-matcher", "fn-notifications"):
+        reads = [f"{s.name}-staging" for s in GATED.secrets if service in s.services]
+        expected = tuple(name for name in reads if not any(held.get(name, [])))
+        assert unavailable_for(service, "staging", GATED, observed) == expected
+
+
+def test_a_rollout_whose_secrets_are_missing_is_refused_before_anything_is_recorded() -> None:
+    import pytest
+
+    from findly_infra.application.service import PipelineService, PolicyRefusedError
+    from findly_infra.domain import StrategyKind
+    from findly_infra.testing import (
+        HEALTHY,
+        MemoryEventStore,
+        MemorySecrets,
+        ScriptedMetrics,
+        SimulatedCluster,
+        VirtualClock,
+    )
+
+    platform = attrs.evolve(PLATFORM, secret_management=GATED)
+    secrets = MemorySecrets({"posts-db-password-development": ObservedSecret((SecretVersion("1", False, NOW),))})
+    store = MemoryEventStore()
+    release = PipelineService(
+        platform, store, VirtualClock(NOW), ScriptedMetrics(lambda _: HEALTHY), SimulatedCluster(), secrets=secrets
+    )
+    with pytest.raises(PolicyRefusedError) as refused:
+        release.deploy("fn-posts", "1.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+    assert refused.value.refusal.rule == "secrets-present"
+    assert "posts-db-password-development, shared-api-key-development" in refused.value.refusal.message
+    assert store.load("fn-posts") == ([], 0)  # nothing recorded, no traffic moved
+    enabled = ObservedSecret((SecretVersion("2", True, NOW),))
+    secrets.secrets.update({"posts-db-password-development": enabled, "shared-api-key-development": enabled})
+    started = release.deploy("fn-posts", "1.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+    assert started.events[0].type == "rollout_started"
+    assert release.deploy("fn-posts", "1.0.0", "development", actor="erin").already  # a retry is not gated again

@@ -555,6 +555,25 @@ def _default_project() -> str:
     return str(project)
 
 
+def _gated(platform: Platform) -> bool:
+    managed = platform.secret_management
+    return managed is not None and managed.release_gate and bool(managed.secrets)
+
+
+@attrs.define
+class _LazySecrets:
+    """The release gate's secret store, reached on the first rollout that needs it (a command that starts none never
+    loads the Secret Manager client)."""
+
+    platform: Platform
+    _store: Any = attrs.field(default=None, init=False)
+
+    def observe(self, secret: str) -> Any:
+        if self._store is None:
+            self._store = secret_store(self.platform)
+        return self._store.observe(secret)
+
+
 def runner_identity(environ: Mapping[str, str] | None = None) -> str:
     """Who this process is, for rollout leases and ``status``: host and process, and the GitHub Actions run when
     there is one (``fv-runner-3:4242 (GitHub run 123456 attempt 2, deploy.yml)``)."""
@@ -724,6 +743,7 @@ def open_runtime(
             metrics,
             workloads,
             budgets,
+            secrets=_LazySecrets(platform) if _gated(platform) else None,
             holder=runner_identity() if durable else "",
             dead=dead_here,
             wall=SystemClock(),

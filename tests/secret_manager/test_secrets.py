@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from findly_infra.testing.secret_manager import SecretManagerStandIn
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, PAST
 from tests.test_release_cli import cli
 
 PROJECT = "findly-now"
@@ -137,3 +137,21 @@ def test_no_output_log_json_or_error_ever_holds_a_secret_value(
     for text in seen:
         assert value not in text
     assert any(value.encode() == payload for _, _, payload in sm.payloads(PROJECT, DB))  # it did reach the store
+
+
+def test_the_release_gate_refuses_a_rollout_whose_secret_is_missing_exit_3(
+    sm: SecretManagerStandIn, tmp_path: Path
+) -> None:
+    config = _platform(tmp_path)
+    document = yaml.safe_load(config.read_text())
+    document["secret_management"]["release_gate"] = True
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    env = {**_env(sm, config), "FINDLY_ACTOR": "erin", "FINDLY_STATE": str(tmp_path / "s.db"), "FINDLY_NOW": PAST}
+    code, document = cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")
+    assert code == 3
+    assert document["error"]["rule"] == "secrets-present"  # type: ignore[index]
+    assert "posts-db-password-development" in document["error"]["message"]  # type: ignore[index]
+    sm.add_secret(PROJECT, "posts-db-password-development", b"pw", readers=(OWN,))
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    code, _ = cli(env, "deploy", "fn-matcher", "1.0.0", "--env", "development")
+    assert code == 3  # fn-matcher's key is still missing

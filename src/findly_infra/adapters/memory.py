@@ -15,6 +15,7 @@ from findly_infra.application.scenarios import HEALTHY, Scenario
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Lease, lease_after
+from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetStatus
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
@@ -22,6 +23,7 @@ from findly_infra.domain.view import EnvironmentView
 __all__ = [
     "MemoryErrorBudgets",
     "MemoryEventStore",
+    "MemorySecrets",
     "ScenarioMetrics",
     "ScriptedMetrics",
     "SimulatedCluster",
@@ -132,6 +134,16 @@ class SimulatedCluster:
     def weights(self, service: str, environment: str) -> dict[str, int]:
         """Version -> share of traffic, zero shares left out."""
         return dict(self.holding(service, environment).weights)
+
+
+@attrs.define
+class MemorySecrets:
+    """Secrets as a secret store would hold them (versions and readers, never a value), by secret ID."""
+
+    secrets: dict[str, ObservedSecret] = attrs.field(factory=dict)
+
+    def observe(self, secret: str) -> ObservedSecret | None:
+        return self.secrets.get(secret)
 
 
 Script = Callable[[MetricsQuery], Mapping[str, float]]

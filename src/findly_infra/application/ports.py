@@ -17,6 +17,7 @@ from findly_infra.domain.analysis import Observation
 from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Lease
+from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetReport, BudgetStatus
 from findly_infra.domain.tracks import Holding
 from findly_infra.domain.view import EnvironmentView
@@ -37,6 +38,7 @@ __all__ = [
     "MetricsSource",
     "PagedStore",
     "SLOReports",
+    "SecretStates",
     "SnapshotStore",
     "StateError",
     "TimeKeepingStore",
@@ -84,6 +86,14 @@ class EventStore(Protocol):
 
         Raises :class:`ConcurrencyError` (and writes nothing) otherwise.
         """
+        ...
+
+
+class SecretStates(Protocol):
+    """What the secret store holds of a secret — its versions' states and ages, who may read it — never its value."""
+
+    def observe(self, secret: str) -> ObservedSecret | None:
+        """``None`` when the secret does not exist."""
         ...
 
 

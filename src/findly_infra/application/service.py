@@ -29,6 +29,7 @@ from findly_infra.application.ports import (
     Leases,
     MetricsSource,
     PagedStore,
+    SecretStates,
     SnapshotStore,
     StateError,
     Workloads,
@@ -41,6 +42,7 @@ from findly_infra.domain.identifiers import name_problem, reason_problem, versio
 from findly_infra.domain.lease import Lease
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.secrets import secret_id, unavailable_for
 from findly_infra.domain.state import HistoryError, Phase
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
@@ -112,6 +114,8 @@ class PipelineService:
     """Where releases take effect: real clusters for the environments bound to one, the simulated cluster for the
     others (the composition root decides)."""
     budgets: ErrorBudgets | None = None
+    secrets: SecretStates | None = None
+    """With ``secret_management.release_gate``: where a rollout's secrets are checked before it starts."""
     attempts: int = 8
     """How many times a command decides again when another changed the service's stream meanwhile."""
     backoff: Callable[[int], object] = attrs.field(default=_backoff, repr=False)
@@ -295,11 +299,27 @@ class PipelineService:
                     ) from None
                 return decide(pipeline, at, True, f"budgets unknown: {exc}")
             spent = [status for status in statuses if status.exhausted]
-            if not spent:
-                return decision
-            return decide(pipeline, at, True, "; ".join(status.describe() for status in spent))
+            if spent:
+                return decide(pipeline, at, True, "; ".join(status.describe() for status in spent))
+            return decision
 
-        return self._decide(service, environment, gated)
+        def checked(pipeline: DeploymentPipeline, at: datetime) -> Decision:
+            decision = gated(pipeline, at)
+            if decision.refusal is not None or not any(e.type == "rollout_started" for e in decision.events):
+                return decision
+            unavailable = self._unavailable_secrets(service, self.platform.environment(environment).name)
+            if not unavailable:
+                return decision
+            return Decision(
+                refusal=Refusal(
+                    "secrets-present",
+                    f"{service} reads {', '.join(unavailable)} in {environment}, which "
+                    f"{'does' if len(unavailable) == 1 else 'do'} not exist or has no enabled version: no traffic "
+                    "moved; create it (or enable a version) first",
+                )
+            )
+
+        return self._decide(service, environment, checked)
 
     def record_test(
         self, service: str, version: str, environment: str, suite: str, passed: bool, *, actor: str
@@ -448,6 +468,16 @@ class PipelineService:
             return outcome
         finally:
             self._let_go(service, environment)
+
+    def _unavailable_secrets(self, service: str, environment: str) -> tuple[str, ...]:
+        """The secrets *service* reads in *environment* that it could not read now (the release gate); none when the
+        gate is off or there is no secret store."""
+        managed = self.platform.secret_management
+        if self.secrets is None or managed is None or not managed.release_gate:
+            return ()
+        reads = [secret for secret in managed.secrets if service in secret.services]
+        observed = {secret_id(s, environment): self.secrets.observe(secret_id(s, environment)) for s in reads}
+        return unavailable_for(service, environment, managed, observed)
 
     # ---- leases: one driver per rollout ----------------------------------------------------------------------------
 

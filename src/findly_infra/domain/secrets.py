@@ -23,6 +23,7 @@ __all__ = [
     "allowed_readers",
     "audit_secrets",
     "secret_id",
+    "unavailable_for",
 ]
 
 
@@ -124,6 +125,22 @@ def audit_secrets(
                 )
             )
     return tuple(findings)
+
+
+def unavailable_for(
+    service: str, environment: str, secrets: SecretManagement, observed: Mapping[str, ObservedSecret | None]
+) -> tuple[str, ...]:
+    """The secrets *service* reads in *environment* that it could not read now: missing, or with no enabled version
+    (the release gate's rule, ``secrets-present``)."""
+    unavailable = []
+    for secret in secrets.secrets:
+        if service not in secret.services:
+            continue
+        name = secret_id(secret, environment)
+        held = observed.get(name)
+        if held is None or not any(version.enabled for version in held.versions):
+            unavailable.append(name)
+    return tuple(unavailable)
 
 
 def _days(age: timedelta) -> str:

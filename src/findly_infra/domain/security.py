@@ -272,6 +272,9 @@ class SecretManagement:
     secret_types: tuple[SecretType, ...] = ()
     secrets: tuple[ManagedSecret, ...] = ()
     grace_period: Duration = Duration.of(days=7)
+    release_gate: bool = False
+    """Before a rollout starts, check that every secret its service reads exists with an enabled version (rule
+    ``secrets-present``)."""
 
     def secret_type(self, name: str) -> SecretType | None:
         return next((kind for kind in self.secret_types if kind.name == name), None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from findly_infra.adapters.memory import (
     MemoryErrorBudgets,
     MemoryEventStore,
+    MemorySecrets,
     ScenarioMetrics,
     ScriptedMetrics,
     SimulatedCluster,
@@ -21,6 +22,7 @@ __all__ = [
     "SCENARIOS",
     "MemoryErrorBudgets",
     "MemoryEventStore",
+    "MemorySecrets",
     "ScenarioMetrics",
     "ScriptedMetrics",
     "SimulatedCluster",

@@ -25,6 +25,7 @@ PROMETHEUS = "http://127.0.0.1:9090"  # blocks naming it run in tests/prometheus
 CLUSTER = "--context findly-prod"  # blocks naming it run in tests/cluster, against the Kubernetes stand-in
 POSTGRES = "postgresql://findly@127.0.0.1:5432/findly"  # blocks naming it run in tests/postgres, against a real one
 GKE = "FINDLY_GKE_ENDPOINT=127.0.0.1:8443"  # blocks naming it run in tests/gke, against the GKE stand-in
+SECRETS = "FINDLY_SECRET_MANAGER_ENDPOINT=127.0.0.1:8444"  # in tests/secret_manager, against its stand-in
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def test_console_examples_run_from_another_folder(page: str, tmp_path: Path) -> 
     project = tmp_path / "project"
     project.mkdir()
     for block in pages()[page]:
-        if block.steps[0].command.startswith("pip install") or POSTGRES in block.text or GKE in block.text:
+        if block.steps[0].command.startswith("pip install") or any(m in block.text for m in (POSTGRES, GKE, SECRETS)):
             continue
         if "jq " in block.text:
             require_tool("jq", "Debian: apt-get install jq")

@@ -1,0 +1,64 @@
+"""`secrets audit` of 100 secrets against the Secret Manager stand-in (the real client over gRPC on 127.0.0.1): calls
+and wall time, beside one raw round trip.
+
+    python benchmarks/secrets.py
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from findly_infra.cli import main
+from findly_infra.examples import example_platform_text
+from findly_infra.testing.secret_manager import SecretManagerStandIn
+
+COUNT = 100
+
+
+def main_() -> None:
+    with tempfile.TemporaryDirectory() as folder, SecretManagerStandIn(page_size=25) as sm:
+        document = yaml.safe_load(example_platform_text())
+        document["secret_management"]["secrets"] = {
+            f"secret-{n:03d}": {"type": "api_keys", "services": ["fn-posts"]} for n in range(COUNT)
+        }
+        config = Path(folder) / "findly.yaml"
+        config.write_text(yaml.safe_dump(document, sort_keys=False))
+        own = "serviceAccount:fn-posts@findly-now.iam.gserviceaccount.com"
+        for n in range(COUNT):
+            sm.add_secret("findly-now", f"secret-{n:03d}-production", b"v1", b"v2", readers=(own,))
+        os.environ.update({"FINDLY_SECRET_MANAGER_ENDPOINT": sm.address, "FINDLY_GCP_PROJECT": "findly-now"})
+        client = sm.client()
+        name = "projects/findly-now/secrets/secret-000-production"
+        client.get_secret(name=name)
+        trips = []
+        for _ in range(50):
+            began = time.perf_counter()
+            client.get_secret(name=name, retry=None)
+            trips.append(time.perf_counter() - began)
+        runs = []
+        for _ in range(5):
+            before = len(sm.calls)
+            began = time.perf_counter()
+            code = main(["--config", str(config), "secrets", "audit", "--env", "production"], out=io.StringIO())
+            runs.append(time.perf_counter() - began)
+            calls = len(sm.calls) - before
+        assert code == 0, code
+        trip = statistics.median(trips)
+        print(f"raw round trip (get_secret): {trip * 1000:.2f} ms median")
+        print(
+            f"secrets audit of {COUNT} secrets: {calls} calls ({calls / COUNT:.0f} per secret), "
+            f"{statistics.median(runs) * 1000:.0f} ms median in process "
+            f"(round trips alone ~{calls * trip * 1000:.0f} ms)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main_())

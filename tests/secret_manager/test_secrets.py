@@ -155,3 +155,19 @@ def test_the_release_gate_refuses_a_rollout_whose_secret_is_missing_exit_3(
     assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
     code, _ = cli(env, "deploy", "fn-matcher", "1.0.0", "--env", "development")
     assert code == 3  # fn-matcher's key is still missing
+
+
+def test_secrets_schedule_sets_the_native_rotation_from_the_file_once(sm: SecretManagerStandIn, tmp_path: Path) -> None:
+    config = _platform(tmp_path)
+    document = yaml.safe_load(config.read_text())
+    document["secret_management"]["rotation_topic"] = "projects/findly-now/topics/secret-rotation"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    env = _env(sm, config)
+    sm.add_secret(PROJECT, DB, b"pw", readers=(OWN,))
+    sm.add_secret(PROJECT, KEY, b"key")
+    code, document = cli(env, "secrets", "schedule", "--env", "production")
+    assert (code, sorted(document["changed"])) == (0, sorted([DB, KEY]))  # type: ignore[arg-type]
+    secret = sm.client().get_secret(name=f"projects/{PROJECT}/secrets/{DB}")
+    assert secret.rotation.rotation_period == timedelta(days=30)  # database_credentials
+    assert [topic.name for topic in secret.topics] == ["projects/findly-now/topics/secret-rotation"]
+    assert cli(env, "secrets", "schedule", "--env", "production")[1]["changed"] == []  # set once

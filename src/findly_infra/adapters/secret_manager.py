@@ -97,6 +97,31 @@ class SecretStore:
                 disabled.append(self._disable(f"{name}/versions/{older.version}"))
         return Rotation(secret, added.name.rsplit("/", 1)[1], tuple(disabled))
 
+    def schedule(self, secret: str, *, period: timedelta, topic: str, first: datetime) -> bool:
+        """Set the secret's native rotation schedule (every *period*, next at *first*, notifying *topic*) unless it
+        already has that period and topic; whether it had to change."""
+        name = self._name(secret)
+        current = self._call("get the secret", name, lambda: self.client.get_secret(name=name, **self._once))
+        held_period = current.rotation.rotation_period
+        same_period = held_period is not None and held_period.total_seconds() == period.total_seconds()
+        if same_period and [t.name for t in current.topics] == [topic]:
+            return False
+        update = {
+            "name": name,
+            "rotation": {
+                "next_rotation_time": first.replace(tzinfo=UTC),
+                "rotation_period": period,  # proto-plus marshals a timedelta as a Duration
+            },
+            "topics": [{"name": topic}],
+        }
+        mask = {"paths": ["rotation", "topics"]}
+        self._call(
+            "set the rotation schedule",
+            name,
+            lambda: self.client.update_secret(request={"secret": update, "update_mask": mask}, **self._once),
+        )
+        return True
+
     def _disable(self, version: str) -> str:
         self._call("disable a version", version, lambda: self.client.disable_secret_version(name=version, **self._once))
         return version.rsplit("/", 1)[1]

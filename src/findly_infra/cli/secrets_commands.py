@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from findly_infra.cli.context import Command, Context
 from findly_infra.cli.exits import EXIT_DRIFT, EXIT_OK
@@ -27,7 +28,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     rotate.add_argument(
         "--grace-period", metavar="DURATION", help="how long a replaced version stays enabled (default: the file's)"
     )
-    for action in (audit, rotate):
+    schedule = actions.add_parser(
+        "schedule",
+        help="set each secret's native rotation schedule from its type's period (notifying rotation_topic)",
+    )
+    for action in (audit, rotate, schedule):
         action.add_argument("--env", required=True, help="the environment, as the platform file names it")
         action.add_argument("--project", help="the Google Cloud project (default: as for cluster plan)")
 
@@ -60,6 +65,8 @@ def _secrets(context: Context) -> int:
         }
         context.emit(document, "\n".join(lines))
         return EXIT_DRIFT if findings else EXIT_OK
+    if args.secrets_command == "schedule":
+        return _schedule(context, store, managed, environment, now)
     secret = next((s for s in managed.secrets if s.name == args.secret), None)
     if secret is None:
         known = ", ".join(s.name for s in managed.secrets)
@@ -77,6 +84,34 @@ def _secrets(context: Context) -> int:
     if rotation.disabled:
         text += f"; disabled {', '.join(rotation.disabled)} (replaced more than the grace period ago)"
     context.emit({"secret": rotation.secret, "added": rotation.added, "disabled": list(rotation.disabled)}, text)
+    return EXIT_OK
+
+
+def _schedule(context: Context, store: Any, managed: Any, environment: str, now: datetime) -> int:
+    """Each secret's rotation every its type's period, the first one period from now, notifying the topic."""
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.domain.secrets import secret_id
+
+    if managed.rotation_topic is None:
+        raise BadInputError(
+            "secret_management.rotation_topic names no Pub/Sub topic: Secret Manager notifies one when a secret is "
+            "due (projects/P/topics/T)"
+        )
+    lines, changed = [], []
+    for secret in managed.secrets:
+        kind = managed.secret_type(secret.type)
+        if kind is None:
+            continue
+        period = timedelta(milliseconds=kind.rotation_period.milliseconds)
+        name = secret_id(secret, environment)
+        if store.schedule(name, period=period, topic=managed.rotation_topic, first=now + period):
+            changed.append(name)
+            lines.append(
+                f"{name}: rotation every {kind.rotation_period.describe()}, notifying {managed.rotation_topic}"
+            )
+        else:
+            lines.append(f"{name}: already rotates every {kind.rotation_period.describe()}")
+    context.emit({"environment": environment, "changed": changed}, "\n".join(lines))
     return EXIT_OK
 
 

@@ -275,6 +275,16 @@ class SecretManagement:
     release_gate: bool = False
     """Before a rollout starts, check that every secret its service reads exists with an enabled version (rule
     ``secrets-present``)."""
+    rotation_topic: str | None = None
+    """The Pub/Sub topic Secret Manager notifies when a secret is due (``projects/P/topics/T``): with it,
+    ``secrets schedule`` sets each secret's native rotation schedule from its type's period."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.rotation_topic is not None and not re.match(r"^projects/[^/]+/topics/[^/]+$", self.rotation_topic):
+            raise InvariantError(
+                f"{self.rotation_topic!r} is not a Pub/Sub topic such as 'projects/findly-now/topics/secret-rotation'",
+                field="rotation_topic",
+            )
 
     def secret_type(self, name: str) -> SecretType | None:
         return next((kind for kind in self.secret_types if kind.name == name), None)

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from findly_infra.adapters.google_api import call_google
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.domain.gke import AutoscalingLimits, ClusterPlan, ClusterSpec, PoolAction, PoolChange, PoolSpec
 
@@ -35,10 +36,6 @@ class GkeApplyError(DependencyUnavailableError):
         super().__init__(message)
         self.done = done
         self.not_done = not_done
-
-
-class _Retry(Exception):  # noqa: N818 - a signal to stamina, never seen outside
-    pass
 
 
 @attrs.define
@@ -185,36 +182,9 @@ class GkeClusters:
         if operation.error.message or operation.error.code:
             raise DependencyUnavailableError(f"operation {operation.name} ended in error: {operation.error.message}")
 
-    # ---- one call, its errors ----------------------------------------------------------------------------------------
-
     def _call(self, what: str, resource: str, call: Callable[[], Any]) -> Any:
-        import stamina
-        from google.api_core import exceptions
-
-        def once() -> Any:
-            try:
-                return call()
-            except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded, exceptions.FailedPrecondition) as exc:
-                raise _Retry(f"{type(exc).__name__}: {exc.message}") from None
-
-        caller = stamina.RetryingCaller(attempts=self.attempts, timeout=None, wait_initial=0.5, wait_max=30.0).on(
-            _Retry
-        )
-        try:
-            return caller(once)
-        except _Retry as exc:
-            raise DependencyUnavailableError(
-                f"GKE did not {what} ({resource}): {exc} (after {self.attempts} attempts)"
-            ) from None
-        except exceptions.NotFound as exc:
-            raise BadInputError(f"GKE has no {resource} ({exc.message}): check the project and gke_cluster") from None
-        except exceptions.PermissionDenied as exc:
-            raise BadInputError(
-                f"GKE refused to {what} on {resource}: {exc.message} (a configuration problem: grant the role that "
-                "holds this permission)"
-            ) from None
-        except exceptions.GoogleAPICallError as exc:
-            raise BadInputError(f"GKE refused to {what} on {resource}: {exc.message}") from None
+        # one operation at a time per cluster: FAILED_PRECONDITION (another running) is waited out
+        return call_google("GKE", what, resource, call, attempts=self.attempts, busy_is_transient=True)
 
 
 def connect_gke(project: str, *, endpoint: str | None = None, channel: Any = None, **options: Any) -> GkeClusters:

@@ -19,17 +19,14 @@ from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.adapters.google_api import NotFoundError, call_google
+from findly_infra.application.ports import BadInputError
 from findly_infra.domain.secrets import ObservedSecret, SecretVersion
 
 __all__ = ["READER_ROLES", "Rotation", "SecretStore", "connect_secret_manager"]
 
 READER_ROLES = frozenset({"roles/secretmanager.secretAccessor", "roles/secretmanager.admin", "roles/owner"})
 """The roles whose members can read a secret's payload."""
-
-
-class _Retry(Exception):  # noqa: N818 - a signal to stamina, never seen outside
-    pass
 
 
 @attrs.frozen
@@ -58,7 +55,7 @@ class SecretStore:
         name = self._name(secret)
         try:
             self._call("get the secret", name, lambda: self.client.get_secret(name=name, **self._once))
-        except _Missing:
+        except NotFoundError:
             return None
         versions = self._call(
             "list the versions", name, lambda: list(self.client.list_secret_versions(parent=name, **self._once))
@@ -133,36 +130,7 @@ class SecretStore:
         return {"retry": None, "timeout": self.call_timeout}
 
     def _call(self, what: str, resource: str, call: Callable[[], Any]) -> Any:
-        import stamina
-        from google.api_core import exceptions
-
-        def once() -> Any:
-            try:
-                return call()
-            except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded) as exc:
-                raise _Retry(f"{type(exc).__name__}: {exc.message}") from None
-
-        caller = stamina.RetryingCaller(attempts=self.attempts, timeout=None, wait_initial=0.5, wait_max=10.0)
-        try:
-            return caller.on(_Retry)(once)
-        except _Retry as exc:
-            raise DependencyUnavailableError(
-                f"Secret Manager did not {what} ({resource}): {exc} (after {self.attempts} attempts)"
-            ) from None
-        except exceptions.NotFound:
-            raise _Missing(resource) from None
-        except exceptions.PermissionDenied as exc:
-            raise BadInputError(
-                f"Secret Manager refused to {what} on {resource}: {exc.message} (a configuration problem: grant the "
-                "role that holds this permission)"
-            ) from None
-        except exceptions.GoogleAPICallError as exc:
-            raise BadInputError(f"Secret Manager refused to {what} on {resource}: {exc.message}") from None
-
-
-class _Missing(BadInputError):  # noqa: N818 - a secret that is not there: a finding, not an error
-    def __init__(self, resource: str) -> None:
-        super().__init__(f"Secret Manager has no {resource}")
+        return call_google("Secret Manager", what, resource, call, attempts=self.attempts)
 
 
 def connect_secret_manager(project: str, *, endpoint: str | None = None, channel: Any = None) -> SecretStore:

@@ -17,34 +17,18 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 from collections.abc import Callable, Iterator
-from concurrent import futures
-from types import TracebackType
 from typing import Any
 
 import attrs
+
+from findly_infra.testing._grpc import Abort, GrpcStandIn, Method
 
 __all__ = ["GkeStandIn"]
 
 _CLUSTER = re.compile(r"^projects/([^/]+)/locations/([^/]+)/clusters/([^/]+)$")
 _POOL = re.compile(r"^projects/([^/]+)/locations/([^/]+)/clusters/([^/]+)/nodePools/([^/]+)$")
 _OPERATION = re.compile(r"^projects/([^/]+)/locations/([^/]+)/operations/([^/]+)$")
-
-
-class _Abort(Exception):  # noqa: N818 - a gRPC status, not an error of ours
-    def __init__(self, code: Any, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@attrs.define
-class _Fault:
-    method: str
-    code: Any
-    message: str
-    times: int
 
 
 @attrs.define
@@ -56,31 +40,26 @@ class _Operation:
     error: str | None = None
 
 
-class GkeStandIn:
+class GkeStandIn(GrpcStandIn):
     """The stand-in server (see the module's documentation). ``polls`` is how many ``get_operation`` calls see an
     operation still running before it is done."""
+
+    service = "google.container.v1.ClusterManager"
 
     def __init__(self, *, polls: int = 2) -> None:
         from google.cloud import container_v1
 
+        super().__init__()
         self._types = container_v1
         self.polls = polls
-        self._lock = threading.RLock()
         self._clusters: dict[tuple[str, str, str], Any] = {}
         self._operations: dict[str, _Operation] = {}
-        self._faults: list[_Fault] = []
         self._failing_operations: dict[str, str] = {}
         self._ids = itertools.count(1)
-        self.calls: list[tuple[str, str]] = []
-        """Each call received: (method, the resource name it named)."""
-        self._server: Any = None
-        self.address = ""
 
-    # ---- lifecycle ---------------------------------------------------------------------------------------------------
+    # ---- the method table ------------------------------------------------------------------------------------------
 
-    def __enter__(self) -> GkeStandIn:
-        import grpc
-
+    def methods(self) -> dict[str, Method]:
         types = self._types
         table: dict[str, tuple[Any, Any, Callable[[Any], Any]]] = {
             "GetCluster": (types.GetClusterRequest, types.Cluster, self._get_cluster),
@@ -96,44 +75,13 @@ class GkeStandIn:
             "DeleteNodePool": (types.DeleteNodePoolRequest, types.Operation, self._delete_node_pool),
             "UpdateCluster": (types.UpdateClusterRequest, types.Operation, self._update_cluster),
         }
-
-        def handler(method: str, serve: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
-            def answer(request: Any, context: Any) -> Any:
-                try:
-                    return self._serve(method, request, serve)
-                except _Abort as abort:
-                    context.abort(abort.code, abort.message)
-
-            return answer
-
-        handlers = {
-            method: grpc.unary_unary_rpc_method_handler(
-                handler(method, serve), request_deserializer=request.deserialize, response_serializer=reply.serialize
-            )
-            for method, (request, reply, serve) in table.items()
-        }
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        self._server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("google.container.v1.ClusterManager", handlers),)
-        )
-        port = self._server.add_insecure_port("127.0.0.1:0")
-        self._server.start()
-        self.address = f"127.0.0.1:{port}"
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self._server is not None:
-            self._server.stop(grace=None)
+        return {name: (request.deserialize, reply.serialize, serve) for name, (request, reply, serve) in table.items()}
 
     def client(self) -> Any:
         """The real ``ClusterManagerClient``, over an insecure channel to this stand-in."""
-        import grpc
         from google.cloud.container_v1.services.cluster_manager.transports.grpc import ClusterManagerGrpcTransport
 
-        channel = grpc.insecure_channel(self.address)
-        return self._types.ClusterManagerClient(transport=ClusterManagerGrpcTransport(channel=channel))
+        return self._types.ClusterManagerClient(transport=ClusterManagerGrpcTransport(channel=self.channel()))
 
     # ---- what a test arranges --------------------------------------------------------------------------------------
 
@@ -156,11 +104,6 @@ class GkeStandIn:
             held = self._clusters[(project, location, name)]
             return self._types.Cluster.deserialize(self._types.Cluster.serialize(held))  # a copy
 
-    def fail(self, method: str, code: Any, message: str = "", *, times: int = 1) -> None:
-        """The next *times* calls of *method* (``"UpdateNodePool"``) end with the gRPC status *code*."""
-        with self._lock:
-            self._faults.append(_Fault(method, code, message or f"{method} failed", times))
-
     def fail_operation(self, method: str, message: str) -> None:
         """The next operation *method* starts ends ``DONE`` with an error, and changes nothing."""
         with self._lock:
@@ -168,24 +111,15 @@ class GkeStandIn:
 
     # ---- serving -----------------------------------------------------------------------------------------------------
 
-    def _serve(self, method: str, request: Any, serve: Callable[[Any], Any]) -> Any:
-        with self._lock:
-            self.calls.append((method, str(getattr(request, "name", "") or getattr(request, "parent", ""))))
-            for fault in self._faults:
-                if fault.method == method and fault.times > 0:
-                    fault.times -= 1
-                    raise _Abort(fault.code, fault.message)
-            return serve(request)
-
     def _found(self, name: str) -> tuple[tuple[str, str, str], Any]:
         import grpc
 
         match = _CLUSTER.match(name)
         if match is None:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid resource name: {name!r}")
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid resource name: {name!r}")
         key = (match.group(1), match.group(2), match.group(3))
         if key not in self._clusters:
-            raise _Abort(grpc.StatusCode.NOT_FOUND, f"Not found: {name}.")
+            raise Abort(grpc.StatusCode.NOT_FOUND, f"Not found: {name}.")
         return key, self._clusters[key]
 
     def _pool(self, name: str) -> tuple[tuple[str, str, str], Any, Any]:
@@ -193,11 +127,11 @@ class GkeStandIn:
 
         match = _POOL.match(name)
         if match is None:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid resource name: {name!r}")
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid resource name: {name!r}")
         key, cluster = self._found(name.rsplit("/nodePools/", 1)[0])
         pool = next((p for p in cluster.node_pools if p.name == match.group(4)), None)
         if pool is None:
-            raise _Abort(grpc.StatusCode.NOT_FOUND, f"Not found: {name}.")
+            raise Abort(grpc.StatusCode.NOT_FOUND, f"Not found: {name}.")
         return key, cluster, pool
 
     def _get_cluster(self, request: Any) -> Any:
@@ -211,10 +145,10 @@ class GkeStandIn:
 
         match = _OPERATION.match(request.name)
         if match is None:  # GKE returns a short name, and reads an operation back only by its full path
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid operation name: {request.name!r}")
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid operation name: {request.name!r}")
         operation = self._operations.get(match.group(3))
         if operation is None:
-            raise _Abort(grpc.StatusCode.NOT_FOUND, f"Not found: {request.name}.")
+            raise Abort(grpc.StatusCode.NOT_FOUND, f"Not found: {request.name}.")
         if operation.proto.status == self._types.Operation.Status.RUNNING:
             operation.polls_left -= 1
             if operation.polls_left <= 0:
@@ -235,7 +169,7 @@ class GkeStandIn:
             if op.cluster == key and op.proto.status == self._types.Operation.Status.RUNNING
         ]
         if running:
-            raise _Abort(
+            raise Abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"Cluster is running incompatible operation {running[0].proto.name}.",
             )
@@ -263,7 +197,7 @@ class GkeStandIn:
 
         key, cluster = self._found(request.parent)
         if any(pool.name == request.node_pool.name for pool in cluster.node_pools):
-            raise _Abort(
+            raise Abort(
                 grpc.StatusCode.ALREADY_EXISTS, f"Already exists: {request.parent}/nodePools/{request.node_pool.name}."
             )
         pool = self._settled(request.node_pool)

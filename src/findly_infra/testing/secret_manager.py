@@ -13,25 +13,17 @@ versions numbered from 1, a payload checksum checked when given, pages of versio
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent import futures
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 import attrs
 
+from findly_infra.testing._grpc import Abort, GrpcStandIn, Method
+
 __all__ = ["SecretManagerStandIn"]
 
 ACCESSOR = "roles/secretmanager.secretAccessor"
-
-
-class _Abort(Exception):  # noqa: N818 - a gRPC status, not an error of ours
-    def __init__(self, code: Any, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @attrs.define
@@ -41,30 +33,27 @@ class _Held:
     policy: Any = None
 
 
-class SecretManagerStandIn:
+class SecretManagerStandIn(GrpcStandIn):
+    service = "google.cloud.secretmanager.v1.SecretManagerService"
+
     def __init__(self, *, clock: Callable[[], datetime] | None = None, page_size: int = 2) -> None:
         from google.cloud import secretmanager_v1
         from google.iam.v1 import policy_pb2
 
+        super().__init__()
         self._types = secretmanager_v1
         self._policy = policy_pb2
         self.clock = clock or (lambda: datetime.now(UTC))
         self.page_size = page_size
-        self._lock = threading.RLock()
         self._secrets: dict[str, _Held] = {}
-        self._faults: list[list[Any]] = []
-        self.calls: list[tuple[str, str]] = []
-        self._server: Any = None
-        self.address = ""
 
-    # ---- lifecycle ---------------------------------------------------------------------------------------------------
+    # ---- the method table ------------------------------------------------------------------------------------------
 
-    def __enter__(self) -> SecretManagerStandIn:
-        import grpc
+    def methods(self) -> dict[str, Method]:
         from google.iam.v1 import iam_policy_pb2
 
         types = self._types
-        table: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], bytes], Callable[[Any], Any]]] = {
+        table: dict[str, Method] = {
             "GetSecret": (types.GetSecretRequest.deserialize, types.Secret.serialize, self._get_secret),
             "ListSecretVersions": (
                 types.ListSecretVersionsRequest.deserialize,
@@ -94,51 +83,15 @@ class SecretManagerStandIn:
             ),
         }
 
-        def handler(method: str, serve: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
-            def answer(request: Any, context: Any) -> Any:
-                try:
-                    with self._lock:
-                        name = str(getattr(request, "name", "") or getattr(request, "parent", "") or "")
-                        name = name or str(getattr(request, "resource", "") or getattr(request.secret, "name", ""))
-                        self.calls.append((method, name))
-                        for fault in self._faults:
-                            if fault[0] == method and fault[3] > 0:
-                                fault[3] -= 1
-                                raise _Abort(fault[1], fault[2])
-                        return serve(request)
-                except _Abort as abort:
-                    context.abort(abort.code, abort.message)
-
-            return answer
-
-        handlers = {
-            method: grpc.unary_unary_rpc_method_handler(
-                handler(method, serve), request_deserializer=decode, response_serializer=encode
-            )
-            for method, (decode, encode, serve) in table.items()
-        }
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        self._server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler("google.cloud.secretmanager.v1.SecretManagerService", handlers),)
-        )
-        self.address = f"127.0.0.1:{self._server.add_insecure_port('127.0.0.1:0')}"
-        self._server.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self._server is not None:
-            self._server.stop(grace=None)
+        return table
 
     def client(self) -> Any:
         """The real ``SecretManagerServiceClient``, over an insecure channel to this stand-in."""
-        import grpc
         from google.cloud.secretmanager_v1.services.secret_manager_service.transports.grpc import (
             SecretManagerServiceGrpcTransport,
         )
 
-        transport = SecretManagerServiceGrpcTransport(channel=grpc.insecure_channel(self.address))
+        transport = SecretManagerServiceGrpcTransport(channel=self.channel())
         return self._types.SecretManagerServiceClient(transport=transport)
 
     # ---- what a test arranges --------------------------------------------------------------------------------------
@@ -165,10 +118,6 @@ class SecretManagerStandIn:
             for version, _ in self._secrets[f"projects/{project}/secrets/{secret_id}"].versions:
                 version.create_time = version.create_time - by
 
-    def fail(self, method: str, code: Any, message: str = "", *, times: int = 1) -> None:
-        with self._lock:
-            self._faults.append([method, code, message or f"{method} failed", times])
-
     # ---- serving -----------------------------------------------------------------------------------------------------
 
     def _held(self, name: str) -> _Held:
@@ -176,7 +125,7 @@ class SecretManagerStandIn:
 
         held = self._secrets.get(name)
         if held is None:
-            raise _Abort(grpc.StatusCode.NOT_FOUND, f"Secret [{name}] not found or has no versions.")
+            raise Abort(grpc.StatusCode.NOT_FOUND, f"Secret [{name}] not found or has no versions.")
         return held
 
     def _version(self, name: str) -> tuple[_Held, Any, bytes]:
@@ -186,7 +135,7 @@ class SecretManagerStandIn:
         for version, data in held.versions:
             if version.name == name:
                 return held, version, data
-        raise _Abort(grpc.StatusCode.NOT_FOUND, f"Secret Version [{name}] not found.")
+        raise Abort(grpc.StatusCode.NOT_FOUND, f"Secret Version [{name}] not found.")
 
     def _new_version(self, held: _Held, payload: bytes) -> Any:
         version = self._types.SecretVersion(
@@ -217,9 +166,9 @@ class SecretManagerStandIn:
         held = self._held(request.parent)
         data = bytes(request.payload.data)
         if "data_crc32c" in request.payload and request.payload.data_crc32c != zlib.crc32(data) & 0xFFFFFFFF:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "Checksum mismatch: the payload was corrupted in transit.")
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "Checksum mismatch: the payload was corrupted in transit.")
         if not data:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "A secret payload must not be empty.")
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "A secret payload must not be empty.")
         return self._new_version(held, data)
 
     def _disable_version(self, request: Any) -> Any:

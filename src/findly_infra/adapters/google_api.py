@@ -1,0 +1,68 @@
+"""One call to a Google Cloud API (GKE, Secret Manager) through its official client, and what its errors mean for
+the person: shared by the two adapters so that they retry and name failures alike.
+
+The clients' own retries are off at every call (``retry=None``): ours know what each status means. ``UNAVAILABLE``
+and ``DEADLINE_EXCEEDED`` — and, where an API runs one operation at a time, ``FAILED_PRECONDITION`` — are retried
+with backoff, then :class:`DependencyUnavailableError` (exit 5); ``NOT_FOUND`` is :class:`NotFoundError`;
+``PERMISSION_DENIED`` and any other refusal are :class:`BadInputError` (exit 2) carrying the server's message, which
+names the permission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+
+__all__ = ["NotFoundError", "call_google"]
+
+
+class NotFoundError(BadInputError):
+    """The resource does not exist (a configuration problem — or, for an audit, a finding)."""
+
+
+class _Retry(Exception):  # noqa: N818 - a signal to stamina, never seen outside
+    pass
+
+
+def call_google(
+    api: str,
+    what: str,
+    resource: str,
+    call: Callable[[], Any],
+    *,
+    attempts: int,
+    busy_is_transient: bool = False,
+) -> Any:
+    """*call*, retried while the API is unavailable (or busy, with *busy_is_transient*); its errors as ours, each
+    naming *api*, *what* was asked and the *resource*."""
+    import stamina
+    from google.api_core import exceptions
+
+    transient: tuple[type[Exception], ...] = (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded)
+    if busy_is_transient:
+        transient += (exceptions.FailedPrecondition,)
+
+    def once() -> Any:
+        try:
+            return call()
+        except transient as exc:
+            raise _Retry(f"{type(exc).__name__}: {getattr(exc, 'message', exc)}") from None
+
+    caller = stamina.RetryingCaller(attempts=attempts, timeout=None, wait_initial=0.5, wait_max=30.0).on(_Retry)
+    try:
+        return caller(once)
+    except _Retry as exc:
+        raise DependencyUnavailableError(
+            f"{api} did not {what} ({resource}): {exc} (after {attempts} attempts)"
+        ) from None
+    except exceptions.NotFound as exc:
+        raise NotFoundError(f"{api} has no {resource} ({exc.message})") from None
+    except exceptions.PermissionDenied as exc:
+        raise BadInputError(
+            f"{api} refused to {what} on {resource}: {exc.message} (a configuration problem: grant the role that "
+            "holds this permission)"
+        ) from None
+    except exceptions.GoogleAPICallError as exc:
+        raise BadInputError(f"{api} refused to {what} on {resource}: {exc.message}") from None

@@ -171,3 +171,19 @@ def test_secrets_schedule_sets_the_native_rotation_from_the_file_once(sm: Secret
     assert secret.rotation.rotation_period == timedelta(days=30)  # database_credentials
     assert [topic.name for topic in secret.topics] == ["projects/findly-now/topics/secret-rotation"]
     assert cli(env, "secrets", "schedule", "--env", "production")[1]["changed"] == []  # set once
+
+
+def test_a_rotation_whose_disabling_fails_says_the_new_version_was_added(
+    sm: SecretManagerStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _env(sm, _platform(tmp_path))
+    sm.add_secret(PROJECT, DB, b"first", readers=(OWN,))
+    _rotate(env, b"second", "posts-db-password", "--env", "production", monkeypatch=monkeypatch)
+    sm.backdate(PROJECT, DB, timedelta(days=3))
+    sm.fail("DisableSecretVersion", grpc.StatusCode.PERMISSION_DENIED, "Permission 'secretmanager.versions.disable'")
+    code, document = _rotate(env, b"third", "posts-db-password", "--env", "production", monkeypatch=monkeypatch)
+    assert code == 2
+    message = document["error"]["message"]  # type: ignore[index]
+    assert "posts-db-password-production: version 3 was added" in message
+    assert "secretmanager.versions.disable" in message
+    assert [state for _, state, _ in sm.payloads(PROJECT, DB)] == ["ENABLED", "ENABLED", "ENABLED"]

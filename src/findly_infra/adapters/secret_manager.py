@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from findly_infra.adapters.google_api import NotFoundError, call_google
-from findly_infra.application.ports import BadInputError
+from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.domain.secrets import ObservedSecret, SecretVersion
 
 __all__ = ["READER_ROLES", "Rotation", "SecretStore", "connect_secret_manager"]
@@ -85,14 +85,22 @@ class SecretStore:
             name,
             lambda: self.client.add_secret_version(request={"parent": name, "payload": payload}, **self._once),
         )
-        observed = self.observe(secret)
-        assert observed is not None
-        enabled = sorted((v for v in observed.versions if v.enabled), key=lambda v: int(v.version))
-        disabled = []
-        for older, newer in itertools.pairwise(enabled):
-            if now - newer.created > grace:
-                disabled.append(self._disable(f"{name}/versions/{older.version}"))
-        return Rotation(secret, added.name.rsplit("/", 1)[1], tuple(disabled))
+        number = added.name.rsplit("/", 1)[1]
+        disabled: list[str] = []
+        try:
+            observed = self.observe(secret)
+            assert observed is not None
+            enabled = sorted((v for v in observed.versions if v.enabled), key=lambda v: int(v.version))
+            for older, newer in itertools.pairwise(enabled):
+                if now - newer.created > grace:
+                    disabled.append(self._disable(f"{name}/versions/{older.version}"))
+        except (BadInputError, DependencyUnavailableError) as exc:  # the new value is in: say so, or it is added twice
+            done = f"; disabled {', '.join(disabled)}" if disabled else ""
+            raise type(exc)(
+                f"{secret}: version {number} was added{done}, but the versions it replaced were not all disabled: "
+                f"{exc} (do not rotate again for this: the next rotation disables them)"
+            ) from None
+        return Rotation(secret, number, tuple(disabled))
 
     def schedule(self, secret: str, *, period: timedelta, topic: str, first: datetime) -> bool:
         """Set the secret's native rotation schedule (every *period*, next at *first*, notifying *topic*) unless it

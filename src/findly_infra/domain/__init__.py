@@ -10,6 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "IdentityClaimsError": "findly_infra.domain.identity",
+    "VerifiedIdentity": "findly_infra.domain.identity",
+    "identity_from_claims": "findly_infra.domain.identity",
     "AutoscalingLimits": "findly_infra.domain.gke",
     "ClusterPlan": "findly_infra.domain.gke",
     "ClusterSpec": "findly_infra.domain.gke",
@@ -281,6 +284,7 @@ __all__ = [
     "Holding",
     "HorizontalAutoscaler",
     "IPBlock",
+    "IdentityClaimsError",
     "Infrastructure",
     "IngressConfiguration",
     "IngressRule",
@@ -362,6 +366,7 @@ __all__ = [
     "UnknownNameError",
     "ValidationStep",
     "Verdict",
+    "VerifiedIdentity",
     "WaitKind",
     "Waiting",
     "allowed_readers",
@@ -378,6 +383,7 @@ __all__ = [
     "fold",
     "format_number",
     "format_path",
+    "identity_from_claims",
     "judge",
     "judge_criteria",
     "judge_triggers",
@@ -497,6 +503,7 @@ if TYPE_CHECKING:
         reason_problem,
         version_problem,
     )
+    from findly_infra.domain.identity import IdentityClaimsError, VerifiedIdentity, identity_from_claims
     from findly_infra.domain.infrastructure import (
         AutoscalerLimits,
         ClusterAutoscaler,

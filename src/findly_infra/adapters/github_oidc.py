@@ -1,0 +1,138 @@
+"""GitHub Actions' OIDC tokens: requested from the runner and verified with PyJWT (the cryptography is the
+library's, none of it written here).
+
+A run with ``permissions: id-token: write`` can mint a token for an audience of our choosing
+(``ACTIONS_ID_TOKEN_REQUEST_URL`` + ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``). Verification checks the signature against the
+issuer's JWKS (fetched, cached, and fetched again once for a key id it does not hold — a rotated key), the issuer, the
+audience, the expiry and not-before times with a small leeway, and accepts only the expected asymmetric algorithms:
+``alg: none`` and HMAC "confusions" (a token signed with the public key as a shared secret) are refused. The
+identity is then read from the claims (``domain.identity``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import attrs
+
+from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.domain.identity import IdentityClaimsError, VerifiedIdentity, identity_from_claims
+
+__all__ = ["GITHUB_ISSUER", "IdentityRefusedError", "OidcVerifier", "request_token"]
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+
+
+class IdentityRefusedError(BadInputError):
+    """A token that does not prove who is acting (forged, expired, for another audience or issuer, an unexpected
+    algorithm…): the message says why, never the token."""
+
+
+def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
+    """A token for *audience* from the runner (``ACTIONS_ID_TOKEN_REQUEST_URL``/``_TOKEN``, present when the job has
+    ``permissions: id-token: write``)."""
+    import httpx
+
+    url, bearer = environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"), environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    if not url or not bearer:
+        raise BadInputError(
+            "no OIDC token can be requested here: the job needs `permissions: id-token: write` (GitHub then sets "
+            "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)"
+        )
+    try:
+        response = httpx.get(
+            url, params={"audience": audience}, headers={"Authorization": f"bearer {bearer}"}, timeout=timeout
+        )
+    except httpx.HTTPError as exc:
+        raise DependencyUnavailableError(f"the runner's OIDC token endpoint did not answer: {exc}") from None
+    if response.status_code != 200:
+        raise DependencyUnavailableError(f"the runner's OIDC token endpoint answered {response.status_code}")
+    try:
+        value = response.json()["value"]
+    except (ValueError, KeyError, TypeError):
+        raise DependencyUnavailableError("the runner's OIDC token endpoint answered no token") from None
+    if not isinstance(value, str):
+        raise DependencyUnavailableError("the runner's OIDC token endpoint answered no token")
+    return value
+
+
+@attrs.define
+class OidcVerifier:
+    """Verifies tokens of one issuer for one audience."""
+
+    audience: str
+    issuer: str = GITHUB_ISSUER
+    jwks_url: str = f"{GITHUB_ISSUER}/.well-known/jwks"
+    algorithms: tuple[str, ...] = ("RS256",)
+    leeway: float = 60.0
+    timeout: float = 10.0
+    _keys: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+    fetches: int = attrs.field(default=0, init=False)
+    """How many times the JWKS was fetched (once, then once more per unknown key id)."""
+
+    def verify(self, token: str) -> VerifiedIdentity:
+        import jwt
+
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise IdentityRefusedError(f"not a token: {exc}") from None
+        algorithm = header.get("alg")
+        if algorithm not in self.algorithms:  # none, HS256 with the public key as its secret, …: never
+            raise IdentityRefusedError(
+                f"the token is signed with {algorithm!r}; only {', '.join(self.algorithms)} are accepted"
+            )
+        key = self._key(str(header.get("kid") or ""))
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=list(self.algorithms),
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "jti"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise IdentityRefusedError("the token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise IdentityRefusedError("the token is not valid yet") from None
+        except jwt.InvalidAudienceError:
+            raise IdentityRefusedError(f"the token is for another audience (not {self.audience!r})") from None
+        except jwt.InvalidIssuerError:
+            raise IdentityRefusedError(f"the token is from another issuer (not {self.issuer})") from None
+        except jwt.InvalidSignatureError:
+            raise IdentityRefusedError("the token's signature does not verify") from None
+        except jwt.PyJWTError as exc:
+            raise IdentityRefusedError(f"the token is refused: {exc}") from None
+        try:
+            return identity_from_claims(claims)
+        except IdentityClaimsError as exc:
+            raise IdentityRefusedError(str(exc)) from None
+
+    def _key(self, kid: str) -> Any:
+        with self._lock:
+            if kid not in self._keys:
+                self._fetch()  # the first time, or a key rotated in since: fetched again, once
+            if kid not in self._keys:
+                raise IdentityRefusedError(
+                    f"the token is signed by a key the issuer does not publish ({kid or 'no kid'})"
+                )
+            return self._keys[kid]
+
+    def _fetch(self) -> None:
+        import httpx
+        import jwt
+
+        self.fetches += 1
+        try:
+            response = httpx.get(self.jwks_url, timeout=self.timeout)
+            response.raise_for_status()
+            keys = jwt.PyJWKSet.from_dict(response.json())
+        except httpx.HTTPError as exc:
+            raise DependencyUnavailableError(f"the issuer's keys ({self.jwks_url}) could not be read: {exc}") from None
+        except (ValueError, jwt.PyJWTError) as exc:
+            raise DependencyUnavailableError(f"the issuer's keys ({self.jwks_url}) are not a JWKS: {exc}") from None
+        self._keys = {key.key_id: key.key for key in keys.keys if key.key_id}

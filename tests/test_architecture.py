@@ -32,6 +32,7 @@ PURE_STDLIB = {
     "string",
     "types",
     "typing",
+    "unicodedata",  # character data only
     "uuid",
 }
 IMPURE_CALLS = {"open", "print", "input", "exec", "eval"}

@@ -38,7 +38,7 @@ from findly_infra.application.snapshots import SNAPSHOT_EVERY, from_snapshot, sn
 from findly_infra.application.workloads import WorkloadNotReadyError
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, Verdict
-from findly_infra.domain.identifiers import name_problem, reason_problem, version_problem
+from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
 from findly_infra.domain.lease import Lease
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
@@ -88,7 +88,7 @@ def check_input(
     actor, suite or reason that is not one printable line (``domain.identifiers``)."""
     problems = [
         version_problem(version) if version is not None else None,
-        name_problem(actor, "actor") if actor is not None else None,
+        actor_problem(actor) if actor is not None else None,
         name_problem(suite, "suite") if suite is not None else None,
         reason_problem(reason) if reason is not None else None,
     ]

@@ -86,7 +86,7 @@ class Context:
 
     def actor(self) -> str:
         from findly_infra.application.ports import BadInputError
-        from findly_infra.domain.identifiers import name_problem
+        from findly_infra.domain.identifiers import actor_problem
 
         for source, actor in (
             ("--actor", self.args.actor),
@@ -94,7 +94,7 @@ class Context:
             ("GITHUB_ACTOR", os.environ.get("GITHUB_ACTOR")),
         ):
             if actor:
-                problem = name_problem(actor, "actor")
+                problem = actor_problem(actor)
                 if problem is not None:
                     raise BadInputError(f"{source}: {problem}")
                 return str(actor)

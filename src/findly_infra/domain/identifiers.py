@@ -9,8 +9,17 @@ line of printable characters: nothing in it can forge another line of a log or a
 from __future__ import annotations
 
 import re
+import unicodedata
 
-__all__ = ["MAX_REASON", "MAX_VERSION", "name_problem", "reason_problem", "version_problem"]
+__all__ = [
+    "MAX_REASON",
+    "MAX_VERSION",
+    "actor_problem",
+    "name_problem",
+    "reason_problem",
+    "same_person",
+    "version_problem",
+]
 
 MAX_VERSION = 63
 """A Kubernetes label value's limit (an image tag may have 128)."""
@@ -50,6 +59,27 @@ def name_problem(text: str, what: str) -> str | None:
     if text != text.strip():
         return f"the {what} {_quoted(text)} begins or ends with blanks"
     return _unprintable(text, what)
+
+
+def actor_problem(text: str) -> str | None:
+    """Why *text* cannot be an actor, or ``None``: a name (:func:`name_problem`) that cannot pass for another — no
+    compatibility forms (fullwidth letters, ligatures: NFKC changes it) and letters of one script only ("alice" with a
+    Cyrillic first letter is refused). People are then compared as GitHub compares logins, without case
+    (:func:`same_person`)."""
+    problem = name_problem(text, "actor")
+    if problem is not None:
+        return problem
+    if unicodedata.normalize("NFKC", text) != text:
+        return f"the actor {_quoted(text)} has compatibility characters (fullwidth, ligatures…) that pass for others"
+    scripts = {unicodedata.name(character, "?").split(" ")[0] for character in text if character.isalpha()}
+    if len(scripts) > 1:
+        return f"the actor {_quoted(text)} mixes scripts ({', '.join(sorted(scripts))}): it could pass for another name"
+    return None
+
+
+def same_person(one: str, other: str) -> bool:
+    """Whether two actor names name the same person: compared without case, as GitHub compares logins."""
+    return one.casefold() == other.casefold()
 
 
 def reason_problem(text: str) -> str | None:

@@ -30,6 +30,7 @@ from findly_infra.domain.events import (
     TestResultRecorded,
     Verdict,
 )
+from findly_infra.domain.identifiers import same_person
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.progress import as_timedelta
@@ -269,7 +270,7 @@ class DeploymentPipeline:
         state = self.environments[environment]
         groups = [g for g in env.approvers if group is None or g == group]
         member_of = (
-            [g for g in groups if actor in self.platform.approver_group(g).members]
+            [g for g in groups if any(same_person(actor, m) for m in self.platform.approver_group(g).members)]
             if self.platform.approver_groups
             else []
         )
@@ -286,7 +287,7 @@ class DeploymentPipeline:
         rollout = state.rollout
         if rollout and rollout.phase is Phase.AWAITING_APPROVAL and rollout.version == version:
             step = rollout.waiting_for or ""
-            if rollout.started_by == actor:
+            if same_person(rollout.started_by, actor):
                 return _refuse("self-approval", f"{actor} started this rollout and cannot approve its {step}")
             granted = ApprovalGranted(**self._base(environment, version, actor, at), group=member_of[0], step=step)
             approved = attrs.evolve(rollout, phase=Phase.PROGRESSING, approved_steps=rollout.approved_steps | {step})
@@ -295,7 +296,9 @@ class DeploymentPipeline:
             rollout
             and rollout.version == version
             and (state.requested is None or state.requested.version != version)
-            and (approved_step := next((s for s, who in sorted(rollout.step_approvals) if who == actor), None))
+            and (
+                approved_step := next((s for s, who in sorted(rollout.step_approvals) if same_person(who, actor)), None)
+            )
         ):
             return Decision(
                 already=f"{actor} already approved {approved_step} of {version} in {environment} "
@@ -306,10 +309,10 @@ class DeploymentPipeline:
             return _refuse(
                 "approval-target", f"no promotion of {version} into {environment} is pending (pending: {pending})"
             )
-        if state.requested.requested_by == actor:
+        if same_person(state.requested.requested_by, actor):
             return _refuse("self-approval", f"{actor} asked for this promotion and cannot approve it")
         valid = _valid_approvals(env, state, at)
-        if any(a.approver == actor for a in valid):  # a retry: the approval stands
+        if any(same_person(a.approver, actor) for a in valid):  # a retry: the approval stands
             return Decision(already=f"{actor} already approved {version} for {environment}")
         open_groups = [g for g in member_of if g not in {a.group for a in valid}]
         if not open_groups:

@@ -10,6 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "actor_problem": "findly_infra.domain.identifiers",
+    "same_person": "findly_infra.domain.identifiers",
     "IdentityClaimsError": "findly_infra.domain.identity",
     "VerifiedIdentity": "findly_infra.domain.identity",
     "identity_from_claims": "findly_infra.domain.identity",
@@ -369,6 +371,7 @@ __all__ = [
     "VerifiedIdentity",
     "WaitKind",
     "Waiting",
+    "actor_problem",
     "allowed_readers",
     "audit_secrets",
     "budget_status",
@@ -398,6 +401,7 @@ __all__ = [
     "plan_cluster",
     "reason_problem",
     "require_service_name",
+    "same_person",
     "secret_id",
     "service_name_from_key",
     "track_plan",
@@ -499,8 +503,10 @@ if TYPE_CHECKING:
     from findly_infra.domain.identifiers import (
         MAX_REASON,
         MAX_VERSION,
+        actor_problem,
         name_problem,
         reason_problem,
+        same_person,
         version_problem,
     )
     from findly_infra.domain.identity import IdentityClaimsError, VerifiedIdentity, identity_from_claims

@@ -508,13 +508,8 @@ def gke_clusters(platform: Platform, *, project: str | None = None, environ: Map
     require_extra("gke", ("google.cloud.container_v1",), "GKE")
     from findly_infra.adapters.gke import connect_gke
 
-    project = _project(platform, project, env)
-    endpoint = env.get("FINDLY_GKE_ENDPOINT") or None
-    if endpoint is not None and is_loopback(f"http://{endpoint}"):
-        import grpc
-
-        return connect_gke(project, channel=grpc.insecure_channel(endpoint))
-    return connect_gke(project, endpoint=endpoint)
+    endpoint, channel = _google_endpoint(env, "FINDLY_GKE_ENDPOINT")
+    return connect_gke(_project(platform, project, env), endpoint=endpoint, channel=channel)
 
 
 def secret_store(platform: Platform, *, project: str | None = None, environ: Mapping[str, str] | None = None) -> Any:
@@ -524,13 +519,19 @@ def secret_store(platform: Platform, *, project: str | None = None, environ: Map
     require_extra("secret-manager", ("google.cloud.secretmanager_v1",), "Secret Manager")
     from findly_infra.adapters.secret_manager import connect_secret_manager
 
-    chosen = _project(platform, project, env)
-    endpoint = env.get("FINDLY_SECRET_MANAGER_ENDPOINT") or None
+    endpoint, channel = _google_endpoint(env, "FINDLY_SECRET_MANAGER_ENDPOINT")
+    return connect_secret_manager(_project(platform, project, env), endpoint=endpoint, channel=channel)
+
+
+def _google_endpoint(env: Mapping[str, str], variable: str) -> tuple[str | None, Any]:
+    """A Google API's address from *variable*: (``None``, a plain gRPC channel) on 127.0.0.1 — a stand-in — else
+    (the endpoint or ``None``, no channel: the client's own TLS)."""
+    endpoint = env.get(variable) or None
     if endpoint is not None and is_loopback(f"http://{endpoint}"):
         import grpc
 
-        return connect_secret_manager(chosen, channel=grpc.insecure_channel(endpoint))
-    return connect_secret_manager(chosen, endpoint=endpoint)
+        return None, grpc.insecure_channel(endpoint)
+    return endpoint, None
 
 
 def _project(platform: Platform, given: str | None, env: Mapping[str, str]) -> str:

@@ -141,12 +141,12 @@ def test_two_runners_watching_one_rollout_drive_it_once(state: str, tmp_path: Pa
     assert cli(_env(reference), "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
     watch = [sys.executable, "-m", "findly_infra", "--json", "rollout", "fn-posts", "--env", "development", "--watch"]
     watch += ["--version", "1.0.0"]  # a watch that starts after the other ended answers how it ended
-    runners = [
-        subprocess.Popen(watch, env={**os.environ, **_env(state)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(2)
-    ]
+    slowed = {**os.environ, **_env(state), "FINDLY_STEP_DELAY": "0.1"}  # a watch of a few seconds: they overlap
+    runners = [subprocess.Popen(watch, env=slowed, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     results = [runner.communicate(timeout=120) for runner in runners]
     assert [runner.returncode for runner in runners] == [0, 0], results  # both: the rollout succeeded
+    following = [b'"event": "rollout.following"' in err for _, err in results]
+    assert sorted(following) == [False, True]  # one drove it; the other saw it driven, and followed
     analyses = _analyses(state)
     assert len(analyses) == len(_analyses(reference))  # analysed once per interval, not once per runner
     assert analyses == sorted(set(analyses))

@@ -31,6 +31,7 @@ from findly_infra.application.ports import (
     Clock,
     ErrorBudgets,
     EventStore,
+    IdentityProof,
     MetricsRecord,
     MetricsSource,
     SLOReports,
@@ -56,6 +57,7 @@ __all__ = [
     "StateCheck",
     "check_state",
     "fresh_demo_state",
+    "identity_proof",
     "load_platform",
     "open_runtime",
     "require_extra",
@@ -521,6 +523,17 @@ def secret_store(platform: Platform, *, project: str | None = None, environ: Map
 
     endpoint, channel = _google_endpoint(env, "FINDLY_SECRET_MANAGER_ENDPOINT")
     return connect_secret_manager(_project(platform, project, env), endpoint=endpoint, channel=channel)
+
+
+def identity_proof(platform: Platform, *, environ: Mapping[str, str] | None = None) -> IdentityProof:
+    """How a command proves who acts where an environment's policy asks for verified people: a GitHub Actions OIDC
+    token requested from the runner, verified against the file's ``github_oidc`` issuer, keys and audience."""
+    env = os.environ if environ is None else environ
+    require_extra("github", ("jwt", "httpx"), "verified identities")
+    from findly_infra.adapters.github_oidc import ActionsIdentity, OidcVerifier
+
+    oidc = platform.github_oidc
+    return ActionsIdentity(OidcVerifier(oidc.audience, oidc.issuer, oidc.keys_url), env)
 
 
 def _google_endpoint(env: Mapping[str, str], variable: str) -> tuple[str | None, Any]:

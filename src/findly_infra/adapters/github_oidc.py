@@ -16,17 +16,10 @@ from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, DependencyUnavailableError
-from findly_infra.domain.identity import IdentityClaimsError, VerifiedIdentity, identity_from_claims
+from findly_infra.application.ports import DependencyUnavailableError, IdentityRefusedError
+from findly_infra.domain.identity import GITHUB_ISSUER, IdentityClaimsError, VerifiedIdentity, identity_from_claims
 
-__all__ = ["GITHUB_ISSUER", "IdentityRefusedError", "OidcVerifier", "request_token"]
-
-GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-
-
-class IdentityRefusedError(BadInputError):
-    """A token that does not prove who is acting (forged, expired, for another audience or issuer, an unexpected
-    algorithm…): the message says why, never the token."""
+__all__ = ["GITHUB_ISSUER", "ActionsIdentity", "IdentityRefusedError", "OidcVerifier", "request_token"]
 
 
 def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
@@ -36,9 +29,9 @@ def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
 
     url, bearer = environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"), environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
     if not url or not bearer:
-        raise BadInputError(
-            "no OIDC token can be requested here: the job needs `permissions: id-token: write` (GitHub then sets "
-            "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)"
+        raise IdentityRefusedError(
+            "no OIDC token can be requested here: a GitHub Actions job with `permissions: id-token: write` can "
+            "(GitHub then sets ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)"
         )
     try:
         response = httpx.get(
@@ -136,3 +129,15 @@ class OidcVerifier:
         except (ValueError, jwt.PyJWTError) as exc:
             raise DependencyUnavailableError(f"the issuer's keys ({self.jwks_url}) are not a JWKS: {exc}") from None
         self._keys = {key.key_id: key.key for key in keys.keys if key.key_id}
+
+
+@attrs.define
+class ActionsIdentity:
+    """The ``IdentityProof`` of a GitHub Actions job: a token requested from the runner for the verifier's audience,
+    then verified. Each proof is a fresh token (its ``jti`` is recorded with what it proved)."""
+
+    verifier: OidcVerifier
+    environ: Any
+
+    def prove(self) -> VerifiedIdentity:
+        return self.verifier.verify(request_token(self.verifier.audience, self.environ))

@@ -16,6 +16,7 @@ import attrs
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
+from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Lease
 from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetReport, BudgetStatus
@@ -32,6 +33,8 @@ __all__ = [
     "DependencyUnavailableError",
     "ErrorBudgets",
     "EventStore",
+    "IdentityProof",
+    "IdentityRefusedError",
     "Leases",
     "MetricsQuery",
     "MetricsRecord",
@@ -86,6 +89,21 @@ class EventStore(Protocol):
 
         Raises :class:`ConcurrencyError` (and writes nothing) otherwise.
         """
+        ...
+
+
+class IdentityRefusedError(Exception):
+    """Raised when who is acting cannot be proven: no token can be had here, or the token does not prove anyone
+    (forged, expired, for another audience or issuer, an unexpected algorithm…). The message says why, never the
+    token; the command line refuses by the rule ``verified-identity`` (exit 3)."""
+
+
+class IdentityProof(Protocol):
+    """Who is acting, proven (a GitHub Actions run's OIDC token, requested and verified)."""
+
+    def prove(self) -> VerifiedIdentity:
+        """The identity a fresh token proves. Raises :class:`IdentityRefusedError` when none can be proven,
+        :class:`DependencyUnavailableError` when the issuer's keys or the token endpoint cannot be reached."""
         ...
 
 

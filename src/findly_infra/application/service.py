@@ -39,6 +39,7 @@ from findly_infra.application.workloads import WorkloadNotReadyError
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, Verdict
 from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
+from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Lease
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
@@ -261,8 +262,12 @@ class PipelineService:
         strategy: StrategyKind | None = None,
         budget_override: str | None = None,
         budget_spent: bool = False,
+        identity: VerifiedIdentity | None = None,
     ) -> Outcome:
         """Deploy or promote *version* into *environment* (the rules decide which is allowed).
+
+        ``identity`` is how *actor* was verified (a GitHub Actions OIDC token, checked by the caller's
+        ``IdentityProof``); an environment whose policy asks for verified people refuses a bare name.
 
         With an error-budgets port, the environment's budgets are read once every other rule allows the
         version in: a spent one refuses it (rule ``error-budget``) unless ``budget_override`` gives a
@@ -283,6 +288,7 @@ class PipelineService:
                 budget_spent=spent,
                 budget_override=override,
                 budget_detail=detail,
+                identity=identity,
             )
 
         def gated(pipeline: DeploymentPipeline, at: datetime) -> Decision:
@@ -331,12 +337,23 @@ class PipelineService:
             lambda p, at: p.record_test(version, environment, suite, passed, actor=actor, at=at),
         )
 
-    def approve(self, service: str, version: str, environment: str, *, actor: str, group: str | None = None) -> Outcome:
+    def approve(
+        self,
+        service: str,
+        version: str,
+        environment: str,
+        *,
+        actor: str,
+        group: str | None = None,
+        identity: VerifiedIdentity | None = None,
+    ) -> Outcome:
+        """Approve *version* into *environment* (or its rollout's manual step) as *actor*, verified as *identity* where
+        the environment's policy asks for it: the approval event then records the evidence."""
         check_input(version=version, actor=actor)
         return self._decide(
             service,
             environment,
-            lambda p, at: p.approve(version, environment, actor=actor, at=at, group=group),
+            lambda p, at: p.approve(version, environment, actor=actor, at=at, group=group, identity=identity),
         )
 
     def pause(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from findly_infra.bootstrap import Runtime, Settings
+    from findly_infra.domain.identity import VerifiedIdentity
     from findly_infra.domain.platform import Platform
 
 __all__ = [
@@ -99,6 +100,41 @@ class Context:
                     raise BadInputError(f"{source}: {problem}")
                 return str(actor)
         raise BadInputError("who is acting? give --actor NAME, or set FINDLY_ACTOR (GITHUB_ACTOR in Actions)")
+
+    def acting(self, platform: Platform, environment: str) -> tuple[str, VerifiedIdentity | None]:
+        """Who acts on *environment*, and how it is proven: a name (``--actor``, ``FINDLY_ACTOR``, ``GITHUB_ACTOR``)
+        where its policy accepts one; where it asks for verified people, the identity a GitHub Actions OIDC token
+        proves — and a name given there is refused (rule ``verified-identity``), never used."""
+        from findly_infra.application.ports import IdentityRefusedError
+        from findly_infra.application.service import PolicyRefusedError
+        from findly_infra.domain.pipeline import Refusal
+
+        env = next((e for e in platform.environments if e.name == environment), None)
+        if env is None or not env.identity.verified:  # an unknown environment is the use case's to name
+            return self.actor(), None
+        given = [
+            f"{source}={value}"
+            for source, value in (("--actor", self.args.actor), ("FINDLY_ACTOR", os.environ.get("FINDLY_ACTOR")))
+            if value
+        ]
+        if given:
+            raise PolicyRefusedError(
+                Refusal(
+                    "verified-identity",
+                    f"{env.name} takes approvals and promotions only from a verified GitHub identity, and "
+                    f"{' and '.join(given)} names someone instead: unset it, and run in a GitHub Actions job with "
+                    "`permissions: id-token: write` (the tool asks GitHub who is acting)",
+                )
+            )
+        from findly_infra.bootstrap import identity_proof
+
+        try:
+            identity = identity_proof(platform).prove()
+        except IdentityRefusedError as exc:
+            raise PolicyRefusedError(
+                Refusal("verified-identity", f"{env.name} takes only verified identities: {exc}")
+            ) from None
+        return identity.login, identity
 
     def emit(self, document: Mapping[str, Any], text: str) -> None:
         present.emit(self.out, self.json, document, text)

@@ -74,15 +74,18 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
 
 def _deploy(context: Context) -> int:
     args = context.args
-    runtime = context.runtime(context.platform(), service=args.service)
+    platform = context.platform()
+    actor, identity = context.acting(platform, args.env)
+    runtime = context.runtime(platform, service=args.service)
     outcome = runtime.service.deploy(
         args.service,
         args.version,
         args.env,
-        actor=context.actor(),
+        actor=actor,
         strategy=args.strategy,
         budget_override=args.override_budget,
         budget_spent=args.budget_spent,
+        identity=identity,
     )
     failed = outcome.phase.value in ("rolled_back", "aborted")  # the cluster could not run it
     stopped = outcome.phase.stopped_for_a_person and any(e.type == "rollout_paused" for e in outcome.events)
@@ -195,14 +198,18 @@ def _approve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _approve(context: Context) -> int:
     args = context.args
-    actor = context.actor()
-    runtime = context.runtime(context.platform(), service=args.service)
-    outcome = runtime.service.approve(args.service, args.version, args.env, actor=actor, group=args.group)
+    platform = context.platform()
+    actor, identity = context.acting(platform, args.env)
+    runtime = context.runtime(platform, service=args.service)
+    outcome = runtime.service.approve(
+        args.service, args.version, args.env, actor=actor, group=args.group, identity=identity
+    )
+    who = identity.describe() if identity else actor
     _present(
         context,
         runtime,
         outcome,
-        f"{actor} approved {args.service} {args.version} for {args.env}: {present.view_text(outcome.view)}",
+        f"{who} approved {args.service} {args.version} for {args.env}: {present.view_text(outcome.view)}",
         version=args.version,
     )
     return EXIT_OK
@@ -492,9 +499,13 @@ def _history(context: Context) -> int:
             if context.json:
                 out.write(("    " if count == 0 else ",\n    ") + json.dumps(event_to_dict(event), default=str))
             else:
+                identity = getattr(event, "identity", None)
+                proof = (
+                    f"  [verified: {field(identity.describe())}, token {field(identity.token_id)}]" if identity else ""
+                )
                 out.write(
                     f"{event.at.isoformat()}  {field(event.environment):12} {field(event.version):10} "
-                    f"{event.type:20} {field(event.actor):12} {field(event.reason)}\n"
+                    f"{event.type:20} {field(event.actor):12} {field(event.reason)}{proof}\n"
                 )
             count += 1
 
@@ -711,9 +722,10 @@ def _github(context: Context) -> int:
         )
         present.github_output(outcome="skipped", phase="idle", version=args.version)
         return EXIT_OK
+    actor, identity = context.acting(platform, environment)
     runtime = context.runtime(platform, service=args.service)
     outcome = runtime.service.deploy(
-        args.service, args.version, environment, actor=context.actor(), strategy=args.strategy
+        args.service, args.version, environment, actor=actor, strategy=args.strategy, identity=identity
     )
     _present(
         context,

@@ -418,8 +418,33 @@ class _Shapes:
             items = _expect_mapping(value, "a mapping of group names to lists of alerts")
             return tuple(_collect([(k, partial(alert_group, k, v)) for k, v in items.items()], AlertGroup))
 
+        def member(value: object) -> tuple[str, str | None]:
+            if not isinstance(value, dict):
+                return conv.structure(value, str), None
+            extra = set(value) - {"login", "id"}
+            if extra or "login" not in value:
+                key = sorted(extra)[0] if extra else None
+                raise InvariantError(
+                    "a member is a GitHub login, or {login: bob, id: 1002} with its account id", field=key
+                )
+            user_id = value.get("id")
+            if user_id is not None and (isinstance(user_id, bool) or not isinstance(user_id, int | str)):
+                raise InvariantError(
+                    f"the id is GitHub's number for the account; got {describe_value(user_id)}", field="id"
+                )
+            return conv.structure(value["login"], str), None if user_id is None else str(user_id)
+
         def approver_group(name: str, members: object) -> ApproverGroup:
-            return ApproverGroup(name, conv.structure([] if members is None else members, tuple[str, ...]))
+            items = _expect_list([] if members is None else members)
+            people = _collect([(i, partial(member, v)) for i, v in enumerate(items)], ApproverGroup)
+            return ApproverGroup(
+                name,
+                tuple(login for login, _ in people),
+                tuple((login, user_id) for login, user_id in people if user_id is not None),
+            )
+
+        def unstructure_group(group: ApproverGroup) -> list[object]:
+            return [m if group.id_of(m) is None else {"login": m, "id": group.id_of(m)} for m in group.members]
 
         def approver_groups(value: object, _type: object) -> tuple[ApproverGroup, ...] | None:
             if value is None:
@@ -444,7 +469,7 @@ class _Shapes:
             ),
             approver_groups=override(
                 struct_hook=approver_groups,
-                unstruct_hook=lambda groups: None if groups is None else {g.name: list(g.members) for g in groups},
+                unstruct_hook=lambda groups: None if groups is None else {g.name: unstructure_group(g) for g in groups},
             ),
             monitoring_stack=override(struct_hook=_descriptive),
             security_layers=override(struct_hook=_descriptive),

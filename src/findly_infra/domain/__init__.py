@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "actor_problem": "findly_infra.domain.identifiers",
     "same_person": "findly_infra.domain.identifiers",
+    "GITHUB_ISSUER": "findly_infra.domain.identity",
     "IdentityClaimsError": "findly_infra.domain.identity",
+    "IdentityPolicy": "findly_infra.domain.identity",
+    "OidcSettings": "findly_infra.domain.identity",
     "VerifiedIdentity": "findly_infra.domain.identity",
     "identity_from_claims": "findly_infra.domain.identity",
     "AutoscalingLimits": "findly_infra.domain.gke",
@@ -214,6 +217,7 @@ __all__ = [
     "BURN_WINDOWS",
     "CLUSTER_SCOPED",
     "ENVIRONMENT_LABEL",
+    "GITHUB_ISSUER",
     "HEALTH_CHECKS_STEP",
     "MANAGED_BY",
     "MANAGED_BY_LABEL",
@@ -287,6 +291,7 @@ __all__ = [
     "HorizontalAutoscaler",
     "IPBlock",
     "IdentityClaimsError",
+    "IdentityPolicy",
     "Infrastructure",
     "IngressConfiguration",
     "IngressRule",
@@ -311,6 +316,7 @@ __all__ = [
     "NotationError",
     "Observation",
     "ObservedSecret",
+    "OidcSettings",
     "Operation",
     "Path",
     "PendingRequest",
@@ -509,7 +515,14 @@ if TYPE_CHECKING:
         same_person,
         version_problem,
     )
-    from findly_infra.domain.identity import IdentityClaimsError, VerifiedIdentity, identity_from_claims
+    from findly_infra.domain.identity import (
+        GITHUB_ISSUER,
+        IdentityClaimsError,
+        IdentityPolicy,
+        OidcSettings,
+        VerifiedIdentity,
+        identity_from_claims,
+    )
     from findly_infra.domain.infrastructure import (
         AutoscalerLimits,
         ClusterAutoscaler,

@@ -113,7 +113,17 @@ def approver_groups(platform: Platform) -> Iterator[Finding]:
                     "approver-groups",
                 )
             else:
-                people.update(groups[name].members)
+                people.update(member.casefold() for member in groups[name].members)
+                unpinned = [m for m in groups[name].members if groups[name].id_of(m) is None]
+                if environment.identity.verified and unpinned:
+                    yield Finding(
+                        ("approver_groups", name),
+                        f"{environment.name} takes verified identities, but {', '.join(unpinned)} in {name!r} "
+                        f"{'is' if len(unpinned) == 1 else 'are'} given by login only: a login can be renamed and "
+                        "taken by another account; write {login: NAME, id: ACCOUNT_ID} (gh api users/NAME --jq .id)",
+                        WARNING,
+                        "approver-ids",
+                    )
         usable = [name for name in environment.approvers if groups.get(name) and groups[name].members]
         if len(usable) == len(environment.approvers) and len(people) < len(usable):
             yield Finding(

@@ -10,6 +10,8 @@ from typing import ClassVar
 import attrs
 
 from findly_infra.domain.errors import InvariantError, first_repeat
+from findly_infra.domain.identifiers import actor_problem, same_person
+from findly_infra.domain.identity import IdentityPolicy
 from findly_infra.domain.notation import ByteSize, CpuQuantity, Duration, NotationError, describe_value
 
 __all__ = [
@@ -206,17 +208,54 @@ class Service:
 
 @attrs.frozen
 class ApproverGroup:
-    """A group whose members may approve promotions (``devops-team: [alice, bob]``)."""
+    """A group whose members may approve promotions (``devops-team: [alice, {login: bob, id: 1002}]``).
+
+    Members are GitHub logins, compared without case as GitHub compares them. A member given with its numeric id
+    (``ids``: login → id) is, for a verified identity, that account and no other: a login can be renamed and then
+    taken by someone else, an id cannot.
+    """
 
     name: str
     members: tuple[str, ...]
+    ids: tuple[tuple[str, str], ...] = ()
+    """(login, numeric id) of the members given with one."""
 
     def __attrs_post_init__(self) -> None:
         for index, member in enumerate(self.members):
             if not member.strip():
                 raise InvariantError("a member name cannot be empty", field="members", index=index)
-        if (repeat := first_repeat(self.members)) is not None:
+            if (problem := actor_problem(member)) is not None:
+                raise InvariantError(problem, field="members", index=index)
+        if (repeat := first_repeat([member.casefold() for member in self.members])) is not None:
             raise InvariantError(f"{self.members[repeat]!r} is listed twice", field="members", index=repeat)
+        logins = [member.casefold() for member in self.members]
+        for login, user_id in self.ids:
+            if login.casefold() not in logins:
+                raise InvariantError(f"{login!r} has an id but is not a member", field="members")
+            if not user_id.isdigit():
+                raise InvariantError(
+                    f"{login}'s id is GitHub's number for the account: {user_id!r}",
+                    field="members",
+                    index=logins.index(login.casefold()),
+                )
+        if (repeat := first_repeat([user_id for _, user_id in self.ids])) is not None:
+            raise InvariantError(f"the id {self.ids[repeat][1]} is given to two members", field="members")
+
+    def id_of(self, member: str) -> str | None:
+        """The numeric id the file gives *member*, or ``None``."""
+        return next((user_id for login, user_id in self.ids if same_person(login, member)), None)
+
+    def includes(self, login: str, user_id: str | None = None) -> bool:
+        """Whether *login* (verified as the account *user_id*, when given) is a member: by id where the file gives
+        the member's id and the identity is verified, by login otherwise."""
+        for member in self.members:
+            known = self.id_of(member)
+            if user_id is not None and known is not None:
+                if known == user_id:
+                    return True
+            elif same_person(member, login):
+                return True
+        return False
 
 
 @attrs.frozen
@@ -236,6 +275,8 @@ class Environment:
     deployment_strategy: StrategyKind | None = None
     rollback_capability: RollbackCapability = RollbackCapability.AUTOMATIC
     promotes_from: str | None = None
+    identity: IdentityPolicy = IdentityPolicy()
+    """Who counts as acting here, for approvals and promotions (any named actor unless ``verified``)."""
 
     def __attrs_post_init__(self) -> None:
         for field, values in (("tests", self.tests), ("approvers", self.approvers)):

@@ -13,6 +13,7 @@ from datetime import datetime
 import attrs
 
 from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.identity import VerifiedIdentity
 
 __all__ = [
     "AnalysisRecorded",
@@ -77,6 +78,8 @@ class PromotionRequested(Event):
     """Someone asked for the version to enter the environment; approvals bind to this request."""
 
     budget_override: str | None = None
+    identity: VerifiedIdentity | None = None
+    """How the requester was verified (``None``: a name, trusted as given)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -86,6 +89,9 @@ class ApprovalGranted(Event):
 
     group: str
     step: str | None = None
+    identity: VerifiedIdentity | None = None
+    """How the approver was verified — login and id, issuer, repository, workflow, run, token id (``None``: a name,
+    trusted as given where the environment's policy accepts one)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -114,6 +120,8 @@ class RolloutStarted(Event):
     timings: tuple[tuple[str, int], ...] = ()
     """The plan's durations in milliseconds as it started: blue-green ``validation_timeout`` and ``bake_time``, a
     rolling update's ``watch`` (empty: not recorded)."""
+    identity: VerifiedIdentity | None = None
+    """How whoever started it was verified (``None``: a name, trusted as given)."""
 
 
 @attrs.frozen(kw_only=True)

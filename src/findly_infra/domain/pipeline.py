@@ -31,6 +31,7 @@ from findly_infra.domain.events import (
     Verdict,
 )
 from findly_infra.domain.identifiers import same_person
+from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.progress import as_timedelta
@@ -220,15 +221,20 @@ class DeploymentPipeline:
         budget_spent: bool = False,
         budget_override: str | None = None,
         budget_detail: str = "",
+        identity: VerifiedIdentity | None = None,
     ) -> Decision:
         """Bring *version* into *environment*: the request, and the rollout when every rule allows it.
 
         ``budget_spent`` says the environment's error budget is spent (``budget_detail`` says which,
         for the refusal's message); only ``budget_override``, a reason, lets the version in then, and
-        the reason is recorded on the rollout.
+        the reason is recorded on the rollout. ``identity`` is how *actor* was verified (``None``: a name); an
+        environment whose ``identity`` policy asks for verified people refuses a name (rule ``verified-identity``)
+        and an identity from elsewhere (``identity-source``), and records nothing then.
         """
         env = self.platform.environment(environment)
         state = self.environments[environment]
+        if (refusal := _identity_refusal(env, actor, identity, "promotions")) is not None:
+            return Decision(refusal=refusal)
         base = self._base(environment, version, actor, at)
         request: list[Event] = []
         if env.approval_required:
@@ -236,7 +242,7 @@ class DeploymentPipeline:
             if pending is not None and pending.version != version:
                 request.append(ApprovalsSuperseded(**base, superseded=pending.version, reason="a newer version"))
             if pending is None or pending.version != version:
-                request.append(PromotionRequested(**base, budget_override=budget_override))
+                request.append(PromotionRequested(**base, budget_override=budget_override, identity=identity))
         rollout = state.rollout
         if rollout is not None and rollout.phase.active and rollout.version == version and rollout.started_by == actor:
             return Decision(already=f"{actor} already started {version} in {environment} ({rollout.phase.value})")
@@ -259,37 +265,84 @@ class DeploymentPipeline:
             strategy=kind,
             previous=state.current,
             budget_override=overridden,
+            identity=identity,
         )
         return Decision((*request, started, *self._first_step(env, kind, version, actor, at)))
 
-    def approve(  # noqa: PLR0911 - each refusal names its rule
-        self, version: str, environment: str, *, actor: str, at: datetime, group: str | None = None
+    def approve(
+        self,
+        version: str,
+        environment: str,
+        *,
+        actor: str,
+        at: datetime,
+        group: str | None = None,
+        identity: VerifiedIdentity | None = None,
     ) -> Decision:
-        """An approval by *actor* for the pending request (or the blue-green business validation)."""
+        """An approval by *actor* for the pending request (or the blue-green business validation).
+
+        ``identity`` is how *actor* was verified (``None``: a name, refused where the environment's policy asks for
+        verified people). A verified approval is recorded with its evidence; its run approves once (rule
+        ``approval-replay``: a second approval from the same run, of anything, and any approval from a re-run
+        attempt, which GitHub gives the original actor's identity whoever re-ran it). Membership and self-approval
+        are judged on the account id where both sides have one.
+        """
+        env = self.platform.environment(environment)
+        if not env.approvers:
+            return _refuse("approval-not-required", f"{environment} requires no approval")
+        if (refusal := _identity_refusal(env, actor, identity, "approvals")) is not None:
+            return Decision(refusal=refusal)
+        if identity is not None and identity.run_attempt != "1":
+            return _refuse(
+                "approval-replay",
+                f"run {identity.run_id} attempt {identity.run_attempt} is a re-run: GitHub gives a re-run the "
+                "identity of the run's first actor, whoever re-ran it; approve from a new run",
+            )
+        decision = self._approve(version, environment, actor=actor, at=at, group=group, identity=identity)
+        if identity is not None and not decision.already and self._ran(identity.run):
+            return _refuse(
+                "approval-replay",
+                f"run {identity.run_id} of {identity.repository} already approved in {self.service}: a run approves "
+                "once; approve from a new run",
+            )
+        return decision
+
+    def _ran(self, run: str) -> bool:
+        return any(run in state.approval_runs for state in self.environments.values())
+
+    def _approve(  # noqa: PLR0911 - each refusal names its rule
+        self,
+        version: str,
+        environment: str,
+        *,
+        actor: str,
+        at: datetime,
+        group: str | None,
+        identity: VerifiedIdentity | None,
+    ) -> Decision:
         env = self.platform.environment(environment)
         state = self.environments[environment]
+        user_id = identity.user_id if identity else None
         groups = [g for g in env.approvers if group is None or g == group]
         member_of = (
-            [g for g in groups if any(same_person(actor, m) for m in self.platform.approver_group(g).members)]
+            [g for g in groups if self.platform.approver_group(g).includes(actor, user_id)]
             if self.platform.approver_groups
             else []
         )
-        if not env.approvers:
-            return _refuse("approval-not-required", f"{environment} requires no approval")
         if group is not None and group not in env.approvers:
             return _refuse(
                 "approver-membership", f"{environment} takes approvals from {', '.join(env.approvers)}, not {group}"
             )
         if not member_of:
-            return _refuse(
-                "approver-membership", f"{actor} belongs to none of {', '.join(groups)}, who approve {environment}"
-            )
+            return _refuse("approver-membership", _not_a_member(self.platform, groups, actor, user_id, environment))
         rollout = state.rollout
         if rollout and rollout.phase is Phase.AWAITING_APPROVAL and rollout.version == version:
             step = rollout.waiting_for or ""
-            if same_person(rollout.started_by, actor):
+            if _same(rollout.started_by, rollout.started_by_id, actor, user_id):
                 return _refuse("self-approval", f"{actor} started this rollout and cannot approve its {step}")
-            granted = ApprovalGranted(**self._base(environment, version, actor, at), group=member_of[0], step=step)
+            granted = ApprovalGranted(
+                **self._base(environment, version, actor, at), group=member_of[0], step=step, identity=identity
+            )
             approved = attrs.evolve(rollout, phase=Phase.PROGRESSING, approved_steps=rollout.approved_steps | {step})
             return Decision((granted, *self._continue_blue_green(env, approved, actor, at)))
         if (  # a retry of a step approval that took effect: the rollout went on
@@ -309,15 +362,17 @@ class DeploymentPipeline:
             return _refuse(
                 "approval-target", f"no promotion of {version} into {environment} is pending (pending: {pending})"
             )
-        if same_person(state.requested.requested_by, actor):
+        requested = state.requested
+        if _same(requested.requested_by, requested.requested_by_id, actor, user_id):
             return _refuse("self-approval", f"{actor} asked for this promotion and cannot approve it")
         valid = _valid_approvals(env, state, at)
-        if any(same_person(a.approver, actor) for a in valid):  # a retry: the approval stands
+        if any(_same(a.approver, a.approver_id, actor, user_id) for a in valid):  # a retry: the approval stands
             return Decision(already=f"{actor} already approved {version} for {environment}")
         open_groups = [g for g in member_of if g not in {a.group for a in valid}]
         if not open_groups:
             return _refuse("distinct-approvers", f"{', '.join(member_of)} already approved {version} for {environment}")
-        return Decision((ApprovalGranted(**self._base(environment, version, actor, at), group=open_groups[0]),))
+        base = self._base(environment, version, actor, at)
+        return Decision((ApprovalGranted(**base, group=open_groups[0], identity=identity),))
 
     def analyze(
         self,
@@ -463,6 +518,49 @@ def _plan_change(
             kept.append(f"the {name.replace('_', ' ')} of {Duration(ms).describe()}")
             said.append(f"{name.replace('_', ' ')} of {Duration(current[name]).describe()}")
     return kept, said
+
+
+def _same(name: str, user_id: str | None, other: str, other_id: str | None) -> bool:
+    """Whether two actors are one person: by GitHub account id when both are verified (a renamed login is still its
+    account, and a login taken after a rename is another), by login (without case) otherwise."""
+    if user_id is not None and other_id is not None:
+        return user_id == other_id
+    return same_person(name, other)
+
+
+def _identity_refusal(env: Environment, actor: str, identity: VerifiedIdentity | None, what: str) -> Refusal | None:
+    """Why *actor* (verified as *identity*, or a bare name) does not count for *what* in *env*, or ``None``."""
+    if identity is not None and not same_person(identity.login, actor):
+        return Refusal("verified-identity", f"{actor} is acting, but the token proves {identity.login}")
+    if not env.identity.verified:
+        return None
+    if identity is None:
+        return Refusal(
+            "verified-identity",
+            f"{env.name} takes {what} only from a verified GitHub identity (a GitHub Actions run's OIDC token): "
+            f"{actor} is a name, not a proof",
+        )
+    problem = env.identity.refusal(identity)
+    if problem is not None:
+        return Refusal(
+            "identity-source", f"{identity.login} is verified, but {env.name} takes no {what} from here: {problem}"
+        )
+    return None
+
+
+def _not_a_member(platform: Platform, groups: list[str], actor: str, user_id: str | None, environment: str) -> str:
+    message = f"{actor} belongs to none of {', '.join(groups)}, who approve {environment}"
+    if user_id is None or not platform.approver_groups:
+        return message
+    for name in groups:
+        group = platform.approver_group(name)
+        known = next((group.id_of(m) for m in group.members if same_person(m, actor) and group.id_of(m)), None)
+        if known is not None and known != user_id:
+            return (
+                f"{message}: the file gives {actor} in {name} the id {known}, and this is account {user_id} (a login "
+                "renamed and taken by another account?)"
+            )
+    return message
 
 
 def _valid_approvals(env: Environment, state: EnvironmentState, at: datetime) -> list[Approval]:

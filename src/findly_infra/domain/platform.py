@@ -17,6 +17,7 @@ from findly_infra.domain.environment import (
     StrategyKind,
     service_name_from_key,
 )
+from findly_infra.domain.identity import OidcSettings
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, HorizontalAutoscaler, Infrastructure
 from findly_infra.domain.notation import ByteSize, CpuQuantity
 from findly_infra.domain.operations import (
@@ -136,6 +137,8 @@ class Platform:
     metrics: MetricNames = MetricNames()
     kubernetes: KubernetesSettings = KubernetesSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    github_oidc: OidcSettings = OidcSettings()
+    """Whose tokens prove who acts where an environment's ``identity`` asks for ``verified`` people."""
 
     # ---- environments -----------------------------------------------------------------------
 

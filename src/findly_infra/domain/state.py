@@ -99,6 +99,8 @@ class Rollout:
     """Who approved which manual step: (step, approver) — a retried approval is answered, not refused."""
     resumed_by: str = ""
     """Who resumed it last (cleared when it pauses again) — a retried resume is answered, not refused."""
+    started_by_id: str | None = None
+    """The GitHub account id of whoever started it, when verified (self-approval is judged on it)."""
 
 
 @attrs.frozen
@@ -109,6 +111,8 @@ class Approval:
     group: str
     approver: str
     at: datetime
+    approver_id: str | None = None
+    """The approver's GitHub account id, when verified."""
 
 
 @attrs.frozen
@@ -118,6 +122,8 @@ class PendingRequest:
     version: str
     requested_by: str
     at: datetime
+    requested_by_id: str | None = None
+    """The requester's GitHub account id, when verified."""
 
 
 @attrs.frozen
@@ -133,6 +139,8 @@ class EnvironmentState:
     failed: frozenset[tuple[str, str]] = frozenset()
     requested: PendingRequest | None = None
     approvals: tuple[Approval, ...] = ()
+    approval_runs: frozenset[str] = frozenset()
+    """The GitHub Actions runs (``VerifiedIdentity.run``) that approved anything here: a run approves once."""
 
     @property
     def phase(self) -> Phase:
@@ -175,6 +183,10 @@ def _stopped(state: EnvironmentState, phase: Phase, event: Event, **changes: obj
     return _replace(state, rollout=rollout)
 
 
+def _ran(state: EnvironmentState, event: ApprovalGranted) -> frozenset[str]:
+    return state.approval_runs | {event.identity.run} if event.identity else state.approval_runs
+
+
 def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PLR0911, PLR0912 - one arm per event
     """The environment's state after *event*; events the fold does not know change nothing."""
     match event:
@@ -205,7 +217,8 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 return _replace(state, passed=state.passed | {key}, failed=state.failed - {key})
             return _replace(state, failed=state.failed | {key}, passed=state.passed - {key})
         case PromotionRequested():
-            return _replace(state, requested=PendingRequest(event.version, event.actor, event.at))
+            requester = event.identity.user_id if event.identity else None
+            return _replace(state, requested=PendingRequest(event.version, event.actor, event.at, requester))
         case ApprovalsSuperseded():
             return _replace(state, approvals=tuple(a for a in state.approvals if a.version != event.superseded))
         case ApprovalGranted(step=str(step)):  # a rollout's manual validation step
@@ -217,10 +230,11 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 approved_steps=rollout.approved_steps | {step},
                 step_approvals=rollout.step_approvals | {(step, event.actor)},
             )
-            return _replace(state, rollout=approved)
+            return _replace(state, rollout=approved, approval_runs=_ran(state, event))
         case ApprovalGranted():
-            approval = Approval(event.version, event.group, event.actor, event.at)
-            return _replace(state, approvals=(*state.approvals, approval))
+            approver = event.identity.user_id if event.identity else None
+            approval = Approval(event.version, event.group, event.actor, event.at, approver)
+            return _replace(state, approvals=(*state.approvals, approval), approval_runs=_ran(state, event))
         case RolloutStarted():
             rollout = Rollout(
                 event.version,
@@ -230,6 +244,7 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 event.at,
                 step_started=event.at,
                 started_by=event.actor,
+                started_by_id=event.identity.user_id if event.identity else None,
                 stages=event.stages,
                 validation=event.validation,
                 timings=event.timings,

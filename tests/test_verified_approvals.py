@@ -1,0 +1,265 @@
+"""Approvals people can trust (issue 15), as pure rules: where an environment asks for verified identities a bare
+name is refused (``verified-identity``), an identity from another repository, workflow, ref or GitHub environment too
+(``identity-source``); members given with their account id are that account whatever its login; self-approval and
+distinct approvers are judged on the id; a run approves once, and a re-run attempt never (``approval-replay``); the
+approval event carries the evidence, through the codec and snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from findly_infra import load_platform
+from findly_infra.application.codec import event_from_dict, event_to_dict
+from findly_infra.application.snapshots import from_snapshot, snapshot_of
+from findly_infra.domain import (
+    ApprovalGranted,
+    ApproverGroup,
+    Decision,
+    DeploymentPipeline,
+    IdentityPolicy,
+    Verdict,
+    VerifiedIdentity,
+)
+
+from .conftest import EXAMPLE
+
+T0 = datetime(2026, 11, 26, 9)
+EXAMPLE_PLATFORM = load_platform(EXAMPLE)
+POLICY = IdentityPolicy(
+    verified=True,
+    repositories=("findly-now/services",),
+    workflows=(".github/workflows/release.yml",),
+    refs=("refs/heads/main",),
+)
+PINNED = {"alice": "1001", "carol": "3003", "dave": "4004"}  # bob is given by login only
+PLATFORM = attrs.evolve(
+    EXAMPLE_PLATFORM,
+    environments=tuple(
+        attrs.evolve(env, identity=POLICY) if env.name == "production" else env for env in EXAMPLE_PLATFORM.environments
+    ),
+    approver_groups=(
+        ApproverGroup("devops-team", ("alice", "bob"), (("alice", "1001"),)),
+        ApproverGroup("security-team", ("carol", "dave"), (("carol", "3003"), ("dave", "4004"))),
+    ),
+)
+ISSUER = "https://token.actions.githubusercontent.com"
+ERIN = "5005"
+
+
+def person(
+    login: str,
+    user_id: str,
+    run: int = 1,
+    *,
+    repository: str = "findly-now/services",
+    workflow: str = ".github/workflows/release.yml",
+    ref: str = "refs/heads/main",
+    attempt: int = 1,
+    environment: str = "",
+) -> VerifiedIdentity:
+    return VerifiedIdentity(
+        login=login,
+        user_id=user_id,
+        repository=repository,
+        ref=ref,
+        workflow_ref=f"{repository}/{workflow}@{ref}",
+        run_id=str(run),
+        environment=environment,
+        issuer=ISSUER,
+        token_id=f"token-{login}-{run}-{attempt}",
+        run_attempt=str(attempt),
+    )
+
+
+def apply(pipeline: DeploymentPipeline, decision: Decision) -> DeploymentPipeline:
+    assert decision.accepted, decision.refusal
+    return pipeline.apply_all(decision.events)
+
+
+def requested(version: str = "1.0.0", *, by: VerifiedIdentity | None = None) -> DeploymentPipeline:
+    """*version* through development and staging (names are enough there), its production promotion asked for by
+    *by* (erin, verified, unless given)."""
+    by = by or person("erin", ERIN, run=900)
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    for env in ("development", "staging"):
+        pipeline = apply(pipeline, pipeline.deploy(version, env, actor="ci", at=T0))
+        pipeline = apply(pipeline, pipeline.analyze(env, Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=5)))
+        for suite in PLATFORM.environment(env).tests:
+            pipeline = apply(pipeline, pipeline.record_test(version, env, suite, True, actor="ci", at=T0))
+    refused = pipeline.deploy(version, "production", actor=by.login, at=T0, identity=by)
+    assert refused.refusal is not None
+    assert refused.refusal.rule == "approvals", refused.refusal
+    return pipeline.apply_all(refused.events)
+
+
+PENDING = requested()
+NAMES = st.sampled_from(["alice", "Alice", "bob", "BOB", "carol", "dave", "erin", "mallory"])
+IDS = st.sampled_from(["1001", "2002", "3003", "4004", ERIN, "9999"])
+
+
+@given(NAMES, st.sampled_from(["devops-team", "security-team", None]))
+def test_a_name_is_refused_where_verified_identities_are_asked_for(actor: str, group: str | None) -> None:
+    approval = PENDING.approve("1.0.0", "production", actor=actor, at=T0, group=group)
+    promotion = PENDING.deploy("1.0.0", "production", actor=actor, at=T0)
+    for decision in (approval, promotion):
+        assert decision.refusal is not None
+        assert decision.refusal.rule == "verified-identity"
+        assert "not a proof" in decision.refusal.message
+        assert decision.events == ()  # nothing recorded: not even the request
+    # the same name, verified, is judged on: carol approves
+    granted = PENDING.approve("1.0.0", "production", actor="carol", at=T0, identity=person("carol", "3003"))
+    assert granted.accepted
+
+
+@given(
+    st.sampled_from(["findly-now/services", "FINDLY-NOW/Services", "findly-now/fork", "mallory/services"]),
+    st.sampled_from([".github/workflows/release.yml", ".github/workflows/ci.yml"]),
+    st.sampled_from(["refs/heads/main", "refs/heads/feature", "refs/pull/7/merge"]),
+)
+def test_an_identity_from_another_place_is_refused(repository: str, workflow: str, ref: str) -> None:
+    identity = person("carol", "3003", repository=repository, workflow=workflow, ref=ref)
+    decision = PENDING.approve("1.0.0", "production", actor="carol", at=T0, identity=identity)
+    wrong = {
+        "the run is in": repository.casefold() != "findly-now/services",
+        "the workflow is": workflow != ".github/workflows/release.yml",
+        "ran on": ref != "refs/heads/main",
+    }
+    if not any(wrong.values()):
+        assert decision.accepted, decision.refusal
+        assert decision.events[0].identity == identity  # type: ignore[attr-defined]
+        return
+    assert decision.refusal is not None
+    assert decision.refusal.rule == "identity-source"
+    first = next(claim for claim, bad in wrong.items() if bad)  # the first claim that does not fit is named
+    assert first in decision.refusal.message
+    assert decision.events == ()
+
+
+@given(NAMES, IDS)
+def test_members_given_with_an_id_are_that_account_whatever_its_login(login: str, user_id: str) -> None:
+    decision = PENDING.approve("1.0.0", "production", actor=login, at=T0, identity=person(login, user_id))
+    # alice, carol and dave are their ids (renamed or not); bob is his login (the file gives no id)
+    member = user_id in PINNED.values() or login.casefold() == "bob"
+    if member and user_id == ERIN:  # erin's account, who asked, now called bob: erin still
+        assert decision.refusal is not None
+        assert decision.refusal.rule == "self-approval"
+    elif member:
+        assert decision.accepted, decision.refusal
+    else:
+        assert decision.refusal is not None
+        assert decision.refusal.rule == "approver-membership"
+        if login.casefold() in PINNED:  # a pinned login on another account: said so
+            assert f"the id {PINNED[login.casefold()]}" in decision.refusal.message
+
+
+@given(NAMES, st.sampled_from(["1001", "3003", "4004", "7777"]), NAMES, st.sampled_from(["1001", "3003", "4004"]))
+def test_self_approval_is_judged_on_the_account_not_the_login(
+    requester: str, requester_id: str, approver: str, approver_id: str
+) -> None:
+    pipeline = requested(by=person(requester, requester_id, run=900))
+    decision = pipeline.approve("1.0.0", "production", actor=approver, at=T0, identity=person(approver, approver_id))
+    if requester_id == approver_id:  # the same account, whatever either login says
+        assert decision.refusal is not None
+        assert decision.refusal.rule == "self-approval"
+    else:  # another account, even under the requester's login (renamed and taken)
+        assert decision.accepted, decision.refusal
+
+
+def test_the_same_account_from_another_run_is_a_retry_not_a_second_vote() -> None:
+    pipeline = requested()
+    first = apply(
+        pipeline, pipeline.approve("1.0.0", "production", actor="carol", at=T0, identity=person("carol", "3003"))
+    )
+    again = first.approve("1.0.0", "production", actor="Carol", at=T0, identity=person("Carol", "3003", run=2))
+    assert again.already is not None  # the same account again: the approval stands (a second run is no second vote)
+    other = first.approve("1.0.0", "production", actor="dave", at=T0, identity=person("dave", "4004", run=3))
+    assert other.refusal is not None
+    assert other.refusal.rule == "distinct-approvers"  # security-team has approved; dave is of no other group
+
+
+approvals = st.lists(
+    st.tuples(
+        st.sampled_from([("alice", "1001"), ("bob", "2002"), ("carol", "3003"), ("dave", "4004")]),
+        st.integers(1, 4),  # the run
+        st.sampled_from(["1.0.0", "1.1.0"]),
+        st.sampled_from([1, 1, 1, 2]),  # the attempt
+        st.booleans(),  # whether 1.1.0 is asked for first
+    ),
+    max_size=12,
+)
+
+
+@given(approvals)
+def test_a_run_approves_once_and_a_rerun_never(commands: list[tuple[tuple[str, str], int, str, int, bool]]) -> None:
+    pipeline = requested()
+    used: dict[int, tuple[str, str]] = {}  # run -> (version, approver) it approved
+    recorded: list[object] = []
+    for (login, user_id), run, version, attempt, newer in commands:
+        pending = pipeline.environments["production"].requested
+        if newer and pending is not None and pending.version != "1.1.0":  # a newer version asked for
+            erin = person("erin", ERIN, 901)
+            pipeline = pipeline.apply_all(
+                pipeline.deploy("1.1.0", "production", actor="erin", at=T0, identity=erin).events
+            )
+        identity = person(login, user_id, run, attempt=attempt)
+        decision = pipeline.approve(version, "production", actor=login, at=T0, identity=identity)
+        if attempt != 1:
+            assert decision.refusal is not None
+            assert decision.refusal.rule == "approval-replay"
+            assert "re-run" in decision.refusal.message
+        elif run in used and decision.already is None:
+            assert decision.refusal is not None
+            assert decision.refusal.rule == "approval-replay", (run, used, decision)
+        if decision.events:
+            assert run not in used
+            used[run] = (version, login)
+        pipeline = pipeline.apply_all(decision.events)
+        recorded.extend(decision.events)
+    granted = [e for e in recorded if isinstance(e, ApprovalGranted)]
+    runs = [e.identity.run_id for e in granted if e.identity]
+    assert len(runs) == len(set(runs))  # no run approved twice, of any version
+
+
+def test_the_approval_records_its_evidence_through_the_codec_and_snapshots() -> None:
+    carol = person("carol", "3003", run=77, environment="production")
+    decision = PENDING.approve("1.0.0", "production", actor="carol", at=T0, identity=carol)
+    (granted,) = decision.events
+    assert isinstance(granted, ApprovalGranted)
+    assert granted.identity == carol
+    body = event_to_dict(granted)
+    assert body["identity"] == {
+        "login": "carol",
+        "user_id": "3003",
+        "repository": "findly-now/services",
+        "ref": "refs/heads/main",
+        "workflow_ref": "findly-now/services/.github/workflows/release.yml@refs/heads/main",
+        "run_id": "77",
+        "environment": "production",
+        "issuer": ISSUER,
+        "token_id": "token-carol-77-1",
+        "run_attempt": "1",
+    }
+    assert event_from_dict(body) == granted
+    approved = PENDING.apply(granted)
+    restored = from_snapshot(PLATFORM, "fn-posts", snapshot_of(approved))
+    assert restored is not None
+    assert restored.environments == approved.environments  # the run that approved is remembered
+    replayed = restored.approve("1.0.0", "production", actor="alice", at=T0, identity=person("alice", "1001", run=77))
+    assert replayed.refusal is not None
+    assert replayed.refusal.rule == "approval-replay"
+
+
+def test_an_environment_that_takes_names_records_an_identity_when_there_is_one() -> None:
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    dave = person("dave", "4004", run=5)
+    decision = pipeline.deploy("1.0.0", "development", actor="dave", at=T0, identity=dave)
+    assert decision.accepted
+    assert decision.events[0].identity == dave  # type: ignore[attr-defined]
+    assert pipeline.apply_all(decision.events).environments["development"].rollout.started_by_id == "4004"  # type: ignore[union-attr]
+    mismatch = pipeline.deploy("1.0.0", "development", actor="mallory", at=T0, identity=dave)
+    assert mismatch.refusal is not None
+    assert mismatch.refusal.rule == "verified-identity"  # the actor must be who the token proves

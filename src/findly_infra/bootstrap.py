@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from findly_infra.application.evidence import ReportReader
+from findly_infra.application.integrity import Anchor, StreamVerdict
 from findly_infra.application.ports import (
     AdvancingClock,
     BadInputError,
@@ -64,6 +65,7 @@ __all__ = [
     "require_platform_file",
     "rollouts_affected",
     "simulate",
+    "verify_state",
 ]
 
 DEFAULT_CONFIG = "findly.yaml"
@@ -481,6 +483,30 @@ def check_state(settings: Settings) -> StateCheck:
     finally:
         store.close()
     return StateCheck(str(path), streams, problems)
+
+
+def verify_state(settings: Settings, anchors: Sequence[Anchor] = ()) -> tuple[str, list[StreamVerdict]]:
+    """Every stream's chain of links in the state the settings name, checked from its first event (and against
+    *anchors*, heads kept elsewhere): (where, each stream's verdict). Read only."""
+    from findly_infra.application.integrity import verify_stream
+
+    if _is_postgres(settings.state):
+        store: Any = _postgres(settings.state, create=False, timeout=settings.state_timeout)
+        where = store.location
+    else:
+        path = _sqlite_path(settings.state)
+        if path is None:
+            raise BadInputError("state verify reads a durable state (a file, sqlite://PATH or postgresql://…)")
+        if not path.exists():
+            raise BadInputError(f"--state {path} does not exist: there is nothing to verify")
+        from findly_infra.adapters.sqlite import SqliteEventStore
+
+        store, where = SqliteEventStore(path, create=False), str(path)
+    try:
+        services = sorted(set(store.services()) | {anchor.service for anchor in anchors})
+        return where, [verify_stream(service, store.chain(service), anchors) for service in services]
+    finally:
+        store.close()
 
 
 def rollouts_affected(settings: Settings, platform: Platform) -> list[str]:

@@ -17,13 +17,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from findly_infra.adapters.postgresql import SCHEMA_VERSION, PostgresEventStore
 from findly_infra.application.codec import event_to_dict
+from findly_infra.application.integrity import verify_stream
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a test class
 from findly_infra.testing.postgresql import PostgresServer
 from tests.conftest import EXAMPLE, PAST
+from tests.log_integrity import SERVICE, Rows, batches, check_tampering, histories, rows_as_inserts, tampering
 from tests.test_release_cli import cli
 
 AT = datetime(2026, 11, 26, 9, 0)
@@ -273,4 +277,56 @@ def test_a_database_at_an_older_schema_is_migrated_with_its_events_kept(pg_url: 
     store = PostgresEventStore(pg_url)
     assert store.load("fn-posts") == ([_result("old")], 1)
     store.save_snapshot("fn-posts", 1, {"format": 1})  # the new table is there
+    store.append("fn-posts", 1, [_result("new")])
+    verdict = verify_stream("fn-posts", store.chain("fn-posts"))  # the old event linked, the new one after it
+    assert verdict.intact, verdict
+    assert verdict.events == 2
     store.close()
+
+
+# ---- the chain of links -----------------------------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data(), histories, batches)
+def test_any_change_to_the_postgresql_log_is_named_at_its_first_event(
+    pg_url: str, data: st.DataObject, history: list[tuple[str, bool]], sizes: list[int]
+) -> None:
+    store = PostgresEventStore(pg_url)
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as connection:  # each example on an empty stream
+            connection.execute("DELETE FROM findly_events")
+
+        def write(rows: Rows) -> None:  # as someone with the database's password would: its rows, by SQL
+            with psycopg.connect(pg_url) as connection:
+                connection.execute("DELETE FROM findly_events WHERE service = %s", (SERVICE,))
+                with connection.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO findly_events (service, position, type, at, body, link) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
+                        rows_as_inserts(rows),
+                    )
+
+        check_tampering(
+            lambda v, e: store.append(SERVICE, v, e),
+            lambda: list(store.chain(SERVICE)),
+            write,
+            history=history,
+            sizes=sizes,
+            damage=data.draw(tampering(len(history))),
+        )
+    finally:
+        store.close()
+
+
+def test_state_verify_reads_a_postgresql_state_and_names_an_edit(pg_url: str) -> None:
+    store = PostgresEventStore(pg_url)
+    store.append("fn-posts", 0, [_result("a"), _result("b"), _result("c")])
+    store.close()
+    code, document = cli(_env(pg_url), "state", "verify")
+    assert (code, document["intact"], document["streams"]["fn-posts"]["events"]) == (0, True, 3)
+    head = document["streams"]["fn-posts"]["head"]
+    with psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute("UPDATE findly_events SET body = replace(body, '\"ci\"', '\"eve\"') WHERE position = 1")
+    code, document = cli(_env(pg_url), "state", "verify", "--expect", head)
+    assert (code, document["ok"], document["streams"]["fn-posts"]["broken"]["position"]) == (2, False, 1)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
 
+from findly_infra.application.codec import event_to_dict
+from findly_infra.application.integrity import GENESIS, links_for
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, MetricsQuery
 from findly_infra.application.scenarios import HEALTHY, Scenario
 from findly_infra.domain.analysis import Observation
@@ -39,6 +42,9 @@ class MemoryEventStore:
     streams: dict[str, list[Event]] = attrs.field(factory=dict)
     snapshots: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict)
     leases: dict[tuple[str, str], Lease] = attrs.field(factory=dict)
+    links: dict[str, list[str]] = attrs.field(factory=dict)
+    """Each stream's links (``application.integrity``), made as events are appended: an event of ``streams`` changed
+    afterwards no longer matches its link."""
 
     def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
         stream = self.streams.get(service, [])
@@ -55,8 +61,16 @@ class MemoryEventStore:
         stream = self.streams.setdefault(service, [])
         if len(stream) != expected_version:
             raise ConcurrencyError(f"{service} changed: at version {len(stream)}, not {expected_version}")
+        links = self.links.setdefault(service, [])
+        previous = links[-1] if links else GENESIS
+        links.extend(links_for(previous, service, expected_version, (_stored(event) for event in events)))
         stream.extend(events)
         return len(stream)
+
+    def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
+        links = self.links.get(service, [])
+        for position, event in enumerate(self.streams.get(service, [])):
+            yield position, _stored(event), links[position] if position < len(links) else None
 
     def acquire(
         self,
@@ -87,6 +101,11 @@ class MemoryEventStore:
         kept = self.snapshots.get(service)
         if kept is None or kept[0] < version:
             self.snapshots[service] = (version, snapshot)
+
+
+def _stored(event: Event) -> str:
+    """An event as a durable store keeps it (the text its link is over)."""
+    return json.dumps(event_to_dict(event))
 
 
 @attrs.define

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from findly_infra.application.codec import decode_stream, event_to_dict
+from findly_infra.application.integrity import GENESIS, links_for
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.application.redaction import redact_url
 from findly_infra.domain.events import Event
@@ -66,13 +67,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (service, environment)
     );
     """,
+    """
+    ALTER TABLE findly_events ADD COLUMN link text;
+    """,
 )
-"""Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n."""
+"""Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n. After
+3 (each event's link, ``application.integrity``), the events already there are linked in the same transaction."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema this version writes and reads (a newer one is refused)."""
 
 _LOCK = 0x46494E44  # "FIND": the advisory lock migrations take
+_LINKED = 3
+"""The schema version from which events carry their links."""
 
 
 class PostgresEventStore:
@@ -189,11 +196,29 @@ class PostgresEventStore:
                 )
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 connection.execute(MIGRATIONS[version - 1].encode())  # our own constant text (psycopg: bytes)
+                if version == _LINKED:
+                    self._link_events()
                 connection.execute(
                     "INSERT INTO findly_schema (version, tool) VALUES (%s, %s)", (version, _tool_version())
                 )
         self._version = SCHEMA_VERSION
         return found, SCHEMA_VERSION
+
+    def _link_events(self) -> None:
+        """Give the events already stored their links, chained from each stream's first (within the migration's
+        transaction)."""
+        connection = self._connection
+        services = [str(name) for (name,) in connection.execute("SELECT DISTINCT service FROM findly_events")]
+        for service in services:
+            rows = connection.execute(
+                "SELECT position, body FROM findly_events WHERE service = %s ORDER BY position", (service,)
+            ).fetchall()
+            links = links_for(GENESIS, service, 0, (str(body) for _, body in rows))
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "UPDATE findly_events SET link = %s WHERE service = %s AND position = %s",
+                    [(value, service, position) for (position, _), value in zip(rows, links, strict=True)],
+                )
 
     # ---- the port ------------------------------------------------------------------------------------------------
 
@@ -230,19 +255,23 @@ class PostgresEventStore:
         try:
             with self._errors(), connection.transaction():
                 row = connection.execute(
-                    "SELECT max(position) FROM findly_events WHERE service = %s", (service,)
+                    "SELECT position, link FROM findly_events WHERE service = %s ORDER BY position DESC LIMIT 1",
+                    (service,),
                 ).fetchone()
-                current = 0 if row is None or row[0] is None else int(row[0]) + 1  # no gaps: the index answers
+                current = 0 if row is None else int(row[0]) + 1  # no gaps: the index answers
                 if current != expected_version:
                     raise ConcurrencyError(
                         f"{service} was changed by someone else (now at event {current}, expected {expected_version})"
                     )
+                bodies = [json.dumps(event_to_dict(event)) for event in events]
+                links = links_for(GENESIS if row is None else str(row[1] or GENESIS), service, current, bodies)
                 with connection.cursor() as cursor:
                     cursor.executemany(
-                        "INSERT INTO findly_events (service, position, type, at, body) VALUES (%s, %s, %s, %s, %s)",
+                        "INSERT INTO findly_events (service, position, type, at, body, link) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
                         [
-                            (service, expected_version + offset, event.type, event.at, json.dumps(event_to_dict(event)))
-                            for offset, event in enumerate(events)
+                            (service, current + offset, event.type, event.at, body, value)
+                            for offset, (event, body, value) in enumerate(zip(events, bodies, links, strict=True))
                         ],
                     )
         except self._psycopg.errors.UniqueViolation:
@@ -357,6 +386,24 @@ class PostgresEventStore:
         with self._errors():
             rows = self._connection.execute("SELECT DISTINCT service FROM findly_events ORDER BY 1").fetchall()
         return [str(name) for (name,) in rows]
+
+    def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
+        """The stream as stored, with its links (``None`` before schema 3), a page at a time."""
+        if not self._ready():
+            return
+        link = "link" if self._version >= _LINKED else "NULL"
+        since = 0
+        while True:
+            with self._errors():
+                rows = self._connection.execute(
+                    f"SELECT position, body, {link} FROM findly_events WHERE service = %s AND position >= %s "
+                    "ORDER BY position LIMIT 5000",
+                    (service, since),
+                ).fetchall()
+            yield from ((int(p), str(b), None if v is None else str(v)) for p, b, v in rows)
+            if len(rows) < 5000:
+                return
+            since = int(rows[-1][0]) + 1
 
     def streams(self) -> dict[str, int]:
         """Each service's event count."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from findly_infra.application.codec import decode_stream, event_from_dict, event_to_dict
+from findly_infra.application.integrity import GENESIS, links_for
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Lease, lease_after
@@ -33,8 +34,9 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteEventStore", "SqliteSimula
 
 APPLICATION_ID = 0x46494E44
 """``PRAGMA application_id`` of a findly state ("FIND")."""
-SCHEMA_VERSION = 1
-"""``PRAGMA user_version``: the schema this version writes and reads (a newer one is refused)."""
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version``: the schema this version writes and reads (a newer one is refused). 2: each event carries
+its link (``application.integrity``); a state of schema 1 is linked when a writing command first opens it."""
 _HEADER = b"SQLite format 3\x00"
 
 _HOLDINGS = """CREATE TABLE IF NOT EXISTS holdings (
@@ -62,6 +64,7 @@ CREATE TABLE IF NOT EXISTS events (
     type     TEXT    NOT NULL,
     at       TEXT    NOT NULL,
     body     TEXT    NOT NULL,
+    link     TEXT,
     PRIMARY KEY (service, position)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS routes (
@@ -91,6 +94,8 @@ class SqliteEventStore:
         self.timeout = timeout
         self._inode: int | None = None
         self._absent = False
+        self._create_allowed = create
+        self._linked = True
         if not self.path.exists() and not create:  # nothing to read, and nothing to make
             self._connection = sqlite3.connect(":memory:", isolation_level=None)
             self._connection.executescript(_SCHEMA)
@@ -149,7 +154,8 @@ class SqliteEventStore:
         (version,) = connection.execute("PRAGMA user_version").fetchone()
         tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if application == 0 and "events" in tables and version == 0:  # written before states said what they were
-            connection.executescript(_SCHEMA)
+            connection.executescript(_SCHEMA.replace(f"user_version = {SCHEMA_VERSION}", "user_version = 1"))
+            self._link_events()
         elif application != APPLICATION_ID:
             raise StateError(f"--state {self.path} is an SQLite file, but not a findly state")
         elif version > SCHEMA_VERSION:
@@ -163,6 +169,38 @@ class SqliteEventStore:
                 f"--state {self.path} is damaged: its {missing} table is missing; restore it from a backup "
                 "(findly-infra state check says what else is wrong)"
             )
+        else:
+            self._link_events()
+
+    def _link_events(self) -> None:
+        """Schema 1 → 2: give every event its link, chained from the first (in one transaction; a read-only command
+        leaves the state as it is, and its events read as unlinked)."""
+        connection = self._connection
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+        if "link" in columns:
+            return
+        if not self._create_allowed:
+            self._linked = False
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if "link" not in {row[1] for row in connection.execute("PRAGMA table_info(events)")}:  # not a racer's
+                connection.execute("ALTER TABLE events ADD COLUMN link TEXT")
+                services = [name for (name,) in connection.execute("SELECT DISTINCT service FROM events")]
+                for service in services:
+                    rows = connection.execute(
+                        "SELECT position, body FROM events WHERE service = ? ORDER BY position", (service,)
+                    ).fetchall()
+                    links = links_for(GENESIS, service, 0, (body for _, body in rows))
+                    connection.executemany(
+                        "UPDATE events SET link = ? WHERE service = ? AND position = ?",
+                        [(value, service, position) for (position, _), value in zip(rows, links, strict=True)],
+                    )
+                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     def _check_writable(self) -> None:
         """A store opened read-only on a state that does not exist keeps nothing: writing to it is refused."""
@@ -256,25 +294,21 @@ class SqliteEventStore:
         with self._errors():
             connection.execute("BEGIN IMMEDIATE")
             try:
-                (last,) = connection.execute(
-                    "SELECT MAX(position) FROM events WHERE service = ?", (service,)
+                last = connection.execute(
+                    "SELECT position, link FROM events WHERE service = ? ORDER BY position DESC LIMIT 1", (service,)
                 ).fetchone()
-                current = 0 if last is None else last + 1  # positions run from 0 with no gap: the index answers
+                current = 0 if last is None else last[0] + 1  # positions run from 0 with no gap: the index answers
                 if current != expected_version:
                     raise ConcurrencyError(
                         f"{service} was changed by someone else (now at event {current}, expected {expected_version})"
                     )
+                bodies = [json.dumps(event_to_dict(event)) for event in events]
+                links = links_for(GENESIS if last is None else last[1] or GENESIS, service, current, bodies)
                 connection.executemany(
-                    "INSERT INTO events (service, position, type, at, body) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO events (service, position, type, at, body, link) VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (
-                            service,
-                            expected_version + offset,
-                            event.type,
-                            event.at.isoformat(),
-                            json.dumps(event_to_dict(event)),
-                        )
-                        for offset, event in enumerate(events)
+                        (service, current + offset, event.type, event.at.isoformat(), body, value)
+                        for offset, (event, body, value) in enumerate(zip(events, bodies, links, strict=True))
                     ],
                 )
                 connection.execute("COMMIT")
@@ -401,6 +435,24 @@ class SqliteEventStore:
         with self._errors():
             (latest,) = self._connection.execute("SELECT max(at) FROM events").fetchone()
         return None if latest is None else datetime.fromisoformat(latest)
+
+    def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
+        """The stream as stored, with its links (``None`` for each event of a state not yet linked), a page at a
+        time."""
+        self._check_present()
+        link = "link" if self._linked else "NULL"
+        since = 0
+        while True:
+            with self._errors():
+                rows = self._connection.execute(
+                    f"SELECT position, body, {link} FROM events WHERE service = ? AND position >= ? "
+                    "ORDER BY position LIMIT 5000",
+                    (service, since),
+                ).fetchall()
+            yield from ((int(p), str(b), None if v is None else str(v)) for p, b, v in rows)
+            if len(rows) < 5000:
+                return
+            since = int(rows[-1][0]) + 1
 
     def services(self) -> list[str]:
         with self._errors():

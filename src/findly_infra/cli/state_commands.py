@@ -1,9 +1,11 @@
-"""The state's own commands: ``state check`` (the full check of a state) and ``state migrate`` (its schema)."""
+"""The state's own commands: ``state check`` (the full check of a state), ``state verify`` (its chain of links),
+``state snapshot``, ``state export``/``import`` and ``state migrate`` (its schema)."""
 
 from __future__ import annotations
 
 import argparse
 
+from findly_infra.cli import present
 from findly_infra.cli.context import Command, Context
 from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_OK
 
@@ -29,13 +31,79 @@ def _state_arguments(parser: argparse.ArgumentParser) -> None:
         "import", help="read an export into this state (refused over a stream that already has other events)"
     )
     importing.add_argument("file", metavar="FILE", help="the export (- for standard input)")
+    verify = actions.add_parser(
+        "verify",
+        help="every stream's chain of links, from its first event: exit 0 intact, 2 broken (the first broken link "
+        "named); prints each stream's head, to keep elsewhere and check later with --expect",
+    )
+    verify.add_argument(
+        "--expect",
+        metavar="SERVICE@POSITION=LINK",
+        action="append",
+        default=[],
+        type=_anchor,
+        help="a head kept elsewhere (as verify printed it) that the stream must still pass through; repeatable",
+    )
     actions.add_parser(
         "migrate",
         help="bring the state's schema to this version's (PostgreSQL: creates it; refused if a newer one wrote it)",
     )
 
 
+def _anchor(text: str) -> object:
+    from findly_infra.application.integrity import parse_anchor
+
+    try:
+        return parse_anchor(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _verify(context: Context) -> int:
+    from findly_infra.bootstrap import verify_state
+
+    where, verdicts = verify_state(context.settings, context.args.expect)
+    lines = [f"{where}: {'intact' if all(v.intact for v in verdicts) else 'NOT intact'}"]
+    for verdict in verdicts:
+        if verdict.broken is not None:
+            lines.append(f"  {verdict.broken}")
+        elif verdict.unlinked:
+            lines.append(
+                f"  {verdict.service}: {verdict.unlinked} events without links (a state of an older findly-infra): "
+                "findly-infra state migrate links them"
+            )
+        elif verdict.head is not None:
+            lines.append(f"  {verdict.service}: {verdict.events} events, head {verdict.head}")
+    if not verdicts:
+        lines.append("  no streams")
+    context.emit(
+        {
+            "ok": all(v.intact for v in verdicts),  # exit 2 is never "ok": a CI step reading only this agrees
+            "state": where,
+            "intact": all(v.intact for v in verdicts),
+            "streams": {
+                v.service: {
+                    "events": v.events,
+                    "head": str(v.head) if v.head else None,
+                    "broken": None
+                    if v.broken is None
+                    else {"position": v.broken.position, "problem": v.broken.problem},
+                    "unlinked": v.unlinked,
+                }
+                for v in verdicts
+            },
+        },
+        "\n".join(lines),
+    )
+    for verdict in verdicts:
+        if verdict.broken is not None:
+            present.annotate("error", f"the event log is not intact: {verdict.broken}")
+    return EXIT_OK if all(v.intact for v in verdicts) else EXIT_BAD_INPUT
+
+
 def _state(context: Context) -> int:
+    if context.args.state_command == "verify":
+        return _verify(context)
     if context.args.state_command == "migrate":
         return _migrate(context)
     if context.args.state_command == "snapshot":
@@ -54,7 +122,13 @@ def _state(context: Context) -> int:
         else "\n".join([f"{found.location}: damaged", *(f"  {problem}" for problem in found.problems)])
     )
     context.emit(
-        {"state": found.location, "sound": found.sound, "streams": found.streams, "problems": list(found.problems)},
+        {
+            "ok": found.sound,
+            "state": found.location,
+            "sound": found.sound,
+            "streams": found.streams,
+            "problems": list(found.problems),
+        },
         text,
     )
     return EXIT_OK if found.sound else EXIT_BAD_INPUT
@@ -154,7 +228,8 @@ def _migrate(context: Context) -> int:
 COMMANDS = (
     Command(
         "state",
-        "the state itself: `state check` reads all of it and says what is wrong; `state migrate` its schema",
+        "the state itself: `state check` reads all of it and says what is wrong, `state verify` checks its chain of "
+        "links; `state migrate` its schema",
         _state_arguments,
         _state,
     ),

@@ -522,7 +522,8 @@ def test_a_stray_event_is_named_with_its_position(env: dict[str, str]) -> None:
     state = _deployed(env)
     _damage(
         state,
-        "INSERT INTO events VALUES ('fn-posts', 2, 'rollout_succeeded', '2026-01-05T09:30:00', ?)",
+        "INSERT INTO events (service, position, type, at, body) "
+        "VALUES ('fn-posts', 2, 'rollout_succeeded', '2026-01-05T09:30:00', ?)",
         _stray_succeeded(),
     )
     code, document = cli(env, "status", "fn-posts")

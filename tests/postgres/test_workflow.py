@@ -11,6 +11,7 @@ the test's PostgreSQL), and time — ``FINDLY_NOW`` makes it a rehearsal, so tha
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
@@ -22,9 +23,13 @@ import pytest
 import yaml
 
 from findly_infra.examples import example_platform_text
+from findly_infra.testing.github_oidc import GitHubOidcStandIn
 from tests.conftest import PAST, ROOT, require_tool
 
 PAGE = ROOT / "docs" / "github-actions.md"
+REPOSITORY = "findly-now/services"
+ACCOUNTS = {"alice": "1001", "bob": "1002", "carol": "3003", "dave": "4004", "erin": "5005", "mallory": "6666"}
+"""GitHub's account ids of the people who dispatch runs."""
 
 
 def _workflow_text() -> str:
@@ -86,9 +91,19 @@ _IDENTIFIER = re.compile(r"\b(github|inputs|steps|needs|secrets|vars)((?:\.[A-Za
 class Replay:
     """Runs the workflow's jobs for one event, as a runner would (see the module's documentation)."""
 
-    def __init__(self, repo: Path, secrets: dict[str, str]) -> None:
+    def __init__(
+        self,
+        repo: Path,
+        secrets: dict[str, str],
+        *,
+        oidc: GitHubOidcStandIn | None = None,
+        workflow: dict[str, Any] | None = None,
+    ) -> None:
         self.repo = repo
         self.secrets = secrets
+        self.oidc = oidc
+        """GitHub's OIDC issuer: a job with ``id-token: write`` gets a runner's token endpoint for its claims."""
+        self.workflow = workflow or WORKFLOW
         self.runs = 0
         self.log: list[tuple[str, int, str]] = []
         """Each step run: its name, exit code and output."""
@@ -122,7 +137,7 @@ class Replay:
         context: dict[str, Any] = {"github": github, "inputs": inputs or {}, "secrets": self.secrets, "vars": {}}
         results: dict[str, str] = {}
         outputs: dict[str, dict[str, str]] = {}
-        for job_name, job in WORKFLOW["jobs"].items():
+        for job_name, job in self.workflow["jobs"].items():
             needs = [job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", [])
             job_context = {**context, "needs": {n: {"outputs": outputs.get(n, {})} for n in needs}}
             if any(results.get(n) != "success" for n in needs) or not self.evaluate(job.get("if", "true"), job_context):
@@ -131,9 +146,28 @@ class Replay:
             results[job_name], outputs[job_name] = self._job(job, job_context)
         return results
 
+    def _id_token(self, job: dict[str, Any], github: dict[str, str]) -> dict[str, str]:
+        """What GitHub gives a job with ``permissions: id-token: write`` (and only such a job): a token endpoint whose
+        tokens carry the run's claims — who dispatched it, the repository, workflow, ref, run and environment."""
+        permissions = job.get("permissions", self.workflow.get("permissions", {}))
+        if self.oidc is None or not isinstance(permissions, dict) or permissions.get("id-token") != "write":
+            return {}
+        return self.oidc.job(
+            actor=github["actor"],
+            actor_id=ACCOUNTS[github["actor"]],
+            repository=REPOSITORY,
+            ref=github["ref"],
+            workflow_ref=f"{REPOSITORY}/.github/workflows/release.yml@{github['ref']}",
+            run_id=str(1000 + self.runs),
+            environment=str(job.get("environment", "")),
+        )
+
     def _job(self, job: dict[str, Any], context: dict[str, Any]) -> tuple[str, dict[str, str]]:
         github = context["github"]
-        env = {key: self.expand(value, context) for key, value in {**WORKFLOW["env"], **job.get("env", {})}.items()}
+        env = {
+            key: self.expand(value, context) for key, value in {**self.workflow["env"], **job.get("env", {})}.items()
+        }
+        env.update(self._id_token(job, github))
         steps: dict[str, dict[str, Any]] = {}
         context = {**context, "steps": steps}
         failed = False
@@ -254,3 +288,70 @@ def test_the_workflow_releases_from_a_feature_branch_to_production(repo: Path, p
     production = [e for e in final if e["environment"] == "production"]
     assert [e["type"] for e in production][-1] == "rollout_succeeded"
     assert {e["actor"] for e in production if e["type"] == "approval_granted"} == {"alice", "carol"}
+
+
+VERIFIED = """    identity:
+      verified: true
+      repositories: [findly-now/services]
+      workflows: [.github/workflows/release.yml]
+      refs: [refs/heads/main]
+"""
+
+
+def test_the_workflow_approves_with_verified_identities_and_refuses_a_name(repo: Path, pg_url: str) -> None:
+    """The same workflow where production verifies identities: GitHub's OIDC stand-in mints each job's tokens (only for
+    jobs with ``id-token: write``), two verified approvers of two groups approve, the promotion's requester is proven
+    too — and a workflow edited to approve as ``FINDLY_ACTOR=carol`` fails, with nothing recorded."""
+    with GitHubOidcStandIn() as github:
+        text = (repo / "findly.yaml").read_text()
+        production = text.index("  production:\n")
+        at = text.index("    deployment_strategy:", production)
+        groups = "approver_groups:\n  devops-team: [alice, bob]\n  security-team: [carol, dave]\n"
+        members = "approver_groups:\n" + "".join(
+            f"  {group}: [{', '.join(f'{{login: {p}, id: {ACCOUNTS[p]}}}' for p in people)}]\n"
+            for group, people in (("devops-team", ("alice", "bob")), ("security-team", ("carol", "dave")))
+        )
+        text = (text[:at] + VERIFIED + text[at:]).replace(groups, members)
+        (repo / "findly.yaml").write_text(text + f"\ngithub_oidc:\n  issuer: {github.url!r}\n")
+        replay = Replay(repo, {"FINDLY_STATE": pg_url}, oidc=github)
+        merge = "c3" * 20
+        version = merge[:12]
+        assert replay.event("push", ref="refs/heads/main", sha=merge, actor="erin")["staging"] == "success", replay.log
+
+        def dispatch(action: str, who: str, workflow: dict[str, Any] | None = None) -> dict[str, str]:
+            replay.workflow = workflow or WORKFLOW
+            return replay.event(
+                "workflow_dispatch",
+                ref="refs/heads/main",
+                sha=merge,
+                actor=who,
+                inputs={"version": version, "action": action},
+            )
+
+        assert dispatch("promote", "bob")["production"] == "failure"  # proven, recorded, waiting for approvals
+        assert "refused by approvals" in replay.log[-1][2]
+        # a workflow author edits the approve job to approve as carol: refused, before any token is asked for
+        edited = copy.deepcopy(WORKFLOW)
+        edited["jobs"]["approve"]["env"]["FINDLY_ACTOR"] = "carol"
+        before, issued = len(_history(pg_url, repo)), github.tokens_issued
+        assert dispatch("approve", "mallory", edited)["approve"] == "failure"
+        assert "refused by verified-identity" in replay.log[-1][2]
+        assert "FINDLY_ACTOR=carol" in replay.log[-1][2]
+        assert (len(_history(pg_url, repo)), github.tokens_issued) == (before, issued)
+        # without id-token: write, no token can be had: refused too
+        bare = copy.deepcopy(WORKFLOW)
+        del bare["jobs"]["approve"]["permissions"]
+        assert dispatch("approve", "carol", bare)["approve"] == "failure"
+        assert "id-token: write" in replay.log[-1][2]
+        assert dispatch("approve", "alice")["approve"] == "success"  # devops-team, verified
+        assert dispatch("approve", "carol")["approve"] == "success"  # security-team, verified
+        assert dispatch("promote", "bob")["production"] == "success", replay.log[-1]
+        production = [e for e in _history(pg_url, repo) if e["environment"] == "production"]
+        assert production[-1]["type"] == "rollout_succeeded"
+        approvals = [e for e in production if e["type"] == "approval_granted"]
+        assert [(e["actor"], e["identity"]["user_id"], e["identity"]["workflow_ref"]) for e in approvals] == [
+            (who, ACCOUNTS[who], f"{REPOSITORY}/.github/workflows/release.yml@refs/heads/main")
+            for who in ("alice", "carol")
+        ]
+        started = next(e for e in production if e["type"] == "rollout_started")
+        assert (started["identity"]["login"], started["identity"]["environment"]) == ("bob", "production")

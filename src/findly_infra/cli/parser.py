@@ -90,6 +90,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             if command is None or command == name or command not in COMMANDS:
                 spec.configure(sub)
                 _global_options(sub, after_command=True)
+                for action in sub._actions:  # `state verify --json`: after an action's name too
+                    if isinstance(action, argparse._SubParsersAction):
+                        for nested in {id(p): p for p in action.choices.values()}.values():
+                            _global_options(nested, after_command=True)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import attrs
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,9 +22,12 @@ from findly_infra.domain import (
     Decision,
     DeploymentPipeline,
     IdentityPolicy,
+    OidcSettings,
     Verdict,
     VerifiedIdentity,
 )
+from findly_infra.domain.errors import InvariantError
+from findly_infra.testing.strategies import verified_identities
 
 from .conftest import EXAMPLE
 
@@ -263,3 +267,54 @@ def test_an_environment_that_takes_names_records_an_identity_when_there_is_one()
     mismatch = pipeline.deploy("1.0.0", "development", actor="mallory", at=T0, identity=dave)
     assert mismatch.refusal is not None
     assert mismatch.refusal.rule == "verified-identity"  # the actor must be who the token proves
+
+
+@given(
+    verified_identities(
+        repositories=st.sampled_from(["findly-now/services", "Findly-Now/Services", "findly-now/other", "mallory/x"]),
+        workflows=st.sampled_from([".github/workflows/release.yml", ".github/workflows/ci.yml"]),
+    ),
+    st.sampled_from([(), ("production",), ("production", "staging")]),
+    st.booleans(),
+)
+def test_a_policy_accepts_exactly_the_identities_from_the_places_it_lists(
+    identity: VerifiedIdentity, environments: tuple[str, ...], absolute: bool
+) -> None:
+    workflow = "findly-now/services/.github/workflows/release.yml" if absolute else ".github/workflows/release.yml"
+    policy = IdentityPolicy(
+        verified=True,
+        repositories=("findly-now/services",),
+        workflows=(workflow,),
+        refs=("refs/heads/main",),
+        github_environments=environments,
+    )
+    expected = (
+        identity.repository.casefold() == "findly-now/services"
+        and identity.workflow.casefold() == "findly-now/services/.github/workflows/release.yml"
+        and identity.ref == "refs/heads/main"
+        and (not environments or identity.environment in environments)
+    )
+    assert (policy.refusal(identity) is None) == expected, policy.refusal(identity)
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (lambda: IdentityPolicy(repositories=("a/b",)), "set verified: true"),
+        (lambda: IdentityPolicy(verified=True, workflows=(".github/workflows/x.yml",)), "names no repository"),
+        (lambda: IdentityPolicy(verified=True, workflows=("a/b/ci.yml",)), "owner/repo/.github/workflows/FILE"),
+        (lambda: IdentityPolicy(verified=True, workflows=("a/b/.github/workflows/x.yml@main",)), "without @ref"),
+        (lambda: IdentityPolicy(verified=True, repositories=("a/b", "A/B")), "listed twice"),
+        (lambda: IdentityPolicy(verified=True, refs=(" refs/heads/main",)), "cannot be blank or hold spaces"),
+        (lambda: OidcSettings(issuer="http://issuer.example.com"), "https URL"),
+        (lambda: OidcSettings(audience="two words"), "one word"),
+        (lambda: ApproverGroup("ops", ("alice", "Alice")), "listed twice"),
+        (lambda: ApproverGroup("ops", ("аlice",)), "mixes scripts"),
+        (lambda: ApproverGroup("ops", ("alice",), (("bob", "1"),)), "not a member"),
+        (lambda: ApproverGroup("ops", ("alice", "bob"), (("alice", "1"), ("bob", "1"))), "given to two members"),
+        (lambda: ApproverGroup("ops", ("alice",), (("alice", "x1"),)), "GitHub's number"),
+    ],
+)
+def test_a_policy_or_group_that_cannot_mean_what_it_says_is_refused(policy: object, message: str) -> None:
+    with pytest.raises(InvariantError, match=message):
+        policy()  # type: ignore[operator]

@@ -290,3 +290,33 @@ def test_an_issuer_that_cannot_be_reached_is_a_dependency_not_a_refusal(release:
 def _requested(release: Release) -> None:
     asked = release.run("promote", SERVICE, VERSION, "--to", "production", job=release.job("bob", "1002", 2001))
     assert asked.returncode == EXIT_REFUSED, asked.stdout + asked.stderr
+
+
+def test_a_simulation_and_the_demo_act_with_simulated_identities_where_production_verifies(tmp_path: Path) -> None:
+    """ "What would this policy have done" still answers on a file that verifies identities: the simulated people are
+    verified by no token, and their events say so (issuer ``simulated``)."""
+    (tmp_path / "findly.yaml").write_text(platform_text("https://token.actions.githubusercontent.com"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FINDLY_", "GITHUB_", "ACTIONS_"))}
+    for args in (("simulate", "fn-posts", "--env", "production", "--json"), ("demo", "--json")):
+        done = subprocess.run(
+            [sys.executable, "-m", "findly_infra", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert done.returncode == EXIT_OK, done.stdout + done.stderr
+    history = subprocess.run(
+        [sys.executable, "-m", "findly_infra", "--state", ".findly/demo.sqlite3", "history", "fn-posts", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    )
+    approvals = [e for e in json.loads(history.stdout)["events"] if e["type"] == "approval_granted"]
+    assert approvals
+    assert all(e["identity"]["issuer"] == "simulated" for e in approvals)

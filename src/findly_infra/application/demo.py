@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from findly_infra.application.ports import AdvancingClock
 from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import Outcome, PipelineService, PolicyRefusedError
-from findly_infra.application.simulation import ScenarioSource
+from findly_infra.application.simulation import ScenarioSource, simulated_identity
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import TrafficShifted
 
@@ -29,11 +29,24 @@ def tell_the_story(
 
     def through_staging(version: str) -> Iterator[tuple[str, Outcome]]:
         for env in platform.promotion_order[:-1]:
-            pipelines.deploy(service, version, env, actor=REQUESTER)
+            pipelines.deploy(
+                service, version, env, actor=REQUESTER, identity=simulated_identity(platform, env, REQUESTER)
+            )
             outcome = watch(env)
             for suite in platform.environment(env).tests:
                 pipelines.record_test(service, version, env, suite, True, actor="ci")
             yield env, outcome
+
+    def request(version: str) -> Outcome:
+        identity = simulated_identity(platform, platform.promotion_order[-1], REQUESTER)
+        return pipelines.deploy(
+            service,
+            version,
+            platform.promotion_order[-1],
+            actor=REQUESTER,
+            strategy=StrategyKind.CANARY,
+            identity=identity,
+        )
 
     v1, v2 = "1.4.0", "1.5.0"
     metrics.scenario = SCENARIOS["healthy"]
@@ -43,14 +56,16 @@ def tell_the_story(
     production = platform.promotion_order[-1]
     env = platform.environment(production)
     try:
-        pipelines.deploy(service, v1, production, actor=REQUESTER, strategy=StrategyKind.CANARY)
+        request(v1)
     except PolicyRefusedError as refused:
         yield f"{production:12} promotion refused by rule '{refused.refusal.rule}': {refused.refusal.message}"
     for group in env.approvers:
         person = next(m for m in platform.approver_group(group).members if m != REQUESTER)
-        pipelines.approve(service, v1, production, actor=person)
+        pipelines.approve(
+            service, v1, production, actor=person, identity=simulated_identity(platform, production, person)
+        )
         yield f"{'':12} approved by {person} ({group})"
-    pipelines.deploy(service, v1, production, actor=REQUESTER, strategy=StrategyKind.CANARY)
+    request(v1)
     outcome = watch(production)
     weights = [
         e.weight
@@ -64,9 +79,11 @@ def tell_the_story(
     for group in env.approvers:
         person = next(m for m in reversed(platform.approver_group(group).members) if m != REQUESTER)
         with contextlib.suppress(PolicyRefusedError):  # the refused request is what the approvals bind to
-            pipelines.deploy(service, v2, production, actor=REQUESTER, strategy=StrategyKind.CANARY)
-        pipelines.approve(service, v2, production, actor=person)
+            request(v2)
+        pipelines.approve(
+            service, v2, production, actor=person, identity=simulated_identity(platform, production, person)
+        )
     metrics.scenario = SCENARIOS["error-spike"]
-    pipelines.deploy(service, v2, production, actor=REQUESTER, strategy=StrategyKind.CANARY)
+    request(v2)
     outcome = watch(production)
     yield f"{production:12} canary {v2} under an error spike: {outcome.view.describe()}"

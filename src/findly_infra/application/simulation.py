@@ -7,6 +7,7 @@ adapters): the seed's 60-minute canary runs in milliseconds with the decisions r
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -18,11 +19,12 @@ from findly_infra.application.scenarios import SCENARIOS, Scenario
 from findly_infra.application.service import Outcome, PipelineService, PolicyRefusedError
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import AnalysisRecorded, Event, RolloutStarted, TrafficShifted
+from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.state import Phase
 from findly_infra.domain.strategy import BlueGreenStrategy
 
-__all__ = ["ScenarioSource", "SimulationResult", "run_simulation"]
+__all__ = ["SIMULATED_ISSUER", "ScenarioSource", "SimulationResult", "run_simulation", "simulated_identity"]
 
 _SHOWN = frozenset(
     {
@@ -139,15 +141,20 @@ def _enter(  # noqa: PLR0917 - a private step of simulate
 ) -> None:
     """Deploy, with the scripted approvals a promotion needs."""
     requester = "release-bot"
+
+    def request() -> None:
+        identity = simulated_identity(platform, env, requester)
+        service_.deploy(service, version, env, actor=requester, strategy=kind, identity=identity)
+
     try:
-        service_.deploy(service, version, env, actor=requester, strategy=kind)
+        request()
         return
     except PolicyRefusedError as refused:
         if refused.refusal.rule != "approvals":
             raise
     for person in _approvers(platform, env, exclude=requester):
-        service_.approve(service, version, env, actor=person)
-    service_.deploy(service, version, env, actor=requester, strategy=kind)
+        service_.approve(service, version, env, actor=person, identity=simulated_identity(platform, env, person))
+    request()
 
 
 def _evidence(service_: PipelineService, platform: Platform, service: str, version: str, env: str) -> None:
@@ -160,6 +167,44 @@ def _evidence(service_: PipelineService, platform: Platform, service: str, versi
     for step in steps:
         if step.evidence is not None:
             service_.record_test(service, version, env, step.evidence, True, actor="ci")
+
+
+_RUNS = itertools.count(1)
+
+SIMULATED_ISSUER = "simulated"
+"""The issuer of the identities a simulation acts with where an environment verifies identities: never a token, and
+said so in every event that carries one."""
+
+
+def simulated_identity(platform: Platform, environment: str, person: str) -> VerifiedIdentity | None:
+    """Who *person* would be in *environment* if verified: an identity from the first repository, workflow, ref and
+    GitHub environment its policy lists (issuer ``simulated``, a run of its own) — or ``None`` where the environment
+    takes names. Simulations ask what a policy does with people who may act, not whether a token verifies."""
+    policy = platform.environment(environment).identity
+    if not policy.verified:
+        return None
+    ids = {login.casefold(): user_id for group in platform.approver_groups or () for login, user_id in group.ids}
+    workflow = policy.workflows[0] if policy.workflows else ".github/workflows/release.yml"
+    repository = (
+        policy.repositories[0]
+        if policy.repositories
+        else "/".join(workflow.split("/")[:2])
+        if not workflow.startswith(".github/")
+        else "simulated/repository"
+    )
+    ref = policy.refs[0] if policy.refs else "refs/heads/main"
+    run = next(_RUNS)
+    return VerifiedIdentity(
+        login=person,
+        user_id=ids.get(person.casefold(), str(900_000_000 + sum(map(ord, person.casefold())))),
+        repository=repository,
+        ref=ref,
+        workflow_ref=f"{repository}/{workflow}@{ref}" if workflow.startswith(".github/") else f"{workflow}@{ref}",
+        run_id=str(run),
+        environment=policy.github_environments[0] if policy.github_environments else "",
+        issuer=SIMULATED_ISSUER,
+        token_id=f"simulated-{run}",
+    )
 
 
 def _approvers(platform: Platform, env: str, *, exclude: str) -> list[str]:
@@ -189,7 +234,8 @@ def _human_gates(  # noqa: PLR0917 - a private step of simulate
         if outcome.phase is Phase.AWAITING_APPROVAL:
             for person in _approvers(platform, env, exclude=rollout.started_by):
                 try:
-                    service_.approve(service, version, env, actor=person)
+                    identity = simulated_identity(platform, env, person)
+                    service_.approve(service, version, env, actor=person, identity=identity)
                     break
                 except PolicyRefusedError:
                     continue

@@ -141,6 +141,32 @@ def approver_groups(platform: Platform) -> Iterator[Finding]:
             )
 
 
+def identity_scope(platform: Platform) -> Iterator[Finding]:
+    """An environment that verifies identities says where they may come from: a token of any repository, or of any
+    workflow of the repository, proves a person but not that they acted through the release workflow."""
+    for environment in platform.environments:
+        policy = environment.identity
+        if not policy.verified:
+            continue
+        path = ("environments", environment.name, "identity")
+        if not policy.repositories:
+            yield Finding(
+                path,
+                f"{environment.name} verifies identities from any repository: a workflow anyone runs in a repository "
+                "of their own proves them too; list repositories",
+                WARNING,
+                "identity-scope",
+            )
+        if not policy.workflows:
+            yield Finding(
+                path,
+                f"{environment.name} verifies identities from any workflow of its repositories, and whoever may push "
+                "a branch may add one; list workflows (and refs)",
+                WARNING,
+                "identity-scope",
+            )
+
+
 def resource_profiles(platform: Platform) -> Iterator[Finding]:
     """Each environment's ``resource_limits`` names a known profile."""
     for environment in platform.environments:
@@ -502,6 +528,7 @@ RULES: tuple[Rule, ...] = (
     promotion_order,
     cluster_bindings,
     approver_groups,
+    identity_scope,
     resource_profiles,
     strategies_defined,
     canary_analysis,

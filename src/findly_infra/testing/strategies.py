@@ -26,6 +26,7 @@ from findly_infra.domain.environment import (
     StrategyKind,
     TriggerKind,
 )
+from findly_infra.domain.identity import GITHUB_ISSUER, VerifiedIdentity
 from findly_infra.domain.infrastructure import (
     AutoscalerLimits,
     ClusterAutoscaler,
@@ -77,6 +78,7 @@ __all__ = [
     "dns_labels",
     "durations",
     "environments_chain",
+    "github_logins",
     "latency_objectives",
     "machine_types",
     "percentages",
@@ -84,10 +86,47 @@ __all__ = [
     "relative_thresholds",
     "sla_targets",
     "thresholds",
+    "verified_identities",
 ]
 
 dns_labels = st.from_regex(r"\A[a-z]([a-z0-9-]{0,10}[a-z0-9])?\Z")
 """Lower-case names that are valid DNS labels (service, environment and group names)."""
+
+github_logins = st.from_regex(r"\A[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\Z")
+"""GitHub logins: letters, digits and single hyphens, not at either end, at most 39 characters."""
+
+_REPOSITORIES = st.just("findly-now/services")
+_WORKFLOWS = st.just(".github/workflows/release.yml")
+_REFS = st.sampled_from(["refs/heads/main", "refs/heads/feature", "refs/tags/v1.0.0"])
+
+
+@st.composite
+def verified_identities(
+    draw: st.DrawFn,
+    *,
+    logins: st.SearchStrategy[str] = github_logins,
+    repositories: st.SearchStrategy[str] = _REPOSITORIES,
+    workflows: st.SearchStrategy[str] = _WORKFLOWS,
+    refs: st.SearchStrategy[str] = _REFS,
+    issuer: str = GITHUB_ISSUER,
+) -> VerifiedIdentity:
+    """Identities as a verified GitHub Actions OIDC token states them: a login and its account id, the run's
+    repository, workflow, ref, run id and attempt, a token id. Give *logins* (``st.sampled_from([...])``) to aim at
+    your approver groups; ``attrs.evolve`` what a rule under test reads."""
+    repository, ref = draw(repositories), draw(refs)
+    return VerifiedIdentity(
+        login=draw(logins),
+        user_id=str(draw(st.integers(1, 2**31))),
+        repository=repository,
+        ref=ref,
+        workflow_ref=f"{repository}/{draw(workflows)}@{ref}",
+        run_id=str(draw(st.integers(1, 2**40))),
+        environment=draw(st.sampled_from(["", "production", "staging"])),
+        issuer=issuer,
+        token_id=draw(st.uuids()).hex,
+        run_attempt=str(draw(st.sampled_from([1, 1, 1, 2]))),
+    )
+
 
 _words = st.text(string.ascii_letters + string.digits + " .,-", min_size=0, max_size=30).map(str.strip)
 

@@ -1,7 +1,7 @@
 """`secrets audit` of 100 secrets against the Secret Manager stand-in (the real client over gRPC on 127.0.0.1): calls
 and wall time, beside one raw round trip.
 
-    python benchmarks/secrets.py
+    python benchmarks/secret_audit.py
 """
 
 from __future__ import annotations

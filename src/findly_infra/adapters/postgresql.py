@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from findly_infra.application.codec import decode_stream, event_to_dict
-from findly_infra.application.integrity import GENESIS, links_for
+from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.application.redaction import redact_url
 from findly_infra.domain.events import Event
@@ -390,20 +390,18 @@ class PostgresEventStore:
     def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
         """The stream as stored, with its links (``None`` before schema 3), a page at a time."""
         if not self._ready():
-            return
+            return iter(())
         link = "link" if self._version >= _LINKED else "NULL"
-        since = 0
-        while True:
+
+        def fetch(since: int) -> list[Any]:
             with self._errors():
-                rows = self._connection.execute(
+                return self._connection.execute(
                     f"SELECT position, body, {link} FROM findly_events WHERE service = %s AND position >= %s "
-                    "ORDER BY position LIMIT 5000",
-                    (service, since),
+                    "ORDER BY position LIMIT %s",
+                    (service, since, PAGE),
                 ).fetchall()
-            yield from ((int(p), str(b), None if v is None else str(v)) for p, b, v in rows)
-            if len(rows) < 5000:
-                return
-            since = int(rows[-1][0]) + 1
+
+        return paged_rows(fetch)
 
     def streams(self) -> dict[str, int]:
         """Each service's event count."""

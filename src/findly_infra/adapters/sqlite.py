@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from findly_infra.application.codec import decode_stream, event_from_dict, event_to_dict
-from findly_infra.application.integrity import GENESIS, links_for
+from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Lease, lease_after
@@ -441,18 +441,16 @@ class SqliteEventStore:
         time."""
         self._check_present()
         link = "link" if self._linked else "NULL"
-        since = 0
-        while True:
+
+        def fetch(since: int) -> list[Any]:
             with self._errors():
-                rows = self._connection.execute(
+                return self._connection.execute(
                     f"SELECT position, body, {link} FROM events WHERE service = ? AND position >= ? "
-                    "ORDER BY position LIMIT 5000",
-                    (service, since),
+                    "ORDER BY position LIMIT ?",
+                    (service, since, PAGE),
                 ).fetchall()
-            yield from ((int(p), str(b), None if v is None else str(v)) for p, b, v in rows)
-            if len(rows) < 5000:
-                return
-            since = int(rows[-1][0]) + 1
+
+        return paged_rows(fetch)
 
     def services(self) -> list[str]:
         with self._errors():

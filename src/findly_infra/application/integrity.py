@@ -12,13 +12,14 @@ A chain therefore detects accidents and naive edits by itself, and a rewrite aga
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 __all__ = [
     "GENESIS",
+    "PAGE",
     "Anchor",
     "Break",
     "ChainedStore",
@@ -26,6 +27,7 @@ __all__ = [
     "StreamVerdict",
     "link",
     "links_for",
+    "paged_rows",
     "parse_anchor",
     "verify_stream",
 ]
@@ -47,6 +49,22 @@ def links_for(previous: str, service: str, first: int, bodies: Iterable[str]) ->
         previous = link(previous, service, first + offset, body)
         found.append(previous)
     return found
+
+
+PAGE = 5000
+"""Rows a store reads at a time when it walks a stream's chain."""
+
+
+def paged_rows(fetch: Callable[[int], Sequence[tuple[Any, Any, Any]]]) -> Iterator[tuple[int, str, str | None]]:
+    """A stream's (position, text, link) rows, *fetch* (``since`` → at most :data:`PAGE` rows from that position, in
+    order) called a page at a time, so that a stream of any length is walked in bounded memory."""
+    since = 0
+    while True:
+        rows = fetch(since)
+        yield from ((int(p), str(b), None if v is None else str(v)) for p, b, v in rows)
+        if len(rows) < PAGE:
+            return
+        since = int(rows[-1][0]) + 1
 
 
 @runtime_checkable

@@ -3,8 +3,9 @@
 1. A verified identity: one token verified with the issuer's keys cached (PyJWT, RS256), the first one with its JWKS
    fetched over loopback, and a whole proof (a token requested from the runner's endpoint, then verified) — against
    the GitHub OIDC stand-in on 127.0.0.1.
-2. The chain: linking an event (one SHA-256 over the stored text), appends per second on SQLite with their links, and
-   `state verify` over SQLite (and PostgreSQL, where initdb is installed) states of 1k, 100k and 1M events.
+2. The chain: linking an event (one SHA-256 over the stored text), appends per second on SQLite with their links,
+   `state verify` over SQLite (and PostgreSQL, where initdb is installed) states of 1k, 100k and 1M events, and what
+   linking a state written before links costs once (the upgrade).
 
     python benchmarks/integrity.py                 # 1k, 100k and 1M events
     python benchmarks/integrity.py 1000 100000     # the sizes given
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -90,6 +92,35 @@ def verify(name: str, state: str, count: int) -> None:
     print(f"  {name:10} {count:>9,} events: {elapsed * 1000:9.1f} ms   {count / elapsed:9.0f} events/s")
 
 
+def relink_sqlite(count: int) -> None:
+    """A state of schema 1 (no links) linked by the first command that opens it to write."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "old.sqlite3"
+        store = SqliteEventStore(path)
+        fill(store, history(count))
+        store.close()
+        with contextlib.closing(sqlite3.connect(path)) as raw:
+            raw.execute("ALTER TABLE events DROP COLUMN link")
+            raw.execute("PRAGMA user_version = 1")
+            raw.commit()
+        start = time.perf_counter()
+        SqliteEventStore(path).close()
+        print(f"  SQLite     schema 1 -> 2, {count:>9,} events linked: {time.perf_counter() - start:7.1f} s")
+
+
+def relink_postgres(url: str, count: int) -> None:
+    import psycopg
+
+    import findly_infra.adapters.postgresql as postgres_adapter
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE findly_events DROP COLUMN link")
+        connection.execute("DELETE FROM findly_schema WHERE version = 3")
+    start = time.perf_counter()
+    postgres_adapter.PostgresEventStore(url).close()
+    print(f"  PostgreSQL schema 2 -> 3, {count:>9,} events linked: {time.perf_counter() - start:7.1f} s")
+
+
 def main_() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1_000, 100_000, 1_000_000]
     identities()
@@ -107,6 +138,9 @@ def main_() -> None:
             walk = time.perf_counter() - start
             verify("SQLite", str(path), count)
             print(f"  {'':10} {'':>9}         (the walk alone: {walk * 1000:.1f} ms)")
+    print("\nupgrading a state: every event linked once, by the first command that writes (or state migrate)")
+    for count in sizes:
+        relink_sqlite(count)
     try:
         from findly_infra.testing.postgresql import PostgresServer, postgres_binaries
     except ImportError:
@@ -123,6 +157,7 @@ def main_() -> None:
             fill(store, history(count))
             store.close()
             verify("PostgreSQL", url, count)
+            relink_postgres(url, count)
 
 
 if __name__ == "__main__":

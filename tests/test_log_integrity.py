@@ -143,3 +143,12 @@ def test_a_state_written_before_links_is_linked_when_first_written_and_verify_na
     assert document["streams"][SERVICE]["broken"]["position"] == 2
     text = _cli("state", "verify", cwd=tmp_path).stdout
     assert f"{SERVICE}: event 2 does not match its link" in text
+
+
+def test_a_memory_store_made_with_events_links_them_at_its_first_append() -> None:
+    store = MemoryEventStore(streams={SERVICE: [event(0, "unit", True), event(1, "e2e", False)]})
+    assert verify_stream(SERVICE, store.chain(SERVICE)).unlinked == 2  # given, not yet linked: said so
+    store.append(SERVICE, 2, [event(2, "smoke", True)])
+    verdict = verify_stream(SERVICE, store.chain(SERVICE))
+    assert verdict.intact, verdict
+    assert verdict.events == 3

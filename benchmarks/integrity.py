@@ -55,7 +55,7 @@ def identities() -> None:
         proof = ActionsIdentity(verifier, environ)
         proven = per_call(proof.prove, 50)
         print("verified identities (GitHub OIDC stand-in on 127.0.0.1, RS256 2048-bit)")
-        print(f"  first token (JWKS fetched):          {first * 1000:7.2f} ms")
+        print(f"  first token (JWKS fetched, httpx imported): {first * 1000:7.2f} ms")
         print(f"  a token, keys cached:                {cached * 1000:7.2f} ms")
         print(f"  a proof (requested + verified):      {proven * 1000:7.2f} ms   JWKS fetches: {verifier.fetches}")
     code = "import time; t = time.perf_counter(); import jwt, httpx; print(time.perf_counter() - t)"

@@ -251,6 +251,7 @@ def test_a_production_release_approved_by_two_verified_people(release: Release) 
     ("token", "message"),
     [
         ({"exp": 1, "iat": 0, "nbf": 0}, "has expired"),
+        ({"nbf": 4102444800, "exp": 4102445100}, "not valid yet"),  # 2100-01-01
         ({"aud": "someone-else"}, "another audience"),
         ({"iss": "https://token.actions.githubusercontent.com"}, "another issuer"),
         ({"kid": "unpublished"}, "a key the issuer does not publish"),

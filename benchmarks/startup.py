@@ -52,7 +52,7 @@ def main() -> None:
     probe = (
         "import sys; from findly_infra.cli import main; main(['validate', sys.argv[1]]);"
         "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
-        "('kubernetes', 'google', 'grpc', 'httpx', 'structlog')}))"
+        "('kubernetes', 'google', 'grpc', 'httpx', 'structlog', 'psycopg', 'jwt', 'cryptography')}))"
     )
     heavy = subprocess.run([sys.executable, "-c", probe, str(EXAMPLE)], capture_output=True, text=True, check=True)
     print(f"heavy SDKs imported by validate: {heavy.stdout.strip().splitlines()[-1]}")

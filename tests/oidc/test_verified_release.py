@@ -47,26 +47,34 @@ def platform_text(issuer: str) -> str:
     return text[:start] + GROUPS + text[end:] + f"\ngithub_oidc:\n  issuer: {issuer!r}\n"
 
 
+def findly(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``findly-infra *args`` in *folder*, with exactly *env*, as a CI step runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "findly_infra", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=folder,
+        check=False,
+    )
+
+
+def _outside_ci() -> dict[str, str]:
+    """This process's environment without what a CI job or a user would have set for the tool."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("FINDLY_", "GITHUB_", "ACTIONS_"))}
+
+
 class Release:
     """The repository a workflow checks out, its state, and the commands its jobs run."""
 
     def __init__(self, folder: Path, github: GitHubOidcStandIn) -> None:
         self.folder, self.github = folder, github
         (folder / "findly.yaml").write_text(platform_text(github.url))
-        self.base = {
-            key: value for key, value in os.environ.items() if not key.startswith(("FINDLY_", "GITHUB_", "ACTIONS_"))
-        } | {"FINDLY_STATE": str(folder / "state.sqlite3"), "FINDLY_NOW": PAST}
+        self.base = _outside_ci() | {"FINDLY_STATE": str(folder / "state.sqlite3"), "FINDLY_NOW": PAST}
 
     def run(self, *args: str, job: dict[str, str] | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "findly_infra", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**self.base, **(job or {}), **env},
-            cwd=self.folder,
-            check=False,
-        )
+        return findly(self.folder, {**self.base, **(job or {}), **env}, *args)
 
     def job(self, actor: str, actor_id: str, run_id: int, **claims: str) -> dict[str, str]:
         return self.github.job(actor=actor, actor_id=actor_id, run_id=str(run_id), **claims)
@@ -297,27 +305,12 @@ def test_a_simulation_and_the_demo_act_with_simulated_identities_where_productio
     """ "What would this policy have done" still answers on a file that verifies identities: the simulated people are
     verified by no token, and their events say so (issuer ``simulated``)."""
     (tmp_path / "findly.yaml").write_text(platform_text("https://token.actions.githubusercontent.com"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FINDLY_", "GITHUB_", "ACTIONS_"))}
+    env = _outside_ci()
     for args in (("simulate", "fn-posts", "--env", "production", "--json"), ("demo", "--json")):
-        done = subprocess.run(
-            [sys.executable, "-m", "findly_infra", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            cwd=tmp_path,
-            check=False,
-        )
+        done = findly(tmp_path, env, *args)
         assert done.returncode == EXIT_OK, done.stdout + done.stderr
-    history = subprocess.run(
-        [sys.executable, "-m", "findly_infra", "--state", ".findly/demo.sqlite3", "history", "fn-posts", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=tmp_path,
-        check=True,
-    )
+    history = findly(tmp_path, env, "--state", ".findly/demo.sqlite3", "history", "fn-posts", "--json")
+    assert history.returncode == EXIT_OK, history.stderr
     approvals = [e for e in json.loads(history.stdout)["events"] if e["type"] == "approval_granted"]
     assert approvals
     assert all(e["identity"]["issuer"] == "simulated" for e in approvals)

@@ -107,7 +107,7 @@ ALLOWED = {
     "promql": {"domain"},
     "application": {"domain", "application"},
     "adapters": {"domain", "application", "adapters", "promql"},
-    "bootstrap": {"domain", "application", "adapters", "config", "examples", "logs", "render"},
+    "bootstrap": {"domain", "application", "adapters", "bootstrap", "config", "examples", "logs", "render"},
     "cli": {"", "domain", "application", "config", "render", "examples", "bootstrap", "cli", "logs"},
     "__main__": {"cli"},
     "testing": {"domain", "application", "adapters", "config", "examples", "bootstrap", "testing"},

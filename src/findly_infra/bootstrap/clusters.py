@@ -1,0 +1,102 @@
+"""The Kubernetes clusters the platform file binds environments to (``kubernetes.clusters``), reached on first use;
+the simulated cluster for the others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from findly_infra.application.ports import BadInputError, Workloads
+from findly_infra.bootstrap.extras import require_extra
+from findly_infra.bootstrap.retries import log_retries
+from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.tracks import Holding
+from findly_infra.domain.view import EnvironmentView
+
+__all__ = ["Clusters", "cluster_objects", "environment_renderer", "workloads_for"]
+
+
+def environment_renderer(platform: Platform) -> Callable[[str, StrategyKind, Mapping[str, str]], list[dict[str, Any]]]:
+    """(environment, strategy, versions) -> the environment's objects as ``apply`` sends them, rendered as if the
+    environment rolled out by *strategy* (a rollout keeps the strategy it started with, whatever the file says)."""
+    from findly_infra.render.objects import environment_objects, for_apply
+
+    def render(environment: str, strategy: StrategyKind, versions: Mapping[str, str]) -> list[dict[str, Any]]:
+        environments = tuple(
+            attrs.evolve(env, deployment_strategy=strategy) if env.name == environment else env
+            for env in platform.environments
+        )
+        variant = attrs.evolve(platform, environments=environments)
+        return for_apply(environment_objects(variant, environment, versions), environment)
+
+    return render
+
+
+@attrs.define
+class Clusters:
+    """The ``Workloads`` port of a platform: the environments the file binds to a cluster act on it (connected on
+    first use, so a command on an environment bound to none never loads the Kubernetes client); the others on the
+    simulated cluster."""
+
+    platform: Platform
+    simulated: Workloads
+    context: str | None = None
+    """``--context``: overrides each binding's context."""
+    _built: dict[str, Any] = attrs.field(factory=dict, init=False)
+
+    def binds(self, environment: str) -> bool:
+        return self.platform.kubernetes.cluster_for(environment) is not None
+
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+        if not self.binds(view.environment):
+            return self.simulated.converge(view, at)
+        return bool(self._for(view.environment).converge(view, at))
+
+    def holding(self, service: str, environment: str) -> Holding:
+        if not self.binds(environment):
+            return self.simulated.holding(service, environment)
+        held: Holding = self._for(environment).holding(service, environment)
+        return held
+
+    def _for(self, environment: str) -> Any:
+        if environment not in self._built:
+            from findly_infra.application.workloads import ClusterWorkloads
+
+            env = self.platform.environment(environment)
+            self._built[environment] = ClusterWorkloads(
+                cluster_objects(self.platform, environment, context=self.context),
+                environment_renderer(self.platform),
+                {environment: self.platform.kubernetes.namespace_for(environment)},
+                {environment: env.strategy},
+                version_label=self.platform.metrics.version_label,
+            )
+        return self._built[environment]
+
+
+def workloads_for(platform: Platform, simulated: Workloads, context: str | None) -> Workloads:
+    return Clusters(platform, simulated, context) if platform.kubernetes.clusters else simulated
+
+
+def cluster_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:
+    """The objects of *environment*'s cluster (a ``ClusterObjects``): through *context* when given (``--context``),
+    else as the platform file binds it (``kubernetes.clusters``). An environment bound to no cluster has none to
+    reach: :class:`BadInputError` says so (it runs on the simulated cluster)."""
+    env = platform.environment(environment)
+    binding = platform.kubernetes.cluster_for(env.name)
+    if context is None and binding is None:
+        raise BadInputError(
+            f"{env.name} is bound to no cluster (kubernetes.clusters.{env.name} in the platform file, or --context "
+            "CONTEXT): its releases run on the simulated cluster, and there is nothing to apply to"
+        )
+    require_extra("kubernetes", "reaching a Kubernetes cluster")
+    from findly_infra.adapters.kubernetes import connect
+
+    log_retries()
+    if context is not None:
+        return connect(context=context)
+    assert binding is not None
+    return connect(context=binding.context, in_cluster=binding.in_cluster)

@@ -1,0 +1,40 @@
+"""Retries said on stderr: stdout is the command's own (one JSON document with ``--json``).
+
+stamina's hooks are process-wide, and its default one logs through structlog's default configuration — on stdout.
+So the composition root installs one hook (:func:`log_retries`) before it builds any adapter that retries
+(Prometheus, Kubernetes, GKE, Secret Manager): each retry becomes one ``<dependency>.retry_scheduled`` line on
+stderr, named by the adapter that retried, never the request (no URL with credentials, no token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["log_retries"]
+
+_DEPENDENCIES = (
+    ("findly_infra.adapters.prometheus", "prometheus"),
+    ("findly_infra.adapters.kubernetes", "kubernetes"),
+    ("findly_infra.adapters.google_api", "google"),
+)
+"""The module of the call stamina retried -> the dependency the log line names."""
+
+
+def log_retries() -> None:
+    """Make every retry of this process one warning on stderr (instead of stamina's default, on stdout)."""
+    import stamina
+
+    stamina.instrumentation.set_on_retry_hooks([_said])
+
+
+def _said(details: Any) -> None:
+    from findly_infra.logs import logger
+
+    name = str(details.name)
+    dependency = next((said for module, said in _DEPENDENCIES if name.startswith(module)), "dependency")
+    cause = details.caused_by
+    logger().warning(
+        f"{dependency}.retry_scheduled",
+        retry=details.retry_num,
+        wait_seconds=round(details.wait_for, 3),
+        caused_by=f"HTTP {cause.status}" if hasattr(cause, "status") else str(cause)[:200],
+    )

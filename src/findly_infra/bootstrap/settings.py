@@ -1,0 +1,147 @@
+"""Where things are — the platform file, the state, Prometheus, the time — from flags, the environment (``FINDLY_*``)
+and defaults; and the platform file itself, loaded or refused with every problem named."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import attrs
+
+from findly_infra.application.ports import BadInputError
+from findly_infra.domain.platform import Platform
+
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_STATE", "Settings", "load_platform", "require_platform_file"]
+
+
+DEFAULT_CONFIG = "findly.yaml"
+DEFAULT_STATE = ".findly/state.sqlite3"
+
+
+def _time(text: str, name: str) -> datetime:
+    """An ISO 8601 time as naive UTC (the clock's convention)."""
+    try:
+        at = datetime.fromisoformat(text)
+        at = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+    except (ValueError, OverflowError):
+        raise BadInputError(f"{name} is an ISO 8601 time such as 2026-11-26T09:00:00Z, got {text!r}") from None
+    if not 1970 <= at.year <= 9000:  # a rollout, an approval's age and a budget window are added to it
+        raise BadInputError(f"{name} {text} is not a time a release happens at (years 1970 to 9000)")
+    return at
+
+
+def _seconds(text: str | None, name: str, default: float) -> float:
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise BadInputError(f"{name} is a number of seconds above 0, got {text!r}")
+    return value
+
+
+@attrs.frozen
+class Settings:
+    """Where things are: the platform file, the state, the Prometheus, the time. Flags win over the
+    environment (``FINDLY_*``), which wins over the platform file, which wins over the defaults."""
+
+    config: str | None = None
+    """The platform file (``None``: ``findly.yaml`` in the working folder)."""
+    config_given: bool = False
+    """Whether a platform file was named (else the embedded example may stand in where allowed)."""
+    state: str = DEFAULT_STATE
+    """``memory://``, a SQLite path (``sqlite://`` optional), or later ``postgresql://``."""
+    prometheus_url: str | None = None
+    prometheus_token: str | None = attrs.field(default=None, repr=False)
+    now: datetime | None = None
+    """Act at this time, in virtual time (replays of past metrics)."""
+    kube_context: str | None = None
+    """The kubeconfig context of the bound environments' cluster (``--context``, ``FINDLY_KUBE_CONTEXT``): overrides
+    each binding's; for ``apply``/``diff`` it also names a cluster for an environment bound to none."""
+    scenario: str = "healthy"
+    """The scripted metrics where no Prometheus is named."""
+    state_timeout: float = 30.0
+    """How long a command waits for another one's write to the state (``FINDLY_STATE_TIMEOUT``, seconds)."""
+    lease_seconds: float | None = None
+    """How long a watch's lease on a rollout lasts unless renewed (``FINDLY_LEASE_SECONDS``; default three analysis
+    intervals, at least two minutes): how soon another runner takes over from one that died."""
+    allow_plain_http_credentials: bool = False
+    """Send Prometheus credentials over plain ``http://`` beyond loopback
+    (``FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS=1``)."""
+
+    @classmethod
+    def from_environment(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        config: str | None = None,
+        state: str | None = None,
+        prometheus_url: str | None = None,
+        now: str | None = None,
+        scenario: str | None = None,
+        kube_context: str | None = None,
+    ) -> Settings:
+        """Settings from flags (the arguments) and the environment (``FINDLY_CONFIG``, ``FINDLY_STATE``,
+        ``FINDLY_PROMETHEUS_URL``, ``FINDLY_PROMETHEUS_TOKEN``, ``FINDLY_NOW``, ``FINDLY_SCENARIO``)."""
+        env = os.environ if environ is None else environ
+        config = config or env.get("FINDLY_CONFIG") or None
+        now_text = now or env.get("FINDLY_NOW") or None
+        return cls(
+            config=config,
+            config_given=config is not None,
+            state=state or env.get("FINDLY_STATE") or DEFAULT_STATE,
+            prometheus_url=prometheus_url or env.get("FINDLY_PROMETHEUS_URL") or None,
+            prometheus_token=env.get("FINDLY_PROMETHEUS_TOKEN") or None,
+            now=_time(now_text, "--now") if now_text else None,
+            scenario=scenario or env.get("FINDLY_SCENARIO") or "healthy",
+            kube_context=kube_context or env.get("FINDLY_KUBE_CONTEXT") or None,
+            state_timeout=_seconds(env.get("FINDLY_STATE_TIMEOUT"), "FINDLY_STATE_TIMEOUT", 30.0),
+            lease_seconds=(
+                _seconds(env.get("FINDLY_LEASE_SECONDS"), "FINDLY_LEASE_SECONDS", 0.0)
+                if env.get("FINDLY_LEASE_SECONDS")
+                else None
+            ),
+            allow_plain_http_credentials=env.get("FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS") == "1",
+        )
+
+    @property
+    def config_path(self) -> Path:
+        return Path(self.config or DEFAULT_CONFIG)
+
+
+def load_platform(settings: Settings, *, embedded_example: bool = False) -> Platform:
+    """The platform file the settings name; with *embedded_example*, the shipped example stands in when no
+    file was named and ``findly.yaml`` does not exist (the demo and simulations work anywhere).
+
+    Raises :class:`BadInputError` listing every problem when the file is not valid.
+    """
+    from findly_infra.config.loader import validate_platform, validate_platform_text
+
+    path = settings.config_path
+    if embedded_example and not settings.config_given and not path.exists():
+        from findly_infra.examples import example_platform_text
+
+        report = validate_platform_text(example_platform_text(), source="the embedded example platform file")
+    else:
+        report = validate_platform(require_platform_file(settings))
+    if report.platform is None:
+        raise BadInputError("\n".join([f"{path} is not valid:", *(f"  {problem}" for problem in report.errors)]))
+    return report.platform
+
+
+def require_platform_file(settings: Settings) -> Path:
+    """The platform file's path; raises :class:`BadInputError` saying what is missing and how to get it when
+    there is no file there."""
+    path = settings.config_path
+    if path.exists():
+        return path
+    if settings.config_given:
+        raise BadInputError(f"--config/FINDLY_CONFIG names {path}, which does not exist (from {Path.cwd()})")
+    raise BadInputError(
+        f"no platform file: there is no {path} in {Path.cwd()}; name one with --config PATH (or FINDLY_CONFIG), "
+        f"or start from the example: findly-infra example > {DEFAULT_CONFIG}"
+    )

@@ -1,0 +1,209 @@
+"""The state a URL names — a SQLite file (the default), ``postgresql://…`` or ``memory://`` — opened, migrated,
+checked and verified; and the demo's own fresh state."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from findly_infra.application.integrity import Anchor, StreamVerdict
+from findly_infra.application.ports import BadInputError, EventStore, Workloads
+from findly_infra.application.redaction import redact_url
+from findly_infra.bootstrap.extras import require_extra
+from findly_infra.bootstrap.settings import Settings
+
+__all__ = [
+    "StateCheck",
+    "check_state",
+    "fresh_demo_state",
+    "is_postgres",
+    "migrate_state",
+    "open_store",
+    "postgres_store",
+    "sqlite_path",
+    "state_store",
+    "verify_state",
+]
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The SQLite file a state URL names (a path, or ``sqlite://PATH``); ``None`` for ``memory://``. Any other
+    scheme raises :class:`BadInputError` — before anything is created."""
+    if url == "memory://":
+        return None
+    if not url.strip():
+        raise BadInputError("--state is empty: give a SQLite file, sqlite://PATH or memory://")
+    if is_postgres(url):
+        raise BadInputError(f"this needs a SQLite state (a file or sqlite://PATH), got {redact_url(url)!r}")
+    if "://" in url and not url.startswith("sqlite://"):
+        raise BadInputError(
+            f"--state is a SQLite file, sqlite://PATH, postgresql://… or memory://, got {redact_url(url)!r}"
+        )
+    return Path(url.removeprefix("sqlite://"))
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def postgres_store(url: str, *, create: bool, timeout: float) -> Any:
+    """The PostgreSQL store *url* names (``PostgresEventStore``), its schema migrated when *create*."""
+    require_extra("postgresql", "a PostgreSQL state")
+    from findly_infra.adapters.postgresql import PostgresEventStore
+
+    return PostgresEventStore(url, create=create, timeout=timeout)
+
+
+def open_store(
+    url: str, stack: contextlib.ExitStack, *, create: bool = True, timeout: float = 30.0
+) -> tuple[EventStore, Workloads]:
+    from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
+
+    if is_postgres(url):
+        from findly_infra.adapters.postgresql import PostgresSimulatedCluster
+
+        postgres = postgres_store(url, create=create, timeout=timeout)
+        stack.callback(postgres.close)
+        return postgres, PostgresSimulatedCluster(postgres)
+    path = sqlite_path(url)
+    if path is None:
+        return MemoryEventStore(), SimulatedCluster()
+    from findly_infra.adapters.sqlite import SqliteEventStore, SqliteSimulatedCluster
+
+    store = SqliteEventStore(path, create=create, timeout=timeout)
+    stack.callback(store.close)
+    return store, SqliteSimulatedCluster(store)
+
+
+@attrs.frozen
+class StateCheck:
+    """What ``state check`` found: the streams and their events, and every problem (none: the state is sound)."""
+
+    location: str
+    streams: dict[str, int]
+    problems: tuple[str, ...]
+
+    @property
+    def sound(self) -> bool:
+        return not self.problems
+
+
+def check_state(settings: Settings) -> StateCheck:
+    """The full check of the state the settings name: SQLite's integrity check, each stream's positions and each
+    record (raises :class:`BadInputError` for a state that is not one, or does not exist)."""
+    if is_postgres(settings.state):
+        postgres = postgres_store(settings.state, create=False, timeout=settings.state_timeout)
+        try:
+            if postgres.schema_version() == 0:
+                raise BadInputError(f"--state {postgres.location} has no findly state yet: there is nothing to check")
+            counts: dict[str, int] = postgres.streams()
+            found: list[str] = []
+            for service in counts:  # every record read back through the codec
+                try:
+                    postgres.load(service)
+                except BadInputError as exc:
+                    found.append(str(exc))
+        finally:
+            postgres.close()
+        return StateCheck(postgres.location, counts if not found else {}, tuple(found))
+    path = sqlite_path(settings.state)
+    if path is None:
+        raise BadInputError(
+            "state check reads a durable state (a file, sqlite://PATH or postgresql://…), got 'memory://'"
+        )
+    from findly_infra.adapters.sqlite import SqliteEventStore
+
+    if not path.exists():
+        raise BadInputError(f"--state {path} does not exist: there is nothing to check")
+    store = SqliteEventStore(path, create=False)
+    try:
+        problems = tuple(store.check())
+        streams = {service: store.load(service)[1] for service in store.services()} if not problems else {}
+    finally:
+        store.close()
+    return StateCheck(str(path), streams, problems)
+
+
+def verify_state(settings: Settings, anchors: Sequence[Anchor] = ()) -> tuple[str, list[StreamVerdict]]:
+    """Every stream's chain of links in the state the settings name, checked from its first event (and against
+    *anchors*, heads kept elsewhere): (where, each stream's verdict). Read only."""
+    from findly_infra.application.integrity import verify_stream
+
+    if is_postgres(settings.state):
+        store: Any = postgres_store(settings.state, create=False, timeout=settings.state_timeout)
+        where = store.location
+    else:
+        path = sqlite_path(settings.state)
+        if path is None:
+            raise BadInputError("state verify reads a durable state (a file, sqlite://PATH or postgresql://…)")
+        if not path.exists():
+            raise BadInputError(f"--state {path} does not exist: there is nothing to verify")
+        from findly_infra.adapters.sqlite import SqliteEventStore
+
+        store, where = SqliteEventStore(path, create=False), str(path)
+    try:
+        services = sorted(set(store.services()) | {anchor.service for anchor in anchors})
+        return where, [verify_stream(service, store.chain(service), anchors) for service in services]
+    finally:
+        store.close()
+
+
+@contextlib.contextmanager
+def state_store(settings: Settings, *, read_only: bool = False) -> Iterator[EventStore]:
+    """The store the settings name, alone: no runtime, no decision on how it keeps time (``state export`` and
+    ``state import``, which carry the export's)."""
+    with contextlib.ExitStack() as stack:
+        store, _ = open_store(settings.state, stack, create=not read_only, timeout=settings.state_timeout)
+        yield store
+
+
+def migrate_state(settings: Settings) -> tuple[str, int, int]:
+    """Bring the state's schema to this version's: (where, the version found, the version now). SQLite states are
+    brought up to date when opened; a PostgreSQL one by this (or by its first writing command)."""
+    if is_postgres(settings.state):
+        store = postgres_store(settings.state, create=False, timeout=settings.state_timeout)
+        try:
+            found, now = store.migrate()
+        finally:
+            store.close()
+        return store.location, found, now
+    path = sqlite_path(settings.state)
+    if path is None:
+        raise BadInputError("state migrate needs a durable state (a file, sqlite://PATH or postgresql://…)")
+    from findly_infra.adapters.sqlite import SCHEMA_VERSION, SqliteEventStore
+
+    store_ = SqliteEventStore(path)
+    store_.close()
+    return str(path), SCHEMA_VERSION, SCHEMA_VERSION
+
+
+def fresh_demo_state(url: str) -> None:
+    """Make *url* a new, empty store of the demo's own: a file the demo made before is replaced; any other
+    existing file is refused (:class:`BadInputError`) — the demo never writes over a team's state."""
+    path = sqlite_path(url)  # an unknown scheme is refused before any file is made
+    if path is None:
+        return
+    from findly_infra.adapters.sqlite import SqliteEventStore
+
+    if path.exists():
+        store = SqliteEventStore(path, create=False)
+        try:
+            ours = store.is_demo()
+        finally:
+            store.close()
+        if not ours:
+            raise BadInputError(
+                f"--state {path} exists and is not a demo's: the demo writes only to a new state (or one it made "
+                "before); name another path"
+            )
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    store = SqliteEventStore(path)
+    try:
+        store.mark_demo()
+    finally:
+        store.close()

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["log_retries"]
+__all__ = ["log_retries", "said_dependency"]
 
 _DEPENDENCIES = (
     ("findly_infra.adapters.prometheus", "prometheus"),
     ("findly_infra.adapters.kubernetes", "kubernetes"),
     ("findly_infra.adapters.google_api", "google"),
 )
-"""The module of the call stamina retried -> the dependency the log line names."""
+"""The module of the call stamina retried (or of the exception that caused the retry: stamina names every
+``RetryingCaller`` call ``"<context block>"``) -> the dependency the log line names."""
 
 
 def log_retries() -> None:
@@ -29,12 +30,21 @@ def log_retries() -> None:
 def _said(details: Any) -> None:
     from findly_infra.logs import logger
 
-    name = str(details.name)
-    dependency = next((said for module, said in _DEPENDENCIES if name.startswith(module)), "dependency")
     cause = details.caused_by
+    dependency = said_dependency(str(details.name), type(cause).__module__)
     logger().warning(
         f"{dependency}.retry_scheduled",
         retry=details.retry_num,
         wait_seconds=round(details.wait_for, 3),
         caused_by=f"HTTP {cause.status}" if hasattr(cause, "status") else str(cause)[:200],
     )
+
+
+def said_dependency(name: str, cause_module: str) -> str:
+    """The dependency a retry is of: by the retried call's module, else by its cause's (``"dependency"``: neither
+    is one of ours)."""
+    for where in (name, cause_module):
+        for module, said in _DEPENDENCIES:
+            if where.startswith(module):
+                return said
+    return "dependency"

@@ -187,3 +187,43 @@ def test_a_rotation_whose_disabling_fails_says_the_new_version_was_added(
     assert "posts-db-password-production: version 3 was added" in message
     assert "secretmanager.versions.disable" in message
     assert [state for _, state, _ in sm.payloads(PROJECT, DB)] == ["ENABLED", "ENABLED", "ENABLED"]
+
+
+# ---- issue 22: right against the real API -------------------------------------------------------------------------
+
+MATCHER = f"serviceAccount:fn-matcher@{PROJECT}.iam.gserviceaccount.com"
+FUTURE, PAST_EXPIRY = "2099-01-01T00:00:00Z", "2020-01-01T00:00:00Z"
+
+
+def _store(sm: SecretManagerStandIn) -> Any:
+    from findly_infra.adapters.secret_manager import connect_secret_manager
+
+    return connect_secret_manager(PROJECT, channel=sm.channel())
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.binary(min_size=1, max_size=65536))
+def test_a_rotation_sends_the_checksum_the_api_verifies(value: bytes, sm: SecretManagerStandIn) -> None:
+    """Defect: the upload carried zlib's CRC-32 as data_crc32c, which the API checks as CRC32C: every real rotation
+    was refused (INVALID_ARGUMENT)."""
+    from datetime import datetime
+
+    try:
+        sm.payloads(PROJECT, DB)
+    except KeyError:
+        sm.add_secret(PROJECT, DB, b"first", readers=(OWN,))
+    rotation = _store(sm).rotate(DB, value, grace=timedelta(days=2), now=datetime(2026, 1, 5))
+    version = sm.client().get_secret_version(name=f"projects/{PROJECT}/secrets/{DB}/versions/{rotation.added}")
+    assert version.client_specified_payload_checksum  # sent, and verified by the service
+    assert sm.payloads(PROJECT, DB)[-1] == (int(rotation.added), "ENABLED", value)
+
+
+def test_a_value_over_64_kib_is_refused_before_anything_is_written(
+    sm: SecretManagerStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _env(sm, _platform(tmp_path))
+    sm.add_secret(PROJECT, DB, b"first", readers=(OWN,))
+    code, document = _rotate(env, b"x" * 65537, "posts-db-password", "--env", "production", monkeypatch=monkeypatch)
+    assert code == 2
+    assert "at most 65536" in document["error"]["message"]  # type: ignore[index]
+    assert "AddSecretVersion" not in {method for method, _ in sm.calls}

@@ -2,8 +2,8 @@
 
 It reads what an audit needs — a secret's versions (state, create time) and who may access it (its IAM policy) — and
 never a payload: no method here calls ``access_secret_version``. It writes a rotation: a new version (the value given,
-with its CRC32C so a corrupted upload is refused), then disables the versions a newer one replaced more than the grace
-period ago. A value is never logged, printed or put in a message.
+with its CRC32C — Castagnoli, as the API checks it — so a corrupted upload is refused), then disables the versions a
+newer one replaced more than the grace period ago. A value is never logged, printed or put in a message.
 
 Errors: ``NOT_FOUND`` is a missing secret (an audit finding, not an error); ``PERMISSION_DENIED`` names the permission
 (exit 2); ``UNAVAILABLE``/``DEADLINE_EXCEEDED`` are retried with backoff, then exit 5.
@@ -12,7 +12,6 @@ Errors: ``NOT_FOUND`` is a missing secret (an audit finding, not an error); ``PE
 from __future__ import annotations
 
 import itertools
-import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,10 +22,13 @@ from findly_infra.adapters.google_api import NotFoundError, call_google
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.domain.secrets import ObservedSecret, SecretVersion
 
-__all__ = ["READER_ROLES", "Rotation", "SecretStore", "connect_secret_manager"]
+__all__ = ["MAX_PAYLOAD", "READER_ROLES", "Rotation", "SecretStore", "connect_secret_manager"]
 
 READER_ROLES = frozenset({"roles/secretmanager.secretAccessor", "roles/secretmanager.admin", "roles/owner"})
 """The roles whose members can read a secret's payload."""
+
+MAX_PAYLOAD = 65536
+"""A payload "Must be no larger than 64KiB" (SecretPayload.data, google/cloud/secretmanager/v1/resources.proto)."""
 
 
 @attrs.frozen
@@ -76,10 +78,19 @@ class SecretStore:
     def rotate(self, secret: str, value: bytes, *, grace: timedelta, now: datetime) -> Rotation:
         """Add *value* as the secret's new version, then disable the enabled versions a newer one replaced more than
         *grace* ago (the previous version stays enabled through the grace period: the next rotation disables it)."""
+        import google_crc32c
+
         name = self._name(secret)
         if not value:
             raise BadInputError(f"the new value of {secret} is empty: nothing was written")
-        payload = {"data": value, "data_crc32c": zlib.crc32(value) & 0xFFFFFFFF}
+        if len(value) > MAX_PAYLOAD:
+            raise BadInputError(
+                f"the new value of {secret} is {len(value)} bytes: Secret Manager keeps at most {MAX_PAYLOAD} "
+                "(64 KiB); nothing was written"
+            )
+        # The API checks data_crc32c as CRC32C (Castagnoli), not zlib's CRC-32: SecretPayload.data_crc32c in
+        # google/cloud/secretmanager/v1/resources.proto; https://cloud.google.com/secret-manager/docs/data-integrity
+        payload = {"data": value, "data_crc32c": google_crc32c.value(value)}
         added = self._call(
             "add a version",
             name,

@@ -1,5 +1,5 @@
 """`secrets audit` of 100 secrets against the Secret Manager stand-in (the real client over gRPC on 127.0.0.1): calls
-and wall time, beside one raw round trip.
+and wall time, beside one raw round trip; and what the release gate asks of one secret (it reads no IAM policy).
 
     python benchmarks/secret_audit.py
 """
@@ -51,12 +51,29 @@ def main_() -> None:
             runs.append(time.perf_counter() - began)
             calls = len(sm.calls) - before
         assert code == 0, code
+        from findly_infra.adapters.secret_manager import connect_secret_manager
+
+        store = connect_secret_manager("findly-now", channel=sm.channel())
+        gate_calls, gate_runs = 0, []
+        for n in range(COUNT):
+            before = len(sm.calls)
+            began = time.perf_counter()
+            assert store.observe(f"secret-{n:03d}-production") is not None
+            gate_runs.append(time.perf_counter() - began)
+            gate_calls = len(sm.calls) - before
+        store.client.transport.close()
+        client.transport.close()
         trip = statistics.median(trips)
         print(f"raw round trip (get_secret): {trip * 1000:.2f} ms median")
         print(
             f"secrets audit of {COUNT} secrets: {calls} calls ({calls / COUNT:.0f} per secret), "
             f"{statistics.median(runs) * 1000:.0f} ms median in process "
             f"(round trips alone ~{calls * trip * 1000:.0f} ms)"
+        )
+        methods = ", ".join(sorted({method for method, _ in sm.calls[-gate_calls:]}))
+        print(
+            f"release gate, one secret: {gate_calls} calls ({methods}), "
+            f"{statistics.median(gate_runs) * 1000:.2f} ms median"
         )
 
 

@@ -1,7 +1,8 @@
 """The secrets audit (``domain.secrets.audit_secrets``), property-tested over seeded ages: each problem is found exactly
 when it holds — a missing secret, no enabled version, the latest version older than its type's rotation period, an
-older version still enabled past the grace period, a reader the access does not allow — and a fresh, well-kept
-secret has none. No secret value reaches the audit: it sees versions and readers only."""
+older version still enabled past the grace period, a reader the access does not allow (unconditionally, or under an
+IAM condition that can still hold: until its expiry, or for ever when the audit cannot judge it) — and a fresh,
+well-kept secret has none. No secret value reaches the audit: it sees versions and readers only."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ from hypothesis import strategies as st
 from findly_infra import load_platform
 from findly_infra.domain import ManagedSecret
 from findly_infra.domain.secrets import (
+    ConditionalReader,
     ObservedSecret,
     SecretProblem,
+    SecretReader,
     SecretVersion,
     allowed_readers,
     audit_secrets,
+    judge_condition,
+    readers_at,
     secret_id,
 )
 
@@ -38,19 +43,37 @@ OWN = f"serviceAccount:fn-posts@{PROJECT}.iam.gserviceaccount.com"
 OTHERS = ("user:mallory@example.com", "serviceAccount:fn-matcher@findly-now.iam.gserviceaccount.com", "group:all@x.io")
 
 
+def _expiry(hours: int) -> str:
+    """A time-limited grant's condition, as the console writes it, expiring *hours* from NOW (before it: negative)."""
+    return f'request.time < timestamp("{(NOW + timedelta(hours=hours)).isoformat()}Z")'
+
+
+UNJUDGED = ('resource.name.endsWith("-production")', "", 'request.time.getHours("Europe/Berlin") < 18')
+
+conditional_grants = st.lists(
+    st.tuples(
+        st.sampled_from((OWN, *OTHERS)),
+        st.one_of(st.integers(-24 * 30, 24 * 30).map(_expiry), st.sampled_from(UNJUDGED)),
+    ),
+    max_size=3,
+)
+
+
 @given(
     ages=st.lists(st.tuples(st.integers(0, 120 * 24), st.booleans()), max_size=4),
     readers=st.sets(st.sampled_from((OWN, *OTHERS))),
+    conditional=conditional_grants,
     exists=st.booleans(),
 )
 def test_each_problem_is_found_exactly_when_it_holds(
-    ages: list[tuple[int, bool]], readers: set[str], exists: bool
+    ages: list[tuple[int, bool]], readers: set[str], conditional: list[tuple[str, str]], exists: bool
 ) -> None:
     versions = tuple(
         SecretVersion(str(number), enabled, NOW - timedelta(hours=hours))
         for number, (hours, enabled) in enumerate(ages, 1)
     )
-    observed = {NAME: ObservedSecret(versions, frozenset(readers))} if exists else {}
+    grants = tuple(ConditionalReader(member, expression) for member, expression in conditional)
+    observed = {NAME: ObservedSecret(versions, frozenset(readers), grants)} if exists else {}
     found = {finding.problem for finding in audit_secrets(SECRETS, "production", PROJECT, observed, NOW)}
     enabled = sorted((hours for hours, on in ages if on))
     expected = set()
@@ -63,11 +86,79 @@ def test_each_problem_is_found_exactly_when_it_holds(
             expected.add(SecretProblem.ROTATION_OVERDUE)
         if len(enabled) > 1 and enabled[0] > 7 * 24:
             expected.add(SecretProblem.STALE_VERSIONS)
-        if readers - {OWN}:
+        can_still_read = {member for member, expression in conditional if not _expired(expression)}
+        if (readers | can_still_read) - {OWN}:
             expected.add(SecretProblem.UNEXPECTED_READER)
     assert found == expected
     for problem in found:
         event(problem.value)
+    if conditional:
+        event("conditional grants: " + ("some expired" if any(_expired(e) for _, e in conditional) else "none expired"))
+
+
+def _expired(expression: str) -> bool:
+    """The model: only an expiry can end a grant, and only once it has passed (an unjudged condition never ends)."""
+    if expression in UNJUDGED:
+        return False
+    moment = datetime.fromisoformat(expression.split('"')[1].removesuffix("Z"))
+    return moment <= NOW
+
+
+@given(
+    hours=st.integers(-24 * 400, 24 * 400),
+    inclusive=st.booleans(),
+    flipped=st.booleans(),
+    other=st.sampled_from(("", 'resource.name.startsWith("projects/x")', "true")),
+    wrap=st.booleans(),
+)
+def test_a_time_limited_grant_reads_until_its_expiry_and_no_later(
+    hours: int, inclusive: bool, flipped: bool, other: str, wrap: bool
+) -> None:
+    """``request.time < timestamp(T)`` (or ``<=``, or written the other way round), alone or and-ed with a part the
+    audit cannot read: it can hold exactly while NOW is before T (at T too with ``<=``); an expiry in the past ends
+    it whatever the other part says; a part not understood is said (never a reader missed)."""
+    moment = NOW + timedelta(hours=hours)
+    stamp = f'timestamp("{moment.isoformat()}Z")'
+    op = "<=" if inclusive else "<"
+    expiry = f"{stamp} {'>=' if inclusive else '>'} request.time" if flipped else f"request.time {op} {stamp}"
+    expression = f"{expiry} && {other}" if other else expiry
+    verdict = judge_condition(f"({expression})" if wrap else expression, NOW)
+    holds = moment > NOW or (inclusive and moment == NOW)
+    assert verdict.can_hold == holds
+    assert verdict.until == moment
+    assert verdict.judged == (not other or not holds)
+    event("holds" if holds else "expired")
+
+
+@given(hours=st.integers(-24 * 400, 24 * 400), other=st.sampled_from((UNJUDGED[0], "true", "false")))
+def test_an_expiry_or_ed_with_anything_is_not_judged_and_counts_as_a_reader(hours: int, other: str) -> None:
+    verdict = judge_condition(
+        f'request.time < timestamp("{(NOW + timedelta(hours=hours)).isoformat()}Z") || {other}', NOW
+    )
+    assert (verdict.can_hold, verdict.judged, verdict.until) == (True, False, None)
+
+
+def test_readers_at_keeps_each_members_longest_grant() -> None:
+    mallory, eve = "user:mallory@example.com", "user:eve@example.com"
+    held = ObservedSecret(
+        readers=frozenset({OWN}),
+        conditional=(
+            ConditionalReader(OWN, _expiry(5)),  # also unconditional: the unconditional grant wins
+            ConditionalReader(mallory, _expiry(5)),
+            ConditionalReader(mallory, _expiry(50)),
+            ConditionalReader(eve, _expiry(-1)),  # expired: not a reader
+            ConditionalReader(eve, _expiry(-2)),
+        ),
+    )
+    assert readers_at(held, NOW) == (
+        SecretReader(OWN),
+        SecretReader(mallory, NOW + timedelta(hours=50)),
+    )
+    hidden = ObservedSecret(conditional=(ConditionalReader(mallory, _expiry(5)), ConditionalReader(mallory, "")))
+    assert readers_at(hidden, NOW) == (SecretReader(mallory, None, ""),)  # hidden (version 1): it may last for ever
+    assert SecretReader(mallory, None, "").describe() == (
+        "user:mallory@example.com (under a condition the audit cannot judge (hidden: policy version 1))"
+    )
 
 
 def test_a_fresh_well_kept_secret_has_no_finding_and_each_message_names_the_secret() -> None:

@@ -187,3 +187,192 @@ def test_a_rotation_whose_disabling_fails_says_the_new_version_was_added(
     assert "posts-db-password-production: version 3 was added" in message
     assert "secretmanager.versions.disable" in message
     assert [state for _, state, _ in sm.payloads(PROJECT, DB)] == ["ENABLED", "ENABLED", "ENABLED"]
+
+
+# ---- issue 22: right against the real API -------------------------------------------------------------------------
+
+MATCHER = f"serviceAccount:fn-matcher@{PROJECT}.iam.gserviceaccount.com"
+FUTURE, PAST_EXPIRY = "2099-01-01T00:00:00Z", "2020-01-01T00:00:00Z"
+
+
+def _store(sm: SecretManagerStandIn) -> Any:
+    from findly_infra.adapters.secret_manager import connect_secret_manager
+
+    return connect_secret_manager(PROJECT, channel=sm.channel())
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.binary(min_size=1, max_size=65536))
+def test_a_rotation_sends_the_checksum_the_api_verifies(value: bytes, sm: SecretManagerStandIn) -> None:
+    """Defect: the upload carried zlib's CRC-32 as data_crc32c, which the API checks as CRC32C: every real rotation
+    was refused (INVALID_ARGUMENT)."""
+    from datetime import datetime
+
+    try:
+        sm.payloads(PROJECT, DB)
+    except KeyError:
+        sm.add_secret(PROJECT, DB, b"first", readers=(OWN,))
+    rotation = _store(sm).rotate(DB, value, grace=timedelta(days=2), now=datetime(2026, 1, 5))
+    version = sm.client().get_secret_version(name=f"projects/{PROJECT}/secrets/{DB}/versions/{rotation.added}")
+    assert version.client_specified_payload_checksum  # sent, and verified by the service
+    assert sm.payloads(PROJECT, DB)[-1] == (int(rotation.added), "ENABLED", value)
+
+
+def test_a_value_over_64_kib_is_refused_before_anything_is_written(
+    sm: SecretManagerStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _env(sm, _platform(tmp_path))
+    sm.add_secret(PROJECT, DB, b"first", readers=(OWN,))
+    code, document = _rotate(env, b"x" * 65537, "posts-db-password", "--env", "production", monkeypatch=monkeypatch)
+    assert code == 2
+    assert "at most 65536" in document["error"]["message"]  # type: ignore[index]
+    assert "AddSecretVersion" not in {method for method, _ in sm.calls}
+
+
+def test_an_audit_counts_a_conditional_grant_while_its_condition_can_hold(
+    sm: SecretManagerStandIn, tmp_path: Path
+) -> None:
+    """Defect: the audit read IAM policies at version 1, where a conditional grant comes back under a
+    ``…_withcond_…`` role: a time-limited grant to anyone was missed."""
+    env = _env(sm, _platform(tmp_path))
+    sm.add_secret(PROJECT, DB, b"pw", readers=(OWN,))
+    sm.add_secret(PROJECT, KEY, b"key", readers=(MATCHER,))
+    sm.grant(PROJECT, DB, "user:mallory@example.com", condition=f'request.time < timestamp("{FUTURE}")')
+    sm.grant(PROJECT, DB, "user:eve@example.com", condition=f'request.time < timestamp("{PAST_EXPIRY}")')
+    sm.grant(PROJECT, DB, "group:oncall@example.com", condition='resource.name.endsWith("-production")')
+    code, document = cli(env, "secrets", "audit", "--env", "production")
+    assert code == 7
+    (finding,) = document["findings"]  # type: ignore[misc]
+    assert (finding["secret"], finding["problem"]) == (DB, "unexpected-reader")
+    assert finding["readers"] == [
+        {"member": "group:oncall@example.com", "until": None, "condition": 'resource.name.endsWith("-production")'},
+        {"member": "user:mallory@example.com", "until": "2099-01-01T00:00:00Z", "condition": None},
+    ]  # eve's grant expired: not a reader any more
+    assert "user:mallory@example.com (until 2099-01-01 00:00 UTC)" in finding["message"]
+    assert "group:oncall@example.com (under a condition the audit cannot judge: " in finding["message"]
+    assert "AccessSecretVersion" not in {method for method, _ in sm.calls}
+
+
+def test_the_release_gate_does_not_read_iam_policies(sm: SecretManagerStandIn, tmp_path: Path) -> None:
+    """Defect: the gate read each secret's IAM policy, a permission (secretmanager.secrets.getIamPolicy) the page did
+    not list for it: a deploy whose account lacked it ended in exit 2. It needs to know that a version is enabled."""
+    config = _platform(tmp_path)
+    document = yaml.safe_load(config.read_text())
+    document["secret_management"]["release_gate"] = True
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    env = {**_env(sm, config), "FINDLY_ACTOR": "erin", "FINDLY_STATE": str(tmp_path / "s.db"), "FINDLY_NOW": PAST}
+    sm.add_secret(PROJECT, "posts-db-password-development", b"pw", readers=(OWN,))
+    denied = "Permission 'secretmanager.secrets.getIamPolicy' denied on resource (or it may not exist)."
+    sm.fail("GetIamPolicy", grpc.StatusCode.PERMISSION_DENIED, denied, times=100)
+    code, document = cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")
+    assert code == 0, document
+    assert {method for method, _ in sm.calls} == {"GetSecret", "ListSecretVersions"}
+
+
+def test_a_retried_audit_prints_one_json_document_and_its_retry_on_stderr(
+    sm: SecretManagerStandIn, tmp_path: Path
+) -> None:
+    """Defect: stamina's default retry hook logged through structlog's default configuration, on stdout: a retried
+    ``--json`` command printed a log line before its document. As a CI step runs it, in a process of its own."""
+    import json
+    import subprocess
+
+    from tests.docs_examples import user_environment
+
+    config = _platform(tmp_path)
+    sm.add_secret(PROJECT, DB, b"pw", readers=(OWN,))
+    sm.add_secret(PROJECT, KEY, b"key", readers=(MATCHER,))
+    sm.fail("GetSecret", grpc.StatusCode.UNAVAILABLE, "the service is restarting", times=1)
+    env = user_environment(
+        tmp_path,
+        FINDLY_CONFIG=str(config),
+        FINDLY_SECRET_MANAGER_ENDPOINT=sm.address,
+        FINDLY_GCP_PROJECT=PROJECT,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "findly_infra", "--json", "secrets", "audit", "--env", "production"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)  # exactly one document: json.loads refuses anything after it
+    assert (document["ok"], document["findings"]) == (True, [])
+    retries = [json.loads(line) for line in result.stderr.splitlines() if "retry_scheduled" in line]
+    assert [(r["event"].endswith(".retry_scheduled"), r["retry"]) for r in retries] == [(True, 1)]
+    assert "the service is restarting" in retries[0]["caused_by"]
+    assert [method for method, _ in sm.calls].count("GetSecret") == 3  # the failed call, then one per secret
+
+
+def test_a_schedule_changed_by_someone_else_meanwhile_is_refused_not_undone(
+    sm: SecretManagerStandIn, tmp_path: Path
+) -> None:
+    config = _platform(tmp_path)
+    document = yaml.safe_load(config.read_text())
+    document["secret_management"]["rotation_topic"] = "projects/findly-now/topics/secret-rotation"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    sm.add_secret(PROJECT, DB, b"pw", readers=(OWN,))
+    sm.add_secret(PROJECT, KEY, b"key")
+    sm.interleave("UpdateSecret", lambda: sm.label(PROJECT, DB, "owner", "platform"))  # between our read and write
+    code, document = cli(_env(sm, config), "secrets", "schedule", "--env", "production")
+    assert code == 2
+    assert "etag" in document["error"]["message"]  # type: ignore[index]
+    secret = sm.client().get_secret(name=f"projects/{PROJECT}/secrets/{DB}")
+    assert (dict(secret.labels), list(secret.topics)) == ({"owner": "platform"}, [])  # no schedule written over it
+
+
+# ---- grant_access: what binding a workload to the secrets it reads needs ---------------------------------------------
+
+WORKLOAD = f"serviceAccount:fn-notifications@{PROJECT}.iam.gserviceaccount.com"
+
+
+def _accessors(sm: SecretManagerStandIn, secret: str) -> list[tuple[list[str], str]]:
+    return [
+        (sorted(b.members), b.condition.expression)
+        for b in sm.policy(PROJECT, secret).bindings
+        if b.role == "roles/secretmanager.secretAccessor"
+    ]
+
+
+def test_grant_access_adds_the_accessor_role_once_and_keeps_every_other_binding(sm: SecretManagerStandIn) -> None:
+    sm.add_secret(PROJECT, DB, b"pw")
+    until = f'request.time < timestamp("{FUTURE}")'
+    sm.grant(PROJECT, DB, "user:oncall@example.com", condition=until)
+    sm.grant(PROJECT, DB, "group:admins@example.com", role="roles/secretmanager.admin")
+    store = _store(sm)
+    assert store.grant_access(DB, WORKLOAD) is True
+    assert _accessors(sm, DB) == [(["user:oncall@example.com"], until), ([WORKLOAD], "")]
+    assert sm.policy(PROJECT, DB).version == 3  # the condition survived the write
+    assert any(b.role == "roles/secretmanager.admin" for b in sm.policy(PROJECT, DB).bindings)
+    writes = [method for method, _ in sm.calls].count("SetIamPolicy")
+    assert store.grant_access(DB, WORKLOAD) is False  # idempotent: nothing written the second time
+    assert [method for method, _ in sm.calls].count("SetIamPolicy") == writes
+
+
+def test_grant_access_done_again_when_the_policy_changed_between_its_read_and_its_write(
+    sm: SecretManagerStandIn,
+) -> None:
+    sm.add_secret(PROJECT, DB, b"pw", readers=(OWN,))
+    sm.interleave("SetIamPolicy", lambda: sm.grant(PROJECT, DB, "user:alice@example.com"))
+    assert _store(sm).grant_access(DB, WORKLOAD) is True
+    assert _accessors(sm, DB) == [(sorted([OWN, "user:alice@example.com", WORKLOAD]), "")]  # alice's grant kept
+    assert [m for m, _ in sm.calls] == ["GetIamPolicy", "SetIamPolicy", "GetIamPolicy", "SetIamPolicy"]
+
+
+def test_grant_access_under_a_policy_that_never_stops_changing_or_without_the_permission(
+    sm: SecretManagerStandIn,
+) -> None:
+    from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+
+    sm.add_secret(PROJECT, DB, b"pw", readers=(OWN,))
+    sm.interleave("SetIamPolicy", lambda: sm.grant(PROJECT, DB, "user:alice@example.com"), times=5)
+    with pytest.raises(DependencyUnavailableError, match=r"kept changing.*after 5 attempts"):
+        _store(sm).grant_access(DB, WORKLOAD)
+    assert WORKLOAD not in sm.policy(PROJECT, DB).bindings[0].members
+    denied = "Permission 'secretmanager.secrets.setIamPolicy' denied on resource (or it may not exist)."
+    sm.fail("SetIamPolicy", grpc.StatusCode.PERMISSION_DENIED, denied)
+    with pytest.raises(BadInputError, match=r"secretmanager\.secrets\.setIamPolicy"):
+        _store(sm).grant_access(DB, WORKLOAD)

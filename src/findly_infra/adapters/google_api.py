@@ -5,7 +5,8 @@ The clients' own retries are off at every call (``retry=None``): ours know what 
 and ``DEADLINE_EXCEEDED`` — and, where an API runs one operation at a time, ``FAILED_PRECONDITION`` — are retried
 with backoff, then :class:`DependencyUnavailableError` (exit 5); ``NOT_FOUND`` is :class:`NotFoundError`;
 ``PERMISSION_DENIED`` and any other refusal are :class:`BadInputError` (exit 2) carrying the server's message, which
-names the permission.
+names the permission; ``ABORTED`` (a concurrent change: a stale etag) is :class:`ConflictError`, one of them, which a
+read-modify-write retries whole (:func:`retry_on_conflict`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from typing import Any
 
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 
-__all__ = ["NotFoundError", "call_google"]
+__all__ = ["ConflictError", "NotFoundError", "call_google", "retry_on_conflict"]
 
 
 class NotFoundError(BadInputError):
     """The resource does not exist (a configuration problem — or, for an audit, a finding)."""
+
+
+class ConflictError(BadInputError):
+    """Raised when the API refused a write made on stale state (``ABORTED``: e.g. an IAM policy's etag that someone
+    else's change replaced). Done again on fresh state it may pass (:func:`retry_on_conflict`)."""
 
 
 class _Retry(Exception):  # noqa: N818 - a signal to stamina, never seen outside
@@ -64,5 +70,27 @@ def call_google(
             f"{api} refused to {what} on {resource}: {exc.message} (a configuration problem: grant the role that "
             "holds this permission)"
         ) from None
+    except exceptions.Aborted as exc:
+        raise ConflictError(f"{api} refused to {what} on {resource}: {exc.message}") from None
     except exceptions.GoogleAPICallError as exc:
         raise BadInputError(f"{api} refused to {what} on {resource}: {exc.message}") from None
+
+
+def retry_on_conflict(api: str, what: str, resource: str, attempt: Callable[[], Any], *, attempts: int) -> Any:
+    """*attempt* — a whole read-modify-write — done again, with backoff, each time it ends in :class:`ConflictError`
+    (as IAM asks: "retry the whole read-modify-write with exponential backoff"); after *attempts* of them,
+    :class:`DependencyUnavailableError` (exit 5) saying the resource kept changing."""
+    import stamina
+
+    # The decorator, not a RetryingCaller: its retries are named after this module's function (the retry hook names
+    # the dependency from it), where a RetryingCaller's are all "<context block>".
+    @stamina.retry(on=ConflictError, attempts=attempts, timeout=None, wait_initial=0.5, wait_max=30.0)
+    def read_modify_write() -> Any:
+        return attempt()
+
+    try:
+        return read_modify_write()
+    except ConflictError as exc:
+        raise DependencyUnavailableError(
+            f"{api} could not {what} ({resource}): it kept changing under us — {exc} (after {attempts} attempts)"
+        ) from None

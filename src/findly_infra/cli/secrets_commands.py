@@ -51,7 +51,7 @@ def _secrets(context: Context) -> int:
     store = secret_store(platform, project=args.project)
     now = datetime.now(UTC).replace(tzinfo=None)
     if args.secrets_command == "audit":
-        observed = {secret_id(s, environment): store.observe(secret_id(s, environment)) for s in managed.secrets}
+        observed = {secret_id(s, environment): store.audit(secret_id(s, environment)) for s in managed.secrets}
         findings = audit_secrets(managed, environment, store.project, observed, now)
         lines = [f"{finding.problem.value}: {finding.message}" for finding in findings]
         lines = lines or [
@@ -61,7 +61,10 @@ def _secrets(context: Context) -> int:
             "environment": environment,
             "project": store.project,
             "secrets": sorted(observed),
-            "findings": [{"secret": f.secret, "problem": f.problem.value, "message": f.message} for f in findings],
+            "findings": [
+                {"secret": f.secret, "problem": f.problem.value, "message": f.message, "readers": _readers(f)}
+                for f in findings
+            ],
         }
         context.emit(document, "\n".join(lines))
         return EXIT_DRIFT if findings else EXIT_OK
@@ -85,6 +88,19 @@ def _secrets(context: Context) -> int:
         text += f"; disabled {', '.join(rotation.disabled)} (replaced more than the grace period ago)"
     context.emit({"secret": rotation.secret, "added": rotation.added, "disabled": list(rotation.disabled)}, text)
     return EXIT_OK
+
+
+def _readers(finding: Any) -> list[dict[str, str | None]]:
+    """An unexpected-reader finding's readers: each member, until when (RFC 3339, UTC) for a time-limited grant, and
+    the condition the audit could not judge (counted as a reader)."""
+    return [
+        {
+            "member": reader.member,
+            "until": f"{reader.until.isoformat()}Z" if reader.until is not None else None,
+            "condition": reader.condition,
+        }
+        for reader in finding.readers
+    ]
 
 
 def _schedule(context: Context, store: Any, managed: Any, environment: str, now: datetime) -> int:

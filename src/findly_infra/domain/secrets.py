@@ -2,26 +2,37 @@
 the services read, in one environment — missing, no enabled version, rotation overdue against its type's period,
 more than one version enabled past the grace period, readable by a principal its access does not allow.
 
+Who may read includes those granted under an IAM condition while the condition can still hold: a time-limited grant
+(``request.time < timestamp("…")``) reads until then, and the audit says until when; a condition the audit cannot
+judge counts as a reader, and the audit says so — never the other way round (a gate that cannot read a rule does not
+pass it).
+
 No secret's value ever enters the domain: an audit sees versions (their state and age) and who may read them.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
 from findly_infra.domain.security import ManagedSecret, SecretManagement
 
 __all__ = [
+    "ConditionVerdict",
+    "ConditionalReader",
     "ObservedSecret",
     "SecretFinding",
     "SecretProblem",
+    "SecretReader",
     "SecretVersion",
     "allowed_readers",
     "audit_secrets",
+    "judge_condition",
+    "readers_at",
     "secret_id",
     "unavailable_for",
 ]
@@ -47,11 +58,56 @@ class SecretVersion:
 
 
 @attrs.frozen
+class ConditionalReader:
+    """A member granted a role that reads payloads under an IAM condition: the grant applies while *expression* (CEL,
+    https://cloud.google.com/iam/docs/conditions-overview) holds. An empty expression is a condition that could not
+    be read at all (e.g. a ``…_withcond_…`` role of a version-1 policy, which hides it)."""
+
+    member: str
+    expression: str
+    title: str = ""
+
+
+@attrs.frozen
 class ObservedSecret:
-    """A secret as Secret Manager holds it: its versions (not destroyed) and the members that may access it."""
+    """A secret as Secret Manager holds it: its versions (not destroyed) and the members that may access it —
+    *readers* unconditionally, *conditional* while their condition holds."""
 
     versions: tuple[SecretVersion, ...] = ()
     readers: frozenset[str] = frozenset()
+    conditional: tuple[ConditionalReader, ...] = ()
+
+
+@attrs.frozen
+class ConditionVerdict:
+    """What an IAM condition means for access at a given moment."""
+
+    can_hold: bool
+    """It holds now or may hold later (never ``False`` for a condition not fully judged)."""
+    until: datetime | None = None
+    """The moment after which it can no longer hold (an expiry), when the condition has one."""
+    judged: bool = True
+    """Every part of it was understood; ``False``: some part was not, so it counts as able to hold."""
+
+
+@attrs.frozen
+class SecretReader:
+    """A member that may read a secret's payload now or later, and for how long."""
+
+    member: str
+    until: datetime | None = None
+    """A time-limited grant: a reader until then (naive UTC)."""
+    condition: str | None = None
+    """The condition's expression, when the audit could not (fully) judge it."""
+
+    def describe(self) -> str:
+        notes = []
+        if self.until is not None:
+            notes.append(f"until {self.until:%Y-%m-%d %H:%M} UTC")
+        if self.condition is not None:
+            what = f": {self.condition}" if self.condition else " (hidden: policy version 1)"
+            notes.append(f"under a condition the audit cannot judge{what}")
+        return f"{self.member} ({', '.join(notes)})" if notes else self.member
 
 
 class SecretProblem(enum.Enum):
@@ -68,6 +124,8 @@ class SecretFinding:
     """The secret's ID in Secret Manager."""
     problem: SecretProblem
     message: str
+    readers: tuple[SecretReader, ...] = ()
+    """For an unexpected reader: who, and for how long."""
 
 
 def audit_secrets(
@@ -114,17 +172,163 @@ def audit_secrets(
                     f"{enabled[0].version} replaced them (grace period {secrets.grace_period.describe()})",
                 )
             )
-        unexpected = sorted(held.readers - allowed_readers(secret, project))
+        allowed = allowed_readers(secret, project)
+        unexpected = tuple(reader for reader in readers_at(held, now) if reader.member not in allowed)
         if unexpected:
             findings.append(
                 SecretFinding(
                     name,
                     SecretProblem.UNEXPECTED_READER,
-                    f"{name} is readable by {', '.join(unexpected)}, which its access does not allow "
-                    f"({secret.type}: {kind.access_pattern if kind and kind.access_pattern else 'its services only'})",
+                    f"{name} is readable by {', '.join(r.describe() for r in unexpected)}, which its access does not "
+                    f"allow ({secret.type}: "
+                    f"{kind.access_pattern if kind and kind.access_pattern else 'its services only'})",
+                    unexpected,
                 )
             )
     return tuple(findings)
+
+
+def readers_at(held: ObservedSecret, now: datetime) -> tuple[SecretReader, ...]:
+    """Who may read *held*'s payload at *now* or later, by member: its unconditional readers, and each conditional
+    reader whose condition can still hold (the longest-lasting grant of a member wins; an unjudged one outlasts any
+    expiry)."""
+    best: dict[str, SecretReader] = {member: SecretReader(member) for member in held.readers}
+    for grant in held.conditional:
+        verdict = judge_condition(grant.expression, now)
+        if not verdict.can_hold or best.get(grant.member) == SecretReader(grant.member):
+            continue
+        reader = SecretReader(grant.member, verdict.until, None if verdict.judged else grant.expression)
+        best[grant.member] = _longer(best.get(grant.member), reader)
+    return tuple(best[member] for member in sorted(best))
+
+
+def _longer(held: SecretReader | None, new: SecretReader) -> SecretReader:
+    if held is None:
+        return new
+    if new.condition is not None and held.condition is None:  # not judged: it may last for ever
+        return new
+    if held.condition is not None and new.condition is None:
+        return held
+    if held.until is None or new.until is None:
+        return held if held.until is None else new
+    return new if new.until > held.until else held
+
+
+# ---- IAM conditions ---------------------------------------------------------------------------------------------
+# Conditions are CEL expressions (https://cloud.google.com/iam/docs/conditions-overview). The audit reads the one
+# form a time-limited grant takes — ``request.time < timestamp("2026-12-01T00:00:00Z")`` (the date/time attributes,
+# https://cloud.google.com/iam/docs/conditions-attribute-reference#date-time), alone or joined to others with
+# ``&&`` — and nothing else: every other part is "not judged", which counts as able to hold.
+
+_TIMESTAMP = r"timestamp\(\s*(?P<q{n}>[\"'])(?P<t{n}>[^\"']+)(?P=q{n})\s*\)"
+_COMPARISON = re.compile(
+    rf"^(?:request\.time\s*(?P<op1><=|>=|<|>)\s*{_TIMESTAMP.format(n=1)}"
+    rf"|{_TIMESTAMP.format(n=2)}\s*(?P<op2><=|>=|<|>)\s*request\.time)$"
+)
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def judge_condition(expression: str, now: datetime) -> ConditionVerdict:
+    """Whether an IAM condition can hold at *now* (naive UTC) or later, and until when.
+
+    A conjunction (``a && b``) cannot hold once any of its parts cannot: an expiry in the past ends it, whatever the
+    other parts say. A part the audit does not understand (anything but a comparison of ``request.time`` with a
+    ``timestamp``), a disjunction (``||``), a negation or an empty expression is not judged: it may hold.
+    """
+    parts = _conjuncts(expression)
+    if parts is None:
+        return ConditionVerdict(can_hold=True, judged=False)
+    until: datetime | None = None
+    judged = True
+    for part in parts:
+        bound = _time_bound(part)
+        if bound is None:
+            judged = False
+            continue
+        op, moment = bound
+        if op in ("<", "<="):
+            if now > moment or (op == "<" and now == moment):
+                return ConditionVerdict(can_hold=False, until=moment)
+            until = moment if until is None else min(until, moment)
+    return ConditionVerdict(can_hold=True, until=until, judged=judged)
+
+
+def _conjuncts(expression: str) -> list[str] | None:
+    """The top-level ``&&`` parts of *expression*, outer parentheses removed; ``None`` when it has none to judge
+    (empty, or a top-level ``||``: a disjunction holds when any side does)."""
+    text = _unwrap(expression.strip())
+    if not text:
+        return None
+    parts, start = [], 0
+    for at, token in _top_level(text):
+        if token == "||":
+            return None
+        parts.append(text[start:at])
+        start = at + 2
+    parts.append(text[start:])
+    return [_unwrap(part.strip()) for part in parts]
+
+
+def _top_level(text: str) -> Iterator[tuple[int, str]]:
+    """The positions of ``&&`` and ``||`` outside parentheses and string literals."""
+    depth, quote, at = 0, "", 0
+    while at < len(text):
+        char = text[at]
+        if quote:
+            if char == "\\":
+                at += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and text[at : at + 2] in ("&&", "||"):
+            yield at, text[at : at + 2]
+            at += 1
+        at += 1
+
+
+def _unwrap(text: str) -> str:
+    while text.startswith("(") and text.endswith(")") and _closes_at_end(text):
+        text = text[1:-1].strip()
+    return text
+
+
+def _closes_at_end(text: str) -> bool:
+    depth, quote = 0, ""
+    for at, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0 and at != len(text) - 1:
+                return False
+    return depth == 0
+
+
+def _time_bound(part: str) -> tuple[str, datetime] | None:
+    """``request.time OP timestamp(T)`` (either way round) as (OP with request.time on the left, T in naive UTC)."""
+    match = _COMPARISON.match(part)
+    if match is None:
+        return None
+    if match["op1"]:
+        op, text = match["op1"], match["t1"]
+    else:
+        op, text = _FLIPPED[match["op2"]], match["t2"]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # CEL's timestamp() takes RFC 3339, which always carries its offset
+        return None
+    return op, moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def unavailable_for(

@@ -30,6 +30,7 @@ class GrpcStandIn:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._faults: list[list[Any]] = []
+        self._interleaved: list[list[Any]] = []
         self.calls: list[tuple[str, str]] = []
         """Each call received: (method, the resource name it named)."""
         self._server: Any = None
@@ -43,6 +44,12 @@ class GrpcStandIn:
         with self._lock:
             self._faults.append([method, code, message or f"{method} failed", times])
 
+    def interleave(self, method: str, action: Callable[[], object], *, times: int = 1) -> None:
+        """Run *action* as the next *times* calls of *method* arrive, before they are served: what another client did
+        in between (a concurrent change between a read and a write)."""
+        with self._lock:
+            self._interleaved.append([method, action, times])
+
     def __enter__(self) -> Self:
         import grpc
 
@@ -51,6 +58,10 @@ class GrpcStandIn:
                 try:
                     with self._lock:
                         self.calls.append((method, _resource(request)))
+                        for step in self._interleaved:
+                            if step[0] == method and step[2] > 0:
+                                step[2] -= 1
+                                step[1]()
                         for fault in self._faults:
                             if fault[0] == method and fault[3] > 0:
                                 fault[3] -= 1

@@ -2,17 +2,28 @@
 serving the real proto messages to the real ``google-cloud-secret-manager`` client (there is no emulator).
 
 It holds secrets, their versions (payload, state, create time from the test's clock) and IAM policies, and behaves as
-Secret Manager does where a tool depends on it: resource names (``projects/P/secrets/S[/versions/N]``), ``NOT_FOUND``,
-versions numbered from 1, a payload checksum checked when given, pages of versions. A test can make any method fail
-(``fail``) and read every call received (``calls``) — e.g. to check that an audit never accessed a payload.
+Secret Manager does where a tool depends on it — each rule below with the reference it follows: resource names
+(``projects/P/secrets/S[/versions/N]``), ``NOT_FOUND``, versions numbered from 1, the ``latest`` alias, a payload's
+CRC32C checked and its size limited, a disabled or destroyed version's payload refused, etags on secrets, versions and
+IAM policies (a stale one refused), IAM policy versions and conditional role bindings, pages of versions. A test can
+make any method fail (``fail``), run another client's change between two calls (``interleave``) and read every call
+received (``calls``) — e.g. to check that an audit never accessed a payload.
 
     with SecretManagerStandIn(clock=lambda: now) as sm:
         sm.add_secret("findly-now", "posts-db-password-production", b"s3cret", readers=[...])
+        sm.grant("findly-now", "posts-db-password-production", "user:erin@example.com",
+                 condition='request.time < timestamp("2026-12-01T00:00:00Z")')
         client = sm.client()
+
+The references: the API's protos (googleapis/googleapis ``google/cloud/secretmanager/v1/service.proto`` and
+``resources.proto``, ``google/iam/v1/policy.proto`` and ``iam_policy.proto``) and the pages cited beside each rule.
+Where Google publishes a status code but not the words of the message, the words are ours (said beside the rule).
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,9 +32,32 @@ import attrs
 
 from findly_infra.testing._grpc import Abort, GrpcStandIn, Method
 
-__all__ = ["SecretManagerStandIn"]
+__all__ = ["ACCESSOR", "MAX_PAYLOAD", "SecretManagerStandIn"]
 
 ACCESSOR = "roles/secretmanager.secretAccessor"
+
+MAX_PAYLOAD = 65536
+"""resources.proto, ``SecretPayload.data``: "Must be no larger than 64KiB"."""
+
+# The answers whose words Google publishes (in its error responses, quoted where cited):
+_VERSION_STATE = "Secret Version [{name}] is in {state} state."
+# AccessSecretVersion of a version not ENABLED: 400 FAILED_PRECONDITION, e.g. "Secret Version
+# [projects/…/versions/4] is in DESTROYED state." (google-github-actions/get-secretmanager-secrets#268).
+_EMPTY_PAYLOAD = "Field [payload] is required."
+# AddSecretVersion with an empty payload: 400 INVALID_ARGUMENT (hashicorp/terraform-provider-google#10475, #8766).
+_PAYLOAD_TOO_LARGE = f"Secret payload data length must be at most [{MAX_PAYLOAD}] bytes."
+# AddSecretVersion over 64 KiB: 400 INVALID_ARGUMENT (kyma-project/busola#1970).
+_IAM_CONFLICT = (
+    "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff."
+)
+# SetIamPolicy with a stale etag: 409 ABORTED (the words of Google's IAM: openshift/installer's error table,
+# GoogleCloudPlatform/cloud-foundation-toolkit's retryable errors).
+_IAM_DOWNGRADE = (
+    "Specified policy version ({given}) cannot be less than the existing policy version (3). For more information, "
+    "please refer to https://cloud.google.com/iam/docs/policies#versions"
+)
+# SetIamPolicy at version 1 with the etag of a policy holding conditions: 400 INVALID_ARGUMENT
+# (hashicorp/vault-plugin-secrets-gcp#88).
 
 
 @attrs.define
@@ -31,6 +65,7 @@ class _Held:
     secret: Any
     versions: list[tuple[Any, bytes]] = attrs.field(factory=list)
     policy: Any = None
+    """The policy as IAM keeps it (conditions and all); GetIamPolicy renders it at the version asked for."""
 
 
 class SecretManagerStandIn(GrpcStandIn):
@@ -46,6 +81,7 @@ class SecretManagerStandIn(GrpcStandIn):
         self.clock = clock or (lambda: datetime.now(UTC))
         self.page_size = page_size
         self._secrets: dict[str, _Held] = {}
+        self._etags = itertools.count(1)
 
     # ---- the method table ------------------------------------------------------------------------------------------
 
@@ -53,37 +89,29 @@ class SecretManagerStandIn(GrpcStandIn):
         from google.iam.v1 import iam_policy_pb2
 
         types = self._types
-        table: dict[str, Method] = {
+        version = types.SecretVersion.serialize
+        policy = self._policy.Policy.SerializeToString
+        return {
             "GetSecret": (types.GetSecretRequest.deserialize, types.Secret.serialize, self._get_secret),
+            "UpdateSecret": (types.UpdateSecretRequest.deserialize, types.Secret.serialize, self._update_secret),
             "ListSecretVersions": (
                 types.ListSecretVersionsRequest.deserialize,
                 types.ListSecretVersionsResponse.serialize,
                 self._list_versions,
             ),
-            "AddSecretVersion": (
-                types.AddSecretVersionRequest.deserialize,
-                types.SecretVersion.serialize,
-                self._add_version,
-            ),
-            "DisableSecretVersion": (
-                types.DisableSecretVersionRequest.deserialize,
-                types.SecretVersion.serialize,
-                self._disable_version,
-            ),
+            "GetSecretVersion": (types.GetSecretVersionRequest.deserialize, version, self._get_version),
+            "AddSecretVersion": (types.AddSecretVersionRequest.deserialize, version, self._add_version),
+            "EnableSecretVersion": (types.EnableSecretVersionRequest.deserialize, version, self._enable_version),
+            "DisableSecretVersion": (types.DisableSecretVersionRequest.deserialize, version, self._disable_version),
+            "DestroySecretVersion": (types.DestroySecretVersionRequest.deserialize, version, self._destroy_version),
             "AccessSecretVersion": (
                 types.AccessSecretVersionRequest.deserialize,
                 types.AccessSecretVersionResponse.serialize,
                 self._access_version,
             ),
-            "UpdateSecret": (types.UpdateSecretRequest.deserialize, types.Secret.serialize, self._update_secret),
-            "GetIamPolicy": (
-                iam_policy_pb2.GetIamPolicyRequest.FromString,
-                self._policy.Policy.SerializeToString,
-                self._get_policy,
-            ),
+            "GetIamPolicy": (iam_policy_pb2.GetIamPolicyRequest.FromString, policy, self._get_policy),
+            "SetIamPolicy": (iam_policy_pb2.SetIamPolicyRequest.FromString, policy, self._set_policy),
         }
-
-        return table
 
     def client(self) -> Any:
         """The real ``SecretManagerServiceClient``, over an insecure channel to this stand-in."""
@@ -97,14 +125,60 @@ class SecretManagerStandIn(GrpcStandIn):
     # ---- what a test arranges --------------------------------------------------------------------------------------
 
     def add_secret(self, project: str, secret_id: str, *payloads: bytes, readers: tuple[str, ...] = ()) -> None:
-        """A secret with a version per payload (created now, by the clock), readable by *readers*."""
+        """A secret with a version per payload (created now, by the clock), readable by *readers* (unconditionally)."""
         name = f"projects/{project}/secrets/{secret_id}"
-        secret = self._types.Secret(name=name, create_time=self.clock(), replication={"automatic": {}})
-        policy = self._policy.Policy(bindings=[self._policy.Binding(role=ACCESSOR, members=list(readers))])
+        secret = self._types.Secret(
+            name=name, create_time=self.clock(), replication={"automatic": {}}, etag=self._etag()
+        )
+        policy = self._policy.Policy(version=1, etag=self._policy_etag())
+        if readers:
+            policy.bindings.add(role=ACCESSOR, members=list(readers))
         with self._lock:
             self._secrets[name] = _Held(secret, policy=policy)
             for payload in payloads:
                 self._new_version(self._secrets[name], payload)
+
+    def grant(
+        self,
+        project: str,
+        secret_id: str,
+        member: str,
+        *,
+        role: str = ACCESSOR,
+        condition: str | None = None,
+        title: str = "",
+    ) -> None:
+        """Another administrator's grant: *member* gets *role* on the secret — under *condition* (a CEL expression)
+        when given. The policy's etag changes, as any change to it does."""
+        with self._lock:
+            held = self._held(f"projects/{project}/secrets/{secret_id}")
+            policy = held.policy
+            for binding in policy.bindings:
+                if binding.role == role and _under(binding, condition):
+                    if member not in binding.members:
+                        binding.members.append(member)
+                    break
+            else:
+                binding = policy.bindings.add(role=role, members=[member])
+                if condition:
+                    binding.condition.expression = condition
+                    binding.condition.title = title or "granted by a test"
+            policy.version = 3 if _has_conditions(policy) else 1
+            policy.etag = self._policy_etag()
+
+    def label(self, project: str, secret_id: str, key: str, value: str) -> None:
+        """Another administrator's change to the secret's metadata (a label): its etag changes."""
+        with self._lock:
+            held = self._held(f"projects/{project}/secrets/{secret_id}")
+            held.secret.labels[key] = value
+            held.secret.etag = self._etag()
+
+    def policy(self, project: str, secret_id: str) -> Any:
+        """The secret's IAM policy as IAM keeps it (a copy: conditions and all)."""
+        with self._lock:
+            kept = self._policy.Policy()
+            kept.CopyFrom(self._held(f"projects/{project}/secrets/{secret_id}").policy)
+            return kept
 
     def payloads(self, project: str, secret_id: str) -> list[tuple[int, str, bytes]]:
         """(version, state, payload) of each version: what a test checks after a rotation."""
@@ -118,7 +192,7 @@ class SecretManagerStandIn(GrpcStandIn):
             for version, _ in self._secrets[f"projects/{project}/secrets/{secret_id}"].versions:
                 version.create_time = version.create_time - by
 
-    # ---- serving -----------------------------------------------------------------------------------------------------
+    # ---- resources and their names -----------------------------------------------------------------------------------
 
     def _held(self, name: str) -> _Held:
         import grpc
@@ -128,28 +202,91 @@ class SecretManagerStandIn(GrpcStandIn):
             raise Abort(grpc.StatusCode.NOT_FOUND, f"Secret [{name}] not found or has no versions.")
         return held
 
-    def _version(self, name: str) -> tuple[_Held, Any, bytes]:
+    def _version(self, name: str, *, alias: bool = False) -> tuple[_Held, int]:
+        """The secret holding version *name* and the version's index. With *alias*, ``…/versions/latest`` is "an
+        alias to the most recently created SecretVersion" (service.proto, GetSecretVersionRequest and
+        AccessSecretVersionRequest) — whatever its state: accessing ``latest`` when the newest version is destroyed
+        is refused, not answered with an older one (google-github-actions/get-secretmanager-secrets#268)."""
         import grpc
 
-        held = self._held(name.rsplit("/versions/", 1)[0])
-        for version, data in held.versions:
+        secret, _, number = name.rpartition("/versions/")
+        held = self._held(secret)
+        if alias and number == "latest":
+            if not held.versions:
+                raise Abort(grpc.StatusCode.NOT_FOUND, f"Secret [{secret}] not found or has no versions.")
+            return held, len(held.versions) - 1
+        for index, (version, _) in enumerate(held.versions):
             if version.name == name:
-                return held, version, data
+                return held, index
         raise Abort(grpc.StatusCode.NOT_FOUND, f"Secret Version [{name}] not found.")
 
-    def _new_version(self, held: _Held, payload: bytes) -> Any:
-        version = self._types.SecretVersion(
-            name=f"{held.secret.name}/versions/{len(held.versions) + 1}",
-            create_time=self.clock(),
-            state=self._types.SecretVersion.State.ENABLED,
-        )
-        held.versions.append((version, payload))
-        return version
+    def _etag(self) -> str:
+        """A new etag for a secret or a version: a string that "includes quotes, i.e. a valid etag string is "123",
+        not 123" (https://cloud.google.com/secret-manager/docs/etags, after AIP-154)."""
+        return f'"{next(self._etags):016x}"'
+
+    def _policy_etag(self) -> bytes:
+        """A new IAM policy etag (``bytes etag = 3`` in policy.proto; base64 in JSON, e.g. "BwUjMhCsNvY=")."""
+        return b"\x07" + next(self._etags).to_bytes(7, "big")
+
+    def _check_etag(self, given: str, held: str, name: str) -> None:
+        """Secret Manager's etags: "If an ETag is provided and matches the current resource ETag, the request
+        succeeds; otherwise, it fails with a FAILED_PRECONDITION error and an HTTP status code 400. If an ETag isn't
+        provided, the request proceeds" (https://cloud.google.com/secret-manager/docs/etags). The words are ours."""
+        import grpc
+
+        if given and given != held:
+            raise Abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"The etag {given} does not match the current etag {held} of [{name}].",
+            )
+
+    # ---- secrets -----------------------------------------------------------------------------------------------------
 
     def _get_secret(self, request: Any) -> Any:
         return self._held(request.name).secret
 
+    def _update_secret(self, request: Any) -> Any:
+        """UpdateSecret ("secrets.patch"): the request's etag is "embedded in the Secret data" and checked; a change
+        makes a new etag (https://cloud.google.com/secret-manager/docs/etags). ``update_mask`` is required
+        (service.proto); a path this stand-in does not keep is refused, as AIP-134 has an unknown path refused."""
+        import grpc
+
+        held = self._held(request.secret.name)
+        self._check_etag(request.secret.etag, held.secret.etag, held.secret.name)
+        paths = list(request.update_mask.paths)
+        if not paths:
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "update_mask is required.")
+        for path in paths:
+            top = path.split(".", 1)[0]
+            if top not in ("rotation", "topics", "labels", "annotations"):
+                raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"update_mask path [{path}] is not supported.")
+        for path in paths:
+            top = path.split(".", 1)[0]
+            setattr(held.secret, top, getattr(request.secret, top))
+        held.secret.etag = self._etag()
+        return held.secret
+
+    # ---- versions ----------------------------------------------------------------------------------------------------
+
+    def _new_version(self, held: _Held, payload: bytes, *, checksum_given: bool = False) -> Any:
+        """A version numbered after the last ("IDs … start at 1 and are incremented for each subsequent version",
+        resources.proto), ENABLED, with an etag of its own ("generated at resource creation (…addVersion)",
+        https://cloud.google.com/secret-manager/docs/etags)."""
+        version = self._types.SecretVersion(
+            name=f"{held.secret.name}/versions/{len(held.versions) + 1}",
+            create_time=self.clock(),
+            state=self._types.SecretVersion.State.ENABLED,
+            replication_status={"automatic": {}},
+            etag=self._etag(),
+            client_specified_payload_checksum=checksum_given,
+        )
+        held.versions.append((version, payload))
+        return version
+
     def _list_versions(self, request: Any) -> Any:
+        """Every version, destroyed ones too, "sorted in reverse by create_time (newest first)" (service.proto,
+        ListSecretVersionsResponse), a page at a time."""
         held = self._held(request.parent)
         ordered = sorted((v for v, _ in held.versions), key=lambda v: int(v.name.rsplit("/", 1)[1]), reverse=True)
         start = int(request.page_token or 0)
@@ -158,36 +295,162 @@ class SecretManagerStandIn(GrpcStandIn):
         token = str(start + size) if start + size < len(ordered) else ""
         return self._types.ListSecretVersionsResponse(versions=page, next_page_token=token, total_size=len(ordered))
 
-    def _add_version(self, request: Any) -> Any:
-        import zlib
+    def _get_version(self, request: Any) -> Any:
+        held, index = self._version(request.name, alias=True)
+        return held.versions[index][0]
 
+    def _add_version(self, request: Any) -> Any:
+        """A payload is refused when empty, over 64 KiB, or when its ``data_crc32c`` — "the crc32c checksum" the
+        service "will verify" (resources.proto, SecretPayload) — is not the CRC32C (Castagnoli) of the data
+        (https://cloud.google.com/secret-manager/docs/data-integrity: its example, "YQo=" with dataCrc32c
+        "163439259", is CRC32C; zlib's CRC-32 of the same bytes is 3723141383). The status of a mismatch,
+        INVALID_ARGUMENT, is what Google's APIs answer for a checksum that does not match (Cloud KMS,
+        https://cloud.google.com/kms/docs/data-integrity-guidelines); its words are ours."""
+        import google_crc32c
         import grpc
 
         held = self._held(request.parent)
         data = bytes(request.payload.data)
-        if "data_crc32c" in request.payload and request.payload.data_crc32c != zlib.crc32(data) & 0xFFFFFFFF:
-            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "Checksum mismatch: the payload was corrupted in transit.")
         if not data:
-            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "A secret payload must not be empty.")
-        return self._new_version(held, data)
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, _EMPTY_PAYLOAD)
+        if len(data) > MAX_PAYLOAD:
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, _PAYLOAD_TOO_LARGE)
+        given = "data_crc32c" in request.payload
+        if given and request.payload.data_crc32c != google_crc32c.value(data):
+            raise Abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "Checksum mismatch: data_crc32c is not the CRC32C of the payload; nothing was written.",
+            )
+        return self._new_version(held, data, checksum_given=given)
 
-    def _disable_version(self, request: Any) -> Any:
-        _, version, _ = self._version(request.name)
-        version.state = self._types.SecretVersion.State.DISABLED
+    def _change_state(self, request: Any, state: str) -> Any:
+        """Enable, disable, destroy: the version's etag is checked and renewed even when nothing changes ("Even
+        when an update doesn't change a resource's state, it still updates the resource ETag", and "updating a
+        secret version doesn't affect the secret ETag": https://cloud.google.com/secret-manager/docs/etags). A
+        destroyed version stays destroyed: "A version may not leave this state once entered" (resources.proto), so
+        enabling or disabling it is FAILED_PRECONDITION (the words of the access refusal)."""
+        import grpc
+
+        held, index = self._version(request.name)
+        version, data = held.versions[index]
+        self._check_etag(request.etag, version.etag, version.name)
+        kind = self._types.SecretVersion.State
+        if version.state == kind.DESTROYED and state != "DESTROYED":
+            raise Abort(
+                grpc.StatusCode.FAILED_PRECONDITION, _VERSION_STATE.format(name=version.name, state="DESTROYED")
+            )
+        version.state = getattr(kind, state)
+        if state == "DESTROYED":  # "the secret data is no longer stored"; destroy_time is set (resources.proto)
+            if not version.destroy_time:
+                version.destroy_time = self.clock()
+            data = b""
+        version.etag = self._etag()
+        held.versions[index] = (version, data)
         return version
 
-    def _access_version(self, request: Any) -> Any:
-        _, version, data = self._version(request.name)
-        return self._types.AccessSecretVersionResponse(name=version.name, payload={"data": data})
+    def _enable_version(self, request: Any) -> Any:
+        return self._change_state(request, "ENABLED")
 
-    def _update_secret(self, request: Any) -> Any:
-        held = self._held(request.secret.name)
-        for path in request.update_mask.paths:
-            if path.startswith("rotation"):
-                held.secret.rotation = request.secret.rotation
-            elif path == "topics":
-                held.secret.topics = request.secret.topics
-        return held.secret
+    def _disable_version(self, request: Any) -> Any:
+        return self._change_state(request, "DISABLED")
+
+    def _destroy_version(self, request: Any) -> Any:
+        return self._change_state(request, "DESTROYED")
+
+    def _access_version(self, request: Any) -> Any:
+        """The payload of an ENABLED version only ("DISABLED: may not be accessed", resources.proto), refused with
+        FAILED_PRECONDITION naming the version the alias resolved to; the answer names that version and carries the
+        payload's CRC32C (https://cloud.google.com/secret-manager/docs/data-integrity: "the returned SecretPayload
+        contains the data along with its checksum")."""
+        import google_crc32c
+        import grpc
+
+        held, index = self._version(request.name, alias=True)
+        version, data = held.versions[index]
+        if version.state != self._types.SecretVersion.State.ENABLED:
+            raise Abort(
+                grpc.StatusCode.FAILED_PRECONDITION, _VERSION_STATE.format(name=version.name, state=version.state.name)
+            )
+        payload = {"data": data, "data_crc32c": google_crc32c.value(data)}
+        return self._types.AccessSecretVersionResponse(name=version.name, payload=payload)
+
+    # ---- IAM ---------------------------------------------------------------------------------------------------------
 
     def _get_policy(self, request: Any) -> Any:
-        return self._held(request.resource).policy
+        """The policy at the version asked for (policy.proto, GetPolicyOptions): "Valid values are 0, 1, and 3.
+        Requests specifying an invalid value will be rejected"; "if you specify version 3, but the policy has no
+        conditional role bindings, the response uses version 1". At version 1 a conditional binding comes back under
+        its role's name followed by ``_withcond_`` and a hash, without its condition
+        (https://cloud.google.com/iam/docs/troubleshooting-withcond: "roles/iam.serviceAccountAdmin_withcond_
+        2b17cc25d2cd9e2c54d8"; how Google makes the hash is not published — here 20 hex digits of a SHA-256)."""
+        import grpc
+
+        held = self._held(request.resource)
+        asked = request.options.requested_policy_version
+        if asked not in (0, 1, 3):
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid requested policy version: {asked}.")
+        kept = held.policy
+        answer = self._policy.Policy()
+        answer.CopyFrom(kept)
+        if not _has_conditions(kept):
+            answer.version = 1
+        elif asked < 3:
+            answer.version = 1
+            for binding in answer.bindings:
+                if binding.HasField("condition"):
+                    binding.role = f"{binding.role}_withcond_{_condition_hash(binding)}"
+                    binding.ClearField("condition")
+        return answer
+
+    def _set_policy(self, request: Any) -> Any:
+        """SetIamPolicy replaces the policy (iam_policy.proto), under IAM's rules (policy.proto, Policy):
+
+        - the version must be 0, 1 or 3 ("Requests that specify an invalid value are rejected");
+        - a binding with a condition needs version 3 ("Adding a conditional role binding … must specify version 3");
+        - an etag that is not the policy's current one is refused, ABORTED ("systems are expected to put that etag in
+          the request … to ensure that their change will be applied to the same version of the policy");
+        - with the current etag, a version lower than the held policy's is refused ("Specified policy version (1)
+          cannot be less than the existing policy version (3)"); without an etag the policy is overwritten blindly
+          ("If you omit this field, then IAM allows you to overwrite a version 3 policy with a version 1 policy, and
+          all of the conditions in the version 3 policy are lost").
+
+        The answer is the policy as set, with its new etag."""
+        import grpc
+
+        held = self._held(request.resource)
+        given = request.policy
+        if given.version not in (0, 1, 3):
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid policy version: {given.version}.")
+        if _has_conditions(given) and given.version < 3:
+            raise Abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Conditional role bindings need policy version 3, the policy given is version {given.version}. "
+                "For more information, please refer to https://cloud.google.com/iam/docs/policies#versions",
+            )
+        if given.etag and given.etag != held.policy.etag:
+            raise Abort(grpc.StatusCode.ABORTED, _IAM_CONFLICT)
+        if given.etag and _has_conditions(held.policy) and given.version < 3:
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, _IAM_DOWNGRADE.format(given=given.version or 1))
+        policy = self._policy.Policy()
+        policy.CopyFrom(given)
+        policy.version = 3 if _has_conditions(policy) else 1
+        policy.etag = self._policy_etag()
+        held.policy = policy
+        return policy
+
+
+def _under(binding: Any, condition: str | None) -> bool:
+    """Whether *binding* grants under exactly *condition* (``None``: none)."""
+    if not condition:
+        return not binding.HasField("condition")
+    return bool(binding.HasField("condition") and binding.condition.expression == condition)
+
+
+def _has_conditions(policy: Any) -> bool:
+    return any(binding.HasField("condition") for binding in policy.bindings)
+
+
+def _condition_hash(binding: Any) -> str:
+    condition = binding.condition
+    text = "\n".join((binding.role, condition.title, condition.description, condition.expression))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]

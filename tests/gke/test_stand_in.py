@@ -158,7 +158,7 @@ def test_node_auto_provisioning_needs_cpu_and_memory_limits_and_limits_need_it(
 def test_workload_identity_takes_the_projects_pool_before_any_pool_takes_gke_metadata(gke: GkeStandIn) -> None:
     client = _cluster(gke)
     metadata = gke_types.WorkloadMetadataConfig(mode=gke_types.WorkloadMetadataConfig.Mode.GKE_METADATA)
-    with pytest.raises(exceptions.FailedPrecondition, match="Workload Identity is not enabled on the cluster"):
+    with pytest.raises(exceptions.InvalidArgument, match="Workload Identity is not enabled on the cluster"):
         _update(client, workload_metadata_config=metadata)
 
     def identity(pool: str) -> Any:
@@ -203,3 +203,13 @@ def test_a_new_pool_runs_the_control_planes_version_unless_asked(gke: GkeStandIn
     server = client.get_server_config(name=f"projects/{PROJECT}/locations/{LOCATION}")
     assert server.default_image_type == DEFAULT_IMAGE_TYPE
     assert MASTER in server.valid_node_versions
+
+
+def test_what_the_stand_in_does_not_model_is_refused_not_ignored(gke: GkeStandIn) -> None:
+    client = _cluster(gke)
+    with pytest.raises(exceptions.MethodNotImplemented, match=r"UpdateNodePoolRequest.labels"):
+        _update(client, labels=gke_types.NodeLabels(labels={"team": "search"}))
+    update = gke_types.ClusterUpdate(desired_master_version="1.31")
+    with pytest.raises(exceptions.MethodNotImplemented, match=r"ClusterUpdate.desired_master_version"):
+        client.update_cluster(request=gke_types.UpdateClusterRequest(name=PATH, update=update))
+    assert list(gke.operations()) == []

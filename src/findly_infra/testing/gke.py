@@ -85,6 +85,21 @@ _UPDATE_FIELDS = (
     "disk_size_gb",
 )
 
+_POOL_UPDATES = (
+    "node_version",
+    "image_type",
+    "locations",
+    "workload_metadata_config",
+    "taints",
+    "machine_type",
+    "disk_type",
+    "disk_size_gb",
+)
+"""The UpdateNodePoolRequest fields the stand-in applies; another is answered UNIMPLEMENTED, never ignored."""
+
+_CLUSTER_UPDATES = ("desired_cluster_autoscaling", "desired_workload_identity_config")
+"""Likewise for ClusterUpdate."""
+
 _MAX_NODES_PER_ZONE = 1000
 """"Nodes per node pool zone: 1,000" (https://cloud.google.com/kubernetes-engine/quotas, limits per cluster)."""
 
@@ -176,7 +191,7 @@ class GkeStandIn(GrpcStandIn):
         types = self._types
         if _version(master_version) is None:
             raise ValueError(f"{master_version!r} is not a GKE version such as {DEFAULT_MASTER_VERSION!r}")
-        pools = [self._settled(pool, master_version) for pool in node_pools]
+        pools = [self._settled(pool, master_version, workload_pool) for pool in node_pools]
         cluster = types.Cluster(
             name=name,
             location=location,
@@ -320,7 +335,7 @@ class GkeStandIn(GrpcStandIn):
         )
         return proto
 
-    def _settled(self, pool: Any, master_version: str) -> Any:
+    def _settled(self, pool: Any, master_version: str, workload_pool: str) -> Any:
         settled = self._types.NodePool.deserialize(self._types.NodePool.serialize(pool))  # a copy
         settled.status = self._types.NodePool.Status.RUNNING
         if not settled.version:
@@ -328,6 +343,14 @@ class GkeStandIn(GrpcStandIn):
             # (NodePool.version; https://cloud.google.com/kubernetes-engine/versioning#specifying_node_version)
             settled.version = master_version
         settled.config.image_type = (settled.config.image_type or DEFAULT_IMAGE_TYPE).upper()
+        modes = self._types.WorkloadMetadataConfig.Mode
+        if not settled.config.workload_metadata_config.mode:
+            # GKE fills the mode in, and in UpdateNodePool too: GCE_METADATA "when workload [identity] is not
+            # configured", set back when a tool sends MODE_UNSPECIFIED
+            # (https://gitlab.com/gitlab-org/gitlab-environment-toolkit/-/merge_requests/510); GKE_METADATA
+            # "implied" on a cluster with Workload Identity (https://github.com/FairwindsOps/terraform-gke/pull/45)
+            mode = modes.GKE_METADATA if workload_pool else modes.GCE_METADATA
+            settled.config.workload_metadata_config = self._types.WorkloadMetadataConfig(mode=mode)
         return settled
 
     def _refresh_node_version(self, cluster: Any) -> None:
@@ -348,7 +371,7 @@ class GkeStandIn(GrpcStandIn):
         self._check_workload_metadata(cluster, wanted.config)
         version = self._resolved(key, cluster, wanted.version) if wanted.version else cluster.current_master_version
         image = self._image(wanted.config.image_type) if wanted.config.image_type else DEFAULT_IMAGE_TYPE
-        pool = self._settled(wanted, cluster.current_master_version)
+        pool = self._settled(wanted, cluster.current_master_version, cluster.workload_identity_config.workload_pool)
         pool.version, pool.config.image_type = version, image
         return self._start(
             "CreateNodePool",
@@ -363,6 +386,7 @@ class GkeStandIn(GrpcStandIn):
 
         key, cluster, pool = self._pool(request.name)
         given = [field for field in _UPDATE_FIELDS if _given(request, field)]
+        _modelled(given, _POOL_UPDATES, "UpdateNodePoolRequest")
         if not given:
             raise Abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -390,6 +414,11 @@ class GkeStandIn(GrpcStandIn):
                 pool.config.taints = list(request.taints.taints)
             if "workload_metadata_config" in request:
                 pool.config.workload_metadata_config = request.workload_metadata_config
+                if not request.workload_metadata_config.mode:  # MODE_UNSPECIFIED: GKE sets its own back (_settled)
+                    settled = self._settled(
+                        pool, cluster.current_master_version, cluster.workload_identity_config.workload_pool
+                    )
+                    pool.config.workload_metadata_config = settled.config.workload_metadata_config
 
         return self._start("UpdateNodePool", key, self._types.Operation.Type.UPGRADE_NODES, request.name, effect)
 
@@ -450,9 +479,10 @@ class GkeStandIn(GrpcStandIn):
         ):
             # "Workload Identity Federation for GKE must be enabled at the cluster level before you can enable
             # Workload Identity Federation for GKE on node pools."
-            # (https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity; the wording below is ours)
+            # (https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity; the status is GKE's usual
+            # 400 badRequest for a change it does not take, the wording ours)
             raise Abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
+                grpc.StatusCode.INVALID_ARGUMENT,
                 "Workload Identity is not enabled on the cluster: the GKE_METADATA mode needs the cluster's "
                 "workload_identity_config.workload_pool.",
             )
@@ -543,6 +573,9 @@ class GkeStandIn(GrpcStandIn):
 
         key, cluster = self._found(request.name)
         update = request.update
+        _modelled(
+            [field for field in type(update).meta.fields if _given(update, field)], _CLUSTER_UPDATES, "ClusterUpdate"
+        )
         if "desired_cluster_autoscaling" in update:
             self._check_cluster_autoscaling(update.desired_cluster_autoscaling)
         if "desired_workload_identity_config" in update:
@@ -564,6 +597,18 @@ class GkeStandIn(GrpcStandIn):
                 cluster.workload_identity_config = update.desired_workload_identity_config
 
         return self._start("UpdateCluster", key, self._types.Operation.Type.UPDATE_CLUSTER, request.name, effect)
+
+
+def _modelled(given: list[str], modelled: tuple[str, ...], kind: str) -> None:
+    """Refuse (UNIMPLEMENTED) a field this stand-in does not apply, rather than accept it and change nothing."""
+    import grpc
+
+    unknown = [field for field in given if field not in modelled]
+    if unknown:
+        raise Abort(
+            grpc.StatusCode.UNIMPLEMENTED,
+            f"the GKE stand-in does not model {kind}.{', '.join(unknown)} (it applies {', '.join(modelled)})",
+        )
 
 
 def _given(request: Any, field: str) -> bool:

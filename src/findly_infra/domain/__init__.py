@@ -18,14 +18,16 @@ _EXPORTS = {
     "OidcSettings": "findly_infra.domain.identity",
     "VerifiedIdentity": "findly_infra.domain.identity",
     "identity_from_claims": "findly_infra.domain.identity",
-    "AutoscalingLimits": "findly_infra.domain.gke",
     "ClusterPlan": "findly_infra.domain.gke",
     "ClusterSpec": "findly_infra.domain.gke",
     "FieldChange": "findly_infra.domain.gke",
+    "Keep": "findly_infra.domain.gke",
+    "NodeAutoProvisioning": "findly_infra.domain.gke",
     "PoolAction": "findly_infra.domain.gke",
     "PoolChange": "findly_infra.domain.gke",
     "PoolSpec": "findly_infra.domain.gke",
     "plan_cluster": "findly_infra.domain.gke",
+    "workload_pool": "findly_infra.domain.gke",
     "ObservedSecret": "findly_infra.domain.secrets",
     "SecretFinding": "findly_infra.domain.secrets",
     "SecretProblem": "findly_infra.domain.secrets",
@@ -244,7 +246,6 @@ __all__ = [
     "ApproverGroup",
     "AuthorizationPolicy",
     "AutoscalerLimits",
-    "AutoscalingLimits",
     "AvailabilityObjective",
     "AwaitingApproval",
     "Backend",
@@ -297,6 +298,7 @@ __all__ = [
     "IngressRule",
     "InvariantError",
     "IstioConfiguration",
+    "Keep",
     "KubernetesSettings",
     "LabelSelector",
     "LatencyObjective",
@@ -312,6 +314,7 @@ __all__ = [
     "NetworkPeer",
     "NetworkPolicy",
     "NetworkPort",
+    "NodeAutoProvisioning",
     "NodePool",
     "NotationError",
     "Observation",
@@ -413,6 +416,7 @@ __all__ = [
     "track_plan",
     "unavailable_for",
     "version_problem",
+    "workload_pool",
 ]
 
 
@@ -497,14 +501,16 @@ if TYPE_CHECKING:
         Verdict,
     )
     from findly_infra.domain.gke import (
-        AutoscalingLimits,
         ClusterPlan,
         ClusterSpec,
         FieldChange,
+        Keep,
+        NodeAutoProvisioning,
         PoolAction,
         PoolChange,
         PoolSpec,
         plan_cluster,
+        workload_pool,
     )
     from findly_infra.domain.identifiers import (
         MAX_REASON,

@@ -101,8 +101,9 @@ class GkeClusters:
     # ---- carrying a plan out -----------------------------------------------------------------------------------------
 
     def apply(self, plan: ClusterPlan) -> ApplyReport:
-        """Each change of *plan* in its order, one call and one operation at a time, each waited for; raises
-        :class:`GkeApplyError` at the first that fails, naming what was done and what was not."""
+        """Each change of *plan* in its order, one call and one operation at a time, each waited for; at the first
+        that fails raises :class:`GkeApplyRefusedError` (GKE refused it) or :class:`GkeApplyError` (it failed, or
+        GKE could not be reached), naming what was done and what was not."""
         from google.cloud import container_v1
 
         path = self._name(plan.location, plan.cluster)

@@ -5,6 +5,7 @@ does not answer, a cluster that does not exist."""
 
 from __future__ import annotations
 
+import attrs
 import grpc
 import pytest
 from google.cloud import container_v1 as gke_types
@@ -19,7 +20,7 @@ from tests.gke.conftest import CLUSTER, LOCATION, PROJECT
 
 PLATFORM = load_platform(EXAMPLE)
 assert PLATFORM.gke_cluster is not None
-DESIRED = ClusterSpec.of(PLATFORM.gke_cluster, PLATFORM.cluster_autoscaler)
+DESIRED = ClusterSpec.of(PLATFORM.gke_cluster, PLATFORM.cluster_autoscaler, project=PROJECT)
 
 
 def _pool(name: str, machine: str = "e2-standard-4", low: int = 3, high: int = 10) -> gke_types.NodePool:
@@ -31,9 +32,17 @@ def _pool(name: str, machine: str = "e2-standard-4", low: int = 3, high: int = 1
     )
 
 
+NODES = "1.29.8-gke.1031000"
+"""The drifted cluster's nodes: a minor version behind its control plane (the stand-in's default, 1.30)."""
+
+
 def _drifted(gke: GkeStandIn) -> None:
-    """The seed's cluster, drifted: the application pool scaled to 8 by hand, no monitoring pool, a legacy pool."""
-    gke.add_cluster(PROJECT, LOCATION, CLUSTER, node_pools=(_pool("application-pool", high=8), _pool("legacy-pool")))
+    """The seed's cluster, drifted: the application pool scaled to 8 by hand, no monitoring pool, a legacy pool; the
+    nodes a version behind the control plane, as GKE's auto-upgrades often leave them."""
+    pools = (_pool("application-pool", high=8), _pool("legacy-pool"))
+    for pool in pools:
+        pool.version = NODES
+    gke.add_cluster(PROJECT, LOCATION, CLUSTER, node_pools=pools)
 
 
 def _clusters(gke: GkeStandIn):  # type: ignore[no-untyped-def]
@@ -60,15 +69,24 @@ def test_a_plan_is_carried_out_call_by_call_and_then_nothing_is_left(gke: GkeSta
     _drifted(gke)
     clusters = _clusters(gke)
     plan = plan_cluster(DESIRED, clusters.observe(LOCATION, CLUSTER), delete_pools=True)
+    observed = clusters.observe(LOCATION, CLUSTER)
     report = clusters.apply(plan)
-    assert report.done[-3:] == (
-        "node pool application-pool: update in place",
+    assert report.done == (
+        "node pool application-pool: max_nodes",
         "node pool monitoring-pool: create",
         "node pool legacy-pool: delete",
     )
     after = clusters.observe(LOCATION, CLUSTER)
     assert plan_cluster(DESIRED, after, delete_pools=True).empty
-    assert after == plan.apply_to(clusters.observe(LOCATION, CLUSTER))
+    created = after.pool("monitoring-pool")
+    assert created is not None
+    defaults = {"version": after.master_version, "image_type": "COS_CONTAINERD", "workload_metadata": "GCE_METADATA"}
+    assert {name: getattr(created, name) for name in defaults} == defaults  # GKE's to choose, as the plan says
+    expected = plan.apply_to(observed)
+    assert after == attrs.evolve(
+        expected,
+        pools=tuple(attrs.evolve(p, **defaults) if p.name == created.name else p for p in expected.pools),
+    )
     polled = [name for method, name in gke.calls if method == "GetOperation"]
     assert polled
     assert all(name.startswith(f"projects/{PROJECT}/locations/{LOCATION}/operations/") for name in polled)
@@ -82,7 +100,7 @@ def test_an_operation_that_fails_half_way_says_what_was_and_was_not_done(gke: Gk
     gke.fail_operation("CreateNodePool", "Insufficient regional quota to satisfy request: resource CPUS")
     with pytest.raises(GkeApplyError, match="Insufficient regional quota") as failed:
         clusters.apply(plan)
-    assert "node pool application-pool: update in place" in failed.value.done
+    assert "node pool application-pool: max_nodes" in failed.value.done
     assert failed.value.not_done == ("node pool monitoring-pool: create",)
     after = clusters.observe(LOCATION, CLUSTER)
     assert after.pool("application-pool").max_nodes == 10  # type: ignore[union-attr]  # done stays done
@@ -137,3 +155,21 @@ def test_the_stand_in_reads_operations_only_by_their_full_path_and_runs_one_at_a
     statuses = [client.get_operation(name=full).status for _ in range(3)]
     assert statuses[-1] == gke_types.Operation.Status.DONE
     assert gke.cluster(PROJECT, LOCATION, CLUSTER).node_pools[0].autoscaling.max_node_count == 2
+
+
+def test_an_update_changes_only_what_the_plan_shows_not_the_nodes_version(gke: GkeStandIn) -> None:
+    """Issue 22: ``update_node_pool`` was sent ``node_version="-"`` — the control plane's version — so changing a
+    machine type also upgraded the nodes, which the plan never showed."""
+    older, master = "1.29.8-gke.1031000", "1.30.5-gke.1014001"
+    pool = _pool("application-pool", machine="e2-standard-2")
+    pool.version = older
+    pool.config.image_type = "UBUNTU_CONTAINERD"
+    gke.add_cluster(PROJECT, LOCATION, CLUSTER, node_pools=(pool,), master_version=master)
+    clusters = _clusters(gke)
+    plan = plan_cluster(DESIRED, clusters.observe(LOCATION, CLUSTER))
+    (update,) = [change for change in plan.pools if change.action is PoolAction.UPDATE]
+    assert [field.field for field in update.fields] == ["machine_type"]
+    clusters.apply(plan)
+    after = gke.cluster(PROJECT, LOCATION, CLUSTER).node_pools[0]
+    assert after.config.machine_type == "e2-standard-4"
+    assert (after.version, after.config.image_type) == (older, "UBUNTU_CONTAINERD")  # the nodes' version unchanged

@@ -3,9 +3,11 @@
 long-running operation waited for (polled by its full path: GKE returns a short name), in the plan's order, stopping at
 the first that fails with what was and was not done. It decides nothing.
 
-Errors: ``NOT_FOUND`` and ``PERMISSION_DENIED`` (the server's message names the permission) are configuration
-problems (:class:`BadInputError`, exit 2); ``FAILED_PRECONDITION`` (an operation already running on the cluster),
-``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are retried with backoff, then :class:`DependencyUnavailableError` (exit 5).
+Errors: ``NOT_FOUND``, ``PERMISSION_DENIED`` (the server's message names the permission) and ``INVALID_ARGUMENT``
+are configuration problems (:class:`BadInputError`, exit 2; part way through a plan :class:`GkeApplyRefusedError`);
+``FAILED_PRECONDITION`` (an operation already running on the cluster), ``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are
+retried with backoff, then :class:`DependencyUnavailableError` (exit 5; part way through a plan, or an operation that
+ends in error, :class:`GkeApplyError`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ import attrs
 
 from findly_infra.adapters.google_api import call_google
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
-from findly_infra.domain.gke import AutoscalingLimits, ClusterPlan, ClusterSpec, PoolAction, PoolChange, PoolSpec
+from findly_infra.domain.gke import (
+    ClusterPlan,
+    ClusterSpec,
+    FieldChange,
+    NodeAutoProvisioning,
+    PoolAction,
+    PoolChange,
+    PoolSpec,
+)
 
-__all__ = ["ApplyReport", "GkeApplyError", "GkeClusters", "connect_gke"]
+__all__ = ["ApplyReport", "GkeApplyError", "GkeApplyRefusedError", "GkeClusters", "connect_gke"]
 
 
 @attrs.frozen
@@ -30,7 +40,19 @@ class ApplyReport:
 
 
 class GkeApplyError(DependencyUnavailableError):
-    """An operation failed part way through a plan: what was done, and what was not."""
+    """Raised when an operation fails part way through a plan, or GKE cannot be reached (exit 5): what was done,
+    and what was not."""
+
+    def __init__(self, message: str, *, done: tuple[str, ...], not_done: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.done = done
+        self.not_done = not_done
+
+
+class GkeApplyRefusedError(BadInputError):
+    """Raised when GKE refuses a call part way through a plan — a permission missing (``PERMISSION_DENIED``, the
+    message names it) or a change it does not take (``INVALID_ARGUMENT``) — a configuration problem (exit 2): what
+    was done, and what was not."""
 
     def __init__(self, message: str, *, done: tuple[str, ...], not_done: tuple[str, ...]) -> None:
         super().__init__(message)
@@ -61,27 +83,36 @@ class GkeClusters:
         return f"projects/{self.project}/locations/{location}/clusters/{cluster}"
 
     def observe(self, location: str, name: str) -> ClusterSpec:
-        """The cluster as GKE holds it, in the plan's terms."""
+        """The cluster as GKE holds it, in the plan's terms (with each pool's version and image type, and the
+        control plane's version: what an update keeps and a new pool runs)."""
         path = self._name(location, name)
         cluster = self._call("get_cluster", path, lambda: self.client.get_cluster(name=path, **self._once))
         listed = self._call("list_node_pools", path, lambda: self.client.list_node_pools(parent=path, **self._once))
         pools = tuple(sorted((_pool(pool) for pool in listed.node_pools), key=lambda pool: pool.name))
-        return ClusterSpec(name, location, pools, _limits(cluster.autoscaling))
+        return ClusterSpec(
+            name,
+            location,
+            pools,
+            auto_provisioning=_auto_provisioning(cluster.autoscaling),
+            workload_pool=cluster.workload_identity_config.workload_pool or None,
+            master_version=cluster.current_master_version or None,
+        )
 
     # ---- carrying a plan out -----------------------------------------------------------------------------------------
 
     def apply(self, plan: ClusterPlan) -> ApplyReport:
-        """Each change of *plan* in its order, each operation waited for; raises :class:`GkeApplyError` at the first
-        that fails, naming what was done and what was not."""
+        """Each change of *plan* in its order, one call and one operation at a time, each waited for; at the first
+        that fails raises :class:`GkeApplyRefusedError` (GKE refused it) or :class:`GkeApplyError` (it failed, or
+        GKE could not be reached), naming what was done and what was not."""
         from google.cloud import container_v1
 
-        steps: list[tuple[str, Callable[[], Any]]] = []
         path = self._name(plan.location, plan.cluster)
-        if plan.autoscaling:
-            values = {change.field: change.after for change in plan.autoscaling}
-            steps.append(("cluster autoscaling limits", lambda: self._update_limits(path, values)))
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            (_setting_label(change), self._setting(path, change, container_v1)) for change in plan.before_pools
+        ]
         for change in plan.actionable:
-            steps.append((f"node pool {change.pool}: {change.action.value}", self._step(path, change, container_v1)))
+            steps += self._steps(path, change, container_v1)
+        steps += [(_setting_label(change), self._setting(path, change, container_v1)) for change in plan.after_pools]
         done: list[str] = []
         for index, (what, call) in enumerate(steps):
             try:
@@ -89,7 +120,8 @@ class GkeClusters:
                 self._wait(operation, plan.location, what)
             except (BadInputError, DependencyUnavailableError) as exc:
                 not_done = tuple(label for label, _ in steps[index:])
-                raise GkeApplyError(
+                kind = GkeApplyRefusedError if isinstance(exc, BadInputError) else GkeApplyError
+                raise kind(
                     f"{what} failed: {exc}; done: {', '.join(done) or 'nothing'}; not done: {', '.join(not_done)}",
                     done=tuple(done),
                     not_done=not_done,
@@ -97,69 +129,63 @@ class GkeClusters:
             done.append(what)
         return ApplyReport(tuple(done))
 
-    def _step(self, cluster: str, change: PoolChange, types: Any) -> Callable[[], Any]:
+    def _steps(self, cluster: str, change: PoolChange, types: Any) -> list[tuple[str, Callable[[], Any]]]:
+        """The calls that carry one pool's change out, each its own operation: the zones alone (the API asks for a
+        location change in "a standalone API call"), the other ``update_node_pool`` fields together, the
+        autoscaling bounds by ``set_node_pool_autoscaling``."""
         name = f"{cluster}/nodePools/{change.pool}"
+        label = f"node pool {change.pool}"
         if change.action is PoolAction.DELETE:
-            return lambda: self.client.delete_node_pool(name=name, **self._once)
+            return [(f"{label}: delete", lambda: self.client.delete_node_pool(name=name, **self._once))]
         spec = change.spec
         assert spec is not None
         if change.action is PoolAction.CREATE:
-            pool = types.NodePool(
-                name=spec.name,
-                locations=list(spec.zones),
-                initial_node_count=max(spec.min_nodes, 1),
-                config=types.NodeConfig(
-                    machine_type=spec.machine_type,
-                    disk_size_gb=spec.disk_size_gb,
-                    disk_type=spec.disk_type,
-                    taints=_taints(spec, types),
-                ),
-                autoscaling=_autoscaling(spec, types),
-            )
-            return lambda: self.client.create_node_pool(
-                request=types.CreateNodePoolRequest(parent=cluster, node_pool=pool), **self._once
-            )
-        fields = {field.field for field in change.fields}
-        calls: list[Callable[[], Any]] = []
-        if fields & {"zones", "machine_type", "disk_type", "disk_size_gb", "taints"}:
-            request = types.UpdateNodePoolRequest(name=name, node_version="-", image_type="")
-            if "zones" in fields:
-                request.locations = list(spec.zones)
-            if "machine_type" in fields:
-                request.machine_type = spec.machine_type
-            if "disk_type" in fields:
-                request.disk_type = spec.disk_type
-            if "disk_size_gb" in fields:
-                request.disk_size_gb = spec.disk_size_gb
-            if "taints" in fields:
-                request.taints = types.NodeTaints(taints=_taints(spec, types))
-            calls.append(lambda: self.client.update_node_pool(request=request, **self._once))
-        if fields & {"autoscaling", "min_nodes", "max_nodes"}:
+            request = types.CreateNodePoolRequest(parent=cluster, node_pool=_new_pool(spec, types))
+            return [(f"{label}: create", lambda: self.client.create_node_pool(request=request, **self._once))]
+        groups: dict[str, list[str]] = {}  # the zones alone, then one group per call
+        for field in change.fields:
+            groups.setdefault("zones" if field.field == "zones" else field.call, []).append(field.field)
+        return [
+            (f"{label}: {', '.join(fields)}", self._pool_call(name, spec, group, fields, types))
+            for group, fields in groups.items()
+        ]
+
+    def _pool_call(self, name: str, spec: PoolSpec, group: str, fields: list[str], types: Any) -> Callable[[], Any]:
+        if group == "set_node_pool_autoscaling":
             scaling = types.SetNodePoolAutoscalingRequest(name=name, autoscaling=_autoscaling(spec, types))
-            calls.append(lambda: self.client.set_node_pool_autoscaling(request=scaling, **self._once))
-        if len(calls) == 1:
-            return calls[0]
+            return lambda: self.client.set_node_pool_autoscaling(request=scaling, **self._once)
+        update = _update_request(name, spec, fields, types)
+        return lambda: self.client.update_node_pool(request=update, **self._once)
 
-        def both() -> Any:  # two operations, one after the other: GKE runs one at a time per cluster
-            first = calls[0]()
-            self._wait(first, cluster.split("/")[3], f"node pool {change.pool}: update")
-            return calls[1]()
+    def _setting(self, cluster: str, change: FieldChange, types: Any) -> Callable[[], Any]:
+        if change.field == "workload_pool":
+            config = types.WorkloadIdentityConfig(workload_pool=change.after or "")  # "" turns it off, as gcloud does
+            update = types.ClusterUpdate(desired_workload_identity_config=config)
+        else:
+            return lambda: self._update_auto_provisioning(cluster, change.after, types)
+        request = types.UpdateClusterRequest(name=cluster, update=update)
+        return lambda: self.client.update_cluster(request=request, **self._once)
 
-        return both
-
-    def _update_limits(self, cluster: str, values: dict[str, object]) -> Any:
-        from google.cloud import container_v1 as types
-
+    def _update_auto_provisioning(self, cluster: str, wanted: object, types: Any) -> Any:
+        """Node auto-provisioning on within *wanted*'s cpu and memory maxima, or off (``None``): the cluster's own
+        ``ClusterAutoscaling`` read afresh and changed only there (its profile, defaults, other resources' limits and
+        the minima kept) — GKE refuses resource limits without auto-provisioning, so turning it off drops them."""
         current = self.client.get_cluster(name=cluster, **self._once).autoscaling
-        limits = _limits(current) or AutoscalingLimits(False, 0, 0)
-        limits = attrs.evolve(limits, **values)  # type: ignore[arg-type]
-        autoscaling = types.ClusterAutoscaling(
-            enable_node_autoprovisioning=limits.enabled,
-            resource_limits=[
-                types.ResourceLimit(resource_type="cpu", maximum=limits.max_cores),
-                types.ResourceLimit(resource_type="memory", maximum=limits.max_memory_gb),
-            ],
-        )
+        autoscaling = types.ClusterAutoscaling.deserialize(types.ClusterAutoscaling.serialize(current))
+        if isinstance(wanted, NodeAutoProvisioning):
+            minima = {limit.resource_type: limit.minimum for limit in current.resource_limits}
+            others = [limit for limit in current.resource_limits if limit.resource_type not in ("cpu", "memory")]
+            autoscaling.enable_node_autoprovisioning = True
+            autoscaling.resource_limits = [
+                types.ResourceLimit(resource_type="cpu", minimum=minima.get("cpu", 0), maximum=wanted.max_cores),
+                types.ResourceLimit(
+                    resource_type="memory", minimum=minima.get("memory", 0), maximum=wanted.max_memory_gb
+                ),
+                *others,
+            ]
+        else:
+            autoscaling.enable_node_autoprovisioning = False
+            autoscaling.resource_limits = []
         request = types.UpdateClusterRequest(
             name=cluster, update=types.ClusterUpdate(desired_cluster_autoscaling=autoscaling)
         )
@@ -209,6 +235,7 @@ def connect_gke(project: str, *, endpoint: str | None = None, channel: Any = Non
 def _pool(pool: Any) -> PoolSpec:
     config = pool.config
     scaling = pool.autoscaling
+    mode = config.workload_metadata_config.mode
     return PoolSpec(
         name=pool.name,
         zones=tuple(sorted(pool.locations)),
@@ -219,16 +246,23 @@ def _pool(pool: Any) -> PoolSpec:
         min_nodes=int(scaling.min_node_count),
         max_nodes=int(scaling.max_node_count),
         taints=tuple(sorted((taint.key, taint.value, taint.effect.name) for taint in config.taints)),
+        workload_metadata=mode.name if mode else None,  # MODE_UNSPECIFIED: not set
+        version=pool.version or None,
+        image_type=config.image_type or None,
     )
 
 
-def _limits(autoscaling: Any) -> AutoscalingLimits | None:
-    limits = {limit.resource_type: int(limit.maximum) for limit in autoscaling.resource_limits}
-    if not autoscaling.enable_node_autoprovisioning and not limits:
+def _auto_provisioning(autoscaling: Any) -> NodeAutoProvisioning | None:
+    if not autoscaling.enable_node_autoprovisioning:
         return None
-    return AutoscalingLimits(
-        bool(autoscaling.enable_node_autoprovisioning), limits.get("cpu", 0), limits.get("memory", 0)
-    )
+    limits = {limit.resource_type: int(limit.maximum) for limit in autoscaling.resource_limits}
+    return NodeAutoProvisioning(limits.get("cpu", 0), limits.get("memory", 0))
+
+
+def _setting_label(change: FieldChange) -> str:
+    if change.field == "workload_pool":
+        return "workload identity " + ("off" if change.after is None else "on")
+    return "node auto-provisioning " + ("off" if change.after is None else "on")
 
 
 def _taints(spec: PoolSpec, types: Any) -> list[Any]:
@@ -242,3 +276,52 @@ def _autoscaling(spec: PoolSpec, types: Any) -> Any:
     return types.NodePoolAutoscaling(
         enabled=spec.autoscaling, min_node_count=spec.min_nodes, max_node_count=spec.max_nodes
     )
+
+
+def _metadata(mode: str, types: Any) -> Any:
+    return types.WorkloadMetadataConfig(mode=types.WorkloadMetadataConfig.Mode[mode])
+
+
+def _new_pool(spec: PoolSpec, types: Any) -> Any:
+    """A node pool to create: no version (GKE gives it the control plane's, as the plan says) and GKE's default
+    image, the metadata mode only where the file sets it."""
+    config = types.NodeConfig(
+        machine_type=spec.machine_type,
+        disk_size_gb=spec.disk_size_gb,
+        disk_type=spec.disk_type,
+        taints=_taints(spec, types),
+    )
+    if spec.workload_metadata:
+        config.workload_metadata_config = _metadata(spec.workload_metadata, types)
+    return types.NodePool(
+        name=spec.name,
+        locations=list(spec.zones),
+        initial_node_count=max(spec.min_nodes, 1),
+        config=config,
+        autoscaling=_autoscaling(spec, types),
+    )
+
+
+def _update_request(name: str, spec: PoolSpec, fields: list[str], types: Any) -> Any:
+    """An ``UpdateNodePoolRequest`` that changes *fields* and nothing else: ``node_version`` and ``image_type`` (the
+    proto marks both REQUIRED) are the pool's own, as read from the cluster — never ``"-"``, which "picks the
+    Kubernetes master version" and would upgrade the nodes, an upgrade no plan showed."""
+    if not spec.version or not spec.image_type:
+        raise BadInputError(
+            f"node pool {spec.name}: the plan does not carry the pool's version and image type (plan it against the "
+            "cluster as observed): an update without them could change the nodes' version"
+        )
+    request = types.UpdateNodePoolRequest(name=name, node_version=spec.version, image_type=spec.image_type)
+    if "zones" in fields:
+        request.locations = list(spec.zones)
+    if "machine_type" in fields:
+        request.machine_type = spec.machine_type
+    if "disk_type" in fields:
+        request.disk_type = spec.disk_type
+    if "disk_size_gb" in fields:
+        request.disk_size_gb = spec.disk_size_gb
+    if "taints" in fields:
+        request.taints = types.NodeTaints(taints=_taints(spec, types))
+    if "workload_metadata" in fields and spec.workload_metadata:
+        request.workload_metadata_config = _metadata(spec.workload_metadata, types)
+    return request

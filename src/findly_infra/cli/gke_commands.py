@@ -32,13 +32,19 @@ def _plan_json(plan: Any) -> dict[str, Any]:
     return {
         "cluster": plan.cluster,
         "location": plan.location,
+        "master_version": plan.master_version,
         "empty": plan.empty,
-        "autoscaling": [_field(change) for change in plan.autoscaling],
+        "cluster_changes": [_field(change) for change in plan.cluster_changes],
         "node_pools": [
             {
                 "name": change.pool,
                 "action": change.action.name.lower(),
                 "fields": [_field(field) for field in change.fields],
+                **(
+                    {"version": change.spec.version, "image_type": change.spec.image_type}
+                    if change.spec is not None and change.spec.version
+                    else {}
+                ),
             }
             for change in plan.pools
         ],
@@ -49,11 +55,23 @@ def _plan_json(plan: Any) -> dict[str, Any]:
 def _field(change: Any) -> dict[str, Any]:
     return {
         "field": change.field,
-        "before": change.before,
-        "after": change.after,
+        "before": _value(change.before),
+        "after": _value(change.after),
         "call": change.call,
         "recreates_nodes": change.recreates_nodes,
+        "says": change.describe(),
     }
+
+
+def _value(value: object) -> object:
+    """A field's value as JSON: node auto-provisioning's limits as an object, taints and zones as lists."""
+    import attrs
+
+    if attrs.has(type(value)):
+        return attrs.asdict(value)  # type: ignore[arg-type]
+    if isinstance(value, tuple):
+        return [_value(item) for item in value]
+    return value
 
 
 def _cluster(context: Context) -> int:
@@ -64,7 +82,7 @@ def _cluster(context: Context) -> int:
     platform = context.platform()
     clusters = gke_clusters(platform, project=args.project)
     assert platform.gke_cluster is not None  # gke_clusters refuses a file without one
-    desired = ClusterSpec.of(platform.gke_cluster, platform.cluster_autoscaler)
+    desired = ClusterSpec.of(platform.gke_cluster, platform.cluster_autoscaler, project=clusters.project)
     plan = plan_cluster(desired, clusters.observe(desired.location, desired.name), delete_pools=args.delete_pools)
     if args.cluster_command == "plan":
         context.emit({"project": clusters.project, "plan": _plan_json(plan)}, plan.describe())

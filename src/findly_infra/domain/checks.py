@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from findly_infra.domain.environment import StrategyKind, TriggerKind, service_name_from_key
+from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster
 from findly_infra.domain.notation import LatencyObjective, Threshold
 from findly_infra.domain.platform import Finding, Platform, Severity, UnknownNameError
 from findly_infra.domain.slo import ErrorRateObjective
@@ -328,7 +329,9 @@ def autoscaling(platform: Platform) -> Iterator[Finding]:
 
 
 def cluster_capacity(platform: Platform) -> Iterator[Finding]:
-    """Node pools fit their cluster's region and the autoscaler's limits."""
+    """Node pools fit their cluster's region and the autoscaler's limits — limits GKE itself enforces only with node
+    auto-provisioning (its cluster-wide ``resource_limits``; there is no per-pool limit but each pool's own
+    ``max_nodes``), so that where it does not, the pools' capacity is what keeps the cluster under them."""
     cluster, autoscaler = platform.gke_cluster, platform.cluster_autoscaler
     if cluster is None:
         return
@@ -348,13 +351,20 @@ def cluster_capacity(platform: Platform) -> Iterator[Finding]:
                 ("gke_cluster", "node_pools", index, "max_nodes"),
                 f"{pool.name} can grow to {pool.max_total_nodes} nodes ({pool.max_nodes} per zone in "
                 f"{len(pool.zones)} zones), above cluster_autoscaler.resource_limits.max_nodes_per_pool "
-                f"({autoscaler.resource_limits.max_nodes_per_pool})",
+                f"({autoscaler.resource_limits.max_nodes_per_pool}), which GKE does not enforce: the pool's own "
+                "max_nodes bounds it",
                 WARNING,
                 "cluster-capacity",
             )
     if autoscaler is None:
         return
+    yield from _autoscaler_switch(cluster, autoscaler)
     limits = autoscaler.resource_limits
+    enforced = autoscaler.node_auto_provisioning
+    unenforced = (
+        ", and GKE enforces cluster-wide limits only with node auto-provisioning (node_auto_provisioning: true, "
+        "which also lets GKE create node pools of its own): lower the pools' max_nodes"
+    )
     min_cores = sum(p.min_nodes * len(p.zones) * p.machine_type.vcpus for p in cluster.node_pools)
     if min_cores > limits.max_cores:
         yield Finding(
@@ -366,8 +376,8 @@ def cluster_capacity(platform: Platform) -> Iterator[Finding]:
     elif cluster.max_cores > limits.max_cores:
         yield Finding(
             ("cluster_autoscaler", "resource_limits", "max_cores"),
-            f"the node pools can grow to {cluster.max_cores} cores, above max_cores {limits.max_cores}: "
-            "the autoscaler stops before the pools' max_nodes",
+            f"the node pools can grow to {cluster.max_cores} cores, above max_cores {limits.max_cores}"
+            + (": the autoscaler stops before the pools' max_nodes" if enforced else unenforced),
             WARNING,
             "cluster-capacity",
         )
@@ -375,9 +385,22 @@ def cluster_capacity(platform: Platform) -> Iterator[Finding]:
         yield Finding(
             ("cluster_autoscaler", "resource_limits", "max_memory_gb"),
             f"the node pools can grow to {cluster.max_memory_gb:g} GB of memory, above max_memory_gb "
-            f"{limits.max_memory_gb}",
+            f"{limits.max_memory_gb}" + ("" if enforced else unenforced),
             WARNING,
             "cluster-capacity",
+        )
+
+
+def _autoscaler_switch(cluster: GKECluster, autoscaler: ClusterAutoscaler) -> Iterator[Finding]:
+    """On GKE the cluster autoscaler works per node pool: ``enabled: false`` keeps every pool at its size."""
+    autoscaled = [pool.name for pool in cluster.node_pools if pool.auto_scaling]
+    if not autoscaler.enabled and autoscaled:
+        yield Finding(
+            ("cluster_autoscaler", "enabled"),
+            "the cluster autoscaler is off, and on GKE it scales each node pool: "
+            f"{', '.join(autoscaled)} (auto_scaling: true) will keep the size they have",
+            WARNING,
+            "cluster-autoscaler",
         )
 
 

@@ -3,10 +3,18 @@
 
 Both sides are :class:`ClusterSpec` — the file's ``gke_cluster`` and ``cluster_autoscaler`` (``ClusterSpec.of``), and
 what ``get_cluster``/``list_node_pools`` return (built by the adapter) — in the terms GKE's API uses: zones, a machine
-type's name, disk size in GB, per-zone autoscaling bounds, taints. :func:`plan_cluster` compares them field by field.
-Every field the file models changes in place (the API's ``update_node_pool`` takes machine type and disks since
-2023, recreating the nodes by a surge upgrade; ``set_node_pool_autoscaling`` the bounds), so a pool is created,
-updated, or — only when asked — deleted; each field says which call changes it and whether it recreates nodes.
+type's name, disk size in GB, per-zone autoscaling bounds, taints, the workload metadata mode. :func:`plan_cluster`
+compares them field by field. Every field the file models changes in place (the API's ``update_node_pool`` takes
+machine type and disks since 2023, recreating the nodes by a surge upgrade; ``set_node_pool_autoscaling`` the
+bounds), so a pool is created, updated, or — only when asked — deleted; each field says which call changes it and
+whether it recreates nodes. What the file does not model stays as the cluster has it: an update keeps the pool's
+Kubernetes version and image type (the observed side carries them, and the adapter sends them back), and a
+cluster-wide setting the file says nothing of is :attr:`Keep.AS_IS`.
+
+The cluster autoscaler of the file maps to GKE thus (``ClusterSpec.of``): ``enabled`` is each pool's autoscaling;
+``node_auto_provisioning: true`` — and only that — turns on GKE's node auto-provisioning (GKE creating node pools of
+its own) within ``max_cores`` and ``max_memory_gb``, the only cluster-wide limits GKE holds; a ``cluster_autoscaler``
+without it turns node auto-provisioning off, and the plan says so in plain words either way.
 """
 
 from __future__ import annotations
@@ -18,15 +26,44 @@ import attrs
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, NodePool
 
 __all__ = [
-    "AutoscalingLimits",
     "ClusterPlan",
     "ClusterSpec",
     "FieldChange",
+    "Keep",
+    "NodeAutoProvisioning",
     "PoolAction",
     "PoolChange",
     "PoolSpec",
     "plan_cluster",
+    "workload_pool",
 ]
+
+GKE_METADATA = "GKE_METADATA"
+GCE_METADATA = "GCE_METADATA"
+
+
+def workload_pool(project: str) -> str:
+    """The Workload Identity pool of a project's clusters: "The workload pool is always PROJECT_ID.svc.id.goog"."""
+    return f"{project}.svc.id.goog"
+
+
+class Keep(enum.Enum):
+    """A cluster-wide setting the platform file says nothing of: the plan leaves the cluster's as it is."""
+
+    AS_IS = "as is"
+
+
+@attrs.frozen
+class NodeAutoProvisioning:
+    """GKE's node auto-provisioning (``ClusterAutoscaling.enable_node_autoprovisioning``): GKE creates and deletes
+    node pools of its own, within the cluster-wide ``resource_limits`` for ``cpu`` (cores) and ``memory`` (GB) — the
+    only cluster-wide limits GKE holds, and which it refuses without node auto-provisioning."""
+
+    max_cores: int
+    max_memory_gb: int
+
+    def describe(self) -> str:
+        return f"cpu ≤ {self.max_cores}, memory ≤ {self.max_memory_gb} GB"
 
 
 @attrs.frozen
@@ -43,48 +80,77 @@ class PoolSpec:
     max_nodes: int
     taints: tuple[tuple[str, str, str], ...] = ()
     """(key, value, effect) — effect as GKE spells it (``NO_SCHEDULE``), sorted."""
+    workload_metadata: str | None = None
+    """``GKE_METADATA`` (Workload Identity) or ``GCE_METADATA``; ``None``: not set — on the file's side, the file says
+    nothing of it, and the plan leaves the pool's as it is."""
+    version: str | None = None
+    """The nodes' Kubernetes version, as GKE reports it (the observed side; the file does not set it). An update
+    keeps it; a new pool runs the control plane's."""
+    image_type: str | None = None
+    """The nodes' image (``COS_CONTAINERD``), as GKE reports it (the observed side); kept like the version."""
 
     @classmethod
-    def of(cls, pool: NodePool) -> PoolSpec:
+    def of(cls, pool: NodePool, *, autoscaled: bool = True, workload_metadata: str | None = None) -> PoolSpec:
+        """The file's *pool*; *autoscaled* is the cluster autoscaler's ``enabled`` (GKE autoscales per pool)."""
         return cls(
             name=pool.name,
             zones=tuple(sorted(pool.zones)),
             machine_type=pool.machine_type.name,
             disk_size_gb=round(pool.disk_size.bytes / 10**9),
             disk_type=pool.disk_type,
-            autoscaling=pool.auto_scaling,
+            autoscaling=pool.auto_scaling and autoscaled,
             min_nodes=pool.min_nodes,
             max_nodes=pool.max_nodes,
             taints=tuple(sorted((taint.key, taint.value, taint.effect.value) for taint in pool.taints)),
+            workload_metadata=workload_metadata,
         )
 
 
 @attrs.frozen
-class AutoscalingLimits:
-    """The cluster autoscaler's cluster-wide limits (GKE's ``resource_limits`` for ``cpu`` and ``memory``)."""
-
-    enabled: bool
-    max_cores: int
-    max_memory_gb: int
-
-
-@attrs.frozen
 class ClusterSpec:
+    """A GKE cluster in the plan's terms. On the file's side a cluster-wide setting may be :attr:`Keep.AS_IS`;
+    on the cluster's side ``None`` is "off"."""
+
     name: str
     location: str
     pools: tuple[PoolSpec, ...] = ()
     """Sorted by name."""
-    autoscaling: AutoscalingLimits | None = None
-    """``None``: the file says nothing of it (the plan leaves the cluster's as it is)."""
+    auto_provisioning: NodeAutoProvisioning | Keep | None = None
+    """Node auto-provisioning and its limits; ``None``: off."""
+    workload_pool: str | Keep | None = None
+    """The Workload Identity pool (``<project>.svc.id.goog``); ``None``: Workload Identity off."""
+    master_version: str | None = None
+    """The control plane's Kubernetes version (the cluster's side): what a new node pool runs."""
 
     @classmethod
-    def of(cls, cluster: GKECluster, autoscaler: ClusterAutoscaler | None = None) -> ClusterSpec:
-        limits = None
+    def of(
+        cls, cluster: GKECluster, autoscaler: ClusterAutoscaler | None = None, *, project: str | None = None
+    ) -> ClusterSpec:
+        """The file's *cluster* and *autoscaler*; *project* names the workload pool where the file asks for
+        Workload Identity (else ``cluster.project``)."""
+        auto_provisioning: NodeAutoProvisioning | Keep | None = Keep.AS_IS
         if autoscaler is not None:
-            resource = autoscaler.resource_limits
-            limits = AutoscalingLimits(autoscaler.enabled, resource.max_cores, resource.max_memory_gb)
-        pools = tuple(sorted((PoolSpec.of(pool) for pool in cluster.node_pools), key=lambda pool: pool.name))
-        return cls(cluster.name, cluster.location, pools, limits)
+            limits = autoscaler.resource_limits
+            wanted = autoscaler.node_auto_provisioning
+            auto_provisioning = NodeAutoProvisioning(limits.max_cores, limits.max_memory_gb) if wanted else None
+        pool: str | Keep | None = Keep.AS_IS
+        metadata = None
+        if cluster.workload_identity is not None:
+            holder = project or cluster.project
+            if cluster.workload_identity and holder is None:
+                raise ValueError(
+                    "Workload Identity needs the cluster's project: its workload pool is <project>.svc.id.goog"
+                )
+            pool = workload_pool(holder) if cluster.workload_identity and holder is not None else None
+            metadata = GKE_METADATA if cluster.workload_identity else GCE_METADATA
+        autoscaled = autoscaler is None or autoscaler.enabled
+        pools = tuple(
+            sorted(
+                (PoolSpec.of(each, autoscaled=autoscaled, workload_metadata=metadata) for each in cluster.node_pools),
+                key=lambda each: each.name,
+            )
+        )
+        return cls(cluster.name, cluster.location, pools, auto_provisioning, pool)
 
     def pool(self, name: str) -> PoolSpec | None:
         return next((pool for pool in self.pools if pool.name == name), None)
@@ -109,8 +175,28 @@ class FieldChange:
     recreates_nodes: bool = False
 
     def describe(self) -> str:
+        """The change in plain words (``machine_type: e2-standard-4 -> e2-standard-8  (update_node_pool, ...)``)."""
         how = f"{self.call}, recreates the nodes (surge upgrade)" if self.recreates_nodes else self.call
+        if self.field == "auto_provisioning":
+            return f"{_auto_provisioning(self.before, self.after)}  ({how})"
+        if self.field == "workload_pool":
+            if self.after is None:
+                return f"workload identity: on (workload pool {self.before}) -> off  ({how}, after the node pools)"
+            was = "off" if self.before is None else f"on (workload pool {self.before})"
+            return f"workload identity: {was} -> on: workload pool {self.after}  ({how})"
         return f"{self.field}: {_shown(self.before)} -> {_shown(self.after)}  ({how})"
+
+
+def _auto_provisioning(before: object, after: object) -> str:
+    if isinstance(after, NodeAutoProvisioning) and isinstance(before, NodeAutoProvisioning):
+        return (
+            f"node auto-provisioning: GKE creates node pools of its own within {after.describe()} "
+            f"(was {before.describe()})"
+        )
+    if isinstance(after, NodeAutoProvisioning):
+        return f"node auto-provisioning: off -> on: GKE creates node pools of its own within {after.describe()}"
+    was = f" (it could within {before.describe()})" if isinstance(before, NodeAutoProvisioning) else ""
+    return f"node auto-provisioning: on -> off: GKE creates no node pools of its own any more{was}"
 
 
 @attrs.frozen
@@ -119,29 +205,44 @@ class PoolChange:
     action: PoolAction
     fields: tuple[FieldChange, ...] = ()
     spec: PoolSpec | None = None
-    """What the pool becomes (create, update); ``None`` for a delete or a pool kept as it is."""
+    """What the pool becomes (create, update: with the version and image type it keeps); ``None`` for a delete or a
+    pool kept as it is."""
 
 
 @attrs.frozen
 class ClusterPlan:
-    """What differs between the file and the cluster, pool by pool, in the order it is applied: the cluster's
-    autoscaling limits first (new pools fit under them), then updates, creations, and deletions last."""
+    """What differs between the file and the cluster, in the order it is applied: the cluster-wide settings first
+    (node auto-provisioning's limits, which new pools count against; Workload Identity, which a pool's GKE_METADATA
+    needs), then pool updates, creations, deletions, and last Workload Identity turned off (after the pools leave
+    GKE_METADATA, as GKE's documentation orders it)."""
 
     cluster: str
     location: str
-    autoscaling: tuple[FieldChange, ...] = ()
+    cluster_changes: tuple[FieldChange, ...] = ()
     pools: tuple[PoolChange, ...] = ()
     unchanged: tuple[str, ...] = ()
+    master_version: str | None = None
+    """The control plane's version: what a created pool runs."""
 
     @property
     def empty(self) -> bool:
         """No difference at all (a pool the file does not list counts: it is drift, even when kept)."""
-        return not self.autoscaling and not self.pools
+        return not self.cluster_changes and not self.pools
 
     @property
     def actionable(self) -> tuple[PoolChange, ...]:
         """The pool changes ``apply`` carries out (not the unlisted pools it keeps)."""
         return tuple(change for change in self.pools if change.action is not PoolAction.KEEP_UNLISTED)
+
+    @property
+    def before_pools(self) -> tuple[FieldChange, ...]:
+        """The cluster-wide changes made before the pools'."""
+        return tuple(change for change in self.cluster_changes if not _after_pools(change))
+
+    @property
+    def after_pools(self) -> tuple[FieldChange, ...]:
+        """The cluster-wide changes made after the pools': Workload Identity turned off."""
+        return tuple(change for change in self.cluster_changes if _after_pools(change))
 
     def apply_to(self, observed: ClusterSpec) -> ClusterSpec:
         """The cluster after the plan is carried out on *observed* (what ``apply`` must leave; property-tested)."""
@@ -152,32 +253,41 @@ class ClusterPlan:
             else:
                 assert change.spec is not None
                 pools[change.pool] = change.spec
-        autoscaling = observed.autoscaling
-        if self.autoscaling:
-            values = {change.field: change.after for change in self.autoscaling}
-            base = autoscaling or AutoscalingLimits(False, 0, 0)
-            autoscaling = attrs.evolve(base, **values)  # type: ignore[arg-type]
+        settings = {change.field: change.after for change in self.cluster_changes}
         return attrs.evolve(
-            observed, pools=tuple(sorted(pools.values(), key=lambda pool: pool.name)), autoscaling=autoscaling
+            observed,
+            pools=tuple(sorted(pools.values(), key=lambda pool: pool.name)),
+            **settings,  # type: ignore[arg-type]
         )
 
     def describe(self) -> str:
         lines = [f"cluster {self.cluster} ({self.location}):"]
-        lines += [f"  autoscaling {change.describe()}" for change in self.autoscaling]
+        lines += [f"  {change.describe()}" for change in self.before_pools]
         for change in self.pools:
             lines.append(f"  node pool {change.pool}: {change.action.value}")
-            if change.action is PoolAction.CREATE and change.spec is not None:
-                spec = change.spec
+            spec = change.spec
+            if change.action is PoolAction.CREATE and spec is not None:
+                metadata = f", {spec.workload_metadata}" if spec.workload_metadata else ""
+                version = (
+                    f"the control plane's version {self.master_version}" if self.master_version else "GKE's default"
+                )
                 lines.append(
                     f"    {spec.machine_type}, {spec.disk_size_gb}GB {spec.disk_type}, {spec.min_nodes}-"
-                    f"{spec.max_nodes} nodes per zone in {', '.join(spec.zones)}"
+                    f"{spec.max_nodes} nodes per zone in {', '.join(spec.zones)}{metadata}, at {version}"
                 )
             lines += [f"    {field.describe()}" for field in change.fields]
+            if change.action is PoolAction.UPDATE and spec is not None and spec.version:
+                lines.append(f"    kept: version {spec.version}, image {spec.image_type or 'unknown'}")
+        lines += [f"  {change.describe()}" for change in self.after_pools]
         if self.unchanged:
             lines.append(f"  no change: {', '.join(self.unchanged)}")
         if self.empty:
             lines.append("  nothing to change: the cluster is as the file says")
         return "\n".join(lines)
+
+
+def _after_pools(change: FieldChange) -> bool:
+    return change.field == "workload_pool" and change.after is None
 
 
 _UPDATE = "update_node_pool"
@@ -189,24 +299,28 @@ _FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("disk_type", _UPDATE, True),
     ("disk_size_gb", _UPDATE, True),
     ("taints", _UPDATE, False),
+    ("workload_metadata", _UPDATE, False),
     ("autoscaling", _AUTOSCALING, False),
     ("min_nodes", _AUTOSCALING, False),
     ("max_nodes", _AUTOSCALING, False),
 )
-"""Every field a pool's plan compares: the API changes each in place."""
+"""Every field a pool's plan compares: the API changes each in place. ``workload_metadata`` only where the file
+sets it."""
+
+
+def _held(value: object) -> object:
+    """A cluster-wide setting as the cluster holds it (what is not known counts as off)."""
+    return None if isinstance(value, Keep) else value
 
 
 def plan_cluster(desired: ClusterSpec, observed: ClusterSpec, *, delete_pools: bool = False) -> ClusterPlan:
     """The plan that takes *observed* to *desired*: empty when they are equal. A pool the cluster has and the file
     does not list is deleted only with *delete_pools* (else it stays, shown as drift)."""
-    autoscaling: tuple[FieldChange, ...] = ()
-    if desired.autoscaling is not None and desired.autoscaling != observed.autoscaling:
-        before = observed.autoscaling
-        autoscaling = tuple(
-            FieldChange(name, None if before is None else getattr(before, name), value, "update_cluster")
-            for name, value in attrs.asdict(desired.autoscaling).items()
-            if before is None or getattr(before, name) != value
-        )
+    cluster_changes = tuple(
+        FieldChange(name, _held(getattr(observed, name)), getattr(desired, name), "update_cluster")
+        for name in ("auto_provisioning", "workload_pool")
+        if not isinstance(getattr(desired, name), Keep) and getattr(desired, name) != _held(getattr(observed, name))
+    )
     changes: list[PoolChange] = []
     unchanged: list[str] = []
     for pool in desired.pools:
@@ -217,10 +331,16 @@ def plan_cluster(desired: ClusterSpec, observed: ClusterSpec, *, delete_pools: b
         fields = tuple(
             FieldChange(name, getattr(current, name), getattr(pool, name), call, recreates)
             for name, call, recreates in _FIELDS
-            if getattr(current, name) != getattr(pool, name)
+            if getattr(pool, name) is not None and getattr(current, name) != getattr(pool, name)
         )
         if fields:
-            changes.append(PoolChange(pool.name, PoolAction.UPDATE, fields, spec=pool))
+            becomes = attrs.evolve(
+                pool,
+                version=current.version,
+                image_type=current.image_type,
+                workload_metadata=pool.workload_metadata or current.workload_metadata,
+            )
+            changes.append(PoolChange(pool.name, PoolAction.UPDATE, fields, spec=becomes))
         else:
             unchanged.append(pool.name)
     for pool in observed.pools:
@@ -228,7 +348,9 @@ def plan_cluster(desired: ClusterSpec, observed: ClusterSpec, *, delete_pools: b
             changes.append(PoolChange(pool.name, PoolAction.DELETE if delete_pools else PoolAction.KEEP_UNLISTED))
     order = {PoolAction.UPDATE: 0, PoolAction.CREATE: 1, PoolAction.DELETE: 2, PoolAction.KEEP_UNLISTED: 3}
     changes.sort(key=lambda change: (order[change.action], change.pool))
-    return ClusterPlan(desired.name, desired.location, autoscaling, tuple(changes), tuple(unchanged))
+    return ClusterPlan(
+        desired.name, desired.location, cluster_changes, tuple(changes), tuple(unchanged), observed.master_version
+    )
 
 
 def _shown(value: object) -> str:

@@ -114,18 +114,31 @@ class AutoscalerLimits:
 
 @attrs.frozen
 class ClusterAutoscaler:
-    """The cluster autoscaler's timings and the cluster-wide resource limits."""
+    """The cluster autoscaler (section ``cluster_autoscaler``): its timings and limits, as the Kubernetes cluster
+    autoscaler names them. On GKE it works per node pool: ``enabled`` lets each pool with ``auto_scaling`` scale
+    between its own ``min_nodes`` and ``max_nodes`` (``enabled: false`` keeps every pool at the size it has). GKE holds
+    cluster-wide cpu and memory limits only with node auto-provisioning — GKE creating node pools of its own — which
+    ``node_auto_provisioning: true`` (our own key) asks for; without it ``resource_limits`` bound nothing on GKE, and
+    ``validate`` checks the pools' capacity against them instead."""
 
     resource_limits: AutoscalerLimits
     enabled: bool = True
     scale_down_delay_after_add: Duration = Duration.of(minutes=10)
     scale_down_unneeded_time: Duration = Duration.of(minutes=10)
     max_node_provision_time: Duration = Duration.of(minutes=15)
+    node_auto_provisioning: bool = False
+    """GKE's node auto-provisioning (``ClusterAutoscaling.enable_node_autoprovisioning``): GKE creates and deletes
+    node pools of its own, within ``max_cores`` and ``max_memory_gb`` across the cluster. Only when asked."""
 
     def __attrs_post_init__(self) -> None:
         for field in ("scale_down_delay_after_add", "scale_down_unneeded_time", "max_node_provision_time"):
             if getattr(self, field).milliseconds <= 0:
                 raise InvariantError(f"{field} is a positive time", field=field)
+        if self.node_auto_provisioning and not self.enabled:
+            raise InvariantError(
+                "node auto-provisioning is part of the cluster autoscaler: it needs enabled: true",
+                field="node_auto_provisioning",
+            )
 
 
 class TaintEffect(enum.Enum):
@@ -214,6 +227,11 @@ class GKECluster:
     location: str
     node_pools: tuple[NodePool, ...] = ()
     project: str | None = None
+    workload_identity: bool | None = None
+    """Workload Identity Federation for GKE (our own field): ``true`` gives the cluster the project's workload pool
+    (``<project>.svc.id.goog``) and every node pool the file lists the GKE metadata server (``GKE_METADATA``), so
+    that pods act as the Google service accounts their Kubernetes service accounts are bound to; ``false`` turns it
+    off; absent, the cluster keeps what it has."""
 
     def __attrs_post_init__(self) -> None:
         if self.project is not None and not _PROJECT.match(self.project):

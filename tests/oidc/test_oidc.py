@@ -49,11 +49,21 @@ def test_a_valid_token_says_who_acted_and_from_where(issuer: GitHubOidcStandIn) 
     assert identity.workflow == "findly-now/services/.github/workflows/release.yml"
 
 
+class Ago(int):
+    """A time *seconds* before the moment the test runs (negative: after it), resolved then — not when the module is
+    collected, which can be long before on a slow run."""
+
+
+def _resolved(claims: dict[str, Any]) -> dict[str, Any]:
+    now = int(time.time())
+    return {name: now - value if isinstance(value, Ago) else value for name, value in claims.items()}
+
+
 @pytest.mark.parametrize(
     ("claims", "message"),
     [
-        ({"exp": int(time.time()) - 600, "iat": int(time.time()) - 900}, "has expired"),
-        ({"nbf": int(time.time()) + 600}, "not valid yet"),
+        ({"exp": Ago(600), "iat": Ago(900), "nbf": Ago(900)}, "has expired"),
+        ({"nbf": Ago(-600)}, "not valid yet"),
         ({"aud": "someone-else"}, "another audience"),
         ({"iss": "https://evil.example.com"}, "another issuer"),
         ({"actor_id": None}, "'actor_id' claim is missing"),
@@ -66,7 +76,29 @@ def test_a_token_that_proves_nothing_is_refused(
     issuer: GitHubOidcStandIn, claims: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(IdentityRefusedError, match=message):
-        _verifier(issuer).verify(issuer.mint(**claims))
+        _verifier(issuer).verify(issuer.mint(**_resolved(claims)))
+
+
+def test_no_test_here_computes_a_time_when_it_is_collected() -> None:
+    """Times are relative to when a test runs (``Ago``): a module-level ``time.time()`` would date tokens from
+    collection, and a slow run would then see them expire or become valid before the test (issue 22)."""
+    import ast
+    from pathlib import Path
+
+    for path in Path(__file__).parent.glob("test_*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            decorators = node.decorator_list if isinstance(node, ast.FunctionDef) else []
+            for decorator in decorators:
+                for call in ast.walk(decorator):
+                    if isinstance(call, ast.Attribute) and call.attr in ("time", "now", "utcnow", "monotonic"):
+                        raise AssertionError(f"{path.name}:{call.lineno}: a time computed at collection")
+        for statement in tree.body:  # module-level statements run at collection too
+            if isinstance(statement, ast.FunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom):
+                continue
+            for call in ast.walk(statement):
+                if isinstance(call, ast.Attribute) and call.attr in ("time", "now", "utcnow", "monotonic"):
+                    raise AssertionError(f"{path.name}:{call.lineno}: a time computed at collection")
 
 
 def test_alg_none_and_an_hmac_confusion_are_refused(issuer: GitHubOidcStandIn) -> None:
@@ -116,6 +148,11 @@ def test_a_token_is_requested_from_the_runner_and_only_with_id_token_write(issue
     environ = issuer.job(actor="dave", actor_id="77")
     token = request_token(AUDIENCE, environ)  # the URL's own query (api-version) is kept, the audience added
     assert jwt.decode(token, options={"verify_signature": False})["aud"] == AUDIENCE
+    assert issuer.token_requests[-1] == {"api-version": ["2.0"], "audience": [AUDIENCE]}
+    # an audience that needs escaping reaches the endpoint as it was asked for
+    odd = "https://findly.example/a b&c"
+    assert jwt.decode(request_token(odd, environ), options={"verify_signature": False})["aud"] == odd
+    assert issuer.token_requests[-1] == {"api-version": ["2.0"], "audience": [odd]}
     assert _verifier(issuer).verify(token).login == "dave"
     with pytest.raises(IdentityRefusedError, match="id-token: write"):
         request_token(AUDIENCE, {})

@@ -19,7 +19,19 @@ import attrs
 from findly_infra.application.ports import DependencyUnavailableError, IdentityRefusedError
 from findly_infra.domain.identity import GITHUB_ISSUER, IdentityClaimsError, VerifiedIdentity, identity_from_claims
 
-__all__ = ["GITHUB_ISSUER", "ActionsIdentity", "IdentityRefusedError", "OidcVerifier", "request_token"]
+__all__ = ["GITHUB_ISSUER", "ActionsIdentity", "IdentityRefusedError", "OidcVerifier", "request_token", "token_url"]
+
+
+def token_url(runner_url: str, audience: str) -> str:
+    """The runner's ``ACTIONS_ID_TOKEN_REQUEST_URL`` with ``audience`` added to the query it already carries
+    (``?api-version=2.0``, which the endpoint requires), as actions/toolkit's ``getIDToken`` builds it
+    (packages/core/src/oidc-utils.ts: ``${url}&audience=${encodeURIComponent(audience)}``). Passing the audience as
+    httpx ``params`` would replace that query (httpx 0.28 and later)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(runner_url)
+    added = f"audience={quote(audience, safe='')}"
+    return urlunsplit(parts._replace(query=f"{parts.query}&{added}" if parts.query else added))
 
 
 def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
@@ -34,9 +46,7 @@ def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
             "(GitHub then sets ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)"
         )
     try:
-        response = httpx.get(
-            url, params={"audience": audience}, headers={"Authorization": f"bearer {bearer}"}, timeout=timeout
-        )
+        response = httpx.get(token_url(url, audience), headers={"Authorization": f"Bearer {bearer}"}, timeout=timeout)
     except httpx.HTTPError as exc:
         raise DependencyUnavailableError(f"the runner's OIDC token endpoint did not answer: {exc}") from None
     if response.status_code != 200:

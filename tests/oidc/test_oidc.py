@@ -129,19 +129,40 @@ def test_alg_none_and_an_hmac_confusion_are_refused(issuer: GitHubOidcStandIn) -
 def test_a_rotated_key_is_fetched_once_and_an_unknown_one_refused(issuer: GitHubOidcStandIn) -> None:
     verifier = _verifier(issuer)
     verifier.verify(issuer.mint())
-    assert verifier.fetches == issuer.jwks_fetches == 1
+    assert issuer.jwks_fetches == 1
     verifier.verify(issuer.mint())
-    assert verifier.fetches == 1  # cached
+    assert issuer.jwks_fetches == 1  # cached
     issuer.rotate("key-2")
     assert verifier.verify(issuer.mint("key-2")).login == "carol"
-    assert verifier.fetches == 2  # fetched again, once, for the new key id
+    assert issuer.jwks_fetches == 2  # fetched again, once, for the new key id
     issuer.keys["key-x"] = issuer.keys["key-1"]  # a key the issuer does not publish
     with pytest.raises(IdentityRefusedError, match="a key the issuer does not publish"):
         verifier.verify(issuer.mint("key-x"))
+    assert issuer.jwks_fetches == 3  # once more, then refused
     with GitHubOidcStandIn() as forged:  # the same key id, another key: the signature does not verify
         token = forged.mint("key-1", iss=issuer.url)
         with pytest.raises(IdentityRefusedError, match="signature does not verify"):
             verifier.verify(token)
+
+
+def test_a_fresh_verifier_fetches_again_when_the_first_key_set_lacks_the_key(issuer: GitHubOidcStandIn) -> None:
+    """What a command meets (one verifier, one token): the key set it reads first is stale."""
+    issuer.rotate("key-2")
+    issuer.stale_jwks = 1
+    assert _verifier(issuer).verify(issuer.mint()).login == "carol"
+    assert issuer.jwks_fetches == 2
+
+
+def test_keys_that_cannot_be_read_are_a_dependency_not_a_refusal(issuer: GitHubOidcStandIn) -> None:
+    unreachable = OidcVerifier(AUDIENCE, issuer=issuer.url, jwks_url="http://127.0.0.1:9/.well-known/jwks")
+    with pytest.raises(DependencyUnavailableError, match="could not be read"):
+        unreachable.verify(issuer.mint())
+    missing = OidcVerifier(AUDIENCE, issuer=issuer.url, jwks_url=f"{issuer.url}/nothing-here")
+    with pytest.raises(DependencyUnavailableError, match="could not be read"):
+        missing.verify(issuer.mint())
+    issuer.published.clear()  # a key set with no key
+    with pytest.raises(DependencyUnavailableError, match="not a JWKS"):
+        _verifier(issuer).verify(issuer.mint())
 
 
 def test_a_token_is_requested_from_the_runner_and_only_with_id_token_write(issuer: GitHubOidcStandIn) -> None:

@@ -578,3 +578,30 @@ def test_an_identity_section_that_cannot_mean_what_it_says_names_its_place(lines
     (error,) = report.errors
     assert error.path == f"environments.production.identity.{path}", error
     assert message in error.message
+
+
+@given(
+    st.sampled_from([(), ("74",)]),
+    st.sampled_from(
+        [(), (".github/workflows/approve.yml",), (f"{AUTOMATION}@refs/tags/v1",), (AUTOMATION,), (f"{LOCAL}@{EVIL}",)]
+    ),
+    st.booleans(),
+)
+def test_a_simulation_acts_from_a_place_the_policy_accepts(
+    ids: tuple[str, ...], jobs: tuple[str, ...], absolute: bool
+) -> None:
+    """``simulate`` and ``demo`` ask what a policy does with the people who may act, so their simulated identities
+    come from where the policy says: its repository (and id), workflow, ref and job's workflow."""
+    from findly_infra.application.simulation import simulated_identity
+
+    workflows = ("findly-now/services/.github/workflows/release.yml",) if absolute else POLICY.workflows
+    policy = attrs.evolve(POLICY, repository_ids=ids, job_workflows=jobs, workflows=workflows)
+    platform = attrs.evolve(
+        PLATFORM,
+        environments=tuple(
+            attrs.evolve(env, identity=policy) if env.name == "production" else env for env in PLATFORM.environments
+        ),
+    )
+    identity = simulated_identity(platform, "production", "carol")
+    assert identity is not None
+    assert policy.refusal(identity) is None, (policy, identity)

@@ -279,14 +279,14 @@ class IdentityPolicy:
 
     def _repository(self, identity: VerifiedIdentity) -> str | None:
         if self.repositories and identity.repository.casefold() not in {r.casefold() for r in self.repositories}:
-            return f"the run is in {identity.repository}, not {_either(self.repositories)}"
+            return f"the run is in {identity.repository} (claim repository), not {_either(self.repositories)}"
         if self.repository_ids and identity.repository_id.lstrip("0") not in {
             i.lstrip("0") for i in self.repository_ids
         }:
             found = f"has the id {identity.repository_id}" if identity.repository_id else "has no id in the token"
             return (
-                f"the run's repository {identity.repository} {found} (repository_id), not "
-                f"{_either(self.repository_ids)}: a repository deleted and re-created under the same name is another "
+                f"the run's repository {identity.repository} {found} (claim repository_id), not "
+                f"{_either(self.repository_ids)}: a repository deleted and re-created under its name is another "
                 "repository"
             )
         return None
@@ -296,19 +296,19 @@ class IdentityPolicy:
         if not self.workflows:
             return None
         if parts is None or not any(_same_workflow(path, parts[:2]) for path, _, _ in self._entries("workflows")):
-            return f"the workflow is {identity.workflow}, not {_either(self.workflows)}"
+            return f"the workflow is {identity.workflow} (claim workflow_ref), not {_either(self.workflows)}"
         return None
 
     def _ref(self, identity: VerifiedIdentity) -> str | None:
         if not self.refs:
             return None
         if identity.ref not in self.refs:
-            return f"the workflow ran on {identity.ref or 'no ref'}, not {_either(self.refs)}"
+            return f"the workflow ran on {identity.ref or 'no ref'} (claim ref), not {_either(self.refs)}"
         parts = _parts(identity.workflow_ref)
         read_at = parts[2] if parts is not None else ""
         if read_at not in self.refs:
             return (
-                f"the workflow file was read at {read_at or 'no ref'} ({identity.workflow_ref}, claim workflow_ref), "
+                f"the workflow file was read at {read_at or 'no ref'} (claim workflow_ref: {identity.workflow_ref}), "
                 f"not {_either(self.refs)}"
             )
         return None
@@ -331,19 +331,19 @@ class IdentityPolicy:
             return None
         job = _parts(identity.job_workflow)
         if job is None:
-            return f"the job's workflow is not a workflow file ({identity.job_workflow}, claim job_workflow_ref)"
+            return f"the job's workflow is not a workflow file (claim job_workflow_ref: {identity.job_workflow})"
         pins = self._listed_jobs(job)
         if pins and None not in pins:  # every entry naming it pins its ref: that ref, whatever refs lists
             if job[2] in pins:
                 return None
             return (
-                f"the job's workflow ran at {job[2] or 'no ref'} ({identity.job_workflow}, claim job_workflow_ref), "
+                f"the job's workflow ran at {job[2] or 'no ref'} (claim job_workflow_ref: {identity.job_workflow}), "
                 f"not {_either(tuple(sorted(pin for pin in pins if pin)))}"
             )
         if self.refs and job[0].casefold() == identity.repository.casefold() and job[2] not in self.refs:
             return (
-                f"the job's workflow, of the run's repository, ran at {job[2] or 'no ref'} ({identity.job_workflow}, "
-                f"claim job_workflow_ref), not {_either(self.refs)}"
+                f"the job's workflow, of the run's repository, ran at {job[2] or 'no ref'} (claim job_workflow_ref: "
+                f"{identity.job_workflow}), not {_either(self.refs)}"
             )
         return None
 
@@ -352,7 +352,7 @@ class IdentityPolicy:
             e.casefold() for e in self.github_environments
         }:
             where = f"GitHub environment {identity.environment}" if identity.environment else "no GitHub environment"
-            return f"the job ran in {where}, not {_either(self.github_environments)}"
+            return f"the job ran in {where} (claim environment), not {_either(self.github_environments)}"
         return None
 
 

@@ -1,8 +1,9 @@
 """What verified identities and the log's chain of links cost.
 
 1. A verified identity: one token verified with the issuer's keys cached (PyJWT, RS256), the first one with its JWKS
-   fetched over loopback, and a whole proof (a token requested from the runner's endpoint, then verified) — against
-   the GitHub OIDC stand-in on 127.0.0.1.
+   fetched over loopback, a whole proof (a token requested from the runner's endpoint, then verified), and a fresh
+   verifier meeting a key rotated in after its first fetch (the key set read twice) — against the GitHub OIDC
+   stand-in on 127.0.0.1.
 2. The chain: linking an event (one SHA-256 over the stored text), appends per second on SQLite with their links,
    `state verify` over SQLite (and PostgreSQL, where initdb is installed) states of 1k, 100k and 1M events, and what
    linking a state written before links costs once (the upgrade).
@@ -54,10 +55,18 @@ def identities() -> None:
         cached = per_call(lambda: verifier.verify(next(iterator)), 199)
         proof = ActionsIdentity(verifier, environ)
         proven = per_call(proof.prove, 50)
-        print("verified identities (GitHub OIDC stand-in on 127.0.0.1, RS256 2048-bit)")
-        print(f"  first token (JWKS fetched, httpx imported): {first * 1000:7.2f} ms")
-        print(f"  a token, keys cached:                {cached * 1000:7.2f} ms")
-        print(f"  a proof (requested + verified):      {proven * 1000:7.2f} ms   JWKS fetches: {verifier.fetches}")
+        github.rotate("key-2")
+        github.stale_jwks = 1  # what a command meets after a rotation: a first key set without the new key
+        start = time.perf_counter()
+        OidcVerifier("findly-infra", issuer=github.url, jwks_url=f"{github.url}/.well-known/jwks").verify(
+            github.mint(aud="findly-infra")
+        )
+        rotated = time.perf_counter() - start
+        print("verified identities (GitHub OIDC stand-in on 127.0.0.1, RS256 2048-bit, keys through PyJWKClient)")
+        print(f"  first token (JWKS fetched):           {first * 1000:7.2f} ms")
+        print(f"  a token, keys cached:                 {cached * 1000:7.2f} ms")
+        print(f"  a proof (requested + verified):       {proven * 1000:7.2f} ms")
+        print(f"  a rotated key (JWKS fetched twice):   {rotated * 1000:7.2f} ms   JWKS fetches: {github.jwks_fetches}")
     code = "import time; t = time.perf_counter(); import jwt, httpx; print(time.perf_counter() - t)"
     imported = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     print(f"  import jwt, httpx (a fresh process):  {imported * 1000:7.2f} ms   (only where identities are verified)")

@@ -21,10 +21,12 @@ from findly_infra.domain import (
     ApproverGroup,
     Decision,
     DeploymentPipeline,
+    IdentityClaimsError,
     IdentityPolicy,
     OidcSettings,
     Verdict,
     VerifiedIdentity,
+    identity_from_claims,
 )
 from findly_infra.domain.errors import InvariantError
 from findly_infra.testing.strategies import verified_identities
@@ -52,6 +54,7 @@ PLATFORM = attrs.evolve(
 )
 ISSUER = "https://token.actions.githubusercontent.com"
 ERIN = "5005"
+SERVICES_ID = "74"  # findly-now/services' repository id
 
 
 def person(
@@ -64,18 +67,27 @@ def person(
     ref: str = "refs/heads/main",
     attempt: int = 1,
     environment: str = "",
+    read_at: str | None = None,
+    job: str | None = None,
+    repository_id: str = SERVICES_ID,
 ) -> VerifiedIdentity:
+    """*login*'s identity as GitHub's token states it: the workflow file read at *read_at* (the run's *ref* unless
+    given), the job of *job* (``owner/repo/.github/workflows/FILE@REF``; the run's workflow unless given)."""
+    workflow_ref = f"{repository}/{workflow}@{read_at or ref}"
     return VerifiedIdentity(
         login=login,
         user_id=user_id,
         repository=repository,
         ref=ref,
-        workflow_ref=f"{repository}/{workflow}@{ref}",
+        workflow_ref=workflow_ref,
         run_id=str(run),
         environment=environment,
         issuer=ISSUER,
         token_id=f"token-{login}-{run}-{attempt}",
         run_attempt=str(attempt),
+        job_workflow_ref=job or workflow_ref,
+        repository_id=repository_id,
+        repository_owner_id="65",
     )
 
 
@@ -246,8 +258,17 @@ def test_the_approval_records_its_evidence_through_the_codec_and_snapshots() -> 
         "issuer": ISSUER,
         "token_id": "token-carol-77-1",
         "run_attempt": "1",
+        "job_workflow_ref": "findly-now/services/.github/workflows/release.yml@refs/heads/main",
+        "repository_id": SERVICES_ID,
+        "repository_owner_id": "65",
     }
     assert event_from_dict(body) == granted
+    # evidence recorded before the job's workflow and the ids were read: they are empty, the job's workflow the run's
+    added = {"job_workflow_ref", "repository_id", "repository_owner_id"}
+    older = {**body, "identity": {k: v for k, v in body["identity"].items() if k not in added}}
+    decoded = event_from_dict(older).identity  # type: ignore[attr-defined]
+    assert (decoded.job_workflow_ref, decoded.repository_id, decoded.job_workflow) == ("", "", decoded.workflow_ref)
+    assert POLICY.refusal(decoded) is None  # the policy here pins no repository id
     approved = PENDING.apply(granted)
     restored = from_snapshot(PLATFORM, "fn-posts", snapshot_of(approved))
     assert restored is not None
@@ -297,6 +318,169 @@ def test_a_policy_accepts_exactly_the_identities_from_the_places_it_lists(
     assert (policy.refusal(identity) is None) == expected, policy.refusal(identity)
 
 
+MAIN, EVIL = "refs/heads/main", "refs/heads/evil"
+AUTOMATION = "findly-now/automation/.github/workflows/approve.yml"  # a reusable workflow of another repository
+LOCAL = "findly-now/services/.github/workflows/approve.yml"  # a reusable workflow of the run's repository
+
+
+@given(
+    st.sampled_from([MAIN, EVIL]),  # the run's ref (ref)
+    st.sampled_from([MAIN, EVIL]),  # the ref the workflow file was read at (workflow_ref's @ref)
+    st.sampled_from([None, f"{LOCAL}@{MAIN}", f"{LOCAL}@{EVIL}", f"{AUTOMATION}@refs/tags/v1"]),  # job_workflow_ref
+)
+def test_refs_hold_the_run_its_workflow_file_and_a_job_workflow_of_its_repository(
+    ref: str, read_at: str, job: str | None
+) -> None:
+    """``refs`` constrains the ``ref`` claim, the ref of ``workflow_ref`` and — for a job's workflow of the run's own
+    repository — the ref of ``job_workflow_ref``; a reusable workflow of another repository runs at a ref of that
+    repository, which ``refs`` does not name (``job_workflows`` pins it)."""
+    identity = person("carol", "3003", ref=ref, read_at=read_at, job=job)
+    refused = POLICY.refusal(identity)
+    job_ref = (job or f"x@{read_at}").rpartition("@")[2]
+    own_job = job is None or job.startswith(LOCAL)
+    if ref != MAIN:
+        assert refused is not None
+        assert "ran on refs/heads/evil" in refused
+    elif read_at != MAIN:
+        assert refused is not None
+        assert "read at refs/heads/evil" in refused
+        assert "workflow_ref" in refused
+    elif own_job and job_ref != MAIN:
+        assert refused is not None
+        assert "job_workflow_ref" in refused
+    else:
+        assert refused is None, refused
+    decision = PENDING.approve("1.0.0", "production", actor="carol", at=T0, identity=identity)
+    assert decision.accepted == (refused is None)
+    if refused is not None:
+        assert decision.refusal is not None
+        assert decision.refusal.rule == "identity-source"
+
+
+@given(
+    st.sampled_from(["findly-now/services", "Findly-Now/SERVICES"]),
+    st.sampled_from(["release.yml", "RELEASE.yml", "Release.yml", "release.yaml"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_workflow_files_compare_exactly_and_their_repository_without_case(
+    repository: str, file: str, absolute: bool, as_job: bool
+) -> None:
+    """Paths in a repository are case-sensitive on GitHub (``RELEASE.yml`` is another file); owners and repositories
+    are not. The same for ``workflows`` (``workflow_ref``) and ``job_workflows`` (``job_workflow_ref``)."""
+    entry = ("FINDLY-NOW/services/" if absolute else "") + ".github/workflows/release.yml"
+    workflow = f".github/workflows/{file}"
+    if as_job:
+        policy = attrs.evolve(POLICY, workflows=(), job_workflows=(entry,))
+        identity = person("carol", "3003", repository=repository, job=f"{repository}/{workflow}@{MAIN}")
+    else:
+        policy = attrs.evolve(POLICY, workflows=(entry,))
+        identity = person("carol", "3003", repository=repository, workflow=workflow)
+    refused = policy.refusal(identity)
+    assert (refused is None) == (file == "release.yml"), refused
+    if refused is not None:
+        assert ("job_workflow_ref" in refused) == as_job
+        assert file in refused
+
+
+@given(
+    st.sampled_from([SERVICES_ID, "999", ""]),  # the token's repository_id ("": evidence recorded before it was read)
+    st.sampled_from([(), (SERVICES_ID,), ("555", SERVICES_ID), ("555",)]),
+)
+def test_a_repository_pinned_by_id_is_that_repository_and_not_one_recreated_under_its_name(
+    repository_id: str, ids: tuple[str, ...]
+) -> None:
+    policy = attrs.evolve(POLICY, repository_ids=ids)
+    refused = policy.refusal(person("carol", "3003", repository_id=repository_id))
+    assert (refused is None) == (not ids or repository_id in ids), refused
+    if refused is not None:
+        assert "repository_id" in refused
+        assert "re-created" in refused
+
+
+JOBS = [
+    f"{AUTOMATION}@refs/tags/v1",
+    f"{AUTOMATION}@refs/heads/evil",
+    f"{AUTOMATION.replace('approve', 'other')}@refs/tags/v1",
+    f"{LOCAL}@{MAIN}",
+    f"{LOCAL}@{EVIL}",
+    None,  # a job of the run's workflow itself (job_workflow_ref = workflow_ref)
+]
+ENTRIES = [
+    AUTOMATION,
+    f"{AUTOMATION}@refs/tags/v1",
+    ".github/workflows/approve.yml",
+    f"{LOCAL}@{EVIL}",
+    "findly-now/services/.github/workflows/release.yml",
+]
+
+
+@given(st.sampled_from(JOBS), st.lists(st.sampled_from(ENTRIES), unique=True, max_size=3))
+def test_a_job_counts_where_its_workflow_is_listed_at_a_ref_it_pins(job: str | None, entries: list[str]) -> None:
+    """``job_workflows`` names the workflow whose job acts (``job_workflow_ref``): with ``@REF`` that ref exactly,
+    without it any ref — except that a workflow of the run's repository must still be at one of ``refs``."""
+    policy = attrs.evolve(POLICY, job_workflows=tuple(entries))
+    acting = job or f"findly-now/services/.github/workflows/release.yml@{MAIN}"
+    path, _, ref = acting.partition("@")
+    naming = [e for e in entries if e.partition("@")[0] in (path, path.replace("findly-now/services/", ""))]
+    pins = {e.partition("@")[2] or None for e in naming}
+    if entries and not naming:
+        expected = False
+    elif naming and None not in pins:
+        expected = ref in pins
+    else:
+        expected = not path.startswith("findly-now/services/") or ref == MAIN
+    refused = policy.refusal(person("carol", "3003", job=job))
+    assert (refused is None) == expected, (job, entries, refused)
+    if refused is not None:
+        assert "job_workflow_ref" in refused
+
+
+CLAIMS = {
+    "actor": "carol",
+    "actor_id": "3003",
+    "repository": "findly-now/services",
+    "ref": MAIN,
+    "workflow_ref": f"findly-now/services/.github/workflows/release.yml@{MAIN}",
+    "run_id": "2011",
+    "run_attempt": "1",
+    "iss": ISSUER,
+    "jti": "token-1",
+}
+
+
+@given(
+    st.sampled_from([None, f"{AUTOMATION}@refs/tags/v1", 7]),
+    st.sampled_from([None, SERVICES_ID, "abc", 74]),
+    st.sampled_from([None, "65", "-1"]),
+)
+def test_the_job_workflow_and_the_repository_ids_are_read_from_the_claims(
+    job: object, repository_id: object, owner_id: object
+) -> None:
+    claims: dict[str, object] = dict(CLAIMS)
+    for name, value in (("job_workflow_ref", job), ("repository_id", repository_id), ("repository_owner_id", owner_id)):
+        if value is not None:
+            claims[name] = value
+    malformed = [
+        name
+        for name, value in (
+            ("repository_id", repository_id),
+            ("repository_owner_id", owner_id),
+            ("job_workflow_ref", job),
+        )
+        if value is not None and not (isinstance(value, str) and (name == "job_workflow_ref" or value.isdigit()))
+    ]
+    if malformed:
+        with pytest.raises(IdentityClaimsError, match=malformed[0]):
+            identity_from_claims(claims)
+        return
+    identity = identity_from_claims(claims)
+    assert identity.job_workflow == (job or CLAIMS["workflow_ref"])
+    assert (identity.repository_id, identity.repository_owner_id) == (repository_id or "", owner_id or "")
+    if job is not None:
+        assert f"(job of {job})" in identity.describe()
+
+
 @pytest.mark.parametrize(
     ("policy", "message"),
     [
@@ -306,6 +490,19 @@ def test_a_policy_accepts_exactly_the_identities_from_the_places_it_lists(
         (lambda: IdentityPolicy(verified=True, workflows=("a/b/.github/workflows/x.yml@main",)), "without @ref"),
         (lambda: IdentityPolicy(verified=True, repositories=("a/b", "A/B")), "listed twice"),
         (lambda: IdentityPolicy(verified=True, refs=(" refs/heads/main",)), "cannot be blank or hold spaces"),
+        (lambda: IdentityPolicy(repository_ids=("74",)), "set verified: true"),
+        (lambda: IdentityPolicy(verified=True, repository_ids=("findly-now/services",)), "GitHub's number"),
+        (lambda: IdentityPolicy(verified=True, repository_ids=("74", "74")), "listed twice"),
+        (lambda: IdentityPolicy(verified=True, job_workflows=(".github/workflows/x.yml",)), "names no repository"),
+        (lambda: IdentityPolicy(verified=True, job_workflows=("a/b/.github/workflows/x.yml@",)), r"FILE\[@REF\]"),
+        (lambda: IdentityPolicy(verified=True, job_workflows=("a/b/x.yml@refs/heads/main",)), r"FILE\[@REF\]"),
+        (lambda: IdentityPolicy(verified=True, workflows=("a/b/.github/workflows/",)), "owner/repo"),
+        (
+            lambda: IdentityPolicy(
+                verified=True, workflows=("a/b/.github/workflows/x.yml", "A/B/.github/workflows/x.yml")
+            ),
+            "listed twice",
+        ),
         (lambda: OidcSettings(issuer="http://issuer.example.com"), "https URL"),
         (lambda: OidcSettings(audience="two words"), "one word"),
         (lambda: ApproverGroup("ops", ("alice", "Alice")), "listed twice"),
@@ -318,3 +515,93 @@ def test_a_policy_accepts_exactly_the_identities_from_the_places_it_lists(
 def test_a_policy_or_group_that_cannot_mean_what_it_says_is_refused(policy: object, message: str) -> None:
     with pytest.raises(InvariantError, match=message):
         policy()  # type: ignore[operator]
+
+
+def _with_identity(lines: str) -> str:
+    """The example platform file with production's ``identity:`` made of *lines*."""
+    from findly_infra.examples import example_platform_text
+
+    text = example_platform_text()
+    at = text.index("    deployment_strategy:", text.index("  production:\n"))
+    return text[:at] + "    identity:\n      verified: true\n" + lines + text[at:]
+
+
+FILE_POLICY = """      repositories: [findly-now/services]
+      repository_ids: [74]
+      workflows: [.github/workflows/release.yml]
+      refs: [refs/heads/main]
+      job_workflows: [findly-now/automation/.github/workflows/approve.yml@refs/tags/v1]
+"""
+
+
+def test_the_file_pins_repositories_by_id_and_names_the_jobs_workflows() -> None:
+    from findly_infra import load_platform_text, validate_platform_text
+    from findly_infra.config.loader import dump_platform
+
+    report = validate_platform_text(_with_identity(FILE_POLICY))
+    assert report.ok, report.errors
+    assert report.platform is not None
+    assert report.platform.environment("production").identity == IdentityPolicy(
+        verified=True,
+        repositories=("findly-now/services",),
+        repository_ids=("74",),
+        workflows=(".github/workflows/release.yml",),
+        refs=("refs/heads/main",),
+        job_workflows=("findly-now/automation/.github/workflows/approve.yml@refs/tags/v1",),
+    )
+    assert not [w for w in report.warnings if w.rule == "identity-scope"], report.warnings
+    assert load_platform_text(dump_platform(report.platform)) == report.platform
+    # by name only: validate says what a re-created repository would do, and how to pin it
+    unpinned = validate_platform_text(_with_identity(FILE_POLICY.replace("      repository_ids: [74]\n", "")))
+    assert unpinned.ok
+    (warning,) = [w for w in unpinned.warnings if w.rule == "identity-scope"]
+    assert warning.path == "environments.production.identity"
+    assert "re-created" in warning.message
+    assert "repository_ids" in warning.message
+
+
+@pytest.mark.parametrize(
+    ("lines", "path", "message"),
+    [
+        ("      repositories: [a/b]\n      repository_ids: [a/b]\n", "repository_ids[0]", "repository id"),
+        ("      repositories: [a/b]\n      repository_ids: [true]\n", "repository_ids[0]", "repository id"),
+        ("      repositories: [a/b]\n      repository_ids: 74\n", "repository_ids", "a list"),
+        ("      job_workflows: [.github/workflows/x.yml]\n", "job_workflows[0]", "names no repository"),
+        ("      job_workflows: [a/b/.github/workflows/x.yml@]\n", "job_workflows[0]", "FILE[@REF]"),
+    ],
+)
+def test_an_identity_section_that_cannot_mean_what_it_says_names_its_place(lines: str, path: str, message: str) -> None:
+    from findly_infra import validate_platform_text
+
+    report = validate_platform_text(_with_identity(lines))
+    assert not report.ok
+    (error,) = report.errors
+    assert error.path == f"environments.production.identity.{path}", error
+    assert message in error.message
+
+
+@given(
+    st.sampled_from([(), ("74",)]),
+    st.sampled_from(
+        [(), (".github/workflows/approve.yml",), (f"{AUTOMATION}@refs/tags/v1",), (AUTOMATION,), (f"{LOCAL}@{EVIL}",)]
+    ),
+    st.booleans(),
+)
+def test_a_simulation_acts_from_a_place_the_policy_accepts(
+    ids: tuple[str, ...], jobs: tuple[str, ...], absolute: bool
+) -> None:
+    """``simulate`` and ``demo`` ask what a policy does with the people who may act, so their simulated identities
+    come from where the policy says: its repository (and id), workflow, ref and job's workflow."""
+    from findly_infra.application.simulation import simulated_identity
+
+    workflows = ("findly-now/services/.github/workflows/release.yml",) if absolute else POLICY.workflows
+    policy = attrs.evolve(POLICY, repository_ids=ids, job_workflows=jobs, workflows=workflows)
+    platform = attrs.evolve(
+        PLATFORM,
+        environments=tuple(
+            attrs.evolve(env, identity=policy) if env.name == "production" else env for env in PLATFORM.environments
+        ),
+    )
+    identity = simulated_identity(platform, "production", "carol")
+    assert identity is not None
+    assert policy.refusal(identity) is None, (policy, identity)

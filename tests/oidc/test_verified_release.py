@@ -37,11 +37,12 @@ GROUPS = """approver_groups:
 """
 
 
-def platform_text(issuer: str) -> str:
+def platform_text(issuer: str, policy: str = "") -> str:
+    """The example platform, production verifying identities (``POLICY`` and the *policy* lines after it)."""
     text = example_platform_text()
     production = text.index("  production:\n")
     at = text.index("    deployment_strategy:", production)
-    text = text[:at] + POLICY + text[at:]
+    text = text[:at] + POLICY + policy + text[at:]
     start = text.index("approver_groups:\n")
     end = text.index("\n\n", start) + 1
     return text[:start] + GROUPS + text[end:] + f"\ngithub_oidc:\n  issuer: {issuer!r}\n"
@@ -72,6 +73,10 @@ class Release:
         self.folder, self.github = folder, github
         (folder / "findly.yaml").write_text(platform_text(github.url))
         self.base = _outside_ci() | {"FINDLY_STATE": str(folder / "state.sqlite3"), "FINDLY_NOW": PAST}
+
+    def policy(self, lines: str) -> None:
+        """Production's identity policy with *lines* added (``      key: value\n`` each)."""
+        (self.folder / "findly.yaml").write_text(platform_text(self.github.url, lines))
 
     def run(self, *args: str, job: dict[str, str] | None = None, **env: str) -> subprocess.CompletedProcess[str]:
         return findly(self.folder, {**self.base, **(job or {}), **env}, *args)
@@ -296,9 +301,116 @@ def test_an_issuer_that_cannot_be_reached_is_a_dependency_not_a_refusal(release:
     assert "could not be read" in result.stderr
 
 
-def _requested(release: Release) -> None:
-    asked = release.run("promote", SERVICE, VERSION, "--to", "production", job=release.job("bob", "1002", 2001))
+def test_a_key_rotated_in_after_the_first_fetch_is_fetched_again_by_the_command(release: Release) -> None:
+    """GitHub rotates its signing keys; a JWKS read from a cache that has not caught up lacks the new one. The
+    command fetches the keys once more for a key id it does not hold, and the approval goes through."""
+    _requested(release)
+    release.github.rotate("key-2")  # tokens are signed with key-2 from now on
+    release.github.stale_jwks = 1  # the first fetch answers the key set without it
+    before = release.github.jwks_fetches
+    done = release.run("approve", SERVICE, VERSION, "--env", "production", job=release.job("carol", "3003", 3101))
+    assert done.returncode == EXIT_OK, done.stdout + done.stderr
+    assert release.github.jwks_fetches - before == 2  # fetched, then fetched again once for key-2
+    # a key the issuer never publishes: fetched twice, then refused
+    release.github.keys["key-x"] = release.github.keys["key-2"]
+    release.github.next_token = release.github.mint("key-x")
+    before = release.github.jwks_fetches
+    message = release.refused(
+        "verified-identity",
+        "approve",
+        SERVICE,
+        VERSION,
+        "--env",
+        "production",
+        job=release.job("dave", "4004", 3102),
+    )
+    assert "a key the issuer does not publish" in message
+    assert release.github.jwks_fetches - before == 2
+
+
+@pytest.mark.parametrize(
+    ("policy", "claims", "message"),
+    [
+        pytest.param(  # the workflow file read from another branch than the run's ref
+            "",
+            {"workflow_ref": "findly-now/services/.github/workflows/release.yml@refs/heads/evil"},
+            "workflow_ref",
+            id="workflow-ref-at-another-ref",
+        ),
+        pytest.param(  # paths are case-sensitive on GitHub: RELEASE.yml is another file
+            "",
+            {"workflow_ref": "findly-now/services/.github/workflows/RELEASE.yml@refs/heads/main"},
+            "the workflow is",
+            id="workflow-path-case",
+        ),
+        pytest.param(  # the repository deleted and re-created under its name: another id
+            "      repository_ids: [{services_id}]\n",
+            {"repository_id": "999999"},
+            "repository_id",
+            id="repository-recreated",
+        ),
+        pytest.param(  # the job is not of the reusable workflow the policy requires
+            "      job_workflows: [findly-now/automation/.github/workflows/approve.yml]\n",
+            {},
+            "job_workflow_ref",
+            id="job-workflow-other",
+        ),
+        pytest.param(  # the reusable workflow, but at another ref than the one pinned
+            "      job_workflows: [findly-now/automation/.github/workflows/approve.yml@refs/tags/v1]\n",
+            {"job_workflow_ref": "findly-now/automation/.github/workflows/approve.yml@refs/heads/evil"},
+            "job_workflow_ref",
+            id="job-workflow-ref",
+        ),
+    ],
+)
+def test_a_token_from_a_place_the_policy_does_not_list_is_refused(
+    release: Release, policy: str, claims: dict[str, str], message: str
+) -> None:
+    _requested(release)  # under the module's policy; then production's policy lists the place the test is about
+    release.policy(policy.format(services_id=_services_id(release)))
+    found = release.refused(
+        "identity-source",
+        "approve",
+        SERVICE,
+        VERSION,
+        "--env",
+        "production",
+        job=release.job("carol", "3003", 3201, **claims),
+    )
+    assert message in found
+
+
+def test_a_job_of_the_pinned_reusable_workflow_in_the_pinned_repository_is_accepted(release: Release) -> None:
+    release.policy(
+        f"      repository_ids: [{_services_id(release)}]\n"
+        "      job_workflows: [findly-now/automation/.github/workflows/approve.yml@refs/tags/v1]\n"
+    )
+    checked = release.run("validate")
+    assert checked.returncode == EXIT_OK, checked.stdout + checked.stderr
+    reusable = {"job_workflow_ref": "findly-now/automation/.github/workflows/approve.yml@refs/tags/v1"}
+    _requested(release, **reusable)
+    job = release.job("carol", "3003", 3301, **reusable)
+    done = release.run("approve", SERVICE, VERSION, "--env", "production", "--json", job=job)
+    assert done.returncode == EXIT_OK, done.stdout + done.stderr
+    approval = next(e for e in reversed(release.events()) if e["type"] == "approval_granted")
+    assert approval["identity"]["job_workflow_ref"] == (
+        "findly-now/automation/.github/workflows/approve.yml@refs/tags/v1"
+    )
+    assert approval["identity"]["repository_id"] == _services_id(release)
+
+
+def _services_id(release: Release) -> str:
+    """The id the stand-in gives findly-now/services (as GitHub gives each repository one)."""
+    release.github.job()
+    return release.github.claims["repository_id"]
+
+
+def _requested(release: Release, **claims: str) -> None:
+    """bob asks for production (verified, from a job with *claims*): recorded, waiting for approvals."""
+    job = release.job("bob", "1002", 2001, **claims)
+    asked = release.run("promote", SERVICE, VERSION, "--to", "production", "--json", job=job)
     assert asked.returncode == EXIT_REFUSED, asked.stdout + asked.stderr
+    assert json.loads(asked.stdout)["error"]["rule"] == "approvals", asked.stdout
 
 
 def test_a_simulation_and_the_demo_act_with_simulated_identities_where_production_verifies(tmp_path: Path) -> None:

@@ -3,15 +3,15 @@ library's, none of it written here).
 
 A run with ``permissions: id-token: write`` can mint a token for an audience of our choosing
 (``ACTIONS_ID_TOKEN_REQUEST_URL`` + ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``). Verification checks the signature against the
-issuer's JWKS (fetched, cached, and fetched again once for a key id it does not hold — a rotated key), the issuer, the
-audience, the expiry and not-before times with a small leeway, and accepts only the expected asymmetric algorithms:
+issuer's JWKS (read through PyJWT's ``PyJWKClient``: cached with an expiry, and fetched again once for a key id it does
+not hold — a rotated key), the issuer, the audience, the expiry and not-before times with a small leeway, a token id
+(``jti``), and accepts only the expected asymmetric algorithm:
 ``alg: none`` and HMAC "confusions" (a token signed with the public key as a shared secret) are refused. The
 identity is then read from the claims (``domain.identity``).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import attrs
@@ -19,7 +19,19 @@ import attrs
 from findly_infra.application.ports import DependencyUnavailableError, IdentityRefusedError
 from findly_infra.domain.identity import GITHUB_ISSUER, IdentityClaimsError, VerifiedIdentity, identity_from_claims
 
-__all__ = ["GITHUB_ISSUER", "ActionsIdentity", "IdentityRefusedError", "OidcVerifier", "request_token"]
+__all__ = ["GITHUB_ISSUER", "ActionsIdentity", "IdentityRefusedError", "OidcVerifier", "request_token", "token_url"]
+
+
+def token_url(runner_url: str, audience: str) -> str:
+    """The runner's ``ACTIONS_ID_TOKEN_REQUEST_URL`` with ``audience`` added to the query it already carries
+    (``?api-version=2.0``, which the endpoint requires), as actions/toolkit's ``getIDToken`` builds it
+    (packages/core/src/oidc-utils.ts: ``${url}&audience=${encodeURIComponent(audience)}``). Passing the audience as
+    httpx ``params`` would replace that query (httpx 0.28 and later)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(runner_url)
+    added = f"audience={quote(audience, safe='')}"
+    return urlunsplit(parts._replace(query=f"{parts.query}&{added}" if parts.query else added))
 
 
 def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
@@ -34,9 +46,7 @@ def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
             "(GitHub then sets ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)"
         )
     try:
-        response = httpx.get(
-            url, params={"audience": audience}, headers={"Authorization": f"bearer {bearer}"}, timeout=timeout
-        )
+        response = httpx.get(token_url(url, audience), headers={"Authorization": f"Bearer {bearer}"}, timeout=timeout)
     except httpx.HTTPError as exc:
         raise DependencyUnavailableError(f"the runner's OIDC token endpoint did not answer: {exc}") from None
     if response.status_code != 200:
@@ -52,7 +62,10 @@ def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
 
 @attrs.define
 class OidcVerifier:
-    """Verifies tokens of one issuer for one audience."""
+    """Verifies tokens of one issuer for one audience. Its keys are read through PyJWT's ``PyJWKClient``: the JWKS is
+    cached for ``keys_lifespan`` seconds, and fetched once more when a token names a key id it does not hold (GitHub
+    rotates its keys, and a JWKS read before, or from a cache that had not caught up, lacks the new one) — in a fresh
+    process too, so that a command verifying its one token still fetches again."""
 
     audience: str
     issuer: str = GITHUB_ISSUER
@@ -60,10 +73,9 @@ class OidcVerifier:
     algorithms: tuple[str, ...] = ("RS256",)
     leeway: float = 60.0
     timeout: float = 10.0
-    _keys: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
-    fetches: int = attrs.field(default=0, init=False)
-    """How many times the JWKS was fetched (once, then once more per unknown key id)."""
+    keys_lifespan: float = 300.0
+    """How long the issuer's key set is kept before it is fetched again (PyJWT's JWKS cache)."""
+    _client: Any = attrs.field(default=None, init=False, repr=False)
 
     def verify(self, token: str) -> VerifiedIdentity:
         import jwt
@@ -77,7 +89,7 @@ class OidcVerifier:
             raise IdentityRefusedError(
                 f"the token is signed with {algorithm!r}; only {', '.join(self.algorithms)} are accepted"
             )
-        key = self._key(str(header.get("kid") or ""))
+        key = self._key(header.get("kid"))
         try:
             claims = jwt.decode(
                 token,
@@ -105,30 +117,41 @@ class OidcVerifier:
         except IdentityClaimsError as exc:
             raise IdentityRefusedError(str(exc)) from None
 
-    def _key(self, kid: str) -> Any:
-        with self._lock:
-            if kid not in self._keys:
-                self._fetch()  # the first time, or a key rotated in since: fetched again, once
-            if kid not in self._keys:
-                raise IdentityRefusedError(
-                    f"the token is signed by a key the issuer does not publish ({kid or 'no kid'})"
-                )
-            return self._keys[kid]
+    def _key(self, kid: object) -> Any:
+        """The issuer's public key *kid*: from the cached key set, else from the key set fetched once more.
 
-    def _fetch(self) -> None:
-        import httpx
+        ``PyJWKClient.get_signing_key`` would do the same, but from PyJWT 2.14 on it refetches only 30 s
+        (``cooldown_duration``) after the last fetch — the first one included — so a command, which verifies one token
+        in a fresh process, would never fetch again. The cache and the fetching stay PyJWT's."""
         import jwt
 
-        self.fetches += 1
+        client = self._keys()
         try:
-            response = httpx.get(self.jwks_url, timeout=self.timeout)
-            response.raise_for_status()
-            keys = jwt.PyJWKSet.from_dict(response.json())
-        except httpx.HTTPError as exc:
+            found = client.match_kid(client.get_signing_keys(), kid)
+            if found is None:  # a key rotated in since the key set was read: read it again, once
+                found = client.match_kid(client.get_signing_keys(refresh=True), kid)
+        except jwt.PyJWKClientConnectionError as exc:
             raise DependencyUnavailableError(f"the issuer's keys ({self.jwks_url}) could not be read: {exc}") from None
-        except (ValueError, jwt.PyJWTError) as exc:
+        except (ValueError, jwt.PyJWTError) as exc:  # not JSON, not a key set, no signing key in it
             raise DependencyUnavailableError(f"the issuer's keys ({self.jwks_url}) are not a JWKS: {exc}") from None
-        self._keys = {key.key_id: key.key for key in keys.keys if key.key_id}
+        if found is None:
+            raise IdentityRefusedError(
+                f"the token is signed by a key the issuer does not publish ({kid if kid else 'no kid'})"
+            )
+        return found.key
+
+    def _keys(self) -> Any:
+        import jwt
+
+        if self._client is None:
+            self._client = jwt.PyJWKClient(
+                self.jwks_url,
+                cache_jwk_set=True,
+                lifespan=self.keys_lifespan,
+                timeout=self.timeout,
+                headers={"User-Agent": "findly-infra"},
+            )
+        return self._client
 
 
 @attrs.define

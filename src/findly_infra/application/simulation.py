@@ -194,16 +194,21 @@ def simulated_identity(platform: Platform, environment: str, person: str) -> Ver
     )
     ref = policy.refs[0] if policy.refs else "refs/heads/main"
     run = next(_RUNS)
+    workflow_ref = f"{repository}/{workflow}@{ref}" if workflow.startswith(".github/") else f"{workflow}@{ref}"
+    job = policy.job_workflows[0] if policy.job_workflows else ""  # the job of the reusable workflow it requires
+    job = f"{repository}/{job}" if job.startswith(".github/") else job
     return VerifiedIdentity(
         login=person,
         user_id=ids.get(person.casefold(), str(900_000_000 + sum(map(ord, person.casefold())))),
         repository=repository,
         ref=ref,
-        workflow_ref=f"{repository}/{workflow}@{ref}" if workflow.startswith(".github/") else f"{workflow}@{ref}",
+        workflow_ref=workflow_ref,
         run_id=str(run),
         environment=policy.github_environments[0] if policy.github_environments else "",
         issuer=SIMULATED_ISSUER,
         token_id=f"simulated-{run}",
+        job_workflow_ref=(job if "@" in job else f"{job}@{ref}") if job else workflow_ref,
+        repository_id=policy.repository_ids[0] if policy.repository_ids else "",
     )
 
 

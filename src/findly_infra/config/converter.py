@@ -31,6 +31,7 @@ from findly_infra.domain.environment import (
     StrategyKind,
 )
 from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.identity import IdentityPolicy
 from findly_infra.domain.infrastructure import (
     CustomMetricTarget,
     ExternalMetricTarget,
@@ -452,6 +453,7 @@ class _Shapes:
             items = _expect_mapping(value, "a mapping of group names to lists of members, such as devops-team: [alice]")
             return tuple(_collect([(k, partial(approver_group, k, v)) for k, v in items.items()], ApproverGroup))
 
+        self.strict(IdentityPolicy, repository_ids=override(struct_hook=_repository_ids))
         self.strict(DisasterRecovery, **self.keyed("backup_strategy", BackupPolicy))
         self.strict(KubernetesSettings, **self.keyed("clusters", ClusterBinding, key="environment"))
         self.strict(SecretManagement, **self.keyed("secret_types", SecretType), **self.keyed("secrets", ManagedSecret))
@@ -556,6 +558,22 @@ def _selector(value: object, _type: object) -> LabelSelector:
 
 def _label(key: str, value: object) -> tuple[str, str]:
     return key, _label_value(value)
+
+
+def _repository_id(value: object) -> str:
+    """A repository's id as GitHub gives it (``gh api repos/OWNER/REPO --jq .id``): a number, or its digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value
+    raise ShapeError(
+        f"expected a repository id, GitHub's number for it (gh api repos/OWNER/REPO --jq .id), got {_kind_of(value)}"
+    )
+
+
+def _repository_ids(value: object, _type: object) -> tuple[str, ...]:
+    items = _expect_list(value, "a list of repository ids, such as [123456789]")
+    return tuple(_collect([(i, partial(_repository_id, v)) for i, v in enumerate(items)], IdentityPolicy))
 
 
 def _descriptive(value: object, _type: object) -> Mapping[str, object]:

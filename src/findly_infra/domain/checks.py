@@ -166,6 +166,23 @@ def identity_scope(platform: Platform) -> Iterator[Finding]:
                 WARNING,
                 "identity-scope",
             )
+        if policy.repositories and not policy.repository_ids:
+            yield Finding(
+                path,
+                f"{environment.name} knows its repositories by name only: one deleted and re-created under that name "
+                "(by whoever takes the name) passes; pin them with repository_ids "
+                "(gh api repos/OWNER/REPO --jq .id)",
+                WARNING,
+                "identity-scope",
+            )
+        elif policy.repository_ids and len(policy.repository_ids) < len(policy.repositories):
+            yield Finding(
+                path,
+                f"{environment.name} lists {len(policy.repositories)} repositories but {len(policy.repository_ids)} "
+                "repository_ids: a token of a repository whose id is not listed is refused",
+                WARNING,
+                "identity-scope",
+            )
 
 
 def resource_profiles(platform: Platform) -> Iterator[Finding]:

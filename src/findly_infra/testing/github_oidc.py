@@ -12,6 +12,9 @@ at :attr:`GitHubOidcStandIn.url` and give a command :meth:`GitHubOidcStandIn.job
 
 :meth:`mint` makes any token by hand (expired, for another audience, signed by an unpublished key…), and
 :attr:`GitHubOidcStandIn.next_token` makes the token endpoint answer one.
+
+Each rule it keeps follows GitHub's published behaviour, cited beside it. What it does not do is listed in
+``docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -21,25 +24,46 @@ import json
 import secrets
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["GitHubOidcStandIn"]
 
+# The claims of a job, as GitHub writes them (every value a string, ids included): the example token of
+# https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect
+# ("Understanding the OIDC token") and the claims table of https://docs.github.com/en/actions/reference/security/oidc
 _JOB = {
     "actor": "carol",
     "actor_id": "4242",
     "repository": "findly-now/services",
-    "repository_owner": "findly-now",
+    "repository_visibility": "private",
     "ref": "refs/heads/main",
     "ref_type": "branch",
+    "sha": "6f1c0ffee6f1c0ffee6f1c0ffee6f1c0ffee6f1c",
+    "workflow": "release",
     "workflow_ref": "findly-now/services/.github/workflows/release.yml@refs/heads/main",
     "event_name": "workflow_dispatch",
+    "head_ref": "",
+    "base_ref": "",
     "run_id": "1001",
+    "run_number": "1",
     "run_attempt": "1",
     "runner_environment": "github-hosted",
 }
+
+# The runner's token request URL, shaped as the real one (an Azure DevOps-style API of the Actions service:
+# ".../_apis/distributedtask/hubs/Actions/plans/PLAN/jobs/JOB/idtoken?api-version=2.0", as a runner's environment shows
+# it) — its own query included, which a client must keep (actions/toolkit packages/core/src/oidc-utils.ts appends
+# "&audience=…" to the URL as given).
+_TOKEN_PATH = "/_apis/distributedtask/hubs/Actions/plans/{plan}/jobs/{job}/idtoken"
+
+
+def _number(name: str) -> str:
+    """A stable account or repository id for *name* (GitHub's ids are numbers that never change for an account or a
+    repository; a re-created repository gets a new one)."""
+    return str(100_000 + zlib.crc32(name.casefold().encode()) % 900_000_000)
 
 
 class GitHubOidcStandIn:
@@ -55,13 +79,21 @@ class GitHubOidcStandIn:
         self.published: list[str] = []
         """The key ids the JWKS lists."""
         self.jwks_fetches = 0
+        self.stale_jwks = 0
+        """How many of the next JWKS fetches still answer the key set as it was before the last :meth:`rotate` — a
+        cache in front of the issuer that has not caught up yet, so that a verifier must fetch again."""
+        self._previous: list[str] = []
         self.tokens_issued = 0
+        self.token_requests: list[dict[str, list[str]]] = []
+        """The query of each token request the endpoint answered or refused (``api-version``, ``audience``)."""
         self.next_token: str | None = None
         """A token the endpoint answers once instead of minting one (a test's forged or expired token)."""
         self.request_secret = secrets.token_urlsafe(16)
-        self._claims = dict(_JOB)
+        self._claims = self._complete(dict(_JOB))
         self._serial = itertools.count(1)
+        self._token_path = _TOKEN_PATH.format(plan=secrets.token_hex(8), job=secrets.token_hex(8))
         self.rotate("key-1")
+        self.stale_jwks = 0
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,18 +103,40 @@ class GitHubOidcStandIn:
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path == "/.well-known/jwks":
-                    stand_in.jwks_fetches += 1
-                    self._answer(200, {"keys": [stand_in.jwk(kid) for kid in stand_in.published]})
+                    self._answer(200, {"keys": [stand_in.jwk(kid) for kid in stand_in.serve_jwks()]})
                 elif parts.path == "/.well-known/openid-configuration":
                     self._answer(200, {"issuer": stand_in.url, "jwks_uri": f"{stand_in.url}/.well-known/jwks"})
-                elif parts.path == "/token":
-                    if self.headers.get("Authorization", "").lower() != f"bearer {stand_in.request_secret}".lower():
-                        self._answer(401, {"message": "Bad credentials"})
-                        return
-                    audience = parse_qs(parts.query).get("audience", [stand_in.url])[-1]
-                    self._answer(200, {"count": 1, "value": stand_in.issue(audience)})
+                elif parts.path == stand_in._token_path:
+                    self._token(parse_qs(parts.query))
                 else:
                     self._answer(404, {"message": "Not Found"})
+
+            def _token(self, query: dict[str, list[str]]) -> None:
+                stand_in.token_requests.append(query)
+                # the runner's request token, as a bearer (actions/toolkit: BearerCredentialHandler); the scheme's
+                # name is case-insensitive (RFC 9110, 11.1)
+                scheme, _, credentials = self.headers.get("Authorization", "").partition(" ")
+                if scheme.lower() != "bearer" or credentials != stand_in.request_secret:
+                    self._answer(401, {"message": "Bad credentials"})
+                    return
+                # an Azure DevOps-style API: "API version must be specified with every request", in the query or the
+                # Accept header (https://learn.microsoft.com/en-us/azure/devops/integrate/concepts/rest-api-versioning)
+                versioned = query.get("api-version") or "api-version=" in self.headers.get("Accept", "")
+                if not versioned:
+                    self._answer(
+                        400,
+                        {
+                            "message": 'No api-version was supplied for the "GET" request. The version must be '
+                            'supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") '
+                            'or in the query string (e.g. "?api-version=1.0").',
+                            "typeKey": "VssVersionNotSpecifiedException",
+                        },
+                    )
+                    return
+                # without an audience, "the URL of the repository owner" (GitHub's claims table, `aud`)
+                owner = stand_in._claims["repository_owner"]
+                audience = query.get("audience", [f"https://github.com/{owner}"])[-1]
+                self._answer(200, {"count": 1, "value": stand_in.issue(audience)})
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
@@ -112,9 +166,19 @@ class GitHubOidcStandIn:
 
     def rotate(self, kid: str) -> None:
         """A new signing key *kid*, published beside the others (GitHub publishes the next key before using it)."""
+        self._previous = list(self.published)
         self.keys[kid] = self._rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.published.append(kid)
         self._signing = kid
+
+    def serve_jwks(self) -> list[str]:
+        """The key ids one JWKS fetch answers (counted): the published ones, or those before the last rotation while
+        :attr:`stale_jwks` lasts."""
+        self.jwks_fetches += 1
+        if self.stale_jwks > 0:
+            self.stale_jwks -= 1
+            return list(self._previous)
+        return list(self.published)
 
     def jwk(self, kid: str) -> dict[str, Any]:
         import jwt
@@ -127,16 +191,42 @@ class GitHubOidcStandIn:
     def job(self, **claims: str) -> dict[str, str]:
         """Stand for a job whose tokens carry *claims* (over GitHub's usual ones: ``actor``, ``actor_id``,
         ``repository``, ``ref``, ``workflow_ref``, ``run_id``, ``run_attempt``, ``environment``…); the runner's
-        variables a process of that job sees, to add to its environment."""
-        self._claims = {**_JOB, **claims}
+        variables a process of that job sees, to add to its environment.
+
+        As GitHub writes them: ``job_workflow_ref`` is ``workflow_ref`` unless the job runs a reusable workflow (give
+        it then); ``repository_owner`` is the repository's owner; ``repository_id`` and ``repository_owner_id`` are
+        numbers that stay the same for the same name here (give ``repository_id`` to stand for a repository deleted
+        and re-created under its old name)."""
+        self._claims = self._complete({**_JOB, **claims})
         return {
-            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}{self._token_path}?api-version=2.0",
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.request_secret,
             "GITHUB_ACTIONS": "true",
             "GITHUB_ACTOR": self._claims["actor"],
             "GITHUB_REPOSITORY": self._claims["repository"],
             "GITHUB_RUN_ID": self._claims["run_id"],
             "GITHUB_RUN_ATTEMPT": self._claims["run_attempt"],
+        }
+
+    @property
+    def claims(self) -> dict[str, str]:
+        """The claims of the job stood for (what its next token carries, beside the times, ``iss``, ``aud``, ``sub``
+        and ``jti``)."""
+        return dict(self._claims)
+
+    @staticmethod
+    def _complete(claims: dict[str, str]) -> dict[str, str]:
+        repository = claims["repository"]
+        owner = claims.get("repository_owner") or repository.partition("/")[0]
+        return {
+            "repository_owner": owner,
+            "repository_id": _number(repository),
+            "repository_owner_id": _number(owner),
+            # for a job of the workflow itself, the workflow (reusable workflows: the called one), and its commit
+            "job_workflow_ref": claims["workflow_ref"],
+            "workflow_sha": claims.get("sha", _JOB["sha"]),
+            "job_workflow_sha": claims.get("sha", _JOB["sha"]),
+            **claims,
         }
 
     def issue(self, audience: str) -> str:
@@ -148,8 +238,9 @@ class GitHubOidcStandIn:
         return self.mint(aud=audience)
 
     def mint(self, kid: str | None = None, **claims: Any) -> str:
-        """A token of the job signed with *kid* (the latest key by default): GitHub's claims, valid for 5 minutes
-        from now, a fresh ``jti``; *claims* override them (``None`` removes one)."""
+        """A token of the job signed with *kid* (the latest key by default): GitHub's claims, issued now, valid from
+        10 minutes before to 5 minutes after (the times of GitHub's example token), a fresh ``jti``; *claims*
+        override them (``None`` removes one)."""
         import jwt
 
         now = int(time.time())
@@ -162,7 +253,7 @@ class GitHubOidcStandIn:
             "iss": self.url,
             "aud": "findly-infra",
             "iat": now,
-            "nbf": now,
+            "nbf": now - 600,
             "exp": now + 300,
             "jti": f"{secrets.token_hex(8)}-{next(self._serial)}",
             "sub": subject,

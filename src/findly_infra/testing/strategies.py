@@ -10,6 +10,7 @@ Needs the ``testing`` extra (Hypothesis).
 from __future__ import annotations
 
 import string
+import zlib
 
 import attrs
 from hypothesis import strategies as st
@@ -78,6 +79,7 @@ __all__ = [
     "dns_labels",
     "durations",
     "environments_chain",
+    "github_id",
     "github_logins",
     "latency_objectives",
     "machine_types",
@@ -100,6 +102,12 @@ _WORKFLOWS = st.just(".github/workflows/release.yml")
 _REFS = st.sampled_from(["refs/heads/main", "refs/heads/feature", "refs/tags/v1.0.0"])
 
 
+def github_id(name: str) -> str:
+    """The id :func:`verified_identities` (and the OIDC stand-in) give the repository or owner *name* unless told
+    otherwise: a number that stays the same for the same name, as GitHub's id stays the same for a repository."""
+    return str(100_000 + zlib.crc32(name.casefold().encode()) % 900_000_000)
+
+
 @st.composite
 def verified_identities(
     draw: st.DrawFn,
@@ -109,22 +117,39 @@ def verified_identities(
     workflows: st.SearchStrategy[str] = _WORKFLOWS,
     refs: st.SearchStrategy[str] = _REFS,
     issuer: str = GITHUB_ISSUER,
+    repository_ids: st.SearchStrategy[str] | None = None,
+    workflow_refs: st.SearchStrategy[str] | None = None,
+    job_workflows: st.SearchStrategy[str] | None = None,
 ) -> VerifiedIdentity:
     """Identities as a verified GitHub Actions OIDC token states them: a login and its account id, the run's
-    repository, workflow, ref, run id and attempt, a token id. Give *logins* (``st.sampled_from([...])``) to aim at
-    your approver groups; ``attrs.evolve`` what a rule under test reads."""
+    repository (and its id), workflow, ref, run id and attempt, the job's workflow, a token id. Give *logins*
+    (``st.sampled_from([...])``) to aim at your approver groups; ``attrs.evolve`` what a rule under test reads.
+
+    By default, as GitHub writes a token of a job of the workflow itself: the workflow file read at the run's ref
+    (``workflow_ref``), the job's workflow the run's (``job_workflow_ref``), the repository's id :func:`github_id` of
+    its name. *repository_ids* draws other ids (a repository re-created under its name); *workflow_refs* the ref in
+    ``workflow_ref``; *job_workflows* the job's workflow — ``owner/repo/.github/workflows/FILE@REF``, or
+    ``.github/workflows/FILE`` of the run's repository at the run's ref (a reusable workflow called as ``./…``)."""
     repository, ref = draw(repositories), draw(refs)
+    workflow_ref = f"{repository}/{draw(workflows)}@{draw(workflow_refs) if workflow_refs is not None else ref}"
+    job = draw(job_workflows) if job_workflows is not None else workflow_ref
+    if job.startswith(".github/"):
+        job = f"{repository}/{job}"
+    owner = repository.partition("/")[0]
     return VerifiedIdentity(
         login=draw(logins),
         user_id=str(draw(st.integers(1, 2**31))),
         repository=repository,
         ref=ref,
-        workflow_ref=f"{repository}/{draw(workflows)}@{ref}",
+        workflow_ref=workflow_ref,
         run_id=str(draw(st.integers(1, 2**40))),
         environment=draw(st.sampled_from(["", "production", "staging"])),
         issuer=issuer,
         token_id=draw(st.uuids()).hex,
         run_attempt=str(draw(st.sampled_from([1, 1, 1, 2]))),
+        job_workflow_ref=job if "@" in job else f"{job}@{ref}",
+        repository_id=draw(repository_ids) if repository_ids is not None else github_id(repository),
+        repository_owner_id=github_id(owner),
     )
 
 

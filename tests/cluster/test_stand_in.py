@@ -194,13 +194,18 @@ def test_managers_conflict_on_a_field_and_force_takes_it(api: client.ApiClient) 
         apply(api, rival, manager="someone-else")
     body = error(conflict)
     assert (conflict.value.status, body["reason"]) == (409, "Conflict")
-    assert body["details"]["causes"] == [
-        {
-            "type": "FieldManagerConflict",
-            "message": 'conflict with "findly-infra"',
-            "field": '.spec.template.spec.containers[name="app"].image',
-        }
-    ]
+    assert body["details"] == {  # errors.NewApplyConflict: the causes alone; a cause's type is its "reason"
+        "causes": [
+            {
+                "reason": "FieldManagerConflict",
+                "message": 'conflict with "findly-infra"',
+                "field": '.spec.template.spec.containers[name="app"].image',
+            }
+        ]
+    }
+    assert body["message"] == (
+        'Apply failed with 1 conflict: conflict with "findly-infra": .spec.template.spec.containers[name="app"].image'
+    )
     taken = apply(api, rival, manager="someone-else", force=True)
     assert taken.spec.template.spec.containers[0].image == "gcr.io/findly/fn-posts:9.9.9"
     owners = {m.manager: m.fields_v1 for m in taken.metadata.managed_fields}

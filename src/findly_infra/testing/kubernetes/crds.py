@@ -54,8 +54,13 @@ _DURATION: dict[str, Any] = {  # every duration Istio declares carries this rule
 _OPEN: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
-def _obj(properties: Mapping[str, Any], *, required: tuple[str, ...] = (), rules: tuple[tuple[str, str], ...] = (),
-         one_of: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+def _obj(
+    properties: Mapping[str, Any],
+    *,
+    required: tuple[str, ...] = (),
+    rules: tuple[tuple[str, str], ...] = (),
+    one_of: tuple[str, ...] = (),
+) -> dict[str, Any]:
     node: dict[str, Any] = {"type": "object", "properties": dict(properties)}
     if required:
         node["required"] = list(required)

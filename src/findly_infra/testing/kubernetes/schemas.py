@@ -429,6 +429,8 @@ def _typed(schemas: Schemas, node: Mapping[str, Any] | None, value: Any, path: s
     if node.get("x-kubernetes-int-or-string") or ("oneOf" in node and "properties" not in node):
         return []  # an int-or-string (and other unions of scalars) is untyped: any scalar
     kind = node.get("type")
+    if isinstance(kind, list):  # kubernetes-validate writes nullable types as ["array", "null"]
+        kind = next((k for k in kind if k != "null"), None)
     properties, extra = node.get("properties"), node.get("additionalProperties")
     if kind == "object" or properties is not None or isinstance(extra, Mapping):
         if not isinstance(value, dict):

@@ -1,24 +1,34 @@
 """A Kubernetes API server on 127.0.0.1 for tests: the real ``kubernetes`` client and ``kubectl`` talk to it over HTTP.
 
-It behaves as kube-apiserver does where a deployment tool depends on it:
+It behaves as kube-apiserver does where a deployment tool depends on it, each rule beside the source it follows:
 
 - **types**: discovery (``/api``, ``/apis``, ``/version``); the built-in kinds validated against their real OpenAPI
-  schemas (``kubernetes-validate``'s), the Istio and Prometheus-operator custom resources against structural schemas;
-  unknown fields refused with ``fieldValidation=Strict`` (400), dropped with a ``Warning`` header otherwise; names
-  and labels checked; a namespace that does not exist refused (404); defaults set (a Deployment's replicas,
-  strategy, progress deadline; ports' protocol);
-- **writes**: create (409 AlreadyExists), replace (PUT, 409 Conflict on a stale ``resourceVersion``), delete, JSON
-  merge patch, JSON patch, strategic merge patch, and **server-side apply** with ``managedFields``: conflicts between
-  managers (409, with causes), ``force``, removal of what a manager stopped applying, create-on-apply; ``dryRun=All``;
-  the status subresource (object writes leave ``.status`` alone; ``/status`` writes only it); ``generation`` moves
-  with the spec; ``resourceVersion`` with every change (an unchanged apply changes nothing);
-- **reads**: get, list (with ``labelSelector`` and ``fieldSelector=metadata.name=``), and **watch** from a
-  ``resourceVersion`` (410 Gone when it is older than :meth:`KubernetesStandIn.compact` kept);
+  schemas (``kubernetes-validate``'s), the custom resources against their CustomResourceDefinitions (``crds``: Istio's
+  published schemas and CEL rules, GKE's ManagedCertificate, the Prometheus operator's PrometheusRule; ``crds=`` adds
+  others); unknown fields refused with ``fieldValidation=Strict`` (400), dropped with a ``Warning`` header otherwise;
+  names, labels, annotations, Services and Deployments' selectors validated as the server validates them, each error
+  worded as it words them (``validation``); a namespace that does not exist refused (404); defaults and allocations
+  set (a Deployment's replicas and strategy, a Service's type, affinity and cluster IP, ports' protocol, a
+  Namespace's ``kubernetes.io/metadata.name`` label);
+- **writes**: create (409 AlreadyExists), replace (PUT, 409 Conflict on a stale ``resourceVersion``), delete (with
+  ``DeleteOptions`` from the body or the query: ``dryRun``, preconditions), JSON merge patch, JSON patch, strategic
+  merge patch, and **server-side apply** with ``managedFields``: conflicts between managers (409, worded and caused
+  as ``NewConflictError`` words them), ``force``, removal of what a manager stopped applying, create-on-apply, and —
+  with ``apply_typed_errors`` — the 500 a real server answers an apply its schema cannot type; ``dryRun=All``; the
+  status subresource (object writes leave ``.status`` alone; ``/status`` writes only it) and a Deployment's ``/scale``
+  (``autoscaling/v1`` Scale); ``generation`` moves with the spec; ``resourceVersion`` with every change (an unchanged
+  apply changes nothing);
+- **reads**: get, list (with ``labelSelector``, ``fieldSelector=metadata.name=``, and pages: ``limit``/``continue``,
+  ``remainingItemCount``, 410 once compacted), and **watch** from a ``resourceVersion`` (410 Gone when it is older
+  than :meth:`KubernetesStandIn.compact` kept);
+- **a cluster as it starts**: the ``default``, ``kube-system``, ``kube-public`` and ``kube-node-lease`` namespaces;
 - **faults**, per test (:meth:`KubernetesStandIn.fail`): a status (409, 429 with ``Retry-After``, 500, 403) for the
   next matching requests, a slow response, a watch dropped after some events;
 - **a controller the test drives** (not the adapter): :meth:`mark_ready` / :meth:`mark_failed` write a Deployment's
   status through the status subresource, as kube-controller-manager would;
 - **an audit log**: every request as (verb, resource, namespace, name, subresource), for least-privilege checks.
+
+What it does not do is listed in ``docs/testing.md``.
 
     with KubernetesStandIn() as cluster:
         client = kubernetes.client.ApiClient(cluster.configuration())
@@ -333,12 +343,17 @@ class KubernetesStandIn:
 
     def apply(self, manifest: Mapping[str, Any], *, manager: str = "test", force: bool = False) -> dict[str, Any]:
         """Server-side apply *manifest* as *manager*, as a test's own hand (an administrator, another controller):
-        the same path as a request, without HTTP and without the audit log."""
+        the same path as a request, without HTTP and without the audit log. A manifest read back from the stand-in
+        may be applied as it is: its ``managedFields`` are left out, as a hand edit of a read object leaves them (a
+        request that sends them is refused, as kube-apiserver refuses it)."""
         resource = self._kind(str(manifest.get("apiVersion")), str(manifest.get("kind")))
-        metadata = manifest.get("metadata") or {}
+        body = copy.deepcopy(dict(manifest))
+        metadata = body.get("metadata") or {}
+        if isinstance(metadata, dict):
+            metadata.pop("managedFields", None)
         target = _Target(resource, str(metadata.get("namespace", "")), str(metadata.get("name", "")), "")
         params = {"force": "true"} if force else {}
-        return self._write(target, "apply", copy.deepcopy(dict(manifest)), manager=manager, params=params)
+        return self._write(target, "apply", body, manager=manager, params=params)
 
     @contextlib.contextmanager
     def controller(self, *, failing: Iterable[str] = (), interval: float = 0.02) -> Iterator[set[str]]:
@@ -713,8 +728,10 @@ class KubernetesStandIn:
         """What a kind's registry sets that no writer owns: a Namespace's phase and finalizer (namespace strategy's
         ``PrepareForCreate``), a Service's cluster IP and node ports, allocated on create and kept when a write leaves
         them out (pkg/registry/core/service/storage: ``allocateCreate``, ``patchAllocatedValues``)."""
-        spec = obj.get("spec")
-        if resource.api_version != "v1" or not isinstance(spec, dict):
+        if resource.api_version != "v1" or resource.kind not in ("Namespace", "Service"):
+            return
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
             return
         if resource.kind == "Namespace" and live is None:
             finalizers = spec.setdefault("finalizers", [])
@@ -724,7 +741,13 @@ class KubernetesStandIn:
         if resource.kind != "Service" or spec.get("type") == "ExternalName":
             return
         old = (live or {}).get("spec") or {}
-        if not spec.get("clusterIP") and old.get("clusterIP"):
+        if live is not None:  # normalizeClusterIPs: a new clusterIP alone names a new primary, to be judged
+            if not spec.get("clusterIPs") and old.get("clusterIPs") and old.get("clusterIP") == spec.get("clusterIP"):
+                spec["clusterIPs"] = list(old["clusterIPs"])
+            moved = spec.get("clusterIP") and spec.get("clusterIP") != old.get("clusterIP")
+            if moved and (not spec.get("clusterIPs") or spec.get("clusterIPs") == old.get("clusterIPs")):
+                spec["clusterIPs"] = [spec["clusterIP"]]
+        if not spec.get("clusterIP") and old.get("clusterIP"):  # patchAllocatedValues: left out is kept
             spec["clusterIP"] = old["clusterIP"]
         if not spec.get("clusterIPs") and old.get("clusterIPs"):
             spec["clusterIPs"] = list(old["clusterIPs"])

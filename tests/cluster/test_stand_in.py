@@ -1039,3 +1039,53 @@ def test_a_path_nothing_is_served_at_is_answered_as_kube_apiserver_does(api: cli
             "code": 404,
         },
     )
+
+
+def test_strict_field_validation_is_worded_by_each_handler(api: client.ApiClient) -> None:
+    """fieldValidation=Strict: a create cannot decode the body (handlers/create.go: 400, ``… cannot be handled as a
+    Deployment``); a merge patch is an invalid ``patch`` (handlers/patch.go: 422)."""
+    apps = client.AppsV1Api(api)
+    misspelt = deployment(replicass=3)  # sent as it is: the typed API would refuse the field client-side
+    response = api.call_api(
+        "POST",
+        f"{api.configuration.host}/apis/apps/v1/namespaces/{NS}/deployments?fieldValidation=Strict",
+        {"Content-Type": "application/json"},
+        misspelt,
+    )
+    body = json.loads(response.read())
+    assert (response.status, body["reason"], body["message"]) == (
+        400,
+        "BadRequest",
+        'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field '
+        '"spec.replicass"',
+    )
+    apply(api, deployment())
+    with pytest.raises(ApiException) as patched:
+        apps.patch_namespaced_deployment(
+            "fn-posts",
+            NS,
+            {"spec": {"replicass": 2}},
+            field_validation="Strict",
+            _content_type="application/merge-patch+json",
+        )
+    code, status = status_of(patched)
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert status["details"]["causes"][0]["field"] == "patch"
+    assert status["message"].endswith('strict decoding error: unknown field "spec.replicass"')
+
+
+def test_an_autoscaler_applying_the_scale_subresource_conflicts_with_the_replicas_owner(api: client.ApiClient) -> None:
+    """Server-side apply through /scale: the Scale's replicas are the Deployment's, so whoever owns them there is the
+    other manager (managedfields.ScaleHandler); forced, the autoscaler takes them."""
+    apps = client.AppsV1Api(api)
+    apply(api, deployment(replicas=2))
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "fn-posts"}, "spec": {"replicas": 5}}
+    with pytest.raises(ApiException) as conflict:
+        apps.patch_namespaced_deployment_scale("fn-posts", NS, scale, field_manager="hpa", _content_type=APPLY)
+    assert error(conflict)["message"] == 'Apply failed with 1 conflict: conflict with "findly-infra": .spec.replicas'
+    taken = apps.patch_namespaced_deployment_scale(
+        "fn-posts", NS, scale, field_manager="hpa", force=True, _content_type=APPLY
+    )
+    assert taken.spec.replicas == 5
+    managers = {m.manager: m for m in apps.read_namespaced_deployment("fn-posts", NS).metadata.managed_fields}
+    assert (managers["hpa"].operation, managers["hpa"].subresource) == ("Apply", "scale")

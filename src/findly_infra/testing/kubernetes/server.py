@@ -571,11 +571,7 @@ class KubernetesStandIn:
             unknown = self.schemas.unknown_fields(resource, applied)
             if unknown:
                 if strict:
-                    raise APIError(
-                        400,
-                        "BadRequest",
-                        "strict decoding error: " + ", ".join(f'unknown field "{name}"' for name in unknown),
-                    )
+                    raise _strict_decoding(resource, how, applied, unknown)
                 if params.get("fieldValidation") != "Ignore":
                     warnings += [f'unknown field "{name}"' for name in unknown]
                 applied = _without(applied, unknown)
@@ -1189,6 +1185,24 @@ def _conflict(resource: ResourceType, name: str, why: str) -> APIError:
         f'Operation cannot be fulfilled on {resource.qualified} "{name}": {why}',
         details={"name": name, "group": resource.group, "kind": resource.plural},
     )
+
+
+def _strict_decoding(resource: ResourceType, how: str, patched: Mapping[str, Any], unknown: list[str]) -> APIError:
+    """``fieldValidation=Strict`` refusing unknown fields, as each handler words it: a create or update cannot decode
+    the body (400, ``Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: …``,
+    handlers/create.go, update.go); a JSON, merge or strategic patch is an invalid ``patch`` (422, handlers/patch.go);
+    an apply (when not typed: see ``apply_typed_errors``) a plain 400."""
+    error = "strict decoding error: " + ", ".join(f'unknown field "{name}"' for name in unknown)
+    if how in ("create", "replace"):
+        return APIError(
+            400,
+            "BadRequest",
+            f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: {error}',
+        )
+    if how in ("merge", "json", "strategic"):
+        cause = validation.invalid("patch", json.dumps(patched, separators=(",", ":")), error)
+        return APIError(422, "Invalid", f' "" is invalid: {cause}', details={"causes": [cause.cause()]})
+    return APIError(400, "BadRequest", error)
 
 
 def _printed_manager(name: str, owner: _Owner) -> str:

@@ -269,7 +269,7 @@ def test_a_cluster_without_istio_is_told_so_and_nothing_changes(tmp_path: Path) 
             apply_environment(connect(context="stand-in", kubeconfig=str(config)), production(), "production", NS)
         assert "does not serve networking.istio.io/v1" in str(refused.value)
         assert "is Istio installed (its CRDs)?" in str(refused.value)
-        assert bare.objects("v1", "Namespace") == []  # refused before anything changed
+        assert bare.get("v1", "Namespace", "", NS) is None  # refused before anything changed
 
 
 def test_the_api_servers_failures_are_retried_or_named(cluster: KubernetesStandIn, objects: KubernetesObjects) -> None:
@@ -417,3 +417,75 @@ def test_waiting_resumes_a_dropped_watch_and_one_whose_version_expired(
     assert (dropped.times, expired.times) == (0, 0)  # it went through both, and carried on
     watches = [a for a in cluster.audit if a.verb == "watch"]  # a faulted request never reaches the audit
     assert len(watches) == 2  # the one that broke off, and the one that saw it ready
+
+
+# ---- the real server's odd answers ----------------------------------------------------------------------------------
+
+
+def _virtual_service_crd_without_route_names() -> dict[str, Any]:
+    """Istio's VirtualService CRD as a cluster might hold an older one: ``http[].name`` not declared."""
+    import copy
+
+    from findly_infra.testing.kubernetes.crds import CUSTOM_RESOURCE_DEFINITIONS
+
+    (definition,) = [d for d in CUSTOM_RESOURCE_DEFINITIONS if d["spec"]["names"]["kind"] == "VirtualService"]
+    older = copy.deepcopy(definition)
+    spec = older["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    del spec["properties"]["http"]["items"]["properties"]["name"]
+    return older
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_an_apply_the_server_answers_500_for_an_undeclared_field_is_bad_input_naming_it(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    """kubernetes/kubernetes#122480: kube-apiserver answers a server-side apply carrying a field its schema does not
+    declare with HTTP 500 ``failed to create typed patch object``. The same body fails the same way every time: it is
+    refused once (not retried five times into exit 5), as bad input naming the object and the field, nothing
+    changed."""
+    with KubernetesStandIn(apply_typed_errors=True, crds=[_virtual_service_crd_without_route_names()]) as older:
+        older.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, manager="administrator")
+        config = tmp_path / "kubeconfig"
+        config.write_text(yaml.safe_dump(older.kubeconfig()))
+        args = ("apply", "--env", "production", "--context", "stand-in", *(("--dry-run",) if dry_run else ()))
+        code, refused, _ = cli(config, tmp_path, *args)
+        assert code == EXIT_BAD_INPUT
+        message = refused["error"]["message"]
+        assert 'the cluster refused to patch virtualservices.networking.istio.io "' in message
+        assert f"in {NS}: spec.http[0].name: field not declared in schema" in message
+        assert message.endswith("nothing was changed")
+        patches = [a for a in older.audit if a.verb == "patch" and a.resource == "virtualservices"]
+        assert len(patches) == 1  # answered once, not retried
+        assert older.objects("apps/v1", "Deployment", NS) == []
+
+
+def test_a_built_in_kind_with_an_undeclared_field_is_named_by_its_path(
+    cluster: KubernetesStandIn, objects: KubernetesObjects
+) -> None:
+    cluster.apply_typed_errors = True
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, manager="administrator")
+    (deployment,) = [o for o in production() if object_key(o) == ("apps/v1", "Deployment", NS, "fn-posts")]
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}
+    with pytest.raises(BadInputError) as refused:
+        objects.apply(deployment, dry_run=True)
+    assert str(refused.value).startswith(
+        f'the cluster refused to patch deployments.apps "fn-posts" in {NS}: '
+        'spec.template.spec.containers[name="fn-posts"].readinessProbes: field not declared in schema'
+    )
+    assert len([a for a in cluster.audit if a.verb == "patch"]) == 1
+
+
+def test_every_environments_objects_hold_to_istios_published_crd_rules(
+    cluster: KubernetesStandIn, objects: KubernetesObjects
+) -> None:
+    """What render writes for each environment — its VirtualServices, DestinationRules, PeerAuthentication and
+    AuthorizationPolicies among the rest — passes the schemas and CEL rules of Istio's published CRDs (and the
+    Service and label rules) as a real cluster would judge them."""
+    for environment in ("development", "staging", "production"):
+        rendered = for_apply(environment_objects(PLATFORM, environment), environment)
+        namespace = PLATFORM.kubernetes.namespace_for(environment)
+        report = apply_environment(objects, rendered, environment, namespace)
+        assert report.counts["create"] == len(rendered)
+    kinds = {kind for kind in ("VirtualService", "DestinationRule") if cluster.objects("networking.istio.io/v1", kind)}
+    assert kinds == {"VirtualService", "DestinationRule"}
+    assert cluster.objects("security.istio.io/v1", "AuthorizationPolicy")

@@ -8,7 +8,8 @@ backoff and then end as :class:`~findly_infra.application.ports.DependencyUnavai
 403 as :class:`AccessDeniedError` naming the verb and resource refused (a configuration problem); a field another
 manager owns as :class:`FieldConflictError` naming the object, the fields and their managers; an object the server
 finds invalid, a kind it does not serve (missing CRDs) or a namespace that does not exist, as bad input naming the
-object.
+object — and so the 500 kube-apiserver answers a server-side apply with a field its schema does not declare
+(``failed to create typed patch object``, kubernetes/kubernetes#122480): not retried, bad input naming the field.
 """
 
 from __future__ import annotations
@@ -227,6 +228,8 @@ class KubernetesObjects:
         if status == 429:
             after = _retry_after(response)
             raise _Retry(f"429 too many requests{f' (Retry-After {after:g} s)' if after is not None else ''}", after)
+        if status == 500 and method == "PATCH" and message.startswith(_TYPED_PATCH):
+            raise BadInputError(f"the cluster refused to {what}: {_typed_patch_fields(message)}{_TYPED_PATCH_NOTE}")
         if status >= 500 or status == 408:
             raise _Retry(f"{status}: {message}")
         if status in (401, 403):
@@ -338,6 +341,25 @@ def _json(raw: bytes | None) -> Any:
 
 class _NotFound(Exception):  # noqa: N818 - answered as None / [] by the port methods
     pass
+
+
+_TYPED_PATCH = "failed to create typed patch object"
+"""How kube-apiserver begins its answer to a server-side apply whose body does not fit the kind's schema — a field it
+does not declare, two items of a keyed list with one key, a scalar of another type. The field manager returns that as
+a plain error, so the server answers HTTP 500 (``structuredmerge.go``, kubernetes/kubernetes#122480 and #139253):
+the same body fails the same way every time, so it is bad input, not a server to wait for."""
+_TYPED_PATCH_NOTE = (
+    " (kube-apiserver answers a server-side apply that does not fit the kind's schema with HTTP 500; not retried)"
+)
+
+
+def _typed_patch_fields(message: str) -> str:
+    """The field errors of a typed-patch failure, as the object's own paths: ``failed to create typed patch object
+    (ns/name; apps/v1, Kind=Deployment): .spec.replicass: field not declared in schema`` gives ``spec.replicass: field
+    not declared in schema``; several (``errors:`` then one per line) are joined with ``; ``."""
+    _, _, detail = message.partition("): ")
+    lines = [line.strip() for line in (detail or message).splitlines() if line.strip() and line.strip() != "errors:"]
+    return "; ".join(line.removeprefix(".") for line in lines)
 
 
 def _retry_after(response: Any) -> float | None:

@@ -162,7 +162,12 @@ def apply_environment(
     With *wait* (seconds), then wait until every Deployment applied is ready — the ones that fail or run out of time
     are in ``not_ready`` with the cluster's reason."""
     ordered = _ordered(objects)
-    planned = _pass(cluster, ordered, dry_run=True, force=force)  # the cluster checks everything before any change
+    try:  # the cluster checks everything before any change
+        planned = _pass(cluster, ordered, dry_run=True, force=force)
+    except BadInputError as refused:
+        if str(refused).endswith("nothing was changed"):
+            raise
+        raise type(refused)(f"{refused}; nothing was changed") from None
     changes = planned if dry_run else _pass(cluster, ordered, dry_run=False, force=force)
     if prune:
         changes += _prune(cluster, ordered, environment, namespace, dry_run=dry_run)

@@ -1,24 +1,34 @@
 """A Kubernetes API server on 127.0.0.1 for tests: the real ``kubernetes`` client and ``kubectl`` talk to it over HTTP.
 
-It behaves as kube-apiserver does where a deployment tool depends on it:
+It behaves as kube-apiserver does where a deployment tool depends on it, each rule beside the source it follows:
 
 - **types**: discovery (``/api``, ``/apis``, ``/version``); the built-in kinds validated against their real OpenAPI
-  schemas (``kubernetes-validate``'s), the Istio and Prometheus-operator custom resources against structural schemas;
-  unknown fields refused with ``fieldValidation=Strict`` (400), dropped with a ``Warning`` header otherwise; names
-  and labels checked; a namespace that does not exist refused (404); defaults set (a Deployment's replicas,
-  strategy, progress deadline; ports' protocol);
-- **writes**: create (409 AlreadyExists), replace (PUT, 409 Conflict on a stale ``resourceVersion``), delete, JSON
-  merge patch, JSON patch, strategic merge patch, and **server-side apply** with ``managedFields``: conflicts between
-  managers (409, with causes), ``force``, removal of what a manager stopped applying, create-on-apply; ``dryRun=All``;
-  the status subresource (object writes leave ``.status`` alone; ``/status`` writes only it); ``generation`` moves
-  with the spec; ``resourceVersion`` with every change (an unchanged apply changes nothing);
-- **reads**: get, list (with ``labelSelector`` and ``fieldSelector=metadata.name=``), and **watch** from a
-  ``resourceVersion`` (410 Gone when it is older than :meth:`KubernetesStandIn.compact` kept);
+  schemas (``kubernetes-validate``'s), the custom resources against their CustomResourceDefinitions (``crds``: Istio's
+  published schemas and CEL rules, GKE's ManagedCertificate, the Prometheus operator's PrometheusRule; ``crds=`` adds
+  others); unknown fields refused with ``fieldValidation=Strict`` (400), dropped with a ``Warning`` header otherwise;
+  names, labels, annotations, Services and Deployments' selectors validated as the server validates them, each error
+  worded as it words them (``validation``); a namespace that does not exist refused (404); defaults and allocations
+  set (a Deployment's replicas and strategy, a Service's type, affinity and cluster IP, ports' protocol, a
+  Namespace's ``kubernetes.io/metadata.name`` label);
+- **writes**: create (409 AlreadyExists), replace (PUT, 409 Conflict on a stale ``resourceVersion``), delete (with
+  ``DeleteOptions`` from the body or the query: ``dryRun``, preconditions), JSON merge patch, JSON patch, strategic
+  merge patch, and **server-side apply** with ``managedFields``: conflicts between managers (409, worded and caused
+  as ``NewConflictError`` words them), ``force``, removal of what a manager stopped applying, create-on-apply, and —
+  with ``apply_typed_errors`` — the 500 a real server answers an apply its schema cannot type; ``dryRun=All``; the
+  status subresource (object writes leave ``.status`` alone; ``/status`` writes only it) and a Deployment's ``/scale``
+  (``autoscaling/v1`` Scale); ``generation`` moves with the spec; ``resourceVersion`` with every change (an unchanged
+  apply changes nothing);
+- **reads**: get, list (with ``labelSelector``, ``fieldSelector=metadata.name=``, and pages: ``limit``/``continue``,
+  ``remainingItemCount``, 410 once compacted), and **watch** from a ``resourceVersion`` (410 Gone when it is older
+  than :meth:`KubernetesStandIn.compact` kept);
+- **a cluster as it starts**: the ``default``, ``kube-system``, ``kube-public`` and ``kube-node-lease`` namespaces;
 - **faults**, per test (:meth:`KubernetesStandIn.fail`): a status (409, 429 with ``Retry-After``, 500, 403) for the
   next matching requests, a slow response, a watch dropped after some events;
 - **a controller the test drives** (not the adapter): :meth:`mark_ready` / :meth:`mark_failed` write a Deployment's
   status through the status subresource, as kube-controller-manager would;
 - **an audit log**: every request as (verb, resource, namespace, name, subresource), for least-privilege checks.
+
+What it does not do is listed in ``docs/testing.md``.
 
     with KubernetesStandIn() as cluster:
         client = kubernetes.client.ApiClient(cluster.configuration())
@@ -27,9 +37,12 @@ It behaves as kube-apiserver does where a deployment tool depends on it:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import copy
 import json
+import posixpath
 import re
 import threading
 import time
@@ -43,8 +56,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-from findly_infra.testing.kubernetes import fields
-from findly_infra.testing.kubernetes.schemas import KIND_TABLE, ResourceType, Schemas, schemas
+from findly_infra.testing.kubernetes import fields, validation
+from findly_infra.testing.kubernetes.crds import CUSTOM_RESOURCE_DEFINITIONS
+from findly_infra.testing.kubernetes.schemas import ResourceType, Schemas, kind_table, schemas
+from findly_infra.testing.kubernetes.validation import FieldError
 
 __all__ = ["APIError", "AuditRecord", "Fault", "KubernetesStandIn"]
 
@@ -64,6 +79,13 @@ _BOOKKEEPING: tuple[fields.Path, ...] = (
     (("f", "kind"),),
 )
 _STATUS: tuple[fields.Path, ...] = ((("f", "status"),),)
+SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+"""The namespaces a cluster has from the start, created by kube-apiserver's system namespaces controller
+(pkg/controlplane/controller/systemnamespaces: ``NamespaceSystem``, ``NamespacePublic``, ``NamespaceNodeLease``,
+``NamespaceDefault``)."""
+METADATA_NAME_LABEL = "kubernetes.io/metadata.name"
+"""Set by the API server on every Namespace to its name, whatever a write says (``SetDefaults_Namespace`` and the
+namespace strategy's ``Canonicalize``, pkg/registry/core/namespace/strategy.go)."""
 
 
 class _Dropped(Exception):  # noqa: N818 - a signal, not an error
@@ -81,25 +103,44 @@ class APIError(Exception):
         *,
         details: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code, self.reason, self.message = code, reason, message
         self.details = dict(details or {})
         self.headers = dict(headers or {})
+        self.metadata = dict(metadata or {})
 
     def status(self) -> dict[str, Any]:
+        """The ``metav1.Status`` body: empty ``reason`` and ``details`` left out, as Go's ``omitempty`` does (an error
+        that is not a Status answers 500 with neither: ``responsewriters.ErrorToAPIStatus``)."""
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.metadata),
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
         }
+        if self.reason:
+            body["reason"] = self.reason
         if self.details:
-            body["details"] = self.details
+            body["details"] = {k: v for k, v in self.details.items() if v not in ("", None, [])}
+        body["code"] = self.code
         return body
+
+
+def _not_found(resource: ResourceType, name: str) -> APIError:
+    """``errors.NewNotFound(qualifiedResource, name)``: ``deployments.apps "x" not found``."""
+    return APIError(
+        404,
+        "NotFound",
+        f'{resource.qualified} "{name}" not found',
+        details={"name": name, "group": resource.group, "kind": resource.plural},
+    )
+
+
+_NO_ROUTE = "the server could not find the requested resource"
+"""What kube-apiserver answers a path it serves nothing at (``pkg/util/notfoundhandler``), as a 404 ``NotFound``."""
 
 
 @attrs.define
@@ -155,24 +196,49 @@ def _now() -> str:
 class KubernetesStandIn:
     """The server, its objects and its controls. Use as a context manager (it serves from ``__enter__``)."""
 
-    def __init__(self, *, schema_set: Schemas | None = None, omit_groups: Iterable[str] = ()) -> None:
-        """*omit_groups*: API groups this cluster does not serve (``networking.istio.io``: Istio is not installed)."""
+    def __init__(
+        self,
+        *,
+        schema_set: Schemas | None = None,
+        omit_groups: Iterable[str] = (),
+        crds: Iterable[Mapping[str, Any]] = (),
+        apply_typed_errors: bool = False,
+    ) -> None:
+        """*omit_groups*: API groups this cluster does not serve (``networking.istio.io``: Istio is not installed).
+        *crds*: CustomResourceDefinitions (``apiextensions.k8s.io/v1`` documents, such as the ones Istio publishes)
+        served besides or instead of the stand-in's own (``crds.CUSTOM_RESOURCE_DEFINITIONS``): a kind they define
+        replaces the stand-in's version of it. *apply_typed_errors*: answer a server-side apply whose body does not fit
+        the kind's schema (a field it does not declare, two items of a keyed list with one key, a scalar of another
+        type) as kube-apiserver does — HTTP 500, ``failed to create typed patch object (NS/NAME; GROUP/VERSION,
+        Kind=KIND): .spec.x: field not declared in schema``, whatever ``fieldValidation`` says
+        (kubernetes/kubernetes#122480, #139253: structured-merge-diff's typing error is not a Status); off, such an
+        apply is judged by ``fieldValidation`` as a create or update is (400 ``strict decoding error`` with
+        ``Strict``, a ``Warning`` and the field dropped otherwise)."""
         self.schemas = schema_set or schemas()
         omitted = set(omit_groups)
-        self.kinds = tuple(kind for kind in KIND_TABLE if kind.group not in omitted)
+        definitions = {(d["spec"]["group"], d["spec"]["names"]["kind"]): d for d in CUSTOM_RESOURCE_DEFINITIONS}
+        definitions.update({(d["spec"]["group"], d["spec"]["names"]["kind"]): d for d in crds})
+        self.kinds = tuple(kind for kind in kind_table(definitions.values()) if kind.group not in omitted)
+        self.apply_typed_errors = apply_typed_errors
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._owners: dict[tuple[str, str, str], dict[tuple[str, str], _Owner]] = {}
         self._events: list[tuple[int, str, str, dict[str, Any]]] = []  # (rv, plural.group, type, object)
+        self._base: dict[tuple[str, str, str], dict[str, Any]] = {}  # every object as it was when history starts
         self._compacted = 0
         self._version = 100
+        self._allocated: set[str] = set()
         self._faults: list[Fault] = []
         self.audit: list[AuditRecord] = []
         self.requests = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        namespace = self._kind("v1", "Namespace")
+        for name in SYSTEM_NAMESPACES:  # kube-apiserver's bootstrap controller creates them (pkg/controlplane)
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            self._write(_Target(namespace, "", name, ""), "create", body, manager="kube-apiserver", params={})
 
     # ---- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -250,10 +316,13 @@ class KubernetesStandIn:
         return fault
 
     def compact(self) -> int:
-        """Forget the change history up to now, as etcd compaction does: a watch from an older version gets 410."""
+        """Forget the change history up to now, as etcd compaction does: a watch from an older version gets 410, and
+        so does a list continued from a page read before (``continue`` tokens name the version they list)."""
         with self._lock:
             self._compacted = self._version
             self._events.clear()
+            by_name = {kind.qualified: kind for kind in self.kinds}
+            self._base = {key: self._rendered(by_name[key[0]], obj) for key, obj in self._objects.items()}
             return self._version
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -274,12 +343,17 @@ class KubernetesStandIn:
 
     def apply(self, manifest: Mapping[str, Any], *, manager: str = "test", force: bool = False) -> dict[str, Any]:
         """Server-side apply *manifest* as *manager*, as a test's own hand (an administrator, another controller):
-        the same path as a request, without HTTP and without the audit log."""
+        the same path as a request, without HTTP and without the audit log. A manifest read back from the stand-in
+        may be applied as it is: its ``managedFields`` are left out, as a hand edit of a read object leaves them (a
+        request that sends them is refused, as kube-apiserver refuses it)."""
         resource = self._kind(str(manifest.get("apiVersion")), str(manifest.get("kind")))
-        metadata = manifest.get("metadata") or {}
+        body = copy.deepcopy(dict(manifest))
+        metadata = body.get("metadata") or {}
+        if isinstance(metadata, dict):
+            metadata.pop("managedFields", None)
         target = _Target(resource, str(metadata.get("namespace", "")), str(metadata.get("name", "")), "")
         params = {"force": "true"} if force else {}
-        return self._write(target, "apply", copy.deepcopy(dict(manifest)), manager=manager, params=params)
+        return self._write(target, "apply", body, manager=manager, params=params)
 
     @contextlib.contextmanager
     def controller(self, *, failing: Iterable[str] = (), interval: float = 0.02) -> Iterator[set[str]]:
@@ -393,7 +467,7 @@ class KubernetesStandIn:
         for candidate in self.kinds:
             if candidate.api_version == api_version and candidate.kind == kind:
                 return candidate
-        raise APIError(404, "NotFound", f"the server could not find the requested resource ({kind} {api_version})")
+        raise APIError(404, "NotFound", _NO_ROUTE)
 
     def _rendered(self, resource: ResourceType, obj: Mapping[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(dict(obj))
@@ -433,12 +507,14 @@ class KubernetesStandIn:
         resource = target.resource
         namespace = target.namespace if resource.namespaced else ""
         key = (resource.qualified, namespace, target.name)
-        dry_run = params.get("dryRun") == "All"
+        dry_run = _dry_run(params.get("dryRun"))
         strict = params.get("fieldValidation") == "Strict"
         force = params.get("force") == "true"
         warnings: list[str] = []
         with self._lock:
             live = self._objects.get(key)
+            if how == "apply" and isinstance(body, dict) and target.subresource == "":
+                self._check_apply_body(resource, target, body)
             if (
                 resource.namespaced
                 and resource.kind != "Namespace"
@@ -458,14 +534,9 @@ class KubernetesStandIn:
                     details={"name": target.name, "group": resource.group, "kind": resource.plural},
                 )
             if how not in ("create", "apply") and live is None:
-                raise APIError(
-                    404,
-                    "NotFound",
-                    f'{resource.qualified} "{target.name}" not found',
-                    details={"name": target.name, "group": resource.group, "kind": resource.plural},
-                )
-            if target.subresource == "status" and live is None:
-                raise APIError(404, "NotFound", f'{resource.qualified} "{target.name}" not found')
+                raise _not_found(resource, target.name)
+            if target.subresource and live is None:
+                raise _not_found(resource, target.name)
             base = copy.deepcopy(live) if live is not None else {}
             root = self.schemas.root(resource)
             if how in ("create", "replace", "apply"):
@@ -500,24 +571,14 @@ class KubernetesStandIn:
             unknown = self.schemas.unknown_fields(resource, applied)
             if unknown:
                 if strict:
-                    raise APIError(
-                        400,
-                        "BadRequest",
-                        "strict decoding error: " + ", ".join(f'unknown field "{name}"' for name in unknown),
-                    )
+                    raise _strict_decoding(resource, how, applied, unknown)
                 if params.get("fieldValidation") != "Ignore":
                     warnings += [f'unknown field "{name}"' for name in unknown]
                 applied = _without(applied, unknown)
             _default_keys(resource, applied)  # keyed lists match on defaulted keys; other defaults are nobody's
             requested_version = applied.get("metadata", {}).get("resourceVersion") or precondition
             if requested_version and live is not None and requested_version != live["metadata"]["resourceVersion"]:
-                raise APIError(
-                    409,
-                    "Conflict",
-                    f'Operation cannot be fulfilled on {resource.qualified} "{target.name}": the object has been '
-                    "modified; please apply your changes to the latest version and try again",
-                    details={"name": target.name, "group": resource.group, "kind": resource.plural},
-                )
+                raise _conflict(resource, target.name, _OPTIMISTIC_LOCK)
             owners = {name: copy.deepcopy(owner) for name, owner in self._owners.get(key, {}).items()}
             subresource = target.subresource
             ignored: tuple[fields.Path, ...]
@@ -529,6 +590,11 @@ class KubernetesStandIn:
                 others = {
                     name: owner.paths for (name, sub), owner in owners.items() if (name, sub) != (manager, subresource)
                 }
+                printed = {
+                    name: _printed_manager(name, owner)
+                    for (name, sub), owner in owners.items()
+                    if (name, sub) != (manager, subresource)
+                }
                 mine = owners.get((manager, subresource))
                 paths_by = {**others, manager: mine.paths if mine else set()}
                 try:
@@ -536,22 +602,7 @@ class KubernetesStandIn:
                         base, applied, manager, paths_by, root, schemas=self.schemas, force=force, ignored=ignored
                     )
                 except fields.Conflict as conflict:
-                    causes = [
-                        {"type": "FieldManagerConflict", "message": f'conflict with "{who}"', "field": path}
-                        for who, path in conflict.conflicts
-                    ]
-                    noun = "conflict" if len(causes) == 1 else f"{len(causes)} conflicts"
-                    raise APIError(
-                        409,
-                        "Conflict",
-                        f"Apply failed with {noun}: {conflict}",
-                        details={
-                            "name": target.name,
-                            "group": resource.group,
-                            "kind": resource.plural,
-                            "causes": causes,
-                        },
-                    ) from None
+                    raise _apply_conflict(conflict.conflicts, printed) from None
                 new_owners: dict[tuple[str, str], _Owner] = {}
                 for (name, sub), owner in owners.items():
                     if (name, sub) == (manager, subresource):
@@ -569,22 +620,18 @@ class KubernetesStandIn:
                 new_owners = owners
             candidate = self._keep_sides(resource, base, candidate, subresource)
             _default(resource, candidate)
-            problems = self._problems(resource, candidate) + _workload_problems(resource, live, candidate)
+            owned_view = copy.deepcopy(candidate)  # what the writer sent and the defaults: allocations are nobody's
+            self._strategy(resource, live, candidate, dry_run=dry_run)
+            problems = self._problems(resource, live, candidate)
             if problems:
-                causes = [
-                    {"reason": "FieldValueInvalid", "message": message, "field": path} for path, message in problems
-                ]
-                summary = "; ".join(f"{path}: {message}" for path, message in problems[:5])
-                raise APIError(
-                    422,
-                    "Invalid",
-                    f'{resource.kind} "{target.name}" is invalid: {summary}',
-                    details={"name": target.name, "group": resource.group, "kind": resource.kind, "causes": causes},
-                )
+                raise _invalid(resource, target.name, problems)
             if how != "apply":
-                changed, removed = fields.changed_leaves(base, candidate, root, self.schemas)
+                changed, removed = fields.changed_leaves(base, owned_view, root, self.schemas)
                 changed = {p for p in changed if not any(p[: len(i)] == i for i in ignored)}
                 removed = {p for p in removed if not any(p[: len(i)] == i for i in ignored)}
+                if subresource == "scale":  # the scale subresource writes the replicas and nothing else
+                    changed = {p for p in changed if p == _REPLICAS}
+                    removed = set()
                 for owner_key, owner in list(new_owners.items()):
                     owner.paths -= changed | removed
                     if not owner.paths:
@@ -608,6 +655,30 @@ class KubernetesStandIn:
             self._owners[key] = new_owners
             self._record(resource, "ADDED" if live is None else "MODIFIED", stored)
             return _with_warnings(self._rendered(resource, stored), warnings)
+
+    def _check_apply_body(self, resource: ResourceType, target: _Target, body: Mapping[str, Any]) -> None:
+        """What the field manager refuses of a server-side apply's body before anything else
+        (``structuredMergeManager.Apply``, k8s.io/apimachinery/pkg/util/managedfields/internal/structuredmerge.go):
+        another version (400), ``managedFields`` set (400), and — with *apply_typed_errors* — a body its typed
+        conversion fails on, answered 500 because that error is not a Status."""
+        if body.get("apiVersion") not in (None, resource.api_version):
+            raise APIError(
+                400,
+                "BadRequest",
+                "Incorrect version specified in apply patch. Specified patch version: "
+                f"{body.get('apiVersion')}, expected: {resource.api_version}",
+            )
+        if (body.get("metadata") or {}).get("managedFields") is not None:
+            raise APIError(400, "BadRequest", "metadata.managedFields must be nil")
+        if not self.apply_typed_errors:
+            return
+        typed = self.schemas.typed_errors(resource, body)
+        if typed:
+            metadata = body.get("metadata") or {}
+            where = f"{metadata.get('namespace') or ''}/{metadata.get('name') or target.name}"
+            gvk = f"{resource.group}/{resource.version}, Kind={resource.kind}"
+            errors = typed[0] if len(typed) == 1 else "errors:\n" + "\n".join(f"  {e}" for e in typed)
+            raise APIError(500, "", f"failed to create typed patch object ({where}; {gvk}): {errors}")
 
     def _check_identity(self, resource: ResourceType, target: _Target, body: Mapping[str, Any]) -> None:
         metadata = body.get("metadata") or {}
@@ -647,45 +718,85 @@ class KubernetesStandIn:
             kept.pop("status", None)
         return kept
 
-    def _problems(self, resource: ResourceType, obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def _strategy(  # noqa: PLR0912 - each kind's allocations, in the order its registry makes them
+        self, resource: ResourceType, live: Mapping[str, Any] | None, obj: dict[str, Any], *, dry_run: bool
+    ) -> None:
+        """What a kind's registry sets that no writer owns: a Namespace's phase and finalizer (namespace strategy's
+        ``PrepareForCreate``), a Service's cluster IP and node ports, allocated on create and kept when a write leaves
+        them out (pkg/registry/core/service/storage: ``allocateCreate``, ``patchAllocatedValues``)."""
+        if resource.api_version != "v1" or resource.kind not in ("Namespace", "Service"):
+            return
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            return
+        if resource.kind == "Namespace" and live is None:
+            finalizers = spec.setdefault("finalizers", [])
+            if "kubernetes" not in finalizers:
+                finalizers.append("kubernetes")
+            obj["status"] = {"phase": "Active"}
+        if resource.kind != "Service" or spec.get("type") == "ExternalName":
+            return
+        old = (live or {}).get("spec") or {}
+        if live is not None:  # normalizeClusterIPs: a new clusterIP alone names a new primary, to be judged
+            if not spec.get("clusterIPs") and old.get("clusterIPs") and old.get("clusterIP") == spec.get("clusterIP"):
+                spec["clusterIPs"] = list(old["clusterIPs"])
+            moved = spec.get("clusterIP") and spec.get("clusterIP") != old.get("clusterIP")
+            if moved and (not spec.get("clusterIPs") or spec.get("clusterIPs") == old.get("clusterIPs")):
+                spec["clusterIPs"] = [spec["clusterIP"]]
+        if not spec.get("clusterIP") and old.get("clusterIP"):  # patchAllocatedValues: left out is kept
+            spec["clusterIP"] = old["clusterIP"]
+        if not spec.get("clusterIPs") and old.get("clusterIPs"):
+            spec["clusterIPs"] = list(old["clusterIPs"])
+        if not spec.get("clusterIP"):
+            spec["clusterIP"] = self._allocate(dry_run=dry_run)
+        if not spec.get("clusterIPs"):
+            spec["clusterIPs"] = [spec["clusterIP"]]
+        if spec["clusterIP"] != "None":
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            old_ports = {(p.get("port"), p.get("protocol")): p for p in old.get("ports") or []}
+            for port in spec.get("ports") or []:
+                if isinstance(port, dict) and not port.get("nodePort"):
+                    kept = old_ports.get((port.get("port"), port.get("protocol")), {}).get("nodePort")
+                    port["nodePort"] = kept or 30000 + len(self._allocated) % 2768
+        if live is None:
+            obj.setdefault("status", {"loadBalancer": {}})
+
+    def _allocate(self, *, dry_run: bool) -> str:
+        """A cluster IP from the default service range 10.96.0.0/12 (kubeadm's and kind's ``--service-cluster-ip-
+        range``), never one already given; ``.1`` is the ``kubernetes`` Service's."""
+        for host in range(10, 1 << 20):
+            ip = f"10.{96 + (host >> 16)}.{(host >> 8) & 255}.{host & 255}"
+            if ip not in self._allocated:
+                if not dry_run:
+                    self._allocated.add(ip)
+                return ip
+        raise APIError(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full")
+
+    def _problems(
+        self, resource: ResourceType, live: Mapping[str, Any] | None, obj: Mapping[str, Any]
+    ) -> list[FieldError]:
+        """Everything validation refuses: the schema (and a CRD's CEL rules), the name, labels and annotations
+        (``ValidateObjectMeta``), and each kind's own rules (Deployments, Services)."""
         found = self.schemas.problems(resource, obj)
         metadata = obj.get("metadata") or {}
         name = str(metadata.get("name") or "")
-        pattern, limit = (_LABEL, 63) if resource.kind in _DNS_LABEL_KINDS else (_SUBDOMAIN, 253)
         if not name:
-            found.append(("metadata.name", "Required value: name or generateName is required"))
+            found.append(validation.required("metadata.name", "name or generateName is required"))
         elif resource.group == "rbac.authorization.k8s.io":  # RBAC names are path segments ("system:…")
             if name in (".", "..") or "/" in name or "%" in name:
                 found.append(
-                    ("metadata.name", f"Invalid value: {name!r}: may not be '.' or '..', nor contain '/' or '%'")
+                    validation.invalid("metadata.name", name, "may not be '.' or '..', nor contain '/' or '%'")
                 )
-        elif len(name) > limit or not pattern.match(name):
-            found.append(
-                (
-                    "metadata.name",
-                    f"Invalid value: {name!r}: a lowercase RFC 1123 {'label' if limit == 63 else 'subdomain'} must "
-                    "consist of lower case alphanumeric characters, '-' or '.'",
-                )
-            )
-        for section in ("labels",):
-            for label, value in (metadata.get(section) or {}).items():
-                prefix, _, short = str(label).rpartition("/")
-                if (prefix and not _SUBDOMAIN.match(prefix)) or len(short) > 63 or not _LABEL_NAME.match(short):
-                    found.append(
-                        (
-                            "metadata.labels",
-                            f"Invalid value: {label!r}: name part must consist of alphanumeric characters, '-', "
-                            "'_' or '.'",
-                        )
-                    )
-                if value and (len(str(value)) > 63 or not _LABEL_NAME.match(str(value))):
-                    found.append(
-                        (
-                            "metadata.labels",
-                            f"Invalid value: {value!r}: a valid label must be an empty string or consist of "
-                            "alphanumeric characters, '-', '_' or '.'",
-                        )
-                    )
+        else:
+            found += [validation.invalid("metadata.name", name, message) for message in _name_errors(resource, name)]
+        found += validation.label_errors(metadata.get("labels") or {}, "metadata.labels")
+        found += validation.annotation_errors(metadata.get("annotations") or {}, "metadata.annotations")
+        found += _workload_problems(resource, live, obj)
+        if (resource.api_version, resource.kind) == ("v1", "Service"):
+            old = (live or {}).get("spec") if live is not None else None
+            found += validation.service_errors(obj.get("spec") or {}, old)
         return found
 
     def _stamped(self, candidate: dict[str, Any], live: Mapping[str, Any] | None, *, bump: bool) -> dict[str, Any]:
@@ -707,64 +818,165 @@ class KubernetesStandIn:
         )
         return stored
 
-    def _delete(self, target: _Target, params: Mapping[str, str]) -> dict[str, Any]:
+    def _delete(self, target: _Target, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Delete one object, with ``DeleteOptions`` (from the body, or else the query, as the delete handler reads
+        them: staging/src/k8s.io/apiserver/pkg/endpoints/handlers/delete.go): ``dryRun`` deletes nothing,
+        ``preconditions`` (uid, resourceVersion) refuse a delete of another object or version (409)."""
         resource = target.resource
         namespace = target.namespace if resource.namespaced else ""
         key = (resource.qualified, namespace, target.name)
+        dry_run = _dry_run(options.get("dryRun"))
         with self._lock:
             live = self._objects.get(key)
             if live is None:
-                raise APIError(
-                    404,
-                    "NotFound",
-                    f'{resource.qualified} "{target.name}" not found',
-                    details={"name": target.name, "group": resource.group, "kind": resource.plural},
-                )
-            if params.get("dryRun") == "All":
-                return self._rendered(resource, live)
-            self._version += 1
-            del self._objects[key]
-            self._owners.pop(key, None)
-            gone = {**live, "metadata": {**live["metadata"], "resourceVersion": str(self._version)}}
-            self._record(resource, "DELETED", gone)
-            if resource.kind == "Namespace":  # its objects go with it
-                for other in [k for k in self._objects if k[1] == target.name]:
-                    kind = next(r for r in KIND_TABLE if r.qualified == other[0])
-                    self._version += 1
-                    removed = self._objects.pop(other)
-                    self._owners.pop(other, None)
-                    self._record(kind, "DELETED", removed)
-        return {
+                raise _not_found(resource, target.name)
+            preconditions = options.get("preconditions") or {}
+            for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+                wanted = preconditions.get(field)
+                if wanted is not None and wanted != live["metadata"].get(field):  # storage.Preconditions.Check
+                    raise _conflict(
+                        resource,
+                        target.name,
+                        f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: "
+                        f"{live['metadata'].get(field)}",
+                    )
+            if not dry_run:
+                self._version += 1
+                del self._objects[key]
+                self._owners.pop(key, None)
+                gone = {**live, "metadata": {**live["metadata"], "resourceVersion": str(self._version)}}
+                self._record(resource, "DELETED", gone)
+                if resource.kind == "Namespace":  # its objects go with it
+                    for other in [k for k in self._objects if k[1] == target.name]:
+                        kind = next(r for r in self.kinds if r.qualified == other[0])
+                        self._version += 1
+                        removed = self._objects.pop(other)
+                        self._owners.pop(other, None)
+                        self._record(kind, "DELETED", removed)
+        return {  # genericregistry.Store's finalizeDelete: a Status naming what went
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Success",
             "details": {
                 "name": target.name,
-                "group": resource.group,
+                **({"group": resource.group} if resource.group else {}),
                 "kind": resource.plural,
                 "uid": live["metadata"].get("uid"),
             },
         }
 
+    def _state_at(self, resource: ResourceType, version: int) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """The objects of a kind as they were at *version* (the history since the last compaction, replayed)."""
+        state = {key: obj for key, obj in self._base.items() if key[0] == resource.qualified}
+        for at, qualified, kind, obj in self._events:
+            if at > version:
+                break
+            if qualified != resource.qualified:
+                continue
+            key = (qualified, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+            if kind == "DELETED":
+                state.pop(key, None)
+            else:
+                state[key] = obj
+        return state
+
     def _list(self, resource: ResourceType, namespace: str | None, params: Mapping[str, str]) -> dict[str, Any]:
+        """A list, whole or in pages (``limit`` / ``continue``, as the etcd3 store pages it:
+        staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go ``GetList``, storage/continue.go): a page of at most
+        *limit* items in key order, a ``continue`` token naming the version the first page was read at and the key
+        to go on from, ``remainingItemCount`` when no selector filters; a continued page lists that same version —
+        or, once it is compacted away, 410 ``Expired`` with a token to go on at the latest version."""
         selector = _selector(params.get("labelSelector", ""))
         name = _field_name(params.get("fieldSelector", ""))
+        limit = int(params.get("limit") or 0)
+        token = params.get("continue") or ""
+        prefix = f"{namespace}/" if resource.namespaced and namespace else ""
         with self._lock:
-            items = [
-                self._rendered(resource, obj)
-                for (qualified, ns, obj_name), obj in sorted(self._objects.items())
-                if qualified == resource.qualified
-                and (namespace is None or ns == namespace)
-                and (name is None or obj_name == name)
-                and selector(obj["metadata"].get("labels") or {})
-            ]
+            version, start = self._version, ""
+            if token:
+                start, version = self._continued(token, params)
+            if version >= self._version or version < 0:
+                version = self._version
+                listed = {
+                    k: self._rendered(resource, o) for k, o in self._objects.items() if k[0] == resource.qualified
+                }
+            else:
+                listed = self._state_at(resource, version)
+            keyed = sorted(
+                (f"{ns}/{obj_name}" if ns else obj_name, obj)
+                for (_, ns, obj_name), obj in listed.items()
+                if (namespace is None or ns == namespace)
+            )
+            keyed = [(k.removeprefix(prefix), obj) for k, obj in keyed]
+            keyed = [(k, obj) for k, obj in keyed if k > start]
+            items: list[dict[str, Any]] = []
+            more, last = False, ""
+            for item_key, obj in keyed:
+                if limit and len(items) >= limit:
+                    more = True
+                    break
+                last = item_key
+                meta = obj["metadata"]
+                if (name is None or meta["name"] == name) and selector(meta.get("labels") or {}):
+                    items.append(_list_item(resource, obj))
+            listed_meta: dict[str, Any] = {"resourceVersion": str(version)}
+            if more:
+                listed_meta["continue"] = _continue_token(version, f"{last}\x00")
+                if not params.get("labelSelector") and not params.get("fieldSelector"):
+                    listed_meta["remainingItemCount"] = len(keyed) - len(items)
             return {
                 "kind": f"{resource.kind}List",
                 "apiVersion": resource.api_version,
-                "metadata": {"resourceVersion": str(self._version)},
+                "metadata": listed_meta,
                 "items": items,
             }
+
+    def _continued(self, token: str, params: Mapping[str, str]) -> tuple[str, int]:
+        """Where a ``continue`` token goes on from: (key, version), or the error kube-apiserver gives."""
+        version_param = params.get("resourceVersion")
+        if version_param not in (None, "", "0"):
+            raise APIError(400, "BadRequest", "specifying resource version is not allowed when using continue")
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (ValueError, binascii.Error) as exc:
+            raise APIError(400, "BadRequest", f"invalid continue token: continue key is not valid: {exc}") from None
+        if not isinstance(decoded, dict) or decoded.get("v") != "meta.k8s.io/v1":
+            shown = decoded.get("v") if isinstance(decoded, dict) else decoded
+            raise APIError(
+                400,
+                "BadRequest",
+                "invalid continue token: continue key is not valid: server does not recognize this encoded "
+                f"version {shown}",
+            )
+        version, start = int(decoded.get("rv") or 0), str(decoded.get("start") or "")
+        if version == 0:
+            raise APIError(
+                400,
+                "BadRequest",
+                "invalid continue token: continue key is not valid: incorrect encoded start resourceVersion "
+                "(version meta.k8s.io/v1)",
+            )
+        if not start:
+            raise APIError(
+                400,
+                "BadRequest",
+                "invalid continue token: continue key is not valid: encoded start key empty (version meta.k8s.io/v1)",
+            )
+        if posixpath.normpath("/" + start.lstrip("/")) != "/" + start.lstrip("/"):  # no path traversal past the prefix
+            raise APIError(400, "BadRequest", f"invalid continue token: continue key is not valid: {start}")
+        if 0 < version < self._compacted:  # etcd3/errors.go handleCompactedErrorForPaging
+            raise APIError(
+                410,
+                "Expired",
+                "The provided continue parameter is too old to display a consistent list result. You can start a new "
+                "list without the continue parameter, or use the continue token in this response to retrieve the "
+                "remainder of the results. Continuing with the provided token results in an inconsistent list - "
+                "objects that were created, modified, or deleted between the time the first chunk was returned and "
+                "now may show up in the list.",
+                metadata={"continue": _continue_token(-1, start)},
+            )
+        return start, version
 
     def _watch(
         self, resource: ResourceType, namespace: str | None, params: Mapping[str, str], drop_after: int | None
@@ -822,6 +1034,106 @@ class KubernetesStandIn:
             (v, kind, obj) for v, q, kind, obj in self._events if v > since and q == resource.qualified and wanted(obj)
         ]
 
+    # ---- the scale subresource -------------------------------------------------------------------------------------
+
+    def _scale(self, target: _Target, obj: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A Deployment's ``autoscaling/v1`` Scale (``scaleFromDeployment``, pkg/registry/apps/deployment/storage):
+        the object's identity and version, ``spec.replicas``, ``status.replicas`` and the selector as a string."""
+        resource = target.resource
+        if obj is None:
+            with self._lock:
+                live = self._objects.get((resource.qualified, target.namespace, target.name))
+                if live is None:
+                    raise _not_found(resource, target.name)
+                obj = copy.deepcopy(live)
+        metadata = obj["metadata"]
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        scale: dict[str, Any] = {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                key: metadata[key]
+                for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if key in metadata
+            },
+            "spec": {"replicas": spec["replicas"]} if spec.get("replicas") else {},
+            "status": {"replicas": int(status.get("replicas") or 0)},
+        }
+        selector = _selector_string(spec.get("selector") or {})
+        if selector:
+            scale["status"]["selector"] = selector
+        return scale
+
+    def _scale_write(
+        self, target: _Target, how: str, body: Any, *, manager: str, params: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """A write to ``/scale``: the Scale it makes (a PUT's body, or a patch of the current Scale), validated
+        (``ValidateScale``), moved into the Deployment's ``spec.replicas`` — the writer owning that field, with
+        ``subresource: scale`` — and answered with the new Scale."""
+        resource = target.resource
+        old = self._scale(target)
+        if how == "apply":
+            if not isinstance(body, dict):
+                raise APIError(400, "BadRequest", "the request body is not an object")
+            if body.get("apiVersion") not in (None, "autoscaling/v1"):
+                raise APIError(
+                    400,
+                    "BadRequest",
+                    "Incorrect version specified in apply patch. Specified patch version: "
+                    f"{body.get('apiVersion')}, expected: autoscaling/v1",
+                )
+            new = copy.deepcopy(body)
+        elif how == "replace":
+            new = copy.deepcopy(body) if isinstance(body, dict) else {}
+        elif how == "json":
+            try:
+                new = fields.json_patch(old, body)
+            except fields.PatchError as exc:
+                raise APIError(422, "Invalid", str(exc)) from None
+        else:
+            new = fields.json_merge_patch(old, body if isinstance(body, dict) else {})
+        metadata = new.get("metadata") or {}
+        if metadata.get("name") not in (None, target.name):
+            raise APIError(400, "BadRequest", "the name of the object does not match the name on the URL")
+        replicas = (new.get("spec") or {}).get("replicas", 0 if how != "apply" else None)
+        if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0):
+            raise APIError(
+                422,
+                "Invalid",
+                f'Scale.autoscaling "{target.name}" is invalid: spec.replicas: Invalid value: {replicas}: '
+                "must be greater than or equal to 0",
+                details={
+                    "name": target.name,
+                    "group": "autoscaling",
+                    "kind": "Scale",
+                    "causes": [
+                        validation.invalid("spec.replicas", replicas, "must be greater than or equal to 0").cause()
+                    ],
+                },
+            )
+        if metadata.get("uid") not in (None, old["metadata"].get("uid")):
+            raise _conflict(
+                resource,
+                target.name,
+                f"Precondition failed: UID in precondition: {metadata.get('uid')}, UID in object meta: "
+                f"{old['metadata'].get('uid')}",
+            )
+        change: dict[str, Any] = {
+            "apiVersion": resource.api_version,
+            "kind": resource.kind,
+            "metadata": {"name": target.name, "namespace": target.namespace},
+            "spec": {} if replicas is None else {"replicas": replicas},
+        }
+        result = self._write(
+            target,
+            "apply" if how == "apply" else "merge",
+            change,
+            manager=manager,
+            params=params,
+            precondition=metadata.get("resourceVersion") if how != "apply" else None,
+        )
+        return self._scale(target, result)
+
     # ---- faults and audit ------------------------------------------------------------------------------------------
 
     def _fault(self, method: str, path: str) -> Fault | None:
@@ -836,24 +1148,158 @@ class KubernetesStandIn:
 
 def _workload_problems(
     resource: ResourceType, live: Mapping[str, Any] | None, candidate: Mapping[str, Any]
-) -> list[tuple[str, str]]:
-    """What kube-apiserver's validation of a Deployment refuses beyond its schema: a selector that does not select
-    its own pods' labels, and a selector changed after creation (``apps/v1`` made it immutable)."""
+) -> list[FieldError]:
+    """What kube-apiserver's validation of a Deployment refuses beyond its schema (pkg/apis/apps/validation:
+    ``ValidateDeploymentSpec``, ``ValidateDeploymentUpdate``): no selector, a selector that does not select its own
+    pods' labels, and a selector changed after creation (``apps/v1`` made it immutable)."""
     if (resource.group, resource.kind) != ("apps", "Deployment"):
         return []
     spec = candidate.get("spec") or {}
-    selector = (spec.get("selector") or {}).get("matchLabels") or {}
+    selector_spec = spec.get("selector")
+    selector = (selector_spec or {}).get("matchLabels") or {}
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     problems = []
-    if not selector and not (spec.get("selector") or {}).get("matchExpressions"):
-        problems.append(("spec.selector", "Required value"))
+    if selector_spec is None:
+        problems.append(validation.required("spec.selector"))
+    elif not selector and not selector_spec.get("matchExpressions"):
+        problems.append(validation.invalid("spec.selector", selector_spec, "empty selector is invalid for deployment"))
     elif any(labels.get(key) != value for key, value in selector.items()):
         problems.append(
-            ("spec.template.metadata.labels", f"Invalid value: {labels!r}: `selector` does not match template `labels`")
+            validation.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
         )
-    if live is not None and (live.get("spec") or {}).get("selector") != spec.get("selector"):
-        problems.append(("spec.selector", f"Invalid value: {spec.get('selector')!r}: field is immutable"))
+    if live is not None and (live.get("spec") or {}).get("selector") != selector_spec:
+        problems.append(validation.invalid("spec.selector", selector_spec, "field is immutable"))
     return problems
+
+
+_OPTIMISTIC_LOCK = "the object has been modified; please apply your changes to the latest version and try again"
+"""``registry.OptimisticLockErrorMsg`` (k8s.io/apiserver/pkg/registry/generic/registry/store.go)."""
+_REPLICAS: fields.Path = (("f", "spec"), ("f", "replicas"))
+
+
+def _conflict(resource: ResourceType, name: str, why: str) -> APIError:
+    """``errors.NewConflict``: ``Operation cannot be fulfilled on deployments.apps "x": <why>``."""
+    return APIError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {resource.qualified} "{name}": {why}',
+        details={"name": name, "group": resource.group, "kind": resource.plural},
+    )
+
+
+def _strict_decoding(resource: ResourceType, how: str, patched: Mapping[str, Any], unknown: list[str]) -> APIError:
+    """``fieldValidation=Strict`` refusing unknown fields, as each handler words it: a create or update cannot decode
+    the body (400, ``Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: …``,
+    handlers/create.go, update.go); a JSON, merge or strategic patch is an invalid ``patch`` (422, handlers/patch.go);
+    an apply (when not typed: see ``apply_typed_errors``) a plain 400."""
+    error = "strict decoding error: " + ", ".join(f'unknown field "{name}"' for name in unknown)
+    if how in ("create", "replace"):
+        return APIError(
+            400,
+            "BadRequest",
+            f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: {error}',
+        )
+    if how in ("merge", "json", "strategic"):
+        cause = validation.invalid("patch", json.dumps(patched, separators=(",", ":")), error)
+        return APIError(422, "Invalid", f' "" is invalid: {cause}', details={"causes": [cause.cause()]})
+    return APIError(400, "BadRequest", error)
+
+
+def _printed_manager(name: str, owner: _Owner) -> str:
+    """How a conflict names a manager (``printManager``, k8s.io/apimachinery/pkg/util/managedfields/internal/
+    conflict.go): ``"kubectl-edit" using policy/v1 at 2026-01-05T09:00:00Z`` for an update,
+    ``"findly-infra"`` for an apply, ``with subresource "status"`` where it wrote one."""
+    printed = json.dumps(name)
+    if owner.subresource:
+        printed += f" with subresource {json.dumps(owner.subresource)}"
+    if owner.operation == "Update":
+        printed += f" using {owner.api_version} at {owner.time}"
+    return printed
+
+
+def _apply_conflict(conflicts: list[tuple[str, str]], printed: Mapping[str, str]) -> APIError:
+    """``NewConflictError``: one cause per field (``FieldManagerConflict``, the manager, the path), the message
+    ``Apply failed with 1 conflict: conflict with "m": .spec.x``, or for several, grouped by manager in name order
+    (``Apply failed with 2 conflicts: conflicts with "m":\n- .spec.x\n- .spec.y``); no name or kind in the details
+    (``errors.NewApplyConflict``)."""
+    ordered = sorted(conflicts)
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f"conflict with {printed.get(who, json.dumps(who))}",
+            "field": path,
+        }
+        for who, path in ordered
+    ]
+    if len(ordered) == 1:
+        who, path = ordered[0]
+        message = f"Apply failed with 1 conflict: conflict with {printed.get(who, json.dumps(who))}: {path}"
+    else:
+        lines: list[str] = []
+        for who in sorted({who for who, _ in ordered}):
+            lines.append(f"conflicts with {printed.get(who, json.dumps(who))}:")
+            lines += [f"- {path}" for other, path in ordered if other == who]
+        message = f"Apply failed with {len(ordered)} conflicts: " + "\n".join(lines)
+    return APIError(409, "Conflict", message, details={"causes": causes})
+
+
+def _invalid(resource: ResourceType, name: str, errors: list[FieldError]) -> APIError:
+    """``errors.NewInvalid``: 422 ``Invalid``, ``Deployment.apps "x" is invalid: <errors>``, a cause per error."""
+    return APIError(
+        422,
+        "Invalid",
+        f'{resource.group_kind} "{name}" is invalid: {validation.aggregate(errors)}',
+        details={
+            "name": name,
+            "group": resource.group,
+            "kind": resource.kind,
+            "causes": [error.cause() for error in errors],
+        },
+    )
+
+
+def _name_errors(resource: ResourceType, name: str) -> list[str]:
+    """A kind's name rule (``ValidateObjectMeta``'s name function): DNS-1035 labels for Services
+    (``ValidateServiceName``), DNS-1123 labels for Namespaces, DNS-1123 subdomains otherwise."""
+    if (resource.api_version, resource.kind) == ("v1", "Service"):
+        errors = ["must be no more than 63 bytes"] if len(name) > 63 else []
+        if not re.match(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", name):
+            errors.append(
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+                "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+                "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+            )
+        return errors
+    if (resource.api_version, resource.kind) == ("v1", "Namespace"):
+        return validation.dns1123_label(name)
+    return validation.dns1123_subdomain(name)
+
+
+def _dry_run(value: Any) -> bool:
+    """``dryRun`` (a query parameter, or ``DeleteOptions.dryRun``): ``All`` is the only value there is."""
+    values = [value] if isinstance(value, str) else list(value or [])
+    unsupported = [v for v in values if v != "All"]
+    if unsupported:
+        raise APIError(
+            422,
+            "Invalid",
+            f'dryRun: Unsupported value: {validation.go_value(values)}: supported values: "All"',
+        )
+    return bool(values)
+
+
+def _continue_token(version: int, start: str) -> str:
+    """``storage.EncodeContinue``: unpadded URL-safe base64 of ``{"v":"meta.k8s.io/v1","rv":N,"start":"k\\u0000"}``."""
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": version, "start": start}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _list_item(resource: ResourceType, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """An item of a list as the server encodes it: a built-in kind's items carry no ``apiVersion``/``kind`` (typed
+    lists set them on the list alone); a custom resource's do (unstructured)."""
+    if resource.custom:
+        return dict(obj)
+    return {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
 
 
 def _condition(kind: str, status: str, reason: str, message: str, at: str) -> dict[str, str]:
@@ -914,7 +1360,12 @@ def _default_keys(resource: ResourceType, obj: dict[str, Any]) -> None:
 
 
 def _default(resource: ResourceType, obj: dict[str, Any]) -> None:
-    """The defaults kube-apiserver sets that a deployment tool meets."""
+    """The defaults kube-apiserver sets that a deployment tool meets (pkg/apis/apps/v1/defaults.go,
+    pkg/apis/core/v1/defaults.go: ``SetDefaults_Deployment``, ``SetDefaults_Service``, ``SetDefaults_Namespace``)."""
+    if resource.api_version == "v1" and resource.kind == "Namespace":  # the label is the name, whatever was written
+        metadata = obj.setdefault("metadata", {})
+        labels = metadata.get("labels")
+        metadata["labels"] = {**(labels if isinstance(labels, dict) else {}), METADATA_NAME_LABEL: metadata["name"]}
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         return
@@ -927,11 +1378,18 @@ def _default(resource: ResourceType, obj: dict[str, Any]) -> None:
         if strategy.get("type", "RollingUpdate") == "RollingUpdate":
             strategy.setdefault("type", "RollingUpdate")
             strategy.setdefault("rollingUpdate", {"maxSurge": "25%", "maxUnavailable": "25%"})
-    if resource.kind == "Service":
-        spec.setdefault("type", "ClusterIP")
+    if resource.api_version == "v1" and resource.kind == "Service":
+        kind = spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if kind in ("ClusterIP", "NodePort", "LoadBalancer"):
+            spec.setdefault("internalTrafficPolicy", "Cluster")
+        if kind in ("NodePort", "LoadBalancer"):
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+        if kind == "LoadBalancer":
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
         for port in spec.get("ports", []) or []:
-            if isinstance(port, dict):
-                port.setdefault("targetPort", port.get("port"))
+            if isinstance(port, dict) and not port.get("targetPort"):
+                port["targetPort"] = port.get("port")
 
 
 def _selector(text: str) -> Callable[[Mapping[str, str]], bool]:
@@ -966,6 +1424,19 @@ def _selector(text: str) -> Callable[[Mapping[str, str]], bool]:
     return lambda labels: all(holds(op, key, values, labels) for op, key, values in clauses)
 
 
+def _selector_string(selector: Mapping[str, Any]) -> str:
+    """A label selector as ``labels.Selector.String`` writes it, sorted by key: ``app=x,track in (a,b)``."""
+    requirements: list[tuple[str, str]] = [(k, f"{k}={v}") for k, v in (selector.get("matchLabels") or {}).items()]
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression.get("key", ""), expression.get("operator", "")
+        values = ",".join(sorted(expression.get("values") or []))
+        shown = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key}.get(
+            operator, f"!{key}"
+        )
+        requirements.append((key, shown))
+    return ",".join(text for _, text in sorted(requirements))
+
+
 def _field_name(text: str) -> str | None:
     match = re.fullmatch(r"metadata\.name==?(.+)", text.strip())
     return match.group(1) if match else None
@@ -996,6 +1467,18 @@ def _discovery(kinds: tuple[ResourceType, ...], group: str, version: str) -> dic
                     "singularName": "",
                     "namespaced": resource.namespaced,
                     "kind": resource.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
+        if resource.scale:  # autoscaling/v1 Scale, as kube-apiserver lists deployments/scale
+            resources.append(
+                {
+                    "name": f"{resource.plural}/scale",
+                    "singularName": "",
+                    "namespaced": resource.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
                     "verbs": ["get", "patch", "update"],
                 }
             )
@@ -1193,10 +1676,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif len(parts) >= 3 and parts[0] == "apis":
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
-            raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+            raise APIError(404, "NotFound", _NO_ROUTE)
         if not rest:
             if method != "GET" or not any((r.group, r.version) == (group, version) for r in stand_in.kinds):
-                raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+                raise APIError(404, "NotFound", _NO_ROUTE)
             self._send(200, _discovery(stand_in.kinds, group, version))
             return
         plurals = {r.plural: r for r in stand_in.kinds if (r.group, r.version) == (group, version)}
@@ -1205,13 +1688,16 @@ class _Handler(BaseHTTPRequestHandler):
             namespace, rest = rest[1], rest[2:]
         resource = plurals.get(rest[0])
         if resource is None:
-            raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+            raise APIError(404, "NotFound", _NO_ROUTE)
         name = rest[1] if len(rest) > 1 else ""
         subresource = rest[2] if len(rest) > 2 else ""
-        if subresource and (subresource != "status" or not resource.status):
-            raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+        served = {"status": resource.status, "scale": resource.scale}
+        if len(rest) > 3 or (subresource and not served.get(subresource)):
+            raise APIError(404, "NotFound", _NO_ROUTE)
+        if subresource and method in ("POST", "DELETE"):
+            raise APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if resource.namespaced and namespace is None and (name or method != "GET"):
-            raise APIError(404, "NotFound", f"the server could not find the requested resource ({path})")
+            raise APIError(404, "NotFound", _NO_ROUTE)
         watch = params.get("watch") in ("true", "1")
         verb = (
             "watch"
@@ -1231,19 +1717,19 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and not name:
             self._send(200, stand_in._list(resource, namespace, params))
             return
+        if method == "GET" and subresource == "scale":
+            self._send(200, stand_in._scale(target))
+            return
         if method == "GET":
             found = stand_in.get(resource.api_version, resource.kind, namespace or "", name)
             if found is None:
-                raise APIError(
-                    404,
-                    "NotFound",
-                    f'{resource.qualified} "{name}" not found',
-                    details={"name": name, "group": resource.group, "kind": resource.plural},
-                )
+                raise _not_found(resource, name)
             self._send(200, found)
             return
         if method == "DELETE":
-            self._send(200, stand_in._delete(target, params))
+            if not name:
+                raise APIError(405, "MethodNotAllowed", "the stand-in does not delete collections")
+            self._send(200, stand_in._delete(target, self._delete_options(body, params)))
             return
         content_type = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
         document = self._decode(body, content_type)
@@ -1252,14 +1738,13 @@ class _Handler(BaseHTTPRequestHandler):
                 raise APIError(405, "MethodNotAllowed", "POST to a named object is not allowed")
             target.name = str((document or {}).get("metadata", {}).get("name") or "")
             if not target.name:
-                raise APIError(
-                    422,
-                    "Invalid",
-                    f"{resource.kind} is invalid: metadata.name: Required value: name or generateName is required",
-                )
+                raise _invalid(resource, "", [validation.required("metadata.name", "name or generateName is required")])
             self._send(201, stand_in._write(target, "create", document, manager=manager, params=params))
             return
         if method == "PUT":
+            if subresource == "scale":
+                self._send(200, stand_in._scale_write(target, "replace", document, manager=manager, params=params))
+                return
             self._send(200, stand_in._write(target, "replace", document, manager=manager, params=params))
             return
         how = {
@@ -1278,11 +1763,26 @@ class _Handler(BaseHTTPRequestHandler):
                 "Invalid",
                 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
             )
+        if subresource == "scale":
+            self._send(200, stand_in._scale_write(target, how, document, manager=manager, params=params))
+            return
         existed = stand_in.get(resource.api_version, resource.kind, namespace or "", name) is not None
         if how == "apply" and not existed:  # an apply that creates is authorized as a create too, as upstream does
             stand_in.audit.append(AuditRecord("create", resource.group, resource.plural, "", namespace or "", name))
         result = stand_in._write(target, how, document, manager=manager, params=params)
         self._send(200 if existed or how != "apply" else 201, result)
+
+    def _delete_options(self, body: bytes, params: Mapping[str, str]) -> dict[str, Any]:
+        """``DeleteOptions`` as the delete handler reads them: the body's when there is one, else the query's."""
+        if not body:
+            return {"dryRun": params["dryRun"]} if "dryRun" in params else {}
+        try:
+            options = json.loads(body)
+        except ValueError as exc:
+            raise APIError(400, "BadRequest", f"the body of the request cannot be decoded: {exc}") from None
+        if not isinstance(options, dict):
+            raise APIError(400, "BadRequest", "decoded object cannot be converted to DeleteOptions")
+        return options
 
     def _decode(self, body: bytes, content_type: str) -> Any:
         if content_type not in (

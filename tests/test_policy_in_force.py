@@ -554,10 +554,12 @@ def test_adopt_refuses_exactly_an_unproven_weakening_and_records_the_file_policy
     actor = identity.login if identity else "erin"
     adoption = _adopt(in_force, file, actor, identity)
     weakenings = held.weakenings(proposed)
-    if weakenings and held.refusal_of(actor, identity) is not None:
+    guarded = [change for change in held.changes(proposed) if change.guarded]
+    assert {f"production: {w}" for w in weakenings} <= {str(change) for change in guarded}
+    if guarded and held.refusal_of(actor, identity) is not None:
         assert adoption.event is None
         assert adoption.refusal is not None
-        assert all(sentence in adoption.refusal.message for sentence in weakenings)
+        assert all(str(change) in adoption.refusal.message for change in guarded)
     elif held.changes(proposed):
         assert adoption.refusal is None
         assert adoption.event is not None
@@ -565,6 +567,26 @@ def test_adopt_refuses_exactly_an_unproven_weakening_and_records_the_file_policy
         assert adoption.event.weakenings == tuple(f"production: {w}" for w in weakenings)
     else:
         assert adoption == type(adoption)()
+
+
+def test_narrowing_whom_a_verified_policy_accepts_is_guarded_as_a_weakening_is() -> None:
+    """A branch that restricts production to its own GitHub environment (a strengthening, by the letter) would lock
+    out the protected workflow, the one run that may change the policy: it is adopted only from a run the policy in
+    force accepts."""
+    narrowed = platform_with(attrs.evolve(VERIFIED, github_environments=("mallory-env",)))
+    proposed = PlatformPolicy.of(narrowed)
+    assert PRODUCTION.weakenings(EnvironmentPolicy.of(narrowed, "production")) == ()
+    branch = person("mallory", "6666", ref="refs/heads/mallory-patch")
+    for actor, identity in (("mallory", None), ("mallory", branch)):
+        refused = _adopt(STRONG_POLICY, proposed, actor, identity)
+        assert refused.refusal is not None
+        assert "production: github environments are restricted to mallory-env" in refused.refusal.message
+    done = _adopt(STRONG_POLICY, proposed, "bob", person("bob", "1002", 2001))
+    assert done.event is not None
+    assert done.event.reason == "changed, by someone the policy in force accepts"
+    assert done.event.weakenings == ()
+    # where the policy in force trusts names, anyone may turn verification on (nothing could be proven before)
+    assert _adopt(WEAK_POLICY, STRONG_POLICY, "erin", None).event is not None
 
 
 # ---- the policy stream in the state ---------------------------------------------------------------------------------

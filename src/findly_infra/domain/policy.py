@@ -4,10 +4,11 @@ platform file a command was given.
 A platform file is only a proposal: any workflow on any branch can run the tool with a copy of it. What decides who
 may approve and promote is the policy the state holds — recorded, hash-linked like every event, in a stream of its
 own (:data:`POLICY_STREAM`, a name no service can have) — and a file's policy takes its place only as
-:func:`adopt` says: the first one, or one that only strengthens it, at once; one that weakens it only from a run the
-policy in force itself accepts (for an environment that verifies identities: a run of the protected workflow on the
-protected ref — a reviewed change of the file). Approvals are judged again when they are counted, under the policy
-in force then (``domain.approvals``).
+:func:`adopt` says: the first one, or one that only strengthens it, at once; one that weakens it (or narrows whom a
+policy that verifies identities accepts as acting: that would let anyone lock out the runs that may change it) only
+from a run the policy in force itself accepts (for an environment that verifies identities: a run of the protected
+workflow on the protected ref — a reviewed change of the file). Approvals are judged again when they are counted,
+under the policy in force then (``domain.approvals``).
 
 Restriction lists are compared without knowing their meaning, so that a restriction :class:`IdentityPolicy` gains
 later is compared too: an empty tuple accepts any value, a non-empty one only its own values (a value added widens
@@ -153,8 +154,17 @@ class EnvironmentPolicy:
     # ---- what a proposed policy changes --------------------------------------------------------------------------
 
     def changes(self, proposed: EnvironmentPolicy) -> tuple[PolicyChange, ...]:
-        """Everything *proposed* changes of this policy, each a sentence that says whether it weakens it."""
-        return tuple(PolicyChange(self.environment, what, weakens) for what, weakens in self._differences(proposed))
+        """Everything *proposed* changes of this policy, each a sentence that says whether it weakens it — and, where
+        this policy verifies identities, a change to who it accepts as acting is guarded even when it narrows them
+        (``PolicyChange.guarded``): narrowing them unproven would let anyone lock out the runs that may change it."""
+        found = [PolicyChange(self.environment, what, weakens) for what, weakens in self._differences(proposed)]
+        if self.identity.verified:
+            found += [
+                PolicyChange(self.environment, what, weakens=False, guarded=True)
+                for what, weakens in self._restriction_changes(proposed)
+                if not weakens
+            ]
+        return tuple(found)
 
     def weakenings(self, proposed: EnvironmentPolicy) -> tuple[str, ...]:
         """What *proposed* would weaken of this policy, one sentence each (empty: it weakens nothing)."""
@@ -218,16 +228,21 @@ class EnvironmentPolicy:
             return  # the restrictions of a policy that does not verify mean nothing
         if not old_policy.verified:
             return
-        for field in attrs.fields(IdentityPolicy):
-            if field.name == "verified":
-                continue
-            yield from _restriction_differences(
-                field.name.replace("_", " "), getattr(old_policy, field.name), getattr(new_policy, field.name)
-            )
+        yield from ((what, True) for what, weakens in self._restriction_changes(new) if weakens)
         for name in ("issuer", "audience", "keys_url"):
             before, after = getattr(self, name), getattr(new, name)
             if before != after:
                 yield f"the {name.replace('_', ' ')} of the tokens is {after}, not {before}", True
+
+    def _restriction_changes(self, new: EnvironmentPolicy) -> Iterator[tuple[str, bool]]:
+        """How the identity policy's restrictions change, where both verify identities (``(what, weakens)``)."""
+        if not (self.identity.verified and new.identity.verified):
+            return
+        for field in attrs.fields(IdentityPolicy):
+            if field.name != "verified":
+                yield from _restriction_differences(
+                    field.name.replace("_", " "), getattr(self.identity, field.name), getattr(new.identity, field.name)
+                )
 
 
 def _member_differences(old: ApproverGroup, new: ApproverGroup) -> Iterator[tuple[str, bool]]:
@@ -278,6 +293,13 @@ class PolicyChange:
     environment: str
     what: str
     weakens: bool
+    guarded: bool = attrs.field()
+    """Whether it takes effect only from someone the policy in force accepts: every weakening, and any change of
+    whom a policy that verifies identities accepts as acting."""
+
+    @guarded.default
+    def _guarded(self) -> bool:
+        return self.weakens
 
     def __str__(self) -> str:
         return f"{self.environment}: {self.what}"
@@ -369,10 +391,11 @@ def adopt(
 
     - the same policy as *in_force*: nothing to record;
     - no policy in force yet, or one *proposed* only strengthens: adopted;
-    - one it weakens: adopted only when *actor* is someone the policy in force of every weakened environment
-      accepts (:meth:`EnvironmentPolicy.refusal_of`: where it verifies identities, a run it accepts; where it trusts
-      names, anyone named) — else refused by ``policy-in-force``, naming each weakening and what would make it take
-      effect.
+    - one it weakens — or, where the policy in force verifies identities, one that changes whom it accepts as acting
+      at all (:attr:`PolicyChange.guarded`) — adopted only when *actor* is someone the policy in force of every such
+      environment accepts (:meth:`EnvironmentPolicy.refusal_of`: where it verifies identities, a run it accepts;
+      where it trusts names, anyone named); else refused by ``policy-in-force``, naming each such change and what
+      would make it take effect.
     """
 
     def adopted(reason: str, changes: tuple[PolicyChange, ...] = ()) -> Adoption:
@@ -396,28 +419,30 @@ def adopt(
     changes = in_force.changes(proposed)
     if not changes:
         return Adoption()
-    weakenings = tuple(change for change in changes if change.weakens)
-    if not weakenings:
+    guarded = tuple(change for change in changes if change.guarded)
+    if not guarded:
         return adopted("strengthened", changes)
     unproven = {}
-    for name in dict.fromkeys(change.environment for change in weakenings):
+    for name in dict.fromkeys(change.environment for change in guarded):
         held = in_force.environment(name)
         problem = held.refusal_of(actor, identity) if held is not None else None
         if held is not None and problem is not None:
             unproven[name] = (held, problem)
     if unproven:
-        return Adoption(refusal=Refusal(POLICY_IN_FORCE, _refused(weakenings, unproven)), changes=changes)
-    return adopted("weakened, by someone the policy in force accepts", changes)
+        return Adoption(refusal=Refusal(POLICY_IN_FORCE, _refused(guarded, unproven)), changes=changes)
+    weakened = any(change.weakens for change in guarded)
+    return adopted(f"{'weakened' if weakened else 'changed'}, by someone the policy in force accepts", changes)
 
 
-def _refused(weakenings: Iterable[PolicyChange], unproven: dict[str, tuple[EnvironmentPolicy, str]]) -> str:
-    what = "; ".join(map(str, weakenings))
+def _refused(guarded: Iterable[PolicyChange], unproven: dict[str, tuple[EnvironmentPolicy, str]]) -> str:
+    what = "; ".join(map(str, guarded))
     who = "; ".join(f"{name}: {held.accepts()} — and here {problem}" for name, (held, problem) in unproven.items())
     return (
-        f"the platform file weakens the policy in force ({what}), and a weaker policy takes effect only from a run "
-        f"the policy in force accepts ({who}). Make it a reviewed change of the file on the protected ref and run "
-        "`findly-infra policy adopt` from that workflow (with `permissions: id-token: write`), or use the file the "
-        "policy in force was adopted from (`findly-infra policy show` says what is in force): nothing was recorded"
+        f"the platform file weakens the policy in force, or changes whom it accepts as acting ({what}), which takes "
+        f"effect only from a run the policy in force accepts ({who}). Make it a reviewed change of the file on the "
+        "protected ref and run `findly-infra policy adopt` from that workflow (with `permissions: id-token: write`), "
+        "or use the file the policy in force was adopted from (`findly-infra policy show` says what is in force): "
+        "nothing was recorded"
     )
 
 

@@ -50,6 +50,7 @@ from findly_infra.domain import (
     same_actor,
 )
 from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.platform import UnknownNameError
 
 from .conftest import EXAMPLE
 
@@ -650,6 +651,18 @@ def test_status_counts_under_the_policy_in_force_whatever_file_it_is_read_with()
         strong.deploy("fn-posts", "1.0.0", "production", actor="bob", identity=person("bob", "1002", 3))
     assert refused.value.refusal.rule == "approvals"
     assert "a name, not a verified identity" in refused.value.refusal.message
+
+
+def test_a_command_on_an_unknown_service_or_environment_adopts_nothing() -> None:
+    store = MemoryEventStore()
+    service = _service(STRONG, store)
+    for command in (
+        lambda: service.deploy("fn-nope", "1.0.0", "development", actor="ci"),
+        lambda: service.record_test("fn-posts", "1.0.0", "qa", "unit", True, actor="ci"),
+    ):
+        with pytest.raises(UnknownNameError):
+            command()
+    assert store.streams.get(POLICY_STREAM, []) == []
 
 
 class _FailingOnce(MemoryEventStore):

@@ -579,6 +579,15 @@ class PipelineService:
         check_input(actor=actor)
         return self._hold_policy(actor, identity, governs=True)
 
+    def _policy_first(
+        self, service: str, environment: str, actor: str, identity: VerifiedIdentity | None, *, governs: bool
+    ) -> None:
+        """:meth:`_hold_policy` for a command on *service* in *environment* — names known first: a command refused
+        as bad input adopts nothing."""
+        if environment not in self._load(service).environments:  # raises UnknownNameError for an unknown service
+            self.platform.environment(environment)
+        self._hold_policy(actor, identity, governs=governs)
+
     def _hold_policy(self, actor: str, identity: VerifiedIdentity | None, *, governs: bool) -> Adoption:
         """Before a command decides: the platform file's policy adopted where :func:`domain.policy.adopt` says so,
         in the policy stream, before the command's own events — so that a failure in between leaves only an
@@ -644,8 +653,8 @@ class PipelineService:
         identity: VerifiedIdentity | None = None,
         governs: bool = False,
     ) -> Outcome:
-        if actor is not None:  # the command's own: the file's policy against the one in force, first
-            self._hold_policy(actor, identity, governs=governs)
+        if actor is not None:  # a person's command: the file's policy against the one in force, first
+            self._policy_first(service, environment, actor, identity, governs=governs)
         for attempt in range(1, self.attempts + 1):
             pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
             if environment not in pipeline.environments:

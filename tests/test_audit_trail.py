@@ -223,7 +223,9 @@ def test_approvals_expire_at_exactly_their_age() -> None:
     late = ready.deploy("1.0.0", "production", actor="erin", at=T0 + expiry)
     assert _refusal(late) == (
         "approvals",
-        "1.0.0 needs an approval from devops-team, security-team to enter production",
+        "1.0.0 needs an approval from devops-team, security-team to enter production; not counted: alice's "
+        "approval for devops-team (2026-11-26T09:00:00): expired (an approval lasts 1 day); carol's approval for "
+        "security-team (2026-11-26T09:00:00): expired (an approval lasts 1 day)",
     )
 
 

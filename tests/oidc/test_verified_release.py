@@ -105,7 +105,11 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state in which 1.4.0 has passed development and staging (names are enough there), built once."""
     folder = tmp_path_factory.mktemp("staged")
     with GitHubOidcStandIn() as github:
-        _through_staging(Release(folder, github))
+        release = Release(folder, github)
+        # production trusting names while it is staged: each test's file (its own issuer, on its own port) then
+        # strengthens the policy in force, and is adopted by its first command (an issuer changed is a weakening)
+        (folder / "findly.yaml").write_text(platform_text(github.url).replace(POLICY, ""))
+        _through_staging(release)
     return folder / "state.sqlite3"
 
 
@@ -292,7 +296,8 @@ def test_a_token_that_proves_nothing_is_refused_at_the_door(
 
 
 def test_an_issuer_that_cannot_be_reached_is_a_dependency_not_a_refusal(release: Release) -> None:
-    _requested(release)
+    # the file's issuer before any policy verifying production is in force (once one is, a file naming another issuer
+    # weakens it: tokens are verified against the issuer in force — tests/test_policy_in_force_cli.py)
     text = (release.folder / "findly.yaml").read_text()
     (release.folder / "findly.yaml").write_text(text.replace(release.github.url, "http://127.0.0.1:9"))
     release.github.next_token = release.github.mint(iss="http://127.0.0.1:9")

@@ -38,7 +38,7 @@ def test_a_state_moves_from_sqlite_to_postgresql_and_back_whole(tmp_path: Path, 
     assert (code, document["events"]) == (0, len(exported.read_text().splitlines()) - 1)
     code, document = cli(_env(pg_url), "state", "import", str(exported))
     assert code == 0
-    assert set(document["imported"]) == {"fn-posts", "fn-matcher"}  # type: ignore[arg-type]
+    assert set(document["imported"]) == {"_policy", "fn-posts", "fn-matcher"}  # type: ignore[arg-type]
     assert document["time"] == "virtual"  # a rehearsal's state stays one
     back = str(tmp_path / "back.sqlite3")
     again = tmp_path / "again.jsonl"
@@ -61,9 +61,9 @@ def test_an_import_never_writes_over_a_stream_and_can_be_run_again(tmp_path: Pat
     lines = list(export_lines(source))
     target = MemoryEventStore()
     first = import_lines(target, lines)
-    assert sorted(first.imported) == ["fn-matcher", "fn-posts"]
+    assert sorted(first.imported) == ["_policy", "fn-matcher", "fn-posts"]  # the policy in force moves too
     again = import_lines(target, lines)  # interrupted, or simply run twice: nothing written twice
-    assert (again.imported, again.already) == ({}, ("fn-matcher", "fn-posts"))
+    assert (again.imported, again.already) == ({}, ("_policy", "fn-matcher", "fn-posts"))
     other = MemoryEventStore()
     other.append("fn-posts", 0, target.load("fn-posts")[0][:1])
     with pytest.raises(BadInputError, match="fn-posts already has 1 events in this state"):
@@ -75,7 +75,7 @@ def test_an_import_never_writes_over_a_stream_and_can_be_run_again(tmp_path: Pat
     ("mangle", "message"),
     [
         (lambda lines: lines[:-1], "has .* events, the header says .*incomplete"),
-        (lambda lines: [lines[0], *lines[2:]], "event 1 comes where event 0 should"),
+        (lambda lines: [*lines[:2], *lines[3:]], "event 1 comes where event 0 should"),  # line 2: the policy
         (lambda lines: [lines[0], lines[1][:40], *lines[2:]], "line 2: not JSON"),
         (lambda lines: lines[1:], "line 1: not a findly state export"),
         (lambda _: [], "is empty"),

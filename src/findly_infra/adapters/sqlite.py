@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from findly_infra.application.codec import decode_stream, event_from_dict, event_to_dict
+from findly_infra.application.codec import decode_stream, event_of_stream, event_to_dict
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
 from findly_infra.domain.events import Event
@@ -469,7 +469,7 @@ class SqliteEventStore:
                     problems.append(f"{service}: event {expected.get(service, 0)} is missing (the next is {position})")
                 expected[service] = position + 1
                 try:
-                    event_from_dict(json.loads(body))
+                    event_of_stream(service, json.loads(body))
                 except Exception as exc:  # noqa: BLE001 - any record that cannot be read is a finding, named
                     problems.append(f"{service}: event {position} cannot be read: {type(exc).__name__}: {exc}")
         return problems

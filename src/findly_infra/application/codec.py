@@ -13,12 +13,13 @@ import cattrs
 
 from findly_infra.domain import events as domain_events
 from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading, Verdict
+from findly_infra.domain.policy import POLICY_STREAM, PolicyAdopted
 
-__all__ = ["EVENT_TYPES", "decode_stream", "event_from_dict", "event_to_dict"]
+__all__ = ["EVENT_TYPES", "decode_stream", "event_from_dict", "event_of_stream", "event_to_dict", "stream_problem"]
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
-    for cls in vars(domain_events).values()
+    for cls in (*vars(domain_events).values(), PolicyAdopted)
     if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
 }
 
@@ -45,6 +46,26 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         return _analysis(data)
     body = {k: v for k, v in data.items() if k not in ("type", "event")}
     return _converter().structure(body, EVENT_TYPES[data["event"]])
+
+
+def stream_problem(service: str, event: Event) -> str | None:
+    """Why *event* cannot be in *service*'s stream, or ``None``: the policy stream holds only adopted policies, and a
+    service's stream never holds one (``domain.policy``)."""
+    if (service == POLICY_STREAM) == isinstance(event, PolicyAdopted):
+        return None
+    if service == POLICY_STREAM:
+        return f"the policy stream holds only adopted policies, not {event.type}"
+    return f"a {event.type} belongs to the policy stream ({POLICY_STREAM}), not to a service's"
+
+
+def event_of_stream(service: str, data: dict[str, Any]) -> Event:
+    """The event *data* records, in *service*'s stream; raises ``ValueError`` when it cannot be there
+    (:func:`stream_problem`)."""
+    event = event_from_dict(data)
+    problem = stream_problem(service, event)
+    if problem is not None:
+        raise ValueError(problem)
+    return event
 
 
 def _analysis(data: dict[str, Any]) -> AnalysisRecorded:
@@ -80,7 +101,7 @@ def decode_stream(rows: Iterable[tuple[int, Any]], *, since: int, service: str, 
         try:
             if position != expected:
                 raise ValueError(f"event {expected} is missing (the next stored is {position})")
-            events.append(event_from_dict(body if isinstance(body, dict) else json.loads(body)))
+            events.append(event_of_stream(service, body if isinstance(body, dict) else json.loads(body)))
         except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the record is named
             detail = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
             raise StateError(

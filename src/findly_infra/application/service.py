@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from findly_infra.application.analysis import AnalysisReport, analyze_version
+from findly_infra.application.policies import policy_digest
 from findly_infra.application.ports import (
     BadInputError,
     Clock,
@@ -43,6 +44,7 @@ from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Lease
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.policy import POLICY_STREAM, Adoption, PlatformPolicy, PolicyAdopted, adopt, policy_in_force
 from findly_infra.domain.secrets import secret_id, unavailable_for
 from findly_infra.domain.state import HistoryError, Phase
 from findly_infra.domain.tracks import Holding, expected_holding
@@ -133,8 +135,13 @@ class PipelineService:
     dead: Callable[[Lease], bool] = attrs.field(default=lambda _: False, repr=False)
     """Whether a lease's holder is known to be dead (a process of this machine that no longer runs): its lease is
     taken over at once rather than left to run out."""
+    simulated_identities: bool = False
+    """Whether the identities this service is given are a simulation's (issuer ``simulated``, proven by no token —
+    ``simulate`` and ``demo``): their approvals are then counted as if that were the policy's issuer."""
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
     _snapshotted: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
+    _policies: list[PolicyAdopted] = attrs.field(factory=list, init=False, repr=False)
+    """The policy stream as far as read (``domain.policy``)."""
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -163,7 +170,7 @@ class PipelineService:
                     "what came before; the other services are not affected"
                 ) from None
         self._cache[service] = pipeline
-        return pipeline
+        return pipeline.judged_by(self._judging())
 
     def _snapshot(self, service: str) -> DeploymentPipeline | None:
         """The service's latest snapshot, where the store keeps them and this version can read it."""
@@ -325,7 +332,7 @@ class PipelineService:
                 )
             )
 
-        return self._decide(service, environment, checked)
+        return self._decide(service, environment, checked, actor=actor, identity=identity, governs=True)
 
     def record_test(
         self, service: str, version: str, environment: str, suite: str, passed: bool, *, actor: str
@@ -335,6 +342,7 @@ class PipelineService:
             service,
             environment,
             lambda p, at: p.record_test(version, environment, suite, passed, actor=actor, at=at),
+            actor=actor,
         )
 
     def approve(
@@ -354,21 +362,28 @@ class PipelineService:
             service,
             environment,
             lambda p, at: p.approve(version, environment, actor=actor, at=at, group=group, identity=identity),
+            actor=actor,
+            identity=identity,
+            governs=True,
         )
 
     def pause(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
         check_input(actor=actor, reason=reason)
-        return self._decide(service, environment, lambda p, at: p.pause(environment, actor=actor, at=at, reason=reason))
+        return self._decide(
+            service, environment, lambda p, at: p.pause(environment, actor=actor, at=at, reason=reason), actor=actor
+        )
 
     def resume(self, service: str, environment: str, *, actor: str, reason: str = "") -> Outcome:
         check_input(actor=actor, reason=reason)
         return self._decide(
-            service, environment, lambda p, at: p.resume(environment, actor=actor, at=at, reason=reason)
+            service, environment, lambda p, at: p.resume(environment, actor=actor, at=at, reason=reason), actor=actor
         )
 
     def abort(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
         check_input(actor=actor, reason=reason)
-        return self._decide(service, environment, lambda p, at: p.abort(environment, actor=actor, at=at, reason=reason))
+        return self._decide(
+            service, environment, lambda p, at: p.abort(environment, actor=actor, at=at, reason=reason), actor=actor
+        )
 
     def rollback(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
         """Roll the rollout in *environment* back. The emergency path answers a repeat too: when the latest
@@ -379,7 +394,7 @@ class PipelineService:
         if current.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
             return current
         return self._decide(
-            service, environment, lambda p, at: p.rollback(environment, actor=actor, at=at, reason=reason)
+            service, environment, lambda p, at: p.rollback(environment, actor=actor, at=at, reason=reason), actor=actor
         )
 
     def step(
@@ -418,7 +433,7 @@ class PipelineService:
             )
             return pipeline.analyze(environment, report.verdict, actor=actor, at=at, readings=report.readings)
 
-        return self._decide(service, environment, analyze, lambda: report)
+        return self._decide(service, environment, analyze, lambda: report, actor=actor)
 
     def watch(
         self,
@@ -542,6 +557,88 @@ class PipelineService:
         view = self.view(service, environment)
         return Outcome((), view, routed=self._follow(view, self.clock.now()))
 
+    # ---- the policy in force (domain.policy) -----------------------------------------------------
+
+    def policy_in_force(self) -> PlatformPolicy | None:
+        """The policy the state holds: the latest adopted (``None`` before any)."""
+        return policy_in_force(self._policy_stream())
+
+    def policy_history(self) -> tuple[PolicyAdopted, ...]:
+        """Every adoption of a policy, oldest first: who, when, proven how, and what it changed."""
+        return tuple(self._policy_stream())
+
+    def file_policy(self) -> PlatformPolicy:
+        """The policy the platform file proposes."""
+        return PlatformPolicy.of(self.platform)
+
+    def adopt_policy(self, *, actor: str, identity: VerifiedIdentity | None = None) -> Adoption:
+        """Make the platform file's policy the one in force, as *actor* (proven as *identity*, where the policy in
+        force asks for a proof): recorded when it changes anything; refused by ``policy-in-force`` (raises
+        :class:`PolicyRefusedError`, nothing recorded) when it weakens the policy in force and the policy in force
+        does not accept *actor*."""
+        check_input(actor=actor)
+        return self._hold_policy(actor, identity, governs=True)
+
+    def _policy_first(
+        self, service: str, environment: str, actor: str, identity: VerifiedIdentity | None, *, governs: bool
+    ) -> None:
+        """:meth:`_hold_policy` for a command on *service* in *environment* — names known first: a command refused
+        as bad input adopts nothing."""
+        if environment not in self._load(service).environments:  # raises UnknownNameError for an unknown service
+            self.platform.environment(environment)
+        self._hold_policy(actor, identity, governs=governs)
+
+    def _hold_policy(self, actor: str, identity: VerifiedIdentity | None, *, governs: bool) -> Adoption:
+        """Before a command decides: the platform file's policy adopted where :func:`domain.policy.adopt` says so,
+        in the policy stream, before the command's own events — so that a failure in between leaves only an
+        adoption, itself valid, and the command run again finds the policy already in force. A file that weakens it
+        unproven refuses a command that *governs* what the policy decides (rule ``policy-in-force``); the others
+        (evidence, rollout steps, pause, abort, rollback: never held by a policy) go on under the policy in force."""
+        proposed = PlatformPolicy.of(self.platform)
+        for attempt in range(1, self.attempts + 1):
+            events = self._policy_stream()
+            now = self.clock.now()
+            at = max(now, events[-1].at) if events else now
+            adoption = adopt(
+                policy_in_force(events), proposed, actor=actor, identity=identity, at=at, digest=policy_digest(proposed)
+            )
+            if adoption.refusal is not None:
+                if governs:
+                    raise PolicyRefusedError(adoption.refusal)
+                return adoption
+            if adoption.event is None:
+                return adoption
+            try:
+                self.store.append(POLICY_STREAM, len(events), (adoption.event,))
+            except ConcurrencyError:  # another command adopted meanwhile: judge again against what it left
+                if attempt == self.attempts:
+                    raise
+                self.backoff(attempt)
+                continue
+            self._policies.append(adoption.event)
+            return adoption
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _policy_stream(self) -> list[PolicyAdopted]:
+        """The policy stream, reading only what was not read yet."""
+        events, version = self.store.load(POLICY_STREAM, since=len(self._policies))
+        if version < len(self._policies):  # shorter than what was read: read it again
+            self._policies.clear()
+            events, version = self.store.load(POLICY_STREAM)
+        for event in events:
+            if not isinstance(event, PolicyAdopted):  # the codec keeps other events out of a durable store's stream
+                raise StateError(f"the policy stream holds a {event.type}: `findly-infra state check` says more")
+            self._policies.append(event)
+        return self._policies
+
+    def _judging(self) -> PlatformPolicy | None:
+        """The policy approvals are counted under: the one in force (``None`` before any: the file's), as a
+        simulation's identities are judged where this service is given those."""
+        held = self.policy_in_force()
+        if not self.simulated_identities:
+            return held
+        return (held or PlatformPolicy.of(self.platform)).simulated()
+
     # ---- the one way state changes -------------------------------------------------------------
 
     def _decide(
@@ -552,7 +649,12 @@ class PipelineService:
         analysis: Callable[[], AnalysisReport | None] = lambda: None,
         *,
         failing: bool = False,
+        actor: str | None = None,
+        identity: VerifiedIdentity | None = None,
+        governs: bool = False,
     ) -> Outcome:
+        if actor is not None:  # a person's command: the file's policy against the one in force, first
+            self._policy_first(service, environment, actor, identity, governs=governs)
         for attempt in range(1, self.attempts + 1):
             pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
             if environment not in pipeline.environments:

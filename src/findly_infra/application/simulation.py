@@ -21,6 +21,7 @@ from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import AnalysisRecorded, Event, RolloutStarted, TrafficShifted
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.policy import SIMULATED_ISSUER
 from findly_infra.domain.state import Phase
 from findly_infra.domain.strategy import BlueGreenStrategy
 
@@ -87,8 +88,10 @@ def run_simulation(
 
     The environments before it are passed by the book first (their suites recorded as passed, their
     approvals given by scripted approvers), so that only *environment*'s rollout is under test. With
-    *human_approvals* false, nobody passes the rollout's own manual gates: it ends ``paused`` there.
+    *human_approvals* false, nobody passes the rollout's own manual gates: it ends ``paused`` there. The people it
+    acts with are verified by no token (:func:`simulated_identity`): *service_* counts their approvals as such.
     """
+    service_.simulated_identities = True
     platform = service_.platform
     target = platform.promotion_order.index(platform.environment(environment).name)
     for release, kind in ((baseline, None), (version, strategy)):
@@ -170,10 +173,6 @@ def _evidence(service_: PipelineService, platform: Platform, service: str, versi
 
 
 _RUNS = itertools.count(1)
-
-SIMULATED_ISSUER = "simulated"
-"""The issuer of the identities a simulation acts with where an environment verifies identities: never a token, and
-said so in every event that carries one."""
 
 
 def simulated_identity(platform: Platform, environment: str, person: str) -> VerifiedIdentity | None:

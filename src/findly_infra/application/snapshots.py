@@ -21,9 +21,11 @@ from findly_infra.domain.state import EnvironmentState
 
 __all__ = ["SNAPSHOT_EVERY", "SNAPSHOT_FORMAT", "from_snapshot", "snapshot_of"]
 
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
 """The layout of a snapshot's body; another one is ignored (and the stream read whole). 2: approvals carry the
-approver's id and the runs that approved (a snapshot without them would forget which runs already approved)."""
+approver's id and the runs that approved (a snapshot without them would forget which runs already approved). 3: each
+approval carries its whole evidence (a snapshot without it would make every verified approval a name, which no longer
+counts where identities are verified)."""
 
 SNAPSHOT_EVERY = 500
 """A writing command saves a new snapshot once the stream is this many events past the last one: a command reads

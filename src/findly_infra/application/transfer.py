@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from findly_infra.application.codec import event_from_dict, event_to_dict
+from findly_infra.application.codec import event_of_stream, event_to_dict
 from findly_infra.application.ports import BadInputError, EventStore, PagedStore, TimeKeepingStore
 from findly_infra.domain.events import Event
 
@@ -99,7 +99,7 @@ def _read(lines: Iterable[str], where: str) -> tuple[dict[str, Any], dict[str, l
                 "order): nothing was imported"
             )
         try:
-            stream.append(event_from_dict(record["event"]))
+            stream.append(event_of_stream(str(service), record["event"]))
         except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the line is named
             raise BadInputError(f"{place}: {service}'s event {position} cannot be read ({exc})") from None
     if header is None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from findly_infra.bootstrap import Runtime, Settings
     from findly_infra.domain.identity import VerifiedIdentity
     from findly_infra.domain.platform import Platform
+    from findly_infra.domain.policy import EnvironmentPolicy
 
 __all__ = [
     "Command",
@@ -101,38 +102,78 @@ class Context:
                 return str(actor)
         raise BadInputError("who is acting? give --actor NAME, or set FINDLY_ACTOR (GITHUB_ACTOR in Actions)")
 
-    def acting(self, platform: Platform, environment: str) -> tuple[str, VerifiedIdentity | None]:
-        """Who acts on *environment*, and how it is proven: a name (``--actor``, ``FINDLY_ACTOR``, ``GITHUB_ACTOR``)
-        where its policy accepts one; where it asks for verified people, the identity a GitHub Actions OIDC token
-        proves — and a name given there is refused (rule ``verified-identity``), never used."""
-        from findly_infra.application.ports import IdentityRefusedError
-        from findly_infra.application.service import PolicyRefusedError
-        from findly_infra.domain.pipeline import Refusal
+    def acting(
+        self, platform: Platform, environment: str, *, service: str | None = None
+    ) -> tuple[Runtime, str, VerifiedIdentity | None]:
+        """The command's runtime, who acts on *environment*, and how it is proven: a name (``--actor``,
+        ``FINDLY_ACTOR``, ``GITHUB_ACTOR``) where the policy accepts one; where it asks for verified people, the
+        identity a GitHub Actions OIDC token proves — and a name given there is refused (rule ``verified-identity``),
+        never used. The policy is the platform file's and the one in force in the state (``domain.policy``): where
+        either verifies identities a proof is asked for, and the token is verified as the policy in force says (its
+        issuer, audience and keys) — a file that drops ``verified`` does not make a name enough."""
+        from findly_infra.application.ports import BadInputError
+        from findly_infra.domain.policy import EnvironmentPolicy
 
         env = next((e for e in platform.environments if e.name == environment), None)
-        if env is None or not env.identity.verified:  # an unknown environment is the use case's to name
-            return self.actor(), None
-        given = [
+        if env is not None and env.identity.verified:  # refused before anything is read or asked for
+            self._refuse_names(env.name)
+        runtime = self.runtime(platform, service=service)
+        if env is None:  # an unknown environment is the use case's to name
+            return runtime, self.actor(), None
+        in_force = runtime.service.policy_in_force()
+        held = in_force.environment(env.name) if in_force is not None else None
+        if held is not None and held.identity.verified and not env.identity.verified:
+            # the file drops what the policy in force verifies: the policy in force judges who acts (the use case
+            # refuses, rule policy-in-force, whoever it does not accept) — a token where this job can have one
+            if self._names() or not os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+                try:
+                    return runtime, self.actor(), None
+                except BadInputError:
+                    return runtime, "someone", None
+            return runtime, *self.proven(platform, held)
+        policy = held if held is not None and held.identity.verified else EnvironmentPolicy.of(platform, env.name)
+        if not policy.identity.verified:
+            return runtime, self.actor(), None
+        return runtime, *self.proven(platform, policy)
+
+    def _names(self) -> list[str]:
+        """The names given for who acts (``--actor``, ``FINDLY_ACTOR``), as ``SOURCE=NAME``."""
+        return [
             f"{source}={value}"
             for source, value in (("--actor", self.args.actor), ("FINDLY_ACTOR", os.environ.get("FINDLY_ACTOR")))
             if value
         ]
+
+    def _refuse_names(self, environment: str) -> None:
+        from findly_infra.application.service import PolicyRefusedError
+        from findly_infra.domain.pipeline import Refusal
+
+        given = self._names()
         if given:
             raise PolicyRefusedError(
                 Refusal(
                     "verified-identity",
-                    f"{env.name} takes approvals and promotions only from a verified GitHub identity, and "
+                    f"{environment} takes approvals and promotions only from a verified GitHub identity, and "
                     f"{' and '.join(given)} names someone instead: unset it, and run in a GitHub Actions job with "
                     "`permissions: id-token: write` (the tool asks GitHub who is acting)",
                 )
             )
-        from findly_infra.bootstrap import identity_proof
 
+    def proven(self, platform: Platform, policy: EnvironmentPolicy) -> tuple[str, VerifiedIdentity]:
+        """Who a token proves, verified as *policy* says (its issuer, audience and keys)."""
+        import attrs
+
+        from findly_infra.application.ports import IdentityRefusedError
+        from findly_infra.application.service import PolicyRefusedError
+        from findly_infra.bootstrap import identity_proof
+        from findly_infra.domain.pipeline import Refusal
+
+        oidc = policy.oidc or platform.github_oidc
         try:
-            identity = identity_proof(platform).prove()
+            identity = identity_proof(attrs.evolve(platform, github_oidc=oidc)).prove()
         except IdentityRefusedError as exc:
             raise PolicyRefusedError(
-                Refusal("verified-identity", f"{env.name} takes only verified identities: {exc}")
+                Refusal("verified-identity", f"{policy.environment} takes only verified identities: {exc}")
             ) from None
         return identity.login, identity
 

@@ -75,8 +75,7 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
 def _deploy(context: Context) -> int:
     args = context.args
     platform = context.platform()
-    actor, identity = context.acting(platform, args.env)
-    runtime = context.runtime(platform, service=args.service)
+    runtime, actor, identity = context.acting(platform, args.env, service=args.service)
     outcome = runtime.service.deploy(
         args.service,
         args.version,
@@ -199,8 +198,7 @@ def _approve_arguments(parser: argparse.ArgumentParser) -> None:
 def _approve(context: Context) -> int:
     args = context.args
     platform = context.platform()
-    actor, identity = context.acting(platform, args.env)
-    runtime = context.runtime(platform, service=args.service)
+    runtime, actor, identity = context.acting(platform, args.env, service=args.service)
     outcome = runtime.service.approve(
         args.service, args.version, args.env, actor=actor, group=args.group, identity=identity
     )
@@ -722,8 +720,7 @@ def _github(context: Context) -> int:
         )
         present.github_output(outcome="skipped", phase="idle", version=args.version)
         return EXIT_OK
-    actor, identity = context.acting(platform, environment)
-    runtime = context.runtime(platform, service=args.service)
+    runtime, actor, identity = context.acting(platform, environment, service=args.service)
     outcome = runtime.service.deploy(
         args.service, args.version, environment, actor=actor, strategy=args.strategy, identity=identity
     )

@@ -113,11 +113,14 @@ def _state(context: Context) -> int:
     if context.args.state_command == "import":
         return _import(context)
     from findly_infra.bootstrap import check_state
+    from findly_infra.domain.policy import POLICY_STREAM
 
     found = check_state(context.settings)
-    events = sum(found.streams.values())
+    services = {name: count for name, count in found.streams.items() if name != POLICY_STREAM}
+    adoptions = found.streams.get(POLICY_STREAM, 0)
+    policy = f"; {adoptions} policy adoption{'s' if adoptions != 1 else ''}" if adoptions else ""
     text = (
-        f"{found.location}: sound ({len(found.streams)} services, {events} events)"
+        f"{found.location}: sound ({len(services)} services, {sum(services.values())} events{policy})"
         if found.sound
         else "\n".join([f"{found.location}: damaged", *(f"  {problem}" for problem in found.problems)])
     )

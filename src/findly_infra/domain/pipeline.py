@@ -14,6 +14,7 @@ from datetime import datetime
 import attrs
 
 from findly_infra.domain import progress
+from findly_infra.domain.approvals import ApprovalCount, count_approvals, same_actor
 from findly_infra.domain.environment import Environment, RollbackCapability, StrategyKind
 from findly_infra.domain.events import (
     AnalysisRecorded,
@@ -34,8 +35,9 @@ from findly_infra.domain.identifiers import same_person
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.platform import Platform
-from findly_infra.domain.progress import as_timedelta
-from findly_infra.domain.state import Approval, EnvironmentState, Phase, Rollout, fold
+from findly_infra.domain.policy import EnvironmentPolicy, PlatformPolicy
+from findly_infra.domain.refusal import Refusal
+from findly_infra.domain.state import EnvironmentState, Phase, Rollout, fold
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
 
 __all__ = ["ROLLOUT_RECORDED_EVIDENCE", "Decision", "DeploymentPipeline", "Refusal", "override_reason"]
@@ -47,14 +49,6 @@ ROLLOUT_RECORDED_EVIDENCE = frozenset({"health checks", "canary validation"})
 def override_reason(reason: str | None) -> str | None:
     """The reason given for an override, or ``None`` when none was given: a blank reason is no reason."""
     return reason.strip() if reason and reason.strip() else None
-
-
-@attrs.frozen
-class Refusal:
-    """Why a command was refused: the rule's name and a sentence a person can act on."""
-
-    rule: str
-    message: str
 
 
 @attrs.frozen
@@ -93,6 +87,9 @@ class DeploymentPipeline:
     version: int = 0
     updated: datetime | None = None
     """The time of the latest event folded (``None`` before any): no decision is stamped earlier."""
+    policy: PlatformPolicy | None = attrs.field(default=None, eq=False, repr=False)
+    """The policy in force (``domain.policy``), by which approvals are judged when they are counted; ``None``: the
+    platform file's. The use cases set it from the state (:meth:`judged_by`)."""
 
     @classmethod
     def start(cls, platform: Platform, service: str) -> DeploymentPipeline:
@@ -105,6 +102,28 @@ class DeploymentPipeline:
         for event in events:
             pipeline = pipeline.apply(event)
         return pipeline
+
+    def judged_by(self, policy: PlatformPolicy | None) -> DeploymentPipeline:
+        """This pipeline, its approvals counted under *policy* (the policy in force; ``None``: the file's)."""
+        if policy is self.policy:
+            return self
+        copy = self._copy()
+        object.__setattr__(copy, "policy", policy)
+        return copy
+
+    def policy_of(self, environment: str) -> EnvironmentPolicy:
+        """The policy approvals into *environment* are counted under: the one in force, else the file's."""
+        held = self.policy.environment(environment) if self.policy is not None else None
+        return held or EnvironmentPolicy.of(self.platform, environment)
+
+    def count(
+        self, environment: str, version: str, at: datetime, *, promoter: tuple[str, str | None] | None = None
+    ) -> ApprovalCount:
+        """The approvals of *version*'s pending promotion into *environment* that count at *at* (``domain.approvals``);
+        *promoter*, who promotes now, does not count as an approver."""
+        return count_approvals(
+            self.policy_of(environment), self.environments[environment], version, at, promoter=promoter
+        )
 
     def state(self, environment: str) -> EnvironmentState:
         self.platform.environment(environment)
@@ -147,9 +166,10 @@ class DeploymentPipeline:
     def missing_approvals(self, environment: str, at: datetime) -> tuple[str, ...]:
         """The groups whose approval the pending promotion into *environment* still needs at *at*."""
         env = self.platform.environment(environment)
-        state = self.environments[env.name]
-        granted = {a.group for a in _valid_approvals(env, state, at)}
-        return tuple(group for group in env.approvers if group not in granted)
+        requested = self.environments[env.name].requested
+        if requested is None:
+            return env.approvers
+        return self.count(env.name, requested.version, at).missing
 
     def awaited_evidence(self, environment: str) -> str | None:
         """The suite a blue-green rollout in *environment* waits for before cutover (a passed result for
@@ -180,13 +200,18 @@ class DeploymentPipeline:
         Raises :class:`HistoryError` for an event that cannot follow the ones before it.
         """
         new = fold(self.environments.get(event.environment) or EnvironmentState(), event)
-        # attrs.evolve would re-run __init__ for every event; the fold is the innermost loop of every load
-        copy = object.__new__(DeploymentPipeline)
-        object.__setattr__(copy, "platform", self.platform)
-        object.__setattr__(copy, "service", self.service)
+        copy = self._copy()
         object.__setattr__(copy, "environments", {**self.environments, event.environment: new})
         object.__setattr__(copy, "version", self.version + 1)
         object.__setattr__(copy, "updated", event.at if self.updated is None else max(self.updated, event.at))
+        return copy
+
+    def _copy(self) -> DeploymentPipeline:
+        """A copy, field by field: attrs.evolve would re-run __init__ for every event, and the fold is the innermost
+        loop of every load."""
+        copy = object.__new__(DeploymentPipeline)
+        for field in _PIPELINE_FIELDS:
+            object.__setattr__(copy, field, getattr(self, field))
         return copy
 
     def apply_all(self, events: Iterable[Event]) -> DeploymentPipeline:
@@ -248,7 +273,7 @@ class DeploymentPipeline:
             return Decision(already=f"{actor} already started {version} in {environment} ({rollout.phase.value})")
         override = override_reason(budget_override)
         for rule in _ENTRY_RULES:
-            refusal = rule(self, env, version, actor, at, budget_spent, override, budget_detail)
+            refusal = rule(self, env, version, actor, at, budget_spent, override, budget_detail, identity)
             if refusal is not None:
                 return Decision(tuple(request), refusal)
         kind = strategy or env.strategy
@@ -338,7 +363,7 @@ class DeploymentPipeline:
         rollout = state.rollout
         if rollout and rollout.phase is Phase.AWAITING_APPROVAL and rollout.version == version:
             step = rollout.waiting_for or ""
-            if _same(rollout.started_by, rollout.started_by_id, actor, user_id):
+            if same_actor(rollout.started_by, rollout.started_by_id, actor, user_id):
                 return _refuse("self-approval", f"{actor} started this rollout and cannot approve its {step}")
             granted = ApprovalGranted(
                 **self._base(environment, version, actor, at), group=member_of[0], step=step, identity=identity
@@ -363,12 +388,12 @@ class DeploymentPipeline:
                 "approval-target", f"no promotion of {version} into {environment} is pending (pending: {pending})"
             )
         requested = state.requested
-        if _same(requested.requested_by, requested.requested_by_id, actor, user_id):
+        if same_actor(requested.requested_by, requested.requested_by_id, actor, user_id):
             return _refuse("self-approval", f"{actor} asked for this promotion and cannot approve it")
-        valid = _valid_approvals(env, state, at)
-        if any(_same(a.approver, a.approver_id, actor, user_id) for a in valid):  # a retry: the approval stands
+        count = self.count(environment, version, at)  # judged under the policy in force, as the promotion will be
+        if any(same_actor(a.approver, a.approver_id, actor, user_id) for a in count.valid):  # a retry: it stands
             return Decision(already=f"{actor} already approved {version} for {environment}")
-        open_groups = [g for g in member_of if g not in {a.group for a in valid}]
+        open_groups = [g for g in member_of if g not in {a.group for a in count.counted}]
         if not open_groups:
             return _refuse("distinct-approvers", f"{', '.join(member_of)} already approved {version} for {environment}")
         base = self._base(environment, version, actor, at)
@@ -520,14 +545,6 @@ def _plan_change(
     return kept, said
 
 
-def _same(name: str, user_id: str | None, other: str, other_id: str | None) -> bool:
-    """Whether two actors are one person: by GitHub account id when both are verified (a renamed login is still its
-    account, and a login taken after a rename is another), by login (without case) otherwise."""
-    if user_id is not None and other_id is not None:
-        return user_id == other_id
-    return same_person(name, other)
-
-
 def _identity_refusal(env: Environment, actor: str, identity: VerifiedIdentity | None, what: str) -> Refusal | None:
     """Why *actor* (verified as *identity*, or a bare name) does not count for *what* in *env*, or ``None``."""
     if identity is not None and not same_person(identity.login, actor):
@@ -561,14 +578,6 @@ def _not_a_member(platform: Platform, groups: list[str], actor: str, user_id: st
                 "renamed and taken by another account?)"
             )
     return message
-
-
-def _valid_approvals(env: Environment, state: EnvironmentState, at: datetime) -> list[Approval]:
-    """Approvals for the pending request that have not expired."""
-    if state.requested is None:
-        return []
-    expiry = as_timedelta(env.approval_expires_after.milliseconds)
-    return [a for a in state.approvals if a.version == state.requested.version and at - a.at < expiry]
 
 
 # ---- entry rules -------------------------------------------------------------------------------
@@ -611,20 +620,29 @@ def _one_at_a_time(pipeline: DeploymentPipeline, env: Environment, *_: object) -
     return None
 
 
-def _approved(
-    pipeline: DeploymentPipeline, env: Environment, version: str, _actor: str, at: datetime, *_: object
+def _approved(  # noqa: PLR0917 - an entry rule's arguments
+    pipeline: DeploymentPipeline,
+    env: Environment,
+    version: str,
+    actor: str,
+    at: datetime,
+    _spent: bool,
+    _override: str | None,
+    _detail: str,
+    identity: VerifiedIdentity | None,
 ) -> Refusal | None:
-    """One approval from each listed group, by distinct people, none of them the requester, unexpired."""
-    if not env.approval_required:
+    """One approval from each listed group, by distinct people, none of them the requester nor the one promoting now,
+    unexpired — each judged when counted, under the policy in force (``domain.approvals``)."""
+    if not pipeline.policy_of(env.name).approval_required:
         return None
-    state = pipeline.environments[env.name]
-    if state.requested is None or state.requested.version != version:
-        approvals: list[Approval] = []
-    else:
-        approvals = _valid_approvals(env, state, at)
-    missing = [g for g in env.approvers if g not in {a.group for a in approvals}]
-    if missing:
-        return Refusal("approvals", f"{version} needs an approval from {', '.join(missing)} to enter {env.name}")
+    promoter = (actor, identity.user_id if identity is not None else None)
+    count = pipeline.count(env.name, version, at, promoter=promoter)
+    if count.missing:
+        return Refusal(
+            "approvals",
+            f"{version} needs an approval from {', '.join(count.missing)} to enter {env.name}"
+            + count.describe_discounted(),
+        )
     return None
 
 
@@ -637,6 +655,7 @@ def _budget(
     budget_spent: bool,
     override: str | None,
     detail: str,
+    *_: object,
 ) -> Refusal | None:
     """A spent error budget lets a version in only with a recorded reason."""
     if budget_spent and override is None:
@@ -649,3 +668,4 @@ def _budget(
 
 
 _ENTRY_RULES: tuple[EntryRule, ...] = (_one_at_a_time, _from_previous, _tests_passed, _approved, _budget)
+_PIPELINE_FIELDS = tuple(field.name for field in attrs.fields(DeploymentPipeline))

@@ -32,6 +32,7 @@ from findly_infra.domain.events import (
     TrafficShifted,
     Verdict,
 )
+from findly_infra.domain.identity import VerifiedIdentity
 
 __all__ = [
     "Approval",
@@ -113,6 +114,9 @@ class Approval:
     at: datetime
     approver_id: str | None = None
     """The approver's GitHub account id, when verified."""
+    identity: VerifiedIdentity | None = None
+    """The evidence the approval was recorded with (``None``: a name): judged again, under the policy in force,
+    whenever the approval is counted (``domain.approvals``)."""
 
 
 @attrs.frozen
@@ -233,7 +237,7 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
             return _replace(state, rollout=approved, approval_runs=_ran(state, event))
         case ApprovalGranted():
             approver = event.identity.user_id if event.identity else None
-            approval = Approval(event.version, event.group, event.actor, event.at, approver)
+            approval = Approval(event.version, event.group, event.actor, event.at, approver, event.identity)
             return _replace(state, approvals=(*state.approvals, approval), approval_runs=_ran(state, event))
         case RolloutStarted():
             rollout = Rollout(

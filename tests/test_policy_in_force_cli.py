@@ -1,0 +1,276 @@
+"""The attack on the policy, end to end through the command line (issue 22): the real platform file verifies
+production's approvers (GitHub OIDC, the stand-in as issuer and runner); a workflow on another branch, with the shared
+state's URL, points ``FINDLY_CONFIG`` at a copy without ``identity:`` — or naming its own issuer, or with an extra
+member — and tries to record name-only approvals. Each command is its own process on one SQLite state, as two
+workflows' jobs would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("jwt", reason="the github extra: pip install 'findly-infra[github]'")
+
+from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
+from findly_infra.examples import example_platform_text
+from findly_infra.testing.github_oidc import GitHubOidcStandIn
+from tests.conftest import PAST
+
+SERVICE, VERSION = "fn-posts", "1.4.0"
+IDENTITY = """    identity:
+      verified: true
+      repositories: [findly-now/services]
+      workflows: [.github/workflows/release.yml]
+      refs: [refs/heads/main]
+"""
+GROUPS = """approver_groups:
+  devops-team: [{login: alice, id: 1001}, {login: bob, id: 1002}]
+  security-team: [{login: carol, id: 3003}, {login: dave, id: 4004}]
+"""
+BRANCH = {
+    "ref": "refs/heads/mallory-patch",
+    "workflow_ref": "findly-now/services/.github/workflows/release.yml@refs/heads/mallory-patch",
+}
+
+
+def platform_text(issuer: str, *, identity: str = IDENTITY, groups: str = GROUPS) -> str:
+    """The example platform file, production verifying *identity* with *groups*, tokens from *issuer*."""
+    text = example_platform_text()
+    production = text.index("  production:\n")
+    at = text.index("    deployment_strategy:", production)
+    text = text[:at] + identity + text[at:]
+    start = text.index("approver_groups:\n")
+    end = text.index("\n\n", start) + 1
+    return text[:start] + groups + text[end:] + f"\ngithub_oidc:\n  issuer: {issuer!r}\n"
+
+
+class Workflows:
+    """One repository's workflows sharing one state: each command its own process, with its own platform file."""
+
+    def __init__(self, folder: Path, github: GitHubOidcStandIn) -> None:
+        self.folder, self.github = folder, github
+        (folder / "findly.yaml").write_text(platform_text(github.url))
+        outside = {k: v for k, v in os.environ.items() if not k.startswith(("FINDLY_", "GITHUB_", "ACTIONS_"))}
+        self.base = outside | {"FINDLY_STATE": str(folder / "state.sqlite3"), "FINDLY_NOW": PAST}
+
+    def file(self, name: str, text: str) -> str:
+        (self.folder / name).write_text(text)
+        return str(self.folder / name)
+
+    def run(self, *args: str, job: dict[str, str] | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "findly_infra", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**self.base, **(job or {}), **env},
+            cwd=self.folder,
+            check=False,
+        )
+
+    def ok(self, *args: str, job: dict[str, str] | None = None, **env: str) -> str:
+        done = self.run(*args, job=job, **env)
+        assert done.returncode == EXIT_OK, done.stdout + done.stderr
+        return done.stdout
+
+    def job(self, actor: str, actor_id: str, run_id: int, **claims: str) -> dict[str, str]:
+        return self.github.job(actor=actor, actor_id=actor_id, run_id=str(run_id), **claims)
+
+    def recorded(self) -> tuple[int, int, Any]:
+        """What the state holds: the service's events, the policy's, and every stream's head."""
+        verified = self.run("state", "verify", "--json")
+        assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr
+        streams = json.loads(verified.stdout)["streams"]
+        return streams[SERVICE]["events"], streams["_policy"]["events"], streams
+
+    def refused(self, rule: str, *args: str, job: dict[str, str] | None = None, **env: str) -> str:
+        """*args* refused by *rule* (exit 3), nothing recorded in any stream; the message."""
+        before = self.recorded()
+        result = self.run(*args, "--json", job=job, **env)
+        assert result.returncode == EXIT_REFUSED, result.stdout + result.stderr
+        error = json.loads(result.stdout)["error"]
+        assert error["rule"] == rule, error
+        assert self.recorded() == before
+        return str(error["message"])
+
+
+def _staged(workflows: Workflows, **env: str) -> None:
+    """1.4.0 through development and staging (names are enough there)."""
+    for environment, suites in (
+        ("development", ("unit", "integration", "smoke")),
+        ("staging", ("e2e", "performance", "security", "load")),
+    ):
+        command = (
+            ("deploy", SERVICE, VERSION, "--env", environment)
+            if environment == "development"
+            else ("promote", SERVICE, VERSION, "--to", environment)
+        )
+        workflows.ok(*command, FINDLY_ACTOR="ci", **env)
+        workflows.ok(
+            "rollout", SERVICE, "--env", environment, "--watch", "--version", VERSION, FINDLY_ACTOR="ci", **env
+        )
+        for suite in suites:
+            workflows.ok(
+                "record", SERVICE, VERSION, "--env", environment, "--suite", suite, "--passed", FINDLY_ACTOR="ci", **env
+            )
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, GitHubOidcStandIn]]:
+    """A state in which the real file's policy is in force and 1.4.0 waits to enter production (bob asked)."""
+    folder = tmp_path_factory.mktemp("staged")
+    with GitHubOidcStandIn() as github:
+        workflows = Workflows(folder, github)
+        _staged(workflows)
+        asked = workflows.run("promote", SERVICE, VERSION, "--to", "production", job=workflows.job("bob", "1002", 2001))
+        assert asked.returncode == EXIT_REFUSED, asked.stdout + asked.stderr
+        yield folder, github
+
+
+@pytest.fixture
+def workflows(tmp_path: Path, staged: tuple[Path, GitHubOidcStandIn]) -> Workflows:
+    folder, github = staged
+    shutil.copyfile(folder / "state.sqlite3", tmp_path / "state.sqlite3")
+    return Workflows(tmp_path, github)
+
+
+def test_a_copy_without_identity_records_nothing_and_the_verified_release_goes_on(workflows: Workflows) -> None:
+    weak = workflows.file("weak.yaml", platform_text(workflows.github.url, identity=""))
+    attack = {"FINDLY_CONFIG": weak}
+    # name-only approvals, from a terminal or a branch's workflow: refused by the policy in force, nothing recorded
+    for name in ("alice", "carol"):
+        message = workflows.refused(
+            "policy-in-force", "approve", SERVICE, VERSION, "--env", "production", "--actor", name, **attack
+        )
+        assert "production: identities are no longer verified" in message
+        assert f"{name} is a name, not a proof" in message
+        assert "refs refs/heads/main" in message  # what the policy in force accepts
+    # the same from a branch's run with a token: the token is asked for (the policy in force verifies), and refused
+    branch = workflows.job("mallory", "6666", 3001, **BRANCH)
+    issued = workflows.github.tokens_issued
+    message = workflows.refused(
+        "policy-in-force", "promote", SERVICE, VERSION, "--to", "production", job=branch, **attack
+    )
+    assert workflows.github.tokens_issued == issued + 1
+    assert "ran on refs/heads/mallory-patch, not refs/heads/main" in message
+    # evidence is not what the policy decides: recorded, and the policy in force unchanged
+    workflows.ok(
+        "record", SERVICE, VERSION, "--env", "staging", "--suite", "e2e", "--passed", FINDLY_ACTOR="mallory", **attack
+    )
+    shown = json.loads(workflows.ok("policy", "show", "--json", **attack))
+    assert len(shown["adoptions"]) == 1
+    assert shown["file"]["weakenings"] == ["production: identities are no longer verified: names are trusted"]
+    # the verified release: two verified approvers, bob promotes
+    approve = ("approve", SERVICE, VERSION, "--env", "production")
+    workflows.ok(*approve, job=workflows.job("alice", "1001", 2010))
+    workflows.ok(*approve, job=workflows.job("carol", "3003", 2011))
+    promoted = workflows.run("promote", SERVICE, VERSION, "--to", "production", job=workflows.job("bob", "1002", 2012))
+    assert promoted.returncode == EXIT_OK, promoted.stdout + promoted.stderr
+    assert workflows.run("state", "verify").returncode == EXIT_OK
+
+
+@pytest.mark.parametrize(
+    ("change", "weakening"),
+    [
+        ({"issuer": "https://mallory.example"}, "the issuer of the tokens is https://mallory.example"),
+        (
+            {"groups": GROUPS.replace("{login: dave, id: 4004}]", "{login: dave, id: 4004}, mallory]")},
+            "mallory joins security-team",
+        ),
+        (
+            {
+                "identity": IDENTITY.replace(
+                    "refs: [refs/heads/main]", "refs: [refs/heads/main, refs/heads/mallory-patch]"
+                )
+            },
+            "refs also accept refs/heads/mallory-patch",
+        ),
+    ],
+)
+def test_a_copy_naming_another_issuer_or_another_member_or_its_own_branch_is_refused(
+    workflows: Workflows, change: dict[str, str], weakening: str
+) -> None:
+    issuer = change.pop("issuer", workflows.github.url)
+    copy = workflows.file("copy.yaml", platform_text(issuer, **change))
+    branch = workflows.job("mallory", "6666", 3002, **BRANCH)
+    message = workflows.refused(
+        "policy-in-force", "approve", SERVICE, VERSION, "--env", "production", job=branch, FINDLY_CONFIG=copy
+    )
+    assert weakening in message
+
+
+def test_name_only_approvals_recorded_before_the_policy_verified_do_not_count(tmp_path: Path) -> None:
+    """A state whose first writer trusted names (a branch's copy, run first — or a state written before policies
+    were bound to it): its name-only approvals are judged when counted, under the real policy once in force."""
+    with GitHubOidcStandIn() as github:
+        workflows = Workflows(tmp_path, github)
+        attack = {"FINDLY_CONFIG": workflows.file("weak.yaml", platform_text(github.url, identity=""))}
+        _staged(workflows, **attack)
+        asked = workflows.run("promote", SERVICE, VERSION, "--to", "production", FINDLY_ACTOR="mallory", **attack)
+        assert asked.returncode == EXIT_REFUSED, asked.stdout + asked.stderr
+        for name in ("alice", "carol"):
+            workflows.ok("approve", SERVICE, VERSION, "--env", "production", "--actor", name, **attack)
+        # the real workflow, on main: its file strengthens the policy in force (adopted), and counts nothing of those
+        bob = workflows.job("bob", "1002", 2001)
+        service_events, _, _ = workflows.recorded()
+        refused = workflows.run("promote", SERVICE, VERSION, "--to", "production", "--json", job=bob)
+        assert refused.returncode == EXIT_REFUSED, refused.stdout + refused.stderr
+        error = json.loads(refused.stdout)["error"]
+        assert error["rule"] == "approvals", error
+        assert workflows.recorded()[:2] == (service_events, 2)  # the policy adopted first; nothing of the service
+        message = error["message"]
+        assert "needs an approval from devops-team, security-team" in message
+        assert "alice's approval for devops-team" in message
+        assert message.count("a name, not a verified identity") == 2
+        shown = json.loads(workflows.ok("policy", "show", "--json"))
+        assert [a["reason"] for a in shown["adoptions"]] == ["the first policy", "strengthened"]
+        assert shown["adoptions"][1]["identity"]["user_id"] == "1002"  # who adopted it, proven
+        # verified alice and carol approve (their names were not theirs), bob promotes
+        workflows.ok("approve", SERVICE, VERSION, "--env", "production", job=workflows.job("alice", "1001", 2010))
+        workflows.ok("approve", SERVICE, VERSION, "--env", "production", job=workflows.job("carol", "3003", 2011))
+        workflows.ok("promote", SERVICE, VERSION, "--to", "production", job=workflows.job("bob", "1002", 2012))
+
+
+def test_a_weaker_policy_takes_effect_from_the_protected_workflow_on_the_protected_ref(workflows: Workflows) -> None:
+    """How a team changes its policy: a reviewed change of the file, adopted by a run of the protected workflow on
+    the protected ref (``policy adopt``, with ``id-token: write``). From a branch: refused, nothing recorded."""
+    without_dave = GROUPS.replace(", {login: dave, id: 4004}", "")
+    workflows.file("findly.yaml", platform_text(workflows.github.url, groups=without_dave))
+    branch = workflows.job("mallory", "6666", 4001, **BRANCH)
+    stronger = json.loads(workflows.ok("policy", "adopt", "--json", job=branch))  # anyone may strengthen it
+    assert stronger["adoption"]["changes"] == ["production: dave leaves security-team"]
+    unrestricted = IDENTITY.replace("      refs: [refs/heads/main]\n", "")
+    workflows.file("findly.yaml", platform_text(workflows.github.url, identity=unrestricted, groups=without_dave))
+    assert "refs are no longer restricted" in workflows.refused("policy-in-force", "policy", "adopt", job=branch)
+    assert "bob is a name, not a proof" in workflows.refused("policy-in-force", "policy", "adopt", FINDLY_ACTOR="bob")
+    adopted = json.loads(workflows.ok("policy", "adopt", "--json", job=workflows.job("bob", "1002", 4002)))
+    assert adopted["adopted"] is True
+    assert adopted["adoption"]["weakenings"] == ["production: refs are no longer restricted (were refs/heads/main)"]
+    assert adopted["adoption"]["identity"]["run_id"] == "4002"
+    shown = workflows.ok("policy", "show")
+    assert "bob (id 1002) via findly-now/services/.github/workflows/release.yml@refs/heads/main run 4002" in shown
+    assert workflows.run("state", "verify").returncode == EXIT_OK
+
+
+def test_state_verify_walks_the_policy_stream_and_names_an_edit(workflows: Workflows) -> None:
+    import sqlite3
+
+    _, _, streams = workflows.recorded()
+    head = streams["_policy"]["head"]
+    db = sqlite3.connect(workflows.folder / "state.sqlite3")
+    db.execute(
+        "UPDATE events SET body = replace(body, '\"verified\": true', '\"verified\": false') WHERE service = '_policy'"
+    )
+    db.commit()
+    db.close()
+    verified = workflows.run("state", "verify", "--expect", head)
+    assert verified.returncode == EXIT_BAD_INPUT, verified.stdout
+    assert "_policy: event 0 does not match its link" in verified.stdout

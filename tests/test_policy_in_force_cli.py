@@ -160,7 +160,7 @@ def test_a_copy_without_identity_records_nothing_and_the_verified_release_goes_o
         "policy-in-force", "promote", SERVICE, VERSION, "--to", "production", job=branch, **attack
     )
     assert workflows.github.tokens_issued == issued + 1
-    assert "ran on refs/heads/mallory-patch, not refs/heads/main" in message
+    assert "ran on refs/heads/mallory-patch (claim ref), not refs/heads/main" in message
     # evidence is not what the policy decides: recorded, and the policy in force unchanged
     workflows.ok(
         "record", SERVICE, VERSION, "--env", "staging", "--suite", "e2e", "--passed", FINDLY_ACTOR="mallory", **attack

@@ -6,10 +6,26 @@ the ratio ``slo status`` reads, and a bucket bound is matched however the client
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
 from findly_infra.domain.notation import format_number
 from findly_infra.domain.operations import MetricNames
 
-__all__ = ["error_ratio", "le_matcher", "matchers", "slow_ratio"]
+__all__ = [
+    "collapse",
+    "error_ratio",
+    "go_regexp_problem",
+    "le_matcher",
+    "matchers",
+    "problem",
+    "slow_ratio",
+    "string",
+]
 
 
 def le_matcher(seconds: float) -> str:
@@ -62,3 +78,587 @@ def slow_ratio(
     bucket = [*labels, f"le=~`{le_matcher(bound_seconds)}`"]
     fast = f"{aggregate} ({function}({_series(names.latency + '_bucket', bucket)}[{window}]))"
     return f"(\n  {total}\n  - {fast}\n)\n/ ({total} > 0)"
+
+
+# ---- what Prometheus accepts -------------------------------------------------------------------
+#
+# The grammar is checked by a real PromQL parser (the `promql-parser` package: Python bindings of the Rust crate
+# GreptimeTeam/promql-parser, which follows Prometheus's own grammar and type checks). That crate follows the newest
+# Prometheus, so on top of it we refuse what an older (2.42, Debian 12's, which the tests run) or a newer (3.x)
+# Prometheus refuses without feature flags, and work around the one place where the crate is stricter than
+# Prometheus (backslashes in raw strings). Every rule below was compared with `promtool check rules`
+# (tests/test_promql.py runs the comparison).
+
+# Functions known to every Prometheus from 2.42 to 3.x without --enable-feature: Prometheus v2.42.0's
+# promql/parser/functions.go, less holt_winters (removed in 3.0), all of them stable (not `Experimental`) in 3.x.
+_FUNCTIONS = frozenset(
+    """abs absent absent_over_time acos acosh asin asinh atan atanh avg_over_time ceil changes clamp clamp_max
+    clamp_min cos cosh count_over_time days_in_month day_of_month day_of_week day_of_year deg delta deriv exp floor
+    histogram_count histogram_fraction histogram_quantile histogram_sum hour idelta increase irate label_join
+    label_replace last_over_time ln log10 log2 max_over_time min_over_time minute month pi predict_linear
+    present_over_time quantile_over_time rad rate resets round scalar sgn sin sinh sort sort_desc sqrt
+    stddev_over_time stdvar_over_time sum_over_time tan tanh time timestamp vector year""".split()  # noqa: SIM905 - a list of names reads best as words
+)
+# Stable in newer Prometheus only (the version that brought each; promql/parser/functions.go at each tag).
+_NEWER_FUNCTIONS = {"histogram_stddev": "2.47", "histogram_stdvar": "2.47", "histogram_avg": "2.51"}
+_NEWER_FUNCTIONS["first_over_time"] = "3.7"
+# Behind --enable-feature=promql-experimental-functions (`Experimental: true` in functions.go; limitk and
+# limit_ratio are aggregations, in the lexer's key words).
+_EXPERIMENTAL = frozenset(
+    """double_exponential_smoothing end histogram_quantiles info limit_ratio limitk mad_over_time max_of min_of range
+    sort_by_label sort_by_label_desc start start_timestamp step ts_of_first_over_time ts_of_last_over_time
+    ts_of_max_over_time ts_of_min_over_time""".split()  # noqa: SIM905 - a list of names reads best as words
+)
+_REMOVED = {"holt_winters": "removed in Prometheus 3.0 (renamed double_exponential_smoothing, which is experimental)"}
+_AGGREGATIONS = frozenset(
+    """avg bottomk count count_values group max min quantile stddev stdvar sum topk limitk limit_ratio""".split()  # noqa: SIM905 - a list of names reads best as words
+)
+_KEYWORDS = frozenset(
+    ["and", "or", "unless", "atan2", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"]
+)
+_GROUPING = frozenset(["by", "without", "on", "ignoring", "group_left", "group_right"])
+_MAX_OPERATORS = 1000
+"""Brackets and operators in one expression: the Rust parser recurses once for each, and a deep enough expression
+overflows its stack (a crash, not an error: about 4,500 chained `+` or 9,000 nested brackets)."""
+_MAX_TIMESTAMP = 2.0**63
+"""`@` takes seconds below math.MaxInt64 (Prometheus's parser, setTimestamp); the Rust parser takes more."""
+
+_SPACE = re.compile(r"[ \t\r\n]+")
+_COMMENT = re.compile(r"#[^\n]*")
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`', re.S)
+_NUMBER = re.compile(r"(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[a-zA-Z0-9_]*")
+_WORD = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_WORD_IN_BRACKETS = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # a colon in a range or subquery is its own token
+_OPERATOR = re.compile(r"==|!=|=~|!~|<=|>=|[-+*/%^<>=@,:]")
+_PLAIN_NUMBER = re.compile(r"(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)$")
+_MATCH_OPERATORS = frozenset(("=", "!=", "=~", "!~"))
+_ARITHMETIC = frozenset(("+", "-", "*", "/", "%", "^", "==", "!=", "<", ">", "<=", ">="))
+
+
+@attrs.frozen
+class _Token:
+    kind: str  # space, comment, string, number, word, op, open, close, other
+    text: str
+
+
+def _tokens(expression: str) -> list[_Token]:
+    """PromQL's tokens, as Prometheus's lexer (promql/parser/lex.go) splits them: enough to tell strings, comments
+    and brackets apart; the parser itself judges the rest."""
+    found: list[_Token] = []
+    brackets: list[str] = []
+    position = 0
+    while position < len(expression):
+        char = expression[position]
+        in_range = bool(brackets) and brackets[-1] == "["
+        for kind, pattern in (
+            ("space", _SPACE),
+            ("comment", _COMMENT),
+            ("string", _STRING),
+            ("number", _NUMBER),
+            ("word", _WORD_IN_BRACKETS if in_range else _WORD),
+            ("op", _OPERATOR),
+        ):
+            match = pattern.match(expression, position)
+            if match:
+                found.append(_Token(kind, match.group()))
+                position = match.end()
+                break
+        else:
+            if char in "([{":
+                brackets.append(char)
+                found.append(_Token("open", char))
+            elif char in ")]}":
+                if brackets:
+                    brackets.pop()
+                found.append(_Token("close", char))
+            else:  # an unterminated string, or a character PromQL has no use for: the parser says which
+                found.append(_Token("other", char))
+            position += 1
+    return found
+
+
+def collapse(expression: str) -> str:
+    """*expression* on one line: each run of spaces, line breaks and ``#`` comments outside strings becomes one
+    space (a comment would otherwise swallow the rest of the line it is joined to); strings are kept as written."""
+    parts: list[str] = []
+    for token in _tokens(expression):
+        if token.kind in ("space", "comment"):
+            if parts and parts[-1] != " ":
+                parts.append(" ")
+        else:
+            parts.append(token.text)
+    return "".join(parts).strip()
+
+
+def string(value: str) -> str:
+    """*value* as a PromQL double-quoted string."""
+    return f'"{_quoted(value)}"'
+
+
+def problem(expression: str) -> str | None:
+    """Why Prometheus would refuse *expression* (and with it the whole rules file), or ``None`` when every
+    Prometheus from 2.42 to 3.x accepts it without feature flags."""
+    tokens = [token for token in _tokens(expression) if token.kind not in ("space", "comment")]
+    if not tokens:
+        return "the expression is empty"
+    operators = sum(1 for token in tokens if token.kind == "open" or token.text in _ARITHMETIC)
+    if operators > _MAX_OPERATORS:
+        return f"the expression has {operators} brackets and operators, more than the {_MAX_OPERATORS} checked"
+    found = _lexical_problem(tokens)
+    if found is not None:
+        return found
+    import promql_parser  # lazily: only a file with expressions pays for it
+
+    try:
+        tree = promql_parser.parse("".join(_without_raw_strings(expression)))
+    except ValueError as exc:
+        message = str(exc)
+        return (
+            "a syntax error (a missing operand, bracket or keyword)" if message == "invalid promql query" else message
+        )
+    return _tree_problem(tree)
+
+
+def _without_raw_strings(expression: str) -> Iterator[str]:
+    """*expression* with each raw string (backticks) written as the double-quoted string of the same value.
+
+    Prometheus takes a raw string as it is (lex.go, lexRawString: `test\\.expression` is one string in its
+    lex_test.go), the Rust crate refuses a backslash in it that is not an escape ("unknown escape sequence '.'",
+    its lex.rs test_strings), which would refuse our own le=~`0\\.2` matchers.
+    """
+    for token in _tokens(expression):
+        if token.kind == "string" and token.text.startswith("`"):
+            inner = token.text[1:-1]
+            escaped = inner.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+            yield f'"{escaped}"'
+        else:
+            yield token.text
+
+
+def _lexical_problem(tokens: list[_Token]) -> str | None:
+    """What the Rust parser takes and Prometheus 2 refuses, seen in the tokens: Prometheus 3's quoted (UTF-8)
+    names, numbers as durations, and ``@`` timestamps out of range; and unknown functions, named as Prometheus
+    names them (the Rust parser reports a syntax error first)."""
+    brackets: list[str] = []
+    for index, token in enumerate(tokens):
+        before = tokens[index - 1] if index else None
+        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        if token.kind == "open":
+            grouping = token.text == "(" and before is not None and before.text.lower() in _GROUPING
+            brackets.append("labels" if grouping else token.text)
+        elif token.kind == "close" and brackets:
+            brackets.pop()
+        elif token.kind == "string" and brackets and brackets[-1] in ("{", "labels"):
+            if brackets[-1] == "labels" or (before is not None and before.text in ("{", ",")):
+                return (
+                    f"the quoted name {token.text} needs Prometheus 3 (UTF-8 names): Prometheus 2 takes only "
+                    "names of letters, digits, '_' and ':', unquoted"
+                )
+        elif token.kind == "number" and _PLAIN_NUMBER.match(token.text) and _is_duration_place(tokens, index):
+            return f"the duration {token.text} has no unit: write {token.text}s (Prometheus 2 takes no bare numbers)"
+        elif token.text == "@" and (at := _timestamp(tokens[index + 1 : index + 3])) is not None:
+            if not abs(at) < _MAX_TIMESTAMP:
+                return f"the @ timestamp {at:g} is out of range"
+        elif token.kind == "word" and after is not None and after.text == "(" and brackets[-1:] != ["{"]:
+            found = _called(token.text, before)
+            if found is not None:
+                return found
+    return None
+
+
+def _called(name: str, before: _Token | None) -> str | None:
+    """What is wrong with calling *name* (a word before ``(``); keywords and aggregations are not calls, nor
+    ``@ start()`` / ``@ end()``."""
+    if name.lower() in (_AGGREGATIONS | _KEYWORDS) - {"limitk", "limit_ratio"} or (before and before.text == "@"):
+        return None
+    if name.lower() in ("fill", "fill_left", "fill_right"):
+        return "fill modifiers are experimental in Prometheus 3; Prometheus 2 does not know them"
+    if name.lower() in ("limitk", "limit_ratio"):
+        return f"{name} is experimental in Prometheus 3 (--enable-feature=promql-experimental-functions)"
+    found = _function_problem(name)
+    if found is not None and found.startswith("unknown function"):
+        return found + _did_you_mean(name, sorted(_FUNCTIONS | _AGGREGATIONS))
+    return found
+
+
+def _is_duration_place(tokens: list[_Token], index: int) -> bool:
+    """A range (``x[300]``), a subquery's step (``[5m:30]``) or an offset (``offset 5``, ``offset -5``)."""
+    before = [token.text.lower() for token in tokens[max(0, index - 2) : index]]
+    if before[-1:] in (["["], [":"]):
+        return True
+    return before[-1:] == ["offset"] or (before[-1:] in (["-"], ["+"]) and before[-2:-1] == ["offset"])
+
+
+def _timestamp(tokens: list[_Token]) -> float | None:
+    sign = 1.0
+    if tokens and tokens[0].text in ("-", "+"):
+        sign = -1.0 if tokens[0].text == "-" else 1.0
+        tokens = tokens[1:]
+    if not tokens or tokens[0].kind != "number" or not _PLAIN_NUMBER.match(tokens[0].text):
+        return None
+    text = tokens[0].text
+    return sign * (float(int(text, 16)) if text.lower().startswith("0x") else float(text))
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _tree_problem(tree: Any) -> str | None:
+    """What the parsed expression uses that some Prometheus refuses: functions, aggregations and modifiers of
+    newer (or experimental, or older) Prometheus, and regular expressions that Go's regexp refuses."""
+    import promql_parser
+
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, promql_parser.Call):
+            found = _function_problem(node.func.name)
+            if found:
+                return found
+            pending.extend(node.args)
+        elif isinstance(node, promql_parser.AggregateExpr):
+            if str(node.op) in _EXPERIMENTAL:
+                return f"{node.op} is experimental in Prometheus 3 (--enable-feature=promql-experimental-functions)"
+            pending.extend(child for child in (node.expr, node.param) if isinstance(child, promql_parser.Expr))
+        elif isinstance(node, promql_parser.BinaryExpr):
+            fill = node.modifier.fill_values if node.modifier is not None else None
+            if fill is not None and (fill.lhs is not None or fill.rhs is not None):
+                return "fill modifiers are experimental in Prometheus 3; Prometheus 2 does not know them"
+            pending.extend((node.lhs, node.rhs))
+        elif isinstance(node, promql_parser.VectorSelector):
+            found = _selector_problem(node.matchers)
+            if found:
+                return found
+        elif isinstance(node, promql_parser.MatrixSelector):
+            pending.append(node.vector_selector)
+        elif isinstance(node, (promql_parser.ParenExpr, promql_parser.UnaryExpr, promql_parser.SubqueryExpr)):
+            pending.append(node.expr)
+    return None
+
+
+def _function_problem(name: str) -> str | None:
+    if name in _FUNCTIONS:
+        return None
+    if name in _NEWER_FUNCTIONS:
+        return f"{name}() needs Prometheus {_NEWER_FUNCTIONS[name]} or later"
+    if name in _EXPERIMENTAL:
+        return f"{name}() is experimental in Prometheus 3 (--enable-feature=promql-experimental-functions)"
+    if name in _REMOVED:
+        return f"{name}() was {_REMOVED[name]}"
+    return f"unknown function {name!r}"
+
+
+def _selector_problem(matchers: Any) -> str | None:
+    import promql_parser
+
+    if matchers.or_matchers:
+        return "'or' between label matchers is not PromQL (an extension of the Rust parser; Prometheus refuses it)"
+    for matcher in matchers.matchers:
+        if matcher.op in (promql_parser.MatchOp.Re, promql_parser.MatchOp.NotRe):
+            found = go_regexp_problem(matcher.value)
+            if found:
+                return f"the regular expression {string(matcher.value)} of {matcher.name}: {found}"
+    return None
+
+
+# ---- Go's regular expressions ----------------------------------------------------------------------
+#
+# Prometheus compiles a label matcher's regex with Go's regexp (RE2 syntax) as ^(?:<value>)$; the Rust parser
+# checks it with Rust's regex crate, which takes more: stacked repetitions (a**, a++), counts above 1000, (?x) and
+# (?<name>...) (Go before 1.22), long Unicode class names (\p{Letter}). The rules below follow Go's
+# src/regexp/syntax/parse.go (Perl flags, as regexp.Compile uses them); what Rust refuses, the parser has refused.
+
+_MAX_REPEAT = 1000  # parse.go: maxRepeat, also the product of nested counts (repeatIsValid)
+_MAX_SIZE = (128 << 20) // 40  # parse.go: maxSize, in compiled instructions (calcSize)
+_MAX_GROUPS = 250  # parse.go: maxHeight is 1000 tree levels; each group is several
+_POSIX_CLASSES = frozenset(
+    """alnum alpha ascii blank cntrl digit graph lower print punct space upper word xdigit""".split()  # noqa: SIM905 - a list of names reads best as words
+)
+_CATEGORIES = frozenset(
+    """C Cc Cf Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So Z Zl Zp Zs""".split()  # noqa: SIM905 - a list of names reads best as words
+)
+# Go's unicode.Scripts as Go 1.19 has them (Unicode 13.0.0, Debian 12's promtool), each one checked with promtool.
+_SCRIPTS = frozenset(
+    """Adlam Ahom Anatolian_Hieroglyphs Arabic Armenian Avestan Balinese Bamum Bassa_Vah Batak Bengali Bhaiksuki
+    Bopomofo Brahmi Braille Buginese Buhid Canadian_Aboriginal Carian Caucasian_Albanian Chakma Cham Cherokee
+    Chorasmian Common Coptic Cuneiform Cypriot Cyrillic Deseret Devanagari Dives_Akuru Dogra Duployan
+    Egyptian_Hieroglyphs Elbasan Elymaic Ethiopic Georgian Glagolitic Gothic Grantha Greek Gujarati Gunjala_Gondi
+    Gurmukhi Han Hangul Hanifi_Rohingya Hanunoo Hatran Hebrew Hiragana Imperial_Aramaic Inherited
+    Inscriptional_Pahlavi Inscriptional_Parthian Javanese Kaithi Kannada Katakana Kayah_Li Kharoshthi
+    Khitan_Small_Script Khmer Khojki Khudawadi Lao Latin Lepcha Limbu Linear_A Linear_B Lisu Lycian Lydian Mahajani
+    Makasar Malayalam Mandaic Manichaean Marchen Masaram_Gondi Medefaidrin Meetei_Mayek Mende_Kikakui
+    Meroitic_Cursive Meroitic_Hieroglyphs Miao Modi Mongolian Mro Multani Myanmar Nabataean Nandinagari New_Tai_Lue
+    Newa Nko Nushu Nyiakeng_Puachue_Hmong Ogham Ol_Chiki Old_Hungarian Old_Italic Old_North_Arabian Old_Permic
+    Old_Persian Old_Sogdian Old_South_Arabian Old_Turkic Oriya Osage Osmanya Pahawh_Hmong Palmyrene Pau_Cin_Hau
+    Phags_Pa Phoenician Psalter_Pahlavi Rejang Runic Samaritan Saurashtra Sharada Shavian Siddham SignWriting
+    Sinhala Sogdian Sora_Sompeng Soyombo Sundanese Syloti_Nagri Syriac Tagalog Tagbanwa Tai_Le Tai_Tham Tai_Viet
+    Takri Tamil Tangut Telugu Thaana Thai Tibetan Tifinagh Tirhuta Ugaritic Vai Wancho Warang_Citi Yezidi Yi
+    Zanabazar_Square""".split()  # noqa: SIM905 - a list of names reads best as words
+)
+_HEX = "0123456789abcdefABCDEF"
+_OCTAL = "01234567"
+
+
+class _RegexpError(Exception):
+    """Raised when Go's regexp/syntax would refuse the pattern; the message is Go's error code."""
+
+
+@attrs.define
+class _Group:
+    """One open group of the pattern: its alternatives' sizes, and the current one's pieces."""
+
+    alternatives: list[int] = attrs.Factory(list)
+    pieces: list[tuple[int, int]] = attrs.Factory(list)  # (compiled size, product of the counts inside)
+    product: int = 1  # the largest product of nested counts in the group's finished alternatives
+
+    def alternate(self) -> None:
+        self.alternatives.append(sum(size for size, _ in self.pieces))
+        self.product = max([self.product, *(inner for _, inner in self.pieces)])
+        self.pieces = []
+
+    def close(self) -> tuple[int, int]:
+        self.alternate()
+        size = sum(self.alternatives) + len(self.alternatives) - 1
+        return max(1, size), self.product
+
+
+def go_regexp_problem(pattern: str) -> str | None:
+    """Why Go's regexp (RE2 syntax, as Prometheus reads a label matcher's regex) refuses *pattern*,
+    or ``None``; only what Go refuses and Rust's regex takes needs naming here, but every rule is Go's."""
+    try:
+        _go_parse(f"^(?:{pattern})$")  # model/labels/regexp.go, NewFastRegexMatcher: compiled anchored,
+        _go_parse(pattern)  # and parsed alone (so `a)|(b`, fine anchored, is refused)
+    except _RegexpError as exc:
+        return f"Go's regexp refuses it ({exc})"
+    return None
+
+
+def _go_parse(text: str) -> None:
+    _GoRegexp(text).parse()
+
+
+@attrs.define
+class _GoRegexp:
+    """A reading of *text* as Go's parser does it (parse.go, parse): only whether it succeeds, and why not."""
+
+    text: str
+    position: int = 0
+    groups: list[_Group] = attrs.Factory(lambda: [_Group()])
+    last_was_repeat: bool = False
+
+    def parse(self) -> None:
+        while self.position < len(self.text):
+            self.last_was_repeat = self._step()
+            if sum(size for size, _ in self.groups[-1].pieces) > _MAX_SIZE:
+                raise _RegexpError("expression too large")
+        if len(self.groups) != 1:
+            raise _RegexpError("missing closing )")
+        size, _product = self.groups[0].close()
+        if size > _MAX_SIZE:
+            raise _RegexpError("expression too large")
+
+    def _step(self) -> bool:
+        """Read one element; whether it was a repetition operator."""
+        char = self.text[self.position]
+        if char in "*+?" or (char == "{" and _counts(self.text, self.position) is not None):
+            self._repeat(char)
+            return True
+        if char == "(":
+            self._open()
+        elif char == "|":
+            self.groups[-1].alternate()
+            self.position += 1
+        elif char == ")":
+            if len(self.groups) == 1:
+                raise _RegexpError("unexpected )")
+            size, product = self.groups.pop().close()
+            self.groups[-1].pieces.append((size + 2, product))  # a capture: two instructions more
+            self.position += 1
+        elif char == "[":
+            self.position = _class(self.text, self.position)
+            self.groups[-1].pieces.append((1, 1))
+        elif char == "\\":
+            self._escape()
+        else:
+            self.groups[-1].pieces.append((1, 1))
+            self.position += 1
+        return False
+
+    def _open(self) -> None:
+        if self.text.startswith("(?", self.position):
+            self.position, opened = _perl_flags(self.text, self.position)
+            if not opened:
+                return  # (?i): flags only, nothing pushed
+        else:
+            self.position += 1
+        self.groups.append(_Group())
+        if len(self.groups) > _MAX_GROUPS:
+            raise _RegexpError("expression nests too deeply")
+
+    def _repeat(self, char: str) -> None:
+        """parse.go, repeat: no operator right after another; something to repeat; counts within limits."""
+        group = self.groups[-1]
+        if self.last_was_repeat:
+            raise _RegexpError("invalid nested repetition operator")
+        if not group.pieces:
+            raise _RegexpError("missing argument to repetition operator")
+        size, inner = group.pieces[-1]
+        if char == "{":
+            low, high, self.position = _counts(self.text, self.position)  # type: ignore[misc]
+            if low > _MAX_REPEAT or high > _MAX_REPEAT or (high >= 0 and low > high):
+                raise _RegexpError("invalid repeat count")
+            count = high if high >= 0 else low
+            if (low >= 2 or high >= 2) and count > 0 and count * inner > _MAX_REPEAT:
+                raise _RegexpError("invalid repeat count")  # repeatIsValid: nested counts multiply
+            grown = (2 + size if low == 0 else 1 + low * size) if high == -1 else high * size + high - low
+            group.pieces[-1] = (grown, count * inner if count > 0 else 1)
+        else:
+            group.pieces[-1] = (size + (2 if char == "*" else 1), inner)
+            self.position += 1
+        if self.text.startswith("?", self.position):  # non-greedy
+            self.position += 1
+
+    def _escape(self) -> None:
+        text, position = self.text, self.position
+        following = text[position + 1 : position + 2]
+        if following == "Q":  # \Q...\E: literals, maybe none
+            end = text.find("\\E", position + 2)
+            literal = text[position + 2 : end if end >= 0 else len(text)]
+            self.groups[-1].pieces.extend((1, 1) for _ in literal)
+            self.position = len(text) if end < 0 else end + 2
+            return
+        if following in ("A", "b", "B", "z", "d", "D", "s", "S", "w", "W"):
+            self.position = position + 2
+        elif following == "C":
+            raise _RegexpError("invalid escape sequence")
+        elif following in ("p", "P"):
+            self.position = _unicode_class(text, position)
+        else:
+            self.position = _escape(text, position)
+        self.groups[-1].pieces.append((1, 1))
+
+
+def _counts(text: str, position: int) -> tuple[int, int, int] | None:
+    """``{n}``, ``{n,}`` or ``{n,m}`` at *position*: (n, m or -1, the position after); ``None`` when it is not one
+    (then ``{`` is a literal). Leading zeros make it no count (parse.go, parseInt)."""
+    match = re.compile(r"\{(0|[1-9][0-9]*)(?:(,)(0|[1-9][0-9]*)?)?\}").match(text, position)
+    if match is None:
+        return None
+    low = min(int(match.group(1)), 10**8)
+    high = low if match.group(2) is None else -1 if match.group(3) is None else min(int(match.group(3)), 10**8)
+    return low, high, match.end()
+
+
+def _perl_flags(text: str, position: int) -> tuple[int, bool]:
+    """``(?i)``, ``(?i:``, ``(?P<name>``: the position after, and whether a group opened. ``(?<name>`` is refused:
+    Go takes it only from 1.22 on."""
+    rest = text[position + 2 :]
+    if rest.startswith("P<"):
+        end = rest.find(">")
+        name = rest[2:end] if end >= 0 else ""
+        if end < 0 or not re.fullmatch(r"[A-Za-z0-9_]+", name):
+            raise _RegexpError("invalid named capture")
+        return position + 2 + end + 1, True
+    index, sign, saw_flag = 0, 1, False
+    while index < len(rest):
+        char = rest[index]
+        index += 1
+        if char in "imsU":
+            saw_flag = True
+        elif char == "-" and sign > 0:
+            sign, saw_flag = -1, False
+        elif char in ":)" and (sign > 0 or saw_flag):
+            return position + 2 + index, char == ":"
+        else:
+            break
+    raise _RegexpError("invalid or unsupported Perl syntax")
+
+
+def _unicode_class(text: str, position: int) -> int:
+    rest = text[position + 2 :]
+    if not rest:
+        raise _RegexpError("invalid character class range")
+    if rest[0] == "{":
+        end = rest.find("}")
+        if end < 0:
+            raise _RegexpError("invalid character class range")
+        name, after = rest[1:end], position + 2 + end + 1
+    else:
+        name, after = rest[0], position + 3
+    name = name.removeprefix("^")
+    if name != "Any" and name not in _CATEGORIES and name not in _SCRIPTS:
+        raise _RegexpError("invalid character class range")
+    return after
+
+
+def _escape(text: str, position: int) -> int:
+    """A single-character escape (parse.go, parseEscape): the position after it."""
+    if position + 1 >= len(text):
+        raise _RegexpError("trailing backslash at end of expression")
+    char = text[position + 1]
+    after = position + 2
+    if char.isascii() and not char.isalnum():
+        return after
+    if (char in "1234567" and text[after : after + 1] and text[after] in _OCTAL) or char == "0":
+        for _ in range(2):
+            if text[after : after + 1] and text[after] in _OCTAL:
+                after += 1
+        return after
+    if char == "x":
+        if text[after : after + 1] == "{":
+            end = text.find("}", after)
+            digits = text[after + 1 : end] if end >= 0 else ""
+            if digits and all(d in _HEX for d in digits) and int(digits, 16) <= 0x10FFFF:
+                return end + 1
+        elif len(text) >= after + 2 and text[after] in _HEX and text[after + 1] in _HEX:
+            return after + 2
+    elif char in "afnrtv":
+        return after
+    raise _RegexpError("invalid escape sequence")
+
+
+def _class(text: str, position: int) -> int:
+    """A bracketed class at *position* (parse.go, parseClass): the position after its ``]``."""
+    index = position + 1
+    if text[index : index + 1] == "^":
+        index += 1
+    first = True
+    while first or text[index : index + 1] != "]":
+        if index >= len(text):
+            raise _RegexpError("missing closing ]")
+        first = False
+        if text.startswith("[:", index) and (end := text.find(":]", index + 2)) >= 0:
+            name = text[index + 2 : end].removeprefix("^")
+            if name not in _POSIX_CLASSES:
+                raise _RegexpError("invalid character class range")
+            index = end + 2
+            continue
+        if text.startswith(("\\p", "\\P"), index):
+            index = _unicode_class(text, index)
+            continue
+        if text[index + 1 : index + 2] in ("d", "D", "s", "S", "w", "W") and text[index] == "\\":
+            index += 2
+            continue
+        low, index = _class_char(text, index)
+        if text[index : index + 1] == "-" and text[index + 1 : index + 2] not in ("]", ""):
+            high, index = _class_char(text, index + 1)
+            if high < low:
+                raise _RegexpError("invalid character class range")
+    return index + 1
+
+
+def _class_char(text: str, index: int) -> tuple[int, int]:
+    """One character of a class, escaped or not: its code point and the position after it."""
+    if index >= len(text):
+        raise _RegexpError("missing closing ]")
+    if text[index] != "\\":
+        return ord(text[index]), index + 1
+    after = _escape(text, index)
+    body = text[index + 1 : after]
+    if body[0] == "x":
+        return int(body[1:].strip("{}"), 16), after
+    if body[0] in _OCTAL:
+        return int(body, 8), after
+    return ord({"a": "\a", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}.get(body, body)), after

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from findly_infra import load_platform, validate_platform, validate_platform_text
+from findly_infra import load_platform, promql, validate_platform, validate_platform_text
 from findly_infra.adapters.prometheus import (
     PrometheusClient,
     PrometheusQueryError,
@@ -326,6 +326,13 @@ def test_a_deep_expression_is_refused_not_a_crash() -> None:
 def test_collapsing_an_expression_onto_one_line_keeps_its_meaning(expression: str) -> None:
     assert (problem(collapse(expression)) is None) == (problem(expression) is None)
     assert "\n" not in collapse(expression)
+
+
+@given(expressions | near_misses())
+def test_only_expressions_with_no_token_level_problem_skip_the_tokens(expression: str) -> None:
+    """The fast path (no tokens unless a pattern says a token-level rule may apply) misses none of those rules."""
+    if promql._lexical_problem(promql._significant(expression)) is not None:
+        assert promql._LEXICAL.search(expression)
 
 
 @given(st.text(alphabet="()[]{}\"'`#\\\n =~!<>+-*/^@:,.0123456789abcxyz_", max_size=60))

@@ -1,4 +1,6 @@
-"""PromQL pieces shared by the rendered rules and the Prometheus adapter (pure string building).
+"""PromQL pieces shared by the rendered rules and the Prometheus adapter (pure string building), and the check of
+what Prometheus accepts (:func:`problem`), which ``validate`` runs on every expression a platform file carries or
+makes.
 
 Both must measure the same thing the same way: an SLO's ratio of bad events in the recording rules is
 the ratio ``slo status`` reads, and a bucket bound is matched however the client formats it.
@@ -8,8 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -123,58 +124,36 @@ overflows its stack (a crash, not an error: about 4,500 chained `+` or 9,000 nes
 _MAX_TIMESTAMP = 2.0**63
 """`@` takes seconds below math.MaxInt64 (Prometheus's parser, setTimestamp); the Rust parser takes more."""
 
-_SPACE = re.compile(r"[ \t\r\n]+")
-_COMMENT = re.compile(r"#[^\n]*")
-_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|`[^`]*`', re.S)
-_NUMBER = re.compile(r"(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[a-zA-Z0-9_]*")
-_WORD = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_WORD_IN_BRACKETS = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # a colon in a range or subquery is its own token
-_OPERATOR = re.compile(r"==|!=|=~|!~|<=|>=|[-+*/%^<>=@,:]")
+_TOKEN = re.compile(
+    r"""(?P<space>[ \t\r\n]+)
+    |(?P<comment>\#[^\n]*)
+    |(?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`]*`)
+    |(?P<number>(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[a-zA-Z0-9_]*)
+    |(?P<word>[a-zA-Z_][a-zA-Z0-9_:]*|:[a-zA-Z_:][a-zA-Z0-9_:]*)
+    |(?P<op>==|!=|=~|!~|<=|>=|[-+*/%^<>=@,:])
+    |(?P<open>[(\[{])
+    |(?P<close>[)\]}])
+    |(?P<other>.)""",
+    re.X | re.S,
+)
+"""PromQL's tokens as Prometheus's lexer (promql/parser/lex.go) splits them: enough to tell strings, comments and
+brackets apart, the parser itself judges the rest. A colon followed by a digit is the one of a subquery
+(``[5m:1m]``), not the start of a name; ``other`` is an unterminated string or a character PromQL has no use for."""
 _PLAIN_NUMBER = re.compile(r"(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)$")
+_DURATION = re.compile(r"(?:\d+(?:ms|[smhdwy]))+$")
 _MATCH_OPERATORS = frozenset(("=", "!=", "=~", "!~"))
 _ARITHMETIC = frozenset(("+", "-", "*", "/", "%", "^", "==", "!=", "<", ">", "<=", ">="))
+_NOT_CALLS = (_AGGREGATIONS | _KEYWORDS) - {"limitk", "limit_ratio"}
+_SUGGESTIONS = sorted(_FUNCTIONS | _AGGREGATIONS)
 
 
-@attrs.frozen
-class _Token:
+class _Token(NamedTuple):
     kind: str  # space, comment, string, number, word, op, open, close, other
     text: str
 
 
 def _tokens(expression: str) -> list[_Token]:
-    """PromQL's tokens, as Prometheus's lexer (promql/parser/lex.go) splits them: enough to tell strings, comments
-    and brackets apart; the parser itself judges the rest."""
-    found: list[_Token] = []
-    brackets: list[str] = []
-    position = 0
-    while position < len(expression):
-        char = expression[position]
-        in_range = bool(brackets) and brackets[-1] == "["
-        for kind, pattern in (
-            ("space", _SPACE),
-            ("comment", _COMMENT),
-            ("string", _STRING),
-            ("number", _NUMBER),
-            ("word", _WORD_IN_BRACKETS if in_range else _WORD),
-            ("op", _OPERATOR),
-        ):
-            match = pattern.match(expression, position)
-            if match:
-                found.append(_Token(kind, match.group()))
-                position = match.end()
-                break
-        else:
-            if char in "([{":
-                brackets.append(char)
-                found.append(_Token("open", char))
-            elif char in ")]}":
-                if brackets:
-                    brackets.pop()
-                found.append(_Token("close", char))
-            else:  # an unterminated string, or a character PromQL has no use for: the parser says which
-                found.append(_Token("other", char))
-            position += 1
-    return found
+    return [_Token(match.lastgroup or "other", match.group()) for match in _TOKEN.finditer(expression)]
 
 
 def collapse(expression: str) -> str:
@@ -195,54 +174,82 @@ def string(value: str) -> str:
     return f'"{_quoted(value)}"'
 
 
+_LEXICAL = re.compile(
+    r"""[@\#]  # an @ modifier, a comment
+    |[{,(]\s*["'`]  # a string where a name goes (or an argument: looked at, then let be)
+    |[\[:]\s*[-+]?(?:0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*(?:[]:]|$)  # a range or step with no unit
+    |offset\s*[-+]?\s*\.?\d
+    |(?:^|[^[:\s\w.])\s*\d+(?:ms|[smhdwy])  # a duration where a number goes""",
+    re.X | re.I,
+)
+"""Where a token-level rule may apply (:func:`_lexical_problem`); an expression without any of these (most) skips the
+tokens and goes straight to the parser."""
+
+
 def problem(expression: str) -> str | None:
     """Why Prometheus would refuse *expression* (and with it the whole rules file), or ``None`` when every
     Prometheus from 2.42 to 3.x accepts it without feature flags."""
-    tokens = [token for token in _tokens(expression) if token.kind not in ("space", "comment")]
-    if not tokens:
-        return "the expression is empty"
-    operators = sum(1 for token in tokens if token.kind == "open" or token.text in _ARITHMETIC)
-    if operators > _MAX_OPERATORS:
-        return f"the expression has {operators} brackets and operators, more than the {_MAX_OPERATORS} checked"
-    found = _lexical_problem(tokens)
-    if found is not None:
-        return found
+    if sum(map(expression.count, "([{+-*/%^<>=")) > _MAX_OPERATORS:  # each counts at most once: exact count below
+        operators = sum(1 for t in _tokens(expression) if t.kind == "open" or t.text in _ARITHMETIC)
+        if operators > _MAX_OPERATORS:
+            return f"the expression has {operators} brackets and operators, more than the {_MAX_OPERATORS} checked"
+    if _LEXICAL.search(expression):
+        tokens = _significant(expression)
+        found = _lexical_problem(tokens) or _unknown_function(tokens)
+        if found is not None:
+            return found
     import promql_parser  # lazily: only a file with expressions pays for it
 
     try:
-        tree = promql_parser.parse("".join(_without_raw_strings(expression)))
+        tree = promql_parser.parse(_without_raw_strings(expression) if "`" in expression else expression)
     except ValueError as exc:
         message = str(exc)
+        if message == "invalid promql query" or message.startswith("unknown function"):
+            # Prometheus names an unknown function before a syntax error, the Rust parser says only "invalid"
+            message = _unknown_function(_significant(expression)) or message
         return (
             "a syntax error (a missing operand, bracket or keyword)" if message == "invalid promql query" else message
         )
     return _tree_problem(tree)
 
 
-def _without_raw_strings(expression: str) -> Iterator[str]:
-    """*expression* with each raw string (backticks) written as the double-quoted string of the same value.
+def _significant(expression: str) -> list[_Token]:
+    return [token for token in _tokens(expression) if token.kind not in ("space", "comment")]
+
+
+def _without_raw_strings(expression: str) -> str:
+    """*expression*, each raw string (backticks) written as the double-quoted string of its value.
 
     Prometheus takes a raw string as it is (lex.go, lexRawString: `test\\.expression` is one string in its
     lex_test.go), the Rust crate refuses a backslash in it that is not an escape ("unknown escape sequence '.'",
     its lex.rs test_strings), which would refuse our own le=~`0\\.2` matchers.
     """
+    if not any(mark in expression for mark in "\"'#"):  # no other strings or comments: only raw strings to find
+        return _RAW_STRING.sub(lambda match: _quoted_raw(match.group()), expression)
+    parts = []
     for token in _tokens(expression):
         if token.kind == "string" and token.text.startswith("`"):
-            inner = token.text[1:-1]
-            escaped = inner.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-            yield f'"{escaped}"'
+            parts.append(_quoted_raw(token.text))
         else:
-            yield token.text
+            parts.append(token.text)
+    return "".join(parts)
+
+
+_RAW_STRING = re.compile(r"`[^`]*`")
+
+
+def _quoted_raw(raw: str) -> str:
+    """A raw string (with its backticks) as the double-quoted string of the same value."""
+    inner = raw[1:-1]
+    return '"' + inner.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
 def _lexical_problem(tokens: list[_Token]) -> str | None:
     """What the Rust parser takes and Prometheus 2 refuses, seen in the tokens: Prometheus 3's quoted (UTF-8)
-    names, numbers as durations, and ``@`` timestamps out of range; and unknown functions, named as Prometheus
-    names them (the Rust parser reports a syntax error first)."""
+    names, numbers as durations and durations as numbers, and ``@`` timestamps out of range."""
     brackets: list[str] = []
     for index, token in enumerate(tokens):
         before = tokens[index - 1] if index else None
-        after = tokens[index + 1] if index + 1 < len(tokens) else None
         if token.kind == "open":
             grouping = token.text == "(" and before is not None and before.text.lower() in _GROUPING
             brackets.append("labels" if grouping else token.text)
@@ -256,11 +263,24 @@ def _lexical_problem(tokens: list[_Token]) -> str | None:
                 )
         elif token.kind == "number" and _PLAIN_NUMBER.match(token.text) and _is_duration_place(tokens, index):
             return f"the duration {token.text} has no unit: write {token.text}s (Prometheus 2 takes no bare numbers)"
-        elif token.text == "@" and (at := _timestamp(tokens[index + 1 : index + 3])) is not None:
-            if not abs(at) < _MAX_TIMESTAMP:
-                return f"the @ timestamp {at:g} is out of range"
-        elif token.kind == "word" and after is not None and after.text == "(" and brackets[-1:] != ["{"]:
-            found = _called(token.text, before)
+        elif token.kind == "number" and _DURATION.match(token.text) and not _is_duration_place(tokens, index):
+            return (
+                f"the duration {token.text} stands where a number goes: Prometheus 2 takes durations only in "
+                "ranges, subquery steps and offsets"
+            )
+        elif token.text == "@" and not abs(_timestamp(tokens[index + 1 : index + 3])) < _MAX_TIMESTAMP:
+            return f"the @ timestamp {_timestamp(tokens[index + 1 : index + 3]):g} is out of range"
+    return None
+
+
+def _unknown_function(tokens: list[_Token]) -> str | None:
+    """The first call of a function that is not one every Prometheus knows, named as Prometheus names it."""
+    braces = 0
+    for index, token in enumerate(tokens[:-1]):
+        braces += token.text == "{"
+        braces -= token.text == "}"
+        if token.kind == "word" and tokens[index + 1].text == "(" and braces <= 0:
+            found = _called(token.text, tokens[index - 1] if index else None)
             if found is not None:
                 return found
     return None
@@ -269,7 +289,7 @@ def _lexical_problem(tokens: list[_Token]) -> str | None:
 def _called(name: str, before: _Token | None) -> str | None:
     """What is wrong with calling *name* (a word before ``(``); keywords and aggregations are not calls, nor
     ``@ start()`` / ``@ end()``."""
-    if name.lower() in (_AGGREGATIONS | _KEYWORDS) - {"limitk", "limit_ratio"} or (before and before.text == "@"):
+    if name.lower() in _NOT_CALLS or (before and before.text == "@"):
         return None
     if name.lower() in ("fill", "fill_left", "fill_right"):
         return "fill modifiers are experimental in Prometheus 3; Prometheus 2 does not know them"
@@ -277,7 +297,7 @@ def _called(name: str, before: _Token | None) -> str | None:
         return f"{name} is experimental in Prometheus 3 (--enable-feature=promql-experimental-functions)"
     found = _function_problem(name)
     if found is not None and found.startswith("unknown function"):
-        return found + _did_you_mean(name, sorted(_FUNCTIONS | _AGGREGATIONS))
+        return found + _did_you_mean(name, _SUGGESTIONS)
     return found
 
 
@@ -289,13 +309,14 @@ def _is_duration_place(tokens: list[_Token], index: int) -> bool:
     return before[-1:] == ["offset"] or (before[-1:] in (["-"], ["+"]) and before[-2:-1] == ["offset"])
 
 
-def _timestamp(tokens: list[_Token]) -> float | None:
+def _timestamp(tokens: list[_Token]) -> float:
+    """The number after ``@`` (0 when it is ``start()``, ``end()`` or not a number: the parser judges those)."""
     sign = 1.0
     if tokens and tokens[0].text in ("-", "+"):
         sign = -1.0 if tokens[0].text == "-" else 1.0
         tokens = tokens[1:]
     if not tokens or tokens[0].kind != "number" or not _PLAIN_NUMBER.match(tokens[0].text):
-        return None
+        return 0.0
     text = tokens[0].text
     return sign * (float(int(text, 16)) if text.lower().startswith("0x") else float(text))
 
@@ -314,7 +335,7 @@ def _tree_problem(tree: Any) -> str | None:
     while pending:
         node = pending.pop()
         if isinstance(node, promql_parser.Call):
-            found = _function_problem(node.func.name)
+            found = _function_problem(node.func.name) or _argument_problem(node)
             if found:
                 return found
             pending.extend(node.args)
@@ -336,6 +357,41 @@ def _tree_problem(tree: Any) -> str | None:
         elif isinstance(node, (promql_parser.ParenExpr, promql_parser.UnaryExpr, promql_parser.SubqueryExpr)):
             pending.append(node.expr)
     return None
+
+
+_TYPE_NAMES = {"Vector": "instant vector", "Scalar": "scalar", "Matrix": "range vector", "String": "string"}
+
+
+def _argument_problem(call: Any) -> str | None:
+    """Each argument of the type its function takes (parse.go, checkAST for a Call: the last type repeats for
+    variadic functions). The Rust parser lets some scalars through: `exp(Inf)`, `log2(0)`."""
+    types = call.func.arg_types
+    for index, argument in enumerate(call.args):
+        wanted = _TYPE_NAMES[str(types[min(index, len(types) - 1)]).rsplit(".", 1)[-1]]  # "ValueType.Vector"
+        got = _TYPE_NAMES[_value_type(argument)]
+        if wanted != got:
+            return f"expected type {wanted} in call to function {call.func.name!r}, got {got}"
+    return None
+
+
+def _value_type(node: Any) -> str:
+    """The type Prometheus gives an expression (promql/parser/ast.go, Type)."""
+    import promql_parser
+
+    while isinstance(node, (promql_parser.ParenExpr, promql_parser.UnaryExpr)):
+        node = node.expr
+    if isinstance(node, promql_parser.NumberLiteral):
+        return "Scalar"
+    if isinstance(node, promql_parser.StringLiteral):
+        return "String"
+    if isinstance(node, (promql_parser.MatrixSelector, promql_parser.SubqueryExpr)):
+        return "Matrix"
+    if isinstance(node, promql_parser.Call):
+        return str(node.func.return_type).rsplit(".", 1)[-1]
+    if isinstance(node, promql_parser.BinaryExpr):
+        both_scalar = _value_type(node.lhs) == _value_type(node.rhs) == "Scalar"
+        return "Scalar" if both_scalar else "Vector"
+    return "Vector"  # a selector or an aggregation
 
 
 def _function_problem(name: str) -> str | None:

@@ -18,7 +18,7 @@ FUNCTIONS += ("rat", "rates", "RATE", "histogram_quantil", "fill")
 DURATIONS = ("5m", "1h", "30s", "1h30m", "2w", "1y", "100ms", "1d2h")
 ODD_DURATIONS = ("0s", "300", "1.5m", "5mm", "1m1h", "0x10")
 NUMBERS = ("0", "1", "0.5", "1e3", "-1", "0x1F", "Inf", "NaN", ".5", "3600")
-ODD_NUMBERS = ("1e20", "1_000")
+ODD_NUMBERS = ("1e20", "1_000", "5m", "1h30m")
 REGEX_PIECES = (
     "a",
     ".",
@@ -124,6 +124,9 @@ def _typed_call(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.builds(lambda m: f"predict_linear({m}, 3600)", matrices),
         st.sampled_from(("vector(1)", "time()", "pi()")),
         st.builds(lambda v: f"scalar({v})", children),
+        st.builds(lambda k, v: f"topk({k}, {v})", st.sampled_from(("1", "scalar(x)", "x", '"a"')), children),
+        st.builds(lambda v: f'count_values("a", {v})', children),
+        st.builds(lambda v, w: f"({v})[{w}] offset 1m", children, _mostly(("5m:", "1h:1m"), ("5m:0s", "-1m:"))),
     )
 
 
@@ -144,7 +147,10 @@ def _expressions(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
             lambda left, op, modifier, right: f"{left} {op}{modifier} {right}",
             children,
             st.sampled_from(("+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=", "and", "or", "unless")),
-            _mostly(("", " bool", " on (a)", " ignoring (a) group_left", " on () group_right (b)"), (" fill(0)",)),
+            _mostly(
+                ("", " bool", " on (a)", " ignoring (a) group_left", " on () group_right (b)", " bool on (a)"),
+                (" fill(0)", " group_left", " on (a) group_left (a)", " ignoring (__name__)"),
+            ),
             children,
         ),
         st.builds(lambda child: f"({child})", children),

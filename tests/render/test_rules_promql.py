@@ -101,6 +101,10 @@ PARSER_TOO_LENIENT = [
     ('x{a=~"\\\\p{Letter}"}', "character class"),
     ('x{a=~"\\\\p{Kawi}"}', "character class"),  # Unicode 15: newer than Go 1.19's tables
     ('x{a=~"a)|(b"}', "unexpected )"),  # anchored it parses; Prometheus also parses it alone
+    ("x > 5m", "where a number goes"),  # durations as numbers: Prometheus 3.x's newer syntax
+    ("xoffset -1h", "where a number goes"),
+    ("exp(Inf)", "expected type instant vector"),  # the Rust parser's type check lets these scalars through
+    ("log2(0)", "expected type instant vector"),
 ]
 # What the Rust parser refuses and promtool takes: validate refuses these too (never the wrong way round), and
 # says why; the crate's regex (Rust's) is the stricter one, and it has no octal, \Q...\E or (?P<1>...).

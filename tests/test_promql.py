@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from findly_infra import load_platform, promql, validate_platform, validate_platform_text
@@ -339,3 +339,41 @@ def test_only_expressions_with_no_token_level_problem_skip_the_tokens(expression
 def test_any_text_gets_an_answer_never_an_exception(text: str) -> None:
     found = problem(text)
     assert found is None or isinstance(found, str)
+
+
+@given(st.text(max_size=30))
+def test_any_label_value_is_a_promql_string_that_reads_back_as_itself(value: str) -> None:
+    import promql_parser
+
+    expression = f"x{{a={promql.string(value)}}}"
+    assert problem(expression) is None
+    assert promql_parser.parse(expression).matchers.matchers[0].value == value
+
+
+names_in_promql = st.sampled_from(
+    ("http_requests_total", "x", "job:rate5m:sum", "sum", "by", "on", "offset", "bool", "inf", "NaN", "anchored")
+)
+
+
+@given(
+    st.builds(
+        MetricNames,
+        requests=names_in_promql,
+        latency=names_in_promql,
+        service_label=names_in_promql.filter(lambda n: ":" not in n),
+        status_label=names_in_promql.filter(lambda n: ":" not in n),
+        pod_labels=names_in_promql,
+    ),
+    st.sampled_from(METRICS),
+)
+def test_names_that_pass_the_templates_make_every_query_prometheus_is_sent(names: MetricNames, metric: str) -> None:
+    """validate checks the names of the metrics section in templates; the Prometheus adapter's queries (and the
+    rendered rules) are made of the same pieces, so they parse whenever the templates do."""
+    assume(all(problem(query) is None for query in metric_templates(names)))
+    queries = [
+        criterion_query(metric, names, TARGET, MINUTE),
+        requests_query(names, TARGET, MINUTE),
+        throughput_query(names, TARGET, MINUTE),
+        *(budget_query(slo, names, TARGET, MINUTE) for slo in PLATFORM.slo_definitions if slo.sla_target),
+    ]
+    assert [query for query in queries if problem(query) is not None] == []

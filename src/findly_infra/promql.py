@@ -39,7 +39,8 @@ def le_matcher(seconds: float) -> str:
 
 
 def _quoted(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+    """*value* escaped for a double-quoted PromQL string (a line break would end it: Prometheus's lexString)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
 
 
 def matchers(
@@ -302,11 +303,17 @@ def _called(name: str, before: _Token | None) -> str | None:
 
 
 def _is_duration_place(tokens: list[_Token], index: int) -> bool:
-    """A range (``x[300]``), a subquery's step (``[5m:30]``) or an offset (``offset 5``, ``offset -5``)."""
-    before = [token.text.lower() for token in tokens[max(0, index - 2) : index]]
-    if before[-1:] in (["["], [":"]):
+    """A range (``x[300]``), a subquery's step (``[5m:30]``) or an offset (``x offset 5``, ``x offset -5``); an
+    ``offset`` with nothing before it to modify is a metric's name (``offset - 1h`` subtracts)."""
+    before = tokens[max(0, index - 3) : index]
+    if before[-1:] and before[-1].text in ("[", ":"):
         return True
-    return before[-1:] == ["offset"] or (before[-1:] in (["-"], ["+"]) and before[-2:-1] == ["offset"])
+    if before[-1:] and before[-1].text in ("-", "+"):
+        before = before[:-1]
+    if not before or before[-1].text.lower() != "offset":
+        return False
+    modified = before[-2] if len(before) > 1 else None  # what the offset modifies ends with a name or a bracket
+    return modified is not None and modified.kind in ("close", "word")
 
 
 def _timestamp(tokens: list[_Token]) -> float:

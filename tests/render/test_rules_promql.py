@@ -103,6 +103,7 @@ PARSER_TOO_LENIENT = [
     ('x{a=~"a)|(b"}', "unexpected )"),  # anchored it parses; Prometheus also parses it alone
     ("x > 5m", "where a number goes"),  # durations as numbers: Prometheus 3.x's newer syntax
     ("xoffset -1h", "where a number goes"),
+    ("offset -1h", "where a number goes"),  # a metric named offset, minus a duration
     ("exp(Inf)", "expected type instant vector"),  # the Rust parser's type check lets these scalars through
     ("log2(0)", "expected type instant vector"),
 ]

@@ -89,36 +89,43 @@ def slow_ratio(
 # Prometheus, so on top of it we refuse what an older (2.42, Debian 12's, which the tests run) or a newer (3.x)
 # Prometheus refuses without feature flags, and work around the one place where the crate is stricter than
 # Prometheus (backslashes in raw strings). Every rule below was compared with `promtool check rules`
-# (tests/test_promql.py runs the comparison).
+# (tests/render/test_rules_promql.py runs the comparison).
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
 
 # Functions known to every Prometheus from 2.42 to 3.x without --enable-feature: Prometheus v2.42.0's
 # promql/parser/functions.go, less holt_winters (removed in 3.0), all of them stable (not `Experimental`) in 3.x.
-_FUNCTIONS = frozenset(
+_FUNCTIONS = _words(
     """abs absent absent_over_time acos acosh asin asinh atan atanh avg_over_time ceil changes clamp clamp_max
     clamp_min cos cosh count_over_time days_in_month day_of_month day_of_week day_of_year deg delta deriv exp floor
     histogram_count histogram_fraction histogram_quantile histogram_sum hour idelta increase irate label_join
     label_replace last_over_time ln log10 log2 max_over_time min_over_time minute month pi predict_linear
     present_over_time quantile_over_time rad rate resets round scalar sgn sin sinh sort sort_desc sqrt
-    stddev_over_time stdvar_over_time sum_over_time tan tanh time timestamp vector year""".split()  # noqa: SIM905 - a list of names reads best as words
+    stddev_over_time stdvar_over_time sum_over_time tan tanh time timestamp vector year"""
 )
 # Stable in newer Prometheus only (the version that brought each; promql/parser/functions.go at each tag).
-_NEWER_FUNCTIONS = {"histogram_stddev": "2.47", "histogram_stdvar": "2.47", "histogram_avg": "2.51"}
-_NEWER_FUNCTIONS["first_over_time"] = "3.7"
+_NEWER_FUNCTIONS = {
+    "histogram_stddev": "2.47",
+    "histogram_stdvar": "2.47",
+    "histogram_avg": "2.51",
+    "first_over_time": "3.7",
+}
 # Behind --enable-feature=promql-experimental-functions (`Experimental: true` in functions.go; limitk and
 # limit_ratio are aggregations, in the lexer's key words).
-_EXPERIMENTAL = frozenset(
+_EXPERIMENTAL = _words(
     """double_exponential_smoothing end histogram_quantiles info limit_ratio limitk mad_over_time max_of min_of range
     sort_by_label sort_by_label_desc start start_timestamp step ts_of_first_over_time ts_of_last_over_time
-    ts_of_max_over_time ts_of_min_over_time""".split()  # noqa: SIM905 - a list of names reads best as words
+    ts_of_max_over_time ts_of_min_over_time"""
 )
 _REMOVED = {"holt_winters": "removed in Prometheus 3.0 (renamed double_exponential_smoothing, which is experimental)"}
-_AGGREGATIONS = frozenset(
-    """avg bottomk count count_values group max min quantile stddev stdvar sum topk limitk limit_ratio""".split()  # noqa: SIM905 - a list of names reads best as words
+_AGGREGATIONS = _words(
+    """avg bottomk count count_values group max min quantile stddev stdvar sum topk limitk limit_ratio"""
 )
-_KEYWORDS = frozenset(
-    ["and", "or", "unless", "atan2", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"]
-)
-_GROUPING = frozenset(["by", "without", "on", "ignoring", "group_left", "group_right"])
+_KEYWORDS = _words("and or unless atan2 by without on ignoring group_left group_right bool offset")
+_GROUPING = _words("by without on ignoring group_left group_right")
 _MAX_OPERATORS = 1000
 """Brackets and operators in one expression: the Rust parser recurses once for each, and a deep enough expression
 overflows its stack (a crash, not an error: about 4,500 chained `+` or 9,000 nested brackets)."""
@@ -436,14 +443,12 @@ def _selector_problem(matchers: Any) -> str | None:
 _MAX_REPEAT = 1000  # parse.go: maxRepeat, also the product of nested counts (repeatIsValid)
 _MAX_SIZE = (128 << 20) // 40  # parse.go: maxSize, in compiled instructions (calcSize)
 _MAX_GROUPS = 250  # parse.go: maxHeight is 1000 tree levels; each group is several
-_POSIX_CLASSES = frozenset(
-    """alnum alpha ascii blank cntrl digit graph lower print punct space upper word xdigit""".split()  # noqa: SIM905 - a list of names reads best as words
-)
-_CATEGORIES = frozenset(
-    """C Cc Cf Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So Z Zl Zp Zs""".split()  # noqa: SIM905 - a list of names reads best as words
+_POSIX_CLASSES = _words("""alnum alpha ascii blank cntrl digit graph lower print punct space upper word xdigit""")
+_CATEGORIES = _words(
+    """C Cc Cf Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So Z Zl Zp Zs"""
 )
 # Go's unicode.Scripts as Go 1.19 has them (Unicode 13.0.0, Debian 12's promtool), each one checked with promtool.
-_SCRIPTS = frozenset(
+_SCRIPTS = _words(
     """Adlam Ahom Anatolian_Hieroglyphs Arabic Armenian Avestan Balinese Bamum Bassa_Vah Batak Bengali Bhaiksuki
     Bopomofo Brahmi Braille Buginese Buhid Canadian_Aboriginal Carian Caucasian_Albanian Chakma Cham Cherokee
     Chorasmian Common Coptic Cuneiform Cypriot Cyrillic Deseret Devanagari Dives_Akuru Dogra Duployan
@@ -458,7 +463,7 @@ _SCRIPTS = frozenset(
     Phags_Pa Phoenician Psalter_Pahlavi Rejang Runic Samaritan Saurashtra Sharada Shavian Siddham SignWriting
     Sinhala Sogdian Sora_Sompeng Soyombo Sundanese Syloti_Nagri Syriac Tagalog Tagbanwa Tai_Le Tai_Tham Tai_Viet
     Takri Tamil Tangut Telugu Thaana Thai Tibetan Tifinagh Tirhuta Ugaritic Vai Wancho Warang_Citi Yezidi Yi
-    Zanabazar_Square""".split()  # noqa: SIM905 - a list of names reads best as words
+    Zanabazar_Square"""
 )
 _HEX = "0123456789abcdefABCDEF"
 _OCTAL = "01234567"

@@ -187,7 +187,7 @@ _LEXICAL = re.compile(
     |[{,(]\s*["'`]  # a string where a name goes (or an argument: looked at, then let be)
     |[\[:]\s*[-+]?(?:0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*(?:[]:]|$)  # a range or step with no unit
     |offset\s*[-+]?\s*\.?\d
-    |(?:^|[^[:\s\w.])\s*\d+(?:ms|[smhdwy])  # a duration where a number goes""",
+    |(?:^|[^[:\s])\s*(?<![\w.])\d+(?:ms|[smhdwy])  # a duration other than a range's or a step's""",
     re.X | re.I,
 )
 """Where a token-level rule may apply (:func:`_lexical_problem`); an expression without any of these (most) skips the

@@ -104,6 +104,7 @@ PARSER_TOO_LENIENT = [
     ("x > 5m", "where a number goes"),  # durations as numbers: Prometheus 3.x's newer syntax
     ("xoffset -1h", "where a number goes"),
     ("offset -1h", "where a number goes"),  # a metric named offset, minus a duration
+    ("x > bool 1m", "where a number goes"),
     ("exp(Inf)", "expected type instant vector"),  # the Rust parser's type check lets these scalars through
     ("log2(0)", "expected type instant vector"),
 ]

@@ -104,7 +104,7 @@ ALLOWED = {
     "domain": {"domain"},
     "config": {"domain", "config", "promql", "render"},  # validate parses the PromQL the file carries and renders
     "render": {"domain", "render", "promql"},
-    "promql": {"domain"},
+    "promql": {"domain", "promql"},
     "application": {"domain", "application"},
     "adapters": {"domain", "application", "adapters", "promql"},
     "bootstrap": {"domain", "application", "adapters", "bootstrap", "config", "examples", "logs", "render"},

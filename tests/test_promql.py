@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from findly_infra import load_platform, promql, validate_platform, validate_platform_text
+from findly_infra import load_platform, validate_platform, validate_platform_text
 from findly_infra.adapters.prometheus import (
     PrometheusClient,
     PrometheusQueryError,
@@ -30,7 +30,7 @@ from findly_infra.adapters.prometheus import (
 )
 from findly_infra.config.expressions import metric_templates
 from findly_infra.domain import MetricNames
-from findly_infra.promql import collapse, le_matcher, problem
+from findly_infra.promql import check, collapse, le_matcher, problem, string
 from findly_infra.render.rules import rule_expressions
 
 from .conftest import EXAMPLE
@@ -332,8 +332,8 @@ def test_collapsing_an_expression_onto_one_line_keeps_its_meaning(expression: st
 def test_only_expressions_with_no_token_level_problem_skip_the_tokens(expression: str) -> None:
     """The fast path (no tokens unless a pattern says a token-level rule may apply) lets nothing through that a
     token-level rule refuses: what the pattern misses, the parser refuses anyway (`[5\\m]`)."""
-    if promql._lexical_problem(promql._significant(expression)) is not None:
-        assert promql._LEXICAL.search(expression) or problem(expression) is not None
+    if check._lexical_problem(check._significant(expression)) is not None:
+        assert check._LEXICAL.search(expression) or problem(expression) is not None
 
 
 @given(st.text(alphabet="()[]{}\"'`#\\\n =~!<>+-*/^@:,.0123456789abcxyz_", max_size=60))
@@ -346,7 +346,7 @@ def test_any_text_gets_an_answer_never_an_exception(text: str) -> None:
 def test_any_label_value_is_a_promql_string_that_reads_back_as_itself(value: str) -> None:
     import promql_parser
 
-    expression = f"x{{a={promql.string(value)}}}"
+    expression = f"x{{a={string(value)}}}"
     assert problem(expression) is None
     assert promql_parser.parse(expression).matchers.matchers[0].value == value
 

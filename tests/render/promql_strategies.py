@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from findly_infra.promql import _EXPERIMENTAL, _FUNCTIONS, _NEWER_FUNCTIONS, _REMOVED
+from findly_infra.promql.check import _EXPERIMENTAL, _FUNCTIONS, _NEWER_FUNCTIONS, _REMOVED
 
 METRICS = ("x", "up", "http_requests_total", "job:rate5m:sum")
 ODD_METRICS = ("sum", "by", "offset", "on", "inf", "nan", "start", "anchored")

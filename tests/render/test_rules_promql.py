@@ -119,6 +119,7 @@ PARSER_TOO_STRICT = [
     'x{a=~"\\\\p{Cs}"}',
     'x{a=~"(?)"}',
     "anchored",  # a key word of Prometheus 3.x's newest syntax, a plain name for 2.42
+    "01e3",  # the Rust parser reads a leading 0 as an integer's
 ]
 
 

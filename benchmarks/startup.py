@@ -73,6 +73,8 @@ def main() -> None:
     print("largest cumulative imports for validate (us):")
     for cumulative, name in top:
         print(f"  {cumulative:8d}  {name}")
+    parser = [int(r[1]) for r in rows if r[2].strip() == "promql_parser" and r[1].strip().isdigit()]
+    print(f"the PromQL parser's import (us, cumulative): {parser[0] if parser else 'not imported'}")
 
 
 if __name__ == "__main__":

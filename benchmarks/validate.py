@@ -1,4 +1,5 @@
-"""In-process validation: how long loading and checking a platform file takes, and how it grows with services.
+"""In-process validation: how long loading and checking a platform file takes (and its PromQL check, the parser
+included), and how it grows with services.
 
 python benchmarks/validate.py
 """
@@ -10,8 +11,10 @@ import time
 
 import yaml
 
-from findly_infra.config.loader import validate_platform_text
+from findly_infra.config.expressions import expression_findings
+from findly_infra.config.loader import load_platform_text, validate_platform_text
 from findly_infra.examples import example_platform_text
+from findly_infra.render.rules import rule_expressions
 
 
 def _with_services(count: int) -> str:
@@ -45,6 +48,14 @@ def main() -> None:
     median, best = _time(example, 200)
     print(f"example platform file ({len(example):,} bytes): first call {first:.1f} ms (builds the converter),")
     print(f"  then median {median:.2f} ms, best {best:.2f} ms -> {1000 / median:,.0f} validations/s")
+    platform = load_platform_text(example)
+    checks = []
+    for _ in range(200):
+        start = time.perf_counter()
+        list(expression_findings(platform))
+        checks.append((time.perf_counter() - start) * 1000)
+    count = len(list(rule_expressions(platform)))
+    print(f"  of which the PromQL check ({count} expressions parsed): median {statistics.median(checks):.2f} ms")
     print(f"{'services':>8} {'bytes':>10} {'median ms':>10} {'ms/service':>11}")
     for count in (10, 100, 1000):
         text = _with_services(count)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from findly_infra import validate_platform, validate_platform_text
+from findly_infra.cli import main
 from findly_infra.config.document import MAX_BYTES, MAX_NODES, parse_document
+
+from .conftest import EXAMPLE
 
 BILLION_LAUGHS = """
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
@@ -129,3 +134,22 @@ def test_any_yaml_value_under_a_section_gives_a_report(value: object) -> None:
         )
         report = validate_platform_text(text)
         assert report.ok or all(problem.message and problem.path for problem in report.errors)
+
+
+def test_validate_refuses_an_expression_prometheus_refuses_and_names_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "findly.yaml"
+    path.write_text(EXAMPLE.read_text().replace("rate(http_requests_total{status=~'5..'}[5m]) > 0.05", "rat(x[5m]) >"))
+    out = io.StringIO()
+    assert main(["validate", str(path)], out=out) == 2
+    assert (
+        "error: alerting_rules.critical_alerts[1].expression (line 344): Prometheus refuses this expression, "
+        "and with it the whole rules file: unknown function 'rat' (did you mean 'rate'?)\n"
+    ) in out.getvalue()
+    out = io.StringIO()
+    assert main(["--json", "validate", str(path)], out=out) == 2
+    [error] = json.loads(out.getvalue())["errors"]
+    assert (error["path"], error["line"], error["rule"]) == (
+        "alerting_rules.critical_alerts[1].expression",
+        344,
+        "promql",
+    )

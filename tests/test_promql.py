@@ -8,12 +8,13 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from findly_infra import load_platform
+from findly_infra import load_platform, validate_platform, validate_platform_text
 from findly_infra.adapters.prometheus import (
     PrometheusClient,
     PrometheusQueryError,
@@ -27,10 +28,13 @@ from findly_infra.adapters.prometheus import (
     single_value,
     throughput_query,
 )
+from findly_infra.config.expressions import metric_templates
 from findly_infra.domain import MetricNames
-from findly_infra.promql import le_matcher
+from findly_infra.promql import check, collapse, le_matcher, problem, string
+from findly_infra.render.rules import rule_expressions
 
 from .conftest import EXAMPLE
+from .render.promql_strategies import expressions, near_misses
 
 PLATFORM = load_platform(EXAMPLE)
 METRICS = ("error_rate", "latency_p95", "latency_p99", "cpu_utilization", "memory_utilization", "health_check_failures")
@@ -242,3 +246,135 @@ def test_retries_are_logged_on_stderr_as_json_and_the_token_never_shows(stand_in
     assert retry["level"] == "warning"
     assert "s3cret" not in result.stdout + result.stderr
     assert seen[0]["authorization"] == "Bearer s3cret-t0ken"
+
+
+# ---- what Prometheus accepts: validate parses every expression the file carries or renders ----------------------
+
+SEED_RATE_ALERT = "rate(http_requests_total{status=~'5..'}[5m]) > 0.05"
+
+
+def _example_with(old: str, new: str) -> str:
+    text = EXAMPLE.read_text()
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("rate(x[5m]) >", "a syntax error"),
+        ("rate(x[5m]) > > 1", "a syntax error"),
+        ("rate(x)", "expected type matrix in call to function 'rate', got vector"),
+        ("histogram_quantile(0.9)", "expected 2 argument(s) in call to 'histogram_quantile', got 1"),
+        ("rate(x[5mm])", "bad number or duration syntax"),
+        ("sum(rate(x[5m])", "unclosed left parenthesis"),
+        ("x{a=~'('}", "illegal regex"),
+        ("rate(x[5m]) offset 1m", "offset modifier must be preceded by"),
+        ("rates(x[5m]) > 1", "unknown function 'rates' (did you mean 'rate'?)"),
+        ("x[5m:1m:1m]", "unexpected second colon"),
+        ("x[300]", "the duration 300 has no unit"),
+        ("holt_winters(x[5m], 0.5, 0.5)", "removed in Prometheus 3.0"),
+        ("(" * 1200 + "x" + ")" * 1200, "more than the 1000 checked"),
+    ],
+)
+def test_what_prometheus_refuses_is_refused_with_the_parsers_reason(expression: str, reason: str) -> None:
+    assert reason in (problem(expression) or ""), problem(expression)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "up == 0",
+        "sum by (le) (rate(x[5m])) > bool 1",
+        "x @ start() offset -5m",
+        "rate(x[5m])[30m:1m]",
+        "x{le=~`0\\.20*`}",
+        "x # a comment\n > 1",
+        "absent(nonexistent{job='myjob'})",
+        "x * on (a) group_left (b) y",
+        "sum(x) by (a)",
+        "histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))",
+    ],
+)
+def test_what_every_prometheus_takes_passes(expression: str) -> None:
+    assert problem(expression) is None
+
+
+def test_the_seeds_own_expressions_and_everything_rendered_from_it_pass() -> None:
+    assert not [p for p in validate_platform(EXAMPLE).errors if p.rule == "promql"]
+    rendered = list(rule_expressions(PLATFORM))
+    assert len(rendered) > 10
+    assert [(place, name) for place, name, expression in rendered if problem(expression) is not None] == []
+    assert all(problem(query) is None for query in metric_templates(PLATFORM.metrics))
+
+
+@pytest.mark.parametrize("name", ["inf", "NaN"])
+def test_a_metric_name_prometheus_reads_as_a_number_is_refused_at_its_place(tmp_path: Path, name: str) -> None:
+    report = validate_platform_text(_example_with('requests: "http_requests_total"', f'requests: "{name}"'))
+    [error] = report.errors
+    assert (error.path, error.rule) == ("metrics.requests", "promql")
+    assert f"{name!r} cannot be used in PromQL" in error.message
+
+
+def test_a_deep_expression_is_refused_not_a_crash() -> None:
+    """The Rust parser recurses once per bracket: 20,000 of them overflow its stack and kill the process."""
+    report = validate_platform_text(_example_with(SEED_RATE_ALERT, "(" * 20_000 + "x" + ")" * 20_000))
+    assert [(e.path, e.rule) for e in report.errors] == [("alerting_rules.critical_alerts[1].expression", "promql")]
+
+
+@given(expressions | near_misses())
+def test_collapsing_an_expression_onto_one_line_keeps_its_meaning(expression: str) -> None:
+    assert (problem(collapse(expression)) is None) == (problem(expression) is None)
+    assert "\n" not in collapse(expression)
+
+
+@given(expressions | near_misses())
+def test_only_expressions_with_no_token_level_problem_skip_the_tokens(expression: str) -> None:
+    """The fast path (no tokens unless a pattern says a token-level rule may apply) lets nothing through that a
+    token-level rule refuses: what the pattern misses, the parser refuses anyway (`[5\\m]`)."""
+    if check._lexical_problem(check._significant(expression)) is not None:
+        assert check._LEXICAL.search(expression) or problem(expression) is not None
+
+
+@given(st.text(alphabet="()[]{}\"'`#\\\n =~!<>+-*/^@:,.0123456789abcxyz_", max_size=60))
+def test_any_text_gets_an_answer_never_an_exception(text: str) -> None:
+    found = problem(text)
+    assert found is None or isinstance(found, str)
+
+
+@given(st.text(max_size=30))
+def test_any_label_value_is_a_promql_string_that_reads_back_as_itself(value: str) -> None:
+    import promql_parser
+
+    expression = f"x{{a={string(value)}}}"
+    assert problem(expression) is None
+    assert promql_parser.parse(expression).matchers.matchers[0].value == value
+
+
+names_in_promql = st.sampled_from(
+    ("http_requests_total", "x", "job:rate5m:sum", "sum", "by", "on", "offset", "bool", "inf", "NaN", "anchored")
+)
+
+
+@given(
+    st.builds(
+        MetricNames,
+        requests=names_in_promql,
+        latency=names_in_promql,
+        service_label=names_in_promql.filter(lambda n: ":" not in n),
+        status_label=names_in_promql.filter(lambda n: ":" not in n),
+        pod_labels=names_in_promql,
+    ),
+    st.sampled_from(METRICS),
+)
+def test_names_that_pass_the_templates_make_every_query_prometheus_is_sent(names: MetricNames, metric: str) -> None:
+    """validate checks the names of the metrics section in templates; the Prometheus adapter's queries (and the
+    rendered rules) are made of the same pieces, so they parse whenever the templates do."""
+    assume(all(problem(query) is None for query in metric_templates(names)))
+    queries = [
+        criterion_query(metric, names, TARGET, MINUTE),
+        requests_query(names, TARGET, MINUTE),
+        throughput_query(names, TARGET, MINUTE),
+        *(budget_query(slo, names, TARGET, MINUTE) for slo in PLATFORM.slo_definitions if slo.sla_target),
+    ]
+    assert [query for query in queries if problem(query) is not None] == []

@@ -26,6 +26,7 @@ from cattrs.errors import (
 
 from findly_infra.config.converter import make_converter
 from findly_infra.config.document import Document, DocumentError, parse_document, read_document
+from findly_infra.config.expressions import expression_findings
 from findly_infra.domain.checks import check_platform, did_you_mean
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.platform import Finding, Path, Platform, Severity, format_path
@@ -176,7 +177,7 @@ def validate_document(document: Document) -> ValidationReport:
     except Exception as exc:  # noqa: BLE001 - every structuring failure becomes a located problem
         errors = tuple(itertools.islice(_problems(exc, document), MAX_PROBLEMS))
         return ValidationReport(document.source, None, _unique(errors), ())
-    findings = check_platform(platform)
+    findings = [*check_platform(platform), *expression_findings(platform)]
     errors = tuple(_located(f, document) for f in findings if f.severity is Severity.ERROR)
     warnings = tuple(_located(f, document) for f in findings if f.severity is Severity.WARNING)
     return ValidationReport(document.source, None if errors else platform, errors, warnings)

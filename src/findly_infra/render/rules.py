@@ -7,15 +7,16 @@ Pure functions of the platform; see ``docs/alerting.md`` for the reasoning.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
 from findly_infra.domain.notation import Duration, LatencyObjective, format_number
 from findly_infra.domain.operations import AlertRule, MetricNames
-from findly_infra.domain.platform import Platform
+from findly_infra.domain.platform import Path, Platform
 from findly_infra.domain.slo import AvailabilityObjective, ErrorRateObjective, SLODefinition
-from findly_infra.promql import error_ratio, le_matcher, slow_ratio
+from findly_infra.promql import collapse, error_ratio, le_matcher, slow_ratio, string
 
 __all__ = [
     "BURN_ALERT",
@@ -27,6 +28,7 @@ __all__ = [
     "le_matcher",
     "prometheus_duration",
     "prometheus_rule",
+    "rule_expressions",
     "slo_rule_groups",
 ]
 
@@ -93,55 +95,75 @@ def _kind(slo: SLODefinition) -> str | None:
 
 def slo_rule_groups(platform: Platform) -> list[dict[str, Any]]:
     """One group per SLO that is a share of good events: its recording rules, then the alerts that read them."""
-    metrics = platform.metrics
-    groups: list[dict[str, Any]] = []
-    for slo in platform.slo_definitions:
-        target, kind = slo.sla_target, _kind(slo)
-        if target is None or kind is None:
-            continue
-        tiers = burn_tiers(slo.measurement_window)
-        windows = sorted({w for tier in tiers for w in (tier.long, tier.short)})
-        records = []
-        for window in windows:
-            text = prometheus_duration(window)
-            ratio = (
-                slow_ratio(metrics, [], text, slo.target.bound.seconds, by=_by(metrics))  # type: ignore[union-attr]
-                if kind == "latency"
-                else error_ratio(metrics, [], text, by=_by(metrics))
-            )
-            records.append({"record": f"{RECORD}{text}", "expr": ratio, "labels": {"slo": slo.name}})
-        budget = format_number(round(target.allowed_error_ratio, 12))
-        alerts = []
-        for severity in ("page", "ticket"):
-            chosen = [t for t in tiers if t.severity == severity]
-            conditions = [_burning(slo.name, tier, budget) for tier in chosen]
-            windows_text = ", ".join(f"{prometheus_duration(t.long)}/{prometheus_duration(t.short)}" for t in chosen)
-            alerts.append(
-                {
-                    "alert": BURN_ALERT,
-                    "expr": "\n or ".join(conditions),
-                    "labels": {"severity": severity, "slo": slo.name},
-                    "annotations": {
-                        "summary": f"{{{{ $labels.{metrics.service_label} }}}} is burning its {slo.name} error budget",
-                        "description": (
-                            f"The {slo.name} SLO ({slo.target.format()} over {slo.measurement_window.describe()}) "
-                            f"allows an error ratio of {budget}; burn-rate windows {windows_text}."
-                        ),
-                    },
-                }
-            )
-        # one group: its rules run in order, so the alerts read this evaluation's ratios, not the last one's
-        groups.append({"name": f"slo-{slo.name}", "rules": [*records, *alerts]})
+    groups = [group for slo in platform.slo_definitions if (group := _slo_group(slo, platform.metrics)) is not None]
     if groups:
         groups.append({"name": "slo-metrics-presence", "rules": _missing(platform)})
     return groups
 
 
+def _slo_group(slo: SLODefinition, metrics: MetricNames) -> dict[str, Any] | None:
+    target, kind = slo.sla_target, _kind(slo)
+    if target is None or kind is None:
+        return None
+    tiers = burn_tiers(slo.measurement_window)
+    windows = sorted({w for tier in tiers for w in (tier.long, tier.short)})
+    records = []
+    for window in windows:
+        text = prometheus_duration(window)
+        ratio = (
+            slow_ratio(metrics, [], text, slo.target.bound.seconds, by=_by(metrics))  # type: ignore[union-attr]
+            if kind == "latency"
+            else error_ratio(metrics, [], text, by=_by(metrics))
+        )
+        records.append({"record": f"{RECORD}{text}", "expr": ratio, "labels": {"slo": slo.name}})
+    budget = format_number(round(target.allowed_error_ratio, 12))
+    alerts = []
+    for severity in ("page", "ticket"):
+        chosen = [t for t in tiers if t.severity == severity]
+        conditions = [_burning(slo.name, tier, budget) for tier in chosen]
+        windows_text = ", ".join(f"{prometheus_duration(t.long)}/{prometheus_duration(t.short)}" for t in chosen)
+        alerts.append(
+            {
+                "alert": BURN_ALERT,
+                "expr": "\n or ".join(conditions),
+                "labels": {"severity": severity, "slo": slo.name},
+                "annotations": {
+                    "summary": f"{{{{ $labels.{metrics.service_label} }}}} is burning its {slo.name} error budget",
+                    "description": (
+                        f"The {slo.name} SLO ({slo.target.format()} over {slo.measurement_window.describe()}) "
+                        f"allows an error ratio of {budget}; burn-rate windows {windows_text}."
+                    ),
+                },
+            }
+        )
+    # one group: its rules run in order, so the alerts read this evaluation's ratios, not the last one's
+    return {"name": f"slo-{slo.name}", "rules": [*records, *alerts]}
+
+
+def rule_expressions(platform: Platform) -> Iterator[tuple[Path, str, str]]:
+    """Every PromQL expression the rules files hold, with the place in the platform file it comes from and the
+    rule's name: ``(("slo_definitions", "availability"), "findly:slo_error_ratio:rate5m", "...")``."""
+    groups = [(slo, _slo_group(slo, platform.metrics)) for slo in platform.slo_definitions]
+    for slo, group in groups:
+        for rule in group["rules"] if group is not None else ():
+            yield ("slo_definitions", slo.name), rule.get("record") or rule["alert"], rule["expr"]
+    if any(group is not None for _, group in groups):
+        for rule in _missing(platform):
+            yield ("metrics", "requests"), rule["alert"], rule["expr"]
+    for alerts in platform.alerting_rules:
+        for index, alert in enumerate(alerts.rules):
+            place: Path = ("alerting_rules", alerts.name, index, "expression")
+            yield place, alert.alert, collapse(alert.expression)
+            fix = corrected(alert, platform.metrics)
+            if fix is not None:
+                yield place, fix[0], collapse(fix[1])
+
+
 def _burning(slo: str, tier: BurnTier, budget: str) -> str:
     """Both windows of a tier burn faster than its factor allows."""
     limit = f"({format_number(tier.factor)} * {budget})"
-    long = f'{RECORD}{prometheus_duration(tier.long)}{{slo="{slo}"}}'
-    short = f'{RECORD}{prometheus_duration(tier.short)}{{slo="{slo}"}}'
+    long = f"{RECORD}{prometheus_duration(tier.long)}{{slo={string(slo)}}}"
+    short = f"{RECORD}{prometheus_duration(tier.short)}{{slo={string(slo)}}}"
     return f"({long} > {limit}\n and {short} > {limit})"
 
 
@@ -151,7 +173,7 @@ def _missing(platform: Platform) -> list[dict[str, Any]]:
     return [
         {
             "alert": MISSING_ALERT,
-            "expr": f'absent({metrics.requests}{{{metrics.service_label}="{service.name}"}})',
+            "expr": f"absent({metrics.requests}{{{metrics.service_label}={string(service.name)}}})",
             "for": "10m",
             "labels": {"severity": "ticket", metrics.service_label: service.name},
             "annotations": {
@@ -176,7 +198,7 @@ _UNSUMMED_QUANTILE = re.compile(
 
 def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | None:
     """``(name, expression, reason)`` of a corrected form of a naive alert, or ``None`` when it is fine."""
-    expression = " ".join(rule.expression.split())
+    expression = collapse(rule.expression)
     service = metrics.service_label
     if (match := _ABSOLUTE_RATE.match(expression)) is not None:
         labels = match["labels"]
@@ -222,7 +244,7 @@ def alert_rule_groups(platform: Platform) -> list[dict[str, Any]]:
 
 
 def _rule(rule: AlertRule, name: str, expression: str) -> dict[str, Any]:
-    rendered: dict[str, Any] = {"alert": name, "expr": " ".join(expression.split())}
+    rendered: dict[str, Any] = {"alert": name, "expr": collapse(expression)}
     if rule.duration.milliseconds:
         rendered["for"] = prometheus_duration(rule.duration)
     labels = {"severity": rule.severity}

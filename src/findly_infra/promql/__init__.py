@@ -1,4 +1,6 @@
-"""PromQL pieces shared by the rendered rules and the Prometheus adapter (pure string building).
+"""PromQL pieces shared by the rendered rules and the Prometheus adapter (pure string building), and the check of
+what Prometheus accepts (:func:`problem`, in ``check``; Go's regular expressions in ``regexp``), which ``validate``
+runs on every expression a platform file carries or makes.
 
 Both must measure the same thing the same way: an SLO's ratio of bad events in the recording rules is
 the ratio ``slo status`` reads, and a bucket bound is matched however the client formats it.
@@ -8,8 +10,19 @@ from __future__ import annotations
 
 from findly_infra.domain.notation import format_number
 from findly_infra.domain.operations import MetricNames
+from findly_infra.promql.check import collapse, problem
+from findly_infra.promql.regexp import go_regexp_problem
 
-__all__ = ["error_ratio", "le_matcher", "matchers", "slow_ratio"]
+__all__ = [
+    "collapse",
+    "error_ratio",
+    "go_regexp_problem",
+    "le_matcher",
+    "matchers",
+    "problem",
+    "slow_ratio",
+    "string",
+]
 
 
 def le_matcher(seconds: float) -> str:
@@ -22,7 +35,8 @@ def le_matcher(seconds: float) -> str:
 
 
 def _quoted(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+    """*value* escaped for a double-quoted PromQL string (a line break would end it: Prometheus's lexString)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
 
 
 def matchers(
@@ -62,3 +76,8 @@ def slow_ratio(
     bucket = [*labels, f"le=~`{le_matcher(bound_seconds)}`"]
     fast = f"{aggregate} ({function}({_series(names.latency + '_bucket', bucket)}[{window}]))"
     return f"(\n  {total}\n  - {fast}\n)\n/ ({total} > 0)"
+
+
+def string(value: str) -> str:
+    """*value* as a PromQL double-quoted string."""
+    return f'"{_quoted(value)}"'

@@ -141,6 +141,8 @@ class PipelineService:
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
     _snapshotted: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
     _policies: list[PolicyAdopted] = attrs.field(factory=list, init=False, repr=False)
+    _proposed: tuple[Platform, PlatformPolicy, str] | None = attrs.field(default=None, init=False, repr=False)
+    """The platform file's policy and its digest, for the platform they were made of (made once, not per decision)."""
     """The policy stream as far as read (``domain.policy``)."""
 
     # ---- reading ---------------------------------------------------------------------------
@@ -569,7 +571,14 @@ class PipelineService:
 
     def file_policy(self) -> PlatformPolicy:
         """The policy the platform file proposes."""
-        return PlatformPolicy.of(self.platform)
+        return self._file_policy()[0]
+
+    def _file_policy(self) -> tuple[PlatformPolicy, str]:
+        """The platform file's policy and its digest, made once for the platform this service is given."""
+        if self._proposed is None or self._proposed[0] is not self.platform:
+            proposed = PlatformPolicy.of(self.platform)
+            self._proposed = (self.platform, proposed, policy_digest(proposed))
+        return self._proposed[1], self._proposed[2]
 
     def adopt_policy(self, *, actor: str, identity: VerifiedIdentity | None = None) -> Adoption:
         """Make the platform file's policy the one in force, as *actor* (proven as *identity*, where the policy in
@@ -594,13 +603,15 @@ class PipelineService:
         adoption, itself valid, and the command run again finds the policy already in force. A file that weakens it
         unproven refuses a command that *governs* what the policy decides (rule ``policy-in-force``); the others
         (evidence, rollout steps, pause, abort, rollback: never held by a policy) go on under the policy in force."""
-        proposed = PlatformPolicy.of(self.platform)
+        proposed, digest = self._file_policy()
         for attempt in range(1, self.attempts + 1):
             events = self._policy_stream()
+            if events and events[-1].policy == proposed:  # the file's policy is the one in force: nothing to judge
+                return Adoption()
             now = self.clock.now()
             at = max(now, events[-1].at) if events else now
             adoption = adopt(
-                policy_in_force(events), proposed, actor=actor, identity=identity, at=at, digest=policy_digest(proposed)
+                policy_in_force(events), proposed, actor=actor, identity=identity, at=at, digest=digest
             )
             if adoption.refusal is not None:
                 if governs:
@@ -637,7 +648,7 @@ class PipelineService:
         held = self.policy_in_force()
         if not self.simulated_identities:
             return held
-        return (held or PlatformPolicy.of(self.platform)).simulated()
+        return (held or self._file_policy()[0]).simulated()
 
     # ---- the one way state changes -------------------------------------------------------------
 

@@ -532,13 +532,55 @@ def test_where_the_policy_in_force_trusts_names_a_name_changes_it_and_is_recorde
     assert any("bob leaves devops-team" in change for change in done.event.changes)
 
 
-@given(environment_policies(), environment_policies(), st.lists(approvals(consistent=True), max_size=5))
+@st.composite
+def _subset(draw: st.DrawFn, values: tuple[str, ...], *, keep_one: bool) -> tuple[str, ...]:
+    kept = tuple(value for value in values if draw(st.booleans()))
+    return kept or values[:1] if keep_one else kept
+
+
+@st.composite
+def strengthened(draw: st.DrawFn, held: EnvironmentPolicy) -> EnvironmentPolicy:
+    """*held* made stricter in ways a file can: members leave a group, a group joins, approvals needed or
+    shorter-lived, a suite more, identities verified or from fewer places (most draws weaken nothing, so that the
+    property below is not starved by its filter)."""
+    kept = tuple(
+        ApproverGroup(
+            group.name,
+            members := draw(_subset(group.members, keep_one=False)),
+            tuple(pair for pair in group.ids if pair[0] in members),
+        )
+        for group in held.groups
+    )
+    if draw(st.booleans()):
+        extra = next((name for name in GROUP_NAMES if held.group(name) is None), None)
+        if extra is not None:
+            kept += (ApproverGroup(extra, ("erin",)),)
+    identity = held.identity
+    if identity.verified:
+        identity = attrs.evolve(
+            identity,
+            repositories=draw(_subset(identity.repositories, keep_one=True)),
+            refs=draw(_subset(identity.refs, keep_one=True)),
+        )
+    suites = tuple(sorted({*held.required_tests, *draw(st.lists(st.sampled_from(["e2e", "load", "security"])))}))
+    return attrs.evolve(
+        held,
+        approval_required=held.approval_required or bool(kept),
+        groups=kept if held.approval_required or kept else (),
+        approval_expires_after=min(held.approval_expires_after, draw(st.sampled_from([3_600_000, 86_400_000]))),
+        identity=identity,
+        required_tests=suites,
+    )
+
+
+@given(st.data(), environment_policies(), st.lists(approvals(consistent=True), max_size=5))
 def test_a_policy_that_weakens_nothing_never_lets_more_in(
-    held: EnvironmentPolicy, proposed: EnvironmentPolicy, recorded: list[Approval]
+    data: st.DataObject, held: EnvironmentPolicy, recorded: list[Approval]
 ) -> None:
     """What ``weakenings`` calls no weakening is one under which no promotion needs fewer approvals, whatever was
     recorded (each login one account: a names policy cannot tell two accounts of one login apart, a verified one
     can): the comparison agrees with the counting."""
+    proposed = data.draw(st.one_of(strengthened(held), environment_policies()), label="proposed")
     assume(not held.weakenings(proposed))
     state = _pending(*recorded)
     before = count_approvals(held, state, "1.0.0", T0)

@@ -76,13 +76,21 @@ class Context:
         return load_platform(self.settings, embedded_example=embedded_example)
 
     def runtime(
-        self, platform: Platform, *, service: str | None = None, scripted: bool = False, read_only: bool = False
+        self,
+        platform: Platform,
+        *,
+        service: str | None = None,
+        scripted: bool = False,
+        read_only: bool = False,
+        moves: str | None = None,
     ) -> Runtime:
-        """Every port the command needs, closed when the command ends (*read_only*: creates no state)."""
+        """Every port the command needs, closed when the command ends (*read_only*: creates no state; *moves*: the
+        environment whose traffic the command moves — refused in virtual time where a cluster is bound, before the
+        state is touched)."""
         from findly_infra.bootstrap import open_runtime
 
         return self.stack.enter_context(
-            open_runtime(self.settings, platform, service=service, scripted=scripted, read_only=read_only)
+            open_runtime(self.settings, platform, service=service, scripted=scripted, read_only=read_only, moves=moves)
         )
 
     def actor(self) -> str:

@@ -396,13 +396,14 @@ class PipelineService:
     ) -> Outcome:
         """Approve *version* into *environment* (or its rollout's manual step) as *actor*, verified as *identity* where
         the environment's policy asks for it: the approval event then records the evidence. An approval of a promotion
-        is evidence, recorded without reading the cluster; one that lets a rollout's manual step go on moves traffic,
-        so the cluster is brought to the log first (and refused in virtual time where one is bound)."""
+        is evidence, recorded without reading the cluster; one of a rollout under way of *version* lets its manual step
+        go on (or, retried, finds it gone on, perhaps killed before its route), so the cluster is brought to the log
+        first (and refused in virtual time where one is bound)."""
         check_input(version=version, actor=actor)
 
         def of_a_promotion(pipeline: DeploymentPipeline, name: str) -> bool:
             rollout = pipeline.environments[name].rollout
-            return rollout is None or rollout.phase is not Phase.AWAITING_APPROVAL or rollout.version != version
+            return rollout is None or not rollout.phase.active or rollout.version != version
 
         return self._decide(
             service,
@@ -661,7 +662,8 @@ class PipelineService:
             break
         view = EnvironmentView.of(pipeline, environment, at)
         routed = repaired
-        if decision.events and _traffic(view) != _traffic(before):  # the cluster was just brought to the rest
+        moved = decision.events and _traffic(view) != _traffic(before)  # evidence moves none, and never routes
+        if moved and not leaves_cluster:  # the cluster was just brought to the rest
             try:
                 routed = self._follow(view, at) or repaired
             except WorkloadNotReadyError as exc:

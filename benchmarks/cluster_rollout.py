@@ -5,6 +5,10 @@ A step that moves no traffic reads the tracks and the VirtualService back (gets,
 track); a step that shifts weight also applies the VirtualService; starting and ending a rollout bring a track up or
 down and wait until it is ready.
 
+The service is built here with a virtual clock, so that a canary's steps come one after another at once: the
+composition root (``open_runtime``) refuses virtual time on a bound cluster — a rehearsal must never move real
+traffic — and the stand-in's controller does not care what time the log says.
+
     python benchmarks/cluster_rollout.py [--releases 3]
 """
 
@@ -24,9 +28,13 @@ import yaml
 from findly_infra import load_platform
 from findly_infra.adapters.kubernetes import connect
 from findly_infra.application.cluster_apply import apply_environment
-from findly_infra.bootstrap import Settings, environment_renderer, open_runtime
+from findly_infra.application.scenarios import SCENARIOS
+from findly_infra.application.service import PipelineService
+from findly_infra.application.workloads import ClusterWorkloads
+from findly_infra.bootstrap import environment_renderer
 from findly_infra.domain import ClusterBinding, StrategyKind
 from findly_infra.render.access import access_objects
+from findly_infra.testing import MemoryEventStore, ScenarioMetrics, VirtualClock
 from findly_infra.testing.kubernetes import KubernetesStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,11 +60,11 @@ def main() -> None:
             cluster.apply(manifest, manager="admin")
         objects = connect(context="stand-in")
         apply_environment(objects, environment_renderer(platform)(ENV, StrategyKind.CANARY, {}), ENV, NS)
-        settings = Settings(state="memory://", now=datetime(2026, 1, 5, 9))
-        with cluster.controller(interval=0.002), open_runtime(settings, platform, service=SERVICE) as runtime:
-            clock = runtime.virtual
-            assert clock is not None
-            release = runtime.service
+        clock = VirtualClock(datetime(2026, 1, 5, 9))
+        workloads = ClusterWorkloads(objects, environment_renderer(platform), {ENV: NS}, {ENV: StrategyKind.CANARY})
+        metrics = ScenarioMetrics(SCENARIOS["healthy"])
+        release = PipelineService(platform, MemoryEventStore(), clock, metrics, workloads)
+        with cluster.controller(interval=0.002):
             for number in range(1, args.releases + 1):
                 release.deploy(SERVICE, f"{number}.0.0", ENV, actor="erin", strategy=StrategyKind.CANARY)
                 while release.view(SERVICE, ENV).phase.active:

@@ -290,6 +290,8 @@ def test_a_rollback_and_status_tell_the_same_story(env: dict[str, str]) -> None:
     # it moved traffic and recorded in virtual time, judged none
     assert (rolled.pop("simulated"), rolled.pop("simulation")) == (True, ["cluster", "time"])
     assert rolled.pop("already") is None
+    assert rolled.pop("cluster_read") is True  # it brought the (simulated) cluster to the log before deciding
+    assert status.pop("cluster") == {"bound": False, "simulated": True}  # status: no cluster is bound there
     del rolled["events"], rolled["ok"]
     assert rolled == status
     assert status["phase"] == "rolled_back"

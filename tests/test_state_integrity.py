@@ -315,9 +315,11 @@ def test_after_a_crash_between_store_and_route_the_next_command_routes_as_record
         first.watch("fn-posts", "development", actor="findly", wait=clock.advance)
         first.deploy("fn-posts", "2.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
         first.watch("fn-posts", "development", actor="findly", wait=clock.advance)
-    # a new process, on the same log and the same cluster: whatever it is asked, the cluster ends as recorded
+    # a new process, on the same log and the same cluster: whatever it is asked that moves traffic, the cluster ends
+    # as recorded; evidence (a test result) leaves the cluster as it found it, for the next such command to repair
     second = _service(store, cluster, clock)
     clock.advance(timedelta(minutes=1))
+    left = cluster.weights("fn-posts", "development")
     with contextlib.suppress(PolicyRefusedError):
         if then == "step":
             second.step("fn-posts", "development", actor="findly")
@@ -327,6 +329,8 @@ def test_after_a_crash_between_store_and_route_the_next_command_routes_as_record
             second.deploy("fn-posts", "3.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
         else:
             second.record_test("fn-posts", "2.0.0", "development", "unit", True, actor="ci")
+            assert cluster.weights("fn-posts", "development") == left
+            second.reconcile("fn-posts", "development")
     assert cluster.weights("fn-posts", "development") == second.view("fn-posts", "development").routes()
 
 

@@ -1,11 +1,16 @@
 """Releases on a cluster: an environment bound to the Kubernetes stand-in, driven by the same use cases as the
 command line, with the stand-in's controller making Deployments ready. At every step the cluster's objects are read
-back — images, replicas, the VirtualService's weights — and must be what the event log says."""
+back — images, replicas, the VirtualService's weights — and must be what the event log says.
+
+A bound cluster moves in real time only (a rehearsal's virtual time there is refused: ``test_rehearsals.py``), so these
+run on a state that keeps real time, with a platform file whose rollouts take seconds (``bound.quick``)."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +32,7 @@ from findly_infra.domain.platform import Platform
 from findly_infra.domain.strategy import ValidationStep
 from findly_infra.render.access import access_objects
 from findly_infra.testing.kubernetes import KubernetesStandIn
+from tests.cluster.bound import STEP, quick, quick_text, real_time
 from tests.cluster.test_access import allowed
 from tests.conftest import EXAMPLE
 
@@ -40,10 +46,12 @@ def _platform() -> Platform:
     # development has no approvers: its blue-green validation is the evidence alone
     steps = tuple(step for step in blue_green.validation_steps if not step.manual)
     assert ValidationStep("business_validation") not in steps
-    return attrs.evolve(
-        platform,
-        kubernetes=attrs.evolve(platform.kubernetes, clusters=(ClusterBinding(ENV, context="stand-in"),)),
-        blue_green_strategy=attrs.evolve(blue_green, validation_steps=steps),
+    return quick(
+        attrs.evolve(
+            platform,
+            kubernetes=attrs.evolve(platform.kubernetes, clusters=(ClusterBinding(ENV, context="stand-in"),)),
+            blue_green_strategy=attrs.evolve(blue_green, validation_steps=steps),
+        )
     )
 
 
@@ -63,7 +71,7 @@ def bound(
     cluster: KubernetesStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Runtime, set[str]]]:
     """development bound to the stand-in: its access and objects applied (an administrator, then `apply`), a
-    controller running, and the runtime the command line would build."""
+    controller running, and the runtime the command line would build — on a state that keeps real time."""
     config = tmp_path / "kubeconfig"
     config.write_text(yaml.safe_dump(cluster.kubeconfig()))
     monkeypatch.setenv("KUBECONFIG", str(config))
@@ -72,8 +80,9 @@ def bound(
         cluster.apply(manifest, manager="admin")
     objects = connect(context="stand-in")
     apply_environment(objects, environment_renderer(platform)(ENV, StrategyKind.CANARY, {}), ENV, NS)
-    settings = Settings(state="memory://", now=datetime(2026, 1, 5, 9))
+    settings = Settings(state=str(tmp_path / "state.sqlite3"))
     with cluster.controller() as failing, open_runtime(settings, platform, service=SERVICE) as runtime:
+        assert runtime.virtual is None  # real time: what a cluster moves in
         yield runtime, failing
 
 
@@ -93,9 +102,8 @@ def held(cluster: KubernetesStandIn) -> dict[str, Any]:
 
 
 def watch(runtime: Runtime, cluster: KubernetesStandIn, seen: list[dict[str, Any]]) -> Outcome:
-    assert runtime.virtual is not None
     return runtime.service.watch(
-        SERVICE, ENV, actor="findly", wait=runtime.virtual.advance, on_step=lambda _: seen.append(held(cluster))
+        SERVICE, ENV, actor="findly", wait=real_time, on_step=lambda _: seen.append(held(cluster))
     )
 
 
@@ -237,18 +245,17 @@ def test_the_command_line_releases_on_the_bound_cluster_and_says_only_what_is_si
 
     config = tmp_path / "kubeconfig"
     config.write_text(yaml.safe_dump(cluster.kubeconfig(context="findly-dev")))
-    text = EXAMPLE.read_text().replace(
+    text = quick_text(EXAMPLE.read_text(), STEP).replace(
         '  kubernetes_version: "1.32"\n',
         '  kubernetes_version: "1.32"\n  clusters:\n    development: {context: findly-dev}\n',
     )
     (tmp_path / "findly.yaml").write_text(text)
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "FINDLY_NOW"},
         "KUBECONFIG": str(config),
         "FINDLY_CONFIG": str(tmp_path / "findly.yaml"),
-        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),  # real time: a bound cluster moves in no other
         "FINDLY_ACTOR": "erin",
-        "FINDLY_NOW": "2026-01-05T09:00:00Z",
         "GITHUB_ACTIONS": "",
     }
 
@@ -271,7 +278,7 @@ def test_the_command_line_releases_on_the_bound_cluster_and_says_only_what_is_si
         assert (code, "kubeconfig context nowhere" in elsewhere["error"]["message"]) == (2, True)
         code, deployed, stderr = cli("deploy", SERVICE, "1.0.0", "--env", ENV)
         assert code == 0, stderr
-        assert deployed["simulation"] == ["time"]  # the cluster is real now: only the rehearsal's clock is not
+        assert deployed["simulation"] == []  # the cluster is real, and so is the time
         assert "no cluster is bound" not in stderr
         stored = cluster.get("apps/v1", "Deployment", NS, SERVICE)
         assert stored is not None
@@ -280,7 +287,7 @@ def test_the_command_line_releases_on_the_bound_cluster_and_says_only_what_is_si
         assert (code, refused["error"]["rule"]) == (3, "rollout-in-progress")
         code, watched, stderr = cli("rollout", SERVICE, "--env", ENV, "--watch")
         assert (code, watched["phase"]) == (0, "succeeded"), stderr
-        assert watched["simulation"] == ["metrics", "time"]
+        assert watched["simulation"] == ["metrics"]  # no Prometheus: only the metrics are scripted
         assert cli("apply", "--env", ENV)[0] == 0  # ended: apply may run, and keeps 1.0.0 (what serves)
     stored = cluster.get("apps/v1", "Deployment", NS, SERVICE)
     assert stored is not None
@@ -321,6 +328,9 @@ class DyingObjects:
 
 
 def _process(platform: Platform, store: Any, clock: Any, objects: Any) -> Any:
+    """One process of the release, built by hand as the harness needs (its writes to the cluster can die). Its clock
+    is virtual so that every kill point of two whole canaries runs in seconds: the composition root would refuse that
+    on a bound cluster (``PipelineService.rehearsal``), a harness that builds the service itself chooses its clock."""
     from findly_infra.application.scenarios import SCENARIOS
     from findly_infra.application.service import PipelineService
     from findly_infra.application.workloads import ClusterWorkloads
@@ -422,9 +432,7 @@ def test_a_rollback_from_every_phase_of_every_strategy_leaves_the_previous_versi
     running, with all the traffic and no preview — read back from the cluster."""
     from findly_infra.domain import Holding
 
-    release, clock = runtime.service, runtime.virtual
-    assert clock is not None
-
+    release = runtime.service
     evidence: set[str] = set()
 
     def advance(version: str) -> Phase:
@@ -433,7 +441,7 @@ def test_a_rollback_from_every_phase_of_every_strategy_leaves_the_previous_versi
             for suite in ("smoke_tests", "performance_tests"):
                 release.record_test(SERVICE, version, ENV, suite, True, actor="ci")
             return Phase.PROGRESSING
-        clock.advance(release.interval(SERVICE, ENV))
+        real_time(release.interval(SERVICE, ENV))
         return release.step(SERVICE, ENV, actor="findly").phase
 
     def state(view: Any) -> str:  # as a person reads it, without its version; and whether its evidence is in
@@ -476,12 +484,14 @@ def test_a_whole_release_reaches_every_environments_cluster(
     config.write_text(yaml.safe_dump(cluster.kubeconfig()))
     monkeypatch.setenv("KUBECONFIG", str(config))
     example = load_platform(EXAMPLE)
-    platform = attrs.evolve(
-        example,
-        kubernetes=attrs.evolve(
-            example.kubernetes,
-            clusters=tuple(ClusterBinding(env.name, context="stand-in") for env in example.environments),
-        ),
+    platform = quick(
+        attrs.evolve(
+            example,
+            kubernetes=attrs.evolve(
+                example.kubernetes,
+                clusters=tuple(ClusterBinding(env.name, context="stand-in") for env in example.environments),
+            ),
+        )
     )
     objects = connect(context="stand-in")
     render = environment_renderer(platform)
@@ -497,14 +507,13 @@ def test_a_whole_release_reaches_every_environments_cluster(
         assert found is not None
         return found["metadata"]["labels"]["version"], found["spec"].get("replicas", 1)
 
-    settings = Settings(state="memory://", now=datetime(2026, 1, 5, 9))
+    settings = Settings(state=str(tmp_path / "state.sqlite3"))  # real time
     with cluster.controller(), open_runtime(settings, platform, service=SERVICE) as runtime:
-        release, clock = runtime.service, runtime.virtual
-        assert clock is not None
+        release = runtime.service
         for env in ("development", "staging"):
             release.deploy(SERVICE, "1.4.0", env, actor="erin")
             assert image(env)[0] == "1.4.0"
-            assert release.watch(SERVICE, env, actor="findly", wait=clock.advance).phase is Phase.SUCCEEDED
+            assert release.watch(SERVICE, env, actor="findly", wait=real_time).phase is Phase.SUCCEEDED
             for suite in platform.environment(env).tests:
                 release.record_test(SERVICE, "1.4.0", env, suite, True, actor="ci")
         assert image("production")[0] == "latest"  # nothing has reached production yet
@@ -516,11 +525,11 @@ def test_a_whole_release_reaches_every_environments_cluster(
         release.deploy(SERVICE, "1.4.0", "production", actor="erin")  # blue-green, a first release
         for suite in ("smoke_tests", "performance_tests"):
             release.record_test(SERVICE, "1.4.0", "production", suite, True, actor="ci")
-        waiting = release.watch(SERVICE, "production", actor="findly", wait=clock.advance)
+        waiting = release.watch(SERVICE, "production", actor="findly", wait=real_time)
         assert waiting.phase is Phase.AWAITING_APPROVAL  # the business validation, by a person
         assert image("production")[0] == "1.4.0"
         release.approve(SERVICE, "1.4.0", "production", actor="alice")
-        done = release.watch(SERVICE, "production", actor="findly", wait=clock.advance)
+        done = release.watch(SERVICE, "production", actor="findly", wait=real_time)
         assert done.phase is Phase.SUCCEEDED
     namespace = platform.kubernetes.namespace_for("production")
     routes = cluster.get("networking.istio.io/v1", "VirtualService", namespace, SERVICE)
@@ -550,8 +559,9 @@ def test_after_any_script_of_commands_the_cluster_holds_what_the_log_says(
     kind: StrategyKind, configured: StrategyKind, script: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whatever strategy the environment's objects were applied with (*configured*) and the rollouts use (*kind*):
-    read back through the subsets to the pods they select, the cluster runs and routes what the log says."""
-    platform = _platform()
+    read back through the subsets to the pods they select, the cluster runs and routes what the log says after every
+    command that reads it — and evidence (a test result) leaves it exactly as it was."""
+    platform = quick(_platform(), 0.1)  # real time, in tenths of a second: each command waits one stage
     with KubernetesStandIn() as cluster, cluster.controller(interval=0.005):
         config = tmp_path / "kubeconfig"
         config.write_text(yaml.safe_dump(cluster.kubeconfig()))
@@ -559,13 +569,13 @@ def test_after_any_script_of_commands_the_cluster_holds_what_the_log_says(
         for manifest in access_objects(platform, ENV):
             cluster.apply(manifest, manager="admin")
         apply_environment(connect(context="stand-in"), environment_renderer(platform)(ENV, configured, {}), ENV, NS)
-        settings_ = Settings(state="memory://", now=datetime(2026, 1, 5, 9))
-        with open_runtime(settings_, platform, service=SERVICE) as runtime:
-            release, clock = runtime.service, runtime.virtual
-            assert clock is not None
+        state = tmp_path / f"state-{uuid.uuid4().hex}.sqlite3"  # one per example: tmp_path is the test's
+        with open_runtime(Settings(state=str(state)), platform, service=SERVICE) as runtime:
+            release = runtime.service
             version = 0
             for command in script:
-                clock.advance(release.interval(SERVICE, ENV))
+                time.sleep(0.1)
+                before = release.holding(SERVICE, ENV)[0]
                 with contextlib.suppress(PolicyRefusedError):
                     if command == "deploy":
                         version += 1
@@ -580,7 +590,10 @@ def test_after_any_script_of_commands_the_cluster_holds_what_the_log_says(
                     else:
                         getattr(release, command)(SERVICE, ENV, actor="bob", reason="a script")
                 held, expected = release.holding(SERVICE, ENV)
-                assert held == expected, (held, expected)  # what runs, the weights and the preview: as the log says
+                if command == "record":  # evidence does not read the cluster, let alone move it
+                    assert held == before, (held, before)
+                else:  # what runs, the weights and the preview: as the log says
+                    assert held == expected, (held, expected)
 
 
 def test_the_api_servers_failures_during_a_release_are_retried_or_named_and_the_next_command_repairs(

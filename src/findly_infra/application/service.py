@@ -36,7 +36,7 @@ from findly_infra.application.ports import (
     Workloads,
 )
 from findly_infra.application.snapshots import SNAPSHOT_EVERY, from_snapshot, snapshot_of
-from findly_infra.application.workloads import WorkloadNotReadyError
+from findly_infra.application.workloads import ClusterInspector, ClusterReading, WorkloadNotReadyError
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, Verdict
 from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
@@ -50,12 +50,48 @@ from findly_infra.domain.state import HistoryError, Phase
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
-__all__ = ["NotRoutedError", "Outcome", "PipelineService", "PolicyRefusedError", "check_input", "timeline"]
+__all__ = [
+    "NotRoutedError",
+    "Outcome",
+    "PipelineService",
+    "PolicyRefusedError",
+    "RehearsalRefusedError",
+    "check_input",
+    "rehearsal_refusal",
+    "timeline",
+]
 
 
 class NotRoutedError(DependencyError):
     """Raised when a change was recorded but the cluster could not be told: the record stands (it is not a failed
     change) and the next command on the service routes the cluster as recorded."""
+
+
+class RehearsalRefusedError(BadInputError):
+    """Raised when a command would move or converge a cluster the platform file binds while time is virtual (a
+    rehearsal's ``--now``, a state that keeps a rehearsal's time, ``memory://``): virtual time moves as fast as a
+    rollout asks, so an hour-long canary would run on real traffic in seconds. Nothing is recorded, nothing moved."""
+
+
+def rehearsal_refusal(platform: Platform, service: str, environment: str, why: str) -> RehearsalRefusedError | None:
+    """The refusal of a command on *service* that would move *environment*'s cluster in virtual time (*why* says why
+    time is virtual), or ``None`` where the platform file binds no cluster to it: the simulated cluster follows any
+    time."""
+    binding = platform.kubernetes.cluster_for(environment)
+    if binding is None:
+        return None
+    if binding.in_cluster:
+        where = "the pod's service account"
+    else:
+        where = f"kubeconfig context {binding.context}" if binding.context else "the kubeconfig's current context"
+    return RehearsalRefusedError(
+        f"{environment} is bound to a cluster (kubernetes.clusters.{environment}: {where}) and time is virtual here "
+        f"({why}): virtual time moves as fast as the rollout asks, so a rollout would move real traffic in seconds "
+        "instead of the hours its strategy takes; nothing was recorded and the cluster was not touched. Rehearse on "
+        f"the simulated cluster instead (`findly-infra simulate {service} --env {environment}`, or a platform file "
+        f"without kubernetes.clusters.{environment}), or act on the cluster in real time (without --now, on a state "
+        "that keeps real time)"
+    )
 
 
 class PolicyRefusedError(Exception):
@@ -78,6 +114,10 @@ class Outcome:
     """Whether the command moved traffic (told the cluster new routes)."""
     already: str | None = None
     """Set when the command asked for what already held (a retry): what holds; nothing new was recorded."""
+    cluster_read: bool = True
+    """Whether the command read the cluster (and brought it to the log) before deciding. Evidence does not — a test
+    result, an approval of a promotion: it is recorded whether the cluster answers or not, and the next command that
+    moves traffic brings the cluster to the log."""
 
     @property
     def phase(self) -> Phase:
@@ -138,12 +178,16 @@ class PipelineService:
     simulated_identities: bool = False
     """Whether the identities this service is given are a simulation's (issuer ``simulated``, proven by no token —
     ``simulate`` and ``demo``): their approvals are then counted as if that were the policy's issuer."""
+    rehearsal: str | None = None
+    """Why time is virtual, when the composition root built this service on virtual time (a rehearsal's ``--now``, a
+    state that keeps a rehearsal's time, ``memory://``); ``None``: real time. In virtual time no command moves or
+    converges a cluster the platform file binds (:class:`RehearsalRefusedError`); evidence and reads still go."""
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
     _snapshotted: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
     _policies: list[PolicyAdopted] = attrs.field(factory=list, init=False, repr=False)
+    """The policy stream as far as read (``domain.policy``)."""
     _proposed: tuple[Platform, PlatformPolicy, str] | None = attrs.field(default=None, init=False, repr=False)
     """The platform file's policy and its digest, for the platform they were made of (made once, not per decision)."""
-    """The policy stream as far as read (``domain.policy``)."""
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -339,12 +383,15 @@ class PipelineService:
     def record_test(
         self, service: str, version: str, environment: str, suite: str, passed: bool, *, actor: str
     ) -> Outcome:
+        """Record a test result. Evidence does not need the cluster: it is recorded without reading it (the next
+        command that moves traffic brings the cluster to the log)."""
         check_input(version=version, actor=actor, suite=suite)
         return self._decide(
             service,
             environment,
             lambda p, at: p.record_test(version, environment, suite, passed, actor=actor, at=at),
             actor=actor,
+            evidence=lambda _pipeline, _environment: True,
         )
 
     def approve(
@@ -358,8 +405,16 @@ class PipelineService:
         identity: VerifiedIdentity | None = None,
     ) -> Outcome:
         """Approve *version* into *environment* (or its rollout's manual step) as *actor*, verified as *identity* where
-        the environment's policy asks for it: the approval event then records the evidence."""
+        the environment's policy asks for it: the approval event then records the evidence. An approval of a promotion
+        is evidence, recorded without reading the cluster; one of a rollout under way of *version* lets its manual step
+        go on (or, retried, finds it gone on, perhaps killed before its route), so the cluster is brought to the log
+        first (and refused in virtual time where one is bound)."""
         check_input(version=version, actor=actor)
+
+        def of_a_promotion(pipeline: DeploymentPipeline, name: str) -> bool:
+            rollout = pipeline.environments[name].rollout
+            return rollout is None or not rollout.phase.active or rollout.version != version
+
         return self._decide(
             service,
             environment,
@@ -367,6 +422,7 @@ class PipelineService:
             actor=actor,
             identity=identity,
             governs=True,
+            evidence=of_a_promotion,
         )
 
     def pause(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
@@ -550,13 +606,25 @@ class PipelineService:
 
     def holding(self, service: str, environment: str) -> tuple[Holding, Holding]:
         """What the cluster holds for *service* in *environment*, read back, and what the log says it should hold
-        (equal when the cluster follows the log)."""
+        (equal when the cluster follows the log). Read only, in any time."""
         view = self.view(service, environment)
         return self.cluster.holding(service, view.environment), expected_holding(view)
+
+    def inspect(self, service: str, environment: str) -> ClusterReading | None:
+        """What the cluster bound to *environment* holds for *service*, read back in detail — each Deployment's
+        version, images and ready replicas against desired, the weights through the subsets — with ``drift`` against
+        what the log says (``status``); ``None`` where no cluster is bound (the simulated cluster follows the log by
+        construction). Read only, in any time; raises ``DependencyError`` (or ``BadInputError``: no access, no
+        such context, the extra missing) when the cluster cannot be read."""
+        view = self.view(service, environment)
+        if not isinstance(self.cluster, ClusterInspector):
+            return None
+        return self.cluster.inspect(service, view.environment, expected_holding(view))
 
     def reconcile(self, service: str, environment: str) -> Outcome:
         """Bring the cluster to what the recorded events say (after a crash between storing and routing)."""
         view = self.view(service, environment)
+        self._guard(service, view.environment)
         return Outcome((), view, routed=self._follow(view, self.clock.now()))
 
     # ---- the policy in force (domain.policy) -----------------------------------------------------
@@ -610,9 +678,7 @@ class PipelineService:
                 return Adoption()
             now = self.clock.now()
             at = max(now, events[-1].at) if events else now
-            adoption = adopt(
-                policy_in_force(events), proposed, actor=actor, identity=identity, at=at, digest=digest
-            )
+            adoption = adopt(policy_in_force(events), proposed, actor=actor, identity=identity, at=at, digest=digest)
             if adoption.refusal is not None:
                 if governs:
                     raise PolicyRefusedError(adoption.refusal)
@@ -650,6 +716,13 @@ class PipelineService:
             return held
         return (held or self._file_policy()[0]).simulated()
 
+    def _guard(self, service: str, environment: str) -> None:
+        """Refuse, in virtual time, to move or converge a cluster the platform file binds to *environment*."""
+        if self.rehearsal is not None:
+            refusal = rehearsal_refusal(self.platform, service, environment, self.rehearsal)
+            if refusal is not None:
+                raise refusal
+
     # ---- the one way state changes -------------------------------------------------------------
 
     def _decide(
@@ -663,7 +736,14 @@ class PipelineService:
         actor: str | None = None,
         identity: VerifiedIdentity | None = None,
         governs: bool = False,
+        evidence: Callable[[DeploymentPipeline, str], bool] = lambda _pipeline, _environment: False,
     ) -> Outcome:
+        """Decide *command* on the service's state and store its events; the cluster follows. Before deciding, the
+        file's policy is held against the one in force (a person's command: *actor*, proven as *identity*; one that
+        *governs* what the policy decides is refused by a file that weakens it unproven), and the cluster is brought
+        to the log (a crash between storing and routing left it behind) — except for *evidence* (true for a command
+        that moves no traffic on that state: a test result, an approval of a promotion), which is recorded whether
+        the cluster answers or not."""
         if actor is not None:  # a person's command: the file's policy against the one in force, first
             self._policy_first(service, environment, actor, identity, governs=governs)
         for attempt in range(1, self.attempts + 1):
@@ -672,7 +752,10 @@ class PipelineService:
                 environment = self.platform.environment(environment).name  # raises UnknownNameError
             at = pipeline.stamp(self.clock.now())  # never before the log's latest event
             before = EnvironmentView.of(pipeline, environment, at)
-            follow = False if failing else self._repair(service, pipeline, before, at)
+            leaves_cluster = evidence(pipeline, environment)
+            if not leaves_cluster:
+                self._guard(service, environment)
+            follow = False if failing or leaves_cluster else self._repair(service, pipeline, before, at)
             if isinstance(follow, Outcome):  # the cluster's verdict came first: the rollout failed
                 return follow
             repaired = follow
@@ -692,25 +775,39 @@ class PipelineService:
             break
         view = EnvironmentView.of(pipeline, environment, at)
         routed = repaired
-        if decision.events and _traffic(view) != _traffic(before):  # the cluster was just brought to the rest
-            try:
-                routed = self._follow(view, at) or repaired
-            except WorkloadNotReadyError as exc:
-                if not exc.failed or failing:
-                    raise NotRoutedError(
-                        f"recorded ({', '.join(event.type for event in decision.events)}), but the cluster could "
-                        f"not be told: {exc}; the next command on {service} in {environment} tries again"
-                    ) from exc
-                failed = self._workload_failed(service, environment, exc)
-                return attrs.evolve(failed, events=decision.events + failed.events)
-            except (DependencyError, BadInputError) as exc:  # recorded: say so, and what brings the cluster along
-                raise NotRoutedError(
-                    f"recorded ({', '.join(event.type for event in decision.events)}), but the cluster could not "
-                    f"be told: {exc}; the next command on {service} in {environment} routes it as recorded"
-                ) from exc
+        moved = decision.events and _traffic(view) != _traffic(before)  # evidence moves none, and never routes
+        if moved and not leaves_cluster:  # the cluster was just brought to the rest
+            followed = self._route(service, decision, view, at, failing=failing)
+            if isinstance(followed, Outcome):  # the cluster could not run the candidate: the rollout failed
+                return followed
+            routed = followed or repaired
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)
-        return Outcome(decision.events, view, analysis(), routed, decision.already)
+        return Outcome(decision.events, view, analysis(), routed, decision.already, cluster_read=not leaves_cluster)
+
+    def _route(
+        self, service: str, decision: Decision, view: EnvironmentView, at: datetime, *, failing: bool
+    ) -> bool | Outcome:
+        """After *decision*'s events are stored, the cluster follows *view*: whether anything had to change, or — the
+        cluster cannot run the candidate — the failed rollout's outcome (with *decision*'s events first). Anything else
+        the cluster answers is :class:`NotRoutedError`: recorded, and routed by the next command."""
+        environment = view.environment
+        recorded = ", ".join(event.type for event in decision.events)
+        try:
+            return self._follow(view, at)
+        except WorkloadNotReadyError as exc:
+            if not exc.failed or failing:
+                raise NotRoutedError(
+                    f"recorded ({recorded}), but the cluster could not be told: {exc}; the next command on {service} "
+                    f"in {environment} tries again"
+                ) from exc
+            failed = self._workload_failed(service, environment, exc)
+            return attrs.evolve(failed, events=decision.events + failed.events)
+        except (DependencyError, BadInputError) as exc:  # recorded: say so, and what brings the cluster along
+            raise NotRoutedError(
+                f"recorded ({recorded}), but the cluster could not be told: {exc}; the next command on {service} in "
+                f"{environment} routes it as recorded"
+            ) from exc
 
     def _repair(
         self, service: str, pipeline: DeploymentPipeline, view: EnvironmentView, at: datetime

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -28,7 +28,14 @@ from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.tracks import PREVIEW_HEADER, TRACKS, Holding, Track, TrackPlan, track_plan
 from findly_infra.domain.view import EnvironmentView
 
-__all__ = ["ClusterWorkloads", "Render", "WorkloadNotReadyError"]
+__all__ = [
+    "ClusterInspector",
+    "ClusterReading",
+    "ClusterWorkloads",
+    "Render",
+    "Workload",
+    "WorkloadNotReadyError",
+]
 
 Render = Callable[[str, StrategyKind, Mapping[str, str]], Sequence[Mapping[str, Any]]]
 """(environment, strategy, {service: version}) -> the environment's objects as ``apply`` sends them, rendered as if
@@ -43,6 +50,99 @@ class WorkloadNotReadyError(DependencyError):
         super().__init__(message)
         self.failed = failed
         self.reason = reason
+
+
+@attrs.frozen
+class Workload:
+    """One of a service's Deployments as the cluster holds it: the version it is labelled with, the images its pod
+    template runs, and its replicas — desired (``spec.replicas``) against ready (``status.readyReplicas``), with the
+    reason it is not ready as ``kubectl rollout status`` would judge it."""
+
+    name: str
+    track: str | None
+    version: str | None
+    images: tuple[str, ...]
+    replicas: int
+    ready: int
+    not_ready: str = ""
+    """Why the Deployment does not serve its current spec (empty: it does)."""
+    image_drift: str = ""
+    """Set when the service's container runs another image tag than the version the Deployment is labelled with
+    (``kubectl set image``, say): what it runs."""
+
+    def describe(self) -> str:
+        """``fn-posts 1.0.0 3/3 ready``; ``fn-posts-canary 2.0.0 scaled to zero``; ``fn-posts 2.0.0 1/3 ready (…)``."""
+        version = self.version or "(no version label)"
+        if self.replicas == 0:
+            return f"{self.name} {version} scaled to zero"
+        text = f"{self.name} {version} {self.ready}/{self.replicas} ready"
+        return f"{text} ({self.not_ready})" if self.not_ready else text
+
+
+@attrs.frozen
+class ClusterReading:
+    """What a cluster holds for one service in one environment, read back in detail (``status``), beside what the
+    log says it should hold: ``drift`` names each difference, in words."""
+
+    server: str
+    namespace: str
+    workloads: tuple[Workload, ...]
+    holding: Holding
+    """Which Deployment runs which version, and the traffic each version gets through the subsets (read back)."""
+    expected: Holding
+    """What the log says it should hold (``domain.tracks.expected_holding``)."""
+
+    @property
+    def drift(self) -> tuple[str, ...]:
+        """Each way the cluster differs from the log (empty: it follows the log): a Deployment running another
+        version (or none), traffic routed otherwise, another preview, an image that is not its version, a workload
+        the log says serves that is not ready."""
+        held, expected = self.holding, self.expected
+        found: list[str] = []
+        for name in sorted(set(held.running) | set(expected.running)):
+            running, wanted = held.running.get(name), expected.running.get(name)
+            if running == wanted:
+                continue
+            if wanted is None:
+                found.append(f"{name} runs {running}, where the log runs nothing")
+            elif running is None:
+                found.append(f"{name} runs nothing (absent or scaled to zero), where the log runs {wanted}")
+            else:
+                found.append(f"{name} runs {running}, where the log runs {wanted}")
+        if held.weights != expected.weights:
+            found.append(f"traffic goes {_shares(held.weights)}, where the log says {_shares(expected.weights)}")
+        if held.preview != expected.preview:
+            found.append(
+                f"requests with {PREVIEW_HEADER} reach {held.preview or 'no candidate'}, where the log says "
+                f"{expected.preview or 'none'}"
+            )
+        for workload in self.workloads:
+            if workload.replicas and workload.image_drift:
+                found.append(f"{workload.name} runs image {workload.image_drift}, not {workload.version}")
+            serves = workload.version is not None and expected.running.get(workload.name) == workload.version
+            if workload.replicas and workload.not_ready and serves:
+                found.append(f"{workload.name} ({workload.version}) is not ready: {workload.not_ready}")
+        return tuple(found)
+
+    def describe(self) -> str:
+        """``fn-posts 1.0.0 3/3 ready, fn-posts-canary 2.0.0 3/3 ready; traffic 1.0.0 95%, 2.0.0 5%``."""
+        workloads = ", ".join(workload.describe() for workload in self.workloads) or "no Deployment"
+        preview = f"; preview {self.holding.preview}" if self.holding.preview else ""
+        return f"{workloads}; traffic {_shares(self.holding.weights)}{preview}"
+
+
+def _shares(weights: Mapping[str, int]) -> str:
+    return ", ".join(f"{version} {weight}%" for version, weight in sorted(weights.items())) or "nowhere"
+
+
+@runtime_checkable
+class ClusterInspector(Protocol):
+    """A ``Workloads`` that can also read a cluster back in detail (``status``): a real cluster's, not the simulated
+    one's (which holds exactly what it was told)."""
+
+    def inspect(self, service: str, environment: str, expected: Holding) -> ClusterReading | None:
+        """What the cluster bound to *environment* holds for *service* (``None``: no cluster is bound there)."""
+        ...
 
 
 @attrs.define
@@ -99,7 +199,12 @@ class ClusterWorkloads:
     ) -> bool:
         assert track.version is not None
         name = track.deployment(view.service)
-        changed = live is None or self._version(live) != track.version or _replicas(live) == 0
+        changed = (
+            live is None
+            or self._version(live) != track.version
+            or _replicas(live) == 0
+            or _other_image(view.service, live, track.version) is not None  # `kubectl set image`, say: taken back
+        )
         if changed:  # rendered only when it has to change: a step that moves nothing renders nothing
             desired = self._object(view, plan, "Deployment", name, track.version)
             if track is not plan.primary:  # the secondary runs as many replicas as the primary
@@ -203,9 +308,40 @@ class ClusterWorkloads:
         """What the cluster holds for *service* in *environment*: the version each Deployment with replicas runs, and
         the traffic each version gets as the VirtualService routes it — through the DestinationRule's subsets to the
         pods they select (a subset that selects nothing, or no single version, serves no version)."""
+        return self._read(service, environment)[0]
+
+    def inspect(self, service: str, environment: str, expected: Holding) -> ClusterReading | None:
+        """:meth:`holding`, with each Deployment's images and replicas (desired and ready), beside *expected* (what
+        the log says): one list and two gets, as :meth:`holding` reads. ``None`` for an environment not bound here."""
+        if not self.binds(environment):
+            return None
+        held, deployments = self._read(service, environment)
+        workloads = tuple(
+            self._workload(service, name, live) for name, live in sorted(deployments.items(), key=_primary_first)
+        )
+        return ClusterReading(self.cluster.server, self.namespaces[environment], workloads, held, expected)
+
+    def _workload(self, service: str, name: str, live: Mapping[str, Any]) -> Workload:
+        template = (live.get("spec") or {}).get("template") or {}
+        version = self._version(live)
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        readiness = deployment_readiness(live)
+        return Workload(
+            name,
+            str(labels["track"]) if "track" in labels else None,
+            version,
+            tuple(str(container.get("image", "")) for container in _containers(live)),
+            _replicas(live),
+            int((live.get("status") or {}).get("readyReplicas", 0)),
+            "" if readiness.ready else readiness.reason,
+            (_other_image(service, live, version) or "") if version is not None else "",
+        )
+
+    def _read(self, service: str, environment: str) -> tuple[Holding, dict[str, dict[str, Any]]]:
         namespace = self.namespaces[environment]
+        deployments = self._deployments(namespace, service)
         pods: dict[str, tuple[str, Mapping[str, Any], int]] = {}
-        for name, live in self._deployments(namespace, service).items():
+        for name, live in deployments.items():
             version = self._version(live)
             if version is not None and _replicas(live) > 0:
                 template = (((live.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")
@@ -231,7 +367,7 @@ class ClusterWorkloads:
             weights: dict[str, int] = {}
             for version, _, replicas in pods.values():
                 weights[version] = weights.get(version, 0) + round(100 * replicas / total)
-            return Holding(running, weights)
+            return Holding(running, weights), deployments
         weights, preview = {}, None
         for route in (service_.get("spec") or {}).get("http") or []:
             destinations = route.get("route") or []
@@ -245,7 +381,7 @@ class ClusterWorkloads:
                 if version is not None and weight > 0:
                     weights[version] = weights.get(version, 0) + weight
             break  # the first route without a match takes everything else
-        return Holding(running, weights, preview)
+        return Holding(running, weights, preview), deployments
 
     # ---- objects ---------------------------------------------------------------------------------------------------
 
@@ -266,3 +402,32 @@ class ClusterWorkloads:
 
 def _replicas(deployment: Mapping[str, Any]) -> int:
     return int((deployment.get("spec") or {}).get("replicas", 1))
+
+
+def _primary_first(item: tuple[str, Any]) -> tuple[int, str]:
+    return len(item[0]), item[0]  # the primary's name is the service's: the shortest
+
+
+def _containers(deployment: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    template = (deployment.get("spec") or {}).get("template") or {}
+    return [c for c in (template.get("spec") or {}).get("containers") or [] if isinstance(c, Mapping)]
+
+
+def _other_image(service: str, deployment: Mapping[str, Any], version: str) -> str | None:
+    """The image of the service's container (the one named after it, else the first) when its tag is not *version*
+    — the Deployment is labelled with one version and runs another — else ``None`` (also for an image pinned by
+    digest, which says no version)."""
+    containers = _containers(deployment)
+    own = next((c for c in containers if c.get("name") == service), containers[0] if containers else None)
+    image = str(own.get("image", "")) if own is not None else ""
+    tag = _tag(image)
+    return image if tag is not None and tag != version else None
+
+
+def _tag(image: str) -> str | None:
+    """An image reference's tag (``gcr.io/x/fn-posts:1.0.0`` -> ``1.0.0``); ``None`` when it has none or is pinned by
+    digest (nothing to compare with a version)."""
+    if "@" in image:
+        return None
+    name, _, tag = image.rpartition(":")
+    return tag if name and "/" not in tag else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -16,6 +16,9 @@ from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.tracks import Holding
 from findly_infra.domain.view import EnvironmentView
+
+if TYPE_CHECKING:
+    from findly_infra.application.workloads import ClusterReading
 
 __all__ = ["Clusters", "cluster_objects", "environment_renderer", "workloads_for"]
 
@@ -61,6 +64,13 @@ class Clusters:
             return self.simulated.holding(service, environment)
         held: Holding = self._for(environment).holding(service, environment)
         return held
+
+    def inspect(self, service: str, environment: str, expected: Holding) -> ClusterReading | None:
+        """The bound cluster read back in detail (``status``); ``None`` for an environment bound to none."""
+        if not self.binds(environment):
+            return None
+        reading: ClusterReading | None = self._for(environment).inspect(service, environment, expected)
+        return reading
 
     def _for(self, environment: str) -> Any:
         if environment not in self._built:

@@ -4,6 +4,7 @@ and closed together."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -23,9 +24,9 @@ from findly_infra.application.ports import (
 )
 from findly_infra.application.redaction import redact_url
 from findly_infra.application.scenarios import SCENARIOS
-from findly_infra.application.service import PipelineService
+from findly_infra.application.service import PipelineService, rehearsal_refusal
 from findly_infra.application.simulation import ScenarioSource
-from findly_infra.application.timekeeping import TimeMode, time_for, virtual_start
+from findly_infra.application.timekeeping import SKEW, TimeMode, time_for, virtual_start
 from findly_infra.bootstrap.clusters import workloads_for
 from findly_infra.bootstrap.google import LazySecrets, release_gated
 from findly_infra.bootstrap.identity import dead_here, runner_identity
@@ -82,20 +83,37 @@ class Runtime:
 
 
 def time_mode(
-    settings: Settings, store: EventStore, wall: datetime, *, durable: bool, read_only: bool
+    settings: Settings,
+    store: EventStore,
+    wall: datetime,
+    *,
+    durable: bool,
+    read_only: bool,
+    before_keeping: Callable[[str], None] = lambda _why: None,
 ) -> tuple[TimeMode, datetime | None]:
     """The time a command runs on, and where a rehearsal's clock resumes (its latest event) when no ``--now``
-    says. A writing command on a state that has not decided decides it (``application.timekeeping``)."""
+    says. A writing command on a state that has not decided decides it (``application.timekeeping``) — after
+    *before_keeping* is told why its time is virtual, when it is (it may refuse: the state then keeps nothing)."""
     if not durable:
+        before_keeping("the state keeps nothing (memory://), so its time is virtual")
         return "virtual", None
     if not isinstance(store, TimeKeepingStore):
-        return time_for(None, settings.now, wall, where="(given)"), None
+        given = time_for(None, settings.now, wall, where="(given)")
+        if given == "virtual":
+            before_keeping("--now / FINDLY_NOW makes this a rehearsal, in virtual time")
+        return given, None
     where = redact_url(settings.state)
     kept = store.time_kept()
     if read_only:  # reads write nothing: --now only says when to look from
         mode = time_for(None, settings.now, wall, where=where) if kept is None or settings.now else kept
     else:
         mode = time_for(kept, settings.now, wall, where=where)
+        if mode == "virtual":
+            before_keeping(
+                f"--state {where} keeps a rehearsal's virtual time (its first command gave --now)"
+                if kept == "virtual"
+                else "--now / FINDLY_NOW makes this a rehearsal, in virtual time"
+            )
         if kept is None:  # this command decides; of two racing first commands, the first wins
             mode = time_for(store.keep_time(mode), settings.now, wall, where=where)
     resume = store.latest_time() if mode == "virtual" and settings.now is None else None
@@ -112,6 +130,7 @@ def open_runtime(
     cluster: Workloads | None = None,
     budgets: ErrorBudgets | None = None,
     read_only: bool = False,
+    moves: str | None = None,
 ) -> Runtime:
     """Build every port a command needs, on the state the settings name (or the *store* and simulated *cluster*
     given).
@@ -124,20 +143,38 @@ def open_runtime(
     rollout asks, starts never before *service*'s latest event, and on a durable store never runs ahead
     of the real clock (``Runtime.wall``): no future timestamp is ever stored. With *read_only* (``status``,
     ``history``, the metrics commands), a state that does not exist is read as empty and nothing is created.
+
+    Virtual time never moves a real cluster: the service refuses, in virtual time, every command that would move or
+    converge the cluster of an environment the platform file binds (``RehearsalRefusedError``, exit 2). *moves*
+    names the environment a command is about to move (deploy, rollout, the human gates): that refusal then comes
+    before the state is opened (``--now``) or decides its time, so a refused rehearsal leaves nothing behind.
     """
     from findly_infra.adapters.memory import MemoryEventStore, ScenarioMetrics, SystemClock, VirtualClock
     from findly_infra.adapters.reports import FileReports
 
     if settings.scenario not in SCENARIOS:
         raise BadInputError(f"unknown scenario {settings.scenario!r}; known: {', '.join(SCENARIOS)}")
+    rehearsal: list[str] = []
+
+    def before_keeping(why: str) -> None:  # time is virtual: a command that moves a bound cluster goes no further
+        rehearsal.append(why)
+        if moves is not None and service is not None and not read_only:
+            refusal = rehearsal_refusal(platform, service, platform.environment(moves).name, why)
+            if refusal is not None:
+                raise refusal
+
+    wall = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    if settings.now is not None and abs(settings.now - wall) > SKEW:  # a rehearsal: refused before any state opens
+        before_keeping("--now / FINDLY_NOW makes this a rehearsal, in virtual time")
     stack = contextlib.ExitStack()
     try:
         if store is None or cluster is None:
             store, cluster = open_store(settings.state, stack, create=not read_only, timeout=settings.state_timeout)
         prometheus = None if scripted else prometheus_client(settings, platform, stack)
-        wall = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         durable = not isinstance(store, MemoryEventStore)
-        mode, resume = time_mode(settings, store, wall, durable=durable, read_only=read_only)
+        mode, resume = time_mode(
+            settings, store, wall, durable=durable, read_only=read_only, before_keeping=before_keeping
+        )
         start = settings.now if settings.now is not None and mode == "virtual" else resume or wall
         virtual = VirtualClock(start) if mode == "virtual" else None
         clock: Clock = virtual or SystemClock()
@@ -166,6 +203,7 @@ def open_runtime(
             dead=dead_here,
             wall=SystemClock(),
             lease_ttl=timedelta(seconds=settings.lease_seconds) if settings.lease_seconds else None,
+            rehearsal=(rehearsal[-1] if rehearsal else "time is virtual") if virtual is not None else None,
         )
         if virtual is not None and service is not None:
             platform.service(service)

@@ -77,13 +77,21 @@ class Context:
         return load_platform(self.settings, embedded_example=embedded_example)
 
     def runtime(
-        self, platform: Platform, *, service: str | None = None, scripted: bool = False, read_only: bool = False
+        self,
+        platform: Platform,
+        *,
+        service: str | None = None,
+        scripted: bool = False,
+        read_only: bool = False,
+        moves: str | None = None,
     ) -> Runtime:
-        """Every port the command needs, closed when the command ends (*read_only*: creates no state)."""
+        """Every port the command needs, closed when the command ends (*read_only*: creates no state; *moves*: the
+        environment whose traffic the command moves — refused in virtual time where a cluster is bound, before the
+        state is touched)."""
         from findly_infra.bootstrap import open_runtime
 
         return self.stack.enter_context(
-            open_runtime(self.settings, platform, service=service, scripted=scripted, read_only=read_only)
+            open_runtime(self.settings, platform, service=service, scripted=scripted, read_only=read_only, moves=moves)
         )
 
     def actor(self) -> str:
@@ -103,21 +111,22 @@ class Context:
         raise BadInputError("who is acting? give --actor NAME, or set FINDLY_ACTOR (GITHUB_ACTOR in Actions)")
 
     def acting(
-        self, platform: Platform, environment: str, *, service: str | None = None
+        self, platform: Platform, environment: str, *, service: str | None = None, moves: str | None = None
     ) -> tuple[Runtime, str, VerifiedIdentity | None]:
         """The command's runtime, who acts on *environment*, and how it is proven: a name (``--actor``,
         ``FINDLY_ACTOR``, ``GITHUB_ACTOR``) where the policy accepts one; where it asks for verified people, the
         identity a GitHub Actions OIDC token proves — and a name given there is refused (rule ``verified-identity``),
         never used. The policy is the platform file's and the one in force in the state (``domain.policy``): where
         either verifies identities a proof is asked for, and the token is verified as the policy in force says (its
-        issuer, audience and keys) — a file that drops ``verified`` does not make a name enough."""
+        issuer, audience and keys) — a file that drops ``verified`` does not make a name enough. *moves*: as for
+        :meth:`runtime`."""
         from findly_infra.application.ports import BadInputError
         from findly_infra.domain.policy import EnvironmentPolicy
 
         env = next((e for e in platform.environments if e.name == environment), None)
         if env is not None and env.identity.verified:  # refused before anything is read or asked for
             self._refuse_names(env.name)
-        runtime = self.runtime(platform, service=service)
+        runtime = self.runtime(platform, service=service, moves=moves)
         if env is None:  # an unknown environment is the use case's to name
             return runtime, self.actor(), None
         in_force = runtime.service.policy_in_force()

@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from findly_infra.application.analysis import AnalysisReport
     from findly_infra.application.service import Outcome
+    from findly_infra.application.workloads import ClusterReading
     from findly_infra.domain.events import Event
     from findly_infra.domain.slo import BudgetReport, BudgetStatus
     from findly_infra.domain.view import EnvironmentView, Share
@@ -33,6 +34,7 @@ __all__ = [
     "outcome_json",
     "outcome_outputs",
     "printable",
+    "reading_json",
     "report_json",
     "report_markdown",
     "report_text",
@@ -171,6 +173,35 @@ def view_json(view: EnvironmentView) -> dict[str, Any]:
     }
 
 
+def reading_json(reading: ClusterReading) -> dict[str, Any]:
+    """What a bound cluster holds for one service in one environment, read back (``status``): each Deployment's
+    version, images and replicas (desired, ready), the weights by version through the subsets, and — beside what the
+    log says (``expected``) — each drift between the two."""
+    held, expected = reading.holding, reading.expected
+    return {
+        "bound": True,
+        "read": True,
+        "server": reading.server,
+        "namespace": reading.namespace,
+        "workloads": [
+            {
+                "name": workload.name,
+                "track": workload.track,
+                "version": workload.version,
+                "images": list(workload.images),
+                "replicas": workload.replicas,
+                "ready": workload.ready,
+                "not_ready": workload.not_ready or None,
+            }
+            for workload in reading.workloads
+        ],
+        "weights": dict(held.weights),
+        "preview": held.preview,
+        "expected": {"running": dict(expected.running), "weights": dict(expected.weights), "preview": expected.preview},
+        "drift": list(reading.drift),
+    }
+
+
 def view_text(view: EnvironmentView) -> str:
     """``succeeded (serving 1.4.0 100%)``; ``progressing (serving 1.3.0 95%, canary 1.4.0 5%)``."""
     text = view.describe()
@@ -187,6 +218,7 @@ def outcome_json(outcome: Outcome, simulated: Sequence[str] = ()) -> dict[str, A
         **view_json(outcome.view),
         "events": [event_to_dict(e) for e in outcome.events],
         "already": outcome.already,
+        "cluster_read": outcome.cluster_read,
         "simulated": bool(simulated),
         "simulation": list(simulated),
     }

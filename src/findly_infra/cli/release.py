@@ -24,7 +24,7 @@ from findly_infra.cli.context import (
     strategy_kind,
     version_argument,
 )
-from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_DEPENDENCY, EXIT_FAILED, EXIT_OK, EXIT_STOPPED
 
 if TYPE_CHECKING:
     from findly_infra.application.service import Outcome
@@ -75,7 +75,7 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
 def _deploy(context: Context) -> int:
     args = context.args
     platform = context.platform()
-    runtime, actor, identity = context.acting(platform, args.env, service=args.service)
+    runtime, actor, identity = context.acting(platform, args.env, service=args.service, moves=args.env)
     outcome = runtime.service.deploy(
         args.service,
         args.version,
@@ -177,18 +177,35 @@ def _record(context: Context) -> int:
         present.github_output(already=outcome.already)
     simulated = _simulated(runtime, outcome)
     present.say_simulated(simulated, runtime.scenario, context.json)
+    _say_cluster_not_read(context, runtime, outcome)
     context.emit(
         {
             "suite": args.suite,
             "passed": evidence.passed,
             "detail": evidence.detail,
             "already": outcome.already,
+            "cluster_read": outcome.cluster_read,
             "simulated": bool(simulated),
             "simulation": list(simulated),
         },
         text,
     )
     return EXIT_OK
+
+
+def _say_cluster_not_read(context: Context, runtime: Runtime, outcome: Outcome) -> None:
+    """Evidence recorded without reading the cluster of an environment bound to one: said on stderr (a log event
+    with ``--json``, whose document has ``cluster_read: false``), so that nobody takes the cluster for repaired."""
+    environment = outcome.view.environment
+    if outcome.cluster_read or environment not in runtime.bound:
+        return
+    present.say(
+        f"{environment}'s cluster was not read or repaired: evidence is recorded without it; the next command that "
+        f"moves traffic in {environment} brings the cluster to the log",
+        "release.cluster_not_read",
+        context.json,
+        environment=environment,
+    )
 
 
 def _approve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -203,6 +220,7 @@ def _approve(context: Context) -> int:
         args.service, args.version, args.env, actor=actor, group=args.group, identity=identity
     )
     who = identity.describe() if identity else actor
+    _say_cluster_not_read(context, runtime, outcome)
     _present(
         context,
         runtime,
@@ -328,7 +346,7 @@ def _waiter(runtime: Runtime, as_json: bool) -> Callable[[timedelta], None]:
 
 def _rollout(context: Context) -> int:
     args = context.args
-    runtime = context.runtime(context.platform(), service=args.service)
+    runtime = context.runtime(context.platform(), service=args.service, moves=args.env)
     pipelines, actor = runtime.service, context.actor()
     show, wait = _progress(context), _waiter(runtime, context.json)
     if args.watch:
@@ -399,7 +417,7 @@ def _gate_arguments(name: str) -> Callable[[argparse.ArgumentParser], None]:
 def _gate(name: str) -> Callable[[Context], int]:
     def run(context: Context) -> int:
         args = context.args
-        runtime = context.runtime(context.platform(), service=args.service)
+        runtime = context.runtime(context.platform(), service=args.service, moves=args.env)
         use_case = getattr(runtime.service, name)
         outcome = use_case(args.service, args.env, actor=context.actor(), reason=args.reason)
         text = f"{args.service} in {args.env}: {present.view_text(outcome.view)}"
@@ -412,10 +430,21 @@ def _gate(name: str) -> Callable[[Context], int]:
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("service", nargs="?", help="one service (default: every service)")
     parser.add_argument("--env", help="one environment (default: every environment)")
+    parser.add_argument(
+        "--no-cluster",
+        action="store_true",
+        help="the log alone: read no cluster (by default each environment bound to one is read back beside the log, "
+        "and exit 5 says a cluster could not be read)",
+    )
 
 
 def _status(context: Context) -> int:
-    from findly_infra.application.ports import StateError
+    """Per service and environment, what the log says — and, where the platform file binds a cluster, what that
+    cluster holds, read back (``ClusterReading``), with each drift between the two flagged. The log is shown
+    whatever happens to the clusters: one that cannot be read is said, beside it, and the exit code says it (5
+    unreachable, 2 refused or misconfigured), since ``status`` promised what it holds; ``--no-cluster`` reads the log
+    alone."""
+    from findly_infra.application.ports import BadInputError, StateError
 
     args = context.args
     platform = context.platform()
@@ -424,7 +453,8 @@ def _status(context: Context) -> int:
     runtime = context.runtime(platform, read_only=True)
     pipelines = runtime.service  # one store for every service
     document: dict[str, Any] = {}
-    lines, unreadable = [], []
+    lines, unreadable, drifts = [], [], []
+    unread: dict[str, Exception] = {}  # an environment's cluster that failed once is not asked again for each service
     for name in names:  # one service's damaged history does not hide the others
         try:
             views = [v for v in pipelines.status(name) if environment is None or v.environment == environment]
@@ -444,20 +474,66 @@ def _status(context: Context) -> int:
                 }
                 text += f"; driven by {driver.describe()}"
             lines.append(f"{name:18} {view.environment:12} {text}")
+            cluster, said, differences = _cluster_status(runtime, view, unread, read=not args.no_cluster)
+            document[name][view.environment]["cluster"] = cluster
+            lines += said
+            drifts += [f"{name} in {view.environment}: {item}" for item in differences]
     where = runtime.simulated_in(environment) if environment else runtime.simulated
     simulated = [part for part in where if part == "cluster"]  # where what serves was routed
-    answer = {"services": document, "simulated": bool(simulated), "simulation": simulated}
-    if not unreadable:
+    answer = {"services": document, "simulated": bool(simulated), "simulation": simulated, "drift": drifts}
+    for item in drifts:  # the cluster differs from the log: flagged where a workflow's reader looks
+        present.annotate("warning", f"drift: {item}")
+    failures: list[tuple[str, bool]] = []  # what went wrong, and whether it is bad input (else unreachable)
+    if unreadable:
+        failures.append((f"{len(unreadable)} of {len(names)} services cannot be read: " + "; ".join(unreadable), True))
+    for env, error in unread.items():
+        failures.append((f"{env}'s cluster could not be read: {error}", isinstance(error, BadInputError)))
+    if not failures:
         context.emit(answer, "\n".join(lines))
         return EXIT_OK
-    message = f"{len(unreadable)} of {len(names)} services cannot be read: " + "; ".join(unreadable)
+    code = EXIT_BAD_INPUT if any(bad for _, bad in failures) else EXIT_DEPENDENCY
+    message = "; ".join(text for text, _ in failures)
+    if unread:
+        message += "; the log is shown without it (`findly-infra status --no-cluster` reads the log alone)"
+    kind = "bad_input" if code == EXIT_BAD_INPUT else "dependency"
     if context.json:
-        present.emit_json({"ok": False, **answer, "error": {"kind": "bad_input", "message": message}}, context.out)
+        present.emit_json({"ok": False, **answer, "error": {"kind": kind, "message": message}}, context.out)
     else:
         context.out.write(present.printable("\n".join(lines)) + "\n")
         sys.stderr.write(present.printable(message) + "\n")
     present.annotate("error", message)
-    return EXIT_BAD_INPUT
+    return code
+
+
+def _cluster_status(
+    runtime: Runtime, view: Any, unread: dict[str, Exception], *, read: bool
+) -> tuple[dict[str, Any], list[str], tuple[str, ...]]:
+    """What ``status`` says of *view*'s cluster: its JSON, its lines (under the view's) and its drift. Bound to none:
+    simulated, as every outcome there says. Bound, and read back: what it holds. Bound but not read (``--no-cluster``,
+    or it failed — for this service or an earlier one, kept in *unread*): why."""
+    from findly_infra.application.ports import BadInputError, DependencyError
+
+    environment, indent = view.environment, " " * 32
+    if view.retired or environment not in runtime.bound:
+        return {"bound": False, "simulated": not view.retired}, [], ()
+    if not read:
+        return {"bound": True, "read": False, "reason": "--no-cluster"}, [], ()
+    reading = None
+    if environment not in unread:
+        try:
+            reading = runtime.service.inspect(view.service, environment)
+        except (DependencyError, BadInputError) as exc:
+            unread[environment] = exc
+    if reading is None:
+        reason = str(unread.get(environment, "no cluster answered"))
+        return (
+            {"bound": True, "read": False, "reason": reason},
+            [present.printable(f"{indent}cluster: not read: {reason}", one_line=True)],
+            (),
+        )
+    said = [present.printable(f"{indent}cluster: {reading.describe()}", one_line=True)]
+    said += [present.printable(f"{indent}drift: {item}", one_line=True) for item in reading.drift]
+    return present.reading_json(reading), said, reading.drift
 
 
 def _history_arguments(parser: argparse.ArgumentParser) -> None:
@@ -638,11 +714,15 @@ def _demo(context: Context) -> int:
     that the story (about two hours) is over before now: a durable store records no future time."""
     from datetime import UTC, datetime
 
+    import attrs
+
     from findly_infra.application.demo import tell_the_story
     from findly_infra.bootstrap import fresh_demo_state
 
     args = context.args
     platform = context.platform(embedded_example=True)
+    # the story runs on the simulated cluster, in virtual time, whatever the file binds: no cluster of yours moves
+    platform = attrs.evolve(platform, kubernetes=attrs.evolve(platform.kubernetes, clusters=()))
     name = platform.service(args.service).name
     state = context.settings.state if args.state else ".findly/demo.sqlite3"
     fresh_demo_state(state)  # a new store, or the demo's own from before: never anyone else's
@@ -720,7 +800,7 @@ def _github(context: Context) -> int:
         )
         present.github_output(outcome="skipped", phase="idle", version=args.version)
         return EXIT_OK
-    runtime, actor, identity = context.acting(platform, environment, service=args.service)
+    runtime, actor, identity = context.acting(platform, environment, service=args.service, moves=environment)
     outcome = runtime.service.deploy(
         args.service, args.version, environment, actor=actor, strategy=args.strategy, identity=identity
     )

@@ -1,0 +1,99 @@
+"""The least-privileged database user docs/state-and-evidence.md gives: the owner migrates, then the documented
+GRANTs (read from the page itself) are all a CI job's user needs for a whole release — and they make the event log
+append-only for it: the job's credentials cannot change or delete an event."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from findly_infra.testing.postgresql import PostgresServer
+from tests.conftest import EXAMPLE, PAST, ROOT
+
+DOCS = ROOT / "docs" / "state-and-evidence.md"
+SERVICE, VERSION = "fn-posts", "1.4.0"
+
+
+def _documented_grants() -> list[str]:
+    text = DOCS.read_text()
+    block = text[text.index("**A least-privileged database user.**") :]
+    sql = block[block.index("```sql\n") + len("```sql\n") : block.index("```", block.index("```sql\n") + 6)]
+    statements = [re.sub(r"--[^\n]*", "", line).strip() for line in sql.strip().splitlines()]
+    return [statement.rstrip(";") for statement in statements if statement]
+
+
+def _as(owner_url: str, role: str) -> str:
+    return re.sub(r"//[^@]+@", f"//{role}:change-me@", owner_url)
+
+
+def findly(state: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FINDLY_", "GITHUB_", "ACTIONS_"))}
+    env |= {"FINDLY_CONFIG": str(EXAMPLE), "FINDLY_STATE": state, "FINDLY_NOW": PAST, "FINDLY_ACTOR": "erin"}
+    return subprocess.run(
+        [sys.executable, "-m", "findly_infra", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_documented_grants_carry_a_release_and_keep_the_log_append_only(
+    postgres: PostgresServer, pg_url: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    migrated = findly(pg_url, tmp_path, "state", "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        for statement in _documented_grants():
+            owner.execute(statement.encode())
+    ci = _as(pg_url, "findly_ci")
+    steps = [
+        ("deploy", SERVICE, VERSION, "--env", "development"),
+        ("rollout", SERVICE, "--env", "development", "--watch"),
+        *(
+            ("record", SERVICE, VERSION, "--env", "development", "--suite", s, "--passed")
+            for s in ("unit", "integration", "smoke")
+        ),
+        ("promote", SERVICE, VERSION, "--to", "staging"),
+        ("rollout", SERVICE, "--env", "staging", "--watch"),
+        ("status", SERVICE),
+        ("history", SERVICE),
+        ("state", "verify"),
+        ("state", "check"),
+        ("state", "snapshot"),
+    ]
+    for step in steps:
+        result = findly(ci, tmp_path, *step)
+        assert result.returncode == 0, (step, result.stdout, result.stderr)
+    status = json.loads(findly(ci, tmp_path, "--json", "status", SERVICE).stdout)
+    assert status["ok"] is True
+    with psycopg.connect(ci, autocommit=True) as job:
+        for rewrite in ("UPDATE findly_events SET body = body", "DELETE FROM findly_events"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                job.execute(rewrite.encode())
+
+
+def test_a_user_without_the_grants_is_told_which_privilege_is_missing(
+    postgres: PostgresServer, pg_url: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    assert findly(pg_url, tmp_path, "state", "migrate").returncode == 0
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        owner.execute(b"CREATE ROLE findly_bare LOGIN PASSWORD 'change-me'")  # roles are the server's, not a database's
+        owner.execute(b"GRANT SELECT ON findly_schema, findly_meta TO findly_bare")
+    result = findly(_as(pg_url, "findly_bare"), tmp_path, "--json", "deploy", SERVICE, VERSION, "--env", "development")
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = json.loads(result.stdout)["error"]["message"]
+    assert "the database user may not do this (permission denied for table" in message
+    assert "change-me" not in result.stdout + result.stderr

@@ -276,3 +276,26 @@ def test_the_github_extra_alone_verifies_an_identity(installed: Installed, tmp_p
         assert code == 0, document  # the token requested, its signature and claims verified: the deploy recorded
         history = findly(bin_, tmp_path, "history", "fn-posts", **env)[1]
         assert any("alice" in json.dumps(event) for event in history["events"])  # type: ignore[union-attr]
+
+
+# ---- the install page, as written ----------------------------------------------------------------------------------
+
+
+def test_the_install_page_runs_as_written(installed: Installed, wheel: Path, tmp_path: Path) -> None:
+    """docs/install.md's console blocks, in a folder outside the repository, with the core environment's Python on
+    PATH and pip reading the wheelhouse instead of PyPI (``PIP_NO_INDEX``): the page's venv, install, validate and
+    missing-extra message, and the install of three extras, exactly as the page shows them."""
+    from tests.docs_examples import pages, run_console, user_environment
+
+    bin_ = installed("")
+    env = user_environment(
+        tmp_path,
+        PATH=f"{bin_}:{os.environ.get('PATH', '')}",
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=f"{WHEELHOUSE} {wheel.parent}",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
+    folder = tmp_path / "project"
+    folder.mkdir()
+    for block in pages()["install.md"]:
+        run_console(block, folder, env, replace={"./findly-infra": str(ROOT)})

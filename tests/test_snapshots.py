@@ -1,6 +1,10 @@
 """Snapshots summarise a stream without changing what it says: for random histories — every command, every
 environment, any strategy — the pipeline from a snapshot (through JSON) plus the events after it equals the pipeline
-from the whole stream; a service reads only the tail after its snapshot; a snapshot it cannot use is ignored."""
+from the whole stream; a service reads only the tail after its snapshot; a snapshot it cannot use is ignored. Issue 22
+("snapshots are trusted blindly"): for any stream and any edit of its snapshot — body, version, link, its digest
+recomputed or not — the pipeline a command loads is the fold of the events, the refusal is said and the snapshot
+rebuilt by the next write; `state verify` and `state check` name the first difference; a command reads the snapshot
+and its event by their keys."""
 
 from __future__ import annotations
 

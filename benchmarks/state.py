@@ -1,8 +1,9 @@
 """One command's cost against the history a service has — wall time and events decoded, for `rollout` (one step),
 `status`, `deploy` and `history --limit 20` — on SQLite and PostgreSQL stores of 1k, 100k and 1M events (three
 quarters of them analyses, as a real history is), each with the snapshot writing commands keep (`state snapshot`),
-and once more with 499 events after it (the most a command reads between two snapshots). Then durable appends per
-second on each store, and the export / import rate.
+and once more with 499 events after it (the most a command reads between two snapshots); then `state verify` (every
+link, and the snapshot folded again) and `status` with its snapshot refused (changed by hand: the stream read whole).
+Then durable appends per second on each store, and the export / import rate.
 
     python benchmarks/state.py                 # 1k, 100k and 1M events (PostgreSQL where initdb is installed)
     python benchmarks/state.py 1000 100000     # the sizes given
@@ -149,6 +150,20 @@ def scale(name: str, make: Any, sizes: list[int], config: Path) -> None:
                 else:
                     elapsed, decoded = best(state, config, args)
                 print(f"{count:9d}  {tail:4d}  {' '.join(args):34} {elapsed * 1000:8.1f} {decoded:8d}")
+        # the whole check, and what a refused snapshot costs: the command reads the stream whole (once each)
+        elapsed, decoded = command(state, config, "state", "verify")
+        print(f"{count:9d}  {'':4}  {'state verify':34} {elapsed * 1000:8.1f} {decoded:8d}")
+        spoil(make(count)[1])
+        elapsed, decoded = command(state, config, "status", "fn-posts")
+        print(f"{count:9d}  {'':4}  {'status fn-posts (snapshot refused)':34} {elapsed * 1000:8.1f} {decoded:8d}")
+        assert command(state, config, "state", "snapshot")[0] >= 0
+
+
+def spoil(store: Any) -> None:
+    """Change fn-posts' snapshot by hand (its digest), so that commands refuse it; and close the store."""
+    table = "snapshots" if isinstance(store, SqliteEventStore) else "findly_snapshots"
+    store._connection.execute(f"UPDATE {table} SET digest = 'spoiled' WHERE service = 'fn-posts'")
+    store.close()
 
 
 def appends(name: str, store: Any, count: int = 300) -> None:

@@ -152,6 +152,55 @@ def test_a_state_from_before_states_were_marked_is_read_and_marked(tmp_path: Pat
     assert sqlite3.connect(state).execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
 
 
+def test_a_state_of_schema_2_is_sealed_when_first_written_and_the_snapshots_it_kept_are_never_trusted(
+    env: dict[str, str],
+) -> None:
+    state = _deployed(env)
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    assert cli(env, "state", "snapshot")[0] == 0
+    with sqlite3.connect(state) as raw:  # as a findly-infra before sealed snapshots left it, its snapshot forged
+        raw.execute("ALTER TABLE events DROP COLUMN seal")
+        raw.execute("ALTER TABLE snapshots DROP COLUMN link")
+        raw.execute("ALTER TABLE snapshots DROP COLUMN digest")
+        raw.execute("PRAGMA user_version = 2")
+        (body,) = raw.execute("SELECT body FROM snapshots WHERE service = 'fn-posts'").fetchone()
+        forged = {**json.loads(body), "format": 2}  # the layout that version trusted as it stood
+        forged["environments"]["development"]["passed"] += [["1.0.0", s] for s in ("unit", "integration", "smoke")]
+        raw.execute("UPDATE snapshots SET body = ? WHERE service = 'fn-posts'", (json.dumps(forged),))
+    raw.close()
+    platform = load_platform(EXAMPLE)
+    reader = SqliteEventStore(state, create=False)  # a read-only command: nothing migrated, nothing trusted
+    try:
+        kept = reader.load_snapshot("fn-posts")
+        assert kept is not None
+        assert (kept.snapshot.link, kept.snapshot.digest, kept.event_seal) == (None, None, None)
+        service = PipelineService(
+            platform,
+            reader,
+            VirtualClock(datetime(2026, 1, 5, 9)),
+            ScenarioMetrics(SCENARIOS["healthy"]),
+            SimulatedCluster(),
+        )
+        whole = DeploymentPipeline.replay(platform, "fn-posts", reader.load("fn-posts")[0])
+        assert service.pipeline("fn-posts").environments == whole.environments
+    finally:
+        reader.close()
+    assert sqlite3.connect(state).execute("PRAGMA user_version").fetchone() == (2,)
+
+    code, document = cli(env, "promote", "fn-posts", "1.0.0", "--to", "staging")  # migrates, then decides
+    assert code == 3, document
+    assert document["error"]["rule"] == "required-tests"  # type: ignore[index]
+    assert sqlite3.connect(state).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    code, document = cli(env, "state", "verify")  # unsealed: no command uses it; said, not a failure
+    assert code == 0, document
+    assert "is not sealed" in document["streams"]["fn-posts"]["snapshot"]["note"]  # type: ignore[index]
+    assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", "unit", "--passed")[0] == 0
+    code, document = cli(env, "state", "verify")  # the write rebuilt it, sealed
+    assert code == 0
+    assert document["streams"]["fn-posts"]["snapshot"]["ok"] is True  # type: ignore[index]
+    assert document["streams"]["fn-posts"]["snapshot"]["note"] is None  # type: ignore[index]
+
+
 # ---- 2: damaged, removed or replaced: an error, never a fresh start ---------------------------------------------
 
 

@@ -6,21 +6,25 @@ store exactly as on the in-memory one."""
 from __future__ import annotations
 
 import math
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from findly_infra import load_platform
-from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
+from findly_infra.adapters.memory import MemoryEventStore, ScriptedMetrics, SimulatedCluster, VirtualClock
 from findly_infra.adapters.postgresql import PostgresEventStore, PostgresSimulatedCluster
 from findly_infra.adapters.sqlite import SqliteEventStore, SqliteSimulatedCluster
-from findly_infra.application.ports import ConcurrencyError
+from findly_infra.application.ports import ConcurrencyError, KeptSnapshot, Snapshot, StateError
+from findly_infra.application.service import PipelineService
+from findly_infra.application.snapshots import digest_of, sealed, snapshot_text, trusted
 from findly_infra.domain import (
     AnalysisRecorded,
     DeploymentPipeline,
@@ -170,12 +174,94 @@ def test_any_script_of_appends_behaves_as_on_the_model(opened: Callable[[], Any]
         assert store.load(service, since=version // 2) == (wanted[version // 2 :], version)
 
 
-def test_a_snapshot_is_kept_beside_the_stream_and_a_later_one_wins(opened: Callable[[], Any]) -> None:
+def _overwrite(store: Any, snapshot: Snapshot) -> None:
+    """Write *snapshot*'s row as someone who can write the snapshots table would: by hand, not by the store."""
+    row = (snapshot.version, snapshot.text, snapshot.link, snapshot.digest, snapshot.service)
+    if isinstance(store, MemoryEventStore):
+        store.snapshots[snapshot.service] = snapshot
+    elif isinstance(store, SqliteEventStore):
+        with sqlite3.connect(store.path) as raw:
+            raw.execute("UPDATE snapshots SET version = ?, body = ?, link = ?, digest = ? WHERE service = ?", row)
+        raw.close()
+    else:
+        store._connection.execute(
+            "UPDATE findly_snapshots SET version = %s, body = %s, link = %s, digest = %s WHERE service = %s", row
+        )
+
+
+def test_a_snapshot_is_kept_sealed_by_its_event_and_a_later_one_wins_unless_the_kept_one_is_not_sealed(
+    opened: Callable[[], Any],
+) -> None:
     store = opened()
     assert store.load_snapshot("fn-posts") is None
-    store.save_snapshot("fn-posts", 500, {"format": 1, "version": 500})
-    store.save_snapshot("fn-posts", 400, {"format": 1, "version": 400})  # a slower writer's older one: ignored
-    assert opened().load_snapshot("fn-posts") == (500, {"format": 1, "version": 500})
-    store.save_snapshot("fn-posts", 1000, {"format": 1, "version": 1000})
-    assert opened().load_snapshot("fn-posts") == (1000, {"format": 1, "version": 1000})
+    with pytest.raises(StateError, match="no linked event 4"):  # nothing to seal it
+        store.save_snapshot("fn-posts", 5, '{"at":5}')
+    store.append("fn-posts", 0, [_result(f"s{i}") for i in range(12)])
+    links = [link for _, _, link in store.chain("fn-posts")]
+    store.save_snapshot("fn-posts", 5, '{"at":5}')
+    store.save_snapshot("fn-posts", 4, '{"at":4}')  # a slower writer's older one: ignored
+    kept = opened().load_snapshot("fn-posts")
+    assert kept == KeptSnapshot(sealed("fn-posts", 5, '{"at":5}', links[4]), links[4], kept.snapshot.digest)
+    assert trusted(kept) is None
+    store.save_snapshot("fn-posts", 10, '{"at":10}')
+    assert opened().load_snapshot("fn-posts").snapshot.version == 10
+    assert opened().snapshotted() == ["fn-posts"]
     assert opened().load_snapshot("fn-matcher") is None
+    # a row forged ahead of the stream is refused, and does not keep the next snapshot out
+    _overwrite(store, sealed("fn-posts", 1000, '{"at":1000}', "f" * 64))
+    forged = opened().load_snapshot("fn-posts")
+    assert forged.event_link is None
+    assert trusted(forged) == "folds up to event 999, which the stream does not have"
+    store.save_snapshot("fn-posts", 7, '{"at":7}')
+    kept = opened().load_snapshot("fn-posts")
+    assert (kept.snapshot.version, trusted(kept)) == (7, None)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_no_edit_of_a_snapshot_changes_the_pipeline_a_command_loads_on_any_store(
+    opened: Callable[[], Any], data: st.DataObject
+) -> None:
+    """A stream of random results, its snapshot saved as a command saves it, then any edit of the row — body,
+    version, link, digest recomputed or not: a new process loads exactly the fold of the events."""
+    store = opened()
+    service = f"fn-posts-{uuid.uuid4().hex[:8]}"  # one state for all examples: streams of their own
+    platform = load_platform(EXAMPLE)
+    count = data.draw(st.integers(1, 30), label="events")
+    events = [
+        ResultRecorded(
+            service=service,
+            environment=data.draw(st.sampled_from(["development", "staging"]), label="environment"),
+            version=f"1.{index % 3}.0",
+            at=AT + timedelta(minutes=index),
+            actor="ci",
+            suite=f"s{index % 4}",
+            passed=data.draw(st.booleans(), label="passed"),
+        )
+        for index in range(count)
+    ]
+    store.append(service, 0, events)
+    cut = data.draw(st.integers(1, count), label="cut")
+    service_platform = attrs.evolve(
+        platform, services=(*platform.services, attrs.evolve(platform.services[0], name=service))
+    )
+    store.save_snapshot(service, cut, snapshot_text(DeploymentPipeline.replay(service_platform, service, events[:cut])))
+    genuine = store.load_snapshot(service).snapshot
+    links = [link for _, _, link in store.chain(service)]
+    text, version, link = genuine.text, genuine.version, genuine.link
+    edited = data.draw(st.sets(st.sampled_from(["body", "version", "link"]), min_size=1), label="edited")
+    if "body" in edited:
+        other = data.draw(st.integers(1, count), label="other cut")
+        text = snapshot_text(DeploymentPipeline.replay(service_platform, service, events[:other]))
+        text = text.replace('"passed":[]', '"passed":[["9.9.9","s0"]]') if other == cut else text
+    if "version" in edited:
+        version = data.draw(st.integers(-1, count + 2), label="version")
+    if "link" in edited:
+        link = data.draw(st.sampled_from(links), label="link")
+    digest = digest_of(service, version, link, text) if data.draw(st.booleans(), label="recomputed") else genuine.digest
+    _overwrite(store, Snapshot(service, version, text, link, digest))
+    whole = DeploymentPipeline.replay(service_platform, service, events)
+    loaded = PipelineService(
+        service_platform, opened(), VirtualClock(AT), ScriptedMetrics(lambda _: {}), SimulatedCluster()
+    ).pipeline(service)
+    assert (loaded.environments, loaded.version, loaded.updated) == (whole.environments, whole.version, whole.updated)

@@ -276,7 +276,7 @@ def test_a_database_at_an_older_schema_is_migrated_with_its_events_kept(pg_url: 
     assert (code, document["schema_before"], document["schema"]) == (0, 1, SCHEMA_VERSION)
     store = PostgresEventStore(pg_url)
     assert store.load("fn-posts") == ([_result("old")], 1)
-    store.save_snapshot("fn-posts", 1, {"format": 1})  # the new table is there
+    store.save_snapshot("fn-posts", 1, "{}")  # the tables of sealed snapshots are there
     store.append("fn-posts", 1, [_result("new")])
     verdict = verify_stream("fn-posts", store.chain("fn-posts"))  # the old event linked, the new one after it
     assert verdict.intact, verdict

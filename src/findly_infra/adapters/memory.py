@@ -7,14 +7,21 @@ import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import attrs
 
 from findly_infra.application.codec import event_to_dict
 from findly_infra.application.integrity import GENESIS, links_for
-from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, MetricsQuery
+from findly_infra.application.ports import (
+    ConcurrencyError,
+    DependencyUnavailableError,
+    KeptSnapshot,
+    MetricsQuery,
+    Snapshot,
+    StateError,
+)
 from findly_infra.application.scenarios import HEALTHY, Scenario
+from findly_infra.application.snapshots import sealed
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Lease, lease_after
@@ -40,7 +47,11 @@ class MemoryEventStore:
     """Streams in a dict; appends check the expected version like the SQLite store does."""
 
     streams: dict[str, list[Event]] = attrs.field(factory=dict)
-    snapshots: dict[str, tuple[int, dict[str, Any]]] = attrs.field(factory=dict)
+    snapshots: dict[str, Snapshot] = attrs.field(factory=dict)
+    """Each service's snapshot, as a durable store keeps it (sealed: ``application.snapshots``)."""
+    seals: dict[tuple[str, int], str] = attrs.field(factory=dict)
+    """The digest written on an event (service, position) when a snapshot folding up to it was saved — the column
+    beside the event's link in a durable store."""
     leases: dict[tuple[str, str], Lease] = attrs.field(factory=dict)
     links: dict[str, list[str]] = attrs.field(factory=dict)
     """Each stream's links (``application.integrity``), made as events are appended: an event of ``streams`` changed
@@ -97,13 +108,42 @@ class MemoryEventStore:
     def lease(self, service: str, environment: str) -> Lease | None:
         return self.leases.get((service, environment))
 
-    def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
-        return self.snapshots.get(service)
+    def load_snapshot(self, service: str) -> KeptSnapshot | None:
+        snapshot = self.snapshots.get(service)
+        if snapshot is None:
+            return None
+        return KeptSnapshot(
+            snapshot, self._link(service, snapshot.version - 1), self.seals.get((service, snapshot.version - 1))
+        )
 
-    def save_snapshot(self, service: str, version: int, snapshot: dict[str, Any]) -> None:
+    def save_snapshot(self, service: str, version: int, text: str) -> None:
+        link = self._link(service, version - 1)
+        if link is None:
+            raise StateError(f"{service} has no linked event {version - 1}: no snapshot at event {version} is kept")
+        snapshot = sealed(service, version, text, link)
         kept = self.snapshots.get(service)
-        if kept is None or kept[0] < version:
-            self.snapshots[service] = (version, snapshot)
+        if kept is None or kept.version <= version or not self._sealed(kept):
+            self.snapshots[service] = snapshot
+        self.seals[(service, version - 1)] = str(snapshot.digest)
+
+    def snapshotted(self) -> list[str]:
+        return sorted(self.snapshots)
+
+    def _link(self, service: str, position: int) -> str | None:
+        links = self.links.get(service, [])
+        if position < 0 or position >= len(self.streams.get(service, [])) or position >= len(links):
+            return None
+        return links[position] or None
+
+    def _sealed(self, snapshot: Snapshot) -> bool:
+        """Whether *snapshot* is the one sealed by its stream (as the durable stores judge it in SQL)."""
+        position = snapshot.version - 1
+        link = self._link(snapshot.service, position)
+        return (
+            link is not None
+            and link == snapshot.link
+            and self.seals.get((snapshot.service, position)) == snapshot.digest
+        )
 
 
 def _stored(event: Event) -> str:

@@ -25,8 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from findly_infra.application.codec import decode_stream, event_to_dict
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
-from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
+from findly_infra.application.ports import (
+    ConcurrencyError,
+    DependencyUnavailableError,
+    KeptSnapshot,
+    Snapshot,
+    StateError,
+)
 from findly_infra.application.redaction import redact_url
+from findly_infra.application.snapshots import sealed
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Lease
 from findly_infra.domain.tracks import Holding, expected_holding
@@ -70,9 +77,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE findly_events ADD COLUMN link text;
     """,
+    """
+    ALTER TABLE findly_events ADD COLUMN seal text;
+    ALTER TABLE findly_snapshots ALTER COLUMN body TYPE text USING body::text;
+    ALTER TABLE findly_snapshots ADD COLUMN link text, ADD COLUMN digest text;
+    """,
 )
 """Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n. After
-3 (each event's link, ``application.integrity``), the events already there are linked in the same transaction."""
+3 (each event's link, ``application.integrity``), the events already there are linked in the same transaction. 4:
+sealed snapshots (``application.snapshots``) — a snapshot kept as its exact text, with the link of the event it folds
+up to and its digest, and that event's row the same digest (``seal``); the snapshots kept before have neither, so no
+command trusts them, and the next writing command rebuilds them. Adding a column without a default rewrites no
+row."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema this version writes and reads (a newer one is refused)."""
@@ -80,6 +96,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _LOCK = 0x46494E44  # "FIND": the advisory lock migrations take
 _LINKED = 3
 """The schema version from which events carry their links."""
+_SEALED = 4
+"""The schema version from which snapshots are sealed."""
 
 
 class PostgresEventStore:
@@ -330,26 +348,58 @@ class PostgresEventStore:
 
     # ---- snapshots -------------------------------------------------------------------------------------------------
 
-    def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
+    def load_snapshot(self, service: str) -> KeptSnapshot | None:
+        """The snapshot and, in the same read, the link and seal of the event it folds up to (by the primary key)."""
         if self._version < 2:
             return None
+        # a database of schema 2 or 3 opened read only has no seals: its snapshots read as unsealed (and are not used)
+        sealing = "s.link, s.digest, e.link, e.seal" if self._version >= _SEALED else "NULL, NULL, NULL, NULL"
         with self._errors():
             row = self._connection.execute(
-                "SELECT version, body FROM findly_snapshots WHERE service = %s", (service,)
+                f"SELECT s.version, s.body::text, {sealing} FROM findly_snapshots AS s LEFT JOIN findly_events AS e "
+                "ON e.service = s.service AND e.position = s.version - 1 WHERE s.service = %s",
+                (service,),
             ).fetchone()
-        return None if row is None else (int(row[0]), dict(row[1]))
+        if row is None:
+            return None
+        version, text, link, digest, event_link, event_seal = row
+        return KeptSnapshot(
+            Snapshot(service, int(version), str(text), _text(link), _text(digest)), _text(event_link), _text(event_seal)
+        )
 
-    def save_snapshot(self, service: str, version: int, snapshot: dict[str, Any]) -> None:
+    def save_snapshot(self, service: str, version: int, text: str) -> None:
         self._check_writable()
-        from psycopg.types.json import Jsonb
-
-        with self._errors():
-            self._connection.execute(
-                "INSERT INTO findly_snapshots (service, version, body) VALUES (%s, %s, %s) ON CONFLICT (service) "
-                "DO UPDATE SET version = excluded.version, body = excluded.body, made = now() "
-                "WHERE excluded.version > findly_snapshots.version",
-                (service, version, Jsonb(snapshot)),
+        connection = self._connection
+        with self._errors(), connection.transaction():
+            row = connection.execute(
+                "SELECT link FROM findly_events WHERE service = %s AND position = %s", (service, version - 1)
+            ).fetchone()
+            if row is None or row[0] is None:
+                raise StateError(
+                    f"--state {self.location}: {service} has no linked event {version - 1}: no snapshot at event "
+                    f"{version} is kept"
+                )
+            snapshot = sealed(service, version, text, str(row[0]))
+            connection.execute(  # replaces the kept one, unless it is later and sealed by its stream
+                "INSERT INTO findly_snapshots AS kept (service, version, body, link, digest) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (service) DO UPDATE SET version = excluded.version, "
+                "body = excluded.body, link = excluded.link, digest = excluded.digest, made = now() "
+                "WHERE excluded.version >= kept.version OR NOT EXISTS (SELECT 1 FROM findly_events AS e "
+                "WHERE e.service = kept.service AND e.position = kept.version - 1 AND e.link = kept.link "
+                "AND e.seal = kept.digest)",
+                (service, version, text, snapshot.link, snapshot.digest),
             )
+            connection.execute(
+                "UPDATE findly_events SET seal = %s WHERE service = %s AND position = %s",
+                (snapshot.digest, service, version - 1),
+            )
+
+    def snapshotted(self) -> list[str]:
+        if self._version < 2:
+            return []
+        with self._errors():
+            rows = self._connection.execute("SELECT service FROM findly_snapshots ORDER BY 1").fetchall()
+        return [str(name) for (name,) in rows]
 
     # ---- how the state keeps time --------------------------------------------------------------------------------
 
@@ -470,6 +520,10 @@ class PostgresSimulatedCluster:
                 (service, environment),
             ).fetchall()
         return [(at.isoformat(), dict(weights)) for at, weights in rows]
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _naive(moment: datetime) -> datetime:

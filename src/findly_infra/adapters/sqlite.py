@@ -24,7 +24,14 @@ from typing import Any
 
 from findly_infra.application.codec import decode_stream, event_of_stream, event_to_dict
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
-from findly_infra.application.ports import ConcurrencyError, DependencyUnavailableError, StateError
+from findly_infra.application.ports import (
+    ConcurrencyError,
+    DependencyUnavailableError,
+    KeptSnapshot,
+    Snapshot,
+    StateError,
+)
+from findly_infra.application.snapshots import sealed
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Lease, lease_after
 from findly_infra.domain.tracks import Holding, expected_holding
@@ -34,9 +41,12 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SqliteEventStore", "SqliteSimula
 
 APPLICATION_ID = 0x46494E44
 """``PRAGMA application_id`` of a findly state ("FIND")."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """``PRAGMA user_version``: the schema this version writes and reads (a newer one is refused). 2: each event carries
-its link (``application.integrity``); a state of schema 1 is linked when a writing command first opens it."""
+its link (``application.integrity``); a state of schema 1 is linked when a writing command first opens it. 3:
+snapshots are sealed (``application.snapshots``): a snapshot keeps the link of the event it folds up to and its
+digest, and that event's row the same digest (``seal``); the snapshots of schema 2 are never trusted (rebuilt)."""
+_LINKED, _SEALED = 2, 3
 _HEADER = b"SQLite format 3\x00"
 
 _HOLDINGS = """CREATE TABLE IF NOT EXISTS holdings (
@@ -47,9 +57,10 @@ _HOLDINGS = """CREATE TABLE IF NOT EXISTS holdings (
 as older versions ignore it — a state written before it gains it on its first write."""
 
 _SNAPSHOTS = """CREATE TABLE IF NOT EXISTS snapshots (
-    service TEXT PRIMARY KEY, version INTEGER NOT NULL, body TEXT NOT NULL
+    service TEXT PRIMARY KEY, version INTEGER NOT NULL, body TEXT NOT NULL, link TEXT, digest TEXT
 ) WITHOUT ROWID;"""
-"""Each service's latest snapshot (derived from its events; added as ``holdings`` was: older versions ignore it)."""
+"""Each service's latest snapshot (derived from its events), sealed: the link of the event it folds up to, and its
+digest (``NULL`` in a snapshot of schema 2)."""
 
 _LEASES = """CREATE TABLE IF NOT EXISTS leases (
     service TEXT NOT NULL, environment TEXT NOT NULL, holder TEXT NOT NULL, expires TEXT NOT NULL,
@@ -65,6 +76,7 @@ CREATE TABLE IF NOT EXISTS events (
     at       TEXT    NOT NULL,
     body     TEXT    NOT NULL,
     link     TEXT,
+    seal     TEXT,
     PRIMARY KEY (service, position)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS routes (
@@ -96,6 +108,7 @@ class SqliteEventStore:
         self._absent = False
         self._create_allowed = create
         self._linked = True
+        self._sealed = True
         if not self.path.exists() and not create:  # nothing to read, and nothing to make
             self._connection = sqlite3.connect(":memory:", isolation_level=None)
             self._connection.executescript(_SCHEMA)
@@ -156,6 +169,7 @@ class SqliteEventStore:
         if application == 0 and "events" in tables and version == 0:  # written before states said what they were
             connection.executescript(_SCHEMA.replace(f"user_version = {SCHEMA_VERSION}", "user_version = 1"))
             self._link_events()
+            self._seal_snapshots()
         elif application != APPLICATION_ID:
             raise StateError(f"--state {self.path} is an SQLite file, but not a findly state")
         elif version > SCHEMA_VERSION:
@@ -171,6 +185,7 @@ class SqliteEventStore:
             )
         else:
             self._link_events()
+            self._seal_snapshots()
 
     def _link_events(self) -> None:
         """Schema 1 → 2: give every event its link, chained from the first (in one transaction; a read-only command
@@ -196,7 +211,32 @@ class SqliteEventStore:
                         "UPDATE events SET link = ? WHERE service = ? AND position = ?",
                         [(value, service, position) for (position, _), value in zip(rows, links, strict=True)],
                     )
-                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                connection.execute(f"PRAGMA user_version = {_LINKED}")
+            connection.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _seal_snapshots(self) -> None:
+        """Schema 2 → 3: the columns of sealed snapshots — the snapshot's link and digest, the event's seal — added
+        (in one transaction; a read-only command leaves the state as it is, and uses no snapshot). The snapshots
+        already kept have neither: no command trusts them, and the next writing command rebuilds them."""
+        connection = self._connection
+        if "seal" in {row[1] for row in connection.execute("PRAGMA table_info(events)")}:
+            return
+        if not self._create_allowed:
+            self._sealed = False
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if "seal" not in {row[1] for row in connection.execute("PRAGMA table_info(events)")}:  # not a racer's
+                connection.execute("ALTER TABLE events ADD COLUMN seal TEXT")
+                connection.execute(_SNAPSHOTS)
+                kept = {row[1] for row in connection.execute("PRAGMA table_info(snapshots)")}
+                for column in ("link", "digest"):
+                    if column not in kept:
+                        connection.execute(f"ALTER TABLE snapshots ADD COLUMN {column} TEXT")
+                connection.execute(f"PRAGMA user_version = {_SEALED}")
             connection.execute("COMMIT")
         except BaseException:
             self._rollback()
@@ -367,30 +407,66 @@ class SqliteEventStore:
 
     # ---- snapshots -------------------------------------------------------------------------------------------------
 
-    def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
+    def load_snapshot(self, service: str) -> KeptSnapshot | None:
+        """The snapshot and, in the same read, the link and seal of the event it folds up to (by the primary key)."""
+        # a state of schema 2 opened read only has no seals: its snapshots read as unsealed (and are not used)
+        sealing = "s.link, s.digest, e.link, e.seal" if self._sealed else "NULL, NULL, NULL, NULL"
         with self._errors():
             try:
                 row = self._connection.execute(
-                    "SELECT version, body FROM snapshots WHERE service = ?", (service,)
+                    f"SELECT s.version, s.body, {sealing} FROM snapshots AS s LEFT JOIN events AS e "
+                    "ON e.service = s.service AND e.position = s.version - 1 WHERE s.service = ?",
+                    (service,),
                 ).fetchone()
             except sqlite3.OperationalError:  # a state written before snapshots were kept
                 return None
         if row is None:
             return None
-        try:
-            return int(row[0]), dict(json.loads(row[1]))
-        except (TypeError, ValueError):  # derived data: one that cannot be read is ignored
+        version, text, link, digest, event_link, event_seal = row
+        if not isinstance(version, int) or not isinstance(text, str):  # derived data: what cannot be read is unused
             return None
+        return KeptSnapshot(
+            Snapshot(service, version, text, _text(link), _text(digest)), _text(event_link), _text(event_seal)
+        )
 
-    def save_snapshot(self, service: str, version: int, snapshot: dict[str, Any]) -> None:
+    def save_snapshot(self, service: str, version: int, text: str) -> None:
         self._check_writable()
+        connection = self._connection
         with self._errors():
-            self._connection.execute(_SNAPSHOTS)
-            self._connection.execute(
-                "INSERT INTO snapshots VALUES (?, ?, ?) ON CONFLICT (service) DO UPDATE "
-                "SET version = excluded.version, body = excluded.body WHERE excluded.version > snapshots.version",
-                (service, version, json.dumps(snapshot)),
-            )
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                row = connection.execute(
+                    "SELECT link FROM events WHERE service = ? AND position = ?", (service, version - 1)
+                ).fetchone()
+                if row is None or row[0] is None:
+                    raise StateError(
+                        f"--state {self.path}: {service} has no linked event {version - 1}: no snapshot at event "
+                        f"{version} is kept"
+                    )
+                snapshot = sealed(service, version, text, str(row[0]))
+                connection.execute(  # replaces the kept one, unless it is later and sealed by its stream
+                    "INSERT INTO snapshots (service, version, body, link, digest) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (service) DO UPDATE SET version = excluded.version, body = excluded.body, "
+                    "link = excluded.link, digest = excluded.digest WHERE excluded.version >= snapshots.version "
+                    "OR NOT EXISTS (SELECT 1 FROM events AS e WHERE e.service = snapshots.service "
+                    "AND e.position = snapshots.version - 1 AND e.link = snapshots.link AND e.seal = snapshots.digest)",
+                    (service, version, text, snapshot.link, snapshot.digest),
+                )
+                connection.execute(
+                    "UPDATE events SET seal = ? WHERE service = ? AND position = ?",
+                    (snapshot.digest, service, version - 1),
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def snapshotted(self) -> list[str]:
+        with self._errors():
+            try:
+                return [name for (name,) in self._connection.execute("SELECT service FROM snapshots ORDER BY 1")]
+            except sqlite3.OperationalError:  # a state written before snapshots were kept
+                return []
 
     # ---- the demo's own store, and the full check ---------------------------------------------------------------
 
@@ -473,6 +549,10 @@ class SqliteEventStore:
                 except Exception as exc:  # noqa: BLE001 - any record that cannot be read is a finding, named
                     problems.append(f"{service}: event {position} cannot be read: {type(exc).__name__}: {exc}")
         return problems
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 class SqliteSimulatedCluster:

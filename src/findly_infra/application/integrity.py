@@ -7,6 +7,9 @@ first changed event onward verifies. What such a rewrite cannot do is keep a hea
 head (its last position and link) recorded outside the state — in a CI job's log, an artifact, a ticket — is checked
 with ``state verify --expect SERVICE@POSITION=LINK``, and every event up to it is then as it was when it was recorded.
 A chain therefore detects accidents and naive edits by itself, and a rewrite against any head kept elsewhere.
+
+Snapshots (``application.snapshots``) are derived from the chain: each carries the link of the event it folds up to,
+and ``state verify`` folds every stream again up to its snapshot and compares (:class:`SnapshotVerdict`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ __all__ = [
     "Break",
     "ChainedStore",
     "Head",
+    "SnapshotVerdict",
     "StreamVerdict",
     "link",
     "links_for",
@@ -110,8 +114,29 @@ Anchor = Head
 
 
 @attrs.frozen
+class SnapshotVerdict:
+    """What folding a stream again up to its snapshot found: ``problem`` is ``None`` when the snapshot is the fold
+    of the events it says it folds (its body and its link); ``note`` says what is worth knowing but misleads no
+    command (a snapshot written before snapshots were sealed, which every command ignores)."""
+
+    service: str
+    version: int
+    problem: str | None = None
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def __str__(self) -> str:
+        what = self.problem or self.note or "is the fold of the events"
+        return f"{self.service}: the snapshot at event {self.version} {what}"
+
+
+@attrs.frozen
 class StreamVerdict:
-    """What verifying one stream found: its length and head, and its first break (``None``: intact)."""
+    """What verifying one stream found: its length and head, and its first break (``None``: intact); with its
+    snapshot's verdict where one is kept."""
 
     service: str
     events: int
@@ -120,10 +145,11 @@ class StreamVerdict:
     unlinked: int = 0
     """Events without links, in a stream that has none (a state written before links, opened read only and not yet
     migrated): nothing vouches for them — ``state migrate`` links them."""
+    snapshot: SnapshotVerdict | None = None
 
     @property
     def intact(self) -> bool:
-        return self.broken is None and self.unlinked == 0
+        return self.broken is None and self.unlinked == 0 and (self.snapshot is None or self.snapshot.ok)
 
 
 def verify_stream(  # noqa: PLR0911 - each way a link can fail is said apart

@@ -35,6 +35,7 @@ __all__ = [
     "EventStore",
     "IdentityProof",
     "IdentityRefusedError",
+    "KeptSnapshot",
     "Leases",
     "MetricsQuery",
     "MetricsRecord",
@@ -42,6 +43,7 @@ __all__ = [
     "PagedStore",
     "SLOReports",
     "SecretStates",
+    "Snapshot",
     "SnapshotStore",
     "StateError",
     "TimeKeepingStore",
@@ -154,17 +156,50 @@ class Leases(Protocol):
         ...
 
 
+@attrs.frozen
+class Snapshot:
+    """A snapshot as a store keeps it: its text at *version*, the link of event ``version - 1`` and its digest
+    (``None`` for both in a snapshot written before they were kept)."""
+
+    service: str
+    version: int
+    text: str
+    link: str | None
+    digest: str | None
+
+
+@attrs.frozen
+class KeptSnapshot:
+    """A service's snapshot as stored, beside what the stream holds at the event it says it folds up to — read
+    together, in one indexed read."""
+
+    snapshot: Snapshot
+    event_link: str | None
+    """The link of the stored event at ``version - 1``; ``None`` when the stream has no such event (or one without a
+    link)."""
+    event_seal: str | None
+    """The digest written on that event's row when the snapshot was saved; ``None`` when none was."""
+
+
 @runtime_checkable
 class SnapshotStore(Protocol):
     """A store that keeps each service's latest snapshot beside its stream (``application.snapshots``): derived
-    data, written after the events it summarises, read instead of them."""
+    data, written after the events it summarises, read instead of them — sealed by the event it folds up to."""
 
-    def load_snapshot(self, service: str) -> tuple[int, dict[str, Any]] | None:
-        """The latest snapshot of *service* and the stream version it summarises; ``None`` when there is none."""
+    def load_snapshot(self, service: str) -> KeptSnapshot | None:
+        """The latest snapshot of *service* as stored, with the link and the seal of the stored event at its version
+        - 1, in one indexed read (no walk); ``None`` when there is none (or the state keeps none yet)."""
         ...
 
-    def save_snapshot(self, service: str, version: int, snapshot: dict[str, Any]) -> None:
-        """Keep *snapshot* of *service* at *version* (a later one already kept wins)."""
+    def save_snapshot(self, service: str, version: int, text: str) -> None:
+        """Keep *text* as *service*'s snapshot at *version*, sealed (``application.snapshots.sealed``) with the link
+        of the stored event at *version* - 1, and write its digest on that event's row — in one transaction. It
+        replaces the kept one unless that one is later and sealed by its stream. Raises :class:`StateError` when the
+        stream has no linked event at *version* - 1."""
+        ...
+
+    def snapshotted(self) -> list[str]:
+        """Every service with a snapshot kept (with a stream or not)."""
         ...
 
 

@@ -35,7 +35,7 @@ from findly_infra.application.ports import (
     StateError,
     Workloads,
 )
-from findly_infra.application.snapshots import SNAPSHOT_EVERY, from_snapshot, snapshot_of
+from findly_infra.application.snapshots import SNAPSHOT_EVERY, restore, say_refused, snapshot_text
 from findly_infra.application.workloads import ClusterInspector, ClusterReading, WorkloadNotReadyError
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, Verdict
@@ -219,28 +219,31 @@ class PipelineService:
         return pipeline.judged_by(self._judging())
 
     def _snapshot(self, service: str) -> DeploymentPipeline | None:
-        """The service's latest snapshot, where the store keeps them and this version can read it."""
+        """The service's latest snapshot, where the store keeps them and it may be trusted: read with the event it
+        folds up to (one indexed read) and refused unless that event seals it (``application.snapshots.trusted``).
+        A refused one is said on stderr, not used, and rebuilt by the next write."""
         if not isinstance(self.store, SnapshotStore):
             return None
         kept = self.store.load_snapshot(service)
         if kept is None:
             return None
-        version, body = kept
-        pipeline = from_snapshot(self.platform, service, body)
-        if pipeline is None or pipeline.version != version:
+        pipeline = restore(self.platform, service, kept)
+        if isinstance(pipeline, str):
+            say_refused(service, kept.snapshot.version, pipeline)
+            self._snapshotted[service] = -SNAPSHOT_EVERY  # so that the next write rebuilds it, whatever the stream
             return None
-        self._snapshotted[service] = version
+        self._snapshotted[service] = pipeline.version
         return pipeline
 
     def _maybe_snapshot(self, pipeline: DeploymentPipeline) -> None:
-        """After a write, a new snapshot once the stream has run :data:`SNAPSHOT_EVERY` events past the last (best
-        effort: the events are recorded whatever happens to it)."""
+        """After a write, a new snapshot once the stream has run :data:`SNAPSHOT_EVERY` events past the last (or at
+        once when the last was refused) — best effort: the events are recorded whatever happens to it."""
         if not isinstance(self.store, SnapshotStore):
             return
         if pipeline.version - self._snapshotted.get(pipeline.service, 0) < SNAPSHOT_EVERY:
             return
         with contextlib.suppress(DependencyError, BadInputError):
-            self.store.save_snapshot(pipeline.service, pipeline.version, snapshot_of(pipeline))
+            self.store.save_snapshot(pipeline.service, pipeline.version, snapshot_text(pipeline))
             self._snapshotted[pipeline.service] = pipeline.version
 
     def save_snapshot(self, service: str) -> int:
@@ -251,7 +254,8 @@ class PipelineService:
         pipeline = DeploymentPipeline.start(self.platform, service)
         events, _ = self.store.load(service)
         pipeline = pipeline.apply_all(events)
-        self.store.save_snapshot(service, pipeline.version, snapshot_of(pipeline))
+        if pipeline.version:  # a stream without events has nothing to snapshot
+            self.store.save_snapshot(service, pipeline.version, snapshot_text(pipeline))
         self._snapshotted[service] = pipeline.version
         return pipeline.version
 

@@ -4,17 +4,19 @@ checked and verified; and the demo's own fresh state."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from findly_infra.application.integrity import Anchor, StreamVerdict
+from findly_infra.application.integrity import Anchor, SnapshotVerdict, StreamVerdict
 from findly_infra.application.ports import BadInputError, EventStore, Workloads
 from findly_infra.application.redaction import redact_url
 from findly_infra.bootstrap.extras import require_extra
 from findly_infra.bootstrap.settings import Settings
+from findly_infra.domain.events import Event
 
 __all__ = [
     "StateCheck",
@@ -63,6 +65,8 @@ def open_store(
 ) -> tuple[EventStore, Workloads]:
     from findly_infra.adapters.memory import MemoryEventStore, SimulatedCluster
 
+    _say_on_stderr()
+
     if is_postgres(url):
         from findly_infra.adapters.postgresql import PostgresSimulatedCluster
 
@@ -77,6 +81,25 @@ def open_store(
     store = SqliteEventStore(path, create=create, timeout=timeout)
     stack.callback(store.close)
     return store, SqliteSimulatedCluster(store)
+
+
+class _OnStderr(logging.Handler):
+    """The application's warnings (a refused snapshot: ``application.snapshots``, through the standard library's
+    logging, as a library's should) sent to the command's own logs on stderr — a line of text on a terminal, JSON
+    otherwise — never to stdout."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from findly_infra.logs import logger
+
+        fields = {key: getattr(record, key) for key in ("service", "version", "problem") if hasattr(record, key)}
+        logger().warning(getattr(record, "findly_event", record.name), message=record.getMessage(), **fields)
+
+
+def _say_on_stderr() -> None:
+    """Send the application's warnings to stderr, once a process."""
+    log = logging.getLogger("findly_infra.snapshots")
+    if not any(isinstance(handler, _OnStderr) for handler in log.handlers):
+        log.addHandler(_OnStderr(logging.WARNING))
 
 
 @attrs.frozen
@@ -94,7 +117,8 @@ class StateCheck:
 
 def check_state(settings: Settings) -> StateCheck:
     """The full check of the state the settings name: SQLite's integrity check, each stream's positions and each
-    record (raises :class:`BadInputError` for a state that is not one, or does not exist)."""
+    record, then each snapshot folded again from its stream and compared (body and link: ``application.snapshots``).
+    Raises :class:`BadInputError` for a state that is not one, or does not exist."""
     if is_postgres(settings.state):
         postgres = postgres_store(settings.state, create=False, timeout=settings.state_timeout)
         try:
@@ -107,6 +131,7 @@ def check_state(settings: Settings) -> StateCheck:
                     postgres.load(service)
                 except BadInputError as exc:
                     found.append(str(exc))
+            found += _snapshot_problems(postgres, postgres.location)
         finally:
             postgres.close()
         return StateCheck(postgres.location, counts if not found else {}, tuple(found))
@@ -122,15 +147,41 @@ def check_state(settings: Settings) -> StateCheck:
     store = SqliteEventStore(path, create=False)
     try:
         problems = tuple(store.check())
+        if not problems:
+            problems = tuple(_snapshot_problems(store, str(path)))
         streams = {service: store.load(service)[1] for service in store.services()} if not problems else {}
     finally:
         store.close()
     return StateCheck(str(path), streams, problems)
 
 
+def _snapshot_problems(store: Any, where: str) -> list[str]:
+    """Each snapshot that is not the fold of its stream (one written before snapshots were sealed is not a problem:
+    no command uses it)."""
+    verdicts = (_verify_snapshot(store, service, where) for service in store.snapshotted())
+    return [str(verdict) for verdict in verdicts if verdict is not None and not verdict.ok]
+
+
+def _verify_snapshot(store: Any, service: str, where: str) -> SnapshotVerdict | None:
+    """*service*'s snapshot against its stream folded again, read a page at a time (``None``: no snapshot)."""
+    from findly_infra.application.codec import decode_stream
+    from findly_infra.application.snapshots import verify_snapshot
+
+    kept = store.load_snapshot(service)
+    if kept is None:
+        return None
+
+    def events() -> Iterator[Event]:
+        for position, text, _ in store.chain(service):
+            yield from decode_stream([(position, text)], since=position, service=service, location=where)
+
+    return verify_snapshot(kept, events())
+
+
 def verify_state(settings: Settings, anchors: Sequence[Anchor] = ()) -> tuple[str, list[StreamVerdict]]:
     """Every stream's chain of links in the state the settings name, checked from its first event (and against
-    *anchors*, heads kept elsewhere): (where, each stream's verdict). Read only."""
+    *anchors*, heads kept elsewhere), and every snapshot folded again from its stream and compared: (where, each
+    stream's verdict, its snapshot's in it). Read only."""
     from findly_infra.application.integrity import verify_stream
 
     if is_postgres(settings.state):
@@ -146,8 +197,15 @@ def verify_state(settings: Settings, anchors: Sequence[Anchor] = ()) -> tuple[st
 
         store, where = SqliteEventStore(path, create=False), str(path)
     try:
-        services = sorted(set(store.services()) | {anchor.service for anchor in anchors})
-        return where, [verify_stream(service, store.chain(service), anchors) for service in services]
+        snapshotted = set(store.snapshotted())
+        services = sorted(set(store.services()) | {anchor.service for anchor in anchors} | snapshotted)
+        verdicts = []
+        for service in services:
+            verdict = verify_stream(service, store.chain(service), anchors)
+            if service in snapshotted:
+                verdict = attrs.evolve(verdict, snapshot=_verify_snapshot(store, service, where))
+            verdicts.append(verdict)
+        return where, verdicts
     finally:
         store.close()
 

@@ -1,5 +1,5 @@
-"""The state's own commands: ``state check`` (the full check of a state), ``state verify`` (its chain of links),
-``state snapshot``, ``state export``/``import`` and ``state migrate`` (its schema)."""
+"""The state's own commands: ``state check`` (the full check of a state), ``state verify`` (its chain of links and
+its snapshots), ``state snapshot``, ``state export``/``import`` and ``state migrate`` (its schema)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def _state_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="state_command", metavar="ACTION", required=True)
     actions.add_parser(
         "check",
-        help="SQLite's integrity check, then every stream's positions and records: exit 0 sound, 2 damaged",
+        help="SQLite's integrity check, then every stream's positions and records, and every snapshot against its "
+        "stream folded again: exit 0 sound, 2 damaged",
     )
     actions.add_parser(
         "snapshot",
@@ -33,8 +34,9 @@ def _state_arguments(parser: argparse.ArgumentParser) -> None:
     importing.add_argument("file", metavar="FILE", help="the export (- for standard input)")
     verify = actions.add_parser(
         "verify",
-        help="every stream's chain of links, from its first event: exit 0 intact, 2 broken (the first broken link "
-        "named); prints each stream's head, to keep elsewhere and check later with --expect",
+        help="every stream's chain of links, from its first event, and every snapshot against its stream folded "
+        "again: exit 0 intact, 2 broken (the first broken link, or the snapshot's first difference, named); prints "
+        "each stream's head, to keep elsewhere and check later with --expect",
     )
     verify.add_argument(
         "--expect",
@@ -74,6 +76,8 @@ def _verify(context: Context) -> int:
             )
         elif verdict.head is not None:
             lines.append(f"  {verdict.service}: {verdict.events} events, head {verdict.head}")
+        if verdict.snapshot is not None and (verdict.snapshot.problem or verdict.snapshot.note):
+            lines.append(f"  {verdict.snapshot}")
     if not verdicts:
         lines.append("  no streams")
     context.emit(
@@ -89,6 +93,14 @@ def _verify(context: Context) -> int:
                     if v.broken is None
                     else {"position": v.broken.position, "problem": v.broken.problem},
                     "unlinked": v.unlinked,
+                    "snapshot": None
+                    if v.snapshot is None
+                    else {
+                        "version": v.snapshot.version,
+                        "ok": v.snapshot.ok,
+                        "problem": v.snapshot.problem,
+                        "note": v.snapshot.note,
+                    },
                 }
                 for v in verdicts
             },
@@ -98,6 +110,8 @@ def _verify(context: Context) -> int:
     for verdict in verdicts:
         if verdict.broken is not None:
             present.annotate("error", f"the event log is not intact: {verdict.broken}")
+        if verdict.snapshot is not None and verdict.snapshot.problem is not None:
+            present.annotate("error", f"a snapshot is not the fold of its stream: {verdict.snapshot}")
     return EXIT_OK if all(v.intact for v in verdicts) else EXIT_BAD_INPUT
 
 

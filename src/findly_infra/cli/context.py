@@ -126,9 +126,10 @@ class Context:
         env = next((e for e in platform.environments if e.name == environment), None)
         if env is not None and env.identity.verified:  # refused before anything is read or asked for
             self._refuse_names(env.name)
+        if env is None:  # an unknown environment is the use case's to name — once the actor given is checked
+            actor = self.actor()
+            return self.runtime(platform, service=service, moves=moves), actor, None
         runtime = self.runtime(platform, service=service, moves=moves)
-        if env is None:  # an unknown environment is the use case's to name
-            return runtime, self.actor(), None
         in_force = runtime.service.policy_in_force()
         held = in_force.environment(env.name) if in_force is not None else None
         if held is not None and held.identity.verified and not env.identity.verified:

@@ -120,3 +120,41 @@ def test_validate_says_where_an_ingress_would_serve_plain_http() -> None:
     assert complete.platform is not None
     again = converter().structure(converter().unstructure(complete.platform), Platform)
     assert again == complete.platform
+
+
+def test_the_render_pages_https_block_loads_and_renders_what_the_page_shows() -> None:
+    from findly_infra.render import render_platform
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "render.md").read_text()
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", page, re.S) if "domains:" in b]
+    report = _report(yaml.safe_load(block)["ingress_configuration"]["global_load_balancer"])
+    assert report.ok, [str(e) for e in report.errors]
+    tree = render_platform(report.platform)
+    certificate = yaml.safe_load(tree["overlays/production/managedcertificate.yaml"])
+    assert (certificate["kind"], certificate["metadata"]["name"]) == ("ManagedCertificate", "findly-now")
+    assert certificate["spec"]["domains"] == ["api.findly.now", "www.findly.now"]
+    annotations = yaml.safe_load(tree["overlays/production/ingress.yaml"])["metadata"]["annotations"]
+    assert annotations == {
+        "kubernetes.io/ingress.class": "gce",
+        "kubernetes.io/ingress.global-static-ip-name": "findly-now-production",
+        "networking.gke.io/managed-certificates": "findly-now",
+    }
+    shown = page.split("renders, in `overlays/production/`:", 1)[1].split("```")[1]
+    for key, value in annotations.items():
+        assert f"{key}: {value}" in shown
+
+
+def test_the_platform_file_pages_ingress_keys_load_where_it_says() -> None:
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "platform-file.md").read_text()
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", page, re.S) if "static_ips" in b]
+    report = _report(yaml.safe_load(block)["ingress_configuration"]["global_load_balancer"])
+    assert report.ok, [str(e) for e in report.errors]
+    assert report.platform is not None
+    assert report.platform.ingress_configuration is not None
+    balancer = report.platform.ingress_configuration.global_load_balancer
+    assert balancer.domains_for("staging") == ("api.staging.findly.now",)
+    assert balancer.static_ip_for("production") == "findly-now-production"
+    assert len(balancer.backends) == 3  # the seed's, kept beside our keys

@@ -142,3 +142,20 @@ def test_validate_warns_when_the_gated_secrets_could_not_be_read_by_the_pods() -
         )
         == []
     )
+
+
+def test_the_gke_pages_workload_identity_block_loads_as_written() -> None:
+    import re
+
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "gke.md").read_text()
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", page, re.S) if "project_number" in b]
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["gke_cluster"].update(yaml.safe_load(block)["gke_cluster"])
+    report = validate_platform_text(yaml.safe_dump(document, sort_keys=False))
+    assert report.ok, [str(e) for e in report.errors]
+    assert report.platform is not None
+    cluster = report.platform.gke_cluster
+    assert cluster is not None
+    assert (cluster.project, cluster.project_number, cluster.workload_identity) == ("findly-now", "123456789012", True)

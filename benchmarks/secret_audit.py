@@ -1,5 +1,6 @@
 """`secrets audit` of 100 secrets against the Secret Manager stand-in (the real client over gRPC on 127.0.0.1): calls
-and wall time, beside one raw round trip; and what the release gate asks of one secret (it reads no IAM policy).
+and wall time, beside one raw round trip; what the release gate asks of one secret (it reads no IAM policy); and
+`secrets grant` of the same 100 secrets in another environment (every grant to make), then again (none to make).
 
     python benchmarks/secret_audit.py
 """
@@ -29,11 +30,16 @@ def main_() -> None:
         document["secret_management"]["secrets"] = {
             f"secret-{n:03d}": {"type": "api_keys", "services": ["fn-posts"]} for n in range(COUNT)
         }
+        document["gke_cluster"]["project_number"] = "123456789012"
         config = Path(folder) / "findly.yaml"
         config.write_text(yaml.safe_dump(document, sort_keys=False))
-        own = "serviceAccount:fn-posts@findly-now.iam.gserviceaccount.com"
+        own = (  # production's fn-posts pods (Workload Identity)
+            "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/"
+            "findly-now.svc.id.goog/subject/ns/findly-now-production/sa/fn-posts"
+        )
         for n in range(COUNT):
             sm.add_secret("findly-now", f"secret-{n:03d}-production", b"v1", b"v2", readers=(own,))
+            sm.add_secret("findly-now", f"secret-{n:03d}-staging", b"v1")
         os.environ.update({"FINDLY_SECRET_MANAGER_ENDPOINT": sm.address, "FINDLY_GCP_PROJECT": "findly-now"})
         client = sm.client()
         name = "projects/findly-now/secrets/secret-000-production"
@@ -61,6 +67,14 @@ def main_() -> None:
             assert store.observe(f"secret-{n:03d}-production") is not None
             gate_runs.append(time.perf_counter() - began)
             gate_calls = len(sm.calls) - before
+        methods = ", ".join(sorted({method for method, _ in sm.calls[-gate_calls:]}))
+        grants = []
+        for _ in range(2):  # the first grants all 100, the second finds them held
+            before = len(sm.calls)
+            began = time.perf_counter()
+            code = main(["--config", str(config), "secrets", "grant", "--env", "staging"], out=io.StringIO())
+            grants.append((time.perf_counter() - began, len(sm.calls) - before))
+            assert code == 0, code
         store.client.transport.close()
         client.transport.close()
         trip = statistics.median(trips)
@@ -70,10 +84,14 @@ def main_() -> None:
             f"{statistics.median(runs) * 1000:.0f} ms median in process "
             f"(round trips alone ~{calls * trip * 1000:.0f} ms)"
         )
-        methods = ", ".join(sorted({method for method, _ in sm.calls[-gate_calls:]}))
         print(
             f"release gate, one secret: {gate_calls} calls ({methods}), "
             f"{statistics.median(gate_runs) * 1000:.2f} ms median"
+        )
+        (made, made_calls), (held, held_calls) = grants
+        print(
+            f"secrets grant of {COUNT} secrets: {made_calls} calls, {made * 1000:.0f} ms (every grant made); "
+            f"again: {held_calls} calls, {held * 1000:.0f} ms (all held, nothing written)"
         )
 
 

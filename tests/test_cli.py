@@ -39,7 +39,7 @@ def test_version_and_help() -> None:
 def test_validate_the_example_exits_0_and_prints_warnings() -> None:
     result = run("validate", str(EXAMPLE))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "valid (0 errors, 4 warnings)" in result.stdout
+    assert "valid (0 errors, 5 warnings)" in result.stdout
     assert "warning: canary_strategy.traffic_progression (line " in result.stdout
 
 

@@ -26,11 +26,14 @@ from findly_infra.domain.secrets import (
     readers_at,
     secret_id,
 )
+from findly_infra.domain.workload_identity import WorkloadPool, kubernetes_principal
 
 from .conftest import EXAMPLE
 
 NOW = datetime(2026, 11, 26, 9, 0)
 PROJECT = "findly-now"
+POOL = WorkloadPool(PROJECT, "123456789012")
+NS = "findly-now-production"
 PLATFORM = load_platform(EXAMPLE)
 assert PLATFORM.secret_management is not None
 SECRETS = attrs.evolve(
@@ -39,8 +42,16 @@ SECRETS = attrs.evolve(
 )  # database_credentials: rotate every 30 days; grace period 7 days
 SECRET = SECRETS.secrets[0]
 NAME = secret_id(SECRET, "production")
-OWN = f"serviceAccount:fn-posts@{PROJECT}.iam.gserviceaccount.com"
-OTHERS = ("user:mallory@example.com", "serviceAccount:fn-matcher@findly-now.iam.gserviceaccount.com", "group:all@x.io")
+OWN = POOL.principal(NS, "fn-posts")  # production's fn-posts pods: the secret's one reader
+OWN_ELSEWHERE = kubernetes_principal("999999999999", PROJECT, NS, "fn-posts")  # the pool's name, another number
+OTHERS = (
+    "user:mallory@example.com",
+    "group:all@x.io",
+    POOL.principal("findly-now-staging", "fn-posts"),  # staging's pods read nothing of production's
+    POOL.principal(NS, "fn-matcher"),  # another service of the environment
+    f"serviceAccount:fn-posts@{PROJECT}.iam.gserviceaccount.com",  # a Google service account shared by environments
+    OWN_ELSEWHERE,
+)
 
 
 def _expiry(hours: int) -> str:
@@ -64,9 +75,14 @@ conditional_grants = st.lists(
     readers=st.sets(st.sampled_from((OWN, *OTHERS))),
     conditional=conditional_grants,
     exists=st.booleans(),
+    number_known=st.booleans(),
 )
 def test_each_problem_is_found_exactly_when_it_holds(
-    ages: list[tuple[int, bool]], readers: set[str], conditional: list[tuple[str, str]], exists: bool
+    ages: list[tuple[int, bool]],
+    readers: set[str],
+    conditional: list[tuple[str, str]],
+    exists: bool,
+    number_known: bool,
 ) -> None:
     versions = tuple(
         SecretVersion(str(number), enabled, NOW - timedelta(hours=hours))
@@ -74,7 +90,9 @@ def test_each_problem_is_found_exactly_when_it_holds(
     )
     grants = tuple(ConditionalReader(member, expression) for member, expression in conditional)
     observed = {NAME: ObservedSecret(versions, frozenset(readers), grants)} if exists else {}
-    found = {finding.problem for finding in audit_secrets(SECRETS, "production", PROJECT, observed, NOW)}
+    pool = POOL if number_known else WorkloadPool(PROJECT)  # without the number, the pool and KSA say who it is
+    found = {finding.problem for finding in audit_secrets(SECRETS, "production", pool, NS, observed, NOW)}
+    own = {OWN} if number_known else {OWN, OWN_ELSEWHERE}
     enabled = sorted((hours for hours, on in ages if on))
     expected = set()
     if not exists:
@@ -87,8 +105,10 @@ def test_each_problem_is_found_exactly_when_it_holds(
         if len(enabled) > 1 and enabled[0] > 7 * 24:
             expected.add(SecretProblem.STALE_VERSIONS)
         can_still_read = {member for member, expression in conditional if not _expired(expression)}
-        if (readers | can_still_read) - {OWN}:
+        if (readers | can_still_read) - own:
             expected.add(SecretProblem.UNEXPECTED_READER)
+        if not readers & own:  # the pods need an unconditional grant: a condition ends, or may never hold
+            expected.add(SecretProblem.WORKLOAD_CANNOT_READ)
     assert found == expected
     for problem in found:
         event(problem.value)
@@ -163,12 +183,12 @@ def test_readers_at_keeps_each_members_longest_grant() -> None:
 
 def test_a_fresh_well_kept_secret_has_no_finding_and_each_message_names_the_secret() -> None:
     fresh = ObservedSecret((SecretVersion("3", True, NOW - timedelta(days=2)),), frozenset({OWN}))
-    assert audit_secrets(SECRETS, "production", PROJECT, {NAME: fresh}, NOW) == ()
+    assert audit_secrets(SECRETS, "production", POOL, NS, {NAME: fresh}, NOW) == ()
     stale = ObservedSecret(
         (SecretVersion("1", True, NOW - timedelta(days=60)), SecretVersion("2", True, NOW - timedelta(days=40))),
         frozenset({OWN, "user:mallory@example.com"}),
     )
-    messages = [f.message for f in audit_secrets(SECRETS, "production", PROJECT, {NAME: stale}, NOW)]
+    messages = [f.message for f in audit_secrets(SECRETS, "production", POOL, NS, {NAME: stale}, NOW)]
     assert messages == [
         "posts-db-password-production's latest version (2) is 40 days old: database_credentials rotate every 30 days",
         "posts-db-password-production still has 1 enabled, 40 days after version 2 replaced them (grace period 7 days)",
@@ -181,10 +201,34 @@ def test_who_may_read_a_secret() -> None:
     secret = ManagedSecret(
         "api", "api_keys", ("fn-matcher",), ("serviceAccount:ci@findly-now.iam.gserviceaccount.com",)
     )
-    assert allowed_readers(secret, PROJECT) == {
-        "serviceAccount:fn-matcher@findly-now.iam.gserviceaccount.com",
+    assert allowed_readers(secret, "findly-now-staging", POOL) == {
+        "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/"
+        "findly-now.svc.id.goog/subject/ns/findly-now-staging/sa/fn-matcher",
         "serviceAccount:ci@findly-now.iam.gserviceaccount.com",
     }
+
+
+def test_pods_whose_principal_cannot_read_a_secret_they_need_are_a_finding() -> None:
+    """Defect (issue 22): nothing said that a service's pods could not read a secret they need — they fail at run
+    time. Only an unconditional grant to the environment's own principal counts; a Google service account per
+    service is one identity for every environment, and is said to be."""
+    version = (SecretVersion("1", True, NOW - timedelta(days=1)),)
+    shared = f"serviceAccount:fn-posts@{PROJECT}.iam.gserviceaccount.com"
+    staging = POOL.principal("findly-now-staging", "fn-posts")
+    held = ObservedSecret(version, frozenset({shared, staging}), (ConditionalReader(OWN, _expiry(5)),))
+    findings = audit_secrets(SECRETS, "production", POOL, NS, {NAME: held}, NOW)
+    assert [f.problem for f in findings] == [SecretProblem.UNEXPECTED_READER, SecretProblem.WORKLOAD_CANNOT_READ]
+    unexpected, cannot = findings
+    assert [r.member for r in unexpected.readers] == [staging, shared]
+    assert "a Google service account per service is one identity for every environment" in unexpected.message
+    assert cannot.message == (
+        "fn-posts's pods in production cannot read posts-db-password-production: their principal (the Kubernetes "
+        "ServiceAccount fn-posts in findly-now-production, workload pool findly-now.svc.id.goog) holds no role on it "
+        "that reads it unconditionally; grant it: findly-infra secrets grant --env production"
+    )
+    kept = attrs.evolve(SECRETS, secrets=(attrs.evolve(SECRET, readers=(shared,)),))  # listed: kept, as readers are
+    granted = ObservedSecret(version, frozenset({OWN, shared}))
+    assert audit_secrets(kept, "production", POOL, NS, {NAME: granted}, NOW) == ()
 
 
 def test_the_platform_file_pages_secrets_load_as_written() -> None:

@@ -26,8 +26,12 @@ from findly_infra.render.access import access_objects
 from findly_infra.render.objects import environment_objects, for_apply
 from findly_infra.testing.kubernetes import AuditRecord, KubernetesStandIn
 from tests.conftest import EXAMPLE
+from tests.render.test_workload_access import with_domains
 
-PLATFORM = load_platform(EXAMPLE)
+PLATFORM = with_domains(  # every kind the platform renders, a ManagedCertificate among them
+    load_platform(EXAMPLE),
+    {"development": ("api.dev.findly.now",), "staging": ("api.staging.findly.now",), "production": ("api.findly.now",)},
+)
 _PLURAL = {
     "Namespace": "namespaces",
     "ServiceAccount": "serviceaccounts",

@@ -1,8 +1,9 @@
-"""Structural schemas for the custom resources we render (Istio, Prometheus Operator).
+"""Structural schemas for the custom resources we render (Istio, Prometheus Operator, GKE's ManagedCertificate).
 
 kubernetes-validate knows the built-in kinds only. These schemas are written from the Istio
 (networking/security v1) and prometheus-operator (monitoring.coreos.com/v1) API references for the
-fields we emit; unknown fields are refused, so a typo in a renderer fails here.
+fields we emit, and GKE's ManagedCertificate from its published CRD (GoogleCloudPlatform/gke-managed-certs,
+deploy/managedcertificates-crd.yaml); unknown fields are refused, so a typo in a renderer fails here.
 """
 
 from __future__ import annotations
@@ -161,6 +162,23 @@ SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
                 }
             },
             ["groups"],
+        ),
+    ),
+    ("networking.gke.io/v1", "ManagedCertificate"): _resource(
+        "networking.gke.io/v1",
+        "ManagedCertificate",
+        _closed(
+            {
+                "domains": {  # "Up to 100 non-wildcard domain names, each up to 63 characters long."
+                    "type": "array",
+                    "maxItems": 100,
+                    "items": {
+                        "type": "string",
+                        "maxLength": 63,
+                        "pattern": r"^(([a-z0-9]+|[a-z0-9][-a-z0-9]*[a-z0-9])\.)+[a-z][-a-z0-9]*[a-z0-9]$",
+                    },
+                }
+            },
         ),
     ),
 }

@@ -166,7 +166,7 @@ def test_security_follows_the_seed_in_each_namespace(example_tree: dict[str, str
 
 
 def test_the_ingress_routes_the_seed_backends(example_tree: dict[str, str]) -> None:
-    paths = _object(example_tree, "base/ingress.yaml")["spec"]["rules"][0]["http"]["paths"]
+    paths = _object(example_tree, "overlays/production/ingress.yaml")["spec"]["rules"][0]["http"]["paths"]
     assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [
         ("/api/posts/*", "fn-posts"),
         ("/api/notifications/*", "fn-notifications"),

@@ -16,12 +16,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from findly_infra.domain.workload_identity import WorkloadPool
 from findly_infra.testing.secret_manager import SecretManagerStandIn
 from tests.conftest import EXAMPLE, PAST
 from tests.test_release_cli import cli
 
 PROJECT = "findly-now"
-OWN = f"serviceAccount:fn-posts@{PROJECT}.iam.gserviceaccount.com"
+NUMBER = "123456789012"
+POOL = WorkloadPool(PROJECT, NUMBER)
+OWN = POOL.principal("findly-now-production", "fn-posts")  # production's fn-posts pods (Workload Identity)
 DB, KEY = "posts-db-password-production", "matcher-api-key-production"
 
 
@@ -32,6 +35,7 @@ def _platform(folder: Path) -> Path:
         "matcher-api-key": {"type": "api_keys", "services": ["fn-matcher"]},
     }
     document["secret_management"]["grace_period"] = "2 days"
+    document["gke_cluster"]["project_number"] = NUMBER
     path = folder / "findly.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
@@ -67,7 +71,7 @@ def test_a_rotation_keeps_the_previous_version_through_the_grace_period(
 ) -> None:
     env = _env(sm, _platform(tmp_path))
     sm.add_secret(PROJECT, DB, b"first", readers=(OWN,))
-    sm.add_secret(PROJECT, KEY, b"key", readers=(f"serviceAccount:fn-matcher@{PROJECT}.iam.gserviceaccount.com",))
+    sm.add_secret(PROJECT, KEY, b"key", readers=(POOL.principal("findly-now-production", "fn-matcher"),))
     sm.backdate(PROJECT, DB, timedelta(days=40))
     code, document = _rotate(env, b"second", "posts-db-password", "--env", "production", monkeypatch=monkeypatch)
     assert (code, document["added"], document["disabled"]) == (0, "2", [])  # 1 stays enabled: the grace period
@@ -191,7 +195,7 @@ def test_a_rotation_whose_disabling_fails_says_the_new_version_was_added(
 
 # ---- issue 22: right against the real API -------------------------------------------------------------------------
 
-MATCHER = f"serviceAccount:fn-matcher@{PROJECT}.iam.gserviceaccount.com"
+MATCHER = POOL.principal("findly-now-production", "fn-matcher")
 FUTURE, PAST_EXPIRY = "2099-01-01T00:00:00Z", "2020-01-01T00:00:00Z"
 
 

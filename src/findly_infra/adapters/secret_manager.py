@@ -107,20 +107,30 @@ class SecretStore:
                 readers.update(binding.members)
         return attrs.evolve(observed, readers=frozenset(readers), conditional=tuple(conditional))
 
+    def holds_access(self, secret: str, member: str) -> bool | None:
+        """Whether *member* holds ``roles/secretmanager.secretAccessor`` on *secret* unconditionally — what
+        :meth:`grant_access` would leave as it is; ``None`` when the secret does not exist. Reads the IAM policy
+        (version 3) only: ``secretmanager.secrets.getIamPolicy``."""
+        try:
+            policy = self._policy(self._name(secret))
+        except NotFoundError:
+            return None
+        return _holds(policy, member)
+
     def grant_access(self, secret: str, member: str) -> bool:
-        """Let *member* (``serviceAccount:…``) read *secret*'s payload: ``roles/secretmanager.secretAccessor``,
-        unconditionally. A read-modify-write of the IAM policy at version 3 (every other binding, conditions and all,
-        kept) sent with the etag it was read with, so that a change made in between is refused rather than
-        overwritten — then done again on the fresh policy. Whether it had to change: a member that already holds
-        the role unconditionally is left as it is. Needs ``secretmanager.secrets.getIamPolicy`` and
-        ``secretmanager.secrets.setIamPolicy``."""
+        """Let *member* (a workload's principal, ``principal://…``, or ``serviceAccount:…``) read *secret*'s payload:
+        ``roles/secretmanager.secretAccessor``, unconditionally. A read-modify-write of the IAM policy at version 3
+        (every other binding, conditions and all, kept) sent with the etag it was read with, so that a change made in
+        between is refused rather than overwritten — then done again on the fresh policy. Whether it had to change: a
+        member that already holds the role unconditionally is left as it is. Needs
+        ``secretmanager.secrets.getIamPolicy`` and ``secretmanager.secrets.setIamPolicy``."""
         name = self._name(secret)
 
         def read_modify_write() -> bool:
             policy = self._policy(name)
-            granted = [b for b in policy.bindings if b.role == ACCESSOR and not b.HasField("condition")]
-            if any(member in binding.members for binding in granted):
+            if _holds(policy, member):
                 return False
+            granted = [b for b in policy.bindings if b.role == ACCESSOR and not b.HasField("condition")]
             if granted:
                 granted[0].members.append(member)
             else:
@@ -260,6 +270,15 @@ def connect_secret_manager(project: str, *, endpoint: str | None = None, channel
                 "application-default login)"
             ) from None
     return SecretStore(client, project)
+
+
+def _holds(policy: Any, member: str) -> bool:
+    """Whether *policy* grants *member* the accessor role unconditionally."""
+    return any(
+        member in binding.members
+        for binding in policy.bindings
+        if binding.role == ACCESSOR and not binding.HasField("condition")
+    )
 
 
 def _number(version: Any) -> int:

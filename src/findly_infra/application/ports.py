@@ -42,6 +42,7 @@ __all__ = [
     "MetricsSource",
     "PagedStore",
     "SLOReports",
+    "SecretAccess",
     "SecretStates",
     "Snapshot",
     "SnapshotStore",
@@ -114,6 +115,18 @@ class SecretStates(Protocol):
 
     def observe(self, secret: str) -> ObservedSecret | None:
         """``None`` when the secret does not exist."""
+        ...
+
+
+class SecretAccess(Protocol):
+    """Who may read a secret's payload: asked, and granted (``secrets grant``)."""
+
+    def holds_access(self, secret: str, member: str) -> bool | None:
+        """Whether *member* may read *secret* unconditionally; ``None`` when the secret does not exist."""
+        ...
+
+    def grant_access(self, secret: str, member: str) -> bool:
+        """Let *member* read *secret*; whether anything had to change."""
         ...
 
 

@@ -1,6 +1,7 @@
-"""``secrets audit`` and ``secrets rotate``: the secrets the platform file says the services read
+"""``secrets audit``, ``rotate``, ``schedule`` and ``grant``: the secrets the platform file says the services read
 (``secret_management.secrets``), against Secret Manager. No value is ever printed, logged or recorded: an audit never
-reads one, and a rotation takes its value from standard input or a generator — never from the command line."""
+reads one, a rotation takes its value from standard input or a generator — never from the command line — and a grant
+reads and writes IAM policies only."""
 
 from __future__ import annotations
 
@@ -32,7 +33,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "schedule",
         help="set each secret's native rotation schedule from its type's period (notifying rotation_topic)",
     )
-    for action in (audit, rotate, schedule):
+    grant = actions.add_parser(
+        "grant",
+        help="give each service's pods (Workload Identity) read access to the secrets they read: exit 0 done, "
+        "7 with --dry-run when something would change",
+    )
+    grant.add_argument("--dry-run", action="store_true", help="say what would be granted, grant nothing")
+    for action in (audit, rotate, schedule, grant):
         action.add_argument("--env", required=True, help="the environment, as the platform file names it")
         action.add_argument("--project", help="the Google Cloud project (default: as for cluster plan)")
 
@@ -47,12 +54,17 @@ def _secrets(context: Context) -> int:
     environment = platform.environment(args.env).name
     managed = platform.secret_management
     if managed is None or not managed.secrets:
-        raise BadInputError("the platform file names no secrets (secret_management.secrets): there is nothing to audit")
+        raise BadInputError(
+            f"the platform file names no secrets (secret_management.secrets): nothing to {args.secrets_command}"
+        )
     store = secret_store(platform, project=args.project)
     now = datetime.now(UTC).replace(tzinfo=None)
+    namespace = platform.kubernetes.namespace_for(environment)
+    if args.secrets_command == "grant":
+        return _grant(context, store, managed, environment, namespace, _pool(platform, store.project))
     if args.secrets_command == "audit":
         observed = {secret_id(s, environment): store.audit(secret_id(s, environment)) for s in managed.secrets}
-        findings = audit_secrets(managed, environment, store.project, observed, now)
+        findings = audit_secrets(managed, environment, _pool(platform, store.project), namespace, observed, now)
         lines = [f"{finding.problem.value}: {finding.message}" for finding in findings]
         lines = lines or [
             f"{len(managed.secrets)} secrets in {environment}: present, fresh, readable only by their own"
@@ -88,6 +100,73 @@ def _secrets(context: Context) -> int:
         text += f"; disabled {', '.join(rotation.disabled)} (replaced more than the grace period ago)"
     context.emit({"secret": rotation.secret, "added": rotation.added, "disabled": list(rotation.disabled)}, text)
     return EXIT_OK
+
+
+def _pool(platform: Any, project: str) -> Any:
+    """The workload pool the services' pods are principals of: the cluster's project (``gke_cluster.project``, else
+    the secrets' project), with its number where the file gives it (``gke_cluster.project_number``)."""
+    from findly_infra.domain.workload_identity import WorkloadPool
+
+    cluster = platform.gke_cluster
+    return WorkloadPool(
+        (cluster.project if cluster is not None else None) or project,
+        cluster.project_number if cluster is not None else None,
+    )
+
+
+def _grant(  # noqa: PLR0917 - the command's inputs, each named
+    context: Context, store: Any, managed: Any, environment: str, namespace: str, pool: Any
+) -> int:
+    """Each secret the services read in *environment* to the principal of each service's pods there."""
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.application.secret_access import grant_secret_access
+    from findly_infra.domain.secrets import ACCESSOR_ROLE, secret_grants
+
+    if pool.number is None:
+        raise BadInputError(
+            "secrets grant names each service's pods by their Workload Identity principal, which names the number of "
+            f"project {pool.project}: give gke_cluster.project_number (gcloud projects describe {pool.project} "
+            "--format='value(projectNumber)')"
+        )
+    dry_run = bool(context.args.dry_run)
+    outcomes = grant_secret_access(store, secret_grants(managed, environment, namespace, pool), dry_run=dry_run)
+    changed = sum(1 for outcome in outcomes if outcome.changed)
+    verb = "to grant" if dry_run else "granted"
+    lines = [
+        f"{o.grant.secret}: "
+        + (
+            f"{'grant' if dry_run else 'granted'} {ACCESSOR_ROLE} to {o.grant.service}'s pods"
+            if o.changed
+            else f"{o.grant.service}'s pods already hold {ACCESSOR_ROLE}"
+        )
+        + f" ({o.grant.member})"
+        for o in outcomes
+    ]
+    mode = "dry run: nothing changed" if dry_run else f"project {store.project}"
+    lines.append(
+        f"{environment}: {changed} {verb}, {len(outcomes) - changed} already held "
+        f"({mode}; the pods of namespace {namespace}, workload pool {pool.name})"
+    )
+    document = {
+        "environment": environment,
+        "project": store.project,
+        "workload_pool": pool.name,
+        "namespace": namespace,
+        "dry_run": dry_run,
+        "changed": changed > 0,
+        "grants": [
+            {
+                "secret": o.grant.secret,
+                "service": o.grant.service,
+                "member": o.grant.member,
+                "role": ACCESSOR_ROLE,
+                "action": ("grant" if o.changed else "held"),
+            }
+            for o in outcomes
+        ],
+    }
+    context.emit(document, "\n".join(lines))
+    return EXIT_DRIFT if dry_run and changed else EXIT_OK
 
 
 def _readers(finding: Any) -> list[dict[str, str | None]]:
@@ -152,7 +231,8 @@ def _value(generate: int | None) -> bytes:
 COMMANDS = (
     Command(
         "secrets",
-        "the secrets the services read: `secrets audit` (exit 7 on findings), `secrets rotate NAME`",
+        "the secrets the services read: `secrets audit` (exit 7 on findings), `secrets rotate NAME`, `secrets "
+        "schedule`, `secrets grant` (the pods' read access)",
         _arguments,
         _secrets,
     ),

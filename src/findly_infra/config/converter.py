@@ -35,6 +35,7 @@ from findly_infra.domain.identity import IdentityPolicy
 from findly_infra.domain.infrastructure import (
     CustomMetricTarget,
     ExternalMetricTarget,
+    GKECluster,
     HorizontalAutoscaler,
     ResourceMetricTarget,
     ScalingMetric,
@@ -59,7 +60,10 @@ from findly_infra.domain.operations import (
     BackupPolicy,
     ClusterBinding,
     DisasterRecovery,
+    GlobalLoadBalancer,
     KubernetesSettings,
+    address_name_problem,
+    certificate_domain_problem,
 )
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.security import (
@@ -454,6 +458,15 @@ class _Shapes:
             return tuple(_collect([(k, partial(approver_group, k, v)) for k, v in items.items()], ApproverGroup))
 
         self.strict(IdentityPolicy, repository_ids=override(struct_hook=_repository_ids))
+        self.strict(GKECluster, project_number=override(struct_hook=_project_number))
+        self.strict(
+            GlobalLoadBalancer,
+            domains=override(
+                struct_hook=_domains,
+                unstruct_hook=lambda pairs: {environment: list(domains) for environment, domains in pairs},
+            ),
+            static_ips=override(struct_hook=_static_ips, unstruct_hook=dict),
+        )
         self.strict(DisasterRecovery, **self.keyed("backup_strategy", BackupPolicy))
         self.strict(KubernetesSettings, **self.keyed("clusters", ClusterBinding, key="environment"))
         self.strict(SecretManagement, **self.keyed("secret_types", SecretType), **self.keyed("secrets", ManagedSecret))
@@ -574,6 +587,56 @@ def _repository_id(value: object) -> str:
 def _repository_ids(value: object, _type: object) -> tuple[str, ...]:
     items = _expect_list(value, "a list of repository ids, such as [123456789]")
     return tuple(_collect([(i, partial(_repository_id, v)) for i, v in enumerate(items)], IdentityPolicy))
+
+
+def _project_number(value: object, _type: object) -> str | None:
+    """A project's number as ``gcloud projects describe PROJECT --format='value(projectNumber)'`` prints it: a number,
+    or its digits."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value
+    raise ShapeError(
+        "expected the project's number (gcloud projects describe PROJECT --format='value(projectNumber)'), "
+        f"got {_kind_of(value)}"
+    )
+
+
+def _certificate_domain(value: object) -> str:
+    domain = _structure_str(value, str)
+    problem = certificate_domain_problem(domain)
+    if problem is not None:
+        raise InvariantError(problem)
+    return domain
+
+
+def _domains(value: object, _type: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``{production: [api.findly.now], staging: [...]}``: each environment's certificate domains, each checked at its
+    place."""
+    items = _expect_mapping(value, "a mapping of environments to their domains, such as production: [api.findly.now]")
+
+    def one(environment: str, domains: object) -> tuple[str, tuple[str, ...]]:
+        listed = _expect_list(domains, "a list of domains, such as [api.findly.now]")
+        checked = _collect([(i, partial(_certificate_domain, d)) for i, d in enumerate(listed)], GlobalLoadBalancer)
+        return environment, tuple(checked)
+
+    return tuple(_collect([(k, partial(one, k, v)) for k, v in items.items()], GlobalLoadBalancer))
+
+
+def _static_ips(value: object, _type: object) -> tuple[tuple[str, str], ...]:
+    """``{production: findly-now-production}``: each environment's reserved global address, by name."""
+    items = _expect_mapping(value, "a mapping of environments to reserved address names, such as production: NAME")
+
+    def one(environment: str, name: object) -> tuple[str, str]:
+        address = _structure_str(name, str)
+        problem = address_name_problem(address)
+        if problem is not None:
+            raise InvariantError(problem)
+        return environment, address
+
+    return tuple(_collect([(k, partial(one, k, v)) for k, v in items.items()], GlobalLoadBalancer))
 
 
 def _descriptive(value: object, _type: object) -> Mapping[str, object]:

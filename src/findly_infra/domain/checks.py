@@ -483,6 +483,101 @@ def secret_references(platform: Platform) -> Iterator[Finding]:
                 )
 
 
+def workload_identity(platform: Platform) -> Iterator[Finding]:
+    """Under the release gate the services' pods read their secrets from Secret Manager: they can only as their
+    Kubernetes service accounts' principals, which needs Workload Identity on the cluster, and ``secrets grant`` names
+    those principals with the project's number."""
+    managed = platform.secret_management
+    if managed is None or not managed.release_gate or not any(secret.services for secret in managed.secrets):
+        return
+    cluster = platform.gke_cluster
+    gate = "the release gate (secret_management.release_gate) holds a rollout until its service's secrets exist"
+    if cluster is None or cluster.workload_identity is not True:
+        said = "turns it off" if cluster is not None and cluster.workload_identity is False else "does not turn it on"
+        yield Finding(
+            ("gke_cluster", "workload_identity") if cluster is not None else ("secret_management", "release_gate"),
+            f"{gate}, but the pods read them only through Workload Identity, and gke_cluster.workload_identity "
+            f"{said}: set it to true (cluster plan and apply give the cluster its workload pool and the node pools "
+            "the GKE metadata server)",
+            WARNING,
+            "workload-identity",
+        )
+    if cluster is None or cluster.project_number is None:
+        yield Finding(
+            ("gke_cluster", "project_number") if cluster is not None else ("secret_management", "release_gate"),
+            f"{gate}, but nothing lets the pods read them until secrets grant gives each service's principal access, "
+            "and a principal names the project's number: give gke_cluster.project_number (gcloud projects describe "
+            "PROJECT --format='value(projectNumber)')",
+            WARNING,
+            "workload-identity",
+        )
+
+
+def ingress_certificates(platform: Platform) -> Iterator[Finding]:
+    """Each environment's domains are its own and name a known environment; where ``ssl_certificates`` says
+    Google-managed, every environment has domains (else its Ingress serves plain HTTP) and, as GKE recommends, a
+    reserved static address the domains can point at."""
+    ingress = platform.ingress_configuration
+    if ingress is None:
+        return
+    balancer = ingress.global_load_balancer
+    order = platform.promotion_order
+    base = ("ingress_configuration", "global_load_balancer")
+    for key, pairs in (("domains", balancer.domains), ("static_ips", balancer.static_ips)):
+        for environment, _value in pairs:
+            if environment not in order:
+                yield Finding(
+                    (*base, key, environment),
+                    f"unknown environment {environment!r}{did_you_mean(environment, order)}; known: {', '.join(order)}",
+                    ERROR,
+                    "ingress-domains",
+                )
+    owners: dict[str, str] = {}
+    for environment, domains in balancer.domains:
+        for index, domain in enumerate(domains):
+            if domain in owners and owners[domain] != environment:
+                yield Finding(
+                    (*base, "domains", environment, index),
+                    f"{domain} is {owners[domain]}'s too: a domain's DNS record points at one load balancer, and a "
+                    "Google-managed certificate is provisioned only where the domain resolves to its own: give each "
+                    "environment its own names",
+                    ERROR,
+                    "ingress-domains",
+                )
+            owners.setdefault(domain, environment)
+    if not balancer.backends or (not balancer.google_managed and not balancer.domains):
+        return
+    if not balancer.google_managed:
+        yield Finding(
+            (*base, "domains"),
+            f"domains are for Google-managed certificates, but ssl_certificates says {balancer.ssl_certificates!r}: "
+            "no certificate is rendered for them",
+            WARNING,
+            "ingress-https",
+        )
+        return
+    bare = [environment for environment in order if not balancer.domains_for(environment)]
+    if bare:
+        yield Finding(
+            (*base, "ssl_certificates"),
+            "Google-managed SSL needs each environment's domains (ingress_configuration.global_load_balancer.domains), "
+            f"and {', '.join(bare)} {'has' if len(bare) == 1 else 'have'} none: {'its' if len(bare) == 1 else 'their'} "
+            "Ingress serves plain HTTP only",
+            WARNING,
+            "ingress-https",
+        )
+    unreserved = [e for e in order if balancer.domains_for(e) and balancer.static_ip_for(e) is None]
+    if unreserved:
+        yield Finding(
+            (*base, "static_ips"),
+            f"{', '.join(unreserved)} {'takes' if len(unreserved) == 1 else 'take'} an ephemeral address, which "
+            "changes when the Ingress is re-created, leaving the domains' DNS records pointing elsewhere: GKE "
+            "recommends a reserved global static IP (gcloud compute addresses create NAME --global), named here",
+            WARNING,
+            "ingress-https",
+        )
+
+
 def recovery_point(platform: Platform) -> Iterator[Finding]:
     """Backups can meet the recovery point objective; the recovery regions match the cluster."""
     recovery = platform.disaster_recovery
@@ -579,6 +674,8 @@ RULES: tuple[Rule, ...] = (
     mesh_identities,
     secret_rotation,
     secret_references,
+    workload_identity,
+    ingress_certificates,
     recovery_point,
     alert_rules,
 )

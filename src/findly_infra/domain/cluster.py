@@ -37,6 +37,7 @@ PROVIDERS = {
     "networking.istio.io": "Istio",
     "security.istio.io": "Istio",
     "monitoring.coreos.com": "the Prometheus operator",
+    "networking.gke.io": "gke-managed-certs (built into GKE)",
 }
 """Who installs the custom resources of each API group the platform renders (a cluster without them is told so)."""
 
@@ -69,6 +70,7 @@ PRUNABLE: tuple[RenderedKind, ...] = (
     RenderedKind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
     RenderedKind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
     RenderedKind("networking.k8s.io/v1", "Ingress", "ingresses"),
+    RenderedKind("networking.gke.io/v1", "ManagedCertificate", "managedcertificates"),
     RenderedKind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
     RenderedKind("networking.istio.io/v1", "VirtualService", "virtualservices"),
     RenderedKind("networking.istio.io/v1", "DestinationRule", "destinationrules"),

@@ -24,6 +24,7 @@ import enum
 import attrs
 
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, NodePool
+from findly_infra.domain.workload_identity import workload_pool
 
 __all__ = [
     "ClusterPlan",
@@ -40,11 +41,6 @@ __all__ = [
 
 GKE_METADATA = "GKE_METADATA"
 GCE_METADATA = "GCE_METADATA"
-
-
-def workload_pool(project: str) -> str:
-    """The Workload Identity pool of a project's clusters: "The workload pool is always PROJECT_ID.svc.id.goog"."""
-    return f"{project}.svc.id.goog"
 
 
 class Keep(enum.Enum):

@@ -10,6 +10,7 @@ import attrs
 from findly_infra.domain.environment import require_service_name, service_name_from_key
 from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import ByteSize, Duration, MachineType
+from findly_infra.domain.workload_identity import project_number_problem
 
 __all__ = [
     "AutoscalerLimits",
@@ -230,8 +231,12 @@ class GKECluster:
     workload_identity: bool | None = None
     """Workload Identity Federation for GKE (our own field): ``true`` gives the cluster the project's workload pool
     (``<project>.svc.id.goog``) and every node pool the file lists the GKE metadata server (``GKE_METADATA``), so
-    that pods act as the Google service accounts their Kubernetes service accounts are bound to; ``false`` turns it
-    off; absent, the cluster keeps what it has."""
+    that pods act as their Kubernetes service accounts' IAM principals; ``false`` turns it off; absent, the cluster
+    keeps what it has."""
+    project_number: str | None = None
+    """The number of the project that holds the cluster (our own field; ``gcloud projects describe PROJECT
+    --format='value(projectNumber)'``): the principal of a Kubernetes service account names it, so ``secrets grant``
+    needs it to grant each service's pods their secrets."""
 
     def __attrs_post_init__(self) -> None:
         if self.project is not None and not _PROJECT.match(self.project):
@@ -240,6 +245,8 @@ class GKECluster:
                 "with a letter)",
                 field="project",
             )
+        if self.project_number is not None and (problem := project_number_problem(self.project_number)):
+            raise InvariantError(problem, field="project_number")
         names = [pool.name for pool in self.node_pools]
         if (repeat := first_repeat(names)) is not None:
             raise InvariantError(f"node pool {names[repeat]!r} is listed twice", field="node_pools", index=repeat)

@@ -12,6 +12,7 @@ from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import Duration, cadence_in
 
 __all__ = [
+    "MAX_CERTIFICATE_DOMAINS",
     "AlertGroup",
     "AlertRule",
     "Backend",
@@ -27,6 +28,8 @@ __all__ = [
     "MultiRegion",
     "PerformanceTargets",
     "PrometheusSettings",
+    "address_name_problem",
+    "certificate_domain_problem",
 ]
 
 _ALERT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -103,15 +106,91 @@ class Backend:
                 raise InvariantError(f"{field} starts with '/', got {getattr(self, field)!r}", field=field)
 
 
+# ---- the domains of a Google-managed certificate ---------------------------------------------------------------------
+# GKE's ManagedCertificate (networking.gke.io/v1) as its CRD declares it (GoogleCloudPlatform/gke-managed-certs,
+# deploy/managedcertificates-crd.yaml: "Up to 100 non-wildcard domain names, each up to 63 characters long", maxItems
+# 100, maxLength 63 and this pattern; https://cloud.google.com/kubernetes-engine/docs/how-to/managed-certs).
+
+MAX_CERTIFICATE_DOMAINS = 100
+_CERTIFICATE_DOMAIN = re.compile(r"^(([a-z0-9]+|[a-z0-9][-a-z0-9]*[a-z0-9])\.)+[a-z][-a-z0-9]*[a-z0-9]$")
+_ADDRESS_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def certificate_domain_problem(domain: str) -> str | None:
+    """Why *domain* cannot be a domain of a Google-managed certificate (GKE's ManagedCertificate), or ``None``."""
+    if "*" in domain:
+        return (
+            f"{domain!r} is a wildcard: a Google-managed certificate (ManagedCertificate) takes no wildcard domains; "
+            "list each name"
+        )
+    if domain.endswith("."):
+        return f"{domain!r}: write the domain without its final dot (ManagedCertificate's pattern has none)"
+    if domain != domain.lower():
+        return f"{domain!r}: write the domain in lower case (ManagedCertificate's pattern takes no capitals)"
+    if len(domain) > 63:
+        return f"{domain!r} is {len(domain)} characters long: a ManagedCertificate domain has at most 63"
+    if not _CERTIFICATE_DOMAIN.match(domain):
+        return f"{domain!r} is not a DNS name such as 'api.findly.now' (labels of letters, digits and '-', dotted)"
+    return None
+
+
+def address_name_problem(name: str) -> str | None:
+    """Why *name* cannot name a reserved Compute Engine address (1-63 characters, a lower-case letter first, then
+    lower-case letters, digits and '-', not ending with '-': https://cloud.google.com/compute/docs/naming-resources),
+    or ``None``."""
+    if len(name) <= 63 and _ADDRESS_NAME.match(name):
+        return None
+    return (
+        f"{name!r} is not the name of a reserved address (gcloud compute addresses create NAME --global: 1-63 "
+        "lower-case letters, digits and '-', starting with a letter)"
+    )
+
+
 @attrs.frozen
 class GlobalLoadBalancer:
+    """The seed's global load balancer — its backends, and its ``ssl_certificates`` (prose: ``Google-managed SSL``)
+    — and, our own keys, per environment: the ``domains`` its Google-managed certificate covers, and the
+    ``static_ips`` (reserved global addresses, by name) its Ingress takes. Each environment has its own Ingress and
+    its own certificate: a domain can be on one environment's only."""
+
     backends: tuple[Backend, ...] = ()
     ssl_certificates: str = "Google-managed SSL"
+    domains: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(environment, its domains), in the file's order."""
+    static_ips: tuple[tuple[str, str], ...] = ()
+    """(environment, the name of its reserved global static IP address)."""
 
     def __attrs_post_init__(self) -> None:
         paths = [backend.path for backend in self.backends]
         if (repeat := first_repeat(paths)) is not None:
             raise InvariantError(f"the path {paths[repeat]!r} is routed twice", field="backends", index=repeat)
+        for environment, domains in self.domains:
+            if len(domains) > MAX_CERTIFICATE_DOMAINS:
+                raise InvariantError(
+                    f"{environment} lists {len(domains)} domains: a Google-managed certificate (ManagedCertificate) "
+                    f"covers at most {MAX_CERTIFICATE_DOMAINS}",
+                    field="domains",
+                    index=environment,
+                )
+            for domain in domains:
+                if (problem := certificate_domain_problem(domain)) is not None:
+                    raise InvariantError(problem, field="domains", index=environment)
+            if (repeat := first_repeat(domains)) is not None:
+                raise InvariantError(f"{domains[repeat]!r} is listed twice", field="domains", index=environment)
+        for environment, address in self.static_ips:
+            if (problem := address_name_problem(address)) is not None:
+                raise InvariantError(problem, field="static_ips", index=environment)
+
+    @property
+    def google_managed(self) -> bool:
+        """Whether ``ssl_certificates`` asks for Google-managed certificates (``Google-managed SSL``)."""
+        return re.search(r"google[-\s]*managed", self.ssl_certificates, re.IGNORECASE) is not None
+
+    def domains_for(self, environment: str) -> tuple[str, ...]:
+        return next((domains for name, domains in self.domains if name == environment), ())
+
+    def static_ip_for(self, environment: str) -> str | None:
+        return next((address for name, address in self.static_ips if name == environment), None)
 
 
 @attrs.frozen

@@ -1,6 +1,14 @@
 """What a secrets audit finds (pure; the Secret Manager adapter only reads): for each secret the platform file says
 the services read, in one environment — missing, no enabled version, rotation overdue against its type's period,
-more than one version enabled past the grace period, readable by a principal its access does not allow.
+more than one version enabled past the grace period, readable by a principal its access does not allow, not readable
+by the pods of a service that needs it.
+
+Who may read a secret is each service that reads it — its pods in that environment, the Kubernetes ServiceAccount
+``<service>`` in the environment's namespace, as Workload Identity Federation for GKE names it to IAM
+(``domain.workload_identity``) — and the file's ``readers``. A Google service account per service
+(``serviceAccount:<service>@<project>.iam.gserviceaccount.com``, how earlier versions named a service's reader) is no
+longer taken as the service's: every environment whose pods may act as it reads every environment's secret, which the
+secret's own policy cannot show. List it in ``readers`` to keep it (while moving to the principals, say).
 
 Who may read includes those granted under an IAM condition while the condition can still hold: a time-limited grant
 (``request.time < timestamp("…")``) reads until then, and the audit says until when; a condition the audit cannot
@@ -20,12 +28,15 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from findly_infra.domain.security import ManagedSecret, SecretManagement
+from findly_infra.domain.workload_identity import WorkloadPool
 
 __all__ = [
+    "ACCESSOR_ROLE",
     "ConditionVerdict",
     "ConditionalReader",
     "ObservedSecret",
     "SecretFinding",
+    "SecretGrant",
     "SecretProblem",
     "SecretReader",
     "SecretVersion",
@@ -33,9 +44,15 @@ __all__ = [
     "audit_secrets",
     "judge_condition",
     "readers_at",
+    "secret_grants",
     "secret_id",
     "unavailable_for",
 ]
+
+
+ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
+"""The role a workload is granted on each secret it reads: it reads payloads and nothing else
+(https://cloud.google.com/secret-manager/docs/access-control)."""
 
 
 def secret_id(secret: ManagedSecret, environment: str) -> str:
@@ -43,11 +60,40 @@ def secret_id(secret: ManagedSecret, environment: str) -> str:
     return f"{secret.name}-{environment}"
 
 
-def allowed_readers(secret: ManagedSecret, project: str) -> frozenset[str]:
-    """Who may read the secret: the service account of each service that reads it
-    (``serviceAccount:<service>@<project>.iam.gserviceaccount.com``, workload identity's), and its ``readers``."""
-    accounts = {f"serviceAccount:{service}@{project}.iam.gserviceaccount.com" for service in secret.services}
-    return frozenset(accounts | set(secret.readers))
+def allowed_readers(secret: ManagedSecret, namespace: str, pool: WorkloadPool) -> frozenset[str]:
+    """Who may read the secret in the environment whose namespace is *namespace*: the principal of each service that
+    reads it (its pods there, ``…/subject/ns/<namespace>/sa/<service>``; needs the pool's project number), and its
+    ``readers``."""
+    return frozenset({pool.principal(namespace, service) for service in secret.services} | set(secret.readers))
+
+
+def _may_read(secret: ManagedSecret, member: str, namespace: str, pool: WorkloadPool) -> bool:
+    """*member* is one of the secret's readers, or the principal of a service that reads it (any project number when
+    the pool's is not known: :meth:`WorkloadPool.is_principal_of`)."""
+    return member in secret.readers or any(pool.is_principal_of(member, namespace, s) for s in secret.services)
+
+
+@attrs.frozen
+class SecretGrant:
+    """Read access one workload needs: *member* — the principal of *service*'s pods in the environment — gets
+    ``roles/secretmanager.secretAccessor`` on *secret* (its ID in Secret Manager)."""
+
+    secret: str
+    service: str
+    member: str
+
+
+def secret_grants(
+    secrets: SecretManagement, environment: str, namespace: str, pool: WorkloadPool
+) -> tuple[SecretGrant, ...]:
+    """Every grant the services' pods in *environment* (running in *namespace*) need: each secret's ID there to the
+    principal of each service that reads it, in the file's order. ``ValueError`` when the pool's project number is
+    not known."""
+    return tuple(
+        SecretGrant(secret_id(secret, environment), service, pool.principal(namespace, service))
+        for secret in secrets.secrets
+        for service in secret.services
+    )
 
 
 @attrs.frozen
@@ -116,6 +162,7 @@ class SecretProblem(enum.Enum):
     ROTATION_OVERDUE = "rotation-overdue"
     STALE_VERSIONS = "stale-versions"
     UNEXPECTED_READER = "unexpected-reader"
+    WORKLOAD_CANNOT_READ = "workload-cannot-read"
 
 
 @attrs.frozen
@@ -128,16 +175,18 @@ class SecretFinding:
     """For an unexpected reader: who, and for how long."""
 
 
-def audit_secrets(
+def audit_secrets(  # noqa: PLR0917 - the audit's inputs, each named
     secrets: SecretManagement,
     environment: str,
-    project: str,
+    pool: WorkloadPool,
+    namespace: str,
     observed: Mapping[str, ObservedSecret | None],
     now: datetime,
 ) -> tuple[SecretFinding, ...]:
-    """The findings for every secret of *secrets* in *environment*, given what Secret Manager holds (*observed*, by
-    secret ID; ``None`` or absent: it does not exist) at *now*. Empty: every secret is there, fresh and readable only
-    by whom it should be."""
+    """The findings for every secret of *secrets* in *environment* — whose pods run in *namespace*, as principals of
+    *pool* — given what Secret Manager holds (*observed*, by secret ID; ``None`` or absent: it does not exist) at
+    *now*. Empty: every secret is there, fresh, readable by the pods of each service that reads it and by no one
+    else."""
     findings: list[SecretFinding] = []
     grace = timedelta(milliseconds=secrets.grace_period.milliseconds)
     for secret in secrets.secrets:
@@ -172,8 +221,7 @@ def audit_secrets(
                     f"{enabled[0].version} replaced them (grace period {secrets.grace_period.describe()})",
                 )
             )
-        allowed = allowed_readers(secret, project)
-        unexpected = tuple(reader for reader in readers_at(held, now) if reader.member not in allowed)
+        unexpected = tuple(r for r in readers_at(held, now) if not _may_read(secret, r.member, namespace, pool))
         if unexpected:
             findings.append(
                 SecretFinding(
@@ -181,11 +229,42 @@ def audit_secrets(
                     SecretProblem.UNEXPECTED_READER,
                     f"{name} is readable by {', '.join(r.describe() for r in unexpected)}, which its access does not "
                     f"allow ({secret.type}: "
-                    f"{kind.access_pattern if kind and kind.access_pattern else 'its services only'})",
+                    f"{kind.access_pattern if kind and kind.access_pattern else 'its services only'})"
+                    + _shared_account_note(secret, unexpected, pool),
                     unexpected,
                 )
             )
+        findings.extend(_workloads_that_cannot_read(secret, name, environment, held, namespace, pool))
     return tuple(findings)
+
+
+def _shared_account_note(secret: ManagedSecret, unexpected: tuple[SecretReader, ...], pool: WorkloadPool) -> str:
+    """Why a service's own Google service account is not taken as the service's reader any more."""
+    accounts = {f"serviceAccount:{service}@{pool.project}.iam.gserviceaccount.com" for service in secret.services}
+    if not any(reader.member in accounts for reader in unexpected):
+        return ""
+    return (
+        "; a Google service account per service is one identity for every environment (the pods of each environment "
+        "that may act as it read this one's secret): grant each environment's pods their own principal "
+        "(findly-infra secrets grant), or list the account in readers to keep it"
+    )
+
+
+def _workloads_that_cannot_read(  # noqa: PLR0917 - one secret's finding, every input named
+    secret: ManagedSecret, name: str, environment: str, held: ObservedSecret, namespace: str, pool: WorkloadPool
+) -> Iterator[SecretFinding]:
+    """A service that reads the secret whose pods' principal holds no unconditional grant of a role that reads it:
+    they fail at run time when they ask for it (a conditional grant ends, or may never hold)."""
+    for service in secret.services:
+        if any(pool.is_principal_of(member, namespace, service) for member in held.readers):
+            continue
+        yield SecretFinding(
+            name,
+            SecretProblem.WORKLOAD_CANNOT_READ,
+            f"{service}'s pods in {environment} cannot read {name}: their principal (the Kubernetes ServiceAccount "
+            f"{service} in {namespace}, workload pool {pool.name}) holds no role on it that reads it unconditionally; "
+            f"grant it: findly-infra secrets grant --env {environment}",
+        )
 
 
 def readers_at(held: ObservedSecret, now: datetime) -> tuple[SecretReader, ...]:

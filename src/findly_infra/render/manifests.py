@@ -32,11 +32,12 @@ from findly_infra.domain.security import (
 
 __all__ = [
     "DEFAULT_VERSION",
+    "NEG_ANNOTATION",
     "TRACKS",
     "Manifest",
     "environment_manifests",
+    "ingress_manifests",
     "service_base_manifests",
-    "shared_base_manifests",
 ]
 
 Manifest = dict[str, Any]
@@ -115,16 +116,28 @@ def _backends(platform: Platform) -> tuple[Backend, ...]:
 # ---- base: what every environment shares ------------------------------------------------------
 
 
+NEG_ANNOTATION = "cloud.google.com/neg"
+"""GKE's container-native load balancing: the load balancer of an Ingress reaches the pods of a Service so annotated
+directly, through network endpoint groups — which a ClusterIP Service behind a GKE Ingress needs. GKE defaults to it
+only on VPC-native clusters without Shared VPC and without GKE network policy
+(https://cloud.google.com/kubernetes-engine/docs/how-to/container-native-load-balancing), and the platform renders
+network policies: so the Services the Ingress names say it."""
+
+
 def service_base_manifests(platform: Platform, service: Service) -> dict[str, Manifest]:
-    """ServiceAccount, Service, HorizontalPodAutoscaler and PodDisruptionBudget of one service."""
+    """ServiceAccount, Service, HorizontalPodAutoscaler and PodDisruptionBudget of one service. The ServiceAccount
+    ``<service>`` is what the service's pods run as (``serviceAccountName``): in each environment's namespace, the
+    identity Workload Identity Federation for GKE gives IAM (``domain.workload_identity``)."""
     name = service.name
     labels = _labels(name)
+    behind_ingress = any(backend.service == name for backend in _backends(platform))
+    neg = {NEG_ANNOTATION: '{"ingress": true}'} if behind_ingress else None
     manifests: dict[str, Manifest] = {
         "serviceaccount.yaml": {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, labels)},
         "service.yaml": {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": _meta(name, labels),
+            "metadata": _meta(name, labels, neg),
             "spec": {
                 "selector": {"app": name},
                 "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
@@ -168,33 +181,6 @@ def _hpa(name: str, labels: dict[str, str], autoscaler: HorizontalAutoscaler) ->
     }
 
 
-def shared_base_manifests(platform: Platform) -> dict[str, Manifest]:
-    """The Ingress of the global load balancer (its health checks are the services' readiness probes)."""
-    backends = _backends(platform)
-    if not backends:
-        return {}
-    annotations = {"kubernetes.io/ingress.class": "gce"}
-    ingress = platform.ingress_configuration
-    if ingress is not None and "managed" in ingress.global_load_balancer.ssl_certificates.lower():
-        annotations["networking.gke.io/managed-certificates"] = PART_OF
-    paths = [
-        {
-            "path": backend.path,
-            "pathType": "ImplementationSpecific",
-            "backend": {"service": {"name": backend.service, "port": {"number": 80}}},
-        }
-        for backend in backends
-    ]
-    return {
-        "ingress.yaml": {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": _meta(PART_OF, {"app.kubernetes.io/part-of": PART_OF}, annotations),
-            "spec": {"rules": [{"http": {"paths": paths}}]},
-        }
-    }
-
-
 # ---- overlays: what differs by environment ----------------------------------------------------
 
 
@@ -233,7 +219,57 @@ def environment_manifests(
         version = versions.get(service.name, DEFAULT_VERSION)
         for file, manifest in _service_rollout(platform, environment, service, version, profile.container).items():
             manifests[f"{service.name}/{file}"] = manifest
+    manifests.update(ingress_manifests(platform, environment))
     manifests.update(_security(platform, environment))
+    return manifests
+
+
+def ingress_manifests(platform: Platform, environment: Environment) -> dict[str, Manifest]:
+    """The environment's Ingress of the global load balancer (its health checks are the services' readiness probes)
+    and, where the file gives the environment domains under Google-managed SSL, the ``ManagedCertificate`` that
+    covers them — each environment its own, since a domain resolves to one load balancer only.
+
+    As GKE documents a Google-managed certificate (https://cloud.google.com/kubernetes-engine/docs/how-to/managed-certs):
+    the ManagedCertificate (``networking.gke.io/v1``) lives in the Ingress's namespace, and the Ingress names it in
+    ``networking.gke.io/managed-certificates`` — only where one is rendered (an Ingress naming a certificate that does
+    not exist has none); the Ingress is an external Application Load Balancer, ``kubernetes.io/ingress.class: gce``
+    (managed certificates do not work with ``gce-internal``; GKE still reads the class from this annotation, not
+    from ``spec.ingressClassName``); and a reserved global static IP address, named by
+    ``kubernetes.io/ingress.global-static-ip-name``, keeps the address the domains' DNS records point at when the
+    Ingress is re-created — rendered where the file names one (``static_ips``)."""
+    ingress = platform.ingress_configuration
+    backends = _backends(platform)
+    if ingress is None or not backends:
+        return {}
+    balancer = ingress.global_load_balancer
+    annotations = {"kubernetes.io/ingress.class": "gce"}
+    address = balancer.static_ip_for(environment.name)
+    if address is not None:
+        annotations["kubernetes.io/ingress.global-static-ip-name"] = address
+    manifests: dict[str, Manifest] = {}
+    domains = balancer.domains_for(environment.name) if balancer.google_managed else ()
+    if domains:
+        annotations["networking.gke.io/managed-certificates"] = PART_OF
+        manifests["managedcertificate.yaml"] = {
+            "apiVersion": "networking.gke.io/v1",
+            "kind": "ManagedCertificate",
+            "metadata": _meta(PART_OF, {"app.kubernetes.io/part-of": PART_OF}),
+            "spec": {"domains": list(domains)},
+        }
+    paths = [
+        {
+            "path": backend.path,
+            "pathType": "ImplementationSpecific",
+            "backend": {"service": {"name": backend.service, "port": {"number": 80}}},
+        }
+        for backend in backends
+    ]
+    manifests["ingress.yaml"] = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _meta(PART_OF, {"app.kubernetes.io/part-of": PART_OF}, annotations),
+        "spec": {"rules": [{"http": {"paths": paths}}]},
+    }
     return manifests
 
 

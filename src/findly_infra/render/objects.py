@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from findly_infra.domain.cluster import CLUSTER_SCOPED, ENVIRONMENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, object_key
 from findly_infra.domain.platform import Platform
-from findly_infra.render.manifests import Manifest, environment_manifests, service_base_manifests, shared_base_manifests
+from findly_infra.render.manifests import Manifest, environment_manifests, service_base_manifests
 from findly_infra.render.rules import alert_rule_groups, prometheus_rule, slo_rule_groups
 
 __all__ = ["environment_objects", "for_apply"]
@@ -29,7 +29,6 @@ def environment_objects(
     objects: list[Manifest] = []
     for service in platform.all_services:
         objects += service_base_manifests(platform, service).values()
-    objects += shared_base_manifests(platform).values()
     alerts, slos = alert_rule_groups(platform), slo_rule_groups(platform)
     if alerts:
         objects.append(prometheus_rule("findly-alerts", alerts))

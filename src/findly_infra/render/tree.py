@@ -16,12 +16,7 @@ from typing import Any
 
 from findly_infra.domain.platform import Platform
 from findly_infra.render.access import access_objects
-from findly_infra.render.manifests import (
-    Manifest,
-    environment_manifests,
-    service_base_manifests,
-    shared_base_manifests,
-)
+from findly_infra.render.manifests import Manifest, environment_manifests, service_base_manifests
 from findly_infra.render.rules import alert_rule_groups, prometheus_rule, slo_rule_groups
 
 __all__ = ["HEADER", "OWNED", "UnsafeOutputError", "dump", "render_platform", "write_tree"]
@@ -153,7 +148,6 @@ def render_platform(
     for service in platform.all_services:
         for name, manifest in service_base_manifests(platform, service).items():
             base[f"{service.name}/{name}"] = manifest
-    base.update(shared_base_manifests(platform))
     alerts, slos = alert_rule_groups(platform), slo_rule_groups(platform)
     if alerts:
         base["monitoring/prometheusrule-alerts.yaml"] = prometheus_rule("findly-alerts", alerts)

@@ -52,7 +52,14 @@ from findly_infra.domain.notation import (
     RelativeThreshold,
     Threshold,
 )
-from findly_infra.domain.operations import AlertGroup, AlertRule, PerformanceTargets
+from findly_infra.domain.operations import (
+    AlertGroup,
+    AlertRule,
+    Backend,
+    GlobalLoadBalancer,
+    IngressConfiguration,
+    PerformanceTargets,
+)
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.slo import (
     AvailabilityObjective,
@@ -75,6 +82,7 @@ from findly_infra.domain.strategy import (
 __all__ = [
     "byte_sizes",
     "canary_strategies",
+    "certificate_domains",
     "cpu_quantities",
     "dns_labels",
     "durations",
@@ -93,6 +101,14 @@ __all__ = [
 
 dns_labels = st.from_regex(r"\A[a-z]([a-z0-9-]{0,10}[a-z0-9])?\Z")
 """Lower-case names that are valid DNS labels (service, environment and group names)."""
+
+certificate_domains = st.builds(
+    lambda labels, top: ".".join([*labels, top]),
+    st.lists(st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?\Z"), min_size=1, max_size=3),
+    st.from_regex(r"\A[a-z]([a-z0-9-]{0,4}[a-z0-9])\Z"),
+).filter(lambda domain: len(domain) <= 63)
+"""Domains a Google-managed certificate takes (GKE's ManagedCertificate: dotted DNS labels, the last starting with a
+letter, no wildcard, at most 63 characters)."""
 
 github_logins = st.from_regex(r"\A[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\Z")
 """GitHub logins: letters, digits and single hyphens, not at either end, at most 39 characters."""
@@ -418,6 +434,20 @@ def _autoscaler(service: Service, data: st.DataObject) -> HorizontalAutoscaler:
     return HorizontalAutoscaler(service.name.replace("-", "_"), low, low + data.draw(st.integers(0, 20)), (cpu, *extra))
 
 
+def _ingress(
+    services: tuple[Service, ...], environments: tuple[Environment, ...], data: st.DataObject
+) -> IngressConfiguration:
+    """A global load balancer in front of the services, with Google-managed certificates for some environments: each
+    its own domains (a domain resolves to one load balancer), some with a reserved address."""
+    backends = tuple(Backend(s.name, f"/{s.name}/*", s.health_check.path) for s in services)
+    with_domains = data.draw(st.lists(st.sampled_from([e.name for e in environments]), unique=True))
+    wanted = len(with_domains) * 2
+    pool = data.draw(st.lists(certificate_domains, min_size=wanted, max_size=max(wanted, 12), unique=True))
+    domains = tuple((name, tuple(pool[2 * i : 2 * i + 2])) for i, name in enumerate(with_domains))
+    static_ips = tuple((name, f"{name}-ip") for name in with_domains if data.draw(st.booleans()))
+    return IngressConfiguration(GlobalLoadBalancer(backends, "Google-managed SSL", domains, static_ips))
+
+
 def platforms() -> st.SearchStrategy[Platform]:
     """Whole platforms that pass every error-level check (warnings may remain)."""
 
@@ -444,6 +474,8 @@ def platforms() -> st.SearchStrategy[Platform]:
             for name in data.draw(st.lists(dns_labels, max_size=3, unique=True))
         )
         cluster = data.draw(st.none() | _cluster())
+        fronted: bool = data.draw(st.booleans())
+        ingress = _ingress(services, environments, data) if services and fronted else None
         service_down = AlertRule("ServiceDown", "up == 0", "critical", Duration.of(minutes=1), "pagerduty")
         large = ResourceQuota(CpuQuantity(500), CpuQuantity(2000), ByteSize(2**29), ByteSize(2**30))
         return Platform(
@@ -456,6 +488,7 @@ def platforms() -> st.SearchStrategy[Platform]:
             hpa_configuration=tuple(_autoscaler(s, data) for s in services if data.draw(st.booleans())),
             gke_cluster=cluster[0] if cluster else None,
             cluster_autoscaler=cluster[1] if cluster else None,
+            ingress_configuration=ingress,
             alerting_rules=(AlertGroup("critical_alerts", (service_down,)),) if data.draw(st.booleans()) else (),
             services=services,
             approver_groups=None if not groups and data.draw(st.booleans()) else groups,

@@ -30,6 +30,12 @@ EXAMPLE_FINDINGS: list[Finding] = [
         "application-pool can grow to 30 nodes (10 per zone in 3 zones), above cluster_autoscaler.resource_limits.max_nodes_per_pool (20), which GKE does not enforce: the pool's own max_nodes bounds it",
     ),
     (
+        "ingress-https",
+        "warning",
+        "ingress_configuration.global_load_balancer.ssl_certificates",
+        "Google-managed SSL needs each environment's domains (ingress_configuration.global_load_balancer.domains), and development, staging, production have none: their Ingress serves plain HTTP only",
+    ),
+    (
         "alert-error-ratio",
         "warning",
         "alerting_rules.critical_alerts[1].expression",

@@ -1207,13 +1207,15 @@ def _strict_decoding(resource: ResourceType, how: str, patched: Mapping[str, Any
 
 def _printed_manager(name: str, owner: _Owner) -> str:
     """How a conflict names a manager (``printManager``, k8s.io/apimachinery/pkg/util/managedfields/internal/
-    conflict.go): ``"kubectl-edit" using policy/v1 at 2026-01-05T09:00:00Z`` for an update,
-    ``"findly-infra"`` for an apply, ``with subresource "status"`` where it wrote one."""
-    printed = json.dumps(name)
+    conflict.go): ``"kubectl-edit" using policy/v1`` for an update, ``"findly-infra"`` for an apply, ``with
+    subresource "status"`` where it wrote one. Never a time: the manager it prints is the identifier
+    ``BuildManagerIdentifier`` made (managedfields.go), which clears ``Time`` ("Never include the time in the manager
+    identifier"), so ``printManager``'s ``at <time>`` branch is never taken for a stored manager."""
+    printed = json.dumps(name, ensure_ascii=False)  # Go's %q keeps printable characters as they are
     if owner.subresource:
-        printed += f" with subresource {json.dumps(owner.subresource)}"
+        printed += f" with subresource {json.dumps(owner.subresource, ensure_ascii=False)}"
     if owner.operation == "Update":
-        printed += f" using {owner.api_version} at {owner.time}"
+        printed += f" using {owner.api_version}"
     return printed
 
 

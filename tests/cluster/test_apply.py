@@ -443,7 +443,7 @@ def test_an_apply_the_server_answers_500_for_an_undeclared_field_is_bad_input_na
     declare with HTTP 500 ``failed to create typed patch object``. The same body fails the same way every time: it is
     refused once (not retried five times into exit 5), as bad input naming the object and the field, nothing
     changed."""
-    with KubernetesStandIn(apply_typed_errors=True, crds=[_virtual_service_crd_without_route_names()]) as older:
+    with KubernetesStandIn(crds=[_virtual_service_crd_without_route_names()]) as older:
         older.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, manager="administrator")
         config = tmp_path / "kubeconfig"
         config.write_text(yaml.safe_dump(older.kubeconfig()))
@@ -462,7 +462,6 @@ def test_an_apply_the_server_answers_500_for_an_undeclared_field_is_bad_input_na
 def test_a_built_in_kind_with_an_undeclared_field_is_named_by_its_path(
     cluster: KubernetesStandIn, objects: KubernetesObjects
 ) -> None:
-    cluster.apply_typed_errors = True
     cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, manager="administrator")
     (deployment,) = [o for o in production() if object_key(o) == ("apps/v1", "Deployment", NS, "fn-posts")]
     deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}

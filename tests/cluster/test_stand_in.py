@@ -75,23 +75,26 @@ def test_discovery_names_the_groups_and_resources_the_adapter_uses(api: client.A
 
 
 def test_objects_are_validated_against_the_real_schemas(api: client.ApiClient) -> None:
-    bad = deployment(replicas="three")
+    """A server-side apply is typed against the kind's schema before anything else: a value of another type is the
+    500 structured-merge-diff's typing gives (structuredmerge.go, typed/validate.go). A create with
+    fieldValidation=Warn keeps the object, drops the unknown field and says so in a Warning header quoted as
+    NewWarningHeader quotes it (k8s.io/apimachinery/pkg/util/net/http.go: the inner quotes escaped)."""
     with pytest.raises(ApiException) as refused:
-        apply(api, bad)
-    assert refused.value.status == 422
-    assert error(refused)["details"]["causes"][0]["field"] == "spec.replicas"
-    misspelt = deployment(replicass=3)
-    with pytest.raises(ApiException) as strict:
-        apply(api, misspelt, field_validation="Strict")
-    assert (strict.value.status, error(strict)["message"]) == (
-        400,
-        'strict decoding error: unknown field "spec.replicass"',
+        apply(api, deployment(replicas="three"))
+    assert (refused.value.status, error(refused)["message"]) == (
+        500,
+        f"failed to create typed patch object ({NS}/fn-posts; apps/v1, Kind=Deployment): "
+        ".spec.replicas: expected numeric (int or float), got string",
     )
-    warned = client.AppsV1Api(api).patch_namespaced_deployment_with_http_info(
-        "fn-posts", NS, misspelt, field_manager="findly-infra", _content_type=APPLY, field_validation="Warn"
+    response = api.call_api(  # sent as it is: the typed API would refuse the field client-side
+        "POST",
+        f"{api.configuration.host}/apis/apps/v1/namespaces/{NS}/deployments?fieldValidation=Warn",
+        {"Content-Type": "application/json"},
+        deployment(replicass=3),
     )
-    assert 'unknown field \\"spec.replicass\\"' in warned[2]["Warning"] or "spec.replicass" in warned[2]["Warning"]
-    assert "replicass" not in json.dumps(client.ApiClient().sanitize_for_serialization(warned[0].spec))
+    assert response.status == 201
+    assert response.getheader("Warning") == '299 - "unknown field \\"spec.replicass\\""'
+    assert "replicass" not in json.dumps(json.loads(response.read())["spec"])
 
 
 def test_a_deployments_selector_must_select_its_pods_and_never_changes(api: client.ApiClient) -> None:
@@ -326,7 +329,11 @@ def test_merge_json_and_strategic_patches(api: client.ApiClient) -> None:
             {"spec": {}},
             _content_type="application/strategic-merge-patch+json",
         )
-    assert custom.value.status in (404, 415)
+    assert (custom.value.status, error(custom)["message"]) == (  # the patch type is checked first (patch.go)
+        415,
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+    )
 
 
 # ---- status subresource, generation -------------------------------------------------------------------------------
@@ -509,10 +516,11 @@ def test_kubectl_applies_the_rendered_tree_server_side_and_again_changes_nothing
     second = kubectl_apply(tree)
     assert second.returncode == 0, second.stderr
     assert {json.dumps(o["metadata"]["resourceVersion"]) for o in cluster.objects("apps/v1", "Deployment")} == versions
-    misspelt = tree.replace("replicas:", "replicass:", 1)
+    misspelt = tree.replace("replicas:", "replicass:", 1)  # refused as kube-apiserver refuses it, --validate or not
     refused = kubectl_apply(misspelt)
     assert refused.returncode != 0
-    assert 'unknown field "spec.replicass"' in refused.stderr
+    assert "failed to create typed patch object (findly-now-production/" in refused.stderr
+    assert ".spec.replicass: field not declared in schema" in refused.stderr
 
 
 # ---- fidelity to kube-apiserver's own answers (issue 22), each rule with the source it follows ----------------------
@@ -522,59 +530,103 @@ def status_of(exc: pytest.ExceptionInfo[ApiException]) -> tuple[int, dict[str, A
     return exc.value.status, error(exc)
 
 
-def test_a_mistyped_server_side_apply_is_answered_500_as_kube_apiserver_does(tmp_path: Path) -> None:
-    """kubernetes/kubernetes#122480: structured-merge-diff's typing of an apply body fails on a field the schema does
-    not declare, and the field manager returns that as a plain error (structuredmerge.go: ``failed to create typed
-    patch object``), which the server answers 500 with no reason (``responsewriters.ErrorToAPIStatus``) — whatever
-    fieldValidation says (KEP-2885: "for apply patch, server side schema validation already occurs and is not
-    optional")."""
-    with KubernetesStandIn(apply_typed_errors=True) as strict_cluster:
-        api_client = client.ApiClient(strict_cluster.configuration())
+def test_a_mistyped_server_side_apply_is_answered_500_as_kube_apiserver_does(
+    api: client.ApiClient, cluster: KubernetesStandIn, tmp_path: Path
+) -> None:
+    """kubernetes/kubernetes#122480, #139253: structured-merge-diff's typing of an apply body fails on a field the
+    schema does not declare, and the field manager returns that as a plain error (structuredmerge.go: ``failed to
+    create typed patch object``), which the server answers 500 with no reason (``responsewriters.ErrorToAPIStatus``)
+    — by default, and whatever fieldValidation says (KEP-2885: "for apply patch, server side schema validation
+    already occurs and is not optional"; handlers/patch.go's applyPatcher runs its strict check only after the apply,
+    and only for duplicate keys). Nothing is created."""
+    body = deployment()
+    body["spec"]["template"]["spec"]["containers"][0]["portss"] = [{"containerPort": 9090}]
+    for validation in ("Strict", "Warn", "Ignore", None):
+        with pytest.raises(ApiException) as refused:
+            apply(api, body, **({"field_validation": validation} if validation else {}))
+        assert status_of(refused) == (
+            500,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": f"failed to create typed patch object ({NS}/fn-posts; apps/v1, Kind=Deployment): "
+                '.spec.template.spec.containers[name="app"].portss: field not declared in schema',
+                "code": 500,
+            },
+        )
+    twice = deployment()  # the fabric8 case (fabric8io/kubernetes-client#6927): two env entries of one name
+    twice["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": "foo", "value": "x"},
+        {"name": "foo", "value": "y"},
+    ]
+    with pytest.raises(ApiException) as duplicated:
+        apply(api, twice)
+    assert error(duplicated)["message"].endswith(
+        '.spec.template.spec.containers[name="app"].env: duplicate entries for key [name="foo"]'
+    )
+    core = client.CoreV1Api(api)
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "fn-posts", "namespace": NS}}
+    with pytest.raises(ApiException) as core_group:  # the core group's kind printed as GroupVersionKind.String does
+        core.patch_namespaced_service_account(
+            "fn-posts",
+            NS,
+            {**account, "automountServiceAccountTokens": False},
+            field_manager="findly-infra",
+            _content_type=APPLY,
+        )
+    assert error(core_group)["message"] == (
+        f"failed to create typed patch object ({NS}/fn-posts; /v1, Kind=ServiceAccount): "
+        ".automountServiceAccountTokens: field not declared in schema"
+    )
+    assert cluster.get("apps/v1", "Deployment", NS, "fn-posts") is None
+    assert cluster.get("v1", "ServiceAccount", NS, "fn-posts") is None
+    kubectl = require_tool("kubectl", KUBECTL_INSTALL)
+    config = tmp_path / "kubeconfig"
+    config.write_text(yaml.safe_dump(cluster.kubeconfig()))
+    refused_by_kubectl = subprocess.run(
+        [kubectl, "--kubeconfig", str(config), "apply", "--server-side", "-f", "-"],
+        input=yaml.safe_dump(body),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused_by_kubectl.returncode != 0
+    assert refused_by_kubectl.stderr.strip() == (
+        f"Error from server: failed to create typed patch object ({NS}/fn-posts; apps/v1, Kind=Deployment): "
+        '.spec.template.spec.containers[name="app"].portss: field not declared in schema'
+    )
+
+
+def test_the_lenient_apply_a_test_may_ask_for_drops_the_field_and_invents_no_strict_error() -> None:
+    """``unfaithful_lenient_apply=True`` is the leniency no kube-apiserver has, kept for a test that needs it: an
+    apply's undeclared field is dropped with a Warning (even with fieldValidation=Strict: the stand-in no longer
+    invents a 400 ``strict decoding error`` for apply, which no handler words), and a value of another type is
+    judged by the schema (422) rather than typed (500)."""
+    with KubernetesStandIn(unfaithful_lenient_apply=True) as lenient:
+        api_client = client.ApiClient(lenient.configuration())
         client.CoreV1Api(api_client).create_namespace(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}
         )
-        body = deployment()
-        body["spec"]["template"]["spec"]["containers"][0]["portss"] = [{"containerPort": 9090}]
-        for validation in ("Strict", "Ignore"):
-            with pytest.raises(ApiException) as refused:
-                apply(api_client, body, field_validation=validation)
-            assert status_of(refused) == (
-                500,
-                {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Failure",
-                    "message": f"failed to create typed patch object ({NS}/fn-posts; apps/v1, Kind=Deployment): "
-                    '.spec.template.spec.containers[name="app"].portss: field not declared in schema',
-                    "code": 500,
-                },
-            )
-        twice = deployment()  # the fabric8 case (fabric8io/kubernetes-client#6927): two env entries of one name
-        twice["spec"]["template"]["spec"]["containers"][0]["env"] = [
-            {"name": "foo", "value": "x"},
-            {"name": "foo", "value": "y"},
-        ]
-        with pytest.raises(ApiException) as duplicated:
-            apply(api_client, twice)
-        assert error(duplicated)["message"].endswith(
-            '.spec.template.spec.containers[name="app"].env: duplicate entries for key [name="foo"]'
+        applied = client.AppsV1Api(api_client).patch_namespaced_deployment_with_http_info(
+            "fn-posts",
+            NS,
+            deployment(replicass=3),
+            field_manager="findly-infra",
+            _content_type=APPLY,
+            field_validation="Strict",
         )
-        assert strict_cluster.get("apps/v1", "Deployment", NS, "fn-posts") is None
-        kubectl = require_tool("kubectl", KUBECTL_INSTALL)
-        config = tmp_path / "kubeconfig"
-        config.write_text(yaml.safe_dump(strict_cluster.kubeconfig()))
-        refused_by_kubectl = subprocess.run(
-            [kubectl, "--kubeconfig", str(config), "apply", "--server-side", "-f", "-"],
-            input=yaml.safe_dump(body),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert refused_by_kubectl.returncode != 0
-        assert "failed to create typed patch object" in refused_by_kubectl.stderr
-        assert "portss: field not declared in schema" in refused_by_kubectl.stderr
+        assert applied[1] == 201
+        assert applied[2]["Warning"] == '299 - "unknown field \\"spec.replicass\\""'
+        stored = lenient.get("apps/v1", "Deployment", NS, "fn-posts")
+        assert stored is not None
+        assert "replicass" not in stored["spec"]
+        with pytest.raises(ApiException) as mistyped:
+            apply(api_client, deployment(replicas="three"))
+        assert mistyped.value.status == 422
+        assert error(mistyped)["details"]["causes"][0]["field"] == "spec.replicas"
 
 
 def test_a_dry_run_delete_deletes_nothing_however_it_is_asked(
@@ -825,11 +877,20 @@ def test_labels_and_annotations_are_validated_as_apimachinery_does(api: client.A
     ]
     assert details["message"].startswith('Deployment.apps "fn-posts" is invalid: [metadata.labels: Invalid value: ')
     assert (details["details"]["group"], details["details"]["kind"]) == ("apps", "Deployment")
+    heavy = deployment()  # ValidateAnnotationsSize: field.TooLong, worded "may not be more than" since 1.32
+    heavy["metadata"]["annotations"] = {"findly.dev/notes": "x" * (256 * 1024)}
+    with pytest.raises(ApiException) as too_long:
+        apply(api, heavy)
+    assert [f"{c['field']}: {c['message']}" for c in error(too_long)["details"]["causes"]] == [
+        "metadata.annotations: Too long: may not be more than 262144 bytes"
+    ]
 
 
 def test_conflicts_are_worded_as_kube_apiserver_words_them(api: client.ApiClient, cluster: KubernetesStandIn) -> None:
     """errors.NewAlreadyExists, errors.NewConflict with OptimisticLockErrorMsg, and NewConflictError for apply
-    (conflict.go: one cause per field, managers printed with their operation, grouped in name order)."""
+    (conflict.go: one cause per field, managers printed with their operation, grouped in name order). An updater is
+    printed with its API version and no time: the manager printManager is given is BuildManagerIdentifier's, which
+    clears Time (managedfields.go), so real messages read ``conflict with "kubectl-edit" using apps/v1: …``."""
     apps = client.AppsV1Api(api)
     created = apps.create_namespaced_deployment(NS, deployment(replicas=2))
     with pytest.raises(ApiException) as exists:
@@ -859,16 +920,94 @@ def test_conflicts_are_worded_as_kube_apiserver_words_them(api: client.ApiClient
     updated = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
     assert updated is not None
     entry = next(m for m in updated["metadata"]["managedFields"] if m["operation"] == "Update")
+    assert entry["time"]  # the entry has its time; the message does not print it
     rival = deployment(image="x:2", replicas=5)
     with pytest.raises(ApiException) as conflicting:
         apply(api, rival, manager="someone-else")
     body = error(conflicting)
-    printed = f'"{entry["manager"]}" using apps/v1 at {entry["time"]}'
+    printed = f'"{entry["manager"]}" using apps/v1'
     assert body["message"] == (
         f"Apply failed with 2 conflicts: conflicts with {printed}:\n"
         '- .spec.replicas\n- .spec.template.spec.containers[name="app"].image'
     )
     assert [c["message"] for c in body["details"]["causes"]] == [f"conflict with {printed}"] * 2
+
+
+def test_an_object_sent_to_another_name_is_refused_naming_both(api: client.ApiClient) -> None:
+    """The update and patch handlers check the object they are about to store against the URL: its namespace first
+    (rest.EnsureObjectNamespaceMatchesRequestNamespace, registry/rest/meta.go), then its name (checkName,
+    endpoints/handlers/rest.go: ``the name of the object (%s) does not match the name on the URL (%s)``) — for a
+    replace, an apply and a write to /scale alike; a replace's body must carry its name."""
+    apps = client.AppsV1Api(api)
+    apply(api, deployment())
+
+    def refused(call: Any) -> tuple[int, str, str]:
+        with pytest.raises(ApiException) as caught:
+            call()
+        return caught.value.status, error(caught)["reason"], error(caught)["message"]
+
+    other = deployment("fn-other")
+    mismatch = "the name of the object (fn-other) does not match the name on the URL (fn-posts)"
+    assert refused(lambda: apps.replace_namespaced_deployment("fn-posts", NS, other)) == (400, "BadRequest", mismatch)
+    with pytest.raises(ApiException) as applied:
+        apps.patch_namespaced_deployment("fn-posts", NS, other, field_manager="findly-infra", _content_type=APPLY)
+    assert (applied.value.status, error(applied)["message"]) == (400, mismatch)
+    unnamed = deployment()
+    del unnamed["metadata"]["name"]
+    response = api.call_api(
+        "PUT",
+        f"{api.configuration.host}/apis/apps/v1/namespaces/{NS}/deployments/fn-posts",
+        {"Content-Type": "application/json"},
+        unnamed,
+    )
+    assert (response.status, json.loads(response.read())["message"]) == (
+        400,
+        "the name of the object () does not match the name on the URL (fn-posts)",
+    )
+    elsewhere = deployment("fn-other")
+    elsewhere["metadata"]["namespace"] = "default"
+    assert refused(lambda: apps.replace_namespaced_deployment("fn-posts", NS, elsewhere)) == (
+        400,
+        "BadRequest",
+        "the namespace of the provided object does not match the namespace sent on the request",
+    )
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "fn-other"}, "spec": {"replicas": 2}}
+    assert refused(lambda: apps.replace_namespaced_deployment_scale("fn-posts", NS, scale)) == (
+        400,
+        "BadRequest",
+        mismatch,
+    )
+
+
+def test_an_apply_of_another_kind_or_version_is_refused_by_the_version_check(api: client.ApiClient) -> None:
+    """versionCheckManager, the outermost of the field managers since Kubernetes 1.28 (managedfields/internal/
+    versioncheck.go): an apply body whose group, version or kind is not the endpoint's is a 400 ``invalid object
+    type: <GroupVersionKind>`` — a missing apiVersion or kind is an empty one."""
+    apps = client.AppsV1Api(api)
+
+    def refused(body: dict[str, Any], *, scale: bool = False) -> tuple[int, str]:
+        patch = apps.patch_namespaced_deployment_scale if scale else apps.patch_namespaced_deployment
+        with pytest.raises(ApiException) as caught:
+            patch("fn-posts", NS, body, field_manager="findly-infra", _content_type=APPLY)
+        return caught.value.status, error(caught)["message"]
+
+    assert refused({**deployment(), "apiVersion": "apps/v1beta1"}) == (
+        400,
+        "invalid object type: apps/v1beta1, Kind=Deployment",
+    )
+    assert refused({k: v for k, v in deployment().items() if k != "kind"}) == (
+        400,
+        "invalid object type: apps/v1, Kind=",
+    )
+    assert refused({k: v for k, v in deployment().items() if k != "apiVersion"}) == (
+        400,
+        "invalid object type: /, Kind=Deployment",
+    )
+    apply(api, deployment())
+    assert refused({"kind": "Scale", "metadata": {"name": "fn-posts"}, "spec": {"replicas": 2}}, scale=True) == (
+        400,
+        "invalid object type: /, Kind=Scale",
+    )
 
 
 def test_deployments_scale_through_their_scale_subresource(

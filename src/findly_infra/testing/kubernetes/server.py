@@ -5,7 +5,9 @@ It behaves as kube-apiserver does where a deployment tool depends on it, each ru
 - **types**: discovery (``/api``, ``/apis``, ``/version``); the built-in kinds validated against their real OpenAPI
   schemas (``kubernetes-validate``'s), the custom resources against their CustomResourceDefinitions (``crds``: Istio's
   published schemas and CEL rules, GKE's ManagedCertificate, the Prometheus operator's PrometheusRule; ``crds=`` adds
-  others); unknown fields refused with ``fieldValidation=Strict`` (400), dropped with a ``Warning`` header otherwise;
+  others); a create's, update's or patch's unknown fields refused with ``fieldValidation=Strict`` (400, 422), dropped
+  with a ``Warning`` header otherwise, and a server-side apply's refused with the 500 kube-apiserver answers whatever
+  ``fieldValidation`` says;
   names, labels, annotations, Services and Deployments' selectors validated as the server validates them, each error
   worded as it words them (``validation``); a namespace that does not exist refused (404); defaults and allocations
   set (a Deployment's replicas and strategy, a Service's type, affinity and cluster IP, ports' protocol, a
@@ -13,8 +15,8 @@ It behaves as kube-apiserver does where a deployment tool depends on it, each ru
 - **writes**: create (409 AlreadyExists), replace (PUT, 409 Conflict on a stale ``resourceVersion``), delete (with
   ``DeleteOptions`` from the body or the query: ``dryRun``, preconditions), JSON merge patch, JSON patch, strategic
   merge patch, and **server-side apply** with ``managedFields``: conflicts between managers (409, worded and caused
-  as ``NewConflictError`` words them), ``force``, removal of what a manager stopped applying, create-on-apply, and —
-  with ``apply_typed_errors`` — the 500 a real server answers an apply its schema cannot type; ``dryRun=All``; the
+  as ``NewConflictError`` words them), ``force``, removal of what a manager stopped applying, create-on-apply, and
+  the 500 a real server answers an apply its schema cannot type; ``dryRun=All``; the
   status subresource (object writes leave ``.status`` alone; ``/status`` writes only it) and a Deployment's ``/scale``
   (``autoscaling/v1`` Scale); ``generation`` moves with the spec; ``resourceVersion`` with every change (an unchanged
   apply changes nothing);
@@ -202,24 +204,27 @@ class KubernetesStandIn:
         schema_set: Schemas | None = None,
         omit_groups: Iterable[str] = (),
         crds: Iterable[Mapping[str, Any]] = (),
-        apply_typed_errors: bool = False,
+        unfaithful_lenient_apply: bool = False,
     ) -> None:
         """*omit_groups*: API groups this cluster does not serve (``networking.istio.io``: Istio is not installed).
         *crds*: CustomResourceDefinitions (``apiextensions.k8s.io/v1`` documents, such as the ones Istio publishes)
         served besides or instead of the stand-in's own (``crds.CUSTOM_RESOURCE_DEFINITIONS``): a kind they define
-        replaces the stand-in's version of it. *apply_typed_errors*: answer a server-side apply whose body does not fit
-        the kind's schema (a field it does not declare, two items of a keyed list with one key, a scalar of another
-        type) as kube-apiserver does — HTTP 500, ``failed to create typed patch object (NS/NAME; GROUP/VERSION,
-        Kind=KIND): .spec.x: field not declared in schema``, whatever ``fieldValidation`` says
-        (kubernetes/kubernetes#122480, #139253: structured-merge-diff's typing error is not a Status); off, such an
-        apply is judged by ``fieldValidation`` as a create or update is (400 ``strict decoding error`` with
-        ``Strict``, a ``Warning`` and the field dropped otherwise)."""
+        replaces the stand-in's version of it.
+
+        A server-side apply whose body does not fit the kind's schema (a field it does not declare, two items of a
+        keyed list with one key, a scalar of another type) is answered as kube-apiserver answers it — HTTP 500,
+        ``failed to create typed patch object (NS/NAME; GROUP/VERSION, Kind=KIND): .spec.x: field not declared in
+        schema``, whatever ``fieldValidation`` says (kubernetes/kubernetes#122480, #139253: structured-merge-diff's
+        typing error is not a Status). *unfaithful_lenient_apply* turns that off, for a test that needs the
+        leniency no real server has: such an apply's undeclared fields are then dropped, with a ``Warning`` header
+        (none with ``fieldValidation=Ignore``), and a mistyped value is judged by the schema as a create's is
+        (422)."""
         self.schemas = schema_set or schemas()
         omitted = set(omit_groups)
         definitions = {(d["spec"]["group"], d["spec"]["names"]["kind"]): d for d in CUSTOM_RESOURCE_DEFINITIONS}
         definitions.update({(d["spec"]["group"], d["spec"]["names"]["kind"]): d for d in crds})
         self.kinds = tuple(kind for kind in kind_table(definitions.values()) if kind.group not in omitted)
-        self.apply_typed_errors = apply_typed_errors
+        self.unfaithful_lenient_apply = unfaithful_lenient_apply
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._objects: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -513,8 +518,14 @@ class KubernetesStandIn:
         warnings: list[str] = []
         with self._lock:
             live = self._objects.get(key)
-            if how == "apply" and isinstance(body, dict) and target.subresource == "":
-                self._check_apply_body(resource, target, body)
+            if how == "apply" and isinstance(body, dict) and target.subresource in ("", "status"):
+                self._check_apply_body(resource, body)
+            if how in ("create", "replace", "apply"):
+                if not isinstance(body, dict):
+                    raise APIError(400, "BadRequest", "the request body is not an object")
+                # the handlers check the object's namespace and name before storage and admission (where a namespace
+                # that does not exist is refused): create.go, update.go, patch.go
+                self._check_identity(resource, target, body, apply_to_live=how == "apply" and live is not None)
             if (
                 resource.namespaced
                 and resource.kind != "Namespace"
@@ -540,9 +551,6 @@ class KubernetesStandIn:
             base = copy.deepcopy(live) if live is not None else {}
             root = self.schemas.root(resource)
             if how in ("create", "replace", "apply"):
-                if not isinstance(body, dict):
-                    raise APIError(400, "BadRequest", "the request body is not an object")
-                self._check_identity(resource, target, body)
                 applied = copy.deepcopy(body)
             elif how in ("merge", "strategic") and not isinstance(body, dict):
                 raise APIError(400, "BadRequest", "a merge patch is a JSON object")
@@ -569,8 +577,8 @@ class KubernetesStandIn:
             if resource.namespaced:
                 applied["metadata"].setdefault("namespace", namespace)
             unknown = self.schemas.unknown_fields(resource, applied)
-            if unknown:
-                if strict:
+            if unknown:  # an apply reaches here only with unfaithful_lenient_apply: kube-apiserver answered it 500
+                if strict and how != "apply":
                     raise _strict_decoding(resource, how, applied, unknown)
                 if params.get("fieldValidation") != "Ignore":
                     warnings += [f'unknown field "{name}"' for name in unknown]
@@ -656,31 +664,42 @@ class KubernetesStandIn:
             self._record(resource, "ADDED" if live is None else "MODIFIED", stored)
             return _with_warnings(self._rendered(resource, stored), warnings)
 
-    def _check_apply_body(self, resource: ResourceType, target: _Target, body: Mapping[str, Any]) -> None:
-        """What the field manager refuses of a server-side apply's body before anything else
-        (``structuredMergeManager.Apply``, k8s.io/apimachinery/pkg/util/managedfields/internal/structuredmerge.go):
-        another version (400), ``managedFields`` set (400), and — with *apply_typed_errors* — a body its typed
-        conversion fails on, answered 500 because that error is not a Status."""
-        if body.get("apiVersion") not in (None, resource.api_version):
-            raise APIError(
-                400,
-                "BadRequest",
-                "Incorrect version specified in apply patch. Specified patch version: "
-                f"{body.get('apiVersion')}, expected: {resource.api_version}",
-            )
+    def _check_apply_body(self, resource: ResourceType, body: Mapping[str, Any]) -> None:
+        """What the field manager refuses of a server-side apply's body before anything else, in its order
+        (k8s.io/apimachinery/pkg/util/managedfields/internal): another group, version or kind (400 ``invalid object
+        type: apps/v1beta1, Kind=Deployment``, ``versionCheckManager``, versioncheck.go — the outermost manager since
+        Kubernetes 1.28, before structuredmerge.go's older ``Incorrect version specified in apply patch``), then
+        (``structuredMergeManager.Apply``, structuredmerge.go) ``managedFields`` set (400), and a body its typed
+        conversion fails on (``failed to create typed patch object (%v): %v`` with ``objectGVKNN`` of the body — its
+        own namespace and name, as sent), answered 500 with no reason because that error is not a Status
+        (``responsewriters.ErrorToAPIStatus``, k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/status.go) —
+        unless *unfaithful_lenient_apply*."""
+        _check_applied_kind(body, resource.group, resource.version, resource.kind)
         if (body.get("metadata") or {}).get("managedFields") is not None:
             raise APIError(400, "BadRequest", "metadata.managedFields must be nil")
-        if not self.apply_typed_errors:
+        if self.unfaithful_lenient_apply:
             return
         typed = self.schemas.typed_errors(resource, body)
         if typed:
-            metadata = body.get("metadata") or {}
-            where = f"{metadata.get('namespace') or ''}/{metadata.get('name') or target.name}"
+            sent = body.get("metadata")
+            metadata: Mapping[str, Any] = sent if isinstance(sent, dict) else {}
+            where = f"{metadata.get('namespace') or ''}/{metadata.get('name') or ''}"
+            # schema.GroupVersionKind.String(): "apps/v1, Kind=Deployment", "/v1, Kind=Service" for the core group
             gvk = f"{resource.group}/{resource.version}, Kind={resource.kind}"
+            # typed.ValidationErrors.Error() (structured-merge-diff typed/validate.go): one error as it is, several
+            # as "errors:" and one indented line each
             errors = typed[0] if len(typed) == 1 else "errors:\n" + "\n".join(f"  {e}" for e in typed)
             raise APIError(500, "", f"failed to create typed patch object ({where}; {gvk}): {errors}")
 
-    def _check_identity(self, resource: ResourceType, target: _Target, body: Mapping[str, Any]) -> None:
+    def _check_identity(
+        self, resource: ResourceType, target: _Target, body: Mapping[str, Any], *, apply_to_live: bool
+    ) -> None:
+        """The object's kind, namespace and name against the request's. The namespace first
+        (``rest.EnsureObjectNamespaceMatchesRequestNamespace``, k8s.io/apiserver/pkg/registry/rest/meta.go: an empty
+        one takes the request's), then the name (``checkName``, k8s.io/apiserver/pkg/endpoints/handlers/rest.go:
+        ``the name of the object (%s) does not match the name on the URL (%s)``) — an update's body must carry its
+        name; an apply's may leave it out where the live object gives it (the handler checks the object the apply
+        made). A body of another kind is refused in the stand-in's own words."""
         metadata = body.get("metadata") or {}
         if body.get("kind") not in (None, resource.kind) or body.get("apiVersion") not in (None, resource.api_version):
             raise APIError(
@@ -688,15 +707,17 @@ class KubernetesStandIn:
                 "BadRequest",
                 f"the body is a {body.get('apiVersion')} {body.get('kind')}, sent to {resource.qualified}",
             )
-        name = metadata.get("name")
-        if target.name and name not in (None, target.name):
-            raise APIError(400, "BadRequest", "the name of the object does not match the name on the URL")
-        if resource.namespaced and metadata.get("namespace") not in (None, target.namespace):
+        if resource.namespaced and metadata.get("namespace") not in (None, "", target.namespace):
             raise APIError(
                 400,
                 "BadRequest",
                 "the namespace of the provided object does not match the namespace sent on the request",
             )
+        name = metadata.get("name")
+        if apply_to_live and name is None:
+            return
+        if name != target.name:
+            raise APIError(400, "BadRequest", _name_mismatch(name, target.name))
 
     def _keep_sides(
         self, resource: ResourceType, base: Mapping[str, Any], candidate: dict[str, Any], subresource: str
@@ -1075,13 +1096,8 @@ class KubernetesStandIn:
         if how == "apply":
             if not isinstance(body, dict):
                 raise APIError(400, "BadRequest", "the request body is not an object")
-            if body.get("apiVersion") not in (None, "autoscaling/v1"):
-                raise APIError(
-                    400,
-                    "BadRequest",
-                    "Incorrect version specified in apply patch. Specified patch version: "
-                    f"{body.get('apiVersion')}, expected: autoscaling/v1",
-                )
+            # /scale has its own field manager, of the Scale's kind (installer.go: the subresource's kind)
+            _check_applied_kind(body, "autoscaling", "v1", "Scale")
             new = copy.deepcopy(body)
         elif how == "replace":
             new = copy.deepcopy(body) if isinstance(body, dict) else {}
@@ -1093,8 +1109,14 @@ class KubernetesStandIn:
         else:
             new = fields.json_merge_patch(old, body if isinstance(body, dict) else {})
         metadata = new.get("metadata") or {}
-        if metadata.get("name") not in (None, target.name):
-            raise APIError(400, "BadRequest", "the name of the object does not match the name on the URL")
+        if metadata.get("namespace") not in (None, "", target.namespace):  # rest.EnsureObjectNamespaceMatches…
+            raise APIError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
+        if metadata.get("name") != target.name and (how == "replace" or metadata.get("name") is not None):
+            raise APIError(400, "BadRequest", _name_mismatch(metadata.get("name"), target.name))
         replicas = (new.get("spec") or {}).get("replicas", 0 if how != "apply" else None)
         if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0):
             raise APIError(
@@ -1177,6 +1199,32 @@ _OPTIMISTIC_LOCK = "the object has been modified; please apply your changes to t
 _REPLICAS: fields.Path = (("f", "spec"), ("f", "replicas"))
 
 
+def _check_applied_kind(body: Mapping[str, Any], group: str, version: str, kind: str) -> None:
+    """``versionCheckManager.Apply`` (k8s.io/apimachinery/pkg/util/managedfields/internal/versioncheck.go): the
+    body's group, version and kind — parsed as ``Unstructured.GroupVersionKind`` parses them
+    (``schema.ParseGroupVersion``: ``""`` and ``"/"`` are empty, ``v1`` the core group, more than one ``/`` nothing) —
+    must be the field manager's, else 400 ``invalid object type: %v`` (``GroupVersionKind.String``:
+    ``group/version, Kind=kind``, ``/v1, Kind=Service`` for the core group)."""
+    api_version = body.get("apiVersion")
+    sent_kind = body.get("kind")
+    text = api_version if isinstance(api_version, str) else ""
+    sent_group, sent_version = "", ""
+    if text not in ("", "/"):
+        if text.count("/") == 0:
+            sent_version = text
+        elif text.count("/") == 1:
+            sent_group, sent_version = text.split("/")
+    sent_kind = sent_kind if isinstance(sent_kind, str) else ""
+    if (sent_group, sent_version, sent_kind) != (group, version, kind):
+        raise APIError(400, "BadRequest", f"invalid object type: {sent_group}/{sent_version}, Kind={sent_kind}")
+
+
+def _name_mismatch(name: Any, url_name: str) -> str:
+    """``checkName`` (k8s.io/apiserver/pkg/endpoints/handlers/rest.go), run by the update and patch handlers on the
+    object they are about to store: ``the name of the object (%s) does not match the name on the URL (%s)``."""
+    return f"the name of the object ({name or ''}) does not match the name on the URL ({url_name})"
+
+
 def _conflict(resource: ResourceType, name: str, why: str) -> APIError:
     """``errors.NewConflict``: ``Operation cannot be fulfilled on deployments.apps "x": <why>``."""
     return APIError(
@@ -1190,8 +1238,10 @@ def _conflict(resource: ResourceType, name: str, why: str) -> APIError:
 def _strict_decoding(resource: ResourceType, how: str, patched: Mapping[str, Any], unknown: list[str]) -> APIError:
     """``fieldValidation=Strict`` refusing unknown fields, as each handler words it: a create or update cannot decode
     the body (400, ``Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: …``,
-    handlers/create.go, update.go); a JSON, merge or strategic patch is an invalid ``patch`` (422, handlers/patch.go);
-    an apply (when not typed: see ``apply_typed_errors``) a plain 400."""
+    ``transformDecodeError`` in handlers/rest.go, from create.go and update.go); a JSON, merge or strategic patch is an
+    invalid ``patch`` (422, handlers/patch.go). A server-side apply never gets here: its unknown fields fail its typing
+    first (500, ``_check_apply_body``), and its own strict check (``applyPatcher``, handlers/patch.go) looks only for
+    duplicate keys."""
     error = "strict decoding error: " + ", ".join(f'unknown field "{name}"' for name in unknown)
     if how in ("create", "replace"):
         return APIError(
@@ -1199,21 +1249,21 @@ def _strict_decoding(resource: ResourceType, how: str, patched: Mapping[str, Any
             "BadRequest",
             f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: {error}',
         )
-    if how in ("merge", "json", "strategic"):
-        cause = validation.invalid("patch", json.dumps(patched, separators=(",", ":")), error)
-        return APIError(422, "Invalid", f' "" is invalid: {cause}', details={"causes": [cause.cause()]})
-    return APIError(400, "BadRequest", error)
+    cause = validation.invalid("patch", json.dumps(patched, separators=(",", ":")), error)
+    return APIError(422, "Invalid", f' "" is invalid: {cause}', details={"causes": [cause.cause()]})
 
 
 def _printed_manager(name: str, owner: _Owner) -> str:
     """How a conflict names a manager (``printManager``, k8s.io/apimachinery/pkg/util/managedfields/internal/
-    conflict.go): ``"kubectl-edit" using policy/v1 at 2026-01-05T09:00:00Z`` for an update,
-    ``"findly-infra"`` for an apply, ``with subresource "status"`` where it wrote one."""
-    printed = json.dumps(name)
+    conflict.go): ``"kubectl-edit" using policy/v1`` for an update, ``"findly-infra"`` for an apply, ``with
+    subresource "status"`` where it wrote one. Never a time: the manager it prints is the identifier
+    ``BuildManagerIdentifier`` made (managedfields.go), which clears ``Time`` ("Never include the time in the manager
+    identifier"), so ``printManager``'s ``at <time>`` branch is never taken for a stored manager."""
+    printed = json.dumps(name, ensure_ascii=False)  # Go's %q keeps printable characters as they are
     if owner.subresource:
-        printed += f" with subresource {json.dumps(owner.subresource)}"
+        printed += f" with subresource {json.dumps(owner.subresource, ensure_ascii=False)}"
     if owner.operation == "Update":
-        printed += f" using {owner.api_version} at {owner.time}"
+        printed += f" using {owner.api_version}"
     return printed
 
 
@@ -1605,8 +1655,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        for warning in warnings:
-            self.send_header("Warning", f'299 - "{warning}"')
+        for warning in warnings:  # NewWarningHeader (k8s.io/apimachinery/pkg/util/net/http.go): " and \ escaped
+            quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
+            self.send_header("Warning", f'299 - "{quoted}"')
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -1732,6 +1783,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, stand_in._delete(target, self._delete_options(body, params)))
             return
         content_type = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if method == "PATCH":
+            # PatchResource checks the patch type first, against the route's list (installer.go: JSON, merge,
+            # strategic, apply; a custom resource's has no strategic, apiextensions-apiserver's
+            # customresource_handler.go), worded by negotiation.NewUnsupportedMediaTypeError (errors.go)
+            accepted = [
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                *(() if resource.custom else ("application/strategic-merge-patch+json",)),
+                "application/apply-patch+yaml",
+            ]
+            if content_type not in accepted:
+                raise APIError(
+                    415,
+                    "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types include: "
+                    + ", ".join(accepted),
+                )
         document = self._decode(body, content_type)
         if method == "POST":
             if name:
@@ -1752,11 +1820,7 @@ class _Handler(BaseHTTPRequestHandler):
             "application/merge-patch+json": "merge",
             "application/json-patch+json": "json",
             "application/strategic-merge-patch+json": "strategic",
-        }.get(content_type)
-        if how is None:
-            raise APIError(
-                415, "UnsupportedMediaType", f"the body of the request was in an unknown format ({content_type})"
-            )
+        }[content_type]
         if how == "apply" and not params.get("fieldManager"):
             raise APIError(
                 422,

@@ -102,7 +102,8 @@ def not_supported(field: str, value: Any, supported: Iterable[str]) -> FieldErro
 
 
 def too_long(field: str, max_length: int) -> FieldError:
-    return FieldError("FieldValueTooLong", field, f"Too long: must have at most {max_length} bytes")
+    # field.TooLong (k8s.io/apimachinery/pkg/util/validation/field/errors.go, 1.32 on): "may not be more than N bytes"
+    return FieldError("FieldValueTooLong", field, f"Too long: may not be more than {max_length} bytes")
 
 
 def too_many(field: str, actual: int, maximum: int) -> FieldError:
@@ -231,7 +232,8 @@ def annotation_errors(annotations: Mapping[str, Any], field: str) -> list[FieldE
     errors: list[FieldError] = []
     for key in annotations:
         errors += [invalid(field, str(key), message) for message in label_key(str(key).lower())]
-    size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+    # ValidateAnnotationsSize sums Go string lengths: bytes, not characters
+    size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
     if size > TOTAL_ANNOTATION_SIZE:
         errors.append(too_long(field, TOTAL_ANNOTATION_SIZE))
     return errors

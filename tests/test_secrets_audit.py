@@ -7,6 +7,7 @@ well-kept secret has none. No secret value reaches the audit: it sees versions a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import attrs
 from hypothesis import event, given
@@ -310,3 +311,101 @@ def test_a_rollout_whose_secrets_are_missing_is_refused_before_anything_is_recor
     started = release.deploy("fn-posts", "1.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
     assert started.events[0].type == "rollout_started"
     assert release.deploy("fn-posts", "1.0.0", "development", actor="erin").already  # a retry is not gated again
+
+
+# ---- fidelity review (issue 22): secret IDs that collide across environments; rotation periods Secret Manager takes
+
+
+@given(
+    names=st.lists(st.sampled_from(["payments", "payments-eu", "eu", "payments-eu-west", "api"]), unique=True),
+    environments=st.lists(
+        st.sampled_from(["production", "eu-production", "west-production", "eu-west-production", "staging"]),
+        min_size=1,
+        unique=True,
+    ),
+)
+def test_validate_refuses_two_secrets_of_two_environments_that_are_one_secret_id(
+    names: list[str], environments: list[str]
+) -> None:
+    """``<name>-<environment>`` is one Secret Manager secret for ``payments`` in ``eu-production`` and ``payments-eu``
+    in ``production``: each environment's pods would be granted the other's. Refused, naming both places, exactly
+    when two pairs meet."""
+    from findly_infra.domain.checks import check_platform
+    from findly_infra.domain.secrets import secret_id_collisions
+
+    secrets = attrs.evolve(SECRETS, secrets=tuple(ManagedSecret(name, "api_keys", ("fn-posts",)) for name in names))
+    ids = [f"{name}-{environment}" for name in names for environment in environments]
+    collisions = secret_id_collisions(secrets, environments)
+    assert {c.secret_id for c in collisions} == {i for i in ids if ids.count(i) > 1}
+    for collision in collisions:
+        assert all(f"{name}-{environment}" == collision.secret_id for name, environment in collision.places)
+        event("collision")
+    platform = attrs.evolve(
+        PLATFORM,
+        environments=tuple(attrs.evolve(PLATFORM.environments[0], name=name) for name in environments),
+        secret_management=secrets,
+    )
+    findings = [f for f in check_platform(platform) if f.rule == "secret-ids"]
+    assert len(findings) == len(collisions)
+    for finding, collision in zip(findings, collisions, strict=True):
+        assert finding.severity.value == "error"
+        assert finding.path == ("secret_management", "secrets", collision.places[-1][0])
+        for name, environment in collision.places:
+            assert f"secret_management.secrets.{name} in {environment}" in finding.message
+
+
+def test_the_reviews_example_is_refused_by_validate_exit_2_naming_both_places(tmp_path: Path) -> None:
+    """/tmp/rev/e8: environments production and eu-production, secrets payments and payments-eu."""
+    import io
+
+    from findly_infra.cli import main
+
+    text = EXAMPLE.read_text().replace(
+        "  secret_types:\n",
+        "  secrets:\n    payments: {type: api_keys, services: [fn-posts]}\n"
+        "    payments-eu: {type: api_keys, services: [fn-matcher]}\n  secret_types:\n",
+        1,
+    )
+    text = text.replace(
+        '    rollback_capability: "automatic"\n',
+        '    rollback_capability: "automatic"\n\n  eu-production:\n    purpose: "EU"\n'
+        '    deployment_trigger: "Manual promotion from production"\n',
+        1,
+    )
+    path = tmp_path / "findly.yaml"
+    path.write_text(text)
+    out = io.StringIO()
+    assert main(["validate", str(path)], out=out) == 2
+    (line,) = [line for line in out.getvalue().splitlines() if line.startswith("error: ")]
+    assert line.startswith("error: secret_management.secrets.payments-eu (line ")
+    assert "secret_management.secrets.payments in eu-production" in line
+    assert "secret_management.secrets.payments-eu in production" in line
+    assert "payments-eu-production" in line
+
+
+@given(milliseconds=st.one_of(st.integers(1, 4_000_000_000_000), st.integers(3_599_000, 3_601_000)))
+def test_a_rotation_period_is_one_secret_manager_takes(milliseconds: int) -> None:
+    """Rotation.rotation_period (google/cloud/secretmanager/v1/resources.proto): "Must be in seconds and at least 3600s
+    (1h) and at most 3153600000s (100 years)" — refused where the file says it, not by the API at `secrets schedule`."""
+    import pytest
+
+    from findly_infra.domain import Duration, InvariantError, SecretType
+
+    fits = milliseconds % 1000 == 0 and 3_600_000 <= milliseconds <= 3_153_600_000_000
+    event("fits" if fits else "refused")
+    if fits:
+        SecretType("api_keys", Duration(milliseconds))
+    else:
+        with pytest.raises(InvariantError, match="1 hour to 100 years") as refused:
+            SecretType("api_keys", Duration(milliseconds))
+        assert refused.value.field == "rotation_period"
+
+
+def test_validate_names_the_place_of_a_rotation_period_under_an_hour() -> None:
+    from findly_infra import validate_platform_text
+
+    for period, said in (('"30m"', "got 30 minutes"), ('"36501 days"', "got 36501 days")):
+        text = EXAMPLE.read_text().replace('rotation_period: "30 days"', f"rotation_period: {period}", 1)
+        (error,) = validate_platform_text(text).errors
+        assert error.path == "secret_management.secret_types.database_credentials.rotation_period"
+        assert said in error.message

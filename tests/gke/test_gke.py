@@ -173,3 +173,22 @@ def test_an_update_changes_only_what_the_plan_shows_not_the_nodes_version(gke: G
     after = gke.cluster(PROJECT, LOCATION, CLUSTER).node_pools[0]
     assert after.config.machine_type == "e2-standard-4"
     assert (after.version, after.config.image_type) == (older, "UBUNTU_CONTAINERD")  # the nodes' version unchanged
+
+
+def test_an_update_sends_no_node_version_or_image_type_so_gke_keeps_the_pools(gke: GkeStandIn) -> None:
+    """Fidelity review: the adapter sent the pool's version and image type back on every update; GKE may no longer
+    offer that version and refuses the whole update. gcloud and Terraform leave both out (empty: unchanged)."""
+    from findly_infra.adapters.gke import _update_request
+
+    spec = DESIRED.pools[0]
+    observed = attrs.evolve(spec, version=NODES, image_type="COS_CONTAINERD")
+    for fields in (["machine_type"], ["taints"], ["disk_size_gb", "disk_type"], ["workload_metadata"], ["zones"]):
+        request = _update_request("projects/p/locations/l/clusters/c/nodePools/n", observed, fields, gke_types)
+        assert (request.node_version, request.image_type) == ("", "")
+    _drifted(gke)  # the nodes at 1.29.8, which the stand-in no longer offers: sent back, it would be refused
+    clusters = _clusters(gke)
+    disks = attrs.evolve(DESIRED, pools=tuple(attrs.evolve(p, disk_size_gb=200) for p in DESIRED.pools))
+    clusters.apply(plan_cluster(disks, clusters.observe(LOCATION, CLUSTER)))
+    after = clusters.observe(LOCATION, CLUSTER).pool("application-pool")
+    assert after is not None
+    assert (after.disk_size_gb, after.version) == (200, NODES)

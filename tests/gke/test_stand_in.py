@@ -67,7 +67,7 @@ def test_a_pool_holds_its_version_and_image_and_the_cluster_its_control_planes(g
     ("asked", "becomes"),
     [
         ("", OLDER),  # empty: the version is not changed
-        (OLDER, OLDER),
+        ("1.29.9-gke.1000", "1.29.9-gke.1000"),  # an explicit version GKE offers
         ("-", MASTER),  # "-": picks the Kubernetes master version
         ("1.29", "1.29.9-gke.1000"),  # "1.X": the highest valid patch of 1.X
         ("1.30.4", "1.30.4-gke.1348000"),  # "1.X.Y": the highest valid gke.N of 1.X.Y
@@ -85,6 +85,8 @@ def test_a_node_version_newer_than_the_control_plane_or_not_offered_is_refused(g
         _update(client, node_version="latest")  # the highest offered is 1.31, the control plane 1.30
     with pytest.raises(exceptions.InvalidArgument, match=r'Node version "1.28.1-gke.1" is unsupported'):
         _update(client, node_version="1.28.1-gke.1")
+    with pytest.raises(exceptions.InvalidArgument, match=rf'Node version "{OLDER}" is unsupported'):
+        _update(client, node_version=OLDER)  # the pool's own version, which GKE no longer offers
     assert gke.cluster(PROJECT, LOCATION, CLUSTER).node_pools[0].version == OLDER
 
 
@@ -213,3 +215,83 @@ def test_what_the_stand_in_does_not_model_is_refused_not_ignored(gke: GkeStandIn
     with pytest.raises(exceptions.MethodNotImplemented, match=r"ClusterUpdate.desired_master_version"):
         client.update_cluster(request=gke_types.UpdateClusterRequest(name=PATH, update=update))
     assert list(gke.operations()) == []
+
+
+# ---- fidelity review (issue 22) --------------------------------------------------------------------------------------
+
+
+def _second_pool(gke: GkeStandIn) -> Any:
+    gke.add_cluster(PROJECT, LOCATION, CLUSTER, node_pools=(_pool(), _pool("batch-pool")), master_version=MASTER)
+    return gke.client()
+
+
+def _autoscale(client: Any, pool: str, high: int = 2) -> Any:
+    scaling = gke_types.NodePoolAutoscaling(enabled=True, min_node_count=1, max_node_count=high)
+    request = gke_types.SetNodePoolAutoscalingRequest(name=f"{PATH}/nodePools/{pool}", autoscaling=scaling)
+    return client.set_node_pool_autoscaling(request=request)
+
+
+def test_one_cluster_operation_or_one_operation_per_node_pool_runs_at_a_time(gke: GkeStandIn) -> None:
+    """https://cloud.google.com/kubernetes-engine/docs/troubleshooting/concurrent-operations: "Generally, GKE allows
+    only one cluster-level operation or one operation per node pool to run at the same time"."""
+    client = _second_pool(gke)
+    first = _update(client, disk_size_gb=200)
+    second = _autoscale(client, "batch-pool")  # another pool: runs beside the first
+    busy = r"Cluster is running incompatible operation {}\."
+    with pytest.raises(exceptions.FailedPrecondition, match=busy.format(first.name)):
+        _autoscale(client, "application-pool")  # the same pool: waits
+    update = gke_types.ClusterUpdate(
+        desired_workload_identity_config=gke_types.WorkloadIdentityConfig(workload_pool=f"{PROJECT}.svc.id.goog")
+    )
+    with pytest.raises(exceptions.FailedPrecondition, match="incompatible operation"):  # the cluster: waits for all
+        client.update_cluster(request=gke_types.UpdateClusterRequest(name=PATH, update=update))
+    for operation in gke.operations():  # a list: the stand-in keeps serving while a test walks it
+        full = f"projects/{PROJECT}/locations/{LOCATION}/operations/{operation.name}"
+        while client.get_operation(name=full, timeout=10).status != gke_types.Operation.Status.DONE:
+            pass
+    cluster_wide = client.update_cluster(request=gke_types.UpdateClusterRequest(name=PATH, update=update))
+    with pytest.raises(exceptions.FailedPrecondition, match=busy.format(cluster_wide.name)):
+        _autoscale(client, "batch-pool", high=3)  # a cluster-level operation holds every pool
+    assert isinstance(gke.operations(), list)
+    assert second.operation_type == gke_types.Operation.Type.UPGRADE_NODES  # unverified: see the stand-in
+
+
+def test_a_request_in_the_deprecated_fields_is_refused_as_not_served(gke: GkeStandIn) -> None:
+    client = _cluster(gke)
+    with pytest.raises(exceptions.MethodNotImplemented, match="deprecated project_id, zone, cluster_id"):
+        client.get_cluster(request={"project_id": PROJECT, "zone": LOCATION, "cluster_id": CLUSTER})
+    with pytest.raises(exceptions.MethodNotImplemented, match="deprecated project_id, zone, operation_id"):
+        client.get_operation(request={"project_id": PROJECT, "zone": LOCATION, "operation_id": "operation-1"})
+    with pytest.raises(exceptions.MethodNotImplemented, match="deprecated node_pool_id"):
+        client.get_node_pool(request={"name": POOL, "node_pool_id": "application-pool"})
+
+
+def test_a_cluster_of_a_fleet_hosted_elsewhere_may_take_the_fleets_workload_pool(gke: GkeStandIn) -> None:
+    """Fleet Workload Identity Federation: a cluster registered to a fleet whose host project is another uses the
+    fleet's pool, FLEET_PROJECT_ID.svc.id.goog
+    (https://cloud.google.com/kubernetes-engine/fleet-management/docs/use-workload-identity)."""
+    client = _cluster(gke, fleet_host_project="findly-fleet")
+
+    def identity(pool: str) -> Any:
+        update = gke_types.ClusterUpdate(
+            desired_workload_identity_config=gke_types.WorkloadIdentityConfig(workload_pool=pool)
+        )
+        return client.update_cluster(request=gke_types.UpdateClusterRequest(name=PATH, update=update))
+
+    with pytest.raises(exceptions.InvalidArgument, match=r"findly-now\.svc\.id\.goog or findly-fleet\.svc\.id\.goog"):
+        identity("elsewhere.svc.id.goog")
+    full = f"projects/{PROJECT}/locations/{LOCATION}/operations/{identity('findly-fleet.svc.id.goog').name}"
+    while client.get_operation(name=full).status != gke_types.Operation.Status.DONE:
+        pass
+    assert client.get_cluster(name=PATH).workload_identity_config.workload_pool == "findly-fleet.svc.id.goog"
+
+
+def test_operations_is_a_list_so_a_test_can_call_the_server_while_walking_it(gke: GkeStandIn) -> None:
+    """``operations()`` held the stand-in's lock across ``yield``: a call made while walking it waited for ever."""
+    client = _cluster(gke)
+    _update(client, disk_size_gb=200)
+    operations = gke.operations()
+    assert isinstance(operations, list)
+    for operation in operations:
+        full = f"projects/{PROJECT}/locations/{LOCATION}/operations/{operation.name}"
+        assert client.get_operation(name=full, timeout=5).name == operation.name

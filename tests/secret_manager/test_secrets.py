@@ -328,6 +328,34 @@ def test_a_schedule_changed_by_someone_else_meanwhile_is_refused_not_undone(
     assert (dict(secret.labels), list(secret.topics)) == ({"owner": "platform"}, [])  # no schedule written over it
 
 
+def _scheduled_platform(folder: Path, period: str) -> Path:
+    config = _platform(folder)
+    document = yaml.safe_load(config.read_text())
+    document["secret_management"]["rotation_topic"] = "projects/findly-now/topics/secret-rotation"
+    document["secret_management"]["secret_types"]["api_keys"]["rotation_period"] = period
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    return config
+
+
+def test_a_schedule_the_api_takes_is_sent_and_one_it_refuses_never_reaches_it(
+    sm: SecretManagerStandIn, tmp_path: Path
+) -> None:
+    """Fidelity review: a "30m" rotation period passed validate, and `secrets schedule` sent it; Secret Manager takes
+    1 hour to 100 years (Rotation in resources.proto), and the stand-in now refuses the rest as it does."""
+    sm.add_secret(PROJECT, DB, b"pw", readers=(OWN,))
+    sm.add_secret(PROJECT, KEY, b"key")
+    code, document = cli(_env(sm, _scheduled_platform(tmp_path, "30m")), "secrets", "schedule", "--env", "production")
+    assert code == 2
+    assert "secret_management.secret_types.api_keys.rotation_period" in document["error"]["message"]  # type: ignore[index]
+    assert "UpdateSecret" not in [method for method, _ in sm.calls]
+    code, document = cli(
+        _env(sm, _scheduled_platform(tmp_path, "1 hour")), "secrets", "schedule", "--env", "production"
+    )
+    assert (code, sorted(document["changed"])) == (0, sorted([DB, KEY]))  # type: ignore[arg-type]
+    rotation = sm.client().get_secret(name=f"projects/{PROJECT}/secrets/{KEY}").rotation
+    assert rotation.rotation_period == timedelta(hours=1)  # the shortest the API takes, first due an hour from now
+
+
 # ---- grant_access: what binding a workload to the secrets it reads needs ---------------------------------------------
 
 WORKLOAD = f"serviceAccount:fn-notifications@{PROJECT}.iam.gserviceaccount.com"

@@ -5,7 +5,9 @@ and IAM policies, IAM policy versions and conditional bindings, NOT_FOUND, pages
 
 from __future__ import annotations
 
+import re
 import zlib
+from datetime import timedelta
 from typing import Any
 
 import google_crc32c
@@ -161,6 +163,11 @@ def test_set_iam_policy_keeps_iams_rules_on_versions_and_etags(sm: SecretManager
         client.set_iam_policy(request={"resource": NAME, "policy": current}, **ONCE)
     assert _policy(client, 3).version == 3
     current.ClearField("etag")  # without an etag IAM overwrites blindly: "all of the conditions … are lost"
+    with pytest.raises(exceptions.InvalidArgument, match=r"Role .*_withcond_\w+ is not supported for this resource"):
+        client.set_iam_policy(request={"resource": NAME, "policy": current}, **ONCE)  # but no `_withcond_` role
+    kept = [b for b in current.bindings if "_withcond_" not in b.role]
+    del current.bindings[:]
+    current.bindings.extend(kept)
     overwritten = client.set_iam_policy(request={"resource": NAME, "policy": current}, **ONCE)
     assert overwritten.version == 1
     assert not any(b.HasField("condition") for b in _policy(client, 3).bindings)
@@ -182,3 +189,139 @@ def test_not_found_pages_faults_and_the_calls_received(sm: SecretManagerStandIn)
         client.get_secret(name=NAME, **ONCE)
     assert client.get_secret(name=NAME, **ONCE).name == NAME
     assert sm.calls[-1] == ("GetSecret", NAME)
+
+
+# ---- fidelity review (issue 22): rotation schedules, filters, IAM policies, labels, names ---------------------------
+
+TOPIC = {"name": f"projects/{PROJECT}/topics/secret-rotation"}
+
+
+def _schedule(client: Any, paths: list[str], **secret: Any) -> Any:
+    update = {"name": NAME, **secret}
+    return client.update_secret(request={"secret": update, "update_mask": {"paths": paths}}, **ONCE)
+
+
+@pytest.mark.parametrize(
+    ("rotation", "topics", "refusal"),
+    [
+        ({"rotation_period": timedelta(minutes=30)}, [TOPIC], r"Rotation period 1800s is invalid"),
+        ({"rotation_period": timedelta(seconds=3_153_600_001)}, [TOPIC], r"at most 3153600000s \(100 years\)"),
+        ({"rotation_period": timedelta(hours=1, milliseconds=500)}, [TOPIC], r"in whole seconds"),
+        ({"next_rotation_time": timedelta(minutes=4)}, [TOPIC], r"at least 300s \(5 minutes\)"),
+        ({"next_rotation_time": timedelta(days=36_501)}, [TOPIC], r"at most 3153600000s \(100 years\)"),
+        ({"next_rotation_time": -timedelta(days=1)}, [TOPIC], r"at least 300s"),
+        ({"rotation_period": timedelta(hours=1)}, [TOPIC], r"next_rotation_time must be set if rotation_period"),
+        ({"next_rotation_time": timedelta(hours=1), "rotation_period": timedelta(hours=1)}, [], r"topics must be set"),
+        ({"next_rotation_time": timedelta(hours=1)}, [{"name": "secret-rotation"}], r"projects/\*/topics/\*"),
+    ],
+)
+def test_a_rotation_schedule_outside_the_apis_bounds_is_refused_and_changes_nothing(
+    sm: SecretManagerStandIn, clock: Any, rotation: dict[str, timedelta], topics: list[Any], refusal: str
+) -> None:
+    """resources.proto, Rotation: next_rotation_time 300 s to 100 years ahead, rotation_period 1 hour to 100 years in
+    seconds and only with a next_rotation_time, Secret.topics set; https://cloud.google.com/secret-manager/docs/secret-rotation."""
+    client = _client(sm, b"one")
+    before = client.get_secret(name=NAME, **ONCE)
+    asked = {k: (clock.now + v if k == "next_rotation_time" else v) for k, v in rotation.items()}
+    with pytest.raises(exceptions.InvalidArgument, match=refusal):
+        _schedule(client, ["rotation", "topics"], rotation=asked, topics=topics)
+    assert client.get_secret(name=NAME, **ONCE) == before
+
+
+def test_a_rotation_schedule_within_the_bounds_is_kept_field_by_field(sm: SecretManagerStandIn, clock: Any) -> None:
+    client = _client(sm, b"one")
+    first = clock.now + timedelta(minutes=5, seconds=1)
+    rotation = {"next_rotation_time": first, "rotation_period": timedelta(hours=1)}
+    _schedule(client, ["rotation", "topics"], rotation=rotation, topics=[TOPIC])
+    longest = {"rotation_period": timedelta(seconds=3_153_600_000)}  # only the period: the next time is kept
+    held = _schedule(client, ["rotation.rotation_period"], rotation=longest).rotation
+    assert (held.next_rotation_time, held.rotation_period) == (first, timedelta(seconds=3_153_600_000))
+    with pytest.raises(exceptions.InvalidArgument, match="topics must be set"):  # the schedule needs its topics
+        _schedule(client, ["topics"], topics=[])
+
+
+def test_a_version_list_is_filtered_by_state_and_any_other_filter_refused(sm: SecretManagerStandIn) -> None:
+    """https://cloud.google.com/secret-manager/docs/filtering (AIP-160): a filter is never ignored."""
+    client = _client(sm, b"1", b"2", b"3")
+    client.disable_secret_version(name=f"{NAME}/versions/1", **ONCE)
+    client.destroy_secret_version(name=f"{NAME}/versions/2", **ONCE)
+
+    def listed(text: str) -> list[str]:
+        request = {"parent": NAME, "filter": text}
+        return [v.name.rsplit("/", 1)[1] for v in client.list_secret_versions(request=request, **ONCE)]
+
+    assert listed("state:ENABLED") == ["3"]
+    assert listed("state:ENABLED OR state:DISABLED") == ["3", "1"]
+    assert listed("NOT state:DESTROYED") == ["3", "1"]
+    assert listed("state!=ENABLED AND -state:DESTROYED") == ["1"]
+    for unsupported in ("create_time>2021-01-01T00:00:00Z", "state:enabled", "(state:ENABLED)", "state:ENABLED OR"):
+        with pytest.raises(exceptions.MethodNotImplemented, match="does not filter"):
+            listed(unsupported)
+
+
+@pytest.mark.parametrize(
+    ("binding", "refusal"),
+    [
+        ({"role": "roles/secretmanager.secretAccessor", "members": []}, "has no members"),
+        ({"role": "roles/secretmanager.secretAccessor", "members": ["alice"]}, 'must be of the form "<type>:<value>"'),
+        ({"role": "roles/secretmanager.secretAccessor", "members": ["robot:r2"]}, 'Unknown member type "robot"'),
+        ({"role": "roles/storage.objectViewer", "members": [ALICE]}, "is not supported for this resource"),
+        ({"role": "secretAccessor", "members": [ALICE]}, "is not supported for this resource"),
+        (
+            {"role": "roles/secretmanager.secretAccessor_withcond_2b17cc25d2cd9e2c54d8", "members": [ALICE]},
+            r"Role roles/secretmanager.secretAccessor_withcond_2b17cc25d2cd9e2c54d8 is not supported",
+        ),
+    ],
+)
+def test_set_iam_policy_refuses_a_binding_iam_would_not_store(
+    sm: SecretManagerStandIn, binding: dict[str, Any], refusal: str
+) -> None:
+    """policy.proto: each binding has at least one principal, each member ``<type>:<value>``; a role that cannot be
+    granted on a secret — the ``…_withcond_…`` name a version-1 read shows — refused (the words: the stand-in's
+    module, beside each rule)."""
+    client = _client(sm, b"one")
+    before = _policy(client, 3)
+    with pytest.raises(exceptions.InvalidArgument, match=refusal):
+        client.set_iam_policy(request={"resource": NAME, "policy": {"bindings": [binding]}}, **ONCE)
+    assert _policy(client, 3) == before
+    fine = {"role": "roles/secretmanager.viewer", "members": ["allAuthenticatedUsers", ALICE, "domain:example.com"]}
+    custom = {"role": f"projects/{PROJECT}/roles/secretAccessGranter", "members": [f"principalSet://{PROJECT}/x"]}
+    client.set_iam_policy(request={"resource": NAME, "policy": {"bindings": [fine, custom]}}, **ONCE)
+
+
+def test_labels_are_checked_and_a_map_keys_path_is_not_taken_for_the_whole_map(sm: SecretManagerStandIn) -> None:
+    """Secret.labels (resources.proto; https://cloud.google.com/secret-manager/docs/labels), refused in the words
+    Google's label validator uses; ``labels.team`` never replaces the whole map."""
+    client = _client(sm, b"one")
+    _schedule(client, ["labels"], labels={"team": "posts", "tier": "gold"})
+    with pytest.raises(exceptions.MethodNotImplemented, match=r"map key's path \[labels.team\]"):
+        _schedule(client, ["labels.team"], labels={"team": "search"})
+    value = 'Invalid field "labels.owner"; value "ops@example.com" does not conform to regular expression'
+    with pytest.raises(exceptions.InvalidArgument, match=re.escape(value) + r'.*character "@" at position 3 is not'):
+        _schedule(client, ["labels"], labels={"owner": "ops@example.com"})
+    with pytest.raises(exceptions.InvalidArgument, match=r'key "Team" .*first character "T" is not a non-uppercased'):
+        _schedule(client, ["labels"], labels={"Team": "posts"})
+    with pytest.raises(exceptions.InvalidArgument, match="1 to 63 characters"):
+        _schedule(client, ["labels"], labels={"k" * 64: "v"})
+    with pytest.raises(exceptions.InvalidArgument, match="at most 64"):
+        _schedule(client, ["labels"], labels={f"k{n}": "v" for n in range(65)})
+    with pytest.raises(exceptions.InvalidArgument, match=r"\[colour\] is not a field of Secret"):
+        _schedule(client, ["colour"])
+    with pytest.raises(exceptions.MethodNotImplemented, match=r"\[expire_time\]"):
+        _schedule(client, ["expire_time"])
+    assert dict(client.get_secret(name=NAME, **ONCE).labels) == {"team": "posts", "tier": "gold"}
+    _schedule(client, ["labels"], labels={"équipe": "données", "n2": ""})  # lower-case letters of any script
+
+
+def test_get_secret_says_not_found_and_a_regional_secret_is_refused_as_not_served(sm: SecretManagerStandIn) -> None:
+    client = _client(sm, b"one")
+    with pytest.raises(exceptions.NotFound) as missing:
+        client.get_secret(name=f"projects/{PROJECT}/secrets/nope", **ONCE)
+    assert missing.value.message == f"Secret [projects/{PROJECT}/secrets/nope] not found."
+    with pytest.raises(exceptions.NotFound, match="not found or has no versions"):  # the accessor's own words
+        client.access_secret_version(name=f"projects/{PROJECT}/secrets/nope/versions/latest", **ONCE)
+    regional = f"projects/{PROJECT}/locations/europe-west1/secrets/api-key"
+    with pytest.raises(exceptions.MethodNotImplemented, match="serves global secrets only"):
+        client.get_secret(name=regional, **ONCE)
+    with pytest.raises(exceptions.MethodNotImplemented, match="serves global secrets only"):
+        client.access_secret_version(name=f"{regional}/versions/latest", **ONCE)

@@ -303,15 +303,16 @@ def _new_pool(spec: PoolSpec, types: Any) -> Any:
 
 
 def _update_request(name: str, spec: PoolSpec, fields: list[str], types: Any) -> Any:
-    """An ``UpdateNodePoolRequest`` that changes *fields* and nothing else: ``node_version`` and ``image_type`` (the
-    proto marks both REQUIRED) are the pool's own, as read from the cluster — never ``"-"``, which "picks the
-    Kubernetes master version" and would upgrade the nodes, an upgrade no plan showed."""
-    if not spec.version or not spec.image_type:
-        raise BadInputError(
-            f"node pool {spec.name}: the plan does not carry the pool's version and image type (plan it against the "
-            "cluster as observed): an update without them could change the nodes' version"
-        )
-    request = types.UpdateNodePoolRequest(name=name, node_version=spec.version, image_type=spec.image_type)
+    """An ``UpdateNodePoolRequest`` that changes *fields* and nothing else. ``node_version`` and ``image_type`` are
+    sent only when the plan changes them — it never does: an empty one leaves the pool's as it is, as gcloud
+    (googlecloudsdk/api_lib/container/api_adapter.py, UpdateNodePoolRequest) and Terraform send neither when they
+    change other things. Never ``"-"``, which "picks the Kubernetes master version" (an upgrade no plan showed), nor
+    the pool's own version read back, which GKE may no longer offer, and then refuses the whole update."""
+    request = types.UpdateNodePoolRequest(name=name)
+    if "node_version" in fields and spec.version:
+        request.node_version = spec.version
+    if "image_type" in fields and spec.image_type:
+        request.image_type = spec.image_type
     if "zones" in fields:
         request.locations = list(spec.zones)
     if "machine_type" in fields:

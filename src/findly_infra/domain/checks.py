@@ -483,6 +483,19 @@ def secret_references(platform: Platform) -> Iterator[Finding]:
                 )
 
 
+def secret_ids(platform: Platform) -> Iterator[Finding]:
+    """No two (secret, environment) pairs are one Secret Manager secret (``<name>-<environment>``)."""
+    from findly_infra.domain.secrets import secret_id_collisions
+
+    secrets = platform.secret_management
+    if secrets is None:
+        return
+    for collision in secret_id_collisions(secrets, (environment.name for environment in platform.environments)):
+        yield Finding(
+            ("secret_management", "secrets", collision.places[-1][0]), collision.describe(), ERROR, "secret-ids"
+        )
+
+
 def workload_identity(platform: Platform) -> Iterator[Finding]:
     """Under the release gate the services' pods read their secrets from Secret Manager: they can only as their
     Kubernetes service accounts' principals, which needs Workload Identity on the cluster, and ``secrets grant`` names
@@ -674,6 +687,7 @@ RULES: tuple[Rule, ...] = (
     mesh_identities,
     secret_rotation,
     secret_references,
+    secret_ids,
     workload_identity,
     ingress_certificates,
     recovery_point,

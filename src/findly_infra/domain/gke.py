@@ -8,7 +8,7 @@ compares them field by field. Every field the file models changes in place (the 
 machine type and disks since 2023, recreating the nodes by a surge upgrade; ``set_node_pool_autoscaling`` the
 bounds), so a pool is created, updated, or — only when asked — deleted; each field says which call changes it and
 whether it recreates nodes. What the file does not model stays as the cluster has it: an update keeps the pool's
-Kubernetes version and image type (the observed side carries them, and the adapter sends them back), and a
+Kubernetes version and image type (the observed side carries them; the adapter leaves them out of the update), and a
 cluster-wide setting the file says nothing of is :attr:`Keep.AS_IS`.
 
 The cluster autoscaler of the file maps to GKE thus (``ClusterSpec.of``): ``enabled`` is each pool's autoscaling;

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -37,6 +37,7 @@ __all__ = [
     "ObservedSecret",
     "SecretFinding",
     "SecretGrant",
+    "SecretIdCollision",
     "SecretProblem",
     "SecretReader",
     "SecretVersion",
@@ -46,6 +47,7 @@ __all__ = [
     "readers_at",
     "secret_grants",
     "secret_id",
+    "secret_id_collisions",
     "unavailable_for",
 ]
 
@@ -58,6 +60,36 @@ ACCESSOR_ROLE = "roles/secretmanager.secretAccessor"
 def secret_id(secret: ManagedSecret, environment: str) -> str:
     """The secret's ID in Secret Manager for *environment*: ``<name>-<environment>``."""
     return f"{secret.name}-{environment}"
+
+
+@attrs.frozen
+class SecretIdCollision:
+    """Two or more (secret, environment) pairs that :func:`secret_id` maps to one Secret Manager secret: each
+    environment's grants and audit would act on the one secret — ``payments`` in ``eu-production`` and
+    ``payments-eu`` in ``production`` are both ``payments-eu-production``, readable by both environments' pods."""
+
+    secret_id: str
+    places: tuple[tuple[str, str], ...]
+    """(secret name, environment) of each pair, in the file's order of secrets, then environments."""
+
+    def describe(self) -> str:
+        named = " and ".join(f"secret_management.secrets.{name} in {environment}" for name, environment in self.places)
+        every = "both" if len(self.places) == 2 else "all"
+        return (
+            f"{named} are {every} the Secret Manager secret {self.secret_id} (<name>-<environment>): each "
+            "environment's pods would be granted, and audited against, the other's secret; rename one of the secrets"
+        )
+
+
+def secret_id_collisions(secrets: SecretManagement, environments: Iterable[str]) -> tuple[SecretIdCollision, ...]:
+    """Every secret ID that more than one (secret, environment) pair of *secrets* in *environments* maps to (an
+    environment named twice counts once), in the order of its first pair."""
+    names = tuple(dict.fromkeys(environments))
+    pairs: dict[str, list[tuple[str, str]]] = {}
+    for secret in secrets.secrets:
+        for environment in names:
+            pairs.setdefault(secret_id(secret, environment), []).append((secret.name, environment))
+    return tuple(SecretIdCollision(name, tuple(places)) for name, places in pairs.items() if len(places) > 1)
 
 
 def allowed_readers(secret: ManagedSecret, namespace: str, pool: WorkloadPool) -> frozenset[str]:

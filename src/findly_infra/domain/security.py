@@ -11,6 +11,8 @@ from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.notation import Duration, cadence_in
 
 __all__ = [
+    "ROTATION_PERIOD_MAX",
+    "ROTATION_PERIOD_MIN",
     "AuthorizationPolicy",
     "EgressRule",
     "IPBlock",
@@ -229,8 +231,24 @@ class SecretType:
     auto_renewal: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.rotation_period.milliseconds <= 0:
+        period = self.rotation_period.milliseconds
+        if period <= 0:
             raise InvariantError("rotation_period is a positive time", field="rotation_period")
+        if not ROTATION_PERIOD_MIN.milliseconds <= period <= ROTATION_PERIOD_MAX.milliseconds or period % 1000:
+            given = f"{period / 1000:g} seconds" if period % 1000 else self.rotation_period.describe()
+            raise InvariantError(
+                "rotation_period is 1 hour to 100 years (3153600000 seconds) in whole seconds, the only periods a "
+                f"Secret Manager rotation schedule takes (secrets schedule sets one from it), got {given}",
+                field="rotation_period",
+            )
+
+
+ROTATION_PERIOD_MIN = Duration.of(hours=1)
+ROTATION_PERIOD_MAX = Duration.of(seconds=3_153_600_000)
+"""Secret Manager's bounds on a rotation period: "at least 3600s (1h) and at most 3153600000s (100 years)", "in
+seconds" (``Rotation.rotation_period``, google/cloud/secretmanager/v1/resources.proto;
+https://cloud.google.com/secret-manager/docs/secret-rotation). A secret type's period is what ``secrets schedule``
+asks for, so a period outside them is refused where the file says it, not by the API at the first schedule."""
 
 
 @attrs.frozen

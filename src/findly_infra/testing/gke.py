@@ -8,14 +8,18 @@ behaves as GKE does where a tool depends on it, each rule beside the reference i
 - resource names (``projects/P/locations/L/clusters/C[/nodePools/N]``), ``NOT_FOUND`` for what does not exist;
 - operations returned with a short name and read back only by their full name
   (``projects/P/locations/L/operations/NAME``), in the location that started them;
-- one operation at a time per cluster (``FAILED_PRECONDITION``, worded as GKE words it), a change visible once its
-  operation is ``DONE``;
+- one cluster-level operation, or one operation per node pool, at a time (``FAILED_PRECONDITION``, worded as GKE
+  words it), a change visible once its operation is ``DONE``;
 - ``UpdateNodePool`` as the API applies it: ``node_version`` (``-`` the control plane's version, ``latest``, ``1.X``,
   ``1.X.Y``, an explicit version; empty: unchanged) and ``image_type`` (empty: unchanged), a node version newer than
-  the control plane's minor version or not offered refused, a request that changes nothing refused;
+  the control plane's minor version or not offered (the control plane's and the ``valid_node_versions`` a test gives
+  are) refused, a request that changes nothing refused;
 - node pool autoscaling and node auto-provisioning checked as the API checks them (bounds, per-zone against total
   limits, resource limits only with auto-provisioning and required by it), Workload Identity's pool
-  (``<project>.svc.id.goog``) and a node pool's ``GKE_METADATA`` only on a cluster that has it.
+  (``<project>.svc.id.goog``, or its fleet host project's) and a node pool's ``GKE_METADATA`` only on a cluster that
+  has it;
+- only resource names: a request in the deprecated fields (``project_id``, ``zone``, ``cluster_id``, …) is refused
+  ``UNIMPLEMENTED``.
 
 A test can make any method fail (``fail``), make the next operation of a method end in an error (``fail_operation``),
 and read every call it received (``calls``). What it does not do is listed in ``docs/testing.md``.
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -100,6 +104,11 @@ _POOL_UPDATES = (
 _CLUSTER_UPDATES = ("desired_cluster_autoscaling", "desired_workload_identity_config")
 """Likewise for ClusterUpdate."""
 
+_DEPRECATED = ("project_id", "zone", "cluster_id", "node_pool_id", "operation_id")
+"""The request fields cluster_service.proto marks "Deprecated. … This field has been deprecated and replaced by the
+name field" (or parent): the stand-in serves resource names only, and refuses these rather than answer
+"Invalid resource name: ''"."""
+
 _MAX_NODES_PER_ZONE = 1000
 """"Nodes per node pool zone: 1,000" (https://cloud.google.com/kubernetes-engine/quotas, limits per cluster)."""
 
@@ -108,6 +117,8 @@ _MAX_NODES_PER_ZONE = 1000
 class _Operation:
     proto: Any
     cluster: tuple[str, str, str]
+    pool: str | None
+    """The node pool it works on; ``None``: a cluster-level operation."""
     effect: Callable[[], None]
     polls_left: int
     error: str | None = None
@@ -137,6 +148,7 @@ class GkeStandIn(GrpcStandIn):
         self.polls = polls
         self._clusters: dict[tuple[str, str, str], Any] = {}
         self._versions: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        self._fleets: dict[tuple[str, str, str], str] = {}
         self._operations: dict[tuple[str, str, str], _Operation] = {}
         self._failing_operations: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -161,7 +173,10 @@ class GkeStandIn(GrpcStandIn):
             "DeleteNodePool": (types.DeleteNodePoolRequest, types.Operation, self._delete_node_pool),
             "UpdateCluster": (types.UpdateClusterRequest, types.Operation, self._update_cluster),
         }
-        return {name: (request.deserialize, reply.serialize, serve) for name, (request, reply, serve) in table.items()}
+        return {
+            name: (request.deserialize, reply.serialize, _named_only(serve))
+            for name, (request, reply, serve) in table.items()
+        }
 
     def client(self) -> Any:
         """The real ``ClusterManagerClient``, over an insecure channel to this stand-in."""
@@ -182,12 +197,15 @@ class GkeStandIn(GrpcStandIn):
         valid_node_versions: Iterable[str] = (),
         autoscaling: Any = None,
         workload_pool: str = "",
+        fleet_host_project: str = "",
     ) -> Any:
         """A cluster as GKE would hold it: its control plane at *master_version*, its node pools
         (``container_v1.NodePool`` messages; one without a version runs the control plane's, one without an image
         type GKE's default), its ``ClusterAutoscaling`` and Workload Identity pool. *valid_node_versions* are the
-        versions ``UpdateNodePool`` offers (``ServerConfig.valid_node_versions``), besides the control plane's and the
-        pools' own."""
+        versions ``UpdateNodePool`` offers (``ServerConfig.valid_node_versions``) besides the control plane's — not
+        the pools' own: a version GKE no longer offers is refused when asked for, even where a pool runs it.
+        *fleet_host_project*: the cluster is registered to a fleet whose host project is another, whose workload
+        pool it may then take (fleet Workload Identity Federation)."""
         types = self._types
         if _version(master_version) is None:
             raise ValueError(f"{master_version!r} is not a GKE version such as {DEFAULT_MASTER_VERSION!r}")
@@ -205,10 +223,11 @@ class GkeStandIn(GrpcStandIn):
         if workload_pool:
             cluster.workload_identity_config = types.WorkloadIdentityConfig(workload_pool=workload_pool)
         key = (project, location, name)
-        offered = {master_version, *valid_node_versions, *(pool.version for pool in pools)}
+        offered = {master_version, *valid_node_versions}
         with self._lock:
             self._clusters[key] = cluster
             self._versions[key] = tuple(sorted(offered, key=_order))
+            self._fleets[key] = fleet_host_project
             self._refresh_node_version(cluster)
         return cluster
 
@@ -222,9 +241,10 @@ class GkeStandIn(GrpcStandIn):
         with self._lock:
             self._failing_operations[method] = message
 
-    def operations(self) -> Iterator[Any]:
+    def operations(self) -> list[Any]:
+        """Every operation started, in order (copies: a list taken under the lock, never a generator holding it)."""
         with self._lock:
-            yield from (operation.proto for operation in self._operations.values())
+            return [type(op.proto).deserialize(type(op.proto).serialize(op.proto)) for op in self._operations.values()]
 
     # ---- serving: reading --------------------------------------------------------------------------------------------
 
@@ -305,15 +325,20 @@ class GkeStandIn(GrpcStandIn):
     def _start(self, method: str, key: tuple[str, str, str], kind: Any, target: str, effect: Callable[[], None]) -> Any:
         import grpc
 
+        pool = target.rsplit("/nodePools/", 1)[1] if "/nodePools/" in target else None
         running = [
             op
             for op in self._operations.values()
-            if op.cluster == key and op.proto.status == self._types.Operation.Status.RUNNING
+            if op.cluster == key
+            and op.proto.status == self._types.Operation.Status.RUNNING
+            and (op.pool is None or pool is None or op.pool == pool)
         ]
         if running:
-            # One operation at a time per cluster, in GKE's words (https://github.com/rancher/gke-operator/pull/509,
-            # 2024: "Error 400: Cluster is running incompatible operation operation-1718024305921-fd4f65ea-….,
-            # failedPrecondition"; older servers said "Operation … is currently upgrading cluster …").
+            # "Generally, GKE allows only one cluster-level operation or one operation per node pool to run at the
+            # same time": a cluster-level operation waits for every other, a node pool's for the cluster's and that
+            # pool's — refused in the first of the words GKE's page gives, "Cluster is running incompatible operation
+            # OPERATION_NAME" (https://cloud.google.com/kubernetes-engine/docs/troubleshooting/concurrent-operations),
+            # with GKE's status, 400 failedPrecondition.
             raise Abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"Cluster is running incompatible operation {running[0].proto.name}.",
@@ -331,7 +356,7 @@ class GkeStandIn(GrpcStandIn):
             target_link=f"https://container.googleapis.com/v1/{target}",
         )
         self._operations[(project, location, short)] = _Operation(
-            proto, key, effect, self.polls, self._failing_operations.pop(method, None)
+            proto, key, pool, effect, self.polls, self._failing_operations.pop(method, None)
         )
         return proto
 
@@ -529,8 +554,11 @@ class GkeStandIn(GrpcStandIn):
         def effect() -> None:
             pool.autoscaling = request.autoscaling
 
+        # The operation's type is not published for setAutoscaling: Operation.Type (cluster_service.proto) keeps
+        # SET_NODE_POOL_MANAGEMENT for "The node pool's management field" and calls UPGRADE_NODES "most forms of
+        # updates to node pools" — the stand-in answers UPGRADE_NODES, unverified.
         return self._start(
-            "SetNodePoolAutoscaling", key, self._types.Operation.Type.SET_NODE_POOL_MANAGEMENT, request.name, effect
+            "SetNodePoolAutoscaling", key, self._types.Operation.Type.UPGRADE_NODES, request.name, effect
         )
 
     def _delete_node_pool(self, request: Any) -> Any:
@@ -580,12 +608,17 @@ class GkeStandIn(GrpcStandIn):
             self._check_cluster_autoscaling(update.desired_cluster_autoscaling)
         if "desired_workload_identity_config" in update:
             pool = update.desired_workload_identity_config.workload_pool
-            if pool and pool != f"{key[0]}.svc.id.goog":
+            fleet = self._fleets.get(key, "")
+            allowed = [f"{key[0]}.svc.id.goog", *([f"{fleet}.svc.id.goog"] if fleet else [])]
+            if pool and pool not in allowed:
                 # "The workload pool is always PROJECT_ID.svc.id.goog" — the cluster's own project
-                # (https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity; wording ours)
+                # (https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity) — or, for a cluster
+                # registered to a fleet whose host project is another, the fleet's, FLEET_PROJECT_ID.svc.id.goog
+                # (https://cloud.google.com/kubernetes-engine/fleet-management/docs/use-workload-identity). The
+                # status is GKE's 400 badRequest; the wording ours.
                 raise Abort(
                     grpc.StatusCode.INVALID_ARGUMENT,
-                    f"Invalid workload pool {pool!r}: the cluster's workload pool is {key[0]}.svc.id.goog.",
+                    f"Invalid workload pool {pool!r}: the cluster's workload pool is {' or '.join(allowed)}.",
                 )
 
         def effect() -> None:
@@ -597,6 +630,25 @@ class GkeStandIn(GrpcStandIn):
                 cluster.workload_identity_config = update.desired_workload_identity_config
 
         return self._start("UpdateCluster", key, self._types.Operation.Type.UPDATE_CLUSTER, request.name, effect)
+
+
+def _named_only(serve: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """*serve*, refusing UNIMPLEMENTED a request that uses the deprecated fields (``_DEPRECATED``) — whether or not it
+    also gives the name — rather than reading an empty name."""
+
+    def named(request: Any) -> Any:
+        import grpc
+
+        given = [field for field in _DEPRECATED if _given(request, field)]
+        if given:
+            raise Abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                "the GKE stand-in serves resource names only (name or parent: projects/P/locations/L/clusters/C…): "
+                f"{type(request).__name__} gives the deprecated {', '.join(given)}",
+            )
+        return serve(request)
+
+    return named
 
 
 def _modelled(given: list[str], modelled: tuple[str, ...], kind: str) -> None:

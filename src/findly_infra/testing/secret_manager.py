@@ -18,12 +18,16 @@ received (``calls``) — e.g. to check that an audit never accessed a payload.
 The references: the API's protos (googleapis/googleapis ``google/cloud/secretmanager/v1/service.proto`` and
 ``resources.proto``, ``google/iam/v1/policy.proto`` and ``iam_policy.proto``) and the pages cited beside each rule.
 Where Google publishes a status code but not the words of the message, the words are ours (said beside the rule).
+What it does not serve (regional secrets, filters other than on ``state``, map-key update paths) it refuses
+``UNIMPLEMENTED``, never ignores.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +62,56 @@ _IAM_DOWNGRADE = (
 )
 # SetIamPolicy at version 1 with the etag of a policy holding conditions: 400 INVALID_ARGUMENT
 # (hashicorp/vault-plugin-secrets-gcp#88).
+_MEMBER_FORM = 'Policy members must be of the form "<type>:<value>".'
+# SetIamPolicy with a member that has no type: 400 INVALID_ARGUMENT, IAM's own answer as a client logged it
+# (hashicorp/terraform-provider-google#4965; terraform-google-modules/terraform-google-kubernetes-engine#380).
+_ROLE_NOT_SUPPORTED = "Role {role} is not supported for this resource."
+# SetIamPolicy with a role that cannot be granted on the resource: 400 INVALID_ARGUMENT
+# (hashicorp/terraform-provider-google#9130: "Error 400: Role roles/storage.viewer is not supported for this
+# resource.").
+_SECRET_NOT_FOUND = "Secret [{name}] not found."
+# GetSecret of a secret that does not exist: 404 NOT_FOUND, as gcloud prints it (`gcloud secrets describe`:
+# "NOT_FOUND: Secret [projects/<number>/secrets/<id>] not found.") in users' transcripts; Google publishes no wording,
+# so it is unverified — and the real name carries the project's number where the stand-in echoes the name asked.
+# The same words for the other methods that name a secret (UpdateSecret, ListSecretVersions, AddSecretVersion, IAM):
+# unverified too.
+_NO_VERSIONS = "Secret [{name}] not found or has no versions."
+# AccessSecretVersion through a secret that does not exist or has no version: 404 NOT_FOUND
+# (googleapis/repo-automation-bots#3385: "5 NOT_FOUND: Secret [projects/856896688174/secrets/owl_botq] not found or
+# has no versions."); the other methods that name a version (Get, Enable, Disable, Destroy) answer the same here,
+# unverified.
+_LABEL_VALUE = r"[\p{Ll}\p{Lo}\p{N}_-]{0,63}"
+_LABEL_KEY = r"[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}"
+_LABEL_CHARACTER = "is not a non-uppercased letter (Unicode character class Ll or Lo), digit, hyphen, or underscore"
+# Labels (resources.proto, Secret.labels; https://cloud.google.com/secret-manager/docs/labels): keys 1 to 63
+# characters matching _LABEL_KEY, values 0 to 63 matching _LABEL_VALUE, each at most 128 bytes of UTF-8, at most 64
+# labels. A character out of place is 400 INVALID_ARGUMENT in these words — a value's: 'Invalid field
+# "labels.entity"; value "bot_kyma-modg-stage@protecode-sc.local" does not conform to regular expression
+# "[\p{Ll}\p{Lo}\p{N}_-]{0,63}"; character "@" at position 19 is not a non-uppercased letter (Unicode character
+# class Ll or Lo), digit, hyphen, or underscore' (Secret Manager, kyma-project/test-infra#13818); a key's first
+# character: '… key "Team" does not conform to regular expression "…"; first character "T" is not a non-uppercased
+# letter (Unicode character class Ll or Lo)' (the same rule in Pub/Sub, terraform-linters/tflint-ruleset-google#413).
+# The words for lengths and counts are not published: ours.
+
+_MIN_ROTATION_PERIOD = 3600
+_MAX_ROTATION = 3153600000
+_MIN_ROTATION_NOTICE = 300
+# resources.proto, Rotation: next_rotation_time "Cannot be set to less than 300s (5 min) in the future and at most
+# 3153600000s (100 years)"; rotation_period "Must be in seconds and at least 3600s (1h) and at most 3153600000s
+# (100 years)"; "next_rotation_time MUST be set if rotation_period is set"; "Secret.topics must be set to configure
+# rotation" (and https://cloud.google.com/secret-manager/docs/secret-rotation: "Pub/Sub topics must be configured on
+# the secret", "next_rotation_time cannot be set to less than five minutes in the future", "The rotation_period cannot
+# be less than one hour long"). Refused INVALID_ARGUMENT; the words are not published: ours.
+_MAX_TOPICS = 10
+"""resources.proto, Secret.topics: "A list of up to 10 Pub/Sub topics", each ``projects/*/topics/*`` (Topic.name)."""
+
+_UPDATABLE = ("labels", "annotations", "topics", "rotation", "rotation.next_rotation_time", "rotation.rotation_period")
+"""The ``update_mask`` paths UpdateSecret applies here: whole fields, and the two fields of ``rotation`` one by one
+(as Google's samples mask them: GoogleCloudPlatform/golang-samples secretmanager/update_secret_rotation_period.go,
+``rotation.rotation_period``)."""
+
+_STATES = ("ENABLED", "DISABLED", "DESTROYED")
+_FILTER_TERM = re.compile(r"^(?P<not>-)?state(?P<op>:|=|!=)(?P<value>\S+)$")
 
 
 @attrs.define
@@ -194,12 +248,22 @@ class SecretManagerStandIn(GrpcStandIn):
 
     # ---- resources and their names -----------------------------------------------------------------------------------
 
-    def _held(self, name: str) -> _Held:
+    def _held(self, name: str, *, missing: str = _SECRET_NOT_FOUND) -> _Held:
+        """The secret named *name*, else NOT_FOUND in *missing*'s words. A regional secret
+        (``projects/P/locations/L/secrets/S``, served at ``secretmanager.L.rep.googleapis.com``:
+        https://cloud.google.com/secret-manager/regional-secrets/regional-secrets-overview) is refused UNIMPLEMENTED:
+        the stand-in serves global secrets only, and a NOT_FOUND would tell a test something untrue."""
         import grpc
 
+        if re.match(r"^projects/[^/]+/locations/", name):
+            raise Abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"the Secret Manager stand-in serves global secrets only (projects/P/secrets/S): [{name}] is a "
+                "regional secret, which it does not serve",
+            )
         held = self._secrets.get(name)
         if held is None:
-            raise Abort(grpc.StatusCode.NOT_FOUND, f"Secret [{name}] not found or has no versions.")
+            raise Abort(grpc.StatusCode.NOT_FOUND, missing.format(name=name))
         return held
 
     def _version(self, name: str, *, alias: bool = False) -> tuple[_Held, int]:
@@ -210,10 +274,10 @@ class SecretManagerStandIn(GrpcStandIn):
         import grpc
 
         secret, _, number = name.rpartition("/versions/")
-        held = self._held(secret)
+        held = self._held(secret, missing=_NO_VERSIONS)
         if alias and number == "latest":
             if not held.versions:
-                raise Abort(grpc.StatusCode.NOT_FOUND, f"Secret [{secret}] not found or has no versions.")
+                raise Abort(grpc.StatusCode.NOT_FOUND, _NO_VERSIONS.format(name=secret))
             return held, len(held.versions) - 1
         for index, (version, _) in enumerate(held.versions):
             if version.name == name:
@@ -249,7 +313,12 @@ class SecretManagerStandIn(GrpcStandIn):
     def _update_secret(self, request: Any) -> Any:
         """UpdateSecret ("secrets.patch"): the request's etag is "embedded in the Secret data" and checked; a change
         makes a new etag (https://cloud.google.com/secret-manager/docs/etags). ``update_mask`` is required
-        (service.proto); a path this stand-in does not keep is refused, as AIP-134 has an unknown path refused."""
+        (service.proto); a path naming no field of Secret is refused INVALID_ARGUMENT, as AIP-134 has an unknown path
+        refused; a field of Secret this stand-in does not keep, or a map key (``labels.team``: AIP-161 allows them,
+        whether Secret Manager takes them is not published — Google's samples send the whole map,
+        GoogleCloudPlatform/golang-samples secretmanager/delete_secret_label.go) is refused UNIMPLEMENTED, never
+        applied to the whole field. The secret as updated is checked — labels, topics, the rotation schedule — and
+        nothing is changed when it is refused."""
         import grpc
 
         held = self._held(request.secret.name)
@@ -257,15 +326,117 @@ class SecretManagerStandIn(GrpcStandIn):
         paths = list(request.update_mask.paths)
         if not paths:
             raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "update_mask is required.")
+        fields = type(held.secret).meta.fields
         for path in paths:
+            if path in _UPDATABLE:
+                continue
             top = path.split(".", 1)[0]
-            if top not in ("rotation", "topics", "labels", "annotations"):
-                raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"update_mask path [{path}] is not supported.")
+            if top not in fields:
+                raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"update_mask path [{path}] is not a field of Secret.")
+            if top in ("labels", "annotations"):
+                raise Abort(
+                    grpc.StatusCode.UNIMPLEMENTED,
+                    f"the Secret Manager stand-in does not apply a map key's path [{path}] (whether Secret Manager "
+                    f"does is not published): send the whole map with the path [{top}]",
+                )
+            raise Abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"the Secret Manager stand-in does not apply the update_mask path [{path}] (it applies "
+                f"{', '.join(_UPDATABLE)})",
+            )
+        updated = self._types.Secret.deserialize(self._types.Secret.serialize(held.secret))
         for path in paths:
-            top = path.split(".", 1)[0]
-            setattr(held.secret, top, getattr(request.secret, top))
-        held.secret.etag = self._etag()
+            top, _, sub = path.partition(".")
+            if not sub:
+                setattr(updated, top, getattr(request.secret, top))
+            elif sub in request.secret.rotation:
+                setattr(updated.rotation, sub, getattr(request.secret.rotation, sub))
+            elif sub in updated.rotation:
+                delattr(updated.rotation, sub)
+        if "labels" in paths:
+            self._check_labels(updated.labels)
+        if any(path == "topics" or path.startswith("rotation") for path in paths):
+            self._check_rotation(updated, request.secret, paths)
+        updated.etag = self._etag()
+        held.secret = updated
         return held.secret
+
+    @staticmethod
+    def _check_labels(labels: Any) -> None:
+        """Secret.labels as resources.proto and https://cloud.google.com/secret-manager/docs/labels bound them (the
+        words: beside ``_LABEL_CHARACTER``)."""
+        import grpc
+
+        def refuse(message: str) -> Abort:
+            return Abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+        if len(labels) > 64:
+            raise refuse(f'Invalid field "labels"; {len(labels)} labels, where at most 64 can be assigned.')
+        for key, value in labels.items():
+            if not key or len(key) > 63 or len(key.encode()) > 128:
+                raise refuse(
+                    f'Invalid field "labels"; key "{key}" must be 1 to 63 characters long and at most 128 bytes.'
+                )
+            if len(value) > 63 or len(value.encode()) > 128:
+                raise refuse(
+                    f'Invalid field "labels.{key}"; value "{value}" must be at most 63 characters long and at most '
+                    "128 bytes."
+                )
+            if not _lower_letter(key[0]):
+                raise refuse(
+                    f'Invalid field "labels"; key "{key}" does not conform to regular expression "{_LABEL_KEY}"; first '
+                    f'character "{key[0]}" is not a non-uppercased letter (Unicode character class Ll or Lo)'
+                )
+            for where, text, pattern, start in (
+                ('"labels"; key', key, _LABEL_KEY, 1),
+                (f'"labels.{key}"; value', value, _LABEL_VALUE, 0),
+            ):
+                wrong = next((at for at in range(start, len(text)) if not _label_character(text[at])), None)
+                if wrong is not None:
+                    raise refuse(
+                        f'Invalid field {where} "{text}" does not conform to regular expression "{pattern}"; '
+                        f'character "{text[wrong]}" at position {wrong} {_LABEL_CHARACTER}'
+                    )
+
+    def _check_rotation(self, updated: Any, asked: Any, paths: list[str]) -> None:
+        """The secret's rotation schedule as updated, under Rotation's rules (beside ``_MIN_ROTATION_PERIOD``):
+        ``next_rotation_time`` — when this request sets it — 300 s to 100 years ahead of the stand-in's clock,
+        ``rotation_period`` 1 hour to 100 years in whole seconds and only with a ``next_rotation_time``, and a
+        schedule only on a secret with topics (``projects/*/topics/*``, at most 10)."""
+        import grpc
+
+        def refuse(message: str) -> Abort:
+            return Abort(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+        topics = [topic.name for topic in updated.topics]
+        if len(topics) > _MAX_TOPICS:
+            raise refuse(f"Secret.topics holds {len(topics)} topics, at most {_MAX_TOPICS} are allowed.")
+        for topic in topics:
+            if not re.match(r"^projects/[^/]+/topics/[^/]+$", topic):
+                raise refuse(f"Topic name [{topic}] is not of the form projects/*/topics/*.")
+        rotation = updated.rotation
+        scheduled = "next_rotation_time" in rotation
+        if "rotation_period" in rotation:
+            period = rotation.rotation_period
+            seconds = period.total_seconds()
+            if period.microseconds or not _MIN_ROTATION_PERIOD <= seconds <= _MAX_ROTATION:
+                raise refuse(
+                    f"Rotation period {seconds:g}s is invalid: it must be in whole seconds, at least "
+                    f"{_MIN_ROTATION_PERIOD}s (1 hour) and at most {_MAX_ROTATION}s (100 years)."
+                )
+            if not scheduled:
+                raise refuse("next_rotation_time must be set if rotation_period is set.")
+        sets_next = any(path in ("rotation", "rotation.next_rotation_time") for path in paths)
+        if scheduled and sets_next and "next_rotation_time" in asked.rotation:
+            ahead = (rotation.next_rotation_time - self.clock()).total_seconds()
+            if not _MIN_ROTATION_NOTICE <= ahead <= _MAX_ROTATION:
+                raise refuse(
+                    f"next_rotation_time {rotation.next_rotation_time.isoformat()} is {ahead:.0f}s from now: it must "
+                    f"be at least {_MIN_ROTATION_NOTICE}s (5 minutes) and at most {_MAX_ROTATION}s (100 years) in the "
+                    "future."
+                )
+        if (scheduled or "rotation_period" in rotation) and not topics:
+            raise refuse("Secret.topics must be set to configure rotation.")
 
     # ---- versions ----------------------------------------------------------------------------------------------------
 
@@ -286,9 +457,15 @@ class SecretManagerStandIn(GrpcStandIn):
 
     def _list_versions(self, request: Any) -> Any:
         """Every version, destroyed ones too, "sorted in reverse by create_time (newest first)" (service.proto,
-        ListSecretVersionsResponse), a page at a time."""
+        ListSecretVersionsResponse), a page at a time — those that match ``filter`` when one is given (``state``
+        only: :func:`_state_filter`)."""
         held = self._held(request.parent)
-        ordered = sorted((v for v, _ in held.versions), key=lambda v: int(v.name.rsplit("/", 1)[1]), reverse=True)
+        keep = _state_filter(request.filter) if request.filter else (lambda _: True)
+        ordered = sorted(
+            (v for v, _ in held.versions if keep(v.state.name)),
+            key=lambda v: int(v.name.rsplit("/", 1)[1]),
+            reverse=True,
+        )
         start = int(request.page_token or 0)
         size = request.page_size or self.page_size
         page = ordered[start : start + size]
@@ -412,7 +589,9 @@ class SecretManagerStandIn(GrpcStandIn):
         - with the current etag, a version lower than the held policy's is refused ("Specified policy version (1)
           cannot be less than the existing policy version (3)"); without an etag the policy is overwritten blindly
           ("If you omit this field, then IAM allows you to overwrite a version 3 policy with a version 1 policy, and
-          all of the conditions in the version 3 policy are lost").
+          all of the conditions in the version 3 policy are lost");
+        - each binding names a role that can be granted on a secret and at least one well-formed member
+          (:func:`_check_binding`).
 
         The answer is the policy as set, with its new etag."""
         import grpc
@@ -431,12 +610,125 @@ class SecretManagerStandIn(GrpcStandIn):
             raise Abort(grpc.StatusCode.ABORTED, _IAM_CONFLICT)
         if given.etag and _has_conditions(held.policy) and given.version < 3:
             raise Abort(grpc.StatusCode.INVALID_ARGUMENT, _IAM_DOWNGRADE.format(given=given.version or 1))
+        for binding in given.bindings:
+            _check_binding(binding)
         policy = self._policy.Policy()
         policy.CopyFrom(given)
         policy.version = 3 if _has_conditions(policy) else 1
         policy.etag = self._policy_etag()
         held.policy = policy
         return policy
+
+
+_MEMBER_TYPES = frozenset(
+    {
+        "user",
+        "serviceAccount",
+        "group",
+        "domain",
+        "principal",
+        "principalSet",
+        "deleted",
+        "projectOwner",
+        "projectEditor",
+        "projectViewer",
+    }
+)
+"""The principal types of Binding.members (policy.proto: ``user:``, ``serviceAccount:``, ``group:``, ``domain:``,
+``principal://…``, ``principalSet://…``, ``deleted:…``; the convenience values ``projectOwner:`` and the like), besides
+``allUsers`` and ``allAuthenticatedUsers``."""
+
+_GRANTABLE = re.compile(
+    r"^(?:roles/(?:owner|editor|viewer)|roles/secretmanager\.[A-Za-z]+|(?:projects|organizations)/[^/]+/roles/[\w.]+)$"
+)
+"""The roles IAM lets one grant on a secret are those ``roles.queryGrantableRoles`` lists for it: Secret Manager's own
+predefined roles (https://cloud.google.com/secret-manager/docs/access-control), the basic roles, custom roles. The
+stand-in keeps that shape (not the list of Secret Manager's role names, nor whether a custom role exists)."""
+
+
+def _check_binding(binding: Any) -> None:
+    """A binding IAM would store: "Each of the bindings must contain at least one principal" (policy.proto, Policy;
+    "bindings with no members will result in an error" in its 2019 wording — the words of the refusal are not
+    published: ours); each member ``<type>:<value>`` of a known type (the words of a member without a type are IAM's,
+    beside ``_MEMBER_FORM``; those of an unknown type are ours); a role that can be granted on a secret — not a
+    ``…_withcond_<hash>`` role, the name IAM shows at policy version 1 for a conditional binding
+    (https://cloud.google.com/iam/docs/troubleshooting-withcond), which a tool that read at version 1 writes back.
+    What IAM answers to such a role is not published: the stand-in answers as IAM does for any role that cannot be
+    granted there (beside ``_ROLE_NOT_SUPPORTED``)."""
+    import grpc
+
+    role = binding.role
+    if "_withcond_" in role or not _GRANTABLE.match(role):
+        raise Abort(grpc.StatusCode.INVALID_ARGUMENT, _ROLE_NOT_SUPPORTED.format(role=role))
+    if not binding.members:
+        raise Abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"The binding for role {role} has no members: each binding must contain at least one principal.",
+        )
+    for member in binding.members:
+        if member in ("allUsers", "allAuthenticatedUsers"):
+            continue
+        kind, colon, value = member.partition(":")
+        if not colon or not kind or not value:
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, _MEMBER_FORM)
+        if kind not in _MEMBER_TYPES:
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f'Unknown member type "{kind}" in "{member}".')
+
+
+def _state_filter(text: str) -> Callable[[str], bool]:
+    """ListSecretVersionsRequest.filter ("adhering to the rules in List-operation filtering",
+    https://cloud.google.com/secret-manager/docs/filtering, which follows AIP-160) for the field the stand-in filters
+    on, ``state``: terms ``state:ENABLED``, ``state=DISABLED``, ``state!=DESTROYED`` (``NOT``/``-`` before one negates
+    it), joined by ``OR`` — which binds tighter, as AIP-160 has it — and by ``AND`` or a space. Anything else — another
+    field, parentheses, a value that is not a state's name as the enum spells it — is refused UNIMPLEMENTED: never
+    ignored (a filter ignored lists versions the caller asked to leave out)."""
+    import grpc
+
+    def unsupported(why: str) -> Abort:
+        return Abort(
+            grpc.StatusCode.UNIMPLEMENTED,
+            f"the Secret Manager stand-in does not filter {text!r}: {why} (it filters on state only: state:ENABLED, "
+            "state!=DESTROYED, NOT …, joined by OR and AND)",
+        )
+
+    clauses: list[list[tuple[bool, str, str]]] = []
+    expecting, joined, negated = True, False, False
+    for token in text.split():
+        if token in ("AND", "OR"):
+            if expecting:
+                raise unsupported(f"{token} where a term was expected")
+            expecting, joined = True, token == "OR"
+            continue
+        if token == "NOT":  # "a NOT b" is "a AND NOT b" (AIP-160)
+            negated, joined = not negated, joined and expecting
+            expecting = True
+            continue
+        match = _FILTER_TERM.match(token)
+        if match is None:
+            raise unsupported(f"{token!r} is not a term on state")
+        if match["value"] not in _STATES:
+            raise unsupported(f"{match['value']!r} is not one of {', '.join(_STATES)}")
+        if expecting and joined and clauses:
+            clauses[-1].append((negated != bool(match["not"]), match["op"], match["value"]))
+        else:
+            clauses.append([(negated != bool(match["not"]), match["op"], match["value"])])
+        expecting, joined, negated = False, False, False
+    if expecting:
+        raise unsupported("it ends where a term was expected")
+
+    def holds(state: str, term: tuple[bool, str, str]) -> bool:
+        negate, op, value = term
+        return (state == value) != (negate != (op == "!="))
+
+    return lambda state: all(any(holds(state, term) for term in clause) for clause in clauses)
+
+
+def _lower_letter(character: str) -> bool:
+    return unicodedata.category(character) in ("Ll", "Lo")
+
+
+def _label_character(character: str) -> bool:
+    return _lower_letter(character) or unicodedata.category(character).startswith("N") or character in "_-"
 
 
 def _under(binding: Any, condition: str | None) -> bool:

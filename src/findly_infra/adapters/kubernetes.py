@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.application.ports import BadInputError, DependencyUnavailableError, FieldConflictError
 from findly_infra.application.redaction import redact_url
 from findly_infra.domain.cluster import PROVIDERS, PRUNABLE, Readiness, RenderedKind, deployment_readiness
 
@@ -48,10 +49,6 @@ _CUSTOM_GROUPS = {
 
 class AccessDeniedError(BadInputError):
     """The API server refused the credentials (401) or the permission (403): who may do what is configuration."""
-
-
-class FieldConflictError(BadInputError):
-    """Server-side apply found fields another field manager owns, set to other values."""
 
 
 def kind_of(api_version: str, kind: str) -> RenderedKind:
@@ -256,8 +253,8 @@ class KubernetesObjects:
             if causes:
                 owned = "; ".join(f"{cause.get('field')} ({cause.get('message')})" for cause in causes)
                 raise FieldConflictError(
-                    f"cannot {what}: fields another manager owns would change: {owned}; take them with "
-                    "--force-conflicts, or leave them to that manager"
+                    f"cannot {what}: fields another manager owns would change: {owned}",
+                    [(str(cause.get("field") or ""), _manager(str(cause.get("message") or ""))) for cause in causes],
                 )
             raise _Retry(f"409 conflict: {message}")
         if status in (400, 422):
@@ -360,6 +357,22 @@ def _typed_patch_fields(message: str) -> str:
     _, _, detail = message.partition("): ")
     lines = [line.strip() for line in (detail or message).splitlines() if line.strip() and line.strip() != "errors:"]
     return "; ".join(line.removeprefix(".") for line in lines)
+
+
+_CONFLICT_WITH = re.compile(r'conflicts? with ("(?:[^"\\]|\\.)*")')
+
+
+def _manager(cause: str) -> str:
+    """The manager a conflict's cause names: ``conflict with "kubectl-set" using apps/v1 at 2026-01-05T09:00:00Z``
+    gives ``kubectl-set`` — the name is Go-quoted (``printManager``, k8s.io/apimachinery/pkg/util/managedfields/
+    internal/conflict.go, ``fmt.Sprintf("%q", …)``), then what it did; the whole cause when it says no name."""
+    found = _CONFLICT_WITH.search(cause)
+    if found is None:
+        return cause
+    try:
+        return str(json.loads(found.group(1)))
+    except ValueError:
+        return found.group(1).strip('"')
 
 
 def _retry_after(response: Any) -> float | None:

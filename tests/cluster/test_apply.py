@@ -611,3 +611,56 @@ def test_a_conflicts_field_is_named_as_diff_names_it() -> None:
     assert _as_path(".spec.template.spec.containers[0].name", live) == "spec.template.spec.containers[0].name"
     missing = '.spec.template.spec.containers[name="gone"].image'
     assert _as_path(missing, live) == missing  # as the server names it, where the live object has no such item
+
+
+def test_a_context_the_kubeconfig_does_not_have_is_bad_input_naming_the_binding_and_its_line(
+    kubeconfig: Path, tmp_path: Path
+) -> None:
+    """Issue 22: a binding to a context that is not in the kubeconfig read like a network failure ("cannot reach a
+    cluster … Invalid kube-config file. Expected object with name nope …") and named no place."""
+    lines = EXAMPLE.read_text().splitlines()
+    at = next(number for number, line in enumerate(lines) if line.startswith("  kubernetes_version:"))
+    lines.insert(at + 1, "  clusters:")
+    lines.insert(at + 2, "    production: {context: nope}")
+    platform = tmp_path / "findly.yaml"
+    platform.write_text("\n".join(lines) + "\n")
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "FINDLY_CONFIG": str(platform),
+        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        "GITHUB_ACTIONS": "",
+    }
+
+    def run(*args: str) -> tuple[int, str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "findly_infra", "--json", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        return result.returncode, json.loads(result.stdout)["error"]["message"]
+
+    expected = (
+        f"kubernetes.clusters.production.context (line {at + 3}): no context 'nope' in KUBECONFIG {kubeconfig} "
+        "(its contexts: stand-in)"
+    )
+    for command in (("diff", "--env", "production"), ("apply", "--env", "production")):
+        code, message = run(*command)
+        assert code == EXIT_BAD_INPUT
+        assert message == expected
+    code, message = run("status", "fn-posts")
+    assert code == EXIT_BAD_INPUT
+    assert expected in message
+    code, message = run("diff", "--env", "production", "--context", "nada")
+    assert code == EXIT_BAD_INPUT
+    assert message == (
+        f"--context nada (or FINDLY_KUBE_CONTEXT), for production: no context 'nada' in KUBECONFIG {kubeconfig} "
+        "(its contexts: stand-in)"
+    )
+    env["KUBECONFIG"] = str(tmp_path / "absent")
+    code, message = run("diff", "--env", "production", "--context", "stand-in")
+    assert code == EXIT_BAD_INPUT
+    assert message.startswith("--context stand-in (or FINDLY_KUBE_CONTEXT), for production: no kubeconfig can be read")

@@ -201,6 +201,32 @@ def test_a_state_of_schema_2_is_sealed_when_first_written_and_the_snapshots_it_k
     assert document["streams"]["fn-posts"]["snapshot"]["note"] is None  # type: ignore[index]
 
 
+def test_verify_never_passes_on_a_state_with_no_events_and_names_a_wipe(env: dict[str, str]) -> None:
+    """A scheduled ``state verify`` must not pass on a wiped state (issue 22): a state with no event has nothing to
+    vouch for (exit 2, as a missing file) — never written to yet, or damaged when a command wrote to it before; a
+    kept head names what is gone."""
+    state = Path(env["FINDLY_STATE"])
+    assert cli(env, "state", "migrate")[0] == 0  # made, never written to
+    code, document = cli(env, "state", "verify")
+    assert code == EXIT_BAD_INPUT
+    assert "holds no events yet (no command has written to it since it was made): nothing to verify" in str(
+        document["error"]
+    )
+    _deployed(env)
+    code, document = cli(env, "state", "verify")
+    assert code == 0
+    head = document["streams"]["fn-posts"]["head"]  # type: ignore[index]
+    with contextlib.closing(sqlite3.connect(state)) as connection, connection:
+        connection.execute("DELETE FROM events")  # every event deleted, by hand
+    code, document = cli(env, "state", "verify")
+    assert code == EXIT_BAD_INPUT
+    message = document["error"]["message"]  # type: ignore[index]
+    assert "is damaged: it holds no events, yet commands wrote to it (it keeps virtual time)" in message
+    code, document = cli(env, "state", "verify", "--expect", str(head))
+    assert code == EXIT_BAD_INPUT
+    assert "fn-posts: event 1 is gone: a kept head recorded it, and the stream has 0 events" in str(document["error"])
+
+
 # ---- 2: damaged, removed or replaced: an error, never a fresh start ---------------------------------------------
 
 

@@ -138,7 +138,7 @@ def test_diff_shows_the_fields_that_drifted_and_apply_brings_them_back(
     assert cluster.get("networking.istio.io/v1", "VirtualService", NS, "fn-posts") is not None
 
 
-def test_a_field_another_manager_took_is_a_conflict_named_until_forced(
+def test_a_field_another_manager_took_is_drift_to_diff_and_a_conflict_to_apply_until_forced(
     cluster: KubernetesStandIn, objects: KubernetesObjects, kubeconfig: Path, tmp_path: Path
 ) -> None:
     apply_environment(objects, production(), "production", NS)
@@ -149,19 +149,104 @@ def test_a_field_another_manager_took_is_a_conflict_named_until_forced(
             {"Content-Type": "application/merge-patch+json"},
             {"spec": {"maxUnavailable": 3}},
         )
-    code, refused, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
+    code, drift, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
+    assert code == EXIT_DRIFT
+    changed = [c for c in drift["changes"] if c["action"] == "configure"]
+    assert [(c["name"], c["fields"], c["owned_by"]) for c in changed] == [
+        ("fn-posts", ["spec.maxUnavailable"], {"spec.maxUnavailable": "kubectl-edit"})
+    ]
+    code, refused, _ = cli(kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in")
     assert code == EXIT_BAD_INPUT
     message = refused["error"]["message"]
     assert 'poddisruptionbudgets.policy "fn-posts" in findly-now-production' in message
     assert ".spec.maxUnavailable" in message
     assert 'conflict with "kubectl-edit"' in message
-    assert "--force-conflicts" in message
+    assert "findly-infra apply --force-conflicts" in message
     code, forced, _ = cli(
         kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in", "--force-conflicts"
     )
     assert code == 0
     changed = [c for c in forced["changes"] if c["action"] == "configure"]
     assert [(c["name"], c["fields"]) for c in changed] == [("fn-posts", ["spec.maxUnavailable"])]
+
+
+def test_diff_after_kubectl_set_image_names_the_image_and_its_manager_and_exits_7(
+    cluster: KubernetesStandIn, kubeconfig: Path, tmp_path: Path
+) -> None:
+    """The most common drift: ``kubectl set image`` (a strategic merge patch by the manager ``kubectl-set``) takes
+    the image field. ``diff`` dry-runs with ``force`` as ``kubectl diff --server-side --force-conflicts`` does
+    (kubernetes/kubectl pkg/cmd/diff/diff.go, ``InfoObject.Merged``: ``PatchOptions{Force: &obj.ForceConflicts}``)
+    and names the field and who owns it; ``apply`` still refuses to take it back unless forced."""
+    kubectl = require_tool("kubectl", KUBECTL_INSTALL)
+    assert cli(kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in")[0] == 0
+    image = "gcr.io/findly-now/fn-posts:9.9.9-hotfix"
+    subprocess.run(
+        [
+            kubectl,
+            "--kubeconfig",
+            str(kubeconfig),
+            "-n",
+            NS,
+            "set",
+            "image",
+            "deployment/fn-posts",
+            f"fn-posts={image}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+    def held() -> str:
+        live = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
+        assert live is not None
+        return str(live["spec"]["template"]["spec"]["containers"][0]["image"])
+
+    assert held() == image
+    expected = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "namespace": NS,
+        "name": "fn-posts",
+        "action": "configure",
+        "fields": ["spec.template.spec.containers[0].image"],
+        "owned_by": {"spec.template.spec.containers[0].image": "kubectl-set"},
+    }
+    for flags in ([], ["--force-conflicts"]):  # kubectl's spelling is accepted and changes nothing
+        code, drift, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in", *flags)
+        assert code == EXIT_DRIFT
+        assert [c for c in drift["changes"] if c["action"] != "unchanged"] == [expected]
+        assert drift["owned"] == {"kubectl-set": ["deployment.apps/fn-posts"]}
+    text = subprocess.run(
+        [sys.executable, "-m", "findly_infra", "diff", "--env", "production", "--context", "stand-in"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "KUBECONFIG": str(kubeconfig),
+            "FINDLY_CONFIG": str(EXAMPLE),
+            "GITHUB_ACTIONS": "",
+            "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        },
+        timeout=120,
+        check=False,
+    )
+    assert text.returncode == EXIT_DRIFT
+    assert (
+        f"deployment.apps/fn-posts in {NS} configured (dry run): spec.template.spec.containers[0].image "
+        "(owned by kubectl-set)"
+    ) in text.stdout
+    assert "--force-conflicts" in text.stdout
+    assert held() == image  # a diff changes nothing
+    code, refused, _ = cli(kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in")
+    assert code == EXIT_BAD_INPUT
+    assert 'conflict with "kubectl-set"' in refused["error"]["message"]
+    assert "findly-infra apply --force-conflicts" in refused["error"]["message"]
+    assert held() == image
+    code, _, _ = cli(kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in", "--force-conflicts")
+    assert code == 0
+    assert held() == "gcr.io/findly-now/fn-posts:latest"
+    assert cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")[0] == 0
 
 
 def test_an_autoscalers_replicas_are_never_fought_over(cluster: KubernetesStandIn, objects: KubernetesObjects) -> None:
@@ -488,3 +573,93 @@ def test_every_environments_objects_hold_to_istios_published_crd_rules(
     kinds = {kind for kind in ("VirtualService", "DestinationRule") if cluster.objects("networking.istio.io/v1", kind)}
     assert kinds == {"VirtualService", "DestinationRule"}
     assert cluster.objects("security.istio.io/v1", "AuthorizationPolicy")
+
+
+def test_a_conflicts_field_is_named_as_diff_names_it() -> None:
+    """The paths a conflict names (structured-merge-diff's ``fieldpath.Path.String``: keyed items by their keys, a
+    set's items by value, an atomic list's by index) become the paths ``diff`` lists: the owner lands on the field."""
+    from findly_infra.application.cluster_apply import _as_path
+
+    live = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "sidecar", "ports": [{"containerPort": 80, "protocol": "TCP"}]},
+                        {
+                            "name": "app",
+                            "ports": [
+                                {"containerPort": 8080, "protocol": "UDP"},
+                                {"containerPort": 8080, "protocol": "TCP"},
+                            ],
+                        },
+                    ]
+                }
+            }
+        },
+        "metadata": {"finalizers": ["a", "b"]},
+    }
+    assert (
+        _as_path('.spec.template.spec.containers[name="app"].image', live) == "spec.template.spec.containers[1].image"
+    )
+    assert (
+        _as_path('.spec.template.spec.containers[name="app"].ports[containerPort=8080,protocol="TCP"].name', live)
+        == "spec.template.spec.containers[1].ports[1].name"
+    )
+    assert _as_path('.metadata.finalizers[="b"]', live) == "metadata.finalizers[1]"
+    assert _as_path(".spec.template.spec.containers[0].name", live) == "spec.template.spec.containers[0].name"
+    missing = '.spec.template.spec.containers[name="gone"].image'
+    assert _as_path(missing, live) == missing  # as the server names it, where the live object has no such item
+
+
+def test_a_context_the_kubeconfig_does_not_have_is_bad_input_naming_the_binding_and_its_line(
+    kubeconfig: Path, tmp_path: Path
+) -> None:
+    """Issue 22: a binding to a context that is not in the kubeconfig read like a network failure ("cannot reach a
+    cluster … Invalid kube-config file. Expected object with name nope …") and named no place."""
+    lines = EXAMPLE.read_text().splitlines()
+    at = next(number for number, line in enumerate(lines) if line.startswith("  kubernetes_version:"))
+    lines.insert(at + 1, "  clusters:")
+    lines.insert(at + 2, "    production: {context: nope}")
+    platform = tmp_path / "findly.yaml"
+    platform.write_text("\n".join(lines) + "\n")
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "FINDLY_CONFIG": str(platform),
+        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        "GITHUB_ACTIONS": "",
+    }
+
+    def run(*args: str) -> tuple[int, str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "findly_infra", "--json", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        return result.returncode, json.loads(result.stdout)["error"]["message"]
+
+    expected = (
+        f"kubernetes.clusters.production.context (line {at + 3}): no context 'nope' in KUBECONFIG {kubeconfig} "
+        "(its contexts: stand-in)"
+    )
+    for command in (("diff", "--env", "production"), ("apply", "--env", "production")):
+        code, message = run(*command)
+        assert code == EXIT_BAD_INPUT
+        assert message == expected
+    code, message = run("status", "fn-posts")
+    assert code == EXIT_BAD_INPUT
+    assert expected in message
+    code, message = run("diff", "--env", "production", "--context", "nada")
+    assert code == EXIT_BAD_INPUT
+    assert message == (
+        f"--context nada (or FINDLY_KUBE_CONTEXT), for production: no context 'nada' in KUBECONFIG {kubeconfig} "
+        "(its contexts: stand-in)"
+    )
+    env["KUBECONFIG"] = str(tmp_path / "absent")
+    code, message = run("diff", "--env", "production", "--context", "stand-in")
+    assert code == EXIT_BAD_INPUT
+    assert message.startswith("--context stand-in (or FINDLY_KUBE_CONTEXT), for production: no kubeconfig can be read")

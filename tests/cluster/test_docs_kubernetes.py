@@ -11,6 +11,7 @@ import yaml
 pytest.importorskip("kubernetes", reason="the kubernetes extra: pip install 'findly-infra[kubernetes]'")
 
 from findly_infra.testing.kubernetes import KubernetesStandIn
+from tests.conftest import KUBECTL_INSTALL, require_tool
 from tests.docs_examples import pages, run_console, user_environment
 
 CONTEXT = "--context findly-prod"
@@ -23,5 +24,7 @@ def test_console_examples_that_reach_a_cluster(page: str, cluster: KubernetesSta
     config.write_text(yaml.safe_dump(cluster.kubeconfig(context="findly-prod")))
     project = tmp_path / "project"
     project.mkdir()
+    if any(step.command.startswith("kubectl ") for block in pages()[page] for step in block.steps):
+        require_tool("kubectl", KUBECTL_INSTALL)
     for block in pages()[page]:
         run_console(block, project, user_environment(tmp_path, KUBECONFIG=str(config)), replace={SHOWN: cluster.url})

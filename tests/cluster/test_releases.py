@@ -275,7 +275,11 @@ def test_the_command_line_releases_on_the_bound_cluster_and_says_only_what_is_si
     with cluster.controller():
         assert cli("apply", "--env", ENV)[0] == 0
         code, elsewhere, _ = cli("deploy", SERVICE, "1.0.0", "--env", ENV, "--context", "nowhere")  # overrides
-        assert (code, "kubeconfig context nowhere" in elsewhere["error"]["message"]) == (2, True)
+        assert (
+            code,
+            "--context nowhere (or FINDLY_KUBE_CONTEXT), for development: no context 'nowhere'"
+            in elsewhere["error"]["message"],
+        ) == (2, True)
         code, deployed, stderr = cli("deploy", SERVICE, "1.0.0", "--env", ENV)
         assert code == 0, stderr
         assert deployed["simulation"] == []  # the cluster is real, and so is the time

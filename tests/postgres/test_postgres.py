@@ -200,7 +200,7 @@ def test_a_connection_dropped_by_the_server_is_a_retryable_failure_with_nothing_
 def test_a_wrong_password_is_a_clear_failure_that_never_prints_it(postgres: PostgresServer) -> None:
     url = postgres.url("findly_password").replace(postgres.password, "not-the-password-x9")
     code, document = cli(_env(url), "status", "fn-posts")
-    assert code == 5
+    assert code == 2  # a refused password is configuration: no retry helps (tests/postgres/test_refusals.py)
     message = str(document["error"])
     assert "password authentication failed" in message
     assert "not-the-password-x9" not in message

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from findly_infra.adapters.postgresql import MIGRATIONS, SCHEMA_VERSION
 from findly_infra.testing.postgresql import PostgresServer
 from tests.conftest import EXAMPLE, PAST, ROOT
 
@@ -97,3 +98,72 @@ def test_a_user_without_the_grants_is_told_which_privilege_is_missing(
     message = json.loads(result.stdout)["error"]["message"]
     assert "the database user may not do this (permission denied for table" in message
     assert "change-me" not in result.stdout + result.stderr
+
+
+def _grant_documented(owner_url: str, role: str) -> None:
+    import psycopg
+
+    with psycopg.connect(owner_url, autocommit=True) as owner:
+        for statement in _documented_grants():
+            owner.execute(statement.replace("findly_ci", role).encode())
+
+
+def _tables(url: str) -> list[tuple[str, str]]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+    return [(str(name), str(owner)) for name, owner in rows]
+
+
+def test_migrate_as_the_ci_user_on_an_up_to_date_schema_says_so_and_creates_nothing(
+    postgres: PostgresServer, pg_url: str, tmp_path: Path
+) -> None:
+    assert findly(pg_url, tmp_path, "state", "migrate").returncode == 0
+    _grant_documented(pg_url, "findly_ci_migrate")
+    before = _tables(pg_url)
+    ci = _as(pg_url, "findly_ci_migrate")
+    result = findly(ci, tmp_path, "state", "migrate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(f"schema {SCHEMA_VERSION}: up to date")
+    document = json.loads(findly(ci, tmp_path, "--json", "state", "migrate").stdout)
+    assert (document["schema_before"], document["schema"], document["changed"]) == (
+        SCHEMA_VERSION,
+        SCHEMA_VERSION,
+        False,
+    )
+    assert _tables(pg_url) == before  # nothing created, nothing altered
+
+
+def test_a_ci_user_on_a_schema_behind_is_told_to_have_the_owner_migrate_without_sql(
+    postgres: PostgresServer, pg_url: str, tmp_path: Path
+) -> None:
+    """A database an older findly-infra left at schema 3, and a job whose user has the grants of then: ``state
+    migrate`` — and the first writing command, which would migrate — name who can migrate it, and quote no SQL."""
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as owner:  # what findly-infra at schema 3 created
+        owner.execute(
+            b"CREATE TABLE findly_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT "
+            b"now(), tool text NOT NULL)"
+        )
+        for version, migration in enumerate(MIGRATIONS[:3], start=1):
+            owner.execute(migration.encode())
+            owner.execute("INSERT INTO findly_schema (version, tool) VALUES (%s, 'findly-infra 0.3')", (version,))
+        owner.execute(b"CREATE ROLE findly_ci_behind LOGIN PASSWORD 'change-me'")
+        owner.execute(b"GRANT SELECT ON findly_schema, findly_meta TO findly_ci_behind")
+        owner.execute(b"GRANT SELECT, INSERT ON findly_events TO findly_ci_behind")
+    ci = _as(pg_url, "findly_ci_behind")
+    for command in (("state", "migrate"), ("deploy", SERVICE, VERSION, "--env", "development")):
+        result = findly(ci, tmp_path, "--json", *command)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        message = json.loads(result.stdout)["error"]["message"]
+        assert f"is at schema 3, this findly-infra needs schema {SCHEMA_VERSION}" in message
+        assert "Run `findly-infra state migrate` (this version) as the schema's owner" in message
+        assert "LINE 1" not in message
+        assert "CREATE" not in message
+        assert "or let it create them" not in message
+    with psycopg.connect(pg_url, autocommit=True) as owner:
+        assert owner.execute(b"SELECT max(version) FROM findly_schema").fetchone() == (3,)  # nothing half-done

@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.application.ports import BadInputError, DependencyUnavailableError, FieldConflictError
 from findly_infra.application.redaction import redact_url
 from findly_infra.domain.cluster import PROVIDERS, PRUNABLE, Readiness, RenderedKind, deployment_readiness
 
-__all__ = ["AccessDeniedError", "FieldConflictError", "KubernetesObjects", "connect"]
+__all__ = ["AccessDeniedError", "FieldConflictError", "KubeconfigError", "KubernetesObjects", "connect"]
 
 FIELD_MANAGER = "findly-infra"
 
@@ -46,12 +47,14 @@ _CUSTOM_GROUPS = {
 }
 
 
+class KubeconfigError(BadInputError):
+    """Raised when the kubeconfig (or the pod's service account) does not say how to reach the cluster asked for: no
+    kubeconfig, no such context, no current context. The message says what is missing, not where it was asked for:
+    the caller names that (a binding of the platform file, ``--context``)."""
+
+
 class AccessDeniedError(BadInputError):
     """The API server refused the credentials (401) or the permission (403): who may do what is configuration."""
-
-
-class FieldConflictError(BadInputError):
-    """Server-side apply found fields another field manager owns, set to other values."""
 
 
 def kind_of(api_version: str, kind: str) -> RenderedKind:
@@ -256,8 +259,8 @@ class KubernetesObjects:
             if causes:
                 owned = "; ".join(f"{cause.get('field')} ({cause.get('message')})" for cause in causes)
                 raise FieldConflictError(
-                    f"cannot {what}: fields another manager owns would change: {owned}; take them with "
-                    "--force-conflicts, or leave them to that manager"
+                    f"cannot {what}: fields another manager owns would change: {owned}",
+                    [(str(cause.get("field") or ""), _manager(str(cause.get("message") or ""))) for cause in causes],
                 )
             raise _Retry(f"409 conflict: {message}")
         if status in (400, 422):
@@ -362,6 +365,22 @@ def _typed_patch_fields(message: str) -> str:
     return "; ".join(line.removeprefix(".") for line in lines)
 
 
+_CONFLICT_WITH = re.compile(r'conflicts? with ("(?:[^"\\]|\\.)*")')
+
+
+def _manager(cause: str) -> str:
+    """The manager a conflict's cause names: ``conflict with "kubectl-set" using apps/v1 at 2026-01-05T09:00:00Z``
+    gives ``kubectl-set`` — the name is Go-quoted (``printManager``, k8s.io/apimachinery/pkg/util/managedfields/
+    internal/conflict.go, ``fmt.Sprintf("%q", …)``), then what it did; the whole cause when it says no name."""
+    found = _CONFLICT_WITH.search(cause)
+    if found is None:
+        return cause
+    try:
+        return str(json.loads(found.group(1)))
+    except ValueError:
+        return found.group(1).strip('"')
+
+
 def _retry_after(response: Any) -> float | None:
     getter = getattr(response, "getheader", None) or getattr(response, "headers", {}).get
     value = getter("Retry-After") if callable(getter) else None
@@ -381,24 +400,40 @@ def connect(
 ) -> KubernetesObjects:
     """A cluster's objects, from the kubeconfig (``KUBECONFIG``, else ``~/.kube/config``; *context*, else its current
     context) or the pod's service account (*in_cluster*); *on_retry* is told of each retry. Raises
-    :class:`BadInputError` when neither says where."""
+    :class:`KubeconfigError` when neither says where — no kubeconfig, no such context, no current one — before any
+    request is sent."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
     configuration = client.Configuration()
-    try:
-        if in_cluster:
+    if in_cluster:
+        try:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        else:
+        except (ConfigException, OSError) as exc:
+            raise KubeconfigError(f"the pod's service account cannot be read here (not in a pod?): {exc}") from None
+    else:
+        # KUBECONFIG read now: the client reads it once, when first imported; a list of files, as kubectl merges them
+        files = kubeconfig or os.environ.get("KUBECONFIG") or os.path.join("~", ".kube", "config")
+        where = (
+            f"kubeconfig {files}" if kubeconfig else f"KUBECONFIG {files}" if os.environ.get("KUBECONFIG") else files
+        )
+        try:
+            contexts, current = config.list_kube_config_contexts(config_file=files)  # type: ignore[no-untyped-call]
+        except (ConfigException, OSError, ValueError) as exc:
+            raise KubeconfigError(f"no kubeconfig can be read at {where}: {exc}") from None
+        names = [str(entry.get("name")) for entry in contexts or [] if isinstance(entry, dict)]
+        known = f"its contexts: {', '.join(names)}" if names else "it has no context"
+        if context is not None and context not in names:
+            raise KubeconfigError(f"no context {context!r} in {where} ({known})")
+        if context is None and not current:
+            raise KubeconfigError(f"{where} has no current context ({known}): name one")
+        try:
             config.load_kube_config(  # type: ignore[no-untyped-call]
-                # KUBECONFIG read now: the client reads it once, when first imported
-                config_file=kubeconfig or os.environ.get("KUBECONFIG") or None,
-                context=context,
-                client_configuration=configuration,
+                config_file=files, context=context, client_configuration=configuration
             )
-    except (ConfigException, OSError) as exc:
-        where = "the in-cluster service account" if in_cluster else f"kubeconfig context {context or '(current)'}"
-        raise BadInputError(f"cannot reach a cluster through {where}: {exc}") from None
+        except (ConfigException, OSError, ValueError) as exc:
+            named = context or (current or {}).get("name", "")
+            raise KubeconfigError(f"the context {named!r} of {where} cannot be used: {exc}") from None
     configuration.retries = False  # our retries, which know what each status means
     if on_retry is not None:  # told of each retry (stamina's RetryDetails), instead of stamina's own log on stdout
         import stamina

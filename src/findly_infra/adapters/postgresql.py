@@ -11,14 +11,21 @@ variables and a password file (``PGPASSFILE``, ``~/.pgpass``) all apply. The pas
 message names the server by its redacted URL.
 
 The schema is versioned (``findly_schema``) and migrated by the tool — on first write, or by ``findly-infra state
-migrate`` — under an advisory lock, so racing first commands migrate once. A database written by a newer
-findly-infra is refused rather than misread.
+migrate`` — under an advisory lock, so racing first commands migrate once. The version is read first: a schema
+already up to date is left alone (a least-privileged user may run ``state migrate``); one a user may not migrate is
+refused, naming who can. A database written by a newer findly-infra is refused rather than misread.
+
+A server that refuses the connection for what the URL says — a database that does not exist, a password or user it
+refuses, a user not allowed to connect — is bad input (exit 2, with what to do); one that cannot be reached or is
+not ready is a dependency unavailable (exit 5).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
+import shlex
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from findly_infra.application.codec import decode_stream, event_to_dict
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import (
+    BadInputError,
     ConcurrencyError,
     DependencyUnavailableError,
     KeptSnapshot,
@@ -104,8 +112,10 @@ class PostgresEventStore:
     """Event streams in a PostgreSQL database (one connection, autocommit outside explicit transactions).
 
     With ``create=False`` (the read-only commands) a database without the schema is read as an empty state and
-    nothing is created. Raises :class:`DependencyUnavailableError` when the server cannot be reached or refuses the
-    credentials, :class:`StateError` when the database was written by a newer findly-infra.
+    nothing is created. Raises :class:`DependencyUnavailableError` when the server cannot be reached (or is not
+    ready), :class:`BadInputError` when it refuses the connection for what the URL says (no such database, a
+    password or user refused), :class:`StateError` when the database was written by a newer findly-infra or its
+    schema is behind and this user may not migrate it.
     """
 
     def __init__(self, url: str, *, timeout: float = 30.0, create: bool = True, connect_timeout: float = 10.0) -> None:
@@ -124,16 +134,19 @@ class PostgresEventStore:
                 options=f"-c lock_timeout={round(timeout * 1000)} -c statement_timeout={round(timeout * 4000)}",
             )
         except psycopg.Error as exc:
+            refused = _refused(exc, url)
+            if refused is not None:
+                said = self._clean(exc)
+                said = said.rpartition("FATAL:")[2].strip() or said
+                raise BadInputError(
+                    f"--state {self.location}: the server refused the connection ({said}): {refused}"
+                ) from None
             raise DependencyUnavailableError(
                 f"--state {self.location}: cannot connect to PostgreSQL ({self._clean(exc)})"
             ) from None
         try:
             self._version = self._schema_version()
-            if self._version > SCHEMA_VERSION:
-                raise StateError(
-                    f"--state {self.location} was written by a newer findly-infra (schema {self._version}; this one "
-                    f"knows {SCHEMA_VERSION}): upgrade findly-infra"
-                )
+            self._refuse_newer(self._version)
             if create and self._version < SCHEMA_VERSION:
                 self.migrate()
         except BaseException:
@@ -143,8 +156,11 @@ class PostgresEventStore:
     # ---- errors --------------------------------------------------------------------------------------------------
 
     def _clean(self, exc: BaseException) -> str:
-        """The server's message on one line, the password never in it."""
-        text = " ".join(str(exc).split()) or type(exc).__name__
+        """The server's message on one line — its primary message alone where it has one, never the statement it
+        quotes (``LINE 1: CREATE TABLE …``) — the password never in it."""
+        diagnostic = getattr(exc, "diag", None)
+        primary = getattr(diagnostic, "message_primary", None) if diagnostic is not None else None
+        text = " ".join(str(primary or exc).split()) or type(exc).__name__
         return text.replace(self._password, "***") if self._password else text
 
     @contextlib.contextmanager
@@ -164,8 +180,13 @@ class PostgresEventStore:
             ) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StateError(
-                f"--state {self.location}: the database user may not do this ({self._clean(exc)}); grant it "
-                "the findly_* tables (or let it create them: findly-infra state migrate)"
+                f"--state {self.location}: the database user may not do this ({self._clean(exc)}); the schema's "
+                "owner grants it the findly_* tables (the GRANTs of docs/state-and-evidence.md)"
+            ) from None
+        except psycopg.errors.UndefinedTable as exc:  # the schema says it is there: someone dropped it
+            raise StateError(
+                f"--state {self.location} is damaged: {self._clean(exc)} — a findly table was dropped after the "
+                "schema was made; restore the database from its backup (or import a `state export` into a new one)"
             ) from None
         except psycopg.errors.ReadOnlySqlTransaction as exc:
             raise StateError(f"--state {self.location} cannot be written: {self._clean(exc)}") from None
@@ -196,31 +217,60 @@ class PostgresEventStore:
 
     def migrate(self) -> tuple[int, int]:
         """Bring the schema to :data:`SCHEMA_VERSION`, each migration in its own transaction under an advisory lock
-        (racing migrators wait, then find nothing left to do). Returns (the version found, the version now)."""
-        connection = self._connection
-        found = None
-        with self._errors(), connection.transaction():
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS findly_schema (version integer PRIMARY KEY, "
-                "applied_at timestamptz NOT NULL DEFAULT now(), tool text NOT NULL)"
-            )
-            row = connection.execute("SELECT coalesce(max(version), 0) FROM findly_schema").fetchone()
-            found = int(row[0]) if row else 0
-            if found > SCHEMA_VERSION:
-                raise StateError(
-                    f"--state {self.location} was written by a newer findly-infra (schema {found}; this one "
-                    f"knows {SCHEMA_VERSION}): upgrade findly-infra"
-                )
-            for version in range(found + 1, SCHEMA_VERSION + 1):
-                connection.execute(MIGRATIONS[version - 1].encode())  # our own constant text (psycopg: bytes)
-                if version == _LINKED:
-                    self._link_events()
-                connection.execute(
-                    "INSERT INTO findly_schema (version, tool) VALUES (%s, %s)", (version, _tool_version())
-                )
+        (racing migrators wait, then find nothing left to do). Returns (the version found, the version now). The
+        version is read first: a schema up to date is left alone — nothing is created, so a user without the right
+        to create tables (a CI job's) may ask; a schema behind that this user may not migrate raises
+        :class:`StateError` naming who can."""
+        found = self._schema_version()
+        self._refuse_newer(found)
+        if found == SCHEMA_VERSION:
+            self._version = found
+            return found, found
+        psycopg, connection = self._psycopg, self._connection
+        with self._errors():
+            try:
+                with connection.transaction():
+                    connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+                    connection.execute(
+                        "CREATE TABLE IF NOT EXISTS findly_schema (version integer PRIMARY KEY, "
+                        "applied_at timestamptz NOT NULL DEFAULT now(), tool text NOT NULL)"
+                    )
+                    row = connection.execute("SELECT coalesce(max(version), 0) FROM findly_schema").fetchone()
+                    found = int(row[0]) if row else 0
+                    self._refuse_newer(found)
+                    for version in range(found + 1, SCHEMA_VERSION + 1):
+                        connection.execute(MIGRATIONS[version - 1].encode())  # our own constant text (psycopg: bytes)
+                        if version == _LINKED:
+                            self._link_events()
+                        connection.execute(
+                            "INSERT INTO findly_schema (version, tool) VALUES (%s, %s)", (version, _tool_version())
+                        )
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise StateError(self._may_not_migrate(found, exc)) from None
         self._version = SCHEMA_VERSION
         return found, SCHEMA_VERSION
+
+    def _refuse_newer(self, found: int) -> None:
+        if found > SCHEMA_VERSION:
+            raise StateError(
+                f"--state {self.location} was written by a newer findly-infra (schema {found}; this one "
+                f"knows {SCHEMA_VERSION}): upgrade findly-infra"
+            )
+
+    def _may_not_migrate(self, found: int, exc: BaseException) -> str:
+        """What to do when this user may not bring the schema from *found* to this version's."""
+        said = f"this database user may not create or alter its tables: {self._clean(exc)}"
+        if found == 0:
+            return (
+                f"--state {self.location} has no findly schema yet, and {said}. Run `findly-infra state migrate` "
+                "once as a user that may create tables in the database (its owner), then grant this user the "
+                "findly_* tables (docs/state-and-evidence.md)"
+            )
+        return (
+            f"--state {self.location} is at schema {found}, this findly-infra needs schema {SCHEMA_VERSION}, and "
+            f"{said}. Run `findly-infra state migrate` (this version) as the schema's owner — the user that "
+            "created the findly_* tables — then grant this user any new ones (docs/state-and-evidence.md)"
+        )
 
     def _link_events(self) -> None:
         """Give the events already stored their links, chained from each stream's first (within the migration's
@@ -538,6 +588,70 @@ def _password(url: str) -> str:
         password = urlsplit(url).password
         return unquote(password) if password else ""
     return ""
+
+
+_REFUSALS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # The server's words for refusing a connection over what the URL says, each with its SQLSTATE — libpq reports a
+    # failed connection by its message alone (psycopg's ``sqlstate`` is None there), so the message is read, as
+    # PostgreSQL's source words it:
+    # src/backend/utils/init/postinit.c (InitPostgres): ERRCODE_UNDEFINED_DATABASE, 'database "%s" does not exist'
+    ("3D000", re.compile(r'database "(?P<database>[^"]*)" does not exist')),
+    # src/backend/libpq/auth.c (auth_failed): ERRCODE_INVALID_PASSWORD for password, md5 and scram-sha-256,
+    # 'password authentication failed for user "%s"' (also what a user that does not exist gets, by design)
+    ("28P01", re.compile(r'password authentication failed for user "(?P<user>[^"]*)"')),
+    # libpq's own (src/interfaces/libpq/fe-auth.c): the server asked for a password and none was given
+    ("28P01", re.compile(r"fe_sendauth: no password supplied")),
+    # auth.c (ClientAuthentication, auth_failed for the other methods) and miscinit.c (InitializeSessionUserId):
+    # ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION
+    (
+        "28000",
+        re.compile(
+            r'no pg_hba\.conf entry for|pg_hba\.conf rejects connection|role "[^"]*" does not exist|'
+            r'role "[^"]*" is not permitted to log in|\b(?:Ident|Peer|GSSAPI|SSPI|LDAP|RADIUS|PAM|BSD|certificate) '
+            r"authentication failed"
+        ),
+    ),
+    # postinit.c (CheckMyDatabase): ERRCODE_INSUFFICIENT_PRIVILEGE, 'permission denied for database "%s"'
+    ("42501", re.compile(r'permission denied for database "(?P<database>[^"]*)"')),
+)
+"""Refusals that no retry can help, unlike a server that cannot be reached, is starting up or shutting down
+(57P03), or has too many clients (53300): those stay exit 5."""
+
+
+def _refused(exc: BaseException, url: str) -> str | None:
+    """What to do when the server refused the connection for what the URL says (bad input); ``None`` when it could
+    not be reached or was not ready (a dependency unavailable)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    sqlstate, text = getattr(exc, "sqlstate", None), str(exc)
+    try:
+        where = {key: str(value) for key, value in conninfo_to_dict(url).items() if value is not None}
+    except Exception:  # noqa: BLE001 - the URL was good enough to connect with; this only shapes the hint
+        where = {}
+    for state, pattern in _REFUSALS:
+        found = pattern.search(text)
+        if found is None and sqlstate != state:
+            continue
+        named = found.groupdict() if found is not None else {}
+        if state == "3D000":
+            database = named.get("database") or where.get("dbname", "DATABASE")
+            flags = (("-h", "host"), ("-p", "port"), ("-U", "user"))
+            options = [f"{flag} {shlex.quote(where[key])}" for flag, key in flags if key in where]
+            command = " ".join(["createdb", *options, shlex.quote(database)])
+            return f"create the database (as a user that may: {command}), then run `findly-infra state migrate`"
+        if state == "28P01":
+            return (
+                "check the user and its password — in the URL, PGPASSWORD or the password file (PGPASSFILE, "
+                "~/.pgpass); no retry can help"
+            )
+        if state == "28000":
+            return (
+                "check the user name in the URL, that the role exists and may log in, and that the server's "
+                "pg_hba.conf admits it from here; no retry can help"
+            )
+        database = named.get("database") or where.get("dbname", "DATABASE")
+        return f"the database's owner grants it: GRANT CONNECT ON DATABASE {database} TO {where.get('user', 'USER')}"
+    return None
 
 
 def _tool_version() -> str:

@@ -6,17 +6,21 @@ does not know. First the whole set is applied as a server-side dry run: an objec
 command before anything changed. Then the objects are applied for real, the Namespace first; and objects that carry
 our labels for this environment but left the platform file are pruned — never anything we did not apply.
 
-``diff`` is the dry run alone: what would be created, changed (with the fields) or pruned.
+``diff`` is the dry run alone: what would be created, changed (with the fields) or pruned — as ``kubectl diff
+--server-side --force-conflicts`` judges it: a field another manager took (``kubectl set image``, the most common
+drift) is listed as changing, with the manager that owns it now, where ``apply`` refuses to take it back unless forced.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, ClusterObjects
+from findly_infra.application.ports import BadInputError, ClusterObjects, FieldConflictError
 from findly_infra.domain.cluster import (
     ENVIRONMENT_LABEL,
     MANAGED_BY,
@@ -26,7 +30,7 @@ from findly_infra.domain.cluster import (
     object_key,
 )
 
-__all__ = ["Change", "ClusterReport", "apply_environment"]
+__all__ = ["Change", "ClusterReport", "apply_environment", "diff_environment"]
 
 _CUSTOM = {
     "networking.istio.io": "Istio",
@@ -48,6 +52,13 @@ class Change:
     action: str
     fields: tuple[str, ...] = ()
     note: str = ""
+    owners: tuple[tuple[str, str], ...] = ()
+    """For ``diff``: the fields another field manager owns now (``kubectl set image``: ``kubectl-set``), each with
+    that manager — ``apply`` takes them back only when forced."""
+
+    @property
+    def owned_by(self) -> dict[str, str]:
+        return dict(self.owners)
 
     @property
     def reference(self) -> str:
@@ -59,7 +70,9 @@ class Change:
         verb = {"create": "created", "configure": "configured", "unchanged": "unchanged", "prune": "pruned"}
         said = verb[self.action] + (" (dry run)" if dry_run and self.action != "unchanged" else "")
         where = f" in {self.namespace}" if self.namespace else ""
-        fields = f": {', '.join(self.fields)}" if self.fields else ""
+        owned = self.owned_by
+        said_fields = [f"{field} (owned by {owned[field]})" if field in owned else field for field in self.fields]
+        fields = f": {', '.join(said_fields)}" if self.fields else ""
         note = f" — {self.note}" if self.note else ""
         return f"{self.reference}{where} {said}{fields}{note}"
 
@@ -71,6 +84,7 @@ class Change:
             "name": self.name,
             "action": self.action,
             "fields": list(self.fields),
+            **({"owned_by": self.owned_by} if self.owners else {}),
             **({"note": self.note} if self.note else {}),
         }
 
@@ -88,6 +102,15 @@ class ClusterReport:
     @property
     def counts(self) -> dict[str, int]:
         return {action: sum(1 for c in self.changes if c.action == action) for action in _ACTIONS}
+
+    @property
+    def owned(self) -> dict[str, list[str]]:
+        """Each manager other than ours that owns a field ``apply`` would change, and the objects it holds them in."""
+        found: dict[str, list[str]] = {}
+        for change in self.changes:
+            for manager in dict.fromkeys(manager for _, manager in change.owners):
+                found.setdefault(manager, []).append(change.reference)
+        return found
 
     @property
     def differs(self) -> bool:
@@ -111,6 +134,7 @@ class ClusterReport:
             "dry_run": self.dry_run,
             "differs": self.differs,
             "counts": self.counts,
+            **({"owned": self.owned} if self.owned else {}),
             "changes": [change.to_json() for change in self.changes],
             **({"ready": not self.not_ready, "not_ready": dict(self.not_ready)} if self.waited else {}),
         }
@@ -163,12 +187,12 @@ def apply_environment(
     are in ``not_ready`` with the cluster's reason."""
     ordered = _ordered(objects)
     try:  # the cluster checks everything before any change
-        planned = _pass(cluster, ordered, dry_run=True, force=force)
+        planned = _pass(cluster, ordered, dry_run=True, force=force, show_owned=False)
     except BadInputError as refused:
         if str(refused).endswith("nothing was changed"):
             raise
         raise type(refused)(f"{refused}; nothing was changed") from None
-    changes = planned if dry_run else _pass(cluster, ordered, dry_run=False, force=force)
+    changes = planned if dry_run else _pass(cluster, ordered, dry_run=False, force=force, show_owned=False)
     if prune:
         changes += _prune(cluster, ordered, environment, namespace, dry_run=dry_run)
     if wait is None or dry_run:
@@ -182,7 +206,28 @@ def apply_environment(
     return ClusterReport(environment, cluster.server, dry_run, tuple(changes), tuple(not_ready), waited=True)
 
 
-def _pass(cluster: ClusterObjects, ordered: Sequence[Mapping[str, Any]], *, dry_run: bool, force: bool) -> list[Change]:
+def diff_environment(
+    cluster: ClusterObjects,
+    objects: Sequence[Mapping[str, Any]],
+    environment: str,
+    namespace: str,
+    *,
+    prune: bool = True,
+) -> ClusterReport:
+    """How *cluster* differs from *objects*: a server-side dry run of each, and the objects of ours that would be
+    pruned. A field another manager owns now is listed as changing, with that manager (``owners``): the object is
+    dry-run again with ``force``, as ``kubectl diff --server-side --force-conflicts`` does — a drift check says what
+    differs, where ``apply`` refuses to take such a field back unless forced."""
+    ordered = _ordered(objects)
+    changes = _pass(cluster, ordered, dry_run=True, force=False, show_owned=True)
+    if prune:
+        changes += _prune(cluster, ordered, environment, namespace, dry_run=True)
+    return ClusterReport(environment, cluster.server, True, tuple(changes))
+
+
+def _pass(
+    cluster: ClusterObjects, ordered: Sequence[Mapping[str, Any]], *, dry_run: bool, force: bool, show_owned: bool
+) -> list[Change]:
     changes: list[Change] = []
     new_namespaces: set[str] = set()
     for manifest in ordered:
@@ -198,15 +243,86 @@ def _pass(cluster: ClusterObjects, ordered: Sequence[Mapping[str, Any]], *, dry_
                 )
             changes.append(Change(api_version, kind, namespace, name, "create", note="its namespace is new"))
             continue
-        result = cluster.apply(manifest, dry_run=dry_run, force=force)
+        owned: tuple[tuple[str, str], ...] = ()
+        try:
+            result = cluster.apply(manifest, dry_run=dry_run, force=force)
+        except FieldConflictError as conflict:
+            if not (show_owned and dry_run and live is not None):
+                raise
+            result = cluster.apply(manifest, dry_run=True, force=True)  # what apply --force-conflicts would hold
+            owned = tuple((_as_path(field, live), manager) for field, manager in conflict.conflicts)
         if live is None:
             if kind == "Namespace":
                 new_namespaces.add(name)
             changes.append(Change(api_version, kind, namespace, name, "create"))
             continue
         fields = tuple(_differences(_comparable(live), _comparable(result)))
-        changes.append(Change(api_version, kind, namespace, name, "configure" if fields else "unchanged", fields))
+        owners = tuple((field, manager) for field in fields for manager in [_owner(field, owned)] if manager)
+        unplaced = sorted({f"{path} (owned by {manager})" for path, manager in owned if not _placed(path, fields)})
+        note = f"owned by another manager: {', '.join(unplaced)}" if unplaced else ""
+        action = "configure" if fields else "unchanged"
+        changes.append(Change(api_version, kind, namespace, name, action, fields, note=note, owners=owners))
     return changes
+
+
+def _under(field: str, path: str) -> bool:
+    """Whether *field* (a dotted path of :func:`_differences`) is *path* or inside it."""
+    return field == path or field.startswith((f"{path}.", f"{path}["))
+
+
+def _owner(field: str, owned: Sequence[tuple[str, str]]) -> str:
+    """The manager that owns *field* — or a field it is inside (an atomic list, a map), or one inside it (a list
+    that grows) — nearest first; empty when none does."""
+    found = [(len(path), manager) for path, manager in owned if _under(field, path) or _under(path, field)]
+    return max(found)[1] if found else ""
+
+
+def _placed(path: str, fields: Sequence[str]) -> bool:
+    return any(_under(field, path) or _under(path, field) for field in fields)
+
+
+_ELEMENT = re.compile(r"\.([^.\[]+)|\[([^\]]*)\]")
+
+
+def _as_path(field: str, live: Any) -> str:
+    """A field as the server names it in a conflict (structured-merge-diff's ``fieldpath.Path.String``:
+    ``.spec.template.spec.containers[name="app"].image``, a keyed item by its keys, a set's item by ``[=value]``, an
+    atomic list's by ``[index]``) as :func:`_differences` names it in *live* (``spec.template.spec.containers[0]
+    .image``); as the server names it when *live* has no such item."""
+    said, here = "", live
+    for name, key in _ELEMENT.findall(field):
+        if name:
+            said = f"{said}.{name}" if said else name
+            here = here.get(name) if isinstance(here, Mapping) else None
+            continue
+        index = _item(here, key)
+        if index is None:
+            return field
+        said, here = f"{said}[{index}]", here[index]
+    return said or field
+
+
+def _item(items: Any, key: str) -> int | None:
+    """The index in *items* of the item ``[name="app",protocol="TCP"]``, ``[="value"]`` or ``[3]`` selects."""
+    if not isinstance(items, list):
+        return None
+    try:
+        if key.startswith("="):
+            wanted = json.loads(key[1:])
+            return next((i for i, item in enumerate(items) if item == wanted), None)
+        if key.isdigit():
+            return int(key) if int(key) < len(items) else None
+        keys = json.loads("{" + re.sub(r"(^|,)([A-Za-z0-9_.-]+)=", r'\1"\2":', key) + "}")
+    except ValueError:
+        return None
+    return next(
+        (
+            i
+            for i, item in enumerate(items)
+            if isinstance(item, Mapping) and all(item.get(k) == v for k, v in keys.items())
+        ),
+        None,
+    )
 
 
 def _prune(

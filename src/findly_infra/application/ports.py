@@ -33,6 +33,7 @@ __all__ = [
     "DependencyUnavailableError",
     "ErrorBudgets",
     "EventStore",
+    "FieldConflictError",
     "IdentityProof",
     "IdentityRefusedError",
     "KeptSnapshot",
@@ -59,6 +60,16 @@ class ConcurrencyError(Exception):
 class BadInputError(Exception):
     """Raised when what a person gave is wrong: an argument, a report that is not its format, a file that
     cannot be read. The message names the place."""
+
+
+class FieldConflictError(BadInputError):
+    """Raised when a server-side apply, not forced, would change fields another field manager owns (``kubectl set
+    image``, ``kubectl edit``). ``conflicts`` holds each field as the server names it
+    (``.spec.template.spec.containers[name="app"].image``) and the manager that owns it now."""
+
+    def __init__(self, message: str, conflicts: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.conflicts = tuple(conflicts)
 
 
 class StateError(BadInputError):

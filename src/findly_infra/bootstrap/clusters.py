@@ -94,7 +94,9 @@ def workloads_for(platform: Platform, simulated: Workloads, context: str | None)
 def cluster_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:
     """The objects of *environment*'s cluster (a ``ClusterObjects``): through *context* when given (``--context``),
     else as the platform file binds it (``kubernetes.clusters``). An environment bound to no cluster has none to
-    reach: :class:`BadInputError` says so (it runs on the simulated cluster)."""
+    reach: :class:`BadInputError` says so (it runs on the simulated cluster). A binding the kubeconfig cannot serve
+    (no such context, no current context, no kubeconfig) is bad input naming its place: the binding and its line, or
+    ``--context``."""
     env = platform.environment(environment)
     binding = platform.kubernetes.cluster_for(env.name)
     if context is None and binding is None:
@@ -103,10 +105,30 @@ def cluster_objects(platform: Platform, environment: str, *, context: str | None
             "CONTEXT): its releases run on the simulated cluster, and there is nothing to apply to"
         )
     require_extra("kubernetes", "reaching a Kubernetes cluster")
-    from findly_infra.adapters.kubernetes import connect
+    from findly_infra.adapters.kubernetes import KubeconfigError, connect
 
     log_retries()
+    try:
+        if context is not None:
+            return connect(context=context)
+        assert binding is not None
+        return connect(context=binding.context, in_cluster=binding.in_cluster)
+    except KubeconfigError as exc:
+        raise BadInputError(f"{_place(platform, env.name, context)}: {exc}") from None
+
+
+def _place(platform: Platform, environment: str, context: str | None) -> str:
+    """Where the cluster of *environment* was asked for: ``--context``, or its binding in the platform file (with the
+    line, when the platform was read from one)."""
     if context is not None:
-        return connect(context=context)
-    assert binding is not None
-    return connect(context=binding.context, in_cluster=binding.in_cluster)
+        return f"--context {context} (or FINDLY_KUBE_CONTEXT), for {environment}"
+    from findly_infra.config.loader import source_line
+
+    binding = platform.kubernetes.cluster_for(environment)
+    key = (
+        "context" if binding is not None and binding.context else "in_cluster" if binding and binding.in_cluster else ""
+    )
+    path = ("kubernetes", "clusters", environment, *((key,) if key else ()))
+    line = source_line(platform, path)
+    said = ".".join(path) + (f" (line {line})" if line else "")
+    return said if key else f"{said}, the kubeconfig's current context"

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from findly_infra.application.integrity import Anchor, SnapshotVerdict, StreamVerdict
-from findly_infra.application.ports import BadInputError, EventStore, Workloads
+from findly_infra.application.ports import BadInputError, EventStore, StateError, Workloads
 from findly_infra.application.redaction import redact_url
 from findly_infra.bootstrap.extras import require_extra
 from findly_infra.bootstrap.settings import Settings
@@ -181,7 +181,12 @@ def _verify_snapshot(store: Any, service: str, where: str) -> SnapshotVerdict | 
 def verify_state(settings: Settings, anchors: Sequence[Anchor] = ()) -> tuple[str, list[StreamVerdict]]:
     """Every stream's chain of links in the state the settings name, checked from its first event (and against
     *anchors*, heads kept elsewhere), and every snapshot folded again from its stream and compared: (where, each
-    stream's verdict, its snapshot's in it). Read only."""
+    stream's verdict, its snapshot's in it). Read only.
+
+    A state with nothing to vouch for is refused (:class:`StateError`, exit 2) as a missing file is, so that a
+    scheduled verify never passes on a wiped state: one without the schema (never migrated, or its tables dropped),
+    and one that holds no event — damaged when a command wrote to it before (it keeps time, or snapshots), else not
+    written to yet. The heads in *anchors* that are gone are named in the message."""
     from findly_infra.application.integrity import verify_stream
 
     if is_postgres(settings.state):
@@ -198,7 +203,10 @@ def verify_state(settings: Settings, anchors: Sequence[Anchor] = ()) -> tuple[st
         store, where = SqliteEventStore(path, create=False), str(path)
     try:
         snapshotted = set(store.snapshotted())
-        services = sorted(set(store.services()) | {anchor.service for anchor in anchors} | snapshotted)
+        stored = set(store.services())
+        if not stored:
+            raise StateError(_nothing_to_verify(store, where, snapshotted, anchors))
+        services = sorted(stored | {anchor.service for anchor in anchors} | snapshotted)
         verdicts = []
         for service in services:
             verdict = verify_stream(service, store.chain(service), anchors)
@@ -208,6 +216,36 @@ def verify_state(settings: Settings, anchors: Sequence[Anchor] = ()) -> tuple[st
         return where, verdicts
     finally:
         store.close()
+
+
+def _nothing_to_verify(store: Any, where: str, snapshotted: set[str], anchors: Sequence[Anchor]) -> str:
+    """Why a state without a single event cannot be vouched for — and each kept head it has lost."""
+    from findly_infra.application.integrity import verify_stream
+
+    lost = [verify_stream(anchor.service, (), [anchor]).broken for anchor in anchors]
+    heads = "; ".join(str(broken) for broken in lost if broken is not None)
+    gone = f"; the heads kept elsewhere are gone: {heads}" if heads else ""
+    if getattr(store, "schema_version", lambda: 1)() == 0:
+        return (
+            f"--state {where} has no findly state: nothing to verify (never migrated — `findly-infra state migrate` "
+            f"— or its tables were dropped){gone}"
+        )
+    time = store.time_kept()
+    if time is not None or snapshotted:
+        traces = ", ".join(
+            [
+                *([f"it keeps {'real' if time == 'wall' else 'virtual'} time"] if time else []),
+                *([f"snapshots of {', '.join(sorted(snapshotted))}"] if snapshotted else []),
+            ]
+        )
+        return (
+            f"--state {where} is damaged: it holds no events, yet commands wrote to it ({traces}): its events were "
+            f"deleted — restore them from a backup (`findly-infra state import`){gone}"
+        )
+    return (
+        f"--state {where} holds no events yet (no command has written to it since it was made): nothing to verify — "
+        f"`state verify` vouches for a history, and there is none{gone}"
+    )
 
 
 @contextlib.contextmanager

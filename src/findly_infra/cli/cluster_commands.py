@@ -16,22 +16,28 @@ __all__ = ["COMMANDS"]
 def _arguments(parser: argparse.ArgumentParser, *, applying: bool) -> None:
     parser.add_argument("--env", required=True, help="the environment, as the platform file names it")
     add_versions_argument(parser, "what serves there, as the state says")
-    if applying:
-        parser.add_argument("--dry-run", action="store_true", help="the server checks everything; nothing changes")
-        parser.add_argument("--no-prune", action="store_true", help="keep objects of ours that left the platform file")
-        parser.add_argument("--force-conflicts", action="store_true", help="take fields another field manager owns")
+    if not applying:  # kubectl's spelling of the same dry run: diff always shows what a forced apply would change
         parser.add_argument(
-            "--wait",
+            "--force-conflicts",
             action="store_true",
-            help="then wait until every Deployment applied is ready: exit 4 when one fails or runs out of time",
+            help="accepted as kubectl diff accepts it; diff always lists fields another manager owns as changing",
         )
-        parser.add_argument(
-            "--timeout",
-            type=float,
-            default=600.0,
-            metavar="SECONDS",
-            help="with --wait: how long each Deployment may take (default 600, the progress deadline's default)",
-        )
+        return
+    parser.add_argument("--dry-run", action="store_true", help="the server checks everything; nothing changes")
+    parser.add_argument("--no-prune", action="store_true", help="keep objects of ours that left the platform file")
+    parser.add_argument("--force-conflicts", action="store_true", help="take fields another field manager owns")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="then wait until every Deployment applied is ready: exit 4 when one fails or runs out of time",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with --wait: how long each Deployment may take (default 600, the progress deadline's default)",
+    )
 
 
 def _versions(context: Context, platform: Any, environment: str) -> dict[str, str]:
@@ -59,7 +65,8 @@ def _versions(context: Context, platform: Any, environment: str) -> dict[str, st
 
 
 def _run(context: Context, *, applying: bool) -> int:
-    from findly_infra.application.cluster_apply import apply_environment
+    from findly_infra.application.cluster_apply import apply_environment, diff_environment
+    from findly_infra.application.ports import FieldConflictError
     from findly_infra.bootstrap import cluster_objects
     from findly_infra.render.objects import environment_objects, for_apply
 
@@ -70,18 +77,34 @@ def _run(context: Context, *, applying: bool) -> int:
         environment_objects(platform, environment, _versions(context, platform, environment)), environment
     )
     cluster = cluster_objects(platform, environment, context=context.settings.kube_context)
-    report = apply_environment(
-        cluster,
-        objects,
-        environment,
-        platform.kubernetes.namespace_for(environment),
-        dry_run=not applying or args.dry_run,
-        prune=not (applying and args.no_prune),
-        force=applying and args.force_conflicts,
-        wait=args.timeout if applying and args.wait else None,
-    )
+    namespace = platform.kubernetes.namespace_for(environment)
+    if not applying:  # a drift check says what differs, fields another manager took among it
+        report = diff_environment(cluster, objects, environment, namespace)
+    else:
+        try:
+            report = apply_environment(
+                cluster,
+                objects,
+                environment,
+                namespace,
+                dry_run=args.dry_run,
+                prune=not args.no_prune,
+                force=args.force_conflicts,
+                wait=args.timeout if args.wait else None,
+            )
+        except FieldConflictError as refused:
+            raise FieldConflictError(
+                f"{refused}; take them back with `findly-infra apply --force-conflicts`, or leave them to that "
+                "manager (`findly-infra diff` lists every such field)",
+                refused.conflicts,
+            ) from None
     shown = [change for change in report.changes if change.action != "unchanged"]
     lines = [change.describe(report.dry_run) for change in shown]
+    for manager, references in report.owned.items():
+        lines.append(
+            f"{manager} owns fields listed above ({', '.join(references)}): `findly-infra apply` takes them back "
+            "only with --force-conflicts"
+        )
     lines += [f"deployment.apps/{name} not ready: {reason}" for name, reason in report.not_ready]
     lines.append(report.summary())
     for name, reason in report.not_ready:

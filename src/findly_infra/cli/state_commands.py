@@ -234,7 +234,7 @@ def _migrate(context: Context) -> int:
 
     where, found, now = migrate_state(context.settings)
     text = (
-        f"{where}: schema {now}, nothing to do"
+        f"{where}: schema {now}: up to date"
         if found == now
         else f"{where}: schema {found} -> {now}" + (" (created)" if found == 0 else "")
     )

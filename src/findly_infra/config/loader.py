@@ -11,6 +11,7 @@ import functools
 import itertools
 import os
 import re
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "dump_platform",
     "load_platform",
     "load_platform_text",
+    "source_line",
     "validate_document",
     "validate_platform",
     "validate_platform_text",
@@ -180,7 +182,28 @@ def validate_document(document: Document) -> ValidationReport:
     findings = [*check_platform(platform), *expression_findings(platform)]
     errors = tuple(_located(f, document) for f in findings if f.severity is Severity.ERROR)
     warnings = tuple(_located(f, document) for f in findings if f.severity is Severity.WARNING)
+    if not errors:
+        _remember(platform, document)
     return ValidationReport(document.source, None if errors else platform, errors, warnings)
+
+
+_SOURCES: dict[int, tuple[weakref.ref[Platform], Document]] = {}
+"""Each platform loaded here (by identity, while it lives), with the document it came from."""
+
+
+def _remember(platform: Platform, document: Document) -> None:
+    key = id(platform)
+    _SOURCES[key] = (weakref.ref(platform, lambda _: _SOURCES.pop(key, None)), document)
+
+
+def source_line(platform: Platform, path: Path) -> int | None:
+    """The line of *path* (``("kubernetes", "clusters", "production", "context")``) in the file *platform* was
+    loaded from — so that a problem found later, on use (a kubeconfig context that does not exist), names its place
+    as validation does. ``None`` for a platform not loaded from a file (built in code, or changed since)."""
+    found = _SOURCES.get(id(platform))
+    if found is None or found[0]() is not platform:
+        return None
+    return found[1].line_of(path)
 
 
 def _located(finding: Finding, document: Document) -> Problem:

@@ -49,8 +49,11 @@ from findly_infra.domain import (
     require_service_name,
     same_actor,
 )
+from findly_infra.domain.approvals import proof_checks
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.platform import UnknownNameError
+from findly_infra.domain.proofs import ADOPT, ProofCheck, purpose_audience
+from findly_infra.testing.proofs import StandInProofs, honest_checks, signed, vouched
 
 from .conftest import EXAMPLE
 
@@ -91,17 +94,28 @@ def person(
 ) -> VerifiedIdentity:
     repository = claims.pop("repository", "findly-now/services")
     workflow = claims.pop("workflow", ".github/workflows/release.yml")
-    return VerifiedIdentity(
-        login=login,
-        user_id=user_id,
-        repository=repository,
-        ref=ref,
-        workflow_ref=f"{repository}/{workflow}@{ref}",
-        run_id=str(run),
-        environment=claims.pop("environment", ""),
-        issuer=issuer,
-        token_id=f"token-{login}-{run}",
+    return signed(  # a token of its own: an honest verifier finds it proves this identity (testing.proofs)
+        VerifiedIdentity(
+            login=login,
+            user_id=user_id,
+            repository=repository,
+            ref=ref,
+            workflow_ref=f"{repository}/{workflow}@{ref}",
+            run_id=str(run),
+            environment=claims.pop("environment", ""),
+            issuer=issuer,
+            token_id=f"token-{login}-{run}",
+            run_attempt=claims.pop("attempt", "1"),
+        )
     )
+
+
+def counted(policy: EnvironmentPolicy, state: EnvironmentState, **given: Any) -> Any:
+    """``count_approvals`` of 1.0.0 at T0, with what an honest verifier finds of the recorded tokens."""
+    identities = [state.requested.identity if state.requested else None, *(a.identity for a in state.approvals)]
+    checks = proof_checks(policy, "fn-posts", "production", state.requested, state.approvals)
+    proofs = honest_checks(checks, identities, now=T0)
+    return count_approvals(policy, state, "1.0.0", T0, proofs=proofs, service="fn-posts", **given)
 
 
 def staged(platform: Any, version: str = "1.0.0") -> DeploymentPipeline:
@@ -130,8 +144,11 @@ def test_name_only_approvals_recorded_under_a_weaker_file_do_not_count_for_the_v
         weak = weak.apply_all(decision.events)
     assert weak.deploy("1.0.0", "production", actor="mallory", at=T0).accepted  # under the weak file: counted
     # the same events, judged under the policy in force (the real file's)
-    real = staged(STRONG).apply_all(
-        [e for e in _events_of(weak) if e.environment == "production"]  # the request and the approvals
+    real = vouched(
+        staged(STRONG).apply_all(
+            [e for e in _events_of(weak) if e.environment == "production"]  # the request and the approvals
+        ),
+        now=T0,
     )
     promoted = real.deploy("1.0.0", "production", actor="bob", at=T0, identity=person("bob", "1002", 7))
     assert promoted.refusal is not None
@@ -141,13 +158,17 @@ def test_name_only_approvals_recorded_under_a_weaker_file_do_not_count_for_the_v
     assert "alice's approval for devops-team" in message
     assert "carol's approval for security-team" in message
     assert message.count("a name, not a verified identity") == 2
+    # mallory's request, by name, proves no one: bob's promotion asks again, with his proof
+    assert [e.type for e in promoted.events] == ["promotion_requested"]
+    real = vouched(real.apply_all(promoted.events), now=T0)
     # verified alice and carol may approve now (their name-only approvals are not "already" theirs)
     for login, user_id, run in (("alice", "1001", 8), ("carol", "3003", 9)):
         decision = real.approve("1.0.0", "production", actor=login, at=T0, identity=person(login, user_id, run))
         assert decision.accepted, decision.refusal
         assert decision.events
-        real = real.apply_all(decision.events)
-    assert real.deploy("1.0.0", "production", actor="bob", at=T0, identity=person("bob", "1002", 10)).accepted
+        real = vouched(real.apply_all(decision.events), now=T0)
+    done = real.deploy("1.0.0", "production", actor="dave", at=T0, identity=person("dave", "4004", 10))
+    assert done.accepted, done.refusal
 
 
 def _events_of(pipeline: DeploymentPipeline) -> list[Any]:
@@ -168,7 +189,7 @@ def _events_of(pipeline: DeploymentPipeline) -> list[Any]:
         (None, "a name, not a verified identity"),
         (person("alice", "1001", ref="refs/heads/feature"), "ran on refs/heads/feature"),
         (person("alice", "1001", repository="mallory/services"), "the run is in mallory/services"),
-        (person("alice", "1001", issuer="https://mallory.example"), "proven by https://mallory.example"),
+        (person("alice", "1001", issuer="https://mallory.example"), "does not verify with"),
         (person("alice", "6666"), "has alice as account 1001, and this was account 6666"),
     ],
 )
@@ -176,7 +197,7 @@ def test_each_kind_of_evidence_the_policy_in_force_refuses_is_named(
     identity: VerifiedIdentity | None, reason: str
 ) -> None:
     state = _pending(Approval("1.0.0", "devops-team", "alice", T0, identity and identity.user_id, identity))
-    count = count_approvals(EnvironmentPolicy.of(STRONG, "production"), state, "1.0.0", T0)
+    count = counted(EnvironmentPolicy.of(STRONG, "production"), state)
     assert count.counted == ()
     assert len(count.discounted) == 1
     assert reason in count.discounted[0].reason, count.discounted[0].reason
@@ -186,17 +207,21 @@ def test_a_member_dropped_from_the_group_no_longer_counts_nor_the_one_promoting_
     alice = person("alice", "1001")
     state = _pending(Approval("1.0.0", "devops-team", "alice", T0, "1001", alice))
     policy = EnvironmentPolicy.of(STRONG, "production")
-    assert [a.approver for a in count_approvals(policy, state, "1.0.0", T0).counted] == ["alice"]
+    assert [a.approver for a in counted(policy, state).counted] == ["alice"]
     fewer = EnvironmentPolicy.of(
         platform_with(groups=(ApproverGroup("devops-team", ("bob",)), GROUPS[1])), "production"
     )
-    assert "alice is not a member of devops-team" in str(count_approvals(fewer, state, "1.0.0", T0).discounted[0])
-    promoting = count_approvals(policy, state, "1.0.0", T0, promoter=("alicia", "1001"))  # renamed, same account
+    assert "alice is not a member of devops-team" in str(counted(fewer, state).discounted[0])
+    promoting = counted(policy, state, promoter=("alicia", "1001"))  # renamed, same account
     assert "is promoting it" in promoting.discounted[0].reason
 
 
 def _pending(*approvals: Approval, requested_by: str = "erin", requested_id: str | None = "5005") -> EnvironmentState:
-    return EnvironmentState(requested=PendingRequest("1.0.0", requested_by, T0, requested_id), approvals=approvals)
+    """1.0.0 asked for by *requested_by* — proven (a token of their run) when *requested_id* is given, a name
+    otherwise — and *approvals*."""
+    identity = person(requested_by, requested_id, 900) if requested_id is not None else None
+    request = PendingRequest("1.0.0", requested_by, T0, requested_id, identity)
+    return EnvironmentState(requested=request, approvals=approvals)
 
 
 # the property: whatever the policy and whatever was recorded, exactly the approvals that satisfy it count
@@ -290,8 +315,13 @@ def _satisfies(policy: EnvironmentPolicy, state: EnvironmentState, approval: App
     assert requested is not None
     group = policy.group(approval.group)
     identity = approval.identity
+    asked = requested.identity
     return (
-        approval.version == requested.version
+        (  # where identities are verified, the request proves its requester too
+            not policy.identity.verified
+            or (asked is not None and asked.issuer == policy.issuer and policy.identity.refusal(asked) is None)
+        )
+        and approval.version == requested.version
         and T0 - approval.at < timedelta(milliseconds=policy.approval_expires_after)
         and group is not None
         and group.includes(approval.approver, approval.approver_id)
@@ -332,7 +362,7 @@ def test_the_count_is_exactly_the_approvals_that_satisfy_the_policy_in_force(
     policy: EnvironmentPolicy, recorded: list[Approval], requester: tuple[str, str | None], promoter: Any
 ) -> None:
     state = _pending(*recorded, requested_by=requester[0], requested_id=requester[1])
-    count = count_approvals(policy, state, "1.0.0", T0, promoter=promoter)
+    count = counted(policy, state, promoter=promoter)
     if not policy.approval_required:
         assert count.missing == count.counted == ()
         return
@@ -474,10 +504,29 @@ STRONG_POLICY = PlatformPolicy.of(STRONG)
 WEAK_POLICY = PlatformPolicy.of(WEAK)
 
 
+def adoption_proofs(in_force: PlatformPolicy | None, digest: str, identity: VerifiedIdentity | None) -> Any:
+    """What an honest verifier finds of *identity*'s token, asked for adopting the policy *digest* names, against
+    each issuer the policy in force verifies identities with (``policy adopt``)."""
+    if in_force is None or identity is None:
+        return None
+    checks = [
+        ProofCheck(identity.token, p.issuer, purpose_audience(p.audience, ADOPT, digest), p.keys_url)
+        for p in in_force.environments
+        if p.identity.verified
+    ]
+    return honest_checks(checks, [identity], now=T0)
+
+
 def _adopt(
-    in_force: PlatformPolicy | None, proposed: PlatformPolicy, actor: str, identity: VerifiedIdentity | None
+    in_force: PlatformPolicy | None,
+    proposed: PlatformPolicy,
+    actor: str,
+    identity: VerifiedIdentity | None,
+    **given: Any,
 ) -> Any:
-    return adopt(in_force, proposed, actor=actor, identity=identity, at=T0, digest=policy_digest(proposed))
+    digest = policy_digest(proposed)
+    proofs = adoption_proofs(in_force, digest, identity)
+    return adopt(in_force, proposed, actor=actor, identity=identity, at=T0, digest=digest, proofs=proofs, **given)
 
 
 def test_the_first_policy_and_a_strengthening_are_adopted_the_same_one_records_nothing() -> None:
@@ -498,7 +547,7 @@ def test_the_first_policy_and_a_strengthening_are_adopted_the_same_one_records_n
     [
         ("alice", None, "alice is a name, not a proof"),
         ("mallory", person("mallory", "6666", ref="refs/heads/feature"), "ran on refs/heads/feature"),
-        ("mallory", person("mallory", "6666", issuer="https://mallory.example"), "proven by https://mallory.example"),
+        ("mallory", person("mallory", "6666", issuer="https://mallory.example"), "does not verify with"),
     ],
 )
 def test_a_weakening_from_a_run_the_policy_in_force_does_not_accept_is_refused(
@@ -583,8 +632,8 @@ def test_a_policy_that_weakens_nothing_never_lets_more_in(
     proposed = data.draw(st.one_of(strengthened(held), environment_policies()), label="proposed")
     assume(not held.weakenings(proposed))
     state = _pending(*recorded)
-    before = count_approvals(held, state, "1.0.0", T0)
-    after = count_approvals(proposed, state, "1.0.0", T0)
+    before = counted(held, state)
+    after = counted(proposed, state)
     assert len(after.missing) >= len(before.missing)
     assert {a for a in after.valid if held.group(a.group)} <= set(before.valid)
 
@@ -635,9 +684,12 @@ def test_narrowing_whom_a_verified_policy_accepts_is_guarded_as_a_weakening_is()
 # ---- the policy stream in the state ---------------------------------------------------------------------------------
 
 
-def _service(platform: Any, store: Any, clock: VirtualClock | None = None) -> PipelineService:
+def _service(
+    platform: Any, store: Any, clock: VirtualClock | None = None, proofs: StandInProofs | None = None
+) -> PipelineService:
     clock = clock or VirtualClock(T0)
-    return PipelineService(platform, store, clock, ScriptedMetrics(lambda _: HEALTHY), SimulatedCluster())
+    metrics = ScriptedMetrics(lambda _: HEALTHY)
+    return PipelineService(platform, store, clock, metrics, SimulatedCluster(), proofs=proofs or StandInProofs())
 
 
 def _through_staging(service: PipelineService, version: str = "1.0.0") -> None:
@@ -650,12 +702,13 @@ def _through_staging(service: PipelineService, version: str = "1.0.0") -> None:
 
 def test_the_first_writing_command_binds_the_policy_and_a_weaker_file_then_records_nothing() -> None:
     store = MemoryEventStore()
-    real = _service(STRONG, store)
+    github = StandInProofs()  # one issuer, whose tokens every process verifies
+    real = _service(STRONG, store, proofs=github)
     _through_staging(real)
     assert real.policy_in_force() == STRONG_POLICY
     assert [e.reason for e in real.policy_history()] == ["the first policy"]
     before = {name: list(events) for name, events in store.streams.items()}
-    attacker = _service(WEAK, store)  # another process, another file, the same state
+    attacker = _service(WEAK, store, proofs=github)  # another process, another file, the same state
     for command in (
         lambda: attacker.approve("fn-posts", "1.0.0", "production", actor="alice"),
         lambda: attacker.deploy("fn-posts", "1.0.0", "production", actor="mallory"),
@@ -667,8 +720,12 @@ def test_the_first_writing_command_binds_the_policy_and_a_weaker_file_then_recor
     # evidence, rollout steps and a rollback are not what the policy decides: they go on, and adopt nothing
     attacker.record_test("fn-posts", "1.0.0", "staging", "e2e", True, actor="mallory")
     assert attacker.policy_in_force() == STRONG_POLICY
-    # the weaker file, from a run the policy in force accepts: adopted
-    adoption = attacker.adopt_policy(actor="bob", identity=person("bob", "1002", 2001))
+    # the weaker file, from a run the policy in force accepts, with a token asked for adopting it: adopted
+    bound = purpose_audience("findly-infra", ADOPT, policy_digest(WEAK_POLICY))
+    bob = github.sign(person("bob", "1002", 2001), bound, T0)
+    with pytest.raises(PolicyRefusedError):  # a token of bob's run, asked for another purpose: refused
+        attacker.adopt_policy(actor="bob", identity=github.sign(person("bob", "1002", 2001), "findly-infra", T0))
+    adoption = attacker.adopt_policy(actor="bob", identity=bob)
     assert adoption.event is not None
     assert adoption.event.identity is not None
     assert real.policy_in_force() == WEAK_POLICY
@@ -801,16 +858,28 @@ def test_a_simulation_judges_its_own_people_as_verified_by_the_policy() -> None:
 
     result = simulate(STRONG, "fn-posts", "production", SCENARIOS["healthy"])
     assert [e.version for e in result.events if e.type == "rollout_started" and e.environment == "production"]
+    from findly_infra.application.simulation import SimulatedProofs
+    from findly_infra.domain import Proofs
+
     recorded = tuple(
         Approval("1.0.0", group, login, T0, identity.user_id, identity)
         for group, login in (("devops-team", "alice"), ("security-team", "carol"))
-        if (identity := simulated_identity(STRONG, "production", login)) is not None
+        if (identity := simulated_identity(STRONG, "production", login, T0)) is not None
     )
     assert len(recorded) == 2
-    state = EnvironmentState(requested=PendingRequest("1.0.0", "erin", T0), approvals=recorded)
+    erin = simulated_identity(STRONG, "production", "erin", T0)
+    state = EnvironmentState(requested=PendingRequest("1.0.0", "erin", T0, None, erin), approvals=recorded)
+
+    def count(policy: EnvironmentPolicy, verifier: Any) -> Any:
+        checks = proof_checks(policy, "fn-posts", "production", state.requested, state.approvals)
+        proofs = Proofs(T0, {check.key: verifier.verify_proof(check) for check in checks})
+        return count_approvals(policy, state, "1.0.0", T0, proofs=proofs, service="fn-posts")
+
     judged = PlatformPolicy.of(STRONG).simulated().environment("production")
     assert judged is not None
-    assert count_approvals(judged, state, "1.0.0", T0).missing == ()  # in a simulation: counted
-    real = count_approvals(EnvironmentPolicy.of(STRONG, "production"), state, "1.0.0", T0)  # anywhere else: not
+    assert count(judged, SimulatedProofs()).missing == ()  # in a simulation, its own verifier: counted
+    real = count(EnvironmentPolicy.of(STRONG, "production"), StandInProofs())  # anywhere else: not
     assert real.missing == ("devops-team", "security-team")
-    assert all("proven by simulated" in d.reason for d in real.discounted)
+    assert all("does not prove it" in d.reason for d in real.discounted)
+    forged = count(judged, StandInProofs())  # a simulated proof is a simulation's verifier's alone
+    assert forged.missing == ("devops-team", "security-team")

@@ -225,7 +225,11 @@ def test_name_only_approvals_recorded_before_the_policy_verified_do_not_count(tm
         assert refused.returncode == EXIT_REFUSED, refused.stdout + refused.stderr
         error = json.loads(refused.stdout)["error"]
         assert error["rule"] == "approvals", error
-        assert workflows.recorded()[:2] == (service_events, 2)  # the policy adopted first; nothing of the service
+        # the policy adopted first; and mallory's request, a name, proves no one: asked again, by bob's proof
+        assert workflows.recorded()[:2] == (service_events + 1, 2)
+        asked = json.loads(workflows.ok("history", SERVICE, "--json", "--limit", "1"))["events"][-1]
+        assert (asked["type"], asked["actor"], asked["identity"]["user_id"]) == ("promotion_requested", "bob", "1002")
+        assert asked["identity"]["proof"].startswith("sha256:")  # the token is kept, and never shown
         message = error["message"]
         assert "needs an approval from devops-team, security-team" in message
         assert "alice's approval for devops-team" in message
@@ -241,14 +245,18 @@ def test_name_only_approvals_recorded_before_the_policy_verified_do_not_count(tm
 
 def test_a_weaker_policy_takes_effect_from_the_protected_workflow_on_the_protected_ref(workflows: Workflows) -> None:
     """How a team changes its policy: a reviewed change of the file, adopted by a run of the protected workflow on
-    the protected ref (``policy adopt``, with ``id-token: write``). From a branch: refused, nothing recorded."""
+    the protected ref (``policy adopt``, with ``id-token: write``). From a branch: refused, nothing recorded — a
+    strengthening too, where the policy in force verifies identities (issue 22: a branch removing a member, or
+    shortening the expiry to a second, would otherwise stop every release)."""
     without_dave = GROUPS.replace(", {login: dave, id: 4004}", "")
     workflows.file("findly.yaml", platform_text(workflows.github.url, groups=without_dave))
     branch = workflows.job("mallory", "6666", 4001, **BRANCH)
-    stronger = json.loads(workflows.ok("policy", "adopt", "--json", job=branch))  # anyone may strengthen it
+    assert "dave leaves security-team" in workflows.refused("policy-in-force", "policy", "adopt", job=branch)
+    stronger = json.loads(workflows.ok("policy", "adopt", "--json", job=workflows.job("bob", "1002", 4000)))
     assert stronger["adoption"]["changes"] == ["production: dave leaves security-team"]
     unrestricted = IDENTITY.replace("      refs: [refs/heads/main]\n", "")
     workflows.file("findly.yaml", platform_text(workflows.github.url, identity=unrestricted, groups=without_dave))
+    branch = workflows.job("mallory", "6666", 4003, **BRANCH)  # the stand-in's tokens are of the latest job
     assert "refs are no longer restricted" in workflows.refused("policy-in-force", "policy", "adopt", job=branch)
     assert "bob is a name, not a proof" in workflows.refused("policy-in-force", "policy", "adopt", FINDLY_ACTOR="bob")
     adopted = json.loads(workflows.ok("policy", "adopt", "--json", job=workflows.job("bob", "1002", 4002)))

@@ -29,6 +29,7 @@ from findly_infra.domain import (
     identity_from_claims,
 )
 from findly_infra.domain.errors import InvariantError
+from findly_infra.testing.proofs import signed, vouched
 from findly_infra.testing.strategies import verified_identities
 
 from .conftest import EXAMPLE
@@ -74,26 +75,28 @@ def person(
     """*login*'s identity as GitHub's token states it: the workflow file read at *read_at* (the run's *ref* unless
     given), the job of *job* (``owner/repo/.github/workflows/FILE@REF``; the run's workflow unless given)."""
     workflow_ref = f"{repository}/{workflow}@{read_at or ref}"
-    return VerifiedIdentity(
-        login=login,
-        user_id=user_id,
-        repository=repository,
-        ref=ref,
-        workflow_ref=workflow_ref,
-        run_id=str(run),
-        environment=environment,
-        issuer=ISSUER,
-        token_id=f"token-{login}-{run}-{attempt}",
-        run_attempt=str(attempt),
-        job_workflow_ref=job or workflow_ref,
-        repository_id=repository_id,
-        repository_owner_id="65",
+    return signed(  # with a token of its own, which the pipelines here are judged as having verified (vouched)
+        VerifiedIdentity(
+            login=login,
+            user_id=user_id,
+            repository=repository,
+            ref=ref,
+            workflow_ref=workflow_ref,
+            run_id=str(run),
+            environment=environment,
+            issuer=ISSUER,
+            token_id=f"token-{login}-{run}-{attempt}",
+            run_attempt=str(attempt),
+            job_workflow_ref=job or workflow_ref,
+            repository_id=repository_id,
+            repository_owner_id="65",
+        )
     )
 
 
 def apply(pipeline: DeploymentPipeline, decision: Decision) -> DeploymentPipeline:
     assert decision.accepted, decision.refusal
-    return pipeline.apply_all(decision.events)
+    return vouched(pipeline.apply_all(decision.events), now=T0)
 
 
 def requested(version: str = "1.0.0", *, by: VerifiedIdentity | None = None) -> DeploymentPipeline:
@@ -109,7 +112,7 @@ def requested(version: str = "1.0.0", *, by: VerifiedIdentity | None = None) -> 
     refused = pipeline.deploy(version, "production", actor=by.login, at=T0, identity=by)
     assert refused.refusal is not None
     assert refused.refusal.rule == "approvals", refused.refusal
-    return pipeline.apply_all(refused.events)
+    return vouched(pipeline.apply_all(refused.events), now=T0)
 
 
 PENDING = requested()
@@ -218,8 +221,9 @@ def test_a_run_approves_once_and_a_rerun_never(commands: list[tuple[tuple[str, s
         pending = pipeline.environments["production"].requested
         if newer and pending is not None and pending.version != "1.1.0":  # a newer version asked for
             erin = person("erin", ERIN, 901)
-            pipeline = pipeline.apply_all(
-                pipeline.deploy("1.1.0", "production", actor="erin", at=T0, identity=erin).events
+            pipeline = vouched(
+                pipeline.apply_all(pipeline.deploy("1.1.0", "production", actor="erin", at=T0, identity=erin).events),
+                now=T0,
             )
         identity = person(login, user_id, run, attempt=attempt)
         decision = pipeline.approve(version, "production", actor=login, at=T0, identity=identity)
@@ -233,7 +237,7 @@ def test_a_run_approves_once_and_a_rerun_never(commands: list[tuple[tuple[str, s
         if decision.events:
             assert run not in used
             used[run] = (version, login)
-        pipeline = pipeline.apply_all(decision.events)
+        pipeline = vouched(pipeline.apply_all(decision.events), now=T0)
         recorded.extend(decision.events)
     granted = [e for e in recorded if isinstance(e, ApprovalGranted)]
     runs = [e.identity.run_id for e in granted if e.identity]
@@ -261,10 +265,14 @@ def test_the_approval_records_its_evidence_through_the_codec_and_snapshots() -> 
         "job_workflow_ref": "findly-now/services/.github/workflows/release.yml@refs/heads/main",
         "repository_id": SERVICES_ID,
         "repository_owner_id": "65",
+        "event_name": "",
+        "sha": "",
+        "workflow_sha": "",
+        "token": carol.token,  # the proof itself, kept (and checked again whenever the approval is counted)
     }
     assert event_from_dict(body) == granted
     # evidence recorded before the job's workflow and the ids were read: they are empty, the job's workflow the run's
-    added = {"job_workflow_ref", "repository_id", "repository_owner_id"}
+    added = {"job_workflow_ref", "repository_id", "repository_owner_id", "event_name", "sha", "workflow_sha", "token"}
     older = {**body, "identity": {k: v for k, v in body["identity"].items() if k not in added}}
     decoded = event_from_dict(older).identity  # type: ignore[attr-defined]
     assert (decoded.job_workflow_ref, decoded.repository_id, decoded.job_workflow) == ("", "", decoded.workflow_ref)

@@ -373,6 +373,9 @@ def test_a_token_from_a_place_the_policy_does_not_list_is_refused(
 ) -> None:
     _requested(release)  # under the module's policy; then production's policy lists the place the test is about
     release.policy(policy.format(services_id=_services_id(release)))
+    # a change of a policy that verifies identities: adopted from the protected workflow, with a token for it
+    adopted = release.run("policy", "adopt", job=release.job("bob", "1002", 3200))
+    assert adopted.returncode == EXIT_OK, adopted.stdout + adopted.stderr
     found = release.refused(
         "identity-source",
         "approve",

@@ -12,14 +12,26 @@ identity is then read from the claims (``domain.identity``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 
 from findly_infra.application.ports import DependencyUnavailableError, IdentityRefusedError
 from findly_infra.domain.identity import GITHUB_ISSUER, IdentityClaimsError, VerifiedIdentity, identity_from_claims
+from findly_infra.domain.proofs import ProofCheck, Proven, Unproven
 
-__all__ = ["GITHUB_ISSUER", "ActionsIdentity", "IdentityRefusedError", "OidcVerifier", "request_token", "token_url"]
+__all__ = [
+    "GITHUB_ISSUER",
+    "ActionsIdentity",
+    "IdentityRefusedError",
+    "KeyNotPublishedError",
+    "OidcProofs",
+    "OidcVerifier",
+    "key_set",
+    "request_token",
+    "token_url",
+]
 
 
 def token_url(runner_url: str, audience: str) -> str:
@@ -75,9 +87,36 @@ class OidcVerifier:
     timeout: float = 10.0
     keys_lifespan: float = 300.0
     """How long the issuer's key set is kept before it is fetched again (PyJWT's JWKS cache)."""
+    key_set: Any = attrs.field(default=None, repr=False)
+    """A key set to share (``key_set``): a command's own token and the tokens it checks again read one."""
     _client: Any = attrs.field(default=None, init=False, repr=False)
+    _unpublished: set[str] = attrs.field(factory=set, init=False, repr=False)
+    """Key ids fetched for once more and still not published: not fetched for again by this verifier."""
 
-    def verify(self, token: str) -> VerifiedIdentity:
+    def verify(self, token: str, audience: str | None = None) -> VerifiedIdentity:
+        """The identity a fresh *token* proves, for *audience* (default: :attr:`audience`) — its expiry and
+        not-before checked — with the token kept in it (``VerifiedIdentity.token``)."""
+        claims = self._claims(token, audience or self.audience, fresh=True)
+        try:
+            return identity_from_claims(claims, token=token)
+        except IdentityClaimsError as exc:
+            raise IdentityRefusedError(str(exc)) from None
+
+    def verify_kept(self, token: str, audience: str) -> tuple[VerifiedIdentity, datetime]:
+        """What a *token* kept with what it proved proves now, for exactly *audience*: signed by a key the issuer
+        publishes now, by this issuer — its expiry not checked (evidence outlives a token's minutes), its issue time
+        (``iat``, required) returned beside the identity its claims state, to be judged by the caller."""
+        claims = self._claims(token, audience, fresh=False)
+        issued = claims.get("iat")
+        if isinstance(issued, bool) or not isinstance(issued, int | float):
+            raise IdentityRefusedError("the token has no issue time (iat)")
+        try:
+            identity = identity_from_claims(claims, token=token)
+        except IdentityClaimsError as exc:
+            raise IdentityRefusedError(str(exc)) from None
+        return identity, datetime.fromtimestamp(issued, UTC).replace(tzinfo=None)
+
+    def _claims(self, token: str, audience: str, *, fresh: bool) -> dict[str, Any]:
         import jwt
 
         try:
@@ -90,32 +129,33 @@ class OidcVerifier:
                 f"the token is signed with {algorithm!r}; only {', '.join(self.algorithms)} are accepted"
             )
         key = self._key(header.get("kid"))
+        required = ["exp", "iat", "iss", "aud", "jti"] if fresh else ["iat", "iss", "aud", "jti"]
+        options: Any = {"require": required}
+        if not fresh:
+            options |= {"verify_exp": False, "verify_nbf": False, "verify_iat": False}
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,
                 algorithms=list(self.algorithms),
-                audience=self.audience,
+                audience=audience,
                 issuer=self.issuer,
                 leeway=self.leeway,
-                options={"require": ["exp", "iat", "iss", "aud", "jti"]},
+                options=options,
             )
         except jwt.ExpiredSignatureError:
             raise IdentityRefusedError("the token has expired") from None
         except jwt.ImmatureSignatureError:
             raise IdentityRefusedError("the token is not valid yet") from None
         except jwt.InvalidAudienceError:
-            raise IdentityRefusedError(f"the token is for another audience (not {self.audience!r})") from None
+            raise IdentityRefusedError(f"the token is for another audience (not {audience!r})") from None
         except jwt.InvalidIssuerError:
             raise IdentityRefusedError(f"the token is from another issuer (not {self.issuer})") from None
         except jwt.InvalidSignatureError:
             raise IdentityRefusedError("the token's signature does not verify") from None
         except jwt.PyJWTError as exc:
             raise IdentityRefusedError(f"the token is refused: {exc}") from None
-        try:
-            return identity_from_claims(claims)
-        except IdentityClaimsError as exc:
-            raise IdentityRefusedError(str(exc)) from None
+        return claims
 
     def _key(self, kid: object) -> Any:
         """The issuer's public key *kid*: from the cached key set, else from the key set fetched once more.
@@ -128,39 +168,86 @@ class OidcVerifier:
         client = self._keys()
         try:
             found = client.match_kid(client.get_signing_keys(), kid)
-            if found is None:  # a key rotated in since the key set was read: read it again, once
+            if found is None and str(kid) not in self._unpublished:  # rotated in since the key set was read: once
                 found = client.match_kid(client.get_signing_keys(refresh=True), kid)
+                if found is None:
+                    self._unpublished.add(str(kid))
         except jwt.PyJWKClientConnectionError as exc:
             raise DependencyUnavailableError(f"the issuer's keys ({self.jwks_url}) could not be read: {exc}") from None
         except (ValueError, jwt.PyJWTError) as exc:  # not JSON, not a key set, no signing key in it
             raise DependencyUnavailableError(f"the issuer's keys ({self.jwks_url}) are not a JWKS: {exc}") from None
         if found is None:
-            raise IdentityRefusedError(
+            raise KeyNotPublishedError(
                 f"the token is signed by a key the issuer does not publish ({kid if kid else 'no kid'})"
             )
         return found.key
 
     def _keys(self) -> Any:
-        import jwt
-
         if self._client is None:
-            self._client = jwt.PyJWKClient(
-                self.jwks_url,
-                cache_jwk_set=True,
-                lifespan=self.keys_lifespan,
-                timeout=self.timeout,
-                headers={"User-Agent": "findly-infra"},
-            )
+            self._client = self.key_set or key_set(self.jwks_url, lifespan=self.keys_lifespan, timeout=self.timeout)
         return self._client
+
+
+def key_set(url: str, *, lifespan: float = 300.0, timeout: float = 10.0) -> Any:
+    """The issuer's key set at *url*, read through PyJWT's ``PyJWKClient`` (cached for *lifespan* seconds)."""
+    import jwt
+
+    return jwt.PyJWKClient(
+        url, cache_jwk_set=True, lifespan=lifespan, timeout=timeout, headers={"User-Agent": "findly-infra"}
+    )
+
+
+class KeyNotPublishedError(IdentityRefusedError):
+    """A token signed by a key its issuer does not publish (now): forged with a key of one's own, or — a token kept
+    as evidence — signed by a key the issuer has since rotated out."""
 
 
 @attrs.define
 class ActionsIdentity:
-    """The ``IdentityProof`` of a GitHub Actions job: a token requested from the runner for the verifier's audience,
-    then verified. Each proof is a fresh token (its ``jti`` is recorded with what it proved)."""
+    """The ``IdentityProof`` of a GitHub Actions job: a token requested from the runner for the audience asked (a
+    purpose audience: ``domain.proofs.purpose_audience``), then verified for exactly that audience. Each proof is a
+    fresh token, kept in the identity it proves (recorded with what it proved, and verified again when counted)."""
 
     verifier: OidcVerifier
     environ: Any
 
-    def prove(self) -> VerifiedIdentity:
-        return self.verifier.verify(request_token(self.verifier.audience, self.environ))
+    def prove(self, audience: str | None = None) -> VerifiedIdentity:
+        wanted = audience or self.verifier.audience
+        return self.verifier.verify(request_token(wanted, self.environ), wanted)
+
+
+@attrs.define
+class OidcProofs:
+    """The ``ProofVerifier`` of GitHub Actions' tokens kept as evidence: each checked against its issuer's keys as
+    published now (one :class:`OidcVerifier` per issuer and keys URL, its key set cached: one fetch a process, and
+    one more for a key id it does not hold), for exactly the audience of its purpose."""
+
+    timeout: float = 10.0
+    _verifiers: dict[tuple[str, str], OidcVerifier] = attrs.field(factory=dict, init=False, repr=False)
+    _key_sets: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
+
+    def key_set(self, url: str) -> Any:
+        """The key set at *url* this process reads (one, shared by every verifier of it)."""
+        if url not in self._key_sets:
+            self._key_sets[url] = key_set(url, timeout=self.timeout)
+        return self._key_sets[url]
+
+    def verify_proof(self, check: ProofCheck) -> Proven | Unproven:
+        if not check.issuer.startswith(("https://", "http://")):
+            return Unproven(f"{check.issuer} is not an issuer of tokens")
+        keys_url = check.keys_url or f"{check.issuer.rstrip('/')}/.well-known/jwks"
+        verifier = self._verifiers.get((check.issuer, keys_url))
+        if verifier is None:
+            verifier = OidcVerifier(
+                check.audience, check.issuer, keys_url, timeout=self.timeout, key_set=self.key_set(keys_url)
+            )
+            self._verifiers[(check.issuer, keys_url)] = verifier
+        try:
+            identity, issued = verifier.verify_kept(check.token, check.audience)
+        except KeyNotPublishedError as exc:
+            return Unproven(f"{exc}: its key is no longer published, or never was", key_gone=True)
+        except IdentityRefusedError as exc:
+            return Unproven(str(exc))
+        except DependencyUnavailableError as exc:
+            return Unproven(str(exc), unreachable=True)
+        return Proven(identity, issued)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 from collections.abc import Iterable
@@ -15,7 +16,15 @@ from findly_infra.domain import events as domain_events
 from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading, Verdict
 from findly_infra.domain.policy import POLICY_STREAM, PolicyAdopted
 
-__all__ = ["EVENT_TYPES", "decode_stream", "event_from_dict", "event_of_stream", "event_to_dict", "stream_problem"]
+__all__ = [
+    "EVENT_TYPES",
+    "decode_stream",
+    "event_from_dict",
+    "event_of_stream",
+    "event_shown",
+    "event_to_dict",
+    "stream_problem",
+]
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
@@ -39,6 +48,19 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     """``{"type": "rollout_started", "event": "RolloutStarted", "at": "...", ...}``."""
     body: dict[str, Any] = _converter().unstructure(event)
     return {"type": event.type, "event": type(event).__name__, **body}
+
+
+def event_shown(event: Event) -> dict[str, Any]:
+    """:func:`event_to_dict` as the commands show it (``history --json``, an outcome's events, ``policy show``): the
+    token kept with a verified identity replaced by ``"proof": "sha256:…"`` (the first 16 hex digits of its SHA-256)
+    — it is a bearer credential for its minutes of life, bound to its one purpose, and has no business in a log.
+    ``state export`` keeps it whole."""
+    body = event_to_dict(event)
+    identity = body.get("identity")
+    if isinstance(identity, dict):
+        token = identity.pop("token", "")
+        identity["proof"] = f"sha256:{hashlib.sha256(token.encode()).hexdigest()[:16]}" if token else None
+    return body
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:

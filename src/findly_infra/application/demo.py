@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from findly_infra.application.ports import AdvancingClock
 from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import Outcome, PipelineService, PolicyRefusedError
-from findly_infra.application.simulation import ScenarioSource, simulated_identity
+from findly_infra.application.simulation import ScenarioSource, SimulatedProofs, simulated_identity
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import TrafficShifted
 
@@ -24,6 +24,7 @@ def tell_the_story(
     """Run the demo on *pipelines* (whose metrics are *metrics*, on *clock*), saying what happens line by line. Its
     people are verified by no token (``simulation.simulated_identity``): *pipelines* counts their approvals as such."""
     pipelines.simulated_identities = True
+    pipelines.proofs = SimulatedProofs()
     platform = pipelines.platform
 
     def watch(env: str) -> Outcome:
@@ -32,7 +33,11 @@ def tell_the_story(
     def through_staging(version: str) -> Iterator[tuple[str, Outcome]]:
         for env in platform.promotion_order[:-1]:
             pipelines.deploy(
-                service, version, env, actor=REQUESTER, identity=simulated_identity(platform, env, REQUESTER)
+                service,
+                version,
+                env,
+                actor=REQUESTER,
+                identity=simulated_identity(platform, env, REQUESTER, pipelines.clock.now()),
             )
             outcome = watch(env)
             for suite in platform.environment(env).tests:
@@ -40,7 +45,7 @@ def tell_the_story(
             yield env, outcome
 
     def request(version: str) -> Outcome:
-        identity = simulated_identity(platform, platform.promotion_order[-1], REQUESTER)
+        identity = simulated_identity(platform, platform.promotion_order[-1], REQUESTER, pipelines.clock.now())
         return pipelines.deploy(
             service,
             version,
@@ -64,7 +69,11 @@ def tell_the_story(
     for group in env.approvers:
         person = next(m for m in platform.approver_group(group).members if m != REQUESTER)
         pipelines.approve(
-            service, v1, production, actor=person, identity=simulated_identity(platform, production, person)
+            service,
+            v1,
+            production,
+            actor=person,
+            identity=simulated_identity(platform, production, person, pipelines.clock.now()),
         )
         yield f"{'':12} approved by {person} ({group})"
     request(v1)
@@ -83,7 +92,11 @@ def tell_the_story(
         with contextlib.suppress(PolicyRefusedError):  # the refused request is what the approvals bind to
             request(v2)
         pipelines.approve(
-            service, v2, production, actor=person, identity=simulated_identity(platform, production, person)
+            service,
+            v2,
+            production,
+            actor=person,
+            identity=simulated_identity(platform, production, person, pipelines.clock.now()),
         )
     metrics.scenario = SCENARIOS["error-spike"]
     request(v2)

@@ -18,6 +18,7 @@ from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Lease
+from findly_infra.domain.proofs import ProofCheck, Proven, Unproven
 from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetReport, BudgetStatus
 from findly_infra.domain.tracks import Holding
@@ -42,6 +43,9 @@ __all__ = [
     "MetricsRecord",
     "MetricsSource",
     "PagedStore",
+    "PolicyAnchor",
+    "PolicyAnchors",
+    "ProofVerifier",
     "SLOReports",
     "SecretAccess",
     "SecretStates",
@@ -115,9 +119,48 @@ class IdentityRefusedError(Exception):
 class IdentityProof(Protocol):
     """Who is acting, proven (a GitHub Actions run's OIDC token, requested and verified)."""
 
-    def prove(self) -> VerifiedIdentity:
-        """The identity a fresh token proves. Raises :class:`IdentityRefusedError` when none can be proven,
+    def prove(self, audience: str | None = None) -> VerifiedIdentity:
+        """The identity a fresh token proves — a token asked for *audience* (a purpose audience,
+        ``domain.proofs.purpose_audience``; ``None``: the settings' own), verified for exactly that audience, and kept
+        in the identity (``VerifiedIdentity.token``). Raises :class:`IdentityRefusedError` when none can be proven,
         :class:`DependencyUnavailableError` when the issuer's keys or the token endpoint cannot be reached."""
+        ...
+
+
+@runtime_checkable
+class ProofVerifier(Protocol):
+    """Checks a recorded token again, when what it proves is counted (``domain.proofs``)."""
+
+    def verify_proof(self, check: ProofCheck) -> Proven | Unproven:
+        """What *check*'s token proves: signed by a key its issuer publishes now, by that issuer, for exactly its
+        audience — its expiry not required (evidence outlives a token's minutes). Never raises for a token that
+        proves nothing (:class:`Unproven` says why: ``key_gone`` when its key is no longer published, ``unreachable``
+        when the issuer's keys could not be read)."""
+        ...
+
+
+@attrs.frozen
+class PolicyAnchor:
+    """The adoption of the policy stream the state's owner vouches for: its position and link, when and by whom
+    (``findly-infra policy anchor``)."""
+
+    position: int
+    link: str
+    by: str
+    at: datetime | None = None
+
+
+@runtime_checkable
+class PolicyAnchors(Protocol):
+    """Where a store keeps the owner's anchor of the policy in force: a table only the schema's owner may write
+    (PostgreSQL: the CI role is granted SELECT alone)."""
+
+    def policy_anchor(self) -> PolicyAnchor | None:
+        """The anchor (``None``: the state is not anchored)."""
+        ...
+
+    def anchor_policy(self, anchor: PolicyAnchor) -> None:
+        """Keep *anchor* (replacing the last). Raises :class:`StateError` where the user may not write it."""
         ...
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from findly_infra.application.analysis import AnalysisReport, analyze_version
+from findly_infra.application.integrity import ChainedStore
 from findly_infra.application.policies import policy_digest
 from findly_infra.application.ports import (
     BadInputError,
@@ -30,6 +31,9 @@ from findly_infra.application.ports import (
     Leases,
     MetricsSource,
     PagedStore,
+    PolicyAnchor,
+    PolicyAnchors,
+    ProofVerifier,
     SecretStates,
     SnapshotStore,
     StateError,
@@ -44,7 +48,18 @@ from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Lease
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
-from findly_infra.domain.policy import POLICY_STREAM, Adoption, PlatformPolicy, PolicyAdopted, adopt, policy_in_force
+from findly_infra.domain.policy import (
+    POLICY_IN_FORCE,
+    POLICY_STREAM,
+    Adoption,
+    PlatformPolicy,
+    PolicyAdopted,
+    PolicyReading,
+    adopt,
+    adoption_checks,
+    read_policy,
+)
+from findly_infra.domain.proofs import ADOPT, ProofCheck, Proofs, Proven, Unproven, purpose_audience
 from findly_infra.domain.secrets import secret_id, unavailable_for
 from findly_infra.domain.state import HistoryError, Phase
 from findly_infra.domain.tracks import Holding, expected_holding
@@ -56,6 +71,7 @@ __all__ = [
     "PipelineService",
     "PolicyRefusedError",
     "RehearsalRefusedError",
+    "UnprovenEntryError",
     "check_input",
     "rehearsal_refusal",
     "timeline",
@@ -100,6 +116,11 @@ class PolicyRefusedError(Exception):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(f"refused by {refusal.rule}: {refusal.message}")
         self.refusal = refusal
+
+
+class UnprovenEntryError(PolicyRefusedError):
+    """Raised before a real cluster is moved for a rollout whose entry its proofs do not prove (rule
+    ``unproven-entry``): nothing is moved; rolling it back (or aborting it) still goes, as it moves traffic away."""
 
 
 @attrs.frozen
@@ -186,6 +207,16 @@ class PipelineService:
     _snapshotted: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
     _policies: list[PolicyAdopted] = attrs.field(factory=list, init=False, repr=False)
     """The policy stream as far as read (``domain.policy``)."""
+    proofs: ProofVerifier | None = None
+    """Checks the recorded tokens again when what they prove is counted (``domain.proofs``): the composition root
+    builds it. ``None``: no token is checked, so no verified approval counts."""
+    _digests: list[str] = attrs.field(factory=list, init=False, repr=False)
+    _proven: dict[tuple[str, str, str], Proven | Unproven] = attrs.field(factory=dict, init=False, repr=False)
+    _reading: tuple[tuple[int, PolicyAnchor | None], PolicyReading] | None = attrs.field(
+        default=None, init=False, repr=False
+    )
+    _anchor_read: tuple[int, PolicyAnchor | None] | None = attrs.field(default=None, init=False, repr=False)
+    _simulated: tuple[PlatformPolicy, PlatformPolicy] | None = attrs.field(default=None, init=False, repr=False)
     _proposed: tuple[Platform, PlatformPolicy, str] | None = attrs.field(default=None, init=False, repr=False)
     """The platform file's policy and its digest, for the platform they were made of (made once, not per decision)."""
 
@@ -216,7 +247,7 @@ class PipelineService:
                     "what came before; the other services are not affected"
                 ) from None
         self._cache[service] = pipeline
-        return pipeline.judged_by(self._judging())
+        return self._judged(pipeline)
 
     def _snapshot(self, service: str) -> DeploymentPipeline | None:
         """The service's latest snapshot, where the store keeps them and it may be trusted: read with the event it
@@ -444,7 +475,11 @@ class PipelineService:
     def abort(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
         check_input(actor=actor, reason=reason)
         return self._decide(
-            service, environment, lambda p, at: p.abort(environment, actor=actor, at=at, reason=reason), actor=actor
+            service,
+            environment,
+            lambda p, at: p.abort(environment, actor=actor, at=at, reason=reason),
+            actor=actor,
+            away=True,
         )
 
     def rollback(self, service: str, environment: str, *, actor: str, reason: str) -> Outcome:
@@ -452,11 +487,18 @@ class PipelineService:
         rollout is already rolled back or aborted, the cluster is brought to the log and the outcome (no new
         events) says so, instead of a refusal a retried job could not tell from failure."""
         check_input(actor=actor, reason=reason)
-        current = self.reconcile(service, environment)
+        try:
+            current = self.reconcile(service, environment)
+        except UnprovenEntryError:  # never moved for it: rolling it back moves traffic away, and goes on
+            current = Outcome((), self.view(service, environment))
         if current.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
             return current
         return self._decide(
-            service, environment, lambda p, at: p.rollback(environment, actor=actor, at=at, reason=reason), actor=actor
+            service,
+            environment,
+            lambda p, at: p.rollback(environment, actor=actor, at=at, reason=reason),
+            actor=actor,
+            away=True,
         )
 
     def step(
@@ -634,8 +676,26 @@ class PipelineService:
     # ---- the policy in force (domain.policy) -----------------------------------------------------
 
     def policy_in_force(self) -> PlatformPolicy | None:
-        """The policy the state holds: the latest adopted (``None`` before any)."""
-        return policy_in_force(self._policy_stream())
+        """The policy the state holds: the latest adoption whose guard holds (``domain.policy.read_policy``: each
+        adoption judged by the policy before it, on what its adopter's token proves) — ``None`` before any."""
+        return self.policy_reading().in_force
+
+    def policy_reading(self) -> PolicyReading:
+        """The policy stream read with its guards checked: the policy in force, the adoptions not in force (damage)
+        and why, the environments frozen (a proof that can no longer be checked), what was taken on trust, and the
+        owner's anchor."""
+        events = self._policy_stream()
+        anchor = self._anchor(len(events))
+        key = (len(events), anchor)
+        if self._reading is not None and self._reading[0] == key:
+            return self._reading[1]
+        while len(self._digests) < len(events):  # each adoption's policy's digest, computed again once
+            self._digests.append(policy_digest(events[len(self._digests)].policy))
+        anchored, problem = self._anchored(anchor, len(events))
+        proofs = self._verified(adoption_checks(events, anchored))
+        reading = read_policy(events, proofs=proofs, digests=self._digests, anchored=anchored, anchor_problem=problem)
+        self._reading = (key, reading)
+        return reading
 
     def policy_history(self) -> tuple[PolicyAdopted, ...]:
         """Every adoption of a policy, oldest first: who, when, proven how, and what it changed."""
@@ -645,6 +705,10 @@ class PipelineService:
         """The policy the platform file proposes."""
         return self._file_policy()[0]
 
+    def proposal(self) -> tuple[PlatformPolicy, str]:
+        """The policy the platform file proposes, and its digest (what a token that adopts it is bound to)."""
+        return self._file_policy()
+
     def _file_policy(self) -> tuple[PlatformPolicy, str]:
         """The platform file's policy and its digest, made once for the platform this service is given."""
         if self._proposed is None or self._proposed[0] is not self.platform:
@@ -653,12 +717,73 @@ class PipelineService:
         return self._proposed[1], self._proposed[2]
 
     def adopt_policy(self, *, actor: str, identity: VerifiedIdentity | None = None) -> Adoption:
-        """Make the platform file's policy the one in force, as *actor* (proven as *identity*, where the policy in
-        force asks for a proof): recorded when it changes anything; refused by ``policy-in-force`` (raises
-        :class:`PolicyRefusedError`, nothing recorded) when it weakens the policy in force and the policy in force
-        does not accept *actor*."""
+        """Make the platform file's policy the one in force, as *actor* (proven as *identity*, whose token — where
+        the policy in force verifies identities — must have been asked for this adoption: ``purpose_audience(…,
+        ADOPT, digest)``): recorded when it changes anything; refused by ``policy-in-force`` (raises
+        :class:`PolicyRefusedError`, nothing recorded) when a change the policy in force guards is not made by someone
+        it accepts."""
         check_input(actor=actor)
-        return self._hold_policy(actor, identity, governs=True)
+        return self._hold_policy(actor, identity, governs=True, adopting=True)
+
+    def anchor_policy(self, *, actor: str) -> PolicyAnchor:
+        """As the state's owner: make the platform file's policy the one in force, whatever the policy stream held
+        (recorded, unguarded, ``anchored by the state's owner``), and anchor it — keep its position and link where
+        only the owner may write (``PolicyAnchors``): from there on it is in force as it stands, the adoptions before
+        it are history, and only the owner turns verified identities on where names were trusted. Raises
+        :class:`BadInputError` where the store keeps no anchor, :class:`StateError` where the user may not write it."""
+        check_input(actor=actor)
+        if not isinstance(self.store, PolicyAnchors) or not isinstance(self.store, ChainedStore):
+            raise BadInputError("this state keeps no anchor (memory://): anchor a durable state")
+        proposed, digest = self._file_policy()
+        events = self._policy_stream()
+        reading = self.policy_reading()
+        position = reading.position if reading.in_force == proposed else None
+        if position is None:  # the file's policy, recorded as the owner's — whatever the stream held before
+            now = self.clock.now()
+            event = PolicyAdopted(
+                service=POLICY_STREAM,
+                environment="",
+                version="",
+                at=max(now, events[-1].at) if events else now,
+                actor=actor,
+                reason="anchored by the state's owner",
+                policy=proposed,
+                digest=digest,
+                changes=tuple(map(str, reading.in_force.changes(proposed))) if reading.in_force is not None else (),
+            )
+            self.store.append(POLICY_STREAM, len(events), (event,))
+            position = len(events)
+        link = next(stored for at, _, stored in self.store.chain(POLICY_STREAM) if at == position)
+        if link is None:
+            raise StateError("the policy stream is not linked yet: run `findly-infra state migrate` first")
+        anchor = PolicyAnchor(position, link, actor, self._wall())
+        self.store.anchor_policy(anchor)
+        self._anchor_read = None
+        self._reading = None
+        return anchor
+
+    def _anchor(self, length: int) -> PolicyAnchor | None:
+        """The owner's anchor, where the store keeps one (read again when the policy stream grew)."""
+        if not isinstance(self.store, PolicyAnchors):
+            return None
+        if self._anchor_read is None or self._anchor_read[0] != length:
+            self._anchor_read = (length, self.store.policy_anchor())
+        return self._anchor_read[1]
+
+    def _anchored(self, anchor: PolicyAnchor | None, length: int) -> tuple[int | None, str | None]:
+        """The anchored position, and why the anchor does not hold (``None``: it does) — it must name an adoption
+        the stream has, with the link the stream has there."""
+        if anchor is None:
+            return None, None
+        problem = (
+            f"the owner's anchor names {POLICY_STREAM}@{anchor.position}={anchor.link[:12]}…, which the policy stream "
+            "does not hold (it was rewritten, or the anchor was): decisions are refused until the owner anchors the "
+            "policy again (findly-infra policy anchor)"
+        )
+        if anchor.position >= length or not isinstance(self.store, ChainedStore):
+            return anchor.position, problem
+        stored = next((link for at, _, link in self.store.chain(POLICY_STREAM) if at == anchor.position), None)
+        return anchor.position, None if stored == anchor.link else problem
 
     def _policy_first(
         self, service: str, environment: str, actor: str, identity: VerifiedIdentity | None, *, governs: bool
@@ -666,28 +791,54 @@ class PipelineService:
         """:meth:`_hold_policy` for a command on *service* in *environment* — names known first: a command refused
         as bad input adopts nothing."""
         if environment not in self._load(service).environments:  # raises UnknownNameError for an unknown service
-            self.platform.environment(environment)
-        self._hold_policy(actor, identity, governs=governs)
+            environment = self.platform.environment(environment).name
+        self._hold_policy(actor, identity, governs=governs, environment=environment)
 
-    def _hold_policy(self, actor: str, identity: VerifiedIdentity | None, *, governs: bool) -> Adoption:
+    def _hold_policy(
+        self,
+        actor: str,
+        identity: VerifiedIdentity | None,
+        *,
+        governs: bool,
+        environment: str | None = None,
+        adopting: bool = False,
+    ) -> Adoption:
         """Before a command decides: the platform file's policy adopted where :func:`domain.policy.adopt` says so,
         in the policy stream, before the command's own events — so that a failure in between leaves only an
-        adoption, itself valid, and the command run again finds the policy already in force. A file that weakens it
-        unproven refuses a command that *governs* what the policy decides (rule ``policy-in-force``); the others
-        (evidence, rollout steps, pause, abort, rollback: never held by a policy) go on under the policy in force."""
+        adoption, itself valid, and the command run again finds the policy already in force. A change the policy in
+        force guards takes effect only from ``policy adopt`` (*adopting*: *identity*'s token asked for this adoption)
+        by someone it accepts; a command that *governs* what the policy decides in an *environment* such a change
+        blocks is refused (rule ``policy-in-force``), the others go on under the policy in force, adopting nothing.
+        Where the policy in force of *environment* rests on a proof that can no longer be checked, a command that
+        governs it is refused too."""
         proposed, digest = self._file_policy()
         for attempt in range(1, self.attempts + 1):
-            events = self._policy_stream()
-            if events and events[-1].policy == proposed:  # the file's policy is the one in force: nothing to judge
+            reading = self.policy_reading()
+            events = self._policies
+            if reading.in_force == proposed:  # the file's policy is the one in force: nothing to judge
+                self._refuse_frozen(reading, environment if governs else None)
                 return Adoption()
             now = self.clock.now()
             at = max(now, events[-1].at) if events else now
-            adoption = adopt(policy_in_force(events), proposed, actor=actor, identity=identity, at=at, digest=digest)
+            proofs = self._adopter_proofs(identity, digest, reading.in_force) if adopting else None
+            adoption = adopt(
+                reading.in_force,
+                proposed,
+                actor=actor,
+                identity=identity,
+                at=at,
+                digest=digest,
+                proofs=proofs,
+                adopter=reading.adopter,
+                anchored=reading.anchored is not None,
+            )
             if adoption.refusal is not None:
-                if governs:
+                if governs and (environment is None or environment in adoption.blocked):
                     raise PolicyRefusedError(adoption.refusal)
+                self._refuse_frozen(reading, environment if governs else None)
                 return adoption
             if adoption.event is None:
+                self._refuse_frozen(reading, environment if governs else None)
                 return adoption
             try:
                 self.store.append(POLICY_STREAM, len(events), (adoption.event,))
@@ -697,14 +848,59 @@ class PipelineService:
                 self.backoff(attempt)
                 continue
             self._policies.append(adoption.event)
+            self._refuse_frozen(self.policy_reading(), environment if governs else None)
             return adoption
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _refuse_frozen(self, reading: PolicyReading, environment: str | None) -> None:
+        """Refuse a decision in *environment* whose policy in force rests on a proof that can no longer be checked:
+        exit 5 when its issuer could not be reached (try again), else rule ``policy-in-force``."""
+        if environment is None or (why := reading.blocked(environment)) is None:
+            return
+        if reading.unreachable:
+            raise DependencyUnavailableError(f"{environment}'s policy in force cannot be checked now: {why}")
+        raise PolicyRefusedError(Refusal(POLICY_IN_FORCE, f"{environment}'s policy in force cannot be proven: {why}"))
+
+    def _adopter_proofs(
+        self, identity: VerifiedIdentity | None, digest: str, in_force: PlatformPolicy | None
+    ) -> Proofs | None:
+        """What *identity*'s token proves for adopting the policy whose digest is *digest*, checked against each
+        issuer and audience the policy in force verifies identities with (the guards it may have to pass)."""
+        if identity is None or not identity.token or in_force is None:
+            return None
+        checks = {
+            ProofCheck(identity.token, p.issuer, purpose_audience(p.audience, ADOPT, digest), p.keys_url): None
+            for p in in_force.environments
+            if p.identity.verified
+        }
+        return self._verified(tuple(checks))
+
+    def _verified(self, checks: Sequence[ProofCheck]) -> Proofs:
+        """What the recorded tokens of *checks* prove, each verified once a process (a result that could not be had
+        — the issuer out of reach — is asked again next time): the composition root's verifier
+        (``ProofVerifier``); without one, nothing is proven."""
+        now = self.clock.now() if self.simulated_identities else self._wall()
+        found: dict[tuple[str, str, str], Proven | Unproven] = {}
+        for check in checks:
+            result = self._proven.get(check.key)
+            if result is None:
+                if self.proofs is None:
+                    result = Unproven(
+                        "no verifier of proofs here (the github extra: pip install 'findly-infra[github]')"
+                    )
+                else:
+                    result = self.proofs.verify_proof(check)
+                if not (isinstance(result, Unproven) and result.unreachable):
+                    self._proven[check.key] = result
+            found[check.key] = result
+        return Proofs(now, found)
 
     def _policy_stream(self) -> list[PolicyAdopted]:
         """The policy stream, reading only what was not read yet."""
         events, version = self.store.load(POLICY_STREAM, since=len(self._policies))
         if version < len(self._policies):  # shorter than what was read: read it again
             self._policies.clear()
+            self._digests.clear()
             events, version = self.store.load(POLICY_STREAM)
         for event in events:
             if not isinstance(event, PolicyAdopted):  # the codec keeps other events out of a durable store's stream
@@ -712,13 +908,31 @@ class PipelineService:
             self._policies.append(event)
         return self._policies
 
-    def _judging(self) -> PlatformPolicy | None:
-        """The policy approvals are counted under: the one in force (``None`` before any: the file's), as a
-        simulation's identities are judged where this service is given those."""
-        held = self.policy_in_force()
+    def _judging(self) -> PlatformPolicy:
+        """The policy approvals are counted under: the one in force (the file's before any), as a simulation's
+        identities are judged where this service is given those."""
+        held = self.policy_in_force() or self._file_policy()[0]
         if not self.simulated_identities:
             return held
-        return (held or self._file_policy()[0]).simulated()
+        if self._simulated is None or self._simulated[0] is not held:
+            self._simulated = (held, held.simulated())
+        return self._simulated[1]
+
+    def _judged(self, pipeline: DeploymentPipeline, *, strict: str | None = None) -> DeploymentPipeline:
+        """*pipeline* judged by the policy in force, with what the tokens its pending approvals and requests rest
+        on prove (each verified once a process). *strict*: the environment a decision is about to be taken in —
+        a token there whose issuer could not be reached is exit 5 (try again), not an approval missing."""
+        judged = pipeline.judged_by(self._judging())
+        checks = [check for name in judged.environments for check in judged.proof_checks(name)]
+        if strict is not None and strict in judged.environments:
+            checks += judged.entry_checks(strict)
+        proofs = self._verified(checks)
+        if strict is not None:
+            own = {check.key for check in judged.proof_checks(strict)}
+            lost = [r for k, r in proofs.checked.items() if k in own and isinstance(r, Unproven) and r.unreachable]
+            if lost:
+                raise DependencyUnavailableError(f"a recorded proof cannot be checked now: {lost[0].reason}")
+        return judged.judged_by(judged.policy, proofs)
 
     def _guard(self, service: str, environment: str) -> None:
         """Refuse, in virtual time, to move or converge a cluster the platform file binds to *environment*."""
@@ -729,7 +943,7 @@ class PipelineService:
 
     # ---- the one way state changes -------------------------------------------------------------
 
-    def _decide(
+    def _decide(  # noqa: PLR0912 - one decision: its policy, its retries, the cluster after it
         self,
         service: str,
         environment: str,
@@ -741,6 +955,7 @@ class PipelineService:
         identity: VerifiedIdentity | None = None,
         governs: bool = False,
         evidence: Callable[[DeploymentPipeline, str], bool] = lambda _pipeline, _environment: False,
+        away: bool = False,
     ) -> Outcome:
         """Decide *command* on the service's state and store its events; the cluster follows. Before deciding, the
         file's policy is held against the one in force (a person's command: *actor*, proven as *identity*; one that
@@ -754,12 +969,14 @@ class PipelineService:
             pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
             if environment not in pipeline.environments:
                 environment = self.platform.environment(environment).name  # raises UnknownNameError
+            if governs:  # the proofs it decides on: an issuer out of reach is exit 5, not an approval missing
+                pipeline = self._judged(self._cache[service], strict=environment)
             at = pipeline.stamp(self.clock.now())  # never before the log's latest event
             before = EnvironmentView.of(pipeline, environment, at)
             leaves_cluster = evidence(pipeline, environment)
             if not leaves_cluster:
                 self._guard(service, environment)
-            follow = False if failing or leaves_cluster else self._repair(service, pipeline, before, at)
+            follow = False if failing or leaves_cluster else self._repair(service, pipeline, before, at, away=away)
             if isinstance(follow, Outcome):  # the cluster's verdict came first: the rollout failed
                 return follow
             repaired = follow
@@ -775,6 +992,8 @@ class PipelineService:
                 continue
             pipeline = pipeline.apply_all(decision.events)
             self._cache[service] = pipeline  # the store now holds exactly these events
+            if governs:  # what it recorded counted as the next command will count it (its own proof included)
+                pipeline = self._judged(pipeline)
             self._maybe_snapshot(pipeline)
             break
         view = EnvironmentView.of(pipeline, environment, at)
@@ -814,13 +1033,19 @@ class PipelineService:
             ) from exc
 
     def _repair(
-        self, service: str, pipeline: DeploymentPipeline, view: EnvironmentView, at: datetime
+        self, service: str, pipeline: DeploymentPipeline, view: EnvironmentView, at: datetime, *, away: bool = False
     ) -> bool | Outcome:
         """Before deciding, the cluster follows the log (a crash between storing and routing left it behind). A
         progressing rollout whose candidate the cluster cannot run fails first (the outcome); one stopped for a
-        person already lets their command go on (a rollback needs nothing of the candidate)."""
+        person already lets their command go on (a rollback needs nothing of the candidate). A command that moves
+        traffic *away* from the candidate (abort, rollback) goes on where the cluster may not follow a rollout whose
+        entry is not proven: it was never moved for it."""
         try:
             return self._follow(view, at)
+        except UnprovenEntryError:
+            if away:
+                return False
+            raise
         except WorkloadNotReadyError as exc:
             if not exc.failed:
                 raise
@@ -842,8 +1067,26 @@ class PipelineService:
 
     def _follow(self, view: EnvironmentView, at: datetime) -> bool:
         """Bring *view*'s environment's workloads and routes to what the log says (``Workloads.converge``); whether
-        anything had to change."""
+        anything had to change. A real cluster is never moved for a rollout whose entry its proofs do not prove
+        (:class:`UnprovenEntryError`)."""
+        self._refuse_unproven(view)
         return self.cluster.converge(view, at)
+
+    def _refuse_unproven(self, view: EnvironmentView) -> None:
+        """Before a cluster the platform file binds is moved for *view*'s latest rollout (one that still holds
+        traffic): its entry must be proven — the approvals pending when it started, counted again under the policy
+        in force with what their tokens prove now (``DeploymentPipeline.entry_refusal``). A history imported, or
+        events written with the state's credentials, do not move a real cluster. The simulated cluster follows any
+        log."""
+        rollout = view.rollout
+        if rollout is None or rollout.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
+            return
+        if self.platform.kubernetes.cluster_for(view.environment) is None:
+            return
+        cached = self._cache.get(view.service) or self._load(view.service)
+        refusal = self._judged(cached, strict=view.environment).entry_refusal(view.environment)
+        if refusal is not None:
+            raise UnprovenEntryError(refusal)
 
 
 def _strategy(given: object) -> StrategyKind | None:

@@ -7,13 +7,15 @@ adapters): the seed's 60-minute canary runs in milliseconds with the decisions r
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from datetime import datetime
 from typing import Any, Protocol
 
 import attrs
 
-from findly_infra.application.codec import event_to_dict
+from findly_infra.application.codec import event_shown
 from findly_infra.application.ports import AdvancingClock, MetricsSource
 from findly_infra.application.scenarios import SCENARIOS, Scenario
 from findly_infra.application.service import Outcome, PipelineService, PolicyRefusedError
@@ -22,10 +24,18 @@ from findly_infra.domain.events import AnalysisRecorded, Event, RolloutStarted, 
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.policy import SIMULATED_ISSUER
+from findly_infra.domain.proofs import ProofCheck, Proven, Unproven
 from findly_infra.domain.state import Phase
 from findly_infra.domain.strategy import BlueGreenStrategy
 
-__all__ = ["SIMULATED_ISSUER", "ScenarioSource", "SimulationResult", "run_simulation", "simulated_identity"]
+__all__ = [
+    "SIMULATED_ISSUER",
+    "ScenarioSource",
+    "SimulatedProofs",
+    "SimulationResult",
+    "run_simulation",
+    "simulated_identity",
+]
 
 _SHOWN = frozenset(
     {
@@ -59,7 +69,7 @@ class SimulationResult:
             "ok": True,
             "outcome": self.outcome,
             "steps": list(self.steps),
-            "events": [event_to_dict(e) for e in self.events],
+            "events": [event_shown(e) for e in self.events],
             "virtual_seconds": self.virtual_seconds,
         }
 
@@ -92,6 +102,7 @@ def run_simulation(
     acts with are verified by no token (:func:`simulated_identity`): *service_* counts their approvals as such.
     """
     service_.simulated_identities = True
+    service_.proofs = SimulatedProofs()
     platform = service_.platform
     target = platform.promotion_order.index(platform.environment(environment).name)
     for release, kind in ((baseline, None), (version, strategy)):
@@ -146,7 +157,7 @@ def _enter(  # noqa: PLR0917 - a private step of simulate
     requester = "release-bot"
 
     def request() -> None:
-        identity = simulated_identity(platform, env, requester)
+        identity = simulated_identity(platform, env, requester, service_.clock.now())
         service_.deploy(service, version, env, actor=requester, strategy=kind, identity=identity)
 
     try:
@@ -156,7 +167,13 @@ def _enter(  # noqa: PLR0917 - a private step of simulate
         if refused.refusal.rule != "approvals":
             raise
     for person in _approvers(platform, env, exclude=requester):
-        service_.approve(service, version, env, actor=person, identity=simulated_identity(platform, env, person))
+        service_.approve(
+            service,
+            version,
+            env,
+            actor=person,
+            identity=simulated_identity(platform, env, person, service_.clock.now()),
+        )
     request()
 
 
@@ -175,10 +192,14 @@ def _evidence(service_: PipelineService, platform: Platform, service: str, versi
 _RUNS = itertools.count(1)
 
 
-def simulated_identity(platform: Platform, environment: str, person: str) -> VerifiedIdentity | None:
+def simulated_identity(
+    platform: Platform, environment: str, person: str, at: datetime | None = None
+) -> VerifiedIdentity | None:
     """Who *person* would be in *environment* if verified: an identity from the first repository, workflow, ref and
-    GitHub environment its policy lists (issuer ``simulated``, a run of its own) — or ``None`` where the environment
-    takes names. Simulations ask what a policy does with people who may act, not whether a token verifies."""
+    GitHub environment its policy lists (issuer ``simulated``, a run of its own), proven by a simulated token issued
+    at *at* (the simulation's time) that only a simulation's verifier accepts (:class:`SimulatedProofs`) — or
+    ``None`` where the environment takes names. Simulations ask what a policy does with people who may act, not
+    whether a token verifies."""
     policy = platform.environment(environment).identity
     if not policy.verified:
         return None
@@ -196,7 +217,7 @@ def simulated_identity(platform: Platform, environment: str, person: str) -> Ver
     workflow_ref = f"{repository}/{workflow}@{ref}" if workflow.startswith(".github/") else f"{workflow}@{ref}"
     job = policy.job_workflows[0] if policy.job_workflows else ""  # the job of the reusable workflow it requires
     job = f"{repository}/{job}" if job.startswith(".github/") else job
-    return VerifiedIdentity(
+    identity = VerifiedIdentity(
         login=person,
         user_id=ids.get(person.casefold(), str(900_000_000 + sum(map(ord, person.casefold())))),
         repository=repository,
@@ -208,7 +229,41 @@ def simulated_identity(platform: Platform, environment: str, person: str) -> Ver
         token_id=f"simulated-{run}",
         job_workflow_ref=(job if "@" in job else f"{job}@{ref}") if job else workflow_ref,
         repository_id=policy.repository_ids[0] if policy.repository_ids else "",
+        event_name=policy.events[0] if policy.events else "workflow_dispatch",
     )
+    return attrs.evolve(identity, token=_simulated_token(identity, at or _EPOCH))
+
+
+_EPOCH = datetime(1970, 1, 1)
+_SIMULATED = "simulated:"
+
+
+def _simulated_token(identity: VerifiedIdentity, at: datetime) -> str:
+    """A simulated proof: what a token would state — the identity and its issue time — as text, signed by no one."""
+    claims = {field.name: getattr(identity, field.name) for field in attrs.fields(VerifiedIdentity)}
+    claims.pop("token")
+    text = json.dumps({**claims, "iat": at.isoformat()}, sort_keys=True)
+    return _SIMULATED + base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@attrs.define
+class SimulatedProofs:
+    """The ``ProofVerifier`` of a simulation (``simulate``, ``demo``): it accepts the simulation's own proofs — of
+    issuer ``simulated`` (:data:`SIMULATED_ISSUER`), made by :func:`simulated_identity` — and nothing else. No real
+    verifier ever accepts one: a simulation's approvals count in it alone."""
+
+    def verify_proof(self, check: ProofCheck) -> Proven | Unproven:
+        if check.issuer != SIMULATED_ISSUER or not check.token.startswith(_SIMULATED):
+            return Unproven(f"not a simulated proof of {SIMULATED_ISSUER}")
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(check.token.removeprefix(_SIMULATED)))
+            issued = datetime.fromisoformat(claims.pop("iat"))
+            identity = VerifiedIdentity(**claims, token=check.token)
+        except (ValueError, TypeError, KeyError) as exc:
+            return Unproven(f"not a simulated proof: {exc}")
+        if identity.issuer != SIMULATED_ISSUER:
+            return Unproven(f"not a simulated proof of {SIMULATED_ISSUER}")
+        return Proven(identity, issued)
 
 
 def _approvers(platform: Platform, env: str, *, exclude: str) -> list[str]:
@@ -238,7 +293,7 @@ def _human_gates(  # noqa: PLR0917 - a private step of simulate
         if outcome.phase is Phase.AWAITING_APPROVAL:
             for person in _approvers(platform, env, exclude=rollout.started_by):
                 try:
-                    identity = simulated_identity(platform, env, person)
+                    identity = simulated_identity(platform, env, person, service_.clock.now())
                     service_.approve(service, version, env, actor=person, identity=identity)
                     break
                 except PolicyRefusedError:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from findly_infra.bootstrap.clusters import cluster_objects, environment_renderer
 from findly_infra.bootstrap.extras import MissingExtraError, require_extra
 from findly_infra.bootstrap.google import gke_clusters, secret_store
-from findly_infra.bootstrap.identity import dead_here, identity_proof, runner_identity
+from findly_infra.bootstrap.identity import dead_here, identity_proof, proof_verifier, runner_identity
 from findly_infra.bootstrap.runtime import Runtime, open_runtime, rollouts_affected
 from findly_infra.bootstrap.settings import (
     DEFAULT_CONFIG,
@@ -59,6 +59,7 @@ __all__ = [
     "load_platform",
     "migrate_state",
     "open_runtime",
+    "proof_verifier",
     "require_extra",
     "require_platform_file",
     "rollouts_affected",

@@ -7,22 +7,59 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from findly_infra.application.ports import IdentityProof
+import attrs
+
+from findly_infra.application.ports import IdentityProof, ProofVerifier
 from findly_infra.bootstrap.extras import require_extra
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.proofs import ProofCheck, Proven, Unproven
 
-__all__ = ["dead_here", "identity_proof", "runner_identity"]
+__all__ = ["LazyProofs", "dead_here", "identity_proof", "proof_verifier", "runner_identity"]
 
 
-def identity_proof(platform: Platform, *, environ: Mapping[str, str] | None = None) -> IdentityProof:
+def identity_proof(
+    platform: Platform, *, environ: Mapping[str, str] | None = None, sharing: object = None
+) -> IdentityProof:
     """How a command proves who acts where an environment's policy asks for verified people: a GitHub Actions OIDC
-    token requested from the runner, verified against the file's ``github_oidc`` issuer, keys and audience."""
+    token requested from the runner, verified against the file's ``github_oidc`` issuer, keys and audience.
+    *sharing*: the command's :class:`LazyProofs`, whose key sets it reads (one fetch a process for both)."""
     env = os.environ if environ is None else environ
     require_extra("github", "verified identities")
     from findly_infra.adapters.github_oidc import ActionsIdentity, OidcVerifier
 
     oidc = platform.github_oidc
-    return ActionsIdentity(OidcVerifier(oidc.audience, oidc.issuer, oidc.keys_url), env)
+    keys = sharing.key_set(oidc.keys_url) if isinstance(sharing, LazyProofs) else None
+    return ActionsIdentity(OidcVerifier(oidc.audience, oidc.issuer, oidc.keys_url, key_set=keys), env)
+
+
+@attrs.define
+class LazyProofs:
+    """The ``ProofVerifier`` of every command: GitHub Actions' tokens kept as evidence, checked again when counted
+    (``adapters.github_oidc.OidcProofs``) — built on its first check, so that a state whose policy verifies no
+    identity needs neither the ``github`` extra nor the network (without the extra, a check is exit 2 naming it)."""
+
+    _verifier: Any = attrs.field(default=None, init=False)
+
+    def _oidc(self) -> Any:
+        if self._verifier is None:
+            require_extra("github", "verified identities")
+            from findly_infra.adapters.github_oidc import OidcProofs
+
+            self._verifier = OidcProofs()
+        return self._verifier
+
+    def verify_proof(self, check: ProofCheck) -> Proven | Unproven:
+        result: Proven | Unproven = self._oidc().verify_proof(check)
+        return result
+
+    def key_set(self, url: str) -> Any:
+        """The key set at *url*, shared with the command's own token (``identity_proof``)."""
+        return self._oidc().key_set(url)
+
+
+def proof_verifier() -> ProofVerifier:
+    """How a command checks the tokens kept with approvals, requests and adoptions again (:class:`LazyProofs`)."""
+    return LazyProofs()
 
 
 def runner_identity(environ: Mapping[str, str] | None = None) -> str:

@@ -29,7 +29,7 @@ from findly_infra.application.simulation import ScenarioSource
 from findly_infra.application.timekeeping import SKEW, TimeMode, time_for, virtual_start
 from findly_infra.bootstrap.clusters import workloads_for
 from findly_infra.bootstrap.google import LazySecrets, release_gated
-from findly_infra.bootstrap.identity import dead_here, runner_identity
+from findly_infra.bootstrap.identity import dead_here, proof_verifier, runner_identity
 from findly_infra.bootstrap.prometheus import prometheus_client
 from findly_infra.bootstrap.settings import Settings
 from findly_infra.bootstrap.stores import is_postgres, open_store, sqlite_path
@@ -204,6 +204,7 @@ def open_runtime(
             wall=SystemClock(),
             lease_ttl=timedelta(seconds=settings.lease_seconds) if settings.lease_seconds else None,
             rehearsal=(rehearsal[-1] if rehearsal else "time is virtual") if virtual is not None else None,
+            proofs=proof_verifier(),
         )
         if virtual is not None and service is not None:
             platform.service(service)

@@ -111,7 +111,13 @@ class Context:
         raise BadInputError("who is acting? give --actor NAME, or set FINDLY_ACTOR (GITHUB_ACTOR in Actions)")
 
     def acting(
-        self, platform: Platform, environment: str, *, service: str | None = None, moves: str | None = None
+        self,
+        platform: Platform,
+        environment: str,
+        *,
+        service: str | None = None,
+        moves: str | None = None,
+        purpose: tuple[str, str] | None = None,
     ) -> tuple[Runtime, str, VerifiedIdentity | None]:
         """The command's runtime, who acts on *environment*, and how it is proven: a name (``--actor``,
         ``FINDLY_ACTOR``, ``GITHUB_ACTOR``) where the policy accepts one; where it asks for verified people, the
@@ -119,7 +125,8 @@ class Context:
         never used. The policy is the platform file's and the one in force in the state (``domain.policy``): where
         either verifies identities a proof is asked for, and the token is verified as the policy in force says (its
         issuer, audience and keys) — a file that drops ``verified`` does not make a name enough. *moves*: as for
-        :meth:`runtime`."""
+        :meth:`runtime`. *purpose*: the action and the version the token is asked for (``domain.proofs``: the
+        token is bound to it, with the service and the environment, and kept with what it proves)."""
         from findly_infra.application.ports import BadInputError
         from findly_infra.domain.policy import EnvironmentPolicy
 
@@ -140,11 +147,19 @@ class Context:
                     return runtime, self.actor(), None
                 except BadInputError:
                     return runtime, "someone", None
-            return runtime, *self.proven(platform, held)
+            return runtime, *self.proven(platform, held, self._subject(purpose, service, env.name), runtime)
         policy = held if held is not None and held.identity.verified else EnvironmentPolicy.of(platform, env.name)
         if not policy.identity.verified:
             return runtime, self.actor(), None
-        return runtime, *self.proven(platform, policy)
+        return runtime, *self.proven(platform, policy, self._subject(purpose, service, env.name), runtime)
+
+    @staticmethod
+    def _subject(purpose: tuple[str, str] | None, service: str | None, environment: str) -> tuple[str, ...]:
+        """What a token is bound to: the action, then the service, version and environment it acts on."""
+        if purpose is None or service is None:
+            return ()
+        action, version = purpose
+        return action, service, version, environment
 
     def _names(self) -> list[str]:
         """The names given for who acts (``--actor``, ``FINDLY_ACTOR``), as ``SOURCE=NAME``."""
@@ -169,18 +184,29 @@ class Context:
                 )
             )
 
-    def proven(self, platform: Platform, policy: EnvironmentPolicy) -> tuple[str, VerifiedIdentity]:
-        """Who a token proves, verified as *policy* says (its issuer, audience and keys)."""
+    def proven(
+        self,
+        platform: Platform,
+        policy: EnvironmentPolicy,
+        subject: tuple[str, ...] = (),
+        runtime: Runtime | None = None,
+    ) -> tuple[str, VerifiedIdentity]:
+        """Who a token proves, verified as *policy* says (its issuer, audience and keys) — a token asked for the
+        purpose *subject* names (the action, then what it acts on: ``domain.proofs.purpose_audience``), and kept in
+        the identity."""
         import attrs
 
         from findly_infra.application.ports import IdentityRefusedError
         from findly_infra.application.service import PolicyRefusedError
         from findly_infra.bootstrap import identity_proof
         from findly_infra.domain.pipeline import Refusal
+        from findly_infra.domain.proofs import purpose_audience
 
         oidc = policy.oidc or platform.github_oidc
+        audience = purpose_audience(oidc.audience, subject[0], *subject[1:]) if subject else None
         try:
-            identity = identity_proof(attrs.evolve(platform, github_oidc=oidc)).prove()
+            sharing = runtime.service.proofs if runtime is not None else None
+            identity = identity_proof(attrs.evolve(platform, github_oidc=oidc), sharing=sharing).prove(audience)
         except IdentityRefusedError as exc:
             raise PolicyRefusedError(
                 Refusal("verified-identity", f"{policy.environment} takes only verified identities: {exc}")

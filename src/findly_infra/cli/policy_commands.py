@@ -7,6 +7,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
+from findly_infra.cli import present
 from findly_infra.cli.context import Command, Context
 from findly_infra.cli.exits import EXIT_OK
 
@@ -26,15 +27,37 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
     actions.add_parser(
         "adopt",
-        help="make the platform file's policy the one in force: at once where it only strengthens it; where it "
-        "weakens it, only from a run the policy in force accepts (exit 3, rule policy-in-force, otherwise)",
+        help="make the platform file's policy the one in force: at once where it changes nothing the policy in force "
+        "guards; a weakening, or any change of an environment that verifies identities, only from a run the policy "
+        "in force accepts, with a token bound to this policy (exit 3, rule policy-in-force, otherwise)",
+    )
+    actions.add_parser(
+        "anchor",
+        help="as the state database's owner: make the platform file's policy the one in force and anchor it where only "
+        "the owner may write — it then stands whatever the policy stream held, and only the owner turns verified "
+        "identities on where names were trusted (the recovery when a proof can no longer be checked)",
     )
 
 
 def _policy(context: Context) -> int:
     if context.args.policy_command == "adopt":
         return _adopt(context)
+    if context.args.policy_command == "anchor":
+        return _anchor(context)
     return _show(context)
+
+
+def _anchor(context: Context) -> int:
+    platform = context.platform()
+    service = context.runtime(platform).service
+    anchor = service.anchor_policy(actor=context.actor())
+    text = (
+        f"{anchor.by} anchored the policy in force: _policy@{anchor.position}={anchor.link} (digest "
+        f"{service.proposal()[1][:16]}); from now on only the state's owner turns verified identities on where names "
+        "were trusted"
+    )
+    context.emit({"anchor": {"position": anchor.position, "link": anchor.link, "by": anchor.by}}, text)
+    return EXIT_OK
 
 
 def _show(context: Context) -> int:
@@ -42,30 +65,53 @@ def _show(context: Context) -> int:
 
     platform = context.platform()
     service = context.runtime(platform, read_only=True).service
-    in_force, history, proposed = service.policy_in_force(), service.policy_history(), service.file_policy()
+    reading, history, proposed = service.policy_reading(), service.policy_history(), service.file_policy()
+    in_force = reading.in_force
     changes = in_force.changes(proposed) if in_force is not None else ()
+    damage = dict(reading.damage)
     lines: list[str] = []
-    if in_force is None:
+    if in_force is None or reading.position is None:
         lines.append("no policy in force yet: the next writing command adopts the platform file's")
     else:
-        latest = history[-1]
-        lines.append(f"the policy in force (digest {latest.digest[:16]}, adopted {_when_who(latest)}):")
+        held = history[reading.position]
+        anchored = " — anchored by the state's owner" if reading.anchored == reading.position else ""
+        lines.append(f"the policy in force (digest {held.digest[:16]}, adopted {_when_who(held)}{anchored}):")
         lines += [f"  {policy.environment:12} {_describe(policy)}" for policy in in_force.environments]
         lines.append("its changes:")
-        lines += [f"  {_when_who(event)}: {_what(event)}" for event in history]
+        lines += [
+            f"  {_when_who(event)}: {_what(event)}"
+            + (f"  [NOT IN FORCE: {damage[index]}]" if index in damage else "")
+            + ("  [anchored]" if index == reading.anchored else "")
+            for index, event in enumerate(history)
+        ]
+    lines += [f"taken on trust: {said}" for said in reading.trusted]
+    lines += [f"frozen: {name}: {why}" for name, why in reading.frozen.items()]
+    lines += [f"damage: _policy@{index}: {why}" for index, why in reading.damage]
     lines.append(f"the platform file (digest {policy_digest(proposed)[:16]}): {_file_says(in_force, changes)}")
     context.emit(
         {
-            "in_force": None if in_force is None else _policy_json(in_force, history[-1].digest),
-            "adoptions": [_adoption_json(event) for event in history],
+            "in_force": None
+            if in_force is None or reading.position is None
+            else _policy_json(in_force, history[reading.position].digest),
+            "position": reading.position,
+            "adoptions": [
+                {**_adoption_json(event), "in_force": index not in damage} for index, event in enumerate(history)
+            ],
+            "damage": [{"position": index, "problem": why} for index, why in reading.damage],
+            "frozen": dict(reading.frozen),
+            "trusted_on_first_use": list(reading.trusted),
+            "anchored": reading.anchored,
             "file": {
                 "digest": policy_digest(proposed),
                 "changes": [str(change) for change in changes],
                 "weakenings": [str(change) for change in changes if change.weakens],
+                "guarded": [str(change) for change in changes if change.guarded],
             },
         },
         "\n".join(lines),
     )
+    if reading.damage:
+        present.annotate("error", f"the policy stream holds adoptions that are not in force: {reading.damage[0][1]}")
     return EXIT_OK
 
 
@@ -74,13 +120,14 @@ def _adopt(context: Context) -> int:
     runtime = context.runtime(platform)
     service = runtime.service
     in_force = service.policy_in_force()
-    weakened = (
-        [in_force.environment(change.environment) for change in in_force.weakenings(service.file_policy())]
+    proposed, digest = service.proposal()
+    guarded = (  # the environments whose policy in force guards a change of the file's: it judges who adopts
+        [in_force.environment(change.environment) for change in in_force.changes(proposed) if change.guarded]
         if in_force is not None
         else []
     )
-    proving = next((held for held in weakened if held is not None and held.identity.verified), None)
-    actor, identity = _who(context, platform, proving)
+    proving = next((held for held in guarded if held is not None and held.identity.verified), None)
+    actor, identity = _who(context, platform, proving, digest, runtime)
     adoption = service.adopt_policy(actor=actor, identity=identity)
     who = identity.describe() if identity is not None else actor
     if adoption.event is None:
@@ -98,14 +145,17 @@ def _adopt(context: Context) -> int:
     return EXIT_OK
 
 
-def _who(context: Context, platform: Any, proving: EnvironmentPolicy | None) -> tuple[str, VerifiedIdentity | None]:
-    """Who adopts: where the file weakens an environment whose policy in force verifies identities, the identity a
-    token proves — verified as that policy says — when this is a job that can ask for one (the policy in force then
-    judges it); otherwise the name given (which a verified policy refuses, naming what it accepts)."""
+def _who(
+    context: Context, platform: Any, proving: EnvironmentPolicy | None, digest: str, runtime: Any
+) -> tuple[str, VerifiedIdentity | None]:
+    """Who adopts: where the file changes what an environment's policy in force verifying identities guards, the
+    identity a token proves — a token asked for adopting this policy (bound to its *digest*), verified as that policy
+    says — when this is a job that can ask for one (the policy in force then judges it); otherwise the name given
+    (which a verified policy refuses, naming what it accepts)."""
     from findly_infra.application.ports import BadInputError
 
     if proving is not None and os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
-        return context.proven(platform, proving)
+        return context.proven(platform, proving, ("adopt", digest), runtime)
     try:
         return context.actor(), None
     except BadInputError:  # no name at all: the policy in force then says what it would accept
@@ -128,12 +178,13 @@ def _file_says(in_force: PlatformPolicy | None, changes: tuple[PolicyChange, ...
         return "adopted by the next writing command"
     if not changes:
         return "the policy in force"
-    weakenings = [str(change) for change in changes if change.weakens]
-    if not weakenings:
+    guarded = [str(change) for change in changes if change.guarded]
+    if not guarded:
         return f"strengthens it, adopted by the next writing command ({'; '.join(map(str, changes))})"
     return (
-        f"weakens it ({'; '.join(weakenings)}): refused (policy-in-force) until adopted from a run the policy in "
-        "force accepts: `findly-infra policy adopt` there"
+        f"changes what the policy in force guards ({'; '.join(guarded)}): commands in those environments are refused "
+        "(policy-in-force) until it is adopted from a run the policy in force accepts: `findly-infra policy adopt` "
+        "there"
     )
 
 
@@ -172,9 +223,9 @@ def _policy_json(policy: PlatformPolicy, digest: str) -> dict[str, Any]:
 
 
 def _adoption_json(event: PolicyAdopted) -> dict[str, Any]:
-    from findly_infra.application.codec import event_to_dict
+    from findly_infra.application.codec import event_shown
 
-    body = event_to_dict(event)
+    body = event_shown(event)
     body.pop("policy", None)
     return body
 
@@ -182,8 +233,9 @@ def _adoption_json(event: PolicyAdopted) -> dict[str, Any]:
 COMMANDS = (
     Command(
         "policy",
-        "the policy in force (who may approve and promote where, as the state holds it): `policy show`, and "
-        "`policy adopt` to make the platform file's the one in force",
+        "the policy in force (who may approve and promote where, as the state holds it): `policy show`, "
+        "`policy adopt` to make the platform file's the one in force, `policy anchor` (the database owner) to "
+        "anchor it",
         _arguments,
         _policy,
     ),

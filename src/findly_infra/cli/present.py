@@ -212,11 +212,11 @@ def view_text(view: EnvironmentView) -> str:
 
 def outcome_json(outcome: Outcome, simulated: Sequence[str] = ()) -> dict[str, Any]:
     """A release command's document: the view after it, its events, and what of it was simulated."""
-    from findly_infra.application.codec import event_to_dict
+    from findly_infra.application.codec import event_shown
 
     return {
         **view_json(outcome.view),
-        "events": [event_to_dict(e) for e in outcome.events],
+        "events": [event_shown(e) for e in outcome.events],
         "already": outcome.already,
         "cluster_read": outcome.cluster_read,
         "simulated": bool(simulated),

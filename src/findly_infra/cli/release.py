@@ -75,7 +75,9 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
 def _deploy(context: Context) -> int:
     args = context.args
     platform = context.platform()
-    runtime, actor, identity = context.acting(platform, args.env, service=args.service, moves=args.env)
+    runtime, actor, identity = context.acting(
+        platform, args.env, service=args.service, moves=args.env, purpose=("promote", args.version)
+    )
     outcome = runtime.service.deploy(
         args.service,
         args.version,
@@ -215,7 +217,9 @@ def _approve_arguments(parser: argparse.ArgumentParser) -> None:
 def _approve(context: Context) -> int:
     args = context.args
     platform = context.platform()
-    runtime, actor, identity = context.acting(platform, args.env, service=args.service)
+    runtime, actor, identity = context.acting(
+        platform, args.env, service=args.service, purpose=("approve", args.version)
+    )
     outcome = runtime.service.approve(
         args.service, args.version, args.env, actor=actor, group=args.group, identity=identity
     )
@@ -559,7 +563,7 @@ def _history(context: Context) -> int:
     last."""
     import json
 
-    from findly_infra.application.codec import event_to_dict
+    from findly_infra.application.codec import event_shown
     from findly_infra.application.ports import StateError
 
     args = context.args
@@ -571,7 +575,7 @@ def _history(context: Context) -> int:
         nonlocal count
         for event in events:
             if context.json:
-                out.write(("    " if count == 0 else ",\n    ") + json.dumps(event_to_dict(event), default=str))
+                out.write(("    " if count == 0 else ",\n    ") + json.dumps(event_shown(event), default=str))
             else:
                 identity = getattr(event, "identity", None)
                 proof = (
@@ -800,7 +804,9 @@ def _github(context: Context) -> int:
         )
         present.github_output(outcome="skipped", phase="idle", version=args.version)
         return EXIT_OK
-    runtime, actor, identity = context.acting(platform, environment, service=args.service, moves=environment)
+    runtime, actor, identity = context.acting(
+        platform, environment, service=args.service, moves=environment, purpose=("promote", args.version)
+    )
     outcome = runtime.service.deploy(
         args.service, args.version, environment, actor=actor, strategy=args.strategy, identity=identity
     )

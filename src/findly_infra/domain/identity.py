@@ -52,6 +52,19 @@ class VerifiedIdentity:
     job_workflow_ref: str = ""
     repository_id: str = ""
     repository_owner_id: str = ""
+    event_name: str = ""
+    """The event that started the run (claim ``event_name``: ``push``, ``workflow_dispatch``, ``pull_request``…);
+    empty in evidence recorded before it was read."""
+    sha: str = ""
+    """The commit the run checked out (claim ``sha``)."""
+    workflow_sha: str = ""
+    """The commit the workflow file was read at (claim ``workflow_sha``): a re-run of an old run reads the old file,
+    at its old commit."""
+    token: str = attrs.field(default="", repr=False)
+    """The OIDC token itself (the compact JWT) that proved this identity — the proof kept with what it proved, and
+    verified again whenever that is counted (``domain.proofs``); empty for an identity no token proved (evidence
+    recorded before tokens were kept, or an identity made by hand). The claims beside it are only what the command
+    read from it: what counts is what the token says when it is verified again."""
 
     @property
     def run(self) -> str:
@@ -78,11 +91,12 @@ class VerifiedIdentity:
 _REQUIRED = ("actor", "actor_id", "repository", "ref", "workflow_ref", "run_id", "run_attempt", "iss", "jti")
 _NUMBERS = ("actor_id", "run_id", "run_attempt")
 _OPTIONAL_NUMBERS = ("repository_id", "repository_owner_id")
+_OPTIONAL_TEXT = ("job_workflow_ref", "event_name", "sha", "workflow_sha")
 
 
-def identity_from_claims(claims: Mapping[str, object]) -> VerifiedIdentity:
-    """The identity a verified token's *claims* state; raises :class:`IdentityClaimsError` naming a missing or
-    malformed claim.
+def identity_from_claims(claims: Mapping[str, object], *, token: str = "") -> VerifiedIdentity:
+    """The identity a verified token's *claims* state (*token*: the token itself, kept as the proof); raises
+    :class:`IdentityClaimsError` naming a missing or malformed claim.
 
     ``job_workflow_ref``, ``repository_id`` and ``repository_owner_id`` are read where the token has them (GitHub's
     tokens do: https://docs.github.com/en/actions/reference/security/oidc); a ``job_workflow_ref`` missing is the
@@ -99,9 +113,9 @@ def identity_from_claims(claims: Mapping[str, object]) -> VerifiedIdentity:
         value = claims.get(name, "")
         if not isinstance(value, str) or (value and not value.isdigit()):
             raise IdentityClaimsError(f"the token's {name!r} claim is not a number, as GitHub writes it")
-    job_workflow_ref = claims.get("job_workflow_ref", "")
-    if not isinstance(job_workflow_ref, str):
-        raise IdentityClaimsError("the token's 'job_workflow_ref' claim is not text, as GitHub writes it")
+    for name in _OPTIONAL_TEXT:
+        if not isinstance(claims.get(name, ""), str):
+            raise IdentityClaimsError(f"the token's {name!r} claim is not text, as GitHub writes it")
     environment = claims.get("environment", "")
     return VerifiedIdentity(
         login=str(claims["actor"]),
@@ -114,9 +128,13 @@ def identity_from_claims(claims: Mapping[str, object]) -> VerifiedIdentity:
         issuer=str(claims["iss"]),
         token_id=str(claims["jti"]),
         run_attempt=str(claims["run_attempt"]),
-        job_workflow_ref=job_workflow_ref,
+        job_workflow_ref=str(claims.get("job_workflow_ref", "")),
         repository_id=str(claims.get("repository_id", "")),
         repository_owner_id=str(claims.get("repository_owner_id", "")),
+        event_name=str(claims.get("event_name", "")),
+        sha=str(claims.get("sha", "")),
+        workflow_sha=str(claims.get("workflow_sha", "")),
+        token=token,
     )
 
 
@@ -150,7 +168,7 @@ def _names(field: str, what: str) -> Callable[[object, attrs.Attribute[tuple[str
 
 def _repeat_key(field: str, value: str) -> str:
     """What makes two entries of *field* the same: refs and workflow paths are case-sensitive, names are not."""
-    if field == "refs":
+    if field in ("refs", "events"):
         return value
     if field in ("workflows", "job_workflows"):
         head, _, tail = value.partition("/.github/")
@@ -207,6 +225,12 @@ class IdentityPolicy:
     )
     """The GitHub environment the job ran in (claim ``environment``; its protection rules — required reviewers —
     ran first), compared without case."""
+    events: tuple[str, ...] = attrs.field(default=(), validator=_names("events", "an event"))
+    """The events that may start the run (claim ``event_name``: ``push``, ``workflow_dispatch``…), compared exactly.
+    Not given: any event but ``pull_request_target``, which runs the base repository's workflow — on its protected
+    ref, with its secrets and its OIDC tokens — for a pull request from anyone, and is then only as safe as every
+    step that touches the pull request's code (https://docs.github.com/en/actions/reference/workflows-and-actions/events-that-trigger-workflows#pull_request_target):
+    list it here to accept it."""
 
     def __attrs_post_init__(self) -> None:
         restricted = (
@@ -216,11 +240,12 @@ class IdentityPolicy:
             or self.refs
             or self.job_workflows
             or self.github_environments
+            or self.events
         )
         if restricted and not self.verified:
             raise InvariantError(
-                "repositories, repository_ids, workflows, refs, job_workflows and github_environments restrict "
-                "verified identities: set verified: true, or remove them",
+                "repositories, repository_ids, workflows, refs, job_workflows, github_environments and events "
+                "restrict verified identities: set verified: true, or remove them",
                 field="verified",
             )
         for field in ("workflows", "job_workflows"):
@@ -275,6 +300,7 @@ class IdentityPolicy:
             self._job_workflow,
             self._job_ref,
             self._environment,
+            self._event,
         )
 
     def _repository(self, identity: VerifiedIdentity) -> str | None:
@@ -354,6 +380,22 @@ class IdentityPolicy:
             where = f"GitHub environment {identity.environment}" if identity.environment else "no GitHub environment"
             return f"the job ran in {where} (claim environment), not {_either(self.github_environments)}"
         return None
+
+    def _event(self, identity: VerifiedIdentity) -> str | None:
+        event = identity.event_name
+        if self.events and event not in self.events:
+            started = event or "no event in the token"
+            return f"the run was started by {started} (claim event_name), not {_either(self.events)}"
+        if not self.events and event == PULL_REQUEST_TARGET:
+            return (
+                f"the run was started by {PULL_REQUEST_TARGET} (claim event_name), which runs this repository's "
+                "workflow for a pull request from anyone: list it in events to accept it"
+            )
+        return None
+
+
+PULL_REQUEST_TARGET = "pull_request_target"
+"""The event a policy refuses unless it lists it (``IdentityPolicy.events``)."""
 
 
 def _either(values: tuple[str, ...]) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime
 import attrs
 
 from findly_infra.domain import progress
-from findly_infra.domain.approvals import ApprovalCount, count_approvals, same_actor
+from findly_infra.domain.approvals import ApprovalCount, count_approvals, proof_checks, request_proven, same_actor
 from findly_infra.domain.environment import Environment, RollbackCapability, StrategyKind
 from findly_infra.domain.events import (
     AnalysisRecorded,
@@ -36,8 +36,9 @@ from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.policy import EnvironmentPolicy, PlatformPolicy
+from findly_infra.domain.proofs import PROMOTE, ProofCheck, Proofs, Proven, purpose_audience
 from findly_infra.domain.refusal import Refusal
-from findly_infra.domain.state import EnvironmentState, Phase, Rollout, fold
+from findly_infra.domain.state import Entry, EnvironmentState, Phase, Rollout, fold
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
 
 __all__ = ["ROLLOUT_RECORDED_EVIDENCE", "Decision", "DeploymentPipeline", "Refusal", "override_reason"]
@@ -90,6 +91,9 @@ class DeploymentPipeline:
     policy: PlatformPolicy | None = attrs.field(default=None, eq=False, repr=False)
     """The policy in force (``domain.policy``), by which approvals are judged when they are counted; ``None``: the
     platform file's. The use cases set it from the state (:meth:`judged_by`)."""
+    proofs: Proofs | None = attrs.field(default=None, eq=False, repr=False)
+    """What verifying the recorded tokens again found (``domain.proofs``): where the policy verifies identities,
+    only what they prove counts. ``None``: none were checked, and no verified approval counts."""
 
     @classmethod
     def start(cls, platform: Platform, service: str) -> DeploymentPipeline:
@@ -103,13 +107,72 @@ class DeploymentPipeline:
             pipeline = pipeline.apply(event)
         return pipeline
 
-    def judged_by(self, policy: PlatformPolicy | None) -> DeploymentPipeline:
-        """This pipeline, its approvals counted under *policy* (the policy in force; ``None``: the file's)."""
-        if policy is self.policy:
+    def judged_by(self, policy: PlatformPolicy | None, proofs: Proofs | None = None) -> DeploymentPipeline:
+        """This pipeline, its approvals counted under *policy* (the policy in force; ``None``: the file's) with what
+        *proofs* found of their tokens."""
+        if policy is self.policy and proofs is self.proofs:
             return self
         copy = self._copy()
         object.__setattr__(copy, "policy", policy)
+        object.__setattr__(copy, "proofs", proofs)
         return copy
+
+    def proof_checks(self, environment: str) -> tuple[ProofCheck, ...]:
+        """The recorded tokens counting *environment*'s pending approvals rests on, each with what to check it for
+        (none where its policy trusts names or nothing is pending): the use cases verify them (``proofs``)."""
+        state = self.environments.get(environment)
+        if state is None:
+            return ()
+        return proof_checks(self.policy_of(environment), self.service, environment, state.requested, state.approvals)
+
+    def entry_checks(self, environment: str) -> tuple[ProofCheck, ...]:
+        """The recorded tokens the entry of *environment*'s latest rollout rests on (``entry_refusal``)."""
+        rollout = self.environments[environment].rollout if environment in self.environments else None
+        if rollout is None or rollout.entry is None:
+            return ()
+        entry = rollout.entry
+        policy = self.policy_of(environment)
+        checks = proof_checks(policy, self.service, environment, entry.request, entry.approvals)
+        promoter = entry.identity
+        if policy.identity.verified and promoter is not None and promoter.token:
+            audience = purpose_audience(policy.audience, PROMOTE, self.service, rollout.version, environment)
+            checks += (ProofCheck(promoter.token, policy.issuer, audience, policy.keys_url),)
+        return checks
+
+    def entry_refusal(self, environment: str) -> Refusal | None:
+        """Why the latest rollout in *environment* was not let in by what its proofs now prove (rule
+        ``unproven-entry``), or ``None``: its approvals — those pending when it started — counted again under the
+        policy in force, at the time it started (where identities are verified: the issue time of the starter's own
+        token), must cover every group. A rollout that no longer holds traffic (rolled back, aborted) needs none."""
+        policy = self.policy_of(environment)
+        state = self.environments.get(environment)
+        rollout = state.rollout if state is not None else None
+        if not policy.approval_required or rollout is None or rollout.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
+            return None
+        entry = rollout.entry or Entry()
+        proofs = self.proofs
+        if policy.identity.verified:
+            started = _proven_at(policy, self.proofs, entry.identity, (self.service, rollout.version, environment))
+            if isinstance(started, str):
+                return Refusal(
+                    "unproven-entry",
+                    f"the rollout of {rollout.version} in {environment} was started by {rollout.started_by or 'no one'}"
+                    f", and {started}: its entry cannot be proven, so no cluster is moved for it",
+                )
+            proofs = attrs.evolve(proofs, now=started) if proofs is not None else None
+        before = EnvironmentState(requested=entry.request, approvals=entry.approvals)
+        promoter = (rollout.started_by, rollout.started_by_id)
+        count = count_approvals(
+            policy, before, rollout.version, rollout.started, promoter=promoter, proofs=proofs, service=self.service
+        )
+        if count.missing:
+            return Refusal(
+                "unproven-entry",
+                f"the rollout of {rollout.version} in {environment} was let in without an approval from "
+                f"{', '.join(count.missing)} that its proofs now prove{count.describe_discounted()}: no cluster is "
+                "moved for it (roll it back: findly-infra rollback)",
+            )
+        return None
 
     def policy_of(self, environment: str) -> EnvironmentPolicy:
         """The policy approvals into *environment* are counted under: the one in force, else the file's."""
@@ -122,8 +185,22 @@ class DeploymentPipeline:
         """The approvals of *version*'s pending promotion into *environment* that count at *at* (``domain.approvals``);
         *promoter*, who promotes now, does not count as an approver."""
         return count_approvals(
-            self.policy_of(environment), self.environments[environment], version, at, promoter=promoter
+            self.policy_of(environment),
+            self.environments[environment],
+            version,
+            at,
+            promoter=promoter,
+            proofs=self.proofs,
+            service=self.service,
         )
+
+    def request_problem(self, environment: str) -> str | None:
+        """Why the pending request in *environment* is not proven under the policy in force (``None``: it is, or
+        none is needed, or none is pending)."""
+        requested = self.environments[environment].requested
+        if requested is None:
+            return None
+        return request_proven(self.policy_of(environment), requested, self.service, self.proofs)
 
     def state(self, environment: str) -> EnvironmentState:
         self.platform.environment(environment)
@@ -266,7 +343,8 @@ class DeploymentPipeline:
             pending = state.requested
             if pending is not None and pending.version != version:
                 request.append(ApprovalsSuperseded(**base, superseded=pending.version, reason="a newer version"))
-            if pending is None or pending.version != version:
+            if pending is None or pending.version != version or self.request_problem(environment) is not None:
+                # none pending, another version, or one its token does not prove: asked (again), by this proof
                 request.append(PromotionRequested(**base, budget_override=budget_override, identity=identity))
         rollout = state.rollout
         if rollout is not None and rollout.phase.active and rollout.version == version and rollout.started_by == actor:
@@ -388,6 +466,13 @@ class DeploymentPipeline:
                 "approval-target", f"no promotion of {version} into {environment} is pending (pending: {pending})"
             )
         requested = state.requested
+        if (problem := self.request_problem(environment)) is not None:
+            return _refuse(
+                "approval-target",
+                f"the promotion of {version} into {environment} was asked for as {requested.requested_by}, and that "
+                f"request is not proven ({problem}): it is asked for again by the next promotion (findly-infra "
+                f"promote {self.service} {version} --to {environment}); approve after it",
+            )
         if same_actor(requested.requested_by, requested.requested_by_id, actor, user_id):
             return _refuse("self-approval", f"{actor} asked for this promotion and cannot approve it")
         count = self.count(environment, version, at)  # judged under the policy in force, as the promotion will be
@@ -543,6 +628,20 @@ def _plan_change(
             kept.append(f"the {name.replace('_', ' ')} of {Duration(ms).describe()}")
             said.append(f"{name.replace('_', ' ')} of {Duration(current[name]).describe()}")
     return kept, said
+
+
+def _proven_at(
+    policy: EnvironmentPolicy, proofs: Proofs | None, identity: VerifiedIdentity | None, subject: tuple[str, str, str]
+) -> datetime | str:
+    """When *identity*'s promote token was issued, where it proves *identity* for *subject*; else why not."""
+    if proofs is None:
+        return "its starter's proof was not checked"
+    found = proofs.of(identity, policy.issuer, purpose_audience(policy.audience, PROMOTE, *subject))
+    if not isinstance(found, Proven):
+        return f"its starter's token does not prove it: {found.reason}"
+    if identity is not None and not same_person(found.identity.login, identity.login):
+        return f"its starter's token proves {found.identity.login}, not {identity.login}"
+    return found.issued_at
 
 
 def _identity_refusal(env: Environment, actor: str, identity: VerifiedIdentity | None, what: str) -> Refusal | None:

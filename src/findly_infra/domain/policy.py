@@ -18,17 +18,19 @@ any change to it counts as a weakening (``tests/test_policy_in_force.py`` names 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import attrs
 
 from findly_infra.domain.environment import ApproverGroup
+from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.events import Event
 from findly_infra.domain.identifiers import same_person
-from findly_infra.domain.identity import IdentityPolicy, OidcSettings, VerifiedIdentity
+from findly_infra.domain.identity import PULL_REQUEST_TARGET, IdentityPolicy, OidcSettings, VerifiedIdentity
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.proofs import ADOPT, ProofCheck, Proofs, Proven, Unproven, purpose_audience
 from findly_infra.domain.refusal import Refusal
 
 __all__ = [
@@ -40,13 +42,18 @@ __all__ = [
     "PlatformPolicy",
     "PolicyAdopted",
     "PolicyChange",
+    "PolicyReading",
     "adopt",
+    "adoption_checks",
     "policy_in_force",
+    "read_policy",
 ]
 
 POLICY_STREAM = "_policy"
 """The stream that holds the policy in force, beside the services' streams: not a DNS label, so never a service's
 name (``environment.require_service_name``)."""
+
+_NOW_VERIFIED = "identities are now verified"
 
 POLICY_IN_FORCE = "policy-in-force"
 """The rule that refuses a platform file weakening the policy in force, from a run that policy does not accept."""
@@ -87,6 +94,26 @@ class EnvironmentPolicy:
     """The environment a version must have succeeded in first (``None``: the first environment)."""
     required_tests: tuple[str, ...] = ()
     """The suites a version must have passed in :attr:`entered_from` (sorted)."""
+
+    def __attrs_post_init__(self) -> None:
+        """What a recorded policy must be to be read at all (a damaged or hand-written adoption is refused when it
+        is decoded, naming what is wrong: ``application.codec``)."""
+        if not isinstance(self.environment, str) or not self.environment:
+            raise InvariantError("an environment's policy names its environment", field="environment")
+        expiry = self.approval_expires_after
+        if isinstance(expiry, bool) or not isinstance(expiry, int) or expiry < 0:
+            raise InvariantError(
+                f"{self.environment}: approval_expires_after is a number of milliseconds, at least 0: {expiry!r}",
+                field="approval_expires_after",
+            )
+        names = [group.name for group in self.groups]
+        if (repeat := first_repeat(names)) is not None:
+            raise InvariantError(f"{self.environment}: {names[repeat]} is listed twice", field="groups", index=repeat)
+        if self.identity.verified and self.issuer != SIMULATED_ISSUER:
+            try:
+                OidcSettings(issuer=self.issuer, audience=self.audience, jwks_url=self.keys_url or None)
+            except InvariantError as exc:
+                raise InvariantError(f"{self.environment}: {exc.message}", field=exc.field or "issuer") from None
 
     @classmethod
     def of(cls, platform: Platform, environment: str) -> EnvironmentPolicy:
@@ -154,11 +181,24 @@ class EnvironmentPolicy:
     # ---- what a proposed policy changes --------------------------------------------------------------------------
 
     def changes(self, proposed: EnvironmentPolicy) -> tuple[PolicyChange, ...]:
-        """Everything *proposed* changes of this policy, each a sentence that says whether it weakens it — and, where
-        this policy verifies identities, a change to who it accepts as acting is guarded even when it narrows them
-        (``PolicyChange.guarded``): narrowing them unproven would let anyone lock out the runs that may change it."""
-        found = [PolicyChange(self.environment, what, weakens) for what, weakens in self._differences(proposed)]
-        if self.identity.verified:
+        """Everything *proposed* changes of this policy, each a sentence that says whether it weakens it. Where this
+        policy verifies identities, every change is guarded (``PolicyChange.guarded``: it takes effect only from a
+        run this policy accepts) — a strengthening too: a shorter expiry, a member removed or a restriction narrowed,
+        made unproven, would let anyone lock out the runs that may change it, or stop every release. Where it trusts
+        names, a weakening is guarded (by a name: nothing can be proven there), and turning verified identities on
+        is taken on trust (``PolicyChange.trusts``)."""
+        verified = self.identity.verified
+        found = [
+            PolicyChange(
+                self.environment,
+                what,
+                weakens,
+                guarded=weakens or verified or what == _NOW_VERIFIED,
+                trusts=what == _NOW_VERIFIED,
+            )
+            for what, weakens in self._differences(proposed)
+        ]
+        if verified:
             found += [
                 PolicyChange(self.environment, what, weakens=False, guarded=True)
                 for what, weakens in self._restriction_changes(proposed)
@@ -221,7 +261,7 @@ class EnvironmentPolicy:
                 ("identities are no longer verified: names are trusted", True)
                 if old_policy.verified
                 else (
-                    "identities are now verified",
+                    _NOW_VERIFIED,
                     False,
                 )
             )
@@ -258,8 +298,8 @@ def _member_differences(old: ApproverGroup, new: ApproverGroup) -> Iterator[tupl
             continue
         if after is None:
             yield f"{member} of {old.name} is no longer bound to account id {before}", True
-        elif before is None:
-            yield f"{member} of {old.name} is bound to account id {after}", False
+        elif before is None:  # whoever holds that account now counts as the member, whatever its login
+            yield f"{member} of {old.name} is bound to account id {after}: that account counts as {member}", True
         else:
             yield f"{member} of {old.name} is account {after}, not {before}", True
 
@@ -276,10 +316,16 @@ def _restriction_differences(label: str, before: object, after: object) -> Itera
         yield f"{label} are no longer restricted (were {', '.join(map(str, before))})", True
         return
     if after and not before:
-        yield f"{label} are restricted to {', '.join(map(str, after))}", False
+        yield (
+            f"{label} are restricted to {', '.join(map(str, after))}",
+            label == "events" and PULL_REQUEST_TARGET in after,
+        )
         return
     added = [value for value in after if value not in before]
     removed = [value for value in before if value not in after]
+    if label == "events" and PULL_REQUEST_TARGET in added:  # not accepted unless listed: listing it widens
+        yield f"{label} also accept {PULL_REQUEST_TARGET}", True
+        added.remove(PULL_REQUEST_TARGET)
     if added:
         yield f"{label} also accept {', '.join(map(str, added))}", True
     if removed:
@@ -294,8 +340,12 @@ class PolicyChange:
     what: str
     weakens: bool
     guarded: bool = attrs.field()
-    """Whether it takes effect only from someone the policy in force accepts: every weakening, and any change of
-    whom a policy that verifies identities accepts as acting."""
+    """Whether it takes effect only from someone the policy in force accepts: every weakening, every change of a
+    policy that verifies identities, and turning verified identities on."""
+    trusts: bool = False
+    """Whether it turns verified identities on where names were trusted: nothing before it can say who may, so it
+    is taken on trust — by a name, until the state is anchored (``read_policy``); then only the state's owner does
+    it (``findly-infra policy anchor``)."""
 
     @guarded.default
     def _guarded(self) -> bool:
@@ -310,6 +360,15 @@ class PlatformPolicy:
     """The policy of every environment a platform file names, in its order."""
 
     environments: tuple[EnvironmentPolicy, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        names = [policy.environment for policy in self.environments]
+        if (repeat := first_repeat(names)) is not None:
+            raise InvariantError(
+                f"{names[repeat]} has two policies: a policy names each environment once",
+                field="environments",
+                index=repeat,
+            )
 
     @classmethod
     def of(cls, platform: Platform) -> PlatformPolicy:
@@ -370,11 +429,123 @@ class PolicyAdopted(Event):
 @attrs.frozen
 class Adoption:
     """What a platform file's policy does to the policy in force: nothing (the same policy), an adoption (``event``,
-    to record before the command's own decision), or a refusal (rule ``policy-in-force``: nothing recorded)."""
+    to record before the command's own decision), or a refusal (rule ``policy-in-force``: nothing recorded) naming the
+    environments whose changes could not take effect (``blocked``: only commands there are refused; the others go on
+    under the policy in force)."""
 
     event: PolicyAdopted | None = None
     refusal: Refusal | None = None
     changes: tuple[PolicyChange, ...] = ()
+    blocked: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class _Judged:
+    """What the guards of one adoption found: the problems that keep it out (per environment), the environments
+    whose guard can no longer be checked (its key gone, or its issuer unreachable), the adopter its token proves,
+    and what it took on trust."""
+
+    problems: dict[str, str] = attrs.field(factory=dict)
+    lost: dict[str, Unproven] = attrs.field(factory=dict)
+    proven: VerifiedIdentity | None = None
+    trusted: tuple[str, ...] = ()
+
+
+def _judge(  # noqa: PLR0912 - a guard per kind of environment
+    held: PlatformPolicy,
+    changes: Iterable[PolicyChange],
+    *,
+    actor: str,
+    identity: VerifiedIdentity | None,
+    digest: str,
+    proofs: Proofs | None,
+    adopter: VerifiedIdentity | None,
+    anchored: bool,
+) -> _Judged:
+    """Whether the guarded *changes* of *held* may take effect from *actor* (*identity*, with its token), adopting
+    the policy whose digest is *digest*: for each environment a guarded change is in, the policy *held* there must
+    accept who adopts it — where it verifies identities, by a token that verifies (*proofs*) for this adoption
+    (bound to *digest*), from a run it accepts: a first attempt, not older than *adopter*'s run of the same
+    workflow (a re-run carries its run's old commit and file); where it trusts names, anyone named, and turning
+    verified identities on is taken on trust — unless the state is *anchored*: then only its owner does that."""
+    judged = _Judged()
+    trusted: list[str] = []
+    proven: VerifiedIdentity | None = None
+    for change in changes:
+        if not change.guarded or change.environment in judged.problems or change.environment in judged.lost:
+            continue
+        policy = held.environment(change.environment)
+        if policy is None:
+            continue
+        if not policy.identity.verified:
+            problem = policy.refusal_of(actor, identity)
+            if problem is None and change.trusts:
+                if anchored:
+                    problem = (
+                        "the state is anchored: only its owner turns verified identities on where names were trusted "
+                        "(findly-infra policy anchor, with the database owner's credentials)"
+                    )
+                else:
+                    who = identity.describe() if identity is not None else f"{actor} (a name)"
+                    trusted.append(
+                        f"{change.environment}: verified identities were turned on by {who}, taken on trust — "
+                        "nothing before could say who may: check its issuer, repositories and refs, and anchor it "
+                        "(findly-infra policy anchor, as the database owner)"
+                    )
+            if problem is not None:
+                judged.problems[change.environment] = problem
+            continue
+        found: Proven | Unproven = (
+            proofs.of(identity, policy.issuer, purpose_audience(policy.audience, ADOPT, digest))
+            if proofs is not None
+            else Unproven(
+                policy.refusal_of(actor, identity)
+                or f"{actor}'s run is one it accepts, but a change here takes effect only from `findly-infra policy "
+                "adopt` (a token asked for adopting this policy)"
+            )
+        )
+        if isinstance(found, Unproven):
+            if found.key_gone or found.unreachable:
+                judged.lost[change.environment] = found
+            else:
+                judged.problems[change.environment] = found.reason
+            continue
+        problem = _adopter_problem(policy, found.identity, adopter)
+        if problem is not None:
+            judged.problems[change.environment] = problem
+        else:
+            proven = found.identity
+    return attrs.evolve(judged, proven=proven, trusted=tuple(trusted))
+
+
+def _adopter_problem(
+    policy: EnvironmentPolicy, identity: VerifiedIdentity, adopter: VerifiedIdentity | None
+) -> str | None:
+    """Why *identity* (proven by its token) may not change *policy*: a run it does not accept, a re-run, or a run
+    older than *adopter*'s — the adopter of the policy in force — of the same workflow (GitHub re-runs a run, up to
+    30 days later, with its original commit and file: an old protected run carries the old policy)."""
+    if identity.issuer != policy.issuer:
+        return f"the identity was proven by {identity.issuer}, not {policy.issuer}"
+    if (problem := policy.identity.refusal(identity)) is not None:
+        return problem
+    if identity.run_attempt != "1":
+        return (
+            f"run {identity.run_id} attempt {identity.run_attempt} is a re-run: it carries its run's commit and "
+            "platform file, whoever re-ran it; adopt from a new run"
+        )
+    if (
+        adopter is not None
+        and adopter.repository.casefold() == identity.repository.casefold()
+        and adopter.workflow.casefold() == identity.workflow.casefold()
+        and adopter.run_id.isdigit()
+        and identity.run_id.isdigit()
+        and int(identity.run_id) < int(adopter.run_id)
+    ):
+        return (
+            f"run {identity.run_id} is older than run {adopter.run_id}, which adopted the policy in force: a re-run of "
+            "an old run carries its old platform file; adopt from a new run"
+        )
+    return None
 
 
 def adopt(
@@ -385,17 +556,22 @@ def adopt(
     identity: VerifiedIdentity | None,
     at: datetime,
     digest: str,
+    proofs: Proofs | None = None,
+    adopter: VerifiedIdentity | None = None,
+    anchored: bool = False,
 ) -> Adoption:
     """Whether *proposed* (a platform file's policy, whose digest is *digest*) becomes the policy in force, for a
     command by *actor* (proven as *identity*, or a bare name).
 
     - the same policy as *in_force*: nothing to record;
-    - no policy in force yet, or one *proposed* only strengthens: adopted;
-    - one it weakens — or, where the policy in force verifies identities, one that changes whom it accepts as acting
-      at all (:attr:`PolicyChange.guarded`) — adopted only when *actor* is someone the policy in force of every such
-      environment accepts (:meth:`EnvironmentPolicy.refusal_of`: where it verifies identities, a run it accepts;
-      where it trusts names, anyone named); else refused by ``policy-in-force``, naming each such change and what
-      would make it take effect.
+    - no policy in force yet, or changes none of which is guarded: adopted;
+    - guarded changes (:attr:`PolicyChange.guarded`: every weakening, any change of an environment whose policy in
+      force verifies identities, turning verified identities on) — adopted only when every such environment's policy
+      in force accepts who adopts it: where it verifies identities, *identity*'s token verified (*proofs*) for this
+      adoption, from a run it accepts, a first attempt, not older than the run of *adopter* (who adopted the policy
+      in force); where it trusts names, anyone named (turning verified identities on: taken on trust, unless
+      *anchored*). Else refused by ``policy-in-force``, naming each such change, what would make it take effect, and
+      the environments it blocks.
     """
 
     def adopted(reason: str, changes: tuple[PolicyChange, ...] = ()) -> Adoption:
@@ -422,14 +598,27 @@ def adopt(
     guarded = tuple(change for change in changes if change.guarded)
     if not guarded:
         return adopted("strengthened", changes)
-    unproven = {}
-    for name in dict.fromkeys(change.environment for change in guarded):
-        held = in_force.environment(name)
-        problem = held.refusal_of(actor, identity) if held is not None else None
-        if held is not None and problem is not None:
-            unproven[name] = (held, problem)
+    judged = _judge(
+        in_force,
+        guarded,
+        actor=actor,
+        identity=identity,
+        digest=digest,
+        proofs=proofs,
+        adopter=adopter,
+        anchored=anchored,
+    )
+    unproven = {
+        name: (held, problem)
+        for name, problem in {**judged.problems, **{k: v.reason for k, v in judged.lost.items()}}.items()
+        if (held := in_force.environment(name)) is not None
+    }
     if unproven:
-        return Adoption(refusal=Refusal(POLICY_IN_FORCE, _refused(guarded, unproven)), changes=changes)
+        return Adoption(
+            refusal=Refusal(POLICY_IN_FORCE, _refused(guarded, unproven)), changes=changes, blocked=tuple(unproven)
+        )
+    if all(change.trusts for change in guarded):  # verified identities turned on where names were trusted
+        return adopted("strengthened", changes)
     weakened = any(change.weakens for change in guarded)
     return adopted(f"{'weakened' if weakened else 'changed'}, by someone the policy in force accepts", changes)
 
@@ -447,9 +636,146 @@ def _refused(guarded: Iterable[PolicyChange], unproven: dict[str, tuple[Environm
 
 
 def policy_in_force(events: Iterable[Event]) -> PlatformPolicy | None:
-    """The policy the policy stream's *events* leave in force: the latest adopted (``None`` before any)."""
+    """The policy the policy stream's *events* leave in force, as recorded: the latest adopted (``None`` before any)
+    — with no proof checked. What decides is :func:`read_policy`, which checks each adoption's guard."""
     held: PlatformPolicy | None = None
     for event in events:
         if isinstance(event, PolicyAdopted):
             held = event.policy
     return held
+
+
+@attrs.frozen
+class PolicyReading:
+    """The policy stream read with its guards checked (:func:`read_policy`): the policy in force, which adoption
+    it is, and what was found on the way."""
+
+    in_force: PlatformPolicy | None = None
+    position: int | None = None
+    """The position of the adoption in force in the policy stream."""
+    adopter: VerifiedIdentity | None = None
+    """Who adopted the latest guarded change in force, as their token proves it (a later adoption may not come from
+    an older run of the same workflow)."""
+    damage: tuple[tuple[int, str], ...] = ()
+    """Each adoption that is not in force, and why: its guard does not hold (a forged or edited adoption, or one
+    made by a run the policy before it does not accept)."""
+    frozen: Mapping[str, str] = attrs.field(factory=dict)
+    """The environments whose policy in force rests on a proof that can no longer be checked (its key no longer
+    published, or its issuer out of reach), and why: decisions there are refused until the state's owner anchors
+    the policy (``findly-infra policy anchor``)."""
+    trusted: tuple[str, ...] = ()
+    """What was taken on trust: the first policy, and each first move to verified identities made by a name."""
+    anchored: int | None = None
+    """The position of the adoption the state's owner anchored (``None``: not anchored)."""
+    unreachable: bool = False
+    """Whether a proof could not be checked because its issuer's keys could not be read (try again)."""
+
+    def blocked(self, environment: str) -> str | None:
+        """Why decisions in *environment* are refused (its policy in force cannot be proven), or ``None``."""
+        return self.frozen.get(environment)
+
+
+def adoption_checks(adoptions: Sequence[PolicyAdopted], anchored: int | None = None) -> tuple[ProofCheck, ...]:
+    """The tokens :func:`read_policy` may rest on: each adoption's adopter's, for every issuer and audience a policy
+    before it verified identities with (its guard is one of them), bound to its digest."""
+    found: dict[ProofCheck, None] = {}
+    seen: dict[tuple[str, str, str], None] = {}
+    for position, event in enumerate(adoptions):
+        identity = event.identity
+        if identity is not None and identity.token and (anchored is None or position > anchored):
+            for issuer, audience, keys_url in seen:
+                found[ProofCheck(identity.token, issuer, purpose_audience(audience, ADOPT, event.digest), keys_url)] = (
+                    None
+                )
+        for policy in event.policy.environments:
+            if policy.identity.verified:
+                seen[(policy.issuer, policy.audience, policy.keys_url)] = None
+    return tuple(found)
+
+
+def read_policy(
+    adoptions: Sequence[PolicyAdopted],
+    *,
+    proofs: Proofs | None,
+    digests: Sequence[str],
+    anchored: int | None = None,
+    anchor_problem: str | None = None,
+) -> PolicyReading:
+    """The policy in force, the policy stream's *adoptions* read with their guards checked: each adoption is in
+    force only if the policy before it accepts it (:func:`adopt`'s rules, on what *proofs* found of the adopters'
+    tokens) and its digest is its policy's (*digests*: each adoption's policy's digest, as computed again). One that
+    is not is damage — named, and skipped: the policy before it stays in force. One whose guard rests on a proof that
+    can no longer be checked (its key gone) is in force, and the environments it guards are frozen: fail closed.
+
+    *anchored*: the position of the adoption the state's owner anchored — in force as it stands, the adoptions before
+    it history; after it, turning verified identities on is the owner's alone. *anchor_problem*: the anchor does not
+    match the stream (it was rewritten): every environment is frozen. The first policy of a state that is not
+    anchored is taken on trust, and said so (:attr:`PolicyReading.trusted`)."""
+    held: PlatformPolicy | None = None
+    position: int | None = None
+    adopter: VerifiedIdentity | None = None
+    damage: list[tuple[int, str]] = []
+    frozen: dict[str, str] = {}
+    trusted: list[str] = []
+    unreachable = False
+    for index, event in enumerate(adoptions):
+        if anchored is not None and index < anchored:
+            continue
+        if index >= len(digests) or digests[index] != event.digest:
+            damage.append((index, "its digest is not its policy's: the adoption was changed after it was written"))
+            continue
+        if index == anchored:
+            held, position, adopter, frozen, trusted = event.policy, index, None, {}, []
+            continue
+        if held is None:
+            held, position = event.policy, index
+            who = event.identity.describe() if event.identity is not None else f"{event.actor} (a name)"
+            verifying = [p.environment for p in event.policy.environments if p.identity.verified]
+            said = (
+                f": {', '.join(verifying)} verif{'ies' if len(verifying) == 1 else 'y'} identities as it says"
+                if verifying
+                else ""
+            )
+            trusted.append(
+                f"the first policy was adopted by {who} and taken on trust{said} — nothing before it could say who "
+                "may adopt it: check it, and anchor it (findly-infra policy anchor, as the database owner)"
+            )
+            continue
+        changes = held.changes(event.policy)
+        judged = _judge(
+            held,
+            changes,
+            actor=event.actor,
+            identity=event.identity,
+            digest=event.digest,
+            proofs=proofs,
+            adopter=adopter,
+            anchored=anchored is not None,
+        )
+        if judged.problems:
+            damage.append(
+                (
+                    index,
+                    "not in force: " + "; ".join(f"{name}: {problem}" for name, problem in judged.problems.items()),
+                )
+            )
+            continue
+        held, position = event.policy, index
+        if judged.proven is not None:
+            adopter = judged.proven
+        for name, lost in judged.lost.items():
+            unreachable = unreachable or lost.unreachable
+            frozen[name] = (
+                f"the adoption at {POLICY_STREAM}@{index} rests on a token that can no longer be checked "
+                f"({lost.reason})"
+                + (
+                    ": try again"
+                    if lost.unreachable
+                    else ": decisions here are refused until the state's owner anchors the policy (findly-infra policy "
+                    "anchor)"
+                )
+            )
+        trusted += judged.trusted
+    if anchor_problem is not None and held is not None:
+        frozen = {policy.environment: anchor_problem for policy in held.environments}
+    return PolicyReading(held, position, adopter, tuple(damage), frozen, tuple(trusted), anchored, unreachable)

@@ -36,6 +36,7 @@ from findly_infra.domain.identity import VerifiedIdentity
 
 __all__ = [
     "Approval",
+    "Entry",
     "EnvironmentState",
     "HistoryError",
     "PendingRequest",
@@ -102,6 +103,10 @@ class Rollout:
     """Who resumed it last (cleared when it pauses again) — a retried resume is answered, not refused."""
     started_by_id: str | None = None
     """The GitHub account id of whoever started it, when verified (self-approval is judged on it)."""
+    entry: Entry | None = None
+    """What let it in: the request and the approvals pending when it started, and who started it — so that, before
+    a real cluster is moved for it, the proofs that let it in can be checked again (``None``: a first rollout with
+    nothing pending, or one folded before entries were kept)."""
 
 
 @attrs.frozen
@@ -128,6 +133,18 @@ class PendingRequest:
     at: datetime
     requested_by_id: str | None = None
     """The requester's GitHub account id, when verified."""
+    identity: VerifiedIdentity | None = None
+    """How the requester was verified — with the token that proves it (``None``: a name)."""
+
+
+@attrs.frozen
+class Entry:
+    """What let a rollout in: the promotion request and the approvals of its version pending when it started, and
+    the identity of whoever started it (with their token: its issue time is when the rollout was let in)."""
+
+    request: PendingRequest | None = None
+    approvals: tuple[Approval, ...] = ()
+    identity: VerifiedIdentity | None = None
 
 
 @attrs.frozen
@@ -191,6 +208,15 @@ def _ran(state: EnvironmentState, event: ApprovalGranted) -> frozenset[str]:
     return state.approval_runs | {event.identity.run} if event.identity else state.approval_runs
 
 
+def _entry(state: EnvironmentState, event: RolloutStarted) -> Entry | None:
+    """What lets the rollout *event* starts in: the request and approvals of its version pending in *state*."""
+    request = state.requested if state.requested is not None and state.requested.version == event.version else None
+    approvals = tuple(approval for approval in state.approvals if approval.version == event.version)
+    if request is None and not approvals and event.identity is None:
+        return None
+    return Entry(request, approvals, event.identity)
+
+
 def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PLR0911, PLR0912 - one arm per event
     """The environment's state after *event*; events the fold does not know change nothing."""
     match event:
@@ -222,7 +248,8 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
             return _replace(state, failed=state.failed | {key}, passed=state.passed - {key})
         case PromotionRequested():
             requester = event.identity.user_id if event.identity else None
-            return _replace(state, requested=PendingRequest(event.version, event.actor, event.at, requester))
+            request = PendingRequest(event.version, event.actor, event.at, requester, event.identity)
+            return _replace(state, requested=request)
         case ApprovalsSuperseded():
             return _replace(state, approvals=tuple(a for a in state.approvals if a.version != event.superseded))
         case ApprovalGranted(step=str(step)):  # a rollout's manual validation step
@@ -249,6 +276,7 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 step_started=event.at,
                 started_by=event.actor,
                 started_by_id=event.identity.user_id if event.identity else None,
+                entry=_entry(state, event),
                 stages=event.stages,
                 validation=event.validation,
                 timings=event.timings,

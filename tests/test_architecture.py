@@ -23,8 +23,10 @@ PURE_STDLIB = {
     "difflib",
     "enum",
     "fractions",
+    "hashlib",  # digests are computations: a purpose audience names what a token acts on
     "functools",
     "ipaddress",
+    "json",  # encoding values only (dumps), never a file
     "itertools",
     "math",
     "operator",

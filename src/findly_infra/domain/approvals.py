@@ -266,7 +266,7 @@ def _why_not(  # noqa: PLR0911, PLR0912, PLR0917 - each reason is said apart
             return _rerun(identity)
         issued = person.issued_at
         if proofs is not None and issued is not None:
-            if proofs.now - issued >= lasts:
+            if proofs.checked_at - issued >= lasts:
                 return (
                     f"expired: its token was issued at {issued.isoformat()}, and an approval lasts "
                     f"{Duration(policy.approval_expires_after).describe()}"

@@ -121,14 +121,14 @@ class DeploymentPipeline:
         """The recorded tokens counting *environment*'s pending approvals rests on, each with what to check it for
         (none where its policy trusts names or nothing is pending): the use cases verify them (``proofs``)."""
         state = self.environments.get(environment)
-        if state is None:
+        if state is None or not self._judged_here(environment):
             return ()
         return proof_checks(self.policy_of(environment), self.service, environment, state.requested, state.approvals)
 
     def entry_checks(self, environment: str) -> tuple[ProofCheck, ...]:
         """The recorded tokens the entry of *environment*'s latest rollout rests on (``entry_refusal``)."""
         rollout = self.environments[environment].rollout if environment in self.environments else None
-        if rollout is None or rollout.entry is None:
+        if rollout is None or rollout.entry is None or not self._judged_here(environment):
             return ()
         entry = rollout.entry
         policy = self.policy_of(environment)
@@ -159,7 +159,7 @@ class DeploymentPipeline:
                     f"the rollout of {rollout.version} in {environment} was started by {rollout.started_by or 'no one'}"
                     f", and {started}: its entry cannot be proven, so no cluster is moved for it",
                 )
-            proofs = attrs.evolve(proofs, now=started) if proofs is not None else None
+            proofs = attrs.evolve(proofs, checked_at=started) if proofs is not None else None
         before = EnvironmentState(requested=entry.request, approvals=entry.approvals)
         promoter = (rollout.started_by, rollout.started_by_id)
         count = count_approvals(
@@ -173,6 +173,12 @@ class DeploymentPipeline:
                 "moved for it (roll it back: findly-infra rollback)",
             )
         return None
+
+    def _judged_here(self, environment: str) -> bool:
+        """Whether *environment* has a policy to judge it by — in force or in the file: an environment retired from
+        both (still in the log, renamed or removed since) is shown, never judged, and its tokens are not checked."""
+        held = self.policy.environment(environment) if self.policy is not None else None
+        return held is not None or environment in self.platform.promotion_order
 
     def policy_of(self, environment: str) -> EnvironmentPolicy:
         """The policy approvals into *environment* are counted under: the one in force, else the file's."""

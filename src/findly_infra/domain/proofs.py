@@ -88,10 +88,10 @@ _NOT_CHECKED = Unproven("its proof was not checked")
 
 @attrs.frozen
 class Proofs:
-    """What verifying the recorded tokens found, each by what it was checked for (:attr:`ProofCheck.key`); ``now``
-    is the verifier's time (naive UTC), against which a token's age is judged."""
+    """What verifying the recorded tokens found, each by what it was checked for (:attr:`ProofCheck.key`);
+    ``checked_at`` is the verifier's time (naive UTC), against which a token's age is judged."""
 
-    now: datetime
+    checked_at: datetime
     checked: Mapping[tuple[str, str, str], Proven | Unproven] = attrs.field(factory=dict)
 
     def of(self, identity: VerifiedIdentity | None, issuer: str, audience: str) -> Proven | Unproven:
@@ -105,4 +105,4 @@ class Proofs:
 
     def merged(self, other: Proofs) -> Proofs:
         """These proofs and *other*'s (its time)."""
-        return Proofs(other.now, {**self.checked, **other.checked})
+        return Proofs(other.checked_at, {**self.checked, **other.checked})

@@ -282,3 +282,51 @@ def test_state_verify_walks_the_policy_stream_and_names_an_edit(workflows: Workf
     verified = workflows.run("state", "verify", "--expect", head)
     assert verified.returncode == EXIT_BAD_INPUT, verified.stdout
     assert "_policy: event 0 does not match its link" in verified.stdout
+
+
+def test_a_key_the_issuer_retired_freezes_what_it_proved_until_the_owner_anchors(tmp_path: Path) -> None:
+    """GitHub rotates its signing keys: a policy change adopted with a token of a key no longer published can no
+    longer be checked, so decisions in the environment it guards are refused (rule ``policy-in-force``, naming the
+    key) — others go on — until the state's owner anchors the policy in force (``policy anchor``); the request made
+    with the old key is asked again, and the release goes on."""
+    with GitHubOidcStandIn() as github:
+        workflows = Workflows(tmp_path, github)
+        _staged(workflows)
+        without_dave = GROUPS.replace(", {login: dave, id: 4004}", "")
+        workflows.file("findly.yaml", platform_text(github.url, groups=without_dave))
+        workflows.ok("policy", "adopt", job=workflows.job("bob", "1002", 2000))
+        asked = workflows.run("promote", SERVICE, VERSION, "--to", "production", job=workflows.job("bob", "1002", 2001))
+        assert asked.returncode == EXIT_REFUSED, asked.stdout + asked.stderr  # asked, approvals missing
+        github.rotate("key-2")
+        github.published.remove("key-1")  # the adoption's and the request's tokens are signed by key-1
+        frozen = workflows.refused(
+            "policy-in-force",
+            "approve",
+            SERVICE,
+            VERSION,
+            "--env",
+            "production",
+            job=workflows.job("alice", "1001", 2010),
+        )
+        assert "production's policy in force cannot be proven" in frozen
+        assert "key-1" in frozen
+        workflows.ok("deploy", SERVICE, "1.5.0", "--env", "development", FINDLY_ACTOR="ci")  # not frozen there
+        anchored = json.loads(workflows.ok("policy", "anchor", "--json", FINDLY_ACTOR="owner"))["anchor"]
+        assert anchored["position"] == 1  # the adoption in force, kept as it stands
+        assert json.loads(workflows.ok("policy", "show", "--json"))["anchored"] == 1
+        stale = workflows.refused(
+            "approval-target",
+            "approve",
+            SERVICE,
+            VERSION,
+            "--env",
+            "production",
+            job=workflows.job("alice", "1001", 2010),
+        )
+        assert "that request is not proven" in stale
+        assert "key-1" in stale
+        asked = workflows.run("promote", SERVICE, VERSION, "--to", "production", job=workflows.job("bob", "1002", 2012))
+        assert asked.returncode == EXIT_REFUSED, asked.stdout + asked.stderr  # asked again, with key-2
+        workflows.ok("approve", SERVICE, VERSION, "--env", "production", job=workflows.job("alice", "1001", 2013))
+        workflows.ok("approve", SERVICE, VERSION, "--env", "production", job=workflows.job("carol", "3003", 2014))
+        workflows.ok("promote", SERVICE, VERSION, "--to", "production", job=workflows.job("bob", "1002", 2015))

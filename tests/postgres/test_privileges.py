@@ -167,3 +167,23 @@ def test_a_ci_user_on_a_schema_behind_is_told_to_have_the_owner_migrate_without_
         assert "or let it create them" not in message
     with psycopg.connect(pg_url, autocommit=True) as owner:
         assert owner.execute(b"SELECT max(version) FROM findly_schema").fetchone() == (3,)  # nothing half-done
+
+
+def test_only_the_owner_anchors_the_policy_in_force(postgres: PostgresServer, pg_url: str, tmp_path: Path) -> None:
+    """``policy anchor`` is the owner's: the documented grants let the CI user read the anchor (every command does)
+    and never write it — refused with exit 2 naming the owner, nothing anchored — and the owner's anchor is then
+    what every command, the CI user's too, reads."""
+    assert findly(pg_url, tmp_path, "state", "migrate").returncode == 0
+    _grant_documented(pg_url, "findly_ci_anchor")
+    ci = _as(pg_url, "findly_ci_anchor")
+    assert findly(ci, tmp_path, "deploy", SERVICE, VERSION, "--env", "development").returncode == 0
+    refused = findly(ci, tmp_path, "--json", "policy", "anchor")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    message = json.loads(refused.stdout)["error"]["message"]
+    assert "only the schema's owner anchors the policy in force" in message
+    assert "change-me" not in refused.stdout + refused.stderr
+    assert json.loads(findly(ci, tmp_path, "--json", "policy", "show").stdout)["anchored"] is None
+    anchored = findly(pg_url, tmp_path, "--json", "policy", "anchor")
+    assert anchored.returncode == 0, anchored.stdout + anchored.stderr
+    assert json.loads(anchored.stdout)["anchor"]["position"] == 0
+    assert json.loads(findly(ci, tmp_path, "--json", "policy", "show").stdout)["anchored"] == 0

@@ -37,6 +37,7 @@ from findly_infra.application.ports import (
     ConcurrencyError,
     DependencyUnavailableError,
     KeptSnapshot,
+    PolicyAnchor,
     Snapshot,
     StateError,
 )
@@ -90,13 +91,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE findly_snapshots ALTER COLUMN body TYPE text USING body::text;
     ALTER TABLE findly_snapshots ADD COLUMN link text, ADD COLUMN digest text;
     """,
+    """
+    CREATE TABLE findly_policy_anchor (
+        id integer PRIMARY KEY CHECK (id = 1), position integer NOT NULL CHECK (position >= 0), link text NOT NULL,
+        anchored_by text NOT NULL, at timestamptz NOT NULL
+    );
+    """,
 )
 """Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n. After
 3 (each event's link, ``application.integrity``), the events already there are linked in the same transaction. 4:
 sealed snapshots (``application.snapshots``) — a snapshot kept as its exact text, with the link of the event it folds
 up to and its digest, and that event's row the same digest (``seal``); the snapshots kept before have neither, so no
 command trusts them, and the next writing command rebuilds them. Adding a column without a default rewrites no
-row."""
+row. 5: the owner's anchor of the policy in force (``findly-infra policy anchor``): one row, written by the schema's
+owner alone (the documented grants give the CI role SELECT on it)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema this version writes and reads (a newer one is refused)."""
@@ -106,6 +114,8 @@ _LINKED = 3
 """The schema version from which events carry their links."""
 _SEALED = 4
 """The schema version from which snapshots are sealed."""
+_ANCHORED = 5
+"""The schema version from which the owner's anchor of the policy in force is kept."""
 
 
 class PostgresEventStore:
@@ -395,6 +405,47 @@ class PostgresEventStore:
                 (service, environment),
             ).fetchone()
         return None if row is None else Lease(str(row[0]), _naive(row[1]))
+
+    # ---- the owner's anchor of the policy in force: written by the schema's owner alone ---------------------------
+
+    def policy_anchor(self) -> PolicyAnchor | None:
+        if self._version < _ANCHORED:
+            return None
+        with self._errors():
+            row = self._connection.execute(
+                "SELECT position, link, anchored_by, at FROM findly_policy_anchor WHERE id = 1"
+            ).fetchone()
+        return None if row is None else PolicyAnchor(int(row[0]), str(row[1]), str(row[2]), _naive(row[3]))
+
+    def anchor_policy(self, anchor: PolicyAnchor) -> None:
+        self._check_writable()
+        if self._version < _ANCHORED:
+            raise StateError(
+                f"--state {self.location} is at schema {self._version}, which keeps no anchor: have the schema's "
+                "owner run `findly-infra state migrate` first"
+            )
+        try:
+            self._connection.execute(
+                "INSERT INTO findly_policy_anchor (id, position, link, anchored_by, at) "
+                "VALUES (1, %(position)s, %(link)s, %(by)s, COALESCE(%(at)s, now())) ON CONFLICT (id) DO UPDATE "
+                "SET position = excluded.position, link = excluded.link, anchored_by = excluded.anchored_by, "
+                "at = excluded.at",
+                {
+                    "position": anchor.position,
+                    "link": anchor.link,
+                    "by": anchor.by,
+                    "at": anchor.at.replace(tzinfo=UTC) if anchor.at is not None else None,
+                },
+            )
+        except self._psycopg.errors.InsufficientPrivilege:
+            raise StateError(
+                f"--state {self.location}: only the schema's owner anchors the policy in force, and this database "
+                "user may not write findly_policy_anchor (docs/state-and-evidence.md grants the CI role SELECT on it "
+                "alone) — run `findly-infra policy anchor` with the owner's credentials"
+            ) from None
+        except self._psycopg.Error:
+            with self._errors():
+                raise
 
     # ---- snapshots -------------------------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from findly_infra.application.ports import (
     ConcurrencyError,
     DependencyUnavailableError,
     KeptSnapshot,
+    PolicyAnchor,
     Snapshot,
     StateError,
 )
@@ -67,6 +68,13 @@ _LEASES = """CREATE TABLE IF NOT EXISTS leases (
     PRIMARY KEY (service, environment)
 ) WITHOUT ROWID;"""
 """Who drives each rollout (``domain.lease``); added as ``holdings`` was."""
+
+_ANCHOR = """CREATE TABLE IF NOT EXISTS policy_anchor (
+    id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL, link TEXT NOT NULL, anchored_by TEXT NOT NULL,
+    at TEXT
+);"""
+"""The owner's anchor of the policy in force (``findly-infra policy anchor``); added as ``holdings`` was, when
+first written."""
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -405,6 +413,30 @@ class SqliteEventStore:
                 return None
         return None if row is None else Lease(str(row[0]), datetime.fromisoformat(row[1]))
 
+    # ---- the owner's anchor of the policy in force ----------------------------------------------------------------
+
+    def policy_anchor(self) -> PolicyAnchor | None:
+        with self._errors():
+            try:
+                row = self._connection.execute(
+                    "SELECT position, link, anchored_by, at FROM policy_anchor WHERE id = 1"
+                ).fetchone()
+            except sqlite3.OperationalError:  # a state written before anchors were kept: not anchored
+                return None
+        return None if row is None else PolicyAnchor(int(row[0]), str(row[1]), str(row[2]), _parsed(row[3]))
+
+    def anchor_policy(self, anchor: PolicyAnchor) -> None:
+        """Keep *anchor*. In a file, the owner is whoever may write the file: the anchor protects against nothing
+        they could not rewrite as well (docs/security.md) — it still ends a freeze, and names who anchored."""
+        self._check_writable()
+        with self._errors():
+            self._connection.execute(_ANCHOR)
+            self._connection.execute(
+                "INSERT INTO policy_anchor VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET position = "
+                "excluded.position, link = excluded.link, anchored_by = excluded.anchored_by, at = excluded.at",
+                (anchor.position, anchor.link, anchor.by, anchor.at.isoformat() if anchor.at is not None else None),
+            )
+
     # ---- snapshots -------------------------------------------------------------------------------------------------
 
     def load_snapshot(self, service: str) -> KeptSnapshot | None:
@@ -626,3 +658,7 @@ class SqliteSimulatedCluster:
                 (service, environment),
             ).fetchall()
         return [(at, dict(json.loads(weights))) for at, weights in rows]
+
+
+def _parsed(text: object) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) and text else None

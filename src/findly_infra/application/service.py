@@ -269,9 +269,10 @@ class PipelineService:
     def _maybe_snapshot(self, pipeline: DeploymentPipeline) -> None:
         """After a write, a new snapshot once the stream has run :data:`SNAPSHOT_EVERY` events past the last (or at
         once when the last was refused) — best effort: the events are recorded whatever happens to it."""
-        if not isinstance(self.store, SnapshotStore):
-            return
         if pipeline.version - self._snapshotted.get(pipeline.service, 0) < SNAPSHOT_EVERY:
+            return  # first: isinstance of a Protocol is slow, and this runs at every decision
+        if not isinstance(self.store, SnapshotStore):
+            self._snapshotted[pipeline.service] = pipeline.version  # nothing kept: ask again SNAPSHOT_EVERY later
             return
         with contextlib.suppress(DependencyError, BadInputError):
             self.store.save_snapshot(pipeline.service, pipeline.version, snapshot_text(pipeline))
@@ -764,10 +765,8 @@ class PipelineService:
 
     def _anchor(self, length: int) -> PolicyAnchor | None:
         """The owner's anchor, where the store keeps one (read again when the policy stream grew)."""
-        if not isinstance(self.store, PolicyAnchors):
-            return None
-        if self._anchor_read is None or self._anchor_read[0] != length:
-            self._anchor_read = (length, self.store.policy_anchor())
+        if self._anchor_read is None or self._anchor_read[0] != length:  # isinstance of a Protocol is slow: once
+            self._anchor_read = (length, self.store.policy_anchor() if isinstance(self.store, PolicyAnchors) else None)
         return self._anchor_read[1]
 
     def _anchored(self, anchor: PolicyAnchor | None, length: int) -> tuple[int | None, str | None]:

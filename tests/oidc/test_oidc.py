@@ -179,3 +179,23 @@ def test_a_token_is_requested_from_the_runner_and_only_with_id_token_write(issue
         request_token(AUDIENCE, {})
     with pytest.raises(DependencyUnavailableError, match="answered 401"):
         request_token(AUDIENCE, {**environ, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "not-the-runner's"})
+
+
+@pytest.mark.parametrize(
+    ("claims", "subject"),
+    [
+        ({}, "repo:findly-now/services:ref:refs/heads/main"),
+        ({"environment": "production"}, "repo:findly-now/services:environment:production"),
+        ({"event_name": "pull_request", "ref": "refs/pull/7/merge"}, "repo:findly-now/services:pull_request"),
+        (
+            {"event_name": "pull_request", "environment": "preview"},
+            "repo:findly-now/services:environment:preview",
+        ),
+    ],
+)
+def test_the_stand_in_words_the_subject_as_github_does(
+    issuer: GitHubOidcStandIn, claims: dict[str, str], subject: str
+) -> None:
+    """GitHub's "Example subject claims": an environment first, then a pull_request event, then the ref."""
+    issuer.job(**claims)
+    assert jwt.decode(issuer.mint(), options={"verify_signature": False})["sub"] == subject

@@ -244,11 +244,15 @@ class GitHubOidcStandIn:
         import jwt
 
         now = int(time.time())
-        subject = f"repo:{self._claims['repository']}:" + (
-            f"environment:{self._claims['environment']}"
-            if self._claims.get("environment")
-            else f"ref:{self._claims['ref']}"
-        )
+        # the subject's forms ("Example subject claims" of the page cited at _JOB): a job in an environment names
+        # it; else a job of a pull_request event is "repo:ORG/REPO:pull_request"; else the ref
+        if self._claims.get("environment"):
+            scope = f"environment:{self._claims['environment']}"
+        elif self._claims.get("event_name") == "pull_request":
+            scope = "pull_request"
+        else:
+            scope = f"ref:{self._claims['ref']}"
+        subject = f"repo:{self._claims['repository']}:{scope}"
         body: dict[str, Any] = {
             "iss": self.url,
             "aud": "findly-infra",

@@ -122,9 +122,10 @@ def kubernetes(argv: Sequence[str] | None = None) -> int:
     def serve(args: argparse.Namespace) -> tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]:
         try:
             from findly_infra.testing.kubernetes import KubernetesStandIn
+
+            cluster = KubernetesStandIn()  # reads kubernetes-validate's schemas here
         except ImportError as error:
             raise _needs("testing", error) from None
-        cluster = KubernetesStandIn()
         folder = None if args.kubeconfig else Path(tempfile.mkdtemp(prefix="findly-kube-"))
         path = Path(args.kubeconfig) if folder is None else folder / "kubeconfig"
 
@@ -182,9 +183,10 @@ def gke(argv: Sequence[str] | None = None) -> int:
             from google.cloud import container_v1 as types
 
             from findly_infra.testing.gke import GkeStandIn
+
+            stand_in = GkeStandIn()
         except ImportError as error:
             raise _needs("gke", error) from None
-        stand_in = GkeStandIn()
         stand_in.port = args.port
         if args.example:
             pools = tuple(
@@ -242,9 +244,10 @@ def secret_manager(argv: Sequence[str] | None = None) -> int:
     def serve(args: argparse.Namespace) -> tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]:
         try:
             from findly_infra.testing.secret_manager import SecretManagerStandIn
+
+            stand_in = SecretManagerStandIn()
         except ImportError as error:
             raise _needs("secret-manager", error) from None
-        stand_in = SecretManagerStandIn()
         stand_in.port = args.port
         if args.example:
             pods = (
@@ -304,6 +307,8 @@ def github_oidc(argv: Sequence[str] | None = None) -> int:
                 raise ValueError(f"--claim {given!r}: give NAME=VALUE (actor=carol)")
             claims[name] = value
         try:
+            import jwt  # noqa: F401 - signs the tokens and publishes the keys, once serving
+
             from findly_infra.testing.github_oidc import GitHubOidcStandIn
 
             github = GitHubOidcStandIn(port=args.port)

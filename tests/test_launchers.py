@@ -87,6 +87,20 @@ def test_the_kubernetes_launcher_serves_the_kubeconfig_it_prints(tmp_path: Path)
     assert not Path(config).exists()  # its own temp folder, removed with it
 
 
+def test_the_kubernetes_launchers_controller_makes_what_is_applied_ready(tmp_path: Path) -> None:
+    pytest.importorskip("kubernetes", reason="the kubernetes extra")
+    with launched("kubernetes", "--controller", "--kubeconfig", "kc", cwd=tmp_path) as cluster:
+        assert "controller: each Deployment becomes ready as it is applied" in cluster.lines
+        env = user_environment(tmp_path, KUBECONFIG=str(tmp_path / "kc"))
+        (tmp_path / "findly.yaml").write_text(_tool("example", cwd=tmp_path, env=env).stdout)
+        wait = ("apply", "--env", "development", "--context", "findly-prod", "--wait", "--timeout", "120")
+        applied = _tool(*wait, cwd=tmp_path, env=env)
+        assert applied.returncode == 0, applied.stdout + applied.stderr  # without a controller: exit 4 at the timeout
+        assert "every workload ready" in applied.stdout
+        code, _ = cluster.stop()
+    assert code == 0
+
+
 def test_the_kubernetes_launcher_writes_the_kubeconfig_asked_for_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     pytest.importorskip("kubernetes", reason="the kubernetes extra")
     with launched("kubernetes", "--kubeconfig", "kc", "--context", "lab", cwd=tmp_path) as cluster:

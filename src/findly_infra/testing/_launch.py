@@ -118,6 +118,11 @@ def kubernetes(argv: Sequence[str] | None = None) -> int:
             metavar="PATH",
             help="where to write the kubeconfig (default: in a fresh temp folder)",
         )
+        parser.add_argument(
+            "--controller",
+            action="store_true",
+            help="play kube-controller-manager: each Deployment applied becomes ready (apply --wait, releases)",
+        )
 
     def serve(args: argparse.Namespace) -> tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]:
         try:
@@ -138,7 +143,8 @@ def kubernetes(argv: Sequence[str] | None = None) -> int:
                 cluster.stop()
                 raise RuntimeError(f"--kubeconfig {path}: {error.strerror or error}") from None
             try:
-                yield cluster
+                with cluster.controller() if args.controller else contextlib.nullcontext():
+                    yield cluster
             finally:
                 cluster.stop()
                 if folder is not None:
@@ -147,6 +153,9 @@ def kubernetes(argv: Sequence[str] | None = None) -> int:
         def describe(_: Any) -> list[str]:
             return [
                 f"Kubernetes API stand-in at {cluster.url} (context {args.context})",
+                "controller: each Deployment becomes ready as it is applied"
+                if args.controller
+                else "no controller: Deployments stay unready (--controller plays kube-controller-manager)",
                 f"kubeconfig: {path.resolve()}",
                 f"export KUBECONFIG={shlex.quote(str(path.resolve()))}",
             ]

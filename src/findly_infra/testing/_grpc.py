@@ -35,6 +35,8 @@ class GrpcStandIn:
         """Each call received: (method, the resource name it named)."""
         self._server: Any = None
         self.address = ""
+        self.port = 0
+        """The port of 127.0.0.1 ``__enter__`` serves on (0: a free one)."""
 
     def methods(self) -> Mapping[str, Method]:
         raise NotImplementedError
@@ -78,9 +80,14 @@ class GrpcStandIn:
             )
             for method, (decode, encode, serve) in self.methods().items()
         }
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        # without SO_REUSEPORT (gRPC's default on Linux), so that a port another server listens on is refused rather
+        # than shared with it
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)])
         self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(self.service, handlers),))
-        self.address = f"127.0.0.1:{self._server.add_insecure_port('127.0.0.1:0')}"
+        port = self._server.add_insecure_port(f"127.0.0.1:{self.port}")
+        if not port:  # older gRPC answers 0 where newer raises RuntimeError
+            raise RuntimeError(f"cannot listen on 127.0.0.1:{self.port}")
+        self.address = f"127.0.0.1:{port}"
         self._server.start()
         return self
 

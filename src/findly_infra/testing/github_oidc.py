@@ -70,7 +70,8 @@ class GitHubOidcStandIn:
     """GitHub's OIDC issuer and a runner's token endpoint: keys, a JWKS, tokens minted per request. A context
     manager: the server stops on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, port: int = 0) -> None:
+        """Serves on *port* of 127.0.0.1 (0: a free one) from here on."""
         from cryptography.hazmat.primitives.asymmetric import rsa
 
         self._rsa = rsa
@@ -146,7 +147,7 @@ class GitHubOidcStandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         """The issuer (``iss``), and where its keys and the token endpoint are served."""
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -267,3 +268,9 @@ class GitHubOidcStandIn:
         body = {key: value for key, value in body.items() if value is not None}
         kid = kid or self._signing
         return jwt.encode(body, self.keys[kid], algorithm="RS256", headers={"kid": kid})
+
+
+if __name__ == "__main__":  # python -m findly_infra.testing.github_oidc: served until interrupted
+    from findly_infra.testing._launch import github_oidc as _launch
+
+    raise SystemExit(_launch())

@@ -667,3 +667,9 @@ def _given(request: Any, field: str) -> bool:
     """Whether *request* sets *field*: a message present, a list or text not empty, a number not zero (a field GKE
     named that this version of the proto does not have is never set)."""
     return field in type(request).meta.fields and field in request
+
+
+if __name__ == "__main__":  # python -m findly_infra.testing.gke: served until interrupted
+    from findly_infra.testing._launch import gke as _launch
+
+    raise SystemExit(_launch())

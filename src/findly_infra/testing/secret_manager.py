@@ -746,3 +746,9 @@ def _condition_hash(binding: Any) -> str:
     condition = binding.condition
     text = "\n".join((binding.role, condition.title, condition.description, condition.expression))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+if __name__ == "__main__":  # python -m findly_infra.testing.secret_manager: served until interrupted
+    from findly_infra.testing._launch import secret_manager as _launch
+
+    raise SystemExit(_launch())

@@ -256,13 +256,14 @@ class KubernetesStandIn:
     ) -> None:
         self.stop()
 
-    def start(self) -> str:
+    def start(self, port: int = 0) -> str:
+        """Serve on *port* of 127.0.0.1 (0: a free one); returns :attr:`url`."""
         stand_in = self
 
         class Handler(_Handler):
             server_side = stand_in
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="kubernetes-stand-in", daemon=True

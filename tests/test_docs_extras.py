@@ -1,0 +1,43 @@
+"""What the docs tell a user to install brings what the commands they then run need: each job of the GitHub Actions
+page's workflow installs every extra its settings call for (a missing one is exit 2 on a real runner, and the
+workflow's replay, which installs nothing, cannot see it); each page that starts a stand-in installs its extras."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.docs_examples import DOCS
+
+
+def _installed(run: str) -> set[str]:
+    (extras,) = re.findall(r"findly-infra\[([a-z,-]+)\]", run)
+    return set(extras.split(","))
+
+
+def test_each_workflow_job_installs_the_extras_its_settings_need() -> None:
+    (text,) = re.findall(r"```yaml\n(.*?)```", (DOCS / "github-actions.md").read_text(), re.S)
+    workflow = yaml.safe_load(text)
+    settings = workflow["env"]
+    for name, job in workflow["jobs"].items():
+        (install,) = [step for step in job["steps"] if step.get("id") == "install"]
+        needed = set()
+        if str(settings.get("FINDLY_STATE", "")).count("postgresql://"):
+            needed.add("postgresql")
+        if settings.get("FINDLY_PROMETHEUS_URL"):  # set from a variable: every release command reads Prometheus
+            needed.add("prometheus")
+        if (job.get("permissions") or {}).get("id-token") == "write":  # identities verified: PyJWT, httpx
+            needed.add("github")
+        assert needed <= _installed(install["run"]), (name, needed - _installed(install["run"]))
+
+
+def test_each_page_that_starts_a_stand_in_installs_its_extras() -> None:
+    launchers = {"kubernetes": {"kubernetes", "testing"}, "gke": {"gke"}, "secret_manager": {"secret-manager"}}
+    for page in ("kubernetes.md", "gke.md", "secrets.md"):
+        for block in re.findall(r"```sh\n(.*?)```", (DOCS / page).read_text(), re.S):
+            started = re.findall(r"^python -m findly_infra\.testing\.(\w+)", block, re.M)
+            if started:
+                (install,) = [line for line in block.splitlines() if line.startswith("pip install")]
+                for module in started:
+                    assert launchers[module] <= _installed(install), (page, module)

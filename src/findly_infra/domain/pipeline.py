@@ -126,29 +126,68 @@ class DeploymentPipeline:
         return proof_checks(self.policy_of(environment), self.service, environment, state.requested, state.approvals)
 
     def entry_checks(self, environment: str) -> tuple[ProofCheck, ...]:
-        """The recorded tokens the entry of *environment*'s latest rollout rests on (``entry_refusal``)."""
-        rollout = self.environments[environment].rollout if environment in self.environments else None
-        if rollout is None or rollout.entry is None or not self._judged_here(environment):
+        """The recorded tokens the entries of what *environment* holds rest on (``entry_refusal``): its latest
+        rollout's, and that of the rollout which let in the version it serves beside it."""
+        state = self.environments.get(environment)
+        if state is None or not self._judged_here(environment):
             return ()
-        entry = rollout.entry
         policy = self.policy_of(environment)
-        checks = proof_checks(policy, self.service, environment, entry.request, entry.approvals)
-        promoter = entry.identity
-        if policy.identity.verified and promoter is not None and promoter.token:
-            audience = purpose_audience(policy.audience, PROMOTE, self.service, rollout.version, environment)
-            checks += (ProofCheck(promoter.token, policy.issuer, audience, policy.keys_url),)
-        return checks
+        checks: tuple[ProofCheck, ...] = ()
+        for rollout in (state.rollout, state.let_in):
+            if rollout is None or rollout.entry is None:
+                continue
+            entry = rollout.entry
+            checks += proof_checks(policy, self.service, environment, entry.request, entry.approvals)
+            if policy.identity.verified and entry.identity is not None and entry.identity.token:
+                audience = purpose_audience(policy.audience, PROMOTE, self.service, rollout.version, environment)
+                checks += (ProofCheck(entry.identity.token, policy.issuer, audience, policy.keys_url),)
+        return tuple(dict.fromkeys(checks))
 
     def entry_refusal(self, environment: str) -> Refusal | None:
-        """Why the latest rollout in *environment* was not let in by what its proofs now prove (rule
-        ``unproven-entry``), or ``None``: its approvals — those pending when it started — counted again under the
-        policy in force, at the time it started (where identities are verified: the issue time of the starter's own
-        token), must cover every group. A rollout that no longer holds traffic (rolled back, aborted) needs none."""
+        """Why what *environment* holds was not let in by what its proofs now prove (rule ``unproven-entry``), or
+        ``None``. Each version a cluster would be told to run there must have entered through a rollout whose
+        approvals — those pending when it started — counted again under the policy in force, at the time it started
+        (where identities are verified: the issue time of the starter's own token), cover every group: the latest
+        rollout's version while it holds traffic (rolled back or aborted, it holds none), and the version served
+        beside it or after it (``current``, a rollout's ``previous``) — through the rollout that made it current
+        (:attr:`EnvironmentState.let_in`): a history imported or appended with the state's credentials cannot
+        make a cluster serve a version by a rollout of its own that stopped."""
         policy = self.policy_of(environment)
         state = self.environments.get(environment)
-        rollout = state.rollout if state is not None else None
-        if not policy.approval_required or rollout is None or rollout.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
+        if not policy.approval_required or state is None:
             return None
+        rollout = state.rollout
+        serving = state.current
+        if rollout is not None and rollout.phase is not Phase.SUCCEEDED:
+            serving = rollout.previous
+        if rollout is not None and rollout.phase not in (Phase.ROLLED_BACK, Phase.ABORTED):
+            refusal = self._entry_problem(policy, environment, rollout)
+            if refusal is not None:
+                return refusal
+        if serving is None or (rollout is not None and rollout.phase is Phase.SUCCEEDED):
+            return None  # nothing served beside the latest rollout (a succeeded one serves its own version)
+        let_in = state.let_in
+        if let_in is None or let_in.version != serving:
+            return Refusal(
+                "unproven-entry",
+                f"{serving} would serve {environment}, and no rollout that succeeded there let it in: no cluster is "
+                "moved for it (its history must be repaired by the state's owner)",
+            )
+        return self._entry_problem(policy, environment, let_in, serving=True)
+
+    def _entry_problem(
+        self, policy: EnvironmentPolicy, environment: str, rollout: Rollout, *, serving: bool = False
+    ) -> Refusal | None:
+        """Why *rollout*'s entry into *environment* is not proven under *policy* now, or ``None``; *serving*: the
+        rollout that let in the version served beside or after the latest one."""
+        what = (
+            f"{rollout.version} would serve {environment}, but the rollout that let it in"
+            if serving
+            else f"the rollout of {rollout.version} in {environment}"
+        )
+        remedy = (
+            "its history must be repaired by the state's owner" if serving else "roll it back: findly-infra rollback"
+        )
         entry = rollout.entry or Entry()
         proofs = self.proofs
         if policy.identity.verified:
@@ -156,8 +195,8 @@ class DeploymentPipeline:
             if isinstance(started, str):
                 return Refusal(
                     "unproven-entry",
-                    f"the rollout of {rollout.version} in {environment} was started by {rollout.started_by or 'no one'}"
-                    f", and {started}: its entry cannot be proven, so no cluster is moved for it",
+                    f"{what} was started by {rollout.started_by or 'no one'}, and {started}: its entry cannot be "
+                    f"proven, so no cluster is moved for it ({remedy})",
                 )
             proofs = attrs.evolve(proofs, checked_at=started) if proofs is not None else None
         before = EnvironmentState(requested=entry.request, approvals=entry.approvals)
@@ -168,9 +207,8 @@ class DeploymentPipeline:
         if count.missing:
             return Refusal(
                 "unproven-entry",
-                f"the rollout of {rollout.version} in {environment} was let in without an approval from "
-                f"{', '.join(count.missing)} that its proofs now prove{count.describe_discounted()}: no cluster is "
-                "moved for it (roll it back: findly-infra rollback)",
+                f"{what} was let in without an approval from {', '.join(count.missing)} that its proofs now prove"
+                f"{count.describe_discounted()}: no cluster is moved for it ({remedy})",
             )
         return None
 

@@ -162,6 +162,10 @@ class EnvironmentState:
     approvals: tuple[Approval, ...] = ()
     approval_runs: frozenset[str] = frozenset()
     """The GitHub Actions runs (``VerifiedIdentity.run``) that approved anything here: a run approves once."""
+    let_in: Rollout | None = None
+    """The rollout that made :attr:`current` current (the latest that succeeded here), with its entry: a cluster is
+    told to serve ``current`` (or a rollout's ``previous``) only where that entry is still proven
+    (``DeploymentPipeline.entry_refusal``)."""
 
     @property
     def phase(self) -> Phase:
@@ -303,7 +307,13 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
             return _replace(state, rollout=resumed)
         case RolloutSucceeded():
             rollout = _replace(_rollout(state), phase=Phase.SUCCEEDED, weight=100, stopped_at=event.at)
-            return _replace(state, rollout=rollout, current=event.version, succeeded=state.succeeded | {event.version})
+            return _replace(
+                state,
+                rollout=rollout,
+                current=event.version,
+                succeeded=state.succeeded | {event.version},
+                let_in=rollout,
+            )
         case RolledBack():
             return _stopped(state, Phase.ROLLED_BACK, event, weight=0)
         case RolloutAborted():

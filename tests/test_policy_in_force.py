@@ -44,6 +44,7 @@ from findly_infra.domain import (
     Phase,
     PlatformPolicy,
     PromotionRequested,
+    RolloutStarted,
     StrategyKind,
     Verdict,
     VerifiedIdentity,
@@ -928,6 +929,14 @@ def _released(service: PipelineService, version: str, github: StandInProofs | No
     service.deploy("fn-posts", version, "production", actor="bob", identity=proof("bob", "1002", next(runs), PROMOTE))
 
 
+def _team(store: MemoryEventStore, cluster: SimulatedCluster, github: StandInProofs) -> PipelineService:
+    """The team's service: the real file (production verified, bound to a cluster), its proofs checked by
+    *github*, on virtual time (the wall's too, so that tokens are judged at the clock's time)."""
+    clock = VirtualClock(T0 + timedelta(hours=3))
+    metrics = ScriptedMetrics(lambda _: HEALTHY)
+    return PipelineService(_canary(STRONG, bound=True), store, clock, metrics, cluster, proofs=github, wall=clock)
+
+
 def test_a_history_imported_with_the_state_credentials_never_makes_a_bound_cluster_serve_what_no_proof_let_in() -> None:
     """The review's attack e7: a stream built under a copy of the file that trusts names — 6.6.6 let into
     production by name and succeeded, then 6.6.7 let in and rolled back — imported into the team's state (or
@@ -947,9 +956,7 @@ def test_a_history_imported_with_the_state_credentials_never_makes_a_bound_clust
     lines += [line for line in events if json.loads(line)["service"] == "fn-posts"]
 
     def team(store: MemoryEventStore, cluster: SimulatedCluster) -> PipelineService:
-        clock = VirtualClock(T0 + timedelta(hours=3))
-        metrics = ScriptedMetrics(lambda _: HEALTHY)
-        return PipelineService(_canary(STRONG, bound=True), store, clock, metrics, cluster, proofs=github, wall=clock)
+        return _team(store, cluster, github)
 
     poisoned, cluster = MemoryEventStore(), SimulatedCluster()
     team(poisoned, cluster).record_test("fn-notifications", "2.0.0", "development", "unit", True, actor="ci")
@@ -970,3 +977,36 @@ def test_a_history_imported_with_the_state_credentials_never_makes_a_bound_clust
     _released(service, "1.0.1", github)
     service.rollback("fn-posts", "production", actor="bob", reason="back to 1.0.0")
     assert cluster.weights("fn-posts", "production") == {"1.0.0": 100}
+
+
+def test_an_earlier_promotion_replayed_with_the_state_credentials_never_moves_a_bound_cluster_back() -> None:
+    """Tokens are readable by whoever reads the state. 1.0.0, then 1.1.0, were let into production with proofs;
+    someone who can append to the state replays 1.0.0's request, approvals and start (its very tokens, each for its
+    own purpose) after 1.1.0: every proof verifies, but the rollout's starter token is older than the one that let
+    in 1.1.0, which it would replace — no bound cluster is moved back to 1.0.0 (rule ``unproven-entry``)."""
+    github, store, cluster = StandInProofs(), MemoryEventStore(), SimulatedCluster()
+    service = _team(store, cluster, github)
+    for version in ("1.0.0", "1.1.0"):
+        _released(service, version, github)
+        service.watch("fn-posts", "production", actor="findly", wait=service.clock.advance)  # type: ignore[attr-defined]
+    assert cluster.weights("fn-posts", "production") == {"1.1.0": 100}
+    events, length = store.load("fn-posts")
+    replayed = [
+        attrs.evolve(event, at=events[-1].at)
+        for event in events
+        if event.environment == "production"
+        and event.version == "1.0.0"
+        and isinstance(event, PromotionRequested | ApprovalGranted | RolloutStarted)
+    ]
+    replayed = [
+        attrs.evolve(event, previous="1.1.0") if isinstance(event, RolloutStarted) else event for event in replayed
+    ]
+    store.append("fn-posts", length, tuple(replayed))
+    other = _team(store, cluster, github)  # another process
+    for command in (
+        lambda: other.reconcile("fn-posts", "production"),
+        lambda: other.step("fn-posts", "production", actor="findly"),
+    ):
+        with pytest.raises(UnprovenEntryError, match="replayed"):
+            command()
+    assert cluster.weights("fn-posts", "production") == {"1.1.0": 100}

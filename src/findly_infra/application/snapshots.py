@@ -59,8 +59,8 @@ approver's id and the runs that approved. 3: each approval carries its whole evi
 every verified approval a name, which no longer counts where identities are verified); and sealed — kept as canonical
 text, with the link of the event it folds up to and a digest, the digest also on that event's row (a snapshot of
 format 2 is never trusted: it is rebuilt). 4: each environment keeps the rollout that let its current version in
-(``EnvironmentState.let_in``), whose entry must stay proven for a bound cluster to serve it (a snapshot of format 3
-lacks it: it is rebuilt)."""
+(``EnvironmentState.let_in``), whose entry must stay proven for a bound cluster to serve it, and each rollout who
+started the one it replaces (``Rollout.replaced``) — a snapshot of format 3 lacks them: it is rebuilt."""
 
 SNAPSHOT_EVERY = 500
 """A writing command saves a new snapshot once the stream is this many events past the last one: a command reads

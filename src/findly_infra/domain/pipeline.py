@@ -138,9 +138,12 @@ class DeploymentPipeline:
                 continue
             entry = rollout.entry
             checks += proof_checks(policy, self.service, environment, entry.request, entry.approvals)
-            if policy.identity.verified and entry.identity is not None and entry.identity.token:
-                audience = purpose_audience(policy.audience, PROMOTE, self.service, rollout.version, environment)
-                checks += (ProofCheck(entry.identity.token, policy.issuer, audience, policy.keys_url),)
+            if not policy.identity.verified:
+                continue
+            for identity, version in ((entry.identity, rollout.version), (rollout.replaced, rollout.previous)):
+                if identity is not None and identity.token and version is not None:
+                    audience = purpose_audience(policy.audience, PROMOTE, self.service, version, environment)
+                    checks += (ProofCheck(identity.token, policy.issuer, audience, policy.keys_url),)
         return tuple(dict.fromkeys(checks))
 
     def entry_refusal(self, environment: str) -> Refusal | None:
@@ -198,6 +201,14 @@ class DeploymentPipeline:
                     f"{what} was started by {rollout.started_by or 'no one'}, and {started}: its entry cannot be "
                     f"proven, so no cluster is moved for it ({remedy})",
                 )
+            replaced = self._replaced_at(policy, environment, rollout)
+            if replaced is not None and replaced > started:
+                return Refusal(
+                    "unproven-entry",
+                    f"{what} rests on tokens issued at {started.isoformat()}, before those that let in "
+                    f"{rollout.previous} ({replaced.isoformat()}) which it replaces: an earlier promotion's proofs, "
+                    f"replayed, so no cluster is moved for it ({remedy})",
+                )
             proofs = attrs.evolve(proofs, checked_at=started) if proofs is not None else None
         before = EnvironmentState(requested=entry.request, approvals=entry.approvals)
         promoter = (rollout.started_by, rollout.started_by_id)
@@ -211,6 +222,14 @@ class DeploymentPipeline:
                 f"{count.describe_discounted()}: no cluster is moved for it ({remedy})",
             )
         return None
+
+    def _replaced_at(self, policy: EnvironmentPolicy, environment: str, rollout: Rollout) -> datetime | None:
+        """When the token of whoever let in the version *rollout* replaces was issued, where it still proves that
+        (a token that can no longer be checked orders nothing: ``None``)."""
+        if rollout.replaced is None or rollout.previous is None:
+            return None
+        found = _proven_at(policy, self.proofs, rollout.replaced, (self.service, rollout.previous, environment))
+        return None if isinstance(found, str) else found
 
     def _judged_here(self, environment: str) -> bool:
         """Whether *environment* has a policy to judge it by — in force or in the file: an environment retired from

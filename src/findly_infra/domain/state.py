@@ -107,6 +107,10 @@ class Rollout:
     """What let it in: the request and the approvals pending when it started, and who started it — so that, before
     a real cluster is moved for it, the proofs that let it in can be checked again (``None``: a first rollout with
     nothing pending, or one folded before entries were kept)."""
+    replaced: VerifiedIdentity | None = None
+    """Who started the rollout that let ``previous`` in (``EnvironmentState.let_in``), with their token, taken from
+    the state when this one started: its starter's token must not be older — an earlier promotion's tokens, replayed
+    by whoever can write the state, do not let an older version back in (``DeploymentPipeline.entry_refusal``)."""
 
 
 @attrs.frozen
@@ -221,6 +225,14 @@ def _entry(state: EnvironmentState, event: RolloutStarted) -> Entry | None:
     return Entry(request, approvals, event.identity)
 
 
+def _replaced(state: EnvironmentState, event: RolloutStarted) -> VerifiedIdentity | None:
+    """Who started the rollout that let in the version *event* replaces, as *state* holds it."""
+    let_in = state.let_in
+    if let_in is None or let_in.entry is None or let_in.version != event.previous:
+        return None
+    return let_in.entry.identity
+
+
 def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PLR0911, PLR0912 - one arm per event
     """The environment's state after *event*; events the fold does not know change nothing."""
     match event:
@@ -281,6 +293,7 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 started_by=event.actor,
                 started_by_id=event.identity.user_id if event.identity else None,
                 entry=_entry(state, event),
+                replaced=_replaced(state, event),
                 stages=event.stages,
                 validation=event.validation,
                 timings=event.timings,

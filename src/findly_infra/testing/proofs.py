@@ -34,6 +34,8 @@ def _recorded(pipeline: DeploymentPipeline) -> Iterator[VerifiedIdentity]:
             yield state.requested.identity
         yield from (approval.identity for approval in state.approvals if approval.identity is not None)
         for rollout in (state.rollout, state.let_in):
+            if rollout is not None and rollout.replaced is not None:
+                yield rollout.replaced
             entry = rollout.entry if rollout is not None else None
             if entry is None:
                 continue

@@ -26,7 +26,7 @@ from findly_infra.application.codec import event_from_dict, event_to_dict, strea
 from findly_infra.application.policies import policy_digest
 from findly_infra.application.ports import BadInputError, ConcurrencyError, StateError
 from findly_infra.application.scenarios import HEALTHY
-from findly_infra.application.service import PipelineService, PolicyRefusedError
+from findly_infra.application.service import PipelineService, PolicyRefusedError, UnprovenEntryError
 from findly_infra.application.transfer import FORMAT, export_lines, import_lines, read_export
 from findly_infra.domain import (
     POLICY_IN_FORCE,
@@ -34,14 +34,18 @@ from findly_infra.domain import (
     Approval,
     ApprovalGranted,
     ApproverGroup,
+    ClusterBinding,
     DeploymentPipeline,
     EnvironmentPolicy,
     EnvironmentState,
     IdentityPolicy,
     OidcSettings,
     PendingRequest,
+    Phase,
     PlatformPolicy,
     PromotionRequested,
+    RolloutStarted,
+    StrategyKind,
     Verdict,
     VerifiedIdentity,
     adopt,
@@ -52,7 +56,8 @@ from findly_infra.domain import (
 from findly_infra.domain.approvals import proof_checks
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.platform import UnknownNameError
-from findly_infra.domain.proofs import ADOPT, ProofCheck, purpose_audience
+from findly_infra.domain.proofs import ADOPT, APPROVE, PROMOTE, ProofCheck, purpose_audience
+from findly_infra.domain.tracks import Holding
 from findly_infra.testing.proofs import StandInProofs, honest_checks, signed, vouched
 
 from .conftest import EXAMPLE
@@ -883,3 +888,125 @@ def test_a_simulation_judges_its_own_people_as_verified_by_the_policy() -> None:
     assert all("does not prove it" in d.reason for d in real.discounted)
     forged = count(judged, StandInProofs())  # a simulated proof is a simulation's verifier's alone
     assert forged.missing == ("devops-team", "security-team")
+
+
+# ---- a bound cluster serves only what a proven rollout let in -------------------------------------------------------
+
+
+def _canary(platform: Any, *, bound: bool) -> Any:
+    """*platform* rolling production out by canary (no manual step), production bound to a cluster if *bound*."""
+    environments = tuple(
+        attrs.evolve(env, deployment_strategy=StrategyKind.CANARY) if env.name == "production" else env
+        for env in platform.environments
+    )
+    binding = (ClusterBinding("production", context="real"),) if bound else ()
+    return attrs.evolve(
+        platform, environments=environments, kubernetes=attrs.evolve(platform.kubernetes, clusters=binding)
+    )
+
+
+def _released(service: PipelineService, version: str, github: StandInProofs | None = None) -> None:
+    """*version* promoted into production and let in — asked for by bob, approved by alice and carol: with tokens
+    for exactly that purpose signed by *github*, else by name."""
+    clock = service.clock
+
+    def proof(login: str, user_id: str, run: int, action: str) -> VerifiedIdentity | None:
+        if github is None:
+            return None
+        audience = purpose_audience("findly-infra", action, "fn-posts", version, "production")
+        return github.sign(person(login, user_id, run), audience, clock.now())
+
+    runs = itertools.count(len(github.issued) + 1 if github else 1)
+    _through_staging(service, version)
+    with pytest.raises(PolicyRefusedError):
+        service.deploy(
+            "fn-posts", version, "production", actor="bob", identity=proof("bob", "1002", next(runs), PROMOTE)
+        )
+    for login, user_id in (("alice", "1001"), ("carol", "3003")):
+        service.approve(
+            "fn-posts", version, "production", actor=login, identity=proof(login, user_id, next(runs), APPROVE)
+        )
+    service.deploy("fn-posts", version, "production", actor="bob", identity=proof("bob", "1002", next(runs), PROMOTE))
+
+
+def _team(store: MemoryEventStore, cluster: SimulatedCluster, github: StandInProofs) -> PipelineService:
+    """The team's service: the real file (production verified, bound to a cluster), its proofs checked by
+    *github*, on virtual time (the wall's too, so that tokens are judged at the clock's time)."""
+    clock = VirtualClock(T0 + timedelta(hours=3))
+    metrics = ScriptedMetrics(lambda _: HEALTHY)
+    return PipelineService(_canary(STRONG, bound=True), store, clock, metrics, cluster, proofs=github, wall=clock)
+
+
+def test_a_history_imported_with_the_state_credentials_never_makes_a_bound_cluster_serve_what_no_proof_let_in() -> None:
+    """The review's attack e7: a stream built under a copy of the file that trusts names — 6.6.6 let into
+    production by name and succeeded, then 6.6.7 let in and rolled back — imported into the team's state (or
+    appended with its credentials). Its latest rollout, rolled back, holds no traffic; but the version it rolls back
+    to, 6.6.6, was let in by nothing the policy in force accepts: the team's next command moves no bound cluster to
+    serve it (rule ``unproven-entry``). A version that a proven rollout let in is served as before."""
+    github = StandInProofs()
+    attacker = _service(_canary(WEAK, bound=False), MemoryEventStore(), proofs=github)  # the simulated cluster
+    _released(attacker, "6.6.6")
+    attacker.watch("fn-posts", "production", actor="findly", wait=attacker.clock.advance)  # type: ignore[attr-defined]
+    assert attacker.view("fn-posts", "production").phase is Phase.SUCCEEDED
+    _released(attacker, "6.6.7")
+    attacker.rollback("fn-posts", "production", actor="mallory", reason="back to 6.6.6")
+    header, *events = export_lines(attacker.store)  # its fn-posts stream: the team's state has a policy of its own
+    streams = {"fn-posts": json.loads(header)["streams"]["fn-posts"]}
+    lines = [json.dumps({**json.loads(header), "streams": streams})]
+    lines += [line for line in events if json.loads(line)["service"] == "fn-posts"]
+
+    def team(store: MemoryEventStore, cluster: SimulatedCluster) -> PipelineService:
+        return _team(store, cluster, github)
+
+    poisoned, cluster = MemoryEventStore(), SimulatedCluster()
+    team(poisoned, cluster).record_test("fn-notifications", "2.0.0", "development", "unit", True, actor="ci")
+    import_lines(poisoned, lines)
+    real = team(poisoned, cluster)
+    for command in (
+        lambda: real.reconcile("fn-posts", "production"),
+        lambda: real.deploy("fn-posts", "6.6.6", "production", actor="mallory"),
+    ):
+        with pytest.raises(UnprovenEntryError, match=r"6\.6\.6 would serve production"):
+            command()
+    assert cluster.holding("fn-posts", "production") == Holding()  # never moved to run 6.6.6
+    # the same history with proofs: 1.0.0 let in and succeeded, 1.0.1 let in and rolled back — 1.0.0 is served
+    honest, cluster = MemoryEventStore(), SimulatedCluster()
+    service = team(honest, cluster)
+    _released(service, "1.0.0", github)
+    service.watch("fn-posts", "production", actor="findly", wait=service.clock.advance)  # type: ignore[attr-defined]
+    _released(service, "1.0.1", github)
+    service.rollback("fn-posts", "production", actor="bob", reason="back to 1.0.0")
+    assert cluster.weights("fn-posts", "production") == {"1.0.0": 100}
+
+
+def test_an_earlier_promotion_replayed_with_the_state_credentials_never_moves_a_bound_cluster_back() -> None:
+    """Tokens are readable by whoever reads the state. 1.0.0, then 1.1.0, were let into production with proofs;
+    someone who can append to the state replays 1.0.0's request, approvals and start (its very tokens, each for its
+    own purpose) after 1.1.0: every proof verifies, but the rollout's starter token is older than the one that let
+    in 1.1.0, which it would replace — no bound cluster is moved back to 1.0.0 (rule ``unproven-entry``)."""
+    github, store, cluster = StandInProofs(), MemoryEventStore(), SimulatedCluster()
+    service = _team(store, cluster, github)
+    for version in ("1.0.0", "1.1.0"):
+        _released(service, version, github)
+        service.watch("fn-posts", "production", actor="findly", wait=service.clock.advance)  # type: ignore[attr-defined]
+    assert cluster.weights("fn-posts", "production") == {"1.1.0": 100}
+    events, length = store.load("fn-posts")
+    replayed = [
+        attrs.evolve(event, at=events[-1].at)
+        for event in events
+        if event.environment == "production"
+        and event.version == "1.0.0"
+        and isinstance(event, PromotionRequested | ApprovalGranted | RolloutStarted)
+    ]
+    replayed = [
+        attrs.evolve(event, previous="1.1.0") if isinstance(event, RolloutStarted) else event for event in replayed
+    ]
+    store.append("fn-posts", length, tuple(replayed))
+    other = _team(store, cluster, github)  # another process
+    for command in (
+        lambda: other.reconcile("fn-posts", "production"),
+        lambda: other.step("fn-posts", "production", actor="findly"),
+    ):
+        with pytest.raises(UnprovenEntryError, match="replayed"):
+            command()
+    assert cluster.weights("fn-posts", "production") == {"1.1.0": 100}

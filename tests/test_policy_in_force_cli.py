@@ -330,3 +330,79 @@ def test_a_key_the_issuer_retired_freezes_what_it_proved_until_the_owner_anchors
         workflows.ok("approve", SERVICE, VERSION, "--env", "production", job=workflows.job("alice", "1001", 2013))
         workflows.ok("approve", SERVICE, VERSION, "--env", "production", job=workflows.job("carol", "3003", 2014))
         workflows.ok("promote", SERVICE, VERSION, "--to", "production", job=workflows.job("bob", "1002", 2015))
+
+
+def test_events_written_with_the_state_credentials_count_only_for_what_their_tokens_prove(workflows: Workflows) -> None:
+    """The review's attacks e4 and e10, with what the state's credentials allow (events appended by the library's
+    own store, as a branch's job holding them could): approvals carrying alice's and carol's real tokens from
+    release.yml on main — asked for another purpose (an approval of another service; carol's promotion of this one)
+    — do not count, each named; and a weaker policy appended to the policy stream with an adopter's identity beside
+    it is not in force (``policy show`` names it), so a copy without ``identity:`` is still refused."""
+    import jwt
+
+    from findly_infra import load_platform
+    from findly_infra.adapters.sqlite import SqliteEventStore
+    from findly_infra.application.policies import policy_digest
+    from findly_infra.domain import POLICY_STREAM, ApprovalGranted, PlatformPolicy, PolicyAdopted, identity_from_claims
+    from findly_infra.domain.proofs import APPROVE, PROMOTE, purpose_audience
+
+    github = workflows.github
+    store = SqliteEventStore(str(workflows.folder / "state.sqlite3"))
+    events, version = store.load(SERVICE)
+    forged = []
+    for login, user_id, group, audience in (
+        (
+            "alice",
+            "1001",
+            "devops-team",
+            purpose_audience("findly-infra", APPROVE, "fn-notifications", "2.0.0", "production"),
+        ),
+        ("carol", "3003", "security-team", purpose_audience("findly-infra", PROMOTE, SERVICE, VERSION, "production")),
+    ):
+        workflows.job(login, user_id, 2100)
+        token = github.mint(aud=audience)
+        identity = identity_from_claims(jwt.decode(token, options={"verify_signature": False}), token=token)
+        forged.append(
+            ApprovalGranted(
+                service=SERVICE,
+                environment="production",
+                version=VERSION,
+                at=events[-1].at,
+                actor=login,
+                group=group,
+                identity=identity,
+            )
+        )
+    store.append(SERVICE, version, tuple(forged))
+    weak = workflows.file("weak.yaml", platform_text(github.url, identity=""))
+    policy = PlatformPolicy.of(load_platform(weak))
+    adopted, length = store.load(POLICY_STREAM)
+    store.append(
+        POLICY_STREAM,
+        length,
+        (
+            PolicyAdopted(
+                service=POLICY_STREAM,
+                environment="",
+                version="",
+                at=adopted[-1].at,
+                actor="bob",
+                reason="weakened",
+                policy=policy,
+                digest=policy_digest(policy),
+                identity=forged[0].identity,
+            ),
+        ),
+    )
+    store.close()
+    message = workflows.refused(
+        "approvals", "promote", SERVICE, VERSION, "--to", "production", job=workflows.job("bob", "1002", 2012)
+    )
+    for login in ("alice", "carol"):
+        assert f"{login}'s approval for" in message
+    assert message.count("the token is for another audience") == 2
+    shown = workflows.ok("policy", "show")
+    assert "NOT IN FORCE" in shown
+    workflows.refused(
+        "policy-in-force", "approve", SERVICE, VERSION, "--env", "production", "--actor", "alice", FINDLY_CONFIG=weak
+    )

@@ -1072,14 +1072,12 @@ class PipelineService:
         return self.cluster.converge(view, at)
 
     def _refuse_unproven(self, view: EnvironmentView) -> None:
-        """Before a cluster the platform file binds is moved for *view*'s latest rollout (one that still holds
-        traffic): its entry must be proven — the approvals pending when it started, counted again under the policy
+        """Before a cluster the platform file binds is moved for *view*: the entry of each version it would run
+        must be proven — the latest rollout's while it holds traffic, and that of the rollout which let in the
+        version served beside or after it — the approvals pending when it started, counted again under the policy
         in force with what their tokens prove now (``DeploymentPipeline.entry_refusal``). A history imported, or
         events written with the state's credentials, do not move a real cluster. The simulated cluster follows any
         log."""
-        rollout = view.rollout
-        if rollout is None or rollout.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
-            return
         if self.platform.kubernetes.cluster_for(view.environment) is None:
             return
         cached = self._cache.get(view.service) or self._load(view.service)

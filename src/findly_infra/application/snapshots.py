@@ -53,12 +53,14 @@ __all__ = [
     "verify_snapshot",
 ]
 
-SNAPSHOT_FORMAT = 3
+SNAPSHOT_FORMAT = 4
 """The layout of a snapshot's body; another one is ignored (and the stream read whole). 2: approvals carry the
 approver's id and the runs that approved. 3: each approval carries its whole evidence (a snapshot without it would make
 every verified approval a name, which no longer counts where identities are verified); and sealed — kept as canonical
 text, with the link of the event it folds up to and a digest, the digest also on that event's row (a snapshot of
-format 2 is never trusted: it is rebuilt)."""
+format 2 is never trusted: it is rebuilt). 4: each environment keeps the rollout that let its current version in
+(``EnvironmentState.let_in``), whose entry must stay proven for a bound cluster to serve it, and each rollout who
+started the one it replaces (``Rollout.replaced``) — a snapshot of format 3 lacks them: it is rebuilt."""
 
 SNAPSHOT_EVERY = 500
 """A writing command saves a new snapshot once the stream is this many events past the last one: a command reads

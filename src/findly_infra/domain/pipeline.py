@@ -126,29 +126,71 @@ class DeploymentPipeline:
         return proof_checks(self.policy_of(environment), self.service, environment, state.requested, state.approvals)
 
     def entry_checks(self, environment: str) -> tuple[ProofCheck, ...]:
-        """The recorded tokens the entry of *environment*'s latest rollout rests on (``entry_refusal``)."""
-        rollout = self.environments[environment].rollout if environment in self.environments else None
-        if rollout is None or rollout.entry is None or not self._judged_here(environment):
+        """The recorded tokens the entries of what *environment* holds rest on (``entry_refusal``): its latest
+        rollout's, and that of the rollout which let in the version it serves beside it."""
+        state = self.environments.get(environment)
+        if state is None or not self._judged_here(environment):
             return ()
-        entry = rollout.entry
         policy = self.policy_of(environment)
-        checks = proof_checks(policy, self.service, environment, entry.request, entry.approvals)
-        promoter = entry.identity
-        if policy.identity.verified and promoter is not None and promoter.token:
-            audience = purpose_audience(policy.audience, PROMOTE, self.service, rollout.version, environment)
-            checks += (ProofCheck(promoter.token, policy.issuer, audience, policy.keys_url),)
-        return checks
+        checks: tuple[ProofCheck, ...] = ()
+        for rollout in (state.rollout, state.let_in):
+            if rollout is None or rollout.entry is None:
+                continue
+            entry = rollout.entry
+            checks += proof_checks(policy, self.service, environment, entry.request, entry.approvals)
+            if not policy.identity.verified:
+                continue
+            for identity, version in ((entry.identity, rollout.version), (rollout.replaced, rollout.previous)):
+                if identity is not None and identity.token and version is not None:
+                    audience = purpose_audience(policy.audience, PROMOTE, self.service, version, environment)
+                    checks += (ProofCheck(identity.token, policy.issuer, audience, policy.keys_url),)
+        return tuple(dict.fromkeys(checks))
 
     def entry_refusal(self, environment: str) -> Refusal | None:
-        """Why the latest rollout in *environment* was not let in by what its proofs now prove (rule
-        ``unproven-entry``), or ``None``: its approvals — those pending when it started — counted again under the
-        policy in force, at the time it started (where identities are verified: the issue time of the starter's own
-        token), must cover every group. A rollout that no longer holds traffic (rolled back, aborted) needs none."""
+        """Why what *environment* holds was not let in by what its proofs now prove (rule ``unproven-entry``), or
+        ``None``. Each version a cluster would be told to run there must have entered through a rollout whose
+        approvals — those pending when it started — counted again under the policy in force, at the time it started
+        (where identities are verified: the issue time of the starter's own token), cover every group: the latest
+        rollout's version while it holds traffic (rolled back or aborted, it holds none), and the version served
+        beside it or after it (``current``, a rollout's ``previous``) — through the rollout that made it current
+        (:attr:`EnvironmentState.let_in`): a history imported or appended with the state's credentials cannot
+        make a cluster serve a version by a rollout of its own that stopped."""
         policy = self.policy_of(environment)
         state = self.environments.get(environment)
-        rollout = state.rollout if state is not None else None
-        if not policy.approval_required or rollout is None or rollout.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
+        if not policy.approval_required or state is None:
             return None
+        rollout = state.rollout
+        serving = state.current
+        if rollout is not None and rollout.phase is not Phase.SUCCEEDED:
+            serving = rollout.previous
+        if rollout is not None and rollout.phase not in (Phase.ROLLED_BACK, Phase.ABORTED):
+            refusal = self._entry_problem(policy, environment, rollout)
+            if refusal is not None:
+                return refusal
+        if serving is None or (rollout is not None and rollout.phase is Phase.SUCCEEDED):
+            return None  # nothing served beside the latest rollout (a succeeded one serves its own version)
+        let_in = state.let_in
+        if let_in is None or let_in.version != serving:
+            return Refusal(
+                "unproven-entry",
+                f"{serving} would serve {environment}, and no rollout that succeeded there let it in: no cluster is "
+                "moved for it (its history must be repaired by the state's owner)",
+            )
+        return self._entry_problem(policy, environment, let_in, serving=True)
+
+    def _entry_problem(
+        self, policy: EnvironmentPolicy, environment: str, rollout: Rollout, *, serving: bool = False
+    ) -> Refusal | None:
+        """Why *rollout*'s entry into *environment* is not proven under *policy* now, or ``None``; *serving*: the
+        rollout that let in the version served beside or after the latest one."""
+        what = (
+            f"{rollout.version} would serve {environment}, but the rollout that let it in"
+            if serving
+            else f"the rollout of {rollout.version} in {environment}"
+        )
+        remedy = (
+            "its history must be repaired by the state's owner" if serving else "roll it back: findly-infra rollback"
+        )
         entry = rollout.entry or Entry()
         proofs = self.proofs
         if policy.identity.verified:
@@ -156,8 +198,16 @@ class DeploymentPipeline:
             if isinstance(started, str):
                 return Refusal(
                     "unproven-entry",
-                    f"the rollout of {rollout.version} in {environment} was started by {rollout.started_by or 'no one'}"
-                    f", and {started}: its entry cannot be proven, so no cluster is moved for it",
+                    f"{what} was started by {rollout.started_by or 'no one'}, and {started}: its entry cannot be "
+                    f"proven, so no cluster is moved for it ({remedy})",
+                )
+            replaced = self._replaced_at(policy, environment, rollout)
+            if replaced is not None and replaced > started:
+                return Refusal(
+                    "unproven-entry",
+                    f"{what} rests on tokens issued at {started.isoformat()}, before those that let in "
+                    f"{rollout.previous} ({replaced.isoformat()}) which it replaces: an earlier promotion's proofs, "
+                    f"replayed, so no cluster is moved for it ({remedy})",
                 )
             proofs = attrs.evolve(proofs, checked_at=started) if proofs is not None else None
         before = EnvironmentState(requested=entry.request, approvals=entry.approvals)
@@ -168,11 +218,18 @@ class DeploymentPipeline:
         if count.missing:
             return Refusal(
                 "unproven-entry",
-                f"the rollout of {rollout.version} in {environment} was let in without an approval from "
-                f"{', '.join(count.missing)} that its proofs now prove{count.describe_discounted()}: no cluster is "
-                "moved for it (roll it back: findly-infra rollback)",
+                f"{what} was let in without an approval from {', '.join(count.missing)} that its proofs now prove"
+                f"{count.describe_discounted()}: no cluster is moved for it ({remedy})",
             )
         return None
+
+    def _replaced_at(self, policy: EnvironmentPolicy, environment: str, rollout: Rollout) -> datetime | None:
+        """When the token of whoever let in the version *rollout* replaces was issued, where it still proves that
+        (a token that can no longer be checked orders nothing: ``None``)."""
+        if rollout.replaced is None or rollout.previous is None:
+            return None
+        found = _proven_at(policy, self.proofs, rollout.replaced, (self.service, rollout.previous, environment))
+        return None if isinstance(found, str) else found
 
     def _judged_here(self, environment: str) -> bool:
         """Whether *environment* has a policy to judge it by — in force or in the file: an environment retired from

@@ -107,6 +107,10 @@ class Rollout:
     """What let it in: the request and the approvals pending when it started, and who started it — so that, before
     a real cluster is moved for it, the proofs that let it in can be checked again (``None``: a first rollout with
     nothing pending, or one folded before entries were kept)."""
+    replaced: VerifiedIdentity | None = None
+    """Who started the rollout that let ``previous`` in (``EnvironmentState.let_in``), with their token, taken from
+    the state when this one started: its starter's token must not be older — an earlier promotion's tokens, replayed
+    by whoever can write the state, do not let an older version back in (``DeploymentPipeline.entry_refusal``)."""
 
 
 @attrs.frozen
@@ -162,6 +166,10 @@ class EnvironmentState:
     approvals: tuple[Approval, ...] = ()
     approval_runs: frozenset[str] = frozenset()
     """The GitHub Actions runs (``VerifiedIdentity.run``) that approved anything here: a run approves once."""
+    let_in: Rollout | None = None
+    """The rollout that made :attr:`current` current (the latest that succeeded here), with its entry: a cluster is
+    told to serve ``current`` (or a rollout's ``previous``) only where that entry is still proven
+    (``DeploymentPipeline.entry_refusal``)."""
 
     @property
     def phase(self) -> Phase:
@@ -215,6 +223,14 @@ def _entry(state: EnvironmentState, event: RolloutStarted) -> Entry | None:
     if request is None and not approvals and event.identity is None:
         return None
     return Entry(request, approvals, event.identity)
+
+
+def _replaced(state: EnvironmentState, event: RolloutStarted) -> VerifiedIdentity | None:
+    """Who started the rollout that let in the version *event* replaces, as *state* holds it."""
+    let_in = state.let_in
+    if let_in is None or let_in.entry is None or let_in.version != event.previous:
+        return None
+    return let_in.entry.identity
 
 
 def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PLR0911, PLR0912 - one arm per event
@@ -277,6 +293,7 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 started_by=event.actor,
                 started_by_id=event.identity.user_id if event.identity else None,
                 entry=_entry(state, event),
+                replaced=_replaced(state, event),
                 stages=event.stages,
                 validation=event.validation,
                 timings=event.timings,
@@ -303,7 +320,13 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
             return _replace(state, rollout=resumed)
         case RolloutSucceeded():
             rollout = _replace(_rollout(state), phase=Phase.SUCCEEDED, weight=100, stopped_at=event.at)
-            return _replace(state, rollout=rollout, current=event.version, succeeded=state.succeeded | {event.version})
+            return _replace(
+                state,
+                rollout=rollout,
+                current=event.version,
+                succeeded=state.succeeded | {event.version},
+                let_in=rollout,
+            )
         case RolledBack():
             return _stopped(state, Phase.ROLLED_BACK, event, weight=0)
         case RolloutAborted():

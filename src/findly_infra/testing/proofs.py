@@ -33,8 +33,12 @@ def _recorded(pipeline: DeploymentPipeline) -> Iterator[VerifiedIdentity]:
         if state.requested is not None and state.requested.identity is not None:
             yield state.requested.identity
         yield from (approval.identity for approval in state.approvals if approval.identity is not None)
-        entry = state.rollout.entry if state.rollout is not None else None
-        if entry is not None:
+        for rollout in (state.rollout, state.let_in):
+            if rollout is not None and rollout.replaced is not None:
+                yield rollout.replaced
+            entry = rollout.entry if rollout is not None else None
+            if entry is None:
+                continue
             if entry.request is not None and entry.request.identity is not None:
                 yield entry.request.identity
             yield from (approval.identity for approval in entry.approvals if approval.identity is not None)

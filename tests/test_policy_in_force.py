@@ -1010,3 +1010,29 @@ def test_an_earlier_promotion_replayed_with_the_state_credentials_never_moves_a_
         with pytest.raises(UnprovenEntryError, match="replayed"):
             command()
     assert cluster.weights("fn-posts", "production") == {"1.1.0": 100}
+
+
+def test_what_the_cluster_already_runs_does_not_strand_it_when_identities_become_verified_or_keys_retire() -> None:
+    """1.0.0 was let into a bound production by name, before the team verified identities there (or with tokens
+    whose key GitHub has since retired): its entry can no longer be proven. The cluster runs it, and keeping it
+    there is no entry — the next version, proven, rolls out beside it and replaces it, and a rollback returns to it
+    — while a version the cluster does not run is still refused (the tests above)."""
+    github, store, cluster = StandInProofs(), MemoryEventStore(), SimulatedCluster()
+    clock = VirtualClock(T0 + timedelta(hours=3))
+    metrics = ScriptedMetrics(lambda _: HEALTHY)
+    before = PipelineService(_canary(WEAK, bound=True), store, clock, metrics, cluster, proofs=github, wall=clock)
+    _released(before, "1.0.0")  # by name: production trusted names then
+    before.watch("fn-posts", "production", actor="findly", wait=clock.advance)
+    assert cluster.weights("fn-posts", "production") == {"1.0.0": 100}
+    team = _team(store, cluster, github)  # the real file now: production verified (adopted, on trust)
+    _released(team, "1.1.0", github)
+    team.rollback("fn-posts", "production", actor="bob", reason="not yet")
+    assert cluster.weights("fn-posts", "production") == {"1.0.0": 100}  # back to what ran
+    _released(team, "1.2.0", github)
+    team.watch("fn-posts", "production", actor="findly", wait=team.clock.advance)  # type: ignore[attr-defined]
+    assert cluster.weights("fn-posts", "production") == {"1.2.0": 100}
+    for token, (identity, _, at) in github.issued.items():  # GitHub retires its key: kept tokens prove nothing
+        github.issued[token] = (identity, "a retired key", at)
+    _released(team, "1.3.0", github)  # fresh tokens, a new key
+    team.watch("fn-posts", "production", actor="findly", wait=team.clock.advance)  # type: ignore[attr-defined]
+    assert cluster.weights("fn-posts", "production") == {"1.3.0": 100}

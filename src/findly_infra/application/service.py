@@ -1074,14 +1074,18 @@ class PipelineService:
     def _refuse_unproven(self, view: EnvironmentView) -> None:
         """Before a cluster the platform file binds is moved for *view*: the entry of each version it would run
         must be proven — the latest rollout's while it holds traffic, and that of the rollout which let in the
-        version served beside or after it — the approvals pending when it started, counted again under the policy
-        in force with what their tokens prove now (``DeploymentPipeline.entry_refusal``). A history imported, or
-        events written with the state's credentials, do not move a real cluster. The simulated cluster follows any
-        log."""
+        version served beside or after it, unless the cluster already runs that version (read back) — the approvals
+        pending when it started, counted again under the policy in force with what their tokens prove now
+        (``DeploymentPipeline.entry_refusal``). A history imported, or events written with the state's credentials,
+        do not move a real cluster. The simulated cluster follows any log."""
         if self.platform.kubernetes.cluster_for(view.environment) is None:
             return
         cached = self._cache.get(view.service) or self._load(view.service)
-        refusal = self._judged(cached, strict=view.environment).entry_refusal(view.environment)
+        judged = self._judged(cached, strict=view.environment)
+        refusal = judged.entry_refusal(view.environment)
+        if refusal is not None:  # what the cluster already runs stays: read it back, only when it matters
+            running = self.cluster.holding(view.service, view.environment).running.values()
+            refusal = judged.entry_refusal(view.environment, running=frozenset(running))
         if refusal is not None:
             raise UnprovenEntryError(refusal)
 

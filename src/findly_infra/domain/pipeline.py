@@ -8,7 +8,7 @@ which one spoke and a property test can aim at one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 
 import attrs
@@ -146,7 +146,7 @@ class DeploymentPipeline:
                     checks += (ProofCheck(identity.token, policy.issuer, audience, policy.keys_url),)
         return tuple(dict.fromkeys(checks))
 
-    def entry_refusal(self, environment: str) -> Refusal | None:
+    def entry_refusal(self, environment: str, *, running: Collection[str] = ()) -> Refusal | None:
         """Why what *environment* holds was not let in by what its proofs now prove (rule ``unproven-entry``), or
         ``None``. Each version a cluster would be told to run there must have entered through a rollout whose
         approvals — those pending when it started — counted again under the policy in force, at the time it started
@@ -154,7 +154,13 @@ class DeploymentPipeline:
         rollout's version while it holds traffic (rolled back or aborted, it holds none), and the version served
         beside it or after it (``current``, a rollout's ``previous``) — through the rollout that made it current
         (:attr:`EnvironmentState.let_in`): a history imported or appended with the state's credentials cannot
-        make a cluster serve a version by a rollout of its own that stopped."""
+        make a cluster serve a version by a rollout of its own that stopped.
+
+        *running*: the versions the cluster runs now, read back. Keeping what already runs there is no entry — a
+        version served beside or after the latest rollout, or the latest rollout's own once it succeeded, is not
+        judged again when the cluster already runs it — so that a version let in before the environment verified
+        identities, or by a token whose key GitHub has since retired, does not strand the cluster: the next rollout,
+        proven, replaces it, and a rollback returns to it."""
         policy = self.policy_of(environment)
         state = self.environments.get(environment)
         if not policy.approval_required or state is None:
@@ -163,12 +169,13 @@ class DeploymentPipeline:
         serving = state.current
         if rollout is not None and rollout.phase is not Phase.SUCCEEDED:
             serving = rollout.previous
-        if rollout is not None and rollout.phase not in (Phase.ROLLED_BACK, Phase.ABORTED):
+        kept = rollout is not None and rollout.phase is Phase.SUCCEEDED and rollout.version in running
+        if rollout is not None and rollout.phase not in (Phase.ROLLED_BACK, Phase.ABORTED) and not kept:
             refusal = self._entry_problem(policy, environment, rollout)
             if refusal is not None:
                 return refusal
-        if serving is None or (rollout is not None and rollout.phase is Phase.SUCCEEDED):
-            return None  # nothing served beside the latest rollout (a succeeded one serves its own version)
+        if serving is None or (rollout is not None and rollout.phase is Phase.SUCCEEDED) or serving in running:
+            return None  # nothing served beside the latest rollout (a succeeded one serves its own), or it runs
         let_in = state.let_in
         if let_in is None or let_in.version != serving:
             return Refusal(

@@ -271,6 +271,6 @@ class GitHubOidcStandIn:
 
 
 if __name__ == "__main__":  # python -m findly_infra.testing.github_oidc: served until interrupted
-    from findly_infra.testing._launch import github_oidc as _launch
+    from findly_infra.testing._launch import github_oidc as launch
 
-    raise SystemExit(_launch())
+    raise SystemExit(launch())

@@ -670,6 +670,6 @@ def _given(request: Any, field: str) -> bool:
 
 
 if __name__ == "__main__":  # python -m findly_infra.testing.gke: served until interrupted
-    from findly_infra.testing._launch import gke as _launch
+    from findly_infra.testing._launch import gke as launch
 
-    raise SystemExit(_launch())
+    raise SystemExit(launch())

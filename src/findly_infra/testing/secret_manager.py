@@ -749,6 +749,6 @@ def _condition_hash(binding: Any) -> str:
 
 
 if __name__ == "__main__":  # python -m findly_infra.testing.secret_manager: served until interrupted
-    from findly_infra.testing._launch import secret_manager as _launch
+    from findly_infra.testing._launch import secret_manager as launch
 
-    raise SystemExit(_launch())
+    raise SystemExit(launch())

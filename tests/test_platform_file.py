@@ -124,7 +124,11 @@ def test_generated_platforms_validate_and_round_trip(platform: Platform) -> None
     assert report.platform == platform
 
 
-CONFIG_CLASSES = [cls for cls in vars(__import__("findly_infra.domain", fromlist=["*"])).values() if attrs.has(cls)]
+CONFIG_CLASSES = [
+    cls
+    for cls in vars(__import__("findly_infra.domain", fromlist=["*"])).values()
+    if isinstance(cls, type) and attrs.has(cls)
+]
 
 
 @given(canary_strategies())

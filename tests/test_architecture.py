@@ -78,12 +78,27 @@ def _module_name(path: Path) -> str:
 MODULES = {_module_name(path): path for path in SRC.rglob("*.py")}
 
 
+def _main_block(statement: ast.stmt) -> bool:
+    test = statement.test if isinstance(statement, ast.If) else None
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and [type(c) for c in test.comparators] == [ast.Constant]
+        and getattr(test.comparators[0], "value", None) == "__main__"
+    )
+
+
 def _arrows(name: str) -> set[str]:
-    """The package's own modules that *name* imports — at the top, inside functions, or for type checking."""
+    """The package's own modules that *name* imports — at the top, inside functions, or for type checking; not
+    in its ``if __name__ == "__main__":`` block, which runs only when the module is the program (``python -m``: a
+    stand-in's launcher), never when it is imported."""
     path = MODULES[name]
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    tree.body = [statement for statement in tree.body if not _main_block(statement)]
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

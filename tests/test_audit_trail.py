@@ -408,9 +408,10 @@ def test_the_fold_keeps_exactly_what_the_events_say() -> None:
         started_by="erin",
         timings=(("watch", 300_000),),  # its plan: the watch it keeps whatever the file says later
     )
+    done = attrs.evolve(first, stopped_at=at(5))
     assert state == EnvironmentState(
-        current="1.0.0", succeeded=frozenset({"1.0.0"}), rollout=attrs.evolve(first, stopped_at=at(5))
-    )
+        current="1.0.0", succeeded=frozenset({"1.0.0"}), rollout=done, let_in=done
+    )  # let in: the rollout that made 1.0.0 current (a bound cluster serves it only when that one is proven)
     pipeline = apply(pipeline, pipeline.record_test("1.0.0", "development", "unit", True, actor="ci", at=at(6)))
     pipeline = apply(pipeline, pipeline.record_test("1.0.0", "development", "e2e", False, actor="ci", at=at(6)))
     state = pipeline.environments["development"]

@@ -44,7 +44,9 @@ from findly_infra.domain import (
     Phase,
     PlatformPolicy,
     PromotionRequested,
+    RolledBack,
     RolloutStarted,
+    RolloutSucceeded,
     StrategyKind,
     Verdict,
     VerifiedIdentity,
@@ -1036,3 +1038,37 @@ def test_what_the_cluster_already_runs_does_not_strand_it_when_identities_become
     _released(team, "1.3.0", github)  # fresh tokens, a new key
     team.watch("fn-posts", "production", actor="findly", wait=team.clock.advance)  # type: ignore[attr-defined]
     assert cluster.weights("fn-posts", "production") == {"1.3.0": 100}
+
+
+@pytest.mark.parametrize("trick", ["succeeded", "rolled back to it"])
+def test_a_candidate_on_its_canary_track_is_not_kept_by_the_cluster_running_it(trick: str) -> None:
+    """What the cluster runs on the primary track stays (above); a candidate on the canary track at 5% is not kept.
+    1.1.0's canary was let in by name, then production verified identities: its step is refused. Events appended with
+    the state's credentials — its rollout said to have succeeded, or a rollout of 9.9.9 rolled back to 1.1.0 — do
+    not move the cluster to serve 1.1.0 (the review of the exemption found both let through when any running version
+    counted)."""
+    github, store, cluster = StandInProofs(), MemoryEventStore(), SimulatedCluster()
+    clock = VirtualClock(T0 + timedelta(hours=3))
+    metrics = ScriptedMetrics(lambda _: HEALTHY)
+    before = PipelineService(_canary(WEAK, bound=True), store, clock, metrics, cluster, proofs=github, wall=clock)
+    _released(before, "1.0.0")
+    before.watch("fn-posts", "production", actor="findly", wait=clock.advance)
+    _released(before, "1.1.0")  # by name, at 5% when the team turns verification on
+    assert cluster.weights("fn-posts", "production") == {"1.0.0": 95, "1.1.0": 5}
+    with pytest.raises(UnprovenEntryError):
+        _team(store, cluster, github).step("fn-posts", "production", actor="findly")
+    events, length = store.load("fn-posts")
+    common = {"service": "fn-posts", "environment": "production", "actor": "mallory"}
+    at = events[-1].at + timedelta(seconds=1)
+    appended: tuple[Any, ...] = (
+        (RolloutSucceeded(version="1.1.0", at=at, **common),)
+        if trick == "succeeded"
+        else (
+            RolloutStarted(version="9.9.9", previous="1.1.0", strategy=StrategyKind.CANARY, at=at, **common),
+            RolledBack(version="9.9.9", restored="1.1.0", at=at, **common),
+        )
+    )
+    store.append("fn-posts", length, appended)
+    with pytest.raises(UnprovenEntryError, match=r"1\.1\.0"):
+        _team(store, cluster, github).reconcile("fn-posts", "production")
+    assert cluster.weights("fn-posts", "production") == {"1.0.0": 95, "1.1.0": 5}

@@ -406,3 +406,32 @@ def test_events_written_with_the_state_credentials_count_only_for_what_their_tok
     workflows.refused(
         "policy-in-force", "approve", SERVICE, VERSION, "--env", "production", "--actor", "alice", FINDLY_CONFIG=weak
     )
+
+
+def test_an_anchor_the_policy_stream_does_not_hold_blocks_every_decision(tmp_path: Path) -> None:
+    """An owner's anchor past the policy stream's end (a state restored from an older backup, the anchor row kept):
+    nothing could be in force, and the file given would judge — so every decision is refused, naming the anchor,
+    and nothing is recorded, until the owner anchors again (the anchor review found the decisions let through)."""
+    import sqlite3
+
+    with GitHubOidcStandIn() as github:
+        workflows = Workflows(tmp_path, github)
+        workflows.ok("deploy", SERVICE, VERSION, "--env", "development", FINDLY_ACTOR="ci")
+        workflows.ok("policy", "anchor", FINDLY_ACTOR="owner")
+        with sqlite3.connect(tmp_path / "state.sqlite3") as state:
+            state.execute("UPDATE policy_anchor SET position = 3")
+        weak = workflows.file("weak.yaml", platform_text(github.url, identity=""))
+        for environment in ("development", "production"):
+            message = workflows.refused(
+                "policy-in-force",
+                "deploy",
+                SERVICE,
+                "1.5.0",
+                "--env",
+                environment,
+                FINDLY_ACTOR="ci",
+                FINDLY_CONFIG=weak,
+            )
+            assert "the owner's anchor names _policy@3" in message
+        workflows.ok("policy", "anchor", FINDLY_ACTOR="owner")  # anchored again: decided as before
+        assert "already done" in workflows.ok("deploy", SERVICE, VERSION, "--env", "development", FINDLY_ACTOR="ci")

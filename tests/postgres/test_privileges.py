@@ -187,3 +187,17 @@ def test_only_the_owner_anchors_the_policy_in_force(postgres: PostgresServer, pg
     assert anchored.returncode == 0, anchored.stdout + anchored.stderr
     assert json.loads(anchored.stdout)["anchor"]["position"] == 0
     assert json.loads(findly(ci, tmp_path, "--json", "policy", "show").stdout)["anchored"] == 0
+
+
+def test_the_ci_users_refused_anchor_records_nothing(postgres: PostgresServer, pg_url: str, tmp_path: Path) -> None:
+    """Refused before anything is written: no adoption labelled as the owner's is left in the policy stream."""
+    assert findly(pg_url, tmp_path, "state", "migrate").returncode == 0
+    _grant_documented(pg_url, "findly_ci_norecord")
+    ci = _as(pg_url, "findly_ci_norecord")
+    assert findly(ci, tmp_path, "deploy", SERVICE, VERSION, "--env", "development").returncode == 0
+    weaker = tmp_path / "weaker.yaml"
+    weaker.write_text(EXAMPLE.read_text().replace("approval_required: true", "approval_required: false"))
+    before = json.loads(findly(ci, tmp_path, "--json", "policy", "show").stdout)["adoptions"]
+    refused = findly(ci, tmp_path, "--config", str(weaker), "--json", "policy", "anchor")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert json.loads(findly(ci, tmp_path, "--json", "policy", "show").stdout)["adoptions"] == before

@@ -417,13 +417,30 @@ class PostgresEventStore:
             ).fetchone()
         return None if row is None else PolicyAnchor(int(row[0]), str(row[1]), str(row[2]), _naive(row[3]))
 
-    def anchor_policy(self, anchor: PolicyAnchor) -> None:
+    def may_anchor(self) -> None:
         self._check_writable()
         if self._version < _ANCHORED:
             raise StateError(
                 f"--state {self.location} is at schema {self._version}, which keeps no anchor: have the schema's "
                 "owner run `findly-infra state migrate` first"
             )
+        with self._errors():
+            row = self._connection.execute(
+                "SELECT has_table_privilege('findly_policy_anchor', 'INSERT') "
+                "AND has_table_privilege('findly_policy_anchor', 'UPDATE')"
+            ).fetchone()
+        if row is None or not row[0]:
+            raise StateError(self._not_the_owner())
+
+    def _not_the_owner(self) -> str:
+        return (
+            f"--state {self.location}: only the schema's owner anchors the policy in force, and this database "
+            "user may not write findly_policy_anchor (docs/state-and-evidence.md grants the CI role SELECT on it "
+            "alone) — run `findly-infra policy anchor` with the owner's credentials"
+        )
+
+    def anchor_policy(self, anchor: PolicyAnchor) -> None:
+        self.may_anchor()
         try:
             self._connection.execute(
                 "INSERT INTO findly_policy_anchor (id, position, link, anchored_by, at) "
@@ -438,11 +455,7 @@ class PostgresEventStore:
                 },
             )
         except self._psycopg.errors.InsufficientPrivilege:
-            raise StateError(
-                f"--state {self.location}: only the schema's owner anchors the policy in force, and this database "
-                "user may not write findly_policy_anchor (docs/state-and-evidence.md grants the CI role SELECT on it "
-                "alone) — run `findly-infra policy anchor` with the owner's credentials"
-            ) from None
+            raise StateError(self._not_the_owner()) from None
         except self._psycopg.Error:
             with self._errors():
                 raise

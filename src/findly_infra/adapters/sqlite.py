@@ -421,9 +421,14 @@ class SqliteEventStore:
                 row = self._connection.execute(
                     "SELECT position, link, anchored_by, at FROM policy_anchor WHERE id = 1"
                 ).fetchone()
-            except sqlite3.OperationalError:  # a state written before anchors were kept: not anchored
+            except sqlite3.OperationalError as exc:  # a state written before anchors were kept: not anchored
+                if "no such table" not in str(exc):
+                    raise  # locked, or the disk: said as such (exit 5), never read as "not anchored"
                 return None
         return None if row is None else PolicyAnchor(int(row[0]), str(row[1]), str(row[2]), _parsed(row[3]))
+
+    def may_anchor(self) -> None:
+        self._check_writable()  # in a file, whoever may write it is its owner
 
     def anchor_policy(self, anchor: PolicyAnchor) -> None:
         """Keep *anchor*. In a file, the owner is whoever may write the file: the anchor protects against nothing

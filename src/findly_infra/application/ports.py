@@ -163,6 +163,10 @@ class PolicyAnchors(Protocol):
         """Keep *anchor* (replacing the last). Raises :class:`StateError` where the user may not write it."""
         ...
 
+    def may_anchor(self) -> None:
+        """Raise :class:`StateError` where the user may not write the anchor (asked before anything is written)."""
+        ...
+
 
 class SecretStates(Protocol):
     """What the secret store holds of a secret — its versions' states and ages, who may read it — never its value."""

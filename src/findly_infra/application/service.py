@@ -735,6 +735,7 @@ class PipelineService:
         check_input(actor=actor)
         if not isinstance(self.store, PolicyAnchors) or not isinstance(self.store, ChainedStore):
             raise BadInputError("this state keeps no anchor (memory://): anchor a durable state")
+        self.store.may_anchor()  # before the adoption is written: a user who may not anchor records nothing
         proposed, digest = self._file_policy()
         events = self._policy_stream()
         reading = self.policy_reading()
@@ -814,6 +815,10 @@ class PipelineService:
         for attempt in range(1, self.attempts + 1):
             reading = self.policy_reading()
             events = self._policies
+            if reading.anchor_problem is not None:  # nothing is adopted, nor decided, until the owner anchors again
+                if governs or adopting:
+                    raise PolicyRefusedError(Refusal(POLICY_IN_FORCE, reading.anchor_problem))
+                return Adoption()
             if reading.in_force == proposed:  # the file's policy is the one in force: nothing to judge
                 self._refuse_frozen(reading, environment if governs else None)
                 return Adoption()
@@ -1080,12 +1085,15 @@ class PipelineService:
         do not move a real cluster. The simulated cluster follows any log."""
         if self.platform.kubernetes.cluster_for(view.environment) is None:
             return
+        if (broken := self.policy_reading().anchor_problem) is not None:  # no policy to judge the entry by
+            raise UnprovenEntryError(Refusal("unproven-entry", f"no cluster is moved: {broken}"))
         cached = self._cache.get(view.service) or self._load(view.service)
         judged = self._judged(cached, strict=view.environment)
         refusal = judged.entry_refusal(view.environment)
         if refusal is not None:  # what the cluster already runs stays: read it back, only when it matters
-            running = self.cluster.holding(view.service, view.environment).running.values()
-            refusal = judged.entry_refusal(view.environment, running=frozenset(running))
+            running = self.cluster.holding(view.service, view.environment).running
+            primary = running.get(view.service)  # the primary Deployment alone: a candidate's track keeps nothing
+            refusal = judged.entry_refusal(view.environment, running=frozenset({primary} if primary else ()))
         if refusal is not None:
             raise UnprovenEntryError(refusal)
 

@@ -669,10 +669,15 @@ class PolicyReading:
     """The position of the adoption the state's owner anchored (``None``: not anchored)."""
     unreachable: bool = False
     """Whether a proof could not be checked because its issuer's keys could not be read (try again)."""
+    anchor_problem: str | None = None
+    """Why the owner's anchor does not hold (it names an adoption the stream does not hold, or with another link):
+    every environment is blocked — a policy in force or not, since an anchor past the stream's end would otherwise
+    leave nothing in force and the platform file given to judge by — until the owner anchors again."""
 
     def blocked(self, environment: str) -> str | None:
-        """Why decisions in *environment* are refused (its policy in force cannot be proven), or ``None``."""
-        return self.frozen.get(environment)
+        """Why decisions in *environment* are refused (its policy in force cannot be proven, or the owner's anchor
+        does not hold), or ``None``."""
+        return self.frozen.get(environment) or self.anchor_problem
 
 
 def adoption_checks(adoptions: Sequence[PolicyAdopted], anchored: int | None = None) -> tuple[ProofCheck, ...]:
@@ -778,4 +783,6 @@ def read_policy(
         trusted += judged.trusted
     if anchor_problem is not None and held is not None:
         frozen = {policy.environment: anchor_problem for policy in held.environments}
-    return PolicyReading(held, position, adopter, tuple(damage), frozen, tuple(trusted), anchored, unreachable)
+    return PolicyReading(
+        held, position, adopter, tuple(damage), frozen, tuple(trusted), anchored, unreachable, anchor_problem
+    )

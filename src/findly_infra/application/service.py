@@ -217,6 +217,8 @@ class PipelineService:
     )
     _anchor_read: tuple[int, PolicyAnchor | None] | None = attrs.field(default=None, init=False, repr=False)
     _simulated: tuple[PlatformPolicy, PlatformPolicy] | None = attrs.field(default=None, init=False, repr=False)
+    _verifying: tuple[PlatformPolicy, bool] | None = attrs.field(default=None, init=False, repr=False)
+    """The judging policy, and whether any of its environments verifies identities (proofs are checked only then)."""
     _proposed: tuple[Platform, PlatformPolicy, str] | None = attrs.field(default=None, init=False, repr=False)
     """The platform file's policy and its digest, for the platform they were made of (made once, not per decision)."""
 
@@ -926,7 +928,12 @@ class PipelineService:
         """*pipeline* judged by the policy in force, with what the tokens its pending approvals and requests rest
         on prove (each verified once a process). *strict*: the environment a decision is about to be taken in —
         a token there whose issuer could not be reached is exit 5 (try again), not an approval missing."""
-        judged = pipeline.judged_by(self._judging())
+        policy = self._judging()
+        if self._verifying is None or self._verifying[0] is not policy:
+            self._verifying = (policy, any(p.identity.verified for p in policy.environments))
+        if not self._verifying[1]:  # names are trusted everywhere: no token to check (most decisions, simulations)
+            return pipeline.judged_by(policy)
+        judged = pipeline.judged_by(policy)
         checks = [check for name in judged.environments for check in judged.proof_checks(name)]
         if strict is not None and strict in judged.environments:
             checks += judged.entry_checks(strict)

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import attrs
 
-from findly_infra.domain import ClusterBinding
+from findly_infra.domain import ClusterBinding, StrategyKind
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.platform import Platform
 
-__all__ = ["STEP", "bind", "quick", "quick_text", "real_time"]
+__all__ = ["STEP", "bind", "gated", "quick", "quick_text", "real_time"]
 
 STEP = 0.3
 """Seconds: every canary stage, bake and watch of :func:`quick` (the seed's take minutes), and how long a test's watch
@@ -72,6 +72,23 @@ def bind(platform: Platform, *environments: str, context: str = "stand-in") -> P
     """*platform* with *environments* bound to the kubeconfig *context* (``kubernetes.clusters``)."""
     clusters = tuple(ClusterBinding(environment, context=context) for environment in environments)
     return attrs.evolve(platform, kubernetes=attrs.evolve(platform.kubernetes, clusters=clusters))
+
+
+def gated(platform: Platform, environment: str) -> Platform:
+    """*platform* whose *environment* asks for approvals (so that it has promotions to approve) and rolls out
+    blue-green, its manual business validation included (so that it has a rollout step to approve)."""
+    environments = tuple(
+        attrs.evolve(
+            env,
+            approval_required=True,
+            approvers=("devops-team", "security-team"),
+            deployment_strategy=StrategyKind.BLUE_GREEN,
+        )
+        if env.name == environment
+        else env
+        for env in platform.environments
+    )
+    return attrs.evolve(platform, environments=environments)
 
 
 def real_time(interval: timedelta) -> None:

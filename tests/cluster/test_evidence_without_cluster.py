@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import stamina
 import yaml
@@ -27,7 +26,7 @@ from findly_infra.domain import Phase, StrategyKind
 from findly_infra.domain.platform import Platform
 from findly_infra.render.access import access_objects
 from findly_infra.testing.kubernetes import KubernetesStandIn
-from tests.cluster.bound import bind, quick, real_time
+from tests.cluster.bound import bind, gated, quick, real_time
 from tests.conftest import EXAMPLE
 
 ENV, NS, SERVICE = "development", "findly-now-development", "fn-posts"
@@ -36,19 +35,7 @@ ENV, NS, SERVICE = "development", "findly-now-development", "fn-posts"
 def _platform() -> Platform:
     """development bound to the stand-in, asking for approvals and rolling out blue-green (its business validation
     is a manual step), in seconds."""
-    platform = load_platform(EXAMPLE)
-    environments = tuple(
-        attrs.evolve(
-            env,
-            approval_required=True,
-            approvers=("devops-team", "security-team"),
-            deployment_strategy=StrategyKind.BLUE_GREEN,
-        )
-        if env.name == ENV
-        else env
-        for env in platform.environments
-    )
-    return quick(bind(attrs.evolve(platform, environments=environments), ENV))
+    return quick(bind(gated(load_platform(EXAMPLE), ENV), ENV))
 
 
 @pytest.fixture

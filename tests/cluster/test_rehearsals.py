@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import yaml
 
@@ -27,28 +26,11 @@ from findly_infra.domain import Phase, StrategyKind
 from findly_infra.domain.platform import Platform
 from findly_infra.render.access import access_objects
 from findly_infra.testing.kubernetes import KubernetesStandIn
-from tests.cluster.bound import bind, quick_text
+from tests.cluster.bound import bind, gated, quick_text
 from tests.conftest import EXAMPLE
 
 ENV, NS, SERVICE = "development", "findly-now-development", "fn-posts"
 T0 = datetime(2026, 1, 5, 9)
-
-
-def _gated(platform: Platform) -> Platform:
-    """development asks for approvals (so that it has promotions to approve) and rolls out blue-green, its manual
-    business validation included (so that it has a rollout step to approve)."""
-    environments = tuple(
-        attrs.evolve(
-            env,
-            approval_required=True,
-            approvers=("devops-team", "security-team"),
-            deployment_strategy=StrategyKind.BLUE_GREEN,
-        )
-        if env.name == ENV
-        else env
-        for env in platform.environments
-    )
-    return attrs.evolve(platform, environments=environments)
 
 
 @pytest.fixture
@@ -72,7 +54,7 @@ def _rehearsed(store: MemoryEventStore, until: str) -> None:
     """A rehearsal, on the simulated cluster (development bound to none): 1.0.0 released in development, then 2.0.0
     *until* ``requested`` (its promotion waits for approvals), ``awaiting`` (its blue-green rollout waits for the
     business validation) or ``paused`` (then paused by a person)."""
-    platform = _gated(load_platform(EXAMPLE))
+    platform = gated(load_platform(EXAMPLE), ENV)
     settings = Settings(state="memory://", now=T0)
     with open_runtime(settings, platform, store=store, cluster=SimulatedCluster()) as runtime:
         release, clock = runtime.service, runtime.virtual
@@ -113,7 +95,7 @@ COMMANDS: dict[str, Callable[[PipelineService], Any]] = {
 def rehearsal(kubeconfig: Path) -> tuple[MemoryEventStore, Platform]:
     store = MemoryEventStore()
     _rehearsed(store, "awaiting")
-    return store, bind(_gated(load_platform(EXAMPLE)), ENV, context="findly-dev")
+    return store, bind(gated(load_platform(EXAMPLE), ENV), ENV, context="findly-dev")
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
@@ -144,7 +126,7 @@ def test_in_virtual_time_evidence_and_reads_still_go(kubeconfig: Path, cluster: 
     reading the cluster back (``holding``) is allowed in any time."""
     store = MemoryEventStore()
     _rehearsed(store, "requested")
-    platform = bind(_gated(load_platform(EXAMPLE)), ENV, context="findly-dev")
+    platform = bind(gated(load_platform(EXAMPLE), ENV), ENV, context="findly-dev")
     requests = cluster.requests
     with open_runtime(Settings(state="memory://"), platform, store=store, cluster=SimulatedCluster()) as runtime:
         release = runtime.service
@@ -165,7 +147,7 @@ def test_in_virtual_time_evidence_and_reads_still_go(kubeconfig: Path, cluster: 
 def test_a_paused_rehearsal_cannot_be_ended_on_a_bound_cluster_either(kubeconfig: Path) -> None:
     store = MemoryEventStore()
     _rehearsed(store, "paused")
-    platform = bind(_gated(load_platform(EXAMPLE)), ENV, context="findly-dev")
+    platform = bind(gated(load_platform(EXAMPLE), ENV), ENV, context="findly-dev")
     with open_runtime(Settings(state="memory://"), platform, store=store, cluster=SimulatedCluster()) as runtime:
         for name in ("resume", "abort", "rollback"):
             with pytest.raises(RehearsalRefusedError):

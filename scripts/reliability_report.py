@@ -7,6 +7,7 @@ matrix, how many cases were tried and how many failed. Exit 1 when any failed.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,13 +54,20 @@ def main() -> int:
     failed_any = False
     rows = []
     seen: set[str] = set()
+    totals: Counter[str] = Counter()
+    details: list[tuple[str, Counter[str]]] = []
     with tempfile.TemporaryDirectory() as folder:
         for name, selection in MATRICES.items():
             report = Path(folder) / "report.xml"
+            tallied = Path(folder) / f"tally-{len(rows)}.jsonl"
             subprocess.run(
                 [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *selection],
                 cwd=ROOT,
-                env={**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "thorough")},
+                env={
+                    **os.environ,
+                    "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "thorough"),
+                    "FINDLY_RELIABILITY_TALLY": str(tallied),  # tests/reliability.py: what each test did, counted
+                },
                 check=False,
                 stdout=subprocess.DEVNULL,
             )
@@ -76,13 +84,49 @@ def main() -> int:
                     print(f"FAILED {key}")
                 seen.add(key)
             failed_any = failed_any or counts["failed"] > 0
+            figures = _figures(tallied)
+            figures["inputs tried"] = figures.pop("examples", 0) + counts["passed"] + counts["failed"]
             rows.append((name, sum(counts.values()), counts["failed"], counts["skipped"]))
+            totals.update(figures)
+            details.append((name, figures))
     width = max(len(name) for name, *_ in rows)
     print(f"{'matrix':{width}} {'tried':>6} {'failed':>7} {'skipped':>8}")
     for name, tried, failed, skipped in rows:
         print(f"{name:{width}} {tried:>6} {failed:>7} {skipped:>8}")
     print(f"{len(seen)} distinct cases (a case may sit in two matrices); properties ran their profile's examples each")
-    return 1 if failed_any else 0
+    print()
+    print("what the matrices did (counted where it happens: tests/reliability.py)")
+    for name, figures in details:
+        print(f"  {name}")
+        print("    " + ", ".join(f"{figure} {figures[figure]:,}" for figure in FIGURES if figure in figures))
+    print("  all matrices: " + ", ".join(f"{figure} {totals[figure]:,}" for figure in FIGURES))
+    lost = totals["events lost"] + totals["events repeated"]
+    if lost:
+        print(f"{lost} events lost or repeated")
+    return 1 if failed_any or lost else 0
+
+
+FIGURES = (
+    "kills",
+    "freezes",
+    "racing commands",
+    "inputs tried",
+    "events checked",
+    "events lost",
+    "events repeated",
+)
+"""The figures printed, in order: processes killed (SIGKILL, or a harness dying at a write point), servers frozen
+(SIGSTOP), commands racing on one state, inputs tried (each property example and each case), and the events of logs
+compared after a fault with what they must hold — how many of them were lost or repeated."""
+
+
+def _figures(path: Path) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            counts[entry["figure"]] += int(entry["count"])
+    return counts
 
 
 if __name__ == "__main__":

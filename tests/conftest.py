@@ -18,6 +18,25 @@ settings.register_profile("thorough", parent=settings.get_profile("default"), ma
 settings.register_profile("mutation", parent=settings.get_profile("default"), max_examples=30, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+
+def _count_examples() -> None:
+    """In the reliability run (``scripts/reliability_report.py``): every example a property tries is an input tried,
+    counted through Hypothesis' observability callbacks (one ``test_case`` observation per example run)."""
+    from hypothesis.internal.observability import add_observability_callback
+
+    from tests.reliability import tally
+
+    def seen(observation: object, _thread: int | None = None) -> None:
+        status = getattr(observation, "status", None)
+        if getattr(observation, "type", None) == "test_case" and getattr(status, "value", status) != "gave_up":
+            tally("examples")
+
+    add_observability_callback(seen, all_threads=True)
+
+
+if os.environ.get("FINDLY_RELIABILITY_TALLY"):
+    _count_examples()
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "findly.yaml"
 PAST = "2026-01-05T09:00:00Z"

@@ -14,6 +14,7 @@ import pytest
 
 from findly_infra.adapters.sqlite import SqliteEventStore, SqliteSimulatedCluster
 from tests.conftest import EXAMPLE, PAST
+from tests.reliability import compare_logs, tally
 from tests.test_cli import run
 
 
@@ -34,10 +35,12 @@ def test_a_killed_rollout_resumes_without_losing_or_repeating_anything(tmp_path:
     time.sleep(kill_after)
     watcher.send_signal(signal.SIGKILL)
     watcher.wait(10)
+    tally("kills")
     before, _ = SqliteEventStore(state).load("fn-posts")
     resumed = run("rollout", "fn-posts", "--env", "development", "--watch", env=env)
     assert resumed.returncode == 0, resumed.stderr
     events, _ = SqliteEventStore(state).load("fn-posts")
+    compare_logs(before, events[: len(before)])
     assert events[: len(before)] == before  # nothing lost, nothing rewritten
     canary = [e for e in events if e.version == "1.0.0"]
     assert [e.type for e in canary].count("rollout_started") == 1

@@ -23,6 +23,7 @@ from findly_infra.domain import (
     Verdict,
 )
 from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a test class
+from tests.reliability import tally
 
 AT = datetime(2026, 11, 26, 9, 0)
 
@@ -86,6 +87,7 @@ def test_racing_processes_have_exactly_one_winner(tmp_path: Path) -> None:
     for process in processes:
         process.join(60)
     outcomes = [results.get(timeout=10) for _ in processes]
+    tally("racing commands", len(processes))
     winners = [suite for outcome, suite in outcomes if outcome == "won"]
     assert len(winners) == 1
     events, version = SqliteEventStore(path).load("fn-posts")

@@ -30,6 +30,7 @@ from findly_infra.domain.events import Event
 from findly_infra.testing import MemoryEventStore, ScenarioMetrics, SimulatedCluster, VirtualClock
 
 from .conftest import EXAMPLE
+from .reliability import compare_logs, tally
 
 PLATFORM = load_platform(EXAMPLE)
 T0 = datetime(2026, 1, 5, 9)
@@ -49,6 +50,7 @@ class WritePoints:
     def reach(self, point: str) -> None:
         self.passed.append(point)
         if len(self.passed) == self.dies_at:
+            tally("kills")
             raise Killed(point)
 
 
@@ -268,6 +270,7 @@ def test_a_command_killed_at_any_write_point_and_run_again_ends_as_if_never_kill
     command(world.process(), world.clock)  # the retry: never refused for the crash's sake
 
     phase, shape, routes = _summary(world, env)
+    compare_logs(expected_shape, shape)
     assert phase == expected_phase
     assert shape == expected_shape  # nothing lost, nothing repeated: the same decisions in the same order
     assert routes == expected_routes

@@ -30,6 +30,7 @@ from findly_infra.domain import events as recorded_events
 from findly_infra.domain.events import AnalysisRecorded, Event, RolledBack, Verdict
 from findly_infra.testing import MemoryEventStore, ScenarioMetrics, SimulatedCluster, VirtualClock
 from tests.conftest import EXAMPLE
+from tests.reliability import tally
 from tests.test_cli import run
 from tests.test_release_cli import cli
 
@@ -526,6 +527,7 @@ def test_racing_commands_of_one_service_all_land(env: dict[str, str]) -> None:
         for suite in suites
     ]
     codes = [racer.wait(120) for racer in racers]
+    tally("racing commands", len(racers))
     for racer in racers:
         assert racer.stderr is not None
         racer.stderr.close()

@@ -35,6 +35,7 @@ from findly_infra.testing.kubernetes import KubernetesStandIn
 from tests.cluster.bound import STEP, quick, quick_text, real_time
 from tests.cluster.test_access import allowed
 from tests.conftest import EXAMPLE
+from tests.reliability import tally
 
 ENV, NS, SERVICE = "development", "findly-now-development", "fn-posts"
 
@@ -321,9 +322,11 @@ class DyingObjects:
     def apply(self, manifest: Any, **options: Any) -> Any:
         self.writes += 1
         if self.writes == self.dies_at and not self.after:
+            tally("kills")
             raise Killed
         result = self.inner.apply(manifest, **options)
         if self.writes == self.dies_at:
+            tally("kills")
             raise Killed
         return result
 

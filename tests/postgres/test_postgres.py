@@ -28,6 +28,7 @@ from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a te
 from findly_infra.testing.postgresql import PostgresServer
 from tests.conftest import EXAMPLE, PAST
 from tests.log_integrity import SERVICE, Rows, batches, check_tampering, histories, rows_as_inserts, tampering
+from tests.reliability import tally
 from tests.test_release_cli import cli
 
 AT = datetime(2026, 11, 26, 9, 0)
@@ -157,6 +158,7 @@ def test_a_writer_killed_mid_transaction_leaves_nothing_and_blocks_no_one(pg_url
     assert child.stdout.readline().strip() == "inserted"
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
+    tally("kills")
     child.stdout.close()
     store = PostgresEventStore(pg_url)
     assert store.load("fn-posts") == ([], 0)  # the server rolled the dead session's transaction back

@@ -216,6 +216,33 @@ def test_a_new_command_on_a_frozen_server_gives_up_connecting_with_exit_5(server
     assert "FINDLY_STATE_TIMEOUT" in message
 
 
+def test_a_migration_waiting_on_another_migrators_lock_gives_up_after_the_timeout(pg_url: str) -> None:
+    from findly_infra.adapters.postgresql import _LOCK
+
+    with psycopg.connect(pg_url, autocommit=True) as stuck:
+        stuck.execute("SELECT pg_advisory_lock(%s)", (_LOCK,))  # a migrator that never lets go
+        with pytest.raises(DependencyUnavailableError, match="lock timeout"):
+            PostgresEventStore(pg_url, timeout=1)
+    PostgresEventStore(pg_url).close()  # once it has let go, the schema is made
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute("SELECT count(*) FROM findly_schema").fetchone() != (0,)
+
+
+def test_an_append_waiting_on_a_stuck_writers_row_gives_up_after_the_timeout(pg_url: str) -> None:
+    store = PostgresEventStore(pg_url, timeout=1)
+    try:
+        with psycopg.connect(pg_url) as stuck:  # a transaction holding event 0, neither committed nor rolled back
+            stuck.execute(
+                "INSERT INTO findly_events (service, position, type, at, body) VALUES ('fn-posts', 0, 't', now(), '{}')"
+            )
+            with pytest.raises(DependencyUnavailableError, match=r"lock timeout.*nothing was written"):
+                store.append("fn-posts", 0, [_result("waits")])
+            stuck.rollback()
+        assert store.append("fn-posts", 0, [_result("after")]) == 1
+    finally:
+        store.close()
+
+
 # ---- the URL as written ---------------------------------------------------------------------------------------------
 
 
@@ -300,6 +327,24 @@ def test_a_url_parameter_libpq_refuses_or_a_state_cannot_use_is_exit_2_naming_it
     assert named in message
     assert "findly:***@127.0.0.1" in message
     assert str(urlsplit(pg_url).password) not in message  # the password never printed
+
+
+def test_what_a_pg_variable_sets_counts_as_the_users_and_the_rest_is_ours() -> None:
+    from findly_infra.adapters.postgresql import _connection_parameters
+
+    environ = {"PGCONNECT_TIMEOUT": "11", "PGOPTIONS": "-c search_path=x"}
+    parameters = _connection_parameters("postgresql://u@db.example/app?sslmode=verify-full", 5, environ, "", str)
+    assert "connect_timeout" not in parameters  # libpq reads PGCONNECT_TIMEOUT itself
+    assert parameters["options"] == (
+        "-c lock_timeout=5000 -c statement_timeout=10000 -c idle_in_transaction_session_timeout=10000 -c search_path=x"
+    )
+    assert (parameters["sslmode"], parameters["keepalives_idle"], parameters["tcp_user_timeout"]) == (
+        "verify-full",
+        "5",
+        "5000",
+    )
+    assert parameters["fallback_application_name"] == "findly-infra"
+    assert "application_name" not in parameters
 
 
 def test_a_bad_url_is_refused_before_anything_is_reached() -> None:

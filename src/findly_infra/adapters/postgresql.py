@@ -134,6 +134,8 @@ _REQUEST_BOUND = 3
 (``statement_timeout``, twice the timeout, which counts a lock waited for) end any request of a server that runs,
 and the rest is the time to say so."""
 _LINKED = 3
+_LINKED_AT_ONCE = 10_000
+"""Events linked by one request when a schema 1 database is migrated (each its own bound)."""
 """The schema version from which events carry their links."""
 _SEALED = 4
 """The schema version from which snapshots are sealed."""
@@ -351,11 +353,14 @@ class PostgresEventStore:
                 "SELECT position, body FROM findly_events WHERE service = %s ORDER BY position", (service,)
             ).fetchall()
             links = links_for(GENESIS, service, 0, (str(body) for _, body in rows))
+            updates = [(value, service, position) for (position, _), value in zip(rows, links, strict=True)]
             with connection.cursor() as cursor:
-                cursor.executemany(
-                    "UPDATE findly_events SET link = %s WHERE service = %s AND position = %s",
-                    [(value, service, position) for (position, _), value in zip(rows, links, strict=True)],
-                )
+                for start in range(0, len(updates), _LINKED_AT_ONCE):
+                    self._watch.touch()  # a long history is linked in requests of a bounded size
+                    cursor.executemany(
+                        "UPDATE findly_events SET link = %s WHERE service = %s AND position = %s",
+                        updates[start : start + _LINKED_AT_ONCE],
+                    )
 
     # ---- the port ------------------------------------------------------------------------------------------------
 

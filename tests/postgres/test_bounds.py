@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -199,6 +200,28 @@ def test_a_write_cut_by_a_frozen_server_is_whole_or_absent_and_the_log_verifies(
         store.close()
     code, verified = cli(_env(url), "state", "verify")
     assert (code, verified["intact"]) == (0, True)
+
+
+def test_the_watchdog_cuts_a_request_left_unanswered_and_nothing_else() -> None:
+    from findly_infra.adapters.postgresql import _Watchdog
+
+    ours, theirs = socket.socketpair()
+    watch = _Watchdog(0.2, ours.fileno())
+    try:
+        with watch.watching():
+            theirs.sendall(b"a")
+            assert ours.recv(1) == b"a"  # answered within the bound
+        time.sleep(0.5)  # idle, past the bound: no request, nothing cut
+        theirs.sendall(b"b")
+        assert ours.recv(1) == b"b"
+        assert not watch.fired
+        with watch.watching():
+            assert ours.recv(1) == b""  # never answered: shut down, the blocked read returns
+        assert watch.fired
+    finally:
+        watch.stop()
+        ours.close()
+        theirs.close()
 
 
 def test_a_new_command_on_a_frozen_server_gives_up_connecting_with_exit_5(server: PostgresServer) -> None:

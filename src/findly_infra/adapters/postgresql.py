@@ -798,8 +798,9 @@ class _Watchdog:
     raises ``OperationalError`` ("server closed the connection unexpectedly"), which :meth:`fired` explains. The
     server, once it runs again, reads that end too and rolls back the transaction it had not committed.
 
-    One thread a store, started on first use, waiting on a condition: arming and disarming cost a lock, not a
-    thread. :meth:`stop` is called before the connection is closed, so a socket number that another file may take
+    One thread a store, started on first use, waiting on a condition: arming and disarming cost a lock, neither a
+    thread nor a wake-up (every deadline is a full bound away when set, so the thread, idle, looks again a bound
+    later). :meth:`stop` is called before the connection is closed, so a socket number that another file may take
     afterwards is never shut down.
     """
 
@@ -823,7 +824,6 @@ class _Watchdog:
                 if self._thread is None and not self._stopped:
                     self._thread = threading.Thread(target=self._run, name="findly-postgresql-watchdog", daemon=True)
                     self._thread.start()
-                self._condition.notify()
         try:
             yield
         finally:
@@ -847,8 +847,8 @@ class _Watchdog:
     def _run(self) -> None:
         with self._condition:
             while not self._stopped:
-                if self._deadline is None:
-                    self._condition.wait()
+                if self._deadline is None:  # a deadline set meanwhile is a bound away: no need to be woken for it
+                    self._condition.wait(self.bound)
                     continue
                 left = self._deadline - time.monotonic()
                 if left > 0:

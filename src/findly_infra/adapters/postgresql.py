@@ -134,9 +134,9 @@ _REQUEST_BOUND = 3
 (``statement_timeout``, twice the timeout, which counts a lock waited for) end any request of a server that runs,
 and the rest is the time to say so."""
 _LINKED = 3
-_LINKED_AT_ONCE = 10_000
-"""Events linked by one request when a schema 1 database is migrated (each its own bound)."""
 """The schema version from which events carry their links."""
+_LINKED_AT_ONCE = 10_000
+"""Events linked by one request when a schema 1 database is migrated (each request its own bound)."""
 _SEALED = 4
 """The schema version from which snapshots are sealed."""
 _ANCHORED = 5
@@ -215,9 +215,9 @@ class PostgresEventStore:
     def _unanswered(self) -> str:
         return (
             f"--state {self.location}: PostgreSQL did not answer a request within {self._watch.bound:g} s (3 x "
-            f"FINDLY_STATE_TIMEOUT={self.timeout:g} s) and the connection was cut: a write it was making is applied "
-            "whole or not at all (the server rolls back a transaction it had not committed once it runs again) — run "
-            "the command again when the server answers; it reads the log as it is"
+            f"FINDLY_STATE_TIMEOUT={self.timeout:g} s) and the connection was cut: a write it was making, if any, "
+            "is applied whole or not at all (the server rolls back a transaction it had not committed once it runs "
+            "again) — run the command again when the server answers; it reads the log as it is"
         )
 
     @contextlib.contextmanager
@@ -706,7 +706,6 @@ class PostgresSimulatedCluster:
 
 # ---- bounds: the connection's parameters, and the watchdog of a server that stops answering -----------------------
 
-_OURS_UNLESS_SET = ("connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count")
 _UNSUPPORTED = {
     # libpq: "replication … the connection … should use the replication protocol instead of the normal protocol …
     # In physical or logical replication mode, only the simple query protocol can be used" (libpq-connect.html) —
@@ -741,7 +740,7 @@ def _connection_parameters(
         if name in given:
             return given[name]
         variable = known[name].envvar if name in known else None
-        return environ.get(variable.decode()) or None if variable else None
+        return (environ.get(variable.decode()) or None) if variable else None
 
     for name, why in _UNSUPPORTED.items():
         if set_by_user(name) is not None:
@@ -795,7 +794,7 @@ class _Watchdog:
     nor enforces ``statement_timeout``, and the kernel acknowledges what is sent to it, so no TCP timeout fires
     either. A cancel request would go to that same server (``PQcancel`` of libpq < 17 waits for it without a
     bound). So the socket is shut down: ``poll`` returns at once, libpq reads the end of the stream and psycopg
-    raises ``OperationalError`` ("server closed the connection unexpectedly"), which :meth:`fired` explains. The
+    raises ``OperationalError`` ("server closed the connection unexpectedly"), which ``fired`` explains. The
     server, once it runs again, reads that end too and rolls back the transaction it had not committed.
 
     One thread a store, started on first use, waiting on a condition: arming and disarming cost a lock, neither a

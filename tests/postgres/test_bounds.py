@@ -304,6 +304,8 @@ def test_our_bounds_join_the_urls_parameters_and_never_replace_them(pg_url: str)
         options="-c statement_timeout=7s -c search_path=public",
         application_name="deploy job 7",
         connect_timeout="9",
+        target_session_attrs="read-write",
+        sslmode="disable",
     )
     store = PostgresEventStore(url, timeout=2)
     try:
@@ -319,7 +321,13 @@ def test_our_bounds_join_the_urls_parameters_and_never_replace_them(pg_url: str)
         assert show("application_name") == "deploy job 7"
         assert show("lock_timeout") == "2s"  # ours, joined to theirs
         assert show("idle_in_transaction_session_timeout") == "4s"
-        assert connection.info.get_parameters()["connect_timeout"] == "9"
+        given = connection.info.get_parameters()
+        assert (given["connect_timeout"], given["target_session_attrs"], given["sslmode"]) == (
+            "9",
+            "read-write",
+            "disable",
+        )
+        assert given["keepalives_idle"] == "2"  # ours, where the URL says nothing
     finally:
         store.close()
     store = PostgresEventStore(pg_url, timeout=2)

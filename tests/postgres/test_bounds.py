@@ -107,7 +107,7 @@ def test_a_watch_on_a_server_that_freezes_ends_with_exit_5_and_the_log_it_left_v
             child.communicate()
     assert child.returncode == 5, err
     error = json.loads(out)["error"]
-    assert "FINDLY_STATE_TIMEOUT" in error["message"]
+    assert "did not answer a request within 3 s (3 x FINDLY_STATE_TIMEOUT=1 s)" in error["message"]
     assert "findly:***@127.0.0.1" in error["message"]  # the state named, its password not
     assert server.password not in out + err
     _settled(url)
@@ -184,7 +184,7 @@ def test_a_write_cut_by_a_frozen_server_is_whole_or_absent_and_the_log_verifies(
             child.kill()
             child.communicate()
     assert child.returncode == 5, (out, err)
-    assert "FINDLY_STATE_TIMEOUT" in out
+    assert "did not answer a request within 3 s (3 x FINDLY_STATE_TIMEOUT=1 s)" in out
     assert "whole or not at all" in out
     _settled(url)
     store = PostgresEventStore(url)

@@ -18,13 +18,17 @@ from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 MATRICES = {
-    "kill (every command, killed at every write point, then run again; SIGKILL mid-watch)": [
+    "kill (every command, killed at every write point, then run again; SIGKILL mid-watch; a PostgreSQL server frozen "
+    "mid-watch and mid-transaction)": [
         "tests/test_kill_matrix.py",
         "tests/test_crash_safety.py",
         "tests/cluster/test_releases.py::test_a_release_killed_at_any_write_to_the_cluster_ends_as_the_log_says_when_run_again",
         "tests/test_state_integrity.py::test_after_a_crash_between_store_and_route_the_next_command_routes_as_recorded",
         "tests/test_state_integrity.py::test_a_killed_rollback_is_finished_by_the_next_one",
         "tests/test_state_integrity.py::test_a_state_removed_or_replaced_while_a_command_runs_is_never_written",
+        "tests/postgres/test_bounds.py::test_a_watch_on_a_server_that_freezes_ends_with_exit_5_and_the_log_it_left_verifies",
+        "tests/postgres/test_bounds.py::test_a_write_cut_by_a_frozen_server_is_whole_or_absent_and_the_log_verifies",
+        "tests/postgres/test_bounds.py::test_a_new_command_on_a_frozen_server_gives_up_connecting_with_exit_5",
     ],
     "race (commuting and conflicting writers)": [
         "tests/test_state_integrity.py::test_a_conflict_is_decided_again_on_fresh_state_not_refused",
@@ -32,6 +36,8 @@ MATRICES = {
         "tests/test_state_integrity.py::test_racing_commands_of_one_service_all_land",
         "tests/test_event_store.py",
         "tests/test_use_cases.py::test_times_never_decrease_within_a_stream_whatever_the_clock_says",
+        "tests/postgres/test_bounds.py::test_an_append_waiting_on_a_stuck_writers_row_gives_up_after_the_timeout",
+        "tests/postgres/test_bounds.py::test_a_migration_waiting_on_another_migrators_lock_gives_up_after_the_timeout",
     ],
     "corruption (state files that are not, or no longer, a findly state; a full disk, a read-only file)": [
         "tests/test_state_integrity.py",

@@ -6,9 +6,22 @@ checked and its rows inserted in one transaction, and the primary key ``(service
 writer's row even when both read the same version (PostgreSQL makes it wait for the first, then raises a unique
 violation), which becomes :class:`ConcurrencyError` with nothing written. No table lock is taken.
 
-The connection is libpq's: URL parameters (``sslmode=verify-full``, ``sslrootcert=…``), the standard ``PG*``
-variables and a password file (``PGPASSFILE``, ``~/.pgpass``) all apply. The password is never printed: every
-message names the server by its redacted URL.
+The connection is libpq's, made from the URL as written: every libpq parameter of its query string (``sslmode``,
+``sslrootcert``, ``options``, ``application_name``, ``target_session_attrs``, ``connect_timeout``…), the standard
+``PG*`` variables and a password file (``PGPASSFILE``, ``~/.pgpass``) all apply. Our own bounds are added where the
+URL (or its ``PG*`` variable) sets nothing — our ``-c`` settings are put before the URL's ``options``, so that one
+the URL gives wins. A parameter libpq does not know or whose value it refuses, and a replication connection, are
+bad input (exit 2, libpq's words naming it). The password is never printed: every message names the server by its
+redacted URL.
+
+Every wait is bounded by the ``timeout`` (``FINDLY_STATE_TIMEOUT``): connecting (libpq's ``connect_timeout``), a
+lock held by another command (``lock_timeout``), a statement (``statement_timeout``), a session left idle in a
+transaction (``idle_in_transaction_session_timeout``), a network that drops everything (TCP keepalives and
+``tcp_user_timeout``) — and, as a server that is frozen enforces none of its own limits while the kernel still
+acknowledges what is sent to it, a watchdog of our own: a request unanswered for three times the timeout has its
+connection cut (the socket shut down, so that libpq's blocked wait returns at once), which the command reports as
+exit 5. Its transaction, if it was in one, is rolled back by the server once it runs again — or, if the COMMIT had
+been sent, committed whole: never half.
 
 The schema is versioned (``findly_schema``) and migrated by the tool — on first write, or by ``findly-infra state
 migrate`` — under an advisory lock, so racing first commands migrate once. The version is read first: a schema
@@ -24,11 +37,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
 import re
 import shlex
-from collections.abc import Iterator, Sequence
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from findly_infra.application.codec import decode_stream, event_to_dict
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
@@ -110,8 +129,14 @@ SCHEMA_VERSION = len(MIGRATIONS)
 """The schema this version writes and reads (a newer one is refused)."""
 
 _LOCK = 0x46494E44  # "FIND": the advisory lock migrations take
+_REQUEST_BOUND = 3
+"""A request unanswered for this many times the timeout has its connection cut: the server's own limits
+(``statement_timeout``, twice the timeout, which counts a lock waited for) end any request of a server that runs,
+and the rest is the time to say so."""
 _LINKED = 3
 """The schema version from which events carry their links."""
+_LINKED_AT_ONCE = 10_000
+"""Events linked by one request when a schema 1 database is migrated (each request its own bound)."""
 _SEALED = 4
 """The schema version from which snapshots are sealed."""
 _ANCHORED = 5
@@ -128,22 +153,30 @@ class PostgresEventStore:
     schema is behind and this user may not migrate it.
     """
 
-    def __init__(self, url: str, *, timeout: float = 30.0, create: bool = True, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 30.0, create: bool = True) -> None:
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
         self.location = redact_url(url)
         self.timeout = timeout
         self._psycopg = psycopg
         self._password = _password(url)
+        parameters = _connection_parameters(url, timeout, os.environ, self.location, self._clean)
         try:
             self._connection: psycopg.Connection[Any] = psycopg.connect(
-                url,
-                autocommit=True,
-                connect_timeout=max(1, round(connect_timeout)),
-                application_name="findly-infra",
-                options=f"-c lock_timeout={round(timeout * 1000)} -c statement_timeout={round(timeout * 4000)}",
+                make_conninfo("", **parameters), autocommit=True
             )
         except psycopg.Error as exc:
+            said = _bad_parameter(exc)
+            if said is not None:
+                raise BadInputError(f"--state {self.location}: {self._hide(said)}") from None
+            if isinstance(exc, psycopg.errors.ConnectionTimeout):
+                raise DependencyUnavailableError(
+                    f"--state {self.location}: cannot connect to PostgreSQL (no answer within "
+                    f"{parameters.get('connect_timeout') or os.environ.get('PGCONNECT_TIMEOUT')} s — libpq's "
+                    f"connect_timeout, from FINDLY_STATE_TIMEOUT={timeout:g} s unless the URL sets it): nothing was "
+                    "done — run the command again when the server answers"
+                ) from None
             refused = _refused(exc, url)
             if refused is not None:
                 said = self._clean(exc)
@@ -154,13 +187,14 @@ class PostgresEventStore:
             raise DependencyUnavailableError(
                 f"--state {self.location}: cannot connect to PostgreSQL ({self._clean(exc)})"
             ) from None
+        self._watch = _Watchdog(_REQUEST_BOUND * timeout, self._connection.fileno())
         try:
             self._version = self._schema_version()
             self._refuse_newer(self._version)
             if create and self._version < SCHEMA_VERSION:
                 self.migrate()
         except BaseException:
-            self._connection.close()
+            self.close()
             raise
 
     # ---- errors --------------------------------------------------------------------------------------------------
@@ -170,15 +204,35 @@ class PostgresEventStore:
         quotes (``LINE 1: CREATE TABLE …``) — the password never in it."""
         diagnostic = getattr(exc, "diag", None)
         primary = getattr(diagnostic, "message_primary", None) if diagnostic is not None else None
-        text = " ".join(str(primary or exc).split()) or type(exc).__name__
-        return text.replace(self._password, "***") if self._password else text
+        return self._hide(" ".join(str(primary or exc).split()) or type(exc).__name__)
+
+    def _hide(self, text: str) -> str:
+        """*text* without the password (as given, and as the URL encodes it)."""
+        for secret in {self._password, quote(self._password, safe="")} - {""}:
+            text = text.replace(secret, "***")
+        return text
+
+    def _unanswered(self) -> str:
+        return (
+            f"--state {self.location}: PostgreSQL did not answer a request within {self._watch.bound:g} s (3 x "
+            f"FINDLY_STATE_TIMEOUT={self.timeout:g} s) and the connection was cut: a write it was making, if any, "
+            "is applied whole or not at all (the server rolls back a transaction it had not committed once it runs "
+            "again) — run the command again when the server answers; it reads the log as it is"
+        )
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        """PostgreSQL's errors as what they mean for the person: unreachable or busy (5), refused (2)."""
+        """PostgreSQL's errors as what they mean for the person: unreachable or busy (5), refused (2). The block's
+        requests are watched: one unanswered for three times the timeout has its connection cut (exit 5)."""
         psycopg = self._psycopg
         try:
-            yield
+            try:
+                with self._watch.watching():
+                    yield
+            except psycopg.Error:
+                if self._watch.fired:
+                    raise DependencyUnavailableError(self._unanswered()) from None
+                raise
         except (ConcurrencyError, StateError):
             raise
         except psycopg.errors.UniqueViolation:
@@ -198,8 +252,13 @@ class PostgresEventStore:
                 f"--state {self.location} is damaged: {self._clean(exc)} — a findly table was dropped after the "
                 "schema was made; restore the database from its backup (or import a `state export` into a new one)"
             ) from None
-        except psycopg.errors.ReadOnlySqlTransaction as exc:
-            raise StateError(f"--state {self.location} cannot be written: {self._clean(exc)}") from None
+        except psycopg.errors.ReadOnlySqlTransaction as exc:  # 25006: a standby, or a session the URL made read-only
+            raise DependencyUnavailableError(
+                f"--state {self.location} takes no writes in this session ({self._clean(exc)}): the server is a "
+                "standby, or default_transaction_read_only is on (the URL's options, PGOPTIONS, or the role's or "
+                "database's settings); nothing was written — point --state at the primary (with several hosts, "
+                "target_session_attrs=read-write picks it)"
+            ) from None
 
     def _ready(self) -> bool:
         """Whether the schema exists (a read-only command on a new database reads it as empty)."""
@@ -249,6 +308,7 @@ class PostgresEventStore:
                     found = int(row[0]) if row else 0
                     self._refuse_newer(found)
                     for version in range(found + 1, SCHEMA_VERSION + 1):
+                        self._watch.touch()  # each migration is a request of its own
                         connection.execute(MIGRATIONS[version - 1].encode())  # our own constant text (psycopg: bytes)
                         if version == _LINKED:
                             self._link_events()
@@ -288,19 +348,26 @@ class PostgresEventStore:
         connection = self._connection
         services = [str(name) for (name,) in connection.execute("SELECT DISTINCT service FROM findly_events")]
         for service in services:
+            self._watch.touch()  # each stream linked is a request of its own
             rows = connection.execute(
                 "SELECT position, body FROM findly_events WHERE service = %s ORDER BY position", (service,)
             ).fetchall()
             links = links_for(GENESIS, service, 0, (str(body) for _, body in rows))
+            updates = [(value, service, position) for (position, _), value in zip(rows, links, strict=True)]
             with connection.cursor() as cursor:
-                cursor.executemany(
-                    "UPDATE findly_events SET link = %s WHERE service = %s AND position = %s",
-                    [(value, service, position) for (position, _), value in zip(rows, links, strict=True)],
-                )
+                for start in range(0, len(updates), _LINKED_AT_ONCE):
+                    self._watch.touch()  # a long history is linked in requests of a bounded size
+                    cursor.executemany(
+                        "UPDATE findly_events SET link = %s WHERE service = %s AND position = %s",
+                        updates[start : start + _LINKED_AT_ONCE],
+                    )
 
     # ---- the port ------------------------------------------------------------------------------------------------
 
     def close(self) -> None:
+        watch = getattr(self, "_watch", None)
+        if watch is not None:
+            watch.stop()  # before the socket is closed: its number is never cut once another may hold it
         self._connection.close()
 
     def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
@@ -442,22 +509,23 @@ class PostgresEventStore:
     def anchor_policy(self, anchor: PolicyAnchor) -> None:
         self.may_anchor()
         try:
-            self._connection.execute(
-                "INSERT INTO findly_policy_anchor (id, position, link, anchored_by, at) "
-                "VALUES (1, %(position)s, %(link)s, %(by)s, COALESCE(%(at)s, now())) ON CONFLICT (id) DO UPDATE "
-                "SET position = excluded.position, link = excluded.link, anchored_by = excluded.anchored_by, "
-                "at = excluded.at",
-                {
-                    "position": anchor.position,
-                    "link": anchor.link,
-                    "by": anchor.by,
-                    "at": anchor.at.replace(tzinfo=UTC) if anchor.at is not None else None,
-                },
-            )
+            with self._watch.watching():
+                self._connection.execute(
+                    "INSERT INTO findly_policy_anchor (id, position, link, anchored_by, at) "
+                    "VALUES (1, %(position)s, %(link)s, %(by)s, COALESCE(%(at)s, now())) ON CONFLICT (id) DO UPDATE "
+                    "SET position = excluded.position, link = excluded.link, anchored_by = excluded.anchored_by, "
+                    "at = excluded.at",
+                    {
+                        "position": anchor.position,
+                        "link": anchor.link,
+                        "by": anchor.by,
+                        "at": anchor.at.replace(tzinfo=UTC) if anchor.at is not None else None,
+                    },
+                )
         except self._psycopg.errors.InsufficientPrivilege:
             raise StateError(self._not_the_owner()) from None
         except self._psycopg.Error:
-            with self._errors():
+            with self._errors():  # what it means, the cut connection of an unanswered request included
                 raise
 
     # ---- snapshots -------------------------------------------------------------------------------------------------
@@ -636,6 +704,159 @@ class PostgresSimulatedCluster:
         return [(at.isoformat(), dict(weights)) for at, weights in rows]
 
 
+# ---- bounds: the connection's parameters, and the watchdog of a server that stops answering -----------------------
+
+_UNSUPPORTED = {
+    # libpq: "replication … the connection … should use the replication protocol instead of the normal protocol …
+    # In physical or logical replication mode, only the simple query protocol can be used" (libpq-connect.html) —
+    # every statement of ours is sent with the extended protocol (parameters bound).
+    "replication": "a replication connection runs only the simple query protocol, and every statement of ours binds "
+    "parameters: remove it from the URL",
+}
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+def _connection_parameters(
+    url: str, timeout: float, environ: Mapping[str, str], location: str, clean: Callable[[BaseException], str]
+) -> dict[str, str]:
+    """The libpq parameters to connect with: the URL's as written, each of ours added only where neither the URL nor
+    libpq's own ``PG*`` variable sets it (libpq-connect.html, "Parameter Key Words" and "Environment Variables"),
+    and our session settings put before the URL's ``options`` (a ``-c`` given later wins, as on the server's
+    command line: postgres.c, process_postgres_switches). Raises :class:`BadInputError` naming a parameter libpq
+    does not know (its own words, from PQconninfoParse) or one a findly state cannot use."""
+    from psycopg import ProgrammingError, pq
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = {key: str(value) for key, value in conninfo_to_dict(url).items() if value is not None}
+    except ProgrammingError as exc:
+        raise BadInputError(f"--state {location}: {clean(exc)}") from None
+    known = {option.keyword.decode(): option for option in pq.Conninfo.get_defaults()}
+
+    def set_by_user(name: str) -> str | None:
+        if name in given:
+            return given[name]
+        variable = known[name].envvar if name in known else None
+        return (environ.get(variable.decode()) or None) if variable else None
+
+    for name, why in _UNSUPPORTED.items():
+        if set_by_user(name) is not None:
+            raise BadInputError(f"--state {location}: {name}={set_by_user(name)}: {why}")
+    ours = {
+        "connect_timeout": str(max(2, math.ceil(timeout))),  # libpq's minimum is 2 s
+        "keepalives": "1",  # a network that drops everything, noticed by TCP: idle T, then 3 probes T/3 apart
+        "keepalives_idle": str(max(1, math.ceil(timeout))),
+        "keepalives_interval": str(max(1, math.ceil(timeout / 3))),
+        "keepalives_count": "3",
+        "tcp_user_timeout": str(max(1000, _milliseconds(timeout))),  # data sent and never acknowledged
+    }
+    parameters = dict(given)
+    for name, value in ours.items():
+        if name in known and set_by_user(name) is None:  # an older libpq without tcp_user_timeout: left out
+            parameters[name] = value
+    if "fallback_application_name" in known and "fallback_application_name" not in given:
+        parameters["fallback_application_name"] = "findly-infra"  # used only where neither URL nor PGAPPNAME names one
+    settings = (
+        f"-c lock_timeout={_milliseconds(timeout)} -c statement_timeout={_milliseconds(2 * timeout)} "
+        f"-c idle_in_transaction_session_timeout={_milliseconds(2 * timeout)}"
+    )
+    theirs = set_by_user("options")
+    parameters["options"] = f"{settings} {theirs}" if theirs else settings
+    return parameters
+
+
+_BAD_PARAMETER = re.compile(
+    # libpq's words for a parameter it refuses (postgres/postgres src/interfaces/libpq/fe-connect.c):
+    # connectOptions2: 'invalid %s value: "%s"' (sslmode, gssencmode, target_session_attrs, channel_binding, …)
+    # and 'invalid "%s" value: "%s"' (ssl_min_protocol_version…); parse_int_param: 'invalid integer value "%s" for
+    # connection option "%s"'; conninfo_uri_parse_params: 'invalid URI query parameter: "%s"'; and psycopg's
+    # (psycopg/_conninfo_utils.py, conninfo.py): 'bad value for connect_timeout: …', 'could not match … hosts'
+    r'(invalid "?\w+"? value: "[^"]*"|invalid integer value "[^"]*" for connection option "\w+"|'
+    r'invalid URI query parameter: "[^"]*"|invalid connection option "[^"]*"|bad value for \w+: .*|'
+    r"could not match \d+ (?:host names|port numbers) .*)"
+)
+
+
+def _bad_parameter(exc: BaseException) -> str | None:
+    """What libpq (or psycopg) said of a connection parameter it refuses; ``None`` for any other failure."""
+    found = _BAD_PARAMETER.search(" ".join(str(exc).split()))
+    return found.group(1) if found is not None else None
+
+
+class _Watchdog:
+    """Cuts a connection whose request goes unanswered for *bound* seconds.
+
+    psycopg waits for the server in a loop over ``poll`` with no deadline of its own (psycopg/waiting.py:
+    ``wait_c``, given only an interval to look at signals, by ``Connection.wait``); a frozen server neither answers
+    nor enforces ``statement_timeout``, and the kernel acknowledges what is sent to it, so no TCP timeout fires
+    either. A cancel request would go to that same server (``PQcancel`` of libpq < 17 waits for it without a
+    bound). So the socket is shut down: ``poll`` returns at once, libpq reads the end of the stream and psycopg
+    raises ``OperationalError`` ("server closed the connection unexpectedly"), which ``fired`` explains. The
+    server, once it runs again, reads that end too and rolls back the transaction it had not committed.
+
+    One thread a store, started on first use, waiting on a condition: arming and disarming cost a lock, neither a
+    thread nor a wake-up (every deadline is a full bound away when set, so the thread, idle, looks again a bound
+    later). :meth:`stop` is called before the connection is closed, so a socket number that another file may take
+    afterwards is never shut down.
+    """
+
+    def __init__(self, bound: float, fileno: int) -> None:
+        self.bound = bound
+        self.fired = False
+        self._fileno = fileno
+        self._condition = threading.Condition()
+        self._deadline: float | None = None
+        self._depth = 0
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[None]:
+        """The block's requests watched (nested blocks: the outer one's)."""
+        with self._condition:
+            self._depth += 1
+            if self._depth == 1:
+                self._deadline = time.monotonic() + self.bound
+                if self._thread is None and not self._stopped:
+                    self._thread = threading.Thread(target=self._run, name="findly-postgresql-watchdog", daemon=True)
+                    self._thread.start()
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._deadline = None
+
+    def touch(self) -> None:
+        """A new request of a long block (a migration's): its own bound from now."""
+        with self._condition:
+            if self._deadline is not None:
+                self._deadline = time.monotonic() + self.bound
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._deadline = None
+            self._condition.notify()
+
+    def _run(self) -> None:
+        with self._condition:
+            while not self._stopped:
+                if self._deadline is None:  # a deadline set meanwhile is a bound away: no need to be woken for it
+                    self._condition.wait(self.bound)
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._condition.wait(left)
+                    continue
+                self.fired, self._deadline = True, None
+                _shut_down(self._fileno)
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -725,3 +946,15 @@ def _tool_version() -> str:
         return f"findly-infra {version('findly-infra')}"
     except PackageNotFoundError:
         return "findly-infra"
+
+
+def _shut_down(fileno: int) -> None:
+    """Shut the connection's socket down for both directions — not closed: the descriptor stays psycopg's, and the
+    blocked ``poll`` on it returns (a duplicate of it is what is shut down and closed: shutdown(2) acts on the
+    socket every descriptor of it shares)."""
+    with contextlib.suppress(OSError):
+        duplicate = socket.socket(fileno=os.dup(fileno))
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        finally:
+            duplicate.close()

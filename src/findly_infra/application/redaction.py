@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 __all__ = ["is_loopback", "redact_url"]
 
 _SECRET_PARAMETERS = {"token", "access_token", "password", "passwd", "pass", "secret", "key", "api_key", "apikey"}
+_SECRET_PARAMETERS |= {"sslpassword"}  # libpq's passphrase of the client's key (libpq-connect.html)
 
 
 def redact_url(url: str) -> str:

@@ -44,6 +44,18 @@ def _seconds(text: str | None, name: str, default: float) -> float:
     return value
 
 
+_DAY = 86_400.0
+
+
+def _state_timeout(text: str | None) -> float:
+    """``FINDLY_STATE_TIMEOUT``: above 0 and at most a day (PostgreSQL's timeouts are whole milliseconds in an
+    int, and three times it must be one)."""
+    seconds = _seconds(text, "FINDLY_STATE_TIMEOUT", 30.0)
+    if seconds > _DAY:
+        raise BadInputError(f"FINDLY_STATE_TIMEOUT is at most {_DAY:.0f} seconds (a day), got {text!r}")
+    return seconds
+
+
 @attrs.frozen
 class Settings:
     """Where things are: the platform file, the state, the Prometheus, the time. Flags win over the
@@ -65,7 +77,10 @@ class Settings:
     scenario: str = "healthy"
     """The scripted metrics where no Prometheus is named."""
     state_timeout: float = 30.0
-    """How long a command waits for another one's write to the state (``FINDLY_STATE_TIMEOUT``, seconds)."""
+    """The state's bound (``FINDLY_STATE_TIMEOUT``, seconds, at most a day): how long a command waits for another
+    one's write to the state; on PostgreSQL also how long connecting may take (libpq's ``connect_timeout``), a
+    statement runs (twice it), and a request goes unanswered before its connection is cut (three times it: a server
+    that stops answering), each unless the URL sets its own (docs/state-and-evidence.md)."""
     lease_seconds: float | None = None
     """How long a watch's lease on a rollout lasts unless renewed (``FINDLY_LEASE_SECONDS``; default three analysis
     intervals, at least two minutes): how soon another runner takes over from one that died."""
@@ -99,7 +114,7 @@ class Settings:
             now=_time(now_text, "--now") if now_text else None,
             scenario=scenario or env.get("FINDLY_SCENARIO") or "healthy",
             kube_context=kube_context or env.get("FINDLY_KUBE_CONTEXT") or None,
-            state_timeout=_seconds(env.get("FINDLY_STATE_TIMEOUT"), "FINDLY_STATE_TIMEOUT", 30.0),
+            state_timeout=_state_timeout(env.get("FINDLY_STATE_TIMEOUT")),
             lease_seconds=(
                 _seconds(env.get("FINDLY_LEASE_SECONDS"), "FINDLY_LEASE_SECONDS", 0.0)
                 if env.get("FINDLY_LEASE_SECONDS")

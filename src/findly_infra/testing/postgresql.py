@@ -6,6 +6,8 @@ root). The binaries are looked up on ``PATH``, then in Debian's ``/usr/lib/postg
 
     with PostgresServer() as server:
         url = server.url("findly")  # postgresql://findly:…@127.0.0.1:PORT/findly
+        with server.frozen():  # every server process stopped (SIGSTOP): it answers nothing until the block ends
+            ...
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -174,12 +178,49 @@ class PostgresServer:
             self._process.kill()
         else:
             self._process.terminate()
+            with contextlib.suppress(ProcessLookupError):  # a frozen server hears its SIGTERM once resumed
+                os.kill(self._process.pid, signal.SIGCONT)
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
         self._process = None
+
+    def processes(self) -> list[int]:
+        """The server's processes: the postmaster first, then its children (a backend per connection, and the
+        server's own workers), read from ``/proc`` (Linux)."""
+        if self._process is None:
+            return []
+        postmaster = self._process.pid
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # /proc/PID/stat: "PID (COMM) STATE PPID …", COMM may hold spaces and parentheses (proc(5))
+                fields = stat.read_text().rpartition(")")[2].split()
+                if int(fields[1]) == postmaster:
+                    children.append(int(stat.parent.name))
+        return [postmaster, *sorted(children)]
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[list[int]]:
+        """Every process of the server stopped (SIGSTOP) for the block, then resumed (SIGCONT, always): a server
+        that answers nothing — connections are still accepted and data still acknowledged by the kernel, as on a
+        host that hangs. The postmaster is stopped first, so that it starts no process meanwhile."""
+        stopped: list[int] = []
+        try:
+            if self._process is not None:
+                os.kill(self._process.pid, signal.SIGSTOP)
+                stopped.append(self._process.pid)
+            for pid in self.processes()[1:]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.append(pid)
+            yield stopped
+        finally:
+            for pid in reversed(stopped):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     # ---- addresses -----------------------------------------------------------------------------------------------
 

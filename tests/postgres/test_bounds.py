@@ -32,6 +32,7 @@ from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a te
 from findly_infra.domain.events import Event
 from findly_infra.testing.postgresql import PostgresServer
 from tests.conftest import EXAMPLE, PAST
+from tests.reliability import compare_logs, tally
 from tests.test_release_cli import cli
 
 AT = datetime(2026, 11, 26, 9, 0)
@@ -108,6 +109,7 @@ def test_a_watch_on_a_server_that_freezes_ends_with_exit_5_and_the_log_it_left_v
             time.sleep(0.05)
         assert child.poll() is None, child.communicate()
         with server.frozen() as stopped:
+            tally("freezes")
             assert len(stopped) >= 2  # the postmaster and the watch's backend at least
             out, err = child.communicate(timeout=PATIENCE)  # hangs for good before the fix
     finally:
@@ -126,6 +128,7 @@ def test_a_watch_on_a_server_that_freezes_ends_with_exit_5_and_the_log_it_left_v
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
     assert (code, document["phase"]) == (0, "succeeded")  # the next runner resumes where the log says
     after = _events(url)
+    compare_logs(before, after[: len(before)])
     assert after[: len(before)] == before  # nothing lost, nothing rewritten
     analyses = [event.at for event in after if event.type == "analysis_recorded"]
     assert analyses == sorted(set(analyses))  # nothing analysed twice
@@ -188,6 +191,7 @@ def test_a_write_cut_by_a_frozen_server_is_whole_or_absent_and_the_log_verifies(
     try:
         assert child.stdout.readline().strip() == "in a transaction"
         with server.frozen():
+            tally("freezes")
             child.stdin.write("go\n")
             child.stdin.flush()
             out, err = child.communicate(timeout=PATIENCE)  # hangs for good before the fix
@@ -242,6 +246,7 @@ def test_a_new_command_on_a_frozen_server_gives_up_connecting_with_exit_5(server
     assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
     command = [sys.executable, "-m", "findly_infra", "--json", "status", "fn-posts"]
     with server.frozen():
+        tally("freezes")
         result = subprocess.run(
             command, env={**os.environ, **env}, capture_output=True, text=True, timeout=PATIENCE, check=False
         )

@@ -237,10 +237,18 @@ class PostgresEventStore:
             raise
         except psycopg.errors.UniqueViolation:
             raise
-        except (psycopg.OperationalError, psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:  # the server aborted it
             raise DependencyUnavailableError(
                 f"--state {self.location}: PostgreSQL did not complete the request ({self._clean(exc)}); nothing "
                 "was written — run the command again"
+            ) from None
+        except psycopg.OperationalError as exc:
+            # the connection is gone: a COMMIT already sent may have been applied (the server decides, whole or not at
+            # all), so "nothing was written" would not always be true
+            raise DependencyUnavailableError(
+                f"--state {self.location}: PostgreSQL did not complete the request ({self._clean(exc)}); a write it "
+                "was making, if any, is applied whole or not at all — run the command again: it answers from what "
+                "the log holds"
             ) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StateError(

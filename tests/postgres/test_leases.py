@@ -24,12 +24,14 @@ from typing import Any
 import pytest
 
 from findly_infra import load_platform
-from findly_infra.adapters.memory import MemoryEventStore
+from findly_infra.adapters.memory import MemoryEventStore, ScenarioMetrics, SimulatedCluster, VirtualClock
 from findly_infra.adapters.postgresql import PostgresEventStore
 from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.application.ports import LeaseLostError
+from findly_infra.application.scenarios import SCENARIOS
+from findly_infra.application.service import PipelineService
 from findly_infra.bootstrap import Settings, open_runtime
-from findly_infra.domain import Fence, Lease
+from findly_infra.domain import Fence, Lease, StrategyKind
 from findly_infra.domain import events as recorded_events
 from findly_infra.domain.events import Event
 from tests.conftest import EXAMPLE, PAST
@@ -372,3 +374,39 @@ def test_a_driver_killed_mid_watch_is_taken_over_once_its_lease_runs_out(state: 
     analyses = _analyses(state)
     assert len(analyses) > before
     assert analyses == sorted(set(analyses))  # nothing analysed twice
+
+
+def test_a_driver_displaced_while_it_waited_writes_nothing_more_and_follows_the_new_one() -> None:
+    """A driver frozen past its lease (SIGSTOP, a paused VM, a lost network) and taken over meanwhile: its next write is
+    refused by the fence, nothing of it is written, and its watch follows the new driver — no traceback."""
+    clock, wall = VirtualClock(datetime(2026, 1, 5, 9)), VirtualClock(T0)
+    store = MemoryEventStore()
+    driver = PipelineService(
+        load_platform(EXAMPLE),
+        store,
+        clock,
+        ScenarioMetrics(SCENARIOS["healthy"]),
+        SimulatedCluster(),
+        holder="runner-a",
+        wall=wall,
+        idle=lambda seconds: wall.advance(timedelta(seconds=seconds)),
+    )
+    driver.deploy("fn-posts", "1.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+    waits: list[timedelta] = []
+
+    def wait(interval: timedelta) -> None:
+        waits.append(interval)
+        clock.advance(interval)
+        if len(waits) == 2:  # frozen for an hour: its lease ran out, and another runner took the rollout over
+            wall.advance(timedelta(hours=1))
+            store.acquire("fn-posts", "development", "runner-b", now=wall.now(), ttl=timedelta(hours=2))
+
+    drivers: list[str] = []
+    outcome = driver.watch(
+        "fn-posts", "development", actor="findly", wait=wait, max_steps=6, on_lease=lambda x: drivers.append(x.holder)
+    )
+    analyses = [event for event in store.load("fn-posts")[0] if event.type == "analysis_recorded"]
+    assert len(analyses) == 1  # the step before it froze; none after
+    assert (len(waits), set(drivers)) == (2, {"runner-b"})  # it followed runner-b from then on
+    assert outcome.phase.value == "progressing"  # runner-b drives it on
+    assert store.lease("fn-posts", "development").holder == "runner-b"  # never displaced by the one it displaced

@@ -24,6 +24,7 @@ MATRICES = {
         "tests/test_state_integrity.py::test_after_a_crash_between_store_and_route_the_next_command_routes_as_recorded",
         "tests/test_state_integrity.py::test_a_killed_rollback_is_finished_by_the_next_one",
         "tests/test_state_integrity.py::test_a_state_removed_or_replaced_while_a_command_runs_is_never_written",
+        "tests/postgres/test_leases.py::test_a_driver_killed_mid_watch_is_taken_over_once_its_lease_runs_out",
     ],
     "race (commuting and conflicting writers)": [
         "tests/test_state_integrity.py::test_a_conflict_is_decided_again_on_fresh_state_not_refused",
@@ -31,6 +32,12 @@ MATRICES = {
         "tests/test_state_integrity.py::test_racing_commands_of_one_service_all_land",
         "tests/test_event_store.py",
         "tests/test_use_cases.py::test_times_never_decrease_within_a_stream_whatever_the_clock_says",
+        "tests/postgres/test_leases.py::test_two_runners_watching_one_rollout_drive_it_once",
+        "tests/postgres/test_leases.py::test_two_runners_of_one_host_name_and_pid_drive_one_rollout_once",
+        "tests/postgres/test_leases.py::test_a_fenced_append_after_a_take_over_is_refused_in_every_store",
+        "tests/postgres/test_leases.py::test_a_postgresql_take_over_and_a_fenced_append_are_serialized",
+        "tests/postgres/test_leases.py::test_a_driver_displaced_while_it_waited_writes_nothing_more_and_follows_the_new_one",
+        "tests/test_watch_stopped.py",
     ],
     "corruption (state files that are not, or no longer, a findly state; a full disk, a read-only file)": [
         "tests/test_state_integrity.py",
@@ -45,6 +52,7 @@ MATRICES = {
         "tests/test_contract.py",
         "tests/test_identifiers.py",
         "tests/test_bad_input.py",
+        "tests/postgres/test_leases.py::test_a_lease_shorter_than_one_step_is_refused",
     ],
 }
 

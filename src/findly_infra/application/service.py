@@ -136,13 +136,13 @@ class Outcome:
     """Whether the command moved traffic (told the cluster new routes)."""
     already: str | None = None
     """Set when the command asked for what already held (a retry): what holds; nothing new was recorded."""
-    stopped_by: str | None = None
-    """Set when a watch ends on a rollout that another command stopped (a person's pause, abort or rollback, or the
-    step of the runner it followed): what stopped it, who, when and why."""
     cluster_read: bool = True
     """Whether the command read the cluster (and brought it to the log) before deciding. Evidence does not — a test
     result, an approval of a promotion: it is recorded whether the cluster answers or not, and the next command that
     moves traffic brings the cluster to the log."""
+    stopped_by: str | None = None
+    """Set when a watch ends on a rollout that another command stopped (a person's pause, abort or rollback, or the
+    step of the runner it followed): what stopped it, who, when and why."""
 
     @property
     def phase(self) -> Phase:

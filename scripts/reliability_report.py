@@ -25,6 +25,7 @@ MATRICES = {
         "tests/test_state_integrity.py::test_a_killed_rollback_is_finished_by_the_next_one",
         "tests/test_state_integrity.py::test_a_state_removed_or_replaced_while_a_command_runs_is_never_written",
         "tests/postgres/test_leases.py::test_a_driver_killed_mid_watch_is_taken_over_once_its_lease_runs_out",
+        "tests/postgres/test_leases.py::test_a_driver_frozen_past_its_lease_never_writes_again_and_follows",
     ],
     "race (commuting and conflicting writers)": [
         "tests/test_state_integrity.py::test_a_conflict_is_decided_again_on_fresh_state_not_refused",

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -16,10 +17,10 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -314,15 +315,15 @@ def test_a_lease_shorter_than_one_step_is_refused(tmp_path: Path) -> None:
     assert (code, document["phase"]) == (0, "succeeded")  # one interval is enough
 
 
-def _quick(folder: Path) -> Path:
-    """The example platform with a canary of seconds: analysed every second, two stages of five."""
+def _quick(folder: Path, seconds: int = 5) -> Path:
+    """The example platform with a canary of seconds: analysed every second, two stages of *seconds*."""
     text = EXAMPLE.read_text()
     stages = re.search(r"  traffic_progression:\n(?:    .*\n)+", text)
     assert stages is not None
     quick = (
         "  traffic_progression:\n"
-        '    - {stage: "Initial", canary_weight: 10, duration: "5 seconds"}\n'
-        '    - {stage: "Half", canary_weight: 50, duration: "5 seconds"}\n'
+        f'    - {{stage: "Initial", canary_weight: 10, duration: "{seconds} seconds"}}\n'
+        f'    - {{stage: "Half", canary_weight: 50, duration: "{seconds} seconds"}}\n'
         '    - {stage: "Full", canary_weight: 100, duration: "stable"}\n'
         '  analysis: {interval: "1s"}\n'
     )
@@ -410,3 +411,67 @@ def test_a_driver_displaced_while_it_waited_writes_nothing_more_and_follows_the_
     assert (len(waits), set(drivers)) == (2, {"runner-b"})  # it followed runner-b from then on
     assert outcome.phase.value == "progressing"  # runner-b drives it on
     assert store.lease("fn-posts", "development").holder == "runner-b"  # never displaced by the one it displaced
+
+
+def _lines(stream: IO[bytes], into: list[bytes]) -> threading.Thread:
+    """Reads *stream* line by line into *into*, in a thread (a runner never blocks on a full pipe)."""
+
+    def read() -> None:
+        for line in stream:
+            into.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+def _until(lines: list[bytes], predicate: Callable[[bytes], bool], process: subprocess.Popen[bytes]) -> bool:
+    """Whether a line of *lines* meets *predicate* before *process* ends (looked at every 50 ms, for at most 60 s)."""
+    for _ in range(1200):
+        if any(predicate(line) for line in list(lines)):
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def test_a_driver_frozen_past_its_lease_never_writes_again_and_follows(state: str, tmp_path: Path) -> None:
+    """The real thing: a driver SIGSTOPped mid-rollout, its lease run out and taken over by the runner that followed
+    it; woken up, it writes nothing more (its next append is refused by the fence) and follows the new driver."""
+    config = _quick(tmp_path, seconds=30)
+    env = {**_env(state), "FINDLY_CONFIG": str(config)}
+    reference = {**env, "FINDLY_STATE": str(tmp_path / "reference.sqlite3")}
+    for where in (reference, env):
+        assert cli(where, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    assert cli(reference, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    watch = [sys.executable, "-m", "findly_infra", "--json", "rollout", "fn-posts", "--env", "development", "--watch"]
+    slowed = {**os.environ, **env, "FINDLY_STEP_DELAY": "0.2", "FINDLY_LEASE_SECONDS": "1"}
+    logs: list[list[bytes]] = [[], []]
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(subprocess.Popen(watch, env=slowed, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        assert first.stderr is not None
+        readers = [_lines(first.stderr, logs[0])]
+        assert _until(logs[0], lambda line: b'"verdict": "pass"' in line, first)  # it drives
+        second = stack.enter_context(
+            subprocess.Popen(watch, env=slowed, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        )
+        assert second.stderr is not None
+        readers.append(_lines(second.stderr, logs[1]))
+        assert _until(logs[1], lambda line: b"rollout.following" in line, second)  # the other follows
+        first.send_signal(signal.SIGSTOP)  # frozen: its lease runs out, and the follower takes over
+        try:
+            taken = _until(logs[1], lambda line: b'"verdict": "pass"' in line, second)
+        finally:
+            first.send_signal(signal.SIGCONT)
+        assert taken, b"".join(logs[1])
+        outs = [first.communicate(timeout=180)[0], second.communicate(timeout=180)[0]]
+        for reader in readers:
+            reader.join(30)
+    assert [first.returncode, second.returncode] == [0, 0], logs
+    assert all(b'"phase": "succeeded"' in out for out in outs)
+    assert any(b"rollout.following" in line for line in logs[0])  # woken up, it followed the new driver
+    assert not any(b"Traceback" in line for log in logs for line in log)
+    analyses = _analyses(state)
+    assert len(analyses) == len(_analyses(reference["FINDLY_STATE"]))  # nothing analysed twice, nor out of turn
+    assert analyses == sorted(set(analyses))

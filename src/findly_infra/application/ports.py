@@ -307,6 +307,7 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+@runtime_checkable
 class AdvancingClock(Clock, Protocol):
     """Virtual time: it moves only when told to (simulations, replays, scripted metrics)."""
 

@@ -21,6 +21,7 @@ from findly_infra.application.analysis import AnalysisReport, analyze_version
 from findly_infra.application.integrity import ChainedStore
 from findly_infra.application.policies import policy_digest
 from findly_infra.application.ports import (
+    AdvancingClock,
     BadInputError,
     Clock,
     ConcurrencyError,
@@ -598,6 +599,7 @@ class PipelineService:
         if on_step is not None:
             on_step(outcome)  # where the watch starts from
         recorded: list[Event] = []
+        followed = False
         try:
             for _ in range(max_steps):
                 if outcome.phase is not Phase.PROGRESSING:
@@ -609,8 +611,11 @@ class PipelineService:
                         on_lease(other)
                     left = (other.expires - self._wall()).total_seconds()  # look again when it may have run out
                     self.idle(min(max(left, 0.2), max(interval.total_seconds(), 1.0), 5.0))
-                    outcome = Outcome((), self.view(service, environment))
+                    outcome, followed = Outcome((), self.view(service, environment)), True
                     continue
+                if followed:  # taken over: in virtual time, from where the other driver's log ends
+                    self._catch_up(service)
+                    followed = False
                 wait(interval)
                 stepped = self._drive(service, environment, actor=actor, version=version)
                 outcome = Outcome((), self.view(service, environment)) if stepped is None else stepped
@@ -620,6 +625,13 @@ class PipelineService:
             return self._ended(service, environment, outcome, recorded)
         finally:
             self._let_go(service, environment)
+
+    def _catch_up(self, service: str) -> None:
+        """A runner that takes a rollout over in virtual time goes on from the log's latest event, not from where its
+        own clock stood while it followed (its next analysis would be stamped at an instant already analysed)."""
+        latest = self.latest_time(service)
+        if isinstance(self.clock, AdvancingClock) and latest is not None and self.clock.now() < latest:
+            self.clock.advance(latest - self.clock.now())
 
     def _drive(self, service: str, environment: str, *, actor: str, version: str | None) -> Outcome | None:
         """A step of the watch that holds the rollout's lease — ``None`` when it found the rollout taken over by another

@@ -29,8 +29,11 @@ MATRICES = {
         "tests/postgres/test_bounds.py::test_a_watch_on_a_server_that_freezes_ends_with_exit_5_and_the_log_it_left_verifies",
         "tests/postgres/test_bounds.py::test_a_write_cut_by_a_frozen_server_is_whole_or_absent_and_the_log_verifies",
         "tests/postgres/test_bounds.py::test_a_new_command_on_a_frozen_server_gives_up_connecting_with_exit_5",
+        "tests/postgres/test_leases.py::test_a_driver_killed_mid_watch_is_taken_over_once_its_lease_runs_out",
+        "tests/postgres/test_leases.py::test_a_driver_frozen_past_its_lease_never_writes_again_and_follows",
     ],
-    "race (commuting and conflicting writers)": [
+    "race (commuting and conflicting writers; two runners of one host name and pid; a driver displaced; a "
+    "watch stopped by a person)": [
         "tests/test_state_integrity.py::test_a_conflict_is_decided_again_on_fresh_state_not_refused",
         "tests/test_state_integrity.py::test_a_command_that_keeps_losing_gives_up_writing_nothing",
         "tests/test_state_integrity.py::test_racing_commands_of_one_service_all_land",
@@ -38,6 +41,12 @@ MATRICES = {
         "tests/test_use_cases.py::test_times_never_decrease_within_a_stream_whatever_the_clock_says",
         "tests/postgres/test_bounds.py::test_an_append_waiting_on_a_stuck_writers_row_gives_up_after_the_timeout",
         "tests/postgres/test_bounds.py::test_a_migration_waiting_on_another_migrators_lock_gives_up_after_the_timeout",
+        "tests/postgres/test_leases.py::test_two_runners_watching_one_rollout_drive_it_once",
+        "tests/postgres/test_leases.py::test_two_runners_of_one_host_name_and_pid_drive_one_rollout_once",
+        "tests/postgres/test_leases.py::test_a_fenced_append_after_a_take_over_is_refused_in_every_store",
+        "tests/postgres/test_leases.py::test_a_postgresql_take_over_and_a_fenced_append_are_serialized",
+        "tests/postgres/test_leases.py::test_a_driver_displaced_while_it_waited_writes_nothing_more_and_follows_the_new_one",
+        "tests/test_watch_stopped.py",
     ],
     "corruption (state files that are not, or no longer, a findly state; a full disk, a read-only file)": [
         "tests/test_state_integrity.py",
@@ -52,6 +61,7 @@ MATRICES = {
         "tests/test_contract.py",
         "tests/test_identifiers.py",
         "tests/test_bad_input.py",
+        "tests/postgres/test_leases.py::test_a_lease_shorter_than_one_step_is_refused",
     ],
 }
 

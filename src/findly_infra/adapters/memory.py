@@ -16,6 +16,7 @@ from findly_infra.application.ports import (
     ConcurrencyError,
     DependencyUnavailableError,
     KeptSnapshot,
+    LeaseLostError,
     MetricsQuery,
     Snapshot,
     StateError,
@@ -24,7 +25,7 @@ from findly_infra.application.scenarios import HEALTHY, Scenario
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.events import Event
-from findly_infra.domain.lease import Lease, lease_after
+from findly_infra.domain.lease import Fence, Lease, lease_after, released
 from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetStatus
 from findly_infra.domain.tracks import Holding, expected_holding
@@ -68,7 +69,11 @@ class MemoryEventStore:
         stream = self.streams.get(service, [])
         return stream[since : None if limit is None else since + limit], len(stream)
 
-    def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
+    def append(
+        self, service: str, expected_version: int, events: Sequence[Event], *, fence: Fence | None = None
+    ) -> int:
+        if fence is not None and not fence.admits(self.leases.get((service, fence.environment))):
+            raise LeaseLostError(fence.describe(self.leases.get((service, fence.environment))) + ": nothing written")
         stream = self.streams.setdefault(service, [])
         if len(stream) != expected_version:
             raise ConcurrencyError(f"{service} changed: at version {len(stream)}, not {expected_version}")
@@ -101,9 +106,9 @@ class MemoryEventStore:
         return lease
 
     def release(self, service: str, environment: str, holder: str) -> None:
-        lease = self.leases.get((service, environment))
-        if lease is not None and lease.holder == holder:
-            del self.leases[(service, environment)]
+        lease = released(self.leases.get((service, environment)), holder)
+        if lease is not None:  # run out, its token kept: the next holder's is higher still
+            self.leases[(service, environment)] = lease
 
     def lease(self, service: str, environment: str) -> Lease | None:
         return self.leases.get((service, environment))

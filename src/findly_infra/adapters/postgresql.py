@@ -56,6 +56,7 @@ from findly_infra.application.ports import (
     ConcurrencyError,
     DependencyUnavailableError,
     KeptSnapshot,
+    LeaseLostError,
     PolicyAnchor,
     Snapshot,
     StateError,
@@ -63,7 +64,7 @@ from findly_infra.application.ports import (
 from findly_infra.application.redaction import redact_url
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.events import Event
-from findly_infra.domain.lease import Lease
+from findly_infra.domain.lease import Fence, Lease
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
@@ -116,6 +117,9 @@ MIGRATIONS: tuple[str, ...] = (
         anchored_by text NOT NULL, at timestamptz NOT NULL
     );
     """,
+    """
+    ALTER TABLE findly_leases ADD COLUMN token bigint NOT NULL DEFAULT 0;
+    """,
 )
 """Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n. After
 3 (each event's link, ``application.integrity``), the events already there are linked in the same transaction. 4:
@@ -123,7 +127,8 @@ sealed snapshots (``application.snapshots``) — a snapshot kept as its exact te
 up to and its digest, and that event's row the same digest (``seal``); the snapshots kept before have neither, so no
 command trusts them, and the next writing command rebuilds them. Adding a column without a default rewrites no
 row. 5: the owner's anchor of the policy in force (``findly-infra policy anchor``): one row, written by the schema's
-owner alone (the documented grants give the CI role SELECT on it)."""
+owner alone (the documented grants give the CI role SELECT on it). 6: each lease's fencing token (``domain.lease``),
+0 for the leases already held; a driver's appends are admitted only while its lease still has its token."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema this version writes and reads (a newer one is refused)."""
@@ -141,6 +146,8 @@ _SEALED = 4
 """The schema version from which snapshots are sealed."""
 _ANCHORED = 5
 """The schema version from which the owner's anchor of the policy in force is kept."""
+_FENCED = 6
+"""The schema version from which leases carry their fencing tokens."""
 
 
 class PostgresEventStore:
@@ -401,12 +408,23 @@ class PostgresEventStore:
     def _decoded(self, service: str, since: int, rows: Sequence[tuple[int, Any]]) -> list[Event]:
         return decode_stream(rows, since=since, service=service, location=str(self.location))
 
-    def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
+    def append(
+        self, service: str, expected_version: int, events: Sequence[Event], *, fence: Fence | None = None
+    ) -> int:
         self._check_writable()
 
         connection = self._connection
         try:
             with self._errors(), connection.transaction():
+                if fence is not None:  # FOR SHARE: a take-over's UPDATE of the row waits for this append, or it waits
+                    held = connection.execute(  # for the take-over and reads the row it committed
+                        "SELECT holder, expires, token FROM findly_leases WHERE service = %s AND environment = %s "
+                        "FOR SHARE",
+                        (service, fence.environment),
+                    ).fetchone()
+                    holding = None if held is None else Lease(str(held[0]), _naive(held[1]), int(held[2]))
+                    if not fence.admits(holding):
+                        raise LeaseLostError(f"{fence.describe(holding)}: nothing written")
                 row = connection.execute(
                     "SELECT position, link FROM findly_events WHERE service = %s ORDER BY position DESC LIMIT 1",
                     (service,),
@@ -448,38 +466,44 @@ class PostgresEventStore:
         self._check_writable()
         if not holder.strip():
             raise ValueError("a lease needs a holder")
+        # domain.lease.lease_after in one statement, on the server's clock: taken when free or run out (the token one
+        # more), renewed when already the asker's (the same token), taken over from *replacing* — else left alone
         with self._errors():
             row = self._connection.execute(
-                "INSERT INTO findly_leases AS held (service, environment, holder, expires) "
-                "VALUES (%(service)s, %(environment)s, %(holder)s, now() + %(ttl)s) "
-                "ON CONFLICT (service, environment) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
+                "INSERT INTO findly_leases AS held (service, environment, holder, expires, token) "
+                "VALUES (%(service)s, %(environment)s, %(holder)s, now() + %(ttl)s, 1) "
+                "ON CONFLICT (service, environment) DO UPDATE "
+                "SET holder = excluded.holder, expires = excluded.expires, "
+                "token = CASE WHEN held.holder = excluded.holder THEN held.token ELSE held.token + 1 END "
                 "WHERE held.holder = excluded.holder OR held.expires <= now() OR held.holder = %(replacing)s "
-                "RETURNING holder, expires",
+                "RETURNING holder, expires, token",
                 {"service": service, "environment": environment, "holder": holder, "ttl": ttl, "replacing": replacing},
             ).fetchone()
         if row is not None:
-            return Lease(str(row[0]), _naive(row[1]))
+            return Lease(str(row[0]), _naive(row[1]), int(row[2]))
         current = self.lease(service, environment)
         assert current is not None  # the conflicting row is there: another holds it
         return current
 
     def release(self, service: str, environment: str, holder: str) -> None:
+        """Run *holder*'s lease out at once (on the server's clock), its token kept: the next holder's is higher."""
         self._check_writable()
         with self._errors():
             self._connection.execute(
-                "DELETE FROM findly_leases WHERE service = %s AND environment = %s AND holder = %s",
+                "UPDATE findly_leases SET expires = now() WHERE service = %s AND environment = %s AND holder = %s",
                 (service, environment, holder),
             )
 
     def lease(self, service: str, environment: str) -> Lease | None:
         if self._version < 2:
             return None
+        token = "token" if self._version >= _FENCED else "0"
         with self._errors():
             row = self._connection.execute(
-                "SELECT holder, expires FROM findly_leases WHERE service = %s AND environment = %s",
+                f"SELECT holder, expires, {token} FROM findly_leases WHERE service = %s AND environment = %s",
                 (service, environment),
             ).fetchone()
-        return None if row is None else Lease(str(row[0]), _naive(row[1]))
+        return None if row is None else Lease(str(row[0]), _naive(row[1]), int(row[2]))
 
     # ---- the owner's anchor of the policy in force: written by the schema's owner alone ---------------------------
 

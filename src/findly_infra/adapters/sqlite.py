@@ -28,13 +28,14 @@ from findly_infra.application.ports import (
     ConcurrencyError,
     DependencyUnavailableError,
     KeptSnapshot,
+    LeaseLostError,
     PolicyAnchor,
     Snapshot,
     StateError,
 )
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.events import Event
-from findly_infra.domain.lease import Lease, lease_after
+from findly_infra.domain.lease import Fence, Lease, lease_after, released
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
@@ -65,9 +66,11 @@ digest (``NULL`` in a snapshot of schema 2)."""
 
 _LEASES = """CREATE TABLE IF NOT EXISTS leases (
     service TEXT NOT NULL, environment TEXT NOT NULL, holder TEXT NOT NULL, expires TEXT NOT NULL,
+    token INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (service, environment)
 ) WITHOUT ROWID;"""
-"""Who drives each rollout (``domain.lease``); added as ``holdings`` was."""
+"""Who drives each rollout (``domain.lease``), with its fencing token; added as ``holdings`` was. A ``leases`` table
+made before tokens were kept gains its ``token`` column (0 for the leases it holds) on the first lease taken."""
 
 _ANCHOR = """CREATE TABLE IF NOT EXISTS policy_anchor (
     id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL, link TEXT NOT NULL, anchored_by TEXT NOT NULL,
@@ -336,12 +339,18 @@ class SqliteEventStore:
     def _decoded(self, service: str, since: int, rows: Sequence[tuple[int, Any]]) -> list[Event]:
         return decode_stream(rows, since=since, service=service, location=str(self.path))
 
-    def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
+    def append(
+        self, service: str, expected_version: int, events: Sequence[Event], *, fence: Fence | None = None
+    ) -> int:
         self._check_writable()
         connection = self._connection
         with self._errors():
             connection.execute("BEGIN IMMEDIATE")
             try:
+                if fence is not None:  # under the write lock a take-over also needs: it cannot come in between
+                    held = self._held(service, fence.environment)
+                    if not fence.admits(held):
+                        raise LeaseLostError(f"{fence.describe(held)}: nothing written")
                 last = connection.execute(
                     "SELECT position, link FROM events WHERE service = ? ORDER BY position DESC LIMIT 1", (service,)
                 ).fetchone()
@@ -380,14 +389,17 @@ class SqliteEventStore:
         self._check_writable()
         connection = self._connection
         with self._errors():
-            connection.execute(_LEASES)
             connection.execute("BEGIN IMMEDIATE")  # read and decide under the write lock: one of two racers wins
             try:
-                lease = lease_after(self.lease(service, environment), holder, now, ttl, replacing=replacing)
+                connection.execute(_LEASES)
+                if "token" not in {row[1] for row in connection.execute("PRAGMA table_info(leases)")}:
+                    connection.execute("ALTER TABLE leases ADD COLUMN token INTEGER NOT NULL DEFAULT 0")
+                lease = lease_after(self._held(service, environment), holder, now, ttl, replacing=replacing)
                 connection.execute(
-                    "INSERT INTO leases VALUES (?, ?, ?, ?) ON CONFLICT (service, environment) DO UPDATE "
-                    "SET holder = excluded.holder, expires = excluded.expires",
-                    (service, environment, lease.holder, lease.expires.isoformat()),
+                    "INSERT INTO leases (service, environment, holder, expires, token) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (service, environment) DO UPDATE "
+                    "SET holder = excluded.holder, expires = excluded.expires, token = excluded.token",
+                    (service, environment, lease.holder, lease.expires.isoformat(), lease.token),
                 )
                 connection.execute("COMMIT")
             except BaseException:
@@ -396,22 +408,45 @@ class SqliteEventStore:
         return lease
 
     def release(self, service: str, environment: str, holder: str) -> None:
+        """Run *holder*'s lease out at once, its token kept (the next holder's is higher still)."""
         self._check_writable()
-        with self._errors(), contextlib.suppress(sqlite3.OperationalError):  # no table: nothing held
-            self._connection.execute(
-                "DELETE FROM leases WHERE service = ? AND environment = ? AND holder = ?",
-                (service, environment, holder),
-            )
+        connection = self._connection
+        with self._errors():
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                lease = released(self._held(service, environment), holder)
+                if lease is not None and lease.holder == holder:
+                    connection.execute(
+                        "UPDATE leases SET expires = ? WHERE service = ? AND environment = ? AND holder = ?",
+                        (lease.expires.isoformat(), service, environment, holder),
+                    )
+                connection.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
 
     def lease(self, service: str, environment: str) -> Lease | None:
         with self._errors():
+            return self._held(service, environment)
+
+    def _held(self, service: str, environment: str) -> Lease | None:
+        """The lease as the file keeps it (token 0 in a table made before tokens were kept; none in a state written
+        before leases were)."""
+        connection = self._connection
+        try:
+            row = connection.execute(
+                "SELECT holder, expires, token FROM leases WHERE service = ? AND environment = ?",
+                (service, environment),
+            ).fetchone()
+        except sqlite3.OperationalError:  # no token column yet, or no table at all
             try:
-                row = self._connection.execute(
-                    "SELECT holder, expires FROM leases WHERE service = ? AND environment = ?", (service, environment)
+                row = connection.execute(
+                    "SELECT holder, expires, 0 FROM leases WHERE service = ? AND environment = ?",
+                    (service, environment),
                 ).fetchone()
             except sqlite3.OperationalError:  # a state written before leases were kept
                 return None
-        return None if row is None else Lease(str(row[0]), datetime.fromisoformat(row[1]))
+        return None if row is None else Lease(str(row[0]), datetime.fromisoformat(row[1]), int(row[2]))
 
     # ---- the owner's anchor of the policy in force ----------------------------------------------------------------
 

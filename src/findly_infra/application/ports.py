@@ -17,7 +17,7 @@ from findly_infra.domain.analysis import Observation
 from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
 from findly_infra.domain.identity import VerifiedIdentity
-from findly_infra.domain.lease import Lease
+from findly_infra.domain.lease import Fence, Lease
 from findly_infra.domain.proofs import ProofCheck, Proven, Unproven
 from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetReport, BudgetStatus
@@ -38,6 +38,7 @@ __all__ = [
     "IdentityProof",
     "IdentityRefusedError",
     "KeptSnapshot",
+    "LeaseLostError",
     "Leases",
     "MetricsQuery",
     "MetricsRecord",
@@ -102,12 +103,21 @@ class EventStore(Protocol):
         (its event count)."""
         ...
 
-    def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
+    def append(
+        self, service: str, expected_version: int, events: Sequence[Event], *, fence: Fence | None = None
+    ) -> int:
         """Append *events* if the stream is still at *expected_version*; return the new version.
 
-        Raises :class:`ConcurrencyError` (and writes nothing) otherwise.
+        Raises :class:`ConcurrencyError` (and writes nothing) otherwise. With a *fence* (a driver's write, in a store
+        that keeps leases): only while the lease on the rollout in ``fence.environment`` is still the one it was cut
+        from, checked in the append's own transaction — else :class:`LeaseLostError`, and nothing is written.
         """
         ...
+
+
+class LeaseLostError(Exception):
+    """Raised when a driver's fenced write finds that the lease it was cut from is no longer held — taken over by
+    another runner, or given up: nothing was written (the runner follows the new driver instead)."""
 
 
 class IdentityRefusedError(Exception):
@@ -297,6 +307,7 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+@runtime_checkable
 class AdvancingClock(Clock, Protocol):
     """Virtual time: it moves only when told to (simulations, replays, scripted metrics)."""
 

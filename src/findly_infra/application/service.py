@@ -21,6 +21,7 @@ from findly_infra.application.analysis import AnalysisReport, analyze_version
 from findly_infra.application.integrity import ChainedStore
 from findly_infra.application.policies import policy_digest
 from findly_infra.application.ports import (
+    AdvancingClock,
     BadInputError,
     Clock,
     ConcurrencyError,
@@ -28,6 +29,7 @@ from findly_infra.application.ports import (
     DependencyUnavailableError,
     ErrorBudgets,
     EventStore,
+    LeaseLostError,
     Leases,
     MetricsSource,
     PagedStore,
@@ -42,10 +44,10 @@ from findly_infra.application.ports import (
 from findly_infra.application.snapshots import SNAPSHOT_EVERY, restore, say_refused, snapshot_text
 from findly_infra.application.workloads import ClusterInspector, ClusterReading, WorkloadNotReadyError
 from findly_infra.domain.environment import StrategyKind
-from findly_infra.domain.events import Event, Verdict
+from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutPaused, Verdict
 from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
 from findly_infra.domain.identity import VerifiedIdentity
-from findly_infra.domain.lease import Lease
+from findly_infra.domain.lease import Fence, Lease
 from findly_infra.domain.pipeline import Decision, DeploymentPipeline, Refusal, override_reason
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.policy import (
@@ -139,6 +141,9 @@ class Outcome:
     """Whether the command read the cluster (and brought it to the log) before deciding. Evidence does not — a test
     result, an approval of a promotion: it is recorded whether the cluster answers or not, and the next command that
     moves traffic brings the cluster to the log."""
+    stopped_by: str | None = None
+    """Set when a watch ends on a rollout that another command stopped (a person's pause, abort or rollback, or the
+    step of the runner it followed): what stopped it, who, when and why."""
 
     @property
     def phase(self) -> Phase:
@@ -190,7 +195,10 @@ class PipelineService:
     wall: Clock | None = attrs.field(default=None, repr=False)
     """The real clock, for leases (a rehearsal's virtual clock says nothing of whether a runner is alive)."""
     lease_ttl: timedelta | None = None
-    """How long a lease lasts unless renewed (default: three analysis intervals, at least two minutes)."""
+    """How long a lease lasts unless renewed (default: three analysis intervals, at least two minutes); a watch
+    refuses one shorter than its rollout's analysis interval (the time between two renewals), as bad input."""
+    lease_setting: str = "the lease"
+    """Where ``lease_ttl`` was set, for that refusal (the composition root: ``FINDLY_LEASE_SECONDS``)."""
     idle: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
     """Waits, in real seconds, while another runner drives the rollout."""
     dead: Callable[[Lease], bool] = attrs.field(default=lambda _: False, repr=False)
@@ -204,6 +212,8 @@ class PipelineService:
     state that keeps a rehearsal's time, ``memory://``); ``None``: real time. In virtual time no command moves or
     converges a cluster the platform file binds (:class:`RehearsalRefusedError`); evidence and reads still go."""
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
+    _fences: dict[tuple[str, str], Fence] = attrs.field(factory=dict, init=False, repr=False)
+    """The lease of each rollout this service drives now (a watch holding it): every write to it is fenced by it."""
     _snapshotted: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
     _policies: list[PolicyAdopted] = attrs.field(factory=list, init=False, repr=False)
     """The policy stream as far as read (``domain.policy``)."""
@@ -585,12 +595,15 @@ class PipelineService:
             raise PolicyRefusedError(
                 Refusal("rollout-progressing", f"nothing to watch: no rollout is under way in {environment}{latest}")
             )
+        self._lease_ttl(environment, self._interval(environment, outcome.view.strategy))  # before anything is taken
         if on_step is not None:
             on_step(outcome)  # where the watch starts from
+        recorded: list[Event] = []
+        followed = False
         try:
             for _ in range(max_steps):
                 if outcome.phase is not Phase.PROGRESSING:
-                    return outcome
+                    break
                 interval = self._interval(environment, outcome.view.strategy)
                 other = self._lead(service, environment, interval)
                 if other is not None:  # another runner drives it: follow the log until it ends, or the lease runs out
@@ -598,15 +611,58 @@ class PipelineService:
                         on_lease(other)
                     left = (other.expires - self._wall()).total_seconds()  # look again when it may have run out
                     self.idle(min(max(left, 0.2), max(interval.total_seconds(), 1.0), 5.0))
-                    outcome = Outcome((), self.view(service, environment))
+                    outcome, followed = Outcome((), self.view(service, environment)), True
                     continue
+                if followed:  # taken over: in virtual time, from where the other driver's log ends
+                    self._catch_up(service)
+                    followed = False
                 wait(interval)
-                outcome = self.step(service, environment, actor=actor, version=version, leased=True)
+                stepped = self._drive(service, environment, actor=actor, version=version)
+                outcome = Outcome((), self.view(service, environment)) if stepped is None else stepped
+                recorded.extend(outcome.events)
                 if on_step is not None:
                     on_step(outcome)
-            return outcome
+            return self._ended(service, environment, outcome, recorded)
         finally:
             self._let_go(service, environment)
+
+    def _catch_up(self, service: str) -> None:
+        """A runner that takes a rollout over in virtual time goes on from the log's latest event, not from where its
+        own clock stood while it followed (its next analysis would be stamped at an instant already analysed)."""
+        latest = self.latest_time(service)
+        if isinstance(self.clock, AdvancingClock) and latest is not None and self.clock.now() < latest:
+            self.clock.advance(latest - self.clock.now())
+
+    def _drive(self, service: str, environment: str, *, actor: str, version: str | None) -> Outcome | None:
+        """A step of the watch that holds the rollout's lease — ``None`` when it found the rollout taken over by another
+        runner while it waited (frozen, cut off: its write refused, it follows whoever drives now) or stopped by
+        another command (a person's pause, abort or rollback: the watch ends as the rollout did)."""
+        try:
+            return self.step(service, environment, actor=actor, version=version, leased=True)
+        except LeaseLostError:
+            self._fences.pop((service, environment), None)
+            return None
+        except PolicyRefusedError as refused:
+            if (
+                refused.refusal.rule != "rollout-progressing"
+                or self.view(service, environment).phase is Phase.PROGRESSING
+            ):
+                raise
+            return None
+
+    def _ended(self, service: str, environment: str, outcome: Outcome, recorded: Sequence[Event]) -> Outcome:
+        """A watch's last outcome — with who stopped the rollout, where the watch did not stop it itself."""
+        rollout = outcome.view.rollout
+        if rollout is None or rollout.phase not in (Phase.PAUSED, Phase.ABORTED, Phase.ROLLED_BACK):
+            return outcome
+        stops = (RolloutPaused, RolloutAborted, RolledBack)
+        latest = [e for e in next(self.history_pages(service, last=50), []) if e.environment == environment]
+        stop = next((e for e in reversed(latest) if isinstance(e, stops)), None)
+        if stop is None or any(stop is mine or stop == mine for mine in recorded):
+            return outcome
+        done = {RolloutPaused: "paused", RolloutAborted: "aborted", RolledBack: "rolled back"}[type(stop)]
+        said = f"{done} by {stop.actor} at {stop.at.isoformat(timespec='seconds')}"
+        return attrs.evolve(outcome, stopped_by=f"{said}: {stop.reason}" if stop.reason else said)
 
     def _unavailable_secrets(self, service: str, environment: str) -> tuple[str, ...]:
         """The secrets *service* reads in *environment* that it could not read now (the release gate); none when the
@@ -629,13 +685,32 @@ class PipelineService:
         leases = self._leases()
         if leases is None:
             return None
-        ttl = self.lease_ttl or max(3 * interval, timedelta(minutes=2))
+        ttl = self._lease_ttl(environment, interval)
         lease = leases.acquire(service, environment, self.holder, now=self._wall(), ttl=ttl)
-        if lease.holder != self.holder and self.dead(lease):  # killed on this machine: no need to wait it out
+        if lease.holder != self.holder and self.dead(lease):  # killed on this very kernel: no need to wait it out
             lease = leases.acquire(service, environment, self.holder, now=self._wall(), ttl=ttl, replacing=lease.holder)
-        return None if lease.holder == self.holder else lease
+        if lease.holder != self.holder:
+            self._fences.pop((service, environment), None)
+            return lease
+        self._fences[(service, environment)] = lease.fence(environment)  # its writes carry the token it holds now
+        return None
+
+    def _lease_ttl(self, environment: str, interval: timedelta) -> timedelta:
+        """How long a lease on the rollout in *environment* lasts: refused (bad input) when shorter than one step —
+        the analysis *interval* between two renewals — for another runner would take it over mid-step."""
+        if self.lease_ttl is None:
+            return max(3 * interval, timedelta(minutes=2))
+        if self.lease_ttl < interval:
+            raise BadInputError(
+                f"{self.lease_setting}={self.lease_ttl.total_seconds():g} is shorter than one step of the rollout in "
+                f"{environment}: its analysis interval is {interval.total_seconds():g} seconds, and a lease renewed "
+                f"once a step must last at least that long (or another runner takes the rollout over mid-step); set "
+                f"at least {interval.total_seconds():g}, or leave it unset (three intervals, at least two minutes)"
+            )
+        return self.lease_ttl
 
     def _let_go(self, service: str, environment: str) -> None:
+        self._fences.pop((service, environment), None)
         leases = self._leases()
         if leases is not None:
             with contextlib.suppress(DependencyError, BadInputError):  # it runs out by itself
@@ -976,6 +1051,7 @@ class PipelineService:
         the cluster answers or not."""
         if actor is not None:  # a person's command: the file's policy against the one in force, first
             self._policy_first(service, environment, actor, identity, governs=governs)
+        fence = self._fences.get((service, environment))  # a watch driving it: each write only while it holds it
         for attempt in range(1, self.attempts + 1):
             pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
             if environment not in pipeline.environments:
@@ -995,7 +1071,10 @@ class PipelineService:
             if not decision.events:
                 break
             try:
-                self.store.append(service, pipeline.version, decision.events)
+                if fence is None:
+                    self.store.append(service, pipeline.version, decision.events)
+                else:  # raises LeaseLostError, writing nothing, once another runner took the rollout over
+                    self.store.append(service, pipeline.version, decision.events, fence=fence)
             except ConcurrencyError:  # another command got there first: decide again on what it left
                 if attempt == self.attempts:
                     raise

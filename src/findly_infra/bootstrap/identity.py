@@ -4,6 +4,8 @@ for rollout leases."""
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,8 +65,12 @@ def proof_verifier() -> ProofVerifier:
 
 
 def runner_identity(environ: Mapping[str, str] | None = None) -> str:
-    """Who this process is, for rollout leases and ``status``: host and process, and the GitHub Actions run when
-    there is one (``fv-runner-3:4242 (GitHub run 123456 attempt 2, deploy.yml)``)."""
+    """Who this process is, for rollout leases and ``status``: unique to this process across machines and containers.
+    Host and process for people to read, and the GitHub Actions run when there is one; then, in brackets, a random
+    nonce made once per process (two containers share a host name and often a pid) and, where ``/proc`` says it, where
+    the process runs — the kernel's boot, its pid namespace and the process's start — which alone lets
+    :func:`dead_here` judge it dead (``fv-runner-3:4242 (GitHub run 123456 attempt 2, deploy.yml) [id 3f…; boot
+    9c…, pidns 4026531836, start 81234]``)."""
     import socket
 
     env = os.environ if environ is None else environ
@@ -73,22 +79,55 @@ def runner_identity(environ: Mapping[str, str] | None = None) -> str:
         workflow = env.get("GITHUB_WORKFLOW", "")
         attempt = env.get("GITHUB_RUN_ATTEMPT", "1")
         who += f" (GitHub run {env['GITHUB_RUN_ID']} attempt {attempt}{', ' + workflow if workflow else ''})"
-    return who
+    place = _here()
+    start = _started(os.getpid()) if place is not None else None
+    where = f"; boot {place[0]}, pidns {place[1]}, start {start}" if place is not None and start is not None else ""
+    return f"{who} [id {_NONCE}{where}]"
+
+
+_NONCE = secrets.token_hex(8)
+"""This process's own part of its holder name: random, made once (a forked child that re-imports makes its own)."""
+_HOLDER = re.compile(r":(\d+)\b.*\[id [0-9a-f]+; boot ([0-9a-f-]+), pidns (\d+), start (\d+)\]\Z", re.DOTALL)
+
+
+def _here() -> tuple[str, int] | None:
+    """The kernel's boot (``/proc/sys/kernel/random/boot_id``) and this process's pid namespace (the inode of
+    ``/proc/self/ns/pid``): two processes share both only when they see the same pids of the same running kernel
+    (proc(5): ``/proc/sys/kernel/random/boot_id``, namespaces(7): ``/proc/[pid]/ns/``). ``None`` where ``/proc`` does
+    not say."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as file:
+            boot = file.read().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    return (boot, namespace) if re.fullmatch(r"[0-9a-f-]{8,64}", boot) else None
+
+
+def _started(pid: int) -> int | None:
+    """When process *pid* of this pid namespace started, in clock ticks after boot (field 22 of ``/proc/PID/stat``,
+    proc(5)) — ``None`` when it does not run (or is a zombie, which runs nothing any more)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            stat = file.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()  # after the command's name, which may hold spaces and parentheses
+    if len(fields) < 20 or fields[0] in ("Z", "X") or not fields[19].isdigit():
+        return None
+    return int(fields[19])
 
 
 def dead_here(lease: Any) -> bool:
-    """Whether *lease*'s holder was a process of this machine that no longer runs (``host:pid …``, see
-    :func:`runner_identity`): a watch killed here and run again takes its rollout back at once."""
-    import socket
-
-    host, _, rest = str(lease.holder).partition(":")
-    pid_text = rest.split(" ", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+    """Whether *lease*'s holder is provably a process that no longer runs: it said (see :func:`runner_identity`) that
+    it ran on this very kernel boot and in this pid namespace — where its pid means the same process as here — and
+    that pid runs nothing now, or runs a process started at another time (the pid was reused). A holder of another
+    machine or container, or one that said nothing of where it ran, is never judged dead: its lease runs out."""
+    found = _HOLDER.search(str(lease.holder))
+    here = _here()
+    if found is None or here is None:
         return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's process: alive
+    pid, boot, namespace, start = int(found[1]), found[2], int(found[3]), int(found[4])
+    if (boot, namespace) != here:
         return False
-    return False
+    return _started(pid) != start

@@ -203,6 +203,7 @@ def open_runtime(
             dead=dead_here,
             wall=SystemClock(),
             lease_ttl=timedelta(seconds=settings.lease_seconds) if settings.lease_seconds else None,
+            lease_setting="FINDLY_LEASE_SECONDS",
             rehearsal=(rehearsal[-1] if rehearsal else "time is virtual") if virtual is not None else None,
             proofs=proof_verifier(),
         )

@@ -218,6 +218,7 @@ def outcome_json(outcome: Outcome, simulated: Sequence[str] = ()) -> dict[str, A
         **view_json(outcome.view),
         "events": [event_shown(e) for e in outcome.events],
         "already": outcome.already,
+        **({"stopped_by": outcome.stopped_by} if outcome.stopped_by else {}),  # a watch stopped by another command
         "cluster_read": outcome.cluster_read,
         "simulated": bool(simulated),
         "simulation": list(simulated),

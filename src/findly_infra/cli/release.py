@@ -380,6 +380,10 @@ def _rollout(context: Context) -> int:
     text = ""
     if stopped and view.waiting_for is not None:
         text = f"stopped for a person: {args.service} in {args.env} waits for {view.waiting_for.message}"
+    if outcome.stopped_by:  # another command stopped it while this watch ran (a person's, or the driver's): who
+        said = f"{args.service} in {args.env} was {outcome.stopped_by}"
+        text = f"{said}; {text}" if text else said
+    if text:
         present.annotate("warning", text)
     present.summary(lambda: _rollout_markdown(runtime, args.service, args.env) + (f"\n\n**{text}**" if text else ""))
     _present(context, runtime, outcome, text, watched=args.watch, version=version, outcome=result)

@@ -84,6 +84,8 @@ _EXPORTS = {
     "RenderedKind": "findly_infra.domain.cluster",
     "Lease": "findly_infra.domain.lease",
     "lease_after": "findly_infra.domain.lease",
+    "Fence": "findly_infra.domain.lease",
+    "released": "findly_infra.domain.lease",
     "PREVIEW_HEADER": "findly_infra.domain.tracks",
     "Track": "findly_infra.domain.tracks",
     "Holding": "findly_infra.domain.tracks",
@@ -351,6 +353,7 @@ __all__ = [
     "Event",
     "ExternalMetricTarget",
     "FailureHandling",
+    "Fence",
     "FieldChange",
     "Finding",
     "GKECluster",
@@ -505,6 +508,7 @@ __all__ = [
     "read_policy",
     "readers_at",
     "reason_problem",
+    "released",
     "request_proven",
     "require_service_name",
     "same_actor",
@@ -652,7 +656,7 @@ if TYPE_CHECKING:
         Taint,
         TaintEffect,
     )
-    from findly_infra.domain.lease import Lease, lease_after
+    from findly_infra.domain.lease import Fence, Lease, lease_after, released
     from findly_infra.domain.notation import (
         ByteSize,
         Comparison,

@@ -546,6 +546,24 @@ def _damage(state: Path, sql: str, *parameters: object) -> None:
     connection.close()
 
 
+def _relink(state: Path) -> None:
+    """Give every event the link its text now has, as whoever can write the state can (a chain vouches for nothing
+    against a rewrite: ``application.integrity``) — so that a test of what commands make of a history that no longer
+    fits is not refused as unlinked first."""
+    from findly_infra.application.integrity import GENESIS, links_for
+
+    with contextlib.closing(sqlite3.connect(state)) as connection, connection:
+        for (service,) in connection.execute("SELECT DISTINCT service FROM events").fetchall():
+            rows = connection.execute(
+                "SELECT position, body FROM events WHERE service = ? ORDER BY position", (service,)
+            ).fetchall()
+            links = links_for(GENESIS, service, 0, (body for _, body in rows))
+            connection.executemany(
+                "UPDATE events SET link = ? WHERE service = ? AND position = ?",
+                [(link, service, position) for (position, _), link in zip(rows, links, strict=True)],
+            )
+
+
 def _stray_succeeded() -> str:
     return json.dumps(
         {
@@ -605,6 +623,7 @@ def test_a_stray_event_is_named_with_its_position(env: dict[str, str]) -> None:
         "VALUES ('fn-posts', 2, 'rollout_succeeded', '2026-01-05T09:30:00', ?)",
         _stray_succeeded(),
     )
+    _relink(state)  # linked: a history that reads, and does not fold
     code, document = cli(env, "status", "fn-posts")
     assert code == EXIT_BAD_INPUT
     assert document["error"]["message"].startswith(  # type: ignore[index]
@@ -685,6 +704,7 @@ def test_a_canary_that_recorded_no_plan_and_lost_its_stage_is_refused_by_name_an
 def test_an_environment_removed_from_the_file_shows_as_retired_in_status_and_history(env: dict[str, str]) -> None:
     state = _deployed(env)
     _damage(state, "UPDATE events SET body = replace(body, '\"development\"', '\"dev\"')")  # renamed since
+    _relink(state)
     code, document = cli(env, "status", "fn-posts")
     assert code == 0
     views = document["services"]["fn-posts"]  # type: ignore[index]
@@ -840,3 +860,131 @@ def test_a_read_only_state_is_read_and_a_write_is_refused_with_exit_2(env: dict[
         assert "Traceback" not in refused.stderr
         assert run("state", "check", env=env).returncode == 0
     assert _count(str(state)) == before
+
+
+# ---- 5: damage is damage, whatever the clock; a command never acts on unlinked rows ------------------------------
+
+
+def _misfiled(state: Path) -> None:
+    """Damage one page of the file the way a torn or stray write does: the key of fn-posts' first event, in the page
+    that holds it, now says another service — so that the page is out of order, and a read of fn-posts' stream that
+    trusts the file finds nothing where its first event should be (no SQL can do this: it is the file's bytes)."""
+    with contextlib.closing(sqlite3.connect(state)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = state.read_bytes()
+    key = b"fn-postsrollout_started"  # the record's service and type columns (position 0 takes no byte)
+    assert data.count(key) == 1
+    state.write_bytes(data.replace(key, b"fn-postzrollout_started"))
+
+
+@pytest.mark.parametrize("clock", ["--now", "real"])
+def test_a_damaged_page_is_refused_with_or_without_now_never_read_as_an_empty_history(
+    env: dict[str, str], clock: str
+) -> None:
+    """Issue 23: with ``--now``, a damaged page read as an empty history with exit 0. What a page hides is damage,
+    whatever the clock: the stream says how many events it has, and a read that finds fewer is refused (exit 2),
+    naming the stream and the events it cannot read."""
+    state = _deployed(env)
+    for number in range(3):
+        assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", f"s{number}", "--passed")[0] == 0
+    _misfiled(state)
+    if clock == "real":  # the state keeps its rehearsal's time: its clock resumes at its latest event
+        env = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    for command in ("history", "status"):
+        code, document = cli(env, command, "fn-posts")
+        assert code == EXIT_BAD_INPUT, (command, document)
+        assert "fn-posts's events 0 to 4 cannot be read: the stream has 5 events" in str(document["error"])
+    assert run("state", "check", env=env).returncode == EXIT_BAD_INPUT  # and the full check says so too
+
+
+def test_a_command_refuses_a_stream_whose_tail_is_unlinked_and_names_the_first_unlinked_row(
+    env: dict[str, str],
+) -> None:
+    """Issue 23: rows whose link does not follow (edited, inserted or moved after they were written) were flagged by
+    `state verify` alone, and every other command acted on them. A command that reads them refuses (exit 2), naming
+    the stream and the first unlinked row, and writes nothing; history shows what comes before it."""
+    state = _deployed(env)
+    for number in range(3):
+        assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", f"s{number}", "--passed")[0] == 0
+    assert cli(env, "deploy", "fn-matcher", "1.0.0", "--env", "development")[0] == 0
+    _damage(state, "UPDATE events SET body = replace(body, '\"s1\"', '\"s9\"') WHERE service = 'fn-posts'")  # event 3
+    before = _count(str(state))
+    said = "fn-posts's event 3 is unlinked (its link does not follow from the event before it"
+    for command in (
+        ("status", "fn-posts"),
+        ("record", "fn-posts", "1.0.0", "--env", "development", "--suite", "s4", "--passed"),
+        ("deploy", "fn-posts", "1.0.0", "--env", "staging"),
+    ):
+        code, document = cli(env, *command)
+        assert code == EXIT_BAD_INPUT, (command, document)
+        assert said in str(document["error"]), document
+    assert _count(str(state)) == before  # nothing acted on it
+    code, document = cli(env, "history", "fn-posts")
+    assert code == EXIT_BAD_INPUT
+    assert [e["suite"] for e in document["events"][2:]] == ["s0"]  # type: ignore[index]
+    assert said in document["error"]["message"]  # type: ignore[index]
+    assert cli(env, "status", "fn-matcher")[0] == 0  # the other streams are not affected
+    verified = run("state", "verify", env=env)
+    assert verified.returncode == EXIT_BAD_INPUT
+    assert "fn-posts: event 3 does not match its link" in verified.stdout
+    # a row inserted with no link after linked ones is unlinked too
+    _relink(state)
+    _damage(
+        state,
+        "INSERT INTO events (service, position, type, at, body) VALUES ('fn-posts', 5, 'test_result_recorded', ?, ?)",
+        "2026-01-05T09:00:00",
+        json.dumps(
+            {
+                "event": "TestResultRecorded",
+                "type": "test_result_recorded",
+                "service": "fn-posts",
+                "environment": "development",
+                "version": "1.0.0",
+                "at": "2026-01-05T09:00:00",
+                "actor": "x",
+                "reason": "",
+                "suite": "forged",
+                "passed": True,
+            }
+        ),
+    )
+    code, document = cli(env, "status", "fn-posts")
+    assert code == EXIT_BAD_INPUT
+    assert "fn-posts's event 5 is unlinked (it has no link, after linked events)" in str(document["error"])
+
+
+def test_a_command_hashes_only_the_tail_after_its_snapshot(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tail check keeps a command's cost flat: the rows after the sealed snapshot it starts from are hashed, not
+    the history before it."""
+    from findly_infra.application import integrity
+
+    state = _deployed(env)
+    store = SqliteEventStore(state)
+    try:
+        _, version = store.load("fn-posts", since=1 << 62)
+        recorded = recorded_events.TestResultRecorded(
+            service="fn-posts",
+            environment="development",
+            version="1.0.0",
+            at=datetime(2026, 1, 5, 9),
+            actor="ci",
+            suite="unit",
+            passed=True,
+        )
+        store.append("fn-posts", version, [recorded] * 700)
+    finally:
+        store.close()
+    assert cli(env, "state", "snapshot")[0] == 0  # at event 702
+    assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", "tail", "--passed")[0] == 0
+    hashed: list[int] = []
+    real = integrity.link
+
+    def counted(previous: str, service: str, position: int, body: str) -> str:
+        if service == "fn-posts":
+            hashed.append(position)
+        return real(previous, service, position, body)
+
+    monkeypatch.setattr(integrity, "link", counted)
+    assert cli(env, "status", "fn-posts")[0] == 0
+    assert [position for position in hashed if position < 702] == []  # nothing before the snapshot
+    assert 702 in hashed  # the tail is

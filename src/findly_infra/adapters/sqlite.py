@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from findly_infra.application.codec import decode_stream, event_of_stream, event_to_dict
+from findly_infra.application.codec import decode_page, event_of_stream, event_to_dict
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import (
     ConcurrencyError,
@@ -319,22 +319,28 @@ class SqliteEventStore:
         """At most *limit* of the stream's events from position *since* (all with ``None``), and its version."""
         self._check_present()
         connection = self._connection
+        link = "link" if self._linked else "NULL"
+        before = 1 if since > 0 else 0  # the event before the page too: the link the page follows on
         with self._errors():
             connection.execute("BEGIN")  # one snapshot for both reads
             try:
                 rows = connection.execute(
-                    "SELECT position, body FROM events WHERE service = ? AND position >= ? ORDER BY position LIMIT ?",
-                    (service, since, -1 if limit is None else limit),
+                    f"SELECT position, body, {link} FROM events WHERE service = ? AND position >= ? "
+                    "ORDER BY position LIMIT ?",
+                    (service, since - before, -1 if limit is None else limit + before),
                 ).fetchall()
                 (last,) = connection.execute(
                     "SELECT MAX(position) FROM events WHERE service = ?", (service,)
                 ).fetchone()
             finally:
                 self._rollback()
-        return self._decoded(service, since, rows), 0 if last is None else last + 1
+        version = 0 if last is None else last + 1
+        return self._decoded(service, since, limit, version, rows), version
 
-    def _decoded(self, service: str, since: int, rows: Sequence[tuple[int, Any]]) -> list[Event]:
-        return decode_stream(rows, since=since, service=service, location=str(self.path))
+    def _decoded(
+        self, service: str, since: int, limit: int | None, version: int, rows: Sequence[tuple[int, Any, Any]]
+    ) -> list[Event]:
+        return decode_page(rows, since=since, limit=limit, version=version, service=service, location=str(self.path))
 
     def append(self, service: str, expected_version: int, events: Sequence[Event]) -> int:
         self._check_writable()

@@ -886,7 +886,9 @@ def test_a_damaged_page_is_refused_with_or_without_now_never_read_as_an_empty_hi
     naming the stream and the events it cannot read."""
     state = _deployed(env)
     for number in range(3):
-        assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", f"s{number}", "--passed")[0] == 0
+        assert (
+            cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", f"s{number}", "--passed")[0] == 0
+        )
     _misfiled(state)
     if clock == "real":  # the state keeps its rehearsal's time: its clock resumes at its latest event
         env = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
@@ -905,7 +907,9 @@ def test_a_command_refuses_a_stream_whose_tail_is_unlinked_and_names_the_first_u
     the stream and the first unlinked row, and writes nothing; history shows what comes before it."""
     state = _deployed(env)
     for number in range(3):
-        assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", f"s{number}", "--passed")[0] == 0
+        assert (
+            cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", f"s{number}", "--passed")[0] == 0
+        )
     assert cli(env, "deploy", "fn-matcher", "1.0.0", "--env", "development")[0] == 0
     _damage(state, "UPDATE events SET body = replace(body, '\"s1\"', '\"s9\"') WHERE service = 'fn-posts'")  # event 3
     before = _count(str(state))
@@ -953,7 +957,9 @@ def test_a_command_refuses_a_stream_whose_tail_is_unlinked_and_names_the_first_u
     assert "fn-posts's event 5 is unlinked (it has no link, after linked events)" in str(document["error"])
 
 
-def test_a_command_hashes_only_the_tail_after_its_snapshot(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_command_hashes_only_the_tail_after_its_snapshot(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The tail check keeps a command's cost flat: the rows after the sealed snapshot it starts from are hashed, not
     the history before it."""
     from findly_infra.application import integrity
@@ -988,3 +994,74 @@ def test_a_command_hashes_only_the_tail_after_its_snapshot(env: dict[str, str], 
     assert cli(env, "status", "fn-posts")[0] == 0
     assert [position for position in hashed if position < 702] == []  # nothing before the snapshot
     assert 702 in hashed  # the tail is
+
+
+def _read_only_folder(folder: Path) -> contextlib.AbstractContextManager[str]:
+    """*folder* made read-only: a read-only bind mount of it where this process may mount (root), else the folder
+    made immutable (``chattr +i``) or, not root, unwritable by its permissions; skips the test when none is possible.
+    Yields how."""
+    import shutil
+
+    @contextlib.contextmanager
+    def made() -> Iterator[str]:
+        mount, umount, chattr = shutil.which("mount"), shutil.which("umount"), shutil.which("chattr")
+        if os.geteuid() == 0 and mount and umount:
+            bound = subprocess.run([mount, "--bind", str(folder), str(folder)], capture_output=True, check=False)
+            if bound.returncode == 0:
+                try:
+                    remounted = subprocess.run(
+                        [mount, "-o", "remount,bind,ro", str(folder)], capture_output=True, check=False
+                    )
+                    if remounted.returncode == 0:
+                        yield "a read-only mount"
+                        return
+                finally:
+                    subprocess.run([umount, str(folder)], check=True)
+        if os.geteuid() == 0:
+            if chattr and subprocess.run([chattr, "+i", str(folder)], capture_output=True, check=False).returncode == 0:
+                try:
+                    yield "an immutable folder"
+                finally:
+                    subprocess.run([chattr, "-i", str(folder)], check=True)
+                return
+            pytest.skip("cannot make a folder read-only for root here (neither mount nor chattr +i is permitted)")
+        folder.chmod(0o555)
+        try:
+            yield "a folder without write permission"
+        finally:
+            folder.chmod(0o755)
+
+    return made()
+
+
+def test_a_state_on_a_read_only_mount_is_read_and_a_write_is_refused_as_read_only_not_damaged(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 23: a state on a read-only mount (or in a folder SQLite cannot write its -shm file into) was reported as
+    "damaged, restore from a backup", and a new state there was exit 1. Reads read it; writes are refused (exit 2)
+    saying the place is read-only; nothing is called damaged."""
+    folder = tmp_path / "mounted"
+    folder.mkdir()
+    env = {**env, "FINDLY_STATE": str(folder / "state.sqlite3")}
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert not Path(f"{env['FINDLY_STATE']}-wal").exists()  # the last writer wrote its changes back
+    with _read_only_folder(folder) as how:
+        code, document = cli(env, "status", "fn-posts")
+        assert code == 0, (how, document)
+        assert document["services"]["fn-posts"]["development"]["phase"] == "progressing"  # type: ignore[index]
+        assert cli(env, "history", "fn-posts")[0] == 0
+        assert cli(env, "state", "check")[0] == 0
+        assert cli(env, "state", "verify")[0] == 0
+        code, document = cli(env, "pause", "fn-posts", "--env", "development", "--reason", "look")
+        assert code == EXIT_BAD_INPUT
+        message = document["error"]["message"]  # type: ignore[index]
+        assert "cannot be opened to write: it is on a read-only file system" in message or (
+            "may not be written by this user" in message
+        ), (how, message)
+        assert "damaged" not in message
+        code, document = cli(
+            env | {"FINDLY_STATE": str(folder / "new.sqlite3")}, "deploy", "fn-posts", "1.0.0", "--env", "development"
+        )
+        assert code == EXIT_BAD_INPUT, document
+        assert "new.sqlite3 cannot be created" in document["error"]["message"]  # type: ignore[index]
+    assert not (folder / "new.sqlite3").exists()

@@ -138,7 +138,7 @@ def _unreadable(location: str, service: str, position: int, exc: Exception) -> s
     )
 
 
-def decode_page(  # noqa: PLR0913 - what a page is, and where it is from
+def decode_page(
     rows: Sequence[tuple[int, Any, Any]],
     *,
     since: int,
@@ -156,8 +156,9 @@ def decode_page(  # noqa: PLR0913 - what a page is, and where it is from
 
     Only the rows read are hashed (the tail after the snapshot a command starts from), so the cost stays that of
     decoding them. A state not yet linked (``None`` links from its first event: an older findly-infra's, opened read
-    only) reads as it is; ``state verify`` says what it lacks. Raises :class:`~findly_infra.application.ports.StateError`
-    naming the stream and the first row that fails, its ``readable`` holding the events before it."""
+    only) reads as it is; ``state verify`` says what it lacks. Raises
+    :class:`~findly_infra.application.ports.StateError` naming the stream and the first row that fails, its
+    ``readable`` holding the events before it."""
     from findly_infra.application.integrity import GENESIS
     from findly_infra.application.ports import StateError
 

@@ -32,7 +32,8 @@ MATRICES = {
         "tests/test_event_store.py",
         "tests/test_use_cases.py::test_times_never_decrease_within_a_stream_whatever_the_clock_says",
     ],
-    "corruption (state files that are not, or no longer, a findly state; a full disk, a read-only file)": [
+    "corruption (state files that are not, or no longer, a findly state; a full disk, a read-only file or mount; a "
+    "damaged page, an unlinked tail)": [
         "tests/test_state_integrity.py",
     ],
     "time (a state keeps real or virtual time, never both; no future, never backwards)": [
@@ -45,6 +46,7 @@ MATRICES = {
         "tests/test_contract.py",
         "tests/test_identifiers.py",
         "tests/test_bad_input.py",
+        "tests/test_state_import.py",
     ],
 }
 

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from findly_infra.application.ports import BadInputError
 from findly_infra.application.transfer import MAX_LINE_BYTES, read_export
 from findly_infra.cli import EXIT_BAD_INPUT
+from findly_infra.domain.environment import dns_label_problem
 from tests.conftest import EXAMPLE, PAST
 from tests.test_release_cli import cli
 
@@ -207,3 +210,13 @@ def test_an_import_reads_only_a_regular_file_with_bounded_lines_and_bounded_nest
     assert result.returncode == EXIT_BAD_INPUT, result.stderr
     assert "standard input, line 1: longer than 4 MiB" in result.stderr
     assert not (tmp_path / "target.sqlite3").exists()  # refused before the state was opened
+
+
+@given(st.from_regex(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True), st.sampled_from(["\n", " ", "A", "_"]))
+def test_a_name_is_a_dns_label_the_whole_of_it(label: str, extra: str) -> None:
+    """The rule service and environment names share — which an import applies to each stream and event: a DNS label,
+    the whole text (``re.match`` with ``$`` let ``"fn-posts\\n"`` through)."""
+    assert dns_label_problem(label, "a service name") is None
+    assert dns_label_problem(label + extra, "a service name") is not None
+    assert dns_label_problem(extra + label, "a service name") is not None
+    assert dns_label_problem("a" * 64, "a service name") is not None

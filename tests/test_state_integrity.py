@@ -923,6 +923,11 @@ def test_a_command_refuses_a_stream_whose_tail_is_unlinked_and_names_the_first_u
         assert code == EXIT_BAD_INPUT, (command, document)
         assert said in str(document["error"]), document
     assert _count(str(state)) == before  # nothing acted on it
+    backup = state.with_name("backup.jsonl")  # nor exported: an import would give the rows fresh links
+    code, document = cli(env, "state", "export", "--output", str(backup))
+    assert code == EXIT_BAD_INPUT
+    assert said in str(document["error"])
+    assert not backup.exists()
     code, document = cli(env, "history", "fn-posts")
     assert code == EXIT_BAD_INPUT
     assert [e["suite"] for e in document["events"][2:]] == ["s0"]  # type: ignore[index]

@@ -211,12 +211,19 @@ def event_problem(service: str, event: Event, record: dict[str, Any]) -> tuple[s
     if event.service != service:
         return "service", f"an event of {event.service!r} in {service}'s stream"
     written = event_to_dict(event)
+    if written.keys() == record.keys() and json.dumps(written) == json.dumps(record):  # as written: the usual case
+        return _door_problem(event)
     for key, value in record.items():
         if key not in written:
             return key, f"{type(event).__name__} has no field {key!r}"
         as_written = json.loads(json.dumps(written[key]))  # tuples as lists, as JSON has them
         if json.dumps(as_written, sort_keys=True) != json.dumps(value, sort_keys=True):
             return key, f"{_shown(value)} is not as findly-infra writes it (it reads as {_shown(as_written)})"
+    return _door_problem(event)
+
+
+def _door_problem(event: Event) -> tuple[str, str] | None:
+    """Why *event*'s time or values cannot pass the commands' door, by field, or ``None``."""
     if event.at.tzinfo is not None:
         return "at", f"{event.at.isoformat()} carries a UTC offset: findly-infra records UTC times without one"
     for field, problem in _texts(event):

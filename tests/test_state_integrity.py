@@ -1070,3 +1070,46 @@ def test_a_state_on_a_read_only_mount_is_read_and_a_write_is_refused_as_read_onl
         assert code == EXIT_BAD_INPUT, document
         assert "new.sqlite3 cannot be created" in document["error"]["message"]  # type: ignore[index]
     assert not (folder / "new.sqlite3").exists()
+
+
+@given(
+    count=st.integers(2, 12),
+    since=st.integers(0, 11),
+    harm=st.sampled_from(["edit", "unlink", "hide-end", "none"]),
+    where=st.integers(0, 11),
+)
+@settings(max_examples=200)
+def test_a_page_is_read_whole_and_linked_or_refused_naming_its_first_bad_row(
+    count: int, since: int, harm: str, where: int
+) -> None:
+    """The rule every durable store's reads follow (``codec.decode_page``): a page holds every event the stream's
+    version says it has from where it starts, each row's link follows from the one before it, and the first row that
+    does not is named — an edited or unlinked row, or rows a damaged page hides."""
+    from findly_infra.application.codec import decode_page, event_to_dict
+    from findly_infra.application.integrity import GENESIS, links_for
+
+    since = min(since, count - 1)
+    bodies = [json.dumps(event_to_dict(_event(position))) for position in range(count)]
+    links: list[str | None] = list(links_for(GENESIS, "fn-posts", 0, bodies))
+    rows: list[tuple[int, str, str | None]] = [(p, bodies[p], links[p]) for p in range(count)]
+    bad = min(max(where, since), count - 1)  # a row the page reads
+    if harm == "edit":
+        rows[bad] = (bad, bodies[bad].replace('"findly"', '"mallory"'), links[bad])
+    elif harm == "unlink":
+        rows[bad] = (bad, bodies[bad], None)
+    elif harm == "hide-end":
+        rows = rows[:bad]
+    read = rows[max(0, since - 1) :]
+    if harm == "none":
+        events = decode_page(read, since=since, limit=None, version=count, service="fn-posts", location="s")
+        assert [event.at.minute for event in events] == list(range(since, count))
+        return
+    with pytest.raises(StateError) as refused:
+        decode_page(read, since=since, limit=None, version=count, service="fn-posts", location="s")
+    said = str(refused.value)
+    if harm == "hide-end":
+        assert f"fn-posts's event{'s' if bad < count - 1 else ''} {bad}" in said
+        assert f"the stream has {count} events" in said
+    else:
+        assert f"fn-posts's event {bad} is unlinked" in said
+    assert [event.at.minute for event in refused.value.readable] == list(range(since, bad))

@@ -164,15 +164,19 @@ def decode_page(
 
     wanted = max(0, version - since)
     wanted = wanted if limit is None else min(limit, wanted)
+    if not wanted:  # nothing from since on (a read for the version alone, or past the end)
+        return []
     previous: str | None = GENESIS
     linked = False  # whether the row before is linked (the page's first row follows GENESIS, or event since - 1)
+    unlinked_from: int | None = None  # where the rows without links began (a state not linked yet, or damage)
     rows = list(rows)
     if since > 0:
         if rows and rows[0][0] == since - 1:
             previous = None if rows[0][2] is None else str(rows[0][2])
             linked = previous is not None
+            unlinked_from = None if linked else since - 1
             rows = rows[1:]
-        elif wanted:
+        else:
             raise StateError(
                 f"--state {location}: {service}'s event {since - 1} cannot be read (it is missing, and the stream has "
                 f"{version} events); run `findly-infra state check`, and restore the state from a backup"
@@ -187,7 +191,15 @@ def decode_page(
             raise StateError(_unreadable(location, service, expected, exc), readable=events) from None
         if stored is None and not linked:  # a state not linked yet: nothing to check, nothing vouched for
             previous = None
+            unlinked_from = position if unlinked_from is None else unlinked_from
         else:
+            if previous is None and unlinked_from is not None:  # linked after unlinked ones: links were removed
+                raise StateError(
+                    f"--state {location}: {service}'s event {unlinked_from} is unlinked (it has no link, and event "
+                    f"{position} after it has one: links were removed); no command acts on it; `findly-infra state "
+                    "verify` names the first broken link of every stream; restore the state from a backup",
+                    readable=events[: max(0, unlinked_from - since)],
+                )
             problem = _unlinked(previous, service, position, body, stored)
             if problem is not None:
                 raise StateError(
@@ -215,10 +227,8 @@ def _unlinked(previous: str | None, service: str, position: int, body: Any, stor
     ``None`` when it does."""
     from findly_infra.application.integrity import link
 
-    if stored is None:
+    if stored is None or previous is None:
         return "it has no link, after linked events"
-    if previous is None:
-        return f"it has a link, and event {position - 1} before it has none: links were removed before it"
     text = body if isinstance(body, str) else json.dumps(body)
     if link(previous, service, position, text) != stored:
         return "its link does not follow from the event before it: it, or an event before it, was changed"

@@ -98,7 +98,14 @@ HOSTILE: dict[str, tuple[Callable[[list[str]], list[str]], str]] = {
         _edited("TestResultRecorded", _set(at="2999-01-01T00:00:00")),
         "field at: 2999-01-01T00:00:00 is in the future",
     ),
-    "far-future": (_edited("TestResultRecorded", _set(at="9999-12-31T23:59:59")), "is in the future"),
+    "far-future": (
+        _edited("TestResultRecorded", _set(at="9999-12-31T23:59:59")),
+        "field at: 9999-12-31T23:59:59 is not a time a release happens at",
+    ),
+    "before-1970": (
+        _edited("RolloutStarted", _set(at="0001-01-01T00:00:00")),
+        "field at: 0001-01-01T00:00:00 is not a time a release happens at (years 1970 to 9000)",
+    ),
     "backwards": (
         _edited("TestResultRecorded", _set(at="2026-01-05T08:00:00")),
         "field at: 2026-01-05T08:00:00 is before the event before it",

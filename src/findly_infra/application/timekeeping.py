@@ -19,7 +19,7 @@ from typing import Literal
 
 from findly_infra.application.ports import BadInputError
 
-__all__ = ["SKEW", "TimeMode", "future_problem", "time_for", "virtual_start"]
+__all__ = ["SKEW", "TimeMode", "era_problem", "future_problem", "time_for", "virtual_start"]
 
 TimeMode = Literal["wall", "virtual"]
 SKEW = timedelta(minutes=5)
@@ -47,6 +47,14 @@ def time_for(kept: str | None, given: datetime | None, wall: datetime, *, where:
             "(--state rehearsal.sqlite3 --now …) or in memory (--state memory://)"
         )
     return "virtual" if kept == "virtual" else asked
+
+
+def era_problem(at: datetime) -> str | None:
+    """Why *at* is not a time a release happens at (years 1970 to 9000: a rollout, an approval's age and a budget
+    window are added to it, and subtracted), or ``None``. ``--now`` and ``state import`` both answer to it."""
+    if not 1970 <= at.year <= 9000:
+        return "is not a time a release happens at (years 1970 to 9000)"
+    return None
 
 
 def future_problem(at: datetime, wall: datetime) -> str | None:

@@ -26,7 +26,7 @@ import attrs
 
 from findly_infra.application.codec import event_of_stream, event_to_dict
 from findly_infra.application.ports import BadInputError, EventStore, PagedStore, TimeKeepingStore
-from findly_infra.application.timekeeping import SKEW, future_problem
+from findly_infra.application.timekeeping import SKEW, era_problem, future_problem
 from findly_infra.domain.environment import dns_label_problem
 from findly_infra.domain.events import ApprovalGranted, ApprovalsSuperseded, Event, RolledBack, RolloutStarted
 from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
@@ -304,6 +304,9 @@ def _time_problem(event: Event, before: Event | None, now: datetime) -> tuple[st
     """Why *event*'s time cannot be recorded after *before* (the stream's event before it) at real time *now*: in
     the future (``application.timekeeping``), or before the event before it — a stream's times never run backwards
     (``DeploymentPipeline.stamp``)."""
+    outside = era_problem(event.at)
+    if outside is not None:
+        return "at", f"{event.at.isoformat()} {outside}"
     future = future_problem(event.at, now)
     if future is not None:
         return "at", f"{event.at.isoformat()} {future} (the real clock reads {now.isoformat()}, give or take {SKEW})"

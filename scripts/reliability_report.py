@@ -42,11 +42,11 @@ MATRICES = {
         "tests/test_contract.py::test_a_rehearsal_state_resumes_its_own_clock_without_now",
     ],
     "hostile input (reports, versions, names, outputs, files)": [
+        "tests/test_state_import.py",
         "tests/test_evidence.py",
         "tests/test_contract.py",
         "tests/test_identifiers.py",
         "tests/test_bad_input.py",
-        "tests/test_state_import.py",
     ],
 }
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ def scale(name: str, make: Any, sizes: list[int], config: Path) -> None:
             if tail:  # analyses of the rollout under way, after the snapshot
                 store = make(count)[1]
                 _, version = store.load("fn-posts", since=1 << 62)
-                at = T0 + timedelta(days=3650)
+                at = datetime.now(UTC).replace(tzinfo=None)  # after the history and the rollout, never in the future
                 extra = [
                     AnalysisRecorded(**BASE, version="9.0.0", at=at, verdict=Verdict.PASS, readings=READINGS)
                     for _ in range(tail)

@@ -48,7 +48,8 @@ MATRICES = {
         "tests/postgres/test_leases.py::test_a_driver_displaced_while_it_waited_writes_nothing_more_and_follows_the_new_one",
         "tests/test_watch_stopped.py",
     ],
-    "corruption (state files that are not, or no longer, a findly state; a full disk, a read-only file)": [
+    "corruption (state files that are not, or no longer, a findly state; a full disk, a read-only file or mount; a "
+    "damaged page, an unlinked tail)": [
         "tests/test_state_integrity.py",
     ],
     "time (a state keeps real or virtual time, never both; no future, never backwards)": [
@@ -57,6 +58,7 @@ MATRICES = {
         "tests/test_contract.py::test_a_rehearsal_state_resumes_its_own_clock_without_now",
     ],
     "hostile input (reports, versions, names, outputs, files)": [
+        "tests/test_state_import.py",
         "tests/test_evidence.py",
         "tests/test_contract.py",
         "tests/test_identifiers.py",

@@ -548,6 +548,24 @@ def _damage(state: Path, sql: str, *parameters: object) -> None:
     connection.close()
 
 
+def _relink(state: Path) -> None:
+    """Give every event the link its text now has, as whoever can write the state can (a chain vouches for nothing
+    against a rewrite: ``application.integrity``) — so that a test of what commands make of a history that no longer
+    fits is not refused as unlinked first."""
+    from findly_infra.application.integrity import GENESIS, links_for
+
+    with contextlib.closing(sqlite3.connect(state)) as connection, connection:
+        for (service,) in connection.execute("SELECT DISTINCT service FROM events").fetchall():
+            rows = connection.execute(
+                "SELECT position, body FROM events WHERE service = ? ORDER BY position", (service,)
+            ).fetchall()
+            links = links_for(GENESIS, service, 0, (body for _, body in rows))
+            connection.executemany(
+                "UPDATE events SET link = ? WHERE service = ? AND position = ?",
+                [(link, service, position) for (position, _), link in zip(rows, links, strict=True)],
+            )
+
+
 def _stray_succeeded() -> str:
     return json.dumps(
         {
@@ -607,6 +625,7 @@ def test_a_stray_event_is_named_with_its_position(env: dict[str, str]) -> None:
         "VALUES ('fn-posts', 2, 'rollout_succeeded', '2026-01-05T09:30:00', ?)",
         _stray_succeeded(),
     )
+    _relink(state)  # linked: a history that reads, and does not fold
     code, document = cli(env, "status", "fn-posts")
     assert code == EXIT_BAD_INPUT
     assert document["error"]["message"].startswith(  # type: ignore[index]
@@ -687,6 +706,7 @@ def test_a_canary_that_recorded_no_plan_and_lost_its_stage_is_refused_by_name_an
 def test_an_environment_removed_from_the_file_shows_as_retired_in_status_and_history(env: dict[str, str]) -> None:
     state = _deployed(env)
     _damage(state, "UPDATE events SET body = replace(body, '\"development\"', '\"dev\"')")  # renamed since
+    _relink(state)
     code, document = cli(env, "status", "fn-posts")
     assert code == 0
     views = document["services"]["fn-posts"]  # type: ignore[index]
@@ -842,3 +862,256 @@ def test_a_read_only_state_is_read_and_a_write_is_refused_with_exit_2(env: dict[
         assert "Traceback" not in refused.stderr
         assert run("state", "check", env=env).returncode == 0
     assert _count(str(state)) == before
+
+
+# ---- 5: damage is damage, whatever the clock; a command never acts on unlinked rows ------------------------------
+
+
+def _misfiled(state: Path) -> None:
+    """Damage one page of the file the way a torn or stray write does: the key of fn-posts' first event, in the page
+    that holds it, now says another service — so that the page is out of order, and a read of fn-posts' stream that
+    trusts the file finds nothing where its first event should be (no SQL can do this: it is the file's bytes)."""
+    with contextlib.closing(sqlite3.connect(state)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = state.read_bytes()
+    key = b"fn-postsrollout_started"  # the record's service and type columns (position 0 takes no byte)
+    assert data.count(key) == 1
+    state.write_bytes(data.replace(key, b"fn-postzrollout_started"))
+
+
+@pytest.mark.parametrize("clock", ["--now", "real"])
+def test_a_damaged_page_is_refused_with_or_without_now_never_read_as_an_empty_history(
+    env: dict[str, str], clock: str
+) -> None:
+    """Issue 23: with ``--now``, a damaged page read as an empty history with exit 0. What a page hides is damage,
+    whatever the clock: the stream says how many events it has, and a read that finds fewer is refused (exit 2),
+    naming the stream and the events it cannot read."""
+    state = _deployed(env)
+    for number in range(3):
+        assert (
+            cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", f"s{number}", "--passed")[0] == 0
+        )
+    _misfiled(state)
+    if clock == "real":  # the state keeps its rehearsal's time: its clock resumes at its latest event
+        env = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    for command in ("history", "status"):
+        code, document = cli(env, command, "fn-posts")
+        assert code == EXIT_BAD_INPUT, (command, document)
+        assert "fn-posts's events 0 to 4 cannot be read: the stream has 5 events" in str(document["error"])
+    assert run("state", "check", env=env).returncode == EXIT_BAD_INPUT  # and the full check says so too
+
+
+def test_a_command_refuses_a_stream_whose_tail_is_unlinked_and_names_the_first_unlinked_row(
+    env: dict[str, str],
+) -> None:
+    """Issue 23: rows whose link does not follow (edited, inserted or moved after they were written) were flagged by
+    `state verify` alone, and every other command acted on them. A command that reads them refuses (exit 2), naming
+    the stream and the first unlinked row, and writes nothing; history shows what comes before it."""
+    state = _deployed(env)
+    for number in range(3):
+        assert (
+            cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", f"s{number}", "--passed")[0] == 0
+        )
+    assert cli(env, "deploy", "fn-matcher", "1.0.0", "--env", "development")[0] == 0
+    _damage(state, "UPDATE events SET body = replace(body, '\"s1\"', '\"s9\"') WHERE service = 'fn-posts'")  # event 3
+    before = _count(str(state))
+    said = "fn-posts's event 3 is unlinked (its link does not follow from the event before it"
+    for command in (
+        ("status", "fn-posts"),
+        ("record", "fn-posts", "1.0.0", "--env", "development", "--suite", "s4", "--passed"),
+        ("deploy", "fn-posts", "1.0.0", "--env", "staging"),
+    ):
+        code, document = cli(env, *command)
+        assert code == EXIT_BAD_INPUT, (command, document)
+        assert said in str(document["error"]), document
+    assert _count(str(state)) == before  # nothing acted on it
+    backup = state.with_name("backup.jsonl")  # nor exported: an import would give the rows fresh links
+    code, document = cli(env, "state", "export", "--output", str(backup))
+    assert code == EXIT_BAD_INPUT
+    assert said in str(document["error"])
+    assert not backup.exists()
+    code, document = cli(env, "history", "fn-posts")
+    assert code == EXIT_BAD_INPUT
+    assert [e["suite"] for e in document["events"][2:]] == ["s0"]  # type: ignore[index]
+    assert said in document["error"]["message"]  # type: ignore[index]
+    assert cli(env, "status", "fn-matcher")[0] == 0  # the other streams are not affected
+    verified = run("state", "verify", env=env)
+    assert verified.returncode == EXIT_BAD_INPUT
+    assert "fn-posts: event 3 does not match its link" in verified.stdout
+    # a row inserted with no link after linked ones is unlinked too
+    _relink(state)
+    _damage(
+        state,
+        "INSERT INTO events (service, position, type, at, body) VALUES ('fn-posts', 5, 'test_result_recorded', ?, ?)",
+        "2026-01-05T09:00:00",
+        json.dumps(
+            {
+                "event": "TestResultRecorded",
+                "type": "test_result_recorded",
+                "service": "fn-posts",
+                "environment": "development",
+                "version": "1.0.0",
+                "at": "2026-01-05T09:00:00",
+                "actor": "x",
+                "reason": "",
+                "suite": "forged",
+                "passed": True,
+            }
+        ),
+    )
+    code, document = cli(env, "status", "fn-posts")
+    assert code == EXIT_BAD_INPUT
+    assert "fn-posts's event 5 is unlinked (it has no link, after linked events)" in str(document["error"])
+
+
+def test_a_command_hashes_only_the_tail_after_its_snapshot(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tail check keeps a command's cost flat: the rows after the sealed snapshot it starts from are hashed, not
+    the history before it."""
+    from findly_infra.application import integrity
+
+    state = _deployed(env)
+    store = SqliteEventStore(state)
+    try:
+        _, version = store.load("fn-posts", since=1 << 62)
+        recorded = recorded_events.TestResultRecorded(
+            service="fn-posts",
+            environment="development",
+            version="1.0.0",
+            at=datetime(2026, 1, 5, 9),
+            actor="ci",
+            suite="unit",
+            passed=True,
+        )
+        store.append("fn-posts", version, [recorded] * 700)
+    finally:
+        store.close()
+    assert cli(env, "state", "snapshot")[0] == 0  # at event 702
+    assert cli(env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", "tail", "--passed")[0] == 0
+    hashed: list[int] = []
+    real = integrity.link
+
+    def counted(previous: str, service: str, position: int, body: str) -> str:
+        if service == "fn-posts":
+            hashed.append(position)
+        return real(previous, service, position, body)
+
+    monkeypatch.setattr(integrity, "link", counted)
+    assert cli(env, "status", "fn-posts")[0] == 0
+    assert [position for position in hashed if position < 702] == []  # nothing before the snapshot
+    assert 702 in hashed  # the tail is
+
+
+def _read_only_folder(folder: Path) -> contextlib.AbstractContextManager[str]:
+    """*folder* made read-only: a read-only bind mount of it where this process may mount (root), else the folder
+    made immutable (``chattr +i``) or, not root, unwritable by its permissions; skips the test when none is possible.
+    Yields how."""
+    import shutil
+
+    @contextlib.contextmanager
+    def made() -> Iterator[str]:
+        mount, umount, chattr = shutil.which("mount"), shutil.which("umount"), shutil.which("chattr")
+        if os.geteuid() == 0 and mount and umount:
+            bound = subprocess.run([mount, "--bind", str(folder), str(folder)], capture_output=True, check=False)
+            if bound.returncode == 0:
+                try:
+                    remounted = subprocess.run(
+                        [mount, "-o", "remount,bind,ro", str(folder)], capture_output=True, check=False
+                    )
+                    if remounted.returncode == 0:
+                        yield "a read-only mount"
+                        return
+                finally:
+                    subprocess.run([umount, str(folder)], check=True)
+        if os.geteuid() == 0:
+            if chattr and subprocess.run([chattr, "+i", str(folder)], capture_output=True, check=False).returncode == 0:
+                try:
+                    yield "an immutable folder"
+                finally:
+                    subprocess.run([chattr, "-i", str(folder)], check=True)
+                return
+            pytest.skip("cannot make a folder read-only for root here (neither mount nor chattr +i is permitted)")
+        folder.chmod(0o555)
+        try:
+            yield "a folder without write permission"
+        finally:
+            folder.chmod(0o755)
+
+    return made()
+
+
+def test_a_state_on_a_read_only_mount_is_read_and_a_write_is_refused_as_read_only_not_damaged(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 23: a state on a read-only mount (or in a folder SQLite cannot write its -shm file into) was reported as
+    "damaged, restore from a backup", and a new state there was exit 1. Reads read it; writes are refused (exit 2)
+    saying the place is read-only; nothing is called damaged."""
+    folder = tmp_path / "mounted"
+    folder.mkdir()
+    env = {**env, "FINDLY_STATE": str(folder / "state.sqlite3")}
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert not Path(f"{env['FINDLY_STATE']}-wal").exists()  # the last writer wrote its changes back
+    with _read_only_folder(folder) as how:
+        code, document = cli(env, "status", "fn-posts")
+        assert code == 0, (how, document)
+        assert document["services"]["fn-posts"]["development"]["phase"] == "progressing"  # type: ignore[index]
+        assert cli(env, "history", "fn-posts")[0] == 0
+        assert cli(env, "state", "check")[0] == 0
+        assert cli(env, "state", "verify")[0] == 0
+        code, document = cli(env, "pause", "fn-posts", "--env", "development", "--reason", "look")
+        assert code == EXIT_BAD_INPUT
+        message = document["error"]["message"]  # type: ignore[index]
+        assert "cannot be opened to write: it is on a read-only file system" in message or (
+            "may not be written by this user" in message
+        ), (how, message)
+        assert "damaged" not in message
+        code, document = cli(
+            env | {"FINDLY_STATE": str(folder / "new.sqlite3")}, "deploy", "fn-posts", "1.0.0", "--env", "development"
+        )
+        assert code == EXIT_BAD_INPUT, document
+        assert "new.sqlite3 cannot be created" in document["error"]["message"]  # type: ignore[index]
+    assert not (folder / "new.sqlite3").exists()
+
+
+@given(
+    count=st.integers(2, 12),
+    since=st.integers(0, 11),
+    harm=st.sampled_from(["edit", "unlink", "hide-end", "none"]),
+    where=st.integers(0, 11),
+)
+@settings(max_examples=200)
+def test_a_page_is_read_whole_and_linked_or_refused_naming_its_first_bad_row(
+    count: int, since: int, harm: str, where: int
+) -> None:
+    """The rule every durable store's reads follow (``codec.decode_page``): a page holds every event the stream's
+    version says it has from where it starts, each row's link follows from the one before it, and the first row that
+    does not is named — an edited or unlinked row, or rows a damaged page hides."""
+    from findly_infra.application.codec import decode_page, event_to_dict
+    from findly_infra.application.integrity import GENESIS, links_for
+
+    since = min(since, count - 1)
+    bodies = [json.dumps(event_to_dict(_event(position))) for position in range(count)]
+    links: list[str | None] = list(links_for(GENESIS, "fn-posts", 0, bodies))
+    rows: list[tuple[int, str, str | None]] = [(p, bodies[p], links[p]) for p in range(count)]
+    bad = min(max(where, since), count - 1)  # a row the page reads
+    if harm == "edit":
+        rows[bad] = (bad, bodies[bad].replace('"findly"', '"mallory"'), links[bad])
+    elif harm == "unlink":
+        rows[bad] = (bad, bodies[bad], None)
+    elif harm == "hide-end":
+        rows = rows[:bad]
+    read = rows[max(0, since - 1) :]
+    if harm == "none":
+        events = decode_page(read, since=since, limit=None, version=count, service="fn-posts", location="s")
+        assert [event.at.minute for event in events] == list(range(since, count))
+        return
+    with pytest.raises(StateError) as refused:
+        decode_page(read, since=since, limit=None, version=count, service="fn-posts", location="s")
+    said = str(refused.value)
+    if harm == "hide-end":
+        assert f"fn-posts's event{'s' if bad < count - 1 else ''} {bad}" in said
+        assert f"the stream has {count} events" in said
+    else:
+        assert f"fn-posts's event {bad} is unlinked" in said
+    assert [event.at.minute for event in refused.value.readable] == list(range(since, bad))

@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from findly_infra.application.codec import decode_stream, event_to_dict
+from findly_infra.application.codec import decode_page, event_to_dict
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import (
     BadInputError,
@@ -393,20 +393,27 @@ class PostgresEventStore:
         if not self._ready():
             return [], 0
         connection = self._connection
+        link = "link" if self._version >= _LINKED else "NULL"
+        before = 1 if since > 0 else 0  # the event before the page too: the link the page follows on
         with self._errors(), connection.transaction():
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot for both reads
             rows = connection.execute(
-                "SELECT position, body FROM findly_events WHERE service = %s AND position >= %s ORDER BY position "
-                "LIMIT %s",
-                (service, since, limit),
+                f"SELECT position, body, {link} FROM findly_events WHERE service = %s AND position >= %s "
+                "ORDER BY position LIMIT %s",
+                (service, since - before, None if limit is None else limit + before),
             ).fetchall()
             last = connection.execute(
                 "SELECT max(position) FROM findly_events WHERE service = %s", (service,)
             ).fetchone()
-        return self._decoded(service, since, rows), 0 if last is None or last[0] is None else int(last[0]) + 1
+        version = 0 if last is None or last[0] is None else int(last[0]) + 1
+        return self._decoded(service, since, limit, version, rows), version
 
-    def _decoded(self, service: str, since: int, rows: Sequence[tuple[int, Any]]) -> list[Event]:
-        return decode_stream(rows, since=since, service=service, location=str(self.location))
+    def _decoded(
+        self, service: str, since: int, limit: int | None, version: int, rows: Sequence[tuple[int, Any, Any]]
+    ) -> list[Event]:
+        return decode_page(
+            rows, since=since, limit=limit, version=version, service=service, location=str(self.location)
+        )
 
     def append(
         self, service: str, expected_version: int, events: Sequence[Event], *, fence: Fence | None = None

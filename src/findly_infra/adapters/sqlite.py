@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from findly_infra.application.codec import decode_stream, event_of_stream, event_to_dict
+from findly_infra.application.codec import decode_page, event_of_stream, event_to_dict
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import (
     ConcurrencyError,
@@ -126,18 +126,63 @@ class SqliteEventStore:
             self._absent = True
             return
         if not self.path.exists():
-            self._create()
+            try:
+                self._create()
+            except (OSError, sqlite3.Error):
+                why = self._read_only_place()
+                if why is None:
+                    raise
+                raise StateError(f"--state {self.path} cannot be created: {why}; nothing was written") from None
         self._check_file()
         self._connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
+            try:
+                with self._errors():
+                    self._connection.execute("PRAGMA journal_mode=WAL")
+            except StateError:
+                if create or self._read_only_place() is None:
+                    raise
+                self._refuse_unread_changes()
+                self._connection.close()  # read only, in a place SQLite cannot write its -shm file: read as it is
+                uri = f"{self.path.absolute().as_uri()}?mode=ro&immutable=1"
+                self._connection = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
             with self._errors():
-                self._connection.execute("PRAGMA journal_mode=WAL")
                 self._connection.execute("PRAGMA synchronous=FULL")
                 self._open_schema()
             self._inode = os.stat(self.path).st_ino
         except BaseException:
             self._connection.close()
             raise
+
+    def _read_only_place(self) -> str | None:
+        """Why the state cannot be written where it is — a read-only file system (a read-only mount, of its folder or
+        of the file itself), or a folder this user may not write (SQLite keeps its ``-wal`` and ``-shm`` files beside
+        the state) — or ``None``."""
+        folder = self.path.absolute().parent
+        for place in (self.path, folder):
+            try:
+                if os.statvfs(place).f_flag & os.ST_RDONLY:
+                    return "it is on a read-only file system (a read-only mount)"
+            except OSError:
+                continue
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            return (
+                f"its folder {folder} may not be written by this user (SQLite keeps its -wal and -shm files beside "
+                "the state)"
+            )
+        return None
+
+    def _refuse_unread_changes(self) -> None:
+        """A state read where SQLite cannot write (a read-only place) is read as it is — unless a ``-wal`` file beside
+        it holds changes a reader must see (a writer elsewhere is at work, or one stopped before it wrote them back):
+        refused then, rather than read stale."""
+        wal = Path(f"{self.path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StateError(
+                f"--state {self.path} cannot be read where it is: {self._read_only_place()}, and its -wal file holds "
+                "changes that only a writer can bring into the state; read it where it can be written, or copy it "
+                "with its -wal file to a writable place"
+            )
 
     def _create(self) -> None:
         """A new state, whole or not at all: its schema is written to a file beside it, then linked into place
@@ -293,9 +338,18 @@ class SqliteEventStore:
                     "limit?): nothing was written; free some space and run the command again"
                 ) from None
             if "readonly" in message or "read-only" in message:
+                said = self._read_only_place() or "it is read-only (its permissions, or an immutable file)"
+                raise StateError(f"--state {self.path} cannot be written: {said}: nothing was written") from None
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_CANTOPEN":  # not damage: where it is, or who asks
+                why = self._read_only_place()
+                if why is not None:
+                    raise StateError(
+                        f"--state {self.path} cannot be opened to write: {why}; nothing was written (a command that "
+                        "only reads it, such as status or history, still can)"
+                    ) from None
                 raise StateError(
-                    f"--state {self.path} cannot be written: it is read-only (its permissions, or an immutable or "
-                    "read-only file system): nothing was written"
+                    f"--state {self.path} cannot be opened ({message}): check that this user may read and write it "
+                    "and its folder"
                 ) from None
             raise StateError(
                 f"--state {self.path} is damaged ({message}): run `findly-infra state check`, and restore it from "
@@ -322,22 +376,28 @@ class SqliteEventStore:
         """At most *limit* of the stream's events from position *since* (all with ``None``), and its version."""
         self._check_present()
         connection = self._connection
+        link = "link" if self._linked else "NULL"
+        before = 1 if since > 0 else 0  # the event before the page too: the link the page follows on
         with self._errors():
             connection.execute("BEGIN")  # one snapshot for both reads
             try:
                 rows = connection.execute(
-                    "SELECT position, body FROM events WHERE service = ? AND position >= ? ORDER BY position LIMIT ?",
-                    (service, since, -1 if limit is None else limit),
+                    f"SELECT position, body, {link} FROM events WHERE service = ? AND position >= ? "
+                    "ORDER BY position LIMIT ?",
+                    (service, since - before, -1 if limit is None else limit + before),
                 ).fetchall()
                 (last,) = connection.execute(
                     "SELECT MAX(position) FROM events WHERE service = ?", (service,)
                 ).fetchone()
             finally:
                 self._rollback()
-        return self._decoded(service, since, rows), 0 if last is None else last + 1
+        version = 0 if last is None else last + 1
+        return self._decoded(service, since, limit, version, rows), version
 
-    def _decoded(self, service: str, since: int, rows: Sequence[tuple[int, Any]]) -> list[Event]:
-        return decode_stream(rows, since=since, service=service, location=str(self.path))
+    def _decoded(
+        self, service: str, since: int, limit: int | None, version: int, rows: Sequence[tuple[int, Any, Any]]
+    ) -> list[Event]:
+        return decode_page(rows, since=since, limit=limit, version=version, service=service, location=str(self.path))
 
     def append(
         self, service: str, expected_version: int, events: Sequence[Event], *, fence: Fence | None = None

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from findly_infra.domain.policy import POLICY_STREAM, PolicyAdopted
 
 __all__ = [
     "EVENT_TYPES",
+    "decode_page",
     "decode_stream",
     "event_from_dict",
     "event_of_stream",
@@ -125,10 +126,110 @@ def decode_stream(rows: Iterable[tuple[int, Any]], *, since: int, service: str, 
                 raise ValueError(f"event {expected} is missing (the next stored is {position})")
             events.append(event_of_stream(service, body if isinstance(body, dict) else json.loads(body)))
         except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the record is named
-            detail = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
-            raise StateError(
-                f"--state {location}: {service}'s event {expected} cannot be read ({detail}); the events before it "
-                f"can (`findly-infra history {service}`), the other services are not affected",
-                readable=events,
-            ) from None
+            raise StateError(_unreadable(location, service, expected, exc), readable=events) from None
     return events
+
+
+def _unreadable(location: str, service: str, position: int, exc: Exception) -> str:
+    detail = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
+    return (
+        f"--state {location}: {service}'s event {position} cannot be read ({detail}); the events before it can "
+        f"(`findly-infra history {service}`), the other services are not affected"
+    )
+
+
+def decode_page(
+    rows: Sequence[tuple[int, Any, Any]],
+    *,
+    since: int,
+    limit: int | None,
+    version: int,
+    service: str,
+    location: str,
+) -> list[Event]:
+    """A page of a stream as a store read it — *rows* of (position, stored text, link), from event ``since - 1`` (the
+    one the page's links follow on; from ``since`` when it is 0) — checked before any command acts on it, whatever
+    its clock: each row's link follows from the one before it (``application.integrity``: an event edited, inserted
+    or moved since it was written is *unlinked*), each record reads, positions run without a gap, and the page holds
+    every event the stream's *version* says it has from *since* (up to *limit*): rows that a damaged page of the file
+    hides are missing, never an empty or shorter history.
+
+    Only the rows read are hashed (the tail after the snapshot a command starts from), so the cost stays that of
+    decoding them. A state not yet linked (``None`` links from its first event: an older findly-infra's, opened read
+    only) reads as it is; ``state verify`` says what it lacks. Raises
+    :class:`~findly_infra.application.ports.StateError` naming the stream and the first row that fails, its
+    ``readable`` holding the events before it."""
+    from findly_infra.application.integrity import GENESIS
+    from findly_infra.application.ports import StateError
+
+    wanted = max(0, version - since)
+    wanted = wanted if limit is None else min(limit, wanted)
+    if not wanted:  # nothing from since on (a read for the version alone, or past the end)
+        return []
+    previous: str | None = GENESIS
+    linked = False  # whether the row before is linked (the page's first row follows GENESIS, or event since - 1)
+    unlinked_from: int | None = None  # where the rows without links began (a state not linked yet, or damage)
+    rows = list(rows)
+    if since > 0:
+        if rows and rows[0][0] == since - 1:
+            previous = None if rows[0][2] is None else str(rows[0][2])
+            linked = previous is not None
+            unlinked_from = None if linked else since - 1
+            rows = rows[1:]
+        else:
+            raise StateError(
+                f"--state {location}: {service}'s event {since - 1} cannot be read (it is missing, and the stream has "
+                f"{version} events); run `findly-infra state check`, and restore the state from a backup"
+            )
+    events: list[Event] = []
+    for expected, (position, body, stored) in enumerate(rows, start=since):
+        try:
+            if position != expected:
+                raise ValueError(f"event {expected} is missing (the next stored is {position})")
+            event = event_of_stream(service, body if isinstance(body, dict) else json.loads(body))
+        except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the record is named
+            raise StateError(_unreadable(location, service, expected, exc), readable=events) from None
+        if stored is None and not linked:  # a state not linked yet: nothing to check, nothing vouched for
+            previous = None
+            unlinked_from = position if unlinked_from is None else unlinked_from
+        else:
+            if previous is None and unlinked_from is not None:  # linked after unlinked ones: links were removed
+                raise StateError(
+                    f"--state {location}: {service}'s event {unlinked_from} is unlinked (it has no link, and event "
+                    f"{position} after it has one: links were removed); no command acts on it; `findly-infra state "
+                    "verify` names the first broken link of every stream; restore the state from a backup",
+                    readable=events[: max(0, unlinked_from - since)],
+                )
+            problem = _unlinked(previous, service, position, body, stored)
+            if problem is not None:
+                raise StateError(
+                    f"--state {location}: {service}'s event {position} is unlinked ({problem}): no command acts on "
+                    f"it; the events before it read (`findly-infra history {service}`), `findly-infra state verify` "
+                    "names the first broken link of every stream; restore the state from a backup",
+                    readable=events,
+                )
+            previous, linked = str(stored), True
+        events.append(event)
+    if len(events) < wanted:
+        first, last = since + len(events), since + wanted - 1
+        said = f"event {first}" if first == last else f"events {first} to {last}"
+        raise StateError(
+            f"--state {location}: {service}'s {said} cannot be read: the stream has {version} events, and they are "
+            "not where they are stored (a damaged page of the state?); run `findly-infra state check`, and restore "
+            "the state from a backup",
+            readable=events,
+        )
+    return events
+
+
+def _unlinked(previous: str | None, service: str, position: int, body: Any, stored: Any) -> str | None:
+    """Why the row at *position* does not follow the link *previous* (``None``: the event before it has none), or
+    ``None`` when it does."""
+    from findly_infra.application.integrity import link
+
+    if stored is None or previous is None:
+        return "it has no link, after linked events"
+    text = body if isinstance(body, str) else json.dumps(body)
+    if link(previous, service, position, text) != stored:
+        return "its link does not follow from the event before it: it, or an event before it, was changed"
+    return None

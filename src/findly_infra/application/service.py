@@ -320,8 +320,8 @@ class PipelineService:
         since = max(0, version - last) if last else 0
         while since < version:
             events, version = self.store.page(service, since, page)
-            if not events:
-                return
+            if not events and since < version:  # the stream says it has them: never an empty or shorter history
+                raise StateError(f"{service}'s events from {since} cannot be read, and the stream has {version}")
             yield events
             since += len(events)
 

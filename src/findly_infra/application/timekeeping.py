@@ -19,7 +19,7 @@ from typing import Literal
 
 from findly_infra.application.ports import BadInputError
 
-__all__ = ["SKEW", "TimeMode", "time_for", "virtual_start"]
+__all__ = ["SKEW", "TimeMode", "era_problem", "future_problem", "time_for", "virtual_start"]
 
 TimeMode = Literal["wall", "virtual"]
 SKEW = timedelta(minutes=5)
@@ -34,11 +34,8 @@ def time_for(kept: str | None, given: datetime | None, wall: datetime, *, where:
     Raises :class:`BadInputError` for a future ``--now``, and for a virtual ``--now`` on a state that keeps real
     time (*where* names the state in the message).
     """
-    if given is not None and given > wall + SKEW:
-        raise BadInputError(
-            f"--now {given.isoformat()} is in the future: a durable store records no future time "
-            "(replay the past, or use --state memory://)"
-        )
+    if given is not None and (future := future_problem(given, wall)) is not None:
+        raise BadInputError(f"--now {given.isoformat()} {future} (replay the past, or use --state memory://)")
     asked: TimeMode = "virtual" if given is not None and abs(given - wall) > SKEW else "wall"
     if kept not in (None, "wall", "virtual"):
         raise BadInputError(f"--state {where} keeps time as {kept!r}, which this version does not know")
@@ -50,6 +47,24 @@ def time_for(kept: str | None, given: datetime | None, wall: datetime, *, where:
             "(--state rehearsal.sqlite3 --now …) or in memory (--state memory://)"
         )
     return "virtual" if kept == "virtual" else asked
+
+
+def era_problem(at: datetime) -> str | None:
+    """Why *at* is not a time a release happens at (years 1970 to 9000: a rollout, an approval's age and a budget
+    window are added to it, and subtracted), or ``None``. ``--now`` and ``state import`` both answer to it."""
+    if not 1970 <= at.year <= 9000:
+        return "is not a time a release happens at (years 1970 to 9000)"
+    return None
+
+
+def future_problem(at: datetime, wall: datetime) -> str | None:
+    """Why *at* (naive UTC) cannot be recorded in a durable store at real time *wall*, or ``None``: a time later than
+    the real clock and its :data:`SKEW` is in the future — whichever time the state keeps, since a rehearsal's virtual
+    clock on a durable store never runs ahead of the real one either (it waits for it). ``--now`` and ``state import``
+    both answer to it."""
+    if at > wall + SKEW:
+        return "is in the future: a durable store records no future time"
+    return None
 
 
 def virtual_start(given: datetime | None, latest_recorded: datetime | None, wall: datetime) -> datetime:

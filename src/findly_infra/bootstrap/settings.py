@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 
 from findly_infra.application.ports import BadInputError
+from findly_infra.application.timekeeping import era_problem
 from findly_infra.domain.platform import Platform
 
 __all__ = ["DEFAULT_CONFIG", "DEFAULT_STATE", "Settings", "load_platform", "require_platform_file"]
@@ -27,8 +28,8 @@ def _time(text: str, name: str) -> datetime:
         at = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
     except (ValueError, OverflowError):
         raise BadInputError(f"{name} is an ISO 8601 time such as 2026-11-26T09:00:00Z, got {text!r}") from None
-    if not 1970 <= at.year <= 9000:  # a rollout, an approval's age and a budget window are added to it
-        raise BadInputError(f"{name} {text} is not a time a release happens at (years 1970 to 9000)")
+    if (outside := era_problem(at)) is not None:  # a rollout, an approval's age and a budget window are added to it
+        raise BadInputError(f"{name} {text} {outside}")
     return at
 
 

@@ -203,19 +203,30 @@ def _export(context: Context) -> int:
 
 
 def _import(context: Context) -> int:
+    import os
+    import stat
     import sys
 
     from findly_infra.application.ports import BadInputError
-    from findly_infra.application.transfer import read_export, write_export
+    from findly_infra.application.transfer import bounded_lines, read_export, write_export
     from findly_infra.bootstrap import state_store
 
     name = context.args.file
     try:  # the whole export read and checked before the state is even opened
         if name == "-":
-            export = read_export(sys.stdin, where="standard input")
+            export = read_export(bounded_lines(sys.stdin.buffer, "standard input"), where="standard input")
         else:
-            with open(name, encoding="utf-8") as file:
-                export = read_export(file, where=name)
+            # opened without blocking (a FIFO with no writer would block the open itself), and refused unless it is
+            # a regular file — a pipe, a device (/dev/zero) or a directory is never read, as with reports
+            descriptor = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+            with os.fdopen(descriptor, "rb") as file:
+                if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                    raise BadInputError(
+                        f"{name} is not a regular file (a directory, a pipe or a device?): name the export itself "
+                        "(or - for standard input)"
+                    )
+                os.set_blocking(descriptor, True)
+                export = read_export(bounded_lines(file, name), where=name)
     except OSError as exc:
         raise BadInputError(f"{name}: {exc.strerror or exc}") from None
     store = context.stack.enter_context(state_store(context.settings))

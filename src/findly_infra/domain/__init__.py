@@ -246,6 +246,7 @@ _EXPORTS = {
     "check_platform": "findly_infra.domain.checks",
     "criteria_for": "findly_infra.domain.analysis",
     "describe_value": "findly_infra.domain.notation",
+    "dns_label_problem": "findly_infra.domain.environment",
     "did_you_mean": "findly_infra.domain.checks",
     "first_repeat": "findly_infra.domain.errors",
     "fold": "findly_infra.domain.state",
@@ -480,6 +481,7 @@ __all__ = [
     "deployment_readiness",
     "describe_value",
     "did_you_mean",
+    "dns_label_problem",
     "expected_holding",
     "first_repeat",
     "fold",
@@ -587,6 +589,7 @@ if TYPE_CHECKING:
         Service,
         StrategyKind,
         TriggerKind,
+        dns_label_problem,
         require_service_name,
         service_name_from_key,
     )

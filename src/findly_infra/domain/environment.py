@@ -25,6 +25,7 @@ __all__ = [
     "Service",
     "StrategyKind",
     "TriggerKind",
+    "dns_label_problem",
     "require_service_name",
     "service_name_from_key",
 ]
@@ -32,22 +33,26 @@ __all__ = [
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+def dns_label_problem(value: str, what: str) -> str | None:
+    """Why *value* cannot be *what* ("a service name", "an environment name"): it must be a DNS label, the whole of
+    it (a trailing newline too is refused); ``None`` when it can."""
+    if _NAME.fullmatch(value) is None or len(value) > 63:
+        return f"{what} {value!r} must be a DNS label: lower-case letters, digits and '-', at most 63 characters"
+    return None
+
+
 def require_service_name(value: str, field: str) -> None:
     """Raises :class:`InvariantError` on *field* unless *value* can name a service (a DNS label)."""
-    if not _NAME.match(value) or len(value) > 63:
-        raise InvariantError(
-            f"a service name {value!r} must be a DNS label: lower-case letters, digits and '-', at most 63 characters",
-            field=field,
-        )
+    problem = dns_label_problem(value, "a service name")
+    if problem is not None:
+        raise InvariantError(problem, field=field)
 
 
 def _dns_label(what: str) -> Callable[[object, attrs.Attribute[str], str], None]:
     def check(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-        if not _NAME.match(value) or len(value) > 63:
-            raise InvariantError(
-                f"{what} {value!r} must be a DNS label: lower-case letters, digits and '-', at most 63 characters",
-                field=attribute.name,
-            )
+        problem = dns_label_problem(value, what)
+        if problem is not None:
+            raise InvariantError(problem, field=attribute.name)
 
     return check
 

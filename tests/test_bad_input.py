@@ -52,6 +52,8 @@ environments: *i
         ("a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 300)), "nest"),
         ("environments: {" + "a: {" * 200 + "}" * 201, "nest"),
         ("? [a, b]\n: c\n", "plain text"),
+        ("environments:\n  dev:\n    x: " + "9" * 5000 + "\n", "the number is too large"),
+        ("environments: [0x" + "f" * 5000 + "]\n", "the number is too large"),
     ],
 )
 def test_bad_documents_are_refused_with_a_message(text: str, message: str) -> None:

@@ -12,6 +12,7 @@ import attrs
 from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.identifiers import actor_problem, same_person
 from findly_infra.domain.identity import IdentityPolicy
+from findly_infra.domain.images import image_name_problem
 from findly_infra.domain.notation import ByteSize, CpuQuantity, Duration, NotationError, describe_value
 
 __all__ = [
@@ -201,9 +202,16 @@ class Service:
     """A microservice the platform deploys."""
 
     name: str = attrs.field(validator=_dns_label("a service name"))
-    image: str | None = None
+    image: str | None = attrs.field(default=None)
+    """The image's name without its tag (``gcr.io/findly-now/fn-posts``: the version released is the tag), as the
+    OCI/Docker reference grammar has it (``domain.images``); the service's name when none is given."""
     port: int = attrs.field(default=8080, validator=[attrs.validators.ge(1), attrs.validators.le(65535)])
     health_check: HealthCheck = HealthCheck()
+
+    @image.validator
+    def _image(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+        if value is not None and (problem := image_name_problem(value)) is not None:
+            raise InvariantError(problem, field=attribute.name)
 
 
 @attrs.frozen

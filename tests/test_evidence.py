@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from findly_infra.adapters.reports import FileReports
 from findly_infra.application.evidence import JUnitSummary, junit_evidence, trivy_evidence
@@ -359,3 +362,72 @@ def test_a_suite_deep_in_a_large_report_still_has_its_counters_checked(tmp_path:
     path.write_text(text.replace('name="inner1" tests="1000"', 'name="inner1" tests="999"'))
     with pytest.raises(BadInputError, match="<testsuite name='inner1'> says tests=999 but has 1000"):
         FileReports().junit(path)
+
+
+def _read(reader: Any, path: Path) -> tuple[Any, str | None]:
+    """What *reader* makes of *path*, or its refusal: any other exception fails the test."""
+    try:
+        return reader(path), None
+    except BadInputError as exc:
+        return None, str(exc)
+
+
+ENCODINGS = ["utf-8", "UTF-8", "latin-1", "utf-16", "shift_jis", "cp500", "x-unknown", "", "utf-8\x00", "ü"]
+COUNTERS = ["1", "0", "-1", "nan", "inf", "-inf", "1e999", "1e308", "9" * 5000, "0x10", "1.5", "", " 2 ", "٣"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    encoding=st.sampled_from(ENCODINGS),
+    attribute=st.tuples(
+        st.sampled_from(["tests", "failures", "errors", "skipped", "disabled"]), st.sampled_from(COUNTERS)
+    ),
+    depth=st.integers(0, 3000),
+    cases=st.integers(0, 5),
+)
+def test_any_hostile_junit_report_gives_a_summary_or_bad_input(
+    tmp_path_factory: pytest.TempPathFactory, encoding: str, attribute: tuple[str, str], depth: int, cases: int
+) -> None:
+    counter, value = attribute
+    declaration = f'<?xml version="1.0" encoding="{encoding}"?>' if encoding else ""
+    inner = '<testcase name="a"/>' * cases
+    text = (
+        f'{declaration}<testsuites {counter}="{value}">'
+        + "<testsuite>" * depth
+        + inner
+        + "</testsuite>" * depth
+        + "</testsuites>"
+    )
+    path = tmp_path_factory.mktemp("junit") / "report.xml"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    summary, refusal = _read(FileReports().junit, path)
+    assert (refusal is None and summary.tests == cases) or str(path) in str(refusal), refusal
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    duplicate=st.sampled_from([None, "Results", "Vulnerabilities", "Severity", "SchemaVersion"]),
+    depth=st.integers(0, 200_000),
+    number=st.sampled_from(["2", "9" * 5000, "1e999", "-0", "NaN", "Infinity"]),
+)
+def test_any_hostile_trivy_report_gives_findings_or_bad_input(
+    tmp_path_factory: pytest.TempPathFactory, duplicate: str | None, depth: int, number: str
+) -> None:
+    finding = '{"VulnerabilityID": "CVE-1", "Severity": "CRITICAL"' + (
+        ', "Severity": "LOW"' if duplicate == "Severity" else ""
+    )
+    finding += ', "Extra": ' + "[" * depth + "]" * depth + "}"
+    result = '{"Target": "x", "Vulnerabilities": [' + finding + "]"
+    result += ', "Vulnerabilities": []}' if duplicate == "Vulnerabilities" else "}"
+    text = f'{{"SchemaVersion": {number}, "ArtifactName": "x", "Results": [{result}]'
+    text += ', "Results": []}' if duplicate == "Results" else "}"
+    if duplicate == "SchemaVersion":
+        text = text.replace('"ArtifactName"', '"SchemaVersion": 2, "ArtifactName"')
+    path = tmp_path_factory.mktemp("trivy") / "trivy.json"
+    path.write_text(text)
+    findings, refusal = _read(FileReports().trivy, path)
+    if refusal is None:  # a report read at all is read whole: its CRITICAL is never hidden
+        assert duplicate is None
+        assert [finding.severity for finding in findings] == ["CRITICAL"]
+    else:
+        assert str(path) in refusal

@@ -2,7 +2,7 @@
 or ``/dev/zero`` is refused before anything is read). JUnit XML is parsed by defusedxml (no DTD, no entity expanded,
 nothing external fetched) in every shape its dialects write — pytest, Maven Surefire, Gradle, jest-junit: suites
 nested in suites, cases directly under ``<testsuites>`` — and its own counters must agree with its cases. It is
-parsed incrementally (each case counted and dropped as it ends), so a 50 MiB report takes a few MiB, not hundreds.
+counted as it is parsed (the parser's target, no tree built), so a 50 MiB report takes a few MiB, not hundreds.
 Trivy JSON is read for every finding class; an object holding a key twice is refused (a later duplicate could hide an
 earlier finding). A report that cannot be read — an unknown encoding, a counter past any report's size, nesting
 deeper than Python's parser goes — is bad input named by its file, never a crash. What they mean for a release is
@@ -25,6 +25,8 @@ __all__ = ["MAX_REPORT_BYTES", "FileReports"]
 
 MAX_REPORT_BYTES = 50 * 1024 * 1024
 _COUNTERS = ("tests", "failures", "errors", "skipped")
+_OUTCOMES = ("failure", "error", "skipped")
+_PIECE = 64 * 1024
 _MAX_COUNT = MAX_REPORT_BYTES  # a case takes more than one byte, so no report counts more
 _TRIVY_CLASSES = ("Vulnerabilities", "Misconfigurations", "Secrets", "Licenses")
 
@@ -42,6 +44,13 @@ def _open(path: Path) -> BinaryIO:
         raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+def _piece(file: BinaryIO, path: Path, size: int) -> bytes:
+    try:
+        return file.read(size)
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def _read(path: Path) -> bytes:
     with _open(path) as file:
         try:
@@ -51,24 +60,6 @@ def _read(path: Path) -> bytes:
     if len(data) > MAX_REPORT_BYTES:
         raise BadInputError(f"{path} grew past 50 MiB while it was read")
     return data
-
-
-class _Bounded:
-    """A file read at most 50 MiB far, in the pieces a parser asks for: a report that grows while it is read is
-    refused, not followed."""
-
-    def __init__(self, file: BinaryIO, path: Path) -> None:
-        self._file, self._path, self._left = file, path, MAX_REPORT_BYTES
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            data = self._file.read(self._left + 1 if size < 0 else min(size, self._left + 1))
-        except OSError as exc:
-            raise BadInputError(f"cannot read {self._path}: {exc.strerror or exc}") from None
-        self._left -= len(data)
-        if self._left < 0:
-            raise BadInputError(f"{self._path} grew past 50 MiB while it was read")
-        return data
 
 
 class _DuplicateKeyError(ValueError):
@@ -93,52 +84,104 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return report
 
 
-def _count(element: Any, name: str, path: Path) -> int | None:
-    raw = element.get(name)
+def _count(tag: str, attrib: dict[str, str], name: str, path: Path) -> int | None:
+    raw = attrib.get(name)
     if raw is None or raw == "":
         return None
-    said = f"{path}: <{element.tag}> has {name}={raw[:40]!r}"
+    said = f"{path}: <{tag}> has {name}={raw[:40]!r}"
     try:
         number = float(raw)
     except ValueError:
         raise BadInputError(f"{said}, not a number") from None
     if math.isnan(number):
         raise BadInputError(f"{said}, not a number")
+    if number < 0:  # "-inf" too
+        raise BadInputError(f"{said}, below 0")
     if number > _MAX_COUNT:  # "1e999", or 5,000 nines: int() of either would crash, and no report holds that many
         raise BadInputError(f"{said}, more than any report can hold")
-    value = int(number)
-    if value < 0:
-        raise BadInputError(f"{said}, below 0")
-    return value
+    return int(number)
 
 
 @attrs.define
 class _Suite:
     """A ``<testsuite>`` (or the ``<testsuites>`` root) being read: what it says, and what its cases were so far."""
 
-    element: Any
+    tag: str
+    name: str
     said: dict[str, int | None]
+    index: int
+    """Its place among the elements open when it started (the root's is 0)."""
     counted: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(_COUNTERS, 0))
 
+    def check(self, path: Path) -> None:
+        """Its counters agree with its cases, or the report is refused."""
+        for attribute in _COUNTERS:
+            said = self.said[attribute]
+            if said is not None and said != self.counted[attribute]:
+                raise BadInputError(
+                    f"{path}: <{self.tag} name={self.name!r}> says {attribute}={said} but has "
+                    f"{self.counted[attribute]}: a report whose counters and cases disagree is not evidence"
+                )
 
-def _said(element: Any, path: Path, *, root: bool) -> dict[str, int | None]:
-    """The counters a suite states (read when it starts: its attributes are all there)."""
-    said = {attribute: _count(element, attribute, path) for attribute in _COUNTERS}
-    if said["skipped"] is None and root and element.tag == "testsuites":
-        said["skipped"] = _count(element, "disabled", path)
-    return said
 
+@attrs.define
+class _JUnitCounter:
+    """The parser's target: told of each element as the parser meets it, it counts cases and checks suites, and
+    keeps nothing but the elements still open — no tree is built, so memory stays bounded by the nesting, not the
+    size (a 49 MiB report of 1.8 million cases took 594 MiB as a tree; ``python benchmarks/reports.py``)."""
 
-def _check(suite: _Suite, path: Path) -> None:
-    """A suite's counters agree with its cases, or the report is refused."""
-    for attribute in _COUNTERS:
-        said = suite.said[attribute]
-        if said is not None and said != suite.counted[attribute]:
-            name = suite.element.get("name") or suite.element.tag
-            raise BadInputError(
-                f"{path}: <{suite.element.tag} name={name!r}> says {attribute}={said} but has "
-                f"{suite.counted[attribute]}: a report whose counters and cases disagree is not evidence"
-            )
+    path: Path
+    open: list[str] = attrs.field(factory=list)
+    suites: list[_Suite] = attrs.field(factory=list)
+    cases: list[list[int]] = attrs.field(factory=list)
+    """Of each case still open: its <failure>, <error> and <skipped> children."""
+    root: _Suite | None = None
+    failed: int = 0
+    errored: int = 0
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        root = not self.open
+        if root and tag not in ("testsuite", "testsuites"):
+            raise BadInputError(f"{self.path} is not a JUnit report (root <{tag}>)")
+        if self.open and self.open[-1] == "testcase" and tag in _OUTCOMES:  # a case's own child, as findall() reads
+            self.cases[-1][_OUTCOMES.index(tag)] += 1
+        self.open.append(tag)
+        if tag == "testcase":
+            self.cases.append([0, 0, 0])
+        elif tag == "testsuite" or root:
+            said = {attribute: _count(tag, attrib, attribute, self.path) for attribute in _COUNTERS}
+            if said["skipped"] is None and root and tag == "testsuites":
+                said["skipped"] = _count(tag, attrib, "disabled", self.path)
+            self.suites.append(_Suite(tag, attrib.get("name") or tag, said, len(self.open) - 1))
+            self.root = self.root or self.suites[0]
+
+    def end(self, tag: str) -> None:
+        self.open.pop()
+        if tag == "testcase":
+            failures, errors, skipped = self.cases.pop()
+            self.failed += 1 if failures else 0
+            self.errored += 1 if errors and not failures else 0
+            counted = self.suites[-1].counted  # the innermost suite; it hands its counts on when it ends
+            counted["tests"] += 1
+            counted["failures"] += failures
+            counted["errors"] += errors
+            counted["skipped"] += 1 if skipped else 0
+        elif self.suites and len(self.open) == self.suites[-1].index:
+            suite = self.suites.pop()
+            suite.check(self.path)
+            for attribute in _COUNTERS if self.suites else ():  # a suite counts the cases of the suites in it
+                self.suites[-1].counted[attribute] += suite.counted[attribute]
+
+    def data(self, _text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        """The end of the document (the parser says so)."""
+
+    def summary(self) -> JUnitSummary:
+        if self.root is None:  # pragma: no cover - the parser refuses a document without a root element first
+            raise BadInputError(f"{self.path} is not JUnit XML: no element")
+        return JUnitSummary(self.root.counted["tests"], self.failed, self.errored, self.root.counted["skipped"])
 
 
 def _trivy_json(path: Path) -> Any:
@@ -159,17 +202,24 @@ class FileReports:
     """The ``ReportReader`` port on report files."""
 
     def junit(self, path: Path) -> JUnitSummary:
-        """Parsed incrementally: each test case is counted when it ends and dropped from the tree, each suite is
-        checked when it ends and dropped, so memory stays bounded by the largest single case (a 49 MiB report of
-        1.8 million cases took 594 MiB parsed whole; ``python benchmarks/reports.py``)."""
+        """Read as it is parsed, a piece at a time (:class:`_JUnitCounter`): no tree is built."""
         from xml.etree.ElementTree import ParseError
 
-        import defusedxml.ElementTree as SafeTree
         from defusedxml import DefusedXmlException
+        from defusedxml.ElementTree import DefusedXMLParser
 
+        counter = _JUnitCounter(path)
+        parser = DefusedXMLParser(target=counter, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        left = MAX_REPORT_BYTES
         with _open(path) as file:
             try:
-                return self._junit(SafeTree.iterparse(_Bounded(file, path), ("start", "end"), forbid_dtd=True), path)
+                while piece := _piece(file, path, min(_PIECE, left + 1)):
+                    left -= len(piece)
+                    if left < 0:
+                        raise BadInputError(f"{path} grew past 50 MiB while it was read")
+                    parser.feed(piece)
+                parser.close()
+                summary = counter.summary()
             except DefusedXmlException:
                 raise BadInputError(f"{path}: a JUnit report has no DTD or entities") from None
             except ParseError as exc:
@@ -178,48 +228,7 @@ class FileReports:
                 raise BadInputError(f"{path} is not JUnit XML: its declared encoding is unknown ({exc})") from None
             except ValueError as exc:  # pyexpat: "multi-byte encodings are not supported"
                 raise BadInputError(f"{path} is not JUnit XML that can be read: {exc}") from None
-
-    def _junit(self, events: Any, path: Path) -> JUnitSummary:
-        suites: list[_Suite] = []
-        open_elements: list[Any] = []
-        root: _Suite | None = None
-        in_case = 0
-        failed = errored = 0
-        for event, element in events:
-            if event == "start":
-                if not open_elements and element.tag not in ("testsuite", "testsuites"):
-                    raise BadInputError(f"{path} is not a JUnit report (root <{element.tag}>)")
-                open_elements.append(element)
-                if element.tag == "testcase":
-                    in_case += 1
-                elif element.tag == "testsuite" or len(open_elements) == 1:
-                    suites.append(_Suite(element, _said(element, path, root=len(open_elements) == 1)))
-                    root = root or suites[0]
-                continue
-            open_elements.pop()
-            if element.tag == "testcase":
-                in_case -= 1
-                failures, errors = len(element.findall("failure")), len(element.findall("error"))
-                skipped = 1 if element.find("skipped") is not None else 0
-                failed += 1 if failures else 0
-                errored += 1 if errors and not failures else 0
-                counted = suites[-1].counted  # the innermost suite; it hands its counts on when it ends
-                counted["tests"] += 1
-                counted["failures"] += failures
-                counted["errors"] += errors
-                counted["skipped"] += skipped
-            elif suites and element is suites[-1].element:
-                suite = suites.pop()
-                _check(suite, path)
-                for attribute in _COUNTERS if suites else ():  # a suite counts the cases of the suites in it
-                    suites[-1].counted[attribute] += suite.counted[attribute]
-            elif in_case:
-                continue  # a case's <failure>, <error> and <skipped> are read when the case ends
-            if open_elements:
-                del open_elements[-1][-1]  # an element that ended is its parent's last child: drop it
-        if root is None:  # pragma: no cover - the parser refuses a document without a root element first
-            raise BadInputError(f"{path} is not JUnit XML: no element")
-        return JUnitSummary(root.counted["tests"], failed, errored, root.counted["skipped"])
+        return summary
 
     def trivy(self, path: Path) -> tuple[TrivyFinding, ...]:
         report = _trivy_json(path)

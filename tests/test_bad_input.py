@@ -313,3 +313,26 @@ def _answering(status: int, body: bytes) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "command"),
+    [
+        ("FINDLY_GKE_ENDPOINT", "[::1", ["cluster", "plan"]),
+        ("FINDLY_GKE_ENDPOINT", "127.0.0.1:99999", ["cluster", "plan"]),
+    ],
+)
+def test_a_google_endpoint_that_is_not_host_and_port_is_named(
+    env: dict[str, str], variable: str, value: str, command: list[str]
+) -> None:
+    code, document = _command({**env, variable: value, "FINDLY_GCP_PROJECT": "findly-now"}, *command)
+    assert code == 2, document
+    assert document["error"]["message"].startswith(f"{variable} is HOST:PORT, got {value!r}")  # type: ignore[index]
+
+
+def test_the_secret_manager_endpoint_is_read_the_same_way() -> None:
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.bootstrap.google import google_endpoint
+
+    with pytest.raises(BadInputError, match=r"FINDLY_SECRET_MANAGER_ENDPOINT is HOST:PORT, got '\[::1'"):
+        google_endpoint({"FINDLY_SECRET_MANAGER_ENDPOINT": "[::1"}, "FINDLY_SECRET_MANAGER_ENDPOINT")

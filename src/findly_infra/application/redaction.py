@@ -52,8 +52,11 @@ def redact_url(url: str) -> str:
 
 
 def is_loopback(url: str) -> bool:
-    """Whether *url*'s host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    host = urlsplit(url).hostname or ""
+    """Whether *url*'s host is this machine (``localhost``, 127.0.0.0/8, ``::1``); not when *url* cannot be read."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # "http://[::1": not an address at all
+        return False
     if host == "localhost":
         return True
     try:

@@ -336,3 +336,39 @@ def test_the_secret_manager_endpoint_is_read_the_same_way() -> None:
 
     with pytest.raises(BadInputError, match=r"FINDLY_SECRET_MANAGER_ENDPOINT is HOST:PORT, got '\[::1'"):
         google_endpoint({"FINDLY_SECRET_MANAGER_ENDPOINT": "[::1"}, "FINDLY_SECRET_MANAGER_ENDPOINT")
+
+
+def test_a_token_the_kubernetes_api_echoes_in_a_refusal_is_never_shown(tmp_path: Path) -> None:
+    """The API server's Status message is shown on a 403; a proxy before it that repeats the Authorization header
+    there must not have the kubeconfig's token printed."""
+    from findly_infra.adapters.kubernetes import connect
+    from findly_infra.application.ports import BadInputError
+
+    token = "kube-t0ken.s3cret"
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "reason": "Forbidden",
+        "code": 403,
+        "message": f"forbidden: 'Bearer {token}' may not get deployments (token {token})",
+    }
+    with _answering(403, json.dumps(status).encode()) as url:
+        kubeconfig = tmp_path / "config"
+        kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "c", "cluster": {"server": url}}],
+                    "users": [{"name": "u", "user": {"token": token}}],
+                    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "x",
+                }
+            )
+        )
+        with pytest.raises(BadInputError) as raised:
+            connect(kubeconfig=str(kubeconfig)).get("apps/v1", "Deployment", "findly-now-production", "fn-posts")
+    assert "403 forbidden" in str(raised.value)
+    assert token not in str(raised.value)
+    assert "***" in str(raised.value)

@@ -11,7 +11,6 @@ from pathlib import Path
 import attrs
 
 from findly_infra.application.ports import BadInputError
-from findly_infra.application.redaction import header_token
 from findly_infra.domain.platform import Platform
 
 __all__ = ["DEFAULT_CONFIG", "DEFAULT_STATE", "Settings", "load_platform", "require_platform_file"]
@@ -44,30 +43,6 @@ def _seconds(text: str | None, name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise BadInputError(f"{name} is a number of seconds above 0, got {text!r}")
     return value
-
-
-def _delay(text: str | None, name: str) -> float:
-    """A pause a person may ask for: a number of seconds from 0 to an hour."""
-    if not text:
-        return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= _MAX_DELAY:  # NaN too
-        raise BadInputError(f"{name} is a number of seconds from 0 to {_MAX_DELAY:g}, got {text[:40]!r}")
-    return value
-
-
-def _token(text: str | None, name: str) -> str | None:
-    return header_token(text, name) if text else None
-
-
-def _flag(text: str | None, name: str) -> bool:
-    """``1`` is on; unset, empty or ``0`` is off; anything else (``yes``, ``true``) is refused, not read as off."""
-    if text in (None, "", "0", "1"):
-        return text == "1"
-    raise BadInputError(f"{name} is 1 (on) or 0 (off), got {text[:40]!r}")
 
 
 @attrs.frozen
@@ -177,3 +152,29 @@ def require_platform_file(settings: Settings) -> Path:
         f"no platform file: there is no {path} in {Path.cwd()}; name one with --config PATH (or FINDLY_CONFIG), "
         f"or start from the example: findly-infra example > {DEFAULT_CONFIG}"
     )
+
+
+def _delay(text: str | None, name: str) -> float:
+    """A pause a person may ask for: a number of seconds from 0 to an hour."""
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= _MAX_DELAY:  # NaN too
+        raise BadInputError(f"{name} is a number of seconds from 0 to {_MAX_DELAY:g}, got {text[:40]!r}")
+    return value
+
+
+def _token(text: str | None, name: str) -> str | None:
+    from findly_infra.application.redaction import header_token
+
+    return header_token(text, name) if text else None
+
+
+def _flag(text: str | None, name: str) -> bool:
+    """``1`` is on; unset, empty or ``0`` is off; anything else (``yes``, ``true``) is refused, not read as off."""
+    if text in (None, "", "0", "1"):
+        return text == "1"
+    raise BadInputError(f"{name} is 1 (on) or 0 (off), got {text[:40]!r}")

@@ -41,11 +41,11 @@ MATRICES = {
         "tests/test_contract.py::test_a_rehearsal_state_resumes_its_own_clock_without_now",
     ],
     "hostile input (reports, versions, names, outputs, files)": [
+        "tests/test_evidence.py",
+        "tests/test_contract.py",
         "tests/test_images.py",
         "tests/test_platform_file.py::test_any_number_written_in_any_place_gives_located_problems_never_an_exception",
         "tests/test_platform_file.py::test_any_mutation_gives_located_problems_never_an_exception",
-        "tests/test_evidence.py",
-        "tests/test_contract.py",
         "tests/test_identifiers.py",
         "tests/test_bad_input.py",
     ],

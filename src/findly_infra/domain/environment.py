@@ -202,16 +202,16 @@ class Service:
     """A microservice the platform deploys."""
 
     name: str = attrs.field(validator=_dns_label("a service name"))
-    image: str | None = attrs.field(default=None)
-    """The image's name without its tag (``gcr.io/findly-now/fn-posts``: the version released is the tag), as the
-    OCI/Docker reference grammar has it (``domain.images``); the service's name when none is given."""
+    image: str | None = None
     port: int = attrs.field(default=8080, validator=[attrs.validators.ge(1), attrs.validators.le(65535)])
     health_check: HealthCheck = HealthCheck()
 
-    @image.validator
-    def _image(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
-        if value is not None and (problem := image_name_problem(value)) is not None:
-            raise InvariantError(problem, field=attribute.name)
+    def __attrs_post_init__(self) -> None:
+        """``image`` is the image's name without its tag (``gcr.io/findly-now/fn-posts``: the version released is
+        the tag), as the OCI/Docker reference grammar has it (``domain.images``); the service's name when none is
+        given."""
+        if self.image is not None and (problem := image_name_problem(self.image)) is not None:
+            raise InvariantError(problem, field="image")
 
 
 @attrs.frozen

@@ -27,6 +27,7 @@ def cases(folder: Path) -> dict[str, Path]:
         "malformed YAML": b"environments: [unclosed\n",
         "a list, not a mapping": b"- a\n- b\n",
         "empty": b"",
+        "a 5,000-digit integer": b"environments:\n  dev:\n    replicas: " + b"9" * 5000 + b"\n",
         "0.9 MiB of keys (under the size limit)": b"".join(b"k%07d: 1\n" % i for i in range(80_000)),
     }
     paths = {}

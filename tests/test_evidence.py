@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from findly_infra.adapters.reports import FileReports
-from findly_infra.application.evidence import junit_evidence, trivy_evidence
+from findly_infra.application.evidence import JUnitSummary, junit_evidence, trivy_evidence
 from findly_infra.application.ports import BadInputError
 from findly_infra.cli import EXIT_BAD_INPUT
 from tests.test_release_cli import cli
@@ -233,3 +236,198 @@ def test_report_files_are_read_safely(env: dict[str, str], tmp_path: Path) -> No
     code, document = cli({**env, "FINDLY_CONFIG": str(fifo)}, "status", "fn-posts")
     assert code == EXIT_BAD_INPUT
     assert "is not a regular file" in document["error"]["message"]  # type: ignore[index]
+
+
+# ---- issue 23: reports that crashed (exit 1), hid findings, or took a gigabyte ---------------------------------------
+
+NINES = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("report", "said"),
+    [
+        ('<testsuite tests="1e999"><testcase name="a"/></testsuite>', "tests='1e999', more than any report can hold"),
+        (f'<testsuite tests="{NINES}"><testcase name="a"/></testsuite>', "more than any report can hold"),
+        ('<testsuite failures="1e308"><testcase name="a"/></testsuite>', "more than any report can hold"),
+        ('<testsuite tests="nan"><testcase name="a"/></testsuite>', "tests='nan', not a number"),
+        (
+            '<?xml version="1.0" encoding="x-unknown"?><testsuite tests="1"><testcase name="a"/></testsuite>',
+            "its declared encoding is unknown",
+        ),
+    ],
+    ids=["1e999", "5000-digits", "1e308", "nan", "unknown-encoding"],
+)
+def test_a_junit_report_that_crashed_the_reader_is_bad_input(
+    env: dict[str, str], tmp_path: Path, report: str, said: str
+) -> None:
+    path = tmp_path / "report.xml"
+    path.write_text(report)
+    with pytest.raises(BadInputError, match=said.replace("(", r"\(")):
+        FileReports().junit(path)
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    code, document = cli(
+        env, "record", "fn-posts", "1.0.0", "--env", "development", "--suite", "unit", "--junit", str(path)
+    )
+    assert code == EXIT_BAD_INPUT
+    assert str(path) in document["error"]["message"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            '{"SchemaVersion": 2, "ArtifactName": "x", "Results": [{"Vulnerabilities": '
+            + "[" * 100_000
+            + "]" * 100_000
+            + "}]}",
+            "nested too deeply",
+        ),
+        (
+            '{"SchemaVersion": 2, "ArtifactName": "x", "Results": [{"Target": "x", '
+            '"Vulnerabilities": [{"VulnerabilityID": "CVE-9", "Severity": "CRITICAL"}], "Vulnerabilities": []}]}',
+            "the key 'Vulnerabilities' appears twice",
+        ),
+        (
+            '{"SchemaVersion": 2, "ArtifactName": "x", "Results": [{"Target": "x", '
+            '"Vulnerabilities": [{"VulnerabilityID": "CVE-9", "Severity": "CRITICAL", "Severity": "LOW"}]}]}',
+            "the key 'Severity' appears twice",
+        ),
+        ('{"SchemaVersion": 2, "ArtifactName": "x", "Results": []', "not JSON"),
+        ('{"SchemaVersion": ' + NINES + ', "ArtifactName": "x", "Results": []}', "not JSON"),
+    ],
+    ids=["deep-list", "deep-inside", "duplicate-class-hides-critical", "duplicate-severity", "truncated", "huge-int"],
+)
+def test_a_trivy_report_that_crashed_the_reader_or_hid_a_finding_is_bad_input(
+    env: dict[str, str], tmp_path: Path, text: str, said: str
+) -> None:
+    path = tmp_path / "trivy.json"
+    path.write_text(text)
+    with pytest.raises(BadInputError, match=said):
+        FileReports().trivy(path)
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    record = ("record", "fn-posts", "1.0.0", "--env", "development", "--suite", "security", "--trivy", str(path))
+    code, document = cli(env, *record)
+    assert code == EXIT_BAD_INPUT
+    assert said in document["error"]["message"]  # type: ignore[index]
+
+
+def _large_junit(path: Path, suites: int, cases: int) -> None:
+    """Suites nested two deep, each with *cases* cases, every 97th failing, every 89th erroring, every 83rd
+    skipped — its counters true."""
+    with path.open("w") as out:
+        out.write('<?xml version="1.0" encoding="utf-8"?><testsuites name="all">')
+        for suite in range(suites):
+            out.write(f'<testsuite name="outer{suite}"><properties><property name="p" value="v"/></properties>')
+            numbers = range(suite * cases, (suite + 1) * cases)
+            failing = sum(1 for n in numbers if n % 97 == 0)
+            erroring = sum(1 for n in numbers if n % 89 == 0)
+            skipped = sum(1 for n in numbers if n % 83 == 0)
+            out.write(
+                f'<testsuite name="inner{suite}" tests="{cases}" failures="{failing}" errors="{erroring}" '
+                f'skipped="{skipped}">'
+            )
+            for n in numbers:
+                inside = "<failure/>" * (n % 97 == 0) + "<error/>" * (n % 89 == 0) + "<skipped/>" * (n % 83 == 0)
+                out.write(f'<testcase name="t{n}">{inside}<system-out>out {n}</system-out></testcase>\n')
+            out.write("</testsuite></testsuite>\n")
+        out.write("</testsuites>\n")
+
+
+def test_a_large_junit_report_is_counted_exactly_in_bounded_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "large.xml"
+    suites, cases = 4, 25_000
+    _large_junit(path, suites, cases)
+    total = suites * cases
+    tracemalloc.start()
+    try:
+        summary = FileReports().junit(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    failed = sum(1 for n in range(total) if n % 97 == 0)
+    errored = sum(1 for n in range(total) if n % 89 == 0 and n % 97 != 0)
+    assert summary == JUnitSummary(total, failed, errored, sum(1 for n in range(total) if n % 83 == 0))
+    # the whole tree of this 5 MiB report took ~75 MiB; read incrementally, what is held is a case or two
+    assert path.stat().st_size > 4 * 1024 * 1024
+    assert peak < 4 * 1024 * 1024, peak
+
+
+def test_a_suite_deep_in_a_large_report_still_has_its_counters_checked(tmp_path: Path) -> None:
+    path = tmp_path / "large.xml"
+    _large_junit(path, 2, 1000)
+    text = path.read_text()
+    path.write_text(text.replace('name="inner1" tests="1000"', 'name="inner1" tests="999"'))
+    with pytest.raises(BadInputError, match="<testsuite name='inner1'> says tests=999 but has 1000"):
+        FileReports().junit(path)
+
+
+def _read(reader: Any, path: Path) -> tuple[Any, str | None]:
+    """What *reader* makes of *path*, or its refusal: any other exception fails the test."""
+    try:
+        return reader(path), None
+    except BadInputError as exc:
+        return None, str(exc)
+
+
+ENCODINGS = ["utf-8", "UTF-8", "latin-1", "utf-16", "shift_jis", "cp500", "x-unknown", "", "utf-8\x00", "ü"]
+COUNTERS = ["1", "0", "-1", "nan", "inf", "-inf", "1e999", "1e308", "9" * 5000, "0x10", "1.5", "", " 2 ", "٣"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    encoding=st.sampled_from(ENCODINGS),
+    attribute=st.tuples(
+        st.sampled_from(["tests", "failures", "errors", "skipped", "disabled"]), st.sampled_from(COUNTERS)
+    ),
+    depth=st.integers(0, 3000),
+    cases=st.integers(0, 5),
+)
+def test_any_hostile_junit_report_gives_a_summary_or_bad_input(
+    tmp_path_factory: pytest.TempPathFactory, encoding: str, attribute: tuple[str, str], depth: int, cases: int
+) -> None:
+    counter, value = attribute
+    declaration = f'<?xml version="1.0" encoding="{encoding}"?>' if encoding else ""
+    inner = '<testcase name="a"/>' * cases
+    text = (
+        f'{declaration}<testsuites {counter}="{value}">'
+        + "<testsuite>" * depth
+        + inner
+        + "</testsuite>" * depth
+        + "</testsuites>"
+    )
+    path = tmp_path_factory.mktemp("junit") / "report.xml"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    summary, refusal = _read(FileReports().junit, path)
+    assert (refusal is None and summary.tests == cases) or str(path) in str(refusal), refusal
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    duplicate=st.sampled_from([None, "Results", "Vulnerabilities", "Severity", "SchemaVersion"]),
+    depth=st.integers(0, 200_000),
+    number=st.sampled_from(["2", "9" * 5000, "1e999", "-0", "NaN", "Infinity"]),
+)
+def test_any_hostile_trivy_report_gives_findings_or_bad_input(
+    tmp_path_factory: pytest.TempPathFactory, duplicate: str | None, depth: int, number: str
+) -> None:
+    finding = '{"VulnerabilityID": "CVE-1", "Severity": "CRITICAL"' + (
+        ', "Severity": "LOW"' if duplicate == "Severity" else ""
+    )
+    finding += ', "Extra": ' + "[" * depth + "]" * depth + "}"
+    result = '{"Target": "x", "Vulnerabilities": [' + finding + "]"
+    result += ', "Vulnerabilities": []}' if duplicate == "Vulnerabilities" else "}"
+    text = f'{{"SchemaVersion": {number}, "ArtifactName": "x", "Results": [{result}]'
+    text += ', "Results": []}' if duplicate == "Results" else "}"
+    if duplicate == "SchemaVersion":
+        text = text.replace('"ArtifactName"', '"SchemaVersion": 2, "ArtifactName"')
+    path = tmp_path_factory.mktemp("trivy") / "trivy.json"
+    path.write_text(text)
+    findings, refusal = _read(FileReports().trivy, path)
+    if refusal is None:  # a report read at all is read whole: its CRITICAL is never hidden
+        assert duplicate is None
+        assert [finding.severity for finding in findings] == ["CRITICAL"]
+    else:
+        assert str(path) in refusal

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 import pytest
@@ -165,6 +167,68 @@ def test_a_bad_query_is_a_query_error_not_an_outage(prometheus: str) -> None:
         client.query("sum(", AT)
 
 
+ECHOES = {
+    "header": lambda header: f"invalid Authorization header {header!r}",
+    "token alone": lambda header: f"unknown token {header.split(' ', 1)[1]}",
+    "url-encoded": lambda header: f"denied: /login?next=%2F&auth={quote(header.split(' ', 1)[1], safe='')}",
+    "json-escaped": lambda header: json.dumps({"auth": header}),
+}
+
+
+@pytest.mark.parametrize("echo", sorted(ECHOES))
+@pytest.mark.parametrize(
+    ("token", "url_auth"),
+    [("s3cret/token+x==", ""), (None, "ci:pa%24%24word@")],
+    ids=["bearer", "basic"],
+)
+def test_a_token_a_dependency_echoes_in_its_error_is_never_printed(
+    tmp_path: Path, echo: str, token: str | None, url_auth: str
+) -> None:
+    """Prometheus itself does not echo credentials, but a proxy before it (or a misconfigured one) may answer a 4xx
+    whose body repeats the Authorization header: the message we print, log or record must not carry it."""
+    import base64
+    import io
+    import os
+    from unittest import mock
+
+    from findly_infra.cli import main
+
+    class Echoing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            said = ECHOES[echo](self.headers.get("Authorization", "none"))
+            body = json.dumps({"status": "error", "errorType": "unauthorized", "error": said}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echoing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://{url_auth}127.0.0.1:{server.server_address[1]}"
+    secrets = [token] if token else ["pa$$word", "pa%24%24word", base64.b64encode(b"ci:pa$$word").decode()]
+    try:
+        client = PrometheusClient(url, token=token)
+        CLIENTS.append(client)
+        with pytest.raises(PrometheusQueryError) as raised:
+            client.query("up", AT)
+        assert "Prometheus refused the query" in str(raised.value)
+        assert not [secret for secret in secrets if secret in str(raised.value)], str(raised.value)
+        out = io.StringIO()
+        base = ["--json", "--config", str(EXAMPLE), "--state", "memory://", "--actor", "erin"]
+        with mock.patch.dict(os.environ, {"FINDLY_PROMETHEUS_TOKEN": token or "", "GITHUB_ACTIONS": ""}):
+            analyze = ["analyze", "fn-posts", "--env", "production", "--strategy", "canary", "--version", "1.0.0"]
+            code = main([*base, "--prometheus-url", url, *analyze], out=out)
+        assert code == 5
+        assert "***" in out.getvalue()
+        assert not [secret for secret in secrets if secret in out.getvalue()], out.getvalue()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_the_token_never_shows() -> None:
     client = PrometheusClient("http://127.0.0.1:9", token="s3cret-token")
     assert "s3cret" not in repr(client)
@@ -190,7 +254,6 @@ class socket_closed_port:  # noqa: N801 - used as a context manager, reads like 
 
 
 def _analyze(prometheus: str, *args: str) -> tuple[int, dict[str, object]]:
-    import json
 
     from tests.test_cli import run
 
@@ -342,7 +405,6 @@ def test_a_refused_query_exits_5_from_every_command(tmp_path: Path) -> None:
     """A Prometheus that refuses our queries (400: a metric name the file got wrong) is a dependency error, from
     ``analyze`` and from a rollout step alike — never a bug, never an inconclusive analysis that hides it."""
     import io
-    import json
 
     from findly_infra.cli import main
 

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from findly_infra.application.ports import DependencyUnavailableError, IdentityRefusedError
+from findly_infra.application.redaction import header_token
 from findly_infra.domain.identity import GITHUB_ISSUER, IdentityClaimsError, VerifiedIdentity, identity_from_claims
 from findly_infra.domain.proofs import ProofCheck, Proven, Unproven
 
@@ -57,6 +58,7 @@ def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
             "no OIDC token can be requested here: a GitHub Actions job with `permissions: id-token: write` can "
             "(GitHub then sets ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN)"
         )
+    bearer = header_token(bearer, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
     try:
         response = httpx.get(token_url(url, audience), headers={"Authorization": f"Bearer {bearer}"}, timeout=timeout)
     except httpx.HTTPError as exc:
@@ -65,7 +67,7 @@ def request_token(audience: str, environ: Any, *, timeout: float = 10.0) -> str:
         raise DependencyUnavailableError(f"the runner's OIDC token endpoint answered {response.status_code}")
     try:
         value = response.json()["value"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise DependencyUnavailableError("the runner's OIDC token endpoint answered no token") from None
     if not isinstance(value, str):
         raise DependencyUnavailableError("the runner's OIDC token endpoint answered no token")

@@ -20,6 +20,7 @@ import attrs
 
 from findly_infra.adapters.google_api import call_google
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.application.redaction import redact_text
 from findly_infra.domain.gke import (
     ClusterPlan,
     ClusterSpec,
@@ -206,7 +207,9 @@ class GkeClusters:
                 f"{what} (polling {operation.name})", full, lambda: self.client.get_operation(name=full, **self._once)
             )
         if operation.error.message or operation.error.code:
-            raise DependencyUnavailableError(f"operation {operation.name} ended in error: {operation.error.message}")
+            raise DependencyUnavailableError(
+                f"operation {operation.name} ended in error: {redact_text(str(operation.error.message)[:1000])}"
+            )
 
     def _call(self, what: str, resource: str, call: Callable[[], Any]) -> Any:
         # one operation at a time per cluster: FAILED_PRECONDITION (another running) is waited out

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.application.redaction import redact_text
 
 __all__ = ["ConflictError", "NotFoundError", "call_google", "retry_on_conflict"]
 
@@ -54,7 +55,7 @@ def call_google(
         try:
             return call()
         except transient as exc:
-            raise _Retry(f"{type(exc).__name__}: {getattr(exc, 'message', exc)}") from None
+            raise _Retry(f"{type(exc).__name__}: {_said(exc)}") from None
 
     caller = stamina.RetryingCaller(attempts=attempts, timeout=None, wait_initial=0.5, wait_max=30.0).on(_Retry)
     try:
@@ -64,16 +65,21 @@ def call_google(
             f"{api} did not {what} ({resource}): {exc} (after {attempts} attempts)"
         ) from None
     except exceptions.NotFound as exc:
-        raise NotFoundError(f"{api} has no {resource} ({exc.message})") from None
+        raise NotFoundError(f"{api} has no {resource} ({_said(exc)})") from None
     except exceptions.PermissionDenied as exc:
         raise BadInputError(
-            f"{api} refused to {what} on {resource}: {exc.message} (a configuration problem: grant the role that "
+            f"{api} refused to {what} on {resource}: {_said(exc)} (a configuration problem: grant the role that "
             "holds this permission)"
         ) from None
     except exceptions.Aborted as exc:
-        raise ConflictError(f"{api} refused to {what} on {resource}: {exc.message}") from None
+        raise ConflictError(f"{api} refused to {what} on {resource}: {_said(exc)}") from None
     except exceptions.GoogleAPICallError as exc:
-        raise BadInputError(f"{api} refused to {what} on {resource}: {exc.message}") from None
+        raise BadInputError(f"{api} refused to {what} on {resource}: {_said(exc)}") from None
+
+
+def _said(exc: Exception) -> str:
+    """What the API answered, fit to be shown: a credential it echoes (``Bearer …``) replaced by ``***``."""
+    return redact_text(str(getattr(exc, "message", exc))[:1000])
 
 
 def retry_on_conflict(api: str, what: str, resource: str, attempt: Callable[[], Any], *, attempts: int) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError, FieldConflictError
-from findly_infra.application.redaction import redact_url
+from findly_infra.application.redaction import header_token, redact_text, redact_url
 from findly_infra.domain.cluster import PROVIDERS, PRUNABLE, Readiness, RenderedKind, deployment_readiness
 
 __all__ = ["AccessDeniedError", "FieldConflictError", "KubeconfigError", "KubernetesObjects", "connect"]
@@ -219,15 +219,23 @@ class KubernetesObjects:
         except (HTTPError, OSError) as exc:  # connection refused, reset, timed out
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
 
+    def _secrets(self) -> list[str]:
+        """The credentials these requests carry (the token, as refreshed; a password), to keep out of messages."""
+        configuration = getattr(self.api, "configuration", None)
+        keys = getattr(configuration, "api_key", None) or {}
+        found = [str(value).removeprefix("Bearer ").strip() for value in keys.values()]
+        return [*found, str(getattr(configuration, "password", None) or "")]
+
     def _judge(  # noqa: PLR0917 - what each status means
         self, what: str, kind: RenderedKind, method: str, response: Any, raw: bytes | None, document: Any
     ) -> None:
         """Raise what a failed answer means: retried (429, 5xx), refused (401, 403, 400, 422), absent, conflicting."""
         status = int(response.status)
         if isinstance(document, dict):
-            message = str(document.get("message") or "")
+            message = str(document.get("message") or "")[:1000]
         else:
             message = (raw or b"")[:200].decode("utf-8", "replace")
+        message = redact_text(message, self._secrets())  # a proxy before the API server may echo the token
         if status == 429:
             after = _retry_after(response)
             raise _Retry(f"429 too many requests{f' (Retry-After {after:g} s)' if after is not None else ''}", after)
@@ -338,7 +346,7 @@ class KubernetesObjects:
 def _json(raw: bytes | None) -> Any:
     try:
         return json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes
         return None
 
 
@@ -406,6 +414,7 @@ def connect(
     from kubernetes.config.config_exception import ConfigException
 
     configuration = client.Configuration()
+    where = "the pod's service account"
     if in_cluster:
         try:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
@@ -434,6 +443,10 @@ def connect(
         except (ConfigException, OSError, ValueError) as exc:
             named = context or (current or {}).get("name", "")
             raise KubeconfigError(f"the context {named!r} of {where} cannot be used: {exc}") from None
+    for value in (configuration.api_key or {}).values():  # "Bearer <token>": the Authorization header as sent
+        header_token(
+            str(value).removeprefix("Bearer "), "the service account's token" if in_cluster else f"{where}'s token"
+        )
     configuration.retries = False  # our retries, which know what each status means
     if on_retry is not None:  # told of each retry (stamina's RetryDetails), instead of stamina's own log on stdout
         import stamina

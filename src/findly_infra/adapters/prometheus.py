@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from findly_infra.application.ports import DependencyError, DependencyUnavailableError, MetricsQuery
-from findly_infra.application.redaction import redact_url
+from findly_infra.application.redaction import header_token, redact_text, redact_url, url_secrets
 from findly_infra.domain.analysis import REQUESTS, Observation
 from findly_infra.domain.notation import Duration, LatencyObjective
 from findly_infra.domain.operations import MetricNames
@@ -171,7 +171,8 @@ class PrometheusClient:
                 hook: Any = self.on_retry  # a RetryHook: called with stamina's RetryDetails
                 stamina.instrumentation.set_on_retry_hooks([hook])
 
-            headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            token = header_token(self.token, "the Prometheus bearer token") if self.token else None
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
             self._client = httpx.Client(base_url=self.base_url.rstrip("/"), headers=headers, timeout=self.timeout)
         return self._client
 
@@ -214,6 +215,11 @@ class PrometheusClient:
             for item in data["result"]
         ]
 
+    def _redacted(self, answered: str) -> str:
+        """What Prometheus (or a proxy before it) answered, fit to be shown: the token and the URL's password,
+        should it echo them, replaced by ``***``, and at most 500 characters."""
+        return redact_text(answered[:500], (self.token, *url_secrets(self.base_url)))
+
     def _get(self, path: str, params: Mapping[str, str]) -> Mapping[str, Any]:
         """One API call with the retries: the ``data`` of a successful answer."""
         import httpx
@@ -240,13 +246,13 @@ class PrometheusClient:
             ) from None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python's parser goes
             raise PrometheusUnavailableError(
                 f"Prometheus at {redact_url(self.base_url)} answered something that is not JSON"
             ) from None
         if response.status_code >= 400 or not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error", response.status_code) if isinstance(body, dict) else response.status_code
-            raise PrometheusQueryError(f"Prometheus refused the query: {error}")
+            raise PrometheusQueryError(f"Prometheus refused the query: {self._redacted(str(error))}")
         data = body.get("data", {})
         return data if isinstance(data, dict) else {}
 

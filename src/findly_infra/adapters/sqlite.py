@@ -25,6 +25,7 @@ from typing import Any
 from findly_infra.application.codec import decode_page, event_of_stream, event_to_dict
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import (
+    BadInputError,
     ConcurrencyError,
     DependencyUnavailableError,
     KeptSnapshot,
@@ -187,7 +188,14 @@ class SqliteEventStore:
     def _create(self) -> None:
         """A new state, whole or not at all: its schema is written to a file beside it, then linked into place
         (so a racing command never opens a half-made file, and of two racing creators one simply wins)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # ".findly" (or a folder above) is a file
+            blocking = next(p for p in (self.path.parent, *self.path.parent.parents) if p.exists() and not p.is_dir())
+            raise BadInputError(
+                f"--state {self.path}: {blocking} is a file, not a folder, so the state cannot be made there; "
+                "move it away, or name another state with --state (or FINDLY_STATE)"
+            ) from None
         draft = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex}.new")
         try:
             connection = sqlite3.connect(draft, isolation_level=None)

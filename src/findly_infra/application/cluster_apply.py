@@ -313,7 +313,7 @@ def _item(items: Any, key: str) -> int | None:
         if key.isdigit():
             return int(key) if int(key) < len(items) else None
         keys = json.loads("{" + re.sub(r"(^|,)([A-Za-z0-9_.-]+)=", r'\1"\2":', key) + "}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return next(
         (

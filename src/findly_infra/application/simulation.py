@@ -261,6 +261,8 @@ class SimulatedProofs:
             identity = VerifiedIdentity(**claims, token=check.token)
         except (ValueError, TypeError, KeyError) as exc:
             return Unproven(f"not a simulated proof: {exc}")
+        except RecursionError:
+            return Unproven("not a simulated proof: nested too deeply")
         if identity.issuer != SIMULATED_ISSUER:
             return Unproven(f"not a simulated proof of {SIMULATED_ISSUER}")
         return Proven(identity, issued)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -51,6 +52,11 @@ def google_endpoint(env: Mapping[str, str], variable: str) -> tuple[str | None, 
     """A Google API's address from *variable*: (``None``, a plain gRPC channel) on 127.0.0.1 — a stand-in — else
     (the endpoint or ``None``, no channel: the client's own TLS)."""
     endpoint = env.get(variable) or None
+    if endpoint is not None:
+        try:
+            urlsplit(f"http://{endpoint}").port  # noqa: B018 - read for its ValueError
+        except ValueError as exc:  # "[::1" (Invalid IPv6 URL), a port past 65535
+            raise BadInputError(f"{variable} is HOST:PORT, got {endpoint[:80]!r}: {exc}") from None
     if endpoint is not None and is_loopback(f"http://{endpoint}"):
         import grpc
 

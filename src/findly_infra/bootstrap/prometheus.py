@@ -24,7 +24,12 @@ def prometheus_client(settings: Settings, platform: Platform, stack: contextlib.
     shown = redact_url(url)
     if not url.startswith(("http://", "https://")):
         raise BadInputError(f"--prometheus-url is an http(s) address, got {shown!r}")
-    secret = settings.prometheus_token is not None or urlsplit(url).password is not None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - read for its ValueError: a port past 65535, or not a number
+    except ValueError as exc:  # "http://[::1": Invalid IPv6 URL
+        raise BadInputError(f"--prometheus-url (or FINDLY_PROMETHEUS_URL, prometheus.url) {shown!r}: {exc}") from None
+    secret = settings.prometheus_token is not None or parts.password is not None
     if secret and url.startswith("http://") and not is_loopback(url) and not settings.allow_plain_http_credentials:
         raise BadInputError(
             f"Prometheus at {shown} is plain HTTP: its credentials (FINDLY_PROMETHEUS_TOKEN, or a password in the "

@@ -19,6 +19,7 @@ __all__ = ["DEFAULT_CONFIG", "DEFAULT_STATE", "Settings", "load_platform", "requ
 
 DEFAULT_CONFIG = "findly.yaml"
 DEFAULT_STATE = ".findly/state.sqlite3"
+_MAX_DELAY = 3600.0
 
 
 def _time(text: str, name: str) -> datetime:
@@ -88,6 +89,8 @@ class Settings:
     allow_plain_http_credentials: bool = False
     """Send Prometheus credentials over plain ``http://`` beyond loopback
     (``FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS=1``)."""
+    step_delay: float = 0.0
+    """Real seconds a watch in virtual time pauses at each step, to be watched live (``FINDLY_STEP_DELAY``)."""
 
     @classmethod
     def from_environment(
@@ -102,7 +105,8 @@ class Settings:
         kube_context: str | None = None,
     ) -> Settings:
         """Settings from flags (the arguments) and the environment (``FINDLY_CONFIG``, ``FINDLY_STATE``,
-        ``FINDLY_PROMETHEUS_URL``, ``FINDLY_PROMETHEUS_TOKEN``, ``FINDLY_NOW``, ``FINDLY_SCENARIO``)."""
+        ``FINDLY_PROMETHEUS_URL``, ``FINDLY_PROMETHEUS_TOKEN``, ``FINDLY_NOW``, ``FINDLY_SCENARIO``, …): each value
+        is checked here, and one that cannot be used is refused naming its variable (``BadInputError``)."""
         env = os.environ if environ is None else environ
         config = config or env.get("FINDLY_CONFIG") or None
         now_text = now or env.get("FINDLY_NOW") or None
@@ -111,8 +115,8 @@ class Settings:
             config_given=config is not None,
             state=state or env.get("FINDLY_STATE") or DEFAULT_STATE,
             prometheus_url=prometheus_url or env.get("FINDLY_PROMETHEUS_URL") or None,
-            prometheus_token=env.get("FINDLY_PROMETHEUS_TOKEN") or None,
-            now=_time(now_text, "--now") if now_text else None,
+            prometheus_token=_token(env.get("FINDLY_PROMETHEUS_TOKEN"), "FINDLY_PROMETHEUS_TOKEN"),
+            now=_time(now_text, "--now" if now else "FINDLY_NOW") if now_text else None,
             scenario=scenario or env.get("FINDLY_SCENARIO") or "healthy",
             kube_context=kube_context or env.get("FINDLY_KUBE_CONTEXT") or None,
             state_timeout=_state_timeout(env.get("FINDLY_STATE_TIMEOUT")),
@@ -121,7 +125,10 @@ class Settings:
                 if env.get("FINDLY_LEASE_SECONDS")
                 else None
             ),
-            allow_plain_http_credentials=env.get("FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS") == "1",
+            allow_plain_http_credentials=_flag(
+                env.get("FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS"), "FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS"
+            ),
+            step_delay=_delay(env.get("FINDLY_STEP_DELAY"), "FINDLY_STEP_DELAY"),
         )
 
     @property
@@ -161,3 +168,29 @@ def require_platform_file(settings: Settings) -> Path:
         f"no platform file: there is no {path} in {Path.cwd()}; name one with --config PATH (or FINDLY_CONFIG), "
         f"or start from the example: findly-infra example > {DEFAULT_CONFIG}"
     )
+
+
+def _delay(text: str | None, name: str) -> float:
+    """A pause a person may ask for: a number of seconds from 0 to an hour."""
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= _MAX_DELAY:  # NaN too
+        raise BadInputError(f"{name} is a number of seconds from 0 to {_MAX_DELAY:g}, got {text[:40]!r}")
+    return value
+
+
+def _token(text: str | None, name: str) -> str | None:
+    from findly_infra.application.redaction import header_token
+
+    return header_token(text, name) if text else None
+
+
+def _flag(text: str | None, name: str) -> bool:
+    """``1`` is on; unset, empty or ``0`` is off; anything else (``yes``, ``true``) is refused, not read as off."""
+    if text in (None, "", "0", "1"):
+        return text == "1"
+    raise BadInputError(f"{name} is 1 (on) or 0 (off), got {text[:40]!r}")

@@ -133,8 +133,14 @@ def _exit_code_of(exc: Exception, out: IO[str], wants_json: bool) -> int | None:
 
 
 def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int, *, rule: str | None = None) -> int:
+    from findly_infra.application.redaction import redact_text, url_secrets
     from findly_infra.cli import present
 
+    # the last guard: whatever a dependency echoed, the secrets this process was given are never printed
+    held = [os.environ.get(name) for name in ("FINDLY_PROMETHEUS_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")]
+    for name in ("FINDLY_PROMETHEUS_URL", "FINDLY_STATE"):
+        held += url_secrets(os.environ.get(name))
+    message = redact_text(message, held, schemes=False)
     if wants_json:
         error: dict[str, str] = {"kind": kind, "message": message}
         if rule is not None:

@@ -315,12 +315,11 @@ def _following(service: str, environment: str) -> Callable[[Any], None]:
     return following
 
 
-def _waiter(runtime: Runtime, as_json: bool) -> Callable[[timedelta], None]:
+def _waiter(runtime: Runtime, as_json: bool, delay: float) -> Callable[[timedelta], None]:
     """How a watch passes an interval: virtual time advances at once (slowed by ``FINDLY_STEP_DELAY`` real
     seconds a step, to watch it live) — but on a durable store never past the real clock, so once it has
     caught up it waits like live time; live, one analysis per interval whatever each one took."""
     virtual, wall = runtime.virtual, runtime.wall
-    delay = float(os.environ.get("FINDLY_STEP_DELAY") or 0)
     tick, caught_up = time.monotonic(), False
 
     def wait(interval: timedelta) -> None:
@@ -352,7 +351,7 @@ def _rollout(context: Context) -> int:
     args = context.args
     runtime = context.runtime(context.platform(), service=args.service, moves=args.env)
     pipelines, actor = runtime.service, context.actor()
-    show, wait = _progress(context), _waiter(runtime, context.json)
+    show, wait = _progress(context), _waiter(runtime, context.json, context.settings.step_delay)
     if args.watch:
         # before a watch that may take an hour
         present.say_simulated(runtime.simulated_in(args.env), runtime.scenario, context.json)

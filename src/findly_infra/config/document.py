@@ -3,7 +3,9 @@
 Only PyYAML's safe composer is used. On top of it this module refuses what YAML allows but a
 platform file never needs and an attacker loves: documents that expand past a node budget
 through aliases ("billion laughs"), nesting deeper than a limit, files over a size limit, binary
-files, and duplicate keys, which YAML would silently resolve to the last one.
+files, duplicate keys, which YAML would silently resolve to the last one, and whole numbers past
+64 bits (5,000 decimal digits would crash Python's int(); 0x and 5,000 digits would crash the
+first message or manifest that printed it).
 """
 
 from __future__ import annotations
@@ -17,11 +19,22 @@ from typing import Any
 import attrs
 import yaml
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Document", "DocumentError", "parse_document", "read_document"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_INTEGER",
+    "MAX_NODES",
+    "Document",
+    "DocumentError",
+    "parse_document",
+    "read_document",
+]
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 50_000
 MAX_DEPTH = 64
+MAX_INTEGER = 2**63 - 1
+"""The largest whole number a platform file may hold (Kubernetes' and Prometheus' integers are 64 bits)."""
 
 _Path = tuple[str | int, ...]
 
@@ -180,11 +193,23 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index), depth + 1) for index, item in enumerate(node.value)]
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise DocumentError(
                 f"invalid value: {getattr(exc, 'problem', None) or exc}", line=node.start_mark.line + 1, path=path
             ) from None
+        except ValueError:  # int() of more than 4,300 decimal digits (sys.get_int_max_str_digits), in PyYAML
+            value = None
+            too_large = True
+        else:
+            too_large = isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER
+        if too_large:  # 0x + 5,000 digits passes int(); every use of it past here (a message, a manifest) would not
+            raise DocumentError(
+                f"the number is too large: a platform file's whole numbers are within ±{MAX_INTEGER:,} (64 bits)",
+                line=node.start_mark.line + 1,
+                path=path,
+            )
+        return value
 
     def _pairs(self, node: yaml.MappingNode, depth: int) -> Iterator[tuple[yaml.Node, yaml.Node]]:
         """The mapping's own pairs after YAML merge keys (``<<: *defaults``) are applied; own keys win."""

@@ -12,6 +12,7 @@ import attrs
 from findly_infra.domain.errors import InvariantError, first_repeat
 from findly_infra.domain.identifiers import actor_problem, same_person
 from findly_infra.domain.identity import IdentityPolicy
+from findly_infra.domain.images import image_name_problem
 from findly_infra.domain.notation import ByteSize, CpuQuantity, Duration, NotationError, describe_value
 
 __all__ = [
@@ -209,6 +210,13 @@ class Service:
     image: str | None = None
     port: int = attrs.field(default=8080, validator=[attrs.validators.ge(1), attrs.validators.le(65535)])
     health_check: HealthCheck = HealthCheck()
+
+    def __attrs_post_init__(self) -> None:
+        """``image`` is the image's name without its tag (``gcr.io/findly-now/fn-posts``: the version released is
+        the tag), as the OCI/Docker reference grammar has it (``domain.images``); the service's name when none is
+        given."""
+        if self.image is not None and (problem := image_name_problem(self.image)) is not None:
+            raise InvariantError(problem, field="image")
 
 
 @attrs.frozen

@@ -186,8 +186,9 @@ def cadence_in(text: str) -> Duration | None:
     found: list[Duration] = [period for word, period in _CADENCES.items() if re.search(rf"\b{word}\b", text, re.I)]
     for match in _EVERY.finditer(text):
         unit = _DURATION_UNITS_MS.get(match.group(2).lower())
-        if unit is not None:
-            found.append(Duration(round(float(match.group(1)) * unit)))
+        milliseconds = float(match.group(1)) * unit if unit is not None else math.inf
+        if math.isfinite(milliseconds):  # "every 9…9 (5,000 digits) hours" names no period a schedule keeps
+            found.append(Duration(round(milliseconds)))
     return min(found) if found else None
 
 

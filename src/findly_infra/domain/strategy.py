@@ -37,6 +37,8 @@ __all__ = [
     "metric_kind",
 ]
 
+_MAX_COUNT_DIGITS = 9
+
 HEALTH_CHECKS_STEP = "health_checks"
 """The blue-green validation step met by the rollout's own analysis rather than by recorded evidence."""
 
@@ -161,6 +163,10 @@ class FailureHandling:
         if match is None:
             raise NotationError(
                 f"expected a count of failed analyses such as '2 failed criteria' or 2, got {describe_value(raw)}"
+            )
+        if len(match.group(1)) > _MAX_COUNT_DIGITS:  # int() of 4,300 digits and more raises; none is a count
+            raise NotationError(
+                f"a count of failed analyses has at most {_MAX_COUNT_DIGITS} digits, got {describe_value(raw)}"
             )
         return int(match.group(1))
 

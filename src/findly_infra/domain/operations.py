@@ -61,16 +61,27 @@ class AlertRule:
 
 
 def _unbalanced(expression: str) -> str | None:
-    """A sentence when brackets or quotes in a PromQL expression do not match."""
+    """A sentence when brackets or quotes in a PromQL expression do not match. As PromQL reads them
+    (https://prometheus.io/docs/prometheus/latest/querying/basics/, "String literals" and "Comments"): a string is
+    quoted by ``'``, ``"`` or a backtick; in the first two a backslash escapes the next character, in backticks none
+    is escaped; a ``#`` outside a string begins a comment, to the end of its line."""
     pairs = {")": "(", "]": "[", "}": "{"}
     stack: list[str] = []
     quote: str | None = None
+    escaped = comment = False
     for position, char in enumerate(expression):
-        if quote:
-            if char == quote and expression[position - 1] != "\\":
+        if comment:
+            comment = char != "\n"
+        elif quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote != "`":
+                escaped = True
+            elif char == quote:
                 quote = None
-            continue
-        if char in "'\"`":
+        elif char == "#":
+            comment = True
+        elif char in "'\"`":
             quote = char
         elif char in "([{":
             stack.append(char)

@@ -254,6 +254,10 @@ def test_one_enabled_version_is_never_stale_and_short_ages_are_said_in_hours() -
         (SecretVersion("1", True, _at(days=2)), SecretVersion("2", True, _at(days=1))), frozenset({OWN})
     )
     assert "1 days after version 2" in _audit(a_day, secrets)[0].message
+    half = ObservedSecret(
+        (SecretVersion("1", True, _at(days=2)), SecretVersion("2", True, _at(hours=5, minutes=30))), frozenset({OWN})
+    )
+    assert "6 hours after version 2" in _audit(half, secrets)[0].message
     overdue = attrs.evolve(SECRETS, secret_types=(attrs.evolve(DB, rotation_period=Duration.of(hours=1)),))
     young = ObservedSecret((SecretVersion("4", True, _at(hours=23, minutes=40)),), frozenset({OWN}))
     assert _audit(young, overdue)[0].message == (
@@ -493,6 +497,7 @@ def test_an_expiry_is_read_in_any_offset_and_either_quote() -> None:
         (f"resource.name == 'it\\'s (' && {_until(-5)}", ConditionVerdict(False, NOW - timedelta(hours=5))),
         (f'({_until(-5)}) && (resource.name == ")(")', ConditionVerdict(False, NOW - timedelta(hours=5))),
         (f"(({_until(4)})) && ((true))", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
+        (f"(X == 1 && {_until(4)})", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
         (f'({_until(4)} && resource.name == "a\\\\") ', ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
         # a part in parentheses is not a conjunct of the whole
         (f"({_until(-5)} || true) && {_until(4)}", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),

@@ -467,13 +467,13 @@ def test_a_conjunction_holds_until_its_earliest_expiry_and_ends_at_the_first_pas
         "request.time < timestamp(\"2020-01-01T00:00:00Z')",  # the quotes do not match
         f"{_until(-5)} == false",
         f"{_until(-5)}) && ({FOREVER}",  # not balanced: not understood
+        f"{_until(-5)} && (x",
+        f"true &&& {_until(-5)}",  # not CEL
+        f"{_until(-5)} // a comment && true",  # a comment: not read here
     ],
 )
 def test_a_condition_the_audit_cannot_read_may_hold(expression: str) -> None:
-    verdict = judge_condition(expression, NOW)
-    assert verdict.can_hold
-    assert not verdict.judged
-    assert verdict.until is None
+    assert judge_condition(expression, NOW) == ConditionVerdict(can_hold=True, until=None, judged=False)
 
 
 def test_an_expiry_is_read_in_any_offset_and_either_quote() -> None:
@@ -498,6 +498,9 @@ def test_an_expiry_is_read_in_any_offset_and_either_quote() -> None:
         (f'({_until(-5)}) && (resource.name == ")(")', ConditionVerdict(False, NOW - timedelta(hours=5))),
         (f"(({_until(4)})) && ((true))", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
         (f"(X == 1 && {_until(4)})", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
+        (f"X == 1 && {_until(-5)}", ConditionVerdict(False, NOW - timedelta(hours=5))),
+        (f"{FOREVER}&&{_until(-5)}", ConditionVerdict(False, NOW - timedelta(hours=5))),
+        (f"({_until(4)})&&(x)", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
         (f'({_until(4)} && resource.name == "a\\\\") ', ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
         # a part in parentheses is not a conjunct of the whole
         (f"({_until(-5)} || true) && {_until(4)}", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
@@ -519,6 +522,9 @@ def test_literals_and_parentheses_are_read_as_cel_reads_them(expression: str, ve
         f'{{"k": true && {_until(-5)} && true, "j": true}}["j"]',
         # a raw string does not escape its quote: r"\" is one backslash, and what follows is outside it
         f'{_until(-5)} && r"\\" || true || "" == ""',
+        f'{_until(-5)} && rb"\\" || true || "\\""',
+        f'{_until(-5)} && bR"\\" || true || "\\""',
+        f'r"\\" || true || "\\"" && {_until(-5)}',
         # a triple-quoted string may hold a lone quote
         f'{_until(-5)} && """ " """ != "" || true',
         # a comment runs to the end of its line

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -420,7 +420,7 @@ def _top_level(text: str) -> list[tuple[int, str]] | None:
     if code is None:
         return None
     found: list[tuple[int, str]] = []
-    depth, skip = 0, -1
+    depth, skip = 0, None
     for at, char in code:
         if at == skip:
             continue
@@ -470,9 +470,10 @@ def _time_bound(part: str) -> tuple[str, datetime] | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if moment.tzinfo is None:  # CEL's timestamp() takes RFC 3339, which always carries its offset
+    offset = moment.utcoffset()
+    if offset is None:  # CEL's timestamp() takes RFC 3339, which always carries its offset
         return None
-    return op, moment.astimezone(UTC).replace(tzinfo=None)
+    return op, moment.replace(tzinfo=None) - offset
 
 
 def unavailable_for(

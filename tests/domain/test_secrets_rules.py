@@ -470,6 +470,7 @@ def test_a_conjunction_holds_until_its_earliest_expiry_and_ends_at_the_first_pas
         f"{_until(-5)} && (x",
         f"true &&& {_until(-5)}",  # not CEL
         f"{_until(-5)} // a comment && true",  # a comment: not read here
+        f"{FOREVER} // a comment\n && {_until(-5)}",
     ],
 )
 def test_a_condition_the_audit_cannot_read_may_hold(expression: str) -> None:

@@ -629,3 +629,44 @@ def test_the_tokens_a_reading_rests_on() -> None:
     )
     assert adoption_checks(adoptions, anchored=1) == (check("c", "https://k.example/jwks"), check("c"))
     assert adoption_checks([_adopted(NAMES, "a", ERIN), _adopted(NAMES, "b", ERIN)]) == ()
+
+
+def test_a_files_policy_for_each_environment() -> None:
+    from findly_infra import load_platform_text
+    from findly_infra.examples import example_platform_text
+
+    platform = load_platform_text(example_platform_text())
+    policy = PlatformPolicy.of(platform)
+    assert policy.names == ("development", "staging", "production")
+    assert policy.environments[0] == EnvironmentPolicy("development")
+    assert policy.environments[1] == EnvironmentPolicy(
+        "staging", entered_from="development", required_tests=("integration", "smoke", "unit")
+    )
+    production = platform.environment("production")
+    edited = attrs.evolve(
+        production,
+        identity=RULES,
+        approvers=("security-team", "ghost"),
+        approval_expires_after=Duration.of(hours=8),
+    )
+    platform = attrs.evolve(
+        platform,
+        environments=tuple(edited if e.name == "production" else e for e in platform.environments),
+        approver_groups=(ApproverGroup("security-team", ("dave", "Carol"), (("dave", "4"), ("Carol", "3"))),),
+        github_oidc=OidcSettings(GITHUB_ISSUER, "aud", "https://k.example/jwks"),
+    )
+    assert EnvironmentPolicy.of(platform, "production") == EnvironmentPolicy(
+        "production",
+        approval_required=True,
+        groups=(
+            ApproverGroup("security-team", ("Carol", "dave"), (("Carol", "3"), ("dave", "4"))),
+            ApproverGroup("ghost", ()),
+        ),
+        approval_expires_after=Duration.of(hours=8).milliseconds,
+        identity=RULES,
+        issuer=GITHUB_ISSUER,
+        audience="aud",
+        keys_url="https://k.example/jwks",
+        entered_from="staging",
+        required_tests=("e2e", "load", "performance", "security"),
+    )

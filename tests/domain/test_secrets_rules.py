@@ -427,6 +427,16 @@ def bounds(draw: st.DrawFn) -> tuple[str, str | None, datetime | None]:
     return f"request.time{space}{op}{space}{_stamp(moment)}", op, moment
 
 
+def test_a_conjunction_of_expiries_holds_until_the_earliest() -> None:
+    """Exact, before the property below: a mutant fails here at once rather than in a long shrink."""
+    assert judge_condition(f"{_until(9)} && {_until(4)} && {_until(6)}", NOW) == ConditionVerdict(
+        True, NOW + timedelta(hours=4)
+    )
+    assert judge_condition(f"{_until(9)} && {_until(-1)} && {_until(-2)}", NOW) == ConditionVerdict(
+        False, NOW - timedelta(hours=1)
+    )
+
+
 @given(parts=st.lists(bounds(), min_size=1, max_size=4), wrap=st.lists(st.booleans(), min_size=5, max_size=5))
 def test_a_conjunction_holds_until_its_earliest_expiry_and_ends_at_the_first_passed(
     parts: list[tuple[str, str | None, datetime | None]], wrap: list[bool]
@@ -499,6 +509,7 @@ def test_an_expiry_is_read_in_any_offset_and_either_quote() -> None:
         (f'({_until(-5)}) && (resource.name == ")(")', ConditionVerdict(False, NOW - timedelta(hours=5))),
         (f"(({_until(4)})) && ((true))", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
         (f"(X == 1 && {_until(4)})", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),
+        (f"{_until(9)} && {_until(4)} && {_until(6)}", ConditionVerdict(True, NOW + timedelta(hours=4))),
         (f"X == 1 && {_until(-5)}", ConditionVerdict(False, NOW - timedelta(hours=5))),
         (f"{FOREVER}&&{_until(-5)}", ConditionVerdict(False, NOW - timedelta(hours=5))),
         (f"({_until(4)})&&(x)", ConditionVerdict(True, NOW + timedelta(hours=4), judged=False)),

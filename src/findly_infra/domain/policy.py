@@ -151,7 +151,7 @@ class EnvironmentPolicy:
         """Whose tokens prove who acts here (``None`` where names are trusted)."""
         if not self.identity.verified:
             return None
-        return OidcSettings(issuer=self.issuer, audience=self.audience, jwks_url=self.keys_url)
+        return OidcSettings(issuer=self.issuer, audience=self.audience, jwks_url=self.keys_url or None)
 
     def refusal_of(self, actor: str, identity: VerifiedIdentity | None) -> str | None:
         """Why *actor* (proven as *identity*, or a bare name) is not someone this policy accepts as acting here, or

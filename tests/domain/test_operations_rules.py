@@ -86,6 +86,8 @@ def test_an_expression_whose_brackets_or_quotes_do_not_match_is_refused(expressi
         "x{path=`C:\\`} > 0",  # a backslash in backticks escapes nothing (PromQL: no escapes in backticks)
         'rate(x[5m]) # a comment ( with " an unclosed bracket and quote\n > 0',
         "(\n# )\n x)",
+        "up # a comment to the end",
+        'X{a="b"} > 0',
     ],
 )
 def test_brackets_and_quotes_are_read_as_promql_reads_them(expression: str) -> None:

@@ -155,15 +155,25 @@ def _same_workflow(path: tuple[str, str], other: tuple[str, str]) -> bool:
     return path[0].casefold() == other[0].casefold() and path[1] == other[1]
 
 
-def _names(field: str, what: str) -> Callable[[object, attrs.Attribute[tuple[str, ...]], tuple[str, ...]], None]:
-    def check(_instance: object, _attribute: attrs.Attribute[tuple[str, ...]], values: tuple[str, ...]) -> None:
+@attrs.frozen
+class _Names:
+    """The validator of a list of names (*field*, each one *what*): each entry one word, none listed twice
+    (:func:`_repeat_key`). A class, not a closure, so that what it checks runs — and is tested — when a policy is
+    made, not when this module is imported."""
+
+    field: str
+    what: str
+
+    def __call__(
+        self, _instance: object, _attribute: attrs.Attribute[tuple[str, ...]], values: tuple[str, ...]
+    ) -> None:
         for index, value in enumerate(values):
             if not value.strip() or value != value.strip() or any(ch.isspace() for ch in value):
-                raise InvariantError(f"{what} cannot be blank or hold spaces: {value!r}", field=field, index=index)
-        if (repeat := first_repeat([_repeat_key(field, value) for value in values])) is not None:
-            raise InvariantError(f"{values[repeat]!r} is listed twice", field=field, index=repeat)
-
-    return check
+                raise InvariantError(
+                    f"{self.what} cannot be blank or hold spaces: {value!r}", field=self.field, index=index
+                )
+        if (repeat := first_repeat([_repeat_key(self.field, value) for value in values])) is not None:
+            raise InvariantError(f"{values[repeat]!r} is listed twice", field=self.field, index=repeat)
 
 
 def _repeat_key(field: str, value: str) -> str:
@@ -199,33 +209,33 @@ class IdentityPolicy:
     """
 
     verified: bool = False
-    repositories: tuple[str, ...] = attrs.field(default=(), validator=_names("repositories", "a repository"))
+    repositories: tuple[str, ...] = attrs.field(default=(), validator=_Names("repositories", "a repository"))
     """``owner/repo``: the run's repository (claim ``repository``), compared without case as GitHub compares
     names."""
     repository_ids: tuple[str, ...] = attrs.field(default=(), validator=_ids)
     """GitHub's numbers for the run's repository (claim ``repository_id``): a repository deleted and re-created under
     the same name — by anyone who can then take the name — has another, and is refused."""
-    workflows: tuple[str, ...] = attrs.field(default=(), validator=_names("workflows", "a workflow"))
+    workflows: tuple[str, ...] = attrs.field(default=(), validator=_Names("workflows", "a workflow"))
     """The run's workflow (claim ``workflow_ref`` without its ``@ref``; the caller, for a job of a reusable
     workflow): ``owner/repo/.github/workflows/release.yml``, or ``.github/workflows/release.yml`` in any of the
     listed repositories. The owner and repository compare without case, the file's path exactly."""
-    refs: tuple[str, ...] = attrs.field(default=(), validator=_names("refs", "a ref"))
+    refs: tuple[str, ...] = attrs.field(default=(), validator=_Names("refs", "a ref"))
     """``refs/heads/main``: the refs of the run's repository the run may be on, compared exactly. Each of these
     must be one of them: the run's ref (claim ``ref``); the ref its workflow file was read at (the ``@ref`` of
     ``workflow_ref``); and the ref of the job's workflow (the ``@ref`` of ``job_workflow_ref``) where that workflow
     is of the run's repository and its ``job_workflows`` entry pins no ref of its own — a reusable workflow called as
     ``./.github/workflows/FILE`` runs at the caller's commit. A reusable workflow of another repository runs at the
     ref its caller names, a ref of that repository: pin it in ``job_workflows``."""
-    job_workflows: tuple[str, ...] = attrs.field(default=(), validator=_names("job_workflows", "a job's workflow"))
+    job_workflows: tuple[str, ...] = attrs.field(default=(), validator=_Names("job_workflows", "a job's workflow"))
     """The workflow whose job acts (claim ``job_workflow_ref``): the run's workflow for its own jobs, the called one
     for a job of a reusable workflow. ``owner/repo/.github/workflows/FILE`` (any ref), or with ``@REF`` (exactly
     that ref: ``@refs/tags/v1``, or a commit SHA), or ``.github/workflows/FILE[@REF]`` in any listed repository."""
     github_environments: tuple[str, ...] = attrs.field(
-        default=(), validator=_names("github_environments", "a GitHub environment")
+        default=(), validator=_Names("github_environments", "a GitHub environment")
     )
     """The GitHub environment the job ran in (claim ``environment``; its protection rules — required reviewers —
     ran first), compared without case."""
-    events: tuple[str, ...] = attrs.field(default=(), validator=_names("events", "an event"))
+    events: tuple[str, ...] = attrs.field(default=(), validator=_Names("events", "an event"))
     """The events that may start the run (claim ``event_name``: ``push``, ``workflow_dispatch``…), compared exactly.
     Not given: any event but ``pull_request_target``, which runs the base repository's workflow — on its protected
     ref, with its secrets and its OIDC tokens — for a pull request from anyone, and is then only as safe as every

@@ -67,28 +67,27 @@ def _unbalanced(expression: str) -> str | None:
     is escaped; a ``#`` outside a string begins a comment, to the end of its line."""
     pairs = {")": "(", "]": "[", "}": "{"}
     stack: list[str] = []
-    quote: str | None = None
-    escaped = comment = False
-    for position, char in enumerate(expression):
-        if comment:
-            comment = char != "\n"
-        elif quote:
-            if escaped:
-                escaped = False
-            elif char == "\\" and quote != "`":
-                escaped = True
-            elif char == quote:
-                quote = None
-        elif char == "#":
-            comment = True
-        elif char in "'\"`":
-            quote = char
+    inside = ""  # the quote of the string being read, "#" in a comment, "" in the expression itself
+    at = 0
+    while at < len(expression):
+        char = expression[at]
+        if inside == "#":
+            if char == "\n":
+                inside = ""
+        elif inside:
+            if char == inside:
+                inside = ""
+            elif char == "\\" and inside != "`":
+                at += 1  # the character it escapes
+        elif char in "#'\"`":
+            inside = char
         elif char in "([{":
             stack.append(char)
         elif char in pairs and (not stack or stack.pop() != pairs[char]):
-            return f"has an unmatched {char!r} at character {position + 1}"
-    if quote:
-        return f"has an unclosed {quote} quote"
+            return f"has an unmatched {char!r} at character {at + 1}"
+        at += 1
+    if inside and inside != "#":
+        return f"has an unclosed {inside} quote"
     if stack:
         return f"has an unclosed {stack[-1]!r}"
     return None

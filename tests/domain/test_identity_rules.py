@@ -122,6 +122,7 @@ def test_the_identity_is_every_claim_github_writes() -> None:
 
 
 def test_claims_that_may_be_missing_are_empty() -> None:
+    assert identity_from_claims(CLAIMS).environment == ""
     identity = identity_from_claims({**CLAIMS, "environment": 7})
     assert (identity.environment, identity.job_workflow_ref, identity.repository_id) == ("", "", "")
     assert (identity.repository_owner_id, identity.event_name, identity.sha, identity.workflow_sha) == ("", "", "", "")
@@ -235,6 +236,7 @@ def test_a_repository_id_is_githubs_number_listed_once() -> None:
     [
         ("workflows", WORKFLOW, True),
         ("workflows", ".github/workflows/r.yml", True),
+        ("workflows", ".github/workflows/r", True),
         ("workflows", ".github/workflows/", False),
         ("workflows", f"{WORKFLOW}@refs/heads/main", False),
         ("workflows", "findly/.github/workflows/r.yml", False),
@@ -288,6 +290,8 @@ def test_the_repository_is_compared_without_case_and_by_id() -> None:
         "the run is in findly/infra (claim repository), not any of a/b, c/d"
     )
     assert verified(repository_ids=("077",)).refusal(ME) is None
+    assert verified(repository_ids=("77",)).refusal(attrs.evolve(ME, repository_id="0077")) is None
+    assert verified(repository_ids=("770",)).refusal(ME) is not None
     assert verified(repository_ids=("78", "79")).refusal(ME) == (
         "the run's repository findly/infra has the id 77 (claim repository_id), not any of 78, 79: a repository "
         "deleted and re-created under its name is another repository"
@@ -364,6 +368,11 @@ def test_a_jobs_workflow_of_the_runs_repository_runs_at_a_listed_ref_unless_its_
     assert verified(refs=refs).refusal(local) == (
         "the job's workflow, of the run's repository, ran at refs/heads/dev (claim job_workflow_ref: "
         "FINDLY/infra/.github/workflows/build.yml@refs/heads/dev), not refs/heads/main"
+    )
+    bare = attrs.evolve(ME, job_workflow_ref=f"{REPO}/.github/workflows/build.yml")
+    assert verified(refs=refs).refusal(bare) == (
+        "the job's workflow, of the run's repository, ran at no ref (claim job_workflow_ref: "
+        f"{REPO}/.github/workflows/build.yml), not refs/heads/main"
     )
     pinned = (f"{REPO}/.github/workflows/build.yml@refs/heads/dev",)
     assert verified(refs=refs, job_workflows=pinned).refusal(local) is None

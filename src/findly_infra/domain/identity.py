@@ -116,7 +116,7 @@ def identity_from_claims(claims: Mapping[str, object], *, token: str = "") -> Ve
     for name in _OPTIONAL_TEXT:
         if not isinstance(claims.get(name, ""), str):
             raise IdentityClaimsError(f"the token's {name!r} claim is not text, as GitHub writes it")
-    environment = claims.get("environment", "")
+    environment = claims.get("environment")
     return VerifiedIdentity(
         login=str(claims["actor"]),
         user_id=str(claims["actor_id"]),
@@ -149,10 +149,15 @@ def _parts(workflow_ref: str) -> tuple[str, str, str] | None:
     return None if match is None else (match["repository"], match["path"], match["ref"] or "")
 
 
-def _same_workflow(path: tuple[str, str], other: tuple[str, str]) -> bool:
+def _same_workflow(path: tuple[str, str], other: tuple[str, ...]) -> bool:
     """Owner and repository compare without case (GitHub's names do); the file's path exactly (paths in a
     repository are case-sensitive: ``RELEASE.yml`` is another file than ``release.yml``)."""
     return path[0].casefold() == other[0].casefold() and path[1] == other[1]
+
+
+def _id_key(value: str) -> str:
+    """A GitHub id as numbers compare: without its leading zeros."""
+    return value.lstrip("0")  # pragma: no mutate - equivalent: "XX0XX" strips the same characters from a number
 
 
 @attrs.frozen
@@ -194,7 +199,7 @@ def _ids(_instance: object, _attribute: attrs.Attribute[tuple[str, ...]], values
                 field="repository_ids",
                 index=index,
             )
-    if (repeat := first_repeat([value.lstrip("0") for value in values])) is not None:
+    if (repeat := first_repeat([_id_key(value) for value in values])) is not None:
         raise InvariantError(f"{values[repeat]!r} is listed twice", field="repository_ids", index=repeat)
 
 
@@ -316,9 +321,7 @@ class IdentityPolicy:
     def _repository(self, identity: VerifiedIdentity) -> str | None:
         if self.repositories and identity.repository.casefold() not in {r.casefold() for r in self.repositories}:
             return f"the run is in {identity.repository} (claim repository), not {_either(self.repositories)}"
-        if self.repository_ids and identity.repository_id.lstrip("0") not in {
-            i.lstrip("0") for i in self.repository_ids
-        }:
+        if self.repository_ids and _id_key(identity.repository_id) not in {_id_key(i) for i in self.repository_ids}:
             found = f"has the id {identity.repository_id}" if identity.repository_id else "has no id in the token"
             return (
                 f"the run's repository {identity.repository} {found} (claim repository_id), not "
@@ -331,7 +334,7 @@ class IdentityPolicy:
         parts = _parts(identity.workflow_ref)
         if not self.workflows:
             return None
-        if parts is None or not any(_same_workflow(path, parts[:2]) for path, _, _ in self._entries("workflows")):
+        if parts is None or not any(_same_workflow(path, parts) for path, _, _ in self._entries("workflows")):
             return f"the workflow is {identity.workflow} (claim workflow_ref), not {_either(self.workflows)}"
         return None
 
@@ -351,7 +354,7 @@ class IdentityPolicy:
 
     def _listed_jobs(self, job: tuple[str, str, str]) -> set[str | None]:
         """The refs the ``job_workflows`` entries naming *job*'s workflow pin (``None``: an entry that pins none)."""
-        return {pin for path, pin, _ in self._entries("job_workflows") if _same_workflow(path, job[:2])}
+        return {pin for path, pin, _ in self._entries("job_workflows") if _same_workflow(path, job)}
 
     def _job_workflow(self, identity: VerifiedIdentity) -> str | None:
         job = _parts(identity.job_workflow)
@@ -427,11 +430,10 @@ class OidcSettings:
     def __attrs_post_init__(self) -> None:
         for field in ("issuer", "jwks_url"):
             value = getattr(self, field)
-            if value is None:
-                continue
-            match = _URL.fullmatch(value)
+            match = None if value is None else _URL.fullmatch(value)
             loopback = match is not None and match["host"] in ("127.0.0.1", "[::1]", "localhost")
-            if match is None or (match["scheme"] != "https" and not (match["scheme"] == "http" and loopback)):
+            https = match is not None and (match["scheme"] == "https" or (match["scheme"] == "http" and loopback))
+            if value is not None and not https:
                 raise InvariantError(f"{field} is an https URL (http only on loopback): {value!r}", field=field)
         if not self.audience.strip() or any(ch.isspace() for ch in self.audience):
             raise InvariantError("the audience is one word, such as findly-infra", field="audience")

@@ -670,3 +670,147 @@ def test_a_files_policy_for_each_environment() -> None:
         entered_from="staging",
         required_tests=("e2e", "load", "performance", "security"),
     )
+
+
+# ---- the last rules the mutation run found unpinned ------------------------------------------------------------------
+
+
+def test_a_groups_members_and_ids_are_put_in_one_order_without_case() -> None:
+    from findly_infra.domain.policy import _normal_group
+
+    group = ApproverGroup("devops", ("Bob", "alice"), (("Bob", "2"), ("alice", "1")))
+    assert _normal_group(group) == ApproverGroup("devops", ("alice", "Bob"), (("alice", "1"), ("Bob", "2")))
+
+
+def test_every_difference_is_named_in_its_own_environment_and_lists_are_joined() -> None:
+    narrower = attrs.evolve(VERIFIED, identity=IdentityPolicy(verified=True, repositories=("findly/infra",)))
+    (change,) = narrower.changes(VERIFIED)
+    assert str(change) == "production: refs are restricted to refs/heads/main"
+    more = attrs.evolve(BASE, required_tests=("a", "b", "e2e"))
+    assert [what for what, *_ in _changes(more, attrs.evolve(BASE, required_tests=("c", "d", "e2e")))] == [
+        "a version no longer needs a, b passed to enter",
+        "a version also needs c, d passed to enter",
+    ]
+    wide = attrs.evolve(VERIFIED, identity=IdentityPolicy(verified=True, refs=("a", "b", "c")))
+    narrow = attrs.evolve(VERIFIED, identity=IdentityPolicy(verified=True, refs=("a",)))
+    assert [what for what, *_ in _changes(wide, narrow)] == ["refs no longer accept b, c"]
+    ids = attrs.evolve(VERIFIED, identity=IdentityPolicy(verified=True, repository_ids=("5",)))
+    assert _changes(ids, attrs.evolve(ids, identity=IdentityPolicy(verified=True, repository_ids=("5", "6")))) == [
+        ("repository ids also accept 6", True, True, False)
+    ]
+
+
+def test_each_member_of_a_group_is_compared() -> None:
+    old = attrs.evolve(
+        BASE, groups=(ApproverGroup("devops", ("alice", "bob", "carol"), (("bob", "2"), ("carol", "3"))),)
+    )
+    new = attrs.evolve(BASE, groups=(ApproverGroup("devops", ("bob", "carol"), (("bob", "2"), ("carol", "9"))),))
+    assert [what for what, *_ in _changes(old, new)] == [
+        "alice leaves devops",
+        "carol of devops is account 9, not 3",
+    ]
+
+
+def test_a_refusal_names_every_guarded_change_and_every_blocked_environment() -> None:
+    staging = EnvironmentPolicy("staging", approval_required=True, entered_from="development")
+    in_force = PlatformPolicy((staging, BASE))
+    proposed = PlatformPolicy(
+        (attrs.evolve(staging, approval_required=False, entered_from=None), attrs.evolve(BASE, approval_required=False))
+    )
+    refused = _adopt(in_force, proposed, actor="mallory", identity=ERIN)
+    assert refused.blocked == ("staging", "production")
+    assert refused.refusal is not None
+    assert (
+        "(staging: approvals are no longer required; staging: it no longer needs a version to succeed in development "
+        "first; production: approvals are no longer required), which takes effect only from a run the policy in force "
+        "accepts (staging: anyone named (names are trusted here: nothing can be proven) — and here mallory is acting, "
+        "but the token proves erin; production: anyone named"
+    ) in refused.refusal.message
+
+
+def test_a_guard_that_fails_keeps_its_own_reason_even_where_the_state_is_anchored() -> None:
+    looser = PlatformPolicy((attrs.evolve(BASE, approval_required=False),))
+    refused = _adopt(NAMES, looser, actor="mallory", identity=ERIN, anchored=True)
+    assert refused.refusal is not None
+    assert "— and here mallory is acting, but the token proves erin)" in refused.refusal.message
+
+
+def test_every_environment_is_judged_whatever_the_one_before_found() -> None:
+    staging = EnvironmentPolicy("staging")
+    in_force = PlatformPolicy((staging, BASE))
+    proposed = PlatformPolicy((attrs.evolve(staging, entered_from="development"), VERIFIED))
+    refused = _adopt(in_force, proposed, anchored=True)  # staging: a strengthening; production: verified turned on
+    assert refused.blocked == ("production",)
+    weaker = PlatformPolicy((attrs.evolve(staging, approval_expires_after=1), VERIFIED))
+    assert _adopt(in_force, weaker, anchored=True).blocked == ("production",)
+
+
+def test_reading_judges_only_guarded_changes_and_goes_on_after_damage() -> None:
+    looser = PlatformPolicy((attrs.evolve(BASE, approval_required=False),))
+    stronger = PlatformPolicy((attrs.evolve(BASE, approval_required=True, entered_from=None),))
+    by_mallory = attrs.evolve(_adopted(stronger, "b", ERIN), actor="mallory")
+    reading = read_policy([_adopted(looser, "a"), by_mallory], proofs=None, digests=["a", "b"])
+    assert reading.damage == ((1, "not in force: production: mallory is acting, but the token proves erin"),)
+    only_stronger = attrs.evolve(_adopted(NAMES, "b", ERIN), actor="mallory")
+    reading = read_policy([_adopted(looser, "a"), only_stronger], proofs=None, digests=["a", "b"])
+    assert (reading.in_force, reading.position, reading.damage, reading.adopter) == (NAMES, 1, (), None)
+    adoptions = [_adopted(GUARDED, "a"), _adopted(SHORTER, "b"), _adopted(SHORTER, "c", ERIN)]
+    reading = read_policy(adoptions, proofs=_proofs(digest="c"), digests=["a", "b", "c"])
+    assert (reading.in_force, reading.position) == (SHORTER, 2)
+    assert [position for position, _ in reading.damage] == [1]
+
+
+def test_reading_keeps_the_adopter_and_the_anchor_for_the_guards_after_them() -> None:
+    later = attrs.evolve(ERIN, run_id="300", token="tok300")
+    adoptions = [_adopted(GUARDED, "a"), _adopted(SHORTER, "b", later), _adopted(GUARDED, "c", ERIN)]
+    proofs = _proofs(later, digest="b").merged(_proofs(ERIN, digest="c"))
+    reading = read_policy(adoptions, proofs=proofs, digests=["a", "b", "c"])
+    assert (reading.in_force, reading.adopter) == (SHORTER, later)
+    assert reading.damage == (
+        (
+            2,
+            "not in force: production: run 200 is older than run 300, which adopted the policy in force: a re-run of "
+            "an old run carries its old platform file; adopt from a new run",
+        ),
+    )
+    anchored = read_policy([_adopted(NAMES, "a"), _adopted(GUARDED, "b")], proofs=None, digests=["a", "b"], anchored=0)
+    assert anchored.in_force == NAMES
+    assert anchored.damage == (
+        (
+            1,
+            "not in force: production: the state is anchored: only its owner turns verified identities on where names "
+            "were trusted (findly-infra policy anchor, with the database owner's credentials)",
+        ),
+    )
+
+
+def test_damage_in_two_environments_is_named_for_each() -> None:
+    staging = attrs.evolve(VERIFIED, environment="staging")
+    held = PlatformPolicy((staging, VERIFIED))
+    shorter = PlatformPolicy(tuple(attrs.evolve(p, approval_expires_after=1) for p in held.environments))
+    reading = read_policy([_adopted(held, "a"), _adopted(shorter, "b")], proofs=None, digests=["a", "b"])
+    assert reading.damage == (
+        (
+            1,
+            "not in force: staging: erin is a name, not a proof: staging takes only verified identities; production: "
+            "erin is a name, not a proof: production takes only verified identities",
+        ),
+    )
+
+
+def test_a_guard_that_can_no_longer_be_checked_does_not_stop_the_next_environments() -> None:
+    staging = attrs.evolve(VERIFIED, environment="staging", audience="a1")
+    held = PlatformPolicy((staging, VERIFIED))
+    shorter = PlatformPolicy(tuple(attrs.evolve(p, approval_expires_after=1) for p in held.environments))
+    gone = Proofs(T0, {("tok", GITHUB_ISSUER, purpose_audience("a1", ADOPT, "b")): Unproven("gone", key_gone=True)})
+    reading = read_policy(
+        [_adopted(held, "a"), _adopted(shorter, "b", ERIN)], proofs=gone.merged(_proofs(digest="b")), digests=["a", "b"]
+    )
+    assert (reading.in_force, reading.adopter) == (shorter, ERIN)
+    assert list(reading.frozen) == ["staging"]
+
+
+def test_the_tokens_a_reading_rests_on_are_each_asked_once() -> None:
+    both = PlatformPolicy((attrs.evolve(VERIFIED, environment="staging"), VERIFIED))
+    checks = adoption_checks([_adopted(both, "a", ERIN), _adopted(both, "b", ERIN)])
+    assert checks == (ProofCheck("tok", GITHUB_ISSUER, purpose_audience("findly-infra", ADOPT, "b"), ""),)

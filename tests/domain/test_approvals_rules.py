@@ -350,3 +350,67 @@ def test_the_tokens_a_count_rests_on() -> None:
     assert proof_checks(VERIFIED, SERVICE, "production", named_request, approvals) == (check("a", APPROVE),)
     assert proof_checks(VERIFIED, SERVICE, "production", None, approvals) == ()
     assert proof_checks(NAMES, SERVICE, "production", _REQUEST, approvals) == ()
+
+
+# ---- the last rules the mutation run found unpinned ------------------------------------------------------------------
+
+
+def test_an_approval_of_another_version_listed_first_does_not_stop_the_count() -> None:
+    alice = _approval("alice", "devops")
+    counted = _count(NAMES, _approval("carol", "sre", version="1.0.0"), alice)
+    assert counted.counted == (alice,)
+    assert counted.discounted == ()
+
+
+def test_recorded_account_ids_decide_even_where_names_are_trusted() -> None:
+    renamed = _approval("alice", "devops", approver_id="7")  # erin's account, under another login
+    by_id = PendingRequest("2.0.0", "erin", T0, "7")
+    assert _count(NAMES, renamed, request=by_id).discounted == (Discounted(renamed, "alice asked for this promotion"),)
+    bob = _approval("bob", "devops", approver_id="999")
+    assert _count(NAMES, bob).discounted == (
+        Discounted(bob, "devops has bob as account 1002, and this was account 999"),
+    )
+    outsider = _approval("mallory", "devops", approver_id="5")
+    assert _count(NAMES, outsider).discounted == (Discounted(outsider, "mallory is not a member of devops"),)
+
+
+def test_where_names_are_trusted_a_person_is_their_login_whatever_ids_were_recorded() -> None:
+    alice, again = _approval("alice", "devops", approver_id="11"), _approval("ALICE", "sre", approver_id="12")
+    counted = _count(NAMES, alice, again)
+    assert counted.counted == (alice,)
+    assert counted.discounted == (Discounted(again, "ALICE counts for devops already (one person, one group)"),)
+
+
+def test_where_identities_are_verified_a_person_is_their_account_whatever_their_login() -> None:
+    one = _approval("alice", "devops", identity=_identity("alice", "11", token="a"))
+    other = _approval("alice", "sre", identity=_identity("alice", "12", token="b"))  # the login, taken by another
+    proofs = _proofs(("a", APPROVE, "alice", "11"), ("b", APPROVE, "alice", "12"))
+    assert _verified_count(one, other, proofs=proofs).counted == (one, other)
+
+
+def test_a_request_whose_token_proves_another_or_a_run_not_accepted_lets_no_approval_count() -> None:
+    alice = _approval("alice", "devops", identity=_identity("alice", "11", token="a"))
+    proofs = _proofs(("a", APPROVE, "alice", "11"))
+    request = attrs.evolve(_REQUEST, requested_by="mallory")
+    counted = _count(VERIFIED, alice, request=request, proofs=proofs, service=SERVICE)
+    assert counted.discounted == (
+        Discounted(
+            alice,
+            "the request for this promotion (mallory) is not proven (recorded as mallory's, and its token proves "
+            "erin): ask for it again (findly-infra promote) and approve after it",
+        ),
+    )
+
+
+def test_a_count_for_no_named_service_checks_tokens_for_that_subject() -> None:
+    audience = purpose_audience("aud", PROMOTE, "", "2.0.0", "production")
+    approve = purpose_audience("aud", APPROVE, "", "2.0.0", "production")
+    alice = _approval("alice", "devops", identity=_identity("alice", "11", token="a"))
+    proofs = Proofs(
+        T0 + timedelta(hours=1),
+        {
+            ("r", GITHUB_ISSUER, audience): Proven(_identity("erin", "7", token="r"), T0),
+            ("a", GITHUB_ISSUER, approve): Proven(_identity("alice", "11", token="a"), T0),
+        },
+    )
+    assert _count(VERIFIED, alice, request=_REQUEST, proofs=proofs).counted == (alice,)

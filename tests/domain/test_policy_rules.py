@@ -814,3 +814,11 @@ def test_the_tokens_a_reading_rests_on_are_each_asked_once() -> None:
     both = PlatformPolicy((attrs.evolve(VERIFIED, environment="staging"), VERIFIED))
     checks = adoption_checks([_adopted(both, "a", ERIN), _adopted(both, "b", ERIN)])
     assert checks == (ProofCheck("tok", GITHUB_ISSUER, purpose_audience("findly-infra", ADOPT, "b"), ""),)
+
+
+def test_an_anchored_state_still_takes_a_weakening_from_someone_named_where_names_are_trusted() -> None:
+    """The anchor only keeps a name from turning verified identities on; anything else is judged as before."""
+    looser = PlatformPolicy((attrs.evolve(BASE, approval_required=False),))
+    adopted = _adopt(NAMES, looser, anchored=True)
+    assert adopted.refusal is None
+    assert adopted.event is not None

@@ -230,6 +230,7 @@ def test_a_rotation_period_is_one_secret_manager_takes(milliseconds: int) -> Non
 
 def test_a_rotation_period_refused_is_said_as_written() -> None:
     assert refusal(lambda: SecretType("k", Duration(3_600_500)))[0].endswith("got 3600.5 seconds")
+    assert refusal(SecretType, "k", Duration(1))[0].endswith("got 0.001 seconds")
     assert refusal(lambda: SecretType("k", Duration.of(minutes=30)))[0].endswith("got 30 minutes")
 
 

@@ -74,7 +74,7 @@ def _unbalanced(expression: str) -> str | None:
         if inside == "#":
             if char == "\n":
                 inside = ""
-        elif inside:
+        elif inside != "":
             if char == inside:
                 inside = ""
             elif char == "\\" and inside != "`":
@@ -86,7 +86,7 @@ def _unbalanced(expression: str) -> str | None:
         elif char in pairs and (not stack or stack.pop() != pairs[char]):
             return f"has an unmatched {char!r} at character {at + 1}"
         at += 1
-    if inside and inside != "#":
+    if inside not in ("", "#"):
         return f"has an unclosed {inside} quote"
     if stack:
         return f"has an unclosed {stack[-1]!r}"

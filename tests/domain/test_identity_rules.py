@@ -201,6 +201,7 @@ def test_an_entry_is_one_word(field: str, value: str) -> None:
         ("events", "push", "Push", False),
         ("workflows", WORKFLOW, "Findly/INFRA/.github/workflows/release.yml", True),
         ("workflows", WORKFLOW, "findly/infra/.github/workflows/Release.yml", False),
+        ("workflows", f"{REPO}/.github/workflows/X/.github/y.yml", f"{REPO}/.github/workflows/x/.github/y.yml", False),
         ("job_workflows", f"{WORKFLOW}@v1", "FINDLY/infra/.github/workflows/release.yml@v1", True),
         ("job_workflows", f"{WORKFLOW}@v1", f"{WORKFLOW}@V1", False),
     ],

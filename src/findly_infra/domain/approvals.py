@@ -145,7 +145,7 @@ def count_approvals(  # noqa: PLR0912 - the request, then each approval
             unproven_request = found.reason
         else:
             identity = found.identity
-            requester = _Proven(identity.login, identity.user_id, identity, found.issued_at)
+            requester = _Proven(identity.login, identity.user_id, issued_at=found.issued_at)
             unproven_request = _request_problem(policy, requested, identity)
     valid: list[Approval] = []
     people: dict[Approval, _Proven] = {}
@@ -257,7 +257,7 @@ def _why_not(  # noqa: PLR0911, PLR0912, PLR0917 - each reason is said apart
             return f"{group.name} has {person.login} as account {known}, and this was account {person.user_id}"
         return f"{person.login} is not a member of {group.name}"
     identity = person.identity
-    if policy.identity.verified and identity is not None:
+    if identity is not None:  # proven by a token: only where the policy verifies identities (_approver)
         if identity.issuer != policy.issuer:
             return f"proven by {identity.issuer}, not {policy.issuer}"
         if (problem := policy.identity.refusal(identity)) is not None:

@@ -116,7 +116,7 @@ def identity_from_claims(claims: Mapping[str, object], *, token: str = "") -> Ve
     for name in _OPTIONAL_TEXT:
         if not isinstance(claims.get(name, ""), str):
             raise IdentityClaimsError(f"the token's {name!r} claim is not text, as GitHub writes it")
-    environment = claims.get("environment", "")
+    environment = claims.get("environment")
     return VerifiedIdentity(
         login=str(claims["actor"]),
         user_id=str(claims["actor_id"]),
@@ -149,21 +149,36 @@ def _parts(workflow_ref: str) -> tuple[str, str, str] | None:
     return None if match is None else (match["repository"], match["path"], match["ref"] or "")
 
 
-def _same_workflow(path: tuple[str, str], other: tuple[str, str]) -> bool:
+def _same_workflow(path: tuple[str, str], other: tuple[str, ...]) -> bool:
     """Owner and repository compare without case (GitHub's names do); the file's path exactly (paths in a
     repository are case-sensitive: ``RELEASE.yml`` is another file than ``release.yml``)."""
     return path[0].casefold() == other[0].casefold() and path[1] == other[1]
 
 
-def _names(field: str, what: str) -> Callable[[object, attrs.Attribute[tuple[str, ...]], tuple[str, ...]], None]:
-    def check(_instance: object, _attribute: attrs.Attribute[tuple[str, ...]], values: tuple[str, ...]) -> None:
+def _id_key(value: str) -> str:
+    """A GitHub id as numbers compare: without its leading zeros."""
+    return value.lstrip("0")  # pragma: no mutate - equivalent: "XX0XX" strips the same characters from a number
+
+
+@attrs.frozen
+class _Names:
+    """The validator of a list of names (*field*, each one *what*): each entry one word, none listed twice
+    (:func:`_repeat_key`). A class, not a closure, so that what it checks runs — and is tested — when a policy is
+    made, not when this module is imported."""
+
+    field: str
+    what: str
+
+    def __call__(
+        self, _instance: object, _attribute: attrs.Attribute[tuple[str, ...]], values: tuple[str, ...]
+    ) -> None:
         for index, value in enumerate(values):
             if not value.strip() or value != value.strip() or any(ch.isspace() for ch in value):
-                raise InvariantError(f"{what} cannot be blank or hold spaces: {value!r}", field=field, index=index)
-        if (repeat := first_repeat([_repeat_key(field, value) for value in values])) is not None:
-            raise InvariantError(f"{values[repeat]!r} is listed twice", field=field, index=repeat)
-
-    return check
+                raise InvariantError(
+                    f"{self.what} cannot be blank or hold spaces: {value!r}", field=self.field, index=index
+                )
+        if (repeat := first_repeat([_repeat_key(self.field, value) for value in values])) is not None:
+            raise InvariantError(f"{values[repeat]!r} is listed twice", field=self.field, index=repeat)
 
 
 def _repeat_key(field: str, value: str) -> str:
@@ -184,7 +199,7 @@ def _ids(_instance: object, _attribute: attrs.Attribute[tuple[str, ...]], values
                 field="repository_ids",
                 index=index,
             )
-    if (repeat := first_repeat([value.lstrip("0") for value in values])) is not None:
+    if (repeat := first_repeat([_id_key(value) for value in values])) is not None:
         raise InvariantError(f"{values[repeat]!r} is listed twice", field="repository_ids", index=repeat)
 
 
@@ -199,33 +214,33 @@ class IdentityPolicy:
     """
 
     verified: bool = False
-    repositories: tuple[str, ...] = attrs.field(default=(), validator=_names("repositories", "a repository"))
+    repositories: tuple[str, ...] = attrs.field(default=(), validator=_Names("repositories", "a repository"))
     """``owner/repo``: the run's repository (claim ``repository``), compared without case as GitHub compares
     names."""
     repository_ids: tuple[str, ...] = attrs.field(default=(), validator=_ids)
     """GitHub's numbers for the run's repository (claim ``repository_id``): a repository deleted and re-created under
     the same name — by anyone who can then take the name — has another, and is refused."""
-    workflows: tuple[str, ...] = attrs.field(default=(), validator=_names("workflows", "a workflow"))
+    workflows: tuple[str, ...] = attrs.field(default=(), validator=_Names("workflows", "a workflow"))
     """The run's workflow (claim ``workflow_ref`` without its ``@ref``; the caller, for a job of a reusable
     workflow): ``owner/repo/.github/workflows/release.yml``, or ``.github/workflows/release.yml`` in any of the
     listed repositories. The owner and repository compare without case, the file's path exactly."""
-    refs: tuple[str, ...] = attrs.field(default=(), validator=_names("refs", "a ref"))
+    refs: tuple[str, ...] = attrs.field(default=(), validator=_Names("refs", "a ref"))
     """``refs/heads/main``: the refs of the run's repository the run may be on, compared exactly. Each of these
     must be one of them: the run's ref (claim ``ref``); the ref its workflow file was read at (the ``@ref`` of
     ``workflow_ref``); and the ref of the job's workflow (the ``@ref`` of ``job_workflow_ref``) where that workflow
     is of the run's repository and its ``job_workflows`` entry pins no ref of its own — a reusable workflow called as
     ``./.github/workflows/FILE`` runs at the caller's commit. A reusable workflow of another repository runs at the
     ref its caller names, a ref of that repository: pin it in ``job_workflows``."""
-    job_workflows: tuple[str, ...] = attrs.field(default=(), validator=_names("job_workflows", "a job's workflow"))
+    job_workflows: tuple[str, ...] = attrs.field(default=(), validator=_Names("job_workflows", "a job's workflow"))
     """The workflow whose job acts (claim ``job_workflow_ref``): the run's workflow for its own jobs, the called one
     for a job of a reusable workflow. ``owner/repo/.github/workflows/FILE`` (any ref), or with ``@REF`` (exactly
     that ref: ``@refs/tags/v1``, or a commit SHA), or ``.github/workflows/FILE[@REF]`` in any listed repository."""
     github_environments: tuple[str, ...] = attrs.field(
-        default=(), validator=_names("github_environments", "a GitHub environment")
+        default=(), validator=_Names("github_environments", "a GitHub environment")
     )
     """The GitHub environment the job ran in (claim ``environment``; its protection rules — required reviewers —
     ran first), compared without case."""
-    events: tuple[str, ...] = attrs.field(default=(), validator=_names("events", "an event"))
+    events: tuple[str, ...] = attrs.field(default=(), validator=_Names("events", "an event"))
     """The events that may start the run (claim ``event_name``: ``push``, ``workflow_dispatch``…), compared exactly.
     Not given: any event but ``pull_request_target``, which runs the base repository's workflow — on its protected
     ref, with its secrets and its OIDC tokens — for a pull request from anyone, and is then only as safe as every
@@ -306,9 +321,7 @@ class IdentityPolicy:
     def _repository(self, identity: VerifiedIdentity) -> str | None:
         if self.repositories and identity.repository.casefold() not in {r.casefold() for r in self.repositories}:
             return f"the run is in {identity.repository} (claim repository), not {_either(self.repositories)}"
-        if self.repository_ids and identity.repository_id.lstrip("0") not in {
-            i.lstrip("0") for i in self.repository_ids
-        }:
+        if self.repository_ids and _id_key(identity.repository_id) not in {_id_key(i) for i in self.repository_ids}:
             found = f"has the id {identity.repository_id}" if identity.repository_id else "has no id in the token"
             return (
                 f"the run's repository {identity.repository} {found} (claim repository_id), not "
@@ -321,7 +334,7 @@ class IdentityPolicy:
         parts = _parts(identity.workflow_ref)
         if not self.workflows:
             return None
-        if parts is None or not any(_same_workflow(path, parts[:2]) for path, _, _ in self._entries("workflows")):
+        if parts is None or not any(_same_workflow(path, parts) for path, _, _ in self._entries("workflows")):
             return f"the workflow is {identity.workflow} (claim workflow_ref), not {_either(self.workflows)}"
         return None
 
@@ -341,7 +354,7 @@ class IdentityPolicy:
 
     def _listed_jobs(self, job: tuple[str, str, str]) -> set[str | None]:
         """The refs the ``job_workflows`` entries naming *job*'s workflow pin (``None``: an entry that pins none)."""
-        return {pin for path, pin, _ in self._entries("job_workflows") if _same_workflow(path, job[:2])}
+        return {pin for path, pin, _ in self._entries("job_workflows") if _same_workflow(path, job)}
 
     def _job_workflow(self, identity: VerifiedIdentity) -> str | None:
         job = _parts(identity.job_workflow)
@@ -417,11 +430,10 @@ class OidcSettings:
     def __attrs_post_init__(self) -> None:
         for field in ("issuer", "jwks_url"):
             value = getattr(self, field)
-            if value is None:
-                continue
-            match = _URL.fullmatch(value)
+            match = None if value is None else _URL.fullmatch(value)
             loopback = match is not None and match["host"] in ("127.0.0.1", "[::1]", "localhost")
-            if match is None or (match["scheme"] != "https" and not (match["scheme"] == "http" and loopback)):
+            https = match is not None and (match["scheme"] == "https" or (match["scheme"] == "http" and loopback))
+            if value is not None and not https:
                 raise InvariantError(f"{field} is an https URL (http only on loopback): {value!r}", field=field)
         if not self.audience.strip() or any(ch.isspace() for ch in self.audience):
             raise InvariantError("the audience is one word, such as findly-infra", field="audience")

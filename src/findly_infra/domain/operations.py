@@ -61,23 +61,33 @@ class AlertRule:
 
 
 def _unbalanced(expression: str) -> str | None:
-    """A sentence when brackets or quotes in a PromQL expression do not match."""
+    """A sentence when brackets or quotes in a PromQL expression do not match. As PromQL reads them
+    (https://prometheus.io/docs/prometheus/latest/querying/basics/, "String literals" and "Comments"): a string is
+    quoted by ``'``, ``"`` or a backtick; in the first two a backslash escapes the next character, in backticks none
+    is escaped; a ``#`` outside a string begins a comment, to the end of its line."""
     pairs = {")": "(", "]": "[", "}": "{"}
     stack: list[str] = []
-    quote: str | None = None
-    for position, char in enumerate(expression):
-        if quote:
-            if char == quote and expression[position - 1] != "\\":
-                quote = None
-            continue
-        if char in "'\"`":
-            quote = char
+    inside = ""  # the quote of the string being read, "#" in a comment, "" in the expression itself
+    at = 0
+    while at < len(expression):
+        char = expression[at]
+        if inside == "#":
+            if char == "\n":
+                inside = ""
+        elif inside != "":
+            if char == inside:
+                inside = ""
+            elif char == "\\" and inside != "`":
+                at += 1  # the character it escapes
+        elif char in "#'\"`":
+            inside = char
         elif char in "([{":
             stack.append(char)
         elif char in pairs and (not stack or stack.pop() != pairs[char]):
-            return f"has an unmatched {char!r} at character {position + 1}"
-    if quote:
-        return f"has an unclosed {quote} quote"
+            return f"has an unmatched {char!r} at character {at + 1}"
+        at += 1
+    if inside not in ("", "#"):
+        return f"has an unclosed {inside} quote"
     if stack:
         return f"has an unclosed {stack[-1]!r}"
     return None

@@ -68,7 +68,7 @@ def _normal_group(group: ApproverGroup) -> ApproverGroup:
     them proposes the same group."""
     members = tuple(sorted(group.members, key=str.casefold))
     order = {member.casefold(): index for index, member in enumerate(members)}
-    ids = tuple(sorted(group.ids, key=lambda pair: order.get(pair[0].casefold(), len(order))))
+    ids = tuple(sorted(group.ids, key=lambda pair: order[pair[0].casefold()]))  # every id is a member's
     return ApproverGroup(group.name, members, ids)
 
 
@@ -113,7 +113,7 @@ class EnvironmentPolicy:
             try:
                 OidcSettings(issuer=self.issuer, audience=self.audience, jwks_url=self.keys_url or None)
             except InvariantError as exc:
-                raise InvariantError(f"{self.environment}: {exc.message}", field=exc.field or "issuer") from None
+                raise InvariantError(f"{self.environment}: {exc.message}", field=exc.field) from None
 
     @classmethod
     def of(cls, platform: Platform, environment: str) -> EnvironmentPolicy:
@@ -151,7 +151,7 @@ class EnvironmentPolicy:
         """Whose tokens prove who acts here (``None`` where names are trusted)."""
         if not self.identity.verified:
             return None
-        return OidcSettings(issuer=self.issuer, audience=self.audience, jwks_url=self.keys_url)
+        return OidcSettings(issuer=self.issuer, audience=self.audience, jwks_url=self.keys_url or None)
 
     def refusal_of(self, actor: str, identity: VerifiedIdentity | None) -> str | None:
         """Why *actor* (proven as *identity*, or a bare name) is not someone this policy accepts as acting here, or
@@ -173,7 +173,7 @@ class EnvironmentPolicy:
         limits = [
             f"{field.name.replace('_', ' ')} {' or '.join(map(str, value))}"
             for field in attrs.fields(IdentityPolicy)
-            if field.name != "verified" and isinstance(value := getattr(self.identity, field.name), tuple) and value
+            if isinstance(value := getattr(self.identity, field.name), tuple) and value
         ]
         where = f", {', '.join(limits)}" if limits else " (from any repository, workflow or ref)"
         return f"a GitHub Actions run proven by a token of {self.issuer}{where}"
@@ -246,13 +246,10 @@ class EnvironmentPolicy:
                 yield f"{group.name} approves too", False
             else:
                 yield from _member_differences(old, group)
-        if new.approval_expires_after != self.approval_expires_after:
-            longer = new.approval_expires_after > self.approval_expires_after
-            yield (
-                f"an approval lasts {Duration(new.approval_expires_after).describe()}, not "
-                f"{Duration(self.approval_expires_after).describe()}",
-                longer,
-            )
+        before, after = self.approval_expires_after, new.approval_expires_after
+        if after != before:
+            longer = after > before  # pragma: no mutate - equivalent: >= is the same where they differ
+            yield f"an approval lasts {Duration(after).describe()}, not {Duration(before).describe()}", longer
 
     def _identity_differences(self, new: EnvironmentPolicy) -> Iterator[tuple[str, bool]]:
         old_policy, new_policy = self.identity, new.identity
@@ -275,14 +272,12 @@ class EnvironmentPolicy:
                 yield f"the {name.replace('_', ' ')} of the tokens is {after}, not {before}", True
 
     def _restriction_changes(self, new: EnvironmentPolicy) -> Iterator[tuple[str, bool]]:
-        """How the identity policy's restrictions change, where both verify identities (``(what, weakens)``)."""
-        if not (self.identity.verified and new.identity.verified):
-            return
+        """How the identity policy's restrictions change (``(what, weakens)``), where this policy verifies identities:
+        a proposal that does not has no restriction left, so each of its differences is a weakening."""
         for field in attrs.fields(IdentityPolicy):
-            if field.name != "verified":
-                yield from _restriction_differences(
-                    field.name.replace("_", " "), getattr(self.identity, field.name), getattr(new.identity, field.name)
-                )
+            yield from _restriction_differences(
+                field.name.replace("_", " "), getattr(self.identity, field.name), getattr(new.identity, field.name)
+            )
 
 
 def _member_differences(old: ApproverGroup, new: ApproverGroup) -> Iterator[tuple[str, bool]]:
@@ -683,19 +678,17 @@ class PolicyReading:
 def adoption_checks(adoptions: Sequence[PolicyAdopted], anchored: int | None = None) -> tuple[ProofCheck, ...]:
     """The tokens :func:`read_policy` may rest on: each adoption's adopter's, for every issuer and audience a policy
     before it verified identities with (its guard is one of them), bound to its digest."""
-    found: dict[ProofCheck, None] = {}
-    seen: dict[tuple[str, str, str], None] = {}
+    found: list[ProofCheck] = []
+    seen: list[tuple[str, str, str]] = []
     for position, event in enumerate(adoptions):
         identity = event.identity
         if identity is not None and identity.token and (anchored is None or position > anchored):
-            for issuer, audience, keys_url in seen:
-                found[ProofCheck(identity.token, issuer, purpose_audience(audience, ADOPT, event.digest), keys_url)] = (
-                    None
-                )
-        for policy in event.policy.environments:
-            if policy.identity.verified:
-                seen[(policy.issuer, policy.audience, policy.keys_url)] = None
-    return tuple(found)
+            found += [
+                ProofCheck(identity.token, issuer, purpose_audience(audience, ADOPT, event.digest), keys_url)
+                for issuer, audience, keys_url in seen
+            ]
+        seen += [(p.issuer, p.audience, p.keys_url) for p in event.policy.environments if p.identity.verified]
+    return tuple(dict.fromkeys(found))
 
 
 def read_policy(

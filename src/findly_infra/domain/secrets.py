@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -301,12 +301,12 @@ def _workloads_that_cannot_read(  # noqa: PLR0917 - one secret's finding, every 
 
 def readers_at(held: ObservedSecret, now: datetime) -> tuple[SecretReader, ...]:
     """Who may read *held*'s payload at *now* or later, by member: its unconditional readers, and each conditional
-    reader whose condition can still hold (the longest-lasting grant of a member wins; an unjudged one outlasts any
-    expiry)."""
+    reader whose condition can still hold (the longest-lasting grant of a member wins, :func:`_longer`: a condition the
+    audit cannot judge lasts as long as the expiry it may have, for ever when it has none)."""
     best: dict[str, SecretReader] = {member: SecretReader(member) for member in held.readers}
     for grant in held.conditional:
         verdict = judge_condition(grant.expression, now)
-        if not verdict.can_hold or best.get(grant.member) == SecretReader(grant.member):
+        if not verdict.can_hold:
             continue
         reader = SecretReader(grant.member, verdict.until, None if verdict.judged else grant.expression)
         best[grant.member] = _longer(best.get(grant.member), reader)
@@ -314,15 +314,15 @@ def readers_at(held: ObservedSecret, now: datetime) -> tuple[SecretReader, ...]:
 
 
 def _longer(held: SecretReader | None, new: SecretReader) -> SecretReader:
+    """Of two grants of one member, the one that may last longer: the later end (none: for ever, unconditional or
+    not judged); of two that end together, the judged one (it reads for certain); else the first."""
     if held is None:
         return new
-    if new.condition is not None and held.condition is None:  # not judged: it may last for ever
-        return new
-    if held.condition is not None and new.condition is None:
-        return held
-    if held.until is None or new.until is None:
-        return held if held.until is None else new
-    return new if new.until > held.until else held
+    return new if _reach(new) > _reach(held) else held
+
+
+def _reach(reader: SecretReader) -> tuple[bool, datetime, bool]:
+    return reader.until is None, reader.until or datetime.min, reader.condition is None
 
 
 # ---- IAM conditions ---------------------------------------------------------------------------------------------
@@ -365,14 +365,19 @@ def judge_condition(expression: str, now: datetime) -> ConditionVerdict:
 
 
 def _conjuncts(expression: str) -> list[str] | None:
-    """The top-level ``&&`` parts of *expression*, outer parentheses removed; ``None`` when it has none to judge
-    (empty, or a top-level ``||``: a disjunction holds when any side does)."""
+    """The top-level ``&&`` parts of *expression*, outer parentheses removed; ``None`` when it has none to judge:
+    empty, a top-level ``||`` (a disjunction holds when any side does) or ``?`` (``a && b ? c : d`` is a conditional,
+    whose condition decides nothing of the whole: ``?:`` binds looser than ``||`` and ``&&``), or text that is not
+    read here (a comment, a string not closed, brackets that do not pair)."""
     text = _unwrap(expression.strip())
     if not text:
         return None
+    tokens = _top_level(text)
+    if tokens is None:
+        return None
     parts, start = [], 0
-    for at, token in _top_level(text):
-        if token == "||":
+    for at, token in tokens:
+        if token != "&&":
             return None
         parts.append(text[start:at])
         start = at + 2
@@ -380,26 +385,57 @@ def _conjuncts(expression: str) -> list[str] | None:
     return [_unwrap(part.strip()) for part in parts]
 
 
-def _top_level(text: str) -> Iterator[tuple[int, str]]:
-    """The positions of ``&&`` and ``||`` outside parentheses and string literals."""
-    depth, quote, at = 0, "", 0
+def _code(text: str) -> list[tuple[int, str]] | None:
+    """Each character of *text* outside its string literals, with its position; ``None`` when *text* has a comment
+    or a string that is not closed. CEL's lexis (google/cel-spec doc/langdef.md, "Syntax" and "String and Bytes
+    Values"): a string is quoted by ``"`` or ``'``, or by three of either (then it may hold a lone quote and new
+    lines); an ``r`` or ``R`` before it (after a ``b`` too) makes it raw — a backslash escapes nothing there; a
+    comment runs from ``//`` to the end of its line."""
+    found: list[tuple[int, str]] = []
+    at = 0
     while at < len(text):
         char = text[at]
-        if quote:
-            if char == "\\":
-                at += 1
-            elif char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth == 0 and text[at : at + 2] in ("&&", "||"):
-            yield at, text[at : at + 2]
-            at += 1
+        if char in "\"'":
+            quote = char * 3 if text.startswith(char * 3, at) else char
+            prefix = text[max(at - 2, 0) : at].lower()
+            raw = prefix.endswith("r") or prefix == "rb"
+            at += len(quote)
+            while not text.startswith(quote, at):
+                if at >= len(text):
+                    return None
+                at += 1 if raw or text[at] != "\\" else 2
+            at += len(quote)
+            continue
+        if text.startswith("//", at):
+            return None
+        found.append((at, char))
         at += 1
+    return found
+
+
+def _top_level(text: str) -> list[tuple[int, str]] | None:
+    """The positions of ``&&``, ``||`` and ``?`` outside brackets (``()``, ``[]``, ``{}``) and string literals, in
+    order; ``None`` when *text* is not read here (:func:`_code`, or brackets that do not pair)."""
+    code = _code(text)
+    if code is None:
+        return None
+    found: list[tuple[int, str]] = []
+    depth, skip = 0, None
+    for at, char in code:
+        if at == skip:
+            continue
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif depth == 0 and char == "?":
+            found.append((at, char))
+        elif depth == 0 and text[at : at + 2] in ("&&", "||"):
+            found.append((at, text[at : at + 2]))
+            skip = at + 1
+    return found if depth == 0 else None
 
 
 def _unwrap(text: str) -> str:
@@ -409,19 +445,16 @@ def _unwrap(text: str) -> str:
 
 
 def _closes_at_end(text: str) -> bool:
-    depth, quote = 0, ""
-    for at, char in enumerate(text):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char == "(":
+    """Whether the bracket *text* opens with closes at its end (``(a) && (b)``: no)."""
+    depth = 0
+    for at, char in _code(text) or ():
+        if char in "([{":
             depth += 1
-        elif char == ")":
+        elif char in ")]}":
             depth -= 1
-            if depth == 0 and at != len(text) - 1:
-                return False
-    return depth == 0
+            if depth == 0:
+                return at == len(text) - 1
+    return False  # pragma: no mutate - equivalent: brackets that never close leave text that _top_level refuses
 
 
 def _time_bound(part: str) -> tuple[str, datetime] | None:
@@ -437,9 +470,10 @@ def _time_bound(part: str) -> tuple[str, datetime] | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if moment.tzinfo is None:  # CEL's timestamp() takes RFC 3339, which always carries its offset
+    offset = moment.utcoffset()
+    if offset is None:  # CEL's timestamp() takes RFC 3339, which always carries its offset
         return None
-    return op, moment.astimezone(UTC).replace(tzinfo=None)
+    return op, moment.replace(tzinfo=None) - offset
 
 
 def unavailable_for(

@@ -125,6 +125,13 @@ def test_replicas_are_judged_updated_then_old_then_available() -> None:
         False, reason="0 of 1 replicas updated"
     )
     assert deployment_readiness({"status": {"updatedReplicas": 1, "availableReplicas": 1, "replicas": 1}}).ready
+    # a count the status leaves out is zero: no observedGeneration is not yet generation 1, no availableReplicas
+    # is none available, no replicas is no old replica left
+    assert deployment_readiness(deployment(generation=1, observed=None)).ready is False
+    assert deployment_readiness(deployment(available=None)) == Readiness(
+        False, reason="0 of 3 updated replicas available"
+    )
+    assert deployment_readiness(deployment(replicas=0, updated=0, total=None, available=0)).ready is True
     # scaled to zero: nothing to wait for
     assert deployment_readiness(deployment(replicas=0, updated=0, total=0, available=0)).ready is True
 

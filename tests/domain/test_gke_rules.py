@@ -129,8 +129,11 @@ def test_workload_identity_in_gkes_terms(
 
 def test_workload_identity_needs_a_project() -> None:
     cluster = GKECluster("prod", "us-central1", (node_pool(),), workload_identity=True)
-    with pytest.raises(ValueError, match=r"Workload Identity needs the cluster's project: .*<project>\.svc\.id\.goog"):
+    with pytest.raises(ValueError, match=r"^Workload Identity") as refused:
         ClusterSpec.of(cluster)
+    assert str(refused.value) == (
+        "Workload Identity needs the cluster's project: its workload pool is <project>.svc.id.goog"
+    )
     assert ClusterSpec.of(attrs.evolve(cluster, project="findly-now")).workload_pool == POOL
 
 
@@ -210,6 +213,18 @@ def test_pools_are_updated_then_created_then_deleted_each_by_name() -> None:
     after = deleting.apply_to(observed)
     assert [pool.name for pool in after.pools] == ["a", "b", "c", "z"]
     assert after.pool("z") == spec("z", max_nodes=9)
+    # carried out again, on a cluster the pools already left: nothing to delete, nothing fails
+    assert deleting.apply_to(after) == after
+    # a pool created sorts before one deleted, whatever their names
+    swap = plan_cluster(
+        ClusterSpec("prod", "us-central1", (spec("z"),)),
+        ClusterSpec("prod", "us-central1", (spec("a"),)),
+        delete_pools=True,
+    )
+    assert [(change.pool, change.action) for change in swap.pools] == [
+        ("z", PoolAction.CREATE),
+        ("a", PoolAction.DELETE),
+    ]
     kept = plan.apply_to(observed)
     assert [pool.name for pool in kept.pools] == ["a", "b", "c", "d", "e", "y", "z"]
     # a pool kept as it is, and nothing else: the plan is not empty (drift), but nothing is done

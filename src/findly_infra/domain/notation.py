@@ -521,6 +521,26 @@ _FORMAT_SIZES = (
     ("MB", 10**6),
     ("KB", 10**3),
 )
+_KUBERNETES_SIZES = (
+    ("Ti", 2**40),
+    ("Gi", 2**30),
+    ("Mi", 2**20),
+    ("Ki", 2**10),
+    ("T", 10**12),
+    ("G", 10**9),
+    ("M", 10**6),
+    ("k", 10**3),
+)
+
+
+def _whole(count: int, units: tuple[tuple[str, int], ...]) -> str:
+    """*count* bytes as a whole number of the largest of *units* that divides it (``100GB``, not ``97656250Ki``;
+    ``512Mi``), else as bytes."""
+    fits = [(size, name) for name, size in units if count % size == 0]
+    if count == 0 or not fits:
+        return str(count)
+    size, name = max(fits)
+    return f"{count // size}{name}"
 
 
 @attrs.frozen(order=True)
@@ -536,7 +556,7 @@ class ByteSize:
         if isinstance(raw, int) and not isinstance(raw, bool):
             if raw < 0:
                 raise NotationError(f"a size cannot be negative, got {raw}")
-            return cls._bounded(float(raw), raw)
+            return cls._bounded(raw, raw)  # an int as it is: float() would round 2**53 + 1 down, under the bound
         text = _as_text(raw, "a size", cls.EXAMPLE)
         match = _SIZE.match(text)
         unit = _BYTE_UNITS.get(match.group(2).lower()) if match else None
@@ -548,7 +568,7 @@ class ByteSize:
     def _bounded(cls, size: float, raw: object) -> ByteSize:
         if not size <= 2**53:  # also refuses infinity
             raise NotationError(f"the size {describe_value(raw)} is more than 8 PiB")
-        return cls(int(raw) if isinstance(raw, int) else round(size))
+        return cls(round(size))
 
     @property
     def gigabytes(self) -> float:
@@ -559,10 +579,14 @@ class ByteSize:
         return self.bytes / 2**30
 
     def format(self) -> str:
-        for name, size in _FORMAT_SIZES:
-            if self.bytes and self.bytes % size == 0:
-                return f"{self.bytes // size}{name}"
-        return str(self.bytes)
+        """A whole number of the largest unit that divides the size: ``512Mi``, ``100GB``, ``1500KB``, ``7``."""
+        return _whole(self.bytes, _FORMAT_SIZES)
+
+    def kubernetes(self) -> str:
+        """The size as a Kubernetes quantity: a whole number with a binary suffix (``512Mi``), else a decimal one
+        (``1k``, ``1500M``: ``k`` lower-case, ``M``, ``G``, ``T``), else plain bytes — the suffixes of
+        kubernetes/apimachinery ``pkg/api/resource/suffix.go``, which knows no ``K``, ``KB`` or ``MB``."""
+        return _whole(self.bytes, _KUBERNETES_SIZES)
 
     def __str__(self) -> str:
         return self.format()

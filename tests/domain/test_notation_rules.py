@@ -254,6 +254,9 @@ def test_thresholds() -> None:
     assert Threshold.parse("< 1500ms").value == 1.5
     assert Threshold.parse("< 7").value == 7
     assert Threshold.parse("< 0.5%").format() == "< 0.5%"
+    assert (Threshold.parse("< 2").holds_for(1), Threshold.parse("< 2").holds_for(2)) == (True, False)
+    assert (Threshold.parse("> 50%").holds_for(0.6), Threshold.parse("> 50%").holds_for(0.4)) == (True, False)
+    assert Threshold.parse(">= 0").holds_for(math.nan) is False
     assert str(Threshold.parse(">= 90s")) == ">= 1m30s"
     assert Threshold.parse("> 2.50").format() == "> 2.5"
     example = "'< 0.5%', '> 2 seconds' or '< 100'"
@@ -282,6 +285,19 @@ def test_relative_thresholds() -> None:
     assert RelativeThreshold(Comparison.LE, 2.0).format() == "<= 2x current"
     assert str(RelativeThreshold(Comparison.LT, 1.5)) == "< 1.5x current"
     assert RelativeThreshold(Comparison.LT, 1.5).limit_for(2) == 3
+    below, at = RelativeThreshold(Comparison.LT, 1.5), RelativeThreshold(Comparison.LE, 1.5)
+    assert (below.holds_for(2.9, 2), below.holds_for(3, 2), at.holds_for(3, 2), at.holds_for(3.1, 2)) == (
+        True,
+        False,
+        True,
+        False,
+    )
+    assert (below.holds_for(0, 0), below.holds_for(1, 0), below.holds_for(0, 1)) == (True, False, True)
+    assert (below.holds_for(math.nan, 1), below.holds_for(1, math.nan), below.holds_for(math.nan, math.nan)) == (
+        False,
+        False,
+        False,
+    )
     example = "'< 1.2x current' or '<= 2x current'"
     assert refused(RelativeThreshold, "> 2x current") == (
         f"expected a comparison with the current version such as {example}, got '> 2x current'"
@@ -475,6 +491,7 @@ def test_cpu_quantities() -> None:
     assert CpuQuantity.parse("500m") == CpuQuantity(500)
     assert CpuQuantity.parse("2") == CpuQuantity(2_000)
     assert CpuQuantity.parse(0.5) == CpuQuantity(500)
+    assert CpuQuantity.parse(0) == CpuQuantity(0)
     assert CpuQuantity.parse(2) == CpuQuantity(2_000)
     assert CpuQuantity.parse("1.5") == CpuQuantity(1_500)
     assert CpuQuantity.parse("0.5m") == CpuQuantity(0)
@@ -518,7 +535,27 @@ def test_machine_types(text: str, machine: MachineType) -> None:
     "text", ["e2-standard", "e2-standard-0", "e2-standard-4-8", "e2-micro-2", "n2-custom-4", "E2-standard-4", "x"]
 )
 def test_machine_types_refused(text: str) -> None:
+    assert MachineType.parse("n1-standard-1") == MachineType("n1-standard-1", "n1", 1, 4.0)
     assert refused(MachineType, text) == (
         "expected a machine type such as 'e2-standard-4', 'n2-highmem-8', 'e2-medium' or 'n2-custom-4-16384', "
         f"got {text!r}"
     )
+
+
+@pytest.mark.parametrize(
+    ("notation", "what", "example"),
+    [
+        (Duration, "a duration", "'10 minutes', '15m', '1h30m' or 600 (seconds)"),
+        (Percentage, "a percentage", "'99.9%' or '0.5%'"),
+        (Threshold, "a threshold", "'< 0.5%', '> 2 seconds' or '< 100'"),
+        (RelativeThreshold, "a comparison with the current version", "'< 1.2x current' or '<= 2x current'"),
+        (LatencyObjective, "a latency objective", "'95% of requests < 200ms'"),
+        (ErrorBudgetStatement, "an error budget", "'43.2 minutes/month'"),
+        (ByteSize, "a size", "'100GB', '512Mi' or '2Gi'"),
+        (CpuQuantity, "a CPU quantity", "'500m', '2' or 0.5"),
+        (MachineType, "a machine type", "'e2-standard-4', 'n2-highmem-8', 'e2-medium' or 'n2-custom-4-16384'"),
+    ],
+)
+def test_what_is_not_text_is_refused_naming_what_was_expected(notation: type, what: str, example: str) -> None:
+    assert refused(notation, None) == f"expected {what} such as {example}, got None"
+    assert refused(notation, [1]) == f"expected {what} such as {example}, got [1]"

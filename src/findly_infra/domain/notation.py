@@ -79,6 +79,7 @@ for _names, _ms in (
 
 _DURATION_PART = re.compile(rf"\s*{_NUMBER}\s*-?\s*([a-zA-Z]+)\s*")
 _MAX_MS = 10**13
+_DESCRIBE_UNITS = (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000))
 _FORMAT_UNITS = (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000))
 
 
@@ -108,8 +109,8 @@ class Duration:
                 raise NotationError(f"the duration {describe_value(raw)} is too long (over 300 years)")
             return cls(milliseconds=round(raw * 1000))
         text = _as_text(raw, "a duration", cls.EXAMPLE)
-        position, total, parts = 0, 0.0, 0
-        while position < len(text):
+        position, total, found = 0, 0.0, False
+        while position < len(text):  # pragma: no mutate (equivalent: at the end no part matches, so <= stops too)
             match = _DURATION_PART.match(text, position)
             if match is None or match.end() == position:
                 break
@@ -117,8 +118,8 @@ class Duration:
             if unit is None:
                 break
             total += float(match.group(1)) * unit
-            position, parts = match.end(), parts + 1
-        if parts == 0 or position != len(text):
+            position, found = match.end(), True
+        if not found or position != len(text):
             raise NotationError(f"expected a duration such as {cls.EXAMPLE}, got {describe_value(raw)}")
         if total > _MAX_MS:
             raise NotationError(f"the duration {describe_value(raw)} is too long (over 300 years)")
@@ -154,11 +155,11 @@ class Duration:
 
     def describe(self) -> str:
         """For people: ``60 minutes``, ``43.2 minutes``, ``30 days``."""
-        for name, size in (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000)):
-            if self.milliseconds >= size or name == "second":
-                amount = format_number(round(self.milliseconds / size, 3))
-                return f"{amount} {name}" if amount == "1" else f"{amount} {name}s"
-        raise AssertionError("unreachable")
+        name, size = next(
+            ((name, size) for name, size in _DESCRIBE_UNITS if self.milliseconds >= size), ("second", 1000)
+        )
+        amount = format_number(round(self.milliseconds / size, 3))
+        return f"{amount} {name}" if amount == "1" else f"{amount} {name}s"
 
     def __str__(self) -> str:
         return self.format()

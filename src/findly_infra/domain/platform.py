@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 
 import attrs
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 Path = tuple[str | int, ...]
+_PLAIN_PART = re.compile(r"[\w-]+")
+r"""A part written after a dot: letters and digits (``str.isalnum``'s, which ``\w`` matches), ``_`` and ``-``."""
 
 
 def format_path(path: Path) -> str:
@@ -52,7 +55,7 @@ def format_path(path: Path) -> str:
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part and all(c.isalnum() or c in "_-" for c in part):
+        elif _PLAIN_PART.fullmatch(part):
             text += f".{part}" if text else part
         else:
             text += f"[{part!r}]"
@@ -209,8 +212,8 @@ class Platform:
             index: dict[str, HorizontalAutoscaler] = {}
             for autoscaler in self.hpa_configuration:
                 index.setdefault(service_name_from_key(autoscaler.service), autoscaler)
-            if len(_AUTOSCALERS) > 64:
-                _AUTOSCALERS.clear()
+            if len(_AUTOSCALERS) > 64:  # pragma: no mutate (equivalent: a cache's bound, the answers are the same)
+                _AUTOSCALERS.clear()  # pragma: no mutate (equivalent: a cache's bound, the answers are the same)
             entry = _AUTOSCALERS[id(self)] = (self, index)
         return entry[1].get(service)
 

@@ -831,6 +831,12 @@ def test_secret_references() -> None:
             "secret-references",
         ),
     ]
+    two_types = SecretManagement(
+        secret_types=(DAYS_90, SecretType("tls", Duration.of(days=30))), secrets=(ManagedSecret("db", "password"),)
+    )
+    assert found(checks.secret_references, platform(secret_management=two_types))[0][1] == (
+        "'password' is not one of the secret_types (api-key, tls): its rotation period is unknown"
+    )
     untyped = SecretManagement(secrets=(ManagedSecret("db", "api-key"),))
     assert found(checks.secret_references, platform(secret_management=untyped)) == [
         (
@@ -1096,6 +1102,14 @@ def test_alert_rules() -> None:
         "histogram_quantile (0.95, sum by (service, le) (rate(x_bucket[5m]))) > 1",
     ):
         assert found(checks.alert_rules, platform(alerting_rules=alerts(AlertRule("Slow", summed, "critical")))) == []
+    # the aggregation by le is looked for in the 400 characters after histogram_quantile(
+    for length, warned in ((400, False), (401, True)):
+        head = "a" * (length - len(" sum by (le")) + " sum by (le"
+        expression = f"histogram_quantile({head}) (rate(x_bucket[5m]))) > 1"
+        rules = found(checks.alert_rules, platform(alerting_rules=alerts(AlertRule("Slow", expression, "page"))))
+        assert [rule[3] for rule in rules] == (["alert-quantile-aggregation"] if warned else [])
+    three = alerts(AlertRule("A", "up == 0", "page"), AlertRule("B", "up == 0", "page"), AlertRule("A", "up", "page"))
+    assert [f[0] for f in found(checks.alert_rules, platform(alerting_rules=three))] == ["alerting_rules.app[2].alert"]
     assert found(checks.alert_rules, platform(alerting_rules=alerts(AlertRule("Odd", "up == 0", "urgent")))) == [
         (
             "alerting_rules.app[0].severity",

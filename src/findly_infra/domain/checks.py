@@ -24,7 +24,8 @@ ERROR, WARNING = Severity.ERROR, Severity.WARNING
 
 def did_you_mean(name: str, known: object) -> str:
     """`` (did you mean 'security-team'?)`` when *name* is close to one of *known*, else ``""``."""
-    matches = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.6)  # type: ignore[attr-defined]
+    # difflib's defaults: a ratio of at least 0.6, the closest first
+    matches = difflib.get_close_matches(name, [str(k) for k in known])  # type: ignore[attr-defined]
     return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
@@ -231,9 +232,10 @@ def canary_analysis(platform: Platform) -> Iterator[Finding]:
             ERROR,
             "rollback-threshold",
         )
-    elif canary.timed_steps and canary.timed_steps[0].duration:
-        first = canary.timed_steps[0]
-        in_first = first.duration.milliseconds // interval.milliseconds if first.duration else 0
+    else:
+        first = canary.traffic_progression[0]
+        assert first.duration is not None  # a canary starts below 100%, and only its last stage may be stable
+        in_first = first.duration.milliseconds // interval.milliseconds
         if threshold > in_first:
             yield Finding(
                 path,

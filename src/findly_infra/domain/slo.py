@@ -220,7 +220,7 @@ class SLODefinition:
         period = self.error_budget.period(self.measurement_window)
         expected = SLATarget(target.objective, period).error_budget
         stated = self.error_budget.budget
-        if abs(stated.milliseconds - expected.milliseconds) <= self.TOLERANCE * max(expected.milliseconds, 1):
+        if abs(stated.milliseconds - expected.milliseconds) <= self.TOLERANCE * expected.milliseconds:
             return None
         over = (
             f"a {self.error_budget.per}"

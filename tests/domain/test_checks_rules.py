@@ -185,6 +185,22 @@ def test_approver_groups() -> None:
             "approver-groups",
         )
     ]
+    chain = platform(env("dev", PUSH), gated("staging", ("ops", "sec")), gated("prod"))
+    assert found(checks.approver_groups, chain) == [
+        (
+            "environments.staging.approvers",
+            "no approver_groups section says who belongs to ops, sec: until it does, nothing can be approved into "
+            "staging",
+            WARNING,
+            "approver-groups",
+        ),
+        (
+            "environments.prod.approvers",
+            "no approver_groups section says who belongs to ops: until it does, nothing can be approved into prod",
+            WARNING,
+            "approver-groups",
+        ),
+    ]
     groups = (ApproverGroup("ops", ("alice", "bob")), ApproverGroup("sec", ()), ApproverGroup("idle", ()))
     subject = platform(gated(groups=("opz", "sec", "ops")), approver_groups=groups)
     assert found(checks.approver_groups, subject) == [

@@ -88,18 +88,20 @@ class UnknownNameError(LookupError):
     """Raised when a service, environment, group or profile is asked for by a name the platform does not know."""
 
 
-def _quota(cpu_request: str, cpu_limit: str, memory_request: str, memory_limit: str) -> ResourceQuota:
-    return ResourceQuota(
-        CpuQuantity.parse(cpu_request),
-        CpuQuantity.parse(cpu_limit),
-        ByteSize.parse(memory_request),
-        ByteSize.parse(memory_limit),
-    )
-
-
+_MI, _GI = 2**20, 2**30
 BUILTIN_RESOURCE_PROFILES: Mapping[str, ResourceProfile] = {
-    "minimal": ResourceProfile("minimal", _quota("100m", "500m", "128Mi", "256Mi"), _quota("2", "4", "4Gi", "8Gi")),
-    "standard": ResourceProfile("standard", _quota("250m", "1", "256Mi", "512Mi"), _quota("8", "16", "16Gi", "32Gi")),
+    # a table, not calls made at import (which no test could see a mutant of): 100m, 500m, 128Mi, 256Mi; 2, 4, 4Gi, 8Gi
+    "minimal": ResourceProfile(
+        "minimal",
+        ResourceQuota(CpuQuantity(100), CpuQuantity(500), ByteSize(128 * _MI), ByteSize(256 * _MI)),
+        ResourceQuota(CpuQuantity(2000), CpuQuantity(4000), ByteSize(4 * _GI), ByteSize(8 * _GI)),
+    ),
+    # 250m, 1, 256Mi, 512Mi; 8, 16, 16Gi, 32Gi
+    "standard": ResourceProfile(
+        "standard",
+        ResourceQuota(CpuQuantity(250), CpuQuantity(1000), ByteSize(256 * _MI), ByteSize(512 * _MI)),
+        ResourceQuota(CpuQuantity(8000), CpuQuantity(16000), ByteSize(16 * _GI), ByteSize(32 * _GI)),
+    ),
 }
 PRODUCTION_EQUIVALENT = "production-equivalent"
 

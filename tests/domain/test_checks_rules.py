@@ -555,6 +555,10 @@ def test_slo_consistency() -> None:
             "slo-alerting-threshold",
         )
     ]
+    unalerted = attrs.evolve(good, name="quiet")
+    assert [f[0] for f in found(checks.slo_consistency, platform(slo_definitions=(unalerted, errors)))] == [
+        "slo_definitions.errors.alerting_threshold"
+    ]
     upper = attrs.evolve(errors, alerting_threshold=Threshold.parse("< 2%"))
     assert found(checks.slo_consistency, platform(slo_definitions=(upper,)))[0][3] == "slo-alerting-threshold"
     for fine in ("> 1%", ">= 2%"):

@@ -93,7 +93,7 @@ def test_deployment_triggers_refused_and_written() -> None:
     for bad in ("whenever", 5, None):
         with pytest.raises(NotationError) as error:
             DeploymentTrigger.parse(bad)
-        assert str(error.value).startswith(f"expected a deployment trigger such as {example}, got ")
+        assert str(error.value) == f"expected a deployment trigger such as {example}, got {bad!r}"
     assert PUSH.format() == "Push to feature branches"
     assert DeploymentTrigger(TriggerKind.PUSH, branch="release/*").format() == "Push to branch release/*"
     assert DeploymentTrigger(TriggerKind.MERGE, branch="main").format() == "Merge to branch main"

@@ -124,7 +124,9 @@ def test_rollback_thresholds() -> None:
     for bad in ("two failed criteria", "2 failed people", True, None, 2.5):
         with pytest.raises(NotationError) as error:
             FailureHandling.parse_threshold(bad)
-        assert str(error.value).startswith("expected a count of failed analyses such as '2 failed criteria' or 2, got ")
+        assert str(error.value) == (
+            f"expected a count of failed analyses such as '2 failed criteria' or 2, got {bad!r}"
+        )
     assert FailureHandling(rollback_threshold=1).rollback_threshold == 1
     error = refusal(FailureHandling, rollback_threshold=0)
     assert (str(error).split(" (")[0], error.field) == ("rollback_threshold is at least 1, got 0", "rollback_threshold")
@@ -217,10 +219,13 @@ def test_traffic_splits() -> None:
     for bad in ("100% blue", "blue, green", 5, None):
         with pytest.raises(NotationError) as error:
             TrafficSplit.parse(bad)
-        assert str(error.value).startswith(f"expected a traffic split such as {example}, got ")
+        assert str(error.value) == f"expected a traffic split such as {example}, got {bad!r}"
     with pytest.raises(InvariantError, match=r"^blue and green shares add up to 100%, not 90.0%"):
         TrafficSplit(Percentage(40), Percentage(50))
     assert TrafficSplit(Percentage(33.3), Percentage(66.7)).green == Percentage(66.7)
+    for blue, green in ((50, 50.5), (50, 49.999), (0.1, 99.8)):
+        with pytest.raises(InvariantError, match=r"^blue and green shares add up to 100%"):
+            TrafficSplit(Percentage(blue), Percentage(green))
 
 
 def test_the_moments_of_a_blue_green_release() -> None:
@@ -283,6 +288,7 @@ def test_what_a_blue_green_strategy_refuses() -> None:
     triggers = (RollbackTrigger("manual_trigger"), RollbackTrigger("manual_trigger"))
     error = refusal(BlueGreenStrategy, rollback_triggers=triggers)
     assert (error.field, error.index) == ("rollback_triggers", 1)
+    assert BlueGreenStrategy(validation_timeout=Duration(1)).validation_timeout == Duration(1)
     metric = RollbackTrigger("error_rate", Threshold(Comparison.GT, Percentage(1)))
     strategy = BlueGreenStrategy(rollback_triggers=(RollbackTrigger("manual_trigger"), metric))
     assert strategy.metric_triggers == (metric,)
@@ -299,5 +305,6 @@ def test_what_a_rolling_update_refuses() -> None:
         error = refusal(RollingStrategy, **{field: Percentage(101)})
         assert str(error).startswith(f"{field} is at most 100%, got 101%")
         assert error.field == field
+    assert RollingStrategy(progress_deadline=Duration(1)).progress_deadline == Duration(1)
     error = refusal(RollingStrategy, progress_deadline=Duration(0))
     assert (str(error).split(" (")[0], error.field) == ("the progress deadline is a positive time", "progress_deadline")

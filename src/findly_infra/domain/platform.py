@@ -209,14 +209,15 @@ class Platform:
 
     def autoscaler_for(self, service: str) -> HorizontalAutoscaler | None:
         """The autoscaler ``hpa_configuration`` gives *service* (the first one that names it), if any."""
-        entry = _AUTOSCALERS.get(id(self))
-        if entry is None or entry[0] is not self:  # indexed once per platform: rendering asks once per service
+        # indexed once per platform (rendering asks once per service): a cache, which answers as a rebuilt index does
+        entry = _AUTOSCALERS.get(id(self))  # pragma: no mutate (equivalent: without the cache, the index is rebuilt)
+        if entry is None or entry[0] is not self:  # pragma: no mutate (equivalent: the index is rebuilt)
             index: dict[str, HorizontalAutoscaler] = {}
             for autoscaler in self.hpa_configuration:
                 index.setdefault(service_name_from_key(autoscaler.service), autoscaler)
             if len(_AUTOSCALERS) > 64:  # pragma: no mutate (equivalent: a cache's bound, the answers are the same)
                 _AUTOSCALERS.clear()  # pragma: no mutate (equivalent: a cache's bound, the answers are the same)
-            entry = _AUTOSCALERS[id(self)] = (self, index)
+            entry = _AUTOSCALERS[id(self)] = (self, index)  # pragma: no mutate (equivalent: the cache's key)
         return entry[1].get(service)
 
     # ---- resources --------------------------------------------------------------------------

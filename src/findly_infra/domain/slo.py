@@ -137,7 +137,7 @@ def parse_objective(raw: object) -> SLOObjective:
     try:
         if " of requests " in text.lower():
             return LatencyObjective.parse(text)
-        if text[:1] in "<>":
+        if text.startswith(("<", ">")):
             match = _ERROR_RATE.match(text)
             if match:
                 threshold = Threshold.parse(match.group(1))

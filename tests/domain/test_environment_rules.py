@@ -22,6 +22,7 @@ from findly_infra.domain.environment import (
     service_name_from_key,
 )
 from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.identifiers import actor_problem
 from findly_infra.domain.notation import ByteSize, CpuQuantity, Duration, NotationError
 
 PUSH = DeploymentTrigger(TriggerKind.PUSH)
@@ -167,13 +168,18 @@ def test_what_an_approver_group_refuses() -> None:
     assert (error.field, error.index) == ("members", 2)
     error = refusal(ApproverGroup, "ops", ("alice",), (("bob", "1"),))
     assert str(error).startswith("'bob' has an id but is not a member")
+    assert error.field == "members"
     error = refusal(ApproverGroup, "ops", ("alice", "bob"), (("BOB", "x1"),))
     assert str(error).startswith("BOB's id is GitHub's number for the account: 'x1'")
     assert (error.field, error.index) == ("members", 1)
     error = refusal(ApproverGroup, "ops", ("alice", "bob", "carol"), (("alice", "1"), ("bob", "2"), ("carol", "1")))
     assert str(error).startswith("the id 1 is given to two members")
+    assert error.field == "members"
     error = refusal(ApproverGroup, "ops", ("alice", "bad\u200bname"))
     assert (error.field, error.index) == ("members", 1)
+    problem = actor_problem("bad\u200bname")
+    assert problem is not None
+    assert str(error).startswith(problem)
 
 
 def test_who_an_approver_group_includes() -> None:

@@ -129,19 +129,35 @@ def definition(target: object, **fields: object) -> SLODefinition:
 
 
 def test_what_a_definition_refuses() -> None:
-    with pytest.raises(InvariantError, match=r"^the measurement window is a positive time"):
-        SLODefinition("a", AvailabilityObjective(Percentage(99)), Duration(0))
+    def refused(build: object) -> tuple[str, str | int | None]:
+        with pytest.raises(InvariantError) as error:
+            build()  # type: ignore[operator]
+        return str(error.value).split(" (")[0], error.value.field
+
+    assert refused(lambda: SLODefinition("a", AvailabilityObjective(Percentage(99)), Duration(0))) == (
+        "the measurement window is a positive time",
+        "measurement_window",
+    )
     for percent in (0, 100):
-        with pytest.raises(InvariantError, match=r"^an availability target lies between 0% and 100%, got"):
-            definition(AvailabilityObjective(Percentage(percent)))
-    with pytest.raises(InvariantError, match=r"^an error-rate target is a percentage"):
-        definition(ErrorRateObjective(Threshold(Comparison.LT, 0.5)))
+        message, field = refused(lambda p=percent: definition(AvailabilityObjective(Percentage(p))))
+        assert message.startswith("an availability target lies between 0% and 100%, got")
+        assert field == "target"
+    assert refused(lambda: definition(ErrorRateObjective(Threshold(Comparison.LT, 0.5)))) == (
+        "an error-rate target is a percentage, such as '< 0.1% error rate'",
+        "target",
+    )
     for percent in (0, 100):
-        with pytest.raises(InvariantError, match=r"^an error-rate target lies between 0% and 100%, got"):
-            definition(ErrorRateObjective(Threshold(Comparison.LT, Percentage(percent))))
-    with pytest.raises(InvariantError, match=r"^a throughput target is above zero requests per second"):
-        definition(ThroughputObjective(0))
+        message, field = refused(
+            lambda p=percent: definition(ErrorRateObjective(Threshold(Comparison.LT, Percentage(p))))
+        )
+        assert message.startswith("an error-rate target lies between 0% and 100%, got")
+        assert field == "target"
+    assert refused(lambda: definition(ThroughputObjective(0))) == (
+        "a throughput target is above zero requests per second",
+        "target",
+    )
     assert definition(ThroughputObjective(0.1)).sla_target is None
+    assert definition(AvailabilityObjective(Percentage(0.5))).target == AvailabilityObjective(Percentage(0.5))
     assert definition(ErrorRateObjective(Threshold(Comparison.LT, Percentage(99.9)))).target is not None
 
 

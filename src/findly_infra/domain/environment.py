@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
@@ -31,25 +32,24 @@ __all__ = [
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def _check_label(what: str, value: str, field: str) -> None:
+def require_service_name(value: str, field: str) -> None:
+    """Raises :class:`InvariantError` on *field* unless *value* can name a service (a DNS label)."""
     if not _NAME.match(value) or len(value) > 63:
         raise InvariantError(
-            f"{what} {value!r} must be a DNS label: lower-case letters, digits and '-', at most 63 characters",
+            f"a service name {value!r} must be a DNS label: lower-case letters, digits and '-', at most 63 characters",
             field=field,
         )
 
 
-def require_service_name(value: str, field: str) -> None:
-    """Raises :class:`InvariantError` on *field* unless *value* can name a service (a DNS label)."""
-    _check_label("a service name", value, field)
+def _dns_label(what: str) -> Callable[[object, attrs.Attribute[str], str], None]:
+    def check(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+        if not _NAME.match(value) or len(value) > 63:
+            raise InvariantError(
+                f"{what} {value!r} must be a DNS label: lower-case letters, digits and '-', at most 63 characters",
+                field=attribute.name,
+            )
 
-
-def _service_label(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    _check_label("a service name", value, attribute.name)
-
-
-def _environment_label(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    _check_label("an environment name", value, attribute.name)
+    return check
 
 
 def service_name_from_key(key: str) -> str:
@@ -200,7 +200,7 @@ class HealthCheck:
 class Service:
     """A microservice the platform deploys."""
 
-    name: str = attrs.field(validator=_service_label)
+    name: str = attrs.field(validator=_dns_label("a service name"))
     image: str | None = None
     port: int = attrs.field(default=8080, validator=[attrs.validators.ge(1), attrs.validators.le(65535)])
     health_check: HealthCheck = HealthCheck()
@@ -262,7 +262,7 @@ class ApproverGroup:
 class Environment:
     """An environment a version passes through, as the platform file's ``environments`` section gives it."""
 
-    name: str = attrs.field(validator=_environment_label)
+    name: str = attrs.field(validator=_dns_label("an environment name"))
     deployment_trigger: DeploymentTrigger
     purpose: str = ""
     tests: tuple[str, ...] = ()

@@ -137,12 +137,10 @@ def parse_objective(raw: object) -> SLOObjective:
     try:
         if " of requests " in text.lower():
             return LatencyObjective.parse(text)
-        if text.startswith(("<", ">")):
+        if text.startswith("<"):  # an error rate is kept under a limit: '> 1% error rate' is no objective
             match = _ERROR_RATE.match(text)
             if match:
-                threshold = Threshold.parse(match.group(1))
-                if threshold.comparison.is_upper_bound:
-                    return ErrorRateObjective(threshold)
+                return ErrorRateObjective(Threshold.parse(match.group(1)))
         if match := _THROUGHPUT.match(text):
             return ThroughputObjective(float(match.group(1)))
         if match := _AVAILABILITY.match(text):

@@ -272,6 +272,8 @@ def test_identity_scope_warns_of_each_missing_bound() -> None:
     than repositories."""
     assert found(checks.identity_scope, platform(gated(identity=FULL_SCOPE))) == []
     assert found(checks.identity_scope, platform(gated(identity=IdentityPolicy()))) == []
+    unverified_first = platform(env("dev", PUSH), gated(identity=IdentityPolicy(verified=True)))
+    assert [f[3] for f in found(checks.identity_scope, unverified_first)] == ["identity-scope", "identity-scope"]
     assert found(checks.identity_scope, platform(gated(identity=IdentityPolicy(verified=True)))) == [
         (
             "environments.prod.identity",

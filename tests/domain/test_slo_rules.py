@@ -51,6 +51,8 @@ def test_the_budget_arithmetic() -> None:
     assert NINES.is_exhausted(0.001) is True
     assert NINES.is_exhausted(0.0009) is False
     assert NINES.is_exhausted(0) is False
+    half = SLATarget(Percentage(50), MONTH)  # an allowed ratio of exactly 0.5: spent exactly at 0.5
+    assert (half.is_exhausted(0.5), half.is_exhausted(0.25)) == (True, False)
     assert NINES.burn_rate(0) == 0
     assert NINES.burn_rate(1) == pytest.approx(1000)
     for bad in (-0.1, 1.1, math.nan):

@@ -81,8 +81,9 @@ def test_a_blue_green_candidate_before_cutover_is_previewed_by_header() -> None:
 
 def test_a_first_release_runs_on_the_primary() -> None:
     plan = track_plan(view(candidate=("1.0.0", 0), strategy=BLUE_GREEN), ROLLING)
-    assert plan.tracks == (Track("stable", "", "1.0.0", 0), Track("green", "-green", None, 0))
-    assert plan.preview == "1.0.0"
+    assert plan == TrackPlan(
+        "fn-posts", "prod", BLUE_GREEN, (Track("stable", "", "1.0.0", 0), Track("green", "-green", None, 0)), "1.0.0"
+    )
     assert plan.weights() == {}
     # nothing is routed, but a mesh sends every request somewhere: the primary takes it
     assert plan.holding() == Holding({"fn-posts": "1.0.0"}, {"1.0.0": 100}, "1.0.0")
@@ -90,12 +91,16 @@ def test_a_first_release_runs_on_the_primary() -> None:
     assert canary.tracks == (Track("stable", "", "1.0.0", 10), Track("canary", "-canary", None, 0))
     assert canary.preview is None
     assert canary.holding() == Holding({"fn-posts": "1.0.0"}, {"1.0.0": 10})
+    # a canary's first release at 0% is not previewed either
+    assert track_plan(view(candidate=("1.0.0", 0), strategy=CANARY), ROLLING).preview is None
 
 
 @pytest.mark.parametrize("phase", [Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED])
 def test_after_a_rollout_the_primary_takes_all_the_traffic(phase: Phase) -> None:
     plan = track_plan(view(serving=("1.0.0", 100), candidate=("2.0.0", 0), strategy=CANARY, phase=phase), ROLLING)
-    assert plan.tracks == (Track("stable", "", "1.0.0", 100), Track("canary", "-canary", None, 0))
+    assert plan == TrackPlan(
+        "fn-posts", "prod", CANARY, (Track("stable", "", "1.0.0", 100), Track("canary", "-canary", None, 0))
+    )
     assert plan.preview is None
     assert plan.holding() == Holding({"fn-posts": "1.0.0"}, {"1.0.0": 100})
 
@@ -139,6 +144,10 @@ def test_weights_add_up_per_version_and_leave_zero_out() -> None:
     )
     assert plan.weights() == {"1.0.0": 100}
     assert TrackPlan("s", "e", CANARY, (Track("stable", "", None, 50),)).weights() == {}
+    assert TrackPlan("s", "e", CANARY, (Track("stable", "", "1", 99), Track("c", "-c", "2", 1))).weights() == {
+        "1": 99,
+        "2": 1,
+    }
     assert Holding({"b": "1", "a": "2"}, {"1": 30}).describe() == "a 2 (0%), b 1 (30%)"
 
 

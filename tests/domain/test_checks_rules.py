@@ -887,6 +887,14 @@ def test_secret_ids_are_one_per_secret_and_environment() -> None:
         )
     ]
     assert found(checks.secret_ids, platform(secret_management=secrets)) == []
+    three = SecretManagement(
+        secret_types=(DAYS_90,),
+        secrets=(ManagedSecret("a", "api-key"), ManagedSecret("a-b", "api-key"), ManagedSecret("a-b-c", "api-key")),
+    )
+    chain3 = (env("b-c-d", PUSH), env("c-d", promotes_from="b-c-d"), env("d", promotes_from="c-d"))
+    assert [f[0] for f in found(checks.secret_ids, platform(*chain3, secret_management=three))] == [
+        "secret_management.secrets.a-b-c"
+    ]
 
 
 def test_workload_identity_under_the_release_gate() -> None:

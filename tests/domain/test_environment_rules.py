@@ -210,7 +210,9 @@ def test_what_an_environment_refuses() -> None:
     assert str(error).startswith("approval_required is true but no approver group is listed")
     assert error.field == "approvers"
     error = refusal(Environment, "prod", PUSH, approvers=("ops",))
-    assert str(error).startswith("approvers are listed but approval_required is false")
+    assert str(error).startswith(
+        "approvers are listed but approval_required is false: set approval_required: true or remove the approvers"
+    )
     assert error.field == "approval_required"
     error = refusal(Environment, "prod", PUSH, approval_expires_after=Duration(0))
     assert (str(error).split(" (")[0], error.field) == (

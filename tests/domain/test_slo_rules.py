@@ -64,8 +64,9 @@ def test_a_target_lies_strictly_between_0_and_100_percent_over_a_positive_window
     for percent in (0, 100):
         with pytest.raises(InvariantError, match=r"an objective lies strictly between 0% and 100%"):
             SLATarget(Percentage(percent), MONTH)
-    with pytest.raises(InvariantError, match=r"an SLO window is a positive time"):
+    with pytest.raises(InvariantError, match=r"^an SLO window is a positive time") as window:
         SLATarget(Percentage(99), Duration(0))
+    assert window.value.field == "window"
     assert SLATarget(Percentage(0.001), Duration(1)).window == Duration(1)
     assert SLATarget(Percentage(99.999), Duration(1)).objective == Percentage(99.999)
 

@@ -148,11 +148,17 @@ def test_what_a_canary_refuses() -> None:
     )
     assert (error.field, error.index) == ("traffic_progression", 1)
     error = refusal(CanaryStrategy, (CanaryStep("all", 100, None),))
-    assert str(error).startswith("a canary starts below 100% of traffic")
+    assert str(error).startswith(
+        "a canary starts below 100% of traffic: add a stage that gives the new version a share, such as "
+        "canary_weight: 5"
+    )
     assert (error.field, error.index) == ("traffic_progression", 0)
-    error = refusal(CanaryStrategy, (CanaryStep("a", 5, minutes(1)), CanaryStep("b", 50, minutes(1))))
-    assert str(error).startswith("the canary must end at 100% of traffic; its last stage 'b' gives it 50%")
-    assert (error.field, error.index) == ("traffic_progression", 1)
+    error = refusal(
+        CanaryStrategy,
+        (CanaryStep("a", 5, minutes(1)), CanaryStep("b", 20, minutes(1)), CanaryStep("c", 50, minutes(1))),
+    )
+    assert str(error).startswith("the canary must end at 100% of traffic; its last stage 'c' gives it 50%")
+    assert (error.field, error.index) == ("traffic_progression", 2)
     error = refusal(
         CanaryStrategy, (CanaryStep("a", 5, minutes(1)), CanaryStep("b", 50, None), CanaryStep("c", 100, None))
     )

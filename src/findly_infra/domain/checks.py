@@ -24,7 +24,8 @@ ERROR, WARNING = Severity.ERROR, Severity.WARNING
 
 def did_you_mean(name: str, known: object) -> str:
     """`` (did you mean 'security-team'?)`` when *name* is close to one of *known*, else ``""``."""
-    matches = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.6)  # type: ignore[attr-defined]
+    # difflib's defaults: a ratio of at least 0.6, the closest first
+    matches = difflib.get_close_matches(name, [str(k) for k in known])  # type: ignore[attr-defined]
     return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
@@ -204,14 +205,12 @@ def resource_profiles(platform: Platform) -> Iterator[Finding]:
 def strategies_defined(platform: Platform) -> Iterator[Finding]:
     """An environment's strategy has its section in the file."""
     for environment in platform.environments:
-        kind = environment.deployment_strategy
-        section = {StrategyKind.CANARY: "canary_strategy", StrategyKind.BLUE_GREEN: "blue_green_strategy"}.get(
-            kind or StrategyKind.ROLLING
-        )
+        kind = environment.strategy  # rolling where it names none: no section needed
+        section = {StrategyKind.CANARY: "canary_strategy", StrategyKind.BLUE_GREEN: "blue_green_strategy"}.get(kind)
         if section and getattr(platform, section) is None:
             yield Finding(
                 ("environments", environment.name, "deployment_strategy"),
-                f"{environment.name} rolls out by {kind.value if kind else ''} but the file has no {section} section",
+                f"{environment.name} rolls out by {kind.value} but the file has no {section} section",
                 ERROR,
                 "strategy-defined",
             )
@@ -233,9 +232,10 @@ def canary_analysis(platform: Platform) -> Iterator[Finding]:
             ERROR,
             "rollback-threshold",
         )
-    elif canary.timed_steps and canary.timed_steps[0].duration:
-        first = canary.timed_steps[0]
-        in_first = first.duration.milliseconds // interval.milliseconds if first.duration else 0
+    else:
+        first = canary.traffic_progression[0]
+        assert first.duration is not None  # a canary starts below 100%, and only its last stage may be stable
+        in_first = first.duration.milliseconds // interval.milliseconds
         if threshold > in_first:
             yield Finding(
                 path,
@@ -632,13 +632,13 @@ _SEVERITIES = ("critical", "page", "warning", "ticket", "info")
 
 def alert_rules(platform: Platform) -> Iterator[Finding]:
     """Alert names are unique; expressions avoid the traps of absolute error rates and unsummed quantiles."""
-    seen: dict[str, tuple[str | int, ...]] = {}
+    seen: set[str] = set()
     for group in platform.alerting_rules:
         for index, rule in enumerate(group.rules):
             path: tuple[str | int, ...] = ("alerting_rules", group.name, index)
             if rule.alert in seen:
                 yield Finding((*path, "alert"), f"the alert {rule.alert!r} is defined twice", ERROR, "alert-names")
-            seen[rule.alert] = path
+            seen.add(rule.alert)
             expression = " ".join(rule.expression.split())
             if _ABSOLUTE_ERROR_RATE.search(expression) and "/" not in expression and _COMPARISON.search(expression):
                 yield Finding(
@@ -651,9 +651,8 @@ def alert_rules(platform: Platform) -> Iterator[Finding]:
                 )
             for match in re.finditer(r"histogram_quantile\s*\(", expression):
                 inner = expression[match.end() :]
-                if not re.search(r"\bby\s*\([^)]*\ble\b", inner[:400]) and not re.search(
-                    r"sum\s*\([^)]*\)\s*by\s*\([^)]*\ble\b", inner[:400]
-                ):
+                # "by (... le" within the next 400 characters: sum by (le) (...) and sum(...) by (le) alike
+                if not re.search(r"\bby\s*\([^)]*\ble\b", inner[:400]):
                     yield Finding(
                         (*path, "expression"),
                         "histogram_quantile over rate() without sum by (le) computes one quantile per "

@@ -304,6 +304,11 @@ _FIELDS: tuple[tuple[str, str, bool], ...] = (
 sets it."""
 
 
+_POOL_ORDER = (PoolAction.UPDATE, PoolAction.CREATE, PoolAction.DELETE, PoolAction.KEEP_UNLISTED)
+"""The order pool changes are applied in (each by name): updates, creations, then deletions — or the unlisted pools
+kept (a plan has deletions or kept pools, never both)."""
+
+
 def _held(value: object) -> object:
     """A cluster-wide setting as the cluster holds it (what is not known counts as off)."""
     return None if isinstance(value, Keep) else value
@@ -342,8 +347,7 @@ def plan_cluster(desired: ClusterSpec, observed: ClusterSpec, *, delete_pools: b
     for pool in observed.pools:
         if desired.pool(pool.name) is None:
             changes.append(PoolChange(pool.name, PoolAction.DELETE if delete_pools else PoolAction.KEEP_UNLISTED))
-    order = {PoolAction.UPDATE: 0, PoolAction.CREATE: 1, PoolAction.DELETE: 2, PoolAction.KEEP_UNLISTED: 3}
-    changes.sort(key=lambda change: (order[change.action], change.pool))
+    changes.sort(key=lambda change: (_POOL_ORDER.index(change.action), change.pool))
     return ClusterPlan(
         desired.name, desired.location, cluster_changes, tuple(changes), tuple(unchanged), observed.master_version
     )

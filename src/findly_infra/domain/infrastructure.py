@@ -99,7 +99,7 @@ class HorizontalAutoscaler:
         if not self.metrics:
             raise InvariantError("an autoscaler needs at least one metric to scale on", field="metrics")
         keys = [
-            (type(metric).__name__, getattr(metric, "name", None) or getattr(metric, "metric_name", None))
+            (type(metric).__name__, metric.name if isinstance(metric, ResourceMetricTarget) else metric.metric_name)
             for metric in self.metrics
         ]
         if (repeat := first_repeat(keys)) is not None:

@@ -79,6 +79,7 @@ for _names, _ms in (
 
 _DURATION_PART = re.compile(rf"\s*{_NUMBER}\s*-?\s*([a-zA-Z]+)\s*")
 _MAX_MS = 10**13
+_DESCRIBE_UNITS = (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000))
 _FORMAT_UNITS = (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000))
 
 
@@ -108,8 +109,8 @@ class Duration:
                 raise NotationError(f"the duration {describe_value(raw)} is too long (over 300 years)")
             return cls(milliseconds=round(raw * 1000))
         text = _as_text(raw, "a duration", cls.EXAMPLE)
-        position, total, parts = 0, 0.0, 0
-        while position < len(text):
+        position, total, found = 0, 0.0, False
+        while position < len(text):  # pragma: no mutate (equivalent: at the end no part matches, so <= stops too)
             match = _DURATION_PART.match(text, position)
             if match is None or match.end() == position:
                 break
@@ -117,8 +118,8 @@ class Duration:
             if unit is None:
                 break
             total += float(match.group(1)) * unit
-            position, parts = match.end(), parts + 1
-        if parts == 0 or position != len(text):
+            position, found = match.end(), True
+        if not found or position != len(text):
             raise NotationError(f"expected a duration such as {cls.EXAMPLE}, got {describe_value(raw)}")
         if total > _MAX_MS:
             raise NotationError(f"the duration {describe_value(raw)} is too long (over 300 years)")
@@ -154,11 +155,11 @@ class Duration:
 
     def describe(self) -> str:
         """For people: ``60 minutes``, ``43.2 minutes``, ``30 days``."""
-        for name, size in (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1000)):
-            if self.milliseconds >= size or name == "second":
-                amount = format_number(round(self.milliseconds / size, 3))
-                return f"{amount} {name}" if amount == "1" else f"{amount} {name}s"
-        raise AssertionError("unreachable")
+        name, size = next(
+            ((name, size) for name, size in _DESCRIBE_UNITS if self.milliseconds >= size), ("second", 1000)
+        )
+        amount = format_number(round(self.milliseconds / size, 3))
+        return f"{amount} {name}" if amount == "1" else f"{amount} {name}s"
 
     def __str__(self) -> str:
         return self.format()
@@ -387,7 +388,7 @@ class RelativeThreshold:
 
     def holds_for(self, observed: float, current: float) -> bool:
         """Whether *observed* is no worse than allowed against *current*. NaN on either side never holds."""
-        if math.isnan(observed) or math.isnan(current):
+        if math.isnan(observed) or math.isnan(current):  # pragma: no mutate (equivalent: NaN compares false below)
             return False
         if observed == current == 0:
             return True
@@ -522,6 +523,26 @@ _FORMAT_SIZES = (
     ("MB", 10**6),
     ("KB", 10**3),
 )
+_KUBERNETES_SIZES = (
+    ("Ti", 2**40),
+    ("Gi", 2**30),
+    ("Mi", 2**20),
+    ("Ki", 2**10),
+    ("T", 10**12),
+    ("G", 10**9),
+    ("M", 10**6),
+    ("k", 10**3),
+)
+
+
+def _whole(count: int, units: tuple[tuple[str, int], ...]) -> str:
+    """*count* bytes as a whole number of the largest of *units* that divides it (``100GB``, not ``97656250Ki``;
+    ``512Mi``), else as bytes."""
+    fits = [(size, name) for name, size in units if count % size == 0]
+    if count == 0 or not fits:
+        return str(count)
+    size, name = max(fits)
+    return f"{count // size}{name}"
 
 
 @attrs.frozen(order=True)
@@ -537,7 +558,7 @@ class ByteSize:
         if isinstance(raw, int) and not isinstance(raw, bool):
             if raw < 0:
                 raise NotationError(f"a size cannot be negative, got {raw}")
-            return cls._bounded(float(raw), raw)
+            return cls._bounded(raw, raw)  # an int as it is: float() would round 2**53 + 1 down, under the bound
         text = _as_text(raw, "a size", cls.EXAMPLE)
         match = _SIZE.match(text)
         unit = _BYTE_UNITS.get(match.group(2).lower()) if match else None
@@ -549,7 +570,7 @@ class ByteSize:
     def _bounded(cls, size: float, raw: object) -> ByteSize:
         if not size <= 2**53:  # also refuses infinity
             raise NotationError(f"the size {describe_value(raw)} is more than 8 PiB")
-        return cls(int(raw) if isinstance(raw, int) else round(size))
+        return cls(round(size))
 
     @property
     def gigabytes(self) -> float:
@@ -560,10 +581,14 @@ class ByteSize:
         return self.bytes / 2**30
 
     def format(self) -> str:
-        for name, size in _FORMAT_SIZES:
-            if self.bytes and self.bytes % size == 0:
-                return f"{self.bytes // size}{name}"
-        return str(self.bytes)
+        """A whole number of the largest unit that divides the size: ``512Mi``, ``100GB``, ``1500KB``, ``7``."""
+        return _whole(self.bytes, _FORMAT_SIZES)
+
+    def kubernetes(self) -> str:
+        """The size as a Kubernetes quantity: a whole number with a binary suffix (``512Mi``), else a decimal one
+        (``1k``, ``1500M``: ``k`` lower-case, ``M``, ``G``, ``T``), else plain bytes — the suffixes of
+        kubernetes/apimachinery ``pkg/api/resource/suffix.go``, which knows no ``K``, ``KB`` or ``MB``."""
+        return _whole(self.bytes, _KUBERNETES_SIZES)
 
     def __str__(self) -> str:
         return self.format()

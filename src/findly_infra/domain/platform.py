@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 
 import attrs
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 Path = tuple[str | int, ...]
+_PLAIN_PART = re.compile(r"[\w-]+")
+r"""A part written after a dot: letters and digits (``str.isalnum``'s, which ``\w`` matches), ``_`` and ``-``."""
 
 
 def format_path(path: Path) -> str:
@@ -52,7 +55,7 @@ def format_path(path: Path) -> str:
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part and all(c.isalnum() or c in "_-" for c in part):
+        elif _PLAIN_PART.fullmatch(part):
             text += f".{part}" if text else part
         else:
             text += f"[{part!r}]"
@@ -85,18 +88,20 @@ class UnknownNameError(LookupError):
     """Raised when a service, environment, group or profile is asked for by a name the platform does not know."""
 
 
-def _quota(cpu_request: str, cpu_limit: str, memory_request: str, memory_limit: str) -> ResourceQuota:
-    return ResourceQuota(
-        CpuQuantity.parse(cpu_request),
-        CpuQuantity.parse(cpu_limit),
-        ByteSize.parse(memory_request),
-        ByteSize.parse(memory_limit),
-    )
-
-
+_MI, _GI = 2**20, 2**30
 BUILTIN_RESOURCE_PROFILES: Mapping[str, ResourceProfile] = {
-    "minimal": ResourceProfile("minimal", _quota("100m", "500m", "128Mi", "256Mi"), _quota("2", "4", "4Gi", "8Gi")),
-    "standard": ResourceProfile("standard", _quota("250m", "1", "256Mi", "512Mi"), _quota("8", "16", "16Gi", "32Gi")),
+    # a table, not calls made at import (which no test could see a mutant of): 100m, 500m, 128Mi, 256Mi; 2, 4, 4Gi, 8Gi
+    "minimal": ResourceProfile(
+        "minimal",
+        ResourceQuota(CpuQuantity(100), CpuQuantity(500), ByteSize(128 * _MI), ByteSize(256 * _MI)),
+        ResourceQuota(CpuQuantity(2000), CpuQuantity(4000), ByteSize(4 * _GI), ByteSize(8 * _GI)),
+    ),
+    # 250m, 1, 256Mi, 512Mi; 8, 16, 16Gi, 32Gi
+    "standard": ResourceProfile(
+        "standard",
+        ResourceQuota(CpuQuantity(250), CpuQuantity(1000), ByteSize(256 * _MI), ByteSize(512 * _MI)),
+        ResourceQuota(CpuQuantity(8000), CpuQuantity(16000), ByteSize(16 * _GI), ByteSize(32 * _GI)),
+    ),
 }
 PRODUCTION_EQUIVALENT = "production-equivalent"
 
@@ -204,14 +209,15 @@ class Platform:
 
     def autoscaler_for(self, service: str) -> HorizontalAutoscaler | None:
         """The autoscaler ``hpa_configuration`` gives *service* (the first one that names it), if any."""
-        entry = _AUTOSCALERS.get(id(self))
-        if entry is None or entry[0] is not self:  # indexed once per platform: rendering asks once per service
+        # indexed once per platform (rendering asks once per service): a cache, which answers as a rebuilt index does
+        entry = _AUTOSCALERS.get(id(self))  # pragma: no mutate (equivalent: without the cache, the index is rebuilt)
+        if entry is None or entry[0] is not self:  # pragma: no mutate (equivalent: the index is rebuilt)
             index: dict[str, HorizontalAutoscaler] = {}
             for autoscaler in self.hpa_configuration:
                 index.setdefault(service_name_from_key(autoscaler.service), autoscaler)
-            if len(_AUTOSCALERS) > 64:
-                _AUTOSCALERS.clear()
-            entry = _AUTOSCALERS[id(self)] = (self, index)
+            if len(_AUTOSCALERS) > 64:  # pragma: no mutate (equivalent: a cache's bound, the answers are the same)
+                _AUTOSCALERS.clear()  # pragma: no mutate (equivalent: a cache's bound, the answers are the same)
+            entry = _AUTOSCALERS[id(self)] = (self, index)  # pragma: no mutate (equivalent: the cache's key)
         return entry[1].get(service)
 
     # ---- resources --------------------------------------------------------------------------

@@ -137,12 +137,10 @@ def parse_objective(raw: object) -> SLOObjective:
     try:
         if " of requests " in text.lower():
             return LatencyObjective.parse(text)
-        if text[:1] in "<>":
+        if text.startswith("<"):  # an error rate is kept under a limit: '> 1% error rate' is no objective
             match = _ERROR_RATE.match(text)
             if match:
-                threshold = Threshold.parse(match.group(1))
-                if threshold.comparison.is_upper_bound:
-                    return ErrorRateObjective(threshold)
+                return ErrorRateObjective(Threshold.parse(match.group(1)))
         if match := _THROUGHPUT.match(text):
             return ThroughputObjective(float(match.group(1)))
         if match := _AVAILABILITY.match(text):
@@ -220,7 +218,7 @@ class SLODefinition:
         period = self.error_budget.period(self.measurement_window)
         expected = SLATarget(target.objective, period).error_budget
         stated = self.error_budget.budget
-        if abs(stated.milliseconds - expected.milliseconds) <= self.TOLERANCE * max(expected.milliseconds, 1):
+        if abs(stated.milliseconds - expected.milliseconds) <= self.TOLERANCE * expected.milliseconds:
             return None
         over = (
             f"a {self.error_budget.per}"

@@ -244,6 +244,10 @@ _SPLIT = re.compile(
 )
 
 
+_SHARE_SLACK = 1e-9
+"""How far from 100% two shares written in decimals may add up (float noise)."""
+
+
 @attrs.frozen
 class TrafficSplit:
     """``0% blue, 100% green (internal traffic)``: the share of each colour, and who the split is for."""
@@ -255,7 +259,7 @@ class TrafficSplit:
     EXAMPLE: ClassVar[str] = "'100% blue, 0% green' or '0% blue, 100% green (internal traffic)'"
 
     def __attrs_post_init__(self) -> None:
-        if abs(self.blue.percent + self.green.percent - 100) > 1e-9:
+        if not math.isclose(self.blue.percent + self.green.percent, 100, rel_tol=0, abs_tol=_SHARE_SLACK):
             raise InvariantError(f"blue and green shares add up to 100%, not {self.blue.percent + self.green.percent}%")
 
     @classmethod

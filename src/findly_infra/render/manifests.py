@@ -73,9 +73,8 @@ def cpu(quantity: CpuQuantity) -> str:
 
 
 def memory(size: ByteSize) -> str:
-    """A Kubernetes memory quantity: ``512Mi``, ``1G``, or bytes."""
-    text = size.format()
-    return text[:-1] if text.endswith(("KB", "MB", "GB", "TB")) else text
+    """A Kubernetes memory quantity: ``512Mi``, ``1G``, ``1k``, or bytes."""
+    return size.kubernetes()
 
 
 def quantity(value: float) -> str:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from findly_infra.examples import example_platform_text
 
@@ -14,8 +14,15 @@ settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 settings.register_profile("thorough", parent=settings.get_profile("default"), max_examples=1000)
-# mutation testing (`nox -s mutation`): the same examples for every mutant, and fewer of them
-settings.register_profile("mutation", parent=settings.get_profile("default"), max_examples=30, derandomize=True)
+# mutation testing (`nox -s mutation`): the same examples for every mutant, and fewer of them; no shrinking — a
+# failing example is the kill, and shrinking it on a loaded machine took long enough to be scored a timeout instead
+settings.register_profile(
+    "mutation",
+    parent=settings.get_profile("default"),
+    max_examples=30,
+    derandomize=True,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 

@@ -1,0 +1,37 @@
+"""Rules of ``domain/view.py`` that a mutation run showed no test pinned (issue 23): the routes a cluster is given
+leave out every version with a 0% share, and give every other version exactly its share."""
+
+from __future__ import annotations
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from findly_infra.domain import StrategyKind
+from findly_infra.domain.view import EnvironmentView
+
+from .test_pipeline_rules import COMMANDS, ENV, START, play, run, serving, with_steps
+
+
+@given(st.sampled_from(list(StrategyKind)), st.booleans(), st.lists(COMMANDS, max_size=10))
+@example(StrategyKind.BLUE_GREEN, False, [])
+@example(StrategyKind.BLUE_GREEN, True, [])
+@example(StrategyKind.CANARY, True, [])
+@example(StrategyKind.CANARY, True, [("rollback",)])
+@example(StrategyKind.ROLLING, True, [])
+def test_routes_leave_out_zero_shares_and_give_every_other_version_its_share(
+    kind: StrategyKind, previous: bool, script: list[tuple[object, ...]]
+) -> None:
+    """Whatever the rollout's state, the routes are the serving version and the candidate with their shares, each
+    above 0% — a blue-green candidate before cutover, or a first release with nothing to route yet, gets no
+    route — and together they make 100% whenever anything is routed."""
+    pipeline = serving(with_steps(("health_checks", "smoke_tests")), previous)
+    pipeline = run(pipeline, pipeline.deploy("1.0.0", ENV, actor="alice", at=START, strategy=kind))
+    for after, at in [(pipeline, START), *play(pipeline, script)]:
+        view = EnvironmentView.of(after, ENV, at)
+        shares = [share for share in (view.serving, view.candidate) if share is not None]
+        routes = view.routes()
+        assert routes == {share.version: share.weight for share in shares if share.weight != 0}
+        assert all(weight > 0 for weight in routes.values())
+        assert sum(routes.values()) in ((100,) if routes else (0,))
+        if any(share.weight == 0 for share in shares):
+            assert len(routes) < len(shares)

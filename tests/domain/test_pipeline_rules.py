@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from findly_infra import load_platform
-from findly_infra.domain import DeploymentPipeline, Phase, StrategyKind, Verdict, events
+from findly_infra.domain import Decision, DeploymentPipeline, Phase, StrategyKind, Verdict, events
 from findly_infra.domain.environment import RollbackCapability
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.strategy import ValidationStep
@@ -37,7 +37,7 @@ STEPS = {
 }
 
 
-def run(pipeline: DeploymentPipeline, decision: object) -> DeploymentPipeline:
+def run(pipeline: DeploymentPipeline, decision: Decision) -> DeploymentPipeline:
     assert decision.refusal is None, decision.refusal
     return pipeline.apply_all(decision.events)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import attrs
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -19,9 +20,12 @@ from findly_infra import load_platform
 from findly_infra.domain import Decision, DeploymentPipeline, Phase, StrategyKind, Verdict, events
 from findly_infra.domain.environment import RollbackCapability
 from findly_infra.domain.notation import Duration
+from findly_infra.domain.platform import UnknownNameError
+from findly_infra.domain.refusal import Refusal
 from findly_infra.domain.strategy import ValidationStep
 from findly_infra.domain.view import EnvironmentView, WaitKind
 from tests.conftest import EXAMPLE
+from tests.test_audit_trail import to_production
 
 T0 = datetime(2026, 11, 26, 9, 0, 0)
 PLATFORM = load_platform(EXAMPLE)
@@ -374,3 +378,97 @@ def test_a_rollout_in_an_environment_the_file_no_longer_names_is_said_to_need_en
         f"fn-posts: the rollout of 1.0.0 in {ENV} (progressing) is under way, but the platform file no longer names "
         f"{ENV}: end it first",
     )
+
+
+def test_two_rollouts_in_environments_the_file_no_longer_names_are_each_said() -> None:
+    """Each rollout under way in a retired environment gets its sentence (not only the first)."""
+    pipeline = serving()
+    pipeline = run(pipeline, pipeline.deploy("1.0.0", ENV, actor="alice", at=START, strategy=StrategyKind.CANARY))
+    trail = _replayed(pipeline, StrategyKind.CANARY)
+    staged = pipeline.deploy("0.1.0", "staging", actor="alice", at=START, strategy=StrategyKind.ROLLING)
+    assert staged.refusal is not None  # promotion order: staged by hand, as an imported history could
+    trail += [attrs.evolve(e, environment="staging", version="0.1.0") for e in trail[-2:]]
+    renamed = attrs.evolve(
+        PLATFORM,
+        environments=tuple(
+            attrs.evolve(e, name=f"old-{e.name}") if e.name in (ENV, "staging") else e for e in PLATFORM.environments
+        ),
+    )
+    retired = DeploymentPipeline.replay(renamed, "fn-posts", trail)
+    said = retired.affected_rollouts()
+    assert [sentence.split(" is under way")[0] for sentence in said] == [
+        f"fn-posts: the rollout of 1.0.0 in {ENV} (progressing)",
+        "fn-posts: the rollout of 0.1.0 in staging (progressing)",
+    ]
+
+
+def test_a_duration_the_file_no_longer_has_is_no_change_said() -> None:
+    """A rollout that recorded a duration its strategy no longer has (an older version's, say) is not affected by
+    it: only durations the file still gives are compared."""
+    pipeline = serving()
+    decision = pipeline.deploy("1.0.0", ENV, actor="alice", at=START, strategy=StrategyKind.ROLLING)
+    started = decision.events[0]
+    assert isinstance(started, events.RolloutStarted)
+    legacy = attrs.evolve(started, timings=(*started.timings, ("warm_up", 60_000)))
+    pipeline = pipeline.apply_all((legacy, *decision.events[1:]))
+    assert pipeline.affected_rollouts() == ()
+
+
+def test_state_names_a_known_environment_only() -> None:
+    pipeline = serving()
+    assert pipeline.state(ENV) is pipeline.environments[ENV]
+    with pytest.raises(UnknownNameError, match="nowhere"):
+        pipeline.state("nowhere")
+
+
+def test_a_failure_reported_with_no_rollout_progressing_is_refused_by_name() -> None:
+    decision = serving().workload_failed(ENV, actor="findly", at=START, reason="crash")
+    assert decision.refusal == Refusal("rollout-progressing", f"no rollout is progressing in {ENV}")
+
+
+ORDERS = st.permutations(["health_checks", "smoke_tests", "business_validation"]).map(tuple)
+
+
+@given(ORDERS, st.sampled_from(["alice", "bob"]), st.booleans())
+@example(("health_checks", "business_validation", "smoke_tests"), "alice", False)
+@example(("business_validation", "smoke_tests", "health_checks"), "bob", True)
+def test_approving_a_manual_step_goes_on_with_the_rollouts_own_validation(
+    order: tuple[str, ...], approver: str, passed: bool
+) -> None:
+    """In an environment whose own strategy is not blue-green, a blue-green rollout awaiting its manual step goes on,
+    once approved, with its own steps after it — at the approval's time, as the approver: the next evidence awaited,
+    a pause past the deadline, or the cutover."""
+    platform = attrs.evolve(
+        with_steps(order),
+        environments=tuple(
+            attrs.evolve(e, deployment_strategy=StrategyKind.CANARY) if e.name == "production" else e
+            for e in PLATFORM.environments
+        ),
+    )
+    pipeline = to_production(platform=platform, at=T0)
+    pipeline = run(
+        pipeline, pipeline.deploy("1.0.0", "production", actor="erin", at=T0, strategy=StrategyKind.BLUE_GREEN)
+    )
+    if passed:
+        pipeline = run(pipeline, pipeline.record_test("1.0.0", "production", "smoke_tests", True, actor="ci", at=T0))
+    at = T0 + timedelta(hours=2)  # past the validation timeout
+    analysis = pipeline.analyze("production", Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=1))
+    pipeline = run(pipeline, analysis)
+    rollout = pipeline.environments["production"].rollout
+    assert rollout is not None
+    if rollout.phase is not Phase.AWAITING_APPROVAL:
+        return  # the smoke test came first and is missing: no approval is asked yet
+    decision = pipeline.approve("1.0.0", "production", actor=approver, at=at)
+    granted, *following = decision.events
+    assert isinstance(granted, events.ApprovalGranted)
+    assert granted.step == "business_validation"
+    after = order[order.index("business_validation") + 1 :]
+    if "smoke_tests" in after and not passed:
+        (paused,) = following
+        assert isinstance(paused, events.RolloutPaused)
+    else:
+        (shifted,) = following
+        assert isinstance(shifted, events.TrafficShifted)
+        assert (shifted.weight, shifted.reason) == (100, "cutover")
+    for event in decision.events:
+        assert (event.actor, event.at, event.version) == (approver, at, "1.0.0")

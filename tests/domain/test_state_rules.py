@@ -46,6 +46,7 @@ def test_a_pause_clears_who_resumed_last(script: list[tuple[str, str]]) -> None:
             resumed_by = actor
         assert decision.refusal is None
         assert decision.already is None
-        assert len(decision.events) == 1
+        (recorded,) = decision.events
+        assert (recorded.actor, recorded.at, recorded.reason) == (actor, at, "look" if command == "pause" else "")
         pipeline = pipeline.apply_all(decision.events)
         assert pipeline.environments[ENV].phase is (Phase.PAUSED if command == "pause" else Phase.PROGRESSING)

@@ -296,7 +296,11 @@ class DeploymentPipeline:
             if name in self.retired:
                 found.append(f"{where} is under way, but the platform file no longer names {name}: end it first")
                 continue
-            kept, now = _plan_change(rollout, self.platform.strategy_for(name, rollout.strategy))
+            strategy = self.platform.strategy_for(
+                name,  # pragma: no mutate (equivalent: a rollout always names its kind, so the name is never read)
+                rollout.strategy,
+            )
+            kept, now = _plan_change(rollout, strategy)
             if kept:
                 found.append(
                     f"{where} keeps {' and '.join(kept)} it started with; the file's {' and '.join(now)} apply from "
@@ -673,7 +677,7 @@ class DeploymentPipeline:
         return progress.blue_green(strategy, rollout, self.environments[env.name], base, at)
 
     def _continue_blue_green(self, env: Environment, rollout: Rollout, actor: str, at: datetime) -> tuple[Event, ...]:
-        strategy = self.platform.strategy_for(env.name, StrategyKind.BLUE_GREEN)
+        strategy = self._strategy(env, rollout.strategy)  # the rollout's own kind: blue-green, awaiting a step
         assert isinstance(strategy, BlueGreenStrategy)
         base = self._base(env.name, rollout.version, actor, at)
         return progress.blue_green_validation(strategy, rollout, self.environments[env.name], base, at)

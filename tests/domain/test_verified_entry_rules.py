@@ -1,0 +1,145 @@
+"""``unproven-entry`` where identities are verified (issue 23's mutation run): a rollout's entry rests on its
+starter's own promote token — not checked, not proving it, or proving someone else, nothing is moved for it; a
+rollout whose starter's token is older than the one that let in the version it replaces is an earlier promotion
+replayed; and ``entry_checks`` asks for exactly the tokens the entries rest on."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import attrs
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from findly_infra.domain import DeploymentPipeline, StrategyKind, Verdict
+from findly_infra.domain.proofs import PROMOTE, ProofCheck, Proofs, Proven, Unproven, purpose_audience
+from findly_infra.testing.proofs import honest_proofs
+from tests.test_verified_approvals import ERIN, PLATFORM, T0, apply, person, requested
+
+PROD = "production"
+POLICY_AUDIENCE = PLATFORM.github_oidc.audience if PLATFORM.github_oidc else ""
+
+
+def started(version: str, run: int, at: datetime, pipeline: DeploymentPipeline | None = None) -> DeploymentPipeline:
+    """*version* released into production: asked for by erin, approved by alice and dave, started by erin (run
+    *run*) at *at*."""
+    if pipeline is None:
+        pipeline = requested(version)
+    else:  # the next version: through development and staging, then asked for
+        for env in ("development", "staging"):
+            pipeline = apply(pipeline, pipeline.deploy(version, env, actor="ci", at=at))
+            pipeline = apply(
+                pipeline, pipeline.analyze(env, Verdict.PASS, actor="findly", at=at + timedelta(minutes=5))
+            )
+            for suite in PLATFORM.environment(env).tests:
+                pipeline = apply(pipeline, pipeline.record_test(version, env, suite, True, actor="ci", at=at))
+        erin = person("erin", ERIN, run=run - 1)
+        pipeline = apply(
+            pipeline, attrs.evolve(pipeline.deploy(version, PROD, actor="erin", at=at, identity=erin), refusal=None)
+        )
+    for login, user_id, approval_run in (("alice", "1001", run + 100), ("dave", "4004", run + 200)):
+        approver = person(login, user_id, run=approval_run)
+        pipeline = apply(pipeline, pipeline.approve(version, PROD, actor=login, at=at, identity=approver))
+    starter = person("erin", ERIN, run=run)
+    rolling = StrategyKind.ROLLING
+    return apply(pipeline, pipeline.deploy(version, PROD, actor="erin", at=at, identity=starter, strategy=rolling))
+
+
+def proofs(pipeline: DeploymentPipeline, issued: dict[str, datetime], *, now: datetime) -> Proofs:
+    """What an honest verifier finds, each starter's token issued when *issued* says (by run id), others at *now*."""
+    honest = honest_proofs(pipeline, now=now)
+    found = {}
+    for key, result in honest.checked.items():
+        known = isinstance(result, Proven) and result.identity.run_id in issued
+        found[key] = Proven(result.identity, issued[result.identity.run_id]) if known else result  # type: ignore[union-attr]
+    return Proofs(now, found)
+
+
+ONE = started("1.0.0", 901, T0)
+STARTER = ONE.environments[PROD].rollout.entry.identity  # type: ignore[union-attr]
+assert STARTER is not None
+
+
+def refusal_message(pipeline: DeploymentPipeline, found: Proofs | None, *running: str) -> str | None:
+    refusal = pipeline.judged_by(pipeline.policy, found).entry_refusal(PROD, running=running)
+    if refusal is None:
+        return None
+    assert refusal.rule == "unproven-entry"
+    return refusal.message
+
+
+AUDIENCE = purpose_audience(POLICY_AUDIENCE, PROMOTE, "fn-posts", "1.0.0", PROD)
+
+
+def test_a_started_rollout_rests_on_its_starters_own_token() -> None:
+    now = T0 + timedelta(minutes=1)
+    assert refusal_message(ONE, honest_proofs(ONE, now=now)) is None
+    what = "the rollout of 1.0.0 in production was started by erin, and "
+    end = ": its entry cannot be proven, so no cluster is moved for it (roll it back: findly-infra rollback)"
+    assert refusal_message(ONE, None) == f"{what}its starter's proof was not checked{end}"
+    honest = honest_proofs(ONE, now=now)
+    key = (STARTER.token, STARTER.issuer, AUDIENCE)
+    assert key in honest.checked
+    unproven = Proofs(now, {**honest.checked, key: Unproven("expired")})
+    assert refusal_message(ONE, unproven) == f"{what}its starter's token does not prove it: expired{end}"
+    mallory = attrs.evolve(STARTER, login="mallory")
+    other = Proofs(now, {**honest.checked, key: Proven(mallory, now)})
+    assert refusal_message(ONE, other) == f"{what}its starter's token proves mallory, not erin{end}"
+    same = Proofs(now, {**honest.checked, key: Proven(attrs.evolve(STARTER, login="ERIN"), now)})
+    assert refusal_message(ONE, same) is None  # logins compare as GitHub compares them
+
+
+def test_entry_checks_ask_for_each_token_an_entry_rests_on_once() -> None:
+    checks = ONE.entry_checks(PROD)
+    audiences = {check.audience for check in checks}
+    assert AUDIENCE in audiences
+    assert all(isinstance(check, ProofCheck) for check in checks)
+    assert len(checks) == len(set(checks))
+    tokens = {check.token for check in checks}
+    entry = ONE.environments[PROD].rollout.entry  # type: ignore[union-attr]
+    assert entry is not None
+    expected = {a.identity.token for a in entry.approvals if a.identity is not None} | {STARTER.token}
+    if entry.request is not None and entry.request.identity is not None:
+        expected.add(entry.request.identity.token)
+    assert tokens == expected
+    assert ONE.entry_checks("nowhere") == ()
+    assert ONE.entry_checks("development") == ()  # names are enough there: nothing to check
+
+
+@given(st.integers(-3, 3))
+@example(-1)
+@example(0)
+@example(1)
+def test_a_rollout_whose_starter_token_is_older_than_the_one_it_replaces_is_a_replay(hours: int) -> None:
+    """1.0.0 succeeded, then 1.1.0 was let in and started at +2h: its starter's token must not be older than the one
+    that let in 1.0.0, which it replaces — an earlier promotion's tokens, replayed, move nothing."""
+    pipeline = apply(ONE, ONE.analyze(PROD, Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=30)))
+    later = T0 + timedelta(hours=2)
+    pipeline = started("1.1.0", 951, later, pipeline)
+    rollout = pipeline.environments[PROD].rollout
+    assert rollout is not None
+    assert (rollout.previous, rollout.replaced) == ("1.0.0", STARTER)
+    first_issued = T0 + timedelta(hours=1)
+    found = proofs(pipeline, {"901": first_issued, "951": first_issued + timedelta(hours=hours)}, now=later)
+    message = refusal_message(pipeline, found)
+    if hours >= 0:
+        assert message is None
+        return
+    second = first_issued + timedelta(hours=hours)
+    assert message == (
+        f"the rollout of 1.1.0 in production rests on tokens issued at {second.isoformat()}, before those that let in "
+        f"1.0.0 ({first_issued.isoformat()}) which it replaces: an earlier promotion's proofs, replayed, so no cluster "
+        "is moved for it (roll it back: findly-infra rollback)"
+    )
+    forgotten = attrs.evolve(rollout, replaced=None)  # who let in 1.0.0 unknown: nothing to order by
+    state = attrs.evolve(pipeline.environments[PROD], rollout=forgotten)
+    unordered = attrs.evolve(pipeline, environments={**pipeline.environments, PROD: state})
+    assert refusal_message(unordered, found) is None
+    key = next(k for k, v in found.checked.items() if isinstance(v, Proven) and v.identity.run_id == "901")
+    gone = Proofs(later, {**found.checked, key: Unproven("a retired key", key_gone=True)})
+    assert refusal_message(pipeline, gone, "1.0.0") is None  # a token that can no longer be checked orders nothing
+    assert refusal_message(pipeline, gone) == (  # though what it let in, served beside 1.1.0, is not proven now
+        "1.0.0 would serve production, but the rollout that let it in was started by erin, and its starter's token "
+        "does not prove it: a retired key: its entry cannot be proven, so no cluster is moved for it (its history "
+        "must be repaired by the state's owner)"
+    )

@@ -153,3 +153,23 @@ def test_a_version_no_succeeded_rollout_let_in_is_refused_by_name() -> None:
         ),
     )
     assert attrs.evolve(pipeline, platform=unrequired).entry_refusal(PROD) is None  # no approvals asked: no entry
+
+
+@given(st.sampled_from(["alice", "bob", "carol", "dave", "erin"]))
+def test_whoever_promotes_now_does_not_count_as_an_approver(promoter: str) -> None:
+    """alice and carol approved 1.0.0; promoted by one of them, that approval does not count for the promotion."""
+    pipeline = released(DeploymentPipeline.start(PLATFORM, "fn-posts"), "0.9.0", "dave", T0)
+    pipeline = ended(pipeline, "succeeded", T0)
+    for env in ("development", "staging"):
+        pipeline = _apply(pipeline, pipeline.deploy("1.0.0", env, actor="erin", at=T0, strategy=StrategyKind.ROLLING))
+        pipeline = _apply(pipeline, pipeline.analyze(env, Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=5)))
+        for suite in PLATFORM.environment(env).tests:
+            pipeline = _apply(pipeline, pipeline.record_test("1.0.0", env, suite, True, actor="ci", at=T0))
+    pipeline = pipeline.apply_all(pipeline.deploy("1.0.0", PROD, actor="erin", at=T0).events)
+    for person in ("alice", "carol"):
+        pipeline = _apply(pipeline, pipeline.approve("1.0.0", PROD, actor=person, at=T0))
+    missing = {"alice": ("devops-team",), "carol": ("security-team",)}.get(promoter, ())
+    assert pipeline.count(PROD, "1.0.0", T0, promoter=(promoter, None)).missing == missing
+    assert pipeline.count(PROD, "1.0.0", T0).missing == ()
+    decision = pipeline.deploy("1.0.0", PROD, actor=promoter, at=T0, strategy=StrategyKind.ROLLING)
+    assert (decision.refusal is None) is (not missing)

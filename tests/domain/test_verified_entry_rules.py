@@ -11,7 +11,7 @@ import attrs
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from findly_infra.domain import DeploymentPipeline, StrategyKind, Verdict
+from findly_infra.domain import DeploymentPipeline, PlatformPolicy, StrategyKind, Verdict
 from findly_infra.domain.proofs import PROMOTE, ProofCheck, Proofs, Proven, Unproven, purpose_audience
 from findly_infra.testing.proofs import honest_proofs
 from tests.test_verified_approvals import ERIN, PLATFORM, T0, apply, person, requested
@@ -143,3 +143,58 @@ def test_a_rollout_whose_starter_token_is_older_than_the_one_it_replaces_is_a_re
         "does not prove it: a retired key: its entry cannot be proven, so no cluster is moved for it (its history "
         "must be repaired by the state's owner)"
     )
+
+
+def test_every_check_is_against_the_policys_issuer_and_keys() -> None:
+    oidc = PLATFORM.github_oidc
+    assert oidc is not None
+    checks = ONE.entry_checks(PROD) + requested("2.0.0").proof_checks(PROD)
+    assert checks
+    assert {(check.issuer, check.keys_url) for check in checks} == {(oidc.issuer, oidc.keys_url)}
+
+
+def test_an_environment_is_judged_while_the_policy_in_force_or_the_file_names_it() -> None:
+    """Renamed in the file, production is still judged (its tokens checked) while the policy in force holds it; retired
+    from both, it is shown and never judged."""
+    pending = requested("2.0.0")
+    renamed = attrs.evolve(
+        PLATFORM,
+        environments=tuple(attrs.evolve(e, name="prod") if e.name == PROD else e for e in PLATFORM.environments),
+    )
+    held = PlatformPolicy.of(PLATFORM)
+    for pipeline in (ONE, pending):
+        moved = attrs.evolve(pipeline, platform=renamed)
+        assert PROD in moved.retired
+        checks = pipeline.entry_checks(PROD) + pipeline.proof_checks(PROD)
+        assert checks
+        judged = moved.judged_by(held)
+        assert judged.entry_checks(PROD) + judged.proof_checks(PROD) == checks
+        assert (moved.entry_checks(PROD), moved.proof_checks(PROD)) == ((), ())
+        gone = moved.judged_by(PlatformPolicy.of(renamed))
+        assert (gone.entry_checks(PROD), gone.proof_checks(PROD)) == ((), ())
+    assert ONE.proof_checks("nowhere") == ()
+
+
+def test_an_approval_by_name_or_by_another_account_is_refused_saying_why() -> None:
+    refusal = PENDING_TWO.approve("2.0.0", PROD, actor="alice", at=T0).refusal
+    assert refusal is not None
+    assert (refusal.rule, refusal.message) == (
+        "verified-identity",
+        "production takes approvals only from a verified GitHub identity (a GitHub Actions run's OIDC token): alice "
+        "is a name, not a proof",
+    )
+    impostor = person("alice", "9999", run=77)
+    refusal = PENDING_TWO.approve("2.0.0", PROD, actor="alice", at=T0, identity=impostor).refusal
+    assert refusal is not None
+    assert (refusal.rule, refusal.message) == (
+        "approver-membership",
+        "alice belongs to none of devops-team, security-team, who approve production: the file gives alice in "
+        "devops-team the id 1001, and this is account 9999 (a login renamed and taken by another account?)",
+    )
+    stranger = person("mallory", "6666", run=78)
+    refusal = PENDING_TWO.approve("2.0.0", PROD, actor="mallory", at=T0, identity=stranger).refusal
+    assert refusal is not None
+    assert refusal.message == "mallory belongs to none of devops-team, security-team, who approve production"
+
+
+PENDING_TWO = requested("2.0.0")

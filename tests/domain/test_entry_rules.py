@@ -173,3 +173,24 @@ def test_whoever_promotes_now_does_not_count_as_an_approver(promoter: str) -> No
     assert pipeline.count(PROD, "1.0.0", T0).missing == ()
     decision = pipeline.deploy("1.0.0", PROD, actor=promoter, at=T0, strategy=StrategyKind.ROLLING)
     assert (decision.refusal is None) is (not missing)
+
+
+def test_the_starters_own_approval_does_not_let_their_rollout_in() -> None:
+    """A history where alice, who approved for devops-team, started the rollout herself (appended by hand: the
+    command would refuse it): her approval does not count for her entry; with carol gone from security-team too,
+    both groups are missing."""
+    pipeline = released(DeploymentPipeline.start(PLATFORM, "fn-posts"), "1.0.0", "carol", T0)
+    state = pipeline.environments[PROD]
+    assert state.rollout is not None
+    forged = attrs.evolve(state, rollout=attrs.evolve(state.rollout, started_by="alice"))
+    pipeline = attrs.evolve(pipeline, environments={**pipeline.environments, PROD: forged})
+    refusal = pipeline.entry_refusal(PROD)
+    assert refusal is not None
+    assert refusal.message.startswith(
+        "the rollout of 1.0.0 in production was let in without an approval from devops-team that"
+    )
+    refusal = pipeline.judged_by(STRICT).entry_refusal(PROD)
+    assert refusal is not None
+    assert refusal.message.startswith(
+        "the rollout of 1.0.0 in production was let in without an approval from devops-team, security-team that"
+    )

@@ -198,3 +198,28 @@ def test_an_approval_by_name_or_by_another_account_is_refused_saying_why() -> No
 
 
 PENDING_TWO = requested("2.0.0")
+
+
+def test_an_entry_is_judged_at_its_start_and_a_starter_named_by_no_one_is_said() -> None:
+    """A rollout's approvals are judged as of its starter's token — a day later they have not expired for it; a
+    rollout recorded with no starter's name says "no one"."""
+    a_day_later = T0 + timedelta(hours=30)
+    assert refusal_message(ONE, honest_proofs(ONE, now=a_day_later, issued=T0)) is None
+    rollout = ONE.environments[PROD].rollout
+    assert rollout is not None
+    nameless = attrs.evolve(ONE.environments[PROD], rollout=attrs.evolve(rollout, started_by=""))
+    pipeline = attrs.evolve(ONE, environments={**ONE.environments, PROD: nameless})
+    message = refusal_message(pipeline, None)
+    assert message is not None
+    assert message.startswith("the rollout of 1.0.0 in production was started by no one, and ")
+
+
+def test_entry_checks_reach_the_let_in_rollout_when_the_latest_kept_no_entry() -> None:
+    done = apply(ONE, ONE.analyze(PROD, Verdict.PASS, actor="findly", at=T0 + timedelta(minutes=30)))
+    state = done.environments[PROD]
+    assert state.let_in is not None
+    assert state.rollout is not None
+    checks = done.entry_checks(PROD)
+    bare = attrs.evolve(state, rollout=attrs.evolve(state.rollout, entry=None))
+    pipeline = attrs.evolve(done, environments={**done.environments, PROD: bare})
+    assert pipeline.entry_checks(PROD) == checks

@@ -166,16 +166,17 @@ class DeploymentPipeline:
         if not policy.approval_required or state is None:
             return None
         rollout = state.rollout
-        serving = state.current
-        if rollout is not None and rollout.phase is not Phase.SUCCEEDED:
-            serving = rollout.previous
-        kept = rollout is not None and rollout.phase is Phase.SUCCEEDED and rollout.version in running
-        if rollout is not None and rollout.phase not in (Phase.ROLLED_BACK, Phase.ABORTED) and not kept:
+        if rollout is None:
+            return None  # nothing rolled out here, so nothing served (a version is current only by a rollout)
+        succeeded = rollout.phase is Phase.SUCCEEDED
+        kept = succeeded and rollout.version in running
+        if rollout.phase not in (Phase.ROLLED_BACK, Phase.ABORTED) and not kept:
             refusal = self._entry_problem(policy, environment, rollout)
             if refusal is not None:
                 return refusal
-        if serving is None or (rollout is not None and rollout.phase is Phase.SUCCEEDED) or serving in running:
-            return None  # nothing served beside the latest rollout (a succeeded one serves its own), or it runs
+        serving = rollout.previous  # served beside the latest rollout, or after it
+        if succeeded or serving is None or serving in running:
+            return None  # a succeeded rollout serves its own (judged above), nothing else serves, or it runs
         let_in = state.let_in
         if let_in is None or let_in.version != serving:
             return Refusal(
@@ -216,7 +217,8 @@ class DeploymentPipeline:
                     f"{rollout.previous} ({replaced.isoformat()}) which it replaces: an earlier promotion's proofs, "
                     f"replayed, so no cluster is moved for it ({remedy})",
                 )
-            proofs = attrs.evolve(proofs, checked_at=started) if proofs is not None else None
+            assert proofs is not None  # without proofs, _proven_at said why above
+            proofs = attrs.evolve(proofs, checked_at=started)
         before = EnvironmentState(requested=entry.request, approvals=entry.approvals)
         promoter = (rollout.started_by, rollout.started_by_id)
         count = count_approvals(
@@ -233,9 +235,10 @@ class DeploymentPipeline:
     def _replaced_at(self, policy: EnvironmentPolicy, environment: str, rollout: Rollout) -> datetime | None:
         """When the token of whoever let in the version *rollout* replaces was issued, where it still proves that
         (a token that can no longer be checked orders nothing: ``None``)."""
-        if rollout.replaced is None or rollout.previous is None:
+        replaced, previous = rollout.replaced, rollout.previous
+        if replaced is None or previous is None:  # pragma: no mutate (equivalent: either missing proves nothing)
             return None
-        found = _proven_at(policy, self.proofs, rollout.replaced, (self.service, rollout.previous, environment))
+        found = _proven_at(policy, self.proofs, replaced, (self.service, previous, environment))
         return None if isinstance(found, str) else found
 
     def _judged_here(self, environment: str) -> bool:

@@ -4,7 +4,7 @@
 
 Run by ``nox -s mutation`` after mutmut. A mutant is *killed* when a test failed with it in place; one that
 *survived* or that *no test* reached shows a rule no test pins down. Mutants that were not run this time
-(``not checked``) are left out.
+(``not checked``) are left out of the rate and counted apart ("not run").
 
 A *timeout* is not taken on trust: a loaded machine makes a surviving mutant's tests slow, not failing. Each one is
 run again alone — its tests, in ``mutants/``, with ``MUTANT_UNDER_TEST`` naming it, as mutmut 3's worker runs them
@@ -56,7 +56,7 @@ def results() -> list[tuple[str, str]]:
     found = []
     for line in listing:
         name, _, status = line.strip().rpartition(": ")
-        if name and status != "not checked":
+        if name:
             found.append((name, status))
     return found
 
@@ -156,7 +156,8 @@ def exclusions(cfg: dict[str, object]) -> list[tuple[str, int, str]]:
 
 
 def module_file(module: str) -> str:
-    return "src/" + module.replace(".", "/") + ".py"
+    path = "src/" + module.replace(".", "/")
+    return f"{path}/__init__.py" if (ROOT / path).is_dir() else f"{path}.py"
 
 
 # ---- the report ------------------------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ def module_file(module: str) -> str:
 
 def main() -> int:
     listing = results()
-    if not listing:
+    if not any(status != "not checked" for _, status in listing):
         print("no mutant was run: `mutmut run` first")
         return 1
     cfg = config()
@@ -177,6 +178,9 @@ def main() -> int:
     survivors: list[str] = []
     for name, reported in listing:
         counts = per_module[module_of(name)]
+        if reported == "not checked":  # not run yet (an interrupted run, or names given): left out of the rate
+            counts["not run"] += 1
+            continue
         status = reported
         if reported in {"timeout", "segfault"}:
             counts["timeouts"] += 1
@@ -189,7 +193,7 @@ def main() -> int:
             counts[status] += 1
             survivors.append(f"{name} ({status})")
     head = f"{'file':34} {'mutants':>8} {'killed':>7} {'survived':>9} {'no tests':>9} {'timeouts':>9} {'excluded':>9}"
-    print(f"{head} {'kill rate':>10}")
+    print(f"{head} {'kill rate':>10} {'not run':>8}")
     totals: collections.Counter[str] = collections.Counter()
     for module, counts in sorted(per_module.items()):
         path = module_file(module)
@@ -222,11 +226,11 @@ def main() -> int:
 def row(label: str, counts: collections.Counter[str]) -> str:
     live = counts["survived"] + counts["no tests"] + counts["suspicious"]
     run = counts["killed"] + live
-    rate = counts["killed"] / run if run else 1.0
+    rate = f"{counts['killed'] / run:.1%}" if run else "-"
     timeouts = f"{counts['timeouts confirmed']}/{counts['timeouts']}" if counts["timeouts"] else "0"
     return (
         f"{label:34} {run:8d} {counts['killed']:7d} {counts['survived']:9d} {counts['no tests']:9d} "
-        f"{timeouts:>9} {counts['excluded']:9d} {rate:10.1%}"
+        f"{timeouts:>9} {counts['excluded']:9d} {rate:>10} {counts['not run']:8d}"
     )
 
 

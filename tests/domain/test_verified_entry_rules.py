@@ -223,3 +223,16 @@ def test_entry_checks_reach_the_let_in_rollout_when_the_latest_kept_no_entry() -
     bare = attrs.evolve(state, rollout=attrs.evolve(state.rollout, entry=None))
     pipeline = attrs.evolve(done, environments={**done.environments, PROD: bare})
     assert pipeline.entry_checks(PROD) == checks
+
+
+def test_a_run_approves_once() -> None:
+    """A second approval from the same run, of anything, is refused by name (rule ``approval-replay``)."""
+    pipeline = apply(
+        PENDING_TWO, PENDING_TWO.approve("2.0.0", PROD, actor="alice", at=T0, identity=person("alice", "1001", run=77))
+    )
+    refusal = pipeline.approve("2.0.0", PROD, actor="dave", at=T0, identity=person("dave", "4004", run=77)).refusal
+    assert refusal is not None
+    assert (refusal.rule, refusal.message) == (
+        "approval-replay",
+        "run 77 of findly-now/services already approved in fn-posts: a run approves once; approve from a new run",
+    )

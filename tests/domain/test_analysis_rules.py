@@ -30,3 +30,13 @@ def test_blue_green_reads_its_metric_triggers_and_a_canary_its_own_criteria() ->
     assert measured_metrics(BLUE_GREEN, CANARY) == ("error_rate", "latency_p99", "health_check_failures")
     assert criteria_for(BLUE_GREEN, CANARY) == ()
     assert measured_metrics(CANARY, None) == ("error_rate", "latency_p95", "cpu_utilization", "memory_utilization")
+
+
+@given(st.floats(0, 1, allow_nan=False))
+def test_a_computed_limit_is_shown_in_the_metrics_notation_to_a_millionth_of_a_percent(limit: float) -> None:
+    from findly_infra.domain.analysis import _limit_text
+    from findly_infra.domain.notation import Percentage
+
+    assert _limit_text("error_rate", limit) == Percentage(round(limit * 100, 6)).format()
+    assert _limit_text("error_rate", 0.00148148149) == "0.148148%"
+    assert _limit_text("latency_p95", 0.6) == "600ms"

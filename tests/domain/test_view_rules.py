@@ -35,3 +35,14 @@ def test_routes_leave_out_zero_shares_and_give_every_other_version_its_share(
         assert sum(routes.values()) in ((100,) if routes else (0,))
         if any(share.weight == 0 for share in shares):
             assert len(routes) < len(shares)
+
+
+@given(st.sampled_from(["rollback", "abort", "pause"]), st.sampled_from(["", "the dashboard is red"]))
+def test_a_stopped_rollout_says_why_in_its_words_or_by_its_phase(command: str, reason: str) -> None:
+    pipeline = serving()
+    pipeline = run(pipeline, pipeline.deploy("1.0.0", ENV, actor="alice", at=START, strategy=StrategyKind.CANARY))
+    pipeline = run(pipeline, getattr(pipeline, command)(ENV, actor="bob", at=START, reason=reason))
+    view = EnvironmentView.of(pipeline, ENV, START)
+    phase = {"rollback": "rolled back", "abort": "aborted", "pause": "paused"}[command]
+    assert view.stopped == (reason or phase)
+    assert view.describe().endswith(f" — {reason or phase}")

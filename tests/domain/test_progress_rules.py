@@ -129,3 +129,18 @@ def test_a_rollout_that_recorded_no_timings_is_judged_by_the_files() -> None:
     assert view.waiting_for is not None
     assert view.waiting_for.deadline == START + timedelta(minutes=30)
     assert BLUE_GREEN.validation_timeout != Duration.of(minutes=30)
+
+
+@given(st.integers(1, 10))
+def test_a_rolling_update_that_recorded_no_watch_is_watched_for_the_files(minutes: int) -> None:
+    """An old rolling update, started before durations were recorded, succeeds once watched for the file's watch."""
+    pipeline = serving()
+    decision = pipeline.deploy("1.0.0", ENV, actor="alice", at=START, strategy=StrategyKind.ROLLING)
+    started, *rest = decision.events
+    assert isinstance(started, ev.RolloutStarted)
+    old = pipeline.apply_all((attrs.evolve(started, timings=()), *rest))
+    analysis = old.analyze(ENV, Verdict.PASS, actor="findly", at=START + timedelta(minutes=minutes))
+    succeeded = any(isinstance(e, ev.RolloutSucceeded) for e in analysis.events)
+    assert succeeded is (
+        timedelta(minutes=minutes) >= timedelta(milliseconds=PLATFORM.rolling_strategy.watch.milliseconds)
+    )

@@ -40,3 +40,4 @@ def test_a_computed_limit_is_shown_in_the_metrics_notation_to_a_millionth_of_a_p
     assert _limit_text("error_rate", limit) == Percentage(round(limit * 100, 6)).format()
     assert _limit_text("error_rate", 0.00148148149) == "0.148148%"
     assert _limit_text("latency_p95", 0.6) == "600ms"
+    assert _limit_text("error_rate", float("inf")) == "inf"  # no finite limit: said as such

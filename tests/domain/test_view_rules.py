@@ -3,13 +3,14 @@ leave out every version with a 0% share, and give every other version exactly it
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from findly_infra.domain import StrategyKind
 from findly_infra.domain.view import EnvironmentView
 
-from .test_pipeline_rules import COMMANDS, ENV, START, play, run, serving, with_steps
+from .test_pipeline_rules import COMMANDS, ENV, PLATFORM, START, play, run, serving, with_steps
 
 
 @given(st.sampled_from(list(StrategyKind)), st.booleans(), st.lists(COMMANDS, max_size=10))
@@ -46,3 +47,16 @@ def test_a_stopped_rollout_says_why_in_its_words_or_by_its_phase(command: str, r
     phase = {"rollback": "rolled back", "abort": "aborted", "pause": "paused"}[command]
     assert view.stopped == (reason or phase)
     assert view.describe().endswith(f" — {reason or phase}")
+
+
+def test_a_one_percent_share_is_routed() -> None:
+    """Only 0% is left out: a canary stage of 1% gets its route."""
+    canary = PLATFORM.canary_strategy
+    assert canary is not None
+    first = attrs.evolve(canary.traffic_progression[0], canary_weight=1)
+    platform = attrs.evolve(
+        PLATFORM, canary_strategy=attrs.evolve(canary, traffic_progression=(first, *canary.traffic_progression[1:]))
+    )
+    pipeline = serving(platform)
+    pipeline = run(pipeline, pipeline.deploy("1.0.0", ENV, actor="alice", at=START, strategy=StrategyKind.CANARY))
+    assert EnvironmentView.of(pipeline, ENV, START).routes() == {"0.9.0": 99, "1.0.0": 1}

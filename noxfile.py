@@ -42,7 +42,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def mutation(session: nox.Session) -> None:
     """Mutation testing of the domain (mutmut): the kill rate per file (pass mutant names to run only some,
-    e.g. `nox -s mutation -- "findly_infra.domain.pipeline*"`). About 3 mutants a second on 2 cores."""
+    e.g. `nox -s mutation -- "findly_infra.domain.pipeline*"`); the report checks each timeout again, alone."""
     session.install("-e", ".[dev]", "mutmut>=3.3")
     session.run("mutmut", "run", "--max-children", "2", *session.posargs, env={"HYPOTHESIS_PROFILE": "mutation"})
     session.run("python", "scripts/mutation_report.py", "--survivors")

@@ -144,7 +144,7 @@ identity is never reused while its entry stands."""
 
 
 def _plan_of(rules: tuple[MetricCriterion, ...] | tuple[RollbackTrigger, ...], must_hold: bool) -> tuple[_Check, ...]:
-    entry = _PLANS.get(id(rules))
+    entry = _PLANS.get(id(rules))  # pragma: no mutate (equivalent: a cache miss recomputes the same plan)
     if entry is not None and entry[0] is rules:
         return entry[1]
     checks = tuple(
@@ -152,9 +152,10 @@ def _plan_of(rules: tuple[MetricCriterion, ...] | tuple[RollbackTrigger, ...], m
         for rule in rules
     )
     plan = _plan(tuple((metric, threshold, must_hold) for metric, threshold in checks if threshold is not None))
-    if len(_PLANS) > 1024:  # platforms come and go in long-lived processes (property tests): stay bounded
+    # platforms come and go in long-lived processes (property tests): stay bounded
+    if len(_PLANS) > 1024:  # pragma: no mutate (equivalent: where a cache is cut changes no verdict)
         _PLANS.clear()
-    _PLANS[id(rules)] = (rules, plan)
+    _PLANS[id(rules)] = (rules, plan)  # pragma: no mutate (equivalent: a cache kept or not, the same plan)
     return plan
 
 
@@ -186,7 +187,7 @@ def _judge(
     readings = []
     enough = _enough_traffic(observation, min_requests)
     baseline_enough = baseline is not None and _enough_traffic(baseline, min_requests)
-    failed = doubtful = False
+    failed = doubtful = False  # pragma: no mutate (equivalent: only their truth is read, and None is false)
     values = observation.values
     isnan = math.isnan
     for check in plan:

@@ -139,7 +139,7 @@ class DeploymentPipeline:
             entry = rollout.entry
             checks += proof_checks(policy, self.service, environment, entry.request, entry.approvals)
             if not policy.identity.verified:
-                continue
+                continue  # pragma: no mutate (equivalent: unverified, the let-in's proof_checks are () too)
             for identity, version in ((entry.identity, rollout.version), (rollout.replaced, rollout.previous)):
                 if identity is not None and identity.token and version is not None:
                     audience = purpose_audience(policy.audience, PROMOTE, self.service, version, environment)
@@ -166,16 +166,17 @@ class DeploymentPipeline:
         if not policy.approval_required or state is None:
             return None
         rollout = state.rollout
-        serving = state.current
-        if rollout is not None and rollout.phase is not Phase.SUCCEEDED:
-            serving = rollout.previous
-        kept = rollout is not None and rollout.phase is Phase.SUCCEEDED and rollout.version in running
-        if rollout is not None and rollout.phase not in (Phase.ROLLED_BACK, Phase.ABORTED) and not kept:
+        if rollout is None:
+            return None  # nothing rolled out here, so nothing served (a version is current only by a rollout)
+        succeeded = rollout.phase is Phase.SUCCEEDED
+        kept = succeeded and rollout.version in running
+        if rollout.phase not in (Phase.ROLLED_BACK, Phase.ABORTED) and not kept:
             refusal = self._entry_problem(policy, environment, rollout)
             if refusal is not None:
                 return refusal
-        if serving is None or (rollout is not None and rollout.phase is Phase.SUCCEEDED) or serving in running:
-            return None  # nothing served beside the latest rollout (a succeeded one serves its own), or it runs
+        serving = rollout.previous  # served beside the latest rollout, or after it
+        if succeeded or serving is None or serving in running:
+            return None  # a succeeded rollout serves its own (judged above), nothing else serves, or it runs
         let_in = state.let_in
         if let_in is None or let_in.version != serving:
             return Refusal(
@@ -216,7 +217,8 @@ class DeploymentPipeline:
                     f"{rollout.previous} ({replaced.isoformat()}) which it replaces: an earlier promotion's proofs, "
                     f"replayed, so no cluster is moved for it ({remedy})",
                 )
-            proofs = attrs.evolve(proofs, checked_at=started) if proofs is not None else None
+            assert proofs is not None  # without proofs, _proven_at said why above
+            proofs = attrs.evolve(proofs, checked_at=started)
         before = EnvironmentState(requested=entry.request, approvals=entry.approvals)
         promoter = (rollout.started_by, rollout.started_by_id)
         count = count_approvals(
@@ -233,9 +235,10 @@ class DeploymentPipeline:
     def _replaced_at(self, policy: EnvironmentPolicy, environment: str, rollout: Rollout) -> datetime | None:
         """When the token of whoever let in the version *rollout* replaces was issued, where it still proves that
         (a token that can no longer be checked orders nothing: ``None``)."""
-        if rollout.replaced is None or rollout.previous is None:
+        replaced, previous = rollout.replaced, rollout.previous
+        if replaced is None or previous is None:  # pragma: no mutate (equivalent: either missing proves nothing)
             return None
-        found = _proven_at(policy, self.proofs, rollout.replaced, (self.service, rollout.previous, environment))
+        found = _proven_at(policy, self.proofs, replaced, (self.service, previous, environment))
         return None if isinstance(found, str) else found
 
     def _judged_here(self, environment: str) -> bool:
@@ -296,7 +299,11 @@ class DeploymentPipeline:
             if name in self.retired:
                 found.append(f"{where} is under way, but the platform file no longer names {name}: end it first")
                 continue
-            kept, now = _plan_change(rollout, self.platform.strategy_for(name, rollout.strategy))
+            strategy = self.platform.strategy_for(
+                name,  # pragma: no mutate (equivalent: a rollout always names its kind, so the name is never read)
+                rollout.strategy,
+            )
+            kept, now = _plan_change(rollout, strategy)
             if kept:
                 found.append(
                     f"{where} keeps {' and '.join(kept)} it started with; the file's {' and '.join(now)} apply from "
@@ -510,7 +517,8 @@ class DeploymentPipeline:
             return _refuse("approver-membership", _not_a_member(self.platform, groups, actor, user_id, environment))
         rollout = state.rollout
         if rollout and rollout.phase is Phase.AWAITING_APPROVAL and rollout.version == version:
-            step = rollout.waiting_for or ""
+            step = rollout.waiting_for
+            assert step is not None  # a rollout awaits approval only of the step its AwaitingApproval names
             if same_actor(rollout.started_by, rollout.started_by_id, actor, user_id):
                 return _refuse("self-approval", f"{actor} started this rollout and cannot approve its {step}")
             granted = ApprovalGranted(
@@ -638,7 +646,10 @@ class DeploymentPipeline:
         return {"service": self.service, "environment": environment, "version": version, "at": at, "actor": actor}
 
     def _strategy(self, env: Environment, kind: StrategyKind) -> CanaryStrategy | BlueGreenStrategy | RollingStrategy:
-        return self.platform.strategy_for(env.name, kind)
+        return self.platform.strategy_for(
+            env.name,  # pragma: no mutate (equivalent: a kind is always given, so the name is never read)
+            kind,
+        )
 
     def _first_step(
         self, env: Environment, kind: StrategyKind, version: str, actor: str, at: datetime
@@ -673,7 +684,7 @@ class DeploymentPipeline:
         return progress.blue_green(strategy, rollout, self.environments[env.name], base, at)
 
     def _continue_blue_green(self, env: Environment, rollout: Rollout, actor: str, at: datetime) -> tuple[Event, ...]:
-        strategy = self.platform.strategy_for(env.name, StrategyKind.BLUE_GREEN)
+        strategy = self._strategy(env, rollout.strategy)  # the rollout's own kind: blue-green, awaiting a step
         assert isinstance(strategy, BlueGreenStrategy)
         base = self._base(env.name, rollout.version, actor, at)
         return progress.blue_green_validation(strategy, rollout, self.environments[env.name], base, at)
@@ -736,7 +747,9 @@ def _identity_refusal(env: Environment, actor: str, identity: VerifiedIdentity |
 
 def _not_a_member(platform: Platform, groups: list[str], actor: str, user_id: str | None, environment: str) -> str:
     message = f"{actor} belongs to none of {', '.join(groups)}, who approve {environment}"
-    if user_id is None or not platform.approver_groups:
+    if user_id is None:  # by name: a member by login would have been one
+        return message
+    if not platform.approver_groups:
         return message
     for name in groups:
         group = platform.approver_group(name)

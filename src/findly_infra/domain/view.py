@@ -84,7 +84,13 @@ class EnvironmentView:
         if self.serving is not None:
             parts.append(f"serving {self.serving.version} {self.serving.weight}%")
         if self.candidate is not None:
-            kind = self.strategy.value if self.strategy else "candidate"
+            kind = (
+                self.strategy.value
+                if self.strategy
+                else (
+                    "candidate"  # pragma: no mutate (equivalent: a pipeline's candidate has a strategy)
+                )
+            )
             parts.append(f"{kind} {self.candidate.version} {self.candidate.weight}%")
         text = f"{self.phase.value} ({', '.join(parts) or 'nothing serving'})"
         text = f"{text} — {self.stopped}" if self.stopped else text

@@ -76,3 +76,27 @@ def test_a_kubernetes_retry_is_said_as_kubernetes(tmp_path: Path) -> None:
 )
 def test_the_dependency_is_named_by_the_call_or_else_its_cause(name: str, cause: str, said: str) -> None:
     assert said_dependency(name, cause) == said
+
+
+def test_a_log_line_goes_to_the_stderr_of_the_moment_not_one_closed_since(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host that runs ``main()`` again after swapping or closing its stderr (pytest sessions run one after another
+    in one process do) still gets each line; a line written to the stream of the first log ended the command with
+    exit 1 (ValueError: I/O operation on closed file)."""
+    import io
+
+    import structlog
+
+    from findly_infra import logs
+
+    monkeypatch.setattr(logs, "_configured", False)
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    try:
+        logger().info("rollout.step")
+        first.close()
+        monkeypatch.setattr("sys.stderr", second)
+        logger().info("rollout.following")
+    finally:
+        structlog.reset_defaults()
+        monkeypatch.setattr(logs, "_configured", False)
+    assert '"event": "rollout.following"' in second.getvalue()

@@ -32,10 +32,19 @@ def configure(stream: TextIO | None = None) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
-        logger_factory=structlog.PrintLoggerFactory(target),
+        # without a stream of its own, each line goes to the stderr of the moment: a process that swaps or closes
+        # its stderr after the first log (a host running main() again, pytest's capture of a later session) never
+        # has a line written to a closed stream (which ended the command with exit 1)
+        logger_factory=structlog.PrintLoggerFactory(stream) if stream is not None else _current_stderr,
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+def _current_stderr(*_names: Any) -> Any:
+    import structlog
+
+    return structlog.PrintLogger(sys.stderr)
 
 
 def logger() -> Any:

@@ -450,7 +450,9 @@ def test_a_driver_frozen_past_its_lease_never_writes_again_and_follows(state: st
         assert cli(where, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")[0] == 0
     assert cli(reference, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
     watch = [sys.executable, "-m", "findly_infra", "--json", "rollout", "fn-posts", "--env", "development", "--watch"]
-    slowed = {**os.environ, **env, "FINDLY_STEP_DELAY": "0.2", "FINDLY_LEASE_SECONDS": "1"}
+    # a rollout of some seconds, so that the second runner is up and following long before it ends, and a lease that
+    # a driver slowed by a loaded machine still renews in time (it runs out only while the driver is frozen)
+    slowed = {**os.environ, **env, "FINDLY_STEP_DELAY": "0.3", "FINDLY_LEASE_SECONDS": "2"}
     logs: list[list[bytes]] = [[], []]
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(subprocess.Popen(watch, env=slowed, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
@@ -470,12 +472,17 @@ def test_a_driver_frozen_past_its_lease_never_writes_again_and_follows(state: st
         finally:
             first.send_signal(signal.SIGCONT)
         assert taken, b"".join(logs[1])
-        outs = [first.communicate(timeout=180)[0], second.communicate(timeout=180)[0]]
+        # not communicate(): it reads stderr too, racing the reader threads for the lines the test looks at
+        outs = []
+        for runner in (first, second):
+            runner.wait(timeout=180)
+            assert runner.stdout is not None
+            outs.append(runner.stdout.read())
         for reader in readers:
             reader.join(30)
     assert [first.returncode, second.returncode] == [0, 0], logs
     assert all(b'"phase": "succeeded"' in out for out in outs)
-    assert any(b"rollout.following" in line for line in logs[0])  # woken up, it followed the new driver
+    assert any(b"rollout.following" in line for line in logs[0]), logs[0][-12:]  # woken up, it followed the new driver
     assert not any(b"Traceback" in line for log in logs for line in log)
     analyses = _analyses(state)
     compare_logs(_analyses(reference["FINDLY_STATE"]), analyses)

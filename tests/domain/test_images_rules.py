@@ -47,6 +47,8 @@ def test_the_length_bound_holds_at_its_edge_for_names_and_references() -> None:
     name = "a" * MAX_IMAGE_NAME
     assert image_name_problem(name) is None
     assert image_reference_problem(name + ":1.0") is None
+    bad_at_the_bound = "a" * (MAX_IMAGE_NAME - 1) + "!"  # as long as allowed: refused for its character, not its length
+    assert "'!' is in no image name" in (image_name_problem(bad_at_the_bound) or "")
     longer = "a" * (MAX_IMAGE_NAME + 1)
     said = f"an image name is at most {MAX_IMAGE_NAME} characters, this one has {MAX_IMAGE_NAME + 1}"
     assert image_name_problem(longer) == said

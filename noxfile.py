@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.error_on_external_run = True
@@ -50,11 +52,11 @@ def mutation(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Print the benchmark figures (nothing here asserts on time)."""
+    """Print every benchmark's figures, each beside its reference measured in the same run (nothing here asserts on
+    time). `nox -s bench -- render pipeline` runs the ones named."""
     session.install("-e", ".[dev]")
-    session.run("python", "benchmarks/startup.py")
-    session.run("python", "benchmarks/bad_input.py")
-    session.run("python", "benchmarks/validate.py")
-    session.run("python", "benchmarks/render.py")
-    session.run("python", "benchmarks/pipeline.py")
-    session.run("python", "benchmarks/prometheus.py")
+    chosen = set(session.posargs)
+    for script in sorted(Path("benchmarks").glob("*.py")):
+        if not chosen or script.stem in chosen:
+            session.log(f"== {script}")
+            session.run("python", str(script))

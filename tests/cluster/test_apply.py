@@ -108,7 +108,7 @@ def test_apply_creates_then_changes_nothing_and_diff_agrees(
     code, again, _ = cli(kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in")
     assert (code, again["counts"]["unchanged"], again["differs"]) == (0, 33, False)
     assert cluster.get("apps/v1", "Deployment", NS, "fn-posts") == stored  # not even a resourceVersion moved
-    assert len([a for a in cluster.audit if a.verb == "patch"]) == writes + 2 * 33  # dry run, then the apply
+    assert len([a for a in cluster.audit if a.verb == "patch"]) == writes + 33  # the dry run: nothing to apply
     code, clean, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
     assert (code, clean["differs"]) == (0, False)
 
@@ -368,10 +368,10 @@ def test_the_api_servers_failures_are_retried_or_named(cluster: KubernetesStandI
         assert report.counts["create"] == 33
         assert waits[:2] == [1.0, 1.0]  # as long as Retry-After said
         stamina.set_testing(True, attempts=5)  # no real waiting for the 5xx backoff
-        cluster.fail(503, method="GET", path="/deployments/fn-posts$", times=5)  # every attempt
+        cluster.fail(503, method="PATCH", path="/deployments/fn-posts$", times=5)  # every attempt
         with pytest.raises(DependencyUnavailableError) as unavailable:
             apply_environment(objects, production(), "production", NS)
-        assert f"the Kubernetes API server {cluster.url} did not get deployments.apps" in str(unavailable.value)
+        assert f"the Kubernetes API server {cluster.url} did not patch deployments.apps" in str(unavailable.value)
         assert "503" in str(unavailable.value)
     finally:
         stamina.set_testing(False)

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -40,6 +40,7 @@ def _path(kind: RenderedKind, namespace: str = "", name: str = "") -> str:
 
 
 _BY_KIND = {(kind.api_version, kind.kind): kind for kind in PRUNABLE}  # the kinds the platform renders
+_DISCOVERY = RenderedKind("v1", "APIGroupDiscoveryList", "apis", namespaced=False)  # how a discovery call is named
 _CUSTOM_GROUPS = {
     "networking.istio.io": "Istio",
     "security.istio.io": "Istio",
@@ -79,12 +80,24 @@ class KubernetesObjects:
     server: str = attrs.field(converter=redact_url)
     timeout: float = 10.0
     attempts: int = 5
+    _status: int = attrs.field(default=0, init=False, repr=False)
+    """The status of the last answer (an apply that created answers 201)."""
+    _content_type: str = attrs.field(default="", init=False, repr=False)
 
     # ---- the port ----------------------------------------------------------------------------------------------
 
     def apply(self, manifest: Mapping[str, Any], *, dry_run: bool = False, force: bool = False) -> dict[str, Any]:
         """Server-side apply *manifest* as ``findly-infra`` (strict field validation); the object as the server
         then holds it (or would, with *dry_run*)."""
+        return self.apply_object(manifest, dry_run=dry_run, force=force)[0]
+
+    def apply_object(
+        self, manifest: Mapping[str, Any], *, dry_run: bool = False, force: bool = False
+    ) -> tuple[dict[str, Any], bool]:
+        """As :meth:`apply`, and whether the apply created the object (or would, with *dry_run*): kube-apiserver
+        answers an apply that creates with 201 Created, one that patches with 200 — dry run or not
+        (k8s.io/apiserver/pkg/endpoints/handlers/patch.go, ``patchResource``: ``wasCreated`` → ``http.StatusCreated``).
+        One request."""
         kind = kind_of(str(manifest.get("apiVersion")), str(manifest.get("kind")))
         metadata = manifest.get("metadata") or {}
         name, namespace = str(metadata.get("name", "")), str(metadata.get("namespace", ""))
@@ -93,6 +106,7 @@ class KubernetesObjects:
             query.append(("dryRun", "All"))
         if force:
             query.append(("force", "true"))
+        self._status = 0
         body = self._call(
             "patch",
             kind,
@@ -104,10 +118,35 @@ class KubernetesObjects:
             manifest,
             "application/apply-patch+yaml",
         )
+        created = self._status == 201
         if body is None:  # an apply that created the object answers 201 with it; this is for a silent server
             found = self.get(kind.api_version, kind.kind, namespace, name)
-            return found or dict(manifest)
-        return body
+            return found or dict(manifest), created
+        return body, created
+
+    def served(self, kinds: Iterable[tuple[str, str]]) -> set[tuple[str, str]] | None:
+        """Which of *kinds* (``(apiVersion, kind)``) the cluster serves, from aggregated discovery — every group,
+        version and resource of ``/apis`` in one request (KEP-3352, GA in 1.30: ``Accept: application/json;
+        g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList``, as kubectl asks since 1.30; the core group, always
+        served, is not asked). ``None`` when the server answers the legacy document instead (an older server): then
+        ask :meth:`serves` per kind."""
+        wanted = {(api_version, kind) for api_version, kind in kinds if "/" in api_version}
+        found = {(api_version, kind) for api_version, kind in kinds if "/" not in api_version}
+        if not wanted:
+            return found
+        try:
+            document = self._call("get", _DISCOVERY, "", "", "GET", "/apis", [], None, None, accept=_AGGREGATED_V2)
+        except _NotFound:
+            return None
+        if "as=APIGroupDiscoveryList" not in self._content_type or document is None:
+            return None
+        for group in document.get("items") or []:
+            name = str((group.get("metadata") or {}).get("name") or "")
+            for version in group.get("versions") or []:
+                for resource in version.get("resources") or []:
+                    kind = str((resource.get("responseKind") or {}).get("kind") or "")
+                    found.add((f"{name}/{version.get('version')}", kind))
+        return found
 
     def get(self, api_version: str, kind_name: str, namespace: str, name: str) -> dict[str, Any] | None:
         kind = kind_of(api_version, kind_name)
@@ -161,6 +200,8 @@ class KubernetesObjects:
         query: list[tuple[str, str]],
         body: Any,
         content_type: str | None,
+        *,
+        accept: str = "application/json",
     ) -> dict[str, Any] | None:
         import stamina
 
@@ -175,7 +216,7 @@ class KubernetesObjects:
             backoff
         )
         try:
-            return caller(self._once, what, kind, method, path, query, body, content_type)
+            return caller(self._once, what, kind, method, path, query, body, content_type, accept)
         except _Retry as exc:
             raise DependencyUnavailableError(
                 f"the Kubernetes API server {self.server} did not {what}: {exc} (after {self.attempts} attempts)"
@@ -190,25 +231,37 @@ class KubernetesObjects:
         query: list[tuple[str, str]],
         body: Any,
         content_type: str | None,
+        accept: str = "application/json",
     ) -> dict[str, Any] | None:
         from urllib3.exceptions import HTTPError
 
-        response = self._send(method, path, query, body, content_type)
+        response = self._send(method, path, query, body, content_type, accept=accept)
         try:
             raw = response.read()
         except (HTTPError, OSError) as exc:  # the answer broke off
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
         document = _json(raw)
+        self._status = int(response.status)
+        self._content_type = str(_header(response, "Content-Type") or "")
         if 200 <= int(response.status) < 300:
             return document if isinstance(document, dict) else None
         self._judge(what, kind, method, response, raw, document)
         raise AssertionError("unreachable: _judge raises")  # pragma: no cover
 
-    def _send(self, method: str, path: str, query: list[tuple[str, str]], body: Any, content_type: str | None) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: Any,
+        content_type: str | None,
+        *,
+        accept: str = "application/json",
+    ) -> Any:
         """One HTTP request; its response unread (a watch streams it)."""
         from urllib3.exceptions import HTTPError
 
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         try:
@@ -389,9 +442,19 @@ def _manager(cause: str) -> str:
         return found.group(1).strip('"')
 
 
-def _retry_after(response: Any) -> float | None:
+_AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+"""Aggregated discovery first, the legacy document otherwise (client-go's discovery client asks the same way:
+``AcceptV2`` then ``application/json``, k8s.io/client-go/discovery/discovery_client.go)."""
+
+
+def _header(response: Any, name: str) -> str | None:
     getter = getattr(response, "getheader", None) or getattr(response, "headers", {}).get
-    value = getter("Retry-After") if callable(getter) else None
+    value = getter(name) if callable(getter) else None
+    return None if value is None else str(value)
+
+
+def _retry_after(response: Any) -> float | None:
+    value = _header(response, "Retry-After")
     try:
         return min(float(value), 60.0) if value is not None else None
     except ValueError:

@@ -13,6 +13,7 @@ drift) is listed as changing, with the manager that owns it now, where ``apply``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,13 @@ _CUSTOM = {
     "monitoring.coreos.com": "the Prometheus operator",
 }
 _BOOKKEEPING = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
+APPLIED = "findly-infra/applied"
+"""The annotation ``apply`` sets on each object it applies: a digest of the object as applied (without it). An object
+of ours whose annotation is the digest of what would be applied now, and that holds every value of it, is one the
+apply would not change — so it is neither dry-run nor applied again (kubectl's client-side apply keeps the whole
+object in ``kubectl.kubernetes.io/last-applied-configuration`` for the same purpose and skips an empty patch as
+``unchanged``: kubernetes/kubectl pkg/cmd/apply/patcher.go). Anything else that applies as ``findly-infra`` (a
+release's step) leaves it out, so the server removes it and the next ``apply`` looks again."""
 
 
 @attrs.frozen
@@ -147,7 +155,33 @@ _PAST = {"create": "created", "configure": "changed", "unchanged": "unchanged", 
 
 def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
     metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _BOOKKEEPING}
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k != APPLIED}
+    metadata.pop("annotations", None)
+    if annotations:
+        metadata["annotations"] = annotations
     return {**{k: v for k, v in obj.items() if k not in ("status", "metadata")}, "metadata": metadata}
+
+
+def _annotated(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """*manifest* with :data:`APPLIED`: the digest of the manifest as rendered (labels included)."""
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    metadata = dict(manifest.get("metadata") or {})
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), APPLIED: digest[:32]}
+    return {**manifest, "metadata": metadata}
+
+
+def _holds(live: Any, wanted: Any) -> bool:
+    """Whether *live* holds every value of *wanted*: each key of a map (more keys, such as the server's defaults,
+    are fine), each item of a list in order (a list of another length is not), each value equal and of its type."""
+    if isinstance(wanted, Mapping):
+        return isinstance(live, Mapping) and all(key in live and _holds(live[key], v) for key, v in wanted.items())
+    if isinstance(wanted, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(wanted)
+            and all(_holds(have, want) for have, want in zip(live, wanted, strict=True))
+        )
+    return type(live) is type(wanted) and live == wanted
 
 
 def _differences(before: Any, after: Any, path: str = "") -> list[str]:
@@ -191,7 +225,7 @@ def apply_environment(
     dry run found to change — none for an unchanged one. In a namespace the same apply creates, nothing can exist
     yet: there are no dry runs and no lists, one discovery request says whether the cluster serves every kind, and
     each object is applied once."""
-    ordered = _ordered(objects)
+    ordered = [_annotated(manifest) for manifest in _ordered(objects)]
     listed = _Listed(cluster, environment)
     try:  # the cluster checks everything before any change
         plan = _plan(cluster, ordered, listed, force=force, show_owned=False)
@@ -229,7 +263,7 @@ def diff_environment(
     Requests: one dry run per object, and one list per kind of ours in *namespace* (what is there now to compare
     with, and what would be pruned) instead of a get per object — kubectl diff gets each object and dry-runs it
     (kubernetes/kubectl pkg/cmd/diff/diff.go, ``InfoObject.Live`` and ``Merged``)."""
-    ordered = _ordered(objects)
+    ordered = [_annotated(manifest) for manifest in _ordered(objects)]
     listed = _Listed(cluster, environment)
     changes = [step.change for step in _plan(cluster, ordered, listed, force=False, show_owned=True)]
     if prune:
@@ -279,6 +313,9 @@ class _Step:
     manifest: Mapping[str, Any]
     change: Change
     live: Mapping[str, Any] | None
+    refresh: bool = False
+    """Unchanged but for :data:`APPLIED`: applied all the same (said as unchanged), so that the next run need not
+    ask."""
 
 
 def _plan(
@@ -301,12 +338,17 @@ def _plan(
             steps.append(_Step(manifest, change, None))
             continue
         live: Mapping[str, Any] | None = None
-        if kind == "Namespace" and not steps:  # written first: its own apply is its check, when it is new
+        if kind == "Namespace":  # cluster-scoped: read by name (the access grants its own namespace alone)
             live = cluster.get(api_version, kind, namespace, name)
-            if live is None:
+            if live is None and not steps:  # written first: its own apply is its check
                 listed.new_namespaces.add(name)
                 steps.append(_Step(manifest, Change(api_version, kind, namespace, name, "create"), None))
                 continue
+        else:
+            live = listed.of(api_version, kind, namespace).get(name)
+        if live is not None and _holds(live, manifest):  # as last applied, and nobody changed it: nothing to do
+            steps.append(_Step(manifest, Change(api_version, kind, namespace, name, "unchanged"), live))
+            continue
         steps.append(_dry_run(cluster, manifest, listed, live, force=force, show_owned=show_owned))
         if steps[-1].change.action == "create" and kind == "Namespace":
             listed.new_namespaces.add(name)
@@ -339,7 +381,8 @@ def _dry_run(
     live = live or listed.live(manifest)
     if live is None:  # deleted between the dry run and the read: it would be created
         return _Step(manifest, Change(api_version, kind, namespace, name, "create"), None)
-    return _Step(manifest, _compared(manifest, live, result, owned), live)
+    change = _compared(manifest, live, result, owned)
+    return _Step(manifest, change, live, refresh=_applied(live) != _applied(result))
 
 
 def _compared(
@@ -355,6 +398,10 @@ def _compared(
     note = f"owned by another manager: {', '.join(unplaced)}" if unplaced else ""
     action = "configure" if fields else "unchanged"
     return Change(api_version, kind, namespace, name, action, fields, note=note, owners=owners)
+
+
+def _applied(obj: Mapping[str, Any]) -> str | None:
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(APPLIED)
 
 
 def _check_served(cluster: ClusterObjects, unchecked: Sequence[tuple[str, str, str, str]]) -> None:
@@ -383,7 +430,7 @@ def _carry_out(cluster: ClusterObjects, plan: Sequence[_Step], *, force: bool) -
     """Apply, in order, what the plan found to change; an unchanged object is not sent again."""
     changes = []
     for step in plan:
-        if step.change.action == "unchanged":
+        if step.change.action == "unchanged" and not step.refresh:
             changes.append(step.change)
             continue
         result, created = cluster.apply_object(step.manifest, force=force)

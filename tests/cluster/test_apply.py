@@ -133,6 +133,8 @@ def test_apply_and_diff_make_one_request_per_object_or_fewer(
     wanted = production()
     count = len(wanted)
     kinds = len([kind for kind in PRUNABLE if kind.namespaced])
+    sent, verbs = requests_of(cluster, lambda: diff_environment(objects, wanted, "production", NS))
+    assert (sent, verbs) == (3, {"get": 1, "patch": 1, "create": 1})  # the Namespace read and dry-run, the kinds
     sent, verbs = requests_of(cluster, lambda: apply_environment(objects, wanted, "production", NS))
     assert sent == count + 2  # the Namespace read, one discovery request, one apply each
     assert verbs == {"get": 1, "patch": count, "create": count}  # an apply that creates is authorized as create too

@@ -228,7 +228,7 @@ def apply_environment(
     ordered = [_annotated(manifest) for manifest in _ordered(objects)]
     listed = _Listed(cluster, environment)
     try:  # the cluster checks everything before any change
-        plan = _plan(cluster, ordered, listed, force=force, show_owned=False)
+        plan = _plan(cluster, ordered, listed, force=force, show_owned=False, writing=not dry_run)
     except BadInputError as refused:
         if str(refused).endswith("nothing was changed"):
             raise
@@ -265,7 +265,7 @@ def diff_environment(
     (kubernetes/kubectl pkg/cmd/diff/diff.go, ``InfoObject.Live`` and ``Merged``)."""
     ordered = [_annotated(manifest) for manifest in _ordered(objects)]
     listed = _Listed(cluster, environment)
-    changes = [step.change for step in _plan(cluster, ordered, listed, force=False, show_owned=True)]
+    changes = [step.change for step in _plan(cluster, ordered, listed, force=False, show_owned=True, writing=False)]
     if prune:
         changes += _prune(cluster, ordered, listed, namespace, dry_run=True)
     return ClusterReport(environment, cluster.server, True, tuple(changes))
@@ -325,9 +325,11 @@ def _plan(
     *,
     force: bool,
     show_owned: bool,
+    writing: bool,
 ) -> list[_Step]:
-    """What applying *ordered* would do, as the cluster judges it: each object dry-run (its namespace new: only its
-    kind checked, by one discovery request for all of them)."""
+    """What applying *ordered* would do, as the cluster judges it: each object not as last applied dry-run (its
+    namespace new: only its kind checked, by one discovery request for all of them; a new Namespace the apply
+    writes first is checked by that write)."""
     steps: list[_Step] = []
     unchecked: list[tuple[str, str, str, str]] = []
     for manifest in ordered:
@@ -340,7 +342,7 @@ def _plan(
         live: Mapping[str, Any] | None = None
         if kind == "Namespace":  # cluster-scoped: read by name (the access grants its own namespace alone)
             live = cluster.get(api_version, kind, namespace, name)
-            if live is None and not steps:  # written first: its own apply is its check
+            if live is None and not steps and writing:  # written first: its own apply is its check
                 listed.new_namespaces.add(name)
                 steps.append(_Step(manifest, Change(api_version, kind, namespace, name, "create"), None))
                 continue

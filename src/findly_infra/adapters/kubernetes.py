@@ -80,9 +80,6 @@ class KubernetesObjects:
     server: str = attrs.field(converter=redact_url)
     timeout: float = 10.0
     attempts: int = 5
-    _status: int = attrs.field(default=0, init=False, repr=False)
-    """The status of the last answer (an apply that created answers 201)."""
-    _content_type: str = attrs.field(default="", init=False, repr=False)
 
     # ---- the port ----------------------------------------------------------------------------------------------
 
@@ -106,8 +103,7 @@ class KubernetesObjects:
             query.append(("dryRun", "All"))
         if force:
             query.append(("force", "true"))
-        self._status = 0
-        body = self._call(
+        answer = self._exchange(
             "patch",
             kind,
             namespace,
@@ -118,7 +114,7 @@ class KubernetesObjects:
             manifest,
             "application/apply-patch+yaml",
         )
-        created = self._status == 201
+        body, created = answer.document, answer.status == 201
         if body is None:  # an apply that created the object answers 201 with it; this is for a silent server
             found = self.get(kind.api_version, kind.kind, namespace, name)
             return found or dict(manifest), created
@@ -135,10 +131,11 @@ class KubernetesObjects:
         if not wanted:
             return found
         try:
-            document = self._call("get", _DISCOVERY, "", "", "GET", "/apis", [], None, None, accept=_AGGREGATED_V2)
+            answer = self._exchange("get", _DISCOVERY, "", "", "GET", "/apis", [], None, None, accept=_AGGREGATED_V2)
         except _NotFound:
             return None
-        if "as=APIGroupDiscoveryList" not in self._content_type or document is None:
+        document = answer.document
+        if "as=APIGroupDiscoveryList" not in answer.content_type or document is None:
             return None
         for group in document.get("items") or []:
             name = str((group.get("metadata") or {}).get("name") or "")
@@ -200,9 +197,24 @@ class KubernetesObjects:
         query: list[tuple[str, str]],
         body: Any,
         content_type: str | None,
+    ) -> dict[str, Any] | None:
+        """The document the server answered (retried as its status says; raised as its status means)."""
+        return self._exchange(verb, kind, namespace, name, method, path, query, body, content_type).document
+
+    def _exchange(  # noqa: PLR0917 - one request, every part named
+        self,
+        verb: str,
+        kind: RenderedKind,
+        namespace: str,
+        name: str,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: Any,
+        content_type: str | None,
         *,
         accept: str = "application/json",
-    ) -> dict[str, Any] | None:
+    ) -> _Answer:
         import stamina
 
         what = f"{verb} {kind.qualified}" + (f' "{name}"' if name else "") + (f" in {namespace}" if namespace else "")
@@ -232,7 +244,7 @@ class KubernetesObjects:
         body: Any,
         content_type: str | None,
         accept: str = "application/json",
-    ) -> dict[str, Any] | None:
+    ) -> _Answer:
         from urllib3.exceptions import HTTPError
 
         response = self._send(method, path, query, body, content_type, accept=accept)
@@ -241,10 +253,12 @@ class KubernetesObjects:
         except (HTTPError, OSError) as exc:  # the answer broke off
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
         document = _json(raw)
-        self._status = int(response.status)
-        self._content_type = str(_header(response, "Content-Type") or "")
         if 200 <= int(response.status) < 300:
-            return document if isinstance(document, dict) else None
+            return _Answer(
+                document if isinstance(document, dict) else None,
+                int(response.status),
+                str(_header(response, "Content-Type") or ""),
+            )
         self._judge(what, kind, method, response, raw, document)
         raise AssertionError("unreachable: _judge raises")  # pragma: no cover
 
@@ -401,6 +415,15 @@ def _json(raw: bytes | None) -> Any:
         return json.loads(raw) if raw else None
     except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes
         return None
+
+
+@attrs.frozen
+class _Answer:
+    """A successful answer: its document, its status (an apply that created is 201), its media type."""
+
+    document: dict[str, Any] | None
+    status: int
+    content_type: str
 
 
 class _NotFound(Exception):  # noqa: N818 - answered as None / [] by the port methods

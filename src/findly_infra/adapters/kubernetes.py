@@ -465,9 +465,13 @@ def _manager(cause: str) -> str:
         return found.group(1).strip('"')
 
 
-_AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
-"""Aggregated discovery first, the legacy document otherwise (client-go's discovery client asks the same way:
-``AcceptV2`` then ``application/json``, k8s.io/client-go/discovery/discovery_client.go)."""
+_AGGREGATED_V2 = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+)
+"""Aggregated discovery ``v2`` (1.30 on), else ``v2beta1`` (1.26 to 1.32, the same fields), else the legacy document —
+as client-go's discovery client asks (``AcceptV2``, ``AcceptV2Beta1``, then JSON: k8s.io/client-go/discovery/
+discovery_client.go)."""
 
 
 def _header(response: Any, name: str) -> str | None:

@@ -181,6 +181,30 @@ def test_an_object_a_release_step_applied_is_looked_at_again(
     assert APPLIED in live["metadata"]["annotations"]
 
 
+def test_an_object_only_missing_its_digest_gets_it_back_once_as_unchanged(
+    cluster: KubernetesStandIn, objects: KubernetesObjects
+) -> None:
+    """A release's step (or an older findly-infra) applied the same object without the digest: the next apply says
+    it is unchanged, writes the digest alone (its generation does not move: no pod restarts), and the one after sends
+    nothing for it."""
+    from findly_infra.application.cluster_apply import APPLIED
+
+    apply_environment(objects, production(), "production", NS)
+    (posts,) = [o for o in production() if object_key(o) == ("apps/v1", "Deployment", NS, "fn-posts")]
+    objects.apply(posts, force=True)
+    stepped = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
+    assert stepped is not None
+    assert APPLIED not in stepped["metadata"].get("annotations", {})
+    report = apply_environment(objects, production(), "production", NS)
+    assert not report.differs
+    live = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
+    assert live is not None
+    assert APPLIED in live["metadata"]["annotations"]
+    assert live["metadata"]["generation"] == stepped["metadata"]["generation"]
+    _, verbs = requests_of(cluster, lambda: apply_environment(objects, production(), "production", NS))
+    assert "patch" not in verbs
+
+
 def test_diff_shows_the_fields_that_drifted_and_apply_brings_them_back(
     cluster: KubernetesStandIn, objects: KubernetesObjects, kubeconfig: Path, tmp_path: Path
 ) -> None:

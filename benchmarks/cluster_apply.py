@@ -11,7 +11,8 @@ counted by the stand-in: those to an object or a kind (the audit log) per object
 cached, as an installed package has it (``PYTHONDONTWRITEBYTECODE`` is removed from their environment and a first,
 uncounted round writes it), and beside them the floor of any `findly-infra` command on this platform: `findly-infra
 validate` (Python, the CLI and the platform file, no cluster) and `import kubernetes` (the client library the adapter
-reads the kubeconfig with).
+reads the kubeconfig with) — and the apply's own work: the same steps in this process, the client thread's CPU
+(``time.thread_time``; the stand-in answers from its own threads).
 
     python benchmarks/cluster_apply.py [--rounds 5] [--env production]
 """
@@ -26,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,29 @@ def one_round(
     return results
 
 
+def in_process(environment: str, objects: list[dict[str, Any]]) -> dict[str, float]:
+    """The client thread's CPU seconds for each step, in this process (imports and startup not counted)."""
+    from findly_infra.adapters.kubernetes import connect
+    from findly_infra.application.cluster_apply import apply_environment, diff_environment
+
+    namespace = next(str(o["metadata"]["name"]) for o in objects if o["kind"] == "Namespace")
+    spent: dict[str, float] = {}
+    with KubernetesStandIn() as cluster, tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "kubeconfig"
+        config.write_text(yaml.safe_dump(cluster.kubeconfig()))
+        api = connect(context="stand-in", kubeconfig=str(config))
+        steps: list[Callable[[], object]] = [
+            lambda: apply_environment(api, objects, environment, namespace),
+            lambda: apply_environment(api, objects, environment, namespace),
+            lambda: diff_environment(api, objects, environment, namespace),
+        ]
+        for step, run in zip(STEPS, steps, strict=True):
+            start = time.thread_time()
+            run()
+            spent[step] = time.thread_time() - start
+    return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
@@ -121,10 +146,11 @@ def main() -> None:
     count = len(objects)
     one_round(kubectl, args.env, objects)  # writes our bytecode, as installing a package does: not counted
     rounds = [one_round(kubectl, args.env, objects) for _ in range(args.rounds)]
+    inside = [in_process(args.env, objects) for _ in range(args.rounds)]
     print(f"{args.env}: {count} objects; median of {args.rounds} rounds, each tool on its own fresh stand-in")
     print(
         f"{'':26} {'requests/object':>15} {'(+ discovery)':>13} {'kubectl':>8} {'(+ discovery)':>13} "
-        f"{'CPU s':>6} {'kubectl':>8} {'CPU ratio':>9}"
+        f"{'CPU s':>6} {'kubectl':>8} {'CPU ratio':>9} {'in process':>10}"
     )
 
     def median(step: str, tool: str, field: int) -> float:
@@ -137,7 +163,8 @@ def main() -> None:
         print(
             f"{step:26} {median(step, 'ours', 0) / count:15.2f} {median(step, 'ours', 1):13.0f} "
             f"{median(step, 'kubectl', 0) / count:8.2f} {median(step, 'kubectl', 1):13.0f} "
-            f"{median(step, 'ours', 2):6.2f} {median(step, 'kubectl', 2):8.2f} {ratio(step):9.2f}"
+            f"{median(step, 'ours', 2):6.2f} {median(step, 'kubectl', 2):8.2f} {ratio(step):9.2f} "
+            f"{statistics.median(spent[step] for spent in inside):10.3f}"
         )
 
     validate = statistics.median(result[("floor", "validate")][2] for result in rounds)

@@ -3,8 +3,8 @@
 
 The stand-in records each request as RBAC sees it (verb, API group, resource, namespace, name; an apply that creates
 is authorized as ``create`` too, as kube-apiserver does), so the check runs on what the adapter really did through the
-real client, over whole runs: a first apply, a switch of strategy waited for until ready, an unchanged apply, a diff,
-and a prune of everything."""
+real client, over whole runs: a first apply, one after someone took our label off an object of each kind, a switch of
+strategy waited for until ready, an unchanged apply, a diff, and a prune of everything."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ pytest.importorskip("kubernetes", reason="the kubernetes extra: pip install 'fin
 from findly_infra import load_platform
 from findly_infra.adapters.kubernetes import connect
 from findly_infra.application.cluster_apply import apply_environment
+from findly_infra.domain.cluster import PRUNABLE
 from findly_infra.render.access import access_objects
 from findly_infra.render.objects import environment_objects, for_apply
 from findly_infra.testing.kubernetes import AuditRecord, KubernetesStandIn
@@ -82,6 +83,22 @@ def _ready_once_watched(cluster: KubernetesStandIn, namespace: str) -> None:
         cluster.mark_ready(namespace, deployment["metadata"]["name"])
 
 
+def unlabel(url: str, manifest: dict[str, Any], label: str) -> None:
+    """What ``kubectl label KIND NAME LABEL-`` sends: a merge patch removing the label, as ``kubectl-label``."""
+    api_version, kind, name = manifest["apiVersion"], manifest["kind"], manifest["metadata"]["name"]
+    root = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+    plural = next(k.plural for k in PRUNABLE if (k.api_version, k.kind) == (api_version, kind))
+    path = f"{root}/namespaces/{manifest['metadata']['namespace']}/{plural}/{name}?fieldManager=kubectl-label"
+    request = urllib.request.Request(
+        url + path,
+        data=json.dumps({"metadata": {"labels": {label: None}}}).encode(),
+        method="PATCH",
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+
 def allowed(record: AuditRecord, access: list[dict[str, Any]], namespace: str) -> bool:
     """Whether the rendered Role (in *namespace*) or ClusterRole (by resource name) allows *record*."""
     for item in access:
@@ -128,6 +145,13 @@ def test_the_rendered_access_allows_exactly_what_apply_diff_and_prune_do(environ
         start = len(cluster.audit)
         before = for_apply(environment_objects(_as_canary(environment), environment), environment)
         apply_environment(objects, before, environment, namespace)  # as a canary environment (mesh routing) first
+        # someone takes our environment label off one object of each kind (`kubectl label … findly-infra/environment-`):
+        # not in the lists of ours any more, each is read by name, and the next apply takes it back — what `get` is for
+        stripped = {(o["apiVersion"], o["kind"]): o for o in before if o["kind"] != "Namespace"}.values()
+        for manifest in stripped:
+            unlabel(cluster.url, manifest, "findly-infra/environment")
+        retaken = apply_environment(objects, before, environment, namespace)
+        assert retaken.counts["configure"] == len(stripped)
         helper = threading.Thread(target=_ready_once_watched, args=(cluster, namespace))
         helper.start()  # its own strategy now: the rest pruned, and waited for until ready
         assert apply_environment(objects, wanted, environment, namespace, wait=10).not_ready == ()

@@ -18,10 +18,10 @@ pytest.importorskip("kubernetes", reason="the kubernetes extra: pip install 'fin
 
 from findly_infra import load_platform
 from findly_infra.adapters.kubernetes import AccessDeniedError, KubernetesObjects, connect
-from findly_infra.application.cluster_apply import apply_environment
+from findly_infra.application.cluster_apply import apply_environment, diff_environment
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.cli import EXIT_BAD_INPUT, EXIT_DEPENDENCY, EXIT_DRIFT
-from findly_infra.domain.cluster import object_key
+from findly_infra.domain.cluster import PRUNABLE, object_key
 from findly_infra.render.objects import environment_objects, for_apply
 from findly_infra.testing.kubernetes import KubernetesStandIn
 from tests.conftest import EXAMPLE, KUBECTL_INSTALL, PAST, require_tool
@@ -108,9 +108,101 @@ def test_apply_creates_then_changes_nothing_and_diff_agrees(
     code, again, _ = cli(kubeconfig, tmp_path, "apply", "--env", "production", "--context", "stand-in")
     assert (code, again["counts"]["unchanged"], again["differs"]) == (0, 33, False)
     assert cluster.get("apps/v1", "Deployment", NS, "fn-posts") == stored  # not even a resourceVersion moved
-    assert len([a for a in cluster.audit if a.verb == "patch"]) == writes + 2 * 33  # dry run, then the apply
+    assert len([a for a in cluster.audit if a.verb == "patch"]) == writes  # as applied, and nobody changed it
     code, clean, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
     assert (code, clean["differs"]) == (0, False)
+
+
+def requests_of(cluster: KubernetesStandIn, run: Any) -> tuple[int, dict[str, int]]:
+    """The requests *run* made (discovery included) and the resource requests by verb (the audit log)."""
+    before, audited = cluster.requests, len(cluster.audit)
+    run()
+    verbs: dict[str, int] = {}
+    for record in cluster.audit[audited:]:
+        verbs[record.verb] = verbs.get(record.verb, 0) + 1
+    return cluster.requests - before, verbs
+
+
+def test_apply_and_diff_make_one_request_per_object_or_fewer(
+    cluster: KubernetesStandIn, objects: KubernetesObjects
+) -> None:
+    """Issue 24: a get, a dry run, a get and an apply per object (4), and a get and a dry run per object for diff.
+    Now: a namespace the apply creates holds nothing yet, so each object is applied once (the Namespace read first,
+    and one discovery request for the kinds); an unchanged apply or diff lists each kind of ours once and sends no
+    object; one object changed costs its dry run and its apply, and no other object is sent."""
+    wanted = production()
+    count = len(wanted)
+    kinds = len([kind for kind in PRUNABLE if kind.namespaced])
+    sent, verbs = requests_of(cluster, lambda: diff_environment(objects, wanted, "production", NS))
+    assert (sent, verbs) == (3, {"get": 1, "patch": 1, "create": 1})  # the Namespace read and dry-run, the kinds
+    sent, verbs = requests_of(cluster, lambda: apply_environment(objects, wanted, "production", NS))
+    assert sent == count + 2  # the Namespace read, one discovery request, one apply each
+    assert verbs == {"get": 1, "patch": count, "create": count}  # an apply that creates is authorized as create too
+    for run in (
+        lambda: apply_environment(objects, wanted, "production", NS),
+        lambda: diff_environment(objects, wanted, "production", NS),
+        lambda: apply_environment(objects, wanted, "production", NS, dry_run=True),
+    ):
+        sent, verbs = requests_of(cluster, run)
+        assert verbs == {"get": 1, "list": kinds}  # nothing sent: every object is as last applied
+        assert sent == kinds + 1
+    changed = production({"fn-posts": "2.0.0"})
+    reports = []
+    sent, verbs = requests_of(cluster, lambda: reports.append(apply_environment(objects, changed, "production", NS)))
+    moved = sorted(c.name for c in reports[0].changes if c.action != "unchanged")
+    assert moved == ["fn-posts", "fn-posts-green"]  # its two tracks' image
+    assert verbs == {"get": 1, "list": kinds, "patch": 2 * len(moved)}  # each one's dry run and its apply
+    patched = [record.name for record in cluster.audit if record.verb == "patch"][-2 * len(moved) :]
+    assert sorted(patched) == sorted(moved * 2)
+
+
+def test_an_object_a_release_step_applied_is_looked_at_again(
+    cluster: KubernetesStandIn, objects: KubernetesObjects
+) -> None:
+    """A release's step applies a Deployment as ``findly-infra`` without the digest ``apply`` leaves: the server
+    removes it, and the next ``apply`` dry-runs the object again instead of taking it as unchanged."""
+    from findly_infra.application.cluster_apply import APPLIED
+
+    apply_environment(objects, production(), "production", NS)
+    (posts,) = [o for o in production() if object_key(o) == ("apps/v1", "Deployment", NS, "fn-posts")]
+    stepped = json.loads(json.dumps(posts))
+    stepped["spec"]["template"]["spec"]["containers"][0]["image"] = "gcr.io/findly-now/fn-posts:3.0.0"
+    objects.apply(stepped, force=True)
+    live = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
+    assert live is not None
+    assert APPLIED not in live["metadata"].get("annotations", {})
+    report = apply_environment(objects, production(), "production", NS)
+    assert [(c.name, c.fields) for c in report.changes if c.action != "unchanged"] == [
+        ("fn-posts", ("spec.template.spec.containers[0].image",))
+    ]
+    live = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
+    assert live is not None
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "gcr.io/findly-now/fn-posts:latest"
+    assert APPLIED in live["metadata"]["annotations"]
+
+
+def test_an_object_only_missing_its_digest_gets_it_back_once_as_unchanged(
+    cluster: KubernetesStandIn, objects: KubernetesObjects
+) -> None:
+    """A release's step (or an older findly-infra) applied the same object without the digest: the next apply says
+    it is unchanged, writes the digest alone (its generation does not move: no pod restarts), and the one after sends
+    nothing for it."""
+    from findly_infra.application.cluster_apply import APPLIED
+
+    apply_environment(objects, production(), "production", NS)
+    (posts,) = [o for o in production() if object_key(o) == ("apps/v1", "Deployment", NS, "fn-posts")]
+    objects.apply(posts, force=True)
+    stepped = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
+    assert stepped is not None
+    assert APPLIED not in stepped["metadata"].get("annotations", {})
+    report = apply_environment(objects, production(), "production", NS)
+    assert not report.differs
+    live = cluster.get("apps/v1", "Deployment", NS, "fn-posts")
+    assert live is not None
+    assert APPLIED in live["metadata"]["annotations"]
+    assert live["metadata"]["generation"] == stepped["metadata"]["generation"]
+    _, verbs = requests_of(cluster, lambda: apply_environment(objects, production(), "production", NS))
+    assert "patch" not in verbs
 
 
 def test_diff_shows_the_fields_that_drifted_and_apply_brings_them_back(
@@ -368,14 +460,15 @@ def test_the_api_servers_failures_are_retried_or_named(cluster: KubernetesStandI
         assert report.counts["create"] == 33
         assert waits[:2] == [1.0, 1.0]  # as long as Retry-After said
         stamina.set_testing(True, attempts=5)  # no real waiting for the 5xx backoff
-        cluster.fail(503, method="GET", path="/deployments/fn-posts$", times=5)  # every attempt
+        cluster.fail(503, method="GET", path="/deployments$", times=5)  # every attempt
         with pytest.raises(DependencyUnavailableError) as unavailable:
             apply_environment(objects, production(), "production", NS)
-        assert f"the Kubernetes API server {cluster.url} did not get deployments.apps" in str(unavailable.value)
+        assert f"the Kubernetes API server {cluster.url} did not list deployments.apps" in str(unavailable.value)
         assert "503" in str(unavailable.value)
     finally:
         stamina.set_testing(False)
         stamina.instrumentation.set_on_retry_hooks(None)
+    objects.delete("networking.istio.io/v1", "VirtualService", NS, "fn-posts")  # to be applied again
     cluster.fail(
         403,
         method="PATCH",

@@ -71,6 +71,38 @@ def test_discovery_names_the_groups_and_resources_the_adapter_uses(api: client.A
     assert {"deployments", "deployments/status"} <= resources
 
 
+def test_aggregated_discovery_is_served_to_a_client_that_asks_for_it(cluster: KubernetesStandIn) -> None:
+    """KEP-3352 (GA in 1.30): ``Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`` at
+    ``/apis`` (and ``/api`` for the core group) gets every group, version and resource in one document, with that
+    media type; a client that does not ask gets the legacy ``APIGroupList`` (aggregated/wrapper.go)."""
+    import urllib.request
+
+    def get(path: str, accept: str) -> tuple[str, dict[str, Any]]:
+        request = urllib.request.Request(cluster.url + path, headers={"Accept": accept})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return str(answer.headers["Content-Type"]), json.loads(answer.read())
+
+    wanted = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    content_type, document = get("/apis", f"{wanted},application/json")
+    assert content_type == wanted
+    assert (document["kind"], document["apiVersion"]) == ("APIGroupDiscoveryList", "apidiscovery.k8s.io/v2")
+    (apps,) = [group for group in document["items"] if group["metadata"]["name"] == "apps"]
+    (v1,) = apps["versions"]
+    (deployments,) = [r for r in v1["resources"] if r["resource"] == "deployments"]
+    assert deployments["responseKind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
+    assert (deployments["scope"], v1["freshness"]) == ("Namespaced", "Current")
+    assert {sub["subresource"] for sub in deployments["subresources"]} == {"status", "scale"}
+    assert "" not in {group["metadata"]["name"] for group in document["items"]}  # the core group is /api's
+    content_type, core = get("/api", wanted)
+    assert [group["metadata"]["name"] for group in core["items"]] == [""]
+    namespaces = [r for r in core["items"][0]["versions"][0]["resources"] if r["resource"] == "namespaces"]
+    assert namespaces[0]["scope"] == "Cluster"
+    content_type, legacy = get("/apis", "application/json")
+    assert (content_type, legacy["kind"]) == ("application/json", "APIGroupList")
+    content_type, legacy = get("/apis", wanted.replace("v=v2;", "v=v2beta1;"))  # removed in 1.33: not served
+    assert legacy["kind"] == "APIGroupList"
+
+
 # ---- validation --------------------------------------------------------------------------------------------------
 
 

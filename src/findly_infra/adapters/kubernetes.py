@@ -18,7 +18,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -40,6 +40,7 @@ def _path(kind: RenderedKind, namespace: str = "", name: str = "") -> str:
 
 
 _BY_KIND = {(kind.api_version, kind.kind): kind for kind in PRUNABLE}  # the kinds the platform renders
+_DISCOVERY = RenderedKind("v1", "APIGroupDiscoveryList", "apis", namespaced=False)  # how a discovery call is named
 _CUSTOM_GROUPS = {
     "networking.istio.io": "Istio",
     "security.istio.io": "Istio",
@@ -85,6 +86,15 @@ class KubernetesObjects:
     def apply(self, manifest: Mapping[str, Any], *, dry_run: bool = False, force: bool = False) -> dict[str, Any]:
         """Server-side apply *manifest* as ``findly-infra`` (strict field validation); the object as the server
         then holds it (or would, with *dry_run*)."""
+        return self.apply_object(manifest, dry_run=dry_run, force=force)[0]
+
+    def apply_object(
+        self, manifest: Mapping[str, Any], *, dry_run: bool = False, force: bool = False
+    ) -> tuple[dict[str, Any], bool]:
+        """As :meth:`apply`, and whether the apply created the object (or would, with *dry_run*): kube-apiserver
+        answers an apply that creates with 201 Created, one that patches with 200 — dry run or not
+        (k8s.io/apiserver/pkg/endpoints/handlers/patch.go, ``patchResource``: ``wasCreated`` → ``http.StatusCreated``).
+        One request."""
         kind = kind_of(str(manifest.get("apiVersion")), str(manifest.get("kind")))
         metadata = manifest.get("metadata") or {}
         name, namespace = str(metadata.get("name", "")), str(metadata.get("namespace", ""))
@@ -93,7 +103,7 @@ class KubernetesObjects:
             query.append(("dryRun", "All"))
         if force:
             query.append(("force", "true"))
-        body = self._call(
+        answer = self._exchange(
             "patch",
             kind,
             namespace,
@@ -104,10 +114,36 @@ class KubernetesObjects:
             manifest,
             "application/apply-patch+yaml",
         )
+        body, created = answer.document, answer.status == 201
         if body is None:  # an apply that created the object answers 201 with it; this is for a silent server
             found = self.get(kind.api_version, kind.kind, namespace, name)
-            return found or dict(manifest)
-        return body
+            return found or dict(manifest), created
+        return body, created
+
+    def served(self, kinds: Iterable[tuple[str, str]]) -> set[tuple[str, str]] | None:
+        """Which of *kinds* (``(apiVersion, kind)``) the cluster serves, from aggregated discovery — every group,
+        version and resource of ``/apis`` in one request (KEP-3352, GA in 1.30: ``Accept: application/json;
+        g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList``, as kubectl asks since 1.30; the core group, always
+        served, is not asked). ``None`` when the server answers the legacy document instead (an older server): then
+        ask :meth:`serves` per kind."""
+        wanted = {(api_version, kind) for api_version, kind in kinds if "/" in api_version}
+        found = {(api_version, kind) for api_version, kind in kinds if "/" not in api_version}
+        if not wanted:
+            return found
+        try:
+            answer = self._exchange("get", _DISCOVERY, "", "", "GET", "/apis", [], None, None, accept=_AGGREGATED_V2)
+        except _NotFound:
+            return None
+        document = answer.document
+        if "as=APIGroupDiscoveryList" not in answer.content_type or document is None:
+            return None
+        for group in document.get("items") or []:
+            name = str((group.get("metadata") or {}).get("name") or "")
+            for version in group.get("versions") or []:
+                for resource in version.get("resources") or []:
+                    kind = str((resource.get("responseKind") or {}).get("kind") or "")
+                    found.add((f"{name}/{version.get('version')}", kind))
+        return found
 
     def get(self, api_version: str, kind_name: str, namespace: str, name: str) -> dict[str, Any] | None:
         kind = kind_of(api_version, kind_name)
@@ -162,6 +198,23 @@ class KubernetesObjects:
         body: Any,
         content_type: str | None,
     ) -> dict[str, Any] | None:
+        """The document the server answered (retried as its status says; raised as its status means)."""
+        return self._exchange(verb, kind, namespace, name, method, path, query, body, content_type).document
+
+    def _exchange(  # noqa: PLR0917 - one request, every part named
+        self,
+        verb: str,
+        kind: RenderedKind,
+        namespace: str,
+        name: str,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: Any,
+        content_type: str | None,
+        *,
+        accept: str = "application/json",
+    ) -> _Answer:
         import stamina
 
         what = f"{verb} {kind.qualified}" + (f' "{name}"' if name else "") + (f" in {namespace}" if namespace else "")
@@ -175,7 +228,7 @@ class KubernetesObjects:
             backoff
         )
         try:
-            return caller(self._once, what, kind, method, path, query, body, content_type)
+            return caller(self._once, what, kind, method, path, query, body, content_type, accept)
         except _Retry as exc:
             raise DependencyUnavailableError(
                 f"the Kubernetes API server {self.server} did not {what}: {exc} (after {self.attempts} attempts)"
@@ -190,25 +243,39 @@ class KubernetesObjects:
         query: list[tuple[str, str]],
         body: Any,
         content_type: str | None,
-    ) -> dict[str, Any] | None:
+        accept: str = "application/json",
+    ) -> _Answer:
         from urllib3.exceptions import HTTPError
 
-        response = self._send(method, path, query, body, content_type)
+        response = self._send(method, path, query, body, content_type, accept=accept)
         try:
             raw = response.read()
         except (HTTPError, OSError) as exc:  # the answer broke off
             raise _Retry(f"{type(exc).__name__}: {exc}") from None
         document = _json(raw)
         if 200 <= int(response.status) < 300:
-            return document if isinstance(document, dict) else None
+            return _Answer(
+                document if isinstance(document, dict) else None,
+                int(response.status),
+                str(_header(response, "Content-Type") or ""),
+            )
         self._judge(what, kind, method, response, raw, document)
         raise AssertionError("unreachable: _judge raises")  # pragma: no cover
 
-    def _send(self, method: str, path: str, query: list[tuple[str, str]], body: Any, content_type: str | None) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: Any,
+        content_type: str | None,
+        *,
+        accept: str = "application/json",
+    ) -> Any:
         """One HTTP request; its response unread (a watch streams it)."""
         from urllib3.exceptions import HTTPError
 
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         try:
@@ -350,6 +417,15 @@ def _json(raw: bytes | None) -> Any:
         return None
 
 
+@attrs.frozen
+class _Answer:
+    """A successful answer: its document, its status (an apply that created is 201), its media type."""
+
+    document: dict[str, Any] | None
+    status: int
+    content_type: str
+
+
 class _NotFound(Exception):  # noqa: N818 - answered as None / [] by the port methods
     pass
 
@@ -389,9 +465,23 @@ def _manager(cause: str) -> str:
         return found.group(1).strip('"')
 
 
-def _retry_after(response: Any) -> float | None:
+_AGGREGATED_V2 = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+)
+"""Aggregated discovery ``v2`` (1.30 on), else ``v2beta1`` (1.26 to 1.32, the same fields), else the legacy document —
+as client-go's discovery client asks (``AcceptV2``, ``AcceptV2Beta1``, then JSON: k8s.io/client-go/discovery/
+discovery_client.go)."""
+
+
+def _header(response: Any, name: str) -> str | None:
     getter = getattr(response, "getheader", None) or getattr(response, "headers", {}).get
-    value = getter("Retry-After") if callable(getter) else None
+    value = getter(name) if callable(getter) else None
+    return None if value is None else str(value)
+
+
+def _retry_after(response: Any) -> float | None:
+    value = _header(response, "Retry-After")
     try:
         return min(float(value), 60.0) if value is not None else None
     except ValueError:

@@ -13,6 +13,7 @@ drift) is listed as changing, with the manager that owns it now, where ``apply``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,13 @@ _CUSTOM = {
     "monitoring.coreos.com": "the Prometheus operator",
 }
 _BOOKKEEPING = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
+APPLIED = "findly-infra/applied"
+"""The annotation ``apply`` sets on each object it applies: a digest of the object as applied (without it). An object
+of ours whose annotation is the digest of what would be applied now, and that holds every value of it, is one the
+apply would not change — so it is neither dry-run nor applied again (kubectl's client-side apply keeps the whole
+object in ``kubectl.kubernetes.io/last-applied-configuration`` for the same purpose and skips an empty patch as
+``unchanged``: kubernetes/kubectl pkg/cmd/apply/patcher.go). Anything else that applies as ``findly-infra`` (a
+release's step) leaves it out, so the server removes it and the next ``apply`` looks again."""
 
 
 @attrs.frozen
@@ -147,7 +155,33 @@ _PAST = {"create": "created", "configure": "changed", "unchanged": "unchanged", 
 
 def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
     metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _BOOKKEEPING}
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k != APPLIED}
+    metadata.pop("annotations", None)
+    if annotations:
+        metadata["annotations"] = annotations
     return {**{k: v for k, v in obj.items() if k not in ("status", "metadata")}, "metadata": metadata}
+
+
+def _annotated(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """*manifest* with :data:`APPLIED`: the digest of the manifest as rendered (labels included)."""
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    metadata = dict(manifest.get("metadata") or {})
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), APPLIED: digest[:32]}
+    return {**manifest, "metadata": metadata}
+
+
+def _holds(live: Any, wanted: Any) -> bool:
+    """Whether *live* holds every value of *wanted*: each key of a map (more keys, such as the server's defaults,
+    are fine), each item of a list in order (a list of another length is not), each value equal and of its type."""
+    if isinstance(wanted, Mapping):
+        return isinstance(live, Mapping) and all(key in live and _holds(live[key], v) for key, v in wanted.items())
+    if isinstance(wanted, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(wanted)
+            and all(_holds(have, want) for have, want in zip(live, wanted, strict=True))
+        )
+    return type(live) is type(wanted) and live == wanted
 
 
 def _differences(before: Any, after: Any, path: str = "") -> list[str]:
@@ -184,17 +218,24 @@ def apply_environment(
     """Apply *objects* (the environment's, labelled by ``render.objects.for_apply``) to *cluster*; with *dry_run*,
     only say what would change. Objects of ours for *environment* in *namespace* that *objects* lacks are pruned.
     With *wait* (seconds), then wait until every Deployment applied is ready — the ones that fail or run out of time
-    are in ``not_ready`` with the cluster's reason."""
-    ordered = _ordered(objects)
+    are in ``not_ready`` with the cluster's reason.
+
+    Requests: one server-side dry run per object (the check before anything changes, and what it would change), one
+    list per kind of ours in *namespace* (what is there now, and what to prune), and one real apply per object the
+    dry run found to change — none for an unchanged one. In a namespace the same apply creates, nothing can exist
+    yet: there are no dry runs and no lists, one discovery request says whether the cluster serves every kind, and
+    each object is applied once."""
+    ordered = [_annotated(manifest) for manifest in _ordered(objects)]
+    listed = _Listed(cluster, environment)
     try:  # the cluster checks everything before any change
-        planned = _pass(cluster, ordered, dry_run=True, force=force, show_owned=False)
+        plan = _plan(cluster, ordered, listed, force=force, show_owned=False, writing=not dry_run)
     except BadInputError as refused:
         if str(refused).endswith("nothing was changed"):
             raise
         raise type(refused)(f"{refused}; nothing was changed") from None
-    changes = planned if dry_run else _pass(cluster, ordered, dry_run=False, force=force, show_owned=False)
+    changes = [step.change for step in plan] if dry_run else _carry_out(cluster, plan, force=force)
     if prune:
-        changes += _prune(cluster, ordered, environment, namespace, dry_run=dry_run)
+        changes += _prune(cluster, ordered, listed, namespace, dry_run=dry_run)
     if wait is None or dry_run:
         return ClusterReport(environment, cluster.server, dry_run, tuple(changes))
     not_ready = []
@@ -217,51 +258,189 @@ def diff_environment(
     """How *cluster* differs from *objects*: a server-side dry run of each, and the objects of ours that would be
     pruned. A field another manager owns now is listed as changing, with that manager (``owners``): the object is
     dry-run again with ``force``, as ``kubectl diff --server-side --force-conflicts`` does — a drift check says what
-    differs, where ``apply`` refuses to take such a field back unless forced."""
-    ordered = _ordered(objects)
-    changes = _pass(cluster, ordered, dry_run=True, force=False, show_owned=True)
+    differs, where ``apply`` refuses to take such a field back unless forced.
+
+    Requests: one dry run per object, and one list per kind of ours in *namespace* (what is there now to compare
+    with, and what would be pruned) instead of a get per object — kubectl diff gets each object and dry-runs it
+    (kubernetes/kubectl pkg/cmd/diff/diff.go, ``InfoObject.Live`` and ``Merged``)."""
+    ordered = [_annotated(manifest) for manifest in _ordered(objects)]
+    listed = _Listed(cluster, environment)
+    changes = [step.change for step in _plan(cluster, ordered, listed, force=False, show_owned=True, writing=False)]
     if prune:
-        changes += _prune(cluster, ordered, environment, namespace, dry_run=True)
+        changes += _prune(cluster, ordered, listed, namespace, dry_run=True)
     return ClusterReport(environment, cluster.server, True, tuple(changes))
 
 
-def _pass(
-    cluster: ClusterObjects, ordered: Sequence[Mapping[str, Any]], *, dry_run: bool, force: bool, show_owned: bool
-) -> list[Change]:
-    changes: list[Change] = []
-    new_namespaces: set[str] = set()
+@attrs.define
+class _Listed:
+    """The objects of ours — both labels — per kind and namespace, each kind listed once (a list by label, as
+    ``kubectl apply --prune -l`` lists: kubernetes/kubectl pkg/cmd/apply/prune.go), and the namespaces this run
+    creates, where nothing can be yet."""
+
+    cluster: ClusterObjects
+    environment: str
+    lists: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = attrs.Factory(dict)
+    new_namespaces: set[str] = attrs.Factory(set)
+
+    @property
+    def selector(self) -> str:
+        return f"{MANAGED_BY_LABEL}={MANAGED_BY},{ENVIRONMENT_LABEL}={self.environment}"
+
+    def of(self, api_version: str, kind: str, namespace: str) -> dict[str, dict[str, Any]]:
+        """Ours of a kind in *namespace*, by name."""
+        key = (api_version, kind, namespace)
+        if key not in self.lists:
+            if namespace in self.new_namespaces:
+                self.lists[key] = {}
+            else:
+                found = self.cluster.managed(api_version, kind, namespace, self.selector)
+                self.lists[key] = {str(item["metadata"]["name"]): item for item in found}
+        return self.lists[key]
+
+    def live(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The object as the cluster holds it now: from its kind's list when it is ours, else read (an object that
+        exists without our labels: someone else's, or ours before the labels)."""
+        api_version, kind, namespace, name = object_key(manifest)
+        if kind != "Namespace":
+            found = self.of(api_version, kind, namespace).get(name)
+            if found is not None:
+                return found
+        return self.cluster.get(api_version, kind, namespace, name)
+
+
+@attrs.frozen
+class _Step:
+    manifest: Mapping[str, Any]
+    change: Change
+    live: Mapping[str, Any] | None
+    refresh: bool = False
+    """Unchanged but for :data:`APPLIED`: applied all the same (said as unchanged), so that the next run need not
+    ask."""
+
+
+def _plan(
+    cluster: ClusterObjects,
+    ordered: Sequence[Mapping[str, Any]],
+    listed: _Listed,
+    *,
+    force: bool,
+    show_owned: bool,
+    writing: bool,
+) -> list[_Step]:
+    """What applying *ordered* would do, as the cluster judges it: each object not as last applied dry-run (its
+    namespace new: only its kind checked, by one discovery request for all of them; a new Namespace the apply
+    writes first is checked by that write)."""
+    steps: list[_Step] = []
+    unchecked: list[tuple[str, str, str, str]] = []
     for manifest in ordered:
         api_version, kind, namespace, name = object_key(manifest)
-        live = cluster.get(api_version, kind, namespace, name)
-        if dry_run and namespace in new_namespaces:  # its namespace does not exist yet: the server cannot check it
-            if not cluster.serves(api_version, kind, namespace):  # but it can say whether it knows the kind at all
-                owner = PROVIDERS.get(api_version.partition("/")[0])
-                hint = f": is {owner} installed (its CRDs)?" if owner else ""
-                raise BadInputError(
-                    f"cannot apply {kind} {name!r} to {cluster.server}: the cluster does not serve {api_version} "
-                    f"{kind}{hint}; nothing was changed"
-                )
-            changes.append(Change(api_version, kind, namespace, name, "create", note="its namespace is new"))
+        if namespace in listed.new_namespaces:  # the server cannot check it until its namespace exists
+            unchecked.append((api_version, kind, namespace, name))
+            change = Change(api_version, kind, namespace, name, "create", note="its namespace is new")
+            steps.append(_Step(manifest, change, None))
             continue
-        owned: tuple[tuple[str, str], ...] = ()
-        try:
-            result = cluster.apply(manifest, dry_run=dry_run, force=force)
-        except FieldConflictError as conflict:
-            if not (show_owned and dry_run and live is not None):
-                raise
-            result = cluster.apply(manifest, dry_run=True, force=True)  # what apply --force-conflicts would hold
-            owned = tuple((_as_path(field, live), manager) for field, manager in conflict.conflicts)
+        live: Mapping[str, Any] | None = None
+        if kind == "Namespace":  # cluster-scoped: read by name (the access grants its own namespace alone)
+            live = cluster.get(api_version, kind, namespace, name)
+            if live is None and not steps and writing:  # written first: its own apply is its check
+                listed.new_namespaces.add(name)
+                steps.append(_Step(manifest, Change(api_version, kind, namespace, name, "create"), None))
+                continue
+        else:
+            live = listed.of(api_version, kind, namespace).get(name)
+        if live is not None and _holds(live, manifest):  # as last applied, and nobody changed it: nothing to do
+            steps.append(_Step(manifest, Change(api_version, kind, namespace, name, "unchanged"), live))
+            continue
+        steps.append(_dry_run(cluster, manifest, listed, live, force=force, show_owned=show_owned))
+        if steps[-1].change.action == "create" and kind == "Namespace":
+            listed.new_namespaces.add(name)
+    _check_served(cluster, unchecked)
+    return steps
+
+
+def _dry_run(
+    cluster: ClusterObjects,
+    manifest: Mapping[str, Any],
+    listed: _Listed,
+    live: Mapping[str, Any] | None,
+    *,
+    force: bool,
+    show_owned: bool,
+) -> _Step:
+    """One dry run of *manifest*, compared with *live* (read here when not given)."""
+    api_version, kind, namespace, name = object_key(manifest)
+    owned: tuple[tuple[str, str], ...] = ()
+    try:
+        result, created = cluster.apply_object(manifest, dry_run=True, force=force)
+    except FieldConflictError as conflict:
+        live = (live or listed.live(manifest)) if show_owned else None
         if live is None:
-            if kind == "Namespace":
-                new_namespaces.add(name)
-            changes.append(Change(api_version, kind, namespace, name, "create"))
+            raise
+        result, created = cluster.apply_object(manifest, dry_run=True, force=True)  # apply --force-conflicts
+        owned = tuple((_as_path(field, live), manager) for field, manager in conflict.conflicts)
+    if created:
+        return _Step(manifest, Change(api_version, kind, namespace, name, "create"), None)
+    live = live or listed.live(manifest)
+    if live is None:  # deleted between the dry run and the read: it would be created
+        return _Step(manifest, Change(api_version, kind, namespace, name, "create"), None)
+    change = _compared(manifest, live, result, owned)
+    return _Step(manifest, change, live, refresh=_applied(live) != _applied(result))
+
+
+def _compared(
+    manifest: Mapping[str, Any],
+    live: Mapping[str, Any],
+    result: Mapping[str, Any],
+    owned: Sequence[tuple[str, str]] = (),
+) -> Change:
+    api_version, kind, namespace, name = object_key(manifest)
+    fields = tuple(_differences(_comparable(live), _comparable(result)))
+    owners = tuple((field, manager) for field in fields for manager in [_owner(field, owned)] if manager)
+    unplaced = sorted({f"{path} (owned by {manager})" for path, manager in owned if not _placed(path, fields)})
+    note = f"owned by another manager: {', '.join(unplaced)}" if unplaced else ""
+    action = "configure" if fields else "unchanged"
+    return Change(api_version, kind, namespace, name, action, fields, note=note, owners=owners)
+
+
+def _applied(obj: Mapping[str, Any]) -> str | None:
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(APPLIED)
+
+
+def _check_served(cluster: ClusterObjects, unchecked: Sequence[tuple[str, str, str, str]]) -> None:
+    """Refuse, before anything changes, an object of a kind the cluster does not serve (its CRDs not installed)."""
+    if not unchecked:
+        return
+    kinds = sorted({(api_version, kind) for api_version, kind, _, _ in unchecked})
+    served = cluster.served(kinds)
+    if served is None:  # the server cannot say at once: ask per kind, in the namespace (no cluster-wide permission)
+        served = {
+            (api_version, kind)
+            for api_version, kind, namespace in {(a, k, ns) for a, k, ns, _ in unchecked}
+            if cluster.serves(api_version, kind, namespace)
+        }
+    for api_version, kind, _, name in unchecked:
+        if (api_version, kind) not in served:
+            owner = PROVIDERS.get(api_version.partition("/")[0])
+            hint = f": is {owner} installed (its CRDs)?" if owner else ""
+            raise BadInputError(
+                f"cannot apply {kind} {name!r} to {cluster.server}: the cluster does not serve {api_version} "
+                f"{kind}{hint}; nothing was changed"
+            )
+
+
+def _carry_out(cluster: ClusterObjects, plan: Sequence[_Step], *, force: bool) -> list[Change]:
+    """Apply, in order, what the plan found to change; an unchanged object is not sent again."""
+    changes = []
+    for step in plan:
+        if step.change.action == "unchanged" and not step.refresh:
+            changes.append(step.change)
             continue
-        fields = tuple(_differences(_comparable(live), _comparable(result)))
-        owners = tuple((field, manager) for field in fields for manager in [_owner(field, owned)] if manager)
-        unplaced = sorted({f"{path} (owned by {manager})" for path, manager in owned if not _placed(path, fields)})
-        note = f"owned by another manager: {', '.join(unplaced)}" if unplaced else ""
-        action = "configure" if fields else "unchanged"
-        changes.append(Change(api_version, kind, namespace, name, action, fields, note=note, owners=owners))
+        result, created = cluster.apply_object(step.manifest, force=force)
+        if created or step.live is None:
+            api_version, kind, namespace, name = object_key(step.manifest)
+            changes.append(Change(api_version, kind, namespace, name, "create"))
+        else:
+            changes.append(_compared(step.manifest, step.live, result))
     return changes
 
 
@@ -328,22 +507,23 @@ def _item(items: Any, key: str) -> int | None:
 def _prune(
     cluster: ClusterObjects,
     ordered: Sequence[Mapping[str, Any]],
-    environment: str,
+    listed: _Listed,
     namespace: str,
     *,
     dry_run: bool,
 ) -> list[Change]:
+    """Delete ours (both labels) in *namespace* that *ordered* lacks — one list per kind, read once with the plan's;
+    none in a namespace this run creates."""
     wanted = {object_key(manifest) for manifest in ordered}
-    selector = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ENVIRONMENT_LABEL}={environment}"
     changes = []
     for rendered in PRUNABLE:
         if not rendered.namespaced:
             continue  # a namespace takes everything in it: it is never pruned
         api_version, kind = rendered.api_version, rendered.kind
-        for found in cluster.managed(api_version, kind, namespace, selector):
+        for name, found in sorted(listed.of(api_version, kind, namespace).items()):
             key = object_key({**found, "apiVersion": api_version, "kind": kind})
             if key in wanted:
                 continue
-            cluster.delete(api_version, kind, key[2], key[3], dry_run=dry_run)
-            changes.append(Change(api_version, kind, key[2], key[3], "prune", note="no longer in the platform file"))
+            cluster.delete(api_version, kind, key[2], name, dry_run=dry_run)
+            changes.append(Change(api_version, kind, key[2], name, "prune", note="no longer in the platform file"))
     return changes

@@ -7,7 +7,7 @@ root (``findly_infra.bootstrap``) builds the adapters and hands them in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -384,7 +384,18 @@ class ClusterObjects(Protocol):
         """The object as the server holds it after the apply (or would, with *dry_run*)."""
         ...
 
+    def apply_object(
+        self, manifest: Mapping[str, Any], *, dry_run: bool = False, force: bool = False
+    ) -> tuple[dict[str, Any], bool]:
+        """As :meth:`apply`, and whether the apply created the object (or would, with *dry_run*): one request."""
+        ...
+
     def get(self, api_version: str, kind_name: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def served(self, kinds: Iterable[tuple[str, str]]) -> set[tuple[str, str]] | None:
+        """Which of *kinds* (``(apiVersion, kind)``) the cluster serves, from one discovery request; ``None`` when
+        the server cannot say so at once (then ask :meth:`serves` per kind)."""
+        ...
 
     def serves(self, api_version: str, kind_name: str, namespace: str) -> bool:
         """Whether the cluster serves the kind at all (a custom resource whose CRDs are not installed: no); asked

@@ -1541,6 +1541,79 @@ def _discovery(kinds: tuple[ResourceType, ...], group: str, version: str) -> dic
     }
 
 
+_AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+"""The media type of aggregated discovery (KEP-3352; GA in Kubernetes 1.30, ``AggregatedDiscoveryEndpoint``): a
+client that asks for it in ``Accept`` gets every group, version and resource of ``/apis`` (or the core group's, at
+``/api``) in one ``APIGroupDiscoveryList``, answered with this ``Content-Type``; one that does not gets the legacy
+``APIGroupList`` / ``APIVersions`` (k8s.io/apiserver/pkg/endpoints/discovery/aggregated/wrapper.go, ``WrappedHandler
+.ServeHTTP``: ``IsAggregatedDiscoveryGVK(mediaType.Convert)``). Only ``v2`` is served here (``v2beta1`` was removed
+in 1.33); a client asking for ``v2beta1`` alone gets the legacy documents, as one asking a server without it does."""
+
+
+def _aggregated_discovery(accept: str) -> bool:
+    """Whether ``Accept`` asks for aggregated discovery ``v2``: a media range ``application/json`` with the
+    parameters ``g=apidiscovery.k8s.io``, ``v=v2``, ``as=APIGroupDiscoveryList`` (negotiation.go
+    ``NegotiateMediaTypeOptions``, with the discovery endpoint's restrictions ``DiscoveryEndpointRestrictions``)."""
+    for media_range in accept.split(","):
+        kind, *parameters = (part.strip() for part in media_range.split(";"))
+        values = dict(part.partition("=")[::2] for part in parameters)
+        wanted = {"g": "apidiscovery.k8s.io", "v": "v2", "as": "APIGroupDiscoveryList"}
+        if kind == "application/json" and all(values.get(k) == v for k, v in wanted.items()):
+            return True
+    return False
+
+
+def _aggregated(kinds: Iterable[ResourceType]) -> dict[str, Any]:
+    """An ``APIGroupDiscoveryList`` (k8s.io/api/apidiscovery/v2/types.go): per group (``metadata.name``, ``""`` for
+    the core group) its versions, each with its resources — ``resource``, ``responseKind``, ``scope`` (``Namespaced``
+    / ``Cluster``), ``singularResource``, ``verbs``, ``subresources`` — and ``freshness: Current``."""
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    for resource in kinds:
+        subresources = []
+        if resource.status:
+            subresources.append(
+                {
+                    "subresource": "status",
+                    "responseKind": {"group": resource.group, "version": resource.version, "kind": resource.kind},
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
+        if resource.scale:
+            subresources.append(
+                {
+                    "subresource": "scale",
+                    "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
+        entry: dict[str, Any] = {
+            "resource": resource.plural,
+            "responseKind": {"group": resource.group, "version": resource.version, "kind": resource.kind},
+            "scope": "Namespaced" if resource.namespaced else "Cluster",
+            "singularResource": resource.kind.lower(),
+            "verbs": verbs,
+        }
+        if subresources:
+            entry["subresources"] = subresources
+        groups.setdefault(resource.group, {}).setdefault(resource.version, []).append(entry)
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": [
+            {
+                "metadata": {"name": group},
+                "versions": [
+                    {"version": version, "resources": resources, "freshness": "Current"}
+                    for version, resources in versions.items()
+                ],
+            }
+            for group, versions in sorted(groups.items())
+        ],
+    }
+
+
 def _groups(kinds: tuple[ResourceType, ...]) -> dict[str, Any]:
     groups: dict[str, list[str]] = {}
     for resource in kinds:
@@ -1650,11 +1723,18 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, code: int, document: Any, headers: Mapping[str, str] | None = None) -> None:
+    def _send(
+        self,
+        code: int,
+        document: Any,
+        headers: Mapping[str, str] | None = None,
+        *,
+        content_type: str = "application/json",
+    ) -> None:
         warnings = document.pop("__warnings__", []) if isinstance(document, dict) else []
         payload = json.dumps(document).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         for warning in warnings:  # NewWarningHeader (k8s.io/apimachinery/pkg/util/net/http.go): " and \ escaped
             quoted = warning.replace("\\", "\\\\").replace('"', '\\"')
@@ -1702,6 +1782,12 @@ class _Handler(BaseHTTPRequestHandler):
         stand_in = self.server_side
         if path == "/version":
             self._send(200, _VERSION)
+            return
+        aggregated = _aggregated_discovery(self.headers.get("Accept") or "")
+        if path in ("/api", "/apis") and aggregated:
+            core = path == "/api"
+            listed = [r for r in stand_in.kinds if (r.group == "") == core]
+            self._send(200, _aggregated(listed), content_type=_AGGREGATED_V2)
             return
         if path == "/api":
             self._send(

@@ -2,10 +2,16 @@
 and durable SQLite event appends per second.
 
     python benchmarks/pipeline.py
+
+The figure of issue 24's table is the first line: canary rollouts through the use cases (``PipelineService`` on the
+in-memory adapters) beside the same rollouts on the aggregate alone (decide and fold, no ports), measured in one run
+as interleaved rounds — each round runs both, in alternating order — and reported as the medians and the median of
+the rounds' ratios: the machine may be shared, and a ratio of neighbours is what stays comparable.
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -80,15 +86,33 @@ def sqlite_appends(count: int = 500) -> float:
         return count / (time.perf_counter() - began)
 
 
+def side_by_side(platform: object, rounds: int = 7, seconds: float = 1.0) -> tuple[float, float, float, float]:
+    """The use cases' rollouts/s beside the aggregate's, in *rounds* interleaved rounds of *seconds* each (the order
+    alternating): the medians of both, the median of the rounds' ratios, and the analyses per rollout."""
+    ours: list[float] = []
+    reference: list[float] = []
+    analyses = 0.0
+    for round_ in range(rounds):
+        for which in (0, 1) if round_ % 2 == 0 else (1, 0):
+            if which == 0:
+                count, elapsed, analysed = canary_rollouts(platform, seconds)
+                ours.append(count / elapsed)
+                analyses = analysed / count
+            else:
+                count, elapsed = _aggregate_rollouts(platform, judge=False, seconds=seconds)
+                reference.append(count / elapsed)
+    ratio = statistics.median(mine / theirs for mine, theirs in zip(ours, reference, strict=True))
+    return statistics.median(ours), statistics.median(reference), ratio, analyses
+
+
 def main() -> None:
     platform = load_platform_text(example_platform_text())
-    count, elapsed, analyses = canary_rollouts(platform)
+    ours, reference, ratio, analyses = side_by_side(platform)
     print(
-        f"canary rollouts (use cases + memory adapters): {count / elapsed:,.0f}/s "
-        f"({analyses / count:.0f} analyses each, 60 min of virtual time)"
+        "simulated canary rollouts through the use cases, beside the aggregate alone: "
+        f"{ours:,.0f}/s beside {reference:,.0f}/s (ratio {ratio:.2f}; medians of 7 interleaved rounds of 1 s; "
+        f"{analyses:.0f} analyses each, 60 min of virtual time)"
     )
-    count, elapsed = _aggregate_rollouts(platform, judge=False)
-    print(f"canary rollouts (aggregate only):              {count / elapsed:,.0f}/s")
     count, elapsed = _aggregate_rollouts(platform, judge=True)
     print(f"canary rollouts (aggregate + analysis):        {count / elapsed:,.0f}/s")
     began = time.perf_counter()

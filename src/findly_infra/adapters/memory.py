@@ -223,13 +223,29 @@ class SimulatedCluster:
 
     holdings: dict[tuple[str, str], Holding] = attrs.field(factory=dict)
     history: list[tuple[datetime, str, str, dict[str, int]]] = attrs.field(factory=list)
+    _wanted: dict[tuple[str, str], tuple[tuple[object, ...], Holding]] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
+    """Per service and environment, the holding the last view converged to asked for, beside what of the view it
+    depends on: a view that routes as the last did (the use cases' repair before each decision) is not planned
+    again."""
 
     def converge(self, view: EnvironmentView, at: datetime) -> bool:
-        wanted = expected_holding(view)
         key = (view.service, view.environment)
-        if self.holdings.get(key, Holding()) == wanted:
+        rollout = view.rollout
+        routes = (view.serving, view.candidate, view.strategy, rollout is not None and rollout.phase.active)
+        planned = self._wanted.get(key)  # expected_holding reads nothing else of a view
+        if planned is not None and planned[0] == routes:
+            wanted = planned[1]
+        else:
+            wanted = expected_holding(view)
+            self._wanted[key] = (routes, wanted)
+        held = self.holdings.get(key)
+        if held is None:
+            held = Holding()
+        if held == wanted:
             return False  # applying the same step twice changes nothing
-        if self.holdings.get(key, Holding()).weights != wanted.weights:
+        if held.weights != wanted.weights:
             self.history.append((at, view.service, view.environment, dict(wanted.weights)))
         self.holdings[key] = wanted
         return True

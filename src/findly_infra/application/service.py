@@ -908,10 +908,10 @@ class PipelineService:
             if reading.anchor_problem is not None:  # nothing is adopted, nor decided, until the owner anchors again
                 if governs or adopting:
                     raise PolicyRefusedError(Refusal(POLICY_IN_FORCE, reading.anchor_problem))
-                return Adoption()
+                return _NOTHING_ADOPTED
             if reading.in_force == proposed:  # the file's policy is the one in force: nothing to judge
                 self._refuse_frozen(reading, environment if governs else None)
-                return Adoption()
+                return _NOTHING_ADOPTED
             now = self.clock.now()
             at = max(now, events[-1].at) if events else now
             proofs = self._adopter_proofs(identity, digest, reading.in_force) if adopting else None
@@ -1206,6 +1206,9 @@ class PipelineService:
         if refusal is not None:
             raise UnprovenEntryError(refusal)
 
+
+_NOTHING_ADOPTED = Adoption()
+"""What a file whose policy is the one in force adopts (frozen: one for every command that finds it so)."""
 
 _PROPOSALS: dict[int, tuple[Platform, PlatformPolicy, str]] = {}
 """Each platform's policy and its digest, by the platform's identity (a frozen platform, kept alive by its entry, so

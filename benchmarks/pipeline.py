@@ -2,12 +2,21 @@
 and durable SQLite event appends per second.
 
     python benchmarks/pipeline.py
+
+The figure of issue 24's table is the first line: canary rollouts through the use cases (``PipelineService`` on the
+in-memory adapters) beside the same rollouts on the aggregate alone (decide and fold, no ports); the second line sets
+them beside the aggregate that also has the domain judge every interval's observations (``judge_criteria``), as a
+rollout step does. All three are measured in one run as interleaved rounds — each round runs each, the order rotating
+— and reported as medians and the median of the rounds' ratios: the machine may be shared, and a ratio of neighbours
+is what stays comparable.
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -80,17 +89,51 @@ def sqlite_appends(count: int = 500) -> float:
         return count / (time.perf_counter() - began)
 
 
+ROUNDS = 7
+"""Interleaved rounds of each figure and its references (the order rotating from round to round)."""
+
+
+def side_by_side(platform: object, rounds: int = ROUNDS, seconds: float = 1.0) -> dict[str, list[float]]:
+    """Rollouts/s of the use cases, of the aggregate alone and of the aggregate with the domain's analysis of every
+    interval, each run for *seconds* in each of *rounds* rounds, in an order that rotates from round to round."""
+    runs: dict[str, Callable[[], float]] = {
+        "use cases": lambda: _rate(canary_rollouts(platform, seconds)[:2]),
+        "aggregate": lambda: _rate(_aggregate_rollouts(platform, judge=False, seconds=seconds)),
+        "aggregate + analysis": lambda: _rate(_aggregate_rollouts(platform, judge=True, seconds=seconds)),
+    }
+    names = list(runs)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            rates[name].append(runs[name]())
+    return rates
+
+
+def _rate(counted: tuple[int, float]) -> float:
+    return counted[0] / counted[1]
+
+
+def _beside(rates: dict[str, list[float]], reference: str) -> str:
+    """The use cases' median beside *reference*'s, and the median of the rounds' ratios."""
+    ours, theirs = rates["use cases"], rates[reference]
+    ratio = statistics.median(mine / other for mine, other in zip(ours, theirs, strict=True))
+    return f"{statistics.median(ours):,.0f}/s beside {statistics.median(theirs):,.0f}/s (ratio {ratio:.2f})"
+
+
 def main() -> None:
     platform = load_platform_text(example_platform_text())
-    count, elapsed, analyses = canary_rollouts(platform)
-    print(
-        f"canary rollouts (use cases + memory adapters): {count / elapsed:,.0f}/s "
-        f"({analyses / count:.0f} analyses each, 60 min of virtual time)"
+    rates = side_by_side(platform)
+    count, _, analyses = canary_rollouts(platform, 0.2)
+    rounds = (
+        f"medians of {ROUNDS} interleaved rounds of 1 s; the seed's canary, {analyses / count:.0f} analyses a rollout, "
+        "one a minute of virtual time"
     )
-    count, elapsed = _aggregate_rollouts(platform, judge=False)
-    print(f"canary rollouts (aggregate only):              {count / elapsed:,.0f}/s")
-    count, elapsed = _aggregate_rollouts(platform, judge=True)
-    print(f"canary rollouts (aggregate + analysis):        {count / elapsed:,.0f}/s")
+    print(f"simulated canary rollouts through the use cases, beside the aggregate alone: {_beside(rates, 'aggregate')}")
+    print(
+        "simulated canary rollouts through the use cases, beside the aggregate with the domain's analysis: "
+        f"{_beside(rates, 'aggregate + analysis')}"
+    )
+    print(f"  ({rounds})")
     began = time.perf_counter()
     for _ in range(20):
         simulate(platform, "fn-posts", "production", SCENARIOS["healthy"], strategy=StrategyKind.CANARY)

@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 
 from findly_infra.adapters.memory import MemoryEventStore
 from findly_infra.adapters.sqlite import SqliteEventStore
-from findly_infra.application.codec import event_from_dict
-from findly_infra.application.integrity import GENESIS, link, parse_anchor, verify_stream
+from findly_infra.application.codec import event_from_dict, event_to_dict
+from findly_infra.application.integrity import GENESIS, link, links_for, parse_anchor, verify_stream
 from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_OK
+from findly_infra.domain.events import Event
 
 from .log_integrity import SERVICE, Rows, batches, check_tampering, event, histories, rows_as_inserts, tampering
 
@@ -152,3 +153,78 @@ def test_a_memory_store_made_with_events_links_them_at_its_first_append() -> Non
     verdict = verify_stream(SERVICE, store.chain(SERVICE))
     assert verdict.intact, verdict
     assert verdict.events == 3
+
+
+def test_the_memory_store_encodes_and_links_nothing_until_asked_and_then_what_it_would_have(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 24: nothing the memory store keeps outlives the process, so a simulation's appends are not encoded nor
+    hashed; asked (``state verify``, an export, a snapshot's seal), it links the events as appended — intact."""
+    from findly_infra.adapters import memory
+
+    encoded: list[Event] = []
+    monkeypatch.setattr(memory, "event_to_dict", lambda e: (encoded.append(e), event_to_dict(e))[1])
+    store = MemoryEventStore()
+    for index in range(30):
+        store.append(SERVICE, index, [event(index, "unit", index % 3 != 0)])
+    assert encoded == []
+    verdict = verify_stream(SERVICE, store.chain(SERVICE))
+    assert verdict.intact, verdict
+    assert verdict.events == 30
+    assert encoded
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["unit", "e2e"]), st.booleans()), max_size=3),
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.integers(1, 3)),
+            st.tuples(st.just("read"), st.sampled_from(["chain", "links", "snapshot"])),
+            st.tuples(st.just("replace"), st.integers(0, 40)),
+        ),
+        max_size=20,
+    ),
+)
+def test_the_memory_store_links_lazily_exactly_what_an_eager_store_linked_at_each_append(
+    given_events: list[tuple[str, bool]], script: list[tuple[str, object]]
+) -> None:
+    """Whatever reads come between the appends, and whatever event of ``streams`` is replaced after its append (as a
+    test tampers), the chain read is the one the store made eagerly at each append: a link over the event as
+    appended, so a replaced one is named."""
+    initial = [event(index, suite, passed) for index, (suite, passed) in enumerate(given_events)]
+    store = MemoryEventStore(streams={SERVICE: list(initial)})
+    stream, links = list(initial), []  # the eager store, as every append linked before issue 24
+
+    def text(e: Event) -> str:
+        return json.dumps(event_to_dict(e))
+
+    def chain() -> Rows:
+        return [(p, text(e), links[p] if p < len(links) else None) for p, e in enumerate(stream)]
+
+    made = len(stream)
+    for what, arg in script:
+        if what == "append":
+            batch = [event(made + offset, "smoke", True) for offset in range(int(str(arg)))]
+            made += len(batch)
+            if len(links) < len(stream):
+                links.extend(
+                    links_for(links[-1] if links else GENESIS, SERVICE, len(links), map(text, stream[len(links) :]))
+                )
+            links.extend(links_for(links[-1] if links else GENESIS, SERVICE, len(stream), map(text, batch)))
+            assert store.append(SERVICE, len(stream), batch) == len(stream) + len(batch)
+            stream.extend(batch)
+        elif what == "replace" and stream:
+            position = int(str(arg)) % len(stream)
+            forged = event(1000 + position, "forged", False)
+            stream[position] = store.streams[SERVICE][position] = forged
+        elif what == "read" and arg == "chain":
+            assert list(store.chain(SERVICE)) == chain()
+        elif what == "read" and arg == "links":
+            assert store.links.get(SERVICE, []) == links
+        elif what == "read" and stream and len(links) == len(stream):  # a snapshot sealed by the event's link
+            store.save_snapshot(SERVICE, len(stream), "{}")
+            kept = store.load_snapshot(SERVICE)
+            assert kept is not None
+            assert kept.snapshot.link == kept.event_link == links[-1]
+    assert list(store.chain(SERVICE)) == chain()
+    assert store.links.get(SERVICE, []) == links

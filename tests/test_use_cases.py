@@ -250,3 +250,45 @@ def test_a_strategy_given_by_name_is_read_as_one_and_a_misspelt_one_is_refused_b
     with pytest.raises(BadInputError, match="strategy 'canery' is not one of: rolling, blue-green, canary"):
         release.deploy("fn-posts", "1.0.0", "staging", actor="erin", strategy="canery")  # type: ignore[arg-type]
     assert len(release.history("fn-posts")) == len(started.events)
+
+
+def test_a_watch_builds_each_decisions_view_once_and_a_cluster_left_behind_is_still_brought_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 24: a decision's view is built once — the next decision starts from the view the last one left — and
+    the repair before each decision still brings a cluster that fell behind the log (a crash between storing and
+    routing, a hand on the cluster) back to it."""
+    from findly_infra.application import service as use_cases
+    from findly_infra.application.service import Outcome, PipelineService
+    from findly_infra.domain.tracks import Holding, expected_holding
+    from findly_infra.domain.view import EnvironmentView
+    from findly_infra.testing import SCENARIOS, ScenarioMetrics
+
+    platform = load_platform(SETTINGS)
+    clock, cluster = VirtualClock(NOW), SimulatedCluster()
+    release = PipelineService(platform, MemoryEventStore(), clock, ScenarioMetrics(SCENARIOS["healthy"]), cluster)
+    release.deploy("fn-posts", "1.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+    built: list[EnvironmentView] = []
+    real = EnvironmentView.of
+
+    def counted(pipeline: object, environment: str, at: datetime) -> EnvironmentView:
+        built.append(real(pipeline, environment, at))  # type: ignore[arg-type]
+        return built[-1]
+
+    monkeypatch.setattr(use_cases.EnvironmentView, "of", counted)
+    steps: list[Outcome] = []
+    knocks: list[int] = []
+
+    def knocked(outcome: Outcome) -> None:  # now and then, someone moves the cluster by hand mid-rollout
+        steps.append(outcome)
+        if len(steps) % 3 == 0 and outcome.phase is Phase.PROGRESSING:
+            knocks.append(len(steps) - 1)
+            cluster.holdings[("fn-posts", "development")] = Holding({"fn-posts": "0.0.1"}, {"0.0.1": 100})
+
+    outcome = release.watch("fn-posts", "development", actor="findly", wait=clock.advance, on_step=knocked)
+    assert outcome.phase is Phase.SUCCEEDED
+    decisions = len(steps) - 1  # on_step sees where the watch starts first
+    assert len(built) <= decisions + 1, (len(built), decisions)  # the start's view, then one per decision
+    assert knocks
+    assert all(steps[knock + 1].routed for knock in knocks)  # the next step brought the cluster back first
+    assert cluster.holding("fn-posts", "development") == expected_holding(outcome.view)

@@ -45,7 +45,13 @@ __all__ = [
 
 @attrs.define
 class MemoryEventStore:
-    """Streams in a dict; appends check the expected version like the SQLite store does."""
+    """Streams in a dict; appends check the expected version like the SQLite store does.
+
+    Nothing it keeps outlives the process, so an append only checks and keeps: each event's stored text (the JSON a
+    durable store writes) and its link (``application.integrity``) are made when something first asks for them —
+    :meth:`chain` (``state verify``, an export), a snapshot's seal, :attr:`links` — over the events as they were
+    appended, so that they are the ones an eager store would have made at each append, and an event of ``streams``
+    changed afterwards still no longer matches its link. A simulation, which never asks, never encodes nor hashes."""
 
     streams: dict[str, list[Event]] = attrs.field(factory=dict)
     snapshots: dict[str, Snapshot] = attrs.field(factory=dict)
@@ -54,9 +60,17 @@ class MemoryEventStore:
     """The digest written on an event (service, position) when a snapshot folding up to it was saved — the column
     beside the event's link in a durable store."""
     leases: dict[tuple[str, str], Lease] = attrs.field(factory=dict)
-    links: dict[str, list[str]] = attrs.field(factory=dict)
-    """Each stream's links (``application.integrity``), made as events are appended: an event of ``streams`` changed
-    afterwards no longer matches its link."""
+    _links: dict[str, list[str]] = attrs.field(factory=dict, alias="links")
+    _unlinked: dict[str, _Unlinked] = attrs.field(factory=dict, init=False, repr=False, eq=False)
+    """Per stream, the appends not linked yet — what :meth:`_linked` links, exactly as each append would have."""
+
+    @property
+    def links(self) -> dict[str, list[str]]:
+        """Each stream's links (``application.integrity``), as made at each append: an event of ``streams`` changed
+        afterwards no longer matches its link."""
+        for service in list(self._unlinked):
+            self._linked(service)
+        return self._links
 
     def load(self, service: str, since: int = 0) -> tuple[list[Event], int]:
         stream = self.streams.get(service, [])
@@ -74,20 +88,34 @@ class MemoryEventStore:
     ) -> int:
         if fence is not None and not fence.admits(self.leases.get((service, fence.environment))):
             raise LeaseLostError(fence.describe(self.leases.get((service, fence.environment))) + ": nothing written")
-        stream = self.streams.setdefault(service, [])
+        stream = self.streams.get(service)
+        if stream is None:
+            stream = self.streams[service] = []
         if len(stream) != expected_version:
             raise ConcurrencyError(f"{service} changed: at version {len(stream)}, not {expected_version}")
-        links = self.links.setdefault(service, [])
-        if len(links) < len(stream):  # events given when the store was made: linked as a migration would
-            start = len(links)
-            links.extend(links_for(links[-1] if links else GENESIS, service, start, map(_stored, stream[start:])))
-        previous = links[-1] if links else GENESIS
-        links.extend(links_for(previous, service, expected_version, (_stored(event) for event in events)))
-        stream.extend(events)
+        unlinked = self._unlinked.get(service)
+        if unlinked is None:
+            unlinked = self._unlinked[service] = _Unlinked(len(self._links.get(service, ())))
+        if unlinked.through < len(stream):  # events given when the store was made: linked as a migration would
+            unlinked.appends.append((unlinked.through, stream[unlinked.through :]))
+            unlinked.through = len(stream)
+        kept = tuple(events)
+        unlinked.appends.append((expected_version, kept))
+        unlinked.through += len(kept)
+        stream.extend(kept)
         return len(stream)
 
+    def _linked(self, service: str) -> list[str]:
+        """*service*'s links, its appends not linked yet linked now (each from the link before it, at the position
+        it was appended at, over the text of the event as appended)."""
+        links = self._links.setdefault(service, [])
+        unlinked = self._unlinked.pop(service, None)
+        for first, events in unlinked.appends if unlinked is not None else ():
+            links.extend(links_for(links[-1] if links else GENESIS, service, first, map(_stored, events)))
+        return links
+
     def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
-        links = self.links.get(service, [])
+        links = self._linked(service)
         for position, event in enumerate(self.streams.get(service, [])):
             yield position, _stored(event), links[position] if position < len(links) else None
 
@@ -135,7 +163,7 @@ class MemoryEventStore:
         return sorted(self.snapshots)
 
     def _link(self, service: str, position: int) -> str | None:
-        links = self.links.get(service, [])
+        links = self._linked(service)
         if position < 0 or position >= len(self.streams.get(service, [])) or position >= len(links):
             return None
         return links[position] or None
@@ -149,6 +177,17 @@ class MemoryEventStore:
             and link == snapshot.link
             and self.seals.get((snapshot.service, position)) == snapshot.digest
         )
+
+
+class _Unlinked:
+    """A stream's appends not linked yet: each as (the position its links start at, its events as appended), in
+    order; and how many links the stream would have had linked eagerly (what the next append links after)."""
+
+    __slots__ = ("appends", "through")
+
+    def __init__(self, through: int) -> None:
+        self.through = through
+        self.appends: list[tuple[int, Sequence[Event]]] = []
 
 
 def _stored(event: Event) -> str:
@@ -184,13 +223,29 @@ class SimulatedCluster:
 
     holdings: dict[tuple[str, str], Holding] = attrs.field(factory=dict)
     history: list[tuple[datetime, str, str, dict[str, int]]] = attrs.field(factory=list)
+    _wanted: dict[tuple[str, str], tuple[tuple[object, ...], Holding]] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
+    """Per service and environment, the holding the last view converged to asked for, beside what of the view it
+    depends on: a view that routes as the last did (the use cases' repair before each decision) is not planned
+    again."""
 
     def converge(self, view: EnvironmentView, at: datetime) -> bool:
-        wanted = expected_holding(view)
         key = (view.service, view.environment)
-        if self.holdings.get(key, Holding()) == wanted:
+        rollout = view.rollout
+        routes = (view.serving, view.candidate, view.strategy, rollout is not None and rollout.phase.active)
+        planned = self._wanted.get(key)  # expected_holding reads nothing else of a view
+        if planned is not None and planned[0] == routes:
+            wanted = planned[1]
+        else:
+            wanted = expected_holding(view)
+            self._wanted[key] = (routes, wanted)
+        held = self.holdings.get(key)
+        if held is None:
+            held = Holding()
+        if held == wanted:
             return False  # applying the same step twice changes nothing
-        if self.holdings.get(key, Holding()).weights != wanted.weights:
+        if held.weights != wanted.weights:
             self.history.append((at, view.service, view.environment, dict(wanted.weights)))
         self.holdings[key] = wanted
         return True

@@ -10,6 +10,7 @@ once, and only the events it has not folded yet; no port ever calls back into th
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -150,11 +151,13 @@ class Outcome:
         return self.view.phase
 
 
+@functools.lru_cache(maxsize=256)
 def check_input(
     *, version: str | None = None, actor: str | None = None, reason: str | None = None, suite: str | None = None
 ) -> None:
     """Refuse, as bad input, what cannot be recorded: a version that is not an image tag and a label value, an
-    actor, suite or reason that is not one printable line (``domain.identifiers``)."""
+    actor, suite or reason that is not one printable line (``domain.identifiers``). What passed is remembered (a
+    watch checks its actor at every step); what is refused raises again each time."""
     problems = [
         version_problem(version) if version is not None else None,
         actor_problem(actor) if actor is not None else None,
@@ -215,6 +218,9 @@ class PipelineService:
     _fences: dict[tuple[str, str], Fence] = attrs.field(factory=dict, init=False, repr=False)
     """The lease of each rollout this service drives now (a watch holding it): every write to it is fenced by it."""
     _snapshotted: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
+    _views: dict[tuple[str, str], tuple[object, EnvironmentView]] = attrs.field(factory=dict, init=False, repr=False)
+    """The view each decision left, with the environment's state it was built of: the next decision on that state
+    starts from it (what it routes), instead of building it again."""
     _policies: list[PolicyAdopted] = attrs.field(factory=list, init=False, repr=False)
     """The policy stream as far as read (``domain.policy``)."""
     proofs: ProofVerifier | None = None
@@ -239,6 +245,11 @@ class PipelineService:
         return self._load(service)
 
     def _load(self, service: str) -> DeploymentPipeline:
+        """The pipeline at the store's version, reading and folding only the events not yet folded; judged by the
+        policy in force."""
+        return self._judged(self._fold(service))
+
+    def _fold(self, service: str) -> DeploymentPipeline:
         """The pipeline at the store's version, reading and folding only the events not yet folded."""
         cached = self._cache.get(service)
         if cached is None:
@@ -259,7 +270,7 @@ class PipelineService:
                     "what came before; the other services are not affected"
                 ) from None
         self._cache[service] = pipeline
-        return self._judged(pipeline)
+        return pipeline
 
     def _snapshot(self, service: str) -> DeploymentPipeline | None:
         """The service's latest snapshot, where the store keeps them and it may be trusted: read with the event it
@@ -767,8 +778,10 @@ class PipelineService:
         key = (len(events), anchor)
         if self._reading is not None and self._reading[0] == key:
             return self._reading[1]
+        proposed, digest = self._file_policy()
         while len(self._digests) < len(events):  # each adoption's policy's digest, computed again once
-            self._digests.append(policy_digest(events[len(self._digests)].policy))
+            policy = events[len(self._digests)].policy
+            self._digests.append(digest if policy is proposed else policy_digest(policy))
         anchored, problem = self._anchored(anchor, len(events))
         proofs = self._verified(adoption_checks(events, anchored))
         reading = read_policy(events, proofs=proofs, digests=self._digests, anchored=anchored, anchor_problem=problem)
@@ -788,10 +801,10 @@ class PipelineService:
         return self._file_policy()
 
     def _file_policy(self) -> tuple[PlatformPolicy, str]:
-        """The platform file's policy and its digest, made once for the platform this service is given."""
+        """The platform file's policy and its digest, made once for the platform this service is given (and once a
+        process for a platform, however many services are made of it: a simulation makes one per environment)."""
         if self._proposed is None or self._proposed[0] is not self.platform:
-            proposed = PlatformPolicy.of(self.platform)
-            self._proposed = (self.platform, proposed, policy_digest(proposed))
+            self._proposed = _proposal_of(self.platform)
         return self._proposed[1], self._proposed[2]
 
     def adopt_policy(self, *, actor: str, identity: VerifiedIdentity | None = None) -> Adoption:
@@ -867,7 +880,7 @@ class PipelineService:
     ) -> None:
         """:meth:`_hold_policy` for a command on *service* in *environment* — names known first: a command refused
         as bad input adopts nothing."""
-        if environment not in self._load(service).environments:  # raises UnknownNameError for an unknown service
+        if environment not in self._fold(service).environments:  # raises UnknownNameError for an unknown service
             environment = self.platform.environment(environment).name
         self._hold_policy(actor, identity, governs=governs, environment=environment)
 
@@ -895,10 +908,10 @@ class PipelineService:
             if reading.anchor_problem is not None:  # nothing is adopted, nor decided, until the owner anchors again
                 if governs or adopting:
                     raise PolicyRefusedError(Refusal(POLICY_IN_FORCE, reading.anchor_problem))
-                return Adoption()
+                return _NOTHING_ADOPTED
             if reading.in_force == proposed:  # the file's policy is the one in force: nothing to judge
                 self._refuse_frozen(reading, environment if governs else None)
-                return Adoption()
+                return _NOTHING_ADOPTED
             now = self.clock.now()
             at = max(now, events[-1].at) if events else now
             proofs = self._adopter_proofs(identity, digest, reading.in_force) if adopting else None
@@ -1059,7 +1072,7 @@ class PipelineService:
             if governs:  # the proofs it decides on: an issuer out of reach is exit 5, not an approval missing
                 pipeline = self._judged(self._cache[service], strict=environment)
             at = pipeline.stamp(self.clock.now())  # never before the log's latest event
-            before = EnvironmentView.of(pipeline, environment, at)
+            before = self._before(pipeline, environment, at)
             leaves_cluster = evidence(pipeline, environment)
             if not leaves_cluster:
                 self._guard(service, environment)
@@ -1087,6 +1100,7 @@ class PipelineService:
             self._maybe_snapshot(pipeline)
             break
         view = EnvironmentView.of(pipeline, environment, at)
+        self._views[(service, environment)] = (pipeline.environments[environment], view)
         routed = repaired
         moved = decision.events and _traffic(view) != _traffic(before)  # evidence moves none, and never routes
         if moved and not leaves_cluster:  # the cluster was just brought to the rest
@@ -1097,6 +1111,15 @@ class PipelineService:
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)
         return Outcome(decision.events, view, analysis(), routed, decision.already, cluster_read=not leaves_cluster)
+
+    def _before(self, pipeline: DeploymentPipeline, environment: str, at: datetime) -> EnvironmentView:
+        """*environment*'s view before a decision, read only for what the cluster follows (the repair, whether the
+        decision moved traffic): the view the last decision left where the environment's state is still the one it
+        was built of — a view's routes depend on nothing else (its time only says how long a wait has left)."""
+        kept = self._views.get((pipeline.service, environment))
+        if kept is not None and kept[0] is pipeline.environments[environment]:
+            return kept[1]
+        return EnvironmentView.of(pipeline, environment, at)
 
     def _route(
         self, service: str, decision: Decision, view: EnvironmentView, at: datetime, *, failing: bool
@@ -1169,7 +1192,7 @@ class PipelineService:
         pending when it started, counted again under the policy in force with what their tokens prove now
         (``DeploymentPipeline.entry_refusal``). A history imported, or events written with the state's credentials,
         do not move a real cluster. The simulated cluster follows any log."""
-        if self.platform.kubernetes.cluster_for(view.environment) is None:
+        if not self.platform.kubernetes.clusters or self.platform.kubernetes.cluster_for(view.environment) is None:
             return
         if (broken := self.policy_reading().anchor_problem) is not None:  # no policy to judge the entry by
             raise UnprovenEntryError(Refusal("unproven-entry", f"no cluster is moved: {broken}"))
@@ -1182,6 +1205,25 @@ class PipelineService:
             refusal = judged.entry_refusal(view.environment, running=frozenset({primary} if primary else ()))
         if refusal is not None:
             raise UnprovenEntryError(refusal)
+
+
+_NOTHING_ADOPTED = Adoption()
+"""What a file whose policy is the one in force adopts (frozen: one for every command that finds it so)."""
+
+_PROPOSALS: dict[int, tuple[Platform, PlatformPolicy, str]] = {}
+"""Each platform's policy and its digest, by the platform's identity (a frozen platform, kept alive by its entry, so
+an identity is never reused while its entry stands)."""
+
+
+def _proposal_of(platform: Platform) -> tuple[Platform, PlatformPolicy, str]:
+    """*platform*'s policy and its digest, worked out once a process for a platform."""
+    kept = _PROPOSALS.get(id(platform))
+    if kept is None or kept[0] is not platform:
+        proposed = PlatformPolicy.of(platform)
+        if len(_PROPOSALS) > 64:  # platforms come and go in long-lived processes (property tests): stay bounded
+            _PROPOSALS.clear()
+        kept = _PROPOSALS[id(platform)] = (platform, proposed, policy_digest(proposed))
+    return kept
 
 
 def _strategy(given: object) -> StrategyKind | None:

@@ -284,7 +284,7 @@ class DeploymentPipeline:
     @property
     def retired(self) -> tuple[str, ...]:
         """Environments the history has and the platform file no longer names (renamed or removed since)."""
-        named = set(self.platform.promotion_order)
+        named = self.platform.promotion_order  # a few names: a tuple is searched as fast as a set is built
         return tuple(name for name in self.environments if name not in named)
 
     def affected_rollouts(self) -> tuple[str, ...]:
@@ -332,7 +332,7 @@ class DeploymentPipeline:
         rollout = state.rollout
         if rollout is None or rollout.phase is not Phase.PROGRESSING or rollout.weight >= 100:
             return None
-        if environment in self.retired:
+        if environment not in self.platform.promotion_order:  # retired: in the history, no longer in the file
             return None
         strategy = self.platform.strategy_for(environment, rollout.strategy)
         if not isinstance(strategy, BlueGreenStrategy):

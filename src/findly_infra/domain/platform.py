@@ -110,6 +110,9 @@ _AUTOSCALERS: dict[int, tuple[Platform, dict[str, HorizontalAutoscaler]]] = {}
 """Each platform's autoscalers by service, by the platform's identity (each entry keeps its platform alive,
 so an identity is not reused while its entry stands)."""
 
+_ORDERS: dict[int, tuple[Platform, tuple[str, ...]]] = {}
+"""Each platform's promotion order, by the platform's identity (each entry keeps its platform alive)."""
+
 
 @attrs.frozen
 class Platform:
@@ -149,8 +152,14 @@ class Platform:
 
     @property
     def promotion_order(self) -> tuple[str, ...]:
-        """Environment names in the order a version passes through them (the file's order)."""
-        return tuple(environment.name for environment in self.environments)
+        """Environment names in the order a version passes through them (the file's order): worked out once a
+        platform (every view of every decision asks)."""
+        kept = _ORDERS.get(id(self))
+        if kept is None or kept[0] is not self:
+            if len(_ORDERS) > 64:  # platforms come and go in long-lived processes (property tests): stay bounded
+                _ORDERS.clear()
+            kept = _ORDERS[id(self)] = (self, tuple(environment.name for environment in self.environments))
+        return kept[1]
 
     def environment(self, name: str) -> Environment:
         for environment in self.environments:

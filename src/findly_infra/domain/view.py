@@ -115,6 +115,7 @@ class EnvironmentView:
         """The view of *environment* in *pipeline* at *at* (approvals expire; evidence has a deadline)."""
         state = pipeline.environments[environment]
         rollout = state.rollout
+        retired = environment not in pipeline.platform.promotion_order  # in the history, so retired unless named
         serving: Share | None = Share(state.current, 100) if state.current else None
         candidate: Share | None = None
         stopped = None
@@ -135,14 +136,14 @@ class EnvironmentView:
             serving,
             candidate,
             rollout,
-            _waiting(pipeline, environment, at),
+            _waiting(pipeline, environment, at, retired=retired),
             stopped,
-            environment in pipeline.retired,
+            retired,
         )
 
 
-def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime) -> Waiting | None:
-    if environment in pipeline.retired:  # the platform file no longer names it: nothing there waits for anyone
+def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime, *, retired: bool) -> Waiting | None:
+    if retired:  # the platform file no longer names it: nothing there waits for anyone
         return None
     state = pipeline.environments[environment]
     rollout = state.rollout

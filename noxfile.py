@@ -58,3 +58,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/render.py")
     session.run("python", "benchmarks/pipeline.py")
     session.run("python", "benchmarks/prometheus.py")
+    session.run("python", "benchmarks/appends.py")

@@ -77,6 +77,7 @@ def sqlite_plain(path: Path) -> Callable[[int], None]:
         "CREATE TABLE events (service TEXT NOT NULL, position INTEGER NOT NULL, type TEXT NOT NULL, at TEXT NOT NULL, "
         "body TEXT NOT NULL, link TEXT, seal TEXT, PRIMARY KEY (service, position)) WITHOUT ROWID"
     )
+    connection.execute("CREATE INDEX events_at ON events (at)")
     position = 0
 
     def run(count: int) -> None:

@@ -7,17 +7,22 @@ per insert). Rounds interleaved (ours, then the reference), the median of each, 
     python benchmarks/appends.py            # 9 rounds of 200 appends
     python benchmarks/appends.py 15 300     # rounds, appends per round
 
-The PostgreSQL server is the tests' own (``findly_infra.testing.postgresql``: loopback, ``fsync=off``), so what is
-measured is what each append costs beyond the server's disk: round trips and work.
+The PostgreSQL server is the tests' own (``findly_infra.testing.postgresql``) on the loopback, measured three ways:
+durable (``fsync`` on, the server's defaults: each commit waits for the disk), ``fsync=off`` (what each append costs
+beyond the disk: its round trips and its work, on both sides), and ``fsync=off`` through a relay that delays each
+message 0.5 ms each way (a network between the runner and the server: round trips dominate).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -116,6 +121,36 @@ def postgres_plain(url: str) -> Callable[[int], None]:
     return run
 
 
+class Network:
+    """A relay between the clients and the server that holds what it receives *delay* seconds before passing it on,
+    each way: a network whose round trip takes twice that (and the relay's own time) — the same for both loops."""
+
+    def __init__(self, port: int, delay: float) -> None:
+        self.target, self.delay = port, delay
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, url: str) -> str:
+        return url.replace(f":{self.target}/", f":{self.port}/")
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.listener.accept()
+            server = socket.create_connection(("127.0.0.1", self.target))
+            for one in (client, server):
+                one.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._relay, args=(source, sink), daemon=True).start()
+
+    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(1 << 16):
+                time.sleep(self.delay)
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+
+
 def main() -> None:
     rounds, count = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else (9, 200)
     with tempfile.TemporaryDirectory() as folder:
@@ -142,6 +177,15 @@ def main() -> None:
                 rounds,
                 count,
             )
+            if not durable:
+                network = Network(server.port, 0.0005)
+                side_by_side(
+                    "PostgreSQL (fsync off, through a relay adding 0.5 ms each way: a network's round trips)",
+                    Ours(PostgresEventStore(network.url(server.url("network")))),
+                    postgres_plain(network.url(server.url("network_plain"))),
+                    rounds,
+                    max(20, count // 5),
+                )
 
 
 if __name__ == "__main__":

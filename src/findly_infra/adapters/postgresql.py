@@ -2,9 +2,10 @@
 
 The same port and guarantees as the SQLite default: per-service streams, appends all-or-nothing at an expected
 version. Two writers racing on one stream — on any machines — get exactly one winner: the stream's version is
-checked and its rows inserted in one transaction, and the primary key ``(service, position)`` refuses the second
-writer's row even when both read the same version (PostgreSQL makes it wait for the first, then raises a unique
-violation), which becomes :class:`ConcurrencyError` with nothing written. No table lock is taken.
+checked and its rows inserted in one transaction (a command's append: one statement, in one round trip), and the
+primary key ``(service, position)`` refuses the second writer's row even when both read the same version
+(PostgreSQL makes it wait for the first, then raises a unique violation), which becomes :class:`ConcurrencyError`
+with nothing written. No table lock is taken.
 
 The connection is libpq's, made from the URL as written: every libpq parameter of its query string (``sslmode``,
 ``sslrootcert``, ``options``, ``application_name``, ``target_session_attrs``, ``connect_timeout``…), the standard
@@ -151,8 +152,8 @@ _FENCED = 6
 """The schema version from which leases carry their fencing tokens."""
 _AT_ONCE = 32
 """The most events appended by one statement (:func:`_append_statement`): a command's appends (one to a few events)
-in one round trip; a longer one — an import's, a whole stream — in a transaction of its own, where four round trips
-are nothing beside the rows (and the statement's text grows with its events)."""
+in one round trip; a longer one — an import's, a whole stream — in a transaction of its own, where its few round
+trips are nothing beside the rows (and the statement's text grows with its events)."""
 
 
 @functools.lru_cache(maxsize=2 * _AT_ONCE)
@@ -176,7 +177,8 @@ def _append_statement(count: int, fenced: bool) -> str:
     admitted = "EXISTS (SELECT FROM lease WHERE holder = %(holder)s::text AND token = %(token)s::bigint) AND "
     links, rows = [], []
     for n in range(count):
-        before = "coalesce(head.link, %(genesis)s::text)" if n == 0 else f"k{n - 1}.link"
+        # as links_for(row.link or GENESIS, …): a head without a link (or an empty one) follows the genesis
+        before = "coalesce(nullif(head.link, ''), %(genesis)s::text)" if n == 0 else f"k{n - 1}.link"
         links.append(
             f"CROSS JOIN LATERAL (SELECT encode(sha256(convert_to({before} || chr(10) || %(service)s::text "
             f"|| chr(10) || (%(expected)s::integer + {n})::text || chr(10) || %(body{n})s::text, 'UTF8')), 'hex') "
@@ -473,9 +475,9 @@ class PostgresEventStore:
         self, service: str, expected_version: int, events: Sequence[Event], *, fence: Fence | None = None
     ) -> int:
         """One statement, in one round trip, for an append of at most :data:`_AT_ONCE` events (a command's): the
-        fence, the stream's head, the position check, the links and the insert (:data:`_APPEND`); a longer one (an
-        import) in a transaction of its own, its links computed here. Either way all-or-nothing, and the same
-        refusals."""
+        fence, the stream's head, the position check, the links and the insert (:func:`_append_statement`); a longer
+        one (an import's) in a transaction of its own, its links computed here. Either way all-or-nothing, with the
+        same refusals."""
         self._check_writable()
         bodies = [json.dumps(event_to_dict(event)) for event in events]
         try:

@@ -45,7 +45,9 @@ def store(pg_url: str) -> Iterator[PostgresEventStore]:
 
 
 def _round_trips(store: PostgresEventStore, monkeypatch: pytest.MonkeyPatch, write: Any) -> int:
-    """How many times *write* waited for the server (psycopg waits once per request sent: ``Connection.wait``)."""
+    """How many requests *write* made of the server: psycopg sends each statement and waits for its answer in one
+    ``Connection.wait`` (a relay counting the messages, in benchmarks/appends.py's manner, sees one round trip per
+    append, and a second, once, when psycopg prepares the statement on its fifth run)."""
     connection = store._connection
     original, count = connection.wait, 0
 
@@ -63,10 +65,10 @@ def _round_trips(store: PostgresEventStore, monkeypatch: pytest.MonkeyPatch, wri
 
 
 def test_a_commands_append_is_one_round_trip(store: PostgresEventStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fenced or not, of one event or several (before: BEGIN, the lease, the head, the rows, COMMIT — five)."""
+    """Fenced or not, of one event or several (before: BEGIN, the lease, the head, the rows, COMMIT — five or six)."""
     fence = store.acquire("fn-posts", "development", "runner-a", now=datetime.utcnow(), ttl=TTL).fence("development")
     version = 0
-    for round_ in range(8):  # psycopg prepares a statement run often (the 5th time): still one round trip
+    for round_ in range(8):  # prepared by psycopg on its 5th run (the prepare sent with it): still one request
         for events, fenced in (([_result("unit")], None), ([_result("a"), _result("b"), _result("c")], fence)):
             write = functools.partial(store.append, "fn-posts", version, events, fence=fenced)
             trips = _round_trips(store, monkeypatch, write)

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import psycopg
 import pytest
 
-from findly_infra.adapters.postgresql import PostgresEventStore
+from findly_infra.adapters.postgresql import _AT_ONCE, PostgresEventStore
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a test class
 from findly_infra.domain.events import Event
@@ -140,7 +140,7 @@ _CUT_WRITER = """
 import sys
 import psycopg
 from datetime import datetime
-from findly_infra.adapters.postgresql import PostgresEventStore
+from findly_infra.adapters.postgresql import _AT_ONCE, PostgresEventStore
 from findly_infra.application.ports import DependencyUnavailableError
 from findly_infra.domain import TestResultRecorded
 
@@ -155,11 +155,19 @@ def executemany(self, *args, **kwargs):
         print("in a transaction", flush=True)
         sys.stdin.readline()
 psycopg.Cursor.executemany = executemany
+sent = psycopg.Connection.execute
+def execute(self, query, *args, **kwargs):
+    if when == "one-statement" and str(query).startswith("WITH"):  # the append's own statement, about to be sent
+        print("in a transaction", flush=True)
+        sys.stdin.readline()
+    return sent(self, query, *args, **kwargs)
+psycopg.Connection.execute = execute
 store = PostgresEventStore(sys.argv[1], timeout=float(sys.argv[3]))
 event = TestResultRecorded(service="fn-posts", environment="development", version="1.0.0",
                            at=datetime(2026, 11, 26, 9), actor="ci", suite="cut", passed=True)
+count = 2 if when == "one-statement" else _AT_ONCE + 1  # a command's append, one statement; an import's, a transaction
 try:
-    store.append("fn-posts", 1, [event, event])
+    store.append("fn-posts", 1, [event] * count)
 except DependencyUnavailableError as exc:
     print("unavailable:", exc, flush=True)
     store.close()
@@ -168,13 +176,15 @@ print("written", flush=True)
 """
 
 
-@pytest.mark.parametrize("when", ["before-insert", "before-commit"])
+@pytest.mark.parametrize("when", ["before-insert", "before-commit", "one-statement"])
 def test_a_write_cut_by_a_frozen_server_is_whole_or_absent_and_the_log_verifies(
     server: PostgresServer, when: str
 ) -> None:
-    """Frozen while the append's transaction is open: its statements are never answered, the connection is cut
+    """Frozen while a long append's transaction is open: its statements are never answered, the connection is cut
     (exit 5), and the server — once resumed — rolls the transaction back. Frozen with the COMMIT sent, the server may
-    still commit it when resumed: the events are then there whole, never a part of them."""
+    still commit it when resumed: the events are then there whole, never a part of them. A command's append is one
+    statement, its own transaction: frozen as it is sent, it is cut alike, and the resumed server runs it whole or
+    not at all."""
     url = server.url(f"frozen_{when.replace('-', '_')}")
     store = PostgresEventStore(url)
     store.append("fn-posts", 0, [_result("before")])
@@ -206,10 +216,11 @@ def test_a_write_cut_by_a_frozen_server_is_whole_or_absent_and_the_log_verifies(
     store = PostgresEventStore(url)
     try:
         events, version = store.load("fn-posts")
+        count = 2 if when == "one-statement" else _AT_ONCE + 1
         if when == "before-insert":
             assert version == 1  # rolled back by the resumed server
         else:
-            assert version in (1, 3)  # all or nothing
+            assert version in (1, 1 + count)  # all or nothing
         assert [getattr(event, "suite", None) for event in events] == ["before"] + ["cut"] * (version - 1)
         assert store.append("fn-posts", version, [_result("after")]) == version + 1  # nothing left locked
     finally:

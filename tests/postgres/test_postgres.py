@@ -12,7 +12,8 @@ import subprocess
 import sys
 import textwrap
 import threading
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -133,8 +134,8 @@ _KILLED_WRITER = """
 import sys, time
 import psycopg
 from datetime import datetime
-from findly_infra.adapters.postgresql import PostgresEventStore
-from findly_infra.domain import TestResultRecorded
+from findly_infra.adapters.postgresql import _AT_ONCE, PostgresEventStore
+from findly_infra.domain import Fence, TestResultRecorded
 
 original = psycopg.Cursor.executemany
 def executemany(self, *args, **kwargs):
@@ -145,14 +146,20 @@ psycopg.Cursor.executemany = executemany
 store = PostgresEventStore(sys.argv[1])
 event = TestResultRecorded(service="fn-posts", environment="development", version="1.0.0",
                            at=datetime(2026, 11, 26, 9), actor="ci", suite="doomed", passed=True)
-store.append("fn-posts", 0, [event, event])
+if sys.argv[2] == "transaction":  # a long append (an import's): a transaction of its own
+    store.append("fn-posts", 0, [event] * (_AT_ONCE + 1))
+else:  # a command's: one statement, which waits for the lease the parent holds locked
+    print("sending", flush=True)
+    store.append("fn-posts", 0, [event, event], fence=Fence("development", "runner-a", 1))
 """
 
 
 def test_a_writer_killed_mid_transaction_leaves_nothing_and_blocks_no_one(pg_url: str) -> None:
     PostgresEventStore(pg_url).close()
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(_KILLED_WRITER), pg_url], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", textwrap.dedent(_KILLED_WRITER), pg_url, "transaction"],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "inserted"
@@ -163,6 +170,42 @@ def test_a_writer_killed_mid_transaction_leaves_nothing_and_blocks_no_one(pg_url
     store = PostgresEventStore(pg_url)
     assert store.load("fn-posts") == ([], 0)  # the server rolled the dead session's transaction back
     assert store.append("fn-posts", 0, [_result("next")]) == 1  # and its row locks with it
+    store.close()
+
+
+def test_a_writer_killed_during_its_one_statement_append_leaves_it_whole_or_absent_and_blocks_no_one(
+    pg_url: str,
+) -> None:
+    """A command's append is one statement: killed while the server runs it (here, while it waits for the lease a
+    take-over holds), the writer leaves no transaction open — the server finishes the statement whole (its own
+    transaction: the client's death is seen only when the answer is sent) or not at all, and nobody is blocked."""
+    store = PostgresEventStore(pg_url)
+    store.acquire("fn-posts", "development", "runner-a", now=datetime.utcnow(), ttl=timedelta(minutes=3))
+    with psycopg.connect(pg_url) as other:
+        other.execute("UPDATE findly_leases SET expires = expires WHERE service = 'fn-posts'")  # the row locked
+        child = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(_KILLED_WRITER), pg_url, "one-statement"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "sending"
+        waiting = "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH lease%%'"
+        with psycopg.connect(pg_url, autocommit=True) as watcher:
+            while not watcher.execute(waiting).fetchall():  # the child's statement waits for the lease row
+                time.sleep(0.05)
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(10)
+            tally("kills")
+            child.stdout.close()
+            other.rollback()  # the take-over gives up: the statement, its client dead, goes on
+            while watcher.execute(waiting.replace("wait_event_type = 'Lock' AND ", "")).fetchall():
+                time.sleep(0.05)  # until the dead client's session has ended
+    events, version = store.load("fn-posts")
+    assert version in (0, 2)  # whole or not at all
+    assert [event.suite for event in events] == ["doomed"] * version  # type: ignore[attr-defined]
+    assert store.append("fn-posts", version, [_result("next")]) == version + 1  # nothing left locked
+    assert verify_stream("fn-posts", store.chain("fn-posts")).intact
     store.close()
 
 

@@ -2,9 +2,10 @@
 
 The same port and guarantees as the SQLite default: per-service streams, appends all-or-nothing at an expected
 version. Two writers racing on one stream — on any machines — get exactly one winner: the stream's version is
-checked and its rows inserted in one transaction, and the primary key ``(service, position)`` refuses the second
-writer's row even when both read the same version (PostgreSQL makes it wait for the first, then raises a unique
-violation), which becomes :class:`ConcurrencyError` with nothing written. No table lock is taken.
+checked and its rows inserted in one transaction (a command's append: one statement, in one round trip), and the
+primary key ``(service, position)`` refuses the second writer's row even when both read the same version
+(PostgreSQL makes it wait for the first, then raises a unique violation), which becomes :class:`ConcurrencyError`
+with nothing written. No table lock is taken.
 
 The connection is libpq's, made from the URL as written: every libpq parameter of its query string (``sslmode``,
 ``sslrootcert``, ``options``, ``application_name``, ``target_session_attrs``, ``connect_timeout``…), the standard
@@ -36,6 +37,7 @@ not ready is a dependency unavailable (exit 5).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -148,6 +150,60 @@ _ANCHORED = 5
 """The schema version from which the owner's anchor of the policy in force is kept."""
 _FENCED = 6
 """The schema version from which leases carry their fencing tokens."""
+_AT_ONCE = 32
+"""The most events appended by one statement (:func:`_append_statement`): a command's appends (one to a few events)
+in one round trip; a longer one — an import's, a whole stream — in a transaction of its own, where its few round
+trips are nothing beside the rows (and the statement's text grows with its events)."""
+
+
+@functools.lru_cache(maxsize=2 * _AT_ONCE)
+def _append_statement(count: int, fenced: bool) -> str:
+    """An append of *count* events as one statement — its own transaction on the autocommit connection, so one round
+    trip. It reads the stream's head, and with a fence reads and locks the lease (``FOR SHARE``: a take-over's UPDATE
+    of the row waits for this statement, or this statement waits for the take-over and reads the row it committed —
+    a locking read returns a row's newest version, sql-select.html#SQL-FOR-UPDATE-SHARE and
+    transaction-iso.html#XACT-READ-COMMITTED); it links each event to the one before
+    (``application.integrity.link``: hex SHA-256 of the link before, the service, the position and the body, each on
+    its own line, in UTF-8 — ``sha256()`` is built in since PostgreSQL 11, functions-binarystring.html), and
+    inserts the rows only when the lease admits the fence and the head is the expected one. It returns the head it
+    read (and the lease), which say which refusal it was. A racer's row at the same position makes the insert wait
+    for the racer, then fail on the primary key (a unique violation): nothing written. Parameters: ``service``,
+    ``expected``, ``genesis``, each event's ``typeN``, ``atN`` and ``bodyN`` (N from 0), and with a fence its
+    ``environment``, ``holder`` and ``token``."""
+    lease = (
+        "lease AS MATERIALIZED (SELECT holder, expires, token FROM findly_leases "
+        "WHERE service = %(service)s::text AND environment = %(environment)s::text FOR SHARE), "
+    )
+    admitted = "EXISTS (SELECT FROM lease WHERE holder = %(holder)s::text AND token = %(token)s::bigint) AND "
+    links, rows = [], []
+    for n in range(count):
+        # as links_for(row.link or GENESIS, …): a head without a link (or an empty one) follows the genesis
+        before = "coalesce(nullif(head.link, ''), %(genesis)s::text)" if n == 0 else f"k{n - 1}.link"
+        links.append(
+            f"CROSS JOIN LATERAL (SELECT encode(sha256(convert_to({before} || chr(10) || %(service)s::text "
+            f"|| chr(10) || (%(expected)s::integer + {n})::text || chr(10) || %(body{n})s::text, 'UTF8')), 'hex') "
+            f"AS link) AS k{n} "
+        )
+        rows.append(f"({n}, %(type{n})s::text, %(at{n})s::timestamp, %(body{n})s::text, k{n}.link)")
+    return (
+        "WITH "
+        + (lease if fenced else "")
+        + "head AS MATERIALIZED (SELECT position, link FROM findly_events WHERE service = %(service)s::text "
+        "ORDER BY position DESC LIMIT 1), "
+        "written AS (INSERT INTO findly_events (service, position, type, at, body, link) "
+        "SELECT %(service)s::text, %(expected)s::integer + e.n, e.type, e.at, e.body, e.link "
+        "FROM (SELECT) AS one LEFT JOIN head ON true "
+        + "".join(links)
+        + "CROSS JOIN LATERAL (VALUES "
+        + ", ".join(rows)
+        + ") AS e (n, type, at, body, link) WHERE "
+        + (admitted if fenced else "")
+        + "coalesce(head.position + 1, 0) = %(expected)s::integer RETURNING 1) "
+        "SELECT head.position, (SELECT count(*) FROM written)"
+        + (", lease.holder, lease.expires, lease.token" if fenced else "")
+        + " FROM (SELECT) AS one LEFT JOIN head ON true"
+        + (" LEFT JOIN lease ON true" if fenced else "")
+    )
 
 
 class PostgresEventStore:
@@ -418,45 +474,78 @@ class PostgresEventStore:
     def append(
         self, service: str, expected_version: int, events: Sequence[Event], *, fence: Fence | None = None
     ) -> int:
+        """One statement, in one round trip, for an append of at most :data:`_AT_ONCE` events (a command's): the
+        fence, the stream's head, the position check, the links and the insert (:func:`_append_statement`); a longer
+        one (an import's) in a transaction of its own, its links computed here. Either way all-or-nothing, with the
+        same refusals."""
         self._check_writable()
-
-        connection = self._connection
+        bodies = [json.dumps(event_to_dict(event)) for event in events]
         try:
-            with self._errors(), connection.transaction():
-                if fence is not None:  # FOR SHARE: a take-over's UPDATE of the row waits for this append, or it waits
-                    held = connection.execute(  # for the take-over and reads the row it committed
-                        "SELECT holder, expires, token FROM findly_leases WHERE service = %s AND environment = %s "
-                        "FOR SHARE",
-                        (service, fence.environment),
-                    ).fetchone()
-                    holding = None if held is None else Lease(str(held[0]), _naive(held[1]), int(held[2]))
-                    if not fence.admits(holding):
-                        raise LeaseLostError(f"{fence.describe(holding)}: nothing written")
-                row = connection.execute(
-                    "SELECT position, link FROM findly_events WHERE service = %s ORDER BY position DESC LIMIT 1",
-                    (service,),
-                ).fetchone()
-                current = 0 if row is None else int(row[0]) + 1  # no gaps: the index answers
-                if current != expected_version:
-                    raise ConcurrencyError(
-                        f"{service} was changed by someone else (now at event {current}, expected {expected_version})"
-                    )
-                bodies = [json.dumps(event_to_dict(event)) for event in events]
-                links = links_for(GENESIS if row is None else str(row[1] or GENESIS), service, current, bodies)
-                with connection.cursor() as cursor:
-                    cursor.executemany(
-                        "INSERT INTO findly_events (service, position, type, at, body, link) "
-                        "VALUES (%s, %s, %s, %s, %s, %s)",
-                        [
-                            (service, current + offset, event.type, event.at, body, value)
-                            for offset, (event, body, value) in enumerate(zip(events, bodies, links, strict=True))
-                        ],
-                    )
+            with self._errors():
+                if not events or len(events) > _AT_ONCE:
+                    self._append_many(service, expected_version, events, bodies, fence)
+                else:
+                    self._append_at_once(service, expected_version, events, bodies, fence)
         except self._psycopg.errors.UniqueViolation:
             raise ConcurrencyError(
                 f"{service} was changed by someone else at the same time (event {expected_version} is taken)"
             ) from None
         return expected_version + len(events)
+
+    def _append_at_once(
+        self, service: str, expected: int, events: Sequence[Event], bodies: list[str], fence: Fence | None
+    ) -> None:
+        parameters: dict[str, object] = {"service": service, "expected": expected, "genesis": GENESIS}
+        for n, (event, body) in enumerate(zip(events, bodies, strict=True)):
+            parameters[f"type{n}"], parameters[f"at{n}"], parameters[f"body{n}"] = event.type, event.at, body
+        if fence is not None:
+            parameters |= {"environment": fence.environment, "holder": fence.holder, "token": fence.token}
+        row = self._connection.execute(_append_statement(len(events), fence is not None), parameters).fetchone()
+        assert row is not None  # the statement's last SELECT has no FROM: always one row
+        if fence is not None:
+            holding = None if row[2] is None else Lease(str(row[2]), _naive(row[3]), int(row[4]))
+            if not fence.admits(holding):
+                raise LeaseLostError(f"{fence.describe(holding)}: nothing written")
+        current = 0 if row[0] is None else int(row[0]) + 1
+        if current != expected:
+            raise ConcurrencyError(
+                f"{service} was changed by someone else (now at event {current}, expected {expected})"
+            )
+        assert int(row[1]) == len(events), (row, len(events))  # admitted and at its place: every event written
+
+    def _append_many(
+        self, service: str, expected: int, events: Sequence[Event], bodies: list[str], fence: Fence | None
+    ) -> None:
+        connection = self._connection
+        with connection.transaction():
+            if fence is not None:  # FOR SHARE: a take-over's UPDATE of the row waits for this append, or it waits
+                held = connection.execute(  # for the take-over and reads the row it committed
+                    "SELECT holder, expires, token FROM findly_leases WHERE service = %s AND environment = %s "
+                    "FOR SHARE",
+                    (service, fence.environment),
+                ).fetchone()
+                holding = None if held is None else Lease(str(held[0]), _naive(held[1]), int(held[2]))
+                if not fence.admits(holding):
+                    raise LeaseLostError(f"{fence.describe(holding)}: nothing written")
+            row = connection.execute(
+                "SELECT position, link FROM findly_events WHERE service = %s ORDER BY position DESC LIMIT 1",
+                (service,),
+            ).fetchone()
+            current = 0 if row is None else int(row[0]) + 1  # no gaps: the index answers
+            if current != expected:
+                raise ConcurrencyError(
+                    f"{service} was changed by someone else (now at event {current}, expected {expected})"
+                )
+            links = links_for(GENESIS if row is None else str(row[1] or GENESIS), service, current, bodies)
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO findly_events (service, position, type, at, body, link) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    [
+                        (service, current + offset, event.type, event.at, body, value)
+                        for offset, (event, body, value) in enumerate(zip(events, bodies, links, strict=True))
+                    ],
+                )
 
     # ---- leases: judged on the server's clock, the one every runner shares ----------------------------------------
 

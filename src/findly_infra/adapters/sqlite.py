@@ -80,6 +80,12 @@ _ANCHOR = """CREATE TABLE IF NOT EXISTS policy_anchor (
 """The owner's anchor of the policy in force (``findly-infra policy anchor``); added as ``holdings`` was, when
 first written."""
 
+_TIMES = "CREATE INDEX IF NOT EXISTS events_at ON events (at);"
+"""Each event's time, indexed: the latest (where a rehearsal's clock resumes, :meth:`SqliteEventStore.latest_time`) is
+then one step down the index (SQLite's min/max optimization, sqlite.org/optoverview.html#minmax), not a scan of every
+event. Added as ``holdings`` was — older versions keep it up to date without knowing it (SQLite maintains every
+index) — and built when a writing command first opens a state made before it."""
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     service  TEXT    NOT NULL,
@@ -98,6 +104,7 @@ CREATE TABLE IF NOT EXISTS routes (
 CREATE TABLE IF NOT EXISTS route_history (
     service TEXT NOT NULL, environment TEXT NOT NULL, at TEXT NOT NULL, weights TEXT NOT NULL
 );
+{_TIMES}
 {_HOLDINGS}
 {_SNAPSHOTS}
 {_LEASES}
@@ -234,6 +241,7 @@ class SqliteEventStore:
             connection.executescript(_SCHEMA.replace(f"user_version = {SCHEMA_VERSION}", "user_version = 1"))
             self._link_events()
             self._seal_snapshots()
+            self._index_times()
         elif application != APPLICATION_ID:
             raise StateError(f"--state {self.path} is an SQLite file, but not a findly state")
         elif version > SCHEMA_VERSION:
@@ -250,6 +258,7 @@ class SqliteEventStore:
         else:
             self._link_events()
             self._seal_snapshots()
+            self._index_times()
 
     def _link_events(self) -> None:
         """Schema 1 → 2: give every event its link, chained from the first (in one transaction; a read-only command
@@ -280,6 +289,16 @@ class SqliteEventStore:
         except BaseException:
             self._rollback()
             raise
+
+    def _index_times(self) -> None:
+        """The index of each event's time (:data:`_TIMES`), built once for a state made before it — by a writing
+        command (a read-only one leaves the state as it is, and finds the latest time by a scan, as does a command
+        that cannot write the file now: the index is only ever a shortcut, so its absence fails nothing)."""
+        connection = self._connection
+        present = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_at'")
+        if self._create_allowed and present.fetchone() is None:
+            with contextlib.suppress(sqlite3.OperationalError):  # read-only, locked, full: built by a later command
+                connection.execute(_TIMES)
 
     def _seal_snapshots(self) -> None:
         """Schema 2 → 3: the columns of sealed snapshots — the snapshot's link and digest, the event's seal — added

@@ -46,13 +46,16 @@ def _free_port() -> int:
 
 class PostgresServer:
     """One PostgreSQL cluster of its own: ``url(database)`` creates the database on first use and names it with the
-    password of the superuser ``findly``; ``stop()``/``start()`` restart it on the same port and data."""
+    password of the superuser ``findly``; ``stop()``/``start()`` restart it on the same port and data. Its writes
+    are not flushed to disk (``fsync=off``: a test's server outlives no crash of the machine) unless *durable*: then
+    the server's defaults (``fsync``, ``synchronous_commit`` on), as a benchmark of durable commits wants."""
 
-    def __init__(self, binaries: Path | None = None) -> None:
+    def __init__(self, binaries: Path | None = None, *, durable: bool = False) -> None:
         found = binaries or postgres_binaries()
         if found is None:
             raise FileNotFoundError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
         self.binaries = found
+        self.durable = durable
         self.password = secrets.token_urlsafe(16)
         self.port = 0
         self._folder: Path | None = None
@@ -127,7 +130,7 @@ class PostgresServer:
                 "-k",
                 str(self._folder),
                 "-c",
-                "fsync=off",
+                f"fsync={'on' if self.durable else 'off'}",
                 "-c",
                 "max_connections=200",
             ],

@@ -19,7 +19,12 @@ from typing import Any
 
 from findly_infra.domain.platform import Platform
 from findly_infra.render.access import access_objects
-from findly_infra.render.manifests import Manifest, environment_manifests, service_base_manifests
+from findly_infra.render.manifests import (
+    Manifest,
+    environment_manifests,
+    fronted_services,
+    service_base_manifests,
+)
 from findly_infra.render.rules import alert_rule_groups, prometheus_rule, slo_rule_groups
 
 __all__ = ["HEADER", "OWNED", "UnsafeOutputError", "dump", "render_platform", "write_tree"]
@@ -192,12 +197,16 @@ def render_platform(
     :class:`~findly_infra.domain.platform.UnknownNameError`.
     """
     chosen = [platform.environment(name) for name in environments] if environments else list(platform.environments)
+    services = platform.all_services
+    known = {service.name for service in services}
     for name in versions or {}:
-        platform.service(name)
+        if name not in known:
+            platform.service(name)  # raises, naming the services there are
     files: dict[str, Manifest | dict[str, Any]] = {}
     base: dict[str, Manifest] = {}
-    for service in platform.all_services:
-        for name, manifest in service_base_manifests(platform, service).items():
+    fronted = fronted_services(platform)
+    for service in services:
+        for name, manifest in service_base_manifests(platform, service, fronted=fronted).items():
             base[f"{service.name}/{name}"] = manifest
     alerts, slos = alert_rule_groups(platform), slo_rule_groups(platform)
     if alerts:

@@ -419,6 +419,16 @@ def _prune(walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], delet
     return left == 0
 
 
+def _write_stale(root: Path, folders: Mapping[tuple[str, ...], list[tuple[str, str]]], stale: dict[str, bytes]) -> None:
+    """Write the *stale* files (relative path: bytes), making their folders, each entered once."""
+    with _Walk(root, create=True) as walk:
+        for folder in sorted(folders):
+            names = [(name, relative) for name, relative in folders[folder] if relative in stale]
+            if names and (descriptor := walk.enter(folder)) is not None:
+                for name, relative in names:
+                    _write(descriptor, name, stale[relative], walk)
+
+
 def write_tree(
     tree: Mapping[str, str], out: str | os.PathLike[str], *, prune: Iterable[str] | None = OWNED
 ) -> list[Path]:
@@ -446,12 +456,8 @@ def write_tree(
                 if descriptor is None or not _unchanged(descriptor, name, text, data, walk):
                     stale[relative] = data
     root.mkdir(parents=True, exist_ok=True)
-    with _Walk(root, create=True) as walk:
-        for folder in sorted(folders):
-            names = [(name, relative) for name, relative in folders[folder] if relative in stale]
-            if names and (descriptor := walk.enter(folder)) is not None:
-                for name, relative in names:
-                    _write(descriptor, name, stale[relative], walk)
+    if stale:
+        _write_stale(root, folders, stale)
     changed = [root / relative for relative in tree if relative in stale]
     with _Walk(root, create=False) as walk:
         for scope in scopes:

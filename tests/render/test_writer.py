@@ -168,6 +168,19 @@ def test_a_link_anywhere_on_the_way_is_refused_before_anything_is_written(tmp_pa
         outside.rmdir()
 
 
+def test_a_link_where_a_pruned_folder_would_be_is_left_alone(tmp_path: Path) -> None:
+    """As before: pruning never follows a link, even one in the place of a whole folder it prunes."""
+    outside, out = tmp_path / "outside", tmp_path / "deploy"
+    outside.mkdir()
+    (outside / "victim.yaml").write_text(HEADER + "not in the tree, but not ours either\n")
+    out.mkdir()
+    (out / "prometheus").symlink_to(outside)  # the tree has no prometheus/: nothing is written through the link
+    (out / "access").write_text("a file where a folder would be\n")
+    assert write_tree({"base/a.yaml": HEADER}, out) == [out / "base" / "a.yaml"]
+    assert (outside / "victim.yaml").exists()
+    assert (out / "prometheus").is_symlink()
+
+
 def _crlf(text: str) -> bytes:
     return text.replace("\n", "\r\n").encode()
 

@@ -388,7 +388,8 @@ def _ours(folder: int, name: str) -> bool:
 def _prune(walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], deleted: list[Path]) -> bool:
     """Delete our rendered files below *folder* that *tree* lacks, then the folders left empty, deepest first,
     never following a link; whether *folder* is empty afterwards."""
-    entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    with os.scandir(folder) as found:
+        entries = sorted(found, key=lambda entry: entry.name)
     left = len(entries)
     for entry in entries:
         name, relative = entry.name, f"{prefix}{entry.name}"
@@ -461,7 +462,10 @@ def write_tree(
     changed = [root / relative for relative in tree if relative in stale]
     with _Walk(root, create=False) as walk:
         for scope in scopes:
-            descriptor = walk.enter(scope)  # a scope under a link is not ours: left alone
+            try:
+                descriptor = walk.enter(scope)
+            except (UnsafeOutputError, OSError):
+                continue  # a link (or a file) where the folder would be: what it leads to is not ours
             if descriptor is not None:
                 _prune(walk, descriptor, "/".join(scope) + "/", tree, changed)
     return changed

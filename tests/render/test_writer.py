@@ -11,6 +11,7 @@ import io
 import os
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -42,6 +43,7 @@ documents = st.recursive(
         | st.lists(children, max_size=3).map(tuple)
         | st.dictionaries(texts, children, max_size=4)
         | st.dictionaries(st.integers() | st.booleans() | st.none(), children, max_size=2)
+        | st.dictionaries(texts, children, max_size=2).map(MappingProxyType)  # a Mapping that is not a dict
     ),
     max_leaves=25,
 )

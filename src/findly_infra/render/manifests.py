@@ -7,7 +7,7 @@ output is deterministic: the same file renders the same bytes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from findly_infra.domain import tracks as domain_tracks
@@ -36,6 +36,7 @@ __all__ = [
     "TRACKS",
     "Manifest",
     "environment_manifests",
+    "fronted_services",
     "ingress_manifests",
     "service_base_manifests",
 ]
@@ -123,13 +124,21 @@ only on VPC-native clusters without Shared VPC and without GKE network policy
 network policies: so the Services the Ingress names say it."""
 
 
-def service_base_manifests(platform: Platform, service: Service) -> dict[str, Manifest]:
+def fronted_services(platform: Platform) -> frozenset[str]:
+    """The services the Ingress routes to (its backends')."""
+    return frozenset(backend.service for backend in _backends(platform))
+
+
+def service_base_manifests(
+    platform: Platform, service: Service, *, fronted: Collection[str] | None = None
+) -> dict[str, Manifest]:
     """ServiceAccount, Service, HorizontalPodAutoscaler and PodDisruptionBudget of one service. The ServiceAccount
     ``<service>`` is what the service's pods run as (``serviceAccountName``): in each environment's namespace, the
-    identity Workload Identity Federation for GKE gives IAM (``domain.workload_identity``)."""
+    identity Workload Identity Federation for GKE gives IAM (``domain.workload_identity``). *fronted*: the
+    platform's :func:`fronted_services`, found once by whoever renders every service (else found here)."""
     name = service.name
     labels = _labels(name)
-    behind_ingress = any(backend.service == name for backend in _backends(platform))
+    behind_ingress = name in (fronted_services(platform) if fronted is None else fronted)
     neg = {NEG_ANNOTATION: '{"ingress": true}'} if behind_ingress else None
     manifests: dict[str, Manifest] = {
         "serviceaccount.yaml": {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, labels)},

@@ -14,7 +14,12 @@ from collections.abc import Iterable, Mapping
 
 from findly_infra.domain.cluster import CLUSTER_SCOPED, ENVIRONMENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, object_key
 from findly_infra.domain.platform import Platform
-from findly_infra.render.manifests import Manifest, environment_manifests, service_base_manifests
+from findly_infra.render.manifests import (
+    Manifest,
+    environment_manifests,
+    fronted_services,
+    service_base_manifests,
+)
 from findly_infra.render.rules import alert_rule_groups, prometheus_rule, slo_rule_groups
 
 __all__ = ["environment_objects", "for_apply"]
@@ -27,8 +32,9 @@ def environment_objects(
     env = platform.environment(environment)
     namespace = platform.kubernetes.namespace_for(env.name)
     objects: list[Manifest] = []
+    fronted = fronted_services(platform)
     for service in platform.all_services:
-        objects += service_base_manifests(platform, service).values()
+        objects += service_base_manifests(platform, service, fronted=fronted).values()
     alerts, slos = alert_rule_groups(platform), slo_rule_groups(platform)
     if alerts:
         objects.append(prometheus_rule("findly-alerts", alerts))

@@ -6,17 +6,25 @@ renders the same bytes, so GitOps diffs show only real changes. :func:`write_tre
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from findly_infra.domain.platform import Platform
 from findly_infra.render.access import access_objects
-from findly_infra.render.manifests import Manifest, environment_manifests, service_base_manifests
+from findly_infra.render.manifests import (
+    Manifest,
+    environment_manifests,
+    fronted_services,
+    service_base_manifests,
+)
 from findly_infra.render.rules import alert_rule_groups, prometheus_rule, slo_rule_groups
 
 __all__ = ["HEADER", "OWNED", "UnsafeOutputError", "dump", "render_platform", "write_tree"]
@@ -70,34 +78,74 @@ def _literal(text: str) -> tuple[str, list[str]] | None:
     return ("|" if text.endswith("\n") else "|-"), body.split("\n")
 
 
-def _block(node: Any, indent: str, out: list[str]) -> None:
+class _Texts:
+    """What one render has already written, by text: the YAML of each one-line value, and each key's line head
+    (``<indent><key>:``) by indent. Rendering a thousand services writes some 800,000 scalars, most of them the same
+    few hundred texts."""
+
+    __slots__ = ("heads", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.heads: dict[str, dict[str, str]] = {}
+
+
+def _block(node: Any, indent: str, out: list[str], texts: _Texts) -> None:
     """Block-style YAML of a non-empty mapping or sequence (sequences in mappings are not indented, as
     PyYAML and kubectl write them)."""
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            _entry(f"{indent}{_scalar(key)}:", value, indent + "  ", out, nested_list_indent=indent)
+    if type(node) is dict or isinstance(node, Mapping):
+        _mapping(node, indent, out, texts)
     else:
-        for item in node:
-            _entry(f"{indent}-", item, indent + "  ", out, nested_list_indent=indent + "  ", in_list=True)
+        _sequence(node, indent, out, texts)
 
 
-def _entry(
-    head: str,
-    value: Any,
-    inner: str,
-    out: list[str],
-    *,
-    nested_list_indent: str,
-    in_list: bool = False,
+def _mapping(node: Mapping[Any, Any], indent: str, out: list[str], texts: _Texts) -> None:
+    """Plain ``dict``, ``list``, ``str`` and ``int`` values take the short branches first; the rest, ``_entry``."""
+    inner, values = indent + "  ", texts.values
+    heads = texts.heads.get(indent)
+    if heads is None:
+        heads = texts.heads[indent] = {}
+    for key, value in node.items():
+        head = heads.get(key) if type(key) is str else None
+        if head is None:
+            head = f"{indent}{_scalar(key)}:"
+            if type(key) is str:
+                heads[key] = head
+        kind = type(value)
+        if kind is str and (text := values.get(value)) is not None:
+            out.append(f"{head} {text}")
+        elif kind is int:
+            out.append(f"{head} {value}")
+        elif kind is dict and value:
+            out.append(head)
+            _mapping(value, inner, out, texts)
+        elif kind is list and value:
+            out.append(head)
+            _sequence(value, indent, out, texts)
+        else:
+            _entry(head, value, inner, indent, False, out, texts)
+
+
+def _sequence(node: Iterable[Any], indent: str, out: list[str], texts: _Texts) -> None:
+    inner, values, head = indent + "  ", texts.values, f"{indent}-"
+    for item in node:
+        if type(item) is str and (text := values.get(item)) is not None:
+            out.append(f"{head} {text}")
+        else:
+            _entry(head, item, inner, inner, True, out, texts)
+
+
+def _entry(  # noqa: PLR0917 - the one general branch of _block, called in two places
+    head: str, value: Any, inner: str, nested_list_indent: str, in_list: bool, out: list[str], texts: _Texts
 ) -> None:
     if isinstance(value, (Mapping, list, tuple)) and value:
         if in_list:  # "- key: value" (or "- - item") with the rest of the collection under it
             start = len(out)
-            _block(value, inner, out)
+            _block(value, inner, out, texts)
             out[start] = f"{head} {out[start][len(inner) :]}"
         else:
             out.append(head)
-            _block(value, inner if isinstance(value, Mapping) else nested_list_indent, out)
+            _block(value, inner if isinstance(value, Mapping) else nested_list_indent, out, texts)
     elif isinstance(value, str) and (literal := _literal(value)) is not None:
         indicator, lines = literal
         out.append(f"{head} {indicator}")
@@ -106,6 +154,9 @@ def _entry(
         out.append(f"{head} {{}}")
     elif isinstance(value, (list, tuple)):
         out.append(f"{head} []")
+    elif type(value) is str:  # not a literal block: remembered for the next time this text is a value
+        text = texts.values[value] = _scalar(value)
+        out.append(f"{head} {text}")
     else:
         out.append(f"{head} {_scalar(value)}")
 
@@ -113,7 +164,12 @@ def _entry(
 def dump(document: Any) -> str:
     """A document as block-style YAML after the header: every value reads back as written (``yaml.safe_load``),
     multi-line strings (PromQL) as literal blocks. Written directly: PyYAML's pure-Python representer was two
-    thirds of rendering a large platform."""
+    thirds of rendering a large platform; with libyaml's emitter (``yaml.CSafeDumper``) it takes three times this
+    writer's time, and quotes differently in half the rendered documents."""
+    return _dump(document, _Texts())
+
+
+def _dump(document: Any, texts: _Texts) -> str:
     if not isinstance(document, (Mapping, list, tuple)) or not document:
         lines = [
             "{}"
@@ -124,7 +180,7 @@ def dump(document: Any) -> str:
         ]
     else:
         lines = []
-        _block(document, "", lines)
+        _block(document, "", lines, texts)
     return HEADER + "\n".join(lines) + "\n"
 
 
@@ -141,12 +197,16 @@ def render_platform(
     :class:`~findly_infra.domain.platform.UnknownNameError`.
     """
     chosen = [platform.environment(name) for name in environments] if environments else list(platform.environments)
+    services = platform.all_services
+    known = {service.name for service in services}
     for name in versions or {}:
-        platform.service(name)
+        if name not in known:
+            platform.service(name)  # raises, naming the services there are
     files: dict[str, Manifest | dict[str, Any]] = {}
     base: dict[str, Manifest] = {}
-    for service in platform.all_services:
-        for name, manifest in service_base_manifests(platform, service).items():
+    fronted = fronted_services(platform)
+    for service in services:
+        for name, manifest in service_base_manifests(platform, service, fronted=fronted).items():
             base[f"{service.name}/{name}"] = manifest
     alerts, slos = alert_rule_groups(platform), slo_rule_groups(platform)
     if alerts:
@@ -172,31 +232,202 @@ def render_platform(
             "resources": ["../../base", *sorted(overlay)],
             "labels": [{"pairs": {"environment": environment.name}, "includeSelectors": False}],
         }
-    return {path: dump(files[path]) for path in sorted(files)}
+    texts = _Texts()  # shared by the documents of one render: most of their texts recur
+    return {path: _dump(files[path], texts) for path in sorted(files)}
 
 
 class UnsafeOutputError(Exception):
-    """Raised when writing the rendered tree would go through a symbolic link (and so, perhaps, out of its folder)."""
+    """Raised when writing the rendered tree would go through a symbolic link (and so, perhaps, out of its folder),
+    or a path of the tree leads out of it (``..``, an absolute path)."""
 
 
-def _no_link(root: Path, relative: str) -> Path:
-    """``root / relative``, refusing any symbolic link on the way (the root itself is the person's choice)."""
-    path = root
-    for part in Path(relative).parts:
-        path = path / part
-        if path.is_symlink():
-            raise UnsafeOutputError(
-                f"{path} is a symbolic link: render never writes through one (it could lead out of {root}); "
-                "remove it, or render into another folder"
-            )
-    return path
+# Each folder below the output folder, and each file in one, is opened relative to its parent folder's descriptor
+# and with O_NOFOLLOW: nothing is reached through a symbolic link, not even one put there meanwhile, and a folder is
+# opened (so checked) once per pass however many files it holds — not once per file and per folder above it.
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # (a FIFO put there does not hold the check up)
+_WRITE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+_HEADER = HEADER.encode()
 
 
-def _write(path: Path, text: str) -> None:
-    """Write *path* without following a link put there meanwhile (``O_NOFOLLOW``)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(text)
+def _parts(root: Path, relative: str) -> tuple[str, ...]:
+    """The names along *relative*, refused where one leads anywhere but further below *root*."""
+    parts = tuple(relative.split("/"))
+    if any(part in {"", ".", ".."} for part in parts):
+        raise UnsafeOutputError(f"{relative!r} is not a path below {root}: render writes only inside its folder")
+    return parts
+
+
+def _failure(error: OSError, folder: int, name: str, walk: _Walk) -> Exception:
+    """What to raise where opening *name* in *folder* failed: :class:`UnsafeOutputError` where it is a symbolic
+    link, else *error* naming the whole path."""
+    path = walk.path(name)
+    try:
+        linked = stat.S_ISLNK(os.lstat(name, dir_fd=folder).st_mode)
+    except OSError:
+        linked = False
+    if linked:
+        return UnsafeOutputError(
+            f"{path} is a symbolic link: render never writes through one (it could lead out of {walk.root}); "
+            "remove it, or render into another folder"
+        )
+    return OSError(error.errno, error.strerror, str(path))  # (OSError picks the subclass of the errno)
+
+
+class _Walk:
+    """The folders along one path below the output folder, kept open while the walk stays under them: visiting
+    folders in sorted order opens each one once."""
+
+    def __init__(self, root: Path, *, create: bool) -> None:
+        self.root = root
+        self._create = create
+        self._names: list[str] = []
+        self._open: list[int] = []
+        try:
+            self._root: int | None = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # may be a link
+        except FileNotFoundError:
+            if create:
+                raise
+            self._root = None
+
+    def __enter__(self) -> _Walk:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._leave(0)
+        if self._root is not None:
+            os.close(self._root)
+
+    def _leave(self, keep: int) -> None:
+        for descriptor in reversed(self._open[keep:]):
+            os.close(descriptor)
+        del self._open[keep:], self._names[keep:]
+
+    def enter(self, parts: tuple[str, ...]) -> int | None:
+        """The folder *parts*, opened (and made, when creating); ``None`` where it does not exist."""
+        keep = 0
+        while keep < min(len(parts), len(self._names)) and parts[keep] == self._names[keep]:
+            keep += 1
+        self._leave(keep)
+        folder = self._open[-1] if self._open else self._root
+        for name in parts[keep:]:
+            if folder is None:
+                return None
+            if self._create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, dir_fd=folder)
+            try:
+                inner = os.open(name, _FOLDER, dir_fd=folder)
+            except FileNotFoundError:
+                if self._create:
+                    raise
+                return None
+            except OSError as error:
+                raise _failure(error, folder, name, self) from None
+            self._names.append(name)
+            self._open.append(inner)
+            folder = inner
+        return folder
+
+    def path(self, name: str) -> Path:
+        """*name* in the folder last entered, for messages."""
+        return self.root.joinpath(*self._names, name)
+
+
+def _unchanged(folder: int, name: str, text: str, data: bytes, walk: _Walk) -> bool:
+    """Whether the file *name* holds *text* already (read as text: an editor may have saved it with ``\r\n``)."""
+    try:
+        descriptor = os.open(name, _READ, dir_fd=folder)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise _failure(error, folder, name, walk) from None
+    try:
+        found = os.fstat(descriptor)
+        if stat.S_ISDIR(found.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(walk.path(name)))
+        if not stat.S_ISREG(found.st_mode) or found.st_size < len(data):
+            return False
+        with os.fdopen(descriptor, "rb", closefd=False) as file:
+            content = file.read()
+    finally:
+        os.close(descriptor)
+    if content == data:
+        return True
+    try:
+        return b"\r" in content and content.decode().replace("\r\n", "\n").replace("\r", "\n") == text
+    except UnicodeDecodeError:
+        return False
+
+
+def _write(folder: int, name: str, data: bytes, walk: _Walk) -> None:
+    """Write the file *name* in *folder*, never through a link (``O_NOFOLLOW``), even one put there meanwhile."""
+    try:
+        descriptor = os.open(name, _WRITE, 0o644, dir_fd=folder)
+    except OSError as error:
+        raise _failure(error, folder, name, walk) from None
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+
+
+def _ours(folder: int, name: str) -> bool:
+    """Whether the file *name* starts with :data:`HEADER` (read as text: ``\r\n`` counts as a line break)."""
+    try:
+        descriptor = os.open(name, _READ, dir_fd=folder)
+    except OSError:
+        return False  # gone, or a link put there meanwhile: not ours
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return False
+        start = os.read(descriptor, len(_HEADER) + 1)
+    finally:
+        os.close(descriptor)
+    return start.startswith((_HEADER, _HEADER[:-1] + b"\r"))
+
+
+def _prune(walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], deleted: list[Path]) -> bool:
+    """Delete our rendered files below *folder* that *tree* lacks, then the folders left empty, deepest first,
+    never following a link; whether *folder* is empty afterwards."""
+    with os.scandir(folder) as found:
+        entries = sorted(found, key=lambda entry: entry.name)
+    left = len(entries)
+    for entry in entries:
+        name, relative = entry.name, f"{prefix}{entry.name}"
+        if entry.is_symlink():
+            continue  # never through a link: what it leads to is not ours
+        if entry.is_dir(follow_symlinks=False):
+            try:
+                inner = os.open(name, _FOLDER, dir_fd=folder)
+            except OSError:
+                continue  # gone, or a link put there meanwhile
+            try:
+                empty = _prune(walk, inner, f"{relative}/", tree, deleted)
+            finally:
+                os.close(inner)
+            if empty:
+                with contextlib.suppress(OSError):  # (something came into it meanwhile)
+                    os.rmdir(name, dir_fd=folder)
+                    left -= 1
+        elif (
+            name.endswith(".yaml")
+            and relative not in tree
+            and entry.is_file(follow_symlinks=False)
+            and _ours(folder, name)
+        ):
+            os.unlink(name, dir_fd=folder)
+            deleted.append(walk.root / relative)
+            left -= 1
+    return left == 0
+
+
+def _write_stale(root: Path, folders: Mapping[tuple[str, ...], list[tuple[str, str]]], stale: dict[str, bytes]) -> None:
+    """Write the *stale* files (relative path: bytes), making their folders, each entered once."""
+    with _Walk(root, create=True) as walk:
+        for folder in sorted(folders):
+            names = [(name, relative) for name, relative in folders[folder] if relative in stale]
+            if names and (descriptor := walk.enter(folder)) is not None:
+                for name, relative in names:
+                    _write(descriptor, name, stale[relative], walk)
 
 
 def write_tree(
@@ -204,43 +435,37 @@ def write_tree(
 ) -> list[Path]:
     """Write *tree* under *out*; delete rendered files of ours under the *prune* folders that the tree lacks.
 
-    Nothing is written or deleted through a symbolic link inside *out* (:class:`UnsafeOutputError`). Only files
-    that start with :data:`HEADER` (rendered by us) are ever deleted, and folders left empty by that. Pass the
-    folders that *tree* covers whole (``overlays/production`` when only production was rendered), or ``None`` to
+    Nothing is written or deleted through a symbolic link inside *out*, nor outside it (:class:`UnsafeOutputError`),
+    and every path is checked before anything is written. A file that holds its text already is not written again.
+    Only files that start with :data:`HEADER` (rendered by us) are ever deleted, and folders left empty by that. Pass
+    the folders that *tree* covers whole (``overlays/production`` when only production was rendered), or ``None`` to
     delete nothing. Returns the paths written or deleted.
     """
     root = Path(out)
-    changed: list[Path] = []
+    folders: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     for relative in tree:
-        _no_link(root, relative)  # all checked before anything is written
+        parts = _parts(root, relative)
+        folders.setdefault(parts[:-1], []).append((parts[-1], relative))
+    scopes = [_parts(root, scope) for scope in prune or ()]
+    stale: dict[str, bytes] = {}
+    with _Walk(root, create=False) as walk:  # every path checked, and compared, before anything is written
+        for folder in sorted(folders):
+            descriptor = walk.enter(folder)
+            for name, relative in folders[folder]:
+                text = tree[relative]
+                data = text.encode()
+                if descriptor is None or not _unchanged(descriptor, name, text, data, walk):
+                    stale[relative] = data
     root.mkdir(parents=True, exist_ok=True)
-    for relative, text in tree.items():
-        for parent in reversed(Path(relative).parents[:-1]):  # the folders, shallowest first, each checked
-            _no_link(root, parent.as_posix()).mkdir(exist_ok=True)
-        path = _no_link(root, relative)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            _write(path, text)
-            changed.append(path)
-    for scope in prune or ():
-        folder = root / scope
-        if not folder.is_dir() or folder.is_symlink():
-            continue
-        for path in sorted(folder.rglob("*.yaml")):
-            relative = path.relative_to(root).as_posix()
-            if any(p.is_symlink() for p in (path, *path.relative_to(root).parents)) or _linked(root, relative):
-                continue  # never through a link: what it leads to is not ours
-            if relative not in tree and path.is_file() and path.read_text(encoding="utf-8").startswith(HEADER):
-                path.unlink()
-                changed.append(path)
-        for directory in sorted((d for d in folder.rglob("*") if d.is_dir() and not d.is_symlink()), reverse=True):
-            if not _linked(root, directory.relative_to(root).as_posix()) and not any(directory.iterdir()):
-                directory.rmdir()
+    if stale:
+        _write_stale(root, folders, stale)
+    changed = [root / relative for relative in tree if relative in stale]
+    with _Walk(root, create=False) as walk:
+        for scope in scopes:
+            try:
+                descriptor = walk.enter(scope)
+            except (UnsafeOutputError, OSError):
+                continue  # a link (or a file) where the folder would be: what it leads to is not ours
+            if descriptor is not None:
+                _prune(walk, descriptor, "/".join(scope) + "/", tree, changed)
     return changed
-
-
-def _linked(root: Path, relative: str) -> bool:
-    try:
-        _no_link(root, relative)
-    except UnsafeOutputError:
-        return True
-    return False

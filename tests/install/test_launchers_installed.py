@@ -10,9 +10,11 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.install.test_extras import Installed, installed, wheel
+import pytest
 
-__all__ = ["installed", "wheel"]
+from tests.install.conftest import Installed
+
+pytestmark = pytest.mark.xdist_group("install")  # on one worker: the environments built once (conftest.py)
 
 
 def _env(bin_: Path, **extra: str) -> dict[str, str]:

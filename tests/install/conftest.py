@@ -67,6 +67,9 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installe
             _pip(
                 python,
                 "install",
+                # no byte-compiling of every file installed (more than half of the install's time): what a command
+                # imports is compiled when it first runs, as from any install
+                "--no-compile",
                 "--no-index",
                 "--find-links",
                 str(WHEELHOUSE),

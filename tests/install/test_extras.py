@@ -21,9 +21,6 @@ EXTRAS = ("prometheus", "kubernetes", "postgresql", "github", "gke", "secret-man
 PROJECT = "findly-now"
 CLOSED = "127.0.0.1:9"  # the discard port: nothing listens, a connection is refused at once
 
-# `-n auto`: these tests run on one worker, so that our wheel and each extra's environment are built once
-pytestmark = pytest.mark.xdist_group("install")
-
 
 def findly(bin_: Path, folder: Path, *args: str, **env: str) -> tuple[int, dict[str, object], str]:
     """``findly-infra --json *args`` from the fresh environment, outside CI, in *folder*: exit code, the one JSON

@@ -10,11 +10,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.install.conftest import Installed
-
-pytestmark = pytest.mark.xdist_group("install")  # on one worker: the environments built once (conftest.py)
 
 
 def _env(bin_: Path, **extra: str) -> dict[str, str]:

@@ -24,9 +24,6 @@ from findly_infra.examples import example_platform_text
 from findly_infra.testing.github_oidc import GitHubOidcStandIn
 from tests.conftest import PAST
 
-# on one worker (`-n auto`): the staged state is made once for the module
-pytestmark = pytest.mark.xdist_group("verified-release")
-
 SERVICE, VERSION = "fn-posts", "1.4.0"
 POLICY = """    identity:
       verified: true

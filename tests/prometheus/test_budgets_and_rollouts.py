@@ -26,9 +26,6 @@ from tests.conftest import EXAMPLE
 from .conftest import T0
 from .test_prometheus import socket_closed_port
 
-# on one worker (`-n auto`): each Prometheus of this folder (conftest.py's, a module's own) is started once
-pytestmark = pytest.mark.xdist_group("prometheus")
-
 PLATFORM = load_platform(EXAMPLE)
 LATER = T0 + timedelta(minutes=90)
 

@@ -28,9 +28,6 @@ from findly_infra.testing.prometheus import PrometheusServer, PrometheusServerEr
 from tests.cluster.bound import quick_text
 from tests.conftest import EXAMPLE, PROMETHEUS_INSTALL, require_tool
 
-# on one worker (`-n auto`): each Prometheus of this folder (conftest.py's, a module's own) is started once
-pytestmark = pytest.mark.xdist_group("prometheus")
-
 NS = "findly-now-production"
 
 

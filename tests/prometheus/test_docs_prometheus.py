@@ -9,9 +9,6 @@ import pytest
 
 from tests.docs_examples import pages, run_console, user_environment
 
-# on one worker (`-n auto`): each Prometheus of this folder (conftest.py's, a module's own) is started once
-pytestmark = pytest.mark.xdist_group("prometheus")
-
 PROMETHEUS = "http://127.0.0.1:9090"
 
 

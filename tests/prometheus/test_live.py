@@ -21,9 +21,6 @@ from findly_infra.cli import main
 from findly_infra.testing.prometheus import PrometheusServer, PrometheusServerError, Stream, openmetrics
 from tests.conftest import EXAMPLE, PROMETHEUS_INSTALL, require_tool
 
-# on one worker (`-n auto`): each Prometheus of this folder (conftest.py's, a module's own) is started once
-pytestmark = pytest.mark.xdist_group("prometheus")
-
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:

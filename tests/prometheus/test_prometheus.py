@@ -32,9 +32,6 @@ from tests.conftest import EXAMPLE
 
 from .conftest import T0
 
-# on one worker (`-n auto`): each Prometheus of this folder (conftest.py's, a module's own) is started once
-pytestmark = pytest.mark.xdist_group("prometheus")
-
 PLATFORM = load_platform(EXAMPLE)
 AT = T0 + timedelta(minutes=20)
 

@@ -10,9 +10,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.install.test_extras import Installed, installed, wheel
-
-__all__ = ["installed", "wheel"]
+from tests.install.conftest import Installed
 
 
 def _env(bin_: Path, **extra: str) -> dict[str, str]:

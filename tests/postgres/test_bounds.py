@@ -52,9 +52,11 @@ def _result(suite: str) -> ResultRecorded:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
-    """A server of its own, as freezing it stops every connection to it."""
+    """A server of this module's own, as freezing it stops every connection to it: the freezes here take turns on
+    it (each test in a database of its own, every freeze undone before the test ends), never the session's server
+    that the other tests use."""
     with PostgresServer() as own:
         yield own
 

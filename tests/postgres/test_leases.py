@@ -451,8 +451,11 @@ def test_a_driver_frozen_past_its_lease_never_writes_again_and_follows(state: st
     assert cli(reference, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
     watch = [sys.executable, "-m", "findly_infra", "--json", "rollout", "fn-posts", "--env", "development", "--watch"]
     # a rollout of some seconds, so that the second runner is up and following long before it ends, and a lease that
-    # a driver slowed by a loaded machine still renews in time (it runs out only while the driver is frozen)
+    # a driver slowed by a loaded machine still renews in time (it runs out only while the driver is frozen); the
+    # second runner steps faster once it has taken over (the rest of the rollout, still some seconds of it, so that
+    # the first one is woken up while the second still drives)
     slowed = {**os.environ, **env, "FINDLY_STEP_DELAY": "0.3", "FINDLY_LEASE_SECONDS": "2"}
+    taking_over = {**slowed, "FINDLY_STEP_DELAY": "0.1"}
     logs: list[list[bytes]] = [[], []]
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(subprocess.Popen(watch, env=slowed, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
@@ -460,7 +463,7 @@ def test_a_driver_frozen_past_its_lease_never_writes_again_and_follows(state: st
         readers = [_lines(first.stderr, logs[0])]
         assert _until(logs[0], lambda line: b'"verdict": "pass"' in line, first)  # it drives
         second = stack.enter_context(
-            subprocess.Popen(watch, env=slowed, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            subprocess.Popen(watch, env=taking_over, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         )
         assert second.stderr is not None
         readers.append(_lines(second.stderr, logs[1]))

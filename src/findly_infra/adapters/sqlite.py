@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from findly_infra.application.codec import decode_page, event_of_stream, event_to_dict
+from findly_infra.application.codec import decode_page, event_of_stream, event_to_dict, recorded
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import (
     BadInputError,
@@ -37,6 +37,7 @@ from findly_infra.application.ports import (
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
+from findly_infra.domain.state import RECORD_EVENTS
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
@@ -80,6 +81,15 @@ _ANCHOR = """CREATE TABLE IF NOT EXISTS policy_anchor (
 """The owner's anchor of the policy in force (``findly-infra policy anchor``); added as ``holdings`` was, when
 first written."""
 
+_RECORDED_VERSION = "CASE WHEN json_valid(body) THEN json_extract(body, '$.version') END"
+"""The version an event's record names (``NULL`` for a record that is not JSON: never an error on a write)."""
+_RECORDS_INDEX = f"""CREATE INDEX IF NOT EXISTS events_records ON events (service, ({_RECORDED_VERSION}), position)
+WHERE type IN {RECORD_EVENTS!r};"""
+"""The events that add to a version's records, by version (``domain.state.RECORD_EVENTS``): what a bounded snapshot
+left out is read back by one indexed read (``records``). Partial: three events in four are analyses, never in it.
+Added as ``holdings`` was: a state made before it gains it when a writing command first opens it; until then, a
+read-only command finds the records by a walk of the stream."""
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     service  TEXT    NOT NULL,
@@ -101,6 +111,7 @@ CREATE TABLE IF NOT EXISTS route_history (
 {_HOLDINGS}
 {_SNAPSHOTS}
 {_LEASES}
+{_RECORDS_INDEX}
 PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -250,6 +261,8 @@ class SqliteEventStore:
         else:
             self._link_events()
             self._seal_snapshots()
+            if self._create_allowed:
+                connection.execute(_RECORDS_INDEX)
 
     def _link_events(self) -> None:
         """Schema 1 → 2: give every event its link, chained from the first (in one transaction; a read-only command
@@ -607,6 +620,17 @@ class SqliteEventStore:
                 return [name for (name,) in self._connection.execute("SELECT service FROM snapshots ORDER BY 1")]
             except sqlite3.OperationalError:  # a state written before snapshots were kept
                 return []
+
+    def records(self, service: str, version: str, before: int) -> list[Event]:
+        """*version*'s records in *service*'s stream before *before*, by the ``events_records`` index."""
+        self._check_present()
+        with self._errors():
+            rows = self._connection.execute(
+                f"SELECT position, body FROM events WHERE service = ? AND type IN {RECORD_EVENTS!r} "
+                f"AND {_RECORDED_VERSION} = ? AND position < ? ORDER BY position",
+                (service, version, before),
+            ).fetchall()
+        return recorded(rows, service, version, str(self.path))
 
     # ---- the demo's own store, and the full check ---------------------------------------------------------------
 

@@ -165,6 +165,11 @@ _EXPORTS = {
     "HEALTH_CHECKS_STEP": "findly_infra.domain.strategy",
     "HealthCheck": "findly_infra.domain.environment",
     "HistoryError": "findly_infra.domain.state",
+    "RECORD_EVENTS": "findly_infra.domain.state",
+    "UnreadRecordsError": "findly_infra.domain.state",
+    "bounded_records": "findly_infra.domain.state",
+    "live_versions": "findly_infra.domain.state",
+    "with_records": "findly_infra.domain.state",
     "HorizontalAutoscaler": "findly_infra.domain.infrastructure",
     "IPBlock": "findly_infra.domain.security",
     "Infrastructure": "findly_infra.domain.infrastructure",
@@ -300,6 +305,7 @@ __all__ = [
     "PROVIDERS",
     "PRUNABLE",
     "PULL_REQUEST_TARGET",
+    "RECORD_EVENTS",
     "REQUESTS",
     "ROLLOUT_RECORDED_EVIDENCE",
     "ROTATION_PERIOD_MAX",
@@ -468,6 +474,7 @@ __all__ = [
     "TriggerKind",
     "UnknownNameError",
     "Unproven",
+    "UnreadRecordsError",
     "ValidationStep",
     "Verdict",
     "VerifiedIdentity",
@@ -480,6 +487,7 @@ __all__ = [
     "adoption_checks",
     "allowed_readers",
     "audit_secrets",
+    "bounded_records",
     "budget_status",
     "cadence_in",
     "certificate_domain_problem",
@@ -504,6 +512,7 @@ __all__ = [
     "judge_triggers",
     "kubernetes_principal",
     "lease_after",
+    "live_versions",
     "measured_metrics",
     "metric_kind",
     "name_problem",
@@ -532,6 +541,7 @@ __all__ = [
     "track_plan",
     "unavailable_for",
     "version_problem",
+    "with_records",
     "workload_pool",
 ]
 
@@ -811,6 +821,7 @@ if TYPE_CHECKING:
         parse_objective,
     )
     from findly_infra.domain.state import (
+        RECORD_EVENTS,
         Approval,
         Entry,
         EnvironmentState,
@@ -818,7 +829,11 @@ if TYPE_CHECKING:
         PendingRequest,
         Phase,
         Rollout,
+        UnreadRecordsError,
+        bounded_records,
         fold,
+        live_versions,
+        with_records,
     )
     from findly_infra.domain.strategy import (
         HEALTH_CHECKS_STEP,

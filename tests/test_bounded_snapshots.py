@@ -257,3 +257,20 @@ def test_a_snapshot_of_the_format_before_still_reads_and_the_next_write_replaces
     assert rebuilt is not None
     assert json.loads(rebuilt.snapshot.text)["format"] == snapshots.SNAPSHOT_FORMAT
     assert rebuilt.snapshot.version > len(events)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(steps, min_size=3, max_size=30), st.sampled_from(list(StrategyKind)), st.data())
+def test_folding_a_page_at_a_time_is_folding_one_event_at_a_time(
+    script: list[tuple[Any, ...]], kind: StrategyKind, data: st.DataObject
+) -> None:
+    events = _history(script, kind)
+    one_by_one = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    for each in events:
+        one_by_one = one_by_one.apply(each)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(events)), max_size=4), label="pages"))
+    paged = DeploymentPipeline.start(PLATFORM, "fn-posts")
+    for start, end in zip([0, *cuts], [*cuts, len(events)], strict=True):
+        paged = paged.apply_all(iter(events[start:end]) if start % 2 else events[start:end])
+    assert list(paged.environments.items()) == list(one_by_one.environments.items())  # in the same order
+    assert (paged.version, paged.updated) == (one_by_one.version, one_by_one.updated)

@@ -169,6 +169,8 @@ _EXPORTS = {
     "UnreadRecordsError": "findly_infra.domain.state",
     "bounded_records": "findly_infra.domain.state",
     "live_versions": "findly_infra.domain.state",
+    "records_aside": "findly_infra.domain.state",
+    "records_back": "findly_infra.domain.state",
     "with_records": "findly_infra.domain.state",
     "HorizontalAutoscaler": "findly_infra.domain.infrastructure",
     "IPBlock": "findly_infra.domain.security",
@@ -529,6 +531,8 @@ __all__ = [
     "read_policy",
     "readers_at",
     "reason_problem",
+    "records_aside",
+    "records_back",
     "released",
     "request_proven",
     "require_service_name",
@@ -833,6 +837,8 @@ if TYPE_CHECKING:
         bounded_records,
         fold,
         live_versions,
+        records_aside,
+        records_back,
         with_records,
     )
     from findly_infra.domain.strategy import (

@@ -8,7 +8,7 @@ which one spoke and a property test can aim at one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -47,6 +47,8 @@ from findly_infra.domain.state import (
     UnreadRecordsError,
     fold,
     live_versions,
+    records_aside,
+    records_back,
     with_records,
 )
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
@@ -437,14 +439,17 @@ class DeploymentPipeline:
     def apply_all(self, events: Iterable[Event]) -> DeploymentPipeline:
         """The pipeline after *events*, as :meth:`apply` one at a time gives it — folded into one copy (a page of a
         whole stream is folded without a pipeline per event). Raises :class:`HistoryError` as :meth:`apply` does."""
+        events = events if isinstance(events, Sequence) else list(events)
+        if not events:
+            return self
         environments = dict(self.environments)
         version, updated = self.version, self.updated
+        aside = records_aside(environments, events)  # the sets that grow with every release: copied once, not per event
         for event in events:
             environments[event.environment] = fold(environments.get(event.environment) or _BLANK, event)
             version += 1
             updated = event.at if updated is None or event.at > updated else updated
-        if version == self.version:
-            return self
+        records_back(environments, aside)
         copy = self._copy()
         object.__setattr__(copy, "environments", environments)
         object.__setattr__(copy, "version", version)

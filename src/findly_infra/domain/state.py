@@ -9,7 +9,7 @@ records without validators, and no sets rebuilt for events that do not touch the
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -48,6 +48,8 @@ __all__ = [
     "bounded_records",
     "fold",
     "live_versions",
+    "records_aside",
+    "records_back",
     "with_records",
 ]
 
@@ -406,3 +408,30 @@ def with_records(state: EnvironmentState, version: str, events: Iterable[Event])
         passed=state.passed | passed,
         failed=state.failed | failed,
     )
+
+
+def records_aside(environments: dict[str, EnvironmentState], events: Sequence[Event]) -> dict[str, EnvironmentState]:
+    """Before folding *events* into *environments* (changed in place): the records of each environment they add to,
+    set aside (the states as they were, returned) and emptied — so that folding a page of a long history copies
+    small sets, not sets that grow with every release once per result. :func:`records_back` merges them again."""
+    aside: dict[str, EnvironmentState] = {}
+    for name in {event.environment for event in events if isinstance(event, (TestResultRecorded, RolloutSucceeded))}:
+        state = environments.get(name)
+        if state is not None and (state.succeeded or state.passed or state.failed):
+            aside[name] = state
+            environments[name] = _replace(state, succeeded=frozenset(), passed=frozenset(), failed=frozenset())
+    return aside
+
+
+def records_back(environments: dict[str, EnvironmentState], aside: Mapping[str, EnvironmentState]) -> None:
+    """After the fold: the records :func:`records_aside` set aside, merged with those the fold added (a success is
+    kept for good; a suite's latest result wins: one in the page replaces the one before it) — what folding with
+    them in place gives."""
+    for name, before in aside.items():
+        state = environments[name]
+        environments[name] = _replace(
+            state,
+            succeeded=before.succeeded | state.succeeded,
+            passed=(before.passed - state.failed) | state.passed,
+            failed=(before.failed - state.passed) | state.failed,
+        )

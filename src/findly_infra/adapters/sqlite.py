@@ -132,6 +132,7 @@ class SqliteEventStore:
         self._create_allowed = create
         self._linked = True
         self._sealed = True
+        self._indexed: bool | None = None  # whether events_records is there (read when first needed)
         if not self.path.exists() and not create:  # nothing to read, and nothing to make
             self._connection = sqlite3.connect(":memory:", isolation_level=None)
             self._connection.executescript(_SCHEMA)
@@ -625,8 +626,13 @@ class SqliteEventStore:
         """*version*'s records in *service*'s stream before *before*, by the ``events_records`` index."""
         self._check_present()
         with self._errors():
+            if self._indexed is None:
+                found = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_records'"
+                self._indexed = self._connection.execute(found).fetchone() is not None
+            # named: without statistics the planner walks the stream by its primary key instead
+            indexed = "INDEXED BY events_records " if self._indexed else ""
             rows = self._connection.execute(
-                f"SELECT position, body FROM events WHERE service = ? AND type IN {RECORD_EVENTS!r} "
+                f"SELECT position, body FROM events {indexed}WHERE service = ? AND type IN {RECORD_EVENTS!r} "
                 f"AND {_RECORDED_VERSION} = ? AND position < ? ORDER BY position",
                 (service, version, before),
             ).fetchall()

@@ -122,11 +122,13 @@ def command(state: str, config: Path, *args: str) -> tuple[float, int]:
 
 
 def rounds(round_: int) -> list[tuple[str, tuple[str, ...]]]:
-    """The commands of one round, in order: the reads, a refused promotion (9.9.9 never ran: its records read back),
-    one step and the whole watch of the canary under way, and the deploy that starts the next round's."""
+    """The commands of one round, in order: the reads (`status` once more without `--now`: a rehearsal's clock
+    resumed at the state's latest event), a refused promotion (9.9.9 never ran: its records read back), one step and
+    the whole watch of the canary under way, and the deploy that starts the next round's."""
     now = ("--now", (NOW + timedelta(days=round_)).isoformat() + "Z")
     return [
         ("status", (*now, "status", "fn-posts")),
+        ("status (clock resumed)", ("status", "fn-posts")),  # no --now: virtual time resumes at the latest event
         ("history --limit 20", (*now, "history", "fn-posts", "--limit", "20")),
         ("promote (refused)", (*now, "deploy", "fn-posts", "9.9.9", "--env", "staging")),
         ("rollout (one step)", (*now, "rollout", "fn-posts", "--env", "development")),

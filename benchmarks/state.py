@@ -209,7 +209,7 @@ def scale(name: str, make: Any, sizes: list[int], config: Path, cache: Path | No
     decoded: dict[str, int] = {}
     for round_ in range(3):
         for label, args in rounds(round_):
-            for count in (small, big):
+            for count in (small, big) if round_ % 2 == 0 else (big, small):  # neither always first
                 elapsed, read = command(states[count], config, *args)
                 times.setdefault(label, {}).setdefault(count, []).append(elapsed)
                 decoded[label] = read if count == big else decoded.get(label, 0)

@@ -29,6 +29,7 @@ from findly_infra.domain import DeploymentPipeline, StrategyKind, Verdict
 from findly_infra.domain.events import Event
 from findly_infra.domain.state import RECORD_EVENTS, UnreadRecordsError
 from findly_infra.domain.view import EnvironmentView
+from tests.test_release_cli import cli
 
 from .test_audit_trail import PEOPLE, PLATFORM, T0
 
@@ -274,3 +275,33 @@ def test_folding_a_page_at_a_time_is_folding_one_event_at_a_time(
         paged = paged.apply_all(iter(events[start:end]) if start % 2 else events[start:end])
     assert list(paged.environments.items()) == list(one_by_one.environments.items())  # in the same order
     assert (paged.version, paged.updated) == (one_by_one.version, one_by_one.updated)
+
+
+def test_state_snapshot_folds_the_stream_a_page_at_a_time_never_whole(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24: `state snapshot` of a long stream held every event of it decoded at once (twice): it reads a page at
+    a time, and keeps the same snapshot."""
+    store = SqliteEventStore(env["FINDLY_STATE"])
+    events = _releases(40, T0)
+    store.append("fn-posts", 0, events)
+    store.close()
+    monkeypatch.setattr(snapshots, "SNAPSHOT_PAGE", 100)
+    monkeypatch.setattr("findly_infra.application.service.SNAPSHOT_PAGE", 100)
+    held: list[int] = []
+    for method in ("load", "page"):
+        original = getattr(SqliteEventStore, method)
+
+        def counting(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            found = _original(self, *args, **kwargs)
+            held.append(len(found[0]) if args and args[0] == "fn-posts" else 0)
+            return found
+
+        monkeypatch.setattr(SqliteEventStore, method, counting)
+    code, document = cli(env, "--now", "2026-12-01T00:00:00Z", "state", "snapshot")
+    assert (code, document["snapshots"]) == (0, {"fn-posts": len(events)})
+    assert len(events) > 5 * 100
+    assert max(held) <= 100, max(held)  # a page, never the stream
+    kept = SqliteEventStore(env["FINDLY_STATE"]).load_snapshot("fn-posts")
+    assert kept is not None
+    assert kept.snapshot.text == snapshot_text(DeploymentPipeline.replay(PLATFORM, "fn-posts", events))

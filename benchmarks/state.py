@@ -1,23 +1,31 @@
-"""One command's cost against the history a service has — wall time and events decoded, for `rollout` (one step),
-`status`, `deploy` and `history --limit 20` — on SQLite and PostgreSQL stores of 1k, 100k and 1M events (three
-quarters of them analyses, as a real history is), each with the snapshot writing commands keep (`state snapshot`),
-and once more with 499 events after it (the most a command reads between two snapshots); then `state verify` (every
-link, and the snapshot folded again) and `status` with its snapshot refused (changed by hand: the stream read whole).
+"""One command's cost against a service's history — `status`, `history --limit 20`, a promotion refused, one
+`rollout` step, a whole canary `rollout --watch` and the `deploy` that starts the next one — on SQLite and
+PostgreSQL stores of 1k and 1M events (three quarters of them analyses, as a real history is), each command at 1M
+beside the same at 1k, interleaved, the median of three rounds (in virtual time: `--now`); then building the
+snapshot of a whole stream after an import (`state snapshot`) and `state verify` at 100k and 1M events, each in a
+child process (its wall time, CPU time and peak RSS: getrusage(RUSAGE_CHILDREN) of a process whose only child it is).
 Then durable appends per second on each store, and the export / import rate.
 
-    python benchmarks/state.py                 # 1k, 100k and 1M events (PostgreSQL where initdb is installed)
-    python benchmarks/state.py 1000 100000     # the sizes given
+    python benchmarks/state.py                          # 1k, 100k and 1M events (PostgreSQL where initdb is installed)
+    python benchmarks/state.py 1000 100000 1000000      # the sizes: commands at the first and last, snapshots at the
+                                                        # last two
+    FINDLY_BENCH_CACHE=/tmp/findly-bench python benchmarks/state.py   # reuse the SQLite states made before (copied)
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +91,10 @@ def fill(store: Any, events: Iterator[Event], batch: int = 10_000) -> int:
     return version
 
 
+NOW = datetime(2026, 1, 1)
+"""The virtual time the commands run at (a day later each round): after the history, so that a watch runs at once."""
+
+
 def command(state: str, config: Path, *args: str) -> tuple[float, int]:
     """One command, in this process (a new runtime: nothing cached), and how many events it decoded."""
     decoded = 0
@@ -109,61 +121,102 @@ def command(state: str, config: Path, *args: str) -> tuple[float, int]:
     return elapsed, decoded
 
 
-COMMANDS = (
-    ("rollout", "fn-posts", "--env", "development"),
-    ("status", "fn-posts"),
-    ("deploy", "fn-posts", "9.9.9", "--env", "staging"),
-    ("history", "fn-posts", "--limit", "20"),
-)
+def rounds(round_: int) -> list[tuple[str, tuple[str, ...]]]:
+    """The commands of one round, in order: the reads (`status` once more without `--now`: a rehearsal's clock
+    resumed at the state's latest event), a refused promotion (9.9.9 never ran: its records read back), one step and
+    the whole watch of the canary under way, and the deploy that starts the next round's."""
+    now = ("--now", (NOW + timedelta(days=round_)).isoformat() + "Z")
+    return [
+        ("status", (*now, "status", "fn-posts")),
+        ("status (clock resumed)", ("status", "fn-posts")),  # no --now: virtual time resumes at the latest event
+        ("history --limit 20", (*now, "history", "fn-posts", "--limit", "20")),
+        ("promote (refused)", (*now, "deploy", "fn-posts", "9.9.9", "--env", "staging")),
+        ("rollout (one step)", (*now, "rollout", "fn-posts", "--env", "development")),
+        ("rollout --watch (whole)", (*now, "rollout", "fn-posts", "--env", "development", "--watch")),
+        (
+            "deploy (a canary)",
+            (*now, "deploy", "fn-posts", f"9.1.{round_}", "--env", "development", "--strategy", "canary"),
+        ),
+    ]
 
 
-def best(state: str, config: Path, args: tuple[str, ...], runs: int = 3) -> tuple[float, int]:
-    results = [command(state, config, *args) for _ in range(runs)]
-    return min(r[0] for r in results), results[-1][1]
+_CHILD = """
+import json, resource, subprocess, sys, time
+began = time.perf_counter()
+code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps([code, time.perf_counter() - began, used.ru_utime + used.ru_stime, used.ru_maxrss]))
+"""
 
 
-def scale(name: str, make: Any, sizes: list[int], config: Path) -> None:
-    print(f"\n{name}: one command against a service's history (best of 3; decoded: events read and decoded)")
-    print(f"{'events':>9}  {'tail':>4}  {'command':34} {'ms':>8} {'decoded':>8}")
-    for count in sizes:
-        state, store = make(count)
-        began = time.perf_counter()
-        fill(store, history(count))
-        built = time.perf_counter() - began
+def in_child(state: str, config: Path, *args: str) -> tuple[float, float, float]:
+    """findly-infra *args* in a child process: its wall time (s), CPU time (s) and peak RSS (MiB) — the rusage of
+    the children of a process whose only child it is."""
+    cli = [sys.executable, "-m", "findly_infra", "--config", str(config), "--state", state, "--actor", "bench"]
+    cli += ["--now", NOW.isoformat() + "Z", *args]  # the state keeps virtual time, as the commands below run in it
+    out = subprocess.run([sys.executable, "-c", _CHILD, *cli], capture_output=True, text=True, check=True).stdout
+    code, wall, cpu, peak = json.loads(out)
+    assert code == 0, (args, code)
+    return wall, cpu, peak / 1024
+
+
+def made(name: str, make: Any, count: int, cache: Path | None) -> str:
+    """A state of *count* events of fn-posts (an import: no snapshot yet), reusing *cache*'s copy for SQLite."""
+    state, store = make(count)
+    kept = None if cache is None or name != "SQLite" else cache / f"state-{count}.sqlite3"
+    if kept is not None and kept.exists():
         store.close()
-        print(f"{count:9d}  (built in {built:.1f} s: {count / built:,.0f} events/s in batches of 10k)")
-        assert command(state, config, "state", "snapshot")[0] >= 0  # as the writing commands keep it
-        for tail in (0, 499):
-            if tail:  # analyses of the rollout under way, after the snapshot
-                store = make(count)[1]
-                _, version = store.load("fn-posts", since=1 << 62)
-                at = datetime.now(UTC).replace(tzinfo=None)  # after the history and the rollout, never in the future
-                extra = [
-                    AnalysisRecorded(**BASE, version="9.0.0", at=at, verdict=Verdict.PASS, readings=READINGS)
-                    for _ in range(tail)
-                ]
-                store.append("fn-posts", version, extra)
-                store.close()
-            for args in COMMANDS:
-                if args[0] == "rollout":  # a step changes the stream: measured on a copy of the moment
-                    elapsed, decoded = command(state, config, *args)
-                else:
-                    elapsed, decoded = best(state, config, args)
-                print(f"{count:9d}  {tail:4d}  {' '.join(args):34} {elapsed * 1000:8.1f} {decoded:8d}")
-        # the whole check, and what a refused snapshot costs: the command reads the stream whole (once each)
-        elapsed, decoded = command(state, config, "state", "verify")
-        print(f"{count:9d}  {'':4}  {'state verify':34} {elapsed * 1000:8.1f} {decoded:8d}")
-        spoil(make(count)[1])
-        elapsed, decoded = command(state, config, "status", "fn-posts")
-        print(f"{count:9d}  {'':4}  {'status fn-posts (snapshot refused)':34} {elapsed * 1000:8.1f} {decoded:8d}")
-        assert command(state, config, "state", "snapshot")[0] >= 0
-
-
-def spoil(store: Any) -> None:
-    """Change fn-posts' snapshot by hand (its digest), so that commands refuse it; and close the store."""
-    table = "snapshots" if isinstance(store, SqliteEventStore) else "findly_snapshots"
-    store._connection.execute(f"UPDATE {table} SET digest = 'spoiled' WHERE service = 'fn-posts'")
+        shutil.copyfile(kept, state)
+        print(f"{name}: {count:,} events (copied from {kept})")
+        return str(state)
+    began = time.perf_counter()
+    fill(store, history(count))
+    built = time.perf_counter() - began
     store.close()
+    print(f"{name}: {count:,} events made in {built:.1f} s ({count / built:,.0f} events/s in batches of 10k)")
+    if kept is not None:
+        cache.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        shutil.copyfile(state, kept)
+    return str(state)
+
+
+def scale(name: str, make: Any, sizes: list[int], config: Path, cache: Path | None) -> None:
+    small, big = sizes[0], sizes[-1]
+    built = sorted(set(sizes[-2:]))
+    states = {count: made(name, make, count, cache) for count in sorted(set(sizes))}
+    print(
+        f"\n{name}: the snapshot of a whole stream after an import (state snapshot), and state verify, each in a child"
+    )
+    print(f"{'events':>9}  {'command':16} {'wall s':>7} {'CPU s':>7} {'peak MiB':>9}")
+    figures: dict[str, dict[int, tuple[float, float, float]]] = {}
+    for args in (("state", "snapshot"), ("state", "verify")):
+        for count in built:
+            figures.setdefault(args[1], {})[count] = found = in_child(states[count], config, *args)
+            print(f"{count:9,}  {' '.join(args):16} {found[0]:7.2f} {found[1]:7.2f} {found[2]:9.0f}")
+        if len(built) == 2:
+            one, other = (figures[args[1]][count] for count in built)
+            print(
+                f"{'':9}  {'ratio':16} {other[0] / one[0]:7.1f}x {other[1] / one[1]:6.1f}x {other[2] / one[2]:8.2f}x "
+                f"({built[1] // built[0]}x the events)"
+            )
+    if small not in built:
+        in_child(states[small], config, "state", "snapshot")
+    print(
+        f"\n{name}: one command at {big:,} events beside the same at {small:,} (in this process; median of 3 rounds, "
+        "interleaved; decoded: events read and decoded)"
+    )
+    times: dict[str, dict[int, list[float]]] = {}
+    decoded: dict[str, int] = {}
+    for round_ in range(3):
+        for label, args in rounds(round_):
+            for count in (small, big) if round_ % 2 == 0 else (big, small):  # neither always first
+                elapsed, read = command(states[count], config, *args)
+                times.setdefault(label, {}).setdefault(count, []).append(elapsed)
+                decoded[label] = read if count == big else decoded.get(label, 0)
+    print(f"{'command':26} {f'{small:,} ms':>10} {f'{big:,} ms':>12} {'ratio':>6} {'decoded':>8}")
+    for label, by_count in times.items():
+        one, other = statistics.median(by_count[small]), statistics.median(by_count[big])
+        print(f"{label:26} {one * 1000:10.1f} {other * 1000:12.1f} {other / one:5.2f}x {decoded[label]:8d}")
 
 
 def appends(name: str, store: Any, count: int = 300) -> None:
@@ -190,6 +243,7 @@ def transfer(name: str, source: Any, target: Any) -> None:
 
 def main_() -> None:
     sizes = [int(arg) for arg in sys.argv[1:]] or [1_000, 100_000, 1_000_000]
+    cache = Path(os.environ["FINDLY_BENCH_CACHE"]) if os.environ.get("FINDLY_BENCH_CACHE") else None
     from findly_infra.testing.postgresql import PostgresServer, postgres_binaries
 
     with tempfile.TemporaryDirectory() as folder:
@@ -200,7 +254,7 @@ def main_() -> None:
             path = Path(folder) / f"state-{count}.sqlite3"
             return str(path), SqliteEventStore(path)
 
-        scale("SQLite", sqlite, sizes, config)
+        scale("SQLite", sqlite, sizes, config, cache)
         appends("SQLite", SqliteEventStore(Path(folder) / "appends.sqlite3"))
         transfer(
             "SQLite -> SQLite",
@@ -216,7 +270,8 @@ def main_() -> None:
                 url = server.url(f"scale_{count}")
                 return url, postgres_adapter.PostgresEventStore(url)
 
-            scale("PostgreSQL (loopback, fsync off: the server's own durability not measured)", postgres, sizes, config)
+            print("\nPostgreSQL: loopback, fsync off (the server's own durability not measured)")
+            scale("PostgreSQL", postgres, sizes, config, None)
             appends("PostgreSQL", postgres_adapter.PostgresEventStore(server.url("appends")))
             transfer(
                 "SQLite -> PostgreSQL",

@@ -9,10 +9,11 @@ and its event by their keys."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from findly_infra.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
 from findly_infra.domain import DeploymentPipeline, StrategyKind, Verdict
 from findly_infra.domain.events import Event
 from findly_infra.domain.policy import POLICY_STREAM
+from findly_infra.domain.state import RECORD_EVENTS
 from tests.test_cli import run
 from tests.test_release_cli import cli
 
@@ -73,8 +75,41 @@ def _history(
     return events
 
 
-def _same(one: DeploymentPipeline, other: DeploymentPipeline) -> bool:
+def _same(one: DeploymentPipeline, other: DeploymentPipeline, stream: Sequence[Event] = ()) -> bool:
+    """The two pipelines hold the same, once each has read back from *stream* (the whole stream they fold) every
+    version's records that a bounded snapshot left out — as a command naming that version reads them."""
+    one, other = _read_back(one, stream), _read_back(other, stream)
     return (one.environments, one.version, one.updated) == (other.environments, other.version, other.updated)
+
+
+def _read_back(pipeline: DeploymentPipeline, stream: Sequence[Event]) -> DeploymentPipeline:
+    for version in sorted({e.version for e in stream}):
+        before = stream[: pipeline.records_before]
+        pipeline = pipeline.with_records(
+            version, [e for e in before if e.type in RECORD_EVENTS and e.version == version]
+        )
+    assert pipeline.held is None or not pipeline.unread(), "a version the stream does not name"
+    return pipeline
+
+
+@functools.cache
+def _production_events() -> tuple[Event, ...]:
+    """The events of :func:`to_production` (recorded as they are folded)."""
+    seen: list[Event] = []
+    original = DeploymentPipeline.apply_all
+
+    def recording(self: DeploymentPipeline, events: Iterable[Event]) -> DeploymentPipeline:
+        events = list(events)
+        seen.extend(events)
+        return original(self, events)
+
+    DeploymentPipeline.apply_all = recording  # type: ignore[method-assign]
+    try:
+        prepared = to_production()
+    finally:
+        DeploymentPipeline.apply_all = original  # type: ignore[method-assign]
+    assert _same(DeploymentPipeline.replay(PLATFORM, "fn-posts", seen), prepared)
+    return tuple(seen)
 
 
 @given(
@@ -91,12 +126,14 @@ def test_a_snapshot_and_its_tail_fold_to_the_whole_stream(
     whole = (to_production() if prepared else DeploymentPipeline.start(PLATFORM, "fn-posts")).apply_all(events)
     cut = data.draw(st.integers(0, len(events)), label="cut")
     before = (to_production() if prepared else DeploymentPipeline.start(PLATFORM, "fn-posts")).apply_all(events[:cut])
+    stream = [*(_production_events() if prepared else ()), *events]
     kept = json.loads(json.dumps(snapshot_of(before)))  # as a store keeps it
     restored = from_snapshot(PLATFORM, "fn-posts", kept)
     assert restored is not None
     assert restored.version == prefix + cut
-    assert _same(restored, before)
-    assert _same(restored.apply_all(events[cut:]), whole)
+    assert snapshot_text(restored) == snapshot_text(before)  # bounded: what it keeps, it keeps again
+    assert _same(restored, before, stream)
+    assert _same(restored.apply_all(events[cut:]), whole, stream)
     event(f"{len(events) // 25 * 25}+ events")
     event(f"rollouts in {sum(state.rollout is not None for state in whole.environments.values())} environments")
 
@@ -134,15 +171,16 @@ def test_a_new_process_reads_the_snapshot_and_only_the_events_after_it(monkeypat
     second = _service(store, clock)  # a new process: no cache
     assert second.status("fn-posts") == first.status("fn-posts")
     assert store.read == total - kept.snapshot.version  # only the tail was read
-    whole = DeploymentPipeline.replay(PLATFORM, "fn-posts", store.load("fn-posts")[0])
-    assert _same(second.pipeline("fn-posts"), whole)
+    stream = store.load("fn-posts")[0]
+    whole = DeploymentPipeline.replay(PLATFORM, "fn-posts", stream)
+    assert _same(second.pipeline("fn-posts"), whole, stream)
 
 
 def test_a_snapshot_that_cannot_be_used_is_ignored_and_the_stream_read_whole() -> None:
     store, clock = MemoryEventStore(), VirtualClock(T0)
     service = _service(store, clock)
     service.deploy("fn-posts", "1.0.0", "development", actor="erin")
-    version = store.load("fn-posts")[1]
+    stream, version = store.load("fn-posts")
     genuine = snapshot_of(service.pipeline("fn-posts"))
     for broken in (
         {"format": snapshots.SNAPSHOT_FORMAT + 1},
@@ -153,13 +191,13 @@ def test_a_snapshot_that_cannot_be_used_is_ignored_and_the_stream_read_whole() -
     ):
         store.save_snapshot("fn-posts", version, json.dumps(broken))  # sealed as findly-infra would: still unusable
         with _said() as said:
-            assert _same(_service(store, clock).pipeline("fn-posts"), service.pipeline("fn-posts"))
+            assert _same(_service(store, clock).pipeline("fn-posts"), service.pipeline("fn-posts"), stream)
         assert said, broken
     store.snapshots["fn-posts"] = snapshots.sealed(
         "fn-posts", version + 5, snapshot_text(service.pipeline("fn-posts")), "0" * 64
     )
     with _said() as said:  # ahead of its stream
-        assert _same(_service(store, clock).pipeline("fn-posts"), service.pipeline("fn-posts"))
+        assert _same(_service(store, clock).pipeline("fn-posts"), service.pipeline("fn-posts"), stream)
     assert "which the stream does not have" in said[0]
 
 
@@ -242,7 +280,7 @@ def test_no_edit_of_a_snapshot_changes_the_pipeline_a_command_loads(data: st.Dat
     store.snapshots["fn-posts"] = edited
     with _said() as said:
         loaded = _service(store, VirtualClock(T0)).pipeline("fn-posts")
-    assert _same(loaded, whole)
+    assert _same(loaded, whole, events)
     if edited != genuine:  # refused, and said
         assert len(said) == 1
         assert said[0].startswith(f"fn-posts: the snapshot at event {edited.version} ")
@@ -259,6 +297,7 @@ def test_a_snapshot_is_trusted_only_as_saved_and_a_refused_one_is_rebuilt_by_the
         assert _same(
             _service(store, VirtualClock(T0)).pipeline("fn-posts"),
             DeploymentPipeline.replay(PLATFORM, "fn-posts", events),
+            events,
         )
     assert said == []
     store.snapshots["fn-posts"] = attrs.evolve(store.snapshots["fn-posts"], text=store.snapshots["fn-posts"].text + " ")
@@ -272,7 +311,9 @@ def test_a_snapshot_is_trusted_only_as_saved_and_a_refused_one_is_rebuilt_by_the
     assert trusted(rebuilt) is None
     assert rebuilt.snapshot.version == len(events) + 1  # at once, however short the stream
     with _said() as said:
-        assert _same(_service(store, clock).pipeline("fn-posts"), service.pipeline("fn-posts"))
+        assert _same(
+            _service(store, clock).pipeline("fn-posts"), service.pipeline("fn-posts"), store.load("fn-posts")[0]
+        )
     assert said == []
 
 

@@ -4,11 +4,23 @@ the rollout last, so that a person who resumes it again after a new pause is obe
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import attrs
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from findly_infra.domain import Phase, StrategyKind
+from findly_infra.domain import (
+    EnvironmentState,
+    Phase,
+    StrategyKind,
+    bounded_records,
+    fold,
+    live_versions,
+    with_records,
+)
+from findly_infra.domain import TestResultRecorded as ResultRecorded  # not a test class
 
 from .test_pipeline_rules import ENV, START, run, serving
 
@@ -50,3 +62,51 @@ def test_a_pause_clears_who_resumed_last(script: list[tuple[str, str]]) -> None:
         assert (recorded.actor, recorded.at, recorded.reason) == (actor, at, "look" if command == "pause" else "")
         pipeline = pipeline.apply_all(decision.events)
         assert pipeline.environments[ENV].phase is (Phase.PAUSED if command == "pause" else Phase.PROGRESSING)
+
+
+# ---- issue 24: the records of versions, as a bounded snapshot keeps them and a command reads them back -------------
+
+RESULTS = st.lists(
+    st.tuples(st.sampled_from(["1.0.0", "2.0.0"]), st.sampled_from(["unit", "e2e"]), st.booleans()), max_size=8
+)
+
+
+def _result(version: str, suite: str, passed: bool, minute: int) -> ResultRecorded:
+    at = START + timedelta(minutes=minute)
+    return ResultRecorded(
+        service="fn-posts", environment=ENV, version=version, at=at, actor="ci", suite=suite, passed=passed
+    )
+
+
+@given(RESULTS, RESULTS)
+def test_records_read_back_merge_as_the_fold_gives_them(older: list[Any], later: list[Any]) -> None:
+    """What a bounded snapshot left out of a version's records (the *older* results), read back into a state that
+    folded only the *later* ones, is what folding them all gives: a suite's latest result wins, a success stays."""
+    events = [_result(*r, minute) for minute, r in enumerate([*older, *later])]
+    whole = EnvironmentState()
+    for each in events:
+        whole = fold(whole, each)
+    head = EnvironmentState()
+    for each in events[len(older) :]:
+        head = fold(head, each)
+    for version in ("1.0.0", "2.0.0"):
+        head = with_records(head, version, [e for e in events[: len(older)] if e.version == version])
+    assert (head.passed, head.failed) == (whole.passed, whole.failed)
+    with pytest.raises(ValueError, match=r"an event of 2\.0\.0 among the records of 1\.0\.0"):
+        with_records(head, "1.0.0", [_result("2.0.0", "unit", True, 0)])
+
+
+@given(RESULTS)
+def test_a_bounded_state_keeps_the_records_of_the_versions_kept_and_an_environment_with_none_of_its_own_whole(
+    results: list[Any],
+) -> None:
+    state = EnvironmentState()
+    for minute, result in enumerate(results):
+        state = fold(state, _result(*result, minute))
+    assert live_versions(state) == frozenset()
+    assert bounded_records(state, frozenset({"1.0.0"})) is state  # no version of its own: kept whole
+    serving_state = attrs.evolve(state, current="1.0.0", succeeded=frozenset({"1.0.0", "2.0.0"}))
+    kept = bounded_records(serving_state, frozenset({"1.0.0"}))
+    assert kept.succeeded == {"1.0.0"}
+    assert kept.passed == {pair for pair in state.passed if pair[0] == "1.0.0"}
+    assert kept.failed == {pair for pair in state.failed if pair[0] == "1.0.0"}

@@ -265,3 +265,56 @@ def test_no_edit_of_a_snapshot_changes_the_pipeline_a_command_loads_on_any_store
         service_platform, opened(), VirtualClock(AT), ScriptedMetrics(lambda _: {}), SimulatedCluster()
     ).pipeline(service)
     assert (loaded.environments, loaded.version, loaded.updated) == (whole.environments, whole.version, whole.updated)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_records_of_a_version_are_read_back_by_version_alike_on_every_store(
+    opened: Callable[[], Any], data: st.DataObject
+) -> None:
+    """Issue 24: what a bounded snapshot leaves out of a version's records is read back by version — its successes
+    and test results before a position, oldest first, the same on every store (by an index on the durable ones)."""
+    from findly_infra.domain import RolloutSucceeded
+    from findly_infra.domain.state import RECORD_EVENTS
+
+    store = opened()
+    service = f"fn-{uuid.uuid4().hex[:8]}"
+    kinds = data.draw(st.lists(st.sampled_from(["result", "success", "analysis"]), min_size=1, max_size=30), label="k")
+    events: list[Any] = []
+    for index, kind in enumerate(kinds):
+        base = {
+            "service": service,
+            "environment": ["development", "staging"][index % 2],
+            "version": f"1.{index % 3}.0",
+            "at": AT + timedelta(minutes=index),
+            "actor": "ci",
+        }
+        if kind == "result":
+            events.append(ResultRecorded(**base, suite=f"s{index % 2}", passed=bool(index % 3)))
+        elif kind == "success":
+            events.append(RolloutSucceeded(**base))
+        else:
+            events.append(AnalysisRecorded(**base, verdict=Verdict.PASS))
+    store.append(service, 0, events)
+    reader = opened()  # another process
+    for version in ("1.0.0", "1.1.0", "1.2.0", "9.9.9"):
+        before = data.draw(st.integers(0, len(events) + 1), label="before")
+        expected = [e for e in events[:before] if e.type in RECORD_EVENTS and e.version == version]
+        assert reader.records(service, version, before) == expected
+
+
+def test_a_record_that_is_not_json_never_fails_a_write_and_is_named_when_read_back(tmp_path: Path) -> None:
+    """The SQLite index reads the version out of a record's JSON: a record that is not JSON (damage) indexes as no
+    version, so writing it (or anything after it) never fails; a walk of the stream still names it."""
+    store = SqliteEventStore(tmp_path / "state.sqlite3")
+    store.append("fn-posts", 0, [_result("unit"), _result("e2e")])
+    store._connection.execute("UPDATE events SET body = '{' WHERE position = 0")  # damage: the write succeeds
+    store.append("fn-posts", 2, [_result("smoke")])
+    assert [e.suite for e in store.records("fn-posts", "1.0.0", 3)] == ["e2e", "smoke"]
+    statements: list[str] = []
+    store._connection.set_trace_callback(statements.append)
+    store.records("fn-posts", "1.0.0", 3)
+    (query,) = statements
+    plan = store._connection.execute(f"EXPLAIN QUERY PLAN {query}").fetchall()
+    assert "USING INDEX events_records" in str(plan), plan  # one indexed read, never a walk of the stream
+    store.close()

@@ -97,6 +97,9 @@ def _as_schema_3(url: str) -> None:
     no link or digest, no seals — and write into fn-posts' snapshot that every suite passed (format 2, which that
     version trusted)."""
     with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("DROP INDEX findly_events_records")  # schema 7's
+        connection.execute("DROP FUNCTION findly_recorded_version")
+        connection.execute("DELETE FROM findly_schema WHERE version = 7")
         connection.execute("ALTER TABLE findly_leases DROP COLUMN token")  # schema 6's
         connection.execute("DELETE FROM findly_schema WHERE version = 6")
         connection.execute("DROP TABLE findly_policy_anchor")  # schema 5's
@@ -134,7 +137,7 @@ def test_a_database_of_schema_3_is_migrated_and_the_snapshots_it_kept_are_never_
     assert promoted.returncode == EXIT_REFUSED, promoted.stdout + promoted.stderr
     assert "is not sealed" in promoted.stderr
     store = PostgresEventStore(pg_url, create=False)
-    assert store.schema_version() == SCHEMA_VERSION == 6
+    assert store.schema_version() == SCHEMA_VERSION == 7
     store.close()
     code, document = cli(env, "state", "verify")  # unsealed: no command uses it; said, not a failure
     assert code == EXIT_OK, document

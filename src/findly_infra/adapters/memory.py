@@ -28,6 +28,7 @@ from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
 from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetStatus
+from findly_infra.domain.state import RECORD_EVENTS
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
@@ -161,6 +162,13 @@ class MemoryEventStore:
 
     def snapshotted(self) -> list[str]:
         return sorted(self.snapshots)
+
+    def records(self, service: str, version: str, before: int) -> list[Event]:
+        return [
+            event
+            for event in self.streams.get(service, [])[:before]
+            if event.type in RECORD_EVENTS and event.version == version
+        ]
 
     def _link(self, service: str, position: int) -> str | None:
         links = self._linked(service)

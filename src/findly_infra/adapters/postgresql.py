@@ -51,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from findly_infra.application.codec import decode_page, event_to_dict
+from findly_infra.application.codec import decode_page, event_to_dict, recorded
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import (
     BadInputError,
@@ -67,6 +67,7 @@ from findly_infra.application.redaction import redact_url
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease
+from findly_infra.domain.state import RECORD_EVENTS
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
@@ -122,6 +123,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE findly_leases ADD COLUMN token bigint NOT NULL DEFAULT 0;
     """,
+    """
+    CREATE FUNCTION findly_recorded_version(body text) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    BEGIN
+        RETURN body::jsonb ->> 'version';
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END
+    $$;
+    CREATE INDEX findly_events_records ON findly_events (service, findly_recorded_version(body), position)
+        WHERE type IN ('rollout_succeeded', 'test_result_recorded');
+    """,
 )
 """Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n. After
 3 (each event's link, ``application.integrity``), the events already there are linked in the same transaction. 4:
@@ -130,7 +142,11 @@ up to and its digest, and that event's row the same digest (``seal``); the snaps
 command trusts them, and the next writing command rebuilds them. Adding a column without a default rewrites no
 row. 5: the owner's anchor of the policy in force (``findly-infra policy anchor``): one row, written by the schema's
 owner alone (the documented grants give the CI role SELECT on it). 6: each lease's fencing token (``domain.lease``),
-0 for the leases already held; a driver's appends are admitted only while its lease still has its token."""
+0 for the leases already held; a driver's appends are admitted only while its lease still has its token. 7: the
+events that add to a version's records (``domain.state.RECORD_EVENTS``) indexed by the version they name, so that
+what a bounded snapshot left out is read back by one indexed read (``records``); the version is read from the
+record's JSON by an immutable function that gives ``NULL`` for a record that is not JSON (a write never fails on
+it)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema this version writes and reads (a newer one is refused)."""
@@ -204,6 +220,10 @@ def _append_statement(count: int, fenced: bool) -> str:
         + " FROM (SELECT) AS one LEFT JOIN head ON true"
         + (" LEFT JOIN lease ON true" if fenced else "")
     )
+
+
+_INDEXED = 7
+"""The schema version from which the events that add to a version's records are indexed by version."""
 
 
 class PostgresEventStore:
@@ -711,6 +731,24 @@ class PostgresEventStore:
             rows = self._connection.execute("SELECT service FROM findly_snapshots ORDER BY 1").fetchall()
         return [str(name) for (name,) in rows]
 
+    def records(self, service: str, version: str, before: int) -> list[Event]:
+        """*version*'s records in *service*'s stream before *before*, by the ``findly_events_records`` index (a
+        database of an older schema, opened read only, by a walk of those events)."""
+        if not self._ready():
+            return []
+        kinds = ", ".join(f"'{kind}'" for kind in RECORD_EVENTS)
+        indexed = self._version >= _INDEXED
+        where = "AND findly_recorded_version(body) = %s " if indexed else ""
+        with self._errors():
+            rows = self._connection.execute(
+                f"SELECT position, body FROM findly_events WHERE service = %s AND type IN ({kinds}) {where}"
+                "AND position < %s ORDER BY position",
+                (service, version, before) if indexed else (service, before),
+            ).fetchall()
+        if not indexed:
+            rows = [row for row in rows if _names_version(str(row[1]), version)]
+        return recorded(rows, service, version, str(self.location))
+
     # ---- how the state keeps time --------------------------------------------------------------------------------
 
     def time_kept(self) -> str | None:
@@ -983,6 +1021,15 @@ class _Watchdog:
                     continue
                 self.fired, self._deadline = True, None
                 _shut_down(self._fileno)
+
+
+def _names_version(body: str, version: str) -> bool:
+    """Whether the stored record *body* names *version* (one that is not JSON is kept: decoding names it)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return True
+    return not isinstance(data, dict) or data.get("version") == version
 
 
 def _text(value: object) -> str | None:

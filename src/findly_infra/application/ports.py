@@ -283,6 +283,13 @@ class SnapshotStore(Protocol):
         """Every service with a snapshot kept (with a stream or not)."""
         ...
 
+    def records(self, service: str, version: str, before: int) -> list[Event]:
+        """The events of *service*'s stream at positions before *before* that add to *version*'s records
+        (``domain.state.RECORD_EVENTS``: its successes and test results, in every environment), oldest first — one
+        indexed read, whatever the length of the history: what a bounded snapshot left out of *version*'s records,
+        read back when a command names it (``DeploymentPipeline.with_records``)."""
+        ...
+
 
 @runtime_checkable
 class TimeKeepingStore(Protocol):

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import random
 import time
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -42,7 +43,7 @@ from findly_infra.application.ports import (
     StateError,
     Workloads,
 )
-from findly_infra.application.snapshots import SNAPSHOT_EVERY, restore, say_refused, snapshot_text
+from findly_infra.application.snapshots import SNAPSHOT_EVERY, SNAPSHOT_PAGE, restore, say_refused, snapshot_text
 from findly_infra.application.workloads import ClusterInspector, ClusterReading, WorkloadNotReadyError
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutPaused, Verdict
@@ -244,13 +245,14 @@ class PipelineService:
         """The service's pipeline as the store holds it now."""
         return self._load(service)
 
-    def _load(self, service: str) -> DeploymentPipeline:
-        """The pipeline at the store's version, reading and folding only the events not yet folded; judged by the
-        policy in force."""
-        return self._judged(self._fold(service))
+    def _load(self, service: str, versions: tuple[str, ...] = ()) -> DeploymentPipeline:
+        """The pipeline at the store's version (:meth:`_fold`), judged by the policy in force."""
+        return self._judged(self._fold(service, versions))
 
-    def _fold(self, service: str) -> DeploymentPipeline:
-        """The pipeline at the store's version, reading and folding only the events not yet folded."""
+    def _fold(self, service: str, versions: tuple[str, ...] = ()) -> DeploymentPipeline:
+        """The pipeline at the store's version, reading and folding only the events not yet folded — with the
+        records of *versions* (those the command names) and of the versions its environments hold read back where
+        a bounded snapshot left them out (:meth:`_read_back`)."""
         cached = self._cache.get(service)
         if cached is None:
             cached = DeploymentPipeline.start(self.platform, service)  # raises UnknownNameError
@@ -269,7 +271,16 @@ class PipelineService:
                     f"{event.environment} at {event.at.isoformat()}): {exc}; `findly-infra history {service}` shows "
                     "what came before; the other services are not affected"
                 ) from None
+        pipeline = self._read_back(pipeline, versions)
         self._cache[service] = pipeline
+        return pipeline
+
+    def _read_back(self, pipeline: DeploymentPipeline, versions: tuple[str, ...] = ()) -> DeploymentPipeline:
+        """*pipeline* with the records a bounded snapshot left out of *versions* and of the versions its environments
+        hold (``DeploymentPipeline.unread``): one indexed read of the stream each, usually none."""
+        for version in pipeline.unread(versions):  # a pipeline holds less only when it came from a snapshot store
+            store = typing.cast(SnapshotStore, self.store)
+            pipeline = pipeline.with_records(version, store.records(pipeline.service, version, pipeline.records_before))
         return pipeline
 
     def _snapshot(self, service: str) -> DeploymentPipeline | None:
@@ -286,7 +297,8 @@ class PipelineService:
             say_refused(service, kept.snapshot.version, pipeline)
             self._snapshotted[service] = -SNAPSHOT_EVERY  # so that the next write rebuilds it, whatever the stream
             return None
-        self._snapshotted[service] = pipeline.version
+        # a snapshot of an older format that still reads (every version's records) is replaced by the next write
+        self._snapshotted[service] = pipeline.version if pipeline.held is not None else -SNAPSHOT_EVERY
         return pipeline
 
     def _maybe_snapshot(self, pipeline: DeploymentPipeline) -> None:
@@ -298,18 +310,20 @@ class PipelineService:
             self._snapshotted[pipeline.service] = pipeline.version  # nothing kept: ask again SNAPSHOT_EVERY later
             return
         with contextlib.suppress(DependencyError, BadInputError):
+            pipeline = self._read_back(pipeline)
             self.store.save_snapshot(pipeline.service, pipeline.version, snapshot_text(pipeline))
             self._snapshotted[pipeline.service] = pipeline.version
 
     def save_snapshot(self, service: str) -> int:
-        """Fold *service*'s whole stream and keep it as its snapshot (``state snapshot``); the version it is at."""
-        if not isinstance(self.store, SnapshotStore):
-            raise BadInputError("this state keeps no snapshots (memory://)")
+        """Fold *service*'s whole stream, a page at a time, and keep it as its snapshot (``state snapshot``); the
+        version it is at (0: a stream without events, nothing kept)."""
         self._cache.pop(service, None)
         pipeline = DeploymentPipeline.start(self.platform, service)
-        events, _ = self.store.load(service)
-        pipeline = pipeline.apply_all(events)
+        for events in self.history_pages(service, page=SNAPSHOT_PAGE):  # bounded memory: a page and the pipeline
+            pipeline = pipeline.apply_all(events)
         if pipeline.version:  # a stream without events has nothing to snapshot
+            if not isinstance(self.store, SnapshotStore):
+                raise BadInputError("this state keeps no snapshots (memory://)")
             self.store.save_snapshot(service, pipeline.version, snapshot_text(pipeline))
         self._snapshotted[service] = pipeline.version
         return pipeline.version
@@ -437,7 +451,9 @@ class PipelineService:
                 )
             )
 
-        return self._decide(service, environment, checked, actor=actor, identity=identity, governs=True)
+        return self._decide(
+            service, environment, checked, actor=actor, identity=identity, governs=True, versions=(version,)
+        )
 
     def record_test(
         self, service: str, version: str, environment: str, suite: str, passed: bool, *, actor: str
@@ -451,6 +467,7 @@ class PipelineService:
             lambda p, at: p.record_test(version, environment, suite, passed, actor=actor, at=at),
             actor=actor,
             evidence=lambda _pipeline, _environment: True,
+            versions=(version,),
         )
 
     def approve(
@@ -1055,6 +1072,7 @@ class PipelineService:
         governs: bool = False,
         evidence: Callable[[DeploymentPipeline, str], bool] = lambda _pipeline, _environment: False,
         away: bool = False,
+        versions: tuple[str, ...] = (),
     ) -> Outcome:
         """Decide *command* on the service's state and store its events; the cluster follows. Before deciding, the
         file's policy is held against the one in force (a person's command: *actor*, proven as *identity*; one that
@@ -1066,7 +1084,7 @@ class PipelineService:
             self._policy_first(service, environment, actor, identity, governs=governs)
         fence = self._fences.get((service, environment))  # a watch driving it: each write only while it holds it
         for attempt in range(1, self.attempts + 1):
-            pipeline = self._load(service)  # raises UnknownNameError for a service the platform does not know
+            pipeline = self._load(service, versions)  # raises UnknownNameError for a service the platform does not know
             if environment not in pipeline.environments:
                 environment = self.platform.environment(environment).name  # raises UnknownNameError
             if governs:  # the proofs it decides on: an issuer out of reach is exit 5, not an approval missing

@@ -37,11 +37,13 @@ from findly_infra.application.ports import KeptSnapshot, Snapshot, StateError
 from findly_infra.domain.events import Event
 from findly_infra.domain.pipeline import DeploymentPipeline
 from findly_infra.domain.platform import Platform
-from findly_infra.domain.state import EnvironmentState, HistoryError, fold
+from findly_infra.domain.state import EnvironmentState, HistoryError, bounded_records, fold, live_versions
 
 __all__ = [
+    "READ_FORMATS",
     "SNAPSHOT_EVERY",
     "SNAPSHOT_FORMAT",
+    "SNAPSHOT_PAGE",
     "digest_of",
     "from_snapshot",
     "restore",
@@ -53,18 +55,29 @@ __all__ = [
     "verify_snapshot",
 ]
 
-SNAPSHOT_FORMAT = 4
+SNAPSHOT_FORMAT = 5
 """The layout of a snapshot's body; another one is ignored (and the stream read whole). 2: approvals carry the
 approver's id and the runs that approved. 3: each approval carries its whole evidence (a snapshot without it would make
 every verified approval a name, which no longer counts where identities are verified); and sealed — kept as canonical
 text, with the link of the event it folds up to and a digest, the digest also on that event's row (a snapshot of
 format 2 is never trusted: it is rebuilt). 4: each environment keeps the rollout that let its current version in
 (``EnvironmentState.let_in``), whose entry must stay proven for a bound cluster to serve it, and each rollout who
-started the one it replaces (``Rollout.replaced``) — a snapshot of format 3 lacks them: it is rebuilt."""
+started the one it replaces (``Rollout.replaced``) — a snapshot of format 3 lacks them: it is rebuilt. 5: bounded —
+the records of versions (``succeeded``, ``passed``, ``failed``) are kept for the versions the environments hold
+(``domain.state.live_versions``) alone, whatever the length of the history; the use cases read back the records of
+any other version a command names, by version, from the stream (``DeploymentPipeline.with_records``). A snapshot of
+format 4 (every record) is still read, as it is whole, and the next writing command replaces it."""
+
+READ_FORMATS = (4, SNAPSHOT_FORMAT)
+"""The formats this version reads: 4 (every version's records: a whole pipeline) and 5 (bounded)."""
 
 SNAPSHOT_EVERY = 500
 """A writing command saves a new snapshot once the stream is this many events past the last one: a command reads
 at most about this many events, whatever the length of the history."""
+
+SNAPSHOT_PAGE = 5000
+"""Events read at a time when a snapshot is built from the whole stream (``state snapshot``): its memory is that of a
+page and of the pipeline, whatever the length of the history."""
 
 log = logging.getLogger("findly_infra.snapshots")
 """Where a refused snapshot is said (a warning): the command line sends it to stderr with its other logs."""
@@ -101,13 +114,22 @@ _EMPTY = EnvironmentState()
 def _body(
     service: str, version: int, updated: datetime | None, environments: Mapping[str, EnvironmentState]
 ) -> dict[str, Any]:
+    """The snapshot of *environments*, bounded: the records of the versions they hold alone (any other's are read
+    back by version when a command names it). Whole or bounded, the same state gives the same body."""
     converter = _converter()
+    keep: frozenset[str] = frozenset()
+    for state in environments.values():
+        keep |= live_versions(state)
     return {
         "format": SNAPSHOT_FORMAT,
         "service": service,
         "version": version,
         "updated": None if updated is None else updated.isoformat(),
-        "environments": {name: converter.unstructure(state) for name, state in environments.items() if state != _EMPTY},
+        "environments": {
+            name: converter.unstructure(bounded_records(state, keep))
+            for name, state in environments.items()
+            if state != _EMPTY
+        },
     }
 
 
@@ -117,7 +139,12 @@ def _canonical(body: Mapping[str, Any]) -> str:
 
 
 def snapshot_of(pipeline: DeploymentPipeline) -> dict[str, Any]:
-    """The pipeline's state as JSON-able data, at its version (environments with nothing recorded left out)."""
+    """The pipeline's state as JSON-able data, at its version (environments with nothing recorded left out), bounded
+    (:data:`SNAPSHOT_FORMAT` 5). Raises ``ValueError`` when *pipeline* lacks the records of a version its
+    environments hold (``DeploymentPipeline.unread``): they are read back first."""
+    unread = pipeline.unread()
+    if unread:
+        raise ValueError(f"{pipeline.service}: the records of {', '.join(unread)} are not read back: no snapshot")
     return _body(pipeline.service, pipeline.version, pipeline.updated, pipeline.environments)
 
 
@@ -130,7 +157,7 @@ def from_snapshot(platform: Platform, service: str, snapshot: dict[str, Any]) ->
     """The pipeline *snapshot* describes, for *platform*; ``None`` when it is not one this version can read."""
     if (
         not isinstance(snapshot, dict)
-        or snapshot.get("format") != SNAPSHOT_FORMAT
+        or snapshot.get("format") not in READ_FORMATS
         or snapshot.get("service") != service
     ):
         return None
@@ -145,7 +172,12 @@ def from_snapshot(platform: Platform, service: str, snapshot: dict[str, Any]) ->
     except (KeyError, TypeError, ValueError, cattrs.BaseValidationError):
         return None
     start = DeploymentPipeline.start(platform, service)
-    return attrs.evolve(start, environments={**start.environments, **environments}, version=version, updated=updated)
+    pipeline = attrs.evolve(
+        start, environments={**start.environments, **environments}, version=version, updated=updated
+    )
+    if snapshot["format"] == 4:  # every record: whole
+        return pipeline
+    return attrs.evolve(pipeline, held=pipeline.live_versions(), records_before=version)
 
 
 # ---- sealed snapshots ----------------------------------------------------------------------------------------------

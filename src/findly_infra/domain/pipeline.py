@@ -8,7 +8,7 @@ which one spoke and a property test can aim at one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -38,7 +38,19 @@ from findly_infra.domain.platform import Platform
 from findly_infra.domain.policy import EnvironmentPolicy, PlatformPolicy
 from findly_infra.domain.proofs import PROMOTE, ProofCheck, Proofs, Proven, purpose_audience
 from findly_infra.domain.refusal import Refusal
-from findly_infra.domain.state import Entry, EnvironmentState, Phase, Rollout, fold
+from findly_infra.domain.state import (
+    RECORD_EVENTS,
+    Entry,
+    EnvironmentState,
+    Phase,
+    Rollout,
+    UnreadRecordsError,
+    fold,
+    live_versions,
+    records_aside,
+    records_back,
+    with_records,
+)
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, RollingStrategy
 
 __all__ = ["ROLLOUT_RECORDED_EVIDENCE", "Decision", "DeploymentPipeline", "Refusal", "override_reason"]
@@ -94,6 +106,14 @@ class DeploymentPipeline:
     proofs: Proofs | None = attrs.field(default=None, eq=False, repr=False)
     """What verifying the recorded tokens again found (``domain.proofs``): where the policy verifies identities,
     only what they prove counts. ``None``: none were checked, and no verified approval counts."""
+    held: frozenset[str] | None = attrs.field(default=None, eq=False, repr=False)
+    """The versions whose records (``succeeded``, ``passed``, ``failed``) this pipeline holds whole, when it started
+    from a bounded snapshot (``application.snapshots``), which keeps the records of the versions its environments
+    hold alone; ``None``: every version's (a fold of the whole stream). A rule asked about another version raises
+    :class:`UnreadRecordsError`: :meth:`unread` names them, :meth:`with_records` adds them."""
+    records_before: int = attrs.field(default=0, eq=False, repr=False)
+    """Where the bounded snapshot it started from was taken: the records left out are those of events before this
+    position (the events after it are folded whole)."""
 
     @classmethod
     def start(cls, platform: Platform, service: str) -> DeploymentPipeline:
@@ -328,10 +348,10 @@ class DeploymentPipeline:
     def awaited_evidence(self, environment: str) -> str | None:
         """The suite a blue-green rollout in *environment* waits for before cutover (a passed result for
         its version), or ``None`` when it waits for no evidence."""
-        state = self.environments[environment]
-        rollout = state.rollout
+        rollout = self.environments[environment].rollout
         if rollout is None or rollout.phase is not Phase.PROGRESSING or rollout.weight >= 100:
             return None
+        state = self.records(environment, rollout.version)
         if environment not in self.platform.promotion_order:  # retired: in the history, no longer in the file
             return None
         strategy = self.platform.strategy_for(environment, rollout.strategy)
@@ -343,6 +363,54 @@ class DeploymentPipeline:
             if step.evidence is not None and not state.has_passed(rollout.version, step.evidence):
                 return step.evidence
         return None
+
+    # ---- the records of versions, as a bounded snapshot left them -----------------------------
+
+    def live_versions(self) -> frozenset[str]:
+        """The versions the environments hold by themselves (``domain.state.live_versions``): their records are read
+        by the rules without a command naming them, and a snapshot keeps them."""
+        found: frozenset[str] = frozenset()
+        for state in self.environments.values():
+            found |= live_versions(state)
+        return found
+
+    def unread(self, versions: Iterable[str] = ()) -> tuple[str, ...]:
+        """Of *versions* (those a command names) and :meth:`live_versions`, the ones whose records a bounded
+        snapshot left out and were not read back since: read them (the stream's :data:`RECORD_EVENTS` of each,
+        before :attr:`records_before`) and add them with :meth:`with_records` before deciding or snapshotting."""
+        if self.held is None:
+            return ()
+        wanted = dict.fromkeys([*versions, *sorted(self.live_versions())])
+        return tuple(version for version in wanted if version not in self.held)
+
+    def with_records(self, version: str, events: Iterable[Event]) -> DeploymentPipeline:
+        """This pipeline with *version*'s records whole again: *events* are the stream's :data:`RECORD_EVENTS` of
+        *version* before :attr:`records_before`, oldest first (what the bounded snapshot left out; the events after
+        it were folded whole). The result is what the fold of the whole stream holds for *version*."""
+        if self.held is None or version in self.held:
+            return self
+        by_environment: dict[str, list[Event]] = {}
+        for event in events:
+            if event.type not in RECORD_EVENTS:
+                raise ValueError(f"a {event.type} is not among the records of a version")
+            by_environment.setdefault(event.environment, []).append(event)
+        environments = dict(self.environments)
+        for name, found in by_environment.items():
+            environments[name] = with_records(environments.get(name) or EnvironmentState(), version, found)
+        copy = self._copy()
+        object.__setattr__(copy, "environments", environments)
+        object.__setattr__(copy, "held", self.held | {version})
+        return copy
+
+    def records(self, environment: str, version: str) -> EnvironmentState:
+        """*environment*'s state, to read *version*'s records in; raises :class:`UnreadRecordsError` when a bounded
+        snapshot left them out and they were not read back (never an answer on less than the whole history)."""
+        if self.held is not None and version not in self.held:
+            raise UnreadRecordsError(
+                f"{self.service}: the records of {version} before event {self.records_before} were not read back "
+                "(a bounded snapshot keeps only the versions its environments hold)"
+            )
+        return self.environments[environment]
 
     # ---- the fold --------------------------------------------------------------------------
 
@@ -369,10 +437,24 @@ class DeploymentPipeline:
         return copy
 
     def apply_all(self, events: Iterable[Event]) -> DeploymentPipeline:
-        pipeline = self
+        """The pipeline after *events*, as :meth:`apply` one at a time gives it — folded into one copy (a page of a
+        whole stream is folded without a pipeline per event). Raises :class:`HistoryError` as :meth:`apply` does."""
+        events = events if isinstance(events, Sequence) else list(events)
+        if not events:
+            return self
+        environments = dict(self.environments)
+        version, updated = self.version, self.updated
+        aside = records_aside(environments, events)  # the sets that grow with every release: copied once, not per event
         for event in events:
-            pipeline = pipeline.apply(event)
-        return pipeline
+            environments[event.environment] = fold(environments.get(event.environment) or _BLANK, event)
+            version += 1
+            updated = event.at if updated is None or event.at > updated else updated
+        records_back(environments, aside)
+        copy = self._copy()
+        object.__setattr__(copy, "environments", environments)
+        object.__setattr__(copy, "version", version)
+        object.__setattr__(copy, "updated", updated)
+        return copy
 
     # ---- commands ----------------------------------------------------------------------------
 
@@ -380,7 +462,7 @@ class DeploymentPipeline:
         self, version: str, environment: str, suite: str, passed: bool, *, actor: str, at: datetime
     ) -> Decision:
         self.platform.environment(environment)
-        state = self.environments.get(environment)
+        state = self.records(environment, version) if environment in self.environments else None
         held = state is not None and (version, suite) in (state.passed if passed else state.failed)
         if held:  # a retry, or the same result again: the record already says so
             verdict = "passed" if passed else "failed"
@@ -681,13 +763,13 @@ class DeploymentPipeline:
             return progress.rolling(strategy, rollout, base, at)
         if isinstance(strategy, CanaryStrategy):
             return progress.canary(strategy, rollout, base, at)
-        return progress.blue_green(strategy, rollout, self.environments[env.name], base, at)
+        return progress.blue_green(strategy, rollout, self.records(env.name, rollout.version), base, at)
 
     def _continue_blue_green(self, env: Environment, rollout: Rollout, actor: str, at: datetime) -> tuple[Event, ...]:
         strategy = self._strategy(env, rollout.strategy)  # the rollout's own kind: blue-green, awaiting a step
         assert isinstance(strategy, BlueGreenStrategy)
         base = self._base(env.name, rollout.version, actor, at)
-        return progress.blue_green_validation(strategy, rollout, self.environments[env.name], base, at)
+        return progress.blue_green_validation(strategy, rollout, self.records(env.name, rollout.version), base, at)
 
 
 def _plan_change(
@@ -770,7 +852,7 @@ EntryRule = Callable[..., Refusal | None]
 def _from_previous(pipeline: DeploymentPipeline, env: Environment, version: str, *_: object) -> Refusal | None:
     """A version enters an environment only after succeeding in the one before it."""
     previous = pipeline.platform.previous_environment(env.name)
-    if previous is not None and version not in pipeline.environments[previous.name].succeeded:
+    if previous is not None and version not in pipeline.records(previous.name, version).succeeded:
         return Refusal(
             "promotion-order", f"{version} has not succeeded in {previous.name}, which comes before {env.name}"
         )
@@ -782,7 +864,7 @@ def _tests_passed(pipeline: DeploymentPipeline, env: Environment, version: str, 
     previous = pipeline.platform.previous_environment(env.name)
     if previous is None:
         return None
-    state = pipeline.environments[previous.name]
+    state = pipeline.records(previous.name, version)
     missing = [
         suite
         for suite in previous.tests
@@ -849,5 +931,7 @@ def _budget(
     return None
 
 
+_BLANK = EnvironmentState()
+"""The state of an environment before its first event."""
 _ENTRY_RULES: tuple[EntryRule, ...] = (_one_at_a_time, _from_previous, _tests_passed, _approved, _budget)
 _PIPELINE_FIELDS = tuple(field.name for field in attrs.fields(DeploymentPipeline))

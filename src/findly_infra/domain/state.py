@@ -9,6 +9,7 @@ records without validators, and no sets rebuilt for events that do not touch the
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -35,6 +36,7 @@ from findly_infra.domain.events import (
 from findly_infra.domain.identity import VerifiedIdentity
 
 __all__ = [
+    "RECORD_EVENTS",
     "Approval",
     "Entry",
     "EnvironmentState",
@@ -42,7 +44,13 @@ __all__ = [
     "PendingRequest",
     "Phase",
     "Rollout",
+    "UnreadRecordsError",
+    "bounded_records",
     "fold",
+    "live_versions",
+    "records_aside",
+    "records_back",
+    "with_records",
 ]
 
 
@@ -332,3 +340,98 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
         case RolloutAborted():
             return _stopped(state, Phase.ABORTED, event, weight=0)
     return state
+
+
+# ---- the records of versions: what a bounded snapshot keeps, and what is read back by version ------------------------
+
+RECORD_EVENTS = ("rollout_succeeded", "test_result_recorded")
+"""The events that add to a version's records in an environment (``succeeded``, ``passed``, ``failed``). The rules
+read those records by version only — the version a promotion or a test result names, or the one a rollout holds —
+so a snapshot keeps the records of the versions its environments hold (:func:`live_versions`), and the others are
+read back, by version, from these events (``DeploymentPipeline.with_records``)."""
+
+
+class UnreadRecordsError(LookupError):
+    """A rule asked for the records of a version that a bounded snapshot left out and no one read back: a bug of the
+    caller (``DeploymentPipeline.unread`` says which to read before deciding), never a decision taken on less."""
+
+
+def live_versions(state: EnvironmentState) -> frozenset[str]:
+    """The versions *state* holds by itself — what serves, what rolls out or rolled out last, what it replaced,
+    what is asked for and approved: the versions rules read the records of without a command naming them."""
+    found = {state.current} if state.current is not None else set()
+    if state.requested is not None:
+        found.add(state.requested.version)
+    found.update(approval.version for approval in state.approvals)
+    for rollout in (state.rollout, state.let_in):
+        if rollout is not None:
+            found.add(rollout.version)
+            if rollout.previous is not None:
+                found.add(rollout.previous)
+    return frozenset(found)
+
+
+def bounded_records(state: EnvironmentState, keep: frozenset[str]) -> EnvironmentState:
+    """*state* with the records of the versions in *keep* alone (what a snapshot keeps, however long the history).
+    An environment that holds no version of its own (test results recorded where nothing was ever rolled out or
+    asked for) keeps its records whole: so that it stays in the snapshot, as it stays in the fold."""
+    if not live_versions(state):
+        return state
+    succeeded = frozenset(version for version in state.succeeded if version in keep)
+    passed = frozenset(pair for pair in state.passed if pair[0] in keep)
+    failed = frozenset(pair for pair in state.failed if pair[0] in keep)
+    if (len(succeeded), len(passed), len(failed)) == (len(state.succeeded), len(state.passed), len(state.failed)):
+        return state
+    return _replace(state, succeeded=succeeded, passed=passed, failed=failed)
+
+
+def with_records(state: EnvironmentState, version: str, events: Iterable[Event]) -> EnvironmentState:
+    """*state* (which holds none of *version*'s records from before *events*, only later ones) with the records
+    *events* — *version*'s :data:`RECORD_EVENTS` in this environment, oldest first — add: a success is kept for
+    good, and a suite's latest result wins, so a result *state* already holds (a later one) stands."""
+    succeeded, results = False, dict[tuple[str, str], bool]()
+    for event in events:
+        if event.version != version:
+            raise ValueError(f"an event of {event.version} among the records of {version}")
+        if isinstance(event, RolloutSucceeded):
+            succeeded = True
+        elif isinstance(event, TestResultRecorded):
+            results[(version, event.suite)] = event.passed
+    later = state.passed | state.failed
+    passed = {key for key, ok in results.items() if ok and key not in later}
+    failed = {key for key, ok in results.items() if not ok and key not in later}
+    if not (passed or failed or (succeeded and version not in state.succeeded)):
+        return state
+    return _replace(
+        state,
+        succeeded=state.succeeded | {version} if succeeded else state.succeeded,
+        passed=state.passed | passed,
+        failed=state.failed | failed,
+    )
+
+
+def records_aside(environments: dict[str, EnvironmentState], events: Sequence[Event]) -> dict[str, EnvironmentState]:
+    """Before folding *events* into *environments* (changed in place): the records of each environment they add to,
+    set aside (the states as they were, returned) and emptied — so that folding a page of a long history copies
+    small sets, not sets that grow with every release once per result. :func:`records_back` merges them again."""
+    aside: dict[str, EnvironmentState] = {}
+    for name in {event.environment for event in events if isinstance(event, (TestResultRecorded, RolloutSucceeded))}:
+        state = environments.get(name)
+        if state is not None and (state.succeeded or state.passed or state.failed):
+            aside[name] = state
+            environments[name] = _replace(state, succeeded=frozenset(), passed=frozenset(), failed=frozenset())
+    return aside
+
+
+def records_back(environments: dict[str, EnvironmentState], aside: Mapping[str, EnvironmentState]) -> None:
+    """After the fold: the records :func:`records_aside` set aside, merged with those the fold added (a success is
+    kept for good; a suite's latest result wins: one in the page replaces the one before it) — what folding with
+    them in place gives."""
+    for name, before in aside.items():
+        state = environments[name]
+        environments[name] = _replace(
+            state,
+            succeeded=before.succeeded | state.succeeded,
+            passed=(before.passed - state.failed) | state.passed,
+            failed=(before.failed - state.passed) | state.failed,
+        )

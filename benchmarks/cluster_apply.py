@@ -10,9 +10,9 @@ counted by the stand-in: those to an object or a kind (the audit log) per object
 `/openapi/v3`, `/version`) shown apart. The median of the rounds is printed. Our commands run with their bytecode
 cached, as an installed package has it (``PYTHONDONTWRITEBYTECODE`` is removed from their environment and a first,
 uncounted round writes it), and beside them the floor of any `findly-infra` command on this platform: `findly-infra
-validate` (Python, the CLI and the platform file, no cluster) and `import kubernetes` (the client library the adapter
-reads the kubeconfig with) — and the apply's own work: the same steps in this process, the client thread's CPU
-(``time.thread_time``; the stand-in answers from its own threads).
+validate` (Python, the CLI and the platform file, no cluster), `import kubernetes` (the client library the adapter
+reads the kubeconfig with) and Python's own start (``python -c pass``) — and the apply's own work: the same steps in
+this process, the client thread's CPU (``time.thread_time``; the stand-in answers from its own threads).
 
 At scale (``--services 100 1000``): the example platform with that many services (the seed's three and the rest
 alike: an image and a port), its objects for ``--env`` rendered to files for kubectl, both tools' first and second
@@ -128,6 +128,7 @@ def one_round(
         if floor:
             results[("floor", "validate")] = measured(ours, [*mine, "validate"], mine_env, (0,))
             results[("floor", "import")] = measured(ours, [sys.executable, "-c", "import kubernetes"], mine_env, (0,))
+            results[("floor", "python")] = measured(ours, [sys.executable, "-c", "pass"], mine_env, (0,))
         steps = STEPS if diff else STEPS[:2]
         for step, (kubectl_command, kubectl_ok), (our_command, our_ok) in zip(
             steps, theirs_commands, ours_commands, strict=False
@@ -256,9 +257,10 @@ def main() -> None:
 
     validate = statistics.median(result[("floor", "validate")][2] for result in rounds)
     library = statistics.median(result[("floor", "import")][2] for result in rounds)
+    python = statistics.median(result[("floor", "python")][2] for result in rounds)
     print(
         f"floor of any findly-infra command here: `findly-infra validate` {validate:.2f} s CPU, "
-        f"`python -c 'import kubernetes'` {library:.2f} s CPU"
+        f"`python -c 'import kubernetes'` {library:.2f} s CPU, `python -c pass` {python:.2f} s CPU"
     )
 
 

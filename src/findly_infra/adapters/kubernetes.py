@@ -111,7 +111,10 @@ class KubernetesObjects:
             "PATCH",
             _path(kind, namespace, name),
             query,
-            manifest,
+            # JSON (YAML 1.2) as the client would send it (rest.py: ``json.dumps(body)`` for a structured YAML body),
+            # made here: text is sent as it is, without the client's walk of every value for its typed models first
+            # (``ApiClient.sanitize_for_serialization``) — a plain document needs none
+            json.dumps(manifest),
             "application/apply-patch+yaml",
         )
         body, created = answer.document, answer.status == 201

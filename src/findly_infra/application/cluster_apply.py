@@ -170,9 +170,14 @@ def _annotated(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {**manifest, "metadata": metadata}
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _holds(live: Any, wanted: Any) -> bool:
     """Whether *live* holds every value of *wanted*: each key of a map (more keys, such as the server's defaults,
     are fine), each item of a list in order (a list of another length is not), each value equal and of its type."""
+    if type(wanted) in _SCALARS:  # most values: compared at once, without the ABC checks below
+        return type(live) is type(wanted) and live == wanted
     if isinstance(wanted, Mapping):
         return isinstance(live, Mapping) and all(key in live and _holds(live[key], v) for key, v in wanted.items())
     if isinstance(wanted, list):

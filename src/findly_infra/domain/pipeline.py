@@ -8,7 +8,7 @@ which one spoke and a property test can aim at one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 
 import attrs
@@ -439,9 +439,9 @@ class DeploymentPipeline:
     def apply_all(self, events: Iterable[Event]) -> DeploymentPipeline:
         """The pipeline after *events*, as :meth:`apply` one at a time gives it — folded into one copy (a page of a
         whole stream is folded without a pipeline per event). Raises :class:`HistoryError` as :meth:`apply` does."""
-        events = events if isinstance(events, Sequence) else list(events)
-        if not events:
-            return self
+        events = events if isinstance(events, (tuple, list)) else list(events)
+        if len(events) < 2:  # a decision's event or two: one fold, nothing to set aside (most calls)
+            return self.apply(events[0]) if events else self
         environments = dict(self.environments)
         version, updated = self.version, self.updated
         aside = records_aside(environments, events)  # the sets that grow with every release: copied once, not per event

@@ -10,6 +10,7 @@ format before (every record) still reads, and the next write replaces it."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from findly_infra.adapters.memory import MemoryEventStore, ScriptedMetrics, SimulatedCluster, VirtualClock
 from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.application import snapshots
+from findly_infra.application.ports import StateError
 from findly_infra.application.scenarios import HEALTHY
 from findly_infra.application.service import PipelineService, PolicyRefusedError
 from findly_infra.application.snapshots import from_snapshot, restore, snapshot_text
@@ -305,3 +307,92 @@ def test_state_snapshot_folds_the_stream_a_page_at_a_time_never_whole(
     kept = SqliteEventStore(env["FINDLY_STATE"]).load_snapshot("fn-posts")
     assert kept is not None
     assert kept.snapshot.text == snapshot_text(DeploymentPipeline.replay(PLATFORM, "fn-posts", events))
+
+
+# ---- what a record read back rests on: the text its link covers, checked (the review of issue 24) --------------
+
+
+def _failed_latest(tmp_path: Path) -> tuple[SqliteEventStore, datetime, int]:
+    """A state whose 1.0.2 passed integration in development and then failed it (its latest result), snapshotted —
+    its records out of the bounded snapshot — and the position of that failure."""
+    store = SqliteEventStore(tmp_path / "state.sqlite3")
+    events = _releases(6, T0)
+    store.append("fn-posts", 0, events)
+    later = events[-1].at + timedelta(days=1)
+    service = _service(store, later)
+    service.record_test("fn-posts", "1.0.2", "development", "integration", False, actor="\u738b\u5c0f\u660e")
+    service.save_snapshot("fn-posts")
+    with pytest.raises(PolicyRefusedError, match="required-tests"):
+        _service(SqliteEventStore(store.path), later).deploy("fn-posts", "1.0.2", "staging", actor="erin")
+    (position,) = store._connection.execute(
+        "SELECT max(position) FROM events WHERE type = 'test_result_recorded'"
+    ).fetchone()
+    return store, later, int(position)
+
+
+def test_a_record_edited_after_it_was_linked_is_refused_when_read_back(tmp_path: Path) -> None:
+    """Before, a read back checked no link: a failure edited into a pass promoted the version it failed."""
+    store, later, position = _failed_latest(tmp_path)
+    store._connection.execute(
+        "UPDATE events SET body = replace(body, '\"passed\": false', '\"passed\": true') WHERE position = ?",
+        (position,),
+    )
+    with pytest.raises(StateError, match=f"fn-posts's event {position} is unlinked"):
+        _service(SqliteEventStore(store.path), later).deploy("fn-posts", "1.0.2", "staging", actor="erin")
+
+
+def test_a_damaged_record_is_named_when_read_back_never_skipped(tmp_path: Path) -> None:
+    """Before, a record that was no longer JSON was left out of the index: the failure vanished, the version was
+    promoted on the pass before it."""
+    store, later, position = _failed_latest(tmp_path)
+    store._connection.execute("UPDATE events SET body = substr(body, 1, 40) WHERE position = ?", (position,))
+    with pytest.raises(StateError, match=f"event {position}"):
+        _service(SqliteEventStore(store.path), later).deploy("fn-posts", "1.0.2", "staging", actor="erin")
+
+
+def test_the_type_column_alone_hides_no_record(tmp_path: Path) -> None:
+    """The index keeps every event but analyses by the text the link covers: a ``type`` column changed by hand (which
+    no link covers) once hid the failure from the read back, and the version was promoted."""
+    store, later, position = _failed_latest(tmp_path)
+    store._connection.execute("UPDATE events SET type = 'analysis_recorded' WHERE position = ?", (position,))
+    with pytest.raises(PolicyRefusedError, match="required-tests"):
+        _service(SqliteEventStore(store.path), later).deploy("fn-posts", "1.0.2", "staging", actor="erin")
+
+
+def test_an_older_state_locked_by_another_writer_opens_without_its_records_index(tmp_path: Path) -> None:
+    """Building the index is a shortcut: a state made before it, locked by another writer when a command opens it,
+    opens (before, the open failed as locked) and finds the records by a walk until a later command builds it."""
+    store, later, _ = _failed_latest(tmp_path)
+    store._connection.execute("DROP INDEX events_record_keys")
+    store.close()
+    other = sqlite3.connect(store.path, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        opened = SqliteEventStore(store.path, timeout=0.05)
+        found = opened.records("fn-posts", "1.0.2", 10_000)
+        assert [e.passed for e in found if getattr(e, "suite", None) == "integration"][-1] is False
+        opened.close()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with pytest.raises(PolicyRefusedError, match="required-tests"):
+        _service(SqliteEventStore(store.path), later).deploy("fn-posts", "1.0.2", "staging", actor="erin")
+
+
+def test_state_verify_compares_a_snapshot_of_format_4_in_its_own_format(tmp_path: Path) -> None:
+    """Commands still trust a sealed snapshot of format 4 (every record); ``state verify`` once folded the stream
+    into format 5 and called every such snapshot wrong — and could not tell a tampered one from a good one."""
+    store = SqliteEventStore(tmp_path / "state.sqlite3")
+    events = _releases(6, T0)
+    store.append("fn-posts", 0, events)
+    body = _whole_body(events)
+    store.save_snapshot("fn-posts", len(events), json.dumps(body, sort_keys=True, separators=(",", ":")))
+    kept = store.load_snapshot("fn-posts")
+    assert kept is not None
+    assert isinstance(restore(PLATFORM, "fn-posts", kept), DeploymentPipeline)
+    assert snapshots.verify_snapshot(kept, events).problem is None
+    body["environments"]["development"]["failed"] = []  # tampered: a failure taken out
+    store.save_snapshot("fn-posts", len(events), json.dumps(body, sort_keys=True, separators=(",", ":")))
+    tampered = store.load_snapshot("fn-posts")
+    assert tampered is not None
+    assert snapshots.verify_snapshot(tampered, events).problem is not None

@@ -97,8 +97,8 @@ def _as_schema_3(url: str) -> None:
     no link or digest, no seals — and write into fn-posts' snapshot that every suite passed (format 2, which that
     version trusted)."""
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("DROP INDEX findly_events_records")  # schema 7's
-        connection.execute("DROP FUNCTION findly_recorded_version")
+        connection.execute("DROP INDEX findly_events_record_keys")  # schema 7's
+        connection.execute("DROP FUNCTION findly_record_key")
         connection.execute("DELETE FROM findly_schema WHERE version = 7")
         connection.execute("ALTER TABLE findly_leases DROP COLUMN token")  # schema 6's
         connection.execute("DELETE FROM findly_schema WHERE version = 6")

@@ -51,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from findly_infra.application.codec import decode_page, event_to_dict, recorded
+from findly_infra.application.codec import ANALYSIS_PREFIX, decode_page, event_to_dict, recorded
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import (
     BadInputError,
@@ -67,7 +67,6 @@ from findly_infra.application.redaction import redact_url
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease
-from findly_infra.domain.state import RECORD_EVENTS
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
@@ -124,15 +123,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE findly_leases ADD COLUMN token bigint NOT NULL DEFAULT 0;
     """,
     """
-    CREATE FUNCTION findly_recorded_version(body text) RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-    BEGIN
-        RETURN body::jsonb ->> 'version';
-    EXCEPTION WHEN others THEN
-        RETURN NULL;
-    END
-    $$;
-    CREATE INDEX findly_events_records ON findly_events (service, findly_recorded_version(body), position)
-        WHERE type IN ('rollout_succeeded', 'test_result_recorded');
+    CREATE FUNCTION findly_record_key(body text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        AS $$ SELECT coalesce(substring(body FROM '"version": "([^"\\\\]*)"'), '') $$;
+    CREATE INDEX findly_events_record_keys ON findly_events (service, findly_record_key(body), position)
+        WHERE left(body, 31) <> '{"type": "analysis_recorded", "';
     """,
 )
 """Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n. After
@@ -143,10 +137,11 @@ command trusts them, and the next writing command rebuilds them. Adding a column
 row. 5: the owner's anchor of the policy in force (``findly-infra policy anchor``): one row, written by the schema's
 owner alone (the documented grants give the CI role SELECT on it). 6: each lease's fencing token (``domain.lease``),
 0 for the leases already held; a driver's appends are admitted only while its lease still has its token. 7: the
-events that add to a version's records (``domain.state.RECORD_EVENTS``) indexed by the version they name, so that
-what a bounded snapshot left out is read back by one indexed read (``records``); the version is read from the
-record's JSON by an immutable function that gives ``NULL`` for a record that is not JSON (a write never fails on
-it)."""
+events but analyses (they may add to a version's records, ``domain.state.RECORD_EVENTS``) indexed by the version
+their text names, so that what a bounded snapshot left out is read back by one indexed read (``records``). The
+version is found in the text as ``json.dumps`` wrote it (an unescaped ``"version": "`` is only ever the key), not by
+parsing JSON on the server — a database whose encoding cannot hold a ``\\u`` escape of the text would refuse it; a
+text where none is found is keyed ``''``, read back for every version, and decoding it names it."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema this version writes and reads (a newer one is refused)."""
@@ -732,21 +727,26 @@ class PostgresEventStore:
         return [str(name) for (name,) in rows]
 
     def records(self, service: str, version: str, before: int) -> list[Event]:
-        """*version*'s records in *service*'s stream before *before*, by the ``findly_events_records`` index (a
-        database of an older schema, opened read only, by a walk of those events)."""
+        """*version*'s records in *service*'s stream before *before*: the events but analyses that name it (or none),
+        by the ``findly_events_record_keys`` index (a database of an older schema, opened read only, by a walk of those
+        events), each with its link and the one before it, checked (``codec.recorded``)."""
         if not self._ready():
             return []
-        kinds = ", ".join(f"'{kind}'" for kind in RECORD_EVENTS)
         indexed = self._version >= _INDEXED
-        where = "AND findly_recorded_version(body) = %s " if indexed else ""
+        linked = self._version >= _LINKED
+        keyed = "AND findly_record_key(e.body) IN (%s, '') " if indexed else ""
         with self._errors():
             rows = self._connection.execute(
-                f"SELECT position, body FROM findly_events WHERE service = %s AND type IN ({kinds}) {where}"
-                "AND position < %s ORDER BY position",
+                f"SELECT e.position, e.body, {'e.link' if linked else 'NULL'}, "
+                + (
+                    "(SELECT p.link FROM findly_events p WHERE p.service = e.service AND p.position = e.position - 1) "
+                    if linked
+                    else "NULL "
+                )
+                + f"FROM findly_events e WHERE e.service = %s AND left(e.body, {len(ANALYSIS_PREFIX)}) <> "
+                f"'{ANALYSIS_PREFIX}' {keyed}AND e.position < %s ORDER BY e.position",
                 (service, version, before) if indexed else (service, before),
             ).fetchall()
-        if not indexed:
-            rows = [row for row in rows if _names_version(str(row[1]), version)]
         return recorded(rows, service, version, str(self.location))
 
     # ---- how the state keeps time --------------------------------------------------------------------------------
@@ -1021,15 +1021,6 @@ class _Watchdog:
                     continue
                 self.fired, self._deadline = True, None
                 _shut_down(self._fileno)
-
-
-def _names_version(body: str, version: str) -> bool:
-    """Whether the stored record *body* names *version* (one that is not JSON is kept: decoding names it)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return True
-    return not isinstance(data, dict) or data.get("version") == version
 
 
 def _text(value: object) -> str | None:

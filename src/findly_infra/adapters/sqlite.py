@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from findly_infra.application.codec import decode_page, event_of_stream, event_to_dict, recorded
+from findly_infra.application.codec import ANALYSIS_PREFIX, decode_page, event_of_stream, event_to_dict, recorded
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
 from findly_infra.application.ports import (
     BadInputError,
@@ -37,7 +37,6 @@ from findly_infra.application.ports import (
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
-from findly_infra.domain.state import RECORD_EVENTS
 from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
@@ -86,14 +85,20 @@ _TIMES = "CREATE INDEX IF NOT EXISTS events_at ON events (at);"
 then one step down the index (SQLite's min/max optimization, sqlite.org/optoverview.html#minmax), not a scan of every
 event. Added as ``holdings`` was — older versions keep it up to date without knowing it (SQLite maintains every
 index) — and built when a writing command first opens a state made before it."""
-_RECORDED_VERSION = "CASE WHEN json_valid(body) THEN json_extract(body, '$.version') END"
-"""The version an event's record names (``NULL`` for a record that is not JSON: never an error on a write)."""
-_RECORDS_INDEX = f"""CREATE INDEX IF NOT EXISTS events_records ON events (service, ({_RECORDED_VERSION}), position)
-WHERE type IN {RECORD_EVENTS!r};"""
-"""The events that add to a version's records, by version (``domain.state.RECORD_EVENTS``): what a bounded snapshot
-left out is read back by one indexed read (``records``). Partial: three events in four are analyses, never in it.
-Added as ``holdings`` was: a state made before it gains it when a writing command first opens it; until then, a
-read-only command finds the records by a walk of the stream."""
+_RECORD_KEY = (
+    "CASE WHEN json_valid(body) AND json_type(body, '$.version') = 'text' THEN json_extract(body, '$.version') "
+    "ELSE '' END"
+)
+"""The version an event's text names — ``''`` where none can be read of it (damage): such a row is read back for
+every version, and decoding it names it (never an error on a write, never a record silently left out)."""
+_NOT_ANALYSIS = f"substr(body, 1, {len(ANALYSIS_PREFIX)}) <> '{ANALYSIS_PREFIX}'"
+"""Every event but analyses, by the text the link covers (``codec.ANALYSIS_PREFIX``), not by the ``type`` column."""
+_RECORDS_INDEX = f"""CREATE INDEX IF NOT EXISTS events_record_keys ON events (service, ({_RECORD_KEY}), position)
+WHERE {_NOT_ANALYSIS};"""
+"""The events that may add to a version's records, by the version they name: what a bounded snapshot left out is read
+back by one indexed read (``records``). Partial: three events in four are analyses, never in it. Added as ``holdings``
+was: a state made before it gains it when a writing command first opens it (where it can: a shortcut, its absence
+fails nothing); until then, a command finds the records by a walk of the stream."""
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
@@ -137,8 +142,8 @@ class SqliteEventStore:
         self._absent = False
         self._create_allowed = create
         self._linked = True
+        self._record_keys: bool | None = None  # whether events_record_keys is there (read when first needed)
         self._sealed = True
-        self._indexed: bool | None = None  # whether events_records is there (read when first needed)
         if not self.path.exists() and not create:  # nothing to read, and nothing to make
             self._connection = sqlite3.connect(":memory:", isolation_level=None)
             self._connection.executescript(_SCHEMA)
@@ -270,8 +275,7 @@ class SqliteEventStore:
             self._link_events()
             self._seal_snapshots()
             self._index_times()
-            if self._create_allowed:
-                connection.execute(_RECORDS_INDEX)
+            self._index_records()
 
     def _link_events(self) -> None:
         """Schema 1 → 2: give every event its link, chained from the first (in one transaction; a read-only command
@@ -312,6 +316,17 @@ class SqliteEventStore:
         if self._create_allowed and present.fetchone() is None:
             with contextlib.suppress(sqlite3.OperationalError):  # read-only, locked, full: built by a later command
                 connection.execute(_TIMES)
+
+    def _index_records(self) -> None:
+        """The index of the records of versions (:data:`_RECORDS_INDEX`), built once for a state made before it, as
+        :meth:`_index_times` builds its own: by a writing command that can, a shortcut whose absence fails nothing."""
+        connection = self._connection
+        present = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_record_keys'"
+        ).fetchone()
+        if self._create_allowed and present is None:
+            with contextlib.suppress(sqlite3.OperationalError):  # read-only, locked, full: built by a later command
+                connection.execute(_RECORDS_INDEX)
 
     def _seal_snapshots(self) -> None:
         """Schema 2 → 3: the columns of sealed snapshots — the snapshot's link and digest, the event's seal — added
@@ -641,17 +656,26 @@ class SqliteEventStore:
                 return []
 
     def records(self, service: str, version: str, before: int) -> list[Event]:
-        """*version*'s records in *service*'s stream before *before*, by the ``events_records`` index."""
+        """*version*'s records in *service*'s stream before *before*: the events but analyses that name it (or none),
+        by the ``events_record_keys`` index where the state has it (else by a walk of those events), each with its
+        link and the one before it, checked (``codec.recorded``)."""
         self._check_present()
+        link = "e.link" if self._linked else "NULL"
+        previous = (
+            "(SELECT p.link FROM events p WHERE p.service = e.service AND p.position = e.position - 1)"
+            if self._linked
+            else "NULL"
+        )
         with self._errors():
-            if self._indexed is None:
-                found = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_records'"
-                self._indexed = self._connection.execute(found).fetchone() is not None
+            if self._record_keys is None:  # read once: a state gains the index only when a writing command opens it
+                found = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_record_keys'"
+                self._record_keys = self._connection.execute(found).fetchone() is not None
+            indexed = self._record_keys
             # named: without statistics the planner walks the stream by its primary key instead
-            indexed = "INDEXED BY events_records " if self._indexed else ""
             rows = self._connection.execute(
-                f"SELECT position, body FROM events {indexed}WHERE service = ? AND type IN {RECORD_EVENTS!r} "
-                f"AND {_RECORDED_VERSION} = ? AND position < ? ORDER BY position",
+                f"SELECT e.position, e.body, {link}, {previous} FROM events e "
+                f"{'INDEXED BY events_record_keys ' if indexed else ''}WHERE e.service = ? AND {_NOT_ANALYSIS} "
+                f"AND {_RECORD_KEY} IN (?, '') AND e.position < ? ORDER BY e.position",
                 (service, version, before),
             ).fetchall()
         return recorded(rows, service, version, str(self.path))

@@ -247,20 +247,39 @@ def _unlinked(previous: str | None, service: str, position: int, body: Any, stor
     return None
 
 
-def recorded(rows: Iterable[tuple[int, Any]], service: str, version: str, location: str) -> list[Event]:
-    """The rows (position, stored text) a store found as *version*'s records in *service*'s stream
-    (``domain.state.RECORD_EVENTS``), as events; one that cannot be read, or is not such a record of *version*, is a
-    :class:`~findly_infra.application.ports.StateError` naming it."""
+ANALYSIS_PREFIX = '{"type": "analysis_recorded", "'
+"""How every stored analysis begins (``json.dumps(event_to_dict(event))``: its type first). A store's index of the
+records of versions leaves out the rows that begin so — three in four — and keeps every other row, whatever its
+``type`` column says: what counts is the body its link covers."""
+
+
+def recorded(rows: Iterable[tuple[int, Any, Any, Any]], service: str, version: str, location: str) -> list[Event]:
+    """*version*'s records (``domain.state.RECORD_EVENTS``) among the rows (position, stored text, link, the link of
+    the event before) a store read back for it: its index holds every event but analyses (:data:`ANALYSIS_PREFIX`),
+    keyed by the version its text names — or by none, where none can be read of it: read back for every version. Each
+    row's link is checked as a whole read checks it (a state not linked yet reads as it is); a row changed since it
+    was linked, or that cannot be read, is a :class:`~findly_infra.application.ports.StateError` naming it — never a
+    record silently missing. Rows of other versions or other events are passed over."""
+    from findly_infra.application.integrity import GENESIS
     from findly_infra.application.ports import StateError
     from findly_infra.domain.state import RECORD_EVENTS
 
     events: list[Event] = []
-    for position, body in rows:
+    for position, body, link, previous in rows:
+        text = body if isinstance(body, str) else json.dumps(body)
+        if link is not None or (int(position) > 0 and previous is not None):  # else: a state not linked yet
+            problem = _unlinked(GENESIS if int(position) == 0 else previous, service, int(position), text, link)
+            if problem is not None:
+                raise StateError(
+                    f"--state {location}: {service}'s event {position} is unlinked ({problem}): no command acts on "
+                    f"it; `findly-infra state verify` names the first broken link of every stream; restore the state "
+                    "from a backup",
+                    readable=events,
+                )
         try:
             event = event_of_stream(service, body if isinstance(body, dict) else json.loads(body))
-            if event.type not in RECORD_EVENTS or event.version != version:
-                raise ValueError(f"it is a {event.type} of {event.version}, read as a record of {version}")
         except Exception as exc:  # noqa: BLE001 - whatever the decoder raised, the record is named
             raise StateError(_unreadable(location, service, int(position), exc), readable=events) from None
-        events.append(event)
+        if event.type in RECORD_EVENTS and event.version == version:
+            events.append(event)
     return events

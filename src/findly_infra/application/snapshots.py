@@ -112,21 +112,27 @@ _EMPTY = EnvironmentState()
 
 
 def _body(
-    service: str, version: int, updated: datetime | None, environments: Mapping[str, EnvironmentState]
+    service: str,
+    version: int,
+    updated: datetime | None,
+    environments: Mapping[str, EnvironmentState],
+    *,
+    form: int = SNAPSHOT_FORMAT,
 ) -> dict[str, Any]:
     """The snapshot of *environments*, bounded: the records of the versions they hold alone (any other's are read
-    back by version when a command names it). Whole or bounded, the same state gives the same body."""
+    back by version when a command names it). Whole or bounded, the same state gives the same body. *form* 4: every
+    record, as that format kept them (what ``state verify`` compares a snapshot of that format with)."""
     converter = _converter()
     keep: frozenset[str] = frozenset()
     for state in environments.values():
         keep |= live_versions(state)
     return {
-        "format": SNAPSHOT_FORMAT,
+        "format": form,
         "service": service,
         "version": version,
         "updated": None if updated is None else updated.isoformat(),
         "environments": {
-            name: converter.unstructure(bounded_records(state, keep))
+            name: converter.unstructure(bounded_records(state, keep) if form > 4 else state)
             for name, state in environments.items()
             if state != _EMPTY
         },
@@ -290,7 +296,12 @@ def verify_snapshot(kept: KeptSnapshot, events: Iterable[Event]) -> SnapshotVerd
             f"does not match event {version - 1} of the stream (its link is {_short(snapshot.link)}, the stream's "
             f"{_short(kept.event_link)})",
         )
-    expected = _canonical(_body(service, version, updated, environments))
+    try:  # compared in its own format: one of format 4 (every record) is still read, and trusted, by commands
+        form = json.loads(snapshot.text).get("format")
+    except (ValueError, AttributeError):
+        form = None
+    form = form if form in READ_FORMATS else SNAPSHOT_FORMAT
+    expected = _canonical(_body(service, version, updated, environments, form=form))
     if expected != snapshot.text:
         return SnapshotVerdict(
             service, version, f"is not the fold of the events: {_first_difference(snapshot.text, expected)}"

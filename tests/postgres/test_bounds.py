@@ -397,7 +397,8 @@ def test_what_a_pg_variable_sets_counts_as_the_users_and_the_rest_is_ours() -> N
     parameters = _connection_parameters("postgresql://u@db.example/app?sslmode=verify-full", 5, environ, "", str)
     assert "connect_timeout" not in parameters  # libpq reads PGCONNECT_TIMEOUT itself
     assert parameters["options"] == (
-        "-c lock_timeout=5000 -c statement_timeout=10000 -c idle_in_transaction_session_timeout=10000 -c search_path=x"
+        "-c lock_timeout=5000 -c statement_timeout=10000 -c idle_in_transaction_session_timeout=10000 -c jit=off "
+        "-c search_path=x"
     )
     assert (parameters["sslmode"], parameters["keepalives_idle"], parameters["tcp_user_timeout"]) == (
         "verify-full",

@@ -6,8 +6,8 @@ snapshot of a whole stream after an import (`state snapshot`) and `state verify`
 child process (its wall time, CPU time and peak RSS: getrusage(RUSAGE_CHILDREN) of a process whose only child it is).
 Then durable appends per second on each store, and the export / import rate. Each PostgreSQL state is vacuumed and
 analysed once after its import, as autovacuum does soon after one: the commands are measured on a settled state, not
-beside the autovacuum of a million rows just inserted (which took the 2 cores' spare CPU and made the 1M figures
-1.2-1.7x those at 1k, the statements' own time flat).
+beside the autovacuum of a million rows just inserted. (What made PostgreSQL's 1M figures 1.5-1.9x those at 1k was JIT
+compilation of the records' read back, 15-20 ms a command; the adapter's sessions now run with jit=off.)
 
     python benchmarks/state.py                          # 1k, 100k and 1M events (PostgreSQL where initdb is installed)
     python benchmarks/state.py 1000 100000 1000000      # the sizes: commands at the first and last, snapshots at the

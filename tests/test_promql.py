@@ -378,3 +378,12 @@ def test_names_that_pass_the_templates_make_every_query_prometheus_is_sent(names
         *(budget_query(slo, names, TARGET, MINUTE) for slo in PLATFORM.slo_definitions if slo.sla_target),
     ]
     assert [query for query in queries if problem(query) is not None] == []
+
+
+def test_a_number_past_the_largest_float_is_refused_as_promtool_refuses_it() -> None:
+    """Found by the promtool comparison: Go's ParseFloat refuses ``1e333`` ("value out of range"), Python reads inf."""
+    from findly_infra.promql.check import problem
+
+    assert "out of range" in (problem("vector(1e333)") or "")
+    assert problem("vector(1.7e308)") is None
+    assert problem("vector(1e-400)") is None  # Go rounds an underflow to 0 without an error

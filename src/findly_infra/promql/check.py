@@ -4,6 +4,7 @@ Prometheus (2.42 to 3.x, without feature flags) refuses, refused by name."""
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from typing import Any, NamedTuple
 
@@ -109,7 +110,8 @@ _LEXICAL = re.compile(
     |[{,(]\s*["'`]  # a string where a name goes (or an argument: looked at, then let be)
     |[\[:]\s*[-+]?(?:0x[0-9a-f]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*(?:[]:]|$)  # a range or step with no unit
     |offset\s*[-+]?\s*\.?\d
-    |(?:^|[^[:\s])\s*(?<![\w.])\d+(?:ms|[smhdwy])  # a duration other than a range's or a step's""",
+    |(?:^|[^[:\s])\s*(?<![\w.])\d+(?:ms|[smhdwy])  # a duration other than a range's or a step's
+    |[\d.]e\+?\d{3}|\d{300}  # a number that may be past the largest float""",
     re.X | re.I,
 )
 """Where a token-level rule may apply (:func:`_lexical_problem`); an expression without any of these (most) skips the
@@ -174,6 +176,13 @@ def _quoted_raw(raw: str) -> str:
     return '"' + inner.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
+def _out_of_range(text: str) -> bool:
+    """Whether the decimal number *text* is past the largest 64-bit float (``1e309``): Go's ParseFloat refuses it."""
+    if not _PLAIN_NUMBER.match(text) or text.lower().startswith("0x"):
+        return False
+    return math.isinf(float(text))
+
+
 def _lexical_problem(tokens: list[_Token]) -> str | None:
     """What the Rust parser takes and Prometheus 2 refuses, seen in the tokens: Prometheus 3's quoted (UTF-8)
     names, numbers as durations and durations as numbers, and ``@`` timestamps out of range."""
@@ -191,6 +200,10 @@ def _lexical_problem(tokens: list[_Token]) -> str | None:
                     f"the quoted name {token.text} needs Prometheus 3 (UTF-8 names): Prometheus 2 takes only "
                     "names of letters, digits, '_' and ':', unquoted"
                 )
+        elif token.kind == "number" and _out_of_range(token.text):
+            # Prometheus reads a number with Go's strconv.ParseFloat, which refuses one past the largest float64
+            # ("value out of range", promql/parser/lex.go and parse.go number()); Python reads it as inf
+            return f"the number {token.text} is out of range: Prometheus reads numbers as 64-bit floats"
         elif token.kind == "number" and _PLAIN_NUMBER.match(token.text) and _is_duration_place(tokens, index):
             return f"the duration {token.text} has no unit: write {token.text}s (Prometheus 2 takes no bare numbers)"
         elif token.kind == "number" and _DURATION.match(token.text) and not _is_duration_place(tokens, index):

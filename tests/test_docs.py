@@ -9,45 +9,71 @@ import pytest
 
 from tests.conftest import KUBECTL_INSTALL, PROMETHEUS_INSTALL, require_tool
 from tests.docs_examples import (
+    ConsoleBlock,
     console_blocks,
+    free_ports,
     expected_prints,
     in_order,
     matches,
     pages,
     python_blocks,
-    run_console,
+    run_page,
     run_python,
     user_environment,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PROMETHEUS = "http://127.0.0.1:9090"  # blocks naming it run in tests/prometheus, against a real one
-CLUSTER = "--context findly-prod"  # blocks naming it run in tests/cluster, against the Kubernetes stand-in
-POSTGRES = "postgresql://findly@127.0.0.1:5432/findly"  # blocks naming it run in tests/postgres, against a real one
-GKE = "FINDLY_GKE_ENDPOINT=127.0.0.1:8443"  # blocks naming it run in tests/gke, against the GKE stand-in
-SECRETS = "FINDLY_SECRET_MANAGER_ENDPOINT=127.0.0.1:8444"  # in tests/secret_manager, against its stand-in
+PROMETHEUS = "http://127.0.0.1:9090"  # the address the pages show a Prometheus at (python blocks naming it: skipped)
+SHOWN_PORTS = (5432, 6443, 8443, 8444, 8445, 9090)
+"""The ports of 127.0.0.1 the pages start their servers on: each run takes free ones instead (``free_ports``), so
+that pages run side by side and beside a server the machine already runs on one of them."""
+LAUNCHERS = {  # what each launcher a page starts needs: (module to import, the extra) — else the page is skipped
+    "kubernetes": ("kubernetes_validate", "testing"),
+    "gke": ("google.cloud.container_v1", "gke"),
+    "secret_manager": ("google.cloud.secretmanager_v1", "secret-manager"),
+    "github_oidc": ("jwt", "github"),
+    "postgresql": ("psycopg", "postgresql"),
+    "prometheus": ("httpx", "prometheus"),
+}
 
 
-@pytest.mark.parametrize(
-    "page",
-    [
-        page
-        for page, blocks in pages().items()
-        if not any(PROMETHEUS in block.text or CLUSTER in block.text for block in blocks) and page != "install.md"
-    ],  # install.md installs packages: tests/install runs it, in a fresh environment, from the wheelhouse
-)
-def test_console_examples_run_from_another_folder(page: str, tmp_path: Path) -> None:
-    """A page's console blocks, in order, in one folder of their own: as someone following the page would."""
+def _prepare(blocks: list[ConsoleBlock]) -> None:
+    """Skip (with how to install it) when a tool the page's blocks run, or an extra its servers need, is missing."""
+    text = "\n".join(block.text for block in blocks)
+    if "jq " in text:
+        require_tool("jq", "Debian: apt-get install jq")
+    if "kubectl " in text:
+        require_tool("kubectl", KUBECTL_INSTALL)
+    for module in set(re.findall(r"python -m findly_infra\.testing\.(\w+)", text)):
+        imported, extra = LAUNCHERS[module]
+        pytest.importorskip(imported, reason=f"the {extra} extra: pip install 'findly-infra[{extra}]'")
+        if module == "prometheus":
+            require_tool("prometheus", PROMETHEUS_INSTALL)
+            require_tool("promtool", PROMETHEUS_INSTALL)
+        if module == "postgresql":
+            from findly_infra.testing.postgresql import postgres_binaries
+
+            if postgres_binaries() is None:
+                require_tool("initdb", "Debian: apt-get install postgresql")
+
+
+def _followed(blocks: list[ConsoleBlock]) -> list[ConsoleBlock]:
+    """The blocks a reader runs in the page's folder: all but an install (tests/install runs those, in a fresh
+    environment, from the wheelhouse)."""
+    return [block for block in blocks if not block.steps[0].command.startswith("pip install")]
+
+
+@pytest.mark.parametrize("page", [page for page in pages() if page != "install.md" and _followed(pages()[page])])
+def test_console_examples_run_from_an_empty_folder(page: str, tmp_path: Path) -> None:
+    """A page's console blocks, in order, as written, in one shell in an empty folder of their own, with only the
+    installed package: as someone following the page would. A server the page needs is one the page starts itself
+    (``python -m findly_infra.testing.… &``), on a free port instead of the one it shows; everything the page
+    started is stopped when it ends."""
+    blocks = _followed(pages()[page])
+    _prepare(blocks)
     project = tmp_path / "project"
     project.mkdir()
-    for block in pages()[page]:
-        if block.steps[0].command.startswith("pip install") or any(m in block.text for m in (POSTGRES, GKE, SECRETS)):
-            continue
-        if "jq " in block.text:
-            require_tool("jq", "Debian: apt-get install jq")
-        if "kubectl " in block.text:
-            require_tool("kubectl", KUBECTL_INSTALL)
-        run_console(block, project, user_environment(tmp_path))
+    run_page(blocks, project, user_environment(tmp_path), replace=free_ports(*SHOWN_PORTS))
 
 
 @pytest.mark.parametrize(

@@ -157,9 +157,7 @@ def user_environment(home: Path, **extra: str) -> dict[str, str]:
     """A user's shell: the installed ``findly-infra`` on PATH, HOME a folder of its own, and none of the settings
     that would make a page pass here and not for them — our FINDLY_*/GITHUB_* variables, a kubeconfig
     (KUBECONFIG), PostgreSQL's PG* variables, Google credentials, a PYTHONPATH reaching the checkout."""
-    kept = {
-        k: v for k, v in os.environ.items() if not k.startswith(_NOT_THE_USERS) and k not in ("PYTHONPATH", "CI")
-    }
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_THE_USERS) and k not in ("PYTHONPATH", "CI")}
     bin_dir = str(Path(sys.executable).parent)
     return {**kept, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}", "HOME": str(home), "COLUMNS": "200", **extra}
 
@@ -247,7 +245,7 @@ class Shell:
             command = command.replace(old, new)
         out, rc = self.results / str(number), self.results / f"{number}.rc"
         if _background(command):  # its output keeps going to its file; $! is the job
-            self._send(f"{{ {command}\n}} > {out} 2>&1 < /dev/null; echo \"0 $!\" > {rc}.part; mv {rc}.part {rc}")
+            self._send(f'{{ {command}\n}} > {out} 2>&1 < /dev/null; echo "0 $!" > {rc}.part; mv {rc}.part {rc}')
         else:
             self._send(f"{{ {command}\n}} > {out} 2>&1 < /dev/null; echo $? > {rc}.part; mv {rc}.part {rc}")
         self._wait_for(rc)
@@ -291,10 +289,8 @@ class Shell:
                 self._send("kill $(jobs -p) 2>/dev/null; wait; exit 0")
                 assert self.process.stdin is not None
                 self.process.stdin.close()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
         for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
             members = _group(pgid)
             if not members:

@@ -11,8 +11,8 @@ from tests.conftest import KUBECTL_INSTALL, PROMETHEUS_INSTALL, require_tool
 from tests.docs_examples import (
     ConsoleBlock,
     console_blocks,
-    free_ports,
     expected_prints,
+    free_ports,
     in_order,
     matches,
     pages,

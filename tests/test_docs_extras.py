@@ -32,12 +32,28 @@ def test_each_workflow_job_installs_the_extras_its_settings_need() -> None:
         assert needed <= _installed(install["run"]), (name, needed - _installed(install["run"]))
 
 
-def test_each_page_that_starts_a_stand_in_installs_its_extras() -> None:
-    launchers = {"kubernetes": {"kubernetes", "testing"}, "gke": {"gke"}, "secret_manager": {"secret-manager"}}
-    for page in ("kubernetes.md", "gke.md", "secrets.md"):
-        for block in re.findall(r"```sh\n(.*?)```", (DOCS / page).read_text(), re.S):
-            started = re.findall(r"^python -m findly_infra\.testing\.(\w+)", block, re.M)
-            if started:
-                (install,) = [line for line in block.splitlines() if line.startswith("pip install")]
-                for module in started:
-                    assert launchers[module] <= _installed(install), (page, module)
+def test_each_page_that_starts_a_server_says_which_extras_it_needs() -> None:
+    """A page whose console blocks start a launcher names, before it, the ``pip install`` of the extras it needs."""
+    from tests.docs_examples import pages
+
+    launchers = {
+        "kubernetes": {"kubernetes", "testing"},
+        "gke": {"gke"},
+        "secret_manager": {"secret-manager"},
+        "github_oidc": {"github"},
+        "prometheus": {"prometheus"},
+        "postgresql": {"postgresql"},
+    }
+    checked = 0
+    for page, blocks in pages().items():
+        text = (DOCS / page).read_text() if (DOCS / page).exists() else ""
+        for block in blocks:
+            for step in block.steps:
+                started = re.match(r"python -m findly_infra\.testing\.(\w+)", step.command)
+                if started is None:
+                    continue
+                before = text[: text.index(step.command)]
+                installed = set().union(*(_installed(line) for line in re.findall(r"pip install '[^']*'", before)))
+                assert launchers[started.group(1)] <= installed, (page, step.command, installed)
+                checked += 1
+    assert checked >= 5

@@ -1,6 +1,7 @@
 """Every launcher line the docs give (``python -m findly_infra.testing.NAME …``, in a shell block or a sentence) runs
 as written — on a free port instead of the page's — serves, and prints what the page says it prints (the address
-and the folder mapped back to the page's), then stops with exit 0 on SIGTERM."""
+and the folder mapped back to the page's), then stops with exit 0 on SIGTERM. (A launcher a console block starts runs
+with its page, in tests/test_docs.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs_examples import DOCS
+from tests.conftest import PROMETHEUS_INSTALL, require_tool
+from tests.docs_examples import DOCS, console_blocks
 from tests.test_launchers import launched
 
 SHOWN_FOLDER = "/home/erin/try"  # the folder the pages show a kubeconfig written in
@@ -20,6 +22,8 @@ EXTRAS = {
     "gke": "google.cloud.container_v1",
     "secret_manager": "google.cloud.secretmanager_v1",
     "github_oidc": "jwt",
+    "prometheus": "httpx",
+    "postgresql": "psycopg",
 }
 
 
@@ -46,7 +50,13 @@ def _launches() -> list[tuple[str, str, list[str]]]:
 
 def test_the_pages_give_the_launchers() -> None:
     pages = {page for page, _, _ in _launches()}
-    assert {"kubernetes.md", "gke.md", "secrets.md", "testing.md"} <= pages
+    started = {
+        block.page
+        for block in console_blocks()
+        if any(step.command.startswith("python -m findly_infra.testing.") for step in block.steps)
+    }
+    assert {"testing.md"} <= pages
+    assert {"kubernetes.md", "gke.md", "secrets.md", "prometheus.md", "state-and-evidence.md"} <= started
 
 
 @pytest.mark.parametrize(("page", "command", "shown"), [pytest.param(*x, id=f"{x[0]}: {x[1]}") for x in _launches()])
@@ -54,6 +64,14 @@ def test_a_launcher_line_of_the_docs_runs_as_written(page: str, command: str, sh
     words = shlex.split(command.split("#", maxsplit=1)[0].rstrip(" &"))
     module = words[2].removeprefix("findly_infra.testing.")
     pytest.importorskip(EXTRAS[module], reason=f"the extra {module}'s launcher needs")
+    if module == "prometheus":
+        require_tool("prometheus", PROMETHEUS_INSTALL)
+        require_tool("promtool", PROMETHEUS_INSTALL)
+    if module == "postgresql":
+        from findly_infra.testing.postgresql import postgres_binaries
+
+        if postgres_binaries() is None:
+            require_tool("initdb", "Debian: apt-get install postgresql")
     port = words[words.index("--port") + 1] if "--port" in words else None
     if port is not None:
         del words[words.index("--port") : words.index("--port") + 2]

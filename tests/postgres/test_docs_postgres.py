@@ -1,35 +1,18 @@
-"""The documentation's console examples that reach PostgreSQL, run as a user would — against the real server the
-tests start, at the address the pages show (``postgresql://findly@127.0.0.1:5432/findly``), the password in
-``PGPASSWORD`` as libpq reads it."""
+"""docs/state-and-evidence.md's steps to start PostgreSQL by hand, run as written, then the page's example against
+that server. (The page's console blocks run in tests/test_docs.py, as written, against the server the page itself
+starts with ``python -m findly_infra.testing.postgresql``.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+import attrs
 
-from findly_infra.testing.postgresql import PostgresServer, postgres_binaries
+from findly_infra.testing.postgresql import postgres_binaries
 from tests.conftest import ROOT, require_tool
-from tests.docs_examples import pages, run_console, user_environment
-from tests.test_docs import POSTGRES
+from tests.docs_examples import pages, run_page, user_environment
 
-BLOCKS = [(page, block) for page, blocks in pages().items() for block in blocks if POSTGRES in block.text]
-
-
-@pytest.mark.parametrize(("page", "block"), BLOCKS, ids=[block.id for _, block in BLOCKS])
-def test_console_examples_that_reach_postgresql(
-    page: str, block: object, postgres: PostgresServer, tmp_path: Path
-) -> None:
-    database = f"docs_{abs(hash(getattr(block, 'id', page))) % 10**8}"
-    url = postgres.url(database).replace(f":{postgres.password}@", "@")
-    project = tmp_path / "project"
-    project.mkdir()
-    env = user_environment(tmp_path, PGPASSWORD=postgres.password)
-    run_console(block, project, env, replace={POSTGRES: url})  # type: ignore[arg-type]
-
-
-def test_the_pages_name_postgresql_somewhere() -> None:
-    assert BLOCKS, "no page shows PostgreSQL"
+POSTGRES = "postgresql://findly@127.0.0.1:5432/findly"  # the URL the page shows
 
 
 def _trial_steps() -> str:
@@ -85,9 +68,15 @@ def test_the_local_trial_steps_start_the_server_the_example_uses(tmp_path: Path)
         project = tmp_path / "project"
         project.mkdir()
         url = f"postgresql://findly@127.0.0.1:{port}/findly"
-        for block in pages()["state-and-evidence.md"]:
-            if POSTGRES in block.text:
-                run_console(block, project, user_environment(tmp_path), replace={POSTGRES: url})
+        (block,) = [block for block in pages()["state-and-evidence.md"] if POSTGRES in block.text]
+        # the page's example without the lines that start and stop a server of its own: this one was started by hand
+        steps = [
+            step
+            for step in block.steps
+            if "findly_infra.testing.postgresql" not in step.command and not step.command.startswith("kill %1")
+        ]
+        started_by_hand = attrs.evolve(block, steps=tuple(steps))
+        run_page([started_by_hand], project, user_environment(tmp_path), replace={POSTGRES: url})
     finally:
         subprocess.run(
             [str(binaries / "pg_ctl"), "-D", str(home / "findly-pg"), "-m", "immediate", "stop"],

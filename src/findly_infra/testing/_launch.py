@@ -1,7 +1,8 @@
 """Run a stand-in from a shell, for as long as you need it: ``python -m findly_infra.testing.kubernetes --port 6443``
-(and ``.gke``, ``.secret_manager``, ``.github_oidc``). What they share: the arguments (``--port``), the checks that
-make bad input exit 2 with a clear message, the lines printed on stdout (what to point the tool at), and serving on
-127.0.0.1 until SIGINT or SIGTERM, then exit 0."""
+(and ``.gke``, ``.secret_manager``, ``.github_oidc``; ``.prometheus`` and ``.postgresql`` start the real servers, from
+their Debian packages' programs, with the docs' example data). What they share: the arguments (``--port``), the
+checks that make bad input exit 2 with a clear message, the lines printed on stdout (what to point the tool at), and
+serving on 127.0.0.1 until SIGINT or SIGTERM, then exit 0."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["github_oidc", "gke", "kubernetes", "launch", "secret_manager"]
+__all__ = ["github_oidc", "gke", "kubernetes", "launch", "postgresql", "prometheus", "secret_manager"]
 
 Serve = Callable[[argparse.Namespace], tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]]
 """From the parsed arguments: the stand-in (a context manager serving on ``args.port`` while entered), and what to print
@@ -338,6 +339,135 @@ def github_oidc(argv: Sequence[str] | None = None) -> int:
         "python -m findly_infra.testing.github_oidc",
         "GitHub Actions' OIDC issuer and a runner's token endpoint on 127.0.0.1 (the github extra).",
         8445,
+        serve,
+        arguments=arguments,
+        argv=argv,
+    )
+
+
+def prometheus(argv: Sequence[str] | None = None) -> int:
+    """``python -m findly_infra.testing.prometheus``: a real Prometheus (Debian's ``prometheus`` package: the
+    ``prometheus`` and ``promtool`` programs on PATH) holding series backfilled from OpenMetrics — the docs' example
+    series with ``--example`` — and the ``FINDLY_PROMETHEUS_URL`` naming it."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--example",
+            action="store_true",
+            help="hold the series docs/prometheus.md and docs/simulation.md read: fn-posts, fn-matcher and "
+            "fn-notifications from 2026-11-01T12:00:00Z, 100 minutes",
+        )
+        parser.add_argument(
+            "--openmetrics", metavar="FILE", help="backfill your series from an OpenMetrics file (as promtool reads)"
+        )
+
+    def serve(args: argparse.Namespace) -> tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]:
+        try:
+            import httpx  # noqa: F401 - asks the server whether it is ready
+
+            from findly_infra.testing.prometheus import (
+                EXAMPLE_MINUTES,
+                EXAMPLE_START,
+                EXAMPLE_STREAMS,
+                PrometheusServer,
+                openmetrics,
+            )
+        except ImportError as error:
+            raise _needs("prometheus", error) from None
+        if args.example and args.openmetrics:
+            raise ValueError("--example or --openmetrics FILE, not both")
+        if args.openmetrics:
+            try:
+                data = Path(args.openmetrics).read_text()
+            except OSError as error:
+                raise ValueError(f"--openmetrics {args.openmetrics}: {error.strerror or error}") from None
+        else:
+            data = openmetrics(EXAMPLE_STREAMS, start=EXAMPLE_START, minutes=EXAMPLE_MINUTES) if args.example else ""
+        for program in ("prometheus", "promtool"):
+            if shutil.which(program) is None:
+                raise RuntimeError(f"{program} is not installed (Debian: apt-get install prometheus)")
+        folder = Path(tempfile.mkdtemp(prefix="findly-prometheus-"))
+        server = PrometheusServer(data, folder, port=args.port)
+
+        @contextlib.contextmanager
+        def serving() -> Iterator[Any]:
+            try:
+                yield server.start()
+            finally:
+                server.stop()
+                shutil.rmtree(folder, ignore_errors=True)
+
+        def describe(url: Any) -> list[str]:
+            if args.example:
+                end = (EXAMPLE_START + timedelta(minutes=EXAMPLE_MINUTES)).strftime("%H:%M")
+                held = f"the docs' example series (2026-11-01 12:00 to {end} UTC)"
+            else:
+                held = f"the series of {args.openmetrics}" if args.openmetrics else "no series (--example: the docs')"
+            return [f"Prometheus at {url}, holding {held}", f"export FINDLY_PROMETHEUS_URL={url}"]
+
+        return serving(), describe
+
+    return launch(
+        "python -m findly_infra.testing.prometheus",
+        "A real Prometheus on 127.0.0.1 with backfilled series (Debian's prometheus package; the prometheus extra).",
+        9090,
+        serve,
+        arguments=arguments,
+        argv=argv,
+    )
+
+
+def postgresql(argv: Sequence[str] | None = None) -> int:
+    """``python -m findly_infra.testing.postgresql``: a real PostgreSQL (Debian's ``postgresql`` package, its programs
+    found on PATH or in ``/usr/lib/postgresql/N/bin``), a throwaway cluster whose database ``findly`` the superuser
+    ``findly`` reaches with no password (``trust``, on 127.0.0.1 alone), and the ``FINDLY_STATE`` naming it."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--database", default="findly", help="the database to create (default findly)")
+
+    def serve(args: argparse.Namespace) -> tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]:
+        try:
+            import psycopg  # noqa: F401 - creates the database
+
+            from findly_infra.testing.postgresql import PostgresServer, postgres_binaries
+        except ImportError as error:
+            raise _needs("postgresql", error) from None
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.database):
+            raise ValueError(f"--database {args.database!r}: give a name of lower-case letters, digits and _")
+        if postgres_binaries() is None:
+            raise RuntimeError(
+                "PostgreSQL is not installed (Debian: apt-get install postgresql; its programs are found in "
+                "/usr/lib/postgresql/N/bin)"
+            )
+        server = PostgresServer(trust=True)
+        server.port = args.port
+
+        @contextlib.contextmanager
+        def serving() -> Iterator[Any]:
+            import subprocess
+
+            try:
+                with server:
+                    server.url(args.database)
+                    yield server
+            except subprocess.CalledProcessError as error:  # initdb refused: its own words
+                said = (error.stderr or b"").decode(errors="replace").strip()
+                raise RuntimeError(f"initdb failed: {said[-2000:]}") from None
+
+        def describe(served: Any) -> list[str]:
+            url = f"postgresql://findly@127.0.0.1:{served.port}/{args.database}"
+            return [
+                f"PostgreSQL at 127.0.0.1:{served.port} (a throwaway cluster, removed when it stops): database "
+                f"{args.database}, superuser findly, no password (trust, on 127.0.0.1 only)",
+                f"export FINDLY_STATE={url}",
+            ]
+
+        return serving(), describe
+
+    return launch(
+        "python -m findly_infra.testing.postgresql",
+        "A real PostgreSQL on 127.0.0.1, a throwaway cluster (Debian's postgresql package; the postgresql extra).",
+        5432,
         serve,
         arguments=arguments,
         argv=argv,

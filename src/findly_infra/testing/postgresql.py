@@ -8,6 +8,9 @@ root). The binaries are looked up on ``PATH``, then in Debian's ``/usr/lib/postg
         url = server.url("findly")  # postgresql://findly:…@127.0.0.1:PORT/findly
         with server.frozen():  # every server process stopped (SIGSTOP): it answers nothing until the block ends
             ...
+
+From a shell, ``python -m findly_infra.testing.postgresql --port 5432`` serves a throwaway one until interrupted, its
+database ``findly`` at ``postgresql://findly@127.0.0.1:5432/findly`` (no password: ``trust`` on 127.0.0.1 alone).
 """
 
 from __future__ import annotations
@@ -48,15 +51,18 @@ class PostgresServer:
     """One PostgreSQL cluster of its own: ``url(database)`` creates the database on first use and names it with the
     password of the superuser ``findly``; ``stop()``/``start()`` restart it on the same port and data. Its writes
     are not flushed to disk (``fsync=off``: a test's server outlives no crash of the machine) unless *durable*: then
-    the server's defaults (``fsync``, ``synchronous_commit`` on), as a benchmark of durable commits wants."""
+    the server's defaults (``fsync``, ``synchronous_commit`` on), as a benchmark of durable commits wants. With *trust*,
+    no password at all (``initdb --auth=trust``; the URLs name none), as the docs' local trial has it."""
 
-    def __init__(self, binaries: Path | None = None, *, durable: bool = False) -> None:
+    def __init__(self, binaries: Path | None = None, *, durable: bool = False, trust: bool = False) -> None:
         found = binaries or postgres_binaries()
         if found is None:
             raise FileNotFoundError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
         self.binaries = found
         self.durable = durable
-        self.password = secrets.token_urlsafe(16)
+        self.trust = trust
+        """No password: ``trust`` authentication (the server listens on 127.0.0.1 alone), a local trial's setting."""
+        self.password = "" if trust else secrets.token_urlsafe(16)
         self.port = 0
         self._folder: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -90,11 +96,14 @@ class PostgresServer:
         self._folder = Path(tempfile.mkdtemp(prefix="findly-postgres-"))
         data = self._folder / "data"
         secret = self._folder / "password"
-        secret.write_text(self.password)
+        if not self.trust:
+            secret.write_text(self.password)
         uid, gid = self._owner()
         if uid is not None and gid is not None:
             os.chown(self._folder, uid, gid)
-            os.chown(secret, uid, gid)
+            if not self.trust:
+                os.chown(secret, uid, gid)
+        authentication = ["--auth=trust"] if self.trust else ["--auth=scram-sha-256", f"--pwfile={secret}"]
         subprocess.run(
             [
                 str(self.binaries / "initdb"),
@@ -102,8 +111,7 @@ class PostgresServer:
                 str(data),
                 "-U",
                 "findly",
-                "--auth=scram-sha-256",
-                f"--pwfile={secret}",
+                *authentication,
                 "--encoding=UTF8",
                 "--no-sync",
             ],
@@ -112,7 +120,7 @@ class PostgresServer:
             user=self._owner()[0],
             group=self._owner()[1],
         )
-        secret.unlink()
+        secret.unlink(missing_ok=True)
 
     def start(self) -> None:
         assert self._folder is not None, "create() first"
@@ -231,7 +239,8 @@ class PostgresServer:
     # ---- addresses -----------------------------------------------------------------------------------------------
 
     def _dsn(self, database: str) -> str:
-        return f"postgresql://findly:{self.password}@127.0.0.1:{self.port}/{database}"
+        user = "findly" if self.trust else f"findly:{self.password}"
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
 
     def url(self, database: str = "findly") -> str:
         """The URL of *database* (created on first use), with the superuser's password in it."""
@@ -245,3 +254,9 @@ class PostgresServer:
                     connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
             self._databases.add(database)
         return self._dsn(database)
+
+
+if __name__ == "__main__":  # python -m findly_infra.testing.postgresql: served until interrupted
+    from findly_infra.testing._launch import postgresql as launch
+
+    raise SystemExit(launch())

@@ -5,7 +5,9 @@
     with PrometheusServer(openmetrics(streams, start=T0, minutes=60), folder=tmp_path) as url:
         ...  # query url at times between T0 and T0 + 60 minutes
 
-Needs the ``prometheus`` and ``promtool`` binaries (Debian's ``prometheus`` package). Each stream
+Needs the ``prometheus`` and ``promtool`` binaries (Debian's ``prometheus`` package). From a shell,
+``python -m findly_infra.testing.prometheus --port 9090 --example`` serves the series the docs' examples read
+(``EXAMPLE_STREAMS``) until interrupted. Each stream
 writes the series the adapters read, with the labels the rendered manifests set: request counters
 by status, a latency histogram, cAdvisor CPU and memory, kube-state-metrics pod labels, requests and
 limits, and kubelet probe results.
@@ -18,13 +20,23 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 import attrs
 
-__all__ = ["FAST", "SLOW", "PrometheusServer", "PrometheusServerError", "Stream", "openmetrics"]
+__all__ = [
+    "EXAMPLE_MINUTES",
+    "EXAMPLE_START",
+    "EXAMPLE_STREAMS",
+    "FAST",
+    "SLOW",
+    "PrometheusServer",
+    "PrometheusServerError",
+    "Stream",
+    "openmetrics",
+]
 
 FAST: Mapping[str, float] = {
     "0.1": 0.90,
@@ -68,6 +80,42 @@ class Stream:
     buckets: Mapping[str, float] = FAST
     cpu_cores: float = 0.5
     memory_bytes: float = 600e6
+
+
+def _after(minute: float, before: float, after: float) -> Callable[[float], float]:
+    return lambda m: before if m < minute else after
+
+
+def _constant(share: float) -> Callable[[float], float]:
+    return lambda _minute: share
+
+
+EXAMPLE_START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+EXAMPLE_MINUTES = 100
+"""The example's series run from EXAMPLE_START for EXAMPLE_MINUTES minutes, one sample every 15 seconds."""
+EXAMPLE_STREAMS = (
+    # fn-posts in production: one version per behaviour, for single analyses (at EXAMPLE_START + 20m)
+    Stream("fn-posts", "production", "healthy", 1000),
+    Stream("fn-posts", "production", "errors", 1000, _constant(0.05)),
+    Stream("fn-posts", "production", "slow", 1000, buckets=SLOW),
+    Stream("fn-posts", "production", "quiet", 10, _constant(0.0)),
+    Stream("fn-posts", "production", "zero", 0, _constant(0.0)),
+    Stream("fn-posts", "production", "1.0.0", 1000, _constant(0.002)),  # the current version, for comparisons
+    # the same version in staging is broken: production's analysis must not see it
+    Stream("fn-posts", "staging", "healthy", 1000, _constant(0.5)),
+    # whole releases from EXAMPLE_START: fn-matcher's 2.0.0 stays healthy; fn-notifications' 2.0.0 breaks at minute 20
+    # in production (only there: development and staging saw nothing wrong)
+    *(
+        Stream(service, environment, "2.0.0", 600, _constant(0.0002))
+        for service in ("fn-matcher", "fn-notifications")
+        for environment in ("development", "staging")
+    ),
+    Stream("fn-matcher", "production", "1.0.0", 1000, _constant(0.0001)),
+    Stream("fn-matcher", "production", "2.0.0", 1000, _constant(0.0002)),
+    Stream("fn-notifications", "production", "1.0.0", 1000, _constant(0.0001)),
+    Stream("fn-notifications", "production", "2.0.0", 1000, _after(20, 0.0002, 0.10)),
+)
+"""What the docs' examples read (docs/prometheus.md, docs/simulation.md, docs/alerting.md), and the tests too."""
 
 
 _TYPES = {
@@ -149,6 +197,8 @@ class PrometheusServer:
     data: str
     folder: Path
     ready_timeout: float = 20.0
+    port: int = 0
+    """The port of 127.0.0.1 to serve on; 0: a free one."""
     url: str = attrs.field(default="", init=False)
     _process: subprocess.Popen[bytes] | None = attrs.field(default=None, init=False, repr=False)
 
@@ -159,16 +209,24 @@ class PrometheusServer:
             if shutil.which(tool) is None:
                 raise PrometheusServerError(f"{tool} is not installed (Debian: apt-get install prometheus)")
         self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "tsdb").mkdir(exist_ok=True)
         (self.folder / "data.om").write_text(self.data)
-        subprocess.run(
-            ["promtool", "tsdb", "create-blocks-from", "openmetrics", "data.om", "tsdb"],
-            cwd=self.folder,
-            check=True,
-            capture_output=True,
-            timeout=300,
+        backfilled = (
+            None
+            if not self.data
+            else subprocess.run(
+                ["promtool", "tsdb", "create-blocks-from", "openmetrics", "data.om", "tsdb"],
+                cwd=self.folder,
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
         )
+        if backfilled is not None and backfilled.returncode:
+            raise PrometheusServerError(f"promtool could not backfill the series: {backfilled.stderr.strip()[-2000:]}")
         (self.folder / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
-        port = _free_port()
+        port = self.port or _free_port()
         self._process = subprocess.Popen(
             [
                 "prometheus",
@@ -188,6 +246,9 @@ class PrometheusServer:
                     return self.url
             except httpx.TransportError:
                 pass
+            if self._process.poll() is not None:
+                self._process = None
+                raise PrometheusServerError(f"Prometheus stopped before it served on 127.0.0.1:{port}")
             time.sleep(0.05)
         self.stop()
         raise PrometheusServerError(f"Prometheus did not become ready within {self.ready_timeout:g} s")
@@ -209,3 +270,9 @@ class PrometheusServer:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+if __name__ == "__main__":  # python -m findly_infra.testing.prometheus: served until interrupted
+    from findly_infra.testing._launch import prometheus as launch
+
+    raise SystemExit(launch())

@@ -191,8 +191,11 @@ class Shell:
     step and checks it; ``close()`` (or leaving the ``with``) stops everything the session started. *replace* maps
     what the page shows to what this run uses (an address, a port): in commands, and back in outputs."""
 
-    def __init__(self, folder: Path, env: dict[str, str], replace: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, folder: Path, env: dict[str, str], replace: dict[str, str] | None = None, *, grace: float = 15.0
+    ) -> None:
         self.folder = folder
+        self.grace = grace  # seconds the page's processes have to end on SIGTERM before SIGKILL
         self.replace = dict(replace or {})
         self.results = Path(tempfile.mkdtemp(prefix=".doc-results-", dir=folder))
         self.count = 0
@@ -286,12 +289,12 @@ class Shell:
         pgid = self.process.pid
         if self.process.poll() is None:
             with contextlib.suppress(OSError, ValueError):
-                self._send("kill $(jobs -p) 2>/dev/null; wait; exit 0")
+                self._send("kill $(jobs -p) 2>/dev/null; exit 0")  # the jobs first, as a reader's Ctrl-D would not
                 assert self.process.stdin is not None
                 self.process.stdin.close()
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=30)
-        for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+                self.process.wait(timeout=10)
+        for sig, grace in ((signal.SIGTERM, self.grace), (signal.SIGKILL, 5.0)):
             members = _group(pgid)
             if not members:
                 break
@@ -302,6 +305,8 @@ class Shell:
             deadline = time.monotonic() + grace
             while _group(pgid) and time.monotonic() < deadline:
                 time.sleep(0.05)
+        if self.process.poll() is None:
+            self.process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
         shutil.rmtree(self.results, ignore_errors=True)

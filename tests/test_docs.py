@@ -164,3 +164,48 @@ def test_the_kubernetes_pages_binding_loads_as_written() -> None:
     assert bindings["production"].context == "gke_findly-now_us-central1_findly-now-prod"
     assert (bindings["staging"].context, bindings["staging"].in_cluster) == (None, False)
     assert "development" not in bindings  # commented out: the simulated cluster
+
+
+REACHED = {  # what a step shows of a server, and the launcher that starts it
+    "127.0.0.1:5432": "postgresql",
+    "127.0.0.1:6443": "kubernetes",
+    "--context findly-prod": "kubernetes",
+    "127.0.0.1:8443": "gke",
+    "127.0.0.1:8444": "secret_manager",
+    "127.0.0.1:8445": "github_oidc",
+    "127.0.0.1:9090": "prometheus",
+}
+
+
+def test_each_server_a_page_reaches_is_one_the_page_started_before() -> None:
+    """A page's console blocks never reach a server that nothing on the page started: each address (or kubeconfig
+    context) a step names is served by a launcher a step before it started — so that the page can be followed from
+    an empty folder, and its test cannot pass on a server the test started behind the page's back."""
+    reached = 0
+    for blocks in pages().values():
+        started: set[str] = set()
+        for block in _followed(blocks):
+            for step in block.steps:
+                launched = re.match(r"python -m findly_infra\.testing\.(\w+)", step.command)
+                if launched:
+                    started.add(launched.group(1))
+                    continue
+                for shown, launcher in REACHED.items():
+                    if shown in step.command:
+                        assert launcher in started, f"{block.id}: `{step.command}` reaches {shown}, never started"
+                        reached += 1
+    assert reached >= 15
+
+
+def test_the_simulation_pages_scenario_files_are_the_ones_its_commands_run() -> None:
+    """A scenario file the simulation page shows is one of its console blocks writes and simulates (and the outcome
+    it shows is checked there): no scenario sits in a yaml block no command runs."""
+    page = (ROOT / "docs" / "simulation.md").read_text()
+    assert not [block for block in re.findall(r"```yaml\n(.*?)```", page, re.S) if "{minute:" in block]
+    (written,) = [block for block in pages()["simulation.md"] if "--scenario-file" in block.text]
+    outcomes = [line for step in written.steps for line in step.expected if line.startswith("outcome:")]
+    assert outcomes == [
+        "outcome: rolled_back after 0:13:00 of virtual time",
+        "outcome: paused after 0:22:00 of virtual time",
+        "outcome: paused after 0:03:00 of virtual time",  # the pause the page explains: metrics it never named
+    ]

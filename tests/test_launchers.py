@@ -10,12 +10,15 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from findly_infra.examples import example_platform_text
+from tests.conftest import PROMETHEUS_INSTALL, require_tool
 from tests.docs_examples import user_environment
 
 pytestmark = pytest.mark.timeout(180)
@@ -181,7 +184,53 @@ def _run(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.mark.parametrize("module", ["kubernetes", "gke", "secret_manager", "github_oidc"])
+def test_the_prometheus_launcher_serves_the_docs_series_to_analyze(tmp_path: Path) -> None:
+    """A real Prometheus holding the docs' example series: the prometheus.md analysis, through the printed URL."""
+    pytest.importorskip("httpx", reason="the prometheus extra")
+    require_tool("prometheus", PROMETHEUS_INSTALL)
+    require_tool("promtool", PROMETHEUS_INSTALL)
+    (tmp_path / "findly.yaml").write_text(example_platform_text())
+    before = set(Path(tempfile.gettempdir()).glob("findly-prometheus-*"))
+    with launched("prometheus", "--example", cwd=tmp_path) as prometheus:
+        url = prometheus.exports()["FINDLY_PROMETHEUS_URL"]
+        assert (
+            prometheus.lines[0]
+            == f"Prometheus at {url}, holding the docs' example series (2026-11-01 12:00 to 13:40 UTC)"
+        )
+        words = ("analyze", "fn-posts", "--env", "production", "--strategy", "canary", "--version", "slow")
+        env = user_environment(tmp_path, FINDLY_PROMETHEUS_URL=url)
+        analysis = _tool(*words, "--at", "2026-11-01T12:20:00Z", cwd=tmp_path, env=env)
+        assert analysis.returncode == 4, analysis.stdout + analysis.stderr  # fail: the slow version's latency
+        assert "latency_p95                  4583ms                 < 1500ms  fail" in analysis.stdout
+        (folder,) = set(Path(tempfile.gettempdir()).glob("findly-prometheus-*")) - before  # its TSDB
+        code, _ = prometheus.stop(signal.SIGINT)
+    assert code == 0
+    assert not folder.exists()  # removed when it stopped
+
+
+def test_the_postgresql_launcher_serves_the_state_it_prints_then_removes_it(tmp_path: Path) -> None:
+    """A real PostgreSQL, the URL printed a state the tool migrates and writes, no password; stopped, it is gone."""
+    pytest.importorskip("psycopg", reason="the postgresql extra")
+    from findly_infra.testing.postgresql import postgres_binaries
+
+    if postgres_binaries() is None:
+        require_tool("initdb", "Debian: apt-get install postgresql")
+    with launched("postgresql", cwd=tmp_path) as postgres:
+        state = postgres.exports()["FINDLY_STATE"]
+        assert state.startswith("postgresql://findly@127.0.0.1:")
+        assert state.endswith("/findly")
+        env = user_environment(tmp_path, FINDLY_STATE=state)
+        migrated = _tool("state", "migrate", cwd=tmp_path, env=env)
+        assert migrated.returncode == 0, migrated.stderr
+        assert migrated.stdout == f"{state}: schema 0 -> 7 (created)\n"
+        port = int(state.rsplit(":", 1)[1].split("/")[0])
+        code, _ = postgres.stop(signal.SIGTERM)
+    assert code == 0
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # the server stopped with it
+
+
+@pytest.mark.parametrize("module", ["kubernetes", "gke", "secret_manager", "github_oidc", "prometheus", "postgresql"])
 def test_a_port_in_use_is_bad_input_named(module: str, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -218,3 +267,19 @@ def test_malformed_options_are_bad_input_named(tmp_path: Path) -> None:
     assert kubeconfig.returncode == 2
     assert "--kubeconfig" in kubeconfig.stderr
     assert "Traceback" not in claim.stderr + secret.stderr + kubeconfig.stderr
+
+
+def test_the_real_servers_launchers_refuse_malformed_options_before_starting_anything(tmp_path: Path) -> None:
+    pytest.importorskip("httpx", reason="the prometheus extra")
+    pytest.importorskip("psycopg", reason="the postgresql extra")
+    both = _run("prometheus", "--port", "0", "--example", "--openmetrics", "x.om", cwd=tmp_path)
+    assert both.returncode == 2
+    assert "--example or --openmetrics FILE, not both" in both.stderr
+    missing = _run("prometheus", "--port", "0", "--openmetrics", "no-such.om", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "--openmetrics no-such.om: No such file or directory" in missing.stderr
+    database = _run("postgresql", "--port", "0", "--database", "a;b", cwd=tmp_path)
+    assert database.returncode == 2
+    assert "--database 'a;b'" in database.stderr
+    assert "Traceback" not in both.stderr + missing.stderr + database.stderr
+    assert both.stdout + missing.stdout + database.stdout == ""

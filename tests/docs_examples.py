@@ -197,7 +197,7 @@ class Shell:
         self.folder = folder
         self.grace = grace  # seconds the page's processes have to end on SIGTERM before SIGKILL
         self.replace = dict(replace or {})
-        self.results = Path(tempfile.mkdtemp(prefix=".doc-results-", dir=folder))
+        self.results = Path(tempfile.mkdtemp(prefix="findly-doc-results-"))  # outside the folder: it stays empty
         self.count = 0
         self.left_behind: list[int] = []
         self.errors = self.results / "shell.stderr"  # the shell's own words (a syntax error), not a step's

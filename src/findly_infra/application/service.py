@@ -259,9 +259,10 @@ class PipelineService:
 
     # ---- reading ---------------------------------------------------------------------------
 
-    def pipeline(self, service: str) -> DeploymentPipeline:
-        """The service's pipeline as the store holds it now."""
-        return self._load(service)
+    def pipeline(self, service: str, versions: tuple[str, ...] = ()) -> DeploymentPipeline:
+        """The service's pipeline as the store holds it now (with the records of *versions* read back where a bounded
+        snapshot left them out)."""
+        return self._load(service, versions)
 
     def _load(self, service: str, versions: tuple[str, ...] = ()) -> DeploymentPipeline:
         """The pipeline at the store's version (:meth:`_fold`), judged by the policy in force."""

@@ -318,3 +318,42 @@ def test_the_cli_refuses_for_without_due_and_a_duration_it_cannot_read(env: dict
     assert code == 2
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--watch")
     assert code == 2
+
+
+def _quick(folder: Path, seconds: int = 2) -> Path:
+    """The example platform with a canary of seconds: analysed every second, two stages of *seconds*."""
+    import re
+
+    text = EXAMPLE.read_text()
+    stages = re.search(r"  traffic_progression:\n(?:    .*\n)+", text)
+    assert stages is not None
+    quick = (
+        "  traffic_progression:\n"
+        f'    - {{stage: "Initial", canary_weight: 10, duration: "{seconds} seconds"}}\n'
+        f'    - {{stage: "Half", canary_weight: 50, duration: "{seconds} seconds"}}\n'
+        '    - {stage: "Full", canary_weight: 100, duration: "stable"}\n'
+        '  analysis: {interval: "1s"}\n'
+    )
+    (folder / "findly.yaml").write_text(text.replace(stages.group(0), quick))
+    return folder / "findly.yaml"
+
+
+def test_on_the_real_clock_due_waits_for_what_comes_due_within_for_and_no_step_comes_early(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A state that keeps real time (no ``--now``): ``--due`` analyses what is due and returns; ``--due --for`` waits
+    for the steps that come due meanwhile, in real time, each at least an interval after the one before."""
+    env = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    env["FINDLY_CONFIG"] = str(_quick(tmp_path))
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due")
+    assert (code, document["outcome"]) == (0, "progressing")
+    assert document["steps"] in (0, 1)  # one, if a second had passed already (a loaded machine)
+    assert datetime.fromisoformat(str(document["next_step_at"]).removesuffix("Z")) is not None
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--for", "30s")
+    assert (code, document["outcome"], document["phase"]) == (0, "succeeded", "succeeded")
+    events = [e for e in cli(env, "history", "fn-posts")[1]["events"] if e["version"] == "2.0.0"]  # type: ignore[index]
+    started = next(datetime.fromisoformat(e["at"]) for e in events if e["type"] == "rollout_started")
+    analysed = [datetime.fromisoformat(e["at"]) for e in events if e["type"] == "analysis_recorded"]
+    assert analysed
+    assert all(b - a >= timedelta(seconds=1) for a, b in zip([started, *analysed], analysed, strict=False))

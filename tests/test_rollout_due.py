@@ -267,6 +267,7 @@ def test_the_cli_carries_out_the_due_steps_and_says_when_the_next_one_is(env: di
     )
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--for", "2h")
     assert (code, document["outcome"], document["next_step_at"]) == (0, "succeeded", None)
+    assert (_outputs(tmp_path / "out")["outcome"], _outputs(tmp_path / "out")["next_step_at"]) == ("succeeded", "")
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--version", "1.0.0")
     assert (code, document["outcome"]) == (0, "succeeded")
     assert document["already"] == "the rollout of 1.0.0 in development already ended: succeeded"
@@ -280,16 +281,18 @@ def test_the_cli_exits_4_when_the_due_steps_roll_it_back(env: dict[str, str], tm
     assert _outputs(tmp_path / "out")["outcome"] == "rolled_back"
 
 
-def test_the_cli_exits_6_when_the_rollout_waits_for_a_person(env: dict[str, str]) -> None:
+def test_the_cli_exits_6_when_the_rollout_waits_for_a_person(env: dict[str, str], tmp_path: Path) -> None:
     env = {**env, "FINDLY_SCENARIO": "no-traffic"}
     assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")[0] == 0
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--for", "1h")
     assert (code, document["outcome"], document["phase"]) == (6, "stopped_for_a_person", "paused")
+    outputs = _outputs(tmp_path / "out")
+    assert (outputs["outcome"], outputs["waiting_for"]) == ("stopped_for_a_person", "person")
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due")
     assert (code, document["outcome"], document["steps"]) == (6, "stopped_for_a_person", 0)
 
 
-def test_the_cli_says_driven_elsewhere_when_another_runner_holds_the_lease(env: dict[str, str]) -> None:
+def test_the_cli_says_driven_elsewhere_when_another_runner_holds_the_lease(env: dict[str, str], tmp_path: Path) -> None:
     from findly_infra.adapters.sqlite import SqliteEventStore
 
     assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")[0] == 0
@@ -307,6 +310,7 @@ def test_the_cli_says_driven_elsewhere_when_another_runner_holds_the_lease(env: 
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--for", "1h")
     assert (code, document["outcome"], document["steps"]) == (0, "driven_elsewhere", 0)
     assert document["driver"]["holder"] == "runner-7:4242"  # type: ignore[index]
+    assert (_outputs(tmp_path / "out")["outcome"], _outputs(tmp_path / "out")["steps"]) == ("driven_elsewhere", "0")
     assert document["events"] == []
 
 

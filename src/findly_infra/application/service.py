@@ -161,7 +161,7 @@ class Due:
     ``stopped`` (paused or awaiting a person), ``nothing_due`` (no rollout under way) or ``driven_elsewhere``
     (another runner holds the rollout's lease: *driver*)."""
 
-    state: str
+    state: typing.Literal["progressing", "ended", "stopped", "nothing_due", "driven_elsewhere"]
     outcome: Outcome
     """The events this call recorded (every step's), the view after them, and the last step's analysis."""
     steps: int = 0

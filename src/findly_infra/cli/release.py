@@ -476,7 +476,7 @@ def _rollout_due(context: Context, runtime: Runtime) -> int:
     again = f"`findly-infra rollout {service} --env {env} --due`"
     next_at = due.next_step_at.isoformat(timespec="seconds") + "Z" if due.next_step_at else ""
     steps = f"{due.steps} analysis step{'s' if due.steps != 1 else ''} carried out"
-    code, result = EXIT_OK, due.state
+    code, result = EXIT_OK, str(due.state)
     if due.state == "progressing":
         text = (
             f"{service} in {env}: {steps}; still {present.view_text(view)}: next analysis at {next_at}; "

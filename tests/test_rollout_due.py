@@ -6,6 +6,7 @@ clock, where a late call analyses once, now), one driver at a time; then the com
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -361,3 +362,37 @@ def test_on_the_real_clock_due_waits_for_what_comes_due_within_for_and_no_step_c
     analysed = [datetime.fromisoformat(e["at"]) for e in events if e["type"] == "analysis_recorded"]
     assert analysed
     assert all(b - a >= timedelta(seconds=1) for a, b in zip([started, *analysed], analysed, strict=False))
+
+
+def test_two_runners_due_at_once_on_one_state_drive_it_once(env: dict[str, str], tmp_path: Path) -> None:
+    """Two scheduled jobs started together on one SQLite state, in real time: one carries the due steps out, the
+    other answers ``driven_elsewhere`` (or, come after the end, ``nothing_due``) — both exit 0, and no step is taken
+    twice or before its interval."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    env["FINDLY_CONFIG"] = str(_quick(tmp_path))
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    due = [sys.executable, "-m", "findly_infra", "--json", "rollout", "fn-posts", "--env", "development", "--due"]
+    runners = [
+        subprocess.Popen(
+            [*due, "--for", "30s"],
+            env={**os.environ, **env, "GITHUB_ACTIONS": "", "FINDLY_ACTOR": f"runner-{n}"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for n in (1, 2)
+    ]
+    answers = []
+    for runner in runners:
+        out, _ = runner.communicate(timeout=120)
+        answers.append((runner.returncode, json.loads(out)["outcome"]))
+    assert all(code == 0 for code, _ in answers), answers
+    assert "succeeded" in {outcome for _, outcome in answers}
+    assert {outcome for _, outcome in answers} <= {"succeeded", "driven_elsewhere", "nothing_due", "progressing"}
+    events = cli(env, "history", "fn-posts")[1]["events"]
+    analysed = [datetime.fromisoformat(e["at"]) for e in events if e["type"] == "analysis_recorded"]  # type: ignore[union-attr,index]
+    assert all(b - a >= timedelta(seconds=1) for a, b in itertools.pairwise(analysed))

@@ -25,6 +25,7 @@ WRITES = [
     ("rollout", "fn-posts", "--env", "development", "--watch"),
     ("pause", "fn-posts", "--env", "development", "--reason", "why"),
     ("github", "fn-posts", "1.0.0"),
+    ("state", "migrate"),
 ]
 
 

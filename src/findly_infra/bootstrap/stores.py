@@ -262,6 +262,7 @@ def state_store(settings: Settings, *, read_only: bool = False) -> Iterator[Even
 def migrate_state(settings: Settings) -> tuple[str, int, int]:
     """Bring the state's schema to this version's: (where, the version found, the version now). SQLite states are
     brought up to date when opened; a PostgreSQL one by this (or by its first writing command)."""
+    refuse_throwaway_state(settings)  # a job's throwaway state: nothing to migrate, and nothing to create
     if is_postgres(settings.state):
         store = postgres_store(settings.state, create=False, timeout=settings.state_timeout)
         try:

@@ -45,6 +45,7 @@ from findly_infra.application.ports import (
 )
 from findly_infra.application.snapshots import SNAPSHOT_EVERY, SNAPSHOT_PAGE, restore, say_refused, snapshot_text
 from findly_infra.application.workloads import ClusterInspector, ClusterReading, WorkloadNotReadyError
+from findly_infra.domain.cadence import cadence_anchor, next_analysis_at
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutPaused, Verdict
 from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
@@ -70,6 +71,7 @@ from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
+    "Due",
     "NotRoutedError",
     "Outcome",
     "PipelineService",
@@ -150,6 +152,22 @@ class Outcome:
     @property
     def phase(self) -> Phase:
         return self.view.phase
+
+
+@attrs.frozen
+class Due:
+    """What ``rollout --due`` left behind (:meth:`PipelineService.due`): *state* is ``progressing`` (steps remain:
+    the next is due at *next_step_at*), ``ended`` (succeeded, rolled back or aborted: the view's phase says which),
+    ``stopped`` (paused or awaiting a person), ``nothing_due`` (no rollout under way) or ``driven_elsewhere``
+    (another runner holds the rollout's lease: *driver*)."""
+
+    state: str
+    outcome: Outcome
+    """The events this call recorded (every step's), the view after them, and the last step's analysis."""
+    steps: int = 0
+    """How many analyses this call carried out."""
+    next_step_at: datetime | None = None
+    driver: Lease | None = None
 
 
 @functools.lru_cache(maxsize=256)
@@ -660,6 +678,104 @@ class PipelineService:
         latest = self.latest_time(service)
         if isinstance(self.clock, AdvancingClock) and latest is not None and self.clock.now() < latest:
             self.clock.advance(latest - self.clock.now())
+
+    # ---- rollout --due: the steps due now, then return (a scheduled job comes back for the rest) -------------------
+
+    def due(
+        self,
+        service: str,
+        environment: str,
+        *,
+        actor: str,
+        until: datetime,
+        wait: Callable[[datetime], object],
+        on_step: Callable[[Outcome], None] | None = None,
+        version: str | None = None,
+    ) -> Due:
+        """Carry out every analysis of the rollout in *environment* that is due by *until* — one each analysis
+        interval, counted from the latest (``domain.cadence``) — then return without waiting for the next one.
+
+        ``wait(at)`` passes the clock to *at* before the step due then: a virtual clock moves there (so a rehearsal's
+        steps fall on their own instants, as a watch's do); the real clock is waited for, and one already past *at*
+        steps at once — an analysis reads the present, so the intervals a late call missed are analysed once, now,
+        as a watch that fell behind does. Where leases are kept it drives only while it holds the rollout's lease:
+        another runner's live lease ends the call (``driven_elsewhere``), nothing analysed. A rollout stopped for a
+        person is returned at once (``stopped``); no rollout under way is ``nothing_due`` — with *version*, one of
+        *version* that already ended answers how it ended (``already``), and another version's under way is refused
+        (rule ``rollout-version``), as a watch does."""
+        check_input(actor=actor, version=version)
+        outcome = self.reconcile(service, environment)
+        early = self._due_at_once(service, environment, outcome, version)
+        if early is not None:
+            return early
+        interval = self._interval(environment, outcome.view.strategy)
+        recorded: list[Event] = []
+        last = outcome
+        try:
+            while last.phase is Phase.PROGRESSING:
+                at = self.next_step_at(service, environment)
+                if at is None:  # another command ended or stopped it meanwhile
+                    last = Outcome((), self.view(service, environment))
+                    break
+                if at > until:
+                    return Due("progressing", attrs.evolve(last, events=tuple(recorded)), _analyses(recorded), at)
+                other = self._lead(service, environment, interval)
+                if other is not None:
+                    return Due("driven_elsewhere", attrs.evolve(last, events=tuple(recorded)), driver=other)
+                wait(at)
+                stepped = self._drive(service, environment, actor=actor, version=version)
+                last = Outcome((), self.view(service, environment)) if stepped is None else stepped
+                if stepped is None and last.phase is Phase.PROGRESSING:  # taken over while it waited
+                    return Due(
+                        "driven_elsewhere",
+                        attrs.evolve(last, events=tuple(recorded)),
+                        _analyses(recorded),
+                        driver=self.driver(service, environment),
+                    )
+                recorded.extend(last.events)
+                if on_step is not None and stepped is not None:
+                    on_step(stepped)
+            ended = attrs.evolve(self._ended(service, environment, last, recorded), events=tuple(recorded))
+            return Due("stopped" if ended.phase.stopped_for_a_person else "ended", ended, _analyses(recorded))
+        finally:
+            self._let_go(service, environment)
+
+    def _due_at_once(self, service: str, environment: str, outcome: Outcome, version: str | None) -> Due | None:
+        """What ``due`` answers without a step: no rollout under way, one stopped for a person, one driven by another
+        runner — or ``None``: steps may be due."""
+        rollout = outcome.view.rollout
+        if version is not None and rollout is not None and rollout.version != version and outcome.phase.active:
+            message = f"the rollout under way in {environment} is of {rollout.version}, not {version}"
+            raise PolicyRefusedError(Refusal("rollout-version", message))
+        if not outcome.phase.active:
+            if version is not None and rollout is not None and rollout.version == version:
+                ended = f"the rollout of {version} in {environment} already ended: {rollout.phase.value}"
+                return Due("ended", attrs.evolve(outcome, already=ended))
+            return Due("nothing_due", outcome)
+        if outcome.phase is not Phase.PROGRESSING:
+            return Due("stopped", outcome)
+        self._lease_ttl(environment, self._interval(environment, outcome.view.strategy))  # before anything is taken
+        other = self.driver(service, environment)
+        if other is not None and other.holder != self.holder:
+            return Due("driven_elsewhere", outcome, driver=other)
+        return None
+
+    def next_step_at(self, service: str, environment: str) -> datetime | None:
+        """When the next analysis of the rollout progressing in *environment* is due (``domain.cadence``: one interval
+        after the latest, or after its stage began); ``None`` when no rollout progresses there. Reads the stream's
+        latest events only, further back only where they do not tell."""
+        name = self.platform.environment(environment).name
+        rollout = self._load(service).environments[name].rollout
+        if rollout is None or rollout.phase is not Phase.PROGRESSING:
+            return None
+        interval = self._interval(name, rollout.strategy)
+        for last in (200, 5000, None):
+            recent = [event for page in self.history_pages(service, last=last) for event in page]
+            whole = last is None or len(recent) < last
+            anchor = cadence_anchor(rollout, name, recent, whole=whole)
+            if anchor is not None:
+                return next_analysis_at(anchor, interval)
+        raise StateError(f"{service}'s history does not say when the rollout in {name} was last analysed")
 
     def _drive(self, service: str, environment: str, *, actor: str, version: str | None) -> Outcome | None:
         """A step of the watch that holds the rollout's lease — ``None`` when it found the rollout taken over by another
@@ -1242,6 +1358,10 @@ def _proposal_of(platform: Platform) -> tuple[Platform, PlatformPolicy, str]:
             _PROPOSALS.clear()
         kept = _PROPOSALS[id(platform)] = (platform, proposed, policy_digest(proposed))
     return kept
+
+
+def _analyses(events: Sequence[Event]) -> int:
+    return sum(1 for event in events if event.type == "analysis_recorded")
 
 
 def _strategy(given: object) -> StrategyKind | None:

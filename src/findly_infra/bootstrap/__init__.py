@@ -5,7 +5,8 @@ so do simulations (:func:`simulate`) and anyone's own tooling or tests, which ma
 instead. Nothing else in the package constructs an adapter: use cases take ports. One module per concern:
 
 - ``settings``: flags, ``FINDLY_*`` and defaults; the platform file loaded or refused;
-- ``extras``: the optional extras a command needs (a missing one: exit 2, naming it);
+- ``extras``: the optional extras a command needs (a missing one: exit 2, naming it); ``needs``: which ones the
+  settings and the platform file call for (``needed_extras``, the ``extras`` command);
 - ``stores``: the state a URL names, opened, migrated, checked and verified;
 - ``prometheus``, ``clusters``, ``google``: the metrics, the Kubernetes clusters, GKE and Secret Manager;
 - ``identity``: verified GitHub identities, and who this process is for leases;
@@ -24,6 +25,7 @@ from findly_infra.bootstrap.clusters import cluster_objects, environment_rendere
 from findly_infra.bootstrap.extras import MissingExtraError, require_extra
 from findly_infra.bootstrap.google import gke_clusters, secret_store
 from findly_infra.bootstrap.identity import dead_here, identity_proof, proof_verifier, runner_identity
+from findly_infra.bootstrap.needs import needed_extras
 from findly_infra.bootstrap.runtime import Runtime, open_runtime, rollouts_affected
 from findly_infra.bootstrap.settings import (
     DEFAULT_CONFIG,
@@ -58,6 +60,7 @@ __all__ = [
     "identity_proof",
     "load_platform",
     "migrate_state",
+    "needed_extras",
     "open_runtime",
     "proof_verifier",
     "require_extra",

@@ -20,7 +20,7 @@ from findly_infra.domain.view import EnvironmentView
 if TYPE_CHECKING:
     from findly_infra.application.workloads import ClusterReading
 
-__all__ = ["Clusters", "cluster_objects", "environment_renderer", "workloads_for"]
+__all__ = ["Clusters", "bound_environments", "cluster_objects", "environment_renderer", "workloads_for"]
 
 
 def environment_renderer(platform: Platform) -> Callable[[str, StrategyKind, Mapping[str, str]], list[dict[str, Any]]]:
@@ -87,8 +87,14 @@ class Clusters:
         return self._built[environment]
 
 
+def bound_environments(platform: Platform) -> tuple[str, ...]:
+    """The environments the platform file binds to a real cluster (``kubernetes.clusters``): a command on one of
+    them reaches that cluster (the ``kubernetes`` extra); the others run on the simulated cluster."""
+    return tuple(binding.environment for binding in platform.kubernetes.clusters)
+
+
 def workloads_for(platform: Platform, simulated: Workloads, context: str | None) -> Workloads:
-    return Clusters(platform, simulated, context) if platform.kubernetes.clusters else simulated
+    return Clusters(platform, simulated, context) if bound_environments(platform) else simulated
 
 
 def cluster_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:

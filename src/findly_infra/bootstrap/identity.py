@@ -16,7 +16,21 @@ from findly_infra.bootstrap.extras import require_extra
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.proofs import ProofCheck, Proven, Unproven
 
-__all__ = ["LazyProofs", "dead_here", "identity_proof", "proof_verifier", "runner_identity"]
+__all__ = [
+    "LazyProofs",
+    "dead_here",
+    "identity_proof",
+    "proof_verifier",
+    "runner_identity",
+    "verifying_environments",
+]
+
+
+def verifying_environments(platform: Platform) -> tuple[str, ...]:
+    """The environments whose policy in the platform file takes only verified GitHub identities
+    (``identity: {verified: true}``): a command that acts on one asks GitHub Actions for an OIDC token and verifies
+    it (the ``github`` extra)."""
+    return tuple(env.name for env in platform.environments if env.identity.verified)
 
 
 def identity_proof(

@@ -13,12 +13,18 @@ from findly_infra.bootstrap.retries import log_retries
 from findly_infra.bootstrap.settings import Settings
 from findly_infra.domain.platform import Platform
 
-__all__ = ["prometheus_client"]
+__all__ = ["prometheus_client", "prometheus_url"]
+
+
+def prometheus_url(settings: Settings, platform: Platform) -> str | None:
+    """The Prometheus the analyses read: ``--prometheus-url`` or ``FINDLY_PROMETHEUS_URL``, else the file's
+    ``prometheus.url`` (``None``: none is named, and scripted metrics judge the rollouts)."""
+    return settings.prometheus_url or platform.prometheus.url or None
 
 
 def prometheus_client(settings: Settings, platform: Platform, stack: contextlib.ExitStack) -> Any:
     """The Prometheus client the settings or the platform file name (``None``: none is named)."""
-    url = settings.prometheus_url or platform.prometheus.url
+    url = prometheus_url(settings, platform)
     if not url:
         return None
     shown = redact_url(url)

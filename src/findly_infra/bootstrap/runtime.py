@@ -27,7 +27,7 @@ from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import PipelineService, rehearsal_refusal
 from findly_infra.application.simulation import ScenarioSource
 from findly_infra.application.timekeeping import SKEW, TimeMode, time_for, virtual_start
-from findly_infra.bootstrap.clusters import workloads_for
+from findly_infra.bootstrap.clusters import bound_environments, workloads_for
 from findly_infra.bootstrap.google import LazySecrets, release_gated
 from findly_infra.bootstrap.identity import dead_here, proof_verifier, runner_identity
 from findly_infra.bootstrap.prometheus import prometheus_client
@@ -223,7 +223,7 @@ def open_runtime(
             wall=SystemClock() if durable and virtual is not None else None,
             simulated=("cluster",) + (("metrics",) if scenarios is not None else ()) + (("time",) if virtual else ()),
             scenario=settings.scenario,
-            bound=frozenset(binding.environment for binding in platform.kubernetes.clusters),
+            bound=frozenset(bound_environments(platform)),
         )
     except BaseException:
         stack.close()

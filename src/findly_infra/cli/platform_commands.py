@@ -1,4 +1,4 @@
-"""The platform file's commands: ``validate``, ``example`` and ``render``."""
+"""The platform file's commands: ``validate``, ``example``, ``render`` and ``extras``."""
 
 from __future__ import annotations
 
@@ -141,6 +141,25 @@ def _render(context: Context) -> int:
     return EXIT_OK
 
 
+def _extras(context: Context) -> int:
+    """The extras the release commands need with this platform file and these settings, on one line (comma-separated,
+    sorted; empty: the core), and as the step output ``extras`` in GitHub Actions. Imports no extra, reaches nothing:
+    it runs on the core install, before the extras are installed."""
+    from findly_infra.bootstrap import load_platform, needed_extras
+
+    args = context.args
+    settings = context.settings
+    origins = {
+        "state": "--state" if args.state else "FINDLY_STATE",
+        "prometheus_url": "--prometheus-url" if args.prometheus_url else "FINDLY_PROMETHEUS_URL",
+    }
+    why = needed_extras(settings, load_platform(settings), origins=origins)  # a bad file: exit 2, each problem named
+    line = ",".join(why)
+    present.github_output(extras=line)
+    context.emit({"extras": list(why), "why": why}, line + "\n")
+    return EXIT_OK
+
+
 COMMANDS = (
     Command("validate", "check the platform file: exit 0 when valid, 2 when not", _validate_arguments, _validate),
     Command(
@@ -154,5 +173,11 @@ COMMANDS = (
         "render Kustomize base and overlays, and Prometheus rules, from the platform file",
         _render_arguments,
         _render,
+    ),
+    Command(
+        "extras",
+        "print the extras (comma-separated) the release commands need with this platform file and these settings",
+        lambda _parser: None,
+        _extras,
     ),
 )

@@ -10,7 +10,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,10 +236,26 @@ def _approve(context: Context) -> int:
 
 
 def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--watch",
         action="store_true",
         help="analyse every interval until the rollout ends (exit 0, or 4 rolled back) or stops for a person (6)",
+    )
+    mode.add_argument(
+        "--due",
+        action="store_true",
+        help="carry out the analyses due now (one each interval since the latest), then return: exit 0 with "
+        "outcome progressing and next_step_at while steps remain (run it again, e.g. from a scheduled job), "
+        "nothing_due when no rollout is under way, driven_elsewhere when another runner drives it",
+    )
+    parser.add_argument(
+        "--for",
+        dest="due_for",
+        metavar="DURATION",
+        type=_duration_argument,
+        help="with --due: also carry out the analyses that come due within DURATION ('10 minutes', '10m'), "
+        "waiting for them, then return",
     )
     parser.add_argument(
         "--version",
@@ -347,9 +363,25 @@ def _waiter(runtime: Runtime, as_json: bool, delay: float) -> Callable[[timedelt
     return wait
 
 
+def _duration_argument(value: str) -> timedelta:
+    """``--for``'s type: a duration in the platform file's notations (argparse reports anything else, exit 2)."""
+    from findly_infra.domain.notation import Duration, NotationError
+
+    try:
+        return timedelta(milliseconds=Duration.parse(value).milliseconds)
+    except NotationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _rollout(context: Context) -> int:
     args = context.args
+    if args.due_for is not None and not args.due:
+        from findly_infra.application.ports import BadInputError
+
+        raise BadInputError("rollout --for DURATION goes with --due (the analyses due within DURATION)")
     runtime = context.runtime(context.platform(), service=args.service, moves=args.env)
+    if args.due:
+        return _rollout_due(context, runtime)
     pipelines, actor = runtime.service, context.actor()
     show, wait = _progress(context), _waiter(runtime, context.json, context.settings.step_delay)
     if args.watch:
@@ -389,6 +421,107 @@ def _rollout(context: Context) -> int:
     if rolled_back:
         return EXIT_FAILED
     return EXIT_STOPPED if stopped else EXIT_OK
+
+
+def _due_waiter(runtime: Runtime, as_json: bool, delay: float) -> Callable[[datetime], None]:
+    """How ``rollout --due`` passes the time to a step due at an instant: a rehearsal's clock moves there (as a
+    watch's does, never past the real clock on a durable store); the real clock is slept until it reads it."""
+    virtual, clock = runtime.virtual, runtime.clock
+    if virtual is None:
+        return lambda at: time.sleep(max(0.0, (at - clock.now()).total_seconds()))
+    passing = _waiter(runtime, as_json, delay)
+
+    def wait(at: datetime) -> None:
+        if at > virtual.now():
+            passing(at - virtual.now())
+
+    return wait
+
+
+def _rollout_due(context: Context, runtime: Runtime) -> int:
+    """``rollout --due``: the analyses due now (and with ``--for``, within that time), then return; a scheduled job
+    (or a re-run) comes back for the rest. Exit 0 while it progresses (outcome ``progressing``, with
+    ``next_step_at``), when nothing is under way (``nothing_due``) and when another runner drives it
+    (``driven_elsewhere``); 0, 4 or 6 as a watch when the rollout ends or stops for a person."""
+    args, pipelines = context.args, runtime.service
+    within = args.due_for or timedelta(0)
+    virtual = runtime.virtual
+    if virtual is not None:  # a rehearsal: the steps due by its time, each on its own instant (as a watch's)
+        until = virtual.now() + within
+        latest = pipelines.latest_time(args.service)
+        if latest is not None and latest < virtual.now():  # back to the log's latest event, never before it
+            virtual.advance(latest - virtual.now())
+    else:
+        until = runtime.clock.now() + within
+    show = _progress(context)
+    due = pipelines.due(
+        args.service,
+        args.env,
+        actor=context.actor(),
+        until=until,
+        wait=_due_waiter(runtime, context.json, context.settings.step_delay),
+        on_step=show,
+        version=args.version,
+    )
+    outcome, view = due.outcome, due.outcome.view
+    service, env = args.service, args.env
+    again = f"`findly-infra rollout {service} --env {env} --due`"
+    next_at = due.next_step_at.isoformat(timespec="seconds") + "Z" if due.next_step_at else ""
+    steps = f"{due.steps} analysis step{'s' if due.steps != 1 else ''} carried out"
+    code, result = EXIT_OK, due.state
+    if due.state == "progressing":
+        text = (
+            f"{service} in {env}: {steps}; still {present.view_text(view)}: next analysis at {next_at}; "
+            f"run {again} again (the scheduled job does)"
+        )
+    elif due.state == "nothing_due":
+        last = "" if view.rollout is None else f" (the latest, {view.rollout.version}, {view.phase.value})"
+        text = f"nothing due: no rollout is under way in {env}{last}"
+    elif due.state == "driven_elsewhere":
+        driver = due.driver.describe() if due.driver else "another runner"
+        text = (
+            f"{service} in {env} is driven by {driver}, which carries it on: {steps} here; {again} takes it over "
+            "only once that runner's lease runs out"
+        )
+    else:
+        rolled_back = view.phase.value in ("rolled_back", "aborted")
+        stopped = view.phase.stopped_for_a_person
+        result = "rolled_back" if rolled_back else "stopped_for_a_person" if stopped else view.phase.value
+        code = EXIT_FAILED if rolled_back else EXIT_STOPPED if stopped else EXIT_OK
+        text = f"{service} in {env}: {steps}; {present.view_text(view)}"
+        if stopped and view.waiting_for is not None:
+            text = f"stopped for a person: {service} in {env} waits for {view.waiting_for.message}"
+        if outcome.stopped_by:
+            text = f"{service} in {env} was {outcome.stopped_by}; {text}"
+        if stopped or rolled_back:
+            present.annotate("warning", text)
+    if due.steps:
+        present.summary(lambda: _rollout_markdown(runtime, service, env))
+    simulated = runtime.simulated_in(env) if due.steps else ()
+    if outcome.already:
+        text = f"{text} (already done: {outcome.already}; nothing new recorded)"
+    version = view.rollout.version if view.rollout else ""
+    present.outcome_outputs(
+        outcome,
+        simulated,
+        version=version,
+        outcome=result,
+        next_step_at=next_at,
+        steps=str(due.steps),
+        **({"already": outcome.already} if outcome.already else {}),
+    )
+    present.say_simulated(simulated, runtime.scenario, context.json)
+    document = {
+        **present.outcome_json(outcome, simulated),
+        "outcome": result,
+        "steps": due.steps,
+        "next_step_at": next_at or None,
+        "driver": None
+        if due.driver is None
+        else {"holder": due.driver.holder, "until": due.driver.expires.isoformat()},
+    }
+    context.emit(document, text)
+    return code
 
 
 def _rollout_markdown(runtime: Runtime, service: str, environment: str) -> str:
@@ -852,7 +985,7 @@ COMMANDS = (
     ),
     Command(
         "rollout",
-        "run one analysis step of the rollout, or all of them with --watch",
+        "run one analysis step of the rollout, all of them with --watch, or those due now with --due",
         _with(_arguments("service"), _rollout_arguments),
         _rollout,
     ),

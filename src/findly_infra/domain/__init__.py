@@ -89,6 +89,9 @@ _EXPORTS = {
     "RenderedKind": "findly_infra.domain.cluster",
     "Lease": "findly_infra.domain.lease",
     "lease_after": "findly_infra.domain.lease",
+    "cadence_anchor": "findly_infra.domain.cadence",
+    "next_analysis_at": "findly_infra.domain.cadence",
+    "restarts_cadence": "findly_infra.domain.cadence",
     "Fence": "findly_infra.domain.lease",
     "released": "findly_infra.domain.lease",
     "PREVIEW_HEADER": "findly_infra.domain.tracks",
@@ -491,6 +494,7 @@ __all__ = [
     "audit_secrets",
     "bounded_records",
     "budget_status",
+    "cadence_anchor",
     "cadence_in",
     "certificate_domain_problem",
     "check_platform",
@@ -518,6 +522,7 @@ __all__ = [
     "measured_metrics",
     "metric_kind",
     "name_problem",
+    "next_analysis_at",
     "object_key",
     "override_reason",
     "parse_alerting_threshold",
@@ -536,6 +541,7 @@ __all__ = [
     "released",
     "request_proven",
     "require_service_name",
+    "restarts_cadence",
     "same_actor",
     "same_person",
     "secret_grants",
@@ -581,6 +587,7 @@ if TYPE_CHECKING:
         request_proven,
         same_actor,
     )
+    from findly_infra.domain.cadence import cadence_anchor, next_analysis_at, restarts_cadence
     from findly_infra.domain.checks import (
         RULES,
         check_platform,

@@ -1,0 +1,55 @@
+"""Which optional extras the release commands need with given settings and a platform file — decided by the very
+predicates the composition root builds each adapter on, so that the list (the ``extras`` command, the Action's
+install) can never disagree with the exit 2 "needs the X extra" of :func:`~findly_infra.bootstrap.extras.require_extra`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from findly_infra.bootstrap.clusters import bound_environments
+from findly_infra.bootstrap.google import release_gated
+from findly_infra.bootstrap.identity import verifying_environments
+from findly_infra.bootstrap.prometheus import prometheus_url
+from findly_infra.bootstrap.settings import Settings
+from findly_infra.bootstrap.stores import is_postgres
+from findly_infra.domain.platform import Platform
+
+__all__ = ["needed_extras"]
+
+
+def needed_extras(
+    settings: Settings, platform: Platform, *, origins: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The extras the release commands (``deploy``, ``promote``, ``record``, ``approve``, ``rollout``, ``status``,
+    ``github``, …) need with these *settings* and this *platform*, each with why, sorted by name (empty: the core
+    is enough). The state's URL (``stores.is_postgres``: ``open_store`` opens PostgreSQL), the Prometheus named
+    (``prometheus.prometheus_url``: ``prometheus_client``), the environments bound to a cluster
+    (``clusters.bound_environments``: ``workloads_for``), those whose policy verifies identities
+    (``identity.verifying_environments``: the command line asks for a token there) and the release gate
+    (``google.release_gated``: the runtime's ``LazySecrets``) — installing these spares every release command the
+    exit 2 of ``require_extra``. Reads nothing but its arguments: nothing is imported or reached.
+
+    *origins* names where ``state`` and ``prometheus_url`` came from (``--state``, ``FINDLY_STATE``, …), for the
+    reasons; no value is ever repeated in them (a URL may hold a password).
+    """
+    origins = origins or {}
+    why: dict[str, str] = {}
+    if is_postgres(settings.state):
+        scheme = settings.state.partition("://")[0]
+        why["postgresql"] = f"{origins.get('state', 'the state')} is a {scheme}:// URL (a team's shared state)"
+    if prometheus_url(settings, platform):
+        source = origins.get("prometheus_url") if settings.prometheus_url else "the platform file's prometheus.url"
+        why["prometheus"] = f"{source or 'the Prometheus URL'} names a Prometheus: rollouts are judged on its metrics"
+    if bound := bound_environments(platform):
+        why["kubernetes"] = f"kubernetes.clusters binds {', '.join(bound)} to a cluster"
+    if verifying := verifying_environments(platform):
+        why["github"] = (
+            f"{', '.join(f'environments.{name}' for name in verifying)} verif{'ies' if len(verifying) == 1 else 'y'} "
+            "identities (identity: {verified: true}): GitHub Actions OIDC tokens"
+        )
+    if release_gated(platform):
+        why["secret-manager"] = (
+            "secret_management.release_gate is true: a deploy or promotion reads its secrets in Secret Manager first"
+        )
+    return dict(sorted(why.items()))

@@ -13,7 +13,7 @@ import yaml
 from findly_infra.testing.secret_manager import SecretManagerStandIn
 from tests.conftest import EXAMPLE, ROOT
 from tests.docs_examples import pages, run_console, user_environment
-from tests.postgres.test_workflow import _actionlint
+from tests.workflow.lint import actionlint as _actionlint
 
 PAGE = ROOT / "docs" / "secrets.md"
 SHOWN = "127.0.0.1:8444"

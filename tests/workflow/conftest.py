@@ -7,7 +7,6 @@ import itertools
 import os
 import shutil
 import subprocess
-import sys
 import venv
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from findly_infra.examples import example_platform_text
 from tests.conftest import ROOT
-from tests.install.conftest import WHEELHOUSE, _wheelhouse
+from tests.install.conftest import _wheelhouse, wheel  # noqa: F401 - our wheel, built once
 from tests.postgres.conftest import pg_url, postgres  # noqa: F401 - the session's server, shared
 from tests.workflow.runner import Runner
 
@@ -136,9 +135,13 @@ def action_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pip_env() -> dict[str, str]:
-    """PyPI, stood in by the wheelhouse: what a job's pip reads (and the only variables of the test's making)."""
-    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(_wheelhouse()), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+def pip_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """PyPI, stood in by the wheelhouse: what a job's pip reads (and the only variables of the test's making). Running
+    another workflow (FINDLY_RELEASE_WORKFLOW), findly-infra's own wheel is there too, for its `pip install` lines."""
+    links = [str(_wheelhouse())]
+    if os.environ.get("FINDLY_RELEASE_WORKFLOW"):
+        links.append(str(request.getfixturevalue("wheel").parent))
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": " ".join(links), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
 @pytest.fixture(scope="session")
@@ -178,6 +181,3 @@ def make_runner(
         return runner
 
     yield make
-
-
-_ = (sys, WHEELHOUSE)

@@ -52,6 +52,8 @@ def weakened(text: str) -> str:
     end = text.index("\n\n", start)
     section = text[start:end].replace("approval_required: true", "approval_required: false")
     section = section.replace('    approvers: ["devops-team", "security-team"]\n', "")
+    # blue-green's "Manual approval required" step needs approver groups: the branch's canary has none to ask
+    section = section.replace('deployment_strategy: "blue-green"', 'deployment_strategy: "canary"')
     return text[:start] + section + text[end:]
 
 

@@ -48,7 +48,7 @@ def test_actionlint_and_shellcheck_pass_the_workflow_and_catch_a_broken_one(tmp_
     # and the Action's inputs as action.yml declares them: an input it does not have is an error
     wrong = actionlint(
         tmp_path / "input",
-        text.replace("          args: |\n            state\n", "          argv: |\n            state\n", 1),
+        text.replace("          args: |\n            deploy\n", "          argv: |\n            deploy\n", 1),
     )
     assert wrong.returncode == 1 and 'input "argv" is not defined' in wrong.stdout, wrong.stdout
 

@@ -409,7 +409,11 @@ class Runner:
             env[key] = interpolate(value, {**state.context, "env": dict(env)})
         self._services(job, env)
         permissions = job.get("permissions", self.workflow.get("permissions"))
-        if self.oidc is not None and isinstance(permissions, dict) and permissions.get("id-token") == "write":
+        may_ask = isinstance(permissions, dict) and permissions.get("id-token") == "write"
+        if may_ask and self.oidc is None:  # no issuer in this test: the variables, whose endpoint nothing serves
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = "http://127.0.0.1:9/no-issuer-in-this-test?api-version=2.0"
+            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "stand-in"
+        if may_ask and self.oidc is not None:
             with self.oidc_lock:
                 env.update(
                     self.oidc.job(

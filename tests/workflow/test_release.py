@@ -5,6 +5,7 @@ into a real venv, real time on a quick-stage platform, one real PostgreSQL share
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from findly_infra.testing.github_oidc import GitHubOidcStandIn
 from tests.workflow.conftest import ACCOUNTS, WORKFLOW, MakeRunner, Repository, quick_platform, weakened
@@ -257,3 +259,68 @@ def test_a_long_canary_is_carried_on_by_the_scheduled_job(
     assert outcomes[-1] == "rollout_succeeded", outcomes
     idle = runner.run(Event("schedule", "refs/heads/main", main, actor="erin"))
     assert "nothing_due" in idle.jobs["resume"].text() or "nothing is due" in idle.jobs["resume"].text(), idle.text()
+
+
+def test_a_bound_cluster_gets_its_credentials_and_its_extra(
+    repo: Repository, make_runner: MakeRunner, pg_url: str, tmp_path: Path
+) -> None:
+    """Issue 25: binding a cluster made every deploy exit 2 (no kubernetes extra) and there was no credentials step:
+    the development job gets the cluster's kubeconfig through Workload Identity Federation (stood in: the Kubernetes
+    stand-in's kubeconfig, under the context get-gke-credentials names) and the Action installs the extra."""
+    pytest.importorskip("kubernetes", reason="the kubernetes extra")
+    from findly_infra.testing.kubernetes import KubernetesStandIn
+
+    context = "gke_findly-now_us-central1_findly-dev"
+    platform = (repo.path / "findly.yaml").read_text()
+    bound = re.sub(
+        r"(?m)^  kubernetes_version: .*$",
+        lambda m: m.group(0) + f"\n  clusters: {{development: {{context: {context}}}}}",
+        platform,
+        count=1,
+    )
+    assert bound != platform
+    sha = repo.commit("main", "bind development", {"findly.yaml": bound})
+    feature = repo.commit("feature/cluster", "on the cluster")
+    with KubernetesStandIn() as cluster, cluster.controller():
+        # the cluster's administrator sets the environment up once, as kubernetes.md says (not the workflow's job)
+        kubeconfig = tmp_path / "admin-kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(cluster.kubeconfig(context)))
+        admin = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "findly_infra",
+                "--config",
+                "findly.yaml",
+                "apply",
+                "--env",
+                "development",
+                "--context",
+                context,
+            ],
+            cwd=repo.path,
+            env={"PATH": os.environ["PATH"], "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert admin.returncode == 0, admin.stdout + admin.stderr
+        runner = make_runner(
+            repo,
+            UNDER_TEST,
+            secrets={"FINDLY_STATE": pg_url},
+            variables={
+                "WIF_PROVIDER": "projects/1/locations/global/workloadIdentityPools/github/providers/services",
+                "WIF_SERVICE_ACCOUNT": "deploy-development@findly-now.iam.gserviceaccount.com",
+                "GKE_CLUSTER": "findly-dev",
+                "GKE_LOCATION": "us-central1",
+                "GCP_PROJECT": "findly-now",
+            },
+            kubeconfig=cluster.kubeconfig,
+        )
+        run = runner.run(Event("push", "refs/heads/feature/cluster", feature))
+        development = run.jobs["development"]
+        assert development.result == "success", run.text()
+        assert "-extras-kubernetes,postgresql" in development.text()
+        assert "simulated: no cluster is bound" not in development.text()
+        assert sha != feature

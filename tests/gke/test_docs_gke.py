@@ -10,8 +10,8 @@ from findly_infra.testing.gke import GkeStandIn
 from tests.conftest import ROOT
 from tests.docs_examples import pages, run_console, user_environment
 from tests.gke.test_gke import _drifted
-from tests.workflow.lint import actionlint as _actionlint
 from tests.test_docs import GKE
+from tests.workflow.lint import actionlint as _actionlint
 
 SHOWN = "127.0.0.1:8443"
 

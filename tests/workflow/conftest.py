@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import venv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -162,7 +162,7 @@ def make_runner(
     pip_env: dict[str, str],
     runner_work: Path,
     postgres: object,  # noqa: F811 - the session's server
-) -> Iterator[MakeRunner]:
+) -> MakeRunner:
     def make(repository: Repository, workflow: Path | str = WORKFLOW, **kwargs: object) -> Runner:
         work = runner_work / f"run-{next(_names)}"
         work.mkdir()
@@ -182,4 +182,4 @@ def make_runner(
         runner.cache.store = shared  # one cache for the session: the Action's venvs are built once
         return runner
 
-    yield make
+    return make

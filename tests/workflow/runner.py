@@ -63,9 +63,9 @@ from typing import Any
 
 import yaml
 
-from tests.workflow.expressions import condition, evaluate, interpolate, to_string
+from tests.workflow.expressions import condition, interpolate, to_string
 
-__all__ = ["Event", "JobResult", "Runner", "RunResult"]
+__all__ = ["Event", "JobResult", "RunResult", "Runner"]
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 REPOSITORY = "findly-now/services"
@@ -262,7 +262,7 @@ class Runner:
             "actor": event.actor,
             "triggering_actor": event.actor,
             "repository": REPOSITORY,
-            "repository_owner": REPOSITORY.split("/")[0],
+            "repository_owner": REPOSITORY.split("/", maxsplit=1)[0],
             "run_id": str(4000 + number),
             "run_number": str(number),
             "run_attempt": "1",
@@ -384,7 +384,7 @@ class Runner:
             "GITHUB_ACTOR_ID": self.accounts.get(github["actor"], "1"),
             "GITHUB_TRIGGERING_ACTOR": github["actor"],
             "GITHUB_REPOSITORY": REPOSITORY,
-            "GITHUB_REPOSITORY_OWNER": REPOSITORY.split("/")[0],
+            "GITHUB_REPOSITORY_OWNER": REPOSITORY.split("/", maxsplit=1)[0],
             "GITHUB_RUN_ID": github["run_id"],
             "GITHUB_RUN_NUMBER": github["run_number"],
             "GITHUB_RUN_ATTEMPT": "1",
@@ -449,7 +449,8 @@ class Runner:
             spec = service.get("env", {})
             url = self.postgres.url(f"service_{uuid.uuid4().hex[:10]}")
             (host_port,) = [str(p).split(":")[0] for p in service.get("ports", [])]
-            mine = f"{spec.get('POSTGRES_USER')}:{spec.get('POSTGRES_PASSWORD')}@localhost:{host_port}/{spec.get('POSTGRES_DB')}"
+            user, password, database = spec.get("POSTGRES_USER"), spec.get("POSTGRES_PASSWORD"), spec.get("POSTGRES_DB")
+            mine = f"{user}:{password}@localhost:{host_port}/{database}"
             for key, value in env.items():
                 if mine in value:
                     env[key] = value.replace(f"postgresql://{mine}", url.split("?")[0]).replace("?sslmode=disable", "")
@@ -544,8 +545,8 @@ class Runner:
             "actions/cache": self._actions_cache,
             "google-github-actions/auth": self._google_auth,
             "google-github-actions/get-gke-credentials": self._gke_credentials,
-            "docker/login-action": lambda job, w: (0, {}, f"logged in to {w.get('registry')} (stood in)"),
-            "docker/setup-buildx-action": lambda job, w: (0, {}, "buildx (stood in)"),
+            "docker/login-action": lambda _job, w: (0, {}, f"logged in to {w.get('registry')} (stood in)"),
+            "docker/setup-buildx-action": lambda _job, _with: (0, {}, "buildx (stood in)"),
             "docker/build-push-action": self._build_push,
         }
         if name not in stand_ins:
@@ -617,7 +618,7 @@ class Runner:
         job.env["KUBECONFIG"] = str(path)
         return 0, {}, f"kubeconfig for {context} (stood in)"
 
-    def _build_push(self, job: _Job, with_: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    def _build_push(self, _job: _Job, with_: dict[str, str]) -> tuple[int, dict[str, str], str]:
         tags = [t.strip() for t in with_.get("tags", "").replace(",", "\n").splitlines() if t.strip()]
         if with_.get("push") == "true":
             self.pushed.extend(tags)

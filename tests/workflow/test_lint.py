@@ -50,7 +50,8 @@ def test_actionlint_and_shellcheck_pass_the_workflow_and_catch_a_broken_one(tmp_
         tmp_path / "input",
         text.replace("          args: |\n            deploy\n", "          argv: |\n            deploy\n", 1),
     )
-    assert wrong.returncode == 1 and 'input "argv" is not defined' in wrong.stdout, wrong.stdout
+    assert wrong.returncode == 1
+    assert 'input "argv" is not defined' in wrong.stdout, wrong.stdout
 
 
 def test_shellcheck_passes_the_action_s_scripts() -> None:
@@ -76,7 +77,8 @@ def test_zizmor_finds_nothing_in_the_workflow_and_the_action(tmp_path: Path) -> 
     # and zizmor does read them: a step that writes an input into a script is found
     text = WORKFLOW.read_text().replace('version="$INPUT_VERSION"', 'version="${{ inputs.version }}"', 1)
     found = zizmor(_as_workflow(tmp_path / "bad", text))
-    assert found.returncode != 0 and "template-injection" in found.stdout + found.stderr
+    assert found.returncode != 0
+    assert "template-injection" in found.stdout + found.stderr
 
 
 PINNED = re.compile(r"uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40})  # (v\d+\.\d+\.\d+)$")

@@ -5,8 +5,8 @@ into a real venv, real time on a quick-stage platform, one real PostgreSQL share
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path

@@ -31,7 +31,7 @@ def quick_platform(text: str | None = None) -> str:
     notation reads "2 seconds"; an analysis every second; blue-green's bake and rolling's watch 2 s)."""
     text = text or example_platform_text()
     for minutes in ("10 minutes", "20 minutes", "30 minutes"):
-        text = text.replace(f'duration: "{minutes}"', 'duration: "3 seconds"')
+        text = text.replace(f'duration: "{minutes}"', 'duration: "2 seconds"')
     analysis = "  analysis: {interval: 1s, min_requests: 100, inconclusive_limit: 3}\n"
     text = text.replace(
         '    notification_channels: ["slack", "pagerduty"]\n',

@@ -322,7 +322,8 @@ class Runner:
     def _inputs(self, event: Event) -> dict[str, Any]:
         if event.name != "workflow_dispatch":
             return {}
-        declared = (self.workflow.get(True) or self.workflow.get("on") or {}).get("workflow_dispatch") or {}
+        triggers: Any = self.workflow.get("on") or dict(self.workflow).get(True) or {}  # type: ignore[call-overload]
+        declared = triggers.get("workflow_dispatch") or {}  # PyYAML reads the key `on:` as True (YAML 1.1)
         values: dict[str, Any] = {}
         for name, spec in (declared.get("inputs") or {}).items():
             value = event.inputs.get(name, spec.get("default", ""))

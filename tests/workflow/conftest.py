@@ -172,7 +172,7 @@ def make_runner(
             work,
             action_path=action_source,
             python=tool_python,
-            pip_env=pip_env,
+            pip_env=kwargs.pop("pip_env", pip_env),  # type: ignore[arg-type]
             accounts=ACCOUNTS,
             postgres=postgres,
             **kwargs,  # type: ignore[arg-type]

@@ -106,3 +106,25 @@ def test_the_outputs_and_the_exit_code_pass_through(repo: Repository, make_runne
     run = runner.run(Event("workflow_dispatch", "refs/heads/main", main, "erin", {"version": "1.4.0"}))
     assert run.jobs["deploy"].result == "success", run.text()
     assert run.jobs["deploy"].outputs == {"code": "0", "outcome": "started"}
+
+
+def test_a_version_from_the_index_with_the_extras_given(
+    repo: Repository, make_runner: MakeRunner, pip_env: dict[str, str], wheel: Path
+) -> None:
+    """`version` installs findly-infra from the index (here the wheelhouse and our wheel stand for PyPI), `extras`
+    given skips asking `findly-infra extras`: the Action's other install path."""
+    number = wheel.name.split("-")[1]
+    text = ARGUMENTS.replace(
+        "on: workflow_dispatch", "on:\n  workflow_dispatch:\n    inputs: {version: {type: string}}"
+    )
+    text = text.replace(
+        "        with:\n          args: |",
+        f"        with:\n          version: {number}\n          extras: github\n          args: |",
+    )
+    index = {**pip_env, "PIP_FIND_LINKS": f"{pip_env['PIP_FIND_LINKS']} {wheel.parent}"}
+    runner = make_runner(repo, text, pip_env=index)
+    main = repo.commit("main", "a change")
+    run = runner.run(Event("workflow_dispatch", "refs/heads/main", main, "erin", {"version": "1.4.0"}))
+    assert run.jobs["deploy"].result == "success", run.text()
+    assert f"-pypi=={number}-extras-github" in run.jobs["deploy"].text()
+    assert "-core" not in run.jobs["deploy"].text()  # no core install: the extras were given

@@ -231,3 +231,16 @@ def test_it_imports_no_extra_and_reaches_nothing(tmp_path: Path) -> None:
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "github,kubernetes,postgresql,prometheus,secret-manager"
     assert lines[-1] == "0 []"
+
+
+def test_every_extra_named_is_an_extra_of_the_package() -> None:
+    """What ``extras`` prints is pasted into ``pip install 'findly-infra[…]'``: each name is an extra pyproject.toml
+    declares, spelled as it declares it, and one whose modules ``require_extra`` checks."""
+    import tomllib
+
+    from findly_infra.bootstrap.extras import EXTRAS
+
+    from .conftest import ROOT
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(SETTINGS) <= set(EXTRAS) <= set(declared)

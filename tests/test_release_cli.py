@@ -257,8 +257,9 @@ def test_github_deploys_where_the_trigger_matches(env: dict[str, str], tmp_path:
     assert (code, document["environment"]) == (0, "development")
     assert "environment=development" in output.read_text()
     code, document = cli({**actions, "GITHUB_REF": "refs/heads/main"}, "github", "fn-posts", "1.0.0")
-    assert code == 3  # staging, but 1.0.0 has not succeeded in development yet
-    assert document["error"]["rule"] == "promotion-order"  # type: ignore[index]
+    assert code == 6  # staging, but 1.0.0 has not succeeded in development yet: waiting for it, not refused
+    assert (document["outcome"], document["target"], document["environment"]) == ("waiting", "staging", None)
+    assert document["left"]["rollout"] == "progressing"  # type: ignore[index]
     code, document = cli(
         {**actions, "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REF": "refs/heads/main"},
         "github",

@@ -6,6 +6,7 @@ clock, where a late call analyses once, now), one driver at a time; then the com
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -267,6 +268,7 @@ def test_the_cli_carries_out_the_due_steps_and_says_when_the_next_one_is(env: di
     )
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--for", "2h")
     assert (code, document["outcome"], document["next_step_at"]) == (0, "succeeded", None)
+    assert (_outputs(tmp_path / "out")["outcome"], _outputs(tmp_path / "out")["next_step_at"]) == ("succeeded", "")
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--version", "1.0.0")
     assert (code, document["outcome"]) == (0, "succeeded")
     assert document["already"] == "the rollout of 1.0.0 in development already ended: succeeded"
@@ -280,16 +282,18 @@ def test_the_cli_exits_4_when_the_due_steps_roll_it_back(env: dict[str, str], tm
     assert _outputs(tmp_path / "out")["outcome"] == "rolled_back"
 
 
-def test_the_cli_exits_6_when_the_rollout_waits_for_a_person(env: dict[str, str]) -> None:
+def test_the_cli_exits_6_when_the_rollout_waits_for_a_person(env: dict[str, str], tmp_path: Path) -> None:
     env = {**env, "FINDLY_SCENARIO": "no-traffic"}
     assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")[0] == 0
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--for", "1h")
     assert (code, document["outcome"], document["phase"]) == (6, "stopped_for_a_person", "paused")
+    outputs = _outputs(tmp_path / "out")
+    assert (outputs["outcome"], outputs["waiting_for"]) == ("stopped_for_a_person", "person")
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due")
     assert (code, document["outcome"], document["steps"]) == (6, "stopped_for_a_person", 0)
 
 
-def test_the_cli_says_driven_elsewhere_when_another_runner_holds_the_lease(env: dict[str, str]) -> None:
+def test_the_cli_says_driven_elsewhere_when_another_runner_holds_the_lease(env: dict[str, str], tmp_path: Path) -> None:
     from findly_infra.adapters.sqlite import SqliteEventStore
 
     assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "canary")[0] == 0
@@ -307,6 +311,7 @@ def test_the_cli_says_driven_elsewhere_when_another_runner_holds_the_lease(env: 
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--for", "1h")
     assert (code, document["outcome"], document["steps"]) == (0, "driven_elsewhere", 0)
     assert document["driver"]["holder"] == "runner-7:4242"  # type: ignore[index]
+    assert (_outputs(tmp_path / "out")["outcome"], _outputs(tmp_path / "out")["steps"]) == ("driven_elsewhere", "0")
     assert document["events"] == []
 
 
@@ -318,3 +323,76 @@ def test_the_cli_refuses_for_without_due_and_a_duration_it_cannot_read(env: dict
     assert code == 2
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--watch")
     assert code == 2
+
+
+def _quick(folder: Path, seconds: int = 2) -> Path:
+    """The example platform with a canary of seconds: analysed every second, two stages of *seconds*."""
+    import re
+
+    text = EXAMPLE.read_text()
+    stages = re.search(r"  traffic_progression:\n(?:    .*\n)+", text)
+    assert stages is not None
+    quick = (
+        "  traffic_progression:\n"
+        f'    - {{stage: "Initial", canary_weight: 10, duration: "{seconds} seconds"}}\n'
+        f'    - {{stage: "Half", canary_weight: 50, duration: "{seconds} seconds"}}\n'
+        '    - {stage: "Full", canary_weight: 100, duration: "stable"}\n'
+        '  analysis: {interval: "1s"}\n'
+    )
+    (folder / "findly.yaml").write_text(text.replace(stages.group(0), quick))
+    return folder / "findly.yaml"
+
+
+def test_on_the_real_clock_due_waits_for_what_comes_due_within_for_and_no_step_comes_early(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A state that keeps real time (no ``--now``): ``--due`` analyses what is due and returns; ``--due --for`` waits
+    for the steps that come due meanwhile, in real time, each at least an interval after the one before."""
+    env = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    env["FINDLY_CONFIG"] = str(_quick(tmp_path))
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due")
+    assert (code, document["outcome"]) == (0, "progressing")
+    assert document["steps"] in (0, 1)  # one, if a second had passed already (a loaded machine)
+    assert datetime.fromisoformat(str(document["next_step_at"]).removesuffix("Z")) is not None
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--due", "--for", "30s")
+    assert (code, document["outcome"], document["phase"]) == (0, "succeeded", "succeeded")
+    events = [e for e in cli(env, "history", "fn-posts")[1]["events"] if e["version"] == "2.0.0"]  # type: ignore[index]
+    started = next(datetime.fromisoformat(e["at"]) for e in events if e["type"] == "rollout_started")
+    analysed = [datetime.fromisoformat(e["at"]) for e in events if e["type"] == "analysis_recorded"]
+    assert analysed
+    assert all(b - a >= timedelta(seconds=1) for a, b in zip([started, *analysed], analysed, strict=False))
+
+
+def test_two_runners_due_at_once_on_one_state_drive_it_once(env: dict[str, str], tmp_path: Path) -> None:
+    """Two scheduled jobs started together on one SQLite state, in real time: one carries the due steps out, the
+    other answers ``driven_elsewhere`` (or, come after the end, ``nothing_due``) — both exit 0, and no step is taken
+    twice or before its interval."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    env["FINDLY_CONFIG"] = str(_quick(tmp_path))
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    due = [sys.executable, "-m", "findly_infra", "--json", "rollout", "fn-posts", "--env", "development", "--due"]
+    runners = [
+        subprocess.Popen(
+            [*due, "--for", "30s"],
+            env={**os.environ, **env, "GITHUB_ACTIONS": "", "FINDLY_ACTOR": f"runner-{n}"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for n in (1, 2)
+    ]
+    answers = []
+    for runner in runners:
+        out, _ = runner.communicate(timeout=120)
+        answers.append((runner.returncode, json.loads(out)["outcome"]))
+    assert all(code == 0 for code, _ in answers), answers
+    assert "succeeded" in {outcome for _, outcome in answers}
+    assert {outcome for _, outcome in answers} <= {"succeeded", "driven_elsewhere", "nothing_due", "progressing"}
+    events = cli(env, "history", "fn-posts")[1]["events"]
+    analysed = [datetime.fromisoformat(e["at"]) for e in events if e["type"] == "analysis_recorded"]  # type: ignore[union-attr,index]
+    assert all(b - a >= timedelta(seconds=1) for a, b in itertools.pairwise(analysed))

@@ -161,7 +161,7 @@ class Due:
     ``stopped`` (paused or awaiting a person), ``nothing_due`` (no rollout under way) or ``driven_elsewhere``
     (another runner holds the rollout's lease: *driver*)."""
 
-    state: str
+    state: typing.Literal["progressing", "ended", "stopped", "nothing_due", "driven_elsewhere"]
     outcome: Outcome
     """The events this call recorded (every step's), the view after them, and the last step's analysis."""
     steps: int = 0
@@ -259,9 +259,10 @@ class PipelineService:
 
     # ---- reading ---------------------------------------------------------------------------
 
-    def pipeline(self, service: str) -> DeploymentPipeline:
-        """The service's pipeline as the store holds it now."""
-        return self._load(service)
+    def pipeline(self, service: str, versions: tuple[str, ...] = ()) -> DeploymentPipeline:
+        """The service's pipeline as the store holds it now (with the records of *versions* read back where a bounded
+        snapshot left them out)."""
+        return self._load(service, versions)
 
     def _load(self, service: str, versions: tuple[str, ...] = ()) -> DeploymentPipeline:
         """The pipeline at the store's version (:meth:`_fold`), judged by the policy in force."""

@@ -32,6 +32,7 @@ from findly_infra.bootstrap.settings import (
     DEFAULT_STATE,
     Settings,
     load_platform,
+    refuse_throwaway_state,
     require_platform_file,
 )
 from findly_infra.bootstrap.simulation import simulate
@@ -63,6 +64,7 @@ __all__ = [
     "needed_extras",
     "open_runtime",
     "proof_verifier",
+    "refuse_throwaway_state",
     "require_extra",
     "require_platform_file",
     "rollouts_affected",

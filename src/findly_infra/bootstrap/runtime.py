@@ -31,7 +31,7 @@ from findly_infra.bootstrap.clusters import bound_environments, workloads_for
 from findly_infra.bootstrap.google import LazySecrets, release_gated
 from findly_infra.bootstrap.identity import dead_here, proof_verifier, runner_identity
 from findly_infra.bootstrap.prometheus import prometheus_client
-from findly_infra.bootstrap.settings import Settings
+from findly_infra.bootstrap.settings import Settings, refuse_throwaway_state
 from findly_infra.bootstrap.stores import is_postgres, open_store, sqlite_path
 from findly_infra.domain.platform import Platform
 
@@ -169,6 +169,8 @@ def open_runtime(
     stack = contextlib.ExitStack()
     try:
         if store is None or cluster is None:
+            if not read_only:  # a job's throwaway state: refused before it is created
+                refuse_throwaway_state(settings)
             store, cluster = open_store(settings.state, stack, create=not read_only, timeout=settings.state_timeout)
         prometheus = None if scripted else prometheus_client(settings, platform, stack)
         durable = not isinstance(store, MemoryEventStore)

@@ -14,7 +14,14 @@ from findly_infra.application.ports import BadInputError
 from findly_infra.application.timekeeping import era_problem
 from findly_infra.domain.platform import Platform
 
-__all__ = ["DEFAULT_CONFIG", "DEFAULT_STATE", "Settings", "load_platform", "require_platform_file"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_STATE",
+    "Settings",
+    "load_platform",
+    "refuse_throwaway_state",
+    "require_platform_file",
+]
 
 
 DEFAULT_CONFIG = "findly.yaml"
@@ -69,6 +76,12 @@ class Settings:
     """Whether a platform file was named (else the embedded example may stand in where allowed)."""
     state: str = DEFAULT_STATE
     """``memory://``, a SQLite path (``sqlite://`` optional), or later ``postgresql://``."""
+    state_given: bool = False
+    """Whether the state was named (``--state``, ``FINDLY_STATE``, a command's own such as the demo's), rather than
+    the implicit default."""
+    github_actions: bool = False
+    """Whether this runs in a GitHub Actions job (``GITHUB_ACTIONS=true``): each job runs on a fresh runner, so the
+    implicit default state would die with the job (:func:`refuse_throwaway_state`)."""
     prometheus_url: str | None = None
     prometheus_token: str | None = attrs.field(default=None, repr=False)
     now: datetime | None = None
@@ -114,6 +127,8 @@ class Settings:
             config=config,
             config_given=config is not None,
             state=state or env.get("FINDLY_STATE") or DEFAULT_STATE,
+            state_given=bool(state or env.get("FINDLY_STATE")),
+            github_actions=env.get("GITHUB_ACTIONS") == "true",
             prometheus_url=prometheus_url or env.get("FINDLY_PROMETHEUS_URL") or None,
             prometheus_token=_token(env.get("FINDLY_PROMETHEUS_TOKEN"), "FINDLY_PROMETHEUS_TOKEN"),
             now=_time(now_text, "--now" if now else "FINDLY_NOW") if now_text else None,
@@ -194,3 +209,17 @@ def _flag(text: str | None, name: str) -> bool:
     if text in (None, "", "0", "1"):
         return text == "1"
     raise BadInputError(f"{name} is 1 (on) or 0 (off), got {text[:40]!r}")
+
+
+def refuse_throwaway_state(settings: Settings) -> None:
+    """Refuse (bad input, exit 2), in a GitHub Actions job, a command that writes to the implicit default state: a
+    SQLite file on the runner, which dies with the job — what it records would be gone, and the next job (another
+    fresh runner) would not see it (a staging job refused by ``promotion-order``, an approve job with no state). A
+    state named on purpose (``--state``, ``FINDLY_STATE``: PostgreSQL, or even a SQLite file or ``memory://``) goes."""
+    if settings.github_actions and not settings.state_given:
+        raise BadInputError(
+            f"GITHUB_ACTIONS=true and no state is named: the default, {DEFAULT_STATE}, would be a file on this runner, "
+            "and each job runs on a fresh runner, so what this command records would be gone when the job ends and "
+            "no other job would see it. Set FINDLY_STATE to your team's postgresql://… (a repository secret), or "
+            "pass --state explicitly to keep a state on this runner"
+        )

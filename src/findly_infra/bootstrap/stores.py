@@ -15,7 +15,7 @@ from findly_infra.application.integrity import Anchor, SnapshotVerdict, StreamVe
 from findly_infra.application.ports import BadInputError, EventStore, StateError, Workloads
 from findly_infra.application.redaction import redact_url
 from findly_infra.bootstrap.extras import require_extra
-from findly_infra.bootstrap.settings import Settings
+from findly_infra.bootstrap.settings import Settings, refuse_throwaway_state
 from findly_infra.domain.events import Event
 
 __all__ = [
@@ -252,6 +252,8 @@ def _nothing_to_verify(store: Any, where: str, snapshotted: set[str], anchors: S
 def state_store(settings: Settings, *, read_only: bool = False) -> Iterator[EventStore]:
     """The store the settings name, alone: no runtime, no decision on how it keeps time (``state export`` and
     ``state import``, which carry the export's)."""
+    if not read_only:  # a job's throwaway state: refused before it is created
+        refuse_throwaway_state(settings)
     with contextlib.ExitStack() as stack:
         store, _ = open_store(settings.state, stack, create=not read_only, timeout=settings.state_timeout)
         yield store
@@ -260,6 +262,7 @@ def state_store(settings: Settings, *, read_only: bool = False) -> Iterator[Even
 def migrate_state(settings: Settings) -> tuple[str, int, int]:
     """Bring the state's schema to this version's: (where, the version found, the version now). SQLite states are
     brought up to date when opened; a PostgreSQL one by this (or by its first writing command)."""
+    refuse_throwaway_state(settings)  # a job's throwaway state: nothing to migrate, and nothing to create
     if is_postgres(settings.state):
         store = postgres_store(settings.state, create=False, timeout=settings.state_timeout)
         try:

@@ -69,7 +69,7 @@ class Context:
         """Keep state at *url* instead of where the flags say, from virtual time *now* (the demo's own store)."""
         import attrs
 
-        self._settings = attrs.evolve(self.settings, state=url, now=now)
+        self._settings = attrs.evolve(self.settings, state=url, state_given=True, now=now)
 
     def platform(self, *, embedded_example: bool = False) -> Platform:
         from findly_infra.bootstrap import load_platform

@@ -110,7 +110,7 @@ def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = Fa
         "--state",
         metavar="URL",
         help="where state is kept: a SQLite file (default .findly/state.sqlite3; $FINDLY_STATE), postgresql://… (a "
-        "team's, shared by every runner) or memory://",
+        "team's, shared by every runner) or memory://; in a GitHub Actions job a command that writes needs it named",
         **unset,
     )
     group.add_argument(

@@ -230,18 +230,18 @@ def outcome_outputs(result: Outcome, simulated: Sequence[str] = (), **extra: str
     what it needs and the sentence saying what would unblock it), and whether any of it was simulated."""
     view = result.view
     waiting = view.waiting_for
-    github_output(
-        phase=view.phase.value,
-        serving_version=view.serving.version if view.serving else "",
-        serving_weight=str(view.serving.weight if view.serving else 0),
-        candidate_version=view.candidate.version if view.candidate else "",
-        candidate_weight=str(view.candidate.weight if view.candidate else 0),
-        waiting_for=waiting.kind.value if waiting else "",
-        waiting_needs=",".join(waiting.needs) if waiting else "",
-        waiting_message=waiting.message if waiting else "",
-        simulated=str(bool(simulated)).lower(),
-        **extra,
-    )
+    outputs = {
+        "phase": view.phase.value,
+        "serving_version": view.serving.version if view.serving else "",
+        "serving_weight": str(view.serving.weight if view.serving else 0),
+        "candidate_version": view.candidate.version if view.candidate else "",
+        "candidate_weight": str(view.candidate.weight if view.candidate else 0),
+        "waiting_for": waiting.kind.value if waiting else "",
+        "waiting_needs": ",".join(waiting.needs) if waiting else "",
+        "waiting_message": waiting.message if waiting else "",
+        "simulated": str(bool(simulated)).lower(),
+    }
+    github_output(**{**outputs, **extra})  # *extra* says more than the view (github: what is left before staging)
 
 
 def simulation_notice(simulated: Sequence[str], scenario: str) -> str:

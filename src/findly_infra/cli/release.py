@@ -29,6 +29,7 @@ from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_DEPENDENCY, EXIT_FAILED,
 if TYPE_CHECKING:
     from findly_infra.application.service import Outcome
     from findly_infra.bootstrap import Runtime
+    from findly_infra.domain.arrival import LeftBefore
 
 __all__ = ["COMMANDS"]
 
@@ -102,7 +103,14 @@ def _deploy(context: Context) -> int:
 
 
 def _present(
-    context: Context, runtime: Runtime, result: Outcome, text: str, *, watched: bool = False, **outputs: str
+    context: Context,
+    runtime: Runtime,
+    result: Outcome,
+    text: str,
+    *,
+    watched: bool = False,
+    said: dict[str, Any] | None = None,
+    **outputs: str,
 ) -> None:
     """A release command's outcome everywhere it goes: GitHub outputs, what of it was simulated (said out loud on
     stderr, as an annotation and in the summary — a watch said it when it began), then the text or the JSON."""
@@ -113,7 +121,7 @@ def _present(
     present.outcome_outputs(result, simulated, **outputs)
     if not watched:
         present.say_simulated(simulated, runtime.scenario, context.json)
-    context.emit(present.outcome_json(result, simulated), text)
+    context.emit({**present.outcome_json(result, simulated), **(said or {})}, text)
 
 
 def _simulated(runtime: Runtime, result: Outcome) -> tuple[str, ...]:
@@ -468,7 +476,7 @@ def _rollout_due(context: Context, runtime: Runtime) -> int:
     again = f"`findly-infra rollout {service} --env {env} --due`"
     next_at = due.next_step_at.isoformat(timespec="seconds") + "Z" if due.next_step_at else ""
     steps = f"{due.steps} analysis step{'s' if due.steps != 1 else ''} carried out"
-    code, result = EXIT_OK, due.state
+    code, result = EXIT_OK, str(due.state)
     if due.state == "progressing":
         text = (
             f"{service} in {env}: {steps}; still {present.view_text(view)}: next analysis at {next_at}; "
@@ -921,9 +929,11 @@ def _github_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _github(context: Context) -> int:
-    """Read GITHUB_EVENT_NAME and GITHUB_REF; deploy where a trigger matches (production only by promotion)."""
-    from findly_infra.application.github import environment_for_event
+    """Read GITHUB_EVENT_NAME and GITHUB_REF; deploy where a trigger matches (production only by promotion) — or, for
+    a version that never ran in the environment before that one, there first, saying what is left (exit 6)."""
+    from findly_infra.application.github import arrival, environment_for_event, left_for
     from findly_infra.application.ports import BadInputError
+    from findly_infra.application.service import PolicyRefusedError
 
     args = context.args
     event, ref = os.environ.get("GITHUB_EVENT_NAME", ""), os.environ.get("GITHUB_REF", "")
@@ -932,30 +942,98 @@ def _github(context: Context) -> int:
             "github reads GITHUB_EVENT_NAME and GITHUB_REF, which are not set (is this GitHub Actions?)"
         )
     platform = context.platform()
-    environment = environment_for_event(platform, event, ref, default_branch=args.default_branch)
-    if environment is None:
+    target = environment_for_event(platform, event, ref, default_branch=args.default_branch)
+    if target is None:
         context.emit(
             {"environment": None, "outcome": "nothing to do"},
             f"no environment is deployed on {event} of {ref}: nothing to do",
         )
         present.github_output(outcome="skipped", phase="idle", version=args.version)
         return EXIT_OK
+    service, version = args.service, args.version
     runtime, actor, identity = context.acting(
-        platform, environment, service=args.service, moves=environment, purpose=("promote", args.version)
+        platform, target, service=service, moves=target, purpose=("promote", version)
     )
-    outcome = runtime.service.deploy(
-        args.service, args.version, environment, actor=actor, strategy=args.strategy, identity=identity
-    )
+    environment = arrival(runtime.service, service, target, version)
+    if environment != target:  # it never ran where it comes from: there first (acting there, as there)
+        runtime, actor, identity = context.acting(
+            platform, environment, service=service, moves=environment, purpose=("promote", version)
+        )
+    try:
+        outcome = runtime.service.deploy(
+            service, version, environment, actor=actor, strategy=args.strategy, identity=identity
+        )
+    except PolicyRefusedError as refused:
+        left = left_for(runtime.service, service, target, version)
+        if refused.refusal.rule not in ("promotion-order", "required-tests") or left is None or not left.waits:
+            raise
+        return _github_waits(context, runtime, trigger=f"{event} of {ref}", target=target, outcome=None, left=left)
+    said = f"{event} of {ref}: {service} {version} -> {environment}: {present.view_text(outcome.view)}"
+    left = left_for(runtime.service, service, target, version) if environment != target else None
+    if left is not None and left.waits and outcome.phase.active:
+        return _github_waits(context, runtime, trigger=f"{event} of {ref}", target=target, outcome=outcome, left=left)
+    failed = outcome.phase.value in ("rolled_back", "aborted")  # the cluster could not run it
     _present(
         context,
         runtime,
         outcome,
-        f"{event} of {ref}: {args.service} {args.version} -> {environment}: {present.view_text(outcome.view)}",
-        version=args.version,
-        outcome="started",
+        said,
+        version=version,
+        outcome="rolled_back" if failed else "started",
         environment=environment,
+        target=target,
+        said={"outcome": "rolled_back" if failed else "started", "target": target},
     )
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _github_waits(
+    context: Context, runtime: Runtime, *, trigger: str, target: str, outcome: Outcome | None, left: LeftBefore
+) -> int:
+    """``github``'s answer when the version cannot enter *target* yet: what is left in the environment before it (its
+    rollout there, its suites), and how to do it — exit 6, waiting for evidence. *outcome*: its deployment there,
+    made just now (``None``: nothing deployed, it is there already)."""
+    args = context.args
+    service, version, previous = args.service, args.version, left.previous
+    how = []
+    if left.rollout is not None:
+        how.append(f"`findly-infra rollout {service} --env {previous} --watch` (or --due)")
+    if left.suites:
+        how.append(f"`findly-infra record {service} {version} --env {previous} --suite SUITE --junit REPORT`")
+    again = f"`findly-infra github {service} {version}` again"
+    waiting = f"{version} needs {left.describe()} before {target}: {' and '.join(how)}, then run {again}"
+    if outcome is not None:
+        done = f"{version} never ran in {previous}, which comes before {target}: deployed there first"
+        text = f"{trigger} maps to {target}; {done} ({present.view_text(outcome.view)}). {waiting}"
+    else:
+        text = f"{trigger} maps to {target}; waiting: {waiting}"
+    present.annotate("warning", text)
+    needs = [*(["rollout"] if left.rollout is not None else []), *left.suites]
+    outputs = {
+        "version": version,
+        "environment": previous if outcome is not None else "",
+        "target": target,
+        "outcome": "started" if outcome is not None else "waiting",
+        "waiting_for": "evidence",
+        "waiting_needs": ",".join(needs),
+        "waiting_message": waiting,
+    }
+    document: dict[str, Any] = {
+        "target": target,
+        "environment": previous if outcome is not None else None,
+        "outcome": outputs["outcome"],
+        "left": {"environment": previous, "rollout": left.rollout, "suites": list(left.suites), "message": waiting},
+    }
+    if outcome is not None:
+        simulated = _simulated(runtime, outcome)
+        present.outcome_outputs(outcome, simulated, **outputs)
+        present.say_simulated(simulated, runtime.scenario, context.json)
+        document = {**present.outcome_json(outcome, simulated), **document}
+    else:
+        present.github_output(**outputs)
+        document = {**present.view_json(runtime.service.view(service, previous)), **document}
+    context.emit(document, text)
+    return EXIT_STOPPED
 
 
 COMMANDS = (

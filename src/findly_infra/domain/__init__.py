@@ -90,6 +90,9 @@ _EXPORTS = {
     "Lease": "findly_infra.domain.lease",
     "lease_after": "findly_infra.domain.lease",
     "cadence_anchor": "findly_infra.domain.cadence",
+    "LeftBefore": "findly_infra.domain.arrival",
+    "arrival_for_event": "findly_infra.domain.arrival",
+    "left_before": "findly_infra.domain.arrival",
     "next_analysis_at": "findly_infra.domain.cadence",
     "restarts_cadence": "findly_infra.domain.cadence",
     "Fence": "findly_infra.domain.lease",
@@ -396,6 +399,7 @@ __all__ = [
     "LabelSelector",
     "LatencyObjective",
     "Lease",
+    "LeftBefore",
     "MachineType",
     "ManagedSecret",
     "MetricCriterion",
@@ -491,6 +495,7 @@ __all__ = [
     "adopt",
     "adoption_checks",
     "allowed_readers",
+    "arrival_for_event",
     "audit_secrets",
     "bounded_records",
     "budget_status",
@@ -518,6 +523,7 @@ __all__ = [
     "judge_triggers",
     "kubernetes_principal",
     "lease_after",
+    "left_before",
     "live_versions",
     "measured_metrics",
     "metric_kind",
@@ -587,6 +593,7 @@ if TYPE_CHECKING:
         request_proven,
         same_actor,
     )
+    from findly_infra.domain.arrival import LeftBefore, arrival_for_event, left_before
     from findly_infra.domain.cadence import cadence_anchor, next_analysis_at, restarts_cadence
     from findly_infra.domain.checks import (
         RULES,

@@ -233,13 +233,14 @@ def test_a_long_canary_is_carried_on_by_the_scheduled_job(
     repo: Repository, make_runner: MakeRunner, pg_url: str
 ) -> None:
     """Issue 25: a real-time production canary held a runner for an hour: the production job advances it for a
-    while (here 1 s of a 6 s canary, as 10 minutes of an hour's), and scheduled runs carry out the steps due since,
-    each returning at once; the lease makes a run beside another safe."""
+    while (here 1 s of a 6 s canary, as 10 minutes of an hour's), and scheduled runs carry out the steps due since
+    and those of their next minutes (here 1 s each), then return; the lease makes a run beside another safe."""
     text = UNDER_TEST.read_text()
     assert "--for\n            10m\n" in text
-    runner = make_runner(
-        repo, text.replace("--for\n            10m\n", "--for\n            1s\n"), secrets={"FINDLY_STATE": pg_url}
-    )
+    assert "--for\n            4m\n" in text
+    shortened = text.replace("--for\n            10m\n", "--for\n            1s\n")
+    shortened = shortened.replace("--for\n            4m\n", "--for\n            1s\n")
+    runner = make_runner(repo, shortened, secrets={"FINDLY_STATE": pg_url})
     repo.commit(
         "main", "production without approvals: not what this test is about", {"findly.yaml": weakened(quick_platform())}
     )

@@ -111,27 +111,33 @@ def test_every_rule_is_documented() -> None:
 
 
 def test_the_github_actions_workflow_parses_and_its_commands_are_real() -> None:
+    """The release workflow (examples/workflows/release.yml, which docs/github-actions.md links): each command it
+    gives the Action, one argument per line, and each it runs from a script, parses as findly-infra's."""
     import shlex
 
     import yaml
 
     from findly_infra.cli.parser import build_parser
 
-    page = (ROOT / "docs" / "github-actions.md").read_text()
-    (workflow_text,) = re.findall(r"```yaml\n(.*?)```", page, re.S)
-    workflow = yaml.safe_load(workflow_text)
+    workflow = yaml.safe_load((ROOT / "examples" / "workflows" / "release.yml").read_text())
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    values = {"${{ env.SERVICE }}": "fn-posts", "${{ env.VERSION }}": "1.0.0"}
     commands = [
-        line.strip()
+        [values.get(line.strip(), line.strip()) for line in step["with"]["args"].splitlines() if line.strip()]
+        for step in steps
+        if str(step.get("uses", "")).startswith("findly-now/findly-infra@")
+    ]
+    commands += [
+        shlex.split(line.strip().replace('"$VERSION"', "1.0.0").replace('"$suite"', "unit"))[1:]
         for step in steps
         for line in str(step.get("run", "")).splitlines()
-        if line.strip().startswith("findly-infra")
+        if line.strip().startswith('"$FINDLY_BIN/findly-infra"')
     ]
-    assert len(commands) >= 8
-    for command in commands:
-        words = shlex.split(command.replace('"$VERSION"', "1.0.0").replace('"$suite"', "unit"))
-        args = build_parser().parse_args(words[1:])
-        assert args.command in ("validate", "deploy", "promote", "rollout", "record", "approve", "state"), command
+    assert len(commands) >= 10
+    for words in commands:
+        args = build_parser().parse_args(words)
+        assert args.command in ("deploy", "promote", "rollout", "record", "approve", "state"), words
+    assert "findly-infra/blob/main/examples/workflows/release.yml" in (ROOT / "docs" / "github-actions.md").read_text()
 
 
 def test_the_prometheus_pages_configuration_loads_as_written() -> None:

@@ -783,7 +783,8 @@ def _github_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--default-branch",
         default=os.environ.get("FINDLY_DEFAULT_BRANCH", "main"),
-        help="the branch whose pushes deploy to development (default: $FINDLY_DEFAULT_BRANCH, else main)",
+        help="the repository's default branch: 'Merge to main branch' is a push to it, 'Push to feature branches' "
+        "a push to any other (default: $FINDLY_DEFAULT_BRANCH, else main)",
     )
 
 

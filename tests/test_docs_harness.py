@@ -101,6 +101,16 @@ def test_a_line_may_hold_any_text_where_the_page_shows_an_ellipsis() -> None:
     assert not matches(["a (b)"], ["a (c)"])
 
 
+def test_a_step_prints_what_the_page_shows_and_nothing_after_it() -> None:
+    """A line printed after the last one a page shows (a stderr notice the page hides from nobody) fails the step;
+    a page that shows nothing checks nothing."""
+    from tests.docs_examples import matches
+
+    assert not matches(["shown"], ["shown", "simulated: time is virtual"])
+    assert matches(["shown", "..."], ["shown", "simulated: time is virtual"])
+    assert matches([], ["anything"])
+
+
 def test_the_users_environment_holds_none_of_ours(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """What would make a page pass here and fail for a reader — a state, an actor, a kubeconfig, a PostgreSQL
     password, a Google credential, a GitHub token, a PYTHONPATH reaching the checkout — is not in a page's shell."""

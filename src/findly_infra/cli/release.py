@@ -239,7 +239,8 @@ def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--watch",
         action="store_true",
-        help="analyse every interval until the rollout ends (exit 0, or 4 rolled back) or stops for a person (6)",
+        help="analyse every interval until the rollout ends (exit 0, or 4 rolled back or aborted) or stops for a "
+        "person (6)",
     )
     parser.add_argument(
         "--version",
@@ -870,7 +871,7 @@ COMMANDS = (
     Command("history", "the service's events: the audit trail", _history_arguments, _history),
     Command(
         "simulate",
-        "a release in memory and virtual time against scripted metrics",
+        "a release in memory and virtual time, judged on scripted metrics (or on Prometheus's record with --replay)",
         _with(_arguments("service"), _simulate_arguments),
         _simulate,
     ),

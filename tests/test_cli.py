@@ -151,3 +151,35 @@ def test_main_can_be_called_in_process() -> None:
     out = io.StringIO()
     assert main(["--json", "validate", str(EXAMPLE)], out=out) == 0
     assert json.loads(out.getvalue())["ok"] is True
+
+
+def _help(*command: str) -> str:
+    """A command's ``--help``, its words on one line (argparse wraps them to the terminal)."""
+    import argparse
+
+    from findly_infra.cli.parser import build_parser
+
+    parser = build_parser(command[0] if command else None)
+    for name in command:  # down the subcommands: the parser each one declares
+        (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = subparsers.choices[name]
+    return " ".join(parser.format_help().split())
+
+
+def test_the_help_says_every_command_that_exits_7() -> None:
+    """Exit 7 is not only diff's: cluster plan's drift, secrets audit's findings and secrets grant --dry-run's
+    something to grant end so too (cli/cluster_commands.py, gke_commands.py, secrets_commands.py: EXIT_DRIFT)."""
+    epilog = _help()
+    codes = epilog[epilog.index("Exit codes:") :]
+    seven = codes[codes.index(" 7 ") : codes.index(" 1 a bug")]
+    for command in ("diff", "cluster plan", "secrets audit", "secrets grant --dry-run"):
+        assert command in seven, (command, seven)
+
+
+def test_the_options_help_says_what_the_code_does() -> None:
+    # the project as bootstrap.google.google_project decides it
+    assert "gke_cluster.project, else $FINDLY_GCP_PROJECT, else the credentials'" in _help("cluster", "plan")
+    assert "(exit 0, or 4 rolled back or aborted)" in _help("rollout")  # an aborted watch is 4 too
+    assert "with --replay" in _help()  # simulate judges on Prometheus's record with --replay, not scripted metrics
+    github = _help("github")
+    assert "'Merge to main branch' is a push to it, 'Push to feature branches' a push to any other" in github

@@ -5,6 +5,7 @@ every process the page started stopped at its end, and a user's environment with
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -101,6 +102,16 @@ def test_a_line_may_hold_any_text_where_the_page_shows_an_ellipsis() -> None:
     assert not matches(["a (b)"], ["a (c)"])
 
 
+def test_a_step_prints_what_the_page_shows_and_nothing_after_it() -> None:
+    """A line printed after the last one a page shows (a stderr notice the page hides from nobody) fails the step;
+    a page that shows nothing checks nothing."""
+    from tests.docs_examples import matches
+
+    assert not matches(["shown"], ["shown", "simulated: time is virtual"])
+    assert matches(["shown", "..."], ["shown", "simulated: time is virtual"])
+    assert matches([], ["anything"])
+
+
 def test_the_users_environment_holds_none_of_ours(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """What would make a page pass here and fail for a reader — a state, an actor, a kubeconfig, a PostgreSQL
     password, a Google credential, a GitHub token, a PYTHONPATH reaching the checkout — is not in a page's shell."""
@@ -131,3 +142,33 @@ def test_a_page_runs_in_its_own_process_group(tmp_path: Path) -> None:
         assert os.getpgid(shell.process.pid) == shell.process.pid != os.getpgid(0)
     with pytest.raises(ProcessLookupError):
         os.killpg(shell.process.pid, 0)
+
+
+@pytest.mark.parametrize("page", ["prometheus.md", "simulation.md", "state-and-evidence.md"])
+def test_a_page_that_starts_a_real_server_checks_it_still_serves_before_reading_it(page: str) -> None:
+    """Debian's prometheus and postgresql packages start their own servers on 9090 and 5432 at install: a launcher
+    started in the background on a taken port ends at once (exit 2), and a reader's next commands would read the
+    system's empty server. So the page's step right after the launcher's exports the one address it printed, and the
+    next one (``kill -0 %1``) fails loudly when the launcher has ended — before any command reads a server."""
+    from tests.docs_examples import pages
+
+    steps = [step.command for block in pages()[page] for step in block.steps]
+    (start,) = [n for n, command in enumerate(steps) if re.match(r"python -m findly_infra\.testing\.\w+ ", command)]
+    assert steps[start + 1].startswith(("export FINDLY_PROMETHEUS_URL=", "export FINDLY_STATE=")), steps[start + 1]
+    assert steps[start + 2].startswith("kill -0 %1"), steps[start + 2]
+
+
+def test_a_launcher_on_a_taken_port_is_caught_by_the_pages_next_line(tmp_path: Path) -> None:
+    """As a reader runs it — no one waiting on the launcher's lines — a launcher that found its port taken has ended
+    with its error, and the page's ``kill -0 %1`` exits 1: the page stops there, not on a wrong verdict further on."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        launcher = f"{sys.executable} -m findly_infra.testing.prometheus --port {port} --example &"
+        with Shell(tmp_path, user_environment(tmp_path)) as shell:
+            shell.run(_block(0, (launcher, ("...",), 0)))  # "..." : matched at once, as by a reader not waiting
+            shell.run(_block(1, ("wait %1", (), 2)))  # it ends by itself: exit 2, the port taken (its error: its own)
+            shell.run(_block(2, ("kill -0 %1", ("bash: line …: kill: %1: no such job",), 1)))

@@ -181,7 +181,7 @@ def test_seed_notations_read_as_meant() -> None:
     assert FailureHandling.parse_threshold("2 failed criteria") == 2
     assert TrafficSplit.parse("0% blue, 100% green (internal traffic)").audience == "internal traffic"
     assert DeploymentTrigger.parse("Manual promotion from staging").source == "staging"
-    assert DeploymentTrigger.parse("Merge to main branch").branch == "main"
+    assert DeploymentTrigger.parse("Merge to main branch").branch is None  # the default branch, whatever its name
     assert DeploymentTrigger.parse("Push to feature branches") == DeploymentTrigger(TriggerKind.PUSH)
     assert parse_objective("99.9%") == AvailabilityObjective(Percentage(99.9))
     assert isinstance(parse_objective("< 0.1% error rate"), ErrorRateObjective)

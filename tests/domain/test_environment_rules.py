@@ -77,8 +77,12 @@ def test_services() -> None:
         ("pushes to any feature branch", DeploymentTrigger(TriggerKind.PUSH)),
         ("Push to branch release/*", DeploymentTrigger(TriggerKind.PUSH, branch="release/*")),
         ("push to the develop branch", DeploymentTrigger(TriggerKind.PUSH, branch="develop")),
-        ("Merge to main branch", DeploymentTrigger(TriggerKind.MERGE, branch="main")),
+        ("Merge to main branch", DeploymentTrigger(TriggerKind.MERGE)),
+        ("merge into the main branch", DeploymentTrigger(TriggerKind.MERGE)),
+        ("Merge to the default branch", DeploymentTrigger(TriggerKind.MERGE)),
+        ("Merge to branch main", DeploymentTrigger(TriggerKind.MERGE, branch="main")),
         ("merges into the branch trunk", DeploymentTrigger(TriggerKind.MERGE, branch="trunk")),
+        ("Merge to trunk branch", DeploymentTrigger(TriggerKind.MERGE, branch="trunk")),
         ("Manual promotion from staging", DeploymentTrigger(TriggerKind.PROMOTION, source="staging")),
         ("promotion", DeploymentTrigger(TriggerKind.PROMOTION)),
         ("  Manual   promotion  ", DeploymentTrigger(TriggerKind.PROMOTION)),
@@ -98,6 +102,9 @@ def test_deployment_triggers_refused_and_written() -> None:
     assert PUSH.format() == "Push to feature branches"
     assert DeploymentTrigger(TriggerKind.PUSH, branch="release/*").format() == "Push to branch release/*"
     assert DeploymentTrigger(TriggerKind.MERGE, branch="main").format() == "Merge to branch main"
+    assert DeploymentTrigger(TriggerKind.MERGE).format() == "Merge to main branch"
+    for trigger in (DeploymentTrigger(TriggerKind.MERGE), DeploymentTrigger(TriggerKind.MERGE, branch="main")):
+        assert DeploymentTrigger.parse(trigger.format()) == trigger  # written as read
     assert DeploymentTrigger(TriggerKind.PROMOTION).format() == "Manual promotion"
     assert str(DeploymentTrigger(TriggerKind.PROMOTION, source="dev")) == "Manual promotion from dev"
 
@@ -127,6 +134,33 @@ def test_which_push_a_trigger_takes(
     trigger: DeploymentTrigger, event: str, ref: str, default: str, expected: bool
 ) -> None:
     assert trigger.matches(event, ref, default_branch=default) is expected
+
+
+_BRANCH = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}(/[A-Za-z0-9._-]{1,10})?", fullmatch=True)
+
+
+@given(default=_BRANCH, other=_BRANCH)
+def test_the_main_branch_is_the_default_branch_whatever_it_is_called(default: str, other: str) -> None:
+    """ "Merge to main branch" (as the seed writes it) is a push to the DEFAULT branch, as "feature branches" are every
+    other one: with `--default-branch trunk`, a push to trunk is the merge and not a feature push, and a push to any
+    other branch (main included) the reverse — the two triggers never both take a push, and one always does."""
+    merge = DeploymentTrigger.parse("Merge to main branch")
+    feature = DeploymentTrigger.parse("Push to feature branches")
+    on_default = f"refs/heads/{default}"
+    assert merge.matches("push", on_default, default_branch=default)
+    assert not feature.matches("push", on_default, default_branch=default)
+    if other != default:
+        assert not merge.matches("push", f"refs/heads/{other}", default_branch=default)
+        assert feature.matches("push", f"refs/heads/{other}", default_branch=default)
+
+
+@given(default=_BRANCH, named=_BRANCH)
+def test_a_merge_to_a_named_branch_takes_that_branch_whatever_the_default(default: str, named: str) -> None:
+    """ "Merge to branch X" names X: a push to X, and to no other branch, whatever the default branch is."""
+    merge = DeploymentTrigger.parse(f"Merge to branch {named}")
+    assert merge.matches("push", f"refs/heads/{named}", default_branch=default)
+    if default != named:
+        assert not merge.matches("push", f"refs/heads/{default}", default_branch=default)
 
 
 def test_the_default_branch_is_main() -> None:

@@ -69,11 +69,13 @@ def test_the_local_trial_steps_start_the_server_the_example_uses(tmp_path: Path)
         project.mkdir()
         url = f"postgresql://findly@127.0.0.1:{port}/findly"
         (block,) = [block for block in pages()["state-and-evidence.md"] if POSTGRES in block.text]
-        # the page's example without the lines that start and stop a server of its own: this one was started by hand
+        # the page's example without the lines that start, check and stop a server of its own: this one was started by
+        # hand
         steps = [
             step
             for step in block.steps
-            if "findly_infra.testing.postgresql" not in step.command and not step.command.startswith("kill %1")
+            if "findly_infra.testing.postgresql" not in step.command
+            and not step.command.startswith(("kill %1", "kill -0 %1"))
         ]
         started_by_hand = attrs.evolve(block, steps=tuple(steps))
         run_page([started_by_hand], project, user_environment(tmp_path), replace={POSTGRES: url})

@@ -21,7 +21,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     ):
         action = actions.add_parser(name, help=summary)
         action.add_argument(
-            "--project", help="the Google Cloud project (default: gke_cluster.project, the credentials')"
+            "--project",
+            help="the Google Cloud project (default: gke_cluster.project, else $FINDLY_GCP_PROJECT, else the "
+            "credentials')",
         )
         action.add_argument(
             "--delete-pools", action="store_true", help="delete node pools the file does not list (else kept, shown)"

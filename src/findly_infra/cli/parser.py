@@ -82,7 +82,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             description="Orchestrates the deployments of the Findly Now microservices.",
             epilog="Exit codes: 0 done, 2 bad input, 3 refused by policy, 4 rolled back or aborted (or not ready), "
             "5 dependency unreachable, 6 stopped for a person (paused, awaiting approval or evidence), "
-            "7 the cluster differs (diff), 1 a bug.",
+            "7 a difference or findings (diff and cluster plan: the cluster differs from the file; secrets audit: "
+            "findings; secrets grant --dry-run: something to grant), 1 a bug.",
         )
         parser.add_argument("--version", action="version", version=f"findly-infra {__version__}")
         _global_options(parser)

@@ -248,7 +248,8 @@ def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument(
         "--watch",
         action="store_true",
-        help="analyse every interval until the rollout ends (exit 0, or 4 rolled back) or stops for a person (6)",
+        help="analyse every interval until the rollout ends (exit 0, or 4 rolled back or aborted) or stops for a "
+        "person (6)",
     )
     mode.add_argument(
         "--due",
@@ -924,7 +925,8 @@ def _github_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--default-branch",
         default=os.environ.get("FINDLY_DEFAULT_BRANCH", "main"),
-        help="the branch whose pushes deploy to development (default: $FINDLY_DEFAULT_BRANCH, else main)",
+        help="the repository's default branch: 'Merge to main branch' is a push to it, 'Push to feature branches' "
+        "a push to any other (default: $FINDLY_DEFAULT_BRANCH, else main)",
     )
 
 
@@ -1080,7 +1082,7 @@ COMMANDS = (
     Command("history", "the service's events: the audit trail", _history_arguments, _history),
     Command(
         "simulate",
-        "a release in memory and virtual time against scripted metrics",
+        "a release in memory and virtual time, judged on scripted metrics (or on Prometheus's record with --replay)",
         _with(_arguments("service"), _simulate_arguments),
         _simulate,
     ),

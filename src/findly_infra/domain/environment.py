@@ -90,6 +90,7 @@ class TriggerKind(enum.Enum):
 _PUSH_FEATURE = re.compile(r"^push(?:es)?\s+to\s+(?:any\s+)?feature\s+branch(?:es)?$", re.I)
 _PUSH = re.compile(r"^push(?:es)?\s+to\s+(?:the\s+)?(?:branch\s+)?([\w./*-]+?)(?:\s+branch)?$", re.I)
 _MERGE = re.compile(r"^merge(?:s)?\s+(?:in)?to\s+(?:the\s+)?(?:branch\s+)?([\w./*-]+?)(?:\s+branch)?$", re.I)
+_MERGE_DEFAULT = re.compile(r"^merge(?:s)?\s+(?:in)?to\s+(?:the\s+)?(?:main|default)(?:\s+branch)?$", re.I)
 _PROMOTION = re.compile(r"^(?:manual\s+)?promotion(?:\s+from\s+([\w-]+))?$|^manual$", re.I)
 
 
@@ -97,8 +98,9 @@ _PROMOTION = re.compile(r"^(?:manual\s+)?promotion(?:\s+from\s+([\w-]+))?$|^manu
 class DeploymentTrigger:
     """What brings a version into an environment.
 
-    ``Push to feature branches`` (``branch`` is ``None``: any branch but the main one),
-    ``Push to branch release/*``, ``Merge to main branch``, ``Manual promotion from staging``
+    ``Push to feature branches`` (``branch`` is ``None``: any branch but the default one),
+    ``Push to branch release/*``, ``Merge to main branch`` (``branch`` is ``None``: the default branch, whatever it
+    is called — ``--default-branch``), ``Merge to branch X`` (X by name), ``Manual promotion from staging``
     (``source`` names the environment it comes from), or ``Manual``.
     """
 
@@ -115,6 +117,8 @@ class DeploymentTrigger:
         text = " ".join(raw.split())
         if _PUSH_FEATURE.match(text):
             return cls(TriggerKind.PUSH)
+        if _MERGE_DEFAULT.match(text):  # "the main branch" is the repository's default one, as for feature branches
+            return cls(TriggerKind.MERGE)
         if match := _MERGE.match(text):
             return cls(TriggerKind.MERGE, branch=match.group(1))
         if match := _PUSH.match(text):
@@ -126,8 +130,9 @@ class DeploymentTrigger:
     def matches(self, event_name: str, ref: str, *, default_branch: str = "main") -> bool:
         """Whether a GitHub event (``GITHUB_EVENT_NAME``, ``GITHUB_REF``) triggers this deployment.
 
-        A merge is a push to the merged-into branch; "feature branches" are all branches but the
-        default one; promotions are never triggered by an event.
+        A merge is a push to the merged-into branch: "the main branch" is the *default_branch*, a named branch
+        only that one; "feature branches" are all branches but the default one; promotions are never triggered by
+        an event.
         """
         if self.kind is TriggerKind.PROMOTION or event_name != "push" or not ref.startswith("refs/heads/"):
             return False
@@ -142,7 +147,7 @@ class DeploymentTrigger:
         if self.kind is TriggerKind.PUSH:
             return "Push to feature branches" if self.branch is None else f"Push to branch {self.branch}"
         if self.kind is TriggerKind.MERGE:
-            return f"Merge to branch {self.branch}"
+            return "Merge to main branch" if self.branch is None else f"Merge to branch {self.branch}"
         return "Manual promotion" if self.source is None else f"Manual promotion from {self.source}"
 
     def __str__(self) -> str:

@@ -327,7 +327,7 @@ def environments_chain(
             if index == 0:
                 trigger = DeploymentTrigger(TriggerKind.PUSH, data.draw(st.sampled_from([None, "develop"])))
             elif index == 1 and data.draw(st.booleans()):
-                trigger = DeploymentTrigger(TriggerKind.MERGE, "main")
+                trigger = DeploymentTrigger(TriggerKind.MERGE)
             else:
                 trigger = DeploymentTrigger(TriggerKind.PROMOTION, source=names[index - 1])
             approvers = tuple(data.draw(st.lists(st.sampled_from(groups), unique=True))) if groups else ()

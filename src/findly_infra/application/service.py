@@ -940,7 +940,8 @@ class PipelineService:
                     raise PolicyRefusedError(Refusal(POLICY_IN_FORCE, reading.anchor_problem))
                 return _NOTHING_ADOPTED, reading
             if reading.in_force is proposed or reading.in_force == proposed:  # the file's policy is in force
-                self._refuse_frozen(reading, environment if governs else None)
+                if governs:
+                    self._refuse_frozen(reading, environment)
                 return _NOTHING_ADOPTED, reading
             now = self.clock.now()
             at = max(now, events[-1].at) if events else now
@@ -1112,7 +1113,7 @@ class PipelineService:
             at = pipeline.stamp(self.clock.now())  # never before the log's latest event
             before, traffic = self._before(pipeline, environment, at)
             leaves_cluster = evidence(pipeline, environment)
-            if not leaves_cluster:
+            if not leaves_cluster and self.rehearsal is not None:
                 self._guard(service, environment)
             follow = False if failing or leaves_cluster else self._repair(service, pipeline, before, at, away=away)
             if isinstance(follow, Outcome):  # the cluster's verdict came first: the rollout failed
@@ -1224,7 +1225,8 @@ class PipelineService:
         """Bring *view*'s environment's workloads and routes to what the log says (``Workloads.converge``); whether
         anything had to change. A real cluster is never moved for a rollout whose entry its proofs do not prove
         (:class:`UnprovenEntryError`)."""
-        self._refuse_unproven(view)
+        if self.platform.kubernetes.clusters:  # none bound: the simulated cluster follows any log
+            self._refuse_unproven(view)
         return self.cluster.converge(view, at)
 
     def _refuse_unproven(self, view: EnvironmentView) -> None:

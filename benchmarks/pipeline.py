@@ -6,9 +6,13 @@ and durable SQLite event appends per second.
 The figure of issue 24's table is the first line: canary rollouts through the use cases (``PipelineService`` on the
 in-memory adapters) beside the same rollouts on the aggregate alone (decide and fold, no ports); the second line sets
 them beside the aggregate that also has the domain judge every interval's observations (``judge_criteria``), as a
-rollout step does. All three are measured in one run as interleaved rounds — each round runs each, the order rotating
-— and reported as medians and the median of the rounds' ratios: the machine may be shared, and a ratio of neighbours
-is what stays comparable.
+rollout step does; the third beside the floor a step through the ports cannot go below: the aggregate with only the
+calls no step can skip — the service's stream and the policy stream read for what changed, the cluster brought to the
+log, the metrics observed and judged, the events appended, the view built — and nothing else (no retries, policy
+check, report or outcome). The floor is what stands between the use cases and the aggregate alone by construction:
+the use cases cannot be faster than it. All four are measured in one run as interleaved rounds — each round runs
+each, the order rotating — and reported as medians and the median of the rounds' ratios: the machine may be shared,
+and a ratio of neighbours is what stays comparable.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from findly_infra.adapters.sqlite import SqliteEventStore
+from findly_infra.application.ports import MetricsQuery
 from findly_infra.application.service import PipelineService
 from findly_infra.config.loader import load_platform_text
 from findly_infra.domain import DeploymentPipeline, StrategyKind, TestResultRecorded, Verdict
+from findly_infra.domain.policy import POLICY_STREAM
+from findly_infra.domain.view import EnvironmentView
 from findly_infra.examples import example_platform_text
 from findly_infra.testing import SCENARIOS, MemoryEventStore, ScenarioMetrics, SimulatedCluster, VirtualClock, simulate
 
@@ -71,6 +78,42 @@ def _aggregate_rollouts(platform: object, judge: bool, seconds: float = 3.0) -> 
     return count, time.perf_counter() - began
 
 
+def _floor_rollouts(platform: object, seconds: float = 3.0) -> tuple[int, float]:
+    """Canary rollouts on the aggregate with only what a step through the ports cannot skip: read the service's
+    stream and the policy stream since what was read, bring the cluster to the last view, observe and judge the
+    metrics, append the decision's events, build the view after them — the in-memory adapters, no use case."""
+    from findly_infra.domain.analysis import judge_criteria
+
+    canary = platform.canary_strategy  # type: ignore[attr-defined]
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        store, cluster, metrics = MemoryEventStore(), SimulatedCluster(), ScenarioMetrics(SCENARIOS["healthy"])
+        pipeline = DeploymentPipeline.start(platform, "fn-posts")  # type: ignore[arg-type]
+        at = START
+        decision = pipeline.deploy("1.0.0", "development", actor="b", at=at, strategy=StrategyKind.CANARY)
+        store.append("fn-posts", 0, decision.events)
+        pipeline = pipeline.apply_all(decision.events)
+        view = EnvironmentView.of(pipeline, "development", at)
+        cluster.converge(view, at)
+        rollout = pipeline.environments["development"].rollout
+        assert rollout is not None
+        while pipeline.environments["development"].phase.value == "progressing":
+            at += timedelta(minutes=1)
+            store.load("fn-posts", since=pipeline.version)
+            store.load(POLICY_STREAM, since=0)
+            cluster.converge(view, at)
+            query = MetricsQuery("fn-posts", "development", "1.0.0", (), at, rollout.started)
+            verdict, readings = judge_criteria(
+                canary.success_criteria, metrics.observe(query), canary.analysis.min_requests
+            )
+            decision = pipeline.analyze("development", verdict, actor="b", at=at, readings=readings)
+            store.append("fn-posts", pipeline.version, decision.events)
+            pipeline = pipeline.apply_all(decision.events)
+            view = EnvironmentView.of(pipeline, "development", at)
+        count += 1
+    return count, time.perf_counter() - began
+
+
 def sqlite_appends(count: int = 500) -> float:
     with tempfile.TemporaryDirectory() as folder:
         store = SqliteEventStore(Path(folder) / "state.sqlite3")
@@ -94,12 +137,14 @@ ROUNDS = 7
 
 
 def side_by_side(platform: object, rounds: int = ROUNDS, seconds: float = 1.0) -> dict[str, list[float]]:
-    """Rollouts/s of the use cases, of the aggregate alone and of the aggregate with the domain's analysis of every
-    interval, each run for *seconds* in each of *rounds* rounds, in an order that rotates from round to round."""
+    """Rollouts/s of the use cases, of the aggregate alone, of the aggregate with the domain's analysis of every
+    interval and of the floor (:func:`_floor_rollouts`), each run for *seconds* in each of *rounds* rounds, in an order
+    that rotates from round to round."""
     runs: dict[str, Callable[[], float]] = {
         "use cases": lambda: _rate(canary_rollouts(platform, seconds)[:2]),
         "aggregate": lambda: _rate(_aggregate_rollouts(platform, judge=False, seconds=seconds)),
         "aggregate + analysis": lambda: _rate(_aggregate_rollouts(platform, judge=True, seconds=seconds)),
+        "floor": lambda: _rate(_floor_rollouts(platform, seconds=seconds)),
     }
     names = list(runs)
     rates: dict[str, list[float]] = {name: [] for name in names}
@@ -132,6 +177,10 @@ def main() -> None:
     print(
         "simulated canary rollouts through the use cases, beside the aggregate with the domain's analysis: "
         f"{_beside(rates, 'aggregate + analysis')}"
+    )
+    print(
+        "simulated canary rollouts through the use cases, beside the floor of a step through the ports "
+        f"(the aggregate, the ports' calls no step can skip, judging and the view): {_beside(rates, 'floor')}"
     )
     print(f"  ({rounds})")
     began = time.perf_counter()

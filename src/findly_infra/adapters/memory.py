@@ -231,24 +231,27 @@ class SimulatedCluster:
 
     holdings: dict[tuple[str, str], Holding] = attrs.field(factory=dict)
     history: list[tuple[datetime, str, str, dict[str, int]]] = attrs.field(factory=list)
-    _wanted: dict[tuple[str, str], tuple[tuple[object, ...], Holding]] = attrs.field(
+    _wanted: dict[tuple[str, str], tuple[EnvironmentView, tuple[object, ...], Holding]] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )
-    """Per service and environment, the holding the last view converged to asked for, beside what of the view it
-    depends on: a view that routes as the last did (the use cases' repair before each decision) is not planned
-    again."""
+    """Per service and environment, the holding the last view converged to asked for, beside that view and what of
+    it the holding depends on: the same view again, or one that routes as the last did (the use cases' repair before
+    each decision), is not planned again."""
 
     def converge(self, view: EnvironmentView, at: datetime) -> bool:
         key = (view.service, view.environment)
-        rollout = view.rollout
-        routes = (view.serving, view.candidate, view.strategy, rollout is not None and rollout.phase.active)
-        planned = self._wanted.get(key)  # expected_holding reads nothing else of a view
-        if planned is not None and planned[0] == routes:
-            wanted = planned[1]
+        planned = self._wanted.get(key)
+        if planned is not None and planned[0] is view:  # the view converged to last (frozen): the same plan
+            wanted = planned[2]
         else:
-            wanted = expected_holding(view)
-            self._wanted[key] = (routes, wanted)
+            rollout = view.rollout
+            routes = (view.serving, view.candidate, view.strategy, rollout is not None and rollout.phase.active)
+            # expected_holding reads nothing else of a view
+            wanted = planned[2] if planned is not None and planned[1] == routes else expected_holding(view)
+            self._wanted[key] = (view, routes, wanted)
         held = self.holdings.get(key)
+        if held is wanted:
+            return False  # what the last convergence left: applying the same step twice changes nothing
         if held is None:
             held = Holding()
         if held == wanted:

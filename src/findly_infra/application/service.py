@@ -237,9 +237,12 @@ class PipelineService:
     _fences: dict[tuple[str, str], Fence] = attrs.field(factory=dict, init=False, repr=False)
     """The lease of each rollout this service drives now (a watch holding it): every write to it is fenced by it."""
     _snapshotted: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
-    _views: dict[tuple[str, str], tuple[object, EnvironmentView]] = attrs.field(factory=dict, init=False, repr=False)
-    """The view each decision left, with the environment's state it was built of: the next decision on that state
-    starts from it (what it routes), instead of building it again."""
+    _views: dict[tuple[str, str], tuple[object, EnvironmentView, tuple[object, ...]]] = attrs.field(
+        factory=dict, init=False, repr=False
+    )
+    """The view each decision left, with the environment's state it was built of and what of it the cluster follows
+    (:func:`_traffic`): the next decision on that state starts from it (what it routes), instead of building it
+    again."""
     _policies: list[PolicyAdopted] = attrs.field(factory=list, init=False, repr=False)
     """The policy stream as far as read (``domain.policy``)."""
     proofs: ProofVerifier | None = None
@@ -264,9 +267,12 @@ class PipelineService:
         snapshot left them out)."""
         return self._load(service, versions)
 
-    def _load(self, service: str, versions: tuple[str, ...] = ()) -> DeploymentPipeline:
-        """The pipeline at the store's version (:meth:`_fold`), judged by the policy in force."""
-        return self._judged(self._fold(service, versions))
+    def _load(
+        self, service: str, versions: tuple[str, ...] = (), reading: PolicyReading | None = None
+    ) -> DeploymentPipeline:
+        """The pipeline at the store's version (:meth:`_fold`), judged by the policy in force (*reading*: as the
+        decision under way just read it; ``None``: read now)."""
+        return self._judged(self._fold(service, versions), reading=reading)
 
     def _fold(self, service: str, versions: tuple[str, ...] = ()) -> DeploymentPipeline:
         """The pipeline at the store's version, reading and folding only the events not yet folded — with the
@@ -642,7 +648,9 @@ class PipelineService:
             raise PolicyRefusedError(
                 Refusal("rollout-progressing", f"nothing to watch: no rollout is under way in {environment}{latest}")
             )
-        self._lease_ttl(environment, self._interval(environment, outcome.view.strategy))  # before anything is taken
+        kind = outcome.view.strategy
+        interval = self._interval(environment, kind)  # the platform's strategies, read once a watch
+        self._lease_ttl(environment, interval)  # before anything is taken
         if on_step is not None:
             on_step(outcome)  # where the watch starts from
         recorded: list[Event] = []
@@ -651,7 +659,8 @@ class PipelineService:
             for _ in range(max_steps):
                 if outcome.phase is not Phase.PROGRESSING:
                     break
-                interval = self._interval(environment, outcome.view.strategy)
+                same = outcome.view.strategy is kind  # a rollout keeps its strategy (another's may not)
+                interval = interval if same else self._interval(environment, outcome.view.strategy)
                 other = self._lead(service, environment, interval)
                 if other is not None:  # another runner drives it: follow the log until it ends, or the lease runs out
                     if on_lease is not None:
@@ -948,7 +957,7 @@ class PipelineService:
         :class:`PolicyRefusedError`, nothing recorded) when a change the policy in force guards is not made by someone
         it accepts."""
         check_input(actor=actor)
-        return self._hold_policy(actor, identity, governs=True, adopting=True)
+        return self._hold_policy(actor, identity, governs=True, adopting=True)[0]
 
     def anchor_policy(self, *, actor: str) -> PolicyAnchor:
         """As the state's owner: make the platform file's policy the one in force, whatever the policy stream held
@@ -1011,12 +1020,15 @@ class PipelineService:
 
     def _policy_first(
         self, service: str, environment: str, actor: str, identity: VerifiedIdentity | None, *, governs: bool
-    ) -> None:
+    ) -> PolicyReading:
         """:meth:`_hold_policy` for a command on *service* in *environment* — names known first: a command refused
-        as bad input adopts nothing."""
-        if environment not in self._fold(service).environments:  # raises UnknownNameError for an unknown service
-            environment = self.platform.environment(environment).name
-        self._hold_policy(actor, identity, governs=governs, environment=environment)
+        as bad input adopts nothing. The policy reading it left (what the decision is judged by)."""
+        known = self._cache.get(service)  # a service this process folded, and the environments it holds, are known
+        if known is None or environment not in known.environments:
+            known = self._fold(service)  # raises UnknownNameError for an unknown service
+            if environment not in known.environments:
+                environment = self.platform.environment(environment).name
+        return self._hold_policy(actor, identity, governs=governs, environment=environment)[1]
 
     def _hold_policy(
         self,
@@ -1026,7 +1038,7 @@ class PipelineService:
         governs: bool,
         environment: str | None = None,
         adopting: bool = False,
-    ) -> Adoption:
+    ) -> tuple[Adoption, PolicyReading]:
         """Before a command decides: the platform file's policy adopted where :func:`domain.policy.adopt` says so,
         in the policy stream, before the command's own events — so that a failure in between leaves only an
         adoption, itself valid, and the command run again finds the policy already in force. A change the policy in
@@ -1034,7 +1046,8 @@ class PipelineService:
         by someone it accepts; a command that *governs* what the policy decides in an *environment* such a change
         blocks is refused (rule ``policy-in-force``), the others go on under the policy in force, adopting nothing.
         Where the policy in force of *environment* rests on a proof that can no longer be checked, a command that
-        governs it is refused too."""
+        governs it is refused too. Returns the adoption, and the policy reading it leaves (the command's decision is
+        judged by it, not by a second read of the policy stream)."""
         proposed, digest = self._file_policy()
         for attempt in range(1, self.attempts + 1):
             reading = self.policy_reading()
@@ -1042,10 +1055,11 @@ class PipelineService:
             if reading.anchor_problem is not None:  # nothing is adopted, nor decided, until the owner anchors again
                 if governs or adopting:
                     raise PolicyRefusedError(Refusal(POLICY_IN_FORCE, reading.anchor_problem))
-                return _NOTHING_ADOPTED
-            if reading.in_force == proposed:  # the file's policy is the one in force: nothing to judge
-                self._refuse_frozen(reading, environment if governs else None)
-                return _NOTHING_ADOPTED
+                return _NOTHING_ADOPTED, reading
+            if reading.in_force is proposed or reading.in_force == proposed:  # the file's policy is in force
+                if governs:
+                    self._refuse_frozen(reading, environment)
+                return _NOTHING_ADOPTED, reading
             now = self.clock.now()
             at = max(now, events[-1].at) if events else now
             proofs = self._adopter_proofs(identity, digest, reading.in_force) if adopting else None
@@ -1064,10 +1078,10 @@ class PipelineService:
                 if governs and (environment is None or environment in adoption.blocked):
                     raise PolicyRefusedError(adoption.refusal)
                 self._refuse_frozen(reading, environment if governs else None)
-                return adoption
+                return adoption, reading
             if adoption.event is None:
                 self._refuse_frozen(reading, environment if governs else None)
-                return adoption
+                return adoption, reading
             try:
                 self.store.append(POLICY_STREAM, len(events), (adoption.event,))
             except ConcurrencyError:  # another command adopted meanwhile: judge again against what it left
@@ -1076,8 +1090,9 @@ class PipelineService:
                 self.backoff(attempt)
                 continue
             self._policies.append(adoption.event)
-            self._refuse_frozen(self.policy_reading(), environment if governs else None)
-            return adoption
+            reading = self.policy_reading()
+            self._refuse_frozen(reading, environment if governs else None)
+            return adoption, reading
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _refuse_frozen(self, reading: PolicyReading, environment: str | None) -> None:
@@ -1136,21 +1151,25 @@ class PipelineService:
             self._policies.append(event)
         return self._policies
 
-    def _judging(self) -> PlatformPolicy:
+    def _judging(self, reading: PolicyReading | None = None) -> PlatformPolicy:
         """The policy approvals are counted under: the one in force (the file's before any), as a simulation's
-        identities are judged where this service is given those."""
-        held = self.policy_in_force() or self._file_policy()[0]
+        identities are judged where this service is given those (*reading*: the policy stream as just read;
+        ``None``: read now)."""
+        held = (reading or self.policy_reading()).in_force or self._file_policy()[0]
         if not self.simulated_identities:
             return held
         if self._simulated is None or self._simulated[0] is not held:
             self._simulated = (held, held.simulated())
         return self._simulated[1]
 
-    def _judged(self, pipeline: DeploymentPipeline, *, strict: str | None = None) -> DeploymentPipeline:
+    def _judged(
+        self, pipeline: DeploymentPipeline, *, strict: str | None = None, reading: PolicyReading | None = None
+    ) -> DeploymentPipeline:
         """*pipeline* judged by the policy in force, with what the tokens its pending approvals and requests rest
         on prove (each verified once a process). *strict*: the environment a decision is about to be taken in —
-        a token there whose issuer could not be reached is exit 5 (try again), not an approval missing."""
-        policy = self._judging()
+        a token there whose issuer could not be reached is exit 5 (try again), not an approval missing. *reading*:
+        the policy stream as the decision under way just read it (``None``: read now)."""
+        policy = self._judging(reading)
         if self._verifying is None or self._verifying[0] is not policy:
             self._verifying = (policy, any(p.identity.verified for p in policy.environments))
         if not self._verifying[1]:  # names are trusted everywhere: no token to check (most decisions, simulations)
@@ -1197,19 +1216,21 @@ class PipelineService:
         to the log (a crash between storing and routing left it behind) — except for *evidence* (true for a command
         that moves no traffic on that state: a test result, an approval of a promotion), which is recorded whether
         the cluster answers or not."""
+        reading = None  # the policy stream as read for this attempt (None: read it again)
         if actor is not None:  # a person's command: the file's policy against the one in force, first
-            self._policy_first(service, environment, actor, identity, governs=governs)
+            reading = self._policy_first(service, environment, actor, identity, governs=governs)
         fence = self._fences.get((service, environment))  # a watch driving it: each write only while it holds it
         for attempt in range(1, self.attempts + 1):
-            pipeline = self._load(service, versions)  # raises UnknownNameError for a service the platform does not know
+            pipeline = self._load(service, versions, reading)  # raises UnknownNameError for an unknown service
+            reading = None  # another attempt decides on the policy stream as it is then
             if environment not in pipeline.environments:
                 environment = self.platform.environment(environment).name  # raises UnknownNameError
             if governs:  # the proofs it decides on: an issuer out of reach is exit 5, not an approval missing
                 pipeline = self._judged(self._cache[service], strict=environment)
             at = pipeline.stamp(self.clock.now())  # never before the log's latest event
-            before = self._before(pipeline, environment, at)
+            before, traffic = self._before(pipeline, environment, at)
             leaves_cluster = evidence(pipeline, environment)
-            if not leaves_cluster:
+            if not leaves_cluster and self.rehearsal is not None:
                 self._guard(service, environment)
             follow = False if failing or leaves_cluster else self._repair(service, pipeline, before, at, away=away)
             if isinstance(follow, Outcome):  # the cluster's verdict came first: the rollout failed
@@ -1235,9 +1256,10 @@ class PipelineService:
             self._maybe_snapshot(pipeline)
             break
         view = EnvironmentView.of(pipeline, environment, at)
-        self._views[(service, environment)] = (pipeline.environments[environment], view)
+        routes = _traffic(view)
+        self._views[(service, environment)] = (pipeline.environments[environment], view, routes)
         routed = repaired
-        moved = decision.events and _traffic(view) != _traffic(before)  # evidence moves none, and never routes
+        moved = decision.events and routes != (traffic or _traffic(before))  # evidence moves none, and never routes
         if moved and not leaves_cluster:  # the cluster was just brought to the rest
             followed = self._route(service, decision, view, at, failing=failing)
             if isinstance(followed, Outcome):  # the cluster could not run the candidate: the rollout failed
@@ -1247,14 +1269,17 @@ class PipelineService:
             raise PolicyRefusedError(decision.refusal)
         return Outcome(decision.events, view, analysis(), routed, decision.already, cluster_read=not leaves_cluster)
 
-    def _before(self, pipeline: DeploymentPipeline, environment: str, at: datetime) -> EnvironmentView:
+    def _before(
+        self, pipeline: DeploymentPipeline, environment: str, at: datetime
+    ) -> tuple[EnvironmentView, tuple[object, ...] | None]:
         """*environment*'s view before a decision, read only for what the cluster follows (the repair, whether the
         decision moved traffic): the view the last decision left where the environment's state is still the one it
-        was built of — a view's routes depend on nothing else (its time only says how long a wait has left)."""
+        was built of — a view's routes depend on nothing else (its time only says how long a wait has left) — with
+        its :func:`_traffic` (``None``: a view built now, not worked out yet)."""
         kept = self._views.get((pipeline.service, environment))
         if kept is not None and kept[0] is pipeline.environments[environment]:
-            return kept[1]
-        return EnvironmentView.of(pipeline, environment, at)
+            return kept[1], kept[2]
+        return EnvironmentView.of(pipeline, environment, at), None
 
     def _route(
         self, service: str, decision: Decision, view: EnvironmentView, at: datetime, *, failing: bool
@@ -1317,7 +1342,8 @@ class PipelineService:
         """Bring *view*'s environment's workloads and routes to what the log says (``Workloads.converge``); whether
         anything had to change. A real cluster is never moved for a rollout whose entry its proofs do not prove
         (:class:`UnprovenEntryError`)."""
-        self._refuse_unproven(view)
+        if self.platform.kubernetes.clusters:  # none bound: the simulated cluster follows any log
+            self._refuse_unproven(view)
         return self.cluster.converge(view, at)
 
     def _refuse_unproven(self, view: EnvironmentView) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import typing
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -121,9 +122,9 @@ _COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
 }
 
 
-@attrs.frozen
-class _Check:
-    """One comparison of an analysis, worked out once per set of criteria (analyses run every interval).
+class _Check(typing.NamedTuple):
+    """One comparison of an analysis, worked out once per set of criteria (analyses run every interval): a tuple,
+    unpacked in one go where the judging loop reads it.
 
     A criterion *must hold* (``error_rate: "< 1%"``); a rollback trigger must *not* (``error_rate: "> 1%"``).
     """
@@ -181,39 +182,67 @@ def _limit_text(metric: str, limit: float) -> str:
     return Percentage(round(limit * 100, 6)).format()
 
 
+_PASS, _FAIL, _INCONCLUSIVE = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE
+"""An enum member read from its class costs a lookup each time; an analysis reads one per criterion."""
+
+
+def _reading_maker() -> Callable[[str, float, str, Verdict], MetricReading]:
+    """A maker of :class:`MetricReading` that sets its four slots as its ``__init__`` does, without the keyword
+    call: half the cost, and an analysis makes one per criterion every interval. It has no validator, converter nor
+    post-init to skip (a test holds it to that, and to equality with the ``__init__``'s)."""
+    new = object.__new__
+    set_metric, set_value, set_threshold, set_verdict = (
+        typing.cast(typing.Any, MetricReading.__dict__[name]).__set__
+        for name in ("metric", "value", "threshold", "verdict")
+    )
+
+    def make(metric: str, value: float, threshold: str, verdict: Verdict) -> MetricReading:
+        reading = new(MetricReading)
+        set_metric(reading, metric)
+        set_value(reading, value)
+        set_threshold(reading, threshold)
+        set_verdict(reading, verdict)
+        return reading
+
+    return make
+
+
+_reading = _reading_maker()
+
+
 def _judge(
     plan: tuple[_Check, ...], observation: Observation, min_requests: int, baseline: Observation | None = None
 ) -> tuple[Verdict, tuple[MetricReading, ...]]:
-    readings = []
-    enough = _enough_traffic(observation, min_requests)
-    baseline_enough = baseline is not None and _enough_traffic(baseline, min_requests)
-    failed = doubtful = False  # pragma: no mutate (equivalent: only their truth is read, and None is false)
     values = observation.values
+    requests = values.get(REQUESTS)
+    enough = requests is not None and float(requests) >= min_requests  # NaN is never enough
+    readings: list[MetricReading] = []
+    failed = doubtful = False  # pragma: no mutate (equivalent: only their truth is read, and None is false)
+    make = _reading
     isnan = math.isnan
-    for check in plan:
-        metric, relative = check.metric, check.relative
+    for metric, relative, fixed, compare, text, must_hold in plan:
         value = values.get(metric)
         value = math.nan if value is None else float(value)
-        limit, shown = check.limit, check.text
+        limit, shown = fixed, text
         if relative is not None:
             if baseline is None:
                 continue  # no current version: nothing to compare with
-            current = baseline.get(metric) if baseline_enough else math.nan
+            current = baseline.get(metric) if _enough_traffic(baseline, min_requests) else math.nan
             limit = relative.limit_for(current)
-            shown = check.text if math.isnan(limit) else f"{check.text} = {_limit_text(metric, limit)}"
+            shown = text if math.isnan(limit) else f"{text} = {_limit_text(metric, limit)}"
             if value == current == 0:
                 limit = math.inf  # both zero: the new version is no worse
         if not enough or isnan(value) or isnan(limit):
-            verdict = Verdict.INCONCLUSIVE
+            verdict = _INCONCLUSIVE
             doubtful = True
-        elif check.compare(value, limit) == check.must_hold:
-            verdict = Verdict.PASS
+        elif compare(value, limit) == must_hold:
+            verdict = _PASS
         else:
-            verdict = Verdict.FAIL
+            verdict = _FAIL
             failed = True
-        readings.append(MetricReading(metric=metric, value=value, threshold=shown, verdict=verdict))
+        readings.append(make(metric, value, shown, verdict))
     if failed:
-        return Verdict.FAIL, tuple(readings)
+        return _FAIL, tuple(readings)
     if doubtful or not readings or not enough:
-        return Verdict.INCONCLUSIVE, tuple(readings)
-    return Verdict.PASS, tuple(readings)
+        return _INCONCLUSIVE, tuple(readings)
+    return _PASS, tuple(readings)

@@ -352,9 +352,12 @@ class DeploymentPipeline:
         if rollout is None or rollout.phase is not Phase.PROGRESSING or rollout.weight >= 100:
             return None
         state = self.records(environment, rollout.version)
-        if environment not in self.platform.promotion_order:  # retired: in the history, no longer in the file
+        kind = rollout.strategy  # below: what strategy_for gives a rolling or canary rollout is no blue-green (asked
+        # first: every view of every step asks); an environment retired is in the history, no longer in the file
+        canary = kind is StrategyKind.CANARY and self.platform.canary_strategy is not None
+        if canary or kind is StrategyKind.ROLLING or environment not in self.platform.promotion_order:
             return None
-        strategy = self.platform.strategy_for(environment, rollout.strategy)
+        strategy = self.platform.strategy_for(environment, kind)
         if not isinstance(strategy, BlueGreenStrategy):
             return None
         for step in progress.validation_steps(strategy, rollout):  # its own, recorded when it started

@@ -66,12 +66,18 @@ class Phase(enum.Enum):
     @property
     def active(self) -> bool:
         """A rollout in this phase still holds the environment (one rollout at a time)."""
-        return self in (Phase.AWAITING_APPROVAL, Phase.PROGRESSING, Phase.PAUSED)
+        return self in _ACTIVE
 
     @property
     def stopped_for_a_person(self) -> bool:
         """The rollout goes no further until someone acts (approves, resumes, aborts or rolls back)."""
-        return self in (Phase.AWAITING_APPROVAL, Phase.PAUSED)
+        return self in _FOR_A_PERSON
+
+
+_ACTIVE = (Phase.AWAITING_APPROVAL, Phase.PROGRESSING, Phase.PAUSED)
+"""The phases :attr:`Phase.active` names, read once (a member read off its enum costs a lookup, and every view and
+decision asks)."""
+_FOR_A_PERSON = (Phase.AWAITING_APPROVAL, Phase.PAUSED)
 
 
 @attrs.frozen

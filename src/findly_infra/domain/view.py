@@ -116,19 +116,20 @@ class EnvironmentView:
         state = pipeline.environments[environment]
         rollout = state.rollout
         retired = environment not in pipeline.platform.promotion_order  # in the history, so retired unless named
-        serving: Share | None = Share(state.current, 100) if state.current else None
         candidate: Share | None = None
         stopped = None
-        if rollout is not None:
-            if rollout.phase.active:
-                # a first release has nothing else to serve: the candidate takes what traffic there is
-                share = rollout.weight if rollout.previous else (100 if rollout.weight else 0)
-                candidate = Share(rollout.version, share)
-                serving = Share(rollout.previous, 100 - share) if rollout.previous else None
-            elif rollout.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
-                serving = Share(rollout.previous, 100) if rollout.previous else None
-            if rollout.phase in (Phase.PAUSED, Phase.ROLLED_BACK, Phase.ABORTED):
-                stopped = rollout.reason or rollout.phase.value.replace("_", " ")
+        phase = rollout.phase if rollout is not None else None
+        if rollout is not None and rollout.phase.active:
+            # a first release has nothing else to serve: the candidate takes what traffic there is
+            share = rollout.weight if rollout.previous else (100 if rollout.weight else 0)
+            candidate = Share(rollout.version, share)
+            serving = Share(rollout.previous, 100 - share) if rollout.previous else None
+        elif rollout is not None and phase in _UNDONE:
+            serving = Share(rollout.previous, 100) if rollout.previous else None
+        else:
+            serving = Share(state.current, 100) if state.current else None
+        if rollout is not None and phase in _STOPPED:
+            stopped = rollout.reason or rollout.phase.value.replace("_", " ")
         return cls(
             pipeline.service,
             environment,
@@ -140,6 +141,12 @@ class EnvironmentView:
             stopped,
             retired,
         )
+
+
+_UNDONE = (Phase.ROLLED_BACK, Phase.ABORTED)
+"""A rollout's phases that gave its traffic back (read once: every view of every decision asks)."""
+_STOPPED = (Phase.PAUSED, Phase.ROLLED_BACK, Phase.ABORTED)
+"""A rollout's phases that say why it stopped."""
 
 
 def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime, *, retired: bool) -> Waiting | None:

@@ -37,7 +37,11 @@ Stood in, and said so:
 - ``actions/setup-python``: the session's "tool cache" Python (a venv of the Python running the tests, with pip and
   pytest), ``python-path``/``python-version`` as outputs, its ``bin`` on ``PATH`` unless ``update-environment: false``.
 - ``actions/cache``: a store for the session (hard-linked copies), restored at the step, saved after the job when
-  the key missed, keys immutable; GitHub's scoping of caches by branch is not kept.
+  the key missed and the job succeeded (its action.yml: ``post-if: success()``), keys immutable; a key with a comma
+  or longer than 512 characters fails the step as the real one does (@actions/cache ``src/cache.ts``, ``checkKey``:
+  "Key Validation Error: … cannot contain commas." / "… cannot be larger than 512 characters."; actions/cache
+  ``src/restoreImpl.ts`` rethrows a ValidationError and ``setFailed``s). GitHub's scoping of caches by branch and
+  ``restore-keys`` are not kept.
 - ``google-github-actions/auth``: fails without an OIDC token request variable (as the real one does), else
   nothing: there is no Google here. ``get-gke-credentials``: a kubeconfig for the Kubernetes stand-in
   (``findly_infra.testing.kubernetes``) when the test gives one, its context named ``gke_PROJECT_LOCATION_CLUSTER`` as
@@ -187,6 +191,8 @@ class _Job:
     result: JobResult
     path_entries: list[str] = field(default_factory=list)
     posts: list[Callable[[], None]] = field(default_factory=list)
+    failed: bool = False
+    """Whether a step of the job failed (the status a post step's ``post-if: success()`` reads)."""
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -433,6 +439,7 @@ class Runner:
             status = {"success": not failed, "failure": failed, "cancelled": False}
             ok = self._step(state, step, status, state.context["steps"], action=None)
             failed = failed or not ok
+        state.failed = failed
         for post in reversed(state.posts):
             post()
         result.result = "failure" if failed else "success"
@@ -592,9 +599,15 @@ class Runner:
 
     def _actions_cache(self, job: _Job, with_: dict[str, str]) -> tuple[int, dict[str, str], str]:
         key, path = with_["key"], Path(with_["path"])
+        # @actions/cache checkKey (src/cache.ts), called by restoreCache: a ValidationError fails the step
+        if len(key) > 512:
+            return 1, {}, f"Error: Key Validation Error: {key} cannot be larger than 512 characters."
+        if "," in key:
+            return 1, {}, f"Error: Key Validation Error: {key} cannot contain commas."
         hit = self.cache.restore(key, path)
         if not hit:
-            job.posts.append(lambda: self.cache.save(key, path))
+            # actions/cache's action.yml: `post: dist/save/index.js`, `post-if: success()` (the job's status then)
+            job.posts.append(lambda: None if job.failed else self.cache.save(key, path))
         return 0, {"cache-hit": "true" if hit else "false"}, f"cache {'hit' if hit else 'miss'}: {key}"
 
     def _google_auth(self, job: _Job, with_: dict[str, str]) -> tuple[int, dict[str, str], str]:

@@ -224,7 +224,7 @@ def test_with_a_prometheus_named_the_action_installs_its_extra(
     run = runner.run(Event("push", "refs/heads/feature/metrics", sha))
     development = run.jobs["development"]
     assert "needs the prometheus extra" not in development.text(), development.text()
-    assert "-extras-postgresql,prometheus" in development.text()  # the venv the Action built and cached
+    assert "-extras-postgresql+prometheus" in development.text()  # the venv the Action built and cached
     deploy = next(code for name, code, _ in development.log if name == "Deploy to development")
     assert deploy == 5, development.text()
 
@@ -322,6 +322,6 @@ def test_a_bound_cluster_gets_its_credentials_and_its_extra(
         run = runner.run(Event("push", "refs/heads/feature/cluster", feature))
         development = run.jobs["development"]
         assert development.result == "success", run.text()
-        assert "-extras-kubernetes,postgresql" in development.text()
+        assert "-extras-kubernetes+postgresql" in development.text()
         assert "simulated: no cluster is bound" not in development.text()
         assert sha != feature

@@ -152,7 +152,8 @@ def test_two_extras_and_a_range_make_a_cache_key_without_a_comma(
     run = runner.run(Event("workflow_dispatch", "refs/heads/main", main, "erin", {"version": "1.4.0"}))
     assert run.jobs["deploy"].result == "success", run.text()
     assert "-extras-github+postgresql" in run.jobs["deploy"].text()
-    assert runner.cache.saved and all("," not in key for key in runner.cache.saved)
+    assert runner.cache.saved
+    assert all("," not in key for key in runner.cache.saved)
 
 
 def test_a_venv_whose_interpreter_moved_is_made_again(
@@ -186,7 +187,9 @@ def test_the_scripts_run_on_bash_3_2_and_refuse_windows() -> None:
     a Windows venv has Scripts\\, not bin/: the Action says so at once rather than failing somewhere later."""
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     text = "\n".join(step.get("run", "") for step in action["runs"]["steps"])
-    assert "mapfile " not in text and "readarray " not in text
-    assert "sha256sum" not in text and "shasum" not in text
+    assert "mapfile " not in text
+    assert "readarray " not in text
+    assert "sha256sum" not in text
+    assert "shasum" not in text
     assert '"${args[@]}"' not in text.replace('${args[@]+"${args[@]}"}', "")
     assert '"$RUNNER_OS" != Linux && "$RUNNER_OS" != macOS' in text

@@ -33,9 +33,7 @@ def repo(tmp_path: object) -> Repository:
     return Repository(tmp_path / "services", quick_platform())
 
 
-@pytest.mark.parametrize(
-    "key", ["findly-extras-postgresql,prometheus", "findly-pypi>=1.2,<2", "k" * 513]
-)
+@pytest.mark.parametrize("key", ["findly-extras-postgresql,prometheus", "findly-pypi>=1.2,<2", "k" * 513])
 def test_the_cache_refuses_a_key_with_a_comma_or_over_512_characters(
     repo: Repository, make_runner: MakeRunner, key: str
 ) -> None:

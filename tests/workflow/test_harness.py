@@ -51,3 +51,32 @@ def test_the_cache_saves_only_after_a_job_that_succeeded(repo: Repository, make_
     passing = make_runner(repo, CACHE.replace("KEY", f"passed-{sha}").replace("EXIT", "0"))
     assert passing.run(Event("push", "refs/heads/main", sha)).jobs["build"].result == "success"
     assert passing.cache.saved == [f"passed-{sha}"]
+
+
+SERIAL = """name: serial
+on: push
+permissions: {}
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    concurrency: {group: the-environment, cancel-in-progress: false QUEUE}
+    steps:
+      - run: sleep 1
+"""
+
+
+@pytest.mark.parametrize("queue", [False, True])
+def test_three_runs_in_one_group(repo: Repository, make_runner: MakeRunner, queue: bool) -> None:
+    """Without `queue`, one running and one pending: the third cancels the second's pending job (GitHub's docs).
+    With `queue: max`, all three run, first come first served."""
+    runner = make_runner(repo, SERIAL.replace(" QUEUE", ", queue: max" if queue else ""))
+    shas = [repo.commit(branch, branch) for branch in ("feature/a", "main", "feature/b")]
+    runs = runner.run_together(
+        *(Event("push", f"refs/heads/{b}", s) for b, s in zip(("feature/a", "main", "feature/b"), shas, strict=True))
+    )
+    results = [run.jobs["deploy"].result for run in runs]
+    if queue:
+        assert results == ["success", "success", "success"]
+        assert runner.concurrency.started == runner.concurrency.arrived
+    else:
+        assert results == ["success", "cancelled", "success"]  # main's pending job, cancelled by feature/b's

@@ -122,7 +122,8 @@ def test_concurrency_queues_per_environment_and_never_cancels_a_running_job() ->
     for name in ("development", "staging", "production"):
         job = jobs[name]
         assert job["environment"] == name
-        assert job["concurrency"] == {"group": f"findly-{name}", "cancel-in-progress": False}
+        # queue: max: pending jobs wait in order, none cancelled (a branch's push never cancels main's pending job)
+        assert job["concurrency"] == {"group": f"findly-{name}", "cancel-in-progress": False, "queue": "max"}
     # the approvals and the resume never share a deploy group: they would cancel a pending promotion
     assert "concurrency" not in jobs["approve"]
     assert jobs["resume"]["concurrency"]["group"] not in {

@@ -136,6 +136,25 @@ def test_two_branches_pushed_together_queue_for_development(
     assert {first[:12], second[:12]} <= succeeded
 
 
+def test_a_branch_pushed_behind_main_never_cancels_main_s_way_to_staging(
+    repo: Repository, make_runner: MakeRunner, pg_url: str
+) -> None:
+    """Issue 25 (review): GitHub kept one pending job per group and a newer one cancelled it, so a feature branch
+    pushed while main's development job was pending cancelled it, and main's commit never reached staging. With
+    `queue: max` the three development jobs run in the order they came and main's goes on to staging."""
+    runner = make_runner(repo, UNDER_TEST, secrets={"FINDLY_STATE": pg_url})
+    branches = ("feature/a", "main", "feature/b")
+    shas = [repo.commit(branch, branch) for branch in branches]
+    runs = runner.run_together(*(Event("push", f"refs/heads/{b}", s) for b, s in zip(branches, shas, strict=True)))
+    for run in runs:
+        assert run.jobs["development"].result == "success", run.text()
+    assert runs[1].jobs["staging"].result == "success", runs[1].text()
+    development = [item for item in runner.concurrency.started if item[0] == "findly-development"]
+    assert development == [item for item in runner.concurrency.arrived if item[0] == "findly-development"]
+    succeeded = {(e["version"], e["environment"]) for e in _history(pg_url, repo) if e["type"] == "rollout_succeeded"}
+    assert {(s[:12], "development") for s in shas} | {(shas[1][:12], "staging")} <= succeeded
+
+
 def _to_staging(repo: Repository, runner: Any) -> str:
     version, run = _merge(repo, runner)
     assert run.jobs["staging"].result == "success", run.text()

@@ -306,3 +306,64 @@ def test_the_workflow_reads_the_version_the_build_reads() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["tool"]["hatch"]["version"]["path"] == "src/findly_infra/__init__.py"
     assert "src/findly_infra/__init__.py" in _version_check()
+
+
+def test_the_publisher_uploads_the_metadata_version_the_build_writes(dist: Path) -> None:
+    """hatchling >= 1.26 writes Metadata-Version 2.4 (License-Expression, License-File); gh-action-pypi-publish
+    before v1.12.4 bundles a twine/pkginfo that refuses it, so v1.8.14 would have failed the first upload. Pinned:
+    v1.14.2, dc37677b2e1c63e2034f94d8a5b11f265b73ba33 (the pair many public repositories pin)."""
+    info = f"findly_infra-{__version__}.dist-info"
+    metadata = email.parser.Parser().parsestr(_wheel(dist).read(f"{info}/METADATA").decode())
+    written = tuple(int(part) for part in metadata["Metadata-Version"].split("."))
+    (pin,) = re.findall(r"uses: pypa/gh-action-pypi-publish@(\S+)\s+# v([\d.]+)", PUBLISH.read_text())
+    release = tuple(int(part) for part in pin[1].split("."))
+    if written >= (2, 4):
+        assert release >= (1, 12, 4), f"gh-action-pypi-publish v{pin[1]} cannot upload Metadata-Version 2.4"
+    assert pin == ("dc37677b2e1c63e2034f94d8a5b11f265b73ba33", "1.14.2")
+
+
+def _branch_check() -> str:
+    (step,) = [s for s in _workflow()["jobs"]["build"]["steps"] if "commit of the default branch" in str(s.get("name"))]  # type: ignore[index]
+    return str(step["run"])
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(cwd),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "erin",
+        "GIT_AUTHOR_EMAIL": "erin@example.com",
+        "GIT_COMMITTER_NAME": "erin",
+        "GIT_COMMITTER_EMAIL": "erin@example.com",
+    }
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.parametrize("on_default", [True, False])
+def test_the_workflow_refuses_a_tag_whose_commit_is_not_on_the_default_branch(on_default: bool, tmp_path: Path) -> None:
+    """A tag pushed on a branch's commit (never reviewed into main) is not released: the build job's check, run in a
+    clone with every branch fetched (the checkout's fetch-depth: 0), as the runner runs it."""
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    _git(origin, "init", "--quiet", "--initial-branch=main")
+    _git(origin, "commit", "--quiet", "--allow-empty", "-m", "one")
+    _git(origin, "checkout", "--quiet", "-b", "side")
+    _git(origin, "commit", "--quiet", "--allow-empty", "-m", "side")
+    side = _git(origin, "rev-parse", "HEAD")
+    _git(origin, "checkout", "--quiet", "main")
+    _git(origin, "commit", "--quiet", "--allow-empty", "-m", "two")
+    main = _git(origin, "rev-parse", "HEAD~1")
+    _git(tmp_path, "clone", "--quiet", str(origin), "checkout")
+    result = subprocess.run(
+        ["bash", "-e", "-c", _branch_check()],
+        cwd=tmp_path / "checkout",
+        env={"GITHUB_SHA": main if on_default else side, "DEFAULT": "main", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode == 0) == on_default, result.stdout + result.stderr
+    if not on_default:
+        assert "::error::" in result.stdout
+        assert side in result.stdout

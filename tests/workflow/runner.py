@@ -25,7 +25,12 @@ What it does as GitHub does (each rule from GitHub's documentation, cited where 
 - **Concurrency**: one running and one pending job per group; a newer pending job cancels the older pending one
   (https://docs.github.com/actions/writing-workflows/choosing-what-your-workflow-does/control-the-concurrency-of-workflows-and-jobs:
   "any existing pending job or workflow in the same concurrency group … will be canceled and the new queued job or
-  workflow will take its place"); runs started together run in threads.
+  workflow will take its place"); with ``queue: max`` (not with ``cancel-in-progress: true``) up to 100 pending
+  jobs per group wait and run in the order they came, none cancelled
+  (https://github.blog/changelog/2026-05-07-github-actions-concurrency-groups-now-allow-larger-queues: "queue
+  multiple pending runs and process them sequentially, with support for up to 100 queued jobs or workflow runs per
+  concurrency group"; what GitHub does with a 101st is not modelled: the harness fails the test). Runs started
+  together run in threads.
 - **OIDC**: a job with ``permissions: id-token: write`` (its own, else the workflow's) and only such a job gets
   ``ACTIONS_ID_TOKEN_REQUEST_URL``/``_TOKEN`` from GitHub's OIDC stand-in, its claims the run's (actor, repository,
   workflow file and ref, run, and the job's ``environment:``).
@@ -37,7 +42,11 @@ Stood in, and said so:
 - ``actions/setup-python``: the session's "tool cache" Python (a venv of the Python running the tests, with pip and
   pytest), ``python-path``/``python-version`` as outputs, its ``bin`` on ``PATH`` unless ``update-environment: false``.
 - ``actions/cache``: a store for the session (hard-linked copies), restored at the step, saved after the job when
-  the key missed, keys immutable; GitHub's scoping of caches by branch is not kept.
+  the key missed and the job succeeded (its action.yml: ``post-if: success()``), keys immutable; a key with a comma
+  or longer than 512 characters fails the step as the real one does (@actions/cache ``src/cache.ts``, ``checkKey``:
+  "Key Validation Error: … cannot contain commas." / "… cannot be larger than 512 characters."; actions/cache
+  ``src/restoreImpl.ts`` rethrows a ValidationError and ``setFailed``s). GitHub's scoping of caches by branch and
+  ``restore-keys`` are not kept.
 - ``google-github-actions/auth``: fails without an OIDC token request variable (as the real one does), else
   nothing: there is no Google here. ``get-gke-credentials``: a kubeconfig for the Kubernetes stand-in
   (``findly_infra.testing.kubernetes``) when the test gives one, its context named ``gke_PROJECT_LOCATION_CLUSTER`` as
@@ -109,18 +118,40 @@ class RunResult:
 
 
 class _Concurrency:
-    """One running and one pending job per group; a newer pending job cancels the older pending one."""
+    """One running and one pending job per group, a newer pending job cancelling the older pending one; or, for a
+    group with ``queue: max``, up to 100 pending jobs run first come, first served (see the module's documentation)."""
+
+    QUEUE_MAX = 100
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._running: dict[str, object] = {}
         self._pending: dict[str, object] = {}
+        self._queues: dict[str, list[object]] = {}
         self._cancelled: set[int] = set()
+        self.started: list[tuple[str, str]] = []
+        """(group, job label) in the order each job got its group."""
+        self.arrived: list[tuple[str, str]] = []
+        """(group, job label) in the order each job asked for it."""
 
-    def acquire(self, group: str, ticket: object) -> bool:
+    def acquire(self, group: str, ticket: object, *, queue: bool = False, label: str = "") -> bool:
         with self._lock:
-            if group not in self._running:
+            self.arrived.append((group, label))
+            if group not in self._running and not self._queues.get(group):
                 self._running[group] = ticket
+                self.started.append((group, label))
+                return True
+            if queue:
+                waiting = self._queues.setdefault(group, [])
+                if len(waiting) >= self.QUEUE_MAX:
+                    raise AssertionError(f"more than {self.QUEUE_MAX} pending jobs in {group}: not modelled")
+                waiting.append(ticket)
+                while group in self._running or waiting[0] is not ticket:
+                    self._lock.wait()
+                waiting.pop(0)
+                self._running[group] = ticket
+                self.started.append((group, label))
+                self._lock.notify_all()
                 return True
             older = self._pending.get(group)
             if older is not None:
@@ -133,6 +164,7 @@ class _Concurrency:
                 if group not in self._running and self._pending.get(group) is ticket:
                     del self._pending[group]
                     self._running[group] = ticket
+                    self.started.append((group, label))
                     return True
                 self._lock.wait()
 
@@ -187,6 +219,8 @@ class _Job:
     result: JobResult
     path_entries: list[str] = field(default_factory=list)
     posts: list[Callable[[], None]] = field(default_factory=list)
+    failed: bool = False
+    """Whether a step of the job failed (the status a post step's ``post-if: success()`` reads)."""
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
 
@@ -339,11 +373,16 @@ class Runner:
 
     def _job(self, name: str, job: dict[str, Any], context: dict[str, Any], number: int) -> JobResult:
         group = None
+        queue = False
         if "concurrency" in job:
             spec = job["concurrency"]
             group = interpolate(spec["group"] if isinstance(spec, dict) else spec, context)
+            queue = isinstance(spec, dict) and spec.get("queue") == "max"
+            if queue and spec.get("cancel-in-progress") is True:
+                raise AssertionError(f"job {name}: GitHub refuses queue: max with cancel-in-progress: true")
         ticket = object()
-        if group is not None and not self.concurrency.acquire(group, ticket):
+        label = f"{context['github']['ref']}:{name}"
+        if group is not None and not self.concurrency.acquire(group, ticket, queue=queue, label=label):
             return JobResult(name, "cancelled")
         try:
             return self._run_job(name, job, context, number)
@@ -433,6 +472,7 @@ class Runner:
             status = {"success": not failed, "failure": failed, "cancelled": False}
             ok = self._step(state, step, status, state.context["steps"], action=None)
             failed = failed or not ok
+        state.failed = failed
         for post in reversed(state.posts):
             post()
         result.result = "failure" if failed else "success"
@@ -592,9 +632,15 @@ class Runner:
 
     def _actions_cache(self, job: _Job, with_: dict[str, str]) -> tuple[int, dict[str, str], str]:
         key, path = with_["key"], Path(with_["path"])
+        # @actions/cache checkKey (src/cache.ts), called by restoreCache: a ValidationError fails the step
+        if len(key) > 512:
+            return 1, {}, f"Error: Key Validation Error: {key} cannot be larger than 512 characters."
+        if "," in key:
+            return 1, {}, f"Error: Key Validation Error: {key} cannot contain commas."
         hit = self.cache.restore(key, path)
         if not hit:
-            job.posts.append(lambda: self.cache.save(key, path))
+            # actions/cache's action.yml: `post: dist/save/index.js`, `post-if: success()` (the job's status then)
+            job.posts.append(lambda: None if job.failed else self.cache.save(key, path))
         return 0, {"cache-hit": "true" if hit else "false"}, f"cache {'hit' if hit else 'miss'}: {key}"
 
     def _google_auth(self, job: _Job, with_: dict[str, str]) -> tuple[int, dict[str, str], str]:

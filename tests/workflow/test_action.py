@@ -3,10 +3,12 @@ workflow, arguments that stay data, the command's exit code as the step's, its o
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT
 from tests.workflow.conftest import MakeRunner, Repository, quick_platform
@@ -126,5 +128,68 @@ def test_a_version_from_the_index_with_the_extras_given(
     main = repo.commit("main", "a change")
     run = runner.run(Event("workflow_dispatch", "refs/heads/main", main, "erin", {"version": "1.4.0"}))
     assert run.jobs["deploy"].result == "success", run.text()
-    assert f"-pypi=={number}-extras-github" in run.jobs["deploy"].text()
+    digest = hashlib.sha256(f"=={number}".encode()).hexdigest()[:16]
+    assert f"-pypi-{digest}-extras-github" in run.jobs["deploy"].text()
     assert "-core" not in run.jobs["deploy"].text()  # no core install: the extras were given
+
+
+def test_two_extras_and_a_range_make_a_cache_key_without_a_comma(
+    repo: Repository, make_runner: MakeRunner, pip_env: dict[str, str], wheel: Path
+) -> None:
+    """actions/cache refuses a key with a comma (@actions/cache checkKey): the key once held the extras as given
+    (postgresql,prometheus) and the specifier (>=1.2,<2), so every job with two extras failed at the cache step."""
+    number = wheel.name.split("-")[1]
+    text = ARGUMENTS.replace(
+        "on: workflow_dispatch", "on:\n  workflow_dispatch:\n    inputs: {version: {type: string}}"
+    )
+    text = text.replace(
+        "        with:\n          args: |",
+        f"        with:\n          version: '>={number},<99'\n          extras: github,postgresql\n          args: |",
+    )
+    index = {**pip_env, "PIP_FIND_LINKS": f"{pip_env['PIP_FIND_LINKS']} {wheel.parent}"}
+    runner = make_runner(repo, text, pip_env=index)
+    main = repo.commit("main", "a change")
+    run = runner.run(Event("workflow_dispatch", "refs/heads/main", main, "erin", {"version": "1.4.0"}))
+    assert run.jobs["deploy"].result == "success", run.text()
+    assert "-extras-github+postgresql" in run.jobs["deploy"].text()
+    assert runner.cache.saved
+    assert all("," not in key for key in runner.cache.saved)
+
+
+def test_a_venv_whose_interpreter_moved_is_made_again(
+    repo: Repository, make_runner: MakeRunner, tool_python: Path, tmp_path: Path
+) -> None:
+    """A cached venv names the interpreter it was made with: on a runner where setup-python's Python is elsewhere
+    (self-hosted, another tool-cache path) the restored venv's scripts cannot start. The key holds a digest of the
+    Python's path, and a restored venv is used only when its Python imports findly_infra."""
+    first = tmp_path / "toolcache-a" / "bin"
+    first.mkdir(parents=True)
+    (first / "python").symlink_to(Path(tool_python).resolve())  # an interpreter of its own path
+    text = ARGUMENTS.replace(
+        "on: workflow_dispatch", "on:\n  workflow_dispatch:\n    inputs: {version: {type: string}}"
+    ).replace("        with:\n          args: |", "        with:\n          extras: github\n          args: |")
+    main = repo.commit("main", "a change")
+    event = Event("workflow_dispatch", "refs/heads/main", main, "erin", {"version": "1.4.0"})
+    runner = make_runner(repo, text)
+    runner.python = first / "python"
+    assert runner.run(event).jobs["deploy"].result == "success"
+    moved = tmp_path / "toolcache-b"
+    (tmp_path / "toolcache-a").rename(moved)  # the interpreter moved: the cached venv's python dangles
+    again = make_runner(repo, text)
+    again.python = moved / "bin" / "python"
+    run = again.run(event)
+    assert run.jobs["deploy"].result == "success", run.text()
+    assert run.jobs["deploy"].outputs["code"] == "0"
+
+
+def test_the_scripts_run_on_bash_3_2_and_refuse_windows() -> None:
+    """macOS runners have bash 3.2 (no mapfile; "${a[@]}" of an empty array fails under set -u) and no sha256sum;
+    a Windows venv has Scripts\\, not bin/: the Action says so at once rather than failing somewhere later."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    text = "\n".join(step.get("run", "") for step in action["runs"]["steps"])
+    assert "mapfile " not in text
+    assert "readarray " not in text
+    assert "sha256sum" not in text
+    assert "shasum" not in text
+    assert '"${args[@]}"' not in text.replace('${args[@]+"${args[@]}"}', "")
+    assert '"$RUNNER_OS" != Linux && "$RUNNER_OS" != macOS' in text

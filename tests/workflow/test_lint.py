@@ -122,7 +122,8 @@ def test_concurrency_queues_per_environment_and_never_cancels_a_running_job() ->
     for name in ("development", "staging", "production"):
         job = jobs[name]
         assert job["environment"] == name
-        assert job["concurrency"] == {"group": f"findly-{name}", "cancel-in-progress": False}
+        # queue: max: pending jobs wait in order, none cancelled (a branch's push never cancels main's pending job)
+        assert job["concurrency"] == {"group": f"findly-{name}", "cancel-in-progress": False, "queue": "max"}
     # the approvals and the resume never share a deploy group: they would cancel a pending promotion
     assert "concurrency" not in jobs["approve"]
     assert jobs["resume"]["concurrency"]["group"] not in {
@@ -132,19 +133,50 @@ def test_concurrency_queues_per_environment_and_never_cancels_a_running_job() ->
         assert job["timeout-minutes"] > 0
 
 
+def _dict_keys(node: ast.AST | None, assigned: dict[str, list[ast.expr]], seen: set[str]) -> set[str]:
+    """The string keys a `**` splat hands on: a dict literal's (and those of the dicts it splats in turn), or of
+    every dict literal assigned to the name splatted within the function (a parameter such as **extra adds none)."""
+    if isinstance(node, ast.Dict):
+        names = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is None:  # {**outputs, ...}
+                names |= _dict_keys(value, assigned, seen)
+        return names
+    if isinstance(node, ast.Name) and node.id not in seen:
+        names = set()
+        for value in assigned.get(node.id, []):
+            names |= _dict_keys(value, assigned, seen | {node.id})
+        return names
+    return set()
+
+
 def _written_outputs() -> set[str]:
     """Every output name the CLI writes to $GITHUB_OUTPUT: the keywords of each github_output/outcome_outputs call,
-    the outputs every release command writes (present.outcome_outputs), cluster diff's counts, and `already`."""
+    and the keys of every dict splatted into one (`**outputs`, followed to the dict literals assigned to that name in
+    the same function), so that no path's outputs are missed; cluster diff's counts."""
     names: set[str] = set()
     for path in (ROOT / "src" / "findly_infra" / "cli").glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                "github_output",
-                "outcome_outputs",
-            ):
-                names |= {keyword.arg for keyword in node.keywords if keyword.arg}
-            if isinstance(node, ast.Dict):  # outputs = {**outputs, "already": ...}
-                names |= {k.value for k in node.keys if isinstance(k, ast.Constant) and k.value == "already"}
+        for function in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            assigned: dict[str, list[ast.expr]] = {}
+            for node in ast.walk(function):
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                if isinstance(node, ast.AnnAssign) and node.value is not None:
+                    targets = [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        assigned.setdefault(target.id, []).append(node.value)  # type: ignore[arg-type]
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                    "github_output",
+                    "outcome_outputs",
+                ):
+                    for keyword in node.keywords:
+                        if keyword.arg:
+                            names.add(keyword.arg)
+                        else:
+                            names |= _dict_keys(keyword.value, assigned, set())
     from findly_infra.application.cluster_apply import _ACTIONS
 
     return names | set(_ACTIONS) | {"differs"}
@@ -154,6 +186,7 @@ def test_the_action_passes_every_output_the_cli_writes_through() -> None:
     outputs = _load(ACTION)["outputs"]
     written = _written_outputs()
     assert {"phase", "outcome", "next_step_at", "verdict", "extras", "create"} <= written  # the walk sees them
+    assert {"already", "serving_version", "target", "environment"} <= written  # splatted dicts: **outputs
     for name in written:
         assert name in outputs, name
         if name != "extras":

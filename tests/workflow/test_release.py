@@ -86,7 +86,12 @@ def test_a_feature_branch_releases_to_development_and_main_to_staging(
         repo,
         UNDER_TEST,
         secrets={"FINDLY_STATE": pg_url},
-        variables={"IMAGE": "us-docker.pkg.dev/findly-now/services/fn-posts", "REGISTRY": "us-docker.pkg.dev"},
+        variables={
+            "IMAGE": "us-docker.pkg.dev/findly-now/services/fn-posts",
+            "REGISTRY": "us-docker.pkg.dev",
+            "WIF_PROVIDER": "projects/1/locations/global/workloadIdentityPools/github/providers/services",
+            "WIF_SERVICE_ACCOUNT": "deploy-development@findly-now.iam.gserviceaccount.com",
+        },
     )
     sha = repo.commit("feature/search", "search")
     pushed = runner.run(Event("push", "refs/heads/feature/search", sha))
@@ -134,6 +139,25 @@ def test_two_branches_pushed_together_queue_for_development(
         assert run.jobs["development"].result == "success", run.text()
     succeeded = {e["version"] for e in _history(pg_url, repo) if e["type"] == "rollout_succeeded"}
     assert {first[:12], second[:12]} <= succeeded
+
+
+def test_a_branch_pushed_behind_main_never_cancels_main_s_way_to_staging(
+    repo: Repository, make_runner: MakeRunner, pg_url: str
+) -> None:
+    """Issue 25 (review): GitHub kept one pending job per group and a newer one cancelled it, so a feature branch
+    pushed while main's development job was pending cancelled it, and main's commit never reached staging. With
+    `queue: max` the three development jobs run in the order they came and main's goes on to staging."""
+    runner = make_runner(repo, UNDER_TEST, secrets={"FINDLY_STATE": pg_url})
+    branches = ("feature/a", "main", "feature/b")
+    shas = [repo.commit(branch, branch) for branch in branches]
+    runs = runner.run_together(*(Event("push", f"refs/heads/{b}", s) for b, s in zip(branches, shas, strict=True)))
+    for run in runs:
+        assert run.jobs["development"].result == "success", run.text()
+    assert runs[1].jobs["staging"].result == "success", runs[1].text()
+    development = [item for item in runner.concurrency.started if item[0] == "findly-development"]
+    assert development == [item for item in runner.concurrency.arrived if item[0] == "findly-development"]
+    succeeded = {(e["version"], e["environment"]) for e in _history(pg_url, repo) if e["type"] == "rollout_succeeded"}
+    assert {(s[:12], "development") for s in shas} | {(shas[1][:12], "staging")} <= succeeded
 
 
 def _to_staging(repo: Repository, runner: Any) -> str:
@@ -224,7 +248,7 @@ def test_with_a_prometheus_named_the_action_installs_its_extra(
     run = runner.run(Event("push", "refs/heads/feature/metrics", sha))
     development = run.jobs["development"]
     assert "needs the prometheus extra" not in development.text(), development.text()
-    assert "-extras-postgresql,prometheus" in development.text()  # the venv the Action built and cached
+    assert "-extras-postgresql+prometheus" in development.text()  # the venv the Action built and cached
     deploy = next(code for name, code, _ in development.log if name == "Deploy to development")
     assert deploy == 5, development.text()
 
@@ -322,6 +346,45 @@ def test_a_bound_cluster_gets_its_credentials_and_its_extra(
         run = runner.run(Event("push", "refs/heads/feature/cluster", feature))
         development = run.jobs["development"]
         assert development.result == "success", run.text()
-        assert "-extras-kubernetes,postgresql" in development.text()
+        assert "-extras-kubernetes+postgresql" in development.text()
         assert "simulated: no cluster is bound" not in development.text()
         assert sha != feature
+
+
+@pytest.mark.parametrize(
+    ("variables", "missing"),
+    [
+        ({"GKE_CLUSTER": "findly-dev", "GKE_LOCATION": "us-central1", "GCP_PROJECT": "findly-now"}, "WIF_PROVIDER"),
+        ({"IMAGE": "us-docker.pkg.dev/findly-now/services/fn-posts"}, "REGISTRY"),
+    ],
+)
+def test_a_partial_google_cloud_setup_fails_first_naming_what_is_missing(
+    repo: Repository, make_runner: MakeRunner, pg_url: str, variables: dict[str, str], missing: str
+) -> None:
+    """Issue 25 (review): the auth step was gated on WIF_PROVIDER, the login and the cluster's credentials on IMAGE
+    and GKE_CLUSTER: a partial setup failed later and unclearly. Now the first job names the missing variable."""
+    runner = make_runner(repo, UNDER_TEST, secrets={"FINDLY_STATE": pg_url}, variables=variables)
+    run = runner.run(Event("push", "refs/heads/feature/gcp", repo.commit("feature/gcp", "gcp")))
+    assert run.jobs["state"].result == "failure", run.text()
+    assert "::error title=Google Cloud variables missing::" in run.jobs["state"].text()
+    assert missing in run.jobs["state"].text()
+    assert run.jobs["development"].result == "skipped"
+
+
+def test_a_failed_rollout_records_no_evidence_and_says_so(
+    repo: Repository, make_runner: MakeRunner, pg_url: str
+) -> None:
+    """Issue 25 (review): when the rollout failed the suites never ran, and the always() step recording their
+    reports failed with exit 2 (no such report): it now records only the reports that exist."""
+    text = UNDER_TEST.read_text().replace(
+        "  SERVICE: fn-posts\n",
+        "  SERVICE: fn-posts\n  FINDLY_SCENARIO: no-traffic   # the test's: analysis cannot pass\n",
+        1,
+    )
+    runner = make_runner(repo, text, secrets={"FINDLY_STATE": pg_url})
+    run = runner.run(Event("push", "refs/heads/feature/quiet", repo.commit("feature/quiet", "quiet")))
+    development = run.jobs["development"]
+    assert development.result == "failure", run.text()
+    steps = {name: code for name, code, _ in development.log}
+    assert steps["Record development's evidence (failures too)"] == 0, development.text()
+    assert "no report of the unit suite" in development.text()

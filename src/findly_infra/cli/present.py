@@ -11,13 +11,14 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from findly_infra.application.analysis import AnalysisReport
     from findly_infra.application.service import Outcome
     from findly_infra.application.workloads import ClusterReading
-    from findly_infra.domain.events import Event
+    from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading
     from findly_infra.domain.slo import BudgetReport, BudgetStatus
     from findly_infra.domain.view import EnvironmentView, Share
 
@@ -43,6 +44,8 @@ __all__ = [
     "say_simulated",
     "shown",
     "simulation_notice",
+    "step_json",
+    "step_text",
     "summary",
     "view_json",
     "view_text",
@@ -210,6 +213,97 @@ def view_text(view: EnvironmentView) -> str:
     return printable(text, one_line=True)
 
 
+_VERDICT_WORDS = {"pass": "ok", "fail": "FAILED", "inconclusive": "no verdict"}
+_STOPS = ("rolled_back", "rollout_paused", "rollout_aborted")
+
+
+def _criterion(reading: MetricReading) -> str:
+    """``error_rate 0.200% < 1% ok``: the value beside its threshold, and its verdict."""
+    value = shown(reading.metric, number(reading.value))
+    return f"{reading.metric} {value} {reading.threshold} {_VERDICT_WORDS.get(reading.verdict.value, '?')}"
+
+
+def _last_analysis(events: Sequence[Event]) -> AnalysisRecorded | None:
+    from findly_infra.domain.events import AnalysisRecorded
+
+    return next((e for e in reversed(events) if isinstance(e, AnalysisRecorded)), None)
+
+
+def _stop(events: Sequence[Event]) -> Event | None:
+    """The event of *events* that stopped the rollout (rolled back, paused, aborted), if one did."""
+    return next((e for e in reversed(events) if e.type in _STOPS), None)
+
+
+def step_json(outcome: Outcome, interval: timedelta, window: str) -> dict[str, Any]:
+    """One step of a rollout as facts: when, the phase, the stage (a canary's ``n`` of ``of``, its weight), the
+    weights by version, the analysis's verdict and each criterion's value, threshold and verdict, when the next
+    analysis is due (while it progresses), and — when the step stopped it — what stopped it: the event, its reason,
+    the criteria that did not pass and the window they were measured over. *interval* is the strategy's analysis
+    interval and *window* the metrics' window, both from the platform file."""
+    view, events = outcome.view, outcome.events
+    at: datetime | None = events[-1].at if events else None
+    rollout = view.rollout
+    stage = None
+    if rollout is not None and rollout.stages:
+        index = min(rollout.step, len(rollout.stages) - 1)
+        stage = {"n": index + 1, "of": len(rollout.stages), "weight": rollout.stages[index][0]}
+    analysis = _last_analysis(events)
+    readings = analysis.readings if analysis else ()
+    verdict = analysis.verdict if analysis else None
+    criteria = [
+        {"metric": r.metric, "value": number(r.value), "threshold": r.threshold, "verdict": r.verdict.value}
+        for r in readings
+    ]
+    stop = _stop(events)
+    progressing = view.phase.value == "progressing"
+    return {
+        "at": at.isoformat() if at else None,
+        "phase": view.phase.value,
+        "stage": stage,
+        "weights": view.routes(),
+        "verdict": verdict.value if verdict is not None else None,
+        "criteria": criteria,
+        "next_step_at": (at + interval).isoformat() if at is not None and progressing else None,
+        "stopped": None
+        if stop is None
+        else {
+            "event": stop.type,
+            "reason": stop.reason,
+            "failing": [c for c in criteria if c["verdict"] != "pass"],
+            "window": window,
+        },
+    }
+
+
+def step_text(outcome: Outcome, interval: timedelta, window: str) -> str:
+    """A watch's line for one step: ``2026-11-20T09:01:00  progressing (serving 1.0.0 95%, canary 2.0.0 5%) — stage
+    1/4: error_rate 0.200% < 1% ok, latency_p95 183ms < 200ms ok; next analysis at 09:02:00``; a step that
+    stopped the rollout says where and on what (the view says why): ``rolled_back (serving 1.0.0 100%) — 2 failed
+    analyses in this stage (threshold 2) — at stage 2/4: error_rate 5.000% < 0.5% FAILED over the last 1
+    minute``."""
+    facts = step_json(outcome, interval, window)
+    analysis = _last_analysis(outcome.events)
+    readings = analysis.readings if analysis else ()
+    stopped = facts["stopped"]
+    stage = facts["stage"]
+    where = "" if stage is None else f"stage {stage['n']}/{stage['of']}"  # the weights are the view's
+    if stopped is not None:
+        shown_readings = [r for r in readings if r.verdict.value != "pass"]
+        where = f"at {where}" if where else ""
+    else:
+        shown_readings = list(readings)
+    criteria = ", ".join(_criterion(r) for r in shown_readings)
+    if criteria and stopped is not None:
+        criteria += f" over the last {window}"
+    elif not criteria and facts["verdict"] is not None and stopped is None:
+        criteria = f"analysis {facts['verdict']}"
+    detail = ": ".join(part for part in (where, criteria) if part)
+    text = f"{facts['at'] or 'watching':19}  {view_text(outcome.view)}" + (f" — {detail}" if detail else "")
+    if facts["next_step_at"] is not None:
+        text += f"; next analysis at {facts['next_step_at'][11:19]}"
+    return printable(text, one_line=True)
+
+
 def outcome_json(outcome: Outcome, simulated: Sequence[str] = ()) -> dict[str, Any]:
     """A release command's document: the view after it, its events, and what of it was simulated."""
     from findly_infra.application.codec import event_shown
@@ -292,7 +386,11 @@ def rollout_markdown(service: str, environment: str, events: list[Event], views:
             error = readings.get("error_rate")
             errors.append("0" if error is None or math.isnan(error) else f"{error * 100:.3g}")
         weight = getattr(event, "weight", None)
-        detail = verdict.value if verdict is not None else (weight if weight is not None else event.reason)
+        if verdict is not None:  # each criterion's value beside its threshold, and its verdict
+            criteria = ", ".join(_criterion(r) for r in getattr(event, "readings", ()))
+            detail: object = f"{verdict.value}: {criteria}".replace("|", "\\|") if criteria else verdict.value
+        else:
+            detail = weight if weight is not None else event.reason
         weights.append(view.rollout_share)
         rows.append(f"| {event.at.isoformat()} | {event.type} | {event.version} | {detail} |")
     chart = _chart(

@@ -280,15 +280,17 @@ def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _progress(context: Context) -> Callable[[Outcome], None]:
+def _progress(context: Context, runtime: Runtime) -> Callable[[Outcome], None]:
     """How each step of a rollout is shown: a line updated in place on a terminal, a line each otherwise,
     and a log event on stderr with ``--json`` (stdout is the one document at the end)."""
     args, out = context.args, context.out
     live = not context.json and out.isatty()
+    window = runtime.platform.prometheus.window.describe()
 
     def show(outcome: Outcome) -> None:
+        interval = _cadence(runtime, outcome)
         at = outcome.events[-1].at.isoformat() if outcome.events else ""
-        line = f"{at or 'watching':19}  {present.view_text(outcome.view)}"
+        line = present.step_text(outcome, interval, window)
         if live:  # one line that updates in place, with a bar of the new version's share
             bar = "#" * (outcome.view.rollout_share // 5)
             out.write(f"\r\033[K[{bar:<20}] {line}")
@@ -302,6 +304,7 @@ def _progress(context: Context) -> Callable[[Outcome], None]:
             from findly_infra.logs import logger
 
             view = outcome.view
+            step = present.step_json(outcome, interval, window)
             logger().info(
                 "rollout.step",
                 service=args.service,
@@ -310,11 +313,28 @@ def _progress(context: Context) -> Callable[[Outcome], None]:
                 candidate=view.candidate.version if view.candidate else None,
                 weight=view.rollout.weight if view.rollout else 0,
                 share=view.rollout_share,
-                verdict=outcome.analysis.verdict.value if outcome.analysis else None,
+                verdict=outcome.analysis.verdict.value if outcome.analysis else step["verdict"],
                 at=at or None,
+                stage=step["stage"],
+                weights=step["weights"],
+                criteria=step["criteria"],
+                next_step_at=step["next_step_at"],
+                stopped=step["stopped"],
             )
 
     return show
+
+
+def _cadence(runtime: Runtime, outcome: Outcome) -> timedelta:
+    """How often the rollout of *outcome* is analysed: its strategy's interval in the platform file already read (as
+    the watch's own is), so that showing a step reads nothing."""
+    strategy = runtime.platform.strategy_for(outcome.view.environment, outcome.view.strategy)
+    return timedelta(milliseconds=strategy.analysis.interval.milliseconds)
+
+
+def _step_json(runtime: Runtime, outcome: Outcome) -> dict[str, Any]:
+    """The last step of a watch as facts (``progress`` in its ``--json`` document): see :func:`present.step_json`."""
+    return present.step_json(outcome, _cadence(runtime, outcome), runtime.platform.prometheus.window.describe())
 
 
 def _following(service: str, environment: str) -> Callable[[Any], None]:
@@ -392,7 +412,7 @@ def _rollout(context: Context) -> int:
     if args.due:
         return _rollout_due(context, runtime)
     pipelines, actor = runtime.service, context.actor()
-    show, wait = _progress(context), _waiter(runtime, context.json, context.settings.step_delay)
+    show, wait = _progress(context, runtime), _waiter(runtime, context.json, context.settings.step_delay)
     if args.watch:
         # before a watch that may take an hour
         present.say_simulated(runtime.simulated_in(args.env), runtime.scenario, context.json)
@@ -426,7 +446,8 @@ def _rollout(context: Context) -> int:
     if text:
         present.annotate("warning", text)
     present.summary(lambda: _rollout_markdown(runtime, args.service, args.env) + (f"\n\n**{text}**" if text else ""))
-    _present(context, runtime, outcome, text, watched=args.watch, version=version, outcome=result)
+    progress = {"progress": _step_json(runtime, outcome)} if args.watch else None
+    _present(context, runtime, outcome, text, watched=args.watch, said=progress, version=version, outcome=result)
     if rolled_back:
         return EXIT_FAILED
     return EXIT_STOPPED if stopped else EXIT_OK
@@ -462,7 +483,7 @@ def _rollout_due(context: Context, runtime: Runtime) -> int:
             virtual.advance(latest - virtual.now())
     else:
         until = runtime.clock.now() + within
-    show = _progress(context)
+    show = _progress(context, runtime)
     due = pipelines.due(
         args.service,
         args.env,

@@ -118,3 +118,17 @@ def test_the_json_of_a_watch_carries_the_same_facts_each_step(env: dict[str, str
     document = json.loads(result.stdout)
     assert document["progress"]["stopped"] == last["stopped"]  # the watch's document: its last step
     assert document["progress"]["stage"] == {"n": 2, "of": 4, "weight": 25}
+
+
+def test_the_step_summary_gives_each_analysis_its_criteria(env: dict[str, str], tmp_path: Path) -> None:
+    _canary(env)
+    summary = tmp_path / "summary.md"
+    github = {**env, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "FINDLY_SCENARIO": "error-spike"}
+    assert text(github, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 4
+    rows = summary.read_text().splitlines()
+    assert any(
+        row.endswith(
+            "| analysis_recorded | 2.0.0 | fail: error_rate 5.000% < 0.5% FAILED, " + CRITERIA.split(", ", 1)[1] + " |"
+        )
+        for row in rows
+    )

@@ -216,6 +216,7 @@ def test_diff_shows_the_fields_that_drifted_and_apply_brings_them_back(
     code, drift, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in")
     assert code == EXIT_DRIFT
     changed = [c for c in drift["changes"] if c["action"] != "unchanged"]
+    assert all(value["old"] is None for value in changed[0].pop("values"))  # issue 26: its values, all new
     assert changed == [
         {
             "apiVersion": "networking.istio.io/v1",
@@ -307,7 +308,9 @@ def test_diff_after_kubectl_set_image_names_the_image_and_its_manager_and_exits_
     for flags in ([], ["--force-conflicts"]):  # kubectl's spelling is accepted and changes nothing
         code, drift, _ = cli(kubeconfig, tmp_path, "diff", "--env", "production", "--context", "stand-in", *flags)
         assert code == EXIT_DRIFT
-        assert [c for c in drift["changes"] if c["action"] != "unchanged"] == [expected]
+        shown = [c for c in drift["changes"] if c["action"] != "unchanged"]
+        assert [value["path"] for value in shown[0].pop("values")] == expected["fields"]  # issue 26: with values
+        assert shown == [expected]
         assert drift["owned"] == {"kubectl-set": ["deployment.apps/fn-posts"]}
     text = subprocess.run(
         [sys.executable, "-m", "findly_infra", "diff", "--env", "production", "--context", "stand-in"],

@@ -13,6 +13,7 @@ drift) is listed as changing, with the manager that owns it now, where ``apply``
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -31,7 +32,7 @@ from findly_infra.domain.cluster import (
     object_key,
 )
 
-__all__ = ["Change", "ClusterReport", "apply_environment", "diff_environment"]
+__all__ = ["Change", "ClusterReport", "Value", "apply_environment", "diff_environment"]
 
 _CUSTOM = {
     "networking.istio.io": "Istio",
@@ -63,6 +64,38 @@ class Change:
     owners: tuple[tuple[str, str], ...] = ()
     """For ``diff``: the fields another field manager owns now (``kubectl set image``: ``kubectl-set``), each with
     that manager — ``apply`` takes them back only when forced."""
+    before: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+    """For ``diff``: the object as the cluster holds it now (None: it does not exist), without the server's
+    bookkeeping and with a Secret's values masked — kubectl diff's ``LIVE``."""
+    after: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
+    """For ``diff``: the object as the server-side apply would make it (its dry run's answer; None: pruned), the
+    same way — kubectl diff's ``MERGED``."""
+
+    @property
+    def shown(self) -> bool:
+        """Whether this change carries the objects a diff shows (``diff`` of one that is not unchanged)."""
+        return self.action != "unchanged" and (self.before is not None or self.after is not None)
+
+    def unified(self) -> list[str]:
+        """The unified diff of the object's YAML, live → merged, as ``kubectl diff`` prints it (``diff -u -N`` of
+        the two, kubernetes/kubectl pkg/cmd/diff/diff.go): all ``+`` for an object to create, all ``-`` for one to
+        prune. Empty when this change carries no objects."""
+        if not self.shown:
+            return []
+        where = f"{self.namespace}/" if self.namespace else ""
+        return list(
+            difflib.unified_diff(
+                _yaml(self.before),
+                _yaml(self.after),
+                fromfile=f"live/{where}{self.reference}",
+                tofile=f"merged/{where}{self.reference}",
+                lineterm="",
+            )
+        )
+
+    def values(self) -> list[Value]:
+        """Each value that differs, with its path, old and new (``None``: absent) — a Secret's masked."""
+        return _values(self.before, self.after) if self.shown else []
 
     @property
     def owned_by(self) -> dict[str, str]:
@@ -94,7 +127,76 @@ class Change:
             "fields": list(self.fields),
             **({"owned_by": self.owned_by} if self.owners else {}),
             **({"note": self.note} if self.note else {}),
+            **({"values": [value.to_json() for value in self.values()]} if self.shown else {}),
         }
+
+
+@attrs.frozen
+class Value:
+    """One value ``diff`` finds changing: its dotted path (as :attr:`Change.fields` names it), what the cluster
+    holds (``None``: absent) and what the apply would make it."""
+
+    path: str
+    old: Any
+    new: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "old": self.old, "new": self.new}
+
+
+def _yaml(obj: Mapping[str, Any] | None) -> list[str]:
+    if obj is None:
+        return []
+    import yaml
+
+    return yaml.safe_dump(dict(obj), sort_keys=True, default_flow_style=False, allow_unicode=True).splitlines()
+
+
+def _values(before: Any, after: Any, path: str = "") -> list[Value]:
+    """The leaves where *after* differs from *before*, the paths of :func:`_differences` (an object or map on one
+    side alone is taken leaf by leaf)."""
+    mappings = (before is None or isinstance(before, Mapping)) and (after is None or isinstance(after, Mapping))
+    if mappings and (before is not None or after is not None):
+        old, new = before or {}, after or {}
+        found = []
+        for key in sorted(set(old) | set(new), key=str):
+            found += _values(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
+        return found
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        found = []
+        for index, (was, now) in enumerate(zip(before, after, strict=True)):
+            found += _values(was, now, f"{path}[{index}]")
+        return found
+    return [] if before == after else [Value(path, before, after)]
+
+
+_MASK, _MASK_BEFORE, _MASK_AFTER = "***", "*** (before)", "*** (after)"
+
+
+def _masked(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    """A Secret's values never shown: each key of ``data`` (and ``stringData``) becomes ``***``, or ``*** (before)``
+    and ``*** (after)`` where its value changes — as kubectl diff masks them (kubernetes/kubectl
+    pkg/cmd/diff/diff.go, ``Masker`` and ``sensitiveMaskBefore``/``sensitiveMaskAfter``). Not a Secret: as given."""
+    if (before or after or {}).get("kind") != "Secret":
+        return before, after
+    old, new = dict(before or {}), dict(after or {})
+    for field in ("data", "stringData"):
+        was, now = old.get(field), new.get(field)
+        was = dict(was) if isinstance(was, Mapping) else None
+        now = dict(now) if isinstance(now, Mapping) else None
+        for key in set(was or {}) | set(now or {}):
+            changed = was is not None and now is not None and key in was and key in now and was[key] != now[key]
+            if was is not None and key in was:
+                was[key] = _MASK_BEFORE if changed else _MASK
+            if now is not None and key in now:
+                now[key] = _MASK_AFTER if changed else _MASK
+        if was is not None:
+            old[field] = was
+        if now is not None:
+            new[field] = now
+    return (old if before is not None else None), (new if after is not None else None)
 
 
 @attrs.frozen
@@ -270,10 +372,27 @@ def diff_environment(
     (kubernetes/kubectl pkg/cmd/diff/diff.go, ``InfoObject.Live`` and ``Merged``)."""
     ordered = [_annotated(manifest) for manifest in _ordered(objects)]
     listed = _Listed(cluster, environment)
-    changes = [step.change for step in _plan(cluster, ordered, listed, force=False, show_owned=True, writing=False)]
+    changes = [
+        _shown(step.change, step.live, step.result if step.result is not None else step.manifest)
+        for step in _plan(cluster, ordered, listed, force=False, show_owned=True, writing=False)
+    ]
     if prune:
-        changes += _prune(cluster, ordered, listed, namespace, dry_run=True)
+        for change in _prune(cluster, ordered, listed, namespace, dry_run=True):
+            live = listed.of(change.api_version, change.kind, change.namespace).get(change.name)
+            changes.append(_shown(change, live, None))
     return ClusterReport(environment, cluster.server, True, tuple(changes))
+
+
+def _shown(change: Change, live: Mapping[str, Any] | None, merged: Mapping[str, Any] | None) -> Change:
+    """*change* with the objects its diff shows: *live* (none for one to create) and *merged* (none for one to
+    prune), each without the server's bookkeeping (kubectl diff drops ``managedFields`` unless asked:
+    ``--show-managed-fields``), a Secret's values masked. Nothing for an unchanged object."""
+    if change.action == "unchanged":
+        return change
+    before = _comparable(live) if live is not None and change.action != "create" else None
+    after = _comparable(merged) if merged is not None and change.action != "prune" else None
+    shown_before, shown_after = _masked(before, after)
+    return attrs.evolve(change, before=shown_before, after=shown_after)
 
 
 @attrs.define
@@ -321,6 +440,8 @@ class _Step:
     refresh: bool = False
     """Unchanged but for :data:`APPLIED`: applied all the same (said as unchanged), so that the next run need not
     ask."""
+    result: Mapping[str, Any] | None = None
+    """The dry run's answer, the object as the apply would make it (None where nothing was dry-run)."""
 
 
 def _plan(
@@ -384,12 +505,12 @@ def _dry_run(
         result, created = cluster.apply_object(manifest, dry_run=True, force=True)  # apply --force-conflicts
         owned = tuple((_as_path(field, live), manager) for field, manager in conflict.conflicts)
     if created:
-        return _Step(manifest, Change(api_version, kind, namespace, name, "create"), None)
+        return _Step(manifest, Change(api_version, kind, namespace, name, "create"), None, result=result)
     live = live or listed.live(manifest)
     if live is None:  # deleted between the dry run and the read: it would be created
-        return _Step(manifest, Change(api_version, kind, namespace, name, "create"), None)
+        return _Step(manifest, Change(api_version, kind, namespace, name, "create"), None, result=result)
     change = _compared(manifest, live, result, owned)
-    return _Step(manifest, change, live, refresh=_applied(live) != _applied(result))
+    return _Step(manifest, change, live, refresh=_applied(live) != _applied(result), result=result)
 
 
 def _compared(

@@ -99,7 +99,7 @@ def _run(context: Context, *, applying: bool) -> int:
                 refused.conflicts,
             ) from None
     shown = [change for change in report.changes if change.action != "unchanged"]
-    lines = [change.describe(report.dry_run) for change in shown]
+    lines = [line for change in shown for line in (change.describe(report.dry_run), *change.unified())]
     for manager, references in report.owned.items():
         lines.append(
             f"{manager} owns fields listed above ({', '.join(references)}): `findly-infra apply` takes them back "

@@ -30,18 +30,6 @@ PLATFORM = load_platform(EXAMPLE)
 NS = "findly-now-production"
 
 
-@pytest.fixture
-def kubeconfig(cluster: KubernetesStandIn, tmp_path: Path) -> Path:
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(cluster.kubeconfig()))
-    return path
-
-
-@pytest.fixture
-def objects(kubeconfig: Path) -> KubernetesObjects:
-    return connect(context="stand-in", kubeconfig=str(kubeconfig))
-
-
 def production(versions: dict[str, str] | None = None) -> list[dict[str, Any]]:
     return for_apply(environment_objects(PLATFORM, "production", versions), "production")
 

@@ -16,34 +16,20 @@ from typing import Any, cast
 
 import attrs
 import pytest
-import yaml
 
 pytest.importorskip("kubernetes", reason="the kubernetes extra: pip install 'findly-infra[kubernetes]'")
 
 from findly_infra import load_platform
-from findly_infra.adapters.kubernetes import KubernetesObjects, connect
+from findly_infra.adapters.kubernetes import KubernetesObjects
 from findly_infra.application.cluster_apply import Change, apply_environment, diff_environment
 from findly_infra.application.ports import ClusterObjects
 from findly_infra.cli import EXIT_DRIFT
 from findly_infra.render.objects import environment_objects, for_apply
-from findly_infra.testing.kubernetes import KubernetesStandIn
 from tests.conftest import EXAMPLE
 
 PLATFORM = load_platform(EXAMPLE)
 NS = "findly-now-production"
 IMAGE = "gcr.io/findly-now/fn-posts"
-
-
-@pytest.fixture
-def kubeconfig(cluster: KubernetesStandIn, tmp_path: Path) -> Path:
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(cluster.kubeconfig()))
-    return path
-
-
-@pytest.fixture
-def objects(kubeconfig: Path) -> KubernetesObjects:
-    return connect(context="stand-in", kubeconfig=str(kubeconfig))
 
 
 def production(versions: dict[str, str] | None = None, *extra: dict[str, Any]) -> list[dict[str, Any]]:

@@ -152,22 +152,10 @@ def _yaml(obj: Mapping[str, Any] | None) -> list[str]:
     return yaml.safe_dump(dict(obj), sort_keys=True, default_flow_style=False, allow_unicode=True).splitlines()
 
 
-def _values(before: Any, after: Any, path: str = "") -> list[Value]:
+def _values(before: Any, after: Any) -> list[Value]:
     """The leaves where *after* differs from *before*, the paths of :func:`_differences` (an object or map on one
     side alone is taken leaf by leaf)."""
-    mappings = (before is None or isinstance(before, Mapping)) and (after is None or isinstance(after, Mapping))
-    if mappings and (before is not None or after is not None):
-        old, new = before or {}, after or {}
-        found = []
-        for key in sorted(set(old) | set(new), key=str):
-            found += _values(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
-        return found
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        found = []
-        for index, (was, now) in enumerate(zip(before, after, strict=True)):
-            found += _values(was, now, f"{path}[{index}]")
-        return found
-    return [] if before == after else [Value(path, before, after)]
+    return [Value(path, old, new) for path, old, new in _walk(before, after, "", leaves=True)]
 
 
 _MASK, _MASK_BEFORE, _MASK_AFTER = "***", "*** (before)", "*** (after)"
@@ -291,19 +279,32 @@ def _holds(live: Any, wanted: Any) -> bool:
     return type(live) is type(wanted) and live == wanted
 
 
-def _differences(before: Any, after: Any, path: str = "") -> list[str]:
+def _differences(before: Any, after: Any) -> list[str]:
     """The dotted paths where *after* differs from *before*."""
-    if isinstance(before, Mapping) and isinstance(after, Mapping):
+    return [path for path, _, _ in _walk(before, after, "", leaves=False)]
+
+
+def _walk(before: Any, after: Any, path: str, *, leaves: bool) -> list[tuple[str, Any, Any]]:
+    """Where *after* differs from *before*: each path with its old and new value. Maps are compared key by key and
+    lists of one length item by item; with *leaves*, a map on one side alone is also taken key by key (its leaves
+    are the values shown), else it is one difference at its own path."""
+    if leaves:
+        maps = before is None or isinstance(before, Mapping), after is None or isinstance(after, Mapping)
+        descend = all(maps) and (before is not None or after is not None)
+    else:
+        descend = isinstance(before, Mapping) and isinstance(after, Mapping)
+    if descend:
+        old, new = before or {}, after or {}
         found = []
-        for key in sorted(set(before) | set(after), key=str):
-            found += _differences(before.get(key), after.get(key), f"{path}.{key}" if path else str(key))
+        for key in sorted(set(old) | set(new), key=str):
+            found += _walk(old.get(key), new.get(key), f"{path}.{key}" if path else str(key), leaves=leaves)
         return found
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
         found = []
-        for index, (old, new) in enumerate(zip(before, after, strict=True)):
-            found += _differences(old, new, f"{path}[{index}]")
+        for index, (was, now) in enumerate(zip(before, after, strict=True)):
+            found += _walk(was, now, f"{path}[{index}]", leaves=leaves)
         return found
-    return [] if before == after else [path]
+    return [] if before == after else [(path, before, after)]
 
 
 def _ordered(objects: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -18,6 +18,7 @@ from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Fence, Lease
+from findly_infra.domain.notifications import Notification
 from findly_infra.domain.proofs import ProofCheck, Proven, Unproven
 from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetReport, BudgetStatus
@@ -30,6 +31,7 @@ __all__ = [
     "Clock",
     "ClusterObjects",
     "ConcurrencyError",
+    "Delivery",
     "DependencyError",
     "DependencyUnavailableError",
     "ErrorBudgets",
@@ -43,6 +45,7 @@ __all__ = [
     "MetricsQuery",
     "MetricsRecord",
     "MetricsSource",
+    "Notifier",
     "PagedStore",
     "PolicyAnchor",
     "PolicyAnchors",
@@ -436,3 +439,28 @@ class Workloads(Protocol):
     def holding(self, service: str, environment: str) -> Holding:
         """What the cluster holds now for *service* in *environment*, read back."""
         ...
+
+
+@attrs.frozen
+class Delivery:
+    """What one attempt to hand a notification to a receiver came to.
+
+    ``delivered``: the receiver accepted it (Slack's 200 ``ok``, PagerDuty's 202). Otherwise ``permanent`` says
+    that sending the same thing again cannot help (a 4xx other than 408 and 429: a bad payload, a revoked
+    webhook, a wrong routing key), and ``retry_after`` is the wait in seconds the receiver asked for (429's
+    ``Retry-After``), if it did. ``detail`` is the receiver's status and message for ``history`` — never the URL,
+    key or signature.
+    """
+
+    delivered: bool
+    detail: str
+    permanent: bool = False
+    retry_after: float | None = None
+
+
+class Notifier(Protocol):
+    """One receiver (a Slack incoming webhook, a PagerDuty service, a signed webhook): formats a notification in
+    its service's own format and sends it once. Never raises for the receiver's answer or its absence: every
+    outcome, a refused connection included, is a :class:`Delivery`."""
+
+    def send(self, notification: Notification) -> Delivery: ...

@@ -10,6 +10,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "Notification": "findly_infra.domain.notifications",
+    "NotificationKind": "findly_infra.domain.notifications",
+    "NotificationSeverity": "findly_infra.domain.notifications",
+    "PageAction": "findly_infra.domain.notifications",
     "POLICY_IN_FORCE": "findly_infra.domain.policy",
     "POLICY_STREAM": "findly_infra.domain.policy",
     "SIMULATED_ISSUER": "findly_infra.domain.policy",
@@ -414,10 +418,14 @@ __all__ = [
     "NodeAutoProvisioning",
     "NodePool",
     "NotationError",
+    "Notification",
+    "NotificationKind",
+    "NotificationSeverity",
     "Observation",
     "ObservedSecret",
     "OidcSettings",
     "Operation",
+    "PageAction",
     "Path",
     "PendingRequest",
     "Percentage",
@@ -722,6 +730,7 @@ if TYPE_CHECKING:
         describe_value,
         format_number,
     )
+    from findly_infra.domain.notifications import Notification, NotificationKind, NotificationSeverity, PageAction
     from findly_infra.domain.operations import (
         MAX_CERTIFICATE_DOMAINS,
         AlertGroup,

@@ -675,13 +675,9 @@ _NEEDS = {"slack": ("url",), "pagerduty": ("routing_key",), "webhook": ("url", "
 """What each receiver type must be told where to read (PagerDuty's ``url`` is the Events API's unless given)."""
 
 
-def notification_routes(platform: Platform) -> Iterator[Finding]:
-    """Receivers have what their type needs; routes name declared receivers and known environments; the seed's
-    ``notification_channels`` and alerts' ``notification:`` name declared receivers (a warning: the seed's own
-    blocks must load as written)."""
-    settings = platform.notifications
-    names = [receiver.name for receiver in settings.receivers]
-    for receiver in settings.receivers:
+def notification_receivers(platform: Platform) -> Iterator[Finding]:
+    """Each receiver is told where to read what its type needs, and nothing its type does not take."""
+    for receiver in platform.notifications.receivers:
         given = {field for field, _source in receiver.settings()}
         for field in _NEEDS[receiver.type.value]:
             if field not in given:
@@ -698,6 +694,13 @@ def notification_routes(platform: Platform) -> Iterator[Finding]:
                 ERROR,
                 "notification-receivers",
             )
+
+
+def notification_routes(platform: Platform) -> Iterator[Finding]:
+    """Routes name declared receivers and known environments; the seed's ``notification_channels`` and alerts'
+    ``notification:`` name declared receivers (a warning: the seed's own blocks must load as written)."""
+    settings = platform.notifications
+    names = [receiver.name for receiver in settings.receivers]
     for index, route in enumerate(settings.routes or ()):
         for position, name in enumerate(route.receivers):
             if name not in names:
@@ -757,6 +760,7 @@ RULES: tuple[Rule, ...] = (
     ingress_certificates,
     recovery_point,
     alert_rules,
+    notification_receivers,
     notification_routes,
 )
 

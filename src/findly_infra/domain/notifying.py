@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -41,6 +41,7 @@ from findly_infra.domain.view import EnvironmentView, WaitKind
 __all__ = [
     "WAITING_RULES",
     "Incidents",
+    "RetrySchedule",
     "decide",
     "incident_key",
     "notification_id",
@@ -341,3 +342,37 @@ def refused(
 
 WAITING_RULES = frozenset({"approvals"})
 """The rules whose refusal means "waiting for people", told as :func:`waiting` rather than as a refusal."""
+
+
+@attrs.frozen
+class RetrySchedule:
+    """When a delivery that failed is tried again, and when it is given up: exponential backoff from ``first`` doubling
+    up to ``cap``, with a jitter of ±``jitter`` derived from the delivery's key (so two deliveries that failed
+    together do not come back together, and the same failure always waits the same: no randomness here); never
+    sooner than the receiver's ``Retry-After``; given up after ``attempts`` attempts or once the next attempt would
+    come more than ``age`` after it was queued."""
+
+    first: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(hours=1)
+    attempts: int = 10
+    age: timedelta = timedelta(hours=24)
+    jitter: float = 0.2
+
+    def delay(self, key: str, attempt: int) -> timedelta:
+        """The wait after failed attempt number *attempt* (1: the first), before any ``Retry-After``."""
+        base: timedelta = min(self.cap, self.first * 2 ** min(attempt - 1, 32))
+        fraction = int(hashlib.sha256(f"{key}\x1f{attempt}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        spread: timedelta = base * (1 - self.jitter + 2 * self.jitter * fraction)
+        return spread
+
+    def next_attempt(
+        self, key: str, attempt: int, at: datetime, queued: datetime, retry_after: float | None = None
+    ) -> datetime | None:
+        """When to try again after failed attempt *attempt* made at *at* (``None``: give up)."""
+        if attempt >= self.attempts:
+            return None
+        wait = self.delay(key, attempt)
+        if retry_after is not None and retry_after > 0:
+            wait = max(wait, timedelta(seconds=retry_after))
+        when = at + wait
+        return None if when - queued > self.age else when

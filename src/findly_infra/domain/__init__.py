@@ -22,6 +22,7 @@ _EXPORTS = {
     "route": "findly_infra.domain.notifications",
     "WAITING_RULES": "findly_infra.domain.notifying",
     "Incidents": "findly_infra.domain.notifying",
+    "RetrySchedule": "findly_infra.domain.notifying",
     "decide": "findly_infra.domain.notifying",
     "incident_key": "findly_infra.domain.notifying",
     "notification_id": "findly_infra.domain.notifying",
@@ -472,6 +473,7 @@ __all__ = [
     "ResourceMetricTarget",
     "ResourceProfile",
     "ResourceQuota",
+    "RetrySchedule",
     "RollbackCapability",
     "RollbackTrigger",
     "RolledBack",
@@ -775,6 +777,7 @@ if TYPE_CHECKING:
     from findly_infra.domain.notifying import (
         WAITING_RULES,
         Incidents,
+        RetrySchedule,
         decide,
         incident_key,
         notification_id,

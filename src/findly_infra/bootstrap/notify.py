@@ -81,11 +81,11 @@ def receiver_notifier(
     try:
         values = {field: setting_value(source, platform, env, secrets) for field, source in receiver.settings()}
     except UnreadySetting as exc:
-        return _Unready(f"{receiver.name}: {exc}")
+        return _Unready(str(exc))
     try:
         adapters: Any = importlib.import_module("findly_infra.adapters.notifiers")
     except ImportError as exc:  # pragma: no cover - the adapters ship with the package
-        return _Unready(f"{receiver.name}: no notifier adapters here ({exc})")
+        return _Unready(f"no notifier adapters here ({exc})")
     notifier: Notifier
     if receiver.type is ReceiverType.SLACK:
         notifier = adapters.SlackNotifier(values["url"], timeout=timeout)
@@ -124,7 +124,7 @@ def notifications_for(
     def named(name: str) -> Notifier:
         receiver = receivers.get(name)
         if receiver is None:
-            return _Unready(f"{name}: no longer declared in notifications.receivers")
+            return _Unready(f"{name} is no longer declared in notifications.receivers")
         return build(receiver)
 
     return Notifications(

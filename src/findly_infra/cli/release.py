@@ -898,7 +898,7 @@ def _demo(context: Context) -> int:
     fresh_demo_state(state)  # a new store, or the demo's own from before: never anyone else's
     start = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(days=1)
     context.use_state(str(state), now=start)
-    runtime = context.runtime(platform, service=name, scripted=True)
+    runtime = context.runtime(platform, service=name, scripted=True, notify=False)  # a story: it tells no one
     assert runtime.virtual is not None
     assert runtime.scenarios is not None
     story = list(tell_the_story(runtime.service, runtime.virtual, runtime.scenarios, name))

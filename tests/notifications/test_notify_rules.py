@@ -157,7 +157,9 @@ def test_a_rollback_names_the_criterion_its_value_threshold_and_window(platform:
 
 
 def test_a_pause_is_paged_and_resolved_when_the_version_succeeds(platform: Platform) -> None:
-    appends = _drive(platform, ["deploy", "later", "pass", "deploy", "pause", "resume", "later", "pass", "later", "pass", "later"])
+    appends = _drive(
+        platform, ["deploy", "later", "pass", "deploy", "pause", "resume", "later", "pass", "later", "pass", "later"]
+    )
     appends += _drive(platform, [])  # nothing more
     notes = _sweep(platform, _positioned(appends), [])
     kinds = [(note.kind, note.action) for note in notes]
@@ -291,7 +293,9 @@ RECEIVERS = (
 SEVERITIES = list(NotificationSeverity)
 
 
-def _note(kind: NotificationKind, severity: NotificationSeverity, environment: str, action: PageAction | None) -> Notification:
+def _note(
+    kind: NotificationKind, severity: NotificationSeverity, environment: str, action: PageAction | None
+) -> Notification:
     return Notification(
         id="n",
         kind=kind,
@@ -325,7 +329,9 @@ NOTES = st.builds(
 
 
 @given(ROUTES, NOTES)
-def test_routing_sends_to_the_declared_receivers_of_every_matching_route(routes: tuple[Route, ...], note: Notification) -> None:
+def test_routing_sends_to_the_declared_receivers_of_every_matching_route(
+    routes: tuple[Route, ...], note: Notification
+) -> None:
     chosen = route(note, routes, RECEIVERS)
     expected = {name for r in routes if r.matches(note) for name in r.receivers}
     if note.action is None:
@@ -353,7 +359,9 @@ def test_without_routes_the_channels_hear_everything_and_pages_are_for_productio
 
 
 @given(st.text(min_size=1, max_size=20), st.integers(1, 12), st.none() | st.floats(0, 7200))
-def test_backoff_grows_with_jitter_from_the_key_and_honours_retry_after(key: str, attempt: int, retry_after: float | None) -> None:
+def test_backoff_grows_with_jitter_from_the_key_and_honours_retry_after(
+    key: str, attempt: int, retry_after: float | None
+) -> None:
     schedule = RetrySchedule()
     base = min(schedule.cap, schedule.first * 2 ** (attempt - 1))
     delay = schedule.delay(key, attempt)

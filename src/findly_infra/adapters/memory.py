@@ -380,7 +380,7 @@ class MemoryOutbox:
             for d in self.kept.values()
             if d.state is DispatchState.PENDING and d.next_attempt is not None and d.next_attempt <= now
         ]
-        return sorted(pending, key=_due_order)[:limit]
+        return sorted(pending, key=_due_order)[:limit]  # stable: in the order queued, where due together
 
     def claim(self, dispatch: Dispatch, until: datetime) -> bool:
         found = self.kept.get(dispatch.key)
@@ -401,9 +401,8 @@ class MemoryOutbox:
         )
 
     def dispatches(self, service: str | None = None, limit: int | None = None) -> list[Dispatch]:
-        found = [d for d in self.kept.values() if service is None or d.notification.service == service]
-        found.sort(key=lambda d: (d.queued, d.notification.at, d.notification.id, d.receiver), reverse=True)
-        return found[:limit] if limit is not None else found
+        found = [d for d in reversed(self.kept.values()) if service is None or d.notification.service == service]
+        return found[:limit] if limit is not None else found  # the latest queued first
 
     def paged(self, incident: str) -> tuple[str, ...]:
         return tuple(
@@ -415,9 +414,9 @@ class MemoryOutbox:
         )
 
 
-def _due_order(dispatch: Dispatch) -> tuple[datetime, datetime, str, str]:
+def _due_order(dispatch: Dispatch) -> datetime:
     assert dispatch.next_attempt is not None
-    return dispatch.next_attempt, dispatch.queued, dispatch.notification.id, dispatch.receiver
+    return dispatch.next_attempt
 
 
 @attrs.define

@@ -375,7 +375,7 @@ class SqliteEventStore:
         with self._errors():
             rows = self._connection.execute(
                 f"SELECT {_DISPATCH_COLUMNS} FROM notify_outbox WHERE state = 'pending' AND next_attempt <= ? "
-                "ORDER BY next_attempt, queued, id, receiver LIMIT ?",
+                "ORDER BY next_attempt, rowid LIMIT ?",
                 (_moment(now), limit),
             ).fetchall()
         return [_dispatch_of(row) for row in rows]
@@ -416,8 +416,7 @@ class SqliteEventStore:
         where = "" if service is None else "WHERE service = ?"
         with self._errors():
             rows = self._connection.execute(
-                f"SELECT {_DISPATCH_COLUMNS} FROM notify_outbox {where} ORDER BY queued DESC, id DESC, receiver DESC "
-                "LIMIT ?",
+                f"SELECT {_DISPATCH_COLUMNS} FROM notify_outbox {where} ORDER BY rowid DESC LIMIT ?",
                 (*(() if service is None else (service,)), -1 if limit is None else limit),
             ).fetchall()
         return [_dispatch_of(row) for row in rows]

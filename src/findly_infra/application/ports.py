@@ -517,7 +517,8 @@ class Outbox(Protocol):
         ...
 
     def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
-        """Pending dispatches whose next attempt is at or before *now*, the earliest first."""
+        """Pending dispatches whose next attempt is at or before *now*, the earliest first (in the order queued, where
+        due together: a receiver hears of a rollout's events in the order they happened)."""
         ...
 
     def claim(self, dispatch: Dispatch, until: datetime) -> bool:
@@ -532,7 +533,7 @@ class Outbox(Protocol):
         ...
 
     def dispatches(self, service: str | None = None, limit: int | None = None) -> list[Dispatch]:
-        """What the outbox keeps (of *service*), the latest queued first (at most *limit*)."""
+        """What the outbox keeps (of *service*), the last queued first (at most *limit*)."""
         ...
 
     def paged(self, incident: str) -> tuple[str, ...]:

@@ -96,6 +96,8 @@ class ReceiverReport:
     failed: int = 0
     gave_up: int = 0
     queued: int = 0
+    skipped: int = 0
+    """Due, and not tried in this run (the receiver had just failed, or the run's time was spent)."""
     next_attempt: datetime | None = None
     detail: str = ""
 
@@ -115,8 +117,8 @@ class DeliveryReport:
 
     @property
     def undelivered(self) -> tuple[ReceiverReport, ...]:
-        """The receivers that still hold queued notifications after the run (failed, or not reached in time)."""
-        return tuple(r for r in self.receivers if r.queued)
+        """The receivers of which something due was left undelivered by the run: failed, given up, or not tried."""
+        return tuple(r for r in self.receivers if r.failed or r.gave_up or r.skipped)
 
 
 @attrs.define
@@ -232,17 +234,18 @@ class Notifications:
 
     # ---- delivering --------------------------------------------------------------------------------------------
 
-    def deliver(self, *, budget: timedelta | None = None, limit: int = 200) -> DeliveryReport:
+    def deliver(self, *, budget: timedelta | None = None, limit: int = 200, waiting: bool = False) -> DeliveryReport:
         """Send what is due, the earliest first, until nothing is due or *budget* (real time) is spent. A receiver
-        that fails once is not tried again in this run (its other notifications wait for their next attempt). Never
-        raises for a receiver: every outcome is recorded."""
+        that fails once is not tried again in this run (its other notifications wait for their next attempt).
+        *waiting*: also what waits for its next attempt (a person who fixed a receiver). Never raises for a
+        receiver: every outcome is recorded."""
         start = self.clock.now()
         failing: set[str] = set()
         attempts: list[tuple[Dispatch, Verdict]] = []
-        for dispatch in self.outbox.due(start, limit):
-            if budget is not None and self.clock.now() - start > budget:
-                break
-            if dispatch.receiver in failing:
+        skipped: dict[str, int] = {}
+        for dispatch in self.outbox.due(datetime.max if waiting else start, limit):
+            if dispatch.receiver in failing or (budget is not None and self.clock.now() - start > budget):
+                skipped[dispatch.receiver] = skipped.get(dispatch.receiver, 0) + 1
                 continue
             now = self.clock.now()
             if not self.outbox.claim(dispatch, now + CLAIM_HOLD):
@@ -254,7 +257,7 @@ class Notifications:
             attempts.append((claimed, verdict))
             if verdict is not Verdict.DELIVERED:
                 failing.add(dispatch.receiver)
-        return DeliveryReport(self._summary(attempts), tuple(attempts))
+        return DeliveryReport(self._summary(attempts, skipped), tuple(attempts))
 
     def _send(self, dispatch: Dispatch) -> Delivery:
         try:
@@ -288,8 +291,10 @@ class Notifications:
         self.outbox.settle(dispatch, state=DispatchState.PENDING, detail=outcome.detail, at=at, next_attempt=following)
         return Verdict.FAILED
 
-    def _summary(self, attempts: list[tuple[Dispatch, Verdict]]) -> tuple[ReceiverReport, ...]:
+    def _summary(self, attempts: list[tuple[Dispatch, Verdict]], skipped: dict[str, int]) -> tuple[ReceiverReport, ...]:
         counts: dict[str, dict[str, Any]] = {}
+        for name, count in skipped.items():
+            counts.setdefault(name, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})["skipped"] = count
         for dispatch, verdict in attempts:
             entry = counts.setdefault(dispatch.receiver, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})
             entry[verdict.value] += 1
@@ -307,12 +312,13 @@ class Notifications:
         return tuple(
             ReceiverReport(
                 name,
-                counts[name]["delivered"],
-                counts[name]["failed"],
-                counts[name]["gave_up"],
-                counts[name].get("queued", 0),
-                counts[name].get("next_attempt"),
-                counts[name]["detail"],
+                delivered=counts[name]["delivered"],
+                failed=counts[name]["failed"],
+                gave_up=counts[name]["gave_up"],
+                queued=counts[name].get("queued", 0),
+                skipped=counts[name].get("skipped", 0),
+                next_attempt=counts[name].get("next_attempt"),
+                detail=counts[name]["detail"],
             )
             for name in names
         )

@@ -87,13 +87,16 @@ def receiver_notifier(
     except ImportError as exc:  # pragma: no cover - the adapters ship with the package
         return _Unready(f"no notifier adapters here ({exc})")
     notifier: Notifier
-    if receiver.type is ReceiverType.SLACK:
-        notifier = adapters.SlackNotifier(values["url"], timeout=timeout)
-    elif receiver.type is ReceiverType.PAGERDUTY:
-        url = values.get("url", PAGERDUTY_EVENTS_URL)
-        notifier = adapters.PagerDutyNotifier(values["routing_key"], url=url, timeout=timeout)
-    else:
-        notifier = adapters.WebhookNotifier(values["url"], values["signing_secret"], timeout=timeout)
+    try:
+        if receiver.type is ReceiverType.SLACK:
+            notifier = adapters.SlackNotifier(values["url"], timeout=timeout)
+        elif receiver.type is ReceiverType.PAGERDUTY:
+            url = values.get("url", PAGERDUTY_EVENTS_URL)
+            notifier = adapters.PagerDutyNotifier(values["routing_key"], url=url, timeout=timeout)
+        else:
+            notifier = adapters.WebhookNotifier(values["url"], values["signing_secret"], timeout=timeout)
+    except ValueError as exc:  # a setting of the wrong shape (a signing secret that is not whsec_…): never shown
+        return _Unready(f"{receiver.name}: {exc}")
     return notifier
 
 

@@ -123,6 +123,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     deliver.add_argument(
         "--budget", metavar="SECONDS", type=float, default=60.0, help="stop starting deliveries after this long (60)"
     )
+    deliver.add_argument(
+        "--all",
+        action="store_true",
+        help="also what waits for its next attempt (after a receiver was fixed): everything queued is due now",
+    )
     actions.add_parser("status", help="each receiver: delivered, queued (and when next tried), given up")
     listing = actions.add_parser("list", help="each delivery, the latest first")
     listing.add_argument("--service", metavar="NAME", help="only this service's")
@@ -164,14 +169,14 @@ def _notify(context: Context) -> int:
 
 def _deliver(context: Context, notifications: Notifications) -> int:
     notifications.sweep()
-    report = notifications.deliver(budget=timedelta(seconds=max(0.0, context.args.budget)))
+    report = notifications.deliver(budget=timedelta(seconds=max(0.0, context.args.budget)), waiting=context.args.all)
     left = report.undelivered
     receivers = [_receiver_json(r) for r in report.receivers]
     if not left:
         context.emit({"receivers": receivers}, report_line(report) or "notify: nothing due")
         return EXIT_OK
     message = "; ".join(
-        f"{r.receiver}: {r.queued} not delivered ({r.detail or 'not tried in this run'})"
+        f"{r.receiver}: {r.failed + r.skipped} not delivered, {r.gave_up} given up ({r.detail or 'not tried in time'})"
         + (f", next attempt at {r.next_attempt.isoformat(timespec='seconds')}" if r.next_attempt else "")
         for r in left
     )

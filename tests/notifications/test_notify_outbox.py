@@ -308,3 +308,41 @@ def test_notifications_of_a_real_release_reach_each_receiver_once(
     paused = receivers["slack"].received[1]
     assert paused.action is PageAction.TRIGGER
     assert "look first" in paused.summary
+
+
+def test_a_refused_promotion_is_queued_as_it_is_refused(stores: Callable[[], tuple[EventStore, Outbox]]) -> None:
+    """A refusal is not an event: the use case is told before it raises, and the notification names the rule (a
+    retried step refused again on the same state is the same notification)."""
+    from findly_infra.application.service import PolicyRefusedError
+
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    receivers = {"slack": MemoryNotifier(), "pagerduty": MemoryNotifier()}
+    notifications = _notifications(platform, store, outbox, clock, receivers)
+    service = _service(platform, store, clock)
+    service.refusals = notifications.refused
+    for _ in range(2):
+        with pytest.raises(PolicyRefusedError):
+            service.deploy("fn-posts", "1.0.0", "staging", actor="erin")  # development first
+    notifications.deliver()
+    (refused,) = receivers["slack"].received
+    assert refused.kind is NotificationKind.PROMOTION_REFUSED
+    assert dict(refused.details)["rule"] == "promotion-order"
+    assert receivers["pagerduty"].received == []
+
+
+def test_a_simulation_says_what_it_would_notify_and_sends_nothing() -> None:
+    from findly_infra.application.notify import would_notify
+    from findly_infra.application.scenarios import SCENARIOS
+    from findly_infra.bootstrap import simulate
+
+    platform = platform_with_receivers()
+    from findly_infra.domain.environment import StrategyKind
+
+    canary = StrategyKind.CANARY
+    result = simulate(platform, "fn-posts", "production", SCENARIOS["error-spike"], strategy=canary)
+    assert result.outcome == "rolled_back"
+    told = [(note.kind.value, receivers) for note, receivers in would_notify(platform, "fn-posts", result.events)]
+    assert told == [("rollout_started", ("slack",)), ("rolled_back", ("slack", "pagerduty"))]
+    assert would_notify(load_platform_text(example_platform_text()), "fn-posts", result.events) == []

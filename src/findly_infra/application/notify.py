@@ -28,6 +28,7 @@ from findly_infra.application.ports import (
     Notifier,
     Outbox,
 )
+from findly_infra.domain.events import Event
 from findly_infra.domain.notifications import (
     Notification,
     NotificationKind,
@@ -47,6 +48,7 @@ __all__ = [
     "ReceiverReport",
     "notification_from_dict",
     "notification_to_dict",
+    "would_notify",
 ]
 
 CLAIM_HOLD = timedelta(minutes=2)
@@ -84,6 +86,21 @@ def notification_from_dict(data: Mapping[str, Any]) -> Notification:
         incident_key=str(data.get("incident_key", "")),
         action=PageAction(data["action"]) if data.get("action") else None,
     )
+
+
+def would_notify(
+    platform: Platform, service: str, events: Iterable[Event]
+) -> list[tuple[Notification, tuple[str, ...]]]:
+    """For a simulation: what its events would tell, and to which receivers the file routes each — nothing is sent
+    or kept (waits, which are read from the state, are not included)."""
+    if not platform.notifications.receivers:
+        return []
+    found, _ = decide(platform, service, list(enumerate(events)), Incidents())
+    canary = platform.canary_strategy
+    channels = canary.failure_handling.notification_channels if canary is not None else ()
+    order = platform.promotion_order
+    routes = platform.notifications.routes_for(channels, order[-1] if order else None)
+    return [(note, route(note, routes, platform.notifications.receivers)) for note in found]
 
 
 @attrs.frozen
@@ -181,8 +198,8 @@ class Notifications:
             )
             notes = list(found)
             for environment in dict.fromkeys(event.environment for event in events):
-                if environment not in self.platform.promotion_order:
-                    continue
+                if not self.declared or environment not in self.platform.promotion_order:
+                    continue  # no receiver: nothing to tell of waits (the cursor still moves)
                 view, state = self.view(service, environment)
                 note = waiting(service, view, state, self.clock.now(), rehearsal=self.rehearsal)
                 if note is not None:

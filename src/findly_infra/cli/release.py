@@ -784,6 +784,11 @@ def _history(context: Context) -> int:
     return EXIT_BAD_INPUT
 
 
+def _would(note: Any, receivers: tuple[str, ...]) -> dict[str, Any]:
+    action = note.action.value if note.action else None
+    return {"kind": note.kind.value, "at": note.at.isoformat(), "action": action, "receivers": list(receivers)}
+
+
 def _deliveries(runtime: Runtime, service: str) -> list[Any]:
     """The service's deliveries kept in the outbox, the earliest first (none where the state keeps no outbox)."""
     if runtime.notifications is None:
@@ -854,8 +859,12 @@ def _simulate(context: Context) -> int:
     )
     # a replay judges what Prometheus recorded: only the cluster (and time) is simulated
     simulation = ["cluster", "time"] if args.replay else ["cluster", "metrics", "time"]
+    from findly_infra.application.notify import would_notify
+
+    told = would_notify(platform, args.service, result.events)  # never sent: what the routes would do
     if context.json:
-        present.emit_json({**result.to_json(), "simulated": True, "simulation": simulation}, context.out)
+        notify = {"would_notify": [_would(note, receivers) for note, receivers in told]} if told else {}
+        present.emit_json({**result.to_json(), **notify, "simulated": True, "simulation": simulation}, context.out)
     else:
         for step in result.steps:
             extra = " ".join(f"{k}={v}" for k, v in step.items() if k not in ("at", "type"))
@@ -863,6 +872,9 @@ def _simulate(context: Context) -> int:
         context.out.write(
             f"outcome: {result.outcome} after {timedelta(seconds=result.virtual_seconds)} of virtual time\n"
         )
+        for note, receivers in told:
+            action = f" ({note.action.value})" if note.action else ""
+            context.out.write(f"would notify {', '.join(receivers) or 'no receiver'}: {note.kind.value}{action}\n")
     present.summary(lambda: _simulation_markdown(platform, args.service, args.env, list(result.events)))
     present.github_output(
         outcome=result.outcome, phase=result.outcome, version=args.replay or "2.0.0", simulated="true"

@@ -120,7 +120,7 @@ class SecretStore:
         except NotFoundError:
             return None
         data = bytes(response.payload.data)
-        if response.payload.HasField("data_crc32c"):
+        if "data_crc32c" in response.payload:  # proto-plus: the field set (optional int64)
             import google_crc32c
 
             if google_crc32c.value(data) != response.payload.data_crc32c:

@@ -193,6 +193,26 @@ def test_waiting_for_approval_reaches_slack_once_while_slack_is_down_for_a_while
     assert slack["delivered"] >= 1
 
 
+def test_the_step_summary_lists_the_deliveries(
+    env: dict[str, str], receivers: ReceiversStandIn, tmp_path: Path
+) -> None:
+    summary = tmp_path / "summary.md"
+    github = {
+        **env,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(tmp_path / "o"),
+    }
+    receivers.slack.down(requests=5)
+    assert cli(github, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    assert cli(github, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[0] in (0, 6)
+    text = summary.read_text()
+    assert "#### Notifications" in text
+    assert "| audit | 1 | 0 | 0 |" in text
+    assert "| slack | 0 | 0 | 1 |" in text  # the pause: Slack is down, it waits for its next attempt
+    assert receivers.slack_url not in text
+
+
 def test_notify_test_and_secrets_never_shown(env: dict[str, str], receivers: ReceiversStandIn) -> None:
     code, document = cli(env, "notify", "test", "audit")
     assert code == 0, document

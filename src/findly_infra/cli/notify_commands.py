@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from findly_infra.application.ports import Dispatch
     from findly_infra.bootstrap import Runtime
 
-__all__ = ["COMMANDS", "after_command", "dispatch_json", "dispatch_text"]
+__all__ = ["COMMANDS", "after_command", "dispatch_json", "dispatch_text", "report_line", "report_markdown"]
 
 AFTER_COMMAND_BUDGET = timedelta(seconds=10)
 """How long a command that recorded events spends delivering afterwards (each receiver's own timeout is 5 s): what
@@ -45,6 +45,20 @@ def after_command(runtime: Runtime, service: str | None, as_json: bool) -> None:
     line = report_line(report)
     if line:
         present.say(line, "notify.delivered", as_json, receivers=[_receiver_json(r) for r in report.receivers])
+        present.summary(lambda: report_markdown(report))
+
+
+def report_markdown(report: DeliveryReport) -> str:
+    """The step summary's table of what the command's notifications came to, receiver by receiver."""
+    rows = [
+        "| receiver | delivered | given up | waiting | next attempt | last answer |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in report.receivers:
+        when = r.next_attempt.isoformat(timespec="seconds") if r.next_attempt and r.queued else ""
+        detail = (r.detail or "").replace("|", "\\|")
+        rows.append(f"| {r.receiver} | {r.delivered} | {r.gave_up} | {r.queued} | {when} | {detail} |")
+    return "#### Notifications\n\n" + "\n".join(rows)
 
 
 def report_line(report: DeliveryReport) -> str:

@@ -90,7 +90,7 @@ class Context:
         """Every port the command needs, closed when the command ends (*read_only*: creates no state; *moves*: the
         environment whose traffic the command moves — refused in virtual time where a cluster is bound, before the
         state is touched). A command that may record events decides and delivers their notifications when it ends,
-        before the state closes (``cli.notify_commands.after_command``), unless *after* is false; *notify* false (the
+        before the state closes (``cli.notify_after.after_command``), unless *after* is false; *notify* false (the
         demo) keeps no notifications at all."""
         from findly_infra.bootstrap import open_runtime
 
@@ -106,7 +106,7 @@ class Context:
             )
         )
         if not read_only and after and runtime.notifications is not None:
-            from findly_infra.cli.notify_commands import after_command
+            from findly_infra.cli.notify_after import after_command
 
             self.stack.callback(after_command, runtime, service, self.json)  # first out: before the runtime closes
         return runtime

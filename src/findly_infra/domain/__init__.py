@@ -29,6 +29,7 @@ _EXPORTS = {
     "reading_text": "findly_infra.domain.notifying",
     "refused": "findly_infra.domain.notifying",
     "severity_of": "findly_infra.domain.notifying",
+    "shown_value": "findly_infra.domain.notifying",
     "waiting": "findly_infra.domain.notifying",
     "POLICY_IN_FORCE": "findly_infra.domain.policy",
     "POLICY_STREAM": "findly_infra.domain.policy",
@@ -593,6 +594,7 @@ __all__ = [
     "secret_id_collisions",
     "service_name_from_key",
     "severity_of",
+    "shown_value",
     "track_plan",
     "unavailable_for",
     "version_problem",
@@ -784,6 +786,7 @@ if TYPE_CHECKING:
         reading_text,
         refused,
         severity_of,
+        shown_value,
         waiting,
     )
     from findly_infra.domain.operations import (

@@ -48,6 +48,7 @@ __all__ = [
     "reading_text",
     "refused",
     "severity_of",
+    "shown_value",
     "waiting",
 ]
 
@@ -104,15 +105,18 @@ def severity_of(kind: NotificationKind) -> NotificationSeverity:
     return _SEVERITY[kind]
 
 
+def shown_value(metric: str, value: float | None) -> str:
+    """A reading as a person reads it: ``0.100%``, ``183ms``; ``-`` for no data (``None`` or NaN)."""
+    if value is None or math.isnan(value):
+        return "-"
+    if metric_kind(metric) is MetricKind.DURATION:
+        return f"{value * 1000:.0f}ms"
+    return f"{value:.3%}"
+
+
 def reading_text(reading: MetricReading) -> str:
     """``error_rate 5.000% (threshold < 0.5%): fail`` — the value as a person reads it beside its threshold."""
-    value = reading.value
-    if math.isnan(value):
-        shown = "no data"
-    elif metric_kind(reading.metric) is MetricKind.DURATION:
-        shown = f"{value * 1000:.0f}ms"
-    else:
-        shown = f"{value:.3%}"
+    shown = "no data" if math.isnan(reading.value) else shown_value(reading.metric, reading.value)
     return f"{reading.metric} {shown} (threshold {reading.threshold}): {reading.verdict.value}"
 
 

@@ -283,8 +283,9 @@ def _escaped_truncate(text: str, limit: int) -> str:
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
     """A ``plain_text`` text object (no formatting is read in it, so nothing needs escaping) of 1 to *limit*
-    characters."""
-    return {"type": "plain_text", "text": truncate(text, limit) or "-", "emoji": True}
+    characters, never blank (``-`` stands for a text of spaces alone, which Block Kit may count as empty)."""
+    cut = truncate(text, limit)
+    return {"type": "plain_text", "text": cut if cut.strip() else "-", "emoji": True}
 
 
 def slack_message(notification: Notification) -> dict[str, Any]:
@@ -293,7 +294,7 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     ten fields with the details (the tenth says how many more there are), and a context line."""
     title = _TITLES.get(notification.kind, notification.kind.value)
     header = f"{title}: {notification.service} {notification.version} in {notification.environment}"
-    summary = notification.summary or header
+    summary = notification.summary if notification.summary.strip() else header
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(header, _HEADER_TEXT)},
         {"type": "section", "text": _plain(summary, _SECTION_TEXT)},
@@ -309,7 +310,7 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         f"{notification.version} · {notification.kind.value}"
     )
     blocks.append({"type": "context", "elements": [_plain(context, _CONTEXT_TEXT)]})
-    fallback = _escaped_truncate(f"{header}: {summary}" if notification.summary else header, _FALLBACK_TEXT)
+    fallback = _escaped_truncate(f"{header}: {summary}" if summary != header else header, _FALLBACK_TEXT)
     return {"text": fallback, "blocks": blocks}
 
 
@@ -388,7 +389,11 @@ def pagerduty_event(notification: Notification, routing_key: str) -> dict[str, A
     if notification.action is PageAction.RESOLVE:
         return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": key}
     title = _TITLES.get(notification.kind, notification.kind.value)
-    summary = notification.summary or f"{title}: {notification.service} {notification.version}"
+    summary = (
+        notification.summary
+        if notification.summary.strip()
+        else f"{title}: {notification.service} {notification.version}"
+    )
     details = {
         "service": notification.service,
         "environment": notification.environment,

@@ -245,8 +245,10 @@ def test_a_wrong_routing_key_is_permanent_and_says_why(receivers: ReceiversStand
     delivery = PagerDutyNotifier("too-short", url=receivers.pagerduty_url).send(notification())
     assert not delivery.delivered
     assert delivery.permanent
+    # both of the real service's errors for such a key, in its order (blockpane/tenderduty#10)
     assert delivery.detail == (
-        "pagerduty 400 Event object is invalid: Length of 'routing_key' is incorrect (should be 32 characters)"
+        "pagerduty 400 Event object is invalid: Length of 'routing_key' is incorrect (should be 32 characters); "
+        "'routing_key' cannot contain non-alphanumeric characters."
     )
 
 

@@ -9,7 +9,7 @@ recorded (``notify status`` shows it).
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,9 +23,6 @@ from findly_infra.domain.notifications import Notification, Receiver, ReceiverTy
 from findly_infra.domain.platform import Platform
 
 __all__ = ["UnreadySetting", "notifications_for", "receiver_notifier", "setting_value"]
-
-PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-"""PagerDuty's Events API v2 endpoint (developer.pagerduty.com, "Send an event to PagerDuty")."""
 
 
 class UnreadySetting(Exception):  # noqa: N818 - not an error of ours: a setting that cannot be read yet
@@ -82,19 +79,19 @@ def receiver_notifier(
         values = {field: setting_value(source, platform, env, secrets) for field, source in receiver.settings()}
     except UnreadySetting as exc:
         return _Unready(str(exc))
-    try:
-        adapters: Any = importlib.import_module("findly_infra.adapters.notifiers")
-    except ImportError as exc:  # pragma: no cover - the adapters ship with the package
-        return _Unready(f"no notifier adapters here ({exc})")
+    if importlib.util.find_spec("httpx") is None:  # the adapters send with httpx, which an extra brings
+        return _Unready("sending notifications needs httpx: pip install 'findly-infra[prometheus]' (or httpx)")
+    from findly_infra.adapters.notifiers import PagerDutyNotifier, SlackNotifier, WebhookNotifier
+
     notifier: Notifier
     try:
         if receiver.type is ReceiverType.SLACK:
-            notifier = adapters.SlackNotifier(values["url"], timeout=timeout)
+            notifier = SlackNotifier(values["url"], timeout=timeout)
         elif receiver.type is ReceiverType.PAGERDUTY:
-            url = values.get("url", PAGERDUTY_EVENTS_URL)
-            notifier = adapters.PagerDutyNotifier(values["routing_key"], url=url, timeout=timeout)
+            elsewhere = {"url": values["url"]} if "url" in values else {}  # else the Events API's own endpoint
+            notifier = PagerDutyNotifier(values["routing_key"], timeout=timeout, **elsewhere)
         else:
-            notifier = adapters.WebhookNotifier(values["url"], values["signing_secret"], timeout=timeout)
+            notifier = WebhookNotifier(values["url"], values["signing_secret"], timeout=timeout)
     except ValueError as exc:  # a setting of the wrong shape (a signing secret that is not whsec_…): never shown
         return _Unready(f"{receiver.name}: {exc}")
     return notifier

@@ -225,3 +225,16 @@ def test_notify_test_and_secrets_never_shown(env: dict[str, str], receivers: Rec
     everything = json.dumps(cli(env, "notify", "list")[1]) + json.dumps(cli(env, "notify", "status")[1])
     for secret in (receivers.slack_url, receivers.routing_key, receivers.webhook_secret):
         assert secret not in everything
+
+
+def test_an_imported_past_is_not_told_again(env: dict[str, str], receivers: ReceiversStandIn, tmp_path: Path) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    told = len(receivers.webhook.messages)
+    assert told == 1  # rollout_started, to audit
+    assert cli(env, "state", "export", "--output", str(tmp_path / "export.jsonl"))[0] == 0
+    moved = {**env, "FINDLY_STATE": str(tmp_path / "moved.sqlite3")}
+    assert cli(moved, "state", "import", str(tmp_path / "export.jsonl"))[0] == 0
+    assert cli(moved, "notify", "deliver")[0] == 0
+    assert len(receivers.webhook.requests) == told  # the imported past: not sent again (not even deduplicated)
+    assert cli(moved, "rollback", "fn-posts", "--env", "staging", "--reason", "moved")[0] == 0
+    assert len(receivers.webhook.requests) == told + 1  # what happens after the move is told

@@ -88,6 +88,16 @@ def notification_from_dict(data: Mapping[str, Any]) -> Notification:
     )
 
 
+def mark_told(outbox: Outbox, positions: Mapping[str, int]) -> None:
+    """Move each service's cursor to *positions* (its stream's length) without telling anything: an imported past
+    (``state import``) is history, not news. A cursor already further is left as it is."""
+    for service, position in positions.items():
+        cursor = outbox.notify_cursor(service)
+        if cursor is None or cursor[0] < position:
+            kept = cursor[1] if cursor is not None else "[]"
+            outbox.enqueue([], (service, None if cursor is None else cursor[0], position, kept))
+
+
 def would_notify(
     platform: Platform, service: str, events: Iterable[Event]
 ) -> list[tuple[Notification, tuple[str, ...]]]:
@@ -242,12 +252,6 @@ class Notifications:
             declared = {receiver.name for receiver in receivers}
             found += [Dispatch(note, name, now, next_attempt=now) for name in names if name in declared]
         return found
-
-    def would_notify(self, notes: Iterable[Notification]) -> dict[str, tuple[str, ...]]:
-        """For simulations: which receivers each notification would go to (by id), sending nothing."""
-        receivers = self.platform.notifications.receivers
-        routes = self.routes
-        return {note.id: route(note, routes, receivers) for note in notes}
 
     # ---- delivering --------------------------------------------------------------------------------------------
 

@@ -485,7 +485,8 @@ class PipelineService:
             )
         except PolicyRefusedError as refused:
             if self.refusals is not None:
-                self.refusals(service, environment, version, refused.refusal)
+                with contextlib.suppress(Exception):  # telling of a refusal never changes it, nor fails it
+                    self.refusals(service, environment, version, refused.refusal)
             raise
 
     def record_test(

@@ -346,3 +346,35 @@ def test_a_simulation_says_what_it_would_notify_and_sends_nothing() -> None:
     told = [(note.kind.value, receivers) for note, receivers in would_notify(platform, "fn-posts", result.events)]
     assert told == [("rollout_started", ("slack",)), ("rolled_back", ("slack", "pagerduty"))]
     assert would_notify(load_platform_text(example_platform_text()), "fn-posts", result.events) == []
+
+
+def test_a_long_backlog_is_swept_a_page_at_a_time_and_a_rollback_keeps_its_criterion(
+    stores: Callable[[], tuple[EventStore, Outbox]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backlog (a state whose events were never swept) is decided a page at a time, never held whole, and a page
+    never ends between an analysis and the rollback it caused."""
+    from findly_infra.application import snapshots
+    from findly_infra.domain.environment import StrategyKind
+
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    service = PipelineService(platform, store, clock, ScenarioMetrics(SCENARIOS["error-spike"]), SimulatedCluster())
+    service.deploy("fn-posts", "1.0.0", "development", actor="erin", strategy=StrategyKind.CANARY)
+    for _ in range(30):
+        clock.current += timedelta(minutes=1)
+        if service.step("fn-posts", "development", actor="findly-infra").view.phase.value != "progressing":
+            break
+    receivers = {"slack": MemoryNotifier(), "pagerduty": MemoryNotifier()}
+    notifications = _notifications(platform, store, outbox, clock, receivers)
+    length = store.load("fn-posts")[1]
+    assert store.load("fn-posts")[0][-2:][0].type == "analysis_recorded"  # the rollback's analysis, then it
+    monkeypatch.setattr(snapshots, "SNAPSHOT_PAGE", length - 1)  # a page that would end between the two
+    notifications.sweep()
+    notifications.deliver()
+    kinds = [note.kind for note in receivers["slack"].received]
+    assert kinds == [NotificationKind.ROLLOUT_STARTED, NotificationKind.ROLLED_BACK]
+    assert "error_rate" in receivers["slack"].received[1].summary  # its analysis was in the same page
+    cursor = outbox.notify_cursor("fn-posts")
+    assert cursor is not None
+    assert cursor[0] == store.load("fn-posts")[1]

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from findly_infra.application import snapshots
 from findly_infra.application.ports import (
     Clock,
     Delivery,
@@ -27,8 +28,9 @@ from findly_infra.application.ports import (
     EventStore,
     Notifier,
     Outbox,
+    PagedStore,
 )
-from findly_infra.domain.events import Event
+from findly_infra.domain.events import AnalysisRecorded, Event
 from findly_infra.domain.notifications import (
     Notification,
     NotificationKind,
@@ -189,36 +191,48 @@ class Notifications:
 
     def sweep(self, services: Iterable[str] | None = None) -> int:
         """Decide the notifications of every event after each service's cursor and queue them, moving the cursor in
-        the same transaction; returns how many dispatches were queued. A service whose cursor another process moved
-        meanwhile is left to it (it queued the same notifications: their ids are the same)."""
+        the same transaction, a page of events at a time (``snapshots.SNAPSHOT_PAGE``: a long backlog is never held
+        whole); returns how many dispatches were queued. A service whose cursor another process moved meanwhile is
+        left to it (it queued the same notifications: their ids are the same)."""
         queued = 0
         names = list(services) if services is not None else [s.name for s in self.platform.all_services]
         for service in names:
-            cursor = self.outbox.notify_cursor(service)
-            since, kept = cursor if cursor is not None else (0, "")
-            events, version = self.store.load(service, since)
-            if not events:
-                continue
-            found, incidents = decide(
-                self.platform,
-                service,
-                list(enumerate(events, since)),
-                Incidents.from_text(kept),
-                rehearsal=self.rehearsal,
-            )
-            notes = list(found)
-            for environment in dict.fromkeys(event.environment for event in events):
-                if not self.declared or environment not in self.platform.promotion_order:
-                    continue  # no receiver: nothing to tell of waits (the cursor still moves)
-                view, state = self.view(service, environment)
-                note = waiting(service, view, state, self.clock.now(), rehearsal=self.rehearsal)
-                if note is not None:
-                    notes.append(note)
-            dispatches = self._dispatches(notes)
-            moved = (service, None if cursor is None else since, version, incidents.to_text())
-            if self.outbox.enqueue(dispatches, moved):
-                queued += len(dispatches)
+            while True:
+                step = self._sweep_page(service)
+                if step is None:
+                    break
+                queued += step
         return queued
+
+    def _sweep_page(self, service: str) -> int | None:
+        """One page of *service*'s events after its cursor, decided and queued: how many dispatches (``None``: nothing
+        left, or another process moved the cursor first)."""
+        cursor = self.outbox.notify_cursor(service)
+        since, kept = cursor if cursor is not None else (0, "")
+        page = snapshots.SNAPSHOT_PAGE
+        if isinstance(self.store, PagedStore):
+            events, version = self.store.page(service, since, page)
+        else:
+            events, version = self.store.load(service, since)
+        if not events:
+            return None
+        if since + len(events) < version:  # more follow: never end a page on an analysis its stop may follow
+            keep = max((i + 1 for i, e in enumerate(events) if not isinstance(e, AnalysisRecorded)), default=0)
+            events = events[: keep or len(events) - 1] or events
+        found, incidents = decide(
+            self.platform, service, list(enumerate(events, since)), Incidents.from_text(kept), rehearsal=self.rehearsal
+        )
+        notes = list(found)
+        for environment in dict.fromkeys(event.environment for event in events):
+            if not self.declared or environment not in self.platform.promotion_order:
+                continue  # no receiver: nothing to tell of waits (the cursor still moves)
+            view, state = self.view(service, environment)
+            note = waiting(service, view, state, self.clock.now(), rehearsal=self.rehearsal)
+            if note is not None:
+                notes.append(note)
+        dispatches = self._dispatches(notes)
+        moved = (service, None if cursor is None else since, since + len(events), incidents.to_text())
+        return len(dispatches) if self.outbox.enqueue(dispatches, moved) else None
 
     def refused(self, service: str, environment: str, version: str, refusal: Refusal) -> int:
         """Queue what a refused promotion tells (nothing for a refusal that only says approvals are missing: the wait

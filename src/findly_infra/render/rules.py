@@ -17,6 +17,7 @@ from findly_infra.domain.operations import AlertRule, MetricNames
 from findly_infra.domain.platform import Path, Platform
 from findly_infra.domain.slo import AvailabilityObjective, ErrorRateObjective, SLODefinition
 from findly_infra.promql import collapse, error_ratio, le_matcher, slow_ratio, string
+from findly_infra.render.alertmanager import timings
 
 __all__ = [
     "BURN_ALERT",
@@ -227,7 +228,10 @@ def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | N
 
 
 def alert_rule_groups(platform: Platform) -> list[dict[str, Any]]:
-    """The file's ``alerting_rules`` as configured, and a corrected form beside each naive one."""
+    """The file's ``alerting_rules`` as configured, and a corrected form beside each naive one, evaluated every 15
+    seconds (Prometheus's default is a minute): with Alertmanager's group wait, within the seed's "< 30 seconds for
+    alert generation" (:func:`findly_infra.render.alertmanager.timings`)."""
+    evaluation, _ = timings(platform.performance_targets.alert_latency)
     groups = []
     for group in platform.alerting_rules:
         rules: list[dict[str, Any]] = []
@@ -239,7 +243,7 @@ def alert_rule_groups(platform: Platform) -> list[dict[str, Any]]:
                 fixed = _rule(rule, name, expression)
                 fixed["annotations"] = {**fixed.get("annotations", {}), "corrects": rule.alert, "reason": reason}
                 rules.append(fixed)
-        groups.append({"name": group.name, "rules": rules})
+        groups.append({"name": group.name, "interval": prometheus_duration(evaluation), "rules": rules})
     return groups
 
 

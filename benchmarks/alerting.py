@@ -11,7 +11,7 @@ loopback PagerDuty receiver. Every interval (scrape, evaluation, ``for:``, group
 a minute takes two seconds. Each round takes another service's target down (a 503: ``up == 0``) and splits the time
 to the page into: detection (onset → the alert's ``activeAt``: a scrape and an evaluation), ``for:`` (activeAt → the
 alert seen firing in Prometheus's API), and Alertmanager (firing → the page received: group wait and delivery). The
-figures are also given ×30, beside what the rendered configuration implies at full scale.
+figures are also given times 30, beside what the rendered configuration implies at full scale.
 
 **False pages over a quiet week.** A week of quiet, realistic series (a daily traffic shape, Poisson noise in requests
 and errors, latencies drawn per request, memory with a daily shape, one scrape in two thousand failing), backfilled
@@ -166,20 +166,38 @@ def latency() -> None:
                         time.sleep(0.02)
                     assert active_at is not None
                     rows.append((active_at - onset, firing - active_at, pager.pages[service] - firing))
+    _report(rows, evaluation, hold, group_wait)
+
+
+def _report(rows: list[tuple[float, float, float]], evaluation: float, hold: float, group_wait: float) -> None:
     detection, held, grouping = (statistics.median(column) for column in zip(*rows, strict=True))
     total = detection + held + grouping
     print(f"onset -> page, real Prometheus {_version('prometheus')} and Alertmanager, intervals x{FACTOR:.4g}:")
-    print(f"  rounds: {ROUNDS} (medians)   scrape = evaluation interval {evaluation * FACTOR:.2f} s (rendered {evaluation:g} s)")
-    print(f"  {'part':<38}{'measured':>10}{'x30':>9}{'rendered, full scale (worst case)':>38}")
-    print(f"  {'detection: scrape + evaluation':<38}{detection:>9.2f}s{detection / FACTOR:>8.1f}s{'<= scrape interval + ' + f'{evaluation:g} s':>38}")
-    print(f"  {'for: (ServiceDown)':<38}{held:>9.2f}s{held / FACTOR:>8.1f}s{f'{hold:g} s (the seed chose it)':>38}")
-    print(f"  {'Alertmanager: group wait + delivery':<38}{grouping:>9.2f}s{grouping / FACTOR:>8.1f}s{f'{group_wait:g} s':>38}")
-    print(f"  {'onset -> page':<38}{total:>9.2f}s{total / FACTOR:>8.1f}s{f'<= scrape + {evaluation + hold + group_wait:g} s':>38}")
+    print(f"  rounds: {ROUNDS} (medians); scrape = evaluation interval {evaluation * FACTOR:.2f} s")
+    table = [
+        ("part", "measured", "x30", "rendered, full scale (worst case)"),
+        (
+            "detection: scrape + evaluation",
+            f"{detection:.2f} s",
+            f"{detection / FACTOR:.1f} s",
+            f"scrape + {evaluation:g} s",
+        ),
+        ("for: (ServiceDown)", f"{held:.2f} s", f"{held / FACTOR:.1f} s", f"{hold:g} s (the seed's for: 1m)"),
+        ("Alertmanager: group wait + delivery", f"{grouping:.2f} s", f"{grouping / FACTOR:.1f} s", f"{group_wait:g} s"),
+        (
+            "onset -> page",
+            f"{total:.2f} s",
+            f"{total / FACTOR:.1f} s",
+            f"scrape + {evaluation + hold + group_wait:g} s",
+        ),
+    ]
+    for part, measured, scaled, rendered in table:
+        print(f"  {part:<38}{measured:>10}{scaled:>9}   {rendered}")
     controlled = evaluation + group_wait
     verdict = "within" if controlled <= SEED_TARGET.milliseconds / 1000 else "OVER"
     print(
-        f"  the part findly-infra renders: evaluation {evaluation:g} s + group wait {group_wait:g} s = {controlled:g} s, "
-        f"{verdict} the seed's < {SEED_TARGET.milliseconds / 1000:g} s; the seed's own for: {hold:g} s adds {hold:g} s"
+        f"  the part findly-infra renders: evaluation {evaluation:g} s + group wait {group_wait:g} s = "
+        f"{controlled:g} s, {verdict} the seed's < {SEED_TARGET.milliseconds / 1000:g} s; its for: adds {hold:g} s"
     )
 
 
@@ -220,6 +238,19 @@ def _poisson(rng: random.Random, mean: float) -> int:
         k += 1
 
 
+def _latencies(rng: random.Random, served: int) -> list[int]:
+    """How many of *served* requests fall at or below each bucket's bound (cumulative), each drawn on its own."""
+    if served >= 2000:
+        return [round(served * share) for share in LATENCY_SHARES]
+    counts = [0] * len(BUCKETS)
+    for _ in range(served):
+        draw = rng.random()
+        first = next(position for position, share in enumerate(LATENCY_SHARES) if draw <= share)
+        for above in range(first, len(BUCKETS)):
+            counts[above] += 1
+    return counts
+
+
 def quiet_week(seed: int = 26) -> str:
     """A week of quiet series as OpenMetrics, a sample every SCRAPE seconds."""
     rng = random.Random(seed)
@@ -240,20 +271,14 @@ def quiet_week(seed: int = 26) -> str:
             at = start + index * SCRAPE
             when = datetime.fromtimestamp(at, UTC)
             served = _poisson(rng, _traffic(peak, when) * SCRAPE) if index else 0
-            failed = sum(rng.random() < ERROR_SHARE for _ in range(served)) if served < 2000 else _poisson(
-                rng, served * ERROR_SHARE
+            failed = (
+                sum(rng.random() < ERROR_SHARE for _ in range(served))
+                if served < 2000
+                else _poisson(rng, served * ERROR_SHARE)
             )
             ok, errors, count = ok + served - failed, errors + failed, count + served
-            for _ in range(served if served < 2000 else 0):
-                draw = rng.random()
-                for position, share in enumerate(LATENCY_SHARES):
-                    if draw <= share:
-                        for above in range(position, len(BUCKETS)):
-                            buckets[above] += 1
-                        break
-            if served >= 2000:
-                for position, share in enumerate(LATENCY_SHARES):
-                    buckets[position] += round(served * share)
+            for position, added in enumerate(_latencies(rng, served)):
+                buckets[position] += added
             up = 0 if rng.random() < FAILED_SCRAPE else 1
             hour = when.hour + when.minute / 60
             memory = 1e9 * (0.45 + 0.10 * math.sin(2 * math.pi * hour / 24) + rng.gauss(0, 0.02))
@@ -320,10 +345,11 @@ def quiet() -> None:
             loaded = time.monotonic() - began
             print(
                 f"false pages over a quiet week ({DAYS} days of {len(QUIET_SERVICES)} services, a sample every "
-                f"{SCRAPE} s: {data.count(chr(10)):,} lines generated in {generated:.0f} s, backfilled in {loaded:.0f} s)"
+                f"{SCRAPE} s: {data.count(chr(10)):,} lines generated in {generated:.0f} s, "
+                f"backfilled in {loaded:.0f} s)"
             )
             print(f"  each rendered alert evaluated every {evaluation:g} s (its group's interval) over the week:")
-            total = 0
+            totals: dict[str, int] = {}
             for group in groups:
                 for rule in group["rules"]:
                     hold = _seconds(rule.get("for", "0s"))
@@ -351,13 +377,22 @@ def quiet() -> None:
                         if fired:
                             held_by[json.loads(key).get("service", "?")] = fired
                         count += fired
-                    total += count
+                    receiver = rule["labels"].get("notification", "?")
+                    totals[receiver] = totals.get(receiver, 0) + count
                     where = ", ".join(f"{s}: {n}" for s, n in sorted(held_by.items()))
-                    print(
-                        f"  {rule['alert']:<24} for {rule.get('for', '0s'):>4}  fired {count:>3} times"
-                        + (f"  ({where})" if where else "")
+                    origin = (
+                        f"corrects {rule['annotations']['corrects']}"
+                        if "corrects" in rule.get("annotations", {})
+                        else "as configured"
                     )
-            print(f"  total false pages: {total} (goal 0)")
+                    print(
+                        f"  {rule['alert']:<24} for {rule.get('for', '0s'):>4}  -> {receiver:<10} {origin:<25}"
+                        f"fired {count:>3} times" + (f"  ({where})" if where else "")
+                    )
+            print(
+                f"  false pages (PagerDuty): {totals.get('pagerduty', 0)} (goal 0); false notifications elsewhere: "
+                + ", ".join(f"{name} {n}" for name, n in sorted(totals.items()) if name != "pagerduty")
+            )
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["github_oidc", "gke", "kubernetes", "launch", "postgresql", "prometheus", "secret_manager"]
+__all__ = ["github_oidc", "gke", "kubernetes", "launch", "postgresql", "prometheus", "receivers", "secret_manager"]
 
 Serve = Callable[[argparse.Namespace], tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]]
 """From the parsed arguments: the stand-in (a context manager serving on ``args.port`` while entered), and what to print
@@ -468,6 +468,74 @@ def postgresql(argv: Sequence[str] | None = None) -> int:
         "python -m findly_infra.testing.postgresql",
         "A real PostgreSQL on 127.0.0.1, a throwaway cluster (Debian's postgresql package; the postgresql extra).",
         5432,
+        serve,
+        arguments=arguments,
+        argv=argv,
+    )
+
+
+def receivers(argv: Sequence[str] | None = None) -> int:
+    """``python -m findly_infra.testing.receivers``: the receivers' stand-ins (a Slack incoming webhook, PagerDuty's
+    Events API v2, a Standard Webhooks receiver, Alertmanager's webhook) on one port, and their URLs and keys."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--webhook-secret",
+            metavar="whsec_…",
+            help="the signed webhook's secret (whsec_ and the base64 of 24-64 bytes; default: a fresh one)",
+        )
+        parser.add_argument(
+            "--routing-key", metavar="KEY", help="the PagerDuty routing key printed (32 characters; default: fresh)"
+        )
+
+    def serve(args: argparse.Namespace) -> tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]:
+        from findly_infra.testing.receivers import ReceiversStandIn, webhook_key, webhook_secret
+
+        secret = args.webhook_secret
+        if secret is not None:
+            try:
+                webhook_key(secret)
+            except ValueError as error:
+                raise ValueError(f"--webhook-secret: {error}") from None
+        if args.routing_key is not None and len(args.routing_key) != 32:
+            raise ValueError("--routing-key: a PagerDuty routing key is 32 characters")
+
+        @contextlib.contextmanager
+        def serving() -> Iterator[Any]:
+            stand_in = ReceiversStandIn(
+                port=args.port, webhook_secret=secret or webhook_secret(), routing_key=args.routing_key
+            )
+            try:
+                yield stand_in
+            finally:
+                stand_in.close()
+
+        def describe(served: Any) -> list[str]:
+            return [
+                f"receivers' stand-ins at {served.url}",
+                f"Slack incoming webhook: {served.slack_url}",
+                f"PagerDuty Events API v2: {served.pagerduty_url} (routing key {served.routing_key})",
+                f"signed webhook (Standard Webhooks): {served.webhook_url} (secret {served.webhook_secret})",
+                f"Alertmanager webhook: {served.alertmanager_url}",
+                "export "
+                + " ".join(
+                    f"{name}={shlex.quote(value)}"
+                    for name, value in (
+                        ("SLACK_WEBHOOK_URL", served.slack_url),
+                        ("PAGERDUTY_EVENTS_URL", served.pagerduty_url),
+                        ("PAGERDUTY_ROUTING_KEY", served.routing_key),
+                        ("WEBHOOK_URL", served.webhook_url),
+                        ("WEBHOOK_SECRET", served.webhook_secret),
+                    )
+                ),
+            ]
+
+        return serving(), describe
+
+    return launch(
+        "python -m findly_infra.testing.receivers",
+        "Stand-ins of the notification receivers on 127.0.0.1: Slack, PagerDuty, signed and Alertmanager webhooks.",
+        8446,
         serve,
         arguments=arguments,
         argv=argv,

@@ -100,6 +100,28 @@ def test_no_secret_is_rendered_each_receiver_reads_its_own_from_the_mounted_secr
     }
 
 
+def _amtool_version() -> tuple[int, ...]:
+    answer = subprocess.run([amtool(), "--version"], capture_output=True, text=True, check=False, timeout=60)
+    text = (answer.stdout + answer.stderr).split("version ", 1)[1].split(" ", 1)[0]
+    return tuple(int(part) for part in text.split("+")[0].split("-")[0].split(".")[:2])
+
+
+def test_a_webhook_receiver_reads_its_url_from_a_file_which_needs_alertmanager_0_26(tmp_path: Path) -> None:
+    """Any other notification name is a webhook in Alertmanager's format; its url_file came in v0.26.0
+    (config/notifiers.go): an older amtool refuses the field, as the docs say."""
+    rules = (AlertRule("AuditTrail", "up == 0", "info", notification="audit"),)
+    platform = attrs.evolve(load_platform(EXAMPLE), alerting_rules=(AlertGroup("audit", rules),))
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(render_platform(platform)[CONFIG])
+    checked = check_config(path)
+    if _amtool_version() >= (0, 26):
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert routed(path, {"alertname": "AuditTrail", "severity": "info", "notification": "audit"}) == "audit"
+    else:
+        assert checked.returncode != 0
+        assert "field url_file not found" in checked.stdout + checked.stderr
+
+
 def test_warnings_are_inhibited_by_a_critical_of_the_same_service_and_environment() -> None:
     (rule,) = alertmanager_config(load_platform(EXAMPLE))["inhibit_rules"]
     assert rule["equal"] == ["service", "environment"]
@@ -116,6 +138,7 @@ def test_evaluation_and_group_wait_stay_within_the_alert_latency_target() -> Non
 
 _NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
 _SEVERITIES = st.sampled_from(["critical", "warning", "page", "ticket", "info", "high"])
+_LABELS = st.sampled_from(["service", "app_name", "app_kubernetes_io_name"])
 _RULES = st.builds(
     AlertRule,
     alert=_NAMES,
@@ -127,20 +150,30 @@ _RULES = st.builds(
 
 
 @settings(max_examples=15)
-@given(groups=st.lists(st.lists(_RULES, min_size=1, max_size=4), min_size=1, max_size=3))
+@given(
+    groups=st.lists(st.lists(_RULES, min_size=1, max_size=4), min_size=1, max_size=3),
+    service=_LABELS,
+    environment=st.sampled_from([None, "environment", "stage"]),
+)
 def test_amtool_accepts_and_routes_the_configuration_of_any_alert_section(
-    groups: list[list[AlertRule]], tmp_path_factory: Any
+    groups: list[list[AlertRule]], service: str, environment: str | None, tmp_path_factory: Any
 ) -> None:
+    example = load_platform(EXAMPLE)
     platform: Platform = attrs.evolve(
-        load_platform(EXAMPLE),
+        example,
         alerting_rules=tuple(AlertGroup(f"group{i}", tuple(rules)) for i, rules in enumerate(groups)),
+        metrics=attrs.evolve(example.metrics, service_label=service, environment_label=environment),
     )
     folder = tmp_path_factory.mktemp("am")
     path = folder / "alertmanager.yaml"
     path.write_text(render_platform(platform)[CONFIG])
     checked = check_config(path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    names = {item["name"] for item in yaml.safe_load(path.read_text())["receivers"]}
+    config = yaml.safe_load(path.read_text())
+    names = {item["name"] for item in config["receivers"]}
+    assert config["route"]["group_by"] == ["alertname", service, *([environment] if environment else [])]
+    for inhibit in config.get("inhibit_rules", ()):
+        assert inhibit["equal"] == config["route"]["group_by"][1:]
     for rules in groups:
         for rule in rules:
             if rule.notification is not None:

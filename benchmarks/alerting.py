@@ -49,7 +49,7 @@ from findly_infra.testing.alertmanager import AlertmanagerServer, ScrapeTargets,
 from findly_infra.testing.prometheus import PrometheusServer
 
 FACTOR = 1 / 30
-ROUNDS = 5
+ROUNDS = 10
 SEED_TARGET = Duration.of(seconds=30)  # the seed's "Monitoring Latency: < 30 seconds for alert generation"
 
 

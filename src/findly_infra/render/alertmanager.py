@@ -139,7 +139,6 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
         if severity in by_severity and alias not in by_severity:
             by_severity[alias] = by_severity[severity]
     default = by_severity.get("warning") or (named[0] if named else _DEFAULT)
-    receivers = sorted({*named, default})
     metrics = platform.metrics
     labels = [label for label in (metrics.service_label, metrics.environment_label) if label]
     _, group_wait = timings(platform.performance_targets.alert_latency)  # (the evaluation interval: the rules')
@@ -160,7 +159,8 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
             "repeat_interval": REPEAT_INTERVAL.format(),
             "routes": routes,
         },
-        "receivers": [receiver(name) if name != _DEFAULT else {"name": name} for name in receivers],
+        # with no receiver named anywhere, one that sends nothing (Alertmanager needs a root receiver)
+        "receivers": [receiver(name) for name in named] if named else [{"name": _DEFAULT}],
     }
     if rules and metrics.service_label:
         config["inhibit_rules"] = [

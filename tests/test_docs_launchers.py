@@ -24,6 +24,7 @@ EXTRAS = {
     "github_oidc": "jwt",
     "prometheus": "httpx",
     "postgresql": "psycopg",
+    "receivers": "attrs",  # no extra
 }
 
 

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -114,7 +115,8 @@ class Receiver:
 
     def throttle(self, requests: int, retry_after: float | str | None = 1) -> None:
         """Answer 429 Too Many Requests to the next *requests* requests, with ``Retry-After: retry_after`` (seconds,
-        or an HTTP-date string; ``None``: no header)."""
+        or an HTTP-date string; ``None``: no header). The default is the service's own where it documents one
+        (Slack: a ``Retry-After``; PagerDuty documents none, so its stand-in sends none unless asked)."""
         with self._lock:
             self._throttled = requests
             self._throttle_retry_after = None if retry_after is None else _retry_after(retry_after)
@@ -189,17 +191,23 @@ def http_date(at: datetime) -> str:
 #   https://api.slack.com/messaging/webhooks): a POST of a JSON message payload to
 #   https://hooks.slack.com/services/T…/B…/…, answered 200 with the body "ok"; "Handling errors": the error is a short
 #   string in the body (invalid_payload, no_text, action_prohibited, posting_to_general_channel_denied,
-#   channel_not_found, channel_is_archived, no_service, invalid_token, no_team, team_disabled, too_many_attachments)
+#   channel_not_found, channel_is_archived, no_service, invalid_token, no_team, team_disabled, too_many_attachments).
+#   Of these the stand-in answers invalid_payload, too_many_attachments, and those revoke() stands for (below);
+#   posting_to_general_channel_denied, no_team and team_disabled it never answers (docs/testing.md says so).
 # - the status each comes with: https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks
 #   (400 invalid_payload / user_not_found, 403 action_prohibited, 404 channel_not_found, 410 channel_is_archived,
 #   500 rollup_error); a block that breaks Block Kit's rules is 400 "invalid_blocks" (as users of the real service
 #   report it: bugsink/bugsink#317, a header over 150 characters; sourcegraph/sourcegraph-public-snapshot#49979, a
 #   text over 3000)
 # - rate limits: https://docs.slack.dev/apis/web-api/rate-limits ("Incoming webhooks": about one message a second,
-#   then HTTP 429 Too Many Requests with a Retry-After header)
+#   then HTTP 429 Too Many Requests with a Retry-After header); the body is "a JSON object" (the same page as it was
+#   at https://api.slack.com/docs/rate-limits: "a HTTP 429 Too Many Requests error, a JSON object containing the
+#   number of calls you have been making, and a Retry-After header"), its keys not published.
 
-# Slack's revocations: the body and the status of each (the changelog above; no_service is the webhook itself
-# disabled or removed, 404, and invalid_token a token that is not the webhook's, 403)
+# Slack's revocations: the body and the status of each. channel_is_archived 410, channel_not_found 404 and
+# action_prohibited 403 are the changelog's above; no_service 404 (the webhook itself disabled or removed) and
+# invalid_token 403 (a token that is not the webhook's) are assumed: the webhook page names the strings, no published
+# source gives their status.
 _SLACK_REVOKED = {
     "no_service": 404,
     "channel_is_archived": 410,
@@ -263,7 +271,7 @@ class SlackMessage:
 class SlackStandIn(Receiver):
     """Slack's incoming webhooks, under ``/slack/services/T…/B…/<token>`` (the path of
     ``https://hooks.slack.com/services/T…/B…/…``). :meth:`add_hook` makes one; a path that names no hook is 404
-    ``no_service``, as the real service answers a removed or mistyped webhook."""
+    ``no_service`` (the string is the webhook page's for a removed webhook; the status is assumed)."""
 
     name = "slack"
 
@@ -290,16 +298,18 @@ class SlackStandIn(Receiver):
         return Answer(_SLACK_REVOKED[self.revoked], self.revoked, "text/html")
 
     def _unavailable(self, headers: dict[str, str]) -> Answer:
+        # assumed: no published source gives the body of a Slack 503
         return Answer(503, "service_unavailable", "text/html", headers)
 
     def _rate_limited(self, headers: dict[str, str]) -> Answer:
-        return Answer(429, "rate_limited", "text/html", headers)
+        # a JSON object with Retry-After (the rate limits page, above); its keys are assumed (the Web API's error form)
+        return _json_answer(429, {"ok": False, "error": "rate_limited"}, **headers)
 
     def _handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
         hook = self._hooks.get(path)
-        if hook is None:
+        if hook is None:  # the string is the webhook page's for a removed webhook; the 404 is assumed
             return Answer(404, "no_service", "text/html")
-        if method != "POST":
+        if method != "POST":  # assumed: what a webhook answers to another method is not published
             return Answer(405, "invalid_method", "text/html")
         payload = _slack_payload(headers.get("content-type", ""), body)
         if not isinstance(payload, dict):
@@ -314,12 +324,19 @@ class SlackStandIn(Receiver):
 def _slack_payload(content_type: str, body: bytes) -> Any:
     """The message as Slack reads it: a JSON body, or (the legacy form post) a form whose ``payload`` field is the
     JSON ("send a JSON payload in a form field named payload": https://api.slack.com/legacy/custom-integrations/
-    messaging/webhooks)."""
+    messaging/webhooks). Under ``application/json`` only the JSON body is read (a ``payload=…`` form sent so is
+    ``invalid_payload``); under ``application/x-www-form-urlencoded`` or ``text/html`` a raw JSON body is read as well
+    as a ``payload`` field (both as the real service was tried: mattermost/mattermost#2972; fluxcd/flagger#1031, curl
+    -d of raw JSON, which sends the form type, read as JSON). Another content type, or none, is read as the form
+    types are (assumed)."""
     try:
         text = body.decode()
-        if content_type.split(";", maxsplit=1)[0].strip().lower() == "application/x-www-form-urlencoded":
-            text = parse_qs(text).get("payload", [""])[-1]
-        return json.loads(text)
+        if content_type.split(";", maxsplit=1)[0].strip().lower() == "application/json":
+            return json.loads(text)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return json.loads(parse_qs(text).get("payload", [""])[-1])
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
 
@@ -329,14 +346,20 @@ def _slack_message_error(payload: dict[str, Any]) -> str | None:  # noqa: PLR091
     text, blocks, attachments = payload.get("text"), payload.get("blocks"), payload.get("attachments")
     if text is not None and not isinstance(text, str):
         return "invalid_payload"
+    # invalid_blocks_format and invalid_attachments are chat.postMessage's error names
+    # (https://docs.slack.dev/reference/methods/chat.postMessage, Errors); that a webhook answers them, with 400, for
+    # blocks or attachments that are not lists is assumed
     if blocks is not None and not isinstance(blocks, list):
         return "invalid_blocks_format"
     if attachments is not None and not isinstance(attachments, list):
         return "invalid_attachments"
-    # a message needs something to show: "no_text" (the webhook docs' error list; text is required unless blocks or
-    # attachments are given: https://docs.slack.dev/reference/methods/chat.postMessage, "text, blocks or attachments")
+    # a message needs something to show (text is required unless blocks or attachments are given:
+    # https://docs.slack.dev/reference/methods/chat.postMessage, "text, blocks or attachments"). The real webhook
+    # answers 400 "missing_text_or_fallback_or_attachments" (streaak/keyhacks README, "Slack Webhook": a POST of
+    # {"text":""}; hastic-zzz/hastic-server#708, 400 for a payload without text), though the webhook page still names
+    # "no_text" (fluxcd/flagger#1031 saw no_text in 2021)
     if not text and not blocks and not attachments:
-        return "no_text"
+        return "missing_text_or_fallback_or_attachments"
     if blocks:
         if len(blocks) > _MAX_BLOCKS:
             return "invalid_blocks"
@@ -366,8 +389,9 @@ def _text_object_ok(value: Any, *, limit: int = _MAX_TEXT_OBJECT, types: tuple[s
 
 
 def _block_error(block: dict[str, Any]) -> bool:  # noqa: PLR0911 - one rule per block type
-    """Whether *block* breaks the rules of its type (the blocks a notification uses are checked to the letter;
-    other known types only by their shape, and an unknown type is refused)."""
+    """Whether *block* breaks the rules of its type (the blocks a notification uses — header, section, divider,
+    context — are checked to the letter; the other known types are accepted by their name alone, their fields not
+    checked; an unknown type is refused)."""
     block_id = block.get("block_id")
     if block_id is not None and (not isinstance(block_id, str) or not 1 <= len(block_id) <= _MAX_BLOCK_ID):
         return True
@@ -396,7 +420,8 @@ def _block_error(block: dict[str, Any]) -> bool:  # noqa: PLR0911 - one rule per
             _text_object_ok(element) or (isinstance(element, dict) and element.get("type") == "image")
             for element in elements
         )
-    # the other types of https://docs.slack.dev/reference/block-kit/blocks, by their shape only
+    # the other types of https://docs.slack.dev/reference/block-kit/blocks, by their name only (an image block without
+    # image_url is accepted here, where Slack would refuse it: docs/testing.md says so)
     return kind not in ("actions", "image", "rich_text", "video", "file", "input", "markdown", "table")
 
 
@@ -405,18 +430,27 @@ def _block_error(block: dict[str, Any]) -> bool:  # noqa: PLR0911 - one rule per
 # PagerDuty's Events API v2, as documented (PagerDuty/developer-docs, docs/events-API-v2/02-Trigger-Events.md,
 # published at https://developer.pagerduty.com/docs/events-api-v2/trigger-events/; and 01-Overview.md, "Response
 # Codes & Retry Logic", "Size Limits"):
-# - routing_key: required, "the 32 character Integration Key"
+# - routing_key: required, "the 32 character Integration Key"; and alphanumeric (the real service's answer to a key of
+#   other characters, both errors in one: blockpane/tenderduty#10)
 # - event_action: required, trigger, acknowledge or resolve
 # - dedup_key: at most 255 characters; generated (and answered) when a trigger has none; acknowledge and resolve
 #   need one ("Acknowledge or resolve events without a currently open alert will not create a new one")
 # - payload.summary (required, at most 1024 characters), payload.source (required), payload.severity (required:
-#   critical, error, warning or info); payload.timestamp ISO 8601; payload.custom_details an object
+#   critical, error, warning or info); payload.timestamp ISO 8601 but optional ("Will be auto-generated by PagerDuty
+#   if not provided", 01-Overview.md, PD-CEF): no published source says an unreadable one is refused, so it is not;
+#   payload.custom_details an object (PagerDuty/api-schema, reference/events-v2/openapiv3.json,
+#   components.schemas.Payload.custom_details "type": "object")
 # - images: objects with a required src; links: objects with a required href
-# - 202 accepted; 400 "Check that the JSON is valid"; 429 too many; 5xx; payloads limited to 512 KB
+# - 202 accepted; 400 "Check that the JSON is valid"; 429 too many; 5xx — the possible results, all of them
+#   (01-Overview.md, "Response Codes & Retry Logic"); payloads limited to 512 KB ("Size Limits": what answers a larger
+#   one is not published; it is one of those, so 400, with our wording)
 # The answers' bodies: 202 {"status": "success", "message": "Event processed", "dedup_key": …} and 400
 # {"status": "invalid event", "message": "Event object is invalid", "errors": […]} (docs/events-API-v1/02-Trigger-
 # Events.md's responses, which v2 keeps; the error "Length of 'routing_key' is incorrect (should be 32 characters)"
-# is the real service's, quoted by prometheus/alertmanager's notify/pagerduty/pagerduty_test.go).
+# is the real service's, quoted by prometheus/alertmanager's notify/pagerduty/pagerduty_test.go); a body that is not
+# JSON: 400 {"status": "Unrecognized object", "message": "Event object format is unrecognized", "errors": ["JSON
+# parse error"]} (PagerDuty/api-schema, reference/events-v2/openapiv3.json, components.responses.Error's example).
+# The errors' wordings are the real service's where a source quotes one (cited beside each), ours otherwise.
 _PAGERDUTY_ACTIONS = ("trigger", "acknowledge", "resolve")
 _PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
 _PAGERDUTY_MAX_BYTES = 512 * 1024
@@ -445,7 +479,7 @@ class Incident:
 class PagerDutyStandIn(Receiver):
     """PagerDuty's Events API v2 at ``/v2/enqueue``: validates each event as the documentation says, and keeps
     alerts by ``dedup_key`` as PagerDuty does (a trigger on an open one adds to it, resolve closes it; after that a
-    trigger opens a new one). It accepts any well-formed 32-character routing key."""
+    trigger opens a new one). It accepts any well-formed routing key (32 alphanumeric characters)."""
 
     name = "pagerduty"
 
@@ -471,18 +505,24 @@ class PagerDutyStandIn(Receiver):
     def revocations(self) -> tuple[str, ...]:
         return ("integration_deleted",)
 
+    def throttle(self, requests: int, retry_after: float | str | None = None) -> None:
+        # PagerDuty documents a 429 without a Retry-After ("retry after some time", 01-Overview.md; 05-Rate-Limits.md)
+        super().throttle(requests, retry_after)
+
     def _revoked_answer(self) -> Answer | None:
-        # an integration key whose integration was deleted: the event is refused as invalid (the documentation names
-        # no other status for it)
+        # an integration key whose integration was deleted: 400 "Invalid routing key", as the real service answered
+        # robusta-dev/robusta#571 (the body around those words is assumed: the invalid-event form)
         if self.revoked is None:
             return None
         return _invalid_event("Invalid routing key")
 
     def _unavailable(self, headers: dict[str, str]) -> Answer:
+        # assumed: the body of a 5xx is not published
         return _json_answer(503, {"status": "unavailable", "message": "Service Unavailable"}, **headers)
 
     def _rate_limited(self, headers: dict[str, str]) -> Answer:
-        # "The response to the API call will say 429 - Request Limit Exceeded" (05-Rate-Limits.md)
+        # "The response to the API call will say 429 - Request Limit Exceeded" (05-Rate-Limits.md); the body's keys
+        # are assumed (the shape of the other answers)
         return _json_answer(429, {"status": "throttle event", "message": "Request Limit Exceeded"}, **headers)
 
     def _handle(  # noqa: PLR0911 - each refusal is said apart
@@ -496,14 +536,14 @@ class PagerDutyStandIn(Receiver):
             return _json_answer(404, {"status": "not found", "message": "Not Found"})
         if method != "POST":
             return _json_answer(405, {"status": "invalid method", "message": "Method Not Allowed"})
-        if len(body) > _PAGERDUTY_MAX_BYTES:
-            return _json_answer(413, {"status": "invalid event", "message": "Request Entity Too Large"})
+        if len(body) > _PAGERDUTY_MAX_BYTES:  # 400, the wording ours (see above)
+            return _invalid_event(f"Event object is too large (at most {_PAGERDUTY_MAX_BYTES} bytes)")
         try:
             event = json.loads(body)
         except (UnicodeDecodeError, ValueError, RecursionError):
-            return _invalid_event("Invalid JSON")
-        if not isinstance(event, dict):
-            return _invalid_event("Event object is not a JSON object")
+            return _unrecognized()
+        if not isinstance(event, dict):  # JSON, but not an object: answered as a parse error (assumed)
+            return _unrecognized()
         errors = _pagerduty_errors(event)
         if errors:
             return _invalid_event(*errors)
@@ -544,11 +584,27 @@ def _invalid_event(*errors: str) -> Answer:
     return _json_answer(400, {"status": "invalid event", "message": "Event object is invalid", "errors": list(errors)})
 
 
+def _unrecognized() -> Answer:
+    # PagerDuty/api-schema, reference/events-v2/openapiv3.json, components.responses.Error, example "response"
+    return _json_answer(
+        400,
+        {
+            "status": "Unrecognized object",
+            "message": "Event object format is unrecognized",
+            "errors": ["JSON parse error"],
+        },
+    )
+
+
 def _pagerduty_errors(event: dict[str, Any]) -> list[str]:
     errors: list[str] = []
     routing_key = event.get("routing_key")
+    # both wordings, and their order, the real service's (blockpane/tenderduty#10; the first also
+    # prometheus/alertmanager notify/pagerduty/pagerduty_test.go)
     if not isinstance(routing_key, str) or len(routing_key) != 32:
         errors.append("Length of 'routing_key' is incorrect (should be 32 characters)")
+    if isinstance(routing_key, str) and not (routing_key.isascii() and routing_key.isalnum()):
+        errors.append("'routing_key' cannot contain non-alphanumeric characters.")
     action = event.get("event_action")
     if action not in _PAGERDUTY_ACTIONS:
         errors.append("'event_action' is invalid (must be one of: trigger, acknowledge, resolve)")
@@ -579,40 +635,29 @@ def _payload_errors(payload: Any) -> list[str]:
     errors = []
     summary = payload.get("summary")
     if not isinstance(summary, str) or not summary:
+        # the wording assumed, after the source's and the severity's below
         errors.append("'payload.summary' is missing or blank")
     elif len(summary) > _MAX_SUMMARY:
-        errors.append(f"'payload.summary' is too long (at most {_MAX_SUMMARY} characters)")
+        # the real service's wording, its typo included (dagster-io/dagster#19567; livepeer/stream-tester#354)
+        errors.append(f"'summary' is too long (maiximum is {_MAX_SUMMARY} characters)")
     source = payload.get("source")
     if not isinstance(source, str) or not source:
+        # the real service's (solana-foundation/solana-developer-platform#576)
         errors.append("'payload.source' is missing or blank")
-    if payload.get("severity") not in _PAGERDUTY_SEVERITIES:
+    severity = payload.get("severity")
+    if severity is None or severity == "":
+        errors.append("'payload.severity' is missing or blank")  # the real service's (SigNoz/signoz#9536)
+    elif severity not in _PAGERDUTY_SEVERITIES:  # the wording assumed
         errors.append("'payload.severity' is invalid (must be one of: critical, error, warning, info)")
-    timestamp = payload.get("timestamp")
-    if timestamp is not None and not _iso8601(timestamp):
-        errors.append("'payload.timestamp' is not an ISO 8601 timestamp")
     for name in ("component", "group", "class"):
+        # api-schema's Payload: strings; the wording assumed
         if name in payload and not isinstance(payload[name], str):
             errors.append(f"'payload.{name}' is invalid (a string)")
     details = payload.get("custom_details")
-    if details is not None and not isinstance(details, dict | list | str | int | float | bool):
-        errors.append("'payload.custom_details' is invalid")
+    # api-schema's Payload.custom_details: "type": "object"; the wording assumed
+    if details is not None and not isinstance(details, dict):
+        errors.append("'payload.custom_details' is invalid (an object)")
     return errors
-
-
-def _iso8601(value: Any) -> bool:
-    """Whether *value* reads as an ISO 8601 date-time (the documentation's example: 2015-07-17T08:42:58.315+0000)."""
-    if not isinstance(value, str):
-        return False
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():  # +0000 (no colon), as the example has it
-        text = f"{text[:-2]}:{text[-2:]}"
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 # ---- Standard Webhooks ----------------------------------------------------------------------------------------------
@@ -711,7 +756,8 @@ class WebhookStandIn(Receiver):
         signatures = headers.get("webhook-signature", "")
         if not webhook_id or not timestamp_text or not signatures:
             return _json_answer(400, {"error": "missing webhook-id, webhook-timestamp or webhook-signature"})
-        if "." in webhook_id or not timestamp_text.isdigit():
+        # "integer unix timestamp": ASCII digits only ("²" is a digit to str.isdigit, not to int())
+        if "." in webhook_id or not (timestamp_text.isascii() and timestamp_text.isdigit()):
             return _json_answer(400, {"error": "malformed webhook-id or webhook-timestamp"})
         timestamp = int(timestamp_text)
         if abs(self._clock() - timestamp) > WEBHOOK_TOLERANCE:
@@ -795,6 +841,60 @@ class AlertmanagerReceiverStandIn(Receiver):
 # ---- the server -----------------------------------------------------------------------------------------------------
 
 _MAX_BODY = 4 * 1024 * 1024
+_MAX_CHUNK_LINE = 4096
+
+
+class _BadRequestError(Exception):
+    """A request whose body cannot be read (its framing broken): answered with *status*, the connection closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _content_length(values: list[str]) -> int | None:
+    """The body's length from the ``Content-Length`` fields (RFC 9110 §8.6: ``1*DIGIT``; the same value repeated,
+    or as a list, is one value; different values, or anything but digits, are 400: RFC 9112 §6.3, item 5)."""
+    if not values:
+        return None
+    found = {part.strip() for value in values for part in value.split(",")}
+    if len(found) != 1:
+        raise _BadRequestError(400, "conflicting Content-Length")
+    (text,) = found
+    if not (text.isascii() and text.isdigit()):
+        raise _BadRequestError(400, "malformed Content-Length")
+    return int(text)
+
+
+def _read_chunked(rfile: BufferedIOBase, limit: int) -> bytes:
+    """The body of a chunked message (RFC 9112 §7.1): ``chunk-size [chunk-ext] CRLF chunk-data CRLF`` until a chunk
+    of size 0, then the trailer section up to an empty line (its fields discarded, §7.1.2). More than *limit* bytes
+    is 413; anything that breaks the grammar, or a connection closed before the end, is 400."""
+
+    def line() -> bytes:
+        read = rfile.readline(_MAX_CHUNK_LINE + 1)
+        if len(read) > _MAX_CHUNK_LINE or not read.endswith(b"\n"):
+            raise _BadRequestError(400, "malformed chunked body")
+        return read.rstrip(b"\r\n")
+
+    body = bytearray()
+    while True:
+        size_text = line().split(b";", 1)[0].strip()  # chunk-ext (";" name["=" value]) ignored, §7.1.1
+        if not size_text or not all(char in b"0123456789abcdefABCDEF" for char in size_text):
+            raise _BadRequestError(400, "malformed chunk size")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            raise _BadRequestError(413, "request entity too large")
+        data = rfile.read(size)
+        if len(data) != size or rfile.read(2) != b"\r\n":
+            raise _BadRequestError(400, "malformed chunked body")
+        body += data
+    while line():  # the trailer section, ended by an empty line
+        pass
+    return bytes(body)
 
 
 class ReceiversStandIn:
@@ -817,7 +917,7 @@ class ReceiversStandIn:
         self.webhook = WebhookStandIn(webhook_secret, clock=clock)
         self.alertmanager = AlertmanagerReceiverStandIn()
         self.routing_key = routing_key or secrets.token_hex(16)
-        """A routing key of the right shape (any 32 characters are accepted)."""
+        """A routing key of the right shape (any 32 ASCII letters and digits are accepted)."""
         self._slack_path = self.slack.add_hook("deploys")
         self._server: ThreadingHTTPServer | None = None
         self.port = port
@@ -885,20 +985,50 @@ class ReceiversStandIn:
             def _serve(self, method: str) -> None:
                 path = self.path.split("?", 1)[0]
                 receiver = stand_in._route(path)
-                length = self.headers.get("Content-Length")
-                if length is None and method == "POST":
-                    self._send(Answer(411, "length required"))
+                try:
+                    body = self._body(method)
+                except _BadRequestError as refused:
+                    self.close_connection = True  # the body's end is unknown: nothing more is read on this connection
+                    self._send(Answer(refused.status, refused.message))
                     return
-                size = int(length or 0)
-                if size > _MAX_BODY:
-                    self._send(Answer(413, "request entity too large"))
-                    return
-                body = self.rfile.read(size) if size else b""
                 if receiver is None:
                     self._send(Answer(404, "not found"))
                     return
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 self._send(receiver.answer(method, path, headers, body))
+
+            def _body(self, method: str) -> bytes:
+                """The request's body, framed as RFC 9112 §6.3 says: Transfer-Encoding (chunked, the last coding;
+                any other coding 501, §6.1; chunked not last 400, §6.3 item 4; with a Content-Length too, refused,
+                as §6.1 allows), else Content-Length, else none (a POST without either: 411)."""
+                codings = [
+                    coding.strip().lower()
+                    for value in self.headers.get_all("Transfer-Encoding") or []
+                    for coding in value.split(",")
+                    if coding.strip()
+                ]
+                lengths = self.headers.get_all("Content-Length") or []
+                if codings:
+                    if lengths:
+                        raise _BadRequestError(400, "both Transfer-Encoding and Content-Length")
+                    if codings[-1] != "chunked":
+                        raise _BadRequestError(400, "chunked is not the final transfer coding")
+                    if codings.count("chunked") > 1:  # "MUST NOT apply chunked more than once", §7.1
+                        raise _BadRequestError(400, "chunked applied more than once")
+                    if len(codings) > 1:  # gzip, deflate, compress: not understood here
+                        raise _BadRequestError(501, "transfer coding not implemented")
+                    return _read_chunked(self.rfile, _MAX_BODY)
+                size = _content_length(lengths)
+                if size is None:
+                    if method == "POST":
+                        raise _BadRequestError(411, "length required")
+                    return b""
+                if size > _MAX_BODY:
+                    raise _BadRequestError(413, "request entity too large")
+                body = self.rfile.read(size) if size else b""
+                if len(body) != size:
+                    raise _BadRequestError(400, "the body is shorter than its Content-Length")
+                return bytes(body)
 
             def _send(self, answer: Answer) -> None:
                 data = answer.body.encode()

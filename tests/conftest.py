@@ -78,6 +78,7 @@ def require_tool(name: str, install: str) -> str:
 
 
 PROMETHEUS_INSTALL = "Debian: apt-get install prometheus, which brings promtool"
+ALERTMANAGER_INSTALL = "Debian: apt-get install prometheus-alertmanager, which brings amtool and the server"
 KUBECTL_INSTALL = "kubectl, for 'kubectl kustomize': https://kubernetes.io/docs/tasks/tools/"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KUBECTL_INSTALL, PROMETHEUS_INSTALL, require_tool
+from tests.conftest import ALERTMANAGER_INSTALL, KUBECTL_INSTALL, PROMETHEUS_INSTALL, require_tool
 from tests.docs_examples import (
     ConsoleBlock,
     console_blocks,
@@ -45,6 +45,8 @@ def _prepare(blocks: list[ConsoleBlock]) -> None:
         require_tool("jq", "Debian: apt-get install jq")
     if "kubectl " in text:
         require_tool("kubectl", KUBECTL_INSTALL)
+    if "amtool " in text:
+        require_tool("amtool", ALERTMANAGER_INSTALL)
     for module in set(re.findall(r"python -m findly_infra\.testing\.(\w+)", text)):
         imported, extra = LAUNCHERS[module]
         pytest.importorskip(imported, reason=f"the {extra} extra: pip install 'findly-infra[{extra}]'")

@@ -75,7 +75,7 @@ def test_kustomize_builds_every_overlay_into_valid_objects(rendered: Path, envir
 
 
 def test_promtool_accepts_the_rule_files_and_the_prometheus_rule_objects(rendered: Path, tmp_path: Path) -> None:
-    files = sorted((rendered / "prometheus").glob("*.yaml"))
+    files = sorted((rendered / "prometheus").glob("*.rules.yaml"))  # (beside them: alertmanager.yaml)
     assert [f.name for f in files] == ["alerts.rules.yaml", "slo.rules.yaml"]
     for path in sorted((rendered / "base" / "monitoring").glob("*.yaml")):
         spec = yaml.safe_load(path.read_text())["spec"]
@@ -216,7 +216,7 @@ def test_metric_names_from_the_file_flow_into_rules_and_labels(tmp_path: Path) -
     assert labels["stage"] == "production"
     write_tree(tree, tmp_path)
     checked = subprocess.run(
-        [tool("promtool"), "check", "rules", *map(str, sorted((tmp_path / "prometheus").glob("*.yaml")))],
+        [tool("promtool"), "check", "rules", *map(str, sorted((tmp_path / "prometheus").glob("*.rules.yaml")))],
         capture_output=True,
         text=True,
         check=False,

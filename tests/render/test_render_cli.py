@@ -12,7 +12,7 @@ from tests.test_cli import run
 def test_render_writes_every_environment_and_is_idempotent(tmp_path: Path) -> None:
     first = run("--config", str(EXAMPLE), "render", "--out", str(tmp_path))
     assert first.returncode == 0, first.stderr
-    assert "rendered 82 files" in first.stdout  # an Ingress per environment (issue 22)
+    assert "rendered 83 files" in first.stdout  # an Ingress per environment (issue 22), alertmanager.yaml (26)
     assert (tmp_path / "overlays" / "production" / "kustomization.yaml").exists()
     again = json.loads(run("--config", str(EXAMPLE), "--json", "render", "--out", str(tmp_path)).stdout)
     assert again["ok"] is True

@@ -19,6 +19,7 @@ from typing import Any
 
 from findly_infra.domain.platform import Platform
 from findly_infra.render.access import access_objects
+from findly_infra.render.alertmanager import alertmanager_config
 from findly_infra.render.manifests import (
     Manifest,
     environment_manifests,
@@ -212,6 +213,7 @@ def render_platform(
     if alerts:
         base["monitoring/prometheusrule-alerts.yaml"] = prometheus_rule("findly-alerts", alerts)
         files["prometheus/alerts.rules.yaml"] = {"groups": alerts}
+        files["prometheus/alertmanager.yaml"] = alertmanager_config(platform)
     if slos:
         base["monitoring/prometheusrule-slo.yaml"] = prometheus_rule("findly-slo", slos)
         files["prometheus/slo.rules.yaml"] = {"groups": slos}

@@ -199,6 +199,10 @@ class PrometheusServer:
     ready_timeout: float = 20.0
     port: int = 0
     """The port of 127.0.0.1 to serve on; 0: a free one."""
+    config: str = "global:\n  scrape_interval: 1h\n"
+    """Its ``prometheus.yml``: by default nothing to scrape, only the backfilled data to serve."""
+    files: Mapping[str, str] = attrs.field(factory=dict)
+    """Further files written into *folder* before it starts (rule files the config names), by name."""
     url: str = attrs.field(default="", init=False)
     _process: subprocess.Popen[bytes] | None = attrs.field(default=None, init=False, repr=False)
 
@@ -225,7 +229,9 @@ class PrometheusServer:
         )
         if backfilled is not None and backfilled.returncode:
             raise PrometheusServerError(f"promtool could not backfill the series: {backfilled.stderr.strip()[-2000:]}")
-        (self.folder / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
+        for name, text in self.files.items():
+            (self.folder / name).write_text(text)
+        (self.folder / "prometheus.yml").write_text(self.config)
         port = self.port or _free_port()
         self._process = subprocess.Popen(
             [

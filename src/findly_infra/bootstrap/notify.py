@@ -9,7 +9,6 @@ recorded (``notify status`` shows it).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,6 +18,7 @@ import attrs
 from findly_infra.application.notify import Notifications
 from findly_infra.application.ports import Clock, Delivery, EventStore, Notifier, Outbox
 from findly_infra.application.service import PipelineService
+from findly_infra.bootstrap.extras import EXTRAS, missing_modules
 from findly_infra.domain.notifications import Notification, Receiver, ReceiverType, SecretSource
 from findly_infra.domain.platform import Platform
 
@@ -79,8 +79,8 @@ def receiver_notifier(
         values = {field: setting_value(source, platform, env, secrets) for field, source in receiver.settings()}
     except UnreadySetting as exc:
         return _Unready(str(exc))
-    if importlib.util.find_spec("httpx") is None:  # the adapters send with httpx, which an extra brings
-        return _Unready("sending notifications needs httpx: pip install 'findly-infra[prometheus]' (or httpx)")
+    if missing_modules(EXTRAS["notifications"]):  # the adapters send with httpx, which the extra brings
+        return _Unready("sending notifications needs an extra: pip install 'findly-infra[notifications]'")
     from findly_infra.adapters.notifiers import PagerDutyNotifier, SlackNotifier, WebhookNotifier
 
     notifier: Notifier

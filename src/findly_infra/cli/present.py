@@ -99,12 +99,14 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotate(level: str, message: str, file: str | None = None, line: int | None = None) -> None:
-    """A GitHub Actions annotation (``::error file=...,line=...::message``) when running in Actions; the message
-    and properties escaped, so that nothing in them can end the command or start another."""
+def annotate(
+    level: str, message: str, file: str | None = None, line: int | None = None, *, title: str | None = None
+) -> None:
+    """A GitHub Actions annotation (``::error file=...,line=...,title=...::message``) when running in Actions; the
+    message and properties escaped, so that nothing in them can end the command or start another."""
     if not in_github_actions():
         return
-    properties = {"file": file, "line": str(line) if line else None}
+    properties = {"file": file, "line": str(line) if line else None, "title": title}
     place = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items() if value)
     sys.stderr.write(f"::{level}{' ' + place if place else ''}::{_escape_data(message)}\n")
 

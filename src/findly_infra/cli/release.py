@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from findly_infra.cli import present
+from findly_infra.cli.annotations import StepAnnotations
 from findly_infra.cli.context import (
     Command,
     Context,
@@ -281,16 +282,20 @@ def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _progress(context: Context, runtime: Runtime, live: LiveBlock | None = None) -> Callable[[Outcome], None]:
+def _progress(
+    context: Context, runtime: Runtime, live: LiveBlock | None = None, annotations: StepAnnotations | None = None
+) -> Callable[[Outcome], None]:
     """How each step of a rollout is shown: the block redrawn in place on a terminal (*live*, see
     :mod:`findly_infra.cli.live`), a line each otherwise, and a log event on stderr with ``--json`` (stdout is the
-    one document at the end)."""
+    one document at the end); in GitHub Actions, the steps worth it as annotations (*annotations*)."""
     args, out = context.args, context.out
     window = runtime.platform.prometheus.window.describe()
 
     def show(outcome: Outcome) -> None:
         interval = _cadence(runtime, outcome)
         at = outcome.events[-1].at.isoformat() if outcome.events else ""
+        if annotations is not None:
+            annotations(outcome, present.step_json(outcome, interval, window))
         if live is not None:
             from findly_infra.cli.live import block_lines
 
@@ -425,7 +430,9 @@ def _rollout(context: Context) -> int:
         return _rollout_due(context, runtime)
     pipelines, actor = runtime.service, context.actor()
     live = _live_block(context) if args.watch else None
-    show, wait = _progress(context, runtime, live), _waiter(runtime, context.json, context.settings.step_delay, live)
+    annotations = StepAnnotations(runtime.platform.prometheus.window.describe())
+    show = _progress(context, runtime, live, annotations)
+    wait = _waiter(runtime, context.json, context.settings.step_delay, live)
     if args.watch:
         # before a watch that may take an hour
         present.say_simulated(runtime.simulated_in(args.env), runtime.scenario, context.json)
@@ -456,7 +463,7 @@ def _rollout(context: Context) -> int:
     if outcome.stopped_by:  # another command stopped it while this watch ran (a person's, or the driver's): who
         said = f"{args.service} in {args.env} was {outcome.stopped_by}"
         text = f"{said}; {text}" if text else said
-    if text:
+    if text:  # what would unblock it (a step's annotation said what stopped it, and why)
         present.annotate("warning", text)
     present.summary(lambda: _rollout_markdown(runtime, args.service, args.env) + (f"\n\n**{text}**" if text else ""))
     progress = {"progress": _step_json(runtime, outcome)} if args.watch else None
@@ -498,15 +505,14 @@ def _rollout_due(context: Context, runtime: Runtime) -> int:
             virtual.advance(latest - virtual.now())
     else:
         until = runtime.clock.now() + within
-    live = _live_block(context)
-    show = _progress(context, runtime, live)
+    live, annotations = _live_block(context), StepAnnotations(runtime.platform.prometheus.window.describe())
     due = pipelines.due(
         args.service,
         args.env,
         actor=context.actor(),
         until=until,
         wait=_due_waiter(runtime, context.json, context.settings.step_delay, live),
-        on_step=show,
+        on_step=_progress(context, runtime, live, annotations),
         version=args.version,
     )
     outcome, view = due.outcome, due.outcome.view

@@ -7,6 +7,8 @@ renders the same bytes, so GitOps diffs show only real changes. :func:`write_tre
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import difflib
 import errno
 import json
 import math
@@ -27,7 +29,16 @@ from findly_infra.render.manifests import (
 )
 from findly_infra.render.rules import alert_rule_groups, prometheus_rule, slo_rule_groups
 
-__all__ = ["HEADER", "OWNED", "UnsafeOutputError", "dump", "render_platform", "write_tree"]
+__all__ = [
+    "HEADER",
+    "OWNED",
+    "TreeChange",
+    "UnsafeOutputError",
+    "dump",
+    "render_platform",
+    "tree_changes",
+    "write_tree",
+]
 
 HEADER = "# Rendered by findly-infra from the platform file. Do not edit: change the file and render again.\n"
 OWNED = ("access", "base", "overlays", "prometheus")
@@ -283,6 +294,8 @@ class _Walk:
         self._create = create
         self._names: list[str] = []
         self._open: list[int] = []
+        self.made: list[tuple[str, ...]] = []
+        """The folders this walk made, in the order it made them."""
         try:
             self._root: int | None = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # may be a link
         except FileNotFoundError:
@@ -292,6 +305,11 @@ class _Walk:
 
     def __enter__(self) -> _Walk:
         return self
+
+    @property
+    def found(self) -> bool:
+        """Whether the output folder was there when the walk began."""
+        return self._root is not None
 
     def __exit__(self, *_exc: object) -> None:
         self._leave(0)
@@ -316,6 +334,7 @@ class _Walk:
             if self._create:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(name, dir_fd=folder)
+                    self.made.append((*self._names, name))
             try:
                 inner = os.open(name, _FOLDER, dir_fd=folder)
             except FileNotFoundError:
@@ -334,30 +353,42 @@ class _Walk:
         return self.root.joinpath(*self._names, name)
 
 
-def _unchanged(folder: int, name: str, text: str, data: bytes, walk: _Walk) -> bool:
-    """Whether the file *name* holds *text* already (read as text: an editor may have saved it with ``\r\n``)."""
+def _content(folder: int, name: str, walk: _Walk, *, at_least: int = 0) -> bytes | None:
+    """What the file *name* holds (``None``: no file there; ``b""`` for something else than a file, or a file shorter
+    than *at_least* bytes, which cannot hold what is compared with it and is not read)."""
     try:
         descriptor = os.open(name, _READ, dir_fd=folder)
     except FileNotFoundError:
-        return False
+        return None
     except OSError as error:
         raise _failure(error, folder, name, walk) from None
     try:
         found = os.fstat(descriptor)
         if stat.S_ISDIR(found.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(walk.path(name)))
-        if not stat.S_ISREG(found.st_mode) or found.st_size < len(data):
-            return False
+        if not stat.S_ISREG(found.st_mode) or found.st_size < at_least:
+            return b""
         with os.fdopen(descriptor, "rb", closefd=False) as file:
-            content = file.read()
+            return file.read()
     finally:
         os.close(descriptor)
+
+
+def _same(content: bytes, text: str, data: bytes) -> bool:
+    """Whether *content* holds *text* (*data* encoded) already (read as text: an editor may have saved it with
+    ``\r\n``)."""
     if content == data:
         return True
     try:
         return b"\r" in content and content.decode().replace("\r\n", "\n").replace("\r", "\n") == text
     except UnicodeDecodeError:
         return False
+
+
+def _unchanged(folder: int, name: str, text: str, data: bytes, walk: _Walk) -> bool:
+    """Whether the file *name* holds *text* already."""
+    content = _content(folder, name, walk, at_least=len(data))
+    return content is not None and _same(content, text, data)
 
 
 def _write(folder: int, name: str, data: bytes, walk: _Walk) -> None:
@@ -385,9 +416,11 @@ def _ours(folder: int, name: str) -> bool:
     return start.startswith((_HEADER, _HEADER[:-1] + b"\r"))
 
 
-def _prune(walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], deleted: list[Path]) -> bool:
+def _prune(
+    walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], deleted: list[Path], *, delete: bool = True
+) -> bool:
     """Delete our rendered files below *folder* that *tree* lacks, then the folders left empty, deepest first,
-    never following a link; whether *folder* is empty afterwards."""
+    never following a link; whether *folder* is empty afterwards. Without *delete*, only list them in *deleted*."""
     with os.scandir(folder) as found:
         entries = sorted(found, key=lambda entry: entry.name)
     left = len(entries)
@@ -401,10 +434,10 @@ def _prune(walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], delet
             except OSError:
                 continue  # gone, or a link put there meanwhile
             try:
-                empty = _prune(walk, inner, f"{relative}/", tree, deleted)
+                empty = _prune(walk, inner, f"{relative}/", tree, deleted, delete=delete)
             finally:
                 os.close(inner)
-            if empty:
+            if empty and delete:
                 with contextlib.suppress(OSError):  # (something came into it meanwhile)
                     os.rmdir(name, dir_fd=folder)
                     left -= 1
@@ -414,20 +447,94 @@ def _prune(walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], delet
             and entry.is_file(follow_symlinks=False)
             and _ours(folder, name)
         ):
-            os.unlink(name, dir_fd=folder)
+            if delete:
+                os.unlink(name, dir_fd=folder)
             deleted.append(walk.root / relative)
             left -= 1
     return left == 0
 
 
+_STAGED = ".{name}.findly-render"
+"""Where a file is written before it takes its place: beside it (one file system, so the rename is atomic), hidden,
+and not ``.yaml`` (no kustomize or pruning ever reads it as one of the tree's files)."""
+
+
 def _write_stale(root: Path, folders: Mapping[tuple[str, ...], list[tuple[str, str]]], stale: dict[str, bytes]) -> None:
-    """Write the *stale* files (relative path: bytes), making their folders, each entered once."""
+    """Write the *stale* files (relative path: bytes), making their folders, each entered once — all or nothing:
+    each file is first written whole beside its place (:data:`_STAGED`), and only once every one of them is, each is
+    renamed into its place (``rename`` replaces a file, or a link put there meanwhile, without following it). A failure
+    while writing them (a full disk, a permission) removes what was staged and the folders made for it: the tree on
+    disk is as it was."""
+    staged: list[tuple[tuple[str, ...], str]] = []
     with _Walk(root, create=True) as walk:
-        for folder in sorted(folders):
-            names = [(name, relative) for name, relative in folders[folder] if relative in stale]
-            if names and (descriptor := walk.enter(folder)) is not None:
-                for name, relative in names:
-                    _write(descriptor, name, stale[relative], walk)
+        try:
+            for folder in sorted(folders):
+                names = [(name, relative) for name, relative in folders[folder] if relative in stale]
+                if names and (descriptor := walk.enter(folder)) is not None:
+                    for name, relative in names:
+                        _stage(descriptor, name, stale[relative], walk)
+                        staged.append((folder, name))
+        except BaseException:
+            _unstage(root, staged, walk.made)
+            raise
+    with _Walk(root, create=False) as walk:
+        for folder, name in staged:
+            descriptor = walk.enter(folder)
+            if descriptor is not None:
+                os.rename(_STAGED.format(name=name), name, src_dir_fd=descriptor, dst_dir_fd=descriptor)
+
+
+def _stage(folder: int, name: str, data: bytes, walk: _Walk) -> None:
+    """Write *data* beside the file *name* (:data:`_STAGED`), with the mode the file has (0644 for a new one)."""
+    try:
+        mode = stat.S_IMODE(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    except OSError as error:
+        raise _failure(error, folder, name, walk) from None
+    staged = _STAGED.format(name=name)
+    with contextlib.suppress(FileNotFoundError):  # left by a render that was killed
+        os.unlink(staged, dir_fd=folder)
+    _write(folder, staged, data, walk)
+    if mode != 0o644:  # (os.chmod with dir_fd: a staged file is never a link, O_NOFOLLOW made it)
+        os.chmod(staged, mode, dir_fd=folder)
+
+
+def _unstage(root: Path, staged: list[tuple[tuple[str, ...], str]], made: list[tuple[str, ...]]) -> None:
+    """Remove the *staged* files and the folders *made* for them (deepest first), never following a link."""
+    with _Walk(root, create=False) as walk:
+        for folder, name in staged:
+            with contextlib.suppress(OSError):
+                if (descriptor := walk.enter(folder)) is not None:
+                    os.unlink(_STAGED.format(name=name), dir_fd=descriptor)
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            root.joinpath(*folder).rmdir()
+
+
+def _grouped(root: Path, tree: Mapping[str, str]) -> dict[tuple[str, ...], list[tuple[str, str]]]:
+    """*tree*'s files by folder (each path checked to stay below *root*): folder names -> (file name, relative)."""
+    folders: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for relative in tree:
+        parts = _parts(root, relative)
+        folders.setdefault(parts[:-1], []).append((parts[-1], relative))
+    return folders
+
+
+def _prune_scopes(
+    root: Path, scopes: Iterable[tuple[str, ...]], tree: Mapping[str, str], *, delete: bool
+) -> list[Path]:
+    """Our rendered files under the *scopes* folders that *tree* lacks: deleted (with *delete*), or only listed."""
+    found: list[Path] = []
+    with _Walk(root, create=False) as walk:
+        for scope in scopes:
+            try:
+                descriptor = walk.enter(scope)
+            except (UnsafeOutputError, OSError):
+                continue  # a link (or a file) where the folder would be: what it leads to is not ours
+            if descriptor is not None:
+                _prune(walk, descriptor, "/".join(scope) + "/", tree, found, delete=delete)
+    return found
 
 
 def write_tree(
@@ -437,18 +544,17 @@ def write_tree(
 
     Nothing is written or deleted through a symbolic link inside *out*, nor outside it (:class:`UnsafeOutputError`),
     and every path is checked before anything is written. A file that holds its text already is not written again.
+    The files are written all or nothing (:func:`_write_stale`): a failure halfway leaves the tree as it was.
     Only files that start with :data:`HEADER` (rendered by us) are ever deleted, and folders left empty by that. Pass
     the folders that *tree* covers whole (``overlays/production`` when only production was rendered), or ``None`` to
     delete nothing. Returns the paths written or deleted.
     """
     root = Path(out)
-    folders: dict[tuple[str, ...], list[tuple[str, str]]] = {}
-    for relative in tree:
-        parts = _parts(root, relative)
-        folders.setdefault(parts[:-1], []).append((parts[-1], relative))
+    folders = _grouped(root, tree)
     scopes = [_parts(root, scope) for scope in prune or ()]
     stale: dict[str, bytes] = {}
     with _Walk(root, create=False) as walk:  # every path checked, and compared, before anything is written
+        made_root = not walk.found
         for folder in sorted(folders):
             descriptor = walk.enter(folder)
             for name, relative in folders[folder]:
@@ -458,14 +564,68 @@ def write_tree(
                     stale[relative] = data
     root.mkdir(parents=True, exist_ok=True)
     if stale:
-        _write_stale(root, folders, stale)
+        try:
+            _write_stale(root, folders, stale)
+        except BaseException:
+            if made_root:
+                with contextlib.suppress(OSError):
+                    root.rmdir()
+            raise
     changed = [root / relative for relative in tree if relative in stale]
-    with _Walk(root, create=False) as walk:
-        for scope in scopes:
-            try:
-                descriptor = walk.enter(scope)
-            except (UnsafeOutputError, OSError):
-                continue  # a link (or a file) where the folder would be: what it leads to is not ours
-            if descriptor is not None:
-                _prune(walk, descriptor, "/".join(scope) + "/", tree, changed)
+    changed += _prune_scopes(root, scopes, tree, delete=True)
     return changed
+
+
+@dataclasses.dataclass(frozen=True)
+class TreeChange:
+    """What writing the tree does to one file below the output folder: ``created``, ``changed`` (*old* is what it
+    held), ``unchanged``, ``removed`` (a file of ours, :data:`HEADER` first, that the tree no longer has) or ``kept``
+    (such a file, left where it is because pruning was not asked for). *path* is relative to the output folder."""
+
+    path: str
+    state: str
+    old: str | None = None
+    new: str | None = None
+
+    def diff(self, context: int = 2) -> list[str]:
+        """The change as a unified diff (``--- a/PATH`` / ``+++ b/PATH``), as ``git diff`` shows a file's."""
+        if self.state in ("unchanged", "kept"):
+            return []
+        before = (self.old or "").splitlines(keepends=True)
+        after = (self.new or "").splitlines(keepends=True)
+        source = "/dev/null" if self.state == "created" else f"a/{self.path}"
+        target = "/dev/null" if self.state == "removed" else f"b/{self.path}"
+        lines = difflib.unified_diff(before, after, source, target, n=context)
+        return [line.rstrip("\n") for line in lines]
+
+
+def tree_changes(
+    tree: Mapping[str, str], out: str | os.PathLike[str], *, prune: Iterable[str] | None = OWNED
+) -> list[TreeChange]:
+    """What :func:`write_tree` would do with *tree* under *out*, file by file, writing nothing: each file of the tree
+    created, changed (with what it held) or unchanged, then each file of ours under the *prune* folders that the tree
+    lacks — ``removed`` where *prune* is given, else the same files under :data:`OWNED` as ``kept``. The same checks
+    as writing (no path through a link, none out of *out*)."""
+    root = Path(out)
+    folders = _grouped(root, tree)
+    changes: list[TreeChange] = []
+    with _Walk(root, create=False) as walk:
+        for folder in sorted(folders):
+            descriptor = walk.enter(folder)
+            for name, relative in sorted(folders[folder]):
+                text = tree[relative]
+                content = None if descriptor is None else _content(descriptor, name, walk)
+                if content is None:
+                    changes.append(TreeChange(relative, "created", None, text))
+                elif _same(content, text, text.encode()):
+                    changes.append(TreeChange(relative, "unchanged", None, None))
+                else:
+                    old = content.decode(errors="replace").replace("\r\n", "\n")
+                    changes.append(TreeChange(relative, "changed", old, text))
+    scopes = [_parts(root, scope) for scope in (OWNED if prune is None else prune)]
+    state = "kept" if prune is None else "removed"
+    for path in _prune_scopes(root, scopes, tree, delete=False):
+        relative = path.relative_to(root).as_posix()
+        held = path.read_text(errors="replace").replace("\r\n", "\n") if state == "removed" else None
+        changes.append(TreeChange(relative, state, held, None))
+    return changes

@@ -33,14 +33,14 @@ BAR = 20
 """Cells of the weight bar: one per 5 % of traffic."""
 
 
-def wanted(out: IO[str], as_json: bool, environ: Mapping[str, str] | None = None) -> bool:
+def wanted(out: IO[str], as_json: bool, progress: str = "auto", environ: Mapping[str, str] | None = None) -> bool:
     """Whether a watch draws the live block: stdout is a terminal, and nothing says this is a log. A log is
     ``--json`` (stdout is one document), ``CI`` set to anything but ``false``/``0`` (GitHub Actions, GitLab CI,
     CircleCI, Travis… set it), ``GITHUB_ACTIONS=true``, ``TERM=dumb`` or unset (no cursor movement to rely on), or
-    ``FINDLY_PROGRESS=lines`` (a person who wants the lines on a terminal). ``NO_COLOR`` changes nothing: the block
-    uses no colour."""
+    *progress* ``lines`` (``FINDLY_PROGRESS=lines``: a person who wants the lines on a terminal). ``NO_COLOR`` changes
+    nothing: the block uses no colour."""
     env = os.environ if environ is None else environ
-    if as_json or env.get("FINDLY_PROGRESS", "").lower() == "lines":
+    if as_json or progress == "lines":
         return False
     if env.get("CI", "").lower() not in ("", "false", "0") or env.get("GITHUB_ACTIONS") == "true":
         return False

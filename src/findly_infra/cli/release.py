@@ -333,7 +333,7 @@ def _live_block(context: Context) -> LiveBlock | None:
     ``None`` where each step is a line (CI logs, pipes, files, ``--json``)."""
     from findly_infra.cli.live import LiveBlock, wanted
 
-    return LiveBlock(context.out) if wanted(context.out, context.json) else None
+    return LiveBlock(context.out) if wanted(context.out, context.json, context.settings.progress) else None
 
 
 def _cadence(runtime: Runtime, outcome: Outcome) -> timedelta:

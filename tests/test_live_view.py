@@ -5,6 +5,7 @@ terminal, or ``CI`` / ``TERM=dumb`` set) keep one line per step."""
 from __future__ import annotations
 
 import fcntl
+import io
 import os
 import pty
 import select
@@ -18,6 +19,7 @@ import time
 import pyte
 import pytest
 
+from findly_infra.cli.live import LiveBlock, fit, wanted
 from tests.test_cli import run
 from tests.test_watch_progress import CRITERIA
 
@@ -163,3 +165,50 @@ def test_ci_logs_keep_one_line_per_step_even_on_a_terminal(env: dict[str, str], 
     steps = [line for line in written.decode().replace("\r\n", "\n").splitlines() if line[:4].isdigit()]
     assert len(steps) >= 8
     assert steps[-1].endswith(f"succeeded (serving 2.0.0 100%) — stage 4/4: {CRITERIA}")
+
+
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal, in *encoding*."""
+
+    def __init__(self, encoding: str = "utf-8") -> None:
+        super().__init__()
+        self._encoding = encoding
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._encoding
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("environ", "as_json", "progress", "drawn"),
+    [
+        ({"TERM": "xterm"}, False, "auto", True),
+        ({"TERM": "xterm", "NO_COLOR": "1"}, False, "auto", True),  # the block has no colour: nothing to turn off
+        ({"TERM": "xterm", "CI": "false"}, False, "auto", True),
+        ({"TERM": "xterm", "CI": "true"}, False, "auto", False),
+        ({"TERM": "xterm", "CI": "1"}, False, "auto", False),
+        ({"TERM": "xterm", "GITHUB_ACTIONS": "true"}, False, "auto", False),
+        ({"TERM": "dumb"}, False, "auto", False),
+        ({}, False, "auto", False),  # no TERM: nothing known of the terminal
+        ({"TERM": "xterm"}, True, "auto", False),
+        ({"TERM": "xterm"}, False, "lines", False),
+    ],
+)
+def test_where_the_block_is_drawn(environ: dict[str, str], as_json: bool, progress: str, drawn: bool) -> None:
+    assert wanted(_Terminal(), as_json, progress, environ) is drawn
+    assert wanted(io.StringIO(), as_json, progress, environ) is False  # not a terminal: a log
+
+
+def test_a_terminal_that_cannot_show_the_marks_gets_ascii() -> None:
+    assert LiveBlock(_Terminal("ascii")).ascii_only
+    assert not LiveBlock(_Terminal("utf-8")).ascii_only
+
+
+def test_a_line_is_cut_to_the_cells_it_takes() -> None:
+    assert fit("abcdef", 6) == "abcdef"
+    assert fit("abcdefg", 6) == "abcde…"
+    assert fit("服务服务", 6) == "服务…"  # two cells each
+    assert fit("ab", 1, "~") == "~"

@@ -121,7 +121,7 @@ def _refuse_input(context: Context, message: str, lines: list[str], errors: list
 def _render(context: Context) -> int:
     from findly_infra.application.ports import BadInputError
     from findly_infra.config.loader import validate_platform
-    from findly_infra.render import UnsafeOutputError, render_platform, write_tree
+    from findly_infra.render import UnsafeOutputError, render_platform
     from findly_infra.render.tree import tree_changes
 
     args = context.args
@@ -141,13 +141,13 @@ def _render(context: Context) -> int:
     )
     prune = None if args.no_prune else scopes
     try:
-        changes = tree_changes(tree, args.out, prune=prune)
-        written = [] if args.check else write_tree(tree, args.out, prune=prune)
+        changes = tree_changes(tree, args.out, prune=prune, write=not args.check)  # one pass
     except UnsafeOutputError as exc:
         raise BadInputError(str(exc)) from None
     except OSError as exc:
         raise BadInputError(f"cannot write into {args.out}: {exc.strerror or exc}") from None
-    return _said_render(context, args.out, tree, changes, len(written), check=args.check)
+    written = 0 if args.check else sum(change.state in ("created", "changed", "removed") for change in changes)
+    return _said_render(context, args.out, tree, changes, written, check=args.check)
 
 
 _STATES = ("created", "changed", "removed", "kept")

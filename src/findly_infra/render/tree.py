@@ -353,9 +353,8 @@ class _Walk:
         return self.root.joinpath(*self._names, name)
 
 
-def _content(folder: int, name: str, walk: _Walk, *, at_least: int = 0) -> bytes | None:
-    """What the file *name* holds (``None``: no file there; ``b""`` for something else than a file, or a file shorter
-    than *at_least* bytes, which cannot hold what is compared with it and is not read)."""
+def _content(folder: int, name: str, walk: _Walk) -> bytes | None:
+    """What the file *name* holds (``None``: no file there; ``b""`` for something else than a file, not read)."""
     try:
         descriptor = os.open(name, _READ, dir_fd=folder)
     except FileNotFoundError:
@@ -366,7 +365,7 @@ def _content(folder: int, name: str, walk: _Walk, *, at_least: int = 0) -> bytes
         found = os.fstat(descriptor)
         if stat.S_ISDIR(found.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(walk.path(name)))
-        if not stat.S_ISREG(found.st_mode) or found.st_size < at_least:
+        if not stat.S_ISREG(found.st_mode):
             return b""
         with os.fdopen(descriptor, "rb", closefd=False) as file:
             return file.read()
@@ -383,12 +382,6 @@ def _same(content: bytes, text: str, data: bytes) -> bool:
         return b"\r" in content and content.decode().replace("\r\n", "\n").replace("\r", "\n") == text
     except UnicodeDecodeError:
         return False
-
-
-def _unchanged(folder: int, name: str, text: str, data: bytes, walk: _Walk) -> bool:
-    """Whether the file *name* holds *text* already."""
-    content = _content(folder, name, walk, at_least=len(data))
-    return content is not None and _same(content, text, data)
 
 
 def _write(folder: int, name: str, data: bytes, walk: _Walk) -> None:
@@ -547,40 +540,23 @@ def write_tree(
     The files are written all or nothing (:func:`_write_stale`): a failure halfway leaves the tree as it was.
     Only files that start with :data:`HEADER` (rendered by us) are ever deleted, and folders left empty by that. Pass
     the folders that *tree* covers whole (``overlays/production`` when only production was rendered), or ``None`` to
-    delete nothing. Returns the paths written or deleted.
+    delete nothing. Returns the paths written or deleted (:func:`tree_changes` with ``write=True`` says which was
+    which, and what each changed file held).
     """
     root = Path(out)
-    folders = _grouped(root, tree)
-    scopes = [_parts(root, scope) for scope in prune or ()]
-    stale: dict[str, bytes] = {}
-    with _Walk(root, create=False) as walk:  # every path checked, and compared, before anything is written
-        made_root = not walk.found
-        for folder in sorted(folders):
-            descriptor = walk.enter(folder)
-            for name, relative in folders[folder]:
-                text = tree[relative]
-                data = text.encode()
-                if descriptor is None or not _unchanged(descriptor, name, text, data, walk):
-                    stale[relative] = data
-    root.mkdir(parents=True, exist_ok=True)
-    if stale:
-        try:
-            _write_stale(root, folders, stale)
-        except BaseException:
-            if made_root:
-                with contextlib.suppress(OSError):
-                    root.rmdir()
-            raise
-    changed = [root / relative for relative in tree if relative in stale]
-    changed += _prune_scopes(root, scopes, tree, delete=True)
-    return changed
+    changes = _changes(tree, root, prune, write=True, kept=False)
+    written = {change.path for change in changes if change.state in ("created", "changed")}
+    return [root / relative for relative in tree if relative in written] + [
+        root / change.path for change in changes if change.state == "removed"
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
 class TreeChange:
-    """What writing the tree does to one file below the output folder: ``created``, ``changed`` (*old* is what it
-    held), ``unchanged``, ``removed`` (a file of ours, :data:`HEADER` first, that the tree no longer has) or ``kept``
-    (such a file, left where it is because pruning was not asked for). *path* is relative to the output folder."""
+    """What writing the tree does to one file below the output folder: ``created`` (*new* is its text), ``changed``
+    (*old* is what it held, *new* what it holds), ``unchanged``, ``removed`` (a file of ours, :data:`HEADER` first,
+    that the tree no longer has) or ``kept`` (such a file, left where it is because pruning was not asked for).
+    *path* is relative to the output folder."""
 
     path: str
     state: str
@@ -589,43 +565,68 @@ class TreeChange:
 
     def diff(self, context: int = 2) -> list[str]:
         """The change as a unified diff (``--- a/PATH`` / ``+++ b/PATH``), as ``git diff`` shows a file's."""
-        if self.state in ("unchanged", "kept"):
+        if self.state not in ("created", "changed"):
             return []
         before = (self.old or "").splitlines(keepends=True)
         after = (self.new or "").splitlines(keepends=True)
         source = "/dev/null" if self.state == "created" else f"a/{self.path}"
-        target = "/dev/null" if self.state == "removed" else f"b/{self.path}"
+        target = f"b/{self.path}"
         lines = difflib.unified_diff(before, after, source, target, n=context)
         return [line.rstrip("\n") for line in lines]
 
 
 def tree_changes(
-    tree: Mapping[str, str], out: str | os.PathLike[str], *, prune: Iterable[str] | None = OWNED
+    tree: Mapping[str, str], out: str | os.PathLike[str], *, prune: Iterable[str] | None = OWNED, write: bool = False
 ) -> list[TreeChange]:
-    """What :func:`write_tree` would do with *tree* under *out*, file by file, writing nothing: each file of the tree
-    created, changed (with what it held) or unchanged, then each file of ours under the *prune* folders that the tree
-    lacks — ``removed`` where *prune* is given, else the same files under :data:`OWNED` as ``kept``. The same checks
-    as writing (no path through a link, none out of *out*)."""
-    root = Path(out)
+    """What writing *tree* under *out* does, file by file — with *write*, done as :func:`write_tree` does it (in the
+    same one pass); else nothing is written. Each file of the tree is created, changed (with what it held) or
+    unchanged; then each file of ours under the *prune* folders that the tree lacks is ``removed`` — or, where
+    *prune* is ``None``, each such file under :data:`OWNED` is ``kept``. The same checks as writing (no path through
+    a link, none out of *out*)."""
+    return _changes(tree, Path(out), prune, write=write, kept=True)
+
+
+def _changes(
+    tree: Mapping[str, str], root: Path, prune: Iterable[str] | None, *, write: bool, kept: bool
+) -> list[TreeChange]:
     folders = _grouped(root, tree)
+    scopes = [_parts(root, scope) for scope in prune or ()]
     changes: list[TreeChange] = []
-    with _Walk(root, create=False) as walk:
+    stale: dict[str, bytes] = {}
+    with _Walk(root, create=False) as walk:  # every path checked, and compared, before anything is written
+        made_root = not walk.found
         for folder in sorted(folders):
             descriptor = walk.enter(folder)
             for name, relative in sorted(folders[folder]):
                 text = tree[relative]
+                data = text.encode()
                 content = None if descriptor is None else _content(descriptor, name, walk)
                 if content is None:
                     changes.append(TreeChange(relative, "created", None, text))
-                elif _same(content, text, text.encode()):
-                    changes.append(TreeChange(relative, "unchanged", None, None))
+                elif _same(content, text, data):
+                    changes.append(TreeChange(relative, "unchanged"))
+                    continue
                 else:
                     old = content.decode(errors="replace").replace("\r\n", "\n")
                     changes.append(TreeChange(relative, "changed", old, text))
-    scopes = [_parts(root, scope) for scope in (OWNED if prune is None else prune)]
-    state = "kept" if prune is None else "removed"
-    for path in _prune_scopes(root, scopes, tree, delete=False):
-        relative = path.relative_to(root).as_posix()
-        held = path.read_text(errors="replace").replace("\r\n", "\n") if state == "removed" else None
-        changes.append(TreeChange(relative, state, held, None))
+                stale[relative] = data
+    if write:
+        root.mkdir(parents=True, exist_ok=True)
+        if stale:
+            try:
+                _write_stale(root, folders, stale)
+            except BaseException:
+                if made_root:
+                    with contextlib.suppress(OSError):
+                        root.rmdir()
+                raise
+    if prune is not None:
+        gone = _prune_scopes(root, scopes, tree, delete=write)
+        changes += [TreeChange(path.relative_to(root).as_posix(), "removed") for path in gone]
+    elif kept:
+        owned = [_parts(root, scope) for scope in OWNED]
+        changes += [
+            TreeChange(path.relative_to(root).as_posix(), "kept")
+            for path in _prune_scopes(root, owned, tree, delete=False)
+        ]
     return changes

@@ -82,9 +82,9 @@ def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_onl
     """The block for *outcome*'s step, line by line (not yet cut to a width)::
 
     fn-posts in production: 2.0.0 by canary, from 1.0.0
-    stage 2/4 [█████░░░░░░░░░░░░░░░]  25%  progressing (serving 1.0.0 75%, canary 2.0.0 25%)
-      ✓ error_rate          0.100%  < 0.5%
-      ✗ latency_p95          900ms  < 500ms
+    stage 2/4 [█████░░░░░░░░░░░░░░░]  25%  progressing: serving 1.0.0 75%, canary 2.0.0 25%
+      ✓ error_rate              0.100%  < 0.5%
+      ✗ latency_p95              900ms  < 500ms
     next analysis at 09:03:00 (in 1m)
     last: 09:02:00 analysis_recorded fail
     """
@@ -120,12 +120,13 @@ def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_onl
         if stopped["failing"]:
             marked = ", ".join(c["metric"] for c in stopped["failing"])
             lines.append(f"  {marked} over the last {window}")
-    elif facts["next_step_at"] is not None:
-        lines.append(f"next analysis at {facts['next_step_at'][11:19]} (in {_duration(interval)})")
-    elif view.waiting_for is not None:
-        lines.append(f"waiting for {view.waiting_for.message}")
     else:
-        lines.append(f"{view.phase.value}: nothing is next")
+        if facts["next_step_at"] is not None:
+            lines.append(f"next analysis at {facts['next_step_at'][11:19]} (in {_duration(interval)})")
+        if view.waiting_for is not None:  # evidence a blue-green rollout waits for, an approval: what unblocks it
+            lines.append(f"waiting for {view.waiting_for.message}")
+        if facts["next_step_at"] is None and view.waiting_for is None:
+            lines.append(f"{view.phase.value}: nothing is next")
     if outcome.events:
         last = outcome.events[-1]
         verdict = getattr(last, "verdict", None)

@@ -199,6 +199,7 @@ def test_a_findly_file_where_the_state_folder_goes_is_named(
         ("FINDLY_STEP_DELAY", "nan", "FINDLY_STEP_DELAY is a number of seconds"),
         ("FINDLY_STEP_DELAY", "1e400", "FINDLY_STEP_DELAY is a number of seconds"),
         ("FINDLY_STATE_TIMEOUT", "abc", "FINDLY_STATE_TIMEOUT is a number of seconds above 0, got 'abc'"),
+        ("FINDLY_PROGRESS", "fancy", "FINDLY_PROGRESS is auto or lines, got 'fancy'"),
         ("FINDLY_NOW", "yesterday", "FINDLY_NOW is an ISO 8601 time"),
         ("FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS", "yes", "FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS is 1 (on) or 0 (off)"),
         ("FINDLY_PROMETHEUS_URL", "http://[::1", "FINDLY_PROMETHEUS_URL"),

@@ -240,7 +240,7 @@ def test_the_demo_tells_a_story_that_is_over_before_now(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert document["ok"] is True
     assert document["simulated"] is True
-    assert any("rolled_back" in line for line in document["story"])
+    assert any("rolled back at stage 2/4" in line for line in document["story"])
     events = SqliteEventStore(tmp_path / ".findly" / "demo.sqlite3").load("fn-posts")[0]
     assert len(events) == document["events"]
     assert max(event.at for event in events) <= _wall()

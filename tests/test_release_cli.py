@@ -32,7 +32,10 @@ def test_the_demo_tells_the_whole_story_on_a_fresh_machine(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "promotion refused by rule 'approvals'" in result.stdout
     assert "weights 5 -> 25 -> 50 -> 100%: succeeded" in result.stdout
-    assert "rolled_back (serving 1.4.0 100%) — 2 failed analyses in this stage (threshold 2)" in result.stdout
+    assert (  # the rollback names the criterion, its value, its threshold and the window (issue 26)
+        "canary 1.5.0 under an error spike: rolled back at stage 2/4 (25%): error_rate 5.000% < 0.5% FAILED over the "
+        "last 1 minute; 2 failed analyses in this stage (threshold 2) (serving 1.4.0 100%)"
+    ) in result.stdout
     assert (tmp_path / ".findly" / "demo.sqlite3").exists()
 
 

@@ -352,6 +352,7 @@ def test_a_plan_in_plain_words_in_the_order_it_is_applied() -> None:
         "    e2-standard-4, 100GB pd-ssd, 1-5 nodes per zone in us-central1-a, us-central1-b, us-central1-c, "
         "GCE_METADATA, at the control plane's version 1.31.1",
         "  node pool old: not in the file (kept: delete it with --delete-pools)",
+        "    is: e2-standard-4, 100GB pd-ssd, 1-5 nodes per zone in us-central1-a, at an unknown version",  # issue 26
         f"  workload identity: on (workload pool {POOL}) -> off  (update_cluster, after the node pools)",
         "  no change: same",
     ]

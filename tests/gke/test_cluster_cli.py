@@ -48,6 +48,31 @@ def test_plan_then_apply_then_nothing_left(gke: GkeStandIn) -> None:
     ]
 
 
+def test_the_plan_keeps_each_pool_before_and_after(gke: GkeStandIn) -> None:
+    """Issue 26: beside the fields that differ, each pool as the cluster holds it and as it becomes, in --json and the
+    text: a created pool has nothing before, a pool that is deleted (or kept unlisted) says what it is."""
+    _drifted(gke)
+    code, document = cli(_env(gke), "cluster", "plan")
+    assert code == 7
+    pools = {pool["name"]: pool for pool in document["plan"]["node_pools"]}  # type: ignore[index]
+    update, create, unlisted = pools["application-pool"], pools["monitoring-pool"], pools["legacy-pool"]
+    changed = {field["field"]: (field["before"], field["after"]) for field in update["fields"]}
+    assert changed["max_nodes"] == (update["before"]["max_nodes"], update["after"]["max_nodes"])
+    assert update["before"]["max_nodes"] != update["after"]["max_nodes"]
+    assert update["before"]["machine_type"] == update["after"]["machine_type"]  # the rest, as it stays
+    assert create["before"] is None
+    assert create["after"]["taints"] == [["monitoring", "true", "NO_SCHEDULE"]]
+    assert unlisted["after"] is None
+    assert unlisted["before"]["name"] == "legacy-pool"
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, {**_env(gke), "GITHUB_ACTIONS": ""}):
+        assert main(["cluster", "plan"], out=out) == 7
+    lines = out.getvalue().splitlines()
+    kept = lines.index("  node pool legacy-pool: not in the file (kept: delete it with --delete-pools)")
+    machine = unlisted["before"]["machine_type"]
+    assert lines[kept + 1].startswith(f"    is: {machine}, {unlisted['before']['disk_size_gb']}GB ")
+
+
 def test_an_operation_failing_half_way_is_exit_5_naming_what_was_done(gke: GkeStandIn) -> None:
     _drifted(gke)
     gke.fail_operation("CreateNodePool", "Insufficient regional quota to satisfy request: resource CPUS")

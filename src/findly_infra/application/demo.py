@@ -10,6 +10,7 @@ from findly_infra.application.ports import AdvancingClock
 from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import Outcome, PipelineService, PolicyRefusedError
 from findly_infra.application.simulation import ScenarioSource, SimulatedProofs, simulated_identity
+from findly_infra.application.steps import stop_text
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import TrafficShifted
 
@@ -101,4 +102,7 @@ def tell_the_story(
     metrics.scenario = SCENARIOS["error-spike"]
     request(v2)
     outcome = watch(production)
-    yield f"{production:12} canary {v2} under an error spike: {outcome.view.describe()}"
+    stopped = stop_text(outcome, platform.prometheus.window.describe())  # which criterion, its value, threshold
+    serving = outcome.view.serving
+    after = f" (serving {serving.version} {serving.weight}%)" if stopped and serving else ""
+    yield f"{production:12} canary {v2} under an error spike: {stopped or outcome.view.describe()}{after}"

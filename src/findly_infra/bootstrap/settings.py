@@ -104,6 +104,9 @@ class Settings:
     (``FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS=1``)."""
     step_delay: float = 0.0
     """Real seconds a watch in virtual time pauses at each step, to be watched live (``FINDLY_STEP_DELAY``)."""
+    progress: str = "auto"
+    """How a watch shows its steps (``FINDLY_PROGRESS``): ``auto``, the block redrawn in place on a person's terminal
+    and a line a step elsewhere; ``lines``, a line a step everywhere."""
 
     @classmethod
     def from_environment(
@@ -144,6 +147,7 @@ class Settings:
                 env.get("FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS"), "FINDLY_ALLOW_PLAIN_HTTP_CREDENTIALS"
             ),
             step_delay=_delay(env.get("FINDLY_STEP_DELAY"), "FINDLY_STEP_DELAY"),
+            progress=_progress(env.get("FINDLY_PROGRESS")),
         )
 
     @property
@@ -195,6 +199,13 @@ def _delay(text: str | None, name: str) -> float:
         value = -1.0
     if not 0 <= value <= _MAX_DELAY:  # NaN too
         raise BadInputError(f"{name} is a number of seconds from 0 to {_MAX_DELAY:g}, got {text[:40]!r}")
+    return value
+
+
+def _progress(text: str | None) -> str:
+    value = (text or "auto").strip().lower()
+    if value not in ("auto", "lines"):
+        raise BadInputError(f"FINDLY_PROGRESS is auto or lines, got {(text or '')[:40]!r}")
     return value
 
 

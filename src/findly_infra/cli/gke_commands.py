@@ -47,6 +47,9 @@ def _plan_json(plan: Any) -> dict[str, Any]:
                     if change.spec is not None and change.spec.version
                     else {}
                 ),
+                # the whole pool before -> after (null: none), beside the fields that differ
+                "before": _value(change.was) if change.was is not None else None,
+                "after": _value(change.spec) if change.spec is not None else None,
             }
             for change in plan.pools
         ],

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from findly_infra.cli import present
 from findly_infra.cli.context import Command, Context, add_versions_argument, service_versions
-from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_OK
+from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_DRIFT, EXIT_OK
+
+if TYPE_CHECKING:
+    from findly_infra.render.tree import TreeChange
 
 __all__ = ["COMMANDS"]
 
@@ -91,6 +95,12 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", action="append", metavar="ENV", help="one environment (repeatable; default: all)")
     add_versions_argument(parser, "latest")
     parser.add_argument("--no-prune", action="store_true", help="keep rendered files the platform no longer has")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing: say what would change in DIR, exit 7 when it differs from the platform file (a stale "
+        "committed tree, in CI)",
+    )
 
 
 def _refuse_input(context: Context, message: str, lines: list[str], errors: list[Any]) -> int:
@@ -111,7 +121,8 @@ def _refuse_input(context: Context, message: str, lines: list[str], errors: list
 def _render(context: Context) -> int:
     from findly_infra.application.ports import BadInputError
     from findly_infra.config.loader import validate_platform
-    from findly_infra.render import UnsafeOutputError, render_platform, write_tree
+    from findly_infra.render import UnsafeOutputError, render_platform
+    from findly_infra.render.tree import tree_changes
 
     args = context.args
     path = context.settings.config_path
@@ -128,17 +139,73 @@ def _render(context: Context) -> int:
         if args.env
         else ["base", "prometheus", "overlays", "access"]
     )
+    prune = None if args.no_prune else scopes
     try:
-        changed = write_tree(tree, args.out, prune=None if args.no_prune else scopes)
+        changes = tree_changes(tree, args.out, prune=prune, write=not args.check)  # one pass
     except UnsafeOutputError as exc:
         raise BadInputError(str(exc)) from None
     except OSError as exc:
         raise BadInputError(f"cannot write into {args.out}: {exc.strerror or exc}") from None
+    written = 0 if args.check else sum(change.state in ("created", "changed", "removed") for change in changes)
+    return _said_render(context, args.out, tree, changes, written, check=args.check)
+
+
+_STATES = ("created", "changed", "removed", "kept")
+_LISTED = 20
+"""Created files listed by name in the text (the rest counted): a first render creates them all."""
+
+
+def _said_render(
+    context: Context, out: str, tree: Mapping[str, str], changes: Sequence[TreeChange], written: int, *, check: bool
+) -> int:
+    """What ``render`` did (or with ``--check`` would do) to the tree already in *out*, file by file: created, changed
+    (with a unified diff of the file), removed (ours, no longer rendered), kept (the same, with ``--no-prune``);
+    unchanged files are counted, not listed. ``--check`` exits 7 when the folder differs from the platform file."""
+    by_state = {state: [c for c in changes if c.state == state] for state in (*_STATES, "unchanged")}
+    differs = any(by_state[state] for state in ("created", "changed", "removed"))
+    counts = ", ".join(f"{len(by_state[state])} {state}" for state in (*_STATES, "unchanged") if by_state[state])
+    if check:
+        head = (
+            f"{out} differs from the platform file ({counts}): run findly-infra render --out {out}"
+            if differs
+            else f"{out} is up to date with the platform file ({counts})"
+        )
+    else:
+        head = f"rendered {len(tree)} files into {out} ({written} changed{': ' + counts if counts else ''})"
+    lines = [head]
+    listed = dict.fromkeys(_STATES, 0)
+    for change in changes:
+        if change.state == "unchanged":
+            continue
+        listed[change.state] += 1
+        if change.state == "created" and listed["created"] > _LISTED:  # a first render: the count says enough
+            continue
+        note = " (no longer rendered; kept: --no-prune)" if change.state == "kept" else ""
+        lines.append(f"{change.state:9} {change.path}{note}")
+        if change.state == "changed":
+            lines += [f"  {line}" for line in change.diff()]
+    if listed["created"] > _LISTED:
+        lines.append(f"          … and {listed['created'] - _LISTED} more created (--json lists every file)")
+    if check and differs:
+        present.annotate("warning", f"{out} differs from the platform file ({counts}): render it again")
+    present.github_output(differs=str(differs).lower())
     context.emit(
-        {"out": args.out, "files": sorted(tree), "changed": len(changed)},
-        f"rendered {len(tree)} files into {args.out} ({len(changed)} changed)",
+        {
+            "out": out,
+            "files": sorted(tree),
+            "changed": written,
+            "check": check,
+            "differs": differs,
+            "counts": {state: len(found) for state, found in by_state.items()},
+            "changes": [
+                {"path": c.path, "state": c.state, **({"diff": "\n".join(c.diff())} if c.state == "changed" else {})}
+                for c in changes
+                if c.state != "unchanged"
+            ],
+        },
+        "\n".join(lines),
     )
-    return EXIT_OK
+    return EXIT_DRIFT if check and differs else EXIT_OK
 
 
 def _extras(context: Context) -> int:

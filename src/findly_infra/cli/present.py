@@ -11,14 +11,14 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from findly_infra.application.analysis import AnalysisReport
     from findly_infra.application.service import Outcome
     from findly_infra.application.workloads import ClusterReading
-    from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading
+    from findly_infra.domain.events import Event, MetricReading
     from findly_infra.domain.slo import BudgetReport, BudgetStatus
     from findly_infra.domain.view import EnvironmentView, Share
 
@@ -99,12 +99,14 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotate(level: str, message: str, file: str | None = None, line: int | None = None) -> None:
-    """A GitHub Actions annotation (``::error file=...,line=...::message``) when running in Actions; the message
-    and properties escaped, so that nothing in them can end the command or start another."""
+def annotate(
+    level: str, message: str, file: str | None = None, line: int | None = None, *, title: str | None = None
+) -> None:
+    """A GitHub Actions annotation (``::error file=...,line=...,title=...::message``) when running in Actions; the
+    message and properties escaped, so that nothing in them can end the command or start another."""
     if not in_github_actions():
         return
-    properties = {"file": file, "line": str(line) if line else None}
+    properties = {"file": file, "line": str(line) if line else None, "title": title}
     place = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items() if value)
     sys.stderr.write(f"::{level}{' ' + place if place else ''}::{_escape_data(message)}\n")
 
@@ -213,66 +215,18 @@ def view_text(view: EnvironmentView) -> str:
     return printable(text, one_line=True)
 
 
-_VERDICT_WORDS = {"pass": "ok", "fail": "FAILED", "inconclusive": "no verdict"}
-_STOPS = ("rolled_back", "rollout_paused", "rollout_aborted")
-
-
 def _criterion(reading: MetricReading) -> str:
     """``error_rate 0.200% < 1% ok``: the value beside its threshold, and its verdict."""
-    value = shown(reading.metric, number(reading.value))
-    return f"{reading.metric} {value} {reading.threshold} {_VERDICT_WORDS.get(reading.verdict.value, '?')}"
+    from findly_infra.application.steps import criterion_text
 
-
-def _last_analysis(events: Sequence[Event]) -> AnalysisRecorded | None:
-    from findly_infra.domain.events import AnalysisRecorded
-
-    return next((e for e in reversed(events) if isinstance(e, AnalysisRecorded)), None)
-
-
-def _stop(events: Sequence[Event]) -> Event | None:
-    """The event of *events* that stopped the rollout (rolled back, paused, aborted), if one did."""
-    return next((e for e in reversed(events) if e.type in _STOPS), None)
+    return criterion_text(reading)
 
 
 def step_json(outcome: Outcome, interval: timedelta, window: str) -> dict[str, Any]:
-    """One step of a rollout as facts: when, the phase, the stage (a canary's ``n`` of ``of``, its weight), the
-    weights by version, the analysis's verdict and each criterion's value, threshold and verdict, when the next
-    analysis is due (while it progresses), and — when the step stopped it — what stopped it: the event, its reason,
-    the criteria that did not pass and the window they were measured over. *interval* is the strategy's analysis
-    interval and *window* the metrics' window, both from the platform file."""
-    view, events = outcome.view, outcome.events
-    at: datetime | None = events[-1].at if events else None
-    rollout = view.rollout
-    stage = None
-    if rollout is not None and rollout.stages:
-        index = min(rollout.step, len(rollout.stages) - 1)
-        stage = {"n": index + 1, "of": len(rollout.stages), "weight": rollout.stages[index][0]}
-    analysis = _last_analysis(events)
-    readings = analysis.readings if analysis else ()
-    verdict = analysis.verdict if analysis else None
-    criteria = [
-        {"metric": r.metric, "value": number(r.value), "threshold": r.threshold, "verdict": r.verdict.value}
-        for r in readings
-    ]
-    stop = _stop(events)
-    progressing = view.phase.value == "progressing"
-    return {
-        "at": at.isoformat() if at else None,
-        "phase": view.phase.value,
-        "stage": stage,
-        "weights": view.routes(),
-        "verdict": verdict.value if verdict is not None else None,
-        "criteria": criteria,
-        "next_step_at": (at + interval).isoformat() if at is not None and progressing else None,
-        "stopped": None
-        if stop is None
-        else {
-            "event": stop.type,
-            "reason": stop.reason,
-            "failing": [c for c in criteria if c["verdict"] != "pass"],
-            "window": window,
-        },
-    }
+    """One step of a rollout as facts: see :func:`findly_infra.application.steps.step_facts`."""
+    from findly_infra.application.steps import step_facts
+
+    return step_facts(outcome, interval, window)
 
 
 def step_text(outcome: Outcome, interval: timedelta, window: str) -> str:
@@ -281,8 +235,10 @@ def step_text(outcome: Outcome, interval: timedelta, window: str) -> str:
     stopped the rollout says where and on what (the view says why): ``rolled_back (serving 1.0.0 100%) — 2 failed
     analyses in this stage (threshold 2) — at stage 2/4: error_rate 5.000% < 0.5% FAILED over the last 1
     minute``."""
+    from findly_infra.application.steps import last_analysis
+
     facts = step_json(outcome, interval, window)
-    analysis = _last_analysis(outcome.events)
+    analysis = last_analysis(outcome.events)
     readings = analysis.readings if analysis else ()
     stopped = facts["stopped"]
     stage = facts["stage"]
@@ -419,19 +375,16 @@ def _chart(title: str, values: Iterable[object], axis: str = "") -> list[str]:
 
 def number(value: float | None) -> float | None:
     """JSON has no NaN: a missing value is null."""
-    return None if value is None or math.isnan(value) else value
+    from findly_infra.application.steps import number as number_of
+
+    return number_of(value)
 
 
 def shown(metric: str, value: float | None) -> str:
     """A reading as a person reads it: ``0.100%``, ``183ms``; ``-`` for no data."""
-    from findly_infra.domain.notation import MetricKind
-    from findly_infra.domain.strategy import metric_kind
+    from findly_infra.application.steps import shown as shown_of
 
-    if value is None:
-        return "-"
-    if metric_kind(metric) is MetricKind.DURATION:
-        return f"{value * 1000:.0f}ms"
-    return f"{value:.3%}"
+    return shown_of(metric, value)
 
 
 def _rows(report: AnalysisReport, describe: Callable[[str, Any], str | None]) -> list[dict[str, Any]]:

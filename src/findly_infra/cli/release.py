@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from findly_infra.cli import present
+from findly_infra.cli.annotations import StepAnnotations
 from findly_infra.cli.context import (
     Command,
     Context,
@@ -29,6 +30,7 @@ from findly_infra.cli.exits import EXIT_BAD_INPUT, EXIT_DEPENDENCY, EXIT_FAILED,
 if TYPE_CHECKING:
     from findly_infra.application.service import Outcome
     from findly_infra.bootstrap import Runtime
+    from findly_infra.cli.live import LiveBlock
     from findly_infra.domain.arrival import LeftBefore
 
 __all__ = ["COMMANDS"]
@@ -280,25 +282,26 @@ def _rollout_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _progress(context: Context, runtime: Runtime) -> Callable[[Outcome], None]:
-    """How each step of a rollout is shown: a line updated in place on a terminal, a line each otherwise,
-    and a log event on stderr with ``--json`` (stdout is the one document at the end)."""
+def _progress(
+    context: Context, runtime: Runtime, live: LiveBlock | None = None, annotations: StepAnnotations | None = None
+) -> Callable[[Outcome], None]:
+    """How each step of a rollout is shown: the block redrawn in place on a terminal (*live*, see
+    :mod:`findly_infra.cli.live`), a line each otherwise, and a log event on stderr with ``--json`` (stdout is the
+    one document at the end); in GitHub Actions, the steps worth it as annotations (*annotations*)."""
     args, out = context.args, context.out
-    live = not context.json and out.isatty()
     window = runtime.platform.prometheus.window.describe()
 
     def show(outcome: Outcome) -> None:
         interval = _cadence(runtime, outcome)
         at = outcome.events[-1].at.isoformat() if outcome.events else ""
-        line = present.step_text(outcome, interval, window)
-        if live:  # one line that updates in place, with a bar of the new version's share
-            bar = "#" * (outcome.view.rollout_share // 5)
-            out.write(f"\r\033[K[{bar:<20}] {line}")
-            if outcome.phase.value != "progressing":
-                out.write("\n")
-            out.flush()
+        if annotations is not None:
+            annotations(outcome, present.step_json(outcome, interval, window))
+        if live is not None:
+            from findly_infra.cli.live import block_lines
+
+            live.draw(block_lines(outcome, interval, window, ascii_only=live.ascii_only))
         elif not context.json:
-            out.write(line + "\n")
+            out.write(present.step_text(outcome, interval, window) + "\n")
             out.flush()
         else:
             from findly_infra.logs import logger
@@ -325,6 +328,14 @@ def _progress(context: Context, runtime: Runtime) -> Callable[[Outcome], None]:
     return show
 
 
+def _live_block(context: Context) -> LiveBlock | None:
+    """The block a watch redraws in place, where a person watches a terminal (:func:`findly_infra.cli.live.wanted`);
+    ``None`` where each step is a line (CI logs, pipes, files, ``--json``)."""
+    from findly_infra.cli.live import LiveBlock, wanted
+
+    return LiveBlock(context.out) if wanted(context.out, context.json, context.settings.progress) else None
+
+
 def _cadence(runtime: Runtime, outcome: Outcome) -> timedelta:
     """How often the rollout of *outcome* is analysed: its strategy's interval in the platform file already read (as
     the watch's own is), so that showing a step reads nothing."""
@@ -337,7 +348,7 @@ def _step_json(runtime: Runtime, outcome: Outcome) -> dict[str, Any]:
     return present.step_json(outcome, _cadence(runtime, outcome), runtime.platform.prometheus.window.describe())
 
 
-def _following(service: str, environment: str) -> Callable[[Any], None]:
+def _following(service: str, environment: str, live: LiveBlock | None = None) -> Callable[[Any], None]:
     """Says, on stderr and once per driver, that another runner drives the rollout this watch follows."""
     seen: set[str] = set()
 
@@ -345,6 +356,8 @@ def _following(service: str, environment: str) -> Callable[[Any], None]:
         if lease.holder in seen:
             return
         seen.add(lease.holder)
+        if live is not None:  # said below the block, which is drawn afresh under it
+            live.release()
         from findly_infra.logs import logger
 
         logger().info(
@@ -360,7 +373,9 @@ def _following(service: str, environment: str) -> Callable[[Any], None]:
     return following
 
 
-def _waiter(runtime: Runtime, as_json: bool, delay: float) -> Callable[[timedelta], None]:
+def _waiter(
+    runtime: Runtime, as_json: bool, delay: float, live: LiveBlock | None = None
+) -> Callable[[timedelta], None]:
     """How a watch passes an interval: virtual time advances at once (slowed by ``FINDLY_STEP_DELAY`` real
     seconds a step, to watch it live) — but on a durable store never past the real clock, so once it has
     caught up it waits like live time; live, one analysis per interval whatever each one took."""
@@ -378,6 +393,8 @@ def _waiter(runtime: Runtime, as_json: bool, delay: float) -> Callable[[timedelt
             if ahead > 0:
                 if not caught_up:
                     caught_up = True
+                    if live is not None:  # said below the block, which is drawn afresh under it
+                        live.release()
                     present.say(
                         "virtual time has reached the present: from here the rollout waits in real time "
                         "(a durable store records no future time)",
@@ -412,7 +429,10 @@ def _rollout(context: Context) -> int:
     if args.due:
         return _rollout_due(context, runtime)
     pipelines, actor = runtime.service, context.actor()
-    show, wait = _progress(context, runtime), _waiter(runtime, context.json, context.settings.step_delay)
+    live = _live_block(context) if args.watch else None
+    annotations = StepAnnotations(runtime.platform.prometheus.window.describe())
+    show = _progress(context, runtime, live, annotations)
+    wait = _waiter(runtime, context.json, context.settings.step_delay, live)
     if args.watch:
         # before a watch that may take an hour
         present.say_simulated(runtime.simulated_in(args.env), runtime.scenario, context.json)
@@ -423,7 +443,7 @@ def _rollout(context: Context) -> int:
             wait=wait,
             on_step=show,
             version=args.version,
-            on_lease=_following(args.service, args.env),
+            on_lease=_following(args.service, args.env, live),
         )
     else:
         outcome = pipelines.reconcile(args.service, args.env)
@@ -443,7 +463,7 @@ def _rollout(context: Context) -> int:
     if outcome.stopped_by:  # another command stopped it while this watch ran (a person's, or the driver's): who
         said = f"{args.service} in {args.env} was {outcome.stopped_by}"
         text = f"{said}; {text}" if text else said
-    if text:
+    if text:  # what would unblock it (a step's annotation said what stopped it, and why)
         present.annotate("warning", text)
     present.summary(lambda: _rollout_markdown(runtime, args.service, args.env) + (f"\n\n**{text}**" if text else ""))
     progress = {"progress": _step_json(runtime, outcome)} if args.watch else None
@@ -453,13 +473,15 @@ def _rollout(context: Context) -> int:
     return EXIT_STOPPED if stopped else EXIT_OK
 
 
-def _due_waiter(runtime: Runtime, as_json: bool, delay: float) -> Callable[[datetime], None]:
+def _due_waiter(
+    runtime: Runtime, as_json: bool, delay: float, live: LiveBlock | None = None
+) -> Callable[[datetime], None]:
     """How ``rollout --due`` passes the time to a step due at an instant: a rehearsal's clock moves there (as a
     watch's does, never past the real clock on a durable store); the real clock is slept until it reads it."""
     virtual, clock = runtime.virtual, runtime.clock
     if virtual is None:
         return lambda at: time.sleep(max(0.0, (at - clock.now()).total_seconds()))
-    passing = _waiter(runtime, as_json, delay)
+    passing = _waiter(runtime, as_json, delay, live)
 
     def wait(at: datetime) -> None:
         if at > virtual.now():
@@ -483,14 +505,14 @@ def _rollout_due(context: Context, runtime: Runtime) -> int:
             virtual.advance(latest - virtual.now())
     else:
         until = runtime.clock.now() + within
-    show = _progress(context, runtime)
+    live, annotations = _live_block(context), StepAnnotations(runtime.platform.prometheus.window.describe())
     due = pipelines.due(
         args.service,
         args.env,
         actor=context.actor(),
         until=until,
-        wait=_due_waiter(runtime, context.json, context.settings.step_delay),
-        on_step=show,
+        wait=_due_waiter(runtime, context.json, context.settings.step_delay, live),
+        on_step=_progress(context, runtime, live, annotations),
         version=args.version,
     )
     outcome, view = due.outcome, due.outcome.view

@@ -203,6 +203,8 @@ class PoolChange:
     spec: PoolSpec | None = None
     """What the pool becomes (create, update: with the version and image type it keeps); ``None`` for a delete or a
     pool kept as it is."""
+    was: PoolSpec | None = None
+    """The pool as the cluster holds it (update, delete, kept); ``None`` for a pool the plan creates."""
 
 
 @attrs.frozen
@@ -263,14 +265,13 @@ class ClusterPlan:
             lines.append(f"  node pool {change.pool}: {change.action.value}")
             spec = change.spec
             if change.action is PoolAction.CREATE and spec is not None:
-                metadata = f", {spec.workload_metadata}" if spec.workload_metadata else ""
                 version = (
                     f"the control plane's version {self.master_version}" if self.master_version else "GKE's default"
                 )
-                lines.append(
-                    f"    {spec.machine_type}, {spec.disk_size_gb}GB {spec.disk_type}, {spec.min_nodes}-"
-                    f"{spec.max_nodes} nodes per zone in {', '.join(spec.zones)}{metadata}, at {version}"
-                )
+                lines.append(f"    {_pool_text(spec)}, at {version}")
+            if change.action in (PoolAction.DELETE, PoolAction.KEEP_UNLISTED) and change.was is not None:
+                was = change.was
+                lines.append(f"    is: {_pool_text(was)}, at {was.version or 'an unknown version'}")
             lines += [f"    {field.describe()}" for field in change.fields]
             if change.action is PoolAction.UPDATE and spec is not None and spec.version:
                 lines.append(f"    kept: version {spec.version}, image {spec.image_type or 'unknown'}")
@@ -280,6 +281,17 @@ class ClusterPlan:
         if self.empty:
             lines.append("  nothing to change: the cluster is as the file says")
         return "\n".join(lines)
+
+
+def _pool_text(spec: PoolSpec) -> str:
+    """``e2-standard-4, 100GB pd-balanced, 1-3 nodes per zone in us-central1-a, GKE_METADATA``."""
+    metadata = f", {spec.workload_metadata}" if spec.workload_metadata else ""
+    scaled = "" if spec.autoscaling else " (not autoscaled)"
+    taints = f", taints {_shown(spec.taints)}" if spec.taints else ""
+    return (
+        f"{spec.machine_type}, {spec.disk_size_gb}GB {spec.disk_type}, {spec.min_nodes}-{spec.max_nodes} nodes per "
+        f"zone{scaled} in {', '.join(spec.zones)}{taints}{metadata}"
+    )
 
 
 def _after_pools(change: FieldChange) -> bool:
@@ -341,12 +353,13 @@ def plan_cluster(desired: ClusterSpec, observed: ClusterSpec, *, delete_pools: b
                 image_type=current.image_type,
                 workload_metadata=pool.workload_metadata or current.workload_metadata,
             )
-            changes.append(PoolChange(pool.name, PoolAction.UPDATE, fields, spec=becomes))
+            changes.append(PoolChange(pool.name, PoolAction.UPDATE, fields, spec=becomes, was=current))
         else:
             unchanged.append(pool.name)
     for pool in observed.pools:
         if desired.pool(pool.name) is None:
-            changes.append(PoolChange(pool.name, PoolAction.DELETE if delete_pools else PoolAction.KEEP_UNLISTED))
+            action = PoolAction.DELETE if delete_pools else PoolAction.KEEP_UNLISTED
+            changes.append(PoolChange(pool.name, action, was=pool))
     changes.sort(key=lambda change: (_POOL_ORDER.index(change.action), change.pool))
     return ClusterPlan(
         desired.name, desired.location, cluster_changes, tuple(changes), tuple(unchanged), observed.master_version

@@ -7,6 +7,8 @@ renders the same bytes, so GitOps diffs show only real changes. :func:`write_tre
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import difflib
 import errno
 import json
 import math
@@ -28,7 +30,16 @@ from findly_infra.render.manifests import (
 )
 from findly_infra.render.rules import alert_rule_groups, prometheus_rule, slo_rule_groups
 
-__all__ = ["HEADER", "OWNED", "UnsafeOutputError", "dump", "render_platform", "write_tree"]
+__all__ = [
+    "HEADER",
+    "OWNED",
+    "TreeChange",
+    "UnsafeOutputError",
+    "dump",
+    "render_platform",
+    "tree_changes",
+    "write_tree",
+]
 
 HEADER = "# Rendered by findly-infra from the platform file. Do not edit: change the file and render again.\n"
 OWNED = ("access", "base", "overlays", "prometheus")
@@ -285,6 +296,8 @@ class _Walk:
         self._create = create
         self._names: list[str] = []
         self._open: list[int] = []
+        self.made: list[tuple[str, ...]] = []
+        """The folders this walk made, in the order it made them."""
         try:
             self._root: int | None = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # may be a link
         except FileNotFoundError:
@@ -294,6 +307,11 @@ class _Walk:
 
     def __enter__(self) -> _Walk:
         return self
+
+    @property
+    def found(self) -> bool:
+        """Whether the output folder was there when the walk began."""
+        return self._root is not None
 
     def __exit__(self, *_exc: object) -> None:
         self._leave(0)
@@ -318,6 +336,7 @@ class _Walk:
             if self._create:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(name, dir_fd=folder)
+                    self.made.append((*self._names, name))
             try:
                 inner = os.open(name, _FOLDER, dir_fd=folder)
             except FileNotFoundError:
@@ -336,24 +355,29 @@ class _Walk:
         return self.root.joinpath(*self._names, name)
 
 
-def _unchanged(folder: int, name: str, text: str, data: bytes, walk: _Walk) -> bool:
-    """Whether the file *name* holds *text* already (read as text: an editor may have saved it with ``\r\n``)."""
+def _content(folder: int, name: str, walk: _Walk) -> bytes | None:
+    """What the file *name* holds (``None``: no file there; ``b""`` for something else than a file, not read)."""
     try:
         descriptor = os.open(name, _READ, dir_fd=folder)
     except FileNotFoundError:
-        return False
+        return None
     except OSError as error:
         raise _failure(error, folder, name, walk) from None
     try:
         found = os.fstat(descriptor)
         if stat.S_ISDIR(found.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(walk.path(name)))
-        if not stat.S_ISREG(found.st_mode) or found.st_size < len(data):
-            return False
+        if not stat.S_ISREG(found.st_mode):
+            return b""
         with os.fdopen(descriptor, "rb", closefd=False) as file:
-            content = file.read()
+            return file.read()
     finally:
         os.close(descriptor)
+
+
+def _same(content: bytes, text: str, data: bytes) -> bool:
+    """Whether *content* holds *text* (*data* encoded) already (read as text: an editor may have saved it with
+    ``\r\n``)."""
     if content == data:
         return True
     try:
@@ -387,9 +411,11 @@ def _ours(folder: int, name: str) -> bool:
     return start.startswith((_HEADER, _HEADER[:-1] + b"\r"))
 
 
-def _prune(walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], deleted: list[Path]) -> bool:
+def _prune(
+    walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], deleted: list[Path], *, delete: bool = True
+) -> bool:
     """Delete our rendered files below *folder* that *tree* lacks, then the folders left empty, deepest first,
-    never following a link; whether *folder* is empty afterwards."""
+    never following a link; whether *folder* is empty afterwards. Without *delete*, only list them in *deleted*."""
     with os.scandir(folder) as found:
         entries = sorted(found, key=lambda entry: entry.name)
     left = len(entries)
@@ -403,10 +429,10 @@ def _prune(walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], delet
             except OSError:
                 continue  # gone, or a link put there meanwhile
             try:
-                empty = _prune(walk, inner, f"{relative}/", tree, deleted)
+                empty = _prune(walk, inner, f"{relative}/", tree, deleted, delete=delete)
             finally:
                 os.close(inner)
-            if empty:
+            if empty and delete:
                 with contextlib.suppress(OSError):  # (something came into it meanwhile)
                     os.rmdir(name, dir_fd=folder)
                     left -= 1
@@ -416,20 +442,94 @@ def _prune(walk: _Walk, folder: int, prefix: str, tree: Mapping[str, str], delet
             and entry.is_file(follow_symlinks=False)
             and _ours(folder, name)
         ):
-            os.unlink(name, dir_fd=folder)
+            if delete:
+                os.unlink(name, dir_fd=folder)
             deleted.append(walk.root / relative)
             left -= 1
     return left == 0
 
 
+_STAGED = ".{name}.findly-render"
+"""Where a file is written before it takes its place: beside it (one file system, so the rename is atomic), hidden,
+and not ``.yaml`` (no kustomize or pruning ever reads it as one of the tree's files)."""
+
+
 def _write_stale(root: Path, folders: Mapping[tuple[str, ...], list[tuple[str, str]]], stale: dict[str, bytes]) -> None:
-    """Write the *stale* files (relative path: bytes), making their folders, each entered once."""
+    """Write the *stale* files (relative path: bytes), making their folders, each entered once — all or nothing:
+    each file is first written whole beside its place (:data:`_STAGED`), and only once every one of them is, each is
+    renamed into its place (``rename`` replaces a file, or a link put there meanwhile, without following it). A failure
+    while writing them (a full disk, a permission) removes what was staged and the folders made for it: the tree on
+    disk is as it was."""
+    staged: list[tuple[tuple[str, ...], str]] = []
     with _Walk(root, create=True) as walk:
-        for folder in sorted(folders):
-            names = [(name, relative) for name, relative in folders[folder] if relative in stale]
-            if names and (descriptor := walk.enter(folder)) is not None:
-                for name, relative in names:
-                    _write(descriptor, name, stale[relative], walk)
+        try:
+            for folder in sorted(folders):
+                names = [(name, relative) for name, relative in folders[folder] if relative in stale]
+                if names and (descriptor := walk.enter(folder)) is not None:
+                    for name, relative in names:
+                        _stage(descriptor, name, stale[relative], walk)
+                        staged.append((folder, name))
+        except BaseException:
+            _unstage(root, staged, walk.made)
+            raise
+    with _Walk(root, create=False) as walk:
+        for folder, name in staged:
+            descriptor = walk.enter(folder)
+            if descriptor is not None:
+                os.rename(_STAGED.format(name=name), name, src_dir_fd=descriptor, dst_dir_fd=descriptor)
+
+
+def _stage(folder: int, name: str, data: bytes, walk: _Walk) -> None:
+    """Write *data* beside the file *name* (:data:`_STAGED`), with the mode the file has (0644 for a new one)."""
+    try:
+        mode = stat.S_IMODE(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    except OSError as error:
+        raise _failure(error, folder, name, walk) from None
+    staged = _STAGED.format(name=name)
+    with contextlib.suppress(FileNotFoundError):  # left by a render that was killed
+        os.unlink(staged, dir_fd=folder)
+    _write(folder, staged, data, walk)
+    if mode != 0o644:  # (os.chmod with dir_fd: a staged file is never a link, O_NOFOLLOW made it)
+        os.chmod(staged, mode, dir_fd=folder)
+
+
+def _unstage(root: Path, staged: list[tuple[tuple[str, ...], str]], made: list[tuple[str, ...]]) -> None:
+    """Remove the *staged* files and the folders *made* for them (deepest first), never following a link."""
+    with _Walk(root, create=False) as walk:
+        for folder, name in staged:
+            with contextlib.suppress(OSError):
+                if (descriptor := walk.enter(folder)) is not None:
+                    os.unlink(_STAGED.format(name=name), dir_fd=descriptor)
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            root.joinpath(*folder).rmdir()
+
+
+def _grouped(root: Path, tree: Mapping[str, str]) -> dict[tuple[str, ...], list[tuple[str, str]]]:
+    """*tree*'s files by folder (each path checked to stay below *root*): folder names -> (file name, relative)."""
+    folders: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for relative in tree:
+        parts = _parts(root, relative)
+        folders.setdefault(parts[:-1], []).append((parts[-1], relative))
+    return folders
+
+
+def _prune_scopes(
+    root: Path, scopes: Iterable[tuple[str, ...]], tree: Mapping[str, str], *, delete: bool
+) -> list[Path]:
+    """Our rendered files under the *scopes* folders that *tree* lacks: deleted (with *delete*), or only listed."""
+    found: list[Path] = []
+    with _Walk(root, create=False) as walk:
+        for scope in scopes:
+            try:
+                descriptor = walk.enter(scope)
+            except (UnsafeOutputError, OSError):
+                continue  # a link (or a file) where the folder would be: what it leads to is not ours
+            if descriptor is not None:
+                _prune(walk, descriptor, "/".join(scope) + "/", tree, found, delete=delete)
+    return found
 
 
 def write_tree(
@@ -439,35 +539,96 @@ def write_tree(
 
     Nothing is written or deleted through a symbolic link inside *out*, nor outside it (:class:`UnsafeOutputError`),
     and every path is checked before anything is written. A file that holds its text already is not written again.
+    The files are written all or nothing (:func:`_write_stale`): a failure halfway leaves the tree as it was.
     Only files that start with :data:`HEADER` (rendered by us) are ever deleted, and folders left empty by that. Pass
     the folders that *tree* covers whole (``overlays/production`` when only production was rendered), or ``None`` to
-    delete nothing. Returns the paths written or deleted.
+    delete nothing. Returns the paths written or deleted (:func:`tree_changes` with ``write=True`` says which was
+    which, and what each changed file held).
     """
     root = Path(out)
-    folders: dict[tuple[str, ...], list[tuple[str, str]]] = {}
-    for relative in tree:
-        parts = _parts(root, relative)
-        folders.setdefault(parts[:-1], []).append((parts[-1], relative))
+    changes = _changes(tree, root, prune, write=True, kept=False)
+    written = {change.path for change in changes if change.state in ("created", "changed")}
+    return [root / relative for relative in tree if relative in written] + [
+        root / change.path for change in changes if change.state == "removed"
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class TreeChange:
+    """What writing the tree does to one file below the output folder: ``created`` (*new* is its text), ``changed``
+    (*old* is what it held, *new* what it holds), ``unchanged``, ``removed`` (a file of ours, :data:`HEADER` first,
+    that the tree no longer has) or ``kept`` (such a file, left where it is because pruning was not asked for).
+    *path* is relative to the output folder."""
+
+    path: str
+    state: str
+    old: str | None = None
+    new: str | None = None
+
+    def diff(self, context: int = 2) -> list[str]:
+        """The change as a unified diff (``--- a/PATH`` / ``+++ b/PATH``), as ``git diff`` shows a file's."""
+        if self.state not in ("created", "changed"):
+            return []
+        before = (self.old or "").splitlines(keepends=True)
+        after = (self.new or "").splitlines(keepends=True)
+        source = "/dev/null" if self.state == "created" else f"a/{self.path}"
+        target = f"b/{self.path}"
+        lines = difflib.unified_diff(before, after, source, target, n=context)
+        return [line.rstrip("\n") for line in lines]
+
+
+def tree_changes(
+    tree: Mapping[str, str], out: str | os.PathLike[str], *, prune: Iterable[str] | None = OWNED, write: bool = False
+) -> list[TreeChange]:
+    """What writing *tree* under *out* does, file by file — with *write*, done as :func:`write_tree` does it (in the
+    same one pass); else nothing is written. Each file of the tree is created, changed (with what it held) or
+    unchanged; then each file of ours under the *prune* folders that the tree lacks is ``removed`` — or, where
+    *prune* is ``None``, each such file under :data:`OWNED` is ``kept``. The same checks as writing (no path through
+    a link, none out of *out*)."""
+    return _changes(tree, Path(out), prune, write=write, kept=True)
+
+
+def _changes(
+    tree: Mapping[str, str], root: Path, prune: Iterable[str] | None, *, write: bool, kept: bool
+) -> list[TreeChange]:
+    folders = _grouped(root, tree)
     scopes = [_parts(root, scope) for scope in prune or ()]
+    changes: list[TreeChange] = []
     stale: dict[str, bytes] = {}
     with _Walk(root, create=False) as walk:  # every path checked, and compared, before anything is written
+        made_root = not walk.found
         for folder in sorted(folders):
             descriptor = walk.enter(folder)
-            for name, relative in folders[folder]:
+            for name, relative in sorted(folders[folder]):
                 text = tree[relative]
                 data = text.encode()
-                if descriptor is None or not _unchanged(descriptor, name, text, data, walk):
-                    stale[relative] = data
-    root.mkdir(parents=True, exist_ok=True)
-    if stale:
-        _write_stale(root, folders, stale)
-    changed = [root / relative for relative in tree if relative in stale]
-    with _Walk(root, create=False) as walk:
-        for scope in scopes:
+                content = None if descriptor is None else _content(descriptor, name, walk)
+                if content is None:
+                    changes.append(TreeChange(relative, "created", None, text))
+                elif _same(content, text, data):
+                    changes.append(TreeChange(relative, "unchanged"))
+                    continue
+                else:
+                    old = content.decode(errors="replace").replace("\r\n", "\n")
+                    changes.append(TreeChange(relative, "changed", old, text))
+                stale[relative] = data
+    if write:
+        root.mkdir(parents=True, exist_ok=True)
+        if stale:
             try:
-                descriptor = walk.enter(scope)
-            except (UnsafeOutputError, OSError):
-                continue  # a link (or a file) where the folder would be: what it leads to is not ours
-            if descriptor is not None:
-                _prune(walk, descriptor, "/".join(scope) + "/", tree, changed)
-    return changed
+                _write_stale(root, folders, stale)
+            except BaseException:
+                if made_root:
+                    with contextlib.suppress(OSError):
+                        root.rmdir()
+                raise
+    if prune is not None:
+        gone = _prune_scopes(root, scopes, tree, delete=write)
+        changes += [TreeChange(path.relative_to(root).as_posix(), "removed") for path in gone]
+    elif kept:
+        owned = [_parts(root, scope) for scope in OWNED]
+        changes += [
+            TreeChange(path.relative_to(root).as_posix(), "kept")
+            for path in _prune_scopes(root, owned, tree, delete=False)
+        ]
+    return changes

@@ -1,0 +1,119 @@
+"""What one step of a rollout says, as facts and as words: the stage, the weights, each criterion's value beside its
+threshold and its verdict, when the next analysis is due and, when the step stopped the rollout, what stopped it.
+
+Pure formatting of the events a use case returned (it reads nothing), here rather than in ``cli`` so that the CLI's
+watch lines and the demo's story (an application use case, which may not import the CLI) say a rollback alike."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from findly_infra.application.service import Outcome
+    from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading
+
+__all__ = ["STOPS", "VERDICT_WORDS", "criterion_text", "last_analysis", "number", "shown", "step_facts", "stop_text"]
+
+VERDICT_WORDS = {"pass": "ok", "fail": "FAILED", "inconclusive": "no verdict"}
+"""A verdict as a watch's line says it."""
+STOPS = ("rolled_back", "rollout_paused", "rollout_aborted")
+"""The events that stop a rollout: a step that recorded one says what stopped it."""
+
+
+def number(value: float | None) -> float | None:
+    """JSON has no NaN: a missing value is null."""
+    return None if value is None or math.isnan(value) else value
+
+
+def shown(metric: str, value: float | None) -> str:
+    """A reading as a person reads it: ``0.100%``, ``183ms``; ``-`` for no data."""
+    from findly_infra.domain.notation import MetricKind
+    from findly_infra.domain.strategy import metric_kind
+
+    if value is None:
+        return "-"
+    if metric_kind(metric) is MetricKind.DURATION:
+        return f"{value * 1000:.0f}ms"
+    return f"{value:.3%}"
+
+
+def criterion_text(reading: MetricReading) -> str:
+    """``error_rate 0.200% < 1% ok``: the value beside its threshold, and its verdict."""
+    value = shown(reading.metric, number(reading.value))
+    return f"{reading.metric} {value} {reading.threshold} {VERDICT_WORDS.get(reading.verdict.value, '?')}"
+
+
+def last_analysis(events: Sequence[Event]) -> AnalysisRecorded | None:
+    from findly_infra.domain.events import AnalysisRecorded
+
+    return next((e for e in reversed(events) if isinstance(e, AnalysisRecorded)), None)
+
+
+def _stop(events: Sequence[Event]) -> Event | None:
+    """The event of *events* that stopped the rollout (rolled back, paused, aborted), if one did."""
+    return next((e for e in reversed(events) if e.type in STOPS), None)
+
+
+def step_facts(outcome: Outcome, interval: timedelta, window: str) -> dict[str, Any]:
+    """One step of a rollout as facts: when, the phase, the stage (a canary's ``n`` of ``of``, its weight), the
+    weights by version, the analysis's verdict and each criterion's value, threshold and verdict, when the next
+    analysis is due (while it progresses), and — when the step stopped it — what stopped it: the event, its reason,
+    the criteria that did not pass and the window they were measured over. *interval* is the strategy's analysis
+    interval and *window* the metrics' window, both from the platform file."""
+    view, events = outcome.view, outcome.events
+    at: datetime | None = events[-1].at if events else None
+    rollout = view.rollout
+    stage = None
+    if rollout is not None and rollout.stages:
+        index = min(rollout.step, len(rollout.stages) - 1)
+        stage = {"n": index + 1, "of": len(rollout.stages), "weight": rollout.stages[index][0]}
+    analysis = last_analysis(events)
+    readings = analysis.readings if analysis else ()
+    verdict = analysis.verdict if analysis else None
+    criteria = [
+        {"metric": r.metric, "value": number(r.value), "threshold": r.threshold, "verdict": r.verdict.value}
+        for r in readings
+    ]
+    stop = _stop(events)
+    progressing = view.phase.value == "progressing"
+    return {
+        "at": at.isoformat() if at else None,
+        "phase": view.phase.value,
+        "stage": stage,
+        "weights": view.routes(),
+        "verdict": verdict.value if verdict is not None else None,
+        "criteria": criteria,
+        "next_step_at": (at + interval).isoformat() if at is not None and progressing else None,
+        "stopped": None
+        if stop is None
+        else {
+            "event": stop.type,
+            "reason": stop.reason,
+            "failing": [c for c in criteria if c["verdict"] != "pass"],
+            "window": window,
+        },
+    }
+
+
+_STOPPED_WORDS = {"rolled_back": "rolled back", "rollout_paused": "paused", "rollout_aborted": "aborted"}
+
+
+def stop_text(outcome: Outcome, window: str) -> str | None:
+    """What stopped the rollout at *outcome*'s step, in one sentence (``None`` when the step stopped nothing):
+    ``rolled back at stage 2/4 (25%): error_rate 5.000% < 0.5% FAILED over the last 1 minute; 2 failed analyses in
+    this stage (threshold 2)``."""
+    stop = _stop(outcome.events)
+    if stop is None:
+        return None
+    facts = step_facts(outcome, timedelta(0), window)
+    stage = facts["stage"]
+    where = "" if stage is None else f" at stage {stage['n']}/{stage['of']} ({stage['weight']}%)"
+    analysis = last_analysis(outcome.events)
+    failing = [r for r in (analysis.readings if analysis else ()) if r.verdict.value != "pass"]
+    criteria = ", ".join(criterion_text(r) for r in failing)
+    because = f": {criteria} over the last {window}" if criteria else ""
+    reason = f"; {stop.reason}" if stop.reason else ""
+    return f"{_STOPPED_WORDS.get(stop.type, stop.type)}{where}{because}{reason}"

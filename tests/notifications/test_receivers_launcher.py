@@ -72,7 +72,15 @@ def test_the_receivers_launcher_serves_what_it_prints(tmp_path: Path) -> None:
 )
 def test_bad_options_are_exit_2_with_the_reason(tmp_path: Path, option: list[str], said: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "findly_infra.testing.receivers", *option],
+        # any free port beside a bad option: the default one may be taken (a stand-in a person started), and a port
+        # taken is said first
+        [
+            sys.executable,
+            "-m",
+            "findly_infra.testing.receivers",
+            *(["--port", "0"] if "--port" not in option else []),
+            *option,
+        ],
         cwd=tmp_path,
         env=user_environment(tmp_path),
         capture_output=True,

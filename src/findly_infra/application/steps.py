@@ -29,15 +29,10 @@ def number(value: float | None) -> float | None:
 
 
 def shown(metric: str, value: float | None) -> str:
-    """A reading as a person reads it: ``0.100%``, ``183ms``; ``-`` for no data."""
-    from findly_infra.domain.notation import MetricKind
-    from findly_infra.domain.strategy import metric_kind
+    """A reading as a person reads it: ``0.100%``, ``183ms``; ``-`` for no data (the words notifications use too)."""
+    from findly_infra.domain.notifying import shown_value
 
-    if value is None:
-        return "-"
-    if metric_kind(metric) is MetricKind.DURATION:
-        return f"{value * 1000:.0f}ms"
-    return f"{value:.3%}"
+    return shown_value(metric, value)
 
 
 def criterion_text(reading: MetricReading) -> str:

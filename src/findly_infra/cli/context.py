@@ -108,7 +108,15 @@ class Context:
         if not read_only and after and runtime.notifications is not None:
             from findly_infra.cli.notify_after import after_command
 
-            self.stack.callback(after_command, runtime, service, self.json)  # first out: before the runtime closes
+            def told_after(kind: type[BaseException] | None, *_: object) -> bool:
+                # first out, before the runtime closes; not after Ctrl-C or an exit (stop now: the state may be
+                # mid-transaction, and what was recorded is swept by the next command), but after a refusal or any
+                # other error of the command, whose notifications (a refused promotion) are still told
+                if kind is None or issubclass(kind, Exception):
+                    after_command(runtime, service, self.json)
+                return False
+
+            self.stack.push(told_after)
         return runtime
 
     def actor(self) -> str:

@@ -100,7 +100,13 @@ def slo_rule_groups(platform: Platform) -> list[dict[str, Any]]:
     groups = [group for slo in platform.slo_definitions if (group := _slo_group(slo, platform.metrics)) is not None]
     if groups:
         groups.append({"name": "slo-metrics-presence", "rules": _missing(platform)})
-    return groups
+    # evaluated as often as the file's alerts (without `interval` the Prometheus Operator's evaluationInterval
+    # applies, 30 s by default: prometheus-operator pkg/apis/monitoring/v1/prometheus_types.go)
+    evaluation, _ = timings(platform.performance_targets.alert_latency)
+    return [
+        {"name": group["name"], "interval": prometheus_duration(evaluation), "rules": group["rules"]}
+        for group in groups
+    ]
 
 
 def _slo_group(slo: SLODefinition, metrics: MetricNames) -> dict[str, Any] | None:
@@ -122,7 +128,7 @@ def _slo_group(slo: SLODefinition, metrics: MetricNames) -> dict[str, Any] | Non
     alerts = []
     for severity in ("page", "ticket"):
         chosen = [t for t in tiers if t.severity == severity]
-        conditions = [_burning(slo.name, tier, budget) for tier in chosen]
+        conditions = [_burning(slo, metrics, tier, budget) for tier in chosen]
         windows_text = ", ".join(f"{prometheus_duration(t.long)}/{prometheus_duration(t.short)}" for t in chosen)
         alerts.append(
             {
@@ -161,12 +167,26 @@ def rule_expressions(platform: Platform) -> Iterator[tuple[Path, str, str]]:
                 yield place, fix[0], collapse(fix[1])
 
 
-def _burning(slo: str, tier: BurnTier, budget: str) -> str:
-    """Both windows of a tier burn faster than its factor allows."""
+def _burning(slo: SLODefinition, metrics: MetricNames, tier: BurnTier, budget: str) -> str:
+    """Both windows of a tier burn faster than its factor allows, on the evidence of at least
+    :data:`MIN_BAD_EVENTS` bad requests in the long window (one stray error of a quiet service's few requests is a
+    large share of them, and no outage)."""
     limit = f"({format_number(tier.factor)} * {budget})"
-    long = f"{RECORD}{prometheus_duration(tier.long)}{{slo={string(slo)}}}"
-    short = f"{RECORD}{prometheus_duration(tier.short)}{{slo={string(slo)}}}"
-    return f"({long} > {limit}\n and {short} > {limit})"
+    long = f"{RECORD}{prometheus_duration(tier.long)}{{slo={string(slo.name)}}}"
+    short = f"{RECORD}{prometheus_duration(tier.short)}{{slo={string(slo.name)}}}"
+    evidence = _bad_events(slo, metrics, prometheus_duration(tier.long))
+    return f"({long} > {limit}\n and {short} > {limit}\n and on ({_by(metrics)}) {evidence} >= {MIN_BAD_EVENTS})"
+
+
+def _bad_events(slo: SLODefinition, metrics: MetricNames, window: str) -> str:
+    """How many requests an SLO counts as bad in *window*: 5xx responses, or requests slower than its bound."""
+    by = _by(metrics)
+    if _kind(slo) == "latency":
+        bound = le_matcher(slo.target.bound.seconds)  # type: ignore[union-attr]
+        total = f"sum by ({by}) (increase({metrics.latency}_count[{window}]))"
+        fast = f"sum by ({by}) (increase({metrics.latency}_bucket{{le=~`{bound}`}}[{window}]))"
+        return f"({total} - {fast})"
+    return f'sum by ({by}) (increase({metrics.requests}{{{metrics.status_label}=~"5.."}}[{window}]))'
 
 
 def _missing(platform: Platform) -> list[dict[str, Any]]:
@@ -211,7 +231,9 @@ _RATE = re.compile(r"rate\s*\(\s*(?P<metric>[a-zA-Z_:][\w:]*)\s*(?:\{(?P<labels>
 def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | None:
     """``(name, expression, reason)`` of a corrected form of a naive alert, or ``None`` when it is fine."""
     expression = collapse(rule.expression)
-    service = metrics.service_label
+    # per service and environment, as the SLO records, Alertmanager's group_by and the inhibit rule's `equal` are:
+    # Alertmanager compares label values as they are, so a page without `environment` inhibits nothing of one with it
+    service = _by(metrics)
     if (match := _ABSOLUTE_RATE.match(expression)) is not None:
         labels = match["labels"]
         rest = _STATUS_MATCHER.sub(",", labels).strip(" ,")

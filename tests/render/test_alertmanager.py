@@ -74,8 +74,12 @@ def test_each_seed_alert_is_routed_to_the_receiver_its_notification_names(tmp_pa
     for rule in _rules(tree):
         labels = {**rule["labels"], "alertname": rule["alert"], "service": "fn-posts", "environment": "production"}
         seen[rule["alert"]] = routed(tmp_path / CONFIG, labels)
-        assert seen[rule["alert"]] == rule["labels"]["notification"]
+        # a file's alert with a corrected form no longer pages: the corrected form pages in its place
+        expected = "slack" if "corrected_by" in rule["labels"] else rule["labels"]["notification"]
+        assert seen[rule["alert"]] == expected
     assert seen["ServiceDown"] == "pagerduty"
+    assert seen["HighErrorRate"] == "slack"
+    assert seen["HighErrorRateRatio"] == "pagerduty"
     assert seen["HighMemoryUsage"] == "slack"
     # the SLO burn alerts name no receiver: a page goes where the file's critical alerts go, a ticket to warnings'
     assert routed(tmp_path / CONFIG, {"alertname": "SLOErrorBudgetBurn", "severity": "page"}) == "pagerduty"
@@ -123,9 +127,10 @@ def test_a_webhook_receiver_reads_its_url_from_a_file_which_needs_alertmanager_0
 
 
 def test_warnings_are_inhibited_by_a_critical_of_the_same_service_and_environment() -> None:
-    (rule,) = alertmanager_config(load_platform(EXAMPLE))["inhibit_rules"]
-    assert rule["equal"] == ["service", "environment"]
+    rule, slo = alertmanager_config(load_platform(EXAMPLE))["inhibit_rules"]
+    assert rule["equal"] == slo["equal"] == ["service", "environment"]
     assert 'service=~".+"' in rule["source_matchers"]
+    assert 'service=~".+"' in slo["source_matchers"]
 
 
 def test_evaluation_and_group_wait_stay_within_the_alert_latency_target() -> None:

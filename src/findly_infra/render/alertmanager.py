@@ -19,6 +19,9 @@ from findly_infra.domain.notation import Duration
 from findly_infra.domain.platform import Platform
 
 __all__ = [
+    "BURN_ALERT",
+    "CORRECTED_BY",
+    "CORRECTS",
     "GROUP_INTERVAL",
     "MIN_VERSION",
     "REPEAT_INTERVAL",
@@ -30,6 +33,13 @@ __all__ = [
     "timings",
 ]
 
+BURN_ALERT = "SLOErrorBudgetBurn"
+"""The SLO burn alerts' name (``render/rules.py``)."""
+CORRECTED_BY = "corrected_by"
+"""The label of a file's alert that has a corrected form (``render/rules.py``), naming that form: it is sent to the
+warnings' receiver, not to the one its ``notification:`` names — the corrected form pages in its place."""
+CORRECTS = "corrects"
+"""The label of a corrected form, naming the file's alert it corrects: an SLO page of the same service inhibits it."""
 SECRET = "alertmanager-receivers"
 """The Kubernetes Secret (in Alertmanager's namespace) whose keys hold the receivers' URLs and keys."""
 SECRET_FOLDER = f"/etc/alertmanager/secrets/{SECRET}"
@@ -143,7 +153,10 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
     labels = [label for label in (metrics.service_label, metrics.environment_label) if label]
     _, group_wait = timings(platform.performance_targets.alert_latency)  # (the evaluation interval: the rules')
     routes: list[dict[str, Any]] = [
-        {"matchers": [_matcher("notification", [name])], "receiver": name} for name in named
+        # first: a file's alert whose corrected form is rendered beside it no longer pages (the corrected form and
+        # the SLO burn alerts do); it goes to the warnings' receiver, until it is deleted from the file
+        {"matchers": [f'{CORRECTED_BY}=~".+"'], "receiver": default},
+        *({"matchers": [_matcher("notification", [name])], "receiver": name} for name in named),
     ]
     for name in sorted(set(by_severity.values())):
         severities = sorted(s for s, target in by_severity.items() if target == name)
@@ -170,6 +183,17 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
                 "source_matchers": [_matcher("severity", _LEVELS["critical"]), f'{metrics.service_label}=~".+"'],
                 "target_matchers": [_matcher("severity", _LEVELS["warning"])],
                 "equal": labels,
-            }
+            },
+            {
+                # an SLO page inhibits the corrected forms of the file's alerts for the same service: one outage,
+                # one page (the SLO page, with no `for:` and a lower threshold, fires first for the seed's)
+                "source_matchers": [
+                    _matcher("alertname", [BURN_ALERT]),
+                    _matcher("severity", ["page"]),
+                    f'{metrics.service_label}=~".+"',
+                ],
+                "target_matchers": [f'{CORRECTS}=~".+"'],
+                "equal": labels,
+            },
         ]
     return config

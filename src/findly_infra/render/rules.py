@@ -17,10 +17,12 @@ from findly_infra.domain.operations import AlertRule, MetricNames
 from findly_infra.domain.platform import Path, Platform
 from findly_infra.domain.slo import AvailabilityObjective, ErrorRateObjective, SLODefinition
 from findly_infra.promql import collapse, error_ratio, le_matcher, slow_ratio, string
-from findly_infra.render.alertmanager import timings
+from findly_infra.render.alertmanager import BURN_ALERT, CORRECTED_BY, CORRECTS, timings
 
 __all__ = [
     "BURN_ALERT",
+    "CORRECTED_BY",
+    "CORRECTS",
     "MIN_BAD_EVENTS",
     "MISSING_ALERT",
     "RECORD",
@@ -34,7 +36,6 @@ __all__ = [
     "slo_rule_groups",
 ]
 
-BURN_ALERT = "SLOErrorBudgetBurn"
 MISSING_ALERT = "SLOMetricsMissing"
 RECORD = "findly:slo_error_ratio:rate"
 MIN_WINDOW = Duration.of(minutes=5)
@@ -278,11 +279,16 @@ def alert_rule_groups(platform: Platform) -> list[dict[str, Any]]:
     for group in platform.alerting_rules:
         rules: list[dict[str, Any]] = []
         for rule in group.rules:
-            rules.append(_rule(rule, rule.alert, rule.expression))
+            original = _rule(rule, rule.alert, rule.expression)
+            rules.append(original)
             fix = corrected(rule, platform.metrics)
             if fix is not None:
                 name, expression, reason = fix
+                # the labels Alertmanager's routes and inhibit rules read (render/alertmanager.py): the original no
+                # longer pages, and an SLO page of the service holds the corrected form back — one outage, one page
+                original["labels"][CORRECTED_BY] = name
                 fixed = _rule(rule, name, expression)
+                fixed["labels"][CORRECTS] = rule.alert
                 fixed["annotations"] = {**fixed.get("annotations", {}), "corrects": rule.alert, "reason": reason}
                 rules.append(fixed)
         groups.append({"name": group.name, "interval": prometheus_duration(evaluation), "rules": rules})

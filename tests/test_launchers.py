@@ -222,7 +222,7 @@ def test_the_postgresql_launcher_serves_the_state_it_prints_then_removes_it(tmp_
         env = user_environment(tmp_path, FINDLY_STATE=state)
         migrated = _tool("state", "migrate", cwd=tmp_path, env=env)
         assert migrated.returncode == 0, migrated.stderr
-        assert migrated.stdout == f"{state}: schema 0 -> 7 (created)\n"
+        assert migrated.stdout == f"{state}: schema 0 -> 8 (created)\n"
         port = int(state.rsplit(":", 1)[1].split("/")[0])
         code, _ = postgres.stop(signal.SIGTERM)
     assert code == 0

@@ -17,7 +17,7 @@ import yaml
 from tests.conftest import EXAMPLE, PAST, ROOT
 from tests.install.conftest import WHEELHOUSE, Installed
 
-EXTRAS = ("prometheus", "kubernetes", "postgresql", "github", "gke", "secret-manager")
+EXTRAS = ("prometheus", "kubernetes", "postgresql", "github", "gke", "secret-manager", "notifications")
 PROJECT = "findly-now"
 CLOSED = "127.0.0.1:9"  # the discard port: nothing listens, a connection is refused at once
 
@@ -210,6 +210,32 @@ def test_the_github_extra_alone_verifies_an_identity(installed: Installed, tmp_p
         assert code == 0, document  # the token requested, its signature and claims verified: the deploy recorded
         history = findly(bin_, tmp_path, "history", "fn-posts", **env)[1]
         assert any("alice" in json.dumps(event) for event in history["events"])  # type: ignore[union-attr]
+
+
+def test_the_notifications_extra_alone_tells_a_receiver_and_the_core_says_which_extra(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """The core alone cannot send: ``extras`` lists ``notifications`` for a file declaring receivers, and ``notify
+    test`` says which extra is missing (a delivery failure, exit 5 — never a release's failure); with the extra alone
+    (httpx) the same command reaches the Slack stand-in, which checks the real payload."""
+    from findly_infra.testing.receivers import ReceiversStandIn
+
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["notifications"] = {"receivers": {"slack": {"type": "slack", "url": {"env": "SLACK_WEBHOOK_URL"}}}}
+    config = tmp_path / "findly.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    with ReceiversStandIn() as receivers:
+        env = {"FINDLY_CONFIG": str(config), "SLACK_WEBHOOK_URL": receivers.slack_url}
+        code, listed, _ = findly(installed(""), tmp_path, "extras", **env)
+        assert (code, listed["extras"]) == (0, ["notifications"]), listed
+        code, document, _ = findly(installed(""), tmp_path, "notify", "test", "slack", **env)
+        assert code == 5, document
+        assert "pip install 'findly-infra[notifications]'" in str(document["detail"]), document
+        assert receivers.slack.messages == []
+        code, document, _ = findly(installed("notifications"), tmp_path, "notify", "test", "slack", **env)
+        assert (code, document["delivered"]) == (0, True), document
+        assert len(receivers.slack.messages) == 1
+        assert receivers.slack_url not in json.dumps(document)  # the webhook's URL is its secret: never shown
 
 
 # ---- the install page, as written ----------------------------------------------------------------------------------

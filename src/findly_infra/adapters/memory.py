@@ -14,7 +14,10 @@ from findly_infra.application.codec import event_to_dict
 from findly_infra.application.integrity import GENESIS, links_for
 from findly_infra.application.ports import (
     ConcurrencyError,
+    Delivery,
     DependencyUnavailableError,
+    Dispatch,
+    DispatchState,
     KeptSnapshot,
     LeaseLostError,
     MetricsQuery,
@@ -26,6 +29,7 @@ from findly_infra.application.snapshots import sealed
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
+from findly_infra.domain.notifications import Notification, PageAction
 from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetStatus
 from findly_infra.domain.state import RECORD_EVENTS
@@ -35,6 +39,8 @@ from findly_infra.domain.view import EnvironmentView
 __all__ = [
     "MemoryErrorBudgets",
     "MemoryEventStore",
+    "MemoryNotifier",
+    "MemoryOutbox",
     "MemorySecrets",
     "ScenarioMetrics",
     "ScriptedMetrics",
@@ -345,3 +351,100 @@ class MemoryErrorBudgets:
         if self.down:
             raise DependencyUnavailableError("the error budgets cannot be read (the in-memory source is down)")
         return self.statuses.get((service, environment), ())
+
+
+@attrs.define
+class MemoryOutbox:
+    """The outbox (``application.ports.Outbox``) in a dict: cursors and dispatches as the SQLite state keeps them."""
+
+    cursors: dict[str, tuple[int, str]] = attrs.field(factory=dict)
+    kept: dict[tuple[str, str], Dispatch] = attrs.field(factory=dict)
+
+    def notify_cursor(self, service: str) -> tuple[int, str] | None:
+        return self.cursors.get(service)
+
+    def enqueue(self, dispatches: Sequence[Dispatch], cursor: tuple[str, int | None, int, str] | None = None) -> bool:
+        if cursor is not None:
+            service, expected, position, text = cursor
+            found = self.cursors.get(service)
+            if (found[0] if found else None) != expected:
+                return False
+            self.cursors[service] = (position, text)
+        for dispatch in dispatches:
+            self.kept.setdefault(dispatch.key, dispatch)
+        return True
+
+    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
+        pending = [
+            d
+            for d in self.kept.values()
+            if d.state is DispatchState.PENDING and d.next_attempt is not None and d.next_attempt <= now
+        ]
+        return sorted(pending, key=_due_order)[:limit]  # stable: in the order queued, where due together
+
+    def claim(self, dispatch: Dispatch, until: datetime) -> bool:
+        found = self.kept.get(dispatch.key)
+        if found is None or found.state is not DispatchState.PENDING or found.attempts != dispatch.attempts:
+            return False
+        self.kept[dispatch.key] = attrs.evolve(found, attempts=found.attempts + 1, next_attempt=until)
+        return True
+
+    def settle(
+        self, dispatch: Dispatch, *, state: DispatchState, detail: str, at: datetime, next_attempt: datetime | None
+    ) -> None:
+        found = self.kept[dispatch.key]
+        if found.attempts != dispatch.attempts or found.state is not DispatchState.PENDING:
+            return  # another attempt's record is the later one
+        settled = at if state is not DispatchState.PENDING else None
+        self.kept[dispatch.key] = attrs.evolve(
+            found, state=state, detail=detail, next_attempt=next_attempt, settled=settled
+        )
+
+    def dispatches(self, service: str | None = None, limit: int | None = None) -> list[Dispatch]:
+        found = [d for d in reversed(self.kept.values()) if service is None or d.notification.service == service]
+        return found[:limit] if limit is not None else found  # the latest queued first
+
+    def paged(self, incident: str) -> tuple[str, ...]:
+        return tuple(
+            dict.fromkeys(
+                d.receiver
+                for d in self.kept.values()
+                if d.notification.incident_key == incident and d.notification.action is PageAction.TRIGGER
+            )
+        )
+
+
+def _due_order(dispatch: Dispatch) -> datetime:
+    assert dispatch.next_attempt is not None
+    return dispatch.next_attempt
+
+
+@attrs.define
+class MemoryNotifier:
+    """A receiver in memory (``application.ports.Notifier``): keeps what it was sent, and can be told to fail — the
+    next *n* sends (``fail(n)``), for good (``fail(permanent=True)``), or with a ``Retry-After`` — or be down
+    until told otherwise (``down = True``). ``received`` holds each notification it accepted, in order."""
+
+    received: list[Notification] = attrs.field(factory=list)
+    attempts: int = 0
+    down: bool = False
+    _failures: int = 0
+    _permanent: bool = False
+    _retry_after: float | None = None
+
+    def fail(self, times: int = 1, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        self._failures, self._permanent, self._retry_after = times, permanent, retry_after
+
+    def send(self, notification: Notification) -> Delivery:
+        self.attempts += 1
+        if self.down:
+            return Delivery(False, "connection refused (memory receiver down)")
+        if self._permanent:
+            return Delivery(False, "400 invalid payload (memory receiver)", permanent=True)
+        if self._failures > 0:
+            self._failures -= 1
+            if self._retry_after is not None:
+                return Delivery(False, "429 too many requests", retry_after=self._retry_after)
+            return Delivery(False, "503 unavailable (memory receiver)")
+        self.received.append(notification)
+        return Delivery(True, "200 ok")

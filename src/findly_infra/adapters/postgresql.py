@@ -53,10 +53,13 @@ from urllib.parse import quote
 
 from findly_infra.application.codec import ANALYSIS_PREFIX, decode_page, event_to_dict, recorded
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
+from findly_infra.application.notify import notification_from_dict, notification_to_dict
 from findly_infra.application.ports import (
     BadInputError,
     ConcurrencyError,
     DependencyUnavailableError,
+    Dispatch,
+    DispatchState,
     KeptSnapshot,
     LeaseLostError,
     PolicyAnchor,
@@ -128,6 +131,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX findly_events_record_keys ON findly_events (service, findly_record_key(body), position)
         WHERE left(body, 31) <> '{"type": "analysis_recorded", "';
     """,
+    """
+    CREATE TABLE findly_notify_cursors (service text PRIMARY KEY, position integer NOT NULL, kept text NOT NULL);
+    CREATE TABLE findly_notify_outbox (
+        seq bigserial UNIQUE, id text NOT NULL, receiver text NOT NULL, service text NOT NULL, incident text NOT NULL,
+        action text, body text NOT NULL, queued timestamp NOT NULL, attempts integer NOT NULL DEFAULT 0,
+        next_attempt timestamp, state text NOT NULL DEFAULT 'pending', detail text NOT NULL DEFAULT '',
+        settled timestamp, PRIMARY KEY (id, receiver)
+    );
+    CREATE INDEX findly_notify_due ON findly_notify_outbox (next_attempt, seq) WHERE state = 'pending';
+    CREATE INDEX findly_notify_incidents ON findly_notify_outbox (incident) WHERE action = 'trigger';
+    CREATE INDEX findly_notify_services ON findly_notify_outbox (service, seq);
+    INSERT INTO findly_notify_cursors (service, position, kept)
+        SELECT service, max(position) + 1, '[]' FROM findly_events GROUP BY service;
+    """,
 )
 """Each schema version's migration, in order: ``MIGRATIONS[n - 1]`` takes a database from version n - 1 to n. After
 3 (each event's link, ``application.integrity``), the events already there are linked in the same transaction. 4:
@@ -138,7 +155,9 @@ row. 5: the owner's anchor of the policy in force (``findly-infra policy anchor`
 owner alone (the documented grants give the CI role SELECT on it). 6: each lease's fencing token (``domain.lease``),
 0 for the leases already held; a driver's appends are admitted only while its lease still has its token. 7: the
 events but analyses (they may add to a version's records, ``domain.state.RECORD_EVENTS``) indexed by the version
-their text names, so that what a bounded snapshot left out is read back by one indexed read (``records``). The
+their text names, so that what a bounded snapshot left out is read back by one indexed read (``records``). 8: the
+outbox of notifications (``application.notify``): each service's cursor — at its stream's end for the streams already
+there, whose past is not told — and each (notification, receiver) dispatch. The
 version is found in the text as ``json.dumps`` wrote it (an unescaped ``"version": "`` is only ever the key), not by
 parsing JSON on the server — a database whose encoding cannot hold a ``\\u`` escape of the text would refuse it; a
 text where none is found is keyed ``''``, read back for every version, and decoding it names it."""
@@ -161,6 +180,8 @@ _ANCHORED = 5
 """The schema version from which the owner's anchor of the policy in force is kept."""
 _FENCED = 6
 """The schema version from which leases carry their fencing tokens."""
+_OUTBOX = 8
+"""The schema version from which the outbox of notifications is kept."""
 _AT_ONCE = 32
 """The most events appended by one statement (:func:`_append_statement`): a command's appends (one to a few events)
 in one round trip; a longer one — an import's, a whole stream — in a transaction of its own, where its few round
@@ -561,6 +582,108 @@ class PostgresEventStore:
                         for offset, (event, body, value) in enumerate(zip(events, bodies, links, strict=True))
                     ],
                 )
+
+    # ---- the outbox of notifications (application.notify) ---------------------------------------------------------
+
+    def notify_cursor(self, service: str) -> tuple[int, str] | None:
+        if self._version < _OUTBOX:
+            return None
+        with self._errors():
+            row = self._connection.execute(
+                "SELECT position, kept FROM findly_notify_cursors WHERE service = %s", (service,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def enqueue(self, dispatches: Sequence[Dispatch], cursor: tuple[str, int | None, int, str] | None = None) -> bool:
+        self._check_writable()
+        connection = self._connection
+        with self._errors(), connection.transaction():
+            if cursor is not None:
+                service, expected, position, kept = cursor
+                if expected is None:  # none yet: of two racing first sweeps, one inserts it
+                    moved = connection.execute(
+                        "INSERT INTO findly_notify_cursors (service, position, kept) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (service) DO NOTHING",
+                        (service, position, kept),
+                    ).rowcount
+                else:
+                    moved = connection.execute(
+                        "UPDATE findly_notify_cursors SET position = %s, kept = %s "
+                        "WHERE service = %s AND position = %s",
+                        (position, kept, service, expected),
+                    ).rowcount
+                if moved != 1:
+                    return False
+            if dispatches:
+                with connection.cursor() as rows:
+                    rows.executemany(
+                        "INSERT INTO findly_notify_outbox (id, receiver, service, incident, action, body, queued, "
+                        "next_attempt) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id, receiver) DO NOTHING",
+                        [_dispatch_row(dispatch) for dispatch in dispatches],
+                    )
+        return True
+
+    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
+        if self._version < _OUTBOX:
+            return []
+        with self._errors():
+            rows = self._connection.execute(
+                f"SELECT {_DISPATCH_COLUMNS} FROM findly_notify_outbox WHERE state = 'pending' AND next_attempt <= %s "
+                "ORDER BY next_attempt, seq LIMIT %s",
+                (now, limit),
+            ).fetchall()
+        return [_dispatch_of(row) for row in rows]
+
+    def claim(self, dispatch: Dispatch, until: datetime) -> bool:
+        self._check_writable()
+        with self._errors():
+            changed = self._connection.execute(
+                "UPDATE findly_notify_outbox SET attempts = attempts + 1, next_attempt = %s "
+                "WHERE id = %s AND receiver = %s AND state = 'pending' AND attempts = %s",
+                (until, dispatch.notification.id, dispatch.receiver, dispatch.attempts),
+            ).rowcount
+        return changed == 1
+
+    def settle(
+        self, dispatch: Dispatch, *, state: DispatchState, detail: str, at: datetime, next_attempt: datetime | None
+    ) -> None:
+        self._check_writable()
+        with self._errors():
+            self._connection.execute(
+                "UPDATE findly_notify_outbox SET state = %s, detail = %s, next_attempt = %s, settled = %s "
+                "WHERE id = %s AND receiver = %s AND state = 'pending' AND attempts = %s",
+                (
+                    state.value,
+                    detail,
+                    next_attempt,
+                    None if state is DispatchState.PENDING else at,
+                    dispatch.notification.id,
+                    dispatch.receiver,
+                    dispatch.attempts,
+                ),
+            )
+
+    def dispatches(self, service: str | None = None, limit: int | None = None) -> list[Dispatch]:
+        if self._version < _OUTBOX:
+            return []
+        where = "" if service is None else "WHERE service = %(service)s"
+        with self._errors():
+            rows = self._connection.execute(
+                f"SELECT {_DISPATCH_COLUMNS} FROM findly_notify_outbox {where} ORDER BY seq DESC LIMIT %(limit)s",
+                {"service": service, "limit": limit},
+            ).fetchall()
+        return [_dispatch_of(row) for row in rows]
+
+    def paged(self, incident: str) -> tuple[str, ...]:
+        if self._version < _OUTBOX:
+            return ()
+        with self._errors():
+            rows = self._connection.execute(
+                "SELECT DISTINCT receiver FROM findly_notify_outbox WHERE incident = %s AND action = 'trigger' "
+                "ORDER BY 1",
+                (incident,),
+            ).fetchall()
+        return tuple(str(receiver) for (receiver,) in rows)
 
     # ---- leases: judged on the server's clock, the one every runner shares ----------------------------------------
 
@@ -1029,6 +1152,37 @@ class _Watchdog:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+_DISPATCH_COLUMNS = "receiver, body, queued, attempts, next_attempt, state, detail, settled"
+
+
+def _dispatch_row(dispatch: Dispatch) -> tuple[object, ...]:
+    note = dispatch.notification
+    return (
+        note.id,
+        dispatch.receiver,
+        note.service,
+        note.incident_key,
+        note.action.value if note.action else None,
+        json.dumps(notification_to_dict(note)),
+        dispatch.queued,
+        dispatch.next_attempt or dispatch.queued,
+    )
+
+
+def _dispatch_of(row: Sequence[Any]) -> Dispatch:
+    receiver, body, queued, attempts, next_attempt, state, detail, settled = row
+    return Dispatch(
+        notification_from_dict(json.loads(body)),
+        str(receiver),
+        queued,
+        int(attempts),
+        next_attempt,
+        DispatchState(state),
+        str(detail),
+        settled,
+    )
 
 
 def _naive(moment: datetime) -> datetime:

@@ -2,8 +2,9 @@
 
 It reads what the release gate needs — a secret's versions (state, create time): :meth:`SecretStore.observe` — and
 what an audit adds — who may access it, from its IAM policy read at version 3 so that conditional grants come back
-with their conditions: :meth:`SecretStore.audit` — and never a payload: no method here calls
-``access_secret_version``. It writes a rotation: a new version (the value given, with its CRC32C — Castagnoli, as the
+with their conditions: :meth:`SecretStore.audit` — and one payload only: :meth:`SecretStore.payload`, the latest
+version of a notification receiver's URL or key (``access_secret_version``), handed to the composition root that
+builds the receiver. It writes a rotation: a new version (the value given, with its CRC32C — Castagnoli, as the
 API checks it — so a corrupted upload is refused), then disables the versions a newer one replaced more than the grace
 period ago; a rotation schedule; and a grant of read access (:meth:`SecretStore.grant_access`), a read-modify-write of
 the IAM policy with its etag. A value is never logged, printed or put in a message.
@@ -106,6 +107,25 @@ class SecretStore:
             else:
                 readers.update(binding.members)
         return attrs.evolve(observed, readers=frozenset(readers), conditional=tuple(conditional))
+
+    def payload(self, secret: str) -> bytes | None:
+        """The latest enabled version's payload of *secret* (``secretmanager.versions.access``), checked against its
+        CRC32C where the API gives one; ``None`` when the secret does not exist or has no enabled version. For a
+        notification receiver's URL or key: never logged, printed or put in a message."""
+        name = f"{self._name(secret)}/versions/latest"
+        try:
+            response = self._call(
+                "read the latest version of", name, lambda: self.client.access_secret_version(name=name, **self._once)
+            )
+        except NotFoundError:
+            return None
+        data = bytes(response.payload.data)
+        if "data_crc32c" in response.payload:  # proto-plus: the field set (optional int64)
+            import google_crc32c
+
+            if google_crc32c.value(data) != response.payload.data_crc32c:
+                raise DependencyUnavailableError(f"Secret Manager answered {name} with a corrupted payload (CRC32C)")
+        return data
 
     def holds_access(self, secret: str, member: str) -> bool | None:
         """Whether *member* holds ``roles/secretmanager.secretAccessor`` on *secret* unconditionally — what

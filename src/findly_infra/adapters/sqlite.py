@@ -24,10 +24,13 @@ from typing import Any
 
 from findly_infra.application.codec import ANALYSIS_PREFIX, decode_page, event_of_stream, event_to_dict, recorded
 from findly_infra.application.integrity import GENESIS, PAGE, links_for, paged_rows
+from findly_infra.application.notify import notification_from_dict, notification_to_dict
 from findly_infra.application.ports import (
     BadInputError,
     ConcurrencyError,
     DependencyUnavailableError,
+    Dispatch,
+    DispatchState,
     KeptSnapshot,
     LeaseLostError,
     PolicyAnchor,
@@ -100,6 +103,22 @@ back by one indexed read (``records``). Partial: three events in four are analys
 was: a state made before it gains it when a writing command first opens it (where it can: a shortcut, its absence
 fails nothing); until then, a command finds the records by a walk of the stream."""
 
+_OUTBOX = """CREATE TABLE IF NOT EXISTS notify_cursors (
+    service TEXT PRIMARY KEY, position INTEGER NOT NULL, kept TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notify_outbox (
+    id TEXT NOT NULL, receiver TEXT NOT NULL, service TEXT NOT NULL, incident TEXT NOT NULL, action TEXT,
+    body TEXT NOT NULL, queued TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt TEXT,
+    state TEXT NOT NULL DEFAULT 'pending', detail TEXT NOT NULL DEFAULT '', settled TEXT,
+    PRIMARY KEY (id, receiver)
+);
+CREATE INDEX IF NOT EXISTS notify_due ON notify_outbox (state, next_attempt);
+CREATE INDEX IF NOT EXISTS notify_incidents ON notify_outbox (incident);"""
+"""The outbox of notifications (``application.notify``): each service's cursor in its stream with what the fold kept,
+and each (notification, receiver) dispatch. Added as ``holdings`` was (older versions ignore it): a state made before
+it gains it when a writing command first opens it, its cursors at the streams' ends — the events recorded before are
+not told again."""
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS events (
     service  TEXT    NOT NULL,
@@ -146,7 +165,7 @@ class SqliteEventStore:
         self._sealed = True
         if not self.path.exists() and not create:  # nothing to read, and nothing to make
             self._connection = sqlite3.connect(":memory:", isolation_level=None)
-            self._connection.executescript(_SCHEMA)
+            self._connection.executescript(_SCHEMA + _OUTBOX)
             self._absent = True
             return
         if not self.path.exists():
@@ -224,7 +243,7 @@ class SqliteEventStore:
             connection = sqlite3.connect(draft, isolation_level=None)
             try:
                 connection.execute("PRAGMA journal_mode=WAL")
-                connection.executescript(_SCHEMA)
+                connection.executescript(_SCHEMA + _OUTBOX)  # a new state: every event it will hold is told
             finally:
                 connection.close()
             with contextlib.suppress(FileExistsError):
@@ -258,6 +277,7 @@ class SqliteEventStore:
             self._link_events()
             self._seal_snapshots()
             self._index_times()
+            self._outbox_tables()
         elif application != APPLICATION_ID:
             raise StateError(f"--state {self.path} is an SQLite file, but not a findly state")
         elif version > SCHEMA_VERSION:
@@ -276,6 +296,140 @@ class SqliteEventStore:
             self._seal_snapshots()
             self._index_times()
             self._index_records()
+            self._outbox_tables()
+
+    def _outbox_tables(self) -> None:
+        """The outbox (:data:`_OUTBOX`), made once for a state made before it — by a writing command, in one
+        transaction with the cursors at the streams' ends; a read-only command leaves the state as it is."""
+        connection = self._connection
+        present = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notify_cursors'")
+        if not self._create_allowed or present.fetchone() is not None:
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            again = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notify_cursors'"
+            if connection.execute(again).fetchone() is None:  # not a racer's
+                for statement in _OUTBOX.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO notify_cursors (service, position, kept) "
+                    "SELECT service, max(position) + 1, '[]' FROM events GROUP BY service"
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _has_outbox(self) -> bool:
+        with self._errors():
+            found = self._connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notify_outbox'"
+            ).fetchone()
+        return found is not None
+
+    # ---- the outbox of notifications (application.notify) ----------------------------------------------------------
+
+    def notify_cursor(self, service: str) -> tuple[int, str] | None:
+        if not self._has_outbox():
+            return None
+        with self._errors():
+            row = self._connection.execute(
+                "SELECT position, kept FROM notify_cursors WHERE service = ?", (service,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def enqueue(self, dispatches: Sequence[Dispatch], cursor: tuple[str, int | None, int, str] | None = None) -> bool:
+        self._check_writable()
+        connection = self._connection
+        with self._errors():
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                if cursor is not None:
+                    service, expected, position, kept = cursor
+                    row = connection.execute(
+                        "SELECT position FROM notify_cursors WHERE service = ?", (service,)
+                    ).fetchone()
+                    if (None if row is None else row[0]) != expected:
+                        connection.execute("ROLLBACK")
+                        return False
+                    connection.execute(
+                        "INSERT INTO notify_cursors (service, position, kept) VALUES (?, ?, ?) ON CONFLICT (service) "
+                        "DO UPDATE SET position = excluded.position, kept = excluded.kept",
+                        (service, position, kept),
+                    )
+                connection.executemany(
+                    "INSERT OR IGNORE INTO notify_outbox (id, receiver, service, incident, action, body, queued, "
+                    "attempts, next_attempt, state, detail) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, 'pending', '')",
+                    [_dispatch_row(dispatch) for dispatch in dispatches],
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        return True
+
+    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
+        if not self._has_outbox():
+            return []
+        with self._errors():
+            rows = self._connection.execute(
+                f"SELECT {_DISPATCH_COLUMNS} FROM notify_outbox WHERE state = 'pending' AND next_attempt <= ? "
+                "ORDER BY next_attempt, rowid LIMIT ?",
+                (_moment(now), limit),
+            ).fetchall()
+        return [_dispatch_of(row) for row in rows]
+
+    def claim(self, dispatch: Dispatch, until: datetime) -> bool:
+        self._check_writable()
+        with self._errors():
+            changed = self._connection.execute(
+                "UPDATE notify_outbox SET attempts = attempts + 1, next_attempt = ? "
+                "WHERE id = ? AND receiver = ? AND state = 'pending' AND attempts = ?",
+                (_moment(until), dispatch.notification.id, dispatch.receiver, dispatch.attempts),
+            ).rowcount
+        return changed == 1
+
+    def settle(
+        self, dispatch: Dispatch, *, state: DispatchState, detail: str, at: datetime, next_attempt: datetime | None
+    ) -> None:
+        self._check_writable()
+        settled = None if state is DispatchState.PENDING else _moment(at)
+        with self._errors():
+            self._connection.execute(
+                "UPDATE notify_outbox SET state = ?, detail = ?, next_attempt = ?, settled = ? "
+                "WHERE id = ? AND receiver = ? AND state = 'pending' AND attempts = ?",
+                (
+                    state.value,
+                    detail,
+                    None if next_attempt is None else _moment(next_attempt),
+                    settled,
+                    dispatch.notification.id,
+                    dispatch.receiver,
+                    dispatch.attempts,
+                ),
+            )
+
+    def dispatches(self, service: str | None = None, limit: int | None = None) -> list[Dispatch]:
+        if not self._has_outbox():
+            return []
+        where = "" if service is None else "WHERE service = ?"
+        with self._errors():
+            rows = self._connection.execute(
+                f"SELECT {_DISPATCH_COLUMNS} FROM notify_outbox {where} ORDER BY rowid DESC LIMIT ?",
+                (*(() if service is None else (service,)), -1 if limit is None else limit),
+            ).fetchall()
+        return [_dispatch_of(row) for row in rows]
+
+    def paged(self, incident: str) -> tuple[str, ...]:
+        if not self._has_outbox():
+            return ()
+        with self._errors():
+            rows = self._connection.execute(
+                "SELECT DISTINCT receiver FROM notify_outbox WHERE incident = ? AND action = 'trigger' ORDER BY 1",
+                (incident,),
+            ).fetchall()
+        return tuple(str(receiver) for (receiver,) in rows)
 
     def _link_events(self) -> None:
         """Schema 1 → 2: give every event its link, chained from the first (in one transaction; a read-only command
@@ -765,6 +919,42 @@ class SqliteEventStore:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+_DISPATCH_COLUMNS = "receiver, body, queued, attempts, next_attempt, state, detail, settled"
+
+
+def _moment(moment: datetime) -> str:
+    """A time as the outbox keeps it: one fixed form, so that text order is time order."""
+    return moment.isoformat(timespec="microseconds")
+
+
+def _dispatch_row(dispatch: Dispatch) -> tuple[object, ...]:
+    note = dispatch.notification
+    return (
+        note.id,
+        dispatch.receiver,
+        note.service,
+        note.incident_key,
+        note.action.value if note.action else None,
+        json.dumps(notification_to_dict(note)),
+        _moment(dispatch.queued),
+        _moment(dispatch.next_attempt or dispatch.queued),
+    )
+
+
+def _dispatch_of(row: Sequence[Any]) -> Dispatch:
+    receiver, body, queued, attempts, next_attempt, state, detail, settled = row
+    return Dispatch(
+        notification_from_dict(json.loads(body)),
+        str(receiver),
+        datetime.fromisoformat(queued),
+        int(attempts),
+        None if next_attempt is None else datetime.fromisoformat(next_attempt),
+        DispatchState(state),
+        str(detail),
+        None if settled is None else datetime.fromisoformat(settled),
+    )
 
 
 class SqliteSimulatedCluster:

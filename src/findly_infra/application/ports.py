@@ -7,6 +7,7 @@ root (``findly_infra.bootstrap``) builds the adapters and hands them in.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -34,6 +35,8 @@ __all__ = [
     "Delivery",
     "DependencyError",
     "DependencyUnavailableError",
+    "Dispatch",
+    "DispatchState",
     "ErrorBudgets",
     "EventStore",
     "FieldConflictError",
@@ -46,6 +49,7 @@ __all__ = [
     "MetricsRecord",
     "MetricsSource",
     "Notifier",
+    "Outbox",
     "PagedStore",
     "PolicyAnchor",
     "PolicyAnchors",
@@ -464,3 +468,74 @@ class Notifier(Protocol):
     outcome, a refused connection included, is a :class:`Delivery`."""
 
     def send(self, notification: Notification) -> Delivery: ...
+
+
+class DispatchState(enum.Enum):
+    """Where one (notification, receiver) delivery stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    GAVE_UP = "gave_up"
+
+
+@attrs.frozen
+class Dispatch:
+    """One notification for one receiver, as the outbox keeps it: queued once (its key is the notification's id and
+    the receiver), tried ``attempts`` times, due again at ``next_attempt`` while pending; ``detail`` is the last
+    attempt's outcome (the receiver's status — never a URL, key or signature), ``settled`` when it was delivered or
+    given up."""
+
+    notification: Notification
+    receiver: str
+    queued: datetime
+    attempts: int = 0
+    next_attempt: datetime | None = None
+    state: DispatchState = DispatchState.PENDING
+    detail: str = ""
+    settled: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.notification.id, self.receiver
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """The state's outbox of notifications (``application.notify``): what each receiver is to be told, kept until it
+    is delivered or given up, beside each service's cursor in its stream (how far its events were decided on)."""
+
+    def notify_cursor(self, service: str) -> tuple[int, str] | None:
+        """How far *service*'s events were decided on, and what the fold kept (``Incidents`` as text); ``None``:
+        never (a service whose events are all new)."""
+        ...
+
+    def enqueue(self, dispatches: Sequence[Dispatch], cursor: tuple[str, int | None, int, str] | None = None) -> bool:
+        """Keep each of *dispatches* whose key is not kept yet (a key kept already is left as it is), and with
+        *cursor* — (service, the position it was read at or ``None`` when there was none, the new position, the
+        fold's text) — move that service's cursor, all in one transaction. Returns ``False``, writing nothing, when
+        the cursor is no longer where it was read (another process decided on these events first)."""
+        ...
+
+    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
+        """Pending dispatches whose next attempt is at or before *now*, the earliest first (in the order queued, where
+        due together: a receiver hears of a rollout's events in the order they happened)."""
+        ...
+
+    def claim(self, dispatch: Dispatch, until: datetime) -> bool:
+        """Take *dispatch* for one attempt: if it is still pending at its ``attempts``, count the attempt and hold it
+        until *until* (a process that dies while sending leaves it due again then). Of two processes, one wins."""
+        ...
+
+    def settle(
+        self, dispatch: Dispatch, *, state: DispatchState, detail: str, at: datetime, next_attempt: datetime | None
+    ) -> None:
+        """Record how the attempt claimed at ``dispatch.attempts`` (counted) ended."""
+        ...
+
+    def dispatches(self, service: str | None = None, limit: int | None = None) -> list[Dispatch]:
+        """What the outbox keeps (of *service*), the last queued first (at most *limit*)."""
+        ...
+
+    def paged(self, incident: str) -> tuple[str, ...]:
+        """The receivers that were queued a trigger of *incident* (where its resolve must go)."""
+        ...

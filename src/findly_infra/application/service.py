@@ -233,6 +233,9 @@ class PipelineService:
     """Why time is virtual, when the composition root built this service on virtual time (a rehearsal's ``--now``, a
     state that keeps a rehearsal's time, ``memory://``); ``None``: real time. In virtual time no command moves or
     converges a cluster the platform file binds (:class:`RehearsalRefusedError`); evidence and reads still go."""
+    refusals: Callable[[str, str, str, Refusal], object] | None = attrs.field(default=None, repr=False)
+    """Told of each refused promotion (service, environment, version, refusal) before it is raised: the composition
+    root queues its notification (``application.notify``); a refusal is not an event of the log."""
     _cache: dict[str, DeploymentPipeline] = attrs.field(factory=dict, init=False, repr=False)
     _fences: dict[tuple[str, str], Fence] = attrs.field(factory=dict, init=False, repr=False)
     """The lease of each rollout this service drives now (a watch holding it): every write to it is fenced by it."""
@@ -476,9 +479,15 @@ class PipelineService:
                 )
             )
 
-        return self._decide(
-            service, environment, checked, actor=actor, identity=identity, governs=True, versions=(version,)
-        )
+        try:
+            return self._decide(
+                service, environment, checked, actor=actor, identity=identity, governs=True, versions=(version,)
+            )
+        except PolicyRefusedError as refused:
+            if self.refusals is not None:
+                with contextlib.suppress(Exception):  # telling of a refusal never changes it, nor fails it
+                    self.refusals(service, environment, version, refused.refusal)
+            raise
 
     def record_test(
         self, service: str, version: str, environment: str, suite: str, passed: bool, *, actor: str

@@ -28,6 +28,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "google_crc32c",
         "stamina",
     ),
+    "notifications": ("httpx",),
 }
 """Each extra and the modules the commands that need it import."""
 

@@ -28,7 +28,9 @@ def needed_extras(
     (``clusters.bound_environments``: ``workloads_for``), those whose policy verifies identities
     (``identity.verifying_environments``: the command line asks for a token there) and the release gate
     (``google.release_gated``: the runtime's ``LazySecrets``) — installing these spares every release command the
-    exit 2 of ``require_extra``. Reads nothing but its arguments: nothing is imported or reached.
+    exit 2 of ``require_extra``; and the receivers ``notifications:`` declares (``bootstrap.notify``: without the
+    extra, each delivery fails saying which to install — a release never fails for want of it). Reads nothing but
+    its arguments: nothing is imported or reached.
 
     *origins* names where ``state`` and ``prometheus_url`` came from (``--state``, ``FINDLY_STATE``, …), for the
     reasons; no value is ever repeated in them (a URL may hold a password).
@@ -52,4 +54,17 @@ def needed_extras(
         why["secret-manager"] = (
             "secret_management.release_gate is true: a deploy or promotion reads its secrets in Secret Manager first"
         )
+    if receivers := platform.notifications.receivers:
+        why["notifications"] = (
+            f"notifications.receivers declares {', '.join(receiver.name for receiver in receivers)}: "
+            "every release command tells them what it did"
+        )
+        held = [
+            f"notifications.receivers.{receiver.name}.{field}"
+            for receiver in receivers
+            for field, source in receiver.settings()
+            if source.kind == "secret"
+        ]
+        if held and "secret-manager" not in why:
+            why["secret-manager"] = f"{', '.join(held)} {'is' if len(held) == 1 else 'are'} read from Secret Manager"
     return dict(sorted(why.items()))

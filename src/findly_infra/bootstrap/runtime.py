@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from findly_infra.application.evidence import ReportReader
+from findly_infra.application.notify import Notifications
 from findly_infra.application.ports import (
     AdvancingClock,
     BadInputError,
@@ -18,6 +19,7 @@ from findly_infra.application.ports import (
     EventStore,
     MetricsRecord,
     MetricsSource,
+    Notifier,
     SLOReports,
     TimeKeepingStore,
     Workloads,
@@ -30,9 +32,11 @@ from findly_infra.application.timekeeping import SKEW, TimeMode, time_for, virtu
 from findly_infra.bootstrap.clusters import bound_environments, workloads_for
 from findly_infra.bootstrap.google import LazySecrets, release_gated
 from findly_infra.bootstrap.identity import dead_here, proof_verifier, runner_identity
+from findly_infra.bootstrap.notify import notifications_for
 from findly_infra.bootstrap.prometheus import prometheus_client
 from findly_infra.bootstrap.settings import Settings, refuse_throwaway_state
 from findly_infra.bootstrap.stores import is_postgres, open_store, sqlite_path
+from findly_infra.domain.notifications import Receiver
 from findly_infra.domain.platform import Platform
 
 __all__ = ["Runtime", "open_runtime", "rollouts_affected", "time_mode"]
@@ -62,6 +66,8 @@ class Runtime:
     """The scripted scenario's name, when metrics are simulated."""
     bound: frozenset[str] = frozenset()
     """The environments bound to a real cluster (``kubernetes.clusters``): their traffic is not simulated."""
+    notifications: Notifications | None = None
+    """The notify use cases on the state's outbox (``None``: a state that keeps none, or a demo's)."""
 
     def simulated_in(self, environment: str) -> tuple[str, ...]:
         """What is simulated for a command in *environment* (not the cluster, where one is bound)."""
@@ -131,6 +137,8 @@ def open_runtime(
     budgets: ErrorBudgets | None = None,
     read_only: bool = False,
     moves: str | None = None,
+    notify: bool = True,
+    notifier: Callable[[Receiver], Notifier] | None = None,
 ) -> Runtime:
     """Build every port a command needs, on the state the settings name (or the *store* and simulated *cluster*
     given).
@@ -148,6 +156,10 @@ def open_runtime(
     converge the cluster of an environment the platform file binds (``RehearsalRefusedError``, exit 2). *moves*
     names the environment a command is about to move (deploy, rollout, the human gates): that refusal then comes
     before the state is opened (``--now``) or decides its time, so a refused rehearsal leaves nothing behind.
+
+    Notifications (``Runtime.notifications``) are decided and kept on a durable state unless *notify* is false (the
+    demo); *notifier* builds each receiver (default: ``bootstrap.notify.receiver_notifier``, reading its URL and keys
+    from the environment or Secret Manager). A refused promotion is queued as it is refused.
     """
     from findly_infra.adapters.memory import MemoryEventStore, ScenarioMetrics, SystemClock, VirtualClock
     from findly_infra.adapters.reports import FileReports
@@ -209,6 +221,20 @@ def open_runtime(
             rehearsal=(rehearsal[-1] if rehearsal else "time is virtual") if virtual is not None else None,
             proofs=proof_verifier(),
         )
+        notifications = (
+            notifications_for(
+                platform,
+                store,
+                pipelines,
+                SystemClock(),
+                rehearsal=virtual is not None,
+                notifier=notifier,
+            )
+            if notify and durable
+            else None
+        )
+        if notifications is not None and not read_only:
+            pipelines.refusals = notifications.refused
         if virtual is not None and service is not None:
             platform.service(service)
             virtual.current = virtual_start(start, pipelines.latest_time(service), wall)
@@ -226,6 +252,7 @@ def open_runtime(
             simulated=("cluster",) + (("metrics",) if scenarios is not None else ()) + (("time",) if virtual else ()),
             scenario=settings.scenario,
             bound=frozenset(bound_environments(platform)),
+            notifications=notifications,
         )
     except BaseException:
         stack.close()

@@ -84,15 +84,32 @@ class Context:
         scripted: bool = False,
         read_only: bool = False,
         moves: str | None = None,
+        notify: bool = True,
+        after: bool = True,
     ) -> Runtime:
         """Every port the command needs, closed when the command ends (*read_only*: creates no state; *moves*: the
         environment whose traffic the command moves — refused in virtual time where a cluster is bound, before the
-        state is touched)."""
+        state is touched). A command that may record events decides and delivers their notifications when it ends,
+        before the state closes (``cli.notify_after.after_command``), unless *after* is false; *notify* false (the
+        demo) keeps no notifications at all."""
         from findly_infra.bootstrap import open_runtime
 
-        return self.stack.enter_context(
-            open_runtime(self.settings, platform, service=service, scripted=scripted, read_only=read_only, moves=moves)
+        runtime = self.stack.enter_context(
+            open_runtime(
+                self.settings,
+                platform,
+                service=service,
+                scripted=scripted,
+                read_only=read_only,
+                moves=moves,
+                notify=notify,
+            )
         )
+        if not read_only and after and runtime.notifications is not None:
+            from findly_infra.cli.notify_after import after_command
+
+            self.stack.callback(after_command, runtime, service, self.json)  # first out: before the runtime closes
+        return runtime
 
     def actor(self) -> str:
         from findly_infra.application.ports import BadInputError

@@ -12,6 +12,7 @@ from findly_infra.cli import (
     cluster_commands,
     gke_commands,
     metrics,
+    notify_commands,
     platform_commands,
     policy_commands,
     release,
@@ -33,6 +34,7 @@ COMMANDS: dict[str, Command] = {
         cluster_commands,
         gke_commands,
         secrets_commands,
+        notify_commands,
     )
     for command in module.COMMANDS
 }

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from findly_infra.cli import present
 from findly_infra.cli.context import (
@@ -731,15 +731,20 @@ def _history(context: Context) -> int:
 
     from findly_infra.application.codec import event_shown
     from findly_infra.application.ports import StateError
+    from findly_infra.cli.notify_commands import dispatch_json, dispatch_text
 
     args = context.args
-    service = context.runtime(context.platform(), read_only=True).service
+    runtime = context.runtime(context.platform(), read_only=True)
+    service = runtime.service
     field = partial(present.printable, one_line=True)  # a stored value cannot forge a line or a terminal escape
     out, count, damage = context.out, 0, None
+    deliveries = _deliveries(runtime, args.service)  # each delivery and give-up, beside the events by time
 
     def write(events: Sequence[Any]) -> None:
         nonlocal count
         for event in events:
+            while not context.json and deliveries and _delivery_time(deliveries[0]) <= event.at:
+                out.write(dispatch_text(deliveries.pop(0)) + "\n")
             if context.json:
                 out.write(("    " if count == 0 else ",\n    ") + json.dumps(event_shown(event), default=str))
             else:
@@ -762,17 +767,38 @@ def _history(context: Context) -> int:
         damage = exc
         write(exc.readable)
     if context.json:
-        ending = {"ok": damage is None} | ({"error": {"kind": "bad_input", "message": str(damage)}} if damage else {})
+        shown: dict[str, Any] = {"notifications": [dispatch_json(d) for d in deliveries]} if deliveries else {}
+        ending = shown | {"ok": damage is None}
+        ending |= {"error": {"kind": "bad_input", "message": str(damage)}} if damage else {}
         tail = json.dumps(ending, indent=2)[1:-1].rstrip()  # the closing keys, at the document's indent
         out.write(("\n" if count else "") + "  ]," + tail + "\n}\n")
-    elif count == 0 and damage is None:
-        out.write("no events\n")
+    else:
+        out.writelines(dispatch_text(delivery) + "\n" for delivery in deliveries)
+        if count == 0 and damage is None:
+            out.write("no events\n")
     if damage is None:
         return EXIT_OK
     if not context.json:
         sys.stderr.write(present.printable(str(damage)) + "\n")
     present.annotate("error", str(damage))
     return EXIT_BAD_INPUT
+
+
+def _would(note: Any, receivers: tuple[str, ...]) -> dict[str, Any]:
+    action = note.action.value if note.action else None
+    return {"kind": note.kind.value, "at": note.at.isoformat(), "action": action, "receivers": list(receivers)}
+
+
+def _deliveries(runtime: Runtime, service: str) -> list[Any]:
+    """The service's deliveries kept in the outbox, the earliest first (none where the state keeps no outbox)."""
+    if runtime.notifications is None:
+        return []
+    return sorted(runtime.notifications.dispatches(service), key=_delivery_time)
+
+
+def _delivery_time(dispatch: Any) -> datetime:
+    """When a delivery happened (delivered or given up), else when it was queued."""
+    return cast("datetime", dispatch.settled or dispatch.queued)
 
 
 def _simulate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -833,8 +859,12 @@ def _simulate(context: Context) -> int:
     )
     # a replay judges what Prometheus recorded: only the cluster (and time) is simulated
     simulation = ["cluster", "time"] if args.replay else ["cluster", "metrics", "time"]
+    from findly_infra.application.notify import would_notify
+
+    told = would_notify(platform, args.service, result.events)  # never sent: what the routes would do
     if context.json:
-        present.emit_json({**result.to_json(), "simulated": True, "simulation": simulation}, context.out)
+        notify = {"would_notify": [_would(note, receivers) for note, receivers in told]} if told else {}
+        present.emit_json({**result.to_json(), **notify, "simulated": True, "simulation": simulation}, context.out)
     else:
         for step in result.steps:
             extra = " ".join(f"{k}={v}" for k, v in step.items() if k not in ("at", "type"))
@@ -842,6 +872,9 @@ def _simulate(context: Context) -> int:
         context.out.write(
             f"outcome: {result.outcome} after {timedelta(seconds=result.virtual_seconds)} of virtual time\n"
         )
+        for note, receivers in told:
+            action = f" ({note.action.value})" if note.action else ""
+            context.out.write(f"would notify {', '.join(receivers) or 'no receiver'}: {note.kind.value}{action}\n")
     present.summary(lambda: _simulation_markdown(platform, args.service, args.env, list(result.events)))
     present.github_output(
         outcome=result.outcome, phase=result.outcome, version=args.replay or "2.0.0", simulated="true"
@@ -898,7 +931,7 @@ def _demo(context: Context) -> int:
     fresh_demo_state(state)  # a new store, or the demo's own from before: never anyone else's
     start = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(days=1)
     context.use_state(str(state), now=start)
-    runtime = context.runtime(platform, service=name, scripted=True)
+    runtime = context.runtime(platform, service=name, scripted=True, notify=False)  # a story: it tells no one
     assert runtime.virtual is not None
     assert runtime.scenarios is not None
     story = list(tell_the_story(runtime.service, runtime.virtual, runtime.scenarios, name))

@@ -231,6 +231,11 @@ def _import(context: Context) -> int:
         raise BadInputError(f"{name}: {exc.strerror or exc}") from None
     store = context.stack.enter_context(state_store(context.settings))
     report = write_export(store, export)
+    from findly_infra.application.notify import mark_told
+    from findly_infra.application.ports import Outbox
+
+    if isinstance(store, Outbox):  # an imported past is history: its rollouts and rollbacks are not told now
+        mark_told(store, report.imported)
     lines = [f"{service}: {count} events imported" for service, count in report.imported.items()]
     lines += [f"{service}: already imported (the same events), nothing written" for service in report.already]
     context.emit(

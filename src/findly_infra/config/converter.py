@@ -54,6 +54,7 @@ from findly_infra.domain.notation import (
     Threshold,
     describe_value,
 )
+from findly_infra.domain.notifications import NotificationSettings, Receiver, SecretSource
 from findly_infra.domain.operations import (
     AlertGroup,
     AlertRule,
@@ -467,6 +468,8 @@ class _Shapes:
             ),
             static_ips=override(struct_hook=_static_ips, unstruct_hook=dict),
         )
+        self.strict(Receiver, **_secret_sources())
+        self.strict(NotificationSettings, **self.keyed("receivers", Receiver))
         self.strict(DisasterRecovery, **self.keyed("backup_strategy", BackupPolicy))
         self.strict(KubernetesSettings, **self.keyed("clusters", ClusterBinding, key="environment"))
         self.strict(SecretManagement, **self.keyed("secret_types", SecretType), **self.keyed("secrets", ManagedSecret))
@@ -492,6 +495,37 @@ class _Shapes:
 
 
 # -- hooks for one shape each -------------------------------------------------------------------
+
+
+def _secret_source(field: str) -> Callable[[object, object], SecretSource | None]:
+    """A receiver's URL, key or signing secret: where it is read (``{env: NAME}`` or ``{secret: NAME}``) — never
+    the value itself, which would put a credential in a file that is committed and printed."""
+
+    def structure(value: object, _type: object) -> SecretSource | None:
+        if value is None:
+            return None
+        if isinstance(value, Mapping) and len(value) == 1:
+            ((kind, name),) = value.items()
+            if kind in ("env", "secret") and isinstance(name, str) and name.strip():
+                return SecretSource(str(kind), name.strip())
+        if isinstance(value, str):
+            raise ShapeError(
+                f"a receiver's {field} is read from the environment or Secret Manager, never written in the file: "
+                "write {env: NAME} (an environment variable) or {secret: NAME} (a Secret Manager secret)"
+            )
+        raise ShapeError(f"expected {{env: NAME}} or {{secret: NAME}}, got {_kind_of(value)}")
+
+    return structure
+
+
+def _secret_sources() -> dict[str, Any]:
+    def unstructure(source: SecretSource | None) -> dict[str, str] | None:
+        return None if source is None else {source.kind: source.name}
+
+    return {
+        field: override(struct_hook=_secret_source(field), unstruct_hook=unstructure)
+        for field in ("url", "routing_key", "signing_secret")
+    }
 
 
 def _canary_duration(value: object, _type: object) -> Duration | None:

@@ -671,6 +671,75 @@ def alert_rules(platform: Platform) -> Iterator[Finding]:
                 )
 
 
+_NEEDS = {"slack": ("url",), "pagerduty": ("routing_key",), "webhook": ("url", "signing_secret")}
+"""What each receiver type must be told where to read (PagerDuty's ``url`` is the Events API's unless given)."""
+
+
+def notification_receivers(platform: Platform) -> Iterator[Finding]:
+    """Each receiver is told where to read what its type needs, and nothing its type does not take."""
+    for receiver in platform.notifications.receivers:
+        given = {field for field, _source in receiver.settings()}
+        for field in _NEEDS[receiver.type.value]:
+            if field not in given:
+                yield Finding(
+                    ("notifications", "receivers", receiver.name, field),
+                    f"a {receiver.type.value} receiver needs its {field}: {{env: NAME}} or {{secret: NAME}}",
+                    ERROR,
+                    "notification-receivers",
+                )
+        for field in sorted(given - {*_NEEDS[receiver.type.value], "url"}):
+            yield Finding(
+                ("notifications", "receivers", receiver.name, field),
+                f"a {receiver.type.value} receiver takes no {field}",
+                ERROR,
+                "notification-receivers",
+            )
+
+
+def notification_routes(platform: Platform) -> Iterator[Finding]:
+    """Routes name declared receivers and known environments; the seed's ``notification_channels`` and alerts'
+    ``notification:`` name declared receivers (a warning: the seed's own blocks must load as written)."""
+    settings = platform.notifications
+    names = [receiver.name for receiver in settings.receivers]
+    for index, route in enumerate(settings.routes or ()):
+        for position, name in enumerate(route.receivers):
+            if name not in names:
+                yield Finding(
+                    ("notifications", "routes", index, "receivers", position),
+                    f"unknown receiver {name!r}; declared: {', '.join(names) or 'none'}{did_you_mean(name, names)}",
+                    ERROR,
+                    "notification-routes",
+                )
+        for position, name in enumerate(route.environments):
+            if name not in platform.promotion_order:
+                yield Finding(
+                    ("notifications", "routes", index, "environments", position),
+                    f"unknown environment {name!r}{did_you_mean(name, platform.promotion_order)}",
+                    ERROR,
+                    "notification-routes",
+                )
+    if not settings.receivers:
+        return
+    channels = platform.canary_strategy.failure_handling.notification_channels if platform.canary_strategy else ()
+    for index, name in enumerate(channels):
+        if name not in names:
+            yield Finding(
+                ("canary_strategy", "failure_handling", "notification_channels", index),
+                f"no receiver {name!r} is declared in notifications.receivers, so it is told nothing",
+                WARNING,
+                "notification-routes",
+            )
+    for group in platform.alerting_rules:
+        for index, rule in enumerate(group.rules):
+            if rule.notification is not None and rule.notification not in names:
+                yield Finding(
+                    ("alerting_rules", group.name, index, "notification"),
+                    f"no receiver {rule.notification!r} is declared in notifications.receivers",
+                    WARNING,
+                    "notification-routes",
+                )
+
+
 RULES: tuple[Rule, ...] = (
     promotion_order,
     cluster_bindings,
@@ -691,6 +760,8 @@ RULES: tuple[Rule, ...] = (
     ingress_certificates,
     recovery_point,
     alert_rules,
+    notification_receivers,
+    notification_routes,
 )
 
 

@@ -20,8 +20,14 @@ import attrs
 __all__ = [
     "Notification",
     "NotificationKind",
+    "NotificationSettings",
     "NotificationSeverity",
     "PageAction",
+    "Receiver",
+    "ReceiverType",
+    "Route",
+    "SecretSource",
+    "route",
 ]
 
 
@@ -73,3 +79,112 @@ class Notification:
     details: tuple[tuple[str, str], ...] = ()
     incident_key: str = ""
     action: PageAction | None = None
+
+
+# ---- the platform file's receivers and routes ------------------------------------------------------------------
+
+
+class ReceiverType(enum.Enum):
+    """The services a receiver can be: a Slack incoming webhook, a PagerDuty Events API v2 service, a signed webhook."""
+
+    SLACK = "slack"
+    PAGERDUTY = "pagerduty"
+    WEBHOOK = "webhook"
+
+
+@attrs.frozen
+class SecretSource:
+    """Where a receiver's URL, key or signing secret is read when it is used: an environment variable (``env``) or a
+    Secret Manager secret's latest version (``secret``). The platform file names the place, never the value."""
+
+    kind: str
+    """``env`` or ``secret``."""
+    name: str
+
+    def describe(self) -> str:
+        """``$SLACK_WEBHOOK_URL``; ``Secret Manager secret pagerduty-routing-key``."""
+        return f"${self.name}" if self.kind == "env" else f"Secret Manager secret {self.name}"
+
+
+@attrs.frozen
+class Receiver:
+    """One declared receiver: its name (what routes and the seed's ``notification_channels`` call it), its type and
+    where its settings are read (``url`` for Slack and webhooks, ``routing_key`` for PagerDuty, ``signing_secret``
+    for webhooks; ``url`` for PagerDuty is the Events API's own unless given)."""
+
+    name: str
+    type: ReceiverType
+    url: SecretSource | None = None
+    routing_key: SecretSource | None = None
+    signing_secret: SecretSource | None = None
+
+    @property
+    def pages(self) -> bool:
+        """A paging receiver is told only of what opens or closes an incident (a notification with an action)."""
+        return self.type is ReceiverType.PAGERDUTY
+
+    def settings(self) -> tuple[tuple[str, SecretSource], ...]:
+        """Each setting the receiver needs and where it is read, in the order they are resolved."""
+        named = (("url", self.url), ("routing_key", self.routing_key), ("signing_secret", self.signing_secret))
+        return tuple((field, source) for field, source in named if source is not None)
+
+
+_RANK = {NotificationSeverity.INFO: 0, NotificationSeverity.WARNING: 1, NotificationSeverity.CRITICAL: 2}
+
+
+@attrs.frozen
+class Route:
+    """Which receivers get which notifications. Empty ``environments`` or ``kinds`` match every one; ``severity``
+    is the least severity matched (``warning`` matches warning and critical)."""
+
+    receivers: tuple[str, ...]
+    environments: tuple[str, ...] = ()
+    severity: NotificationSeverity = NotificationSeverity.INFO
+    kinds: tuple[NotificationKind, ...] = ()
+
+    def matches(self, notification: Notification) -> bool:
+        return (
+            (not self.environments or notification.environment in self.environments)
+            and _RANK[notification.severity] >= _RANK[self.severity]
+            and (not self.kinds or notification.kind in self.kinds)
+        )
+
+
+@attrs.frozen
+class NotificationSettings:
+    """The platform file's ``notifications:`` section: the receivers, and the routes (``None``: not written, so
+    :meth:`routes_for` derives them from the seed's ``notification_channels``)."""
+
+    receivers: tuple[Receiver, ...] = ()
+    routes: tuple[Route, ...] | None = None
+
+    def receiver(self, name: str) -> Receiver | None:
+        return next((receiver for receiver in self.receivers if receiver.name == name), None)
+
+    def routes_for(self, channels: tuple[str, ...], last_environment: str | None) -> tuple[Route, ...]:
+        """The routes in force: the file's; else every notification of every environment to the receivers the
+        canary strategy's ``notification_channels`` name (every receiver when it names none) — except paging
+        receivers, which are told only of critical ones of the last environment (production)."""
+        if self.routes is not None:
+            return self.routes
+        named = [name for name in channels if self.receiver(name) is not None] or [r.name for r in self.receivers]
+        chosen = [receiver for receiver in self.receivers if receiver.name in named]
+        quiet = tuple(receiver.name for receiver in chosen if not receiver.pages)
+        paging = tuple(receiver.name for receiver in chosen if receiver.pages)
+        routes = [Route(quiet)] if quiet else []
+        if paging:
+            scope = (last_environment,) if last_environment else ()
+            routes.append(Route(paging, scope, NotificationSeverity.CRITICAL))
+        return tuple(routes)
+
+
+def route(notification: Notification, routes: tuple[Route, ...], receivers: tuple[Receiver, ...]) -> tuple[str, ...]:
+    """The receivers *notification* goes to, in the order declared: every route that matches adds its receivers
+    (none stops the others); a paging receiver gets only notifications that open or close an incident."""
+    declared = {receiver.name: receiver for receiver in receivers}
+    chosen = {name for r in routes if r.matches(notification) for name in r.receivers if name in declared}
+    return tuple(
+        receiver.name
+        for receiver in receivers
+        if receiver.name in chosen and (notification.action is not None or not receiver.pages)
+    )

@@ -21,6 +21,7 @@ from findly_infra.domain.environment import (
 from findly_infra.domain.identity import OidcSettings
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, HorizontalAutoscaler, Infrastructure
 from findly_infra.domain.notation import ByteSize, CpuQuantity
+from findly_infra.domain.notifications import NotificationSettings
 from findly_infra.domain.operations import (
     AlertGroup,
     DisasterRecovery,
@@ -147,6 +148,8 @@ class Platform:
     prometheus: PrometheusSettings = PrometheusSettings()
     github_oidc: OidcSettings = OidcSettings()
     """Whose tokens prove who acts where an environment's ``identity`` asks for ``verified`` people."""
+    notifications: NotificationSettings = NotificationSettings()
+    """Who is told of the pipeline's events (``notifications:``): the receivers and the routes to them."""
 
     # ---- environments -----------------------------------------------------------------------
 

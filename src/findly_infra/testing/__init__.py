@@ -6,6 +6,8 @@ from __future__ import annotations
 from findly_infra.adapters.memory import (
     MemoryErrorBudgets,
     MemoryEventStore,
+    MemoryNotifier,
+    MemoryOutbox,
     MemorySecrets,
     ScenarioMetrics,
     ScriptedMetrics,
@@ -22,6 +24,8 @@ __all__ = [
     "SCENARIOS",
     "MemoryErrorBudgets",
     "MemoryEventStore",
+    "MemoryNotifier",
+    "MemoryOutbox",
     "MemorySecrets",
     "ScenarioMetrics",
     "ScriptedMetrics",

@@ -1,0 +1,211 @@
+"""``notify``: the outbox of notifications — ``notify deliver`` (what is due, for a scheduled job or a person),
+``notify status`` (each receiver's queue), ``notify list`` (each delivery), ``notify test RECEIVER`` (a test
+notification). What every command that records events does afterwards is ``cli.notify_after``."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from findly_infra.cli import present
+from findly_infra.cli.context import Command, Context
+from findly_infra.cli.exits import EXIT_DEPENDENCY, EXIT_OK
+from findly_infra.cli.notify_after import receiver_json as _receiver_json
+from findly_infra.cli.notify_after import report_line
+
+if TYPE_CHECKING:
+    from findly_infra.application.notify import Notifications
+    from findly_infra.application.ports import Dispatch
+    from findly_infra.bootstrap import Runtime
+
+__all__ = ["COMMANDS", "dispatch_json", "dispatch_text"]
+
+
+def dispatch_json(dispatch: Dispatch) -> dict[str, Any]:
+    """One delivery as ``--json`` shows it: the notification, the receiver, its state and attempts — no URL or key."""
+    from findly_infra.application.notify import notification_to_dict
+
+    return {
+        "notification": notification_to_dict(dispatch.notification),
+        "receiver": dispatch.receiver,
+        "state": dispatch.state.value,
+        "attempts": dispatch.attempts,
+        "queued": dispatch.queued.isoformat(),
+        "next_attempt": dispatch.next_attempt.isoformat() if dispatch.next_attempt else None,
+        "settled": dispatch.settled.isoformat() if dispatch.settled else None,
+        "detail": dispatch.detail,
+    }
+
+
+def dispatch_text(dispatch: Dispatch) -> str:
+    """``2026-12-06T10:00:00  notify pagerduty  rolled_back 2.0.0 in production (trigger): delivered after 2
+    attempts (202 Event processed)``."""
+    note = dispatch.notification
+    action = f" ({note.action.value})" if note.action else ""
+    when = dispatch.settled or dispatch.queued
+    if dispatch.state.value == "delivered":
+        how = f"delivered after {dispatch.attempts} attempt{'s' if dispatch.attempts != 1 else ''}"
+    elif dispatch.state.value == "gave_up":
+        how = f"gave up after {dispatch.attempts} attempt{'s' if dispatch.attempts != 1 else ''}"
+    else:
+        due = dispatch.next_attempt.isoformat(timespec="seconds") if dispatch.next_attempt else "now"
+        how = f"queued, {dispatch.attempts} attempt{'s' if dispatch.attempts != 1 else ''}, next at {due}"
+    detail = f" ({dispatch.detail})" if dispatch.detail else ""
+    text = f"{when.isoformat(timespec='seconds'):19}  notify {dispatch.receiver}  {note.kind.value} {note.version} "
+    return present.printable(f"{text}in {note.environment}{action}: {how}{detail}", one_line=True)
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="notify_command", metavar="ACTION", required=True)
+    deliver = actions.add_parser(
+        "deliver",
+        help="decide what the recorded events call for and send what is due (for a scheduled job): exit 0 when nothing "
+        "due is left undelivered, 5 when a receiver could not be reached (it says which, and when the next attempt is)",
+    )
+    deliver.add_argument(
+        "--budget", metavar="SECONDS", type=float, default=60.0, help="stop starting deliveries after this long (60)"
+    )
+    deliver.add_argument(
+        "--all",
+        action="store_true",
+        help="also what waits for its next attempt (after a receiver was fixed): everything queued is due now",
+    )
+    actions.add_parser("status", help="each receiver: delivered, queued (and when next tried), given up")
+    listing = actions.add_parser("list", help="each delivery, the latest first")
+    listing.add_argument("--service", metavar="NAME", help="only this service's")
+    listing.add_argument("--limit", metavar="N", type=int, default=50, help="at most N (50)")
+    test = actions.add_parser("test", help="send a test notification to RECEIVER now (exit 0 delivered, 5 not)")
+    test.add_argument("receiver", metavar="RECEIVER", help="a receiver declared in notifications.receivers")
+
+
+def _notifications(context: Context, runtime: Runtime) -> Notifications:
+    from findly_infra.application.ports import BadInputError
+
+    if runtime.notifications is None:
+        raise BadInputError(
+            f"--state {context.settings.state} keeps no outbox of notifications (memory:// keeps nothing): name a "
+            "SQLite or PostgreSQL state"
+        )
+    return runtime.notifications
+
+
+def _notify(context: Context) -> int:
+    action = context.args.notify_command
+    platform = context.platform()
+    if action == "deliver":
+        runtime = context.runtime(platform, scripted=True, after=False)
+        return _deliver(context, _notifications(context, runtime))
+    if action == "test":
+        return _test(context, platform)
+    runtime = context.runtime(platform, scripted=True, read_only=True)
+    notifications = _notifications(context, runtime)
+    if action == "status":
+        return _status(context, notifications)
+    dispatches = notifications.dispatches(context.args.service, context.args.limit)
+    context.emit(
+        {"deliveries": [dispatch_json(d) for d in dispatches]},
+        "\n".join(dispatch_text(d) for d in dispatches) or "no notifications kept",
+    )
+    return EXIT_OK
+
+
+def _deliver(context: Context, notifications: Notifications) -> int:
+    notifications.sweep()
+    report = notifications.deliver(budget=timedelta(seconds=max(0.0, context.args.budget)), waiting=context.args.all)
+    left = report.undelivered
+    receivers = [_receiver_json(r) for r in report.receivers]
+    if not left:
+        context.emit({"receivers": receivers}, report_line(report) or "notify: nothing due")
+        return EXIT_OK
+    message = "; ".join(
+        f"{r.receiver}: {r.failed + r.skipped} not delivered, {r.gave_up} given up ({r.detail or 'not tried in time'})"
+        + (f", next attempt at {r.next_attempt.isoformat(timespec='seconds')}" if r.next_attempt else "")
+        for r in left
+    )
+    if context.json:
+        error = {"kind": "dependency", "message": f"not delivered: {message}"}
+        present.emit_json({"ok": False, "receivers": receivers, "error": error}, context.out)
+    else:
+        line = report_line(report)
+        if line:
+            context.out.write(line + "\n")
+        present.say(f"not delivered: {message}", "notify.undelivered", False)
+    return EXIT_DEPENDENCY
+
+
+def _status(context: Context, notifications: Notifications) -> int:
+    counts: dict[str, dict[str, Any]] = {r.name: _empty() for r in notifications.platform.notifications.receivers}
+    for dispatch in notifications.dispatches():
+        entry = counts.setdefault(dispatch.receiver, _empty())
+        entry[dispatch.state.value] += 1
+        if dispatch.state.value == "pending":
+            when = dispatch.next_attempt.isoformat() if dispatch.next_attempt else None
+            if when is not None and (entry["next_attempt"] is None or when < entry["next_attempt"]):
+                entry["next_attempt"] = when
+            entry["detail"] = entry["detail"] or dispatch.detail
+        if entry["last"] is None:
+            entry["last"] = dispatch.detail or None
+    receivers = notifications.platform.notifications.receivers
+    types = {r.name: r.type.value for r in receivers}
+    document = {"receivers": [{"receiver": name, "type": types.get(name), **entry} for name, entry in counts.items()]}
+    lines = [
+        f"{name} ({types.get(name, 'no longer declared')}): delivered {e['delivered']}, queued {e['pending']}"
+        + (f" (next attempt at {e['next_attempt'][:19]}: {e['detail'] or 'not tried yet'})" if e["pending"] else "")
+        + f", given up {e['gave_up']}"
+        for name, e in counts.items()
+    ]
+    context.emit(document, "\n".join(lines) or "no receivers declared (notifications: in the platform file)")
+    return EXIT_OK
+
+
+def _empty() -> dict[str, Any]:
+    return {"delivered": 0, "pending": 0, "gave_up": 0, "next_attempt": None, "detail": "", "last": None}
+
+
+def _test(context: Context, platform: Any) -> int:
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.bootstrap.notify import receiver_notifier
+    from findly_infra.domain.notifications import Notification, NotificationKind, NotificationSeverity
+    from findly_infra.domain.notifying import notification_id
+
+    receiver = platform.notifications.receiver(context.args.receiver)
+    if receiver is None:
+        names = ", ".join(r.name for r in platform.notifications.receivers) or "none"
+        raise BadInputError(f"unknown receiver {context.args.receiver!r}; declared in notifications.receivers: {names}")
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    service = platform.all_services[0].name if platform.all_services else "findly-infra"
+    environment = platform.promotion_order[-1] if platform.promotion_order else "test"
+    note = Notification(
+        id=notification_id("test", receiver.name, now.isoformat()),
+        kind=NotificationKind.ROLLOUT_STARTED,
+        severity=NotificationSeverity.INFO,
+        service=service,
+        environment=environment,
+        version="test",
+        at=now,
+        summary=f"a test notification from findly-infra to {receiver.name}: nothing happened to {service}",
+        details=(("test", "yes"), ("sent by", "findly-infra notify test")),
+    )
+    outcome = receiver_notifier(receiver, platform, timeout=10.0).send(note)
+    document = {"receiver": receiver.name, "delivered": outcome.delivered, "detail": outcome.detail}
+    if outcome.delivered:
+        context.emit(document, f"{receiver.name}: delivered ({outcome.detail})")
+        return EXIT_OK
+    if context.json:
+        error = {"kind": "dependency", "message": f"{receiver.name}: not delivered: {outcome.detail}"}
+        present.emit_json({"ok": False, **document, "error": error}, context.out)
+    else:
+        present.say(f"{receiver.name}: not delivered: {outcome.detail}", "notify.test_failed", False)
+    return EXIT_DEPENDENCY
+
+
+COMMANDS = (
+    Command(
+        "notify",
+        "notifications of the pipeline's events: `notify deliver` sends what is due (a scheduled job), `notify "
+        "status` and `notify list` say what was delivered and what waits, `notify test RECEIVER` sends a test",
+        _arguments,
+        _notify,
+    ),
+)

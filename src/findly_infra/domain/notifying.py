@@ -1,0 +1,382 @@
+"""The rules of notifications: which of the pipeline's events, waits and refusals are told to whom, how urgently,
+with which facts, and when an incident opens and closes. Pure: the application folds a service's events through
+:func:`decide` from a cursor, asks :func:`waiting` of each environment the new events touched, and :func:`refused`
+when a promotion is refused; the outbox keeps each (notification, receiver) once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import attrs
+
+from findly_infra.domain.events import (
+    AnalysisRecorded,
+    Event,
+    MetricReading,
+    RolledBack,
+    RolloutAborted,
+    RolloutPaused,
+    RolloutStarted,
+    RolloutSucceeded,
+    Verdict,
+)
+from findly_infra.domain.notation import MetricKind
+from findly_infra.domain.notifications import (
+    Notification,
+    NotificationKind,
+    NotificationSeverity,
+    PageAction,
+)
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.refusal import Refusal
+from findly_infra.domain.state import EnvironmentState, Phase
+from findly_infra.domain.strategy import metric_kind
+from findly_infra.domain.view import EnvironmentView, WaitKind
+
+__all__ = [
+    "WAITING_RULES",
+    "Incidents",
+    "RetrySchedule",
+    "decide",
+    "incident_key",
+    "notification_id",
+    "reading_text",
+    "refused",
+    "severity_of",
+    "shown_value",
+    "waiting",
+]
+
+
+def notification_id(*parts: object) -> str:
+    """A stable id of the decision *parts* name (service, stream position, kind…): the same decision, the same id."""
+    digest = hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()
+    return f"ntf_{digest[:28]}"
+
+
+def incident_key(service: str, environment: str, version: str) -> str:
+    """PagerDuty's ``dedup_key``: one incident per service, environment and version."""
+    return f"findly/{service}/{environment}/{version}"
+
+
+@attrs.frozen
+class Incidents:
+    """What the fold of a service's events keeps between sweeps: the incidents opened (a pause, a rollback) and not
+    yet resolved, as (environment, version)."""
+
+    open: frozenset[tuple[str, str]] = frozenset()
+
+    def to_text(self) -> str:
+        return json.dumps(sorted(list(pair) for pair in self.open))
+
+    @classmethod
+    def from_text(cls, text: str) -> Incidents:
+        loaded = json.loads(text or "[]")
+        return cls(frozenset((str(environment), str(version)) for environment, version in loaded))
+
+
+_SEVERITY = {
+    NotificationKind.ROLLOUT_STARTED: NotificationSeverity.INFO,
+    NotificationKind.AWAITING_APPROVAL: NotificationSeverity.WARNING,
+    NotificationKind.AWAITING_EVIDENCE: NotificationSeverity.WARNING,
+    NotificationKind.ROLLOUT_PAUSED: NotificationSeverity.CRITICAL,
+    NotificationKind.ROLLED_BACK: NotificationSeverity.CRITICAL,
+    NotificationKind.ROLLOUT_ABORTED: NotificationSeverity.WARNING,
+    NotificationKind.ROLLOUT_SUCCEEDED: NotificationSeverity.INFO,
+    NotificationKind.PROMOTION_REFUSED: NotificationSeverity.WARNING,
+}
+"""How urgent each kind is: a pause or a rollback needs someone now; a wait, an abort or a refusal soon; the rest
+is information."""
+
+_TRIGGERS = {"rollout_paused": NotificationKind.ROLLOUT_PAUSED, "rolled_back": NotificationKind.ROLLED_BACK}
+_OTHERS = {
+    "rollout_started": NotificationKind.ROLLOUT_STARTED,
+    "rollout_aborted": NotificationKind.ROLLOUT_ABORTED,
+    "rollout_succeeded": NotificationKind.ROLLOUT_SUCCEEDED,
+}
+
+
+def severity_of(kind: NotificationKind) -> NotificationSeverity:
+    return _SEVERITY[kind]
+
+
+def shown_value(metric: str, value: float | None) -> str:
+    """A reading as a person reads it: ``0.100%``, ``183ms``; ``-`` for no data (``None`` or NaN)."""
+    if value is None or math.isnan(value):
+        return "-"
+    if metric_kind(metric) is MetricKind.DURATION:
+        return f"{value * 1000:.0f}ms"
+    return f"{value:.3%}"
+
+
+def reading_text(reading: MetricReading) -> str:
+    """``error_rate 5.000% (threshold < 0.5%): fail`` — the value as a person reads it beside its threshold."""
+    shown = "no data" if math.isnan(reading.value) else shown_value(reading.metric, reading.value)
+    return f"{reading.metric} {shown} (threshold {reading.threshold}): {reading.verdict.value}"
+
+
+@attrs.frozen
+class _Context:
+    platform: Platform
+    service: str
+    rehearsal: bool
+
+
+def decide(
+    platform: Platform,
+    service: str,
+    events: Sequence[tuple[int, Event]],
+    incidents: Incidents,
+    *,
+    rehearsal: bool = False,
+) -> tuple[tuple[Notification, ...], Incidents]:
+    """The notifications *events* (each with its stream position) call for, and the incidents open after them.
+
+    A rollout that starts, succeeds, is aborted, pauses or rolls back is told; a pause or a rollback opens the
+    incident of its version (PagerDuty ``trigger``); the incident is resolved when that version succeeds there, a
+    person aborts it, or another version's rollout starts there (superseded) or succeeds there. Ids come from the
+    service, the position and the kind: deciding the same events again gives the same notifications. *rehearsal*:
+    the state keeps virtual time — every summary says so.
+    """
+    context = _Context(platform, service, rehearsal)
+    found: list[Notification] = []
+    open_ = set(incidents.open)
+    analyses: dict[str, AnalysisRecorded] = {}
+    for position, event in events:
+        if isinstance(event, AnalysisRecorded):
+            analyses[event.environment] = event
+            continue
+        kind = _TRIGGERS.get(event.type) or _OTHERS.get(event.type)
+        if kind is None:
+            continue
+        key = (event.environment, event.version)
+        resolved: list[tuple[str, str]] = []
+        if kind is NotificationKind.ROLLOUT_STARTED:
+            resolved = sorted(pair for pair in open_ if pair[0] == event.environment and pair != key)
+        elif kind is NotificationKind.ROLLOUT_SUCCEEDED:
+            resolved = sorted(pair for pair in open_ if pair[0] == event.environment)
+        elif kind is NotificationKind.ROLLOUT_ABORTED:
+            resolved = [key] if key in open_ else []
+        action: PageAction | None = None
+        if kind in _TRIGGERS.values():
+            action = PageAction.TRIGGER
+            open_.add(key)
+        elif key in resolved:
+            action = PageAction.RESOLVE
+        analysis = analyses.pop(event.environment, None)
+        found.append(_of_event(context, position=position, event=event, kind=kind, action=action, analysis=analysis))
+        for pair in resolved:
+            open_.discard(pair)
+            if pair != key:
+                found.append(_superseded(context, position, event, kind, pair[1]))
+    return tuple(found), Incidents(frozenset(open_))
+
+
+def _summary(context: _Context, text: str) -> str:
+    return f"[rehearsal, virtual time] {text}" if context.rehearsal else text
+
+
+def _of_event(
+    context: _Context,
+    *,
+    position: int,
+    event: Event,
+    kind: NotificationKind,
+    action: PageAction | None,
+    analysis: AnalysisRecorded | None,
+) -> Notification:
+    service, environment, version = context.service, event.environment, event.version
+    where = f"{service} {version} in {environment}"
+    details: list[tuple[str, str]] = [("service", service), ("environment", environment), ("version", version)]
+    command = f"findly-infra status {service} --env {environment}"
+    if isinstance(event, RolloutStarted):
+        summary = f"{where}: {event.strategy.value} rollout started by {event.actor}"
+        details += [("strategy", event.strategy.value), ("replacing", event.previous or "nothing (first release)")]
+        if event.stages:
+            details.append(("stages", " -> ".join(f"{weight}%" for weight, _ in event.stages)))
+        if event.budget_override:
+            details.append(("error budget overridden", event.reason))
+    elif isinstance(event, RolloutSucceeded):
+        summary = f"{where}: rollout succeeded, it serves all traffic"
+    elif isinstance(event, RolloutAborted):
+        summary = f"{where}: rollout aborted by {event.actor}: traffic is back on the previous version"
+    else:  # paused or rolled back: say on what, and what unblocks it
+        stopped = "paused" if kind is NotificationKind.ROLLOUT_PAUSED else "rolled back"
+        failing = [r for r in analysis.readings if r.verdict is not Verdict.PASS] if analysis else []
+        because = event.reason or ("by " + event.actor)
+        summary = f"{where}: {stopped} — {because}"
+        if failing:
+            summary += f": {reading_text(failing[0])} over the last {context.platform.prometheus.window.describe()}"
+        for reading in failing:
+            details.append(("criterion", reading_text(reading)))
+        if failing:
+            details.append(("window", context.platform.prometheus.window.describe()))
+        if isinstance(event, RolledBack):
+            details.append(("traffic back on", event.restored or "nothing (there was no previous version)"))
+            command = f"findly-infra history {service}; then a fixed version: findly-infra deploy {service} VERSION"
+        else:
+            command = f"findly-infra resume|abort|rollback {service} --env {environment}"
+    if event.reason and not isinstance(event, (RolloutPaused, RolledBack, RolloutStarted)):
+        details.append(("reason", event.reason))
+    details += [("by", event.actor), ("next", command)]
+    return Notification(
+        id=notification_id(service, position, kind.value),
+        kind=kind,
+        severity=_SEVERITY[kind],
+        service=service,
+        environment=environment,
+        version=version,
+        at=event.at,
+        summary=_summary(context, summary),
+        details=tuple(details),
+        incident_key=incident_key(service, environment, version),
+        action=action,
+    )
+
+
+def _superseded(context: _Context, position: int, event: Event, kind: NotificationKind, earlier: str) -> Notification:
+    """The resolve of *earlier*'s incident, which *event* (another version's start or success) ended."""
+    service, environment = context.service, event.environment
+    how = "started" if kind is NotificationKind.ROLLOUT_STARTED else "succeeded"
+    return Notification(
+        id=notification_id(service, position, kind.value, "resolves", earlier),
+        kind=kind,
+        severity=NotificationSeverity.INFO,
+        service=service,
+        environment=environment,
+        version=event.version,
+        at=event.at,
+        summary=_summary(
+            context,
+            f"{service} {event.version} {how} in {environment}: the incident of {earlier} there is over (superseded)",
+        ),
+        details=(("service", service), ("environment", environment), ("version", event.version), ("resolves", earlier)),
+        incident_key=incident_key(service, environment, earlier),
+        action=PageAction.RESOLVE,
+    )
+
+
+def waiting(
+    service: str, view: EnvironmentView, state: EnvironmentState, at: datetime, *, rehearsal: bool = False
+) -> Notification | None:
+    """What an environment waiting for an approval or for evidence tells the receivers: who may approve (and the
+    command), or which suite must pass — once per wait (the id is the wait's: its kind, version, step or suite, and
+    since when; approvals that arrive while a promotion still waits for others do not make it a new wait). ``None``
+    when it waits for neither (a pause is told by its event). *state* is the environment's state in the pipeline
+    the view was made of; *at* the time of the view."""
+    wait = view.waiting_for
+    if wait is None or wait.kind is WaitKind.PERSON or view.retired:
+        return None
+    rollout = view.rollout
+    needs = ", ".join(wait.needs)
+    if rollout is not None and (rollout.phase is Phase.AWAITING_APPROVAL or wait.kind is WaitKind.EVIDENCE):
+        version, since = rollout.version, rollout.started
+        step = rollout.waiting_for or "" if wait.kind is WaitKind.APPROVAL else needs
+    elif state.requested is not None:  # a promotion waiting for its approvals
+        version, since, step = state.requested.version, state.requested.at, "promotion"
+    else:
+        return None
+    kind = NotificationKind.AWAITING_APPROVAL if wait.kind is WaitKind.APPROVAL else NotificationKind.AWAITING_EVIDENCE
+    what = f"an approval from {needs}" if wait.kind is WaitKind.APPROVAL else f"a passed {needs}"
+    details: list[tuple[str, str]] = [("service", service), ("environment", view.environment), ("version", version)]
+    details.append(("approvers" if wait.kind is WaitKind.APPROVAL else "suite", needs))
+    if wait.kind is WaitKind.APPROVAL and step != "promotion":
+        details.append(("step", step))
+    if wait.deadline is not None:
+        details.append(("deadline", wait.deadline.isoformat()))
+    details.append(("to unblock", wait.message))
+    text = f"{service} {version} in {view.environment} waits for {what}"
+    return Notification(
+        id=notification_id(service, view.environment, kind.value, version, step, since.isoformat()),
+        kind=kind,
+        severity=_SEVERITY[kind],
+        service=service,
+        environment=view.environment,
+        version=version,
+        at=at,
+        summary=f"[rehearsal, virtual time] {text}" if rehearsal else text,
+        details=tuple(details),
+        incident_key=incident_key(service, view.environment, version),
+        action=None,
+    )
+
+
+def refused(
+    service: str,
+    environment: str,
+    version: str,
+    refusal: Refusal,
+    *,
+    stream_version: int,
+    at: datetime,
+    rehearsal: bool = False,
+) -> Notification | None:
+    """What a refused promotion tells the receivers: the rule and its sentence. The same refusal of the same
+    request on the same state (a retried CI step) has the same id. ``None`` for a refusal that only says approvals
+    are missing: the wait for them is told instead (:func:`waiting`)."""
+    if refusal.rule in WAITING_RULES:
+        return None
+    kind = NotificationKind.PROMOTION_REFUSED
+    text = f"{service} {version} may not enter {environment}: refused by {refusal.rule}: {refusal.message}"
+    return Notification(
+        id=notification_id(service, environment, version, kind.value, refusal.rule, stream_version),
+        kind=kind,
+        severity=_SEVERITY[kind],
+        service=service,
+        environment=environment,
+        version=version,
+        at=at,
+        summary=f"[rehearsal, virtual time] {text}" if rehearsal else text,
+        details=(
+            ("service", service),
+            ("environment", environment),
+            ("version", version),
+            ("rule", refusal.rule),
+            ("why", refusal.message),
+        ),
+        incident_key=incident_key(service, environment, version),
+        action=None,
+    )
+
+
+WAITING_RULES = frozenset({"approvals"})
+"""The rules whose refusal means "waiting for people", told as :func:`waiting` rather than as a refusal."""
+
+
+@attrs.frozen
+class RetrySchedule:
+    """When a delivery that failed is tried again, and when it is given up: exponential backoff from ``first`` doubling
+    up to ``cap``, with a jitter of ±``jitter`` derived from the delivery's key (so two deliveries that failed
+    together do not come back together, and the same failure always waits the same: no randomness here); never
+    sooner than the receiver's ``Retry-After``; given up after ``attempts`` attempts or once the next attempt would
+    come more than ``age`` after it was queued."""
+
+    first: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(hours=1)
+    attempts: int = 10
+    age: timedelta = timedelta(hours=24)
+    jitter: float = 0.2
+
+    def delay(self, key: str, attempt: int) -> timedelta:
+        """The wait after failed attempt number *attempt* (1: the first), before any ``Retry-After``."""
+        base: timedelta = min(self.cap, self.first * 2 ** min(attempt - 1, 32))
+        fraction = int(hashlib.sha256(f"{key}\x1f{attempt}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        spread: timedelta = base * (1 - self.jitter + 2 * self.jitter * fraction)
+        return spread
+
+    def next_attempt(
+        self, key: str, attempt: int, at: datetime, queued: datetime, retry_after: float | None = None
+    ) -> datetime | None:
+        """When to try again after failed attempt *attempt* made at *at* (``None``: give up)."""
+        if attempt >= self.attempts:
+            return None
+        wait = self.delay(key, attempt)
+        if retry_after is not None and retry_after > 0:
+            wait = max(wait, timedelta(seconds=retry_after))
+        when = at + wait
+        return None if when - queued > self.age else when

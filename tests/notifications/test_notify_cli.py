@@ -1,0 +1,240 @@
+"""End to end, through the command line and over HTTP to the receivers' stand-ins (``findly_infra.testing.receivers``,
+which check the real payload formats): a production canary that rolls back, one that pauses, one waiting for approval
+— each reaches the declared receivers exactly once, also when a receiver is down for a while (``notify deliver``
+delivers it later), and ``history`` shows each delivery. The release's exit code and ``--json`` never depend on them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from findly_infra.cli import main
+from findly_infra.testing.receivers import ReceiversStandIn
+
+pytest.importorskip("findly_infra.adapters.notifiers", reason="the receivers' adapters (adapters/notifiers.py)")
+pytest.importorskip("httpx", reason="the receivers' adapters send with httpx")
+
+PLATFORM = """
+environments:
+  staging:
+    deployment_trigger: "Merge to main branch"
+    tests: []
+    approval_required: false
+  production:
+    deployment_trigger: "Manual promotion from staging"
+    tests: []
+    approval_required: true
+    approvers: ["devops-team"]
+    deployment_strategy: "canary"
+    rollback_capability: "automatic"
+
+canary_strategy:
+  traffic_progression:
+    - {stage: "Initial", canary_weight: 5, duration: "10 minutes"}
+    - {stage: "Half", canary_weight: 50, duration: "10 minutes"}
+    - {stage: "Full", canary_weight: 100, duration: "stable"}
+  success_criteria:
+    error_rate: "< 0.5%"
+    latency_p95: "< 1.5 seconds"
+  failure_handling:
+    automatic_rollback: true
+    rollback_threshold: "2 failed criteria"
+    notification_channels: ["slack", "pagerduty"]
+
+approver_groups:
+  devops-team: [alice, bob]
+
+services:
+  fn-posts: {image: "gcr.io/findly-now/fn-posts"}
+
+notifications:
+  receivers:
+    slack: {type: slack, url: {env: SLACK_WEBHOOK_URL}}
+    pagerduty: {type: pagerduty, url: {env: PAGERDUTY_EVENTS_URL}, routing_key: {env: PAGERDUTY_ROUTING_KEY}}
+    audit: {type: webhook, url: {env: WEBHOOK_URL}, signing_secret: {env: WEBHOOK_SECRET}}
+  routes:
+    - {environments: [production], severity: critical, receivers: [pagerduty]}
+    - {severity: warning, receivers: [slack]}
+    - {receivers: [audit]}
+"""
+PAST = "2026-01-05T09:00:00Z"
+
+
+@pytest.fixture
+def receivers() -> Iterator[ReceiversStandIn]:
+    with ReceiversStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def env(tmp_path: Path, receivers: ReceiversStandIn) -> dict[str, str]:
+    config = tmp_path / "findly.yaml"
+    config.write_text(PLATFORM)
+    return {
+        "FINDLY_CONFIG": str(config),
+        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        "FINDLY_ACTOR": "erin",
+        "FINDLY_NOW": PAST,
+        "GITHUB_ACTIONS": "",
+        "SLACK_WEBHOOK_URL": receivers.slack_url,
+        "PAGERDUTY_EVENTS_URL": receivers.pagerduty_url,
+        "PAGERDUTY_ROUTING_KEY": receivers.routing_key,
+        "WEBHOOK_URL": receivers.webhook_url,
+        "WEBHOOK_SECRET": receivers.webhook_secret,
+    }
+
+
+def cli(env: dict[str, str], *args: str) -> tuple[int, dict[str, object]]:
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, env):
+        code = main(["--json", *args], out=out)
+    document = json.loads(out.getvalue())
+    assert code != 1, document
+    return code, document
+
+
+def to_production(env: dict[str, str], version: str = "2.0.0") -> None:
+    """1.0.0 serves production; *version* is approved for it."""
+    for release in ("1.0.0", version):
+        assert cli(env, "deploy", "fn-posts", release, "--env", "staging")[0] == 0
+        assert cli(env, "rollout", "fn-posts", "--env", "staging", "--watch")[0] == 0
+        code, _ = cli(env, "promote", "fn-posts", release, "--to", "production")
+        assert code in (3, 6)  # waits for an approval
+        assert cli({**env, "FINDLY_ACTOR": "alice"}, "approve", "fn-posts", release, "--env", "production")[0] == 0
+        if release == "1.0.0":
+            assert cli(env, "promote", "fn-posts", release, "--to", "production")[0] == 0
+            assert cli(env, "rollout", "fn-posts", "--env", "production", "--watch")[0] == 0
+
+
+def test_a_production_rollback_pages_once_even_through_an_outage(
+    env: dict[str, str], receivers: ReceiversStandIn
+) -> None:
+    to_production(env)
+    receivers.pagerduty.down(requests=1)  # PagerDuty is down when the rollback happens
+    assert cli(env, "promote", "fn-posts", "2.0.0", "--to", "production")[0] == 0
+    code, document = cli(
+        {**env, "FINDLY_SCENARIO": "error-spike"}, "rollout", "fn-posts", "--env", "production", "--watch"
+    )
+    assert (code, document["phase"]) == (4, "rolled_back")  # the release's own verdict, whatever the receivers said
+    assert receivers.pagerduty.incident("findly/fn-posts/production/2.0.0") is None  # it was down
+    code, document = cli(env, "notify", "deliver")  # the scheduled job, before the next attempt is due
+    assert code == 0, document  # nothing due was left undelivered: the page waits for its next attempt
+    code, document = cli(env, "notify", "deliver", "--all")  # a person, once PagerDuty is back
+    assert code == 0, document
+    incident = receivers.pagerduty.incident("findly/fn-posts/production/2.0.0")
+    assert incident is not None
+    assert incident.open
+    triggers = [r for r in receivers.pagerduty.requests if r.status == 202]
+    assert len(triggers) == 1  # exactly once
+    summary = json.loads(triggers[0].body)["payload"]["summary"]
+    assert "rolled back" in summary
+    assert "error_rate" in summary
+    texts = [" ".join(m.texts()) for m in receivers.slack.messages]
+    assert sum("rolled back" in text for text in texts) == 1
+    assert len(receivers.webhook.messages) == len({m.id for m in receivers.webhook.messages})  # once each
+    code, document = cli(env, "notify", "deliver")
+    assert code == 0
+    assert len([r for r in receivers.pagerduty.requests if r.status == 202]) == 1  # nothing sent twice
+    history = cli(env, "history", "fn-posts")[1]
+    shown = {(d["receiver"], d["notification"]["kind"], d["state"]) for d in history["notifications"]}  # type: ignore[index, union-attr]
+    assert ("pagerduty", "rolled_back", "delivered") in shown
+    assert ("slack", "rolled_back", "delivered") in shown
+
+
+def test_a_production_pause_pages_and_a_later_success_resolves_it(
+    env: dict[str, str], receivers: ReceiversStandIn
+) -> None:
+    to_production(env)
+    assert cli(env, "promote", "fn-posts", "2.0.0", "--to", "production")[0] == 0
+    code, document = cli(
+        {**env, "FINDLY_SCENARIO": "no-traffic"}, "rollout", "fn-posts", "--env", "production", "--watch"
+    )
+    assert (code, document["phase"]) == (6, "paused")
+    incident = receivers.pagerduty.incident("findly/fn-posts/production/2.0.0")
+    assert incident is not None
+    assert incident.open
+    assert cli(env, "resume", "fn-posts", "--env", "production")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "production", "--watch")[0] == 0
+    incident = receivers.pagerduty.incident("findly/fn-posts/production/2.0.0")
+    assert incident is not None
+    assert not incident.open  # resolved by the version's success
+
+
+def test_waiting_for_approval_reaches_slack_once_while_slack_is_down_for_a_while(
+    env: dict[str, str], receivers: ReceiversStandIn
+) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "staging", "--watch")[0] == 0
+    receivers.slack.down(requests=50)
+    code, document = cli(env, "promote", "fn-posts", "1.0.0", "--to", "production")
+    assert code in (3, 6), document  # the release's answer, not the receivers'
+    assert cli(env, "notify", "deliver")[0] == 0  # tried as the command ended: nothing is due again yet
+    code, document = cli(env, "notify", "deliver", "--all")
+    assert code == 5  # a receiver could not be reached: said, with the next attempt
+    assert "slack" in document["error"]["message"]  # type: ignore[index]
+    assert "next attempt at" in document["error"]["message"]  # type: ignore[index]
+    receivers.slack.restore()
+    code, document = cli(env, "notify", "deliver", "--all")  # what waits for its next attempt, too
+    assert code == 0, document
+    waits = [m for m in receivers.slack.messages if "approval" in " ".join(m.texts())]
+    assert len(waits) == 1
+    assert "findly-infra approve fn-posts 1.0.0 --env production" in " ".join(waits[0].texts())
+    assert receivers.pagerduty.requests == []  # a wait pages no one
+    status = cli(env, "notify", "status")[1]
+    slack = next(r for r in status["receivers"] if r["receiver"] == "slack")  # type: ignore[union-attr, index]
+    assert slack["pending"] == 0
+    assert slack["delivered"] >= 1
+
+
+def test_the_step_summary_lists_the_deliveries(
+    env: dict[str, str], receivers: ReceiversStandIn, tmp_path: Path
+) -> None:
+    summary = tmp_path / "summary.md"
+    github = {
+        **env,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(tmp_path / "o"),
+    }
+    receivers.slack.down(requests=5)
+    assert cli(github, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    assert cli(github, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[0] in (0, 6)
+    text = summary.read_text()
+    assert "#### Notifications" in text
+    assert "| audit | 1 | 0 | 0 |" in text
+    assert "| slack | 0 | 0 | 1 |" in text  # the pause: Slack is down, it waits for its next attempt
+    assert receivers.slack_url not in text
+
+
+def test_notify_test_and_secrets_never_shown(env: dict[str, str], receivers: ReceiversStandIn) -> None:
+    code, document = cli(env, "notify", "test", "audit")
+    assert code == 0, document
+    assert len(receivers.webhook.messages) == 1
+    code, document = cli({**env, "WEBHOOK_URL": ""}, "notify", "test", "audit")
+    assert code == 5
+    assert "$WEBHOOK_URL is not set" in document["error"]["message"]  # type: ignore[index]
+    code, document = cli(env, "notify", "test", "nobody")
+    assert code == 2
+    everything = json.dumps(cli(env, "notify", "list")[1]) + json.dumps(cli(env, "notify", "status")[1])
+    for secret in (receivers.slack_url, receivers.routing_key, receivers.webhook_secret):
+        assert secret not in everything
+
+
+def test_an_imported_past_is_not_told_again(env: dict[str, str], receivers: ReceiversStandIn, tmp_path: Path) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    told = len(receivers.webhook.messages)
+    assert told == 1  # rollout_started, to audit
+    assert cli(env, "state", "export", "--output", str(tmp_path / "export.jsonl"))[0] == 0
+    moved = {**env, "FINDLY_STATE": str(tmp_path / "moved.sqlite3")}
+    assert cli(moved, "state", "import", str(tmp_path / "export.jsonl"))[0] == 0
+    assert cli(moved, "notify", "deliver")[0] == 0
+    assert len(receivers.webhook.requests) == told  # the imported past: not sent again (not even deduplicated)
+    assert cli(moved, "rollback", "fn-posts", "--env", "staging", "--reason", "moved")[0] == 0
+    assert len(receivers.webhook.requests) == told + 1  # what happens after the move is told

@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from findly_infra import load_platform
+from findly_infra.domain.checks import check_platform
 from findly_infra.domain.notation import Duration
+from findly_infra.domain.notifications import NotificationSettings, Receiver, ReceiverType, SecretSource
 from findly_infra.domain.operations import AlertGroup, AlertRule
-from findly_infra.domain.platform import Platform
+from findly_infra.domain.platform import Platform, Severity
 from findly_infra.render import render_platform, write_tree
 from findly_infra.render.alertmanager import SECRET_FOLDER, alertmanager_config, receiver, timings
 from tests.conftest import ALERTMANAGER_INSTALL, EXAMPLE, require_tool
@@ -98,10 +101,63 @@ def test_no_secret_is_rendered_each_receiver_reads_its_own_from_the_mounted_secr
     configs = [c for item in config["receivers"] for kind, items in item.items() if kind != "name" for c in items]
     fields = {key for c in configs for key in c}
     assert not {"routing_key", "service_key", "api_url", "url"} & fields
-    assert receiver("audit") == {
+    assert receiver("audit", _declared(load_platform(EXAMPLE)).notifications) == {
         "name": "audit",
         "webhook_configs": [{"url_file": f"{SECRET_FOLDER}/audit-url", "send_resolved": True}],
     }
+
+
+def _declared(platform: Platform) -> Platform:
+    """*platform* with a webhook receiver ``audit`` and a PagerDuty receiver ``oncall`` declared in notifications."""
+    receivers = (
+        Receiver(
+            "audit",
+            ReceiverType.WEBHOOK,
+            url=SecretSource("env", "AUDIT_URL"),
+            signing_secret=SecretSource("env", "AUDIT_KEY"),
+        ),
+        Receiver("oncall", ReceiverType.PAGERDUTY, routing_key=SecretSource("secret", "oncall-key")),
+    )
+    return attrs.evolve(platform, notifications=NotificationSettings(receivers=receivers))
+
+
+def test_a_receiver_declared_in_notifications_is_rendered_as_its_type(tmp_path: Path) -> None:
+    rules = (
+        AlertRule("Audited", "up == 0", "info", notification="audit"),
+        AlertRule("Paged", "up == 0", "critical", notification="oncall"),
+    )
+    platform = _declared(attrs.evolve(load_platform(EXAMPLE), alerting_rules=(AlertGroup("own", rules),)))
+    assert not [f for f in check_platform(platform) if f.rule == "alert-receivers"]
+    receivers = {item["name"]: item for item in alertmanager_config(platform)["receivers"]}
+    assert receivers["audit"]["webhook_configs"] == [{"url_file": f"{SECRET_FOLDER}/audit-url", "send_resolved": True}]
+    (oncall,) = receivers["oncall"]["pagerduty_configs"]
+    assert oncall["routing_key_file"] == f"{SECRET_FOLDER}/oncall-routing-key"
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(
+        yaml.safe_dump(alertmanager_config(attrs.evolve(platform, alerting_rules=(AlertGroup("own", rules[1:]),))))
+    )
+    checked = check_config(path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert routed(path, {"alertname": "Paged", "severity": "critical", "notification": "oncall"}) == "oncall"
+
+
+@pytest.mark.parametrize("name", ["email", "teams"])
+def test_validate_refuses_a_notification_alertmanager_has_no_receiver_for(name: str) -> None:
+    example = load_platform(EXAMPLE)
+    (group, *others) = example.alerting_rules
+    first = attrs.evolve(group.rules[0], notification=name)
+    platform = attrs.evolve(example, alerting_rules=(attrs.evolve(group, rules=(first, *group.rules[1:])), *others))
+    (finding,) = [f for f in check_platform(platform) if f.rule == "alert-receivers"]
+    assert finding.severity is Severity.ERROR
+    assert finding.path == ("alerting_rules", group.name, 0, "notification")
+    assert repr(name) in finding.message
+    assert "slack or pagerduty" in finding.message
+    assert "notifications.receivers" in finding.message
+    assert "0.26" in finding.message
+    if name == "email":
+        assert "email receiver is not rendered" in finding.message
+    # the seed's own file names slack and pagerduty (its notification_channels' email is no rule's notification:)
+    assert not [f for f in check_platform(example) if f.rule == "alert-receivers"]
 
 
 def _amtool_version() -> tuple[int, ...]:
@@ -114,7 +170,7 @@ def test_a_webhook_receiver_reads_its_url_from_a_file_which_needs_alertmanager_0
     """Any other notification name is a webhook in Alertmanager's format; its url_file came in v0.26.0
     (config/notifiers.go): an older amtool refuses the field, as the docs say."""
     rules = (AlertRule("AuditTrail", "up == 0", "info", notification="audit"),)
-    platform = attrs.evolve(load_platform(EXAMPLE), alerting_rules=(AlertGroup("audit", rules),))
+    platform = _declared(attrs.evolve(load_platform(EXAMPLE), alerting_rules=(AlertGroup("audit", rules),)))
     path = tmp_path / "alertmanager.yaml"
     path.write_text(render_platform(platform)[CONFIG])
     checked = check_config(path)

@@ -16,9 +16,11 @@ from collections import Counter
 from typing import Any
 
 from findly_infra.domain.notation import Duration
+from findly_infra.domain.notifications import NotificationSettings
 from findly_infra.domain.platform import Platform
 
 __all__ = [
+    "ALERTMANAGER_TYPES",
     "BURN_ALERT",
     "CORRECTED_BY",
     "CORRECTS",
@@ -29,6 +31,7 @@ __all__ = [
     "SECRET_FOLDER",
     "alertmanager_config",
     "receiver",
+    "receiver_type",
     "secret_keys",
     "timings",
 ]
@@ -63,6 +66,7 @@ https://developer.pagerduty.com/docs/events-api-v2/trigger-events/ ("severity": 
 _LEVELS = {"critical": ["critical", "page"], "warning": ["ticket", "warning"]}
 """A critical alert (or an SLO page) for a service inhibits its warnings (and SLO tickets)."""
 _DEFAULT = "default"
+_NO_RECEIVERS = NotificationSettings()
 
 
 def timings(alert_latency: Duration) -> tuple[Duration, Duration]:
@@ -79,29 +83,45 @@ def timings(alert_latency: Duration) -> tuple[Duration, Duration]:
     )
 
 
-def _kind(name: str) -> str:
-    return name if name in {"slack", "pagerduty"} else "webhook"
+ALERTMANAGER_TYPES = ("slack", "pagerduty", "webhook")
+"""The receiver types rendered: a Slack incoming webhook, PagerDuty's Events API v2, Alertmanager's own webhook."""
 
 
-def secret_keys(name: str) -> dict[str, str]:
+def receiver_type(name: str, notifications: NotificationSettings = _NO_RECEIVERS) -> str | None:
+    """The type of the receiver *name*: the one ``notifications.receivers`` declares for it, else ``slack`` or
+    ``pagerduty`` by the name itself (the seed's ``notification:`` fields); ``None`` for any other name —
+    ``validate`` refuses it (rule ``alert-receivers``)."""
+    declared = notifications.receiver(name)
+    if declared is not None:
+        return declared.type.value
+    return name if name in {"slack", "pagerduty"} else None
+
+
+def _kind(name: str, notifications: NotificationSettings) -> str:
+    # an unknown name renders as a webhook only for a platform ``validate`` has not passed (render refuses it)
+    return receiver_type(name, notifications) or "webhook"
+
+
+def secret_keys(name: str, notifications: NotificationSettings = _NO_RECEIVERS) -> dict[str, str]:
     """The keys of :data:`SECRET` the receiver *name* reads, each with what it holds."""
-    kind = _kind(name)
+    kind = _kind(name, notifications)
     if kind == "slack":
-        return {"slack-api-url": "the Slack incoming webhook's URL (https://hooks.slack.com/services/…)"}
+        return {f"{name}-api-url": "the Slack incoming webhook's URL (https://hooks.slack.com/services/…)"}
     if kind == "pagerduty":
-        return {"pagerduty-routing-key": "the PagerDuty Events API v2 integration (routing) key"}
+        return {f"{name}-routing-key": "the PagerDuty Events API v2 integration (routing) key"}
     return {f"{name}-url": f"the URL the {name} webhook receives Alertmanager's notifications at"}
 
 
-def receiver(name: str) -> dict[str, Any]:
+def receiver(name: str, notifications: NotificationSettings = _NO_RECEIVERS) -> dict[str, Any]:
     """The receiver *name* as Alertmanager configures it, its secrets read from files of :data:`SECRET`.
 
-    The one place that maps a receiver's name to its configuration: ``slack`` and ``pagerduty`` by their names (as
-    the seed's ``notification:`` fields and ``monitoring_stack.visualization.notification_channels`` write them),
-    any other name to a webhook in Alertmanager's own format."""
-    (key,) = secret_keys(name)
+    The one place that maps a receiver's name to its configuration: by its type in the platform file's
+    ``notifications.receivers`` where it is declared there, else ``slack`` and ``pagerduty`` by their names (as
+    the seed's ``notification:`` fields write them); a ``webhook`` receiver gets Alertmanager's own webhook format
+    (not the signed body findly-infra's own notifications send)."""
+    (key,) = secret_keys(name, notifications)
     path = f"{SECRET_FOLDER}/{key}"
-    kind = _kind(name)
+    kind = _kind(name, notifications)
     if kind == "slack":
         return {"name": name, "slack_configs": [{"api_url_file": path, "send_resolved": True}]}
     if kind == "pagerduty":
@@ -173,7 +193,7 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
             "routes": routes,
         },
         # with no receiver named anywhere, one that sends nothing (Alertmanager needs a root receiver)
-        "receivers": [receiver(name) for name in named] if named else [{"name": _DEFAULT}],
+        "receivers": [receiver(name, platform.notifications) for name in named] if named else [{"name": _DEFAULT}],
     }
     if rules and metrics.service_label:
         config["inhibit_rules"] = [

@@ -20,8 +20,9 @@ from tests.conftest import EXAMPLE, PROMETHEUS_INSTALL, require_tool
 MINUTES = 40
 LABELS = 'service="fn-notifications",environment="production"'
 SERVICE = {"service": "fn-notifications", "environment": "production"}
-PAGING = ["HighErrorRate", "HighErrorRateRatio", "SLOErrorBudgetBurn", "ServiceDown"]
-"""Every rendered alert that pages (routed to PagerDuty), as ``_paging`` finds them in the rendered files."""
+PAGING = ["HighErrorRateRatio", "SLOErrorBudgetBurn", "ServiceDown"]
+"""Every rendered alert that pages (routed to PagerDuty), as ``_paging`` finds them in the rendered files (the seed's
+``HighErrorRate`` no more: its corrected form pages in its place)."""
 
 
 def _counter(per_minute: float, extra: dict[int, float] | None = None) -> str:
@@ -128,7 +129,9 @@ def test_an_outage_of_a_quiet_service_still_pages(tmp_path: Path) -> None:
     series = _requests(
         _counter(2, dict.fromkeys(range(10, MINUTES + 1), -2)), _counter(0, dict.fromkeys(range(10, MINUTES + 1), 2))
     )
-    expected = [{"exp_labels": {**SERVICE, "severity": "critical", "notification": "pagerduty"}}]
+    expected = [
+        {"exp_labels": {**SERVICE, "severity": "critical", "notification": "pagerduty", "corrects": "HighErrorRate"}}
+    ]
     burns = [
         {"exp_labels": {**SERVICE, "severity": severity, "slo": slo}}
         for slo in ("availability", "error_rate")
@@ -153,5 +156,39 @@ def test_two_slow_requests_of_a_quiet_service_page_no_one(tmp_path: Path) -> Non
 def test_a_slowdown_with_traffic_still_pages(tmp_path: Path) -> None:
     # sixty requests a minute; from minute 10 every one takes 2 s
     series = _latency(_counter(60, dict.fromkeys(range(10, MINUTES + 1), -60)), _counter(60))
-    expected = [{"exp_labels": {**SERVICE, "severity": "warning", "notification": "slack"}}]
+    expected = [{"exp_labels": {**SERVICE, "severity": "warning", "notification": "slack", "corrects": "HighLatency"}}]
     _run(tmp_path, series, [("9m", "HighLatencyAggregated", []), ("22m", "HighLatencyAggregated", expected)])
+
+
+def test_memory_from_the_real_cadvisor_is_told_per_service(tmp_path: Path) -> None:
+    # the kubelet's cAdvisor names namespace, pod and container (and id, image, name), no service: kube-state-metrics'
+    # kube_pod_labels gives the pod's labels as label_<name>; the pod's own cgroup (container "") is left out
+    pod = {"namespace": "findly-now-production", "pod": "fn-posts-7d9f8-x2x4q"}
+    where = ",".join(f'{k}="{v}"' for k, v in pod.items())
+    container = {"container": "fn-posts", "id": "/kubepods/pod1/c1", "image": "fn-posts:1", "name": "k8s_fn-posts"}
+    own = ",".join(f'{k}="{v}"' for k, v in container.items())
+    cgroup = 'container="",id="/kubepods/pod1",image="",name=""'
+    series = [
+        {"series": f"container_memory_usage_bytes{{{own},{where}}}", "values": f"900000000x{MINUTES}"},
+        {"series": f"container_spec_memory_limit_bytes{{{own},{where}}}", "values": f"1000000000x{MINUTES}"},
+        {"series": f"container_memory_usage_bytes{{{cgroup},{where}}}", "values": f"910000000x{MINUTES}"},
+        {"series": f"container_spec_memory_limit_bytes{{{cgroup},{where}}}", "values": f"1000000000x{MINUTES}"},
+        {
+            "series": f'kube_pod_labels{{{where},uid="u1",label_service="fn-posts",label_environment="production"}}',
+            "values": f"1x{MINUTES}",
+        },
+    ]
+    labels = {
+        **pod,
+        **container,
+        "service": "fn-posts",
+        "environment": "production",
+        "severity": "warning",
+        "notification": "slack",
+        "corrects": "HighMemoryUsage",
+    }
+    _run(
+        tmp_path,
+        series,
+        [("9m", "HighMemoryUsagePerService", []), ("12m", "HighMemoryUsagePerService", [{"exp_labels": labels}])],
+    )

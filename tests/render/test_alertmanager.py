@@ -183,10 +183,16 @@ def test_a_webhook_receiver_reads_its_url_from_a_file_which_needs_alertmanager_0
 
 
 def test_warnings_are_inhibited_by_a_critical_of_the_same_service_and_environment() -> None:
-    rule, slo = alertmanager_config(load_platform(EXAMPLE))["inhibit_rules"]
+    rule, slo, *corrections = alertmanager_config(load_platform(EXAMPLE))["inhibit_rules"]
     assert rule["equal"] == slo["equal"] == ["service", "environment"]
     assert 'service=~".+"' in rule["source_matchers"]
     assert 'service=~".+"' in slo["source_matchers"]
+    # each corrected form holds back its original for the same series: the service's, or (cAdvisor's) the pod's
+    assert {(c["source_matchers"][0], c["target_matchers"][0], tuple(c["equal"])) for c in corrections} == {
+        ('alertname="HighErrorRateRatio"', 'alertname="HighErrorRate"', ("service", "environment")),
+        ('alertname="HighLatencyAggregated"', 'alertname="HighLatency"', ("service", "environment")),
+        ('alertname="HighMemoryUsagePerService"', 'alertname="HighMemoryUsage"', ("namespace", "pod")),
+    }
 
 
 def test_evaluation_and_group_wait_stay_within_the_alert_latency_target() -> None:

@@ -213,7 +213,18 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
                     f'{metrics.service_label}=~".+"',
                 ],
                 "target_matchers": [f'{CORRECTS}=~".+"'],
-                "equal": labels,
+                "equal": list(labels),
             },
         ]
+    # a corrected form firing holds back its original for the same series: it tells the same thing, better
+    from findly_infra.render.rules import corrected_pairs  # (render/rules.py imports this module's names)
+
+    for original, fixed, equal in corrected_pairs(platform):
+        config.setdefault("inhibit_rules", []).append(
+            {
+                "source_matchers": [_matcher("alertname", [fixed])],
+                "target_matchers": [_matcher("alertname", [original])],
+                "equal": equal,
+            }
+        )
     return config

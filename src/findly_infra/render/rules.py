@@ -29,6 +29,7 @@ __all__ = [
     "BurnTier",
     "alert_rule_groups",
     "burn_tiers",
+    "corrected_pairs",
     "le_matcher",
     "prometheus_duration",
     "prometheus_rule",
@@ -267,7 +268,66 @@ def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | N
             "form sums the buckets by le and service first, giving the quantile of each service, once the "
             f"quantile's tail holds at least {MIN_BAD_EVENTS} requests in the window.",
         )
+    if (ratio := _CONTAINER_RATIO.match(expression)) is not None:
+        return _per_service(rule, ratio, metrics)
     return None
+
+
+_CONTAINER_RATIO = re.compile(
+    r"^\s*(?P<usage>container_\w+)\s*(?:\{(?P<labels>[^}]*)\})?\s*/\s*(?P<limit>container_spec_\w+)\s*"
+    r"(?:\{(?P<limit_labels>[^}]*)\})?\s*(?P<op>>=?)\s*(?P<value>[\d.]+)\s*$"
+)
+"""A ratio of two cAdvisor series (the seed's ``container_memory_usage_bytes / container_spec_memory_limit_bytes``)."""
+
+
+def _per_service(rule: AlertRule, match: re.Match[str], metrics: MetricNames) -> tuple[str, str, str]:
+    """The ratio per container, with its pod's service and environment from kube-state-metrics' ``kube_pod_labels``.
+
+    The kubelet's cAdvisor series carry ``namespace``, ``pod``, ``container``, ``id``, ``image`` and ``name``, no pod
+    label (kubernetes/kubernetes#79702); kube-state-metrics exposes a pod's Kubernetes labels on ``kube_pod_labels``
+    as ``label_<label>`` (its docs/pod-metrics.md; from v2.0 only those its ``--metric-labels-allowlist`` names).
+    The rendered pods carry the ``metrics`` section's service and environment labels (``render/manifests.py``)."""
+    container = metrics.container_label
+    # the pod's own cgroup (container "") and its pause container ("POD") are not a container of the service; a
+    # limit of 0 (no limit, as some runtimes report it) would make a ratio of +Inf
+    own = f'{container}!~"|POD"'
+
+    def selector(labels: str | None) -> str:
+        return "{" + ",".join(part for part in ((labels or "").strip(" ,"), own) if part) + "}"
+
+    wanted = [label for label in (metrics.service_label, metrics.environment_label) if label]
+    pods = f"max by (namespace, pod, {', '.join(f'label_{label}' for label in wanted)}) ({metrics.pod_labels})"
+    for label in wanted:
+        pods = f'label_replace({pods}, "{label}", "$1", "label_{label}", "(.+)")'
+    ratio = f"{match['usage']}{selector(match['labels'])} / ({match['limit']}{selector(match['limit_labels'])} > 0)"
+    expression = (
+        f"(({ratio}) {match['op']} {match['value']}) * on (namespace, pod) group_left ({', '.join(wanted)}) {pods}"
+    )
+    return (
+        f"{rule.alert}PerService",
+        expression,
+        "The kubelet's cAdvisor series name their namespace, pod and container, not the service or environment: "
+        "the original's alerts carry neither, so they fall in one Alertmanager group and no page of the service "
+        "inhibits them. This form takes both from the pod's labels (kube-state-metrics' kube_pod_labels, which "
+        f"must be allowed to export them: --metric-labels-allowlist=pods=[{','.join(wanted)}]), and leaves out "
+        "the pod's own cgroup, its pause container and containers without a limit.",
+    )
+
+
+def corrected_pairs(platform: Platform) -> list[tuple[str, str, list[str]]]:
+    """``(original, corrected, labels)`` for each of the file's alerts that has a corrected form, with the labels
+    both carry for the same series (what Alertmanager's inhibit rule compares: ``equal``)."""
+    metrics = platform.metrics
+    pairs = []
+    for group in platform.alerting_rules:
+        for rule in group.rules:
+            fix = corrected(rule, metrics)
+            if fix is not None:
+                per_container = fix[0] == f"{rule.alert}PerService"
+                # a pod's container alerting holds back the original's alerts of that pod (its cgroup's too)
+                labels = ["namespace", "pod"] if per_container else _by(metrics).split(", ")
+                pairs.append((rule.alert, fix[0], labels))
+    return pairs
 
 
 def alert_rule_groups(platform: Platform) -> list[dict[str, Any]]:

@@ -1,13 +1,17 @@
 """An Alertmanager configuration from the platform file: the rendered alert rules page someone.
 
-Routes follow each rule's ``notification:`` (the seed: ``pagerduty`` on critical alerts, ``slack`` on warnings) to
-a receiver of the same name, then its ``severity`` for rules that name no receiver (the SLO burn alerts' ``page`` and
-``ticket``). Pure and deterministic; see ``docs/alerting.md`` ("Pages from the alert rules") for the reasoning.
+Routes send a file's alert that has a corrected form (label ``corrected_by``) to the warnings' receiver, then follow
+each rule's ``notification:`` (the seed: ``pagerduty`` on critical alerts, ``slack`` on warnings) to a receiver of the
+same name, typed as ``notifications.receivers`` declares it (else ``slack``/``pagerduty`` by name), then its
+``severity`` for rules that name no receiver (the SLO burn alerts' ``page`` and ``ticket``). Inhibit rules hold back
+what would page twice for one outage. Pure and deterministic; see ``docs/alerting.md`` ("Pages from the alert rules")
+for the reasoning.
 
 No secret is written: each receiver reads its URL or key from a file (``api_url_file``, ``routing_key_file``,
 ``url_file``) mounted from the Kubernetes Secret :data:`SECRET`. ``routing_key_file`` needs Alertmanager 0.25
 (``config/notifiers.go`` at tag v0.25.0 is the first to have it; ``api_url_file`` is there from v0.22.0), and a
 webhook's ``url_file`` needs 0.26 (first at v0.26.0) — so the seed's receivers need 0.25, a webhook receiver 0.26.
+``validate`` refuses a ``notification:`` that is none of these (rule ``alert-receivers``).
 """
 
 from __future__ import annotations

@@ -222,10 +222,12 @@ _UNSUMMED_QUANTILE = re.compile(
 
 MIN_BAD_EVENTS = 5
 """A corrected alert pages only on the evidence of at least this many bad requests in its window: 5 failed requests
-for an error share, 5 requests in a quantile's tail (``5 / (1 - q)`` requests: 100 for a p95). On a quiet service one
-stray error (or slow request) is a large share of a few requests and held for minutes by the rate window: over a
-quiet week of data (``benchmarks/alerting.py``) the shares alone paged six times, with this condition none; an
-outage of a service with any traffic still pages (``tests/alerting/test_quiet.py``)."""
+for an error share; for a quantile, ``5 / (1 - q)`` requests in the window (100 for a p95, counted by the ``le="+Inf"``
+bucket), so that about 5 of them are in its tail. On a quiet service one stray error (or slow request) is a large
+share of a few requests and held for minutes by the rate window: over a quiet week of data
+(``benchmarks/alerting.py``) the shares alone paged six times, with this condition none; an outage of a service with
+any traffic still pages (``tests/alerting/test_quiet.py``). The SLO burn tiers need as many bad requests in their
+long window."""
 
 _RATE = re.compile(r"rate\s*\(\s*(?P<metric>[a-zA-Z_:][\w:]*)\s*(?:\{(?P<labels>[^}]*)\})?\s*\[(?P<window>\w+)\]\s*\)")
 
@@ -248,8 +250,9 @@ def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | N
             f"{errors} / ({total} > 0) {match['op']} {match['limit']} and {evidence} >= {MIN_BAD_EVENTS}",
             "The original compares an absolute rate of 5xx responses per second with a number, so it depends on "
             "traffic: a busy service pages on a tiny share of errors and a quiet one never does. This form "
-            f"compares the share of 5xx responses per service, once at least {MIN_BAD_EVENTS} requests failed in "
-            "the window (one stray error of a quiet service's few requests is no outage).",
+            "compares the share of 5xx responses per service and environment, once at least "
+            f"{MIN_BAD_EVENTS} requests failed in the window (one stray error of a quiet service's few requests is no "
+            "outage).",
         )
     if (found := _UNSUMMED_QUANTILE.search(expression)) and "by (le" not in expression.replace("by(le", "by (le"):
         fixed = _UNSUMMED_QUANTILE.sub(
@@ -265,8 +268,8 @@ def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | N
             f"{rule.alert}Aggregated",
             fixed,
             "The original takes a quantile of each series' rate separately (one per pod and label set); this "
-            "form sums the buckets by le and service first, giving the quantile of each service, once the "
-            f"quantile's tail holds at least {MIN_BAD_EVENTS} requests in the window.",
+            "form sums the buckets by le, service and environment first, giving the quantile of each service, once "
+            f"the window holds at least {MIN_BAD_EVENTS} / (1 - q) requests (about {MIN_BAD_EVENTS} in its tail).",
         )
     if (ratio := _CONTAINER_RATIO.match(expression)) is not None:
         return _per_service(rule, ratio, metrics)

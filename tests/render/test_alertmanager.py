@@ -247,3 +247,14 @@ def test_amtool_accepts_and_routes_the_configuration_of_any_alert_section(
                 assert rule.notification in names
                 labels = {"alertname": rule.alert, "severity": rule.severity, "notification": rule.notification}
                 assert routed(path, labels) == rule.notification
+
+
+def test_every_rule_group_is_evaluated_at_the_alerts_interval() -> None:
+    """Without ``interval`` an SLO group ran at the Prometheus Operator's evaluationInterval (30 s by default:
+    prometheus-operator pkg/apis/monitoring/v1/prometheus_types.go), twice the file's alerts' 15 s."""
+    tree = render_platform(load_platform(EXAMPLE))
+    evaluation, _ = timings(Duration.of(seconds=30))
+    for name in ("prometheus/alerts.rules.yaml", "prometheus/slo.rules.yaml"):
+        groups = yaml.safe_load(tree[name])["groups"]
+        assert groups
+        assert {group.get("interval") for group in groups} == {evaluation.format()}, name

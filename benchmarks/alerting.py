@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -87,6 +88,39 @@ def _rendered() -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
     tree = render_platform(load_platform_text(example_platform_text()))
     groups = yaml.safe_load(tree["base/monitoring/prometheusrule-alerts.yaml"])["spec"]["groups"]
     return tree, groups, yaml.safe_load(tree["prometheus/alertmanager.yaml"])
+
+
+def _slo_alerts(tree: dict[str, str]) -> list[dict[str, Any]]:
+    """The SLO groups' alerts, each recording rule it reads put in its place (``record{slo="x"}`` → its expression):
+    a range query evaluates them as the rule manager would, with no recorded series to backfill."""
+    groups = yaml.safe_load(tree["base/monitoring/prometheusrule-slo.yaml"])["spec"]["groups"]
+    alerts = []
+    for group in groups:
+        records = {
+            f"{rule['record']}{{slo={json.dumps(rule['labels']['slo'])}}}": rule["expr"]
+            for rule in group["rules"]
+            if "record" in rule
+        }
+        for rule in group["rules"]:
+            if "alert" in rule:
+                expression = rule["expr"]
+                for name, recorded in records.items():
+                    expression = expression.replace(name, f"({recorded})")
+                alerts.append({**rule, "expr": expression})
+    return alerts
+
+
+def _receiver(labels: dict[str, str], config: dict[str, Any]) -> str:
+    """Where the rendered Alertmanager configuration sends an alert with *labels*: its first route whose matchers
+    (``label="value"`` or ``label=~"a|b"``) all match, else the root's receiver."""
+    for route in config["route"]["routes"]:
+        found = [re.fullmatch(r'(\w+)(=~?)"(.*)"', matcher) for matcher in route["matchers"]]
+        if all(
+            m is not None and re.fullmatch(m[3] if m[2] == "=~" else re.escape(m[3]), labels.get(m[1], ""))
+            for m in found
+        ):
+            return str(route["receiver"])
+    return str(config["route"]["receiver"])
 
 
 def _seconds(text: str) -> float:
@@ -261,9 +295,16 @@ def quiet_week(seed: int = 26) -> str:
         "http_request_duration_seconds": [],
         "container_memory_usage_bytes": [],
         "container_spec_memory_limit_bytes": [],
+        "kube_pod_labels": [],
     }
     for service, peak in QUIET_SERVICES.items():
         base = f'service="{service}",environment="production",pod="{service}-1"'
+        # the kubelet's cAdvisor names namespace, pod and container, no service; kube-state-metrics the pod's labels
+        cadvisor = f'namespace="findly-now-production",pod="{service}-1",container="{service}"'
+        pod_labels = (
+            f'namespace="findly-now-production",pod="{service}-1",label_service="{service}",'
+            'label_environment="production"'
+        )
         ok = errors = count = 0
         buckets = [0] * len(BUCKETS)
         series: dict[str, list[str]] = {}
@@ -292,11 +333,12 @@ def quiet_week(seed: int = 26) -> str:
                 },
                 f'http_request_duration_seconds_bucket{{{base},le="+Inf"}}': f"{count}",
                 f"http_request_duration_seconds_count{{{base}}}": f"{count}",
-                f"container_memory_usage_bytes{{{base}}}": f"{memory:.0f}",
-                f"container_spec_memory_limit_bytes{{{base}}}": "1000000000",
+                f"container_memory_usage_bytes{{{cadvisor}}}": f"{memory:.0f}",
+                f"container_spec_memory_limit_bytes{{{cadvisor}}}": "1000000000",
+                f"kube_pod_labels{{{pod_labels}}}": "1",
             }
             if not up:  # a failed scrape: Prometheus records up 0 and nothing else from the target
-                rows = {name: value for name, value in rows.items() if name.startswith(("up{", "container_"))}
+                rows = {name: value for name, value in rows.items() if name.startswith(("up{", "container_", "kube_"))}
             for name, value in rows.items():
                 series.setdefault(name, []).append(f"{name} {value} {at}")
         for name, samples in series.items():
@@ -310,6 +352,7 @@ def quiet_week(seed: int = 26) -> str:
         "http_request_duration_seconds": "histogram",
         "container_memory_usage_bytes": "gauge",
         "container_spec_memory_limit_bytes": "gauge",
+        "kube_pod_labels": "gauge",
     }
     lines = []
     for family, samples in families.items():
@@ -334,8 +377,9 @@ def fires(values: list[tuple[float, str]], step: float, hold: float) -> int:
 
 
 def quiet() -> None:
-    _, groups, _ = _rendered()
+    tree, groups, config = _rendered()
     evaluation = _seconds(groups[0]["interval"])
+    groups = [*groups, {"name": "slo (recording rules inlined)", "rules": _slo_alerts(tree)}]
     began = time.monotonic()
     data = quiet_week()
     generated = time.monotonic() - began
@@ -377,7 +421,10 @@ def quiet() -> None:
                         if fired:
                             held_by[json.loads(key).get("service", "?")] = fired
                         count += fired
-                    receiver = rule["labels"].get("notification", "?")
+                    receiver = _receiver({**rule["labels"], "alertname": rule["alert"]}, config)
+                    name = rule["alert"] + (
+                        f"{{{rule['labels']['slo']},{rule['labels']['severity']}}}" if "slo" in rule["labels"] else ""
+                    )
                     totals[receiver] = totals.get(receiver, 0) + count
                     where = ", ".join(f"{s}: {n}" for s, n in sorted(held_by.items()))
                     origin = (
@@ -386,7 +433,7 @@ def quiet() -> None:
                         else "as configured"
                     )
                     print(
-                        f"  {rule['alert']:<24} for {rule.get('for', '0s'):>4}  -> {receiver:<10} {origin:<25}"
+                        f"  {name:<42} for {rule.get('for', '0s'):>4}  -> {receiver:<10} {origin:<25}"
                         f"fired {count:>3} times" + (f"  ({where})" if where else "")
                     )
             print(

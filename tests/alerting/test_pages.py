@@ -49,13 +49,34 @@ def _wait(what: str, found: Callable[[], Any]) -> Any:
 
 
 def _memory(used: dict[str, float]) -> str:
+    """The kubelet's cAdvisor series of each service's pod, with the labels the real ones carry: the container's
+    cgroup ``id``, ``image``, ``name``, ``namespace``, ``pod`` and ``container`` — no service or environment
+    (kubernetes/kubernetes#79702; cAdvisor's own labels, google/cadvisor#3039) — and the pod's own cgroup (container
+    "", its limit the sum of its containers') beside it."""
     lines = ["# TYPE container_memory_usage_bytes gauge", "# TYPE container_spec_memory_limit_bytes gauge"]
     for service, share in used.items():
-        labels = f'service="{service}",environment="production",container="{service}"'
-        lines += [
-            f"container_memory_usage_bytes{{{labels}}} {share * 1e9:.0f}",
-            f"container_spec_memory_limit_bytes{{{labels}}} 1000000000",
-        ]
+        pod = f'namespace="findly-now-production",pod="{service}-7d9f8-x2x4q"'
+        cgroup = f"/kubepods/burstable/pod{service}"
+        for container, usage, limit in ((service, share * 1e9, 1e9), ("", share * 1e9 + 1e6, 1e9)):
+            image = f"gcr.io/findly-now/{service}:1.0" if container else ""
+            labels = f'container="{container}",id="{cgroup}/{container}",image="{image}",name="k8s_{container}",{pod}'
+            lines += [
+                f"container_memory_usage_bytes{{{labels}}} {usage:.0f}",
+                f"container_spec_memory_limit_bytes{{{labels}}} {limit:.0f}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def _pod_labels(services: list[str]) -> str:
+    """kube-state-metrics' ``kube_pod_labels``: each pod's Kubernetes labels as ``label_<name>`` (its
+    docs/pod-metrics.md), here the rendered pods' ``service`` and ``environment`` (allowed by
+    ``--metric-labels-allowlist=pods=[service,environment]``)."""
+    lines = ["# TYPE kube_pod_labels gauge"]
+    for service in services:
+        lines.append(
+            f'kube_pod_labels{{namespace="findly-now-production",pod="{service}-7d9f8-x2x4q",uid="u-{service}",'
+            f'label_app="{service}",label_service="{service}",label_environment="production"}} 1'
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -76,7 +97,8 @@ def _prometheus_config(targets: ScrapeTargets, alertmanager: str) -> str:
         for name, labels in (
             ("fn-posts", {"service": "fn-posts", "environment": "production"}),
             ("fn-matcher", {"service": "fn-matcher", "environment": "production"}),
-            ("cadvisor", {}),  # the kubelet's cAdvisor: its series name their pod's service themselves
+            ("cadvisor", {}),  # the kubelet's cAdvisor: its series name their namespace, pod and container
+            ("kube-state-metrics", {}),
         )
     ]
     interval = f"{round(15_000 * FACTOR)}ms"
@@ -117,6 +139,7 @@ def test_an_outage_pages_through_the_real_prometheus_and_alertmanager(
         for service in ("fn-posts", "fn-matcher"):
             targets.set(service, "")
         targets.set("cadvisor", _memory({"fn-posts": 0.5, "fn-matcher": 0.5}))
+        targets.set("kube-state-metrics", _pod_labels(["fn-posts", "fn-matcher"]))
         prometheus = PrometheusServer(
             "",
             tmp_path / "prometheus",
@@ -124,7 +147,7 @@ def test_an_outage_pages_through_the_real_prometheus_and_alertmanager(
             files={"alerts.rules.yaml": rules},
         )
         with prometheus as url:
-            _wait("Prometheus scrapes the three targets", lambda: _query(url, "count(up == 1) == 3"))
+            _wait("Prometheus scrapes the four targets", lambda: _query(url, "count(up == 1) == 4"))
             # the outage begins: fn-posts stops answering; memory climbs in both services
             targets.down("fn-posts")
             targets.set("cadvisor", _memory({"fn-posts": 0.9, "fn-matcher": 0.9}))
@@ -133,7 +156,8 @@ def test_an_outage_pages_through_the_real_prometheus_and_alertmanager(
             warning = _wait("the warning at Slack", lambda: list(receivers.slack.messages))[0]
             # fn-posts's warning reached Alertmanager, which holds it back while fn-posts is down
             held = _wait(
-                "fn-posts's warning at Alertmanager", lambda: _alerts(alertmanager, "fn-posts", "HighMemoryUsage")
+                "fn-posts's warning at Alertmanager",
+                lambda: _alerts(alertmanager, "fn-posts", "HighMemoryUsagePerService"),
             )
             # one more evaluation and group interval after it: still nothing for fn-posts at Slack
             time.sleep(4 * 60_000 * FACTOR / 1000)

@@ -740,6 +740,38 @@ def notification_routes(platform: Platform) -> Iterator[Finding]:
                 )
 
 
+_ALERTMANAGER_BY_NAME = ("slack", "pagerduty")
+"""The receivers ``render`` knows by their name alone (``render/alertmanager.py``); any other needs declaring."""
+
+
+def alert_receivers(platform: Platform) -> Iterator[Finding]:
+    """An alert's ``notification:`` names a receiver ``render`` can write for Alertmanager: ``slack`` or ``pagerduty``,
+    or one declared in ``notifications.receivers`` (its type says which). Any other name would have no receiver."""
+    declared = {receiver.name for receiver in platform.notifications.receivers}
+    for group in platform.alerting_rules:
+        for index, rule in enumerate(group.rules):
+            name = rule.notification
+            if name is None or name in _ALERTMANAGER_BY_NAME or name in declared:
+                continue
+            names = [*_ALERTMANAGER_BY_NAME, *sorted(declared)]
+            known = " or ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " or " + names[-1]
+            if name == "email":
+                why = (
+                    "Alertmanager's email receiver is not rendered (the platform file gives no mail server or "
+                    "addresses)"
+                )
+            else:
+                why = f"Alertmanager would have no receiver {name!r}"
+            yield Finding(
+                ("alerting_rules", group.name, index, "notification"),
+                f"{why}: name {known}{did_you_mean(name, [*_ALERTMANAGER_BY_NAME, *declared])}, or declare "
+                f"{name!r} in notifications.receivers with type slack, pagerduty or webhook (a webhook receiver "
+                "reads its URL from a file, which needs Alertmanager 0.26)",
+                ERROR,
+                "alert-receivers",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     promotion_order,
     cluster_bindings,
@@ -762,6 +794,7 @@ RULES: tuple[Rule, ...] = (
     alert_rules,
     notification_receivers,
     notification_routes,
+    alert_receivers,
 )
 
 

@@ -1,13 +1,17 @@
 """An Alertmanager configuration from the platform file: the rendered alert rules page someone.
 
-Routes follow each rule's ``notification:`` (the seed: ``pagerduty`` on critical alerts, ``slack`` on warnings) to
-a receiver of the same name, then its ``severity`` for rules that name no receiver (the SLO burn alerts' ``page`` and
-``ticket``). Pure and deterministic; see ``docs/alerting.md`` ("Pages from the alert rules") for the reasoning.
+Routes send a file's alert that has a corrected form (label ``corrected_by``) to the warnings' receiver, then follow
+each rule's ``notification:`` (the seed: ``pagerduty`` on critical alerts, ``slack`` on warnings) to a receiver of the
+same name, typed as ``notifications.receivers`` declares it (else ``slack``/``pagerduty`` by name), then its
+``severity`` for rules that name no receiver (the SLO burn alerts' ``page`` and ``ticket``). Inhibit rules hold back
+what would page twice for one outage. Pure and deterministic; see ``docs/alerting.md`` ("Pages from the alert rules")
+for the reasoning.
 
 No secret is written: each receiver reads its URL or key from a file (``api_url_file``, ``routing_key_file``,
 ``url_file``) mounted from the Kubernetes Secret :data:`SECRET`. ``routing_key_file`` needs Alertmanager 0.25
 (``config/notifiers.go`` at tag v0.25.0 is the first to have it; ``api_url_file`` is there from v0.22.0), and a
 webhook's ``url_file`` needs 0.26 (first at v0.26.0) — so the seed's receivers need 0.25, a webhook receiver 0.26.
+``validate`` refuses a ``notification:`` that is none of these (rule ``alert-receivers``).
 """
 
 from __future__ import annotations
@@ -16,9 +20,14 @@ from collections import Counter
 from typing import Any
 
 from findly_infra.domain.notation import Duration
+from findly_infra.domain.notifications import NotificationSettings
 from findly_infra.domain.platform import Platform
 
 __all__ = [
+    "ALERTMANAGER_TYPES",
+    "BURN_ALERT",
+    "CORRECTED_BY",
+    "CORRECTS",
     "GROUP_INTERVAL",
     "MIN_VERSION",
     "REPEAT_INTERVAL",
@@ -26,10 +35,18 @@ __all__ = [
     "SECRET_FOLDER",
     "alertmanager_config",
     "receiver",
+    "receiver_type",
     "secret_keys",
     "timings",
 ]
 
+BURN_ALERT = "SLOErrorBudgetBurn"
+"""The SLO burn alerts' name (``render/rules.py``)."""
+CORRECTED_BY = "corrected_by"
+"""The label of a file's alert that has a corrected form (``render/rules.py``), naming that form: it is sent to the
+warnings' receiver, not to the one its ``notification:`` names — the corrected form pages in its place."""
+CORRECTS = "corrects"
+"""The label of a corrected form, naming the file's alert it corrects: an SLO page of the same service inhibits it."""
 SECRET = "alertmanager-receivers"
 """The Kubernetes Secret (in Alertmanager's namespace) whose keys hold the receivers' URLs and keys."""
 SECRET_FOLDER = f"/etc/alertmanager/secrets/{SECRET}"
@@ -53,6 +70,7 @@ https://developer.pagerduty.com/docs/events-api-v2/trigger-events/ ("severity": 
 _LEVELS = {"critical": ["critical", "page"], "warning": ["ticket", "warning"]}
 """A critical alert (or an SLO page) for a service inhibits its warnings (and SLO tickets)."""
 _DEFAULT = "default"
+_NO_RECEIVERS = NotificationSettings()
 
 
 def timings(alert_latency: Duration) -> tuple[Duration, Duration]:
@@ -69,29 +87,45 @@ def timings(alert_latency: Duration) -> tuple[Duration, Duration]:
     )
 
 
-def _kind(name: str) -> str:
-    return name if name in {"slack", "pagerduty"} else "webhook"
+ALERTMANAGER_TYPES = ("slack", "pagerduty", "webhook")
+"""The receiver types rendered: a Slack incoming webhook, PagerDuty's Events API v2, Alertmanager's own webhook."""
 
 
-def secret_keys(name: str) -> dict[str, str]:
+def receiver_type(name: str, notifications: NotificationSettings = _NO_RECEIVERS) -> str | None:
+    """The type of the receiver *name*: the one ``notifications.receivers`` declares for it, else ``slack`` or
+    ``pagerduty`` by the name itself (the seed's ``notification:`` fields); ``None`` for any other name —
+    ``validate`` refuses it (rule ``alert-receivers``)."""
+    declared = notifications.receiver(name)
+    if declared is not None:
+        return declared.type.value
+    return name if name in {"slack", "pagerduty"} else None
+
+
+def _kind(name: str, notifications: NotificationSettings) -> str:
+    # an unknown name renders as a webhook only for a platform ``validate`` has not passed (render refuses it)
+    return receiver_type(name, notifications) or "webhook"
+
+
+def secret_keys(name: str, notifications: NotificationSettings = _NO_RECEIVERS) -> dict[str, str]:
     """The keys of :data:`SECRET` the receiver *name* reads, each with what it holds."""
-    kind = _kind(name)
+    kind = _kind(name, notifications)
     if kind == "slack":
-        return {"slack-api-url": "the Slack incoming webhook's URL (https://hooks.slack.com/services/…)"}
+        return {f"{name}-api-url": "the Slack incoming webhook's URL (https://hooks.slack.com/services/…)"}
     if kind == "pagerduty":
-        return {"pagerduty-routing-key": "the PagerDuty Events API v2 integration (routing) key"}
+        return {f"{name}-routing-key": "the PagerDuty Events API v2 integration (routing) key"}
     return {f"{name}-url": f"the URL the {name} webhook receives Alertmanager's notifications at"}
 
 
-def receiver(name: str) -> dict[str, Any]:
+def receiver(name: str, notifications: NotificationSettings = _NO_RECEIVERS) -> dict[str, Any]:
     """The receiver *name* as Alertmanager configures it, its secrets read from files of :data:`SECRET`.
 
-    The one place that maps a receiver's name to its configuration: ``slack`` and ``pagerduty`` by their names (as
-    the seed's ``notification:`` fields and ``monitoring_stack.visualization.notification_channels`` write them),
-    any other name to a webhook in Alertmanager's own format."""
-    (key,) = secret_keys(name)
+    The one place that maps a receiver's name to its configuration: by its type in the platform file's
+    ``notifications.receivers`` where it is declared there, else ``slack`` and ``pagerduty`` by their names (as
+    the seed's ``notification:`` fields write them); a ``webhook`` receiver gets Alertmanager's own webhook format
+    (not the signed body findly-infra's own notifications send)."""
+    (key,) = secret_keys(name, notifications)
     path = f"{SECRET_FOLDER}/{key}"
-    kind = _kind(name)
+    kind = _kind(name, notifications)
     if kind == "slack":
         return {"name": name, "slack_configs": [{"api_url_file": path, "send_resolved": True}]}
     if kind == "pagerduty":
@@ -143,7 +177,10 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
     labels = [label for label in (metrics.service_label, metrics.environment_label) if label]
     _, group_wait = timings(platform.performance_targets.alert_latency)  # (the evaluation interval: the rules')
     routes: list[dict[str, Any]] = [
-        {"matchers": [_matcher("notification", [name])], "receiver": name} for name in named
+        # first: a file's alert whose corrected form is rendered beside it no longer pages (the corrected form and
+        # the SLO burn alerts do); it goes to the warnings' receiver, until it is deleted from the file
+        {"matchers": [f'{CORRECTED_BY}=~".+"'], "receiver": default},
+        *({"matchers": [_matcher("notification", [name])], "receiver": name} for name in named),
     ]
     for name in sorted(set(by_severity.values())):
         severities = sorted(s for s, target in by_severity.items() if target == name)
@@ -160,7 +197,7 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
             "routes": routes,
         },
         # with no receiver named anywhere, one that sends nothing (Alertmanager needs a root receiver)
-        "receivers": [receiver(name) for name in named] if named else [{"name": _DEFAULT}],
+        "receivers": [receiver(name, platform.notifications) for name in named] if named else [{"name": _DEFAULT}],
     }
     if rules and metrics.service_label:
         config["inhibit_rules"] = [
@@ -170,6 +207,28 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
                 "source_matchers": [_matcher("severity", _LEVELS["critical"]), f'{metrics.service_label}=~".+"'],
                 "target_matchers": [_matcher("severity", _LEVELS["warning"])],
                 "equal": labels,
-            }
+            },
+            {
+                # an SLO page inhibits the corrected forms of the file's alerts for the same service: one outage,
+                # one page (the SLO page, with no `for:` and a lower threshold, fires first for the seed's)
+                "source_matchers": [
+                    _matcher("alertname", [BURN_ALERT]),
+                    _matcher("severity", ["page"]),
+                    f'{metrics.service_label}=~".+"',
+                ],
+                "target_matchers": [f'{CORRECTS}=~".+"'],
+                "equal": list(labels),
+            },
         ]
+    # a corrected form firing holds back its original for the same series: it tells the same thing, better
+    from findly_infra.render.rules import corrected_pairs  # (render/rules.py imports this module's names)
+
+    for original, fixed, equal in corrected_pairs(platform):
+        config.setdefault("inhibit_rules", []).append(
+            {
+                "source_matchers": [_matcher("alertname", [fixed])],
+                "target_matchers": [_matcher("alertname", [original])],
+                "equal": equal,
+            }
+        )
     return config

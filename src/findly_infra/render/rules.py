@@ -17,16 +17,19 @@ from findly_infra.domain.operations import AlertRule, MetricNames
 from findly_infra.domain.platform import Path, Platform
 from findly_infra.domain.slo import AvailabilityObjective, ErrorRateObjective, SLODefinition
 from findly_infra.promql import collapse, error_ratio, le_matcher, slow_ratio, string
-from findly_infra.render.alertmanager import timings
+from findly_infra.render.alertmanager import BURN_ALERT, CORRECTED_BY, CORRECTS, timings
 
 __all__ = [
     "BURN_ALERT",
+    "CORRECTED_BY",
+    "CORRECTS",
     "MIN_BAD_EVENTS",
     "MISSING_ALERT",
     "RECORD",
     "BurnTier",
     "alert_rule_groups",
     "burn_tiers",
+    "corrected_pairs",
     "le_matcher",
     "prometheus_duration",
     "prometheus_rule",
@@ -34,7 +37,6 @@ __all__ = [
     "slo_rule_groups",
 ]
 
-BURN_ALERT = "SLOErrorBudgetBurn"
 MISSING_ALERT = "SLOMetricsMissing"
 RECORD = "findly:slo_error_ratio:rate"
 MIN_WINDOW = Duration.of(minutes=5)
@@ -100,7 +102,13 @@ def slo_rule_groups(platform: Platform) -> list[dict[str, Any]]:
     groups = [group for slo in platform.slo_definitions if (group := _slo_group(slo, platform.metrics)) is not None]
     if groups:
         groups.append({"name": "slo-metrics-presence", "rules": _missing(platform)})
-    return groups
+    # evaluated as often as the file's alerts (without `interval` the Prometheus Operator's evaluationInterval
+    # applies, 30 s by default: prometheus-operator pkg/apis/monitoring/v1/prometheus_types.go)
+    evaluation, _ = timings(platform.performance_targets.alert_latency)
+    return [
+        {"name": group["name"], "interval": prometheus_duration(evaluation), "rules": group["rules"]}
+        for group in groups
+    ]
 
 
 def _slo_group(slo: SLODefinition, metrics: MetricNames) -> dict[str, Any] | None:
@@ -122,7 +130,7 @@ def _slo_group(slo: SLODefinition, metrics: MetricNames) -> dict[str, Any] | Non
     alerts = []
     for severity in ("page", "ticket"):
         chosen = [t for t in tiers if t.severity == severity]
-        conditions = [_burning(slo.name, tier, budget) for tier in chosen]
+        conditions = [_burning(slo, metrics, tier, budget) for tier in chosen]
         windows_text = ", ".join(f"{prometheus_duration(t.long)}/{prometheus_duration(t.short)}" for t in chosen)
         alerts.append(
             {
@@ -161,12 +169,26 @@ def rule_expressions(platform: Platform) -> Iterator[tuple[Path, str, str]]:
                 yield place, fix[0], collapse(fix[1])
 
 
-def _burning(slo: str, tier: BurnTier, budget: str) -> str:
-    """Both windows of a tier burn faster than its factor allows."""
+def _burning(slo: SLODefinition, metrics: MetricNames, tier: BurnTier, budget: str) -> str:
+    """Both windows of a tier burn faster than its factor allows, on the evidence of at least
+    :data:`MIN_BAD_EVENTS` bad requests in the long window (one stray error of a quiet service's few requests is a
+    large share of them, and no outage)."""
     limit = f"({format_number(tier.factor)} * {budget})"
-    long = f"{RECORD}{prometheus_duration(tier.long)}{{slo={string(slo)}}}"
-    short = f"{RECORD}{prometheus_duration(tier.short)}{{slo={string(slo)}}}"
-    return f"({long} > {limit}\n and {short} > {limit})"
+    long = f"{RECORD}{prometheus_duration(tier.long)}{{slo={string(slo.name)}}}"
+    short = f"{RECORD}{prometheus_duration(tier.short)}{{slo={string(slo.name)}}}"
+    evidence = _bad_events(slo, metrics, prometheus_duration(tier.long))
+    return f"({long} > {limit}\n and {short} > {limit}\n and on ({_by(metrics)}) {evidence} >= {MIN_BAD_EVENTS})"
+
+
+def _bad_events(slo: SLODefinition, metrics: MetricNames, window: str) -> str:
+    """How many requests an SLO counts as bad in *window*: 5xx responses, or requests slower than its bound."""
+    by = _by(metrics)
+    if _kind(slo) == "latency":
+        bound = le_matcher(slo.target.bound.seconds)  # type: ignore[union-attr]
+        total = f"sum by ({by}) (increase({metrics.latency}_count[{window}]))"
+        fast = f"sum by ({by}) (increase({metrics.latency}_bucket{{le=~`{bound}`}}[{window}]))"
+        return f"({total} - {fast})"
+    return f'sum by ({by}) (increase({metrics.requests}{{{metrics.status_label}=~"5.."}}[{window}]))'
 
 
 def _missing(platform: Platform) -> list[dict[str, Any]]:
@@ -200,10 +222,12 @@ _UNSUMMED_QUANTILE = re.compile(
 
 MIN_BAD_EVENTS = 5
 """A corrected alert pages only on the evidence of at least this many bad requests in its window: 5 failed requests
-for an error share, 5 requests in a quantile's tail (``5 / (1 - q)`` requests: 100 for a p95). On a quiet service one
-stray error (or slow request) is a large share of a few requests and held for minutes by the rate window: over a
-quiet week of data (``benchmarks/alerting.py``) the shares alone paged six times, with this condition none; an
-outage of a service with any traffic still pages (``tests/alerting/test_quiet.py``)."""
+for an error share; for a quantile, ``5 / (1 - q)`` requests in the window (100 for a p95, counted by the ``le="+Inf"``
+bucket), so that about 5 of them are in its tail. On a quiet service one stray error (or slow request) is a large
+share of a few requests and held for minutes by the rate window: over a quiet week of data
+(``benchmarks/alerting.py``) the shares alone paged six times, with this condition none; an outage of a service with
+any traffic still pages (``tests/alerting/test_quiet.py``). The SLO burn tiers need as many bad requests in their
+long window."""
 
 _RATE = re.compile(r"rate\s*\(\s*(?P<metric>[a-zA-Z_:][\w:]*)\s*(?:\{(?P<labels>[^}]*)\})?\s*\[(?P<window>\w+)\]\s*\)")
 
@@ -211,7 +235,9 @@ _RATE = re.compile(r"rate\s*\(\s*(?P<metric>[a-zA-Z_:][\w:]*)\s*(?:\{(?P<labels>
 def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | None:
     """``(name, expression, reason)`` of a corrected form of a naive alert, or ``None`` when it is fine."""
     expression = collapse(rule.expression)
-    service = metrics.service_label
+    # per service and environment, as the SLO records, Alertmanager's group_by and the inhibit rule's `equal` are:
+    # Alertmanager compares label values as they are, so a page without `environment` inhibits nothing of one with it
+    service = _by(metrics)
     if (match := _ABSOLUTE_RATE.match(expression)) is not None:
         labels = match["labels"]
         rest = _STATUS_MATCHER.sub(",", labels).strip(" ,")
@@ -224,8 +250,9 @@ def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | N
             f"{errors} / ({total} > 0) {match['op']} {match['limit']} and {evidence} >= {MIN_BAD_EVENTS}",
             "The original compares an absolute rate of 5xx responses per second with a number, so it depends on "
             "traffic: a busy service pages on a tiny share of errors and a quiet one never does. This form "
-            f"compares the share of 5xx responses per service, once at least {MIN_BAD_EVENTS} requests failed in "
-            "the window (one stray error of a quiet service's few requests is no outage).",
+            "compares the share of 5xx responses per service and environment, once at least "
+            f"{MIN_BAD_EVENTS} requests failed in the window (one stray error of a quiet service's few requests is no "
+            "outage).",
         )
     if (found := _UNSUMMED_QUANTILE.search(expression)) and "by (le" not in expression.replace("by(le", "by (le"):
         fixed = _UNSUMMED_QUANTILE.sub(
@@ -241,10 +268,69 @@ def corrected(rule: AlertRule, metrics: MetricNames) -> tuple[str, str, str] | N
             f"{rule.alert}Aggregated",
             fixed,
             "The original takes a quantile of each series' rate separately (one per pod and label set); this "
-            "form sums the buckets by le and service first, giving the quantile of each service, once the "
-            f"quantile's tail holds at least {MIN_BAD_EVENTS} requests in the window.",
+            "form sums the buckets by le, service and environment first, giving the quantile of each service, once "
+            f"the window holds at least {MIN_BAD_EVENTS} / (1 - q) requests (about {MIN_BAD_EVENTS} in its tail).",
         )
+    if (ratio := _CONTAINER_RATIO.match(expression)) is not None:
+        return _per_service(rule, ratio, metrics)
     return None
+
+
+_CONTAINER_RATIO = re.compile(
+    r"^\s*(?P<usage>container_\w+)\s*(?:\{(?P<labels>[^}]*)\})?\s*/\s*(?P<limit>container_spec_\w+)\s*"
+    r"(?:\{(?P<limit_labels>[^}]*)\})?\s*(?P<op>>=?)\s*(?P<value>[\d.]+)\s*$"
+)
+"""A ratio of two cAdvisor series (the seed's ``container_memory_usage_bytes / container_spec_memory_limit_bytes``)."""
+
+
+def _per_service(rule: AlertRule, match: re.Match[str], metrics: MetricNames) -> tuple[str, str, str]:
+    """The ratio per container, with its pod's service and environment from kube-state-metrics' ``kube_pod_labels``.
+
+    The kubelet's cAdvisor series carry ``namespace``, ``pod``, ``container``, ``id``, ``image`` and ``name``, no pod
+    label (kubernetes/kubernetes#79702); kube-state-metrics exposes a pod's Kubernetes labels on ``kube_pod_labels``
+    as ``label_<label>`` (its docs/pod-metrics.md; from v2.0 only those its ``--metric-labels-allowlist`` names).
+    The rendered pods carry the ``metrics`` section's service and environment labels (``render/manifests.py``)."""
+    container = metrics.container_label
+    # the pod's own cgroup (container "") and its pause container ("POD") are not a container of the service; a
+    # limit of 0 (no limit, as some runtimes report it) would make a ratio of +Inf
+    own = f'{container}!~"|POD"'
+
+    def selector(labels: str | None) -> str:
+        return "{" + ",".join(part for part in ((labels or "").strip(" ,"), own) if part) + "}"
+
+    wanted = [label for label in (metrics.service_label, metrics.environment_label) if label]
+    pods = f"max by (namespace, pod, {', '.join(f'label_{label}' for label in wanted)}) ({metrics.pod_labels})"
+    for label in wanted:
+        pods = f'label_replace({pods}, "{label}", "$1", "label_{label}", "(.+)")'
+    ratio = f"{match['usage']}{selector(match['labels'])} / ({match['limit']}{selector(match['limit_labels'])} > 0)"
+    expression = (
+        f"(({ratio}) {match['op']} {match['value']}) * on (namespace, pod) group_left ({', '.join(wanted)}) {pods}"
+    )
+    return (
+        f"{rule.alert}PerService",
+        expression,
+        "The kubelet's cAdvisor series name their namespace, pod and container, not the service or environment: "
+        "the original's alerts carry neither, so they fall in one Alertmanager group and no page of the service "
+        "inhibits them. This form takes both from the pod's labels (kube-state-metrics' kube_pod_labels, which "
+        f"must be allowed to export them: --metric-labels-allowlist=pods=[{','.join(wanted)}]), and leaves out "
+        "the pod's own cgroup, its pause container and containers without a limit.",
+    )
+
+
+def corrected_pairs(platform: Platform) -> list[tuple[str, str, list[str]]]:
+    """``(original, corrected, labels)`` for each of the file's alerts that has a corrected form, with the labels
+    both carry for the same series (what Alertmanager's inhibit rule compares: ``equal``)."""
+    metrics = platform.metrics
+    pairs = []
+    for group in platform.alerting_rules:
+        for rule in group.rules:
+            fix = corrected(rule, metrics)
+            if fix is not None:
+                per_container = fix[0] == f"{rule.alert}PerService"
+                # a pod's container alerting holds back the original's alerts of that pod (its cgroup's too)
+                labels = ["namespace", "pod"] if per_container else _by(metrics).split(", ")
+                pairs.append((rule.alert, fix[0], labels))
+    return pairs
 
 
 def alert_rule_groups(platform: Platform) -> list[dict[str, Any]]:
@@ -256,11 +342,16 @@ def alert_rule_groups(platform: Platform) -> list[dict[str, Any]]:
     for group in platform.alerting_rules:
         rules: list[dict[str, Any]] = []
         for rule in group.rules:
-            rules.append(_rule(rule, rule.alert, rule.expression))
+            original = _rule(rule, rule.alert, rule.expression)
+            rules.append(original)
             fix = corrected(rule, platform.metrics)
             if fix is not None:
                 name, expression, reason = fix
+                # the labels Alertmanager's routes and inhibit rules read (render/alertmanager.py): the original no
+                # longer pages, and an SLO page of the service holds the corrected form back — one outage, one page
+                original["labels"][CORRECTED_BY] = name
                 fixed = _rule(rule, name, expression)
+                fixed["labels"][CORRECTS] = rule.alert
                 fixed["annotations"] = {**fixed.get("annotations", {}), "corrects": rule.alert, "reason": reason}
                 rules.append(fixed)
         groups.append({"name": group.name, "interval": prometheus_duration(evaluation), "rules": rules})

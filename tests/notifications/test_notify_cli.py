@@ -238,3 +238,36 @@ def test_an_imported_past_is_not_told_again(env: dict[str, str], receivers: Rece
     assert len(receivers.webhook.requests) == told  # the imported past: not sent again (not even deduplicated)
     assert cli(moved, "rollback", "fn-posts", "--env", "staging", "--reason", "moved")[0] == 0
     assert len(receivers.webhook.requests) == told + 1  # what happens after the move is told
+
+
+def test_notify_test_of_a_paging_receiver_opens_and_resolves_a_test_incident(
+    env: dict[str, str], receivers: ReceiversStandIn
+) -> None:
+    code, document = cli(env, "notify", "test", "pagerduty")
+    assert code == 0, document
+    key = document["dedup_key"]
+    assert isinstance(key, str)
+    assert key.startswith("findly/test/pagerduty/")
+    incident = receivers.pagerduty.incident(key)
+    assert incident is not None  # it really reached PagerDuty: a trigger opened the test incident...
+    assert not incident.open  # ...and a resolve closed it
+    assert [e["event_action"] for e in receivers.pagerduty.events] == ["trigger", "resolve"]
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, env):
+        assert main(["notify", "test", "pagerduty"], out=out) == 0
+    assert "opened" in out.getvalue()
+    assert "resolved" in out.getvalue()
+
+
+def test_notify_test_of_a_paging_receiver_fails_when_unreachable_or_refused(
+    env: dict[str, str], receivers: ReceiversStandIn
+) -> None:
+    code, document = cli(
+        {**env, "PAGERDUTY_EVENTS_URL": "http://127.0.0.1:9/v2/enqueue"}, "notify", "test", "pagerduty"
+    )
+    assert code == 5, document
+    assert "could not connect" in document["error"]["message"]  # type: ignore[index]
+    code, document = cli({**env, "PAGERDUTY_ROUTING_KEY": "badkey"}, "notify", "test", "pagerduty")
+    assert code == 5, document
+    assert "400" in document["error"]["message"]  # type: ignore[index]  # refused for good: a bad key
+    assert receivers.pagerduty.incidents == []

@@ -187,16 +187,50 @@ def _test(context: Context, platform: Any) -> int:
         summary=f"a test notification from findly-infra to {receiver.name}: nothing happened to {service}",
         details=(("test", "yes"), ("sent by", "findly-infra notify test")),
     )
-    outcome = receiver_notifier(receiver, platform, timeout=10.0).send(note)
+    notifier = receiver_notifier(receiver, platform, timeout=10.0)
+    if receiver.pages:
+        return _test_page(context, receiver.name, notifier, note)
+    outcome = notifier.send(note)
     document = {"receiver": receiver.name, "delivered": outcome.delivered, "detail": outcome.detail}
     if outcome.delivered:
         context.emit(document, f"{receiver.name}: delivered ({outcome.detail})")
         return EXIT_OK
+    return _test_failed(context, document, f"{receiver.name}: not delivered: {outcome.detail}")
+
+
+def _test_page(context: Context, name: str, notifier: Any, note: Any) -> int:
+    """A paging receiver's test: an incident opened (a trigger with a test ``dedup_key``) and at once resolved — a
+    notification that pages no one is not sent to it at all, so only these two show that the key and URL work. Both
+    must be accepted."""
+    import attrs
+
+    from findly_infra.domain.notifications import PageAction
+
+    key = f"findly/test/{name}/{note.at.isoformat()}"
+    trigger = attrs.evolve(note, incident_key=key, action=PageAction.TRIGGER)
+    resolve = attrs.evolve(note, id=note.id + "-resolve", incident_key=key, action=PageAction.RESOLVE)
+    opened = notifier.send(trigger)
+    document: dict[str, Any] = {"receiver": name, "delivered": False, "dedup_key": key, "detail": opened.detail}
+    if not opened.delivered:
+        return _test_failed(context, document, f"{name}: the test incident {key} was not opened: {opened.detail}")
+    closed = notifier.send(resolve)
+    document.update(delivered=closed.delivered, detail=f"{opened.detail}; {closed.detail}")
+    if not closed.delivered:
+        message = f"{name}: the test incident {key} was opened but not resolved ({closed.detail}): resolve it by hand"
+        return _test_failed(context, document, message)
+    context.emit(
+        document,
+        f"{name}: delivered: test incident {key} opened ({opened.detail}) and resolved ({closed.detail})",
+    )
+    return EXIT_OK
+
+
+def _test_failed(context: Context, document: dict[str, Any], message: str) -> int:
     if context.json:
-        error = {"kind": "dependency", "message": f"{receiver.name}: not delivered: {outcome.detail}"}
+        error = {"kind": "dependency", "message": message}
         present.emit_json({"ok": False, **document, "error": error}, context.out)
     else:
-        present.say(f"{receiver.name}: not delivered: {outcome.detail}", "notify.test_failed", False)
+        present.say(message, "notify.test_failed", False)
     return EXIT_DEPENDENCY
 
 

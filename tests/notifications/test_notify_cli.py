@@ -271,3 +271,23 @@ def test_notify_test_of_a_paging_receiver_fails_when_unreachable_or_refused(
     assert code == 5, document
     assert "400" in document["error"]["message"]  # type: ignore[index]  # refused for good: a bad key
     assert receivers.pagerduty.incidents == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("notify", "list", "--service", "fn-post"), "fn-post"),
+        (("notify", "deliver", "--budget", "-1"), "--budget"),
+        (("notify", "deliver", "--budget", "0"), "--budget"),
+        (("notify", "deliver", "--budget", "nan"), "--budget"),
+        (("notify", "list", "--limit", "0"), "--limit"),
+    ],
+)
+def test_bad_notify_input_is_exit_2_naming_it(env: dict[str, str], args: tuple[str, ...], named: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, env), mock.patch("sys.stderr", err):
+        code = main(list(args), out=out)
+    assert code == 2, (out.getvalue(), err.getvalue())
+    assert named in err.getvalue()
+    if named == "fn-post":
+        assert "fn-posts" in err.getvalue()  # the known services are named

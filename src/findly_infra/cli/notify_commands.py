@@ -64,7 +64,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "due is left undelivered, 5 when a receiver could not be reached (it says which, and when the next attempt is)",
     )
     deliver.add_argument(
-        "--budget", metavar="SECONDS", type=float, default=60.0, help="stop starting deliveries after this long (60)"
+        "--budget", metavar="SECONDS", type=_seconds, default=60.0, help="stop starting deliveries after this long (60)"
     )
     deliver.add_argument(
         "--all",
@@ -74,9 +74,29 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("status", help="each receiver: delivered, queued (and when next tried), given up")
     listing = actions.add_parser("list", help="each delivery, the latest first")
     listing.add_argument("--service", metavar="NAME", help="only this service's")
-    listing.add_argument("--limit", metavar="N", type=int, default=50, help="at most N (50)")
+    listing.add_argument("--limit", metavar="N", type=_count, default=50, help="at most N (50)")
     test = actions.add_parser("test", help="send a test notification to RECEIVER now (exit 0 delivered, 5 not)")
     test.add_argument("receiver", metavar="RECEIVER", help="a receiver declared in notifications.receivers")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (0 < value < 86400):  # NaN and infinity too
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0 (and below a day), got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number above 0, got {text!r}")
+    return value
 
 
 def _notifications(context: Context, runtime: Runtime) -> Notifications:
@@ -102,7 +122,8 @@ def _notify(context: Context) -> int:
     notifications = _notifications(context, runtime)
     if action == "status":
         return _status(context, notifications)
-    dispatches = notifications.dispatches(context.args.service, context.args.limit)
+    service = platform.service(context.args.service).name if context.args.service else None  # unknown: exit 2, named
+    dispatches = notifications.dispatches(service, context.args.limit)
     context.emit(
         {"deliveries": [dispatch_json(d) for d in dispatches]},
         "\n".join(dispatch_text(d) for d in dispatches) or "no notifications kept",
@@ -112,7 +133,7 @@ def _notify(context: Context) -> int:
 
 def _deliver(context: Context, notifications: Notifications) -> int:
     notifications.sweep()
-    report = notifications.deliver(budget=timedelta(seconds=max(0.0, context.args.budget)), waiting=context.args.all)
+    report = notifications.deliver(budget=timedelta(seconds=context.args.budget), waiting=context.args.all)
     left = report.undelivered
     receivers = [_receiver_json(r) for r in report.receivers]
     if not left:

@@ -219,7 +219,7 @@ def test_notify_test_and_secrets_never_shown(env: dict[str, str], receivers: Rec
     assert len(receivers.webhook.messages) == 1
     code, document = cli({**env, "WEBHOOK_URL": ""}, "notify", "test", "audit")
     assert code == 5
-    assert "$WEBHOOK_URL is not set" in document["error"]["message"]  # type: ignore[index]
+    assert "$WEBHOOK_URL was not set" in document["error"]["message"]  # type: ignore[index]
     code, document = cli(env, "notify", "test", "nobody")
     assert code == 2
     everything = json.dumps(cli(env, "notify", "list")[1]) + json.dumps(cli(env, "notify", "status")[1])
@@ -291,3 +291,23 @@ def test_bad_notify_input_is_exit_2_naming_it(env: dict[str, str], args: tuple[s
     assert named in err.getvalue()
     if named == "fn-post":
         assert "fn-posts" in err.getvalue()  # the known services are named
+
+
+def test_a_past_failure_is_said_as_past_with_its_time(env: dict[str, str], receivers: ReceiversStandIn) -> None:
+    unset = {**env, "SLACK_WEBHOOK_URL": ""}
+    assert cli(unset, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    assert cli(unset, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[0] in (0, 6)
+    # the variable is set now: what is shown of slack's queued notification is the last attempt's, said as past
+    code, document = cli(env, "notify", "deliver")
+    assert code == 0, document
+    slack = next(r for r in document["receivers"] if r["receiver"] == "slack")  # type: ignore[union-attr, index]
+    assert slack["detail"].startswith("last attempt 20"), slack
+    assert slack["detail"].endswith(": $SLACK_WEBHOOK_URL was not set"), slack
+    status = next(r for r in cli(env, "notify", "status")[1]["receivers"] if r["receiver"] == "slack")  # type: ignore[union-attr, index]
+    assert "is not set" not in status["detail"]
+    assert "last attempt" in status["detail"]
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, env):
+        assert main(["notify", "list"], out=out) == 0
+    assert "is not set" not in out.getvalue()
+    assert "(last attempt 20" in out.getvalue()

@@ -172,7 +172,7 @@ def _status(context: Context, notifications: Notifications) -> int:
     document = {"receivers": [{"receiver": name, "type": types.get(name), **entry} for name, entry in counts.items()]}
     lines = [
         f"{name} ({types.get(name, 'no longer declared')}): delivered {e['delivered']}, queued {e['pending']}"
-        + (f" (next attempt at {e['next_attempt'][:19]}: {e['detail'] or 'not tried yet'})" if e["pending"] else "")
+        + (f" (next attempt at {e['next_attempt'][:19]}; {e['detail'] or 'not tried yet'})" if e["pending"] else "")
         + f", given up {e['gave_up']}"
         for name, e in counts.items()
     ]

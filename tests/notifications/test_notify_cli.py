@@ -311,3 +311,17 @@ def test_a_past_failure_is_said_as_past_with_its_time(env: dict[str, str], recei
         assert main(["notify", "list"], out=out) == 0
     assert "is not set" not in out.getvalue()
     assert "(last attempt 20" in out.getvalue()
+
+
+def test_the_delivery_log_is_a_warning_only_when_something_was_not_delivered(
+    env: dict[str, str], receivers: ReceiversStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def logged() -> dict[str, object]:
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        return next(line for line in lines if line.get("event") == "notify.delivered")
+
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    assert logged()["level"] == "info"  # all delivered: news, not a warning
+    receivers.slack.down(requests=5)
+    assert cli(env, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[0] in (0, 6)
+    assert logged()["level"] == "warning"  # slack is down: something waits

@@ -325,3 +325,17 @@ def test_the_delivery_log_is_a_warning_only_when_something_was_not_delivered(
     receivers.slack.down(requests=5)
     assert cli(env, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[0] in (0, 6)
     assert logged()["level"] == "warning"  # slack is down: something waits
+
+
+def test_a_rehearsals_slack_message_starts_with_its_prefix_and_names_its_subject_once(
+    env: dict[str, str], receivers: ReceiversStandIn
+) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    assert cli(env, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[0] in (0, 6)
+    (message,) = receivers.slack.messages
+    assert message.text.startswith("[rehearsal, virtual time] fn-posts 1.0.0 in staging: "), message.text
+    assert message.text.count("fn-posts 1.0.0 in staging") == 1
+    header = message.blocks[0]["text"]["text"]
+    assert header.startswith("[rehearsal, virtual time] "), header
+    for event in receivers.pagerduty.events:
+        assert event["payload"]["summary"].startswith("[rehearsal, virtual time] ")

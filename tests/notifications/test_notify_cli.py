@@ -339,3 +339,29 @@ def test_a_rehearsals_slack_message_starts_with_its_prefix_and_names_its_subject
     assert header.startswith("[rehearsal, virtual time] "), header
     for event in receivers.pagerduty.events:
         assert event["payload"]["summary"].startswith("[rehearsal, virtual time] ")
+
+
+def test_validate_names_an_empty_route_and_suggests_an_environment(tmp_path: Path) -> None:
+    config = tmp_path / "findly.yaml"
+    routes = """  routes:
+    - {environments: [production], severity: critical, receivers: [pagerduty]}
+    - {severity: warning, receivers: [slack]}
+    - {receivers: [audit]}
+"""
+    assert routes in PLATFORM
+    config.write_text(
+        PLATFORM.replace(
+            routes,
+            """  routes:
+    - {environments: [prod], severity: critical, receivers: [pagerduty]}
+    - {severity: warning, receivers: []}
+""",
+        )
+    )
+    out = io.StringIO()
+    code = main(["--json", "validate", str(config)], out=out)
+    assert code == 2
+    errors = {e["path"]: e["message"] for e in json.loads(out.getvalue())["errors"]}
+    assert "did you mean 'production'?" in errors["notifications.routes[0].environments[0]"], errors
+    assert "known: staging, production" in errors["notifications.routes[0].environments[0]"]
+    assert "at least one receiver" in errors["notifications.routes[1].receivers"], errors

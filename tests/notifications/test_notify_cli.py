@@ -267,9 +267,11 @@ def test_notify_test_of_a_paging_receiver_fails_when_unreachable_or_refused(
     )
     assert code == 5, document
     assert "could not connect" in document["error"]["message"]  # type: ignore[index]
+    assert document["permanent"] is False  # worth trying again
     code, document = cli({**env, "PAGERDUTY_ROUTING_KEY": "badkey"}, "notify", "test", "pagerduty")
     assert code == 5, document
     assert "400" in document["error"]["message"]  # type: ignore[index]  # refused for good: a bad key
+    assert document["permanent"] is True
     assert receivers.pagerduty.incidents == []
 
 

@@ -233,7 +233,10 @@ def _test_page(context: Context, name: str, notifier: Any, note: Any) -> int:
     opened = notifier.send(trigger)
     document: dict[str, Any] = {"receiver": name, "delivered": False, "dedup_key": key, "detail": opened.detail}
     if not opened.delivered:
-        return _test_failed(context, document, f"{name}: the test incident {key} was not opened: {opened.detail}")
+        document["permanent"] = opened.permanent
+        why = " (refused for good: check the routing key and URL)" if opened.permanent else " (worth trying again)"
+        message = f"{name}: the test incident {key} was not opened: {opened.detail}{why}"
+        return _test_failed(context, document, message)
     closed = notifier.send(resolve)
     document.update(delivered=closed.delivered, detail=f"{opened.detail}; {closed.detail}")
     if not closed.delivered:

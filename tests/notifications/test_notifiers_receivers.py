@@ -494,3 +494,15 @@ def test_truncate_fits_and_keeps_what_fits(text: str, limit: int) -> None:
     else:
         assert cut.endswith("…")
         assert text.startswith(cut[:-1])
+
+
+def test_a_slack_fallback_names_its_subject_once() -> None:
+    from findly_infra.adapters.notifiers import slack_message
+
+    named = slack_message(notification(summary="fn-posts 1.4.2 in production: rolled back — 2 failed analyses"))
+    assert named["text"] == "fn-posts 1.4.2 in production: rolled back — 2 failed analyses"
+    unnamed = slack_message(notification(summary="[rehearsal, virtual time] error rate 2.3% above 1%"))
+    assert (
+        unnamed["text"]
+        == "[rehearsal, virtual time] Rolled back: fn-posts 1.4.2 in production: error rate 2.3% above 1%"
+    )

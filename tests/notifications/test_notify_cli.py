@@ -219,7 +219,7 @@ def test_notify_test_and_secrets_never_shown(env: dict[str, str], receivers: Rec
     assert len(receivers.webhook.messages) == 1
     code, document = cli({**env, "WEBHOOK_URL": ""}, "notify", "test", "audit")
     assert code == 5
-    assert "$WEBHOOK_URL is not set" in document["error"]["message"]  # type: ignore[index]
+    assert "$WEBHOOK_URL was not set" in document["error"]["message"]  # type: ignore[index]
     code, document = cli(env, "notify", "test", "nobody")
     assert code == 2
     everything = json.dumps(cli(env, "notify", "list")[1]) + json.dumps(cli(env, "notify", "status")[1])
@@ -238,3 +238,132 @@ def test_an_imported_past_is_not_told_again(env: dict[str, str], receivers: Rece
     assert len(receivers.webhook.requests) == told  # the imported past: not sent again (not even deduplicated)
     assert cli(moved, "rollback", "fn-posts", "--env", "staging", "--reason", "moved")[0] == 0
     assert len(receivers.webhook.requests) == told + 1  # what happens after the move is told
+
+
+def test_notify_test_of_a_paging_receiver_opens_and_resolves_a_test_incident(
+    env: dict[str, str], receivers: ReceiversStandIn
+) -> None:
+    code, document = cli(env, "notify", "test", "pagerduty")
+    assert code == 0, document
+    key = document["dedup_key"]
+    assert isinstance(key, str)
+    assert key.startswith("findly/test/pagerduty/")
+    incident = receivers.pagerduty.incident(key)
+    assert incident is not None  # it really reached PagerDuty: a trigger opened the test incident...
+    assert not incident.open  # ...and a resolve closed it
+    assert [e["event_action"] for e in receivers.pagerduty.events] == ["trigger", "resolve"]
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, env):
+        assert main(["notify", "test", "pagerduty"], out=out) == 0
+    assert "opened" in out.getvalue()
+    assert "resolved" in out.getvalue()
+
+
+def test_notify_test_of_a_paging_receiver_fails_when_unreachable_or_refused(
+    env: dict[str, str], receivers: ReceiversStandIn
+) -> None:
+    code, document = cli(
+        {**env, "PAGERDUTY_EVENTS_URL": "http://127.0.0.1:9/v2/enqueue"}, "notify", "test", "pagerduty"
+    )
+    assert code == 5, document
+    assert "could not connect" in document["error"]["message"]  # type: ignore[index]
+    assert document["permanent"] is False  # worth trying again
+    code, document = cli({**env, "PAGERDUTY_ROUTING_KEY": "badkey"}, "notify", "test", "pagerduty")
+    assert code == 5, document
+    assert "400" in document["error"]["message"]  # type: ignore[index]  # refused for good: a bad key
+    assert document["permanent"] is True
+    assert receivers.pagerduty.incidents == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("notify", "list", "--service", "fn-post"), "fn-post"),
+        (("notify", "deliver", "--budget", "-1"), "--budget"),
+        (("notify", "deliver", "--budget", "0"), "--budget"),
+        (("notify", "deliver", "--budget", "nan"), "--budget"),
+        (("notify", "list", "--limit", "0"), "--limit"),
+    ],
+)
+def test_bad_notify_input_is_exit_2_naming_it(env: dict[str, str], args: tuple[str, ...], named: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, env), mock.patch("sys.stderr", err):
+        code = main(list(args), out=out)
+    assert code == 2, (out.getvalue(), err.getvalue())
+    assert named in err.getvalue()
+    if named == "fn-post":
+        assert "fn-posts" in err.getvalue()  # the known services are named
+
+
+def test_a_past_failure_is_said_as_past_with_its_time(env: dict[str, str], receivers: ReceiversStandIn) -> None:
+    unset = {**env, "SLACK_WEBHOOK_URL": ""}
+    assert cli(unset, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    assert cli(unset, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[0] in (0, 6)
+    # the variable is set now: what is shown of slack's queued notification is the last attempt's, said as past
+    code, document = cli(env, "notify", "deliver")
+    assert code == 0, document
+    slack = next(r for r in document["receivers"] if r["receiver"] == "slack")  # type: ignore[union-attr, index]
+    assert slack["detail"].startswith("last attempt 20"), slack
+    assert slack["detail"].endswith(": $SLACK_WEBHOOK_URL was not set"), slack
+    status = next(r for r in cli(env, "notify", "status")[1]["receivers"] if r["receiver"] == "slack")  # type: ignore[union-attr, index]
+    assert "is not set" not in status["detail"]
+    assert "last attempt" in status["detail"]
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, env):
+        assert main(["notify", "list"], out=out) == 0
+    assert "is not set" not in out.getvalue()
+    assert "(last attempt 20" in out.getvalue()
+
+
+def test_the_delivery_log_is_a_warning_only_when_something_was_not_delivered(
+    env: dict[str, str], receivers: ReceiversStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def logged() -> dict[str, object]:
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        return next(line for line in lines if line.get("event") == "notify.delivered")
+
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    assert logged()["level"] == "info"  # all delivered: news, not a warning
+    receivers.slack.down(requests=5)
+    assert cli(env, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[0] in (0, 6)
+    assert logged()["level"] == "warning"  # slack is down: something waits
+
+
+def test_a_rehearsals_slack_message_starts_with_its_prefix_and_names_its_subject_once(
+    env: dict[str, str], receivers: ReceiversStandIn
+) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "staging")[0] == 0
+    assert cli(env, "pause", "fn-posts", "--env", "staging", "--reason", "look first")[0] in (0, 6)
+    (message,) = receivers.slack.messages
+    assert message.text.startswith("[rehearsal, virtual time] fn-posts 1.0.0 in staging: "), message.text
+    assert message.text.count("fn-posts 1.0.0 in staging") == 1
+    header = message.blocks[0]["text"]["text"]
+    assert header.startswith("[rehearsal, virtual time] "), header
+    for event in receivers.pagerduty.events:
+        assert event["payload"]["summary"].startswith("[rehearsal, virtual time] ")
+
+
+def test_validate_names_an_empty_route_and_suggests_an_environment(tmp_path: Path) -> None:
+    config = tmp_path / "findly.yaml"
+    routes = """  routes:
+    - {environments: [production], severity: critical, receivers: [pagerduty]}
+    - {severity: warning, receivers: [slack]}
+    - {receivers: [audit]}
+"""
+    assert routes in PLATFORM
+    config.write_text(
+        PLATFORM.replace(
+            routes,
+            """  routes:
+    - {environments: [prod], severity: critical, receivers: [pagerduty]}
+    - {severity: warning, receivers: []}
+""",
+        )
+    )
+    out = io.StringIO()
+    code = main(["--json", "validate", str(config)], out=out)
+    assert code == 2
+    errors = {e["path"]: e["message"] for e in json.loads(out.getvalue())["errors"]}
+    assert "did you mean 'production'?" in errors["notifications.routes[0].environments[0]"], errors
+    assert "known: staging, production" in errors["notifications.routes[0].environments[0]"]
+    assert "at least one receiver" in errors["notifications.routes[1].receivers"], errors

@@ -42,10 +42,10 @@ def test_a_key_is_read_from_the_latest_version_and_never_shown(platform: Platfor
     assert setting_value(source, platform, environ) == "0123456789abcdef0123456789abcdef"
     with pytest.raises(UnreadySetting) as missing:
         setting_value(SecretSource("secret", "nothing-here"), platform, environ)
-    assert str(missing.value) == "Secret Manager secret nothing-here does not exist or has no enabled version"
+    assert str(missing.value) == "Secret Manager secret nothing-here did not exist or had no enabled version"
     with pytest.raises(UnreadySetting) as unset:
         setting_value(SecretSource("env", "PD_KEY"), platform, {})
-    assert str(unset.value) == "$PD_KEY is not set here"
+    assert str(unset.value) == "$PD_KEY was not set"
 
 
 def test_a_receiver_whose_key_is_out_of_reach_fails_its_deliveries_with_why(platform: Platform) -> None:
@@ -67,7 +67,7 @@ def test_a_receiver_whose_key_is_out_of_reach_fails_its_deliveries_with_why(plat
     delivery = notifier.send(note)
     assert not delivery.delivered
     assert not delivery.permanent  # tried again: the secret may be granted meanwhile
-    assert "Secret Manager secret pagerduty-routing-key cannot be read" in delivery.detail
+    assert "Secret Manager secret pagerduty-routing-key could not be read" in delivery.detail
 
 
 class _Unreachable:

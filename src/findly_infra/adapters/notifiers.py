@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 from findly_infra.application.ports import Delivery
 from findly_infra.domain.notifications import Notification, NotificationKind, PageAction
+from findly_infra.domain.notifying import REHEARSAL
 
 __all__ = [
     "PAGERDUTY_EVENTS_URL",
@@ -289,12 +290,17 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
 
 
 def slack_message(notification: Notification) -> dict[str, Any]:
-    """The Slack message of *notification*: ``text`` (the fallback shown in notifications, escaped mrkdwn) and
-    ``blocks``: a header (the kind, service, version and environment), a section with the summary, a section of up to
-    ten fields with the details (the tenth says how many more there are), and a context line."""
+    """The Slack message of *notification*: ``text`` (the fallback shown in notifications, escaped mrkdwn: the
+    summary, which names its subject — or the title and subject, then the summary, when it does not) and
+    ``blocks``: a header (the kind, service, version and environment; on a rehearsal its prefix first), a section
+    with the summary, a section of up to ten fields with the details (the tenth says how many more there are), and a
+    context line."""
     title = _TITLES.get(notification.kind, notification.kind.value)
-    header = f"{title}: {notification.service} {notification.version} in {notification.environment}"
+    subject = f"{notification.service} {notification.version} in {notification.environment}"
+    rehearsal = REHEARSAL if notification.summary.startswith(REHEARSAL) else ""
+    header = f"{rehearsal}{title}: {subject}"
     summary = notification.summary if notification.summary.strip() else header
+    said = summary[len(rehearsal) :]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(header, _HEADER_TEXT)},
         {"type": "section", "text": _plain(summary, _SECTION_TEXT)},
@@ -310,7 +316,10 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         f"{notification.version} · {notification.kind.value}"
     )
     blocks.append({"type": "context", "elements": [_plain(context, _CONTEXT_TEXT)]})
-    fallback = _escaped_truncate(f"{header}: {summary}" if summary != header else header, _FALLBACK_TEXT)
+    # the summary names its subject ("fn-posts 2.0.0 in production: rolled back …"): the fallback is the summary
+    # alone, its rehearsal prefix (if any) first; one that does not name it gets the header's title and subject
+    named = summary == header or subject in said
+    fallback = _escaped_truncate(summary if named else f"{rehearsal}{title}: {subject}: {said}", _FALLBACK_TEXT)
     return {"text": fallback, "blocks": blocks}
 
 

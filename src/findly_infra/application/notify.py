@@ -323,7 +323,9 @@ class Notifications:
             detail = f"{outcome.detail} ({why})"
             self.outbox.settle(dispatch, state=DispatchState.GAVE_UP, detail=detail, at=at, next_attempt=None)
             return Verdict.GAVE_UP
-        self.outbox.settle(dispatch, state=DispatchState.PENDING, detail=outcome.detail, at=at, next_attempt=following)
+        # kept, and shown later, as what it is then: a past attempt's outcome, with its time
+        detail = f"last attempt {at.isoformat(timespec='seconds')}: {outcome.detail}"
+        self.outbox.settle(dispatch, state=DispatchState.PENDING, detail=detail, at=at, next_attempt=following)
         return Verdict.FAILED
 
     def _summary(self, attempts: list[tuple[Dispatch, Verdict]], skipped: dict[str, int]) -> tuple[ReceiverReport, ...]:

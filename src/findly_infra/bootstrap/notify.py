@@ -47,15 +47,15 @@ def setting_value(
     if source.kind == "env":
         value = environ.get(source.name, "")
         if not value.strip():
-            raise UnreadySetting(f"${source.name} is not set here")
+            raise UnreadySetting(f"${source.name} was not set")
         return value.strip()
     try:
         store = secrets() if secrets is not None else _secret_store(platform, environ)
         payload = store.payload(source.name)
     except Exception as exc:  # noqa: BLE001 - any failure to read it is a delivery failure, said without the value
-        raise UnreadySetting(f"{source.describe()} cannot be read: {type(exc).__name__}: {exc}") from None
+        raise UnreadySetting(f"{source.describe()} could not be read: {type(exc).__name__}: {exc}") from None
     if payload is None:
-        raise UnreadySetting(f"{source.describe()} does not exist or has no enabled version")
+        raise UnreadySetting(f"{source.describe()} did not exist or had no enabled version")
     return str(payload.decode()).strip()
 
 

@@ -40,7 +40,9 @@ def after_command(runtime: Runtime, service: str | None, as_json: bool) -> None:
         return
     line = report_line(report)
     if line:
-        present.say(line, "notify.delivered", as_json, receivers=[receiver_json(r) for r in report.receivers])
+        receivers = [receiver_json(r) for r in report.receivers]
+        failed = any(r.failed or r.gave_up or r.queued or r.skipped for r in report.receivers)
+        present.say(line, "notify.delivered", as_json, info=not failed, receivers=receivers)
         present.summary(lambda: report_markdown(report))
 
 

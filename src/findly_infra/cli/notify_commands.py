@@ -64,7 +64,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "due is left undelivered, 5 when a receiver could not be reached (it says which, and when the next attempt is)",
     )
     deliver.add_argument(
-        "--budget", metavar="SECONDS", type=float, default=60.0, help="stop starting deliveries after this long (60)"
+        "--budget", metavar="SECONDS", type=_seconds, default=60.0, help="stop starting deliveries after this long (60)"
     )
     deliver.add_argument(
         "--all",
@@ -74,9 +74,29 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("status", help="each receiver: delivered, queued (and when next tried), given up")
     listing = actions.add_parser("list", help="each delivery, the latest first")
     listing.add_argument("--service", metavar="NAME", help="only this service's")
-    listing.add_argument("--limit", metavar="N", type=int, default=50, help="at most N (50)")
+    listing.add_argument("--limit", metavar="N", type=_count, default=50, help="at most N (50)")
     test = actions.add_parser("test", help="send a test notification to RECEIVER now (exit 0 delivered, 5 not)")
     test.add_argument("receiver", metavar="RECEIVER", help="a receiver declared in notifications.receivers")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (0 < value < 86400):  # NaN and infinity too
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0 (and below a day), got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number above 0, got {text!r}")
+    return value
 
 
 def _notifications(context: Context, runtime: Runtime) -> Notifications:
@@ -102,7 +122,8 @@ def _notify(context: Context) -> int:
     notifications = _notifications(context, runtime)
     if action == "status":
         return _status(context, notifications)
-    dispatches = notifications.dispatches(context.args.service, context.args.limit)
+    service = platform.service(context.args.service).name if context.args.service else None  # unknown: exit 2, named
+    dispatches = notifications.dispatches(service, context.args.limit)
     context.emit(
         {"deliveries": [dispatch_json(d) for d in dispatches]},
         "\n".join(dispatch_text(d) for d in dispatches) or "no notifications kept",
@@ -112,7 +133,7 @@ def _notify(context: Context) -> int:
 
 def _deliver(context: Context, notifications: Notifications) -> int:
     notifications.sweep()
-    report = notifications.deliver(budget=timedelta(seconds=max(0.0, context.args.budget)), waiting=context.args.all)
+    report = notifications.deliver(budget=timedelta(seconds=context.args.budget), waiting=context.args.all)
     left = report.undelivered
     receivers = [_receiver_json(r) for r in report.receivers]
     if not left:
@@ -151,7 +172,7 @@ def _status(context: Context, notifications: Notifications) -> int:
     document = {"receivers": [{"receiver": name, "type": types.get(name), **entry} for name, entry in counts.items()]}
     lines = [
         f"{name} ({types.get(name, 'no longer declared')}): delivered {e['delivered']}, queued {e['pending']}"
-        + (f" (next attempt at {e['next_attempt'][:19]}: {e['detail'] or 'not tried yet'})" if e["pending"] else "")
+        + (f" (next attempt at {e['next_attempt'][:19]}; {e['detail'] or 'not tried yet'})" if e["pending"] else "")
         + f", given up {e['gave_up']}"
         for name, e in counts.items()
     ]
@@ -187,16 +208,53 @@ def _test(context: Context, platform: Any) -> int:
         summary=f"a test notification from findly-infra to {receiver.name}: nothing happened to {service}",
         details=(("test", "yes"), ("sent by", "findly-infra notify test")),
     )
-    outcome = receiver_notifier(receiver, platform, timeout=10.0).send(note)
+    notifier = receiver_notifier(receiver, platform, timeout=10.0)
+    if receiver.pages:
+        return _test_page(context, receiver.name, notifier, note)
+    outcome = notifier.send(note)
     document = {"receiver": receiver.name, "delivered": outcome.delivered, "detail": outcome.detail}
     if outcome.delivered:
         context.emit(document, f"{receiver.name}: delivered ({outcome.detail})")
         return EXIT_OK
+    return _test_failed(context, document, f"{receiver.name}: not delivered: {outcome.detail}")
+
+
+def _test_page(context: Context, name: str, notifier: Any, note: Any) -> int:
+    """A paging receiver's test: an incident opened (a trigger with a test ``dedup_key``) and at once resolved — a
+    notification that pages no one is not sent to it at all, so only these two show that the key and URL work. Both
+    must be accepted."""
+    import attrs
+
+    from findly_infra.domain.notifications import PageAction
+
+    key = f"findly/test/{name}/{note.at.isoformat()}"
+    trigger = attrs.evolve(note, incident_key=key, action=PageAction.TRIGGER)
+    resolve = attrs.evolve(note, id=note.id + "-resolve", incident_key=key, action=PageAction.RESOLVE)
+    opened = notifier.send(trigger)
+    document: dict[str, Any] = {"receiver": name, "delivered": False, "dedup_key": key, "detail": opened.detail}
+    if not opened.delivered:
+        document["permanent"] = opened.permanent
+        why = " (refused for good: check the routing key and URL)" if opened.permanent else " (worth trying again)"
+        message = f"{name}: the test incident {key} was not opened: {opened.detail}{why}"
+        return _test_failed(context, document, message)
+    closed = notifier.send(resolve)
+    document.update(delivered=closed.delivered, detail=f"{opened.detail}; {closed.detail}")
+    if not closed.delivered:
+        message = f"{name}: the test incident {key} was opened but not resolved ({closed.detail}): resolve it by hand"
+        return _test_failed(context, document, message)
+    context.emit(
+        document,
+        f"{name}: delivered: test incident {key} opened ({opened.detail}) and resolved ({closed.detail})",
+    )
+    return EXIT_OK
+
+
+def _test_failed(context: Context, document: dict[str, Any], message: str) -> int:
     if context.json:
-        error = {"kind": "dependency", "message": f"{receiver.name}: not delivered: {outcome.detail}"}
+        error = {"kind": "dependency", "message": message}
         present.emit_json({"ok": False, **document, "error": error}, context.out)
     else:
-        present.say(f"{receiver.name}: not delivered: {outcome.detail}", "notify.test_failed", False)
+        present.say(message, "notify.test_failed", False)
     return EXIT_DEPENDENCY
 
 

@@ -317,12 +317,13 @@ def say_simulated(simulated: Sequence[str], scenario: str, as_json: bool) -> Non
     summary(lambda: f"> **{notice}**")
 
 
-def say(message: str, event: str, as_json: bool, **context: Any) -> None:
-    """A notice for people on stderr: a line of text, or with ``--json`` a structured log event."""
+def say(message: str, event: str, as_json: bool, *, info: bool = False, **context: Any) -> None:
+    """A notice for people on stderr: a line of text, or with ``--json`` a structured log event (a warning; *info*:
+    at level info, for news that needs no one)."""
     if as_json:
         from findly_infra.logs import logger
 
-        logger().warning(event, message=message, **context)
+        (logger().info if info else logger().warning)(event, message=message, **context)
     else:
         sys.stderr.write(printable(message) + "\n")
 

@@ -702,6 +702,13 @@ def notification_routes(platform: Platform) -> Iterator[Finding]:
     settings = platform.notifications
     names = [receiver.name for receiver in settings.receivers]
     for index, route in enumerate(settings.routes or ()):
+        if not route.receivers:
+            yield Finding(
+                ("notifications", "routes", index, "receivers"),
+                f"a route names at least one receiver; declared: {', '.join(names) or 'none'}",
+                ERROR,
+                "notification-routes",
+            )
         for position, name in enumerate(route.receivers):
             if name not in names:
                 yield Finding(
@@ -712,9 +719,13 @@ def notification_routes(platform: Platform) -> Iterator[Finding]:
                 )
         for position, name in enumerate(route.environments):
             if name not in platform.promotion_order:
+                order = platform.promotion_order
+                # "prod" is too short beside "production" for difflib's ratio: a name that begins one known is close
+                starts = [known for known in order if name and known.startswith(name)]
+                hint = did_you_mean(name, order) or (f" (did you mean {starts[0]!r}?)" if len(starts) == 1 else "")
                 yield Finding(
                     ("notifications", "routes", index, "environments", position),
-                    f"unknown environment {name!r}{did_you_mean(name, platform.promotion_order)}",
+                    f"unknown environment {name!r}; known: {', '.join(order) or 'none'}{hint}",
                     ERROR,
                     "notification-routes",
                 )

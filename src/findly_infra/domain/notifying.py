@@ -39,6 +39,7 @@ from findly_infra.domain.strategy import metric_kind
 from findly_infra.domain.view import EnvironmentView, WaitKind
 
 __all__ = [
+    "REHEARSAL",
     "WAITING_RULES",
     "Incidents",
     "RetrySchedule",
@@ -51,6 +52,9 @@ __all__ = [
     "shown_value",
     "waiting",
 ]
+
+REHEARSAL = "[rehearsal, virtual time] "
+"""How the summary of every notification decided on a state that keeps virtual time starts (its very first words)."""
 
 
 def notification_id(*parts: object) -> str:
@@ -178,7 +182,7 @@ def decide(
 
 
 def _summary(context: _Context, text: str) -> str:
-    return f"[rehearsal, virtual time] {text}" if context.rehearsal else text
+    return f"{REHEARSAL}{text}" if context.rehearsal else text
 
 
 def _of_event(
@@ -299,7 +303,7 @@ def waiting(
         environment=view.environment,
         version=version,
         at=at,
-        summary=f"[rehearsal, virtual time] {text}" if rehearsal else text,
+        summary=f"{REHEARSAL}{text}" if rehearsal else text,
         details=tuple(details),
         incident_key=incident_key(service, view.environment, version),
         action=None,
@@ -331,7 +335,7 @@ def refused(
         environment=environment,
         version=version,
         at=at,
-        summary=f"[rehearsal, virtual time] {text}" if rehearsal else text,
+        summary=f"{REHEARSAL}{text}" if rehearsal else text,
         details=(
             ("service", service),
             ("environment", environment),

@@ -302,3 +302,18 @@ def test_a_rollback_and_status_tell_the_same_story(env: dict[str, str]) -> None:
     assert (status["serving"], status["candidate"]) == ({"version": "1.0.0", "weight": 100}, None)
     assert status["rollout"]["version"] == "2.0.0"
     assert status["stopped"] == "bad build"
+
+
+@pytest.mark.parametrize("watch", [(), ("--watch",)])
+def test_a_stdout_that_cannot_encode_our_text_gets_plain_ascii_never_a_traceback(
+    env: dict[str, str], watch: tuple[str, ...]
+) -> None:
+    """Issue 26 (new user, item 10): PYTHONIOENCODING=ascii (a C locale, a Windows code page) ended a rollout with
+    "internal error … UnicodeEncodeError '\\u2014'", exit 1. The dash is written as '-' and the command finishes."""
+    ascii_env = {**env, "PYTHONIOENCODING": "ascii"}
+    assert run("deploy", "fn-posts", "1.0.0", "--env", "development", env=ascii_env).returncode == 0
+    result = run("rollout", "fn-posts", "--env", "development", *watch, env=ascii_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "UnicodeEncodeError" not in result.stdout + result.stderr
+    assert " - " in result.stdout  # the em dash, in ASCII
+    result.stdout.encode("ascii")

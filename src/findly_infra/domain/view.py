@@ -47,7 +47,8 @@ class Waiting:
 
     kind: WaitKind
     needs: tuple[str, ...]
-    """The approver groups, or the suite, whose word is awaited (empty for ``PERSON``)."""
+    """The approver groups, or the suite, whose word is awaited; for ``PERSON``, the suites whose passed results a
+    paused blue-green rollout needs before it can be resumed (its evidence deadline has passed), else empty."""
     message: str
     """A sentence a person can act on."""
     deadline: datetime | None = None
@@ -156,12 +157,7 @@ def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime, *, re
     rollout = state.rollout
     service = pipeline.service
     if rollout is not None and rollout.phase is Phase.PAUSED:
-        return Waiting(
-            WaitKind.PERSON,
-            (),
-            f"paused ({rollout.reason or 'by a person'}): resume, abort or roll back "
-            f"(findly-infra resume|abort|rollback {service} --env {environment})",
-        )
+        return _paused(pipeline, environment, rollout, at)
     if rollout is not None and rollout.phase is Phase.AWAITING_APPROVAL:
         groups = pipeline.platform.environment(environment).approvers
         return Waiting(
@@ -195,3 +191,51 @@ def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime, *, re
                 f"than {state.requested.requested_by} (findly-infra approve {service} {version} --env {environment})",
             )
     return None
+
+
+def _evidence_overdue(pipeline: DeploymentPipeline, environment: str, at: datetime) -> tuple[str, ...]:
+    """The evidence suites a paused blue-green rollout in *environment* still has no passed result of, once its
+    ``validation_timeout`` has passed at *at*: resumed without them, its next step pauses it again at once
+    (``progress.blue_green_validation`` measures the deadline from the rollout's start, and a resume does not renew
+    it). Empty when it is no blue-green rollout, or the deadline has not passed, or nothing is missing."""
+    rollout = pipeline.environments[environment].rollout
+    if rollout is None or rollout.strategy is not StrategyKind.BLUE_GREEN or rollout.weight >= 100:
+        return ()
+    strategy = pipeline.platform.strategy_for(environment, rollout.strategy)
+    if not isinstance(strategy, BlueGreenStrategy):
+        return ()
+    timeout = progress.recorded_duration(rollout, "validation_timeout", strategy.validation_timeout)
+    if at - rollout.started < timedelta(milliseconds=timeout.milliseconds):
+        return ()
+    state = pipeline.records(environment, rollout.version)
+    return tuple(
+        step.evidence
+        for step in progress.validation_steps(strategy, rollout)
+        if step.evidence is not None and not state.has_passed(rollout.version, step.evidence)
+    )
+
+
+def _paused(pipeline: DeploymentPipeline, environment: str, rollout: Rollout, at: datetime) -> Waiting:
+    """What unblocks the paused *rollout*: a person resumes, aborts or rolls back — after recording the evidence
+    whose deadline passed, where some is missing."""
+    service = pipeline.service
+    missing = _evidence_overdue(pipeline, environment, at)
+    if missing:  # resume alone would pause it again at the next step: the deadline is the rollout's, not renewed
+        records = ", then ".join(
+            f"findly-infra record {service} {rollout.version} --env {environment} --suite {suite} --passed"
+            for suite in missing
+        )
+        return Waiting(
+            WaitKind.PERSON,
+            missing,
+            f"paused ({rollout.reason}): record a passed {' and a passed '.join(missing)} for {rollout.version}, "
+            f"then resume ({records}, then findly-infra resume {service} --env {environment}) — resume alone "
+            "pauses it again, its deadline has passed; or abort or roll back "
+            f"(findly-infra abort|rollback {service} --env {environment})",
+        )
+    return Waiting(
+        WaitKind.PERSON,
+        (),
+        f"paused ({rollout.reason or 'by a person'}): resume, abort or roll back "
+        f"(findly-infra resume|abort|rollback {service} --env {environment})",
+    )

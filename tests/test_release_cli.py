@@ -296,6 +296,8 @@ def test_a_rollback_and_status_tell_the_same_story(env: dict[str, str]) -> None:
     assert rolled.pop("already") is None
     assert rolled.pop("cluster_read") is True  # it brought the (simulated) cluster to the log before deciding
     assert status.pop("cluster") == {"bound": False, "simulated": True}  # status: no cluster is bound there
+    stop = status.pop("stop")  # how it stopped: status reads it from the latest events
+    assert (stop["event"], stop["by"], stop["reason"]) == ("rolled_back", "erin", "bad build")
     del rolled["events"], rolled["ok"]
     assert rolled == status
     assert status["phase"] == "rolled_back"
@@ -317,3 +319,49 @@ def test_a_stdout_that_cannot_encode_our_text_gets_plain_ascii_never_a_traceback
     assert "UnicodeEncodeError" not in result.stdout + result.stderr
     assert " - " in result.stdout  # the em dash, in ASCII
     result.stdout.encode("ascii")
+
+
+def text(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """The command line in this process, without ``--json``: its exit code and what it printed."""
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, {"GITHUB_ACTIONS": "", **env}):
+        code = main(list(args), out=out)
+    return code, out.getvalue()
+
+
+def test_status_history_and_a_later_watch_show_the_criteria_that_stopped_it_and_who_decided(
+    env: dict[str, str],
+) -> None:
+    """Issue 26 (new user, item 2): after a stop, only the watch that stopped it showed the criteria: ``status`` said
+    the reason alone, ``history`` left analyses blank, a watch started on the paused rollout had ``criteria: []``,
+    ``stopped: null`` — and said it was "paused by erin", the person who ran the watch, not the analysis."""
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    stalled = {**env, "FINDLY_SCENARIO": "no-traffic"}
+    assert cli(stalled, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 6
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")  # on the paused rollout
+    assert (code, document["events"]) == (6, [])  # it recorded nothing ...
+    progress = document["progress"]  # ... and says how it stopped, as the watch that stopped it did
+    assert [c["metric"] for c in progress["criteria"]][:1] == ["error_rate"]  # type: ignore[index]
+    assert progress["stopped"]["event"] == "rollout_paused"  # type: ignore[index]
+    assert progress["stopped"]["by"] == "the analysis (watch run by erin)"  # type: ignore[index]
+    assert progress["stopped"]["failing"]  # type: ignore[index]
+    assert progress["stopped"]["window"] == "1 minute"  # type: ignore[index]
+    assert "paused by the analysis (watch run by erin) at " in str(document["stopped_by"])
+    code, said = text(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert "paused by erin" not in said
+    assert "error_rate 0.100%" in said
+    code, said = text(env, "status", "fn-posts", "--env", "development")
+    assert code == 0
+    assert "paused at 09:08:00 by the analysis (watch run by erin) at stage 1/4 (5%): error_rate 0.100%" in said
+    assert "over the last 1 minute" in said
+    status = cli(env, "status", "fn-posts", "--env", "development")[1]["services"]["fn-posts"]["development"]  # type: ignore[index]
+    assert status["stop"]["failing"][0]["metric"] == "error_rate"
+    code, said = text(env, "history", "fn-posts")
+    rows = said.splitlines()
+    analysis = [row for row in rows if " analysis_recorded " in row]
+    assert analysis[-1].endswith(analysis[-1].split(" erin ", 1)[1].strip())
+    assert " inconclusive: error_rate 0.100%" in analysis[-1]
+    paused = next(row for row in rows if " rollout_paused " in row)
+    assert paused.endswith("; decided by the analysis in the watch erin ran")

@@ -111,6 +111,8 @@ def test_the_json_of_a_watch_carries_the_same_facts_each_step(env: dict[str, str
     failing = {"metric": "error_rate", "value": 0.05, "threshold": "< 0.5%", "verdict": "fail"}
     assert last["stopped"] == {
         "event": "rolled_back",
+        "at": last["at"],
+        "by": "the analysis (watch run by erin)",  # not the person who ran the watch
         "reason": "2 failed analyses in this stage (threshold 2)",
         "failing": [failing],
         "window": "1 minute",

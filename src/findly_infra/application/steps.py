@@ -15,7 +15,18 @@ if TYPE_CHECKING:
     from findly_infra.application.service import Outcome
     from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading
 
-__all__ = ["STOPS", "VERDICT_WORDS", "criterion_text", "last_analysis", "number", "shown", "step_facts", "stop_text"]
+__all__ = [
+    "STOPS",
+    "VERDICT_WORDS",
+    "criterion_text",
+    "last_analysis",
+    "number",
+    "shown",
+    "step_facts",
+    "stop_author_of",
+    "stop_story",
+    "stop_text",
+]
 
 VERDICT_WORDS = {"pass": "ok", "fail": "FAILED", "inconclusive": "no verdict"}
 """A verdict as a watch's line says it."""
@@ -52,6 +63,35 @@ def _stop(events: Sequence[Event]) -> Event | None:
     return next((e for e in reversed(events) if e.type in STOPS), None)
 
 
+def stop_story(events: Sequence[Event], environment: str) -> tuple[Event, ...]:
+    """Of *events* (a service's latest, oldest first), what tells how the latest rollout in *environment* stopped:
+    the last analysis of its version before the stop, then the stop — ``()`` when they hold no stop there. What
+    ``status``, ``history`` and a watch started on a stopped rollout show beside the stop: the criteria that did
+    not pass, as the watch that stopped it showed them."""
+    mine = [event for event in events if event.environment == environment]
+    at = next((i for i in range(len(mine) - 1, -1, -1) if mine[i].type in STOPS), None)
+    if at is None:
+        return ()
+    stop = mine[at]
+    analysis = next(
+        (e for e in reversed(mine[:at]) if e.type == "analysis_recorded" and e.version == stop.version), None
+    )
+    before = mine[at - 1] if at else None  # what says who decided it (domain.view.stop_author)
+    story = [e for e in (analysis, before) if e is not None]
+    return (*dict.fromkeys(story), stop)  # in order: the analysis, what came just before the stop, the stop
+
+
+def stop_author_of(events: Sequence[Event]) -> str | None:
+    """Who stopped the rollout, of a step's or a story's *events* (``domain.view.stop_author``): ``the analysis
+    (watch run by erin)`` for a stop its analysis decided, else the person; ``None`` where nothing stopped it."""
+    from findly_infra.domain.view import stop_author
+
+    at = next((i for i in range(len(events) - 1, -1, -1) if events[i].type in STOPS), None)
+    if at is None:
+        return None
+    return stop_author(events[at], events[at - 1] if at else None)
+
+
 def step_facts(outcome: Outcome, interval: timedelta, window: str) -> dict[str, Any]:
     """One step of a rollout as facts: when, the phase, the stage (a canary's ``n`` of ``of``, its weight), the
     weights by version, the analysis's verdict and each criterion's value, threshold and verdict, when the next
@@ -86,6 +126,8 @@ def step_facts(outcome: Outcome, interval: timedelta, window: str) -> dict[str, 
         if stop is None
         else {
             "event": stop.type,
+            "at": stop.at.isoformat(),
+            "by": stop_author_of(events),
             "reason": stop.reason,
             "failing": [c for c in criteria if c["verdict"] != "pass"],
             "window": window,
@@ -96,10 +138,10 @@ def step_facts(outcome: Outcome, interval: timedelta, window: str) -> dict[str, 
 _STOPPED_WORDS = {"rolled_back": "rolled back", "rollout_paused": "paused", "rollout_aborted": "aborted"}
 
 
-def stop_text(outcome: Outcome, window: str) -> str | None:
+def stop_text(outcome: Outcome, window: str, *, reason: bool = True) -> str | None:
     """What stopped the rollout at *outcome*'s step, in one sentence (``None`` when the step stopped nothing):
     ``rolled back at stage 2/4 (25%): error_rate 5.000% < 0.5% FAILED over the last 1 minute; 2 failed analyses in
-    this stage (threshold 2)``."""
+    this stage (threshold 2)``; without its *reason* where that is said beside it already."""
     stop = _stop(outcome.events)
     if stop is None:
         return None
@@ -110,5 +152,5 @@ def stop_text(outcome: Outcome, window: str) -> str | None:
     failing = [r for r in (analysis.readings if analysis else ()) if r.verdict.value != "pass"]
     criteria = ", ".join(criterion_text(r) for r in failing)
     because = f": {criteria} over the last {window}" if criteria else ""
-    reason = f"; {stop.reason}" if stop.reason else ""
-    return f"{_STOPPED_WORDS.get(stop.type, stop.type)}{where}{because}{reason}"
+    why = f"; {stop.reason}" if stop.reason and reason else ""
+    return f"{_STOPPED_WORDS.get(stop.type, stop.type)}{where}{because}{why}"

@@ -16,12 +16,13 @@ import attrs
 
 from findly_infra.domain import progress
 from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.events import AnalysisRecorded, Event, Verdict
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.pipeline import DeploymentPipeline
 from findly_infra.domain.state import Phase, Rollout
 from findly_infra.domain.strategy import BlueGreenStrategy
 
-__all__ = ["EnvironmentView", "Share", "WaitKind", "Waiting"]
+__all__ = ["EnvironmentView", "Share", "WaitKind", "Waiting", "stop_author"]
 
 
 @attrs.frozen
@@ -239,3 +240,27 @@ def _paused(pipeline: DeploymentPipeline, environment: str, rollout: Rollout, at
         f"paused ({rollout.reason or 'by a person'}): resume, abort or roll back "
         f"(findly-infra resume|abort|rollback {service} --env {environment})",
     )
+
+
+def stop_author(stop: Event, before: Event | None) -> str:
+    """Who stopped a rollout, in words, given the event recorded just *before* its *stop* in the same environment: a
+    pause or rollback that a watch's step decided is recorded with the analysis that led to it (one decision: same
+    environment, version, instant and actor — the person who ran the watch), so it is ``the analysis (watch run by
+    erin)`` (``the evidence deadline (…)`` where the analysis passed and the blue-green validation's evidence was
+    overdue); any other stop is the person's who asked for it: ``erin``. In virtual time a person's stop may share
+    the analysis's instant: one after a passing analysis is told apart by its reason; one after a failed or
+    inconclusive analysis at that very instant is taken for the analysis's (the events record no decider)."""
+    decided = (
+        isinstance(before, AnalysisRecorded)
+        and before.environment == stop.environment
+        and before.version == stop.version
+        and before.at == stop.at
+        and before.actor == stop.actor
+    )
+    if not decided:
+        return stop.actor
+    assert isinstance(before, AnalysisRecorded)
+    if before.verdict is Verdict.PASS:  # a pass stops nothing but overdue evidence (progress.blue_green_validation)
+        overdue = stop.type == "rollout_paused" and stop.reason.startswith("no passed ")
+        return f"the evidence deadline (watch run by {stop.actor})" if overdue else stop.actor
+    return f"the analysis (watch run by {stop.actor})"

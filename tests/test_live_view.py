@@ -98,10 +98,10 @@ def test_a_watch_on_a_terminal_redraws_one_block_in_place_and_leaves_the_final_s
     assert _block(screen) == [  # ... and on screen once: its final state
         HEAD,
         "stage 4/4 [████████████████████] 100%  succeeded: serving 2.0.0 100%",
-        "  ✓ error_rate              0.100%  < 0.5%",
-        "  ✓ latency_p95              300ms  < 1500ms",
-        "  ✓ cpu_utilization        50.000%  < 80%",
-        "  ✓ memory_utilization     60.000%  < 85%",
+        "  ✓ error_rate              0.100%  (threshold < 0.5%)",
+        "  ✓ latency_p95              300ms  (threshold < 1500ms)",
+        "  ✓ cpu_utilization        50.000%  (threshold < 80%)",
+        "  ✓ memory_utilization     60.000%  (threshold < 85%)",
         "succeeded: nothing is next",
         _block(screen)[-1],
     ]
@@ -116,8 +116,8 @@ def test_a_rollback_on_a_terminal_marks_the_failing_criterion_and_says_where_and
     assert code == 4
     block = _block(screen)
     assert block[1] == "stage 2/4 [░░░░░░░░░░░░░░░░░░░░]   0%  rolled_back: serving 1.0.0 100%"
-    assert block[2] == "  ✗ error_rate              5.000%  < 0.5%"
-    assert "  ✓ latency_p95              300ms  < 1500ms" in block
+    assert block[2] == "  ✗ error_rate              5.000%  (threshold < 0.5%)"  # the value beside its threshold
+    assert "  ✓ latency_p95              300ms  (threshold < 1500ms)" in block
     assert "rolled back at stage 2/4 (25%): 2 failed analyses in this stage (threshold 2)" in block
     assert "  error_rate over the last 1 minute" in block
 
@@ -134,10 +134,10 @@ def test_the_block_is_cut_to_the_terminal_width(env: dict[str, str]) -> None:
     assert block[start:] == [
         "fn-posts in development: 2.0.0 by cana…",
         "stage 2/4 [░░░░░░░░░░░░░░░░░░░░]   0% …",
-        "  ✗ error_rate              5.000%  < …",
-        "  ✓ latency_p95              300ms  < …",
-        "  ✓ cpu_utilization        50.000%  < …",
-        "  ✓ memory_utilization     60.000%  < …",
+        "  ✗ error_rate              5.000%  (t…",
+        "  ✓ latency_p95              300ms  (t…",
+        "  ✓ cpu_utilization        50.000%  (t…",
+        "  ✓ memory_utilization     60.000%  (t…",
         "rolled back at stage 2/4 (25%): 2 fail…",
         "  error_rate over the last 1 minute",
         "last: 09:21:00 rolled_back",

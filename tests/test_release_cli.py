@@ -33,8 +33,8 @@ def test_the_demo_tells_the_whole_story_on_a_fresh_machine(tmp_path: Path) -> No
     assert "promotion refused by rule 'approvals'" in result.stdout
     assert "weights 5 -> 25 -> 50 -> 100%: succeeded" in result.stdout
     assert (  # the rollback names the criterion, its value, its threshold and the window (issue 26)
-        "canary 1.5.0 under an error spike: rolled back at stage 2/4 (25%): error_rate 5.000% < 0.5% FAILED over the "
-        "last 1 minute; 2 failed analyses in this stage (threshold 2) (serving 1.4.0 100%)"
+        "canary 1.5.0 under an error spike: rolled back at stage 2/4 (25%): error_rate 5.000% (threshold < 0.5%) "
+        "FAILED over the last 1 minute; 2 failed analyses in this stage (threshold 2) (serving 1.4.0 100%)"
     ) in result.stdout
     assert (tmp_path / ".findly" / "demo.sqlite3").exists()
 
@@ -365,3 +365,23 @@ def test_status_history_and_a_later_watch_show_the_criteria_that_stopped_it_and_
     assert " inconclusive: error_rate 0.100%" in analysis[-1]
     paused = next(row for row in rows if " rollout_paused " in row)
     assert paused.endswith("; decided by the analysis in the watch erin ran")
+
+
+def test_a_blue_green_trigger_reads_as_the_condition_that_rolls_back() -> None:
+    """Issue 26 (new user, item 6): ``error_rate 0.100% > 1% ok`` read as a false statement (0.1 is not above 1) —
+    the bound of a rollback trigger is the condition that rolls back, not a bound that holds."""
+    from findly_infra.application.steps import criterion_text
+    from findly_infra.domain.events import MetricReading, Verdict
+
+    reading = MetricReading(metric="error_rate", value=0.001, threshold="> 1%", verdict=Verdict.PASS)
+    assert criterion_text(reading, trigger=True) == "error_rate 0.100% (rolls back if > 1%) ok"
+    failed = MetricReading(metric="error_rate", value=0.05, threshold="< 0.5%", verdict=Verdict.FAIL)
+    assert criterion_text(failed) == "error_rate 5.000% (threshold < 0.5%) FAILED"
+
+
+def test_a_blue_green_watch_says_each_trigger_as_what_rolls_it_back(env: dict[str, str]) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "blue-green")[0] == 0
+    code, said = text(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert code == 6
+    assert "error_rate 0.100% (rolls back if > 1%) ok, latency_p99 500ms (rolls back if > 2s) ok" in said
+    assert "> 1% ok" not in said

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from findly_infra.application.service import Outcome
     from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading
+    from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
     "STOPS",
     "VERDICT_WORDS",
+    "bound_text",
     "criterion_text",
     "last_analysis",
     "number",
@@ -26,6 +28,7 @@ __all__ = [
     "stop_author_of",
     "stop_story",
     "stop_text",
+    "triggers",
 ]
 
 VERDICT_WORDS = {"pass": "ok", "fail": "FAILED", "inconclusive": "no verdict"}
@@ -46,10 +49,24 @@ def shown(metric: str, value: float | None) -> str:
     return shown_value(metric, value)
 
 
-def criterion_text(reading: MetricReading) -> str:
-    """``error_rate 0.200% < 1% ok``: the value beside its threshold, and its verdict."""
+def bound_text(threshold: str, *, trigger: bool = False) -> str:
+    """A reading's bound as a person reads it beside the value — ``(threshold < 0.5%)`` for a criterion that must
+    hold; ``(rolls back if > 1%)`` for a blue-green rollback trigger, whose bound is the condition that rolls it back
+    (``0.100% > 1%`` alone reads as a false statement). The notifications' words (``domain.notifying``) too."""
+    return f"(rolls back if {threshold})" if trigger else f"(threshold {threshold})"
+
+
+def triggers(view: EnvironmentView) -> bool:
+    """Whether *view*'s rollout is judged by rollback triggers (blue-green), not by criteria that must hold."""
+    return view.strategy is not None and view.strategy.value == "blue-green"
+
+
+def criterion_text(reading: MetricReading, *, trigger: bool = False) -> str:
+    """``error_rate 5.000% (threshold < 0.5%) FAILED``; a blue-green trigger's ``error_rate 0.100% (rolls back if >
+    1%) ok``: the value beside its bound, and its verdict."""
     value = shown(reading.metric, number(reading.value))
-    return f"{reading.metric} {value} {reading.threshold} {VERDICT_WORDS.get(reading.verdict.value, '?')}"
+    bound = bound_text(reading.threshold, trigger=trigger)
+    return f"{reading.metric} {value} {bound} {VERDICT_WORDS.get(reading.verdict.value, '?')}"
 
 
 def last_analysis(events: Sequence[Event]) -> AnalysisRecorded | None:
@@ -140,8 +157,8 @@ _STOPPED_WORDS = {"rolled_back": "rolled back", "rollout_paused": "paused", "rol
 
 def stop_text(outcome: Outcome, window: str, *, reason: bool = True) -> str | None:
     """What stopped the rollout at *outcome*'s step, in one sentence (``None`` when the step stopped nothing):
-    ``rolled back at stage 2/4 (25%): error_rate 5.000% < 0.5% FAILED over the last 1 minute; 2 failed analyses in
-    this stage (threshold 2)``; without its *reason* where that is said beside it already."""
+    ``rolled back at stage 2/4 (25%): error_rate 5.000% (threshold < 0.5%) FAILED over the last 1 minute; 2 failed
+    analyses in this stage (threshold 2)``; without its *reason* where that is said beside it already."""
     stop = _stop(outcome.events)
     if stop is None:
         return None
@@ -150,7 +167,7 @@ def stop_text(outcome: Outcome, window: str, *, reason: bool = True) -> str | No
     where = "" if stage is None else f" at stage {stage['n']}/{stage['of']} ({stage['weight']}%)"
     analysis = last_analysis(outcome.events)
     failing = [r for r in (analysis.readings if analysis else ()) if r.verdict.value != "pass"]
-    criteria = ", ".join(criterion_text(r) for r in failing)
+    criteria = ", ".join(criterion_text(r, trigger=triggers(outcome.view)) for r in failing)
     because = f": {criteria} over the last {window}" if criteria else ""
     why = f"; {stop.reason}" if stop.reason and reason else ""
     return f"{_STOPPED_WORDS.get(stop.type, stop.type)}{where}{because}{why}"

@@ -83,12 +83,12 @@ def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_onl
 
     fn-posts in production: 2.0.0 by canary, from 1.0.0
     stage 2/4 [█████░░░░░░░░░░░░░░░]  25%  progressing: serving 1.0.0 75%, canary 2.0.0 25%
-      ✓ error_rate              0.100%  < 0.5%
-      ✗ latency_p95              900ms  < 500ms
+      ✓ error_rate              0.100%  (threshold < 0.5%)
+      ✗ latency_p95              900ms  (threshold < 500ms)
     next analysis at 09:03:00 (in 1m)
     last: 09:02:00 analysis_recorded fail
     """
-    from findly_infra.application.steps import shown, step_facts
+    from findly_infra.application.steps import bound_text, shown, step_facts, triggers
     from findly_infra.cli.present import printable
 
     glyph = _ASCII if ascii_only else _GLYPHS
@@ -112,7 +112,8 @@ def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_onl
     for criterion in facts["criteria"]:
         mark = glyph.get(criterion["verdict"], "?")
         value = shown(criterion["metric"], criterion["value"])
-        lines.append(f"  {mark} {criterion['metric']:20} {value:>9}  {criterion['threshold']}")
+        bound = bound_text(criterion["threshold"], trigger=triggers(view))
+        lines.append(f"  {mark} {criterion['metric']:20} {value:>9}  {bound}")
     stopped = facts["stopped"]
     if stopped is not None:  # the failing criteria are marked above: say what stopped it, where, over which window
         at_stage = f" at stage {stage['n']}/{stage['of']} ({stage['weight']}%)" if stage else ""

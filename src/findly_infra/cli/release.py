@@ -816,11 +816,14 @@ def _history(context: Context) -> int:
     deliveries = _deliveries(runtime, args.service)  # each delivery and give-up, beside the events by time
 
     before: dict[str, Any] = {}  # each environment's previous event: whether its analysis decided a stop
+    blue_green: dict[str, bool] = {}  # each environment's latest rollout: judged by rollback triggers
 
     def write(events: Sequence[Any]) -> None:
         nonlocal count
         for event in events:
-            detail = _history_detail(event, before.get(event.environment))
+            if event.type == "rollout_started":  # the strategy says whether its analyses judge triggers
+                blue_green[event.environment] = event.strategy.value == "blue-green"
+            detail = _history_detail(event, before.get(event.environment), blue_green.get(event.environment, False))
             before[event.environment] = event
             while not context.json and deliveries and _delivery_time(deliveries[0]) <= event.at:
                 out.write(dispatch_text(deliveries.pop(0)) + "\n")
@@ -863,14 +866,14 @@ def _history(context: Context) -> int:
     return EXIT_BAD_INPUT
 
 
-def _history_detail(event: Any, before: Any) -> str:
+def _history_detail(event: Any, before: Any, trigger: bool) -> str:
     """A ``history`` row's detail: the event's reason; an analysis's verdict and each criterion's reading beside its
     threshold; a stop that an analysis decided says so (its actor is the person who ran the watch, not who decided)."""
     from findly_infra.application.steps import STOPS, criterion_text
     from findly_infra.domain.view import stop_author
 
     if event.type == "analysis_recorded":
-        readings = ", ".join(criterion_text(r) for r in event.readings)
+        readings = ", ".join(criterion_text(r, trigger=trigger) for r in event.readings)
         return f"{event.verdict.value}" + (f": {readings}" if readings else "")
     if event.type in STOPS and before is not None and (by := stop_author(event, before)) != event.actor:
         by = f"decided by {by.partition(' (')[0]} in the watch {event.actor} ran"

@@ -123,7 +123,10 @@ def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
     assert (code, document["phase"]) == (EXIT_STOPPED, "awaiting_approval")
     assert document["waiting_for"]["kind"] == "approval"  # type: ignore[index]
-    assert "findly-infra approve fn-posts 1.0.0 --env development" in document["waiting_for"]["message"]  # type: ignore[index]
+    # development names no approvers, and an approval there is refused: the wait says so rather than "approve"
+    assert "which no one can give: development names no approvers" in document["waiting_for"]["message"]  # type: ignore[index]
+    code, refused = cli({**env, "FINDLY_ACTOR": "alice"}, "approve", "fn-posts", "1.0.0", "--env", "development")
+    assert (code, refused["error"]["rule"]) == (EXIT_REFUSED, "approval-not-required")  # type: ignore[index]
 
 
 def test_following_an_evidence_pause_s_advice_unblocks_it(env: dict[str, str]) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from findly_infra.domain import progress
+from findly_infra.domain.approvals import needed_text
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.events import AnalysisRecorded, Event, Verdict
 from findly_infra.domain.notation import Duration
@@ -160,13 +161,7 @@ def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime, *, re
     if rollout is not None and rollout.phase is Phase.PAUSED:
         return _paused(pipeline, environment, rollout, at)
     if rollout is not None and rollout.phase is Phase.AWAITING_APPROVAL:
-        groups = pipeline.platform.environment(environment).approvers
-        return Waiting(
-            WaitKind.APPROVAL,
-            groups,
-            f"an approval of {rollout.waiting_for} for {rollout.version} from {', '.join(groups)}, by someone other "
-            f"than {rollout.started_by} (findly-infra approve {service} {rollout.version} --env {environment})",
-        )
+        return _step_approval(pipeline, environment, rollout)
     suite = pipeline.awaited_evidence(environment)
     if suite is not None and rollout is not None:
         strategy = pipeline.platform.strategy_for(environment, rollout.strategy)
@@ -188,8 +183,9 @@ def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime, *, re
             return Waiting(
                 WaitKind.APPROVAL,
                 missing,
-                f"{version} needs an approval from {', '.join(missing)} to enter {environment}, by someone other "
-                f"than {state.requested.requested_by} (findly-infra approve {service} {version} --env {environment})",
+                f"{version} needs {needed_text(missing)}{' (different people)' if len(missing) > 1 else ''} to enter "
+                f"{environment}, by someone other than {state.requested.requested_by} "
+                f"(findly-infra approve {service} {version} --env {environment})",
             )
     return None
 
@@ -264,3 +260,24 @@ def stop_author(stop: Event, before: Event | None) -> str:
         overdue = stop.type == "rollout_paused" and stop.reason.startswith("no passed ")
         return f"the evidence deadline (watch run by {stop.actor})" if overdue else stop.actor
     return f"the analysis (watch run by {stop.actor})"
+
+
+def _step_approval(pipeline: DeploymentPipeline, environment: str, rollout: Rollout) -> Waiting:
+    """What a blue-green rollout's manual step waits for: one approval, by a member of any of the environment's
+    approver groups other than who started it (``DeploymentPipeline._approve``)."""
+    service = pipeline.service
+    groups = pipeline.platform.environment(environment).approvers
+    if not groups:  # DeploymentPipeline.approve refuses every approval here (rule approval-not-required)
+        return Waiting(
+            WaitKind.APPROVAL,
+            groups,
+            f"an approval of {rollout.waiting_for} for {rollout.version}, which no one can give: {environment} "
+            f"names no approvers — abort or roll back (findly-infra abort|rollback {service} --env {environment})",
+        )
+    return Waiting(  # one approval of the step, by a member of any of the groups (DeploymentPipeline._approve)
+        WaitKind.APPROVAL,
+        groups,
+        f"an approval of {rollout.waiting_for} for {rollout.version} from a member of {' or '.join(groups)} "
+        f"(one is enough), by someone other than {rollout.started_by} "
+        f"(findly-infra approve {service} {rollout.version} --env {environment})",
+    )

@@ -385,3 +385,17 @@ def test_a_blue_green_watch_says_each_trigger_as_what_rolls_it_back(env: dict[st
     assert code == 6
     assert "error_rate 0.100% (rolls back if > 1%) ok, latency_p99 500ms (rolls back if > 2s) ok" in said
     assert "> 1% ok" not in said
+
+
+def test_a_watch_retried_after_the_rollout_ended_says_what_ended_before_already_done(env: dict[str, str]) -> None:
+    """Issue 26 (new user, item 16): ``rollout --watch --version`` on an ended rollout printed `` (already done: …)``
+    with nothing before the parenthesis."""
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    watch = ("rollout", "fn-posts", "--env", "development", "--watch", "--version", "1.0.0")
+    assert cli(env, *watch)[0] == 0
+    code, said = text(env, *watch)
+    assert code == 0
+    assert said.splitlines()[-1] == (
+        "fn-posts 1.0.0 in development: succeeded (serving 1.0.0 100%) (already done: the rollout of 1.0.0 in "
+        "development already ended: succeeded; nothing new recorded)"
+    )

@@ -44,8 +44,14 @@ def test_a_canary_watch_says_the_stage_each_criterion_against_its_threshold_and_
     _canary(env)
     code, lines = text(env, "rollout", "fn-posts", "--env", "development", "--watch")
     assert code == 0
-    assert lines[0] == "watching             progressing (serving 1.0.0 95%, canary 2.0.0 5%) — stage 1/4"
     steps = lines[1:]
+    assert (
+        lines[0]
+        == (  # before its first analysis, the watch says when that is due
+            "watching             progressing (serving 1.0.0 95%, canary 2.0.0 5%) — stage 1/4; next analysis at "
+            + steps[0][11:19]
+        )
+    )
     assert steps[0].endswith(
         f"progressing (serving 1.0.0 95%, canary 2.0.0 5%) — stage 1/4: {CRITERIA}; next analysis at "
         + steps[1][11:19]  # the next line is that analysis

@@ -109,12 +109,15 @@ def stop_author_of(events: Sequence[Event]) -> str | None:
     return stop_author(events[at], events[at - 1] if at else None)
 
 
-def step_facts(outcome: Outcome, interval: timedelta, window: str) -> dict[str, Any]:
+def step_facts(
+    outcome: Outcome, interval: timedelta, window: str, *, next_at: datetime | None = None
+) -> dict[str, Any]:
     """One step of a rollout as facts: when, the phase, the stage (a canary's ``n`` of ``of``, its weight), the
     weights by version, the analysis's verdict and each criterion's value, threshold and verdict, when the next
     analysis is due (while it progresses), and — when the step stopped it — what stopped it: the event, its reason,
     the criteria that did not pass and the window they were measured over. *interval* is the strategy's analysis
-    interval and *window* the metrics' window, both from the platform file."""
+    interval and *window* the metrics' window, both from the platform file; *next_at* is when the next analysis is
+    due where the step recorded nothing to count from (a watch's first step, before its first analysis)."""
     view, events = outcome.view, outcome.events
     at: datetime | None = events[-1].at if events else None
     rollout = view.rollout
@@ -138,7 +141,11 @@ def step_facts(outcome: Outcome, interval: timedelta, window: str) -> dict[str, 
         "weights": view.routes(),
         "verdict": verdict.value if verdict is not None else None,
         "criteria": criteria,
-        "next_step_at": (at + interval).isoformat() if at is not None and progressing else None,
+        "next_step_at": None
+        if not progressing
+        else (at + interval).isoformat()
+        if at is not None
+        else (next_at.isoformat() if next_at is not None else None),
         "stopped": None
         if stop is None
         else {

@@ -18,7 +18,7 @@ import shutil
 import signal
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -78,7 +78,9 @@ def _duration(delta: timedelta) -> str:
     return " ".join(part for part in parts if part) or "0s"
 
 
-def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_only: bool = False) -> list[str]:
+def block_lines(
+    outcome: Outcome, interval: timedelta, window: str, *, ascii_only: bool = False, next_at: datetime | None = None
+) -> list[str]:
     """The block for *outcome*'s step, line by line (not yet cut to a width)::
 
     fn-posts in production: 2.0.0 by canary, from 1.0.0
@@ -92,7 +94,7 @@ def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_onl
     from findly_infra.cli.present import printable
 
     glyph = _ASCII if ascii_only else _GLYPHS
-    view, facts = outcome.view, step_facts(outcome, interval, window)
+    view, facts = outcome.view, step_facts(outcome, interval, window, next_at=next_at)
     rollout = view.rollout
     head = f"{view.service} in {view.environment}"
     if rollout is not None:
@@ -122,8 +124,9 @@ def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_onl
             marked = ", ".join(c["metric"] for c in stopped["failing"])
             lines.append(f"  {marked} over the last {window}")
     else:
-        if facts["next_step_at"] is not None:
-            lines.append(f"next analysis at {facts['next_step_at'][11:19]} (in {_duration(interval)})")
+        if facts["next_step_at"] is not None:  # before the first analysis, when it is due (how long: not known here)
+            within = f" (in {_duration(interval)})" if outcome.events else " (the first of this watch)"
+            lines.append(f"next analysis at {facts['next_step_at'][11:19]}{within}")
         if view.waiting_for is not None:  # evidence a blue-green rollout waits for, an approval: what unblocks it
             lines.append(f"waiting for {view.waiting_for.message}")
         if facts["next_step_at"] is None and view.waiting_for is None:

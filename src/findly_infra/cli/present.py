@@ -11,7 +11,7 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -223,14 +223,14 @@ def _criterion(reading: MetricReading, view: EnvironmentView) -> str:
     return criterion_text(reading, trigger=triggers(view))
 
 
-def step_json(outcome: Outcome, interval: timedelta, window: str) -> dict[str, Any]:
+def step_json(outcome: Outcome, interval: timedelta, window: str, next_at: datetime | None = None) -> dict[str, Any]:
     """One step of a rollout as facts: see :func:`findly_infra.application.steps.step_facts`."""
     from findly_infra.application.steps import step_facts
 
-    return step_facts(outcome, interval, window)
+    return step_facts(outcome, interval, window, next_at=next_at)
 
 
-def step_text(outcome: Outcome, interval: timedelta, window: str) -> str:
+def step_text(outcome: Outcome, interval: timedelta, window: str, next_at: datetime | None = None) -> str:
     """A watch's line for one step: ``2026-11-20T09:01:00  progressing (serving 1.0.0 95%, canary 2.0.0 5%) — stage
     1/4: error_rate 0.200% (threshold < 1%) ok, latency_p95 183ms (threshold < 200ms) ok; next analysis at
     09:02:00``; a step that stopped the rollout says where and on what (the view says why): ``rolled_back (serving
@@ -238,7 +238,7 @@ def step_text(outcome: Outcome, interval: timedelta, window: str) -> str:
     FAILED over the last 1 minute``."""
     from findly_infra.application.steps import last_analysis
 
-    facts = step_json(outcome, interval, window)
+    facts = step_json(outcome, interval, window, next_at)
     analysis = last_analysis(outcome.events)
     readings = analysis.readings if analysis else ()
     stopped = facts["stopped"]

@@ -295,20 +295,21 @@ def _progress(
         outcome = _with_stop_story(runtime, outcome)
         interval = _cadence(runtime, outcome)
         at = outcome.events[-1].at.isoformat() if outcome.events else ""
+        next_at = _first_due(runtime, outcome)
         if annotations is not None:
-            annotations(outcome, present.step_json(outcome, interval, window))
+            annotations(outcome, present.step_json(outcome, interval, window, next_at))
         if live is not None:
             from findly_infra.cli.live import block_lines
 
-            live.draw(block_lines(outcome, interval, window, ascii_only=live.ascii_only))
+            live.draw(block_lines(outcome, interval, window, ascii_only=live.ascii_only, next_at=next_at))
         elif not context.json:
-            out.write(present.step_text(outcome, interval, window) + "\n")
+            out.write(present.step_text(outcome, interval, window, next_at) + "\n")
             out.flush()
         else:
             from findly_infra.logs import logger
 
             view = outcome.view
-            step = present.step_json(outcome, interval, window)
+            step = present.step_json(outcome, interval, window, next_at)
             logger().info(
                 "rollout.step",
                 service=args.service,
@@ -327,6 +328,19 @@ def _progress(
             )
 
     return show
+
+
+def _first_due(runtime: Runtime, outcome: Outcome) -> datetime | None:
+    """When the next analysis of a progressing rollout is due, for a step that recorded nothing to count from (a
+    watch's first step: ``PipelineService.next_step_at`` reads it from the latest events); ``None`` otherwise."""
+    from findly_infra.application.ports import StateError
+
+    if outcome.events or outcome.view.phase.value != "progressing":
+        return None
+    try:
+        return runtime.service.next_step_at(outcome.view.service, outcome.view.environment)
+    except StateError:  # the history does not say: the line says nothing of it, as before
+        return None
 
 
 def _live_block(context: Context) -> LiveBlock | None:
@@ -491,6 +505,8 @@ def _rollout(context: Context) -> int:
         present.annotate("warning", text)
     present.summary(lambda: _rollout_markdown(runtime, args.service, args.env) + (f"\n\n**{text}**" if text else ""))
     progress = {"progress": _step_json(runtime, outcome)} if args.watch else None
+    if not text and (live is not None or outcome.already):  # the result line: below the block, or for a retry
+        text = f"{args.service} {version} in {args.env}: {present.view_text(view)}"
     _present(context, runtime, outcome, text, watched=args.watch, said=progress, version=version, outcome=result)
     if rolled_back:
         return EXIT_FAILED

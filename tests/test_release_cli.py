@@ -399,3 +399,22 @@ def test_a_watch_retried_after_the_rollout_ended_says_what_ended_before_already_
         "fn-posts 1.0.0 in development: succeeded (serving 1.0.0 100%) (already done: the rollout of 1.0.0 in "
         "development already ended: succeeded; nothing new recorded)"
     )
+
+
+def test_a_watch_says_why_an_analysis_found_no_verdict(env: dict[str, str]) -> None:
+    """Issue 26 (new user, item 3): "no verdict … not enough data to decide" never said why; the watch's own step
+    knows what it measured: the requests against ``min_requests``, or no series at all."""
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    code, said = text(
+        {**env, "FINDLY_SCENARIO": "no-traffic"}, "rollout", "fn-posts", "--env", "development", "--watch"
+    )
+    assert code == 6
+    assert "(threshold < 85%) no verdict (no verdict: requests 0 < min_requests 100); next analysis at" in said
+    assert cli(env, "abort", "fn-posts", "--env", "development", "--reason", "retry")[0] == 0
+    assert cli(env, "deploy", "fn-posts", "3.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    outage = {**env, "FINDLY_SCENARIO": "metrics-outage"}
+    code, document = cli(outage, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert code == 6
+    assert document["progress"]["no_verdict_because"] == "no request series"  # type: ignore[index]

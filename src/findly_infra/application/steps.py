@@ -21,6 +21,7 @@ __all__ = [
     "VERDICT_WORDS",
     "bound_text",
     "criterion_text",
+    "doubt_text",
     "last_analysis",
     "number",
     "shown",
@@ -67,6 +68,25 @@ def criterion_text(reading: MetricReading, *, trigger: bool = False) -> str:
     value = shown(reading.metric, number(reading.value))
     bound = bound_text(reading.threshold, trigger=trigger)
     return f"{reading.metric} {value} {bound} {VERDICT_WORDS.get(reading.verdict.value, '?')}"
+
+
+def doubt_text(outcome: Outcome) -> str | None:
+    """Why the analysis *outcome*'s step made found no verdict, from what it measured (``None`` where it found one,
+    or made none): ``metrics unreadable: …``; ``no request series`` (nothing counted the new version's requests);
+    ``requests 12 < min_requests 100``; ``no series for latency_p95`` (enough traffic, a criterion without data).
+    Only a watch's own step knows (the events record the readings, not the request count)."""
+    analysis = outcome.analysis
+    if analysis is None or analysis.verdict.value != "inconclusive":
+        return None
+    if analysis.unreachable:
+        return f"metrics unreadable: {analysis.unreachable}"
+    requests, least = analysis.requests, analysis.strategy.analysis.min_requests
+    if math.isnan(requests):
+        return "no request series"
+    if requests < least:
+        return f"requests {requests:.0f} < min_requests {least}"
+    missing = [r.metric for r in analysis.readings if number(r.value) is None]
+    return f"no series for {', '.join(missing)}" if missing else None
 
 
 def last_analysis(events: Sequence[Event]) -> AnalysisRecorded | None:
@@ -134,7 +154,8 @@ def step_facts(
     ]
     stop = _stop(events)
     progressing = view.phase.value == "progressing"
-    return {
+    doubt = doubt_text(outcome)
+    return ({"no_verdict_because": doubt} if doubt is not None else {}) | {
         "at": at.isoformat() if at else None,
         "phase": view.phase.value,
         "stage": stage,

@@ -116,6 +116,8 @@ def block_lines(
         value = shown(criterion["metric"], criterion["value"])
         bound = bound_text(criterion["threshold"], trigger=triggers(view))
         lines.append(f"  {mark} {criterion['metric']:20} {value:>9}  {bound}")
+    if "no_verdict_because" in facts:
+        lines.append(f"  no verdict: {facts['no_verdict_because']}")
     stopped = facts["stopped"]
     if stopped is not None:  # the failing criteria are marked above: say what stopped it, where, over which window
         at_stage = f" at stage {stage['n']}/{stage['of']} ({stage['weight']}%)" if stage else ""

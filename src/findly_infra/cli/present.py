@@ -250,6 +250,8 @@ def step_text(outcome: Outcome, interval: timedelta, window: str, next_at: datet
     else:
         shown_readings = list(readings)
     criteria = ", ".join(_criterion(r, outcome.view) for r in shown_readings)
+    if criteria and "no_verdict_because" in facts:  # why no verdict: too little traffic, no series, unreadable
+        criteria += f" (no verdict: {facts['no_verdict_because']})"
     if criteria and stopped is not None:
         criteria += f" over the last {window}"
     elif not criteria and facts["verdict"] is not None and stopped is None:

@@ -223,7 +223,7 @@ def test_approvals_expire_at_exactly_their_age() -> None:
     late = ready.deploy("1.0.0", "production", actor="erin", at=T0 + expiry)
     assert _refusal(late) == (
         "approvals",
-        "1.0.0 needs an approval from devops-team, security-team to enter production; not counted: alice's "
+        "1.0.0 needs an approval from each of devops-team and security-team to enter production; not counted: alice's "
         "approval for devops-team (2026-11-26T09:00:00): expired (an approval lasts 1 day); carol's approval for "
         "security-team (2026-11-26T09:00:00): expired (an approval lasts 1 day)",
     )
@@ -306,7 +306,8 @@ def test_the_view_says_what_waits_word_for_word() -> None:
     waiting = EnvironmentView.of(asked, "production", T0).waiting_for
     assert waiting is not None
     assert waiting.message == (
-        "1.0.0 needs an approval from devops-team, security-team to enter production, by someone other than erin "
+        "1.0.0 needs an approval from each of devops-team and security-team (different people) to enter production, "
+        "by someone other than erin "
         "(findly-infra approve fn-posts 1.0.0 --env production)"
     )
     assert waiting.deadline is None
@@ -345,7 +346,8 @@ def test_the_view_says_what_waits_word_for_word() -> None:
     assert view.waiting_for is not None
     assert view.waiting_for.needs == ("devops-team", "security-team")
     assert view.waiting_for.message == (
-        "an approval of business_validation for 1.0.0 from devops-team, security-team, by someone other than erin "
+        "an approval of business_validation for 1.0.0 from a member of devops-team or security-team (one is enough), "
+        "by someone other than erin "
         "(findly-infra approve fn-posts 1.0.0 --env production)"
     )
 

@@ -100,7 +100,8 @@ def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
     assert "within 0 seconds" in waiting[-1] or "within 1 minute" in waiting[-1]
     last = watched.stdout.splitlines()[-1]
     assert last.startswith("stopped for a person: fn-posts in development waits for paused (no passed smoke_tests")
-    assert "findly-infra resume|abort|rollback fn-posts --env development" in last
+    assert "findly-infra record fn-posts 1.0.0 --env development --suite smoke_tests --passed, then " in last
+    assert "findly-infra abort|rollback fn-posts --env development" in last
     assert "::warning::stopped for a person" in watched.stderr
     said = outputs(output)
     assert (said["phase"], said["outcome"], said["waiting_for"]) == ("paused", "stopped_for_a_person", "person")
@@ -122,7 +123,30 @@ def test_a_watch_stopped_for_a_person_exits_6_and_says_what_would_unblock_it(
     code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
     assert (code, document["phase"]) == (EXIT_STOPPED, "awaiting_approval")
     assert document["waiting_for"]["kind"] == "approval"  # type: ignore[index]
-    assert "findly-infra approve fn-posts 1.0.0 --env development" in document["waiting_for"]["message"]  # type: ignore[index]
+    # development names no approvers, and an approval there is refused: the wait says so rather than "approve"
+    assert "which no one can give: development names no approvers" in document["waiting_for"]["message"]  # type: ignore[index]
+    code, refused = cli({**env, "FINDLY_ACTOR": "alice"}, "approve", "fn-posts", "1.0.0", "--env", "development")
+    assert (code, refused["error"]["rule"]) == (EXIT_REFUSED, "approval-not-required")  # type: ignore[index]
+
+
+def test_following_an_evidence_pause_s_advice_unblocks_it(env: dict[str, str]) -> None:
+    """Issue 26 (new user, item 1): a blue-green rollout paused for want of evidence said "resume, abort or roll
+    back"; resume alone paused it again at the next step (the deadline runs from the rollout's start and is not
+    renewed). It says to record each missing suite, then resume — and doing just that moves it on."""
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "blue-green")[0] == 0
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert (code, document["phase"]) == (EXIT_STOPPED, "paused")
+    waiting = document["waiting_for"]
+    assert waiting["needs"] == ["smoke_tests", "performance_tests"]  # type: ignore[index]
+    message = waiting["message"]  # type: ignore[index]
+    assert "resume alone pauses it again" in message
+    advice = message[message.index("(findly-infra record") + 1 : message.index(") — ")]
+    commands = [step.split() for step in advice.split(", then ")]
+    assert [c[1] for c in commands] == ["record", "record", "resume"]
+    for command in commands:  # exactly what it says, in that order
+        assert cli(env, *command[1:])[0] == 0
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert (code, document["phase"]) == (EXIT_STOPPED, "awaiting_approval")  # on to the manual step: not paused again
 
 
 # ---- 3: simulated is said out loud; no future time in a durable store ---------------------------------------------

@@ -79,12 +79,22 @@ def _canary(env: dict[str, str]) -> None:
         assert run(*args, env=env).returncode == 0
 
 
+RESULT = "fn-posts 2.0.0 in development: "
+"""How the result line below the block begins."""
+
+
 def _block(screen: list[str]) -> list[str]:
-    """The block on *screen*: from its head to the first blank line."""
+    """The block on *screen*: from its head to the result line below it (or the first blank line)."""
     assert [line for line in screen if line.startswith("fn-posts in ")] == [HEAD], screen  # drawn once, in place
     start = screen.index(HEAD)
-    end = next((i for i in range(start, len(screen)) if not screen[i]), len(screen))
+    end = next((i for i in range(start, len(screen)) if not screen[i] or screen[i].startswith(RESULT)), len(screen))
     return screen[start:end]
+
+
+def _result(screen: list[str]) -> str:
+    """The line right below the block: the command's result."""
+    start = screen.index(HEAD)
+    return screen[start + len(_block(screen))]
 
 
 WATCH = ("rollout", "fn-posts", "--env", "development", "--watch")
@@ -98,15 +108,19 @@ def test_a_watch_on_a_terminal_redraws_one_block_in_place_and_leaves_the_final_s
     assert _block(screen) == [  # ... and on screen once: its final state
         HEAD,
         "stage 4/4 [████████████████████] 100%  succeeded: serving 2.0.0 100%",
-        "  ✓ error_rate              0.100%  < 0.5%",
-        "  ✓ latency_p95              300ms  < 1500ms",
-        "  ✓ cpu_utilization        50.000%  < 80%",
-        "  ✓ memory_utilization     60.000%  < 85%",
+        "  ✓ error_rate              0.100%  (threshold < 0.5%)",
+        "  ✓ latency_p95              300ms  (threshold < 1500ms)",
+        "  ✓ cpu_utilization        50.000%  (threshold < 80%)",
+        "  ✓ memory_utilization     60.000%  (threshold < 85%)",
         "succeeded: nothing is next",
         _block(screen)[-1],
     ]
     assert _block(screen)[-1].startswith("last: ")
     assert _block(screen)[-1].endswith(" rollout_succeeded")
+    assert _result(screen) == RESULT + "succeeded (serving 2.0.0 100%)"  # the result line follows the block
+    # before the first analysis the block said when it is due (not "nothing is next")
+    assert b"next analysis at 09:06:00 (the first of this watch)" in written
+    assert b"progressing: nothing is next" not in written
     assert not any(line[:4].isdigit() for line in screen)  # no step printed as a line of the log
 
 
@@ -116,10 +130,12 @@ def test_a_rollback_on_a_terminal_marks_the_failing_criterion_and_says_where_and
     assert code == 4
     block = _block(screen)
     assert block[1] == "stage 2/4 [░░░░░░░░░░░░░░░░░░░░]   0%  rolled_back: serving 1.0.0 100%"
-    assert block[2] == "  ✗ error_rate              5.000%  < 0.5%"
-    assert "  ✓ latency_p95              300ms  < 1500ms" in block
+    assert block[2] == "  ✗ error_rate              5.000%  (threshold < 0.5%)"  # the value beside its threshold
+    assert "  ✓ latency_p95              300ms  (threshold < 1500ms)" in block
     assert "rolled back at stage 2/4 (25%): 2 failed analyses in this stage (threshold 2)" in block
     assert "  error_rate over the last 1 minute" in block
+    # the result line follows the final block after a rollback too (it said nothing, as after a pause it does)
+    assert _result(screen).startswith(RESULT + "rolled_back (serving 1.0.0 100%) — 2 failed analyses")
 
 
 def test_the_block_is_cut_to_the_terminal_width(env: dict[str, str]) -> None:
@@ -131,13 +147,13 @@ def test_the_block_is_cut_to_the_terminal_width(env: dict[str, str]) -> None:
     block = [line for line in screen if line]
     assert sum(line.startswith("fn-posts in development") for line in block) == 1
     start = block.index("fn-posts in development: 2.0.0 by cana…")
-    assert block[start:] == [
+    assert block[start : start + 9] == [
         "fn-posts in development: 2.0.0 by cana…",
         "stage 2/4 [░░░░░░░░░░░░░░░░░░░░]   0% …",
-        "  ✗ error_rate              5.000%  < …",
-        "  ✓ latency_p95              300ms  < …",
-        "  ✓ cpu_utilization        50.000%  < …",
-        "  ✓ memory_utilization     60.000%  < …",
+        "  ✗ error_rate              5.000%  (t…",
+        "  ✓ latency_p95              300ms  (t…",
+        "  ✓ cpu_utilization        50.000%  (t…",
+        "  ✓ memory_utilization     60.000%  (t…",
         "rolled back at stage 2/4 (25%): 2 fail…",
         "  error_rate over the last 1 minute",
         "last: 09:21:00 rolled_back",

@@ -161,7 +161,7 @@ def test_name_only_approvals_recorded_under_a_weaker_file_do_not_count_for_the_v
     assert promoted.refusal is not None
     assert promoted.refusal.rule == "approvals"
     message = promoted.refusal.message
-    assert "needs an approval from devops-team, security-team" in message
+    assert "needs an approval from each of devops-team and security-team" in message
     assert "alice's approval for devops-team" in message
     assert "carol's approval for security-team" in message
     assert message.count("a name, not a verified identity") == 2

@@ -231,7 +231,7 @@ def test_name_only_approvals_recorded_before_the_policy_verified_do_not_count(tm
         assert (asked["type"], asked["actor"], asked["identity"]["user_id"]) == ("promotion_requested", "bob", "1002")
         assert asked["identity"]["proof"].startswith("sha256:")  # the token is kept, and never shown
         message = error["message"]
-        assert "needs an approval from devops-team, security-team" in message
+        assert "needs an approval from each of devops-team and security-team" in message
         assert "alice's approval for devops-team" in message
         assert message.count("a name, not a verified identity") == 2
         shown = json.loads(workflows.ok("policy", "show", "--json"))

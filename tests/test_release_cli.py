@@ -33,8 +33,8 @@ def test_the_demo_tells_the_whole_story_on_a_fresh_machine(tmp_path: Path) -> No
     assert "promotion refused by rule 'approvals'" in result.stdout
     assert "weights 5 -> 25 -> 50 -> 100%: succeeded" in result.stdout
     assert (  # the rollback names the criterion, its value, its threshold and the window (issue 26)
-        "canary 1.5.0 under an error spike: rolled back at stage 2/4 (25%): error_rate 5.000% < 0.5% FAILED over the "
-        "last 1 minute; 2 failed analyses in this stage (threshold 2) (serving 1.4.0 100%)"
+        "canary 1.5.0 under an error spike: rolled back at stage 2/4 (25%): error_rate 5.000% (threshold < 0.5%) "
+        "FAILED over the last 1 minute; 2 failed analyses in this stage (threshold 2) (serving 1.4.0 100%)"
     ) in result.stdout
     assert (tmp_path / ".findly" / "demo.sqlite3").exists()
 
@@ -296,9 +296,125 @@ def test_a_rollback_and_status_tell_the_same_story(env: dict[str, str]) -> None:
     assert rolled.pop("already") is None
     assert rolled.pop("cluster_read") is True  # it brought the (simulated) cluster to the log before deciding
     assert status.pop("cluster") == {"bound": False, "simulated": True}  # status: no cluster is bound there
+    stop = status.pop("stop")  # how it stopped: status reads it from the latest events
+    assert (stop["event"], stop["by"], stop["reason"]) == ("rolled_back", "erin", "bad build")
     del rolled["events"], rolled["ok"]
     assert rolled == status
     assert status["phase"] == "rolled_back"
     assert (status["serving"], status["candidate"]) == ({"version": "1.0.0", "weight": 100}, None)
     assert status["rollout"]["version"] == "2.0.0"
     assert status["stopped"] == "bad build"
+
+
+@pytest.mark.parametrize("watch", [(), ("--watch",)])
+def test_a_stdout_that_cannot_encode_our_text_gets_plain_ascii_never_a_traceback(
+    env: dict[str, str], watch: tuple[str, ...]
+) -> None:
+    """Issue 26 (new user, item 10): PYTHONIOENCODING=ascii (a C locale, a Windows code page) ended a rollout with
+    "internal error … UnicodeEncodeError '\\u2014'", exit 1. The dash is written as '-' and the command finishes."""
+    ascii_env = {**env, "PYTHONIOENCODING": "ascii"}
+    assert run("deploy", "fn-posts", "1.0.0", "--env", "development", env=ascii_env).returncode == 0
+    result = run("rollout", "fn-posts", "--env", "development", *watch, env=ascii_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "UnicodeEncodeError" not in result.stdout + result.stderr
+    assert " - " in result.stdout  # the em dash, in ASCII
+    result.stdout.encode("ascii")
+
+
+def text(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """The command line in this process, without ``--json``: its exit code and what it printed."""
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, {"GITHUB_ACTIONS": "", **env}):
+        code = main(list(args), out=out)
+    return code, out.getvalue()
+
+
+def test_status_history_and_a_later_watch_show_the_criteria_that_stopped_it_and_who_decided(
+    env: dict[str, str],
+) -> None:
+    """Issue 26 (new user, item 2): after a stop, only the watch that stopped it showed the criteria: ``status`` said
+    the reason alone, ``history`` left analyses blank, a watch started on the paused rollout had ``criteria: []``,
+    ``stopped: null`` — and said it was "paused by erin", the person who ran the watch, not the analysis."""
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    stalled = {**env, "FINDLY_SCENARIO": "no-traffic"}
+    assert cli(stalled, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 6
+    code, document = cli(env, "rollout", "fn-posts", "--env", "development", "--watch")  # on the paused rollout
+    assert (code, document["events"]) == (6, [])  # it recorded nothing ...
+    progress = document["progress"]  # ... and says how it stopped, as the watch that stopped it did
+    assert [c["metric"] for c in progress["criteria"]][:1] == ["error_rate"]  # type: ignore[index]
+    assert progress["stopped"]["event"] == "rollout_paused"  # type: ignore[index]
+    assert progress["stopped"]["by"] == "the analysis (watch run by erin)"  # type: ignore[index]
+    assert progress["stopped"]["failing"]  # type: ignore[index]
+    assert progress["stopped"]["window"] == "1 minute"  # type: ignore[index]
+    assert "paused by the analysis (watch run by erin) at " in str(document["stopped_by"])
+    code, said = text(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert "paused by erin" not in said
+    assert "error_rate 0.100%" in said
+    code, said = text(env, "status", "fn-posts", "--env", "development")
+    assert code == 0
+    assert "paused at 09:08:00 by the analysis (watch run by erin) at stage 1/4 (5%): error_rate 0.100%" in said
+    assert "over the last 1 minute" in said
+    status = cli(env, "status", "fn-posts", "--env", "development")[1]["services"]["fn-posts"]["development"]  # type: ignore[index]
+    assert status["stop"]["failing"][0]["metric"] == "error_rate"
+    code, said = text(env, "history", "fn-posts")
+    rows = said.splitlines()
+    analysis = [row for row in rows if " analysis_recorded " in row]
+    assert analysis[-1].endswith(analysis[-1].split(" erin ", 1)[1].strip())
+    assert " inconclusive: error_rate 0.100%" in analysis[-1]
+    paused = next(row for row in rows if " rollout_paused " in row)
+    assert paused.endswith("; decided by the analysis in the watch erin ran")
+
+
+def test_a_blue_green_trigger_reads_as_the_condition_that_rolls_back() -> None:
+    """Issue 26 (new user, item 6): ``error_rate 0.100% > 1% ok`` read as a false statement (0.1 is not above 1) —
+    the bound of a rollback trigger is the condition that rolls back, not a bound that holds."""
+    from findly_infra.application.steps import criterion_text
+    from findly_infra.domain.events import MetricReading, Verdict
+
+    reading = MetricReading(metric="error_rate", value=0.001, threshold="> 1%", verdict=Verdict.PASS)
+    assert criterion_text(reading, trigger=True) == "error_rate 0.100% (rolls back if > 1%) ok"
+    failed = MetricReading(metric="error_rate", value=0.05, threshold="< 0.5%", verdict=Verdict.FAIL)
+    assert criterion_text(failed) == "error_rate 5.000% (threshold < 0.5%) FAILED"
+
+
+def test_a_blue_green_watch_says_each_trigger_as_what_rolls_it_back(env: dict[str, str]) -> None:
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development", "--strategy", "blue-green")[0] == 0
+    code, said = text(env, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert code == 6
+    assert "error_rate 0.100% (rolls back if > 1%) ok, latency_p99 500ms (rolls back if > 2s) ok" in said
+    assert "> 1% ok" not in said
+
+
+def test_a_watch_retried_after_the_rollout_ended_says_what_ended_before_already_done(env: dict[str, str]) -> None:
+    """Issue 26 (new user, item 16): ``rollout --watch --version`` on an ended rollout printed `` (already done: …)``
+    with nothing before the parenthesis."""
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    watch = ("rollout", "fn-posts", "--env", "development", "--watch", "--version", "1.0.0")
+    assert cli(env, *watch)[0] == 0
+    code, said = text(env, *watch)
+    assert code == 0
+    assert said.splitlines()[-1] == (
+        "fn-posts 1.0.0 in development: succeeded (serving 1.0.0 100%) (already done: the rollout of 1.0.0 in "
+        "development already ended: succeeded; nothing new recorded)"
+    )
+
+
+def test_a_watch_says_why_an_analysis_found_no_verdict(env: dict[str, str]) -> None:
+    """Issue 26 (new user, item 3): "no verdict … not enough data to decide" never said why; the watch's own step
+    knows what it measured: the requests against ``min_requests``, or no series at all."""
+    assert cli(env, "deploy", "fn-posts", "1.0.0", "--env", "development")[0] == 0
+    assert cli(env, "rollout", "fn-posts", "--env", "development", "--watch")[0] == 0
+    assert cli(env, "deploy", "fn-posts", "2.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    code, said = text(
+        {**env, "FINDLY_SCENARIO": "no-traffic"}, "rollout", "fn-posts", "--env", "development", "--watch"
+    )
+    assert code == 6
+    assert "(threshold < 85%) no verdict (no verdict: requests 0 < min_requests 100); next analysis at" in said
+    assert cli(env, "abort", "fn-posts", "--env", "development", "--reason", "retry")[0] == 0
+    assert cli(env, "deploy", "fn-posts", "3.0.0", "--env", "development", "--strategy", "canary")[0] == 0
+    outage = {**env, "FINDLY_SCENARIO": "metrics-outage"}
+    code, document = cli(outage, "rollout", "fn-posts", "--env", "development", "--watch")
+    assert code == 6
+    assert document["progress"]["no_verdict_because"] == "no request series"  # type: ignore[index]

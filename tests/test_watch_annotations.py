@@ -45,7 +45,7 @@ def test_a_rollback_is_one_error_naming_the_criterion_value_threshold_and_window
     _canary(env)
     result = run(*WATCH, env=_actions(env, tmp_path, FINDLY_SCENARIO="error-spike"))
     assert result.returncode == 4, result.stderr
-    failing = "error_rate 5.000% against < 0.5% (fail) over the last 1 minute"
+    failing = "error_rate 5.000% (threshold < 0.5%) FAILED over the last 1 minute"  # the watch's words
     assert annotations(result.stderr) == [
         ("notice", "fn-posts 2.0.0 in development: stage 2/4", "traffic 1.0.0 75%, 2.0.0 25%"),
         ("warning", "fn-posts 2.0.0 in development: analysis failed at stage 2/4 (25%)", failing),
@@ -77,8 +77,8 @@ def test_a_pause_is_a_warning_per_inconclusive_analysis_then_one_naming_the_crit
     assert result.returncode == 6, result.stderr
     said = annotations(result.stderr)
     no_data = (
-        "error_rate - against < 0.5% (inconclusive), latency_p95 - against < 1500ms (inconclusive), "
-        "cpu_utilization - against < 80% (inconclusive), memory_utilization - against < 85% (inconclusive) "
+        "error_rate - (threshold < 0.5%) no verdict, latency_p95 - (threshold < 1500ms) no verdict, "
+        "cpu_utilization - (threshold < 80%) no verdict, memory_utilization - (threshold < 85%) no verdict "
         "over the last 1 minute"
     )
     title = "fn-posts 2.0.0 in development: analysis without a verdict at stage 1/4 (5%)"

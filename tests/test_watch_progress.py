@@ -33,8 +33,8 @@ def _canary(env: dict[str, str]) -> None:
 
 
 CRITERIA = (
-    "error_rate 0.100% < 0.5% ok, latency_p95 300ms < 1500ms ok, cpu_utilization 50.000% < 80% ok, "
-    "memory_utilization 60.000% < 85% ok"
+    "error_rate 0.100% (threshold < 0.5%) ok, latency_p95 300ms (threshold < 1500ms) ok, "
+    "cpu_utilization 50.000% (threshold < 80%) ok, memory_utilization 60.000% (threshold < 85%) ok"
 )
 
 
@@ -44,8 +44,14 @@ def test_a_canary_watch_says_the_stage_each_criterion_against_its_threshold_and_
     _canary(env)
     code, lines = text(env, "rollout", "fn-posts", "--env", "development", "--watch")
     assert code == 0
-    assert lines[0] == "watching             progressing (serving 1.0.0 95%, canary 2.0.0 5%) — stage 1/4"
     steps = lines[1:]
+    assert (
+        lines[0]
+        == (  # before its first analysis, the watch says when that is due
+            "watching             progressing (serving 1.0.0 95%, canary 2.0.0 5%) — stage 1/4; next analysis at "
+            + steps[0][11:19]
+        )
+    )
     assert steps[0].endswith(
         f"progressing (serving 1.0.0 95%, canary 2.0.0 5%) — stage 1/4: {CRITERIA}; next analysis at "
         + steps[1][11:19]  # the next line is that analysis
@@ -67,11 +73,12 @@ def test_a_rollback_names_the_criterion_its_value_its_threshold_and_the_window(e
         {**env, "FINDLY_SCENARIO": "error-spike"}, "rollout", "fn-posts", "--env", "development", "--watch"
     )
     assert code == 4
-    failing = [line for line in lines if "error_rate 5.000% < 0.5% FAILED" in line]
+    failing = [line for line in lines if "error_rate 5.000% (threshold < 0.5%) FAILED" in line]
     assert failing[0].endswith("; next analysis at " + failing[1][11:19])  # the first failure: one more analysis
     assert lines[-1].endswith(
         "rolled_back (serving 1.0.0 100%) — 2 failed analyses in this stage (threshold 2) — at stage 2/4: "
-        "error_rate 5.000% < 0.5% FAILED over the last 1 minute"  # only the failing criterion, and the window
+        # only the failing criterion, its value beside its threshold, and the window
+        "error_rate 5.000% (threshold < 0.5%) FAILED over the last 1 minute"
     )
 
 
@@ -83,7 +90,7 @@ def test_a_paused_watch_names_the_criteria_without_data(env: dict[str, str]) -> 
     assert code == 6
     stopped = next(line for line in lines if "paused" in line)
     assert "3 inconclusive analyses in a row" in stopped
-    assert "error_rate - < 0.5% no verdict" in stopped
+    assert "error_rate - (threshold < 0.5%) no verdict" in stopped
     assert stopped.endswith("over the last 1 minute")
 
 
@@ -111,6 +118,8 @@ def test_the_json_of_a_watch_carries_the_same_facts_each_step(env: dict[str, str
     failing = {"metric": "error_rate", "value": 0.05, "threshold": "< 0.5%", "verdict": "fail"}
     assert last["stopped"] == {
         "event": "rolled_back",
+        "at": last["at"],
+        "by": "the analysis (watch run by erin)",  # not the person who ran the watch
         "reason": "2 failed analyses in this stage (threshold 2)",
         "failing": [failing],
         "window": "1 minute",
@@ -128,7 +137,9 @@ def test_the_step_summary_gives_each_analysis_its_criteria(env: dict[str, str], 
     rows = summary.read_text().splitlines()
     assert any(
         row.endswith(
-            "| analysis_recorded | 2.0.0 | fail: error_rate 5.000% < 0.5% FAILED, " + CRITERIA.split(", ", 1)[1] + " |"
+            "| analysis_recorded | 2.0.0 | fail: error_rate 5.000% (threshold < 0.5%) FAILED, "
+            + CRITERIA.split(", ", 1)[1]
+            + " |"
         )
         for row in rows
     )

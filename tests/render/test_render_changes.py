@@ -107,3 +107,15 @@ def test_a_failure_halfway_leaves_the_tree_as_it_was(tmp_path: Path, monkeypatch
     assert {p.relative_to(tmp_path).as_posix(): p.read_text() for p in tmp_path.rglob("*") if p.is_file()} == tree
     assert not (tmp_path / "overlays").exists()
     assert [c.state for c in tree_changes(changed, tmp_path)] == ["changed"] * 4 + ["created"]
+
+
+def test_render_check_compares_with_the_render_of_the_same_env_and_version(tmp_path: Path) -> None:
+    """Issue 26 (new user, item 19): a tree rendered with ``--version`` passes ``--check`` only with the same flags;
+    render.md says so."""
+    pinned = ("--env", "production", "--version", "fn-posts=1.4.2")
+    render(tmp_path)
+    render(tmp_path, *pinned)
+    assert render(tmp_path, *pinned, "--check")[0] == 0
+    assert render(tmp_path, "--check")[0] == 7
+    page = " ".join((Path(__file__).parents[2] / "docs" / "render.md").read_text().split())
+    assert "give it **the same `--env` and `--version`** as the render that made the tree" in page

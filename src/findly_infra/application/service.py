@@ -68,7 +68,7 @@ from findly_infra.domain.proofs import ADOPT, ProofCheck, Proofs, Proven, Unprov
 from findly_infra.domain.secrets import secret_id, unavailable_for
 from findly_infra.domain.state import HistoryError, Phase
 from findly_infra.domain.tracks import Holding, expected_holding
-from findly_infra.domain.view import EnvironmentView
+from findly_infra.domain.view import EnvironmentView, stop_author
 
 __all__ = [
     "Due",
@@ -820,11 +820,13 @@ class PipelineService:
             return outcome
         stops = (RolloutPaused, RolloutAborted, RolledBack)
         latest = [e for e in next(self.history_pages(service, last=50), []) if e.environment == environment]
-        stop = next((e for e in reversed(latest) if isinstance(e, stops)), None)
-        if stop is None or any(stop is mine or stop == mine for mine in recorded):
+        at = next((i for i in range(len(latest) - 1, -1, -1) if isinstance(latest[i], stops)), None)
+        stop = None if at is None else latest[at]
+        if at is None or stop is None or any(stop is mine or stop == mine for mine in recorded):
             return outcome
         done = {RolloutPaused: "paused", RolloutAborted: "aborted", RolledBack: "rolled back"}[type(stop)]
-        said = f"{done} by {stop.actor} at {stop.at.isoformat(timespec='seconds')}"
+        by = stop_author(stop, latest[at - 1] if at else None)  # the analysis's decision is not its watcher's
+        said = f"{done} by {by} at {stop.at.isoformat(timespec='seconds')}"
         return attrs.evolve(outcome, stopped_by=f"{said}: {stop.reason}" if stop.reason else said)
 
     def _unavailable_secrets(self, service: str, environment: str) -> tuple[str, ...]:

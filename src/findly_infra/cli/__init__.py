@@ -8,6 +8,7 @@ aborted; 5 a dependency could not be reached or answer; 6 stopped for a person; 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import sys
@@ -50,6 +51,9 @@ from findly_infra.cli.exits import (
 
 def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
+    if out is None:
+        for stream in (sys.stdout, sys.stderr):
+            _survive_encoding(stream)
     out = out or sys.stdout
     arguments = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in arguments
@@ -61,6 +65,32 @@ def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None) -> in
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # nothing left to flush at exit
         return EXIT_BROKEN_PIPE
     return code
+
+
+_PLAIN = {"—": "-", "–": "-", "→": "->", "←": "<-", "…": "...", "✓": "+", "✗": "x", "█": "#", "░": "-", "≥": ">=",
+          "≤": "<=", "·": ".", "‘": "'", "’": "'", "“": '"', "”": '"', "×": "x"}  # fmt: skip
+"""What a character of our text becomes on a stream that cannot show it (anything else becomes ``?``)."""
+
+
+def _plain(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return "".join(_PLAIN.get(ch, "?") for ch in error.object[error.start : error.end]), error.end
+
+
+codecs.register_error("findly-plain", _plain)
+
+
+def _survive_encoding(stream: object) -> None:
+    """Text that *stream*'s encoding cannot show (``PYTHONIOENCODING=ascii``, a ``C`` locale, a Windows code page)
+    is written in plain ASCII (``—`` as ``-``, ``✓`` as ``+``, anything else ``?``) rather than ending the command
+    with a UnicodeEncodeError half-way through its output."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is None:
+        return
+    with contextlib.suppress(AttributeError, LookupError, ValueError, OSError):
+        if codecs.lookup(stream.encoding).name not in ("utf-8", "utf-16", "utf-32", "gb18030"):  # type: ignore[attr-defined]
+            reconfigure(errors="findly-plain")
 
 
 def _main(arguments: list[str], out: IO[str], wants_json: bool) -> int:

@@ -50,7 +50,7 @@ class StepAnnotations:
         stopped = facts["stopped"]
         if stopped is not None:
             level = "warning" if stopped["event"] == "rollout_paused" else "error"
-            failing = self._criteria(stopped["failing"])
+            failing = self._criteria(stopped["failing"], view)
             message = f"{stopped['reason']}{': ' + failing if failing else ''}"  # the result says what unblocks it
             present.annotate(
                 level, message, title=f"{who}: {_STOPPED.get(stopped['event'], stopped['event'])}{at_stage}"
@@ -58,7 +58,7 @@ class StepAnnotations:
             return
         verdict = facts["verdict"]
         if verdict in ("fail", "inconclusive"):
-            failing = self._criteria([c for c in facts["criteria"] if c["verdict"] != "pass"])
+            failing = self._criteria([c for c in facts["criteria"] if c["verdict"] != "pass"], view)
             what = "analysis failed" if verdict == "fail" else "analysis without a verdict"
             if self._analyses < self.ANALYSES:  # past it, the log and the step summary have them
                 self._analyses += 1
@@ -72,12 +72,15 @@ class StepAnnotations:
             self._waits.add(wait)
             self._notice(f"{who}: waits for {waiting.kind.value}", f"{who} waits for {waiting.message}")
 
-    def _criteria(self, criteria: list[dict[str, Any]]) -> str:
-        """``error_rate 5.000% against < 0.5% (fail) over the last 1 minute``."""
-        from findly_infra.application.steps import shown
+    def _criteria(self, criteria: list[dict[str, Any]], view: Any) -> str:
+        """``error_rate 5.000% (threshold < 0.5%) FAILED over the last 1 minute``: the watch's words
+        (``application.steps.criterion_text``)."""
+        from findly_infra.application.steps import VERDICT_WORDS, bound_text, shown, triggers
 
+        trigger = triggers(view)
         said = ", ".join(
-            f"{c['metric']} {shown(c['metric'], c['value'])} against {c['threshold']} ({c['verdict']})"
+            f"{c['metric']} {shown(c['metric'], c['value'])} {bound_text(c['threshold'], trigger=trigger)} "
+            f"{VERDICT_WORDS.get(c['verdict'], '?')}"
             for c in criteria
         )
         return f"{said} over the last {self.window}" if said else ""

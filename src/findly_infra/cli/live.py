@@ -18,7 +18,7 @@ import shutil
 import signal
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -78,21 +78,23 @@ def _duration(delta: timedelta) -> str:
     return " ".join(part for part in parts if part) or "0s"
 
 
-def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_only: bool = False) -> list[str]:
+def block_lines(
+    outcome: Outcome, interval: timedelta, window: str, *, ascii_only: bool = False, next_at: datetime | None = None
+) -> list[str]:
     """The block for *outcome*'s step, line by line (not yet cut to a width)::
 
     fn-posts in production: 2.0.0 by canary, from 1.0.0
     stage 2/4 [█████░░░░░░░░░░░░░░░]  25%  progressing: serving 1.0.0 75%, canary 2.0.0 25%
-      ✓ error_rate              0.100%  < 0.5%
-      ✗ latency_p95              900ms  < 500ms
+      ✓ error_rate              0.100%  (threshold < 0.5%)
+      ✗ latency_p95              900ms  (threshold < 500ms)
     next analysis at 09:03:00 (in 1m)
     last: 09:02:00 analysis_recorded fail
     """
-    from findly_infra.application.steps import shown, step_facts
+    from findly_infra.application.steps import bound_text, shown, step_facts, triggers
     from findly_infra.cli.present import printable
 
     glyph = _ASCII if ascii_only else _GLYPHS
-    view, facts = outcome.view, step_facts(outcome, interval, window)
+    view, facts = outcome.view, step_facts(outcome, interval, window, next_at=next_at)
     rollout = view.rollout
     head = f"{view.service} in {view.environment}"
     if rollout is not None:
@@ -112,7 +114,10 @@ def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_onl
     for criterion in facts["criteria"]:
         mark = glyph.get(criterion["verdict"], "?")
         value = shown(criterion["metric"], criterion["value"])
-        lines.append(f"  {mark} {criterion['metric']:20} {value:>9}  {criterion['threshold']}")
+        bound = bound_text(criterion["threshold"], trigger=triggers(view))
+        lines.append(f"  {mark} {criterion['metric']:20} {value:>9}  {bound}")
+    if "no_verdict_because" in facts:
+        lines.append(f"  no verdict: {facts['no_verdict_because']}")
     stopped = facts["stopped"]
     if stopped is not None:  # the failing criteria are marked above: say what stopped it, where, over which window
         at_stage = f" at stage {stage['n']}/{stage['of']} ({stage['weight']}%)" if stage else ""
@@ -121,8 +126,9 @@ def block_lines(outcome: Outcome, interval: timedelta, window: str, *, ascii_onl
             marked = ", ".join(c["metric"] for c in stopped["failing"])
             lines.append(f"  {marked} over the last {window}")
     else:
-        if facts["next_step_at"] is not None:
-            lines.append(f"next analysis at {facts['next_step_at'][11:19]} (in {_duration(interval)})")
+        if facts["next_step_at"] is not None:  # before the first analysis, when it is due (how long: not known here)
+            within = f" (in {_duration(interval)})" if outcome.events else " (the first of this watch)"
+            lines.append(f"next analysis at {facts['next_step_at'][11:19]}{within}")
         if view.waiting_for is not None:  # evidence a blue-green rollout waits for, an approval: what unblocks it
             lines.append(f"waiting for {view.waiting_for.message}")
         if facts["next_step_at"] is None and view.waiting_for is None:

@@ -11,7 +11,7 @@ import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -215,29 +215,30 @@ def view_text(view: EnvironmentView) -> str:
     return printable(text, one_line=True)
 
 
-def _criterion(reading: MetricReading) -> str:
-    """``error_rate 0.200% < 1% ok``: the value beside its threshold, and its verdict."""
-    from findly_infra.application.steps import criterion_text
+def _criterion(reading: MetricReading, view: EnvironmentView) -> str:
+    """``error_rate 0.200% (threshold < 1%) ok``: the value beside its bound, and its verdict
+    (:func:`findly_infra.application.steps.criterion_text`)."""
+    from findly_infra.application.steps import criterion_text, triggers
 
-    return criterion_text(reading)
+    return criterion_text(reading, trigger=triggers(view))
 
 
-def step_json(outcome: Outcome, interval: timedelta, window: str) -> dict[str, Any]:
+def step_json(outcome: Outcome, interval: timedelta, window: str, next_at: datetime | None = None) -> dict[str, Any]:
     """One step of a rollout as facts: see :func:`findly_infra.application.steps.step_facts`."""
     from findly_infra.application.steps import step_facts
 
-    return step_facts(outcome, interval, window)
+    return step_facts(outcome, interval, window, next_at=next_at)
 
 
-def step_text(outcome: Outcome, interval: timedelta, window: str) -> str:
+def step_text(outcome: Outcome, interval: timedelta, window: str, next_at: datetime | None = None) -> str:
     """A watch's line for one step: ``2026-11-20T09:01:00  progressing (serving 1.0.0 95%, canary 2.0.0 5%) — stage
-    1/4: error_rate 0.200% < 1% ok, latency_p95 183ms < 200ms ok; next analysis at 09:02:00``; a step that
-    stopped the rollout says where and on what (the view says why): ``rolled_back (serving 1.0.0 100%) — 2 failed
-    analyses in this stage (threshold 2) — at stage 2/4: error_rate 5.000% < 0.5% FAILED over the last 1
-    minute``."""
+    1/4: error_rate 0.200% (threshold < 1%) ok, latency_p95 183ms (threshold < 200ms) ok; next analysis at
+    09:02:00``; a step that stopped the rollout says where and on what (the view says why): ``rolled_back (serving
+    1.0.0 100%) — 2 failed analyses in this stage (threshold 2) — at stage 2/4: error_rate 5.000% (threshold < 0.5%)
+    FAILED over the last 1 minute``."""
     from findly_infra.application.steps import last_analysis
 
-    facts = step_json(outcome, interval, window)
+    facts = step_json(outcome, interval, window, next_at)
     analysis = last_analysis(outcome.events)
     readings = analysis.readings if analysis else ()
     stopped = facts["stopped"]
@@ -248,7 +249,9 @@ def step_text(outcome: Outcome, interval: timedelta, window: str) -> str:
         where = f"at {where}" if where else ""
     else:
         shown_readings = list(readings)
-    criteria = ", ".join(_criterion(r) for r in shown_readings)
+    criteria = ", ".join(_criterion(r, outcome.view) for r in shown_readings)
+    if criteria and "no_verdict_because" in facts:  # why no verdict: too little traffic, no series, unreadable
+        criteria += f" (no verdict: {facts['no_verdict_because']})"
     if criteria and stopped is not None:
         criteria += f" over the last {window}"
     elif not criteria and facts["verdict"] is not None and stopped is None:
@@ -344,7 +347,7 @@ def rollout_markdown(service: str, environment: str, events: list[Event], views:
             errors.append("0" if error is None or math.isnan(error) else f"{error * 100:.3g}")
         weight = getattr(event, "weight", None)
         if verdict is not None:  # each criterion's value beside its threshold, and its verdict
-            criteria = ", ".join(_criterion(r) for r in getattr(event, "readings", ()))
+            criteria = ", ".join(_criterion(r, view) for r in getattr(event, "readings", ()))
             detail: object = f"{verdict.value}: {criteria}".replace("|", "\\|") if criteria else verdict.value
         else:
             detail = weight if weight is not None else event.reason

@@ -292,22 +292,24 @@ def _progress(
     window = runtime.platform.prometheus.window.describe()
 
     def show(outcome: Outcome) -> None:
+        outcome = _with_stop_story(runtime, outcome)
         interval = _cadence(runtime, outcome)
         at = outcome.events[-1].at.isoformat() if outcome.events else ""
+        next_at = _first_due(runtime, outcome)
         if annotations is not None:
-            annotations(outcome, present.step_json(outcome, interval, window))
+            annotations(outcome, present.step_json(outcome, interval, window, next_at))
         if live is not None:
             from findly_infra.cli.live import block_lines
 
-            live.draw(block_lines(outcome, interval, window, ascii_only=live.ascii_only))
+            live.draw(block_lines(outcome, interval, window, ascii_only=live.ascii_only, next_at=next_at))
         elif not context.json:
-            out.write(present.step_text(outcome, interval, window) + "\n")
+            out.write(present.step_text(outcome, interval, window, next_at) + "\n")
             out.flush()
         else:
             from findly_infra.logs import logger
 
             view = outcome.view
-            step = present.step_json(outcome, interval, window)
+            step = present.step_json(outcome, interval, window, next_at)
             logger().info(
                 "rollout.step",
                 service=args.service,
@@ -328,6 +330,19 @@ def _progress(
     return show
 
 
+def _first_due(runtime: Runtime, outcome: Outcome) -> datetime | None:
+    """When the next analysis of a progressing rollout is due, for a step that recorded nothing to count from (a
+    watch's first step: ``PipelineService.next_step_at`` reads it from the latest events); ``None`` otherwise."""
+    from findly_infra.application.ports import StateError
+
+    if outcome.events or outcome.view.phase.value != "progressing":
+        return None
+    try:
+        return runtime.service.next_step_at(outcome.view.service, outcome.view.environment)
+    except StateError:  # the history does not say: the line says nothing of it, as before
+        return None
+
+
 def _live_block(context: Context) -> LiveBlock | None:
     """The block a watch redraws in place, where a person watches a terminal (:func:`findly_infra.cli.live.wanted`);
     ``None`` where each step is a line (CI logs, pipes, files, ``--json``)."""
@@ -345,7 +360,30 @@ def _cadence(runtime: Runtime, outcome: Outcome) -> timedelta:
 
 def _step_json(runtime: Runtime, outcome: Outcome) -> dict[str, Any]:
     """The last step of a watch as facts (``progress`` in its ``--json`` document): see :func:`present.step_json`."""
+    outcome = _with_stop_story(runtime, outcome)
     return present.step_json(outcome, _cadence(runtime, outcome), runtime.platform.prometheus.window.describe())
+
+
+def _stop_story(runtime: Runtime, service: str, environment: str) -> tuple[Any, ...]:
+    """How the latest rollout in *environment* stopped, read from the service's latest events: the analysis before
+    the stop and the stop (:func:`findly_infra.application.steps.stop_story`); ``()`` where they do not hold it."""
+    from findly_infra.application.steps import stop_story
+
+    latest = next(runtime.service.history_pages(service, last=200), [])
+    return stop_story(latest, environment)
+
+
+def _with_stop_story(runtime: Runtime, outcome: Outcome) -> Outcome:
+    """*outcome* to show: a step that recorded nothing on a stopped rollout (a watch started after it stopped) is
+    shown with how it stopped — the failing criteria of the analysis that stopped it, and who decided it — as the
+    watch that stopped it showed them. Only shown: the command's ``events`` stay what it recorded (none)."""
+    rollout = outcome.view.rollout
+    if outcome.events or rollout is None or rollout.phase.value not in ("paused", "rolled_back", "aborted"):
+        return outcome
+    import attrs
+
+    story = _stop_story(runtime, outcome.view.service, outcome.view.environment)
+    return attrs.evolve(outcome, events=story) if story else outcome
 
 
 def _following(service: str, environment: str, live: LiveBlock | None = None) -> Callable[[Any], None]:
@@ -467,6 +505,8 @@ def _rollout(context: Context) -> int:
         present.annotate("warning", text)
     present.summary(lambda: _rollout_markdown(runtime, args.service, args.env) + (f"\n\n**{text}**" if text else ""))
     progress = {"progress": _step_json(runtime, outcome)} if args.watch else None
+    if not text and (live is not None or outcome.already):  # the result line: below the block, or for a retry
+        text = f"{args.service} {version} in {args.env}: {present.view_text(view)}"
     _present(context, runtime, outcome, text, watched=args.watch, said=progress, version=version, outcome=result)
     if rolled_back:
         return EXIT_FAILED
@@ -657,15 +697,7 @@ def _status(context: Context) -> int:
             continue
         document[name] = {view.environment: present.view_json(view) for view in views}
         for view in views:
-            driver = pipelines.driver(name, view.environment) if view.phase.active else None
-            text = present.view_text(view)
-            if driver is not None:  # who drives it now, and until when unless renewed
-                document[name][view.environment]["driver"] = {
-                    "holder": driver.holder,
-                    "until": driver.expires.isoformat(timespec="seconds"),
-                }
-                text += f"; driven by {driver.describe()}"
-            lines.append(f"{name:18} {view.environment:12} {text}")
+            lines += _view_status(runtime, view, document[name][view.environment])
             cluster, said, differences = _cluster_status(runtime, view, unread, read=not args.no_cluster)
             document[name][view.environment]["cluster"] = cluster
             lines += said
@@ -695,6 +727,43 @@ def _status(context: Context) -> int:
         sys.stderr.write(present.printable(message) + "\n")
     present.annotate("error", message)
     return code
+
+
+def _view_status(runtime: Runtime, view: Any, shown: dict[str, Any]) -> list[str]:
+    """``status``'s lines of one environment of one service, and what they add to its document *shown*: who drives
+    its rollout now (and until when unless renewed), and how a stopped rollout stopped."""
+    pipelines, name = runtime.service, view.service
+    driver = pipelines.driver(name, view.environment) if view.phase.active else None
+    text = present.view_text(view)
+    if driver is not None:
+        shown["driver"] = {"holder": driver.holder, "until": driver.expires.isoformat(timespec="seconds")}
+        text += f"; driven by {driver.describe()}"
+    lines = [f"{name:18} {view.environment:12} {text}"]
+    if view.stopped is not None:  # how it stopped: the criteria that did not pass, and who decided it
+        shown["stop"], said = _stop_status(runtime, view)
+        lines += said
+    return lines
+
+
+def _stop_status(runtime: Runtime, view: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    """How *view*'s stopped rollout stopped, as ``status`` shows it: the stop's facts (``step_facts``'s ``stopped``:
+    its event, when, by whom, the failing criteria and their window) and a line under the environment's —
+    ``    paused at 09:08:00 by the analysis (watch run by erin) at stage 1/4 (5%): error_rate 0.100% (threshold
+    < 0.5%) no verdict over the last 1 minute``. ``None`` and no line where the latest events do not hold it."""
+    from findly_infra.application.service import Outcome
+    from findly_infra.application.steps import step_facts, stop_author_of, stop_text
+
+    story = _stop_story(runtime, view.service, view.environment)
+    if not story:
+        return None, []
+    outcome = Outcome(story, view)
+    window = runtime.platform.prometheus.window.describe()
+    facts = step_facts(outcome, timedelta(0), window)["stopped"]
+    text = stop_text(outcome, window, reason=False) or ""
+    verb, _, rest = text.partition(" at stage ")
+    rest = f" at stage {rest}" if rest else text[len(verb) :]
+    at = story[-1].at.time().isoformat(timespec="seconds")
+    return facts, [present.printable(f"{'':18} {'':12} {verb} at {at} by {stop_author_of(story)}{rest}", one_line=True)]
 
 
 def _cluster_status(
@@ -762,9 +831,16 @@ def _history(context: Context) -> int:
     out, count, damage = context.out, 0, None
     deliveries = _deliveries(runtime, args.service)  # each delivery and give-up, beside the events by time
 
+    before: dict[str, Any] = {}  # each environment's previous event: whether its analysis decided a stop
+    blue_green: dict[str, bool] = {}  # each environment's latest rollout: judged by rollback triggers
+
     def write(events: Sequence[Any]) -> None:
         nonlocal count
         for event in events:
+            if event.type == "rollout_started":  # the strategy says whether its analyses judge triggers
+                blue_green[event.environment] = event.strategy.value == "blue-green"
+            detail = _history_detail(event, before.get(event.environment), blue_green.get(event.environment, False))
+            before[event.environment] = event
             while not context.json and deliveries and _delivery_time(deliveries[0]) <= event.at:
                 out.write(dispatch_text(deliveries.pop(0)) + "\n")
             if context.json:
@@ -776,7 +852,7 @@ def _history(context: Context) -> int:
                 )
                 out.write(
                     f"{event.at.isoformat()}  {field(event.environment):12} {field(event.version):10} "
-                    f"{event.type:20} {field(event.actor):12} {field(event.reason)}{proof}\n"
+                    f"{event.type:20} {field(event.actor):12} {field(detail)}{proof}\n"
                 )
             count += 1
 
@@ -804,6 +880,21 @@ def _history(context: Context) -> int:
         sys.stderr.write(present.printable(str(damage)) + "\n")
     present.annotate("error", str(damage))
     return EXIT_BAD_INPUT
+
+
+def _history_detail(event: Any, before: Any, trigger: bool) -> str:
+    """A ``history`` row's detail: the event's reason; an analysis's verdict and each criterion's reading beside its
+    threshold; a stop that an analysis decided says so (its actor is the person who ran the watch, not who decided)."""
+    from findly_infra.application.steps import STOPS, criterion_text
+    from findly_infra.domain.view import stop_author
+
+    if event.type == "analysis_recorded":
+        readings = ", ".join(criterion_text(r, trigger=trigger) for r in event.readings)
+        return f"{event.verdict.value}" + (f": {readings}" if readings else "")
+    if event.type in STOPS and before is not None and (by := stop_author(event, before)) != event.actor:
+        by = f"decided by {by.partition(' (')[0]} in the watch {event.actor} ran"
+        return f"{event.reason}; {by}" if event.reason else by
+    return str(event.reason)
 
 
 def _would(note: Any, receivers: tuple[str, ...]) -> dict[str, Any]:

@@ -23,7 +23,24 @@ from findly_infra.domain.policy import EnvironmentPolicy
 from findly_infra.domain.proofs import APPROVE, PROMOTE, ProofCheck, Proofs, Proven, Unproven, purpose_audience
 from findly_infra.domain.state import Approval, EnvironmentState, PendingRequest
 
-__all__ = ["ApprovalCount", "Discounted", "count_approvals", "proof_checks", "request_proven", "same_actor"]
+__all__ = [
+    "ApprovalCount",
+    "Discounted",
+    "count_approvals",
+    "needed_text",
+    "proof_checks",
+    "request_proven",
+    "same_actor",
+]
+
+
+def needed_text(groups: tuple[str, ...]) -> str:
+    """What a promotion still needs, in words: one approval per group, each by a different person
+    (:func:`count_approvals`) — ``an approval from each of devops-team and security-team``; ``an approval from a
+    member of devops-team``. (A blue-green manual step needs one approval, from a member of any group.)"""
+    if len(groups) == 1:
+        return f"an approval from a member of {groups[0]}"
+    return f"an approval from each of {', '.join(groups[:-1])} and {groups[-1]}"
 
 
 def same_actor(name: str, user_id: str | None, other: str, other_id: str | None) -> bool:

@@ -14,7 +14,14 @@ from datetime import datetime
 import attrs
 
 from findly_infra.domain import progress
-from findly_infra.domain.approvals import ApprovalCount, count_approvals, proof_checks, request_proven, same_actor
+from findly_infra.domain.approvals import (
+    ApprovalCount,
+    count_approvals,
+    needed_text,
+    proof_checks,
+    request_proven,
+    same_actor,
+)
 from findly_infra.domain.environment import Environment, RollbackCapability, StrategyKind
 from findly_infra.domain.events import (
     AnalysisRecorded,
@@ -907,8 +914,7 @@ def _approved(  # noqa: PLR0917 - an entry rule's arguments
     if count.missing:
         return Refusal(
             "approvals",
-            f"{version} needs an approval from {', '.join(count.missing)} to enter {env.name}"
-            + count.describe_discounted(),
+            f"{version} needs {needed_text(count.missing)} to enter {env.name}" + count.describe_discounted(),
         )
     return None
 

@@ -15,13 +15,15 @@ from datetime import datetime, timedelta
 import attrs
 
 from findly_infra.domain import progress
+from findly_infra.domain.approvals import needed_text
 from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.events import AnalysisRecorded, Event, Verdict
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.pipeline import DeploymentPipeline
 from findly_infra.domain.state import Phase, Rollout
 from findly_infra.domain.strategy import BlueGreenStrategy
 
-__all__ = ["EnvironmentView", "Share", "WaitKind", "Waiting"]
+__all__ = ["EnvironmentView", "Share", "WaitKind", "Waiting", "stop_author"]
 
 
 @attrs.frozen
@@ -47,7 +49,8 @@ class Waiting:
 
     kind: WaitKind
     needs: tuple[str, ...]
-    """The approver groups, or the suite, whose word is awaited (empty for ``PERSON``)."""
+    """The approver groups, or the suite, whose word is awaited; for ``PERSON``, the suites whose passed results a
+    paused blue-green rollout needs before it can be resumed (its evidence deadline has passed), else empty."""
     message: str
     """A sentence a person can act on."""
     deadline: datetime | None = None
@@ -156,20 +159,9 @@ def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime, *, re
     rollout = state.rollout
     service = pipeline.service
     if rollout is not None and rollout.phase is Phase.PAUSED:
-        return Waiting(
-            WaitKind.PERSON,
-            (),
-            f"paused ({rollout.reason or 'by a person'}): resume, abort or roll back "
-            f"(findly-infra resume|abort|rollback {service} --env {environment})",
-        )
+        return _paused(pipeline, environment, rollout, at)
     if rollout is not None and rollout.phase is Phase.AWAITING_APPROVAL:
-        groups = pipeline.platform.environment(environment).approvers
-        return Waiting(
-            WaitKind.APPROVAL,
-            groups,
-            f"an approval of {rollout.waiting_for} for {rollout.version} from {', '.join(groups)}, by someone other "
-            f"than {rollout.started_by} (findly-infra approve {service} {rollout.version} --env {environment})",
-        )
+        return _step_approval(pipeline, environment, rollout)
     suite = pipeline.awaited_evidence(environment)
     if suite is not None and rollout is not None:
         strategy = pipeline.platform.strategy_for(environment, rollout.strategy)
@@ -191,7 +183,101 @@ def _waiting(pipeline: DeploymentPipeline, environment: str, at: datetime, *, re
             return Waiting(
                 WaitKind.APPROVAL,
                 missing,
-                f"{version} needs an approval from {', '.join(missing)} to enter {environment}, by someone other "
-                f"than {state.requested.requested_by} (findly-infra approve {service} {version} --env {environment})",
+                f"{version} needs {needed_text(missing)}{' (different people)' if len(missing) > 1 else ''} to enter "
+                f"{environment}, by someone other than {state.requested.requested_by} "
+                f"(findly-infra approve {service} {version} --env {environment})",
             )
     return None
+
+
+def _evidence_overdue(pipeline: DeploymentPipeline, environment: str, at: datetime) -> tuple[str, ...]:
+    """The evidence suites a paused blue-green rollout in *environment* still has no passed result of, once its
+    ``validation_timeout`` has passed at *at*: resumed without them, its next step pauses it again at once
+    (``progress.blue_green_validation`` measures the deadline from the rollout's start, and a resume does not renew
+    it). Empty when it is no blue-green rollout, or the deadline has not passed, or nothing is missing."""
+    rollout = pipeline.environments[environment].rollout
+    if rollout is None or rollout.strategy is not StrategyKind.BLUE_GREEN or rollout.weight >= 100:
+        return ()
+    strategy = pipeline.platform.strategy_for(environment, rollout.strategy)
+    if not isinstance(strategy, BlueGreenStrategy):
+        return ()
+    timeout = progress.recorded_duration(rollout, "validation_timeout", strategy.validation_timeout)
+    if at - rollout.started < timedelta(milliseconds=timeout.milliseconds):
+        return ()
+    state = pipeline.records(environment, rollout.version)
+    return tuple(
+        step.evidence
+        for step in progress.validation_steps(strategy, rollout)
+        if step.evidence is not None and not state.has_passed(rollout.version, step.evidence)
+    )
+
+
+def _paused(pipeline: DeploymentPipeline, environment: str, rollout: Rollout, at: datetime) -> Waiting:
+    """What unblocks the paused *rollout*: a person resumes, aborts or rolls back — after recording the evidence
+    whose deadline passed, where some is missing."""
+    service = pipeline.service
+    missing = _evidence_overdue(pipeline, environment, at)
+    if missing:  # resume alone would pause it again at the next step: the deadline is the rollout's, not renewed
+        records = ", then ".join(
+            f"findly-infra record {service} {rollout.version} --env {environment} --suite {suite} --passed"
+            for suite in missing
+        )
+        return Waiting(
+            WaitKind.PERSON,
+            missing,
+            f"paused ({rollout.reason}): record a passed {' and a passed '.join(missing)} for {rollout.version}, "
+            f"then resume ({records}, then findly-infra resume {service} --env {environment}) — resume alone "
+            "pauses it again, its deadline has passed; or abort or roll back "
+            f"(findly-infra abort|rollback {service} --env {environment})",
+        )
+    return Waiting(
+        WaitKind.PERSON,
+        (),
+        f"paused ({rollout.reason or 'by a person'}): resume, abort or roll back "
+        f"(findly-infra resume|abort|rollback {service} --env {environment})",
+    )
+
+
+def stop_author(stop: Event, before: Event | None) -> str:
+    """Who stopped a rollout, in words, given the event recorded just *before* its *stop* in the same environment: a
+    pause or rollback that a watch's step decided is recorded with the analysis that led to it (one decision: same
+    environment, version, instant and actor — the person who ran the watch), so it is ``the analysis (watch run by
+    erin)`` (``the evidence deadline (…)`` where the analysis passed and the blue-green validation's evidence was
+    overdue); any other stop is the person's who asked for it: ``erin``. In virtual time a person's stop may share
+    the analysis's instant: one after a passing analysis is told apart by its reason; one after a failed or
+    inconclusive analysis at that very instant is taken for the analysis's (the events record no decider)."""
+    decided = (
+        isinstance(before, AnalysisRecorded)
+        and before.environment == stop.environment
+        and before.version == stop.version
+        and before.at == stop.at
+        and before.actor == stop.actor
+    )
+    if not decided:
+        return stop.actor
+    assert isinstance(before, AnalysisRecorded)
+    if before.verdict is Verdict.PASS:  # a pass stops nothing but overdue evidence (progress.blue_green_validation)
+        overdue = stop.type == "rollout_paused" and stop.reason.startswith("no passed ")
+        return f"the evidence deadline (watch run by {stop.actor})" if overdue else stop.actor
+    return f"the analysis (watch run by {stop.actor})"
+
+
+def _step_approval(pipeline: DeploymentPipeline, environment: str, rollout: Rollout) -> Waiting:
+    """What a blue-green rollout's manual step waits for: one approval, by a member of any of the environment's
+    approver groups other than who started it (``DeploymentPipeline._approve``)."""
+    service = pipeline.service
+    groups = pipeline.platform.environment(environment).approvers
+    if not groups:  # DeploymentPipeline.approve refuses every approval here (rule approval-not-required)
+        return Waiting(
+            WaitKind.APPROVAL,
+            groups,
+            f"an approval of {rollout.waiting_for} for {rollout.version}, which no one can give: {environment} "
+            f"names no approvers — abort or roll back (findly-infra abort|rollback {service} --env {environment})",
+        )
+    return Waiting(  # one approval of the step, by a member of any of the groups (DeploymentPipeline._approve)
+        WaitKind.APPROVAL,
+        groups,
+        f"an approval of {rollout.waiting_for} for {rollout.version} from a member of {' or '.join(groups)} "
+        f"(one is enough), by someone other than {rollout.started_by} "
+        f"(findly-infra approve {service} {rollout.version} --env {environment})",
+    )

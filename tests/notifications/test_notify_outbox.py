@@ -378,3 +378,18 @@ def test_a_long_backlog_is_swept_a_page_at_a_time_and_a_rollback_keeps_its_crite
     cursor = outbox.notify_cursor("fn-posts")
     assert cursor is not None
     assert cursor[0] == store.load("fn-posts")[1]
+
+
+def test_each_send_is_given_what_is_left_of_the_budget(stores: Callable[[], tuple[EventStore, Outbox]]) -> None:
+    """Review finding 4: the budget was checked only before each send, and a send could then run its whole timeout
+    past it; each send is now given what is left of the run's budget (at least ``SEND_FLOOR``)."""
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    slack = MemoryNotifier()
+    notifications = _notifications(platform, store, outbox, clock, {"slack": slack})
+    outbox.enqueue([Dispatch(_note(1), "slack", T0, next_attempt=T0)])
+    notifications.deliver(budget=timedelta(seconds=8))
+    outbox.enqueue([Dispatch(_note(2), "slack", T0, next_attempt=T0)])
+    notifications.deliver()
+    assert slack.timeouts == [8.0, None]

@@ -427,6 +427,8 @@ class MemoryNotifier:
 
     received: list[Notification] = attrs.field(factory=list)
     attempts: int = 0
+    timeouts: list[float | None] = attrs.field(factory=list)
+    """The time each send was given (what was left of the caller's budget; ``None``: no bound)."""
     down: bool = False
     _failures: int = 0
     _permanent: bool = False
@@ -435,8 +437,9 @@ class MemoryNotifier:
     def fail(self, times: int = 1, *, permanent: bool = False, retry_after: float | None = None) -> None:
         self._failures, self._permanent, self._retry_after = times, permanent, retry_after
 
-    def send(self, notification: Notification) -> Delivery:
+    def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery:
         self.attempts += 1
+        self.timeouts.append(timeout)
         if self.down:
             return Delivery(False, "connection refused (memory receiver down)")
         if self._permanent:

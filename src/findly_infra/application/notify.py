@@ -56,6 +56,9 @@ __all__ = [
 CLAIM_HOLD = timedelta(minutes=2)
 """How long an attempt holds its delivery: a process that dies while sending leaves it due again after this."""
 
+SEND_FLOOR = 1.0
+"""The least time (seconds) a send is given when a run's budget is nearly spent: a run ends at most this after it."""
+
 
 def notification_to_dict(notification: Notification) -> dict[str, Any]:
     """A notification as the outbox keeps it (and ``--json`` shows it)."""
@@ -286,7 +289,8 @@ class Notifications:
             if not self.outbox.claim(dispatch, now + CLAIM_HOLD):
                 continue  # another process took it
             claimed = attrs.evolve(dispatch, attempts=dispatch.attempts + 1)
-            outcome = self._send(claimed)
+            left = None if budget is None else max(SEND_FLOOR, (budget - (now - start)).total_seconds())
+            outcome = self._send(claimed, left)
             at = self.clock.now()
             verdict = self._settle(claimed, outcome, at)
             attempts.append((claimed, verdict))
@@ -294,12 +298,12 @@ class Notifications:
                 failing.add(dispatch.receiver)
         return DeliveryReport(self._summary(attempts, skipped), tuple(attempts))
 
-    def _send(self, dispatch: Dispatch) -> Delivery:
+    def _send(self, dispatch: Dispatch, timeout: float | None) -> Delivery:
         try:
             notifier = self._notifiers.get(dispatch.receiver)
             if notifier is None:
                 notifier = self._notifiers[dispatch.receiver] = self.notifier(dispatch.receiver)
-            return notifier.send(dispatch.notification)
+            return notifier.send(dispatch.notification, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - a receiver never fails a release: its error is its delivery's
             return Delivery(False, f"{type(exc).__name__}: {exc}")
 

@@ -465,9 +465,10 @@ class Delivery:
 class Notifier(Protocol):
     """One receiver (a Slack incoming webhook, a PagerDuty service, a signed webhook): formats a notification in
     its service's own format and sends it once. Never raises for the receiver's answer or its absence: every
-    outcome, a refused connection included, is a :class:`Delivery`."""
+    outcome, a refused connection included, is a :class:`Delivery`. *timeout* (seconds): what is left of the caller's
+    budget — the whole exchange ends by then (or by the receiver's own timeout, if sooner), a timed-out delivery."""
 
-    def send(self, notification: Notification) -> Delivery: ...
+    def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery: ...
 
 
 class DispatchState(enum.Enum):

@@ -19,6 +19,7 @@ from findly_infra.adapters.memory import (
     ScenarioMetrics,
     SimulatedCluster,
 )
+from findly_infra.adapters.notifiers import PagerDutyNotifier
 from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.application.notify import Notifications
 from findly_infra.application.ports import Dispatch, DispatchState, EventStore, Outbox
@@ -33,6 +34,7 @@ from findly_infra.domain.notifications import (
 )
 from findly_infra.domain.platform import Platform
 from findly_infra.examples import example_platform_text
+from findly_infra.testing.receivers import ReceiversStandIn
 
 NOTIFY = """
 notifications:
@@ -393,3 +395,51 @@ def test_each_send_is_given_what_is_left_of_the_budget(stores: Callable[[], tupl
     outbox.enqueue([Dispatch(_note(2), "slack", T0, next_attempt=T0)])
     notifications.deliver()
     assert slack.timeouts == [8.0, None]
+
+
+def test_a_resolve_never_overtakes_its_trigger(stores: Callable[[], tuple[EventStore, Outbox]]) -> None:
+    """Review finding 2: PagerDuty down when the trigger was first tried, its resolve queued meanwhile was sent first
+    (due at once) and discarded — PagerDuty drops a resolve of no open incident — and the trigger sent later opened
+    an incident nothing resolved. First in, first out per (receiver, incident): the resolve waits for its trigger."""
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    with ReceiversStandIn() as receivers:
+        pagerduty = PagerDutyNotifier(receivers.routing_key, url=receivers.pagerduty_url, timeout=5.0)
+        notifications = _notifications(platform, store, outbox, clock, {})
+        notifications.notifier = {"pagerduty": pagerduty}.__getitem__
+        trigger = _note(1, PageAction.TRIGGER)
+        resolve = attrs.evolve(
+            trigger, id="ntf_9", kind=NotificationKind.ROLLOUT_SUCCEEDED, severity=NotificationSeverity.INFO
+        )
+        resolve = attrs.evolve(resolve, action=PageAction.RESOLVE)
+        receivers.pagerduty.down(requests=1)
+        outbox.enqueue([Dispatch(trigger, "pagerduty", T0, next_attempt=T0)])
+        assert notifications.deliver().attempts[0][1].value == "failed"
+        clock.current = T0 + timedelta(seconds=5)
+        outbox.enqueue([Dispatch(resolve, "pagerduty", clock.current, next_attempt=clock.current)])
+        assert notifications.deliver().attempts == ()  # its trigger is still pending: not its turn
+        assert notifications.deliver().receivers[0].queued == 2  # yet both are told as queued
+        clock.current = T0 + timedelta(hours=1)
+        for _ in range(2):
+            notifications.deliver()
+        (incident,) = receivers.pagerduty.incidents
+        assert (incident.status, receivers.pagerduty.dropped) == ("resolved", 0)
+        assert {d.state for d in outbox.dispatches()} == {DispatchState.DELIVERED}
+
+
+def test_a_run_reads_every_page_of_what_is_due(stores: Callable[[], tuple[EventStore, Outbox]]) -> None:
+    """Review finding 6: a run sent the first page of what was due and said nothing of the rest (``notify deliver``
+    exited 0 with deliveries due). It reads page after page; what its budget leaves untried is told as skipped."""
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    slack = MemoryNotifier()
+    notifications = _notifications(platform, store, outbox, clock, {"slack": slack})
+    outbox.enqueue([Dispatch(_note(n), "slack", T0, next_attempt=T0) for n in range(5)])
+    (report,) = notifications.deliver(limit=2).receivers
+    assert (report.delivered, report.skipped, report.queued) == (5, 0, 0)
+    outbox.enqueue([Dispatch(_note(n), "slack", T0, next_attempt=T0) for n in range(10, 15)])
+    spent = notifications.deliver(budget=timedelta(seconds=-1), limit=2)
+    assert [(r.delivered, r.skipped, r.queued) for r in spent.receivers] == [(0, 5, 5)]
+    assert spent.undelivered == spent.receivers

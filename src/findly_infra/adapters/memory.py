@@ -374,12 +374,16 @@ class MemoryOutbox:
             self.kept.setdefault(dispatch.key, dispatch)
         return True
 
-    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
-        pending = [
-            d
-            for d in self.kept.values()
-            if d.state is DispatchState.PENDING and d.next_attempt is not None and d.next_attempt <= now
-        ]
+    def due(self, now: datetime, limit: int = 100, *, in_turn: bool = True) -> list[Dispatch]:
+        pending, earlier = [], set()
+        for d in self.kept.values():  # in the order queued
+            if d.state is not DispatchState.PENDING:
+                continue
+            turn = (d.receiver, d.notification.incident_key)
+            waits = in_turn and bool(d.notification.incident_key) and turn in earlier
+            earlier.add(turn)
+            if not waits and d.next_attempt is not None and d.next_attempt <= now:
+                pending.append(d)
         return sorted(pending, key=_due_order)[:limit]  # stable: in the order queued, where due together
 
     def claim(self, dispatch: Dispatch, until: datetime) -> bool:

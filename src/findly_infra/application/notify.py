@@ -13,7 +13,7 @@ never raises for a receiver: a release's outcome never depends on it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -281,7 +281,7 @@ class Notifications:
         failing: set[str] = set()
         attempts: list[tuple[Dispatch, Verdict]] = []
         skipped: dict[str, int] = {}
-        for dispatch in self.outbox.due(datetime.max if waiting else start, limit):
+        for dispatch in self._due(datetime.max if waiting else start, limit):
             if dispatch.receiver in failing or (budget is not None and self.clock.now() - start > budget):
                 skipped[dispatch.receiver] = skipped.get(dispatch.receiver, 0) + 1
                 continue
@@ -297,6 +297,19 @@ class Notifications:
             if verdict is not Verdict.DELIVERED:
                 failing.add(dispatch.receiver)
         return DeliveryReport(self._summary(attempts, skipped), tuple(attempts))
+
+    def _due(self, when: datetime, limit: int) -> Iterator[Dispatch]:
+        """Each dispatch due at *when*, once, a page of *limit* at a time, until none is left: one settled in this run
+        may make the next of its incident due (first in, first out), and a run never leaves due ones unread — those
+        it does not try are counted as skipped. Each page is read past those already seen (still due if skipped)."""
+        seen: set[tuple[str, str]] = set()
+        while True:
+            fresh = [d for d in self.outbox.due(when, limit + len(seen)) if d.key not in seen]
+            if not fresh:
+                return
+            for dispatch in fresh:
+                seen.add(dispatch.key)
+                yield dispatch
 
     def _send(self, dispatch: Dispatch, timeout: float | None) -> Delivery:
         try:
@@ -337,7 +350,7 @@ class Notifications:
         for dispatch, verdict in attempts:
             entry = counts.setdefault(dispatch.receiver, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})
             entry[verdict.value] += 1
-        for dispatch in self.outbox.due(datetime.max, 10_000):
+        for dispatch in self.outbox.due(datetime.max, 10_000, in_turn=False):
             if dispatch.state is DispatchState.PENDING:
                 entry = counts.setdefault(dispatch.receiver, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})
                 entry["queued"] = entry.get("queued", 0) + 1

@@ -116,6 +116,28 @@ def test_deciding_in_sweeps_tells_the_same_as_deciding_at_once(commands: list[st
     assert len({note.id for note in whole}) == len(whole)  # one id per notification
 
 
+@given(
+    st.lists(COMMANDS, max_size=30),
+    st.sampled_from(["version", "environment", "at", "actor"]),
+)
+def test_another_states_events_at_the_same_positions_have_other_ids(commands: list[str], differs: str) -> None:
+    """Review finding 3: ids came from the service, position and kind alone, so another state (the demo's, a
+    rehearsal's) told its notifications under ids already used — and a Standard Webhooks receiver drops an id it has
+    seen. The same story in another state, one fact of each event other, shares no id; decided again, the same ids."""
+    batches = _positioned(_drive(_PLATFORM, commands))
+    mine = _sweep(_PLATFORM, batches, [])
+    change = {
+        "version": lambda e: attrs.evolve(e, version=e.version + "-other"),
+        "environment": lambda e: attrs.evolve(e, environment=e.environment + "-other"),
+        "at": lambda e: attrs.evolve(e, at=e.at + timedelta(days=1)),
+        "actor": lambda e: attrs.evolve(e, actor=e.actor + "-other"),
+    }[differs]
+    other = [[(position, change(event)) for position, event in batch] for batch in batches]
+    theirs = _sweep(_PLATFORM, other, [])
+    assert {note.id for note in mine}.isdisjoint(note.id for note in theirs)
+    assert [note.id for note in _sweep(_PLATFORM, batches, [])] == [note.id for note in mine]
+
+
 @given(st.lists(COMMANDS, max_size=30))
 def test_incidents_open_on_a_pause_or_rollback_and_close_once(commands: list[str]) -> None:
     """A pause or a rollback triggers its version's incident; a resolve only ever closes an incident triggered before

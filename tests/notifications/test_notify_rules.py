@@ -380,12 +380,12 @@ def test_without_routes_the_channels_hear_everything_and_pages_are_for_productio
 # ---- the retry schedule ---------------------------------------------------------------------------------------------
 
 
-@given(st.text(min_size=1, max_size=20), st.integers(1, 12), st.none() | st.floats(0, 7200))
+@given(st.text(min_size=1, max_size=20), st.integers(1, 45), st.none() | st.floats(0, 7200))
 def test_backoff_grows_with_jitter_from_the_key_and_honours_retry_after(
     key: str, attempt: int, retry_after: float | None
 ) -> None:
     schedule = RetrySchedule()
-    base = min(schedule.cap, schedule.first * 2 ** (attempt - 1))
+    base = min(schedule.cap, schedule.first * 2 ** min(attempt - 1, 20))
     delay = schedule.delay(key, attempt)
     assert base * 0.8 - timedelta(microseconds=1) <= delay <= base * 1.2 + timedelta(microseconds=1)
     assert schedule.delay(key, attempt) == delay  # no randomness: the same key waits the same
@@ -404,6 +404,18 @@ def test_two_deliveries_that_failed_together_come_back_apart() -> None:
     schedule = RetrySchedule()
     delays = {schedule.delay(f"ntf_{n}/slack", 3) for n in range(20)}
     assert len(delays) > 15
+
+
+@given(st.text(min_size=1, max_size=20))
+def test_a_receiver_down_for_good_is_retried_for_a_day(key: str) -> None:
+    """Review finding 7: 10 attempts, 30 s doubling to an hour, gave up after about 3 hours while the docs promised
+    24; the bound of attempts is now above what a day of backoff takes, so the bound of age is the one that ends it."""
+    schedule = RetrySchedule()
+    attempt, at = 1, T0
+    while (following := schedule.next_attempt(key, attempt, at, T0)) is not None:
+        attempt, at = attempt + 1, following
+    assert attempt < schedule.attempts  # not the count ...
+    assert at - T0 > schedule.age - schedule.cap * 1.2  # ... the age: the last attempt within an hour of the day
 
 
 def test_a_late_first_failure_gives_up_by_age() -> None:

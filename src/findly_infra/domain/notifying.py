@@ -366,7 +366,9 @@ class RetrySchedule:
 
     first: timedelta = timedelta(seconds=30)
     cap: timedelta = timedelta(hours=1)
-    attempts: int = 10
+    attempts: int = 40
+    """Above the ~31 attempts a day of backoff takes (8 to reach the hourly cap, then ~23; at most 37 with the
+    jitter's shortest waits): the bound of ``age`` is the one a receiver down for good meets."""
     age: timedelta = timedelta(hours=24)
     jitter: float = 0.2
 

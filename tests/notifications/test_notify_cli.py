@@ -238,3 +238,17 @@ def test_an_imported_past_is_not_told_again(env: dict[str, str], receivers: Rece
     assert len(receivers.webhook.requests) == told  # the imported past: not sent again (not even deduplicated)
     assert cli(moved, "rollback", "fn-posts", "--env", "staging", "--reason", "moved")[0] == 0
     assert len(receivers.webhook.requests) == told + 1  # what happens after the move is told
+
+
+def test_the_demos_state_never_tells_its_story(
+    env: dict[str, str], receivers: ReceiversStandIn, tmp_path: Path
+) -> None:
+    """Review finding 5: the demo tells no one, but left its cursors at 0 — ``notify deliver`` on its state later
+    told the whole story, a critical page included. Its story is marked told, as ``state import`` marks a past."""
+    demo = str(tmp_path / "demo.sqlite3")
+    environment = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    assert cli(environment, "--state", demo, "demo")[0] == 0
+    assert cli(environment, "--state", demo, "notify", "deliver")[0] == 0
+    assert receivers.slack.messages == []
+    assert receivers.pagerduty.events == []
+    assert receivers.webhook.requests == []

@@ -22,7 +22,7 @@ from findly_infra.adapters.memory import (
 from findly_infra.adapters.notifiers import PagerDutyNotifier
 from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.application.notify import Notifications
-from findly_infra.application.ports import Dispatch, DispatchState, EventStore, Outbox
+from findly_infra.application.ports import Delivery, Dispatch, DispatchState, EventStore, Outbox
 from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import PipelineService
 from findly_infra.config.loader import load_platform_text
@@ -443,3 +443,37 @@ def test_a_run_reads_every_page_of_what_is_due(stores: Callable[[], tuple[EventS
     spent = notifications.deliver(budget=timedelta(seconds=-1), limit=2)
     assert [(r.delivered, r.skipped, r.queued) for r in spent.receivers] == [(0, 5, 5)]
     assert spent.undelivered == spent.receivers
+
+
+def test_what_a_run_says_of_an_attempt_cut_short_or_taken_by_another_run(
+    stores: Callable[[], tuple[EventStore, Outbox]],
+) -> None:
+    """Review finding 8a: an attempt whose sender died was told as "not tried yet", and a delivery another runner took
+    (and was sending) as "not delivered (its earlier failure), 1 queued" — each says now what is true."""
+    from findly_infra.cli.notify_after import report_line
+
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    slack = MemoryNotifier()
+    notifications = _notifications(platform, store, outbox, clock, {"slack": slack})
+    outbox.enqueue([Dispatch(_note(1), "slack", T0, next_attempt=T0)])
+    (claimed,) = outbox.due(T0)
+    assert outbox.claim(claimed, T0 + timedelta(minutes=2))  # ... and its process died while sending
+    clock.current = T0 + timedelta(minutes=1)
+    line = report_line(notifications.deliver())
+    assert "not tried yet" not in line
+    assert "tried, no answer recorded yet" in line
+
+    _, other = stores()  # another runner takes the third while this one sends the second
+    outbox.enqueue([Dispatch(_note(n), "slack", clock.current, next_attempt=clock.current) for n in (2, 3)])
+
+    class Racing:
+        def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery:
+            for third in [d for d in other.due(clock.current) if d.notification.id == "ntf_3"]:
+                assert other.claim(third, clock.current + timedelta(minutes=2))
+            return slack.send(notification, timeout=timeout)
+
+    notifications.notifier = {"slack": Racing()}.__getitem__
+    (report,) = notifications.deliver().receivers
+    assert (report.delivered, report.queued) == (1, 1)  # the one cut short above still waits; not the one taken

@@ -28,6 +28,7 @@ from tests.notifications.test_notify_outbox import (
     test_each_send_is_given_what_is_left_of_the_budget,
     test_notifications_of_a_real_release_reach_each_receiver_once,
     test_one_of_two_processes_claims_an_attempt,
+    test_what_a_run_says_of_an_attempt_cut_short_or_taken_by_another_run,
 )
 from tests.postgres.conftest import pg_url, postgres
 
@@ -46,6 +47,7 @@ __all__ = [
     "test_each_send_is_given_what_is_left_of_the_budget",
     "test_notifications_of_a_real_release_reach_each_receiver_once",
     "test_one_of_two_processes_claims_an_attempt",
+    "test_what_a_run_says_of_an_attempt_cut_short_or_taken_by_another_run",
 ]
 
 

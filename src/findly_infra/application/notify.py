@@ -281,13 +281,15 @@ class Notifications:
         failing: set[str] = set()
         attempts: list[tuple[Dispatch, Verdict]] = []
         skipped: dict[str, int] = {}
+        taken: set[tuple[str, str]] = set()
         for dispatch in self._due(datetime.max if waiting else start, limit):
             if dispatch.receiver in failing or (budget is not None and self.clock.now() - start > budget):
                 skipped[dispatch.receiver] = skipped.get(dispatch.receiver, 0) + 1
                 continue
             now = self.clock.now()
             if not self.outbox.claim(dispatch, now + CLAIM_HOLD):
-                continue  # another process took it
+                taken.add(dispatch.key)
+                continue  # another process took it: its outcome is that process's to tell
             claimed = attrs.evolve(dispatch, attempts=dispatch.attempts + 1)
             left = None if budget is None else max(SEND_FLOOR, (budget - (now - start)).total_seconds())
             outcome = self._send(claimed, left)
@@ -296,7 +298,7 @@ class Notifications:
             attempts.append((claimed, verdict))
             if verdict is not Verdict.DELIVERED:
                 failing.add(dispatch.receiver)
-        return DeliveryReport(self._summary(attempts, skipped), tuple(attempts))
+        return DeliveryReport(self._summary(attempts, skipped, taken), tuple(attempts))
 
     def _due(self, when: datetime, limit: int) -> Iterator[Dispatch]:
         """Each dispatch due at *when*, once, a page of *limit* at a time, until none is left: one settled in this run
@@ -343,7 +345,9 @@ class Notifications:
         self.outbox.settle(dispatch, state=DispatchState.PENDING, detail=outcome.detail, at=at, next_attempt=following)
         return Verdict.FAILED
 
-    def _summary(self, attempts: list[tuple[Dispatch, Verdict]], skipped: dict[str, int]) -> tuple[ReceiverReport, ...]:
+    def _summary(
+        self, attempts: list[tuple[Dispatch, Verdict]], skipped: dict[str, int], taken: set[tuple[str, str]]
+    ) -> tuple[ReceiverReport, ...]:
         counts: dict[str, dict[str, Any]] = {}
         for name, count in skipped.items():
             counts.setdefault(name, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})["skipped"] = count
@@ -351,7 +355,7 @@ class Notifications:
             entry = counts.setdefault(dispatch.receiver, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})
             entry[verdict.value] += 1
         for dispatch in self.outbox.due(datetime.max, 10_000, in_turn=False):
-            if dispatch.state is DispatchState.PENDING:
+            if dispatch.state is DispatchState.PENDING and dispatch.key not in taken:
                 entry = counts.setdefault(dispatch.receiver, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})
                 entry["queued"] = entry.get("queued", 0) + 1
                 nxt = entry.get("next_attempt")
@@ -359,6 +363,11 @@ class Notifications:
                     entry["next_attempt"] = dispatch.next_attempt
                 if dispatch.detail and not entry["detail"]:
                     entry["detail"] = dispatch.detail
+                elif dispatch.attempts and not dispatch.detail:
+                    entry["cut"] = True  # claimed and never settled: a sender that died, or one still sending
+        for entry in counts.values():
+            if entry.get("cut") and not entry["detail"]:
+                entry["detail"] = "tried, no answer recorded yet: the attempt was cut short, or is still under way"
         order = [r.name for r in self.platform.notifications.receivers]
         names = sorted(counts, key=lambda name: (order.index(name) if name in order else len(order), name))
         return tuple(

@@ -160,7 +160,7 @@ def _transport_failure(service: str, error: Exception, timeout: float) -> Delive
     import httpx
 
     if isinstance(error, httpx.TimeoutException):
-        return Delivery(delivered=False, detail=f"{service}: no answer within {timeout:g} s", permanent=False)
+        return Delivery(delivered=False, detail=f"{service}: no answer within {round(timeout, 1):g} s", permanent=False)
     if isinstance(error, httpx.ConnectError):
         return Delivery(delivered=False, detail=f"{service}: could not connect (refused or unreachable)")
     if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.LocalProtocolError):

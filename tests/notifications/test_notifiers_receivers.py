@@ -328,6 +328,59 @@ def test_no_answer_in_time_is_worth_retrying(silent: str) -> None:
         assert "no answer within 0.3 s" in delivery.detail
 
 
+@pytest.fixture
+def dribbling() -> Iterator[str]:
+    """A receiver that answers with a status line, then one header byte every 0.2 s, for ever: each read gets
+    something, so httpx's per-read timeout never fires (review finding 4: it held a release for minutes)."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(8)
+    stop = threading.Event()
+
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.wait(0.2):
+                try:
+                    connection.sendall(b"X")
+                except OSError:
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listening.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
+    finally:
+        stop.set()
+        listening.close()
+
+
+def test_an_answer_dribbled_byte_by_byte_times_out_as_a_whole(dribbling: str) -> None:
+    for notifier in (
+        SlackNotifier(f"{dribbling}/slack/services/T/B/secret-token-abcdef", timeout=1.0),
+        PagerDutyNotifier(ROUTING_KEY, url=f"{dribbling}/v2/enqueue", timeout=1.0),
+        WebhookNotifier(f"{dribbling}/webhook/x", webhook_secret(), timeout=1.0),
+    ):
+        delivery = notifier.send(notification())
+        assert (delivery.delivered, delivery.permanent) == (False, False)
+        assert "no answer within 1 s" in delivery.detail
+
+
+def test_the_budget_left_bounds_a_send_below_its_own_timeout(dribbling: str) -> None:
+    notifier = SlackNotifier(f"{dribbling}/slack/services/T/B/secret-token-abcdef", timeout=10.0)
+    delivery = notifier.send(notification(), timeout=0.5)
+    assert (delivery.delivered, delivery.permanent) == (False, False)
+    assert "no answer within 0.5 s" in delivery.detail
+
+
 class Scripted:
     """A server answering each request with the next (status, headers, body) given — the request's own path and
     body echoed into it where ``{echo}`` stands, as a careless proxy might."""

@@ -367,3 +367,17 @@ def test_validate_names_an_empty_route_and_suggests_an_environment(tmp_path: Pat
     assert "did you mean 'production'?" in errors["notifications.routes[0].environments[0]"], errors
     assert "known: staging, production" in errors["notifications.routes[0].environments[0]"]
     assert "at least one receiver" in errors["notifications.routes[1].receivers"], errors
+
+
+def test_the_demos_state_never_tells_its_story(
+    env: dict[str, str], receivers: ReceiversStandIn, tmp_path: Path
+) -> None:
+    """Review finding 5: the demo tells no one, but left its cursors at 0 — ``notify deliver`` on its state later
+    told the whole story, a critical page included. Its story is marked told, as ``state import`` marks a past."""
+    demo = str(tmp_path / "demo.sqlite3")
+    environment = {key: value for key, value in env.items() if key != "FINDLY_NOW"}
+    assert cli(environment, "--state", demo, "demo")[0] == 0
+    assert cli(environment, "--state", demo, "notify", "deliver")[0] == 0
+    assert receivers.slack.messages == []
+    assert receivers.pagerduty.events == []
+    assert receivers.webhook.requests == []

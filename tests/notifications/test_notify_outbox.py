@@ -19,9 +19,10 @@ from findly_infra.adapters.memory import (
     ScenarioMetrics,
     SimulatedCluster,
 )
+from findly_infra.adapters.notifiers import PagerDutyNotifier
 from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.application.notify import Notifications
-from findly_infra.application.ports import Dispatch, DispatchState, EventStore, Outbox
+from findly_infra.application.ports import Delivery, Dispatch, DispatchState, EventStore, Outbox
 from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import PipelineService
 from findly_infra.config.loader import load_platform_text
@@ -33,6 +34,7 @@ from findly_infra.domain.notifications import (
 )
 from findly_infra.domain.platform import Platform
 from findly_infra.examples import example_platform_text
+from findly_infra.testing.receivers import ReceiversStandIn
 
 NOTIFY = """
 notifications:
@@ -378,3 +380,100 @@ def test_a_long_backlog_is_swept_a_page_at_a_time_and_a_rollback_keeps_its_crite
     cursor = outbox.notify_cursor("fn-posts")
     assert cursor is not None
     assert cursor[0] == store.load("fn-posts")[1]
+
+
+def test_each_send_is_given_what_is_left_of_the_budget(stores: Callable[[], tuple[EventStore, Outbox]]) -> None:
+    """Review finding 4: the budget was checked only before each send, and a send could then run its whole timeout
+    past it; each send is now given what is left of the run's budget (at least ``SEND_FLOOR``)."""
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    slack = MemoryNotifier()
+    notifications = _notifications(platform, store, outbox, clock, {"slack": slack})
+    outbox.enqueue([Dispatch(_note(1), "slack", T0, next_attempt=T0)])
+    notifications.deliver(budget=timedelta(seconds=8))
+    outbox.enqueue([Dispatch(_note(2), "slack", T0, next_attempt=T0)])
+    notifications.deliver()
+    assert slack.timeouts == [8.0, None]
+
+
+def test_a_resolve_never_overtakes_its_trigger(stores: Callable[[], tuple[EventStore, Outbox]]) -> None:
+    """Review finding 2: PagerDuty down when the trigger was first tried, its resolve queued meanwhile was sent first
+    (due at once) and discarded — PagerDuty drops a resolve of no open incident — and the trigger sent later opened
+    an incident nothing resolved. First in, first out per (receiver, incident): the resolve waits for its trigger."""
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    with ReceiversStandIn() as receivers:
+        pagerduty = PagerDutyNotifier(receivers.routing_key, url=receivers.pagerduty_url, timeout=5.0)
+        notifications = _notifications(platform, store, outbox, clock, {})
+        notifications.notifier = {"pagerduty": pagerduty}.__getitem__
+        trigger = _note(1, PageAction.TRIGGER)
+        resolve = attrs.evolve(
+            trigger, id="ntf_9", kind=NotificationKind.ROLLOUT_SUCCEEDED, severity=NotificationSeverity.INFO
+        )
+        resolve = attrs.evolve(resolve, action=PageAction.RESOLVE)
+        receivers.pagerduty.down(requests=1)
+        outbox.enqueue([Dispatch(trigger, "pagerduty", T0, next_attempt=T0)])
+        assert notifications.deliver().attempts[0][1].value == "failed"
+        clock.current = T0 + timedelta(seconds=5)
+        outbox.enqueue([Dispatch(resolve, "pagerduty", clock.current, next_attempt=clock.current)])
+        assert notifications.deliver().attempts == ()  # its trigger is still pending: not its turn
+        assert notifications.deliver().receivers[0].queued == 2  # yet both are told as queued
+        clock.current = T0 + timedelta(hours=1)
+        for _ in range(2):
+            notifications.deliver()
+        (incident,) = receivers.pagerduty.incidents
+        assert (incident.status, receivers.pagerduty.dropped) == ("resolved", 0)
+        assert {d.state for d in outbox.dispatches()} == {DispatchState.DELIVERED}
+
+
+def test_a_run_reads_every_page_of_what_is_due(stores: Callable[[], tuple[EventStore, Outbox]]) -> None:
+    """Review finding 6: a run sent the first page of what was due and said nothing of the rest (``notify deliver``
+    exited 0 with deliveries due). It reads page after page; what its budget leaves untried is told as skipped."""
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    slack = MemoryNotifier()
+    notifications = _notifications(platform, store, outbox, clock, {"slack": slack})
+    outbox.enqueue([Dispatch(_note(n), "slack", T0, next_attempt=T0) for n in range(5)])
+    (report,) = notifications.deliver(limit=2).receivers
+    assert (report.delivered, report.skipped, report.queued) == (5, 0, 0)
+    outbox.enqueue([Dispatch(_note(n), "slack", T0, next_attempt=T0) for n in range(10, 15)])
+    spent = notifications.deliver(budget=timedelta(seconds=-1), limit=2)
+    assert [(r.delivered, r.skipped, r.queued) for r in spent.receivers] == [(0, 5, 5)]
+    assert spent.undelivered == spent.receivers
+
+
+def test_what_a_run_says_of_an_attempt_cut_short_or_taken_by_another_run(
+    stores: Callable[[], tuple[EventStore, Outbox]],
+) -> None:
+    """Review finding 8a: an attempt whose sender died was told as "not tried yet", and a delivery another runner took
+    (and was sending) as "not delivered (its earlier failure), 1 queued" — each says now what is true."""
+    from findly_infra.cli.notify_after import report_line
+
+    platform = platform_with_receivers()
+    store, outbox = stores()
+    clock = Clock()
+    slack = MemoryNotifier()
+    notifications = _notifications(platform, store, outbox, clock, {"slack": slack})
+    outbox.enqueue([Dispatch(_note(1), "slack", T0, next_attempt=T0)])
+    (claimed,) = outbox.due(T0)
+    assert outbox.claim(claimed, T0 + timedelta(minutes=2))  # ... and its process died while sending
+    clock.current = T0 + timedelta(minutes=1)
+    line = report_line(notifications.deliver())
+    assert "not tried yet" not in line
+    assert "tried, no answer recorded yet" in line
+
+    _, other = stores()  # another runner takes the third while this one sends the second
+    outbox.enqueue([Dispatch(_note(n), "slack", clock.current, next_attempt=clock.current) for n in (2, 3)])
+
+    class Racing:
+        def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery:
+            for third in [d for d in other.due(clock.current) if d.notification.id == "ntf_3"]:
+                assert other.claim(third, clock.current + timedelta(minutes=2))
+            return slack.send(notification, timeout=timeout)
+
+    notifications.notifier = {"slack": Racing()}.__getitem__
+    (report,) = notifications.deliver().receivers
+    assert (report.delivered, report.queued) == (1, 1)  # the one cut short above still waits; not the one taken

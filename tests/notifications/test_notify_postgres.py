@@ -23,8 +23,12 @@ from tests.notifications.test_notify_outbox import (
     test_a_permanent_failure_gives_up_at_once_and_a_long_outage_after_the_bound,
     test_a_receiver_down_for_a_while_gets_it_once_with_backoff,
     test_a_resolve_goes_where_its_trigger_went,
+    test_a_resolve_never_overtakes_its_trigger,
+    test_a_run_reads_every_page_of_what_is_due,
+    test_each_send_is_given_what_is_left_of_the_budget,
     test_notifications_of_a_real_release_reach_each_receiver_once,
     test_one_of_two_processes_claims_an_attempt,
+    test_what_a_run_says_of_an_attempt_cut_short_or_taken_by_another_run,
 )
 from tests.postgres.conftest import pg_url, postgres
 
@@ -38,8 +42,12 @@ __all__ = [
     "test_a_permanent_failure_gives_up_at_once_and_a_long_outage_after_the_bound",
     "test_a_receiver_down_for_a_while_gets_it_once_with_backoff",
     "test_a_resolve_goes_where_its_trigger_went",
+    "test_a_resolve_never_overtakes_its_trigger",
+    "test_a_run_reads_every_page_of_what_is_due",
+    "test_each_send_is_given_what_is_left_of_the_budget",
     "test_notifications_of_a_real_release_reach_each_receiver_once",
     "test_one_of_two_processes_claims_an_attempt",
+    "test_what_a_run_says_of_an_attempt_cut_short_or_taken_by_another_run",
 ]
 
 

@@ -116,6 +116,28 @@ def test_deciding_in_sweeps_tells_the_same_as_deciding_at_once(commands: list[st
     assert len({note.id for note in whole}) == len(whole)  # one id per notification
 
 
+@given(
+    st.lists(COMMANDS, max_size=30),
+    st.sampled_from(["version", "environment", "at", "actor"]),
+)
+def test_another_states_events_at_the_same_positions_have_other_ids(commands: list[str], differs: str) -> None:
+    """Review finding 3: ids came from the service, position and kind alone, so another state (the demo's, a
+    rehearsal's) told its notifications under ids already used — and a Standard Webhooks receiver drops an id it has
+    seen. The same story in another state, one fact of each event other, shares no id; decided again, the same ids."""
+    batches = _positioned(_drive(_PLATFORM, commands))
+    mine = _sweep(_PLATFORM, batches, [])
+    change = {
+        "version": lambda e: attrs.evolve(e, version=e.version + "-other"),
+        "environment": lambda e: attrs.evolve(e, environment=e.environment + "-other"),
+        "at": lambda e: attrs.evolve(e, at=e.at + timedelta(days=1)),
+        "actor": lambda e: attrs.evolve(e, actor=e.actor + "-other"),
+    }[differs]
+    other = [[(position, change(event)) for position, event in batch] for batch in batches]
+    theirs = _sweep(_PLATFORM, other, [])
+    assert {note.id for note in mine}.isdisjoint(note.id for note in theirs)
+    assert [note.id for note in _sweep(_PLATFORM, batches, [])] == [note.id for note in mine]
+
+
 @given(st.lists(COMMANDS, max_size=30))
 def test_incidents_open_on_a_pause_or_rollback_and_close_once(commands: list[str]) -> None:
     """A pause or a rollback triggers its version's incident; a resolve only ever closes an incident triggered before
@@ -358,12 +380,12 @@ def test_without_routes_the_channels_hear_everything_and_pages_are_for_productio
 # ---- the retry schedule ---------------------------------------------------------------------------------------------
 
 
-@given(st.text(min_size=1, max_size=20), st.integers(1, 12), st.none() | st.floats(0, 7200))
+@given(st.text(min_size=1, max_size=20), st.integers(1, 45), st.none() | st.floats(0, 7200))
 def test_backoff_grows_with_jitter_from_the_key_and_honours_retry_after(
     key: str, attempt: int, retry_after: float | None
 ) -> None:
     schedule = RetrySchedule()
-    base = min(schedule.cap, schedule.first * 2 ** (attempt - 1))
+    base = min(schedule.cap, schedule.first * 2 ** min(attempt - 1, 20))
     delay = schedule.delay(key, attempt)
     assert base * 0.8 - timedelta(microseconds=1) <= delay <= base * 1.2 + timedelta(microseconds=1)
     assert schedule.delay(key, attempt) == delay  # no randomness: the same key waits the same
@@ -382,6 +404,18 @@ def test_two_deliveries_that_failed_together_come_back_apart() -> None:
     schedule = RetrySchedule()
     delays = {schedule.delay(f"ntf_{n}/slack", 3) for n in range(20)}
     assert len(delays) > 15
+
+
+@given(st.text(min_size=1, max_size=20))
+def test_a_receiver_down_for_good_is_retried_for_a_day(key: str) -> None:
+    """Review finding 7: 10 attempts, 30 s doubling to an hour, gave up after about 3 hours while the docs promised
+    24; the bound of attempts is now above what a day of backoff takes, so the bound of age is the one that ends it."""
+    schedule = RetrySchedule()
+    attempt, at = 1, T0
+    while (following := schedule.next_attempt(key, attempt, at, T0)) is not None:
+        attempt, at = attempt + 1, following
+    assert attempt < schedule.attempts  # not the count ...
+    assert at - T0 > schedule.age - schedule.cap * 1.2  # ... the age: the last attempt within an hour of the day
 
 
 def test_a_late_first_failure_gives_up_by_age() -> None:

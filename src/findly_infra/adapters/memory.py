@@ -374,12 +374,16 @@ class MemoryOutbox:
             self.kept.setdefault(dispatch.key, dispatch)
         return True
 
-    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
-        pending = [
-            d
-            for d in self.kept.values()
-            if d.state is DispatchState.PENDING and d.next_attempt is not None and d.next_attempt <= now
-        ]
+    def due(self, now: datetime, limit: int = 100, *, in_turn: bool = True) -> list[Dispatch]:
+        pending, earlier = [], set()
+        for d in self.kept.values():  # in the order queued
+            if d.state is not DispatchState.PENDING:
+                continue
+            turn = (d.receiver, d.notification.incident_key)
+            waits = in_turn and bool(d.notification.incident_key) and turn in earlier
+            earlier.add(turn)
+            if not waits and d.next_attempt is not None and d.next_attempt <= now:
+                pending.append(d)
         return sorted(pending, key=_due_order)[:limit]  # stable: in the order queued, where due together
 
     def claim(self, dispatch: Dispatch, until: datetime) -> bool:
@@ -427,6 +431,8 @@ class MemoryNotifier:
 
     received: list[Notification] = attrs.field(factory=list)
     attempts: int = 0
+    timeouts: list[float | None] = attrs.field(factory=list)
+    """The time each send was given (what was left of the caller's budget; ``None``: no bound)."""
     down: bool = False
     _failures: int = 0
     _permanent: bool = False
@@ -435,8 +441,9 @@ class MemoryNotifier:
     def fail(self, times: int = 1, *, permanent: bool = False, retry_after: float | None = None) -> None:
         self._failures, self._permanent, self._retry_after = times, permanent, retry_after
 
-    def send(self, notification: Notification) -> Delivery:
+    def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery:
         self.attempts += 1
+        self.timeouts.append(timeout)
         if self.down:
             return Delivery(False, "connection refused (memory receiver down)")
         if self._permanent:

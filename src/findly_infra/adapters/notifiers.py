@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -160,7 +161,7 @@ def _transport_failure(service: str, error: Exception, timeout: float) -> Delive
     import httpx
 
     if isinstance(error, httpx.TimeoutException):
-        return Delivery(delivered=False, detail=f"{service}: no answer within {timeout:g} s", permanent=False)
+        return Delivery(delivered=False, detail=f"{service}: no answer within {round(timeout, 1):g} s", permanent=False)
     if isinstance(error, httpx.ConnectError):
         return Delivery(delivered=False, detail=f"{service}: could not connect (refused or unreachable)")
     if isinstance(error, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.LocalProtocolError):
@@ -182,24 +183,45 @@ def _post(
     message: Callable[[str], str],
 ) -> Delivery:
     """POST *body* to *url* once (no redirect followed) and read the answer as a :class:`Delivery` whose detail is
-    ``"<service> <status> <message(body)>"``, redacted of *secrets*."""
+    ``"<service> <status> <message(body)>"``, redacted of *secrets*. *timeout* bounds the whole exchange, not each
+    read: httpx's timeouts are per operation, so a receiver that dribbles its answer a byte at a time would hold the
+    release for ever — the request runs in a worker thread, and when the time is up its client is closed (the worker
+    ends at its next read) and the delivery says it timed out."""
     import httpx
 
-    try:
-        response = httpx.post(
-            url,
-            content=body,
-            headers={"Content-Type": "application/json", **headers},
-            timeout=timeout,
-            follow_redirects=False,
-        )
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError, UnicodeError) as error:
-        return _transport_failure(service, error, timeout)
+    timeout = max(timeout, 0.001)
+    client = httpx.Client(timeout=timeout, follow_redirects=False)
+    answer: list[httpx.Response | BaseException] = []
+
+    def request() -> None:
+        try:
+            answer.append(client.post(url, content=body, headers={"Content-Type": "application/json", **headers}))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller, who classifies it
+            answer.append(error)
+
+    worker = threading.Thread(target=request, name=f"notify-{service}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not answer:  # the deadline passed mid-exchange: abandon it
+        with contextlib.suppress(Exception):
+            client.close()
+        return _transport_failure(service, httpx.TimeoutException("deadline"), timeout)
+    client.close()
+    response = answer[0]
+    if isinstance(response, BaseException):
+        if isinstance(response, httpx.HTTPError | httpx.InvalidURL | ValueError | UnicodeError):
+            return _transport_failure(service, response, timeout)
+        raise response
     said = message(response.text)
     detail = _redact(f"{service} {response.status_code} {said}".strip(), secrets)
     if 300 <= response.status_code < 400:
         detail += " (redirected: point the receiver at the new URL)"
     return classify(response.status_code, detail, retry_after(response.headers.get("Retry-After")))
+
+
+def _within(own: float, left: float | None) -> float:
+    """A request's deadline: the receiver's own timeout, or what is left of the caller's budget if that is less."""
+    return own if left is None else max(0.0, min(own, left))
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -341,10 +363,16 @@ class SlackNotifier:
     def __repr__(self) -> str:
         return "SlackNotifier(url=***)"
 
-    def send(self, notification: Notification) -> Delivery:
+    def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery:
         body = json.dumps(slack_message(notification)).encode()
         return _post(
-            "slack", self._url, body=body, headers={}, timeout=self._timeout, secrets=self._secrets, message=_slack_said
+            "slack",
+            self._url,
+            body=body,
+            headers={},
+            timeout=_within(self._timeout, timeout),
+            secrets=self._secrets,
+            message=_slack_said,
         )
 
 
@@ -459,7 +487,7 @@ class PagerDutyNotifier:
     def __repr__(self) -> str:
         return "PagerDutyNotifier(routing_key=***)"
 
-    def send(self, notification: Notification) -> Delivery:
+    def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery:
         event = pagerduty_event(notification, self._routing_key)
         if event is None:
             return Delivery(
@@ -473,7 +501,7 @@ class PagerDutyNotifier:
             self._url,
             body=body,
             headers={},
-            timeout=self._timeout,
+            timeout=_within(self._timeout, timeout),
             secrets=self._secrets,
             message=_pagerduty_said,
         )
@@ -568,7 +596,7 @@ class WebhookNotifier:
     def __repr__(self) -> str:
         return "WebhookNotifier(url=***, secret=***)"
 
-    def send(self, notification: Notification) -> Delivery:
+    def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery:
         body = json.dumps(webhook_body(notification), separators=(",", ":")).encode()
         message_id, timestamp = webhook_id(notification), int(self._clock())
         signature = sign(self._key, message_id, timestamp, body)
@@ -578,7 +606,7 @@ class WebhookNotifier:
             self._url,
             body=body,
             headers=headers,
-            timeout=self._timeout,
+            timeout=_within(self._timeout, timeout),
             secrets=[*self._secrets, signature[3:]],
             message=_webhook_said,
         )

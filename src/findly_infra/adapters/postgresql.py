@@ -623,13 +623,19 @@ class PostgresEventStore:
                     )
         return True
 
-    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
+    def due(self, now: datetime, limit: int = 100, *, in_turn: bool = True) -> list[Dispatch]:
         if self._version < _OUTBOX:
             return []
+        turn = (  # first in, first out per (receiver, incident): not due while an earlier one of it is pending
+            "AND (o.incident = '' OR NOT EXISTS (SELECT 1 FROM findly_notify_outbox AS e WHERE e.receiver = o.receiver "
+            "AND e.incident = o.incident AND e.state = 'pending' AND e.seq < o.seq)) "
+            if in_turn
+            else ""
+        )
         with self._errors():
             rows = self._connection.execute(
-                f"SELECT {_DISPATCH_COLUMNS} FROM findly_notify_outbox WHERE state = 'pending' AND next_attempt <= %s "
-                "ORDER BY next_attempt, seq LIMIT %s",
+                f"SELECT {_DISPATCH_COLUMNS} FROM findly_notify_outbox AS o WHERE o.state = 'pending' "
+                f"AND o.next_attempt <= %s {turn}ORDER BY o.next_attempt, o.seq LIMIT %s",
                 (now, limit),
             ).fetchall()
         return [_dispatch_of(row) for row in rows]

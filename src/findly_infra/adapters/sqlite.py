@@ -369,13 +369,20 @@ class SqliteEventStore:
                 raise
         return True
 
-    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
+    def due(self, now: datetime, limit: int = 100, *, in_turn: bool = True) -> list[Dispatch]:
         if not self._has_outbox():
             return []
+        turn = (  # first in, first out per (receiver, incident): not due while an earlier one of it is pending
+            "AND (incident = '' OR NOT EXISTS (SELECT 1 FROM notify_outbox AS e "
+            "WHERE e.receiver = notify_outbox.receiver AND e.incident = notify_outbox.incident "
+            "AND e.state = 'pending' AND e.rowid < notify_outbox.rowid)) "
+            if in_turn
+            else ""
+        )
         with self._errors():
             rows = self._connection.execute(
                 f"SELECT {_DISPATCH_COLUMNS} FROM notify_outbox WHERE state = 'pending' AND next_attempt <= ? "
-                "ORDER BY next_attempt, rowid LIMIT ?",
+                f"{turn}ORDER BY next_attempt, rowid LIMIT ?",
                 (_moment(now), limit),
             ).fetchall()
         return [_dispatch_of(row) for row in rows]

@@ -13,7 +13,7 @@ never raises for a receiver: a release's outcome never depends on it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,9 @@ __all__ = [
 
 CLAIM_HOLD = timedelta(minutes=2)
 """How long an attempt holds its delivery: a process that dies while sending leaves it due again after this."""
+
+SEND_FLOOR = 1.0
+"""The least time (seconds) a send is given when a run's budget is nearly spent: a run ends at most this after it."""
 
 
 def notification_to_dict(notification: Notification) -> dict[str, Any]:
@@ -278,28 +281,44 @@ class Notifications:
         failing: set[str] = set()
         attempts: list[tuple[Dispatch, Verdict]] = []
         skipped: dict[str, int] = {}
-        for dispatch in self.outbox.due(datetime.max if waiting else start, limit):
+        taken: set[tuple[str, str]] = set()
+        for dispatch in self._due(datetime.max if waiting else start, limit):
             if dispatch.receiver in failing or (budget is not None and self.clock.now() - start > budget):
                 skipped[dispatch.receiver] = skipped.get(dispatch.receiver, 0) + 1
                 continue
             now = self.clock.now()
             if not self.outbox.claim(dispatch, now + CLAIM_HOLD):
-                continue  # another process took it
+                taken.add(dispatch.key)
+                continue  # another process took it: its outcome is that process's to tell
             claimed = attrs.evolve(dispatch, attempts=dispatch.attempts + 1)
-            outcome = self._send(claimed)
+            left = None if budget is None else max(SEND_FLOOR, (budget - (now - start)).total_seconds())
+            outcome = self._send(claimed, left)
             at = self.clock.now()
             verdict = self._settle(claimed, outcome, at)
             attempts.append((claimed, verdict))
             if verdict is not Verdict.DELIVERED:
                 failing.add(dispatch.receiver)
-        return DeliveryReport(self._summary(attempts, skipped), tuple(attempts))
+        return DeliveryReport(self._summary(attempts, skipped, taken), tuple(attempts))
 
-    def _send(self, dispatch: Dispatch) -> Delivery:
+    def _due(self, when: datetime, limit: int) -> Iterator[Dispatch]:
+        """Each dispatch due at *when*, once, a page of *limit* at a time, until none is left: one settled in this run
+        may make the next of its incident due (first in, first out), and a run never leaves due ones unread — those
+        it does not try are counted as skipped. Each page is read past those already seen (still due if skipped)."""
+        seen: set[tuple[str, str]] = set()
+        while True:
+            fresh = [d for d in self.outbox.due(when, limit + len(seen)) if d.key not in seen]
+            if not fresh:
+                return
+            for dispatch in fresh:
+                seen.add(dispatch.key)
+                yield dispatch
+
+    def _send(self, dispatch: Dispatch, timeout: float | None) -> Delivery:
         try:
             notifier = self._notifiers.get(dispatch.receiver)
             if notifier is None:
                 notifier = self._notifiers[dispatch.receiver] = self.notifier(dispatch.receiver)
-            return notifier.send(dispatch.notification)
+            return notifier.send(dispatch.notification, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - a receiver never fails a release: its error is its delivery's
             return Delivery(False, f"{type(exc).__name__}: {exc}")
 
@@ -328,15 +347,17 @@ class Notifications:
         self.outbox.settle(dispatch, state=DispatchState.PENDING, detail=detail, at=at, next_attempt=following)
         return Verdict.FAILED
 
-    def _summary(self, attempts: list[tuple[Dispatch, Verdict]], skipped: dict[str, int]) -> tuple[ReceiverReport, ...]:
+    def _summary(
+        self, attempts: list[tuple[Dispatch, Verdict]], skipped: dict[str, int], taken: set[tuple[str, str]]
+    ) -> tuple[ReceiverReport, ...]:
         counts: dict[str, dict[str, Any]] = {}
         for name, count in skipped.items():
             counts.setdefault(name, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})["skipped"] = count
         for dispatch, verdict in attempts:
             entry = counts.setdefault(dispatch.receiver, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})
             entry[verdict.value] += 1
-        for dispatch in self.outbox.due(datetime.max, 10_000):
-            if dispatch.state is DispatchState.PENDING:
+        for dispatch in self.outbox.due(datetime.max, 10_000, in_turn=False):
+            if dispatch.state is DispatchState.PENDING and dispatch.key not in taken:
                 entry = counts.setdefault(dispatch.receiver, {"delivered": 0, "failed": 0, "gave_up": 0, "detail": ""})
                 entry["queued"] = entry.get("queued", 0) + 1
                 nxt = entry.get("next_attempt")
@@ -344,6 +365,11 @@ class Notifications:
                     entry["next_attempt"] = dispatch.next_attempt
                 if dispatch.detail and not entry["detail"]:
                     entry["detail"] = dispatch.detail
+                elif dispatch.attempts and not dispatch.detail:
+                    entry["cut"] = True  # claimed and never settled: a sender that died, or one still sending
+        for entry in counts.values():
+            if entry.get("cut") and not entry["detail"]:
+                entry["detail"] = "tried, no answer recorded yet: the attempt was cut short, or is still under way"
         order = [r.name for r in self.platform.notifications.receivers]
         names = sorted(counts, key=lambda name: (order.index(name) if name in order else len(order), name))
         return tuple(

@@ -465,9 +465,10 @@ class Delivery:
 class Notifier(Protocol):
     """One receiver (a Slack incoming webhook, a PagerDuty service, a signed webhook): formats a notification in
     its service's own format and sends it once. Never raises for the receiver's answer or its absence: every
-    outcome, a refused connection included, is a :class:`Delivery`."""
+    outcome, a refused connection included, is a :class:`Delivery`. *timeout* (seconds): what is left of the caller's
+    budget — the whole exchange ends by then (or by the receiver's own timeout, if sooner), a timed-out delivery."""
 
-    def send(self, notification: Notification) -> Delivery: ...
+    def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery: ...
 
 
 class DispatchState(enum.Enum):
@@ -516,9 +517,11 @@ class Outbox(Protocol):
         the cursor is no longer where it was read (another process decided on these events first)."""
         ...
 
-    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
+    def due(self, now: datetime, limit: int = 100, *, in_turn: bool = True) -> list[Dispatch]:
         """Pending dispatches whose next attempt is at or before *now*, the earliest first (in the order queued, where
-        due together: a receiver hears of a rollout's events in the order they happened)."""
+        due together: a receiver hears of a rollout's events in the order they happened). *in_turn*: first in, first
+        out per (receiver, incident) — one is not due while one of the same receiver and incident queued before it is
+        pending (a resolve never overtakes its trigger); ``False``: every pending one, in or out of turn."""
         ...
 
     def claim(self, dispatch: Dispatch, until: datetime) -> bool:

@@ -35,7 +35,7 @@ class _Unready:
 
     why: str
 
-    def send(self, notification: Notification) -> Delivery:  # noqa: ARG002 - the port's signature
+    def send(self, notification: Notification, *, timeout: float | None = None) -> Delivery:  # noqa: ARG002 - the port's signature
         return Delivery(False, self.why)
 
 

@@ -1048,6 +1048,11 @@ def _demo(context: Context) -> int:
     assert runtime.virtual is not None
     assert runtime.scenarios is not None
     story = list(tell_the_story(runtime.service, runtime.virtual, runtime.scenarios, name))
+    from findly_infra.application.notify import mark_told
+    from findly_infra.application.ports import Outbox
+
+    if isinstance(runtime.service.store, Outbox):  # told no one now, nor later: `notify deliver` must not tell it
+        mark_told(runtime.service.store, {name: runtime.service.pipeline(name).version})
     count = len(runtime.service.history(name))
     config = "" if context.settings.config_path.exists() else f"--config {_example_path()} "
     hint = f"findly-infra {config}--state {state} history {name}"

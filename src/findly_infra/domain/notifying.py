@@ -144,7 +144,8 @@ def decide(
     A rollout that starts, succeeds, is aborted, pauses or rolls back is told; a pause or a rollback opens the
     incident of its version (PagerDuty ``trigger``); the incident is resolved when that version succeeds there, a
     person aborts it, or another version's rollout starts there (superseded) or succeeds there. Ids come from the
-    service, the position and the kind: deciding the same events again gives the same notifications. *rehearsal*:
+    service, the position, the kind and the event's environment, version, time and actor: deciding the same events
+    again gives the same notifications, and another state's events at the same positions other ids. *rehearsal*:
     the state keeps virtual time — every summary says so.
     """
     context = _Context(platform, service, rehearsal)
@@ -229,7 +230,7 @@ def _of_event(
         details.append(("reason", event.reason))
     details += [("by", event.actor), ("next", command)]
     return Notification(
-        id=notification_id(service, position, kind.value),
+        id=notification_id(service, position, kind.value, *_unique(event)),
         kind=kind,
         severity=_SEVERITY[kind],
         service=service,
@@ -243,12 +244,19 @@ def _of_event(
     )
 
 
+def _unique(event: Event) -> tuple[str, ...]:
+    """What makes *event* its own beyond its position: another state's event at the same position (the demo's, a
+    rehearsal's, another project's) has another environment, version, time or actor — so its notifications have
+    other ids (Standard Webhooks' ``webhook-id`` is unique per message: a receiver drops an id seen before)."""
+    return event.environment, event.version, event.at.isoformat(), event.actor
+
+
 def _superseded(context: _Context, position: int, event: Event, kind: NotificationKind, earlier: str) -> Notification:
     """The resolve of *earlier*'s incident, which *event* (another version's start or success) ended."""
     service, environment = context.service, event.environment
     how = "started" if kind is NotificationKind.ROLLOUT_STARTED else "succeeded"
     return Notification(
-        id=notification_id(service, position, kind.value, "resolves", earlier),
+        id=notification_id(service, position, kind.value, "resolves", earlier, *_unique(event)),
         kind=kind,
         severity=NotificationSeverity.INFO,
         service=service,
@@ -362,7 +370,9 @@ class RetrySchedule:
 
     first: timedelta = timedelta(seconds=30)
     cap: timedelta = timedelta(hours=1)
-    attempts: int = 10
+    attempts: int = 40
+    """Above the ~31 attempts a day of backoff takes (8 to reach the hourly cap, then ~23; at most 37 with the
+    jitter's shortest waits): the bound of ``age`` is the one a receiver down for good meets."""
     age: timedelta = timedelta(hours=24)
     jitter: float = 0.2
 

@@ -41,7 +41,7 @@ def test_each_page_that_starts_a_server_says_which_extras_it_needs() -> None:
         "github_oidc": {"github"},
         "prometheus": {"prometheus"},
         "postgresql": {"postgresql"},
-        "receivers": {"prometheus"},  # the stand-ins need none; sending to them needs httpx, which it brings
+        "receivers": {"notifications"},  # the stand-ins need none; sending to them needs httpx, which it brings
     }
     checked = 0
     for page, blocks in pages().items():

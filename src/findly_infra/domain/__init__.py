@@ -10,6 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "stop_author": "findly_infra.domain.view",
+    "needed_text": "findly_infra.domain.approvals",
+    "REHEARSAL": "findly_infra.domain.notifying",
     "Notification": "findly_infra.domain.notifications",
     "NotificationKind": "findly_infra.domain.notifications",
     "NotificationSeverity": "findly_infra.domain.notifications",
@@ -335,6 +338,7 @@ __all__ = [
     "PRUNABLE",
     "PULL_REQUEST_TARGET",
     "RECORD_EVENTS",
+    "REHEARSAL",
     "REQUESTS",
     "ROLLOUT_RECORDED_EVIDENCE",
     "ROTATION_PERIOD_MAX",
@@ -563,6 +567,7 @@ __all__ = [
     "measured_metrics",
     "metric_kind",
     "name_problem",
+    "needed_text",
     "next_analysis_at",
     "notification_id",
     "object_key",
@@ -595,6 +600,7 @@ __all__ = [
     "service_name_from_key",
     "severity_of",
     "shown_value",
+    "stop_author",
     "track_plan",
     "unavailable_for",
     "version_problem",
@@ -631,6 +637,7 @@ if TYPE_CHECKING:
         ApprovalCount,
         Discounted,
         count_approvals,
+        needed_text,
         proof_checks,
         request_proven,
         same_actor,
@@ -777,6 +784,7 @@ if TYPE_CHECKING:
         route,
     )
     from findly_infra.domain.notifying import (
+        REHEARSAL,
         WAITING_RULES,
         Incidents,
         RetrySchedule,
@@ -952,6 +960,7 @@ if TYPE_CHECKING:
         Share,
         Waiting,
         WaitKind,
+        stop_author,
     )
     from findly_infra.domain.workload_identity import (
         PRINCIPAL_PREFIX,

@@ -22,6 +22,8 @@ from typing import Any
 from findly_infra.domain.notation import Duration
 from findly_infra.domain.notifications import NotificationSettings
 from findly_infra.domain.platform import Platform
+from findly_infra.render.paging import BURN_ALERT, CORRECTED_BY, CORRECTS, timings
+from findly_infra.render.rules import corrected_pairs
 
 __all__ = [
     "ALERTMANAGER_TYPES",
@@ -40,13 +42,6 @@ __all__ = [
     "timings",
 ]
 
-BURN_ALERT = "SLOErrorBudgetBurn"
-"""The SLO burn alerts' name (``render/rules.py``)."""
-CORRECTED_BY = "corrected_by"
-"""The label of a file's alert that has a corrected form (``render/rules.py``), naming that form: it is sent to the
-warnings' receiver, not to the one its ``notification:`` names — the corrected form pages in its place."""
-CORRECTS = "corrects"
-"""The label of a corrected form, naming the file's alert it corrects: an SLO page of the same service inhibits it."""
 SECRET = "alertmanager-receivers"
 """The Kubernetes Secret (in Alertmanager's namespace) whose keys hold the receivers' URLs and keys."""
 SECRET_FOLDER = f"/etc/alertmanager/secrets/{SECRET}"
@@ -60,8 +55,6 @@ within a minute (Alertmanager's default, 5 minutes, would tell the on-call engin
 REPEAT_INTERVAL = Duration.of(hours=4)
 """A page still firing is sent again after four hours (Alertmanager's default)."""
 
-_EVALUATION = Duration.of(seconds=15)
-_GROUP_WAIT = Duration.of(seconds=10)
 _SEVERITY_ALIASES = {"page": "critical", "ticket": "warning"}
 """The SLO burn alerts' severities (``render/rules.py``) route as the file's own critical and warning alerts do."""
 _PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
@@ -71,20 +64,6 @@ _LEVELS = {"critical": ["critical", "page"], "warning": ["ticket", "warning"]}
 """A critical alert (or an SLO page) for a service inhibits its warnings (and SLO tickets)."""
 _DEFAULT = "default"
 _NO_RECEIVERS = NotificationSettings()
-
-
-def timings(alert_latency: Duration) -> tuple[Duration, Duration]:
-    """``(evaluation interval, group wait)`` of the alert rules: 15 s and 10 s, within the seed's "< 30 seconds for
-    alert generation" (``performance_targets.alert_latency``); scaled down to a half and a third of a shorter
-    target, whole seconds, one at least."""
-
-    def seconds(duration: Duration) -> Duration:
-        return Duration(max(1000, duration.milliseconds // 1000 * 1000))
-
-    return (
-        seconds(min(_EVALUATION, Duration(alert_latency.milliseconds // 2))),
-        seconds(min(_GROUP_WAIT, Duration(alert_latency.milliseconds // 3))),
-    )
 
 
 ALERTMANAGER_TYPES = ("slack", "pagerduty", "webhook")
@@ -221,8 +200,6 @@ def alertmanager_config(platform: Platform) -> dict[str, Any]:
             },
         ]
     # a corrected form firing holds back its original for the same series: it tells the same thing, better
-    from findly_infra.render.rules import corrected_pairs  # (render/rules.py imports this module's names)
-
     for original, fixed, equal in corrected_pairs(platform):
         config.setdefault("inhibit_rules", []).append(
             {

@@ -17,7 +17,7 @@ from findly_infra.domain.operations import AlertRule, MetricNames
 from findly_infra.domain.platform import Path, Platform
 from findly_infra.domain.slo import AvailabilityObjective, ErrorRateObjective, SLODefinition
 from findly_infra.promql import collapse, error_ratio, le_matcher, slow_ratio, string
-from findly_infra.render.alertmanager import BURN_ALERT, CORRECTED_BY, CORRECTS, timings
+from findly_infra.render.paging import BURN_ALERT, CORRECTED_BY, CORRECTS, timings
 
 __all__ = [
     "BURN_ALERT",

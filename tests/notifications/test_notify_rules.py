@@ -176,6 +176,8 @@ def test_a_rollback_names_the_criterion_its_value_threshold_and_window(platform:
     assert details["criterion"] == "error_rate 5.000% (threshold < 0.5%): fail"
     assert details["window"] == "1 minute"
     assert details["traffic back on"] == "1.1.0"
+    actor = next(e for batch in appends for e in batch if e.type == "rolled_back").actor
+    assert details["by"] == f"the analysis (watch run by {actor})"  # the analysis decided it, not whoever watched
 
 
 def test_a_pause_is_paged_and_resolved_when_the_version_succeeds(platform: Platform) -> None:

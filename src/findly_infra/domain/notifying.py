@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from findly_infra.domain.approvals import needed_text
 from findly_infra.domain.events import (
     AnalysisRecorded,
     Event,
@@ -36,7 +37,7 @@ from findly_infra.domain.platform import Platform
 from findly_infra.domain.refusal import Refusal
 from findly_infra.domain.state import EnvironmentState, Phase
 from findly_infra.domain.strategy import metric_kind
-from findly_infra.domain.view import EnvironmentView, WaitKind
+from findly_infra.domain.view import EnvironmentView, WaitKind, stop_author
 
 __all__ = [
     "REHEARSAL",
@@ -152,7 +153,10 @@ def decide(
     found: list[Notification] = []
     open_ = set(incidents.open)
     analyses: dict[str, AnalysisRecorded] = {}
+    before: dict[str, Event] = {}  # the event recorded just before, per environment (who decided a stop)
     for position, event in events:
+        previous = before.get(event.environment)
+        before[event.environment] = event
         if isinstance(event, AnalysisRecorded):
             analyses[event.environment] = event
             continue
@@ -174,7 +178,17 @@ def decide(
         elif key in resolved:
             action = PageAction.RESOLVE
         analysis = analyses.pop(event.environment, None)
-        found.append(_of_event(context, position=position, event=event, kind=kind, action=action, analysis=analysis))
+        found.append(
+            _of_event(
+                context,
+                position=position,
+                event=event,
+                kind=kind,
+                action=action,
+                analysis=analysis,
+                author=stop_author(event, previous),
+            )
+        )
         for pair in resolved:
             open_.discard(pair)
             if pair != key:
@@ -194,7 +208,10 @@ def _of_event(
     kind: NotificationKind,
     action: PageAction | None,
     analysis: AnalysisRecorded | None,
+    author: str,
 ) -> Notification:
+    """*author* is who decided *event* in words (:func:`~findly_infra.domain.view.stop_author`: the analysis of a
+    watch, or a person)."""
     service, environment, version = context.service, event.environment, event.version
     where = f"{service} {version} in {environment}"
     details: list[tuple[str, str]] = [("service", service), ("environment", environment), ("version", version)]
@@ -213,7 +230,7 @@ def _of_event(
     else:  # paused or rolled back: say on what, and what unblocks it
         stopped = "paused" if kind is NotificationKind.ROLLOUT_PAUSED else "rolled back"
         failing = [r for r in analysis.readings if r.verdict is not Verdict.PASS] if analysis else []
-        because = event.reason or ("by " + event.actor)
+        because = event.reason or ("by " + author)
         summary = f"{where}: {stopped} — {because}"
         if failing:
             summary += f": {reading_text(failing[0])} over the last {context.platform.prometheus.window.describe()}"
@@ -225,10 +242,10 @@ def _of_event(
             details.append(("traffic back on", event.restored or "nothing (there was no previous version)"))
             command = f"findly-infra history {service}; then a fixed version: findly-infra deploy {service} VERSION"
         else:
-            command = f"findly-infra resume|abort|rollback {service} --env {environment}"
+            command = _unpause(service, version, environment, event.reason)
     if event.reason and not isinstance(event, (RolloutPaused, RolledBack, RolloutStarted)):
         details.append(("reason", event.reason))
-    details += [("by", event.actor), ("next", command)]
+    details += [("by", author), ("next", command)]
     return Notification(
         id=notification_id(service, position, kind.value, *_unique(event)),
         kind=kind,
@@ -242,6 +259,17 @@ def _of_event(
         incident_key=incident_key(service, environment, version),
         action=action,
     )
+
+
+def _unpause(service: str, version: str, environment: str, reason: str) -> str:
+    """What unblocks a paused rollout: resume, abort or roll back — and first, for a pause on overdue evidence
+    (``progress.blue_green_validation``: resume alone pauses it again), each missing suite's pass recorded."""
+    if reason.startswith("no passed "):
+        return (
+            f"record each missing suite's pass (findly-infra record {service} {version} --env {environment} "
+            f"--suite SUITE --passed), then findly-infra resume {service} --env {environment}; or abort|rollback"
+        )
+    return f"findly-infra resume|abort|rollback {service} --env {environment}"
 
 
 def _unique(event: Event) -> tuple[str, ...]:
@@ -294,7 +322,12 @@ def waiting(
     else:
         return None
     kind = NotificationKind.AWAITING_APPROVAL if wait.kind is WaitKind.APPROVAL else NotificationKind.AWAITING_EVIDENCE
-    what = f"an approval from {needs}" if wait.kind is WaitKind.APPROVAL else f"a passed {needs}"
+    if wait.kind is not WaitKind.APPROVAL:
+        what = f"a passed {needs}"
+    elif step == "promotion":  # one approval from each group, by different people (count_approvals)
+        what = needed_text(wait.needs)
+    else:  # a blue-green manual step: one approval, from a member of any group
+        what = f"an approval from a member of {' or '.join(wait.needs)}"
     details: list[tuple[str, str]] = [("service", service), ("environment", view.environment), ("version", version)]
     details.append(("approvers" if wait.kind is WaitKind.APPROVAL else "suite", needs))
     if wait.kind is WaitKind.APPROVAL and step != "promotion":

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -46,7 +45,13 @@ from findly_infra.domain.notation import Duration
 from findly_infra.examples import example_platform_text
 from findly_infra.render import render_platform
 from findly_infra.render.alertmanager import SECRET_FOLDER
-from findly_infra.testing.alertmanager import AlertmanagerServer, ScrapeTargets, scaled_config, scaled_rule_groups
+from findly_infra.testing.alertmanager import (
+    AlertmanagerServer,
+    ScrapeTargets,
+    routed_receiver,
+    scaled_config,
+    scaled_rule_groups,
+)
 from findly_infra.testing.prometheus import PrometheusServer
 
 FACTOR = 1 / 30
@@ -108,19 +113,6 @@ def _slo_alerts(tree: dict[str, str]) -> list[dict[str, Any]]:
                     expression = expression.replace(name, f"({recorded})")
                 alerts.append({**rule, "expr": expression})
     return alerts
-
-
-def _receiver(labels: dict[str, str], config: dict[str, Any]) -> str:
-    """Where the rendered Alertmanager configuration sends an alert with *labels*: its first route whose matchers
-    (``label="value"`` or ``label=~"a|b"``) all match, else the root's receiver."""
-    for route in config["route"]["routes"]:
-        found = [re.fullmatch(r'(\w+)(=~?)"(.*)"', matcher) for matcher in route["matchers"]]
-        if all(
-            m is not None and re.fullmatch(m[3] if m[2] == "=~" else re.escape(m[3]), labels.get(m[1], ""))
-            for m in found
-        ):
-            return str(route["receiver"])
-    return str(config["route"]["receiver"])
 
 
 def _seconds(text: str) -> float:
@@ -421,7 +413,7 @@ def quiet() -> None:
                         if fired:
                             held_by[json.loads(key).get("service", "?")] = fired
                         count += fired
-                    receiver = _receiver({**rule["labels"], "alertname": rule["alert"]}, config)
+                    receiver = routed_receiver({**rule["labels"], "alertname": rule["alert"]}, config)
                     name = rule["alert"] + (
                         f"{{{rule['labels']['slo']},{rule['labels']['severity']}}}" if "slo" in rule["labels"] else ""
                     )

@@ -6,7 +6,6 @@ window for longer than `for: 2m` (six false pages over the quiet week of ``bench
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import yaml
 
 from findly_infra import load_platform
 from findly_infra.render import render_platform, write_tree
+from findly_infra.testing.alertmanager import routed_receiver
 from tests.conftest import EXAMPLE, PROMETHEUS_INSTALL, require_tool
 
 MINUTES = 40
@@ -59,22 +59,9 @@ def _rendered(tmp_path: Path) -> tuple[list[str], list[dict[str, Any]], dict[str
     return files, [rule for rule in rules if "alert" in rule], config
 
 
-def _receiver(labels: dict[str, str], config: dict[str, Any]) -> str:
-    """Where Alertmanager sends an alert with *labels*: the first route whose matchers all match (the rendered
-    routes are one level deep, their matchers ``label="value"`` or ``label=~"a|b"``)."""
-    for route in config["route"]["routes"]:
-        found = [re.fullmatch(r'(\w+)(=~?)"(.*)"', matcher) for matcher in route["matchers"]]
-        if all(
-            m is not None and re.fullmatch(m[3] if m[2] == "=~" else re.escape(m[3]), labels.get(m[1], ""))
-            for m in found
-        ):
-            return str(route["receiver"])
-    return str(config["route"]["receiver"])
-
-
 def _paging(rules: list[dict[str, Any]], config: dict[str, Any]) -> list[str]:
     """The names of every rendered alert that Alertmanager routes to PagerDuty."""
-    return sorted({rule["alert"] for rule in rules if _receiver(rule["labels"], config) == "pagerduty"})
+    return sorted({rule["alert"] for rule in rules if routed_receiver(rule["labels"], config) == "pagerduty"})
 
 
 def _run(tmp_path: Path, series: list[dict[str, str]], checks: list[tuple[str, str, list[Any]]]) -> None:

@@ -12,6 +12,7 @@ Needs Debian's ``prometheus-alertmanager`` package (its server binary is ``prome
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -31,9 +32,25 @@ __all__ = [
     "AlertmanagerServerError",
     "ScrapeTargets",
     "alertmanager_binary",
+    "routed_receiver",
     "scaled_config",
     "scaled_rule_groups",
 ]
+
+
+def routed_receiver(labels: dict[str, str], config: dict[str, Any]) -> str:
+    """Where a rendered Alertmanager configuration sends an alert with *labels*: its first route whose matchers all
+    match (the rendered routes are one level deep, their matchers ``label="value"`` or ``label=~"a|b"``), else the
+    root's receiver — as Alertmanager's routing tree does for such a tree (``amtool config routes test`` agrees:
+    tests/render/test_alertmanager.py)."""
+    for route in config["route"]["routes"]:
+        found = [re.fullmatch(r'(\w+)(=~?)"(.*)"', matcher) for matcher in route["matchers"]]
+        if all(
+            m is not None and re.fullmatch(m[3] if m[2] == "=~" else re.escape(m[3]), labels.get(m[1], ""))
+            for m in found
+        ):
+            return str(route["receiver"])
+    return str(config["route"]["receiver"])
 
 
 def _scaled(text: str, factor: float) -> str:

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 from findly_infra.cli import present
 from findly_infra.cli.context import Command, Context
 from findly_infra.cli.exits import EXIT_DEPENDENCY, EXIT_OK
-from findly_infra.cli.notify_after import receiver_json as _receiver_json
-from findly_infra.cli.notify_after import report_line
+from findly_infra.cli.notify_after import receiver_json, report_line
 
 if TYPE_CHECKING:
     from findly_infra.application.notify import Notifications
@@ -135,7 +134,7 @@ def _deliver(context: Context, notifications: Notifications) -> int:
     notifications.sweep()
     report = notifications.deliver(budget=timedelta(seconds=context.args.budget), waiting=context.args.all)
     left = report.undelivered
-    receivers = [_receiver_json(r) for r in report.receivers]
+    receivers = [receiver_json(r) for r in report.receivers]
     if not left:
         context.emit({"receivers": receivers}, report_line(report) or "notify: nothing due")
         return EXIT_OK

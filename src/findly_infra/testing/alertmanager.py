@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from findly_infra.domain.notation import Duration
+from findly_infra.testing._processes import stop
 
 __all__ = [
     "AlertmanagerServer",
@@ -157,12 +158,7 @@ class AlertmanagerServer:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(10)
+            stop(self._process)
             self._process = None
 
     def __enter__(self) -> str:

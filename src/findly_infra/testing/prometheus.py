@@ -26,6 +26,8 @@ from types import TracebackType
 
 import attrs
 
+from findly_infra.testing._processes import stop
+
 __all__ = [
     "EXAMPLE_MINUTES",
     "EXAMPLE_START",
@@ -261,12 +263,7 @@ class PrometheusServer:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(10)
+            stop(self._process)
             self._process = None
 
     def __enter__(self) -> str:

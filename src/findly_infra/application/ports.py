@@ -37,6 +37,7 @@ __all__ = [
     "DependencyUnavailableError",
     "Dispatch",
     "DispatchState",
+    "DnsRecords",
     "ErrorBudgets",
     "EventStore",
     "FieldConflictError",
@@ -53,6 +54,7 @@ __all__ = [
     "PagedStore",
     "PolicyAnchor",
     "PolicyAnchors",
+    "RecordSet",
     "ProofVerifier",
     "SLOReports",
     "SecretAccess",
@@ -442,6 +444,33 @@ class Workloads(Protocol):
 
     def holding(self, service: str, environment: str) -> Holding:
         """What the cluster holds now for *service* in *environment*, read back."""
+        ...
+
+
+@attrs.frozen
+class RecordSet:
+    """One DNS record set as the zone holds it: *name* fully qualified (ending in a dot), *type*, *ttl* in seconds,
+    and its data (addresses, or a name for a CNAME), in the zone's order."""
+
+    name: str
+    type: str
+    ttl: int
+    rrdatas: tuple[str, ...]
+
+
+class DnsRecords(Protocol):
+    """The DNS zone failover switches (Cloud DNS: ``adapters.cloud_dns``; ``adapters.memory.MemoryDns``)."""
+
+    def read(self, zone: str, name: str, type: str) -> RecordSet | None:
+        """The record set *name*/*type* in managed zone *zone* as it is now, or ``None``. Raises
+        :class:`BadInputError` when the zone does not exist (or may not be read: the message names the permission),
+        :class:`DependencyUnavailableError` when the service cannot be reached after retries."""
+        ...
+
+    def replace(self, zone: str, old: RecordSet | None, new: RecordSet) -> None:
+        """Make *new* the record set of its name and type, in one atomic change that names *old* as what it
+        replaces (``None``: there was none) — so a change made by someone else in between is refused
+        (:class:`ConcurrencyError`), never overwritten — and wait until the zone has it (the change ``done``)."""
         ...
 
 

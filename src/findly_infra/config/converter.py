@@ -55,6 +55,7 @@ from findly_infra.domain.notation import (
     describe_value,
 )
 from findly_infra.domain.notifications import NotificationSettings, Receiver, SecretSource
+from findly_infra.domain.recovery import DnsFailover, DnsRecord, DrCluster, FailoverHealth, FailoverSettings
 from findly_infra.domain.operations import (
     AlertGroup,
     AlertRule,
@@ -472,6 +473,15 @@ class _Shapes:
         self.strict(NotificationSettings, **self.keyed("receivers", Receiver))
         self.strict(DisasterRecovery, **self.keyed("backup_strategy", BackupPolicy))
         self.strict(KubernetesSettings, **self.keyed("clusters", ClusterBinding, key="environment"))
+        self.strict(
+            DrCluster,
+            zones=override(
+                struct_hook=_zone_pairs,
+                unstruct_hook=lambda pairs: dict(pairs),
+            ),
+        )
+        for kind in (DnsRecord, DnsFailover, FailoverHealth, FailoverSettings):
+            self.strict(kind)
         self.strict(SecretManagement, **self.keyed("secret_types", SecretType), **self.keyed("secrets", ManagedSecret))
         self.strict(
             Platform,
@@ -495,6 +505,17 @@ class _Shapes:
 
 
 # -- hooks for one shape each -------------------------------------------------------------------
+
+
+def _zone_pairs(value: object, _type: object) -> tuple[tuple[str, str], ...]:
+    """``failover.cluster.zones``: a mapping of each primary zone to its DR zone."""
+    items = _expect_mapping(value, "a mapping of each primary zone to its DR zone, such as us-central1-a: us-east1-b")
+    pairs = []
+    for primary, dr in items.items():
+        if not isinstance(primary, str) or not isinstance(dr, str):
+            raise ShapeError(f"{primary!r}: a zone name maps to a zone name, got {dr!r}")
+        pairs.append((primary, dr))
+    return tuple(pairs)
 
 
 def _secret_source(field: str) -> Callable[[object, object], SecretSource | None]:

@@ -22,6 +22,7 @@ from findly_infra.domain.identity import OidcSettings
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, HorizontalAutoscaler, Infrastructure
 from findly_infra.domain.notation import ByteSize, CpuQuantity
 from findly_infra.domain.notifications import NotificationSettings
+from findly_infra.domain.recovery import FailoverSettings
 from findly_infra.domain.operations import (
     AlertGroup,
     DisasterRecovery,
@@ -150,6 +151,8 @@ class Platform:
     """Whose tokens prove who acts where an environment's ``identity`` asks for ``verified`` people."""
     notifications: NotificationSettings = NotificationSettings()
     """Who is told of the pipeline's events (``notifications:``): the receivers and the routes to them."""
+    failover: FailoverSettings | None = None
+    """How the platform is brought back in the DR region (``failover:``, ``domain.recovery``)."""
 
     # ---- environments -----------------------------------------------------------------------
 

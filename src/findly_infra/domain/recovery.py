@@ -1,0 +1,306 @@
+"""Disaster recovery: the platform brought back in the DR region (``dr failover``), or rehearsed there (``dr drill``),
+step by step, each step recorded — so a failover killed half way is simply run again and goes on from the step it
+had not finished, and a drill's measured recovery time is kept beside the targets it is held to.
+
+What the file says (``failover:``, ours, beside the seed's ``disaster_recovery``): which environments fail over, the
+DR region's copy of ``gke_cluster`` (its name; each primary zone's DR zone — regions do not share zone letters:
+``us-east1`` has ``b``, ``c`` and ``d``), the kubeconfig context that reaches it, the Cloud DNS records that move
+(each with its primary and DR addresses), the health check read through Prometheus before traffic moves, and how
+long readiness may take.
+
+The steps, in order (:data:`STEPS`): ``cluster`` (the DR cluster brought to the file: created if missing),
+``deploy`` (each environment's objects applied there with each service's last good version from the event log),
+``ready`` (every workload Ready), ``health`` (the health check passes, where Prometheus is bound), ``dns`` (the
+records switched to the DR addresses — a failover only; a drill records what it would have switched). Each is
+idempotent in the adapters; this module decides which comes next from the recorded events, and what a finished
+operation measured. Pure: times and identities come in as arguments.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import attrs
+
+from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.events import Event
+from findly_infra.domain.notation import Duration, Percentage
+
+__all__ = [
+    "DR_STREAM",
+    "STEPS",
+    "DnsFailover",
+    "DnsRecord",
+    "DrCluster",
+    "FailoverHealth",
+    "FailoverSettings",
+    "RecoveryAbandoned",
+    "RecoveryCompleted",
+    "RecoveryKind",
+    "RecoveryOperation",
+    "RecoveryStarted",
+    "RecoveryStep",
+    "RecoveryStepDone",
+    "RecoveryStepFailed",
+    "StepTiming",
+    "operations",
+    "open_operation",
+]
+
+DR_STREAM = "_dr"
+"""The stream that holds recovery operations (failovers and drills), beside the services' streams and the policy's:
+not a DNS label, so never a service's name."""
+
+
+# ---- the file's ``failover:`` section --------------------------------------------------------------------------------
+
+_ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
+_CONTEXT_MAX = 253
+
+
+@attrs.frozen
+class DrCluster:
+    """The DR region's copy of ``gke_cluster`` (``failover.cluster``): the same node pools, in the DR region
+    (``disaster_recovery.multi_region.dr_region``), under *name* (default ``<gke_cluster.name>-dr``), each pool's
+    zones mapped through *zones* (a primary zone -> its DR zone)."""
+
+    name: str | None = None
+    zones: tuple[tuple[str, str], ...] = ()
+    """(primary zone, DR zone), in the file's order."""
+
+    def __attrs_post_init__(self) -> None:
+        for primary, dr in self.zones:
+            for zone in (primary, dr):
+                if not _ZONE.match(zone):
+                    raise InvariantError(f"{zone!r} is not a zone name (like us-east1-b)", field="zones")
+
+    def zone_for(self, primary: str) -> str | None:
+        return next((dr for given, dr in self.zones if given == primary), None)
+
+
+@attrs.frozen
+class DnsRecord:
+    """One Cloud DNS record set that moves on failover: *name* (fully qualified, ending in a dot), its *type*, and
+    the addresses (rrdatas) it holds in each region."""
+
+    name: str
+    primary: tuple[str, ...]
+    dr: tuple[str, ...]
+    type: str = "A"
+    ttl: int = 60
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name.endswith("."):
+            raise InvariantError(
+                f"{self.name!r} is a DNS name written fully qualified, ending in a dot ({self.name}.)", field="name"
+            )
+        if self.type not in ("A", "AAAA", "CNAME"):
+            raise InvariantError(f"type is A, AAAA or CNAME, got {self.type!r}", field="type")
+        if not self.primary or not self.dr:
+            raise InvariantError("a record needs its primary and its DR addresses", field="dr")
+        if set(self.primary) == set(self.dr):
+            raise InvariantError("the DR addresses are the primary's: failing over would move nothing", field="dr")
+        if not 0 < self.ttl <= 86400:
+            raise InvariantError(f"ttl is seconds between 1 and 86400, got {self.ttl}", field="ttl")
+
+
+@attrs.frozen
+class DnsFailover:
+    """Where traffic is switched (``failover.dns``): the Cloud DNS managed *zone* (its name, not its DNS name) in
+    *project* (default ``gke_cluster.project``), and the *records* that move."""
+
+    zone: str
+    records: tuple[DnsRecord, ...]
+    project: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.records:
+            raise InvariantError("name at least one record that moves on failover", field="records")
+        seen = [(record.name, record.type) for record in self.records]
+        if len(set(seen)) != len(seen):
+            raise InvariantError("a record (name and type) is listed twice", field="records")
+
+
+@attrs.frozen
+class FailoverHealth:
+    """The health check before traffic moves (``failover.health``): *query* (PromQL; ``$service`` and
+    ``$namespace`` are filled in per service) must return a sample ``>= 1`` for every service, within *timeout*.
+    The default asks that the service's scrape targets in the DR namespace are up. No sample is not healthy."""
+
+    query: str = 'min(up{namespace="$namespace", service="$service"})'
+    timeout: Duration = Duration.of(minutes=5)
+    max_error_rate: Percentage | None = None
+    """Where given, also ``error_rate`` over the last minute below this (once the DR cluster has traffic: a
+    re-run after DNS switched, or a drill fed by synthetic traffic); no requests is not a failure."""
+
+
+@attrs.frozen
+class FailoverSettings:
+    """The ``failover:`` section: how the platform is brought back in the DR region."""
+
+    context: str
+    """The kubeconfig context that reaches the DR cluster."""
+    environments: tuple[str, ...] = ()
+    """The environments that fail over (empty: every environment the file bound to a cluster, else all)."""
+    cluster: DrCluster = DrCluster()
+    dns: DnsFailover | None = None
+    health: FailoverHealth = FailoverHealth()
+    ready_timeout: Duration = Duration.of(minutes=10)
+    """How long every workload may take to become Ready in the DR cluster."""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.context.strip() or len(self.context) > _CONTEXT_MAX:
+            raise InvariantError(f"{self.context!r} is not a kubeconfig context name", field="context")
+        if len(set(self.environments)) != len(self.environments):
+            raise InvariantError("an environment is listed twice", field="environments")
+
+
+# ---- operations and their events -----------------------------------------------------------------------------------
+
+
+class RecoveryKind(enum.Enum):
+    FAILOVER = "failover"
+    """Traffic moves to the DR region: every step, DNS last."""
+    DRILL = "drill"
+    """A rehearsal on a chosen target: every step but DNS, whose switch is only described."""
+
+
+class RecoveryStep(enum.Enum):
+    CLUSTER = "cluster"
+    DEPLOY = "deploy"
+    READY = "ready"
+    HEALTH = "health"
+    DNS = "dns"
+
+
+STEPS: tuple[RecoveryStep, ...] = tuple(RecoveryStep)
+"""Every step, in the order an operation takes them."""
+
+
+@attrs.frozen(kw_only=True)
+class RecoveryStarted(Event):
+    """A failover or a drill began (recorded in :data:`DR_STREAM`; ``environment`` and ``version`` are empty).
+    *operation* names it (given by the caller, unique); *target* is the kubeconfig context it acts on (``simulated``
+    for a drill on the simulated cluster); *versions* are the last good versions it deploys,
+    ``environment/service=version``, fixed when it starts (a resumed operation deploys the same)."""
+
+    operation: str
+    kind: RecoveryKind
+    target: str
+    environments: tuple[str, ...]
+    versions: tuple[str, ...] = ()
+    backup_age_seconds: float | None = None
+    """The newest state backup's age when it started (what a loss of the state would have cost, against the RPO);
+    ``None``: no backup was named."""
+
+
+@attrs.frozen(kw_only=True)
+class RecoveryStepDone(Event):
+    """One step of *operation* finished (or was skipped: *skipped*, saying why in *detail*)."""
+
+    operation: str
+    step: RecoveryStep
+    started: datetime
+    detail: tuple[str, ...] = ()
+    skipped: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RecoveryStepFailed(Event):
+    """One step of *operation* failed; the operation stays open: running it again retries the step."""
+
+    operation: str
+    step: RecoveryStep
+    started: datetime
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class RecoveryCompleted(Event):
+    """Every step of *operation* is done: its measured recovery time (from its start to its last step, time lost to
+    a crash included) against the RTO."""
+
+    operation: str
+    rto_seconds: float
+    rto_target_seconds: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RecoveryAbandoned(Event):
+    """A person ended *operation* unfinished (``reason`` says why), so that another may start."""
+
+    operation: str
+
+
+@attrs.frozen
+class StepTiming:
+    step: RecoveryStep
+    seconds: float
+    skipped: bool
+    detail: tuple[str, ...]
+
+
+@attrs.frozen
+class RecoveryOperation:
+    """One operation as its events tell it."""
+
+    started: RecoveryStarted
+    done: tuple[RecoveryStepDone, ...] = ()
+    failures: tuple[RecoveryStepFailed, ...] = ()
+    completed: RecoveryCompleted | None = None
+    abandoned: RecoveryAbandoned | None = None
+
+    @property
+    def name(self) -> str:
+        return self.started.operation
+
+    @property
+    def open(self) -> bool:
+        return self.completed is None and self.abandoned is None
+
+    @property
+    def next_step(self) -> RecoveryStep | None:
+        """The first step not done yet (``None``: all done)."""
+        finished = {done.step for done in self.done}
+        return next((step for step in STEPS if step not in finished), None)
+
+    def timings(self) -> tuple[StepTiming, ...]:
+        """Each step's measured time: from the end of the step before (the operation's start for the first) to its
+        own end — a crash's lost time counts against the step it interrupted."""
+        timings = []
+        before = self.started.at
+        for done in sorted(self.done, key=lambda each: STEPS.index(each.step)):
+            timings.append(StepTiming(done.step, (done.at - before).total_seconds(), done.skipped, done.detail))
+            before = done.at
+        return tuple(timings)
+
+    def fold(self, event: Event) -> RecoveryOperation:
+        if isinstance(event, RecoveryStepDone) and event.operation == self.name:
+            return attrs.evolve(self, done=(*self.done, event))
+        if isinstance(event, RecoveryStepFailed) and event.operation == self.name:
+            return attrs.evolve(self, failures=(*self.failures, event))
+        if isinstance(event, RecoveryCompleted) and event.operation == self.name:
+            return attrs.evolve(self, completed=event)
+        if isinstance(event, RecoveryAbandoned) and event.operation == self.name:
+            return attrs.evolve(self, abandoned=event)
+        return self
+
+
+def operations(events: Iterable[Event]) -> tuple[RecoveryOperation, ...]:
+    """Every operation in :data:`DR_STREAM`'s *events*, oldest first."""
+    found: list[RecoveryOperation] = []
+    for event in events:
+        if isinstance(event, RecoveryStarted):
+            found.append(RecoveryOperation(event))
+        elif found:
+            found = [operation.fold(event) for operation in found]
+    return tuple(found)
+
+
+def open_operation(events: Sequence[Event]) -> RecoveryOperation | None:
+    """The operation still open (at most one is: a new one is refused while one is open), or ``None``."""
+    return next((operation for operation in reversed(operations(events)) if operation.open), None)
+

@@ -15,6 +15,14 @@ import cattrs
 from findly_infra.domain import events as domain_events
 from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading, Verdict
 from findly_infra.domain.policy import POLICY_STREAM, PolicyAdopted
+from findly_infra.domain.recovery import (
+    DR_STREAM,
+    RecoveryAbandoned,
+    RecoveryCompleted,
+    RecoveryStarted,
+    RecoveryStepDone,
+    RecoveryStepFailed,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -28,9 +36,11 @@ __all__ = [
     "stream_problem",
 ]
 
+_RECOVERY_EVENTS = (RecoveryStarted, RecoveryStepDone, RecoveryStepFailed, RecoveryCompleted, RecoveryAbandoned)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
-    for cls in (*vars(domain_events).values(), PolicyAdopted)
+    for cls in (*vars(domain_events).values(), PolicyAdopted, *_RECOVERY_EVENTS)
     if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
 }
 
@@ -73,8 +83,14 @@ def event_from_dict(data: dict[str, Any]) -> Event:
 
 
 def stream_problem(service: str, event: Event) -> str | None:
-    """Why *event* cannot be in *service*'s stream, or ``None``: the policy stream holds only adopted policies, and a
-    service's stream never holds one (``domain.policy``)."""
+    """Why *event* cannot be in *service*'s stream, or ``None``: the policy stream holds only adopted policies, the
+    recovery stream only recovery operations (``domain.recovery``), and a service's stream neither."""
+    if service == DR_STREAM or isinstance(event, _RECOVERY_EVENTS):
+        if service == DR_STREAM and isinstance(event, _RECOVERY_EVENTS):
+            return None
+        if service == DR_STREAM:
+            return f"the recovery stream holds only recovery operations, not {event.type}"
+        return f"a {event.type} belongs to the recovery stream ({DR_STREAM}), not to a service's"
     if (service == POLICY_STREAM) == isinstance(event, PolicyAdopted):
         return None
     if service == POLICY_STREAM:

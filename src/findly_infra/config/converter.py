@@ -55,7 +55,6 @@ from findly_infra.domain.notation import (
     describe_value,
 )
 from findly_infra.domain.notifications import NotificationSettings, Receiver, SecretSource
-from findly_infra.domain.recovery import DnsFailover, DnsRecord, DrCluster, FailoverHealth, FailoverSettings
 from findly_infra.domain.operations import (
     AlertGroup,
     AlertRule,
@@ -68,6 +67,7 @@ from findly_infra.domain.operations import (
     certificate_domain_problem,
 )
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.recovery import DnsFailover, DnsRecord, DrCluster, FailoverHealth, FailoverSettings
 from findly_infra.domain.security import (
     IngressRule,
     IPBlock,
@@ -477,7 +477,7 @@ class _Shapes:
             DrCluster,
             zones=override(
                 struct_hook=_zone_pairs,
-                unstruct_hook=lambda pairs: dict(pairs),
+                unstruct_hook=dict,
             ),
         )
         for kind in (DnsRecord, DnsFailover, FailoverHealth, FailoverSettings):

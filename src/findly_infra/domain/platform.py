@@ -22,7 +22,6 @@ from findly_infra.domain.identity import OidcSettings
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, HorizontalAutoscaler, Infrastructure
 from findly_infra.domain.notation import ByteSize, CpuQuantity
 from findly_infra.domain.notifications import NotificationSettings
-from findly_infra.domain.recovery import FailoverSettings
 from findly_infra.domain.operations import (
     AlertGroup,
     DisasterRecovery,
@@ -32,6 +31,7 @@ from findly_infra.domain.operations import (
     PerformanceTargets,
     PrometheusSettings,
 )
+from findly_infra.domain.recovery import FailoverSettings
 from findly_infra.domain.security import IstioConfiguration, NetworkPolicy, SecretManagement, SecurityPolicy
 from findly_infra.domain.slo import SLODefinition
 from findly_infra.domain.strategy import BlueGreenStrategy, CanaryStrategy, DeploymentStrategy, RollingStrategy

@@ -46,8 +46,8 @@ __all__ = [
     "RecoveryStepDone",
     "RecoveryStepFailed",
     "StepTiming",
-    "operations",
     "open_operation",
+    "operations",
 ]
 
 DR_STREAM = "_dr"
@@ -303,4 +303,3 @@ def operations(events: Iterable[Event]) -> tuple[RecoveryOperation, ...]:
 def open_operation(events: Sequence[Event]) -> RecoveryOperation | None:
     """The operation still open (at most one is: a new one is refused while one is open), or ``None``."""
     return next((operation for operation in reversed(operations(events)) if operation.open), None)
-

@@ -221,11 +221,14 @@ class ClusterPlan:
     unchanged: tuple[str, ...] = ()
     master_version: str | None = None
     """The control plane's version: what a created pool runs."""
+    creates: ClusterSpec | None = None
+    """The cluster does not exist: it is created as this (its node pools and settings, ``create_cluster``, one
+    operation), and nothing else is done (``cluster_changes`` and ``pools`` are empty)."""
 
     @property
     def empty(self) -> bool:
         """No difference at all (a pool the file does not list counts: it is drift, even when kept)."""
-        return not self.cluster_changes and not self.pools
+        return self.creates is None and not self.cluster_changes and not self.pools
 
     @property
     def actionable(self) -> tuple[PoolChange, ...]:
@@ -242,8 +245,16 @@ class ClusterPlan:
         """The cluster-wide changes made after the pools': Workload Identity turned off."""
         return tuple(change for change in self.cluster_changes if _after_pools(change))
 
-    def apply_to(self, observed: ClusterSpec) -> ClusterSpec:
-        """The cluster after the plan is carried out on *observed* (what ``apply`` must leave; property-tested)."""
+    def apply_to(self, observed: ClusterSpec | None) -> ClusterSpec:
+        """The cluster after the plan is carried out on *observed* (``None``: there is none, and the plan creates
+        it) — what ``apply`` must leave; property-tested. A created cluster's settings the file leaves
+        :attr:`Keep.AS_IS` are off."""
+        if observed is None:
+            assert self.creates is not None, "only a plan that creates the cluster applies to no cluster"
+            created = self.creates
+            provisioning = None if isinstance(created.auto_provisioning, Keep) else created.auto_provisioning
+            pool = None if isinstance(created.workload_pool, Keep) else created.workload_pool
+            return attrs.evolve(created, auto_provisioning=provisioning, workload_pool=pool)
         pools = {pool.name: pool for pool in observed.pools}
         for change in self.actionable:
             if change.action is PoolAction.DELETE:
@@ -260,6 +271,18 @@ class ClusterPlan:
 
     def describe(self) -> str:
         lines = [f"cluster {self.cluster} ({self.location}):"]
+        if self.creates is not None:
+            lines.append("  create the cluster (it does not exist): create_cluster, one operation")
+            for setting in (self.creates.auto_provisioning, self.creates.workload_pool):
+                if isinstance(setting, NodeAutoProvisioning):
+                    lines.append(
+                        f"    node auto-provisioning on: GKE creates node pools of its own within {setting.describe()}"
+                    )
+                elif isinstance(setting, str):
+                    lines.append(f"    workload identity on: workload pool {setting}")
+            for pool in self.creates.pools:
+                lines.append(f"    node pool {pool.name}: {_pool_text(pool)}, at GKE's default version")
+            return "\n".join(lines)
         lines += [f"  {change.describe()}" for change in self.before_pools]
         for change in self.pools:
             lines.append(f"  node pool {change.pool}: {change.action.value}")
@@ -326,9 +349,12 @@ def _held(value: object) -> object:
     return None if isinstance(value, Keep) else value
 
 
-def plan_cluster(desired: ClusterSpec, observed: ClusterSpec, *, delete_pools: bool = False) -> ClusterPlan:
-    """The plan that takes *observed* to *desired*: empty when they are equal. A pool the cluster has and the file
-    does not list is deleted only with *delete_pools* (else it stays, shown as drift)."""
+def plan_cluster(desired: ClusterSpec, observed: ClusterSpec | None, *, delete_pools: bool = False) -> ClusterPlan:
+    """The plan that takes *observed* to *desired*: empty when they are equal; the cluster created whole when
+    *observed* is ``None`` (it does not exist). A pool the cluster has and the file does not list is deleted only
+    with *delete_pools* (else it stays, shown as drift)."""
+    if observed is None:
+        return ClusterPlan(desired.name, desired.location, creates=desired)
     cluster_changes = tuple(
         FieldChange(name, _held(getattr(observed, name)), getattr(desired, name), "update_cluster")
         for name in ("auto_provisioning", "workload_pool")

@@ -17,6 +17,7 @@ import attrs
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
+from findly_infra.domain.gke import ClusterPlan, ClusterSpec
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Fence, Lease
 from findly_infra.domain.notifications import Notification
@@ -30,6 +31,7 @@ __all__ = [
     "AdvancingClock",
     "BadInputError",
     "Clock",
+    "ClusterInfrastructure",
     "ClusterObjects",
     "ConcurrencyError",
     "Delivery",
@@ -444,6 +446,21 @@ class Workloads(Protocol):
 
     def holding(self, service: str, environment: str) -> Holding:
         """What the cluster holds now for *service* in *environment*, read back."""
+        ...
+
+
+class ClusterInfrastructure(Protocol):
+    """GKE clusters (``adapters.gke.GkeClusters``; ``adapters.memory.MemoryClusters``): read one as the plan compares
+    it, and carry a plan out (``domain.gke``)."""
+
+    def observe(self, location: str, name: str) -> ClusterSpec | None:
+        """The cluster as it is, or ``None`` when it does not exist."""
+        ...
+
+    def apply(self, plan: ClusterPlan) -> Any:
+        """Carry *plan* out, each operation waited for (a created cluster: until it runs); returns a report whose
+        ``done`` lists each change made, as a line. Raises :class:`DependencyUnavailableError` (or a
+        :class:`BadInputError` for a refusal) naming what was and was not done."""
         ...
 
 

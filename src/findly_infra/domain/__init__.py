@@ -85,6 +85,7 @@ _EXPORTS = {
     "PoolChange": "findly_infra.domain.gke",
     "PoolSpec": "findly_infra.domain.gke",
     "plan_cluster": "findly_infra.domain.gke",
+    "dr_cluster_spec": "findly_infra.domain.gke",
     "ConditionVerdict": "findly_infra.domain.secrets",
     "ConditionalReader": "findly_infra.domain.secrets",
     "workload_pool": "findly_infra.domain.gke",
@@ -581,6 +582,7 @@ __all__ = [
     "describe_value",
     "did_you_mean",
     "dns_label_problem",
+    "dr_cluster_spec",
     "expected_holding",
     "first_repeat",
     "fold",
@@ -747,6 +749,7 @@ if TYPE_CHECKING:
         PoolAction,
         PoolChange,
         PoolSpec,
+        dr_cluster_spec,
         plan_cluster,
         workload_pool,
     )

@@ -23,7 +23,9 @@ import enum
 
 import attrs
 
+from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, NodePool
+from findly_infra.domain.recovery import FailoverSettings
 from findly_infra.domain.workload_identity import workload_pool
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "PoolAction",
     "PoolChange",
     "PoolSpec",
+    "dr_cluster_spec",
     "plan_cluster",
     "workload_pool",
 ]
@@ -402,3 +405,39 @@ def _shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def dr_cluster_spec(
+    cluster: GKECluster,
+    autoscaler: ClusterAutoscaler | None,
+    failover: FailoverSettings,
+    dr_region: str,
+    *,
+    project: str | None = None,
+) -> ClusterSpec:
+    """The DR region's copy of the file's *cluster*: named ``failover.cluster.name`` (default ``<name>-dr``), in
+    *dr_region*, the same node pools with each zone mapped through ``failover.cluster.zones``. A zone the mapping
+    does not name, or a DR zone outside *dr_region*, is refused (:class:`InvariantError`, field ``zones``): regions
+    do not share zone letters, so no zone is guessed."""
+    mapped = []
+    for pool in cluster.node_pools:
+        zones = []
+        for zone in pool.zones:
+            target = failover.cluster.zone_for(zone)
+            if target is None:
+                raise InvariantError(
+                    f"node pool {pool.name} runs in {zone}, which failover.cluster.zones does not map to a zone of "
+                    f"{dr_region}",
+                    field="zones",
+                )
+            if not target.startswith(f"{dr_region}-"):
+                raise InvariantError(f"{target} is not a zone of the DR region {dr_region}", field="zones")
+            zones.append(target)
+        mapped.append(attrs.evolve(pool, zones=tuple(zones)))
+    copy = attrs.evolve(
+        cluster,
+        name=failover.cluster.name or f"{cluster.name}-dr",
+        location=dr_region,
+        node_pools=tuple(mapped),
+    )
+    return ClusterSpec.of(copy, autoscaler, project=project)

@@ -515,7 +515,8 @@ class CloudDnsStandIn:
         project: str | None = None,
     ) -> None:
         """Someone else's change of *zone*, made just before the next ``changes.create`` of *zone* is handled — after
-        whatever the client read before it: the race a failover must lose safely (412, 409)."""
+        whatever the client read before it: the race a failover must lose safely (412, 409). Made by the API's rules:
+        one they refuse is not made (as theirs would not be), silently."""
         with self._lock:
             self._zone(zone, project)
             self._interposed.setdefault((project or self.project, zone), []).append(

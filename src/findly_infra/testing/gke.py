@@ -294,6 +294,10 @@ class GkeStandIn(GrpcStandIn):
             raise Abort(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid resource name: {name!r}")
         key = (match.group(1), match.group(2), match.group(3))
         if key not in self._clusters:
+            # "ResponseError: code=404, message=Not found: projects/sourcegraph-dogfood/locations/us-central1/clusters/
+            # dogfood." (https://github.com/sourcegraph/handbook/pull/6308, get-credentials: a GetCluster), the same for
+            # a node pool's parent ("Error 404: Not found: projects/xxxx/locations/europe-west1/clusters/gke-cluster.",
+            # https://github.com/hashicorp/terraform-provider-google/issues/5229)
             raise Abort(grpc.StatusCode.NOT_FOUND, f"Not found: {name}.")
         return key, self._clusters[key]
 

@@ -260,3 +260,21 @@ def test_a_cluster_in_a_zone_has_its_zone_for_nodes(gke: GkeStandIn) -> None:
     cluster = client.get_cluster(name=f"{parent}/clusters/{NAME}")
     assert list(cluster.locations) == ["us-east1-b"]
     assert list(cluster.node_pools[0].locations) == ["us-east1-b"]
+
+
+def test_a_region_the_test_says_nothing_of_offers_what_the_projects_other_regions_do(gke: GkeStandIn) -> None:
+    """A version reaches every region within days (GKE's rollout schedule): the DR copy of a cluster may ask the
+    primary's version without the test offering it there; a region given its own offer keeps to it."""
+    gke.add_cluster(PROJECT, "us-central1", "findly-production", master_version=OLDER, valid_node_versions=(NEWER,))
+    client = gke.client()
+    assert list(client.get_server_config(name=PARENT).valid_master_versions) == [NEWER, OLDER]
+    _done(client, _create(client, _cluster(initial_cluster_version=OLDER)))
+    assert client.get_cluster(name=PATH).current_master_version == OLDER
+    gke.offer_versions(PROJECT, "europe-west1", (DEFAULT,))
+    europe = "projects/findly-now/locations/europe-west1"
+    with pytest.raises(exceptions.InvalidArgument, match="is unsupported"):
+        client.create_cluster(
+            request=gke_types.CreateClusterRequest(
+                parent=europe, cluster=_cluster(pools=(), initial_node_count=1, initial_cluster_version=OLDER)
+            )
+        )

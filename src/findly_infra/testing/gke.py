@@ -338,22 +338,23 @@ class GkeStandIn(GrpcStandIn):
         )
 
     def _server_versions(self, project: str, location: str) -> tuple[list[str], str]:
-        """The versions *location* offers, newest first, and its default: those a test offered
-        (``offer_versions``) and the clusters' held there (their control plane's and ``valid_node_versions``)."""
-        given, default = self._offers.get((project, location), ((), ""))
-        offered = sorted(
-            {
-                *given,
-                *(
-                    version
-                    for key, versions in self._versions.items()
-                    if key[:2] == (project, location)
-                    for version in versions
-                ),
-            },
-            key=_order,
-            reverse=True,
-        ) or [DEFAULT_MASTER_VERSION]
+        """The versions *location* offers, newest first, and its default: those a test offered there
+        (``offer_versions``) and those of the clusters held there (their control plane's and ``valid_node_versions``);
+        in a location the test said nothing of, what the project's locations offer together — a version reaches every
+        region within days ("GKE follows a predictable multi-day rollout schedule for making new versions available
+        … The rollout generally spans four or more days", https://cloud.google.com/kubernetes-engine/versioning-and-
+        upgrades), so that a cluster copied to another region may ask its version there."""
+        here = [versions for key, versions in self._versions.items() if key[:2] == (project, location)]
+        if (project, location) in self._offers:
+            given, default = self._offers[(project, location)]
+            found = {*given, *(version for versions in here for version in versions)}
+        else:
+            default = ""
+            found = {
+                *(version for (owner, _), (given, _) in self._offers.items() if owner == project for version in given),
+                *(version for key, versions in self._versions.items() if key[0] == project for version in versions),
+            }
+        offered = sorted(found, key=_order, reverse=True) or [DEFAULT_MASTER_VERSION]
         return offered, default or offered[0]
 
     def _get_operation(self, request: Any) -> Any:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from google.api_core import exceptions
 from google.cloud import container_v1 as gke_types
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from findly_infra.testing.gke import DEFAULT_IMAGE_TYPE, GkeStandIn
 from tests.gke.conftest import PROJECT
@@ -278,3 +280,44 @@ def test_a_region_the_test_says_nothing_of_offers_what_the_projects_other_region
                 parent=europe, cluster=_cluster(pools=(), initial_node_count=1, initial_cluster_version=OLDER)
             )
         )
+
+
+def _named_as_gke_allows(name: str) -> bool:
+    """Cluster.name's rule as cluster_service.proto words it, written here from the words, not from the stand-in's
+    regex: "up to 40 characters", "Lowercase letters, numbers, and hyphens only", "Must start with a letter", "Must
+    end with a number or a letter"."""
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+    return (
+        0 < len(name) <= 40
+        and set(name) <= allowed
+        and name[0].isalpha()
+        and (name[-1].isalpha() or name[-1].isdigit())
+    )
+
+
+_NAMES = st.text(alphabet="abcz09-_A.", max_size=42) | st.from_regex(r"[a-z][-a-z0-9]{0,40}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(_NAMES, min_size=1, max_size=4))
+def test_a_cluster_is_created_exactly_when_its_name_is_one_gke_allows(gke: GkeStandIn, names: list[str]) -> None:
+    client = gke.client()
+    for name in names:
+        cluster = _cluster(name=name, pools=(gke_types.NodePool(name="application-pool", initial_node_count=1),))
+        if not _named_as_gke_allows(name):
+            with pytest.raises(exceptions.InvalidArgument, match=r'Invalid value for field "cluster\.name"'):
+                _create(client, cluster)
+        elif _held(gke, name):  # made by an earlier example (the stand-in lives for all of them)
+            with pytest.raises(exceptions.AlreadyExists):
+                _create(client, cluster)
+        else:
+            _create(client, cluster)
+            assert _held(gke, name)
+
+
+def _held(gke: GkeStandIn, name: str) -> bool:
+    try:
+        gke.cluster(PROJECT, DR, name)
+    except KeyError:
+        return False
+    return True

@@ -275,7 +275,8 @@ class GkeStandIn(GrpcStandIn):
             return self._types.Cluster.deserialize(self._types.Cluster.serialize(held))  # a copy
 
     def fail_operation(self, method: str, message: str) -> None:
-        """The next operation *method* starts ends ``DONE`` with an error, and changes nothing."""
+        """The next operation *method* starts ends ``DONE`` with an error, and changes nothing — but a cluster whose
+        ``CreateCluster`` fails, which stays in ``ERROR`` (with the error as its ``status_message``) until deleted."""
         with self._lock:
             self._failing_operations[method] = message
 

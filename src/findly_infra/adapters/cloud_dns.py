@@ -253,4 +253,6 @@ def _shown(record: RecordSet | None) -> str:
 
 def _said(exc: Exception) -> str:
     """What the API answered, fit to be shown: a credential it echoes (``Bearer …``) replaced by ``***``."""
-    return redact_text(str(getattr(exc, "message", None) or exc)[:1000])
+    said = str(getattr(exc, "message", None) or exc)[:1000]
+    code = getattr(exc, "code", None)
+    return redact_text(f"HTTP {code} {said}" if isinstance(code, int) else said)

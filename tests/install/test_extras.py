@@ -17,7 +17,7 @@ import yaml
 from tests.conftest import EXAMPLE, PAST, ROOT
 from tests.install.conftest import WHEELHOUSE, Installed
 
-EXTRAS = ("prometheus", "kubernetes", "postgresql", "github", "gke", "secret-manager", "notifications")
+EXTRAS = ("prometheus", "kubernetes", "postgresql", "github", "gke", "secret-manager", "notifications", "dns")
 PROJECT = "findly-now"
 CLOSED = "127.0.0.1:9"  # the discard port: nothing listens, a connection is refused at once
 

@@ -9,7 +9,9 @@ What the service promises, and what this adapter builds on (the REST reference, 
   made in between fails the whole change with ``412 conditionNotMet`` ("Precondition not met for
   'entity.change.deletions[0]'": kubernetes-sigs/external-dns#467, #3311), and an addition of a record set that
   already exists with ``409 alreadyExists`` ("The resource 'entity.rrset' named '… (A)' already exists":
-  hashicorp/terraform-provider-google#9112) — both a :class:`ConcurrencyError` here: nothing overwritten.
+  hashicorp/terraform-provider-google#9112), and a deletion of a record set that is gone since with ``404 notFound``
+  ("The 'entity.change.deletions[0]' resource named '… (A)' does not exist": gitpod-io/gitpod#9784) — each a
+  :class:`ConcurrencyError` here: nothing overwritten.
 - A change is ``pending`` until ``done`` ("the request to update the authoritative servers has been sent"):
   ``changes.get`` (https://cloud.google.com/dns/docs/reference/rest/v1/changes/get) is polled until then; one still
   pending past :attr:`CloudDnsRecords.change_timeout` is :class:`DependencyUnavailableError` naming the change's id.
@@ -43,13 +45,19 @@ from findly_infra.application.ports import (
 )
 from findly_infra.application.redaction import is_loopback, redact_text
 
-__all__ = ["CloudDnsRecords", "DnsChangeRefusedError", "call_cloud_dns", "connect_cloud_dns"]
+__all__ = ["CloudDnsRecords", "DnsChangeRefusedError", "DnsNotFoundError", "call_cloud_dns", "connect_cloud_dns"]
 
 
 class DnsChangeRefusedError(ConcurrencyError):
     """Raised when Cloud DNS refused a change made on stale data (``412 conditionNotMet``: the record set is no
     longer what was read; ``409 alreadyExists``: one was added since) — or when the zone already differs from what
     the caller expected before anything was sent. Nothing was changed; the message says what the zone holds."""
+
+
+class DnsNotFoundError(BadInputError):
+    """Raised when Cloud DNS has no such zone or project (``404``) — or, answering a change, no longer holds the
+    record set it deletes (``404 notFound``, "The 'entity.change.deletions[0]' resource named '… (A)' does not
+    exist": gitpod-io/gitpod#9784), which :meth:`CloudDnsRecords.replace` tells apart by reading the zone again."""
 
 
 class _Retry(Exception):  # noqa: N818 - a signal to stamina, never seen outside
@@ -111,13 +119,15 @@ class CloudDnsRecords:
         change.add_record_set(managed.resource_record_set(new.name, new.type, new.ttl, [*new.rrdatas]))
         try:
             self._call("create a change (dns.changes.create)", self._zone(zone), change.create)
-        except DnsChangeRefusedError as refused:
+        except (DnsChangeRefusedError, DnsNotFoundError) as refused:
+            # 412/409: what was read changed; 404: the record set deleted is gone (the zone itself: read raises)
             now = self.read(zone, new.name, new.type)
             if _holds(now, new):  # our own change, whose answer was lost and which was sent again
                 return
+            reason = "the record set it replaces is gone" if isinstance(refused, DnsNotFoundError) else str(refused)
             raise DnsChangeRefusedError(
-                f"{refused} — {new.name} ({new.type}) in zone {zone} is now {_shown(now)}: someone else changed it; "
-                "nothing was overwritten"
+                f"Cloud DNS refused the change of {new.name} ({new.type}) in zone {zone}: {reason} — it is now "
+                f"{_shown(now)}: someone else changed it; nothing was overwritten"
             ) from None
         self._wait(change, zone)
 
@@ -182,7 +192,7 @@ def call_cloud_dns(what: str, resource: str, call: Callable[[], Any], *, attempt
     except (exceptions.PreconditionFailed, exceptions.Conflict) as exc:
         raise DnsChangeRefusedError(f"Cloud DNS refused to {what} on {resource}: {_said(exc)}") from None
     except exceptions.NotFound as exc:
-        raise BadInputError(
+        raise DnsNotFoundError(
             f"Cloud DNS has no {resource} ({_said(exc)}): check failover.dns.zone (the zone's name, not its DNS "
             "name) and its project"
         ) from None

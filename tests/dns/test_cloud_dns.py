@@ -12,7 +12,6 @@ from collections.abc import Iterator
 import pytest
 
 pytest.importorskip("google.cloud.dns", reason="the dns extra: pip install 'findly-infra[dns]'")
-stand_in = pytest.importorskip("findly_infra.testing.cloud_dns", reason="the Cloud DNS stand-in")
 
 from findly_infra.adapters.cloud_dns import CloudDnsRecords, connect_cloud_dns
 from findly_infra.application.ports import (
@@ -22,6 +21,8 @@ from findly_infra.application.ports import (
     RecordSet,
 )
 from tests.dns.conftest import DR, NAME, OTHER, PRIMARY, PROJECT, ZONE
+
+stand_in = pytest.importorskip("findly_infra.testing.cloud_dns", reason="the Cloud DNS stand-in")
 
 CloudDnsStandIn = stand_in.CloudDnsStandIn
 

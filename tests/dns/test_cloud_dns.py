@@ -168,5 +168,30 @@ def test_a_change_that_stays_pending_past_the_timeout_is_exit_5_naming_it() -> N
         (made,) = [c for c in dns.changes(ZONE) if c.by == "api"]
         assert f"change {made.id}" in str(pending.value)
         assert "pending" in str(pending.value)
-        records.replace(ZONE, PRIMARY, DR)  # run again: the zone holds DR already, nothing more is sent
+        again = _records(dns, sleep=sleep, clock=lambda: now[0], poll_interval=1.0, change_timeout=100.0)
+        again.replace(ZONE, PRIMARY, DR)  # run again: nothing more is sent, the first change is waited for
         assert len(_changes(dns)) == 1
+        assert dns.changes(ZONE)[-1].status == "done"
+
+
+def test_a_rerun_after_a_crash_mid_wait_waits_for_the_pending_change(dns: CloudDnsStandIn) -> None:
+    """The earlier run's change was accepted, then the run died before it was done: the rerun sends nothing, finds
+    the change (``changes.list``, newest first) and polls it until ``done`` — DNS is switched only when it is."""
+    dns.change_by_someone_else(ZONE, deletions=[_theirs(PRIMARY)], additions=[_theirs(DR)])  # done at once
+    _records(dns).replace(ZONE, PRIMARY, DR)
+    assert _changes(dns) == []
+    assert not [r for r in dns.requests if "/changes/" in r.path]  # done already: nothing polled
+    with CloudDnsStandIn(project=PROJECT, polls=3) as crashed:
+        crashed.add_zone(ZONE, "findly.app.")
+        crashed.add_records(ZONE, _theirs(PRIMARY))
+        zone = crashed.client().zone(ZONE)  # the first run's change, accepted and never polled (the run died)
+        change = zone.changes()
+        change.delete_record_set(zone.resource_record_set(NAME, "A", 60, list(PRIMARY.rrdatas)))
+        change.add_record_set(zone.resource_record_set(NAME, "A", 60, list(DR.rrdatas)))
+        change.create()
+        assert change.status == "pending"
+        _records(crashed).replace(ZONE, PRIMARY, DR)
+        assert len(_changes(crashed)) == 1
+        assert crashed.changes(ZONE)[-1].status == "done"
+        polls = [r for r in crashed.requests if r.method == "GET" and r.path.endswith(f"/changes/{change.name}")]
+        assert len(polls) == 3

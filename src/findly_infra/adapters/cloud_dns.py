@@ -21,12 +21,14 @@ What the service promises, and what this adapter builds on (the REST reference, 
 
 Errors, as the client raises them (``google.api_core.exceptions`` from the HTTP status, ``requests`` for the
 connection): ``404`` (no such zone or project), ``403`` (the message names the permission missing:
-``dns.resourceRecordSets.list``, ``dns.changes.create``, ``dns.changes.get``), ``401`` and ``400`` are configuration
-problems (:class:`BadInputError`, exit 2); ``429``, ``5xx`` and connection errors are retried with backoff, then
-:class:`DependencyUnavailableError` (exit 5); ``412``/``409`` are :class:`ConcurrencyError`.
+``dns.resourceRecordSets.list``, ``dns.changes.create``, ``dns.changes.get``, ``dns.changes.list``), ``401`` and
+``400`` are configuration problems (:class:`BadInputError`, exit 2); ``429``, ``5xx`` and connection errors are
+retried with backoff, then :class:`DependencyUnavailableError` (exit 5); ``412``/``409`` are
+:class:`ConcurrencyError`.
 
-A replacement is safe to run again after a crash: when the zone already holds *new*, nothing is sent; a change whose
-answer was lost (retried after a ``503``) finds the zone holding *new* on its ``412`` and counts as done.
+A replacement is safe to run again after a crash: when the zone already holds *new*, nothing is sent (the change that
+made it is waited for if still ``pending``); a change whose answer was lost (retried after a ``503``) finds the zone
+holding *new* on its ``412`` and counts as done.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ from findly_infra.application.ports import (
 from findly_infra.application.redaction import is_loopback, redact_text
 
 __all__ = ["CloudDnsRecords", "DnsChangeRefusedError", "DnsNotFoundError", "call_cloud_dns", "connect_cloud_dns"]
+
+
+_RECENT = 20
+"""How many of a zone's newest changes a rerun looks through for the one that made its record set."""
 
 
 class DnsChangeRefusedError(ConcurrencyError):
@@ -103,7 +109,8 @@ class CloudDnsRecords:
         until the change is ``done``. Refused (:class:`DnsChangeRefusedError`, nothing sent) when the zone holds
         neither *old* nor *new*; when it holds *new* already, nothing is sent (a rerun)."""
         current = self.read(zone, new.name, new.type)
-        if _holds(current, new):
+        if _holds(current, new):  # a rerun: nothing to send — but the change that made it may still be pending
+            self._wait_for_pending(zone, new)
             return
         if not (_holds(current, old) if old is not None else current is None):
             raise DnsChangeRefusedError(
@@ -123,6 +130,7 @@ class CloudDnsRecords:
             # 412/409: what was read changed; 404: the record set deleted is gone (the zone itself: read raises)
             now = self.read(zone, new.name, new.type)
             if _holds(now, new):  # our own change, whose answer was lost and which was sent again
+                self._wait_for_pending(zone, new)
                 return
             reason = "the record set it replaces is gone" if isinstance(refused, DnsNotFoundError) else str(refused)
             raise DnsChangeRefusedError(
@@ -130,6 +138,28 @@ class CloudDnsRecords:
                 f"{_shown(now)}: someone else changed it; nothing was overwritten"
             ) from None
         self._wait(change, zone)
+
+    def _wait_for_pending(self, zone: str, record: RecordSet) -> None:
+        """Wait for the newest change that added *record*'s name and type, when it is still ``pending`` — the change
+        an earlier run made and did not see ``done`` (it crashed, or its answer was lost). ``changes.list``, newest
+        first ("sortBy: changeSequence", "sortOrder: descending":
+        https://cloud.google.com/dns/docs/reference/rest/v1/changes/list), the last :data:`_RECENT` changes."""
+        managed = self.client.zone(zone)
+
+        def newest() -> Any:
+            listed = managed.list_changes(max_results=_RECENT)
+            listed.extra_params = {"sortBy": "changeSequence", "sortOrder": "descending"}
+            for change in listed:
+                if any(
+                    _same_name(added.name, record.name) and added.record_type == record.type
+                    for added in change.additions
+                ):
+                    return change
+            return None
+
+        change = self._call("list the changes (dns.changes.list)", self._zone(zone), newest)
+        if change is not None and change.status != "done":
+            self._wait(change, zone)
 
     def _wait(self, change: Any, zone: str) -> None:
         """Poll ``changes.get`` until the change is ``done``: soon at first, then every :attr:`poll_interval`."""
@@ -199,7 +229,7 @@ def call_cloud_dns(what: str, resource: str, call: Callable[[], Any], *, attempt
     except (exceptions.Forbidden, exceptions.Unauthorized) as exc:
         raise BadInputError(
             f"Cloud DNS refused to {what} on {resource}: {_said(exc)} (a configuration problem: grant "
-            "roles/dns.admin, or dns.resourceRecordSets.list, dns.changes.create and dns.changes.get)"
+            "roles/dns.admin, or dns.resourceRecordSets.list, dns.changes.create, dns.changes.get and dns.changes.list)"
         ) from None
     except exceptions.GoogleAPICallError as exc:
         raise BadInputError(f"Cloud DNS refused to {what} on {resource}: {_said(exc)}") from None

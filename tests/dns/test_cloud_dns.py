@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("google.cloud.dns", reason="the dns extra: pip install 'findly-infra[dns]'")
 
@@ -195,3 +197,47 @@ def test_a_rerun_after_a_crash_mid_wait_waits_for_the_pending_change(dns: CloudD
         assert crashed.changes(ZONE)[-1].status == "done"
         polls = [r for r in crashed.requests if r.method == "GET" and r.path.endswith(f"/changes/{change.name}")]
         assert len(polls) == 3
+
+
+_ADDRESSES = st.lists(
+    st.sampled_from(["34.120.0.10", "34.120.0.11", "203.0.113.7"]), min_size=1, max_size=2, unique=True
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    held=st.one_of(st.none(), _ADDRESSES),
+    believed=st.one_of(st.none(), _ADDRESSES),
+    theirs=st.one_of(st.none(), _ADDRESSES),
+)
+def test_a_replacement_never_overwrites_what_it_did_not_read(
+    held: list[str] | None, believed: list[str] | None, theirs: list[str] | None
+) -> None:
+    """Whatever the zone holds, whatever the caller believes it holds, and whatever someone else puts there between
+    our read and our change (``theirs``; ``None``: no one): either the zone ends holding the DR record set, or the
+    replacement is refused and the zone holds exactly what it held before our change — never a mix, never theirs
+    overwritten."""
+    as_set = lambda data: None if data is None else RecordSet(NAME, "A", 60, tuple(data))  # noqa: E731
+    start, old = as_set(held), as_set(believed)
+    with CloudDnsStandIn(project=PROJECT, polls=0) as dns:
+        dns.add_zone(ZONE, "findly.app.")
+        if start is not None:
+            dns.add_records(ZONE, _theirs(start))
+        before_ours = start
+        if theirs is not None:
+            interposed = RecordSet(NAME, "A", 300, tuple(theirs))
+            dns.interpose(ZONE, deletions=[_theirs(start)] if start else [], additions=[_theirs(interposed)])
+            before_ours = interposed
+        records = _records(dns)
+        try:
+            records.replace(ZONE, old, DR)
+        except ConcurrencyError:
+            event("refused after sending" if _changes(dns) else "refused before sending")
+            held_now = dns.record(ZONE, NAME, "A")
+            expected = before_ours if _changes(dns) else start  # refused before sending: nothing interposed ran
+            assert held_now == (None if expected is None else _theirs(expected))
+        else:
+            event("replaced")
+            assert dns.record(ZONE, NAME, "A") == _theirs(DR)
+            assert theirs is None
+            assert sorted(held or []) == sorted(believed or [])  # the zone held what the caller believed

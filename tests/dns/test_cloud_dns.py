@@ -22,9 +22,8 @@ from findly_infra.application.ports import (
     DependencyUnavailableError,
     RecordSet,
 )
+from findly_infra.testing import cloud_dns as stand_in
 from tests.dns.conftest import DR, NAME, OTHER, PRIMARY, PROJECT, ZONE
-
-stand_in = pytest.importorskip("findly_infra.testing.cloud_dns", reason="the Cloud DNS stand-in")
 
 CloudDnsStandIn = stand_in.CloudDnsStandIn
 

@@ -140,6 +140,15 @@ def test_a_missing_zone_is_exit_2_naming_it(dns: CloudDnsStandIn) -> None:
         _records(dns).replace("elsewhere", PRIMARY, DR)
 
 
+def test_credentials_refused_are_exit_2_saying_how_to_log_in() -> None:
+    with CloudDnsStandIn(project=PROJECT, token="the-real-token") as dns:
+        dns.add_zone(ZONE, "findly.app.")
+        # anonymous: no token sent; on the 401 google-auth's session refreshes the credentials, which anonymous ones
+        # cannot — either way a matter of credentials, exit 2, saying how to log in
+        with pytest.raises(BadInputError, match=r"credentials.*application-default login"):
+            _records(dns).read(ZONE, NAME, "A")
+
+
 def test_503s_are_retried_through(dns: CloudDnsStandIn) -> None:
     dns.unavailable(2)
     _records(dns).replace(ZONE, PRIMARY, DR)

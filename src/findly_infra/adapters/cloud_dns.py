@@ -226,7 +226,12 @@ def call_cloud_dns(what: str, resource: str, call: Callable[[], Any], *, attempt
             f"Cloud DNS has no {resource} ({_said(exc)}): check failover.dns.zone (the zone's name, not its DNS "
             "name) and its project"
         ) from None
-    except (exceptions.Forbidden, exceptions.Unauthorized) as exc:
+    except exceptions.Unauthorized as exc:
+        raise BadInputError(
+            f"Cloud DNS refused the credentials to {what} on {resource}: {_said(exc)} (Application Default "
+            "Credentials: gcloud auth application-default login, or Workload Identity Federation in CI)"
+        ) from None
+    except exceptions.Forbidden as exc:
         raise BadInputError(
             f"Cloud DNS refused to {what} on {resource}: {_said(exc)} (a configuration problem: grant "
             "roles/dns.admin, or dns.resourceRecordSets.list, dns.changes.create, dns.changes.get and dns.changes.list)"

@@ -13,6 +13,7 @@ import attrs
 from findly_infra.application.codec import event_to_dict
 from findly_infra.application.integrity import GENESIS, links_for
 from findly_infra.application.ports import (
+    BadInputError,
     ConcurrencyError,
     Delivery,
     DependencyUnavailableError,
@@ -21,6 +22,7 @@ from findly_infra.application.ports import (
     KeptSnapshot,
     LeaseLostError,
     MetricsQuery,
+    RecordSet,
     Snapshot,
     StateError,
 )
@@ -37,6 +39,7 @@ from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
+    "MemoryDns",
     "MemoryErrorBudgets",
     "MemoryEventStore",
     "MemoryNotifier",
@@ -455,3 +458,56 @@ class MemoryNotifier:
             return Delivery(False, "503 unavailable (memory receiver)")
         self.received.append(notification)
         return Delivery(True, "200 ok")
+
+
+@attrs.define
+class MemoryDns:
+    """Cloud DNS managed zones in memory (``application.ports.DnsRecords``), refusing as Cloud DNS does
+    (``adapters.cloud_dns``): a replacement whose *old* is not what the zone holds — someone else changed it — is a
+    :class:`ConcurrencyError` and changes nothing; one whose *new* the zone already holds sends nothing (a rerun); a
+    zone that does not exist is :class:`BadInputError`. ``zones`` maps a zone's name to its record sets by (name,
+    type); ``changes`` holds each change made, in order, as (zone, old, new); with ``down`` set, every call is
+    :class:`DependencyUnavailableError`."""
+
+    zones: dict[str, dict[tuple[str, str], RecordSet]] = attrs.field(factory=dict)
+    changes: list[tuple[str, RecordSet | None, RecordSet]] = attrs.field(factory=list)
+    down: bool = False
+
+    def add_zone(self, zone: str, *records: RecordSet) -> None:
+        self.zones[zone] = {(record.name, record.type): record for record in records}
+
+    def put(self, zone: str, record: RecordSet) -> None:
+        """Set *record* as another hand would (a person, another tool): no check, no change recorded."""
+        self._zone(zone)[(record.name, record.type)] = record
+
+    def read(self, zone: str, name: str, type: str) -> RecordSet | None:
+        return self._zone(zone).get((name, type))
+
+    def replace(self, zone: str, old: RecordSet | None, new: RecordSet) -> None:
+        records = self._zone(zone)
+        current = records.get((new.name, new.type))
+        if _same_records(current, new):
+            return
+        if not _same_records(current, old):
+            raise ConcurrencyError(
+                f"{new.name} ({new.type}) in zone {zone} is not what was expected (someone else changed it): "
+                "nothing was changed"
+            )
+        records[(new.name, new.type)] = new
+        self.changes.append((zone, old, new))
+
+    def _zone(self, zone: str) -> dict[tuple[str, str], RecordSet]:
+        if self.down:
+            raise DependencyUnavailableError("Cloud DNS (memory) is down")
+        if zone not in self.zones:
+            raise BadInputError(f"Cloud DNS has no managed zone {zone} (memory)")
+        return self.zones[zone]
+
+
+def _same_records(current: RecordSet | None, wanted: RecordSet | None) -> bool:
+    """Name, type, ttl and the same data in any order (``None``: no record set)."""
+    if current is None or wanted is None:
+        return current is wanted
+    return attrs.evolve(current, rrdatas=tuple(sorted(current.rrdatas))) == attrs.evolve(
+        wanted, rrdatas=tuple(sorted(wanted.rrdatas))
+    )

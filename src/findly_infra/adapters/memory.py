@@ -30,6 +30,7 @@ from findly_infra.application.scenarios import HEALTHY, Scenario
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.events import Event
+from findly_infra.domain.gke import ClusterPlan, ClusterSpec
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
 from findly_infra.domain.notifications import Notification, PageAction
 from findly_infra.domain.secrets import ObservedSecret
@@ -39,6 +40,8 @@ from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
+    "ClustersReport",
+    "MemoryClusters",
     "MemoryDns",
     "MemoryErrorBudgets",
     "MemoryEventStore",
@@ -276,6 +279,46 @@ class SimulatedCluster:
     def weights(self, service: str, environment: str) -> dict[str, int]:
         """Version -> share of traffic, zero shares left out."""
         return dict(self.holding(service, environment).weights)
+
+
+@attrs.frozen
+class ClustersReport:
+    done: tuple[str, ...]
+    """Each change made, as a line (what ``adapters.gke.ApplyReport`` says)."""
+
+
+@attrs.define
+class MemoryClusters:
+    """GKE clusters in memory (``ClusterInfrastructure``): ClusterSpecs by (location, name), a plan applied as the
+    domain says it leaves the cluster (``ClusterPlan.apply_to``) — what the simulation and the recovery use case's
+    tests take for GKE. ``calls`` lists each (location, name, what) applied."""
+
+    clusters: dict[tuple[str, str], ClusterSpec] = attrs.field(factory=dict)
+    calls: list[tuple[str, str, str]] = attrs.field(factory=list)
+
+    def observe(self, location: str, name: str) -> ClusterSpec | None:
+        return self.clusters.get((location, name))
+
+    def apply(self, plan: ClusterPlan) -> ClustersReport:
+        key = (plan.location, plan.cluster)
+        observed = self.clusters.get(key)
+        if plan.empty:
+            return ClustersReport(())
+        if plan.creates is not None and observed is not None:
+            raise ConcurrencyError(f"cluster {plan.cluster} ({plan.location}) exists already: plan it again")
+        if plan.creates is None and observed is None:
+            raise ConcurrencyError(f"cluster {plan.cluster} ({plan.location}) does not exist any more: plan it again")
+        self.clusters[key] = plan.apply_to(observed)
+        if plan.creates is not None:
+            done: tuple[str, ...] = (f"cluster {plan.cluster}: create",)
+        else:
+            done = (
+                *(f"{change.field}" for change in plan.before_pools),
+                *(f"node pool {change.pool}: {change.action.value}" for change in plan.actionable),
+                *(f"{change.field}" for change in plan.after_pools),
+            )
+        self.calls += [(plan.location, plan.cluster, line) for line in done]
+        return ClustersReport(done)
 
 
 @attrs.define

@@ -61,7 +61,11 @@ def _env(state: Path | str, now: str = TAKEN) -> dict[str, str]:
 def source_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A state with two services rolled out by canary, one rolling out still, the policy in force, and a drill's
     recovery events (the ``_dr`` stream)."""
-    folder = tmp_path_factory.mktemp("source")
+    return built_source(tmp_path_factory.mktemp("source"))
+
+
+def built_source(folder: Path) -> Path:
+    """The state :func:`source_state` gives, built in *folder* (shared with the PostgreSQL tests)."""
     state = folder / "state.sqlite3"
     env = _env(state, PAST)
     for service in ("fn-posts", "fn-matcher"):

@@ -652,3 +652,51 @@ def test_a_state_of_links_not_written_yet_is_named(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="carry no links yet"):
         write_backup(store, tmp_path, datetime(2026, 1, 5, 10))
     assert list(tmp_path.iterdir()) == []
+
+
+_APPENDER = """
+import sys
+from datetime import datetime, timedelta
+from findly_infra.adapters.sqlite import SqliteEventStore
+from findly_infra.domain.recovery import DR_STREAM, RecoveryStep, RecoveryStepDone
+
+store = SqliteEventStore(sys.argv[1])
+print("appending", flush=True)
+for n in range(int(sys.argv[2])):
+    version = store.load(DR_STREAM, since=1 << 62)[1]
+    at = datetime(2026, 1, 5, 9, 40) + timedelta(seconds=n)
+    store.append(DR_STREAM, version, [RecoveryStepDone(
+        service=DR_STREAM, environment="", version="", at=at, actor="erin", operation="drill-1",
+        step=RecoveryStep.DEPLOY, started=datetime(2026, 1, 5, 9, 30))])
+store.close()
+"""
+
+
+def test_backups_taken_while_another_process_appends_each_restore_whole(source_state: Path, tmp_path: Path) -> None:
+    state = _copy(source_state, tmp_path / "state")
+    with subprocess.Popen(
+        [sys.executable, "-c", _APPENDER, str(state), "400"], stdout=subprocess.PIPE, text=True
+    ) as appender:
+        taken = _taken_while(appender, state, tmp_path)
+    for info in taken:  # each one a state as it stood at one instant: every line and link holds, every head agrees
+        restored = MemoryEventStore()
+        restore_backup(restored, read_backup(info.path))
+        assert {service: restored.head(service)[1] for service in restored.services()} == info.heads  # type: ignore[index]
+    assert [info.streams["_dr"] for info in taken] == sorted(info.streams["_dr"] for info in taken)
+
+
+def _taken_while(appender: subprocess.Popen[str], state: Path, tmp_path: Path) -> list[BackupInfo]:
+    """Three backups of *state* taken while *appender* appends to it (once it has begun)."""
+    assert appender.stdout is not None
+    assert appender.stdout.readline() == "appending\n"
+    taken = []
+    try:
+        for second in range(3):
+            source = SqliteEventStore(state, create=False)
+            try:
+                taken.append(write_backup(source, tmp_path / "backups", datetime(2026, 1, 5, 10, 0, second)))
+            finally:
+                source.close()
+    finally:
+        assert appender.wait(timeout=120) == 0
+    return taken

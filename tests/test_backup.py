@@ -700,3 +700,13 @@ def _taken_while(appender: subprocess.Popen[str], state: Path, tmp_path: Path) -
     finally:
         assert appender.wait(timeout=120) == 0
     return taken
+
+
+def test_a_state_without_events_is_not_backed_up(tmp_path: Path) -> None:
+    """A wiped state backed up on schedule would pass the RPO check while holding nothing."""
+    state = tmp_path / "empty.sqlite3"
+    SqliteEventStore(state).close()
+    code, document = cli(_env(state), "state", "backup", "--to", str(tmp_path / "backups"))
+    assert code == EXIT_BAD_INPUT
+    assert "the state holds no events: nothing to back up" in document["error"]["message"]  # type: ignore[index]
+    assert list((tmp_path / "backups").iterdir()) == []

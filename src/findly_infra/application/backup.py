@@ -187,6 +187,11 @@ def _header(store: BackupSource, taken_at: datetime) -> tuple[dict[str, Any], di
                 "`findly-infra state migrate` first, which links them; nothing was backed up"
             )
         streams[service], heads[service] = position + 1, value
+    if not streams:  # a wiped state's backup, taken on schedule, would pass the RPO check: refused as verify refuses it
+        raise StateError(
+            "the state holds no events: nothing to back up (a backup of it would restore nothing, yet count as a "
+            "fresh backup for the RPO)"
+        )
     time = store.time_kept() if isinstance(store, TimeKeepingStore) else None
     newest = store.latest_time() if isinstance(store, TimeKeepingStore) else None
     backup = {

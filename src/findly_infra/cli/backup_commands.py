@@ -73,7 +73,7 @@ def backup(context: Context) -> int:
     from findly_infra.application.backup import prune_backups, write_backup
     from findly_infra.application.ports import BadInputError
     from findly_infra.bootstrap import state_store
-    from findly_infra.bootstrap.stores import sqlite_path
+    from findly_infra.bootstrap.stores import is_postgres, sqlite_path
 
     if context.args.rpo is not None:
         raise BadInputError("--rpo goes with --check (the age of the newest backup), not with --to")
@@ -81,7 +81,7 @@ def backup(context: Context) -> int:
     if keep is not None and keep < 1:
         raise BadInputError(f"--keep is 1 or more (the backup just taken is kept), got {keep}")
     _durable(context, "state backup")
-    path = sqlite_path(context.settings.state) if "://" not in context.settings.state else None
+    path = None if is_postgres(context.settings.state) else sqlite_path(context.settings.state)
     if path is not None and not path.exists():
         raise BadInputError(f"--state {path} does not exist: there is nothing to back up")
     store = context.stack.enter_context(state_store(context.settings, read_only=True))
@@ -212,7 +212,7 @@ def _events_since(context: Context, newest: BackupInfo) -> tuple[dict[str, int] 
 
     url = context.settings.state
     if not is_postgres(url):
-        path = sqlite_path(url) if "://" not in url or url.startswith("sqlite://") else None
+        path = sqlite_path(url)
         if path is None or not path.exists():
             return None, "no state here to compare with (--state / FINDLY_STATE names the one to)"
     try:

@@ -164,6 +164,7 @@ def test_a_backup_restores_into_a_new_sqlite_state_event_by_event_with_the_same_
 ) -> None:
     backup = _backup(source_state, tmp_path / "backups")
     assert BACKUP_NAME.fullmatch(backup.name)
+    assert backup.stat().st_mode & 0o777 == 0o600  # the whole record, tokens with it: its owner's alone
     assert backup.name == "findly-state-20260105T100000Z.jsonl.gz"
     header = json.loads(_lines(backup)[0])
     source = SqliteEventStore(source_state, create=False)

@@ -152,7 +152,8 @@ def write_backup(store: EventStore, directory: Path, taken_at: datetime) -> Back
     try:
         with store.reading():
             header, streams = _header(store, taken_at)
-            with open(draft, "xb") as raw:
+            # readable by its owner alone: it holds the whole record, verified identities' tokens with it
+            with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as raw:
                 with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as packed:
                     packed.write((json.dumps(header, sort_keys=True) + "\n").encode())
                     for service, count in streams.items():

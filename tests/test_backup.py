@@ -273,10 +273,9 @@ class _Interleaved:
         return list(self._store.services())
 
     def head(self, service: str) -> Any:
-        found = self._store.head(service)
-        if service == self._service:
+        if not self.appended:  # before the first head is read (that of _dr): the racing stream's is read after it
             self._append()
-        return found
+        return self._store.head(service)
 
     def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
         for number, row in enumerate(self._store.chain(service)):
@@ -307,6 +306,7 @@ def consistent_while_appended(state_url: str, open_store: Any, tmp_path: Path) -
     reader, writer = open_store(state_url, create=False), open_store(state_url, create=True)
     try:
         before = {service: reader.head(service) for service in reader.services()}
+        latest = reader.latest_time()
         racing = _Interleaved(reader, writer, "fn-posts")
         info = write_backup(racing, tmp_path / "backups", datetime(2026, 1, 5, 10))  # type: ignore[arg-type]
         assert racing.appended == 2  # the writer got in twice, in the middle of the backup
@@ -316,6 +316,7 @@ def consistent_while_appended(state_url: str, open_store: Any, tmp_path: Path) -
         writer.close()
     assert info.streams == {service: head[0] + 1 for service, head in before.items()}
     assert info.heads == {service: head[1] for service, head in before.items()}
+    assert info.newest_event_at == latest  # not the racing appends' 09:59
     target = MemoryEventStore()
     restore_backup(target, read_backup(info.path))
     assert {service: target.head(service) for service in target.services()} == before

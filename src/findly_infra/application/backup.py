@@ -282,10 +282,10 @@ def backups(directory: Path) -> list[BackupInfo | tuple[Path, str]]:
     return found
 
 
-def newest_backup(directory: Path) -> BackupInfo | None:
+def newest_backup(directory: Path | str) -> BackupInfo | None:
     """The newest readable backup in *directory* (by the time in its name; its header read, not its events), or
-    ``None`` when there is none (or the folder does not exist)."""
-    return next((found for found in backups(directory) if isinstance(found, BackupInfo)), None)
+    ``None`` when there is none (or the folder does not exist). Its times are naive UTC, as the clock's."""
+    return next((found for found in backups(Path(directory)) if isinstance(found, BackupInfo)), None)
 
 
 @contextlib.contextmanager

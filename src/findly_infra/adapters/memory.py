@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -126,6 +127,16 @@ class MemoryEventStore:
         for first, events in unlinked.appends if unlinked is not None else ():
             links.extend(links_for(links[-1] if links else GENESIS, service, first, map(_stored, events)))
         return links
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One consistent read (``state backup``'s): nothing else runs in this process's memory meanwhile."""
+        yield
+
+    def head(self, service: str) -> tuple[int, str | None] | None:
+        """The stream's last position and that event's link (``None``: no event)."""
+        stream, links = self.streams.get(service, []), self._linked(service)
+        return None if not stream else (len(stream) - 1, links[len(stream) - 1] if len(links) >= len(stream) else None)
 
     def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
         links = self._linked(service)

@@ -885,6 +885,35 @@ class SqliteEventStore:
             (latest,) = self._connection.execute("SELECT max(at) FROM events").fetchone()
         return None if latest is None else datetime.fromisoformat(latest)
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction: every read of :meth:`services`, :meth:`head`, :meth:`chain`, :meth:`time_kept` and
+        :meth:`latest_time` inside it sees the state as it was when it began, whatever other processes append
+        meanwhile (WAL: a reader keeps its snapshot until its transaction ends, sqlite.org/wal.html#concurrency) —
+        ``state backup``'s consistent copy."""
+        self._check_present()
+        connection = self._connection
+        with self._errors():
+            connection.execute("BEGIN")  # deferred: the snapshot is taken by the first read, at once
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except BaseException:
+                self._rollback()
+                raise
+        try:
+            yield
+        finally:
+            self._rollback()  # read only: nothing to commit
+
+    def head(self, service: str) -> tuple[int, str | None] | None:
+        """The stream's last position and that event's link (``None``: no event), one step down the key."""
+        link = "link" if self._linked else "NULL"
+        with self._errors():
+            row = self._connection.execute(
+                f"SELECT position, {link} FROM events WHERE service = ? ORDER BY position DESC LIMIT 1", (service,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), _text(row[1]))
+
     def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
         """The stream as stored, with its links (``None`` for each event of a state not yet linked), a page at a
         time."""

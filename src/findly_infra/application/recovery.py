@@ -156,6 +156,9 @@ class Recovery:
     objects: Callable[[], ClusterObjects]
     """The DR cluster's objects (the target's kubeconfig context, or the simulated DR cluster), reached on first
     use."""
+    render: Callable[[str, Mapping[str, str]], Sequence[Mapping[str, Any]]]
+    """(environment, {service: version}) -> the environment's objects as ``apply`` sends them
+    (``bootstrap.recovery.dr_renderer``: ``render.objects.environment_objects`` + ``for_apply``)."""
     clusters: ClusterInfrastructure | None = None
     """GKE, where the DR cluster is brought to the file (``None``: the cluster step is skipped, saying why)."""
     dns: DnsRecords | None = None
@@ -227,7 +230,11 @@ class Recovery:
         :class:`RecoveryRefusedError` (nothing done) or :class:`RecoveryStepError` (the step's failure recorded,
         the operation open); returns the completed operation."""
         self.failover  # noqa: B018 - read for its refusal: no failover section, nothing to run
-        environments = failover_environments(self.platform)
+        environments = failover_environments(
+            self.platform.failover,
+            self.platform.promotion_order,
+            [binding.environment for binding in self.platform.kubernetes.clusters],
+        )
         self._take_lease()
         try:
             self._refuse_rollouts(environments)
@@ -403,14 +410,12 @@ class Recovery:
     def _objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:
         """*environment*'s objects as applied to the DR cluster: at the operation's versions, without the services
         it has none for."""
-        from findly_infra.render.objects import environment_objects, for_apply
-
         versions = operation.versions().get(environment, {})
         missing = {
             pair.partition("/")[2] for pair in operation.started.skipped if pair.partition("/")[0] == environment
         }
-        objects = for_apply(environment_objects(self.platform, environment, versions), environment)
-        return [item for item in objects if (item["metadata"].get("labels") or {}).get("app") not in missing]
+        objects = self.render(environment, versions)
+        return [dict(item) for item in objects if (item["metadata"].get("labels") or {}).get("app") not in missing]
 
     def _deploy(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
         from findly_infra.application.cluster_apply import apply_environment

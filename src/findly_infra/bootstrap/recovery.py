@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import time
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,27 @@ from findly_infra.bootstrap.settings import Settings
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.recovery import FailoverSettings, RecoveryKind
 
-__all__ = ["newest_backup_in", "open_recovery", "simulated_platform"]
+__all__ = ["dr_renderer", "newest_backup_in", "open_recovery", "recovery_reader", "simulated_platform"]
+
+
+def recovery_reader(platform: Platform, runtime: Runtime) -> Recovery:
+    """The DR use cases for reading what was recorded (``dr status``, ``history --recovery``): no cluster reached."""
+    from findly_infra.adapters.simulated_dr import MemoryClusterObjects
+
+    pipelines = runtime.service
+    return Recovery(
+        platform, pipelines.store, runtime.clock, pipelines.view, MemoryClusterObjects, dr_renderer(platform)
+    )
+
+
+def dr_renderer(platform: Platform) -> Callable[[str, Mapping[str, str]], list[dict[str, Any]]]:
+    """(environment, versions) -> the environment's objects as ``apply`` sends them, for the DR cluster."""
+    from findly_infra.render.objects import environment_objects, for_apply
+
+    def render(environment: str, versions: Mapping[str, str]) -> list[dict[str, Any]]:
+        return for_apply(environment_objects(platform, environment, versions), environment)
+
+    return render
 
 
 def simulated_platform(platform: Platform) -> Platform:
@@ -92,6 +113,7 @@ def open_recovery(
         runtime.clock,
         pipelines.view,
         dr_objects,
+        dr_renderer(platform),
         clusters=clusters,
         dns=dns,
         prometheus=prometheus,

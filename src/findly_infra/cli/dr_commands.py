@@ -377,13 +377,10 @@ def history_of(context: Context, platform: Platform, found: Any) -> int:
 
 def recovery_history(context: Context) -> int:
     """``history --recovery``: every failover and drill recorded, read only."""
-    from findly_infra.adapters.simulated_dr import MemoryClusterObjects
-    from findly_infra.application.recovery import Recovery
+    from findly_infra.bootstrap.recovery import recovery_reader
 
     platform = context.platform(embedded_example=True)
-    runtime = context.runtime(platform, read_only=True)
-    pipelines = runtime.service
-    recovery = Recovery(platform, pipelines.store, runtime.clock, pipelines.view, MemoryClusterObjects)
+    recovery = recovery_reader(platform, context.runtime(platform, read_only=True))
     return history_of(context, platform, recovery.operations())
 
 

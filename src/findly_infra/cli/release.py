@@ -889,14 +889,12 @@ def _history(context: Context) -> int:
 
 def _recovery_history(context: Context) -> int:
     """``history --recovery``: the failovers and drills (``dr history``); a service is named otherwise."""
+    from findly_infra.application.ports import BadInputError
+
     if not context.args.recovery:
-        from findly_infra.cli.parser import UsageError
-
-        raise UsageError("findly-infra history: name a service, or --recovery for the failovers and drills")
+        raise BadInputError("findly-infra history: name a service, or --recovery for the failovers and drills")
     if context.args.service is not None:
-        from findly_infra.cli.parser import UsageError
-
-        raise UsageError("findly-infra history: --recovery shows the failovers and drills: name no service")
+        raise BadInputError("findly-infra history: --recovery shows the failovers and drills: name no service")
     from findly_infra.cli.dr_commands import recovery_history
 
     return recovery_history(context)

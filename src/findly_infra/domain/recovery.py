@@ -22,7 +22,6 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import attrs
 
@@ -30,9 +29,6 @@ from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event
 from findly_infra.domain.notation import Duration, Percentage
 from findly_infra.domain.refusal import Refusal
-
-if TYPE_CHECKING:
-    from findly_infra.domain.platform import Platform
 
 __all__ = [
     "DR_STREAM",
@@ -380,11 +376,11 @@ def admit(events: Sequence[Event], kind: RecoveryKind, target: str) -> RecoveryO
     )
 
 
-def failover_environments(platform: Platform) -> tuple[str, ...]:
-    """The environments that fail over: ``failover.environments`` (each as the file names it), else every environment
-    the file binds to a cluster (``kubernetes.clusters``), else all of them, in promotion order."""
-    listed = platform.failover.environments if platform.failover is not None else ()
-    if listed:
-        return tuple(platform.environment(name).name for name in listed)
-    bound = tuple(binding.environment for binding in platform.kubernetes.clusters)
-    return bound or platform.promotion_order
+def failover_environments(
+    failover: FailoverSettings | None, promotion_order: Sequence[str], bound: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """The environments that fail over: ``failover.environments``, else every environment the file binds to a
+    cluster (*bound*: ``kubernetes.clusters``), else all of them (*promotion_order*)."""
+    if failover is not None and failover.environments:
+        return failover.environments
+    return tuple(bound) or tuple(promotion_order)

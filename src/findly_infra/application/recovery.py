@@ -49,6 +49,7 @@ from findly_infra.application.ports import (
     RecordSet,
 )
 from findly_infra.application.service import PolicyRefusedError
+from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease
 from findly_infra.domain.platform import Platform
@@ -392,13 +393,16 @@ class Recovery:
             raise BadInputError(
                 "disaster_recovery.multi_region.dr_region names no DR region: the DR cluster has nowhere to be"
             )
-        desired = dr_cluster_spec(
-            self.platform.gke_cluster,
-            self.platform.cluster_autoscaler,
-            self.failover,
-            recovery.multi_region.dr_region,
-            project=self.project,
-        )
+        try:
+            desired = dr_cluster_spec(
+                self.platform.gke_cluster,
+                self.platform.cluster_autoscaler,
+                self.failover,
+                recovery.multi_region.dr_region,
+                project=self.project,
+            )
+        except InvariantError as wrong:
+            raise BadInputError(f"failover.cluster.{wrong.field or 'zones'}: {wrong}") from None
         plan = plan_cluster(desired, self.clusters.observe(desired.location, desired.name))
         where = f"cluster {desired.name} ({desired.location})"
         if plan.empty:

@@ -73,9 +73,12 @@ def open_recovery(
     clusters: ClusterInfrastructure | None = None
     dns: DnsRecords | None = None
     prometheus: InstantQueries | None = None
+    skip_cluster = "--no-cluster" if no_cluster else ""
     if simulate:
         from findly_infra.adapters.simulated_dr import MemoryClusterObjects, SimulatedClusters
 
+        if platform.failover is None and not no_cluster:  # no DR zones named: no DR cluster to simulate
+            skip_cluster = "the platform file has no failover section naming the DR cluster's zones"
         platform = simulated_platform(platform)
         target = SIMULATED
         objects = MemoryClusterObjects()
@@ -123,7 +126,7 @@ def open_recovery(
         dead=dead_here,
         driver=pipelines.driver,
         project=project,
-        no_cluster="--no-cluster" if no_cluster else "",
+        no_cluster=skip_cluster,
     )
     return recovery, target
 

@@ -66,6 +66,7 @@ FREE_KEYS = {
     "match_labels",
     "validation_steps",
     "rollback_triggers",
+    "zones",  # failover.cluster.zones: its keys are primary zones (data), each checked as a zone name
 }
 DESCRIPTIVE = {"monitoring_stack", "security_layers"}
 

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 from findly_infra import __version__
 from findly_infra.cli import (
     cluster_commands,
+    dr_commands,
     gke_commands,
     metrics,
     notify_commands,
@@ -35,6 +36,7 @@ COMMANDS: dict[str, Command] = {
         gke_commands,
         secrets_commands,
         notify_commands,
+        dr_commands,
     )
     for command in module.COMMANDS
 }

@@ -798,7 +798,10 @@ def _cluster_status(
 
 
 def _history_arguments(parser: argparse.ArgumentParser) -> None:
-    _arguments("service", env=None)(parser)
+    parser.add_argument("service", nargs="?", help="the service, as the platform file names it")
+    parser.add_argument(
+        "--recovery", action="store_true", help="the failovers and drills recorded instead (as `dr history`)"
+    )
     parser.add_argument(
         "--limit", type=_positive, metavar="N", help="only the latest N events (read without the rest of the history)"
     )
@@ -825,6 +828,8 @@ def _history(context: Context) -> int:
     from findly_infra.cli.notify_commands import dispatch_json, dispatch_text
 
     args = context.args
+    if args.recovery or args.service is None:
+        return _recovery_history(context)
     runtime = context.runtime(context.platform(), read_only=True)
     service = runtime.service
     field = partial(present.printable, one_line=True)  # a stored value cannot forge a line or a terminal escape
@@ -880,6 +885,19 @@ def _history(context: Context) -> int:
         sys.stderr.write(present.printable(str(damage)) + "\n")
     present.annotate("error", str(damage))
     return EXIT_BAD_INPUT
+
+
+def _recovery_history(context: Context) -> int:
+    """``history --recovery``: the failovers and drills (``dr history``); a service is named otherwise."""
+    from findly_infra.application.ports import BadInputError
+
+    if not context.args.recovery:
+        raise BadInputError("findly-infra history: name a service, or --recovery for the failovers and drills")
+    if context.args.service is not None:
+        raise BadInputError("findly-infra history: --recovery shows the failovers and drills: name no service")
+    from findly_infra.cli.dr_commands import recovery_history
+
+    return recovery_history(context)
 
 
 def _history_detail(event: Any, before: Any, trigger: bool) -> str:

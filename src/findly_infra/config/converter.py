@@ -510,12 +510,14 @@ class _Shapes:
 def _zone_pairs(value: object, _type: object) -> tuple[tuple[str, str], ...]:
     """``failover.cluster.zones``: a mapping of each primary zone to its DR zone."""
     items = _expect_mapping(value, "a mapping of each primary zone to its DR zone, such as us-central1-a: us-east1-b")
-    pairs = []
-    for primary, dr in items.items():
+
+    def pair(primary: object, dr: object) -> tuple[str, str]:
         if not isinstance(primary, str) or not isinstance(dr, str):
-            raise ShapeError(f"{primary!r}: a zone name maps to a zone name, got {dr!r}")
-        pairs.append((primary, dr))
-    return tuple(pairs)
+            raise ShapeError(f"a zone name maps to a zone name, got {_kind_of(dr)}")
+        return primary, dr
+
+    # each failure placed at its primary zone: failover.cluster.zones.us-central1-a
+    return tuple(_collect([(key, partial(pair, key, dr)) for key, dr in items.items()], DrCluster))
 
 
 def _secret_source(field: str) -> Callable[[object, object], SecretSource | None]:

@@ -28,6 +28,7 @@ import attrs
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event
 from findly_infra.domain.notation import Duration, Percentage
+from findly_infra.domain.refusal import Refusal
 
 __all__ = [
     "DR_STREAM",
@@ -46,7 +47,10 @@ __all__ = [
     "RecoveryStepDone",
     "RecoveryStepFailed",
     "StepTiming",
+    "admit",
+    "failover_environments",
     "open_operation",
+    "operation_name",
     "operations",
 ]
 
@@ -195,6 +199,14 @@ class RecoveryStarted(Event):
     backup_age_seconds: float | None = None
     """The newest state backup's age when it started (what a loss of the state would have cost, against the RPO);
     ``None``: no backup was named."""
+    backup: str = ""
+    """The newest state backup it was measured against (its path; empty: none named, or none found)."""
+    events_after_backup: int | None = None
+    """How many events the state recorded after that backup's newest event, when it started: what a loss of the
+    state then would have lost (``None``: no backup was named)."""
+    skipped: tuple[str, ...] = ()
+    """``environment/service``: a service with no good version in that environment — reported, never deployed (a
+    version is never invented)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -252,6 +264,8 @@ class RecoveryOperation:
     failures: tuple[RecoveryStepFailed, ...] = ()
     completed: RecoveryCompleted | None = None
     abandoned: RecoveryAbandoned | None = None
+    failing: RecoveryStepFailed | None = None
+    """The failure recorded last, while no step was done since (``None``: none): why it stopped."""
 
     @property
     def name(self) -> str:
@@ -272,16 +286,50 @@ class RecoveryOperation:
         own end — a crash's lost time counts against the step it interrupted."""
         timings = []
         before = self.started.at
-        for done in sorted(self.done, key=lambda each: STEPS.index(each.step)):
+        for done in self.steps_done():
             timings.append(StepTiming(done.step, (done.at - before).total_seconds(), done.skipped, done.detail))
             before = done.at
         return tuple(timings)
 
+    def steps_done(self) -> tuple[RecoveryStepDone, ...]:
+        """Each step's first record of being done, in the order of :data:`STEPS`."""
+        first: dict[RecoveryStep, RecoveryStepDone] = {}
+        for done in self.done:
+            first.setdefault(done.step, done)
+        return tuple(first[step] for step in STEPS if step in first)
+
+    @property
+    def kind(self) -> RecoveryKind:
+        return self.started.kind
+
+    @property
+    def target(self) -> str:
+        return self.started.target
+
+    @property
+    def rto_seconds(self) -> float | None:
+        """The measured recovery time: from the start to the end of the last step (crashes and reruns included);
+        ``None`` until every step is done."""
+        if self.next_step is not None:
+            return None
+        return max(0.0, (self.steps_done()[-1].at - self.started.at).total_seconds())
+
+    def versions(self) -> dict[str, dict[str, str]]:
+        """The versions it deploys, per environment then service (from ``environment/service=version``)."""
+        found: dict[str, dict[str, str]] = {environment: {} for environment in self.started.environments}
+        for pair in self.started.versions:
+            where, _, version = pair.partition("=")
+            environment, _, service = where.partition("/")
+            found.setdefault(environment, {})[service] = version
+        return found
+
     def fold(self, event: Event) -> RecoveryOperation:
+        if not self.open:  # ended: nothing after its end belongs to it
+            return self
         if isinstance(event, RecoveryStepDone) and event.operation == self.name:
-            return attrs.evolve(self, done=(*self.done, event))
+            return attrs.evolve(self, done=(*self.done, event), failing=None)
         if isinstance(event, RecoveryStepFailed) and event.operation == self.name:
-            return attrs.evolve(self, failures=(*self.failures, event))
+            return attrs.evolve(self, failures=(*self.failures, event), failing=event)
         if isinstance(event, RecoveryCompleted) and event.operation == self.name:
             return attrs.evolve(self, completed=event)
         if isinstance(event, RecoveryAbandoned) and event.operation == self.name:
@@ -303,3 +351,36 @@ def operations(events: Iterable[Event]) -> tuple[RecoveryOperation, ...]:
 def open_operation(events: Sequence[Event]) -> RecoveryOperation | None:
     """The operation still open (at most one is: a new one is refused while one is open), or ``None``."""
     return next((operation for operation in reversed(operations(events)) if operation.open), None)
+
+
+def operation_name(kind: RecoveryKind, at: datetime) -> str:
+    """The name of an operation started at *at*: ``drill-20261206-185200`` (unique per second, sortable)."""
+    return f"{kind.value}-{at:%Y%m%d-%H%M%S}"
+
+
+def admit(events: Sequence[Event], kind: RecoveryKind, target: str) -> RecoveryOperation | Refusal | None:
+    """Whether a *kind* operation on *target* may run now, given the recovery stream's *events*: the open operation
+    of the same kind and target (it resumes, from its :attr:`~RecoveryOperation.next_step`); a :class:`Refusal`
+    (rule ``recovery-in-progress``) while another is open — one open operation at a time, whatever its kind; or
+    ``None``: none is open, a new one starts."""
+    current = open_operation(events)
+    if current is None:
+        return None
+    if current.kind is kind and current.target == target:
+        return current
+    return Refusal(
+        "recovery-in-progress",
+        f"the {current.kind.value} {current.name} on {current.target} is still open (next step: "
+        f"{current.next_step.value if current.next_step else 'none'}): run it again to finish it, or end it with "
+        f"`findly-infra dr abandon --reason TEXT`",
+    )
+
+
+def failover_environments(
+    failover: FailoverSettings | None, promotion_order: Sequence[str], bound: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """The environments that fail over: ``failover.environments``, else every environment the file binds to a
+    cluster (*bound*: ``kubernetes.clusters``), else all of them (*promotion_order*)."""
+    if failover is not None and failover.environments:
+        return failover.environments
+    return tuple(bound) or tuple(promotion_order)

@@ -1,0 +1,621 @@
+"""``dr failover`` and ``dr drill``: the platform brought back in the DR region, step by step, each step recorded in
+the recovery stream (``domain.recovery``) — so that a run killed at any point is simply run again and goes on from
+the step it had not finished.
+
+The steps (``domain.recovery.STEPS``), each idempotent, so that a crash between a step's effect and its record only
+makes the rerun do it again harmlessly:
+
+- ``cluster``: the DR cluster brought to the file (``domain.gke.dr_cluster_spec``, planned and applied through the
+  ``ClusterInfrastructure`` port: created when missing, nothing done when it already is as the file says);
+- ``deploy``: each failover environment's objects applied server-side to the DR cluster (``apply_environment``:
+  dry run first, prune), each service at its last good version — what serves there when no rollout holds it, read
+  from the event log and fixed when the operation starts (a resumed run deploys the same). No rollout analysis:
+  those versions already proved themselves where they serve. A service with no good version is reported, skipped;
+- ``ready``: every Deployment Ready within ``failover.ready_timeout``;
+- ``health``: each service's ``failover.health.query`` gives a sample >= 1 within ``health.timeout`` (no sample is
+  not healthy); skipped, said plainly, where no Prometheus is bound;
+- ``dns``: a failover only, after health passed: each record switched from its primary to its DR addresses in one
+  change that names what it replaces (a record that is neither is refused unless forced); a drill records what it
+  would switch.
+
+The operation takes the DR lease (service :data:`~findly_infra.domain.recovery.DR_STREAM`, environment
+:data:`LEASE`) where the store keeps leases, and refuses while another runner holds it, while another operation is
+open (``recovery-in-progress``), or while a rollout is under way in an environment that fails over
+(``rollout-in-progress``: it would race the versions). Imports no adapter: every port is handed in.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import attrs
+
+from findly_infra.application.ports import (
+    BadInputError,
+    Clock,
+    ClusterInfrastructure,
+    ClusterObjects,
+    ConcurrencyError,
+    DependencyError,
+    DnsRecords,
+    EventStore,
+    LeaseLostError,
+    Leases,
+    RecordSet,
+)
+from findly_infra.application.service import PolicyRefusedError
+from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.events import Event
+from findly_infra.domain.lease import Fence, Lease
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.recovery import (
+    DR_STREAM,
+    FailoverSettings,
+    RecoveryAbandoned,
+    RecoveryCompleted,
+    RecoveryKind,
+    RecoveryOperation,
+    RecoveryStarted,
+    RecoveryStep,
+    RecoveryStepDone,
+    RecoveryStepFailed,
+    admit,
+    failover_environments,
+    open_operation,
+    operation_name,
+    operations,
+)
+from findly_infra.domain.refusal import Refusal
+from findly_infra.domain.view import EnvironmentView
+
+__all__ = [
+    "LEASE",
+    "SIMULATED",
+    "BackupSeen",
+    "InstantQueries",
+    "Recovery",
+    "RecoveryRefusedError",
+    "RecoveryStepError",
+    "Rpo",
+]
+
+LEASE = "failover"
+"""The environment part of the DR lease's key (its service is :data:`DR_STREAM`): one failover or drill at a time."""
+SIMULATED = "simulated"
+"""The target of a drill on the simulated DR cluster."""
+_POLL_SECONDS = 5.0
+"""How often the health check asks Prometheus again while it waits."""
+
+
+class RecoveryRefusedError(PolicyRefusedError):
+    """Raised when a recovery operation is refused by a rule (``refusal.rule``): another operation or a rollout holds
+    the platform, a DNS record someone else changed. Nothing was switched (exit 3)."""
+
+
+class RecoveryStepError(DependencyError):
+    """Raised when a step failed (a dependency, a workload not ready, a health check not passed): the failure is
+    recorded, the operation stays open, and running the command again resumes from that step."""
+
+    def __init__(self, operation: str, step: RecoveryStep, message: str) -> None:
+        super().__init__(
+            f"{operation}: step {step.value} failed: {message} — the operation stays open: run the same command "
+            "again to resume from this step (or `findly-infra dr abandon --reason TEXT`)"
+        )
+        self.operation = operation
+        self.step = step
+
+
+class InstantQueries(Protocol):
+    """Prometheus's instant queries (``adapters.prometheus.PrometheusClient``): each sample's labels and value."""
+
+    def query(self, expression: str, at: datetime) -> list[tuple[Mapping[str, str], float]]: ...
+
+
+class BackupSeen(Protocol):
+    """What the RPO is measured on: the newest state backup (``application.backup.BackupInfo``)."""
+
+    @property
+    def path(self) -> Any: ...
+
+    @property
+    def taken_at(self) -> datetime: ...
+
+    @property
+    def newest_event_at(self) -> datetime | None: ...
+
+
+@attrs.frozen
+class Rpo:
+    """What a loss of the state at the operation's start would have cost: the newest backup's age beside the RPO
+    target, and the events recorded after it."""
+
+    backup: str
+    age_seconds: float
+    target_seconds: float | None
+    events_after: int
+
+    @property
+    def within(self) -> bool | None:
+        return None if self.target_seconds is None else self.age_seconds <= self.target_seconds
+
+
+@attrs.define
+class Recovery:
+    """The DR use cases on the ports they need (the composition root, ``bootstrap.recovery``, builds them; tests
+    pass fakes that hold state and a clock that advances)."""
+
+    platform: Platform
+    store: EventStore
+    clock: Clock
+    views: Callable[[str, str], EnvironmentView]
+    """(service, environment) -> the environment's view as the event log says (``PipelineService.view``)."""
+    objects: Callable[[], ClusterObjects]
+    """The DR cluster's objects (the target's kubeconfig context, or the simulated DR cluster), reached on first
+    use."""
+    render: Callable[[str, Mapping[str, str]], Sequence[Mapping[str, Any]]]
+    """(environment, {service: version}) -> the environment's objects as ``apply`` sends them
+    (``bootstrap.recovery.dr_renderer``: ``render.objects.environment_objects`` + ``for_apply``)."""
+    clusters: ClusterInfrastructure | None = None
+    """GKE, where the DR cluster is brought to the file (``None``: the cluster step is skipped, saying why)."""
+    dns: DnsRecords | None = None
+    prometheus: InstantQueries | None = None
+    wait: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
+    """Waits *seconds* between health polls (a test's clock advances instead)."""
+    holder: str = ""
+    """Who this process is, for the DR lease (empty: no lease taken — a state that keeps none)."""
+    wall: Clock | None = attrs.field(default=None, repr=False)
+    """The real clock, for leases (``None``: :attr:`clock`)."""
+    dead: Callable[[Lease], bool] = attrs.field(default=lambda _: False, repr=False)
+    driver: Callable[[str, str], Lease | None] = attrs.field(default=lambda _s, _e: None, repr=False)
+    """(service, environment) -> the live lease of a rollout there (``PipelineService.driver``)."""
+    project: str | None = None
+    """The Google Cloud project of the DR cluster (``None``: the file's)."""
+    no_cluster: str = ""
+    """Why the cluster step is skipped, when it is (``--no-cluster``; no ``gke_cluster`` in the file)."""
+    _version: int = attrs.field(default=0, init=False)
+    _fence: Fence | None = attrs.field(default=None, init=False)
+
+    # ---- reading ------------------------------------------------------------------------------------------------
+
+    @property
+    def failover(self) -> FailoverSettings:
+        if self.platform.failover is None:
+            raise BadInputError(
+                "the platform file has no failover: section (the DR cluster's context, the environments that fail "
+                "over, the DNS records that move): docs/disaster-recovery.md shows one"
+            )
+        return self.platform.failover
+
+    def operations(self) -> tuple[RecoveryOperation, ...]:
+        """Every failover and drill recorded, oldest first."""
+        events, _ = self.store.load(DR_STREAM)
+        return operations(events)
+
+    def open(self) -> RecoveryOperation | None:
+        events, _ = self.store.load(DR_STREAM)
+        return open_operation(events)
+
+    def last_drill(self) -> RecoveryOperation | None:
+        """The latest drill that completed (its measured figures go in the runbook)."""
+        done = [op for op in self.operations() if op.kind is RecoveryKind.DRILL and op.completed is not None]
+        return done[-1] if done else None
+
+    @property
+    def rto_target_seconds(self) -> float | None:
+        recovery = self.platform.disaster_recovery
+        return recovery.rto_target.seconds if recovery is not None else None
+
+    @property
+    def rpo_target_seconds(self) -> float | None:
+        recovery = self.platform.disaster_recovery
+        return recovery.rpo_target.seconds if recovery is not None else None
+
+    # ---- the operations -----------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        kind: RecoveryKind,
+        target: str,
+        *,
+        actor: str,
+        backup: BackupSeen | None = None,
+        force: bool = False,
+    ) -> RecoveryOperation:
+        """Run a failover or a drill on *target* (a kubeconfig context, or :data:`SIMULATED`) to its end: a new
+        one, or the open one of the same kind and target resumed from its next step. Raises
+        :class:`RecoveryRefusedError` (nothing done) or :class:`RecoveryStepError` (the step's failure recorded,
+        the operation open); returns the completed operation."""
+        self.failover  # noqa: B018 - read for its refusal: no failover section, nothing to run
+        environments = failover_environments(
+            self.platform.failover,
+            self.platform.promotion_order,
+            [binding.environment for binding in self.platform.kubernetes.clusters],
+        )
+        self._take_lease()
+        try:
+            self._refuse_rollouts(environments)
+            operation = self._admitted(kind, target, environments, actor=actor, backup=backup)
+            while operation.next_step is not None:
+                operation = self._step(operation, operation.next_step, actor=actor, force=force)
+            if operation.completed is None:
+                rto = operation.rto_seconds
+                assert rto is not None  # every step is done
+                self._append(
+                    RecoveryCompleted(
+                        **self._header(actor),
+                        operation=operation.name,
+                        rto_seconds=rto,
+                        rto_target_seconds=self.rto_target_seconds,
+                    )
+                )
+                operation = self._reload(operation.name)
+            return operation
+        finally:
+            self._let_go()
+
+    def abandon(self, *, actor: str, reason: str) -> RecoveryOperation:
+        """End the open operation unfinished (``RecoveryAbandoned``), so that another may start. Refused (rule
+        ``recovery-in-progress``) while a live runner still holds the DR lease, and (rule ``no-open-recovery``) when
+        none is open."""
+        self._take_lease()
+        try:
+            events, self._version = self.store.load(DR_STREAM)
+            current = open_operation(events)
+            if current is None:
+                raise RecoveryRefusedError(Refusal("no-open-recovery", "no failover or drill is open: nothing to end"))
+            self._append(RecoveryAbandoned(**self._header(actor, reason), operation=current.name))
+            return self._reload(current.name)
+        finally:
+            self._let_go()
+
+    def rpo(self, backup: BackupSeen | None, at: datetime) -> Rpo | None:
+        """The RPO as it stands at *at*: the newest backup's age, and the events recorded after its newest event
+        (every stream the platform names, the policy's and the recovery stream's)."""
+        if backup is None:
+            return None
+        newest = backup.newest_event_at
+        after = 0
+        for stream in self._streams():
+            events, _ = self.store.load(stream)
+            after += sum(1 for event in events if newest is None or event.at > newest)
+        return Rpo(str(backup.path), max(0.0, (at - backup.taken_at).total_seconds()), self.rpo_target_seconds, after)
+
+    # ---- how each step is taken ---------------------------------------------------------------------------------
+
+    def _admitted(
+        self,
+        kind: RecoveryKind,
+        target: str,
+        environments: tuple[str, ...],
+        *,
+        actor: str,
+        backup: BackupSeen | None,
+    ) -> RecoveryOperation:
+        events, self._version = self.store.load(DR_STREAM)
+        decided = admit(events, kind, target)
+        if isinstance(decided, Refusal):
+            raise RecoveryRefusedError(decided)
+        if decided is not None:
+            return decided
+        at = self.clock.now()
+        versions, skipped = self._last_good(environments)
+        rpo = self.rpo(backup, at)
+        taken = {operation.name for operation in operations(events)}
+        name = operation_name(kind, at)
+        suffix = 2
+        while name in taken:  # two in one second: the second is told apart
+            name = f"{operation_name(kind, at)}-{suffix}"
+            suffix += 1
+        self._append(
+            RecoveryStarted(
+                **self._header(actor, at=at),
+                operation=name,
+                kind=kind,
+                target=target,
+                environments=environments,
+                versions=versions,
+                skipped=skipped,
+                backup_age_seconds=rpo.age_seconds if rpo is not None else None,
+                backup=rpo.backup if rpo is not None else "",
+                events_after_backup=rpo.events_after if rpo is not None else None,
+            )
+        )
+        return self._reload(name)
+
+    def _last_good(self, environments: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Each service's last good version per environment (what serves when no rollout holds it: during a rollout
+        the version it replaces, after a rollback the one it gave traffic back to), and the services with none."""
+        versions, skipped = [], []
+        for environment in environments:
+            for service in self.platform.all_services:
+                serving = self.views(service.name, environment).serving
+                if serving is None:
+                    skipped.append(f"{environment}/{service.name}")
+                else:
+                    versions.append(f"{environment}/{service.name}={serving.version}")
+        return tuple(versions), tuple(skipped)
+
+    def _step(self, operation: RecoveryOperation, step: RecoveryStep, *, actor: str, force: bool) -> RecoveryOperation:
+        self._take_lease()  # renewed before each step: a step never outlives the lease it began under
+        started = self.clock.now()
+        steps: dict[RecoveryStep, Callable[[RecoveryOperation], tuple[bool, list[str]]]] = {
+            RecoveryStep.CLUSTER: self._cluster,
+            RecoveryStep.DEPLOY: self._deploy,
+            RecoveryStep.READY: self._ready,
+            RecoveryStep.HEALTH: self._health,
+            RecoveryStep.DNS: functools.partial(self._dns, force=force),
+        }
+        try:
+            skipped, detail = steps[step](operation)
+        except RecoveryRefusedError as refused:
+            self._failed(operation, step, started, str(refused), actor)
+            raise
+        except (DependencyError, BadInputError, ConcurrencyError) as exc:
+            self._failed(operation, step, started, str(exc), actor)
+            if isinstance(exc, (BadInputError, ConcurrencyError)):
+                raise
+            raise RecoveryStepError(operation.name, step, str(exc)) from exc
+        self._append(
+            RecoveryStepDone(
+                **self._header(actor),
+                operation=operation.name,
+                step=step,
+                started=started,
+                detail=tuple(detail),
+                skipped=skipped,
+            )
+        )
+        return self._reload(operation.name)
+
+    def _failed(
+        self, operation: RecoveryOperation, step: RecoveryStep, started: datetime, message: str, actor: str
+    ) -> None:
+        self._append(
+            RecoveryStepFailed(
+                **self._header(actor), operation=operation.name, step=step, started=started, message=message[:2000]
+            )
+        )
+
+    def _cluster(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:  # noqa: ARG002 - as every step
+        from findly_infra.domain.gke import dr_cluster_spec, plan_cluster
+
+        if self.no_cluster:
+            return True, [f"cluster not brought to the file: {self.no_cluster}"]
+        if self.clusters is None or self.platform.gke_cluster is None:
+            return True, ["cluster not brought to the file: the platform file has no gke_cluster section"]
+        recovery = self.platform.disaster_recovery
+        if recovery is None or recovery.multi_region is None:
+            raise BadInputError(
+                "disaster_recovery.multi_region.dr_region names no DR region: the DR cluster has nowhere to be"
+            )
+        try:
+            desired = dr_cluster_spec(
+                self.platform.gke_cluster,
+                self.platform.cluster_autoscaler,
+                self.failover,
+                recovery.multi_region.dr_region,
+                project=self.project,
+            )
+        except InvariantError as wrong:
+            raise BadInputError(f"failover.cluster.{wrong.field or 'zones'}: {wrong}") from None
+        plan = plan_cluster(desired, self.clusters.observe(desired.location, desired.name))
+        where = f"cluster {desired.name} ({desired.location})"
+        if plan.empty:
+            return False, [f"{where}: already as the file says, nothing to change"]
+        report = self.clusters.apply(plan)
+        done = [str(line) for line in getattr(report, "done", ())]
+        return False, [f"{where}: {'created' if plan.creates is not None else 'brought to the file'}", *done]
+
+    def _objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:
+        """*environment*'s objects as applied to the DR cluster: at the operation's versions, without the services
+        it has none for."""
+        versions = operation.versions().get(environment, {})
+        missing = {
+            pair.partition("/")[2] for pair in operation.started.skipped if pair.partition("/")[0] == environment
+        }
+        objects = self.render(environment, versions)
+        return [dict(item) for item in objects if (item["metadata"].get("labels") or {}).get("app") not in missing]
+
+    def _deploy(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
+        from findly_infra.application.cluster_apply import apply_environment
+
+        cluster = self.objects()
+        detail = []
+        for environment in operation.started.environments:
+            namespace = self.platform.kubernetes.namespace_for(environment)
+            report = apply_environment(cluster, self._objects_of(operation, environment), environment, namespace)
+            versions = operation.versions().get(environment, {})
+            shown = ", ".join(f"{service} {version}" for service, version in sorted(versions.items()))
+            detail.append(f"{report.summary()}")
+            detail.append(
+                f"{environment}: {shown or 'no service'} — the last good versions, already proven there: "
+                "no rollout analysis"
+            )
+        detail += [f"{pair}: no good version anywhere in the log — not deployed" for pair in operation.started.skipped]
+        return False, detail
+
+    def _ready(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
+        cluster = self.objects()
+        deadline = self.clock.now() + timedelta(milliseconds=self.failover.ready_timeout.milliseconds)
+        not_ready, count = [], 0
+        for environment in operation.started.environments:
+            for item in self._objects_of(operation, environment):
+                if item.get("kind") != "Deployment":
+                    continue
+                count += 1
+                left = max(1.0, (deadline - self.clock.now()).total_seconds())
+                readiness = cluster.wait_ready(
+                    str(item["metadata"]["namespace"]), item["metadata"]["name"], timeout=left
+                )
+                if not readiness.ready:
+                    not_ready.append(f"{environment}/{item['metadata']['name']}: {readiness.reason or 'not ready'}")
+        if not_ready:
+            raise _NotReadyError(
+                f"{len(not_ready)} of {count} Deployments not Ready within {self.failover.ready_timeout}: "
+                + "; ".join(not_ready)
+            )
+        return False, [f"{count} Deployments Ready"]
+
+    def _health(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
+        if self.prometheus is None:
+            return True, ["health not checked: no Prometheus bound"]
+        health = self.failover.health
+        deadline = self.clock.now() + timedelta(milliseconds=health.timeout.milliseconds)
+        pending = {
+            (environment, service): health.query.replace("$service", service).replace(
+                "$namespace", self.platform.kubernetes.namespace_for(environment)
+            )
+            for environment, versions in operation.versions().items()
+            for service in versions
+        }
+        said: dict[tuple[str, str], str] = {}
+        while True:
+            for key, expression in list(pending.items()):
+                samples = self.prometheus.query(expression, self.clock.now())
+                values = [value for _, value in samples]
+                if values and all(not math.isnan(value) and value >= 1 for value in values):
+                    del pending[key]
+                else:
+                    said[key] = f"{min(values)}" if values else "no sample"
+            if not pending or self.clock.now() >= deadline:
+                break
+            self.wait(min(_POLL_SECONDS, max(0.0, (deadline - self.clock.now()).total_seconds())) or _POLL_SECONDS)
+        if pending:
+            raise _NotReadyError(
+                f"not healthy within {health.timeout}: "
+                + "; ".join(f"{env}/{service} ({said.get((env, service), 'no sample')})" for env, service in pending)
+                + " — no sample is not healthy"
+            )
+        checked = sum(len(versions) for versions in operation.versions().values())
+        return False, [f"{checked} services healthy: {health.query} >= 1 for each"]
+
+    def _dns(self, operation: RecoveryOperation, *, force: bool) -> tuple[bool, list[str]]:
+        dns = self.failover.dns
+        if dns is None:
+            return True, ["traffic not switched: the failover section names no DNS records (failover.dns)"]
+        if operation.kind is RecoveryKind.DRILL:
+            return True, [
+                f"a drill switches nothing: would switch {record.name} {record.type} from "
+                f"{', '.join(record.primary)} to {', '.join(record.dr)} (zone {dns.zone})"
+                for record in dns.records
+            ]
+        if self.dns is None:
+            raise BadInputError("no Cloud DNS is reachable here to switch failover.dns's records")
+        detail = []
+        for record in dns.records:
+            current = self.dns.read(dns.zone, record.name, record.type)
+            new = RecordSet(record.name, record.type, record.ttl, record.dr)
+            held = set(current.rrdatas) if current is not None else set()
+            if current is not None and held == set(record.dr):
+                detail.append(f"{record.name} {record.type}: already {', '.join(record.dr)} — nothing sent")
+                continue
+            if (current is None or held != set(record.primary)) and not force:
+                was = ", ".join(current.rrdatas) if current is not None else "no such record"
+                raise RecoveryRefusedError(
+                    Refusal(
+                        "dns-record-changed",
+                        f"{record.name} {record.type} in zone {dns.zone} holds {was}: neither its primary "
+                        f"({', '.join(record.primary)}) nor its DR ({', '.join(record.dr)}) addresses — someone "
+                        "else changed it; nothing was switched. Check it, then rerun with --force to switch it",
+                    )
+                )
+            self.dns.replace(dns.zone, current, new)
+            before = ", ".join(current.rrdatas) if current is not None else "nothing"
+            detail.append(f"{record.name} {record.type}: {before} -> {', '.join(record.dr)}")
+        return False, detail
+
+    # ---- the stream, the lease, the rules -----------------------------------------------------------------------
+
+    def _header(self, actor: str, reason: str = "", at: datetime | None = None) -> dict[str, Any]:
+        """What every recovery event says: the recovery stream, no environment nor version, who, why, now."""
+        when = at or self.clock.now()
+        return {"service": DR_STREAM, "environment": "", "version": "", "actor": actor, "reason": reason, "at": when}
+
+    def _append(self, event: Event) -> None:
+        """Append *event* at the stream's version last read: another writer in between is a
+        :class:`ConcurrencyError`, nothing written; a runner whose DR lease was taken over writes nothing
+        (``LeaseLostError``)."""
+        if self._fence is None:
+            self._version = self.store.append(DR_STREAM, self._version, [event])
+            return
+        try:
+            self._version = self.store.append(DR_STREAM, self._version, [event], fence=self._fence)
+        except LeaseLostError as lost:
+            self._fence = None  # not ours any more: nothing to give up
+            raise RecoveryRefusedError(
+                Refusal("recovery-in-progress", f"another runner took the DR lease over: {lost}")
+            ) from None
+
+    def _reload(self, name: str) -> RecoveryOperation:
+        events, self._version = self.store.load(DR_STREAM)
+        return next(operation for operation in operations(events) if operation.name == name)
+
+    def _streams(self) -> list[str]:
+        from findly_infra.domain.policy import POLICY_STREAM
+
+        return [service.name for service in self.platform.all_services] + [POLICY_STREAM, DR_STREAM]
+
+    def _leases(self) -> Leases | None:
+        return self.store if self.holder and isinstance(self.store, Leases) else None
+
+    def _now(self) -> datetime:
+        return (self.wall or self.clock).now()
+
+    def _take_lease(self) -> None:
+        leases = self._leases()
+        if leases is None:
+            return
+        failover = self.platform.failover
+        longest = (
+            max(failover.ready_timeout.milliseconds, failover.health.timeout.milliseconds) if failover else 600_000
+        )
+        ttl = timedelta(milliseconds=longest) + timedelta(minutes=10)
+        lease = leases.acquire(DR_STREAM, LEASE, self.holder, now=self._now(), ttl=ttl)
+        if lease.holder != self.holder and self.dead(lease):
+            lease = leases.acquire(DR_STREAM, LEASE, self.holder, now=self._now(), ttl=ttl, replacing=lease.holder)
+        if lease.holder != self.holder:
+            raise RecoveryRefusedError(
+                Refusal(
+                    "recovery-in-progress",
+                    f"another failover or drill is running: {lease.describe()} holds the DR lease; wait for it to "
+                    "end (`findly-infra dr status`)",
+                )
+            )
+        self._fence = lease.fence(LEASE)
+
+    def _let_go(self) -> None:
+        leases = self._leases()
+        if leases is not None and self._fence is not None:
+            leases.release(DR_STREAM, LEASE, self.holder)
+        self._fence = None
+
+    def _refuse_rollouts(self, environments: Sequence[str]) -> None:
+        """Refuse (``rollout-in-progress``) while a rollout is under way, or its lease live, in an environment that
+        fails over: the versions deployed would race it."""
+        for environment in environments:
+            for service in self.platform.all_services:
+                view = self.views(service.name, environment)
+                lease = self.driver(service.name, environment)
+                if (view.rollout is not None and view.rollout.phase.active) or lease is not None:
+                    what = (
+                        f"rolling out {view.rollout.version} ({view.rollout.phase.value})"
+                        if view.rollout is not None and view.rollout.phase.active
+                        else f"driven by {lease.describe() if lease else 'another runner'}"
+                    )
+                    raise RecoveryRefusedError(
+                        Refusal(
+                            "rollout-in-progress",
+                            f"{service.name} is {what} in {environment}, which fails over: the versions deployed in "
+                            f"the DR region would race it; let the rollout end (findly-infra rollout {service.name} "
+                            f"--env {environment} --watch), or end it (abort / rollback), then run this again",
+                        )
+                    )
+
+
+class _NotReadyError(DependencyError):
+    """Raised when the DR cluster's workloads are not Ready, or not healthy, in time."""

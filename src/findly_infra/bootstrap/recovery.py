@@ -1,0 +1,159 @@
+"""The DR use cases (``application.recovery``) on the ports a failover or a drill needs: the DR cluster's objects
+through its kubeconfig context, GKE, Cloud DNS and Prometheus — or, simulated (``dr drill --simulate``), a DR
+region in memory."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from findly_infra.application.ports import BadInputError, ClusterInfrastructure, ClusterObjects, DnsRecords
+from findly_infra.application.recovery import SIMULATED, InstantQueries, Recovery
+from findly_infra.bootstrap.identity import dead_here
+from findly_infra.bootstrap.prometheus import prometheus_client
+from findly_infra.bootstrap.runtime import Runtime
+from findly_infra.bootstrap.settings import Settings
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.recovery import FailoverSettings, RecoveryKind
+
+__all__ = ["dr_renderer", "newest_backup_in", "open_recovery", "recovery_reader", "simulated_platform"]
+
+
+def recovery_reader(platform: Platform, runtime: Runtime) -> Recovery:
+    """The DR use cases for reading what was recorded (``dr status``, ``history --recovery``): no cluster reached."""
+    from findly_infra.adapters.simulated_dr import MemoryClusterObjects
+
+    pipelines = runtime.service
+    return Recovery(
+        platform, pipelines.store, runtime.clock, pipelines.view, MemoryClusterObjects, dr_renderer(platform)
+    )
+
+
+def dr_renderer(platform: Platform) -> Callable[[str, Mapping[str, str]], list[dict[str, Any]]]:
+    """(environment, versions) -> the environment's objects as ``apply`` sends them, for the DR cluster."""
+    from findly_infra.render.objects import environment_objects, for_apply
+
+    def render(environment: str, versions: Mapping[str, str]) -> list[dict[str, Any]]:
+        return for_apply(environment_objects(platform, environment, versions), environment)
+
+    return render
+
+
+def simulated_platform(platform: Platform) -> Platform:
+    """*platform* as a simulated drill takes it: a file with no ``failover:`` section drills every environment on
+    the simulated DR cluster, with no DNS to describe."""
+    if platform.failover is not None:
+        return platform
+    return attrs.evolve(platform, failover=FailoverSettings(context=SIMULATED))
+
+
+def open_recovery(
+    settings: Settings,
+    platform: Platform,
+    runtime: Runtime,
+    stack: contextlib.ExitStack,
+    *,
+    kind: RecoveryKind,
+    context: str | None = None,
+    simulate: bool = False,
+    no_cluster: bool = False,
+    project: str | None = None,
+) -> tuple[Recovery, str]:
+    """The DR use cases for *kind* on its target (*context*, else ``failover.context``; :data:`SIMULATED` with
+    *simulate*), and that target. A drill reads no DNS (it switches nothing); a failover reaches Cloud DNS."""
+    pipelines = runtime.service
+    objects: ClusterObjects | None = None
+    clusters: ClusterInfrastructure | None = None
+    dns: DnsRecords | None = None
+    prometheus: InstantQueries | None = None
+    skip_cluster = "--no-cluster" if no_cluster else ""
+    if simulate:
+        from findly_infra.adapters.simulated_dr import MemoryClusterObjects, SimulatedClusters
+
+        if platform.failover is None and not no_cluster:  # no DR zones named: no DR cluster to simulate
+            skip_cluster = "the platform file has no failover section naming the DR cluster's zones"
+        platform = simulated_platform(platform)
+        target = SIMULATED
+        objects = MemoryClusterObjects()
+        clusters = None if no_cluster else SimulatedClusters()
+    else:
+        if platform.failover is None:
+            raise BadInputError(
+                "the platform file has no failover: section (the DR cluster's context, the environments that fail "
+                "over, the DNS records that move): docs/disaster-recovery.md shows one; `dr drill --simulate` drills "
+                "without one"
+            )
+        target = context or platform.failover.context
+        if platform.gke_cluster is not None and not no_cluster:
+            from findly_infra.bootstrap.google import gke_clusters
+
+            clusters = gke_clusters(platform, project=project)
+        if kind is RecoveryKind.FAILOVER and platform.failover.dns is not None:
+            dns = _cloud_dns(platform)
+        prometheus = prometheus_client(settings, platform, stack)
+    built: list[ClusterObjects] = [objects] if objects is not None else []
+
+    def dr_objects() -> ClusterObjects:
+        if not built:
+            from findly_infra.bootstrap.clusters import cluster_objects
+
+            assert platform.failover is not None
+            environment = platform.failover.environments[0] if platform.failover.environments else None
+            built.append(cluster_objects(platform, environment or platform.promotion_order[-1], context=target))
+        return built[0]
+
+    virtual = runtime.virtual
+    recovery = Recovery(
+        platform,
+        pipelines.store,
+        runtime.clock,
+        pipelines.view,
+        dr_objects,
+        dr_renderer(platform),
+        clusters=clusters,
+        dns=dns,
+        prometheus=prometheus,
+        wait=(lambda seconds: virtual.advance(timedelta(seconds=seconds))) if virtual is not None else time.sleep,
+        holder=pipelines.holder,
+        wall=pipelines.wall,
+        dead=dead_here,
+        driver=pipelines.driver,
+        project=project,
+        no_cluster=skip_cluster,
+    )
+    return recovery, target
+
+
+def _cloud_dns(platform: Platform) -> DnsRecords:
+    """Cloud DNS for ``failover.dns`` (``bootstrap.dns.dns_records``, the ``dns`` extra)."""
+    try:
+        module: Any = importlib.import_module("findly_infra.bootstrap.dns")
+    except ImportError:  # pragma: no cover - until the Cloud DNS adapter is part of this build
+        raise BadInputError("this build of findly-infra cannot reach Cloud DNS (no bootstrap.dns)") from None
+    assert platform.failover is not None
+    assert platform.failover.dns is not None
+    records: DnsRecords = module.dns_records(platform, project=platform.failover.dns.project)
+    return records
+
+
+def newest_backup_in(directory: str) -> Any:
+    """The newest state backup in *directory* (``application.backup.newest_backup``): bad input when the directory
+    does not exist or holds none."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise BadInputError(f"--backups {directory}: no such directory")
+    try:
+        module: Any = importlib.import_module("findly_infra.application.backup")
+    except ImportError:  # pragma: no cover - until state backups are part of this build
+        raise BadInputError("--backups: this build of findly-infra cannot read state backups") from None
+    found = module.newest_backup(path)
+    if found is None:
+        raise BadInputError(f"--backups {directory}: holds no state backup (`findly-infra state backup` writes one)")
+    return found

@@ -1,0 +1,179 @@
+"""The disaster-recovery runbook generated from the platform file, and a failover's or drill's report, in Markdown.
+
+Pure and deterministic: the same file and the same recorded operation give the same text — no clock is read, and the
+only times written are the ones the operation recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.recovery import RecoveryOperation, RecoveryStep, failover_environments
+
+__all__ = ["operation_markdown", "runbook_markdown"]
+
+_STEP_SAYS = {
+    RecoveryStep.CLUSTER: "the DR cluster brought to the file (created when missing)",
+    RecoveryStep.DEPLOY: "each environment's objects applied with each service's last good version",
+    RecoveryStep.READY: "every Deployment Ready",
+    RecoveryStep.HEALTH: "the health check through Prometheus",
+    RecoveryStep.DNS: "DNS switched from the primary to the DR addresses",
+}
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _target(platform: Platform) -> tuple[float | None, float | None]:
+    recovery = platform.disaster_recovery
+    if recovery is None:
+        return None, None
+    return recovery.rto_target.seconds, recovery.rpo_target.seconds
+
+
+def operation_markdown(platform: Platform, operation: RecoveryOperation) -> str:
+    """The report of one failover or drill: its steps with their measured seconds beside the RTO, and the RPO."""
+    rto_target, rpo_target = _target(platform)
+    started = operation.started
+    simulated = operation.target == "simulated"
+    state = "completed" if operation.completed else "abandoned" if operation.abandoned else "open"
+    lines = [
+        f"# {'SIMULATED ' if simulated else ''}{operation.kind.value} {operation.name}",
+        "",
+        f"- target: `{operation.target}`"
+        + (" (a DR region simulated in memory: nothing real was touched)" if simulated else ""),
+        f"- started: {started.at.isoformat()} by {started.actor}",
+        f"- state: {state}",
+        f"- environments: {', '.join(started.environments) or 'none'}",
+        "",
+        "## Steps",
+        "",
+        "| step | what | seconds | |",
+        "|---|---|---:|---|",
+    ]
+    for timing in operation.timings():
+        mark = "skipped" if timing.skipped else "done"
+        lines.append(f"| {timing.step.value} | {_STEP_SAYS[timing.step]} | {_seconds(timing.seconds)} | {mark} |")
+    rto = operation.rto_seconds
+    verdict = ""
+    if rto is not None and rto_target is not None:
+        verdict = "within the target" if rto <= rto_target else "**over the target**"
+    lines += [
+        f"| **RTO** | start to the last step, crashes included | **{_seconds(rto)}** | "
+        f"target {_seconds(rto_target)} s {verdict} |",
+        "",
+    ]
+    details = [(timing.step.value, line) for timing in operation.timings() for line in timing.detail]
+    if details:
+        lines += ["## What each step did", ""]
+        lines += [f"- {step}: {line}" for step, line in details]
+        lines.append("")
+    versions = operation.versions()
+    if any(versions.values()):
+        lines += ["## Versions deployed (the last good, from the event log)", "", "| environment | service | version |"]
+        lines.append("|---|---|---|")
+        for environment, services in versions.items():
+            lines += [f"| {environment} | {service} | {version} |" for service, version in sorted(services.items())]
+        lines.append("")
+    if started.skipped:
+        lines += [f"- not deployed (no good version in the log): {', '.join(started.skipped)}", ""]
+    lines += ["## RPO", ""]
+    if started.backup_age_seconds is None:
+        lines.append("No backup directory was given (`--backups DIR`): the RPO was not measured.")
+    else:
+        within = ""
+        if rpo_target is not None:
+            within = " — within the target" if started.backup_age_seconds <= rpo_target else " — **over the target**"
+        lines.append(
+            f"The newest state backup (`{started.backup}`) was {started.backup_age_seconds:.0f} s old at the start "
+            f"(target {_seconds(rpo_target)} s){within}; {started.events_after_backup} events recorded after it "
+            "would have been lost with the state."
+        )
+    if operation.failing is not None:
+        lines += ["", f"Stopped at **{operation.failing.step.value}**: {operation.failing.message}"]
+    if operation.abandoned is not None:
+        lines += ["", f"Abandoned by {operation.abandoned.actor}: {operation.abandoned.reason}"]
+    return "\n".join(lines) + "\n"
+
+
+def _owners(platform: Platform, environments: Iterable[str]) -> list[str]:
+    lines = []
+    groups = {group.name: group for group in platform.approver_groups or ()}
+    for environment in environments:
+        env = platform.environment(environment)
+        for name in env.approvers:
+            group = groups.get(name)
+            members = ", ".join(group.members) if group is not None else "members not listed in approver_groups"
+            lines.append(f"- {environment} approvers — {name}: {members}")
+    paging = [receiver.name for receiver in platform.notifications.receivers if receiver.pages]
+    others = [receiver.name for receiver in platform.notifications.receivers if not receiver.pages]
+    if paging:
+        lines.append(f"- paged (notifications receivers that page): {', '.join(paging)}")
+    if others:
+        lines.append(f"- told (notifications receivers): {', '.join(others)}")
+    return lines or ["- the platform file names no approvers nor receivers: name who decides a failover here"]
+
+
+def runbook_markdown(platform: Platform, last_drill: RecoveryOperation | None) -> str:
+    """The runbook: the steps in order with the exact commands, the owners, the DNS records, the targets, the drill
+    frequency, and the last drill's measured figures — generated from *platform*."""
+    failover = platform.failover
+    recovery = platform.disaster_recovery
+    rto_target, rpo_target = _target(platform)
+    environments = failover_environments(
+        failover, platform.promotion_order, [binding.environment for binding in platform.kubernetes.clusters]
+    )
+    regions = recovery.multi_region if recovery is not None else None
+    lines = ["# Disaster recovery runbook", "", "Generated by `findly-infra dr runbook` from the platform file.", ""]
+    lines += ["## Targets", ""]
+    lines.append(f"- RTO (recovery time objective): {_seconds(rto_target)} s")
+    lines.append(f"- RPO (recovery point objective): {_seconds(rpo_target)} s")
+    if regions is not None:
+        lines.append(f"- primary region {regions.primary_region}, DR region {regions.dr_region}")
+    testing = recovery.testing if recovery is not None else None
+    lines.append(f"- drills: {testing.frequency if testing is not None and testing.frequency else 'not scheduled'}")
+    lines += ["", "## Who decides and who is told", ""]
+    lines += _owners(platform, environments)
+    lines += ["", "## Steps", ""]
+    cluster = platform.gke_cluster
+    dr_name = (failover.cluster.name if failover is not None else None) or (f"{cluster.name}-dr" if cluster else "")
+    context = failover.context if failover is not None else "CONTEXT"
+    steps = [
+        "Declare the disaster: the approvers above decide; page the receivers above.",
+        "Restore the state in the DR region if the primary's is lost: "
+        "`findly-infra state restore BACKUP --state postgresql://…` (the newest backup: `--backups DIR`).",
+        (
+            f"Bring the DR cluster {dr_name} to the file: `findly-infra cluster plan --dr`, then "
+            "`findly-infra cluster apply --dr` (`dr failover` does it as its first step)."
+            if cluster is not None
+            else "The file has no gke_cluster: the DR cluster is provisioned outside findly-infra."
+        ),
+        f"Fail over: `findly-infra dr failover --confirm` — deploys {', '.join(environments)} to context "
+        f"`{context}` at each service's last good version, waits until Ready, checks health, then switches DNS.",
+        "If it stops, read the step and the reason (`findly-infra dr status`), fix it, and run the same command "
+        "again: it resumes from the step it had not finished. `findly-infra dr abandon --reason TEXT` ends it.",
+        "Record what happened: `findly-infra dr history`; write the report with `--report DIR`.",
+    ]
+    lines += [f"{index}. {text}" for index, text in enumerate(steps, 1)]
+    lines += ["", "## DNS records", ""]
+    if failover is None or failover.dns is None:
+        lines.append("The failover section names no DNS records: traffic is switched outside findly-infra.")
+    else:
+        lines += [f"Managed zone `{failover.dns.zone}`:", "", "| record | type | primary | DR |", "|---|---|---|---|"]
+        lines += [f"| {r.name} | {r.type} | {', '.join(r.primary)} | {', '.join(r.dr)} |" for r in failover.dns.records]
+    lines += ["", "## The last drill", ""]
+    if last_drill is None:
+        lines.append("No drill recorded yet: `findly-infra dr drill` (or `dr drill --simulate`).")
+    else:
+        simulated = " (SIMULATED)" if last_drill.target == "simulated" else ""
+        lines.append(
+            f"{last_drill.name} on `{last_drill.target}`{simulated}, started {last_drill.started.at.isoformat()}:"
+        )
+        lines += ["", "| step | seconds | |", "|---|---:|---|"]
+        for timing in last_drill.timings():
+            lines.append(
+                f"| {timing.step.value} | {_seconds(timing.seconds)} | {'skipped' if timing.skipped else 'done'} |"
+            )
+        lines.append(f"| **RTO** | **{_seconds(last_drill.rto_seconds)}** | target {_seconds(rto_target)} s |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,180 @@
+"""``findly-infra dr …`` and ``history --recovery``: one JSON document with the promised keys, the documented exit
+codes, SIMULATED said out loud, and the report and runbook written whole."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from findly_infra.cli import main
+from tests.conftest import EXAMPLE
+
+KEYS = {
+    "ok",
+    "operation",
+    "kind",
+    "target",
+    "state",
+    "started",
+    "actor",
+    "environments",
+    "versions",
+    "skipped_services",
+    "steps",
+    "next_step",
+    "failure",
+    "rto",
+    "rpo",
+    "abandoned",
+    "simulated",
+    "report",
+}
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> dict[str, str]:
+    """A durable state in real time, the example platform file, someone acting."""
+    return {
+        "FINDLY_CONFIG": str(EXAMPLE),
+        "FINDLY_ACTOR": "alice",
+        "FINDLY_STATE": str(tmp_path / "state.sqlite3"),
+        "GITHUB_ACTIONS": "",
+    }
+
+
+def cli(env: dict[str, str], *args: str) -> tuple[int, Any]:
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, env):
+        code = main(list(args), out=out)
+    text = out.getvalue()
+    return code, json.loads(text) if "--json" in args else text
+
+
+def test_a_simulated_drill_is_one_json_document_that_says_simulated(
+    state: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 0, shown
+    assert set(shown) == KEYS
+    assert shown["ok"] is True
+    assert shown["simulated"] is True
+    assert shown["target"] == "simulated"
+    assert (shown["kind"], shown["state"]) == ("drill", "completed")
+    assert [step["step"] for step in shown["steps"]] == ["cluster", "deploy", "ready", "health", "dns"]
+    assert set(shown["steps"][0]) == {"step", "seconds", "skipped", "detail"}
+    assert shown["rto"]["target_seconds"] == 900.0
+    assert shown["rto"]["within"] is True
+    assert shown["rpo"] is None
+    assert "SIMULATED" in capsys.readouterr().err
+
+
+def test_the_drill_is_kept_in_the_state_and_shown_by_history_and_status(state: dict[str, str]) -> None:
+    cli(state, "dr", "drill", "--simulate")
+    code, history = cli(state, "--json", "history", "--recovery")
+    assert code == 0
+    (operation,) = history["operations"]
+    assert operation["kind"] == "drill"
+    code, text = cli(state, "history", "--recovery")
+    assert code == 0
+    assert "SIMULATED drill" in text
+    assert "RTO measured" in text
+    code, status = cli(state, "--json", "dr", "status")
+    assert code == 0
+    assert status["open"] is None
+    assert status["latest"]["operation"] == operation["operation"]
+    code, listed = cli(state, "--json", "dr", "history")
+    assert listed["operations"] == history["operations"]
+
+
+def test_text_output_names_each_step_and_the_rto_beside_its_target(state: dict[str, str]) -> None:
+    code, text = cli(state, "dr", "drill", "--simulate")
+    assert code == 0
+    assert text.startswith("SIMULATED drill drill-")
+    assert "would switch api.findly.now. A from 203.0.113.10 to 198.51.100.10" in text
+    assert "health not checked: no Prometheus bound" in text
+    assert "(target 900 s: within)" in text
+
+
+def test_a_failover_needs_confirm(state: dict[str, str]) -> None:
+    code, shown = cli(state, "--json", "dr", "failover")
+    assert code == 2
+    assert "--confirm" in shown["error"]["message"]
+
+
+def test_context_with_simulate_is_bad_input(state: dict[str, str]) -> None:
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate", "--context", "prod")
+    assert code == 2
+    assert "--context" in shown["error"]["message"]
+
+
+def test_abandon_with_nothing_open_is_refused_naming_the_rule(state: dict[str, str]) -> None:
+    code, shown = cli(state, "--json", "dr", "abandon", "--reason", "nothing to end")
+    assert code == 3
+    assert shown["error"]["rule"] == "no-open-recovery"
+
+
+def test_history_needs_a_service_or_recovery(state: dict[str, str]) -> None:
+    code, shown = cli(state, "--json", "history")
+    assert code == 2
+    assert "--recovery" in shown["error"]["message"]
+
+
+def test_a_drill_over_its_rto_target_exits_3_naming_the_rule(state: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "findly.yaml"
+    config.write_text(EXAMPLE.read_text().replace('rto_target: "15 minutes"', 'rto_target: "1ms"'))
+    code, shown = cli({**state, "FINDLY_CONFIG": str(config)}, "--json", "dr", "drill", "--simulate")
+    assert code == 3
+    assert shown["state"] == "completed"  # recorded all the same
+    assert shown["rto"]["within"] is False
+
+
+def test_without_a_failover_section_only_a_simulated_drill_runs(state: dict[str, str], tmp_path: Path) -> None:
+    text = EXAMPLE.read_text()
+    config = tmp_path / "findly.yaml"
+    config.write_text(text[: text.index("\n# How the platform is brought back in the DR region")] + "\n")
+    env = {**state, "FINDLY_CONFIG": str(config)}
+    code, shown = cli(env, "--json", "dr", "drill")
+    assert code == 2
+    assert "failover:" in shown["error"]["message"]
+    code, shown = cli(env, "--json", "dr", "drill", "--simulate")
+    assert code == 0, shown
+    assert shown["steps"][-1]["detail"] == [
+        "traffic not switched: the failover section names no DNS records (failover.dns)"
+    ]
+
+
+def test_the_report_and_the_runbook_are_written_and_the_runbook_is_the_same_each_time(
+    state: dict[str, str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "report"
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate", "--report", str(folder))
+    assert code == 0
+    name = shown["operation"]
+    assert sorted(path.name for path in folder.iterdir()) == sorted([f"dr-{name}.json", f"dr-{name}.md", "runbook.md"])
+    written = json.loads((folder / f"dr-{name}.json").read_text())
+    assert written["rto"] == shown["rto"]
+    report = (folder / f"dr-{name}.md").read_text()
+    assert "| **RTO** |" in report
+    runbook = (folder / "runbook.md").read_text()
+    for said in (
+        "findly-infra dr failover --confirm",
+        "findly-infra cluster apply --dr",
+        "findly-infra state restore",
+        "api.findly.now.",
+        "203.0.113.10",
+        "198.51.100.10",
+        "security-team: carol, dave",
+        "Monthly DR drills",
+        name,
+    ):
+        assert said in runbook, said
+    again = tmp_path / "again"
+    code, _ = cli(state, "--json", "dr", "runbook", "--report", str(again))
+    assert code == 0
+    assert (again / "runbook.md").read_text() == runbook  # nothing of the wall clock in it

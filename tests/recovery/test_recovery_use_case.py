@@ -1,0 +1,314 @@
+"""``dr failover`` and ``dr drill`` as use cases, on fakes that hold state: every step taken once and recorded, a
+run killed anywhere resumed to the end without repeating a done step's effect, and every refusal named."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import attrs
+import pytest
+
+from findly_infra.application.ports import RecordSet
+from findly_infra.application.recovery import RecoveryRefusedError, RecoveryStepError
+from findly_infra.domain import Event
+from findly_infra.domain.lease import Lease
+from findly_infra.domain.recovery import (
+    DR_STREAM,
+    STEPS,
+    RecoveryKind,
+    RecoveryStarted,
+    RecoveryStep,
+    RecoveryStepDone,
+    RecoveryStepFailed,
+)
+
+from .fakes import DR, PRIMARY, RECORD, ZONE, Crash, Prometheus, Region, region, released
+
+Streams = dict[str, list[Event]]
+FAILOVER, DRILL = RecoveryKind.FAILOVER, RecoveryKind.DRILL
+CONTEXT = "gke_findly-now_us-east1_findly-production-dr"
+NAMESPACE = "findly-now-production"
+
+
+def _released() -> Streams:
+    return {
+        "fn-posts": released("fn-posts", "1.4.0"),
+        "fn-notifications": released("fn-notifications", "2.0.1"),
+    }
+
+
+@pytest.fixture(scope="module")
+def streams() -> Streams:
+    return _released()
+
+
+def _dr_events(dr: Region) -> list[object]:
+    return list(dr.store.streams.get(DR_STREAM, []))
+
+
+def test_a_failover_brings_every_service_up_in_the_dr_cluster_then_switches_dns(streams: Streams) -> None:
+    dr = region(streams)
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+
+    assert operation.completed is not None
+    assert [timing.step for timing in operation.timings()] == list(STEPS)
+    (cluster,) = dr.clusters.clusters.values()  # created in the DR region, zones mapped by the file
+    assert (cluster.name, cluster.location) == ("findly-production-dr", "us-east1")
+    assert {zone for pool in cluster.pools for zone in pool.zones} <= {"us-east1-b", "us-east1-c", "us-east1-d"}
+    images = dr.images()  # each service at the version that serves in production, nothing invented
+    assert images[f"{NAMESPACE}/fn-posts"].endswith(":1.4.0")
+    assert images[f"{NAMESPACE}/fn-notifications"].endswith(":2.0.1")
+    assert not any("fn-matcher" in name for name in images)
+    assert operation.started.skipped == ("production/fn-matcher",)
+    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == DR
+    assert dr.dns.changes == 1
+    assert operation.rto_seconds == pytest.approx(sum(timing.seconds for timing in operation.timings()))
+    assert operation.completed.rto_target_seconds == 900.0
+
+
+def test_dns_is_switched_only_after_health_passed(streams: Streams) -> None:
+    dr = region(streams, prometheus=Prometheus(healthy=False))
+    with pytest.raises(RecoveryStepError, match="no sample is not healthy"):
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == PRIMARY  # never fail open: no sample, no switch
+    (failed,) = [event for event in _dr_events(dr) if isinstance(event, RecoveryStepFailed)]
+    assert failed.step is RecoveryStep.HEALTH
+    assert dr.recovery().open() is not None  # open: a rerun resumes
+
+    dr.prometheus = Prometheus(healthy=True)
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert operation.completed is not None
+    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == DR
+
+
+def test_a_sample_below_one_is_not_healthy(streams: Streams) -> None:
+    dr = region(streams)
+    assert dr.prometheus is not None
+    query = 'min(up{namespace="findly-now-production", service="fn-posts"})'
+    dr.prometheus.samples[query] = [1.0, 0.0]
+    with pytest.raises(RecoveryStepError, match="fn-posts"):
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+
+
+def test_with_no_prometheus_health_is_skipped_and_says_so(streams: Streams) -> None:
+    dr = region(streams, prometheus=None)
+    operation = dr.recovery().run(DRILL, CONTEXT, actor="alice")
+    health = next(timing for timing in operation.timings() if timing.step is RecoveryStep.HEALTH)
+    assert health.skipped
+    assert health.detail == ("health not checked: no Prometheus bound",)
+
+
+def test_a_drill_switches_no_dns_and_says_what_it_would_switch(streams: Streams) -> None:
+    dr = region(streams)
+    operation = dr.recovery().run(DRILL, CONTEXT, actor="alice")
+    assert operation.completed is not None
+    dns = operation.timings()[-1]
+    assert dns.step is RecoveryStep.DNS
+    assert dns.skipped
+    assert "would switch api.findly.now. A from 203.0.113.10 to 198.51.100.10" in dns.detail[0]
+    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == PRIMARY
+    assert dr.dns.changes == 0
+
+
+def test_each_step_is_measured_from_the_end_of_the_one_before(streams: Streams) -> None:
+    dr = region(streams)
+    operation = dr.recovery().run(DRILL, CONTEXT, actor="alice")
+    started = operation.started.at
+    ends = [done.at for done in operation.steps_done()]
+    assert [timing.seconds for timing in operation.timings()] == [
+        (end - before).total_seconds() for before, end in zip([started, *ends], ends, strict=False)
+    ]
+    assert operation.rto_seconds == (ends[-1] - started).total_seconds()
+
+
+def test_the_last_good_version_is_the_one_serving_while_a_rollout_holds_production() -> None:
+    # 1.4.0 serves production; 1.5.0 reached it but was rolled back: 1.4.0 is deployed, not 1.5.0
+    from findly_infra.domain import DeploymentPipeline
+
+    from .fakes import PLATFORM, T0
+
+    events = released("fn-posts", "1.4.0")
+    pipeline = DeploymentPipeline.start(PLATFORM, "fn-posts").apply_all(events)
+    decision = pipeline.rollback("production", actor="erin", reason="bad", at=T0 + timedelta(days=1))
+    events += list(decision.events)
+    dr = region({"fn-posts": events})
+    view = dr.recovery().views("fn-posts", "production")
+    operation = dr.recovery().run(DRILL, CONTEXT, actor="alice")
+    assert operation.versions()["production"].get("fn-posts") == (
+        view.serving.version if view.serving is not None else None
+    )
+
+
+def test_refused_while_a_rollout_is_under_way_in_an_environment_that_fails_over() -> None:
+    dr = region({"fn-posts": released("fn-posts", "1.4.0", finish=False)})
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "rollout-in-progress"
+    assert "fn-posts" in str(refused.value)
+    assert _dr_events(dr) == []  # nothing recorded, nothing touched
+    assert dr.clusters.clusters == {}
+
+
+def test_refused_while_a_rollouts_lease_is_live(streams: Streams) -> None:
+    dr = region(streams)
+    dr.store.leases[("fn-posts", "production")] = Lease("watcher", dr.clock.current + timedelta(minutes=5), 1)
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery().run(DRILL, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "rollout-in-progress"
+    assert "watcher" in str(refused.value)
+
+
+def test_refused_while_another_runner_holds_the_dr_lease(streams: Streams) -> None:
+    dr = region(streams)
+    dr.store.leases[(DR_STREAM, "failover")] = Lease("runner-0", dr.clock.current + timedelta(minutes=30), 1)
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "recovery-in-progress"
+    assert "runner-0" in str(refused.value)
+    assert _dr_events(dr) == []
+
+
+def test_one_operation_open_at_a_time_unless_abandoned(streams: Streams) -> None:
+    dr = region(streams, prometheus=Prometheus(healthy=False))
+    with pytest.raises(RecoveryStepError):
+        dr.recovery().run(DRILL, CONTEXT, actor="alice")
+    with pytest.raises(RecoveryRefusedError) as refused:  # a failover while the drill is open
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "recovery-in-progress"
+    assert "dr abandon" in str(refused.value)
+    with pytest.raises(RecoveryRefusedError):  # a drill on another target too
+        dr.recovery().run(DRILL, "elsewhere", actor="alice")
+
+    abandoned = dr.recovery().abandon(actor="alice", reason="the drill's Prometheus is down")
+    assert abandoned.abandoned is not None
+    dr.prometheus = Prometheus(healthy=True)
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert operation.completed is not None
+    assert [op.kind for op in dr.recovery().operations()] == [DRILL, FAILOVER]
+
+
+def test_abandon_with_nothing_open_is_refused(streams: Streams) -> None:
+    with pytest.raises(RecoveryRefusedError) as refused:
+        region(streams).recovery().abandon(actor="alice", reason="nothing")
+    assert refused.value.refusal.rule == "no-open-recovery"
+
+
+def test_a_dns_record_someone_else_changed_is_refused_unless_forced(streams: Streams) -> None:
+    dr = region(streams)
+    dr.dns.records[(ZONE, RECORD, "A")] = RecordSet(RECORD, "A", 60, ("192.0.2.99",))
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "dns-record-changed"
+    assert "api.findly.now." in str(refused.value)
+    assert "192.0.2.99" in str(refused.value)
+    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == ("192.0.2.99",)  # nothing switched
+    assert dr.recovery().open() is not None
+
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice", force=True)
+    assert operation.completed is not None
+    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == DR
+
+
+def test_a_record_already_at_its_dr_addresses_is_not_sent_again(streams: Streams) -> None:
+    dr = region(streams)
+    dr.dns.records[(ZONE, RECORD, "A")] = RecordSet(RECORD, "A", 60, DR)
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert dr.dns.changes == 0
+    assert "nothing sent" in operation.timings()[-1].detail[0]
+
+
+def test_a_deployment_not_ready_fails_the_ready_step_and_leaves_the_operation_open(streams: Streams) -> None:
+    dr = region(streams)
+    dr.objects.never_ready.add("fn-posts")
+    with pytest.raises(RecoveryStepError, match="run the same command again") as failed:
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert failed.value.step is RecoveryStep.READY
+    assert dr.recovery().open().next_step is RecoveryStep.READY  # type: ignore[union-attr]
+    dr.objects.never_ready.clear()
+    assert dr.recovery().run(FAILOVER, CONTEXT, actor="alice").completed is not None
+
+
+def _appends_to_kill() -> list[int]:
+    # the recovery stream's appends of a whole failover: started, one per step, completed
+    return list(range(1, len(STEPS) + 3))
+
+
+@pytest.mark.parametrize("kill_at", _appends_to_kill())
+def test_a_failover_killed_at_any_write_resumes_and_finishes_without_repeating_a_step(
+    streams: Streams, kill_at: int
+) -> None:
+    dr = region(streams)
+    dr.store.kill_at = kill_at
+    with pytest.raises(Crash):
+        dr.recovery(holder="runner-1").run(FAILOVER, CONTEXT, actor="alice")
+    dr.store.kill_at = None
+    dr.store.killed = False
+    # another process, which knows the first is dead (its lease is taken over at once)
+    operation = dr.recovery(holder="runner-2", dead=lambda lease: lease.holder == "runner-1").run(  # type: ignore[attr-defined]
+        FAILOVER, CONTEXT, actor="alice"
+    )
+    assert operation.completed is not None
+    done = [event.step for event in _dr_events(dr) if isinstance(event, RecoveryStepDone)]
+    assert done == list(STEPS)  # each step recorded once, in order
+    assert len([e for e in _dr_events(dr) if isinstance(e, RecoveryStarted)]) == 1  # one operation, resumed
+    assert dr.clusters.applied == 1  # the cluster created once: a rerun finds it as the file says
+    assert dr.dns.changes == 1  # DNS switched once: a rerun finds it at the DR addresses
+    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == DR
+    assert len(dr.images()) == 4  # two services, two tracks each (blue-green): nothing doubled
+
+
+def test_a_killed_runners_lease_that_is_not_known_dead_holds_until_it_runs_out(streams: Streams) -> None:
+    dr = region(streams)
+    dr.store.kill_at = 3
+    with pytest.raises(Crash):
+        dr.recovery(holder="runner-1").run(FAILOVER, CONTEXT, actor="alice")
+    dr.store.kill_at = None
+    dr.store.killed = False
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery(holder="runner-2").run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "recovery-in-progress"
+    dr.clock.sleep(timedelta(hours=1).total_seconds())  # the lease ran out
+    assert dr.recovery(holder="runner-2").run(FAILOVER, CONTEXT, actor="alice").completed is not None
+
+
+def test_a_resumed_operation_deploys_the_versions_it_started_with(streams: Streams) -> None:
+    dr = region(streams, prometheus=Prometheus(healthy=False))
+    with pytest.raises(RecoveryStepError):
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    # meanwhile a newer fn-posts reached production: the open operation keeps what it started with
+    dr.store.streams["fn-posts"] = released("fn-posts", "1.9.0")
+    dr.prometheus = Prometheus(healthy=True)
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert operation.versions()["production"]["fn-posts"] == "1.4.0"
+    assert dr.images()[f"{NAMESPACE}/fn-posts"].endswith(":1.4.0")
+
+
+def test_without_gke_cluster_the_cluster_step_is_skipped_saying_why(streams: Streams) -> None:
+    from .fakes import PLATFORM
+
+    dr = region(streams, platform=attrs.evolve(PLATFORM, gke_cluster=None))
+    operation = dr.recovery().run(DRILL, CONTEXT, actor="alice")
+    cluster = operation.timings()[0]
+    assert cluster.skipped
+    assert "no gke_cluster" in cluster.detail[0]
+
+
+@attrs.frozen
+class _Backup:
+    path: str
+    taken_at: datetime
+    newest_event_at: datetime | None
+
+
+def test_the_rpo_is_the_newest_backups_age_and_the_events_recorded_after_it(streams: Streams) -> None:
+    dr = region(streams)
+    newest = max(event.at for event in streams["fn-posts"])  # type: ignore[attr-defined]
+    backup = _Backup("backups/state-1.json", dr.clock.current - timedelta(minutes=3), newest - timedelta(minutes=5))
+    operation = dr.recovery().run(DRILL, CONTEXT, actor="alice", backup=backup)
+    started = operation.started
+    assert started.backup == "backups/state-1.json"
+    assert started.backup_age_seconds == (started.at - backup.taken_at).total_seconds()
+    assert started.backup_age_seconds >= 180.0
+    later = [e for stream in streams.values() for e in stream if e.at > backup.newest_event_at]  # type: ignore[attr-defined]
+    assert started.events_after_backup == len(later)
+    assert started.events_after_backup > 0

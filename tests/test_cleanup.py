@@ -205,3 +205,24 @@ def test_the_state_export_carries_it_and_the_import_checks_what_it_names() -> No
     hostile = [line.replace('"fn-posts-canary"', '"fn-posts-canary\\u001b[2J"') for line in lines]
     with pytest.raises(BadInputError, match="removed"):
         read_export(hostile, now=clock.now())
+
+
+def test_the_state_files_simulated_cluster_cleans_up_too_and_history_shows_it(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from findly_infra.bootstrap import Settings, open_runtime
+
+    state = str(Path(str(tmp_path)) / "state.sqlite3")
+    settings = Settings(state=state, now=datetime(2026, 1, 5, 9))
+    with open_runtime(settings, load_platform(EXAMPLE), service=SERVICE) as runtime:
+        assert runtime.virtual is not None
+        _two_canaries(runtime.service, runtime.virtual)
+        assert [e.removed for e in _cleaned(runtime.service)] == [("fn-posts-canary",)]
+        assert runtime.service.reconcile(SERVICE, ENV).events == ()
+    with open_runtime(Settings(state=state), load_platform(EXAMPLE), service=SERVICE) as runtime:  # kept in the file
+        assert [e.removed for e in _cleaned(runtime.service)] == [("fn-posts-canary",)]
+        assert runtime.service.reconcile(SERVICE, ENV).events == ()
+
+
+def _cleaned(release: PipelineService) -> list[TracksCleanedUp]:
+    return [e for e in release.history(SERVICE) if isinstance(e, TracksCleanedUp)]

@@ -30,6 +30,8 @@ from findly_infra.application.ports import (
 from findly_infra.application.scenarios import HEALTHY, Scenario
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.analysis import Observation
+from findly_infra.domain.cleanup import Leftover, cleanup_due, leftovers
+from findly_infra.domain.cluster import ENVIRONMENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from findly_infra.domain.events import Event
 from findly_infra.domain.gke import ClusterPlan, ClusterSpec
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
@@ -254,6 +256,9 @@ class SimulatedCluster:
 
     holdings: dict[tuple[str, str], Holding] = attrs.field(factory=dict)
     history: list[tuple[datetime, str, str, dict[str, int]]] = attrs.field(factory=list)
+    parked: dict[tuple[str, str], dict[str, str]] = attrs.field(factory=dict)
+    """Per service and environment, the Deployments scaled to zero — name -> the version their template still holds —
+    as a cluster keeps them until ``auto_cleanup`` deletes them (:meth:`clean_up`)."""
     _wanted: dict[tuple[str, str], tuple[EnvironmentView, tuple[object, ...], Holding]] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )
@@ -281,8 +286,31 @@ class SimulatedCluster:
             return False  # applying the same step twice changes nothing
         if held.weights != wanted.weights:
             self.history.append((at, view.service, view.environment, dict(wanted.weights)))
+        if held.running.keys() != wanted.running.keys():  # scaled to zero: kept, with its template's version
+            parked = self.parked.setdefault(key, {})
+            parked.update({name: v for name, v in held.running.items() if name not in wanted.running})
+            for name in wanted.running:
+                parked.pop(name, None)
         self.holdings[key] = wanted
         return True
+
+    def leftovers(self, view: EnvironmentView, auto_cleanup: bool) -> tuple[str, ...]:
+        """``TrackCleaner``: the Deployments it keeps scaled to zero that ``domain.cleanup`` removes (every one is
+        ours and the environment's)."""
+        if not cleanup_due(view, auto_cleanup):
+            return ()
+        labels = {MANAGED_BY_LABEL: MANAGED_BY, ENVIRONMENT_LABEL: view.environment}
+        held = self.parked.get((view.service, view.environment), {})
+        return leftovers(view, auto_cleanup, (Leftover(name, 0, labels) for name in held))
+
+    def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
+        """``TrackCleaner``: each of *names* still a leftover, no longer kept."""
+        still = set(self.leftovers(view, auto_cleanup))
+        removed = tuple(name for name in names if name in still)
+        parked = self.parked.get((view.service, view.environment), {})
+        for name in removed:
+            del parked[name]
+        return removed
 
     def holding(self, service: str, environment: str) -> Holding:
         return self.holdings.get((service, environment), Holding())

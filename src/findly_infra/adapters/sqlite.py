@@ -38,6 +38,8 @@ from findly_infra.application.ports import (
     StateError,
 )
 from findly_infra.application.snapshots import sealed
+from findly_infra.domain.cleanup import Leftover, cleanup_due, leftovers
+from findly_infra.domain.cluster import ENVIRONMENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
 from findly_infra.domain.tracks import Holding, expected_holding
@@ -1033,7 +1035,13 @@ class SqliteSimulatedCluster:
                 held = self.holding(service, environment)
                 if held != wanted:  # the same step is never applied twice
                     connection.execute(_HOLDINGS)
+                    parked = {  # scaled to zero, kept with their version until auto_cleanup deletes them
+                        **{k: v for k, v in self._parked(service, environment).items() if k not in wanted.running},
+                        **{k: v for k, v in held.running.items() if k not in wanted.running},
+                    }
                     body = {"running": wanted.running, "weights": wanted.weights, "preview": wanted.preview}
+                    if parked:
+                        body["parked"] = parked
                     connection.execute(
                         "INSERT INTO holdings VALUES (?, ?, ?) "
                         "ON CONFLICT (service, environment) DO UPDATE SET holding = excluded.holding",
@@ -1055,6 +1063,52 @@ class SqliteSimulatedCluster:
                 self._store._rollback()
                 raise
         return held != wanted
+
+    def _parked(self, service: str, environment: str) -> dict[str, str]:
+        """The Deployments it keeps scaled to zero (``SimulatedCluster.parked``): name -> version."""
+        try:
+            row = self._connection.execute(
+                "SELECT holding FROM holdings WHERE service = ? AND environment = ?", (service, environment)
+            ).fetchone()
+        except sqlite3.OperationalError:  # no holdings kept yet
+            return {}
+        return dict(json.loads(row[0]).get("parked") or {}) if row else {}
+
+    def leftovers(self, view: EnvironmentView, auto_cleanup: bool) -> tuple[str, ...]:
+        """``TrackCleaner``, as the simulated cluster in memory: its Deployments scaled to zero that
+        ``domain.cleanup`` removes (every one ours and the environment's)."""
+        if not cleanup_due(view, auto_cleanup):
+            return ()
+        labels = {MANAGED_BY_LABEL: MANAGED_BY, ENVIRONMENT_LABEL: view.environment}
+        with self._store._errors():
+            held = self._parked(view.service, view.environment)
+        return leftovers(view, auto_cleanup, (Leftover(name, 0, labels) for name in held))
+
+    def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
+        """``TrackCleaner``: each of *names* still a leftover, no longer kept (one transaction)."""
+        service, environment = view.service, view.environment
+        self._store._check_writable()
+        connection = self._connection
+        with self._store._errors():
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                still = set(self.leftovers(view, auto_cleanup))
+                removed = tuple(name for name in names if name in still)
+                if removed:
+                    row = connection.execute(
+                        "SELECT holding FROM holdings WHERE service = ? AND environment = ?", (service, environment)
+                    ).fetchone()
+                    body = json.loads(row[0])
+                    body["parked"] = {k: v for k, v in (body.get("parked") or {}).items() if k not in removed}
+                    connection.execute(
+                        "UPDATE holdings SET holding = ? WHERE service = ? AND environment = ?",
+                        (json.dumps(body, sort_keys=True), service, environment),
+                    )
+                connection.execute("COMMIT")
+            except BaseException:
+                self._store._rollback()
+                raise
+        return removed
 
     def history(self, service: str, environment: str) -> list[tuple[str, dict[str, int]]]:
         """When each split of *service*'s traffic in *environment* began, oldest first."""

@@ -29,7 +29,14 @@ from findly_infra.application.codec import event_of_stream, event_to_dict
 from findly_infra.application.ports import BadInputError, EventStore, PagedStore, TimeKeepingStore
 from findly_infra.application.timekeeping import SKEW, era_problem, future_problem
 from findly_infra.domain.environment import dns_label_problem
-from findly_infra.domain.events import ApprovalGranted, ApprovalsSuperseded, Event, RolledBack, RolloutStarted
+from findly_infra.domain.events import (
+    ApprovalGranted,
+    ApprovalsSuperseded,
+    Event,
+    RolledBack,
+    RolloutStarted,
+    TracksCleanedUp,
+)
 from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
 from findly_infra.domain.policy import POLICY_STREAM, PolicyAdopted
 from findly_infra.domain.recovery import DR_STREAM
@@ -204,6 +211,9 @@ def _texts(event: Event) -> Iterator[tuple[str, str | None]]:
         yield "suite", name_problem(event.suite, "suite")
     if isinstance(event, ApprovalGranted):
         yield "group", name_problem(event.group, "group")
+    if isinstance(event, TracksCleanedUp):  # the Deployments it names are a service's tracks' (DNS labels)
+        for name in event.removed:
+            yield "removed", dns_label_problem(name, "a Deployment's name")
 
 
 def event_problem(service: str, event: Event, record: dict[str, Any]) -> tuple[str, str] | None:

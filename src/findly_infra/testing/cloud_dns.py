@@ -515,7 +515,8 @@ class CloudDnsStandIn:
         project: str | None = None,
     ) -> None:
         """Someone else's change of *zone*, made just before the next ``changes.create`` of *zone* is handled — after
-        whatever the client read before it: the race a failover must lose safely (412, 409)."""
+        whatever the client read before it: the race a failover must lose safely (412, 409). Made by the API's rules:
+        one they refuse is not made (as theirs would not be), silently."""
         with self._lock:
             self._zone(zone, project)
             self._interposed.setdefault((project or self.project, zone), []).append(
@@ -768,8 +769,9 @@ class CloudDnsStandIn:
     ) -> DnsChange:
         """Check the change against the zone and make it, all or nothing."""
         if not additions and not deletions:
-            # an empty change: "The 'entity.change' parameter is required but was missing." (LocalDnsHelper
-            # checkChange; the python client refuses to send one: "No record sets added or deleted")
+            # an empty change: 400 required, "The 'entity.change' parameter is required but was missing." (a real
+            # answer, quoted whole in GoogleCloudPlatform/cloud-foundation-toolkit#466; LocalDnsHelper checkChange);
+            # the python client refuses to send one ("No record sets added or deleted")
             raise _Refusal(400, "required", "The 'entity.change' parameter is required but was missing.")
         for field, records in (("additions", additions), ("deletions", deletions)):
             for index, record in enumerate(records):
@@ -779,8 +781,9 @@ class CloudDnsStandIn:
         for index, record in enumerate(deletions):
             current = held.get(record.key)
             if current is None:
-                # a record set that is not there: 404, "The 'entity.change.deletions[%s]' resource named '%s (%s)'
-                # does not exist." (LocalDnsHelper checkRrset; fog/fog-google's mock answers the same)
+                # a record set that is not there: 404 notFound, "The 'entity.change.deletions[0]' resource named
+                # 'aledbf-as.preview.gitpod-dev.com. (A)' does not exist." (real answers quoted in
+                # gitpod-io/gitpod#9784; LocalDnsHelper checkRrset answers the same)
                 raise _not_found(f"entity.change.deletions[{index}]", f"{record.name} ({record.type})")
             if current != record:
                 # "Precondition not met for 'entity.change.deletions[0]'", conditionNotMet, 412 (a real answer:

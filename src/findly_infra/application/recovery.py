@@ -433,8 +433,9 @@ class Recovery:
             shown = ", ".join(f"{service} {version}" for service, version in sorted(versions.items()))
             detail.append(f"{report.summary()}")
             detail.append(
-                f"{environment}: {shown or 'no service'} — the last good versions, already proven there: "
-                "no rollout analysis"
+                f"{environment}: {shown} — the last good versions, already proven there: no rollout analysis"
+                if shown
+                else f"{environment}: no service has a good version in the log: none of them deployed"
             )
         detail += [f"{pair}: no good version anywhere in the log — not deployed" for pair in operation.started.skipped]
         return False, detail

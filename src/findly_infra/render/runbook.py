@@ -43,7 +43,7 @@ def operation_markdown(platform: Platform, operation: RecoveryOperation) -> str:
         "",
         f"- target: `{operation.target}`"
         + (" (a DR region simulated in memory: nothing real was touched)" if simulated else ""),
-        f"- started: {started.at.isoformat()} by {started.actor}",
+        f"- started: {started.at.isoformat(timespec='seconds')} by {started.actor}",
         f"- state: {state}",
         f"- environments: {', '.join(started.environments) or 'none'}",
         "",
@@ -167,9 +167,8 @@ def runbook_markdown(platform: Platform, last_drill: RecoveryOperation | None) -
         lines.append("No drill recorded yet: `findly-infra dr drill` (or `dr drill --simulate`).")
     else:
         simulated = " (SIMULATED)" if last_drill.target == "simulated" else ""
-        lines.append(
-            f"{last_drill.name} on `{last_drill.target}`{simulated}, started {last_drill.started.at.isoformat()}:"
-        )
+        began = last_drill.started.at.isoformat(timespec="seconds")
+        lines.append(f"{last_drill.name} on `{last_drill.target}`{simulated}, started {began}:")
         lines += ["", "| step | seconds | |", "|---|---:|---|"]
         for timing in last_drill.timings():
             lines.append(

@@ -312,3 +312,35 @@ def test_the_rpo_is_the_newest_backups_age_and_the_events_recorded_after_it(stre
     later = [e for stream in streams.values() for e in stream if e.at > backup.newest_event_at]  # type: ignore[attr-defined]
     assert started.events_after_backup == len(later)
     assert started.events_after_backup > 0
+
+
+@pytest.mark.parametrize("kill_at", [3, 4, 5])
+def test_a_simulated_drill_killed_after_deploying_resumes_on_the_simulation_rebuilt_from_its_record(
+    kill_at: int,
+) -> None:
+    import contextlib
+
+    from findly_infra.adapters.memory import SimulatedCluster
+    from findly_infra.bootstrap import Settings, open_runtime
+    from findly_infra.bootstrap.recovery import open_recovery
+
+    from .fakes import PLATFORM, KillableStore
+
+    store = KillableStore(streams=_released(), kill_at=kill_at)
+
+    def drill() -> object:
+        with contextlib.ExitStack() as stack:
+            runtime = stack.enter_context(
+                open_runtime(Settings(state="memory://"), PLATFORM, store=store, cluster=SimulatedCluster())
+            )
+            recovery, target = open_recovery(runtime_settings, PLATFORM, runtime, stack, kind=DRILL, simulate=True)
+            return recovery.run(DRILL, target, actor="alice")
+
+    runtime_settings = Settings(state="memory://")
+    with pytest.raises(Crash):
+        drill()
+    store.kill_at = None
+    operation = drill()
+    assert operation.completed is not None  # type: ignore[attr-defined]
+    ready = next(t for t in operation.timings() if t.step is RecoveryStep.READY)  # type: ignore[attr-defined]
+    assert ready.detail == ("4 Deployments Ready",)

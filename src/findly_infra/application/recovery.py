@@ -51,6 +51,7 @@ from findly_infra.application.ports import (
 from findly_infra.application.service import PolicyRefusedError
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event
+from findly_infra.domain.gke import ClusterSpec
 from findly_infra.domain.lease import Fence, Lease
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.recovery import (
@@ -381,20 +382,20 @@ class Recovery:
             )
         )
 
-    def _cluster(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:  # noqa: ARG002 - as every step
-        from findly_infra.domain.gke import dr_cluster_spec, plan_cluster
+    def dr_cluster(self) -> ClusterSpec:
+        """The DR cluster as the file describes it (``domain.gke.dr_cluster_spec``). Bad input when the file names no
+        DR region, or a zone its mapping leaves out."""
+        from findly_infra.domain.gke import dr_cluster_spec
 
-        if self.no_cluster:
-            return True, [f"cluster not brought to the file: {self.no_cluster}"]
-        if self.clusters is None or self.platform.gke_cluster is None:
-            return True, ["cluster not brought to the file: the platform file has no gke_cluster section"]
         recovery = self.platform.disaster_recovery
         if recovery is None or recovery.multi_region is None:
             raise BadInputError(
                 "disaster_recovery.multi_region.dr_region names no DR region: the DR cluster has nowhere to be"
             )
+        if self.platform.gke_cluster is None:
+            raise BadInputError("the platform file has no gke_cluster section: there is no DR cluster to describe")
         try:
-            desired = dr_cluster_spec(
+            return dr_cluster_spec(
                 self.platform.gke_cluster,
                 self.platform.cluster_autoscaler,
                 self.failover,
@@ -403,6 +404,15 @@ class Recovery:
             )
         except InvariantError as wrong:
             raise BadInputError(f"failover.cluster.{wrong.field or 'zones'}: {wrong}") from None
+
+    def _cluster(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:  # noqa: ARG002 - as every step
+        from findly_infra.domain.gke import plan_cluster
+
+        if self.no_cluster:
+            return True, [f"cluster not brought to the file: {self.no_cluster}"]
+        if self.clusters is None or self.platform.gke_cluster is None:
+            return True, ["cluster not brought to the file: the platform file has no gke_cluster section"]
+        desired = self.dr_cluster()
         plan = plan_cluster(desired, self.clusters.observe(desired.location, desired.name))
         where = f"cluster {desired.name} ({desired.location})"
         if plan.empty:
@@ -411,7 +421,7 @@ class Recovery:
         done = [str(line) for line in getattr(report, "done", ())]
         return False, [f"{where}: {'created' if plan.creates is not None else 'brought to the file'}", *done]
 
-    def _objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:
+    def objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:
         """*environment*'s objects as applied to the DR cluster: at the operation's versions, without the services
         it has none for."""
         versions = operation.versions().get(environment, {})
@@ -428,7 +438,7 @@ class Recovery:
         detail = []
         for environment in operation.started.environments:
             namespace = self.platform.kubernetes.namespace_for(environment)
-            report = apply_environment(cluster, self._objects_of(operation, environment), environment, namespace)
+            report = apply_environment(cluster, self.objects_of(operation, environment), environment, namespace)
             versions = operation.versions().get(environment, {})
             shown = ", ".join(f"{service} {version}" for service, version in sorted(versions.items()))
             detail.append(f"{report.summary()}")
@@ -445,7 +455,7 @@ class Recovery:
         deadline = self.clock.now() + timedelta(milliseconds=self.failover.ready_timeout.milliseconds)
         not_ready, count = [], 0
         for environment in operation.started.environments:
-            for item in self._objects_of(operation, environment):
+            for item in self.objects_of(operation, environment):
                 if item.get("kind") != "Deployment":
                     continue
                 count += 1

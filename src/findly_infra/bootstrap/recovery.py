@@ -128,7 +128,28 @@ def open_recovery(
         project=project,
         no_cluster=skip_cluster,
     )
+    if simulate:
+        _rebuild_simulation(recovery, objects, clusters)
     return recovery, target
+
+
+def _rebuild_simulation(recovery: Recovery, objects: Any, clusters: Any) -> None:
+    """A simulated DR region keeps nothing between runs: a simulated drill resumed after a crash finds it as the
+    steps its record says were done left it (the cluster created, the objects applied) — a simulation's own state,
+    rebuilt from the record, as the real region would still hold it."""
+    from findly_infra.domain.gke import plan_cluster
+    from findly_infra.domain.recovery import RecoveryStep
+
+    opened = recovery.open()
+    if opened is None or opened.target != SIMULATED:
+        return
+    done = {event.step for event in opened.done if not event.skipped}
+    if RecoveryStep.CLUSTER in done and clusters is not None:
+        clusters.apply(plan_cluster(recovery.dr_cluster(), None))
+    if RecoveryStep.DEPLOY in done:
+        for environment in opened.started.environments:
+            for manifest in recovery.objects_of(opened, environment):
+                objects.apply_object(manifest)
 
 
 def _cloud_dns(platform: Platform) -> DnsRecords:

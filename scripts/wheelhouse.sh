@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest="${1:-.wheelhouse}"
-python -m pip download --quiet --dest "$dest" '.[prometheus,kubernetes,postgresql,github,gke,secret-manager,testing]' \
+python -m pip download --quiet --dest "$dest" '.[prometheus,kubernetes,postgresql,github,gke,secret-manager,dns,testing]' \
   hatchling pip setuptools wheel 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 echo "$dest: $(ls "$dest" | wc -l) files"

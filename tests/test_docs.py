@@ -24,7 +24,7 @@ from tests.docs_examples import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = "http://127.0.0.1:9090"  # the address the pages show a Prometheus at (python blocks naming it: skipped)
-SHOWN_PORTS = (5432, 6443, 8443, 8444, 8445, 8446, 9090)
+SHOWN_PORTS = (5432, 6443, 8443, 8444, 8445, 8446, 8447, 9090)
 """The ports of 127.0.0.1 the pages start their servers on: each run takes free ones instead (``free_ports``), so
 that pages run side by side and beside a server the machine already runs on one of them."""
 LAUNCHERS = {  # what each launcher a page starts needs: (module to import, the extra) — else the page is skipped
@@ -35,6 +35,7 @@ LAUNCHERS = {  # what each launcher a page starts needs: (module to import, the 
     "postgresql": ("psycopg", "postgresql"),
     "prometheus": ("httpx", "prometheus"),
     "receivers": ("httpx", "prometheus"),  # the stand-ins need no extra; what sends to them needs httpx
+    "cloud_dns": ("google.cloud.dns", "dns"),  # the stand-in needs no extra; the client that reaches it does
 }
 
 
@@ -183,6 +184,7 @@ REACHED = {  # what a step shows of a server, and the launcher that starts it
     "127.0.0.1:8444": "secret_manager",
     "127.0.0.1:8445": "github_oidc",
     "127.0.0.1:8446": "receivers",
+    "127.0.0.1:8447": "cloud_dns",
     "127.0.0.1:9090": "prometheus",
 }
 

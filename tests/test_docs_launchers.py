@@ -25,6 +25,7 @@ EXTRAS = {
     "prometheus": "httpx",
     "postgresql": "psycopg",
     "receivers": "attrs",  # no extra
+    "cloud_dns": "attrs",  # no extra
 }
 
 

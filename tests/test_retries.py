@@ -71,6 +71,7 @@ def test_a_kubernetes_retry_is_said_as_kubernetes(tmp_path: Path) -> None:
         ("findly_infra.adapters.prometheus.PrometheusClient._get.<locals>.call", "httpx", "prometheus"),
         ("<context block>", "findly_infra.adapters.kubernetes", "kubernetes"),
         ("<context block>", "findly_infra.adapters.google_api", "google"),
+        ("<context block>", "findly_infra.adapters.cloud_dns", "cloud_dns"),
         ("<context block>", "builtins", "dependency"),
     ],
 )

@@ -47,9 +47,13 @@ def _platform() -> Platform:
     # development has no approvers: its blue-green validation is the evidence alone
     steps = tuple(step for step in blue_green.validation_steps if not step.manual)
     assert ValidationStep("business_validation") not in steps
+    # the tracks as every environment keeps them: development's auto_cleanup (which deletes the secondary after a
+    # success) has its own tests, tests/cluster/test_cleanup.py
+    kept = tuple(attrs.evolve(env, auto_cleanup=False) for env in platform.environments)
     return quick(
         attrs.evolve(
             platform,
+            environments=kept,
             kubernetes=attrs.evolve(platform.kubernetes, clusters=(ClusterBinding(ENV, context="stand-in"),)),
             blue_green_strategy=attrs.evolve(blue_green, validation_steps=steps),
         )

@@ -17,7 +17,7 @@ import yaml
 from tests.conftest import EXAMPLE, PAST, ROOT
 from tests.install.conftest import WHEELHOUSE, Installed
 
-EXTRAS = ("prometheus", "kubernetes", "postgresql", "github", "gke", "secret-manager", "notifications")
+EXTRAS = ("prometheus", "kubernetes", "postgresql", "github", "gke", "secret-manager", "notifications", "dns")
 PROJECT = "findly-now"
 CLOSED = "127.0.0.1:9"  # the discard port: nothing listens, a connection is refused at once
 
@@ -236,6 +236,70 @@ def test_the_notifications_extra_alone_tells_a_receiver_and_the_core_says_which_
         assert (code, document["delivered"]) == (0, True), document
         assert len(receivers.slack.messages) == 1
         assert receivers.slack_url not in json.dumps(document)  # the webhook's URL is its secret: never shown
+
+
+_SWITCH = """
+import json, os, sys
+from findly_infra import load_platform
+from findly_infra.application.ports import BadInputError, RecordSet
+from findly_infra.bootstrap import dns_records
+
+platform = load_platform(sys.argv[1])
+try:
+    records = dns_records(platform)
+except BadInputError as exc:
+    print(json.dumps({"refused": str(exc)}))
+    raise SystemExit(2)
+(record,) = platform.failover.dns.records
+old = records.read(platform.failover.dns.zone, record.name, record.type)
+new = RecordSet(record.name, record.type, record.ttl, record.dr)
+records.replace(platform.failover.dns.zone, old, new)
+print(json.dumps({"now": list(records.read(platform.failover.dns.zone, record.name, record.type).rrdatas)}))
+"""
+"""What ``dr failover`` does to DNS, through the composition root, from a fresh environment (the ``dr`` command is
+another's: this runs its DNS step alone)."""
+
+
+def test_the_dns_extra_alone_switches_a_record_and_the_core_names_the_extra(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """The core alone: switching DNS is exit 2 naming the ``dns`` extra, nothing sent. With ``dns`` alone
+    (google-cloud-dns and what it imports: requests, google-auth, stamina), the record set moves to the DR address on
+    the Cloud DNS stand-in, through the real client, with anonymous credentials on 127.0.0.1."""
+    from findly_infra.testing import cloud_dns
+
+    document = yaml.safe_load(EXAMPLE.read_text())
+    record = {"name": "api.findly.app.", "primary": ["34.120.0.10"], "dr": ["35.190.0.20"]}
+    document["failover"] = {"context": "dr", "dns": {"zone": "findly-app", "project": PROJECT, "records": [record]}}
+    config = tmp_path / "findly.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    script = tmp_path / "switch.py"
+    script.write_text(_SWITCH)
+    with cloud_dns.CloudDnsStandIn(project=PROJECT, polls=1) as dns:
+        dns.add_zone("findly-app", "findly.app.")
+        dns.add_records("findly-app", cloud_dns.RecordSet("api.findly.app.", "A", 60, ("34.120.0.10",)))
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("FINDLY_", "GOOGLE_", "PYTHON"))}
+        env = {**base, "FINDLY_DNS_ENDPOINT": dns.url}
+        for extra, code, said in (("", 2, "refused"), ("dns", 0, "now")):
+            result = subprocess.run(
+                [str(installed(extra) / "python"), str(script), str(config)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env=env,
+                cwd=tmp_path,
+                check=False,
+            )
+            assert "Traceback" not in result.stderr, result.stderr
+            assert result.returncode == code, result.stdout + result.stderr
+            answer = json.loads(result.stdout.strip().splitlines()[-1])
+            if said == "refused":
+                assert "needs the 'dns' extra" in answer["refused"], answer
+                assert "pip install 'findly-infra[dns]'" in answer["refused"], answer
+                assert dns.requests == []  # nothing reached the service
+            else:
+                assert answer == {"now": ["35.190.0.20"]}, answer
+        assert dns.record("findly-app", "api.findly.app.", "A").rrdatas == ("35.190.0.20",)
 
 
 # ---- the install page, as written ----------------------------------------------------------------------------------

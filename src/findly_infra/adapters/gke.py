@@ -3,6 +3,12 @@
 long-running operation waited for (polled by its full path: GKE returns a short name), in the plan's order, stopping at
 the first that fails with what was and was not done. It decides nothing.
 
+A cluster that does not exist is read as ``None`` (GKE answers ``NOT_FOUND`` for its name, as Terraform's
+container_cluster read takes it: ``handleNotFoundError``), and a plan that ``creates`` it is ONE ``create_cluster``
+with every node pool (below, :meth:`GkeClusters._create`), its operation waited for, then the cluster read until it is
+``RUNNING``. Creation takes minutes on real GKE (the control plane, then each pool's nodes): the same poll interval
+and ``operation_timeout`` apply to the operation and to the wait for ``RUNNING``, together.
+
 Errors: ``NOT_FOUND``, ``PERMISSION_DENIED`` (the server's message names the permission) and ``INVALID_ARGUMENT``
 are configuration problems (:class:`BadInputError`, exit 2; part way through a plan :class:`GkeApplyRefusedError`);
 ``FAILED_PRECONDITION`` (an operation already running on the cluster), ``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are
@@ -12,13 +18,14 @@ ends in error, :class:`GkeApplyError`).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from findly_infra.adapters.google_api import call_google
+from findly_infra.adapters.google_api import NotFoundError, call_google
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.application.redaction import redact_text
 from findly_infra.domain.gke import (
@@ -83,11 +90,17 @@ class GkeClusters:
     def _name(self, location: str, cluster: str) -> str:
         return f"projects/{self.project}/locations/{location}/clusters/{cluster}"
 
-    def observe(self, location: str, name: str) -> ClusterSpec:
+    def observe(self, location: str, name: str) -> ClusterSpec | None:
         """The cluster as GKE holds it, in the plan's terms (with each pool's version and image type, and the
-        control plane's version: what an update keeps and a new pool runs)."""
+        control plane's version: what an update keeps and a new pool runs); ``None`` when GKE answers ``NOT_FOUND``
+        for it ("Not found: projects/P/locations/L/clusters/C."): it does not exist, and the plan creates it. (A
+        project that does not exist, or may not be read, is answered otherwise — "Project … not found or deleted",
+        ``PERMISSION_DENIED`` — and stays a configuration problem.)"""
         path = self._name(location, name)
-        cluster = self._call("get_cluster", path, lambda: self.client.get_cluster(name=path, **self._once))
+        try:
+            cluster = self._call("get_cluster", path, lambda: self.client.get_cluster(name=path, **self._once))
+        except NotFoundError:
+            return None
         listed = self._call("list_node_pools", path, lambda: self.client.list_node_pools(parent=path, **self._once))
         pools = tuple(sorted((_pool(pool) for pool in listed.node_pools), key=lambda pool: pool.name))
         return ClusterSpec(
@@ -107,6 +120,8 @@ class GkeClusters:
         GKE could not be reached), naming what was done and what was not."""
         from google.cloud import container_v1
 
+        if plan.creates is not None:
+            return self._create(plan.creates, container_v1)
         path = self._name(plan.location, plan.cluster)
         steps: list[tuple[str, Callable[[], Any]]] = [
             (_setting_label(change), self._setting(path, change, container_v1)) for change in plan.before_pools
@@ -129,6 +144,94 @@ class GkeClusters:
                 ) from None
             done.append(what)
         return ApplyReport(tuple(done))
+
+    def _create(self, spec: ClusterSpec, types: Any) -> ApplyReport:
+        """*spec* created as ONE ``create_cluster`` (``CreateClusterRequest``: ``parent`` projects/P/locations/L and
+        the ``cluster`` — google/container/v1/cluster_service.proto; what ``gcloud container clusters create`` and
+        Terraform's google_container_cluster create send), its operation waited for, then the cluster read until
+        ``RUNNING`` (Terraform's ``waitForContainerClusterReady``: PROVISIONING and RECONCILING are waited out, any
+        other status ends it). The cluster carries:
+
+        - every node pool as ``create_node_pool`` would make it (``_new_pool``: its zones as ``locations``,
+          ``initial_node_count`` — per zone, as a regional cluster's pools count — at least the pool's minimum, its
+          autoscaling bounds, machine, disks, taints, metadata mode), so the cluster never has GKE's ``default-pool``
+          (``Cluster.node_pools``: "should not be set if node_config or initial_node_count are specified" — neither
+          is);
+        - ``locations``: every zone of its pools (``Cluster.locations``, the default of a pool created without
+          locations) — and, for a zonal cluster, its own zone, which GKE wants in the list (Terraform appends it:
+          "GKE requires a full list of node locations");
+        - ``workload_identity_config`` where the spec has a workload pool (its pools' ``GKE_METADATA`` needs it on the
+          cluster), ``autoscaling`` (node auto-provisioning with its cpu and memory limits, which GKE requires
+          together) where the spec turns it on; what the spec leaves off is not sent (off is GKE's default);
+        - no release channel and no ``initial_cluster_version``: GKE's default (its default version, in its default
+          channel), which the plan says ("at GKE's default version")."""
+        parent = f"projects/{self.project}/locations/{spec.location}"
+        path = self._name(spec.location, spec.name)
+        zones = {zone for pool in spec.pools for zone in pool.zones}
+        if _is_zone(spec.location):
+            zones.add(spec.location)
+        cluster = types.Cluster(
+            name=spec.name,
+            locations=sorted(zones),
+            node_pools=[_new_pool(pool, types) for pool in spec.pools],
+        )
+        if isinstance(spec.workload_pool, str):
+            cluster.workload_identity_config = types.WorkloadIdentityConfig(workload_pool=spec.workload_pool)
+        if isinstance(spec.auto_provisioning, NodeAutoProvisioning):
+            cluster.autoscaling = types.ClusterAutoscaling(
+                enable_node_autoprovisioning=True,
+                resource_limits=[
+                    types.ResourceLimit(resource_type="cpu", maximum=spec.auto_provisioning.max_cores),
+                    types.ResourceLimit(resource_type="memory", maximum=spec.auto_provisioning.max_memory_gb),
+                ],
+            )
+        request = types.CreateClusterRequest(parent=parent, cluster=cluster)
+        what = f"cluster {spec.name}: create"
+        pools = ", ".join(pool.name for pool in spec.pools) or "none"
+        started = False
+        try:
+            operation = self._call(
+                "create_cluster", parent, lambda: self.client.create_cluster(request=request, **self._once)
+            )
+            started = True
+            deadline = time.monotonic() + self.operation_timeout
+            self._wait(operation, spec.location, what, deadline=deadline)
+            self._until_running(path, what, types, deadline)
+        except (BadInputError, DependencyUnavailableError) as exc:
+            kind = GkeApplyRefusedError if isinstance(exc, BadInputError) else GkeApplyError
+            # Once GKE took the request, a cluster may be left: still provisioning (the next plan finds it), or in
+            # ERROR, which "will be automatically deleted" (Cluster.Status) — Terraform deletes it itself
+            # (cleanFailedContainerCluster); we say so rather than delete what we cannot see the state of.
+            left = (
+                f". GKE may hold the cluster still provisioning, or in ERROR (deleted by GKE on its own, or: gcloud "
+                f"container clusters delete {spec.name} --location {spec.location}): plan again"
+                if started
+                else ""
+            )
+            raise kind(
+                f"{what} (node pools {pools}) failed: {exc}; done: nothing; not done: {what}{left}",
+                done=(),
+                not_done=(what,),
+            ) from None
+        return ApplyReport((f"{what} (node pools {pools}), running",))
+
+    def _until_running(self, path: str, what: str, types: Any, deadline: float) -> None:
+        """Read the cluster until it is ``RUNNING`` ("created and fully usable", Cluster.Status): PROVISIONING and
+        RECONCILING are waited out at the poll interval, within *deadline*; ERROR, DEGRADED, STOPPING (someone deletes
+        it) end the wait with GKE's ``status_message``."""
+        waiting = (types.Cluster.Status.PROVISIONING, types.Cluster.Status.RECONCILING)
+        polls = 0
+        while True:
+            cluster = self._call("get_cluster", path, lambda: self.client.get_cluster(name=path, **self._once))
+            if cluster.status == types.Cluster.Status.RUNNING:
+                return
+            if cluster.status not in waiting:
+                said = redact_text(str(cluster.status_message)[:1000]) or "no message"
+                raise DependencyUnavailableError(f"{path} is {cluster.status.name}: {said}")
+            if time.monotonic() > deadline:
+                raise DependencyUnavailableError(f"{what}: {path} still {cluster.status.name} after the timeout")
+            self.sleep(min(self.poll_interval, 0.25 * 2**polls))
+            polls += 1
 
     def _steps(self, cluster: str, change: PoolChange, types: Any) -> list[tuple[str, Callable[[], Any]]]:
         """The calls that carry one pool's change out, each its own operation: the zones alone (the API asks for a
@@ -192,11 +295,11 @@ class GkeClusters:
         )
         return self.client.update_cluster(request=request, **self._once)
 
-    def _wait(self, operation: Any, location: str, what: str) -> None:
+    def _wait(self, operation: Any, location: str, what: str, *, deadline: float | None = None) -> None:
         from google.cloud import container_v1
 
         full = f"projects/{self.project}/locations/{location}/operations/{operation.name}"  # GKE answers a short name
-        deadline = time.monotonic() + self.operation_timeout
+        deadline = time.monotonic() + self.operation_timeout if deadline is None else deadline
         polls = 0
         while operation.status != container_v1.Operation.Status.DONE:
             if time.monotonic() > deadline:
@@ -233,6 +336,15 @@ def connect_gke(project: str, *, endpoint: str | None = None, channel: Any = Non
                 f"cannot reach GKE: {exc} (Application Default Credentials: gcloud auth application-default login)"
             ) from None
     return GkeClusters(client, project, **options)
+
+
+_ZONE_SUFFIX = re.compile(r"-[a-z]$")
+
+
+def _is_zone(location: str) -> bool:
+    """``us-central1-a`` (a zonal cluster) rather than ``us-central1`` (a regional one): a zone is its region and a
+    letter (https://cloud.google.com/compute/docs/regions-zones)."""
+    return bool(_ZONE_SUFFIX.search(location))
 
 
 def _pool(pool: Any) -> PoolSpec:

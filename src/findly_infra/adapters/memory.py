@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -13,6 +14,7 @@ import attrs
 from findly_infra.application.codec import event_to_dict
 from findly_infra.application.integrity import GENESIS, links_for
 from findly_infra.application.ports import (
+    BadInputError,
     ConcurrencyError,
     Delivery,
     DependencyUnavailableError,
@@ -21,13 +23,17 @@ from findly_infra.application.ports import (
     KeptSnapshot,
     LeaseLostError,
     MetricsQuery,
+    RecordSet,
     Snapshot,
     StateError,
 )
 from findly_infra.application.scenarios import HEALTHY, Scenario
 from findly_infra.application.snapshots import sealed
 from findly_infra.domain.analysis import Observation
+from findly_infra.domain.cleanup import Leftover, cleanup_due, leftovers
+from findly_infra.domain.cluster import ENVIRONMENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from findly_infra.domain.events import Event
+from findly_infra.domain.gke import ClusterPlan, ClusterSpec
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
 from findly_infra.domain.notifications import Notification, PageAction
 from findly_infra.domain.secrets import ObservedSecret
@@ -37,6 +43,9 @@ from findly_infra.domain.tracks import Holding, expected_holding
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
+    "ClustersReport",
+    "MemoryClusters",
+    "MemoryDns",
     "MemoryErrorBudgets",
     "MemoryEventStore",
     "MemoryNotifier",
@@ -120,6 +129,16 @@ class MemoryEventStore:
         for first, events in unlinked.appends if unlinked is not None else ():
             links.extend(links_for(links[-1] if links else GENESIS, service, first, map(_stored, events)))
         return links
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One consistent read (``state backup``'s): nothing else runs in this process's memory meanwhile."""
+        yield
+
+    def head(self, service: str) -> tuple[int, str | None] | None:
+        """The stream's last position and that event's link (``None``: no event)."""
+        stream, links = self.streams.get(service, []), self._linked(service)
+        return None if not stream else (len(stream) - 1, links[len(stream) - 1] if len(links) >= len(stream) else None)
 
     def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
         links = self._linked(service)
@@ -237,6 +256,9 @@ class SimulatedCluster:
 
     holdings: dict[tuple[str, str], Holding] = attrs.field(factory=dict)
     history: list[tuple[datetime, str, str, dict[str, int]]] = attrs.field(factory=list)
+    parked: dict[tuple[str, str], dict[str, str]] = attrs.field(factory=dict)
+    """Per service and environment, the Deployments scaled to zero — name -> the version their template still holds —
+    as a cluster keeps them until ``auto_cleanup`` deletes them (:meth:`clean_up`)."""
     _wanted: dict[tuple[str, str], tuple[EnvironmentView, tuple[object, ...], Holding]] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )
@@ -264,8 +286,31 @@ class SimulatedCluster:
             return False  # applying the same step twice changes nothing
         if held.weights != wanted.weights:
             self.history.append((at, view.service, view.environment, dict(wanted.weights)))
+        if held.running.keys() != wanted.running.keys():  # scaled to zero: kept, with its template's version
+            parked = self.parked.setdefault(key, {})
+            parked.update({name: v for name, v in held.running.items() if name not in wanted.running})
+            for name in wanted.running:
+                parked.pop(name, None)
         self.holdings[key] = wanted
         return True
+
+    def leftovers(self, view: EnvironmentView, auto_cleanup: bool) -> tuple[str, ...]:
+        """``TrackCleaner``: the Deployments it keeps scaled to zero that ``domain.cleanup`` removes (every one is
+        ours and the environment's)."""
+        if not cleanup_due(view, auto_cleanup):
+            return ()
+        labels = {MANAGED_BY_LABEL: MANAGED_BY, ENVIRONMENT_LABEL: view.environment}
+        held = self.parked.get((view.service, view.environment), {})
+        return leftovers(view, auto_cleanup, (Leftover(name, 0, labels) for name in held))
+
+    def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
+        """``TrackCleaner``: each of *names* still a leftover, no longer kept."""
+        still = set(self.leftovers(view, auto_cleanup))
+        removed = tuple(name for name in names if name in still)
+        parked = self.parked.get((view.service, view.environment), {})
+        for name in removed:
+            del parked[name]
+        return removed
 
     def holding(self, service: str, environment: str) -> Holding:
         return self.holdings.get((service, environment), Holding())
@@ -273,6 +318,46 @@ class SimulatedCluster:
     def weights(self, service: str, environment: str) -> dict[str, int]:
         """Version -> share of traffic, zero shares left out."""
         return dict(self.holding(service, environment).weights)
+
+
+@attrs.frozen
+class ClustersReport:
+    done: tuple[str, ...]
+    """Each change made, as a line (what ``adapters.gke.ApplyReport`` says)."""
+
+
+@attrs.define
+class MemoryClusters:
+    """GKE clusters in memory (``ClusterInfrastructure``): ClusterSpecs by (location, name), a plan applied as the
+    domain says it leaves the cluster (``ClusterPlan.apply_to``) — what the simulation and the recovery use case's
+    tests take for GKE. ``calls`` lists each (location, name, what) applied."""
+
+    clusters: dict[tuple[str, str], ClusterSpec] = attrs.field(factory=dict)
+    calls: list[tuple[str, str, str]] = attrs.field(factory=list)
+
+    def observe(self, location: str, name: str) -> ClusterSpec | None:
+        return self.clusters.get((location, name))
+
+    def apply(self, plan: ClusterPlan) -> ClustersReport:
+        key = (plan.location, plan.cluster)
+        observed = self.clusters.get(key)
+        if plan.empty:
+            return ClustersReport(())
+        if plan.creates is not None and observed is not None:
+            raise ConcurrencyError(f"cluster {plan.cluster} ({plan.location}) exists already: plan it again")
+        if plan.creates is None and observed is None:
+            raise ConcurrencyError(f"cluster {plan.cluster} ({plan.location}) does not exist any more: plan it again")
+        self.clusters[key] = plan.apply_to(observed)
+        if plan.creates is not None:
+            done: tuple[str, ...] = (f"cluster {plan.cluster}: create",)
+        else:
+            done = (
+                *(f"{change.field}" for change in plan.before_pools),
+                *(f"node pool {change.pool}: {change.action.value}" for change in plan.actionable),
+                *(f"{change.field}" for change in plan.after_pools),
+            )
+        self.calls += [(plan.location, plan.cluster, line) for line in done]
+        return ClustersReport(done)
 
 
 @attrs.define
@@ -455,3 +540,56 @@ class MemoryNotifier:
             return Delivery(False, "503 unavailable (memory receiver)")
         self.received.append(notification)
         return Delivery(True, "200 ok")
+
+
+@attrs.define
+class MemoryDns:
+    """Cloud DNS managed zones in memory (``application.ports.DnsRecords``), refusing as Cloud DNS does
+    (``adapters.cloud_dns``): a replacement whose *old* is not what the zone holds — someone else changed it — is a
+    :class:`ConcurrencyError` and changes nothing; one whose *new* the zone already holds sends nothing (a rerun); a
+    zone that does not exist is :class:`BadInputError`. ``zones`` maps a zone's name to its record sets by (name,
+    type); ``changes`` holds each change made, in order, as (zone, old, new); with ``down`` set, every call is
+    :class:`DependencyUnavailableError`."""
+
+    zones: dict[str, dict[tuple[str, str], RecordSet]] = attrs.field(factory=dict)
+    changes: list[tuple[str, RecordSet | None, RecordSet]] = attrs.field(factory=list)
+    down: bool = False
+
+    def add_zone(self, zone: str, *records: RecordSet) -> None:
+        self.zones[zone] = {(record.name, record.type): record for record in records}
+
+    def put(self, zone: str, record: RecordSet) -> None:
+        """Set *record* as another hand would (a person, another tool): no check, no change recorded."""
+        self._zone(zone)[(record.name, record.type)] = record
+
+    def read(self, zone: str, name: str, type: str) -> RecordSet | None:
+        return self._zone(zone).get((name, type))
+
+    def replace(self, zone: str, old: RecordSet | None, new: RecordSet) -> None:
+        records = self._zone(zone)
+        current = records.get((new.name, new.type))
+        if _same_records(current, new):
+            return
+        if not _same_records(current, old):
+            raise ConcurrencyError(
+                f"{new.name} ({new.type}) in zone {zone} is not what was expected (someone else changed it): "
+                "nothing was changed"
+            )
+        records[(new.name, new.type)] = new
+        self.changes.append((zone, old, new))
+
+    def _zone(self, zone: str) -> dict[tuple[str, str], RecordSet]:
+        if self.down:
+            raise DependencyUnavailableError("Cloud DNS (memory) is down")
+        if zone not in self.zones:
+            raise BadInputError(f"Cloud DNS has no managed zone {zone} (memory)")
+        return self.zones[zone]
+
+
+def _same_records(current: RecordSet | None, wanted: RecordSet | None) -> bool:
+    """Name, type, ttl and the same data in any order (``None``: no record set)."""
+    if current is None or wanted is None:
+        return current is wanted
+    return attrs.evolve(current, rrdatas=tuple(sorted(current.rrdatas))) == attrs.evolve(
+        wanted, rrdatas=tuple(sorted(wanted.rrdatas))
+    )

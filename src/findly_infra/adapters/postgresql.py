@@ -914,6 +914,40 @@ class PostgresEventStore:
             rows = self._connection.execute("SELECT DISTINCT service FROM findly_events ORDER BY 1").fetchall()
         return [str(name) for (name,) in rows]
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One REPEATABLE READ, READ ONLY transaction: every read of :meth:`services`, :meth:`head`, :meth:`chain`,
+        :meth:`time_kept` and :meth:`latest_time` inside it sees one snapshot of the database, taken at its first
+        statement, whatever other sessions commit meanwhile (postgresql.org/docs/current/transaction-iso.html
+        #XACT-REPEATABLE-READ) — ``state backup``'s consistent copy. It takes no lock a writer waits for."""
+        if not self._ready():
+            yield
+            return
+        connection = self._connection
+        with self._errors():
+            connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            connection.execute("SELECT 1").fetchone()  # the snapshot is taken by the first statement: now
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(self._psycopg.Error):  # the error that ended the read is the one raised
+                connection.execute("ROLLBACK")
+            raise
+        with self._errors():
+            connection.execute("ROLLBACK")  # read only: nothing to commit
+
+    def head(self, service: str) -> tuple[int, str | None] | None:
+        """The stream's last position and that event's link (``None``: no event), one step down the key."""
+        if not self._ready():
+            return None
+        link = "link" if self._version >= _LINKED else "NULL"
+        with self._errors():
+            row = self._connection.execute(
+                f"SELECT position, {link} FROM findly_events WHERE service = %s ORDER BY position DESC LIMIT 1",
+                (service,),
+            ).fetchone()
+        return None if row is None else (int(row[0]), _text(row[1]))
+
     def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
         """The stream as stored, with its links (``None`` before schema 3), a page at a time."""
         if not self._ready():

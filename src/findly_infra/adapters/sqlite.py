@@ -38,6 +38,8 @@ from findly_infra.application.ports import (
     StateError,
 )
 from findly_infra.application.snapshots import sealed
+from findly_infra.domain.cleanup import Leftover, cleanup_due, leftovers
+from findly_infra.domain.cluster import ENVIRONMENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
 from findly_infra.domain.tracks import Holding, expected_holding
@@ -885,6 +887,35 @@ class SqliteEventStore:
             (latest,) = self._connection.execute("SELECT max(at) FROM events").fetchone()
         return None if latest is None else datetime.fromisoformat(latest)
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction: every read of :meth:`services`, :meth:`head`, :meth:`chain`, :meth:`time_kept` and
+        :meth:`latest_time` inside it sees the state as it was when it began, whatever other processes append
+        meanwhile (WAL: a reader keeps its snapshot until its transaction ends, sqlite.org/wal.html#concurrency) —
+        ``state backup``'s consistent copy."""
+        self._check_present()
+        connection = self._connection
+        with self._errors():
+            connection.execute("BEGIN")  # deferred: the snapshot is taken by the first read, at once
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except BaseException:
+                self._rollback()
+                raise
+        try:
+            yield
+        finally:
+            self._rollback()  # read only: nothing to commit
+
+    def head(self, service: str) -> tuple[int, str | None] | None:
+        """The stream's last position and that event's link (``None``: no event), one step down the key."""
+        link = "link" if self._linked else "NULL"
+        with self._errors():
+            row = self._connection.execute(
+                f"SELECT position, {link} FROM events WHERE service = ? ORDER BY position DESC LIMIT 1", (service,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), _text(row[1]))
+
     def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
         """The stream as stored, with its links (``None`` for each event of a state not yet linked), a page at a
         time."""
@@ -1004,7 +1035,13 @@ class SqliteSimulatedCluster:
                 held = self.holding(service, environment)
                 if held != wanted:  # the same step is never applied twice
                     connection.execute(_HOLDINGS)
+                    parked = {  # scaled to zero, kept with their version until auto_cleanup deletes them
+                        **{k: v for k, v in self._parked(service, environment).items() if k not in wanted.running},
+                        **{k: v for k, v in held.running.items() if k not in wanted.running},
+                    }
                     body = {"running": wanted.running, "weights": wanted.weights, "preview": wanted.preview}
+                    if parked:
+                        body["parked"] = parked
                     connection.execute(
                         "INSERT INTO holdings VALUES (?, ?, ?) "
                         "ON CONFLICT (service, environment) DO UPDATE SET holding = excluded.holding",
@@ -1026,6 +1063,52 @@ class SqliteSimulatedCluster:
                 self._store._rollback()
                 raise
         return held != wanted
+
+    def _parked(self, service: str, environment: str) -> dict[str, str]:
+        """The Deployments it keeps scaled to zero (``SimulatedCluster.parked``): name -> version."""
+        try:
+            row = self._connection.execute(
+                "SELECT holding FROM holdings WHERE service = ? AND environment = ?", (service, environment)
+            ).fetchone()
+        except sqlite3.OperationalError:  # no holdings kept yet
+            return {}
+        return dict(json.loads(row[0]).get("parked") or {}) if row else {}
+
+    def leftovers(self, view: EnvironmentView, auto_cleanup: bool) -> tuple[str, ...]:
+        """``TrackCleaner``, as the simulated cluster in memory: its Deployments scaled to zero that
+        ``domain.cleanup`` removes (every one ours and the environment's)."""
+        if not cleanup_due(view, auto_cleanup):
+            return ()
+        labels = {MANAGED_BY_LABEL: MANAGED_BY, ENVIRONMENT_LABEL: view.environment}
+        with self._store._errors():
+            held = self._parked(view.service, view.environment)
+        return leftovers(view, auto_cleanup, (Leftover(name, 0, labels) for name in held))
+
+    def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
+        """``TrackCleaner``: each of *names* still a leftover, no longer kept (one transaction)."""
+        service, environment = view.service, view.environment
+        self._store._check_writable()
+        connection = self._connection
+        with self._store._errors():
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                still = set(self.leftovers(view, auto_cleanup))
+                removed = tuple(name for name in names if name in still)
+                if removed:
+                    row = connection.execute(
+                        "SELECT holding FROM holdings WHERE service = ? AND environment = ?", (service, environment)
+                    ).fetchone()
+                    body = json.loads(row[0])
+                    body["parked"] = {k: v for k, v in (body.get("parked") or {}).items() if k not in removed}
+                    connection.execute(
+                        "UPDATE holdings SET holding = ? WHERE service = ? AND environment = ?",
+                        (json.dumps(body, sort_keys=True), service, environment),
+                    )
+                connection.execute("COMMIT")
+            except BaseException:
+                self._store._rollback()
+                raise
+        return removed
 
     def history(self, service: str, environment: str) -> list[tuple[str, dict[str, int]]]:
         """When each split of *service*'s traffic in *environment* began, oldest first."""

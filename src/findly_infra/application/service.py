@@ -44,10 +44,19 @@ from findly_infra.application.ports import (
     Workloads,
 )
 from findly_infra.application.snapshots import SNAPSHOT_EVERY, SNAPSHOT_PAGE, restore, say_refused, snapshot_text
-from findly_infra.application.workloads import ClusterInspector, ClusterReading, WorkloadNotReadyError
+from findly_infra.application.workloads import ClusterInspector, ClusterReading, TrackCleaner, WorkloadNotReadyError
 from findly_infra.domain.cadence import cadence_anchor, next_analysis_at
+from findly_infra.domain.cleanup import cleanup_due
 from findly_infra.domain.environment import StrategyKind
-from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutPaused, Verdict
+from findly_infra.domain.events import (
+    Event,
+    RolledBack,
+    RolloutAborted,
+    RolloutPaused,
+    RolloutSucceeded,
+    TracksCleanedUp,
+    Verdict,
+)
 from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Fence, Lease
@@ -914,7 +923,8 @@ class PipelineService:
         """Bring the cluster to what the recorded events say (after a crash between storing and routing)."""
         view = self.view(service, environment)
         self._guard(service, view.environment)
-        return Outcome((), view, routed=self._follow(view, self.clock.now()))
+        routed = self._follow(view, self.clock.now())
+        return Outcome(self._clean_up(view), view, routed=routed)
 
     # ---- the policy in force (domain.policy) -----------------------------------------------------
 
@@ -1276,9 +1286,12 @@ class PipelineService:
             if isinstance(followed, Outcome):  # the cluster could not run the candidate: the rollout failed
                 return followed
             routed = followed or repaired
+        cleaned = () if failing or leaves_cluster else self._clean_up(view)  # the cluster follows the log: tidy it
         if decision.refusal is not None:
             raise PolicyRefusedError(decision.refusal)
-        return Outcome(decision.events, view, analysis(), routed, decision.already, cluster_read=not leaves_cluster)
+        return Outcome(
+            decision.events + cleaned, view, analysis(), routed, decision.already, cluster_read=not leaves_cluster
+        )
 
     def _before(
         self, pipeline: DeploymentPipeline, environment: str, at: datetime
@@ -1356,6 +1369,75 @@ class PipelineService:
         if self.platform.kubernetes.clusters:  # none bound: the simulated cluster follows any log
             self._refuse_unproven(view)
         return self.cluster.converge(view, at)
+
+    def _clean_up(self, view: EnvironmentView) -> tuple[Event, ...]:
+        """``auto_cleanup`` (``domain.cleanup``), once the cluster follows *view*: after the environment's latest
+        rollout succeeded, what the replaced versions left is recorded (:class:`TracksCleanedUp`, what it names not
+        recorded already since that success), then deleted. A crash in between leaves the record, and the next command
+        that converges deletes what it names, recording nothing again; a cluster that does not answer now is tidied by
+        the next one. The events recorded."""
+        cleaner = self.cluster
+        if view.retired or not isinstance(cleaner, TrackCleaner):
+            return ()
+        auto_cleanup = self.platform.environment(view.environment).auto_cleanup
+        if not cleanup_due(view, auto_cleanup):
+            return ()
+        try:
+            found = cleaner.leftovers(view, auto_cleanup)
+        except DependencyError:
+            return ()  # the next command that converges looks again
+        if not found:
+            return ()
+        recorded: tuple[Event, ...] = ()
+        for attempt in range(1, self.attempts + 1):
+            pipeline = self._fold(view.service)
+            new = tuple(name for name in found if name not in self._cleaned(view))
+            if not new:
+                break
+            assert view.rollout is not None  # cleanup_due: it succeeded
+            event = TracksCleanedUp(
+                service=view.service,
+                environment=view.environment,
+                version=view.rollout.version,
+                at=pipeline.stamp(self.clock.now()),
+                actor="findly",
+                reason=f"auto_cleanup: removed {', '.join(new)}",
+                removed=new,
+            )
+            fence = self._fences.get((view.service, view.environment))
+            try:
+                if fence is None:
+                    self.store.append(view.service, pipeline.version, (event,))
+                else:
+                    self.store.append(view.service, pipeline.version, (event,), fence=fence)
+            except ConcurrencyError:  # another command wrote meanwhile (its own cleanup, maybe): look again
+                if attempt == self.attempts:
+                    raise
+                self.backoff(attempt)
+                continue
+            self._cache[view.service] = pipeline.apply(event)
+            self._maybe_snapshot(self._cache[view.service])
+            recorded = (event,)
+            break
+        with contextlib.suppress(DependencyError):  # recorded: the next command that converges deletes it
+            cleaner.clean_up(view, auto_cleanup, found)
+        return recorded
+
+    def _cleaned(self, view: EnvironmentView) -> set[str]:
+        """What :class:`TracksCleanedUp` recorded removed in *view*'s environment since its latest success."""
+        for last in (200, None):
+            recent = [event for page in self.history_pages(view.service, last=last) for event in page]
+            names: set[str] = set()
+            for event in reversed(recent):
+                if event.environment != view.environment:
+                    continue
+                if isinstance(event, RolloutSucceeded):
+                    return names
+                if isinstance(event, TracksCleanedUp):
+                    names.update(event.removed)
+            if last is not None and len(recent) < last:
+                return names
+        return set()
 
     def _refuse_unproven(self, view: EnvironmentView) -> None:
         """Before a cluster the platform file binds is moved for *view*: the entry of each version it would run

@@ -18,6 +18,7 @@ transaction.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any, Protocol, runtime_checkable
@@ -28,9 +29,17 @@ from findly_infra.application.codec import event_of_stream, event_to_dict
 from findly_infra.application.ports import BadInputError, EventStore, PagedStore, TimeKeepingStore
 from findly_infra.application.timekeeping import SKEW, era_problem, future_problem
 from findly_infra.domain.environment import dns_label_problem
-from findly_infra.domain.events import ApprovalGranted, ApprovalsSuperseded, Event, RolledBack, RolloutStarted
+from findly_infra.domain.events import (
+    ApprovalGranted,
+    ApprovalsSuperseded,
+    Event,
+    RolledBack,
+    RolloutStarted,
+    TracksCleanedUp,
+)
 from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
 from findly_infra.domain.policy import POLICY_STREAM, PolicyAdopted
+from findly_infra.domain.recovery import DR_STREAM
 from findly_infra.domain.state import EnvironmentState, HistoryError, fold
 
 __all__ = [
@@ -181,10 +190,11 @@ def _versions(event: Event) -> Iterator[tuple[str, str]]:
 def _texts(event: Event) -> Iterator[tuple[str, str | None]]:
     """Each field of *event* that the commands' door checks, and why it cannot be recorded (``None``: it can)."""
     policy = isinstance(event, PolicyAdopted)
-    if policy:
+    if policy or event.service == DR_STREAM:  # streams of the state's own, not a service's (``codec.stream_problem``)
+        what = "a policy's adoption" if policy else "a recovery operation's event"
         for field in ("environment", "version"):
             if getattr(event, field) != "":
-                yield field, f"a policy's adoption names no {field}, and this one names {getattr(event, field)!r}"
+                yield field, f"{what} names no {field}, and this one names {getattr(event, field)!r}"
     else:
         yield "environment", dns_label_problem(event.environment, "an environment name")
         for field, version in _versions(event):
@@ -201,6 +211,9 @@ def _texts(event: Event) -> Iterator[tuple[str, str | None]]:
         yield "suite", name_problem(event.suite, "suite")
     if isinstance(event, ApprovalGranted):
         yield "group", name_problem(event.group, "group")
+    if isinstance(event, TracksCleanedUp):  # the Deployments it names are a service's tracks' (DNS labels)
+        for name in event.removed:
+            yield "removed", dns_label_problem(name, "a Deployment's name")
 
 
 def event_problem(service: str, event: Event, record: dict[str, Any]) -> tuple[str, str] | None:
@@ -237,17 +250,24 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
+_LINK = re.compile(r"[0-9a-f]{64}")
+_OWN_STREAMS = frozenset({POLICY_STREAM, DR_STREAM})
+"""The state's own streams beside the services': the policy in force and the recovery operations."""
+
+
 @attrs.define
 class _Stream:
     """A stream as an import reads it: its events, and each environment folded so far (``domain.state``)."""
 
     events: list[Event] = attrs.field(factory=list)
     folded: dict[str, EnvironmentState] = attrs.field(factory=dict)
+    links: list[str | None] = attrs.field(factory=list)
+    """Each event's link as its line records it (a backup's lines do: ``application.backup``; an export's do not)."""
 
 
 def _read(  # noqa: PLR0912 - each check of a line is said apart, in the order a reader meets them
     lines: Iterable[str], where: str, now: datetime
-) -> tuple[dict[str, Any], dict[str, list[Event]]]:
+) -> tuple[dict[str, Any], dict[str, list[Event]], dict[str, list[str | None]]]:
     header: dict[str, Any] | None = None
     streams: dict[str, _Stream] = {}
     for number, line in enumerate(lines, start=1):
@@ -263,7 +283,7 @@ def _read(  # noqa: PLR0912 - each check of a line is said apart, in the order a
         if not isinstance(record, dict) or not {"service", "position", "event"} <= record.keys():
             raise BadInputError(f"{place}: an event line has service, position and event")
         service, position, data = record["service"], record["position"], record["event"]
-        if not isinstance(service, str) or (service != POLICY_STREAM and dns_label_problem(service, "")):
+        if not isinstance(service, str) or (service not in _OWN_STREAMS and dns_label_problem(service, "")):
             raise BadInputError(f"{place}: {_shown(service)} is not a service's stream (a service name is a DNS label)")
         stream = streams.setdefault(service, _Stream())
         if type(position) is not int or position != len(stream.events):
@@ -281,7 +301,7 @@ def _read(  # noqa: PLR0912 - each check of a line is said apart, in the order a
         problem = event_problem(service, event, data)
         if problem is None:
             problem = _time_problem(event, stream.events[-1] if stream.events else None, now)
-        if problem is None and service != POLICY_STREAM:
+        if problem is None and service not in _OWN_STREAMS:  # the services' streams fold (``domain.state``)
             try:
                 stream.folded[event.environment] = fold(stream.folded.get(event.environment) or _EMPTY, event)
             except HistoryError as exc:
@@ -289,12 +309,16 @@ def _read(  # noqa: PLR0912 - each check of a line is said apart, in the order a
         if problem is not None:
             field, why = problem
             raise BadInputError(f"{event_place}, field {field}: {why}: nothing was imported")
+        link = record.get("link")
+        if link is not None and not (isinstance(link, str) and _LINK.fullmatch(link)):
+            raise BadInputError(f"{event_place}: its link {_shown(link)} is not 64 hex digits: nothing was imported")
         stream.events.append(event)
+        stream.links.append(link)
     if header is None:
         raise BadInputError(f"{where} is empty: not a findly state export")
     found = {service: stream.events for service, stream in streams.items()}
     _check_counts(header, found, where)
-    return header, found
+    return header, found, {service: stream.links for service, stream in streams.items()}
 
 
 _EMPTY = EnvironmentState()
@@ -350,14 +374,16 @@ class Export:
 
     header: dict[str, Any]
     streams: dict[str, list[Event]]
+    links: dict[str, list[str | None]] = attrs.field(factory=dict)
+    """Each event's link as its line records it (``None`` where the line records none: an export's)."""
 
 
 def read_export(lines: Iterable[str], *, where: str = "the export", now: datetime | None = None) -> Export:
     """Read and check an export, every line (raises :class:`BadInputError` naming the line, the event and the field
     that is wrong), at real time *now* (naive UTC; default: the system clock's) — no time after it, give or take
     ``timekeeping.SKEW``, is let in."""
-    header, streams = _read(lines, where, now or datetime.now(UTC).replace(tzinfo=None))
-    return Export(header, streams)
+    header, streams, links = _read(lines, where, now or datetime.now(UTC).replace(tzinfo=None))
+    return Export(header, streams, links)
 
 
 def import_lines(

@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from findly_infra.application.ports import ClusterObjects, DependencyError
+from findly_infra.domain.cleanup import Leftover, cleanup_due, leftovers
 from findly_infra.domain.cluster import deployment_readiness
 from findly_infra.domain.environment import StrategyKind
 from findly_infra.domain.tracks import PREVIEW_HEADER, TRACKS, Holding, Track, TrackPlan, track_plan
@@ -33,6 +34,7 @@ __all__ = [
     "ClusterReading",
     "ClusterWorkloads",
     "Render",
+    "TrackCleaner",
     "Workload",
     "WorkloadNotReadyError",
 ]
@@ -142,6 +144,23 @@ class ClusterInspector(Protocol):
 
     def inspect(self, service: str, environment: str, expected: Holding) -> ClusterReading | None:
         """What the cluster bound to *environment* holds for *service* (``None``: no cluster is bound there)."""
+        ...
+
+
+@runtime_checkable
+class TrackCleaner(Protocol):
+    """A ``Workloads`` that removes what replaced versions left once a release succeeded (``auto_cleanup``,
+    ``domain.cleanup``): the cluster's and the simulated one's. Two steps, so that the removal is recorded before it
+    is made (``PipelineService``): what would go, read; then the removal."""
+
+    def leftovers(self, view: EnvironmentView, auto_cleanup: bool) -> tuple[str, ...]:
+        """The Deployments of *view*'s service the cluster holds that cleaning up after *view*'s success removes
+        (``domain.cleanup.leftovers`` over what it reads); empty unless it is due."""
+        ...
+
+    def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
+        """Delete those of *names* that are still leftovers (read again just before: one that runs again stays);
+        the names deleted. Deleting twice deletes nothing the second time."""
         ...
 
 
@@ -301,6 +320,31 @@ class ClusterWorkloads:
         desired["spec"]["replicas"] = 0
         self.cluster.apply(desired, force=True)
         return True
+
+    # ---- auto_cleanup ----------------------------------------------------------------------------------------------
+
+    def leftovers(self, view: EnvironmentView, auto_cleanup: bool) -> tuple[str, ...]:
+        """:class:`TrackCleaner`: one list of the service's Deployments (the domain keeps only ours, the
+        environment's, scaled to zero, of a secondary track)."""
+        if not cleanup_due(view, auto_cleanup) or not self.binds(view.environment):
+            return ()
+        held = self._deployments(self.namespaces[view.environment], view.service)
+        found = (
+            Leftover(name, _replicas(item), dict((item.get("metadata") or {}).get("labels") or {}))
+            for name, item in held.items()
+        )
+        return leftovers(view, auto_cleanup, found)
+
+    def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
+        """:class:`TrackCleaner`: each of *names* still a leftover deleted as ``findly-infra`` (``DELETE``: the API
+        server's default propagation for a Deployment is background — kube-controller-manager's garbage collector
+        then deletes its ReplicaSets, whose pods are already gone at zero replicas); one already gone is not
+        counted."""
+        still = set(self.leftovers(view, auto_cleanup))
+        removed = tuple(name for name in names if name in still)
+        for name in removed:
+            self.cluster.delete("apps/v1", "Deployment", self.namespaces[view.environment], name)
+        return removed
 
     # ---- reading back ----------------------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ instead. Nothing else in the package constructs an adapter: use cases take ports
 - ``extras``: the optional extras a command needs (a missing one: exit 2, naming it); ``needs``: which ones the
   settings and the platform file call for (``needed_extras``, the ``extras`` command);
 - ``stores``: the state a URL names, opened, migrated, checked and verified;
-- ``prometheus``, ``clusters``, ``google``: the metrics, the Kubernetes clusters, GKE and Secret Manager;
+- ``prometheus``, ``clusters``, ``google``, ``dns``: the metrics, the Kubernetes clusters, GKE and Secret Manager,
+  Cloud DNS;
 - ``identity``: verified GitHub identities, and who this process is for leases;
 - ``runtime``: every port of one command (:func:`open_runtime`); ``simulation``: a release in memory.
 
@@ -22,6 +23,7 @@ instead. Nothing else in the package constructs an adapter: use cases take ports
 from __future__ import annotations
 
 from findly_infra.bootstrap.clusters import cluster_objects, environment_renderer
+from findly_infra.bootstrap.dns import dns_records
 from findly_infra.bootstrap.extras import MissingExtraError, require_extra
 from findly_infra.bootstrap.google import gke_clusters, secret_store
 from findly_infra.bootstrap.identity import dead_here, identity_proof, proof_verifier, runner_identity
@@ -55,6 +57,7 @@ __all__ = [
     "check_state",
     "cluster_objects",
     "dead_here",
+    "dns_records",
     "environment_renderer",
     "fresh_demo_state",
     "gke_clusters",

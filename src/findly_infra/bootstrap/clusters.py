@@ -3,7 +3,7 @@ the simulated cluster for the others."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,15 @@ class Clusters:
             return self.simulated.holding(service, environment)
         held: Holding = self._for(environment).holding(service, environment)
         return held
+
+    def leftovers(self, view: EnvironmentView, auto_cleanup: bool) -> tuple[str, ...]:
+        """``TrackCleaner`` (``auto_cleanup``): the bound cluster's, else the simulated one's (where it cleans up)."""
+        target: Any = self._for(view.environment) if self.binds(view.environment) else self.simulated
+        return tuple(target.leftovers(view, auto_cleanup)) if hasattr(target, "leftovers") else ()
+
+    def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
+        target: Any = self._for(view.environment) if self.binds(view.environment) else self.simulated
+        return tuple(target.clean_up(view, auto_cleanup, names)) if hasattr(target, "clean_up") else ()
 
     def inspect(self, service: str, environment: str, expected: Holding) -> ClusterReading | None:
         """The bound cluster read back in detail (``status``); ``None`` for an environment bound to none."""

@@ -3,8 +3,9 @@
 
 :data:`EXTRAS` lists, for each extra of ``pyproject.toml``, every module its adapter imports — not only the SDK's own:
 the GKE and Secret Manager adapters also import ``stamina`` (retries), ``google.api_core`` and ``grpc``; Secret
-Manager ``google_crc32c`` (the checksum the API checks). The install tests install each extra alone in a fresh
-environment and import these, so a module an adapter imports and its extra does not bring is caught there.
+Manager ``google_crc32c`` (the checksum the API checks); Cloud DNS ``requests`` (its transport, whose connection
+errors it retries). The install tests install each extra alone in a fresh environment and import these, so a module
+an adapter imports and its extra does not bring is caught there.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "stamina",
     ),
     "notifications": ("httpx",),
+    "dns": ("google.cloud.dns", "google.api_core", "google.auth", "requests", "stamina"),
 }
 """Each extra and the modules the commands that need it import."""
 

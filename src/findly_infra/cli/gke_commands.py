@@ -1,14 +1,20 @@
 """``cluster plan`` and ``cluster apply``: the GKE cluster the platform file describes (``gke_cluster``,
 ``cluster_autoscaler``) against the real one — a plan people can review, decided by the domain (``domain.gke``), and
-carried out by the GKE adapter."""
+carried out by the GKE adapter. A cluster that does not exist is planned as a create; ``--dr`` plans the DR region's
+copy of it (``domain.gke.dr_cluster_spec``: ``failover.cluster`` in ``disaster_recovery.multi_region.dr_region``),
+so that both regions are declared by one file."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from findly_infra.cli.context import Command, Context
 from findly_infra.cli.exits import EXIT_DRIFT, EXIT_OK
+
+if TYPE_CHECKING:
+    from findly_infra.domain.gke import ClusterSpec
+    from findly_infra.domain.platform import Platform
 
 __all__ = ["COMMANDS"]
 
@@ -28,6 +34,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         action.add_argument(
             "--delete-pools", action="store_true", help="delete node pools the file does not list (else kept, shown)"
         )
+        action.add_argument(
+            "--dr",
+            action="store_true",
+            help="the DR region's copy of gke_cluster (failover.cluster, in disaster_recovery.multi_region.dr_region)",
+        )
 
 
 def _plan_json(plan: Any) -> dict[str, Any]:
@@ -36,6 +47,8 @@ def _plan_json(plan: Any) -> dict[str, Any]:
         "location": plan.location,
         "master_version": plan.master_version,
         "empty": plan.empty,
+        # the cluster does not exist: what create_cluster makes (null: it exists, and the rest says what changes)
+        "creates": _created(plan.creates) if plan.creates is not None else None,
         "cluster_changes": [_field(change) for change in plan.cluster_changes],
         "node_pools": [
             {
@@ -79,15 +92,58 @@ def _value(value: object) -> object:
     return value
 
 
+def _created(spec: ClusterSpec) -> dict[str, Any]:
+    """A cluster to create as JSON: its name, location, settings (``null``: off, or GKE's default) and pools."""
+    from findly_infra.domain.gke import Keep
+
+    def setting(value: object) -> object:
+        return None if isinstance(value, Keep) else _value(value)
+
+    return {
+        "name": spec.name,
+        "location": spec.location,
+        "auto_provisioning": setting(spec.auto_provisioning),
+        "workload_pool": setting(spec.workload_pool),
+        "node_pools": [_value(pool) for pool in spec.pools],
+    }
+
+
+def _desired(platform: Platform, project: str | None, dr: bool) -> ClusterSpec:
+    """The file's cluster — or, with *dr*, the DR region's copy of it, refused (exit 2) naming what is missing."""
+    from findly_infra.application.ports import BadInputError
+    from findly_infra.domain.errors import InvariantError
+    from findly_infra.domain.gke import ClusterSpec, dr_cluster_spec
+
+    cluster = platform.gke_cluster
+    assert cluster is not None  # gke_clusters refuses a file without one
+    if not dr:
+        return ClusterSpec.of(cluster, platform.cluster_autoscaler, project=project)
+    if platform.failover is None:
+        raise BadInputError(
+            "--dr plans the DR region's cluster from the file's failover: section (failover.cluster: its name and "
+            "each zone's DR zone), which the file does not have"
+        )
+    recovery = platform.disaster_recovery
+    if recovery is None or recovery.multi_region is None:
+        raise BadInputError(
+            "--dr needs the DR region: disaster_recovery.multi_region.dr_region, which the file does not have"
+        )
+    try:
+        return dr_cluster_spec(
+            cluster, platform.cluster_autoscaler, platform.failover, recovery.multi_region.dr_region, project=project
+        )
+    except InvariantError as exc:
+        raise BadInputError(f"failover.cluster.{exc.field or 'zones'}: {exc}") from None
+
+
 def _cluster(context: Context) -> int:
     from findly_infra.bootstrap import gke_clusters
-    from findly_infra.domain.gke import ClusterSpec, plan_cluster
+    from findly_infra.domain.gke import plan_cluster
 
     args = context.args
     platform = context.platform()
     clusters = gke_clusters(platform, project=args.project)
-    assert platform.gke_cluster is not None  # gke_clusters refuses a file without one
-    desired = ClusterSpec.of(platform.gke_cluster, platform.cluster_autoscaler, project=clusters.project)
+    desired = _desired(platform, clusters.project, args.dr)
     plan = plan_cluster(desired, clusters.observe(desired.location, desired.name), delete_pools=args.delete_pools)
     if args.cluster_command == "plan":
         context.emit({"project": clusters.project, "plan": _plan_json(plan)}, plan.describe())

@@ -1,5 +1,6 @@
 """The state's own commands: ``state check`` (the full check of a state), ``state verify`` (its chain of links and
-its snapshots), ``state snapshot``, ``state export``/``import`` and ``state migrate`` (its schema)."""
+its snapshots), ``state snapshot``, ``state export``/``import``, ``state backup``/``restore`` (``cli.backup_commands``)
+and ``state migrate`` (its schema)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,9 @@ def _state_arguments(parser: argparse.ArgumentParser) -> None:
         "migrate",
         help="bring the state's schema to this version's (PostgreSQL: creates it; refused if a newer one wrote it)",
     )
+    from findly_infra.cli.backup_commands import add_backup_arguments
+
+    add_backup_arguments(actions)
 
 
 def _anchor(text: str) -> object:
@@ -115,7 +119,7 @@ def _verify(context: Context) -> int:
     return EXIT_OK if all(v.intact for v in verdicts) else EXIT_BAD_INPUT
 
 
-def _state(context: Context) -> int:
+def _state(context: Context) -> int:  # noqa: PLR0911 - one line an action
     if context.args.state_command == "verify":
         return _verify(context)
     if context.args.state_command == "migrate":
@@ -126,6 +130,10 @@ def _state(context: Context) -> int:
         return _export(context)
     if context.args.state_command == "import":
         return _import(context)
+    if context.args.state_command in ("backup", "restore"):
+        from findly_infra.cli import backup_commands
+
+        return int(getattr(backup_commands, context.args.state_command)(context))
     from findly_infra.bootstrap import check_state
     from findly_infra.domain.policy import POLICY_STREAM
 

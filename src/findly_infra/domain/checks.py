@@ -14,6 +14,7 @@ from findly_infra.domain.environment import StrategyKind, TriggerKind, service_n
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster
 from findly_infra.domain.notation import LatencyObjective, Threshold
 from findly_infra.domain.platform import Finding, Platform, Severity, UnknownNameError
+from findly_infra.domain.recovery import FailoverSettings
 from findly_infra.domain.slo import ErrorRateObjective
 
 __all__ = ["RULES", "check_platform", "did_you_mean"]
@@ -625,6 +626,121 @@ def recovery_point(platform: Platform) -> Iterator[Finding]:
         )
 
 
+_GKE_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+"""A GKE cluster's name: "up to 40 characters", "lowercase letters, numbers, and hyphens only", starting with a
+letter and ending with a letter or number (cluster_service.proto, Cluster.name)."""
+
+
+def _failover_cluster(platform: Platform, settings: FailoverSettings, region: str | None) -> Iterator[Finding]:
+    """``failover.cluster``: every pool's zone mapped into the DR region, two never to one; a name GKE takes."""
+    zones = ("failover", "cluster", "zones")
+    cluster = platform.gke_cluster
+    if cluster is not None:
+        used = sorted({zone for pool in cluster.node_pools for zone in pool.zones})
+        mapped = dict(settings.cluster.zones)
+        for index, pool in enumerate(cluster.node_pools):
+            missing = [zone for zone in pool.zones if zone not in mapped]
+            if missing:
+                yield Finding(
+                    zones,
+                    f"node pool {pool.name} (gke_cluster.node_pools[{index}]) runs in {', '.join(missing)}, which "
+                    f"failover.cluster.zones does not map to a zone of the DR region"
+                    f"{f' {region}' if region else ''} (regions do not share zone letters: none is guessed)",
+                    ERROR,
+                    "failover-zones",
+                )
+        for primary in mapped:
+            if primary not in used:
+                yield Finding(
+                    (*zones, primary),
+                    f"no node pool runs in {primary}{did_you_mean(primary, used)}: the mapping is never used",
+                    WARNING,
+                    "failover-zones",
+                )
+        name = settings.cluster.name or f"{cluster.name}-dr"
+        if not _GKE_NAME.match(name):
+            yield Finding(
+                ("failover", "cluster", "name"),
+                f"the DR cluster's name {name!r} is not one GKE takes: up to 40 lowercase letters, digits and "
+                "hyphens, starting with a letter and ending with a letter or digit"
+                + ("" if settings.cluster.name else " (it defaults to gke_cluster.name and -dr: give one)"),
+                ERROR,
+                "failover-cluster",
+            )
+        if name == cluster.name and region == cluster.location:
+            yield Finding(
+                ("failover", "cluster", "name"),
+                f"the DR cluster would be the primary cluster itself ({name} in {region})",
+                ERROR,
+                "failover-cluster",
+            )
+    seen: dict[str, str] = {}
+    for primary, dr in settings.cluster.zones:
+        if region is not None and not dr.startswith(f"{region}-"):
+            yield Finding(
+                (*zones, primary),
+                f"{dr} is not a zone of the DR region {region} (disaster_recovery.multi_region.dr_region)",
+                ERROR,
+                "failover-zones",
+            )
+        if dr in seen:
+            yield Finding(
+                (*zones, primary),
+                f"{primary} and {seen[dr]} both map to {dr}: a pool in both would have one zone twice in the DR "
+                "region, and half its spread",
+                ERROR,
+                "failover-zones",
+            )
+        seen.setdefault(dr, primary)
+
+
+def failover(platform: Platform) -> Iterator[Finding]:
+    """The ``failover:`` section's cross-references: the environments it names exist; there is a DR region
+    (``disaster_recovery.multi_region``) to fail over to; every zone of every node pool maps to a zone of that region
+    (``domain.gke.dr_cluster_spec`` guesses none), two zones never to one; the DR cluster's name is one GKE takes;
+    the DNS records' project is known; the health query is per service."""
+    settings = platform.failover
+    if settings is None:
+        return
+    order = platform.promotion_order
+    for name in settings.environments:
+        if name not in order:
+            yield Finding(
+                ("failover", "environments", name),
+                f"unknown environment {name!r}{did_you_mean(name, order)}; known: {', '.join(order)}",
+                ERROR,
+                "failover-environments",
+            )
+    recovery = platform.disaster_recovery
+    region = recovery.multi_region.dr_region if recovery is not None and recovery.multi_region is not None else None
+    if region is None:
+        yield Finding(
+            ("failover",),
+            "failover needs the DR region it fails over to: disaster_recovery.multi_region.dr_region",
+            ERROR,
+            "failover-region",
+        )
+    yield from _failover_cluster(platform, settings, region)
+    cluster = platform.gke_cluster
+    dns = settings.dns
+    if dns is not None and dns.project is None and (cluster is None or cluster.project is None):
+        yield Finding(
+            ("failover", "dns", "project"),
+            f"the Cloud DNS zone {dns.zone}'s project is not known: give failover.dns.project (or gke_cluster.project, "
+            "its default)",
+            ERROR,
+            "failover-dns",
+        )
+    if "$service" not in settings.health.query:
+        yield Finding(
+            ("failover", "health", "query"),
+            "the health query does not name $service: it is asked once per service (with $service and $namespace "
+            "filled in), and would tell them apart by nothing",
+            ERROR,
+            "failover-health",
+        )
+
+
 _ABSOLUTE_ERROR_RATE = re.compile(r"rate\s*\(\s*\w*requests\w*\s*\{[^}]*\b(?:status|code)\w*\s*=~?\s*['\"]5")
 _COMPARISON = re.compile(r"[<>]=?\s*[\d.]+\s*$")
 _SEVERITIES = ("critical", "page", "warning", "ticket", "info")
@@ -802,6 +918,7 @@ RULES: tuple[Rule, ...] = (
     workload_identity,
     ingress_certificates,
     recovery_point,
+    failover,
     alert_rules,
     notification_receivers,
     notification_routes,

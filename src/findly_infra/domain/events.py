@@ -30,6 +30,7 @@ __all__ = [
     "RolloutStarted",
     "RolloutSucceeded",
     "TestResultRecorded",
+    "TracksCleanedUp",
     "TrafficShifted",
     "Verdict",
 ]
@@ -182,3 +183,12 @@ class RolledBack(Event):
 @attrs.frozen(kw_only=True)
 class RolloutAborted(Event):
     """A person stopped the rollout; traffic returned to the previous version."""
+
+
+@attrs.frozen(kw_only=True)
+class TracksCleanedUp(Event):
+    """After the rollout of ``version`` succeeded in an environment with ``auto_cleanup``, the Deployments the
+    replaced versions left (``removed``: a secondary track scaled to zero, a track the strategy no longer uses) were
+    deleted from its cluster (``domain.cleanup``). Recorded before they are deleted; it changes no state."""
+
+    removed: tuple[str, ...] = ()

@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from findly_infra.domain import tracks as domain_tracks
+from findly_infra.domain.cleanup import CLEANUP_REVISION_HISTORY
 from findly_infra.domain.environment import Environment, HealthCheck, ResourceQuota, Service, StrategyKind
 from findly_infra.domain.infrastructure import (
     CustomMetricTarget,
@@ -395,6 +396,8 @@ def _deployment(  # noqa: PLR0917 - one private builder, called in two places
             },
         },
     }
+    if environment.auto_cleanup:  # old ReplicaSets go once they run nothing: domain.cleanup says why
+        spec["revisionHistoryLimit"] = CLEANUP_REVISION_HISTORY
     if replicas is not None:
         spec = {"replicas": replicas, **spec}
     elif platform.autoscaler_for(service.name) is None:

@@ -1,8 +1,8 @@
 """Run a stand-in from a shell, for as long as you need it: ``python -m findly_infra.testing.kubernetes --port 6443``
-(and ``.gke``, ``.secret_manager``, ``.github_oidc``; ``.prometheus`` and ``.postgresql`` start the real servers, from
-their Debian packages' programs, with the docs' example data). What they share: the arguments (``--port``), the
-checks that make bad input exit 2 with a clear message, the lines printed on stdout (what to point the tool at), and
-serving on 127.0.0.1 until SIGINT or SIGTERM, then exit 0."""
+(and ``.gke``, ``.secret_manager``, ``.github_oidc``, ``.receivers``, ``.cloud_dns``; ``.prometheus`` and
+``.postgresql`` start the real servers, from their Debian packages' programs, with the docs' example data). What
+they share: the arguments (``--port``), the checks that make bad input exit 2 with a clear message, the lines printed
+on stdout (what to point the tool at), and serving on 127.0.0.1 until SIGINT or SIGTERM, then exit 0."""
 
 from __future__ import annotations
 
@@ -26,7 +26,17 @@ from typing import Any
 
 import yaml
 
-__all__ = ["github_oidc", "gke", "kubernetes", "launch", "postgresql", "prometheus", "receivers", "secret_manager"]
+__all__ = [
+    "cloud_dns",
+    "github_oidc",
+    "gke",
+    "kubernetes",
+    "launch",
+    "postgresql",
+    "prometheus",
+    "receivers",
+    "secret_manager",
+]
 
 Serve = Callable[[argparse.Namespace], tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]]
 """From the parsed arguments: the stand-in (a context manager serving on ``args.port`` while entered), and what to print
@@ -536,6 +546,59 @@ def receivers(argv: Sequence[str] | None = None) -> int:
         "python -m findly_infra.testing.receivers",
         "Stand-ins of the notification receivers on 127.0.0.1: Slack, PagerDuty, signed and Alertmanager webhooks.",
         8446,
+        serve,
+        arguments=arguments,
+        argv=argv,
+    )
+
+
+def cloud_dns(argv: Sequence[str] | None = None) -> int:
+    """``python -m findly_infra.testing.cloud_dns``: the Cloud DNS stand-in (REST), its zones, and the
+    ``FINDLY_DNS_ENDPOINT`` naming it."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--project", default=EXAMPLE_PROJECT, help="the project of the zones (default findly-now)")
+        parser.add_argument(
+            "--zone",
+            action="append",
+            default=[],
+            metavar="NAME:DNSNAME",
+            help="a managed zone (findly-now-zone:findly.example.), born with its SOA and NS; repeat for more",
+        )
+        parser.add_argument(
+            "--polls", type=int, default=1, help="reads of a change before it is done (default 1; 0: done at once)"
+        )
+
+    def serve(args: argparse.Namespace) -> tuple[AbstractContextManager[Any], Callable[[Any], list[str]]]:
+        from findly_infra.testing.cloud_dns import CloudDnsStandIn
+
+        if args.polls < 0:
+            raise ValueError(f"--polls {args.polls}: give 0 or more")
+        stand_in = CloudDnsStandIn(project=args.project, polls=args.polls, port=args.port)
+        for given in args.zone:
+            name, colon, dns_name = given.partition(":")
+            if not colon:
+                raise ValueError(f"--zone {given!r}: give NAME:DNSNAME (findly-now-zone:findly.example.)")
+            try:
+                stand_in.add_zone(name, dns_name)
+            except ValueError as error:
+                raise ValueError(f"--zone {given!r}: {error}") from None
+
+        def describe(served: Any) -> list[str]:
+            zones = ", ".join(f"{name} ({dns_name})" for name, _, dns_name in (z.partition(":") for z in args.zone))
+            return [
+                f"Cloud DNS stand-in (REST v1) at {served.url}, project {args.project}, holding "
+                + (f"zones {zones}" if zones else "no zone (--zone NAME:DNSNAME)"),
+                f"export FINDLY_DNS_ENDPOINT={served.url} FINDLY_GCP_PROJECT={args.project}",
+            ]
+
+        return stand_in, describe
+
+    return launch(
+        "python -m findly_infra.testing.cloud_dns",
+        "A Cloud DNS stand-in (REST API v1) on 127.0.0.1 for `findly-infra dr failover` (no extra; the client needs "
+        "the dns extra).",
+        8447,
         serve,
         arguments=arguments,
         argv=argv,

@@ -1,0 +1,450 @@
+"""Backups of the state, and the state restored from one: what survives the loss of a region.
+
+``state backup --to DIR`` writes ONE new file, ``DIR/findly-state-<UTC yyyymmddThhmmssZ>.jsonl.gz``: the export's
+format (``application.transfer``: a header line, then one event a line) read in one transaction (SQLite: one read
+transaction of the WAL; PostgreSQL: REPEATABLE READ, READ ONLY — one snapshot of the database, whatever other
+sessions append meanwhile), each event written as the state stores it with its link (``application.integrity``),
+gzipped. The header adds ``backup``: when it was taken, the newest event's time, and each stream's head — the link
+of its last event. It is written beside its place (a hidden ``.part`` file), flushed to the disk (``fsync``), then
+linked into place under its final name (never over another file), and the folder synced: a killed backup leaves no
+file under a backup's name, only its draft. Each stream's chain is checked as it is read: a state whose links do
+not hold is not backed up (``state verify`` names the break).
+
+``state restore FILE`` reads the backup whole and checks it as ``state import`` checks an export (every line), then
+recomputes every stream's links over the events as the state will store them: each must be the link its line
+records, and each stream's last the head the header records — a backup changed or cut short after it was taken is
+refused naming the stream and the event, and nothing is written. It writes only into an empty state (or one holding
+exactly a part of this backup's streams, whole: an interrupted restore, run again), and checks the restored heads.
+
+:func:`newest_backup` (a folder's newest backup, read from its header alone) is what ``state backup --check`` and a
+drill's "what would have been lost" (RPO) read; :func:`rpo_refusal` is the rule ``rpo-target``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import re
+import stat
+import uuid
+import zlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, Protocol, cast, runtime_checkable
+
+import attrs
+
+from findly_infra.application.codec import event_to_dict
+from findly_infra.application.integrity import GENESIS, ChainedStore, link
+from findly_infra.application.ports import BadInputError, EventStore, StateError, TimeKeepingStore
+from findly_infra.application.transfer import (
+    FORMAT,
+    MAX_LINE_BYTES,
+    Export,
+    ImportReport,
+    bounded_lines,
+    read_export,
+    write_export,
+)
+from findly_infra.domain.refusal import Refusal
+
+__all__ = [
+    "BACKUP_NAME",
+    "BackupInfo",
+    "BackupSource",
+    "CheckedBackup",
+    "NotEmptyError",
+    "backup_name",
+    "backups",
+    "newest_backup",
+    "prune_backups",
+    "read_backup",
+    "restore_backup",
+    "rpo_refusal",
+    "write_backup",
+]
+
+BACKUP_NAME = re.compile(r"findly-state-(\d{8}T\d{6}Z)\.jsonl(\.gz)?")
+"""The name of a backup this tool wrote (what ``--keep`` and :func:`newest_backup` consider; nothing else in the
+folder is ever read or deleted)."""
+_STAMP = "%Y%m%dT%H%M%SZ"
+
+
+@runtime_checkable
+class BackupSource(ChainedStore, Protocol):
+    """A store that can be read whole in one consistent snapshot (SQLite, PostgreSQL; memory trivially)."""
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Within: every read (``services``, ``head``, ``chain``, ``time_kept``, ``latest_time``) sees one state."""
+        ...
+
+    def head(self, service: str) -> tuple[int, str | None] | None:
+        """The stream's last position and its link (``None``: the stream has no event)."""
+        ...
+
+
+@attrs.frozen
+class BackupInfo:
+    """A backup as its header describes it (read without reading its events)."""
+
+    path: Path
+    taken_at: datetime
+    """When its read transaction began (naive UTC)."""
+    newest_event_at: datetime | None
+    """The time of the newest event it holds (naive UTC; ``None``: it holds none)."""
+    streams: dict[str, int]
+    """Each stream and its count of events."""
+    events: int
+    heads: dict[str, str] = attrs.field(factory=dict)
+    """Each stream's head: the link of its last event."""
+    size: int = 0
+    """Its size in bytes, as stored."""
+
+
+@attrs.frozen
+class CheckedBackup:
+    """A backup read whole and checked (:func:`read_backup`): every line, every link, every head."""
+
+    info: BackupInfo
+    export: Export
+
+
+class NotEmptyError(Exception):
+    """Raised when a restore's target state already holds events that are not part of the backup: nothing is
+    written (the rule ``empty-state``: a restore never mixes two histories)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(f"refused by {refusal.rule}: {refusal.message}")
+        self.refusal = refusal
+
+
+def backup_name(taken_at: datetime) -> str:
+    """The file name of a backup taken at *taken_at* (naive UTC, or aware)."""
+    return f"findly-state-{_utc(taken_at):{_STAMP}}.jsonl.gz"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
+# ---- taking one ------------------------------------------------------------------------------------------------------
+
+
+def write_backup(store: EventStore, directory: Path, taken_at: datetime) -> BackupInfo:
+    """Back *store* up into a new file in *directory* (made if missing), named for *taken_at* (see the module's
+    documentation). Raises :class:`BadInputError` when the folder cannot be written or the file exists, and
+    :class:`StateError` when a stream's chain does not hold: no file is left under a backup's name."""
+    if not isinstance(store, BackupSource):
+        raise BadInputError("this state cannot be read in one transaction: it cannot be backed up")
+    taken_at = _utc(taken_at).replace(microsecond=0)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"--to {directory}: {exc.strerror or exc}") from None
+    final = directory / backup_name(taken_at)
+    if final.exists():
+        raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it")
+    draft = directory / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+    try:
+        with store.reading():
+            header, streams = _header(store, taken_at)
+            # readable by its owner alone: it holds the whole record, verified identities' tokens with it
+            with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as raw:
+                with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as packed:
+                    packed.write((json.dumps(header, sort_keys=True) + "\n").encode())
+                    for service, count in streams.items():
+                        _write_stream(store, service, count, header["backup"]["heads"][service], packed)
+                raw.flush()
+                os.fsync(raw.fileno())
+        try:
+            os.link(draft, final)  # never over another file: of two backups named alike, one wins
+        except FileExistsError:
+            raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it") from None
+        _sync_folder(directory)
+    except OSError as exc:
+        raise BadInputError(f"--to {directory}: {exc.strerror or exc}: no backup was written") from None
+    finally:
+        with contextlib.suppress(OSError):
+            draft.unlink()
+    return attrs.evolve(_info(header, final, str(final)), size=final.stat().st_size)
+
+
+def _header(store: BackupSource, taken_at: datetime) -> tuple[dict[str, Any], dict[str, int]]:
+    """The header of a backup of *store* (inside its read transaction), and each stream's count."""
+    streams: dict[str, int] = {}
+    heads: dict[str, str] = {}
+    for service in store.services():
+        head = store.head(service)
+        if head is None:
+            continue
+        position, value = head
+        if value is None:
+            raise StateError(
+                f"{service}'s events carry no links yet (a state of an older findly-infra, read only): run "
+                "`findly-infra state migrate` first, which links them; nothing was backed up"
+            )
+        streams[service], heads[service] = position + 1, value
+    if not streams:  # a wiped state's backup, taken on schedule, would pass the RPO check: refused as verify refuses it
+        raise StateError(
+            "the state holds no events: nothing to back up (a backup of it would restore nothing, yet count as a "
+            "fresh backup for the RPO)"
+        )
+    time = store.time_kept() if isinstance(store, TimeKeepingStore) else None
+    newest = store.latest_time() if isinstance(store, TimeKeepingStore) else None
+    backup = {
+        "taken_at": taken_at.isoformat(),
+        "newest_event_at": None if newest is None else _utc(newest).isoformat(),
+        "heads": heads,
+        "events": sum(streams.values()),
+    }
+    return {"format": FORMAT, "time": time, "streams": streams, "backup": backup}, streams
+
+
+def _write_stream(store: BackupSource, service: str, count: int, head: str, out: gzip.GzipFile) -> None:
+    """*service*'s *count* events as stored, each with its link, checked as they are read: each position in turn, each
+    link the one its text and the link before it give, the last the *head* read before."""
+    previous, expected = GENESIS, 0
+    for position, body, stored in store.chain(service):
+        if position >= count:
+            break
+        computed = link(previous, service, position, body)
+        if position != expected or stored != computed:
+            raise StateError(
+                f"{service}'s event {expected} does not hold its link (`findly-infra state verify` names the break): "
+                "a backup of it could not be restored, so none was written"
+            )
+        out.write(
+            f'{{"service": {json.dumps(service)}, "position": {position}, "event": {body}, '
+            f'"link": "{computed}"}}\n'.encode()
+        )
+        previous, expected = computed, expected + 1
+    if expected != count or previous != head:
+        raise StateError(f"{service} changed while it was read (event {expected} of {count}): nothing was backed up")
+
+
+def _sync_folder(directory: Path) -> None:
+    """The folder's entry for the new file on the disk too (a crash right after keeps the file under its name)."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    except OSError:  # some file systems (a FUSE mount of a bucket) cannot sync a folder: the file itself is synced
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def prune_backups(directory: Path, keep: int) -> list[Path]:
+    """Delete the oldest of this tool's backups in *directory* beyond the newest *keep* (and the drafts of backups
+    older than the newest, which no running backup writes); nothing else is touched. Returns what was deleted."""
+    if keep < 1:
+        raise BadInputError(f"--keep is 1 or more (the backup just taken is kept), got {keep}")
+    ours = sorted((path for path in _listed(directory) if BACKUP_NAME.fullmatch(path.name)), reverse=True)
+    gone = ours[keep:]
+    if ours:
+        newest = ours[0].name
+        drafts = [
+            path
+            for path in _listed(directory)
+            if path.name.startswith(".findly-state-") and path.name.endswith(".part") and path.name[1:] < newest
+        ]
+        gone += drafts
+    for path in gone:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return gone
+
+
+def _listed(directory: Path) -> list[Path]:
+    try:
+        return [path for path in directory.iterdir() if path.is_file()]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise BadInputError(f"{directory}: {exc.strerror or exc}") from None
+
+
+# ---- finding them ---------------------------------------------------------------------------------------------------
+
+
+def backups(directory: Path) -> list[BackupInfo | tuple[Path, str]]:
+    """This tool's backups in *directory*, newest first (by the time in their names): each one's header, or (its path,
+    why its header cannot be read)."""
+    found: list[BackupInfo | tuple[Path, str]] = []
+    for path in sorted((p for p in _listed(directory) if BACKUP_NAME.fullmatch(p.name)), reverse=True):
+        try:
+            found.append(_read_info(path))
+        except BadInputError as exc:
+            found.append((path, str(exc)))
+    return found
+
+
+def newest_backup(directory: Path | str) -> BackupInfo | None:
+    """The newest readable backup in *directory* (by the time in its name; its header read, not its events), or
+    ``None`` when there is none (or the folder does not exist). Its times are naive UTC, as the clock's."""
+    return next((found for found in backups(Path(directory)) if isinstance(found, BackupInfo)), None)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[IO[bytes]]:
+    """*path* opened to read: a regular file only (never a FIFO, a device, a folder), uncompressed when gzipped."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise BadInputError(f"{path} is not a regular file (a directory, a pipe or a device?): name a backup")
+        os.set_blocking(descriptor, True)
+        if path.name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=file, mode="rb") as unpacked:
+                yield cast("IO[bytes]", unpacked)  # a binary file object, as typeshed does not say
+        else:
+            yield file
+
+
+def _read_info(path: Path) -> BackupInfo:
+    where = str(path)
+    try:
+        with _reading(path) as stream:
+            line = stream.readline(MAX_LINE_BYTES + 1)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise BadInputError(f"{where}: not a readable gzip file ({exc})") from None
+    except OSError as exc:
+        raise BadInputError(f"{where}: {exc.strerror or exc}") from None
+    try:
+        header = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        raise BadInputError(f"{where}, line 1: not a findly state backup's header") from None
+    info = _info(header, path, where)
+    return attrs.evolve(info, size=path.stat().st_size)
+
+
+def _info(header: Any, path: Path, where: str) -> BackupInfo:
+    """The backup a header describes; raises :class:`BadInputError` naming what is missing."""
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise BadInputError(f"{where}, line 1: not a findly state backup (its first line names format {FORMAT!r})")
+    backup, streams = header.get("backup"), header.get("streams")
+    if not isinstance(backup, dict):
+        raise BadInputError(
+            f"{where}, line 1: a state export, not a backup (no taken_at, no heads): `findly-infra state import` "
+            "reads it"
+        )
+    heads = backup.get("heads")
+    if (
+        not isinstance(streams, dict)
+        or not all(isinstance(name, str) and type(n) is int and n > 0 for name, n in streams.items())
+        or not isinstance(heads, dict)
+        or set(heads) != set(streams)
+        or not all(isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) for value in heads.values())
+    ):
+        raise BadInputError(f"{where}, line 1: the header's streams and heads do not name the same streams")
+    try:
+        taken_at = _utc(datetime.fromisoformat(backup["taken_at"]))
+        newest = backup.get("newest_event_at")
+        newest_at = None if newest is None else _utc(datetime.fromisoformat(newest))
+    except (KeyError, TypeError, ValueError):
+        raise BadInputError(f"{where}, line 1: the header's taken_at and newest_event_at are ISO 8601 times") from None
+    return BackupInfo(path, taken_at, newest_at, dict(streams), sum(streams.values()), dict(heads))
+
+
+# ---- restoring one --------------------------------------------------------------------------------------------------
+
+
+def read_backup(path: Path, *, now: datetime | None = None) -> CheckedBackup:
+    """Read and check the backup at *path* whole (see the module's documentation); raises :class:`BadInputError`
+    naming the line, the stream and the event that is wrong."""
+    where = str(path)
+    try:
+        with _reading(path) as stream:
+            export = read_export(bounded_lines(stream, where), where=where, now=now)
+    except (EOFError, zlib.error) as exc:
+        raise BadInputError(
+            f"{where}: cut short or damaged (its compressed stream cannot be read to its end: {exc}): nothing was "
+            "restored"
+        ) from None
+    except gzip.BadGzipFile:
+        raise BadInputError(f"{where}: not a gzip file, as its name says: nothing was restored") from None
+    except OSError as exc:
+        raise BadInputError(f"{where}: {exc.strerror or exc}") from None
+    info = _info(export.header, path, where)
+    for service, events in export.streams.items():
+        previous = GENESIS
+        recorded = export.links.get(service, [])
+        for position, event in enumerate(events):
+            previous = link(previous, service, position, json.dumps(event_to_dict(event)))
+            if recorded[position] is None:
+                raise BadInputError(
+                    f"{where}: {service}'s event {position} records no link (a backup's lines each do): nothing was "
+                    "restored"
+                )
+            if recorded[position] != previous:
+                raise BadInputError(
+                    f"{where}: {service}'s event {position} is not the event the backup recorded (its link does not "
+                    "follow from it and the events before it): the file was changed after it was taken; nothing was "
+                    "restored"
+                )
+        if previous != info.heads.get(service):
+            raise BadInputError(
+                f"{where}: {service}'s head (event {len(events) - 1}) is not the one the header records: the file "
+                "was changed after it was taken; nothing was restored"
+            )
+    return CheckedBackup(attrs.evolve(info, size=path.stat().st_size), export)
+
+
+def restore_backup(store: EventStore, backup: CheckedBackup) -> ImportReport:
+    """Write *backup* into *store*: only into an empty state, or one that holds some of the backup's streams whole
+    and nothing else (an interrupted restore, run again) — else :class:`NotEmptyError`, and nothing is written. Each
+    stream's head in the store afterwards is the one the backup recorded (else :class:`StateError`)."""
+    if not isinstance(store, BackupSource):
+        raise BadInputError("this state cannot be restored into (it cannot list its streams)")
+    info = backup.info
+    for service in store.services():
+        head = store.head(service)
+        if head is None:
+            continue
+        if service not in info.streams or head != (info.streams[service] - 1, info.heads[service]):
+            raise NotEmptyError(
+                Refusal(
+                    "empty-state",
+                    f"the state already holds events ({service}: {head[0] + 1}) that are not this backup's: a restore "
+                    "writes only into an empty state (a new SQLite file, a new PostgreSQL database); nothing was "
+                    "written",
+                )
+            )
+    report = write_export(store, backup.export)
+    for service, count in info.streams.items():
+        if store.head(service) != (count - 1, info.heads[service]):
+            raise StateError(f"{service} was restored, but its head is not the one the backup records")
+    return report
+
+
+# ---- the recovery point objective -----------------------------------------------------------------------------------
+
+
+def rpo_refusal(newest: BackupInfo | None, now: datetime, target: timedelta, directory: str = "") -> Refusal | None:
+    """The rule ``rpo-target``: the newest backup is at most *target* old at *now* (naive UTC) — ``None`` — else why
+    not (none at all, or older than the target: a region lost now would lose more than the RPO allows)."""
+    if newest is None:
+        return Refusal(
+            "rpo-target",
+            f"no backup in {directory or 'the folder'}: a region lost now would lose the whole state (the RPO is "
+            f"{_said(target)})",
+        )
+    age = max(_utc(now) - newest.taken_at, timedelta(0))
+    if age <= target:
+        return None
+    return Refusal(
+        "rpo-target",
+        f"the newest backup, {newest.path.name}, is {_said(age)} old, over the RPO of {_said(target)}: a region lost "
+        "now would lose more than the RPO allows — take one (findly-infra state backup --to …)",
+    )
+
+
+def _said(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min {seconds % 60} s" if seconds % 60 else f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,233 @@
+"""Issue 27: a cluster that does not exist. ``observe`` reads it as ``None`` (it was bad input, exit 2, so neither a
+first cluster nor the DR region's could be built), and a plan that creates it is ONE ``create_cluster`` with its node
+pools, its operation waited for, then the cluster read until ``RUNNING``.
+
+The request is checked against GKE's documented shape (cluster_service.proto) through a recording client; the round
+trip — created, read back, nothing left to plan — runs against the GKE stand-in, which learns CreateCluster from the
+same documentation by other hands (until then those tests fail with UNIMPLEMENTED)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import grpc
+import pytest
+from google.cloud import container_v1 as gke_types
+
+from findly_infra import load_platform
+from findly_infra.adapters.gke import GkeApplyError, GkeApplyRefusedError, GkeClusters, connect_gke
+from findly_infra.domain.gke import ClusterSpec, NodeAutoProvisioning, dr_cluster_spec, plan_cluster, workload_pool
+from findly_infra.domain.recovery import DrCluster, FailoverSettings
+from findly_infra.testing.gke import GkeStandIn
+from tests.conftest import EXAMPLE
+from tests.gke.conftest import CLUSTER, LOCATION, PROJECT
+
+PLATFORM = load_platform(EXAMPLE)
+assert PLATFORM.gke_cluster is not None
+DESIRED = ClusterSpec.of(PLATFORM.gke_cluster, PLATFORM.cluster_autoscaler, project=PROJECT)
+FAILOVER = FailoverSettings(
+    context="gke_findly-now_us-east1_findly-production-dr",
+    cluster=DrCluster(
+        zones=(("us-central1-a", "us-east1-b"), ("us-central1-b", "us-east1-c"), ("us-central1-c", "us-east1-d"))
+    ),
+)
+DR = dr_cluster_spec(PLATFORM.gke_cluster, PLATFORM.cluster_autoscaler, FAILOVER, "us-east1", project=PROJECT)
+EVERYTHING = attrs.evolve(
+    DESIRED, auto_provisioning=NodeAutoProvisioning(200, 800), workload_pool=workload_pool(PROJECT)
+)
+EVERYTHING = attrs.evolve(
+    EVERYTHING, pools=tuple(attrs.evolve(pool, workload_metadata="GKE_METADATA") for pool in EVERYTHING.pools)
+)
+
+
+def _clusters(gke: GkeStandIn) -> GkeClusters:
+    return connect_gke(PROJECT, channel=grpc.insecure_channel(gke.address), poll_interval=0, sleep=lambda _: None)
+
+
+# ---- against the stand-in as it is: a cluster that does not exist --------------------------------------------------
+
+
+def test_a_cluster_that_does_not_exist_is_read_as_none_and_planned_as_a_create(gke: GkeStandIn) -> None:
+    """It was a BadInputError ("GKE has no …", exit 2): a missing cluster could not be planned at all."""
+    clusters = _clusters(gke)
+    assert clusters.observe(LOCATION, CLUSTER) is None
+    assert [method for method, _ in gke.calls] == ["GetCluster"]
+    plan = plan_cluster(DESIRED, None)
+    assert plan.creates == DESIRED
+    assert not plan.empty
+
+
+def test_a_project_that_may_not_be_read_is_still_a_configuration_problem(gke: GkeStandIn) -> None:
+    from findly_infra.application.ports import BadInputError
+
+    gke.fail("GetCluster", grpc.StatusCode.PERMISSION_DENIED, "Required 'container.clusters.get' permission")
+    with pytest.raises(BadInputError, match=r"container\.clusters\.get"):
+        _clusters(gke).observe(LOCATION, CLUSTER)
+
+
+# ---- the request, as GKE documents it -------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Recording:
+    """A ``ClusterManagerClient`` that records what it is asked and answers as GKE does: ``create_cluster`` an
+    operation with a short name, ``get_operation`` it done, ``get_cluster`` the statuses given, in turn."""
+
+    statuses: list[Any]
+    status_message: str = ""
+    operation_error: str = ""
+    done_at_once: bool = False
+    requests: list[Any] = attrs.field(factory=list)
+    polled: list[str] = attrs.field(factory=list)
+
+    def create_cluster(self, *, request: Any, **_: Any) -> Any:
+        self.requests.append(request)
+        status = gke_types.Operation.Status.DONE if self.done_at_once else gke_types.Operation.Status.RUNNING
+        return gke_types.Operation(name="operation-1", status=status)
+
+    def get_operation(self, *, name: str, **_: Any) -> Any:
+        self.polled.append(name)
+        operation = gke_types.Operation(name="operation-1", status=gke_types.Operation.Status.DONE)
+        if self.operation_error:
+            operation.error = {"code": 8, "message": self.operation_error}
+        return operation
+
+    def get_cluster(self, *, name: str, **_: Any) -> Any:
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return gke_types.Cluster(name=name.rsplit("/", 1)[-1], status=status, status_message=self.status_message)
+
+
+def _recorded(spec: ClusterSpec, *statuses: Any, **options: Any) -> tuple[_Recording, Any]:
+    client = _Recording(list(statuses) or [gke_types.Cluster.Status.RUNNING], **options)
+    report = GkeClusters(client, PROJECT, poll_interval=0, sleep=lambda _: None).apply(plan_cluster(spec, None))
+    return client, report
+
+
+def test_a_create_is_one_create_cluster_with_every_pool_as_create_node_pool_makes_it() -> None:
+    from findly_infra.adapters.gke import _new_pool
+
+    client, report = _recorded(DESIRED)
+    (request,) = client.requests
+    assert request.parent == f"projects/{PROJECT}/locations/{LOCATION}"  # resource names, never project_id/zone
+    assert (request.project_id, request.zone) == ("", "")
+    cluster = request.cluster
+    assert cluster.name == CLUSTER
+    assert list(cluster.node_pools) == [_new_pool(pool, gke_types) for pool in DESIRED.pools]
+    application = cluster.node_pools[0]
+    assert list(application.locations) == ["us-central1-a", "us-central1-b", "us-central1-c"]
+    assert application.initial_node_count == 3  # per zone: the pool's minimum
+    assert (application.autoscaling.min_node_count, application.autoscaling.max_node_count) == (3, 10)
+    assert list(cluster.locations) == ["us-central1-a", "us-central1-b", "us-central1-c"]  # every pool's zone
+    # no default pool, no deprecated fields, no version or channel: GKE's default
+    assert (cluster.initial_node_count, "node_config" in cluster) == (0, False)
+    assert (cluster.initial_cluster_version, "release_channel" in cluster) == ("", False)
+    assert "workload_identity_config" not in cluster  # the file says nothing: GKE's default (off)
+    assert "autoscaling" not in cluster
+    assert client.polled == [f"projects/{PROJECT}/locations/{LOCATION}/operations/operation-1"]  # by its full name
+    assert report.done == (f"cluster {CLUSTER}: create (node pools application-pool, monitoring-pool), running",)
+
+
+def test_a_create_carries_workload_identity_and_node_auto_provisioning_where_the_file_asks() -> None:
+    client, _ = _recorded(EVERYTHING)
+    cluster = client.requests[0].cluster
+    assert cluster.workload_identity_config.workload_pool == f"{PROJECT}.svc.id.goog"
+    assert {pool.config.workload_metadata_config.mode.name for pool in cluster.node_pools} == {"GKE_METADATA"}
+    assert cluster.autoscaling.enable_node_autoprovisioning
+    assert {(limit.resource_type, limit.maximum) for limit in cluster.autoscaling.resource_limits} == {
+        ("cpu", 200),
+        ("memory", 800),
+    }  # GKE wants both when node auto-provisioning is on
+
+
+def test_the_dr_cluster_is_created_in_the_dr_region_with_its_zones_mapped() -> None:
+    client, _ = _recorded(DR)
+    request = client.requests[0]
+    assert request.parent == f"projects/{PROJECT}/locations/us-east1"
+    assert request.cluster.name == f"{CLUSTER}-dr"
+    assert list(request.cluster.locations) == ["us-east1-b", "us-east1-c", "us-east1-d"]
+    assert [list(pool.locations) for pool in request.cluster.node_pools] == [
+        ["us-east1-b", "us-east1-c", "us-east1-d"],
+        ["us-east1-b", "us-east1-c"],
+    ]
+    assert client.polled == [f"projects/{PROJECT}/locations/us-east1/operations/operation-1"]
+
+
+def test_a_zonal_clusters_locations_include_its_own_zone() -> None:
+    """Terraform's container_cluster create: "GKE requires a full list of node locations", the cluster's zone in it."""
+    zonal = attrs.evolve(
+        DESIRED,
+        location="us-central1-f",
+        pools=tuple(attrs.evolve(pool, zones=("us-central1-a",)) for pool in DESIRED.pools),
+    )
+    client, _ = _recorded(zonal)
+    assert list(client.requests[0].cluster.locations) == ["us-central1-a", "us-central1-f"]
+
+
+def test_the_cluster_is_waited_for_until_it_runs() -> None:
+    status = gke_types.Cluster.Status
+    client, report = _recorded(DESIRED, status.PROVISIONING, status.RECONCILING, status.RUNNING)
+    assert client.statuses == [status.RUNNING]  # read until RUNNING
+    assert report.done
+
+
+@pytest.mark.parametrize("status", ["ERROR", "DEGRADED", "STOPPING"])
+def test_a_cluster_that_ends_other_than_running_fails_with_gkes_message(status: str) -> None:
+    with pytest.raises(GkeApplyError, match=rf"is {status}: Insufficient regional quota") as failed:
+        _recorded(
+            DESIRED,
+            gke_types.Cluster.Status.PROVISIONING,
+            gke_types.Cluster.Status[status],
+            status_message="Insufficient regional quota to satisfy request: resource CPUS",
+        )
+    assert (failed.value.done, failed.value.not_done) == ((), (f"cluster {CLUSTER}: create",))
+    assert "plan again" in str(failed.value)
+
+
+def test_an_operation_that_ends_in_error_says_nothing_was_done() -> None:
+    with pytest.raises(GkeApplyError, match="ended in error: Insufficient regional quota") as failed:
+        _recorded(DESIRED, operation_error="Insufficient regional quota to satisfy request: resource CPUS")
+    assert failed.value.not_done == (f"cluster {CLUSTER}: create",)
+
+
+def test_the_wait_for_running_is_bounded_by_the_operation_timeout() -> None:
+    for done_at_once, still in ((False, "operation operation-1 still running"), (True, "still PROVISIONING")):
+        client = _Recording([gke_types.Cluster.Status.PROVISIONING], done_at_once=done_at_once)
+        clusters = GkeClusters(client, PROJECT, poll_interval=0, sleep=lambda _: None, operation_timeout=-1)
+        with pytest.raises(GkeApplyError, match=f"{still} after the timeout"):
+            clusters.apply(plan_cluster(DESIRED, None))
+
+
+# ---- against the GKE stand-in (CreateCluster: taught by another hand, from the same documentation) -----------------
+
+
+def test_a_cluster_created_is_read_back_as_the_file_says_and_nothing_is_left(gke: GkeStandIn) -> None:
+    clusters = _clusters(gke)
+    report = clusters.apply(plan_cluster(DESIRED, clusters.observe(LOCATION, CLUSTER)))
+    assert report.done == (f"cluster {CLUSTER}: create (node pools application-pool, monitoring-pool), running",)
+    assert [method for method, _ in gke.calls].count("CreateCluster") == 1
+    after = clusters.observe(LOCATION, CLUSTER)
+    assert after is not None
+    assert plan_cluster(DESIRED, after, delete_pools=True).empty  # no default-pool, nothing left
+    assert gke.cluster(PROJECT, LOCATION, CLUSTER).status == gke_types.Cluster.Status.RUNNING
+    polled = [name for method, name in gke.calls if method == "GetOperation"]
+    assert polled
+    assert all(name.startswith(f"projects/{PROJECT}/locations/{LOCATION}/operations/") for name in polled)
+
+
+def test_the_dr_cluster_and_one_with_every_setting_are_created_as_the_file_says(gke: GkeStandIn) -> None:
+    clusters = _clusters(gke)
+    for spec in (DR, attrs.evolve(EVERYTHING, name="findly-everything")):
+        clusters.apply(plan_cluster(spec, None))
+        after = clusters.observe(spec.location, spec.name)
+        assert after is not None
+        assert plan_cluster(spec, after, delete_pools=True).empty
+    assert clusters.observe(LOCATION, CLUSTER) is None  # the primary is untouched: another cluster, another region
+
+
+def test_creating_a_cluster_that_exists_is_refused_and_changes_nothing(gke: GkeStandIn) -> None:
+    clusters = _clusters(gke)
+    clusters.apply(plan_cluster(DESIRED, None))
+    with pytest.raises(GkeApplyRefusedError, match="create_cluster") as refused:
+        clusters.apply(plan_cluster(DESIRED, None))  # a stale plan: someone created it in between
+    assert refused.value.done == ()

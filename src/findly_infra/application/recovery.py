@@ -129,6 +129,11 @@ class BackupSeen(Protocol):
     @property
     def newest_event_at(self) -> datetime | None: ...
 
+    @property
+    def streams(self) -> Mapping[str, int]:
+        """Each stream the backup holds, and its count of events."""
+        ...
+
 
 @attrs.frozen
 class Rpo:
@@ -275,15 +280,15 @@ class Recovery:
             self._let_go()
 
     def rpo(self, backup: BackupSeen | None, at: datetime) -> Rpo | None:
-        """The RPO as it stands at *at*: the newest backup's age, and the events recorded after its newest event
-        (every stream the platform names, the policy's and the recovery stream's)."""
+        """The RPO as it stands at *at*: the newest backup's age, and the events the state recorded after it —
+        each stream's events beyond the count the backup holds of it (every stream it holds, and those the
+        platform names, the policy's and the recovery stream's)."""
         if backup is None:
             return None
-        newest = backup.newest_event_at
         after = 0
-        for stream in self._streams():
-            events, _ = self.store.load(stream)
-            after += sum(1 for event in events if newest is None or event.at > newest)
+        for stream in sorted(set(backup.streams) | set(self._streams())):
+            _, length = self.store.load(stream, since=backup.streams.get(stream, 0))
+            after += max(0, length - backup.streams.get(stream, 0))
         return Rpo(str(backup.path), max(0.0, (at - backup.taken_at).total_seconds()), self.rpo_target_seconds, after)
 
     # ---- how each step is taken ---------------------------------------------------------------------------------
@@ -418,7 +423,7 @@ class Recovery:
         if plan.empty:
             return False, [f"{where}: already as the file says, nothing to change"]
         report = self.clusters.apply(plan)
-        done = [str(line) for line in getattr(report, "done", ())]
+        done = [f"done: {line}" for line in getattr(report, "done", ())]
         return False, [f"{where}: {'created' if plan.creates is not None else 'brought to the file'}", *done]
 
     def objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ region in memory."""
 from __future__ import annotations
 
 import contextlib
-import importlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -14,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from findly_infra.application.backup import BackupInfo
 from findly_infra.application.ports import BadInputError, ClusterInfrastructure, ClusterObjects, DnsRecords
 from findly_infra.application.recovery import SIMULATED, InstantQueries, Recovery
 from findly_infra.bootstrap.identity import dead_here
@@ -75,14 +75,15 @@ def open_recovery(
     prometheus: InstantQueries | None = None
     skip_cluster = "--no-cluster" if no_cluster else ""
     if simulate:
-        from findly_infra.adapters.simulated_dr import MemoryClusterObjects, SimulatedClusters
+        from findly_infra.adapters.memory import MemoryClusters
+        from findly_infra.adapters.simulated_dr import MemoryClusterObjects
 
         if platform.failover is None and not no_cluster:  # no DR zones named: no DR cluster to simulate
             skip_cluster = "the platform file has no failover section naming the DR cluster's zones"
         platform = simulated_platform(platform)
         target = SIMULATED
         objects = MemoryClusterObjects()
-        clusters = None if no_cluster else SimulatedClusters()
+        clusters = None if no_cluster else MemoryClusters()
     else:
         if platform.failover is None:
             raise BadInputError(
@@ -154,27 +155,20 @@ def _rebuild_simulation(recovery: Recovery, objects: Any, clusters: Any) -> None
 
 def _cloud_dns(platform: Platform) -> DnsRecords:
     """Cloud DNS for ``failover.dns`` (``bootstrap.dns.dns_records``, the ``dns`` extra)."""
-    try:
-        module: Any = importlib.import_module("findly_infra.bootstrap.dns")
-    except ImportError:  # pragma: no cover - until the Cloud DNS adapter is part of this build
-        raise BadInputError("this build of findly-infra cannot reach Cloud DNS (no bootstrap.dns)") from None
-    assert platform.failover is not None
-    assert platform.failover.dns is not None
-    records: DnsRecords = module.dns_records(platform, project=platform.failover.dns.project)
+    from findly_infra.bootstrap.dns import dns_records
+
+    records: DnsRecords = dns_records(platform)
     return records
 
 
-def newest_backup_in(directory: str) -> Any:
+def newest_backup_in(directory: str) -> BackupInfo:
     """The newest state backup in *directory* (``application.backup.newest_backup``): bad input when the directory
     does not exist or holds none."""
-    path = Path(directory)
-    if not path.is_dir():
+    from findly_infra.application.backup import newest_backup
+
+    if not Path(directory).is_dir():
         raise BadInputError(f"--backups {directory}: no such directory")
-    try:
-        module: Any = importlib.import_module("findly_infra.application.backup")
-    except ImportError:  # pragma: no cover - until state backups are part of this build
-        raise BadInputError("--backups: this build of findly-infra cannot read state backups") from None
-    found = module.newest_backup(path)
+    found = newest_backup(directory)
     if found is None:
         raise BadInputError(f"--backups {directory}: holds no state backup (`findly-infra state backup` writes one)")
     return found

@@ -142,7 +142,8 @@ def runbook_markdown(platform: Platform, last_drill: RecoveryOperation | None) -
     steps = [
         "Declare the disaster: the approvers above decide; page the receivers above.",
         "Restore the state in the DR region if the primary's is lost: "
-        "`findly-infra state restore BACKUP --state postgresql://…` (the newest backup: `--backups DIR`).",
+        "`findly-infra --state postgresql://… state restore BACKUP` into an empty state (the newest backup: "
+        "`findly-infra state backup --check DIR` says its age against the RPO).",
         (
             f"Bring the DR cluster {dr_name} to the file: `findly-infra cluster plan --dr`, then "
             "`findly-infra cluster apply --dr` (`dr failover` does it as its first step)."

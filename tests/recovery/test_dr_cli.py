@@ -165,7 +165,8 @@ def test_the_report_and_the_runbook_are_written_and_the_runbook_is_the_same_each
     for said in (
         "findly-infra dr failover --confirm",
         "findly-infra cluster apply --dr",
-        "findly-infra state restore",
+        "state restore BACKUP",
+        "findly-infra state backup --check DIR",
         "api.findly.now.",
         "203.0.113.10",
         "198.51.100.10",

@@ -343,3 +343,33 @@ def test_a_simulated_drill_killed_after_deploying_resumes_on_the_simulation_rebu
     assert operation.completed is not None  # type: ignore[attr-defined]
     ready = next(t for t in operation.timings() if t.step is RecoveryStep.READY)  # type: ignore[attr-defined]
     assert ready.detail == ("4 Deployments Ready",)
+
+
+def test_with_max_error_rate_a_service_erring_above_it_is_not_healthy_and_no_traffic_is_no_failure(
+    streams: Streams,
+) -> None:
+    from findly_infra.domain.notation import Percentage
+
+    from .fakes import PLATFORM
+
+    failover = PLATFORM.failover
+    assert failover is not None
+    health = attrs.evolve(failover.health, max_error_rate=Percentage.parse("1%"))
+    platform = attrs.evolve(PLATFORM, failover=attrs.evolve(failover, health=health))
+    dr = region(streams, platform=platform)
+    assert dr.prometheus is not None
+    dr.prometheus.samples["errors fn-posts production"] = [0.05]  # 5%: above 1%
+    dr.prometheus.samples["errors fn-notifications production"] = []  # no requests: not a failure
+
+    def recovery() -> object:
+        made = dr.recovery()
+        made.error_rate = lambda service, environment: f"errors {service} {environment}"
+        return made
+
+    with pytest.raises(RecoveryStepError, match=r"fn-posts \(error rate 0.0500 above 1%\)"):
+        recovery().run(FAILOVER, CONTEXT, actor="alice")  # type: ignore[attr-defined]
+    assert dr.record() == PRIMARY
+    dr.prometheus.samples["errors fn-posts production"] = [0.001]
+    operation = recovery().run(FAILOVER, CONTEXT, actor="alice")  # type: ignore[attr-defined]
+    assert operation.completed is not None
+    assert dr.record() == DR

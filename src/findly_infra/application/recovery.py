@@ -170,6 +170,9 @@ class Recovery:
     """GKE, where the DR cluster is brought to the file (``None``: the cluster step is skipped, saying why)."""
     dns: DnsRecords | None = None
     prometheus: InstantQueries | None = None
+    error_rate: Callable[[str, str], str] | None = attrs.field(default=None, repr=False)
+    """(service, environment) -> the PromQL of its error rate over the last minute (``failover.health
+    .max_error_rate``; the composition root builds it as the analyses do)."""
     wait: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
     """Waits *seconds* between health polls (a test's clock advances instead)."""
     holder: str = ""
@@ -490,14 +493,20 @@ class Recovery:
             for service in versions
         }
         said: dict[tuple[str, str], str] = {}
+        ceiling = health.max_error_rate.ratio if health.max_error_rate is not None and self.error_rate else None
         while True:
             for key, expression in list(pending.items()):
                 samples = self.prometheus.query(expression, self.clock.now())
                 values = [value for _, value in samples]
-                if values and all(not math.isnan(value) and value >= 1 for value in values):
-                    del pending[key]
-                else:
+                if not values or not all(not math.isnan(value) and value >= 1 for value in values):
                     said[key] = f"{min(values)}" if values else "no sample"
+                    continue
+                if ceiling is not None and self.error_rate is not None:
+                    rate = self._error_rate(self.error_rate(key[1], key[0]))
+                    if rate is not None and rate > ceiling:  # no requests (NaN, no sample): not a failure
+                        said[key] = f"error rate {rate:.4f} above {health.max_error_rate}"
+                        continue
+                del pending[key]
             if not pending or self.clock.now() >= deadline:
                 break
             self.wait(min(_POLL_SECONDS, max(0.0, (deadline - self.clock.now()).total_seconds())) or _POLL_SECONDS)
@@ -508,7 +517,16 @@ class Recovery:
                 + " — no sample is not healthy"
             )
         checked = sum(len(versions) for versions in operation.versions().values())
-        return False, [f"{checked} services healthy: {health.query} >= 1 for each"]
+        detail = [f"{checked} services healthy: {health.query} >= 1 for each"]
+        if ceiling is not None:
+            detail.append(f"and each one's error rate over the last minute at most {health.max_error_rate}")
+        return False, detail
+
+    def _error_rate(self, expression: str) -> float | None:
+        """The error rate *expression* reads now (``None``: no requests — NaN, or no sample)."""
+        assert self.prometheus is not None
+        values = [value for _, value in self.prometheus.query(expression, self.clock.now()) if not math.isnan(value)]
+        return max(values) if values else None
 
     def _dns(self, operation: RecoveryOperation, *, force: bool) -> tuple[bool, list[str]]:
         dns = self.failover.dns

@@ -121,6 +121,7 @@ def open_recovery(
         clusters=clusters,
         dns=dns,
         prometheus=prometheus,
+        error_rate=_error_rate_query(platform) if prometheus is not None else None,
         wait=(lambda seconds: virtual.advance(timedelta(seconds=seconds))) if virtual is not None else time.sleep,
         holder=pipelines.holder,
         wall=pipelines.wall,
@@ -151,6 +152,16 @@ def _rebuild_simulation(recovery: Recovery, objects: Any, clusters: Any) -> None
         for environment in opened.started.environments:
             for manifest in recovery.objects_of(opened, environment):
                 objects.apply_object(manifest)
+
+
+def _error_rate_query(platform: Platform) -> Callable[[str, str], str]:
+    """(service, environment) -> its error rate over the last minute, as the rollout analyses measure it."""
+    from findly_infra.adapters.prometheus import Target, criterion_query
+
+    def query(service: str, environment: str) -> str:
+        return criterion_query("error_rate", platform.metrics, Target(service, environment), timedelta(minutes=1))
+
+    return query
 
 
 def _cloud_dns(platform: Platform) -> DnsRecords:

@@ -113,7 +113,7 @@ def operation_json(operation: RecoveryOperation, platform: Platform) -> dict[str
         "kind": operation.kind.value,
         "target": operation.target,
         "state": _state(operation),
-        "started": started.at.isoformat(),
+        "started": started.at.isoformat(timespec="seconds"),
         "actor": started.actor,
         "environments": list(started.environments),
         "versions": operation.versions(),

@@ -1,11 +1,12 @@
 """Issue 27, end to end on two regions: the seed's example platform with production released on the primary region's
 cluster (a Kubernetes stand-in), the DR region's cluster a second stand-in reached by ``failover.context``, GKE (its
 stand-in) holding the primary cluster only, Cloud DNS (its stand-in) holding the record at the primary address — and
-``findly-infra dr drill`` / ``dr failover`` run as a person runs them. No Prometheus is bound (a real one scraping
-the DR namespace's pods is more than these tests can afford): the health step is skipped, and says so."""
+``findly-infra dr drill`` / ``dr failover`` run as a person runs them. Without Prometheus the health step is skipped,
+and says so; one test binds a real Prometheus (its ``up`` series backfilled: the stand-in runs no pods to scrape)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,9 +21,12 @@ pytest.importorskip("google.cloud.dns", reason="the dns extra")
 from findly_infra.adapters.memory import SystemClock
 from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.domain.recovery import DR_STREAM, RecoveryStepDone, open_operation
+from findly_infra.testing.prometheus import PrometheusServer
+from tests.conftest import PROMETHEUS_INSTALL, require_tool
 from tests.recovery.two_regions import (
     DR_ADDRESS,
     DR_CONTEXT,
+    NAMESPACE,
     PRIMARY_ADDRESS,
     PROJECT,
     Regions,
@@ -179,3 +183,34 @@ def _steps_done(state: Path) -> list[str]:
     finally:
         store.close()
     return [event.step.value for event in events if isinstance(event, RecoveryStepDone)]
+
+
+def test_with_a_real_prometheus_dns_moves_once_each_service_is_healthy_there(two: Regions, tmp_path: Path) -> None:
+    """The health step on a real Prometheus, asked the failover's default query, ``min(up{namespace=…,
+    service=…})``, for every service before DNS moves. The stand-in runs no pods to scrape (and Prometheus 2.42 applies
+    new scrape targets only every 5 s), so the ``up`` a scrape of the DR namespace's pods would have written over
+    the last two minutes is backfilled, as the suite's Prometheus fixture backfills the analyses' series."""
+    require_tool("prometheus", PROMETHEUS_INSTALL)
+    require_tool("promtool", PROMETHEUS_INSTALL)
+    now = time.time()
+    samples = [
+        f'up{{namespace="{NAMESPACE}",service="{service}"}} 1 {now - seconds:.3f}'
+        for service in sorted(two.versions)
+        for seconds in range(120, 0, -15)
+    ]
+    data = "# TYPE up gauge\n" + "\n".join(samples) + "\n# EOF\n"
+    with PrometheusServer(data, tmp_path / "prometheus") as url:
+        two.prometheus_url = url
+        seen: list[list[str]] = []
+        two.dns.before_change = lambda: seen.append(_steps_done(two.folder / "state.sqlite3"))
+
+        code, shown = two.cli("--json", "dr", "failover", "--confirm")
+
+    assert code == 0, shown
+    health = shown["steps"][3]
+    assert (health["step"], health["skipped"]) == ("health", False)
+    assert health["detail"][0] == (
+        f'{len(two.versions)} services healthy: min(up{{namespace="$namespace", service="$service"}}) >= 1 for each'
+    )
+    assert seen == [["cluster", "deploy", "ready", "health"]]  # DNS asked to move once health had passed
+    assert two.record() == DR_ADDRESS

@@ -86,10 +86,13 @@ class Regions:
     platform: Platform
     versions: dict[str, str]
     """Each service's version serving in production."""
+    prometheus_url: str = ""
+    """A Prometheus the commands are bound to (empty: none)."""
 
     @property
     def env(self) -> dict[str, str]:
-        """The environment a command runs in (the CLI reaches every stand-in through it; no Prometheus bound)."""
+        """The environment a command runs in (the CLI reaches every stand-in through it; Prometheus only where
+        :attr:`prometheus_url` names one)."""
         return {
             "FINDLY_CONFIG": str(self.folder / "findly.yaml"),
             "FINDLY_STATE": str(self.folder / "state.sqlite3"),
@@ -98,7 +101,7 @@ class Regions:
             "FINDLY_GKE_ENDPOINT": self.gke.address,
             "FINDLY_GCP_PROJECT": PROJECT,
             "FINDLY_DNS_ENDPOINT": self.dns.url,
-            "FINDLY_PROMETHEUS_URL": "",
+            "FINDLY_PROMETHEUS_URL": self.prometheus_url,
             "GITHUB_ACTIONS": "",
             "GITHUB_OUTPUT": "",
             "GITHUB_STEP_SUMMARY": "",
@@ -108,7 +111,8 @@ class Regions:
         """``findly-infra ARGS`` in this process; the JSON document with ``--json``, else the text."""
         out = io.StringIO()
         with mock.patch.dict(os.environ, self.env):
-            os.environ.pop("FINDLY_PROMETHEUS_URL")
+            if not self.prometheus_url:
+                os.environ.pop("FINDLY_PROMETHEUS_URL")
             code = main(list(args), out=out)
         text = out.getvalue()
         return code, json.loads(text) if "--json" in args else text

@@ -1,7 +1,7 @@
 """The kill matrix extended to failover (``tests/test_kill_matrix.py`` does the release commands): ``dr failover``
 killed at every write point it passes — before and after each append to the recovery stream, each object applied to
-the DR cluster, the GKE create, the Cloud DNS change — then run again by another process, as a person or a CI retry
-does. Whatever the point:
+the DR cluster, the GKE create, the Cloud DNS change, and after each taking of the DR lease — then run again by
+another process, as a person or a CI retry does. Whatever the point:
 
 - the rerun is never refused for the crash's sake (the killed runner's lease is taken over: it is known dead, as
   ``bootstrap.identity.dead_here`` knows a process of this machine);
@@ -89,7 +89,9 @@ class DyingStore:
     def acquire(self, *args: Any, **kwargs: Any) -> Any:
         if self.points.dead:
             raise Killed("acquire")
-        return self.inner.acquire(*args, **kwargs)
+        lease = self.inner.acquire(*args, **kwargs)
+        self.points.reach("after lease taken")  # held by a runner that then dies: the rerun must take it over
+        return lease
 
     def release(self, service: str, environment: str, holder: str) -> None:
         if not self.points.dead:
@@ -232,7 +234,7 @@ CLEAN.process("runner-0").run(FAILOVER, CONTEXT, actor="alice")
 
 def test_the_matrix_reaches_every_kind_of_write_a_failover_makes() -> None:
     kinds = {point.split(" ", 1)[1].split(" ")[0] for _, point in CASES}
-    assert kinds == {"append", "apply", "GKE", "DNS"}
+    assert kinds == {"append", "apply", "GKE", "DNS", "lease"}
     assert {point for _, point in CASES} >= {
         "before GKE create",
         "after GKE create",

@@ -16,6 +16,9 @@ from tests.gke.conftest import CLUSTER, LOCATION, PROJECT
 from tests.gke.test_gke import _drifted
 from tests.test_release_cli import cli
 
+_MARKER = "\n# How the platform is brought back in the DR region"
+BARE = EXAMPLE.read_text()[: EXAMPLE.read_text().index(_MARKER) + 1]
+"""The example without its own failover section: each test adds the one it checks."""
 FAILOVER = """
 failover:
   context: gke_findly-now_us-east1_findly-production-dr
@@ -70,7 +73,7 @@ def test_an_existing_cluster_says_creates_null(gke: GkeStandIn) -> None:
 
 def test_dr_plans_the_dr_regions_copy_from_the_same_file(gke: GkeStandIn, tmp_path: Path) -> None:
     _drifted(gke)  # the primary exists; the DR cluster does not
-    env = _env(gke, _file(tmp_path, EXAMPLE.read_text() + FAILOVER))
+    env = _env(gke, _file(tmp_path, BARE + FAILOVER))
     code, document = cli(env, "cluster", "plan", "--dr")
     assert code == 7, document
     created = document["plan"]["creates"]  # type: ignore[index]
@@ -84,16 +87,16 @@ def test_dr_plans_the_dr_regions_copy_from_the_same_file(gke: GkeStandIn, tmp_pa
 
 
 def test_dr_without_its_sections_is_exit_2_naming_what_is_missing(gke: GkeStandIn, tmp_path: Path) -> None:
-    code, document = cli(_env(gke), "cluster", "plan", "--dr")
+    code, document = cli(_env(gke, _file(tmp_path, BARE)), "cluster", "plan", "--dr")
     assert code == 2
     assert "failover:" in document["error"]["message"]  # type: ignore[index]
-    text = EXAMPLE.read_text() + FAILOVER
+    text = BARE + FAILOVER
     start = text.index("  multi_region:")
     no_region = text[:start] + text[text.index("  testing:", start) :]
     code, document = cli(_env(gke, _file(tmp_path, no_region)), "cluster", "apply", "--dr")
     assert code == 2
     assert "disaster_recovery.multi_region.dr_region" in document["error"]["message"]  # type: ignore[index]
-    unmapped = EXAMPLE.read_text() + FAILOVER.replace("      us-central1-c: us-east1-d\n", "")
+    unmapped = BARE + FAILOVER.replace("      us-central1-c: us-east1-d\n", "")
     code, document = cli(_env(gke, _file(tmp_path, unmapped)), "cluster", "plan", "--dr")
     assert code == 2
     message = document["error"]["message"]  # type: ignore[index]
@@ -103,7 +106,7 @@ def test_dr_without_its_sections_is_exit_2_naming_what_is_missing(gke: GkeStandI
 
 
 def test_apply_creates_the_cluster_and_then_nothing_is_left(gke: GkeStandIn, tmp_path: Path) -> None:
-    env = _env(gke, _file(tmp_path, EXAMPLE.read_text() + FAILOVER))
+    env = _env(gke, _file(tmp_path, BARE + FAILOVER))
     for dr, name, location in (([], CLUSTER, LOCATION), (["--dr"], f"{CLUSTER}-dr", "us-east1")):
         code, document = cli(env, "cluster", "apply", *dr)
         assert code == 0, document

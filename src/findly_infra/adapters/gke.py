@@ -101,6 +101,21 @@ class GkeClusters:
             cluster = self._call("get_cluster", path, lambda: self.client.get_cluster(name=path, **self._once))
         except NotFoundError:
             return None
+        from google.cloud import container_v1
+
+        broken = (container_v1.Cluster.Status.ERROR, container_v1.Cluster.Status.DEGRADED)
+        if cluster.status in broken:
+            # Terraform's container_cluster read refuses these too ("Cluster %q has status %q with message %q"): a
+            # cluster in ERROR "is unusable. It will be automatically deleted"; DEGRADED "requires user action to
+            # restore full functionality" (Cluster.Status) — a plan against either would say nothing is wrong.
+            said = redact_text(str(cluster.status_message)[:1000]) or "no message"
+            advice = (
+                f"GKE deletes it on its own, or: gcloud container clusters delete {name} --location {location}; "
+                "then plan again"
+                if cluster.status == container_v1.Cluster.Status.ERROR
+                else "it needs a person (GKE's message says what); then plan again"
+            )
+            raise DependencyUnavailableError(f"{path} is {cluster.status.name}: {said} ({advice})")
         listed = self._call("list_node_pools", path, lambda: self.client.list_node_pools(parent=path, **self._once))
         pools = tuple(sorted((_pool(pool) for pool in listed.node_pools), key=lambda pool: pool.name))
         return ClusterSpec(

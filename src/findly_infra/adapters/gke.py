@@ -9,11 +9,13 @@ with every node pool (below, :meth:`GkeClusters._create`), its operation waited 
 ``RUNNING``. Creation takes minutes on real GKE (the control plane, then each pool's nodes): the same poll interval
 and ``operation_timeout`` apply to the operation and to the wait for ``RUNNING``, together.
 
-Errors: ``NOT_FOUND``, ``PERMISSION_DENIED`` (the server's message names the permission) and ``INVALID_ARGUMENT``
-are configuration problems (:class:`BadInputError`, exit 2; part way through a plan :class:`GkeApplyRefusedError`);
+Errors: ``NOT_FOUND`` (but for the cluster ``observe`` reads: ``None``), ``PERMISSION_DENIED`` (the server's
+message names the permission) and ``INVALID_ARGUMENT`` are configuration problems (:class:`BadInputError`, exit 2;
+part way through a plan :class:`GkeApplyRefusedError`);
 ``FAILED_PRECONDITION`` (an operation already running on the cluster), ``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are
 retried with backoff, then :class:`DependencyUnavailableError` (exit 5; part way through a plan, or an operation that
-ends in error, :class:`GkeApplyError`).
+ends in error, :class:`GkeApplyError`). A cluster GKE holds in ``ERROR`` or ``DEGRADED`` is refused when read
+(:class:`DependencyUnavailableError`, with GKE's message), as Terraform's read refuses it.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import attrs
 
 from findly_infra import load_platform
-from findly_infra.adapters.memory import MemoryEventStore, ScenarioMetrics, SimulatedCluster
-from findly_infra.adapters.simulated_dr import MemoryClusterObjects, SimulatedClusters, SimulatedDns
+from findly_infra.adapters.memory import MemoryClusters, MemoryDns, MemoryEventStore, ScenarioMetrics, SimulatedCluster
+from findly_infra.adapters.simulated_dr import MemoryClusterObjects
 from findly_infra.application.ports import RecordSet
 from findly_infra.application.recovery import Recovery
 from findly_infra.application.scenarios import SCENARIOS
@@ -139,8 +139,8 @@ class Region:
     store: KillableStore
     clock: Clock
     objects: MemoryClusterObjects = attrs.field(factory=MemoryClusterObjects)
-    clusters: SimulatedClusters = attrs.field(factory=SimulatedClusters)
-    dns: SimulatedDns = attrs.field(factory=SimulatedDns)
+    clusters: MemoryClusters = attrs.field(factory=MemoryClusters)
+    dns: MemoryDns = attrs.field(factory=MemoryDns)
     prometheus: Prometheus | None = attrs.field(factory=Prometheus)
     platform: Platform = PLATFORM
 
@@ -170,6 +170,11 @@ class Region:
             driver=pipelines.driver,
         )
 
+    def record(self) -> tuple[str, ...]:
+        """What the failover's record holds now."""
+        held = self.dns.read(ZONE, RECORD, "A")
+        return held.rrdatas if held is not None else ()
+
     def images(self) -> dict[str, str]:
         """Each Deployment in the DR cluster, with the image it runs."""
         return {
@@ -183,7 +188,7 @@ def region(streams: Mapping[str, list[Event]] | None = None, **kwargs: object) -
     """A DR region beside an event log holding *streams*; the DNS record at its primary addresses."""
     store = KillableStore(streams={name: list(events) for name, events in (streams or {}).items()})
     made = Region(store, Clock(), **kwargs)  # type: ignore[arg-type]
-    made.dns.records[(ZONE, RECORD, "A")] = RecordSet(RECORD, "A", 60, PRIMARY)
+    made.dns.add_zone(ZONE, RecordSet(RECORD, "A", 60, PRIMARY))
     return made
 
 

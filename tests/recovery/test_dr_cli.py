@@ -165,7 +165,8 @@ def test_the_report_and_the_runbook_are_written_and_the_runbook_is_the_same_each
     for said in (
         "findly-infra dr failover --confirm",
         "findly-infra cluster apply --dr",
-        "findly-infra state restore",
+        "state restore BACKUP",
+        "findly-infra state backup --check DIR",
         "api.findly.now.",
         "203.0.113.10",
         "198.51.100.10",
@@ -178,3 +179,81 @@ def test_the_report_and_the_runbook_are_written_and_the_runbook_is_the_same_each
     code, _ = cli(state, "--json", "dr", "runbook", "--report", str(again))
     assert code == 0
     assert (again / "runbook.md").read_text() == runbook  # nothing of the wall clock in it
+
+
+def test_a_drill_measures_the_rpo_on_the_newest_backup(state: dict[str, str], tmp_path: Path) -> None:
+    backups = tmp_path / "backups"
+    assert cli(state, "dr", "drill", "--simulate")[0] == 0
+    code, _ = cli(state, "state", "backup", "--to", str(backups))
+    assert code == 0
+    assert cli(state, "dr", "drill", "--simulate")[0] == 0  # recorded after the backup: what it would lose
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate", "--backups", str(backups))
+    assert code == 0, shown
+    rpo = shown["rpo"]
+    assert set(rpo) == {"backup", "age_seconds", "target_seconds", "within", "events_after"}
+    assert rpo["backup"].startswith(str(backups))
+    assert rpo["target_seconds"] == 300.0
+    assert rpo["within"] is True
+    assert rpo["events_after"] == 7  # the second drill's: started, five steps, completed
+
+
+def test_backups_that_do_not_exist_are_bad_input(state: dict[str, str], tmp_path: Path) -> None:
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate", "--backups", str(tmp_path / "none"))
+    assert code == 2
+    assert "--backups" in shown["error"]["message"]
+
+
+def test_in_github_actions_the_outputs_say_simulated(state: dict[str, str], tmp_path: Path) -> None:
+    outputs, summary = tmp_path / "outputs", tmp_path / "summary.md"
+    env = {**state, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary)}
+    code, _ = cli(env, "dr", "drill", "--simulate")
+    assert code == 0
+    said = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert said["simulated"] == "true"
+    assert said["kind"] == "drill"
+    assert said["rto_within"] == "true"
+    assert "| **RTO** |" in summary.read_text()
+    assert "SIMULATED" in summary.read_text()
+
+
+def test_a_failed_step_exits_5_leaves_the_operation_open_and_a_rerun_resumes_it(
+    state: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from findly_infra.adapters.simulated_dr import MemoryClusterObjects
+    from findly_infra.domain.cluster import Readiness
+
+    _released_into(state)
+    monkeypatch.setattr(
+        MemoryClusterObjects, "wait_ready", lambda *_a, **_k: Readiness(False, failed=True, reason="CrashLoopBackOff")
+    )
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 5
+    assert shown["ok"] is False
+    assert set(shown) == (KEYS - {"report"}) | {"error"}
+    assert shown["error"]["kind"] == "dependency"
+    assert "run the same command again" in shown["error"]["message"]
+    assert (shown["state"], shown["next_step"], shown["failure"]["step"]) == ("open", "ready", "ready")
+    assert "CrashLoopBackOff" in shown["failure"]["message"]
+    monkeypatch.undo()
+    code, resumed = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 0, resumed
+    assert resumed["operation"] == shown["operation"]  # the same operation, finished
+    assert [step["step"] for step in resumed["steps"]] == ["cluster", "deploy", "ready", "health", "dns"]
+
+
+def test_refused_while_a_rollout_is_under_way_in_production(state: dict[str, str]) -> None:
+    _released_into(state, finish=False)
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 3
+    assert shown["error"]["rule"] == "rollout-in-progress"
+
+
+def _released_into(state: dict[str, str], *, finish: bool = True) -> None:
+    """fn-posts 1.4.0 released to production (its rollout there left under way unless *finish*), in the state."""
+    from findly_infra.bootstrap import Settings, load_platform, open_runtime
+    from tests.recovery.fakes import released
+
+    settings = Settings(config=state["FINDLY_CONFIG"], state=state["FINDLY_STATE"])
+    platform = load_platform(settings)
+    with mock.patch.dict(os.environ, {"GITHUB_ACTIONS": ""}), open_runtime(settings, platform) as runtime:
+        runtime.service.store.append("fn-posts", 0, released("fn-posts", "1.4.0", platform=platform, finish=finish))

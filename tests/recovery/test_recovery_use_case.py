@@ -60,8 +60,8 @@ def test_a_failover_brings_every_service_up_in_the_dr_cluster_then_switches_dns(
     assert images[f"{NAMESPACE}/fn-notifications"].endswith(":2.0.1")
     assert not any("fn-matcher" in name for name in images)
     assert operation.started.skipped == ("production/fn-matcher",)
-    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == DR
-    assert dr.dns.changes == 1
+    assert dr.record() == DR
+    assert len(dr.dns.changes) == 1
     assert operation.rto_seconds == pytest.approx(sum(timing.seconds for timing in operation.timings()))
     assert operation.completed.rto_target_seconds == 900.0
 
@@ -70,7 +70,7 @@ def test_dns_is_switched_only_after_health_passed(streams: Streams) -> None:
     dr = region(streams, prometheus=Prometheus(healthy=False))
     with pytest.raises(RecoveryStepError, match="no sample is not healthy"):
         dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
-    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == PRIMARY  # never fail open: no sample, no switch
+    assert dr.record() == PRIMARY  # never fail open: no sample, no switch
     (failed,) = [event for event in _dr_events(dr) if isinstance(event, RecoveryStepFailed)]
     assert failed.step is RecoveryStep.HEALTH
     assert dr.recovery().open() is not None  # open: a rerun resumes
@@ -78,7 +78,7 @@ def test_dns_is_switched_only_after_health_passed(streams: Streams) -> None:
     dr.prometheus = Prometheus(healthy=True)
     operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
     assert operation.completed is not None
-    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == DR
+    assert dr.record() == DR
 
 
 def test_a_sample_below_one_is_not_healthy(streams: Streams) -> None:
@@ -106,8 +106,8 @@ def test_a_drill_switches_no_dns_and_says_what_it_would_switch(streams: Streams)
     assert dns.step is RecoveryStep.DNS
     assert dns.skipped
     assert "would switch api.findly.now. A from 203.0.113.10 to 198.51.100.10" in dns.detail[0]
-    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == PRIMARY
-    assert dr.dns.changes == 0
+    assert dr.record() == PRIMARY
+    assert len(dr.dns.changes) == 0
 
 
 def test_each_step_is_measured_from_the_end_of_the_one_before(streams: Streams) -> None:
@@ -195,25 +195,25 @@ def test_abandon_with_nothing_open_is_refused(streams: Streams) -> None:
 
 def test_a_dns_record_someone_else_changed_is_refused_unless_forced(streams: Streams) -> None:
     dr = region(streams)
-    dr.dns.records[(ZONE, RECORD, "A")] = RecordSet(RECORD, "A", 60, ("192.0.2.99",))
+    dr.dns.put(ZONE, RecordSet(RECORD, "A", 60, ("192.0.2.99",)))
     with pytest.raises(RecoveryRefusedError) as refused:
         dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
     assert refused.value.refusal.rule == "dns-record-changed"
     assert "api.findly.now." in str(refused.value)
     assert "192.0.2.99" in str(refused.value)
-    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == ("192.0.2.99",)  # nothing switched
+    assert dr.record() == ("192.0.2.99",)  # nothing switched
     assert dr.recovery().open() is not None
 
     operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice", force=True)
     assert operation.completed is not None
-    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == DR
+    assert dr.record() == DR
 
 
 def test_a_record_already_at_its_dr_addresses_is_not_sent_again(streams: Streams) -> None:
     dr = region(streams)
-    dr.dns.records[(ZONE, RECORD, "A")] = RecordSet(RECORD, "A", 60, DR)
+    dr.dns.put(ZONE, RecordSet(RECORD, "A", 60, DR))
     operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
-    assert dr.dns.changes == 0
+    assert len(dr.dns.changes) == 0
     assert "nothing sent" in operation.timings()[-1].detail[0]
 
 
@@ -251,9 +251,9 @@ def test_a_failover_killed_at_any_write_resumes_and_finishes_without_repeating_a
     done = [event.step for event in _dr_events(dr) if isinstance(event, RecoveryStepDone)]
     assert done == list(STEPS)  # each step recorded once, in order
     assert len([e for e in _dr_events(dr) if isinstance(e, RecoveryStarted)]) == 1  # one operation, resumed
-    assert dr.clusters.applied == 1  # the cluster created once: a rerun finds it as the file says
-    assert dr.dns.changes == 1  # DNS switched once: a rerun finds it at the DR addresses
-    assert dr.dns.records[(ZONE, RECORD, "A")].rrdatas == DR
+    assert len(dr.clusters.calls) == 1  # the cluster created once: a rerun finds it as the file says
+    assert len(dr.dns.changes) == 1  # DNS switched once: a rerun finds it at the DR addresses
+    assert dr.record() == DR
     assert len(dr.images()) == 4  # two services, two tracks each (blue-green): nothing doubled
 
 
@@ -298,17 +298,78 @@ class _Backup:
     path: str
     taken_at: datetime
     newest_event_at: datetime | None
+    streams: dict[str, int]
 
 
 def test_the_rpo_is_the_newest_backups_age_and_the_events_recorded_after_it(streams: Streams) -> None:
     dr = region(streams)
-    newest = max(event.at for event in streams["fn-posts"])  # type: ignore[attr-defined]
-    backup = _Backup("backups/state-1.json", dr.clock.current - timedelta(minutes=3), newest - timedelta(minutes=5))
+    held = {"fn-posts": len(streams["fn-posts"]) - 3, "fn-notifications": len(streams["fn-notifications"])}
+    backup = _Backup("backups/state-1.json", dr.clock.current - timedelta(minutes=3), None, held)
     operation = dr.recovery().run(DRILL, CONTEXT, actor="alice", backup=backup)
     started = operation.started
     assert started.backup == "backups/state-1.json"
     assert started.backup_age_seconds == (started.at - backup.taken_at).total_seconds()
     assert started.backup_age_seconds >= 180.0
-    later = [e for stream in streams.values() for e in stream if e.at > backup.newest_event_at]  # type: ignore[attr-defined]
-    assert started.events_after_backup == len(later)
-    assert started.events_after_backup > 0
+    assert started.events_after_backup == 3  # fn-posts's last three: the recovery stream was empty at the start
+
+
+@pytest.mark.parametrize("kill_at", [3, 4, 5])
+def test_a_simulated_drill_killed_after_deploying_resumes_on_the_simulation_rebuilt_from_its_record(
+    kill_at: int,
+) -> None:
+    import contextlib
+
+    from findly_infra.adapters.memory import SimulatedCluster
+    from findly_infra.bootstrap import Settings, open_runtime
+    from findly_infra.bootstrap.recovery import open_recovery
+
+    from .fakes import PLATFORM, KillableStore
+
+    store = KillableStore(streams=_released(), kill_at=kill_at)
+
+    def drill() -> object:
+        with contextlib.ExitStack() as stack:
+            runtime = stack.enter_context(
+                open_runtime(Settings(state="memory://"), PLATFORM, store=store, cluster=SimulatedCluster())
+            )
+            recovery, target = open_recovery(runtime_settings, PLATFORM, runtime, stack, kind=DRILL, simulate=True)
+            return recovery.run(DRILL, target, actor="alice")
+
+    runtime_settings = Settings(state="memory://")
+    with pytest.raises(Crash):
+        drill()
+    store.kill_at = None
+    operation = drill()
+    assert operation.completed is not None  # type: ignore[attr-defined]
+    ready = next(t for t in operation.timings() if t.step is RecoveryStep.READY)  # type: ignore[attr-defined]
+    assert ready.detail == ("4 Deployments Ready",)
+
+
+def test_with_max_error_rate_a_service_erring_above_it_is_not_healthy_and_no_traffic_is_no_failure(
+    streams: Streams,
+) -> None:
+    from findly_infra.domain.notation import Percentage
+
+    from .fakes import PLATFORM
+
+    failover = PLATFORM.failover
+    assert failover is not None
+    health = attrs.evolve(failover.health, max_error_rate=Percentage.parse("1%"))
+    platform = attrs.evolve(PLATFORM, failover=attrs.evolve(failover, health=health))
+    dr = region(streams, platform=platform)
+    assert dr.prometheus is not None
+    dr.prometheus.samples["errors fn-posts production"] = [0.05]  # 5%: above 1%
+    dr.prometheus.samples["errors fn-notifications production"] = []  # no requests: not a failure
+
+    def recovery() -> object:
+        made = dr.recovery()
+        made.error_rate = lambda service, environment: f"errors {service} {environment}"
+        return made
+
+    with pytest.raises(RecoveryStepError, match=r"fn-posts \(error rate 0.0500 above 1%\)"):
+        recovery().run(FAILOVER, CONTEXT, actor="alice")  # type: ignore[attr-defined]
+    assert dr.record() == PRIMARY
+    dr.prometheus.samples["errors fn-posts production"] = [0.001]
+    operation = recovery().run(FAILOVER, CONTEXT, actor="alice")  # type: ignore[attr-defined]
+    assert operation.completed is not None
+    assert dr.record() == DR

@@ -1,6 +1,6 @@
-"""The simulated DR region (``dr drill --simulate``, and tests): a Kubernetes cluster's objects in memory, a GKE and a
-Cloud DNS that hold what they are told. Fakes that hold real state, never mocks; every outcome they take part in says
-SIMULATED (``cli.dr_commands``)."""
+"""The simulated DR cluster (``dr drill --simulate``, and tests): a Kubernetes cluster's objects in memory, beside
+``adapters.memory.MemoryClusters`` (GKE) and ``MemoryDns``. A fake that holds real state, never a mock; every outcome
+it takes part in says SIMULATED (``cli.dr_commands``)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import ConcurrencyError, RecordSet
 from findly_infra.domain.cluster import Readiness, object_key
-from findly_infra.domain.gke import ClusterPlan, ClusterSpec
 
-__all__ = ["MemoryClusterObjects", "SimulatedApplied", "SimulatedClusters", "SimulatedDns"]
+__all__ = ["MemoryClusterObjects"]
 
 
 @attrs.define
@@ -84,52 +82,3 @@ class MemoryClusterObjects:
 
     def deployments(self) -> list[str]:
         return sorted(f"{space}/{name}" for _, kind, space, name in self.objects if kind == "Deployment")
-
-
-@attrs.frozen
-class SimulatedApplied:
-    """What :meth:`SimulatedClusters.apply` did, a line per change (as the GKE adapter's report says it)."""
-
-    done: tuple[str, ...]
-
-
-@attrs.define
-class SimulatedClusters:
-    """GKE in memory (the ``ClusterInfrastructure`` port): clusters by (location, name), each as the plan that last
-    applied to it left it (``ClusterPlan.apply_to``, the domain's own account of what an apply must leave)."""
-
-    clusters: dict[tuple[str, str], ClusterSpec] = attrs.field(factory=dict)
-    applied: int = 0
-
-    def observe(self, location: str, name: str) -> ClusterSpec | None:
-        return self.clusters.get((location, name))
-
-    def apply(self, plan: ClusterPlan) -> SimulatedApplied:
-        before = self.clusters.get((plan.location, plan.cluster))
-        after = plan.apply_to(before)
-        self.clusters[(plan.location, plan.cluster)] = after
-        self.applied += 1
-        if plan.creates is not None:
-            pools = ", ".join(pool.name for pool in after.pools)
-            return SimulatedApplied((f"created cluster {plan.cluster} in {plan.location} (node pools: {pools})",))
-        return SimulatedApplied(tuple(f"node pool {change.pool}: {change.action.value}" for change in plan.actionable))
-
-
-@attrs.define
-class SimulatedDns:
-    """Cloud DNS in memory (the ``DnsRecords`` port): record sets by (zone, name, type); a replacement that does not
-    name the record set as it is now is refused (Cloud DNS refuses a change whose deletions do not match exactly:
-    https://cloud.google.com/dns/docs/reference/rest/v1/changes/create — 412 ``conditionNotMet``)."""
-
-    records: dict[tuple[str, str, str], RecordSet] = attrs.field(factory=dict)
-    changes: int = 0
-
-    def read(self, zone: str, name: str, type: str) -> RecordSet | None:
-        return self.records.get((zone, name, type))
-
-    def replace(self, zone: str, old: RecordSet | None, new: RecordSet) -> None:
-        current = self.records.get((zone, new.name, new.type))
-        if current != old:
-            raise ConcurrencyError(f"{new.name} {new.type} in {zone} changed since it was read: nothing changed")
-        self.records[(zone, new.name, new.type)] = new
-        self.changes += 1

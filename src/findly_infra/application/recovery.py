@@ -51,6 +51,7 @@ from findly_infra.application.ports import (
 from findly_infra.application.service import PolicyRefusedError
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event
+from findly_infra.domain.gke import ClusterSpec
 from findly_infra.domain.lease import Fence, Lease
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.recovery import (
@@ -128,6 +129,11 @@ class BackupSeen(Protocol):
     @property
     def newest_event_at(self) -> datetime | None: ...
 
+    @property
+    def streams(self) -> Mapping[str, int]:
+        """Each stream the backup holds, and its count of events."""
+        ...
+
 
 @attrs.frozen
 class Rpo:
@@ -164,6 +170,9 @@ class Recovery:
     """GKE, where the DR cluster is brought to the file (``None``: the cluster step is skipped, saying why)."""
     dns: DnsRecords | None = None
     prometheus: InstantQueries | None = None
+    error_rate: Callable[[str, str], str] | None = attrs.field(default=None, repr=False)
+    """(service, environment) -> the PromQL of its error rate over the last minute (``failover.health
+    .max_error_rate``; the composition root builds it as the analyses do)."""
     wait: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
     """Waits *seconds* between health polls (a test's clock advances instead)."""
     holder: str = ""
@@ -274,15 +283,15 @@ class Recovery:
             self._let_go()
 
     def rpo(self, backup: BackupSeen | None, at: datetime) -> Rpo | None:
-        """The RPO as it stands at *at*: the newest backup's age, and the events recorded after its newest event
-        (every stream the platform names, the policy's and the recovery stream's)."""
+        """The RPO as it stands at *at*: the newest backup's age, and the events the state recorded after it —
+        each stream's events beyond the count the backup holds of it (every stream it holds, and those the
+        platform names, the policy's and the recovery stream's)."""
         if backup is None:
             return None
-        newest = backup.newest_event_at
         after = 0
-        for stream in self._streams():
-            events, _ = self.store.load(stream)
-            after += sum(1 for event in events if newest is None or event.at > newest)
+        for stream in sorted(set(backup.streams) | set(self._streams())):
+            _, length = self.store.load(stream, since=backup.streams.get(stream, 0))
+            after += max(0, length - backup.streams.get(stream, 0))
         return Rpo(str(backup.path), max(0.0, (at - backup.taken_at).total_seconds()), self.rpo_target_seconds, after)
 
     # ---- how each step is taken ---------------------------------------------------------------------------------
@@ -381,20 +390,20 @@ class Recovery:
             )
         )
 
-    def _cluster(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:  # noqa: ARG002 - as every step
-        from findly_infra.domain.gke import dr_cluster_spec, plan_cluster
+    def dr_cluster(self) -> ClusterSpec:
+        """The DR cluster as the file describes it (``domain.gke.dr_cluster_spec``). Bad input when the file names no
+        DR region, or a zone its mapping leaves out."""
+        from findly_infra.domain.gke import dr_cluster_spec
 
-        if self.no_cluster:
-            return True, [f"cluster not brought to the file: {self.no_cluster}"]
-        if self.clusters is None or self.platform.gke_cluster is None:
-            return True, ["cluster not brought to the file: the platform file has no gke_cluster section"]
         recovery = self.platform.disaster_recovery
         if recovery is None or recovery.multi_region is None:
             raise BadInputError(
                 "disaster_recovery.multi_region.dr_region names no DR region: the DR cluster has nowhere to be"
             )
+        if self.platform.gke_cluster is None:
+            raise BadInputError("the platform file has no gke_cluster section: there is no DR cluster to describe")
         try:
-            desired = dr_cluster_spec(
+            return dr_cluster_spec(
                 self.platform.gke_cluster,
                 self.platform.cluster_autoscaler,
                 self.failover,
@@ -403,15 +412,24 @@ class Recovery:
             )
         except InvariantError as wrong:
             raise BadInputError(f"failover.cluster.{wrong.field or 'zones'}: {wrong}") from None
+
+    def _cluster(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:  # noqa: ARG002 - as every step
+        from findly_infra.domain.gke import plan_cluster
+
+        if self.no_cluster:
+            return True, [f"cluster not brought to the file: {self.no_cluster}"]
+        if self.clusters is None or self.platform.gke_cluster is None:
+            return True, ["cluster not brought to the file: the platform file has no gke_cluster section"]
+        desired = self.dr_cluster()
         plan = plan_cluster(desired, self.clusters.observe(desired.location, desired.name))
         where = f"cluster {desired.name} ({desired.location})"
         if plan.empty:
             return False, [f"{where}: already as the file says, nothing to change"]
         report = self.clusters.apply(plan)
-        done = [str(line) for line in getattr(report, "done", ())]
+        done = [f"done: {line}" for line in getattr(report, "done", ())]
         return False, [f"{where}: {'created' if plan.creates is not None else 'brought to the file'}", *done]
 
-    def _objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:
+    def objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:
         """*environment*'s objects as applied to the DR cluster: at the operation's versions, without the services
         it has none for."""
         versions = operation.versions().get(environment, {})
@@ -428,13 +446,14 @@ class Recovery:
         detail = []
         for environment in operation.started.environments:
             namespace = self.platform.kubernetes.namespace_for(environment)
-            report = apply_environment(cluster, self._objects_of(operation, environment), environment, namespace)
+            report = apply_environment(cluster, self.objects_of(operation, environment), environment, namespace)
             versions = operation.versions().get(environment, {})
             shown = ", ".join(f"{service} {version}" for service, version in sorted(versions.items()))
             detail.append(f"{report.summary()}")
             detail.append(
-                f"{environment}: {shown or 'no service'} — the last good versions, already proven there: "
-                "no rollout analysis"
+                f"{environment}: {shown} — the last good versions, already proven there: no rollout analysis"
+                if shown
+                else f"{environment}: no service has a good version in the log: none of them deployed"
             )
         detail += [f"{pair}: no good version anywhere in the log — not deployed" for pair in operation.started.skipped]
         return False, detail
@@ -444,7 +463,7 @@ class Recovery:
         deadline = self.clock.now() + timedelta(milliseconds=self.failover.ready_timeout.milliseconds)
         not_ready, count = [], 0
         for environment in operation.started.environments:
-            for item in self._objects_of(operation, environment):
+            for item in self.objects_of(operation, environment):
                 if item.get("kind") != "Deployment":
                     continue
                 count += 1
@@ -474,14 +493,20 @@ class Recovery:
             for service in versions
         }
         said: dict[tuple[str, str], str] = {}
+        ceiling = health.max_error_rate.ratio if health.max_error_rate is not None and self.error_rate else None
         while True:
             for key, expression in list(pending.items()):
                 samples = self.prometheus.query(expression, self.clock.now())
                 values = [value for _, value in samples]
-                if values and all(not math.isnan(value) and value >= 1 for value in values):
-                    del pending[key]
-                else:
+                if not values or not all(not math.isnan(value) and value >= 1 for value in values):
                     said[key] = f"{min(values)}" if values else "no sample"
+                    continue
+                if ceiling is not None and self.error_rate is not None:
+                    rate = self._error_rate(self.error_rate(key[1], key[0]))
+                    if rate is not None and rate > ceiling:  # no requests (NaN, no sample): not a failure
+                        said[key] = f"error rate {rate:.4f} above {health.max_error_rate}"
+                        continue
+                del pending[key]
             if not pending or self.clock.now() >= deadline:
                 break
             self.wait(min(_POLL_SECONDS, max(0.0, (deadline - self.clock.now()).total_seconds())) or _POLL_SECONDS)
@@ -492,7 +517,16 @@ class Recovery:
                 + " — no sample is not healthy"
             )
         checked = sum(len(versions) for versions in operation.versions().values())
-        return False, [f"{checked} services healthy: {health.query} >= 1 for each"]
+        detail = [f"{checked} services healthy: {health.query} >= 1 for each"]
+        if ceiling is not None:
+            detail.append(f"and each one's error rate over the last minute at most {health.max_error_rate}")
+        return False, detail
+
+    def _error_rate(self, expression: str) -> float | None:
+        """The error rate *expression* reads now (``None``: no requests — NaN, or no sample)."""
+        assert self.prometheus is not None
+        values = [value for _, value in self.prometheus.query(expression, self.clock.now()) if not math.isnan(value)]
+        return max(values) if values else None
 
     def _dns(self, operation: RecoveryOperation, *, force: bool) -> tuple[bool, list[str]]:
         dns = self.failover.dns

@@ -5,7 +5,6 @@ region in memory."""
 from __future__ import annotations
 
 import contextlib
-import importlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -14,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from findly_infra.application.backup import BackupInfo
 from findly_infra.application.ports import BadInputError, ClusterInfrastructure, ClusterObjects, DnsRecords
 from findly_infra.application.recovery import SIMULATED, InstantQueries, Recovery
 from findly_infra.bootstrap.identity import dead_here
@@ -75,14 +75,15 @@ def open_recovery(
     prometheus: InstantQueries | None = None
     skip_cluster = "--no-cluster" if no_cluster else ""
     if simulate:
-        from findly_infra.adapters.simulated_dr import MemoryClusterObjects, SimulatedClusters
+        from findly_infra.adapters.memory import MemoryClusters
+        from findly_infra.adapters.simulated_dr import MemoryClusterObjects
 
         if platform.failover is None and not no_cluster:  # no DR zones named: no DR cluster to simulate
             skip_cluster = "the platform file has no failover section naming the DR cluster's zones"
         platform = simulated_platform(platform)
         target = SIMULATED
         objects = MemoryClusterObjects()
-        clusters = None if no_cluster else SimulatedClusters()
+        clusters = None if no_cluster else MemoryClusters()
     else:
         if platform.failover is None:
             raise BadInputError(
@@ -120,6 +121,7 @@ def open_recovery(
         clusters=clusters,
         dns=dns,
         prometheus=prometheus,
+        error_rate=_error_rate_query(platform) if prometheus is not None else None,
         wait=(lambda seconds: virtual.advance(timedelta(seconds=seconds))) if virtual is not None else time.sleep,
         holder=pipelines.holder,
         wall=pipelines.wall,
@@ -128,32 +130,56 @@ def open_recovery(
         project=project,
         no_cluster=skip_cluster,
     )
+    if simulate:
+        _rebuild_simulation(recovery, objects, clusters)
     return recovery, target
+
+
+def _rebuild_simulation(recovery: Recovery, objects: Any, clusters: Any) -> None:
+    """A simulated DR region keeps nothing between runs: a simulated drill resumed after a crash finds it as the
+    steps its record says were done left it (the cluster created, the objects applied) — a simulation's own state,
+    rebuilt from the record, as the real region would still hold it."""
+    from findly_infra.domain.gke import plan_cluster
+    from findly_infra.domain.recovery import RecoveryStep
+
+    opened = recovery.open()
+    if opened is None or opened.target != SIMULATED:
+        return
+    done = {event.step for event in opened.done if not event.skipped}
+    if RecoveryStep.CLUSTER in done and clusters is not None:
+        clusters.apply(plan_cluster(recovery.dr_cluster(), None))
+    if RecoveryStep.DEPLOY in done:
+        for environment in opened.started.environments:
+            for manifest in recovery.objects_of(opened, environment):
+                objects.apply_object(manifest)
+
+
+def _error_rate_query(platform: Platform) -> Callable[[str, str], str]:
+    """(service, environment) -> its error rate over the last minute, as the rollout analyses measure it."""
+    from findly_infra.adapters.prometheus import Target, criterion_query
+
+    def query(service: str, environment: str) -> str:
+        return criterion_query("error_rate", platform.metrics, Target(service, environment), timedelta(minutes=1))
+
+    return query
 
 
 def _cloud_dns(platform: Platform) -> DnsRecords:
     """Cloud DNS for ``failover.dns`` (``bootstrap.dns.dns_records``, the ``dns`` extra)."""
-    try:
-        module: Any = importlib.import_module("findly_infra.bootstrap.dns")
-    except ImportError:  # pragma: no cover - until the Cloud DNS adapter is part of this build
-        raise BadInputError("this build of findly-infra cannot reach Cloud DNS (no bootstrap.dns)") from None
-    assert platform.failover is not None
-    assert platform.failover.dns is not None
-    records: DnsRecords = module.dns_records(platform, project=platform.failover.dns.project)
+    from findly_infra.bootstrap.dns import dns_records
+
+    records: DnsRecords = dns_records(platform)
     return records
 
 
-def newest_backup_in(directory: str) -> Any:
+def newest_backup_in(directory: str) -> BackupInfo:
     """The newest state backup in *directory* (``application.backup.newest_backup``): bad input when the directory
     does not exist or holds none."""
-    path = Path(directory)
-    if not path.is_dir():
+    from findly_infra.application.backup import newest_backup
+
+    if not Path(directory).is_dir():
         raise BadInputError(f"--backups {directory}: no such directory")
-    try:
-        module: Any = importlib.import_module("findly_infra.application.backup")
-    except ImportError:  # pragma: no cover - until state backups are part of this build
-        raise BadInputError("--backups: this build of findly-infra cannot read state backups") from None
-    found = module.newest_backup(path)
+    found = newest_backup(directory)
     if found is None:
         raise BadInputError(f"--backups {directory}: holds no state backup (`findly-infra state backup` writes one)")
     return found

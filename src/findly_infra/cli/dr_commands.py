@@ -113,7 +113,7 @@ def operation_json(operation: RecoveryOperation, platform: Platform) -> dict[str
         "kind": operation.kind.value,
         "target": operation.target,
         "state": _state(operation),
-        "started": started.at.isoformat(),
+        "started": started.at.isoformat(timespec="seconds"),
         "actor": started.actor,
         "environments": list(started.environments),
         "versions": operation.versions(),
@@ -281,7 +281,7 @@ def _operate(context: Context) -> int:
         operation = recovery.run(kind, target, actor=actor, backup=backup, force=getattr(args, "force", False))
     except (RecoveryRefusedError, RecoveryStepError) as stopped:
         opened = recovery.open()
-        if opened is None or opened.kind is not kind:
+        if opened is None or (opened.kind, opened.target) != (kind, target):  # refused before it had one
             raise
         return _stopped(context, recovery, opened, stopped)
     shown = operation_json(operation, platform)

@@ -43,7 +43,7 @@ def operation_markdown(platform: Platform, operation: RecoveryOperation) -> str:
         "",
         f"- target: `{operation.target}`"
         + (" (a DR region simulated in memory: nothing real was touched)" if simulated else ""),
-        f"- started: {started.at.isoformat()} by {started.actor}",
+        f"- started: {started.at.isoformat(timespec='seconds')} by {started.actor}",
         f"- state: {state}",
         f"- environments: {', '.join(started.environments) or 'none'}",
         "",
@@ -142,7 +142,8 @@ def runbook_markdown(platform: Platform, last_drill: RecoveryOperation | None) -
     steps = [
         "Declare the disaster: the approvers above decide; page the receivers above.",
         "Restore the state in the DR region if the primary's is lost: "
-        "`findly-infra state restore BACKUP --state postgresql://…` (the newest backup: `--backups DIR`).",
+        "`findly-infra --state postgresql://… state restore BACKUP` into an empty state (the newest backup: "
+        "`findly-infra state backup --check DIR` says its age against the RPO).",
         (
             f"Bring the DR cluster {dr_name} to the file: `findly-infra cluster plan --dr`, then "
             "`findly-infra cluster apply --dr` (`dr failover` does it as its first step)."
@@ -167,9 +168,8 @@ def runbook_markdown(platform: Platform, last_drill: RecoveryOperation | None) -
         lines.append("No drill recorded yet: `findly-infra dr drill` (or `dr drill --simulate`).")
     else:
         simulated = " (SIMULATED)" if last_drill.target == "simulated" else ""
-        lines.append(
-            f"{last_drill.name} on `{last_drill.target}`{simulated}, started {last_drill.started.at.isoformat()}:"
-        )
+        began = last_drill.started.at.isoformat(timespec="seconds")
+        lines.append(f"{last_drill.name} on `{last_drill.target}`{simulated}, started {began}:")
         lines += ["", "| step | seconds | |", "|---|---:|---|"]
         for timing in last_drill.timings():
             lines.append(

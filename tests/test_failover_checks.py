@@ -19,12 +19,6 @@ from .conftest import EXAMPLE
 PLATFORM = load_platform(EXAMPLE)
 
 
-@pytest.fixture
-def example_text(example_text: str) -> str:
-    """The example without its own ``failover:`` section (the last in the file): each test adds its own."""
-    return example_text[: example_text.index("\nfailover:")] + "\n"
-
-
 def _findings(text: str) -> list[tuple[str, str, str]]:
     report = validate_platform_text(text)
     return [

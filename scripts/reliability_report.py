@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 ROOT = Path(__file__).resolve().parent.parent
 MATRICES = {
     "kill (every command, killed at every write point, then run again; SIGKILL mid-watch; a PostgreSQL server frozen "
-    "mid-watch and mid-transaction)": [
+    "mid-watch and mid-transaction; dr failover killed at every write point, and by SIGKILL mid-readiness)": [
         "tests/test_kill_matrix.py",
         "tests/test_crash_safety.py",
         "tests/cluster/test_releases.py::test_a_release_killed_at_any_write_to_the_cluster_ends_as_the_log_says_when_run_again",
@@ -31,6 +31,8 @@ MATRICES = {
         "tests/postgres/test_bounds.py::test_a_new_command_on_a_frozen_server_gives_up_connecting_with_exit_5",
         "tests/postgres/test_leases.py::test_a_driver_killed_mid_watch_is_taken_over_once_its_lease_runs_out",
         "tests/postgres/test_leases.py::test_a_driver_frozen_past_its_lease_never_writes_again_and_follows",
+        "tests/recovery/test_failover_kill_matrix.py",
+        "tests/recovery/test_failover_sigkill.py",
     ],
     "race (commuting and conflicting writers; two runners of one host name and pid; a driver displaced; a "
     "watch stopped by a person)": [

@@ -548,6 +548,9 @@ class Recovery:
             new = RecordSet(record.name, record.type, record.ttl, record.dr)
             held = set(current.rrdatas) if current is not None else set()
             if current is not None and held == set(record.dr):
+                # a rerun: the change an earlier run made may still be pending (it was killed waiting for it) — the
+                # port sends nothing for a record it already holds, and waits until that change is done
+                self.dns.replace(dns.zone, current, new)
                 detail.append(f"{record.name} {record.type}: already {', '.join(record.dr)} — nothing sent")
                 continue
             if (current is None or held != set(record.primary)) and not force:

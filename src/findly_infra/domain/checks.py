@@ -698,7 +698,9 @@ def failover(platform: Platform) -> Iterator[Finding]:
     """The ``failover:`` section's cross-references: the environments it names exist; there is a DR region
     (``disaster_recovery.multi_region``) to fail over to; every zone of every node pool maps to a zone of that region
     (``domain.gke.dr_cluster_spec`` guesses none), two zones never to one; the DR cluster's name is one GKE takes;
-    the DNS records' project is known; the health query is per service."""
+    the health query is per service. (The DNS zone's project is not required here: the command finds it as it finds
+    GKE's — ``--project``, ``failover.dns.project``, ``gke_cluster.project``, ``FINDLY_GCP_PROJECT``, the
+    credentials' — ``bootstrap.dns.dns_project``.)"""
     settings = platform.failover
     if settings is None:
         return
@@ -721,16 +723,6 @@ def failover(platform: Platform) -> Iterator[Finding]:
             "failover-region",
         )
     yield from _failover_cluster(platform, settings, region)
-    cluster = platform.gke_cluster
-    dns = settings.dns
-    if dns is not None and dns.project is None and (cluster is None or cluster.project is None):
-        yield Finding(
-            ("failover", "dns", "project"),
-            f"the Cloud DNS zone {dns.zone}'s project is not known: give failover.dns.project (or gke_cluster.project, "
-            "its default)",
-            ERROR,
-            "failover-dns",
-        )
     if "$service" not in settings.health.query:
         yield Finding(
             ("failover", "health", "query"),

@@ -222,3 +222,44 @@ def test_a_process_killed_during_the_cleanup_leaves_it_to_the_next_command_that_
     assert [(e.version, e.removed) for e in _cleaned(again)][-1] == ("2.0.0", ("fn-posts-canary",))
     assert len([e for e in _cleaned(again) if e.version == "2.0.0"]) == 1  # recorded once, whenever it died
     assert again.reconcile(SERVICE, ENV).events == ()
+
+
+@attrs.define
+class RacingObjects:
+    """The cluster's API while another command brings the canary up again between the cleanup's read and its delete
+    (a rollout started meanwhile)."""
+
+    inner: Any
+    cluster: KubernetesStandIn
+    reads: int = 0
+
+    def managed(self, *args: Any, **options: Any) -> Any:
+        listed = self.inner.managed(*args, **options)
+        self.reads += 1
+        if self.reads == 2:  # the delete's own read: then the other command's apply
+            live = self.cluster.get("apps/v1", "Deployment", NS, f"{SERVICE}-canary")
+            assert live is not None
+            live["metadata"].pop("managedFields", None)
+            self.cluster.apply({**live, "spec": {**live["spec"], "replicas": 2}}, manager="findly-infra", force=True)
+        return listed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_deployment_brought_up_between_the_read_and_the_delete_is_not_deleted(
+    cluster: KubernetesStandIn, objects: Any
+) -> None:
+    from findly_infra.application.workloads import ClusterWorkloads
+
+    platform = _platform(auto_cleanup=False)  # nothing cleaned by the release itself: the cleanup is called by hand
+    store, clock = MemoryEventStore(), VirtualClock(datetime(2026, 1, 5, 9))
+    release = _process(platform, store, clock, objects)
+    _canary(release, clock, "1.0.0")
+    view = release.view(SERVICE, ENV)
+    racing = RacingObjects(objects, cluster)
+    workloads = ClusterWorkloads(racing, environment_renderer(platform), {ENV: NS}, {ENV: StrategyKind.ROLLING})
+    assert workloads.leftovers(view, True) == ("fn-posts-canary",)
+    assert workloads.clean_up(view, True, ("fn-posts-canary",)) == ()  # 409 Precondition failed: not deleted
+    assert _deployments(cluster)["fn-posts-canary"][1] == 2
+    assert workloads.clean_up(view, True, ("fn-posts-canary",)) == ()  # it runs now: not a leftover any more

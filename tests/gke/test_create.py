@@ -231,3 +231,18 @@ def test_creating_a_cluster_that_exists_is_refused_and_changes_nothing(gke: GkeS
     with pytest.raises(GkeApplyRefusedError, match="create_cluster") as refused:
         clusters.apply(plan_cluster(DESIRED, None))  # a stale plan: someone created it in between
     assert refused.value.done == ()
+
+
+def test_a_create_that_fails_leaves_a_cluster_in_error_which_the_next_plan_refuses(gke: GkeStandIn) -> None:
+    """A failed create leaves the cluster in ERROR (GKE deletes it later): read back, it would have been planned as
+    fine — its pools there — and the DR cluster taken for ready. It is refused, as Terraform's read refuses it."""
+    from findly_infra.application.ports import DependencyUnavailableError
+
+    clusters = _clusters(gke)
+    gke.fail_operation("CreateCluster", "Insufficient regional quota to satisfy request: resource CPUS")
+    with pytest.raises(GkeApplyError, match="Insufficient regional quota") as failed:
+        clusters.apply(plan_cluster(DESIRED, None))
+    assert failed.value.done == ()
+    assert "gcloud container clusters delete findly-production --location us-central1" in str(failed.value)
+    with pytest.raises(DependencyUnavailableError, match=r"is ERROR: .*Insufficient regional quota.*plan again"):
+        clusters.observe(LOCATION, CLUSTER)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 from unittest import mock
 
@@ -16,15 +17,13 @@ from tests.gke.conftest import CLUSTER, LOCATION, PROJECT
 from tests.gke.test_gke import _drifted
 from tests.test_release_cli import cli
 
-FAILOVER = """
-failover:
-  context: gke_findly-now_us-east1_findly-production-dr
-  cluster:
-    zones:
-      us-central1-a: us-east1-b
-      us-central1-b: us-east1-c
-      us-central1-c: us-east1-d
-"""
+
+def _without_failover(text: str) -> str:
+    """*text* without its ``failover:`` section (the example has one), up to the next top-level key or the end."""
+    start = text.index("\nfailover:\n") + 1
+    body = start + len("failover:\n")
+    following = re.search(r"^[a-z_]+:", text[body:], re.M)
+    return text[:start] + (text[body + following.start() :] if following else "")
 
 
 def _env(gke: GkeStandIn, path: Path | None = None) -> dict[str, str]:
@@ -68,9 +67,9 @@ def test_an_existing_cluster_says_creates_null(gke: GkeStandIn) -> None:
     assert (code, document["plan"]["creates"]) == (7, None)  # type: ignore[index]
 
 
-def test_dr_plans_the_dr_regions_copy_from_the_same_file(gke: GkeStandIn, tmp_path: Path) -> None:
+def test_dr_plans_the_dr_regions_copy_from_the_same_file(gke: GkeStandIn) -> None:
     _drifted(gke)  # the primary exists; the DR cluster does not
-    env = _env(gke, _file(tmp_path, EXAMPLE.read_text() + FAILOVER))
+    env = _env(gke)  # the example declares both: gke_cluster and failover.cluster
     code, document = cli(env, "cluster", "plan", "--dr")
     assert code == 7, document
     created = document["plan"]["creates"]  # type: ignore[index]
@@ -84,26 +83,26 @@ def test_dr_plans_the_dr_regions_copy_from_the_same_file(gke: GkeStandIn, tmp_pa
 
 
 def test_dr_without_its_sections_is_exit_2_naming_what_is_missing(gke: GkeStandIn, tmp_path: Path) -> None:
-    code, document = cli(_env(gke), "cluster", "plan", "--dr")
+    code, document = cli(_env(gke, _file(tmp_path, _without_failover(EXAMPLE.read_text()))), "cluster", "plan", "--dr")
     assert code == 2
     assert "failover:" in document["error"]["message"]  # type: ignore[index]
-    text = EXAMPLE.read_text() + FAILOVER
+    text = EXAMPLE.read_text()
     start = text.index("  multi_region:")
     no_region = text[:start] + text[text.index("  testing:", start) :]
     code, document = cli(_env(gke, _file(tmp_path, no_region)), "cluster", "apply", "--dr")
     assert code == 2
     assert "disaster_recovery.multi_region.dr_region" in document["error"]["message"]  # type: ignore[index]
-    unmapped = EXAMPLE.read_text() + FAILOVER.replace("      us-central1-c: us-east1-d\n", "")
+    unmapped = EXAMPLE.read_text().replace("      us-central1-c: us-east1-d\n", "", 1)
     code, document = cli(_env(gke, _file(tmp_path, unmapped)), "cluster", "plan", "--dr")
     assert code == 2
     message = document["error"]["message"]  # type: ignore[index]
-    assert message.startswith("failover.cluster.zones: ")
+    assert "failover.cluster.zones" in message  # validate says it first, as dr_cluster_spec would
     assert "us-central1-c" in message
     assert [method for method, _ in gke.calls] == []  # refused before GKE is asked anything
 
 
-def test_apply_creates_the_cluster_and_then_nothing_is_left(gke: GkeStandIn, tmp_path: Path) -> None:
-    env = _env(gke, _file(tmp_path, EXAMPLE.read_text() + FAILOVER))
+def test_apply_creates_the_cluster_and_then_nothing_is_left(gke: GkeStandIn) -> None:
+    env = _env(gke)
     for dr, name, location in (([], CLUSTER, LOCATION), (["--dr"], f"{CLUSTER}-dr", "us-east1")):
         code, document = cli(env, "cluster", "apply", *dr)
         assert code == 0, document

@@ -214,3 +214,46 @@ def test_in_github_actions_the_outputs_say_simulated(state: dict[str, str], tmp_
     assert said["rto_within"] == "true"
     assert "| **RTO** |" in summary.read_text()
     assert "SIMULATED" in summary.read_text()
+
+
+def test_a_failed_step_exits_5_leaves_the_operation_open_and_a_rerun_resumes_it(
+    state: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from findly_infra.adapters.simulated_dr import MemoryClusterObjects
+    from findly_infra.domain.cluster import Readiness
+
+    _released_into(state)
+    monkeypatch.setattr(
+        MemoryClusterObjects, "wait_ready", lambda *_a, **_k: Readiness(False, failed=True, reason="CrashLoopBackOff")
+    )
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 5
+    assert shown["ok"] is False
+    assert set(shown) == (KEYS - {"report"}) | {"error"}
+    assert shown["error"]["kind"] == "dependency"
+    assert "run the same command again" in shown["error"]["message"]
+    assert (shown["state"], shown["next_step"], shown["failure"]["step"]) == ("open", "ready", "ready")
+    assert "CrashLoopBackOff" in shown["failure"]["message"]
+    monkeypatch.undo()
+    code, resumed = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 0, resumed
+    assert resumed["operation"] == shown["operation"]  # the same operation, finished
+    assert [step["step"] for step in resumed["steps"]] == ["cluster", "deploy", "ready", "health", "dns"]
+
+
+def test_refused_while_a_rollout_is_under_way_in_production(state: dict[str, str]) -> None:
+    _released_into(state, finish=False)
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 3
+    assert shown["error"]["rule"] == "rollout-in-progress"
+
+
+def _released_into(state: dict[str, str], *, finish: bool = True) -> None:
+    """fn-posts 1.4.0 released to production (its rollout there left under way unless *finish*), in the state."""
+    from findly_infra.bootstrap import Settings, load_platform, open_runtime
+    from tests.recovery.fakes import released
+
+    settings = Settings(config=state["FINDLY_CONFIG"], state=state["FINDLY_STATE"])
+    platform = load_platform(settings)
+    with mock.patch.dict(os.environ, {"GITHUB_ACTIONS": ""}), open_runtime(settings, platform) as runtime:
+        runtime.service.store.append("fn-posts", 0, released("fn-posts", "1.4.0", platform=platform, finish=finish))

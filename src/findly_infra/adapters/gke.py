@@ -9,11 +9,13 @@ with every node pool (below, :meth:`GkeClusters._create`), its operation waited 
 ``RUNNING``. Creation takes minutes on real GKE (the control plane, then each pool's nodes): the same poll interval
 and ``operation_timeout`` apply to the operation and to the wait for ``RUNNING``, together.
 
-Errors: ``NOT_FOUND``, ``PERMISSION_DENIED`` (the server's message names the permission) and ``INVALID_ARGUMENT``
-are configuration problems (:class:`BadInputError`, exit 2; part way through a plan :class:`GkeApplyRefusedError`);
+Errors: ``NOT_FOUND`` (but for the cluster ``observe`` reads: ``None``), ``PERMISSION_DENIED`` (the server's
+message names the permission) and ``INVALID_ARGUMENT`` are configuration problems (:class:`BadInputError`, exit 2;
+part way through a plan :class:`GkeApplyRefusedError`);
 ``FAILED_PRECONDITION`` (an operation already running on the cluster), ``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are
 retried with backoff, then :class:`DependencyUnavailableError` (exit 5; part way through a plan, or an operation that
-ends in error, :class:`GkeApplyError`).
+ends in error, :class:`GkeApplyError`). A cluster GKE holds in ``ERROR`` or ``DEGRADED`` is refused when read
+(:class:`DependencyUnavailableError`, with GKE's message), as Terraform's read refuses it.
 """
 
 from __future__ import annotations
@@ -101,6 +103,21 @@ class GkeClusters:
             cluster = self._call("get_cluster", path, lambda: self.client.get_cluster(name=path, **self._once))
         except NotFoundError:
             return None
+        from google.cloud import container_v1
+
+        broken = (container_v1.Cluster.Status.ERROR, container_v1.Cluster.Status.DEGRADED)
+        if cluster.status in broken:
+            # Terraform's container_cluster read refuses these too ("Cluster %q has status %q with message %q"): a
+            # cluster in ERROR "is unusable. It will be automatically deleted"; DEGRADED "requires user action to
+            # restore full functionality" (Cluster.Status) — a plan against either would say nothing is wrong.
+            said = redact_text(str(cluster.status_message)[:1000]) or "no message"
+            advice = (
+                f"GKE deletes it on its own, or: gcloud container clusters delete {name} --location {location}; "
+                "then plan again"
+                if cluster.status == container_v1.Cluster.Status.ERROR
+                else "it needs a person (GKE's message says what); then plan again"
+            )
+            raise DependencyUnavailableError(f"{path} is {cluster.status.name}: {said} ({advice})")
         listed = self._call("list_node_pools", path, lambda: self.client.list_node_pools(parent=path, **self._once))
         pools = tuple(sorted((_pool(pool) for pool in listed.node_pools), key=lambda pool: pool.name))
         return ClusterSpec(

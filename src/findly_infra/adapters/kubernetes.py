@@ -179,13 +179,31 @@ class KubernetesObjects:
             item.setdefault("kind", kind.kind)
         return items
 
-    def delete(self, api_version: str, kind_name: str, namespace: str, name: str, *, dry_run: bool = False) -> None:
+    def delete(
+        self,
+        api_version: str,
+        kind_name: str,
+        namespace: str,
+        name: str,
+        *,
+        dry_run: bool = False,
+        resource_version: str | None = None,
+    ) -> bool:
+        """Whether the object was deleted (``False``: already gone, or — with *resource_version*, sent as
+        ``DeleteOptions.preconditions`` — changed since that version was read: kube-apiserver answers 409
+        ``Precondition failed``, staging/src/k8s.io/apiserver/pkg/storage/interfaces.go ``Preconditions.Check``)."""
         kind = kind_of(api_version, kind_name)
         query = [("dryRun", "All")] if dry_run else []
+        body: dict[str, Any] | None = None  # the client encodes a JSON body itself (rest.py: json.dumps(body))
+        if resource_version is not None:
+            preconditions = {"resourceVersion": resource_version}
+            body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": preconditions}
+        path, content_type = _path(kind, namespace, name), "application/json" if body else None
         try:
-            self._call("delete", kind, namespace, name, "DELETE", _path(kind, namespace, name), query, None, None)
-        except _NotFound:
-            return
+            self._call("delete", kind, namespace, name, "DELETE", path, query, body, content_type)
+        except (_NotFound, _Changed):
+            return False
+        return True
 
     # ---- one request -------------------------------------------------------------------------------------------
 
@@ -296,7 +314,7 @@ class KubernetesObjects:
         found = [str(value).removeprefix("Bearer ").strip() for value in keys.values()]
         return [*found, str(getattr(configuration, "password", None) or "")]
 
-    def _judge(  # noqa: PLR0917 - what each status means
+    def _judge(  # noqa: PLR0912, PLR0917 - what each status means
         self, what: str, kind: RenderedKind, method: str, response: Any, raw: bytes | None, document: Any
     ) -> None:
         """Raise what a failed answer means: retried (429, 5xx), refused (401, 403, 400, 422), absent, conflicting."""
@@ -340,6 +358,8 @@ class KubernetesObjects:
                     f"cannot {what}: fields another manager owns would change: {owned}",
                     [(str(cause.get("field") or ""), _manager(str(cause.get("message") or ""))) for cause in causes],
                 )
+            if method == "DELETE" and ": Precondition failed: " in message:  # apierrors.NewConflict's words
+                raise _Changed(what)  # not retried: the object is no longer the one the caller read
             raise _Retry(f"409 conflict: {message}")
         if status in (400, 422):
             causes = (document or {}).get("details", {}).get("causes") or [] if isinstance(document, dict) else []
@@ -431,6 +451,10 @@ class _Answer:
 
 class _NotFound(Exception):  # noqa: N818 - answered as None / [] by the port methods
     pass
+
+
+class _Changed(Exception):  # noqa: N818 - answered as False by delete
+    """A delete's precondition failed: the object changed since the version given."""
 
 
 _TYPED_PATCH = "failed to create typed patch object"

@@ -68,6 +68,8 @@ from findly_infra.application.ports import (
 )
 from findly_infra.application.redaction import redact_url
 from findly_infra.application.snapshots import sealed
+from findly_infra.domain.cleanup import Leftover, cleanup_due, leftovers
+from findly_infra.domain.cluster import ENVIRONMENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from findly_infra.domain.events import Event
 from findly_infra.domain.lease import Fence, Lease
 from findly_infra.domain.tracks import Holding, expected_holding
@@ -1011,7 +1013,13 @@ class PostgresSimulatedCluster:
             held = Holding() if row is None else Holding(**{k: row[0][k] for k in ("running", "weights", "preview")})
             if held == wanted:
                 return False
-            body = {"running": wanted.running, "weights": wanted.weights, "preview": wanted.preview}
+            parked = {  # scaled to zero, kept with their version until auto_cleanup deletes them
+                **{k: v for k, v in ((row[0].get("parked") if row else None) or {}).items() if k not in wanted.running},
+                **{k: v for k, v in held.running.items() if k not in wanted.running},
+            }
+            body: dict[str, Any] = {"running": wanted.running, "weights": wanted.weights, "preview": wanted.preview}
+            if parked:
+                body["parked"] = parked
             connection.execute(
                 "INSERT INTO findly_routes (service, environment, weights, holding) VALUES (%s, %s, %s, %s) ON "
                 "CONFLICT (service, environment) DO UPDATE SET weights = excluded.weights, holding = excluded.holding",
@@ -1023,6 +1031,48 @@ class PostgresSimulatedCluster:
                     (service, environment, at, Jsonb(wanted.weights)),
                 )
         return True
+
+    def leftovers(self, view: EnvironmentView, auto_cleanup: bool) -> tuple[str, ...]:
+        """``TrackCleaner``, as the simulated cluster in memory: its Deployments scaled to zero that
+        ``domain.cleanup`` removes (every one ours and the environment's)."""
+        if not cleanup_due(view, auto_cleanup) or not self._store._ready():
+            return ()
+        with self._store._errors():
+            row = self._store._connection.execute(
+                "SELECT holding FROM findly_routes WHERE service = %s AND environment = %s",
+                (view.service, view.environment),
+            ).fetchone()
+        held = (row[0].get("parked") if row else None) or {}
+        labels = {MANAGED_BY_LABEL: MANAGED_BY, ENVIRONMENT_LABEL: view.environment}
+        return leftovers(view, auto_cleanup, (Leftover(name, 0, labels) for name in held))
+
+    def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
+        """``TrackCleaner``: each of *names* still a leftover, no longer kept (the row locked meanwhile)."""
+        from psycopg.types.json import Jsonb
+
+        if not cleanup_due(view, auto_cleanup) or not self._store._ready():
+            return ()
+        self._store._check_writable()
+        connection = self._store._connection
+        with self._store._errors(), connection.transaction():
+            row = connection.execute(
+                "SELECT holding FROM findly_routes WHERE service = %s AND environment = %s FOR UPDATE",
+                (view.service, view.environment),
+            ).fetchone()
+            if row is None:
+                return ()
+            body = dict(row[0])
+            labels = {MANAGED_BY_LABEL: MANAGED_BY, ENVIRONMENT_LABEL: view.environment}
+            parked = dict(body.get("parked") or {})
+            still = set(leftovers(view, auto_cleanup, (Leftover(name, 0, labels) for name in parked)))
+            removed = tuple(name for name in names if name in still)
+            if removed:
+                body["parked"] = {k: v for k, v in parked.items() if k not in removed}
+                connection.execute(
+                    "UPDATE findly_routes SET holding = %s WHERE service = %s AND environment = %s",
+                    (Jsonb(body), view.service, view.environment),
+                )
+        return removed
 
     def history(self, service: str, environment: str) -> list[tuple[str, dict[str, int]]]:
         with self._store._errors():

@@ -66,9 +66,25 @@ class MemoryClusterObjects:
             and all((item["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
         ]
 
-    def delete(self, api_version: str, kind_name: str, namespace: str, name: str, *, dry_run: bool = False) -> None:
+    def delete(
+        self,
+        api_version: str,
+        kind_name: str,
+        namespace: str,
+        name: str,
+        *,
+        dry_run: bool = False,
+        resource_version: str | None = None,
+    ) -> bool:
+        key = (api_version, kind_name, namespace, name)
+        held = self.objects.get(key)
+        if held is None:
+            return False
+        if resource_version is not None and held.get("metadata", {}).get("resourceVersion") != resource_version:
+            return False
         if not dry_run:
-            self.objects.pop((api_version, kind_name, namespace, name), None)
+            del self.objects[key]
+        return True
 
     def wait_ready(self, namespace: str, name: str, *, timeout: float) -> Readiness:  # noqa: ARG002 - at once
         present = any(

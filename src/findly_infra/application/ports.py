@@ -424,7 +424,18 @@ class ClusterObjects(Protocol):
         """The objects of a kind in *namespace* that the label *selector* selects (none: the kind is not served)."""
         ...
 
-    def delete(self, api_version: str, kind_name: str, namespace: str, name: str, *, dry_run: bool = False) -> None: ...
+    def delete(
+        self,
+        api_version: str,
+        kind_name: str,
+        namespace: str,
+        name: str,
+        *,
+        dry_run: bool = False,
+        resource_version: str | None = None,
+    ) -> bool:
+        """Whether it deleted the object (``False``: already gone, or changed since *resource_version*, when given)."""
+        ...
 
     def wait_ready(self, namespace: str, name: str, *, timeout: float) -> Readiness:
         """Until the Deployment is ready or has failed, or *timeout* seconds pass (then: not ready, and why)."""

@@ -336,15 +336,29 @@ class ClusterWorkloads:
         return leftovers(view, auto_cleanup, found)
 
     def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
-        """:class:`TrackCleaner`: each of *names* still a leftover deleted as ``findly-infra`` (``DELETE``: the API
-        server's default propagation for a Deployment is background — kube-controller-manager's garbage collector
-        then deletes its ReplicaSets, whose pods are already gone at zero replicas); one already gone is not
+        """:class:`TrackCleaner`: each of *names* still a leftover as read now deleted as ``findly-infra``, only in the
+        version read (``DeleteOptions.preconditions.resourceVersion``: one a rollout brought up meanwhile stays). The
+        API server's default propagation for a Deployment is background — kube-controller-manager's garbage collector
+        then deletes its ReplicaSets, whose pods are already gone at zero replicas. One already gone is not
         counted."""
-        still = set(self.leftovers(view, auto_cleanup))
-        removed = tuple(name for name in names if name in still)
-        for name in removed:
-            self.cluster.delete("apps/v1", "Deployment", self.namespaces[view.environment], name)
-        return removed
+        if not cleanup_due(view, auto_cleanup) or not self.binds(view.environment):
+            return ()
+        namespace = self.namespaces[view.environment]
+        held = self._deployments(namespace, view.service)
+        found = (
+            Leftover(name, _replicas(item), dict((item.get("metadata") or {}).get("labels") or {}))
+            for name, item in held.items()
+        )
+        still = set(leftovers(view, auto_cleanup, found))
+        removed = []
+        for name in names:
+            if name not in still:
+                continue
+            version = (held[name].get("metadata") or {}).get("resourceVersion")
+            # as read: one a rollout brought up since (another command) is not deleted (409 Precondition failed)
+            if self.cluster.delete("apps/v1", "Deployment", namespace, name, resource_version=version):
+                removed.append(name)
+        return tuple(removed)
 
     # ---- reading back ----------------------------------------------------------------------------------------------
 

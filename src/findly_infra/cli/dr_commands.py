@@ -281,7 +281,7 @@ def _operate(context: Context) -> int:
         operation = recovery.run(kind, target, actor=actor, backup=backup, force=getattr(args, "force", False))
     except (RecoveryRefusedError, RecoveryStepError) as stopped:
         opened = recovery.open()
-        if opened is None or opened.kind is not kind:
+        if opened is None or (opened.kind, opened.target) != (kind, target):  # refused before it had one
             raise
         return _stopped(context, recovery, opened, stopped)
     shown = operation_json(operation, platform)

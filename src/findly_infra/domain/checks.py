@@ -698,8 +698,9 @@ def failover(platform: Platform) -> Iterator[Finding]:
     """The ``failover:`` section's cross-references: the environments it names exist; there is a DR region
     (``disaster_recovery.multi_region``) to fail over to; every zone of every node pool maps to a zone of that region
     (``domain.gke.dr_cluster_spec`` guesses none), two zones never to one; the DR cluster's name is one GKE takes;
-    the health query is per service. (The DNS zone's project, like the cluster's, may come from the environment:
-    ``FINDLY_GCP_PROJECT`` or the credentials' — not checked here.)"""
+    the health query is per service. (The DNS zone's project is not required here: the command finds it as it finds
+    GKE's — ``--project``, ``failover.dns.project``, ``gke_cluster.project``, ``FINDLY_GCP_PROJECT``, the
+    credentials' — ``bootstrap.dns.dns_project``.)"""
     settings = platform.failover
     if settings is None:
         return

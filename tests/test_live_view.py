@@ -116,7 +116,8 @@ def test_a_watch_on_a_terminal_redraws_one_block_in_place_and_leaves_the_final_s
         _block(screen)[-1],
     ]
     assert _block(screen)[-1].startswith("last: ")
-    assert _block(screen)[-1].endswith(" rollout_succeeded")
+    # the last event: development cleans up after a success (auto_cleanup), else the success itself
+    assert _block(screen)[-1].endswith(" tracks_cleaned_up auto_cleanup: removed fn-posts-canary")
     assert _result(screen) == RESULT + "succeeded (serving 2.0.0 100%)"  # the result line follows the block
     # before the first analysis the block said when it is due (not "nothing is next")
     assert b"next analysis at 09:06:00 (the first of this watch)" in written

@@ -58,7 +58,7 @@ def test_a_stand_in_endpoint_gets_the_real_client_with_anonymous_credentials() -
 
 def test_no_failover_dns_section_is_exit_2() -> None:
     with pytest.raises(BadInputError, match=r"no failover\.dns section"):
-        dns_records(EXAMPLE_PLATFORM, environ={})
+        dns_records(attrs.evolve(EXAMPLE_PLATFORM, failover=None), environ={})
 
 
 def test_without_the_extra_it_is_exit_2_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -89,6 +89,8 @@ LEASE = "failover"
 """The environment part of the DR lease's key (its service is :data:`DR_STREAM`): one failover or drill at a time."""
 SIMULATED = "simulated"
 """The target of a drill on the simulated DR cluster."""
+_CLUSTER_MILLISECONDS = 3_600_000
+"""How long the cluster step may take: GKE's operations are waited for up to an hour (``adapters.gke``)."""
 _POLL_SECONDS = 5.0
 """How often the health check asks Prometheus again while it waits."""
 
@@ -350,7 +352,7 @@ class Recovery:
         return tuple(versions), tuple(skipped)
 
     def _step(self, operation: RecoveryOperation, step: RecoveryStep, *, actor: str, force: bool) -> RecoveryOperation:
-        self._take_lease()  # renewed before each step: a step never outlives the lease it began under
+        self._take_lease(step)  # renewed before each step: a step never outlives the lease it began under
         started = self.clock.now()
         steps: dict[RecoveryStep, Callable[[RecoveryOperation], tuple[bool, list[str]]]] = {
             RecoveryStep.CLUSTER: self._cluster,
@@ -603,7 +605,9 @@ class Recovery:
     def _now(self) -> datetime:
         return (self.wall or self.clock).now()
 
-    def _take_lease(self) -> None:
+    def _take_lease(self, step: RecoveryStep | None = None) -> None:
+        """Take or renew the DR lease, for as long as *step* may take (the cluster step: GKE's hour for an operation;
+        the others: the longest of the ready and health timeouts) and ten minutes more."""
         leases = self._leases()
         if leases is None:
             return
@@ -611,6 +615,8 @@ class Recovery:
         longest = (
             max(failover.ready_timeout.milliseconds, failover.health.timeout.milliseconds) if failover else 600_000
         )
+        if step is RecoveryStep.CLUSTER:
+            longest = max(longest, _CLUSTER_MILLISECONDS)
         ttl = timedelta(milliseconds=longest) + timedelta(minutes=10)
         lease = leases.acquire(DR_STREAM, LEASE, self.holder, now=self._now(), ttl=ttl)
         if lease.holder != self.holder and self.dead(lease):

@@ -33,7 +33,7 @@ def test_a_record_is_read_and_replaced_primary_to_dr_once() -> None:
     assert dns.read(ZONE, NAME, "A") == DR
     dns.replace(ZONE, PRIMARY, DR)  # a rerun after a crash: the zone holds DR already
     assert isinstance(dns, MemoryDns)
-    assert dns.changes == [(ZONE, PRIMARY, DR)]
+    assert dns.changes == [(ZONE, ((PRIMARY, DR),))]
 
 
 def test_a_change_someone_else_made_in_between_is_refused_and_kept() -> None:

@@ -17,7 +17,10 @@ and behaves as Cloud DNS does where failover depends on it, each rule beside the
   pending; the zone's record sets are changed when the change is accepted (``records``), what its name servers
   answer once it is ``done`` (``served``);
 - errors in Google's JSON form: ``{"error": {"code", "message", "errors": [{"domain", "reason", "message"}],
-  "status"}}``.
+  "status"}}``;
+- data stored and returned as Cloud DNS stores it (an AAAA address compressed: :func:`stored_rrdata`), one record
+  set per name and type whatever the name's case (RFC 4343), and a routing-policy record set (one a test puts in a
+  zone) listed with ``routingPolicy`` in place of ``rrdatas``.
 
 A test can make the service fail for a while (``unavailable``: 503 to the next requests), answer slowly (``slow``),
 have someone else change the zone (``change_by_someone_else`` now; ``interpose``: just before the next

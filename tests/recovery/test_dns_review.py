@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("google.cloud.dns", reason="the dns extra: pip install 'findly-infra[dns]'")
 
@@ -17,7 +19,14 @@ from findly_infra.application.ports import BadInputError, ConcurrencyError
 from findly_infra.application.recovery import Recovery, RecoveryRefusedError
 from findly_infra.cli.dr_commands import operation_json
 from findly_infra.domain.errors import InvariantError
-from findly_infra.domain.recovery import DnsRecord, RecoveryKind, RecoveryStep, RecoveryStepFailed
+from findly_infra.domain.recovery import (
+    DnsRecord,
+    RecoveryKind,
+    RecoveryStep,
+    RecoveryStepFailed,
+    dns_data,
+    same_dns_data,
+)
 from findly_infra.testing import cloud_dns as stand_in
 from findly_infra.testing.cloud_dns import CloudDnsStandIn
 
@@ -259,3 +268,18 @@ def test_the_adapter_reads_with_the_stand_in(dns: CloudDnsStandIn) -> None:
     held = records.read(ZONE, RECORD.upper(), "A")
     assert held is not None
     assert held.rrdatas == PRIMARY
+
+
+# ---- the domain's rule: data compared as Cloud DNS stores it (property) -------------------------------------------
+
+
+@given(st.ip_addresses(v=6), st.booleans())
+def test_any_written_form_of_an_ipv6_address_is_the_address_cloud_dns_holds(address: object, upper: bool) -> None:
+    import ipaddress
+
+    assert isinstance(address, ipaddress.IPv6Address)
+    written = address.exploded.upper() if upper else address.exploded
+    assert dns_data("AAAA", written) == address.compressed
+    assert same_dns_data("AAAA", [written], [address.compressed])
+    with pytest.raises(InvariantError, match="move nothing"):  # the same address twice is no failover
+        DnsRecord(RECORD, (written,), (address.compressed,), type="AAAA")

@@ -156,6 +156,17 @@ def test_a_drill_fails_its_dns_step_where_the_failover_would(dns: CloudDnsStandI
     assert _creates(dns) == 0
 
 
+def test_a_drill_that_may_not_read_the_zone_fails_its_dns_step_saying_so() -> None:
+    with CloudDnsStandIn(token="only-this-one") as server:  # credentials the service refuses (401)
+        server.add_zone(ZONE, "findly.now.")
+        server.add_records(ZONE, stand_in.RecordSet(RECORD, "A", 60, PRIMARY))
+        dr = _with(DnsRecord(RECORD, PRIMARY, DR))
+        with pytest.raises(BadInputError, match="the credentials cannot be used"):
+            _recovery(dr, server).run(DRILL, CONTEXT, actor="alice")  # was: completed, the zone never read
+    (failed,) = [e for e in dr.store.streams["_dr"] if isinstance(e, RecoveryStepFailed)]
+    assert failed.step is RecoveryStep.DNS
+
+
 @pytest.mark.parametrize(
     ("type_", "primary", "dr", "field"),
     [

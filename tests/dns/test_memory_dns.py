@@ -33,7 +33,7 @@ def test_a_record_is_read_and_replaced_primary_to_dr_once() -> None:
     assert dns.read(ZONE, NAME, "A") == DR
     dns.replace(ZONE, PRIMARY, DR)  # a rerun after a crash: the zone holds DR already
     assert isinstance(dns, MemoryDns)
-    assert dns.changes == [(ZONE, PRIMARY, DR)]
+    assert dns.changes == [(ZONE, ((PRIMARY, DR),))]
 
 
 def test_a_change_someone_else_made_in_between_is_refused_and_kept() -> None:
@@ -83,3 +83,29 @@ def test_a_replacement_lands_exactly_when_old_is_what_the_zone_holds(held: list[
         with pytest.raises(ConcurrencyError):
             dns.replace(ZONE, believed, DR)
         assert dns.read(ZONE, NAME, "A") == holding
+
+
+def test_several_records_are_one_change_and_a_stale_one_changes_none() -> None:
+    www = RecordSet("www.findly.app.", "A", 60, PRIMARY.rrdatas)
+    www_dr = RecordSet("www.findly.app.", "A", 60, DR.rrdatas)
+    dns = _zone(PRIMARY, RecordSet("www.findly.app.", "A", 60, OTHER.rrdatas))
+    with pytest.raises(ConcurrencyError, match=r"www\.findly\.app\."):
+        dns.replace_all(ZONE, [(PRIMARY, DR), (www, www_dr)])
+    assert dns.read(ZONE, NAME, "A") == PRIMARY  # all or nothing, as Cloud DNS's changes.create
+    assert dns.changes == []
+    dns.put(ZONE, www)
+    dns.replace_all(ZONE, [(PRIMARY, DR), (www, www_dr)])
+    assert dns.changes == [(ZONE, ((PRIMARY, DR), (www, www_dr)))]
+    assert dns.read(ZONE, NAME.upper(), "A") == DR  # names without case (RFC 4343)
+
+
+def test_an_aaaa_address_is_held_as_cloud_dns_stores_it() -> None:
+    primary = RecordSet(NAME, "AAAA", 60, ("2001:db8::10",))
+    dns = _zone(primary)
+    dns.replace_all(ZONE, [(RecordSet(NAME, "AAAA", 60, ("2001:0DB8:0:0::10",)), DR_V6)])
+    assert dns.read(ZONE, NAME, "AAAA") == RecordSet(NAME, "AAAA", 60, ("2001:db8::20",))
+    dns.replace_all(ZONE, [(primary, DR_V6)])  # a rerun: the zone holds it, in its own form
+    assert len(dns.changes) == 1
+
+
+DR_V6 = RecordSet(NAME, "AAAA", 60, ("2001:0db8:0000::0020",))

@@ -139,7 +139,8 @@ def test_a_failover_switches_dns_only_once_the_dr_cluster_is_deployed_and_ready(
     assert two.images(two.dr) == two.versions
     assert two.images(two.primary) == two.versions  # the primary region is not touched
     assert [step["step"] for step in shown["steps"]] == STEPS
-    assert shown["steps"][-1]["detail"] == ["api.findly.now. A: 203.0.113.10 -> 198.51.100.10"]
+    assert shown["steps"][-1]["detail"][0] == "api.findly.now. A: 203.0.113.10 -> 198.51.100.10"
+    assert shown["rto"]["dns_cache_seconds"] == 60  # the record's TTL in the zone before the switch
     assert shown["rto"]["within"] is True
 
     # run again (a person unsure it went through): a new failover finds everything as it should be, sends nothing

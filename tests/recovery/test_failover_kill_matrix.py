@@ -152,9 +152,9 @@ class DyingDns:
     def read(self, zone: str, name: str, type: str) -> RecordSet | None:
         return self.inner.read(zone, name, type)
 
-    def replace(self, zone: str, old: RecordSet | None, new: RecordSet) -> None:
+    def replace_all(self, zone: str, changes: Sequence[tuple[RecordSet | None, RecordSet]]) -> None:
         self.points.reach("before DNS change")
-        self.inner.replace(zone, old, new)
+        self.inner.replace_all(zone, changes)
         self.points.reach("after DNS change")
 
 

@@ -26,15 +26,18 @@ connection): ``404`` (no such zone or project), ``403`` (the message names the p
 retried with backoff, then :class:`DependencyUnavailableError` (exit 5); ``412``/``409`` are
 :class:`ConcurrencyError`.
 
-A replacement is safe to run again after a crash: when the zone already holds *new*, nothing is sent (the change that
-made it is waited for if still ``pending``); a change whose answer was lost (retried after a ``503``) finds the zone
-holding *new* on its ``412`` and counts as done.
+A replacement of several record sets is ONE change (``replace_all``): Cloud DNS makes all of it or none of it. It is
+safe to run again after a crash: a record set whose data the zone already holds (compared as Cloud DNS stores it: an
+AAAA address compressed, ``domain.recovery.dns_data``) is left out, and the change that made it waited for if still
+``pending``; a change whose answer was lost (retried after a ``503``) finds the zone holding every *new* on its
+``412`` and counts as done. Record sets are read as the API's JSON: one served by a routing policy (no ``rrdatas``)
+is refused by name (:class:`BadInputError`), never a ``KeyError`` from the client.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -46,6 +49,7 @@ from findly_infra.application.ports import (
     RecordSet,
 )
 from findly_infra.application.redaction import is_loopback, redact_text
+from findly_infra.domain.recovery import dns_data, same_dns_data
 
 __all__ = ["CloudDnsRecords", "DnsChangeRefusedError", "DnsNotFoundError", "call_cloud_dns", "connect_cloud_dns"]
 
@@ -87,78 +91,123 @@ class CloudDnsRecords:
     # ---- reading -----------------------------------------------------------------------------------------------------
 
     def read(self, zone: str, name: str, type: str) -> RecordSet | None:
-        """The record set *name*/*type* in managed zone *zone*, or ``None``."""
+        """The record set *name*/*type* in managed zone *zone*, or ``None``. A record set served by a routing policy
+        (``routingPolicy`` instead of ``rrdatas``: "A valid ResourceRecordSet contains only rrdata (for static
+        resolution) or a routing_policy (for dynamic resolution)", https://cloud.google.com/dns/docs/reference/rest/
+        v1/resourceRecordSets) is :class:`BadInputError`: this tool switches static data only. The answer is read
+        as the API's JSON (``item_to_value`` of google-api-core's page iterator), not through the client's
+        ``ResourceRecordSet.from_api_repr``, which raises ``KeyError: 'rrdatas'`` on such a record set
+        (googleapis/python-dns#191: routing policies are not supported by google-cloud-dns)."""
         managed = self.client.zone(zone)
 
-        def listed() -> list[Any]:
+        def listed() -> list[dict[str, Any]]:
             records = managed.list_resource_record_sets()
             # rrsets.list's own filter (name, and type with it): one record set, not the whole zone, page by page
             records.extra_params = {"name": name, "type": type}
-            return [record for record in records if _same_name(record.name, name) and record.record_type == type]
+            records.item_to_value = _raw
+            return [
+                record
+                for record in records
+                if _same_name(str(record.get("name", "")), name) and record.get("type") == type
+            ]
 
         found = self._call("list the record sets (dns.resourceRecordSets.list)", self._zone(zone), listed)
         if not found:
             return None
         record = found[0]
-        return RecordSet(record.name, record.record_type, int(record.ttl), tuple(record.rrdatas))
+        if "rrdatas" not in record:
+            policy = ", ".join(sorted(record.get("routingPolicy") or {})) or "a routing policy"
+            raise BadInputError(
+                f"{record.get('name', name)} ({type}) in zone {zone} is a routing-policy record set ({policy}), not "
+                "static data: routing-policy records are not switched by this tool — switch it in Cloud DNS "
+                "yourself, or take it out of failover.dns.records"
+            )
+        return RecordSet(str(record["name"]), str(record["type"]), int(record["ttl"]), tuple(record["rrdatas"]))
 
     # ---- changing ----------------------------------------------------------------------------------------------------
 
     def replace(self, zone: str, old: RecordSet | None, new: RecordSet) -> None:
-        """Make *new* the record set of its name and type, replacing *old* (``None``: none) in one change, and wait
-        until the change is ``done``. Refused (:class:`DnsChangeRefusedError`, nothing sent) when the zone holds
-        neither *old* nor *new*; when it holds *new* already, nothing is sent (a rerun)."""
-        current = self.read(zone, new.name, new.type)
-        if _holds(current, new):  # a rerun: nothing to send — but the change that made it may still be pending
-            self._wait_for_pending(zone, new)
-            return
-        if not (_holds(current, old) if old is not None else current is None):
+        """One record set's :meth:`replace_all`."""
+        self.replace_all(zone, [(old, new)])
+
+    def replace_all(self, zone: str, changes: Sequence[tuple[RecordSet | None, RecordSet]]) -> None:
+        """Make each *new* of *changes* the record set of its name and type, replacing its *old* (``None``: none),
+        all in ONE change (``changes.create`` is atomic), and wait until it is ``done``. Refused
+        (:class:`DnsChangeRefusedError`, nothing sent) when the zone holds, for any of them, neither *old* nor *new*;
+        a record set that holds its *new* data already (as Cloud DNS stores it, the TTL aside) is left out (a rerun;
+        the change that made it is waited for while still ``pending``)."""
+        currents = [(old, new, self.read(zone, new.name, new.type)) for old, new in changes]
+        held = [new for _, new, current in currents if _holds(current, new)]
+        sending = [(old, new, current) for old, new, current in currents if not _holds(current, new)]
+        stale = [
+            f"{new.name} ({new.type}) is {_shown(current)}, not {_shown(old)}"
+            for old, new, current in sending
+            if not (_exactly(current, old) if old is not None else current is None)
+        ]
+        if stale:
             raise DnsChangeRefusedError(
-                f"{new.name} ({new.type}) in zone {zone} is {_shown(current)}, not {_shown(old)} as expected: "
-                "someone else changed it; nothing was sent (read it again and decide)"
+                f"in zone {zone}: {'; '.join(stale)} as expected: someone else changed it; nothing was sent, no "
+                "record was switched (read it again and decide)"
             )
+        if held:  # a rerun: the change that made them may still be pending
+            self._wait_for_pending(zone, held)
+        if not sending:
+            return
         managed = self.client.zone(zone)
         change = managed.changes()
-        if current is not None:  # the record set exactly as the zone holds it: a deletion must match it exactly
-            change.delete_record_set(
-                managed.resource_record_set(current.name, current.type, current.ttl, [*current.rrdatas])
-            )
-        change.add_record_set(managed.resource_record_set(new.name, new.type, new.ttl, [*new.rrdatas]))
+        for _, new, current in sending:
+            if current is not None:  # the record set exactly as the zone holds it: a deletion must match it exactly
+                change.delete_record_set(
+                    managed.resource_record_set(current.name, current.type, current.ttl, [*current.rrdatas])
+                )
+            data = [dns_data(new.type, value) for value in new.rrdatas]  # as Cloud DNS will store it
+            change.add_record_set(managed.resource_record_set(new.name, new.type, new.ttl, data))
+        names = ", ".join(f"{new.name} ({new.type})" for _, new, _ in sending)
         try:
             self._call("create a change (dns.changes.create)", self._zone(zone), change.create)
         except (DnsChangeRefusedError, DnsNotFoundError) as refused:
-            # 412/409: what was read changed; 404: the record set deleted is gone (the zone itself: read raises)
-            now = self.read(zone, new.name, new.type)
-            if _holds(now, new):  # our own change, whose answer was lost and which was sent again
-                self._wait_for_pending(zone, new)
+            # 412/409: what was read changed; 404: a record set deleted is gone (the zone itself: read raises)
+            now = [(new, self.read(zone, new.name, new.type)) for _, new, _ in sending]
+            if all(_holds(current, new) for new, current in now):  # ours, its answer lost, sent again
+                self._wait_for_pending(zone, [new for new, _ in now])
                 return
-            reason = "the record set it replaces is gone" if isinstance(refused, DnsNotFoundError) else str(refused)
+            reason = "a record set it replaces is gone" if isinstance(refused, DnsNotFoundError) else str(refused)
+            shown = "; ".join(f"{new.name} ({new.type}) {_shown(current)}" for new, current in now)
             raise DnsChangeRefusedError(
-                f"Cloud DNS refused the change of {new.name} ({new.type}) in zone {zone}: {reason} — it is now "
-                f"{_shown(now)}: someone else changed it; nothing was overwritten"
+                f"Cloud DNS refused the change of {names} in zone {zone}: {reason} — now {shown}: someone else changed "
+                "it; the change is atomic: nothing of it was made, nothing was overwritten"
             ) from None
         self._wait(change, zone)
 
-    def _wait_for_pending(self, zone: str, record: RecordSet) -> None:
-        """Wait for the newest change that added *record*'s name and type, when it is still ``pending`` — the change
-        an earlier run made and did not see ``done`` (it crashed, or its answer was lost). ``changes.list``, newest
-        first ("sortBy: changeSequence", "sortOrder: descending":
-        https://cloud.google.com/dns/docs/reference/rest/v1/changes/list), the last :data:`_RECENT` changes."""
+    def _wait_for_pending(self, zone: str, records: Sequence[RecordSet]) -> None:
+        """Wait for the newest change that added each of *records*' name and type, when it is still ``pending`` —
+        the change an earlier run made and did not see ``done`` (it crashed, or its answer was lost).
+        ``changes.list``, newest first ("sortBy: changeSequence", "sortOrder: descending":
+        https://cloud.google.com/dns/docs/reference/rest/v1/changes/list), the last :data:`_RECENT` changes, read as
+        the API's JSON (a change that holds a routing-policy record set is no ``KeyError`` then)."""
         managed = self.client.zone(zone)
 
-        def newest() -> Any:
+        def newest() -> list[str]:
             listed = managed.list_changes(max_results=_RECENT)
             listed.extra_params = {"sortBy": "changeSequence", "sortOrder": "descending"}
+            listed.item_to_value = _raw
+            waiting, left = [], {(record.name.lower(), record.type) for record in records}
             for change in listed:
-                if any(
-                    _same_name(added.name, record.name) and added.record_type == record.type
-                    for added in change.additions
-                ):
-                    return change
-            return None
+                added = {
+                    (str(item.get("name", "")).lower(), item.get("type")) for item in change.get("additions") or ()
+                }
+                if left & added:
+                    left -= added
+                    if change.get("status") != "done":
+                        waiting.append(str(change["id"]))
+                if not left:
+                    break
+            return waiting
 
-        change = self._call("list the changes (dns.changes.list)", self._zone(zone), newest)
-        if change is not None and change.status != "done":
+        for name in self._call("list the changes (dns.changes.list)", self._zone(zone), newest):
+            change = managed.changes()
+            change.name = name
+            self._call(f"read change {name} (dns.changes.get)", self._zone(zone), change.reload)
             self._wait(change, zone)
 
     def _wait(self, change: Any, zone: str) -> None:
@@ -278,16 +327,26 @@ def _same_name(given: str, wanted: str) -> bool:
     return given.lower() == wanted.lower()  # DNS names compare without case (RFC 4343)
 
 
-def _holds(current: RecordSet | None, wanted: RecordSet | None) -> bool:
-    """Whether the zone's *current* record set is *wanted*: name, type, ttl, and the same data in any order."""
-    if current is None or wanted is None:
-        return current is wanted
+def _raw(_iterator: Any, resource: Any) -> Any:
+    """A list's item as the API answered it (JSON): google-api-core's ``item_to_value``."""
+    return resource
+
+
+def _holds(current: RecordSet | None, wanted: RecordSet) -> bool:
+    """Whether the zone's *current* record set already holds *wanted*'s data, in any order, as Cloud DNS stores it
+    (``domain.recovery.same_dns_data``: an AAAA address compressed) — the TTL aside, as the failover's DNS step
+    counts a record switched (``application.recovery``)."""
     return (
-        _same_name(current.name, wanted.name)
+        current is not None
+        and _same_name(current.name, wanted.name)
         and current.type == wanted.type
-        and current.ttl == wanted.ttl
-        and sorted(current.rrdatas) == sorted(wanted.rrdatas)
+        and same_dns_data(current.type, current.rrdatas, wanted.rrdatas)
     )
+
+
+def _exactly(current: RecordSet | None, wanted: RecordSet) -> bool:
+    """Whether *current* is *wanted* as it was read: its data (as stored) and its TTL — what a deletion matches."""
+    return _holds(current, wanted) and current is not None and current.ttl == wanted.ttl
 
 
 def _shown(record: RecordSet | None) -> str:

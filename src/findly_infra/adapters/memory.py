@@ -36,6 +36,7 @@ from findly_infra.domain.events import Event
 from findly_infra.domain.gke import ClusterPlan, ClusterSpec
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
 from findly_infra.domain.notifications import Notification, PageAction
+from findly_infra.domain.recovery import dns_data, same_dns_data
 from findly_infra.domain.secrets import ObservedSecret
 from findly_infra.domain.slo import BudgetStatus
 from findly_infra.domain.state import RECORD_EVENTS
@@ -545,38 +546,53 @@ class MemoryNotifier:
 @attrs.define
 class MemoryDns:
     """Cloud DNS managed zones in memory (``application.ports.DnsRecords``), refusing as Cloud DNS does
-    (``adapters.cloud_dns``): a replacement whose *old* is not what the zone holds — someone else changed it — is a
-    :class:`ConcurrencyError` and changes nothing; one whose *new* the zone already holds sends nothing (a rerun); a
-    zone that does not exist is :class:`BadInputError`. ``zones`` maps a zone's name to its record sets by (name,
-    type); ``changes`` holds each change made, in order, as (zone, old, new); with ``down`` set, every call is
-    :class:`DependencyUnavailableError`."""
+    (``adapters.cloud_dns``): a change is all or nothing — one whose *old* is not what the zone holds (someone else
+    changed it) is a :class:`ConcurrencyError` and changes nothing; a record set that already holds its *new* data
+    (as Cloud DNS stores it: ``domain.recovery.same_dns_data``) is left out (a rerun); a zone that does not exist is
+    :class:`BadInputError`. ``zones`` maps a zone's name to its record sets by (name in lower case, type: DNS names
+    compare without case, RFC 4343); ``changes`` holds each change made, in order, as (zone, ((old, new), ...));
+    with ``down`` set, every call is :class:`DependencyUnavailableError`."""
 
     zones: dict[str, dict[tuple[str, str], RecordSet]] = attrs.field(factory=dict)
-    changes: list[tuple[str, RecordSet | None, RecordSet]] = attrs.field(factory=list)
+    changes: list[tuple[str, tuple[tuple[RecordSet | None, RecordSet], ...]]] = attrs.field(factory=list)
     down: bool = False
 
     def add_zone(self, zone: str, *records: RecordSet) -> None:
-        self.zones[zone] = {(record.name, record.type): record for record in records}
+        self.zones[zone] = {(record.name.lower(), record.type): record for record in records}
 
     def put(self, zone: str, record: RecordSet) -> None:
         """Set *record* as another hand would (a person, another tool): no check, no change recorded."""
-        self._zone(zone)[(record.name, record.type)] = record
+        self._zone(zone)[(record.name.lower(), record.type)] = record
 
     def read(self, zone: str, name: str, type: str) -> RecordSet | None:
-        return self._zone(zone).get((name, type))
+        return self._zone(zone).get((name.lower(), type))
 
     def replace(self, zone: str, old: RecordSet | None, new: RecordSet) -> None:
+        """One record set's :meth:`replace_all`."""
+        self.replace_all(zone, [(old, new)])
+
+    def replace_all(self, zone: str, changes: Sequence[tuple[RecordSet | None, RecordSet]]) -> None:
         records = self._zone(zone)
-        current = records.get((new.name, new.type))
-        if _same_records(current, new):
-            return
-        if not _same_records(current, old):
+        sent, stale = [], []
+        for old, new in changes:
+            current = records.get((new.name.lower(), new.type))
+            if current is not None and same_dns_data(new.type, current.rrdatas, new.rrdatas):
+                continue  # a rerun: nothing to send for it
+            if not _same_records(current, old):
+                stale.append(f"{new.name} ({new.type})")
+            sent.append((old, new))
+        if stale:
             raise ConcurrencyError(
-                f"{new.name} ({new.type}) in zone {zone} is not what was expected (someone else changed it): "
-                "nothing was changed"
+                f"{', '.join(stale)} in zone {zone} not what was expected (someone else changed it): nothing was "
+                "changed"
             )
-        records[(new.name, new.type)] = new
-        self.changes.append((zone, old, new))
+        if not sent:
+            return
+        for _, new in sent:
+            records[(new.name.lower(), new.type)] = attrs.evolve(
+                new, rrdatas=tuple(dns_data(new.type, data) for data in new.rrdatas)
+            )
+        self.changes.append((zone, tuple(sent)))
 
     def _zone(self, zone: str) -> dict[tuple[str, str], RecordSet]:
         if self.down:
@@ -587,9 +603,11 @@ class MemoryDns:
 
 
 def _same_records(current: RecordSet | None, wanted: RecordSet | None) -> bool:
-    """Name, type, ttl and the same data in any order (``None``: no record set)."""
+    """Name (without case), type, ttl and the same data as Cloud DNS stores it, in any order (``None``: none)."""
     if current is None or wanted is None:
         return current is wanted
-    return attrs.evolve(current, rrdatas=tuple(sorted(current.rrdatas))) == attrs.evolve(
-        wanted, rrdatas=tuple(sorted(wanted.rrdatas))
+    return (
+        current.name.lower() == wanted.name.lower()
+        and (current.type, current.ttl) == (wanted.type, wanted.ttl)
+        and same_dns_data(current.type, current.rrdatas, wanted.rrdatas)
     )

@@ -495,10 +495,16 @@ class DnsRecords(Protocol):
         :class:`DependencyUnavailableError` when the service cannot be reached after retries."""
         ...
 
-    def replace(self, zone: str, old: RecordSet | None, new: RecordSet) -> None:
-        """Make *new* the record set of its name and type, in one atomic change that names *old* as what it
-        replaces (``None``: there was none) — so a change made by someone else in between is refused
-        (:class:`ConcurrencyError`), never overwritten — and wait until the zone has it (the change ``done``)."""
+    def replace_all(self, zone: str, changes: Sequence[tuple[RecordSet | None, RecordSet]]) -> None:
+        """Make each *new* of *changes* (``(old, new)``) the record set of its name and type, replacing *old*
+        (``None``: there was none), all in ONE atomic change of *zone* — Cloud DNS's ``changes.create``
+        "Atomically updates the ResourceRecordSet collection" — and wait until it is ``done``.
+
+        A record set that already holds its *new* data (compared as Cloud DNS stores it,
+        ``domain.recovery.same_dns_data``; the TTL aside) is left out of the change: a rerun sends nothing for it,
+        and waits for the change that made it while that one is still pending. When any record set holds neither
+        its *old* nor its *new*, nothing is sent (:class:`ConcurrencyError` naming it); when someone else's change
+        lands in between, Cloud DNS refuses the whole change: nothing of it is made."""
         ...
 
 

@@ -14,9 +14,11 @@ makes the rerun do it again harmlessly:
 - ``ready``: every Deployment Ready within ``failover.ready_timeout``;
 - ``health``: each service's ``failover.health.query`` gives a sample >= 1 within ``health.timeout`` (no sample is
   not healthy); skipped, said plainly, where no Prometheus is bound;
-- ``dns``: a failover only, after health passed: each record switched from its primary to its DR addresses in one
-  change that names what it replaces (a record that is neither is refused unless forced); a drill records what it
-  would switch.
+- ``dns``: after health passed, every record of ``failover.dns`` read, then — a failover only — all of them switched
+  from their primary to their DR data in ONE Cloud DNS change that names what it replaces (atomic: a record that is
+  neither is refused unless forced, and then nothing is switched); a drill reads the zone the same way and fails
+  where the failover would, and records what it would switch. Both report the longest TTL read: how long resolvers
+  may keep answering the primary after the switch.
 
 The operation takes the DR lease (service :data:`~findly_infra.domain.recovery.DR_STREAM`, environment
 :data:`LEASE`) where the store keeps leases, and refuses while another runner holds it, while another operation is
@@ -70,6 +72,7 @@ from findly_infra.domain.recovery import (
     open_operation,
     operation_name,
     operations,
+    same_dns_data,
 )
 from findly_infra.domain.refusal import Refusal
 from findly_infra.domain.view import EnvironmentView
@@ -190,6 +193,8 @@ class Recovery:
     """Why the cluster step is skipped, when it is (``--no-cluster``; no ``gke_cluster`` in the file)."""
     _version: int = attrs.field(default=0, init=False)
     _fence: Fence | None = attrs.field(default=None, init=False)
+    _cache_seconds: int | None = attrs.field(default=None, init=False)
+    """The DNS step's longest TTL read before the switch (:attr:`RecoveryStepDone.cache_seconds`)."""
 
     # ---- reading ------------------------------------------------------------------------------------------------
 
@@ -379,6 +384,7 @@ class Recovery:
                 started=started,
                 detail=tuple(detail),
                 skipped=skipped,
+                cache_seconds=self._cache_seconds if step is RecoveryStep.DNS else None,
             )
         )
         return self._reload(operation.name)
@@ -532,42 +538,87 @@ class Recovery:
         return max(values) if values else None
 
     def _dns(self, operation: RecoveryOperation, *, force: bool) -> tuple[bool, list[str]]:
+        """Every record of ``failover.dns`` read, then all of them switched in ONE Cloud DNS change (atomic: all or
+        none). A drill reads the zone the same way and switches nothing: what would stop the failover's DNS step
+        (a record at neither its primary nor its DR data, a routing-policy record, a permission missing) stops the
+        drill's. Data is compared as Cloud DNS stores it (``domain.recovery.same_dns_data``), the TTL aside; the
+        longest TTL read is how long resolvers may keep answering the primary (:attr:`_cache_seconds`)."""
         dns = self.failover.dns
+        self._cache_seconds = None
         if dns is None:
             return True, ["traffic not switched: the failover section names no DNS records (failover.dns)"]
-        if operation.kind is RecoveryKind.DRILL:
-            return True, [
-                f"a drill switches nothing: would switch {record.name} {record.type} from "
-                f"{', '.join(record.primary)} to {', '.join(record.dr)} (zone {dns.zone})"
-                for record in dns.records
-            ]
+        drill = operation.kind is RecoveryKind.DRILL
         if self.dns is None:
+            if drill:
+                return True, [
+                    f"a drill switches nothing, and the zone was not read here (no Cloud DNS): would switch "
+                    f"{record.name} {record.type} from {', '.join(record.primary)} to {', '.join(record.dr)} (zone "
+                    f"{dns.zone})"
+                    for record in dns.records
+                ]
             raise BadInputError("no Cloud DNS is reachable here to switch failover.dns's records")
-        detail = []
-        for record in dns.records:
-            current = self.dns.read(dns.zone, record.name, record.type)
-            new = RecordSet(record.name, record.type, record.ttl, record.dr)
-            held = set(current.rrdatas) if current is not None else set()
-            if current is not None and held == set(record.dr):
-                # a rerun: the change an earlier run made may still be pending (it was killed waiting for it) — the
-                # port sends nothing for a record it already holds, and waits until that change is done
-                self.dns.replace(dns.zone, current, new)
-                detail.append(f"{record.name} {record.type}: already {', '.join(record.dr)} — nothing sent")
-                continue
-            if (current is None or held != set(record.primary)) and not force:
-                was = ", ".join(current.rrdatas) if current is not None else "no such record"
-                raise RecoveryRefusedError(
-                    Refusal(
-                        "dns-record-changed",
-                        f"{record.name} {record.type} in zone {dns.zone} holds {was}: neither its primary "
-                        f"({', '.join(record.primary)}) nor its DR ({', '.join(record.dr)}) addresses — someone "
-                        "else changed it; nothing was switched. Check it, then rerun with --force to switch it",
-                    )
+        read = [(record, self.dns.read(dns.zone, record.name, record.type)) for record in dns.records]
+        switched = [
+            record
+            for record, current in read
+            if current is not None and same_dns_data(record.type, current.rrdatas, record.dr)
+        ]
+        stray = [
+            (record, current)
+            for record, current in read
+            if record not in switched
+            and (current is None or not same_dns_data(record.type, current.rrdatas, record.primary))
+        ]
+        if stray and (drill or not force):
+            said = "; ".join(
+                f"{record.name} {record.type} holds "
+                f"{', '.join(current.rrdatas) if current is not None else 'no such record'}: neither its primary "
+                f"({', '.join(record.primary)}) nor its DR ({', '.join(record.dr)}) data"
+                for record, current in stray
+            )
+            raise RecoveryRefusedError(
+                Refusal(
+                    "dns-record-changed",
+                    f"in zone {dns.zone}: {said} — someone else changed it; "
+                    + (
+                        "a failover would stop here, at its DNS step: check it before you need to fail over"
+                        if drill
+                        else "nothing was switched (no record of failover.dns). Check it, then rerun with --force "
+                        "to switch it"
+                    ),
                 )
-            self.dns.replace(dns.zone, current, new)
-            before = ", ".join(current.rrdatas) if current is not None else "nothing"
-            detail.append(f"{record.name} {record.type}: {before} -> {', '.join(record.dr)}")
-        return False, detail
+            )
+        moving = [(record, current) for record, current in read if record not in switched]
+        ttls = [current.ttl for _, current in moving if current is not None]
+        self._cache_seconds = max(ttls) if ttls else None
+        cache = (
+            f"resolvers may keep answering the primary for up to {self._cache_seconds} s after the switch (the "
+            "longest TTL the zone held)"
+            if self._cache_seconds is not None
+            else ""
+        )
+        if drill:
+            detail = [
+                f"a drill switches nothing: would switch {record.name} {record.type} from "
+                f"{', '.join(current.rrdatas) if current is not None else 'nothing'} to {', '.join(record.dr)} "
+                f"(zone {dns.zone}, read: the failover's DNS step would pass)"
+                for record, current in moving
+            ]
+            detail += [f"{record.name} {record.type}: already {', '.join(record.dr)}" for record in switched]
+            return True, [*detail, *([cache] if cache else [])]
+        self.dns.replace_all(
+            dns.zone,
+            [(current, RecordSet(record.name, record.type, record.ttl, record.dr)) for record, current in read],
+        )  # ONE change: records already switched are left out of it (a rerun waits for it while pending)
+        detail = [f"{record.name} {record.type}: already {', '.join(record.dr)} — nothing sent" for record in switched]
+        detail += [
+            f"{record.name} {record.type}: {', '.join(current.rrdatas) if current is not None else 'nothing'} -> "
+            f"{', '.join(record.dr)}"
+            for record, current in moving
+        ]
+        if moving:
+            detail.append(f"{len(moving)} record(s) switched in one Cloud DNS change")
+        return False, [*detail, *([cache] if cache else [])]
 
     # ---- the stream, the lease, the rules -----------------------------------------------------------------------
 

@@ -60,14 +60,15 @@ def open_recovery(
     runtime: Runtime,
     stack: contextlib.ExitStack,
     *,
-    kind: RecoveryKind,
+    kind: RecoveryKind,  # noqa: ARG001 - both kinds reach the same ports now (a drill reads the DNS zone)
     context: str | None = None,
     simulate: bool = False,
     no_cluster: bool = False,
     project: str | None = None,
 ) -> tuple[Recovery, str]:
     """The DR use cases for *kind* on its target (*context*, else ``failover.context``; :data:`SIMULATED` with
-    *simulate*), and that target. A drill reads no DNS (it switches nothing); a failover reaches Cloud DNS."""
+    *simulate*), and that target. Both reach Cloud DNS where the file names ``failover.dns``: a failover switches its
+    records, a drill reads them (a simulated drill reads none)."""
     pipelines = runtime.service
     objects: ClusterObjects | None = None
     clusters: ClusterInfrastructure | None = None
@@ -96,7 +97,7 @@ def open_recovery(
             from findly_infra.bootstrap.google import gke_clusters
 
             clusters = gke_clusters(platform, project=project)
-        if kind is RecoveryKind.FAILOVER and platform.failover.dns is not None:
+        if platform.failover.dns is not None:  # a drill reads the zone as the failover would (it switches nothing)
             dns = _cloud_dns(platform)
         prometheus = prometheus_client(settings, platform, stack)
     built: list[ClusterObjects] = [objects] if objects is not None else []

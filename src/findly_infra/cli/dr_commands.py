@@ -128,6 +128,8 @@ def operation_json(operation: RecoveryOperation, platform: Platform) -> dict[str
             "seconds": _seconds(rto),
             "target_seconds": rto_target,
             "within": None if rto is None or rto_target is None else rto <= rto_target,
+            # how long resolvers may keep answering the primary after the DNS switch: the records' TTL before it
+            "dns_cache_seconds": operation.dns_cache_seconds,
         },
         "rpo": rpo,
         "abandoned": operation.abandoned.reason if operation.abandoned is not None else None,
@@ -157,6 +159,11 @@ def operation_text(operation: RecoveryOperation, platform: Platform) -> str:
             else ""
         )
         lines.append(f"  RTO measured: {rto['seconds']:.3f} s{target}")
+        if rto["dns_cache_seconds"] is not None:
+            lines.append(
+                f"  DNS caching: resolvers may keep answering the primary for up to {rto['dns_cache_seconds']} s more "
+                "(the records' TTL before the switch)"
+            )
     rpo = shown["rpo"]
     if rpo is not None:
         target = (

@@ -19,6 +19,7 @@ operation measured. Pure: times and identities come in as arguments.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -48,10 +49,12 @@ __all__ = [
     "RecoveryStepFailed",
     "StepTiming",
     "admit",
+    "dns_data",
     "failover_environments",
     "open_operation",
     "operation_name",
     "operations",
+    "same_dns_data",
 ]
 
 DR_STREAM = "_dr"
@@ -105,10 +108,62 @@ class DnsRecord:
             raise InvariantError(f"type is A, AAAA or CNAME, got {self.type!r}", field="type")
         if not self.primary or not self.dr:
             raise InvariantError("a record needs its primary and its DR addresses", field="dr")
-        if set(self.primary) == set(self.dr):
+        for field, values in (("primary", self.primary), ("dr", self.dr)):
+            _check_data(self.type, values, field)
+        if same_dns_data(self.type, self.primary, self.dr):
             raise InvariantError("the DR addresses are the primary's: failing over would move nothing", field="dr")
         if not 0 < self.ttl <= 86400:
             raise InvariantError(f"ttl is seconds between 1 and 86400, got {self.ttl}", field="ttl")
+
+
+def _check_data(type_: str, values: Sequence[str], field: str) -> None:
+    """What Cloud DNS would refuse with ``400 invalid`` at the switch, refused here when the file is read: A data an
+    IPv4 address, AAAA an IPv6 address ("1.1.1.1 is valid resource record data for type A. X.X.X.X is invalid":
+    https://cloud.google.com/dns/docs/error-messages#invalidvalue), a CNAME target fully qualified, ending in a dot
+    (DNSControl/dnscontrol#349, mantl/mantl#1082) and alone ("SOA and CNAME resource record sets can only have one
+    resource record", invalidRecordCount, the same page)."""
+    if type_ == "CNAME" and len(values) != 1:
+        raise InvariantError(f"a CNAME holds one name, got {len(values)}: {', '.join(values)}", field=field)
+    for value in values:
+        if type_ in ("A", "AAAA"):
+            kind = ipaddress.IPv4Address if type_ == "A" else ipaddress.IPv6Address
+            try:
+                kind(value)
+            except ValueError:
+                raise InvariantError(
+                    f"{value!r} is not an IPv{4 if type_ == 'A' else 6} address (a {type_} record's data)", field=field
+                ) from None
+            if "%" in value:
+                raise InvariantError(f"{value!r}: an address in DNS data has no zone index (%...)", field=field)
+        elif not re.fullmatch(r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)+", value) or len(value) > 254:
+            raise InvariantError(
+                f"{value!r} is a DNS name written fully qualified, ending in a dot ({value.rstrip('.')}.)", field=field
+            )
+
+
+def dns_data(type_: str, data: str) -> str:
+    """*data* (one rrdata of a record set of type *type_*) in the form Cloud DNS stores and returns it, to compare
+    and to send: an AAAA address compressed, lower case ("the actual AAAA record that will be created is
+    2a03:b0c0:1:e0::29b:8001 ... performed by Google": hashicorp/terraform-provider-google#1546; "gcloud stores and
+    returns it in the minified format": DNSControl/dnscontrol#25; Terraform compares AAAA data by
+    ``net.ParseIP(record).String()``, google/services/dns/resource_dns_record_set.go ``rrdatasDnsDiffSuppress``); an
+    A address as written (a dotted quad has one form); a CNAME target in lower case, as DNS names compare without
+    regard to case (RFC 4343). Data that does not parse is returned as given."""
+    if type_ in ("A", "AAAA"):
+        try:
+            address = ipaddress.ip_address(data)
+        except ValueError:
+            return data
+        return address.compressed
+    if type_ == "CNAME":
+        return data.lower()
+    return data
+
+
+def same_dns_data(type_: str, given: Iterable[str], wanted: Iterable[str]) -> bool:
+    """Whether two record sets of type *type_* hold the same data, in any order, as Cloud DNS stores it
+    (:func:`dns_data`)."""
+    return {dns_data(type_, data) for data in given} == {dns_data(type_, data) for data in wanted}
 
 
 @attrs.frozen
@@ -218,6 +273,11 @@ class RecoveryStepDone(Event):
     started: datetime
     detail: tuple[str, ...] = ()
     skipped: bool = False
+    cache_seconds: int | None = None
+    """The DNS step: the longest TTL of the records it moves (or would move) as the zone held them before — how long
+    resolvers may keep answering the primary after the switch ("ttl: Number of seconds that this
+    ResourceRecordSet can be cached by resolvers": https://cloud.google.com/dns/docs/reference/rest/v1/
+    resourceRecordSets); ``None``: not read (another step, no DNS, or switched by an earlier run)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -313,6 +373,13 @@ class RecoveryOperation:
         if self.next_step is not None:
             return None
         return max(0.0, (self.steps_done()[-1].at - self.started.at).total_seconds())
+
+    @property
+    def dns_cache_seconds(self) -> int | None:
+        """How long resolvers may keep answering the primary after the DNS step: the longest TTL of its records as the
+        zone held them before the switch (:attr:`RecoveryStepDone.cache_seconds`), beside the measured RTO."""
+        done = next((done for done in self.steps_done() if done.step is RecoveryStep.DNS), None)
+        return done.cache_seconds if done is not None else None
 
     def versions(self) -> dict[str, dict[str, str]]:
         """The versions it deploys, per environment then service (from ``environment/service=version``)."""

@@ -17,7 +17,10 @@ and behaves as Cloud DNS does where failover depends on it, each rule beside the
   pending; the zone's record sets are changed when the change is accepted (``records``), what its name servers
   answer once it is ``done`` (``served``);
 - errors in Google's JSON form: ``{"error": {"code", "message", "errors": [{"domain", "reason", "message"}],
-  "status"}}``.
+  "status"}}``;
+- data stored and returned as Cloud DNS stores it (an AAAA address compressed: :func:`stored_rrdata`), one record
+  set per name and type whatever the name's case (RFC 4343), and a routing-policy record set (one a test puts in a
+  zone) listed with ``routingPolicy`` in place of ``rrdatas``.
 
 A test can make the service fail for a while (``unavailable``: 503 to the next requests), answer slowly (``slow``),
 have someone else change the zone (``change_by_someone_else`` now; ``interpose``: just before the next
@@ -51,7 +54,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
 
-__all__ = ["DEFAULT_PROJECT", "SUPPORTED_TYPES", "CloudDnsStandIn", "DnsChange", "Received", "RecordSet"]
+__all__ = [
+    "DEFAULT_PROJECT",
+    "SUPPORTED_TYPES",
+    "CloudDnsStandIn",
+    "DnsChange",
+    "Received",
+    "RecordSet",
+    "stored_rrdata",
+]
 
 DEFAULT_PROJECT = "findly-now"
 """The project of the zones a test adds without naming one (the example file's project)."""
@@ -93,29 +104,62 @@ def _strings(given: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(data) for data in given)
 
 
+def _policy(given: Mapping[str, Any] | str | None) -> str | None:
+    """A routing policy kept as its JSON text (a record set stays hashable and compares by value)."""
+    return given if given is None or isinstance(given, str) else json.dumps(given, sort_keys=True)
+
+
+def stored_rrdata(type_: str, data: str) -> str:
+    """*data* as Cloud DNS stores and returns it: an AAAA address in its compressed form, lower case ("Google Cloud
+    DNS shortens IPv6 addresses ... 2a03:b0c0:0001:00e0:0000:0000:029b:8001 ... the actual AAAA record that will be
+    created is 2a03:b0c0:1:e0::29b:8001", hashicorp/terraform-provider-google#1546; "gcloud stores and returns it in
+    the minified format", DNSControl/dnscontrol#25; Terraform suppresses the diff by ``net.ParseIP(record).String()``,
+    google/services/dns/resource_dns_record_set.go ``rrdatasDnsDiffSuppress``, tested as "compact form should
+    suppress diff" in resource_dns_record_set_test.go). Other data is kept as sent (no other rewriting is published
+    for the types failover uses; Terraform's lower-casing of MX, DS and TXT is a comparison of its own)."""
+    if type_ == "AAAA":
+        try:
+            return ipaddress.IPv6Address(data).compressed
+        except ValueError:
+            return data
+    return data
+
+
 @attrs.frozen
 class RecordSet:
     """One resource record set (https://cloud.google.com/dns/docs/reference/rest/v1/resourceRecordSets): *name*
-    fully qualified (ending in a dot), *type*, *ttl* in seconds, *rrdatas* in the order given."""
+    fully qualified (ending in a dot), *type*, *ttl* in seconds, *rrdatas* in the order given — or, instead of
+    rrdatas, a *routing_policy* (the API's ``routingPolicy`` object, e.g. ``{"primaryBackup": {...}}``: "A valid
+    ResourceRecordSet contains only rrdata (for static resolution) or a routing_policy (for dynamic resolution)",
+    the same reference), which only :meth:`CloudDnsStandIn.add_records` can put in a zone."""
 
     name: str
     type: str
     ttl: int
-    rrdatas: tuple[str, ...] = attrs.field(converter=_strings)
+    rrdatas: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    routing_policy: str | None = attrs.field(default=None, converter=_policy)
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.name, self.type)
+        """Its identity in a zone: the name without case (DNS names are compared without regard to ASCII case:
+        RFC 4343 §3; a zone holds one record set per name and type, https://cloud.google.com/dns/docs/records-overview
+        "Resource record sets") and the type."""
+        return (self.name.lower(), self.type)
 
     def to_json(self) -> dict[str, Any]:
-        """As the API answers it: ``kind: dns#resourceRecordSet``, ``ttl`` a JSON number."""
-        return {
+        """As the API answers it: ``kind: dns#resourceRecordSet``, ``ttl`` a JSON number; ``routingPolicy`` in
+        place of ``rrdatas`` for a routing-policy record set."""
+        answer: dict[str, Any] = {
             "kind": "dns#resourceRecordSet",
             "name": self.name,
             "type": self.type,
             "ttl": self.ttl,
-            "rrdatas": list(self.rrdatas),
         }
+        if self.routing_policy is not None:
+            answer["routingPolicy"] = json.loads(self.routing_policy)
+        else:
+            answer["rrdatas"] = list(self.rrdatas)
+        return answer
 
 
 @attrs.define
@@ -443,12 +487,15 @@ class CloudDnsStandIn:
             return zone.to_json()
 
     def add_records(self, zone: str, *records: RecordSet, project: str | None = None) -> None:
-        """Put *records* in *zone* as they are (an administrator's edit before the test: no change is recorded,
-        no rule is checked, a record set of the same name and type is replaced); its name servers serve them."""
+        """Put *records* in *zone* (an administrator's edit before the test: no change is recorded, no rule is
+        checked, a record set of the same name and type is replaced), their data as Cloud DNS stores it
+        (:func:`stored_rrdata`); its name servers serve them. A record set with a ``routing_policy`` is kept and
+        listed as the API lists one (``routingPolicy``, no ``rrdatas``)."""
         with self._lock:
             held = self._zone(zone, project)
             for record in records:
-                held.records[record.key] = record
+                stored = tuple(stored_rrdata(record.type, data) for data in record.rrdatas)
+                held.records[record.key] = attrs.evolve(record, rrdatas=stored)
             held.served = self._snapshot(held)
 
     def records(self, zone: str, *, project: str | None = None) -> list[RecordSet]:
@@ -460,7 +507,7 @@ class CloudDnsStandIn:
     def record(self, zone: str, name: str, type: str, *, project: str | None = None) -> RecordSet | None:
         """The record set *name*/*type* of *zone*, or ``None``."""
         with self._lock:
-            return self._zone(zone, project).records.get((name, type))
+            return self._zone(zone, project).records.get((name.lower(), type))
 
     def served(self, zone: str, *, project: str | None = None) -> list[RecordSet]:
         """What *zone*'s name servers answer: its record sets as of its last change that is ``done`` (a change is
@@ -533,7 +580,7 @@ class CloudDnsStandIn:
 
     @staticmethod
     def _snapshot(zone: _Zone) -> tuple[RecordSet, ...]:
-        return tuple(sorted(zone.records.values(), key=lambda record: (record.name, record.type)))
+        return tuple(sorted(zone.records.values(), key=lambda record: record.key))
 
     def _answer(
         self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
@@ -767,7 +814,9 @@ class CloudDnsStandIn:
     def _apply(
         self, zone: _Zone, additions: tuple[RecordSet, ...], deletions: tuple[RecordSet, ...], *, by: str, polls: int
     ) -> DnsChange:
-        """Check the change against the zone and make it, all or nothing."""
+        """Check the change against the zone and make it, all or nothing; data as Cloud DNS stores it
+        (:func:`stored_rrdata`)."""
+        additions, deletions = _stored(additions), _stored(deletions)
         if not additions and not deletions:
             # an empty change: 400 required, "The 'entity.change' parameter is required but was missing." (a real
             # answer, quoted whole in GoogleCloudPlatform/cloud-foundation-toolkit#466; LocalDnsHelper checkChange);
@@ -785,7 +834,7 @@ class CloudDnsStandIn:
                 # 'aledbf-as.preview.gitpod-dev.com. (A)' does not exist." (real answers quoted in
                 # gitpod-io/gitpod#9784; LocalDnsHelper checkRrset answers the same)
                 raise _not_found(f"entity.change.deletions[{index}]", f"{record.name} ({record.type})")
-            if current != record:
+            if _compared(current) != _compared(record):  # the name without case (RFC 4343), all else exactly
                 # "Precondition not met for 'entity.change.deletions[0]'", conditionNotMet, 412 (a real answer:
                 # kubernetes-sigs/external-dns#467); "a create change request that tries to delete a resource record
                 # set that doesn't match the one that already exists (same name and type)" (preconditionFailed,
@@ -840,7 +889,7 @@ class CloudDnsStandIn:
                 if (
                     record.type in ("SOA", "NS")
                     and record.name.lower() == apex.lower()
-                    and (apex, record.type) not in held
+                    and (apex.lower(), record.type) not in held
                 ):
                     # invalidZoneApex, when "you tried to delete the required NS [or SOA] record set at the apex"
                     raise _apex(where, record.type)
@@ -956,7 +1005,21 @@ def _rrset(item: Any, where: str, path: str) -> tuple[RecordSet | None, list[_Re
         ]
     if faults or not isinstance(name, str) or not isinstance(type_, str) or not isinstance(rrdatas, list):
         return None, faults
-    return RecordSet(name, type_, int(str(ttl)), tuple(rrdatas)), []
+    # the data as Cloud DNS stores it (an AAAA address compressed: stored_rrdata), deletions alike — a deletion must
+    # "match existing data exactly", and the stored data is the compressed form (assumed: that a deletion written in
+    # the expanded form matches is not published; see docs/testing.md)
+    return RecordSet(name, type_, int(str(ttl)), tuple(stored_rrdata(type_, data) for data in rrdatas)), []
+
+
+def _stored(records: tuple[RecordSet, ...]) -> tuple[RecordSet, ...]:
+    return tuple(
+        attrs.evolve(record, rrdatas=tuple(stored_rrdata(record.type, data) for data in record.rrdatas))
+        for record in records
+    )
+
+
+def _compared(record: RecordSet) -> tuple[object, ...]:
+    return (record.key, record.ttl, record.rrdatas, record.routing_policy)
 
 
 def _apex(where: str, type_: str) -> _Refusal:

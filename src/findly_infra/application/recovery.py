@@ -425,7 +425,8 @@ class Recovery:
         desired = self.dr_cluster()
         plan = plan_cluster(desired, self.clusters.observe(desired.location, desired.name))
         where = f"cluster {desired.name} ({desired.location})"
-        if plan.empty:
+        if plan.empty:  # carried out all the same: the port waits for a cluster still being created (a crashed run's)
+            self.clusters.apply(plan)
             return False, [f"{where}: already as the file says, nothing to change"]
         report = self.clusters.apply(plan)
         done = [f"done: {line}" for line in getattr(report, "done", ())]

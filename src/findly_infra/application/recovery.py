@@ -91,6 +91,8 @@ SIMULATED = "simulated"
 """The target of a drill on the simulated DR cluster."""
 _CLUSTER_MILLISECONDS = 3_600_000
 """How long the cluster step may take: GKE's operations are waited for up to an hour (``adapters.gke``)."""
+_RENEW_EVERY = timedelta(minutes=1)
+"""How often the DR lease is renewed while the cluster step waits on GKE."""
 _POLL_SECONDS = 5.0
 """How often the health check asks Prometheus again while it waits."""
 
@@ -190,6 +192,7 @@ class Recovery:
     """Why the cluster step is skipped, when it is (``--no-cluster``; no ``gke_cluster`` in the file)."""
     _version: int = attrs.field(default=0, init=False)
     _fence: Fence | None = attrs.field(default=None, init=False)
+    _renewed: datetime | None = attrs.field(default=None, init=False)
 
     # ---- reading ------------------------------------------------------------------------------------------------
 
@@ -425,11 +428,13 @@ class Recovery:
         desired = self.dr_cluster()
         plan = plan_cluster(desired, self.clusters.observe(desired.location, desired.name))
         where = f"cluster {desired.name} ({desired.location})"
-        if plan.empty:  # carried out all the same: the port waits for a cluster still being created (a crashed run's)
-            self.clusters.apply(plan)
-            return False, [f"{where}: already as the file says, nothing to change"]
-        report = self.clusters.apply(plan)
+        # An empty plan is carried out all the same: the port waits for a cluster still being created (a killed
+        # run's) until it runs. The DR lease is renewed while GKE works (a create takes minutes, a plan's operations
+        # each up to their timeout): a step never outlives the lease it runs under.
+        report = self.clusters.apply(plan, waiting=self._renew_cluster_lease)
         done = [f"done: {line}" for line in getattr(report, "done", ())]
+        if plan.empty:
+            return False, [f"{where}: already as the file says, nothing to change", *done]
         return False, [f"{where}: {'created' if plan.creates is not None else 'brought to the file'}", *done]
 
     def objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:
@@ -630,7 +635,24 @@ class Recovery:
                     "end (`findly-infra dr status`)",
                 )
             )
+        if self._fence is not None and lease.fence(LEASE) != self._fence:
+            self._fence = None  # taken over and back between two renewals: this runner's writes are not admitted
+            raise RecoveryRefusedError(
+                Refusal("recovery-in-progress", "another runner took the DR lease over meanwhile: this run stops")
+            )
         self._fence = lease.fence(LEASE)
+        self._renewed = self._now()
+
+    def _renew_cluster_lease(self) -> None:
+        """Renew the DR lease while the cluster step waits on GKE — at most once a minute (by the wall clock): the
+        same holder and token (``domain.lease.lease_after``: a renewal keeps the token), so the fence this runner's
+        writes carry stays admitted; a lease another runner took meanwhile is refused (``recovery-in-progress``)."""
+        if self._leases() is None:
+            return
+        now = self._now()
+        if self._renewed is not None and now - self._renewed < _RENEW_EVERY:
+            return
+        self._take_lease(RecoveryStep.CLUSTER)
 
     def _let_go(self) -> None:
         leases = self._leases()

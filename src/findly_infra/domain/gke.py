@@ -339,7 +339,9 @@ _FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("max_nodes", _AUTOSCALING, False),
 )
 """Every field a pool's plan compares: the API changes each in place. ``workload_metadata`` only where the file
-sets it."""
+sets it; the bounds (:data:`_BOUNDS`) only of a pool the file autoscales."""
+
+_BOUNDS = ("min_nodes", "max_nodes")
 
 
 _POOL_ORDER = (PoolAction.UPDATE, PoolAction.CREATE, PoolAction.DELETE, PoolAction.KEEP_UNLISTED)
@@ -373,7 +375,10 @@ def plan_cluster(desired: ClusterSpec, observed: ClusterSpec | None, *, delete_p
         fields = tuple(
             FieldChange(name, getattr(current, name), getattr(pool, name), call, recreates)
             for name, call, recreates in _FIELDS
-            if getattr(pool, name) is not None and getattr(current, name) != getattr(pool, name)
+            if getattr(pool, name) is not None
+            and getattr(current, name) != getattr(pool, name)
+            and (pool.autoscaling or name not in _BOUNDS)  # a pool not autoscaled has no bounds: it is sent
+            # {enabled: false} alone, and what GKE keeps of bounds then is not published (adapters.gke._autoscaling)
         )
         if fields:
             becomes = attrs.evolve(

@@ -245,6 +245,7 @@ class Recovery:
         :class:`RecoveryRefusedError` (nothing done) or :class:`RecoveryStepError` (the step's failure recorded,
         the operation open); returns the completed operation."""
         self.failover  # noqa: B018 - read for its refusal: no failover section, nothing to run
+        self._refuse_bound_target(kind, target)
         environments = failover_environments(
             self.platform.failover,
             self.platform.promotion_order,
@@ -271,6 +272,21 @@ class Recovery:
             return operation
         finally:
             self._let_go()
+
+    def _refuse_bound_target(self, kind: RecoveryKind, target: str) -> None:
+        """A drill's target must not be a cluster an environment runs on: the drill applies the failover
+        environments' objects there WITH PRUNE — on the primary's own context it would prune production's live
+        objects. Refused (bad input, exit 2) naming the binding of ``kubernetes.clusters`` that holds it."""
+        if kind is not RecoveryKind.DRILL or target == SIMULATED:
+            return
+        bound = [binding.environment for binding in self.platform.kubernetes.clusters if binding.context == target]
+        if bound:
+            raise BadInputError(
+                f"--context {target}: kubernetes.clusters.{bound[0]} binds it to the {bound[0]} environment — a drill "
+                "applies the failover environments' objects to its target with prune, which would replace and prune "
+                f"what serves there; drill on a cluster no environment runs on (failover.context "
+                f"{self.failover.context}, or a spare one)"
+            )
 
     def abandon(self, *, actor: str, reason: str) -> RecoveryOperation:
         """End the open operation unfinished (``RecoveryAbandoned``), so that another may start. Refused (rule
@@ -418,13 +434,20 @@ class Recovery:
         except InvariantError as wrong:
             raise BadInputError(f"failover.cluster.{wrong.field or 'zones'}: {wrong}") from None
 
-    def _cluster(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:  # noqa: ARG002 - as every step
+    def _cluster(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
         from findly_infra.domain.gke import plan_cluster
 
         if self.no_cluster:
             return True, [f"cluster not brought to the file: {self.no_cluster}"]
         if self.clusters is None or self.platform.gke_cluster is None:
             return True, ["cluster not brought to the file: the platform file has no gke_cluster section"]
+        if operation.target not in (SIMULATED, self.failover.context):
+            # the GKE cluster the file describes for the DR region is failover.context's: a drill on another
+            # context must not create (or change) it
+            return True, [
+                f"cluster not brought to the file: the drill's target {operation.target} is not failover.context "
+                f"({self.failover.context}), the DR cluster GKE holds — the target's cluster is taken as it is"
+            ]
         desired = self.dr_cluster()
         plan = plan_cluster(desired, self.clusters.observe(desired.location, desired.name))
         where = f"cluster {desired.name} ({desired.location})"

@@ -76,7 +76,8 @@ def test_a_drill_on_another_context_than_failover_context_leaves_the_dr_gke_clus
     world = World()
     done = world.process("runner-1").run(RecoveryKind.DRILL, "kind-spare", actor="alice")
     assert done.completed is not None
-    assert world.clusters.calls == [] and world.clusters.clusters == {}  # no DR cluster created
+    assert world.clusters.calls == []  # no DR cluster created
+    assert world.clusters.clusters == {}
     (cluster,) = [event for event in done.done if event.step is RecoveryStep.CLUSTER]
     assert cluster.skipped
     assert "kind-spare is not failover.context" in " ".join(cluster.detail)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import attrs
 import grpc
 import pytest
+from google.cloud import container_v1 as gke_types
 
 from findly_infra.adapters.gke import GkeApplyRefusedError, GkeClusters, connect_gke
 from findly_infra.domain.gke import plan_cluster
@@ -81,3 +82,52 @@ def test_a_pool_not_autoscaled_is_created_with_autoscaling_off_alone_and_then_sh
         scaling = pool.autoscaling
         assert (scaling.enabled, scaling.min_node_count, scaling.max_node_count) == (False, 0, 0)
     assert plan_cluster(fixed, clusters.observe(LOCATION, CLUSTER), delete_pools=True).empty  # no bounds drift
+
+
+# ---- finding 7: the DR copy at the primary's version and release channel --------------------------------------------
+
+PRIMARY_VERSION = "1.29.8-gke.1031000"
+
+
+def _dr_created(gke: GkeStandIn) -> tuple[object, str]:
+    from findly_infra.application.recovery import dr_version, read_primary
+    from findly_infra.domain.gke import dr_cluster_spec
+    from tests.gke.test_create import DR, FAILOVER, PLATFORM
+
+    assert PLATFORM.gke_cluster is not None
+    clusters = _clusters(gke)
+    primary, why = read_primary(clusters, PLATFORM, PROJECT)
+    desired = dr_cluster_spec(
+        PLATFORM.gke_cluster, PLATFORM.cluster_autoscaler, FAILOVER, "us-east1", project=PROJECT, primary=primary
+    )
+    plan = plan_cluster(desired, None)
+    clusters.apply(plan)
+    return gke.cluster(PROJECT, "us-east1", DR.name), plan.describe() + "\n" + dr_version(desired, why)
+
+
+def test_the_dr_copy_is_created_at_the_primarys_version_and_channel_not_regulars_default(gke: GkeStandIn) -> None:
+    """Created without either, GKE enrolls a cluster "in the REGULAR channel with its default version"
+    (Cluster.release_channel, cluster_service.proto): a primary on STABLE at 1.29 got a DR copy at 1.31 on REGULAR."""
+    held = gke.add_cluster(PROJECT, LOCATION, CLUSTER, master_version=PRIMARY_VERSION)
+    held.release_channel = gke_types.ReleaseChannel(channel=gke_types.ReleaseChannel.Channel.STABLE)
+    gke.offer_versions(PROJECT, "us-east1", (PRIMARY_VERSION, "1.31.1-gke.1146000"), default="1.31.1-gke.1146000")
+    dr, said = _dr_created(gke)
+    assert dr.current_master_version == PRIMARY_VERSION  # type: ignore[attr-defined]
+    assert dr.release_channel.channel.name == "STABLE"  # type: ignore[attr-defined]
+    assert f"control plane at {PRIMARY_VERSION} in the STABLE release channel" in said
+    assert f"the primary's {PRIMARY_VERSION}, in its STABLE release channel" in said
+
+
+def test_a_primary_version_the_dr_region_no_longer_offers_is_asked_by_its_minor(gke: GkeStandIn) -> None:
+    gke.add_cluster(PROJECT, LOCATION, CLUSTER, master_version=PRIMARY_VERSION)
+    gke.offer_versions(PROJECT, "us-east1", ("1.29.9-gke.1000", "1.31.1-gke.1146000"), default="1.31.1-gke.1146000")
+    dr, _ = _dr_created(gke)
+    assert dr.current_master_version == "1.29.9-gke.1000"  # type: ignore[attr-defined]
+
+
+def test_with_the_primary_unreadable_the_dr_copy_gets_regulars_default_and_the_plan_says_why(gke: GkeStandIn) -> None:
+    gke.fail("GetCluster", grpc.StatusCode.UNAVAILABLE, "the region is down", times=5)  # the primary's reads
+    gke.offer_versions(PROJECT, "us-east1", ("1.31.1-gke.1146000",), default="1.31.1-gke.1146000")
+    dr, said = _dr_created(gke)
+    assert dr.release_channel.channel.name == "REGULAR"  # type: ignore[attr-defined]
+    assert "the REGULAR release channel's default version — since the primary cluster could not be read" in said

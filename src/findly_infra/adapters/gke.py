@@ -128,6 +128,7 @@ class GkeClusters:
             auto_provisioning=_auto_provisioning(cluster.autoscaling),
             workload_pool=cluster.workload_identity_config.workload_pool or None,
             master_version=cluster.current_master_version or None,
+            release_channel=_channel(cluster.release_channel.channel, container_v1),
         )
 
     # ---- carrying a plan out -----------------------------------------------------------------------------------------
@@ -203,8 +204,14 @@ class GkeClusters:
         - ``workload_identity_config`` where the spec has a workload pool (its pools' ``GKE_METADATA`` needs it on the
           cluster), ``autoscaling`` (node auto-provisioning with its cpu and memory limits, which GKE requires
           together) where the spec turns it on; what the spec leaves off is not sent (off is GKE's default);
-        - no release channel and no ``initial_cluster_version``: GKE's default (its default version, in its default
-          channel), which the plan says ("at GKE's default version")."""
+        - the spec's ``release_channel`` and its ``master_version`` as ``initial_cluster_version`` where it has them
+          (a DR copy: the primary's, so the regions do not drift); the primary's exact version where the location
+          offers it (``GetServerConfig``'s ``valid_master_versions``), else its minor ("1.X": "picks the highest
+          valid patch version in that minor", Cluster.initial_cluster_version) — versions reach each region over
+          days and old patches leave. Without them GKE's default: "if no release channel configuration and no
+          version is specified, the cluster is enrolled in the REGULAR channel with its default version"
+          (Cluster.release_channel, cluster_service.proto; https://cloud.google.com/kubernetes-engine/docs/concepts/
+          release-channels)."""
         parent = f"projects/{self.project}/locations/{spec.location}"
         path = self._name(spec.location, spec.name)
         zones = {zone for pool in spec.pools for zone in pool.zones}
@@ -225,6 +232,10 @@ class GkeClusters:
                     types.ResourceLimit(resource_type="memory", maximum=spec.auto_provisioning.max_memory_gb),
                 ],
             )
+        if spec.release_channel:
+            cluster.release_channel = types.ReleaseChannel(channel=types.ReleaseChannel.Channel[spec.release_channel])
+        if spec.master_version:
+            cluster.initial_cluster_version = self._offered(parent, spec.master_version)
         request = types.CreateClusterRequest(parent=parent, cluster=cluster)
         what = f"cluster {spec.name}: create"
         pools = ", ".join(pool.name for pool in spec.pools) or "none"
@@ -259,6 +270,15 @@ class GkeClusters:
                 not_done=(what,),
             ) from None
         return ApplyReport((f"{what} (node pools {pools}), running",))
+
+    def _offered(self, parent: str, version: str) -> str:
+        """*version* where *parent*'s location offers it, else its minor (``1.29.8-gke.1031000`` -> ``1.29``)."""
+        config = self._call(
+            "get_server_config", parent, lambda: self.client.get_server_config(name=parent, **self._once)
+        )
+        if version in config.valid_master_versions:
+            return version
+        return ".".join(version.split(".")[:2])
 
     def _held(self, spec: ClusterSpec, path: str, what: str, types: Any, deadline: float) -> ApplyReport:
         """GKE answered ``ALREADY_EXISTS`` to our create: the cluster exists now — most often our own create, sent
@@ -454,6 +474,11 @@ def _pool(pool: Any) -> PoolSpec:
         version=pool.version or None,
         image_type=config.image_type or None,
     )
+
+
+def _channel(channel: Any, types: Any) -> str | None:
+    """A cluster's release channel by name, ``None`` for UNSPECIFIED (no channel)."""
+    return None if channel == types.ReleaseChannel.Channel.UNSPECIFIED else str(channel.name)
 
 
 def _auto_provisioning(autoscaling: Any) -> NodeAutoProvisioning | None:

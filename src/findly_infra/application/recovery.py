@@ -83,6 +83,8 @@ __all__ = [
     "RecoveryRefusedError",
     "RecoveryStepError",
     "Rpo",
+    "dr_version",
+    "read_primary",
 ]
 
 LEASE = "failover"
@@ -411,9 +413,10 @@ class Recovery:
             )
         )
 
-    def dr_cluster(self) -> ClusterSpec:
-        """The DR cluster as the file describes it (``domain.gke.dr_cluster_spec``). Bad input when the file names no
-        DR region, or a zone its mapping leaves out."""
+    def dr_cluster(self, primary: ClusterSpec | None = None) -> ClusterSpec:
+        """The DR cluster as the file describes it (``domain.gke.dr_cluster_spec``; with *primary*, created at its
+        version and release channel). Bad input when the file names no DR region, or a zone its mapping leaves
+        out."""
         from findly_infra.domain.gke import dr_cluster_spec
 
         recovery = self.platform.disaster_recovery
@@ -430,6 +433,7 @@ class Recovery:
                 self.failover,
                 recovery.multi_region.dr_region,
                 project=self.project,
+                primary=primary,
             )
         except InvariantError as wrong:
             raise BadInputError(f"failover.cluster.{wrong.field or 'zones'}: {wrong}") from None
@@ -449,7 +453,13 @@ class Recovery:
                 f"({self.failover.context}), the DR cluster GKE holds — the target's cluster is taken as it is"
             ]
         desired = self.dr_cluster()
-        plan = plan_cluster(desired, self.clusters.observe(desired.location, desired.name))
+        observed = self.clusters.observe(desired.location, desired.name)
+        version: list[str] = []
+        if observed is None:  # to be created: at the primary's version and channel, where the primary can be read
+            primary, why = read_primary(self.clusters, self.platform, self.project)
+            desired = self.dr_cluster(primary)
+            version = [dr_version(desired, why)]
+        plan = plan_cluster(desired, observed)
         where = f"cluster {desired.name} ({desired.location})"
         # An empty plan is carried out all the same: the port waits for a cluster still being created (a killed
         # run's) until it runs. The DR lease is renewed while GKE works (a create takes minutes, a plan's operations
@@ -458,7 +468,7 @@ class Recovery:
         done = [f"done: {line}" for line in getattr(report, "done", ())]
         if plan.empty:
             return False, [f"{where}: already as the file says, nothing to change", *done]
-        return False, [f"{where}: {'created' if plan.creates is not None else 'brought to the file'}", *done]
+        return False, [f"{where}: {'created' if plan.creates is not None else 'brought to the file'}", *version, *done]
 
     def objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:
         """*environment*'s objects as applied to the DR cluster: at the operation's versions, without the services
@@ -704,6 +714,35 @@ class Recovery:
                             f"--env {environment} --watch), or end it (abort / rollback), then run this again",
                         )
                     )
+
+
+def read_primary(
+    clusters: ClusterInfrastructure, platform: Platform, project: str | None
+) -> tuple[ClusterSpec | None, str]:
+    """The file's (primary) cluster as GKE holds it — what the DR copy is created like (its version, its release
+    channel) — or ``None`` and why not: it does not exist, or cannot be read (the region is lost: the reason a
+    failover runs)."""
+    if platform.gke_cluster is None:
+        return None, "the platform file has no gke_cluster section"
+    try:
+        spec = ClusterSpec.of(platform.gke_cluster, platform.cluster_autoscaler, project=project)
+        primary = clusters.observe(spec.location, spec.name)
+    except (DependencyError, BadInputError, ValueError) as exc:
+        return None, f"the primary cluster could not be read ({str(exc)[:300]})"
+    if primary is None:
+        return None, f"the primary cluster {spec.name} ({spec.location}) does not exist"
+    return primary, ""
+
+
+def dr_version(desired: ClusterSpec, why: str) -> str:
+    """What version and channel the DR copy is created at, in a line, and why (the plan and the step say it)."""
+    if desired.master_version:
+        channel = f", in its {desired.release_channel} release channel" if desired.release_channel else ""
+        return f"version: the primary's {desired.master_version}{channel} (so the regions do not drift)"
+    return (
+        f"version: GKE's default — the REGULAR release channel's default version — since {why}: it may differ from "
+        "the primary's"
+    )
 
 
 class _NotReadyError(DependencyError):

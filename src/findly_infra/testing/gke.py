@@ -755,6 +755,11 @@ class GkeStandIn(GrpcStandIn):
             if wanted_pool.config.image_type:
                 self._image(wanted_pool.config.image_type)
         master = self._initial_version(project, location, wanted.initial_cluster_version)
+        if not wanted.initial_cluster_version and "release_channel" not in wanted:
+            # Cluster.release_channel: "If no release channel configuration and no version is specified, the
+            # cluster is enrolled in the REGULAR channel with its default version" (cluster_service.proto); the
+            # channel's own default version is the location's default here (ServerConfig.channels not modelled)
+            wanted.release_channel = types.ReleaseChannel(channel=types.ReleaseChannel.Channel.REGULAR)
 
         cluster = self._provisioned(wanted, location, name, master)
         self._clusters[key] = cluster

@@ -7,10 +7,14 @@ A cluster that does not exist is read as ``None`` (GKE answers ``NOT_FOUND`` for
 container_cluster read takes it: ``handleNotFoundError``), and a plan that ``creates`` it is ONE ``create_cluster``
 with every node pool (below, :meth:`GkeClusters._create`), its operation waited for, then the cluster read until it is
 ``RUNNING``. Creation takes minutes on real GKE (the control plane, then each pool's nodes): the same poll interval
-and ``operation_timeout`` apply to the operation and to the wait for ``RUNNING``, together.
+and ``operation_timeout`` apply to the operation and to the wait for ``RUNNING``, together. Any other plan — an empty
+one too — first waits for the cluster to rest (``RUNNING``: a create a killed run left is ``PROVISIONING`` with its
+pools already listed), as Terraform waits before it changes a cluster. A create answered ``ALREADY_EXISTS`` (retried
+after its answer was lost) is that cluster, waited for. A DR copy is created at its primary's version and channel
+(``ClusterSpec.master_version``/``release_channel``).
 
 Errors: ``NOT_FOUND`` (but for the cluster ``observe`` reads: ``None``), ``PERMISSION_DENIED`` (the server's
-message names the permission) and ``INVALID_ARGUMENT`` are configuration problems (:class:`BadInputError`, exit 2;
+message names the permission — or the quota, and then the message says it is one and where to ask for more) and ``INVALID_ARGUMENT`` are configuration problems (:class:`BadInputError`, exit 2;
 part way through a plan :class:`GkeApplyRefusedError`);
 ``FAILED_PRECONDITION`` (an operation already running on the cluster), ``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are
 retried with backoff, then :class:`DependencyUnavailableError` (exit 5; part way through a plan, or an operation that

@@ -267,7 +267,8 @@ def test_a_drill_on_a_context_an_environment_runs_on_is_exit_2_naming_the_bindin
     config.write_text(
         EXAMPLE.read_text().replace(
             '  kubernetes_version: "1.32"\n',
-            '  kubernetes_version: "1.32"\n  clusters:\n    production:\n      context: "gke_findly-now_us-central1_prod"\n',
+            '  kubernetes_version: "1.32"\n'
+            '  clusters:\n    production:\n      context: "gke_findly-now_us-central1_prod"\n',
         )
     )
     env = {**state, "FINDLY_CONFIG": str(config)}

@@ -192,9 +192,10 @@ class Recovery:
     """The Google Cloud project of the DR cluster (``None``: the file's)."""
     no_cluster: str = ""
     """Why the cluster step is skipped, when it is (``--no-cluster``; no ``gke_cluster`` in the file)."""
+    _renewed: datetime | None = attrs.field(default=None, init=False)
+    """When this runner last took or renewed the DR lease (the cluster step renews it while GKE works)."""
     _version: int = attrs.field(default=0, init=False)
     _fence: Fence | None = attrs.field(default=None, init=False)
-    _renewed: datetime | None = attrs.field(default=None, init=False)
 
     # ---- reading ------------------------------------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ after its answer was lost) is that cluster, waited for. A DR copy is created at 
 (``ClusterSpec.master_version``/``release_channel``).
 
 Errors: ``NOT_FOUND`` (but for the cluster ``observe`` reads: ``None``), ``PERMISSION_DENIED`` (the server's
-message names the permission — or the quota, and then the message says it is one and where to ask for more) and ``INVALID_ARGUMENT`` are configuration problems (:class:`BadInputError`, exit 2;
-part way through a plan :class:`GkeApplyRefusedError`);
+message names the permission — or the quota, and then the message says it is one and where to ask for more) and
+``INVALID_ARGUMENT`` are configuration problems (:class:`BadInputError`, exit 2; part way through a plan
+:class:`GkeApplyRefusedError`);
 ``FAILED_PRECONDITION`` (an operation already running on the cluster), ``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are
 retried with backoff, then :class:`DependencyUnavailableError` (exit 5; part way through a plan, or an operation that
 ends in error, :class:`GkeApplyError`). A cluster GKE holds in ``ERROR`` or ``DEGRADED`` is refused when read

@@ -85,6 +85,7 @@ __all__ = [
     "Rpo",
     "dr_version",
     "read_primary",
+    "refuse_bound_target",
 ]
 
 LEASE = "failover"
@@ -277,19 +278,7 @@ class Recovery:
             self._let_go()
 
     def _refuse_bound_target(self, kind: RecoveryKind, target: str) -> None:
-        """A drill's target must not be a cluster an environment runs on: the drill applies the failover
-        environments' objects there WITH PRUNE — on the primary's own context it would prune production's live
-        objects. Refused (bad input, exit 2) naming the binding of ``kubernetes.clusters`` that holds it."""
-        if kind is not RecoveryKind.DRILL or target == SIMULATED:
-            return
-        bound = [binding.environment for binding in self.platform.kubernetes.clusters if binding.context == target]
-        if bound:
-            raise BadInputError(
-                f"--context {target}: kubernetes.clusters.{bound[0]} binds it to the {bound[0]} environment — a drill "
-                "applies the failover environments' objects to its target with prune, which would replace and prune "
-                f"what serves there; drill on a cluster no environment runs on (failover.context "
-                f"{self.failover.context}, or a spare one)"
-            )
+        refuse_bound_target(self.platform, kind, target)
 
     def abandon(self, *, actor: str, reason: str) -> RecoveryOperation:
         """End the open operation unfinished (``RecoveryAbandoned``), so that another may start. Refused (rule
@@ -715,6 +704,23 @@ class Recovery:
                             f"--env {environment} --watch), or end it (abort / rollback), then run this again",
                         )
                     )
+
+
+def refuse_bound_target(platform: Platform, kind: RecoveryKind, target: str) -> None:
+    """A drill's target must not be a cluster an environment runs on: the drill applies the failover environments'
+    objects there WITH PRUNE — on the primary's own context it would prune production's live objects. Refused (bad
+    input, exit 2) naming the binding of ``kubernetes.clusters`` that holds it; the CLI asks before it reaches any
+    service, and :meth:`Recovery.run` again."""
+    if kind is not RecoveryKind.DRILL or target == SIMULATED:
+        return
+    bound = [binding.environment for binding in platform.kubernetes.clusters if binding.context == target]
+    if bound:
+        spare = f"failover.context {platform.failover.context}, or a spare one" if platform.failover else "a spare one"
+        raise BadInputError(
+            f"--context {target}: kubernetes.clusters.{bound[0]} binds it to the {bound[0]} environment — a drill "
+            "applies the failover environments' objects to its target with prune, which would replace and prune "
+            f"what serves there; drill on a cluster no environment runs on ({spare})"
+        )
 
 
 def read_primary(

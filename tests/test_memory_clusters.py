@@ -50,3 +50,24 @@ def test_a_stale_plan_is_refused_and_changes_nothing() -> None:
     with pytest.raises(ConcurrencyError, match="does not exist"):
         other.apply(plan_cluster(identity, desired))  # planned against a cluster that is gone
     assert other.clusters == {}
+
+
+def test_a_cluster_still_provisioning_is_waited_for_by_an_empty_plan_and_one_in_error_refused() -> None:
+    """As ``adapters.gke`` does (reviews/i27-google.md finding 1): the plan alone cannot tell a cluster being created
+    from one that runs, so ``apply`` waits for it — calling *waiting* (the DR lease renewed) — even with nothing to
+    change; a cluster in ERROR is refused."""
+    from findly_infra.application.ports import DependencyUnavailableError
+
+    spec = ClusterSpec("findly-production-dr", "us-east1")
+    key = (spec.location, spec.name)
+    infrastructure = MemoryClusters({key: spec}, statuses={key: "PROVISIONING"})
+    waited: list[str] = []
+    plan = plan_cluster(spec, infrastructure.observe(*key))
+    assert plan.empty
+    report = infrastructure.apply(plan, waiting=lambda: waited.append("renewed"))
+    assert report.done == ("cluster findly-production-dr: was PROVISIONING, waited until RUNNING",)
+    assert waited == ["renewed"]
+    assert infrastructure.apply(plan).done == ()  # RUNNING now
+    infrastructure.statuses[key] = "ERROR"
+    with pytest.raises(DependencyUnavailableError, match="is ERROR"):
+        infrastructure.apply(plan)

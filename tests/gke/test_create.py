@@ -16,7 +16,7 @@ import pytest
 from google.cloud import container_v1 as gke_types
 
 from findly_infra import load_platform
-from findly_infra.adapters.gke import GkeApplyError, GkeApplyRefusedError, GkeClusters, connect_gke
+from findly_infra.adapters.gke import GkeApplyError, GkeClusters, connect_gke
 from findly_infra.domain.gke import ClusterSpec, NodeAutoProvisioning, dr_cluster_spec, plan_cluster, workload_pool
 from findly_infra.domain.recovery import DrCluster, FailoverSettings
 from findly_infra.testing.gke import GkeStandIn
@@ -171,7 +171,7 @@ def test_the_cluster_is_waited_for_until_it_runs() -> None:
     assert report.done
 
 
-@pytest.mark.parametrize("status", ["ERROR", "DEGRADED", "STOPPING"])
+@pytest.mark.parametrize("status", ["ERROR", "DEGRADED"])
 def test_a_cluster_that_ends_other_than_running_fails_with_gkes_message(status: str) -> None:
     with pytest.raises(GkeApplyError, match=rf"is {status}: Insufficient regional quota") as failed:
         _recorded(
@@ -182,6 +182,28 @@ def test_a_cluster_that_ends_other_than_running_fails_with_gkes_message(status: 
         )
     assert (failed.value.done, failed.value.not_done) == ((), (f"cluster {CLUSTER}: create",))
     assert "plan again" in str(failed.value)
+
+
+def test_a_cluster_stopping_is_waited_for_as_terraform_waits_and_its_end_said_plainly() -> None:
+    """STOPPING is not a resting state (Terraform's containerClusterRestingStates: RUNNING, DEGRADED, ERROR): it is
+    waited out, and a cluster gone at its end is said so — plan again, it will be created (it ended the wait with
+    "is STOPPING" before)."""
+
+    @attrs.define
+    class Deleted(_Recording):
+        def get_cluster(self, *, name: str, **_: Any) -> Any:
+            from google.api_core import exceptions
+
+            if not self.statuses:  # the delete done: GKE answers NOT_FOUND
+                raise exceptions.NotFound(f"Not found: {name}.")
+            return gke_types.Cluster(name=name.rsplit("/", 1)[-1], status=self.statuses.pop(0))
+
+    stopping = gke_types.Cluster.Status.STOPPING
+    client = Deleted([gke_types.Cluster.Status.PROVISIONING, stopping, stopping])
+    clusters = GkeClusters(client, PROJECT, poll_interval=0, sleep=lambda _: None)
+    with pytest.raises(GkeApplyError, match=r"is gone .*plan again, and it will be created"):
+        clusters.apply(plan_cluster(DESIRED, None))
+    assert client.statuses == []  # every STOPPING read waited out
 
 
 def test_an_operation_that_ends_in_error_says_nothing_was_done() -> None:
@@ -225,12 +247,39 @@ def test_the_dr_cluster_and_one_with_every_setting_are_created_as_the_file_says(
     assert clusters.observe(LOCATION, CLUSTER) is None  # the primary is untouched: another cluster, another region
 
 
-def test_creating_a_cluster_that_exists_is_refused_and_changes_nothing(gke: GkeStandIn) -> None:
+def test_a_create_whose_answer_was_lost_is_retried_and_its_already_exists_taken_for_the_cluster(
+    gke: GkeStandIn,
+) -> None:
+    """Review finding 2: the create reached GKE, its answer was lost (DEADLINE_EXCEEDED), the retry got
+    ALREADY_EXISTS — it was exit 2 "refused … done: nothing", a configuration problem. It is the cluster being created:
+    waited for until RUNNING, and reported created, with ONE cluster made."""
+    from findly_infra.adapters.gke import _new_pool
+
+    request = gke_types.CreateClusterRequest(
+        parent=f"projects/{PROJECT}/locations/{LOCATION}",
+        cluster=gke_types.Cluster(
+            name=CLUSTER,
+            locations=sorted({zone for pool in DESIRED.pools for zone in pool.zones}),
+            node_pools=[_new_pool(pool, gke_types) for pool in DESIRED.pools],
+        ),
+    )
+    gke.interleave("CreateCluster", lambda: gke._create_cluster(request))  # the first attempt reaches GKE …
+    gke.fail("CreateCluster", grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")  # … and its answer is lost
+    report = _clusters(gke).apply(plan_cluster(DESIRED, None))
+    assert "already held it" in report.done[0]
+    assert gke.cluster(PROJECT, LOCATION, CLUSTER).status.name == "RUNNING"
+    assert len(gke.operations()) == 1  # one create
+    assert plan_cluster(DESIRED, _clusters(gke).observe(LOCATION, CLUSTER), delete_pools=True).empty
+
+
+def test_a_create_that_finds_another_cluster_of_the_name_says_plan_again(gke: GkeStandIn) -> None:
+    from findly_infra.application.ports import ConcurrencyError
+
     clusters = _clusters(gke)
     clusters.apply(plan_cluster(DESIRED, None))
-    with pytest.raises(GkeApplyRefusedError, match="create_cluster") as refused:
-        clusters.apply(plan_cluster(DESIRED, None))  # a stale plan: someone created it in between
-    assert refused.value.done == ()
+    other = attrs.evolve(DESIRED, pools=DESIRED.pools[:1])
+    with pytest.raises(ConcurrencyError, match=r"not as the file says .*plan again"):
+        clusters.apply(plan_cluster(other, None))  # a stale plan: someone created it, otherwise, in between
 
 
 def test_a_create_that_fails_leaves_a_cluster_in_error_which_the_next_plan_refuses(gke: GkeStandIn) -> None:

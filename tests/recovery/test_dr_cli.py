@@ -257,3 +257,21 @@ def _released_into(state: dict[str, str], *, finish: bool = True) -> None:
     platform = load_platform(settings)
     with mock.patch.dict(os.environ, {"GITHUB_ACTIONS": ""}), open_runtime(settings, platform) as runtime:
         runtime.service.store.append("fn-posts", 0, released("fn-posts", "1.4.0", platform=platform, finish=finish))
+
+
+def test_a_drill_on_a_context_an_environment_runs_on_is_exit_2_naming_the_binding(
+    state: dict[str, str], tmp_path: Path
+) -> None:
+    """`dr drill --context <the primary's>` applied production's objects with prune to the live primary."""
+    config = tmp_path / "findly.yaml"
+    config.write_text(
+        EXAMPLE.read_text().replace(
+            '  kubernetes_version: "1.32"\n',
+            '  kubernetes_version: "1.32"\n'
+            '  clusters:\n    production:\n      context: "gke_findly-now_us-central1_prod"\n',
+        )
+    )
+    env = {**state, "FINDLY_CONFIG": str(config)}
+    code, shown = cli(env, "--json", "dr", "drill", "--no-cluster", "--context", "gke_findly-now_us-central1_prod")
+    assert code == 2, shown
+    assert "kubernetes.clusters.production binds it to the production environment" in shown["error"]["message"]

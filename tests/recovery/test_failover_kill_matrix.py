@@ -137,9 +137,9 @@ class DyingClusters:
     def observe(self, location: str, name: str) -> Any:
         return self.inner.observe(location, name)
 
-    def apply(self, plan: ClusterPlan) -> Any:
+    def apply(self, plan: ClusterPlan, *, waiting: Callable[[], object] | None = None) -> Any:
         self.points.reach("before GKE create" if plan.creates is not None else "before GKE update")
-        report = self.inner.apply(plan)
+        report = self.inner.apply(plan, waiting=waiting)
         self.points.reach("after GKE create" if plan.creates is not None else "after GKE update")
         return report
 
@@ -296,13 +296,9 @@ def _dying_sleep(points: WritePoints, point: str) -> Callable[[float], None]:
     return sleep
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (reported, not fixed here): the rerun observes the DR cluster still PROVISIONING, plans "
-    "nothing to change and records the cluster step done without waiting for it to be RUNNING (application/"
-    "recovery.py Recovery._cluster returns on plan.empty; adapters/gke.py observe() drops the cluster's status)",
-)
 def test_a_failover_killed_while_gke_creates_the_dr_cluster_is_finished_by_the_rerun_with_one_create() -> None:
+    """Review finding 1: the rerun observed the DR cluster still PROVISIONING, planned nothing to change and recorded
+    the cluster step done without waiting for it (a strict xfail until then). The port waits for it until RUNNING."""
     pytest.importorskip("google.cloud.container_v1", reason="the gke extra")
     import grpc
 

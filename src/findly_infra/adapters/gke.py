@@ -7,11 +7,16 @@ A cluster that does not exist is read as ``None`` (GKE answers ``NOT_FOUND`` for
 container_cluster read takes it: ``handleNotFoundError``), and a plan that ``creates`` it is ONE ``create_cluster``
 with every node pool (below, :meth:`GkeClusters._create`), its operation waited for, then the cluster read until it is
 ``RUNNING``. Creation takes minutes on real GKE (the control plane, then each pool's nodes): the same poll interval
-and ``operation_timeout`` apply to the operation and to the wait for ``RUNNING``, together.
+and ``operation_timeout`` apply to the operation and to the wait for ``RUNNING``, together. Any other plan — an empty
+one too — first waits for the cluster to rest (``RUNNING``: a create a killed run left is ``PROVISIONING`` with its
+pools already listed), as Terraform waits before it changes a cluster. A create answered ``ALREADY_EXISTS`` (retried
+after its answer was lost) is that cluster, waited for. A DR copy is created at its primary's version and channel
+(``ClusterSpec.master_version``/``release_channel``).
 
 Errors: ``NOT_FOUND`` (but for the cluster ``observe`` reads: ``None``), ``PERMISSION_DENIED`` (the server's
-message names the permission) and ``INVALID_ARGUMENT`` are configuration problems (:class:`BadInputError`, exit 2;
-part way through a plan :class:`GkeApplyRefusedError`);
+message names the permission — or the quota, and then the message says it is one and where to ask for more) and
+``INVALID_ARGUMENT`` are configuration problems (:class:`BadInputError`, exit 2; part way through a plan
+:class:`GkeApplyRefusedError`);
 ``FAILED_PRECONDITION`` (an operation already running on the cluster), ``UNAVAILABLE`` and ``DEADLINE_EXCEEDED`` are
 retried with backoff, then :class:`DependencyUnavailableError` (exit 5; part way through a plan, or an operation that
 ends in error, :class:`GkeApplyError`). A cluster GKE holds in ``ERROR`` or ``DEGRADED`` is refused when read
@@ -27,8 +32,8 @@ from typing import Any
 
 import attrs
 
-from findly_infra.adapters.google_api import NotFoundError, call_google
-from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.adapters.google_api import AlreadyExistsError, NotFoundError, call_google
+from findly_infra.application.ports import BadInputError, ConcurrencyError, DependencyUnavailableError
 from findly_infra.application.redaction import redact_text
 from findly_infra.domain.gke import (
     ClusterPlan,
@@ -82,6 +87,7 @@ class GkeClusters:
     sleep: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
     call_timeout: float = 60.0
     """Seconds one call may take (the client's own retries are off: ours know what each status means)."""
+    _waiting: Callable[[], object] | None = attrs.field(default=None, init=False, repr=False)
 
     @property
     def _once(self) -> dict[str, Any]:
@@ -127,18 +133,34 @@ class GkeClusters:
             auto_provisioning=_auto_provisioning(cluster.autoscaling),
             workload_pool=cluster.workload_identity_config.workload_pool or None,
             master_version=cluster.current_master_version or None,
+            release_channel=_channel(cluster.release_channel.channel, container_v1),
         )
 
     # ---- carrying a plan out -----------------------------------------------------------------------------------------
 
-    def apply(self, plan: ClusterPlan) -> ApplyReport:
+    def apply(self, plan: ClusterPlan, *, waiting: Callable[[], object] | None = None) -> ApplyReport:
         """Each change of *plan* in its order, one call and one operation at a time, each waited for; at the first
         that fails raises :class:`GkeApplyRefusedError` (GKE refused it) or :class:`GkeApplyError` (it failed, or
-        GKE could not be reached), naming what was done and what was not."""
+        GKE could not be reached), naming what was done and what was not.
+
+        Before any change — and for an EMPTY plan too — the cluster is waited for until it rests (``RUNNING``, within
+        ``operation_timeout``): a cluster still ``PROVISIONING`` (a create a killed run left), ``RECONCILING`` or
+        ``STOPPING`` is not ready, whatever its pools say, as Terraform waits for a resting state before every update
+        (``containerClusterRestingStates``: RUNNING ready, DEGRADED and ERROR errors, every other status waited
+        out — hashicorp/terraform-provider-google, google/services/container/resource_container_cluster.go,
+        ``containerClusterAwaitRestingState``). *waiting* is called before each wait (a caller renews its lease
+        there: a create takes minutes)."""
         from google.cloud import container_v1
 
-        if plan.creates is not None:
-            return self._create(plan.creates, container_v1)
+        self._waiting = waiting
+        try:
+            if plan.creates is not None:
+                return self._create(plan.creates, container_v1)
+            return self._update(plan, container_v1)
+        finally:
+            self._waiting = None
+
+    def _update(self, plan: ClusterPlan, container_v1: Any) -> ApplyReport:
         path = self._name(plan.location, plan.cluster)
         steps: list[tuple[str, Callable[[], Any]]] = [
             (_setting_label(change), self._setting(path, change, container_v1)) for change in plan.before_pools
@@ -146,7 +168,14 @@ class GkeClusters:
         for change in plan.actionable:
             steps += self._steps(path, change, container_v1)
         steps += [(_setting_label(change), self._setting(path, change, container_v1)) for change in plan.after_pools]
-        done: list[str] = []
+        settle = f"cluster {plan.cluster}: wait until RUNNING"
+        try:
+            was = self._until_running(path, settle, container_v1, time.monotonic() + self.operation_timeout)
+        except (BadInputError, DependencyUnavailableError) as exc:
+            kind = GkeApplyRefusedError if isinstance(exc, BadInputError) else GkeApplyError
+            not_done = (settle, *(label for label, _ in steps))
+            raise kind(f"{exc}; done: nothing; not done: {', '.join(not_done)}", done=(), not_done=not_done) from None
+        done: list[str] = [f"cluster {plan.cluster}: was {was}, waited until RUNNING"] if was else []
         for index, (what, call) in enumerate(steps):
             try:
                 operation = self._call(what, path, call)
@@ -180,8 +209,14 @@ class GkeClusters:
         - ``workload_identity_config`` where the spec has a workload pool (its pools' ``GKE_METADATA`` needs it on the
           cluster), ``autoscaling`` (node auto-provisioning with its cpu and memory limits, which GKE requires
           together) where the spec turns it on; what the spec leaves off is not sent (off is GKE's default);
-        - no release channel and no ``initial_cluster_version``: GKE's default (its default version, in its default
-          channel), which the plan says ("at GKE's default version")."""
+        - the spec's ``release_channel`` and its ``master_version`` as ``initial_cluster_version`` where it has them
+          (a DR copy: the primary's, so the regions do not drift); the primary's exact version where the location
+          offers it (``GetServerConfig``'s ``valid_master_versions``), else its minor ("1.X": "picks the highest
+          valid patch version in that minor", Cluster.initial_cluster_version) — versions reach each region over
+          days and old patches leave. Without them GKE's default: "if no release channel configuration and no
+          version is specified, the cluster is enrolled in the REGULAR channel with its default version"
+          (Cluster.release_channel, cluster_service.proto; https://cloud.google.com/kubernetes-engine/docs/concepts/
+          release-channels)."""
         parent = f"projects/{self.project}/locations/{spec.location}"
         path = self._name(spec.location, spec.name)
         zones = {zone for pool in spec.pools for zone in pool.zones}
@@ -202,23 +237,32 @@ class GkeClusters:
                     types.ResourceLimit(resource_type="memory", maximum=spec.auto_provisioning.max_memory_gb),
                 ],
             )
+        if spec.release_channel:
+            cluster.release_channel = types.ReleaseChannel(channel=types.ReleaseChannel.Channel[spec.release_channel])
+        if spec.master_version:
+            cluster.initial_cluster_version = self._offered(parent, spec.master_version)
         request = types.CreateClusterRequest(parent=parent, cluster=cluster)
         what = f"cluster {spec.name}: create"
         pools = ", ".join(pool.name for pool in spec.pools) or "none"
         started = False
         try:
-            operation = self._call(
-                "create_cluster", parent, lambda: self.client.create_cluster(request=request, **self._once)
-            )
-            started = True
             deadline = time.monotonic() + self.operation_timeout
+            try:
+                operation = self._call(
+                    "create_cluster", parent, lambda: self.client.create_cluster(request=request, **self._once)
+                )
+            except AlreadyExistsError:
+                started = True
+                return self._held(spec, path, what, types, deadline)
+            started = True
             self._wait(operation, spec.location, what, deadline=deadline)
             self._until_running(path, what, types, deadline)
         except (BadInputError, DependencyUnavailableError) as exc:
             kind = GkeApplyRefusedError if isinstance(exc, BadInputError) else GkeApplyError
-            # Once GKE took the request, a cluster may be left: still provisioning (the next plan finds it), or in
-            # ERROR, which "will be automatically deleted" (Cluster.Status) — Terraform deletes it itself
-            # (cleanFailedContainerCluster); we say so rather than delete what we cannot see the state of.
+            # Once GKE took the request, a cluster may be left: still provisioning (the next apply waits for it), or
+            # in ERROR, which "will be automatically deleted" (Cluster.Status) — Terraform marks it tainted so that
+            # its next apply replaces it (resource_container_cluster.go, "was created in an error state"); we say so
+            # rather than delete what we cannot see the state of.
             left = (
                 f". GKE may hold the cluster still provisioning, or in ERROR (deleted by GKE on its own, or: gcloud "
                 f"container clusters delete {spec.name} --location {spec.location}): plan again"
@@ -232,23 +276,76 @@ class GkeClusters:
             ) from None
         return ApplyReport((f"{what} (node pools {pools}), running",))
 
-    def _until_running(self, path: str, what: str, types: Any, deadline: float) -> None:
-        """Read the cluster until it is ``RUNNING`` ("created and fully usable", Cluster.Status): PROVISIONING and
-        RECONCILING are waited out at the poll interval, within *deadline*; ERROR, DEGRADED, STOPPING (someone deletes
-        it) end the wait with GKE's ``status_message``."""
-        waiting = (types.Cluster.Status.PROVISIONING, types.Cluster.Status.RECONCILING)
+    def _offered(self, parent: str, version: str) -> str:
+        """*version* where *parent*'s location offers it, else its minor (``1.29.8-gke.1031000`` -> ``1.29``)."""
+        config = self._call(
+            "get_server_config", parent, lambda: self.client.get_server_config(name=parent, **self._once)
+        )
+        if version in config.valid_master_versions:
+            return version
+        return ".".join(version.split(".")[:2])
+
+    def _held(self, spec: ClusterSpec, path: str, what: str, types: Any, deadline: float) -> ApplyReport:
+        """GKE answered ``ALREADY_EXISTS`` to our create: the cluster exists now — most often our own create, sent
+        again after its answer was lost (a deadline, a broken connection: CreateCluster is not idempotent, and GKE
+        answers 409 "Already exists: projects/…/clusters/…" for a name in use). Not a configuration problem: as
+        Terraform reads the cluster back after a failed create and goes on with it
+        (hashicorp/terraform-provider-google, resource_container_cluster.go, resourceContainerClusterCreate), it is
+        waited for until ``RUNNING``, then read: as the file says, it is the created cluster; otherwise someone
+        else's, and the plan is made again (:class:`ConcurrencyError`)."""
+        from findly_infra.domain.gke import plan_cluster
+
+        was = self._until_running(path, what, types, deadline)
+        observed = self.observe(spec.location, spec.name)
+        if observed is None or not plan_cluster(spec, observed).empty:
+            raise ConcurrencyError(
+                f"{what}: GKE already holds a cluster {spec.name} in {spec.location}, not as the file says (someone "
+                "else's): plan again to see what differs"
+            )
+        waited = f", waited from {was} until RUNNING" if was else ""
+        return ApplyReport((f"{what}: GKE already held it (our create, its first answer lost){waited}",))
+
+    def _until_running(self, path: str, what: str, types: Any, deadline: float) -> str | None:
+        """Read the cluster until it is ``RUNNING`` ("created and fully usable", Cluster.Status), and return the
+        status it was in first when it was not (``None``: it was). PROVISIONING, RECONCILING and STOPPING are waited
+        out at the poll interval, within *deadline*, as Terraform waits out every status but its resting ones
+        (``containerClusterAwaitRestingState``: RUNNING ready, DEGRADED and ERROR errors — the wait after a create,
+        ``waitForContainerClusterReady``, the same); ERROR and DEGRADED end the wait with GKE's ``status_message``; a
+        cluster gone meanwhile (deleted: STOPPING, or by GKE after ERROR — "It will be automatically deleted",
+        Cluster.Status.ERROR) is said so (:class:`DependencyUnavailableError`: plan again, it will be created)."""
+        waiting = (
+            types.Cluster.Status.PROVISIONING,
+            types.Cluster.Status.RECONCILING,
+            types.Cluster.Status.STOPPING,
+        )
+        first: str | None = None
         polls = 0
         while True:
-            cluster = self._call("get_cluster", path, lambda: self.client.get_cluster(name=path, **self._once))
+            try:
+                cluster = self._call("get_cluster", path, lambda: self.client.get_cluster(name=path, **self._once))
+            except NotFoundError:
+                was = f"was {first}, " if first else ""
+                raise DependencyUnavailableError(
+                    f"{what}: {path} is gone ({was}deleted — by someone, or by GKE after it ended in ERROR, which GKE "
+                    "deletes on its own): plan again, and it will be created"
+                ) from None
             if cluster.status == types.Cluster.Status.RUNNING:
-                return
+                return first
+            first = first or cluster.status.name
             if cluster.status not in waiting:
                 said = redact_text(str(cluster.status_message)[:1000]) or "no message"
                 raise DependencyUnavailableError(f"{path} is {cluster.status.name}: {said}")
             if time.monotonic() > deadline:
                 raise DependencyUnavailableError(f"{what}: {path} still {cluster.status.name} after the timeout")
-            self.sleep(min(self.poll_interval, 0.25 * 2**polls))
+            self._pause(polls)
             polls += 1
+
+    def _pause(self, polls: int) -> None:
+        """Sleep before the next poll — soon at first (a quick change), then every interval — the caller's *waiting*
+        called first (its lease renewed while GKE works)."""
+        if self._waiting is not None:
+            self._waiting()
+        self.sleep(min(self.poll_interval, 0.25 * 2 ** min(polls, 16)))
 
     def _steps(self, cluster: str, change: PoolChange, types: Any) -> list[tuple[str, Callable[[], Any]]]:
         """The calls that carry one pool's change out, each its own operation: the zones alone (the API asks for a
@@ -321,7 +418,7 @@ class GkeClusters:
         while operation.status != container_v1.Operation.Status.DONE:
             if time.monotonic() > deadline:
                 raise DependencyUnavailableError(f"{what}: operation {operation.name} still running after the timeout")
-            self.sleep(min(self.poll_interval, 0.25 * 2**polls))  # soon at first (a quick change), then every interval
+            self._pause(polls)
             polls += 1
             operation = self._call(
                 f"{what} (polling {operation.name})", full, lambda: self.client.get_operation(name=full, **self._once)
@@ -384,6 +481,11 @@ def _pool(pool: Any) -> PoolSpec:
     )
 
 
+def _channel(channel: Any, types: Any) -> str | None:
+    """A cluster's release channel by name, ``None`` for UNSPECIFIED (no channel)."""
+    return None if channel == types.ReleaseChannel.Channel.UNSPECIFIED else str(channel.name)
+
+
 def _auto_provisioning(autoscaling: Any) -> NodeAutoProvisioning | None:
     if not autoscaling.enable_node_autoprovisioning:
         return None
@@ -405,9 +507,13 @@ def _taints(spec: PoolSpec, types: Any) -> list[Any]:
 
 
 def _autoscaling(spec: PoolSpec, types: Any) -> Any:
-    return types.NodePoolAutoscaling(
-        enabled=spec.autoscaling, min_node_count=spec.min_nodes, max_node_count=spec.max_nodes
-    )
+    """A pool's autoscaling: its bounds only when it is on — off is ``{enabled: false}`` alone, as Terraform sends
+    it (``expandNodePoolAutoscaling``/``nodePoolUpdate``: ``&container.NodePoolAutoscaling{Enabled: false}``,
+    hashicorp/terraform-provider-google, google/services/container/resource_container_node_pool.go), and as it reads
+    the bounds back only when enabled; what GKE keeps of bounds sent with ``enabled: false`` is not published."""
+    if not spec.autoscaling:
+        return types.NodePoolAutoscaling(enabled=False)
+    return types.NodePoolAutoscaling(enabled=True, min_node_count=spec.min_nodes, max_node_count=spec.max_nodes)
 
 
 def _metadata(mode: str, types: Any) -> Any:

@@ -11,17 +11,23 @@ read-modify-write retries whole (:func:`retry_on_conflict`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError
 from findly_infra.application.redaction import redact_text
 
-__all__ = ["ConflictError", "NotFoundError", "call_google", "retry_on_conflict"]
+__all__ = ["AlreadyExistsError", "ConflictError", "NotFoundError", "call_google", "retry_on_conflict"]
 
 
 class NotFoundError(BadInputError):
     """The resource does not exist (a configuration problem — or, for an audit, a finding)."""
+
+
+class AlreadyExistsError(BadInputError):
+    """Raised when a create finds the name in use (``ALREADY_EXISTS``, HTTP 409) — for a create retried after its
+    answer was lost, the resource the first attempt made: the caller decides what it means."""
 
 
 class ConflictError(BadInputError):
@@ -67,14 +73,39 @@ def call_google(
     except exceptions.NotFound as exc:
         raise NotFoundError(f"{api} has no {resource} ({_said(exc)})") from None
     except exceptions.PermissionDenied as exc:
+        quota = _quota(_said(exc))
+        if quota is not None:
+            raise BadInputError(f"{api} refused to {what} on {resource}: {_said(exc)} ({quota})") from None
         raise BadInputError(
             f"{api} refused to {what} on {resource}: {_said(exc)} (a configuration problem: grant the role that "
             "holds this permission)"
         ) from None
+    except exceptions.AlreadyExists as exc:
+        raise AlreadyExistsError(f"{api} refused to {what} on {resource}: {_said(exc)}") from None
     except exceptions.Aborted as exc:
         raise ConflictError(f"{api} refused to {what} on {resource}: {_said(exc)}") from None
     except exceptions.GoogleAPICallError as exc:
         raise BadInputError(f"{api} refused to {what} on {resource}: {_said(exc)}") from None
+
+
+_QUOTA_RESOURCE = re.compile(r'resource \\?"([A-Za-z0-9_]+)\\?"')
+
+
+def _quota(message: str) -> str | None:
+    """What to do about a ``PERMISSION_DENIED`` that is a quota, not a role: GKE answers a create short of quota with
+    403 "Insufficient regional quota to satisfy request: resource \"CPUS\": request requires '12.0' and is short
+    '4.0'…" (googlecodelabs/feedback#950, GoogleCloudPlatform/cloud-ops-sandbox#44, kubeflow/examples#597); ``None``
+    for any other refusal. Quotas are raised on the Quotas page (https://cloud.google.com/docs/quotas/help/
+    request_increase)."""
+    if "quota" not in message.lower():
+        return None
+    found = _QUOTA_RESOURCE.search(message)
+    which = f"the {found.group(1)} quota" if found else "a quota"
+    return (
+        f"a quota, not a permission: {which} of the project in that region is too small for this request — ask for "
+        "more at https://console.cloud.google.com/iam-admin/quotas (https://cloud.google.com/docs/quotas/help/"
+        "request_increase), or ask for less, then run this again"
+    )
 
 
 def _said(exc: Exception) -> str:

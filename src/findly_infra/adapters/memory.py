@@ -335,15 +335,28 @@ class MemoryClusters:
 
     clusters: dict[tuple[str, str], ClusterSpec] = attrs.field(factory=dict)
     calls: list[tuple[str, str, str]] = attrs.field(factory=list)
+    statuses: dict[tuple[str, str], str] = attrs.field(factory=dict)
+    """A cluster's GKE status where it is not ``RUNNING`` (``PROVISIONING``: a create a killed run left): ``apply``
+    waits it out — RUNNING at once — before anything else, as ``adapters.gke`` does; ``ERROR`` is refused."""
 
     def observe(self, location: str, name: str) -> ClusterSpec | None:
         return self.clusters.get((location, name))
 
-    def apply(self, plan: ClusterPlan) -> ClustersReport:
+    def apply(self, plan: ClusterPlan, *, waiting: Callable[[], object] | None = None) -> ClustersReport:
         key = (plan.location, plan.cluster)
         observed = self.clusters.get(key)
+        settled: tuple[str, ...] = ()
+        status = self.statuses.pop(key, "RUNNING") if observed is not None else "RUNNING"
+        if status in ("ERROR", "DEGRADED"):
+            self.statuses[key] = status
+            raise DependencyUnavailableError(f"cluster {plan.cluster} ({plan.location}) is {status}")
+        if status != "RUNNING":
+            if waiting is not None:
+                waiting()
+            settled = (f"cluster {plan.cluster}: was {status}, waited until RUNNING",)
+            self.calls.append((plan.location, plan.cluster, settled[0]))
         if plan.empty:
-            return ClustersReport(())
+            return ClustersReport(settled)
         if plan.creates is not None and observed is not None:
             raise ConcurrencyError(f"cluster {plan.cluster} ({plan.location}) exists already: plan it again")
         if plan.creates is None and observed is None:
@@ -358,7 +371,7 @@ class MemoryClusters:
                 *(f"{change.field}" for change in plan.after_pools),
             )
         self.calls += [(plan.location, plan.cluster, line) for line in done]
-        return ClustersReport(done)
+        return ClustersReport(settled + done)
 
 
 @attrs.define

@@ -8,7 +8,7 @@ root (``findly_infra.bootstrap``) builds the adapters and hands them in.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -468,10 +468,15 @@ class ClusterInfrastructure(Protocol):
         """The cluster as it is, or ``None`` when it does not exist."""
         ...
 
-    def apply(self, plan: ClusterPlan) -> Any:
+    def apply(self, plan: ClusterPlan, *, waiting: Callable[[], object] | None = None) -> Any:
         """Carry *plan* out, each operation waited for (a created cluster: until it runs); returns a report whose
-        ``done`` lists each change made, as a line. Raises :class:`DependencyUnavailableError` (or a
-        :class:`BadInputError` for a refusal) naming what was and was not done."""
+        ``done`` lists each change made, as a line. Before any change — and for an EMPTY plan too — the cluster is
+        waited for until it rests (``RUNNING``): one still being created (a killed run's), reconciled or deleted is
+        not ready, whatever its pools say; one in ERROR or DEGRADED is refused. A create answered "already exists"
+        (its first answer lost) is that cluster: waited for, not refused. *waiting* is called before each wait (the
+        caller renews its lease there). Raises :class:`DependencyUnavailableError` (or a :class:`BadInputError` for a
+        refusal; :class:`ConcurrencyError` when the cluster changed under the plan) naming what was and was not
+        done."""
         ...
 
 

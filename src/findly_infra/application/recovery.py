@@ -86,6 +86,9 @@ __all__ = [
     "RecoveryRefusedError",
     "RecoveryStepError",
     "Rpo",
+    "dr_version",
+    "read_primary",
+    "refuse_bound_target",
 ]
 
 LEASE = "failover"
@@ -94,6 +97,8 @@ SIMULATED = "simulated"
 """The target of a drill on the simulated DR cluster."""
 _CLUSTER_MILLISECONDS = 3_600_000
 """How long the cluster step may take: GKE's operations are waited for up to an hour (``adapters.gke``)."""
+_RENEW_EVERY = timedelta(minutes=1)
+"""How often the DR lease is renewed while the cluster step waits on GKE."""
 _POLL_SECONDS = 5.0
 """How often the health check asks Prometheus again while it waits."""
 
@@ -191,6 +196,8 @@ class Recovery:
     """The Google Cloud project of the DR cluster (``None``: the file's)."""
     no_cluster: str = ""
     """Why the cluster step is skipped, when it is (``--no-cluster``; no ``gke_cluster`` in the file)."""
+    _renewed: datetime | None = attrs.field(default=None, init=False)
+    """When this runner last took or renewed the DR lease (the cluster step renews it while GKE works)."""
     _version: int = attrs.field(default=0, init=False)
     _fence: Fence | None = attrs.field(default=None, init=False)
     _cache_seconds: int | None = attrs.field(default=None, init=False)
@@ -247,6 +254,7 @@ class Recovery:
         :class:`RecoveryRefusedError` (nothing done) or :class:`RecoveryStepError` (the step's failure recorded,
         the operation open); returns the completed operation."""
         self.failover  # noqa: B018 - read for its refusal: no failover section, nothing to run
+        self._refuse_bound_target(kind, target)
         environments = failover_environments(
             self.platform.failover,
             self.platform.promotion_order,
@@ -273,6 +281,9 @@ class Recovery:
             return operation
         finally:
             self._let_go()
+
+    def _refuse_bound_target(self, kind: RecoveryKind, target: str) -> None:
+        refuse_bound_target(self.platform, kind, target)
 
     def abandon(self, *, actor: str, reason: str) -> RecoveryOperation:
         """End the open operation unfinished (``RecoveryAbandoned``), so that another may start. Refused (rule
@@ -398,9 +409,10 @@ class Recovery:
             )
         )
 
-    def dr_cluster(self) -> ClusterSpec:
-        """The DR cluster as the file describes it (``domain.gke.dr_cluster_spec``). Bad input when the file names no
-        DR region, or a zone its mapping leaves out."""
+    def dr_cluster(self, primary: ClusterSpec | None = None) -> ClusterSpec:
+        """The DR cluster as the file describes it (``domain.gke.dr_cluster_spec``; with *primary*, created at its
+        version and release channel). Bad input when the file names no DR region, or a zone its mapping leaves
+        out."""
         from findly_infra.domain.gke import dr_cluster_spec
 
         recovery = self.platform.disaster_recovery
@@ -417,26 +429,42 @@ class Recovery:
                 self.failover,
                 recovery.multi_region.dr_region,
                 project=self.project,
+                primary=primary,
             )
         except InvariantError as wrong:
             raise BadInputError(f"failover.cluster.{wrong.field or 'zones'}: {wrong}") from None
 
-    def _cluster(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:  # noqa: ARG002 - as every step
+    def _cluster(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
         from findly_infra.domain.gke import plan_cluster
 
         if self.no_cluster:
             return True, [f"cluster not brought to the file: {self.no_cluster}"]
         if self.clusters is None or self.platform.gke_cluster is None:
             return True, ["cluster not brought to the file: the platform file has no gke_cluster section"]
+        if operation.target not in (SIMULATED, self.failover.context):
+            # the GKE cluster the file describes for the DR region is failover.context's: a drill on another
+            # context must not create (or change) it
+            return True, [
+                f"cluster not brought to the file: the drill's target {operation.target} is not failover.context "
+                f"({self.failover.context}), the DR cluster GKE holds — the target's cluster is taken as it is"
+            ]
         desired = self.dr_cluster()
-        plan = plan_cluster(desired, self.clusters.observe(desired.location, desired.name))
+        observed = self.clusters.observe(desired.location, desired.name)
+        version: list[str] = []
+        if observed is None:  # to be created: at the primary's version and channel, where the primary can be read
+            primary, why = read_primary(self.clusters, self.platform, self.project)
+            desired = self.dr_cluster(primary)
+            version = [dr_version(desired, why)]
+        plan = plan_cluster(desired, observed)
         where = f"cluster {desired.name} ({desired.location})"
-        if plan.empty:  # carried out all the same: the port waits for a cluster still being created (a crashed run's)
-            self.clusters.apply(plan)
-            return False, [f"{where}: already as the file says, nothing to change"]
-        report = self.clusters.apply(plan)
+        # An empty plan is carried out all the same: the port waits for a cluster still being created (a killed
+        # run's) until it runs. The DR lease is renewed while GKE works (a create takes minutes, a plan's operations
+        # each up to their timeout): a step never outlives the lease it runs under.
+        report = self.clusters.apply(plan, waiting=self._renew_cluster_lease)
         done = [f"done: {line}" for line in getattr(report, "done", ())]
-        return False, [f"{where}: {'created' if plan.creates is not None else 'brought to the file'}", *done]
+        if plan.empty:
+            return False, [f"{where}: already as the file says, nothing to change", *done]
+        return False, [f"{where}: {'created' if plan.creates is not None else 'brought to the file'}", *version, *done]
 
     def objects_of(self, operation: RecoveryOperation, environment: str) -> list[dict[str, Any]]:
         """*environment*'s objects as applied to the DR cluster: at the operation's versions, without the services
@@ -681,7 +709,24 @@ class Recovery:
                     "end (`findly-infra dr status`)",
                 )
             )
+        if self._fence is not None and lease.fence(LEASE) != self._fence:
+            self._fence = None  # taken over and back between two renewals: this runner's writes are not admitted
+            raise RecoveryRefusedError(
+                Refusal("recovery-in-progress", "another runner took the DR lease over meanwhile: this run stops")
+            )
         self._fence = lease.fence(LEASE)
+        self._renewed = self._now()
+
+    def _renew_cluster_lease(self) -> None:
+        """Renew the DR lease while the cluster step waits on GKE — at most once a minute (by the wall clock): the
+        same holder and token (``domain.lease.lease_after``: a renewal keeps the token), so the fence this runner's
+        writes carry stays admitted; a lease another runner took meanwhile is refused (``recovery-in-progress``)."""
+        if self._leases() is None:
+            return
+        now = self._now()
+        if self._renewed is not None and now - self._renewed < _RENEW_EVERY:
+            return
+        self._take_lease(RecoveryStep.CLUSTER)
 
     def _let_go(self) -> None:
         leases = self._leases()
@@ -710,6 +755,52 @@ class Recovery:
                             f"--env {environment} --watch), or end it (abort / rollback), then run this again",
                         )
                     )
+
+
+def refuse_bound_target(platform: Platform, kind: RecoveryKind, target: str) -> None:
+    """A drill's target must not be a cluster an environment runs on: the drill applies the failover environments'
+    objects there WITH PRUNE — on the primary's own context it would prune production's live objects. Refused (bad
+    input, exit 2) naming the binding of ``kubernetes.clusters`` that holds it; the CLI asks before it reaches any
+    service, and :meth:`Recovery.run` again."""
+    if kind is not RecoveryKind.DRILL or target == SIMULATED:
+        return
+    bound = [binding.environment for binding in platform.kubernetes.clusters if binding.context == target]
+    if bound:
+        spare = f"failover.context {platform.failover.context}, or a spare one" if platform.failover else "a spare one"
+        raise BadInputError(
+            f"--context {target}: kubernetes.clusters.{bound[0]} binds it to the {bound[0]} environment — a drill "
+            "applies the failover environments' objects to its target with prune, which would replace and prune "
+            f"what serves there; drill on a cluster no environment runs on ({spare})"
+        )
+
+
+def read_primary(
+    clusters: ClusterInfrastructure, platform: Platform, project: str | None
+) -> tuple[ClusterSpec | None, str]:
+    """The file's (primary) cluster as GKE holds it — what the DR copy is created like (its version, its release
+    channel) — or ``None`` and why not: it does not exist, or cannot be read (the region is lost: the reason a
+    failover runs)."""
+    if platform.gke_cluster is None:
+        return None, "the platform file has no gke_cluster section"
+    try:
+        spec = ClusterSpec.of(platform.gke_cluster, platform.cluster_autoscaler, project=project)
+        primary = clusters.observe(spec.location, spec.name)
+    except (DependencyError, BadInputError, ValueError) as exc:
+        return None, f"the primary cluster could not be read ({str(exc)[:300]})"
+    if primary is None:
+        return None, f"the primary cluster {spec.name} ({spec.location}) does not exist"
+    return primary, ""
+
+
+def dr_version(desired: ClusterSpec, why: str) -> str:
+    """What version and channel the DR copy is created at, in a line, and why (the plan and the step say it)."""
+    if desired.master_version:
+        channel = f", in its {desired.release_channel} release channel" if desired.release_channel else ""
+        return f"version: the primary's {desired.master_version}{channel} (so the regions do not drift)"
+    return (
+        f"version: GKE's default — the REGULAR release channel's default version — since {why}: it may differ from "
+        "the primary's"
+    )
 
 
 class _NotReadyError(DependencyError):

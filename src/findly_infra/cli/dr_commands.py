@@ -238,6 +238,10 @@ def _recovery(context: Context, *, read_only: bool) -> tuple[Recovery, Platform,
 
         where = "a failover goes to failover.context" if not simulate else "--simulate drills on no real cluster"
         raise BadInputError(f"--context {given}: {where}; leave --context out")
+    if given is not None and kind is RecoveryKind.DRILL:  # before any service is reached
+        from findly_infra.application.recovery import refuse_bound_target
+
+        refuse_bound_target(platform, kind, given)
     runtime = context.runtime(platform, read_only=read_only)
     if read_only or args.dr_command not in ("drill", "failover"):
         simulate = True  # reads and abandon reach no cluster

@@ -108,8 +108,9 @@ def _created(spec: ClusterSpec) -> dict[str, Any]:
     }
 
 
-def _desired(platform: Platform, project: str | None, dr: bool) -> ClusterSpec:
-    """The file's cluster — or, with *dr*, the DR region's copy of it, refused (exit 2) naming what is missing."""
+def _desired(platform: Platform, project: str | None, dr: bool, primary: ClusterSpec | None = None) -> ClusterSpec:
+    """The file's cluster — or, with *dr*, the DR region's copy of it (with *primary*: at its version and release
+    channel), refused (exit 2) naming what is missing."""
     from findly_infra.application.ports import BadInputError
     from findly_infra.domain.errors import InvariantError
     from findly_infra.domain.gke import ClusterSpec, dr_cluster_spec
@@ -130,7 +131,12 @@ def _desired(platform: Platform, project: str | None, dr: bool) -> ClusterSpec:
         )
     try:
         return dr_cluster_spec(
-            cluster, platform.cluster_autoscaler, platform.failover, recovery.multi_region.dr_region, project=project
+            cluster,
+            platform.cluster_autoscaler,
+            platform.failover,
+            recovery.multi_region.dr_region,
+            project=project,
+            primary=primary,
         )
     except InvariantError as exc:
         raise BadInputError(f"failover.cluster.{exc.field or 'zones'}: {exc}") from None
@@ -144,9 +150,17 @@ def _cluster(context: Context) -> int:
     platform = context.platform()
     clusters = gke_clusters(platform, project=args.project)
     desired = _desired(platform, clusters.project, args.dr)
-    plan = plan_cluster(desired, clusters.observe(desired.location, desired.name), delete_pools=args.delete_pools)
+    observed = clusters.observe(desired.location, desired.name)
+    version = ""
+    if args.dr and observed is None:  # the DR copy to be created: at the primary's version and release channel
+        from findly_infra.application.recovery import dr_version, read_primary
+
+        primary, why = read_primary(clusters, platform, clusters.project)
+        desired = _desired(platform, clusters.project, args.dr, primary)
+        version = "\n  " + dr_version(desired, why)
+    plan = plan_cluster(desired, observed, delete_pools=args.delete_pools)
     if args.cluster_command == "plan":
-        context.emit({"project": clusters.project, "plan": _plan_json(plan)}, plan.describe())
+        context.emit({"project": clusters.project, "plan": _plan_json(plan)}, plan.describe() + version)
         return EXIT_OK if plan.empty else EXIT_DRIFT
     report = clusters.apply(plan)
     lines = [f"done: {line}" for line in report.done] or [f"cluster {plan.cluster}: nothing to change"]

@@ -119,7 +119,11 @@ class ClusterSpec:
     workload_pool: str | Keep | None = None
     """The Workload Identity pool (``<project>.svc.id.goog``); ``None``: Workload Identity off."""
     master_version: str | None = None
-    """The control plane's Kubernetes version (the cluster's side): what a new node pool runs."""
+    """The control plane's Kubernetes version (the cluster's side): what a new node pool runs. On the file's side,
+    only for a DR copy (:func:`dr_cluster_spec` with its primary): the version it is created at."""
+    release_channel: str | None = None
+    """The release channel (``RAPID``, ``REGULAR``, ``STABLE``, ``EXTENDED``; ``None``: none, or not known) — read
+    from the cluster; on the file's side, only for a DR copy: the primary's, so that the regions do not drift."""
 
     @classmethod
     def of(
@@ -275,17 +279,7 @@ class ClusterPlan:
     def describe(self) -> str:
         lines = [f"cluster {self.cluster} ({self.location}):"]
         if self.creates is not None:
-            lines.append("  create the cluster (it does not exist): create_cluster, one operation")
-            for setting in (self.creates.auto_provisioning, self.creates.workload_pool):
-                if isinstance(setting, NodeAutoProvisioning):
-                    lines.append(
-                        f"    node auto-provisioning on: GKE creates node pools of its own within {setting.describe()}"
-                    )
-                elif isinstance(setting, str):
-                    lines.append(f"    workload identity on: workload pool {setting}")
-            for pool in self.creates.pools:
-                lines.append(f"    node pool {pool.name}: {_pool_text(pool)}, at GKE's default version")
-            return "\n".join(lines)
+            return "\n".join(lines + _created_lines(self.creates))
         lines += [f"  {change.describe()}" for change in self.before_pools]
         for change in self.pools:
             lines.append(f"  node pool {change.pool}: {change.action.value}")
@@ -339,7 +333,9 @@ _FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("max_nodes", _AUTOSCALING, False),
 )
 """Every field a pool's plan compares: the API changes each in place. ``workload_metadata`` only where the file
-sets it."""
+sets it; the bounds (:data:`_BOUNDS`) only of a pool the file autoscales."""
+
+_BOUNDS = ("min_nodes", "max_nodes")
 
 
 _POOL_ORDER = (PoolAction.UPDATE, PoolAction.CREATE, PoolAction.DELETE, PoolAction.KEEP_UNLISTED)
@@ -373,7 +369,10 @@ def plan_cluster(desired: ClusterSpec, observed: ClusterSpec | None, *, delete_p
         fields = tuple(
             FieldChange(name, getattr(current, name), getattr(pool, name), call, recreates)
             for name, call, recreates in _FIELDS
-            if getattr(pool, name) is not None and getattr(current, name) != getattr(pool, name)
+            if getattr(pool, name) is not None
+            and getattr(current, name) != getattr(pool, name)
+            and (pool.autoscaling or name not in _BOUNDS)  # a pool not autoscaled has no bounds: it is sent
+            # {enabled: false} alone, and what GKE keeps of bounds then is not published (adapters.gke._autoscaling)
         )
         if fields:
             becomes = attrs.evolve(
@@ -395,6 +394,27 @@ def plan_cluster(desired: ClusterSpec, observed: ClusterSpec | None, *, delete_p
     )
 
 
+def _created_lines(created: ClusterSpec) -> list[str]:
+    """How a cluster the plan creates is created: its settings, version and channel, and its node pools."""
+    lines = ["  create the cluster (it does not exist): create_cluster, one operation"]
+    for setting in (created.auto_provisioning, created.workload_pool):
+        if isinstance(setting, NodeAutoProvisioning):
+            lines.append(
+                f"    node auto-provisioning on: GKE creates node pools of its own within {setting.describe()}"
+            )
+        elif isinstance(setting, str):
+            lines.append(f"    workload identity on: workload pool {setting}")
+    channel = f"in the {created.release_channel} release channel" if created.release_channel else ""
+    if created.master_version:
+        lines.append(f"    control plane at {created.master_version} {channel}".rstrip())
+    elif channel:
+        lines.append(f"    {channel}, at its default version")
+    at = created.master_version or "GKE's default version"
+    for pool in created.pools:
+        lines.append(f"    node pool {pool.name}: {_pool_text(pool)}, at {at}")
+    return lines
+
+
 def _shown(value: object) -> str:
     if isinstance(value, tuple) and value and all(isinstance(item, tuple) and len(item) == 3 for item in value):
         return ", ".join(f"{key}={text}:{effect}" for key, text, effect in value)  # taints, as kubectl shows them
@@ -414,11 +434,15 @@ def dr_cluster_spec(
     dr_region: str,
     *,
     project: str | None = None,
+    primary: ClusterSpec | None = None,
 ) -> ClusterSpec:
     """The DR region's copy of the file's *cluster*: named ``failover.cluster.name`` (default ``<name>-dr``), in
     *dr_region*, the same node pools with each zone mapped through ``failover.cluster.zones``. A zone the mapping
     does not name, or a DR zone outside *dr_region*, is refused (:class:`InvariantError`, field ``zones``): regions
-    do not share zone letters, so no zone is guessed."""
+    do not share zone letters, so no zone is guessed. With *primary* (the file's cluster as GKE holds it), the copy
+    is created at the primary's control plane version and in its release channel — else GKE enrolls it in REGULAR
+    at that channel's default (``Cluster.release_channel``, cluster_service.proto), which may be another minor, and
+    upgrades it on REGULAR's schedule: the copy would drift from what the manifests were proven on."""
     mapped = []
     for pool in cluster.node_pools:
         zones = []
@@ -440,4 +464,7 @@ def dr_cluster_spec(
         location=dr_region,
         node_pools=tuple(mapped),
     )
-    return ClusterSpec.of(copy, autoscaler, project=project)
+    spec = ClusterSpec.of(copy, autoscaler, project=project)
+    if primary is None:
+        return spec
+    return attrs.evolve(spec, master_version=primary.master_version, release_channel=primary.release_channel)

@@ -315,7 +315,16 @@ class GkeStandIn(GrpcStandIn):
         return key, cluster, pool
 
     def _get_cluster(self, request: Any) -> Any:
-        return self._found(request.name)[1]
+        """The cluster — and, since GKE creates or deletes it whoever watches, a poll's time passed for the
+        cluster-level operation running on it (a create or delete): a client that lost the operation (its runner
+        killed, its answer lost) sees the cluster go from PROVISIONING to RUNNING (Cluster.Status) by reading it
+        alone, as on GKE, where the operation goes on server-side. The stand-in's time is counted in polls."""
+        key, _ = self._found(request.name)
+        running = self._types.Operation.Status.RUNNING
+        for operation in list(self._operations.values()):
+            if operation.cluster == key and operation.pool is None and operation.proto.status == running:
+                self._advance(operation)
+        return self._found(request.name)[1]  # NOT_FOUND once a delete is done
 
     def _list_node_pools(self, request: Any) -> Any:
         return self._types.ListNodePoolsResponse(node_pools=list(self._found(request.parent)[1].node_pools))
@@ -367,6 +376,11 @@ class GkeStandIn(GrpcStandIn):
         operation = self._operations.get((match.group(1), match.group(2), match.group(3)))
         if operation is None:  # another project or location holds no operation of that name
             raise Abort(grpc.StatusCode.NOT_FOUND, f"Not found: {request.name}.")
+        self._advance(operation)
+        return operation.proto
+
+    def _advance(self, operation: _Operation) -> None:
+        """One poll's time passes for *operation*: done (its effect, or its error) once ``polls`` have."""
         if operation.proto.status == self._types.Operation.Status.RUNNING:
             operation.polls_left -= 1
             if operation.polls_left <= 0:
@@ -380,7 +394,6 @@ class GkeStandIn(GrpcStandIn):
                 if operation.cluster in self._clusters:  # not once DELETE_CLUSTER is done
                     self._refresh_node_version(self._clusters[operation.cluster])
                 operation.proto.status = self._types.Operation.Status.DONE
-        return operation.proto
 
     # ---- serving: changing -----------------------------------------------------------------------------------------
 
@@ -742,6 +755,11 @@ class GkeStandIn(GrpcStandIn):
             if wanted_pool.config.image_type:
                 self._image(wanted_pool.config.image_type)
         master = self._initial_version(project, location, wanted.initial_cluster_version)
+        if not wanted.initial_cluster_version and "release_channel" not in wanted:
+            # Cluster.release_channel: "If no release channel configuration and no version is specified, the
+            # cluster is enrolled in the REGULAR channel with its default version" (cluster_service.proto); the
+            # channel's own default version is the location's default here (ServerConfig.channels not modelled)
+            wanted.release_channel = types.ReleaseChannel(channel=types.ReleaseChannel.Channel.REGULAR)
 
         cluster = self._provisioned(wanted, location, name, master)
         self._clusters[key] = cluster

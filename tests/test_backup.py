@@ -29,6 +29,7 @@ from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.application.backup import (
     BACKUP_NAME,
     BackupInfo,
+    backup_name,
     newest_backup,
     read_backup,
     restore_backup,
@@ -36,6 +37,7 @@ from findly_infra.application.backup import (
     write_backup,
 )
 from findly_infra.application.ports import BadInputError, StateError
+from findly_infra.application.timekeeping import SKEW
 from findly_infra.application.transfer import export_lines, import_lines
 from findly_infra.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
 from findly_infra.domain.events import AnalysisRecorded, Verdict
@@ -358,13 +360,17 @@ def test_a_backup_killed_before_it_is_linked_into_place_leaves_no_backup(source_
     assert left[0].endswith(".part")
     assert newest_backup(folder) is None  # a draft is never a backup
     assert cli(_env(source_state), "state", "backup", "--check", str(folder), "--rpo", "1h")[0] == EXIT_REFUSED
-    # the next backup, with --keep, clears the dead draft of an older one
+    # the next backup, with --keep, clears the dead draft (an hour old), never another run's live one
+    hours_ago = (folder / left[0]).stat().st_mtime - 2 * 3600
+    os.utime(folder / left[0], (hours_ago, hours_ago))
+    live = folder / ".findly-state-20260105T100100Z.jsonl.gz.1.0badf00d.part"
+    live.write_bytes(b"another run, still writing")
     code, document = cli(
         _env(source_state, "2026-01-05T10:05:00Z"), "state", "backup", "--to", str(folder), "--keep", "3"
     )
     assert code == EXIT_OK
     assert [Path(str(gone)).name for gone in document["deleted"]] == left  # type: ignore[union-attr]
-    assert [path.name for path in folder.iterdir()] == ["findly-state-20260105T100500Z.jsonl.gz"]
+    assert sorted(path.name for path in folder.iterdir()) == [live.name, "findly-state-20260105T100500Z.jsonl.gz"]
 
 
 def test_a_backup_interrupted_while_it_writes_leaves_nothing(
@@ -613,15 +619,16 @@ def mock_env(values: dict[str, str]) -> Iterator[None]:
 
 @given(
     taken=st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1)),
-    elapsed=st.timedeltas(timedelta(seconds=-60), timedelta(days=3)),
+    elapsed=st.timedeltas(timedelta(days=-3), timedelta(days=3)),
     target=st.timedeltas(timedelta(seconds=1), timedelta(days=1)),
 )
-def test_the_rpo_rule_refuses_exactly_a_backup_older_than_the_target(
+def test_the_rpo_rule_refuses_exactly_a_backup_older_than_the_target_or_from_the_future(
     taken: datetime, elapsed: timedelta, target: timedelta
 ) -> None:
     info = BackupInfo(Path("findly-state-x.jsonl.gz"), taken, None, {}, 0)
     refusal = rpo_refusal(info, taken + elapsed, target)
-    assert (refusal is not None) == (elapsed > target)
+    assert (refusal is not None) == (elapsed > target or elapsed < -SKEW)  # the future is never clamped to "0 s old"
+    assert refusal is None or elapsed >= -SKEW or "in the future" in refusal.message
     assert refusal is None or refusal.rule == "rpo-target"
     assert rpo_refusal(None, taken, target) is not None  # no backup: a loss now loses everything
 
@@ -712,3 +719,55 @@ def test_a_state_without_events_is_not_backed_up(tmp_path: Path) -> None:
     assert code == EXIT_BAD_INPUT
     assert "the state holds no events: nothing to back up" in document["error"]["message"]  # type: ignore[index]
     assert list((tmp_path / "backups").iterdir()) == []
+
+
+# ---- a backup from the future (review i27-backup, finding 1) --------------------------------------------------------
+
+FUTURE = "2099-01-01T00:00:00Z"
+"""Far ahead of any real clock this suite runs under."""
+
+
+def test_a_backup_is_never_stamped_in_the_future_of_the_real_clock(source_state: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    code, document = cli(_env(source_state, FUTURE), "state", "backup", "--to", str(folder))
+    assert code == EXIT_BAD_INPUT, document
+    assert "in the future of the real clock" in document["error"]["message"]  # type: ignore[index]
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def _future_backup(state: Path, folder: Path) -> Path:
+    """A backup stamped in 2099, as a rehearsal's or a skewed host's would have been before the refusal above."""
+    store = SqliteEventStore(state, create=False)
+    try:
+        return write_backup(store, folder, datetime(2099, 1, 1)).path
+    finally:
+        store.close()
+
+
+def test_the_check_never_counts_a_backup_from_the_future(source_state: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    future = _future_backup(source_state, folder)
+    code, document = cli(_env(source_state, "2026-01-05T10:01:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_REFUSED, document  # the future one alone: no backup vouches, said plainly
+    assert [each["file"] for each in document["unreadable"]] == [str(future)]  # type: ignore[union-attr]
+    assert "in the future" in document["unreadable"][0]["problem"]  # type: ignore[index]
+    _backup(source_state, folder)  # 10:00:00
+    code, document = cli(_env(source_state, "2026-01-05T10:01:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_OK, document
+    assert (document["backup"], document["age_seconds"]) == (str(folder / backup_name(datetime(2026, 1, 5, 10))), 60.0)
+
+
+def test_keep_never_deletes_the_backup_just_taken_nor_counts_one_from_the_future(
+    source_state: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "backups"
+    future = _future_backup(source_state, folder)
+    _backup(source_state, folder, "2026-01-05T10:00:00Z")
+    code, document = cli(
+        _env(source_state, "2026-01-05T10:01:00Z"), "state", "backup", "--to", str(folder), "--keep", "1"
+    )
+    assert code == EXIT_OK, document
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [future.name, "findly-state-20260105T100100Z.jsonl.gz"]
+    )
+    assert document["deleted"] == [str(folder / "findly-state-20260105T100000Z.jsonl.gz")]

@@ -41,6 +41,7 @@ import attrs
 from findly_infra.application.codec import event_to_dict
 from findly_infra.application.integrity import GENESIS, ChainedStore, link
 from findly_infra.application.ports import BadInputError, EventStore, StateError, TimeKeepingStore
+from findly_infra.application.timekeeping import SKEW
 from findly_infra.application.transfer import (
     FORMAT,
     MAX_LINE_BYTES,
@@ -54,6 +55,7 @@ from findly_infra.domain.refusal import Refusal
 
 __all__ = [
     "BACKUP_NAME",
+    "DRAFT_AGE",
     "BackupInfo",
     "BackupSource",
     "CheckedBackup",
@@ -72,6 +74,9 @@ BACKUP_NAME = re.compile(r"findly-state-(\d{8}T\d{6}Z)\.jsonl(\.gz)?")
 """The name of a backup this tool wrote (what ``--keep`` and :func:`newest_backup` consider; nothing else in the
 folder is ever read or deleted)."""
 _STAMP = "%Y%m%dT%H%M%SZ"
+DRAFT_AGE = timedelta(hours=1)
+"""A draft (``.findly-state-….part``) older than this is a dead run's, which ``--keep`` deletes; a younger one may be
+another run's backup still being written."""
 
 
 @runtime_checkable
@@ -134,13 +139,21 @@ def _utc(moment: datetime) -> datetime:
 # ---- taking one ------------------------------------------------------------------------------------------------------
 
 
-def write_backup(store: EventStore, directory: Path, taken_at: datetime) -> BackupInfo:
+def write_backup(store: EventStore, directory: Path, taken_at: datetime, *, wall: datetime | None = None) -> BackupInfo:
     """Back *store* up into a new file in *directory* (made if missing), named for *taken_at* (see the module's
-    documentation). Raises :class:`BadInputError` when the folder cannot be written or the file exists, and
+    documentation). Raises :class:`BadInputError` when the folder cannot be written or the file exists, or when
+    *taken_at* is ahead of the real clock *wall* by more than ``timekeeping.SKEW`` (virtual time never reaches a
+    durable store as a future timestamp: a backup from the future would pass every RPO check until that date), and
     :class:`StateError` when a stream's chain does not hold: no file is left under a backup's name."""
     if not isinstance(store, BackupSource):
         raise BadInputError("this state cannot be read in one transaction: it cannot be backed up")
     taken_at = _utc(taken_at).replace(microsecond=0)
+    if wall is not None and taken_at > _utc(wall) + SKEW:
+        raise BadInputError(
+            f"--now {taken_at.isoformat()}Z is in the future of the real clock ({_utc(wall).isoformat()}Z, give or "
+            f"take {SKEW}): a backup is durable, and one stamped in the future would count as fresh for the RPO "
+            "until that date; no backup was written"
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -237,21 +250,37 @@ def _sync_folder(directory: Path) -> None:
         os.close(descriptor)
 
 
-def prune_backups(directory: Path, keep: int) -> list[Path]:
-    """Delete the oldest of this tool's backups in *directory* beyond the newest *keep* (and the drafts of backups
-    older than the newest, which no running backup writes); nothing else is touched. Returns what was deleted."""
+def prune_backups(directory: Path, keep: int, *, kept: Path | None = None, wall: datetime | None = None) -> list[Path]:
+    """Delete the oldest of this tool's backups in *directory* beyond the newest *keep*, chosen by the time each one's
+    header records (never by its name alone), and never *kept* (the backup just taken, whatever its time says);
+    nothing else is touched. A backup whose header cannot be read, or that is stamped in the future of the real
+    clock *wall*, is neither counted nor deleted: a person looks at it. Drafts (``.part``) are deleted only once older than :data:`DRAFT_AGE` by their
+    modification time (a backup still being written by another run is left alone). Returns what was deleted."""
     if keep < 1:
         raise BadInputError(f"--keep is 1 or more (the backup just taken is kept), got {keep}")
-    ours = sorted((path for path in _listed(directory) if BACKUP_NAME.fullmatch(path.name)), reverse=True)
-    gone = ours[keep:]
-    if ours:
-        newest = ours[0].name
-        drafts = [
-            path
-            for path in _listed(directory)
-            if path.name.startswith(".findly-state-") and path.name.endswith(".part") and path.name[1:] < newest
-        ]
-        gone += drafts
+    listed = _listed(directory)
+    ours: list[BackupInfo] = []
+    for found in backups(directory):
+        if not isinstance(found, BackupInfo):
+            continue
+        if kept is not None and found.path.name == kept.name:
+            continue
+        if wall is not None and found.taken_at > _utc(wall) + SKEW:
+            continue
+        ours.append(found)
+    ours.sort(key=lambda info: (info.taken_at, info.path.name), reverse=True)
+    room = keep - 1 if kept is not None else keep
+    gone = [info.path for info in ours[room:]]
+    clock = None if wall is None else _utc(wall)
+    for path in listed:
+        if not (path.name.startswith(".findly-state-") and path.name.endswith(".part")):
+            continue
+        try:
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+        except OSError:
+            continue
+        if clock is not None and clock - modified > DRAFT_AGE:
+            gone.append(path)
     for path in gone:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -283,9 +312,10 @@ def backups(directory: Path) -> list[BackupInfo | tuple[Path, str]]:
 
 
 def newest_backup(directory: Path | str) -> BackupInfo | None:
-    """The newest readable backup in *directory* (by the time in its name; its header read, not its events), or
+    """The newest readable backup in *directory* (by the time its header records; its header read, not its events), or
     ``None`` when there is none (or the folder does not exist). Its times are naive UTC, as the clock's."""
-    return next((found for found in backups(Path(directory)) if isinstance(found, BackupInfo)), None)
+    readable = [found for found in backups(Path(directory)) if isinstance(found, BackupInfo)]
+    return max(readable, key=lambda info: (info.taken_at, info.path.name), default=None)
 
 
 @contextlib.contextmanager
@@ -431,7 +461,14 @@ def rpo_refusal(newest: BackupInfo | None, now: datetime, target: timedelta, dir
             f"no backup in {directory or 'the folder'}: a region lost now would lose the whole state (the RPO is "
             f"{_said(target)})",
         )
-    age = max(_utc(now) - newest.taken_at, timedelta(0))
+    age = _utc(now) - newest.taken_at
+    if age < -SKEW:
+        return Refusal(
+            "rpo-target",
+            f"the newest backup, {newest.path.name}, is stamped {newest.taken_at.isoformat()}Z, {_said(-age)} in the "
+            f"future of now ({_utc(now).isoformat()}Z): a backup from the future vouches for nothing (taken with a "
+            "--now ahead of the clock, or on a host whose clock is ahead) — move it away and take one",
+        )
     if age <= target:
         return None
     return Refusal(

@@ -52,7 +52,12 @@ def _now(context: Context) -> datetime:
     """The time the command acts at (naive UTC): ``--now`` / ``FINDLY_NOW`` where given (tests, rehearsals), else the
     system clock."""
     now = context.settings.now  # naive UTC already (``bootstrap.settings``)
-    return now if now is not None else datetime.now(UTC).replace(tzinfo=None)
+    return now if now is not None else _wall()
+
+
+def _wall() -> datetime:
+    """The real clock (naive UTC): what a durable record's time is bounded by."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _durable(context: Context, doing: str) -> None:
@@ -85,8 +90,9 @@ def backup(context: Context) -> int:
     if path is not None and not path.exists():
         raise BadInputError(f"--state {path} does not exist: there is nothing to back up")
     store = context.stack.enter_context(state_store(context.settings, read_only=True))
-    info = write_backup(store, Path(context.args.to), _now(context))
-    deleted = prune_backups(Path(context.args.to), keep) if keep is not None else []
+    wall = _wall()
+    info = write_backup(store, Path(context.args.to), _now(context), wall=wall)
+    deleted = prune_backups(Path(context.args.to), keep, kept=info.path, wall=wall) if keep is not None else []
     document = {**_info_json(info), "deleted": [str(gone) for gone in deleted]}
     text = (
         f"{info.path}: {info.size} bytes, {len(info.streams)} streams, {info.events} events (taken at "
@@ -139,6 +145,7 @@ def _target(context: Context) -> timedelta:
 def _check(context: Context) -> int:
     from findly_infra.application.backup import BackupInfo, backups, rpo_refusal
     from findly_infra.application.ports import BadInputError
+    from findly_infra.application.timekeeping import SKEW
 
     if context.args.keep is not None:
         raise BadInputError("--keep goes with --to (deleting old backups), not with --check")
@@ -147,8 +154,23 @@ def _check(context: Context) -> int:
         raise BadInputError(f"--check {directory}: not a folder (no backup was ever written there?)")
     target, now = _target(context), _now(context)
     found = backups(directory)
-    newest = next((each for each in found if isinstance(each, BackupInfo)), None)
+    bound = min(now, _wall()) + SKEW  # a backup stamped past it is from the future: it vouches for nothing
+    readable = sorted(
+        (each for each in found if isinstance(each, BackupInfo)),
+        key=lambda info: (info.taken_at, info.path.name),
+        reverse=True,
+    )
+    newest = next((each for each in readable if each.taken_at <= bound), None)
     unreadable = [(str(path), why) for path, why in (each for each in found if not isinstance(each, BackupInfo))]
+    unreadable += [
+        (
+            str(each.path),
+            f"stamped {each.taken_at.isoformat()}Z, in the future of now ({now.isoformat()}Z) and of the real clock: "
+            "a backup from the future (a --now ahead of the clock, or a host whose clock is ahead) is not counted",
+        )
+        for each in readable
+        if each.taken_at > bound
+    ]
     refusal = rpo_refusal(newest, now, target, str(directory))
     document: dict[str, Any] = {
         "ok": refusal is None,
@@ -160,7 +182,7 @@ def _check(context: Context) -> int:
     }
     lines = []
     if newest is not None:
-        age = max(now - newest.taken_at, timedelta(0))
+        age = now - newest.taken_at  # within the clocks' skew of now at most: never clamped
         event_age = None if newest.newest_event_at is None else max(now - newest.newest_event_at, timedelta(0))
         document |= {
             **_info_json(newest),

@@ -251,11 +251,12 @@ def _sync_folder(directory: Path) -> None:
 
 
 def prune_backups(directory: Path, keep: int, *, kept: Path | None = None, wall: datetime | None = None) -> list[Path]:
-    """Delete the oldest of this tool's backups in *directory* beyond the newest *keep*, chosen by the time each one's
-    header records (never by its name alone), and never *kept* (the backup just taken, whatever its time says);
-    nothing else is touched. A backup whose header cannot be read, or that is stamped in the future of the real
-    clock *wall*, is neither counted nor deleted: a person looks at it. Drafts (``.part``) are deleted only once older than :data:`DRAFT_AGE` by their
-    modification time (a backup still being written by another run is left alone). Returns what was deleted."""
+    """Delete the oldest of this tool's backups in *directory* beyond the newest *keep*, chosen by the time each
+    one's header records (never by its name alone), and never *kept* (the backup just taken, whatever its time
+    says); nothing else is touched. A backup whose header cannot be read, or that is stamped in the future of the
+    real clock *wall*, is neither counted nor deleted: a person looks at it. Drafts (``.part``) are deleted only
+    once older than :data:`DRAFT_AGE` by their modification time (a backup still being written by another run is
+    left alone). Returns what was deleted."""
     if keep < 1:
         raise BadInputError(f"--keep is 1 or more (the backup just taken is kept), got {keep}")
     listed = _listed(directory)

@@ -771,3 +771,81 @@ def test_keep_never_deletes_the_backup_just_taken_nor_counts_one_from_the_future
         [future.name, "findly-state-20260105T100100Z.jsonl.gz"]
     )
     assert document["deleted"] == [str(folder / "findly-state-20260105T100000Z.jsonl.gz")]
+
+
+# ---- a state written by an older findly-infra (review i27-backup, finding 2) ----------------------------------------
+
+
+def _older(state: Path) -> str:
+    """*state* as an older findly-infra left it: fn-posts's events stored without a field added since (``identity``,
+    whose default is ``None``) and linked over that text, as ``state migrate`` links the bodies it finds. Returns the
+    head link."""
+    import sqlite3
+
+    from findly_infra.application.integrity import GENESIS, links_for
+
+    connection = sqlite3.connect(state)
+    try:
+        rows = connection.execute(
+            "SELECT position, body FROM events WHERE service = 'fn-posts' ORDER BY position"
+        ).fetchall()
+        bodies = [json.dumps({k: v for k, v in json.loads(body).items() if k != "identity"}) for _, body in rows]
+        assert bodies != [body for _, body in rows]  # some event carried the field
+        links = links_for(GENESIS, "fn-posts", 0, bodies)
+        connection.executemany(
+            "UPDATE events SET body = ?, link = ? WHERE service = 'fn-posts' AND position = ?",
+            [(body, value, position) for (position, _), body, value in zip(rows, bodies, links, strict=True)],
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    return links[-1]
+
+
+def test_a_state_stored_by_an_older_version_backs_up_and_restores_with_its_own_links(
+    source_state: Path, tmp_path: Path
+) -> None:
+    state = _copy(source_state, tmp_path / "old")
+    head = _older(state)
+    assert cli(_env(state), "state", "verify")[0] == EXIT_OK
+    backup = _backup(state, tmp_path / "backups")
+    target = tmp_path / "new.sqlite3"
+    code, document = cli(_env(target), "state", "restore", str(backup))
+    assert code == EXIT_OK, document
+    source, restored = SqliteEventStore(state, create=False), SqliteEventStore(target, create=False)
+    try:
+        assert restored.head("fn-posts") == source.head("fn-posts")
+        assert restored.head("fn-posts")[1] == head  # type: ignore[index]
+        assert _rows(restored) == _rows(source)  # every text as its source stored it
+    finally:
+        source.close()
+        restored.close()
+    assert cli(_env(target), "state", "verify")[0] == EXIT_OK
+
+
+def test_a_backup_that_would_not_restore_is_never_written(source_state: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    from findly_infra.application.integrity import GENESIS, links_for
+
+    state = _copy(source_state, tmp_path / "odd")
+    connection = sqlite3.connect(state)
+    try:  # an event whose stored text no findly-infra decodes, its links whole: verify passes, restore cannot
+        rows = connection.execute(
+            "SELECT position, body FROM events WHERE service = '_dr' ORDER BY position"
+        ).fetchall()
+        bodies = [body for _, body in rows]
+        bodies[0] = json.dumps({**json.loads(bodies[0]), "type": "NoSuchEvent"})
+        links = links_for(GENESIS, "_dr", 0, bodies)
+        connection.executemany(
+            "UPDATE events SET body = ?, link = ? WHERE service = '_dr' AND position = ?",
+            [(body, value, position) for (position, _), body, value in zip(rows, bodies, links, strict=True)],
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    folder = tmp_path / "backups"
+    code, document = cli(_env(state), "state", "backup", "--to", str(folder))
+    assert code != EXIT_OK, document
+    assert "would not restore" in document["error"]["message"]  # type: ignore[index]
+    assert list(folder.iterdir()) == []

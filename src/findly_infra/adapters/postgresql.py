@@ -530,6 +530,20 @@ class PostgresEventStore:
             ) from None
         return expected_version + len(events)
 
+    def append_stored(self, service: str, expected_version: int, events: Sequence[Event], bodies: Sequence[str]) -> int:
+        """Append *events* stored as the texts *bodies* exactly (each one's text as a backup carries it, written by an
+        older findly-infra perhaps: linked over that text, so that a restored stream's links and head are its
+        source's) — ``state restore``'s append, in one transaction, with the checks of :meth:`append`."""
+        self._check_writable()
+        try:
+            with self._errors():
+                self._append_many(service, expected_version, events, list(bodies), None)
+        except self._psycopg.errors.UniqueViolation:
+            raise ConcurrencyError(
+                f"{service} was changed by someone else at the same time (event {expected_version} is taken)"
+            ) from None
+        return expected_version + len(events)
+
     def _append_at_once(
         self, service: str, expected: int, events: Sequence[Event], bodies: list[str], fence: Fence | None
     ) -> None:

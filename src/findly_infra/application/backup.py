@@ -30,7 +30,7 @@ import re
 import stat
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +38,7 @@ from typing import IO, Any, Protocol, cast, runtime_checkable
 
 import attrs
 
-from findly_infra.application.codec import event_to_dict
+from findly_infra.application.codec import event_from_dict, event_to_dict
 from findly_infra.application.integrity import GENESIS, ChainedStore, link
 from findly_infra.application.ports import BadInputError, EventStore, StateError, TimeKeepingStore
 from findly_infra.application.timekeeping import SKEW
@@ -51,6 +51,7 @@ from findly_infra.application.transfer import (
     read_export,
     write_export,
 )
+from findly_infra.domain.events import Event
 from findly_infra.domain.refusal import Refusal
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "BackupSource",
     "CheckedBackup",
     "NotEmptyError",
+    "VerbatimStore",
     "backup_name",
     "backups",
     "newest_backup",
@@ -116,6 +118,8 @@ class CheckedBackup:
 
     info: BackupInfo
     export: Export
+    bodies: dict[str, list[str]] = attrs.field(factory=dict)
+    """Each stream's events as the text the backup carries (its source's stored text): what a restore writes."""
 
 
 class NotEmptyError(Exception):
@@ -163,20 +167,21 @@ def write_backup(store: EventStore, directory: Path, taken_at: datetime, *, wall
         raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it")
     draft = directory / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
     try:
-        with store.reading():
-            header, streams = _header(store, taken_at)
-            # readable by its owner alone: it holds the whole record, verified identities' tokens with it
-            with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as raw:
+        # readable by its owner alone: it holds the whole record, verified identities' tokens with it
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as raw:
+            # the read transaction holds only the reading and the draft's writes (to the page cache): it ends
+            # before the file is synced — on a mounted bucket, its upload — which may outlast the server's
+            # idle-in-transaction timeout (PostgreSQL ends such a session, SQLSTATE 25P03)
+            with store.reading():
+                header, streams = _header(store, taken_at)
                 with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as packed:
                     packed.write((json.dumps(header, sort_keys=True) + "\n").encode())
                     for service, count in streams.items():
                         _write_stream(store, service, count, header["backup"]["heads"][service], packed)
-                raw.flush()
-                os.fsync(raw.fileno())
-        try:
-            os.link(draft, final)  # never over another file: of two backups named alike, one wins
-        except FileExistsError:
-            raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it") from None
+            raw.flush()
+            os.fsync(raw.fileno())
+        _restorable(draft, final)
+        _place(draft, final)
         _sync_folder(directory)
     except OSError as exc:
         raise BadInputError(f"--to {directory}: {exc.strerror or exc}: no backup was written") from None
@@ -184,6 +189,26 @@ def write_backup(store: EventStore, directory: Path, taken_at: datetime, *, wall
         with contextlib.suppress(OSError):
             draft.unlink()
     return attrs.evolve(_info(header, final, str(final)), size=final.stat().st_size)
+
+
+def _restorable(draft: Path, final: Path) -> None:
+    """The *draft* read back as ``state restore`` reads it — every line, every link over the text as written, every
+    head — before it takes *final*'s name: a backup that could not be restored is never written (:class:`StateError`
+    naming why)."""
+    try:
+        read_backup(draft, gzipped=True, where=str(final))
+    except BadInputError as exc:
+        raise StateError(
+            f"the backup, read back, would not restore ({exc}); no backup was written — please report it"
+        ) from None
+
+
+def _place(draft: Path, final: Path) -> None:
+    """The synced *draft* under its *final* name, never over another file: of two backups named alike, one wins."""
+    try:
+        os.link(draft, final)
+    except FileExistsError:
+        raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it") from None
 
 
 def _header(store: BackupSource, taken_at: datetime) -> tuple[dict[str, Any], dict[str, int]]:
@@ -320,14 +345,15 @@ def newest_backup(directory: Path | str) -> BackupInfo | None:
 
 
 @contextlib.contextmanager
-def _reading(path: Path) -> Iterator[IO[bytes]]:
-    """*path* opened to read: a regular file only (never a FIFO, a device, a folder), uncompressed when gzipped."""
+def _reading(path: Path, gzipped: bool | None = None) -> Iterator[IO[bytes]]:
+    """*path* opened to read: a regular file only (never a FIFO, a device, a folder), uncompressed when gzipped (by
+    default: when its name ends in ``.gz``)."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     with os.fdopen(descriptor, "rb") as file:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise BadInputError(f"{path} is not a regular file (a directory, a pipe or a device?): name a backup")
         os.set_blocking(descriptor, True)
-        if path.name.endswith(".gz"):
+        if path.name.endswith(".gz") if gzipped is None else gzipped:
             with gzip.GzipFile(fileobj=file, mode="rb") as unpacked:
                 yield cast("IO[bytes]", unpacked)  # a binary file object, as typeshed does not say
         else:
@@ -382,13 +408,31 @@ def _info(header: Any, path: Path, where: str) -> BackupInfo:
 # ---- restoring one --------------------------------------------------------------------------------------------------
 
 
-def read_backup(path: Path, *, now: datetime | None = None) -> CheckedBackup:
+_LINE = re.compile(r'\{"service": ("(?:[^"\\]|\\.)*"), "position": (\d+), "event": (.*), "link": "([0-9a-f]{64})"\}\n?')
+"""A backup's event line as :func:`_write_stream` writes it: the event's text between its fixed parts."""
+
+
+def read_backup(
+    path: Path, *, now: datetime | None = None, gzipped: bool | None = None, where: str | None = None
+) -> CheckedBackup:
     """Read and check the backup at *path* whole (see the module's documentation); raises :class:`BadInputError`
-    naming the line, the stream and the event that is wrong."""
-    where = str(path)
+    naming the line, the stream and the event that is wrong. Each link is recomputed over the event's text as the
+    backup carries it — the text its source stored, perhaps written by an older findly-infra without a field
+    added since — and that text is what a restore writes (:attr:`CheckedBackup.bodies`)."""
+    where = where or str(path)
+    texts: dict[tuple[str, int], str] = {}
+
+    def kept(lines: Iterator[str]) -> Iterator[str]:
+        for number, line in enumerate(lines):
+            found = _LINE.fullmatch(line) if number else None
+            if found is not None:
+                with contextlib.suppress(ValueError):
+                    texts[(json.loads(found[1]), int(found[2]))] = found[3]
+            yield line
+
     try:
-        with _reading(path) as stream:
-            export = read_export(bounded_lines(stream, where), where=where, now=now)
+        with _reading(path, gzipped) as stream:
+            export = read_export(kept(bounded_lines(stream, where)), where=where, now=now)
     except (EOFError, zlib.error) as exc:
         raise BadInputError(
             f"{where}: cut short or damaged (its compressed stream cannot be read to its end: {exc}): nothing was "
@@ -399,11 +443,17 @@ def read_backup(path: Path, *, now: datetime | None = None) -> CheckedBackup:
     except OSError as exc:
         raise BadInputError(f"{where}: {exc.strerror or exc}") from None
     info = _info(export.header, path, where)
+    bodies: dict[str, list[str]] = {}
     for service, events in export.streams.items():
         previous = GENESIS
         recorded = export.links.get(service, [])
+        bodies[service] = []
         for position, event in enumerate(events):
-            previous = link(previous, service, position, json.dumps(event_to_dict(event)))
+            body = texts.get((service, position))
+            if body is None or _decoded(body) != event:  # not as written: linked over today's text of the event
+                body = json.dumps(event_to_dict(event))
+            bodies[service].append(body)
+            previous = link(previous, service, position, body)
             if recorded[position] is None:
                 raise BadInputError(
                     f"{where}: {service}'s event {position} records no link (a backup's lines each do): nothing was "
@@ -420,7 +470,14 @@ def read_backup(path: Path, *, now: datetime | None = None) -> CheckedBackup:
                 f"{where}: {service}'s head (event {len(events) - 1}) is not the one the header records: the file "
                 "was changed after it was taken; nothing was restored"
             )
-    return CheckedBackup(attrs.evolve(info, size=path.stat().st_size), export)
+    return CheckedBackup(attrs.evolve(info, size=path.stat().st_size), export, bodies)
+
+
+def _decoded(body: str) -> Event | None:
+    try:
+        return event_from_dict(json.loads(body))
+    except Exception:  # noqa: BLE001 - any text that is not an event's: the line's own event is linked instead
+        return None
 
 
 def restore_backup(store: EventStore, backup: CheckedBackup) -> ImportReport:
@@ -443,11 +500,47 @@ def restore_backup(store: EventStore, backup: CheckedBackup) -> ImportReport:
                     "written",
                 )
             )
-    report = write_export(store, backup.export)
+    report = _write(store, backup)
     for service, count in info.streams.items():
         if store.head(service) != (count - 1, info.heads[service]):
             raise StateError(f"{service} was restored, but its head is not the one the backup records")
     return report
+
+
+@runtime_checkable
+class VerbatimStore(Protocol):
+    """A store that appends events as given texts (a backup's), linked over those texts: SQLite, PostgreSQL, memory."""
+
+    def append_stored(
+        self, service: str, expected_version: int, events: Sequence[Event], bodies: Sequence[str]
+    ) -> int: ...
+
+
+def _write(store: EventStore, backup: CheckedBackup) -> ImportReport:
+    """*backup*'s streams into *store* as ``transfer.write_export`` writes an export, each event as the text the
+    backup carries (:class:`VerbatimStore`), so that every link and head is the source's."""
+    if not isinstance(store, VerbatimStore) or not backup.bodies:
+        return write_export(store, backup.export)
+    already: list[str] = []
+    for service, events in backup.export.streams.items():
+        held, version = store.load(service)
+        if version == 0:
+            continue
+        if held == events:
+            already.append(service)
+            continue
+        raise BadInputError(
+            f"{service} already has {version} events in this state: a restore never writes over a stream "
+            "(restore into an empty state)"
+        )
+    checked = write_export(store, attrs.evolve(backup.export, streams={}))  # the time kept, checked as an import does
+    imported = {}
+    for service, events in sorted(backup.export.streams.items()):
+        if service in already or not events:
+            continue
+        store.append_stored(service, 0, events, backup.bodies[service])
+        imported[service] = len(events)
+    return ImportReport(imported, tuple(sorted(already)), checked.time)
 
 
 # ---- the recovery point objective -----------------------------------------------------------------------------------

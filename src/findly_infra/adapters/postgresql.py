@@ -351,6 +351,13 @@ class PostgresEventStore:
                 "was making, if any, is applied whole or not at all — run the command again: it answers from what "
                 "the log holds"
             ) from None
+        except psycopg.errors.IdleInTransactionSessionTimeout as exc:  # 25P03: the server ended an idle transaction
+            raise DependencyUnavailableError(
+                f"--state {self.location}: PostgreSQL ended the session, left idle in a transaction longer than its "
+                f"idle_in_transaction_session_timeout ({self._clean(exc)}); nothing was written — run the command "
+                "again (a slow disk or network on this side held it open: FINDLY_STATE_TIMEOUT, or the URL's "
+                "options, lengthen it)"
+            ) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StateError(
                 f"--state {self.location}: the database user may not do this ({self._clean(exc)}); the schema's "

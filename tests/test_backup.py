@@ -849,3 +849,26 @@ def test_a_backup_that_would_not_restore_is_never_written(source_state: Path, tm
     assert code != EXIT_OK, document
     assert "would not restore" in document["error"]["message"]  # type: ignore[index]
     assert list(folder.iterdir()) == []
+
+
+# ---- a backup cut short after its header (review i27-backup, finding 4) ---------------------------------------------
+
+
+def test_the_check_never_counts_a_backup_cut_short_after_its_header(source_state: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    older = _backup(source_state, folder, "2026-01-05T10:00:00Z")
+    newer = _backup(source_state, folder, "2026-01-05T10:01:00Z")
+    newer.write_bytes(newer.read_bytes()[: newer.stat().st_size // 2])  # an interrupted copy: its header still reads
+    lines = _lines(older)
+    shorter = folder / "findly-state-20260105T100200Z.jsonl.gz"
+    shorter.write_bytes(gzip.compress(("\n".join(lines[:-1]) + "\n").encode()))  # whole gzip, an event short
+    code, document = cli(_env(source_state, "2026-01-05T10:03:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_OK, document  # the older, sound one is the newest that counts
+    assert (document["backup"], document["age_seconds"]) == (str(older), 180.0)
+    problems = {each["file"]: each["problem"] for each in document["unreadable"]}  # type: ignore[union-attr]
+    assert set(problems) == {str(newer), str(shorter)}
+    assert "cut short" in problems[str(newer)]
+    assert "lines where its header counts" in problems[str(shorter)]
+    found = newest_backup(folder)
+    assert found is not None
+    assert found.path == older

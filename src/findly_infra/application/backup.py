@@ -325,22 +325,48 @@ def _listed(directory: Path) -> list[Path]:
 # ---- finding them ---------------------------------------------------------------------------------------------------
 
 
-def backups(directory: Path) -> list[BackupInfo | tuple[Path, str]]:
+def backups(directory: Path, *, whole: bool = False) -> list[BackupInfo | tuple[Path, str]]:
     """This tool's backups in *directory*, newest first (by the time in their names): each one's header, or (its path,
-    why its header cannot be read)."""
+    why its header cannot be read). With *whole*, each one's structure is read to its end too (:func:`_whole`): one
+    cut short or damaged after its header is listed as unreadable."""
     found: list[BackupInfo | tuple[Path, str]] = []
     for path in sorted((p for p in _listed(directory) if BACKUP_NAME.fullmatch(p.name)), reverse=True):
         try:
-            found.append(_read_info(path))
+            info = _read_info(path)
+            if whole:
+                _whole(info)
+            found.append(info)
         except BadInputError as exc:
             found.append((path, str(exc)))
     return found
 
 
+def _whole(info: BackupInfo) -> None:
+    """*info*'s file read to its end — cheaply: its lines counted, not parsed — the compressed stream whole (gzip's
+    CRC and length checked at its end) and one line for the header and one for each event the header counts; else
+    :class:`BadInputError` saying how it is cut short (a copy interrupted, an upload failed on close)."""
+    where, lines, last = str(info.path), 0, b"\n"
+    try:
+        with _reading(info.path) as stream:
+            while chunk := stream.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise BadInputError(f"{where}: cut short or damaged after its header ({exc}): it would not restore") from None
+    except OSError as exc:
+        raise BadInputError(f"{where}: {exc.strerror or exc}") from None
+    if last != b"\n" or lines != info.events + 1:
+        raise BadInputError(
+            f"{where}: {lines} lines where its header counts {info.events + 1} (a header and {info.events} events): "
+            "cut short or changed, it would not restore"
+        )
+
+
 def newest_backup(directory: Path | str) -> BackupInfo | None:
-    """The newest readable backup in *directory* (by the time its header records; its header read, not its events), or
-    ``None`` when there is none (or the folder does not exist). Its times are naive UTC, as the clock's."""
-    readable = [found for found in backups(Path(directory)) if isinstance(found, BackupInfo)]
+    """The newest readable backup in *directory* (by the time its header records; its lines counted, not its events
+    checked: :func:`backups` with ``whole``), or ``None`` when there is none (or the folder does not exist). Its
+    times are naive UTC, as the clock's."""
+    readable = [found for found in backups(Path(directory), whole=True) if isinstance(found, BackupInfo)]
     return max(readable, key=lambda info: (info.taken_at, info.path.name), default=None)
 
 

@@ -153,7 +153,7 @@ def _check(context: Context) -> int:
     if not directory.is_dir():
         raise BadInputError(f"--check {directory}: not a folder (no backup was ever written there?)")
     target, now = _target(context), _now(context)
-    found = backups(directory)
+    found = backups(directory, whole=True)  # a backup cut short after its header never counts
     bound = min(now, _wall()) + SKEW  # a backup stamped past it is from the future: it vouches for nothing
     readable = sorted(
         (each for each in found if isinstance(each, BackupInfo)),

@@ -216,6 +216,14 @@ def test_an_interrupted_restore_is_run_again_and_a_state_with_other_events_is_re
     code, document = cli(_env(partial), "state", "restore", str(backup))
     assert code == EXIT_OK, document
     assert document["already"] == ["_dr"]
+    store = SqliteEventStore(partial, create=False)
+    try:  # every restored stream counts as told, the interrupted run's too (review i27-backup, finding 5)
+        told = {service: store.notify_cursor(service) for service in checked.info.streams}
+    finally:
+        store.close()
+    assert {service: None if cursor is None else cursor[0] for service, cursor in told.items()} == (
+        checked.info.streams
+    )
     other = tmp_path / "other.sqlite3"
     assert cli(_env(other, PAST), "deploy", "fn-posts", "2.0.0", "--env", "development")[0] == 0
     before = _rows_of(other)

@@ -264,9 +264,10 @@ def restore(context: Context) -> int:
         report = restore_backup(store, checked)
     except NotEmptyError as exc:
         raise PolicyRefusedError(exc.refusal) from None
-    if isinstance(store, Outbox):  # a restored past is history: its rollouts and rollbacks are not told again
-        mark_told(store, report.imported)
     info = checked.info
+    if isinstance(store, Outbox):  # a restored past is history: its rollouts and rollbacks are not told again —
+        # every stream of the backup, those an interrupted run wrote (``already``) as well as this run's
+        mark_told(store, {service: info.streams[service] for service in (*report.imported, *report.already)})
     lines = [f"{service}: {count} events restored" for service, count in report.imported.items()]
     lines += [f"{service}: already restored (the same events), nothing written" for service in report.already]
     lines.append(

@@ -880,3 +880,26 @@ def test_the_check_never_counts_a_backup_cut_short_after_its_header(source_state
     found = newest_backup(folder)
     assert found is not None
     assert found.path == older
+
+
+# ---- a folder without hard links: a mounted bucket (review i27-backup, finding 7) -----------------------------------
+
+
+@pytest.mark.parametrize("code", ["ENOSYS", "EPERM", "EOPNOTSUPP"])
+def test_a_backup_into_a_folder_without_hard_links_is_renamed_into_place(
+    source_state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    import errno
+
+    def no_link(source: object, target: object) -> None:
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(os, "link", no_link)  # what Cloud Storage FUSE answers: it has no hard links
+    folder = tmp_path / "bucket"
+    backup = _backup(source_state, folder)
+    assert [path.name for path in folder.iterdir()] == [backup.name]  # no draft left beside it
+    assert read_backup(backup).info.events > 0
+    code_, document = cli(_env(source_state), "state", "backup", "--to", str(folder))
+    assert code_ == EXIT_BAD_INPUT  # the same second: never renamed over the first
+    assert "exists already" in document["error"]["message"]  # type: ignore[index]
+    assert [path.name for path in folder.iterdir()] == [backup.name]

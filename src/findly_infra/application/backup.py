@@ -23,6 +23,7 @@ drill's "what would have been lost" (RPO) read; :func:`rpo_refusal` is the rule 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import json
 import os
@@ -203,12 +204,30 @@ def _restorable(draft: Path, final: Path) -> None:
         ) from None
 
 
+_NO_LINKS = frozenset(
+    code for code in (errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)) if code
+)
+"""What ``link()`` fails with where the file system has no hard links: Cloud Storage FUSE ("Hard links: not
+supported", cloud.google.com/storage/docs/gcs-fuse, "Limitations and differences from POSIX file systems";
+GoogleCloudPlatform/gcsfuse docs/semantics.md), BlobFuse, many SMB mounts."""
+
+
 def _place(draft: Path, final: Path) -> None:
-    """The synced *draft* under its *final* name, never over another file: of two backups named alike, one wins."""
+    """The synced *draft* under its *final* name, never over another file: of two backups named alike, one wins.
+    Where the file system has no hard links (a mounted bucket), a rename instead, once the name is checked free:
+    the file appears whole or not at all (on Cloud Storage FUSE a flat bucket's rename is a server-side copy of
+    the finished object, then the draft's deletion). The check and the rename are two steps: two backups of the
+    same second racing between them could leave the second's file under the name — each is a whole backup."""
     try:
         os.link(draft, final)
     except FileExistsError:
         raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it") from None
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        if final.exists():
+            raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it") from None
+        os.rename(draft, final)
 
 
 def _header(store: BackupSource, taken_at: datetime) -> tuple[dict[str, Any], dict[str, int]]:

@@ -422,10 +422,11 @@ def test_a_state_whose_links_do_not_hold_is_not_backed_up(source_state: Path, tm
 def test_a_second_backup_in_the_same_second_never_writes_over_the_first(source_state: Path, tmp_path: Path) -> None:
     first = _backup(source_state, tmp_path / "backups")
     before = first.read_bytes()
-    code, document = cli(_env(source_state), "state", "backup", "--to", str(tmp_path / "backups"))
-    assert code == EXIT_BAD_INPUT
-    assert "exists already" in document["error"]["message"]  # type: ignore[index]
+    second = _backup(source_state, tmp_path / "backups")  # the same second: a name of its own, not exit 2
+    assert second.name == first.name.replace(".jsonl.gz", "-2.jsonl.gz")
+    assert BACKUP_NAME.fullmatch(second.name)
     assert first.read_bytes() == before
+    assert read_backup(second).info.events == read_backup(first).info.events
 
 
 def test_keep_deletes_only_the_oldest_of_our_own_backups(source_state: Path, tmp_path: Path) -> None:
@@ -899,7 +900,25 @@ def test_a_backup_into_a_folder_without_hard_links_is_renamed_into_place(
     backup = _backup(source_state, folder)
     assert [path.name for path in folder.iterdir()] == [backup.name]  # no draft left beside it
     assert read_backup(backup).info.events > 0
-    code_, document = cli(_env(source_state), "state", "backup", "--to", str(folder))
-    assert code_ == EXIT_BAD_INPUT  # the same second: never renamed over the first
-    assert "exists already" in document["error"]["message"]  # type: ignore[index]
-    assert [path.name for path in folder.iterdir()] == [backup.name]
+    before = backup.read_bytes()
+    second = _backup(source_state, folder)  # the same second: never renamed over the first
+    assert sorted(path.name for path in folder.iterdir()) == sorted([backup.name, second.name])
+    assert backup.read_bytes() == before
+
+
+def test_a_backup_whose_name_another_run_takes_meanwhile_takes_the_next(
+    source_state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from findly_infra.application import backup as module
+
+    checked = module._restorable
+
+    def raced(draft: Path, final: Path) -> None:
+        checked(draft, final)
+        final.write_bytes(b"another run's backup, linked first")
+
+    monkeypatch.setattr(module, "_restorable", raced)
+    folder = tmp_path / "backups"
+    backup = _backup(source_state, folder)
+    assert backup.name == backup_name(datetime(2026, 1, 5, 10), 2)
+    assert (folder / backup_name(datetime(2026, 1, 5, 10))).read_bytes() == b"another run's backup, linked first"

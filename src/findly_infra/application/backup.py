@@ -41,7 +41,13 @@ import attrs
 
 from findly_infra.application.codec import event_from_dict, event_to_dict
 from findly_infra.application.integrity import GENESIS, ChainedStore, link
-from findly_infra.application.ports import BadInputError, EventStore, StateError, TimeKeepingStore
+from findly_infra.application.ports import (
+    BadInputError,
+    DependencyUnavailableError,
+    EventStore,
+    StateError,
+    TimeKeepingStore,
+)
 from findly_infra.application.timekeeping import SKEW
 from findly_infra.application.transfer import (
     FORMAT,
@@ -73,7 +79,7 @@ __all__ = [
     "write_backup",
 ]
 
-BACKUP_NAME = re.compile(r"findly-state-(\d{8}T\d{6}Z)\.jsonl(\.gz)?")
+BACKUP_NAME = re.compile(r"findly-state-(\d{8}T\d{6}Z)(?:-\d{1,3})?\.jsonl(\.gz)?")
 """The name of a backup this tool wrote (what ``--keep`` and :func:`newest_backup` consider; nothing else in the
 folder is ever read or deleted)."""
 _STAMP = "%Y%m%dT%H%M%SZ"
@@ -132,9 +138,14 @@ class NotEmptyError(Exception):
         self.refusal = refusal
 
 
-def backup_name(taken_at: datetime) -> str:
-    """The file name of a backup taken at *taken_at* (naive UTC, or aware)."""
-    return f"findly-state-{_utc(taken_at):{_STAMP}}.jsonl.gz"
+def backup_name(taken_at: datetime, nth: int = 1) -> str:
+    """The file name of a backup taken at *taken_at* (naive UTC, or aware); the *nth* of that second (2 on: a
+    suffix ``-2``…, so that two runs in one second each keep their backup)."""
+    return f"findly-state-{_utc(taken_at):{_STAMP}}{'' if nth == 1 else f'-{nth}'}.jsonl.gz"
+
+
+_SAME_SECOND = 100
+"""How many backups one second may name (``-2`` … ``-99``) before a run gives up."""
 
 
 def _utc(moment: datetime) -> datetime:
@@ -146,7 +157,8 @@ def _utc(moment: datetime) -> datetime:
 
 def write_backup(store: EventStore, directory: Path, taken_at: datetime, *, wall: datetime | None = None) -> BackupInfo:
     """Back *store* up into a new file in *directory* (made if missing), named for *taken_at* (see the module's
-    documentation). Raises :class:`BadInputError` when the folder cannot be written or the file exists, or when
+    documentation; the second of a second named ``…-2``). Raises :class:`BadInputError` when the folder cannot be
+    written, or when
     *taken_at* is ahead of the real clock *wall* by more than ``timekeeping.SKEW`` (virtual time never reaches a
     durable store as a future timestamp: a backup from the future would pass every RPO check until that date), and
     :class:`StateError` when a stream's chain does not hold: no file is left under a backup's name."""
@@ -163,9 +175,7 @@ def write_backup(store: EventStore, directory: Path, taken_at: datetime, *, wall
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"--to {directory}: {exc.strerror or exc}") from None
-    final = directory / backup_name(taken_at)
-    if final.exists():
-        raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it")
+    final = _free(directory, taken_at, 1)
     draft = directory / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
     try:
         # readable by its owner alone: it holds the whole record, verified identities' tokens with it
@@ -182,7 +192,7 @@ def write_backup(store: EventStore, directory: Path, taken_at: datetime, *, wall
             raw.flush()
             os.fsync(raw.fileno())
         _restorable(draft, final)
-        _place(draft, final)
+        final = _place(draft, final, directory, taken_at)
         _sync_folder(directory)
     except OSError as exc:
         raise BadInputError(f"--to {directory}: {exc.strerror or exc}: no backup was written") from None
@@ -212,22 +222,40 @@ supported", cloud.google.com/storage/docs/gcs-fuse, "Limitations and differences
 GoogleCloudPlatform/gcsfuse docs/semantics.md), BlobFuse, many SMB mounts."""
 
 
-def _place(draft: Path, final: Path) -> None:
-    """The synced *draft* under its *final* name, never over another file: of two backups named alike, one wins.
-    Where the file system has no hard links (a mounted bucket), a rename instead, once the name is checked free:
-    the file appears whole or not at all (on Cloud Storage FUSE a flat bucket's rename is a server-side copy of
-    the finished object, then the draft's deletion). The check and the rename are two steps: two backups of the
-    same second racing between them could leave the second's file under the name — each is a whole backup."""
-    try:
-        os.link(draft, final)
-    except FileExistsError:
-        raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it") from None
-    except OSError as exc:
-        if exc.errno not in _NO_LINKS:
-            raise
-        if final.exists():
-            raise BadInputError(f"{final} exists already (one backup a second): nothing was written over it") from None
-        os.rename(draft, final)
+def _free(directory: Path, taken_at: datetime, nth: int) -> Path:
+    """The first name from the *nth* of *taken_at*'s second on that no file holds."""
+    for each in range(nth, _SAME_SECOND):
+        final = directory / backup_name(taken_at, each)
+        if not final.exists():
+            return final
+    raise DependencyUnavailableError(
+        f"{directory} holds {_SAME_SECOND - 1} backups of the second {_utc(taken_at).isoformat()}Z: nothing was "
+        "written — run it again"
+    )
+
+
+def _place(draft: Path, final: Path, directory: Path, taken_at: datetime) -> Path:
+    """The synced *draft* under *final*'s name — or, when another run of the same second took it meanwhile, the
+    next one free (``-2``…) — never over another file; returns its path. Where the file system has no hard links
+    (a mounted bucket), a rename instead, once the name is checked free: the file appears whole or not at all (on
+    Cloud Storage FUSE a flat bucket's rename is a server-side copy of the finished object, then the draft's
+    deletion). The check and the rename are two steps: two runs of the same second racing between them could leave
+    one file under the name where two were written (each a whole backup; the later one kept)."""
+    nth = 1
+    while True:
+        try:
+            os.link(draft, final)
+            return final
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
+            if not final.exists():
+                os.rename(draft, final)
+                return final
+        nth += 1
+        final = _free(directory, taken_at, nth)
 
 
 def _header(store: BackupSource, taken_at: datetime) -> tuple[dict[str, Any], dict[str, int]]:

@@ -922,3 +922,27 @@ def test_a_backup_whose_name_another_run_takes_meanwhile_takes_the_next(
     backup = _backup(source_state, folder)
     assert backup.name == backup_name(datetime(2026, 1, 5, 10), 2)
     assert (folder / backup_name(datetime(2026, 1, 5, 10))).read_bytes() == b"another run's backup, linked first"
+
+
+# ---- the RPO refusal says what is known (review i27-backup, finding 10) ---------------------------------------------
+
+
+def test_the_rpo_refusal_says_a_stale_schedule_apart_from_a_loss(source_state: Path, tmp_path: Path) -> None:
+    state = _copy(source_state, tmp_path / "state")
+    folder = tmp_path / "backups"
+    _backup(state, folder)  # 10:00:00
+    code, document = cli(_env(state, "2026-01-05T10:06:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_REFUSED  # the rule holds the backup's age, even with nothing recorded since
+    message = document["error"]["message"]  # type: ignore[index]
+    assert "would lose nothing, but the schedule is not keeping up" in message
+    assert "would lose more" not in message
+    paused = cli(_env(state, "2026-01-05T10:06:30Z"), "pause", "fn-posts", "--env", "development", "--reason", "x")
+    assert paused[0] == EXIT_OK
+    code, document = cli(_env(state, "2026-01-05T10:07:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_REFUSED
+    assert "would lose the 1 events recorded since" in document["error"]["message"]  # type: ignore[index]
+    code, document = cli(  # no state to compare with: what is not known is not claimed
+        _env(tmp_path / "nowhere.sqlite3", "2026-01-05T10:07:00Z"), "state", "backup", "--check", str(folder)
+    )
+    assert code == EXIT_REFUSED
+    assert "could lose more than the RPO allows" in document["error"]["message"]  # type: ignore[index]

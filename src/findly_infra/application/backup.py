@@ -619,9 +619,19 @@ def _write(store: EventStore, backup: CheckedBackup) -> ImportReport:
 # ---- the recovery point objective -----------------------------------------------------------------------------------
 
 
-def rpo_refusal(newest: BackupInfo | None, now: datetime, target: timedelta, directory: str = "") -> Refusal | None:
+def rpo_refusal(
+    newest: BackupInfo | None,
+    now: datetime,
+    target: timedelta,
+    directory: str = "",
+    *,
+    events_since: int | None = None,
+) -> Refusal | None:
     """The rule ``rpo-target``: the newest backup is at most *target* old at *now* (naive UTC) — ``None`` — else why
-    not (none at all, or older than the target: a region lost now would lose more than the RPO allows)."""
+    not (none at all, older than the target, or stamped in the future). It measures the backup's age (now -
+    ``taken_at``), the time since the last recovery point, not the newest event's: it catches a stalled schedule,
+    and it is all that is known once the region is gone. *events_since* (the events the state recorded after it,
+    where the state is reachable) only words it: 0 — older than the RPO though nothing would be lost now."""
     if newest is None:
         return Refusal(
             "rpo-target",
@@ -638,11 +648,17 @@ def rpo_refusal(newest: BackupInfo | None, now: datetime, target: timedelta, dir
         )
     if age <= target:
         return None
-    return Refusal(
-        "rpo-target",
-        f"the newest backup, {newest.path.name}, is {_said(age)} old, over the RPO of {_said(target)}: a region lost "
-        "now would lose more than the RPO allows — take one (findly-infra state backup --to …)",
-    )
+    older = f"the newest backup, {newest.path.name}, is {_said(age)} old, over the RPO of {_said(target)}"
+    if events_since == 0:
+        cost = (
+            "nothing was recorded since it was taken, so a region lost now would lose nothing, but the schedule is "
+            "not keeping up (the rule holds the backup's age)"
+        )
+    elif events_since is not None:
+        cost = f"a region lost now would lose the {events_since} events recorded since, more than the RPO allows"
+    else:
+        cost = "a region lost now could lose more than the RPO allows"
+    return Refusal("rpo-target", f"{older}: {cost} — take one (findly-infra state backup --to …)")
 
 
 def _said(delta: timedelta) -> str:

@@ -171,7 +171,10 @@ def _check(context: Context) -> int:
         for each in readable
         if each.taken_at > bound
     ]
-    refusal = rpo_refusal(newest, now, target, str(directory))
+    since, note = _events_since(context, newest) if newest is not None else (None, None)
+    refusal = rpo_refusal(
+        newest, now, target, str(directory), events_since=None if since is None else sum(since.values())
+    )
     document: dict[str, Any] = {
         "ok": refusal is None,
         "within": refusal is None,
@@ -193,7 +196,6 @@ def _check(context: Context) -> int:
             f"{newest.path}: taken {age.total_seconds():.0f} s ago (RPO {target.total_seconds():.0f} s): "
             f"{'within' if refusal is None else 'OVER'}; its newest event {_age(event_age)}"
         )
-        since, note = _events_since(context, newest)
         document["events_since"] = since
         document["state"] = note
         if since is not None:

@@ -946,3 +946,28 @@ def test_the_rpo_refusal_says_a_stale_schedule_apart_from_a_loss(source_state: P
     )
     assert code == EXIT_REFUSED
     assert "could lose more than the RPO allows" in document["error"]["message"]  # type: ignore[index]
+
+
+# ---- a folder two states share (review i27-backup, finding 11) ------------------------------------------------------
+
+
+def test_check_and_keep_consider_only_this_states_backups(source_state: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite3"
+    assert cli(_env(other, PAST), "deploy", "fn-posts", "2.0.0", "--env", "development")[0] == EXIT_OK
+    folder = tmp_path / "shared"
+    ours = _backup(source_state, folder, "2026-01-05T10:00:00Z")
+    theirs = _backup(other, folder, "2026-01-05T10:04:00Z")
+    assert read_backup(ours).info.firsts.keys() == read_backup(ours).info.streams.keys()
+    code, document = cli(_env(source_state, "2026-01-05T10:06:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_REFUSED, document  # the other state's fresh backup does not vouch for this one
+    assert [each["file"] for each in document["unreadable"]] == [str(theirs)]  # type: ignore[union-attr]
+    assert "another state" in document["unreadable"][0]["problem"]  # type: ignore[index]
+    assert document["backup"] == str(ours)
+    code, document = cli(_env(other, "2026-01-05T10:06:00Z"), "state", "backup", "--check", str(folder))
+    assert (code, document["backup"]) == (EXIT_OK, str(theirs))
+    code, document = cli(
+        _env(source_state, "2026-01-05T10:07:00Z"), "state", "backup", "--to", str(folder), "--keep", "1"
+    )
+    assert code == EXIT_OK, document
+    assert document["deleted"] == [str(ours)]  # its own older one, never the other state's
+    assert theirs.exists()

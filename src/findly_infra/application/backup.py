@@ -31,7 +31,7 @@ import re
 import stat
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,6 +72,7 @@ __all__ = [
     "backup_name",
     "backups",
     "newest_backup",
+    "of_state",
     "prune_backups",
     "read_backup",
     "restore_backup",
@@ -117,6 +118,9 @@ class BackupInfo:
     """Each stream's head: the link of its last event."""
     size: int = 0
     """Its size in bytes, as stored."""
+    firsts: dict[str, str] = attrs.field(factory=dict)
+    """Each stream's first link (of its event 0): which state it is of (:func:`of_state`); empty in a backup of an
+    older findly-infra, which records none."""
 
 
 @attrs.frozen
@@ -262,6 +266,7 @@ def _header(store: BackupSource, taken_at: datetime) -> tuple[dict[str, Any], di
     """The header of a backup of *store* (inside its read transaction), and each stream's count."""
     streams: dict[str, int] = {}
     heads: dict[str, str] = {}
+    firsts: dict[str, str] = {}
     for service in store.services():
         head = store.head(service)
         if head is None:
@@ -273,6 +278,9 @@ def _header(store: BackupSource, taken_at: datetime) -> tuple[dict[str, Any], di
                 "`findly-infra state migrate` first, which links them; nothing was backed up"
             )
         streams[service], heads[service] = position + 1, value
+        first = next(iter(store.chain(service)), None)
+        if first is not None and first[2] is not None:
+            firsts[service] = first[2]
     if not streams:  # a wiped state's backup, taken on schedule, would pass the RPO check: refused as verify refuses it
         raise StateError(
             "the state holds no events: nothing to back up (a backup of it would restore nothing, yet count as a "
@@ -284,6 +292,7 @@ def _header(store: BackupSource, taken_at: datetime) -> tuple[dict[str, Any], di
         "taken_at": taken_at.isoformat(),
         "newest_event_at": None if newest is None else _utc(newest).isoformat(),
         "heads": heads,
+        "firsts": firsts,
         "events": sum(streams.values()),
     }
     return {"format": FORMAT, "time": time, "streams": streams, "backup": backup}, streams
@@ -322,11 +331,19 @@ def _sync_folder(directory: Path) -> None:
         os.close(descriptor)
 
 
-def prune_backups(directory: Path, keep: int, *, kept: Path | None = None, wall: datetime | None = None) -> list[Path]:
+def prune_backups(
+    directory: Path,
+    keep: int,
+    *,
+    kept: Path | None = None,
+    wall: datetime | None = None,
+    firsts: Mapping[str, str] | None = None,
+) -> list[Path]:
     """Delete the oldest of this tool's backups in *directory* beyond the newest *keep*, chosen by the time each
     one's header records (never by its name alone), and never *kept* (the backup just taken, whatever its time
     says); nothing else is touched. A backup whose header cannot be read, or that is stamped in the future of the
-    real clock *wall*, is neither counted nor deleted: a person looks at it. Drafts (``.part``) are deleted only
+    real clock *wall*, or that is of another state than the one whose first links are *firsts*, is neither counted
+    nor deleted: a person looks at it. Drafts (``.part``) are deleted only
     once older than :data:`DRAFT_AGE` by their modification time (a backup still being written by another run is
     left alone). Returns what was deleted."""
     if keep < 1:
@@ -340,6 +357,8 @@ def prune_backups(directory: Path, keep: int, *, kept: Path | None = None, wall:
             continue
         if wall is not None and found.taken_at > _utc(wall) + SKEW:
             continue
+        if firsts is not None and of_state(found, firsts) is False:
+            continue  # another state's, sharing the folder: never counted, never deleted
         ours.append(found)
     ours.sort(key=lambda info: (info.taken_at, info.path.name), reverse=True)
     room = keep - 1 if kept is not None else keep
@@ -367,6 +386,16 @@ def _listed(directory: Path) -> list[Path]:
         return []
     except OSError as exc:
         raise BadInputError(f"{directory}: {exc.strerror or exc}") from None
+
+
+def of_state(info: BackupInfo, firsts: Mapping[str, str]) -> bool | None:
+    """Whether *info* is a backup of the state whose streams' first links are *firsts*: ``False`` when a stream both
+    hold begins with another event, or when they share no stream; ``None`` when it cannot be told (a backup that
+    records none, an empty state)."""
+    if not info.firsts or not firsts:
+        return None
+    shared = set(info.firsts) & set(firsts)
+    return bool(shared) and all(info.firsts[name] == firsts[name] for name in shared)
 
 
 # ---- finding them ---------------------------------------------------------------------------------------------------
@@ -469,13 +498,20 @@ def _info(header: Any, path: Path, where: str) -> BackupInfo:
         or not all(isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) for value in heads.values())
     ):
         raise BadInputError(f"{where}, line 1: the header's streams and heads do not name the same streams")
+    firsts = backup.get("firsts", {})
+    if (
+        not isinstance(firsts, dict)
+        or not set(firsts) <= set(streams)
+        or not all(isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) for value in firsts.values())
+    ):
+        raise BadInputError(f"{where}, line 1: the header's firsts are links of its streams' first events")
     try:
         taken_at = _utc(datetime.fromisoformat(backup["taken_at"]))
         newest = backup.get("newest_event_at")
         newest_at = None if newest is None else _utc(datetime.fromisoformat(newest))
     except (KeyError, TypeError, ValueError):
         raise BadInputError(f"{where}, line 1: the header's taken_at and newest_event_at are ISO 8601 times") from None
-    return BackupInfo(path, taken_at, newest_at, dict(streams), sum(streams.values()), dict(heads))
+    return BackupInfo(path, taken_at, newest_at, dict(streams), sum(streams.values()), dict(heads), firsts=dict(firsts))
 
 
 # ---- restoring one --------------------------------------------------------------------------------------------------

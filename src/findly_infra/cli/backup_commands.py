@@ -92,7 +92,11 @@ def backup(context: Context) -> int:
     store = context.stack.enter_context(state_store(context.settings, read_only=True))
     wall = _wall()
     info = write_backup(store, Path(context.args.to), _now(context), wall=wall)
-    deleted = prune_backups(Path(context.args.to), keep, kept=info.path, wall=wall) if keep is not None else []
+    deleted = (
+        prune_backups(Path(context.args.to), keep, kept=info.path, wall=wall, firsts=info.firsts)
+        if keep is not None
+        else []
+    )
     document = {**_info_json(info), "deleted": [str(gone) for gone in deleted]}
     text = (
         f"{info.path}: {info.size} bytes, {len(info.streams)} streams, {info.events} events (taken at "
@@ -143,7 +147,7 @@ def _target(context: Context) -> timedelta:
 
 
 def _check(context: Context) -> int:
-    from findly_infra.application.backup import BackupInfo, backups, rpo_refusal
+    from findly_infra.application.backup import BackupInfo, backups, of_state, rpo_refusal
     from findly_infra.application.ports import BadInputError
     from findly_infra.application.timekeeping import SKEW
 
@@ -160,7 +164,9 @@ def _check(context: Context) -> int:
         key=lambda info: (info.taken_at, info.path.name),
         reverse=True,
     )
-    newest = next((each for each in readable if each.taken_at <= bound), None)
+    counts, note, firsts = _state(context)
+    others = [each for each in readable if firsts is not None and of_state(each, firsts) is False]
+    newest = next((each for each in readable if each.taken_at <= bound and each not in others), None)
     unreadable = [(str(path), why) for path, why in (each for each in found if not isinstance(each, BackupInfo))]
     unreadable += [
         (
@@ -171,7 +177,19 @@ def _check(context: Context) -> int:
         for each in readable
         if each.taken_at > bound
     ]
-    since, note = _events_since(context, newest) if newest is not None else (None, None)
+    unreadable += [
+        (
+            str(each.path),
+            "a backup of another state (its streams begin with other events than this state's): not counted — "
+            "one folder for each state",
+        )
+        for each in others
+    ]
+    since = (
+        None
+        if newest is None or counts is None
+        else {name: max(count - newest.streams.get(name, 0), 0) for name, count in sorted(counts.items())}
+    )
     refusal = rpo_refusal(
         newest, now, target, str(directory), events_since=None if since is None else sum(since.values())
     )
@@ -226,9 +244,10 @@ def _age(age: timedelta | None) -> str:
     return "none" if age is None else f"{age.total_seconds():.0f} s old"
 
 
-def _events_since(context: Context, newest: BackupInfo) -> tuple[dict[str, int] | None, str | None]:
-    """How many events each stream of the state holds past the backup (what its loss would cost now); ``None`` and
-    why where the state cannot be read (it is not needed for the check)."""
+def _state(context: Context) -> tuple[dict[str, int] | None, str | None, dict[str, str] | None]:
+    """The state's streams and their counts of events (to say what a loss now would cost) and their first links
+    (which backups are its own: ``application.backup.of_state``); ``None`` and why where the state cannot be read
+    (neither is needed for the check)."""
     from findly_infra.application.backup import BackupSource
     from findly_infra.application.ports import BadInputError, DependencyError
     from findly_infra.bootstrap import state_store
@@ -238,18 +257,21 @@ def _events_since(context: Context, newest: BackupInfo) -> tuple[dict[str, int] 
     if not is_postgres(url):
         path = sqlite_path(url)
         if path is None or not path.exists():
-            return None, "no state here to compare with (--state / FINDLY_STATE names the one to)"
+            return None, "no state here to compare with (--state / FINDLY_STATE names the one to)", None
     try:
         with state_store(context.settings, read_only=True) as store:
             if not isinstance(store, BackupSource):
-                return None, None
-            counts = {}
+                return None, None, None
+            counts, firsts = {}, {}
             for service in store.services():
                 head = store.head(service)
                 counts[service] = 0 if head is None else head[0] + 1
+                first = next(iter(store.chain(service)), None)
+                if first is not None and first[2] is not None:
+                    firsts[service] = first[2]
     except (BadInputError, DependencyError) as exc:
-        return None, f"the state could not be read to compare ({exc})"
-    return {name: max(count - newest.streams.get(name, 0), 0) for name, count in sorted(counts.items())}, None
+        return None, f"the state could not be read to compare ({exc})", None
+    return counts, None, firsts
 
 
 def restore(context: Context) -> int:

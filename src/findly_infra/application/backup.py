@@ -1,23 +1,26 @@
 """Backups of the state, and the state restored from one: what survives the loss of a region.
 
-``state backup --to DIR`` writes ONE new file, ``DIR/findly-state-<UTC yyyymmddThhmmssZ>.jsonl.gz``: the export's
-format (``application.transfer``: a header line, then one event a line) read in one transaction (SQLite: one read
-transaction of the WAL; PostgreSQL: REPEATABLE READ, READ ONLY — one snapshot of the database, whatever other
-sessions append meanwhile), each event written as the state stores it with its link (``application.integrity``),
-gzipped. The header adds ``backup``: when it was taken, the newest event's time, and each stream's head — the link
-of its last event. It is written beside its place (a hidden ``.part`` file), flushed to the disk (``fsync``), then
-linked into place under its final name (never over another file), and the folder synced: a killed backup leaves no
-file under a backup's name, only its draft. Each stream's chain is checked as it is read: a state whose links do
-not hold is not backed up (``state verify`` names the break).
+``state backup --to DIR`` writes ONE new file, ``DIR/findly-state-<UTC yyyymmddThhmmssZ>.jsonl.gz`` (``-2``… for a
+second one of the same second): the export's format (``application.transfer``: a header line, then one event a line)
+read in one transaction (SQLite: one read transaction of the WAL; PostgreSQL: REPEATABLE READ, READ ONLY — one
+snapshot of the database, whatever other sessions append meanwhile), each event written as the text the state stores
+with its link (``application.integrity``), gzipped. The header adds ``backup``: when it was taken (never ahead of the
+real clock), the newest event's time, each stream's head — the link of its last event — and first link (which state
+it is of). It is written beside its place (a hidden ``.part`` file); the read transaction ends; the file is flushed
+to the disk (``fsync``), read back as a restore reads it, then linked into place under its final name (never over
+another file; renamed, the name checked free, where the file system has no hard links), and the folder synced: a
+killed backup leaves no file under a backup's name, only its draft. Each stream's chain is checked as it is read: a
+state whose links do not hold is not backed up (``state verify`` names the break).
 
 ``state restore FILE`` reads the backup whole and checks it as ``state import`` checks an export (every line), then
-recomputes every stream's links over the events as the state will store them: each must be the link its line
+recomputes every stream's links over each event's text as the backup carries it: each must be the link its line
 records, and each stream's last the head the header records — a backup changed or cut short after it was taken is
 refused naming the stream and the event, and nothing is written. It writes only into an empty state (or one holding
-exactly a part of this backup's streams, whole: an interrupted restore, run again), and checks the restored heads.
+exactly a part of this backup's streams, whole: an interrupted restore, run again), each event as that very text
+(:class:`VerbatimStore`), and checks the restored heads.
 
-:func:`newest_backup` (a folder's newest backup, read from its header alone) is what ``state backup --check`` and a
-drill's "what would have been lost" (RPO) read; :func:`rpo_refusal` is the rule ``rpo-target``.
+:func:`newest_backup` (a folder's newest sound backup: its header read, its lines counted) is what a drill's "what
+would have been lost" (RPO) reads, as ``state backup --check`` does; :func:`rpo_refusal` is the rule ``rpo-target``.
 """
 
 from __future__ import annotations

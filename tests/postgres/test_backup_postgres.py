@@ -119,3 +119,21 @@ def test_a_transaction_ended_by_the_idle_timeout_is_a_dependency_not_a_bug(pg_ur
             reading.__exit__(None, None, None)
     finally:
         store.close()
+
+
+def test_a_state_stored_by_an_older_version_round_trips_through_postgresql(
+    source_state: Path, tmp_path: Path, pg_url: str
+) -> None:
+    """Each event restored as the text the backup carries (``append_stored``), so a body written before a field
+    existed keeps its links on PostgreSQL too (review i27-backup, finding 2)."""
+    import shutil
+
+    from tests.test_backup import _older
+
+    (tmp_path / "old").mkdir()
+    state = Path(shutil.copy(source_state, tmp_path / "old" / source_state.name))
+    _older(state)
+    rows = _rows_at(str(state))
+    code, document = cli_restore(pg_url, _backup(state, tmp_path / "backups"))
+    assert code == EXIT_OK, document
+    assert _rows_at(pg_url) == rows  # every text and link as the source stored it

@@ -971,3 +971,17 @@ def test_check_and_keep_consider_only_this_states_backups(source_state: Path, tm
     assert code == EXIT_OK, document
     assert document["deleted"] == [str(ours)]  # its own older one, never the other state's
     assert theirs.exists()
+
+
+def test_a_state_stored_by_an_older_version_restores_into_memory_with_its_own_links(
+    source_state: Path, tmp_path: Path
+) -> None:
+    state = _copy(source_state, tmp_path / "old")
+    _older(state)
+    checked = read_backup(_backup(state, tmp_path / "backups"))
+    store = MemoryEventStore()
+    restore_backup(store, checked)  # its heads checked against the backup's inside
+    assert {service: store.head(service) for service in checked.info.streams} == {
+        service: (count - 1, checked.info.heads[service]) for service, count in checked.info.streams.items()
+    }
+    assert [body for _, body, _ in store.chain("fn-posts")] == checked.bodies["fn-posts"]

@@ -29,6 +29,7 @@ from findly_infra.adapters.sqlite import SqliteEventStore
 from findly_infra.application.backup import (
     BACKUP_NAME,
     BackupInfo,
+    backup_name,
     newest_backup,
     read_backup,
     restore_backup,
@@ -36,6 +37,7 @@ from findly_infra.application.backup import (
     write_backup,
 )
 from findly_infra.application.ports import BadInputError, StateError
+from findly_infra.application.timekeeping import SKEW
 from findly_infra.application.transfer import export_lines, import_lines
 from findly_infra.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
 from findly_infra.domain.events import AnalysisRecorded, Verdict
@@ -214,6 +216,14 @@ def test_an_interrupted_restore_is_run_again_and_a_state_with_other_events_is_re
     code, document = cli(_env(partial), "state", "restore", str(backup))
     assert code == EXIT_OK, document
     assert document["already"] == ["_dr"]
+    store = SqliteEventStore(partial, create=False)
+    try:  # every restored stream counts as told, the interrupted run's too (review i27-backup, finding 5)
+        told = {service: store.notify_cursor(service) for service in checked.info.streams}
+    finally:
+        store.close()
+    assert {service: None if cursor is None else cursor[0] for service, cursor in told.items()} == (
+        checked.info.streams
+    )
     other = tmp_path / "other.sqlite3"
     assert cli(_env(other, PAST), "deploy", "fn-posts", "2.0.0", "--env", "development")[0] == 0
     before = _rows_of(other)
@@ -358,13 +368,17 @@ def test_a_backup_killed_before_it_is_linked_into_place_leaves_no_backup(source_
     assert left[0].endswith(".part")
     assert newest_backup(folder) is None  # a draft is never a backup
     assert cli(_env(source_state), "state", "backup", "--check", str(folder), "--rpo", "1h")[0] == EXIT_REFUSED
-    # the next backup, with --keep, clears the dead draft of an older one
+    # the next backup, with --keep, clears the dead draft (an hour old), never another run's live one
+    hours_ago = (folder / left[0]).stat().st_mtime - 2 * 3600
+    os.utime(folder / left[0], (hours_ago, hours_ago))
+    live = folder / ".findly-state-20260105T100100Z.jsonl.gz.1.0badf00d.part"
+    live.write_bytes(b"another run, still writing")
     code, document = cli(
         _env(source_state, "2026-01-05T10:05:00Z"), "state", "backup", "--to", str(folder), "--keep", "3"
     )
     assert code == EXIT_OK
     assert [Path(str(gone)).name for gone in document["deleted"]] == left  # type: ignore[union-attr]
-    assert [path.name for path in folder.iterdir()] == ["findly-state-20260105T100500Z.jsonl.gz"]
+    assert sorted(path.name for path in folder.iterdir()) == [live.name, "findly-state-20260105T100500Z.jsonl.gz"]
 
 
 def test_a_backup_interrupted_while_it_writes_leaves_nothing(
@@ -408,10 +422,11 @@ def test_a_state_whose_links_do_not_hold_is_not_backed_up(source_state: Path, tm
 def test_a_second_backup_in_the_same_second_never_writes_over_the_first(source_state: Path, tmp_path: Path) -> None:
     first = _backup(source_state, tmp_path / "backups")
     before = first.read_bytes()
-    code, document = cli(_env(source_state), "state", "backup", "--to", str(tmp_path / "backups"))
-    assert code == EXIT_BAD_INPUT
-    assert "exists already" in document["error"]["message"]  # type: ignore[index]
+    second = _backup(source_state, tmp_path / "backups")  # the same second: a name of its own, not exit 2
+    assert second.name == first.name.replace(".jsonl.gz", "-2.jsonl.gz")
+    assert BACKUP_NAME.fullmatch(second.name)
     assert first.read_bytes() == before
+    assert read_backup(second).info.events == read_backup(first).info.events
 
 
 def test_keep_deletes_only_the_oldest_of_our_own_backups(source_state: Path, tmp_path: Path) -> None:
@@ -613,15 +628,16 @@ def mock_env(values: dict[str, str]) -> Iterator[None]:
 
 @given(
     taken=st.datetimes(datetime(2020, 1, 1), datetime(2030, 1, 1)),
-    elapsed=st.timedeltas(timedelta(seconds=-60), timedelta(days=3)),
+    elapsed=st.timedeltas(timedelta(days=-3), timedelta(days=3)),
     target=st.timedeltas(timedelta(seconds=1), timedelta(days=1)),
 )
-def test_the_rpo_rule_refuses_exactly_a_backup_older_than_the_target(
+def test_the_rpo_rule_refuses_exactly_a_backup_older_than_the_target_or_from_the_future(
     taken: datetime, elapsed: timedelta, target: timedelta
 ) -> None:
     info = BackupInfo(Path("findly-state-x.jsonl.gz"), taken, None, {}, 0)
     refusal = rpo_refusal(info, taken + elapsed, target)
-    assert (refusal is not None) == (elapsed > target)
+    assert (refusal is not None) == (elapsed > target or elapsed < -SKEW)  # the future is never clamped to "0 s old"
+    assert refusal is None or elapsed >= -SKEW or "in the future" in refusal.message
     assert refusal is None or refusal.rule == "rpo-target"
     assert rpo_refusal(None, taken, target) is not None  # no backup: a loss now loses everything
 
@@ -712,3 +728,260 @@ def test_a_state_without_events_is_not_backed_up(tmp_path: Path) -> None:
     assert code == EXIT_BAD_INPUT
     assert "the state holds no events: nothing to back up" in document["error"]["message"]  # type: ignore[index]
     assert list((tmp_path / "backups").iterdir()) == []
+
+
+# ---- a backup from the future (review i27-backup, finding 1) --------------------------------------------------------
+
+FUTURE = "2099-01-01T00:00:00Z"
+"""Far ahead of any real clock this suite runs under."""
+
+
+def test_a_backup_is_never_stamped_in_the_future_of_the_real_clock(source_state: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    code, document = cli(_env(source_state, FUTURE), "state", "backup", "--to", str(folder))
+    assert code == EXIT_BAD_INPUT, document
+    assert "in the future of the real clock" in document["error"]["message"]  # type: ignore[index]
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def _future_backup(state: Path, folder: Path) -> Path:
+    """A backup stamped in 2099, as a rehearsal's or a skewed host's would have been before the refusal above."""
+    store = SqliteEventStore(state, create=False)
+    try:
+        return write_backup(store, folder, datetime(2099, 1, 1)).path
+    finally:
+        store.close()
+
+
+def test_the_check_never_counts_a_backup_from_the_future(source_state: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    future = _future_backup(source_state, folder)
+    code, document = cli(_env(source_state, "2026-01-05T10:01:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_REFUSED, document  # the future one alone: no backup vouches, said plainly
+    assert [each["file"] for each in document["unreadable"]] == [str(future)]  # type: ignore[union-attr]
+    assert "in the future" in document["unreadable"][0]["problem"]  # type: ignore[index]
+    _backup(source_state, folder)  # 10:00:00
+    code, document = cli(_env(source_state, "2026-01-05T10:01:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_OK, document
+    assert (document["backup"], document["age_seconds"]) == (str(folder / backup_name(datetime(2026, 1, 5, 10))), 60.0)
+
+
+def test_keep_never_deletes_the_backup_just_taken_nor_counts_one_from_the_future(
+    source_state: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "backups"
+    future = _future_backup(source_state, folder)
+    _backup(source_state, folder, "2026-01-05T10:00:00Z")
+    code, document = cli(
+        _env(source_state, "2026-01-05T10:01:00Z"), "state", "backup", "--to", str(folder), "--keep", "1"
+    )
+    assert code == EXIT_OK, document
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [future.name, "findly-state-20260105T100100Z.jsonl.gz"]
+    )
+    assert document["deleted"] == [str(folder / "findly-state-20260105T100000Z.jsonl.gz")]
+
+
+# ---- a state written by an older findly-infra (review i27-backup, finding 2) ----------------------------------------
+
+
+def _older(state: Path) -> str:
+    """*state* as an older findly-infra left it: fn-posts's events stored without a field added since (``identity``,
+    whose default is ``None``) and linked over that text, as ``state migrate`` links the bodies it finds. Returns the
+    head link."""
+    import sqlite3
+
+    from findly_infra.application.integrity import GENESIS, links_for
+
+    connection = sqlite3.connect(state)
+    try:
+        rows = connection.execute(
+            "SELECT position, body FROM events WHERE service = 'fn-posts' ORDER BY position"
+        ).fetchall()
+        bodies = [json.dumps({k: v for k, v in json.loads(body).items() if k != "identity"}) for _, body in rows]
+        assert bodies != [body for _, body in rows]  # some event carried the field
+        links = links_for(GENESIS, "fn-posts", 0, bodies)
+        connection.executemany(
+            "UPDATE events SET body = ?, link = ? WHERE service = 'fn-posts' AND position = ?",
+            [(body, value, position) for (position, _), body, value in zip(rows, bodies, links, strict=True)],
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    return links[-1]
+
+
+def test_a_state_stored_by_an_older_version_backs_up_and_restores_with_its_own_links(
+    source_state: Path, tmp_path: Path
+) -> None:
+    state = _copy(source_state, tmp_path / "old")
+    head = _older(state)
+    assert cli(_env(state), "state", "verify")[0] == EXIT_OK
+    backup = _backup(state, tmp_path / "backups")
+    target = tmp_path / "new.sqlite3"
+    code, document = cli(_env(target), "state", "restore", str(backup))
+    assert code == EXIT_OK, document
+    source, restored = SqliteEventStore(state, create=False), SqliteEventStore(target, create=False)
+    try:
+        assert restored.head("fn-posts") == source.head("fn-posts")
+        assert restored.head("fn-posts")[1] == head  # type: ignore[index]
+        assert _rows(restored) == _rows(source)  # every text as its source stored it
+    finally:
+        source.close()
+        restored.close()
+    assert cli(_env(target), "state", "verify")[0] == EXIT_OK
+
+
+def test_a_backup_that_would_not_restore_is_never_written(source_state: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    from findly_infra.application.integrity import GENESIS, links_for
+
+    state = _copy(source_state, tmp_path / "odd")
+    connection = sqlite3.connect(state)
+    try:  # an event whose stored text no findly-infra decodes, its links whole: verify passes, restore cannot
+        rows = connection.execute(
+            "SELECT position, body FROM events WHERE service = '_dr' ORDER BY position"
+        ).fetchall()
+        bodies = [body for _, body in rows]
+        bodies[0] = json.dumps({**json.loads(bodies[0]), "type": "NoSuchEvent"})
+        links = links_for(GENESIS, "_dr", 0, bodies)
+        connection.executemany(
+            "UPDATE events SET body = ?, link = ? WHERE service = '_dr' AND position = ?",
+            [(body, value, position) for (position, _), body, value in zip(rows, bodies, links, strict=True)],
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    folder = tmp_path / "backups"
+    code, document = cli(_env(state), "state", "backup", "--to", str(folder))
+    assert code != EXIT_OK, document
+    assert "would not restore" in document["error"]["message"]  # type: ignore[index]
+    assert list(folder.iterdir()) == []
+
+
+# ---- a backup cut short after its header (review i27-backup, finding 4) ---------------------------------------------
+
+
+def test_the_check_never_counts_a_backup_cut_short_after_its_header(source_state: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    older = _backup(source_state, folder, "2026-01-05T10:00:00Z")
+    newer = _backup(source_state, folder, "2026-01-05T10:01:00Z")
+    newer.write_bytes(newer.read_bytes()[: newer.stat().st_size // 2])  # an interrupted copy: its header still reads
+    lines = _lines(older)
+    shorter = folder / "findly-state-20260105T100200Z.jsonl.gz"
+    shorter.write_bytes(gzip.compress(("\n".join(lines[:-1]) + "\n").encode()))  # whole gzip, an event short
+    code, document = cli(_env(source_state, "2026-01-05T10:03:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_OK, document  # the older, sound one is the newest that counts
+    assert (document["backup"], document["age_seconds"]) == (str(older), 180.0)
+    problems = {each["file"]: each["problem"] for each in document["unreadable"]}  # type: ignore[union-attr]
+    assert set(problems) == {str(newer), str(shorter)}
+    assert "cut short" in problems[str(newer)]
+    assert "lines where its header counts" in problems[str(shorter)]
+    found = newest_backup(folder)
+    assert found is not None
+    assert found.path == older
+
+
+# ---- a folder without hard links: a mounted bucket (review i27-backup, finding 7) -----------------------------------
+
+
+@pytest.mark.parametrize("code", ["ENOSYS", "EPERM", "EOPNOTSUPP"])
+def test_a_backup_into_a_folder_without_hard_links_is_renamed_into_place(
+    source_state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    import errno
+
+    def no_link(source: object, target: object) -> None:
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(os, "link", no_link)  # what Cloud Storage FUSE answers: it has no hard links
+    folder = tmp_path / "bucket"
+    backup = _backup(source_state, folder)
+    assert [path.name for path in folder.iterdir()] == [backup.name]  # no draft left beside it
+    assert read_backup(backup).info.events > 0
+    before = backup.read_bytes()
+    second = _backup(source_state, folder)  # the same second: never renamed over the first
+    assert sorted(path.name for path in folder.iterdir()) == sorted([backup.name, second.name])
+    assert backup.read_bytes() == before
+
+
+def test_a_backup_whose_name_another_run_takes_meanwhile_takes_the_next(
+    source_state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from findly_infra.application import backup as module
+
+    checked = module._restorable
+
+    def raced(draft: Path, final: Path) -> None:
+        checked(draft, final)
+        final.write_bytes(b"another run's backup, linked first")
+
+    monkeypatch.setattr(module, "_restorable", raced)
+    folder = tmp_path / "backups"
+    backup = _backup(source_state, folder)
+    assert backup.name == backup_name(datetime(2026, 1, 5, 10), 2)
+    assert (folder / backup_name(datetime(2026, 1, 5, 10))).read_bytes() == b"another run's backup, linked first"
+
+
+# ---- the RPO refusal says what is known (review i27-backup, finding 10) ---------------------------------------------
+
+
+def test_the_rpo_refusal_says_a_stale_schedule_apart_from_a_loss(source_state: Path, tmp_path: Path) -> None:
+    state = _copy(source_state, tmp_path / "state")
+    folder = tmp_path / "backups"
+    _backup(state, folder)  # 10:00:00
+    code, document = cli(_env(state, "2026-01-05T10:06:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_REFUSED  # the rule holds the backup's age, even with nothing recorded since
+    message = document["error"]["message"]  # type: ignore[index]
+    assert "would lose nothing, but the schedule is not keeping up" in message
+    assert "would lose more" not in message
+    paused = cli(_env(state, "2026-01-05T10:06:30Z"), "pause", "fn-posts", "--env", "development", "--reason", "x")
+    assert paused[0] == EXIT_OK
+    code, document = cli(_env(state, "2026-01-05T10:07:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_REFUSED
+    assert "would lose the 1 events recorded since" in document["error"]["message"]  # type: ignore[index]
+    code, document = cli(  # no state to compare with: what is not known is not claimed
+        _env(tmp_path / "nowhere.sqlite3", "2026-01-05T10:07:00Z"), "state", "backup", "--check", str(folder)
+    )
+    assert code == EXIT_REFUSED
+    assert "could lose more than the RPO allows" in document["error"]["message"]  # type: ignore[index]
+
+
+# ---- a folder two states share (review i27-backup, finding 11) ------------------------------------------------------
+
+
+def test_check_and_keep_consider_only_this_states_backups(source_state: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite3"
+    assert cli(_env(other, PAST), "deploy", "fn-posts", "2.0.0", "--env", "development")[0] == EXIT_OK
+    folder = tmp_path / "shared"
+    ours = _backup(source_state, folder, "2026-01-05T10:00:00Z")
+    theirs = _backup(other, folder, "2026-01-05T10:04:00Z")
+    assert read_backup(ours).info.firsts.keys() == read_backup(ours).info.streams.keys()
+    code, document = cli(_env(source_state, "2026-01-05T10:06:00Z"), "state", "backup", "--check", str(folder))
+    assert code == EXIT_REFUSED, document  # the other state's fresh backup does not vouch for this one
+    assert [each["file"] for each in document["unreadable"]] == [str(theirs)]  # type: ignore[union-attr]
+    assert "another state" in document["unreadable"][0]["problem"]  # type: ignore[index]
+    assert document["backup"] == str(ours)
+    code, document = cli(_env(other, "2026-01-05T10:06:00Z"), "state", "backup", "--check", str(folder))
+    assert (code, document["backup"]) == (EXIT_OK, str(theirs))
+    code, document = cli(
+        _env(source_state, "2026-01-05T10:07:00Z"), "state", "backup", "--to", str(folder), "--keep", "1"
+    )
+    assert code == EXIT_OK, document
+    assert document["deleted"] == [str(ours)]  # its own older one, never the other state's
+    assert theirs.exists()
+
+
+def test_a_state_stored_by_an_older_version_restores_into_memory_with_its_own_links(
+    source_state: Path, tmp_path: Path
+) -> None:
+    state = _copy(source_state, tmp_path / "old")
+    _older(state)
+    checked = read_backup(_backup(state, tmp_path / "backups"))
+    store = MemoryEventStore()
+    restore_backup(store, checked)  # its heads checked against the backup's inside
+    assert {service: store.head(service) for service in checked.info.streams} == {
+        service: (count - 1, checked.info.heads[service]) for service, count in checked.info.streams.items()
+    }
+    assert [body for _, body, _ in store.chain("fn-posts")] == checked.bodies["fn-posts"]

@@ -79,6 +79,8 @@ class MemoryEventStore:
     leases: dict[tuple[str, str], Lease] = attrs.field(factory=dict)
     _links: dict[str, list[str]] = attrs.field(factory=dict, alias="links")
     _unlinked: dict[str, _Unlinked] = attrs.field(factory=dict, init=False, repr=False, eq=False)
+    _bodies: dict[tuple[str, int], str] = attrs.field(factory=dict, init=False, repr=False, eq=False)
+    """The texts events were appended as by :meth:`append_stored` (another than today's encoding of them)."""
     """Per stream, the appends not linked yet — what :meth:`_linked` links, exactly as each append would have."""
 
     @property
@@ -122,6 +124,21 @@ class MemoryEventStore:
         stream.extend(kept)
         return len(stream)
 
+    def append_stored(self, service: str, expected_version: int, events: Sequence[Event], bodies: Sequence[str]) -> int:
+        """Append *events* stored as the texts *bodies* exactly (``state restore``'s append: linked over those texts,
+        as the durable stores do)."""
+        stream = self.streams.setdefault(service, [])
+        if len(stream) != expected_version:
+            raise ConcurrencyError(f"{service} changed: at version {len(stream)}, not {expected_version}")
+        links = self._linked(service)
+        if len(links) != len(stream):
+            raise StateError(f"{service}'s events carry no links yet: nothing written")
+        links.extend(links_for(links[-1] if links else GENESIS, service, expected_version, bodies))
+        for offset, body in enumerate(bodies):
+            self._bodies[(service, expected_version + offset)] = body
+        stream.extend(events)
+        return len(stream)
+
     def _linked(self, service: str) -> list[str]:
         """*service*'s links, its appends not linked yet linked now (each from the link before it, at the position
         it was appended at, over the text of the event as appended)."""
@@ -144,7 +161,8 @@ class MemoryEventStore:
     def chain(self, service: str) -> Iterator[tuple[int, str, str | None]]:
         links = self._linked(service)
         for position, event in enumerate(self.streams.get(service, [])):
-            yield position, _stored(event), links[position] if position < len(links) else None
+            body = self._bodies.get((service, position)) or _stored(event)
+            yield position, body, links[position] if position < len(links) else None
 
     def acquire(
         self,

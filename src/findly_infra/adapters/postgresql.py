@@ -351,6 +351,13 @@ class PostgresEventStore:
                 "was making, if any, is applied whole or not at all — run the command again: it answers from what "
                 "the log holds"
             ) from None
+        except psycopg.errors.IdleInTransactionSessionTimeout as exc:  # 25P03: the server ended an idle transaction
+            raise DependencyUnavailableError(
+                f"--state {self.location}: PostgreSQL ended the session, left idle in a transaction longer than its "
+                f"idle_in_transaction_session_timeout ({self._clean(exc)}); nothing was written — run the command "
+                "again (a slow disk or network on this side held it open: FINDLY_STATE_TIMEOUT, or the URL's "
+                "options, lengthen it)"
+            ) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StateError(
                 f"--state {self.location}: the database user may not do this ({self._clean(exc)}); the schema's "
@@ -524,6 +531,20 @@ class PostgresEventStore:
                     self._append_many(service, expected_version, events, bodies, fence)
                 else:
                     self._append_at_once(service, expected_version, events, bodies, fence)
+        except self._psycopg.errors.UniqueViolation:
+            raise ConcurrencyError(
+                f"{service} was changed by someone else at the same time (event {expected_version} is taken)"
+            ) from None
+        return expected_version + len(events)
+
+    def append_stored(self, service: str, expected_version: int, events: Sequence[Event], bodies: Sequence[str]) -> int:
+        """Append *events* stored as the texts *bodies* exactly (each one's text as a backup carries it, written by an
+        older findly-infra perhaps: linked over that text, so that a restored stream's links and head are its
+        source's) — ``state restore``'s append, in one transaction, with the checks of :meth:`append`."""
+        self._check_writable()
+        try:
+            with self._errors():
+                self._append_many(service, expected_version, events, list(bodies), None)
         except self._psycopg.errors.UniqueViolation:
             raise ConcurrencyError(
                 f"{service} was changed by someone else at the same time (event {expected_version} is taken)"

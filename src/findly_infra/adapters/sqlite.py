@@ -620,6 +620,22 @@ class SqliteEventStore:
     def append(
         self, service: str, expected_version: int, events: Sequence[Event], *, fence: Fence | None = None
     ) -> int:
+        return self._append(service, expected_version, events, None, fence)
+
+    def append_stored(self, service: str, expected_version: int, events: Sequence[Event], bodies: Sequence[str]) -> int:
+        """Append *events* stored as the texts *bodies* exactly (each one's text as a backup carries it, written by an
+        older findly-infra perhaps: linked over that text, so that a restored stream's links and head are its
+        source's) — ``state restore``'s append; the same checks as :meth:`append`."""
+        return self._append(service, expected_version, events, bodies, None)
+
+    def _append(
+        self,
+        service: str,
+        expected_version: int,
+        events: Sequence[Event],
+        stored: Sequence[str] | None,
+        fence: Fence | None,
+    ) -> int:
         self._check_writable()
         connection = self._connection
         with self._errors():
@@ -637,7 +653,7 @@ class SqliteEventStore:
                     raise ConcurrencyError(
                         f"{service} was changed by someone else (now at event {current}, expected {expected_version})"
                     )
-                bodies = [json.dumps(event_to_dict(event)) for event in events]
+                bodies = [json.dumps(event_to_dict(event)) for event in events] if stored is None else list(stored)
                 links = links_for(GENESIS if last is None else last[1] or GENESIS, service, current, bodies)
                 connection.executemany(
                     "INSERT INTO events (service, position, type, at, body, link) VALUES (?, ?, ?, ?, ?, ?)",

@@ -52,7 +52,12 @@ def _now(context: Context) -> datetime:
     """The time the command acts at (naive UTC): ``--now`` / ``FINDLY_NOW`` where given (tests, rehearsals), else the
     system clock."""
     now = context.settings.now  # naive UTC already (``bootstrap.settings``)
-    return now if now is not None else datetime.now(UTC).replace(tzinfo=None)
+    return now if now is not None else _wall()
+
+
+def _wall() -> datetime:
+    """The real clock (naive UTC): what a durable record's time is bounded by."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _durable(context: Context, doing: str) -> None:
@@ -85,8 +90,13 @@ def backup(context: Context) -> int:
     if path is not None and not path.exists():
         raise BadInputError(f"--state {path} does not exist: there is nothing to back up")
     store = context.stack.enter_context(state_store(context.settings, read_only=True))
-    info = write_backup(store, Path(context.args.to), _now(context))
-    deleted = prune_backups(Path(context.args.to), keep) if keep is not None else []
+    wall = _wall()
+    info = write_backup(store, Path(context.args.to), _now(context), wall=wall)
+    deleted = (
+        prune_backups(Path(context.args.to), keep, kept=info.path, wall=wall, firsts=info.firsts)
+        if keep is not None
+        else []
+    )
     document = {**_info_json(info), "deleted": [str(gone) for gone in deleted]}
     text = (
         f"{info.path}: {info.size} bytes, {len(info.streams)} streams, {info.events} events (taken at "
@@ -137,8 +147,9 @@ def _target(context: Context) -> timedelta:
 
 
 def _check(context: Context) -> int:
-    from findly_infra.application.backup import BackupInfo, backups, rpo_refusal
+    from findly_infra.application.backup import BackupInfo, backups, of_state, rpo_refusal
     from findly_infra.application.ports import BadInputError
+    from findly_infra.application.timekeeping import SKEW
 
     if context.args.keep is not None:
         raise BadInputError("--keep goes with --to (deleting old backups), not with --check")
@@ -146,10 +157,42 @@ def _check(context: Context) -> int:
     if not directory.is_dir():
         raise BadInputError(f"--check {directory}: not a folder (no backup was ever written there?)")
     target, now = _target(context), _now(context)
-    found = backups(directory)
-    newest = next((each for each in found if isinstance(each, BackupInfo)), None)
+    found = backups(directory, whole=True)  # a backup cut short after its header never counts
+    bound = min(now, _wall()) + SKEW  # a backup stamped past it is from the future: it vouches for nothing
+    readable = sorted(
+        (each for each in found if isinstance(each, BackupInfo)),
+        key=lambda info: (info.taken_at, info.path.name),
+        reverse=True,
+    )
+    counts, note, firsts = _state(context)
+    others = [each for each in readable if firsts is not None and of_state(each, firsts) is False]
+    newest = next((each for each in readable if each.taken_at <= bound and each not in others), None)
     unreadable = [(str(path), why) for path, why in (each for each in found if not isinstance(each, BackupInfo))]
-    refusal = rpo_refusal(newest, now, target, str(directory))
+    unreadable += [
+        (
+            str(each.path),
+            f"stamped {each.taken_at.isoformat()}Z, in the future of now ({now.isoformat()}Z) and of the real clock: "
+            "a backup from the future (a --now ahead of the clock, or a host whose clock is ahead) is not counted",
+        )
+        for each in readable
+        if each.taken_at > bound
+    ]
+    unreadable += [
+        (
+            str(each.path),
+            "a backup of another state (its streams begin with other events than this state's): not counted — "
+            "one folder for each state",
+        )
+        for each in others
+    ]
+    since = (
+        None
+        if newest is None or counts is None
+        else {name: max(count - newest.streams.get(name, 0), 0) for name, count in sorted(counts.items())}
+    )
+    refusal = rpo_refusal(
+        newest, now, target, str(directory), events_since=None if since is None else sum(since.values())
+    )
     document: dict[str, Any] = {
         "ok": refusal is None,
         "within": refusal is None,
@@ -160,7 +203,7 @@ def _check(context: Context) -> int:
     }
     lines = []
     if newest is not None:
-        age = max(now - newest.taken_at, timedelta(0))
+        age = now - newest.taken_at  # within the clocks' skew of now at most: never clamped
         event_age = None if newest.newest_event_at is None else max(now - newest.newest_event_at, timedelta(0))
         document |= {
             **_info_json(newest),
@@ -171,7 +214,6 @@ def _check(context: Context) -> int:
             f"{newest.path}: taken {age.total_seconds():.0f} s ago (RPO {target.total_seconds():.0f} s): "
             f"{'within' if refusal is None else 'OVER'}; its newest event {_age(event_age)}"
         )
-        since, note = _events_since(context, newest)
         document["events_since"] = since
         document["state"] = note
         if since is not None:
@@ -202,9 +244,10 @@ def _age(age: timedelta | None) -> str:
     return "none" if age is None else f"{age.total_seconds():.0f} s old"
 
 
-def _events_since(context: Context, newest: BackupInfo) -> tuple[dict[str, int] | None, str | None]:
-    """How many events each stream of the state holds past the backup (what its loss would cost now); ``None`` and
-    why where the state cannot be read (it is not needed for the check)."""
+def _state(context: Context) -> tuple[dict[str, int] | None, str | None, dict[str, str] | None]:
+    """The state's streams and their counts of events (to say what a loss now would cost) and their first links
+    (which backups are its own: ``application.backup.of_state``); ``None`` and why where the state cannot be read
+    (neither is needed for the check)."""
     from findly_infra.application.backup import BackupSource
     from findly_infra.application.ports import BadInputError, DependencyError
     from findly_infra.bootstrap import state_store
@@ -214,18 +257,21 @@ def _events_since(context: Context, newest: BackupInfo) -> tuple[dict[str, int] 
     if not is_postgres(url):
         path = sqlite_path(url)
         if path is None or not path.exists():
-            return None, "no state here to compare with (--state / FINDLY_STATE names the one to)"
+            return None, "no state here to compare with (--state / FINDLY_STATE names the one to)", None
     try:
         with state_store(context.settings, read_only=True) as store:
             if not isinstance(store, BackupSource):
-                return None, None
-            counts = {}
+                return None, None, None
+            counts, firsts = {}, {}
             for service in store.services():
                 head = store.head(service)
                 counts[service] = 0 if head is None else head[0] + 1
+                first = next(iter(store.chain(service)), None)
+                if first is not None and first[2] is not None:
+                    firsts[service] = first[2]
     except (BadInputError, DependencyError) as exc:
-        return None, f"the state could not be read to compare ({exc})"
-    return {name: max(count - newest.streams.get(name, 0), 0) for name, count in sorted(counts.items())}, None
+        return None, f"the state could not be read to compare ({exc})", None
+    return counts, None, firsts
 
 
 def restore(context: Context) -> int:
@@ -242,9 +288,10 @@ def restore(context: Context) -> int:
         report = restore_backup(store, checked)
     except NotEmptyError as exc:
         raise PolicyRefusedError(exc.refusal) from None
-    if isinstance(store, Outbox):  # a restored past is history: its rollouts and rollbacks are not told again
-        mark_told(store, report.imported)
     info = checked.info
+    if isinstance(store, Outbox):  # a restored past is history: its rollouts and rollbacks are not told again —
+        # every stream of the backup, those an interrupted run wrote (``already``) as well as this run's
+        mark_told(store, {service: info.streams[service] for service in (*report.imported, *report.already)})
     lines = [f"{service}: {count} events restored" for service, count in report.imported.items()]
     lines += [f"{service}: already restored (the same events), nothing written" for service in report.already]
     lines.append(

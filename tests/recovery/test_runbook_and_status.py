@@ -187,3 +187,20 @@ def test_extras_dr_names_what_the_dr_commands_need(tmp_path: Path, env: dict[str
     assert document["extras"] == ["dns", "gke", "kubernetes", "postgresql", "prometheus"]
     assert "hunter2" not in out
     assert cli(env, "--config", str(platform(tmp_path, failover=False)), "extras", "--dr") == (0, "\n")
+
+
+def test_the_rto_says_what_it_is_measured_from_and_what_it_leaves_out(tmp_path: Path, env: dict[str, str]) -> None:
+    base = {**env, "FINDLY_CONFIG": str(EXAMPLE), "FINDLY_STATE": str(tmp_path / "s.sqlite3"), "FINDLY_ACTOR": "al"}
+    code, out = cli(base, "--json", "dr", "drill", "--simulate", "--report", str(tmp_path / "report"))
+    assert code == 0
+    rto = json.loads(out)["rto"]
+    assert rto["measured"].startswith("from the operation's start")
+    said = " ".join(rto["not_counted"])
+    assert "setup before the operation started" in said
+    assert "DNS caching" in said
+    assert "simulated region" in said
+    assert "the steps skipped: health, dns" in said
+    (report,) = (tmp_path / "report").glob("dr-*.md")
+    assert "What the RTO does not count" in report.read_text()
+    code, text = cli(base, "dr", "history")
+    assert "not in the RTO: the command's setup" in text

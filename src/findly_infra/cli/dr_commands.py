@@ -92,6 +92,7 @@ def _seconds(value: float | None) -> float | None:
 def operation_json(operation: RecoveryOperation, platform: Platform) -> dict[str, Any]:
     """One operation as ``--json`` shows it (``dr failover``, ``dr drill``, ``dr status``, ``dr history``)."""
     from findly_infra.application.recovery import SIMULATED
+    from findly_infra.render.runbook import rto_not_counted
 
     started = operation.started
     recovery = platform.disaster_recovery
@@ -130,6 +131,8 @@ def operation_json(operation: RecoveryOperation, platform: Platform) -> dict[str
             "within": None if rto is None or rto_target is None else rto <= rto_target,
             # how long resolvers may keep answering the primary after the DNS switch: the records' TTL before it
             "dns_cache_seconds": operation.dns_cache_seconds,
+            "measured": "from the operation's start (recovery_started) to the end of its last step",
+            "not_counted": rto_not_counted(operation),
         },
         "rpo": rpo,
         "abandoned": operation.abandoned.reason if operation.abandoned is not None else None,
@@ -158,12 +161,13 @@ def operation_text(operation: RecoveryOperation, platform: Platform) -> str:
             if (rto["target_seconds"] is not None)
             else ""
         )
-        lines.append(f"  RTO measured: {rto['seconds']:.3f} s{target}")
+        lines.append(f"  RTO measured: {rto['seconds']:.3f} s{target}, from the operation's start to its last step")
         if rto["dns_cache_seconds"] is not None:
             lines.append(
                 f"  DNS caching: resolvers may keep answering the primary for up to {rto['dns_cache_seconds']} s more "
                 "(the records' TTL before the switch)"
             )
+        lines.append(f"  not in the RTO: {'; '.join(rto['not_counted'])}")
     rpo = shown["rpo"]
     if rpo is not None:
         target = (

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.recovery import RecoveryOperation, RecoveryStep, failover_environments
 
-__all__ = ["dr_credentials", "operation_markdown", "runbook_markdown"]
+__all__ = ["dr_credentials", "operation_markdown", "rto_not_counted", "runbook_markdown"]
 
 _STEP_SAYS = {
     RecoveryStep.CLUSTER: "the DR cluster brought to the file (created when missing)",
@@ -64,6 +64,9 @@ def operation_markdown(platform: Platform, operation: RecoveryOperation) -> str:
         f"target {_seconds(rto_target)} s {verdict} |",
         "",
     ]
+    lines += ["What the RTO does not count:", ""]
+    lines += [f"- {said}" for said in rto_not_counted(operation)]
+    lines.append("")
     details = [(timing.step.value, line) for timing in operation.timings() for line in timing.detail]
     if details:
         lines += ["## What each step did", ""]
@@ -257,3 +260,25 @@ def dr_credentials(platform: Platform) -> tuple[str, str]:
     project = project or "PROJECT"
     command = f"gcloud container clusters get-credentials {name} --region {region} --project {project}"
     return command, f"gke_{project}_{region}_{name}"
+
+
+def rto_not_counted(operation: RecoveryOperation) -> list[str]:
+    """What the measured RTO (from ``recovery_started`` to the end of the last step) leaves out, for the text, the
+    JSON (``rto.not_counted``) and the report: the setup before the start, DNS caching (beside it), and what this
+    operation did not really do — a simulated region, skipped steps, a drill's DNS."""
+    said = [
+        "the command's setup before the operation started (the file, the state, the lease, --backups) and the time "
+        "before anyone ran it",
+    ]
+    if operation.dns_cache_seconds is not None:
+        said.append(f"DNS caching after the switch: up to {operation.dns_cache_seconds} s more (dns_cache_seconds)")
+    else:
+        said.append("DNS caching after a switch (the records' TTL before it)")
+    if operation.target == "simulated":
+        said.append("real work: the simulated region creates the cluster and readies every Deployment at once")
+    else:
+        said.append("on stand-ins, real GKE creation and pod start-up: their speed is measured, not GKE's")
+    skipped = [timing.step.value for timing in operation.timings() if timing.skipped]
+    if skipped:
+        said.append(f"the steps skipped: {', '.join(skipped)}")
+    return said

@@ -204,3 +204,25 @@ def test_the_rto_says_what_it_is_measured_from_and_what_it_leaves_out(tmp_path: 
     assert "What the RTO does not count" in report.read_text()
     code, text = cli(base, "dr", "history")
     assert "not in the RTO: the command's setup" in text
+
+
+def test_the_runbooks_commands_fail_over_for_real_on_the_stand_ins(tmp_path: Path) -> None:
+    """The runbook's steps 3 and 5 — `cluster plan --dr`, `cluster apply --dr`, `dr failover --confirm` — as printed,
+    on two regions of stand-ins (GKE, both clusters, Cloud DNS): the DR cluster created, DNS switched."""
+    from tests.recovery.two_regions import DR_ADDRESS, regions
+
+    with regions(tmp_path) as two:
+        code, _ = two.cli("dr", "runbook", "--report", str(tmp_path / "rb"))
+        assert code == 0
+        text = (tmp_path / "rb" / "runbook.md").read_text()
+        state = Path(two.env["FINDLY_STATE"])
+        found = commands(text, state, tmp_path / "none" / "backup")
+        outcomes = {}
+        for argv in found:
+            words = argv[4:]
+            if words[:1] == ["cluster"] or words[:2] == ["dr", "failover"]:
+                code, out = two.cli(*argv)
+                outcomes[" ".join(words)] = code
+                assert code in (0, 7), (argv, out)  # cluster plan: 7 while the DR cluster differs (is missing)
+        assert outcomes == {"cluster plan --dr": 7, "cluster apply --dr": 0, "dr failover --confirm": 0}
+        assert two.record() == DR_ADDRESS

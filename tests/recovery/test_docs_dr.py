@@ -41,6 +41,6 @@ def test_the_page_says_what_a_new_user_needs_to_know() -> None:
     assert "never deletes it" in flat
     assert "selects **no cluster**" in flat
     assert 'cluster="findly-production-dr"' in page
-    assert "not in the RTO" in page
+    assert "not in it: …" in page
     assert "dns_cache_seconds" in page
     assert "findly-infra extras --dr" in page

@@ -131,7 +131,7 @@ def operation_json(operation: RecoveryOperation, platform: Platform) -> dict[str
             "within": None if rto is None or rto_target is None else rto <= rto_target,
             # how long resolvers may keep answering the primary after the DNS switch: the records' TTL before it
             "dns_cache_seconds": operation.dns_cache_seconds,
-            "measured": "from the operation's start (recovery_started) to the end of its last step",
+            "measured": "the RTO runs from the operation's start (recovery_started) to the end of its last step",
             "not_counted": rto_not_counted(operation),
         },
         "rpo": rpo,
@@ -161,13 +161,13 @@ def operation_text(operation: RecoveryOperation, platform: Platform) -> str:
             if (rto["target_seconds"] is not None)
             else ""
         )
-        lines.append(f"  RTO measured: {rto['seconds']:.3f} s{target}, from the operation's start to its last step")
+        lines.append(f"  RTO measured: {rto['seconds']:.3f} s{target}")
         if rto["dns_cache_seconds"] is not None:
             lines.append(
                 f"  DNS caching: resolvers may keep answering the primary for up to {rto['dns_cache_seconds']} s more "
                 "(the records' TTL before the switch)"
             )
-        lines.append(f"  not in the RTO: {'; '.join(rto['not_counted'])}")
+        lines.append(f"  {rto['measured']}; not in it: {'; '.join(rto['not_counted'])}")
     rpo = shown["rpo"]
     if rpo is not None:
         target = (

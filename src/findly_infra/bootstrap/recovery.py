@@ -113,7 +113,7 @@ def open_recovery(
                     platform,
                     environment or platform.promotion_order[-1],
                     context=target,
-                    place=_dr_place(platform, context),
+                    place=_dr_place(platform, context, project),
                 )
             )
         return built[0]
@@ -193,7 +193,7 @@ def newest_backup_in(directory: str) -> BackupInfo:
     return found
 
 
-def _dr_place(platform: Platform, given: str | None) -> str:
+def _dr_place(platform: Platform, given: str | None, project: str | None) -> str:
     """Where a drill's or failover's cluster context came from, for the error of a kubeconfig that lacks it — with
     how such a context is made (``FINDLY_KUBE_CONTEXT`` does not change a DR target: not suggested)."""
     if given is not None:
@@ -201,7 +201,7 @@ def _dr_place(platform: Platform, given: str | None) -> str:
     from findly_infra.render.runbook import dr_credentials
 
     assert platform.failover is not None
-    command, named = dr_credentials(platform)
+    command, named = dr_credentials(platform, project)
     return (
         f"failover.context {platform.failover.context} (the DR cluster's: once the cluster exists, `{command}` adds "
         f"the context {named})"

@@ -241,11 +241,12 @@ def _steps(platform: Platform, environments: Iterable[str], told: bool) -> list[
     return lines + [f"{index}. {text}" for index, text in enumerate(steps, 1)]
 
 
-def dr_credentials(platform: Platform) -> tuple[str, str]:
+def dr_credentials(platform: Platform, project: str | None = None) -> tuple[str, str]:
     """The ``gcloud`` command that adds the DR cluster's kubeconfig context, and the context it names
     (``gke_<project>_<region>_<name>``, as ``gcloud container clusters get-credentials`` names it). The project is
-    ``gke_cluster.project``, else the one ``failover.context`` names where it is such a name for this cluster (a
-    project id holds no underscore), else ``PROJECT``. *platform* has a ``failover:`` section."""
+    *project* (``--project``), else ``gke_cluster.project``, else the one ``failover.context`` names where it is such
+    a name for this cluster (a project id holds no underscore), else ``PROJECT``. *platform* has a ``failover:``
+    section."""
     failover = platform.failover
     assert failover is not None
     cluster = platform.gke_cluster
@@ -253,7 +254,7 @@ def dr_credentials(platform: Platform) -> tuple[str, str]:
     regions = recovery.multi_region if recovery is not None else None
     region = regions.dr_region if regions is not None else "DR_REGION"
     name = failover.cluster.name or (f"{cluster.name}-dr" if cluster is not None else "NAME")
-    project = cluster.project if cluster is not None else None
+    project = project or (cluster.project if cluster is not None else None)
     said = failover.context.split("_")
     if project is None and len(said) >= 4 and said[0] == "gke" and said[2] == region and "_".join(said[3:]) == name:
         project = said[1]

@@ -163,10 +163,10 @@ def test_the_report_and_the_runbook_are_written_and_the_runbook_is_the_same_each
     assert "| **RTO** |" in report
     runbook = (folder / "runbook.md").read_text()
     for said in (
-        "findly-infra dr failover --confirm",
-        "findly-infra cluster apply --dr",
+        "findly-infra --state STATE --actor YOU dr failover --confirm",
+        "findly-infra --state STATE --actor YOU cluster apply --dr",
         "state restore BACKUP",
-        "findly-infra state backup --check DIR",
+        "findly-infra --state STATE --actor YOU state backup --check DIR",
         "api.findly.now.",
         "203.0.113.10",
         "198.51.100.10",

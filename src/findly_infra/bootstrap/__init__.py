@@ -27,7 +27,7 @@ from findly_infra.bootstrap.dns import dns_records
 from findly_infra.bootstrap.extras import MissingExtraError, require_extra
 from findly_infra.bootstrap.google import gke_clusters, secret_store
 from findly_infra.bootstrap.identity import dead_here, identity_proof, proof_verifier, runner_identity
-from findly_infra.bootstrap.needs import needed_extras
+from findly_infra.bootstrap.needs import needed_dr_extras, needed_extras
 from findly_infra.bootstrap.runtime import Runtime, open_runtime, rollouts_affected
 from findly_infra.bootstrap.settings import (
     DEFAULT_CONFIG,
@@ -64,6 +64,7 @@ __all__ = [
     "identity_proof",
     "load_platform",
     "migrate_state",
+    "needed_dr_extras",
     "needed_extras",
     "open_runtime",
     "proof_verifier",

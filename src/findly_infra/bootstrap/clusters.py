@@ -106,12 +106,15 @@ def workloads_for(platform: Platform, simulated: Workloads, context: str | None)
     return Clusters(platform, simulated, context) if bound_environments(platform) else simulated
 
 
-def cluster_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:
+def cluster_objects(
+    platform: Platform, environment: str, *, context: str | None = None, place: str | None = None
+) -> Any:
     """The objects of *environment*'s cluster (a ``ClusterObjects``): through *context* when given (``--context``),
     else as the platform file binds it (``kubernetes.clusters``). An environment bound to no cluster has none to
     reach: :class:`BadInputError` says so (it runs on the simulated cluster). A binding the kubeconfig cannot serve
     (no such context, no current context, no kubeconfig) is bad input naming its place: the binding and its line, or
-    ``--context``."""
+    ``--context``. *place* replaces that place in the error (the DR path: ``failover.context``, which
+    ``FINDLY_KUBE_CONTEXT`` does not change)."""
     env = platform.environment(environment)
     binding = platform.kubernetes.cluster_for(env.name)
     if context is None and binding is None:
@@ -129,7 +132,7 @@ def cluster_objects(platform: Platform, environment: str, *, context: str | None
         assert binding is not None
         return connect(context=binding.context, in_cluster=binding.in_cluster)
     except KubeconfigError as exc:
-        raise BadInputError(f"{_place(platform, env.name, context)}: {exc}") from None
+        raise BadInputError(f"{place or _place(platform, env.name, context)}: {exc}") from None
 
 
 def _place(platform: Platform, environment: str, context: str | None) -> str:

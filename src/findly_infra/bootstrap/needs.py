@@ -15,7 +15,7 @@ from findly_infra.bootstrap.settings import Settings
 from findly_infra.bootstrap.stores import is_postgres
 from findly_infra.domain.platform import Platform
 
-__all__ = ["needed_extras"]
+__all__ = ["needed_dr_extras", "needed_extras"]
 
 
 def needed_extras(
@@ -67,4 +67,37 @@ def needed_extras(
         ]
         if held and "secret-manager" not in why:
             why["secret-manager"] = f"{', '.join(held)} {'is' if len(held) == 1 else 'are'} read from Secret Manager"
+    return dict(sorted(why.items()))
+
+
+def needed_dr_extras(
+    settings: Settings, platform: Platform, *, origins: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The extras ``dr drill`` and ``dr failover`` (not simulated), ``state backup`` and ``state restore`` need with
+    these *settings* and this *platform* (``extras --dr``), each with why, sorted — decided as
+    ``bootstrap.recovery.open_recovery`` builds them: the DR cluster through GKE where ``gke_cluster`` is declared
+    (``gke``; not with ``--no-cluster``), its objects through its kubeconfig context (``kubernetes``), Cloud DNS where
+    ``failover.dns`` names records (``dns``: a drill reads them too), the health check where a Prometheus is named,
+    and a PostgreSQL state. Without a ``failover:`` section only the state's extra: the DR commands refuse (or
+    simulate)."""
+    origins = origins or {}
+    why: dict[str, str] = {}
+    if is_postgres(settings.state):
+        scheme = settings.state.partition("://")[0]
+        why["postgresql"] = (
+            f"{origins.get('state', 'the state')} is a {scheme}:// URL: state backup/restore and dr read and write it"
+        )
+    failover = platform.failover
+    if failover is not None:
+        if platform.gke_cluster is not None:
+            why["gke"] = (
+                "gke_cluster and failover: dr drill/failover bring the DR cluster to the file (not with --no-cluster)"
+            )
+        why["kubernetes"] = f"failover.context {failover.context}: dr drill/failover apply to the DR cluster"
+        if failover.dns is not None:
+            why["dns"] = (
+                f"failover.dns (zone {failover.dns.zone}): dr failover switches its records, dr drill reads them"
+            )
+        if prometheus_url(settings, platform):
+            why["prometheus"] = "a Prometheus is named: dr drill/failover check each service's health through it"
     return dict(sorted(why.items()))

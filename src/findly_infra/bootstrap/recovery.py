@@ -108,7 +108,14 @@ def open_recovery(
 
             assert platform.failover is not None
             environment = platform.failover.environments[0] if platform.failover.environments else None
-            built.append(cluster_objects(platform, environment or platform.promotion_order[-1], context=target))
+            built.append(
+                cluster_objects(
+                    platform,
+                    environment or platform.promotion_order[-1],
+                    context=target,
+                    place=_dr_place(platform, context, project),
+                )
+            )
         return built[0]
 
     virtual = runtime.virtual
@@ -184,3 +191,18 @@ def newest_backup_in(directory: str) -> BackupInfo:
     if found is None:
         raise BadInputError(f"--backups {directory}: holds no state backup (`findly-infra state backup` writes one)")
     return found
+
+
+def _dr_place(platform: Platform, given: str | None, project: str | None) -> str:
+    """Where a drill's or failover's cluster context came from, for the error of a kubeconfig that lacks it — with
+    how such a context is made (``FINDLY_KUBE_CONTEXT`` does not change a DR target: not suggested)."""
+    if given is not None:
+        return f"--context {given} (the drill's target)"
+    from findly_infra.render.runbook import dr_credentials
+
+    assert platform.failover is not None
+    command, named = dr_credentials(platform, project)
+    return (
+        f"failover.context {platform.failover.context} (the DR cluster's: once the cluster exists, `{command}` adds "
+        f"the context {named})"
+    )

@@ -92,6 +92,7 @@ def _seconds(value: float | None) -> float | None:
 def operation_json(operation: RecoveryOperation, platform: Platform) -> dict[str, Any]:
     """One operation as ``--json`` shows it (``dr failover``, ``dr drill``, ``dr status``, ``dr history``)."""
     from findly_infra.application.recovery import SIMULATED
+    from findly_infra.render.runbook import rto_not_counted
 
     started = operation.started
     recovery = platform.disaster_recovery
@@ -130,6 +131,8 @@ def operation_json(operation: RecoveryOperation, platform: Platform) -> dict[str
             "within": None if rto is None or rto_target is None else rto <= rto_target,
             # how long resolvers may keep answering the primary after the DNS switch: the records' TTL before it
             "dns_cache_seconds": operation.dns_cache_seconds,
+            "measured": "the RTO runs from the operation's start (recovery_started) to the end of its last step",
+            "not_counted": rto_not_counted(operation),
         },
         "rpo": rpo,
         "abandoned": operation.abandoned.reason if operation.abandoned is not None else None,
@@ -164,6 +167,7 @@ def operation_text(operation: RecoveryOperation, platform: Platform) -> str:
                 f"  DNS caching: resolvers may keep answering the primary for up to {rto['dns_cache_seconds']} s more "
                 "(the records' TTL before the switch)"
             )
+        lines.append(f"  {rto['measured']}; not in it: {'; '.join(rto['not_counted'])}")
     rpo = shown["rpo"]
     if rpo is not None:
         target = (
@@ -296,7 +300,8 @@ def _operate(context: Context) -> int:
             raise
         return _stopped(context, recovery, opened, stopped)
     shown = operation_json(operation, platform)
-    written = _write_report(args.report, recovery, operation) if args.report else []
+    file_platform = context.platform(embedded_example=True) if args.report else None
+    written = _write_report(args.report, recovery, operation, file_platform) if args.report else []
     document = {**shown, "report": written}
     _outputs(shown)
     context.emit(document, operation_text(operation, platform) + "".join(f"\nwrote {path}" for path in written))
@@ -367,9 +372,15 @@ def _read(context: Context) -> int:
             "open": operation_json(current, platform) if current is not None else None,
             "latest": operation_json(latest, platform) if latest is not None else None,
         }
-        text = operation_text(latest, platform) if latest is not None else "no failover or drill recorded"
-        if current is not None and current is not latest:
-            text = operation_text(current, platform) + "\n" + text
+        # the open operation once: it is often the latest too (compared by name: each read builds new objects)
+        if latest is None:
+            text = "no failover or drill recorded"
+        elif current is None:
+            text = "nothing open (no failover or drill under way)\nlatest: " + operation_text(latest, platform)
+        elif current.name == latest.name:
+            text = "open: " + operation_text(current, platform)
+        else:
+            text = "open: " + operation_text(current, platform) + "\nlatest: " + operation_text(latest, platform)
         context.emit(document, text)
         return EXIT_OK
     return history_of(context, platform, found)
@@ -397,14 +408,17 @@ def recovery_history(context: Context) -> int:
 
 def _runbook(context: Context) -> int:
     recovery, _, _ = _recovery(context, read_only=True)
-    written = _write_report(context.args.report, recovery, None)
+    written = _write_report(context.args.report, recovery, None, context.platform(embedded_example=True))
     context.emit({"report": written}, "\n".join(f"wrote {path}" for path in written))
     return EXIT_OK
 
 
-def _write_report(directory: str, recovery: Recovery, operation: RecoveryOperation | None) -> list[str]:
+def _write_report(
+    directory: str, recovery: Recovery, operation: RecoveryOperation | None, platform: Platform | None = None
+) -> list[str]:
     """``dr-<operation>.json``, ``dr-<operation>.md`` and ``runbook.md`` in *directory*, each written whole (to a
-    temporary file, then renamed)."""
+    temporary file, then renamed). The runbook is the file's (*platform*), never the simulated region's stand-in
+    ``failover`` (a file with none is said to have none)."""
     import json
 
     from findly_infra.render.runbook import operation_markdown, runbook_markdown
@@ -421,7 +435,7 @@ def _write_report(directory: str, recovery: Recovery, operation: RecoveryOperati
         shown = operation_json(operation, recovery.platform)
         files[f"dr-{operation.name}.json"] = json.dumps(shown, indent=2, sort_keys=True) + "\n"
         files[f"dr-{operation.name}.md"] = operation_markdown(recovery.platform, operation)
-    files["runbook.md"] = runbook_markdown(recovery.platform, recovery.last_drill())
+    files["runbook.md"] = runbook_markdown(platform or recovery.platform, recovery.last_drill())
     written = []
     for name, text in files.items():
         path = folder / name

@@ -212,7 +212,7 @@ def _extras(context: Context) -> int:
     """The extras the release commands need with this platform file and these settings, on one line (comma-separated,
     sorted; empty: the core), and as the step output ``extras`` in GitHub Actions. Imports no extra, reaches nothing:
     it runs on the core install, before the extras are installed."""
-    from findly_infra.bootstrap import load_platform, needed_extras
+    from findly_infra.bootstrap import load_platform, needed_dr_extras, needed_extras
 
     args = context.args
     settings = context.settings
@@ -220,11 +220,21 @@ def _extras(context: Context) -> int:
         "state": "--state" if args.state else "FINDLY_STATE",
         "prometheus_url": "--prometheus-url" if args.prometheus_url else "FINDLY_PROMETHEUS_URL",
     }
-    why = needed_extras(settings, load_platform(settings), origins=origins)  # a bad file: exit 2, each problem named
+    platform = load_platform(settings)  # a bad file: exit 2, each problem named
+    needed = needed_dr_extras if args.dr else needed_extras
+    why = needed(settings, platform, origins=origins)
     line = ",".join(why)
     present.github_output(extras=line)
     context.emit({"extras": list(why), "why": why}, line + "\n")
     return EXIT_OK
+
+
+def _extras_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dr",
+        action="store_true",
+        help="the extras dr drill, dr failover, state backup and state restore need instead (docs/install.md)",
+    )
 
 
 COMMANDS = (
@@ -244,7 +254,7 @@ COMMANDS = (
     Command(
         "extras",
         "print the extras (comma-separated) the release commands need with this platform file and these settings",
-        lambda _parser: None,
+        _extras_arguments,
         _extras,
     ),
 )

@@ -139,14 +139,22 @@ def test_the_last_good_version_is_the_one_serving_while_a_rollout_holds_producti
     )
 
 
-def test_refused_while_a_rollout_is_under_way_in_an_environment_that_fails_over() -> None:
+def test_a_rollout_left_under_way_whose_runner_is_gone_does_not_block_the_failover() -> None:
+    # dr#1: in a lost region a paused/awaiting rollout can be neither aborted nor rolled back: the failover goes on,
+    # deploys the version that served, and says which rollout it leaves as recorded
     dr = region({"fn-posts": released("fn-posts", "1.4.0", finish=False)})
-    with pytest.raises(RecoveryRefusedError) as refused:
-        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
-    assert refused.value.refusal.rule == "rollout-in-progress"
-    assert "fn-posts" in str(refused.value)
-    assert _dr_events(dr) == []  # nothing recorded, nothing touched
-    assert dr.clusters.clusters == {}
+    view = dr.recovery().views("fn-posts", "production")
+    assert view.rollout is not None
+    assert view.rollout.phase.active
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert operation.completed is not None
+    (left,) = operation.started.rollouts_left
+    assert left.startswith("production/fn-posts: rollout of")
+    assert "left as recorded" in left
+    deploy = next(timing for timing in operation.timings() if timing.step is RecoveryStep.DEPLOY)
+    assert left in deploy.detail
+    serving = view.serving.version if view.serving is not None else None
+    assert operation.versions()["production"].get("fn-posts") == serving
 
 
 def test_refused_while_a_rollouts_lease_is_live(streams: Streams) -> None:
@@ -156,6 +164,49 @@ def test_refused_while_a_rollouts_lease_is_live(streams: Streams) -> None:
         dr.recovery().run(DRILL, CONTEXT, actor="alice")
     assert refused.value.refusal.rule == "rollout-in-progress"
     assert "watcher" in str(refused.value)
+    assert "--take-over" in str(refused.value)
+    assert _dr_events(dr) == []  # nothing recorded, nothing touched
+    assert dr.clusters.clusters == {}
+
+
+def test_take_over_goes_past_a_dead_rollout_runners_live_lease_and_records_it(streams: Streams) -> None:
+    dr = region(streams)
+    dr.store.leases[("fn-posts", "production")] = Lease("watcher", dr.clock.current + timedelta(minutes=5), 1)
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice", take_over=True)
+    assert operation.completed is not None
+    assert any(taken.startswith("fn-posts/production from watcher") for taken in operation.started.taken_over)
+    first = operation.timings()[0]
+    assert any("--take-over, by alice" in line and "watcher" in line for line in first.detail)
+
+
+def test_take_over_breaks_a_crashed_runners_dr_lease_for_rerun_and_abandon(streams: Streams) -> None:
+    # dr#6: a runner killed on another machine is not known dead here; its DR lease would hold for up to 70 min
+    dr = region(streams)
+    dr.store.kill_at = 3
+    with pytest.raises(Crash):
+        dr.recovery(holder="runner-1").run(FAILOVER, CONTEXT, actor="alice")
+    dr.store.kill_at = None
+    dr.store.killed = False
+    with pytest.raises(RecoveryRefusedError, match="--take-over"):
+        dr.recovery(holder="runner-2").abandon(actor="bob", reason="runner-1 lost with the region")
+    abandoned = dr.recovery(holder="runner-2").abandon(actor="bob", reason="runner-1 lost", take_over=True)
+    assert abandoned.abandoned is not None
+    assert "--take-over" in abandoned.abandoned.reason
+    assert "runner-1" in abandoned.abandoned.reason
+
+
+def test_take_over_resumes_a_crashed_runners_operation_and_says_so(streams: Streams) -> None:
+    dr = region(streams)
+    dr.store.kill_at = 3
+    with pytest.raises(Crash):
+        dr.recovery(holder="runner-1").run(FAILOVER, CONTEXT, actor="alice")
+    dr.store.kill_at = None
+    dr.store.killed = False
+    operation = dr.recovery(holder="runner-2").run(FAILOVER, CONTEXT, actor="bob", take_over=True)
+    assert operation.completed is not None
+    said = [line for timing in operation.timings() for line in timing.detail if "--take-over, by bob" in line]
+    assert said
+    assert "runner-1" in said[0]
 
 
 def test_refused_while_another_runner_holds_the_dr_lease(streams: Streams) -> None:

@@ -193,6 +193,9 @@ class Recovery:
     """Why the cluster step is skipped, when it is (``--no-cluster``; no ``gke_cluster`` in the file)."""
     _version: int = attrs.field(default=0, init=False)
     _fence: Fence | None = attrs.field(default=None, init=False)
+    _taken_over: list[str] = attrs.field(factory=list, init=False)
+    """Leases taken over with ``--take-over`` in this run (recorded)."""
+    _rollouts_left: tuple[str, ...] = attrs.field(default=(), init=False)
     _cache_seconds: int | None = attrs.field(default=None, init=False)
     """The DNS step's longest TTL read before the switch (:attr:`RecoveryStepDone.cache_seconds`)."""
 
@@ -241,6 +244,7 @@ class Recovery:
         actor: str,
         backup: BackupSeen | None = None,
         force: bool = False,
+        take_over: bool = False,
     ) -> RecoveryOperation:
         """Run a failover or a drill on *target* (a kubeconfig context, or :data:`SIMULATED`) to its end: a new
         one, or the open one of the same kind and target resumed from its next step. Raises
@@ -252,9 +256,10 @@ class Recovery:
             self.platform.promotion_order,
             [binding.environment for binding in self.platform.kubernetes.clusters],
         )
-        self._take_lease()
+        self._taken_over = []
+        self._take_lease(take_over=take_over)
         try:
-            self._refuse_rollouts(environments)
+            self._rollouts_left = self._refuse_rollouts(environments, take_over=take_over)
             operation = self._admitted(kind, target, environments, actor=actor, backup=backup)
             while operation.next_step is not None:
                 operation = self._step(operation, operation.next_step, actor=actor, force=force)
@@ -274,11 +279,14 @@ class Recovery:
         finally:
             self._let_go()
 
-    def abandon(self, *, actor: str, reason: str) -> RecoveryOperation:
+    def abandon(self, *, actor: str, reason: str, take_over: bool = False) -> RecoveryOperation:
         """End the open operation unfinished (``RecoveryAbandoned``), so that another may start. Refused (rule
         ``recovery-in-progress``) while a live runner still holds the DR lease, and (rule ``no-open-recovery``) when
-        none is open."""
-        self._take_lease()
+        none is open. *take_over*: a person says the DR lease's holder is gone (recorded in the reason)."""
+        self._taken_over = []
+        self._take_lease(take_over=take_over)
+        if self._taken_over:
+            reason = f"{reason} (--take-over: {'; '.join(self._taken_over)})"
         try:
             events, self._version = self.store.load(DR_STREAM)
             current = open_operation(events)
@@ -336,6 +344,8 @@ class Recovery:
                 environments=environments,
                 versions=versions,
                 skipped=skipped,
+                rollouts_left=self._rollouts_left,
+                taken_over=tuple(self._taken_over),
                 backup_age_seconds=rpo.age_seconds if rpo is not None else None,
                 backup=rpo.backup if rpo is not None else "",
                 events_after_backup=rpo.events_after if rpo is not None else None,
@@ -368,6 +378,9 @@ class Recovery:
         }
         try:
             skipped, detail = steps[step](operation)
+            if self._taken_over:  # said once, in the first step this run records (the operation may be resumed)
+                detail = [f"lease taken over (--take-over, by {actor}): {what}" for what in self._taken_over] + detail
+                self._taken_over = []
         except RecoveryRefusedError as refused:
             self._failed(operation, step, started, str(refused), actor)
             raise
@@ -465,6 +478,7 @@ class Recovery:
                 else f"{environment}: no service has a good version in the log: none of them deployed"
             )
         detail += [f"{pair}: no good version anywhere in the log — not deployed" for pair in operation.started.skipped]
+        detail += list(operation.started.rollouts_left)
         return False, detail
 
     def _ready(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
@@ -657,7 +671,7 @@ class Recovery:
     def _now(self) -> datetime:
         return (self.wall or self.clock).now()
 
-    def _take_lease(self, step: RecoveryStep | None = None) -> None:
+    def _take_lease(self, step: RecoveryStep | None = None, *, take_over: bool = False) -> None:
         """Take or renew the DR lease, for as long as *step* may take (the cluster step: GKE's hour for an operation;
         the others: the longest of the ready and health timeouts) and ten minutes more."""
         leases = self._leases()
@@ -671,14 +685,17 @@ class Recovery:
             longest = max(longest, _CLUSTER_MILLISECONDS)
         ttl = timedelta(milliseconds=longest) + timedelta(minutes=10)
         lease = leases.acquire(DR_STREAM, LEASE, self.holder, now=self._now(), ttl=ttl)
-        if lease.holder != self.holder and self.dead(lease):
+        if lease.holder != self.holder and (take_over or self.dead(lease)):
+            if take_over:
+                self._taken_over.append(f"{DR_STREAM}/{LEASE} from {lease.describe()}")
             lease = leases.acquire(DR_STREAM, LEASE, self.holder, now=self._now(), ttl=ttl, replacing=lease.holder)
         if lease.holder != self.holder:
             raise RecoveryRefusedError(
                 Refusal(
                     "recovery-in-progress",
                     f"another failover or drill is running: {lease.describe()} holds the DR lease; wait for it to "
-                    "end (`findly-infra dr status`)",
+                    "end (`findly-infra dr status`), or — when you know that runner is gone (a crashed runner on "
+                    "another machine) — run this again with --take-over (recorded)",
                 )
             )
         self._fence = lease.fence(LEASE)
@@ -689,27 +706,44 @@ class Recovery:
             leases.release(DR_STREAM, LEASE, self.holder)
         self._fence = None
 
-    def _refuse_rollouts(self, environments: Sequence[str]) -> None:
-        """Refuse (``rollout-in-progress``) while a rollout is under way, or its lease live, in an environment that
-        fails over: the versions deployed would race it."""
+    def _refuse_rollouts(self, environments: Sequence[str], *, take_over: bool = False) -> tuple[str, ...]:
+        """Refuse (``rollout-in-progress``) while a rollout's lease is LIVE in an environment that fails over: someone
+        drives it now, and the versions deployed would race it (``--take-over``, recorded: a person says that runner
+        is gone). A rollout left under way (progressing, paused, awaiting approval) whose runner is gone does not
+        block: in a lost region it can be neither aborted nor rolled back. It is left as recorded, and the failover
+        deploys the version that served (:meth:`_last_good`). Returns what it leaves, per service."""
+        left = []
         for environment in environments:
             for service in self.platform.all_services:
                 view = self.views(service.name, environment)
                 lease = self.driver(service.name, environment)
-                if (view.rollout is not None and view.rollout.phase.active) or lease is not None:
-                    what = (
-                        f"rolling out {view.rollout.version} ({view.rollout.phase.value})"
-                        if view.rollout is not None and view.rollout.phase.active
-                        else f"driven by {lease.describe() if lease else 'another runner'}"
-                    )
+                active = view.rollout is not None and view.rollout.phase.active
+                if lease is not None and not take_over:
                     raise RecoveryRefusedError(
                         Refusal(
                             "rollout-in-progress",
-                            f"{service.name} is {what} in {environment}, which fails over: the versions deployed in "
-                            f"the DR region would race it; let the rollout end (findly-infra rollout {service.name} "
-                            f"--env {environment} --watch), or end it (abort / rollback), then run this again",
+                            f"{service.name} is driven by {lease.describe()} in {environment}, which fails over: "
+                            f"the versions deployed in the DR region would race it; let the rollout end (findly-infra "
+                            f"rollout {service.name} --env {environment} --watch), or end it (abort / rollback), then "
+                            "run this again — or, when you know its runner is gone, run this again with --take-over "
+                            "(recorded)",
                         )
                     )
+                if lease is not None:
+                    self._taken_over.append(f"{service.name}/{environment} from {lease.describe()}")
+                if active or lease is not None:
+                    assert view.rollout is not None or lease is not None
+                    what = (
+                        f"rollout of {view.rollout.version} ({view.rollout.phase.value})"
+                        if view.rollout is not None and active
+                        else f"rollout driven by {lease.describe() if lease else 'another runner'}"
+                    )
+                    serving = view.serving.version if view.serving is not None else "no version"
+                    left.append(
+                        f"{environment}/{service.name}: {what} left as recorded; the failover deploys {serving}, "
+                        "the version that served"
+                    )
+        return tuple(left)
 
 
 class _NotReadyError(DependencyError):

@@ -68,6 +68,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("status", help="the open failover or drill (if any) and the latest one")
     abandon = actions.add_parser("abandon", help="end the open failover or drill unfinished, so another may start")
     abandon.add_argument("--reason", required=True, type=reason_argument, help="why (recorded)")
+    for action in (drill, failover, abandon):
+        action.add_argument(
+            "--take-over",
+            action="store_true",
+            help="take over a live lease whose runner you know is gone (the DR lease; for drill/failover also a "
+            "rollout's in an environment that fails over): recorded, with the actor",
+        )
     history = actions.add_parser("history", help="every failover and drill recorded, with its steps' times")
     history.add_argument("--limit", type=int, metavar="N", help="only the latest N operations")
     runbook = actions.add_parser("runbook", help="write the runbook generated from the platform file")
@@ -285,7 +292,14 @@ def _operate(context: Context) -> int:
         )
         present.annotate("warning", "SIMULATED: the DR region is simulated in memory")
     try:
-        operation = recovery.run(kind, target, actor=actor, backup=backup, force=getattr(args, "force", False))
+        operation = recovery.run(
+            kind,
+            target,
+            actor=actor,
+            backup=backup,
+            force=getattr(args, "force", False),
+            take_over=bool(args.take_over),
+        )
     except (RecoveryRefusedError, RecoveryStepError) as stopped:
         opened = recovery.open()
         if opened is None or (opened.kind, opened.target) != (kind, target):  # refused before it had one
@@ -348,7 +362,7 @@ def _stopped(context: Context, recovery: Recovery, operation: RecoveryOperation,
 def _abandon(context: Context) -> int:
     actor = context.actor()
     recovery, platform, _ = _recovery(context, read_only=False)
-    operation = recovery.abandon(actor=actor, reason=context.args.reason)
+    operation = recovery.abandon(actor=actor, reason=context.args.reason, take_over=bool(context.args.take_over))
     context.emit(operation_json(operation, platform), operation_text(operation, platform))
     return EXIT_OK
 

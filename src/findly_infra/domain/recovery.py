@@ -262,6 +262,11 @@ class RecoveryStarted(Event):
     skipped: tuple[str, ...] = ()
     """``environment/service``: a service with no good version in that environment — reported, never deployed (a
     version is never invented)."""
+    rollouts_left: tuple[str, ...] = ()
+    """``environment/service: what``: a rollout left under way in an environment that fails over (its runner gone,
+    or its lease taken over): left as recorded, the failover deploys the version that served instead."""
+    taken_over: tuple[str, ...] = ()
+    """Leases a person took over with ``--take-over`` when it started (``service/environment from holder``)."""
 
 
 @attrs.frozen(kw_only=True)

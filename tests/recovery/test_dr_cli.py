@@ -24,6 +24,7 @@ KEYS = {
     "started",
     "actor",
     "environments",
+    "caveats",
     "versions",
     "skipped_services",
     "steps",
@@ -260,3 +261,12 @@ def _released_into(state: dict[str, str], *, finish: bool = True) -> None:
     platform = load_platform(settings)
     with mock.patch.dict(os.environ, {"GITHUB_ACTIONS": ""}), open_runtime(settings, platform) as runtime:
         runtime.service.store.append("fn-posts", 0, released("fn-posts", "1.4.0", platform=platform, finish=finish))
+
+
+def test_a_drill_that_deployed_nothing_says_so_beside_its_rto(state: dict[str, str]) -> None:
+    # dr#2: "within" is qualified: a simulated drill on an empty state recovered nothing (exit 0: it proves nothing
+    # real; a real drill that deployed nothing in an environment is exit 3, dr-serves-nothing)
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 0
+    assert any(caveat.startswith("nothing deployed in production") for caveat in shown["caveats"])
+    assert "health not checked" in shown["caveats"]

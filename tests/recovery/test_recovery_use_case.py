@@ -146,7 +146,7 @@ def test_a_rollout_left_under_way_whose_runner_is_gone_does_not_block_the_failov
     view = dr.recovery().views("fn-posts", "production")
     assert view.rollout is not None
     assert view.rollout.phase.active
-    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    operation = dr.recovery().run(DRILL, CONTEXT, actor="alice")  # the same check: a drill, as nothing serves yet
     assert operation.completed is not None
     (left,) = operation.started.rollouts_left
     assert left.startswith("production/fn-posts: rollout of")
@@ -424,3 +424,48 @@ def test_with_max_error_rate_a_service_erring_above_it_is_not_healthy_and_no_tra
     operation = recovery().run(FAILOVER, CONTEXT, actor="alice")  # type: ignore[attr-defined]
     assert operation.completed is not None
     assert dr.record() == DR
+
+
+def test_dns_never_moves_to_a_dr_region_that_serves_nothing() -> None:
+    # dr#2 / user#1: an empty (or wrong, or not yet restored) state deploys nothing: DNS is not switched
+    dr = region({})
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery(allow_partial=True).run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "dr-serves-nothing"
+    assert dr.record() == PRIMARY
+    assert len(dr.dns.changes) == 0
+    opened = dr.recovery().open()
+    assert opened is not None
+    assert opened.next_step is RecoveryStep.DNS
+    assert opened.failing is not None
+    assert "dr-serves-nothing" in opened.failing.message
+
+
+def test_dns_is_not_switched_with_services_skipped_unless_allow_partial(streams: Streams) -> None:
+    dr = region(streams)  # fn-matcher has no good version: skipped
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery(allow_partial=False).run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "dr-partial"
+    assert "production/fn-matcher" in str(refused.value)
+    assert "--allow-partial" in str(refused.value)
+    assert dr.record() == PRIMARY
+    operation = dr.recovery(allow_partial=True).run(FAILOVER, CONTEXT, actor="bob")
+    assert operation.completed is not None
+    assert dr.record() == DR
+    assert any(line.startswith("--allow-partial (by bob)") for line in operation.timings()[-1].detail)
+
+
+def test_dns_is_not_switched_when_health_was_not_checked_unless_no_health_check(streams: Streams) -> None:
+    # dr#3: an unconfigured gate refuses (DESIGN.md "Lessons", Keptn #2277)
+    dr = region(streams, prometheus=None)
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "health-unchecked"
+    assert dr.record() == PRIMARY
+    assert len(dr.dns.changes) == 0
+    recovery = dr.recovery()
+    recovery.no_health_check = True
+    operation = recovery.run(FAILOVER, CONTEXT, actor="bob")
+    assert operation.completed is not None
+    assert dr.record() == DR
+    assert any(line.startswith("--no-health-check (by bob)") for line in operation.timings()[-1].detail)

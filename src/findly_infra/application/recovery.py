@@ -190,9 +190,16 @@ class Recovery:
     project: str | None = None
     """The Google Cloud project of the DR cluster (``None``: the file's)."""
     no_cluster: str = ""
+    allow_partial: bool = False
+    """``--allow-partial``: a failover may switch DNS although services were skipped for want of a good version (said
+    in the DNS step's detail, with the actor)."""
+    no_health_check: bool = False
+    """``--no-health-check``: a failover may switch DNS although health was not checked (no Prometheus bound; said in
+    the DNS step's detail, with the actor)."""
     """Why the cluster step is skipped, when it is (``--no-cluster``; no ``gke_cluster`` in the file)."""
     _version: int = attrs.field(default=0, init=False)
     _fence: Fence | None = attrs.field(default=None, init=False)
+    _actor: str = attrs.field(default="", init=False)
     _taken_over: list[str] = attrs.field(factory=list, init=False)
     """Leases taken over with ``--take-over`` in this run (recorded)."""
     _rollouts_left: tuple[str, ...] = attrs.field(default=(), init=False)
@@ -257,6 +264,7 @@ class Recovery:
             [binding.environment for binding in self.platform.kubernetes.clusters],
         )
         self._taken_over = []
+        self._actor = actor
         self._take_lease(take_over=take_over)
         try:
             self._rollouts_left = self._refuse_rollouts(environments, take_over=take_over)
@@ -562,6 +570,7 @@ class Recovery:
         if dns is None:
             return True, ["traffic not switched: the failover section names no DNS records (failover.dns)"]
         drill = operation.kind is RecoveryKind.DRILL
+        overridden = [] if drill else self._refuse_an_unsafe_switch(operation)
         if self.dns is None:
             if drill:
                 return True, [
@@ -632,7 +641,55 @@ class Recovery:
         ]
         if moving:
             detail.append(f"{len(moving)} record(s) switched in one Cloud DNS change")
-        return False, [*detail, *([cache] if cache else [])]
+        return False, [*detail, *overridden, *([cache] if cache else [])]
+
+    def _refuse_an_unsafe_switch(self, operation: RecoveryOperation) -> list[str]:
+        """Before a failover's DNS moves: refused (nothing switched, the operation left open with the reason) when
+        the DR region serves nothing (``dr-serves-nothing``: no service deployed at all, or in an environment, the
+        latter unless ``--allow-partial``), when services were skipped for want of a good version (``dr-partial``,
+        unless ``--allow-partial``), or when health was not checked (``health-unchecked``, unless
+        ``--no-health-check``): an unconfigured gate refuses (DESIGN.md "Lessons", Keptn #2277). Returns what a
+        person's flag let through, said in the step's detail."""
+        actor = self._actor or operation.started.actor
+        versions = operation.versions()
+        empty = [environment for environment, deployed in versions.items() if not deployed]
+        if not any(versions.values()):
+            raise RecoveryRefusedError(
+                Refusal(
+                    "dr-serves-nothing",
+                    "no service was deployed in the DR region (no good version in the log: is this the right state? "
+                    "`state restore` first): DNS not switched. `findly-infra dr abandon --reason TEXT`, then start "
+                    "again on the restored state",
+                )
+            )
+        said = []
+        if (empty or operation.started.skipped) and not self.allow_partial:
+            missing = ", ".join(operation.started.skipped)
+            raise RecoveryRefusedError(
+                Refusal(
+                    "dr-serves-nothing" if empty else "dr-partial",
+                    (f"{', '.join(empty)}: no service deployed in the DR region; " if empty else "")
+                    + f"not deployed (no good version): {missing} — DNS not switched. Run again with "
+                    "--allow-partial to switch it all the same (recorded)",
+                )
+            )
+        if empty or operation.started.skipped:
+            said.append(
+                f"--allow-partial (by {actor}): switched with {', '.join(operation.started.skipped)} not deployed"
+            )
+        health = next((done for done in operation.steps_done() if done.step is RecoveryStep.HEALTH), None)
+        if health is not None and health.skipped:
+            if not self.no_health_check:
+                raise RecoveryRefusedError(
+                    Refusal(
+                        "health-unchecked",
+                        "health was not checked (no Prometheus bound: --prometheus-url, FINDLY_PROMETHEUS_URL or "
+                        "prometheus.url) — DNS not switched: an unchecked gate refuses. Bind one (then `dr abandon` "
+                        "and start again), or run again with --no-health-check to switch it unchecked (recorded)",
+                    )
+                )
+            said.append(f"--no-health-check (by {actor}): switched with health not checked")
+        return said
 
     # ---- the stream, the lease, the rules -----------------------------------------------------------------------
 

@@ -270,3 +270,10 @@ def test_a_drill_that_deployed_nothing_says_so_beside_its_rto(state: dict[str, s
     assert code == 0
     assert any(caveat.startswith("nothing deployed in production") for caveat in shown["caveats"])
     assert "health not checked" in shown["caveats"]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_history_limit_below_one_is_bad_input(state: dict[str, str], limit: str) -> None:
+    # dr#12: `list(found)[-limit:]` showed all for 0 and dropped the oldest for -1
+    code, _ = cli(state, "--json", "dr", "history", "--limit", limit)
+    assert code == 2

@@ -87,9 +87,20 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
             "rollout's in an environment that fails over): recorded, with the actor",
         )
     history = actions.add_parser("history", help="every failover and drill recorded, with its steps' times")
-    history.add_argument("--limit", type=int, metavar="N", help="only the latest N operations")
+    history.add_argument("--limit", type=_positive, metavar="N", help="only the latest N operations")
     runbook = actions.add_parser("runbook", help="write the runbook generated from the platform file")
     runbook.add_argument("--report", metavar="DIR", required=True, help="the directory runbook.md is written to")
+
+
+def _positive(text: str) -> int:
+    """``--limit N``: a whole number above 0 (``0`` or ``-1`` would show all, or drop the oldest: exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of operations above 0, got {text!r}")
+    return value
 
 
 # ---- presentation -------------------------------------------------------------------------------------------------

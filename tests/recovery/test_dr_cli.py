@@ -277,3 +277,25 @@ def test_history_limit_below_one_is_bad_input(state: dict[str, str], limit: str)
     # dr#12: `list(found)[-limit:]` showed all for 0 and dropped the oldest for -1
     code, _ = cli(state, "--json", "dr", "history", "--limit", limit)
     assert code == 2
+
+
+def test_a_rerun_with_a_changed_platform_file_is_refused(
+    state: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # dr#4: the platform file's digest is recorded when the operation starts; a rerun with another file is exit 3
+    from findly_infra.adapters.simulated_dr import MemoryClusterObjects
+    from findly_infra.domain.cluster import Readiness
+
+    config = tmp_path / "findly.yaml"
+    config.write_text(Path(state["FINDLY_CONFIG"]).read_text(encoding="utf-8"), encoding="utf-8")
+    state = {**state, "FINDLY_CONFIG": str(config)}
+    _released_into(state)
+    monkeypatch.setattr(MemoryClusterObjects, "wait_ready", lambda *_a, **_k: Readiness(False, reason="Pending"))
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 5, shown
+    monkeypatch.undo()
+    config.write_text(config.read_text(encoding="utf-8") + "\n# changed after the drill started\n", encoding="utf-8")
+    code, again = cli(state, "--json", "dr", "drill", "--simulate")
+    assert code == 3, again
+    assert again["error"]["rule"] == "recovery-changed"
+    assert again["state"] == "open"

@@ -469,3 +469,24 @@ def test_dns_is_not_switched_when_health_was_not_checked_unless_no_health_check(
     assert operation.completed is not None
     assert dr.record() == DR
     assert any(line.startswith("--no-health-check (by bob)") for line in operation.timings()[-1].detail)
+
+
+def test_a_rerun_with_another_platform_file_is_refused_and_deploys_nothing_new(streams: Streams) -> None:
+    # dr#4 / dr#12: a rerun never deploys what the operation did not fix at its start
+    dr = region(streams, prometheus=Prometheus(healthy=False))
+    first = dr.recovery()
+    first.platform_digest = "a" * 64
+    with pytest.raises(RecoveryStepError):
+        first.run(FAILOVER, CONTEXT, actor="alice")
+    assert dr.recovery().open().started.platform_digest == "a" * 64  # type: ignore[union-attr]
+    dr.prometheus = Prometheus(healthy=True)
+    changed = dr.recovery()
+    changed.platform_digest = "b" * 64
+    with pytest.raises(RecoveryRefusedError) as refused:
+        changed.run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "recovery-changed"
+    assert "dr abandon" in str(refused.value)
+    assert dr.record() == PRIMARY
+    same = dr.recovery()
+    same.platform_digest = "a" * 64
+    assert same.run(FAILOVER, CONTEXT, actor="alice").completed is not None

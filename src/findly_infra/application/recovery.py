@@ -190,6 +190,8 @@ class Recovery:
     project: str | None = None
     """The Google Cloud project of the DR cluster (``None``: the file's)."""
     no_cluster: str = ""
+    platform_digest: str = ""
+    """The platform file's digest (``bootstrap.recovery``): recorded when an operation starts, compared on a rerun."""
     allow_partial: bool = False
     """``--allow-partial``: a failover may switch DNS although services were skipped for want of a good version (said
     in the DNS step's detail, with the actor)."""
@@ -333,6 +335,17 @@ class Recovery:
         if isinstance(decided, Refusal):
             raise RecoveryRefusedError(decided)
         if decided is not None:
+            recorded = decided.started.platform_digest
+            if recorded and self.platform_digest and recorded != self.platform_digest:
+                raise RecoveryRefusedError(
+                    Refusal(
+                        "recovery-changed",
+                        f"the {decided.kind.value} {decided.name} started with another platform file (or --project) "
+                        f"than this run's (sha256 {recorded[:12]}… then, {self.platform_digest[:12]}… now): a rerun "
+                        "deploys only what the operation fixed at its start. Run it again with the same file, or end "
+                        "it (`findly-infra dr abandon --reason TEXT`) and start again",
+                    )
+                )
             return decided
         at = self.clock.now()
         versions, skipped = self._last_good(environments)
@@ -354,6 +367,7 @@ class Recovery:
                 skipped=skipped,
                 rollouts_left=self._rollouts_left,
                 taken_over=tuple(self._taken_over),
+                platform_digest=self.platform_digest,
                 backup_age_seconds=rpo.age_seconds if rpo is not None else None,
                 backup=rpo.backup if rpo is not None else "",
                 events_after_backup=rpo.events_after if rpo is not None else None,
@@ -463,11 +477,14 @@ class Recovery:
         """*environment*'s objects as applied to the DR cluster: at the operation's versions, without the services
         it has none for."""
         versions = operation.versions().get(environment, {})
-        missing = {
-            pair.partition("/")[2] for pair in operation.started.skipped if pair.partition("/")[0] == environment
-        }
         objects = self.render(environment, versions)
-        return [dict(item) for item in objects if (item["metadata"].get("labels") or {}).get("app") not in missing]
+        # only the services the operation fixed at its start: one added to the file since is never deployed (its image
+        # would be `:latest`); objects of no service (the namespace's) are kept
+        return [
+            dict(item)
+            for item in objects
+            if (app := (item["metadata"].get("labels") or {}).get("app")) is None or app in versions
+        ]
 
     def _deploy(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
         from findly_infra.application.cluster_apply import apply_environment

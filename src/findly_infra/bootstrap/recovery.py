@@ -131,9 +131,22 @@ def open_recovery(
         project=project,
         no_cluster=skip_cluster,
     )
+    recovery.platform_digest = _platform_digest(settings, project)
     if simulate:
         _rebuild_simulation(recovery, objects, clusters)
     return recovery, target
+
+
+def _platform_digest(settings: Settings, project: str | None) -> str:
+    """The platform file's SHA-256, with ``--project`` (what changes what an operation deploys): empty when no file
+    is read (the embedded example)."""
+    import hashlib
+
+    try:
+        data = settings.config_path.read_bytes()
+    except OSError:
+        return ""
+    return hashlib.sha256(data + b"\0project=" + (project or "").encode()).hexdigest()
 
 
 def _rebuild_simulation(recovery: Recovery, objects: Any, clusters: Any) -> None:

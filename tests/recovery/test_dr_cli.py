@@ -299,3 +299,33 @@ def test_a_rerun_with_a_changed_platform_file_is_refused(
     assert code == 3, again
     assert again["error"]["rule"] == "recovery-changed"
     assert again["state"] == "open"
+
+
+def test_a_malformed_kubeconfig_is_exit_2_and_records_nothing(
+    state: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # dr#8b / user#2: a YAML error from the kubeconfig was exit 1 (a bug) and left an open drill behind
+    pytest.importorskip("kubernetes")
+    import findly_infra.bootstrap.recovery as bootstrap_recovery
+    from findly_infra.adapters.memory import MemoryDns
+
+    monkeypatch.setattr(bootstrap_recovery, "_cloud_dns", lambda _platform: MemoryDns())  # no credentials here
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("garbage: [\n", encoding="utf-8")
+    code, shown = cli({**state, "KUBECONFIG": str(kubeconfig)}, "--json", "dr", "drill", "--no-cluster")
+    assert code == 2, shown
+    assert "not valid YAML" in shown["error"]["message"]
+    code, history = cli(state, "--json", "dr", "history")
+    assert history["operations"] == []
+
+
+def test_a_report_folder_that_cannot_be_written_is_exit_2_before_anything_runs(
+    state: dict[str, str], tmp_path: Path
+) -> None:
+    # dr#8: it was checked after the operation had completed (and for a failover, after DNS had moved)
+    taken = tmp_path / "afile"
+    taken.write_text("", encoding="utf-8")
+    code, shown = cli(state, "--json", "dr", "drill", "--simulate", "--report", str(taken))
+    assert code == 2, shown
+    code, history = cli(state, "--json", "dr", "history")
+    assert history["operations"] == []

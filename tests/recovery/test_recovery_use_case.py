@@ -223,12 +223,10 @@ def test_one_operation_open_at_a_time_unless_abandoned(streams: Streams) -> None
     dr = region(streams, prometheus=Prometheus(healthy=False))
     with pytest.raises(RecoveryStepError):
         dr.recovery().run(DRILL, CONTEXT, actor="alice")
-    with pytest.raises(RecoveryRefusedError) as refused:  # a failover while the drill is open
-        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    with pytest.raises(RecoveryRefusedError) as refused:  # a drill on another target while one is open
+        dr.recovery().run(DRILL, "elsewhere", actor="alice")
     assert refused.value.refusal.rule == "recovery-in-progress"
     assert "dr abandon" in str(refused.value)
-    with pytest.raises(RecoveryRefusedError):  # a drill on another target too
-        dr.recovery().run(DRILL, "elsewhere", actor="alice")
 
     abandoned = dr.recovery().abandon(actor="alice", reason="the drill's Prometheus is down")
     assert abandoned.abandoned is not None
@@ -236,6 +234,34 @@ def test_one_operation_open_at_a_time_unless_abandoned(streams: Streams) -> None
     operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
     assert operation.completed is not None
     assert [op.kind for op in dr.recovery().operations()] == [DRILL, FAILOVER]
+
+
+def test_a_failover_supersedes_an_open_drill_and_records_it(streams: Streams) -> None:
+    # user#2 / dr#10 (a rule changed on purpose): a failed drill left open never blocks the real failover
+    dr = region(streams, prometheus=Prometheus(healthy=False))
+    with pytest.raises(RecoveryStepError):
+        dr.recovery().run(DRILL, CONTEXT, actor="alice")
+    dr.prometheus = Prometheus(healthy=True)
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="bob")
+    assert operation.completed is not None
+    drill, failover = dr.recovery().operations()
+    assert drill.abandoned is not None
+    assert drill.abandoned.reason == f"superseded by failover {failover.name}"
+    assert drill.abandoned.actor == "bob"
+
+
+def test_a_preflight_that_fails_records_nothing(streams: Streams) -> None:
+    # user#2 / dr#8b: a setup error (an extra missing, a malformed kubeconfig) is bad input, and writes no operation
+    from findly_infra.application.ports import BadInputError
+
+    def preflight() -> None:
+        raise BadInputError("the kubeconfig is not valid YAML")
+
+    dr_recovery = region(streams).recovery()
+    dr_recovery.preflight = preflight
+    with pytest.raises(BadInputError):
+        dr_recovery.run(DRILL, CONTEXT, actor="alice")
+    assert dr_recovery.operations() == ()
 
 
 def test_abandon_with_nothing_open_is_refused(streams: Streams) -> None:

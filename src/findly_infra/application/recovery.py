@@ -190,6 +190,9 @@ class Recovery:
     project: str | None = None
     """The Google Cloud project of the DR cluster (``None``: the file's)."""
     no_cluster: str = ""
+    preflight: Callable[[], object] | None = attrs.field(default=None, repr=False)
+    """Checks run before a new operation is recorded (``bootstrap.recovery``: the extras, the target's kubeconfig
+    context reached): bad input there records nothing."""
     platform_digest: str = ""
     """The platform file's digest (``bootstrap.recovery``): recorded when an operation starts, compared on a rerun."""
     allow_partial: bool = False
@@ -331,6 +334,21 @@ class Recovery:
         backup: BackupSeen | None,
     ) -> RecoveryOperation:
         events, self._version = self.store.load(DR_STREAM)
+        at = self.clock.now()
+        current = open_operation(events)
+        superseding = kind is RecoveryKind.FAILOVER and current is not None and current.kind is RecoveryKind.DRILL
+        if (current is None or superseding) and self.preflight is not None:
+            self.preflight()  # what would fail at a step for want of a setup is said before anything is recorded
+        if superseding:
+            assert current is not None
+            # a drill (failed, simulated, killed) never blocks the real failover: it is ended, saying by what
+            self._append(
+                RecoveryAbandoned(
+                    **self._header(actor, f"superseded by failover {self._name(kind, events, at)}"),
+                    operation=current.name,
+                )
+            )
+            events, self._version = self.store.load(DR_STREAM)
         decided = admit(events, kind, target)
         if isinstance(decided, Refusal):
             raise RecoveryRefusedError(decided)
@@ -347,15 +365,9 @@ class Recovery:
                     )
                 )
             return decided
-        at = self.clock.now()
         versions, skipped = self._last_good(environments)
         rpo = self.rpo(backup, at)
-        taken = {operation.name for operation in operations(events)}
-        name = operation_name(kind, at)
-        suffix = 2
-        while name in taken:  # two in one second: the second is told apart
-            name = f"{operation_name(kind, at)}-{suffix}"
-            suffix += 1
+        name = self._name(kind, events, at)
         self._append(
             RecoveryStarted(
                 **self._header(actor, at=at),
@@ -374,6 +386,17 @@ class Recovery:
             )
         )
         return self._reload(name)
+
+    def _name(self, kind: RecoveryKind, events: Sequence[Event], at: datetime | None = None) -> str:
+        """The name of an operation of *kind* starting at *at* (now): unique among *events*' operations."""
+        at = at or self.clock.now()
+        taken = {operation.name for operation in operations(events)}
+        name = operation_name(kind, at)
+        suffix = 2
+        while name in taken:  # two in one second: the second is told apart
+            name = f"{operation_name(kind, at)}-{suffix}"
+            suffix += 1
+        return name
 
     def _last_good(self, environments: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Each service's last good version per environment (what serves when no rollout holds it: during a rollout

@@ -132,6 +132,14 @@ def open_recovery(
         no_cluster=skip_cluster,
     )
     recovery.platform_digest = _platform_digest(settings, project)
+    if not simulate:
+
+        def preflight() -> None:
+            """Before a new operation is recorded: the extras its steps need, and the target's kubeconfig context
+            reached (a missing or malformed kubeconfig, a context it lacks: exit 2, nothing recorded)."""
+            dr_objects()  # requires the kubernetes extra, reads the kubeconfig, names the context
+
+        recovery.preflight = preflight
     if simulate:
         _rebuild_simulation(recovery, objects, clusters)
     return recovery, target

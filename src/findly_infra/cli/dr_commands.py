@@ -330,6 +330,8 @@ def _operate(context: Context) -> int:
             simulated=["cluster", "gke", "dns"],
         )
         present.annotate("warning", "SIMULATED: the DR region is simulated in memory")
+    if args.report:  # checked before anything runs: a report that cannot be written stops nothing half-way
+        _report_folder(args.report)
     recovery.allow_partial = bool(getattr(args, "allow_partial", False))
     recovery.no_health_check = bool(args.no_health_check)
     try:
@@ -463,6 +465,20 @@ def _runbook(context: Context) -> int:
     return EXIT_OK
 
 
+def _report_folder(directory: str) -> Path:
+    """*directory*, made if missing and writable — else bad input naming it (exit 2)."""
+    from findly_infra.application.ports import BadInputError
+
+    folder = Path(directory)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"--report {directory}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInputError(f"--report {directory}: not writable")
+    return folder
+
+
 def _write_report(directory: str, recovery: Recovery, operation: RecoveryOperation | None) -> list[str]:
     """``dr-<operation>.json``, ``dr-<operation>.md`` and ``runbook.md`` in *directory*, each written whole (to a
     temporary file, then renamed)."""
@@ -470,13 +486,7 @@ def _write_report(directory: str, recovery: Recovery, operation: RecoveryOperati
 
     from findly_infra.render.runbook import operation_markdown, runbook_markdown
 
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        from findly_infra.application.ports import BadInputError
-
-        raise BadInputError(f"--report {directory}: {exc.strerror or exc}") from None
+    folder = _report_folder(directory)
     files: dict[str, str] = {}
     if operation is not None:
         shown = operation_json(operation, recovery.platform)

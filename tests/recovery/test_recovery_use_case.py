@@ -516,3 +516,25 @@ def test_a_rerun_with_another_platform_file_is_refused_and_deploys_nothing_new(s
     same = dr.recovery()
     same.platform_digest = "a" * 64
     assert same.run(FAILOVER, CONTEXT, actor="alice").completed is not None
+
+
+def test_a_release_into_an_environment_that_fails_over_is_refused_while_a_failover_is_open(streams: Streams) -> None:
+    # dr#7: with a failover open, `deploy fn-posts 2.0.0 --env production` was accepted and then deadlocked its rerun
+    from findly_infra.adapters.memory import ScenarioMetrics, SimulatedCluster
+    from findly_infra.application.scenarios import SCENARIOS
+    from findly_infra.application.service import PipelineService, PolicyRefusedError
+
+    dr = region(streams, prometheus=Prometheus(healthy=False))
+    with pytest.raises(RecoveryStepError):
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    pipelines = PipelineService(
+        dr.platform, dr.store, dr.clock, ScenarioMetrics(SCENARIOS["healthy"]), SimulatedCluster(), wall=dr.clock
+    )
+    with pytest.raises(PolicyRefusedError) as refused:
+        pipelines.deploy("fn-posts", "2.0.0", "production", actor="erin")
+    assert refused.value.refusal.rule == "failover-in-progress"
+    assert "dr abandon" in str(refused.value)
+    dr.recovery().abandon(actor="alice", reason="tested")
+    with pytest.raises(PolicyRefusedError) as other:  # ended: the release's own rules decide again
+        pipelines.deploy("fn-posts", "2.0.0", "production", actor="erin")
+    assert other.value.refusal.rule != "failover-in-progress"

@@ -144,7 +144,11 @@ class Region:
     prometheus: Prometheus | None = attrs.field(factory=Prometheus)
     platform: Platform = PLATFORM
 
-    def recovery(self, holder: str = "runner-1", dead: Callable[[object], bool] = lambda _: False) -> Recovery:
+    def recovery(
+        self, holder: str = "runner-1", dead: Callable[[object], bool] = lambda _: False, *, allow_partial: bool = True
+    ) -> Recovery:
+        """The use case on these fakes. *allow_partial*: ``--allow-partial`` — fn-matcher is never released in most
+        of these event logs, so a failover's DNS step would refuse (``dr-partial``) without it."""
         pipelines = PipelineService(
             self.platform,
             self.store,
@@ -168,6 +172,7 @@ class Region:
             wall=self.clock,
             dead=dead,  # type: ignore[arg-type]
             driver=pipelines.driver,
+            allow_partial=allow_partial,
         )
 
     def record(self) -> tuple[str, ...]:

@@ -55,7 +55,9 @@ def test_a_drill_on_the_dr_context_brings_every_service_up_there_and_switches_no
     with pytest.raises(KeyError):
         two.gke.cluster(PROJECT, DR_LOCATION, DR_CLUSTER)
 
-    code, shown = two.cli("--json", "--context", DR_CONTEXT, "dr", "drill", "--report", str(tmp_path / "dr"))
+    code, shown = two.cli(
+        "--json", "--context", DR_CONTEXT, "dr", "drill", "--no-health-check", "--report", str(tmp_path / "dr")
+    )
 
     assert code == 0, shown
     assert (shown["kind"], shown["state"], shown["target"], shown["simulated"]) == (
@@ -127,7 +129,7 @@ def test_a_failover_switches_dns_only_once_the_dr_cluster_is_deployed_and_ready(
         seen.append(([done.step.value for done in current.done], two.record()))
 
     two.dns.before_change = at_the_change
-    code, shown = two.cli("--json", "dr", "failover", "--confirm")
+    code, shown = two.cli("--json", "dr", "failover", "--confirm", "--no-health-check")
 
     assert code == 0, shown
     assert (shown["kind"], shown["state"], shown["target"]) == ("failover", "completed", DR_CONTEXT)
@@ -144,12 +146,15 @@ def test_a_failover_switches_dns_only_once_the_dr_cluster_is_deployed_and_ready(
     assert shown["rto"]["within"] is True
 
     # run again (a person unsure it went through): a new failover finds everything as it should be, sends nothing
-    code, again = two.cli("--json", "dr", "failover", "--confirm")
+    code, again = two.cli("--json", "dr", "failover", "--confirm", "--no-health-check")
     assert code == 0, again
     assert again["steps"][0]["detail"] == [
         f"cluster {DR_CLUSTER} ({DR_LOCATION}): already as the file says, nothing to change"
     ]
-    assert again["steps"][-1]["detail"] == ["api.findly.now. A: already 198.51.100.10 — nothing sent"]
+    assert again["steps"][-1]["detail"] == [
+        "api.findly.now. A: already 198.51.100.10 — nothing sent",
+        "--no-health-check (by alice): switched with health not checked",  # the person's flag, recorded
+    ]
     assert len(two.dns.created()) == 1
     assert len(_creates(two)) == 1
 
@@ -162,7 +167,7 @@ def test_a_failover_is_refused_while_a_rollout_holds_its_lease(two: Regions) -> 
     finally:
         store.close()
 
-    code, shown = two.cli("--json", "dr", "failover", "--confirm")
+    code, shown = two.cli("--json", "dr", "failover", "--confirm", "--no-health-check")
 
     assert code == 3, shown
     assert shown["error"]["rule"] == "rollout-in-progress"
@@ -205,7 +210,7 @@ def test_with_a_real_prometheus_dns_moves_once_each_service_is_healthy_there(two
         seen: list[list[str]] = []
         two.dns.before_change = lambda: seen.append(_steps_done(two.folder / "state.sqlite3"))
 
-        code, shown = two.cli("--json", "dr", "failover", "--confirm")
+        code, shown = two.cli("--json", "dr", "failover", "--confirm", "--no-health-check")
 
     assert code == 0, shown
     health = shown["steps"][3]

@@ -199,6 +199,7 @@ class World:
             clusters=clusters,
             dns=dns,
             prometheus=None,
+            no_health_check=True,  # no Prometheus here: the failover is told so (health-unchecked otherwise)
             wait=self.clock.sleep,
             holder=holder,
             wall=self.clock,

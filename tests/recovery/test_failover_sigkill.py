@@ -44,7 +44,7 @@ def test_a_failover_killed_while_waiting_for_readiness_resumes_and_finishes(tmp_
         env = {**os.environ, **two.env}
         env.pop("FINDLY_PROMETHEUS_URL")
         runner = subprocess.Popen(
-            [sys.executable, "-m", "findly_infra", "dr", "failover", "--confirm"],
+            [sys.executable, "-m", "findly_infra", "dr", "failover", "--confirm", "--no-health-check"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -65,7 +65,7 @@ def test_a_failover_killed_while_waiting_for_readiness_resumes_and_finishes(tmp_
         assert two.record() == PRIMARY_ADDRESS
 
         with two.dr.controller():  # the Deployments come up; the same command again
-            code, shown = two.cli("--json", "dr", "failover", "--confirm")
+            code, shown = two.cli("--json", "dr", "failover", "--confirm", "--no-health-check")
 
         assert code == 0, shown
         assert shown["state"] == "completed"

@@ -139,14 +139,22 @@ def test_the_last_good_version_is_the_one_serving_while_a_rollout_holds_producti
     )
 
 
-def test_refused_while_a_rollout_is_under_way_in_an_environment_that_fails_over() -> None:
+def test_a_rollout_left_under_way_whose_runner_is_gone_does_not_block_the_failover() -> None:
+    # dr#1: in a lost region a paused/awaiting rollout can be neither aborted nor rolled back: the failover goes on,
+    # deploys the version that served, and says which rollout it leaves as recorded
     dr = region({"fn-posts": released("fn-posts", "1.4.0", finish=False)})
-    with pytest.raises(RecoveryRefusedError) as refused:
-        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
-    assert refused.value.refusal.rule == "rollout-in-progress"
-    assert "fn-posts" in str(refused.value)
-    assert _dr_events(dr) == []  # nothing recorded, nothing touched
-    assert dr.clusters.clusters == {}
+    view = dr.recovery().views("fn-posts", "production")
+    assert view.rollout is not None
+    assert view.rollout.phase.active
+    operation = dr.recovery().run(DRILL, CONTEXT, actor="alice")  # the same check: a drill, as nothing serves yet
+    assert operation.completed is not None
+    (left,) = operation.started.rollouts_left
+    assert left.startswith("production/fn-posts: rollout of")
+    assert "left as recorded" in left
+    deploy = next(timing for timing in operation.timings() if timing.step is RecoveryStep.DEPLOY)
+    assert left in deploy.detail
+    serving = view.serving.version if view.serving is not None else None
+    assert operation.versions()["production"].get("fn-posts") == serving
 
 
 def test_refused_while_a_rollouts_lease_is_live(streams: Streams) -> None:
@@ -156,6 +164,49 @@ def test_refused_while_a_rollouts_lease_is_live(streams: Streams) -> None:
         dr.recovery().run(DRILL, CONTEXT, actor="alice")
     assert refused.value.refusal.rule == "rollout-in-progress"
     assert "watcher" in str(refused.value)
+    assert "--take-over" in str(refused.value)
+    assert _dr_events(dr) == []  # nothing recorded, nothing touched
+    assert dr.clusters.clusters == {}
+
+
+def test_take_over_goes_past_a_dead_rollout_runners_live_lease_and_records_it(streams: Streams) -> None:
+    dr = region(streams)
+    dr.store.leases[("fn-posts", "production")] = Lease("watcher", dr.clock.current + timedelta(minutes=5), 1)
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice", take_over=True)
+    assert operation.completed is not None
+    assert any(taken.startswith("fn-posts/production from watcher") for taken in operation.started.taken_over)
+    first = operation.timings()[0]
+    assert any("--take-over, by alice" in line and "watcher" in line for line in first.detail)
+
+
+def test_take_over_breaks_a_crashed_runners_dr_lease_for_rerun_and_abandon(streams: Streams) -> None:
+    # dr#6: a runner killed on another machine is not known dead here; its DR lease would hold for up to 70 min
+    dr = region(streams)
+    dr.store.kill_at = 3
+    with pytest.raises(Crash):
+        dr.recovery(holder="runner-1").run(FAILOVER, CONTEXT, actor="alice")
+    dr.store.kill_at = None
+    dr.store.killed = False
+    with pytest.raises(RecoveryRefusedError, match="--take-over"):
+        dr.recovery(holder="runner-2").abandon(actor="bob", reason="runner-1 lost with the region")
+    abandoned = dr.recovery(holder="runner-2").abandon(actor="bob", reason="runner-1 lost", take_over=True)
+    assert abandoned.abandoned is not None
+    assert "--take-over" in abandoned.abandoned.reason
+    assert "runner-1" in abandoned.abandoned.reason
+
+
+def test_take_over_resumes_a_crashed_runners_operation_and_says_so(streams: Streams) -> None:
+    dr = region(streams)
+    dr.store.kill_at = 3
+    with pytest.raises(Crash):
+        dr.recovery(holder="runner-1").run(FAILOVER, CONTEXT, actor="alice")
+    dr.store.kill_at = None
+    dr.store.killed = False
+    operation = dr.recovery(holder="runner-2").run(FAILOVER, CONTEXT, actor="bob", take_over=True)
+    assert operation.completed is not None
+    said = [line for timing in operation.timings() for line in timing.detail if "--take-over, by bob" in line]
+    assert said
+    assert "runner-1" in said[0]
 
 
 def test_refused_while_another_runner_holds_the_dr_lease(streams: Streams) -> None:
@@ -172,12 +223,10 @@ def test_one_operation_open_at_a_time_unless_abandoned(streams: Streams) -> None
     dr = region(streams, prometheus=Prometheus(healthy=False))
     with pytest.raises(RecoveryStepError):
         dr.recovery().run(DRILL, CONTEXT, actor="alice")
-    with pytest.raises(RecoveryRefusedError) as refused:  # a failover while the drill is open
-        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    with pytest.raises(RecoveryRefusedError) as refused:  # a drill on another target while one is open
+        dr.recovery().run(DRILL, "elsewhere", actor="alice")
     assert refused.value.refusal.rule == "recovery-in-progress"
     assert "dr abandon" in str(refused.value)
-    with pytest.raises(RecoveryRefusedError):  # a drill on another target too
-        dr.recovery().run(DRILL, "elsewhere", actor="alice")
 
     abandoned = dr.recovery().abandon(actor="alice", reason="the drill's Prometheus is down")
     assert abandoned.abandoned is not None
@@ -185,6 +234,34 @@ def test_one_operation_open_at_a_time_unless_abandoned(streams: Streams) -> None
     operation = dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
     assert operation.completed is not None
     assert [op.kind for op in dr.recovery().operations()] == [DRILL, FAILOVER]
+
+
+def test_a_failover_supersedes_an_open_drill_and_records_it(streams: Streams) -> None:
+    # user#2 / dr#10 (a rule changed on purpose): a failed drill left open never blocks the real failover
+    dr = region(streams, prometheus=Prometheus(healthy=False))
+    with pytest.raises(RecoveryStepError):
+        dr.recovery().run(DRILL, CONTEXT, actor="alice")
+    dr.prometheus = Prometheus(healthy=True)
+    operation = dr.recovery().run(FAILOVER, CONTEXT, actor="bob")
+    assert operation.completed is not None
+    drill, failover = dr.recovery().operations()
+    assert drill.abandoned is not None
+    assert drill.abandoned.reason == f"superseded by failover {failover.name}"
+    assert drill.abandoned.actor == "bob"
+
+
+def test_a_preflight_that_fails_records_nothing(streams: Streams) -> None:
+    # user#2 / dr#8b: a setup error (an extra missing, a malformed kubeconfig) is bad input, and writes no operation
+    from findly_infra.application.ports import BadInputError
+
+    def preflight() -> None:
+        raise BadInputError("the kubeconfig is not valid YAML")
+
+    dr_recovery = region(streams).recovery()
+    dr_recovery.preflight = preflight
+    with pytest.raises(BadInputError):
+        dr_recovery.run(DRILL, CONTEXT, actor="alice")
+    assert dr_recovery.operations() == ()
 
 
 def test_abandon_with_nothing_open_is_refused(streams: Streams) -> None:
@@ -373,3 +450,91 @@ def test_with_max_error_rate_a_service_erring_above_it_is_not_healthy_and_no_tra
     operation = recovery().run(FAILOVER, CONTEXT, actor="alice")  # type: ignore[attr-defined]
     assert operation.completed is not None
     assert dr.record() == DR
+
+
+def test_dns_never_moves_to_a_dr_region_that_serves_nothing() -> None:
+    # dr#2 / user#1: an empty (or wrong, or not yet restored) state deploys nothing: DNS is not switched
+    dr = region({})
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery(allow_partial=True).run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "dr-serves-nothing"
+    assert dr.record() == PRIMARY
+    assert len(dr.dns.changes) == 0
+    opened = dr.recovery().open()
+    assert opened is not None
+    assert opened.next_step is RecoveryStep.DNS
+    assert opened.failing is not None
+    assert "dr-serves-nothing" in opened.failing.message
+
+
+def test_dns_is_not_switched_with_services_skipped_unless_allow_partial(streams: Streams) -> None:
+    dr = region(streams)  # fn-matcher has no good version: skipped
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery(allow_partial=False).run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "dr-partial"
+    assert "production/fn-matcher" in str(refused.value)
+    assert "--allow-partial" in str(refused.value)
+    assert dr.record() == PRIMARY
+    operation = dr.recovery(allow_partial=True).run(FAILOVER, CONTEXT, actor="bob")
+    assert operation.completed is not None
+    assert dr.record() == DR
+    assert any(line.startswith("--allow-partial (by bob)") for line in operation.timings()[-1].detail)
+
+
+def test_dns_is_not_switched_when_health_was_not_checked_unless_no_health_check(streams: Streams) -> None:
+    # dr#3: an unconfigured gate refuses (DESIGN.md "Lessons", Keptn #2277)
+    dr = region(streams, prometheus=None)
+    with pytest.raises(RecoveryRefusedError) as refused:
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "health-unchecked"
+    assert dr.record() == PRIMARY
+    assert len(dr.dns.changes) == 0
+    recovery = dr.recovery()
+    recovery.no_health_check = True
+    operation = recovery.run(FAILOVER, CONTEXT, actor="bob")
+    assert operation.completed is not None
+    assert dr.record() == DR
+    assert any(line.startswith("--no-health-check (by bob)") for line in operation.timings()[-1].detail)
+
+
+def test_a_rerun_with_another_platform_file_is_refused_and_deploys_nothing_new(streams: Streams) -> None:
+    # dr#4 / dr#12: a rerun never deploys what the operation did not fix at its start
+    dr = region(streams, prometheus=Prometheus(healthy=False))
+    first = dr.recovery()
+    first.platform_digest = "a" * 64
+    with pytest.raises(RecoveryStepError):
+        first.run(FAILOVER, CONTEXT, actor="alice")
+    assert dr.recovery().open().started.platform_digest == "a" * 64  # type: ignore[union-attr]
+    dr.prometheus = Prometheus(healthy=True)
+    changed = dr.recovery()
+    changed.platform_digest = "b" * 64
+    with pytest.raises(RecoveryRefusedError) as refused:
+        changed.run(FAILOVER, CONTEXT, actor="alice")
+    assert refused.value.refusal.rule == "recovery-changed"
+    assert "dr abandon" in str(refused.value)
+    assert dr.record() == PRIMARY
+    same = dr.recovery()
+    same.platform_digest = "a" * 64
+    assert same.run(FAILOVER, CONTEXT, actor="alice").completed is not None
+
+
+def test_a_release_into_an_environment_that_fails_over_is_refused_while_a_failover_is_open(streams: Streams) -> None:
+    # dr#7: with a failover open, `deploy fn-posts 2.0.0 --env production` was accepted and then deadlocked its rerun
+    from findly_infra.adapters.memory import ScenarioMetrics, SimulatedCluster
+    from findly_infra.application.scenarios import SCENARIOS
+    from findly_infra.application.service import PipelineService, PolicyRefusedError
+
+    dr = region(streams, prometheus=Prometheus(healthy=False))
+    with pytest.raises(RecoveryStepError):
+        dr.recovery().run(FAILOVER, CONTEXT, actor="alice")
+    pipelines = PipelineService(
+        dr.platform, dr.store, dr.clock, ScenarioMetrics(SCENARIOS["healthy"]), SimulatedCluster(), wall=dr.clock
+    )
+    with pytest.raises(PolicyRefusedError) as refused:
+        pipelines.deploy("fn-posts", "2.0.0", "production", actor="erin")
+    assert refused.value.refusal.rule == "failover-in-progress"
+    assert "dr abandon" in str(refused.value)
+    dr.recovery().abandon(actor="alice", reason="tested")
+    with pytest.raises(PolicyRefusedError) as other:  # ended: the release's own rules decide again
+        pipelines.deploy("fn-posts", "2.0.0", "production", actor="erin")
+    assert other.value.refusal.rule != "failover-in-progress"

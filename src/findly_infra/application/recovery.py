@@ -195,11 +195,26 @@ class Recovery:
     project: str | None = None
     """The Google Cloud project of the DR cluster (``None``: the file's)."""
     no_cluster: str = ""
+    preflight: Callable[[], object] | None = attrs.field(default=None, repr=False)
+    """Checks run before a new operation is recorded (``bootstrap.recovery``: the extras, the target's kubeconfig
+    context reached): bad input there records nothing."""
+    platform_digest: str = ""
+    """The platform file's digest (``bootstrap.recovery``): recorded when an operation starts, compared on a rerun."""
+    allow_partial: bool = False
+    """``--allow-partial``: a failover may switch DNS although services were skipped for want of a good version (said
+    in the DNS step's detail, with the actor)."""
+    no_health_check: bool = False
+    """``--no-health-check``: a failover may switch DNS although health was not checked (no Prometheus bound; said in
+    the DNS step's detail, with the actor)."""
     """Why the cluster step is skipped, when it is (``--no-cluster``; no ``gke_cluster`` in the file)."""
     _renewed: datetime | None = attrs.field(default=None, init=False)
     """When this runner last took or renewed the DR lease (the cluster step renews it while GKE works)."""
     _version: int = attrs.field(default=0, init=False)
     _fence: Fence | None = attrs.field(default=None, init=False)
+    _actor: str = attrs.field(default="", init=False)
+    _taken_over: list[str] = attrs.field(factory=list, init=False)
+    """Leases taken over with ``--take-over`` in this run (recorded)."""
+    _rollouts_left: tuple[str, ...] = attrs.field(default=(), init=False)
     _cache_seconds: int | None = attrs.field(default=None, init=False)
     """The DNS step's longest TTL read before the switch (:attr:`RecoveryStepDone.cache_seconds`)."""
 
@@ -248,6 +263,7 @@ class Recovery:
         actor: str,
         backup: BackupSeen | None = None,
         force: bool = False,
+        take_over: bool = False,
     ) -> RecoveryOperation:
         """Run a failover or a drill on *target* (a kubeconfig context, or :data:`SIMULATED`) to its end: a new
         one, or the open one of the same kind and target resumed from its next step. Raises
@@ -260,9 +276,11 @@ class Recovery:
             self.platform.promotion_order,
             [binding.environment for binding in self.platform.kubernetes.clusters],
         )
-        self._take_lease()
+        self._taken_over = []
+        self._actor = actor
+        self._take_lease(take_over=take_over)
         try:
-            self._refuse_rollouts(environments)
+            self._rollouts_left = self._refuse_rollouts(environments, take_over=take_over)
             operation = self._admitted(kind, target, environments, actor=actor, backup=backup)
             while operation.next_step is not None:
                 operation = self._step(operation, operation.next_step, actor=actor, force=force)
@@ -285,11 +303,14 @@ class Recovery:
     def _refuse_bound_target(self, kind: RecoveryKind, target: str) -> None:
         refuse_bound_target(self.platform, kind, target)
 
-    def abandon(self, *, actor: str, reason: str) -> RecoveryOperation:
+    def abandon(self, *, actor: str, reason: str, take_over: bool = False) -> RecoveryOperation:
         """End the open operation unfinished (``RecoveryAbandoned``), so that another may start. Refused (rule
         ``recovery-in-progress``) while a live runner still holds the DR lease, and (rule ``no-open-recovery``) when
-        none is open."""
-        self._take_lease()
+        none is open. *take_over*: a person says the DR lease's holder is gone (recorded in the reason)."""
+        self._taken_over = []
+        self._take_lease(take_over=take_over)
+        if self._taken_over:
+            reason = f"{reason} (--take-over: {'; '.join(self._taken_over)})"
         try:
             events, self._version = self.store.load(DR_STREAM)
             current = open_operation(events)
@@ -324,20 +345,40 @@ class Recovery:
         backup: BackupSeen | None,
     ) -> RecoveryOperation:
         events, self._version = self.store.load(DR_STREAM)
+        at = self.clock.now()
+        current = open_operation(events)
+        superseding = kind is RecoveryKind.FAILOVER and current is not None and current.kind is RecoveryKind.DRILL
+        if (current is None or superseding) and self.preflight is not None:
+            self.preflight()  # what would fail at a step for want of a setup is said before anything is recorded
+        if superseding:
+            assert current is not None
+            # a drill (failed, simulated, killed) never blocks the real failover: it is ended, saying by what
+            self._append(
+                RecoveryAbandoned(
+                    **self._header(actor, f"superseded by failover {self._name(kind, events, at)}"),
+                    operation=current.name,
+                )
+            )
+            events, self._version = self.store.load(DR_STREAM)
         decided = admit(events, kind, target)
         if isinstance(decided, Refusal):
             raise RecoveryRefusedError(decided)
         if decided is not None:
+            recorded = decided.started.platform_digest
+            if recorded and self.platform_digest and recorded != self.platform_digest:
+                raise RecoveryRefusedError(
+                    Refusal(
+                        "recovery-changed",
+                        f"the {decided.kind.value} {decided.name} started with another platform file (or --project) "
+                        f"than this run's (sha256 {recorded[:12]}… then, {self.platform_digest[:12]}… now): a rerun "
+                        "deploys only what the operation fixed at its start. Run it again with the same file, or end "
+                        "it (`findly-infra dr abandon --reason TEXT`) and start again",
+                    )
+                )
             return decided
-        at = self.clock.now()
         versions, skipped = self._last_good(environments)
         rpo = self.rpo(backup, at)
-        taken = {operation.name for operation in operations(events)}
-        name = operation_name(kind, at)
-        suffix = 2
-        while name in taken:  # two in one second: the second is told apart
-            name = f"{operation_name(kind, at)}-{suffix}"
-            suffix += 1
+        name = self._name(kind, events, at)
         self._append(
             RecoveryStarted(
                 **self._header(actor, at=at),
@@ -347,12 +388,26 @@ class Recovery:
                 environments=environments,
                 versions=versions,
                 skipped=skipped,
+                rollouts_left=self._rollouts_left,
+                taken_over=tuple(self._taken_over),
+                platform_digest=self.platform_digest,
                 backup_age_seconds=rpo.age_seconds if rpo is not None else None,
                 backup=rpo.backup if rpo is not None else "",
                 events_after_backup=rpo.events_after if rpo is not None else None,
             )
         )
         return self._reload(name)
+
+    def _name(self, kind: RecoveryKind, events: Sequence[Event], at: datetime | None = None) -> str:
+        """The name of an operation of *kind* starting at *at* (now): unique among *events*' operations."""
+        at = at or self.clock.now()
+        taken = {operation.name for operation in operations(events)}
+        name = operation_name(kind, at)
+        suffix = 2
+        while name in taken:  # two in one second: the second is told apart
+            name = f"{operation_name(kind, at)}-{suffix}"
+            suffix += 1
+        return name
 
     def _last_good(self, environments: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Each service's last good version per environment (what serves when no rollout holds it: during a rollout
@@ -379,6 +434,9 @@ class Recovery:
         }
         try:
             skipped, detail = steps[step](operation)
+            if self._taken_over:  # said once, in the first step this run records (the operation may be resumed)
+                detail = [f"lease taken over (--take-over, by {actor}): {what}" for what in self._taken_over] + detail
+                self._taken_over = []
         except RecoveryRefusedError as refused:
             self._failed(operation, step, started, str(refused), actor)
             raise
@@ -470,11 +528,14 @@ class Recovery:
         """*environment*'s objects as applied to the DR cluster: at the operation's versions, without the services
         it has none for."""
         versions = operation.versions().get(environment, {})
-        missing = {
-            pair.partition("/")[2] for pair in operation.started.skipped if pair.partition("/")[0] == environment
-        }
         objects = self.render(environment, versions)
-        return [dict(item) for item in objects if (item["metadata"].get("labels") or {}).get("app") not in missing]
+        # only the services the operation fixed at its start: one added to the file since is never deployed (its image
+        # would be `:latest`); objects of no service (the namespace's) are kept
+        return [
+            dict(item)
+            for item in objects
+            if (app := (item["metadata"].get("labels") or {}).get("app")) is None or app in versions
+        ]
 
     def _deploy(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
         from findly_infra.application.cluster_apply import apply_environment
@@ -493,6 +554,7 @@ class Recovery:
                 else f"{environment}: no service has a good version in the log: none of them deployed"
             )
         detail += [f"{pair}: no good version anywhere in the log — not deployed" for pair in operation.started.skipped]
+        detail += list(operation.started.rollouts_left)
         return False, detail
 
     def _ready(self, operation: RecoveryOperation) -> tuple[bool, list[str]]:
@@ -576,6 +638,7 @@ class Recovery:
         if dns is None:
             return True, ["traffic not switched: the failover section names no DNS records (failover.dns)"]
         drill = operation.kind is RecoveryKind.DRILL
+        overridden = [] if drill else self._refuse_an_unsafe_switch(operation)
         if self.dns is None:
             if drill:
                 return True, [
@@ -646,7 +709,55 @@ class Recovery:
         ]
         if moving:
             detail.append(f"{len(moving)} record(s) switched in one Cloud DNS change")
-        return False, [*detail, *([cache] if cache else [])]
+        return False, [*detail, *overridden, *([cache] if cache else [])]
+
+    def _refuse_an_unsafe_switch(self, operation: RecoveryOperation) -> list[str]:
+        """Before a failover's DNS moves: refused (nothing switched, the operation left open with the reason) when
+        the DR region serves nothing (``dr-serves-nothing``: no service deployed at all, or in an environment, the
+        latter unless ``--allow-partial``), when services were skipped for want of a good version (``dr-partial``,
+        unless ``--allow-partial``), or when health was not checked (``health-unchecked``, unless
+        ``--no-health-check``): an unconfigured gate refuses (DESIGN.md "Lessons", Keptn #2277). Returns what a
+        person's flag let through, said in the step's detail."""
+        actor = self._actor or operation.started.actor
+        versions = operation.versions()
+        empty = [environment for environment, deployed in versions.items() if not deployed]
+        if not any(versions.values()):
+            raise RecoveryRefusedError(
+                Refusal(
+                    "dr-serves-nothing",
+                    "no service was deployed in the DR region (no good version in the log: is this the right state? "
+                    "`state restore` first): DNS not switched. `findly-infra dr abandon --reason TEXT`, then start "
+                    "again on the restored state",
+                )
+            )
+        said = []
+        if (empty or operation.started.skipped) and not self.allow_partial:
+            missing = ", ".join(operation.started.skipped)
+            raise RecoveryRefusedError(
+                Refusal(
+                    "dr-serves-nothing" if empty else "dr-partial",
+                    (f"{', '.join(empty)}: no service deployed in the DR region; " if empty else "")
+                    + f"not deployed (no good version): {missing} — DNS not switched. Run again with "
+                    "--allow-partial to switch it all the same (recorded)",
+                )
+            )
+        if empty or operation.started.skipped:
+            said.append(
+                f"--allow-partial (by {actor}): switched with {', '.join(operation.started.skipped)} not deployed"
+            )
+        health = next((done for done in operation.steps_done() if done.step is RecoveryStep.HEALTH), None)
+        if health is not None and health.skipped:
+            if not self.no_health_check:
+                raise RecoveryRefusedError(
+                    Refusal(
+                        "health-unchecked",
+                        "health was not checked (no Prometheus bound: --prometheus-url, FINDLY_PROMETHEUS_URL or "
+                        "prometheus.url) — DNS not switched: an unchecked gate refuses. Bind one (then `dr abandon` "
+                        "and start again), or run again with --no-health-check to switch it unchecked (recorded)",
+                    )
+                )
+            said.append(f"--no-health-check (by {actor}): switched with health not checked")
+        return said
 
     # ---- the stream, the lease, the rules -----------------------------------------------------------------------
 
@@ -685,7 +796,7 @@ class Recovery:
     def _now(self) -> datetime:
         return (self.wall or self.clock).now()
 
-    def _take_lease(self, step: RecoveryStep | None = None) -> None:
+    def _take_lease(self, step: RecoveryStep | None = None, *, take_over: bool = False) -> None:
         """Take or renew the DR lease, for as long as *step* may take (the cluster step: GKE's hour for an operation;
         the others: the longest of the ready and health timeouts) and ten minutes more."""
         leases = self._leases()
@@ -699,14 +810,17 @@ class Recovery:
             longest = max(longest, _CLUSTER_MILLISECONDS)
         ttl = timedelta(milliseconds=longest) + timedelta(minutes=10)
         lease = leases.acquire(DR_STREAM, LEASE, self.holder, now=self._now(), ttl=ttl)
-        if lease.holder != self.holder and self.dead(lease):
+        if lease.holder != self.holder and (take_over or self.dead(lease)):
+            if take_over:
+                self._taken_over.append(f"{DR_STREAM}/{LEASE} from {lease.describe()}")
             lease = leases.acquire(DR_STREAM, LEASE, self.holder, now=self._now(), ttl=ttl, replacing=lease.holder)
         if lease.holder != self.holder:
             raise RecoveryRefusedError(
                 Refusal(
                     "recovery-in-progress",
                     f"another failover or drill is running: {lease.describe()} holds the DR lease; wait for it to "
-                    "end (`findly-infra dr status`)",
+                    "end (`findly-infra dr status`), or — when you know that runner is gone (a crashed runner on "
+                    "another machine) — run this again with --take-over (recorded)",
                 )
             )
         if self._fence is not None and lease.fence(LEASE) != self._fence:
@@ -734,27 +848,44 @@ class Recovery:
             leases.release(DR_STREAM, LEASE, self.holder)
         self._fence = None
 
-    def _refuse_rollouts(self, environments: Sequence[str]) -> None:
-        """Refuse (``rollout-in-progress``) while a rollout is under way, or its lease live, in an environment that
-        fails over: the versions deployed would race it."""
+    def _refuse_rollouts(self, environments: Sequence[str], *, take_over: bool = False) -> tuple[str, ...]:
+        """Refuse (``rollout-in-progress``) while a rollout's lease is LIVE in an environment that fails over: someone
+        drives it now, and the versions deployed would race it (``--take-over``, recorded: a person says that runner
+        is gone). A rollout left under way (progressing, paused, awaiting approval) whose runner is gone does not
+        block: in a lost region it can be neither aborted nor rolled back. It is left as recorded, and the failover
+        deploys the version that served (:meth:`_last_good`). Returns what it leaves, per service."""
+        left = []
         for environment in environments:
             for service in self.platform.all_services:
                 view = self.views(service.name, environment)
                 lease = self.driver(service.name, environment)
-                if (view.rollout is not None and view.rollout.phase.active) or lease is not None:
-                    what = (
-                        f"rolling out {view.rollout.version} ({view.rollout.phase.value})"
-                        if view.rollout is not None and view.rollout.phase.active
-                        else f"driven by {lease.describe() if lease else 'another runner'}"
-                    )
+                active = view.rollout is not None and view.rollout.phase.active
+                if lease is not None and not take_over:
                     raise RecoveryRefusedError(
                         Refusal(
                             "rollout-in-progress",
-                            f"{service.name} is {what} in {environment}, which fails over: the versions deployed in "
-                            f"the DR region would race it; let the rollout end (findly-infra rollout {service.name} "
-                            f"--env {environment} --watch), or end it (abort / rollback), then run this again",
+                            f"{service.name} is driven by {lease.describe()} in {environment}, which fails over: "
+                            f"the versions deployed in the DR region would race it; let the rollout end (findly-infra "
+                            f"rollout {service.name} --env {environment} --watch), or end it (abort / rollback), then "
+                            "run this again — or, when you know its runner is gone, run this again with --take-over "
+                            "(recorded)",
                         )
                     )
+                if lease is not None:
+                    self._taken_over.append(f"{service.name}/{environment} from {lease.describe()}")
+                if active or lease is not None:
+                    assert view.rollout is not None or lease is not None
+                    what = (
+                        f"rollout of {view.rollout.version} ({view.rollout.phase.value})"
+                        if view.rollout is not None and active
+                        else f"rollout driven by {lease.describe() if lease else 'another runner'}"
+                    )
+                    serving = view.serving.version if view.serving is not None else "no version"
+                    left.append(
+                        f"{environment}/{service.name}: {what} left as recorded; the failover deploys {serving}, "
+                        "the version that served"
+                    )
+        return tuple(left)
 
 
 def refuse_bound_target(platform: Platform, kind: RecoveryKind, target: str) -> None:

@@ -473,6 +473,9 @@ class PipelineService:
             return decision
 
         def checked(pipeline: DeploymentPipeline, at: datetime) -> Decision:
+            fenced = self._failover_open(environment)
+            if fenced is not None:
+                return Decision(refusal=fenced)
             decision = gated(pipeline, at)
             if decision.refusal is not None or not any(e.type == "rollout_started" for e in decision.events):
                 return decision
@@ -1115,6 +1118,33 @@ class PipelineService:
             self._refuse_frozen(reading, environment if governs else None)
             return adoption, reading
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _failover_open(self, environment: str) -> Refusal | None:
+        """``failover-in-progress``: a FAILOVER is open (``application.recovery``) and *environment* fails over — a
+        release there now would race the versions the failover deploys in the DR region (read at each attempt of the
+        decision, as every rule it decides on)."""
+        from findly_infra.domain.recovery import DR_STREAM, RecoveryKind, failover_environments, open_operation
+
+        if self.platform.failover is None:
+            return None
+        events, _ = self.store.load(DR_STREAM)
+        current = open_operation(events)
+        if current is None or current.kind is not RecoveryKind.FAILOVER:
+            return None
+        name = self.platform.environment(environment).name
+        if name not in current.started.environments and name not in failover_environments(
+            self.platform.failover,
+            self.platform.promotion_order,
+            [binding.environment for binding in self.platform.kubernetes.clusters],
+        ):
+            return None
+        return Refusal(
+            "failover-in-progress",
+            f"the failover {current.name} is open (next step: "
+            f"{current.next_step.value if current.next_step else 'none'}) and {name} fails over: a release there "
+            "would race the versions it deploys in the DR region; finish it (`findly-infra dr failover --confirm`) "
+            "or end it (`findly-infra dr abandon --reason TEXT`) first",
+        )
 
     def _refuse_frozen(self, reading: PolicyReading, environment: str | None) -> None:
         """Refuse a decision in *environment* whose policy in force rests on a proof that can no longer be checked:

@@ -3,6 +3,7 @@ the simulated cluster for the others."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -123,6 +124,8 @@ def cluster_objects(
             "CONTEXT): its releases run on the simulated cluster, and there is nothing to apply to"
         )
     require_extra("kubernetes", "reaching a Kubernetes cluster")
+    import yaml  # the kubernetes client's own dependency: its kubeconfig loader parses the file with it
+
     from findly_infra.adapters.kubernetes import KubeconfigError, connect
 
     log_retries()
@@ -133,6 +136,11 @@ def cluster_objects(
         return connect(context=binding.context, in_cluster=binding.in_cluster)
     except KubeconfigError as exc:
         raise BadInputError(f"{place or _place(platform, env.name, context)}: {exc}") from None
+    except yaml.YAMLError as exc:  # a malformed kubeconfig is bad input (exit 2), never a bug
+        where = f" ({os.environ.get('KUBECONFIG') or '~/.kube/config'})"
+        raise BadInputError(
+            f"{place or _place(platform, env.name, context)}: the kubeconfig{where} is not valid YAML: {exc}"
+        ) from None
 
 
 def _place(platform: Platform, environment: str, context: str | None) -> str:

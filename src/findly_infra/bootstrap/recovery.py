@@ -138,9 +138,30 @@ def open_recovery(
         project=project,
         no_cluster=skip_cluster,
     )
+    recovery.platform_digest = _platform_digest(settings, project)
+    if not simulate:
+
+        def preflight() -> None:
+            """Before a new operation is recorded: the extras its steps need, and the target's kubeconfig context
+            reached (a missing or malformed kubeconfig, a context it lacks: exit 2, nothing recorded)."""
+            dr_objects()  # requires the kubernetes extra, reads the kubeconfig, names the context
+
+        recovery.preflight = preflight
     if simulate:
         _rebuild_simulation(recovery, objects, clusters)
     return recovery, target
+
+
+def _platform_digest(settings: Settings, project: str | None) -> str:
+    """The platform file's SHA-256, with ``--project`` (what changes what an operation deploys): empty when no file
+    is read (the embedded example)."""
+    import hashlib
+
+    try:
+        data = settings.config_path.read_bytes()
+    except OSError:
+        return ""
+    return hashlib.sha256(data + b"\0project=" + (project or "").encode()).hexdigest()
 
 
 def _rebuild_simulation(recovery: Recovery, objects: Any, clusters: Any) -> None:

@@ -51,7 +51,18 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="switch a DNS record that holds neither its primary nor its DR addresses (someone changed it)",
     )
+    failover.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="switch DNS although services were skipped for want of a good version (recorded)",
+    )
     for action in (drill, failover):
+        action.add_argument(
+            "--no-health-check",
+            action="store_true",
+            help="accept that health is not checked (no Prometheus bound): a failover switches DNS all the same, a "
+            "drill is not refused for it (recorded)",
+        )
         action.add_argument(
             "--backups",
             metavar="DIR",
@@ -68,10 +79,28 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("status", help="the open failover or drill (if any) and the latest one")
     abandon = actions.add_parser("abandon", help="end the open failover or drill unfinished, so another may start")
     abandon.add_argument("--reason", required=True, type=reason_argument, help="why (recorded)")
+    for action in (drill, failover, abandon):
+        action.add_argument(
+            "--take-over",
+            action="store_true",
+            help="take over a live lease whose runner you know is gone (the DR lease; for drill/failover also a "
+            "rollout's in an environment that fails over): recorded, with the actor",
+        )
     history = actions.add_parser("history", help="every failover and drill recorded, with its steps' times")
-    history.add_argument("--limit", type=int, metavar="N", help="only the latest N operations")
+    history.add_argument("--limit", type=_positive, metavar="N", help="only the latest N operations")
     runbook = actions.add_parser("runbook", help="write the runbook generated from the platform file")
     runbook.add_argument("--report", metavar="DIR", required=True, help="the directory runbook.md is written to")
+
+
+def _positive(text: str) -> int:
+    """``--limit N``: a whole number above 0 (``0`` or ``-1`` would show all, or drop the oldest: exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of operations above 0, got {text!r}")
+    return value
 
 
 # ---- presentation -------------------------------------------------------------------------------------------------
@@ -137,7 +166,23 @@ def operation_json(operation: RecoveryOperation, platform: Platform) -> dict[str
         "rpo": rpo,
         "abandoned": operation.abandoned.reason if operation.abandoned is not None else None,
         "simulated": operation.target == SIMULATED,
+        "caveats": _caveats(operation),
     }
+
+
+def _caveats(operation: RecoveryOperation) -> list[str]:
+    """What the measured RTO does not cover: environments where nothing was deployed, services skipped, health not
+    checked — a "within" is qualified by them."""
+    from findly_infra.domain.recovery import RecoveryStep
+
+    said = [
+        f"nothing deployed in {environment}" for environment, deployed in operation.versions().items() if not deployed
+    ]
+    if operation.started.skipped:
+        said.append(f"not deployed (no good version): {', '.join(operation.started.skipped)}")
+    if any(done.step is RecoveryStep.HEALTH and done.skipped for done in operation.steps_done()):
+        said.append("health not checked")
+    return said
 
 
 def operation_text(operation: RecoveryOperation, platform: Platform) -> str:
@@ -161,7 +206,8 @@ def operation_text(operation: RecoveryOperation, platform: Platform) -> str:
             if (rto["target_seconds"] is not None)
             else ""
         )
-        lines.append(f"  RTO measured: {rto['seconds']:.3f} s{target}")
+        qualified = f" — but {'; '.join(shown['caveats'])}" if shown["caveats"] else ""
+        lines.append(f"  RTO measured: {rto['seconds']:.3f} s{target}{qualified}")
         if rto["dns_cache_seconds"] is not None:
             lines.append(
                 f"  DNS caching: resolvers may keep answering the primary for up to {rto['dns_cache_seconds']} s more "
@@ -292,8 +338,19 @@ def _operate(context: Context) -> int:
             simulated=["cluster", "gke", "dns"],
         )
         present.annotate("warning", "SIMULATED: the DR region is simulated in memory")
+    if args.report:  # checked before anything runs: a report that cannot be written stops nothing half-way
+        _report_folder(args.report)
+    recovery.allow_partial = bool(getattr(args, "allow_partial", False))
+    recovery.no_health_check = bool(args.no_health_check)
     try:
-        operation = recovery.run(kind, target, actor=actor, backup=backup, force=getattr(args, "force", False))
+        operation = recovery.run(
+            kind,
+            target,
+            actor=actor,
+            backup=backup,
+            force=getattr(args, "force", False),
+            take_over=bool(args.take_over),
+        )
     except (RecoveryRefusedError, RecoveryStepError) as stopped:
         opened = recovery.open()
         if opened is None or (opened.kind, opened.target) != (kind, target):  # refused before it had one
@@ -306,7 +363,7 @@ def _operate(context: Context) -> int:
     _outputs(shown)
     context.emit(document, operation_text(operation, platform) + "".join(f"\nwrote {path}" for path in written))
     if kind is RecoveryKind.DRILL:
-        return _held_to_targets(context, shown)
+        return _held_to_targets(context, shown, no_health_check=bool(args.no_health_check))
     if shown["rto"]["within"] is False:
         present.say(
             f"the failover took {shown['rto']['seconds']:.0f} s, over the RTO target", "dr.over_rto", context.json
@@ -314,10 +371,20 @@ def _operate(context: Context) -> int:
     return EXIT_OK
 
 
-def _held_to_targets(context: Context, shown: dict[str, Any]) -> int:
+def _held_to_targets(context: Context, shown: dict[str, Any], *, no_health_check: bool = False) -> int:
     """A drill over its RTO (or its backups over the RPO) exits 3, rule ``rto-target`` (``rpo-target``): a scheduled
-    drill then fails where people look. The drill is recorded completed all the same."""
+    drill then fails where people look. So does a real drill that deployed nothing in an environment
+    (``dr-serves-nothing``: its RTO measures no recovery), and a real drill whose health was not checked
+    (``health-unchecked``, unless ``--no-health-check``). The drill is recorded completed all the same."""
     over = []
+    empty = [environment for environment, deployed in shown["versions"].items() if not deployed]
+    if empty and not shown["simulated"]:  # a simulated drill proves nothing real: its caveats say it, exit 0
+        over.append(("dr-serves-nothing", f"the drill deployed no service in {', '.join(empty)}: its RTO measures no "
+                     "recovery there (no good version in the log)"))  # fmt: skip
+    health = next((step for step in shown["steps"] if step["step"] == "health"), None)
+    if health is not None and health["skipped"] and not shown["simulated"] and not no_health_check:
+        over.append(("health-unchecked", "the drill did not check health (no Prometheus bound): a failover would "
+                     "refuse to switch DNS without --no-health-check"))  # fmt: skip
     if shown["rto"]["within"] is False:
         over.append(("rto-target", f"the drill took {shown['rto']['seconds']:.0f} s, over the RTO target of "
                      f"{shown['rto']['target_seconds']:g} s"))  # fmt: skip
@@ -357,7 +424,7 @@ def _stopped(context: Context, recovery: Recovery, operation: RecoveryOperation,
 def _abandon(context: Context) -> int:
     actor = context.actor()
     recovery, platform, _ = _recovery(context, read_only=False)
-    operation = recovery.abandon(actor=actor, reason=context.args.reason)
+    operation = recovery.abandon(actor=actor, reason=context.args.reason, take_over=bool(context.args.take_over))
     context.emit(operation_json(operation, platform), operation_text(operation, platform))
     return EXIT_OK
 
@@ -413,6 +480,20 @@ def _runbook(context: Context) -> int:
     return EXIT_OK
 
 
+def _report_folder(directory: str) -> Path:
+    """*directory*, made if missing and writable — else bad input naming it (exit 2)."""
+    from findly_infra.application.ports import BadInputError
+
+    folder = Path(directory)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"--report {directory}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInputError(f"--report {directory}: not writable")
+    return folder
+
+
 def _write_report(
     directory: str, recovery: Recovery, operation: RecoveryOperation | None, platform: Platform | None = None
 ) -> list[str]:
@@ -423,13 +504,7 @@ def _write_report(
 
     from findly_infra.render.runbook import operation_markdown, runbook_markdown
 
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        from findly_infra.application.ports import BadInputError
-
-        raise BadInputError(f"--report {directory}: {exc.strerror or exc}") from None
+    folder = _report_folder(directory)
     files: dict[str, str] = {}
     if operation is not None:
         shown = operation_json(operation, recovery.platform)

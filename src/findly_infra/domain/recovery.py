@@ -262,6 +262,15 @@ class RecoveryStarted(Event):
     skipped: tuple[str, ...] = ()
     """``environment/service``: a service with no good version in that environment — reported, never deployed (a
     version is never invented)."""
+    rollouts_left: tuple[str, ...] = ()
+    """``environment/service: what``: a rollout left under way in an environment that fails over (its runner gone,
+    or its lease taken over): left as recorded, the failover deploys the version that served instead."""
+    taken_over: tuple[str, ...] = ()
+    """Leases a person took over with ``--take-over`` when it started (``service/environment from holder``)."""
+    platform_digest: str = ""
+    """What the operation fixed at its start: the platform file's SHA-256 (and the flags that change what it deploys),
+    so that a rerun with another file is refused (``recovery-changed``); empty: not known (an embedded example)."""
+    """Leases a person took over with ``--take-over`` when it started (``service/environment from holder``)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -253,7 +253,7 @@ except BadInputError as exc:
 (record,) = platform.failover.dns.records
 old = records.read(platform.failover.dns.zone, record.name, record.type)
 new = RecordSet(record.name, record.type, record.ttl, record.dr)
-records.replace(platform.failover.dns.zone, old, new)
+records.replace_all(platform.failover.dns.zone, [(old, new)])
 print(json.dumps({"now": list(records.read(platform.failover.dns.zone, record.name, record.type).rrdatas)}))
 """
 """What ``dr failover`` does to DNS, through the composition root, from a fresh environment (the ``dr`` command is
@@ -270,7 +270,8 @@ def test_the_dns_extra_alone_switches_a_record_and_the_core_names_the_extra(
 
     document = yaml.safe_load(EXAMPLE.read_text())
     record = {"name": "api.findly.app.", "primary": ["34.120.0.10"], "dr": ["35.190.0.20"]}
-    document["failover"] = {"context": "dr", "dns": {"zone": "findly-app", "project": PROJECT, "records": [record]}}
+    failover = document["failover"]  # the example's own, with this test's zone and record
+    failover["dns"] = {"zone": "findly-app", "project": PROJECT, "records": [record]}
     config = tmp_path / "findly.yaml"
     config.write_text(yaml.safe_dump(document, sort_keys=False))
     script = tmp_path / "switch.py"

@@ -230,8 +230,11 @@ def _steps(platform: Platform, environments: Iterable[str], told: bool) -> list[
         steps.append(
             f"Fail over: `{_CLI} dr failover --confirm` — deploys {', '.join(environments)} to context "
             f"`{failover.context}` at each service's last good version, waits until Ready, checks health, then "
-            "switches DNS. A drill left open refuses it (`recovery-in-progress`): end the drill first with "
-            f"`{_CLI} dr abandon --reason TEXT`."
+            "switches DNS — never to a region that serves nothing (`dr-serves-nothing`), lacks a service "
+            "(`dr-partial`: `--allow-partial` accepts it, recorded) or was not checked (`health-unchecked`: bind "
+            "the DR region's Prometheus, or say `--no-health-check`, recorded). A drill left open is ended by the "
+            "failover (recorded as superseded); a lease whose runner is gone with the region is taken with "
+            "`--take-over` (recorded)."
         )
     steps += [
         f"If it stops, read the step and the reason (`{_CLI} dr status`), fix it, and run the same command "

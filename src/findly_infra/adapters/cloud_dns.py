@@ -42,6 +42,7 @@ from typing import Any
 
 import attrs
 
+from findly_infra.adapters.google_api import retried
 from findly_infra.application.ports import (
     BadInputError,
     ConcurrencyError,
@@ -68,10 +69,6 @@ class DnsNotFoundError(BadInputError):
     """Raised when Cloud DNS has no such zone or project (``404``) — or, answering a change, no longer holds the
     record set it deletes (``404 notFound``, "The 'entity.change.deletions[0]' resource named '… (A)' does not
     exist": gitpod-io/gitpod#9784), which :meth:`CloudDnsRecords.replace` tells apart by reading the zone again."""
-
-
-class _Retry(Exception):  # noqa: N818 - a signal to stamina, never seen outside
-    pass
 
 
 @attrs.define
@@ -240,7 +237,6 @@ def call_cloud_dns(what: str, resource: str, call: Callable[[], Any], *, attempt
     """*call* retried with backoff on ``429``, ``5xx`` and connection errors, then :class:`DependencyUnavailableError`;
     ``412``/``409`` :class:`DnsChangeRefusedError`; any other refusal :class:`BadInputError` with the server's words."""
     import requests
-    import stamina
     from google.api_core import exceptions
     from google.auth import exceptions as auth_exceptions
 
@@ -255,19 +251,8 @@ def call_cloud_dns(what: str, resource: str, call: Callable[[], Any], *, attempt
         auth_exceptions.TransportError,  # the token could not be fetched: the network, not the credentials
     )
 
-    def once() -> Any:
-        try:
-            return call()
-        except transient as exc:
-            raise _Retry(f"{type(exc).__name__}: {_said(exc)}") from None
-
-    caller = stamina.RetryingCaller(attempts=attempts, timeout=None, wait_initial=0.5, wait_max=30.0).on(_Retry)
     try:
-        return caller(once)
-    except _Retry as exc:
-        raise DependencyUnavailableError(
-            f"Cloud DNS did not {what} ({resource}): {exc} (after {attempts} attempts)"
-        ) from None
+        return retried(call, transient, attempts=attempts, failed=f"Cloud DNS did not {what} ({resource})", said=_said)
     except (exceptions.PreconditionFailed, exceptions.Conflict) as exc:
         raise DnsChangeRefusedError(f"Cloud DNS refused to {what} on {resource}: {_said(exc)}") from None
     except exceptions.NotFound as exc:

@@ -39,6 +39,32 @@ class _Retry(Exception):  # noqa: N818 - a signal to stamina, never seen outside
     pass
 
 
+def retried(
+    call: Callable[[], Any],
+    transient: tuple[type[Exception], ...],
+    *,
+    attempts: int,
+    failed: str,
+    said: Callable[[Exception], str],
+) -> Any:
+    """*call*, retried with backoff (0.5 s doubling to 30 s, *attempts* in all) while it raises one of *transient*;
+    then :class:`DependencyUnavailableError` saying what *failed* and the last error (as *said* words it). Any other
+    error goes to the caller as it is."""
+    import stamina
+
+    def once() -> Any:
+        try:
+            return call()
+        except transient as exc:
+            raise _Retry(f"{type(exc).__name__}: {said(exc)}") from None
+
+    caller = stamina.RetryingCaller(attempts=attempts, timeout=None, wait_initial=0.5, wait_max=30.0).on(_Retry)
+    try:
+        return caller(once)
+    except _Retry as exc:
+        raise DependencyUnavailableError(f"{failed}: {exc} (after {attempts} attempts)") from None
+
+
 def call_google(
     api: str,
     what: str,
@@ -50,26 +76,14 @@ def call_google(
 ) -> Any:
     """*call*, retried while the API is unavailable (or busy, with *busy_is_transient*); its errors as ours, each
     naming *api*, *what* was asked and the *resource*."""
-    import stamina
     from google.api_core import exceptions
 
     transient: tuple[type[Exception], ...] = (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded)
     if busy_is_transient:
         transient += (exceptions.FailedPrecondition,)
 
-    def once() -> Any:
-        try:
-            return call()
-        except transient as exc:
-            raise _Retry(f"{type(exc).__name__}: {_said(exc)}") from None
-
-    caller = stamina.RetryingCaller(attempts=attempts, timeout=None, wait_initial=0.5, wait_max=30.0).on(_Retry)
     try:
-        return caller(once)
-    except _Retry as exc:
-        raise DependencyUnavailableError(
-            f"{api} did not {what} ({resource}): {exc} (after {attempts} attempts)"
-        ) from None
+        return retried(call, transient, attempts=attempts, failed=f"{api} did not {what} ({resource})", said=_said)
     except exceptions.NotFound as exc:
         raise NotFoundError(f"{api} has no {resource} ({_said(exc)})") from None
     except exceptions.PermissionDenied as exc:

@@ -429,9 +429,12 @@ def _lines(stream: IO[bytes], into: list[bytes]) -> threading.Thread:
     return reader
 
 
-def _until(lines: list[bytes], predicate: Callable[[bytes], bool], process: subprocess.Popen[bytes]) -> bool:
-    """Whether a line of *lines* meets *predicate* before *process* ends (looked at every 50 ms, for at most 60 s)."""
-    for _ in range(1200):
+def _until(
+    lines: list[bytes], predicate: Callable[[bytes], bool], process: subprocess.Popen[bytes], seconds: float = 60
+) -> bool:
+    """Whether a line of *lines* meets *predicate* before *process* ends (looked at every 50 ms, for at most
+    *seconds*)."""
+    for _ in range(round(seconds / 0.05)):
         if any(predicate(line) for line in list(lines)):
             return True
         if process.poll() is not None:
@@ -471,7 +474,10 @@ def test_a_driver_frozen_past_its_lease_never_writes_again_and_follows(state: st
         first.send_signal(signal.SIGSTOP)  # frozen: its lease runs out, and the follower takes over
         tally("freezes")
         try:
-            taken = _until(logs[1], lambda line: b'"verdict": "pass"' in line, second)
+            # frozen inside a transaction (a lock on its lease or stream held), the driver keeps the follower waiting
+            # until PostgreSQL cuts that transaction (idle_in_transaction_session_timeout: twice the state's 30 s
+            # timeout): longer than the 60 s looked at elsewhere
+            taken = _until(logs[1], lambda line: b'"verdict": "pass"' in line, second, seconds=150)
         finally:
             first.send_signal(signal.SIGCONT)
         assert taken, b"".join(logs[1])

@@ -101,7 +101,7 @@ def _drive(script: list[tuple[str, RecoveryKind, str, int]]) -> list[Event]:
 def test_at_most_one_operation_is_ever_open(script: list[tuple[str, RecoveryKind, str, int]]) -> None:
     events = _drive(script)
     for end in range(len(events) + 1):
-        assert sum(operation.open for operation in operations(events[:end])) <= 1
+        assert sum(operation.unfinished for operation in operations(events[:end])) <= 1
 
 
 @given(actions)
@@ -159,7 +159,7 @@ def test_nothing_after_an_operations_end_belongs_to_it() -> None:
     events.append(_done("op", RecoveryStep.CLUSTER, T0, T0))
     (operation,) = operations(events)
     assert operation.done == ()
-    assert not operation.open
+    assert not operation.unfinished
 
 
 def test_the_failure_since_the_last_step_says_why_it_stopped() -> None:

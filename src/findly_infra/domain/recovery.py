@@ -341,7 +341,7 @@ class RecoveryOperation:
         return self.started.operation
 
     @property
-    def open(self) -> bool:
+    def unfinished(self) -> bool:
         return self.completed is None and self.abandoned is None
 
     @property
@@ -400,7 +400,7 @@ class RecoveryOperation:
         return found
 
     def fold(self, event: Event) -> RecoveryOperation:
-        if not self.open:  # ended: nothing after its end belongs to it
+        if not self.unfinished:  # ended: nothing after its end belongs to it
             return self
         if isinstance(event, RecoveryStepDone) and event.operation == self.name:
             return attrs.evolve(self, done=(*self.done, event), failing=None)
@@ -426,7 +426,7 @@ def operations(events: Iterable[Event]) -> tuple[RecoveryOperation, ...]:
 
 def open_operation(events: Sequence[Event]) -> RecoveryOperation | None:
     """The operation still open (at most one is: a new one is refused while one is open), or ``None``."""
-    return next((operation for operation in reversed(operations(events)) if operation.open), None)
+    return next((operation for operation in reversed(operations(events)) if operation.unfinished), None)
 
 
 def operation_name(kind: RecoveryKind, at: datetime) -> str:

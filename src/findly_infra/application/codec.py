@@ -14,6 +14,7 @@ import cattrs
 
 from findly_infra.domain import events as domain_events
 from findly_infra.domain.events import AnalysisRecorded, Event, MetricReading, Verdict
+from findly_infra.domain.gitops import GitOpsCommitted, GitOpsReverted
 from findly_infra.domain.policy import POLICY_STREAM, PolicyAdopted
 from findly_infra.domain.recovery import (
     DR_STREAM,
@@ -23,6 +24,7 @@ from findly_infra.domain.recovery import (
     RecoveryStepDone,
     RecoveryStepFailed,
 )
+from findly_infra.domain.releases import RELEASE_EVENTS, RELEASE_STREAM
 
 __all__ = [
     "EVENT_TYPES",
@@ -40,7 +42,14 @@ _RECOVERY_EVENTS = (RecoveryStarted, RecoveryStepDone, RecoveryStepFailed, Recov
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
-    for cls in (*vars(domain_events).values(), PolicyAdopted, *_RECOVERY_EVENTS)
+    for cls in (
+        *vars(domain_events).values(),
+        PolicyAdopted,
+        *_RECOVERY_EVENTS,
+        *RELEASE_EVENTS,
+        GitOpsCommitted,
+        GitOpsReverted,
+    )
     if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
 }
 
@@ -84,18 +93,21 @@ def event_from_dict(data: dict[str, Any]) -> Event:
 
 def stream_problem(service: str, event: Event) -> str | None:
     """Why *event* cannot be in *service*'s stream, or ``None``: the policy stream holds only adopted policies, the
-    recovery stream only recovery operations (``domain.recovery``), and a service's stream neither."""
-    if service == DR_STREAM or isinstance(event, _RECOVERY_EVENTS):
-        if service == DR_STREAM and isinstance(event, _RECOVERY_EVENTS):
-            return None
-        if service == DR_STREAM:
-            return f"the recovery stream holds only recovery operations, not {event.type}"
-        return f"a {event.type} belongs to the recovery stream ({DR_STREAM}), not to a service's"
-    if (service == POLICY_STREAM) == isinstance(event, PolicyAdopted):
-        return None
-    if service == POLICY_STREAM:
-        return f"the policy stream holds only adopted policies, not {event.type}"
-    return f"a {event.type} belongs to the policy stream ({POLICY_STREAM}), not to a service's"
+    recovery stream only recovery operations (``domain.recovery``), the release stream only releases
+    (``domain.releases``), and a service's stream none of them."""
+    for stream, kinds, holds, name in _SPECIAL_STREAMS:
+        if service == stream and not isinstance(event, kinds):
+            return f"the {name} stream holds only {holds}, not {event.type}"
+        if service != stream and isinstance(event, kinds):
+            return f"a {event.type} belongs to the {name} stream ({stream}), not to a service's"
+    return None
+
+
+_SPECIAL_STREAMS: tuple[tuple[str, tuple[type[Event], ...], str, str], ...] = (
+    (POLICY_STREAM, (PolicyAdopted,), "adopted policies", "policy"),
+    (DR_STREAM, _RECOVERY_EVENTS, "recovery operations", "recovery"),
+    (RELEASE_STREAM, RELEASE_EVENTS, "releases", "release"),
+)
 
 
 def event_of_stream(service: str, data: dict[str, Any]) -> Event:

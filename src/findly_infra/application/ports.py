@@ -17,6 +17,7 @@ import attrs
 from findly_infra.domain.analysis import Observation
 from findly_infra.domain.cluster import Readiness
 from findly_infra.domain.events import Event
+from findly_infra.domain.gitops import GitChange, GitCommit
 from findly_infra.domain.gke import ClusterPlan, ClusterSpec
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Fence, Lease
@@ -43,6 +44,7 @@ __all__ = [
     "ErrorBudgets",
     "EventStore",
     "FieldConflictError",
+    "GitRepository",
     "IdentityProof",
     "IdentityRefusedError",
     "KeptSnapshot",
@@ -609,4 +611,31 @@ class Outbox(Protocol):
 
     def paged(self, incident: str) -> tuple[str, ...]:
         """The receivers that were queued a trigger of *incident* (where its resolve must go)."""
+        ...
+
+
+class GitRepository(Protocol):
+    """The GitOps repository an environment is promoted through (``gitops:``, ``domain.gitops``): read at the head
+    of the followed branch, changed by commits (or pull requests) that carry a key, so that a retried hand-off finds
+    the commit an interrupted one made instead of making a second."""
+
+    def read(self, path: str) -> str | None:
+        """*path*'s text at the head of the followed branch, fetched now (``None``: no such file)."""
+        ...
+
+    def commit(self, change: GitChange) -> GitCommit:
+        """Commit *change* on the followed branch (or, with ``pull_request: true``, on a branch of its own, proposed
+        in a pull request against it) and push it; a commit already carrying *change*'s key (on the branch, or on
+        an open pull request's) is returned instead (``created=False``). A push refused because the branch moved is
+        retried on the new head; a change that no longer applies there (someone changed the same line) raises
+        :class:`BadInputError` naming the file."""
+        ...
+
+    def revert(self, commit: str, *, key: str, message: str) -> GitCommit:
+        """Revert *commit* on the followed branch (or in a pull request), keyed as :meth:`commit` is."""
+        ...
+
+    def includes(self, revision: str, commit: str) -> bool | None:
+        """Whether *revision* (what the controller applied) is *commit* or has it in its history; ``None``: the
+        repository does not know *revision*."""
         ...

@@ -218,6 +218,9 @@ class Service:
     image: str | None = None
     port: int = attrs.field(default=8080, validator=[attrs.validators.ge(1), attrs.validators.le(65535)])
     health_check: HealthCheck = HealthCheck()
+    depends_on: tuple[str, ...] = ()
+    """The services this one needs running first (``depends_on:``): a release of several services rolls them out
+    before it, and returns them after it (``domain.releases``)."""
 
     def __attrs_post_init__(self) -> None:
         """``image`` is the image's name without its tag (``gcr.io/findly-now/fn-posts``: the version released is

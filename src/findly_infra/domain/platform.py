@@ -18,6 +18,7 @@ from findly_infra.domain.environment import (
     StrategyKind,
     service_name_from_key,
 )
+from findly_infra.domain.gitops import GitOpsSettings
 from findly_infra.domain.identity import OidcSettings
 from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster, HorizontalAutoscaler, Infrastructure
 from findly_infra.domain.notation import ByteSize, CpuQuantity
@@ -153,6 +154,8 @@ class Platform:
     """Who is told of the pipeline's events (``notifications:``): the receivers and the routes to them."""
     failover: FailoverSettings | None = None
     """How the platform is brought back in the DR region (``failover:``, ``domain.recovery``)."""
+    gitops: GitOpsSettings | None = None
+    """The environments promoted through a Git repository instead of a cluster (``gitops:``, ``domain.gitops``)."""
 
     # ---- environments -----------------------------------------------------------------------
 
@@ -221,6 +224,11 @@ class Platform:
                 return service
         known = ", ".join(service.name for service in self.all_services) or "none"
         raise UnknownNameError(f"unknown service {name!r}; known: {known}")
+
+    @property
+    def dependencies(self) -> dict[str, tuple[str, ...]]:
+        """Each service -> the services it depends on (``depends_on``), in the file's order (``domain.releases``)."""
+        return {service.name: service.depends_on for service in self.all_services}
 
     def autoscaler_for(self, service: str) -> HorizontalAutoscaler | None:
         """The autoscaler ``hpa_configuration`` gives *service* (the first one that names it), if any."""

@@ -1,0 +1,268 @@
+"""The GitOps hand-off: an environment bound to a Git repository instead of a cluster (``gitops:``). A promotion
+there is a commit (or a pull request) that changes the version's image in the environment's rendered overlay — and
+nothing else — and the rollout follows what the GitOps controller reports: an Argo CD ``Application``'s sync and
+health, or a Flux ``Kustomization``'s ``Ready`` condition, read through the Kubernetes API. A rollback is a revert
+commit.
+
+What the file says::
+
+    gitops:
+      repository: "https://github.com/findly-now/deploy.git"
+      branch: main               # the branch the controller follows
+      path: k8s                  # where `findly-infra render --out` wrote the tree, in the repository
+      pull_request: false        # true: push a branch and open a pull request against `branch`
+      controller: argocd         # or flux
+      environments:
+        production:
+          name: findly-production  # the Application (argocd) or Kustomization (flux)
+          namespace: argocd        # default: argocd / flux-system
+
+This module holds the settings, the pure reading of the controllers' published status (:func:`read_application`,
+:func:`read_kustomization`), the one edit a promotion makes (:func:`set_image`), and the events that record the
+commits. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.events import Event
+
+__all__ = [
+    "ARGO_APPLICATION",
+    "FLUX_KUSTOMIZATION",
+    "ControllerKind",
+    "ControllerReading",
+    "ControllerVerdict",
+    "GitChange",
+    "GitCommit",
+    "GitOpsBinding",
+    "GitOpsCommitted",
+    "GitOpsReverted",
+    "GitOpsSettings",
+    "change_key",
+    "overlay_path",
+    "read_application",
+    "read_kustomization",
+    "set_image",
+]
+
+ARGO_APPLICATION = ("argoproj.io/v1alpha1", "Application")
+"""Argo CD's Application (https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/)."""
+FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
+"""Flux's Kustomization (https://fluxcd.io/flux/components/kustomize/kustomizations/)."""
+
+
+class ControllerKind(enum.Enum):
+    ARGOCD = "argocd"
+    FLUX = "flux"
+
+    @property
+    def default_namespace(self) -> str:
+        return "argocd" if self is ControllerKind.ARGOCD else "flux-system"
+
+    @property
+    def kind(self) -> tuple[str, str]:
+        """(apiVersion, kind) of the object the controller reports on."""
+        return ARGO_APPLICATION if self is ControllerKind.ARGOCD else FLUX_KUSTOMIZATION
+
+
+@attrs.frozen
+class GitOpsBinding:
+    """One environment handed to the controller: the Application (or Kustomization) that deploys its overlay."""
+
+    environment: str
+    name: str
+    namespace: str | None = None
+
+
+_BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)[^\s~^:?*\[\\]+(?<!/)(?<!\.lock)(?<!\.)$")
+"""``git check-ref-format --branch``'s rules, as far as a file's branch name needs them."""
+
+
+@attrs.frozen
+class GitOpsSettings:
+    """``gitops:``: the repository the bound environments are promoted through, and who reports on them."""
+
+    repository: str
+    environments: tuple[GitOpsBinding, ...]
+    branch: str = "main"
+    path: str = "k8s"
+    pull_request: bool = False
+    controller: ControllerKind = ControllerKind.ARGOCD
+    author: str = "findly-infra <findly-infra@users.noreply.github.com>"
+
+    def __attrs_post_init__(self) -> None:
+        if not self.repository.strip():
+            raise InvariantError("the repository is named (a URL, or a path)", field="repository")
+        if not _BRANCH.match(self.branch):
+            raise InvariantError(f"{self.branch!r} is not a branch name git accepts", field="branch")
+        if self.path.startswith("/") or ".." in self.path.split("/"):
+            raise InvariantError(f"{self.path!r} must be a folder inside the repository", field="path")
+        names = [binding.environment for binding in self.environments]
+        if len(set(names)) != len(names):
+            raise InvariantError("an environment is bound twice", field="environments")
+
+    def binding(self, environment: str) -> GitOpsBinding | None:
+        for binding in self.environments:
+            if binding.environment == environment:
+                return binding
+        return None
+
+    def controller_object(self, environment: str) -> tuple[str, str, str, str]:
+        """(apiVersion, kind, namespace, name) of the object that reports on *environment*."""
+        binding = self.binding(environment)
+        if binding is None:
+            raise KeyError(environment)
+        api_version, kind = self.controller.kind
+        return api_version, kind, binding.namespace or self.controller.default_namespace, binding.name
+
+
+def overlay_path(settings: GitOpsSettings, environment: str, service: str, track: str = "stable") -> str:
+    """The file, in the repository, that holds *service*'s Deployment of *track* in *environment*'s overlay — as
+    ``render`` writes it (``k8s/overlays/production/fn-posts/deployment-stable.yaml``)."""
+    folder = settings.path.strip("/")
+    prefix = f"{folder}/" if folder else ""
+    return f"{prefix}overlays/{environment}/{service}/deployment-{track}.yaml"
+
+
+# ---- the one edit a promotion makes ----------------------------------------------------------------------------
+
+_IMAGE_LINE = re.compile(
+    r"^(?P<lead>\s*(?:-\s+)?image:\s*)(?P<quote>[\"']?)(?P<image>[^\s\"'#]+)(?P=quote)(?P<tail>.*)$"
+)
+
+
+def set_image(text: str, image: str, version: str) -> tuple[str, str | None]:
+    """*text* (a rendered Deployment's YAML) with every ``image:`` of *image* set to the tag *version* — that line,
+    and nothing else, changed (quotes, comments and layout kept); and the tag it replaced (``None``: *image* appears
+    nowhere, the text unchanged). A digest pin (``@sha256:…``) is replaced by the tag."""
+    replaced: str | None = None
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        ending = line[len(body) :]
+        match = _IMAGE_LINE.match(body)
+        if match is None:
+            continue
+        reference = match["image"]
+        name, tag = _split_reference(reference)
+        if name != image:
+            continue
+        replaced = tag
+        quote = match["quote"]
+        lines[index] = f"{match['lead']}{quote}{image}:{version}{quote}{match['tail']}{ending}"
+    return "".join(lines), replaced
+
+
+def _split_reference(reference: str) -> tuple[str, str]:
+    """``gcr.io/p/fn-posts:1.2.3`` -> (``gcr.io/p/fn-posts``, ``1.2.3``); ``…@sha256:…`` -> (its name, the digest)."""
+    name, _, digest = reference.partition("@")
+    tag = ""
+    if _tagged(name):
+        name, tag = name.rsplit(":", 1)
+    return name, f"@{digest}" if digest else tag
+
+
+def _tagged(reference: str) -> bool:
+    """Whether the last ``:`` of *reference* starts a tag (not a registry's port: ``localhost:5000/x``)."""
+    return ":" in reference and "/" not in reference.rsplit(":", 1)[1]
+
+
+@attrs.frozen
+class GitChange:
+    """A commit to make: *files* (path in the repository -> its whole new text), its *message*, and its *key* — the
+    ``Findly-Change:`` trailer by which a retried hand-off finds the commit an earlier, interrupted one made."""
+
+    files: Mapping[str, str]
+    message: str
+    key: str
+
+
+@attrs.frozen
+class GitCommit:
+    """A commit made (or found, by its key): its id, the branch it is on, and the pull request that proposes it
+    (``None``: committed to the followed branch itself)."""
+
+    sha: str
+    branch: str
+    pull_request: str | None = None
+    """The pull request's URL."""
+    created: bool = True
+    """``False``: an earlier hand-off had made it (found by its key)."""
+
+
+def change_key(service: str, environment: str, version: str, started: str, *, revert: bool = False) -> str:
+    """The ``Findly-Change:`` key of a rollout's hand-off (``fn-posts/production/1.2.3/<rollout start>``), or of its
+    revert."""
+    return f"{'revert:' if revert else ''}{service}/{environment}/{version}/{started}"
+
+
+# ---- the controllers' reports ----------------------------------------------------------------------------------
+
+
+class ControllerVerdict(enum.Enum):
+    DEPLOYED = "deployed"
+    """The controller applied a revision that includes the commit, and what it deployed is healthy."""
+    PROGRESSING = "progressing"
+    """Not yet: the controller has not applied the commit, or what it applied is still becoming healthy."""
+    FAILED = "failed"
+    """The controller applied the commit and what it deployed failed (Degraded; Ready False for good)."""
+
+
+@attrs.frozen
+class ControllerReading:
+    verdict: ControllerVerdict
+    revision: str | None
+    """The revision the controller last applied (``None``: none reported)."""
+    message: str
+
+
+def read_application(application: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
+    """An Argo CD Application's status (``status.sync.status``/``revision``, ``status.health.status``,
+    ``status.operationState.phase``), given whether its synced revision *includes* the commit (``None``: unknown
+    revision). Deployed: Synced at such a revision and Healthy. Failed: at such a revision, health Degraded, or the
+    sync operation Failed/Error. Otherwise progressing (OutOfSync, Progressing, Missing, Suspended, an older
+    revision). https://argo-cd.readthedocs.io/en/stable/operator-manual/health/"""
+    raise NotImplementedError  # the gitops helper writes it (issue 28)
+
+
+def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
+    """A Flux Kustomization's status: the ``Ready`` condition and ``status.lastAppliedRevision``
+    (``main@sha1:<sha>``), given whether that revision *includes* the commit. Deployed: Ready True at such a revision
+    (and ``observedGeneration`` current). Failed: Ready False with a terminal reason at such a revision
+    (HealthCheckFailed, ReconciliationFailed, BuildFailed), or Stalled True. Otherwise progressing.
+    https://fluxcd.io/flux/components/kustomize/kustomizations/#kustomization-status"""
+    raise NotImplementedError  # the gitops helper writes it (issue 28)
+
+
+# ---- what the event log records ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class GitOpsCommitted(Event):
+    """The rollout's hand-off: *commit* on *branch* changed the version's image in the environment's overlay
+    (*files*), or proposes it in *pull_request* (its URL)."""
+
+    commit: str
+    branch: str
+    files: tuple[str, ...] = ()
+    pull_request: str | None = None
+    key: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class GitOpsReverted(Event):
+    """A rollback handed off: *commit* reverts *reverts* (the rollout's own commit) on *branch*."""
+
+    commit: str
+    reverts: str
+    branch: str
+    pull_request: str | None = None
+    key: str = ""

@@ -1,0 +1,847 @@
+"""The GitOps repository (``gitops:``) through the git command-line tool: a working clone kept in a cache folder,
+commits that carry a ``Findly-Change:`` key pushed to the followed branch — or, with ``pull_request: true``, to a
+branch of their own proposed in a pull request opened through GitHub's REST API (httpx).
+
+Why the git CLI rather than dulwich: pushes must authenticate as the user's own git does (SSH agents and keys, the
+credential helpers of their configuration, ``url.<base>.insteadOf`` rewrites), and a revert and a three-way merge of
+a file are git's own (``git revert``, ``git merge-file``); dulwich has neither a revert nor a merge, and would need
+its own SSH and credential plumbing. git is a program every GitOps user has; it is checked at :func:`open_repository`.
+
+Every git call takes an argument list (never a shell), a timeout, ``GIT_TERMINAL_PROMPT=0`` and no standard input;
+the repository-locating variables of the caller's environment (``GIT_DIR``, ``GIT_INDEX_FILE``… as ``git rev-parse
+--local-env-vars`` lists them) are dropped, and what would change what is committed is set on the command line: the
+author from ``settings.author``, no signing, no hooks, no line-ending conversion. The user's global configuration is
+kept for what it is there for here: reaching the remote (credential helpers, SSH command, ``insteadOf``).
+
+Credentials: a *token* (``GITHUB_TOKEN``) is sent, for an ``https://`` repository, as the ``Authorization`` header
+GitHub's git endpoint takes (``basic base64("x-access-token:<token>")``, as actions/checkout sets it:
+src/git-auth-helper.ts), scoped to the repository's host (``http.<scheme>://<host>/.extraheader``) and passed
+through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (git-config(1), "ENVIRONMENT"): never on a
+command line other users of the machine can see, never in the cache's ``.git/config`` or the remote's URL, and
+redacted from any message. SSH repositories authenticate as the user's git does.
+
+The cache: one clone per repository URL and branch under *cache_dir*, made on first use (into a temporary folder,
+renamed when whole), fetched before every read and change, the working tree reset to ``origin/<branch>`` before a
+change is made; a clone that git cannot use (damaged, or another repository's) is removed and cloned again. A lock
+file serialises the processes that share a cache (POSIX ``flock``; none where the platform has none).
+
+A change (:meth:`GitCliRepository.commit`) is whole-file texts the caller computed from what :meth:`read` returned.
+If the branch moved in between — before the commit, or when the push is refused because another member of the team
+pushed first — each file is merged three ways (``git merge-file``: what was read, the caller's text, the file at the
+new head) and the commit made again on the new head: a change to other lines (or other files) is kept, and a change
+to the same lines raises :class:`BranchMovedError` (a :class:`BadInputError`) naming the files, for the caller to read
+again and recompute. The push is tried :data:`PUSH_ATTEMPTS` times.
+
+Idempotence: before each attempt the recent history (:data:`HISTORY_SEARCHED` commits) of the followed branch — and,
+in pull-request mode, of the change's own branch — is searched for a commit whose ``Findly-Change`` trailer is the
+change's key: a hand-off killed after its push and before its event was recorded finds its commit
+(``created=False``) instead of making a second.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from findly_infra.application.ports import BadInputError, DependencyUnavailableError, GitRepository
+from findly_infra.application.redaction import header_token, redact_text, redact_url, url_secrets
+from findly_infra.domain.gitops import GitChange, GitCommit, GitOpsSettings
+
+__all__ = [
+    "GIT_TIMEOUT",
+    "HISTORY_SEARCHED",
+    "PUSH_ATTEMPTS",
+    "TRAILER",
+    "BranchMovedError",
+    "GitCliRepository",
+    "GitHubPulls",
+    "github_repository",
+    "open_repository",
+    "pull_request_branch",
+]
+
+TRAILER = "Findly-Change"
+"""The trailer (git-interpret-trailers(1)) that keys a hand-off's commit."""
+GIT_TIMEOUT = 120.0
+"""Seconds any one git call may take (a clone or a fetch of a large repository included)."""
+PUSH_ATTEMPTS = 5
+"""Pushes tried when the branch keeps moving under the change, before giving up (exit 5)."""
+HISTORY_SEARCHED = 1000
+"""Commits of a branch's history searched for a change's key."""
+
+_LOCAL_ENV = (
+    # `git rev-parse --local-env-vars`: what points git at another repository, index or object store
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_INTERNAL_SUPER_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+)
+_HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_AUTHOR = re.compile(r"^\s*(?P<name>[^<>]*?)\s*<(?P<email>[^<>\s]+)>\s*$")
+_GITHUB = (
+    re.compile(
+        r"^(?:https?|git|ssh)://(?:[^@/]+@)?github\.com(?::\d+)?/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$"
+    ),
+    re.compile(r"^(?:[^@/]+@)?github\.com:(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$"),
+)
+
+
+class BranchMovedError(BadInputError):
+    """Raised when the followed branch moved since the change was computed and the change no longer applies to it
+    (someone changed the same lines of *files*): nothing was pushed; read the files again and recompute."""
+
+    def __init__(self, message: str, files: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+class _GitFailedError(Exception):
+    """A git call that ended in a non-zero status: its arguments (without secrets), status and standard error."""
+
+    def __init__(self, args: tuple[str, ...], status: int, stderr: str, stdout: str = "") -> None:
+        super().__init__(f"git {' '.join(args)}: exit {status}: {stderr.strip()[:500]}")
+        self.args_ = args
+        self.status = status
+        self.stderr = stderr
+        self.stdout = stdout
+
+
+# ---- the public entry --------------------------------------------------------------------------------------------
+
+
+def open_repository(
+    settings: GitOpsSettings,
+    *,
+    cache_dir: Path,
+    token: str | None = None,
+    api_url: str = "https://api.github.com",
+) -> GitRepository:
+    """The repository of *settings*, worked on in a clone under *cache_dir* (made on first use). *token*
+    (``GITHUB_TOKEN``): sent to an ``https://`` remote for the pushes, and to GitHub's API at *api_url* for the pull
+    requests. Raises :class:`BadInputError` when git is not installed, when ``pull_request: true`` names a repository
+    that is not on GitHub or comes without a token, or when the author is not ``Name <email>``."""
+    if shutil.which("git") is None:
+        raise BadInputError("the GitOps hand-off needs the git command-line tool, which is not on PATH")
+    if token is not None:
+        header_token(token, "the GitHub token")
+    pulls: GitHubPulls | None = None
+    if settings.pull_request:
+        owner_repo = github_repository(settings.repository)
+        if owner_repo is None:
+            raise BadInputError(
+                f"gitops.pull_request: true opens pull requests through GitHub's API, but gitops.repository "
+                f"{redact_url(settings.repository)!r} is not a GitHub repository (https://github.com/<owner>/<repo>, "
+                "git@github.com:<owner>/<repo>.git)"
+            )
+        if not token:
+            raise BadInputError(
+                "gitops.pull_request: true opens pull requests through GitHub's API, which needs a token: set "
+                "GITHUB_TOKEN (permissions contents: write and pull-requests: write)"
+            )
+        pulls = GitHubPulls(owner=owner_repo[0], repo=owner_repo[1], token=token, api_url=api_url)
+    return GitCliRepository(settings=settings, cache_dir=Path(cache_dir), token=token, pulls=pulls)
+
+
+def github_repository(url: str) -> tuple[str, str] | None:
+    """(owner, repository) of a GitHub repository's URL (``https://github.com/o/r(.git)``,
+    ``git@github.com:o/r.git``, ``ssh://git@github.com/o/r.git``); ``None``: not one."""
+    for pattern in _GITHUB:
+        match = pattern.match(url.strip())
+        if match:
+            return match["owner"], match["repo"]
+    return None
+
+
+def pull_request_branch(key: str) -> str:
+    """The branch a pull-request hand-off keyed *key* is pushed to: ``findly/`` and the key, each part kept to the
+    characters git-check-ref-format(1) allows anywhere (``fn-posts/production/1.2.3/2026-12-06T21:45:32Z`` ->
+    ``findly/fn-posts/production/1.2.3/2026-12-06T21-45-32Z``; ``revert:…`` -> ``findly/revert/…``). The same key
+    always names the same branch, so a retried hand-off finds it."""
+    revert = key.startswith("revert:")
+    body = key.removeprefix("revert:")
+    parts = []
+    for raw in body.split("/"):
+        part = re.sub(r"[^A-Za-z0-9._-]+", "-", raw)
+        part = re.sub(r"\.{2,}", ".", part).strip(".-")
+        part = part.removesuffix(".lock")
+        if part:
+            parts.append(part)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    if not parts:
+        parts = [digest]
+    name = "/".join(["findly", *(["revert"] if revert else []), *parts])
+    if len(name) > 200:  # a ref name is a file name on the server's side
+        name = f"{name[:190].rstrip('/.-')}-{digest}"
+    return name
+
+
+# ---- GitHub's pulls endpoint -------------------------------------------------------------------------------------
+
+
+class _RetryableStatusError(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@attrs.define
+class GitHubPulls:
+    """Pull requests of *owner*/*repo* through GitHub's REST API (https://docs.github.com/en/rest/pulls/pulls):
+    the open one of a branch found (``GET /repos/{owner}/{repo}/pulls?head=owner:branch&state=open``), else one
+    opened (``POST /repos/{owner}/{repo}/pulls``). 5xx, 429 and transport errors are retried (stamina), then exit 5;
+    401/403/404/422 are bad input (exit 2) saying what to check. The token is never logged nor shown."""
+
+    owner: str
+    repo: str
+    token: str = attrs.field(repr=False)
+    api_url: str = "https://api.github.com"
+    attempts: int = 4
+    timeout: float = 30.0
+
+    def open_or_find(self, *, head: str, base: str, title: str, body: str) -> str:
+        """The ``html_url`` of the open pull request of branch *head* into *base*, opened if there is none."""
+        found = self.find_open(head)
+        if found is not None:
+            return found
+        status, answer = self._call(
+            "POST",
+            f"/repos/{self.owner}/{self.repo}/pulls",
+            json={"title": title, "head": head, "base": base, "body": body},
+        )
+        if status == 201 and isinstance(answer, dict) and isinstance(answer.get("html_url"), str):
+            return str(answer["html_url"])
+        if status == 422:
+            # "A pull request already exists for owner:branch." — opened by an attempt whose answer was lost
+            found = self.find_open(head)
+            if found is not None:
+                return found
+        raise self._refused(status, answer, f"opening a pull request from {head!r} into {base!r}")
+
+    def find_open(self, head: str) -> str | None:
+        """The ``html_url`` of the open pull request whose head is *head* (a branch of this repository)."""
+        status, answer = self._call(
+            "GET",
+            f"/repos/{self.owner}/{self.repo}/pulls",
+            params={"head": f"{self.owner}:{head}", "state": "open", "per_page": "10"},
+        )
+        if status != 200 or not isinstance(answer, list):
+            raise self._refused(status, answer, f"listing the pull requests of {head!r}")
+        for pull in answer:
+            if isinstance(pull, dict) and isinstance(pull.get("html_url"), str):
+                return str(pull["html_url"])
+        return None
+
+    def _refused(self, status: int, answer: Any, what: str) -> Exception:
+        said = ""
+        if isinstance(answer, dict):
+            said = str(answer.get("message", ""))
+            errors = answer.get("errors")
+            if isinstance(errors, list):
+                said += "; " + "; ".join(
+                    str(error.get("message") or error.get("code")) if isinstance(error, dict) else str(error)
+                    for error in errors
+                )
+        said = redact_text(said[:500], (self.token,))
+        where = f"{self.owner}/{self.repo}"
+        if status == 401:
+            return BadInputError(f"GitHub refused the token {what} in {where}: HTTP 401 (expired or not a token)")
+        if status == 403:
+            return BadInputError(
+                f"GitHub refused {what} in {where}: HTTP 403 {said} (the token needs pull-requests: write and "
+                "contents: write on the repository)"
+            )
+        if status == 404:
+            return BadInputError(
+                f"GitHub answered 404 {what}: {where} does not exist, or the token cannot see it (a private "
+                "repository answers 404 to a token without access)"
+            )
+        if status == 422:
+            return BadInputError(f"GitHub refused {what} in {where}: HTTP 422 {said}")
+        return DependencyUnavailableError(f"GitHub answered HTTP {status} {what} in {where}: {said}")
+
+    def _call(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None
+    ) -> tuple[int, Any]:
+        import httpx
+        import stamina
+
+        headers = {
+            # https://docs.github.com/en/rest/using-the-rest-api/getting-started-with-the-rest-api
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "Authorization": f"Bearer {self.token}",
+            "User-Agent": "findly-infra",
+        }
+
+        @stamina.retry(
+            on=(httpx.TransportError, _RetryableStatusError), attempts=self.attempts, wait_initial=0.5, wait_max=10.0
+        )
+        def call() -> httpx.Response:
+            with httpx.Client(
+                base_url=self.api_url, headers=headers, timeout=self.timeout, follow_redirects=False
+            ) as client:
+                response = client.request(method, path, params=params, json=json)
+            if response.status_code >= 500 or response.status_code == 429:
+                raise _RetryableStatusError(response.status_code)
+            return response
+
+        try:
+            response = call()
+        except httpx.TransportError as exc:
+            raise DependencyUnavailableError(
+                f"GitHub's API at {redact_url(self.api_url)} cannot be reached: {type(exc).__name__} "
+                f"(after {self.attempts} attempts)"
+            ) from None
+        except _RetryableStatusError as exc:
+            raise DependencyUnavailableError(
+                f"GitHub's API at {redact_url(self.api_url)} keeps answering HTTP {exc.status} "
+                f"(after {self.attempts} attempts)"
+            ) from None
+        try:
+            answer = response.json() if response.content else None
+        except (ValueError, RecursionError):
+            answer = None
+        return response.status_code, answer
+
+
+# ---- the repository ------------------------------------------------------------------------------------------------
+
+
+@attrs.define
+class GitCliRepository:
+    """:class:`GitRepository` through the git CLI (see the module's docstring)."""
+
+    settings: GitOpsSettings
+    cache_dir: Path
+    token: str | None = attrs.field(default=None, repr=False)
+    pulls: GitHubPulls | None = None
+    timeout: float = GIT_TIMEOUT
+    _read: dict[str, str | None] = attrs.field(factory=dict, init=False)
+    """What :meth:`read` returned, by path: the base a later change of that file is merged from."""
+
+    # ---- the port
+
+    def read(self, path: str) -> str | None:
+        path = _checked_path(path)
+        with self._locked():
+            self._ready()
+            text = self._text_at(self._remote_ref(self.settings.branch), path)
+        self._read[path] = text
+        return text
+
+    def commit(self, change: GitChange) -> GitCommit:
+        _checked_key(change.key)
+        files = {_checked_path(path): text for path, text in change.files.items()}
+        if not files:
+            raise BadInputError(f"the change {change.key!r} changes no file")
+        with self._locked():
+            self._ready()
+            head = self._remote_ref(self.settings.branch)
+            bases = {path: self._read[path] if path in self._read else self._text_at(head, path) for path in files}
+
+            def make() -> bool:
+                merged = self._merged(files, bases)
+                for path, text in merged.items():
+                    target = self._work / path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(text.encode("utf-8"))
+                self._git("add", "--", *merged)
+                return self._commit_staged(change.message, change.key)
+
+            return self._hand_off(change.key, change.message, make, what=f"the files {', '.join(sorted(files))}")
+
+    def revert(self, commit: str, *, key: str, message: str) -> GitCommit:
+        _checked_key(key)
+        if not _HEX.match(commit):
+            raise BadInputError(f"{commit!r} is not a commit id")
+        with self._locked():
+            self._ready()
+
+            def make() -> bool:
+                target = self._reverted(commit)
+                parents = self._git("rev-list", "--parents", "-n", "1", target).split()[1:]
+                mainline = ["-m", "1"] if len(parents) > 1 else []
+                try:
+                    self._git("revert", "--no-commit", *mainline, target)
+                except _GitFailedError as exc:
+                    conflicted = self._git("diff", "--name-only", "--diff-filter=U").split()
+                    with contextlib.suppress(_GitFailedError):
+                        self._git("revert", "--abort")
+                    if conflicted:
+                        raise BadInputError(
+                            f"reverting {target[:12]} on {self.settings.branch!r} conflicts with later changes to "
+                            f"{', '.join(conflicted)}: revert it by hand"
+                        ) from None
+                    raise self._failure(exc, f"reverting {target[:12]}") from None
+                return self._commit_staged(f"{message.rstrip()}\n\nThis reverts commit {target}.", key)
+
+            return self._hand_off(key, message, make, what=f"the revert of {commit[:12]}")
+
+    def includes(self, revision: str, commit: str) -> bool | None:
+        sha = _revision_sha(revision)
+        if sha is None or not _HEX.match(commit):
+            return None
+        with self._locked():
+            self._ready(fetch=False)  # a revision already here needs no fetch (the controller is polled)
+            if not (self._known(sha) and self._known(commit)):
+                self._fetch(all_heads=True)
+                if not (self._known(sha) and self._known(commit)):
+                    return None
+            status = self._git_status("merge-base", "--is-ancestor", commit, sha)
+            if status == 0:
+                return True
+            if status != 1:
+                return None
+            # a pull request merged by squash or rebase: another commit, carrying the same key
+            key = self._key_of(commit)
+            return key is not None and self._find_in(sha, key) is not None
+
+    # ---- the hand-off, with its retries
+
+    def _hand_off(self, key: str, message: str, make: Callable[[], bool], *, what: str) -> GitCommit:
+        branch = self.settings.branch
+        own = pull_request_branch(key) if self.pulls is not None else None
+        if own is not None:
+            self._fetch_own(own)
+        for _attempt in range(PUSH_ATTEMPTS):
+            found = self._find_key(key, own)
+            if found is not None:
+                return found
+            self._git("reset", "--quiet", "--hard", self._remote_ref(branch))
+            self._git("clean", "-qfdx")
+            if not make():
+                raise BadInputError(
+                    f"nothing to commit for {what}: {branch!r} already holds what it would write, but no commit of "
+                    f"its recent history carries '{TRAILER}: {key}' (changed by hand?)"
+                )
+            sha = self._git("rev-parse", "HEAD").strip()
+            target = own or branch
+            if self._push(target):
+                pull_request = None
+                if self.pulls is not None and own is not None:
+                    title, _, body = message.strip().partition("\n")
+                    pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body.strip())
+                return GitCommit(sha=sha, branch=target, pull_request=pull_request, created=True)
+            self._fetch(extra=own)  # refused: the branch moved; fetched, the change is made again on its new head
+        raise DependencyUnavailableError(
+            f"{(own or branch)!r} of {redact_url(self.settings.repository)} kept moving: {what} could not be pushed "
+            f"in {PUSH_ATTEMPTS} attempts"
+        )
+
+    def _find_key(self, key: str, own: str | None) -> GitCommit | None:
+        branch = self.settings.branch
+        sha = self._find_in(self._remote_ref(branch), key)
+        if sha is not None:  # on the followed branch (in pull-request mode: the pull request was merged)
+            return GitCommit(sha=sha, branch=branch, created=False)
+        if own is None or self.pulls is None or not self._known(self._remote_ref(own)):
+            return None
+        sha = self._find_in(self._remote_ref(own), key)
+        if sha is None:
+            return None
+        title, _, body = self._git("log", "-1", "--format=%B", sha).strip().partition("\n")
+        pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body.strip())
+        return GitCommit(sha=sha, branch=own, pull_request=pull_request, created=False)
+
+    def _find_in(self, ref: str, key: str) -> str | None:
+        """The newest commit of *ref*'s recent history whose ``Findly-Change`` trailer is *key*."""
+        log = self._git(
+            "log",
+            f"-n{HISTORY_SEARCHED}",
+            "--fixed-strings",
+            f"--grep={TRAILER}: {key}",
+            f"--format=%H%x1f%(trailers:key={TRAILER},valueonly,separator=%x1f)%x1e",
+            ref,
+            "--",
+        )
+        for record in log.split("\x1e"):
+            sha, *values = record.strip().split("\x1f")
+            if sha and key in (value.strip() for value in values):
+                return sha
+        return None
+
+    def _key_of(self, commit: str) -> str | None:
+        values = self._git("log", "-1", f"--format=%(trailers:key={TRAILER},valueonly,separator=%x1f)", commit)
+        keys = [value.strip() for value in values.strip().split("\x1f") if value.strip()]
+        return keys[-1] if keys else None
+
+    def _reverted(self, commit: str) -> str:
+        """The commit of the followed branch a revert of *commit* undoes: *commit* itself, or — a pull request
+        merged by squash or rebase — the one on the branch carrying its key."""
+        branch = self._remote_ref(self.settings.branch)
+        if not self._known(commit):
+            self._fetch(all_heads=True)
+            if not self._known(commit):
+                raise BadInputError(f"commit {commit[:12]} is not in {redact_url(self.settings.repository)}")
+        if self._git_status("merge-base", "--is-ancestor", commit, branch) == 0:
+            return self._git("rev-parse", f"{commit}^{{commit}}").strip()
+        key = self._key_of(commit)
+        merged = self._find_in(branch, key) if key else None
+        if merged is None:
+            raise BadInputError(
+                f"commit {commit[:12]} is not on {self.settings.branch!r} (its pull request not merged?): there is "
+                "nothing there to revert"
+            )
+        return merged
+
+    def _merged(self, files: Mapping[str, str], bases: Mapping[str, str | None]) -> dict[str, str]:
+        """Each of *files* (the caller's text, computed from *bases*) merged three ways with the file at HEAD."""
+        merged: dict[str, str] = {}
+        conflicts = []
+        for path, ours in files.items():
+            base = bases[path]
+            theirs = self._text_at("HEAD", path)
+            if theirs in (base, ours):
+                merged[path] = ours
+                continue
+            if base is None or theirs is None:  # added on both sides with other texts, or removed meanwhile
+                conflicts.append(path)
+                continue
+            text, clean = self._merge_file(base, ours, theirs)
+            if clean:
+                merged[path] = text
+            else:
+                conflicts.append(path)
+        if conflicts:
+            raise BranchMovedError(
+                f"{', '.join(sorted(conflicts))} changed on {self.settings.branch!r} since it was read, in the lines "
+                "this change writes: read it again and recompute the change",
+                tuple(sorted(conflicts)),
+            )
+        return merged
+
+    def _merge_file(self, base: str, ours: str, theirs: str) -> tuple[str, bool]:
+        with tempfile.TemporaryDirectory(dir=self._git_dir) as folder:
+            names = []
+            for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
+                (Path(folder) / name).write_bytes(text.encode("utf-8"))
+                names.append(str(Path(folder) / name))
+            result = self._run(["merge-file", "-p", "--quiet", *names], check=False)
+        return result.stdout.decode("utf-8", "surrogateescape"), result.returncode == 0
+
+    def _commit_staged(self, message: str, key: str) -> bool:
+        """Commit what is staged with *message* and the key's trailer; ``False``: nothing is staged."""
+        if self._git_status("diff", "--cached", "--quiet") == 0:
+            return False
+        text = f"{message.rstrip()}\n\n{TRAILER}: {key}\n"  # git-interpret-trailers(1): the last paragraph
+        self._run(["commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-"], input_=text.encode())
+        return True
+
+    # ---- the cache
+
+    @property
+    def _folder(self) -> Path:
+        digest = hashlib.sha256(f"{self.settings.repository}\0{self.settings.branch}".encode()).hexdigest()[:16]
+        tail = re.sub(r"[^A-Za-z0-9._-]+", "-", self.settings.repository.rstrip("/").rsplit("/", 1)[-1])[-40:]
+        return self.cache_dir / f"{tail.strip('.-') or 'repository'}-{digest}"
+
+    @property
+    def _work(self) -> Path:
+        return self._folder / "work"
+
+    @property
+    def _git_dir(self) -> Path:
+        return self._work / ".git"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._folder.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # no flock here (Windows): one process at a time is the user's to keep
+            yield
+            return
+        with (self._folder / "lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _ready(self, *, fetch: bool = True) -> None:
+        """The clone, fetched: made when missing, made again when git cannot use the one there."""
+        if self._usable():
+            try:
+                if fetch:
+                    self._fetch()
+                return
+            except (BadInputError, DependencyUnavailableError):
+                pass  # the remote's failure or the clone's: a fresh clone tells which
+        self._clone()
+        self._fetch()
+
+    def _usable(self) -> bool:
+        if not (self._git_dir / "HEAD").is_file():
+            return False
+        try:
+            url = self._git("config", "--get", "remote.origin.url").strip()
+            self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+            self._git("status", "--porcelain")
+        except _GitFailedError:
+            return False
+        return url == self.settings.repository
+
+    def _clone(self) -> None:
+        if self._work.exists():
+            shutil.rmtree(self._work)
+        staging = Path(tempfile.mkdtemp(prefix="clone-", dir=self._folder))
+        try:
+            self._run(
+                ["clone", "--quiet", "--no-tags", "--branch", self.settings.branch, self.settings.repository, "work"],
+                cwd=staging,
+                remote=True,
+                what=f"cloning {self.settings.branch!r}",
+            )
+            (staging / "work").rename(self._work)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _fetch(self, *, all_heads: bool = False, extra: str | None = None) -> None:
+        branch = self.settings.branch
+        refspecs = [f"+refs/heads/{branch}:refs/remotes/origin/{branch}"]
+        if all_heads:
+            refspecs = ["+refs/heads/*:refs/remotes/origin/*"]
+        self._run(
+            ["fetch", "--quiet", "--no-tags", "--prune", "origin", *refspecs],
+            remote=True,
+            what=f"fetching {branch!r}",
+        )
+        if extra is not None:
+            self._fetch_own(extra)
+
+    def _fetch_own(self, own: str) -> None:
+        """The change's own branch (pull-request mode), when the remote has it."""
+        listed = self._run(["ls-remote", "--heads", "origin", f"refs/heads/{own}"], remote=True, what="listing")
+        if listed.stdout.strip():
+            self._run(
+                ["fetch", "--quiet", "--no-tags", "origin", f"+refs/heads/{own}:refs/remotes/origin/{own}"],
+                remote=True,
+                what=f"fetching {own!r}",
+            )
+        else:
+            with contextlib.suppress(_GitFailedError):
+                self._git("update-ref", "-d", f"refs/remotes/origin/{own}")
+
+    def _push(self, target: str) -> bool:
+        """Push HEAD to *target*: ``True`` when taken, ``False`` when refused because *target* moved."""
+        result = self._run(
+            ["push", "--porcelain", "origin", f"HEAD:refs/heads/{target}"],
+            remote=True,
+            check=False,
+            what=f"pushing to {target!r}",
+        )
+        said = result.stdout.decode("utf-8", "replace")
+        if result.returncode == 0:
+            return True
+        for line in said.splitlines():
+            if line.startswith("!") and "[rejected]" in line:
+                return False  # (fetch first) / (non-fast-forward): someone pushed first
+            if line.startswith("!") and "[remote rejected]" in line:
+                reason = line.split("[remote rejected]", 1)[1].strip()
+                raise BadInputError(
+                    f"{redact_url(self.settings.repository)} refused the push to {target!r}: {self._clean(reason)} "
+                    "(a protected branch? then set gitops.pull_request: true)"
+                )
+        raise self._failure(
+            _GitFailedError(("push",), result.returncode, result.stderr.decode("utf-8", "replace")), "pushing"
+        )
+
+    def _remote_ref(self, branch: str) -> str:
+        return f"refs/remotes/origin/{branch}"
+
+    def _known(self, revision: str) -> bool:
+        return self._git_status("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}") == 0
+
+    def _text_at(self, revision: str, path: str) -> str | None:
+        if self._git_status("rev-parse", "--verify", "--quiet", f"{revision}:{path}") != 0:
+            return None
+        kind = self._git("cat-file", "-t", f"{revision}:{path}").strip()
+        if kind != "blob":
+            raise BadInputError(f"{path} is a folder in {redact_url(self.settings.repository)}, not a file")
+        data = self._run(["cat-file", "blob", f"{revision}:{path}"]).stdout
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInputError(f"{path} in {redact_url(self.settings.repository)} is not UTF-8 text") from None
+
+    # ---- running git
+
+    def _git(self, *args: str) -> str:
+        return self._run(list(args)).stdout.decode("utf-8", "replace")
+
+    def _git_status(self, *args: str) -> int:
+        return self._run(list(args), check=False).returncode
+
+    def _run(
+        self,
+        args: list[str],
+        *,
+        cwd: Path | None = None,
+        input_: bytes | None = None,
+        check: bool = True,
+        remote: bool = False,
+        what: str = "",
+    ) -> subprocess.CompletedProcess[bytes]:
+        name, email = _author(self.settings.author)
+        command = [
+            "git",
+            "-c",
+            f"user.name={name}",
+            "-c",
+            f"user.email={email}",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "core.autocrlf=false",
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "gc.autoDetach=false",
+            "-c",
+            "advice.detachedHead=false",
+            *args,
+        ]
+        try:
+            result = subprocess.run(
+                command,
+                cwd=cwd or self._work,
+                input=input_,
+                stdin=None if input_ is not None else subprocess.DEVNULL,
+                capture_output=True,
+                timeout=self.timeout,
+                env=self._environment(),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise DependencyUnavailableError(
+                f"git {args[0]} ({what or 'on the GitOps repository'}) took longer than {self.timeout:g} s"
+            ) from None
+        if check and result.returncode != 0:
+            failed = _GitFailedError(
+                tuple(args),
+                result.returncode,
+                result.stderr.decode("utf-8", "replace"),
+                result.stdout.decode("utf-8", "replace"),
+            )
+            if remote:
+                raise self._failure(failed, what)
+            raise failed
+        return result
+
+    def _environment(self) -> dict[str, str]:
+        environ = {key: value for key, value in os.environ.items() if key not in _LOCAL_ENV}
+        environ.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C"})
+        settings: list[tuple[str, str]] = []
+        scope = _https_scope(self.settings.repository)
+        if self.token and scope is not None:
+            pair = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+            settings.append((f"http.{scope}.extraheader", f"AUTHORIZATION: basic {pair}"))
+        environ["GIT_CONFIG_COUNT"] = str(len(settings))
+        for index, (key, value) in enumerate(settings):
+            environ[f"GIT_CONFIG_KEY_{index}"] = key
+            environ[f"GIT_CONFIG_VALUE_{index}"] = value
+        return environ
+
+    def _clean(self, text: str) -> str:
+        secrets: list[str | None] = [self.token, *url_secrets(self.settings.repository)]
+        if self.token:
+            secrets.append(base64.b64encode(f"x-access-token:{self.token}".encode()).decode())
+        return redact_text(text.strip()[:500], secrets)
+
+    def _failure(self, failed: _GitFailedError, what: str) -> Exception:
+        """A failed remote call as the person's error: refused credentials or a missing branch are bad input (exit
+        2), an unreachable remote exit 5 — each naming the repository (its password, if any, redacted)."""
+        said = self._clean(failed.stderr)
+        where = redact_url(self.settings.repository)
+        lowered = said.lower()
+        if ("remote branch" in lowered and "not found" in lowered) or "couldn't find remote ref" in lowered:
+            return BadInputError(f"{where} has no branch {self.settings.branch!r} (gitops.branch): {said}")
+        if any(
+            sign in lowered
+            for sign in (
+                "authentication failed",
+                "permission denied",
+                "could not read username",
+                "could not read password",
+                "terminal prompts disabled",
+                "403",
+                "401",
+                "repository not found",
+                "does not appear to be a git repository",
+            )
+        ):
+            return BadInputError(
+                f"{where} refused {what or 'git'}: {said} (check gitops.repository and the credentials: "
+                "GITHUB_TOKEN for https, the SSH key for ssh)"
+            )
+        return DependencyUnavailableError(f"{where} cannot be reached ({what or 'git'}): {said}")
+
+
+# ---- helpers -------------------------------------------------------------------------------------------------------
+
+
+def _author(author: str) -> tuple[str, str]:
+    match = _AUTHOR.match(author)
+    if match is None or not match["name"]:
+        raise BadInputError(f"gitops.author {author!r} is not 'Name <email>'")
+    return match["name"], match["email"]
+
+
+def _https_scope(url: str) -> str | None:
+    """``https://host[:port]/``: where the token's header is sent (``None``: not an http(s) remote)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return None
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/"
+
+
+def _revision_sha(revision: str) -> str | None:
+    """The commit id in what a controller reports: ``<sha>`` (Argo CD), ``main@sha1:<sha>`` or ``sha1:<sha>``
+    (Flux's ``lastAppliedRevision``); ``None``: none."""
+    tail = revision.strip().rsplit("@", 1)[-1]
+    tail = tail.split(":", 1)[1] if ":" in tail else tail
+    return tail if _HEX.match(tail) else None
+
+
+def _checked_path(path: str) -> str:
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or any(part in ("", ".", "..") for part in parts):
+        raise BadInputError(f"{path!r} is not a file's path inside the repository")
+    if parts[0] == ".git":
+        raise BadInputError(f"{path!r} is inside git's own folder")
+    return path
+
+
+def _checked_key(key: str) -> None:
+    if not key.strip() or any(char in key for char in "\n\r\x1e\x1f"):
+        raise BadInputError(f"{key!r} cannot be a {TRAILER} key (one line, not empty)")

@@ -1,0 +1,673 @@
+"""The GitOps repository adapter (``adapters.git_repository``) against real git: a bare repository in a temporary
+folder, reached by a ``file://`` URL, and other clones of it playing the other members of the team. Pull-request
+mode talks to a small loopback stand-in of GitHub's pulls endpoint, written below from GitHub's REST documentation
+(https://docs.github.com/en/rest/pulls/pulls) — to be replaced by ``findly_infra.testing.github_api`` once it lands.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from findly_infra.adapters import git_repository
+from findly_infra.adapters.git_repository import (
+    BranchMovedError,
+    GitCliRepository,
+    github_repository,
+    open_repository,
+    pull_request_branch,
+)
+from findly_infra.application.ports import BadInputError, DependencyUnavailableError
+from findly_infra.domain.gitops import (
+    GitChange,
+    GitCommit,
+    GitOpsBinding,
+    GitOpsSettings,
+    change_key,
+    overlay_path,
+    set_image,
+)
+
+IMAGE = "europe-west1-docker.pkg.dev/findly/apps/fn-posts"
+DEPLOYMENT = f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: fn-posts
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers:
+        - name: app
+          image: "{IMAGE}:1.2.3"  # set by findly-infra
+"""
+OTHER = "k8s/overlays/production/fn-users/deployment-stable.yaml"
+STARTED = "2026-12-06T21:45:32Z"
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=Someone", "-c", "user.email=someone@example.com", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No configuration of this machine's user or system: a global file of the test's own."""
+    config = tmp_path / "gitconfig"
+    config.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    return config
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """A bare repository whose ``main`` holds the rendered tree of two services."""
+    bare = tmp_path / "deploy.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    seed = tmp_path / "seed"
+    git("clone", "--quiet", bare.as_uri(), str(seed))
+    for path, text in ((PATH, DEPLOYMENT), (OTHER, DEPLOYMENT.replace("fn-posts", "fn-users"))):
+        (seed / path).parent.mkdir(parents=True, exist_ok=True)
+        (seed / path).write_text(text)
+    git("add", ".", cwd=seed)
+    git("commit", "--quiet", "-m", "render", cwd=seed)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
+    return bare
+
+
+def gitops(repository: str, **changes: Any) -> GitOpsSettings:
+    return GitOpsSettings(
+        repository=repository, environments=(GitOpsBinding("production", "findly-production"),), **changes
+    )
+
+
+SETTINGS = gitops("x")
+PATH = overlay_path(SETTINGS, "production", "fn-posts")
+
+
+def promotion(text: str, version: str = "1.2.4", started: str = STARTED) -> GitChange:
+    changed, _ = set_image(text, IMAGE, version)
+    return GitChange(
+        files={PATH: changed},
+        message=f"fn-posts {version} to production",
+        key=change_key("fn-posts", "production", version, started),
+    )
+
+
+def other_member(remote: Path, tmp_path: Path, path: str, edit: Any) -> str:
+    """Another member of the team pushes a change of *path* to main (their own clone): the new head."""
+    clone = tmp_path / f"member-{len(list(tmp_path.glob('member-*')))}"
+    git("clone", "--quiet", remote.as_uri(), str(clone))
+    target = clone / path
+    target.write_text(edit(target.read_text()))
+    git("commit", "--quiet", "-am", "by hand", cwd=clone)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=clone)
+    return git("rev-parse", "HEAD", cwd=clone).strip()
+
+
+def head(remote: Path, branch: str = "main") -> str:
+    return git("--git-dir", str(remote), "rev-parse", branch).strip()
+
+
+def shown(remote: Path, revision: str, path: str) -> str:
+    return git("--git-dir", str(remote), "show", f"{revision}:{path}")
+
+
+def count(remote: Path, branch: str = "main") -> int:
+    return int(git("--git-dir", str(remote), "rev-list", "--count", branch))
+
+
+# ---- commits -----------------------------------------------------------------------------------------------------
+
+
+def test_a_commit_is_pushed_with_its_key_and_read_back(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    text = repository.read(PATH)
+    assert text == DEPLOYMENT
+    assert repository.read("k8s/overlays/production/fn-none/deployment-stable.yaml") is None
+
+    made = repository.commit(promotion(text))
+
+    assert made.created
+    assert made.branch == "main"
+    assert made.pull_request is None
+    assert head(remote) == made.sha
+    assert shown(remote, "main", PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]
+    assert shown(remote, "main", OTHER) == DEPLOYMENT.replace("fn-posts", "fn-users")  # nothing else changed
+    trailers = git("--git-dir", str(remote), "log", "-1", "--format=%(trailers:key=Findly-Change,valueonly)")
+    assert trailers.strip() == change_key("fn-posts", "production", "1.2.4", STARTED)
+    author = git("--git-dir", str(remote), "log", "-1", "--format=%an <%ae>").strip()
+    assert author == SETTINGS.author
+    assert repository.read(PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]
+
+
+def test_a_hand_off_killed_after_its_push_finds_its_commit_by_key(remote: Path, tmp_path: Path) -> None:
+    """The push happened, the event was never recorded: the retried hand-off (a new process, the same cache or a
+    fresh one) finds the commit instead of making a second — even after someone else pushed on top of it."""
+    first = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    made = first.commit(promotion(DEPLOYMENT))
+    other_member(remote, tmp_path, OTHER, lambda text: text.replace("replicas: 3", "replicas: 4"))
+
+    for cache in ("cache", "another-cache"):
+        again = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / cache)
+        found = again.commit(promotion(DEPLOYMENT))
+        assert (found.sha, found.branch, found.created) == (made.sha, "main", False)
+    assert count(remote) == 3  # render, the promotion, the other member's
+
+
+def test_a_change_already_there_without_its_key_is_refused(remote: Path, tmp_path: Path) -> None:
+    other_member(remote, tmp_path, PATH, lambda text: set_image(text, IMAGE, "1.2.4")[0])
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    with pytest.raises(BadInputError, match="nothing to commit"):
+        repository.commit(promotion(DEPLOYMENT))
+
+
+def test_a_branch_moved_since_the_read_is_merged_when_other_lines_changed(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    text = repository.read(PATH)
+    assert text is not None
+    other_member(remote, tmp_path, PATH, lambda text: text.replace("replicas: 3", "replicas: 5"))
+
+    made = repository.commit(promotion(text))
+
+    after = shown(remote, "main", PATH)
+    assert "replicas: 5" in after  # the other member's line kept
+    assert f'image: "{IMAGE}:1.2.4"' in after
+    assert head(remote) == made.sha
+
+
+def test_a_branch_moved_since_the_read_on_the_same_line_raises(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    text = repository.read(PATH)
+    assert text is not None
+    theirs = other_member(remote, tmp_path, PATH, lambda text: set_image(text, IMAGE, "1.2.9")[0])
+
+    with pytest.raises(BranchMovedError, match="read it again") as raised:
+        repository.commit(promotion(text))
+
+    assert raised.value.files == (PATH,)
+    assert head(remote) == theirs  # nothing pushed
+    assert repository.commit(promotion(repository.read(PATH) or "")).created  # recomputed: it goes
+
+
+@pytest.fixture
+def racing(remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Something happens on the remote between this process's fetch and its push: each callable appended here, once."""
+    edits: list[Any] = []
+    push = GitCliRepository._push
+
+    def raced(self: GitCliRepository, target: str) -> bool:
+        while edits:
+            edits.pop(0)()
+        return push(self, target)
+
+    monkeypatch.setattr(GitCliRepository, "_push", raced)
+    return edits
+
+
+def test_a_push_refused_because_another_member_pushed_first_is_made_again_on_the_new_head(
+    remote: Path, tmp_path: Path, racing: list[Any]
+) -> None:
+    racing.append(
+        lambda: other_member(remote, tmp_path, OTHER, lambda text: text.replace("replicas: 3", "replicas: 4"))
+    )
+    racing.append(lambda: other_member(remote, tmp_path, PATH, lambda text: text.replace("replicas: 3", "replicas: 6")))
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+
+    made = repository.commit(promotion(DEPLOYMENT))
+
+    assert made.created
+    assert head(remote) == made.sha
+    assert count(remote) == 4  # render, the two others', ours on top: one commit of ours
+    assert "replicas: 4" in shown(remote, "main", OTHER)
+    assert "replicas: 6" in shown(remote, "main", PATH)
+    assert f'image: "{IMAGE}:1.2.4"' in shown(remote, "main", PATH)
+
+
+def test_a_push_raced_by_a_change_of_the_same_line_raises_and_pushes_nothing(
+    remote: Path, tmp_path: Path, racing: list[Any]
+) -> None:
+    racing.append(lambda: other_member(remote, tmp_path, PATH, lambda text: set_image(text, IMAGE, "1.3.0")[0]))
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+
+    with pytest.raises(BranchMovedError) as raised:
+        repository.commit(promotion(DEPLOYMENT))
+
+    assert PATH in str(raised.value)
+    assert count(remote) == 2
+    assert f'image: "{IMAGE}:1.3.0"' in shown(remote, "main", PATH)
+
+
+def test_a_push_raced_by_the_same_hand_off_finds_it(remote: Path, tmp_path: Path, racing: list[Any]) -> None:
+    """Two runners of one rollout: the second's push is refused, and on the new head it finds the first's commit."""
+    change = promotion(DEPLOYMENT)
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    twin = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "twin-cache")
+    made: list[str] = []
+    # another message: the same commit made in the same second by the same author would be the same object
+    racing.append(lambda: made.append(twin.commit(attrs.evolve(change, message="the other runner")).sha))
+
+    found = repository.commit(change)
+
+    assert not found.created
+    assert found.sha == made[0]
+
+
+# ---- reverts -----------------------------------------------------------------------------------------------------
+
+
+def test_a_revert_restores_the_file_and_is_found_by_its_key(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    made = repository.commit(promotion(DEPLOYMENT))
+    other_member(remote, tmp_path, OTHER, lambda text: text.replace("replicas: 3", "replicas: 4"))
+    key = change_key("fn-posts", "production", "1.2.4", STARTED, revert=True)
+
+    reverted = repository.revert(made.sha, key=key, message="Roll back fn-posts 1.2.4 in production")
+
+    assert reverted.created
+    assert head(remote) == reverted.sha
+    assert shown(remote, "main", PATH) == DEPLOYMENT
+    assert "replicas: 4" in shown(remote, "main", OTHER)
+    body = git("--git-dir", str(remote), "log", "-1", "--format=%B")
+    assert f"This reverts commit {made.sha}." in body
+    assert body.rstrip().endswith(f"Findly-Change: {key}")
+    again = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache-2")
+    assert again.revert(made.sha, key=key, message="Roll back") == GitCommit(reverted.sha, "main", created=False)
+
+
+def test_a_revert_that_conflicts_names_the_file(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    made = repository.commit(promotion(DEPLOYMENT))
+    theirs = other_member(remote, tmp_path, PATH, lambda text: set_image(text, IMAGE, "1.2.5")[0])
+
+    with pytest.raises(BadInputError, match=f"conflicts with later changes to {PATH}"):
+        repository.revert(made.sha, key="revert:x", message="Roll back")
+
+    assert head(remote) == theirs
+    assert repository.read(PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.5")[0]  # the clone is usable after it
+
+
+def test_a_revert_of_a_commit_not_on_the_branch_is_refused(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    with pytest.raises(BadInputError, match="not in"):
+        repository.revert("0123456789abcdef0123456789abcdef01234567", key="revert:x", message="Roll back")
+
+
+# ---- includes ------------------------------------------------------------------------------------------------------
+
+
+def test_includes_answers_from_the_history(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    render = head(remote)
+    made = repository.commit(promotion(DEPLOYMENT))
+    later = other_member(remote, tmp_path, OTHER, lambda text: text + "# later\n")  # not fetched by this clone yet
+
+    assert repository.includes(made.sha, made.sha) is True
+    assert repository.includes(later, made.sha) is True  # fetched, then known
+    assert repository.includes(f"main@sha1:{later}", made.sha) is True  # Flux's lastAppliedRevision
+    assert repository.includes(render, made.sha) is False
+    assert repository.includes("0123456789abcdef0123456789abcdef01234567", made.sha) is None
+    assert repository.includes("not a revision", made.sha) is None
+
+
+# ---- the cache -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda work: (work / ".git" / "HEAD").unlink(), id="no-HEAD"),
+        pytest.param(lambda work: (work / ".git" / "config").write_text("[core\n garbage"), id="config"),
+        pytest.param(
+            lambda work: [path.unlink() for path in (work / ".git" / "objects").rglob("*") if path.is_file()],
+            id="objects",
+        ),
+        pytest.param(
+            lambda work: git("remote", "set-url", "origin", "file:///nowhere/else.git", cwd=work), id="another-url"
+        ),
+    ],
+)
+def test_a_broken_cache_is_cloned_again(remote: Path, tmp_path: Path, damage: Any) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    made = repository.commit(promotion(DEPLOYMENT))
+    (work,) = (tmp_path / "cache").glob("*/work")
+    damage(work)
+
+    again = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+
+    assert again.read(PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]
+    assert again.commit(promotion(DEPLOYMENT)).sha == made.sha
+
+
+def test_the_clone_is_reused(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    repository.read(PATH)
+    (work,) = (tmp_path / "cache").glob("*/work")
+    (work / ".git" / "marker").write_text("still here")
+    repository.commit(promotion(DEPLOYMENT))
+    open_repository(gitops(remote.as_uri(), branch="main"), cache_dir=tmp_path / "cache").read(PATH)
+    assert (work / ".git" / "marker").read_text() == "still here"
+
+
+def test_a_missing_branch_is_bad_input(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri(), branch="nope"), cache_dir=tmp_path / "cache")
+    with pytest.raises(BadInputError, match="nope"):
+        repository.read(PATH)
+
+
+def test_an_unreachable_remote_is_a_dependency_failure(tmp_path: Path) -> None:
+    repository = open_repository(gitops("http://127.0.0.1:9/deploy.git"), cache_dir=tmp_path / "cache")
+    with pytest.raises(DependencyUnavailableError, match="cannot be reached"):
+        repository.read(PATH)
+
+
+# ---- credentials ---------------------------------------------------------------------------------------------------
+
+TOKEN = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"  # the shape of a GitHub token, not one
+
+
+@pytest.fixture
+def refusing_git_server() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP remote that records the Authorization header git sends and refuses it (403), as GitHub does a
+    token without access."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/findly-now/deploy.git", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_token_goes_in_a_header_and_nowhere_else(
+    refusing_git_server: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    url, seen = refusing_git_server
+    repository = open_repository(gitops(url), cache_dir=tmp_path / "cache", token=TOKEN)
+
+    with pytest.raises(BadInputError) as raised:
+        repository.read(PATH)
+
+    pair = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    assert seen
+    assert seen[0] == f"basic {pair}"  # what actions/checkout sends (src/git-auth-helper.ts)
+    assert TOKEN not in str(raised.value)
+    assert pair not in str(raised.value)
+    for path in (tmp_path / "cache").rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes()
+            assert pair.encode() not in path.read_bytes()
+
+
+def test_no_token_in_the_cache_after_a_commit(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache", token=TOKEN)
+    repository.commit(promotion(DEPLOYMENT))
+    (config,) = (tmp_path / "cache").glob("*/work/.git/config")
+    assert TOKEN not in config.read_text()
+    assert "extraheader" not in config.read_text()
+    assert git("config", "--get", "remote.origin.url", cwd=config.parent.parent).strip() == remote.as_uri()
+
+
+def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(remote: Path, tmp_path: Path) -> None:
+    with pytest.raises(BadInputError) as raised:
+        open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache", token="ghs_abc\ndef")
+    assert "ghs_abc" not in str(raised.value)
+
+
+# ---- pull requests: a stand-in of GitHub's pulls endpoint ----------------------------------------------------------
+
+
+class PullsStandIn:
+    """``GET``/``POST /repos/{owner}/{repo}/pulls`` as https://docs.github.com/en/rest/pulls/pulls documents them:
+
+    - List pull requests: ``state`` (open, closed, all; default open) and ``head`` (``user:ref-name``) filter; 200
+      with an array of pull requests (``number``, ``state``, ``html_url``, ``head.ref``/``head.label``,
+      ``base.ref``).
+    - Create a pull request: ``title``, ``head``, ``base`` (required), ``body``; 201 with the pull request; 422
+      ("Validation Failed") when a pull request already exists for the head, or the head or base is not a branch of
+      the repository (the branches are read from *bare*, the repository the stand-in serves).
+    - Every request without ``Authorization: Bearer <token>`` (the token configured) is 401 "Bad credentials"
+      (https://docs.github.com/en/rest/authentication/authenticating-to-the-rest-api).
+    """
+
+    def __init__(self, owner: str, repo: str, bare: Path, token: str) -> None:
+        self.owner, self.repo, self.bare, self.token = owner, repo, bare, token
+        self.pulls: list[dict[str, Any]] = []
+        self.failures: list[int] = []
+        """Statuses answered, one per request, before the behaviour above (5xx: a GitHub incident)."""
+        self.requests: list[tuple[str, str]] = []
+
+    def branch(self, name: str) -> bool:
+        found = subprocess.run(
+            ["git", "--git-dir", str(self.bare), "rev-parse", "--verify", "--quiet", f"refs/heads/{name}"],
+            capture_output=True,
+            check=False,
+        )
+        return found.returncode == 0
+
+    def answer(self, method: str, target: str, headers: Any, body: bytes) -> tuple[int, Any]:  # noqa: PLR0911
+        self.requests.append((method, target))
+        if self.failures:
+            return self.failures.pop(0), {"message": "Server Error"}
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, {"message": "Bad credentials"}
+        parts = urlsplit(target)
+        if parts.path != f"/repos/{self.owner}/{self.repo}/pulls":
+            return 404, {"message": "Not Found"}
+        if method == "GET":
+            query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+            state = query.get("state", "open")
+            return 200, [
+                pull
+                for pull in self.pulls
+                if (state == "all" or pull["state"] == state)
+                and ("head" not in query or pull["head"]["label"] == query["head"])
+            ]
+        fields = json.loads(body)
+        head_ref, base_ref = fields.get("head", ""), fields.get("base", "")
+        if not self.branch(head_ref) or not self.branch(base_ref):
+            return 422, {"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "invalid"}]}
+        label = f"{self.owner}:{head_ref}"
+        if any(pull["head"]["label"] == label and pull["state"] == "open" for pull in self.pulls):
+            return 422, {
+                "message": "Validation Failed",
+                "errors": [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {label}.",
+                    }
+                ],
+            }
+        number = len(self.pulls) + 1
+        pull = {
+            "number": number,
+            "state": "open",
+            "title": fields.get("title"),
+            "body": fields.get("body"),
+            "html_url": f"https://github.com/{self.owner}/{self.repo}/pull/{number}",
+            "head": {"ref": head_ref, "label": label},
+            "base": {"ref": base_ref, "label": f"{self.owner}:{base_ref}"},
+        }
+        self.pulls.append(pull)
+        return 201, pull
+
+
+@pytest.fixture
+def github(remote: Path, _isolated_git: Path) -> Iterator[tuple[str, PullsStandIn]]:
+    """The stand-in on 127.0.0.1, and git told to reach ``https://github.com/findly-now/deploy.git`` in *remote*
+    (``url.<base>.insteadOf``, in the test's own global configuration: what a user's configuration may hold)."""
+    _isolated_git.write_text(f'[url "{remote.as_uri()}"]\n\tinsteadOf = https://github.com/findly-now/deploy.git\n')
+    stand_in = PullsStandIn("findly-now", "deploy", remote, TOKEN)
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            status, answer = stand_in.answer(self.command, self.path, self.headers, self.rfile.read(length))
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _serve  # noqa: N815 - http.server's names
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", stand_in
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+PR_SETTINGS = gitops("https://github.com/findly-now/deploy.git", pull_request=True)
+
+
+def test_pull_request_mode_pushes_a_branch_of_its_own_and_opens_one_pull_request(
+    remote: Path, tmp_path: Path, github: tuple[str, PullsStandIn]
+) -> None:
+    api, stand_in = github
+    before = head(remote)
+    repository = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache", token=TOKEN, api_url=api)
+
+    made = repository.commit(promotion(DEPLOYMENT))
+
+    own = pull_request_branch(change_key("fn-posts", "production", "1.2.4", STARTED))
+    assert own == "findly/fn-posts/production/1.2.4/2026-12-06T21-45-32Z"
+    assert (made.branch, made.created) == (own, True)
+    assert made.pull_request == "https://github.com/findly-now/deploy/pull/1"
+    assert head(remote) == before  # main untouched: the pull request proposes it
+    assert head(remote, own) == made.sha
+    (pull,) = stand_in.pulls
+    assert (pull["head"]["ref"], pull["base"]["ref"], pull["title"]) == (own, "main", "fn-posts 1.2.4 to production")
+
+    # killed before the event was recorded: found, with its pull request, and no second one
+    again = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache-2", token=TOKEN, api_url=api)
+    found = again.commit(promotion(DEPLOYMENT))
+    assert (found.sha, found.branch, found.pull_request, found.created) == (made.sha, own, made.pull_request, False)
+    assert len(stand_in.pulls) == 1
+
+    # merged (as a fast-forward): found on main
+    git("--git-dir", str(remote), "update-ref", "refs/heads/main", made.sha)
+    merged = again.commit(promotion(DEPLOYMENT))
+    assert (merged.sha, merged.branch, merged.created) == (made.sha, "main", False)
+    assert again.includes(head(remote), made.sha) is True
+
+
+def test_pull_request_pushed_but_not_opened_is_opened_by_the_retry(
+    remote: Path, tmp_path: Path, github: tuple[str, PullsStandIn]
+) -> None:
+    api, stand_in = github
+    repository = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache", token=TOKEN, api_url=api)
+    stand_in.failures = [403]  # the GET before the POST: refused, as a token without pull-requests: write is
+
+    with pytest.raises(BadInputError, match="pull-requests: write") as raised:
+        repository.commit(promotion(DEPLOYMENT))
+    assert TOKEN not in str(raised.value)
+    assert not stand_in.pulls
+
+    found = repository.commit(promotion(DEPLOYMENT))
+    assert not found.created
+    assert found.pull_request == "https://github.com/findly-now/deploy/pull/1"
+
+
+def test_github_errors_are_retried_then_answered(
+    remote: Path, tmp_path: Path, github: tuple[str, PullsStandIn]
+) -> None:
+    import stamina
+
+    api, stand_in = github
+    stamina.set_testing(True, attempts=3)  # no waits between the attempts
+    try:
+        stand_in.failures = [502, 503]
+        repository = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache", token=TOKEN, api_url=api)
+        assert repository.commit(promotion(DEPLOYMENT)).pull_request is not None
+
+        stand_in.failures = [502, 502, 502]
+        with pytest.raises(DependencyUnavailableError, match="keeps answering HTTP 502"):
+            repository.commit(promotion(DEPLOYMENT, version="1.2.5"))
+    finally:
+        stamina.set_testing(False)
+
+    wrong = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache", token=TOKEN + "x", api_url=api)
+    with pytest.raises(BadInputError, match="HTTP 401"):
+        wrong.commit(promotion(DEPLOYMENT, version="1.2.6"))
+
+
+def test_pull_request_mode_needs_a_github_repository_and_a_token(remote: Path, tmp_path: Path) -> None:
+    with pytest.raises(BadInputError, match="not a GitHub repository"):
+        open_repository(gitops(remote.as_uri(), pull_request=True), cache_dir=tmp_path, token=TOKEN)
+    with pytest.raises(BadInputError, match="GITHUB_TOKEN"):
+        open_repository(PR_SETTINGS, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://github.com/findly-now/deploy", ("findly-now", "deploy")),
+        ("https://github.com/findly-now/deploy.git", ("findly-now", "deploy")),
+        ("git@github.com:findly-now/deploy.git", ("findly-now", "deploy")),
+        ("ssh://git@github.com/findly-now/deploy.git", ("findly-now", "deploy")),
+        ("https://gitlab.com/findly-now/deploy.git", None),
+        ("https://github.com/findly-now", None),
+        ("file:///srv/deploy.git", None),
+    ],
+)
+def test_github_repository_of_a_url(url: str, expected: tuple[str, str] | None) -> None:
+    assert github_repository(url) == expected
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=1, max_size=80).filter(lambda key: "\n" not in key))
+def test_a_pull_request_branch_is_a_branch_git_accepts(key: str) -> None:
+    name = pull_request_branch(key)
+    assert name == pull_request_branch(key)
+    assert name.startswith("findly/")
+    checked = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True, check=False)
+    assert checked.returncode == 0, name
+
+
+def test_open_repository_says_when_git_is_missing(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(git_repository.shutil, "which", lambda _name: None)
+    with pytest.raises(BadInputError, match="git command-line tool"):
+        open_repository(gitops(remote.as_uri()), cache_dir=tmp_path)

@@ -31,6 +31,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     ),
     "notifications": ("httpx",),
     "dns": ("google.cloud.dns", "google.api_core", "google.auth", "requests", "stamina"),
+    "gitops": ("httpx", "stamina"),  # the pull requests (GitHub's REST API); git itself is the CLI on PATH
 }
 """Each extra and the modules the commands that need it import."""
 

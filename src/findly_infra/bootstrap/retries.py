@@ -16,6 +16,7 @@ _DEPENDENCIES = (
     ("findly_infra.adapters.kubernetes", "kubernetes"),
     ("findly_infra.adapters.google_api", "google"),
     ("findly_infra.adapters.cloud_dns", "cloud_dns"),
+    ("findly_infra.adapters.git_repository", "github"),
 )
 """The module of the call stamina retried (or of the exception that caused the retry: stamina names every
 ``RetryingCaller`` call ``"<context block>"``) -> the dependency the log line names."""

@@ -671,3 +671,32 @@ def test_open_repository_says_when_git_is_missing(
     monkeypatch.setattr(git_repository.shutil, "which", lambda _name: None)
     with pytest.raises(BadInputError, match="git command-line tool"):
         open_repository(gitops(remote.as_uri()), cache_dir=tmp_path)
+
+
+def test_a_remote_out_of_reach_leaves_the_clone_as_it_was(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    repository.commit(promotion(DEPLOYMENT))
+    (work,) = (tmp_path / "cache").glob("*/work")
+    (work / ".git" / "marker").write_text("still here")
+    moved = remote.rename(tmp_path / "away.git")
+
+    with pytest.raises(BadInputError, match="does not appear to be a git repository"):
+        repository.read(PATH)
+
+    assert (work / ".git" / "marker").read_text() == "still here"
+    moved.rename(remote)
+    assert repository.read(PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]
+
+
+def test_changes_follow_one_another_from_what_the_caller_wrote(remote: Path, tmp_path: Path) -> None:
+    """The next change is computed from the text the last one wrote (not read again): its base is that text."""
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    text = repository.read(PATH) or ""
+    first = promotion(text)
+    repository.commit(first)
+    other_member(remote, tmp_path, PATH, lambda text: text.replace("replicas: 3", "replicas: 7"))
+    second = repository.commit(promotion(first.files[PATH], version="1.2.5", started="2026-12-06T22:00:00Z"))
+    assert second.created
+    after = shown(remote, "main", PATH)
+    assert "replicas: 7" in after
+    assert f'image: "{IMAGE}:1.2.5"' in after

@@ -373,7 +373,13 @@ class GitCliRepository:
                 self._git("add", "--", *merged)
                 return self._commit_staged(change.message, change.key)
 
-            return self._hand_off(change.key, change.message, make, what=f"the files {', '.join(sorted(files))}")
+            made = self._hand_off(change.key, change.message, make, what=f"the files {', '.join(sorted(files))}")
+        for path, text in files.items():
+            if made.branch == self.settings.branch:  # what the caller knows they say now: its next change's base
+                self._read[path] = text
+            else:  # proposed in a pull request: the branch still says what it said
+                self._read.pop(path, None)
+        return made
 
     def revert(self, commit: str, *, key: str, message: str) -> GitCommit:
         _checked_key(key)
@@ -606,8 +612,8 @@ class GitCliRepository:
         return url == self.settings.repository
 
     def _clone(self) -> None:
-        if self._work.exists():
-            shutil.rmtree(self._work)
+        """A fresh clone, made beside the old one and put in its place only when whole: a remote that cannot be
+        reached leaves the old clone as it was."""
         staging = Path(tempfile.mkdtemp(prefix="clone-", dir=self._folder))
         try:
             self._run(
@@ -616,6 +622,8 @@ class GitCliRepository:
                 remote=True,
                 what=f"cloning {self.settings.branch!r}",
             )
+            if self._work.exists():
+                shutil.rmtree(self._work)
             (staging / "work").rename(self._work)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

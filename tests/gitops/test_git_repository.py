@@ -700,3 +700,14 @@ def test_changes_follow_one_another_from_what_the_caller_wrote(remote: Path, tmp
     after = shown(remote, "main", PATH)
     assert "replicas: 7" in after
     assert f'image: "{IMAGE}:1.2.5"' in after
+
+
+def test_a_local_path_is_a_repository_too(remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    repository = open_repository(gitops("deploy.git"), cache_dir=tmp_path / "cache")
+    made = repository.commit(promotion(DEPLOYMENT))
+    (work,) = (tmp_path / "cache").glob("*/work")
+    (work / ".git" / "marker").write_text("still here")
+    assert repository.includes(head(remote), made.sha) is True
+    assert repository.read(PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]
+    assert (work / ".git" / "marker").exists()  # the clone reused: its origin is the path made absolute

@@ -561,9 +561,16 @@ class GitCliRepository:
 
     @property
     def _folder(self) -> Path:
-        digest = hashlib.sha256(f"{self.settings.repository}\0{self.settings.branch}".encode()).hexdigest()[:16]
+        digest = hashlib.sha256(f"{self._url}\0{self.settings.branch}".encode()).hexdigest()[:16]
         tail = re.sub(r"[^A-Za-z0-9._-]+", "-", self.settings.repository.rstrip("/").rsplit("/", 1)[-1])[-40:]
         return self.cache_dir / f"{tail.strip('.-') or 'repository'}-{digest}"
+
+    @property
+    def _url(self) -> str:
+        """The remote as git is given it: a URL or ``host:path`` as written, a local path made absolute (relative
+        to the current directory) — git records a local clone's origin so, and the clone is made in another
+        folder."""
+        return _remote_url(self.settings.repository)
 
     @property
     def _work(self) -> Path:
@@ -609,7 +616,7 @@ class GitCliRepository:
             self._git("status", "--porcelain")
         except _GitFailedError:
             return False
-        return url == self.settings.repository
+        return url == self._url
 
     def _clone(self) -> None:
         """A fresh clone, made beside the old one and put in its place only when whole: a remote that cannot be
@@ -617,7 +624,7 @@ class GitCliRepository:
         staging = Path(tempfile.mkdtemp(prefix="clone-", dir=self._folder))
         try:
             self._run(
-                ["clone", "--quiet", "--no-tags", "--branch", self.settings.branch, self.settings.repository, "work"],
+                ["clone", "--quiet", "--no-tags", "--branch", self.settings.branch, self._url, "work"],
                 cwd=staging,
                 remote=True,
                 what=f"cloning {self.settings.branch!r}",
@@ -819,6 +826,12 @@ def _author(author: str) -> tuple[str, str]:
     if match is None or not match["name"]:
         raise BadInputError(f"gitops.author {author!r} is not 'Name <email>'")
     return match["name"], match["email"]
+
+
+def _remote_url(repository: str) -> str:
+    if "://" in repository or re.match(r"^[^/]+:", repository):  # a URL, or scp-like `host:path` (git-clone(1))
+        return repository
+    return str(Path(repository).expanduser().resolve())
 
 
 def _https_scope(url: str) -> str | None:

@@ -711,3 +711,23 @@ def test_a_local_path_is_a_repository_too(remote: Path, tmp_path: Path, monkeypa
     assert repository.includes(head(remote), made.sha) is True
     assert repository.read(PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]
     assert (work / ".git" / "marker").exists()  # the clone reused: its origin is the path made absolute
+
+
+def test_github_refusals_say_what_to_check(github: tuple[str, PullsStandIn]) -> None:
+    import stamina
+
+    api, stand_in = github
+    elsewhere = git_repository.GitHubPulls(owner="findly-now", repo="nowhere", token=TOKEN, api_url=api)
+    with pytest.raises(BadInputError, match=r"404.*does not exist, or the token cannot see it"):
+        elsewhere.find_open("findly/x")
+
+    pulls = git_repository.GitHubPulls(owner="findly-now", repo="deploy", token=TOKEN, api_url=api)
+    with pytest.raises(BadInputError, match="HTTP 422 Validation Failed"):  # the head is no branch of the repository
+        pulls.open_or_find(head="findly/no-such-branch", base="main", title="t", body="")
+
+    stamina.set_testing(True, attempts=2)
+    try:
+        stand_in.failures = [429]  # a secondary rate limit: retried
+        assert pulls.find_open("findly/x") is None
+    finally:
+        stamina.set_testing(False)

@@ -69,7 +69,7 @@ def git(*args: str, cwd: Path | None = None) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def global_git_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No configuration of this machine's user or system: a global file of the test's own."""
     config = tmp_path / "gitconfig"
     config.write_text("")
@@ -526,10 +526,10 @@ class PullsStandIn:
 
 
 @pytest.fixture
-def github(remote: Path, _isolated_git: Path) -> Iterator[tuple[str, PullsStandIn]]:
+def github(remote: Path, global_git_config: Path) -> Iterator[tuple[str, PullsStandIn]]:
     """The stand-in on 127.0.0.1, and git told to reach ``https://github.com/findly-now/deploy.git`` in *remote*
     (``url.<base>.insteadOf``, in the test's own global configuration: what a user's configuration may hold)."""
-    _isolated_git.write_text(f'[url "{remote.as_uri()}"]\n\tinsteadOf = https://github.com/findly-now/deploy.git\n')
+    global_git_config.write_text(f'[url "{remote.as_uri()}"]\n\tinsteadOf = https://github.com/findly-now/deploy.git\n')
     stand_in = PullsStandIn("findly-now", "deploy", remote, TOKEN)
 
     class Handler(BaseHTTPRequestHandler):
@@ -731,3 +731,30 @@ def test_github_refusals_say_what_to_check(github: tuple[str, PullsStandIn]) -> 
         assert pulls.find_open("findly/x") is None
     finally:
         stamina.set_testing(False)
+
+
+def test_the_users_git_configuration_changes_nothing_committed(
+    remote: Path, tmp_path: Path, global_git_config: Path
+) -> None:
+    """Identity, signing, hooks, line endings, colours, the remote's name: a user's global configuration of any of
+    them does not reach the commit, nor the output the adapter reads."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "pre-commit").write_text("#!/bin/sh\nexit 1\n")
+    (hooks / "pre-commit").chmod(0o755)
+    global_git_config.write_text(
+        "[user]\n\tname = Someone Else\n\temail = else@example.com\n"
+        "[commit]\n\tgpgsign = true\n[push]\n\tgpgSign = true\n"
+        f"[core]\n\thooksPath = {hooks}\n\tautocrlf = true\n"
+        "[color]\n\tui = always\n[log]\n\tshowSignature = true\n"
+        "[clone]\n\tdefaultRemoteName = upstream\n"
+    )
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    made = repository.commit(promotion(DEPLOYMENT))
+    again = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache").commit(promotion(DEPLOYMENT))
+
+    assert again.sha == made.sha
+    assert not again.created
+    global_git_config.write_text("")
+    assert git("--git-dir", str(remote), "log", "-1", "--format=%an <%ae>").strip() == SETTINGS.author
+    assert shown(remote, "main", PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]  # LF, as written

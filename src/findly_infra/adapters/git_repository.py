@@ -395,7 +395,9 @@ class GitCliRepository:
                 try:
                     self._git("revert", "--no-commit", *mainline, target)
                 except _GitFailedError as exc:
-                    conflicted = self._git("diff", "--name-only", "--diff-filter=U").split()
+                    conflicted = sorted(  # `<mode> <object> <stage>\t<path>`, NUL-ended (git-ls-files(1))
+                        {entry.split("\t", 1)[1] for entry in self._git("ls-files", "-u", "-z").split("\0") if entry}
+                    )
                     with contextlib.suppress(_GitFailedError):
                         self._git("revert", "--abort")
                     if conflicted:
@@ -551,7 +553,7 @@ class GitCliRepository:
 
     def _commit_staged(self, message: str, key: str) -> bool:
         """Commit what is staged with *message* and the key's trailer; ``False``: nothing is staged."""
-        if self._git_status("diff", "--cached", "--quiet") == 0:
+        if self._git_status("diff-index", "--quiet", "--cached", "HEAD", "--") == 0:  # plumbing: no external diff
             return False
         text = f"{message.rstrip()}\n\n{TRAILER}: {key}\n"  # git-interpret-trailers(1): the last paragraph
         self._run(["commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-"], input_=text.encode())
@@ -624,7 +626,17 @@ class GitCliRepository:
         staging = Path(tempfile.mkdtemp(prefix="clone-", dir=self._folder))
         try:
             self._run(
-                ["clone", "--quiet", "--no-tags", "--branch", self.settings.branch, self._url, "work"],
+                [
+                    "clone",
+                    "--quiet",
+                    "--no-tags",
+                    "--origin",
+                    "origin",
+                    "--branch",
+                    self.settings.branch,
+                    self._url,
+                    "work",
+                ],
                 cwd=staging,
                 remote=True,
                 what=f"cloning {self.settings.branch!r}",
@@ -740,6 +752,15 @@ class GitCliRepository:
             "gc.autoDetach=false",
             "-c",
             "advice.detachedHead=false",
+            # what would change the output parsed here or sign what is pushed
+            "-c",
+            "color.ui=false",
+            "-c",
+            "log.showSignature=false",
+            "-c",
+            "push.gpgSign=false",
+            "-c",
+            "i18n.logOutputEncoding=UTF-8",
             *args,
         ]
         try:

@@ -758,3 +758,38 @@ def test_the_users_git_configuration_changes_nothing_committed(
     global_git_config.write_text("")
     assert git("--git-dir", str(remote), "log", "-1", "--format=%an <%ae>").strip() == SETTINGS.author
     assert shown(remote, "main", PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]  # LF, as written
+
+
+def test_pull_request_mode_reverts_what_was_merged_even_squashed(
+    remote: Path, tmp_path: Path, github: tuple[str, PullsStandIn]
+) -> None:
+    """A pull request merged by squash leaves another commit on main, carrying the same key: includes() follows it
+    by the key, and the rollback's pull request reverts it."""
+    api, stand_in = github
+    repository = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache", token=TOKEN, api_url=api)
+    proposed = repository.commit(promotion(DEPLOYMENT))
+    with pytest.raises(BadInputError, match="not on 'main'"):  # not merged yet: nothing deployed to revert
+        repository.revert(proposed.sha, key="revert:early", message="Roll back")
+
+    squash = tmp_path / "squash"  # GitHub's squash merge: one new commit on main, the message (and trailer) kept
+    git("clone", "--quiet", remote.as_uri(), str(squash))
+    git("fetch", "--quiet", "origin", proposed.branch, cwd=squash)
+    git("merge", "--quiet", "--squash", "FETCH_HEAD", cwd=squash)
+    title, body = git("log", "-1", "--format=%s%x00%b", "FETCH_HEAD", cwd=squash).split("\0")
+    git("commit", "--quiet", "-m", f"{title} (#1)\n\n{body.strip()}", cwd=squash)  # a one-commit pull request's
+    git("push", "--quiet", "origin", "HEAD:main", cwd=squash)
+    merged = head(remote)
+    assert merged != proposed.sha
+    assert repository.includes(merged, proposed.sha) is True
+
+    key = change_key("fn-posts", "production", "1.2.4", STARTED, revert=True)
+    reverted = repository.revert(proposed.sha, key=key, message="Roll back fn-posts 1.2.4 in production")
+
+    assert reverted.created
+    assert reverted.branch == "findly/revert/fn-posts/production/1.2.4/2026-12-06T21-45-32Z"
+    assert reverted.pull_request == "https://github.com/findly-now/deploy/pull/2"
+    assert head(remote) == merged  # proposed, not pushed to main
+    assert shown(remote, reverted.branch, PATH) == DEPLOYMENT
+    assert f"This reverts commit {merged}." in git("--git-dir", str(remote), "log", "-1", "--format=%B", reverted.sha)
+    assert repository.revert(proposed.sha, key=key, message="again") == attrs.evolve(reverted, created=False)
+    assert len(stand_in.pulls) == 2

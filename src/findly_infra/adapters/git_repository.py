@@ -35,7 +35,20 @@ again and recompute. The push is tried :data:`PUSH_ATTEMPTS` times.
 Idempotence: before each attempt the recent history (:data:`HISTORY_SEARCHED` commits) of the followed branch — and,
 in pull-request mode, of the change's own branch — is searched for a commit whose ``Findly-Change`` trailer is the
 change's key: a hand-off killed after its push and before its event was recorded finds its commit
-(``created=False``) instead of making a second.
+(``created=False``) instead of making a second. A change whose files already say what it would write, with no commit
+carrying its key, is refused (:class:`BadInputError`: changed by hand?).
+
+Pull-request mode: the change's branch is named from its key (:func:`pull_request_branch`), pushed, and its open pull
+request found (``GET …/pulls?head=owner:branch&state=open``) or opened (``POST …/pulls``); ``GitCommit.branch`` is
+that branch and ``pull_request`` the ``html_url``. Once merged — by a merge, a squash or a rebase, all of which keep
+the message and so the trailer — the key is found on the followed branch (``branch`` = it, ``pull_request`` =
+``None``), :meth:`~GitCliRepository.includes` follows a squashed or rebased commit by its key, and a revert proposes,
+in a pull request of its own, the revert of the commit on the followed branch that carries the key. A pull request not
+merged yet has nothing on the branch to revert: :class:`BadInputError` (closing it is the person's).
+
+Reverts: ``git revert --no-commit`` and a commit of the caller's message, ``This reverts commit <sha>.`` (as
+``git revert`` writes) and the trailer; a revert that conflicts with later changes is :class:`BadInputError` naming
+the files, nothing pushed.
 """
 
 from __future__ import annotations

@@ -793,3 +793,16 @@ def test_pull_request_mode_reverts_what_was_merged_even_squashed(
     assert f"This reverts commit {merged}." in git("--git-dir", str(remote), "log", "-1", "--format=%B", reverted.sha)
     assert repository.revert(proposed.sha, key=key, message="again") == attrs.evolve(reverted, created=False)
     assert len(stand_in.pulls) == 2
+
+
+def test_a_remote_that_never_answers_is_given_up_at_the_timeout(tmp_path: Path) -> None:
+    """A connection taken (the kernel's backlog) and never answered: the call ends at its timeout (exit 5)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/findly-now/deploy.git"
+        repository = GitCliRepository(settings=gitops(url), cache_dir=tmp_path / "cache", timeout=0.5)
+        with pytest.raises(DependencyUnavailableError, match=r"took longer than 0\.5 s"):
+            repository.read(PATH)

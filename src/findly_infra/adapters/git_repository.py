@@ -776,21 +776,28 @@ class GitCliRepository:
             "i18n.logOutputEncoding=UTF-8",
             *args,
         ]
+        # its own session: a call that outlives its timeout is killed with the helpers it started (git-remote-https,
+        # ssh), which would otherwise hold the connection
+        process = subprocess.Popen(
+            command,
+            cwd=cwd or self._work,
+            stdin=subprocess.PIPE if input_ is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._environment(),
+            start_new_session=True,
+        )
         try:
-            result = subprocess.run(
-                command,
-                cwd=cwd or self._work,
-                input=input_,
-                stdin=None if input_ is not None else subprocess.DEVNULL,
-                capture_output=True,
-                timeout=self.timeout,
-                env=self._environment(),
-                check=False,
-            )
+            stdout, stderr = process.communicate(input_, timeout=self.timeout)
         except subprocess.TimeoutExpired:
+            _kill(process)
             raise DependencyUnavailableError(
                 f"git {args[0]} ({what or 'on the GitOps repository'}) took longer than {self.timeout:g} s"
             ) from None
+        except BaseException:
+            _kill(process)
+            raise
+        result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
         if check and result.returncode != 0:
             failed = _GitFailedError(
                 tuple(args),
@@ -860,6 +867,17 @@ def _author(author: str) -> tuple[str, str]:
     if match is None or not match["name"]:
         raise BadInputError(f"gitops.author {author!r} is not 'Name <email>'")
     return match["name"], match["email"]
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """*process* and its session's processes, killed and reaped."""
+    try:
+        import signal
+
+        os.killpg(process.pid, signal.SIGKILL)
+    except (AttributeError, ProcessLookupError, PermissionError):  # no process groups here (Windows), or gone
+        process.kill()
+    process.communicate()
 
 
 def _remote_url(repository: str) -> str:

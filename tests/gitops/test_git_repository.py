@@ -806,3 +806,11 @@ def test_a_remote_that_never_answers_is_given_up_at_the_timeout(tmp_path: Path) 
         repository = GitCliRepository(settings=gitops(url), cache_dir=tmp_path / "cache", timeout=0.5)
         with pytest.raises(DependencyUnavailableError, match=r"took longer than 0\.5 s"):
             repository.read(PATH)
+
+
+def test_open_repository_says_when_git_is_too_old(
+    remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(git_repository, "_git_version", lambda: (2, 30))
+    with pytest.raises(BadInputError, match=r"needs git 2\.31 or later.*this git is 2\.30"):
+        open_repository(gitops(remote.as_uri()), cache_dir=tmp_path)

@@ -75,6 +75,7 @@ from findly_infra.domain.gitops import GitChange, GitCommit, GitOpsSettings
 __all__ = [
     "GIT_TIMEOUT",
     "HISTORY_SEARCHED",
+    "MINIMUM_GIT",
     "PUSH_ATTEMPTS",
     "TRAILER",
     "BranchMovedError",
@@ -91,6 +92,8 @@ GIT_TIMEOUT = 120.0
 """Seconds any one git call may take (a clone or a fetch of a large repository included)."""
 PUSH_ATTEMPTS = 5
 """Pushes tried when the branch keeps moving under the change, before giving up (exit 5)."""
+MINIMUM_GIT = (2, 31)
+"""git 2.31 reads configuration from ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``."""
 HISTORY_SEARCHED = 1000
 """Commits of a branch's history searched for a change's key."""
 
@@ -160,6 +163,12 @@ def open_repository(
     that is not on GitHub or comes without a token, or when the author is not ``Name <email>``."""
     if shutil.which("git") is None:
         raise BadInputError("the GitOps hand-off needs the git command-line tool, which is not on PATH")
+    version = _git_version()
+    if version < MINIMUM_GIT:
+        raise BadInputError(
+            f"the GitOps hand-off needs git {'.'.join(map(str, MINIMUM_GIT))} or later (GIT_CONFIG_COUNT, which "
+            f"keeps the token off the command line); this git is {'.'.join(map(str, version))}"
+        )
     if token is not None:
         header_token(token, "the GitHub token")
     pulls: GitHubPulls | None = None
@@ -867,6 +876,20 @@ def _author(author: str) -> tuple[str, str]:
     if match is None or not match["name"]:
         raise BadInputError(f"gitops.author {author!r} is not 'Name <email>'")
     return match["name"], match["email"]
+
+
+def _git_version() -> tuple[int, int]:
+    """(major, minor) of the git on PATH (``git version 2.39.5``, ``… (Apple Git-145)``, ``2.42.0.windows.2``)."""
+    try:
+        said = subprocess.run(
+            ["git", "--version"], capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        said = ""
+    match = re.search(r"(\d+)\.(\d+)", said)
+    if match is None:
+        raise BadInputError(f"`git --version` said {said.strip()[:100]!r}: not a git this can use")
+    return int(match[1]), int(match[2])
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

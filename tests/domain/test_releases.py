@@ -547,3 +547,41 @@ def test_part_observation_of_an_environment_state() -> None:
     seen = PartObservation.of("a", EnvironmentState(current="1.0.0", rollout=rollout))
     assert seen == PartObservation("a", "1.0.0", "2.0.0", Phase.PAUSED, "why", T0)
     assert seen.busy
+
+
+def _event(kind: type[Event], **fields: object) -> Event:
+    base = {"service": "_releases", "environment": "dev", "version": "r1", "at": T0, "actor": "ana", "release": "r1"}
+    return kind(**{**base, **fields})
+
+
+def test_an_entered_record_retried_while_the_release_is_open_resets_nothing() -> None:
+    from findly_infra.domain.releases import ReleaseApproved, ReleaseEntered
+
+    release = _entered(_release("a", "b"), "dev")
+    release = release.apply(_event(ReleasePartStarted, part="a", part_version="1.0.0", previous="0.9.0"))
+    release = release.apply(_event(ReleasePartDone, part="a", part_version="1.0.0"))
+    release = release.apply(_event(ReleaseApproved, actor="bob")).apply(_event(ReleaseApproved, actor="bob"))
+    again = release.apply(_event(ReleaseEntered))
+    assert again == release
+    assert again.environments["dev"].part("a").status is PartStatus.DONE
+    assert again.environments["dev"].approvers == ("bob",)
+
+
+def test_a_done_part_replaced_since_by_a_rollout_not_the_releases_is_left_not_returned_over_it() -> None:
+    """``DeploymentPipeline.return_to`` undoes only the latest rollout when it replaced what the part returns to:
+    a done part whose service has rolled out someone else's version since is left (and says so), not returned."""
+    release = _entered(_release("a"), "dev")
+    release = release.apply(
+        _event(ReleasePartStarted, part="a", part_version="1.0.0", previous="0.9.0", rollout_before=None)
+    )
+    release = release.apply(_event(ReleasePartDone, part="a", part_version="1.0.0"))
+    turned = release.apply(_event(ReleaseReturning))
+    ours = PartObservation("a", "1.0.0", "1.0.0", Phase.SUCCEEDED, rollout_started=T0)
+    assert turned.advance("dev", {"a": ours}, actor="ana", at=T0).action.kind is ReleaseActionKind.RETURN
+    theirs = PartObservation("a", "1.1.0", "1.1.0", Phase.SUCCEEDED, rollout_started=T0 + timedelta(hours=1))
+    step = turned.advance("dev", {"a": theirs}, actor="ana", at=T0)
+    assert step.action.kind is ReleaseActionKind.NONE
+    returned = [e for e in step.events if isinstance(e, ReleasePartReturned)]
+    assert [(e.part, e.restored) for e in returned] == [("a", None)]
+    assert "not the release's" in returned[0].reason
+    assert isinstance(step.events[-1], ReleaseRolledBack)

@@ -454,11 +454,13 @@ class Release:
         parts = tuple(ReleasePart(*text.split("=", 1)) for text in created.parts)
         return cls(created.release, parts, created.actor, created.at)
 
-    def apply(self, event: Event) -> Release:  # noqa: PLR0911 - one case per event
+    def apply(self, event: Event) -> Release:  # noqa: PLR0911, PLR0912 - one case per event
         """The release after *event* (one of this release's)."""
         env = event.environment
         here = self.environments.get(env)
         if isinstance(event, ReleaseEntered):
+            if here is not None and here.phase is not ReleasePhase.ROLLED_BACK:
+                return self  # entered already (a retried record): what it did there stands
             fresh = ReleaseInEnvironment(
                 env,
                 ReleasePhase.ROLLING_OUT,
@@ -470,6 +472,8 @@ class Release:
         if here is None:
             return self
         if isinstance(event, ReleaseApproved):
+            if event.actor in here.approvers:
+                return self
             return self._with(attrs.evolve(here, approvers=(*here.approvers, event.actor)))
         if isinstance(event, ReleasePartStarted):
             return self._part(
@@ -487,7 +491,7 @@ class Release:
         if isinstance(event, ReleasePartFailed):
             return self._part(here, event.part, status=PartStatus.FAILED, reason=event.reason)
         if isinstance(event, ReleaseReturning):
-            return self._with(attrs.evolve(here, phase=ReleasePhase.RETURNING, failed=event.failed))
+            return self._with(attrs.evolve(here, phase=ReleasePhase.RETURNING, failed=here.failed or event.failed))
         if isinstance(event, ReleasePartReturned):
             return self._part(here, event.part, status=PartStatus.RETURNED, reason=event.reason)
         if isinstance(event, ReleaseSucceeded):
@@ -749,38 +753,50 @@ class Release:
                     here, part, observed.get(part.service, PartObservation(part.service)), observed, actor, at
                 )
         for part in here.to_return:
-            seen = observed.get(part.service, PartObservation(part.service))
-            if part.previous is None:
-                left = ReleasePartReturned(
-                    **self._base(  # type: ignore[arg-type]
-                        environment,
-                        actor,
-                        at,
-                        f"nothing served {part.service} in {environment} before the release: "
-                        f"{part.version} is left running",
-                    ),
-                    part=part.service,
-                    part_version=part.version,
-                    restored=None,
-                )
-                return self._next(environment, observed, actor, at, left)
-            if seen.busy:
-                return self._busy(environment, part, seen)
-            if seen.current == part.previous:
-                returned = ReleasePartReturned(
-                    **self._base(environment, actor, at),  # type: ignore[arg-type]
-                    part=part.service,
-                    part_version=part.version,
-                    restored=part.previous,
-                )
-                return self._next(environment, observed, actor, at, returned)
+            return self._return(
+                here, part, observed.get(part.service, PartObservation(part.service)), observed, actor, at
+            )
+        ended = ReleaseRolledBack(**self._base(environment, actor, at, here.failed and f"{here.failed} failed"))  # type: ignore[arg-type]
+        return ReleaseStep((ended,))
+
+    def _return(  # noqa: PLR0917 - the part, what its service shows, and the step's context
+        self,
+        here: ReleaseInEnvironment,
+        part: PartState,
+        seen: PartObservation,
+        observed: Mapping[str, PartObservation],
+        actor: str,
+        at: datetime,
+    ) -> ReleaseStep:
+        """A done part, returned: to what served before it (``DeploymentPipeline.return_to``, which undoes the
+        rollout that replaced it), or left where returning it would undo what is not the release's."""
+        environment = here.environment
+        restored: str | None = None
+        if part.previous is None:
+            why = f"nothing served {part.service} in {environment} before the release: {part.version} is left running"
+        elif seen.busy:
+            return self._busy(environment, part, seen)
+        elif seen.current == part.previous:
+            restored, why = part.previous, ""
+        elif seen.rollout_version is not None and not (part.owns(seen) and seen.phase is Phase.SUCCEEDED):
+            # its rollout is no longer the latest there: returning would undo someone else's
+            why = (
+                f"{part.service} serves {seen.current or 'nothing'} in {environment} after a rollout of "
+                f"{seen.rollout_version} ({seen.phase.value}) that is not the release's: left so, not returned over it"
+            )
+        else:
             return ReleaseStep(
                 action=ReleaseAction(
                     ReleaseActionKind.RETURN, part.service, part.previous, f"return it to {part.previous}"
                 )
             )
-        ended = ReleaseRolledBack(**self._base(environment, actor, at, here.failed and f"{here.failed} failed"))  # type: ignore[arg-type]
-        return ReleaseStep((ended,))
+        returned = ReleasePartReturned(
+            **self._base(environment, actor, at, why),  # type: ignore[arg-type]
+            part=part.service,
+            part_version=part.version,
+            restored=restored,
+        )
+        return self._next(environment, observed, actor, at, returned)
 
     def _stop(  # noqa: PLR0917 - the part, what its service shows, and the step's context
         self,

@@ -145,6 +145,8 @@ class _Rollout:
     previous: str | None
     phase: Phase
     started: datetime
+    outsider: bool = False
+    """Someone else's rollout (not the release's)."""
 
 
 @attrs.define
@@ -159,7 +161,7 @@ class _Service:
         if self.rollout is None:
             return PartObservation(self.name, self.current)
         r = self.rollout
-        return PartObservation(self.name, self.current, r.version, r.phase, "", r.started)
+        return PartObservation(self.name, self.current, r.version, r.phase, "", r.started, r.previous)
 
 
 OUTCOMES = ("succeeds", "rolls back", "aborts")
@@ -175,6 +177,8 @@ class _World:
     clock: datetime = T0
     starts: list[str] = attrs.Factory(list)
     returns: list[tuple[str, str | None]] = attrs.Factory(list)
+    outsider_outcomes: dict[str, Phase] = attrs.Factory(dict)
+    history: list[tuple[str, str]] = attrs.Factory(list)
 
     def tick(self) -> datetime:
         self.clock += timedelta(seconds=1)
@@ -187,6 +191,7 @@ class _World:
         service = self.services[name]
         assert service.rollout is None or not service.rollout.phase.active, "a start on a busy service is refused"
         self.starts.append(name)
+        self.history.append((name, "start"))
         service.rollout = _Rollout(version, service.current, Phase.PROGRESSING, self.tick())
 
     def drive(self, name: str) -> None:
@@ -202,6 +207,24 @@ class _World:
         else:
             service.rollout.phase = Phase.ROLLED_BACK if outcome == "rolls back" else Phase.ABORTED
 
+    def outsider(self, name: str, succeeds: bool) -> None:
+        """Someone else starts a rollout of another version on *name* (ended by :meth:`end_outsiders`)."""
+        service = self.services[name]
+        version = f"9.9.{len(self.starts) + int(self.clock.timestamp()) % 1000}-x"
+        outcome = Phase.SUCCEEDED if succeeds else Phase.ROLLED_BACK
+        service.rollout = _Rollout(version, service.current, Phase.PROGRESSING, self.tick(), outsider=True)
+        self.history.append((name, "outsider"))
+        self.outsider_outcomes[name] = outcome
+
+    def end_outsiders(self) -> None:
+        for name, outcome in self.outsider_outcomes.items():
+            rollout = self.services[name].rollout
+            if rollout is not None and rollout.outsider and rollout.phase.active:
+                rollout.phase = outcome
+                if outcome is Phase.SUCCEEDED:
+                    self.services[name].current = rollout.version
+        self.outsider_outcomes.clear()
+
     def return_to(self, name: str, version: str | None) -> None:
         """``DeploymentPipeline.return_to`` (a rollout under way rolled back; one that succeeded and replaced
         *version* undone); anything else is refused there — which a release must never ask."""
@@ -210,12 +233,14 @@ class _World:
         self.returns.append((name, version))
         assert rollout is not None
         if rollout.phase.active:
+            assert not rollout.outsider, "a release returns only its own rollout under way"
             assert rollout.previous == version
             rollout.phase = Phase.ROLLED_BACK
             return
         if service.current == version:
             return
         assert rollout.phase is Phase.SUCCEEDED
+        assert not rollout.outsider, "a release never undoes someone else's rollout"
         assert rollout.previous == version
         assert version is not None
         rollout.phase = Phase.ROLLED_BACK
@@ -246,19 +271,38 @@ def _act(world: _World, step: ReleaseStep) -> None:
         world.return_to(action.service, action.version)
 
 
-def _drive(run: _Run, world: _World, crashes: st.DataObject, *, roll_back_after: int | None = None) -> None:
+def _drive(
+    run: _Run,
+    world: _World,
+    crashes: st.DataObject,
+    *,
+    roll_back_after: int | None = None,
+    outsiders: bool = False,
+) -> None:
     """Advance until the release ends; at every step a crash may lose the step's events, or its action (then the
-    release is advanced again with what the services show, unchanged)."""
+    release is advanced again with what the services show, unchanged). With *outsiders*, someone else may start a
+    rollout of another version on an idle service at any step: the release waits for it (refused: one rollout at a
+    time), and it then ends as the script draws."""
     for count in itertools.count():
-        assert count < 200, "the release must end"
+        assert count < 300, "the release must end"
         if roll_back_after is not None and count == roll_back_after:
             _record(run, run.release.roll_back("dev", actor="ana", at=world.tick(), reason="a person said so"))
         here = run.release.environments["dev"]
         if not here.phase.open:
             return
+        if outsiders and count < 40 and crashes.draw(st.integers(0, 3)) == 0:
+            idle = [n for n, s in world.services.items() if s.rollout is None or not s.rollout.phase.active]
+            if idle:
+                world.outsider(crashes.draw(st.sampled_from(idle)), crashes.draw(st.booleans()))
         observed = world.observed()
         step = run.release.advance("dev", observed, actor="ana", at=world.tick())
-        assert step.refusal is None, step.refusal
+        if step.refusal is not None:
+            assert outsiders, step.refusal
+            assert step.refusal.rule == "one-rollout-at-a-time"
+            _record(run, step)  # what was decided on the way (a part found unchanged) is recorded, as a pipeline's
+            label("waited for someone else's rollout")
+            world.end_outsiders()
+            continue
         crash = crashes.draw(st.sampled_from(["none", "none", "before the events", "before the action"]))
         label(f"crash {crash}")
         if crash == "before the events":
@@ -268,18 +312,30 @@ def _drive(run: _Run, world: _World, crashes: st.DataObject, *, roll_back_after:
             run.actions.append((step.action.kind, step.action.service))
         # advancing again with what the services show, unchanged (a resume): nothing recorded twice
         again = run.release.advance("dev", observed, actor="ana", at=world.tick())
-        assert not [e for e in again.events if e in step.events or _twice(run.log, e)], (step, again)
-        assert again.action.kind is step.action.kind or not step.events
+        assert again.events == (), (step, again)
+        same = (again.action.kind, again.action.service, again.action.version)
+        assert same == (step.action.kind, step.action.service, step.action.version) or not here_open(run)
+        assert not [e for e in step.events if _twice(run.log[: -len(step.events)], e)], step
         if crash == "before the action":
             continue
         _act(world, step)
+
+
+def here_open(run: _Run) -> bool:
+    return run.release.environments["dev"].phase.open
 
 
 _ONCE = (ReleasePartStarted, ReleasePartDone, ReleasePartFailed, ReleasePartReturned)
 
 
 def _twice(log: Sequence[Event], event: Event) -> bool:
-    """*event* says again what *log* says already."""
+    """*event* says again what *log* says already (a part started again says what changed: its previous)."""
+    if isinstance(event, ReleasePartStarted):
+        return any(
+            isinstance(e, ReleasePartStarted) and (e.part, e.previous, e.rollout_before) == key
+            for e in log
+            for key in [(event.part, event.previous, event.rollout_before)]
+        )
     if isinstance(event, _ONCE):
         return any(type(e) is type(event) and e.part == event.part for e in log)  # type: ignore[attr-defined]
     return any(type(e) is type(event) for e in log)
@@ -545,7 +601,7 @@ def test_part_observation_of_an_environment_state() -> None:
     assert PartObservation.of("a", EnvironmentState()) == PartObservation("a")
     rollout = Rollout("2.0.0", "1.0.0", StrategyKind.ROLLING, Phase.PAUSED, T0, reason="why")
     seen = PartObservation.of("a", EnvironmentState(current="1.0.0", rollout=rollout))
-    assert seen == PartObservation("a", "1.0.0", "2.0.0", Phase.PAUSED, "why", T0)
+    assert seen == PartObservation("a", "1.0.0", "2.0.0", Phase.PAUSED, "why", T0, "1.0.0")
     assert seen.busy
 
 
@@ -585,3 +641,41 @@ def test_a_done_part_replaced_since_by_a_rollout_not_the_releases_is_left_not_re
     assert [(e.part, e.restored) for e in returned] == [("a", None)]
     assert "not the release's" in returned[0].reason
     assert isinstance(step.events[-1], ReleaseRolledBack)
+
+
+@given(_scenarios(), st.data())
+def test_someone_elses_rollouts_are_waited_for_never_taken_for_a_parts_nor_undone(
+    scenario: tuple[Release, _World, dict[str, tuple[str, ...]]], crashes: st.DataObject
+) -> None:
+    """Others deploy other versions of the same services while the release runs: the release never starts on a
+    busy service, never takes their rollout for a part's (nor its failure for the part's), never returns over it;
+    it ends, and returns exactly its done parts, in reverse, each once."""
+    release, world, _ = scenario
+    run = _Run(release)
+    _drive(run, world, crashes, outsiders=True)
+    here = run.release.environments["dev"]
+    label(here.phase.value)
+    done = [e.part for e in run.log if isinstance(e, ReleasePartDone) and not e.unchanged]
+    returned = [e.part for e in run.log if isinstance(e, ReleasePartReturned)]
+    for service in world.services:  # a part's rollout runs again only when someone else's hid how it ended
+        history = [kind for name, kind in world.history if name == service]
+        assert "start, start" not in ", ".join(history), history
+    if here.phase is ReleasePhase.SUCCEEDED:
+        assert not returned
+        assert all(world.outcomes[s] == "succeeds" for s in world.starts)
+    else:
+        assert here.phase is ReleasePhase.ROLLED_BACK
+        assert returned == list(reversed(done))
+        assert world.outcomes[here.failed] != "succeeds"  # the part's own rollout failed, not someone else's
+
+
+def test_a_part_whose_version_someone_else_replaced_since_is_done_not_rolled_out_over_them() -> None:
+    """The part's rollout succeeded, then someone else's hotfix replaced its version before the release looked
+    again (a resume): the service shows only the hotfix's rollout — which replaced the part's version, so the part's
+    succeeded; started again, the release would undo the hotfix."""
+    release = _entered(_release("a"), "dev")
+    release = _started(release, release.advance("dev", {"a": PartObservation("a", "0.9.0")}, actor="ana", at=T0))
+    hotfix = PartObservation("a", "1.0.1", "1.0.1", Phase.SUCCEEDED, "", T0 + timedelta(hours=1), "1.0.0")
+    step = release.advance("dev", {"a": hotfix}, actor="ana", at=T0)
+    assert step.action.kind is ReleaseActionKind.NONE
+    assert [type(e) for e in step.events] == [ReleasePartDone, ReleaseSucceeded]

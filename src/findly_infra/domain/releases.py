@@ -352,6 +352,9 @@ class PartObservation:
     rollout_started: datetime | None = None
     """When the latest rollout started (``None``: no rollout, or not known): tells the part's own rollout from an
     earlier one of the same version (:attr:`PartState.rollout_before`)."""
+    rollout_previous: str | None = None
+    """What the latest rollout replaced: a rollout that is not the part's, which replaced the part's version, tells
+    that the part's own rollout succeeded before it."""
 
     @classmethod
     def of(cls, service: str, state: EnvironmentState) -> PartObservation:
@@ -359,7 +362,9 @@ class PartObservation:
         rollout = state.rollout
         if rollout is None:
             return cls(service, state.current)
-        return cls(service, state.current, rollout.version, rollout.phase, rollout.reason, rollout.started)
+        return cls(
+            service, state.current, rollout.version, rollout.phase, rollout.reason, rollout.started, rollout.previous
+        )
 
     @property
     def busy(self) -> bool:
@@ -583,7 +588,9 @@ class Release:
         called again with what the services show unchanged (a resume after a crash), it records nothing twice.
 
         A service busy with a rollout that is not the part's (another version's, someone else's) is never taken for
-        the part: the step is a refusal (rule ``one-rollout-at-a-time``), and the release waits where it is."""
+        the part: the step is a refusal (rule ``one-rollout-at-a-time``), and the release waits where it is — its
+        events, decided on the way (a part before it found unchanged), are recorded all the same, as a refused
+        promotion's request is."""
         here = self.environments.get(environment)
         if here is None or not here.phase.open:
             return ReleaseStep()
@@ -670,7 +677,9 @@ class Release:
         at: datetime,
     ) -> ReleaseStep:
         """A started part: its rollout's outcome decides — done, failed (the release turns back), under way (wait),
-        or not there yet (killed before the deploy: started again)."""
+        or not there yet (killed before the deploy: started again). The service shows only its latest rollout: when
+        one that is not the part's came after the part's own, the part is done if that one replaced the part's
+        version (or the part's version serves), else started again (its own may have failed: it cannot be told)."""
         environment = here.environment
         if part.owns(seen):
             if seen.phase is Phase.SUCCEEDED:
@@ -699,9 +708,13 @@ class Release:
                 )
         if seen.busy:  # someone else's rollout: not the part's
             return self._busy(environment, part, seen)
-        if seen.current == part.version:  # its version serves, though its rollout is not the latest one there
+        replaced = seen.rollout_previous == part.version and seen.rollout_started != part.rollout_before
+        if seen.current == part.version or replaced:
+            # its version served (it did not when the part started: its rollout succeeded), though a rollout that
+            # is not the part's came after it there; started again, it would undo that one
+            why = f"{part.service} served {part.version}, then a rollout of {seen.rollout_version} came after it"
             done = ReleasePartDone(
-                **self._base(environment, actor, at, f"{part.service} serves {part.version}"),  # type: ignore[arg-type]
+                **self._base(environment, actor, at, why),  # type: ignore[arg-type]
                 part=part.service,
                 part_version=part.version,
             )

@@ -606,7 +606,12 @@ class Release:
                 return self._started(here, part, seen, observed, actor, at)
             # FAILED (RETURNED cannot be while rolling out): the release turns back — recorded once, then returned
             returning = ReleaseReturning(
-                **self._base(environment, actor, at, f"{part.service} {part.version} failed: {part.reason}"),  # type: ignore[arg-type]
+                **self._base(
+                    environment,
+                    actor,
+                    at,
+                    f"{part.service} {part.version} failed: {part.reason or 'its rollout did not succeed'}",
+                ),  # type: ignore[arg-type]
                 failed=part.service,
             )
             return self.apply(returning).advance(environment, observed, actor=actor, at=at).after(returning)

@@ -15,6 +15,7 @@ from findly_infra.domain.infrastructure import ClusterAutoscaler, GKECluster
 from findly_infra.domain.notation import LatencyObjective, Threshold
 from findly_infra.domain.platform import Finding, Platform, Severity, UnknownNameError
 from findly_infra.domain.recovery import FailoverSettings
+from findly_infra.domain.releases import dependency_cycle
 from findly_infra.domain.slo import ErrorRateObjective
 
 __all__ = ["RULES", "check_platform", "did_you_mean"]
@@ -891,6 +892,34 @@ def alert_receivers(platform: Platform) -> Iterator[Finding]:
             )
 
 
+def release_dependencies(platform: Platform) -> Iterator[Finding]:
+    """Every ``depends_on`` names another service of the platform, and the dependencies have no cycle: a release of
+    several services rolls each out after those it depends on (``domain.releases``)."""
+    known = [service.name for service in platform.all_services]
+    for service in platform.services:
+        path = ("services", service.name, "depends_on")
+        for need in service.depends_on:
+            if need == service.name:
+                yield Finding(path, f"{service.name} depends on itself", ERROR, "release-dependencies")
+            elif need not in known:
+                others = [name for name in known if name != service.name]
+                yield Finding(
+                    path,
+                    f"unknown service {need!r}{did_you_mean(need, others)}; known: {', '.join(others) or 'none'}",
+                    ERROR,
+                    "release-dependencies",
+                )
+    dependencies = platform.dependencies  # what is named above left out: a cycle is a cycle of what exists
+    graph = {name: tuple(n for n in needs if n != name and n in dependencies) for name, needs in dependencies.items()}
+    if (cycle := dependency_cycle(graph)) is not None:
+        yield Finding(
+            ("services", cycle[0], "depends_on"),
+            f"dependency cycle: {' -> '.join(cycle)}: no release could roll these services out in an order",
+            ERROR,
+            "release-dependencies",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     promotion_order,
     cluster_bindings,
@@ -915,6 +944,7 @@ RULES: tuple[Rule, ...] = (
     notification_receivers,
     notification_routes,
     alert_receivers,
+    release_dependencies,
 )
 
 

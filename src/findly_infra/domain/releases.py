@@ -24,7 +24,7 @@ import attrs
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event
 from findly_infra.domain.refusal import Refusal
-from findly_infra.domain.state import Phase
+from findly_infra.domain.state import EnvironmentState, Phase
 
 __all__ = [
     "RELEASE_EVENTS",
@@ -49,6 +49,7 @@ __all__ = [
     "ReleaseRolledBack",
     "ReleaseStep",
     "ReleaseSucceeded",
+    "dependency_cycle",
     "dependency_order",
     "dependency_problem",
     "release_name_problem",
@@ -73,6 +74,33 @@ def release_name_problem(name: str) -> str | None:
 # ---- the order --------------------------------------------------------------------------------------------------
 
 
+def dependency_cycle(dependencies: Mapping[str, Sequence[str]]) -> tuple[str, ...] | None:
+    """A cycle of *dependencies* (service -> the services it depends on), in its order, its first service named
+    again at its end (``("a", "b", "a")``); ``None``: there is none. Dependencies on services *dependencies* does not
+    name are left out (:func:`dependency_problem` names them); a service depending on itself is a cycle of one."""
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    path: list[str] = []
+
+    def visit(service: str) -> tuple[str, ...] | None:
+        state[service] = 1
+        path.append(service)
+        for need in dependencies[service]:
+            if need not in dependencies:
+                continue
+            if state.get(need) == 1:
+                return (*path[path.index(need) :], need)
+            if need not in state and (found := visit(need)) is not None:
+                return found
+        path.pop()
+        state[service] = 2
+        return None
+
+    for service in dependencies:
+        if service not in state and (found := visit(service)) is not None:
+            return found
+    return None
+
+
 def dependency_problem(dependencies: Mapping[str, Sequence[str]]) -> str | None:
     """Why *dependencies* (service -> the services it depends on, in the file's order) cannot be ordered: a service
     depending on one not named, on itself, or a cycle (named in its order: ``a -> b -> a``). ``None``: they can."""
@@ -82,24 +110,8 @@ def dependency_problem(dependencies: Mapping[str, Sequence[str]]) -> str | None:
                 return f"{service} depends on itself"
             if need not in dependencies:
                 return f"{service} depends on {need}, which is not a service of the platform"
-    state: dict[str, int] = {}  # 1: on the path, 2: done
-
-    def visit(service: str, path: list[str]) -> str | None:
-        state[service] = 1
-        path.append(service)
-        for need in dependencies[service]:
-            if state.get(need) == 1:
-                cycle = [*path[path.index(need) :], need]
-                return "dependency cycle: " + " -> ".join(cycle)
-            if need not in state and (found := visit(need, path)) is not None:
-                return found
-        path.pop()
-        state[service] = 2
-        return None
-
-    for service in dependencies:
-        if service not in state and (found := visit(service, [])) is not None:
-            return found
+    if (cycle := dependency_cycle(dependencies)) is not None:
+        return "dependency cycle: " + " -> ".join(cycle)
     return None
 
 
@@ -182,6 +194,11 @@ class ReleasePartStarted(Event):
     part: str
     part_version: str
     previous: str | None = None
+    rollout_before: datetime | None = None
+    """When the service's latest rollout then started, if it was not the part's (``None``: there was none, or it
+    was a rollout of *part_version* under way, which the part took as its own): a rollout started then is never
+    taken for the part's — an earlier rollout of the same version, rolled back, is not this release's failure.
+    Recorded again (with *previous*) when the part is started again and its service changed meanwhile."""
 
 
 @attrs.frozen(kw_only=True)
@@ -283,6 +300,15 @@ class PartState:
     status: PartStatus = PartStatus.PENDING
     previous: str | None = None
     reason: str = ""
+    rollout_before: datetime | None = None
+    """The start of the service's rollout that is not the part's (:attr:`ReleasePartStarted.rollout_before`)."""
+
+    def owns(self, seen: PartObservation) -> bool:
+        """*seen*'s latest rollout is this part's: of its version, and not the one the service showed when the part
+        was started (when both starts are known)."""
+        if seen.rollout_version != self.version:
+            return False
+        return seen.rollout_started is None or seen.rollout_started != self.rollout_before
 
 
 @attrs.frozen
@@ -297,6 +323,8 @@ class ReleaseInEnvironment:
     approvers: tuple[str, ...] = ()
     failed: str = ""
     ended_at: datetime | None = None
+    done: tuple[str, ...] = ()
+    """The parts that rolled out (``DONE``), in the order they were done."""
 
     def part(self, service: str) -> PartState:
         for part in self.parts:
@@ -308,7 +336,7 @@ class ReleaseInEnvironment:
     def to_return(self) -> tuple[PartState, ...]:
         """The parts a rollback of the release still returns, in the order it returns them (the reverse of the
         order they were done)."""
-        return tuple(part for part in reversed(self.parts) if part.status is PartStatus.DONE)
+        return tuple(part for part in map(self.part, reversed(self.done)) if part.status is PartStatus.DONE)
 
 
 @attrs.frozen
@@ -321,6 +349,27 @@ class PartObservation:
     rollout_version: str | None = None
     phase: Phase = Phase.IDLE
     reason: str = ""
+    rollout_started: datetime | None = None
+    """When the latest rollout started (``None``: no rollout, or not known): tells the part's own rollout from an
+    earlier one of the same version (:attr:`PartState.rollout_before`)."""
+    rollout_previous: str | None = None
+    """What the latest rollout replaced: a rollout that is not the part's, which replaced the part's version, tells
+    that the part's own rollout succeeded before it."""
+
+    @classmethod
+    def of(cls, service: str, state: EnvironmentState) -> PartObservation:
+        """What *service*'s :class:`EnvironmentState` in the environment shows."""
+        rollout = state.rollout
+        if rollout is None:
+            return cls(service, state.current)
+        return cls(
+            service, state.current, rollout.version, rollout.phase, rollout.reason, rollout.started, rollout.previous
+        )
+
+    @property
+    def busy(self) -> bool:
+        """A rollout holds the service (one rollout at a time there)."""
+        return self.phase.active
 
 
 class ReleaseActionKind(enum.Enum):
@@ -330,7 +379,9 @@ class ReleaseActionKind(enum.Enum):
     WAIT = "wait"
     """The part's rollout is under way (or stopped for a person): drive it, and come back."""
     RETURN = "return"
-    """Return the done part to ``version`` (``DeploymentPipeline.return_to``)."""
+    """Return the part to ``version`` (``DeploymentPipeline.return_to``): a done part's rollout is undone, a rollout
+    of the part under way is rolled back (``version`` is what it replaced: ``None`` when nothing served before it —
+    a rollback of the rollout, ``DeploymentPipeline.rollback``, then)."""
     NONE = "none"
     """Nothing to do on a service: the release ended (or only records)."""
 
@@ -408,11 +459,13 @@ class Release:
         parts = tuple(ReleasePart(*text.split("=", 1)) for text in created.parts)
         return cls(created.release, parts, created.actor, created.at)
 
-    def apply(self, event: Event) -> Release:  # noqa: PLR0911 - one case per event
+    def apply(self, event: Event) -> Release:  # noqa: PLR0911, PLR0912 - one case per event
         """The release after *event* (one of this release's)."""
         env = event.environment
         here = self.environments.get(env)
         if isinstance(event, ReleaseEntered):
+            if here is not None and here.phase is not ReleasePhase.ROLLED_BACK:
+                return self  # entered already (a retried record): what it did there stands
             fresh = ReleaseInEnvironment(
                 env,
                 ReleasePhase.ROLLING_OUT,
@@ -424,16 +477,26 @@ class Release:
         if here is None:
             return self
         if isinstance(event, ReleaseApproved):
+            if event.actor in here.approvers:
+                return self
             return self._with(attrs.evolve(here, approvers=(*here.approvers, event.actor)))
         if isinstance(event, ReleasePartStarted):
-            return self._part(here, event.part, status=PartStatus.STARTED, previous=event.previous)
+            return self._part(
+                here,
+                event.part,
+                status=PartStatus.STARTED,
+                previous=event.previous,
+                rollout_before=event.rollout_before,
+            )
         if isinstance(event, ReleasePartDone):
-            status = PartStatus.UNCHANGED if event.unchanged else PartStatus.DONE
-            return self._part(here, event.part, status=status, reason=event.reason)
+            if event.unchanged:
+                return self._part(here, event.part, status=PartStatus.UNCHANGED, reason=event.reason)
+            done = here if event.part in here.done else attrs.evolve(here, done=(*here.done, event.part))
+            return self._part(done, event.part, status=PartStatus.DONE, reason=event.reason)
         if isinstance(event, ReleasePartFailed):
             return self._part(here, event.part, status=PartStatus.FAILED, reason=event.reason)
         if isinstance(event, ReleaseReturning):
-            return self._with(attrs.evolve(here, phase=ReleasePhase.RETURNING, failed=event.failed))
+            return self._with(attrs.evolve(here, phase=ReleasePhase.RETURNING, failed=here.failed or event.failed))
         if isinstance(event, ReleasePartReturned):
             return self._part(here, event.part, status=PartStatus.RETURNED, reason=event.reason)
         if isinstance(event, ReleaseSucceeded):
@@ -507,20 +570,27 @@ class Release:
                         f"release {self.name} enters {environment} only after it succeeded in {before} ({stands})",
                     )
                 )
-        if open_elsewhere:
+        others = [name for name in open_elsewhere if name != self.name]
+        if others:
             return ReleaseStep(
                 refusal=Refusal(
                     "release-one-at-a-time",
-                    f"release {', '.join(open_elsewhere)} is still under way in {environment}: one release at a time",
+                    f"release {', '.join(others)} is still under way in {environment}: one release at a time",
                 )
             )
         return ReleaseStep((ReleaseEntered(**self._base(environment, actor, at)),))  # type: ignore[arg-type]
 
-    def advance(  # noqa: PLR0911 - one return per case
+    def advance(
         self, environment: str, observed: Mapping[str, PartObservation], *, actor: str, at: datetime
     ) -> ReleaseStep:
         """The next step of the release in *environment*, given what each part's service shows there: the events to
-        record (first), then the action on a service. Called again after every action until its action is NONE."""
+        record (first), then the action on a service. Called again after every action until its action is NONE;
+        called again with what the services show unchanged (a resume after a crash), it records nothing twice.
+
+        A service busy with a rollout that is not the part's (another version's, someone else's) is never taken for
+        the part: the step is a refusal (rule ``one-rollout-at-a-time``), and the release waits where it is — its
+        events, decided on the way (a part before it found unchanged), are recorded all the same, as a refused
+        promotion's request is."""
         here = self.environments.get(environment)
         if here is None or not here.phase.open:
             return ReleaseStep()
@@ -531,56 +601,153 @@ class Release:
                 continue
             seen = observed.get(part.service, PartObservation(part.service))
             if part.status is PartStatus.PENDING:
-                if seen.current == part.version and not (seen.phase.active and seen.rollout_version != part.version):
-                    done = ReleasePartDone(
-                        **self._base(environment, actor, at, f"{part.service} already serves {part.version}"),  # type: ignore[arg-type]
-                        part=part.service,
-                        part_version=part.version,
-                        unchanged=True,
-                    )
-                    return self.apply(done).advance(environment, observed, actor=actor, at=at).after(done)
-                started = ReleasePartStarted(
-                    **self._base(environment, actor, at),  # type: ignore[arg-type]
-                    part=part.service,
-                    part_version=part.version,
-                    previous=seen.current,
-                )
-                return ReleaseStep(
-                    (started,), ReleaseAction(ReleaseActionKind.START, part.service, part.version, "start its rollout")
-                )
-            # STARTED: what its service shows decides
-            if seen.rollout_version == part.version and seen.phase is Phase.SUCCEEDED:
+                return self._pending(here, part, seen, observed, actor, at)
+            if part.status is PartStatus.STARTED:
+                return self._started(here, part, seen, observed, actor, at)
+            # FAILED (RETURNED cannot be while rolling out): the release turns back — recorded once, then returned
+            returning = ReleaseReturning(
+                **self._base(
+                    environment,
+                    actor,
+                    at,
+                    f"{part.service} {part.version} failed: {part.reason or 'its rollout did not succeed'}",
+                ),  # type: ignore[arg-type]
+                failed=part.service,
+            )
+            return self.apply(returning).advance(environment, observed, actor=actor, at=at).after(returning)
+        succeeded = ReleaseSucceeded(**self._base(environment, actor, at))  # type: ignore[arg-type]
+        return ReleaseStep((succeeded,))
+
+    def _next(
+        self, environment: str, observed: Mapping[str, PartObservation], actor: str, at: datetime, *events: Event
+    ) -> ReleaseStep:
+        """The step after *events*, with them recorded first."""
+        after = self
+        for event in events:
+            after = after.apply(event)
+        return after.advance(environment, observed, actor=actor, at=at).after(*events)
+
+    def _busy(self, environment: str, part: PartState, seen: PartObservation) -> ReleaseStep:
+        return ReleaseStep(
+            refusal=Refusal(
+                "one-rollout-at-a-time",
+                f"{seen.rollout_version} is still rolling out in {environment} ({seen.phase.value}), not "
+                f"{part.version} of release {self.name}: the release waits until it ends",
+            )
+        )
+
+    def _pending(  # noqa: PLR0917 - the part, what its service shows, and the step's context
+        self,
+        here: ReleaseInEnvironment,
+        part: PartState,
+        seen: PartObservation,
+        observed: Mapping[str, PartObservation],
+        actor: str,
+        at: datetime,
+    ) -> ReleaseStep:
+        """The part's first step: nothing to do (its version already serves), the rollout of its version under way
+        taken as its own, or its rollout started."""
+        environment = here.environment
+        adopt = seen.busy and seen.rollout_version == part.version
+        if seen.busy and not adopt:
+            return self._busy(environment, part, seen)
+        if seen.current == part.version and not adopt:
+            done = ReleasePartDone(
+                **self._base(environment, actor, at, f"{part.service} already serves {part.version}"),  # type: ignore[arg-type]
+                part=part.service,
+                part_version=part.version,
+                unchanged=True,
+            )
+            return self._next(environment, observed, actor, at, done)
+        started = ReleasePartStarted(
+            **self._base(environment, actor, at),  # type: ignore[arg-type]
+            part=part.service,
+            part_version=part.version,
+            previous=seen.current,
+            rollout_before=None if adopt else seen.rollout_started,
+        )
+        if adopt:  # its rollout under way: waited for, as the part's
+            return self._next(environment, observed, actor, at, started)
+        return ReleaseStep(
+            (started,), ReleaseAction(ReleaseActionKind.START, part.service, part.version, "start its rollout")
+        )
+
+    def _started(  # noqa: PLR0911, PLR0917 - one return per case; the part, what its service shows, and the step's context
+        self,
+        here: ReleaseInEnvironment,
+        part: PartState,
+        seen: PartObservation,
+        observed: Mapping[str, PartObservation],
+        actor: str,
+        at: datetime,
+    ) -> ReleaseStep:
+        """A started part: its rollout's outcome decides — done, failed (the release turns back), under way (wait),
+        or not there yet (killed before the deploy: started again). The service shows only its latest rollout: when
+        one that is not the part's came after the part's own, the part is done if that one replaced the part's
+        version (or the part's version serves), else started again (its own may have failed: it cannot be told)."""
+        environment = here.environment
+        if part.owns(seen):
+            if seen.phase is Phase.SUCCEEDED:
                 done = ReleasePartDone(
                     **self._base(environment, actor, at),  # type: ignore[arg-type]
                     part=part.service,
                     part_version=part.version,
                 )
-                return self.apply(done).advance(environment, observed, actor=actor, at=at).after(done)
-            if seen.rollout_version == part.version and seen.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
+                return self._next(environment, observed, actor, at, done)
+            if seen.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
                 why = seen.reason or f"its rollout was {seen.phase.value.replace('_', ' ')}"
                 failed = ReleasePartFailed(
                     **self._base(environment, actor, at, why),  # type: ignore[arg-type]
                     part=part.service,
                     part_version=part.version,
                 )
-                returning = ReleaseReturning(
-                    **self._base(environment, actor, at, f"{part.service} {part.version} failed: {why}"),  # type: ignore[arg-type]
-                    failed=part.service,
-                )
-                after = self.apply(failed).apply(returning)
-                return after.advance(environment, observed, actor=actor, at=at).after(failed, returning)
-            if seen.rollout_version == part.version and seen.phase.active:
+                return self._next(environment, observed, actor, at, failed)
+            if seen.busy:
+                if seen.current != part.previous:  # what it replaces, as its rollout holds it
+                    again = self._started_again(here, part, seen, actor, at, before=part.rollout_before)
+                    return self._next(environment, observed, actor, at, again)
                 return ReleaseStep(
                     action=ReleaseAction(
                         ReleaseActionKind.WAIT, part.service, part.version, f"its rollout is {seen.phase.value}"
                     )
                 )
-            # started here, but its service shows no rollout of it yet (killed before the deploy): start it again
-            return ReleaseStep(
-                action=ReleaseAction(ReleaseActionKind.START, part.service, part.version, "start its rollout (again)")
+        if seen.busy:  # someone else's rollout: not the part's
+            return self._busy(environment, part, seen)
+        replaced = seen.rollout_previous == part.version and seen.rollout_started != part.rollout_before
+        if seen.current == part.version or replaced:
+            # its version served (it did not when the part started: its rollout succeeded), though a rollout that
+            # is not the part's came after it there; started again, it would undo that one
+            why = f"{part.service} served {part.version}, then a rollout of {seen.rollout_version} came after it"
+            done = ReleasePartDone(
+                **self._base(environment, actor, at, why),  # type: ignore[arg-type]
+                part=part.service,
+                part_version=part.version,
             )
-        succeeded = ReleaseSucceeded(**self._base(environment, actor, at))  # type: ignore[arg-type]
-        return ReleaseStep((succeeded,))
+            return self._next(environment, observed, actor, at, done)
+        start = ReleaseAction(ReleaseActionKind.START, part.service, part.version, "start its rollout (again)")
+        if seen.current != part.previous or seen.rollout_started != part.rollout_before:
+            # the service changed since the part was started: what a rollback returns it to is what serves now
+            again = self._started_again(here, part, seen, actor, at, before=seen.rollout_started)
+            return ReleaseStep((again,), start)
+        return ReleaseStep(action=start)
+
+    def _started_again(
+        self,
+        here: ReleaseInEnvironment,
+        part: PartState,
+        seen: PartObservation,
+        actor: str,
+        at: datetime,
+        *,
+        before: datetime | None,
+    ) -> ReleasePartStarted:
+        return ReleasePartStarted(
+            **self._base(here.environment, actor, at, "the service changed since the part was started"),  # type: ignore[arg-type]
+            part=part.service,
+            part_version=part.version,
+            previous=seen.current,
+            rollout_before=before,
+        )
 
     def roll_back(self, environment: str, *, actor: str, at: datetime, reason: str) -> ReleaseStep:
         """A person returns the release as a whole in *environment* (rule ``release-open``: it must be under way
@@ -594,63 +761,98 @@ class Release:
             return ReleaseStep()
         return ReleaseStep((ReleaseReturning(**self._base(environment, actor, at, reason)),))  # type: ignore[arg-type]
 
-    def _returning(  # noqa: PLR0911 - one return per case
+    def _returning(
         self, here: ReleaseInEnvironment, observed: Mapping[str, PartObservation], actor: str, at: datetime
     ) -> ReleaseStep:
         environment = here.environment
-        started = [part for part in here.parts if part.status is PartStatus.STARTED]
-        for part in started:  # a part under way when the release turned back: its own rollout is rolled back first
-            seen = observed.get(part.service, PartObservation(part.service))
-            if seen.rollout_version == part.version and seen.phase.active:
-                return ReleaseStep(
-                    action=ReleaseAction(
-                        ReleaseActionKind.RETURN, part.service, part.previous, "roll back its rollout under way"
-                    )
+        for part in here.parts:  # a part under way when the release turned back: its own rollout is rolled back first
+            if part.status is PartStatus.STARTED:
+                return self._stop(
+                    here, part, observed.get(part.service, PartObservation(part.service)), observed, actor, at
                 )
-            if seen.rollout_version == part.version and seen.phase is Phase.SUCCEEDED:
-                done = ReleasePartDone(
-                    **self._base(environment, actor, at),  # type: ignore[arg-type]
-                    part=part.service,
-                    part_version=part.version,
-                )
-                return self.apply(done).advance(environment, observed, actor=actor, at=at).after(done)
-            failed = ReleasePartFailed(
-                **self._base(environment, actor, at, "stopped: the release is rolled back"),  # type: ignore[arg-type]
-                part=part.service,
-                part_version=part.version,
-            )
-            return self.apply(failed).advance(environment, observed, actor=actor, at=at).after(failed)
         for part in here.to_return:
-            seen = observed.get(part.service, PartObservation(part.service))
-            if part.previous is None:
-                left = ReleasePartReturned(
-                    **self._base(  # type: ignore[arg-type]
-                        environment,
-                        actor,
-                        at,
-                        f"nothing served {part.service} in {environment} before the release: "
-                        f"{part.version} is left running",
-                    ),
-                    part=part.service,
-                    part_version=part.version,
-                    restored=None,
-                )
-                return self.apply(left).advance(environment, observed, actor=actor, at=at).after(left)
-            if seen.current == part.previous and not seen.phase.active:
-                returned = ReleasePartReturned(
-                    **self._base(environment, actor, at),  # type: ignore[arg-type]
-                    part=part.service,
-                    part_version=part.version,
-                    restored=part.previous,
-                )
-                return self.apply(returned).advance(environment, observed, actor=actor, at=at).after(returned)
+            return self._return(
+                here, part, observed.get(part.service, PartObservation(part.service)), observed, actor, at
+            )
+        ended = ReleaseRolledBack(**self._base(environment, actor, at, here.failed and f"{here.failed} failed"))  # type: ignore[arg-type]
+        return ReleaseStep((ended,))
+
+    def _return(  # noqa: PLR0917 - the part, what its service shows, and the step's context
+        self,
+        here: ReleaseInEnvironment,
+        part: PartState,
+        seen: PartObservation,
+        observed: Mapping[str, PartObservation],
+        actor: str,
+        at: datetime,
+    ) -> ReleaseStep:
+        """A done part, returned: to what served before it (``DeploymentPipeline.return_to``, which undoes the
+        rollout that replaced it), or left where returning it would undo what is not the release's."""
+        environment = here.environment
+        restored: str | None = None
+        if part.previous is None:
+            why = f"nothing served {part.service} in {environment} before the release: {part.version} is left running"
+        elif seen.busy:
+            return self._busy(environment, part, seen)
+        elif seen.current == part.previous:
+            restored, why = part.previous, ""
+        elif seen.rollout_version is not None and not (part.owns(seen) and seen.phase is Phase.SUCCEEDED):
+            # its rollout is no longer the latest there: returning would undo someone else's
+            why = (
+                f"{part.service} serves {seen.current or 'nothing'} in {environment} after a rollout of "
+                f"{seen.rollout_version} ({seen.phase.value}) that is not the release's: left so, not returned over it"
+            )
+        else:
             return ReleaseStep(
                 action=ReleaseAction(
                     ReleaseActionKind.RETURN, part.service, part.previous, f"return it to {part.previous}"
                 )
             )
-        ended = ReleaseRolledBack(**self._base(environment, actor, at, here.failed and f"{here.failed} failed"))  # type: ignore[arg-type]
-        return ReleaseStep((ended,))
+        returned = ReleasePartReturned(
+            **self._base(environment, actor, at, why),  # type: ignore[arg-type]
+            part=part.service,
+            part_version=part.version,
+            restored=restored,
+        )
+        return self._next(environment, observed, actor, at, returned)
+
+    def _stop(  # noqa: PLR0917 - the part, what its service shows, and the step's context
+        self,
+        here: ReleaseInEnvironment,
+        part: PartState,
+        seen: PartObservation,
+        observed: Mapping[str, PartObservation],
+        actor: str,
+        at: datetime,
+    ) -> ReleaseStep:
+        """A part started when the release turned back: its rollout under way is rolled back (to what it replaced,
+        which serves while it runs), one that succeeded meanwhile is done (and returned as the others), and one
+        that never began, or ended otherwise, is over: failed, nothing to return."""
+        environment = here.environment
+        if part.owns(seen) and seen.busy:
+            return ReleaseStep(
+                action=ReleaseAction(
+                    ReleaseActionKind.RETURN, part.service, seen.current, "roll back its rollout under way"
+                )
+            )
+        if part.owns(seen) and seen.phase is Phase.SUCCEEDED:
+            done = ReleasePartDone(
+                **self._base(environment, actor, at),  # type: ignore[arg-type]
+                part=part.service,
+                part_version=part.version,
+            )
+            return self._next(environment, observed, actor, at, done)
+        why = (
+            seen.reason or f"its rollout was {seen.phase.value.replace('_', ' ')}"
+            if part.owns(seen)
+            else "not started: the release is rolled back"
+        )
+        failed = ReleasePartFailed(
+            **self._base(environment, actor, at, why),  # type: ignore[arg-type]
+            part=part.service,
+            part_version=part.version,
+        )
+        return self._next(environment, observed, actor, at, failed)
 
 
 def releases(events: Iterable[Event]) -> dict[str, Release]:

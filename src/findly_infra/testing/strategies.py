@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import string
 import zlib
+from collections.abc import Sequence
 
 import attrs
 from hypothesis import strategies as st
@@ -61,6 +62,7 @@ from findly_infra.domain.operations import (
     PerformanceTargets,
 )
 from findly_infra.domain.platform import Platform
+from findly_infra.domain.releases import ReleasePart
 from findly_infra.domain.slo import (
     AvailabilityObjective,
     ErrorRateObjective,
@@ -84,6 +86,8 @@ __all__ = [
     "canary_strategies",
     "certificate_domains",
     "cpu_quantities",
+    "cyclic_dependency_graphs",
+    "dependency_graphs",
     "dns_labels",
     "durations",
     "environments_chain",
@@ -94,6 +98,8 @@ __all__ = [
     "percentages",
     "platforms",
     "relative_thresholds",
+    "release_parts",
+    "release_versions",
     "sla_targets",
     "thresholds",
     "verified_identities",
@@ -469,9 +475,15 @@ def platforms() -> st.SearchStrategy[Platform]:
                 for env in environments
             )
         probes = st.sampled_from(["/health", "/healthz", "/ready"]).map(HealthCheck)
+        names = data.draw(st.lists(dns_labels, max_size=3, unique=True))
         services = tuple(
-            Service(name, port=data.draw(st.integers(1, 65535)), health_check=data.draw(probes))
-            for name in data.draw(st.lists(dns_labels, max_size=3, unique=True))
+            Service(
+                name,
+                port=data.draw(st.integers(1, 65535)),
+                health_check=data.draw(probes),
+                depends_on=tuple(data.draw(st.lists(st.sampled_from(names[:index]), unique=True)) if index else ()),
+            )
+            for index, name in enumerate(names)
         )
         cluster = data.draw(st.none() | _cluster())
         fronted: bool = data.draw(st.booleans())
@@ -497,3 +509,51 @@ def platforms() -> st.SearchStrategy[Platform]:
         )
 
     return st.builds(build, st.data())
+
+
+# ---- releases of several services (``domain.releases``) ---------------------------------------------------------
+
+release_versions = st.from_regex(r"\A[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{1,2}\Z")
+"""Versions a release's parts name (``1.4.2``)."""
+
+
+def dependency_graphs(*, min_services: int = 1, max_services: int = 8) -> st.SearchStrategy[dict[str, tuple[str, ...]]]:
+    """Dependencies without a cycle, as :attr:`Platform.dependencies` gives them: service -> the services it depends
+    on, keyed in the file's order — which is not a dependency order: a service may depend on one written after it."""
+
+    def build(names: list[str], data: st.DataObject) -> dict[str, tuple[str, ...]]:
+        ranked = data.draw(st.permutations(names))  # a hidden order: each depends only on services before it there
+        graph: dict[str, tuple[str, ...]] = {}
+        for name in names:
+            earlier = ranked[: ranked.index(name)]
+            graph[name] = (
+                tuple(data.draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3))) if earlier else ()
+            )
+        return graph
+
+    return st.builds(build, st.lists(dns_labels, min_size=min_services, max_size=max_services, unique=True), st.data())
+
+
+def cyclic_dependency_graphs(*, max_services: int = 8) -> st.SearchStrategy[dict[str, tuple[str, ...]]]:
+    """Dependencies with at least one cycle (a service may depend on itself: a cycle of one)."""
+
+    def build(graph: dict[str, tuple[str, ...]], data: st.DataObject) -> dict[str, tuple[str, ...]]:
+        names = list(graph)
+        cycle = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True))
+        closed = {**graph}
+        for index, name in enumerate(cycle):  # each on the cycle depends on the next, the last on the first
+            after = cycle[(index + 1) % len(cycle)]
+            if after not in closed[name]:
+                closed[name] = (*closed[name], after)
+        return closed
+
+    return st.builds(build, dependency_graphs(max_services=max_services), st.data())
+
+
+def release_parts(services: Sequence[str], *, min_parts: int = 1) -> st.SearchStrategy[tuple[ReleasePart, ...]]:
+    """The parts of a release of some of *services* (each once, in any order), each with a version."""
+
+    def build(chosen: list[str], data: st.DataObject) -> tuple[ReleasePart, ...]:
+        return tuple(ReleasePart(name, data.draw(release_versions)) for name in chosen)
+
+    return st.builds(build, st.lists(st.sampled_from(list(services)), min_size=min_parts, unique=True), st.data())

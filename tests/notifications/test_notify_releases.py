@@ -389,3 +389,51 @@ def test_the_sweep_tells_the_release_stream_once_from_its_own_cursor() -> None:
     )
     paged = [(note.kind.value, note.action) for note in receivers["pagerduty"].received]
     assert paged == [("release_returning", PageAction.TRIGGER), ("release_rolled_back", PageAction.RESOLVE)]
+
+
+# ---- through the receivers' stand-ins ------------------------------------------------------------------------------
+
+
+def test_a_release_returned_in_production_reaches_slack_pagerduty_and_a_webhook_as_each_takes_it() -> None:
+    """A release's notifications over real HTTP to the loopback receivers, which check the real payload formats:
+    Slack's message names the release (not the stream), PagerDuty opens the release's incident on its return and
+    resolves it when it is rolled back, the signed webhook (verified by the Standard Webhooks reference library)
+    carries the parts."""
+    from standardwebhooks import Webhook
+
+    from findly_infra.adapters.notifiers import PagerDutyNotifier, SlackNotifier, WebhookNotifier
+    from findly_infra.testing.receivers import ReceiversStandIn
+
+    key = "0123456789abcdef0123456789abcdef"
+    notes = _sweep(PLATFORM, _positioned(_drive(PLATFORM, 3, ["ok", "ok", ("fail", 2)])), [])
+    production = [note for note in notes if note.environment == "production"]
+    assert [note.kind.value for note in production] == [
+        "release_entered",
+        "awaiting_approval",
+        "release_returning",
+        "release_rolled_back",
+    ]
+    with ReceiversStandIn(routing_key=key) as receivers:
+        slack = SlackNotifier(receivers.slack_url)
+        pagerduty = PagerDutyNotifier(key, url=receivers.pagerduty_url)
+        webhook = WebhookNotifier(receivers.webhook_url, receivers.webhook_secret)
+        for note in production:
+            assert slack.send(note).delivered
+            assert webhook.send(note).delivered
+            if note.action is not None:
+                assert pagerduty.send(note).delivered
+        headers = [message.payload["blocks"][0]["text"]["text"] for message in receivers.slack.messages]
+        assert headers[0] == "Release entered: release r1 in production"
+        assert headers[2] == "Release returned as a whole: release r1 in production"
+        assert "fn-matcher=2.2.0 failed" in receivers.slack.messages[2].payload["text"]
+        incident = receivers.pagerduty.incident(f"findly/{RELEASE_STREAM}/production/r1")
+        assert incident is not None
+        assert (incident.status, incident.triggers, incident.severity) == ("resolved", 1, "critical")
+        details = incident.events[0]["payload"]["custom_details"]
+        assert details["parts"] == "fn-posts=2.0.0, fn-notifications=2.1.0, fn-matcher=2.2.0"
+        assert details["failed part"] == "fn-matcher=2.2.0"
+        request = receivers.webhook.requests[2]
+        verified = Webhook(receivers.webhook_secret).verify(request.body, dict(request.headers))
+        assert verified["type"] == "release_returning"
+        assert verified["data"]["parts"] == ["fn-posts=2.0.0", "fn-notifications=2.1.0", "fn-matcher=2.2.0"]
+        assert verified["data"]["version"] == "r1"

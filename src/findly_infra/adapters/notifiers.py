@@ -561,8 +561,9 @@ def webhook_body(notification: Notification) -> dict[str, Any]:
     """The signed webhook's JSON: ``type`` (the kind: ``rolled_back``, ``awaiting_approval``…), ``timestamp`` (when
     it happened, ISO 8601) and ``data``: ``id``, ``service``, ``environment``, ``version``, ``severity``,
     ``summary``, ``details`` (an object, label → value), ``incident_key`` and ``action`` (``trigger``, ``resolve``
-    or ``null``)."""
-    return {
+    or ``null``); a release's (``service`` is ``_releases``, ``version`` the release's name) also ``parts``, a list of
+    ``service=version`` in the order they roll out."""
+    body: dict[str, Any] = {
         "type": notification.kind.value,
         "timestamp": _timestamp(notification),
         "data": {
@@ -577,6 +578,9 @@ def webhook_body(notification: Notification) -> dict[str, Any]:
             "action": None if notification.action is None else notification.action.value,
         },
     }
+    if notification.parts:
+        body["data"]["parts"] = list(notification.parts)
+    return body
 
 
 def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:

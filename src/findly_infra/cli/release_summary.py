@@ -139,14 +139,17 @@ def release_markdown(release: Release, environment: str, platform: Platform | No
     return "\n".join([*head, who + ". Parts in the order they roll out (dependencies first):", "", *rows, "", *tail])
 
 
-def release_outputs(release: Release, environment: str, platform: Platform | None = None) -> dict[str, str]:
+def release_outputs(
+    release: Release, environment: str, platform: Platform | None = None, *, write: bool = False
+) -> dict[str, str]:
     """The step's outputs: ``release``, ``release_environment``, ``release_phase`` (``rolling_out``, ``returning``,
     ``succeeded``, ``rolled_back``, empty when not entered), ``release_parts`` (``service=version`` in order,
     comma-separated), ``release_part_status`` (``service=status``, comma-separated), ``release_failed`` (the failed
-    part, ``service=version``, or empty) and ``release_waiting_for`` (in words, empty when it ended)."""
+    part, ``service=version``, or empty) and ``release_waiting_for`` (in words, empty when it ended). *write*: also
+    write them to ``$GITHUB_OUTPUT`` (in Actions only: ``present.github_output``)."""
     here = release.environments.get(environment)
     failed = [part for part in here.parts if part.status is PartStatus.FAILED] if here else []
-    return {
+    outputs = {
         "release": release.name,
         "release_environment": environment,
         "release_phase": here.phase.value if here else "",
@@ -155,10 +158,13 @@ def release_outputs(release: Release, environment: str, platform: Platform | Non
         "release_failed": ",".join(f"{part.service}={part.version}" for part in failed),
         "release_waiting_for": release_waits_for(release, environment, platform),
     }
+    if write:  # here, beside the literal: the Action's test reads the names written from it (tests/workflow)
+        present.github_output(**outputs)
+    return outputs
 
 
 def report_release(release: Release, environment: str, platform: Platform | None = None) -> None:
     """In GitHub Actions: *release* in *environment* appended to ``$GITHUB_STEP_SUMMARY`` (:func:`release_markdown`)
     and its outputs written to ``$GITHUB_OUTPUT`` (:func:`release_outputs`); elsewhere nothing."""
     present.summary(lambda: release_markdown(release, environment, platform))
-    present.github_output(**release_outputs(release, environment, platform))
+    release_outputs(release, environment, platform, write=True)

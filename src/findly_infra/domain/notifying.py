@@ -577,9 +577,9 @@ class _ReleaseTold:
         order = ", then ".join(part.service for part in self.release.parts)
         gated = self.platform.environment(self.here.environment).approval_required
         waits = (
-            f"{self._needs_approval()} (for the whole release), then its parts roll out one by one: {order}"
+            f"{self._needs_approval()} (one for the whole release), then for its parts to roll out one by one: {order}"
             if gated
-            else f"its parts roll out one by one, in dependency order: {order}"
+            else f"its parts to roll out one by one, in dependency order: {order}"
         )
         summary = f"{self._where}: entered by {self.event.actor} ({self._parts}); it waits for {waits}"
         details = [

@@ -437,3 +437,33 @@ def test_a_release_returned_in_production_reaches_slack_pagerduty_and_a_webhook_
         assert verified["type"] == "release_returning"
         assert verified["data"]["parts"] == ["fn-posts=2.0.0", "fn-notifications=2.1.0", "fn-matcher=2.2.0"]
         assert verified["data"]["version"] == "r1"
+
+
+def test_a_resolve_decided_in_the_same_sweep_as_its_trigger_goes_where_the_trigger_went() -> None:
+    """Found while adding releases (whose return and end are often swept together): a resolve went to the receivers
+    its trigger was queued for, read from the outbox — but a trigger decided in the same sweep was not queued yet, so
+    PagerDuty opened an incident it never heard the end of. A rollout paused then aborted between two sweeps (a
+    command that died before its sweep) shows it: the abort's resolve must reach PagerDuty too."""
+    from tests.notifications.test_notify_outbox import Clock, _notifications, _service
+
+    routes = "  routes:\n    - {environments: [development], severity: critical, receivers: [pagerduty]}\n"
+    platform = load_platform_text(
+        example_platform_text()
+        + "\nnotifications:\n  receivers:\n"
+        + "    pagerduty: {type: pagerduty, routing_key: {secret: pagerduty-routing-key}}\n"
+        + routes
+    )
+    store, outbox, clock = MemoryEventStore(), MemoryOutbox(), Clock()
+    receivers = {"pagerduty": MemoryNotifier()}
+    notifications = _notifications(platform, store, outbox, clock, receivers)
+    service = _service(platform, store, clock)
+    service.deploy("fn-posts", "1.0.0", "development", actor="erin")
+    service.pause("fn-posts", "development", actor="erin", reason="look first")
+    service.abort("fn-posts", "development", actor="erin", reason="not this one")
+    notifications.sweep(["fn-posts"])
+    notifications.deliver()
+    paged = [(note.kind, note.action) for note in receivers["pagerduty"].received]
+    assert paged == [
+        (NotificationKind.ROLLOUT_PAUSED, PageAction.TRIGGER),
+        (NotificationKind.ROLLOUT_ABORTED, PageAction.RESOLVE),
+    ]

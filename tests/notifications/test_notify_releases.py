@@ -6,12 +6,15 @@ match a release with a part of it; the release stream is swept from its own curs
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import attrs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from findly_infra.adapters.memory import MemoryEventStore, MemoryNotifier, MemoryOutbox
+from findly_infra.application.ports import EventStore, Outbox
 from findly_infra.config.loader import load_platform_text, validate_platform_text
 from findly_infra.domain.events import Event
 from findly_infra.domain.notifications import (
@@ -355,13 +358,22 @@ def test_a_route_naming_an_unknown_service_is_refused_at_its_place() -> None:
 # ---- the sweep: the release stream from its own cursor ------------------------------------------------------------
 
 
-def test_the_sweep_tells_the_release_stream_once_from_its_own_cursor() -> None:
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_sweep_tells_the_release_stream_once_from_its_own_cursor(kind: str, tmp_path: Path) -> None:
     """The release stream is swept like a service's: from its cursor, told once, however often swept; each
-    notification routed as a service's is (here: every one to Slack, production's criticals to PagerDuty)."""
+    notification routed as a service's is (here: every one to Slack, production's criticals to PagerDuty), and kept
+    whole by the outbox (a release's parts too: Slack's header names the release from them)."""
+    from findly_infra.adapters.sqlite import SqliteEventStore
     from tests.notifications.test_notify_outbox import Clock, _notifications, platform_with_receivers
 
     platform = platform_with_receivers()
-    store, outbox = MemoryEventStore(), MemoryOutbox()
+    store: EventStore
+    outbox: Outbox
+    if kind == "sqlite":
+        sqlite = SqliteEventStore(tmp_path / "state.sqlite3")
+        store, outbox = sqlite, sqlite
+    else:
+        store, outbox = MemoryEventStore(), MemoryOutbox()
     receivers = {"slack": MemoryNotifier(), "pagerduty": MemoryNotifier()}
     notifications = _notifications(platform, store, outbox, Clock(), receivers)
     appends = _drive(platform, 2, ["ok", "ok", ("fail", 1)])
@@ -389,6 +401,9 @@ def test_the_sweep_tells_the_release_stream_once_from_its_own_cursor() -> None:
     )
     paged = [(note.kind.value, note.action) for note in receivers["pagerduty"].received]
     assert paged == [("release_returning", PageAction.TRIGGER), ("release_rolled_back", PageAction.RESOLVE)]
+    assert all(note.parts == ("fn-posts=2.0.0", "fn-notifications=2.1.0") for note in receivers["slack"].received)
+    if kind == "sqlite":
+        sqlite.close()
 
 
 # ---- through the receivers' stand-ins ------------------------------------------------------------------------------

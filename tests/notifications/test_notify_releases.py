@@ -299,6 +299,18 @@ def test_a_rehearsal_says_so_in_every_release_summary() -> None:
     assert all(note.summary.startswith("[rehearsal, virtual time] ") for note in notes)
 
 
+def test_an_environment_the_platform_file_no_longer_has_is_told_without_failing_the_sweep() -> None:
+    """An event of the past names an environment since removed from the file: told, with no approval to wait for."""
+    appends = _drive(PLATFORM, 2, ["ok"])
+    renamed = [
+        tuple(attrs.evolve(e, environment="qa") if e.environment == "development" else e for e in batch)
+        for batch in appends
+    ]
+    notes = _sweep(PLATFORM, _positioned(renamed), [])
+    assert [note.kind.value for note in notes] == ["release_entered", "release_succeeded"]
+    assert dict(notes[1].details)["next"] == "findly-infra release status r1"
+
+
 # ---- routes ---------------------------------------------------------------------------------------------------------
 
 RECEIVERS = (

@@ -108,9 +108,14 @@ _SEVERITY = {
     NotificationKind.ROLLOUT_ABORTED: NotificationSeverity.WARNING,
     NotificationKind.ROLLOUT_SUCCEEDED: NotificationSeverity.INFO,
     NotificationKind.PROMOTION_REFUSED: NotificationSeverity.WARNING,
+    NotificationKind.RELEASE_ENTERED: NotificationSeverity.INFO,
+    NotificationKind.RELEASE_RETURNING: NotificationSeverity.CRITICAL,
+    NotificationKind.RELEASE_ROLLED_BACK: NotificationSeverity.WARNING,
+    NotificationKind.RELEASE_SUCCEEDED: NotificationSeverity.INFO,
 }
-"""How urgent each kind is: a pause or a rollback needs someone now; a wait, an abort or a refusal soon; the rest
-is information."""
+"""How urgent each kind is: a pause or a rollback needs someone now, and so does a release returned as a whole (it
+pages as a rollback does); a wait, an abort, a refusal or the end of a release's return (someone looks at the part
+that failed) soon; the rest is information."""
 
 _TRIGGERS = {"rollout_paused": NotificationKind.ROLLOUT_PAUSED, "rolled_back": NotificationKind.ROLLED_BACK}
 _OTHERS = {
@@ -453,18 +458,6 @@ def release_command(verb: str, release: str, environment: str | None = None) -> 
     return f"findly-infra release {verb} {release}{where}"
 
 
-_RELEASE_SEVERITY = {
-    NotificationKind.RELEASE_ENTERED: NotificationSeverity.INFO,
-    NotificationKind.AWAITING_APPROVAL: NotificationSeverity.WARNING,
-    NotificationKind.RELEASE_RETURNING: NotificationSeverity.CRITICAL,
-    NotificationKind.RELEASE_ROLLED_BACK: NotificationSeverity.WARNING,
-    NotificationKind.RELEASE_SUCCEEDED: NotificationSeverity.INFO,
-}
-"""As for a rollout: a release returned as a whole needs someone now (it pages, as a rollback does); a wait for
-approval, and the end of a return (someone looks at the part that failed), soon; the rest is information."""
-_SEVERITY.update(_RELEASE_SEVERITY)
-
-
 def decide_releases(
     platform: Platform,
     known: Mapping[str, Release],
@@ -500,7 +493,7 @@ def decide_releases(
         told = _ReleaseTold(platform, release, here, event, position, rehearsal)
         if isinstance(event, ReleaseEntered):
             found.append(told.entered())
-            if platform.environment(event.environment).approval_required:
+            if told.approvers:
                 found.append(told.awaiting_approval())
         elif isinstance(event, ReleaseReturning):
             open_.add(key)
@@ -569,16 +562,21 @@ class _ReleaseTold:
             parts=tuple(str(part) for part in self.release.parts),
         )
 
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """The groups the environment needs an approval from (none: it needs none, or the platform file no longer
+        has it — a sweep never fails on an event of the past)."""
+        environment = next((e for e in self.platform.environments if e.name == self.here.environment), None)
+        return environment.approvers if environment is not None and environment.approval_required else ()
+
     def _needs_approval(self) -> str:
-        groups = self.platform.environment(self.here.environment).approvers
-        return needed_text(groups) if groups else "an approval"
+        return needed_text(self.approvers)
 
     def entered(self) -> Notification:
         order = ", then ".join(part.service for part in self.release.parts)
-        gated = self.platform.environment(self.here.environment).approval_required
         waits = (
             f"{self._needs_approval()} (one for the whole release), then for its parts to roll out one by one: {order}"
-            if gated
+            if self.approvers
             else f"its parts to roll out one by one, in dependency order: {order}"
         )
         summary = f"{self._where}: entered by {self.event.actor} ({self._parts}); it waits for {waits}"
@@ -592,14 +590,13 @@ class _ReleaseTold:
 
     def awaiting_approval(self) -> Notification:
         environment, name = self.here.environment, self.release.name
-        groups = self.platform.environment(environment).approvers
         what = self._needs_approval()
         unblock = (
             f"{release_command('approve', name, environment)}, by someone other than {self.here.entered_by} "
             "(one approval per person counts for every part)"
         )
         summary = f"{self._where} waits for {what}: one approval for the whole release ({self._parts})"
-        details = [("approvers", ", ".join(groups)), ("waits for", what), ("to unblock", unblock)]
+        details = [("approvers", ", ".join(self.approvers)), ("waits for", what), ("to unblock", unblock)]
         return self._note(NotificationKind.AWAITING_APPROVAL, summary, details, unique=("approval",))
 
     def _returns(self) -> str:
@@ -659,16 +656,18 @@ class _ReleaseTold:
     def succeeded(self, action: PageAction | None) -> Notification:
         environment, name = self.here.environment, self.release.name
         order = self.platform.promotion_order
-        index = order.index(environment) if environment in order else len(order)
-        following = order[index + 1] if index + 1 < len(order) else None
+        index = order.index(environment) if environment in order else None  # None: no longer in the file
+        following = order[index + 1] if index is not None and index + 1 < len(order) else None
         unchanged = [part.service for part in self.here.parts if part.status is PartStatus.UNCHANGED]
         summary = f"{self._where}: succeeded, every part serves its version ({self._parts})"
         details: list[tuple[str, str]] = []
         if unchanged:
             details.append(("already served", ", ".join(unchanged)))
-        details.append(
-            ("next", release_command("promote", name, following) if following else "nothing: the release is done")
-        )
+        if following is not None:
+            details.append(("next", release_command("promote", name, following)))
+        else:
+            done = index is not None
+            details.append(("next", "nothing: the release is done" if done else release_command("status", name)))
         return self._note(NotificationKind.RELEASE_SUCCEEDED, summary, details, action=action)
 
     def supersedes(self, earlier: str) -> Notification:

@@ -56,6 +56,10 @@ _TITLES = {
     NotificationKind.ROLLOUT_ABORTED: "Rollout aborted",
     NotificationKind.ROLLOUT_SUCCEEDED: "Rollout succeeded",
     NotificationKind.PROMOTION_REFUSED: "Promotion refused",
+    NotificationKind.RELEASE_ENTERED: "Release entered",
+    NotificationKind.RELEASE_RETURNING: "Release returned as a whole",
+    NotificationKind.RELEASE_ROLLED_BACK: "Release rolled back",
+    NotificationKind.RELEASE_SUCCEEDED: "Release succeeded",
 }
 _ELLIPSIS = "…"
 
@@ -311,6 +315,14 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": cut if cut.strip() else "-", "emoji": True}
 
 
+def _subject(notification: Notification) -> str:
+    """``fn-posts 2.0.0 in production``; a release's: ``release 2026-12-06 in production`` (its ``service`` is the
+    release stream's name, which says nothing to a person)."""
+    if notification.parts:
+        return f"release {notification.version} in {notification.environment}"
+    return f"{notification.service} {notification.version} in {notification.environment}"
+
+
 def slack_message(notification: Notification) -> dict[str, Any]:
     """The Slack message of *notification*: ``text`` (the fallback shown in notifications, escaped mrkdwn: the
     summary, which names its subject — or the title and subject, then the summary, when it does not) and
@@ -318,7 +330,7 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     with the summary, a section of up to ten fields with the details (the tenth says how many more there are), and a
     context line."""
     title = _TITLES.get(notification.kind, notification.kind.value)
-    subject = f"{notification.service} {notification.version} in {notification.environment}"
+    subject = _subject(notification)
     rehearsal = REHEARSAL if notification.summary.startswith(REHEARSAL) else ""
     header = f"{rehearsal}{title}: {subject}"
     summary = notification.summary if notification.summary.strip() else header
@@ -549,8 +561,9 @@ def webhook_body(notification: Notification) -> dict[str, Any]:
     """The signed webhook's JSON: ``type`` (the kind: ``rolled_back``, ``awaiting_approval``…), ``timestamp`` (when
     it happened, ISO 8601) and ``data``: ``id``, ``service``, ``environment``, ``version``, ``severity``,
     ``summary``, ``details`` (an object, label → value), ``incident_key`` and ``action`` (``trigger``, ``resolve``
-    or ``null``)."""
-    return {
+    or ``null``); a release's (``service`` is ``_releases``, ``version`` the release's name) also ``parts``, a list of
+    ``service=version`` in the order they roll out."""
+    body: dict[str, Any] = {
         "type": notification.kind.value,
         "timestamp": _timestamp(notification),
         "data": {
@@ -565,6 +578,9 @@ def webhook_body(notification: Notification) -> dict[str, Any]:
             "action": None if notification.action is None else notification.action.value,
         },
     }
+    if notification.parts:
+        body["data"]["parts"] = list(notification.parts)
+    return body
 
 
 def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:

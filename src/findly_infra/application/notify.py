@@ -39,9 +39,10 @@ from findly_infra.domain.notifications import (
     Route,
     route,
 )
-from findly_infra.domain.notifying import Incidents, RetrySchedule, decide, refused, waiting
+from findly_infra.domain.notifying import Incidents, RetrySchedule, decide, decide_releases, refused, waiting
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.refusal import Refusal
+from findly_infra.domain.releases import RELEASE_STREAM, releases
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = [
@@ -74,6 +75,7 @@ def notification_to_dict(notification: Notification) -> dict[str, Any]:
         "details": [list(pair) for pair in notification.details],
         "incident_key": notification.incident_key,
         "action": notification.action.value if notification.action else None,
+        **({"parts": list(notification.parts)} if notification.parts else {}),
     }
 
 
@@ -90,6 +92,7 @@ def notification_from_dict(data: Mapping[str, Any]) -> Notification:
         details=tuple((str(label), str(value)) for label, value in data.get("details", ())),
         incident_key=str(data.get("incident_key", "")),
         action=PageAction(data["action"]) if data.get("action") else None,
+        parts=tuple(str(part) for part in data.get("parts", ())),
     )
 
 
@@ -195,11 +198,17 @@ class Notifications:
     def sweep(self, services: Iterable[str] | None = None) -> int:
         """Decide the notifications of every event after each service's cursor and queue them, moving the cursor in
         the same transaction, a page of events at a time (``snapshots.SNAPSHOT_PAGE``: a long backlog is never held
-        whole); returns how many dispatches were queued. A service whose cursor another process moved meanwhile is
-        left to it (it queued the same notifications: their ids are the same)."""
+        whole); returns how many dispatches were queued. Every service's, and the release stream's (its own cursor:
+        ``domain.releases.RELEASE_STREAM``), unless *services* names which. A service whose cursor another process
+        moved meanwhile is left to it (it queued the same notifications: their ids are the same)."""
         queued = 0
         names = list(services) if services is not None else [s.name for s in self.platform.all_services]
+        if services is None:
+            names.append(RELEASE_STREAM)
         for service in names:
+            if service == RELEASE_STREAM:
+                queued += self._sweep_releases() or 0
+                continue
             while True:
                 step = self._sweep_page(service)
                 if step is None:
@@ -237,6 +246,27 @@ class Notifications:
         moved = (service, None if cursor is None else since, since + len(events), incidents.to_text())
         return len(dispatches) if self.outbox.enqueue(dispatches, moved) else None
 
+    def _sweep_releases(self) -> int | None:
+        """The release stream's events after its cursor, decided and queued (``domain.notifying.decide_releases``):
+        how many dispatches (``None``: nothing new, or another process moved the cursor first). A release's
+        notifications name its parts, which its first event holds: the stream is read whole, and what came before the
+        cursor folded into the releases as it left them (a release's events are few beside its parts' rollouts)."""
+        cursor = self.outbox.notify_cursor(RELEASE_STREAM)
+        since, kept = cursor if cursor is not None else (0, "")
+        events, version = self.store.load(RELEASE_STREAM, 0)
+        if version <= since:
+            return None
+        found, incidents = decide_releases(
+            self.platform,
+            releases(events[:since]),
+            list(enumerate(events[since:], since)),
+            Incidents.from_text(kept),
+            rehearsal=self.rehearsal,
+        )
+        dispatches = self._dispatches(found)
+        moved = (RELEASE_STREAM, None if cursor is None else since, version, incidents.to_text())
+        return len(dispatches) if self.outbox.enqueue(dispatches, moved) else None
+
     def refused(self, service: str, environment: str, version: str, refusal: Refusal) -> int:
         """Queue what a refused promotion tells (nothing for a refusal that only says approvals are missing: the wait
         is told by the next sweep). Returns how many dispatches were queued."""
@@ -262,12 +292,17 @@ class Notifications:
         routes = self.routes
         now = self.clock.now()
         found: list[Dispatch] = []
+        paged: dict[str, list[str]] = {}  # the triggers of this batch, not queued yet: where each went
         for note in notes:
             names = list(route(note, routes, receivers))
             if note.action is PageAction.RESOLVE:  # where its trigger went, whatever the routes say of a resolve
-                names += [name for name in self.outbox.paged(note.incident_key) if name not in names]
+                went = [*self.outbox.paged(note.incident_key), *paged.get(note.incident_key, ())]
+                names += [name for name in dict.fromkeys(went) if name not in names]
             declared = {receiver.name for receiver in receivers}
-            found += [Dispatch(note, name, now, next_attempt=now) for name in names if name in declared]
+            chosen = [name for name in names if name in declared]
+            if note.action is PageAction.TRIGGER:
+                paged.setdefault(note.incident_key, []).extend(chosen)
+            found += [Dispatch(note, name, now, next_attempt=now) for name in chosen]
         return found
 
     # ---- delivering --------------------------------------------------------------------------------------------

@@ -805,9 +805,22 @@ def notification_receivers(platform: Platform) -> Iterator[Finding]:
             )
 
 
+def _route_services(platform: Platform, index: int, services: tuple[str, ...]) -> Iterator[Finding]:
+    """A route's ``services`` name services of the platform (a release matches by the services of its parts)."""
+    known = [service.name for service in platform.all_services]
+    for position, name in enumerate(services):
+        if name not in known:
+            yield Finding(
+                ("notifications", "routes", index, "services", position),
+                f"unknown service {name!r}; known: {', '.join(known) or 'none'}{did_you_mean(name, known)}",
+                ERROR,
+                "notification-routes",
+            )
+
+
 def notification_routes(platform: Platform) -> Iterator[Finding]:
-    """Routes name declared receivers and known environments; the seed's ``notification_channels`` and alerts'
-    ``notification:`` name declared receivers (a warning: the seed's own blocks must load as written)."""
+    """Routes name declared receivers, known environments and known services; the seed's ``notification_channels``
+    and alerts' ``notification:`` name declared receivers (a warning: the seed's own blocks must load as written)."""
     settings = platform.notifications
     names = [receiver.name for receiver in settings.receivers]
     for index, route in enumerate(settings.routes or ()):
@@ -838,6 +851,7 @@ def notification_routes(platform: Platform) -> Iterator[Finding]:
                     ERROR,
                     "notification-routes",
                 )
+        yield from _route_services(platform, index, route.services)
     if not settings.receivers:
         return
     channels = platform.canary_strategy.failure_handling.notification_channels if platform.canary_strategy else ()

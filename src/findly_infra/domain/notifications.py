@@ -50,6 +50,14 @@ class NotificationKind(enum.Enum):
     ROLLOUT_ABORTED = "rollout_aborted"
     ROLLOUT_SUCCEEDED = "rollout_succeeded"
     PROMOTION_REFUSED = "promotion_refused"
+    RELEASE_ENTERED = "release_entered"
+    """A release of several services set out into an environment (``domain.releases``)."""
+    RELEASE_RETURNING = "release_returning"
+    """A release is being returned as a whole there: one of its parts failed, or a person rolled it back."""
+    RELEASE_ROLLED_BACK = "release_rolled_back"
+    """Every part the release did there was returned."""
+    RELEASE_SUCCEEDED = "release_succeeded"
+    """Every part of the release succeeded there."""
 
 
 class PageAction(enum.Enum):
@@ -79,6 +87,16 @@ class Notification:
     details: tuple[tuple[str, str], ...] = ()
     incident_key: str = ""
     action: PageAction | None = None
+    parts: tuple[str, ...] = ()
+    """Of a release (``service`` is the release stream, ``version`` the release's name): its parts,
+    ``service=version``, in the order they roll out. Empty for a service's own notifications."""
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The services the notification concerns: a release's parts' services, else its service."""
+        if self.parts:
+            return tuple(part.split("=", 1)[0] for part in self.parts)
+        return (self.service,)
 
 
 # ---- the platform file's receivers and routes ------------------------------------------------------------------
@@ -134,19 +152,22 @@ _RANK = {NotificationSeverity.INFO: 0, NotificationSeverity.WARNING: 1, Notifica
 
 @attrs.frozen
 class Route:
-    """Which receivers get which notifications. Empty ``environments`` or ``kinds`` match every one; ``severity``
-    is the least severity matched (``warning`` matches warning and critical)."""
+    """Which receivers get which notifications. Empty ``environments``, ``kinds`` or ``services`` match every one;
+    ``severity`` is the least severity matched (``warning`` matches warning and critical). ``services`` matches a
+    notification of one of them, and a release's that has a part of one of them."""
 
     receivers: tuple[str, ...]
     environments: tuple[str, ...] = ()
     severity: NotificationSeverity = NotificationSeverity.INFO
     kinds: tuple[NotificationKind, ...] = ()
+    services: tuple[str, ...] = ()
 
     def matches(self, notification: Notification) -> bool:
         return (
             (not self.environments or notification.environment in self.environments)
             and _RANK[notification.severity] >= _RANK[self.severity]
             and (not self.kinds or notification.kind in self.kinds)
+            and (not self.services or any(service in self.services for service in notification.services))
         )
 
 

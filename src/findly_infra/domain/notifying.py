@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -35,6 +35,18 @@ from findly_infra.domain.notifications import (
 )
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.refusal import Refusal
+from findly_infra.domain.releases import (
+    RELEASE_STREAM,
+    PartState,
+    PartStatus,
+    Release,
+    ReleaseCreated,
+    ReleaseEntered,
+    ReleaseInEnvironment,
+    ReleaseReturning,
+    ReleaseRolledBack,
+    ReleaseSucceeded,
+)
 from findly_infra.domain.state import EnvironmentState, Phase
 from findly_infra.domain.strategy import metric_kind
 from findly_infra.domain.view import EnvironmentView, WaitKind, stop_author
@@ -45,10 +57,12 @@ __all__ = [
     "Incidents",
     "RetrySchedule",
     "decide",
+    "decide_releases",
     "incident_key",
     "notification_id",
     "reading_text",
     "refused",
+    "release_command",
     "severity_of",
     "shown_value",
     "waiting",
@@ -94,9 +108,14 @@ _SEVERITY = {
     NotificationKind.ROLLOUT_ABORTED: NotificationSeverity.WARNING,
     NotificationKind.ROLLOUT_SUCCEEDED: NotificationSeverity.INFO,
     NotificationKind.PROMOTION_REFUSED: NotificationSeverity.WARNING,
+    NotificationKind.RELEASE_ENTERED: NotificationSeverity.INFO,
+    NotificationKind.RELEASE_RETURNING: NotificationSeverity.CRITICAL,
+    NotificationKind.RELEASE_ROLLED_BACK: NotificationSeverity.WARNING,
+    NotificationKind.RELEASE_SUCCEEDED: NotificationSeverity.INFO,
 }
-"""How urgent each kind is: a pause or a rollback needs someone now; a wait, an abort or a refusal soon; the rest
-is information."""
+"""How urgent each kind is: a pause or a rollback needs someone now, and so does a release returned as a whole (it
+pages as a rollback does); a wait, an abort, a refusal or the end of a release's return (someone looks at the part
+that failed) soon; the rest is information."""
 
 _TRIGGERS = {"rollout_paused": NotificationKind.ROLLOUT_PAUSED, "rolled_back": NotificationKind.ROLLED_BACK}
 _OTHERS = {
@@ -427,3 +446,238 @@ class RetrySchedule:
             wait = max(wait, timedelta(seconds=retry_after))
         when = at + wait
         return None if when - queued > self.age else when
+
+
+# ---- releases of several services ----------------------------------------------------------------------------------
+
+
+def release_command(verb: str, release: str, environment: str | None = None) -> str:
+    """The ``release`` command a notification of *release* points to: ``findly-infra release approve 2026-12-06
+    --env production``."""
+    where = f" --env {environment}" if environment else ""
+    return f"findly-infra release {verb} {release}{where}"
+
+
+def decide_releases(
+    platform: Platform,
+    known: Mapping[str, Release],
+    events: Sequence[tuple[int, Event]],
+    incidents: Incidents,
+    *,
+    rehearsal: bool = False,
+) -> tuple[tuple[Notification, ...], Incidents]:
+    """The notifications the release stream's *events* (each with its position) call for, and the incidents open
+    after them; *known* is every release as the stream's events before *events* left them (:func:`releases`).
+
+    A release that enters an environment is told (and, where the environment needs approval, that it waits for one
+    approval of the whole release); a release returned as a whole there — one of its parts failed, or a person
+    rolled it back — opens its incident (PagerDuty ``trigger``, one per release and environment); the incident is
+    resolved when the release has been rolled back there, or when a release (a later one, or this one again)
+    succeeds there. Ids come from the stream, the position, the kind and the event's environment, release, time and
+    actor, as a service's do: deciding the same events again gives the same notifications."""
+    state = dict(known)
+    found: list[Notification] = []
+    open_ = set(incidents.open)
+    for position, event in events:
+        if isinstance(event, ReleaseCreated):
+            state[event.release] = Release.of(event)
+            continue
+        name = getattr(event, "release", "")
+        if name not in state:
+            continue  # a release the stream never named: nothing to tell of it
+        release = state[name] = state[name].apply(event)
+        here = release.environments.get(event.environment)
+        if here is None:
+            continue
+        key = (event.environment, name)
+        told = _ReleaseTold(platform, release, here, event, position, rehearsal)
+        if isinstance(event, ReleaseEntered):
+            found.append(told.entered())
+            if told.approvers:
+                found.append(told.awaiting_approval())
+        elif isinstance(event, ReleaseReturning):
+            open_.add(key)
+            found.append(told.returning())
+        elif isinstance(event, ReleaseRolledBack):
+            found.append(told.rolled_back(PageAction.RESOLVE if key in open_ else None))
+            open_.discard(key)
+        elif isinstance(event, ReleaseSucceeded):
+            resolved = sorted(pair for pair in open_ if pair[0] == event.environment)
+            found.append(told.succeeded(PageAction.RESOLVE if key in resolved else None))
+            for pair in resolved:
+                open_.discard(pair)
+                if pair != key:
+                    found.append(told.supersedes(pair[1]))
+    return tuple(found), Incidents(frozenset(open_))
+
+
+def _part_text(part: PartState) -> str:
+    return f"{part.service}={part.version}"
+
+
+@attrs.frozen
+class _ReleaseTold:
+    """What one event of a release tells, from the release as it left it."""
+
+    platform: Platform
+    release: Release
+    here: ReleaseInEnvironment
+    event: Event
+    position: int
+    rehearsal: bool
+
+    @property
+    def _where(self) -> str:
+        return f"release {self.release.name} in {self.here.environment}"
+
+    @property
+    def _parts(self) -> str:
+        return ", ".join(str(part) for part in self.release.parts)
+
+    def _note(
+        self,
+        kind: NotificationKind,
+        summary: str,
+        details: list[tuple[str, str]],
+        *,
+        action: PageAction | None = None,
+        unique: tuple[str, ...] = (),
+        incident: str | None = None,
+        severity: NotificationSeverity | None = None,
+    ) -> Notification:
+        event, name, environment = self.event, self.release.name, self.here.environment
+        head = [("release", name), ("parts", self._parts), ("environment", environment)]
+        return Notification(
+            id=notification_id(RELEASE_STREAM, self.position, kind.value, *unique, *_unique(event)),
+            kind=kind,
+            severity=severity or _SEVERITY[kind],
+            service=RELEASE_STREAM,
+            environment=environment,
+            version=name,
+            at=event.at,
+            summary=f"{REHEARSAL}{summary}" if self.rehearsal else summary,
+            details=(*head, *details),
+            incident_key=incident_key(RELEASE_STREAM, environment, incident or name),
+            action=action,
+            parts=tuple(str(part) for part in self.release.parts),
+        )
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """The groups the environment needs an approval from (none: it needs none, or the platform file no longer
+        has it — a sweep never fails on an event of the past)."""
+        environment = next((e for e in self.platform.environments if e.name == self.here.environment), None)
+        return environment.approvers if environment is not None and environment.approval_required else ()
+
+    def _needs_approval(self) -> str:
+        return needed_text(self.approvers)
+
+    def entered(self) -> Notification:
+        order = ", then ".join(part.service for part in self.release.parts)
+        waits = (
+            f"{self._needs_approval()} (one for the whole release), then for its parts to roll out one by one: {order}"
+            if self.approvers
+            else f"its parts to roll out one by one, in dependency order: {order}"
+        )
+        summary = f"{self._where}: entered by {self.event.actor} ({self._parts}); it waits for {waits}"
+        details = [
+            ("order", order),
+            ("by", self.event.actor),
+            ("waits for", waits),
+            ("next", release_command("status", self.release.name)),
+        ]
+        return self._note(NotificationKind.RELEASE_ENTERED, summary, details)
+
+    def awaiting_approval(self) -> Notification:
+        environment, name = self.here.environment, self.release.name
+        what = self._needs_approval()
+        unblock = (
+            f"{release_command('approve', name, environment)}, by someone other than {self.here.entered_by} "
+            "(one approval per person counts for every part)"
+        )
+        summary = f"{self._where} waits for {what}: one approval for the whole release ({self._parts})"
+        details = [("approvers", ", ".join(self.approvers)), ("waits for", what), ("to unblock", unblock)]
+        return self._note(NotificationKind.AWAITING_APPROVAL, summary, details, unique=("approval",))
+
+    def _returns(self) -> str:
+        """What the return does: the parts under way rolled back, then those done, in reverse order, each to what
+        it served before."""
+        said = []
+        for part in self.here.parts:
+            if part.status is PartStatus.STARTED:
+                said.append(f"{_part_text(part)} (under way) rolled back to {part.previous or 'nothing'}")
+        for part in self.here.to_return:
+            back = part.previous or "nothing (left running: nothing served it before)"
+            said.append(f"{_part_text(part)} back to {back}")
+        return "; ".join(said) or "nothing: no part had changed anything"
+
+    def returning(self) -> Notification:
+        here, event = self.here, self.event
+        failed = next((part for part in here.parts if part.service == here.failed), None)
+        returns = self._returns()
+        if failed is not None:
+            why = failed.reason or "its rollout did not succeed"
+            summary = (
+                f"{self._where}: {_part_text(failed)} failed — {why}; the release is returned as a whole: {returns}"
+            )
+            details = [("failed part", _part_text(failed)), ("why", why)]
+        else:
+            why = event.reason or "no reason given"
+            summary = f"{self._where}: rolled back by {event.actor} — {why}; returning {returns}"
+            details = [("rolled back by", event.actor), ("why", why)]
+        details += [
+            ("returning", returns),
+            ("waits for", "each part returned, in reverse order"),
+            ("next", release_command("status", self.release.name)),
+        ]
+        return self._note(NotificationKind.RELEASE_RETURNING, summary, details, action=PageAction.TRIGGER)
+
+    def rolled_back(self, action: PageAction | None) -> Notification:
+        here = self.here
+        returned = [
+            f"{_part_text(part)} -> {part.previous}" if part.previous else f"{_part_text(part)} left running"
+            for part in reversed(here.parts)
+            if part.status is PartStatus.RETURNED
+        ]
+        failed = [part for part in here.parts if part.status is PartStatus.FAILED]
+        said = "; ".join(returned) or "nothing to return"
+        cause = f" after {here.failed} failed" if here.failed else ""
+        summary = f"{self._where}: rolled back{cause}: {said}"
+        details = [("returned", said)]
+        details += [("failed part", f"{_part_text(part)}: {part.reason or 'failed'}") for part in failed]
+        details += [
+            (
+                "next",
+                f"a fixed release: findly-infra release create … (see {release_command('status', self.release.name)})",
+            )
+        ]
+        return self._note(NotificationKind.RELEASE_ROLLED_BACK, summary, details, action=action)
+
+    def succeeded(self, action: PageAction | None) -> Notification:
+        environment, name = self.here.environment, self.release.name
+        order = self.platform.promotion_order
+        index = order.index(environment) if environment in order else None  # None: no longer in the file
+        following = order[index + 1] if index is not None and index + 1 < len(order) else None
+        unchanged = [part.service for part in self.here.parts if part.status is PartStatus.UNCHANGED]
+        summary = f"{self._where}: succeeded, every part serves its version ({self._parts})"
+        details: list[tuple[str, str]] = []
+        if unchanged:
+            details.append(("already served", ", ".join(unchanged)))
+        if following is not None:
+            details.append(("next", release_command("promote", name, following)))
+        else:
+            done = index is not None
+            details.append(("next", "nothing: the release is done" if done else release_command("status", name)))
+        return self._note(NotificationKind.RELEASE_SUCCEEDED, summary, details, action=action)
+
+    def supersedes(self, earlier: str) -> Notification:
+        summary = f"{self._where} succeeded: the incident of release {earlier} there is over (superseded)"
+        return self._note(
+            NotificationKind.RELEASE_SUCCEEDED,
+            summary,
+            [("resolves", earlier)],
+            action=PageAction.RESOLVE,
+            unique=("resolves", earlier),
+            incident=earlier,
+            severity=NotificationSeverity.INFO,
+        )

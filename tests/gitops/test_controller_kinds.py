@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-kubernetes = pytest.importorskip("kubernetes", reason="the kubernetes extra: pip install 'findly-infra[kubernetes]'")
-
 from findly_infra.testing.kubernetes import KubernetesStandIn
+
+kubernetes = pytest.importorskip("kubernetes", reason="the kubernetes extra: pip install 'findly-infra[kubernetes]'")
 
 ARGO = ("argoproj.io", "v1alpha1", "argocd", "applications")
 FLUX = ("kustomize.toolkit.fluxcd.io", "v1", "flux-system", "kustomizations")

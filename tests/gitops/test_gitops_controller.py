@@ -114,13 +114,20 @@ def test_argo_syncs_a_new_revision_then_reports_healthy_or_degraded(
     controller.sync_once()
     status = argo_status(cluster)
     assert status["health"]["status"] == "Degraded"
-    assert "2.0.0" in status["health"]["message"]
+    assert status["health"]["message"] == 'Deployment "fn-posts" exceeded its progress deadline'
+
     assert [entry["revision"] for entry in status["history"]] == [first, second]
 
     commit(repository, {FILE: deployment("fn-posts", "1.0.0")}, "Revert 2.0.0")  # a revert commit heals it
     controller.sync_once()
     controller.sync_once()
     assert argo_status(cluster)["health"]["status"] == "Healthy"
+
+    # a commit elsewhere in the repository: synced to, nothing rolls out, the health stays
+    elsewhere = commit(repository, {"k8s/overlays/staging/README.md": "staging\n"}, "staging only")
+    controller.sync_once()
+    status = argo_status(cluster)
+    assert (status["sync"]["revision"], status["health"]["status"]) == (elsewhere, "Healthy")
 
 
 def test_argo_without_automated_sync_stays_out_of_sync_until_an_operation_asks(
@@ -131,10 +138,9 @@ def test_argo_without_automated_sync_stays_out_of_sync_until_an_operation_asks(
     controller = GitOpsController(cluster, repository)
     controller.sync_once()
     controller.sync_once()
-    assert argo_status(cluster) == {
-        "sync": {"status": "OutOfSync", "revision": head},
-        "reconciledAt": pytest.approx(argo_status(cluster)["reconciledAt"]),
-    }
+    status = argo_status(cluster)
+    assert status["sync"] == {"status": "OutOfSync", "revision": head}
+    assert set(status) == {"sync", "reconciledAt"}  # compared, never synced: no operation, no health written
     cluster.patch(
         *ARGO, "argocd", "prod", {"operation": {"sync": {"revision": head}, "initiatedBy": {"username": "carol"}}}
     )
@@ -199,7 +205,10 @@ def test_flux_reconciles_a_revision_then_applies_it(cluster: KubernetesStandIn, 
 def test_flux_keeps_the_last_applied_revision_when_a_health_check_fails(
     cluster: KubernetesStandIn, repository: Path
 ) -> None:
-    good = commit(repository, {FILE: deployment("fn-posts", "1.0.0")}, "1.0.0")
+    overlay = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: findly-production\n"
+    good = commit(
+        repository, {FILE: deployment("fn-posts", "1.0.0"), f"{OVERLAY}/kustomization.yaml": overlay}, "1.0.0"
+    )
     kustomization(cluster, wait=True)
     controller = GitOpsController(cluster, repository, failing=lambda image: image.endswith(":2.0.0"))
     controller.sync_once()
@@ -211,6 +220,7 @@ def test_flux_keeps_the_last_applied_revision_when_a_health_check_fails(
     assert (ready(status)["status"], ready(status)["reason"]) == ("False", "HealthCheckFailed")
     assert status["lastAttemptedRevision"] == f"main@sha1:{bad}"
     assert status["lastAppliedRevision"] == f"main@sha1:{good}"
+    assert "[Deployment/findly-production/fn-posts status: 'InProgress']" in ready(status)["message"]
     reconciling = next(c for c in status["conditions"] if c["type"] == "Reconciling")
     assert reconciling["reason"] == "ProgressingWithRetry"
     assert controller.sync_once() == 0

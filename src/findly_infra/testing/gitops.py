@@ -36,6 +36,7 @@ not do is listed in ``docs/testing.md``.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -168,24 +169,46 @@ class GitOpsController:
     def images(self, revision: str, path: str) -> list[str] | None:
         """The images the manifests under *path* (a folder of the repository) run at *revision*: every container of
         every workload in every YAML document there; ``None`` when *path* is not in that commit."""
+        found = self.workloads(revision, path)
+        return None if found is None else [image for _, image in found]
+
+    def workloads(self, revision: str, path: str) -> list[tuple[str, str]] | None:
+        """(``Kind/namespace/name``, image) of every container of every workload under *path* at *revision* (the
+        namespace: the document's, else the folder's ``kustomization.yaml``'s, as kustomize sets it); ``None`` when
+        *path* is not in that commit."""
         folder = path.strip().removeprefix("./").strip("/")
-        try:
-            listed = self._git("ls-tree", "-r", "--name-only", revision, "--", folder or ".").split("\n")
-        except LookupError:
+        if self.tree(revision, folder) is None:
             return None
-        names = [name for name in listed if name.endswith((".yaml", ".yml"))]
-        if folder and not any(name == folder or name.startswith(f"{folder}/") for name in listed if name):
-            return None
-        found: list[str] = []
-        for name in names:
-            text = self._git("show", f"{revision}:{name}")
+        listed = self._git("ls-tree", "-r", "--name-only", revision, "--", folder or ".").split("\n")
+        namespace = ""
+        for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+            where = f"{folder}/{name}" if folder else name
+            if where in listed:
+                with contextlib.suppress(yaml.YAMLError):
+                    kustomization = yaml.safe_load(self._git("show", f"{revision}:{where}"))
+                    if isinstance(kustomization, dict):
+                        namespace = str(kustomization.get("namespace") or "")
+                break
+        found: list[tuple[str, str]] = []
+        for name in listed:
+            if not name.endswith((".yaml", ".yml")):
+                continue
             try:
-                documents = list(yaml.safe_load_all(text))
+                documents = list(yaml.safe_load_all(self._git("show", f"{revision}:{name}")))
             except yaml.YAMLError:
                 continue
             for document in documents:
-                found.extend(_containers(document))
+                found.extend(_containers(document, namespace))
         return found
+
+    def tree(self, revision: str, path: str) -> str | None:
+        """The id of the tree at *path* in *revision* (``None``: not there) — equal ids, equal manifests."""
+        folder = path.strip().removeprefix("./").strip("/")
+        spec = f"{revision}:{folder}" if folder else f"{revision}^{{tree}}"
+        try:
+            return self._git("rev-parse", "--verify", "--quiet", spec).strip() or None
+        except LookupError:
+            return None
 
     # ---- one reconciliation ---------------------------------------------------------------------------------------
 
@@ -231,8 +254,8 @@ class GitOpsController:
         sync = status.get("sync") or {}
         health = (status.get("health") or {}).get("status")
         now = _now()
-        images = self.images(head, path)
-        if images is None:  # the path is not in the commit: a ComparisonError condition, sync Unknown
+        workloads = self.workloads(head, path)
+        if workloads is None:  # the path is not in the commit: a ComparisonError condition, sync Unknown
             # (the repo server's "<path>: app path does not exist", controller/state_test.go; reported as a
             # ComparisonError condition, types.go ApplicationConditionComparisonError)
             message = f"Failed to load target state: {path}: app path does not exist"
@@ -259,7 +282,10 @@ class GitOpsController:
                     metadata, {"sync": {"status": "OutOfSync", "revision": head}, "reconciledAt": now}
                 )
             # the sync operation (controller/sync.go) ends Succeeded; the resources it applied are then Progressing
-            # until their rollout finishes (gitops-engine pkg/health/health_deployment.go)
+            # until their rollout finishes (gitops-engine pkg/health/health_deployment.go) — unless the commit did
+            # not change them (the same tree at the path): then nothing rolls out, and the health stays
+            previous = sync.get("revision") if sync.get("status") == "Synced" else None
+            unchanged = bool(previous and health and self.tree(str(previous), path) == self.tree(head, path))
             history = list(status.get("history") or [])
             source = dict(spec.get("source") or {})
             history.append(
@@ -277,9 +303,11 @@ class GitOpsController:
                 "operation": None,  # the controller clears the operation it ran (appcontroller.go finishOperation)
                 "status": {
                     "sync": {"status": "Synced", "revision": head, "comparedTo": {"source": source}},
-                    "health": {
+                    "health": dict(status.get("health") or {})
+                    if unchanged
+                    else {
                         "status": "Progressing",
-                        "message": "Waiting for rollout to finish",
+                        "message": "Waiting for rollout to finish: 0 of 1 updated replicas are available...",
                         "lastTransitionTime": now,
                     },
                     "operationState": {
@@ -292,18 +320,19 @@ class GitOpsController:
                     },
                     "history": history[-limit:] if limit > 0 else [],
                     "reconciledAt": now,
-                    "summary": {"images": sorted(set(images))},
+                    "summary": {"images": sorted({image for _, image in workloads})},
                     "conditions": None,
                 },
             }
             self.cluster.patch(*_APPLICATION, metadata["namespace"], metadata["name"], patch, manager=ARGO_MANAGER)
             return True
         if health == "Progressing":
-            bad = sorted({image for image in images if self.failing(image)})
-            if bad:
+            bad = sorted({workload for workload, image in workloads if self.failing(image)})
+            if bad:  # gitops-engine health_deployment.go: Degraded, "Deployment %q exceeded its progress deadline"
+                names = ", ".join(f'"{workload.rsplit("/", 1)[-1]}"' for workload in bad)
                 verdict = {
                     "status": "Degraded",
-                    "message": f"Deployment exceeded its progress deadline (images {', '.join(bad)})",
+                    "message": f"Deployment {names} exceeded its progress deadline",
                     "lastTransitionTime": now,
                 }
             else:
@@ -337,8 +366,8 @@ class GitOpsController:
             if ready.get("reason") == "DependencyNotReady" and ready.get("message") == blocked:
                 return False
             return self._write_flux(metadata, status, {"Ready": ("False", "DependencyNotReady", blocked)}, {}, now)
-        images = self.images(head, str(spec.get("path") or ""))
-        if images is None:  # "kustomization path not found" → Ready False ArtifactFailed
+        workloads = self.workloads(head, str(spec.get("path") or ""))
+        if workloads is None:  # "kustomization path not found" → Ready False ArtifactFailed
             message = f"kustomization path not found: stat {spec.get('path')}: no such file or directory"
             if ready.get("reason") == "ArtifactFailed" and status.get("lastAttemptedRevision") == revision:
                 return False
@@ -361,11 +390,13 @@ class GitOpsController:
             if checks:  # checkHealth(): Healthy Unknown while the health checks run
                 changes["Healthy"] = ("Unknown", "Progressing", f"Running health checks for revision {revision}")
             return self._write_flux(metadata, status, changes, {"lastAttemptedRevision": revision}, now)
-        bad = sorted({image for image in images if self.failing(image)})
+        bad = sorted({workload for workload, image in workloads if self.failing(image)})
         if checks and bad:
             # checkHealth() failed: Ready and Healthy False HealthCheckFailed; finalizeStatus() turns Reconciling's
             # reason to ProgressingWithRetry; lastAppliedRevision and observedGeneration are not moved
-            message = f"health check failed after 5m0s: timeout waiting for: [{', '.join(bad)}]"
+            # the wait's error (fluxcd/pkg ssa/manager_wait.go): "timeout waiting for: [Kind/ns/name status: '…']"
+            stalled = ", ".join(f"{workload} status: 'InProgress'" for workload in bad)
+            message = f"health check failed after 5m0s: timeout waiting for: [{stalled}]"
             return self._write_flux(
                 metadata,
                 status,
@@ -453,12 +484,14 @@ class GitOpsController:
         return True
 
 
-def _containers(document: Any) -> Iterator[str]:
-    """The images of a workload document's pod template (containers and init containers)."""
+def _containers(document: Any, namespace: str) -> Iterator[tuple[str, str]]:
+    """(``Kind/namespace/name``, image) of a workload document's pod template (containers and init containers)."""
     if not isinstance(document, dict) or document.get("kind") not in _POD_TEMPLATES:
         return
+    metadata = document.get("metadata") or {}
+    identifier = f"{document['kind']}/{metadata.get('namespace') or namespace}/{metadata.get('name')}"
     template = ((document.get("spec") or {}).get("template") or {}).get("spec") or {}
     for key in ("initContainers", "containers"):
         for container in template.get(key) or []:
             if isinstance(container, dict) and isinstance(container.get("image"), str):
-                yield container["image"]
+                yield identifier, container["image"]

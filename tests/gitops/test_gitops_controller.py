@@ -274,3 +274,34 @@ def test_the_controller_runs_in_a_thread_until_stopped(cluster: KubernetesStandI
     done = controller.reconciliations
     time.sleep(0.05)
     assert controller.reconciliations == done  # stopped
+
+
+def test_the_controller_reads_what_render_writes(
+    cluster: KubernetesStandIn, repository: Path, example_text: str
+) -> None:
+    from findly_infra.config.loader import load_platform_text
+    from findly_infra.render.tree import render_platform
+
+    platform = load_platform_text(example_text)
+
+    def rendered(version: str) -> dict[str, str | None]:
+        files = render_platform(platform, environments=["production"], versions={"fn-posts": version})
+        return {f"k8s/{name}": text for name, text in files.items()}
+
+    commit(repository, dict(rendered("1.0.0")), "fn-posts 1.0.0")
+    application(cluster, repository)
+    kustomization(cluster, wait=True)
+    controller = GitOpsController(cluster, repository, failing={"2.0.0"})
+    runs = controller.workloads(controller.head() or "", OVERLAY)
+    assert runs is not None
+    assert ("Deployment/findly-now-production/fn-posts", "gcr.io/findly-now/fn-posts:1.0.0") in runs
+    assert not any(workload.endswith("-green") for workload, _ in runs)  # the idle colour runs no pods
+    controller.sync_once()
+    controller.sync_once()
+    assert argo_status(cluster)["health"]["status"] == "Healthy"
+    assert ready(flux_status(cluster))["status"] == "True"
+    commit(repository, dict(rendered("2.0.0")), "fn-posts 2.0.0")
+    controller.sync_once()
+    controller.sync_once()
+    assert argo_status(cluster)["health"]["message"] == 'Deployment "fn-posts" exceeded its progress deadline'
+    assert ready(flux_status(cluster))["reason"] == "HealthCheckFailed"

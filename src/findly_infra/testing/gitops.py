@@ -173,7 +173,8 @@ class GitOpsController:
         return None if found is None else [image for _, image in found]
 
     def workloads(self, revision: str, path: str) -> list[tuple[str, str]] | None:
-        """(``Kind/namespace/name``, image) of every container of every workload under *path* at *revision* (the
+        """(``Kind/namespace/name``, image) of every container of every workload under *path* at *revision* that runs
+        pods (``replicas: 0`` runs none: a blue-green deployment's idle colour) (the
         namespace: the document's, else the folder's ``kustomization.yaml``'s, as kustomize sets it); ``None`` when
         *path* is not in that commit."""
         folder = path.strip().removeprefix("./").strip("/")
@@ -485,8 +486,13 @@ class GitOpsController:
 
 
 def _containers(document: Any, namespace: str) -> Iterator[tuple[str, str]]:
-    """(``Kind/namespace/name``, image) of a workload document's pod template (containers and init containers)."""
+    """(``Kind/namespace/name``, image) of a workload document's pod template (containers and init containers); none
+    for a workload scaled to zero."""
     if not isinstance(document, dict) or document.get("kind") not in _POD_TEMPLATES:
+        return
+    spec = document.get("spec") or {}
+    if spec.get("replicas") == 0:  # nothing runs: a Deployment scaled to zero is healthy whatever its image
+        # (gitops-engine pkg/health/health_deployment.go compares updated replicas to spec.replicas; kstatus alike)
         return
     metadata = document.get("metadata") or {}
     identifier = f"{document['kind']}/{metadata.get('namespace') or namespace}/{metadata.get('name')}"

@@ -4,8 +4,9 @@ It behaves as kube-apiserver does where a deployment tool depends on it, each ru
 
 - **types**: discovery (``/api``, ``/apis``, ``/version``); the built-in kinds validated against their real OpenAPI
   schemas (``kubernetes-validate``'s), the custom resources against their CustomResourceDefinitions (``crds``: Istio's
-  published schemas and CEL rules, GKE's ManagedCertificate, the Prometheus operator's PrometheusRule; ``crds=`` adds
-  others); a create's, update's or patch's unknown fields refused with ``fieldValidation=Strict`` (400, 422), dropped
+  published schemas and CEL rules, GKE's ManagedCertificate, the Prometheus operator's PrometheusRule, Argo CD's
+  Application and Flux's Kustomization; ``crds=`` adds others), with the ``default``s their schemas declare; a
+  create's, update's or patch's unknown fields refused with ``fieldValidation=Strict`` (400, 422), dropped
   with a ``Warning`` header otherwise, and a server-side apply's refused with the 500 kube-apiserver answers whatever
   ``fieldValidation`` says;
   names, labels, annotations, Services and Deployments' selectors validated as the server validates them, each error

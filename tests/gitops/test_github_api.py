@@ -70,6 +70,10 @@ def test_a_pull_request_is_opened_read_and_listed(github: GitHubApiStandIn) -> N
     status, listed, _ = call(github, "GET", f"{PULLS}?head=findly-now:promote/fn-posts-2.0.0&state=open")
     assert (status, [p["number"] for p in listed]) == (200, [1])
     assert call(github, "GET", f"{PULLS}?head=findly-now:other&state=open")[1] == []
+    # GitHub ignores a head without its owner: every open pull request is listed, this one or not
+    commit(repository(github), {"README.md": "other\n"}, "other", branch="other", start="main")
+    assert call(github, "POST", PULLS, {**OPEN, "head": "other"})[0] == 201
+    assert [p["number"] for p in call(github, "GET", f"{PULLS}?head=other")[1]] == [2, 1]
     assert call(github, "GET", f"{PULLS}?state=closed")[1] == []
     assert call(github, "GET", f"{PULLS}/7")[0] == 404
 

@@ -14,7 +14,8 @@ Written from https://docs.github.com/en/rest/pulls/pulls (create, list, get, mer
   no commits beyond the base (``No commits between main and branch``), when the head or base branch does not exist
   (``field: head``/``base``, ``code: invalid``), or a required field is missing (``code: missing_field``).
 - ``GET /repos/{owner}/{repo}/pulls`` — ``state`` (``open`` by default, ``closed``, ``all``), ``head``
-  (``owner:branch``), ``base``, ``per_page`` (30 by default, at most 100) and ``page``; newest first.
+  (``owner:branch``; a bare branch name is ignored, as GitHub ignores it), ``base``, ``per_page`` (30 by default, at
+  most 100) and ``page``; newest first.
 - ``GET /repos/{owner}/{repo}/pulls/{number}`` — with ``merged``, ``mergeable``, ``mergeable_state``,
   ``merge_commit_sha``.
 - ``PUT /repos/{owner}/{repo}/pulls/{number}/merge`` — ``merge_method`` (``merge``, ``squash``, ``rebase``),
@@ -318,9 +319,11 @@ class GitHubApiStandIn:
         for pull in sorted(self.pulls[(repository.owner, repository.name)].values(), key=lambda p: -p.number):
             if state not in ("all", pull.state):
                 continue
-            if head:  # "user:ref-name"; a head without the owner part matches nothing on github.com
+            # "user:ref-name" filters; a head without the owner part is ignored — every pull request the other
+            # filters keep is listed (hub4j/github-api#538, crowdin/github-action#164, PyGithub/PyGithub#1566)
+            if ":" in head:
                 owner, _, branch = head.partition(":")
-                if not branch or (owner, branch) != (pull.owner, pull.head):
+                if (owner, branch) != (pull.owner, pull.head):
                     continue
             if base and pull.base != base:
                 continue

@@ -64,9 +64,9 @@ def test_a_pull_request_is_opened_read_and_listed(github: GitHubApiStandIn) -> N
     assert pull["head"]["label"] == "findly-now:promote/fn-posts-2.0.0"
     assert pull["head"]["sha"] == git("--git-dir", str(repository(github)), "rev-parse", "promote/fn-posts-2.0.0")
     assert pull["base"]["ref"] == "main"
-    assert pull["mergeable"] is True
+    assert (pull["mergeable"], pull["mergeable_state"]) == (None, "unknown")  # computed in the background
     status, read, _ = call(github, "GET", f"{PULLS}/1")
-    assert (status, read["number"], read["merged"]) == (200, 1, False)
+    assert (status, read["number"], read["merged"], read["mergeable"]) == (200, 1, False, True)
     status, listed, _ = call(github, "GET", f"{PULLS}?head=findly-now:promote/fn-posts-2.0.0&state=open")
     assert (status, [p["number"] for p in listed]) == (200, [1])
     assert call(github, "GET", f"{PULLS}?head=findly-now:other&state=open")[1] == []

@@ -305,3 +305,18 @@ def test_the_controller_reads_what_render_writes(
     controller.sync_once()
     assert argo_status(cluster)["health"]["message"] == 'Deployment "fn-posts" exceeded its progress deadline'
     assert ready(flux_status(cluster))["reason"] == "HealthCheckFailed"
+
+
+def test_flux_tries_a_failed_revision_again_when_its_spec_changes(cluster: KubernetesStandIn, repository: Path) -> None:
+    commit(repository, {FILE: deployment("fn-posts", "2.0.0")}, "2.0.0")
+    kustomization(cluster, wait=True)
+    controller = GitOpsController(cluster, repository, failing={"2.0.0"})
+    controller.sync_once()
+    controller.sync_once()
+    assert ready(flux_status(cluster))["reason"] == "HealthCheckFailed"
+    assert controller.sync_once() == 0
+    kustomization(cluster, wait=False)  # a new generation: reconciled again, and without health checks it is Ready
+    controller.sync_once()
+    controller.sync_once()
+    status = flux_status(cluster)
+    assert (ready(status)["status"], status["observedGeneration"]) == ("True", 2)

@@ -17,7 +17,8 @@ Written from https://docs.github.com/en/rest/pulls/pulls (create, list, get, mer
   (``owner:branch``; a bare branch name is ignored, as GitHub ignores it), ``base``, ``per_page`` (30 by default, at
   most 100) and ``page``; newest first.
 - ``GET /repos/{owner}/{repo}/pulls/{number}`` — with ``merged``, ``mergeable``, ``mergeable_state``,
-  ``merge_commit_sha``.
+  ``merge_commit_sha`` (``mergeable`` is ``null`` in the create's answer, as GitHub computes it in the background,
+  and known on every read after it).
 - ``PUT /repos/{owner}/{repo}/pulls/{number}/merge`` — ``merge_method`` (``merge``, ``squash``, ``rebase``),
   ``commit_title``, ``commit_message``, ``sha``: 200 ``{"sha", "merged": true, "message": "Pull Request successfully
   merged"}``; 405 ``Pull Request is not mergeable`` (closed, merged, or conflicting); 409 ``Head branch was modified.
@@ -303,6 +304,9 @@ class GitHubApiStandIn:
         pull.user = self.login
         self.pulls[(repository.owner, repository.name)][number] = pull
         rendered = self._render(repository, pull, detail=True)
+        # mergeability is computed in the background: "If the value is null, then GitHub has started a background
+        # job to compute the mergeability" (Get a pull request) — the create's answer does not know it yet
+        rendered.update({"mergeable": None, "mergeable_state": "unknown"})
         return 201, rendered, {"Location": rendered["url"]}
 
     def _list(self, repository: _Repository, query: Mapping[str, list[str]]) -> list[dict[str, Any]]:

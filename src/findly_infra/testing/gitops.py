@@ -360,8 +360,12 @@ class GitOpsController:
         checks = bool(spec.get("wait")) or bool(spec.get("healthChecks"))
         now = _now()
         settled = status.get("lastAttemptedRevision") == revision and ready.get("status") in ("True", "False")
-        if settled and (ready.get("status") == "False" or status.get("observedGeneration") == generation):
-            return False  # reconciled at this revision (a failed one is retried only by a new commit here)
+        # reconciled at this revision and this generation: a success records the generation in observedGeneration,
+        # a failure in its Ready condition's observedGeneration (a new commit or a spec change starts again; a
+        # failed one is not retried at retryInterval here)
+        seen = status.get("observedGeneration") if ready.get("status") == "True" else ready.get("observedGeneration")
+        if settled and seen == generation:
+            return False
         blocked = self._dependency_not_ready(kustomization, revision)
         if blocked:  # kustomization_controller.go checkDependencies → Ready False DependencyNotReady
             if ready.get("reason") == "DependencyNotReady" and ready.get("message") == blocked:

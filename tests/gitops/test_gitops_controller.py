@@ -320,3 +320,57 @@ def test_flux_tries_a_failed_revision_again_when_its_spec_changes(cluster: Kuber
     controller.sync_once()
     status = flux_status(cluster)
     assert (ready(status)["status"], status["observedGeneration"]) == ("True", 2)
+
+
+def test_argo_can_show_its_sync_running_and_failing(cluster: KubernetesStandIn, repository: Path) -> None:
+    head = commit(repository, {FILE: deployment("fn-posts", "1.0.0")}, "1.0.0")
+    application(cluster, repository)
+    controller = GitOpsController(cluster, repository, show_running=True)
+    controller.sync_once()
+    status = argo_status(cluster)
+    assert status["sync"] == {"status": "OutOfSync", "revision": head}
+    assert status["operationState"]["phase"] == "Running"
+    controller.sync_once()
+    assert (argo_status(cluster)["operationState"]["phase"], argo_status(cluster)["sync"]["status"]) == (
+        "Succeeded",
+        "Synced",
+    )
+
+    second = commit(repository, {FILE: deployment("fn-posts", "1.1.0")}, "1.1.0")
+    controller.show_running = False
+    controller.apply_fails = 'admission webhook "validate.kyverno.svc" denied the request'
+    controller.sync_once()
+    status = argo_status(cluster)
+    assert status["operationState"]["phase"] == "Failed"
+    assert status["operationState"]["message"].startswith("one or more objects failed to apply, reason: admission")
+    assert (status["sync"]["status"], status["sync"]["revision"]) == ("OutOfSync", second)
+    assert [entry["revision"] for entry in status["history"]] == [head]
+    controller.apply_fails = None
+    assert controller.sync_once() == 0  # automated sync does not try a failed commit again
+
+
+def test_flux_reports_a_failed_apply_and_a_broken_build(cluster: KubernetesStandIn, repository: Path) -> None:
+    commit(repository, {FILE: deployment("fn-posts", "1.0.0")}, "1.0.0")
+    kustomization(cluster)
+    controller = GitOpsController(cluster, repository)
+    controller.apply_fails = "Deployment/findly-production/fn-posts dry-run failed: field is immutable"
+    controller.sync_once()
+    controller.sync_once()
+    status = flux_status(cluster)
+    assert (ready(status)["status"], ready(status)["reason"]) == ("False", "ReconciliationFailed")
+    assert "lastAppliedRevision" not in status
+    broken = commit(repository, {FILE: "apiVersion: apps/v1\nkind: [unclosed\n"}, "broken")
+    controller.apply_fails = None
+    controller.sync_once()
+    status = flux_status(cluster)
+    assert (ready(status)["status"], ready(status)["reason"]) == ("False", "BuildFailed")
+    assert status["lastAttemptedRevision"] == f"main@sha1:{broken}"
+
+
+def test_argo_reports_a_manifest_that_does_not_parse(cluster: KubernetesStandIn, repository: Path) -> None:
+    head = commit(repository, {FILE: "kind: [unclosed\n"}, "broken")
+    application(cluster, repository)
+    GitOpsController(cluster, repository).sync_once()
+    status = argo_status(cluster)
+    assert status["sync"] == {"status": "Unknown", "revision": head}
+    assert "Manifest generation error" in status["conditions"][0]["message"]

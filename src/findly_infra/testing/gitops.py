@@ -48,7 +48,7 @@ import yaml
 
 from findly_infra.testing.kubernetes.server import KubernetesStandIn
 
-__all__ = ["ARGO_MANAGER", "FLUX_MANAGER", "GitOpsController", "image_tag"]
+__all__ = ["ARGO_MANAGER", "FLUX_MANAGER", "GitOpsController", "ManifestError", "image_tag"]
 
 ARGO_MANAGER = "argocd-application-controller"
 """The field manager the test controller writes an Application's status as (Argo CD's controller patches it with
@@ -59,6 +59,10 @@ FLUX_MANAGER = "gotk-kustomize-controller"
 _APPLICATION = ("argoproj.io/v1alpha1", "Application")
 _KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
 _POD_TEMPLATES = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+
+
+class ManifestError(ValueError):
+    """A manifest under the followed path that does not parse: the build fails."""
 
 
 def image_tag(image: str) -> str:
@@ -90,12 +94,15 @@ class GitOpsController:
         flux_source_namespace: str = "flux-system",
         failing: Iterable[str] | Callable[[str], bool] = (),
         interval: float = 0.05,
+        show_running: bool = False,
     ) -> None:
         """*repository*: the bare repository's folder. *repo_url*: the URL the Applications name as
         ``spec.source.repoURL`` (default: the folder, bare or as a ``file://`` URL — both followed). *flux_source*
         and *flux_source_namespace*: the ``GitRepository`` this controller stands for, which Kustomizations name
         in ``spec.sourceRef`` (``flux bootstrap`` names it ``flux-system``, in ``flux-system``). *failing*: image tags
-        (or whole references) whose pods never become ready, or a predicate of the image reference."""
+        (or whole references) whose pods never become ready, or a predicate of the image reference. *show_running*:
+        Argo CD's sync takes one more pass — first ``OutOfSync`` with ``operationState.phase: Running`` (a reader
+        sees the operation under way), then its end."""
         self.cluster = cluster
         self.repository = Path(repository)
         self.branch = branch
@@ -115,6 +122,11 @@ class GitOpsController:
         finishes (``Ready`` ``Unknown``, ``Reconciling``)."""
         self.paused = False
         """A fault: the controller is not running — :meth:`sync_once` writes nothing."""
+        self.apply_fails: str | None = None
+        """A fault: applying the manifests fails with this message (an admission webhook, a quota, an immutable field)
+        — Argo CD's sync operation ends ``Failed`` and the application stays ``OutOfSync``; Flux's ``Ready`` is
+        ``False``, ``ReconciliationFailed``."""
+        self.show_running = show_running
         self.reconciliations = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -176,7 +188,7 @@ class GitOpsController:
         """(``Kind/namespace/name``, image) of every container of every workload under *path* at *revision* that runs
         pods (``replicas: 0`` runs none: a blue-green deployment's idle colour) (the
         namespace: the document's, else the folder's ``kustomization.yaml``'s, as kustomize sets it); ``None`` when
-        *path* is not in that commit."""
+        *path* is not in that commit. Raises :class:`ManifestError` for a file there that is not YAML."""
         folder = path.strip().removeprefix("./").strip("/")
         if self.tree(revision, folder) is None:
             return None
@@ -196,8 +208,8 @@ class GitOpsController:
                 continue
             try:
                 documents = list(yaml.safe_load_all(self._git("show", f"{revision}:{name}")))
-            except yaml.YAMLError:
-                continue
+            except yaml.YAMLError as exc:  # what kustomize build (and Argo CD's repo server) fails on
+                raise ManifestError(f"{name}: {exc}".replace("\n", " ")) from None
             for document in documents:
                 found.extend(_containers(document, namespace))
         return found
@@ -255,11 +267,15 @@ class GitOpsController:
         sync = status.get("sync") or {}
         health = (status.get("health") or {}).get("status")
         now = _now()
-        workloads = self.workloads(head, path)
-        if workloads is None:  # the path is not in the commit: a ComparisonError condition, sync Unknown
+        try:
+            workloads = self.workloads(head, path)
+            problem = "" if workloads is not None else f"{path}: app path does not exist"
+        except ManifestError as exc:
+            workloads, problem = None, f"Manifest generation error: {exc}"
+        if workloads is None:  # no manifests from the commit: a ComparisonError condition, sync Unknown
             # (the repo server's "<path>: app path does not exist", controller/state_test.go; reported as a
             # ComparisonError condition, types.go ApplicationConditionComparisonError)
-            message = f"Failed to load target state: {path}: app path does not exist"
+            message = f"Failed to load target state: {problem}"
             if sync.get("status") == "Unknown" and sync.get("revision") == head:
                 return False
             return self._write_argo(
@@ -282,6 +298,49 @@ class GitOpsController:
                 return self._write_argo(
                     metadata, {"sync": {"status": "OutOfSync", "revision": head}, "reconciledAt": now}
                 )
+            operation = application.get("operation") or {"sync": {"revision": head}, "initiatedBy": {"automated": True}}
+            state = status.get("operationState") or {}
+            ran = (state.get("operation") or {}).get("sync", {}).get("revision") == head
+            if ran and state.get("phase") in ("Failed", "Error") and not requested:
+                # "Automated sync will only attempt one synchronization per unique combination of commit SHA1 and
+                # application parameters" (user-guide/auto_sync.md): a failed one is not tried again
+                return False
+            if self.show_running and not (ran and state.get("phase") == "Running"):
+                # the operation under way (gitops-engine sync_context.go: "one or more tasks are running")
+                running = {"operation": operation, "phase": "Running", "message": "one or more tasks are running"}
+                return self._write_argo(
+                    metadata,
+                    {
+                        "sync": {"status": "OutOfSync", "revision": head},
+                        "operationState": {**running, "startedAt": now},
+                        "reconciledAt": now,
+                    },
+                )
+            if self.apply_fails is not None:
+                # sync_context.go: "one or more objects failed to apply" → OperationFailed; nothing synced
+                failed = f"one or more objects failed to apply, reason: {self.apply_fails}"
+                self.cluster.patch(
+                    *_APPLICATION,
+                    metadata["namespace"],
+                    metadata["name"],
+                    {
+                        "operation": None,
+                        "status": {
+                            "sync": {"status": "OutOfSync", "revision": head},
+                            "operationState": {
+                                "operation": operation,
+                                "phase": "Failed",
+                                "message": failed,
+                                "startedAt": state.get("startedAt") if ran else now,
+                                "finishedAt": now,
+                                "syncResult": {"revision": head},
+                            },
+                            "reconciledAt": now,
+                        },
+                    },
+                    manager=ARGO_MANAGER,
+                )
+                return True
             # the sync operation (controller/sync.go) ends Succeeded; the resources it applied are then Progressing
             # until their rollout finishes (gitops-engine pkg/health/health_deployment.go) — unless the commit did
             # not change them (the same tree at the path): then nothing rolls out, and the health stays
@@ -299,7 +358,6 @@ class GitOpsController:
                 }
             )
             limit = int(spec.get("revisionHistoryLimit", 10))  # types.go: RevisionHistoryLimit, "Default is 10"
-            operation = application.get("operation") or {"sync": {"revision": head}, "initiatedBy": {"automated": True}}
             patch: dict[str, Any] = {
                 "operation": None,  # the controller clears the operation it ran (appcontroller.go finishOperation)
                 "status": {
@@ -315,7 +373,7 @@ class GitOpsController:
                         "operation": operation,
                         "phase": "Succeeded",
                         "message": "successfully synced (all tasks run)",
-                        "startedAt": now,
+                        "startedAt": state.get("startedAt") if ran and state.get("startedAt") else now,
                         "finishedAt": now,
                         "syncResult": {"revision": head, "source": source},
                     },
@@ -371,18 +429,23 @@ class GitOpsController:
             if ready.get("reason") == "DependencyNotReady" and ready.get("message") == blocked:
                 return False
             return self._write_flux(metadata, status, {"Ready": ("False", "DependencyNotReady", blocked)}, {}, now)
-        workloads = self.workloads(head, str(spec.get("path") or ""))
-        if workloads is None:  # "kustomization path not found" → Ready False ArtifactFailed
-            message = f"kustomization path not found: stat {spec.get('path')}: no such file or directory"
-            if ready.get("reason") == "ArtifactFailed" and status.get("lastAttemptedRevision") == revision:
+        try:
+            workloads = self.workloads(head, str(spec.get("path") or ""))
+        except ManifestError as exc:  # kustomize build fails → Ready False BuildFailed (lastAttemptedRevision set)
+            message = f"kustomize build failed: {exc}"
+            if ready.get("reason") == "BuildFailed" and ready.get("message") == message:
                 return False
-            return self._write_flux(
-                metadata,
-                status,
-                {"Ready": ("False", "ArtifactFailed", message)},
-                {"lastAttemptedRevision": revision},
-                now,
-            )
+            broken = {
+                "Ready": ("False", "BuildFailed", message),
+                "Reconciling": ("True", "ProgressingWithRetry", f"Building manifests for revision {revision}"),
+            }
+            return self._write_flux(metadata, status, broken, {"lastAttemptedRevision": revision}, now)
+        if workloads is None:
+            # "kustomization path not found" → Ready False ArtifactFailed, before lastAttemptedRevision is set
+            message = f"kustomization path not found: stat {spec.get('path')}: no such file or directory"
+            if ready.get("reason") == "ArtifactFailed" and ready.get("message") == message:
+                return False
+            return self._write_flux(metadata, status, {"Ready": ("False", "ArtifactFailed", message)}, {}, now)
         in_progress = ready.get("status") == "Unknown" and status.get("lastAttemptedRevision") == revision
         if not in_progress or self.stuck:
             if in_progress:
@@ -395,6 +458,17 @@ class GitOpsController:
             if checks:  # checkHealth(): Healthy Unknown while the health checks run
                 changes["Healthy"] = ("Unknown", "Progressing", f"Running health checks for revision {revision}")
             return self._write_flux(metadata, status, changes, {"lastAttemptedRevision": revision}, now)
+        if self.apply_fails is not None:  # the server-side apply fails → Ready False ReconciliationFailed
+            return self._write_flux(
+                metadata,
+                status,
+                {
+                    "Ready": ("False", "ReconciliationFailed", self.apply_fails),
+                    "Reconciling": ("True", "ProgressingWithRetry", f"Building manifests for revision {revision}"),
+                },
+                {},
+                now,
+            )
         bad = sorted({workload for workload, image in workloads if self.failing(image)})
         if checks and bad:
             # checkHealth() failed: Ready and Healthy False HealthCheckFailed; finalizeStatus() turns Reconciling's

@@ -29,9 +29,12 @@ object's status one step, as the real controller does over one reconciliation:
   health checks only with ``spec.wait`` or ``spec.healthChecks``: without them a failing image is ``Ready`` as soon
   as it is applied, as with the real controller. Written through the ``/status`` subresource, as Flux's CRD declares.
 
-Faults: :attr:`GitOpsController.stuck` (Argo: the application stays ``OutOfSync``, never synced; Flux: stays
-``Reconciling``), :attr:`GitOpsController.paused` (the controller is not running: nothing is written). What it does
-not do is listed in ``docs/testing.md``.
+What fails, fails as there: a path missing from the commit or a manifest that does not parse (Argo CD: ``sync``
+``Unknown`` and a ``ComparisonError`` condition; Flux: ``ArtifactFailed``, ``BuildFailed``), a dependency not ready
+(Flux ``dependsOn``: ``DependencyNotReady``). Faults a test sets: :attr:`GitOpsController.stuck` (Argo: the
+application stays ``OutOfSync``, never synced; Flux: stays ``Reconciling``), :attr:`GitOpsController.paused` (the
+controller is not running: nothing is written), :attr:`GitOpsController.apply_fails` (the apply is refused: Argo's
+operation ``Failed``, Flux's ``ReconciliationFailed``). What it does not do is listed in ``docs/testing.md``.
 """
 
 from __future__ import annotations

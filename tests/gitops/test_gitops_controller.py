@@ -274,6 +274,7 @@ def test_the_controller_runs_in_a_thread_until_stopped(cluster: KubernetesStandI
     done = controller.reconciliations
     time.sleep(0.05)
     assert controller.reconciliations == done  # stopped
+    assert controller.errors == []
 
 
 def test_the_controller_reads_what_render_writes(
@@ -374,3 +375,14 @@ def test_argo_reports_a_manifest_that_does_not_parse(cluster: KubernetesStandIn,
     status = argo_status(cluster)
     assert status["sync"] == {"status": "Unknown", "revision": head}
     assert "Manifest generation error" in status["conditions"][0]["message"]
+
+
+def test_the_failing_tags_may_change_as_the_test_goes(cluster: KubernetesStandIn, repository: Path) -> None:
+    commit(repository, {FILE: deployment("fn-posts", "1.0.0")}, "1.0.0")
+    application(cluster, repository)
+    failing: set[str] = set()
+    controller = GitOpsController(cluster, repository, failing=failing)
+    controller.sync_once()
+    failing.add("1.0.0")  # marked failing before its health is known
+    controller.sync_once()
+    assert argo_status(cluster)["health"]["status"] == "Degraded"

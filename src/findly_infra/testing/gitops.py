@@ -113,12 +113,15 @@ class GitOpsController:
         self.repo_urls = {repo_url} if repo_url else {folder, f"file://{folder}", f"file://{folder}/"}
         self.flux_source = flux_source
         self.flux_source_namespace = flux_source_namespace
-        self.failing: Callable[[str], bool]
-        if callable(failing):
-            self.failing = failing
-        else:
-            marked = set(failing)
-            self.failing = lambda image: image in marked or image_tag(image) in marked
+        self.failing_tags: set[str] = (
+            set() if callable(failing) else (failing if isinstance(failing, set) else set(failing))
+        )
+        """The failing tags (or whole references): the set given, which a test may change as it goes."""
+        self.failing: Callable[[str], bool] = (
+            failing
+            if callable(failing)
+            else lambda image: image in self.failing_tags or image_tag(image) in self.failing_tags
+        )
         self.interval = interval
         self.stuck = False
         """A fault: Argo CD never syncs (the application stays ``OutOfSync`` at the new revision), Flux never
@@ -131,6 +134,8 @@ class GitOpsController:
         ``False``, ``ReconciliationFailed``."""
         self.show_running = show_running
         self.reconciliations = 0
+        self.errors: list[Exception] = []
+        """What the background thread's passes raised (a stand-in stopped under it, a git failure), in order."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -159,7 +164,10 @@ class GitOpsController:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.sync_once()
+            try:
+                self.sync_once()
+            except Exception as exc:  # noqa: BLE001 - the thread goes on, as a controller does; the test reads them
+                self.errors.append(exc)
 
     # ---- Git ------------------------------------------------------------------------------------------------------
 

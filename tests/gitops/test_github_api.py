@@ -169,3 +169,27 @@ def test_a_merge_is_refused_when_the_head_moved_or_conflicts(github: GitHubApiSt
     status, body, _ = call(github, "PUT", f"{PULLS}/1/merge", {})
     assert (status, body["message"]) == (405, "Pull Request is not mergeable")
     assert call(github, "PUT", f"{PULLS}/1/merge", {"merge_method": "octopus"})[0] == 422
+
+
+def test_a_merge_refuses_a_base_that_moved_under_it(tmp_path: Path) -> None:
+    """A push to the base between the mergeability check and the merge (another merge, a person): GitHub's 409."""
+    repository = bare(tmp_path / "deploy.git")
+    commit(repository, {FILE: "image: fn-posts:1.0.0\n"}, "1.0.0")
+    commit(repository, {FILE: "image: fn-posts:2.0.0\n"}, "2.0.0", branch="promote/fn-posts-2.0.0", start="main")
+
+    class Racing(GitHubApiStandIn):
+        def _mergeable(self, *args: Any) -> bool:
+            mergeable = super()._mergeable(*args)
+            if self.requests[-1][0] == "PUT":
+                commit(repository, {"README.md": "pushed meanwhile\n"}, "a push to main")
+            return mergeable
+
+    with Racing() as github:
+        github.register("findly-now", "deploy", repository)
+        call(github, "POST", PULLS, OPEN)
+        before = git("--git-dir", str(repository), "rev-parse", "promote/fn-posts-2.0.0")
+        status, body, _ = call(github, "PUT", f"{PULLS}/1/merge", {})
+        assert (status, body["message"]) == (409, "Base branch was modified. Review and try the merge again.")
+        assert git("--git-dir", str(repository), "log", "-1", "--format=%s", "main") == "a push to main"
+        assert call(github, "GET", f"{PULLS}/1")[1]["state"] == "open"
+        assert git("--git-dir", str(repository), "rev-parse", "promote/fn-posts-2.0.0") == before

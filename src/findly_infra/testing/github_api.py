@@ -458,8 +458,21 @@ class GitHubApiStandIn:
                 raise _Refused(
                     405, {"message": "Pull Request is not mergeable", "documentation_url": documentation}
                 ) from None
-        # the base moves only if it is still where the merge started from (update-ref's old value)
-        repository.git("update-ref", f"refs/heads/{pull.base}", sha, pull.base_sha)
+        # the base moves only if it is still where the merge started from (update-ref's old value); a push to it
+        # meanwhile is GitHub's 409 "Base branch was modified. Review and try the merge again."
+        moved = subprocess.run(
+            ["git", "--git-dir", str(repository.path), "update-ref", f"refs/heads/{pull.base}", sha, pull.base_sha],
+            capture_output=True,
+            check=False,
+        )
+        if moved.returncode != 0:
+            raise _Refused(
+                409,
+                {
+                    "message": "Base branch was modified. Review and try the merge again.",
+                    "documentation_url": documentation,
+                },
+            )
         pull.state, pull.merged_at, pull.merge_commit_sha = "closed", _now(), sha
         pull.closed_at = pull.updated_at = pull.merged_at
         return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}, {}

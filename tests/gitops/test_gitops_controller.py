@@ -386,3 +386,13 @@ def test_the_failing_tags_may_change_as_the_test_goes(cluster: KubernetesStandIn
     failing.add("1.0.0")  # marked failing before its health is known
     controller.sync_once()
     assert argo_status(cluster)["health"]["status"] == "Degraded"
+
+
+def test_an_application_names_the_repository_as_argo_cd_compares_urls(
+    cluster: KubernetesStandIn, tmp_path: Path
+) -> None:
+    repository = bare(tmp_path / "Deploy.git")
+    commit(repository, {FILE: deployment("fn-posts", "1.0.0")}, "1.0.0")
+    application(cluster, repository)
+    cluster.patch(*ARGO, "argocd", "prod", {"spec": {"source": {"repoURL": f"file://{tmp_path}/deploy"}}})
+    assert GitOpsController(cluster, repository).sync_once() == 1  # util/git SameURL: case and ".git" aside

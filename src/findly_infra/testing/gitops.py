@@ -77,6 +77,12 @@ def image_tag(image: str) -> str:
     return last.split(":", 1)[1] if ":" in last else "latest"
 
 
+def _normal_url(url: str) -> str:
+    """A repository URL as Argo CD compares two (argo-cd util/git/git.go ``SameURL``/``NormalizeGitURL``: trimmed,
+    lower-cased, ``.git`` dropped; here also a trailing ``/``, which url.Parse keeps but a local path does not)."""
+    return url.strip().lower().rstrip("/").removesuffix(".git")
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -100,7 +106,8 @@ class GitOpsController:
         show_running: bool = False,
     ) -> None:
         """*repository*: the bare repository's folder. *repo_url*: the URL the Applications name as
-        ``spec.source.repoURL`` (default: the folder, bare or as a ``file://`` URL — both followed). *flux_source*
+        ``spec.source.repoURL`` (default: the folder, bare or as a ``file://`` URL — both followed; compared as Argo CD
+        compares them: case and a ``.git`` suffix aside). *flux_source*
         and *flux_source_namespace*: the ``GitRepository`` this controller stands for, which Kustomizations name
         in ``spec.sourceRef`` (``flux bootstrap`` names it ``flux-system``, in ``flux-system``). *failing*: image tags
         (or whole references) whose pods never become ready, or a predicate of the image reference. *show_running*:
@@ -110,7 +117,7 @@ class GitOpsController:
         self.repository = Path(repository)
         self.branch = branch
         folder = str(self.repository)
-        self.repo_urls = {repo_url} if repo_url else {folder, f"file://{folder}", f"file://{folder}/"}
+        self.repo_urls = {_normal_url(url) for url in ([repo_url] if repo_url else [folder, f"file://{folder}"])}
         self.flux_source = flux_source
         self.flux_source_namespace = flux_source_namespace
         self.failing_tags: set[str] = (
@@ -245,7 +252,7 @@ class GitOpsController:
             written = 0
             for application in self.cluster.objects(*_APPLICATION):
                 source = (application.get("spec") or {}).get("source") or {}
-                if source.get("repoURL") not in self.repo_urls:
+                if _normal_url(str(source.get("repoURL") or "")) not in self.repo_urls:
                     continue
                 if str(source.get("targetRevision") or "HEAD") not in (
                     "HEAD",

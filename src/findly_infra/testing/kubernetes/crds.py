@@ -10,6 +10,17 @@ follows
 GoogleCloudPlatform/gke-managed-certs ``deploy/managedcertificates-crd.yaml`` (v1.2.12); the Prometheus operator's
 ``PrometheusRule`` is kept open below ``spec``.
 
+The GitOps controllers' kinds: Argo CD's ``Application`` (``argoproj.io/v1alpha1``) follows argoproj/argo-cd
+``manifests/crds/application-crd.yaml`` (commit 37ee0097, 2026-08) and its Go types
+(``pkg/apis/application/v1alpha1/types.go``) — the fields a team sets, and the ``status`` the application controller
+writes, transcribed; the nested option blocks (``helm``, ``kustomize``, ``retry``, a sync result's resources…) kept
+open. Flux's ``Kustomization`` (``kustomize.toolkit.fluxcd.io/v1``) follows fluxcd/kustomize-controller
+``config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml`` (commit 186fb3b2, 2026-08), its ``v1`` version
+whole (spec and status). The two differ where it matters to a reader of their status: Flux's CRD declares the status
+subresource (``subresources: {status: {}}``: an object write leaves ``.status`` alone, ``/status`` writes only it),
+Argo CD's does not (``subresources: {}``; the type is ``+genclient:noStatus``: the controller patches the whole
+object, status included).
+
 A test may install the real published files instead (``KubernetesStandIn(crds=[...])``, any
 ``apiextensions.k8s.io/v1`` CustomResourceDefinition): the stand-in then serves and validates exactly what they say.
 
@@ -28,7 +39,9 @@ from typing import Any
 from findly_infra.testing.kubernetes.validation import FieldError, invalid
 
 __all__ = [
+    "ARGO_CD_SOURCE",
     "CUSTOM_RESOURCE_DEFINITIONS",
+    "FLUX_KUSTOMIZATION_SOURCE",
     "ISTIO_SOURCE",
     "MANAGED_CERTIFICATE_SOURCE",
     "cel_errors",
@@ -37,6 +50,11 @@ __all__ = [
 
 ISTIO_SOURCE = "istio/api kubernetes/customresourcedefinitions.gen.yaml, tag v1.30.3"
 MANAGED_CERTIFICATE_SOURCE = "GoogleCloudPlatform/gke-managed-certs deploy/managedcertificates-crd.yaml, tag v1.2.12"
+ARGO_CD_SOURCE = "argoproj/argo-cd manifests/crds/application-crd.yaml, commit 37ee0097cf851bc2dd7665fc081bbce61a7e836e"
+FLUX_KUSTOMIZATION_SOURCE = (
+    "fluxcd/kustomize-controller config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml, "
+    "commit 186fb3b29138ce82ff61ba1a9370b96a3dd598fe"
+)
 
 # ---- building blocks of the transcription ---------------------------------------------------------------------------
 
@@ -565,6 +583,283 @@ _MANAGED_CERTIFICATE_STATUS = _obj(
     }
 )
 
+# ---- Argo CD's Application (argoproj.io/v1alpha1), from ARGO_CD_SOURCE -----------------------------------------------
+
+_I64: dict[str, Any] = {"type": "integer", "format": "int64"}
+_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+_OPEN_LIST: dict[str, Any] = {"type": "array", "items": _OPEN}
+_ARGO_SOURCE = _obj(  # ApplicationSource: "repoURL" is its one required field
+    {
+        "chart": _STR,
+        "directory": _OPEN,
+        "helm": _OPEN,
+        "kustomize": _OPEN,
+        "name": _STR,
+        "path": _STR,
+        "plugin": _OPEN,
+        "ref": _STR,
+        "repoURL": _STR,
+        "tagPrefix": _STR,
+        "targetRevision": _STR,
+    },
+    required=("repoURL",),
+)
+_ARGO_DESTINATION = _obj({"name": _STR, "namespace": _STR, "server": _STR})  # ApplicationDestination: none required
+_ARGO_APPLICATION_SPEC = _obj(
+    {
+        "destination": _ARGO_DESTINATION,
+        "ignoreDifferences": _OPEN_LIST,
+        "info": _arr(_obj({"name": _STR, "value": _STR}, required=("name", "value"))),
+        "project": _STR,  # "" means the default project (types.go: ApplicationSpec.Project)
+        "revisionHistoryLimit": _I64,
+        "source": _ARGO_SOURCE,
+        "sourceHydrator": _OPEN,
+        "sources": _arr(_ARGO_SOURCE),
+        "syncPolicy": _obj(
+            {
+                "automated": _obj({"allowEmpty": _BOOL, "enabled": _BOOL, "prune": _BOOL, "selfHeal": _BOOL}),
+                "managedNamespaceMetadata": _OPEN,
+                "retry": _OPEN,
+                "syncOptions": _STRINGS,
+            }
+        ),
+    },
+    required=("destination", "project"),
+)
+_ARGO_APPLICATION_STATUS = _obj(
+    {
+        # ApplicationCondition
+        "conditions": _arr(
+            _obj({"lastTransitionTime": _TIME, "message": _STR, "type": _STR}, required=("message", "type"))
+        ),
+        "controllerNamespace": _STR,
+        # AppHealthStatus: status is gitops-engine's HealthStatusCode (pkg/health/health.go: Unknown, Progressing,
+        # Healthy, Suspended, Degraded, Missing) — a plain string in the CRD, no enum
+        "health": _obj({"lastTransitionTime": _TIME, "message": _STR, "status": _STR}),
+        "history": _arr(
+            _obj(
+                {
+                    "deployStartedAt": _TIME,
+                    "deployedAt": _TIME,
+                    "id": _I64,
+                    "initiatedBy": _OPEN,
+                    "revision": _STR,
+                    "revisions": _STRINGS,
+                    "source": _OPEN,
+                    "sources": _OPEN_LIST,
+                },
+                required=("deployedAt", "id"),
+            )
+        ),
+        "observedAt": _TIME,
+        # OperationState: phase is gitops-engine's OperationPhase (pkg/sync/common/types.go: Running, Terminating,
+        # Failed, Error, Succeeded) — a plain string in the CRD
+        "operationState": _obj(
+            {
+                "finishedAt": _TIME,
+                "message": _STR,
+                "operation": _OPEN,
+                "phase": _STR,
+                "retryCount": _I64,
+                "startedAt": _TIME,
+                "syncResult": _OPEN,
+            },
+            required=("operation", "phase", "startedAt"),
+        ),
+        "reconciledAt": _TIME,
+        "resourceHealthSource": _STR,
+        "resources": _OPEN_LIST,
+        "sourceHydrator": _OPEN,
+        "sourceType": _STR,
+        "sourceTypes": _STRINGS,
+        "summary": _obj({"externalURLs": _STRINGS, "images": _STRINGS, "isAppOfApps": _BOOL}),
+        # SyncStatus: status is SyncStatusCode (types.go: Unknown, Synced, OutOfSync), required
+        "sync": _obj(
+            {"comparedTo": _OPEN, "revision": _STR, "revisions": _STRINGS, "status": _STR}, required=("status",)
+        ),
+    }
+)
+
+
+def _argo_application() -> dict[str, Any]:
+    definition = custom_resource_definition(
+        "argoproj.io",
+        "Application",
+        "applications",
+        _ARGO_APPLICATION_SPEC,
+        status=_ARGO_APPLICATION_STATUS,
+        status_subresource=False,  # "subresources: {}" in the CRD; "+genclient:noStatus" on the type
+        version="v1alpha1",
+    )
+    definition["spec"]["names"]["shortNames"] = ["app", "apps"]
+    schema = definition["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["operation"] = _obj(  # the sync a person or the API asks for; the controller clears it
+        {"info": _OPEN_LIST, "initiatedBy": _OPEN, "retry": _OPEN, "sync": _OPEN}
+    )
+    schema["required"] = ["metadata", "spec"]
+    return definition
+
+
+# ---- Flux's Kustomization (kustomize.toolkit.fluxcd.io/v1), from FLUX_KUSTOMIZATION_SOURCE --------------------------
+
+_FLUX_DURATION: dict[str, Any] = {"type": "string", "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"}
+_FLUX_SELECTOR = _obj(
+    dict.fromkeys(("annotationSelector", "group", "kind", "labelSelector", "name", "namespace", "version"), _STR)
+)
+_FLUX_KUSTOMIZATION_SPEC = _obj(
+    {
+        "buildMetadata": _arr(_enum("originAnnotations", "transformerAnnotations")),
+        "commonMetadata": _obj({"annotations": _map(_STR), "labels": _map(_STR)}),
+        "components": _STRINGS,
+        "decryption": _obj(
+            {
+                "provider": _enum("sops"),
+                "secretRef": _obj({"name": _STR}, required=("name",)),
+                "serviceAccountName": _STR,
+            },
+            required=("provider",),
+        ),
+        "deletionPolicy": _enum("MirrorPrune", "Delete", "WaitForTermination", "Orphan"),
+        "dependsOn": _arr(_obj({"name": _STR, "namespace": _STR, "readyExpr": _STR}, required=("name",))),
+        "force": {"type": "boolean", "default": False},
+        "healthCheckExprs": _arr(
+            _obj(
+                {"apiVersion": _STR, "current": _STR, "failed": _STR, "inProgress": _STR, "kind": _STR},
+                required=("apiVersion", "current"),
+            )
+        ),
+        "healthChecks": _arr(
+            _obj({"apiVersion": _STR, "kind": _STR, "name": _STR, "namespace": _STR}, required=("kind", "name"))
+        ),
+        "ignore": _arr(_obj({"paths": _STRINGS, "target": _FLUX_SELECTOR}, required=("paths",))),
+        "ignoreMissingComponents": _BOOL,
+        "images": _arr(_obj({"digest": _STR, "name": _STR, "newName": _STR, "newTag": _STR}, required=("name",))),
+        "interval": _FLUX_DURATION,
+        "kubeConfig": _obj(
+            {
+                "configMapRef": _obj({"name": _STR}, required=("name",)),
+                "secretRef": _obj({"key": _STR, "name": _STR}, required=("name",)),
+            },
+            rules=(
+                (
+                    "has(self.configMapRef) || has(self.secretRef)",
+                    "exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified",
+                ),
+                (
+                    "!has(self.configMapRef) || !has(self.secretRef)",
+                    "exactly one of spec.kubeConfig.configMapRef or spec.kubeConfig.secretRef must be specified",
+                ),
+            ),
+        ),
+        "namePrefix": {"type": "string", "maxLength": 200, "minLength": 1},
+        "nameSuffix": {"type": "string", "maxLength": 200, "minLength": 1},
+        "patches": _arr(_obj({"patch": _STR, "target": _FLUX_SELECTOR}, required=("patch",))),
+        "path": _STR,
+        "postBuild": _obj(
+            {
+                "substitute": _map(_STR),
+                "substituteFrom": _arr(
+                    _obj(
+                        {
+                            "kind": _enum("Secret", "ConfigMap"),
+                            "name": {"type": "string", "maxLength": 253, "minLength": 1},
+                            "optional": {"type": "boolean", "default": False},
+                        },
+                        required=("kind", "name"),
+                    )
+                ),
+                "substituteStrategy": _enum("WithVariables", "Always"),
+            }
+        ),
+        "prune": _BOOL,
+        "retryInterval": _FLUX_DURATION,
+        "serviceAccountName": _STR,
+        "sourceRef": _obj(
+            {
+                "apiVersion": _STR,
+                "kind": _enum("OCIRepository", "GitRepository", "Bucket", "ExternalArtifact"),
+                "name": _STR,
+                "namespace": _STR,
+            },
+            required=("kind", "name"),
+        ),
+        "suspend": _BOOL,
+        "targetNamespace": {"type": "string", "maxLength": 63, "minLength": 1},
+        "timeout": _FLUX_DURATION,
+        "wait": _BOOL,
+    },
+    required=("interval", "prune", "sourceRef"),
+)
+_FLUX_CONDITION = _obj(  # metav1.Condition, as the CRD declares it
+    {
+        "lastTransitionTime": _TIME,
+        "message": {"type": "string", "maxLength": 32768},
+        "observedGeneration": {"type": "integer", "format": "int64", "minimum": 0},
+        "reason": {
+            "type": "string",
+            "maxLength": 1024,
+            "minLength": 1,
+            "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+        },
+        "status": _enum("True", "False", "Unknown"),
+        "type": {
+            "type": "string",
+            "maxLength": 316,
+            "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+            "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+        },
+    },
+    required=("lastTransitionTime", "message", "reason", "status", "type"),
+)
+_FLUX_KUSTOMIZATION_STATUS = _obj(
+    {
+        "conditions": _arr(_FLUX_CONDITION),
+        "history": _arr(
+            _obj(
+                {
+                    "digest": _STR,
+                    "firstReconciled": _TIME,
+                    "lastReconciled": _TIME,
+                    "lastReconciledDuration": _STR,
+                    "lastReconciledStatus": _STR,
+                    "metadata": _map(_STR),
+                    "totalReconciliations": _I64,
+                },
+                required=(
+                    "digest",
+                    "firstReconciled",
+                    "lastReconciled",
+                    "lastReconciledDuration",
+                    "lastReconciledStatus",
+                    "totalReconciliations",
+                ),
+            )
+        ),
+        "inventory": _obj(
+            {"entries": _arr(_obj({"id": _STR, "v": _STR}, required=("id", "v")))}, required=("entries",)
+        ),
+        "lastAppliedOriginRevision": _STR,
+        "lastAppliedRevision": _STR,
+        "lastAttemptedRevision": _STR,
+        "lastHandledReconcileAt": _STR,
+        "observedGeneration": _I64,
+    }
+)
+_FLUX_KUSTOMIZATION_STATUS["default"] = {"observedGeneration": -1}
+
+
+def _flux_kustomization() -> dict[str, Any]:
+    definition = custom_resource_definition(
+        "kustomize.toolkit.fluxcd.io",
+        "Kustomization",
+        "kustomizations",
+        _FLUX_KUSTOMIZATION_SPEC,
+        status=_FLUX_KUSTOMIZATION_STATUS,
+        status_subresource=True,  # "subresources: {status: {}}" in the CRD
+    )
+    definition["spec"]["names"]["shortNames"] = ["ks"]
+    return definition
+
 
 def custom_resource_definition(
     group: str,
@@ -618,6 +913,8 @@ CUSTOM_RESOURCE_DEFINITIONS: tuple[dict[str, Any], ...] = (
         status=_MANAGED_CERTIFICATE_STATUS,
         status_subresource=False,  # the published CRD declares no subresources: status is written with the object
     ),
+    _argo_application(),
+    _flux_kustomization(),
 )
 """What the stand-in serves unless told otherwise (``omit_groups``, ``crds``)."""
 

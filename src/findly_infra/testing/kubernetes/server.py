@@ -4,8 +4,9 @@ It behaves as kube-apiserver does where a deployment tool depends on it, each ru
 
 - **types**: discovery (``/api``, ``/apis``, ``/version``); the built-in kinds validated against their real OpenAPI
   schemas (``kubernetes-validate``'s), the custom resources against their CustomResourceDefinitions (``crds``: Istio's
-  published schemas and CEL rules, GKE's ManagedCertificate, the Prometheus operator's PrometheusRule; ``crds=`` adds
-  others); a create's, update's or patch's unknown fields refused with ``fieldValidation=Strict`` (400, 422), dropped
+  published schemas and CEL rules, GKE's ManagedCertificate, the Prometheus operator's PrometheusRule, Argo CD's
+  Application and Flux's Kustomization; ``crds=`` adds others), with the ``default``s their schemas declare; a
+  create's, update's or patch's unknown fields refused with ``fieldValidation=Strict`` (400, 422), dropped
   with a ``Warning`` header otherwise, and a server-side apply's refused with the 500 kube-apiserver answers whatever
   ``fieldValidation`` says;
   names, labels, annotations, Services and Deployments' selectors validated as the server validates them, each error
@@ -360,6 +361,24 @@ class KubernetesStandIn:
         target = _Target(resource, str(metadata.get("namespace", "")), str(metadata.get("name", "")), "")
         params = {"force": "true"} if force else {}
         return self._write(target, "apply", body, manager=manager, params=params)
+
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        subresource: str = "",
+        manager: str = "test",
+    ) -> dict[str, Any]:
+        """JSON merge patch (RFC 7386) the object — or its ``status`` subresource, *subresource* ``"status"`` — as
+        *manager*, as a test's own hand or a controller the test plays (``testing.gitops``): the same path as a
+        request, without HTTP and without the audit log. Raises :class:`APIError` as the request would be answered."""
+        resource = self._kind(api_version, kind)
+        target = _Target(resource, namespace if resource.namespaced else "", name, subresource)
+        return self._write(target, "merge", copy.deepcopy(dict(patch)), manager=manager, params={})
 
     @contextlib.contextmanager
     def controller(self, *, failing: Iterable[str] = (), interval: float = 0.02) -> Iterator[set[str]]:
@@ -1413,6 +1432,8 @@ def _default_keys(resource: ResourceType, obj: dict[str, Any]) -> None:
 def _default(resource: ResourceType, obj: dict[str, Any]) -> None:
     """The defaults kube-apiserver sets that a deployment tool meets (pkg/apis/apps/v1/defaults.go,
     pkg/apis/core/v1/defaults.go: ``SetDefaults_Deployment``, ``SetDefaults_Service``, ``SetDefaults_Namespace``)."""
+    if resource.custom and resource.schema:
+        _structural_defaults(resource.schema, obj)
     if resource.api_version == "v1" and resource.kind == "Namespace":  # the label is the name, whatever was written
         metadata = obj.setdefault("metadata", {})
         labels = metadata.get("labels")
@@ -1441,6 +1462,27 @@ def _default(resource: ResourceType, obj: dict[str, Any]) -> None:
         for port in spec.get("ports", []) or []:
             if isinstance(port, dict) and not port.get("targetPort"):
                 port["targetPort"] = port.get("port")
+
+
+def _structural_defaults(node: Mapping[str, Any], value: Any) -> None:
+    """Set a custom resource's ``default:`` values that its CRD's schema declares, where *value* leaves them out — as
+    kube-apiserver's structural defaulting does on every write and read of a custom resource (apiextensions-apiserver
+    pkg/apiserver/schema/defaulting/algorithm.go, ``Default``: a missing property of an object that is present takes
+    its default; then into each property, additional property and array item). Flux's Kustomization is why:
+    ``spec.force`` defaults to ``false``, ``status`` to ``{observedGeneration: -1}``."""
+    if isinstance(value, dict):
+        properties = node.get("properties") or {}
+        for name, child in properties.items():
+            if name not in value and isinstance(child, Mapping) and "default" in child:
+                value[name] = copy.deepcopy(child["default"])
+        extra = node.get("additionalProperties")
+        for name, item in value.items():
+            child = properties.get(name, extra if isinstance(extra, Mapping) else None)
+            if isinstance(child, Mapping):
+                _structural_defaults(child, item)
+    elif isinstance(value, list) and isinstance(node.get("items"), Mapping):
+        for item in value:
+            _structural_defaults(node["items"], item)
 
 
 def _selector(text: str) -> Callable[[Mapping[str, str]], bool]:

@@ -1,0 +1,180 @@
+"""Issue 28's end-to-end release, on the in-memory state and the simulated cluster: three dependent services go
+development → staging → production with ONE ``release approve`` for production; the next release rolls back as a
+whole when its last part's analysis fails in production — the two parts done returned in reverse order, each
+service's state saying so, and the simulated cluster running the returned versions again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+import attrs
+import pytest
+
+from findly_infra import load_platform
+from findly_infra.adapters.memory import SimulatedCluster
+from findly_infra.application.ports import MetricsQuery, Observation
+from findly_infra.application.releases import ReleaseProgress, ReleaseService, parse_parts
+from findly_infra.application.scenarios import HEALTHY
+from findly_infra.application.service import PipelineService, PolicyRefusedError
+from findly_infra.domain import Phase
+from findly_infra.domain.events import RolledBack
+from findly_infra.domain.platform import Platform
+from findly_infra.domain.releases import (
+    PartStatus,
+    ReleasePartReturned,
+    ReleasePartStarted,
+    ReleasePhase,
+)
+from findly_infra.testing import MemoryEventStore, VirtualClock
+from tests.releases.platform import SERVICES, release_platform_file
+
+T0 = datetime(2026, 1, 5, 9)
+ENVIRONMENTS = ("development", "staging", "production")
+
+
+@attrs.define
+class PartMetrics:
+    """Scripted metrics that hold state: healthy, except the candidates named in *failing* ((service, environment,
+    version)), whose error rate is over every threshold from their first analysis."""
+
+    failing: set[tuple[str, str, str]] = attrs.field(factory=set)
+
+    def observe(self, query: MetricsQuery) -> Observation:
+        values: Mapping[str, float] = HEALTHY
+        if query.candidate and (query.service, query.environment, query.version) in self.failing:
+            values = {**HEALTHY, "error_rate": 0.2}
+        return Observation(dict(values))
+
+    def describe(self, metric: str, query: MetricsQuery) -> str | None:  # noqa: ARG002 - scripted: no query
+        return None
+
+
+@attrs.define
+class Stand:
+    platform: Platform
+    releases: ReleaseService
+    pipelines: PipelineService
+    clock: VirtualClock
+    cluster: SimulatedCluster
+    metrics: PartMetrics
+    store: MemoryEventStore
+
+
+def stand(tmp_path: Path, store: MemoryEventStore | None = None, cluster: SimulatedCluster | None = None) -> Stand:
+    platform = load_platform(release_platform_file(tmp_path))
+    clock, metrics = VirtualClock(T0), PartMetrics()
+    store = store or MemoryEventStore()
+    cluster = cluster or SimulatedCluster()
+    pipelines = PipelineService(platform, store, clock, metrics, cluster)
+    return Stand(platform, ReleaseService(pipelines), pipelines, clock, cluster, metrics, store)
+
+
+def record_tests(s: Stand, name: str, environment: str) -> None:
+    """CI's part: every suite of *environment* passed for each part of release *name*."""
+    for part in s.releases.release(name).parts:
+        for suite in s.platform.environment(environment).tests:
+            s.pipelines.record_test(part.service, part.version, environment, suite, True, actor="ci")
+
+
+def through(s: Stand, name: str, *, upto: str = "production") -> ReleaseProgress:
+    """Release *name* promoted and watched through each environment up to *upto* (one approval for production)."""
+    progress: ReleaseProgress | None = None
+    for environment in ENVIRONMENTS:
+        progress = s.releases.promote(name, environment, actor="erin")
+        if environment == "production":
+            assert progress.state == "stopped", progress
+            assert progress.waiting is not None
+            assert "release approve" in progress.waiting
+            progress = s.releases.approve(name, environment, actor="alice")
+        progress = s.releases.watch(name, environment, actor="erin", wait=s.clock.advance)
+        if progress.state != "done":
+            return progress
+        record_tests(s, name, environment)
+        if environment == upto:
+            break
+    assert progress is not None
+    return progress
+
+
+def serving(s: Stand, service: str, environment: str) -> str | None:
+    return s.pipelines.pipeline(service).environments[environment].current
+
+
+def test_a_release_of_three_dependent_services_goes_through_with_one_approval_and_returns_as_a_whole(
+    tmp_path: Path,
+) -> None:
+    s = stand(tmp_path)
+    first, already = s.releases.create("r1", parse_parts([f"{svc}=1.0.0" for svc in reversed(SERVICES)]), actor="erin")
+    assert already is None
+    assert first.services == SERVICES  # dependencies first, whatever order they were named in
+    done = through(s, "r1")
+    assert done.state == "done"
+    for environment in ENVIRONMENTS:
+        for service in SERVICES:
+            assert serving(s, service, environment) == "1.0.0"
+    approvals = [e for e in s.releases.history("r1") if e.type == "release_approved"]
+    assert [(e.environment, e.actor) for e in approvals] == [("production", "alice")]  # one approval, one person
+
+    s.releases.create("r2", parse_parts([f"{svc}=2.0.0" for svc in SERVICES]), actor="erin")
+    s.metrics.failing.add(("fn-notifications", "production", "2.0.0"))
+    ended = through(s, "r2")
+    assert ended.environment == "production"
+    assert ended.state == "rolled_back"
+    here = ended.release.environments["production"]
+    assert here.phase is ReleasePhase.ROLLED_BACK
+    assert here.failed == "fn-notifications"
+    statuses = {part.service: part.status for part in here.parts}
+    assert statuses == {
+        "fn-posts": PartStatus.RETURNED,
+        "fn-matcher": PartStatus.RETURNED,
+        "fn-notifications": PartStatus.FAILED,
+    }
+    returned = [e.part for e in s.releases.history("r2") if isinstance(e, ReleasePartReturned)]
+    assert returned == ["fn-matcher", "fn-posts"]  # the reverse of the order they were done
+    for service in SERVICES:  # each service's own state says so, and the cluster runs it again
+        state = s.pipelines.pipeline(service).environments["production"]
+        assert state.current == "1.0.0", service
+        assert state.phase is Phase.ROLLED_BACK
+        assert s.pipelines.view(service, "production").routes() == {"1.0.0": 100}
+        assert s.cluster.holding(service, "production").running == {service: "1.0.0"}, service
+        assert serving(s, service, "staging") == "2.0.0"  # the environments before keep it
+    returns = [e for e in s.pipelines.history("fn-posts") if isinstance(e, RolledBack)]
+    assert [(e.environment, e.version, e.restored) for e in returns] == [("production", "2.0.0", "1.0.0")]
+    # asked again: nothing more to do
+    again = s.releases.watch("r2", "production", actor="erin", wait=s.clock.advance)
+    assert again.state == "rolled_back"
+    assert not again.events
+    assert not again.outcomes
+
+
+def test_an_approval_refused_for_one_part_records_nothing(tmp_path: Path) -> None:
+    s = stand(tmp_path)
+    s.releases.create("r1", parse_parts([f"{svc}=1.0.0" for svc in SERVICES]), actor="erin")
+    through(s, "r1", upto="staging")
+    s.releases.promote("r1", "production", actor="alice")
+    before = {svc: len(s.pipelines.history(svc)) for svc in SERVICES}
+    with pytest.raises(PolicyRefusedError) as refused:
+        s.releases.approve("r1", "production", actor="alice")  # the requester cannot approve their own
+    assert refused.value.refusal.rule == "self-approval"
+    assert "fn-posts 1.0.0" in str(refused.value)
+    assert {svc: len(s.pipelines.history(svc)) for svc in SERVICES} == before
+    with pytest.raises(PolicyRefusedError) as outsider:
+        s.releases.approve("r1", "production", actor="mallory")
+    assert outsider.value.refusal.rule == "approver-membership"
+    assert {svc: len(s.pipelines.history(svc)) for svc in SERVICES} == before
+
+
+def test_a_person_rolls_a_release_back_as_a_whole(tmp_path: Path) -> None:
+    s = stand(tmp_path)
+    s.releases.create("r1", parse_parts([f"{svc}=1.0.0" for svc in SERVICES]), actor="erin")
+    through(s, "r1", upto="development")
+    s.releases.create("r2", parse_parts([f"{svc}=2.0.0" for svc in SERVICES]), actor="erin")
+    assert through(s, "r2", upto="development").state == "done"
+    back = s.releases.roll_back("r2", "development", actor="bob", reason="a bad night", wait=s.clock.advance)
+    assert back.state == "rolled_back"
+    for service in SERVICES:
+        assert serving(s, service, "development") == "1.0.0"
+    started = [e.part for e in s.releases.history("r2") if isinstance(e, ReleasePartStarted)]
+    assert started == list(SERVICES)

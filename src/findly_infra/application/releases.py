@@ -214,7 +214,10 @@ class ReleaseService:
         check_input(actor=actor)
         for part in parts:
             self.pipelines.platform.service(part.service)  # UnknownNameError: bad input, naming the known ones
-            check_input(version=part.version)
+            try:
+                check_input(version=part.version)
+            except BadInputError as exc:
+                raise BadInputError(f"{part.service}={part.version}: {exc}") from None
         try:
             wanted = Release.create(
                 name, parts, self.pipelines.platform.dependencies, actor=actor, at=self.pipelines.clock.now()

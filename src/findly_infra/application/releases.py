@@ -34,6 +34,9 @@ from findly_infra.domain.releases import (
     ReleaseCreated,
     ReleaseInEnvironment,
     ReleasePart,
+    ReleasePartDone,
+    ReleasePartFailed,
+    ReleasePartReturned,
     ReleasePhase,
     ReleaseStep,
     releases,
@@ -364,9 +367,17 @@ class ReleaseService:
         self, name: str, environment: str, *, actor: str, reason: str, wait: Callable[[timedelta], object]
     ) -> ReleaseProgress:
         """A person returns release *name* as a whole in *environment*: ``ReleaseReturning`` recorded, then each
-        part it did returned, in reverse order (and a part under way rolled back first)."""
+        part it did returned, in reverse order (and a part under way rolled back first). Asked again once it is
+        rolled back there (a retry, killed after its last write), it answers ``already``, as ``rollback`` of a
+        service does."""
         check_input(actor=actor, reason=reason)
         env = self.pipelines.platform.environment(environment)
+        here = self.release(name).environments.get(env.name)
+        if here is not None and here.phase is ReleasePhase.ROLLED_BACK:
+            for part in here.parts:  # the cluster brought to the log, as a retried rollback of a service does
+                self.pipelines.reconcile(part.service, env.name)
+            already = f"release {name} is already rolled back in {env.name}"
+            return attrs.evolve(self.progress(name, env.name), already=already)
         step, _ = self._decided(
             name, lambda release, at: release.roll_back(env.name, actor=actor, at=at, reason=reason)
         )
@@ -415,6 +426,7 @@ class ReleaseService:
                 name, lambda rel, at: rel.advance(env, self.observe(rel, env), actor=actor, at=at)
             )
             recorded.extend(step.events)
+            self._settle(env, step.events)
             action = step.action
             if action.kind is ReleaseActionKind.NONE or (
                 action.kind is ReleaseActionKind.WAIT and action.service == stepped
@@ -429,6 +441,14 @@ class ReleaseService:
             if action.kind is ReleaseActionKind.WAIT and not watch:
                 stepped = action.service
         raise StateError(f"release {name} in {env} took more than {self.max_actions} actions in one command")
+
+    def _settle(self, env: str, events: Sequence[Event]) -> None:
+        """The cluster of each part the release just found done, failed or returned, brought to its service's log:
+        a command killed between its service's append and its route left the cluster behind, and no other command of
+        the release acts on that service again."""
+        for event in events:
+            if isinstance(event, (ReleasePartDone, ReleasePartFailed, ReleasePartReturned)):
+                self.pipelines.reconcile(event.part, env)
 
     def _act(  # noqa: PLR0911 - one return per action and case
         self,

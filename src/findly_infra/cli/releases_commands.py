@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 __all__ = ["COMMANDS", "progress_json", "release_json"]
 
 
+_NAME = "the release's name"
+_ENV = "the environment the release is in"
+
+
 def _arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="release_command", metavar="ACTION", required=True)
     create = actions.add_parser(
@@ -37,31 +41,31 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="set the release out into an environment (after it succeeded in the one before); where approval is "
         "needed, every part's promotion is asked for and it stops for a person (exit 6)",
     )
-    promote.add_argument("name", metavar="NAME")
-    promote.add_argument("--to", dest="environment", required=True, metavar="ENV")
+    promote.add_argument("name", metavar="NAME", help=_NAME)
+    promote.add_argument("--to", dest="environment", required=True, metavar="ENV", help="the environment to enter")
     approve = actions.add_parser(
         "approve", help="approve the whole release for an environment: one approval of every part, by one person"
     )
-    approve.add_argument("name", metavar="NAME")
-    approve.add_argument("--environment", "--env", dest="environment", required=True, metavar="ENV")
+    approve.add_argument("name", metavar="NAME", help=_NAME)
+    approve.add_argument("--environment", "--env", dest="environment", required=True, metavar="ENV", help=_ENV)
     approve.add_argument("--group", help="the approver group to approve for (default: the one you belong to)")
     for action, text in (
         ("step", "advance the release as far as it goes now: parts started, done or returned, one analysis"),
         ("watch", "advance the release until it succeeds (0), is rolled back (4) or waits for a person (6)"),
     ):
         sub = actions.add_parser(action, help=text)
-        sub.add_argument("name", metavar="NAME")
-        sub.add_argument("--environment", "--env", dest="environment", required=True, metavar="ENV")
+        sub.add_argument("name", metavar="NAME", help=_NAME)
+        sub.add_argument("--environment", "--env", dest="environment", required=True, metavar="ENV", help=_ENV)
     rollback = actions.add_parser(
         "rollback", help="return the release as a whole in an environment: the parts it did, in reverse order"
     )
-    rollback.add_argument("name", metavar="NAME")
-    rollback.add_argument("--environment", "--env", dest="environment", required=True, metavar="ENV")
+    rollback.add_argument("name", metavar="NAME", help=_NAME)
+    rollback.add_argument("--environment", "--env", dest="environment", required=True, metavar="ENV", help=_ENV)
     rollback.add_argument("--reason", required=True, type=reason_argument, help="why (recorded)")
     status = actions.add_parser("status", help="each release (or NAME), each environment: phase, parts, waits")
-    status.add_argument("name", nargs="?", metavar="NAME")
+    status.add_argument("name", nargs="?", metavar="NAME", help="the release (default: every release)")
     history = actions.add_parser("history", help="the release's events (and with --parts each part's own)")
-    history.add_argument("name", metavar="NAME")
+    history.add_argument("name", metavar="NAME", help=_NAME)
     history.add_argument("--parts", action="store_true", help="each part's events of the version it releases too")
 
 

@@ -178,3 +178,25 @@ def test_a_person_rolls_a_release_back_as_a_whole(tmp_path: Path) -> None:
         assert serving(s, service, "development") == "1.0.0"
     started = [e.part for e in s.releases.history("r2") if isinstance(e, ReleasePartStarted)]
     assert started == list(SERVICES)
+
+
+def test_a_verified_identity_is_refused_for_a_whole_release(tmp_path: Path) -> None:
+    """A token proves one action on one service's version (``domain.proofs``): a release does not pretend one token
+    proves three parts — refused, rule ``verified-identity``, nothing recorded."""
+    from findly_infra.domain.identity import VerifiedIdentity
+
+    s = stand(tmp_path)
+    s.releases.create("r1", parse_parts([f"{svc}=1.0.0" for svc in SERVICES]), actor="erin")
+    through(s, "r1", upto="staging")
+    identity = VerifiedIdentity(
+        "alice", "1", "findly-now/app", "refs/heads/main", "w", "7", "production", "https://issuer", "t"
+    )
+    before = len(s.store.load("_releases")[0])
+    for command in (
+        lambda: s.releases.promote("r1", "production", actor="alice", identity=identity),
+        lambda: s.releases.approve("r1", "production", actor="alice", identity=identity),
+    ):
+        with pytest.raises(PolicyRefusedError) as refused:
+            command()
+        assert refused.value.refusal.rule == "verified-identity"
+    assert len(s.store.load("_releases")[0]) == before

@@ -255,6 +255,7 @@ class ReleaseService:
         request recorded in its service; nothing starts): the release then waits for ``release approve``."""
         check_input(actor=actor)
         env = self.pipelines.platform.environment(environment)
+        _one_token_per_part(identity, env.name, "promote")
         order = self.pipelines.platform.promotion_order
 
         def enter(release: Release, at: datetime) -> ReleaseStep:
@@ -307,6 +308,7 @@ class ReleaseService:
         records nothing where it can be foreseen — then recorded in each service, then ``ReleaseApproved``."""
         check_input(actor=actor)
         env = self.pipelines.platform.environment(environment)
+        _one_token_per_part(identity, env.name, "approve")
         release = self.release(name)
         here = release.environments.get(env.name)
         if here is None or here.phase is not ReleasePhase.ROLLING_OUT:
@@ -506,6 +508,21 @@ class ReleaseService:
     def progress(self, name: str, environment: str) -> ReleaseProgress:
         """Where release *name* stands in *environment*, read only."""
         return self._progress(self.release(name), self.pipelines.platform.environment(environment).name, (), ())
+
+
+def _one_token_per_part(identity: VerifiedIdentity | None, environment: str, what: str) -> None:
+    """Where *environment* verifies identities, a GitHub token proves one action on one service's version
+    (``domain.proofs.purpose_audience``): one token cannot prove a release's parts. Refused, rule
+    ``verified-identity``, until a release asks for a token per part; each part goes through the single-service
+    command from a run of its own."""
+    if identity is not None:
+        raise PolicyRefusedError(
+            Refusal(
+                "verified-identity",
+                f"{environment} verifies identities, and a token proves one service's {what}: "
+                f"{what} each part with findly-infra {what} SERVICE VERSION (a run each)",
+            )
+        )
 
 
 def _of_part(service: str, version: str, refused: PolicyRefusedError) -> PolicyRefusedError:

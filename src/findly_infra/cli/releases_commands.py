@@ -273,9 +273,9 @@ def _approve(context: Context) -> int:
 
 
 def _waiter(context: Context, runtime: Runtime) -> Any:
-    from findly_infra.cli.release import _waiter as waiter  # the watch's own: virtual time, never past the wall
+    from findly_infra.cli.release import watch_waiter  # the watch's own: virtual time, never past the wall
 
-    return waiter(runtime, context.json, context.settings.step_delay)
+    return watch_waiter(runtime, context.json, context.settings.step_delay)
 
 
 def _advance(context: Context) -> int:

@@ -13,10 +13,13 @@ SERVICES = ("fn-posts", "fn-matcher", "fn-notifications")
 """In dependency order."""
 
 
-def release_platform_text() -> str:
+def release_platform_text(*, example_production: bool = False) -> str:
+    """The example with ``depends_on``; its production (two approver groups, blue-green with a manual validation
+    step) as it is with *example_production*, else one approver group and a canary."""
     text = example_platform_text()
-    text = text.replace('approvers: ["devops-team", "security-team"]', 'approvers: ["devops-team"]')
-    text = text.replace('deployment_strategy: "blue-green"', 'deployment_strategy: "canary"')
+    if not example_production:
+        text = text.replace('approvers: ["devops-team", "security-team"]', 'approvers: ["devops-team"]')
+        text = text.replace('deployment_strategy: "blue-green"', 'deployment_strategy: "canary"')
     text = text.replace(
         '  fn-notifications:\n    image: "gcr.io/findly-now/fn-notifications"\n    port: 8080\n',
         '  fn-notifications:\n    image: "gcr.io/findly-now/fn-notifications"\n    port: 8080\n'
@@ -30,7 +33,7 @@ def release_platform_text() -> str:
     return text
 
 
-def release_platform_file(folder: Path) -> Path:
+def release_platform_file(folder: Path, *, example_production: bool = False) -> Path:
     path = folder / "findly.yaml"
-    path.write_text(release_platform_text(), encoding="utf-8")
+    path.write_text(release_platform_text(example_production=example_production), encoding="utf-8")
     return path

@@ -62,8 +62,14 @@ class Stand:
     store: MemoryEventStore
 
 
-def stand(tmp_path: Path, store: MemoryEventStore | None = None, cluster: SimulatedCluster | None = None) -> Stand:
-    platform = load_platform(release_platform_file(tmp_path))
+def stand(
+    tmp_path: Path,
+    store: MemoryEventStore | None = None,
+    cluster: SimulatedCluster | None = None,
+    *,
+    example_production: bool = False,
+) -> Stand:
+    platform = load_platform(release_platform_file(tmp_path, example_production=example_production))
     clock, metrics = VirtualClock(T0), PartMetrics()
     store = store or MemoryEventStore()
     cluster = cluster or SimulatedCluster()
@@ -200,3 +206,34 @@ def test_a_verified_identity_is_refused_for_a_whole_release(tmp_path: Path) -> N
             command()
         assert refused.value.refusal.rule == "verified-identity"
     assert len(s.store.load("_releases")[0]) == before
+
+
+def test_on_the_examples_blue_green_production_each_manual_step_is_approved_by_release_approve(
+    tmp_path: Path,
+) -> None:
+    """The example's production: two approver groups (two people approve the release, once each), and blue-green
+    with a manual business validation of each part, which ``release approve`` approves when the part reaches it."""
+    s = stand(tmp_path, example_production=True)
+    s.releases.create("r1", parse_parts([f"{svc}=1.0.0" for svc in SERVICES]), actor="erin")
+    through(s, "r1", upto="staging")
+    asked = s.releases.promote("r1", "production", actor="erin")
+    assert asked.state == "stopped"
+    assert asked.waiting is not None
+    assert "devops-team, security-team" in asked.waiting
+    assert s.releases.approve("r1", "production", actor="alice").state == "stopped"  # security-team still
+    s.releases.approve("r1", "production", actor="carol")
+    for service in SERVICES:  # CI's evidence of each part in production (the blue-green validation's suites)
+        for suite in ("smoke_tests", "performance_tests"):
+            s.pipelines.record_test(service, "1.0.0", "production", suite, True, actor="ci")
+    stops = []
+    progress = s.releases.watch("r1", "production", actor="erin", wait=s.clock.advance)
+    while progress.state == "stopped":
+        assert progress.waiting is not None
+        assert "release approve r1" in progress.waiting
+        stops.append(progress.waiting.split(" ", 1)[0])
+        s.releases.approve("r1", "production", actor="alice")
+        progress = s.releases.watch("r1", "production", actor="erin", wait=s.clock.advance)
+    assert progress.state == "done"
+    assert stops == list(SERVICES)  # each part's own validation, in the release's order
+    approved = [e.actor for e in s.releases.history("r1") if e.type == "release_approved"]
+    assert approved == ["alice", "carol"]  # the release approved once by each person

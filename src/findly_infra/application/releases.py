@@ -26,6 +26,7 @@ from findly_infra.domain.refusal import Refusal
 from findly_infra.domain.releases import (
     RELEASE_STREAM,
     PartObservation,
+    PartState,
     PartStatus,
     Release,
     ReleaseAction,
@@ -150,7 +151,12 @@ class ReleaseService:
             rollout = view.rollout
             under_way = rollout is not None and rollout.version == part.version and view.phase.active
             if under_way and view.phase.stopped_for_a_person and view.waiting_for is not None:
-                return f"{part.service} {part.version}: {view.waiting_for.message}"
+                also = (
+                    f"; or, for the release: findly-infra release approve {release.name} --environment {environment}"
+                    if view.phase is Phase.AWAITING_APPROVAL
+                    else ""
+                )
+                return f"{part.service} {part.version}: {view.waiting_for.message}{also}"
             if not under_way and env.approval_required and here.phase is ReleasePhase.ROLLING_OUT:
                 missing = self.pipelines.pipeline(part.service).missing_approvals(environment, self._now())
                 if missing:
@@ -305,7 +311,9 @@ class ReleaseService:
     ) -> ReleaseProgress:
         """One person approves release *name* for *environment*: their approval of each part's pending promotion, each
         judged under the environment's rules — all judged first, so that a refusal (naming the rule and the part)
-        records nothing where it can be foreseen — then recorded in each service, then ``ReleaseApproved``."""
+        records nothing where it can be foreseen — then recorded in each service, then ``ReleaseApproved``. A part
+        whose rollout awaits a manual validation step (a blue-green ``business_validation``) has that step approved
+        too, by the same command (each step is seen, and approved, when its part's rollout reaches it)."""
         check_input(actor=actor)
         env = self.pipelines.platform.environment(environment)
         _one_token_per_part(identity, env.name, "approve")
@@ -323,8 +331,9 @@ class ReleaseService:
         if not env.approvers:
             raise PolicyRefusedError(Refusal("approval-not-required", f"{env.name} requires no approval"))
         pending = [part for part in here.parts if part.status is PartStatus.PENDING]
+        steps = [part for part in here.parts if part.status is PartStatus.STARTED and self._awaits_step(part, env.name)]
         at = self._now()
-        for part in pending:  # judged first, every one, before anything is recorded
+        for part in [*pending, *steps]:  # judged first, every one, before anything is recorded
             pipeline = self.pipelines.pipeline(part.service, (part.version,))
             if pipeline.environments[env.name].current == part.version:
                 continue
@@ -334,7 +343,7 @@ class ReleaseService:
             if decision.refusal is not None:
                 raise _of_part(part.service, part.version, PolicyRefusedError(decision.refusal))
         outcomes = []
-        for part in pending:
+        for part in [*pending, *steps]:
             if self.pipelines.pipeline(part.service).environments[env.name].current == part.version:
                 continue
             try:
@@ -348,7 +357,7 @@ class ReleaseService:
 
         def approved(release: Release, at: datetime) -> ReleaseStep:
             there = release.environments[env.name]
-            if actor in there.approvers:
+            if actor in there.approvers or not pending:  # once a person; a manual step alone is the part's own
                 return ReleaseStep()
             event = ReleaseApproved(
                 service=RELEASE_STREAM,
@@ -362,8 +371,15 @@ class ReleaseService:
             return ReleaseStep((event,))
 
         step, release = self._decided(name, approved)
-        already = None if step.events else f"{actor} already approved release {name} for {env.name}"
+        acted = step.events or any(outcome.events for _, outcome in outcomes)
+        already = None if acted else f"{actor} already approved release {name} for {env.name}"
         return self._progress(release, env.name, step.events, tuple(outcomes), already=already)
+
+    def _awaits_step(self, part: PartState, environment: str) -> bool:
+        """Whether *part*'s rollout in *environment* awaits the approval of a manual validation step."""
+        state = self.pipelines.pipeline(part.service).environments[environment]
+        rollout = state.rollout
+        return rollout is not None and rollout.version == part.version and rollout.phase is Phase.AWAITING_APPROVAL
 
     def roll_back(
         self, name: str, environment: str, *, actor: str, reason: str, wait: Callable[[timedelta], object]

@@ -237,3 +237,20 @@ def test_on_the_examples_blue_green_production_each_manual_step_is_approved_by_r
     assert stops == list(SERVICES)  # each part's own validation, in the release's order
     approved = [e.actor for e in s.releases.history("r1") if e.type == "release_approved"]
     assert approved == ["alice", "carol"]  # the release approved once by each person
+
+
+def test_a_part_that_already_serves_its_version_is_unchanged_and_never_returned(tmp_path: Path) -> None:
+    s = stand(tmp_path)
+    s.releases.create("r1", parse_parts([f"{svc}=1.0.0" for svc in SERVICES]), actor="erin")
+    through(s, "r1", upto="development")
+    s.releases.create("r2", parse_parts(["fn-posts=1.0.0", "fn-matcher=2.0.0", "fn-notifications=2.0.0"]), actor="erin")
+    s.metrics.failing.add(("fn-notifications", "development", "2.0.0"))
+    s.releases.promote("r2", "development", actor="erin")
+    ended = s.releases.watch("r2", "development", actor="erin", wait=s.clock.advance)
+    assert ended.state == "rolled_back"
+    assert ended.here is not None
+    assert [part.status for part in ended.here.parts] == [PartStatus.UNCHANGED, PartStatus.RETURNED, PartStatus.FAILED]
+    assert [e.part for e in s.releases.history("r2") if isinstance(e, ReleasePartReturned)] == ["fn-matcher"]
+    assert [e.type for e in s.pipelines.history("fn-posts")].count("rollout_started") == 1  # r1's alone
+    for service in SERVICES:
+        assert serving(s, service, "development") == "1.0.0"

@@ -157,8 +157,11 @@ class ReleaseService:
                     else ""
                 )
                 return f"{part.service} {part.version}: {view.waiting_for.message}{also}"
+            pipeline = self.pipelines.pipeline(part.service)
+            if not under_way and pipeline.environments[environment].current == part.version:
+                continue  # it serves the version already: nothing to approve, nothing to roll out
             if not under_way and env.approval_required and here.phase is ReleasePhase.ROLLING_OUT:
-                missing = self.pipelines.pipeline(part.service).missing_approvals(environment, self._now())
+                missing = pipeline.missing_approvals(environment, self._now())
                 if missing:
                     return (
                         f"an approval of release {release.name} for {environment} from {', '.join(missing)} "

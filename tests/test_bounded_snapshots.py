@@ -55,6 +55,7 @@ steps = st.one_of(
     ),
     st.tuples(st.just("analyze"), st.sampled_from(ENVS), st.sampled_from([Verdict.PASS] * 3 + [Verdict.FAIL])),
     st.tuples(st.sampled_from(["pause", "resume", "abort", "rollback"]), st.sampled_from(ENVS)),
+    st.tuples(st.just("return"), st.sampled_from(ENVS[:2]), st.sampled_from(VERSIONS)),
 )
 
 
@@ -72,6 +73,8 @@ def _decide(pipeline: DeploymentPipeline, step: tuple[Any, ...], at: datetime) -
         return pipeline.approve(version, env, actor=actor, at=at)
     if kind == "analyze":
         return pipeline.analyze(step[1], step[2], actor="findly", at=at)
+    if kind == "return":  # a release returning a part (issue 28)
+        return pipeline.return_to(step[1], step[2], actor="release", at=at, reason="r")
     return getattr(pipeline, kind)(step[1], actor="erin", at=at, reason="r")
 
 
@@ -119,6 +122,7 @@ def _probes(at: datetime) -> list[tuple[Any, ...]]:
         for version in (*VERSIONS, "9.9.9"):
             found += [("deploy", env, version, "erin"), ("approve", env, version, "alice")]
             found += [("test", env, version, suite, passed) for suite in SUITES for passed in (True, False)]
+            found.append(("return", env, version))
         found += [("analyze", env, verdict) for verdict in Verdict]
         found += [(verb, env) for verb in ("pause", "resume", "abort", "rollback")]
     return found
@@ -145,9 +149,14 @@ def test_every_command_decides_on_a_bounded_snapshot_as_on_the_whole_stream(
         assert EnvironmentView.of(loaded, env, at) == EnvironmentView.of(whole, env, at)
     left_out = 0
     for probe in _probes(at):
-        named = (probe[2],) if probe[0] in ("deploy", "approve", "test") else ()
+        named = (probe[2],) if probe[0] in ("deploy", "approve", "test", "return") else ()
         left_out += bool(loaded.unread(named))
-        assert _decide(_read_back(loaded, store, named), probe, at) == _decide(whole, probe, at), probe
+        decided = _decide(_read_back(loaded, store, named), probe, at)
+        assert decided == _decide(whole, probe, at), probe
+        if probe[0] == "return" and decided.events:  # what serves after it, and the entry it is judged by
+            after, expected = loaded.apply_all(decided.events), whole.apply_all(decided.events)
+            mine, theirs = after.environments[probe[1]], expected.environments[probe[1]]
+            assert (mine.current, mine.let_in) == (theirs.current, theirs.let_in), probe
     # what it snapshots next is what the whole stream gives
     assert snapshot_text(loaded) == snapshot_text(whole)
     event(f"commands that read a version back: {min(left_out, 100) // 20 * 20}+")

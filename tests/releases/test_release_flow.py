@@ -254,3 +254,22 @@ def test_a_part_that_already_serves_its_version_is_unchanged_and_never_returned(
     assert [e.type for e in s.pipelines.history("fn-posts")].count("rollout_started") == 1  # r1's alone
     for service in SERVICES:
         assert serving(s, service, "development") == "1.0.0"
+
+
+def test_in_virtual_time_a_release_never_moves_a_bound_cluster_and_records_nothing(tmp_path: Path) -> None:
+    from findly_infra.application.service import RehearsalRefusedError
+    from findly_infra.domain import ClusterBinding
+
+    platform = load_platform(release_platform_file(tmp_path))
+    bound = attrs.evolve(
+        platform, kubernetes=attrs.evolve(platform.kubernetes, clusters=(ClusterBinding("development", context="x"),))
+    )
+    store, clock = MemoryEventStore(), VirtualClock(T0)
+    pipelines = PipelineService(bound, store, clock, PartMetrics(), SimulatedCluster(), rehearsal="time is virtual")
+    releases = ReleaseService(pipelines)
+    releases.create("r1", parse_parts([f"{svc}=1.0.0" for svc in SERVICES]), actor="erin")
+    releases.promote("r1", "development", actor="erin")
+    recorded = len(store.load("_releases")[0])
+    with pytest.raises(RehearsalRefusedError):
+        releases.watch("r1", "development", actor="erin", wait=clock.advance)
+    assert len(store.load("_releases")[0]) == recorded

@@ -18,7 +18,13 @@ from typing import Literal
 import attrs
 
 from findly_infra.application.ports import BadInputError, ConcurrencyError, StateError
-from findly_infra.application.service import Outcome, PipelineService, PolicyRefusedError, check_input
+from findly_infra.application.service import (
+    Outcome,
+    PipelineService,
+    PolicyRefusedError,
+    check_input,
+    rehearsal_refusal,
+)
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import ApprovalGranted, Event
 from findly_infra.domain.identity import VerifiedIdentity
@@ -431,6 +437,11 @@ class ReleaseService:
         part under way was analysed once."""
         check_input(actor=actor)
         env = self.pipelines.platform.environment(environment).name
+        why = self.pipelines.rehearsal
+        if why is not None:  # in virtual time no bound cluster moves: refused before any intent is recorded
+            refusal = rehearsal_refusal(self.pipelines.platform, self.release(name).services[0], env, why)
+            if refusal is not None:
+                raise refusal
         recorded: list[Event] = []
         outcomes: list[tuple[str, Outcome]] = []
         release = self.release(name)

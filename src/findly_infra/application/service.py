@@ -588,6 +588,21 @@ class PipelineService:
             away=True,
         )
 
+    def return_to(self, service: str, environment: str, version: str, *, actor: str, reason: str) -> Outcome:
+        """Return *environment* to *version* (``DeploymentPipeline.return_to``: a release returning one of its parts):
+        its rollout under way rolled back, or its latest success undone when it replaced *version*; no new approval,
+        and a bound cluster is moved back only where *version*'s own entry is still proven. Asked again: ``already``
+        (the cluster brought to the log)."""
+        check_input(version=version, actor=actor, reason=reason)
+        return self._decide(
+            service,
+            environment,
+            lambda p, at: p.return_to(environment, version, actor=actor, at=at, reason=reason),
+            actor=actor,
+            away=True,
+            versions=(version,),
+        )
+
     def step(
         self, service: str, environment: str, *, actor: str, version: str | None = None, leased: bool = False
     ) -> Outcome:

@@ -37,7 +37,7 @@ from findly_infra.application.ports import KeptSnapshot, Snapshot, StateError
 from findly_infra.domain.events import Event
 from findly_infra.domain.pipeline import DeploymentPipeline
 from findly_infra.domain.platform import Platform
-from findly_infra.domain.state import EnvironmentState, HistoryError, bounded_records, fold, live_versions
+from findly_infra.domain.state import EnvironmentState, HistoryError, Phase, bounded_records, fold, live_versions
 
 __all__ = [
     "READ_FORMATS",
@@ -55,7 +55,7 @@ __all__ = [
     "verify_snapshot",
 ]
 
-SNAPSHOT_FORMAT = 5
+SNAPSHOT_FORMAT = 6
 """The layout of a snapshot's body; another one is ignored (and the stream read whole). 2: approvals carry the
 approver's id and the runs that approved. 3: each approval carries its whole evidence (a snapshot without it would make
 every verified approval a name, which no longer counts where identities are verified); and sealed — kept as canonical
@@ -66,10 +66,15 @@ started the one it replaces (``Rollout.replaced``) — a snapshot of format 3 la
 the records of versions (``succeeded``, ``passed``, ``failed``) are kept for the versions the environments hold
 (``domain.state.live_versions``) alone, whatever the length of the history; the use cases read back the records of
 any other version a command names, by version, from the stream (``DeploymentPipeline.with_records``). A snapshot of
-format 4 (every record) is still read, as it is whole, and the next writing command replaces it."""
+format 4 (every record) is still read, as it is whole, and the next writing command replaces it. 6: each environment
+keeps the rollout that let in the version its current one replaced (``EnvironmentState.let_in_before``), which a
+release's return to that version makes the entry of what serves again (``DeploymentPipeline.return_to``); a snapshot
+of format 4 or 5 lacks it, and is read only where no environment holds a success that could be returned (else the
+stream is read whole, and the next writing command replaces it)."""
 
-READ_FORMATS = (4, SNAPSHOT_FORMAT)
-"""The formats this version reads: 4 (every version's records: a whole pipeline) and 5 (bounded)."""
+READ_FORMATS = (4, 5, SNAPSHOT_FORMAT)
+"""The formats this version reads: 4 (every version's records: a whole pipeline), 5 (bounded) and 6 (bounded, with
+``let_in_before``)."""
 
 SNAPSHOT_EVERY = 500
 """A writing command saves a new snapshot once the stream is this many events past the last one: a command reads
@@ -132,11 +137,29 @@ def _body(
         "version": version,
         "updated": None if updated is None else updated.isoformat(),
         "environments": {
-            name: converter.unstructure(bounded_records(state, keep) if form > 4 else state)
+            name: _unstructured(converter, bounded_records(state, keep) if form > 4 else state, form)
             for name, state in environments.items()
             if state != _EMPTY
         },
     }
+
+
+def _unstructured(converter: cattrs.Converter, state: EnvironmentState, form: int) -> dict[str, Any]:
+    """*state* as format *form* kept it (before 6: without ``let_in_before``)."""
+    body: dict[str, Any] = converter.unstructure(state)
+    if form < 6:
+        body.pop("let_in_before", None)
+    return body
+
+
+def _returnable(environments: Mapping[str, EnvironmentState]) -> bool:
+    """Whether an environment holds a success a release could return from (what a snapshot before format 6 cannot
+    say how to return to: the rollout that let its previous version in)."""
+    for state in environments.values():
+        rollout = state.rollout
+        if rollout is not None and rollout.phase is Phase.SUCCEEDED and rollout.previous is not None:
+            return True
+    return False
 
 
 def _canonical(body: Mapping[str, Any]) -> str:
@@ -176,6 +199,8 @@ def from_snapshot(platform: Platform, service: str, snapshot: dict[str, Any]) ->
         version = int(snapshot["version"])
         updated = None if snapshot.get("updated") is None else datetime.fromisoformat(snapshot["updated"])
     except (KeyError, TypeError, ValueError, cattrs.BaseValidationError):
+        return None
+    if snapshot["format"] < 6 and _returnable(environments):
         return None
     start = DeploymentPipeline.start(platform, service)
     pipeline = attrs.evolve(

@@ -11,7 +11,8 @@ instead. Nothing else in the package constructs an adapter: use cases take ports
 - ``prometheus``, ``clusters``, ``google``, ``dns``: the metrics, the Kubernetes clusters, GKE and Secret Manager,
   Cloud DNS;
 - ``identity``: verified GitHub identities, and who this process is for leases;
-- ``runtime``: every port of one command (:func:`open_runtime`); ``simulation``: a release in memory.
+- ``runtime``: every port of one command (:func:`open_runtime`); ``simulation``: a release in memory;
+  ``releases``: the releases of several services, on a runtime's pipeline service (:func:`release_service`).
 
 >>> from findly_infra.bootstrap import Settings, load_platform, open_runtime
 >>> settings = Settings(state="memory://")
@@ -28,6 +29,7 @@ from findly_infra.bootstrap.extras import MissingExtraError, require_extra
 from findly_infra.bootstrap.google import gke_clusters, secret_store
 from findly_infra.bootstrap.identity import dead_here, identity_proof, proof_verifier, runner_identity
 from findly_infra.bootstrap.needs import needed_dr_extras, needed_extras
+from findly_infra.bootstrap.releases import release_service
 from findly_infra.bootstrap.runtime import Runtime, open_runtime, rollouts_affected
 from findly_infra.bootstrap.settings import (
     DEFAULT_CONFIG,
@@ -69,6 +71,7 @@ __all__ = [
     "open_runtime",
     "proof_verifier",
     "refuse_throwaway_state",
+    "release_service",
     "require_extra",
     "require_platform_file",
     "rollouts_affected",

@@ -17,6 +17,7 @@ from findly_infra.cli import (
     platform_commands,
     policy_commands,
     release,
+    releases_commands,
     secrets_commands,
     state_commands,
 )
@@ -37,6 +38,7 @@ COMMANDS: dict[str, Command] = {
         secrets_commands,
         notify_commands,
         dr_commands,
+        releases_commands,
     )
     for command in module.COMMANDS
 }

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from findly_infra.cli.live import LiveBlock
     from findly_infra.domain.arrival import LeftBefore
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "watch_waiter"]
 
 
 def _arguments(*positional: str, env: str | None = "--env") -> Callable[[argparse.ArgumentParser], None]:
@@ -411,7 +411,7 @@ def _following(service: str, environment: str, live: LiveBlock | None = None) ->
     return following
 
 
-def _waiter(
+def watch_waiter(
     runtime: Runtime, as_json: bool, delay: float, live: LiveBlock | None = None
 ) -> Callable[[timedelta], None]:
     """How a watch passes an interval: virtual time advances at once (slowed by ``FINDLY_STEP_DELAY`` real
@@ -470,7 +470,7 @@ def _rollout(context: Context) -> int:
     live = _live_block(context) if args.watch else None
     annotations = StepAnnotations(runtime.platform.prometheus.window.describe())
     show = _progress(context, runtime, live, annotations)
-    wait = _waiter(runtime, context.json, context.settings.step_delay, live)
+    wait = watch_waiter(runtime, context.json, context.settings.step_delay, live)
     if args.watch:
         # before a watch that may take an hour
         present.say_simulated(runtime.simulated_in(args.env), runtime.scenario, context.json)
@@ -521,7 +521,7 @@ def _due_waiter(
     virtual, clock = runtime.virtual, runtime.clock
     if virtual is None:
         return lambda at: time.sleep(max(0.0, (at - clock.now()).total_seconds()))
-    passing = _waiter(runtime, as_json, delay, live)
+    passing = watch_waiter(runtime, as_json, delay, live)
 
     def wait(at: datetime) -> None:
         if at > virtual.now():

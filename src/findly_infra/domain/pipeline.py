@@ -732,6 +732,35 @@ class DeploymentPipeline:
         base = self._base(environment, rollout.version, actor, at)
         return Decision((RolledBack(**base, reason=reason, restored=rollout.previous),))
 
+    def return_to(self, environment: str, version: str, *, actor: str, at: datetime, reason: str) -> Decision:
+        """Return *environment* to *version* — a release returning one of its parts (``domain.releases``): the
+        rollout under way there is rolled back (as :meth:`rollback`), and a rollout that succeeded there is undone
+        when it replaced *version* (a :class:`RolledBack` of it, ``restored`` *version*: *version* is ``current``
+        again, let in by the rollout that let it in before). No new approval: *version* served there before, and
+        before a bound cluster is moved to it, its own entry must still be proven (:meth:`entry_refusal`).
+        Already so (*version* serves, nothing under way): ``already``. Otherwise refused (rule ``return-target``)."""
+        state = self.state(environment)
+        rollout = state.rollout
+        if rollout is not None and rollout.phase.active:
+            if rollout.previous != version:
+                return _refuse(
+                    "return-target",
+                    f"the rollout of {rollout.version} under way in {environment} would return to "
+                    f"{rollout.previous or 'nothing'}, not {version}",
+                )
+            return self.rollback(environment, actor=actor, at=at, reason=reason)
+        if state.current == version:
+            latest = f" (the latest rollout, of {rollout.version}, {rollout.phase.value})" if rollout else ""
+            return Decision(already=f"{version} already serves {environment}{latest}")
+        if rollout is not None and rollout.phase is Phase.SUCCEEDED and rollout.previous == version:
+            base = self._base(environment, rollout.version, actor, at)
+            return Decision((RolledBack(**base, reason=reason, restored=version),))
+        return _refuse(
+            "return-target",
+            f"{environment} serves {state.current or 'nothing'}, and its latest rollout did not replace {version}: "
+            f"nothing returns it to {version}",
+        )
+
     # ---- rollout mechanics ---------------------------------------------------------------------
 
     def _base(self, environment: str, version: str, actor: str, at: datetime) -> progress.Base:

@@ -184,6 +184,10 @@ class EnvironmentState:
     """The rollout that made :attr:`current` current (the latest that succeeded here), with its entry: a cluster is
     told to serve ``current`` (or a rollout's ``previous``) only where that entry is still proven
     (``DeploymentPipeline.entry_refusal``)."""
+    let_in_before: Rollout | None = None
+    """The rollout that let in the version :attr:`current` replaced (the :attr:`let_in` before the latest success):
+    a return to that version (``DeploymentPipeline.return_to``) makes it :attr:`let_in` again, so that a cluster is
+    moved back to it only where its own entry is still proven."""
 
     @property
     def phase(self) -> Phase:
@@ -340,7 +344,15 @@ def fold(state: EnvironmentState, event: Event) -> EnvironmentState:  # noqa: PL
                 current=event.version,
                 succeeded=state.succeeded | {event.version},
                 let_in=rollout,
+                let_in_before=state.let_in,
             )
+        case RolledBack() if state.rollout is not None and state.rollout.phase is Phase.SUCCEEDED:
+            # a return from a rollout that succeeded (``DeploymentPipeline.return_to``): what it replaced serves again,
+            # let in by the rollout that let it in before
+            before = state.let_in_before
+            returned = _stopped(state, Phase.ROLLED_BACK, event, weight=0)
+            let_in = before if before is not None and before.version == event.restored else None
+            return _replace(returned, current=event.restored, let_in=let_in, let_in_before=None)
         case RolledBack():
             return _stopped(state, Phase.ROLLED_BACK, event, weight=0)
         case RolloutAborted():
@@ -374,6 +386,8 @@ def live_versions(state: EnvironmentState) -> frozenset[str]:
             found.add(rollout.version)
             if rollout.previous is not None:
                 found.add(rollout.previous)
+    if state.let_in_before is not None:  # what a return restores (its version is the latest rollout's previous)
+        found.add(state.let_in_before.version)
     return frozenset(found)
 
 

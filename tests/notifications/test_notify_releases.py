@@ -35,6 +35,7 @@ from findly_infra.domain.releases import (
     PartObservation,
     Release,
     ReleaseActionKind,
+    ReleaseCreated,
     ReleasePart,
     releases,
 )
@@ -190,7 +191,9 @@ def test_each_step_of_a_release_is_told_with_its_parts_and_what_it_waits_for(
     appends = _drive(PLATFORM, parts, outcomes)
     events = [event for batch in appends for event in batch]
     notes = _sweep(PLATFORM, _positioned(appends), [])
-    named = [str(ReleasePart(s, f"2.{i}.0")) for i, s in enumerate(SERVICES[:parts])]
+    created = next(event for event in events if isinstance(event, ReleaseCreated))
+    named = list(created.parts)  # in rollout order: the example's services depend on each other
+    assert sorted(named) == sorted(str(ReleasePart(s, f"2.{i}.0")) for i, s in enumerate(SERVICES[:parts]))
     for note in notes:  # every one names the release, its parts and the environment
         assert (note.service, note.version) == (RELEASE_STREAM, "r1")
         assert list(note.parts) == named
@@ -283,13 +286,13 @@ def test_a_failed_part_is_named_with_why_and_what_is_returned() -> None:
     (returning,) = [note for note in notes if note.kind is NotificationKind.RELEASE_RETURNING]
     assert returning.environment == "production"
     assert returning.summary.startswith(
-        "release r1 in production: fn-matcher=2.2.0 failed — error_rate 5.000% (threshold < 0.5%): fail; "
-        "the release is returned as a whole: fn-notifications=2.1.0 back to 1.0.0; fn-posts=2.0.0 back to nothing"
+        "release r1 in production: fn-notifications=2.1.0 failed — error_rate 5.000% (threshold < 0.5%): fail; "
+        "the release is returned as a whole: fn-matcher=2.2.0 back to 1.0.0; fn-posts=2.0.0 back to nothing"
     )
     (rolled,) = [note for note in notes if note.kind is NotificationKind.RELEASE_ROLLED_BACK]
-    assert "fn-notifications=2.1.0 -> 1.0.0" in dict(rolled.details)["returned"]
+    assert "fn-matcher=2.2.0 -> 1.0.0" in dict(rolled.details)["returned"]
     assert "fn-posts=2.0.0 left running" in dict(rolled.details)["returned"]
-    assert dict(rolled.details)["failed part"].startswith("fn-matcher=2.2.0: error_rate")
+    assert dict(rolled.details)["failed part"].startswith("fn-notifications=2.1.0: error_rate")
 
 
 def test_a_rehearsal_says_so_in_every_release_summary() -> None:
@@ -452,17 +455,17 @@ def test_a_release_returned_in_production_reaches_slack_pagerduty_and_a_webhook_
         headers = [message.payload["blocks"][0]["text"]["text"] for message in receivers.slack.messages]
         assert headers[0] == "Release entered: release r1 in production"
         assert headers[2] == "Release returned as a whole: release r1 in production"
-        assert "fn-matcher=2.2.0 failed" in receivers.slack.messages[2].payload["text"]
+        assert "fn-notifications=2.1.0 failed" in receivers.slack.messages[2].payload["text"]
         incident = receivers.pagerduty.incident(f"findly/{RELEASE_STREAM}/production/r1")
         assert incident is not None
         assert (incident.status, incident.triggers, incident.severity) == ("resolved", 1, "critical")
         details = incident.events[0]["payload"]["custom_details"]
-        assert details["parts"] == "fn-posts=2.0.0, fn-notifications=2.1.0, fn-matcher=2.2.0"
-        assert details["failed part"] == "fn-matcher=2.2.0"
+        assert details["parts"] == "fn-posts=2.0.0, fn-matcher=2.2.0, fn-notifications=2.1.0"
+        assert details["failed part"] == "fn-notifications=2.1.0"
         request = receivers.webhook.requests[2]
         verified = Webhook(receivers.webhook_secret).verify(request.body, dict(request.headers))
         assert verified["type"] == "release_returning"
-        assert verified["data"]["parts"] == ["fn-posts=2.0.0", "fn-notifications=2.1.0", "fn-matcher=2.2.0"]
+        assert verified["data"]["parts"] == ["fn-posts=2.0.0", "fn-matcher=2.2.0", "fn-notifications=2.1.0"]
         assert verified["data"]["version"] == "r1"
 
 

@@ -134,13 +134,8 @@ class ReleaseService:
         found = {}
         for part in release.parts:
             state = self.pipelines.pipeline(part.service).environments.get(environment)
-            rollout = state.rollout if state is not None else None
-            found[part.service] = PartObservation(
-                part.service,
-                current=state.current if state is not None else None,
-                rollout_version=rollout.version if rollout is not None else None,
-                phase=rollout.phase if rollout is not None else Phase.IDLE,
-                reason=rollout.reason if rollout is not None else "",
+            found[part.service] = (
+                PartObservation.of(part.service, state) if state is not None else PartObservation(part.service)
             )
         return found
 

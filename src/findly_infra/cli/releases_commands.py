@@ -170,6 +170,7 @@ def _finish(context: Context, progress: ReleaseProgress) -> int:
     for a person."""
     if progress.state == "stopped" and progress.waiting:
         present.annotate("warning", f"release {progress.release.name} waits for {progress.waiting}")
+    _report(context, progress)
     context.emit(progress_json(progress), _progress_text(progress))
     if progress.state == "rolled_back":
         return EXIT_FAILED
@@ -268,8 +269,16 @@ def _approve(context: Context) -> int:
     progress = release_service(runtime).approve(
         args.name, args.environment, actor=actor, group=args.group, identity=identity
     )
+    _report(context, progress)
     context.emit(progress_json(progress), _progress_text(progress))
     return EXIT_OK
+
+
+def _report(context: Context, progress: ReleaseProgress) -> None:
+    """In GitHub Actions: the release in its environment in the step summary and the job's outputs."""
+    from findly_infra.cli.release_summary import report_release
+
+    report_release(progress.release, progress.environment, context.platform())
 
 
 def _waiter(context: Context, runtime: Runtime) -> Any:

@@ -411,11 +411,15 @@ def refusing_git_server() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
-def test_the_token_goes_in_a_header_and_nowhere_else(
+def test_the_token_goes_in_a_header_to_the_github_server_and_nowhere_else(
     refusing_git_server: tuple[str, list[str]], tmp_path: Path
 ) -> None:
+    """The header goes to the GitHub server's origin only, as actions/checkout scopes it (src/git-auth-helper.ts:
+    ``http.${serverUrl.origin}/.extraheader``): here the server is the loopback stand-in (http is allowed on
+    127.0.0.1 only)."""
     url, seen = refusing_git_server
-    repository = open_repository(gitops(url), cache_dir=tmp_path / "cache", token=TOKEN)
+    server = url.split("/findly-now/")[0]
+    repository = open_repository(gitops(url), cache_dir=tmp_path / "cache", token=TOKEN, server_url=server)
 
     with pytest.raises(BadInputError) as raised:
         repository.read(PATH)
@@ -429,6 +433,29 @@ def test_the_token_goes_in_a_header_and_nowhere_else(
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes()
             assert pair.encode() not in path.read_bytes()
+
+
+def test_the_token_never_goes_to_another_host_nor_over_plain_http(
+    refusing_git_server: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    """A repository that is not on the GitHub server (GitLab, a Gitea: here the loopback server, with the server
+    left at https://github.com) gets no token; a GitHub server reached over non-loopback http is refused."""
+    url, seen = refusing_git_server
+    elsewhere = open_repository(gitops(url), cache_dir=tmp_path / "cache", token=TOKEN)
+    with pytest.raises(BadInputError):
+        elsewhere.read(PATH)
+    assert seen
+    assert set(seen) == {""}
+
+    with pytest.raises(BadInputError, match=r"github\.example\.com.*only over https"):
+        open_repository(
+            gitops("http://github.example.com/o/r.git"),
+            cache_dir=tmp_path / "cache",
+            token=TOKEN,
+            server_url="http://github.example.com",
+        )
+    plain = GitCliRepository(settings=gitops("http://github.com/o/r.git"), cache_dir=tmp_path / "cache", token=TOKEN)
+    assert not any("AUTHORIZATION" in value for value in plain._environment().values())  # same host, http: none
 
 
 def test_no_token_in_the_cache_after_a_commit(remote: Path, tmp_path: Path) -> None:

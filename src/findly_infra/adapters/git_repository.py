@@ -13,12 +13,15 @@ the repository-locating variables of the caller's environment (``GIT_DIR``, ``GI
 author from ``settings.author``, no signing, no hooks, no line-ending conversion. The user's global configuration is
 kept for what it is there for here: reaching the remote (credential helpers, SSH command, ``insteadOf``).
 
-Credentials: a *token* (``GITHUB_TOKEN``) is sent, for an ``https://`` repository, as the ``Authorization`` header
-GitHub's git endpoint takes (``basic base64("x-access-token:<token>")``, as actions/checkout sets it:
-src/git-auth-helper.ts), scoped to the repository's host (``http.<scheme>://<host>/.extraheader``) and passed
-through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (git-config(1), "ENVIRONMENT"): never on a
-command line other users of the machine can see, never in the cache's ``.git/config`` or the remote's URL, and
-redacted from any message. SSH repositories authenticate as the user's git does.
+Credentials: a *token* (``GITHUB_TOKEN``) is sent as the ``Authorization`` header GitHub's git endpoint takes
+(``basic base64("x-access-token:<token>")``), to the GitHub server only, as actions/checkout does
+(src/git-auth-helper.ts: ``http.${serverUrl.origin}/.extraheader``, ``serverUrl`` from ``GITHUB_SERVER_URL``):
+only when the repository's origin is *server_url*'s (``https://github.com`` unless told), which must be
+``https://`` (``http://`` only on 127.0.0.1, for tests). A repository on another host (GitLab, a Gitea…) never sees
+it, and authenticates as the user's git does. The header is scoped to that origin (``http.<origin>/.extraheader``)
+and passed through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (git-config(1),
+"ENVIRONMENT"): never on a command line other users of the machine can see, never in the cache's ``.git/config`` or
+the remote's URL, and redacted from any message. SSH repositories authenticate as the user's git does.
 
 The cache: one clone per repository URL and branch under *cache_dir*, made on first use (into a temporary folder,
 renamed when whole), fetched before every read and change, the working tree reset to ``origin/<branch>`` before a
@@ -69,7 +72,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError, GitRepository
-from findly_infra.application.redaction import header_token, redact_text, redact_url, url_secrets
+from findly_infra.application.redaction import header_token, is_loopback, redact_text, redact_url, url_secrets
 from findly_infra.domain.gitops import GitChange, GitCommit, GitOpsSettings
 
 __all__ = [
@@ -156,11 +159,14 @@ def open_repository(
     cache_dir: Path,
     token: str | None = None,
     api_url: str = "https://api.github.com",
+    server_url: str = "https://github.com",
 ) -> GitRepository:
     """The repository of *settings*, worked on in a clone under *cache_dir* (made on first use). *token*
-    (``GITHUB_TOKEN``): sent to an ``https://`` remote for the pushes, and to GitHub's API at *api_url* for the pull
-    requests. Raises :class:`BadInputError` when git is not installed, when ``pull_request: true`` names a repository
-    that is not on GitHub or comes without a token, or when the author is not ``Name <email>``."""
+    (``GITHUB_TOKEN``): sent for the fetches and pushes only to a repository on the GitHub server *server_url*
+    (``GITHUB_SERVER_URL`` in Actions), and to GitHub's API at *api_url* for the pull requests. Raises
+    :class:`BadInputError` when git is not installed, when *server_url* is not ``https://`` (``http://`` only on
+    127.0.0.1), when ``pull_request: true`` names a repository that is not on GitHub or comes without a token, or when
+    the author is not ``Name <email>``."""
     if shutil.which("git") is None:
         raise BadInputError("the GitOps hand-off needs the git command-line tool, which is not on PATH")
     version = _git_version()
@@ -171,6 +177,12 @@ def open_repository(
         )
     if token is not None:
         header_token(token, "the GitHub token")
+    server = _origin(server_url)
+    if server is None or not (server.startswith("https://") or is_loopback(server)):
+        raise BadInputError(
+            f"the GitHub server {redact_url(server_url)!r} (GITHUB_SERVER_URL) is not an https:// URL: the token is "
+            "sent only over https"
+        )
     pulls: GitHubPulls | None = None
     if settings.pull_request:
         owner_repo = github_repository(settings.repository)
@@ -186,7 +198,9 @@ def open_repository(
                 "GITHUB_TOKEN (permissions contents: write and pull-requests: write)"
             )
         pulls = GitHubPulls(owner=owner_repo[0], repo=owner_repo[1], token=token, api_url=api_url)
-    return GitCliRepository(settings=settings, cache_dir=Path(cache_dir), token=token, pulls=pulls)
+    return GitCliRepository(
+        settings=settings, cache_dir=Path(cache_dir), token=token, pulls=pulls, server_url=server_url
+    )
 
 
 def github_repository(url: str) -> tuple[str, str] | None:
@@ -363,6 +377,8 @@ class GitCliRepository:
     token: str | None = attrs.field(default=None, repr=False)
     pulls: GitHubPulls | None = None
     timeout: float = GIT_TIMEOUT
+    server_url: str = "https://github.com"
+    """The GitHub server: the only origin *token* is sent to (and only over https, or http on 127.0.0.1)."""
     _read: dict[str, str | None] = attrs.field(factory=dict, init=False)
     """What :meth:`read` returned, by path: the base a later change of that file is merged from."""
 
@@ -823,7 +839,7 @@ class GitCliRepository:
         environ = {key: value for key, value in os.environ.items() if key not in _LOCAL_ENV}
         environ.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C"})
         settings: list[tuple[str, str]] = []
-        scope = _https_scope(self.settings.repository)
+        scope = self._token_scope()
         if self.token and scope is not None:
             pair = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
             settings.append((f"http.{scope}.extraheader", f"AUTHORIZATION: basic {pair}"))
@@ -832,6 +848,16 @@ class GitCliRepository:
             environ[f"GIT_CONFIG_KEY_{index}"] = key
             environ[f"GIT_CONFIG_VALUE_{index}"] = value
         return environ
+
+    def _token_scope(self) -> str | None:
+        """``<origin>/`` of the GitHub server when the repository is on it, over https (or http on 127.0.0.1):
+        where the token's header goes; ``None``: nowhere (another host, plain http, ssh, a path)."""
+        server = _origin(self.server_url)
+        if server is None or _origin(self.settings.repository) != server:
+            return None
+        if not (server.startswith("https://") or is_loopback(server)):
+            return None
+        return f"{server}/"
 
     def _clean(self, text: str) -> str:
         secrets: list[str | None] = [self.token, *url_secrets(self.settings.repository)]
@@ -909,16 +935,20 @@ def _remote_url(repository: str) -> str:
     return str(Path(repository).expanduser().resolve())
 
 
-def _https_scope(url: str) -> str | None:
-    """``https://host[:port]/``: where the token's header is sent (``None``: not an http(s) remote)."""
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, normalised (lower case, the scheme's default port dropped), as
+    actions/checkout compares origins; ``None``: not an http(s) URL."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(url.strip())
+        port = parts.port
     except ValueError:
         return None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not parts.hostname:
         return None
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}/"
+    default = 443 if scheme == "https" else 80
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{scheme}://{host}{f':{port}' if port and port != default else ''}"
 
 
 def _revision_sha(revision: str) -> str | None:

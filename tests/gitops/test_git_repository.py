@@ -479,9 +479,11 @@ def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(remote: P
 class PullsStandIn:
     """``GET``/``POST /repos/{owner}/{repo}/pulls`` as https://docs.github.com/en/rest/pulls/pulls documents them:
 
-    - List pull requests: ``state`` (open, closed, all; default open) and ``head`` (``user:ref-name``) filter; 200
-      with an array of pull requests (``number``, ``state``, ``html_url``, ``head.ref``/``head.label``,
-      ``base.ref``).
+    - List pull requests: ``state`` (open, closed, all; default open), ``head`` (``user:ref-name``) and ``base``
+      filter; 200 with an array of pull requests (``number``, ``state``, ``html_url``, ``head.ref``/``head.label``,
+      ``base.ref``, ``merged_at``, ``merge_commit_sha``). A merge (made by the test: :meth:`merge`) closes the pull
+      request and sets ``merged_at`` and ``merge_commit_sha`` — "the SHA of the squashed commit on the base branch"
+      for a squash (https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request).
     - Create a pull request: ``title``, ``head``, ``base`` (required), ``body``; 201 with the pull request; 422
       ("Validation Failed") when a pull request already exists for the head, or the head or base is not a branch of
       the repository (the branches are read from *bare*, the repository the stand-in serves).
@@ -493,8 +495,14 @@ class PullsStandIn:
         self.owner, self.repo, self.bare, self.token = owner, repo, bare, token
         self.pulls: list[dict[str, Any]] = []
         self.failures: list[int] = []
-        """Statuses answered, one per request, before the behaviour above (5xx: a GitHub incident)."""
+        """Statuses answered, one per request, before the behaviour above (5xx: a GitHub incident; 0: answered as
+        documented)."""
         self.requests: list[tuple[str, str]] = []
+
+    def merge(self, number: int, sha: str) -> None:
+        """The pull request *number* merged into its base as commit *sha* (made by the test, as GitHub would)."""
+        pull = self.pulls[number - 1]
+        pull.update(state="closed", merged_at="2026-12-06T22:00:00Z", merge_commit_sha=sha)
 
     def branch(self, name: str) -> bool:
         found = subprocess.run(
@@ -506,8 +514,9 @@ class PullsStandIn:
 
     def answer(self, method: str, target: str, headers: Any, body: bytes) -> tuple[int, Any]:  # noqa: PLR0911
         self.requests.append((method, target))
-        if self.failures:
-            return self.failures.pop(0), {"message": "Server Error"}
+        failure = self.failures.pop(0) if self.failures else 0
+        if failure:
+            return failure, {"message": "Server Error"}
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"message": "Bad credentials"}
         parts = urlsplit(target)
@@ -521,13 +530,17 @@ class PullsStandIn:
                 for pull in self.pulls
                 if (state == "all" or pull["state"] == state)
                 and ("head" not in query or pull["head"]["label"] == query["head"])
+                and ("base" not in query or pull["base"]["ref"] == query["base"])
             ]
         fields = json.loads(body)
         head_ref, base_ref = fields.get("head", ""), fields.get("base", "")
         if not self.branch(head_ref) or not self.branch(base_ref):
             return 422, {"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "invalid"}]}
         label = f"{self.owner}:{head_ref}"
-        if any(pull["head"]["label"] == label and pull["state"] == "open" for pull in self.pulls):
+        if any(  # one open pull request per head and base: the same head may be proposed into another base
+            pull["head"]["label"] == label and pull["base"]["ref"] == base_ref and pull["state"] == "open"
+            for pull in self.pulls
+        ):
             return 422, {
                 "message": "Validation Failed",
                 "errors": [
@@ -547,6 +560,8 @@ class PullsStandIn:
             "html_url": f"https://github.com/{self.owner}/{self.repo}/pull/{number}",
             "head": {"ref": head_ref, "label": label},
             "base": {"ref": base_ref, "label": f"{self.owner}:{base_ref}"},
+            "merged_at": None,
+            "merge_commit_sha": None,
         }
         self.pulls.append(pull)
         return 201, pull
@@ -624,7 +639,7 @@ def test_pull_request_pushed_but_not_opened_is_opened_by_the_retry(
 ) -> None:
     api, stand_in = github
     repository = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache", token=TOKEN, api_url=api)
-    stand_in.failures = [403]  # the GET before the POST: refused, as a token without pull-requests: write is
+    stand_in.failures = [0, 403]  # the GET before the POST: refused, as a token without pull-requests: write is
 
     with pytest.raises(BadInputError, match="pull-requests: write") as raised:
         repository.commit(promotion(DEPLOYMENT))
@@ -841,3 +856,83 @@ def test_open_repository_says_when_git_is_too_old(
     monkeypatch.setattr(git_repository, "_git_version", lambda: (2, 30))
     with pytest.raises(BadInputError, match=r"needs git 2\.31 or later.*this git is 2\.30"):
         open_repository(gitops(remote.as_uri()), cache_dir=tmp_path)
+
+
+def squash_merge(remote: Path, tmp_path: Path, branch: str, message: str) -> str:
+    """What GitHub's squash merge leaves on main: one commit, with the message GitHub composed; the head branch then
+    deleted ("Automatically delete head branches")."""
+    work = tmp_path / "squash"
+    git("clone", "--quiet", remote.as_uri(), str(work))
+    git("fetch", "--quiet", "origin", branch, cwd=work)
+    git("merge", "--quiet", "--squash", "FETCH_HEAD", cwd=work)
+    git("commit", "--quiet", "--allow-empty-message", "-m", message, cwd=work)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=work)
+    git("--git-dir", str(remote), "branch", "-D", branch)
+    return head(remote)
+
+
+@pytest.mark.parametrize("shape", ["several-commits", "PR_BODY", "BLANK"])
+def test_a_squash_merge_is_followed_and_reverted_whatever_message_github_composed(
+    remote: Path, tmp_path: Path, github: tuple[str, PullsStandIn], shape: str
+) -> None:
+    """GitHub's squash message: with several commits on the branch, "a list of the commit messages … in date
+    order" then ``Co-authored-by`` (About pull request merges, "Merge message for a squash merge"); with the
+    repository's ``squash_merge_commit_message`` PR_BODY the pull request's body, BLANK nothing
+    (https://docs.github.com/en/rest/repos/repos#update-a-repository). includes() and revert() follow the merge: by
+    the key's line wherever it is, else by the pull request's ``merge_commit_sha``."""
+    api, stand_in = github
+    repository = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache", token=TOKEN, api_url=api)
+    proposed = repository.commit(promotion(DEPLOYMENT))
+    key = change_key("fn-posts", "production", "1.2.4", STARTED)
+    (pull,) = stand_in.pulls
+    assert f"Findly-Change: {key}" in pull["body"]
+    if shape == "several-commits":
+        review = tmp_path / "review"
+        git("clone", "--quiet", "--branch", proposed.branch, remote.as_uri(), str(review))
+        (review / "NOTES").write_text("approved with a note\n")
+        git("add", ".", cwd=review)
+        git("commit", "--quiet", "-m", "Add a note", cwd=review)
+        git("push", "--quiet", "origin", f"HEAD:{proposed.branch}", cwd=review)
+        message = (
+            f"{pull['title']} (#1)\n\n* {pull['title']}\n\nFindly-Change: {key}\n\n* Add a note\n\n"
+            "---------\n\nCo-authored-by: Someone <s@example.com>\n"
+        )
+    else:
+        message = f"{pull['title']} (#1)\n\n{pull['body'] if shape == 'PR_BODY' else ''}"
+    merged = squash_merge(remote, tmp_path, proposed.branch, message)
+    stand_in.merge(1, merged)
+
+    assert repository.includes(merged, proposed.sha) is True
+    again = repository.commit(promotion(DEPLOYMENT))  # the retried hand-off: found merged, nothing proposed again
+    assert (again.sha, again.branch, again.created) == (merged, "main", False)
+    assert len(stand_in.pulls) == 1
+    reverted = repository.revert(proposed.sha, key=f"revert:{key}", message="Roll back fn-posts 1.2.4")
+    assert reverted.created
+    assert shown(remote, reverted.branch, PATH) == DEPLOYMENT
+    assert f"This reverts commit {merged}." in git("--git-dir", str(remote), "log", "-1", "--format=%B", reverted.sha)
+
+
+def test_a_pull_request_into_another_base_is_not_taken_for_the_hand_offs(
+    remote: Path, tmp_path: Path, github: tuple[str, PullsStandIn]
+) -> None:
+    api, stand_in = github
+    own = pull_request_branch(change_key("fn-posts", "production", "1.2.4", STARTED))
+    git("--git-dir", str(remote), "branch", "staging", "main")
+    git("--git-dir", str(remote), "branch", own, "main")
+    stand_in.pulls.append(
+        {
+            "number": 1,
+            "state": "open",
+            "html_url": "https://github.com/findly-now/deploy/pull/1",
+            "head": {"ref": own, "label": f"findly-now:{own}"},
+            "base": {"ref": "staging", "label": "findly-now:staging"},
+            "merged_at": None,
+            "merge_commit_sha": None,
+        }
+    )
+    git("--git-dir", str(remote), "branch", "-D", own)
+    repository = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache", token=TOKEN, api_url=api)
+
+    made = repository.commit(promotion(DEPLOYMENT))
+
+    assert made.pull_request == "https://github.com/findly-now/deploy/pull/2"

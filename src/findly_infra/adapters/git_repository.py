@@ -42,12 +42,18 @@ change's key: a hand-off killed after its push and before its event was recorded
 carrying its key, is refused (:class:`BadInputError`: changed by hand?).
 
 Pull-request mode: the change's branch is named from its key (:func:`pull_request_branch`), pushed, and its open pull
-request found (``GET …/pulls?head=owner:branch&state=open``) or opened (``POST …/pulls``); ``GitCommit.branch`` is
-that branch and ``pull_request`` the ``html_url``. Once merged — by a merge, a squash or a rebase, all of which keep
-the message and so the trailer — the key is found on the followed branch (``branch`` = it, ``pull_request`` =
-``None``), :meth:`~GitCliRepository.includes` follows a squashed or rebased commit by its key, and a revert proposes,
-in a pull request of its own, the revert of the commit on the followed branch that carries the key. A pull request not
-merged yet has nothing on the branch to revert: :class:`BadInputError` (closing it is the person's).
+request into the followed branch found (``GET …/pulls?head=owner:branch&base=<branch>``) or opened (``POST …/pulls``,
+its body carrying ``Findly-Change: <key>`` as the commit does); ``GitCommit.branch`` is that branch and
+``pull_request`` the ``html_url``. Once merged the key is looked for on the followed branch as a line anywhere in the
+messages (``branch`` = it, ``pull_request`` = ``None``) — a merge, a rebase, or a squash whose message GitHub made
+from the commit (one commit), the list of the commits' messages (several: the key is no longer git's trailer) or the
+pull request's body (``squash_merge_commit_message: PR_BODY``) keep it — and, where the message lost it (``BLANK``,
+or edited by the person merging), through the API: the newest pull request of the change's branch into the followed
+branch, ``merged_at`` set, and its ``merge_commit_sha`` (the squashed commit, or the commit a rebase moved the base
+to: https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request). :meth:`~GitCliRepository.includes` follows a
+squashed or rebased commit so, and a revert proposes, in a pull request of its own, the revert of that commit of the
+followed branch. A pull request not merged yet has nothing on the branch to revert: :class:`BadInputError` (closing
+it is the person's).
 
 Reverts: ``git revert --no-commit`` and a commit of the caller's message, ``This reverts commit <sha>.`` (as
 ``git revert`` writes) and the trailer; a revert that conflicts with later changes is :class:`BadInputError` naming
@@ -261,7 +267,7 @@ class GitHubPulls:
 
     def open_or_find(self, *, head: str, base: str, title: str, body: str) -> str:
         """The ``html_url`` of the open pull request of branch *head* into *base*, opened if there is none."""
-        found = self.find_open(head)
+        found = self.find_open(head, base)
         if found is not None:
             return found
         status, answer = self._call(
@@ -273,24 +279,42 @@ class GitHubPulls:
             return str(answer["html_url"])
         if status == 422:
             # "A pull request already exists for owner:branch." — opened by an attempt whose answer was lost
-            found = self.find_open(head)
+            found = self.find_open(head, base)
             if found is not None:
                 return found
         raise self._refused(status, answer, f"opening a pull request from {head!r} into {base!r}")
 
-    def find_open(self, head: str) -> str | None:
-        """The ``html_url`` of the open pull request whose head is *head* (a branch of this repository)."""
-        status, answer = self._call(
-            "GET",
-            f"/repos/{self.owner}/{self.repo}/pulls",
-            params={"head": f"{self.owner}:{head}", "state": "open", "per_page": "10"},
-        )
-        if status != 200 or not isinstance(answer, list):
-            raise self._refused(status, answer, f"listing the pull requests of {head!r}")
-        for pull in answer:
-            if isinstance(pull, dict) and isinstance(pull.get("html_url"), str):
+    def find_open(self, head: str, base: str | None = None) -> str | None:
+        """The ``html_url`` of the open pull request whose head is *head* (a branch of this repository) and, given,
+        whose base is *base*."""
+        for pull in self._pulls(head, base, state="open"):
+            if isinstance(pull.get("html_url"), str):
                 return str(pull["html_url"])
         return None
+
+    def newest(self, head: str, base: str) -> dict[str, Any] | None:
+        """The newest pull request (any state) of branch *head* into *base*: ``state`` (``open``/``closed``),
+        ``merged_at`` (``null``: not merged) and ``merge_commit_sha`` — which, once merged, GitHub documents as
+        "the SHA of the squashed commit on the base branch" for a squash and the commit "the base branch was
+        updated to" for a rebase (https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request): what follows a
+        merge whatever message GitHub composed for it."""
+        pulls = self._pulls(head, base, state="all")
+        return max(pulls, key=lambda pull: int(pull.get("number") or 0)) if pulls else None
+
+    def _pulls(self, head: str, base: str | None, *, state: str) -> list[dict[str, Any]]:
+        """List pull requests (https://docs.github.com/en/rest/pulls/pulls#list-pull-requests): ``head``
+        (``user:ref-name``), ``base`` and ``state`` filter — both checked again here on what is answered."""
+        params = {"head": f"{self.owner}:{head}", "state": state, "per_page": "100"}
+        if base is not None:
+            params["base"] = base
+        status, answer = self._call("GET", f"/repos/{self.owner}/{self.repo}/pulls", params=params)
+        if status != 200 or not isinstance(answer, list):
+            raise self._refused(status, answer, f"listing the pull requests of {head!r}")
+        return [
+            pull
+            for pull in answer
+            if isinstance(pull, dict) and _ref(pull, "head") == head and (base is None or _ref(pull, "base") == base)
+        ]
 
     def _refused(self, status: int, answer: Any, what: str) -> Exception:
         said = ""
@@ -463,9 +487,18 @@ class GitCliRepository:
                 return True
             if status != 1:
                 return None
-            # a pull request merged by squash or rebase: another commit, carrying the same key
-            key = self._key_of(commit)
-            return key is not None and self._find_in(sha, key) is not None
+            return self._merged_into(sha, commit)
+
+    def _merged_into(self, sha: str, commit: str) -> bool:
+        """A pull request merged by squash or rebase: another commit in *sha*'s history, carrying *commit*'s key in
+        its message, or known to GitHub as the pull request's merge commit (a squash message that lost the key)."""
+        key = self._key_of(commit)
+        if key is None:
+            return False
+        if self._find_in(sha, key) is not None:
+            return True
+        merged = self._merge_commit(key)
+        return merged is not None and self._git_status("merge-base", "--is-ancestor", merged, sha) == 0
 
     # ---- the hand-off, with its retries
 
@@ -490,8 +523,8 @@ class GitCliRepository:
             if self._push(target):
                 pull_request = None
                 if self.pulls is not None and own is not None:
-                    title, _, body = message.strip().partition("\n")
-                    pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body.strip())
+                    title, body = _pull_text(message, key)
+                    pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body)
                 return GitCommit(sha=sha, branch=target, pull_request=pull_request, created=True)
             self._fetch(extra=own)  # refused: the branch moved; fetched, the change is made again on its new head
         raise DependencyUnavailableError(
@@ -504,35 +537,58 @@ class GitCliRepository:
         sha = self._find_in(self._remote_ref(branch), key)
         if sha is not None:  # on the followed branch (in pull-request mode: the pull request was merged)
             return GitCommit(sha=sha, branch=branch, created=False)
-        if own is None or self.pulls is None or not self._known(self._remote_ref(own)):
+        if own is None or self.pulls is None:
+            return None
+        merged = self._merge_commit(key)
+        if merged is not None:  # merged with a message that lost the key (a squash of several commits, BLANK…)
+            return GitCommit(sha=merged, branch=branch, created=False)
+        if not self._known(self._remote_ref(own)):
             return None
         sha = self._find_in(self._remote_ref(own), key)
         if sha is None:
             return None
-        title, _, body = self._git("log", "-1", "--format=%B", sha).strip().partition("\n")
-        pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body.strip())
+        title, body = _pull_text(self._git("log", "-1", "--format=%B", sha), key)
+        pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body)
         return GitCommit(sha=sha, branch=own, pull_request=pull_request, created=False)
 
+    def _merge_commit(self, key: str) -> str | None:
+        """Pull-request mode: the commit of the followed branch that merged the pull request of *key*'s branch,
+        as GitHub's API knows it (``merge_commit_sha`` of the merged pull request), fetched; ``None``: not merged,
+        or not pull-request mode."""
+        if self.pulls is None:
+            return None
+        pull = self.pulls.newest(pull_request_branch(key), self.settings.branch)
+        if pull is None or not pull.get("merged_at") or not isinstance(pull.get("merge_commit_sha"), str):
+            return None
+        sha = str(pull["merge_commit_sha"])
+        if not _HEX.match(sha):
+            return None
+        if not self._known(sha):
+            self._fetch()
+        return sha if self._known(sha) else None
+
     def _find_in(self, ref: str, key: str) -> str | None:
-        """The newest commit of *ref*'s recent history whose ``Findly-Change`` trailer is *key*."""
+        """The newest commit of *ref*'s history with a line ``Findly-Change: <key>`` anywhere in its message — not
+        only as a trailer: git's trailer parser reads the last paragraph only (git-interpret-trailers(1)), and
+        GitHub's squash of several commits lists their messages one after the other, then ``Co-authored-by:``
+        (https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/incorporating-changes-from-a-pull-request/about-pull-request-merges#merge-message-for-a-squash-merge)."""
         log = self._git(
             "log",
             f"-n{HISTORY_SEARCHED}",
             "--fixed-strings",
             f"--grep={TRAILER}: {key}",
-            f"--format=%H%x1f%(trailers:key={TRAILER},valueonly,separator=%x1f)%x1e",
+            "--format=%H%x1f%B%x1e",
             ref,
             "--",
         )
         for record in log.split("\x1e"):
-            sha, *values = record.strip().split("\x1f")
-            if sha and key in (value.strip() for value in values):
+            sha, _, body = record.strip().partition("\x1f")
+            if sha and key in _keys(body):
                 return sha
         return None
 
     def _key_of(self, commit: str) -> str | None:
-        values = self._git("log", "-1", f"--format=%(trailers:key={TRAILER},valueonly,separator=%x1f)", commit)
-        keys = [value.strip() for value in values.strip().split("\x1f") if value.strip()]
+        keys = _keys(self._git("log", "-1", "--format=%B", commit))
         return keys[-1] if keys else None
 
     def _reverted(self, commit: str) -> str:
@@ -547,6 +603,10 @@ class GitCliRepository:
             return self._git("rev-parse", f"{commit}^{{commit}}").strip()
         key = self._key_of(commit)
         merged = self._find_in(branch, key) if key else None
+        if merged is None and key:
+            merged = self._merge_commit(key)
+            if merged is not None and self._git_status("merge-base", "--is-ancestor", merged, branch) != 0:
+                merged = None
         if merged is None:
             raise BadInputError(
                 f"commit {commit[:12]} is not on {self.settings.branch!r} (its pull request not merged?): there is "
@@ -957,6 +1017,29 @@ def _revision_sha(revision: str) -> str | None:
     tail = revision.strip().rsplit("@", 1)[-1]
     tail = tail.split(":", 1)[1] if ":" in tail else tail
     return tail if _HEX.match(tail) else None
+
+
+def _keys(message: str) -> list[str]:
+    """The ``Findly-Change`` keys of *message*: each line ``Findly-Change: <key>``, wherever it is."""
+    prefix = f"{TRAILER}:"
+    return [line[len(prefix) :].strip() for line in message.splitlines() if line.startswith(prefix)]
+
+
+def _pull_text(message: str, key: str) -> tuple[str, str]:
+    """A pull request's title and body from a commit's *message*: the body keeps ``Findly-Change: <key>``, so that a
+    squash merge whose message is the pull request's body (``squash_merge_commit_message: PR_BODY``,
+    https://docs.github.com/en/rest/repos/repos#update-a-repository) keeps the key too."""
+    title, _, body = message.strip().partition("\n")
+    body = body.strip()
+    if key not in _keys(body):
+        body = f"{body}\n\n{TRAILER}: {key}".strip()
+    return title, body
+
+
+def _ref(pull: Mapping[str, Any], side: str) -> str | None:
+    """``head.ref``/``base.ref`` of a pull request as GitHub's API answers it."""
+    part = pull.get(side)
+    return str(part["ref"]) if isinstance(part, dict) and isinstance(part.get("ref"), str) else None
 
 
 def _checked_path(path: str) -> str:

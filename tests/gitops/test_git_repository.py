@@ -25,6 +25,7 @@ from findly_infra.adapters import git_repository
 from findly_infra.adapters.git_repository import (
     BranchMovedError,
     GitCliRepository,
+    PullRequestClosedError,
     github_repository,
     open_repository,
     pull_request_branch,
@@ -936,3 +937,24 @@ def test_a_pull_request_into_another_base_is_not_taken_for_the_hand_offs(
     made = repository.commit(promotion(DEPLOYMENT))
 
     assert made.pull_request == "https://github.com/findly-now/deploy/pull/2"
+
+
+@pytest.mark.parametrize("branch_deleted", [False, True])
+def test_a_pull_request_a_person_closed_is_not_opened_again(
+    remote: Path, tmp_path: Path, github: tuple[str, PullsStandIn], branch_deleted: bool
+) -> None:
+    """A person closed the pull request without merging (refused the promotion), its branch kept or deleted: the
+    next hand-off of that key says so and proposes nothing again."""
+    api, stand_in = github
+    repository = open_repository(PR_SETTINGS, cache_dir=tmp_path / "cache", token=TOKEN, api_url=api)
+    proposed = repository.commit(promotion(DEPLOYMENT))
+    stand_in.pulls[0]["state"] = "closed"
+    if branch_deleted:
+        git("--git-dir", str(remote), "branch", "-D", proposed.branch)
+
+    with pytest.raises(PullRequestClosedError, match="closed without being merged: a person refused it") as raised:
+        repository.commit(promotion(DEPLOYMENT))
+
+    assert raised.value.url == "https://github.com/findly-now/deploy/pull/1"
+    assert len(stand_in.pulls) == 1
+    assert branch_deleted == (not stand_in.branch(proposed.branch))  # nothing pushed again

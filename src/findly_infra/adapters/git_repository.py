@@ -53,7 +53,8 @@ branch, ``merged_at`` set, and its ``merge_commit_sha`` (the squashed commit, or
 to: https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request). :meth:`~GitCliRepository.includes` follows a
 squashed or rebased commit so, and a revert proposes, in a pull request of its own, the revert of that commit of the
 followed branch. A pull request not merged yet has nothing on the branch to revert: :class:`BadInputError` (closing
-it is the person's).
+it is the person's). A pull request a person closed without merging is never opened again: the next hand-off of
+that key raises :class:`PullRequestClosedError` (its URL), which the GitOps flow reports as refused by a person.
 
 Reverts: ``git revert --no-commit`` and a commit of the caller's message, ``This reverts commit <sha>.`` (as
 ``git revert`` writes) and the trailer; a revert that conflicts with later changes is :class:`BadInputError` naming
@@ -90,6 +91,7 @@ __all__ = [
     "BranchMovedError",
     "GitCliRepository",
     "GitHubPulls",
+    "PullRequestClosedError",
     "github_repository",
     "open_repository",
     "pull_request_branch",
@@ -143,6 +145,17 @@ class BranchMovedError(BadInputError):
     def __init__(self, message: str, files: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.files = files
+
+
+class PullRequestClosedError(BadInputError):
+    """Raised (pull-request mode) when the change's pull request was closed without being merged: a person refused
+    it. Nothing is pushed and no pull request is opened again — the hand-off never overrides a refusal. *url* is the
+    pull request's ``html_url``. A :class:`BadInputError` (exit 2) for a caller that does not know it; the GitOps
+    flow should catch it first and report it as refused by a person (exit 6, "stopped for a person"), naming *url*."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class _GitFailedError(Exception):
@@ -539,9 +552,17 @@ class GitCliRepository:
             return GitCommit(sha=sha, branch=branch, created=False)
         if own is None or self.pulls is None:
             return None
-        merged = self._merge_commit(key)
+        pull = self.pulls.newest(own, branch)
+        merged = self._merge_sha(pull)
         if merged is not None:  # merged with a message that lost the key (a squash of several commits, BLANK…)
             return GitCommit(sha=merged, branch=branch, created=False)
+        if pull is not None and pull.get("state") == "closed" and not pull.get("merged_at"):
+            url = str(pull.get("html_url") or f"#{pull.get('number')}")
+            raise PullRequestClosedError(
+                f"the pull request {url} proposing {key!r} was closed without being merged: a person refused it, "
+                "and it is not proposed again (reopen it on GitHub, or start another rollout)",
+                url,
+            )
         if not self._known(self._remote_ref(own)):
             return None
         sha = self._find_in(self._remote_ref(own), key)
@@ -557,7 +578,10 @@ class GitCliRepository:
         or not pull-request mode."""
         if self.pulls is None:
             return None
-        pull = self.pulls.newest(pull_request_branch(key), self.settings.branch)
+        return self._merge_sha(self.pulls.newest(pull_request_branch(key), self.settings.branch))
+
+    def _merge_sha(self, pull: Mapping[str, Any] | None) -> str | None:
+        """The ``merge_commit_sha`` of *pull* once merged (``merged_at`` set), fetched; ``None``: not merged."""
         if pull is None or not pull.get("merged_at") or not isinstance(pull.get("merge_commit_sha"), str):
             return None
         sha = str(pull["merge_commit_sha"])

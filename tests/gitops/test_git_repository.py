@@ -958,3 +958,56 @@ def test_a_pull_request_a_person_closed_is_not_opened_again(
     assert raised.value.url == "https://github.com/findly-now/deploy/pull/1"
     assert len(stand_in.pulls) == 1
     assert branch_deleted == (not stand_in.branch(proposed.branch))  # nothing pushed again
+
+
+def pre_receive(remote: Path, script: str) -> None:
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\ncat >/dev/null\n{script}\n")
+    hook.chmod(0o755)
+
+
+def test_a_push_that_loses_a_race_inside_the_server_is_made_again(remote: Path, tmp_path: Path) -> None:
+    """Another member's push lands between this push's ref advertisement and its ref update: receive-pack answers
+    ``[remote rejected] (failed to update ref)`` (github.com: ``cannot lock ref …``) — the branch moved, retried."""
+    theirs = other_member(remote, tmp_path, OTHER, lambda text: text + "# racer\n")
+    git("--git-dir", str(remote), "update-ref", "refs/heads/racer", theirs)
+    git("--git-dir", str(remote), "update-ref", "refs/heads/main", "main~1")
+    marker = tmp_path / "raced"
+    pre_receive(  # the racing push lands now, outside this push's quarantine
+        remote,
+        f"[ -e {marker} ] && exit 0\ntouch {marker}\n"
+        "env -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES "
+        "git update-ref refs/heads/main refs/heads/racer",
+    )
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+
+    made = repository.commit(promotion(DEPLOYMENT))
+
+    assert marker.exists()
+    assert made.created
+    assert git("--git-dir", str(remote), "rev-parse", "main~1").strip() == theirs
+
+
+def test_a_push_refused_by_the_server_is_passed_on_without_advice(remote: Path, tmp_path: Path) -> None:
+    """Any refusal but a protected branch's is passed on as the server said it, with no advice."""
+    pre_receive(remote, "echo 'remote: some policy of the server' >&2\nexit 1")
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    with pytest.raises(BadInputError, match=r"refused the push to 'main': \(pre-receive hook declined\)$"):
+        repository.commit(promotion(DEPLOYMENT))
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [  # the reasons of `! <ref>\t[remote rejected] (<reason>)` lines, as github.com and git answer them
+        ("(cannot lock ref 'refs/heads/main': is at 1111 but expected 2222)", "raced"),
+        ("(failed to update ref)", "raced"),
+        ("(incorrect old value provided)", "raced"),
+        ("(protected branch hook declined)", "protected"),
+        ("(push declined due to repository rule violations)", "protected"),
+        ("(pre-receive hook declined)", "other"),
+    ],
+)
+def test_remote_rejections_are_told_apart(reason: str, kind: str) -> None:
+    raced = git_repository._RACED.search(reason) is not None
+    protected = git_repository._PROTECTED.search(reason) is not None
+    assert (raced, protected) == (kind == "raced", kind == "protected")

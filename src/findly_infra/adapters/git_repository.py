@@ -128,6 +128,17 @@ _LOCAL_ENV = (
     "GIT_COMMON_DIR",
     "GIT_NAMESPACE",
 )
+_RACED = re.compile(r"cannot lock ref|failed to update ref|incorrect old value|failed to lock", re.IGNORECASE)
+"""A ``[remote rejected]`` reason that is a lost race, not a refusal: another push updated the ref between this
+push's ref advertisement and its update — git's receive-pack answers ``failed to update ref`` (and its ref backends
+``cannot lock ref '…': is at X but expected Y``, ``incorrect old value``); github.com answers ``cannot lock ref``
+(seen in EndBug/add-and-commit#513, ad-m/github-push-action#61). Fetched and tried again, as a non-fast-forward."""
+_PROTECTED = re.compile(r"protected branch hook declined|GH006|GH013|rule violations", re.IGNORECASE)
+"""GitHub's refusal of a push to a protected branch: ``[remote rejected] … (protected branch hook declined)`` after
+``remote: error: GH006: Protected branch update failed`` (branch protection rules,
+https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches),
+or ``(push declined due to repository rule violations)`` after ``GH013: Repository rule violations found`` (rulesets,
+https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/troubleshooting-rules)."""
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _AUTHOR = re.compile(r"^\s*(?P<name>[^<>]*?)\s*<(?P<email>[^<>\s]+)>\s*$")
 _GITHUB = (
@@ -811,9 +822,14 @@ class GitCliRepository:
                 return False  # (fetch first) / (non-fast-forward): someone pushed first
             if line.startswith("!") and "[remote rejected]" in line:
                 reason = line.split("[remote rejected]", 1)[1].strip()
+                if _RACED.search(reason):
+                    return False  # another push updated the ref inside the server meanwhile: the branch moved
+                advice = ""
+                if _PROTECTED.search(reason) and self.pulls is None:
+                    advice = " (a protected branch: set gitops.pull_request: true to propose the change instead)"
                 raise BadInputError(
-                    f"{redact_url(self.settings.repository)} refused the push to {target!r}: {self._clean(reason)} "
-                    "(a protected branch? then set gitops.pull_request: true)"
+                    f"{redact_url(self.settings.repository)} refused the push to {target!r}: {self._clean(reason)}"
+                    f"{advice}"
                 )
         raise self._failure(
             _GitFailedError(("push",), result.returncode, result.stderr.decode("utf-8", "replace")), "pushing"

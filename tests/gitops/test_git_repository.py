@@ -1011,3 +1011,39 @@ def test_remote_rejections_are_told_apart(reason: str, kind: str) -> None:
     raced = git_repository._RACED.search(reason) is not None
     protected = git_repository._PROTECTED.search(reason) is not None
     assert (raced, protected) == (kind == "raced", kind == "protected")
+
+
+@pytest.mark.parametrize(
+    "stale", ["index.lock", "HEAD.lock", "ORIG_HEAD.lock", "refs/heads/main.lock", "refs/remotes/origin/main.lock"]
+)
+def test_a_lock_file_left_by_a_killed_git_is_recovered(remote: Path, tmp_path: Path, stale: str) -> None:
+    """A git killed mid-write (SIGKILL) leaves ``<file>.lock``; the next command, holding the cache's lock, knows it
+    is stale and goes on."""
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    text = repository.read(PATH) or ""
+    (work,) = (tmp_path / "cache").glob("*/work")
+    (work / ".git" / stale).write_text("")
+    (work / ".git" / "marker").write_text("still here")
+
+    made = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache").commit(promotion(text))
+
+    assert made.created
+    assert head(remote) == made.sha
+    assert (work / ".git" / "marker").exists()  # recovered in place, not cloned again
+
+
+def test_no_private_error_leaves_the_adapter(remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local git failing unexpectedly is exit 5 naming the cache, and the next command starts from a fresh clone."""
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache", token=TOKEN)
+    repository.read(PATH)
+    commit_staged = GitCliRepository._commit_staged
+
+    def failing(*_args: Any) -> bool:
+        raise git_repository._GitFailedError(("commit",), 128, f"fatal: something broke {TOKEN}")
+
+    monkeypatch.setattr(GitCliRepository, "_commit_staged", failing)
+    with pytest.raises(DependencyUnavailableError, match="git failed in the cache") as raised:
+        repository.commit(promotion(DEPLOYMENT))
+    assert TOKEN not in str(raised.value)
+    monkeypatch.setattr(GitCliRepository, "_commit_staged", commit_staged)
+    assert repository.commit(promotion(DEPLOYMENT)).created

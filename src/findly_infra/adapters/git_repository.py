@@ -26,7 +26,10 @@ the remote's URL, and redacted from any message. SSH repositories authenticate a
 The cache: one clone per repository URL and branch under *cache_dir*, made on first use (into a temporary folder,
 renamed when whole), fetched before every read and change, the working tree reset to ``origin/<branch>`` before a
 change is made; a clone that git cannot use (damaged, or another repository's) is removed and cloned again. A lock
-file serialises the processes that share a cache (POSIX ``flock``; none where the platform has none).
+file serialises the processes that share a cache (POSIX ``flock``; none where the platform has none); holding it, the
+``*.lock`` files a killed git left in the clone are stale and removed. A local git failing unexpectedly is
+:class:`DependencyUnavailableError` naming the cache (the clone removed, cloned again by the next command): no
+private error leaves a port method.
 
 A change (:meth:`GitCliRepository.commit`) is whole-file texts the caller computed from what :meth:`read` returned.
 If the branch moved in between — before the commit, or when the push is refused because another member of the team
@@ -721,14 +724,46 @@ class GitCliRepository:
         try:
             import fcntl
         except ImportError:  # no flock here (Windows): one process at a time is the user's to keep
-            yield
+            with self._guarded():
+                yield
             return
         with (self._folder / "lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                yield
+                self._recover()
+                with self._guarded():
+                    yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _recover(self) -> None:
+        """What a git killed in this cache left (SIGKILL, a runner cancelled), removed under the lock — so no git of
+        this adapter is running in the clone, and the lock files are stale: ``index.lock``, ``HEAD.lock``,
+        ``ORIG_HEAD.lock``, ``packed-refs.lock``, ``config.lock``, ``refs/**/*.lock`` (git's lockfile API creates
+        ``<file>.lock`` and renames it over ``<file>``; a leftover makes every later write fail with "Unable to
+        create '….lock': File exists", git's api-lockfile documentation)."""
+        if not self._git_dir.is_dir():
+            return
+        stale = [*self._git_dir.glob("*.lock")]
+        for folder in ("refs", "logs"):
+            if (self._git_dir / folder).is_dir():
+                stale += [path for path in (self._git_dir / folder).rglob("*.lock") if path.is_file()]
+        for path in stale:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """No private error leaves a port method: a local git that failed unexpectedly means a clone git cannot
+        work in — removed (it is a cache: the next command clones again), and said as exit 5."""
+        try:
+            yield
+        except _GitFailedError as exc:
+            shutil.rmtree(self._work, ignore_errors=True)
+            raise DependencyUnavailableError(
+                f"git failed in the cache at {self._folder}: {self._clean(str(exc))} (the clone was removed: the next "
+                "command clones it again)"
+            ) from None
 
     def _ready(self, *, fetch: bool = True) -> None:
         """The clone, fetched: made when missing, made again when git cannot use the one there."""

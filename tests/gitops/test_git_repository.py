@@ -495,9 +495,11 @@ class PullsStandIn:
     def __init__(self, owner: str, repo: str, bare: Path, token: str) -> None:
         self.owner, self.repo, self.bare, self.token = owner, repo, bare, token
         self.pulls: list[dict[str, Any]] = []
-        self.failures: list[int] = []
+        self.failures: list[int | tuple[int, dict[str, Any], dict[str, str]]] = []
         """Statuses answered, one per request, before the behaviour above (5xx: a GitHub incident; 0: answered as
-        documented)."""
+        documented; or (status, body, headers): a rate limit as GitHub answers it)."""
+        self.headers: dict[str, str] = {}
+        """The headers of the answer being made."""
         self.requests: list[tuple[str, str]] = []
 
     def merge(self, number: int, sha: str) -> None:
@@ -515,7 +517,11 @@ class PullsStandIn:
 
     def answer(self, method: str, target: str, headers: Any, body: bytes) -> tuple[int, Any]:  # noqa: PLR0911
         self.requests.append((method, target))
+        self.headers = {}
         failure = self.failures.pop(0) if self.failures else 0
+        if isinstance(failure, tuple):
+            status, said, self.headers = failure
+            return status, said
         if failure:
             return failure, {"message": "Server Error"}
         if headers.get("Authorization") != f"Bearer {self.token}":
@@ -583,6 +589,8 @@ def github(remote: Path, global_git_config: Path) -> Iterator[tuple[str, PullsSt
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in stand_in.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 
@@ -757,8 +765,6 @@ def test_a_local_path_is_a_repository_too(remote: Path, tmp_path: Path, monkeypa
 
 
 def test_github_refusals_say_what_to_check(github: tuple[str, PullsStandIn]) -> None:
-    import stamina
-
     api, stand_in = github
     elsewhere = git_repository.GitHubPulls(owner="findly-now", repo="nowhere", token=TOKEN, api_url=api)
     with pytest.raises(BadInputError, match=r"404.*does not exist, or the token cannot see it"):
@@ -768,12 +774,11 @@ def test_github_refusals_say_what_to_check(github: tuple[str, PullsStandIn]) -> 
     with pytest.raises(BadInputError, match="HTTP 422 Validation Failed"):  # the head is no branch of the repository
         pulls.open_or_find(head="findly/no-such-branch", base="main", title="t", body="")
 
-    stamina.set_testing(True, attempts=2)
-    try:
-        stand_in.failures = [429]  # a secondary rate limit: retried
-        assert pulls.find_open("findly/x") is None
-    finally:
-        stamina.set_testing(False)
+    waits: list[float] = []
+    pulls = attrs.evolve(pulls, sleep=waits.append)
+    stand_in.failures = [429]  # a secondary rate limit: waited out (a minute: no retry-after), retried
+    assert pulls.find_open("findly/x") is None
+    assert waits == [60.0]
 
 
 def test_the_users_git_configuration_changes_nothing_committed(
@@ -1047,3 +1052,37 @@ def test_no_private_error_leaves_the_adapter(remote: Path, tmp_path: Path, monke
     assert TOKEN not in str(raised.value)
     monkeypatch.setattr(GitCliRepository, "_commit_staged", commit_staged)
     assert repository.commit(promotion(DEPLOYMENT)).created
+
+
+PRIMARY = (  # https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+    403,
+    {"message": "API rate limit exceeded for installation ID 1234."},
+    {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1000030"},
+)
+SECONDARY = (
+    403,
+    {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."},
+    {"retry-after": "7"},
+)
+
+
+def test_github_rate_limits_are_waited_out_within_a_bound(github: tuple[str, PullsStandIn]) -> None:
+    """A primary (x-ratelimit-remaining: 0, until x-ratelimit-reset) or secondary (retry-after) rate limit is a
+    wait, not a missing permission; a wait beyond the bound is exit 5 saying when to try again."""
+    api, stand_in = github
+    waits: list[float] = []
+    pulls = git_repository.GitHubPulls(
+        owner="findly-now", repo="deploy", token=TOKEN, api_url=api, sleep=waits.append, clock=lambda: 1000000.0
+    )
+    stand_in.failures = [PRIMARY, SECONDARY, (429, {"message": "slow down"}, {"retry-after": "2"})]
+    assert pulls.find_open("findly/x") is None
+    assert waits == [31.0, 7.0, 2.0]
+
+    stand_in.failures = [(*PRIMARY[:2], {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1003600"})]
+    with pytest.raises(DependencyUnavailableError, match=r"rate-limits this token.*x-ratelimit-reset 1003600"):
+        pulls.find_open("findly/x")
+    assert waits == [31.0, 7.0, 2.0]  # an hour is not waited
+
+    stand_in.failures = [(403, {"message": "Resource not accessible by integration"}, {})]
+    with pytest.raises(BadInputError, match="pull-requests: write"):  # a permission refused is still that
+        pulls.find_open("findly/x")

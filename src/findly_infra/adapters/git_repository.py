@@ -74,6 +74,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -282,7 +283,12 @@ class _RetryableStatusError(Exception):
 class GitHubPulls:
     """Pull requests of *owner*/*repo* through GitHub's REST API (https://docs.github.com/en/rest/pulls/pulls):
     the open one of a branch found (``GET /repos/{owner}/{repo}/pulls?head=owner:branch&state=open``), else one
-    opened (``POST /repos/{owner}/{repo}/pulls``). 5xx, 429 and transport errors are retried (stamina), then exit 5;
+    opened (``POST /repos/{owner}/{repo}/pulls``). 5xx and transport errors are retried (stamina), then exit 5. A
+    rate limit — a 403 or 429 with ``x-ratelimit-remaining: 0`` (primary), a ``retry-after`` header, or a message
+    saying "rate limit" (secondary), or any 429 — is waited out as GitHub says (``retry-after`` seconds, else until
+    ``x-ratelimit-reset``, else one minute:
+    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit) while
+    the waits stay within *rate_limit_wait* seconds in all, then exit 5 naming when to try again. Other
     401/403/404/422 are bad input (exit 2) saying what to check. The token is never logged nor shown."""
 
     owner: str
@@ -291,6 +297,10 @@ class GitHubPulls:
     api_url: str = "https://api.github.com"
     attempts: int = 4
     timeout: float = 30.0
+    rate_limit_wait: float = 120.0
+    """Seconds a command waits out GitHub's rate limits, in all, before giving up (exit 5)."""
+    sleep: Callable[[float], None] = attrs.field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = attrs.field(default=time.time, repr=False)
 
     def open_or_find(self, *, head: str, base: str, title: str, body: str) -> str:
         """The ``html_url`` of the open pull request of branch *head* into *base*, opened if there is none."""
@@ -393,12 +403,57 @@ class GitHubPulls:
                 base_url=self.api_url, headers=headers, timeout=self.timeout, follow_redirects=False
             ) as client:
                 response = client.request(method, path, params=params, json=json)
-            if response.status_code >= 500 or response.status_code == 429:
+            if response.status_code >= 500:
                 raise _RetryableStatusError(response.status_code)
             return response
 
+        waited, limited = 0.0, 0
+        while True:
+            response = self._attempt(call)
+            wait = self._rate_limited(response)
+            if wait is None:
+                break
+            limited += 1
+            if waited + wait > self.rate_limit_wait or limited >= self.attempts:
+                reset = response.headers.get("x-ratelimit-reset", "")
+                when = f"x-ratelimit-reset {reset}" if reset else f"retry after {wait:g} s"
+                raise DependencyUnavailableError(
+                    f"GitHub's API at {redact_url(self.api_url)} rate-limits this token (HTTP "
+                    f"{response.status_code}; {when}): try again then"
+                )
+            self.sleep(wait)
+            waited += wait
         try:
-            response = call()
+            answer = response.json() if response.content else None
+        except (ValueError, RecursionError):
+            answer = None
+        return response.status_code, answer
+
+    def _rate_limited(self, response: Any) -> float | None:
+        """Seconds to wait before the next request when *response* is a rate limit (``None``: it is not), as
+        https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+        says: ``retry-after`` if present, else until ``x-ratelimit-reset`` (UTC epoch seconds) when
+        ``x-ratelimit-remaining`` is 0, else at least one minute."""
+        status = response.status_code
+        if status not in (403, 429):
+            return None
+        headers = response.headers
+        retry_after = headers.get("retry-after")
+        exhausted = headers.get("x-ratelimit-remaining") == "0"
+        if status == 403 and not (retry_after or exhausted or "rate limit" in response.text.lower()):
+            return None  # a permission refused
+        with contextlib.suppress(ValueError):
+            if retry_after:
+                return max(0.0, float(retry_after))
+            if exhausted and headers.get("x-ratelimit-reset"):
+                return max(0.0, float(headers["x-ratelimit-reset"]) - self.clock()) + 1.0
+        return 60.0
+
+    def _attempt(self, call: Callable[[], Any]) -> Any:
+        import httpx
+
+        try:
+            return call()
         except httpx.TransportError as exc:
             raise DependencyUnavailableError(
                 f"GitHub's API at {redact_url(self.api_url)} cannot be reached: {type(exc).__name__} "
@@ -409,11 +464,6 @@ class GitHubPulls:
                 f"GitHub's API at {redact_url(self.api_url)} keeps answering HTTP {exc.status} "
                 f"(after {self.attempts} attempts)"
             ) from None
-        try:
-            answer = response.json() if response.content else None
-        except (ValueError, RecursionError):
-            answer = None
-        return response.status_code, answer
 
 
 # ---- the repository ------------------------------------------------------------------------------------------------

@@ -1086,3 +1086,14 @@ def test_github_rate_limits_are_waited_out_within_a_bound(github: tuple[str, Pul
     stand_in.failures = [(403, {"message": "Resource not accessible by integration"}, {})]
     with pytest.raises(BadInputError, match="pull-requests: write"):  # a permission refused is still that
         pulls.find_open("findly/x")
+
+
+def test_a_repository_url_with_a_password_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    """git would record it as remote.origin.url in the cache's .git/config (git-config(1), transfer.credentialsInUrl):
+    refused, pointing at GITHUB_TOKEN; a user name alone (ssh://git@…) is no secret."""
+    url = f"https://x-access-token:{TOKEN}@github.com/findly-now/deploy.git"
+    with pytest.raises(BadInputError, match=r"carries a password or token.*GITHUB_TOKEN") as raised:
+        open_repository(gitops(url), cache_dir=tmp_path / "cache").read(PATH)
+    assert TOKEN not in str(raised.value)
+    assert not (tmp_path / "cache").exists()
+    GitCliRepository(settings=gitops("ssh://git@github.com/findly-now/deploy.git"), cache_dir=tmp_path / "cache")

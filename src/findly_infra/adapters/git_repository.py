@@ -21,7 +21,9 @@ only when the repository's origin is *server_url*'s (``https://github.com`` unle
 it, and authenticates as the user's git does. The header is scoped to that origin (``http.<origin>/.extraheader``)
 and passed through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (git-config(1),
 "ENVIRONMENT"): never on a command line other users of the machine can see, never in the cache's ``.git/config`` or
-the remote's URL, and redacted from any message. SSH repositories authenticate as the user's git does.
+the remote's URL, and redacted from any message. SSH repositories authenticate as the user's git does. A repository
+URL that carries a password (``https://user:token@host/…``) is refused: git would keep it in the cache's
+``.git/config``.
 
 The cache: one clone per repository URL and branch under *cache_dir*, made on first use (into a temporary folder,
 renamed when whole), fetched before every read and change, the working tree reset to ``origin/<branch>`` before a
@@ -482,6 +484,16 @@ class GitCliRepository:
     """The GitHub server: the only origin *token* is sent to (and only over https, or http on 127.0.0.1)."""
     _read: dict[str, str | None] = attrs.field(factory=dict, init=False)
     """What :meth:`read` returned, by path: the base a later change of that file is merged from."""
+
+    def __attrs_post_init__(self) -> None:
+        if url_secrets(self.settings.repository):
+            # `git clone <url>` records the URL, password included, as remote.origin.url in the clone's .git/config
+            # — a cache CI keeps and restores; git-config(1) (transfer.credentialsInUrl) advises against it
+            raise BadInputError(
+                f"gitops.repository {redact_url(self.settings.repository)!r} carries a password or token, which git "
+                "would store in the cache's .git/config: write the URL without it, and give the token as "
+                "GITHUB_TOKEN (or through git's credential helper)"
+            )
 
     # ---- the port
 

@@ -1097,3 +1097,10 @@ def test_a_repository_url_with_a_password_is_refused_before_anything_is_stored(t
     assert TOKEN not in str(raised.value)
     assert not (tmp_path / "cache").exists()
     GitCliRepository(settings=gitops("ssh://git@github.com/findly-now/deploy.git"), cache_dir=tmp_path / "cache")
+
+
+def test_digits_in_a_port_are_not_taken_for_a_refusal(tmp_path: Path) -> None:
+    """Nothing listens on 127.0.0.1:4013: unreachable (exit 5), although git's message holds "401"."""
+    repository = open_repository(gitops("http://127.0.0.1:4013/deploy.git"), cache_dir=tmp_path / "cache")
+    with pytest.raises(DependencyUnavailableError, match="cannot be reached"):
+        repository.read(PATH)

@@ -1078,8 +1078,9 @@ class GitCliRepository:
                 "could not read username",
                 "could not read password",
                 "terminal prompts disabled",
-                "403",
-                "401",
+                # git-remote-http's own phrase for an HTTP status (http.c): not any "401"/"403" in a port or a time
+                "the requested url returned error: 401",
+                "the requested url returned error: 403",
                 "repository not found",
                 "does not appear to be a git repository",
             )

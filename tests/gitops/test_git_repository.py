@@ -394,7 +394,7 @@ def refusing_git_server() -> Iterator[tuple[str, list[str]]]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            seen.append(self.headers.get("Authorization", ""))
+            seen.append(", ".join(self.headers.get_all("Authorization") or []))  # each one sent
             self.send_response(403)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -1104,3 +1104,19 @@ def test_digits_in_a_port_are_not_taken_for_a_refusal(tmp_path: Path) -> None:
     repository = open_repository(gitops("http://127.0.0.1:4013/deploy.git"), cache_dir=tmp_path / "cache")
     with pytest.raises(DependencyUnavailableError, match="cannot be reached"):
         repository.read(PATH)
+
+
+def test_the_users_own_authorization_header_for_the_host_is_not_sent_beside_the_token(
+    refusing_git_server: tuple[str, list[str]], tmp_path: Path, global_git_config: Path
+) -> None:
+    """A global http.<server>/.extraheader (a common CI recipe) would make git send two Authorization headers, which
+    GitHub refuses (400, "Duplicate header"): the adapter's list is reset first, so only the token's goes."""
+    url, seen = refusing_git_server
+    server = url.split("/findly-now/")[0]
+    global_git_config.write_text(f'[http "{server}/"]\n\textraheader = AUTHORIZATION: basic b3RoZXI6b2xk\n')
+    repository = open_repository(gitops(url), cache_dir=tmp_path / "cache", token=TOKEN, server_url=server)
+    with pytest.raises(BadInputError):
+        repository.read(PATH)
+    pair = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    assert seen
+    assert set(seen) == {f"basic {pair}"}

@@ -1039,6 +1039,10 @@ class GitCliRepository:
         scope = self._token_scope()
         if self.token and scope is not None:
             pair = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+            # an empty value first: http.extraHeader is multi-valued, and "an empty value will reset the extra
+            # headers to the empty list" (git-config(1)) — an Authorization header of the user's configuration for
+            # the host would otherwise go too, which GitHub answers 400 "Duplicate header: Authorization"
+            settings.append((f"http.{scope}.extraheader", ""))
             settings.append((f"http.{scope}.extraheader", f"AUTHORIZATION: basic {pair}"))
         environ["GIT_CONFIG_COUNT"] = str(len(settings))
         for index, (key, value) in enumerate(settings):

@@ -1120,3 +1120,14 @@ def test_the_users_own_authorization_header_for_the_host_is_not_sent_beside_the_
     pair = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
     assert seen
     assert set(seen) == {f"basic {pair}"}
+
+
+@pytest.mark.parametrize("offset", [480, 490, 495, 499])
+def test_a_secret_across_the_cut_of_a_message_leaks_no_part_of_it(tmp_path: Path, offset: int) -> None:
+    """Messages are cut to 500 characters after the secrets are redacted, not before."""
+    repository = GitCliRepository(settings=gitops("x"), cache_dir=tmp_path, token=TOKEN)
+    said = repository._clean("x" * offset + f" {TOKEN} tail")
+    assert TOKEN[:8] not in said
+    pulls = git_repository.GitHubPulls(owner="o", repo="r", token=TOKEN)
+    refused = pulls._refused(422, {"message": "y" * offset + f" {TOKEN}"}, "opening")
+    assert TOKEN[:8] not in str(refused)

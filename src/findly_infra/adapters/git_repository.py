@@ -179,7 +179,8 @@ class _GitFailedError(Exception):
     """A git call that ended in a non-zero status: its arguments (without secrets), status and standard error."""
 
     def __init__(self, args: tuple[str, ...], status: int, stderr: str, stdout: str = "") -> None:
-        super().__init__(f"git {' '.join(args)}: exit {status}: {stderr.strip()[:500]}")
+        # whole, not cut: a cut secret would escape redaction (the adapter redacts, then cuts: _clean)
+        super().__init__(f"git {' '.join(args)}: exit {status}: {stderr.strip()}")
         self.args_ = args
         self.status = status
         self.stderr = stderr
@@ -365,7 +366,7 @@ class GitHubPulls:
                     str(error.get("message") or error.get("code")) if isinstance(error, dict) else str(error)
                     for error in errors
                 )
-        said = redact_text(said[:500], (self.token,))
+        said = redact_text(said, (self.token,))[:500]  # redacted, then cut: a cut secret is no longer found
         where = f"{self.owner}/{self.repo}"
         if status == 401:
             return BadInputError(f"GitHub refused the token {what} in {where}: HTTP 401 (expired or not a token)")
@@ -1064,7 +1065,7 @@ class GitCliRepository:
         secrets: list[str | None] = [self.token, *url_secrets(self.settings.repository)]
         if self.token:
             secrets.append(base64.b64encode(f"x-access-token:{self.token}".encode()).decode())
-        return redact_text(text.strip()[:500], secrets)
+        return redact_text(text.strip(), secrets)[:500]  # redacted, then cut: a cut secret is no longer found
 
     def _failure(self, failed: _GitFailedError, what: str) -> Exception:
         """A failed remote call as the person's error: refused credentials or a missing branch are bad input (exit

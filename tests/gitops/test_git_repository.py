@@ -782,7 +782,7 @@ def test_github_refusals_say_what_to_check(github: tuple[str, PullsStandIn]) -> 
 
 
 def test_the_users_git_configuration_changes_nothing_committed(
-    remote: Path, tmp_path: Path, global_git_config: Path
+    remote: Path, tmp_path: Path, global_git_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Identity, signing, hooks, line endings, colours, the remote's name: a user's global configuration of any of
     them does not reach the commit, nor the output the adapter reads."""
@@ -792,11 +792,15 @@ def test_the_users_git_configuration_changes_nothing_committed(
     (hooks / "pre-commit").chmod(0o755)
     global_git_config.write_text(
         "[user]\n\tname = Someone Else\n\temail = else@example.com\n"
+        "[author]\n\tname = An Author\n\temail = author@example.com\n"
+        "[committer]\n\tname = A Committer\n\temail = committer@example.com\n"
         "[commit]\n\tgpgsign = true\n[push]\n\tgpgSign = true\n"
         f"[core]\n\thooksPath = {hooks}\n\tautocrlf = true\n"
         "[color]\n\tui = always\n[log]\n\tshowSignature = true\n"
         "[clone]\n\tdefaultRemoteName = upstream\n"
     )
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "CI Bot")  # what a CI job's environment may hold
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ci@example.com")
     repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
     made = repository.commit(promotion(DEPLOYMENT))
     again = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache").commit(promotion(DEPLOYMENT))
@@ -805,6 +809,7 @@ def test_the_users_git_configuration_changes_nothing_committed(
     assert not again.created
     global_git_config.write_text("")
     assert git("--git-dir", str(remote), "log", "-1", "--format=%an <%ae>").strip() == SETTINGS.author
+    assert git("--git-dir", str(remote), "log", "-1", "--format=%cn <%ce>").strip() == SETTINGS.author
     assert shown(remote, "main", PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]  # LF, as written
 
 

@@ -1036,6 +1036,17 @@ class GitCliRepository:
     def _environment(self) -> dict[str, str]:
         environ = {key: value for key, value in os.environ.items() if key not in _LOCAL_ENV}
         environ.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C"})
+        # the commit's identity is settings.author: the environment is what git takes before any configuration,
+        # author.*/committer.* included (git-commit(1) "COMMIT INFORMATION", git-config(1) author.name)
+        name, email = _author(self.settings.author)
+        environ.update(
+            {
+                "GIT_AUTHOR_NAME": name,
+                "GIT_AUTHOR_EMAIL": email,
+                "GIT_COMMITTER_NAME": name,
+                "GIT_COMMITTER_EMAIL": email,
+            }
+        )
         settings: list[tuple[str, str]] = []
         scope = self._token_scope()
         if self.token and scope is not None:

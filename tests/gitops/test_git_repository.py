@@ -1136,3 +1136,16 @@ def test_a_secret_across_the_cut_of_a_message_leaks_no_part_of_it(tmp_path: Path
     pulls = git_repository.GitHubPulls(owner="o", repo="r", token=TOKEN)
     refused = pulls._refused(422, {"message": "y" * offset + f" {TOKEN}"}, "opening")
     assert TOKEN[:8] not in str(refused)
+
+
+def test_a_clone_killed_half_way_leaves_nothing_behind(remote: Path, tmp_path: Path) -> None:
+    """A process killed while cloning (SIGKILL: no ``finally``) leaves its staging folder; the next command, holding
+    the cache's lock, removes it."""
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    repository.read(PATH)
+    (folder,) = (tmp_path / "cache").iterdir()
+    (folder / "clone-k1ll3d" / "work" / ".git").mkdir(parents=True)
+
+    repository.read(PATH)
+
+    assert sorted(path.name for path in folder.iterdir()) == ["lock", "work"]

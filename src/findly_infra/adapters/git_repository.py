@@ -801,10 +801,13 @@ class GitCliRepository:
 
     def _recover(self) -> None:
         """What a git killed in this cache left (SIGKILL, a runner cancelled), removed under the lock — so no git of
-        this adapter is running in the clone, and the lock files are stale: ``index.lock``, ``HEAD.lock``,
+        this adapter is running in the clone: the staging folders of a clone killed half-way (``clone-*``), and the
+        lock files, stale: ``index.lock``, ``HEAD.lock``,
         ``ORIG_HEAD.lock``, ``packed-refs.lock``, ``config.lock``, ``refs/**/*.lock`` (git's lockfile API creates
         ``<file>.lock`` and renames it over ``<file>``; a leftover makes every later write fail with "Unable to
         create '….lock': File exists", git's api-lockfile documentation)."""
+        for staging in self._folder.glob("clone-*"):  # a clone killed before it was whole (_clone's staging)
+            shutil.rmtree(staging, ignore_errors=True)
         if not self._git_dir.is_dir():
             return
         stale = [*self._git_dir.glob("*.lock")]

@@ -1149,3 +1149,20 @@ def test_a_clone_killed_half_way_leaves_nothing_behind(remote: Path, tmp_path: P
     repository.read(PATH)
 
     assert sorted(path.name for path in folder.iterdir()) == ["lock", "work"]
+
+
+def test_a_cache_held_by_another_process_is_waited_for_with_a_bound_and_said(
+    remote: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import fcntl
+
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    repository.read(PATH)
+    (folder,) = (tmp_path / "cache").iterdir()
+    with (folder / "lock").open("a") as held:  # another process's hold (flock: per open file)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiting = attrs.evolve(repository, lock_wait=0.3)
+        with pytest.raises(DependencyUnavailableError, match=r"another findly-infra process.*gave up waiting"):
+            waiting.read(PATH)
+    assert "waiting for another findly-infra process" in caplog.text
+    assert repository.read(PATH) == DEPLOYMENT  # released: taken at once

@@ -71,6 +71,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -91,6 +92,7 @@ from findly_infra.domain.gitops import GitChange, GitCommit, GitOpsSettings
 __all__ = [
     "GIT_TIMEOUT",
     "HISTORY_SEARCHED",
+    "LOCK_WAIT",
     "MINIMUM_GIT",
     "PUSH_ATTEMPTS",
     "TRAILER",
@@ -111,8 +113,14 @@ PUSH_ATTEMPTS = 5
 """Pushes tried when the branch keeps moving under the change, before giving up (exit 5)."""
 MINIMUM_GIT = (2, 31)
 """git 2.31 reads configuration from ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``."""
+LOCK_WAIT = 600.0
+"""Seconds a command waits for another findly-infra process working in the same cache (a hand-off takes a few git
+calls of at most :data:`GIT_TIMEOUT` each) before giving up, exit 5."""
 HISTORY_SEARCHED = 1000
 """Commits of a branch's history searched for a change's key."""
+
+log = logging.getLogger("findly_infra.gitops")
+"""Where waiting for another process's hold of the cache is said (a warning, on stderr with the command's logs)."""
 
 _LOCAL_ENV = (
     # `git rev-parse --local-env-vars`: what points git at another repository, index or object store
@@ -481,6 +489,8 @@ class GitCliRepository:
     token: str | None = attrs.field(default=None, repr=False)
     pulls: GitHubPulls | None = None
     timeout: float = GIT_TIMEOUT
+    lock_wait: float = LOCK_WAIT
+    """Seconds a command waits for another process working in the same cache before giving up (exit 5)."""
     server_url: str = "https://github.com"
     """The GitHub server: the only origin *token* is sent to (and only over https, or http on 127.0.0.1)."""
     _read: dict[str, str | None] = attrs.field(factory=dict, init=False)
@@ -791,13 +801,39 @@ class GitCliRepository:
                 yield
             return
         with (self._folder / "lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._wait_for(lock, fcntl)
             try:
                 self._recover()
                 with self._guarded():
                     yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _wait_for(self, lock: Any, fcntl: Any) -> None:
+        """The cache's lock taken: at once, or — another findly-infra process works in this cache — said once (a
+        warning) and waited for, polled, for :attr:`lock_wait` seconds at most (then exit 5, naming the cache)."""
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        log.warning(
+            "gitops.cache_busy: waiting for another findly-infra process working in %s (at most %g s)",
+            self._folder,
+            self.lock_wait,
+        )
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DependencyUnavailableError(
+                        f"another findly-infra process has been working in the GitOps cache {self._folder} for "
+                        f"{self.lock_wait:g} s: gave up waiting for it (try again when it is done)"
+                    ) from None
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
     def _recover(self) -> None:
         """What a git killed in this cache left (SIGKILL, a runner cancelled), removed under the lock — so no git of

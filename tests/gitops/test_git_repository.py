@@ -1166,3 +1166,22 @@ def test_a_cache_held_by_another_process_is_waited_for_with_a_bound_and_said(
             waiting.read(PATH)
     assert "waiting for another findly-infra process" in caplog.text
     assert repository.read(PATH) == DEPLOYMENT  # released: taken at once
+
+
+def test_a_file_is_never_written_through_a_symbolic_link_of_the_repository(remote: Path, tmp_path: Path) -> None:
+    """Anyone who can push may commit a link (``linked -> ../outside``): a change under it is refused, and nothing
+    is written outside the clone."""
+    seed = tmp_path / "linker"
+    git("clone", "--quiet", remote.as_uri(), str(seed))
+    (seed / "linked").symlink_to("../outside")
+    git("add", "linked", cwd=seed)
+    git("commit", "--quiet", "-m", "a link", cwd=seed)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    change = GitChange(files={"linked/fn-posts/deployment-stable.yaml": "kind: Deployment\n"}, message="m", key="k")
+
+    with pytest.raises(BadInputError, match="'linked', a symbolic link"):
+        repository.commit(change)
+
+    assert not list((tmp_path / "cache").glob("*/outside"))
+    assert count(remote) == 2

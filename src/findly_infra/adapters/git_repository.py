@@ -529,7 +529,7 @@ class GitCliRepository:
             def make() -> bool:
                 merged = self._merged(files, bases)
                 for path, text in merged.items():
-                    target = self._work / path
+                    target = self._inside(path)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(text.encode("utf-8"))
                 self._git("add", "--", *merged)
@@ -542,6 +542,20 @@ class GitCliRepository:
             else:  # proposed in a pull request: the branch still says what it said
                 self._read.pop(path, None)
         return made
+
+    def _inside(self, path: str) -> Path:
+        """Where *path* is written in the clone: refused when any part of it is a symbolic link the repository holds
+        (writing would follow it, out of the clone — git keeps a link as mode 120000, and the work tree is the
+        branch's)."""
+        target = self._work
+        for part in path.split("/"):
+            target = target / part
+            if target.is_symlink():
+                raise BadInputError(
+                    f"{path!r} goes through {target.relative_to(self._work).as_posix()!r}, a symbolic link in "
+                    f"{redact_url(self.settings.repository)}: the hand-off writes only real files and folders"
+                )
+        return target
 
     def revert(self, commit: str, *, key: str, message: str) -> GitCommit:
         _checked_key(key)

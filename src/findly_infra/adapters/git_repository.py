@@ -40,9 +40,9 @@ new head) and the commit made again on the new head: a change to other lines (or
 to the same lines raises :class:`BranchMovedError` (a :class:`BadInputError`) naming the files, for the caller to read
 again and recompute. The push is tried :data:`PUSH_ATTEMPTS` times.
 
-Idempotence: before each attempt the recent history (:data:`HISTORY_SEARCHED` commits) of the followed branch — and,
-in pull-request mode, of the change's own branch — is searched for a commit whose ``Findly-Change`` trailer is the
-change's key: a hand-off killed after its push and before its event was recorded finds its commit
+Idempotence: before each attempt the whole history of the followed branch — and, in pull-request mode, of the
+change's own branch — is searched (``git log --grep``) for a commit whose message has the line
+``Findly-Change: <key>``: a hand-off killed after its push and before its event was recorded finds its commit
 (``created=False``) instead of making a second. A change whose files already say what it would write, with no commit
 carrying its key, is refused (:class:`BadInputError`: changed by hand?).
 
@@ -117,7 +117,9 @@ LOCK_WAIT = 600.0
 """Seconds a command waits for another findly-infra process working in the same cache (a hand-off takes a few git
 calls of at most :data:`GIT_TIMEOUT` each) before giving up, exit 5."""
 HISTORY_SEARCHED = 1000
-"""Commits of a branch's history searched for a change's key."""
+"""Commits *mentioning* a change's key looked at, newest first (``git log -n`` counts the commits ``--grep`` let
+through, git-log(1)): not a window — the key is found at any depth, and each search walks the branch's whole
+history (a cost that grows with it, not a horizon)."""
 
 log = logging.getLogger("findly_infra.gitops")
 """Where waiting for another process's hold of the cache is said (a warning, on stderr with the command's logs)."""
@@ -630,7 +632,7 @@ class GitCliRepository:
             if not make():
                 raise BadInputError(
                     f"nothing to commit for {what}: {branch!r} already holds what it would write, but no commit of "
-                    f"its recent history carries '{TRAILER}: {key}' (changed by hand?)"
+                    f"its history carries '{TRAILER}: {key}' (changed by hand?)"
                 )
             sha = self._git("rev-parse", "HEAD").strip()
             target = own or branch

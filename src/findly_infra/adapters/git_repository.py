@@ -79,6 +79,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -429,7 +430,9 @@ class GitHubPulls:
             limited += 1
             if waited + wait > self.rate_limit_wait or limited >= self.attempts:
                 reset = response.headers.get("x-ratelimit-reset", "")
-                when = f"x-ratelimit-reset {reset}" if reset else f"retry after {wait:g} s"
+                when = f"retry after {wait:g} s"
+                if reset.isdigit():  # UTC epoch seconds
+                    when = f"the limit resets at {datetime.fromtimestamp(int(reset), UTC):%Y-%m-%dT%H:%M:%SZ}"
                 raise DependencyUnavailableError(
                     f"GitHub's API at {redact_url(self.api_url)} rate-limits this token (HTTP "
                     f"{response.status_code}; {when}): try again then"

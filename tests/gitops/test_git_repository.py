@@ -914,6 +914,9 @@ def test_a_squash_merge_is_followed_and_reverted_whatever_message_github_compose
     stand_in.merge(1, merged)
 
     assert repository.includes(merged, proposed.sha) is True
+    asked = len(stand_in.requests)
+    assert repository.includes(merged, proposed.sha) is True  # polled again: GitHub is not asked again
+    assert len(stand_in.requests) == asked
     again = repository.commit(promotion(DEPLOYMENT))  # the retried hand-off: found merged, nothing proposed again
     assert (again.sha, again.branch, again.created) == (merged, "main", False)
     assert len(stand_in.pulls) == 1

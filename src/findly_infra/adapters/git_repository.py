@@ -500,6 +500,9 @@ class GitCliRepository:
     """The GitHub server: the only origin *token* is sent to (and only over https, or http on 127.0.0.1)."""
     _read: dict[str, str | None] = attrs.field(factory=dict, init=False)
     """What :meth:`read` returned, by path: the base a later change of that file is merged from."""
+    _merges: dict[str, str] = attrs.field(factory=dict, init=False)
+    """Pull-request mode: the merge commit of a key's pull request, once GitHub said it (it never changes): asked
+    once, however often :meth:`includes` is polled after the merge."""
 
     def __attrs_post_init__(self) -> None:
         if url_secrets(self.settings.repository):
@@ -684,7 +687,12 @@ class GitCliRepository:
         or not pull-request mode."""
         if self.pulls is None:
             return None
-        return self._merge_sha(self.pulls.newest(pull_request_branch(key), self.settings.branch))
+        if key not in self._merges:
+            merged = self._merge_sha(self.pulls.newest(pull_request_branch(key), self.settings.branch))
+            if merged is None:
+                return None
+            self._merges[key] = merged
+        return self._merges[key]
 
     def _merge_sha(self, pull: Mapping[str, Any] | None) -> str | None:
         """The ``merge_commit_sha`` of *pull* once merged (``merged_at`` set), fetched; ``None``: not merged."""

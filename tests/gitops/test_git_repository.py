@@ -1188,3 +1188,14 @@ def test_a_file_is_never_written_through_a_symbolic_link_of_the_repository(remot
 
     assert not list((tmp_path / "cache").glob("*/outside"))
     assert count(remote) == 2
+
+
+def test_the_github_server_is_the_one_actions_names(
+    refusing_git_server: tuple[str, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GITHUB_SERVER_URL (set by Actions; a GitHub Enterprise Server's own URL there) is where the token goes."""
+    url, seen = refusing_git_server
+    monkeypatch.setenv("GITHUB_SERVER_URL", url.split("/findly-now/")[0])
+    with pytest.raises(BadInputError):
+        open_repository(gitops(url), cache_dir=tmp_path / "cache", token=TOKEN).read(PATH)
+    assert seen[0] == "basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()

@@ -207,14 +207,14 @@ def open_repository(
     cache_dir: Path,
     token: str | None = None,
     api_url: str = "https://api.github.com",
-    server_url: str = "https://github.com",
+    server_url: str | None = None,
 ) -> GitRepository:
     """The repository of *settings*, worked on in a clone under *cache_dir* (made on first use). *token*
     (``GITHUB_TOKEN``): sent for the fetches and pushes only to a repository on the GitHub server *server_url*
-    (``GITHUB_SERVER_URL`` in Actions), and to GitHub's API at *api_url* for the pull requests. Raises
-    :class:`BadInputError` when git is not installed, when *server_url* is not ``https://`` (``http://`` only on
-    127.0.0.1), when ``pull_request: true`` names a repository that is not on GitHub or comes without a token, or when
-    the author is not ``Name <email>``."""
+    (default: ``GITHUB_SERVER_URL``, as Actions sets it, else ``https://github.com``), and to GitHub's API at
+    *api_url* for the pull requests. Raises :class:`BadInputError` when git is not installed, when *server_url* is
+    not ``https://`` (``http://`` only on 127.0.0.1), when ``pull_request: true`` names a repository that is not on
+    GitHub or comes without a token, or when the author is not ``Name <email>``."""
     if shutil.which("git") is None:
         raise BadInputError("the GitOps hand-off needs the git command-line tool, which is not on PATH")
     version = _git_version()
@@ -225,6 +225,7 @@ def open_repository(
         )
     if token is not None:
         header_token(token, "the GitHub token")
+    server_url = server_url or os.environ.get("GITHUB_SERVER_URL") or "https://github.com"
     server = _origin(server_url)
     if server is None or not (server.startswith("https://") or is_loopback(server)):
         raise BadInputError(

@@ -13,17 +13,25 @@ the repository-locating variables of the caller's environment (``GIT_DIR``, ``GI
 author from ``settings.author``, no signing, no hooks, no line-ending conversion. The user's global configuration is
 kept for what it is there for here: reaching the remote (credential helpers, SSH command, ``insteadOf``).
 
-Credentials: a *token* (``GITHUB_TOKEN``) is sent, for an ``https://`` repository, as the ``Authorization`` header
-GitHub's git endpoint takes (``basic base64("x-access-token:<token>")``, as actions/checkout sets it:
-src/git-auth-helper.ts), scoped to the repository's host (``http.<scheme>://<host>/.extraheader``) and passed
-through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (git-config(1), "ENVIRONMENT"): never on a
-command line other users of the machine can see, never in the cache's ``.git/config`` or the remote's URL, and
-redacted from any message. SSH repositories authenticate as the user's git does.
+Credentials: a *token* (``GITHUB_TOKEN``) is sent as the ``Authorization`` header GitHub's git endpoint takes
+(``basic base64("x-access-token:<token>")``), to the GitHub server only, as actions/checkout does
+(src/git-auth-helper.ts: ``http.${serverUrl.origin}/.extraheader``, ``serverUrl`` from ``GITHUB_SERVER_URL``):
+only when the repository's origin is *server_url*'s (``https://github.com`` unless told), which must be
+``https://`` (``http://`` only on 127.0.0.1, for tests). A repository on another host (GitLab, a Gitea…) never sees
+it, and authenticates as the user's git does. The header is scoped to that origin (``http.<origin>/.extraheader``)
+and passed through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (git-config(1),
+"ENVIRONMENT"): never on a command line other users of the machine can see, never in the cache's ``.git/config`` or
+the remote's URL, and redacted from any message. SSH repositories authenticate as the user's git does. A repository
+URL that carries a password (``https://user:token@host/…``) is refused: git would keep it in the cache's
+``.git/config``.
 
 The cache: one clone per repository URL and branch under *cache_dir*, made on first use (into a temporary folder,
 renamed when whole), fetched before every read and change, the working tree reset to ``origin/<branch>`` before a
 change is made; a clone that git cannot use (damaged, or another repository's) is removed and cloned again. A lock
-file serialises the processes that share a cache (POSIX ``flock``; none where the platform has none).
+file serialises the processes that share a cache (POSIX ``flock``; none where the platform has none); holding it, the
+``*.lock`` files a killed git left in the clone are stale and removed. A local git failing unexpectedly is
+:class:`DependencyUnavailableError` naming the cache (the clone removed, cloned again by the next command): no
+private error leaves a port method.
 
 A change (:meth:`GitCliRepository.commit`) is whole-file texts the caller computed from what :meth:`read` returned.
 If the branch moved in between — before the commit, or when the push is refused because another member of the team
@@ -32,19 +40,26 @@ new head) and the commit made again on the new head: a change to other lines (or
 to the same lines raises :class:`BranchMovedError` (a :class:`BadInputError`) naming the files, for the caller to read
 again and recompute. The push is tried :data:`PUSH_ATTEMPTS` times.
 
-Idempotence: before each attempt the recent history (:data:`HISTORY_SEARCHED` commits) of the followed branch — and,
-in pull-request mode, of the change's own branch — is searched for a commit whose ``Findly-Change`` trailer is the
-change's key: a hand-off killed after its push and before its event was recorded finds its commit
+Idempotence: before each attempt the whole history of the followed branch — and, in pull-request mode, of the
+change's own branch — is searched (``git log --grep``) for a commit whose message has the line
+``Findly-Change: <key>``: a hand-off killed after its push and before its event was recorded finds its commit
 (``created=False``) instead of making a second. A change whose files already say what it would write, with no commit
 carrying its key, is refused (:class:`BadInputError`: changed by hand?).
 
 Pull-request mode: the change's branch is named from its key (:func:`pull_request_branch`), pushed, and its open pull
-request found (``GET …/pulls?head=owner:branch&state=open``) or opened (``POST …/pulls``); ``GitCommit.branch`` is
-that branch and ``pull_request`` the ``html_url``. Once merged — by a merge, a squash or a rebase, all of which keep
-the message and so the trailer — the key is found on the followed branch (``branch`` = it, ``pull_request`` =
-``None``), :meth:`~GitCliRepository.includes` follows a squashed or rebased commit by its key, and a revert proposes,
-in a pull request of its own, the revert of the commit on the followed branch that carries the key. A pull request not
-merged yet has nothing on the branch to revert: :class:`BadInputError` (closing it is the person's).
+request into the followed branch found (``GET …/pulls?head=owner:branch&base=<branch>``) or opened (``POST …/pulls``,
+its body carrying ``Findly-Change: <key>`` as the commit does); ``GitCommit.branch`` is that branch and
+``pull_request`` the ``html_url``. Once merged the key is looked for on the followed branch as a line anywhere in the
+messages (``branch`` = it, ``pull_request`` = ``None``) — a merge, a rebase, or a squash whose message GitHub made
+from the commit (one commit), the list of the commits' messages (several: the key is no longer git's trailer) or the
+pull request's body (``squash_merge_commit_message: PR_BODY``) keep it — and, where the message lost it (``BLANK``,
+or edited by the person merging), through the API: the newest pull request of the change's branch into the followed
+branch, ``merged_at`` set, and its ``merge_commit_sha`` (the squashed commit, or the commit a rebase moved the base
+to: https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request). :meth:`~GitCliRepository.includes` follows a
+squashed or rebased commit so, and a revert proposes, in a pull request of its own, the revert of that commit of the
+followed branch. A pull request not merged yet has nothing on the branch to revert: :class:`BadInputError` (closing
+it is the person's). A pull request a person closed without merging is never opened again: the next hand-off of
+that key raises :class:`PullRequestClosedError` (its URL), which the GitOps flow reports as refused by a person.
 
 Reverts: ``git revert --no-commit`` and a commit of the caller's message, ``This reverts commit <sha>.`` (as
 ``git revert`` writes) and the trailer; a revert that conflicts with later changes is :class:`BadInputError` naming
@@ -56,12 +71,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,18 +87,20 @@ from urllib.parse import urlsplit
 import attrs
 
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError, GitRepository
-from findly_infra.application.redaction import header_token, redact_text, redact_url, url_secrets
+from findly_infra.application.redaction import header_token, is_loopback, redact_text, redact_url, url_secrets
 from findly_infra.domain.gitops import GitChange, GitCommit, GitOpsSettings
 
 __all__ = [
     "GIT_TIMEOUT",
     "HISTORY_SEARCHED",
+    "LOCK_WAIT",
     "MINIMUM_GIT",
     "PUSH_ATTEMPTS",
     "TRAILER",
     "BranchMovedError",
     "GitCliRepository",
     "GitHubPulls",
+    "PullRequestClosedError",
     "github_repository",
     "open_repository",
     "pull_request_branch",
@@ -94,8 +114,16 @@ PUSH_ATTEMPTS = 5
 """Pushes tried when the branch keeps moving under the change, before giving up (exit 5)."""
 MINIMUM_GIT = (2, 31)
 """git 2.31 reads configuration from ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``."""
+LOCK_WAIT = 600.0
+"""Seconds a command waits for another findly-infra process working in the same cache (a hand-off takes a few git
+calls of at most :data:`GIT_TIMEOUT` each) before giving up, exit 5."""
 HISTORY_SEARCHED = 1000
-"""Commits of a branch's history searched for a change's key."""
+"""Commits *mentioning* a change's key looked at, newest first (``git log -n`` counts the commits ``--grep`` let
+through, git-log(1)): not a window — the key is found at any depth, and each search walks the branch's whole
+history (a cost that grows with it, not a horizon)."""
+
+log = logging.getLogger("findly_infra.gitops")
+"""Where waiting for another process's hold of the cache is said (a warning, on stderr with the command's logs)."""
 
 _LOCAL_ENV = (
     # `git rev-parse --local-env-vars`: what points git at another repository, index or object store
@@ -117,6 +145,17 @@ _LOCAL_ENV = (
     "GIT_COMMON_DIR",
     "GIT_NAMESPACE",
 )
+_RACED = re.compile(r"cannot lock ref|failed to update ref|incorrect old value|failed to lock", re.IGNORECASE)
+"""A ``[remote rejected]`` reason that is a lost race, not a refusal: another push updated the ref between this
+push's ref advertisement and its update — git's receive-pack answers ``failed to update ref`` (and its ref backends
+``cannot lock ref '…': is at X but expected Y``, ``incorrect old value``); github.com answers ``cannot lock ref``
+(seen in EndBug/add-and-commit#513, ad-m/github-push-action#61). Fetched and tried again, as a non-fast-forward."""
+_PROTECTED = re.compile(r"protected branch hook declined|GH006|GH013|rule violations", re.IGNORECASE)
+"""GitHub's refusal of a push to a protected branch: ``[remote rejected] … (protected branch hook declined)`` after
+``remote: error: GH006: Protected branch update failed`` (branch protection rules,
+https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches),
+or ``(push declined due to repository rule violations)`` after ``GH013: Repository rule violations found`` (rulesets,
+https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/troubleshooting-rules)."""
 _HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
 _AUTHOR = re.compile(r"^\s*(?P<name>[^<>]*?)\s*<(?P<email>[^<>\s]+)>\s*$")
 _GITHUB = (
@@ -136,11 +175,23 @@ class BranchMovedError(BadInputError):
         self.files = files
 
 
+class PullRequestClosedError(BadInputError):
+    """Raised (pull-request mode) when the change's pull request was closed without being merged: a person refused
+    it. Nothing is pushed and no pull request is opened again — the hand-off never overrides a refusal. *url* is the
+    pull request's ``html_url``. A :class:`BadInputError` (exit 2) for a caller that does not know it; the GitOps
+    flow should catch it first and report it as refused by a person (exit 6, "stopped for a person"), naming *url*."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
 class _GitFailedError(Exception):
     """A git call that ended in a non-zero status: its arguments (without secrets), status and standard error."""
 
     def __init__(self, args: tuple[str, ...], status: int, stderr: str, stdout: str = "") -> None:
-        super().__init__(f"git {' '.join(args)}: exit {status}: {stderr.strip()[:500]}")
+        # whole, not cut: a cut secret would escape redaction (the adapter redacts, then cuts: _clean)
+        super().__init__(f"git {' '.join(args)}: exit {status}: {stderr.strip()}")
         self.args_ = args
         self.status = status
         self.stderr = stderr
@@ -156,11 +207,14 @@ def open_repository(
     cache_dir: Path,
     token: str | None = None,
     api_url: str = "https://api.github.com",
+    server_url: str | None = None,
 ) -> GitRepository:
     """The repository of *settings*, worked on in a clone under *cache_dir* (made on first use). *token*
-    (``GITHUB_TOKEN``): sent to an ``https://`` remote for the pushes, and to GitHub's API at *api_url* for the pull
-    requests. Raises :class:`BadInputError` when git is not installed, when ``pull_request: true`` names a repository
-    that is not on GitHub or comes without a token, or when the author is not ``Name <email>``."""
+    (``GITHUB_TOKEN``): sent for the fetches and pushes only to a repository on the GitHub server *server_url*
+    (default: ``GITHUB_SERVER_URL``, as Actions sets it, else ``https://github.com``), and to GitHub's API at
+    *api_url* for the pull requests. Raises :class:`BadInputError` when git is not installed, when *server_url* is
+    not ``https://`` (``http://`` only on 127.0.0.1), when ``pull_request: true`` names a repository that is not on
+    GitHub or comes without a token, or when the author is not ``Name <email>``."""
     if shutil.which("git") is None:
         raise BadInputError("the GitOps hand-off needs the git command-line tool, which is not on PATH")
     version = _git_version()
@@ -171,6 +225,13 @@ def open_repository(
         )
     if token is not None:
         header_token(token, "the GitHub token")
+    server_url = server_url or os.environ.get("GITHUB_SERVER_URL") or "https://github.com"
+    server = _origin(server_url)
+    if server is None or not (server.startswith("https://") or is_loopback(server)):
+        raise BadInputError(
+            f"the GitHub server {redact_url(server_url)!r} (GITHUB_SERVER_URL) is not an https:// URL: the token is "
+            "sent only over https"
+        )
     pulls: GitHubPulls | None = None
     if settings.pull_request:
         owner_repo = github_repository(settings.repository)
@@ -186,7 +247,9 @@ def open_repository(
                 "GITHUB_TOKEN (permissions contents: write and pull-requests: write)"
             )
         pulls = GitHubPulls(owner=owner_repo[0], repo=owner_repo[1], token=token, api_url=api_url)
-    return GitCliRepository(settings=settings, cache_dir=Path(cache_dir), token=token, pulls=pulls)
+    return GitCliRepository(
+        settings=settings, cache_dir=Path(cache_dir), token=token, pulls=pulls, server_url=server_url
+    )
 
 
 def github_repository(url: str) -> tuple[str, str] | None:
@@ -235,7 +298,12 @@ class _RetryableStatusError(Exception):
 class GitHubPulls:
     """Pull requests of *owner*/*repo* through GitHub's REST API (https://docs.github.com/en/rest/pulls/pulls):
     the open one of a branch found (``GET /repos/{owner}/{repo}/pulls?head=owner:branch&state=open``), else one
-    opened (``POST /repos/{owner}/{repo}/pulls``). 5xx, 429 and transport errors are retried (stamina), then exit 5;
+    opened (``POST /repos/{owner}/{repo}/pulls``). 5xx and transport errors are retried (stamina), then exit 5. A
+    rate limit — a 403 or 429 with ``x-ratelimit-remaining: 0`` (primary), a ``retry-after`` header, or a message
+    saying "rate limit" (secondary), or any 429 — is waited out as GitHub says (``retry-after`` seconds, else until
+    ``x-ratelimit-reset``, else one minute:
+    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit) while
+    the waits stay within *rate_limit_wait* seconds in all, then exit 5 naming when to try again. Other
     401/403/404/422 are bad input (exit 2) saying what to check. The token is never logged nor shown."""
 
     owner: str
@@ -244,10 +312,14 @@ class GitHubPulls:
     api_url: str = "https://api.github.com"
     attempts: int = 4
     timeout: float = 30.0
+    rate_limit_wait: float = 120.0
+    """Seconds a command waits out GitHub's rate limits, in all, before giving up (exit 5)."""
+    sleep: Callable[[float], None] = attrs.field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = attrs.field(default=time.time, repr=False)
 
     def open_or_find(self, *, head: str, base: str, title: str, body: str) -> str:
         """The ``html_url`` of the open pull request of branch *head* into *base*, opened if there is none."""
-        found = self.find_open(head)
+        found = self.find_open(head, base)
         if found is not None:
             return found
         status, answer = self._call(
@@ -259,24 +331,42 @@ class GitHubPulls:
             return str(answer["html_url"])
         if status == 422:
             # "A pull request already exists for owner:branch." — opened by an attempt whose answer was lost
-            found = self.find_open(head)
+            found = self.find_open(head, base)
             if found is not None:
                 return found
         raise self._refused(status, answer, f"opening a pull request from {head!r} into {base!r}")
 
-    def find_open(self, head: str) -> str | None:
-        """The ``html_url`` of the open pull request whose head is *head* (a branch of this repository)."""
-        status, answer = self._call(
-            "GET",
-            f"/repos/{self.owner}/{self.repo}/pulls",
-            params={"head": f"{self.owner}:{head}", "state": "open", "per_page": "10"},
-        )
-        if status != 200 or not isinstance(answer, list):
-            raise self._refused(status, answer, f"listing the pull requests of {head!r}")
-        for pull in answer:
-            if isinstance(pull, dict) and isinstance(pull.get("html_url"), str):
+    def find_open(self, head: str, base: str | None = None) -> str | None:
+        """The ``html_url`` of the open pull request whose head is *head* (a branch of this repository) and, given,
+        whose base is *base*."""
+        for pull in self._pulls(head, base, state="open"):
+            if isinstance(pull.get("html_url"), str):
                 return str(pull["html_url"])
         return None
+
+    def newest(self, head: str, base: str) -> dict[str, Any] | None:
+        """The newest pull request (any state) of branch *head* into *base*: ``state`` (``open``/``closed``),
+        ``merged_at`` (``null``: not merged) and ``merge_commit_sha`` — which, once merged, GitHub documents as
+        "the SHA of the squashed commit on the base branch" for a squash and the commit "the base branch was
+        updated to" for a rebase (https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request): what follows a
+        merge whatever message GitHub composed for it."""
+        pulls = self._pulls(head, base, state="all")
+        return max(pulls, key=lambda pull: int(pull.get("number") or 0)) if pulls else None
+
+    def _pulls(self, head: str, base: str | None, *, state: str) -> list[dict[str, Any]]:
+        """List pull requests (https://docs.github.com/en/rest/pulls/pulls#list-pull-requests): ``head``
+        (``user:ref-name``), ``base`` and ``state`` filter — both checked again here on what is answered."""
+        params = {"head": f"{self.owner}:{head}", "state": state, "per_page": "100"}
+        if base is not None:
+            params["base"] = base
+        status, answer = self._call("GET", f"/repos/{self.owner}/{self.repo}/pulls", params=params)
+        if status != 200 or not isinstance(answer, list):
+            raise self._refused(status, answer, f"listing the pull requests of {head!r}")
+        return [
+            pull
+            for pull in answer
+            if isinstance(pull, dict) and _ref(pull, "head") == head and (base is None or _ref(pull, "base") == base)
+        ]
 
     def _refused(self, status: int, answer: Any, what: str) -> Exception:
         said = ""
@@ -288,7 +378,7 @@ class GitHubPulls:
                     str(error.get("message") or error.get("code")) if isinstance(error, dict) else str(error)
                     for error in errors
                 )
-        said = redact_text(said[:500], (self.token,))
+        said = redact_text(said, (self.token,))[:500]  # redacted, then cut: a cut secret is no longer found
         where = f"{self.owner}/{self.repo}"
         if status == 401:
             return BadInputError(f"GitHub refused the token {what} in {where}: HTTP 401 (expired or not a token)")
@@ -328,12 +418,59 @@ class GitHubPulls:
                 base_url=self.api_url, headers=headers, timeout=self.timeout, follow_redirects=False
             ) as client:
                 response = client.request(method, path, params=params, json=json)
-            if response.status_code >= 500 or response.status_code == 429:
+            if response.status_code >= 500:
                 raise _RetryableStatusError(response.status_code)
             return response
 
+        waited, limited = 0.0, 0
+        while True:
+            response = self._attempt(call)
+            wait = self._rate_limited(response)
+            if wait is None:
+                break
+            limited += 1
+            if waited + wait > self.rate_limit_wait or limited >= self.attempts:
+                reset = response.headers.get("x-ratelimit-reset", "")
+                when = f"retry after {wait:g} s"
+                if reset.isdigit():  # UTC epoch seconds
+                    when = f"the limit resets at {datetime.fromtimestamp(int(reset), UTC):%Y-%m-%dT%H:%M:%SZ}"
+                raise DependencyUnavailableError(
+                    f"GitHub's API at {redact_url(self.api_url)} rate-limits this token (HTTP "
+                    f"{response.status_code}; {when}): try again then"
+                )
+            self.sleep(wait)
+            waited += wait
         try:
-            response = call()
+            answer = response.json() if response.content else None
+        except (ValueError, RecursionError):
+            answer = None
+        return response.status_code, answer
+
+    def _rate_limited(self, response: Any) -> float | None:
+        """Seconds to wait before the next request when *response* is a rate limit (``None``: it is not), as
+        https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+        says: ``retry-after`` if present, else until ``x-ratelimit-reset`` (UTC epoch seconds) when
+        ``x-ratelimit-remaining`` is 0, else at least one minute."""
+        status = response.status_code
+        if status not in (403, 429):
+            return None
+        headers = response.headers
+        retry_after = headers.get("retry-after")
+        exhausted = headers.get("x-ratelimit-remaining") == "0"
+        if status == 403 and not (retry_after or exhausted or "rate limit" in response.text.lower()):
+            return None  # a permission refused
+        with contextlib.suppress(ValueError):
+            if retry_after:
+                return max(0.0, float(retry_after))
+            if exhausted and headers.get("x-ratelimit-reset"):
+                return max(0.0, float(headers["x-ratelimit-reset"]) - self.clock()) + 1.0
+        return 60.0
+
+    def _attempt(self, call: Callable[[], Any]) -> Any:
+        import httpx
+
+        try:
+            return call()
         except httpx.TransportError as exc:
             raise DependencyUnavailableError(
                 f"GitHub's API at {redact_url(self.api_url)} cannot be reached: {type(exc).__name__} "
@@ -344,11 +481,6 @@ class GitHubPulls:
                 f"GitHub's API at {redact_url(self.api_url)} keeps answering HTTP {exc.status} "
                 f"(after {self.attempts} attempts)"
             ) from None
-        try:
-            answer = response.json() if response.content else None
-        except (ValueError, RecursionError):
-            answer = None
-        return response.status_code, answer
 
 
 # ---- the repository ------------------------------------------------------------------------------------------------
@@ -363,8 +495,25 @@ class GitCliRepository:
     token: str | None = attrs.field(default=None, repr=False)
     pulls: GitHubPulls | None = None
     timeout: float = GIT_TIMEOUT
+    lock_wait: float = LOCK_WAIT
+    """Seconds a command waits for another process working in the same cache before giving up (exit 5)."""
+    server_url: str = "https://github.com"
+    """The GitHub server: the only origin *token* is sent to (and only over https, or http on 127.0.0.1)."""
     _read: dict[str, str | None] = attrs.field(factory=dict, init=False)
     """What :meth:`read` returned, by path: the base a later change of that file is merged from."""
+    _merges: dict[str, str] = attrs.field(factory=dict, init=False)
+    """Pull-request mode: the merge commit of a key's pull request, once GitHub said it (it never changes): asked
+    once, however often :meth:`includes` is polled after the merge."""
+
+    def __attrs_post_init__(self) -> None:
+        if url_secrets(self.settings.repository):
+            # `git clone <url>` records the URL, password included, as remote.origin.url in the clone's .git/config
+            # — a cache CI keeps and restores; git-config(1) (transfer.credentialsInUrl) advises against it
+            raise BadInputError(
+                f"gitops.repository {redact_url(self.settings.repository)!r} carries a password or token, which git "
+                "would store in the cache's .git/config: write the URL without it, and give the token as "
+                "GITHUB_TOKEN (or through git's credential helper)"
+            )
 
     # ---- the port
 
@@ -389,7 +538,7 @@ class GitCliRepository:
             def make() -> bool:
                 merged = self._merged(files, bases)
                 for path, text in merged.items():
-                    target = self._work / path
+                    target = self._inside(path)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(text.encode("utf-8"))
                 self._git("add", "--", *merged)
@@ -402,6 +551,20 @@ class GitCliRepository:
             else:  # proposed in a pull request: the branch still says what it said
                 self._read.pop(path, None)
         return made
+
+    def _inside(self, path: str) -> Path:
+        """Where *path* is written in the clone: refused when any part of it is a symbolic link the repository holds
+        (writing would follow it, out of the clone — git keeps a link as mode 120000, and the work tree is the
+        branch's)."""
+        target = self._work
+        for part in path.split("/"):
+            target = target / part
+            if target.is_symlink():
+                raise BadInputError(
+                    f"{path!r} goes through {target.relative_to(self._work).as_posix()!r}, a symbolic link in "
+                    f"{redact_url(self.settings.repository)}: the hand-off writes only real files and folders"
+                )
+        return target
 
     def revert(self, commit: str, *, key: str, message: str) -> GitCommit:
         _checked_key(key)
@@ -447,9 +610,18 @@ class GitCliRepository:
                 return True
             if status != 1:
                 return None
-            # a pull request merged by squash or rebase: another commit, carrying the same key
-            key = self._key_of(commit)
-            return key is not None and self._find_in(sha, key) is not None
+            return self._merged_into(sha, commit)
+
+    def _merged_into(self, sha: str, commit: str) -> bool:
+        """A pull request merged by squash or rebase: another commit in *sha*'s history, carrying *commit*'s key in
+        its message, or known to GitHub as the pull request's merge commit (a squash message that lost the key)."""
+        key = self._key_of(commit)
+        if key is None:
+            return False
+        if self._find_in(sha, key) is not None:
+            return True
+        merged = self._merge_commit(key)
+        return merged is not None and self._git_status("merge-base", "--is-ancestor", merged, sha) == 0
 
     # ---- the hand-off, with its retries
 
@@ -467,15 +639,15 @@ class GitCliRepository:
             if not make():
                 raise BadInputError(
                     f"nothing to commit for {what}: {branch!r} already holds what it would write, but no commit of "
-                    f"its recent history carries '{TRAILER}: {key}' (changed by hand?)"
+                    f"its history carries '{TRAILER}: {key}' (changed by hand?)"
                 )
             sha = self._git("rev-parse", "HEAD").strip()
             target = own or branch
             if self._push(target):
                 pull_request = None
                 if self.pulls is not None and own is not None:
-                    title, _, body = message.strip().partition("\n")
-                    pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body.strip())
+                    title, body = _pull_text(message, key)
+                    pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body)
                 return GitCommit(sha=sha, branch=target, pull_request=pull_request, created=True)
             self._fetch(extra=own)  # refused: the branch moved; fetched, the change is made again on its new head
         raise DependencyUnavailableError(
@@ -488,35 +660,74 @@ class GitCliRepository:
         sha = self._find_in(self._remote_ref(branch), key)
         if sha is not None:  # on the followed branch (in pull-request mode: the pull request was merged)
             return GitCommit(sha=sha, branch=branch, created=False)
-        if own is None or self.pulls is None or not self._known(self._remote_ref(own)):
+        if own is None or self.pulls is None:
+            return None
+        pull = self.pulls.newest(own, branch)
+        merged = self._merge_sha(pull)
+        if merged is not None:  # merged with a message that lost the key (a squash of several commits, BLANK…)
+            return GitCommit(sha=merged, branch=branch, created=False)
+        if pull is not None and pull.get("state") == "closed" and not pull.get("merged_at"):
+            url = str(pull.get("html_url") or f"#{pull.get('number')}")
+            raise PullRequestClosedError(
+                f"the pull request {url} proposing {key!r} was closed without being merged: a person refused it, "
+                "and it is not proposed again (reopen it on GitHub, or start another rollout)",
+                url,
+            )
+        if not self._known(self._remote_ref(own)):
             return None
         sha = self._find_in(self._remote_ref(own), key)
         if sha is None:
             return None
-        title, _, body = self._git("log", "-1", "--format=%B", sha).strip().partition("\n")
-        pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body.strip())
+        title, body = _pull_text(self._git("log", "-1", "--format=%B", sha), key)
+        pull_request = self.pulls.open_or_find(head=own, base=branch, title=title, body=body)
         return GitCommit(sha=sha, branch=own, pull_request=pull_request, created=False)
 
+    def _merge_commit(self, key: str) -> str | None:
+        """Pull-request mode: the commit of the followed branch that merged the pull request of *key*'s branch,
+        as GitHub's API knows it (``merge_commit_sha`` of the merged pull request), fetched; ``None``: not merged,
+        or not pull-request mode."""
+        if self.pulls is None:
+            return None
+        if key not in self._merges:
+            merged = self._merge_sha(self.pulls.newest(pull_request_branch(key), self.settings.branch))
+            if merged is None:
+                return None
+            self._merges[key] = merged
+        return self._merges[key]
+
+    def _merge_sha(self, pull: Mapping[str, Any] | None) -> str | None:
+        """The ``merge_commit_sha`` of *pull* once merged (``merged_at`` set), fetched; ``None``: not merged."""
+        if pull is None or not pull.get("merged_at") or not isinstance(pull.get("merge_commit_sha"), str):
+            return None
+        sha = str(pull["merge_commit_sha"])
+        if not _HEX.match(sha):
+            return None
+        if not self._known(sha):
+            self._fetch()
+        return sha if self._known(sha) else None
+
     def _find_in(self, ref: str, key: str) -> str | None:
-        """The newest commit of *ref*'s recent history whose ``Findly-Change`` trailer is *key*."""
+        """The newest commit of *ref*'s history with a line ``Findly-Change: <key>`` anywhere in its message — not
+        only as a trailer: git's trailer parser reads the last paragraph only (git-interpret-trailers(1)), and
+        GitHub's squash of several commits lists their messages one after the other, then ``Co-authored-by:``
+        (https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/incorporating-changes-from-a-pull-request/about-pull-request-merges#merge-message-for-a-squash-merge)."""
         log = self._git(
             "log",
             f"-n{HISTORY_SEARCHED}",
             "--fixed-strings",
             f"--grep={TRAILER}: {key}",
-            f"--format=%H%x1f%(trailers:key={TRAILER},valueonly,separator=%x1f)%x1e",
+            "--format=%H%x1f%B%x1e",
             ref,
             "--",
         )
         for record in log.split("\x1e"):
-            sha, *values = record.strip().split("\x1f")
-            if sha and key in (value.strip() for value in values):
+            sha, _, body = record.strip().partition("\x1f")
+            if sha and key in _keys(body):
                 return sha
         return None
 
     def _key_of(self, commit: str) -> str | None:
-        values = self._git("log", "-1", f"--format=%(trailers:key={TRAILER},valueonly,separator=%x1f)", commit)
-        keys = [value.strip() for value in values.strip().split("\x1f") if value.strip()]
+        keys = _keys(self._git("log", "-1", "--format=%B", commit))
         return keys[-1] if keys else None
 
     def _reverted(self, commit: str) -> str:
@@ -531,6 +742,10 @@ class GitCliRepository:
             return self._git("rev-parse", f"{commit}^{{commit}}").strip()
         key = self._key_of(commit)
         merged = self._find_in(branch, key) if key else None
+        if merged is None and key:
+            merged = self._merge_commit(key)
+            if merged is not None and self._git_status("merge-base", "--is-ancestor", merged, branch) != 0:
+                merged = None
         if merged is None:
             raise BadInputError(
                 f"commit {commit[:12]} is not on {self.settings.branch!r} (its pull request not merged?): there is "
@@ -610,14 +825,75 @@ class GitCliRepository:
         try:
             import fcntl
         except ImportError:  # no flock here (Windows): one process at a time is the user's to keep
-            yield
+            with self._guarded():
+                yield
             return
         with (self._folder / "lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._wait_for(lock, fcntl)
             try:
-                yield
+                self._recover()
+                with self._guarded():
+                    yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _wait_for(self, lock: Any, fcntl: Any) -> None:
+        """The cache's lock taken: at once, or — another findly-infra process works in this cache — said once (a
+        warning) and waited for, polled, for :attr:`lock_wait` seconds at most (then exit 5, naming the cache)."""
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        log.warning(
+            "gitops.cache_busy: waiting for another findly-infra process working in %s (at most %g s)",
+            self._folder,
+            self.lock_wait,
+        )
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DependencyUnavailableError(
+                        f"another findly-infra process has been working in the GitOps cache {self._folder} for "
+                        f"{self.lock_wait:g} s: gave up waiting for it (try again when it is done)"
+                    ) from None
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def _recover(self) -> None:
+        """What a git killed in this cache left (SIGKILL, a runner cancelled), removed under the lock — so no git of
+        this adapter is running in the clone: the staging folders of a clone killed half-way (``clone-*``), and the
+        lock files, stale: ``index.lock``, ``HEAD.lock``,
+        ``ORIG_HEAD.lock``, ``packed-refs.lock``, ``config.lock``, ``refs/**/*.lock`` (git's lockfile API creates
+        ``<file>.lock`` and renames it over ``<file>``; a leftover makes every later write fail with "Unable to
+        create '….lock': File exists", git's api-lockfile documentation)."""
+        for staging in self._folder.glob("clone-*"):  # a clone killed before it was whole (_clone's staging)
+            shutil.rmtree(staging, ignore_errors=True)
+        if not self._git_dir.is_dir():
+            return
+        stale = [*self._git_dir.glob("*.lock")]
+        for folder in ("refs", "logs"):
+            if (self._git_dir / folder).is_dir():
+                stale += [path for path in (self._git_dir / folder).rglob("*.lock") if path.is_file()]
+        for path in stale:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """No private error leaves a port method: a local git that failed unexpectedly means a clone git cannot
+        work in — removed (it is a cache: the next command clones again), and said as exit 5."""
+        try:
+            yield
+        except _GitFailedError as exc:
+            shutil.rmtree(self._work, ignore_errors=True)
+            raise DependencyUnavailableError(
+                f"git failed in the cache at {self._folder}: {self._clean(str(exc))} (the clone was removed: the next "
+                "command clones it again)"
+            ) from None
 
     def _ready(self, *, fetch: bool = True) -> None:
         """The clone, fetched: made when missing, made again when git cannot use the one there."""
@@ -711,9 +987,14 @@ class GitCliRepository:
                 return False  # (fetch first) / (non-fast-forward): someone pushed first
             if line.startswith("!") and "[remote rejected]" in line:
                 reason = line.split("[remote rejected]", 1)[1].strip()
+                if _RACED.search(reason):
+                    return False  # another push updated the ref inside the server meanwhile: the branch moved
+                advice = ""
+                if _PROTECTED.search(reason) and self.pulls is None:
+                    advice = " (a protected branch: set gitops.pull_request: true to propose the change instead)"
                 raise BadInputError(
-                    f"{redact_url(self.settings.repository)} refused the push to {target!r}: {self._clean(reason)} "
-                    "(a protected branch? then set gitops.pull_request: true)"
+                    f"{redact_url(self.settings.repository)} refused the push to {target!r}: {self._clean(reason)}"
+                    f"{advice}"
                 )
         raise self._failure(
             _GitFailedError(("push",), result.returncode, result.stderr.decode("utf-8", "replace")), "pushing"
@@ -822,10 +1103,25 @@ class GitCliRepository:
     def _environment(self) -> dict[str, str]:
         environ = {key: value for key, value in os.environ.items() if key not in _LOCAL_ENV}
         environ.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C"})
+        # the commit's identity is settings.author: the environment is what git takes before any configuration,
+        # author.*/committer.* included (git-commit(1) "COMMIT INFORMATION", git-config(1) author.name)
+        name, email = _author(self.settings.author)
+        environ.update(
+            {
+                "GIT_AUTHOR_NAME": name,
+                "GIT_AUTHOR_EMAIL": email,
+                "GIT_COMMITTER_NAME": name,
+                "GIT_COMMITTER_EMAIL": email,
+            }
+        )
         settings: list[tuple[str, str]] = []
-        scope = _https_scope(self.settings.repository)
+        scope = self._token_scope()
         if self.token and scope is not None:
             pair = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+            # an empty value first: http.extraHeader is multi-valued, and "an empty value will reset the extra
+            # headers to the empty list" (git-config(1)) — an Authorization header of the user's configuration for
+            # the host would otherwise go too, which GitHub answers 400 "Duplicate header: Authorization"
+            settings.append((f"http.{scope}.extraheader", ""))
             settings.append((f"http.{scope}.extraheader", f"AUTHORIZATION: basic {pair}"))
         environ["GIT_CONFIG_COUNT"] = str(len(settings))
         for index, (key, value) in enumerate(settings):
@@ -833,11 +1129,21 @@ class GitCliRepository:
             environ[f"GIT_CONFIG_VALUE_{index}"] = value
         return environ
 
+    def _token_scope(self) -> str | None:
+        """``<origin>/`` of the GitHub server when the repository is on it, over https (or http on 127.0.0.1):
+        where the token's header goes; ``None``: nowhere (another host, plain http, ssh, a path)."""
+        server = _origin(self.server_url)
+        if server is None or _origin(self.settings.repository) != server:
+            return None
+        if not (server.startswith("https://") or is_loopback(server)):
+            return None
+        return f"{server}/"
+
     def _clean(self, text: str) -> str:
         secrets: list[str | None] = [self.token, *url_secrets(self.settings.repository)]
         if self.token:
             secrets.append(base64.b64encode(f"x-access-token:{self.token}".encode()).decode())
-        return redact_text(text.strip()[:500], secrets)
+        return redact_text(text.strip(), secrets)[:500]  # redacted, then cut: a cut secret is no longer found
 
     def _failure(self, failed: _GitFailedError, what: str) -> Exception:
         """A failed remote call as the person's error: refused credentials or a missing branch are bad input (exit
@@ -855,8 +1161,9 @@ class GitCliRepository:
                 "could not read username",
                 "could not read password",
                 "terminal prompts disabled",
-                "403",
-                "401",
+                # git-remote-http's own phrase for an HTTP status (http.c): not any "401"/"403" in a port or a time
+                "the requested url returned error: 401",
+                "the requested url returned error: 403",
                 "repository not found",
                 "does not appear to be a git repository",
             )
@@ -909,16 +1216,20 @@ def _remote_url(repository: str) -> str:
     return str(Path(repository).expanduser().resolve())
 
 
-def _https_scope(url: str) -> str | None:
-    """``https://host[:port]/``: where the token's header is sent (``None``: not an http(s) remote)."""
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, normalised (lower case, the scheme's default port dropped), as
+    actions/checkout compares origins; ``None``: not an http(s) URL."""
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(url.strip())
+        port = parts.port
     except ValueError:
         return None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not parts.hostname:
         return None
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}/"
+    default = 443 if scheme == "https" else 80
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{scheme}://{host}{f':{port}' if port and port != default else ''}"
 
 
 def _revision_sha(revision: str) -> str | None:
@@ -927,6 +1238,29 @@ def _revision_sha(revision: str) -> str | None:
     tail = revision.strip().rsplit("@", 1)[-1]
     tail = tail.split(":", 1)[1] if ":" in tail else tail
     return tail if _HEX.match(tail) else None
+
+
+def _keys(message: str) -> list[str]:
+    """The ``Findly-Change`` keys of *message*: each line ``Findly-Change: <key>``, wherever it is."""
+    prefix = f"{TRAILER}:"
+    return [line[len(prefix) :].strip() for line in message.splitlines() if line.startswith(prefix)]
+
+
+def _pull_text(message: str, key: str) -> tuple[str, str]:
+    """A pull request's title and body from a commit's *message*: the body keeps ``Findly-Change: <key>``, so that a
+    squash merge whose message is the pull request's body (``squash_merge_commit_message: PR_BODY``,
+    https://docs.github.com/en/rest/repos/repos#update-a-repository) keeps the key too."""
+    title, _, body = message.strip().partition("\n")
+    body = body.strip()
+    if key not in _keys(body):
+        body = f"{body}\n\n{TRAILER}: {key}".strip()
+    return title, body
+
+
+def _ref(pull: Mapping[str, Any], side: str) -> str | None:
+    """``head.ref``/``base.ref`` of a pull request as GitHub's API answers it."""
+    part = pull.get(side)
+    return str(part["ref"]) if isinstance(part, dict) and isinstance(part.get("ref"), str) else None
 
 
 def _checked_path(path: str) -> str:

@@ -1,0 +1,224 @@
+"""The GitOps hand-off's pure rules (``domain.gitops``): the one edit a promotion makes to a rendered overlay, where
+that overlay is, and the reading of an Argo CD Application's and a Flux Kustomization's published status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from findly_infra.domain.gitops import (
+    ControllerKind,
+    ControllerVerdict,
+    GitOpsBinding,
+    GitOpsSettings,
+    applied_revision,
+    overlay_path,
+    read_application,
+    read_controller,
+    read_kustomization,
+    set_image,
+)
+
+NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
+TAGS = st.from_regex(r"[0-9A-Za-z_][0-9A-Za-z_.-]{0,20}", fullmatch=True)
+REGISTRIES = st.sampled_from(["gcr.io/findly", "localhost:5000", "registry.example.com:443/team", "docker.io/library"])
+DIGEST = "@sha256:" + "ab" * 32
+
+
+def _deployment(image: str, reference: str, *, quote: str = "", comment: str = "", sidecar: str = "") -> str:
+    extra = f"        - name: proxy\n          image: {sidecar}\n" if sidecar else ""
+    return (
+        "apiVersion: apps/v1\n"
+        "kind: Deployment\n"
+        "metadata:\n"
+        f"  name: fn-posts  # {image}:keep-this-comment\n"
+        "spec:\n"
+        "  template:\n"
+        "    spec:\n"
+        "      containers:\n"
+        "        - name: fn-posts\n"
+        f"          image: {quote}{image}{reference}{quote}{comment}\n"
+        f"{extra}"
+    )
+
+
+@given(REGISTRIES, NAMES, TAGS, TAGS, st.sampled_from(["", '"', "'"]), st.sampled_from(["", "  # pinned by CI"]))
+def test_set_image_changes_only_that_images_line(  # noqa: PLR0917 - one per drawn part
+    registry: str, name: str, old: str, new: str, quote: str, comment: str
+) -> None:
+    image = f"{registry}/{name}"
+    sidecar = f"{registry}/{name}-proxy:{old}"  # another image whose name starts the same: left alone
+    text = _deployment(image, f":{old}", quote=quote, comment=comment, sidecar=sidecar)
+    changed, replaced = set_image(text, image, new)
+    assert replaced == old
+    before, after = text.splitlines(), changed.splitlines()
+    assert len(before) == len(after)
+    differing = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
+    if old == new:
+        assert changed == text
+    else:
+        assert differing == [
+            (
+                f"          image: {quote}{image}:{old}{quote}{comment}",
+                f"          image: {quote}{image}:{new}{quote}{comment}",
+            )
+        ]
+
+
+@given(REGISTRIES, NAMES, TAGS)
+def test_set_image_replaces_a_digest_pin_by_the_tag(registry: str, name: str, new: str) -> None:
+    image = f"{registry}/{name}"
+    changed, replaced = set_image(_deployment(image, DIGEST), image, new)
+    assert replaced == DIGEST
+    assert f"image: {image}:{new}\n" in changed
+    assert "sha256" not in changed
+
+
+@given(NAMES, TAGS)
+def test_set_image_of_an_image_the_file_does_not_hold_changes_nothing(name: str, new: str) -> None:
+    text = _deployment("gcr.io/findly/other", ":1.0.0")
+    assert set_image(text, f"gcr.io/findly/{name}x", new) == (text, None)
+
+
+@given(TAGS)
+def test_a_registry_port_is_not_a_tag(new: str) -> None:
+    """``localhost:5000/fn-posts`` untagged: its ``:5000`` is the registry's port, not a tag to replace."""
+    text = _deployment("localhost:5000/fn-posts", "")
+    changed, replaced = set_image(text, "localhost:5000/fn-posts", new)
+    assert replaced == ""
+    assert f"image: localhost:5000/fn-posts:{new}\n" in changed
+
+
+def test_set_image_keeps_windows_line_endings() -> None:
+    text = _deployment("gcr.io/f/fn-posts", ":1.0.0").replace("\n", "\r\n")
+    changed, _ = set_image(text, "gcr.io/f/fn-posts", "2.0.0")
+    assert changed == text.replace("fn-posts:1.0.0", "fn-posts:2.0.0")
+
+
+@given(st.sampled_from(["k8s", "deploy/k8s", "", "k8s/"]), NAMES, NAMES, st.sampled_from(["stable", "canary"]))
+def test_overlay_path_is_where_render_writes_the_deployment(folder: str, env: str, service: str, track: str) -> None:
+    settings = GitOpsSettings("https://github.com/o/r.git", (GitOpsBinding(env, "app"),), path=folder)
+    path = overlay_path(settings, env, service, track)
+    prefix = folder.strip("/")
+    assert path == "/".join(p for p in (prefix, "overlays", env, service, f"deployment-{track}.yaml") if p)
+    assert not path.startswith("/")
+    assert "//" not in path
+
+
+# ---- Argo CD ---------------------------------------------------------------------------------------------------
+
+SHA = "a" * 40
+SYNC = st.sampled_from(["Synced", "OutOfSync", "Unknown", None])
+HEALTH = st.sampled_from(["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown", None])
+PHASE = st.sampled_from(["Running", "Terminating", "Failed", "Error", "Succeeded", None])
+
+
+def _application(sync: str | None, health: str | None, phase: str | None, message: str = "") -> dict[str, Any]:
+    status: dict[str, Any] = {"sync": {"revision": SHA}}
+    if sync is not None:
+        status["sync"]["status"] = sync
+    if health is not None:
+        status["health"] = {"status": health}
+    if phase is not None:
+        status["operationState"] = {"phase": phase, "message": message, "syncResult": {"revision": SHA}}
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "status": status}
+
+
+@given(SYNC, HEALTH, PHASE, st.sampled_from([True, False, None]))
+def test_an_application_is_deployed_only_synced_and_healthy_at_a_revision_with_the_commit(
+    sync: str | None, health: str | None, phase: str | None, includes: bool | None
+) -> None:
+    reading = read_application(_application(sync, health, phase), includes)
+    failed_sync = phase in {"Failed", "Error"}
+    if includes is not True:
+        assert reading.verdict is ControllerVerdict.PROGRESSING  # an older revision says nothing of the commit
+    elif (sync == "Synced" and health == "Degraded") or failed_sync:
+        assert reading.verdict is ControllerVerdict.FAILED
+    elif sync == "Synced" and health == "Healthy":
+        assert reading.verdict is ControllerVerdict.DEPLOYED
+    else:
+        assert reading.verdict is ControllerVerdict.PROGRESSING
+    assert reading.revision == SHA
+
+
+def test_a_degraded_application_says_why() -> None:
+    app = _application("Synced", "Degraded", None)
+    app["status"]["health"]["message"] = "Deployment fn-posts exceeded its progress deadline"
+    reading = read_application(app, True)
+    assert reading.verdict is ControllerVerdict.FAILED
+    assert "exceeded its progress deadline" in reading.message
+
+
+def test_a_sync_of_another_revision_that_failed_does_not_fail_this_one() -> None:
+    app = _application("OutOfSync", "Healthy", "Failed", "one or more objects failed to apply")
+    app["status"]["operationState"]["syncResult"]["revision"] = "b" * 40
+    assert read_application(app, True).verdict is ControllerVerdict.PROGRESSING
+
+
+def test_an_absent_application_is_progressing() -> None:
+    reading = read_application(None, None)
+    assert (reading.verdict, reading.revision) == (ControllerVerdict.PROGRESSING, None)
+
+
+def test_a_multi_source_application_reports_its_first_revision() -> None:
+    app = {"status": {"sync": {"status": "Synced", "revisions": [SHA, "c" * 40]}, "health": {"status": "Healthy"}}}
+    assert applied_revision(ControllerKind.ARGOCD, app) == SHA
+    assert read_controller(ControllerKind.ARGOCD, app, True).verdict is ControllerVerdict.DEPLOYED
+
+
+# ---- Flux ------------------------------------------------------------------------------------------------------
+
+READY = st.sampled_from(["True", "False", "Unknown", None])
+REASONS = st.sampled_from(
+    ["ReconciliationSucceeded", "Progressing", "HealthCheckFailed", "ReconciliationFailed", "BuildFailed",
+     "DependencyNotReady", "ArtifactFailed"]
+)  # fmt: skip
+
+
+def _kustomization(
+    ready: str | None, reason: str, *, stalled: bool = False, generation: int = 2, observed: int = 2
+) -> dict[str, Any]:
+    conditions = []
+    if ready is not None:
+        conditions.append({"type": "Ready", "status": ready, "reason": reason, "message": f"said {reason}"})
+    if stalled:
+        conditions.append({"type": "Stalled", "status": "True", "reason": "BuildFailed", "message": "kustomize build"})
+    return {
+        "metadata": {"generation": generation},
+        "status": {"conditions": conditions, "lastAppliedRevision": f"main@sha1:{SHA}", "observedGeneration": observed},
+    }
+
+
+@given(READY, REASONS, st.booleans(), st.sampled_from([True, False, None]), st.integers(1, 3))
+def test_a_kustomization_is_deployed_only_ready_at_a_revision_with_the_commit(
+    ready: str | None, reason: str, stalled: bool, includes: bool | None, observed: int
+) -> None:
+    reading = read_kustomization(_kustomization(ready, reason, stalled=stalled, observed=observed), includes)
+    if stalled:
+        assert reading.verdict is ControllerVerdict.FAILED  # it will not go on by itself
+    elif includes is not True or observed != 2:
+        assert reading.verdict is ControllerVerdict.PROGRESSING
+    elif ready == "True":
+        assert reading.verdict is ControllerVerdict.DEPLOYED
+    elif ready == "False" and reason in {"HealthCheckFailed", "ReconciliationFailed", "BuildFailed"}:
+        assert reading.verdict is ControllerVerdict.FAILED
+        assert f"said {reason}" in reading.message
+    else:
+        assert reading.verdict is ControllerVerdict.PROGRESSING
+    assert reading.revision == SHA
+
+
+@pytest.mark.parametrize(
+    ("applied", "sha"),
+    [(f"main@sha1:{SHA}", SHA), (f"main/{SHA}", SHA), (f"refs/heads/main@sha256:{'d' * 64}", "d" * 64), (None, None)],
+)
+def test_the_applied_revision_of_a_kustomization(applied: str | None, sha: str | None) -> None:
+    found = {"status": {"lastAppliedRevision": applied}} if applied else {"status": {}}
+    assert applied_revision(ControllerKind.FLUX, found) == sha
+
+
+def test_an_absent_kustomization_is_progressing() -> None:
+    assert read_kustomization(None, None).verdict is ControllerVerdict.PROGRESSING

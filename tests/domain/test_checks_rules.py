@@ -1164,5 +1164,5 @@ def test_check_platform_runs_every_rule_errors_first_in_the_files_order() -> Non
         ("secret-rotation", WARNING),
         ("alert-severity", WARNING),
     ]
-    assert len(checks.RULES) == 23  # the 23rd: failover (issue 27)
+    assert len(checks.RULES) == 24  # the 24th: gitops (issue 28)
     assert checks.check_platform(platform()) == ()

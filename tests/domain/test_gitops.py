@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from findly_infra.domain import checks
+from findly_infra.domain.environment import DeploymentTrigger, Environment, StrategyKind, TriggerKind
 from findly_infra.domain.gitops import (
     ControllerKind,
     ControllerVerdict,
@@ -21,6 +24,8 @@ from findly_infra.domain.gitops import (
     read_kustomization,
     set_image,
 )
+from findly_infra.domain.operations import ClusterBinding, KubernetesSettings
+from findly_infra.domain.platform import Platform, Severity
 
 NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
 TAGS = st.from_regex(r"[0-9A-Za-z_][0-9A-Za-z_.-]{0,20}", fullmatch=True)
@@ -222,3 +227,74 @@ def test_the_applied_revision_of_a_kustomization(applied: str | None, sha: str |
 
 def test_an_absent_kustomization_is_progressing() -> None:
     assert read_kustomization(None, None).verdict is ControllerVerdict.PROGRESSING
+
+
+# ---- the gitops-* checks -----------------------------------------------------------------------------------------
+
+REPOSITORIES = st.sampled_from(
+    [
+        ("https://github.com/findly-now/deploy.git", None),
+        ("https://x-access-token@github.com/findly-now/deploy", None),
+        ("git@github.com:findly-now/deploy.git", None),
+        ("ssh://git@github.com/findly-now/deploy.git", None),
+        ("https://gitlab.com/findly-now/deploy.git", Severity.WARNING),
+        ("git@git.example.com:deploy.git", Severity.WARNING),
+        ("/srv/git/deploy.git", Severity.ERROR),
+        ("../deploy", Severity.ERROR),
+    ]
+)
+STRATEGIES = st.sampled_from([None, StrategyKind.ROLLING, StrategyKind.CANARY, StrategyKind.BLUE_GREEN])
+
+
+def _platform(
+    bound: tuple[str, ...], clusters: tuple[str, ...], strategy: StrategyKind | None, repository: str, pr: bool
+) -> Platform:
+    environments = (
+        Environment("dev", DeploymentTrigger(TriggerKind.PUSH)),
+        Environment("production", DeploymentTrigger(TriggerKind.PROMOTION, source="dev"), deployment_strategy=strategy),
+    )
+    settings = GitOpsSettings(
+        repository, tuple(GitOpsBinding(name, f"findly-{name}") for name in bound), pull_request=pr
+    )
+    kubernetes = KubernetesSettings(clusters=tuple(ClusterBinding(name) for name in clusters))
+    return Platform(environments, kubernetes=kubernetes, gitops=settings)
+
+
+@given(
+    st.lists(st.sampled_from(["dev", "production", "prod"]), unique=True, max_size=3),
+    st.lists(st.sampled_from(["dev", "production"]), unique=True, max_size=2),
+    STRATEGIES,
+    REPOSITORIES,
+    st.booleans(),
+)
+def test_the_gitops_checks(
+    bound: list[str],
+    clusters: list[str],
+    strategy: StrategyKind | None,
+    repository: tuple[str, Severity | None],
+    pr: bool,
+) -> None:
+    url, severity = repository
+    findings = {
+        (f.location, f.rule, f.severity)
+        for f in checks.gitops(_platform(tuple(bound), tuple(clusters), strategy, url, pr))
+    }
+    expected = set()
+    for name in bound:
+        if name == "prod":
+            expected.add(("gitops.environments.prod", "gitops-binding", Severity.ERROR))
+            continue
+        if name in clusters:
+            expected.add((f"gitops.environments.{name}", "gitops-cluster", Severity.ERROR))
+        if name == "production" and strategy in {StrategyKind.CANARY, StrategyKind.BLUE_GREEN}:
+            expected.add(("environments.production.deployment_strategy", "gitops-strategy", Severity.ERROR))
+    if pr and severity is not None:
+        expected.add(("gitops.pull_request", "gitops-pull-request", severity))
+    assert findings == expected
+    assert checks.gitops(attrs.evolve(_platform((), (), None, url, pr), gitops=None)) is not None
+
+
+def test_the_strategy_check_says_to_use_rolling() -> None:
+    (finding,) = checks.gitops(_platform(("production",), (), StrategyKind.CANARY, "https://github.com/o/r.git", False))
+    assert "use deployment_strategy: rolling there" in finding.message
+    assert finding.rule == "gitops-strategy"

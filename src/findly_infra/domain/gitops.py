@@ -12,6 +12,8 @@ What the file says::
       path: k8s                  # where `findly-infra render --out` wrote the tree, in the repository
       pull_request: false        # true: push a branch and open a pull request against `branch`
       controller: argocd         # or flux
+      context: management        # the kubeconfig context where the Applications (Kustomizations) live; default:
+                                 # the environment's own kubernetes.clusters binding, else the current context
       environments:
         production:
           name: findly-production  # the Application (argocd) or Kustomization (flux)
@@ -99,6 +101,9 @@ class GitOpsSettings:
     pull_request: bool = False
     controller: ControllerKind = ControllerKind.ARGOCD
     author: str = "findly-infra <findly-infra@users.noreply.github.com>"
+    context: str | None = None
+    """The kubeconfig context of the cluster where the Applications (or Kustomizations) live — a management
+    cluster; ``None``: the environment's own ``kubernetes.clusters`` binding, else the kubeconfig's current context."""
 
     def __attrs_post_init__(self) -> None:
         if not self.repository.strip():
@@ -107,6 +112,8 @@ class GitOpsSettings:
             raise InvariantError(f"{self.branch!r} is not a branch name git accepts", field="branch")
         if self.path.startswith("/") or ".." in self.path.split("/"):
             raise InvariantError(f"{self.path!r} must be a folder inside the repository", field="path")
+        if self.context is not None and not self.context.strip():
+            raise InvariantError("a context is a kubeconfig context's name (or leave it out)", field="context")
         names = [binding.environment for binding in self.environments]
         if len(set(names)) != len(names):
             raise InvariantError("an environment is bound twice", field="environments")
@@ -322,9 +329,7 @@ def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool |
         return ControllerReading(ControllerVerdict.PROGRESSING, None, "the Kustomization does not exist (yet)")
     metadata = _mapping(kustomization.get("metadata"))
     status = _mapping(kustomization.get("status"))
-    conditions = {
-        str(item.get("type")): item for item in status.get("conditions") or [] if isinstance(item, Mapping)
-    }
+    conditions = {str(item.get("type")): item for item in status.get("conditions") or [] if isinstance(item, Mapping)}
     ready = _mapping(conditions.get("Ready"))
     ready_status = str(ready.get("status") or "Unknown")
     reason = str(ready.get("reason") or "")

@@ -731,6 +731,11 @@ class MemoryGitRepository:
         if found is not None:
             return found
         base = self._files_at(self.head)
+        if base | dict(change.files) == base:  # as the git adapter: an empty commit would carry a key for nothing
+            raise BadInputError(
+                f"nothing to commit for {', '.join(sorted(change.files))}: {self.branch!r} already holds what it would "
+                f"write, but no commit carries 'Findly-Change: {change.key}' (changed by hand?)"
+            )
         return self._push(base | dict(change.files), change.message, change.key)
 
     def revert(self, commit: str, *, key: str, message: str) -> GitCommit:

@@ -137,8 +137,10 @@ class GitOpsWorkloads:
         if forward:
             key = change_key(service, environment, wanted, started)
             mine = next((event for event in recorded if event.key == key), None)
-            if new != text or mine is None:  # not there yet, or there and not recorded (killed after the push)
+            if new != text:
                 made = self._commit(view, path, new, wanted, held, key)
+            elif mine is None:  # there, and not recorded: our commit pushed by a command killed before its record?
+                made = self._found(view, path, new, wanted, held, key)
             target = mine if made is None else None
         elif new != text:
             made = self._return(view, (path, new), wanted, held, recorded, started)
@@ -175,6 +177,17 @@ class GitOpsWorkloads:
             ),
         )
         return made
+
+    def _found(  # noqa: PLR0917 - as _commit
+        self, view: EnvironmentView, path: str, new: str, wanted: str, held: str, key: str
+    ) -> GitCommit | None:
+        """The commit carrying *key*, where the head already holds *wanted* (the repository finds it by its key and
+        makes none); ``None`` where no commit carries it — the file held it before (rendered with it, or changed
+        by hand): nothing to hand off, and nothing to record."""
+        try:
+            return self._commit(view, path, new, wanted, held, key)
+        except BadInputError:  # "nothing to commit": no commit of ours put it there
+            return None
 
     def _return(  # noqa: PLR0917 - the step, and what it needs of the converge
         self,

@@ -111,7 +111,8 @@ class GitOpsWorkloads:
         """Hand the version *view* runs to the repository where the overlay holds another, then wait until the
         controller deployed it; whether a commit was pushed."""
         wanted = _wanted(view)
-        if wanted is None:
+        rollout = view.rollout
+        if wanted is None and (rollout is None or rollout.phase.active):
             return False  # nothing runs there yet: nothing to hand off
         service, environment = view.service, view.environment
         path = overlay_path(self.settings, environment, service)
@@ -123,14 +124,15 @@ class GitOpsWorkloads:
                 f"first (`findly-infra render --out {self.settings.path or '.'}` in the repository, committed and "
                 f"pushed), then run the command again; nothing was committed"
             )
-        new, held = set_image(text, image, wanted)
+        new, held = set_image(text, image, wanted or "")
         if held is None:
             raise BadInputError(
                 f"{path} in {self.settings.repository} has no image: line of {image} (the platform file's "
                 f"services.{service}.image): render the tree again from this platform file; nothing was committed"
             )
         recorded = self._recorded(service, environment)
-        rollout = view.rollout
+        if wanted is None:  # a first release rolled back: its commit reverted, back to what the repository had
+            return self._unreleased(view, (path, text), held, recorded)
         forward = rollout is not None and rollout.phase.active and wanted == rollout.version
         started = (rollout.started if rollout is not None else at).isoformat()
         made: GitCommit | None = None
@@ -201,15 +203,7 @@ class GitOpsWorkloads:
         """Back to *wanted* (rolled back, aborted, a release's return): the revert of the commit that put *held*
         there, where the log recorded it and nothing reverted it yet; else a commit of *wanted* (someone changed the
         file by hand, or the commit was not ours)."""
-        reverted = {event.reverts for event in recorded if isinstance(event, GitOpsReverted)}
-        ours = next(
-            (
-                event
-                for event in reversed(recorded)
-                if isinstance(event, GitOpsCommitted) and event.version == held and event.commit not in reverted
-            ),
-            None,
-        )
+        ours = _ours(recorded, held)
         path, new = edit
         if ours is None:
             key = change_key(view.service, view.environment, wanted, started)
@@ -239,6 +233,17 @@ class GitOpsWorkloads:
             ),
         )
         return made
+
+    def _unreleased(self, view: EnvironmentView, edit: tuple[str, str], held: str, recorded: Sequence[HandOff]) -> bool:
+        """Nothing serves by the log (the environment's first rollout stopped): the commit that put *held* there
+        reverted, where the log recorded one not reverted yet; else nothing to do."""
+        if _ours(recorded, held) is None:
+            return False
+        rollout = view.rollout
+        assert rollout is not None
+        made = self._return(view, edit, held, held, recorded, rollout.started.isoformat())
+        self._wait(view, made.sha, failed=False)
+        return made.created
 
     def _pending(self, view: EnvironmentView, sha: str | None, url: str) -> None:
         """An open pull request the controller does not follow yet: the step waits for a person to merge it."""
@@ -343,6 +348,19 @@ def _wanted(view: EnvironmentView) -> str | None:
     active = view.rollout is not None and view.rollout.phase.active and view.candidate is not None
     running = view.candidate if active else view.serving
     return running.version if running is not None else None
+
+
+def _ours(recorded: Sequence[HandOff], held: str) -> GitOpsCommitted | None:
+    """The latest recorded commit of *held* that no recorded revert undid."""
+    reverted = {event.reverts for event in recorded if isinstance(event, GitOpsReverted)}
+    return next(
+        (
+            event
+            for event in reversed(recorded)
+            if isinstance(event, GitOpsCommitted) and event.version == held and event.commit not in reverted
+        ),
+        None,
+    )
 
 
 def _restores(event: HandOff, version: str) -> bool:

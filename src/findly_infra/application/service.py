@@ -586,7 +586,7 @@ class PipelineService:
         check_input(actor=actor, reason=reason)
         try:
             current = self.reconcile(service, environment)
-        except UnprovenEntryError:  # never moved for it: rolling it back moves traffic away, and goes on
+        except (UnprovenEntryError, HandOffPendingError):  # never moved for it (a pull request still open): goes on
             current = Outcome((), self.view(service, environment))
         if current.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
             return current

@@ -297,3 +297,44 @@ def test_the_events_travel_through_the_codec() -> None:
     for event in world.handoffs():
         document: Mapping[str, Any] = event_to_dict(event)
         assert event_from_dict(dict(document)) == event
+
+
+def test_status_reads_the_latest_hand_off_and_what_the_controller_reports() -> None:
+    world = _world(pull_request=True)
+    with pytest.raises(HandOffPendingError):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    reading = world.release.gitops_reading(SERVICE, ENV)
+    assert reading is not None
+    assert reading.handoff is not None
+    assert reading.handoff.pull_request == world.repository.pulls[0].url
+    assert reading.reading.verdict.value == "progressing"  # the controller is at the branch's head, without it
+    assert world.repository.pulls[0].url in reading.describe()
+    world.repository.merge(world.repository.pulls[0].url)
+    after = world.release.gitops_reading(SERVICE, ENV)
+    assert after is not None
+    assert after.reading.verdict.value == "deployed"
+    assert "Application argocd/findly-development: deployed" in after.describe()
+    assert world.release.gitops_reading(SERVICE, "staging") is None  # not handed off
+
+
+def test_an_open_pull_request_is_exit_6_with_its_url(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import io
+    import json
+
+    from findly_infra.cli import EXIT_STOPPED, _run
+
+    def waits(_context: object) -> int:
+        raise HandOffPendingError(
+            "fn-posts waits for https://github.com/o/r/pull/7", url="https://github.com/o/r/pull/7", environment=ENV
+        )
+
+    for wants_json in (True, False):
+        out = io.StringIO()
+        assert _run(waits, argparse.Namespace(json=wants_json), out, wants_json) == EXIT_STOPPED
+        if wants_json:
+            document = json.loads(out.getvalue())
+            assert document["pull_request"] == "https://github.com/o/r/pull/7"
+            assert (document["outcome"], document["waiting_for"]) == ("waiting", "pull_request")
+        else:
+            assert "https://github.com/o/r/pull/7" in out.getvalue()

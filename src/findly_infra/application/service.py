@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from findly_infra.application.analysis import AnalysisReport, analyze_version
-from findly_infra.application.gitops import HandOffPendingError
+from findly_infra.application.gitops import GitOpsReading, HandOffPendingError
 from findly_infra.application.integrity import ChainedStore
 from findly_infra.application.policies import policy_digest
 from findly_infra.application.ports import (
@@ -931,6 +931,15 @@ class PipelineService:
         if not isinstance(self.cluster, ClusterInspector):
             return None
         return self.cluster.inspect(service, view.environment, expected_holding(view))
+
+    def gitops_reading(self, service: str, environment: str) -> GitOpsReading | None:
+        """``status`` of an environment handed to a GitOps repository: the latest hand-off recorded and what its
+        controller reports of it (``application.gitops``); ``None`` elsewhere. Read only."""
+        reader = getattr(self.cluster, "gitops_reading", None)
+        if reader is None:
+            return None
+        reading: GitOpsReading | None = reader(service, self.view(service, environment).environment)
+        return reading
 
     def reconcile(self, service: str, environment: str) -> Outcome:
         """Bring the cluster to what the recorded events say (after a crash between storing and routing)."""

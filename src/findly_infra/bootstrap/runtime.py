@@ -258,7 +258,8 @@ def open_runtime(
             wall=SystemClock() if durable and virtual is not None else None,
             simulated=("cluster",) + (("metrics",) if scenarios is not None else ()) + (("time",) if virtual else ()),
             scenario=settings.scenario,
-            bound=frozenset(bound_environments(platform)),
+            bound=frozenset(bound_environments(platform))
+            | frozenset(binding.environment for binding in (platform.gitops.environments if platform.gitops else ())),
             notifications=notifications,
         )
     except BaseException:

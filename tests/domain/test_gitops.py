@@ -23,6 +23,7 @@ from findly_infra.domain.gitops import (
     read_controller,
     read_kustomization,
     set_image,
+    set_version_label,
 )
 from findly_infra.domain.operations import ClusterBinding, KubernetesSettings
 from findly_infra.domain.platform import Platform, Severity
@@ -101,6 +102,36 @@ def test_set_image_keeps_windows_line_endings() -> None:
     text = _deployment("gcr.io/f/fn-posts", ":1.0.0").replace("\n", "\r\n")
     changed, _ = set_image(text, "gcr.io/f/fn-posts", "2.0.0")
     assert changed == text.replace("fn-posts:1.0.0", "fn-posts:2.0.0")
+
+
+@given(TAGS, TAGS, st.sampled_from(["", '"', "'"]))
+def test_set_version_label_changes_only_the_version_labels_of_that_version(old: str, new: str, quote: str) -> None:
+    text = (
+        "metadata:\n"
+        "  labels:\n"
+        f"    version: {quote}{old}{quote}\n"
+        f"    other-version: {quote}{old}{quote}\n"
+        "spec:\n"
+        "  template:\n"
+        "    metadata:\n"
+        "      labels:\n"
+        f"        version: {quote}{old}{quote}  # the analysis' label\n"
+        f"        note: version {old}\n"
+    )
+    changed = set_version_label(text, "version", old, new)
+    before, after = text.splitlines(), changed.splitlines()
+    differing = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if b != a]
+    assert set(differing) <= {2, 8}
+    assert f"version: {quote or ''}" in after[2]
+    if old != new:
+        assert differing == [2, 8]
+        assert new in after[2]
+        assert after[8].endswith("# the analysis' label")
+    assert set_version_label(text, "version", "", new) == text  # a digest says no version
+
+
+def test_a_version_that_reads_as_a_number_is_quoted() -> None:
+    assert set_version_label("    version: latest\n", "version", "latest", "1.0") == '    version: "1.0"\n'
 
 
 @given(st.sampled_from(["k8s", "deploy/k8s", "", "k8s/"]), NAMES, NAMES, st.sampled_from(["stable", "canary"]))

@@ -172,10 +172,20 @@ def test_a_promotion_is_one_commit_of_one_image_line_and_the_rollout_follows_the
     assert committed.commit == world.repository.head
     path = overlay_path(_settings(), ENV, SERVICE)
     assert committed.files == (path,)
-    assert _changed_lines(world, world.repository.commits[committed.commit]) == [
-        f'{path}: -        image: "{IMAGE}:1.0.0"',
-        f'{path}: +        image: "{IMAGE}:2.0.0"',
-    ]
+    changed = _changed_lines(world, world.repository.commits[committed.commit])
+    # the image, and the version label the analysis finds its pods by (the Deployment's and its pods'): nothing else
+    assert sorted(changed) == sorted(
+        [
+            f'{path}: -        image: "{IMAGE}:1.0.0"',
+            f'{path}: +        image: "{IMAGE}:2.0.0"',
+            f'{path}: -    version: "1.0.0"',
+            f'{path}: +    version: "2.0.0"',
+            f'{path}: -        version: "1.0.0"',
+            f'{path}: +        version: "2.0.0"',
+        ]
+    )
+    rendered = render_platform(world.release.platform, versions={SERVICE: "2.0.0"})  # as `render` writes 2.0.0
+    assert world.repository.read(path) == rendered["overlays/development/fn-posts/deployment-stable.yaml"]
     assert world.repository.commits[committed.commit].key == committed.key
     assert world.release.cluster.holding(SERVICE, ENV).running == {SERVICE: "2.0.0"}
 

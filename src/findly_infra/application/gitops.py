@@ -5,11 +5,13 @@ Converging such an environment to what the log says is a commit, not an apply:
 
 1. **The version the log runs there** (a rolling update's one track: the candidate while a rollout is under way,
    else what serves) against the image the environment's overlay holds at the head of the followed branch.
-2. **Hand it off** when they differ: a rollout going forward commits the overlay with that image line changed (and
-   nothing else: ``domain.gitops.set_image``), keyed by the rollout (``change_key``) so that a command killed after
-   the push finds its commit again instead of making a second; a rollout rolled back (or a release's return) reverts
-   the rollout's own commit — found in the event log (``GitOpsCommitted``). With ``pull_request: true`` the commit is
-   proposed in a pull request, and the step waits for a person to merge it (:class:`HandOffPendingError`).
+2. **Hand it off** when they differ: a rollout going forward commits the overlay with that image line changed,
+   and the version label the analysis finds its pods by — nothing else (``domain.gitops.set_image``,
+   ``set_version_label``: the file ``render`` writes for that version) — keyed by the rollout (``change_key``) so
+   that a command killed after the push finds its commit again instead of making a second; a rollout rolled back
+   (or a release's return) reverts the rollout's own commit — found in the event log (``GitOpsCommitted``). With
+   ``pull_request: true`` the commit is proposed in a pull request, and the step waits for a person to merge it
+   (:class:`HandOffPendingError`).
 3. **Follow the controller**: its Application (Kustomization) is read through the Kubernetes API until it reports a
    revision that includes the commit, deployed and healthy (``domain.gitops.read_application``/
    ``read_kustomization``), polling within a ready timeout. A controller that reports it failed at that revision
@@ -44,6 +46,7 @@ from findly_infra.domain.gitops import (
     overlay_path,
     read_controller,
     set_image,
+    set_version_label,
 )
 from findly_infra.domain.tracks import Holding
 from findly_infra.domain.view import EnvironmentView
@@ -96,6 +99,8 @@ class GitOpsWorkloads:
     """Service -> its image (the platform file's ``services.<name>.image``)."""
     history: Callable[[str], Sequence[Event]] = attrs.field(repr=False)
     """A service's recorded events (the event log): where the rollout's commit is found to revert it."""
+    version_label: str = "version"
+    """The label the analysis finds a version's pods by (``metrics.version_label``): changed with the image."""
     ready_timeout: float = 600.0
     poll_interval: float = 5.0
     sleep: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
@@ -125,6 +130,8 @@ class GitOpsWorkloads:
                 f"pushed), then run the command again; nothing was committed"
             )
         new, held = set_image(text, image, wanted or "")
+        if held is not None and wanted is not None and not held.startswith("@"):  # its pods labelled as it runs
+            new = set_version_label(new, self.version_label, held, wanted)
         if held is None:
             raise BadInputError(
                 f"{path} in {self.settings.repository} has no image: line of {image} (the platform file's "

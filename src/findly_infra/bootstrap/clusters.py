@@ -167,6 +167,7 @@ class Clusters:
                 controller,
                 {service.name: service.image or service.name for service in self.platform.all_services},
                 self.history,
+                version_label=self.platform.metrics.version_label,
                 ready_timeout=self.platform.rolling_strategy.progress_deadline.milliseconds / 1000,
             )
         return self.gitops

@@ -381,6 +381,7 @@ _EXPORTS = {
     "read_application": "findly_infra.domain.gitops",
     "read_kustomization": "findly_infra.domain.gitops",
     "set_image": "findly_infra.domain.gitops",
+    "set_version_label": "findly_infra.domain.gitops",
 }
 
 __all__ = [
@@ -746,6 +747,7 @@ __all__ = [
     "secret_id_collisions",
     "service_name_from_key",
     "set_image",
+    "set_version_label",
     "severity_of",
     "shown_value",
     "stop_author",
@@ -877,6 +879,7 @@ if TYPE_CHECKING:
         read_controller,
         read_kustomization,
         set_image,
+        set_version_label,
     )
     from findly_infra.domain.gke import (
         ClusterPlan,

@@ -55,6 +55,7 @@ __all__ = [
     "read_controller",
     "read_kustomization",
     "set_image",
+    "set_version_label",
 ]
 
 ARGO_APPLICATION = ("argoproj.io/v1alpha1", "Application")
@@ -168,6 +169,32 @@ def set_image(text: str, image: str, version: str) -> tuple[str, str | None]:
         quote = match["quote"]
         lines[index] = f"{match['lead']}{quote}{image}:{version}{quote}{match['tail']}{ending}"
     return "".join(lines), replaced
+
+
+def set_version_label(text: str, label: str, old: str, new: str) -> str:
+    """*text* with every ``<label>: <old>`` line (a Deployment's and its pod template's version label, as ``render``
+    writes them: ``version: "1.0.0"``) set to *new* — those lines, and nothing else, changed (quotes, comments and
+    layout kept). The analysis finds a version's pods by that label (``metrics.version_label``): a promotion that
+    changed only the image would run the new version under the old label. An empty *old* (a digest pin, no tag)
+    changes nothing."""
+    if not old or not label:
+        return text
+    pattern = re.compile(
+        rf"^(?P<lead>\s*{re.escape(label)}:\s*)(?P<quote>[\"']?){re.escape(old)}(?P=quote)(?P<tail>\s*(?:#.*)?)$"
+    )
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        match = pattern.match(body)
+        if match is not None:
+            quote = match["quote"] or ('"' if _needs_quotes(new) else "")
+            lines[index] = f"{match['lead']}{quote}{new}{quote}{match['tail']}{line[len(body) :]}"
+    return "".join(lines)
+
+
+def _needs_quotes(value: str) -> bool:
+    """Whether a label's value would read as something other than text unquoted (``1.0``, ``true``, ``null``)."""
+    return bool(re.fullmatch(r"[-+]?[0-9._eE]+|true|false|yes|no|on|off|null|~", value, re.IGNORECASE))
 
 
 def _split_reference(reference: str) -> tuple[str, str]:

@@ -17,11 +17,11 @@ from findly_infra.domain.gitops import (
     ControllerVerdict,
     GitOpsBinding,
     GitOpsSettings,
-    applied_revision,
     overlay_path,
     read_application,
     read_controller,
     read_kustomization,
+    reported_revision,
     set_image,
     set_version_label,
 )
@@ -201,7 +201,7 @@ def test_an_absent_application_is_progressing() -> None:
 
 def test_a_multi_source_application_reports_its_first_revision() -> None:
     app = {"status": {"sync": {"status": "Synced", "revisions": [SHA, "c" * 40]}, "health": {"status": "Healthy"}}}
-    assert applied_revision(ControllerKind.ARGOCD, app) == SHA
+    assert reported_revision(ControllerKind.ARGOCD, app) == SHA
     assert read_controller(ControllerKind.ARGOCD, app, True).verdict is ControllerVerdict.DEPLOYED
 
 
@@ -251,9 +251,9 @@ def test_a_kustomization_is_deployed_only_ready_at_a_revision_with_the_commit(
     ("applied", "sha"),
     [(f"main@sha1:{SHA}", SHA), (f"main/{SHA}", SHA), (f"refs/heads/main@sha256:{'d' * 64}", "d" * 64), (None, None)],
 )
-def test_the_applied_revision_of_a_kustomization(applied: str | None, sha: str | None) -> None:
+def test_the_reported_revision_of_a_kustomization(applied: str | None, sha: str | None) -> None:
     found = {"status": {"lastAppliedRevision": applied}} if applied else {"status": {}}
-    assert applied_revision(ControllerKind.FLUX, found) == sha
+    assert reported_revision(ControllerKind.FLUX, found) == sha
 
 
 def test_an_absent_kustomization_is_progressing() -> None:
@@ -329,3 +329,25 @@ def test_the_strategy_check_says_to_use_rolling() -> None:
     (finding,) = checks.gitops(_platform(("production",), (), StrategyKind.CANARY, "https://github.com/o/r.git", False))
     assert "use deployment_strategy: rolling there" in finding.message
     assert finding.rule == "gitops-strategy"
+
+
+def test_a_kustomization_that_failed_its_health_checks_reports_the_revision_it_attempted() -> None:
+    """kustomize-controller moves lastAppliedRevision only after the health checks passed: a revision that failed
+    them is named in lastAttemptedRevision alone, and the failure is about it."""
+    old, new = "b" * 40, SHA
+    failed = {
+        "metadata": {"generation": 1},
+        "status": {
+            "observedGeneration": 1,
+            "lastAppliedRevision": f"main@sha1:{old}",
+            "lastAttemptedRevision": f"main@sha1:{new}",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "timeout"}],
+        },
+    }
+    assert reported_revision(ControllerKind.FLUX, failed) == new
+    assert read_kustomization(failed, True).verdict is ControllerVerdict.FAILED
+    progressing = {
+        **failed,
+        "status": {**failed["status"], "conditions": [{"type": "Ready", "status": "Unknown", "reason": "Progressing"}]},
+    }
+    assert reported_revision(ControllerKind.FLUX, progressing) == old  # still applying it: the older one is what runs

@@ -41,10 +41,10 @@ from findly_infra.domain.gitops import (
     GitOpsCommitted,
     GitOpsReverted,
     GitOpsSettings,
-    applied_revision,
     change_key,
     overlay_path,
     read_controller,
+    reported_revision,
     set_image,
     set_version_label,
 )
@@ -289,7 +289,7 @@ class GitOpsWorkloads:
     def _read(self, environment: str, sha: str | None) -> ControllerReading:
         api_version, kind, namespace, name = self.settings.controller_object(environment)
         found: Mapping[str, Any] | None = self.objects(environment).get(api_version, kind, namespace, name)
-        revision = applied_revision(self.settings.controller, found)
+        revision = reported_revision(self.settings.controller, found)
         if sha is None:
             includes: bool | None = True
         else:

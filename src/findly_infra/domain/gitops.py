@@ -48,12 +48,12 @@ __all__ = [
     "GitOpsCommitted",
     "GitOpsReverted",
     "GitOpsSettings",
-    "applied_revision",
     "change_key",
     "overlay_path",
     "read_application",
     "read_controller",
     "read_kustomization",
+    "reported_revision",
     "set_image",
     "set_version_label",
 ]
@@ -260,12 +260,16 @@ class ControllerReading:
     message: str
 
 
-def applied_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> str | None:
-    """The commit the controller last applied, as *found* (the object's JSON) reports it: an Application's
-    ``status.sync.revision`` (``status.sync.revisions[0]`` for a multi-source one), a Kustomization's
-    ``status.lastAppliedRevision`` with its ref taken off (``main@sha1:<sha>`` -> ``<sha>``; the older ``main/<sha>``
-    too). ``None``: none reported. Argo CD: pkg/apis/application/v1alpha1/types.go (``SyncStatus.Revision``,
-    ``Revisions``); Flux: https://fluxcd.io/flux/components/kustomize/kustomizations/#last-applied-revision."""
+def reported_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> str | None:
+    """The commit the controller's report is about, as *found* (the object's JSON) says: an Application's
+    ``status.sync.revision`` (``status.sync.revisions[0]`` for a multi-source one); a Kustomization's
+    ``status.lastAppliedRevision`` — or, when ``Ready`` is ``False`` for a terminal reason, its
+    ``status.lastAttemptedRevision``: kustomize-controller moves ``lastAppliedRevision`` only once the health checks
+    passed (``internal/controller/kustomization_controller.go``: ``obj.Status.LastAppliedRevision = revision`` after
+    ``checkHealth``), so a revision that failed them is named only as the one attempted. The ref is taken off
+    (``main@sha1:<sha>`` -> ``<sha>``; the format before Flux 2.0, ``main/<sha>``, too). ``None``: none reported.
+    Argo CD: pkg/apis/application/v1alpha1/types.go (``SyncStatus.Revision``, ``Revisions``); Flux:
+    https://fluxcd.io/flux/components/kustomize/kustomizations/#last-applied-revision and #last-attempted-revision."""
     status = _mapping(_mapping(found).get("status"))
     if kind is ControllerKind.ARGOCD:
         sync = _mapping(status.get("sync"))
@@ -274,7 +278,9 @@ def applied_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> s
             revisions = sync.get("revisions")
             revision = revisions[0] if isinstance(revisions, list) and revisions else None
         return str(revision) if revision else None
-    applied = status.get("lastAppliedRevision")
+    ready = _ready(status)
+    failed = str(ready.get("status")) == "False" and str(ready.get("reason") or "") in _FLUX_TERMINAL
+    applied = (status.get("lastAttemptedRevision") if failed else None) or status.get("lastAppliedRevision")
     if not applied:
         return None
     text = str(applied)
@@ -282,6 +288,14 @@ def applied_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> s
         text = text.rsplit("@", 1)[1]
         return text.split(":", 1)[1] if ":" in text else text
     return text.rsplit("/", 1)[-1]  # <branch>/<sha>: the format before Flux 2.0
+
+
+def _ready(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Kustomization's ``Ready`` condition (empty: none yet)."""
+    for item in status.get("conditions") or []:
+        if isinstance(item, Mapping) and item.get("type") == "Ready":
+            return item
+    return {}
 
 
 _ARGO_FAILED_OPERATION = frozenset({"Failed", "Error"})
@@ -304,7 +318,7 @@ def read_application(application: Mapping[str, Any] | None, includes: bool | Non
     is a resource that failed, or did not reach health in time — a Deployment past its progress deadline). An
     absent Application (``None``) is progressing: the controller has not made it yet (or we may not read it —
     the adapter says so as an error)."""
-    revision = applied_revision(ControllerKind.ARGOCD, application)
+    revision = reported_revision(ControllerKind.ARGOCD, application)
     if application is None:
         return ControllerReading(ControllerVerdict.PROGRESSING, None, "the Application does not exist (yet)")
     status = _mapping(application.get("status"))
@@ -315,7 +329,8 @@ def read_application(application: Mapping[str, Any] | None, includes: bool | Non
     phase = str(operation.get("phase") or "")
     operation_revision = _mapping(operation.get("syncResult")).get("revision")
     said = f"sync {sync}, health {health}" + (f", operation {phase}" if phase else "")
-    detail = str(operation.get("message") or health_block.get("message") or "")
+    health_said = str(health_block.get("message") or "")
+    detail = health_said if health == "Degraded" and health_said else str(operation.get("message") or health_said)
     message = f"{said}: {detail}" if detail else said
     at = f" at {revision[:12]}" if revision else ""
     if includes is not True:  # not yet at a revision with the commit: whatever it says is of an older one
@@ -346,12 +361,11 @@ def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool |
     (HealthCheckFailed, ReconciliationFailed, BuildFailed), or Stalled True. Otherwise progressing.
     https://fluxcd.io/flux/components/kustomize/kustomizations/#kustomization-status
 
-    ``lastAppliedRevision`` moves only once a revision applied; a failed attempt is in ``lastAttemptedRevision``
-    (same page, "Last attempted revision"): a terminal Ready False whose attempted revision is the one that
-    includes the commit fails it even though the applied one is older — the caller passes *includes* for the
-    applied revision, so such an attempt reads as progressing here until the controller's own timeout marks it
-    Stalled (fluxcd/pkg runtime/conditions: ``Stalled`` True — the reconciliation cannot go on without a change)."""
-    revision = applied_revision(ControllerKind.FLUX, kustomization)
+    *includes* is said of :func:`reported_revision`: ``lastAppliedRevision``, which moves only once a revision
+    applied and passed its health checks — or, for a terminal Ready False, ``lastAttemptedRevision`` (the revision
+    that failed). ``Stalled`` True (fluxcd/pkg ``apis/meta``: the reconciliation cannot go on without a change)
+    fails whatever the revision."""
+    revision = reported_revision(ControllerKind.FLUX, kustomization)
     if kustomization is None:
         return ControllerReading(ControllerVerdict.PROGRESSING, None, "the Kustomization does not exist (yet)")
     metadata = _mapping(kustomization.get("metadata"))

@@ -348,3 +348,23 @@ def test_an_open_pull_request_is_exit_6_with_its_url(capsys: pytest.CaptureFixtu
             assert (document["outcome"], document["waiting_for"]) == ("waiting", "pull_request")
         else:
             assert "https://github.com/o/r/pull/7" in out.getvalue()
+
+
+def test_a_command_killed_before_the_push_hands_off_on_the_next_command() -> None:
+    """Killed between recording the rollout's start and pushing its commit: the next command that converges makes
+    the commit (once) and records it."""
+    world = _world()
+
+    def dies(_key: str) -> None:
+        world.repository.before_push = None
+        raise Killed
+
+    world.repository.before_push = dies
+    with pytest.raises(Killed):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert (world.repository.pushes, world.handoffs()) == (0, [])
+    assert world.release.view(SERVICE, ENV).phase is Phase.PROGRESSING
+    outcome = world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance)
+    assert outcome.phase is Phase.SUCCEEDED
+    assert world.repository.pushes == 1
+    assert [e.version for e in world.handoffs()] == ["2.0.0"]

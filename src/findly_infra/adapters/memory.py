@@ -690,6 +690,8 @@ class MemoryGitRepository:
     """Commits pushed by :meth:`commit` and :meth:`revert` (a found one is not pushed again)."""
     after_push: Callable[[MemoryCommit], object] | None = attrs.field(default=None, repr=False)
     """Called once a commit is pushed, before it is returned: a test kills the command there."""
+    before_push: Callable[[str], object] | None = attrs.field(default=None, repr=False)
+    """Called with a change's key before it is committed and pushed: a test kills the command there."""
 
     def seed(self, files: Mapping[str, str], message: str = "render the tree") -> str:
         """A commit on the branch by someone else (the rendered tree, a person's change); its sha."""
@@ -775,6 +777,8 @@ class MemoryGitRepository:
         return None
 
     def _push(self, files: dict[str, str], message: str, key: str) -> GitCommit:
+        if self.before_push is not None:
+            self.before_push(key)
         body = f"{message}\n\nFindly-Change: {key}"
         if not self.pull_request:
             sha = self._add(files, body, key, (self.head,) if self.head else ())

@@ -368,3 +368,24 @@ def test_a_command_killed_before_the_push_hands_off_on_the_next_command() -> Non
     assert outcome.phase is Phase.SUCCEEDED
     assert world.repository.pushes == 1
     assert [e.version for e in world.handoffs()] == ["2.0.0"]
+
+
+def test_a_rollback_of_a_merged_pull_request_is_a_revert_proposed_the_same_way() -> None:
+    world = _world(pull_request=True)
+    for version in ("2.0.0", "3.0.0"):
+        with pytest.raises(HandOffPendingError):
+            world.release.deploy(SERVICE, version, ENV, actor="erin")
+        world.repository.merge(world.repository.pulls[-1].url)
+        if version == "2.0.0":
+            world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance)
+    world.controller.degraded.add("3.0.0")
+    with pytest.raises(HandOffPendingError) as raised:  # rolled back; its revert waits for a person
+        world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance)
+    assert world.release.view(SERVICE, ENV).phase is Phase.ROLLED_BACK
+    revert = world.handoffs()[-1]
+    assert isinstance(revert, GitOpsReverted)
+    assert revert.pull_request == raised.value.url == world.repository.pulls[-1].url
+    world.repository.merge(raised.value.url)
+    world.release.reconcile(SERVICE, ENV)
+    assert world.image() == f'image: "{IMAGE}:2.0.0"'
+    assert len(world.handoffs()) == 3

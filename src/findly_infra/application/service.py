@@ -945,7 +945,13 @@ class PipelineService:
         """Bring the cluster to what the recorded events say (after a crash between storing and routing)."""
         view = self.view(service, environment)
         self._guard(service, view.environment)
-        routed = self._follow(view, self.clock.now())
+        try:
+            routed = self._follow(view, self.clock.now())
+        except WorkloadNotReadyError as exc:  # the candidate cannot run: the rollout fails, as _repair has it fail
+            rollout = view.rollout
+            if not exc.failed or rollout is None or rollout.phase is not Phase.PROGRESSING:
+                raise
+            return self._workload_failed(service, view.environment, exc)
         return Outcome(self._clean_up(view), view, routed=routed)
 
     # ---- the policy in force (domain.policy) -----------------------------------------------------

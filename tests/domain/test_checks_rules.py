@@ -1164,5 +1164,5 @@ def test_check_platform_runs_every_rule_errors_first_in_the_files_order() -> Non
         ("secret-rotation", WARNING),
         ("alert-severity", WARNING),
     ]
-    assert len(checks.RULES) == 24  # the 24th: release-dependencies (issue 28)
+    assert len(checks.RULES) == 25  # the 24th and 25th: release-dependencies, gitops (issue 28)
     assert checks.check_platform(platform()) == ()

@@ -26,6 +26,7 @@ import attrs
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError, FieldConflictError
 from findly_infra.application.redaction import header_token, redact_text, redact_url
 from findly_infra.domain.cluster import PROVIDERS, PRUNABLE, Readiness, RenderedKind, deployment_readiness
+from findly_infra.domain.gitops import ARGO_APPLICATION, FLUX_KUSTOMIZATION
 
 __all__ = ["AccessDeniedError", "FieldConflictError", "KubeconfigError", "KubernetesObjects", "connect"]
 
@@ -40,11 +41,17 @@ def _path(kind: RenderedKind, namespace: str = "", name: str = "") -> str:
 
 
 _BY_KIND = {(kind.api_version, kind.kind): kind for kind in PRUNABLE}  # the kinds the platform renders
+_BY_KIND |= {  # and the GitOps controllers' objects, read (``gitops:``, issue 28): plurals as their CRDs name them
+    ARGO_APPLICATION: RenderedKind(*ARGO_APPLICATION, "applications"),  # argo-cd manifests/crds/application-crd.yaml
+    FLUX_KUSTOMIZATION: RenderedKind(*FLUX_KUSTOMIZATION, "kustomizations"),  # kustomize-controller config/crd/bases
+}
 _DISCOVERY = RenderedKind("v1", "APIGroupDiscoveryList", "apis", namespaced=False)  # how a discovery call is named
 _CUSTOM_GROUPS = {
     "networking.istio.io": "Istio",
     "security.istio.io": "Istio",
     "monitoring.coreos.com": "the Prometheus operator",
+    "argoproj.io": "Argo CD",
+    "kustomize.toolkit.fluxcd.io": "Flux",
 }
 
 

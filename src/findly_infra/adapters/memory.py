@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import random
@@ -33,6 +34,7 @@ from findly_infra.domain.analysis import Observation
 from findly_infra.domain.cleanup import Leftover, cleanup_due, leftovers
 from findly_infra.domain.cluster import ENVIRONMENT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 from findly_infra.domain.events import Event
+from findly_infra.domain.gitops import GitChange, GitCommit
 from findly_infra.domain.gke import ClusterPlan, ClusterSpec
 from findly_infra.domain.lease import Fence, Lease, lease_after, released
 from findly_infra.domain.notifications import Notification, PageAction
@@ -46,11 +48,14 @@ from findly_infra.domain.view import EnvironmentView
 __all__ = [
     "ClustersReport",
     "MemoryClusters",
+    "MemoryCommit",
     "MemoryDns",
     "MemoryErrorBudgets",
     "MemoryEventStore",
+    "MemoryGitRepository",
     "MemoryNotifier",
     "MemoryOutbox",
+    "MemoryPullRequest",
     "MemorySecrets",
     "ScenarioMetrics",
     "ScriptedMetrics",
@@ -642,3 +647,164 @@ def _same_records(current: RecordSet | None, wanted: RecordSet | None) -> bool:
         and (current.type, current.ttl) == (wanted.type, wanted.ttl)
         and same_dns_data(current.type, current.rrdatas, wanted.rrdatas)
     )
+
+
+@attrs.frozen
+class MemoryCommit:
+    """One commit of :class:`MemoryGitRepository`: its parents (two for a merge), every file it holds, its message
+    and the ``Findly-Change:`` key it carries."""
+
+    sha: str
+    parents: tuple[str, ...]
+    files: Mapping[str, str]
+    message: str
+    key: str = ""
+
+
+@attrs.define
+class MemoryPullRequest:
+    number: int
+    head: str
+    """The sha of its branch's commit."""
+    branch: str
+    url: str
+    state: str = "open"
+    """``open``, ``merged`` or ``closed``."""
+
+
+@attrs.define
+class MemoryGitRepository:
+    """The ``GitRepository`` port held in memory: the followed *branch* as a chain of commits (each with all of its
+    files), the keys they carry, and — with *pull_request* — a branch and a pull request per change, merged by
+    :meth:`merge` (a merge commit, as GitHub's default merge method makes one). ``includes`` walks every parent.
+    A revert is a file-level one: each file the reverted commit changed goes back to its parent's text where the
+    head still holds the commit's text (else, as ``git revert`` with a conflict, :class:`BadInputError`)."""
+
+    branch: str = "main"
+    pull_request: bool = False
+    url: str = "https://github.com/findly-now/deploy"
+    commits: dict[str, MemoryCommit] = attrs.field(factory=dict)
+    head: str = ""
+    pulls: list[MemoryPullRequest] = attrs.field(factory=list)
+    pushes: int = 0
+    """Commits pushed by :meth:`commit` and :meth:`revert` (a found one is not pushed again)."""
+    after_push: Callable[[MemoryCommit], object] | None = attrs.field(default=None, repr=False)
+    """Called once a commit is pushed, before it is returned: a test kills the command there."""
+    before_push: Callable[[str], object] | None = attrs.field(default=None, repr=False)
+    """Called with a change's key before it is committed and pushed: a test kills the command there."""
+
+    def seed(self, files: Mapping[str, str], message: str = "render the tree") -> str:
+        """A commit on the branch by someone else (the rendered tree, a person's change); its sha."""
+        return self._add(self._files_at(self.head) | dict(files), message, "", (self.head,) if self.head else ())
+
+    def files(self, revision: str | None = None) -> dict[str, str]:
+        """Every file at *revision* (default: the head)."""
+        return self._files_at(self.head if revision is None else revision)
+
+    def log(self, revision: str | None = None) -> list[MemoryCommit]:
+        """The commits reachable from *revision* (default: the head), newest first."""
+        found: list[MemoryCommit] = []
+        seen: set[str] = set()
+        todo = [self.head if revision is None else revision]
+        while todo:
+            sha = todo.pop(0)
+            if not sha or sha in seen:
+                continue
+            seen.add(sha)
+            commit = self.commits[sha]
+            found.append(commit)
+            todo.extend(commit.parents)
+        return found
+
+    def merge(self, url: str) -> str:
+        """Merge the open pull request *url* with a merge commit; the merge commit's sha."""
+        pull = next(p for p in self.pulls if p.url == url and p.state == "open")
+        pull.state = "merged"
+        files = self._files_at(pull.head)
+        return self._add(files, f"Merge pull request #{pull.number}", "", (self.head, pull.head))
+
+    # ---- the port ------------------------------------------------------------------------------------------------
+
+    def read(self, path: str) -> str | None:
+        return self._files_at(self.head).get(path)
+
+    def commit(self, change: GitChange) -> GitCommit:
+        found = self._keyed(change.key)
+        if found is not None:
+            return found
+        base = self._files_at(self.head)
+        if base | dict(change.files) == base:  # as the git adapter: an empty commit would carry a key for nothing
+            raise BadInputError(
+                f"nothing to commit for {', '.join(sorted(change.files))}: {self.branch!r} already holds what it would "
+                f"write, but no commit carries 'Findly-Change: {change.key}' (changed by hand?)"
+            )
+        return self._push(base | dict(change.files), change.message, change.key)
+
+    def revert(self, commit: str, *, key: str, message: str) -> GitCommit:
+        found = self._keyed(key)
+        if found is not None:
+            return found
+        if commit not in self.commits:
+            raise BadInputError(f"{commit} is not in {self.url}")
+        reverted = self.commits[commit]
+        before = self._files_at(reverted.parents[0]) if reverted.parents else {}
+        files = self._files_at(self.head)
+        for path, text in reverted.files.items():
+            if before.get(path) == text:
+                continue  # not changed by that commit
+            if files.get(path) != text:
+                raise BadInputError(f"{path} changed since {commit[:12]} in {self.url}: the revert does not apply")
+            if path in before:
+                files[path] = before[path]
+            else:
+                files.pop(path, None)
+        return self._push(files, message, key)
+
+    def includes(self, revision: str, commit: str) -> bool | None:
+        if revision not in self.commits:
+            return None
+        return any(found.sha == commit for found in self.log(revision))
+
+    # ---- inside ------------------------------------------------------------------------------------------------
+
+    def _keyed(self, key: str) -> GitCommit | None:
+        for found in self.log():
+            if key and found.key == key:
+                return GitCommit(found.sha, self.branch, None, created=False)
+        for pull in self.pulls:
+            if pull.state == "open" and self.commits[pull.head].key == key:
+                return GitCommit(pull.head, pull.branch, pull.url, created=False)
+        return None
+
+    def _push(self, files: dict[str, str], message: str, key: str) -> GitCommit:
+        if self.before_push is not None:
+            self.before_push(key)
+        body = f"{message}\n\nFindly-Change: {key}"
+        if not self.pull_request:
+            sha = self._add(files, body, key, (self.head,) if self.head else ())
+            result = GitCommit(sha, self.branch)
+        else:
+            sha = self._add(files, body, key, (self.head,) if self.head else (), move=False)
+            number = len(self.pulls) + 1
+            branch = f"findly/{key.replace(':', '-')}"
+            pull = MemoryPullRequest(number, sha, branch, f"{self.url}/pull/{number}")
+            self.pulls.append(pull)
+            result = GitCommit(sha, branch, pull.url)
+        self.pushes += 1
+        if self.after_push is not None:
+            self.after_push(self.commits[sha])
+        return result
+
+    def _add(
+        self, files: Mapping[str, str], message: str, key: str, parents: tuple[str, ...], *, move: bool = True
+    ) -> str:
+        digest = hashlib.sha1(usedforsecurity=False)
+        digest.update(json.dumps([parents, message, sorted(files.items()), len(self.commits)]).encode())
+        sha = digest.hexdigest()
+        self.commits[sha] = MemoryCommit(sha, parents, dict(files), message, key)
+        if move:
+            self.head = sha
+        return sha
+
+    def _files_at(self, revision: str) -> dict[str, str]:
+        return dict(self.commits[revision].files) if revision else {}

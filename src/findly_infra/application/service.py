@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from findly_infra.application.analysis import AnalysisReport, analyze_version
+from findly_infra.application.gitops import GitOpsReading, HandOffPendingError
 from findly_infra.application.integrity import ChainedStore
 from findly_infra.application.policies import policy_digest
 from findly_infra.application.ports import (
@@ -57,6 +58,7 @@ from findly_infra.domain.events import (
     TracksCleanedUp,
     Verdict,
 )
+from findly_infra.domain.gitops import GitOpsCommitted, GitOpsReverted
 from findly_infra.domain.identifiers import actor_problem, name_problem, reason_problem, version_problem
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Fence, Lease
@@ -109,6 +111,14 @@ def rehearsal_refusal(platform: Platform, service: str, environment: str, why: s
     time is virtual), or ``None`` where the platform file binds no cluster to it: the simulated cluster follows any
     time."""
     binding = platform.kubernetes.cluster_for(environment)
+    if binding is None and platform.gitops is not None and platform.gitops.binding(environment) is not None:
+        return RehearsalRefusedError(
+            f"{environment} is promoted through the GitOps repository (gitops.environments.{environment}: "
+            f"{platform.gitops.repository}) and time is virtual here ({why}): a rollout would commit to it, and the "
+            "controller deploy it, in seconds instead of the time its strategy takes; nothing was recorded or "
+            f"committed. Rehearse on the simulated cluster instead (`findly-infra simulate {service} --env "
+            f"{environment}`), or act in real time"
+        )
     if binding is None:
         return None
     if binding.in_cluster:
@@ -576,7 +586,7 @@ class PipelineService:
         check_input(actor=actor, reason=reason)
         try:
             current = self.reconcile(service, environment)
-        except UnprovenEntryError:  # never moved for it: rolling it back moves traffic away, and goes on
+        except (UnprovenEntryError, HandOffPendingError):  # never moved for it (a pull request still open): goes on
             current = Outcome((), self.view(service, environment))
         if current.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
             return current
@@ -937,11 +947,26 @@ class PipelineService:
             return None
         return self.cluster.inspect(service, view.environment, expected_holding(view))
 
+    def gitops_reading(self, service: str, environment: str) -> GitOpsReading | None:
+        """``status`` of an environment handed to a GitOps repository: the latest hand-off recorded and what its
+        controller reports of it (``application.gitops``); ``None`` elsewhere. Read only."""
+        reader = getattr(self.cluster, "gitops_reading", None)
+        if reader is None:
+            return None
+        reading: GitOpsReading | None = reader(service, self.view(service, environment).environment)
+        return reading
+
     def reconcile(self, service: str, environment: str) -> Outcome:
         """Bring the cluster to what the recorded events say (after a crash between storing and routing)."""
         view = self.view(service, environment)
         self._guard(service, view.environment)
-        routed = self._follow(view, self.clock.now())
+        try:
+            routed = self._follow(view, self.clock.now())
+        except WorkloadNotReadyError as exc:  # the candidate cannot run: the rollout fails, as _repair has it fail
+            rollout = view.rollout
+            if not exc.failed or rollout is None or rollout.phase is not Phase.PROGRESSING:
+                raise
+            return self._workload_failed(service, view.environment, exc)
         return Outcome(self._clean_up(view), view, routed=routed)
 
     # ---- the policy in force (domain.policy) -----------------------------------------------------
@@ -1384,7 +1409,7 @@ class PipelineService:
         entry is not proven: it was never moved for it."""
         try:
             return self._follow(view, at)
-        except UnprovenEntryError:
+        except (UnprovenEntryError, HandOffPendingError):  # a pull request still open: a rollback needs none
             if away:
                 return False
             raise
@@ -1411,9 +1436,52 @@ class PipelineService:
         """Bring *view*'s environment's workloads and routes to what the log says (``Workloads.converge``); whether
         anything had to change. A real cluster is never moved for a rollout whose entry its proofs do not prove
         (:class:`UnprovenEntryError`)."""
-        if self.platform.kubernetes.clusters:  # none bound: the simulated cluster follows any log
+        if self.platform.kubernetes.clusters or self.platform.gitops:  # none bound: the simulated one follows any log
             self._refuse_unproven(view)
-        return self.cluster.converge(view, at)
+        if self.platform.gitops is None:
+            return self.cluster.converge(view, at)
+        try:
+            return self.cluster.converge(view, at)
+        finally:  # a commit pushed is recorded, whatever the controller says of it (issue 28)
+            self._record_handoffs(view)
+
+    def _record_handoffs(self, view: EnvironmentView) -> tuple[Event, ...]:
+        """The GitOps hand-offs the converge made or found (``application.gitops``), recorded in the service's log as
+        :meth:`_clean_up` records its removal: each once (by its key), stamped now. A command killed after the push
+        and before this record leaves a commit the next converge finds again by its key, and records then."""
+        handoffs = getattr(self.cluster, "handoffs", None)
+        made = tuple(handoffs(view.service, view.environment)) if handoffs is not None else ()
+        recorded: tuple[Event, ...] = ()
+        for attempt in range(1, self.attempts + 1):
+            if not made:
+                break
+            pipeline = self._fold(view.service)
+            known = {
+                getattr(event, "key", None)
+                for page in self.history_pages(view.service)
+                for event in page
+                if event.environment == view.environment and isinstance(event, GitOpsCommitted | GitOpsReverted)
+            }
+            at = pipeline.stamp(self.clock.now())
+            new = tuple(attrs.evolve(event, at=at) for event in made if event.key not in known)
+            if not new:
+                break
+            fence = self._fences.get((view.service, view.environment))
+            try:
+                if fence is None:
+                    self.store.append(view.service, pipeline.version, new)
+                else:
+                    self.store.append(view.service, pipeline.version, new, fence=fence)
+            except ConcurrencyError:
+                if attempt == self.attempts:
+                    raise
+                self.backoff(attempt)
+                continue
+            self._cache[view.service] = pipeline.apply_all(new)
+            self._maybe_snapshot(self._cache[view.service])
+            recorded = new
+            break
+        return recorded
 
     def _clean_up(self, view: EnvironmentView) -> tuple[Event, ...]:
         """``auto_cleanup`` (``domain.cleanup``), once the cluster follows *view*: after the environment's latest
@@ -1493,7 +1561,9 @@ class PipelineService:
         pending when it started, counted again under the policy in force with what their tokens prove now
         (``DeploymentPipeline.entry_refusal``). A history imported, or events written with the state's credentials,
         do not move a real cluster. The simulated cluster follows any log."""
-        if not self.platform.kubernetes.clusters or self.platform.kubernetes.cluster_for(view.environment) is None:
+        gitops = self.platform.gitops  # a commit the controller follows moves the environment as an apply does
+        handed = gitops is not None and gitops.binding(view.environment) is not None
+        if not handed and self.platform.kubernetes.cluster_for(view.environment) is None:
             return
         if (broken := self.policy_reading().anchor_problem) is not None:  # no policy to judge the entry by
             raise UnprovenEntryError(Refusal("unproven-entry", f"no cluster is moved: {broken}"))

@@ -3,9 +3,11 @@ the simulated cluster for the others."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -14,14 +16,23 @@ from findly_infra.application.ports import BadInputError, Workloads
 from findly_infra.bootstrap.extras import require_extra
 from findly_infra.bootstrap.retries import log_retries
 from findly_infra.domain.environment import StrategyKind
+from findly_infra.domain.events import Event
 from findly_infra.domain.platform import Platform
 from findly_infra.domain.tracks import Holding
 from findly_infra.domain.view import EnvironmentView
 
 if TYPE_CHECKING:
+    from findly_infra.application.gitops import GitOpsReading
     from findly_infra.application.workloads import ClusterReading
 
-__all__ = ["Clusters", "bound_environments", "cluster_objects", "environment_renderer", "workloads_for"]
+__all__ = [
+    "Clusters",
+    "bound_environments",
+    "cluster_objects",
+    "environment_renderer",
+    "gitops_objects",
+    "workloads_for",
+]
 
 
 def environment_renderer(platform: Platform) -> Callable[[str, StrategyKind, Mapping[str, str]], list[dict[str, Any]]]:
@@ -43,41 +54,73 @@ def environment_renderer(platform: Platform) -> Callable[[str, StrategyKind, Map
 @attrs.define
 class Clusters:
     """The ``Workloads`` port of a platform: the environments the file binds to a cluster act on it (connected on
-    first use, so a command on an environment bound to none never loads the Kubernetes client); the others on the
-    simulated cluster."""
+    first use, so a command on an environment bound to none never loads the Kubernetes client); those it hands to a
+    GitOps repository (``gitops:``) commit to it and follow its controller (``application.gitops``); the others act
+    on the simulated cluster."""
 
     platform: Platform
     simulated: Workloads
     context: str | None = None
     """``--context``: overrides each binding's context."""
+    history: Callable[[str], Sequence[Event]] = attrs.field(default=lambda _service: (), repr=False)
+    """A service's recorded events (``gitops:``: where a rollout's commit is found to revert it)."""
+    gitops_cache: Path | None = None
+    """Where the GitOps repository's clone is kept (``$FINDLY_GITOPS_CACHE`` overrides it)."""
+    gitops: Any = None
+    """The GitOps environments' ``Workloads`` (``GitOpsWorkloads``): built on first use, or given (tests)."""
     _built: dict[str, Any] = attrs.field(factory=dict, init=False)
 
     def binds(self, environment: str) -> bool:
         return self.platform.kubernetes.cluster_for(environment) is not None
 
+    def handed(self, environment: str) -> bool:
+        """Whether *environment* is promoted through the GitOps repository (``gitops.environments``)."""
+        return self.platform.gitops is not None and self.platform.gitops.binding(environment) is not None
+
     def converge(self, view: EnvironmentView, at: datetime) -> bool:
+        if self.handed(view.environment):
+            return bool(self._gitops().converge(view, at))
         if not self.binds(view.environment):
             return self.simulated.converge(view, at)
         return bool(self._for(view.environment).converge(view, at))
 
     def holding(self, service: str, environment: str) -> Holding:
+        if self.handed(environment):
+            gitops_held: Holding = self._gitops().holding(service, environment)
+            return gitops_held
         if not self.binds(environment):
             return self.simulated.holding(service, environment)
         held: Holding = self._for(environment).holding(service, environment)
         return held
 
+    def handoffs(self, service: str, environment: str) -> tuple[Any, ...]:
+        """The GitOps hand-offs made since last asked, for the service to record (none where nothing was built)."""
+        return tuple(self.gitops.handoffs(service, environment)) if self.gitops is not None else ()
+
+    def gitops_reading(self, service: str, environment: str) -> GitOpsReading | None:
+        """``status``: the latest hand-off and what the controller reports (``None``: not a GitOps environment)."""
+        if not self.handed(environment):
+            return None
+        reading: GitOpsReading = self._gitops().reading(service, environment)
+        return reading
+
     def leftovers(self, view: EnvironmentView, auto_cleanup: bool) -> tuple[str, ...]:
-        """``TrackCleaner`` (``auto_cleanup``): the bound cluster's, else the simulated one's (where it cleans up)."""
+        """``TrackCleaner`` (``auto_cleanup``): the bound cluster's, else the simulated one's (where it cleans up);
+        nothing in a GitOps environment (its one track leaves nothing behind)."""
+        if self.handed(view.environment):
+            return ()
         target: Any = self._for(view.environment) if self.binds(view.environment) else self.simulated
         return tuple(target.leftovers(view, auto_cleanup)) if hasattr(target, "leftovers") else ()
 
     def clean_up(self, view: EnvironmentView, auto_cleanup: bool, names: Sequence[str]) -> tuple[str, ...]:
+        if self.handed(view.environment):
+            return ()
         target: Any = self._for(view.environment) if self.binds(view.environment) else self.simulated
         return tuple(target.clean_up(view, auto_cleanup, names)) if hasattr(target, "clean_up") else ()
 
     def inspect(self, service: str, environment: str, expected: Holding) -> ClusterReading | None:
         """The bound cluster read back in detail (``status``); ``None`` for an environment bound to none."""
-        if not self.binds(environment):
+        if not self.binds(environment) or self.handed(environment):
             return None
         reading: ClusterReading | None = self._for(environment).inspect(service, environment, expected)
         return reading
@@ -96,6 +139,70 @@ class Clusters:
             )
         return self._built[environment]
 
+    def _gitops(self) -> Any:
+        if self.gitops is None:
+            from findly_infra.application.gitops import GitOpsWorkloads
+
+            # the git adapter (adapters.git_repository, issue 28), loaded only for a GitOps environment
+            open_repository = importlib.import_module("findly_infra.adapters.git_repository").open_repository
+
+            settings = self.platform.gitops
+            assert settings is not None
+            cache = os.environ.get("FINDLY_GITOPS_CACHE") or self.gitops_cache or _default_cache()
+            objects: dict[str, Any] = {}
+
+            def controller(environment: str) -> Any:
+                if environment not in objects:
+                    objects[environment] = gitops_objects(self.platform, environment, context=self.context)
+                return objects[environment]
+
+            self.gitops = GitOpsWorkloads(
+                settings,
+                open_repository(
+                    settings,
+                    cache_dir=Path(cache),
+                    token=os.environ.get("GITHUB_TOKEN") or None,
+                    api_url=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
+                ),
+                controller,
+                {service.name: service.image or service.name for service in self.platform.all_services},
+                self.history,
+                version_label=self.platform.metrics.version_label,
+                ready_timeout=self.platform.rolling_strategy.progress_deadline.milliseconds / 1000,
+            )
+        return self.gitops
+
+
+def _default_cache() -> Path:
+    """``$XDG_CACHE_HOME/findly-infra/gitops`` (``~/.cache/...``) where no state folder names one."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "findly-infra" / "gitops"
+
+
+def gitops_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:
+    """The ``ClusterObjects`` where *environment*'s Application (Kustomization) lives: ``--context`` when given,
+    else ``gitops.context`` (a management cluster), else the environment's own ``kubernetes.clusters`` binding,
+    else the kubeconfig's current context."""
+    settings = platform.gitops
+    assert settings is not None
+    if context is not None:
+        return cluster_objects(platform, environment, context=context)
+    if settings.context is not None:
+        return cluster_objects(platform, environment, context=settings.context, place="gitops.context")
+    if platform.kubernetes.cluster_for(environment) is not None:
+        return cluster_objects(platform, environment)
+    require_extra("kubernetes", "reading the GitOps controller's status")
+    from findly_infra.adapters.kubernetes import KubeconfigError, connect
+
+    log_retries()
+    try:
+        return connect()
+    except KubeconfigError as exc:
+        raise BadInputError(
+            f"gitops (no gitops.context, and {environment} is bound to no cluster: the kubeconfig's current "
+            f"context): {exc}"
+        ) from None
+
 
 def bound_environments(platform: Platform) -> tuple[str, ...]:
     """The environments the platform file binds to a real cluster (``kubernetes.clusters``): a command on one of
@@ -103,8 +210,19 @@ def bound_environments(platform: Platform) -> tuple[str, ...]:
     return tuple(binding.environment for binding in platform.kubernetes.clusters)
 
 
-def workloads_for(platform: Platform, simulated: Workloads, context: str | None) -> Workloads:
-    return Clusters(platform, simulated, context) if bound_environments(platform) else simulated
+def workloads_for(
+    platform: Platform,
+    simulated: Workloads,
+    context: str | None,
+    *,
+    history: Callable[[str], Sequence[Event]] | None = None,
+    gitops_cache: Path | None = None,
+) -> Workloads:
+    """The platform's ``Workloads``: the simulated cluster alone where the file binds no environment to a cluster
+    nor to a GitOps repository."""
+    if not bound_environments(platform) and platform.gitops is None:
+        return simulated
+    return Clusters(platform, simulated, context, history or (lambda _service: ()), gitops_cache)
 
 
 def cluster_objects(

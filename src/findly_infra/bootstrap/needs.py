@@ -45,6 +45,10 @@ def needed_extras(
         why["prometheus"] = f"{source or 'the Prometheus URL'} names a Prometheus: rollouts are judged on its metrics"
     if bound := bound_environments(platform):
         why["kubernetes"] = f"kubernetes.clusters binds {', '.join(bound)} to a cluster"
+    if platform.gitops is not None and platform.gitops.environments:  # the controller's object is read (issue 28)
+        handed = ", ".join(binding.environment for binding in platform.gitops.environments)
+        said = f"{why['kubernetes']}; " if "kubernetes" in why else ""
+        why["kubernetes"] = f"{said}gitops.environments hands {handed} to {platform.gitops.controller.value}"
     if verifying := verifying_environments(platform):
         why["github"] = (
             f"{', '.join(f'environments.{name}' for name in verifying)} verif{'ies' if len(verifying) == 1 else 'y'} "

@@ -204,7 +204,14 @@ def open_runtime(
             metrics = record = PrometheusMetrics(prometheus, platform.metrics, window)
             slo_reports = PrometheusBudgets(prometheus, platform.metrics, platform.slo_definitions)
             budgets = budgets or slo_reports
-        workloads = workloads_for(platform, cluster, settings.kube_context)
+        state_file = None if is_postgres(settings.state) else sqlite_path(settings.state)
+        workloads = workloads_for(
+            platform,
+            cluster,
+            settings.kube_context,
+            history=lambda name: store.load(name)[0],
+            gitops_cache=state_file.parent / "gitops" if state_file is not None else None,
+        )
         pipelines = PipelineService(
             platform,
             store,
@@ -251,7 +258,8 @@ def open_runtime(
             wall=SystemClock() if durable and virtual is not None else None,
             simulated=("cluster",) + (("metrics",) if scenarios is not None else ()) + (("time",) if virtual else ()),
             scenario=settings.scenario,
-            bound=frozenset(bound_environments(platform)),
+            bound=frozenset(bound_environments(platform))
+            | frozenset(binding.environment for binding in (platform.gitops.environments if platform.gitops else ())),
             notifications=notifications,
         )
     except BaseException:

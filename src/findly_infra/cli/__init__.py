@@ -20,6 +20,7 @@ from findly_infra import __version__
 if TYPE_CHECKING:
     import argparse
 
+    from findly_infra.application.gitops import HandOffPendingError
     from findly_infra.cli.context import Context
 
 __all__ = [
@@ -153,6 +154,10 @@ def _exit_code_of(exc: Exception, out: IO[str], wants_json: bool) -> int | None:
 
     if isinstance(exc, PolicyRefusedError):
         return _fail(out, wants_json, "refused", str(exc), EXIT_REFUSED, rule=exc.refusal.rule)
+    from findly_infra.application.gitops import HandOffPendingError
+
+    if isinstance(exc, HandOffPendingError):  # stopped for a person: the pull request to merge (issue 28)
+        return _waiting_for_merge(out, wants_json, exc)
     if isinstance(exc, ConcurrencyError):
         return _fail(out, wants_json, "refused", f"refused by one-writer-at-a-time: {exc}", EXIT_REFUSED)
     if isinstance(exc, (BadInputError, UnknownNameError)):
@@ -180,6 +185,28 @@ def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int, *,
         sys.stderr.write(f"{present.printable(message)}\n")
     present.annotate("error", message)
     return code
+
+
+def _waiting_for_merge(out: IO[str], wants_json: bool, pending: HandOffPendingError) -> int:
+    """A GitOps hand-off proposed in a pull request that is still open: stopped for a person (exit 6), not failed —
+    the change is recorded, and the pull request's URL says what unblocks it."""
+    from findly_infra.cli import present
+
+    message = str(pending)
+    if wants_json:
+        document = {
+            "ok": True,
+            "outcome": "waiting",
+            "waiting_for": "pull_request",
+            "environment": pending.environment,
+            "pull_request": pending.url,
+            "message": message,
+        }
+        present.emit_json(document, out)
+    else:
+        out.write(f"{present.printable(message)}\n")
+    present.annotate("notice", message)
+    return EXIT_STOPPED
 
 
 def run() -> NoReturn:

@@ -779,6 +779,9 @@ def _cluster_status(
         return {"bound": False, "simulated": not view.retired}, [], ()
     if not read:
         return {"bound": True, "read": False, "reason": "--no-cluster"}, [], ()
+    gitops = runtime.platform.gitops
+    if gitops is not None and gitops.binding(environment) is not None:  # handed to a GitOps controller
+        return _gitops_status(runtime, view, unread)
     reading = None
     if environment not in unread:
         try:
@@ -795,6 +798,52 @@ def _cluster_status(
     said = [present.printable(f"{indent}cluster: {reading.describe()}", one_line=True)]
     said += [present.printable(f"{indent}drift: {item}", one_line=True) for item in reading.drift]
     return present.reading_json(reading), said, reading.drift
+
+
+def _gitops_status(
+    runtime: Runtime, view: Any, unread: dict[str, Exception]
+) -> tuple[dict[str, Any], list[str], tuple[str, ...]]:
+    """``status`` of an environment handed to a GitOps repository: the latest commit (or pull request) recorded, and
+    what its controller reports of it (issue 28)."""
+    from findly_infra.application.ports import BadInputError, DependencyError
+
+    environment, indent = view.environment, " " * 32
+    reading = None
+    if environment not in unread:
+        try:
+            reading = runtime.service.gitops_reading(view.service, environment)
+        except (DependencyError, BadInputError) as exc:
+            unread[environment] = exc
+    if reading is None:
+        reason = str(unread.get(environment, "the controller was not read"))
+        return (
+            {"bound": True, "gitops": True, "read": False, "reason": reason},
+            [present.printable(f"{indent}gitops: not read: {reason}", one_line=True)],
+            (),
+        )
+    handoff = reading.handoff
+    document = {
+        "bound": True,
+        "gitops": True,
+        "read": True,
+        "repository": reading.repository,
+        "branch": reading.branch,
+        "controller": reading.controller,
+        "verdict": reading.reading.verdict.value,
+        "revision": reading.reading.revision,
+        "message": reading.reading.message,
+        "handoff": None
+        if handoff is None
+        else {
+            "type": handoff.type,
+            "version": handoff.version,
+            "commit": handoff.commit,
+            "branch": handoff.branch,
+            "pull_request": handoff.pull_request,
+            "at": handoff.at.isoformat(),
+        },
+    }
+    return document, [present.printable(f"{indent}gitops: {reading.describe()}", one_line=True)], ()
 
 
 def _history_arguments(parser: argparse.ArgumentParser) -> None:

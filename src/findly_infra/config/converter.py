@@ -31,6 +31,7 @@ from findly_infra.domain.environment import (
     StrategyKind,
 )
 from findly_infra.domain.errors import InvariantError
+from findly_infra.domain.gitops import GitOpsBinding, GitOpsSettings
 from findly_infra.domain.identity import IdentityPolicy
 from findly_infra.domain.infrastructure import (
     CustomMetricTarget,
@@ -473,6 +474,8 @@ class _Shapes:
         self.strict(NotificationSettings, **self.keyed("receivers", Receiver))
         self.strict(DisasterRecovery, **self.keyed("backup_strategy", BackupPolicy))
         self.strict(KubernetesSettings, **self.keyed("clusters", ClusterBinding, key="environment"))
+        self.strict(GitOpsBinding)
+        self.strict(GitOpsSettings, **self.keyed("environments", GitOpsBinding, key="environment"))
         self.strict(
             DrCluster,
             zones=override(

@@ -377,11 +377,14 @@ _EXPORTS = {
     "GitOpsCommitted": "findly_infra.domain.gitops",
     "GitOpsReverted": "findly_infra.domain.gitops",
     "GitOpsSettings": "findly_infra.domain.gitops",
+    "reported_revision": "findly_infra.domain.gitops",
     "change_key": "findly_infra.domain.gitops",
+    "read_controller": "findly_infra.domain.gitops",
     "overlay_path": "findly_infra.domain.gitops",
     "read_application": "findly_infra.domain.gitops",
     "read_kustomization": "findly_infra.domain.gitops",
     "set_image": "findly_infra.domain.gitops",
+    "set_version_label": "findly_infra.domain.gitops",
 }
 
 __all__ = [
@@ -723,6 +726,7 @@ __all__ = [
     "proof_checks",
     "purpose_audience",
     "read_application",
+    "read_controller",
     "read_kustomization",
     "read_policy",
     "readers_at",
@@ -735,6 +739,7 @@ __all__ = [
     "release_name_problem",
     "released",
     "releases",
+    "reported_revision",
     "request_proven",
     "require_service_name",
     "restarts_cadence",
@@ -748,6 +753,7 @@ __all__ = [
     "secret_id_collisions",
     "service_name_from_key",
     "set_image",
+    "set_version_label",
     "severity_of",
     "shown_value",
     "stop_author",
@@ -875,8 +881,11 @@ if TYPE_CHECKING:
         change_key,
         overlay_path,
         read_application,
+        read_controller,
         read_kustomization,
+        reported_revision,
         set_image,
+        set_version_label,
     )
     from findly_infra.domain.gke import (
         ClusterPlan,

@@ -934,6 +934,65 @@ def release_dependencies(platform: Platform) -> Iterator[Finding]:
         )
 
 
+_GITHUB_REMOTE = re.compile(r"^(?:https://(?:[^@/]+@)?|ssh://git@|git@)github\.com[/:][^/]+/[^/]+?(?:\.git)?/?$")
+"""A repository on GitHub, as ``git clone`` is given it: https (with or without credentials), ssh, scp-like."""
+_REMOTE_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[^/@:]+@[^/:]+:)", re.IGNORECASE)
+"""A remote reached over the network (a scheme other than a local path, or scp-like ``user@host:path``)."""
+
+
+def gitops(platform: Platform) -> Iterator[Finding]:
+    """``gitops:``: the environments it binds exist, are bound to no cluster as well, roll out by ``rolling`` (the
+    controller applies one Deployment; traffic splitting is not ours there), and pull requests need GitHub."""
+    settings = platform.gitops
+    if settings is None:
+        return
+    order = platform.promotion_order
+    bound = {binding.environment for binding in platform.kubernetes.clusters}
+    for binding in settings.environments:
+        place = ("gitops", "environments", binding.environment)
+        if binding.environment not in order:
+            yield Finding(
+                place,
+                f"unknown environment {binding.environment!r}{did_you_mean(binding.environment, order)}; "
+                f"known: {', '.join(order)}",
+                ERROR,
+                "gitops-binding",
+            )
+            continue
+        if binding.environment in bound:
+            yield Finding(
+                place,
+                f"{binding.environment} is bound both to a cluster (kubernetes.clusters.{binding.environment}) and to "
+                "the GitOps repository: one of them deploys it — remove one binding (gitops.context names the "
+                "cluster where its Application or Kustomization lives)",
+                ERROR,
+                "gitops-cluster",
+            )
+        kind = platform.environment(binding.environment).strategy
+        if kind is not StrategyKind.ROLLING:
+            yield Finding(
+                ("environments", binding.environment, "deployment_strategy"),
+                f"{binding.environment} is promoted through the GitOps repository, where the controller applies the "
+                f"overlay's one Deployment: a {kind.value} traffic split would be the controller's (Argo Rollouts, "
+                "Flagger), not findly-infra's — use deployment_strategy: rolling there",
+                ERROR,
+                "gitops-strategy",
+            )
+    if settings.pull_request and not _GITHUB_REMOTE.match(settings.repository.strip()):
+        remote = bool(_REMOTE_URL.match(settings.repository.strip()))
+        yield Finding(
+            ("gitops", "pull_request"),
+            f"pull requests are opened through the GitHub API, and {settings.repository} is "
+            + (
+                "not on github.com (a GitHub Enterprise Server is reached with GITHUB_API_URL set to its API)"
+                if remote
+                else "a local repository, which has no pull requests: set pull_request: false"
+            ),
+            WARNING if remote else ERROR,
+            "gitops-pull-request",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     promotion_order,
     cluster_bindings,
@@ -959,6 +1018,7 @@ RULES: tuple[Rule, ...] = (
     notification_routes,
     alert_receivers,
     release_dependencies,
+    gitops,
 )
 
 

@@ -12,6 +12,8 @@ What the file says::
       path: k8s                  # where `findly-infra render --out` wrote the tree, in the repository
       pull_request: false        # true: push a branch and open a pull request against `branch`
       controller: argocd         # or flux
+      context: management        # the kubeconfig context where the Applications (Kustomizations) live; default:
+                                 # the environment's own kubernetes.clusters binding, else the current context
       environments:
         production:
           name: findly-production  # the Application (argocd) or Kustomization (flux)
@@ -49,8 +51,11 @@ __all__ = [
     "change_key",
     "overlay_path",
     "read_application",
+    "read_controller",
     "read_kustomization",
+    "reported_revision",
     "set_image",
+    "set_version_label",
 ]
 
 ARGO_APPLICATION = ("argoproj.io/v1alpha1", "Application")
@@ -97,6 +102,9 @@ class GitOpsSettings:
     pull_request: bool = False
     controller: ControllerKind = ControllerKind.ARGOCD
     author: str = "findly-infra <findly-infra@users.noreply.github.com>"
+    context: str | None = None
+    """The kubeconfig context of the cluster where the Applications (or Kustomizations) live — a management
+    cluster; ``None``: the environment's own ``kubernetes.clusters`` binding, else the kubeconfig's current context."""
 
     def __attrs_post_init__(self) -> None:
         if not self.repository.strip():
@@ -105,6 +113,8 @@ class GitOpsSettings:
             raise InvariantError(f"{self.branch!r} is not a branch name git accepts", field="branch")
         if self.path.startswith("/") or ".." in self.path.split("/"):
             raise InvariantError(f"{self.path!r} must be a folder inside the repository", field="path")
+        if self.context is not None and not self.context.strip():
+            raise InvariantError("a context is a kubeconfig context's name (or leave it out)", field="context")
         names = [binding.environment for binding in self.environments]
         if len(set(names)) != len(names):
             raise InvariantError("an environment is bound twice", field="environments")
@@ -159,6 +169,32 @@ def set_image(text: str, image: str, version: str) -> tuple[str, str | None]:
         quote = match["quote"]
         lines[index] = f"{match['lead']}{quote}{image}:{version}{quote}{match['tail']}{ending}"
     return "".join(lines), replaced
+
+
+def set_version_label(text: str, label: str, old: str, new: str) -> str:
+    """*text* with every ``<label>: <old>`` line (a Deployment's and its pod template's version label, as ``render``
+    writes them: ``version: "1.0.0"``) set to *new* — those lines, and nothing else, changed (quotes, comments and
+    layout kept). The analysis finds a version's pods by that label (``metrics.version_label``): a promotion that
+    changed only the image would run the new version under the old label. An empty *old* (a digest pin, no tag)
+    changes nothing."""
+    if not old or not label:
+        return text
+    pattern = re.compile(
+        rf"^(?P<lead>\s*{re.escape(label)}:\s*)(?P<quote>[\"']?){re.escape(old)}(?P=quote)(?P<tail>\s*(?:#.*)?)$"
+    )
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        match = pattern.match(body)
+        if match is not None:
+            quote = match["quote"] or ('"' if _needs_quotes(new) else "")
+            lines[index] = f"{match['lead']}{quote}{new}{quote}{match['tail']}{line[len(body) :]}"
+    return "".join(lines)
+
+
+def _needs_quotes(value: str) -> bool:
+    """Whether a label's value would read as something other than text unquoted (``1.0``, ``true``, ``null``)."""
+    return bool(re.fullmatch(r"[-+]?[0-9._eE]+|true|false|yes|no|on|off|null|~", value, re.IGNORECASE))
 
 
 def _split_reference(reference: str) -> tuple[str, str]:
@@ -224,13 +260,98 @@ class ControllerReading:
     message: str
 
 
+def reported_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> str | None:
+    """The commit the controller's report is about, as *found* (the object's JSON) says: an Application's
+    ``status.sync.revision`` (``status.sync.revisions[0]`` for a multi-source one); a Kustomization's
+    ``status.lastAppliedRevision`` — or, when ``Ready`` is ``False`` for a terminal reason, its
+    ``status.lastAttemptedRevision``: kustomize-controller moves ``lastAppliedRevision`` only once the health checks
+    passed (``internal/controller/kustomization_controller.go``: ``obj.Status.LastAppliedRevision = revision`` after
+    ``checkHealth``), so a revision that failed them is named only as the one attempted. The ref is taken off
+    (``main@sha1:<sha>`` -> ``<sha>``; the format before Flux 2.0, ``main/<sha>``, too). ``None``: none reported.
+    Argo CD: pkg/apis/application/v1alpha1/types.go (``SyncStatus.Revision``, ``Revisions``); Flux:
+    https://fluxcd.io/flux/components/kustomize/kustomizations/#last-applied-revision and #last-attempted-revision."""
+    status = _mapping(_mapping(found).get("status"))
+    if kind is ControllerKind.ARGOCD:
+        sync = _mapping(status.get("sync"))
+        revision = sync.get("revision")
+        if not revision:
+            revisions = sync.get("revisions")
+            revision = revisions[0] if isinstance(revisions, list) and revisions else None
+        return str(revision) if revision else None
+    ready = _ready(status)
+    failed = str(ready.get("status")) == "False" and str(ready.get("reason") or "") in _FLUX_TERMINAL
+    applied = (status.get("lastAttemptedRevision") if failed else None) or status.get("lastAppliedRevision")
+    if not applied:
+        return None
+    text = str(applied)
+    if "@" in text:  # <ref>@<algo>:<digest> (source-controller's revision format since Flux 2.0)
+        text = text.rsplit("@", 1)[1]
+        return text.split(":", 1)[1] if ":" in text else text
+    return text.rsplit("/", 1)[-1]  # <branch>/<sha>: the format before Flux 2.0
+
+
+def _ready(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Kustomization's ``Ready`` condition (empty: none yet)."""
+    for item in status.get("conditions") or []:
+        if isinstance(item, Mapping) and item.get("type") == "Ready":
+            return item
+    return {}
+
+
+_ARGO_FAILED_OPERATION = frozenset({"Failed", "Error"})
+"""``status.operationState.phase`` values that end a sync without applying it: gitops-engine
+pkg/sync/common/types.go (``OperationFailed``, ``OperationError``; the others are Running, Terminating, Succeeded)."""
+
+
 def read_application(application: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
     """An Argo CD Application's status (``status.sync.status``/``revision``, ``status.health.status``,
     ``status.operationState.phase``), given whether its synced revision *includes* the commit (``None``: unknown
     revision). Deployed: Synced at such a revision and Healthy. Failed: at such a revision, health Degraded, or the
     sync operation Failed/Error. Otherwise progressing (OutOfSync, Progressing, Missing, Suspended, an older
-    revision). https://argo-cd.readthedocs.io/en/stable/operator-manual/health/"""
-    raise NotImplementedError  # the gitops helper writes it (issue 28)
+    revision). https://argo-cd.readthedocs.io/en/stable/operator-manual/health/
+
+    Degraded fails it once Synced (while OutOfSync, health is still the older objects'); a sync operation that
+    Failed/Errored fails it when it was the sync of that revision (``operationState.syncResult.revision``).
+    The codes, as Argo CD publishes them: sync ``Synced``/``OutOfSync``/``Unknown`` (argo-cd
+    pkg/apis/application/v1alpha1/types.go, ``SyncStatusCode``); health ``Healthy``/``Progressing``/``Degraded``/
+    ``Suspended``/``Missing``/``Unknown`` (gitops-engine pkg/health/health.go, ``HealthStatusCode``: "Degraded"
+    is a resource that failed, or did not reach health in time — a Deployment past its progress deadline). An
+    absent Application (``None``) is progressing: the controller has not made it yet (or we may not read it —
+    the adapter says so as an error)."""
+    revision = reported_revision(ControllerKind.ARGOCD, application)
+    if application is None:
+        return ControllerReading(ControllerVerdict.PROGRESSING, None, "the Application does not exist (yet)")
+    status = _mapping(application.get("status"))
+    sync = str(_mapping(status.get("sync")).get("status") or "Unknown")
+    health_block = _mapping(status.get("health"))
+    health = str(health_block.get("status") or "Unknown")
+    operation = _mapping(status.get("operationState"))
+    phase = str(operation.get("phase") or "")
+    operation_revision = _mapping(operation.get("syncResult")).get("revision")
+    said = f"sync {sync}, health {health}" + (f", operation {phase}" if phase else "")
+    health_said = str(health_block.get("message") or "")
+    detail = health_said if health == "Degraded" and health_said else str(operation.get("message") or health_said)
+    message = f"{said}: {detail}" if detail else said
+    at = f" at {revision[:12]}" if revision else ""
+    if includes is not True:  # not yet at a revision with the commit: whatever it says is of an older one
+        why = "an older revision" if includes is False else "a revision the repository does not know"
+        return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at} ({why})")
+    # status.sync.revision is the revision the live state was compared with (types.go: "the revision the comparison
+    # has been performed to"): health is of the live objects, so it speaks of that revision once Synced to it
+    if sync == "Synced" and health == "Degraded":
+        return ControllerReading(ControllerVerdict.FAILED, revision, f"{message}{at}")
+    if phase in _ARGO_FAILED_OPERATION and operation_revision in (None, revision):  # the sync of that revision
+        return ControllerReading(ControllerVerdict.FAILED, revision, f"{message}{at}")
+    if sync == "Synced" and health == "Healthy":
+        return ControllerReading(ControllerVerdict.DEPLOYED, revision, f"{message}{at}")
+    return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at}")
+
+
+_FLUX_TERMINAL = frozenset({"HealthCheckFailed", "ReconciliationFailed", "BuildFailed"})
+"""Ready=False reasons of a Kustomization that applied (or tried to apply) its revision and failed: kustomize-controller
+api/v1/condition_types.go (``HealthCheckFailedReason``, ``BuildFailedReason``) and fluxcd/pkg apis/meta
+(``ReconciliationFailedReason``). Others (``Progressing``, ``DependencyNotReady``, ``ArtifactFailed``: the source is
+not there yet) say it has not got to the revision."""
 
 
 def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
@@ -238,8 +359,54 @@ def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool |
     (``main@sha1:<sha>``), given whether that revision *includes* the commit. Deployed: Ready True at such a revision
     (and ``observedGeneration`` current). Failed: Ready False with a terminal reason at such a revision
     (HealthCheckFailed, ReconciliationFailed, BuildFailed), or Stalled True. Otherwise progressing.
-    https://fluxcd.io/flux/components/kustomize/kustomizations/#kustomization-status"""
-    raise NotImplementedError  # the gitops helper writes it (issue 28)
+    https://fluxcd.io/flux/components/kustomize/kustomizations/#kustomization-status
+
+    *includes* is said of :func:`reported_revision`: ``lastAppliedRevision``, which moves only once a revision
+    applied and passed its health checks — or, for a terminal Ready False, ``lastAttemptedRevision`` (the revision
+    that failed). ``Stalled`` True (fluxcd/pkg ``apis/meta``: the reconciliation cannot go on without a change)
+    fails whatever the revision."""
+    revision = reported_revision(ControllerKind.FLUX, kustomization)
+    if kustomization is None:
+        return ControllerReading(ControllerVerdict.PROGRESSING, None, "the Kustomization does not exist (yet)")
+    metadata = _mapping(kustomization.get("metadata"))
+    status = _mapping(kustomization.get("status"))
+    conditions = {str(item.get("type")): item for item in status.get("conditions") or [] if isinstance(item, Mapping)}
+    ready = _mapping(conditions.get("Ready"))
+    ready_status = str(ready.get("status") or "Unknown")
+    reason = str(ready.get("reason") or "")
+    said = f"Ready {ready_status}" + (f" ({reason})" if reason else "")
+    message = f"{said}: {ready['message']}" if ready.get("message") else said
+    at = f" at {revision[:12]}" if revision else ""
+    stalled = _mapping(conditions.get("Stalled"))
+    if str(stalled.get("status")) == "True":  # it will not go on by itself, whatever revision it is at
+        why = stalled.get("message") or stalled.get("reason") or "stalled"
+        return ControllerReading(ControllerVerdict.FAILED, revision, f"Stalled: {why}{at}")
+    generation, observed = metadata.get("generation"), status.get("observedGeneration")
+    current = generation is None or observed is None or observed == generation
+    if includes is not True or not current:
+        why = (
+            "its last spec not yet observed"
+            if not current
+            else "an older revision"
+            if includes is False
+            else "a revision the repository does not know"
+        )
+        return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at} ({why})")
+    if ready_status == "True":
+        return ControllerReading(ControllerVerdict.DEPLOYED, revision, f"{message}{at}")
+    if ready_status == "False" and reason in _FLUX_TERMINAL:
+        return ControllerReading(ControllerVerdict.FAILED, revision, f"{message}{at}")
+    return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at}")
+
+
+def read_controller(kind: ControllerKind, found: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
+    """:func:`read_application` or :func:`read_kustomization`, as *kind* says."""
+    reader = read_application if kind is ControllerKind.ARGOCD else read_kustomization
+    return reader(found, includes)
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 # ---- what the event log records ---------------------------------------------------------------------------------

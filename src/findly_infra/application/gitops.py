@@ -1,0 +1,386 @@
+"""Releases handed to a GitOps controller (``gitops:``, ``domain.gitops``): the ``Workloads`` port of the environments
+bound to a Git repository instead of a cluster.
+
+Converging such an environment to what the log says is a commit, not an apply:
+
+1. **The version the log runs there** (a rolling update's one track: the candidate while a rollout is under way,
+   else what serves) against the image the environment's overlay holds at the head of the followed branch.
+2. **Hand it off** when they differ: a rollout going forward commits the overlay with that image line changed,
+   and the version label the analysis finds its pods by — nothing else (``domain.gitops.set_image``,
+   ``set_version_label``: the file ``render`` writes for that version) — keyed by the rollout (``change_key``) so
+   that a command killed after the push finds its commit again instead of making a second; a rollout rolled back
+   (or a release's return) reverts the rollout's own commit — found in the event log (``GitOpsCommitted``). With
+   ``pull_request: true`` the commit is proposed in a pull request, and the step waits for a person to merge it
+   (:class:`HandOffPendingError`).
+3. **Follow the controller**: its Application (Kustomization) is read through the Kubernetes API until it reports a
+   revision that includes the commit, deployed and healthy (``domain.gitops.read_application``/
+   ``read_kustomization``), polling within a ready timeout. A controller that reports it failed at that revision
+   fails the rollout as a Deployment past its progress deadline does (``WorkloadNotReadyError(failed=True)``).
+
+The commits are recorded in the service's event log by ``PipelineService`` once the converge returned (or raised):
+:meth:`GitOpsWorkloads.handoffs` gives what it made or found, and the service appends those not recorded yet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from findly_infra.application.ports import BadInputError, ClusterObjects, GitRepository
+from findly_infra.application.workloads import WorkloadNotReadyError
+from findly_infra.domain.events import Event
+from findly_infra.domain.gitops import (
+    ControllerReading,
+    ControllerVerdict,
+    GitChange,
+    GitCommit,
+    GitOpsCommitted,
+    GitOpsReverted,
+    GitOpsSettings,
+    change_key,
+    overlay_path,
+    read_controller,
+    reported_revision,
+    set_image,
+    set_version_label,
+)
+from findly_infra.domain.tracks import Holding
+from findly_infra.domain.view import EnvironmentView
+
+__all__ = ["GitOpsReading", "GitOpsWorkloads", "HandOff", "HandOffPendingError"]
+
+HandOff = GitOpsCommitted | GitOpsReverted
+
+
+class HandOffPendingError(Exception):
+    """The hand-off waits for a person: its pull request is open. Merging it lets the next command follow the
+    controller; nothing failed (exit 6, the pull request's URL in the output)."""
+
+    def __init__(self, message: str, *, url: str, environment: str) -> None:
+        super().__init__(message)
+        self.url = url
+        self.environment = environment
+
+
+@attrs.frozen
+class GitOpsReading:
+    """What ``status`` shows of a GitOps environment: the latest hand-off recorded (or made), and what the
+    controller reports."""
+
+    repository: str
+    branch: str
+    controller: str
+    """``Application argocd/findly-production`` or ``Kustomization flux-system/findly-production``."""
+    handoff: HandOff | None
+    reading: ControllerReading
+
+    def describe(self) -> str:
+        said = f"{self.controller}: {self.reading.verdict.value} ({self.reading.message})"
+        if self.handoff is None:
+            return f"{said}; nothing handed to {self.repository} yet"
+        made = "reverted by" if isinstance(self.handoff, GitOpsReverted) else "committed"
+        where = f", pull request {self.handoff.pull_request}" if self.handoff.pull_request else ""
+        return f"{said}; {self.handoff.version} {made} {self.handoff.commit[:12]} on {self.handoff.branch}{where}"
+
+
+@attrs.define
+class GitOpsWorkloads:
+    """The ``Workloads`` port of the environments *settings* binds: commits to *repository*, and the controller's
+    object read through *objects* (environment -> the ``ClusterObjects`` where its Application lives)."""
+
+    settings: GitOpsSettings
+    repository: GitRepository
+    objects: Callable[[str], ClusterObjects] = attrs.field(repr=False)
+    images: Mapping[str, str]
+    """Service -> its image (the platform file's ``services.<name>.image``)."""
+    history: Callable[[str], Sequence[Event]] = attrs.field(repr=False)
+    """A service's recorded events (the event log): where the rollout's commit is found to revert it."""
+    version_label: str = "version"
+    """The label the analysis finds a version's pods by (``metrics.version_label``): changed with the image."""
+    ready_timeout: float = 600.0
+    poll_interval: float = 5.0
+    sleep: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
+    monotonic: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
+    _made: dict[tuple[str, str], list[HandOff]] = attrs.field(factory=dict, init=False, repr=False)
+
+    def binds(self, environment: str) -> bool:
+        return self.settings.binding(environment) is not None
+
+    # ---- converge ------------------------------------------------------------------------------------------------
+
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+        """Hand the version *view* runs to the repository where the overlay holds another, then wait until the
+        controller deployed it; whether a commit was pushed."""
+        wanted = _wanted(view)
+        rollout = view.rollout
+        if wanted is None and (rollout is None or rollout.phase.active):
+            return False  # nothing runs there yet: nothing to hand off
+        service, environment = view.service, view.environment
+        path = overlay_path(self.settings, environment, service)
+        text = self.repository.read(path)
+        image = self.images[service]
+        if text is None:
+            raise BadInputError(
+                f"{path} is not in {self.settings.repository} at the head of {self.settings.branch}: write the tree "
+                f"first (`findly-infra render --out {self.settings.path or '.'}` in the repository, committed and "
+                f"pushed), then run the command again; nothing was committed"
+            )
+        new, held = set_image(text, image, wanted or "")
+        if held is not None and wanted is not None and not held.startswith("@"):  # its pods labelled as it runs
+            new = set_version_label(new, self.version_label, held, wanted)
+        if held is None:
+            raise BadInputError(
+                f"{path} in {self.settings.repository} has no image: line of {image} (the platform file's "
+                f"services.{service}.image): render the tree again from this platform file; nothing was committed"
+            )
+        recorded = self._recorded(service, environment)
+        if wanted is None:  # a first release rolled back: its commit reverted, back to what the repository had
+            return self._unreleased(view, (path, text), held, recorded)
+        forward = rollout is not None and rollout.phase.active and wanted == rollout.version
+        started = (rollout.started if rollout is not None else at).isoformat()
+        made: GitCommit | None = None
+        if forward:
+            key = change_key(service, environment, wanted, started)
+            mine = next((event for event in recorded if event.key == key), None)
+            if new != text:
+                made = self._commit(view, path, new, wanted, held, key)
+            elif mine is None:  # there, and not recorded: our commit pushed by a command killed before its record?
+                made = self._found(view, path, new, wanted, held, key)
+            target = mine if made is None else None
+        elif new != text:
+            made = self._return(view, (path, new), wanted, held, recorded, started)
+            target = None
+        else:  # the head holds it: the latest hand-off that put it there, if we made one
+            target = recorded[-1] if recorded and _restores(recorded[-1], wanted) else None
+        sha = made.sha if made is not None else target.commit if target is not None else None
+        pull_request = made.pull_request if made is not None else None
+        if pull_request is not None and new != text:
+            self._pending(view, sha, pull_request)
+        self._wait(view, sha, failed=forward)
+        return made is not None and made.created
+
+    def _commit(  # noqa: PLR0917 - the commit, and what its event says
+        self, view: EnvironmentView, path: str, new: str, wanted: str, held: str, key: str
+    ) -> GitCommit:
+        environment = view.environment
+        message = f"{view.service}: {wanted} in {environment} (was {held or 'untagged'})"
+        made = self.repository.commit(GitChange({path: new}, message, key))
+        self._note(
+            view,
+            GitOpsCommitted(
+                service=view.service,
+                environment=environment,
+                version=wanted,
+                at=_at(view),
+                actor="findly",
+                reason=_reason(made, "handed off", self.settings.branch),
+                commit=made.sha,
+                branch=made.branch,
+                files=(path,),
+                pull_request=made.pull_request,
+                key=key,
+            ),
+        )
+        return made
+
+    def _found(  # noqa: PLR0917 - as _commit
+        self, view: EnvironmentView, path: str, new: str, wanted: str, held: str, key: str
+    ) -> GitCommit | None:
+        """The commit carrying *key*, where the head already holds *wanted* (the repository finds it by its key and
+        makes none); ``None`` where no commit carries it — the file held it before (rendered with it, or changed
+        by hand): nothing to hand off, and nothing to record."""
+        try:
+            return self._commit(view, path, new, wanted, held, key)
+        except BadInputError:  # "nothing to commit": no commit of ours put it there
+            return None
+
+    def _return(  # noqa: PLR0917 - the step, and what it needs of the converge
+        self,
+        view: EnvironmentView,
+        edit: tuple[str, str],
+        wanted: str,
+        held: str,
+        recorded: Sequence[HandOff],
+        started: str,
+    ) -> GitCommit:
+        """Back to *wanted* (rolled back, aborted, a release's return): the revert of the commit that put *held*
+        there, where the log recorded it and nothing reverted it yet; else a commit of *wanted* (someone changed the
+        file by hand, or the commit was not ours)."""
+        ours = _ours(recorded, held)
+        path, new = edit
+        if ours is None:
+            key = change_key(view.service, view.environment, wanted, started)
+            return self._commit(view, path, new, wanted, held, key)
+        key = (
+            f"revert:{ours.key}" if ours.key else change_key(view.service, view.environment, held, started, revert=True)
+        )
+        made = self.repository.revert(
+            ours.commit,
+            key=key,
+            message=f"{view.service}: back to {wanted} in {view.environment} (reverts {held}, {ours.commit[:12]})",
+        )
+        self._note(
+            view,
+            GitOpsReverted(
+                service=view.service,
+                environment=view.environment,
+                version=held,
+                at=_at(view),
+                actor="findly",
+                reason=_reason(made, f"reverted {ours.commit[:12]} ({held})", self.settings.branch),
+                commit=made.sha,
+                reverts=ours.commit,
+                branch=made.branch,
+                pull_request=made.pull_request,
+                key=key,
+            ),
+        )
+        return made
+
+    def _unreleased(self, view: EnvironmentView, edit: tuple[str, str], held: str, recorded: Sequence[HandOff]) -> bool:
+        """Nothing serves by the log (the environment's first rollout stopped): the commit that put *held* there
+        reverted, where the log recorded one not reverted yet; else nothing to do."""
+        if _ours(recorded, held) is None:
+            return False
+        rollout = view.rollout
+        assert rollout is not None
+        made = self._return(view, edit, held, held, recorded, rollout.started.isoformat())
+        self._wait(view, made.sha, failed=False)
+        return made.created
+
+    def _pending(self, view: EnvironmentView, sha: str | None, url: str) -> None:
+        """An open pull request the controller does not follow yet: the step waits for a person to merge it."""
+        found = self._read(view.environment, sha)
+        if found.verdict is ControllerVerdict.DEPLOYED:
+            return  # merged meanwhile, and already deployed
+        raise HandOffPendingError(
+            f"{view.service} in {view.environment} waits for its pull request to be merged: {url} (commit "
+            f"{(sha or '')[:12]}); once merged, the next command follows {self._object_name(view.environment)}",
+            url=url,
+            environment=view.environment,
+        )
+
+    def _wait(self, view: EnvironmentView, sha: str | None, *, failed: bool) -> ControllerReading:
+        """Until the controller reports *sha* deployed (``None``: whatever it applied, healthy), failed, or the ready
+        timeout passes."""
+        deadline = self.monotonic() + self.ready_timeout
+        name = self._object_name(view.environment)
+        while True:
+            reading = self._read(view.environment, sha)
+            if reading.verdict is ControllerVerdict.DEPLOYED:
+                return reading
+            if reading.verdict is ControllerVerdict.FAILED:
+                raise WorkloadNotReadyError(
+                    f"{name} failed to deploy {view.service}'s commit {(sha or '')[:12]}: {reading.message}",
+                    failed=failed,
+                    reason=f"{name}: {reading.message}",
+                )
+            if self.monotonic() >= deadline:
+                raise WorkloadNotReadyError(
+                    f"{name} has not deployed {view.service}'s commit {(sha or '')[:12]} within "
+                    f"{self.ready_timeout:g}s: {reading.message}; the next command waits again"
+                )
+            self.sleep(self.poll_interval)
+
+    def _read(self, environment: str, sha: str | None) -> ControllerReading:
+        api_version, kind, namespace, name = self.settings.controller_object(environment)
+        found: Mapping[str, Any] | None = self.objects(environment).get(api_version, kind, namespace, name)
+        revision = reported_revision(self.settings.controller, found)
+        if sha is None:
+            includes: bool | None = True
+        else:
+            includes = None if revision is None else self.repository.includes(revision, sha)
+        return read_controller(self.settings.controller, found, includes)
+
+    def _object_name(self, environment: str) -> str:
+        _, kind, namespace, name = self.settings.controller_object(environment)
+        return f"{kind} {namespace}/{name}"
+
+    # ---- what the log records --------------------------------------------------------------------------------------
+
+    def _note(self, view: EnvironmentView, event: HandOff) -> None:
+        self._made.setdefault((view.service, view.environment), []).append(event)
+
+    def handoffs(self, service: str, environment: str) -> tuple[HandOff, ...]:
+        """The hand-offs made (or found by key) since last asked, to record: each at most once."""
+        return tuple(self._made.pop((service, environment), ()))
+
+    def _recorded(self, service: str, environment: str) -> list[HandOff]:
+        """The environment's hand-offs in the log, then those made in this process and not yet recorded."""
+        found = [
+            event
+            for event in self.history(service)
+            if isinstance(event, GitOpsCommitted | GitOpsReverted) and event.environment == environment
+        ]
+        keys = {event.key for event in found}
+        found += [event for event in self._made.get((service, environment), ()) if event.key not in keys]
+        return found
+
+    # ---- reading back ----------------------------------------------------------------------------------------------
+
+    def holding(self, service: str, environment: str) -> Holding:
+        """What the controller applied, where it reports the latest hand-off deployed: the overlay's image tag at
+        the head, on the one track, with all of the traffic. Where it does not (yet), nothing is known to run."""
+        reading = self.reading(service, environment)
+        if reading.reading.verdict is not ControllerVerdict.DEPLOYED:
+            return Holding()
+        text = self.repository.read(overlay_path(self.settings, environment, service))
+        if text is None:
+            return Holding()
+        _, tag = set_image(text, self.images[service], "")
+        if not tag or tag.startswith("@"):
+            return Holding()
+        return Holding({service: tag}, {tag: 100})
+
+    def reading(self, service: str, environment: str) -> GitOpsReading:
+        """``status``: the latest hand-off, and what the controller reports of it."""
+        recorded = self._recorded(service, environment)
+        latest = recorded[-1] if recorded else None
+        return GitOpsReading(
+            self.settings.repository,
+            self.settings.branch,
+            self._object_name(environment),
+            latest,
+            self._read(environment, latest.commit if latest is not None else None),
+        )
+
+
+def _wanted(view: EnvironmentView) -> str | None:
+    """The version a rolling update runs for *view* (``domain.tracks.track_plan``'s one track): the candidate while
+    a rollout holds the environment, else what serves."""
+    active = view.rollout is not None and view.rollout.phase.active and view.candidate is not None
+    running = view.candidate if active else view.serving
+    return running.version if running is not None else None
+
+
+def _ours(recorded: Sequence[HandOff], held: str) -> GitOpsCommitted | None:
+    """The latest recorded commit of *held* that no recorded revert undid."""
+    reverted = {event.reverts for event in recorded if isinstance(event, GitOpsReverted)}
+    return next(
+        (
+            event
+            for event in reversed(recorded)
+            if isinstance(event, GitOpsCommitted) and event.version == held and event.commit not in reverted
+        ),
+        None,
+    )
+
+
+def _restores(event: HandOff, version: str) -> bool:
+    """Whether *event* left the overlay at *version*: a commit of it, or a revert (back to what came before)."""
+    return isinstance(event, GitOpsReverted) or event.version == version
+
+
+def _at(view: EnvironmentView) -> datetime:
+    """A placeholder time: the service stamps each hand-off when it records it."""
+    rollout = view.rollout
+    return rollout.started if rollout is not None else datetime.min
+
+
+def _reason(made: GitCommit, what: str, branch: str) -> str:
+    where = f"pull request {made.pull_request} against {branch}" if made.pull_request else branch
+    return f"{what}: commit {made.sha[:12]} on {where}"

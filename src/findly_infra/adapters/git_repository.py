@@ -86,7 +86,12 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, DependencyUnavailableError, GitRepository
+from findly_infra.application.ports import (
+    BadInputError,
+    DependencyUnavailableError,
+    GitRepository,
+    HandOffRefusedError,
+)
 from findly_infra.application.redaction import header_token, is_loopback, redact_text, redact_url, url_secrets
 from findly_infra.domain.gitops import GitChange, GitCommit, GitOpsSettings
 
@@ -175,15 +180,10 @@ class BranchMovedError(BadInputError):
         self.files = files
 
 
-class PullRequestClosedError(BadInputError):
+class PullRequestClosedError(HandOffRefusedError):
     """Raised (pull-request mode) when the change's pull request was closed without being merged: a person refused
     it. Nothing is pushed and no pull request is opened again — the hand-off never overrides a refusal. *url* is the
-    pull request's ``html_url``. A :class:`BadInputError` (exit 2) for a caller that does not know it; the GitOps
-    flow should catch it first and report it as refused by a person (exit 6, "stopped for a person"), naming *url*."""
-
-    def __init__(self, message: str, url: str) -> None:
-        super().__init__(message)
-        self.url = url
+    pull request's ``html_url``; the command says it refused (exit 3, rule ``pull-request-closed``)."""
 
 
 class _GitFailedError(Exception):

@@ -45,6 +45,7 @@ __all__ = [
     "EventStore",
     "FieldConflictError",
     "GitRepository",
+    "HandOffRefusedError",
     "IdentityProof",
     "IdentityRefusedError",
     "KeptSnapshot",
@@ -88,6 +89,16 @@ class FieldConflictError(BadInputError):
     def __init__(self, message: str, conflicts: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(message)
         self.conflicts = tuple(conflicts)
+
+
+class HandOffRefusedError(BadInputError):
+    """A GitOps hand-off a person refused: its pull request was closed without being merged. Nothing is proposed
+    again for that rollout (exit 3, rule ``pull-request-closed``, naming *url*): reopen it, or start another
+    rollout."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class StateError(BadInputError):

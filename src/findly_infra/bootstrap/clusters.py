@@ -3,7 +3,6 @@ the simulated cluster for the others."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -143,11 +142,13 @@ class Clusters:
         if self.gitops is None:
             from findly_infra.application.gitops import GitOpsWorkloads
 
-            # the git adapter (adapters.git_repository, issue 28), loaded only for a GitOps environment
-            open_repository = importlib.import_module("findly_infra.adapters.git_repository").open_repository
-
             settings = self.platform.gitops
             assert settings is not None
+            if settings.pull_request:  # the pull requests go through GitHub's API (httpx, stamina)
+                require_extra("gitops", "opening pull requests on GitHub (gitops.pull_request)")
+            # the git adapter, loaded only for a GitOps environment
+            from findly_infra.adapters.git_repository import open_repository
+
             cache = os.environ.get("FINDLY_GITOPS_CACHE") or self.gitops_cache or _default_cache()
             objects: dict[str, Any] = {}
 

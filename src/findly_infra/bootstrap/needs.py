@@ -49,6 +49,8 @@ def needed_extras(
         handed = ", ".join(binding.environment for binding in platform.gitops.environments)
         said = f"{why['kubernetes']}; " if "kubernetes" in why else ""
         why["kubernetes"] = f"{said}gitops.environments hands {handed} to {platform.gitops.controller.value}"
+        if platform.gitops.pull_request:
+            why["gitops"] = "gitops.pull_request: true opens the pull requests through GitHub's API"
     if verifying := verifying_environments(platform):
         why["github"] = (
             f"{', '.join(f'environments.{name}' for name in verifying)} verif{'ies' if len(verifying) == 1 else 'y'} "

@@ -145,10 +145,10 @@ def _run(command: Callable[[Context], int], args: argparse.Namespace, out: IO[st
             return code
 
 
-def _exit_code_of(exc: Exception, out: IO[str], wants_json: bool) -> int | None:
+def _exit_code_of(exc: Exception, out: IO[str], wants_json: bool) -> int | None:  # noqa: PLR0911 - one per kind
     """The exit code of a documented error (``None``: a bug). Imported only when one is raised, so that
     ``validate`` loads nothing of the release machinery."""
-    from findly_infra.application.ports import BadInputError, ConcurrencyError, DependencyError
+    from findly_infra.application.ports import BadInputError, ConcurrencyError, DependencyError, HandOffRefusedError
     from findly_infra.application.service import PolicyRefusedError
     from findly_infra.domain.platform import UnknownNameError
 
@@ -158,6 +158,8 @@ def _exit_code_of(exc: Exception, out: IO[str], wants_json: bool) -> int | None:
 
     if isinstance(exc, HandOffPendingError):  # stopped for a person: the pull request to merge (issue 28)
         return _waiting_for_merge(out, wants_json, exc)
+    if isinstance(exc, HandOffRefusedError):  # a person closed the pull request: refused, never proposed again
+        return _fail(out, wants_json, "refused", str(exc), EXIT_REFUSED, rule="pull-request-closed")
     if isinstance(exc, ConcurrencyError):
         return _fail(out, wants_json, "refused", f"refused by one-writer-at-a-time: {exc}", EXIT_REFUSED)
     if isinstance(exc, (BadInputError, UnknownNameError)):
@@ -172,7 +174,9 @@ def _fail(out: IO[str], wants_json: bool, kind: str, message: str, code: int, *,
     from findly_infra.cli import present
 
     # the last guard: whatever a dependency echoed, the secrets this process was given are never printed
-    held = [os.environ.get(name) for name in ("FINDLY_PROMETHEUS_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")]
+    held = [
+        os.environ.get(name) for name in ("FINDLY_PROMETHEUS_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITHUB_TOKEN")
+    ]
     for name in ("FINDLY_PROMETHEUS_URL", "FINDLY_STATE"):
         held += url_secrets(os.environ.get(name))
     message = redact_text(message, held, schemes=False)

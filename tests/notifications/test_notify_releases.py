@@ -218,7 +218,7 @@ def test_each_step_of_a_release_is_told_with_its_parts_and_what_it_waits_for(
     for note in waits:
         details = dict(note.details)
         assert details["approvers"] == "devops-team, security-team"
-        assert "findly-infra release approve r1 --env production" in details["to unblock"]
+        assert "findly-infra release approve r1 --environment production" in details["to unblock"]
         assert "other than erin" in details["to unblock"]
     returning = told(NotificationKind.RELEASE_RETURNING)
     assert len(returning) == len(happened("release_returning"))
@@ -242,7 +242,7 @@ def test_each_step_of_a_release_is_told_with_its_parts_and_what_it_waits_for(
     assert len(succeeded) == len(happened("release_succeeded"))
     for note in succeeded:
         following = ORDER[ORDER.index(note.environment) + 1] if note.environment != ORDER[-1] else None
-        expected = f"findly-infra release promote r1 --env {following}" if following else "nothing: the release is done"
+        expected = f"findly-infra release promote r1 --to {following}" if following else "nothing: the release is done"
         assert dict(note.details)["next"] == expected
 
 

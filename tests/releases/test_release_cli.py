@@ -122,10 +122,16 @@ def test_a_bad_release_file_is_bad_input_naming_the_file(state: dict[str, str], 
         ("release: r1\nservices: {fn-posts: [1]}\nextra: 1\n", "unknown key 'extra'"),
         ("release: r1\nservices: {fn-posts: {a: 1}}\n", "services.fn-posts"),
         ("release: other\nservices: {fn-posts: 1.0.0}\n", "the command names r1"),
-        ("{{{", "not YAML"),
+        ("{{{", "invalid YAML"),
+        # YAML reads 1.10 as the number 1.1 and 0x1F as 31: a version is refused unless it is text (user review)
+        ("release: r1\nservices:\n  fn-posts: 1.10\n", "services.fn-posts (line 3): the version must be text"),
+        ("release: r1\nservices:\n  fn-posts: 0x1F\n", 'quote it as written, e.g. fn-posts: "1.10"'),
+        # a service named twice: YAML keeps the last silently; the command line refuses it, so does the file
+        ("release: r1\nservices:\n  fn-posts: '1'\n  fn-posts: '2'\n", "'fn-posts' appears twice"),
+        ("release: r1\nservices:\n  fn-posts: '1\udcff'\n", "not UTF-8 text"),
     ):
         path = tmp_path / "release.yaml"
-        path.write_text(text)
+        path.write_bytes(text.encode("utf-8", "surrogateescape"))
         code, document = cli(state, "release", "create", "r1", "--file", str(path), "--json")
         assert code == 2, document
         assert said in document["error"]["message"]

@@ -144,6 +144,9 @@ class Clusters:
 
             settings = self.platform.gitops
             assert settings is not None
+            # before anything is committed: a hand-off whose controller could not then be read would push a change
+            # the controller deploys, and fail only afterwards (the first converge, a repair, builds this)
+            require_extra("kubernetes", "reading the GitOps controller's status")
             if settings.pull_request:  # the pull requests go through GitHub's API (httpx, stamina)
                 require_extra("gitops", "opening pull requests on GitHub (gitops.pull_request)")
             # the git adapter, loaded only for a GitOps environment

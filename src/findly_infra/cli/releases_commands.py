@@ -202,28 +202,35 @@ def _run(context: Context) -> int:
 
 
 def _parts_of_file(path: str) -> tuple[str, tuple[Any, ...]]:
-    """The release a ``--file`` names: its name and parts (bad input naming the file and the place)."""
-    from pathlib import Path
-
-    import yaml
-
+    """The release a ``--file`` names: its name and parts (bad input naming the file, the place and its line). Read as
+    the platform file is (``config.document``: one UTF-8 YAML document, no key twice, bounded), and every version
+    written as text: YAML reads ``1.10`` as the number 1.1 and ``0x1F`` as 31, so an unquoted number is refused."""
     from findly_infra.application.ports import BadInputError
     from findly_infra.application.releases import parts_of
+    from findly_infra.config.document import DocumentError, read_document
 
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BadInputError(f"--file {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise BadInputError(f"--file {path}: not YAML: {exc}") from None
+        document = read_document(path)
+    except DocumentError as exc:
+        line = f" (line {exc.line})" if exc.line else ""
+        place = ".".join(map(str, exc.path))
+        raise BadInputError(f"--file {path}{': ' + place if place else ''}{line}: {exc.message}") from None
+    data = document.data
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict) or not data["services"]:
         raise BadInputError(f"--file {path}: expected {{release: NAME, services: {{SERVICE: VERSION, ...}}}}")
-    unknown = sorted(set(data) - {"release", "services"})
+    unknown = sorted(str(key) for key in set(data) - {"release", "services"})
     if unknown:
         raise BadInputError(f"--file {path}: unknown key {unknown[0]!r} (release, services)")
     name = data.get("release")
     if name is not None and not isinstance(name, str):
         raise BadInputError(f"--file {path}: release: a name (text), got {name!r}")
+    for service, version in data["services"].items():
+        if not isinstance(version, str):
+            line = document.line_of(("services", service))
+            raise BadInputError(
+                f"--file {path}: services.{service}{f' (line {line})' if line else ''}: the version must be text: "
+                f"YAML read {version!r} ({type(version).__name__}); quote it as written, e.g. {service}: \"1.10\""
+            )
     return name or "", parts_of(data["services"], where=f"--file {path}")
 
 

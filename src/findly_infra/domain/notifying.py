@@ -452,10 +452,13 @@ class RetrySchedule:
 
 
 def release_command(verb: str, release: str, environment: str | None = None) -> str:
-    """The ``release`` command a notification of *release* points to: ``findly-infra release approve 2026-12-06
-    --env production``."""
-    where = f" --env {environment}" if environment else ""
-    return f"findly-infra release {verb} {release}{where}"
+    """The ``release`` command a notification of *release* points to, with the options that command takes:
+    ``findly-infra release approve 2026-12-06 --environment production``, ``release promote NAME --to staging``,
+    ``release status NAME`` (every environment)."""
+    if verb == "status" or not environment:
+        return f"findly-infra release {verb} {release}"
+    option = "--to" if verb == "promote" else "--environment"
+    return f"findly-infra release {verb} {release} {option} {environment}"
 
 
 def decide_releases(

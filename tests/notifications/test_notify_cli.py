@@ -381,3 +381,18 @@ def test_the_demos_state_never_tells_its_story(
     assert receivers.slack.messages == []
     assert receivers.pagerduty.events == []
     assert receivers.webhook.requests == []
+
+
+def test_notify_deliver_without_the_notifications_extra_is_exit_2_naming_it(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its job is to send: with receivers declared and nothing to send with, it says so (exit 2), never "ok" with
+    everything still queued (user review, issue 28: exit 0, ``"ok": true``, 8 queued)."""
+    import findly_infra.bootstrap.extras as extras
+
+    real = extras.missing_modules
+    monkeypatch.setattr(extras, "missing_modules", lambda modules: ["httpx"] if "httpx" in modules else real(modules))
+    for command in (("notify", "deliver"), ("notify", "test", "slack")):
+        code, document = cli(env, *command)
+        assert code == 2, document
+        assert "'notifications' extra" in str(document)

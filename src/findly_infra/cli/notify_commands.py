@@ -112,6 +112,10 @@ def _notifications(context: Context, runtime: Runtime) -> Notifications:
 def _notify(context: Context) -> int:
     action = context.args.notify_command
     platform = context.platform()
+    if action in ("deliver", "test") and platform.notifications.receivers:  # its job is to send: exit 2 without
+        from findly_infra.bootstrap.extras import require_extra  # what sends (queueing needs nothing)
+
+        require_extra("notifications", f"notify {action} (sending to the receivers notifications: declares)")
     if action == "deliver":
         runtime = context.runtime(platform, scripted=True, after=False)
         return _deliver(context, _notifications(context, runtime))

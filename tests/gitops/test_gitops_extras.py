@@ -40,7 +40,7 @@ def test_a_gitops_promotion_without_the_kubernetes_extra_commits_nothing(
         "FINDLY_ACTOR": "erin",
         "FINDLY_GITOPS_CACHE": str(tmp_path / "cache"),
     }
-    import findly_infra.bootstrap.extras as extras
+    from findly_infra.bootstrap import extras
 
     real = extras.missing_modules
     monkeypatch.setattr(

@@ -388,7 +388,7 @@ def test_notify_deliver_without_the_notifications_extra_is_exit_2_naming_it(
 ) -> None:
     """Its job is to send: with receivers declared and nothing to send with, it says so (exit 2), never "ok" with
     everything still queued (user review, issue 28: exit 0, ``"ok": true``, 8 queued)."""
-    import findly_infra.bootstrap.extras as extras
+    from findly_infra.bootstrap import extras
 
     real = extras.missing_modules
     monkeypatch.setattr(extras, "missing_modules", lambda modules: ["httpx"] if "httpx" in modules else real(modules))

@@ -266,9 +266,11 @@ class GitOpsWorkloads:
 
     def _wait(self, view: EnvironmentView, sha: str | None, *, failed: bool) -> ControllerReading:
         """Until the controller reports *sha* deployed (``None``: whatever it applied, healthy), failed, or the ready
-        timeout passes."""
+        timeout passes: read again soon at first (a controller told by a webhook syncs within a second or two), then
+        every :attr:`poll_interval`."""
         deadline = self.monotonic() + self.ready_timeout
         name = self._object_name(view.environment)
+        polls = 0
         while True:
             reading = self._read(view.environment, sha)
             if reading.verdict is ControllerVerdict.DEPLOYED:
@@ -284,7 +286,8 @@ class GitOpsWorkloads:
                     f"{name} has not deployed {view.service}'s commit {(sha or '')[:12]} within "
                     f"{self.ready_timeout:g}s: {reading.message}; the next command waits again"
                 )
-            self.sleep(self.poll_interval)
+            self.sleep(min(self.poll_interval, 0.25 * 2**polls))
+            polls += 1
 
     def _read(self, environment: str, sha: str | None) -> ControllerReading:
         api_version, kind, namespace, name = self.settings.controller_object(environment)

@@ -135,20 +135,36 @@ def test_a_release_goes_through_argo_cd_as_commits_and_is_reverted_as_a_whole(tm
         assert (status["sync"]["revision"], status["health"]["status"]) == (world.head(), "Healthy")
 
 
-def test_a_release_through_flux_is_reverted_as_a_whole_when_its_last_part_fails(tmp_path: Path) -> None:
+def test_a_first_release_through_flux_reverts_its_failing_part_and_leaves_the_others_running(tmp_path: Path) -> None:
+    """The environment's first release (nothing served there by the log, the tree rendered with 1.0.0): its last
+    part's Kustomization fails its health check, so that part's commit is reverted; the parts done before it served
+    nothing before the release, so they are left running — as a release does on a cluster (docs/releases.md)."""
     world = World(tmp_path, "flux", failing={"fn-notifications:2.0.0"})
-    world.seed("1.1.0")
+    seeded = world.seed("1.0.0")
     with world.running() as running:
-        code, watched = _release(running, "r1", "1.1.0", "development")  # what the tree holds: nothing committed
-        assert (code, watched["outcome"]) == (0, "done"), watched
-        before = world.head()
-        assert world.commits(before) == []
-        code, watched = _release(running, "r2", "2.0.0", "development")
+        code, watched = _release(running, "r1", "2.0.0", "development")
         assert (code, watched["outcome"]) == (4, "rolled_back"), watched
         failed = next(p for p in watched["parts"] if p["service"] == "fn-notifications")
         assert "Kustomization flux-system/findly-development" in failed["reason"]
         assert "HealthCheckFailed" in failed["reason"]
-        _assert_returned_as_a_whole(world, running, before, "development")
-        ready = next(c for c in running.status("development")["conditions"] if c["type"] == "Ready")
-        assert ready["status"] == "True"
-        assert running.status("development")["lastAppliedRevision"] == f"main@sha1:{world.head()}"
+        commits = world.commits(seeded)
+        assert [plain_key(c.key or "") for c in commits] == [
+            *(f"{s}/development/2.0.0" for s in SERVICES),
+            "revert:fn-notifications/development/2.0.0",
+        ]
+        for commit, service in zip(commits[:3], SERVICES, strict=True):
+            _assert_forward(commit, service, "development", "1.0.0", "2.0.0")
+        assert f"This reverts commit {commits[2].sha}." in commits[3].body
+        recorded = _handoffs(world, "fn-notifications", "development")
+        assert [(type(e), e.commit) for e in recorded] == [
+            (GitOpsCommitted, commits[2].sha),
+            (GitOpsReverted, commits[3].sha),
+        ]
+        for service in ("fn-posts", "fn-matcher"):  # left running: committed, never reverted
+            assert [type(e) for e in _handoffs(world, service, "development")] == [GitOpsCommitted]
+        assert world.read(overlay("development", "fn-notifications")) == world.read(
+            overlay("development", "fn-notifications"), seeded
+        )
+        status = running.status("development")
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert (ready["status"], status["lastAppliedRevision"]) == ("True", f"main@sha1:{world.head()}")

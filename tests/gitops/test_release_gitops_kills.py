@@ -11,9 +11,13 @@ process dies too; the rerun is a new command on the same folder (state, reposito
 
 Every point of the command is one git push or state append away from another, and each point costs a run of the
 command (git, and the controller's reconciliations), so the test kills at a sample: every kind of write in each
-phase — the last part's forward commit, its recording, its revert and the revert's recording, the release stream's
-decisions, a done part's return and its recording — listed in ``SAMPLED``. ``FINDLY_GITOPS_KILL_MATRIX=full`` kills
-at every point (``test_every_point``)."""
+phase — the last part's forward commit (before and after its push), its recording, its revert, the release stream's
+decision to turn back, a done part's revert — listed in ``SAMPLED``. ``FINDLY_GITOPS_KILL_MATRIX=full`` kills at
+every point (``test_every_point``: all 32 pass, in about two minutes).
+
+The world starts where a ``release watch r2`` killed just before it started the last part left it (fn-posts and
+fn-matcher done, each with a version served before the release: ``r1``); "the uninterrupted command" is that
+command run again from there, once, never killed."""
 
 from __future__ import annotations
 
@@ -181,21 +185,19 @@ def clean(snapshot: Snapshot) -> dict[str, Any]:
 
 
 SAMPLED = (
-    # the last part: the release stream's decision to start it; its commit made in the clone but not pushed; pushed
-    # but not recorded
-    "after append (release stream: release_part_done fn-matcher, release_part_started fn-notifications)",
+    # the last part's commit: made in the clone but not pushed; pushed but not recorded
     "before push (fn-notifications: 2.0.0 in development)",
     "after push (fn-notifications: 2.0.0 in development)",
     # the controller reports it Degraded: rolled back, its revert pushed but not recorded
     "after push (fn-notifications: back to 1.1.0 in development)",
-    # the release turns back (its decision recorded), a done part's revert pushed but not recorded, then recorded
+    # the release turns back (its decision recorded); a done part's revert pushed but not recorded
     "after append (release stream: release_part_failed fn-notifications, release_returning)",
     "after push (fn-matcher: back to 1.1.0 in development)",
-    "after append (fn-matcher: git_ops_reverted)",
 )
-"""Seven of the command's 32 points (``FINDLY_GITOPS_KILL_MATRIX=full``: all of them): each kind of write in each
-phase. A kill after a write leaves what a kill before the next one leaves (the state, the repository), so "after"
-points stand for both — but before a push the clone holds a commit the remote does not: a point of its own."""
+"""Five of the command's 32 points (``FINDLY_GITOPS_KILL_MATRIX=full``: all of them, ~2 min): each kind of write in
+each phase — the forward commit, its recording (by the next command), the revert, the release stream. A kill after a
+write leaves what a kill before the next one leaves (the state, the repository), so an "after" point stands for both
+— but before a push the clone holds a commit the remote does not: a point of its own."""
 
 
 def _killed_and_run_again(snapshot: Snapshot, dies_at: int, clean: dict[str, Any]) -> None:

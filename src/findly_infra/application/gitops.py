@@ -156,6 +156,8 @@ class GitOpsWorkloads:
             target = None
         else:  # the head holds it: the latest hand-off that put it there, if we made one
             target = recorded[-1] if recorded and _restores(recorded[-1], wanted) else None
+            if target is None:  # ... or a revert a command killed after its push left unrecorded
+                made = self._revert_found(view, (path, new), recorded, wanted, started)
         sha = made.sha if made is not None else target.commit if target is not None else None
         pull_request = made.pull_request if made is not None else None
         if pull_request is not None and new != text:
@@ -243,14 +245,38 @@ class GitOpsWorkloads:
 
     def _unreleased(self, view: EnvironmentView, edit: tuple[str, str], held: str, recorded: Sequence[HandOff]) -> bool:
         """Nothing serves by the log (the environment's first rollout stopped): the commit that put *held* there
-        reverted, where the log recorded one not reverted yet; else nothing to do."""
-        if _ours(recorded, held) is None:
-            return False
+        reverted, where the log recorded one not reverted yet; else nothing to do (but to record the revert a
+        killed command pushed)."""
         rollout = view.rollout
         assert rollout is not None
-        made = self._return(view, edit, held, held, recorded, rollout.started.isoformat())
+        started = rollout.started.isoformat()
+        if _ours(recorded, held) is None:
+            found = self._revert_found(view, edit, recorded, held, started)
+            if found is not None:
+                self._wait(view, found.sha, failed=False)
+            return False
+        made = self._return(view, edit, held, held, recorded, started)
         self._wait(view, made.sha, failed=False)
         return made.created
+
+    def _revert_found(
+        self, view: EnvironmentView, edit: tuple[str, str], recorded: Sequence[HandOff], holds: str, started: str
+    ) -> GitCommit | None:
+        """The head holds *holds*, but the log's latest hand-off is a commit of another version that nothing
+        recorded reverted: a command killed after it pushed the revert, before it recorded it. That revert, found by
+        its key (and noted, to be recorded) — never made again; ``None`` where no commit carries the key (the file
+        was changed by hand: nothing of ours to record)."""
+        latest = recorded[-1] if recorded else None
+        if (
+            not isinstance(latest, GitOpsCommitted)
+            or latest.version == holds
+            or _ours(recorded, latest.version) is not latest
+        ):
+            return None
+        try:
+            return self._return(view, edit, holds, latest.version, recorded, started)
+        except BadInputError:  # "nothing to commit", or it does not apply: no revert of ours put it there
+            return None
 
     def _pending(self, view: EnvironmentView, sha: str | None, url: str) -> None:
         """An open pull request the controller does not follow yet: the step waits for a person to merge it."""
@@ -266,9 +292,11 @@ class GitOpsWorkloads:
 
     def _wait(self, view: EnvironmentView, sha: str | None, *, failed: bool) -> ControllerReading:
         """Until the controller reports *sha* deployed (``None``: whatever it applied, healthy), failed, or the ready
-        timeout passes."""
+        timeout passes: read again soon at first (a controller told by a webhook syncs within a second or two), then
+        every :attr:`poll_interval`."""
         deadline = self.monotonic() + self.ready_timeout
         name = self._object_name(view.environment)
+        polls = 0
         while True:
             reading = self._read(view.environment, sha)
             if reading.verdict is ControllerVerdict.DEPLOYED:
@@ -284,7 +312,8 @@ class GitOpsWorkloads:
                     f"{name} has not deployed {view.service}'s commit {(sha or '')[:12]} within "
                     f"{self.ready_timeout:g}s: {reading.message}; the next command waits again"
                 )
-            self.sleep(self.poll_interval)
+            self.sleep(min(self.poll_interval, 0.25 * 2**polls))
+            polls += 1
 
     def _read(self, environment: str, sha: str | None) -> ControllerReading:
         api_version, kind, namespace, name = self.settings.controller_object(environment)

@@ -40,6 +40,7 @@ operation ``Failed``, Flux's ``ReconciliationFailed``). What it does not do is l
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -146,6 +147,7 @@ class GitOpsController:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._workloads: dict[tuple[str, str], list[tuple[str, str]] | None] = {}
 
     # ---- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -206,8 +208,18 @@ class GitOpsController:
         """(``Kind/namespace/name``, image) of every container of every workload under *path* at *revision* that runs
         pods (``replicas: 0`` runs none: a blue-green deployment's idle colour) (the
         namespace: the document's, else the folder's ``kustomization.yaml``'s, as kustomize sets it); ``None`` when
-        *path* is not in that commit. Raises :class:`ManifestError` for a file there that is not YAML."""
+        *path* is not in that commit. Raises :class:`ManifestError` for a file there that is not YAML. Kept by
+        (revision, folder): a commit's files never change, and a thread reconciling every few milliseconds would
+        otherwise run ``git show`` on every manifest of every followed path at every pass."""
         folder = path.strip().removeprefix("./").strip("/")
+        if not re.fullmatch(r"[0-9a-f]{40}", revision):  # a branch moves: read it each time
+            return self._read_workloads(revision, folder)
+        if (revision, folder) not in self._workloads:
+            self._workloads[revision, folder] = self._read_workloads(revision, folder)
+        found = self._workloads[revision, folder]
+        return None if found is None else list(found)
+
+    def _read_workloads(self, revision: str, folder: str) -> list[tuple[str, str]] | None:
         if self.tree(revision, folder) is None:
             return None
         listed = self._git("ls-tree", "-r", "--name-only", revision, "--", folder or ".").split("\n")

@@ -26,8 +26,9 @@ from findly_infra.application.service import (
     rehearsal_refusal,
 )
 from findly_infra.domain.errors import InvariantError
-from findly_infra.domain.events import ApprovalGranted, Event
+from findly_infra.domain.events import Event
 from findly_infra.domain.identity import VerifiedIdentity
+from findly_infra.domain.policy import EnvironmentPolicy
 from findly_infra.domain.refusal import Refusal
 from findly_infra.domain.releases import (
     RELEASE_STREAM,
@@ -37,7 +38,6 @@ from findly_infra.domain.releases import (
     Release,
     ReleaseAction,
     ReleaseActionKind,
-    ReleaseApproved,
     ReleaseCreated,
     ReleaseInEnvironment,
     ReleasePart,
@@ -46,6 +46,7 @@ from findly_infra.domain.releases import (
     ReleasePartReturned,
     ReleasePhase,
     ReleaseStep,
+    release_approval,
     releases,
 )
 from findly_infra.domain.state import Phase
@@ -162,14 +163,20 @@ class ReleaseService:
             if not under_way and pipeline.environments[environment].current == part.version:
                 continue  # it serves the version already: nothing to approve, nothing to roll out
             if not under_way and env.approval_required and here.phase is ReleasePhase.ROLLING_OUT:
-                missing = pipeline.missing_approvals(environment, self._now())
-                if missing:
+                count = release_approval(self.policy_of(release, env.name), release.name, here, self._now())
+                if count.missing:
                     return (
-                        f"an approval of release {release.name} for {environment} from {', '.join(missing)} "
+                        f"an approval of release {release.name} for {environment} from {', '.join(count.missing)} "
+                        f"before {part.service} {part.version} starts{count.describe_discounted()} "
                         f"(findly-infra release approve {release.name} --environment {environment})"
                     )
             return None
         return None
+
+    def policy_of(self, release: Release, environment: str) -> EnvironmentPolicy:
+        """The policy *release*'s approvals into *environment* are counted under: the one in force (as each part's
+        pipeline is judged by), else the platform file's."""
+        return self.pipelines.pipeline(release.services[0]).policy_of(environment)
 
     # ---- recording -------------------------------------------------------------------------------------------------
 
@@ -313,43 +320,36 @@ class ReleaseService:
         group: str | None = None,
         identity: VerifiedIdentity | None = None,
     ) -> ReleaseProgress:
-        """One person approves release *name* for *environment*: their approval of each part's pending promotion, each
-        judged under the environment's rules — all judged first, so that a refusal (naming the rule and the part)
-        records nothing where it can be foreseen — then recorded in each service, then ``ReleaseApproved``. A part
-        whose rollout awaits a manual validation step (a blue-green ``business_validation``) has that step approved
-        too, by the same command (each step is seen, and approved, when its part's rollout reaches it)."""
+        """One person approves release *name* for *environment*: ``ReleaseApproved``, judged under the environment's
+        rules (``Release.approve``: membership, distinct approvers, never who entered the release), recorded in the
+        release stream only — the release's approval gates its parts (``Release.advance``), and each part's service is
+        given it as the part starts. A part whose rollout awaits a manual validation step (a blue-green
+        ``business_validation``) has that step approved too, by the same command: every such step judged first, with
+        the release's approval, so that a refusal (naming the rule and the part) records nothing where it can be
+        foreseen. Approved again: ``already``."""
         check_input(actor=actor)
         env = self.pipelines.platform.environment(environment)
         _one_token_per_part(identity, env.name, "approve")
         release = self.release(name)
-        here = release.environments.get(env.name)
-        if here is None or here.phase is not ReleasePhase.ROLLING_OUT:
-            stands = "not entered" if here is None else here.phase.value
-            raise PolicyRefusedError(
-                Refusal(
-                    "release-open",
-                    f"release {name} is {stands} in {env.name}: nothing to approve "
-                    f"(findly-infra release promote {name} --to {env.name})",
-                )
-            )
-        if not env.approvers:
-            raise PolicyRefusedError(Refusal("approval-not-required", f"{env.name} requires no approval"))
-        pending = [part for part in here.parts if part.status is PartStatus.PENDING]
-        steps = [part for part in here.parts if part.status is PartStatus.STARTED and self._awaits_step(part, env.name)]
+        policy = self.policy_of(release, env.name)
         at = self._now()
-        for part in [*pending, *steps]:  # judged first, every one, before anything is recorded
+        judged = release.approve(env.name, policy, actor=actor, at=at, group=group)
+        if judged.refusal is not None:
+            raise PolicyRefusedError(judged.refusal)
+        here = release.environments[env.name]
+        steps = [part for part in here.parts if part.status is PartStatus.STARTED and self._awaits_step(part, env.name)]
+        for part in steps:  # judged first, every one, before anything is recorded
             pipeline = self.pipelines.pipeline(part.service, (part.version,))
-            if pipeline.environments[env.name].current == part.version:
-                continue
             decision = pipeline.approve(
                 part.version, env.name, actor=actor, at=pipeline.stamp(at), group=group, identity=identity
             )
             if decision.refusal is not None:
                 raise _of_part(part.service, part.version, PolicyRefusedError(decision.refusal))
+        step, release = self._decided(
+            name, lambda release, at: release.approve(env.name, policy, actor=actor, at=at, group=group)
+        )
         outcomes = []
-        for part in [*pending, *steps]:
-            if self.pipelines.pipeline(part.service).environments[env.name].current == part.version:
-                continue
+        for part in steps:
             try:
                 outcome = self.pipelines.approve(
                     part.service, part.version, env.name, actor=actor, group=group, identity=identity
@@ -357,24 +357,6 @@ class ReleaseService:
             except PolicyRefusedError as refused:
                 raise _of_part(part.service, part.version, refused) from None
             outcomes.append((part.service, outcome))
-        groups = sorted({e.group for _, o in outcomes for e in o.events if isinstance(e, ApprovalGranted)})
-
-        def approved(release: Release, at: datetime) -> ReleaseStep:
-            there = release.environments[env.name]
-            if actor in there.approvers or not pending:  # once a person; a manual step alone is the part's own
-                return ReleaseStep()
-            event = ReleaseApproved(
-                service=RELEASE_STREAM,
-                environment=env.name,
-                version=release.name,
-                at=at,
-                actor=actor,
-                release=release.name,
-                group=", ".join(groups),
-            )
-            return ReleaseStep((event,))
-
-        step, release = self._decided(name, approved)
         acted = step.events or any(outcome.events for _, outcome in outcomes)
         already = None if acted else f"{actor} already approved release {name} for {env.name}"
         return self._progress(release, env.name, step.events, tuple(outcomes), already=already)
@@ -448,22 +430,26 @@ class ReleaseService:
                 )
             )
         stepped = ""  # without watch: the part analysed once (the command ends when it is to wait for it again)
+        policy = self.policy_of(release, env)
         for _ in range(self.max_actions):
             step, release = self._decided(
-                name, lambda rel, at: rel.advance(env, self.observe(rel, env), actor=actor, at=at)
+                name, lambda rel, at: rel.advance(env, self.observe(rel, env), actor=actor, at=at, policy=policy)
             )
             recorded.extend(step.events)
             self._settle(env, step.events)
             action = step.action
+            if step.waiting is not None:  # the release's approval: it waits for a person
+                return self._progress(release, env, tuple(recorded), tuple(outcomes), waiting=step.waiting.message)
             if action.kind is ReleaseActionKind.NONE or (
                 action.kind is ReleaseActionKind.WAIT and action.service == stepped
             ):
                 return self._progress(release, env, tuple(recorded), tuple(outcomes))
             if on_action is not None:
                 on_action(action.kind.value, action.service, None)
-            outcome = self._act(name, env, action, actor=actor, wait=wait, watch=watch)
-            if outcome is None:  # it waits for a person
-                return self._progress(release, env, tuple(recorded), tuple(outcomes))
+            outcome = self._act(release, env, action, actor=actor, wait=wait, watch=watch, policy=policy)
+            if isinstance(outcome, str) or outcome is None:  # it waits for a person
+                waits = outcome if isinstance(outcome, str) else None
+                return self._progress(release, env, tuple(recorded), tuple(outcomes), waiting=waits)
             outcomes.append((action.service, outcome))
             if action.kind is ReleaseActionKind.WAIT and not watch:
                 stepped = action.service
@@ -477,26 +463,24 @@ class ReleaseService:
             if isinstance(event, (ReleasePartDone, ReleasePartFailed, ReleasePartReturned)):
                 self.pipelines.reconcile(event.part, env)
 
-    def _act(  # noqa: PLR0911 - one return per action and case
+    def _act(
         self,
-        name: str,
+        release: Release,
         env: str,
         action: ReleaseAction,
         *,
         actor: str,
         wait: Callable[[timedelta], object],
         watch: bool,
-    ) -> Outcome | None:
-        """*action* on its part's service (``None``: the part waits for a person — an approval, a manual step)."""
+        policy: EnvironmentPolicy,
+    ) -> Outcome | str | None:
+        """*action* on its part's service (``None``, or what it waits for: the part waits for a person — an approval,
+        a manual step)."""
+        name = release.name
         service, version = action.service, action.version
         if action.kind is ReleaseActionKind.START:
             assert version is not None  # a start names its version
-            try:
-                return self.pipelines.deploy(service, version, env, actor=actor)
-            except PolicyRefusedError as refused:
-                if refused.refusal.rule == _ASKED:  # not approved yet: the release waits for a person
-                    return None
-                raise _of_part(service, version, refused) from None
+            return self._start(release, env, service, version, actor=actor, policy=policy)
         if action.kind is ReleaseActionKind.WAIT:
             if self.pipelines.view(service, env).phase.stopped_for_a_person:
                 return None
@@ -509,6 +493,40 @@ class ReleaseService:
             return self.pipelines.rollback(service, env, actor=actor, reason=reason)
         return self.pipelines.return_to(service, env, version, actor=actor, reason=reason)
 
+    def _start(
+        self, release: Release, env: str, service: str, version: str, *, actor: str, policy: EnvironmentPolicy
+    ) -> Outcome | str:
+        """START a part (idempotent: a rollout already started says so). Where *env* needs approval (the release's
+        approval satisfied it, ``Release.advance``), the part's promotion is asked for if it is not pending (a promote
+        killed before it), the release's approvals that count are recorded in the part's service — only now, as it
+        starts, so a part never started holds none — and the part is started on behalf of who entered the release
+        (its requester): an approver who runs ``release watch`` does not void their own approval."""
+        here = release.environments[env]
+        if not policy.approval_required:
+            try:
+                return self.pipelines.deploy(service, version, env, actor=actor)
+            except PolicyRefusedError as refused:
+                raise _of_part(service, version, refused) from None
+        requester = here.entered_by
+        state = self.pipelines.pipeline(service).environments[env]
+        if state.requested is None or state.requested.version != version:
+            try:
+                return self.pipelines.deploy(service, version, env, actor=requester)
+            except PolicyRefusedError as refused:
+                if refused.refusal.rule != _ASKED:
+                    raise _of_part(service, version, refused) from None
+        for approval in release_approval(policy, release.name, here, self._now()).counted:
+            try:
+                self.pipelines.approve(service, version, env, actor=approval.approver, group=approval.group)
+            except PolicyRefusedError:
+                continue  # its group approved already (the deploy below counts what there is)
+        try:
+            return self.pipelines.deploy(service, version, env, actor=requester)
+        except PolicyRefusedError as refused:
+            if refused.refusal.rule == _ASKED:  # the service does not count the release's approvals: said so
+                return f"{service} {version}: {refused.refusal.message}"
+            raise _of_part(service, version, refused) from None
+
     def _progress(
         self,
         release: Release,
@@ -517,9 +535,10 @@ class ReleaseService:
         outcomes: tuple[tuple[str, Outcome], ...],
         *,
         already: str | None = None,
+        waiting: str | None = None,
     ) -> ReleaseProgress:
         here = release.environments.get(environment)
-        waiting = self.waiting_for(release, environment)
+        waiting = self.waiting_for(release, environment) or waiting
         if here is not None and here.phase is ReleasePhase.SUCCEEDED:
             state: Literal["done", "rolled_back", "stopped", "progressing"] = "done"
         elif here is not None and here.phase is ReleasePhase.ROLLED_BACK:

@@ -662,7 +662,7 @@ class Release:
         if not member_of:
             return ReleaseStep(
                 refusal=Refusal(
-                    "approver-membership", f"{actor} is not a member of {', '.join(groups)} (approves {environment})"
+                    "approver-membership", f"{actor} belongs to none of {', '.join(groups)}, who approve {environment}"
                 )
             )
         if same_actor(here.entered_by, None, actor, None):

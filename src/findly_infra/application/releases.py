@@ -12,12 +12,12 @@ write is advanced again from what the release stream and each part's service sho
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, ConcurrencyError, StateError
+from findly_infra.application.ports import BadInputError, ConcurrencyError, Fence, LeaseLostError, Leases, StateError
 from findly_infra.application.service import (
     Outcome,
     PipelineService,
@@ -180,12 +180,52 @@ class ReleaseService:
 
     # ---- recording -------------------------------------------------------------------------------------------------
 
+    def _leases(self) -> Leases | None:
+        store = self.pipelines.store
+        return store if self.pipelines.holder and isinstance(store, Leases) else None
+
+    def _wall(self) -> datetime:
+        wall = self.pipelines.wall
+        return wall.now() if wall is not None else datetime.now(UTC).replace(tzinfo=None)
+
+    def _lead(self, environment: str) -> Fence | None:
+        """Take (or renew) the release's lease in *environment* — ``_releases`` in the state's leases, as
+        ``PipelineService`` takes a rollout's — and return the fence its writes to the release stream carry (``None``:
+        no leases kept). One runner acts on a release at a time: another live holder (a second schedule, a CI retry,
+        a watch still running) refuses this one, rule ``release-lease``; one whose process is known dead, or whose
+        lease ran out, is taken over, and its later writes are fenced out (it stops). Renewed before every action on
+        a service, so that a runner that lost the lease while it waited acts on no service after."""
+        leases = self._leases()
+        if leases is None:
+            return None
+        holder = self.pipelines.holder
+        ttl = self.pipelines.lease_ttl or timedelta(minutes=2)
+        lease = leases.acquire(RELEASE_STREAM, environment, holder, now=self._wall(), ttl=ttl)
+        if lease.holder != holder and self.pipelines.dead(lease):
+            lease = leases.acquire(
+                RELEASE_STREAM, environment, holder, now=self._wall(), ttl=ttl, replacing=lease.holder
+            )
+        if lease.holder != holder:
+            raise PolicyRefusedError(
+                Refusal(
+                    "release-lease",
+                    f"the release in {environment} is driven by {lease.describe()}: one runner at a time (it goes on "
+                    f"from where that one leaves it once its lease is given up or runs out)",
+                )
+            )
+        return lease.fence(environment)
+
+    def _let_go(self, environment: str) -> None:
+        leases = self._leases()
+        if leases is not None:
+            leases.release(RELEASE_STREAM, environment, self.pipelines.holder)
+
     def _now(self, latest: datetime | None = None) -> datetime:
         now = self.pipelines.clock.now()
         return now if latest is None or now >= latest else latest
 
     def _record(
-        self, decide: Callable[[dict[str, Release], datetime], ReleaseStep]
+        self, decide: Callable[[dict[str, Release], datetime], ReleaseStep], *, fence: Fence | None = None
     ) -> tuple[ReleaseStep, dict[str, Release]]:
         """Decide on the release stream as it is, record the step's events at the stream's version (decided again
         when another command wrote meanwhile), and return the step with the releases after it. A refusal raises
@@ -198,7 +238,7 @@ class ReleaseService:
             if not step.events:
                 return step, found
             try:
-                self.pipelines.store.append(RELEASE_STREAM, version, step.events)
+                self.pipelines.store.append(RELEASE_STREAM, version, step.events, fence=fence)
             except ConcurrencyError:
                 if attempt == self.attempts:
                     raise
@@ -212,7 +252,9 @@ class ReleaseService:
             return step, found
         raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
-    def _decided(self, name: str, decide: Callable[[Release, datetime], ReleaseStep]) -> tuple[ReleaseStep, Release]:
+    def _decided(
+        self, name: str, decide: Callable[[Release, datetime], ReleaseStep], *, fence: Fence | None = None
+    ) -> tuple[ReleaseStep, Release]:
         """:meth:`_record` of a decision on release *name* (bad input when there is none)."""
 
         def on(found: dict[str, Release], at: datetime) -> ReleaseStep:
@@ -223,7 +265,7 @@ class ReleaseService:
                 )
             return decide(release, at)
 
-        step, found = self._record(on)
+        step, found = self._record(on, fence=fence)
         return step, found[name]
 
     # ---- commands --------------------------------------------------------------------------------------------------
@@ -385,7 +427,14 @@ class ReleaseService:
         step, _ = self._decided(
             name, lambda release, at: release.roll_back(env.name, actor=actor, at=at, reason=reason)
         )
-        progress = self.run(name, env.name, actor=actor, wait=wait, watch=True)
+        try:
+            progress = self.run(name, env.name, actor=actor, wait=wait, watch=True)
+        except PolicyRefusedError as refused:
+            if refused.refusal.rule != "release-lease":
+                raise
+            # recorded: the runner that drives the release now returns it, and acts on nothing else meanwhile
+            driven = f"release {name} is returning in {env.name}: {refused.refusal.message}"
+            return attrs.evolve(self.progress(name, env.name), events=step.events, already=driven)
         return attrs.evolve(progress, events=step.events + progress.events)
 
     def step(self, name: str, environment: str, *, actor: str, wait: Callable[[timedelta], object]) -> ReleaseProgress:
@@ -419,8 +468,6 @@ class ReleaseService:
             refusal = rehearsal_refusal(self.pipelines.platform, self.release(name).services[0], env, why)
             if refusal is not None:
                 raise refusal
-        recorded: list[Event] = []
-        outcomes: list[tuple[str, Outcome]] = []
         release = self.release(name)
         if env not in release.environments:
             raise PolicyRefusedError(
@@ -429,11 +476,36 @@ class ReleaseService:
                     f"release {name} has not entered {env} (findly-infra release promote {name} --to {env})",
                 )
             )
+        fence = self._lead(env)
+        try:
+            return self._run(release, env, actor=actor, wait=wait, watch=watch, on_action=on_action, fence=fence)
+        except LeaseLostError:  # another runner took the release over: it goes on from here
+            return self.progress(name, env)
+        finally:
+            if fence is not None:
+                self._let_go(env)
+
+    def _run(
+        self,
+        release: Release,
+        env: str,
+        *,
+        actor: str,
+        wait: Callable[[timedelta], object],
+        watch: bool,
+        on_action: Callable[[str, str, Outcome | None], object] | None,
+        fence: Fence | None,
+    ) -> ReleaseProgress:
+        name = release.name
+        recorded: list[Event] = []
+        outcomes: list[tuple[str, Outcome]] = []
         stepped = ""  # without watch: the part analysed once (the command ends when it is to wait for it again)
         policy = self.policy_of(release, env)
         for _ in range(self.max_actions):
             step, release = self._decided(
-                name, lambda rel, at: rel.advance(env, self.observe(rel, env), actor=actor, at=at, policy=policy)
+                name,
+                lambda rel, at: rel.advance(env, self.observe(rel, env), actor=actor, at=at, policy=policy),
+                fence=fence,
             )
             recorded.extend(step.events)
             self._settle(env, step.events)
@@ -446,6 +518,13 @@ class ReleaseService:
                 return self._progress(release, env, tuple(recorded), tuple(outcomes))
             if on_action is not None:
                 on_action(action.kind.value, action.service, None)
+            if fence is not None:  # renewed before acting; taken over: act on nothing
+                try:
+                    renewed = self._lead(env)
+                except PolicyRefusedError:
+                    renewed = None
+                if renewed != fence:
+                    raise LeaseLostError(f"the release's lease in {env} was taken over")
             outcome = self._act(release, env, action, actor=actor, wait=wait, watch=watch, policy=policy)
             if isinstance(outcome, str) or outcome is None:  # it waits for a person
                 waits = outcome if isinstance(outcome, str) else None

@@ -323,8 +323,13 @@ def test_a_release_command_killed_at_any_write_then_the_workflows_next_command_e
         try:
             went = step(world.process(), world)
         except PolicyRefusedError as refused:  # killed before the release entered: the refusal names the command
-            assert refused.refusal.rule == "release-open", refused
-            assert "findly-infra release promote r1 --to production" in refused.refusal.message
+            said = refused.refusal
+            went = None
+        else:
+            said = None
+        if said is not None:
+            assert said.rule == "release-open", said
+            assert "findly-infra release promote r1 --to production" in said.message
             command(world.process(), world)
             went = step(world.process(), world)
         if isinstance(went, ReleaseProgress) and went.state == "stopped":  # an approval killed before its record

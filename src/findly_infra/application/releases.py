@@ -17,7 +17,7 @@ from typing import Literal
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, ConcurrencyError, Fence, LeaseLostError, Leases, StateError
+from findly_infra.application.ports import BadInputError, ConcurrencyError, LeaseLostError, Leases, StateError
 from findly_infra.application.service import (
     Outcome,
     PipelineService,
@@ -26,8 +26,9 @@ from findly_infra.application.service import (
     rehearsal_refusal,
 )
 from findly_infra.domain.errors import InvariantError
-from findly_infra.domain.events import Event
+from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutStarted, RolloutSucceeded
 from findly_infra.domain.identity import VerifiedIdentity
+from findly_infra.domain.lease import Fence
 from findly_infra.domain.policy import EnvironmentPolicy
 from findly_infra.domain.refusal import Refusal
 from findly_infra.domain.releases import (
@@ -131,14 +132,40 @@ class ReleaseService:
         }
 
     def observe(self, release: Release, environment: str) -> dict[str, PartObservation]:
-        """What each part's service shows in *environment*."""
+        """What each part's service shows in *environment* (and, for a part started whose service's latest rollout
+        is not its own, how its own rollout ended: :attr:`PartObservation.own`)."""
         found = {}
+        here = release.environments.get(environment)
         for part in release.parts:
             state = self.pipelines.pipeline(part.service).environments.get(environment)
-            found[part.service] = (
-                PartObservation.of(part.service, state) if state is not None else PartObservation(part.service)
-            )
+            seen = PartObservation.of(part.service, state) if state is not None else PartObservation(part.service)
+            held = here.part(part.service) if here is not None else None
+            if held is not None and held.status is PartStatus.STARTED and not held.owns(seen):
+                own, why = self._own_outcome(part.service, environment, held)
+                seen = attrs.evolve(seen, own=own, own_reason=why)
+            found[part.service] = seen
         return found
+
+    def _own_outcome(self, service: str, environment: str, part: PartState) -> tuple[Phase | None, str]:
+        """How the first rollout of *part*'s version in *service*'s history since the part was started ended, when
+        another rollout came after it (``None``: none such)."""
+        if part.started_at is None:
+            return None, ""
+        own = False
+        for event in self.pipelines.history(service):
+            if event.environment != environment or event.at < part.started_at:
+                continue
+            if isinstance(event, RolloutStarted):
+                if own:
+                    return None, ""  # it ended neither way before the next one started
+                own = event.version == part.version
+            elif own and isinstance(event, RolledBack):
+                return Phase.ROLLED_BACK, event.reason
+            elif own and isinstance(event, RolloutAborted):
+                return Phase.ABORTED, event.reason
+            elif own and isinstance(event, RolloutSucceeded):
+                return Phase.SUCCEEDED, ""
+        return None, ""
 
     def waiting_for(self, release: Release, environment: str) -> str | None:
         """What the release waits for from a person in *environment* (``None``: nothing)."""

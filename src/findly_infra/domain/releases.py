@@ -306,6 +306,9 @@ class PartState:
     reason: str = ""
     rollout_before: datetime | None = None
     """The start of the service's rollout that is not the part's (:attr:`ReleasePartStarted.rollout_before`)."""
+    started_at: datetime | None = None
+    """When the part was (last) started: its own rollout is the first of its version since
+    (:attr:`PartObservation.own`)."""
 
     def owns(self, seen: PartObservation) -> bool:
         """*seen*'s latest rollout is this part's: of its version, and not the one the service showed when the part
@@ -362,6 +365,11 @@ class PartObservation:
     rollout_previous: str | None = None
     """What the latest rollout replaced: a rollout that is not the part's, which replaced the part's version, tells
     that the part's own rollout succeeded before it."""
+    own: Phase | None = None
+    """How the part's own rollout ended — the first rollout of its version in the service's history since the part
+    was started — when another rollout came after it (``None``: not known, none, or it is the latest): one that was
+    rolled back or aborted is the part's failure, whatever came after it."""
+    own_reason: str = ""
 
     @classmethod
     def of(cls, service: str, state: EnvironmentState) -> PartObservation:
@@ -498,6 +506,7 @@ class Release:
                 status=PartStatus.STARTED,
                 previous=event.previous,
                 rollout_before=event.rollout_before,
+                started_at=event.at,
             )
         if isinstance(event, ReleasePartDone):
             if event.unchanged:
@@ -816,6 +825,17 @@ class Release:
                         ReleaseActionKind.WAIT, part.service, part.version, f"its rollout is {seen.phase.value}"
                     )
                 )
+        if seen.own in (Phase.ROLLED_BACK, Phase.ABORTED):  # its own rollout failed; another came after it
+            why = (
+                f"{seen.own_reason or 'its rollout was ' + seen.own.value.replace('_', ' ')}; then a rollout of "
+                f"{seen.rollout_version} that is not the release's came after it"
+            )
+            failed = ReleasePartFailed(
+                **self._base(environment, actor, at, why),  # type: ignore[arg-type]
+                part=part.service,
+                part_version=part.version,
+            )
+            return self._next(environment, observed, actor, at, failed)
         if seen.busy:  # someone else's rollout: not the part's
             return self._busy(environment, part, seen)
         replaced = seen.rollout_previous == part.version and seen.rollout_started != part.rollout_before

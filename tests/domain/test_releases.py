@@ -306,6 +306,10 @@ def _drive(
             label("waited for someone else's rollout")
             world.end_outsiders()
             continue
+        if step.waiting is not None:  # every part through, one replaced since: it stops for a person
+            assert step.waiting.rule == "release-part-replaced", step.waiting
+            _record(run, step)
+            return
         crash = crashes.draw(st.sampled_from(["none", "none", "before the events", "before the action"]))
         label(f"crash {crash}")
         if crash == "before the events":
@@ -663,9 +667,14 @@ def test_someone_elses_rollouts_are_waited_for_never_taken_for_a_parts_nor_undon
     for service in world.services:  # a part's rollout runs again only when someone else's hid how it ended
         history = [kind for name, kind in world.history if name == service]
         assert "start, start" not in ", ".join(history), history
-    if here.phase is ReleasePhase.SUCCEEDED:
+    if here.phase is ReleasePhase.ROLLING_OUT:  # stopped: a part it finished no longer serves its version
+        label("stopped: a part replaced since")
+        assert not returned
+        assert any(world.services[p.service].current != p.version for p in here.parts)
+    elif here.phase is ReleasePhase.SUCCEEDED:
         assert not returned
         assert all(world.outcomes[s] == "succeeds" for s in world.starts)
+        assert all(world.services[p.service].current == p.version for p in here.parts)  # each serves its version
     else:
         assert here.phase is ReleasePhase.ROLLED_BACK
         assert returned == list(reversed(done))
@@ -681,7 +690,13 @@ def test_a_part_whose_version_someone_else_replaced_since_is_done_not_rolled_out
     hotfix = PartObservation("a", "1.0.1", "1.0.1", Phase.SUCCEEDED, "", T0 + timedelta(hours=1), "1.0.0")
     step = release.advance("dev", {"a": hotfix}, actor="ana", at=T0)
     assert step.action.kind is ReleaseActionKind.NONE
-    assert [type(e) for e in step.events] == [ReleasePartDone, ReleaseSucceeded]
+    # done, and not rolled out again; but the release does not say it succeeded while the hotfix serves (finding 7)
+    assert [type(e) for e in step.events] == [ReleasePartDone]
+    assert step.waiting is not None
+    assert step.waiting.rule == "release-part-replaced"
+    assert "a serves 1.0.1 in dev, not 1.0.0" in step.waiting.message
+    served = release.apply(step.events[0]).advance("dev", {"a": PartObservation("a", "1.0.0")}, actor="ana", at=T0)
+    assert [type(e) for e in served.events] == [ReleaseSucceeded]
 
 
 # ---- the release's approval gates it ------------------------------------------------------------------------------

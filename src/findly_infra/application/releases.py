@@ -174,7 +174,13 @@ class ReleaseService:
             return None
         env = self.pipelines.platform.environment(environment)
         for part in here.parts:
-            if part.status in (PartStatus.DONE, PartStatus.UNCHANGED, PartStatus.RETURNED, PartStatus.FAILED):
+            if part.status in (
+                PartStatus.DONE,
+                PartStatus.UNCHANGED,
+                PartStatus.RETURNED,
+                PartStatus.LEFT,
+                PartStatus.FAILED,
+            ):
                 continue
             view = self.pipelines.view(part.service, environment)
             rollout = view.rollout
@@ -198,7 +204,8 @@ class ReleaseService:
                         f"(findly-infra release approve {release.name} --environment {environment})"
                     )
             return None
-        return None
+        replaced = release.replaced(environment, self.observe(release, environment))
+        return replaced.message if replaced is not None else None
 
     def policy_of(self, release: Release, environment: str) -> EnvironmentPolicy:
         """The policy *release*'s approvals into *environment* are counted under: the one in force (as each part's

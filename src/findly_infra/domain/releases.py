@@ -283,6 +283,10 @@ class PartStatus(enum.Enum):
     UNCHANGED = "unchanged"
     FAILED = "failed"
     RETURNED = "returned"
+    LEFT = "left"
+    """Not returned, though something served before the release: a rollout that is not the release's came since
+    (returning it would undo that one, or it already serves what it served before): the rollback did not touch it.
+    (A part that served nothing before is left running and said ``returned``, its ``previous`` empty.)"""
 
 
 class ReleasePhase(enum.Enum):
@@ -518,7 +522,9 @@ class Release:
         if isinstance(event, ReleaseReturning):
             return self._with(attrs.evolve(here, phase=ReleasePhase.RETURNING, failed=here.failed or event.failed))
         if isinstance(event, ReleasePartReturned):
-            return self._part(here, event.part, status=PartStatus.RETURNED, reason=event.reason)
+            untouched = event.restored is None and here.part(event.part).previous is not None
+            status = PartStatus.LEFT if untouched else PartStatus.RETURNED  # left running (nothing before): returned
+            return self._part(here, event.part, status=status, reason=event.reason)
         if isinstance(event, ReleaseSucceeded):
             return self._with(attrs.evolve(here, phase=ReleasePhase.SUCCEEDED, ended_at=event.at))
         if isinstance(event, ReleaseRolledBack):
@@ -729,8 +735,34 @@ class Release:
                 failed=part.service,
             )
             return self.apply(returning).advance(environment, observed, actor=actor, at=at).after(returning)
+        if (replaced := self.replaced(environment, observed)) is not None:
+            return ReleaseStep(waiting=replaced)
         succeeded = ReleaseSucceeded(**self._base(environment, actor, at))  # type: ignore[arg-type]
         return ReleaseStep((succeeded,))
+
+    def replaced(self, environment: str, observed: Mapping[str, PartObservation]) -> Refusal | None:
+        """Why the release, every part through in *environment*, cannot be said to have succeeded there (rule
+        ``release-part-replaced``: a part it finished no longer serves its version, replaced by hand since): it
+        stops for a person — who rolls the part out again or the release back — rather than end SUCCEEDED while a
+        part does not serve its version. ``None``: every part serves its version (or the release is not there)."""
+        here = self.environments.get(environment)
+        if here is None or here.phase is not ReleasePhase.ROLLING_OUT:
+            return None
+        for part in here.parts:
+            if part.status not in (PartStatus.DONE, PartStatus.UNCHANGED):
+                return None
+        for part in here.parts:
+            seen = observed.get(part.service, PartObservation(part.service))
+            if seen.current != part.version:
+                return Refusal(
+                    "release-part-replaced",
+                    f"{part.service} serves {seen.current or 'nothing'} in {environment}, not {part.version} of "
+                    f"release {self.name}: replaced since the release rolled it out; roll it out again (findly-infra "
+                    f"deploy {part.service} {part.version} --env {environment}) and watch the release again, or roll "
+                    f"the release back (findly-infra release rollback {self.name} --environment {environment} "
+                    f"--reason ...)",
+                )
+        return None
 
     def _next(
         self, environment: str, observed: Mapping[str, PartObservation], actor: str, at: datetime, *events: Event
@@ -919,8 +951,13 @@ class Release:
             why = f"nothing served {part.service} in {environment} before the release: {part.version} is left running"
         elif seen.busy:
             return self._busy(environment, part, seen)
+        elif seen.current == part.previous and (seen.rollout_version is None or part.owns(seen)):
+            restored, why = part.previous, ""  # its own rollout returned (a return killed before its record)
         elif seen.current == part.previous:
-            restored, why = part.previous, ""
+            why = (
+                f"{part.service} already serves {part.previous} in {environment} after a rollout of "
+                f"{seen.rollout_version} ({seen.phase.value}) that is not the release's: left so, not touched"
+            )
         elif seen.rollout_version is not None and not (part.owns(seen) and seen.phase is Phase.SUCCEEDED):
             # its rollout is no longer the latest there: returning would undo someone else's
             why = (

@@ -700,7 +700,7 @@ class Release:
         approved = ReleaseApproved(**self._base(environment, actor, at), group=open_groups[0])  # type: ignore[arg-type]
         return ReleaseStep((approved,))
 
-    def _advance(
+    def _advance(  # noqa: PLR0911 - one return per phase and case
         self, environment: str, observed: Mapping[str, PartObservation], *, actor: str, at: datetime
     ) -> ReleaseStep:
         """The next step of the release in *environment*, given what each part's service shows there: the events to

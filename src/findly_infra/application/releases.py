@@ -203,9 +203,29 @@ class ReleaseService:
                         f"before {part.service} {part.version} starts{count.describe_discounted()} "
                         f"(findly-infra release approve {release.name} --environment {environment})"
                     )
+            if not under_way and part.status is PartStatus.STARTED:  # its start was refused: what for, said
+                return self._evidence(release, here, part, env.name)
             return None
         replaced = release.replaced(environment, self.observe(release, environment))
         return replaced.message if replaced is not None else None
+
+    def _evidence(self, release: Release, here: ReleaseInEnvironment, part: PartState, environment: str) -> str | None:
+        """The evidence *part*'s start waits for (rule ``required-tests``: the suites of the environment before, which
+        CI records), judged as its deploy will be — a dry run of ``DeploymentPipeline.deploy``, nothing recorded —;
+        ``None``: none missing. The command that met it was refused (exit 3, the rule named, as ``deploy`` is);
+        ``release status`` says what it waits for."""
+        pipeline = self.pipelines.pipeline(part.service, (part.version,))
+        decision = pipeline.deploy(part.version, environment, actor=here.entered_by, at=pipeline.stamp(self._now()))
+        refusal = decision.refusal
+        if refusal is None or refusal.rule != "required-tests":
+            return None
+        previous = self.pipelines.platform.previous_environment(environment)
+        before = previous.name if previous is not None else "the environment before"
+        return (
+            f"{part.service} {part.version}: evidence (refused by required-tests: {refusal.message}; CI records each "
+            f"suite: findly-infra record {part.service} {part.version} --env {before} --suite SUITE --passed, then "
+            f"findly-infra release watch {release.name} --environment {environment})"
+        )
 
     def policy_of(self, release: Release, environment: str) -> EnvironmentPolicy:
         """The policy *release*'s approvals into *environment* are counted under: the one in force (as each part's

@@ -14,8 +14,10 @@ from hypothesis import assume, given, note
 from hypothesis import event as label
 from hypothesis import strategies as st
 
+from findly_infra.domain.environment import ApproverGroup
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event
+from findly_infra.domain.policy import EnvironmentPolicy
 from findly_infra.domain.releases import (
     PartObservation,
     PartStatus,
@@ -34,6 +36,7 @@ from findly_infra.domain.releases import (
     dependency_cycle,
     dependency_order,
     dependency_problem,
+    release_approval,
 )
 from findly_infra.domain.state import Phase
 from findly_infra.testing.strategies import (
@@ -303,6 +306,10 @@ def _drive(
             label("waited for someone else's rollout")
             world.end_outsiders()
             continue
+        if step.waiting is not None:  # every part through, one replaced since: it stops for a person
+            assert step.waiting.rule == "release-part-replaced", step.waiting
+            _record(run, step)
+            return
         crash = crashes.draw(st.sampled_from(["none", "none", "before the events", "before the action"]))
         label(f"crash {crash}")
         if crash == "before the events":
@@ -660,9 +667,14 @@ def test_someone_elses_rollouts_are_waited_for_never_taken_for_a_parts_nor_undon
     for service in world.services:  # a part's rollout runs again only when someone else's hid how it ended
         history = [kind for name, kind in world.history if name == service]
         assert "start, start" not in ", ".join(history), history
-    if here.phase is ReleasePhase.SUCCEEDED:
+    if here.phase is ReleasePhase.ROLLING_OUT:  # stopped: a part it finished no longer serves its version
+        label("stopped: a part replaced since")
+        assert not returned
+        assert any(world.services[p.service].current != p.version for p in here.parts)
+    elif here.phase is ReleasePhase.SUCCEEDED:
         assert not returned
         assert all(world.outcomes[s] == "succeeds" for s in world.starts)
+        assert all(world.services[p.service].current == p.version for p in here.parts)  # each serves its version
     else:
         assert here.phase is ReleasePhase.ROLLED_BACK
         assert returned == list(reversed(done))
@@ -678,4 +690,66 @@ def test_a_part_whose_version_someone_else_replaced_since_is_done_not_rolled_out
     hotfix = PartObservation("a", "1.0.1", "1.0.1", Phase.SUCCEEDED, "", T0 + timedelta(hours=1), "1.0.0")
     step = release.advance("dev", {"a": hotfix}, actor="ana", at=T0)
     assert step.action.kind is ReleaseActionKind.NONE
-    assert [type(e) for e in step.events] == [ReleasePartDone, ReleaseSucceeded]
+    # done, and not rolled out again; but the release does not say it succeeded while the hotfix serves (finding 7)
+    assert [type(e) for e in step.events] == [ReleasePartDone]
+    assert step.waiting is not None
+    assert step.waiting.rule == "release-part-replaced"
+    assert "a serves 1.0.1 in dev, not 1.0.0" in step.waiting.message
+    served = release.apply(step.events[0]).advance("dev", {"a": PartObservation("a", "1.0.0")}, actor="ana", at=T0)
+    assert [type(e) for e in served.events] == [ReleaseSucceeded]
+
+
+# ---- the release's approval gates it ------------------------------------------------------------------------------
+
+_GROUPS = (
+    ApproverGroup("devops-team", ("alice", "bob", "ana")),
+    ApproverGroup("security-team", ("carol", "bob")),
+)
+_GATED = EnvironmentPolicy("dev", approval_required=True, groups=_GROUPS)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(("alice", "bob", "carol", "ana", "mallory")), st.sampled_from((None, *_GROUPS))),
+        max_size=5,
+    ),
+    st.integers(0, 48),
+)
+def test_no_part_starts_until_the_releases_own_approvals_satisfy_the_environment(
+    attempts: list[tuple[str, ApproverGroup | None]], hours: int
+) -> None:
+    """Rule ``release-approval``: each group the environment names approved by a different member, unexpired, never
+    by who entered the release (ana); until then the step waits (its start not recorded), and ``Release.approve``
+    refuses — naming its rule, recording nothing — what would not count."""
+    release = _entered(_release("fn-posts", "fn-matcher"), "dev")
+    approvers: set[str] = set()
+    for person, group in attempts:
+        step = release.approve("dev", _GATED, actor=person, at=T0, group=group.name if group else None)
+        if step.refusal is not None:
+            label(step.refusal.rule)
+            assert not step.events
+            assert step.refusal.rule in ("approver-membership", "self-approval", "distinct-approvers")
+            assert person == "ana" or step.refusal.rule != "self-approval"
+            continue
+        for event in step.events:
+            release = release.apply(event)
+            approvers.add(event.actor)
+    assert "ana" not in approvers
+    assert "mallory" not in approvers
+    at = T0 + timedelta(hours=hours)
+    count = release_approval(_GATED, "r1", release.environments["dev"], at)
+    world = {p.service: PartObservation(p.service, "0.0.1") for p in release.parts}
+    step = release.advance("dev", world, actor="bob", at=at, policy=_GATED)
+    if count.missing:
+        label("waits")
+        assert step.waiting is not None
+        assert step.waiting.rule == "release-approval"
+        assert step.action.kind is ReleaseActionKind.NONE
+        assert not [e for e in step.events if isinstance(e, ReleasePartStarted)]
+    else:
+        label("starts")
+        assert hours < 24  # an approval lasts 24 hours
+        assert len({a.approver for a in count.counted}) == len(_GROUPS)
+        assert step.action.kind is ReleaseActionKind.START
+    ungated = release.advance("dev", world, actor="bob", at=at)
+    assert ungated.action.kind is ReleaseActionKind.START  # the gate is the policy's, nothing else

@@ -136,3 +136,47 @@ def test_a_bad_release_file_is_bad_input_naming_the_file(state: dict[str, str], 
         assert code == 2, document
         assert said in document["error"]["message"]
         assert str(path) in document["error"]["message"]
+
+
+def test_a_release_waiting_for_its_approval_says_so_from_promote_step_watch_and_status(state: dict[str, str]) -> None:
+    """Review findings 1 and 3: each command run before ``release approve`` exits 6 naming the approval (and starts
+    nothing); the approver's own ``watch`` then takes the release through (exit 0, ``done``)."""
+    assert cli(state, "release", "create", "r1", *(f"{s}=1.0.0" for s in SERVICES))[0] == 0
+    for environment in ("development", "staging"):
+        assert cli(state, "release", "promote", "r1", "--to", environment)[0] == 0
+        assert cli(state, "release", "watch", "r1", "--environment", environment)[0] == 0
+        passed(state, environment)
+    assert cli(state, "release", "promote", "r1", "--to", "production")[0] == 6
+    for command in ("step", "watch"):
+        code, waits = cli(state, "release", command, "r1", "--environment", "production", "--json")
+        assert (code, waits["outcome"], waits["recorded"]) == (6, "stopped", [])
+        assert "release approve r1 --environment production" in waits["waiting_for"]
+    code, status = cli(state, "release", "status", "r1", "--json")
+    assert code == 6
+    assert "release approve r1" in status["releases"][0]["environments"]["production"]["waiting_for"]
+    approver = {**state, "FINDLY_ACTOR": "alice"}
+    assert cli(approver, "release", "approve", "r1", "--env", "production")[0] == 0
+    code, watched = cli(approver, "release", "watch", "r1", "--environment", "production", "--json")
+    assert (code, watched["outcome"]) == (0, "done")
+    assert cli(state, "release", "status", "r1")[0] == 0
+
+
+def test_missing_evidence_is_refused_naming_the_rule_and_status_names_the_wait(state: dict[str, str]) -> None:
+    """Review finding 8: a part whose suites of the environment before were not recorded is refused (exit 3, rule
+    ``required-tests``, as ``deploy`` of one service is), and ``release status`` then says what the release waits
+    for and how to give it (exit 6), rather than a bare ``started``."""
+    assert cli(state, "release", "create", "r1", *(f"{s}=1.0.0" for s in SERVICES))[0] == 0
+    assert cli(state, "release", "promote", "r1", "--to", "development")[0] == 0
+    assert cli(state, "release", "watch", "r1", "--environment", "development")[0] == 0
+    assert cli(state, "release", "promote", "r1", "--to", "staging")[0] == 0
+    code, refused = cli(state, "release", "watch", "r1", "--environment", "staging", "--json")
+    assert code == 3
+    assert "required-tests" in json.dumps(refused)
+    code, status = cli(state, "release", "status", "r1", "--json")
+    assert code == 6
+    waits = status["releases"][0]["environments"]["staging"]["waiting_for"]
+    assert "required-tests" in waits
+    assert "findly-infra record fn-posts 1.0.0 --env development" in waits
+    passed(state, "development")
+    code, watched = cli(state, "release", "watch", "r1", "--environment", "staging", "--json")
+    assert (code, watched["outcome"]) == (0, "done")

@@ -12,12 +12,12 @@ write is advanced again from what the release stream and each part's service sho
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, ConcurrencyError, StateError
+from findly_infra.application.ports import BadInputError, ConcurrencyError, LeaseLostError, Leases, StateError
 from findly_infra.application.service import (
     Outcome,
     PipelineService,
@@ -26,8 +26,10 @@ from findly_infra.application.service import (
     rehearsal_refusal,
 )
 from findly_infra.domain.errors import InvariantError
-from findly_infra.domain.events import ApprovalGranted, Event
+from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutStarted, RolloutSucceeded
 from findly_infra.domain.identity import VerifiedIdentity
+from findly_infra.domain.lease import Fence
+from findly_infra.domain.policy import EnvironmentPolicy
 from findly_infra.domain.refusal import Refusal
 from findly_infra.domain.releases import (
     RELEASE_STREAM,
@@ -37,7 +39,6 @@ from findly_infra.domain.releases import (
     Release,
     ReleaseAction,
     ReleaseActionKind,
-    ReleaseApproved,
     ReleaseCreated,
     ReleaseInEnvironment,
     ReleasePart,
@@ -46,6 +47,7 @@ from findly_infra.domain.releases import (
     ReleasePartReturned,
     ReleasePhase,
     ReleaseStep,
+    release_approval,
     releases,
 )
 from findly_infra.domain.state import Phase
@@ -130,14 +132,40 @@ class ReleaseService:
         }
 
     def observe(self, release: Release, environment: str) -> dict[str, PartObservation]:
-        """What each part's service shows in *environment*."""
+        """What each part's service shows in *environment* (and, for a part started whose service's latest rollout
+        is not its own, how its own rollout ended: :attr:`PartObservation.own`)."""
         found = {}
+        here = release.environments.get(environment)
         for part in release.parts:
             state = self.pipelines.pipeline(part.service).environments.get(environment)
-            found[part.service] = (
-                PartObservation.of(part.service, state) if state is not None else PartObservation(part.service)
-            )
+            seen = PartObservation.of(part.service, state) if state is not None else PartObservation(part.service)
+            held = here.part(part.service) if here is not None else None
+            if held is not None and held.status is PartStatus.STARTED and not held.owns(seen):
+                own, why = self._own_outcome(part.service, environment, held)
+                seen = attrs.evolve(seen, own=own, own_reason=why)
+            found[part.service] = seen
         return found
+
+    def _own_outcome(self, service: str, environment: str, part: PartState) -> tuple[Phase | None, str]:
+        """How the first rollout of *part*'s version in *service*'s history since the part was started ended, when
+        another rollout came after it (``None``: none such)."""
+        if part.started_at is None:
+            return None, ""
+        own = False
+        for event in self.pipelines.history(service):
+            if event.environment != environment or event.at < part.started_at:
+                continue
+            if isinstance(event, RolloutStarted):
+                if own:
+                    return None, ""  # it ended neither way before the next one started
+                own = event.version == part.version
+            elif own and isinstance(event, RolledBack):
+                return Phase.ROLLED_BACK, event.reason
+            elif own and isinstance(event, RolloutAborted):
+                return Phase.ABORTED, event.reason
+            elif own and isinstance(event, RolloutSucceeded):
+                return Phase.SUCCEEDED, ""
+        return None, ""
 
     def waiting_for(self, release: Release, environment: str) -> str | None:
         """What the release waits for from a person in *environment* (``None``: nothing)."""
@@ -146,7 +174,13 @@ class ReleaseService:
             return None
         env = self.pipelines.platform.environment(environment)
         for part in here.parts:
-            if part.status in (PartStatus.DONE, PartStatus.UNCHANGED, PartStatus.RETURNED, PartStatus.FAILED):
+            if part.status in (
+                PartStatus.DONE,
+                PartStatus.UNCHANGED,
+                PartStatus.RETURNED,
+                PartStatus.LEFT,
+                PartStatus.FAILED,
+            ):
                 continue
             view = self.pipelines.view(part.service, environment)
             rollout = view.rollout
@@ -162,23 +196,90 @@ class ReleaseService:
             if not under_way and pipeline.environments[environment].current == part.version:
                 continue  # it serves the version already: nothing to approve, nothing to roll out
             if not under_way and env.approval_required and here.phase is ReleasePhase.ROLLING_OUT:
-                missing = pipeline.missing_approvals(environment, self._now())
-                if missing:
+                count = release_approval(self.policy_of(release, env.name), release.name, here, self._now())
+                if count.missing:
                     return (
-                        f"an approval of release {release.name} for {environment} from {', '.join(missing)} "
+                        f"an approval of release {release.name} for {environment} from {', '.join(count.missing)} "
+                        f"before {part.service} {part.version} starts{count.describe_discounted()} "
                         f"(findly-infra release approve {release.name} --environment {environment})"
                     )
+            if not under_way and part.status is PartStatus.STARTED:  # its start was refused: what for, said
+                return self._evidence(release, here, part, env.name)
             return None
-        return None
+        replaced = release.replaced(environment, self.observe(release, environment))
+        return replaced.message if replaced is not None else None
+
+    def _evidence(self, release: Release, here: ReleaseInEnvironment, part: PartState, environment: str) -> str | None:
+        """The evidence *part*'s start waits for (rule ``required-tests``: the suites of the environment before, which
+        CI records), judged as its deploy will be — a dry run of ``DeploymentPipeline.deploy``, nothing recorded —;
+        ``None``: none missing. The command that met it was refused (exit 3, the rule named, as ``deploy`` is);
+        ``release status`` says what it waits for."""
+        pipeline = self.pipelines.pipeline(part.service, (part.version,))
+        decision = pipeline.deploy(part.version, environment, actor=here.entered_by, at=pipeline.stamp(self._now()))
+        refusal = decision.refusal
+        if refusal is None or refusal.rule != "required-tests":
+            return None
+        previous = self.pipelines.platform.previous_environment(environment)
+        before = previous.name if previous is not None else "the environment before"
+        return (
+            f"{part.service} {part.version}: evidence (refused by required-tests: {refusal.message}; CI records each "
+            f"suite: findly-infra record {part.service} {part.version} --env {before} --suite SUITE --passed, then "
+            f"findly-infra release watch {release.name} --environment {environment})"
+        )
+
+    def policy_of(self, release: Release, environment: str) -> EnvironmentPolicy:
+        """The policy *release*'s approvals into *environment* are counted under: the one in force (as each part's
+        pipeline is judged by), else the platform file's."""
+        return self.pipelines.pipeline(release.services[0]).policy_of(environment)
 
     # ---- recording -------------------------------------------------------------------------------------------------
+
+    def _leases(self) -> Leases | None:
+        store = self.pipelines.store
+        return store if self.pipelines.holder and isinstance(store, Leases) else None
+
+    def _wall(self) -> datetime:
+        wall = self.pipelines.wall
+        return wall.now() if wall is not None else datetime.now(UTC).replace(tzinfo=None)
+
+    def _lead(self, environment: str) -> Fence | None:
+        """Take (or renew) the release's lease in *environment* — ``_releases`` in the state's leases, as
+        ``PipelineService`` takes a rollout's — and return the fence its writes to the release stream carry (``None``:
+        no leases kept). One runner acts on a release at a time: another live holder (a second schedule, a CI retry,
+        a watch still running) refuses this one, rule ``release-lease``; one whose process is known dead, or whose
+        lease ran out, is taken over, and its later writes are fenced out (it stops). Renewed before every action on
+        a service, so that a runner that lost the lease while it waited acts on no service after."""
+        leases = self._leases()
+        if leases is None:
+            return None
+        holder = self.pipelines.holder
+        ttl = self.pipelines.lease_ttl or timedelta(minutes=2)
+        lease = leases.acquire(RELEASE_STREAM, environment, holder, now=self._wall(), ttl=ttl)
+        if lease.holder != holder and self.pipelines.dead(lease):
+            lease = leases.acquire(
+                RELEASE_STREAM, environment, holder, now=self._wall(), ttl=ttl, replacing=lease.holder
+            )
+        if lease.holder != holder:
+            raise PolicyRefusedError(
+                Refusal(
+                    "release-lease",
+                    f"the release in {environment} is driven by {lease.describe()}: one runner at a time (it goes on "
+                    f"from where that one leaves it once its lease is given up or runs out)",
+                )
+            )
+        return lease.fence(environment)
+
+    def _let_go(self, environment: str) -> None:
+        leases = self._leases()
+        if leases is not None:
+            leases.release(RELEASE_STREAM, environment, self.pipelines.holder)
 
     def _now(self, latest: datetime | None = None) -> datetime:
         now = self.pipelines.clock.now()
         return now if latest is None or now >= latest else latest
 
     def _record(
-        self, decide: Callable[[dict[str, Release], datetime], ReleaseStep]
+        self, decide: Callable[[dict[str, Release], datetime], ReleaseStep], *, fence: Fence | None = None
     ) -> tuple[ReleaseStep, dict[str, Release]]:
         """Decide on the release stream as it is, record the step's events at the stream's version (decided again
         when another command wrote meanwhile), and return the step with the releases after it. A refusal raises
@@ -191,7 +292,7 @@ class ReleaseService:
             if not step.events:
                 return step, found
             try:
-                self.pipelines.store.append(RELEASE_STREAM, version, step.events)
+                self.pipelines.store.append(RELEASE_STREAM, version, step.events, fence=fence)
             except ConcurrencyError:
                 if attempt == self.attempts:
                     raise
@@ -205,7 +306,9 @@ class ReleaseService:
             return step, found
         raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
-    def _decided(self, name: str, decide: Callable[[Release, datetime], ReleaseStep]) -> tuple[ReleaseStep, Release]:
+    def _decided(
+        self, name: str, decide: Callable[[Release, datetime], ReleaseStep], *, fence: Fence | None = None
+    ) -> tuple[ReleaseStep, Release]:
         """:meth:`_record` of a decision on release *name* (bad input when there is none)."""
 
         def on(found: dict[str, Release], at: datetime) -> ReleaseStep:
@@ -216,7 +319,7 @@ class ReleaseService:
                 )
             return decide(release, at)
 
-        step, found = self._record(on)
+        step, found = self._record(on, fence=fence)
         return step, found[name]
 
     # ---- commands --------------------------------------------------------------------------------------------------
@@ -313,43 +416,36 @@ class ReleaseService:
         group: str | None = None,
         identity: VerifiedIdentity | None = None,
     ) -> ReleaseProgress:
-        """One person approves release *name* for *environment*: their approval of each part's pending promotion, each
-        judged under the environment's rules — all judged first, so that a refusal (naming the rule and the part)
-        records nothing where it can be foreseen — then recorded in each service, then ``ReleaseApproved``. A part
-        whose rollout awaits a manual validation step (a blue-green ``business_validation``) has that step approved
-        too, by the same command (each step is seen, and approved, when its part's rollout reaches it)."""
+        """One person approves release *name* for *environment*: ``ReleaseApproved``, judged under the environment's
+        rules (``Release.approve``: membership, distinct approvers, never who entered the release), recorded in the
+        release stream only — the release's approval gates its parts (``Release.advance``), and each part's service is
+        given it as the part starts. A part whose rollout awaits a manual validation step (a blue-green
+        ``business_validation``) has that step approved too, by the same command: every such step judged first, with
+        the release's approval, so that a refusal (naming the rule and the part) records nothing where it can be
+        foreseen. Approved again: ``already``."""
         check_input(actor=actor)
         env = self.pipelines.platform.environment(environment)
         _one_token_per_part(identity, env.name, "approve")
         release = self.release(name)
-        here = release.environments.get(env.name)
-        if here is None or here.phase is not ReleasePhase.ROLLING_OUT:
-            stands = "not entered" if here is None else here.phase.value
-            raise PolicyRefusedError(
-                Refusal(
-                    "release-open",
-                    f"release {name} is {stands} in {env.name}: nothing to approve "
-                    f"(findly-infra release promote {name} --to {env.name})",
-                )
-            )
-        if not env.approvers:
-            raise PolicyRefusedError(Refusal("approval-not-required", f"{env.name} requires no approval"))
-        pending = [part for part in here.parts if part.status is PartStatus.PENDING]
-        steps = [part for part in here.parts if part.status is PartStatus.STARTED and self._awaits_step(part, env.name)]
+        policy = self.policy_of(release, env.name)
         at = self._now()
-        for part in [*pending, *steps]:  # judged first, every one, before anything is recorded
+        judged = release.approve(env.name, policy, actor=actor, at=at, group=group)
+        if judged.refusal is not None:
+            raise PolicyRefusedError(judged.refusal)
+        here = release.environments[env.name]
+        steps = [part for part in here.parts if part.status is PartStatus.STARTED and self._awaits_step(part, env.name)]
+        for part in steps:  # judged first, every one, before anything is recorded
             pipeline = self.pipelines.pipeline(part.service, (part.version,))
-            if pipeline.environments[env.name].current == part.version:
-                continue
             decision = pipeline.approve(
                 part.version, env.name, actor=actor, at=pipeline.stamp(at), group=group, identity=identity
             )
             if decision.refusal is not None:
                 raise _of_part(part.service, part.version, PolicyRefusedError(decision.refusal))
+        step, release = self._decided(
+            name, lambda release, at: release.approve(env.name, policy, actor=actor, at=at, group=group)
+        )
         outcomes = []
-        for part in [*pending, *steps]:
-            if self.pipelines.pipeline(part.service).environments[env.name].current == part.version:
-                continue
+        for part in steps:
             try:
                 outcome = self.pipelines.approve(
                     part.service, part.version, env.name, actor=actor, group=group, identity=identity
@@ -357,24 +453,6 @@ class ReleaseService:
             except PolicyRefusedError as refused:
                 raise _of_part(part.service, part.version, refused) from None
             outcomes.append((part.service, outcome))
-        groups = sorted({e.group for _, o in outcomes for e in o.events if isinstance(e, ApprovalGranted)})
-
-        def approved(release: Release, at: datetime) -> ReleaseStep:
-            there = release.environments[env.name]
-            if actor in there.approvers or not pending:  # once a person; a manual step alone is the part's own
-                return ReleaseStep()
-            event = ReleaseApproved(
-                service=RELEASE_STREAM,
-                environment=env.name,
-                version=release.name,
-                at=at,
-                actor=actor,
-                release=release.name,
-                group=", ".join(groups),
-            )
-            return ReleaseStep((event,))
-
-        step, release = self._decided(name, approved)
         acted = step.events or any(outcome.events for _, outcome in outcomes)
         already = None if acted else f"{actor} already approved release {name} for {env.name}"
         return self._progress(release, env.name, step.events, tuple(outcomes), already=already)
@@ -403,7 +481,14 @@ class ReleaseService:
         step, _ = self._decided(
             name, lambda release, at: release.roll_back(env.name, actor=actor, at=at, reason=reason)
         )
-        progress = self.run(name, env.name, actor=actor, wait=wait, watch=True)
+        try:
+            progress = self.run(name, env.name, actor=actor, wait=wait, watch=True)
+        except PolicyRefusedError as refused:
+            if refused.refusal.rule != "release-lease":
+                raise
+            # recorded: the runner that drives the release now returns it, and acts on nothing else meanwhile
+            driven = f"release {name} is returning in {env.name}: {refused.refusal.message}"
+            return attrs.evolve(self.progress(name, env.name), events=step.events, already=driven)
         return attrs.evolve(progress, events=step.events + progress.events)
 
     def step(self, name: str, environment: str, *, actor: str, wait: Callable[[timedelta], object]) -> ReleaseProgress:
@@ -437,8 +522,6 @@ class ReleaseService:
             refusal = rehearsal_refusal(self.pipelines.platform, self.release(name).services[0], env, why)
             if refusal is not None:
                 raise refusal
-        recorded: list[Event] = []
-        outcomes: list[tuple[str, Outcome]] = []
         release = self.release(name)
         if env not in release.environments:
             raise PolicyRefusedError(
@@ -447,23 +530,59 @@ class ReleaseService:
                     f"release {name} has not entered {env} (findly-infra release promote {name} --to {env})",
                 )
             )
+        fence = self._lead(env)
+        try:
+            return self._run(release, env, actor=actor, wait=wait, watch=watch, on_action=on_action, fence=fence)
+        except LeaseLostError:  # another runner took the release over: it goes on from here
+            return self.progress(name, env)
+        finally:
+            if fence is not None:
+                self._let_go(env)
+
+    def _run(
+        self,
+        release: Release,
+        env: str,
+        *,
+        actor: str,
+        wait: Callable[[timedelta], object],
+        watch: bool,
+        on_action: Callable[[str, str, Outcome | None], object] | None,
+        fence: Fence | None,
+    ) -> ReleaseProgress:
+        name = release.name
+        recorded: list[Event] = []
+        outcomes: list[tuple[str, Outcome]] = []
         stepped = ""  # without watch: the part analysed once (the command ends when it is to wait for it again)
+        policy = self.policy_of(release, env)
         for _ in range(self.max_actions):
             step, release = self._decided(
-                name, lambda rel, at: rel.advance(env, self.observe(rel, env), actor=actor, at=at)
+                name,
+                lambda rel, at: rel.advance(env, self.observe(rel, env), actor=actor, at=at, policy=policy),
+                fence=fence,
             )
             recorded.extend(step.events)
             self._settle(env, step.events)
             action = step.action
+            if step.waiting is not None:  # the release's approval: it waits for a person
+                return self._progress(release, env, tuple(recorded), tuple(outcomes), waiting=step.waiting.message)
             if action.kind is ReleaseActionKind.NONE or (
                 action.kind is ReleaseActionKind.WAIT and action.service == stepped
             ):
                 return self._progress(release, env, tuple(recorded), tuple(outcomes))
             if on_action is not None:
                 on_action(action.kind.value, action.service, None)
-            outcome = self._act(name, env, action, actor=actor, wait=wait, watch=watch)
-            if outcome is None:  # it waits for a person
-                return self._progress(release, env, tuple(recorded), tuple(outcomes))
+            if fence is not None:  # renewed before acting; taken over: act on nothing
+                try:
+                    renewed = self._lead(env)
+                except PolicyRefusedError:
+                    renewed = None
+                if renewed != fence:
+                    raise LeaseLostError(f"the release's lease in {env} was taken over")
+            outcome = self._act(release, env, action, actor=actor, wait=wait, watch=watch, policy=policy)
+            if isinstance(outcome, str) or outcome is None:  # it waits for a person
+                waits = outcome if isinstance(outcome, str) else None
+                return self._progress(release, env, tuple(recorded), tuple(outcomes), waiting=waits)
             outcomes.append((action.service, outcome))
             if action.kind is ReleaseActionKind.WAIT and not watch:
                 stepped = action.service
@@ -477,26 +596,24 @@ class ReleaseService:
             if isinstance(event, (ReleasePartDone, ReleasePartFailed, ReleasePartReturned)):
                 self.pipelines.reconcile(event.part, env)
 
-    def _act(  # noqa: PLR0911 - one return per action and case
+    def _act(
         self,
-        name: str,
+        release: Release,
         env: str,
         action: ReleaseAction,
         *,
         actor: str,
         wait: Callable[[timedelta], object],
         watch: bool,
-    ) -> Outcome | None:
-        """*action* on its part's service (``None``: the part waits for a person — an approval, a manual step)."""
+        policy: EnvironmentPolicy,
+    ) -> Outcome | str | None:
+        """*action* on its part's service (``None``, or what it waits for: the part waits for a person — an approval,
+        a manual step)."""
+        name = release.name
         service, version = action.service, action.version
         if action.kind is ReleaseActionKind.START:
             assert version is not None  # a start names its version
-            try:
-                return self.pipelines.deploy(service, version, env, actor=actor)
-            except PolicyRefusedError as refused:
-                if refused.refusal.rule == _ASKED:  # not approved yet: the release waits for a person
-                    return None
-                raise _of_part(service, version, refused) from None
+            return self._start(release, env, service, version, actor=actor, policy=policy)
         if action.kind is ReleaseActionKind.WAIT:
             if self.pipelines.view(service, env).phase.stopped_for_a_person:
                 return None
@@ -509,6 +626,40 @@ class ReleaseService:
             return self.pipelines.rollback(service, env, actor=actor, reason=reason)
         return self.pipelines.return_to(service, env, version, actor=actor, reason=reason)
 
+    def _start(
+        self, release: Release, env: str, service: str, version: str, *, actor: str, policy: EnvironmentPolicy
+    ) -> Outcome | str:
+        """START a part (idempotent: a rollout already started says so). Where *env* needs approval (the release's
+        approval satisfied it, ``Release.advance``), the part's promotion is asked for if it is not pending (a promote
+        killed before it), the release's approvals that count are recorded in the part's service — only now, as it
+        starts, so a part never started holds none — and the part is started on behalf of who entered the release
+        (its requester): an approver who runs ``release watch`` does not void their own approval."""
+        here = release.environments[env]
+        if not policy.approval_required:
+            try:
+                return self.pipelines.deploy(service, version, env, actor=actor)
+            except PolicyRefusedError as refused:
+                raise _of_part(service, version, refused) from None
+        requester = here.entered_by
+        state = self.pipelines.pipeline(service).environments[env]
+        if state.requested is None or state.requested.version != version:
+            try:
+                return self.pipelines.deploy(service, version, env, actor=requester)
+            except PolicyRefusedError as refused:
+                if refused.refusal.rule != _ASKED:
+                    raise _of_part(service, version, refused) from None
+        for approval in release_approval(policy, release.name, here, self._now()).counted:
+            try:
+                self.pipelines.approve(service, version, env, actor=approval.approver, group=approval.group)
+            except PolicyRefusedError:
+                continue  # its group approved already (the deploy below counts what there is)
+        try:
+            return self.pipelines.deploy(service, version, env, actor=requester)
+        except PolicyRefusedError as refused:
+            if refused.refusal.rule == _ASKED:  # the service does not count the release's approvals: said so
+                return f"{service} {version}: {refused.refusal.message}"
+            raise _of_part(service, version, refused) from None
+
     def _progress(
         self,
         release: Release,
@@ -517,9 +668,10 @@ class ReleaseService:
         outcomes: tuple[tuple[str, Outcome], ...],
         *,
         already: str | None = None,
+        waiting: str | None = None,
     ) -> ReleaseProgress:
         here = release.environments.get(environment)
-        waiting = self.waiting_for(release, environment)
+        waiting = self.waiting_for(release, environment) or waiting
         if here is not None and here.phase is ReleasePhase.SUCCEEDED:
             state: Literal["done", "rolled_back", "stopped", "progressing"] = "done"
         elif here is not None and here.phase is ReleasePhase.ROLLED_BACK:

@@ -27,6 +27,7 @@ _STATUS = {
     PartStatus.UNCHANGED: "already served",
     PartStatus.FAILED: "**failed**",
     PartStatus.RETURNED: "returned",
+    PartStatus.LEFT: "left, not returned",
 }
 
 
@@ -43,6 +44,8 @@ def _after(part: PartState) -> str:
         return f"{part.previous or '—'} → {part.version} (under way)"
     if part.status in (PartStatus.FAILED, PartStatus.RETURNED):
         return part.previous or f"{part.version} (left running: nothing served it before)"
+    if part.status is PartStatus.LEFT:
+        return f"left as it was: {part.reason}" if part.reason else "left as it was"
     return "—"
 
 
@@ -105,6 +108,9 @@ def _facts(here: ReleaseInEnvironment) -> list[str]:
     ]
     if returned:
         lines.append(f"**Returned:** {_cell('; '.join(returned))}")
+    left = [f"{part.service}={part.version}: {part.reason}" for part in here.parts if part.status is PartStatus.LEFT]
+    if left:
+        lines.append(f"**Left, not returned:** {_cell('; '.join(left))}")
     return lines
 
 

@@ -320,12 +320,14 @@ def _status(context: Context) -> int:
     found = [releases.release(context.args.name)] if context.args.name else list(releases.releases().values())
     shown = []
     texts = []
+    waiting = False
     for release in found:
         waits = {env: releases.waiting_for(release, env) for env in release.environments}
+        waiting = waiting or any(wait is not None for wait in waits.values())
         shown.append(release_json(release, waits))
         texts.append(_release_text(release, waits))
     context.emit({"releases": shown}, "\n".join(texts) or "no release recorded (findly-infra release create ...)")
-    return EXIT_OK
+    return EXIT_STOPPED if waiting and context.args.name else EXIT_OK  # a release named: 6 while it waits for a person
 
 
 def _history(context: Context) -> int:

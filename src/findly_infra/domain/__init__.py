@@ -364,6 +364,7 @@ _EXPORTS = {
     "dependency_cycle": "findly_infra.domain.releases",
     "dependency_order": "findly_infra.domain.releases",
     "dependency_problem": "findly_infra.domain.releases",
+    "release_approval": "findly_infra.domain.releases",
     "release_name_problem": "findly_infra.domain.releases",
     "releases": "findly_infra.domain.releases",
     "ARGO_APPLICATION": "findly_infra.domain.gitops",
@@ -735,6 +736,7 @@ __all__ = [
     "records_aside",
     "records_back",
     "refused",
+    "release_approval",
     "release_command",
     "release_name_problem",
     "released",
@@ -1097,6 +1099,7 @@ if TYPE_CHECKING:
         dependency_cycle,
         dependency_order,
         dependency_problem,
+        release_approval,
         release_name_problem,
         releases,
     )

@@ -638,9 +638,11 @@ class _ReleaseTold:
     def rolled_back(self, action: PageAction | None) -> Notification:
         here = self.here
         returned = [
-            f"{_part_text(part)} -> {part.previous}" if part.previous else f"{_part_text(part)} left running"
+            f"{_part_text(part)} -> {part.previous}"
+            if part.status is PartStatus.RETURNED and part.previous
+            else f"{_part_text(part)} left running"
             for part in reversed(here.parts)
-            if part.status is PartStatus.RETURNED
+            if part.status in (PartStatus.RETURNED, PartStatus.LEFT)
         ]
         failed = [part for part in here.parts if part.status is PartStatus.FAILED]
         said = "; ".join(returned) or "nothing to return"

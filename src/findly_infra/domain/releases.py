@@ -21,10 +21,12 @@ from datetime import datetime
 
 import attrs
 
+from findly_infra.domain.approvals import ApprovalCount, count_approvals, same_actor
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event
+from findly_infra.domain.policy import EnvironmentPolicy
 from findly_infra.domain.refusal import Refusal
-from findly_infra.domain.state import EnvironmentState, Phase
+from findly_infra.domain.state import Approval, EnvironmentState, PendingRequest, Phase
 
 __all__ = [
     "RELEASE_EVENTS",
@@ -52,6 +54,7 @@ __all__ = [
     "dependency_cycle",
     "dependency_order",
     "dependency_problem",
+    "release_approval",
     "release_name_problem",
     "releases",
 ]
@@ -178,8 +181,9 @@ class ReleaseEntered(Event):
 
 @attrs.frozen(kw_only=True)
 class ReleaseApproved(Event):
-    """One person approved the whole release for ``environment``: their approval was recorded for every part, each
-    judged under the environment's rules (``group`` is the approver group it counted for)."""
+    """One person approved the whole release for ``environment``, judged under the environment's rules (``group`` is
+    the approver group it counts for): the release's approvals gate it there (:func:`release_approval`), and each
+    part's service is given them only when that part starts."""
 
     release: str
     group: str = ""
@@ -279,6 +283,10 @@ class PartStatus(enum.Enum):
     UNCHANGED = "unchanged"
     FAILED = "failed"
     RETURNED = "returned"
+    LEFT = "left"
+    """Not returned, though something served before the release: a rollout that is not the release's came since
+    (returning it would undo that one, or it already serves what it served before): the rollback did not touch it.
+    (A part that served nothing before is left running and said ``returned``, its ``previous`` empty.)"""
 
 
 class ReleasePhase(enum.Enum):
@@ -302,6 +310,9 @@ class PartState:
     reason: str = ""
     rollout_before: datetime | None = None
     """The start of the service's rollout that is not the part's (:attr:`ReleasePartStarted.rollout_before`)."""
+    started_at: datetime | None = None
+    """When the part was (last) started: its own rollout is the first of its version since
+    (:attr:`PartObservation.own`)."""
 
     def owns(self, seen: PartObservation) -> bool:
         """*seen*'s latest rollout is this part's: of its version, and not the one the service showed when the part
@@ -325,6 +336,9 @@ class ReleaseInEnvironment:
     ended_at: datetime | None = None
     done: tuple[str, ...] = ()
     """The parts that rolled out (``DONE``), in the order they were done."""
+    approvals: tuple[Approval, ...] = ()
+    """The release's approvals here (``ReleaseApproved``), as approvals of a promotion of the release (its name the
+    version, who entered it the requester): :func:`release_approval` counts them."""
 
     def part(self, service: str) -> PartState:
         for part in self.parts:
@@ -355,6 +369,11 @@ class PartObservation:
     rollout_previous: str | None = None
     """What the latest rollout replaced: a rollout that is not the part's, which replaced the part's version, tells
     that the part's own rollout succeeded before it."""
+    own: Phase | None = None
+    """How the part's own rollout ended — the first rollout of its version in the service's history since the part
+    was started — when another rollout came after it (``None``: not known, none, or it is the latest): one that was
+    rolled back or aborted is the part's failure, whatever came after it."""
+    own_reason: str = ""
 
     @classmethod
     def of(cls, service: str, state: EnvironmentState) -> PartObservation:
@@ -403,6 +422,9 @@ class ReleaseStep:
     events: tuple[Event, ...] = ()
     action: ReleaseAction = ReleaseAction(ReleaseActionKind.NONE)
     refusal: Refusal | None = None
+    waiting: Refusal | None = None
+    """The release stops for a person (its *events* recorded all the same): the rule that holds it and what it
+    waits for (``release-approval``: the release's approval in an environment that needs one)."""
 
     def after(self, *events: Event) -> ReleaseStep:
         """This step with *events* (decided on the way to it) recorded before its own."""
@@ -459,7 +481,7 @@ class Release:
         parts = tuple(ReleasePart(*text.split("=", 1)) for text in created.parts)
         return cls(created.release, parts, created.actor, created.at)
 
-    def apply(self, event: Event) -> Release:  # noqa: PLR0911, PLR0912 - one case per event
+    def apply(self, event: Event) -> Release:  # noqa: PLR0911 - one case per event
         """The release after *event* (one of this release's)."""
         env = event.environment
         here = self.environments.get(env)
@@ -477,9 +499,10 @@ class Release:
         if here is None:
             return self
         if isinstance(event, ReleaseApproved):
-            if event.actor in here.approvers:
-                return self
-            return self._with(attrs.evolve(here, approvers=(*here.approvers, event.actor)))
+            group = event.group.split(", ")[0]  # recorded before the release's approval gated it: the groups joined
+            approval = Approval(self.name, group, event.actor, event.at)
+            approvers = here.approvers if event.actor in here.approvers else (*here.approvers, event.actor)
+            return self._with(attrs.evolve(here, approvers=approvers, approvals=(*here.approvals, approval)))
         if isinstance(event, ReleasePartStarted):
             return self._part(
                 here,
@@ -487,6 +510,7 @@ class Release:
                 status=PartStatus.STARTED,
                 previous=event.previous,
                 rollout_before=event.rollout_before,
+                started_at=event.at,
             )
         if isinstance(event, ReleasePartDone):
             if event.unchanged:
@@ -498,7 +522,9 @@ class Release:
         if isinstance(event, ReleaseReturning):
             return self._with(attrs.evolve(here, phase=ReleasePhase.RETURNING, failed=here.failed or event.failed))
         if isinstance(event, ReleasePartReturned):
-            return self._part(here, event.part, status=PartStatus.RETURNED, reason=event.reason)
+            untouched = event.restored is None and here.part(event.part).previous is not None
+            status = PartStatus.LEFT if untouched else PartStatus.RETURNED  # left running (nothing before): returned
+            return self._part(here, event.part, status=status, reason=event.reason)
         if isinstance(event, ReleaseSucceeded):
             return self._with(attrs.evolve(here, phase=ReleasePhase.SUCCEEDED, ended_at=event.at))
         if isinstance(event, ReleaseRolledBack):
@@ -581,6 +607,100 @@ class Release:
         return ReleaseStep((ReleaseEntered(**self._base(environment, actor, at)),))  # type: ignore[arg-type]
 
     def advance(
+        self,
+        environment: str,
+        observed: Mapping[str, PartObservation],
+        *,
+        actor: str,
+        at: datetime,
+        policy: EnvironmentPolicy | None = None,
+    ) -> ReleaseStep:
+        """The next step of the release in *environment* (:meth:`_advance`), gated by the release's approval where
+        *policy* (the environment's, in force) needs one: no part starts — nor is its start recorded — until the
+        release's own approvals (``release approve``) satisfy it (:func:`release_approval`, rule
+        ``release-approval``); the step then waits for a person instead, its other events (a part found unchanged)
+        recorded all the same. A part's service is given the release's approvals only as the part starts, so a part
+        never started holds none, and no approval of a release counts for another release or a single promotion."""
+        step = self._advance(environment, observed, actor=actor, at=at)
+        if step.action.kind is not ReleaseActionKind.START or policy is None or not policy.approval_required:
+            return step
+        count = release_approval(policy, self.name, self.environments[environment], at)
+        if not count.missing:
+            return step
+        service = step.action.service
+        kept = tuple(e for e in step.events if not (isinstance(e, ReleasePartStarted) and e.part == service))
+        waits = (
+            f"an approval of release {self.name} for {environment} from {', '.join(count.missing)} before "
+            f"{service} {step.action.version} starts{count.describe_discounted()} "
+            f"(findly-infra release approve {self.name} --environment {environment})"
+        )
+        return ReleaseStep(kept, waiting=Refusal("release-approval", waits))
+
+    def approve(  # noqa: PLR0911 - each refusal names its rule
+        self,
+        environment: str,
+        policy: EnvironmentPolicy,
+        *,
+        actor: str,
+        at: datetime,
+        group: str | None = None,
+    ) -> ReleaseStep:
+        """*actor* approves the release as a whole for *environment*, judged as an approval of one promotion is
+        (``DeploymentPipeline.approve``, counted by ``domain.approvals.count_approvals``): the release must be rolling
+        out there (rule ``release-open``), the environment need approval (``approval-not-required``), *actor* be a
+        member of a group that approves there (``approver-membership``), not the person who entered the release
+        (``self-approval``), and their group not counted already (``distinct-approvers``). Approved already (and
+        still counted): nothing to record."""
+        here = self.environments.get(environment)
+        if here is not None and here.phase is not ReleasePhase.ROLLING_OUT and actor in here.approvers:
+            return ReleaseStep()  # a retry after the release went on: it stands
+        if here is None or here.phase is not ReleasePhase.ROLLING_OUT:
+            stands = "not entered" if here is None else here.phase.value
+            return ReleaseStep(
+                refusal=Refusal(
+                    "release-open",
+                    f"release {self.name} is {stands} in {environment}: nothing to approve "
+                    f"(findly-infra release promote {self.name} --to {environment})",
+                )
+            )
+        if not policy.approval_required or not policy.approvers:
+            return ReleaseStep(refusal=Refusal("approval-not-required", f"{environment} requires no approval"))
+        if group is not None and group not in policy.approvers:
+            return ReleaseStep(
+                refusal=Refusal(
+                    "approver-membership",
+                    f"{environment} takes approvals from {', '.join(policy.approvers)}, not {group}",
+                )
+            )
+        groups = [name for name in policy.approvers if group is None or name == group]
+        member_of = [name for name in groups if (held := policy.group(name)) is not None and held.includes(actor, None)]
+        if not member_of:
+            return ReleaseStep(
+                refusal=Refusal(
+                    "approver-membership", f"{actor} belongs to none of {', '.join(groups)}, who approve {environment}"
+                )
+            )
+        if same_actor(here.entered_by, None, actor, None):
+            return ReleaseStep(
+                refusal=Refusal(
+                    "self-approval", f"{actor} entered release {self.name} into {environment} and cannot approve it"
+                )
+            )
+        count = release_approval(policy, self.name, here, at)
+        if any(same_actor(approval.approver, None, actor, None) for approval in count.valid):
+            return ReleaseStep()  # a retry: it stands
+        open_groups = [name for name in member_of if name not in {a.group for a in count.counted}]
+        if not open_groups:
+            return ReleaseStep(
+                refusal=Refusal(
+                    "distinct-approvers",
+                    f"{', '.join(member_of)} already approved release {self.name} for {environment}",
+                )
+            )
+        approved = ReleaseApproved(**self._base(environment, actor, at), group=open_groups[0])  # type: ignore[arg-type]
+        return ReleaseStep((approved,))
+
+    def _advance(  # noqa: PLR0911 - one return per phase and case
         self, environment: str, observed: Mapping[str, PartObservation], *, actor: str, at: datetime
     ) -> ReleaseStep:
         """The next step of the release in *environment*, given what each part's service shows there: the events to
@@ -615,8 +735,34 @@ class Release:
                 failed=part.service,
             )
             return self.apply(returning).advance(environment, observed, actor=actor, at=at).after(returning)
+        if (replaced := self.replaced(environment, observed)) is not None:
+            return ReleaseStep(waiting=replaced)
         succeeded = ReleaseSucceeded(**self._base(environment, actor, at))  # type: ignore[arg-type]
         return ReleaseStep((succeeded,))
+
+    def replaced(self, environment: str, observed: Mapping[str, PartObservation]) -> Refusal | None:
+        """Why the release, every part through in *environment*, cannot be said to have succeeded there (rule
+        ``release-part-replaced``: a part it finished no longer serves its version, replaced by hand since): it
+        stops for a person — who rolls the part out again or the release back — rather than end SUCCEEDED while a
+        part does not serve its version. ``None``: every part serves its version (or the release is not there)."""
+        here = self.environments.get(environment)
+        if here is None or here.phase is not ReleasePhase.ROLLING_OUT:
+            return None
+        for part in here.parts:
+            if part.status not in (PartStatus.DONE, PartStatus.UNCHANGED):
+                return None
+        for part in here.parts:
+            seen = observed.get(part.service, PartObservation(part.service))
+            if seen.current != part.version:
+                return Refusal(
+                    "release-part-replaced",
+                    f"{part.service} serves {seen.current or 'nothing'} in {environment}, not {part.version} of "
+                    f"release {self.name}: replaced since the release rolled it out; roll it out again (findly-infra "
+                    f"deploy {part.service} {part.version} --env {environment}) and watch the release again, or roll "
+                    f"the release back (findly-infra release rollback {self.name} --environment {environment} "
+                    f"--reason ...)",
+                )
+        return None
 
     def _next(
         self, environment: str, observed: Mapping[str, PartObservation], actor: str, at: datetime, *events: Event
@@ -711,6 +857,17 @@ class Release:
                         ReleaseActionKind.WAIT, part.service, part.version, f"its rollout is {seen.phase.value}"
                     )
                 )
+        if seen.own in (Phase.ROLLED_BACK, Phase.ABORTED):  # its own rollout failed; another came after it
+            why = (
+                f"{seen.own_reason or 'its rollout was ' + seen.own.value.replace('_', ' ')}; then a rollout of "
+                f"{seen.rollout_version} that is not the release's came after it"
+            )
+            failed = ReleasePartFailed(
+                **self._base(environment, actor, at, why),  # type: ignore[arg-type]
+                part=part.service,
+                part_version=part.version,
+            )
+            return self._next(environment, observed, actor, at, failed)
         if seen.busy:  # someone else's rollout: not the part's
             return self._busy(environment, part, seen)
         replaced = seen.rollout_previous == part.version and seen.rollout_started != part.rollout_before
@@ -794,8 +951,13 @@ class Release:
             why = f"nothing served {part.service} in {environment} before the release: {part.version} is left running"
         elif seen.busy:
             return self._busy(environment, part, seen)
+        elif seen.current == part.previous and (seen.rollout_version is None or part.owns(seen)):
+            restored, why = part.previous, ""  # its own rollout returned (a return killed before its record)
         elif seen.current == part.previous:
-            restored, why = part.previous, ""
+            why = (
+                f"{part.service} already serves {part.previous} in {environment} after a rollout of "
+                f"{seen.rollout_version} ({seen.phase.value}) that is not the release's: left so, not touched"
+            )
         elif seen.rollout_version is not None and not (part.owns(seen) and seen.phase is Phase.SUCCEEDED):
             # its rollout is no longer the latest there: returning would undo someone else's
             why = (
@@ -853,6 +1015,19 @@ class Release:
             part_version=part.version,
         )
         return self._next(environment, observed, actor, at, failed)
+
+
+def release_approval(
+    policy: EnvironmentPolicy, release: str, here: ReleaseInEnvironment, at: datetime
+) -> ApprovalCount:
+    """The release's approvals in *here* that count at *at* under *policy* (the environment's, in force): the rules
+    of one promotion's approvals (``domain.approvals.count_approvals``: one per group the environment names, each
+    by a different member, unexpired, never by the person who asked — here who entered the release), applied to the
+    release as one promotion of version *release*, asked for by who entered it. ``missing`` names the groups still
+    needed (none where *policy* needs no approval)."""
+    asked = PendingRequest(release, here.entered_by, here.entered_at)
+    state = EnvironmentState(requested=asked, approvals=here.approvals)
+    return count_approvals(policy, state, release, at, service=RELEASE_STREAM)
 
 
 def releases(events: Iterable[Event]) -> dict[str, Release]:

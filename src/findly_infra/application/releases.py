@@ -381,6 +381,7 @@ class ReleaseService:
             ]
             return release.enter(env.name, order, others, actor=actor, at=at)
 
+        self._promotable(self.release(name), env.name, actor=actor, identity=identity)
         step, release = self._decided(name, enter)
         already = (
             None
@@ -406,6 +407,28 @@ class ReleaseService:
                     raise _of_part(part.service, part.version, refused) from None
                 outcomes.append((part.service, outcome))
         return self._progress(release, env.name, step.events, tuple(outcomes), already=already)
+
+    def _promotable(self, release: Release, environment: str, *, actor: str, identity: VerifiedIdentity | None) -> None:
+        """Before a release enters *environment*: every part it would ask for there judged first, as its service's
+        promotion would be (``DeploymentPipeline.deploy``, decided and not recorded) — a part refused by a rule other
+        than the approval it waits for refuses the release, naming the part, and nothing is recorded (a release
+        refused half-entered held the environment and left requests behind). The error budget is judged when each
+        part starts."""
+        here = release.environments.get(environment)
+        if here is not None and here.phase.open:
+            return  # entered already: a retry asks what is left
+        order = self.pipelines.platform.promotion_order
+        if release.enter(environment, order, actor=actor, at=self.pipelines.clock.now()).refusal is not None:
+            return  # the release's own rule refuses it first (release-from-previous), in its own words
+        for part in release.parts:
+            pipeline = self.pipelines.pipeline(part.service)
+            state = pipeline.environments[environment]
+            if state.current == part.version:
+                continue  # serves it already: nothing to ask
+            at = pipeline.stamp(self.pipelines.clock.now())
+            decision = pipeline.deploy(part.version, environment, actor=actor, at=at, identity=identity)
+            if decision.refusal is not None and decision.refusal.rule not in (_ASKED, "error-budget"):
+                raise _of_part(part.service, part.version, PolicyRefusedError(decision.refusal))
 
     def approve(
         self,

@@ -226,9 +226,9 @@ def _parts_of_file(path: str) -> tuple[str, tuple[Any, ...]]:
         raise BadInputError(f"--file {path}: release: a name (text), got {name!r}")
     for service, version in data["services"].items():
         if not isinstance(version, str):
-            line = document.line_of(("services", service))
+            written = document.line_of(("services", service))
             raise BadInputError(
-                f"--file {path}: services.{service}{f' (line {line})' if line else ''}: the version must be text: "
+                f"--file {path}: services.{service}{f' (line {written})' if written else ''}: the version must be text: "
                 f'YAML read {version!r} ({type(version).__name__}); quote it as written, e.g. {service}: "1.10"'
             )
     return name or "", parts_of(data["services"], where=f"--file {path}")

@@ -182,3 +182,17 @@ def test_missing_evidence_is_refused_naming_the_rule_and_status_names_the_wait(s
     assert cli(state, "release", "promote", "r1", "--to", "staging")[0] == 0
     code, watched = cli(state, "release", "watch", "r1", "--environment", "staging", "--json")
     assert (code, watched["outcome"]) == (0, "done")
+
+
+def test_every_release_command_says_it_ran_on_the_simulated_cluster(state: dict[str, str]) -> None:
+    """As every release command does (README: ``"simulated": true``); an unknown release is said first, alone (user
+    review: the release commands' --json never said it, and a watch of an unknown release warned first)."""
+    assert cli(state, "release", "create", "r1", *(f"{s}=1.0.0" for s in SERVICES))[0] == 0
+    code, promoted = cli(state, "release", "promote", "r1", "--to", "development", "--json")
+    assert (code, promoted["simulated"]) == (0, True)
+    code, watched = cli(state, "release", "watch", "r1", "--environment", "development", "--json")
+    assert (code, watched["simulated"], watched["simulation"]) == (0, True, watched["simulation"])
+    assert watched["simulation"]
+    code, missing = cli(state, "release", "watch", "nope", "--environment", "development", "--json")
+    assert code == 2
+    assert "no release named 'nope'" in missing["error"]["message"]

@@ -6,6 +6,7 @@ fails. The single-service commands are in ``release.py``."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -128,8 +129,9 @@ def _release_text(release: Release, waits: dict[str, str | None] | None = None) 
     return "\n".join([head, *body]) if body else f"{head}\n  not promoted yet"
 
 
-def progress_json(progress: ReleaseProgress) -> dict[str, Any]:
-    """What a command that moves a release did, as ``--json`` shows it."""
+def progress_json(progress: ReleaseProgress, simulated: Sequence[str] = ()) -> dict[str, Any]:
+    """What a command that moves a release did, as ``--json`` shows it (*simulated*: what of its environment ran on
+    the simulated cluster or scripted metrics, as every release command says)."""
     from findly_infra.application.codec import event_shown
 
     here = progress.here
@@ -146,6 +148,8 @@ def progress_json(progress: ReleaseProgress) -> dict[str, Any]:
             {"service": service, "events": [e.type for e in outcome.events], "phase": outcome.phase.value}
             for service, outcome in progress.outcomes
         ],
+        "simulated": bool(simulated),
+        "simulation": list(simulated),
     }
 
 
@@ -165,13 +169,13 @@ def _progress_text(progress: ReleaseProgress) -> str:
     return "\n".join(lines)
 
 
-def _finish(context: Context, progress: ReleaseProgress) -> int:
+def _finish(context: Context, progress: ReleaseProgress, simulated: Sequence[str] = ()) -> int:
     """The command's document or text, its notes, and its exit code: 0 done or under way, 4 rolled back, 6 it waits
     for a person."""
     if progress.state == "stopped" and progress.waiting:
         present.annotate("warning", f"release {progress.release.name} waits for {progress.waiting}")
-    _report(context, progress)
-    context.emit(progress_json(progress), _progress_text(progress))
+    _report(context, progress, simulated)
+    context.emit(progress_json(progress, simulated), _progress_text(progress))
     if progress.state == "rolled_back":
         return EXIT_FAILED
     return EXIT_STOPPED if progress.state == "stopped" else EXIT_OK
@@ -228,7 +232,8 @@ def _parts_of_file(path: str) -> tuple[str, tuple[Any, ...]]:
         if not isinstance(version, str):
             written = document.line_of(("services", service))
             raise BadInputError(
-                f"--file {path}: services.{service}{f' (line {written})' if written else ''}: the version must be text: "
+                f"--file {path}: services.{service}{f' (line {written})' if written else ''}: "
+                "the version must be text: "
                 f'YAML read {version!r} ({type(version).__name__}); quote it as written, e.g. {service}: "1.10"'
             )
     return name or "", parts_of(data["services"], where=f"--file {path}")
@@ -264,7 +269,9 @@ def _promote(context: Context) -> int:
     from findly_infra.bootstrap import release_service
 
     progress = release_service(runtime).promote(args.name, args.environment, actor=actor, identity=identity)
-    return _finish(context, progress)
+    simulated = runtime.simulated_in(args.environment)
+    present.say_simulated(simulated, runtime.scenario, context.json)
+    return _finish(context, progress, simulated)
 
 
 def _approve(context: Context) -> int:
@@ -276,16 +283,20 @@ def _approve(context: Context) -> int:
     progress = release_service(runtime).approve(
         args.name, args.environment, actor=actor, group=args.group, identity=identity
     )
-    _report(context, progress)
-    context.emit(progress_json(progress), _progress_text(progress))
+    simulated = runtime.simulated_in(args.environment)
+    present.say_simulated(simulated, runtime.scenario, context.json)
+    _report(context, progress, simulated)
+    context.emit(progress_json(progress, simulated), _progress_text(progress))
     return EXIT_OK
 
 
-def _report(context: Context, progress: ReleaseProgress) -> None:
-    """In GitHub Actions: the release in its environment in the step summary and the job's outputs."""
+def _report(context: Context, progress: ReleaseProgress, simulated: Sequence[str] = ()) -> None:
+    """In GitHub Actions: the release in its environment in the step summary and the job's outputs (``simulated``
+    among them, as every release command writes it)."""
     from findly_infra.cli.release_summary import report_release
 
     report_release(progress.release, progress.environment, context.platform())
+    present.github_output(simulated=str(bool(simulated)).lower())
 
 
 def _waiter(context: Context, runtime: Runtime) -> Any:
@@ -298,10 +309,12 @@ def _advance(context: Context) -> int:
     args = context.args
     actor = context.actor()
     releases, runtime = _service(context)
-    present.say_simulated(runtime.simulated_in(args.environment), runtime.scenario, context.json)
+    releases.release(args.name)  # an unknown release is said before anything else (exit 2)
+    simulated = runtime.simulated_in(args.environment)
+    present.say_simulated(simulated, runtime.scenario, context.json)
     run = releases.watch if args.release_command == "watch" else releases.step
     progress = run(args.name, args.environment, actor=actor, wait=_waiter(context, runtime))
-    return _finish(context, progress)
+    return _finish(context, progress, simulated)
 
 
 def _rollback(context: Context) -> int:
@@ -311,7 +324,9 @@ def _rollback(context: Context) -> int:
     progress = releases.roll_back(
         args.name, args.environment, actor=actor, reason=args.reason, wait=_waiter(context, runtime)
     )
-    _finish(context, progress)
+    simulated = runtime.simulated_in(args.environment)
+    present.say_simulated(simulated, runtime.scenario, context.json)
+    _finish(context, progress, simulated)
     return EXIT_OK if progress.state == "rolled_back" else EXIT_STOPPED
 
 

@@ -123,6 +123,7 @@ def test_a_bad_release_file_is_bad_input_naming_the_file(state: dict[str, str], 
         ("release: r1\nservices: {fn-posts: {a: 1}}\n", "services.fn-posts"),
         ("release: other\nservices: {fn-posts: 1.0.0}\n", "the command names r1"),
         ("{{{", "invalid YAML"),
+        ("release: r1\nservices:\n  fn-postz: '1.0'\n", "services.fn-postz: unknown service 'fn-postz'"),
         # YAML reads 1.10 as the number 1.1 and 0x1F as 31: a version is refused unless it is text (user review)
         ("release: r1\nservices:\n  fn-posts: 1.10\n", "services.fn-posts (line 3): the version must be text"),
         ("release: r1\nservices:\n  fn-posts: 0x1F\n", 'quote it as written, e.g. fn-posts: "1.10"'),

@@ -29,6 +29,7 @@ from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event, RolledBack, RolloutAborted, RolloutStarted, RolloutSucceeded
 from findly_infra.domain.identity import VerifiedIdentity
 from findly_infra.domain.lease import Fence
+from findly_infra.domain.platform import UnknownNameError
 from findly_infra.domain.policy import EnvironmentPolicy
 from findly_infra.domain.refusal import Refusal
 from findly_infra.domain.releases import (
@@ -324,16 +325,23 @@ class ReleaseService:
 
     # ---- commands --------------------------------------------------------------------------------------------------
 
-    def create(self, name: str, parts: Sequence[ReleasePart], *, actor: str) -> tuple[Release, str | None]:
+    def create(
+        self, name: str, parts: Sequence[ReleasePart], *, actor: str, where: str = ""
+    ) -> tuple[Release, str | None]:
         """Name release *name* of *parts* (ordered by the platform file's ``depends_on``). The same release created
-        again is answered ``already``; another with the same name is refused (rule ``release-name``)."""
+        again is answered ``already``; another with the same name is refused (rule ``release-name``). *where* names
+        where the parts were given (``--file release.yaml``), for the errors."""
         check_input(actor=actor)
         for part in parts:
-            self.pipelines.platform.service(part.service)  # UnknownNameError: bad input, naming the known ones
+            place = f"{where}: services.{part.service}" if where else f"{part.service}={part.version!r}"
+            try:
+                self.pipelines.platform.service(part.service)
+            except UnknownNameError as exc:  # bad input, naming the known ones and where it was written
+                raise BadInputError(f"{place}: {exc}" if where else str(exc)) from None
             try:
                 check_input(version=part.version)
             except BadInputError as exc:
-                raise BadInputError(f"{part.service}={part.version}: {exc}") from None
+                raise BadInputError(f"{place}: {exc}") from None
         try:
             wanted = Release.create(
                 name, parts, self.pipelines.platform.dependencies, actor=actor, at=self.pipelines.clock.now()

@@ -256,7 +256,7 @@ def _create(context: Context) -> int:
             raise BadInputError("release create: give SERVICE=VERSION words, or --file FILE")
         parts = parse_parts(args.parts)
     releases, _ = _service(context)
-    release, already = releases.create(args.name, parts, actor=actor)
+    release, already = releases.create(args.name, parts, actor=actor, where=f"--file {args.file}" if args.file else "")
     text = already or f"created release {release.name}: {', '.join(map(str, release.parts))} (in this order)"
     context.emit({**release_json(release), "already": already}, text)
     return EXIT_OK

@@ -389,3 +389,23 @@ def test_a_rollback_of_a_merged_pull_request_is_a_revert_proposed_the_same_way()
     world.release.reconcile(SERVICE, ENV)
     assert world.image() == f'image: "{IMAGE}:2.0.0"'
     assert len(world.handoffs()) == 3
+
+
+@pytest.mark.parametrize("command", ["abort", "rollback"])
+def test_abort_or_rollback_of_a_rollout_a_stuck_controller_never_applied_reverts_it_in_one_command(command: str) -> None:
+    # the controller never gets to the commit (Argo CD without syncPolicy.automated: "the application remains
+    # OutOfSync until synced", argo-cd docs/user-guide/auto_sync.md; Flux suspended): undoing it must not wait for it
+    world = _world()
+    world.controller.held["findly-development"] = world.controller._reconciled()
+    world.controller.frozen = True
+    with pytest.raises(Exception, match="has not deployed"):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    outcome = getattr(world.release, command)(SERVICE, ENV, actor="bob", reason="stuck")
+    assert outcome.phase in {Phase.ABORTED, Phase.ROLLED_BACK}
+    committed, revert = world.handoffs()  # the revert is committed and recorded
+    assert isinstance(revert, GitOpsReverted)
+    assert revert.reverts == committed.commit
+    assert world.image() == f'image: "{IMAGE}:1.0.0"'
+    world.controller.frozen = False  # once it catches up, the follow-up command follows it
+    assert world.release.reconcile(SERVICE, ENV).events == ()
+    assert world.release.cluster.holding(SERVICE, ENV).running == {SERVICE: "1.0.0"}

@@ -151,9 +151,14 @@ class GitOpsWorkloads:
             elif mine is None:  # there, and not recorded: our commit pushed by a command killed before its record?
                 made = self._found(view, path, new, wanted, held, key)
             target = mine if made is None else None
-        elif new != text:
+        elif new != text:  # going away from the candidate: hand the revert off and return, never wait for it
+            # (an abort or rollback must not wait on a controller that is stuck — Argo CD without automated sync
+            # "remains OutOfSync until synced", argo-cd docs/user-guide/auto_sync.md — or slow); the next command
+            # follows the controller (the head then holds it: the branch below)
             made = self._return(view, (path, new), wanted, held, recorded, started)
-            target = None
+            if made.pull_request is not None:
+                self._pending(view, made.sha, made.pull_request)
+            return made.created
         else:  # the head holds it: the latest hand-off that put it there, if we made one
             target = recorded[-1] if recorded and _restores(recorded[-1], wanted) else None
         sha = made.sha if made is not None else target.commit if target is not None else None
@@ -231,7 +236,8 @@ class GitOpsWorkloads:
                 version=held,
                 at=_at(view),
                 actor="findly",
-                reason=_reason(made, f"reverted {ours.commit[:12]} ({held})", self.settings.branch),
+                reason=_reason(made, f"reverted {ours.commit[:12]} ({held})", self.settings.branch)
+                + f"; {self._object_name(view.environment)} deploys it at its next sync (`status` says when)",
                 commit=made.sha,
                 reverts=ours.commit,
                 branch=made.branch,
@@ -248,9 +254,7 @@ class GitOpsWorkloads:
             return False
         rollout = view.rollout
         assert rollout is not None
-        made = self._return(view, edit, held, held, recorded, rollout.started.isoformat())
-        self._wait(view, made.sha, failed=False)
-        return made.created
+        return self._return(view, edit, held, held, recorded, rollout.started.isoformat()).created  # as converge
 
     def _pending(self, view: EnvironmentView, sha: str | None, url: str) -> None:
         """An open pull request the controller does not follow yet: the step waits for a person to merge it."""

@@ -27,6 +27,7 @@ from findly_infra.domain.gitops import (
     GitOpsReverted,
     GitOpsSettings,
     overlay_path,
+    set_image,
 )
 from findly_infra.domain.platform import Platform
 from findly_infra.render.tree import render_platform
@@ -392,7 +393,9 @@ def test_a_rollback_of_a_merged_pull_request_is_a_revert_proposed_the_same_way()
 
 
 @pytest.mark.parametrize("command", ["abort", "rollback"])
-def test_abort_or_rollback_of_a_rollout_a_stuck_controller_never_applied_reverts_it_in_one_command(command: str) -> None:
+def test_abort_or_rollback_of_a_rollout_a_stuck_controller_never_applied_reverts_it_in_one_command(
+    command: str,
+) -> None:
     # the controller never gets to the commit (Argo CD without syncPolicy.automated: "the application remains
     # OutOfSync until synced", argo-cd docs/user-guide/auto_sync.md; Flux suspended): undoing it must not wait for it
     world = _world()
@@ -409,3 +412,47 @@ def test_abort_or_rollback_of_a_rollout_a_stuck_controller_never_applied_reverts
     world.controller.frozen = False  # once it catches up, the follow-up command follows it
     assert world.release.reconcile(SERVICE, ENV).events == ()
     assert world.release.cluster.holding(SERVICE, ENV).running == {SERVICE: "1.0.0"}
+
+
+def _by_hand(world: World, version: str) -> str:
+    """A person (or another tool) commits *version*'s image to the overlay: the new head."""
+    path = overlay_path(_settings(), ENV, SERVICE)
+    text, _ = set_image(world.repository.read(path) or "", IMAGE, version)
+    return world.repository.seed({path: text}, f"{SERVICE} {version} by hand")
+
+
+def test_a_later_commit_that_put_the_old_image_back_is_not_taken_for_ours() -> None:
+    # the controller deploys the revision's tree, not its history (argo-cd types.go SyncStatus.Revision): a revision
+    # that has our commit in its history but holds 1.0.0 again runs 1.0.0
+    world = _world()
+    world.controller.held["findly-development"] = world.controller._reconciled()
+    world.controller.frozen = True
+    with pytest.raises(Exception, match="has not deployed"):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    _by_hand(world, "1.0.0")
+    world.controller.frozen = False  # it syncs the later commit: Synced, Healthy — running 1.0.0
+    with pytest.raises(Exception, match=r"holds fn-posts 1\.0\.0, not 2\.0\.0 \(changed after the hand-off\)"):
+        world.release.reconcile(SERVICE, ENV)
+    assert world.release.cluster.holding(SERVICE, ENV).running == {}  # not what we handed off
+
+
+def test_a_version_the_head_already_holds_waits_for_a_revision_that_holds_it() -> None:
+    # no commit of ours put it there (a person did): the controller's stale Healthy of an older revision is not it
+    world = _world()
+    world.controller.held["findly-development"] = world.controller._reconciled()  # at the render: 1.0.0
+    world.controller.frozen = True  # between its polls (argo-cd auto_sync.md: every 120 s + jitter)
+    _by_hand(world, "2.0.0")
+    with pytest.raises(Exception, match=r"has not deployed .*holds fn-posts 1\.0\.0, not 2\.0\.0"):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert world.handoffs() == []  # nothing of ours to commit or record
+    world.controller.frozen = False
+    outcome = world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance)
+    assert outcome.phase is Phase.SUCCEEDED
+
+
+def test_holding_is_the_tag_at_the_revision_the_controller_applied_not_the_head() -> None:
+    world = _world()
+    world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    world.controller.frozen = True
+    _by_hand(world, "3.0.0")  # pushed, not synced yet
+    assert world.release.cluster.holding(SERVICE, ENV).running == {SERVICE: "2.0.0"}

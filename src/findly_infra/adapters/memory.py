@@ -765,6 +765,12 @@ class MemoryGitRepository:
             return None
         return any(found.sha == commit for found in self.log(revision))
 
+    def read_at(self, revision: str, path: str) -> str | None:
+        sha = revision.rsplit("@", 1)[-1].rsplit(":", 1)[-1]  # <sha>, or Flux's main@sha1:<sha>
+        if sha not in self.commits:
+            return None
+        return self._files_at(sha).get(path)
+
     # ---- inside ------------------------------------------------------------------------------------------------
 
     def _keyed(self, key: str) -> GitCommit | None:

@@ -157,15 +157,16 @@ class GitOpsWorkloads:
             # follows the controller (the head then holds it: the branch below)
             made = self._return(view, (path, new), wanted, held, recorded, started)
             if made.pull_request is not None:
-                self._pending(view, made.sha, made.pull_request)
+                self._pending(view, made.sha, made.pull_request, wanted)
             return made.created
         else:  # the head holds it: the latest hand-off that put it there, if we made one
             target = recorded[-1] if recorded and _restores(recorded[-1], wanted) else None
         sha = made.sha if made is not None else target.commit if target is not None else None
         pull_request = made.pull_request if made is not None else None
         if pull_request is not None and new != text:
-            self._pending(view, sha, pull_request)
-        self._wait(view, sha, failed=forward)
+            self._pending(view, sha, pull_request, wanted)
+        # no commit of ours (the head already held it): a revision whose overlay holds it, never any revision
+        self._wait(view, sha, wanted, failed=forward)
         return made is not None and made.created
 
     def _commit(  # noqa: PLR0917 - the commit, and what its event says
@@ -256,9 +257,9 @@ class GitOpsWorkloads:
         assert rollout is not None
         return self._return(view, edit, held, held, recorded, rollout.started.isoformat()).created  # as converge
 
-    def _pending(self, view: EnvironmentView, sha: str | None, url: str) -> None:
+    def _pending(self, view: EnvironmentView, sha: str | None, url: str, wanted: str) -> None:
         """An open pull request the controller does not follow yet: the step waits for a person to merge it."""
-        found = self._read(view.environment, sha)
+        found = self._read(view.environment, sha, _Holds(view.service, wanted))
         if found.verdict is ControllerVerdict.DEPLOYED:
             return  # merged meanwhile, and already deployed
         raise HandOffPendingError(
@@ -268,13 +269,13 @@ class GitOpsWorkloads:
             environment=view.environment,
         )
 
-    def _wait(self, view: EnvironmentView, sha: str | None, *, failed: bool) -> ControllerReading:
-        """Until the controller reports *sha* deployed (``None``: whatever it applied, healthy), failed, or the ready
-        timeout passes."""
+    def _wait(self, view: EnvironmentView, sha: str | None, wanted: str, *, failed: bool) -> ControllerReading:
+        """Until the controller reports *sha* deployed at a revision whose overlay holds *wanted* (*sha* ``None``:
+        no commit of ours put it there — any such revision), failed, or the ready timeout passes."""
         deadline = self.monotonic() + self.ready_timeout
         name = self._object_name(view.environment)
         while True:
-            reading = self._read(view.environment, sha)
+            reading = self._read(view.environment, sha, _Holds(view.service, wanted))
             if reading.verdict is ControllerVerdict.DEPLOYED:
                 return reading
             if reading.verdict is ControllerVerdict.FAILED:
@@ -290,15 +291,44 @@ class GitOpsWorkloads:
                 )
             self.sleep(self.poll_interval)
 
-    def _read(self, environment: str, sha: str | None) -> ControllerReading:
+    def _read(self, environment: str, sha: str | None, holds: _Holds | None = None) -> ControllerReading:
+        """What the controller reports of *sha* (``None``: of whatever it applied). With *holds*, the revision it
+        applied counts as ours only where the service's overlay file, read at that revision, holds the tag *holds*
+        says: git ancestry alone would take a later commit that put another image back (someone else's) for ours,
+        and with no commit of ours (*sha* ``None``) any older revision would do — the controller deployed that
+        revision's tree, not its history's (argo-cd pkg/apis/application/v1alpha1/types.go ``SyncStatus.Revision``:
+        "the revision the comparison has been performed to"; kustomize-controller
+        internal/controller/kustomization_controller.go ``obj.Status.LastAppliedRevision = revision``)."""
         api_version, kind, namespace, name = self.settings.controller_object(environment)
         found: Mapping[str, Any] | None = self.objects(environment).get(api_version, kind, namespace, name)
         revision = reported_revision(self.settings.controller, found)
-        if sha is None:
-            includes: bool | None = True
+        includes: bool | None
+        if revision is None:
+            includes = None if sha is not None or holds is not None else True
+        elif sha is None:
+            includes = True
         else:
-            includes = None if revision is None else self.repository.includes(revision, sha)
-        return read_controller(self.settings.controller, found, includes)
+            includes = self.repository.includes(revision, sha)
+        held: str | None = None
+        if includes is True and revision is not None and holds is not None:
+            held = self._tag_at(environment, holds.service, revision)
+            includes = None if held is None else holds.fits(held)
+        reading = read_controller(self.settings.controller, found, includes)
+        if includes is False and held is not None and holds is not None and revision is not None:
+            changed = " (changed after the hand-off)" if sha is not None else ""
+            reading = attrs.evolve(
+                reading,
+                message=f"{reading.message}; its overlay at {revision[:12]} holds {holds.service} {held}, "
+                f"{holds.said()}{changed}",
+            )
+        return reading
+
+    def _tag_at(self, environment: str, service: str, revision: str) -> str | None:
+        """The image tag *service*'s overlay holds at *revision* (``None``: no such file, or no image line of it)."""
+        text = self.repository.read_at(revision, overlay_path(self.settings, environment, service))
+        if text is None:
+            return None
+        return set_image(text, self.images[service], "")[1]
 
     def _object_name(self, environment: str) -> str:
         _, kind, namespace, name = self.settings.controller_object(environment)
@@ -328,14 +358,12 @@ class GitOpsWorkloads:
 
     def holding(self, service: str, environment: str) -> Holding:
         """What the controller applied, where it reports the latest hand-off deployed: the overlay's image tag at
-        the head, on the one track, with all of the traffic. Where it does not (yet), nothing is known to run."""
-        reading = self.reading(service, environment)
-        if reading.reading.verdict is not ControllerVerdict.DEPLOYED:
+        the revision it applied, on the one track, with all of the traffic. Where it does not (yet), nothing is
+        known to run."""
+        reading = self.reading(service, environment).reading
+        if reading.verdict is not ControllerVerdict.DEPLOYED or reading.revision is None:
             return Holding()
-        text = self.repository.read(overlay_path(self.settings, environment, service))
-        if text is None:
-            return Holding()
-        _, tag = set_image(text, self.images[service], "")
+        tag = self._tag_at(environment, service, reading.revision)  # what it applied, not the head (a later push)
         if not tag or tag.startswith("@"):
             return Holding()
         return Holding({service: tag}, {tag: 100})
@@ -349,8 +377,24 @@ class GitOpsWorkloads:
             self.settings.branch,
             self._object_name(environment),
             latest,
-            self._read(environment, latest.commit if latest is not None else None),
+            self._read(environment, latest.commit if latest is not None else None, _expected(service, latest)),
         )
+
+
+@attrs.frozen
+class _Holds:
+    """What the overlay of *service* must hold at the revision the controller applied for it to be ours: *tag*, or
+    (a revert's, as ``status`` reads it) any tag but *not_tag*."""
+
+    service: str
+    tag: str | None = None
+    not_tag: str | None = None
+
+    def fits(self, held: str) -> bool:
+        return held == self.tag if self.tag is not None else held != self.not_tag
+
+    def said(self) -> str:
+        return f"not {self.tag}" if self.tag is not None else f"still {self.not_tag}"
 
 
 def _wanted(view: EnvironmentView) -> str | None:
@@ -359,6 +403,15 @@ def _wanted(view: EnvironmentView) -> str | None:
     active = view.rollout is not None and view.rollout.phase.active and view.candidate is not None
     running = view.candidate if active else view.serving
     return running.version if running is not None else None
+
+
+def _expected(service: str, latest: HandOff | None) -> _Holds | None:
+    """What the overlay holds once *latest* is deployed: its version, or — a revert — any but the one reverted."""
+    if latest is None:
+        return None
+    if isinstance(latest, GitOpsReverted):
+        return _Holds(service, not_tag=latest.version)
+    return _Holds(service, tag=latest.version)
 
 
 def _ours(recorded: Sequence[HandOff], held: str) -> GitOpsCommitted | None:

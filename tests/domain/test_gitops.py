@@ -173,11 +173,65 @@ def test_an_application_is_deployed_only_synced_and_healthy_at_a_revision_with_t
         assert reading.verdict is ControllerVerdict.PROGRESSING  # an older revision says nothing of the commit
     elif (sync == "Synced" and health == "Degraded") or failed_sync:
         assert reading.verdict is ControllerVerdict.FAILED
-    elif sync == "Synced" and health == "Healthy":
+    elif sync == "Synced" and health == "Healthy" and phase not in {"Running", "Terminating"}:
         assert reading.verdict is ControllerVerdict.DEPLOYED
-    else:
+    else:  # a sync operation still running (a PostSync hook) is not done, whatever the health says
         assert reading.verdict is ControllerVerdict.PROGRESSING
     assert reading.revision == SHA
+
+
+def test_an_application_synced_and_healthy_while_its_postsync_hook_runs_is_not_deployed_yet() -> None:
+    # argo-cd docs/user-guide/sync-waves.md: PostSync runs after "all resources in a Healthy state"; if the smoke
+    # tests fail "the whole deployment will be marked as failed". appcontroller.go writes sync and health on every
+    # refresh, whatever the operation: Synced + Healthy with the operation Running is an ordinary state
+    running = _application("Synced", "Healthy", "Running", "waiting for completion of hook batch/Job/smoke")
+    assert read_application(running, True).verdict is ControllerVerdict.PROGRESSING
+    assert "its sync still running" in read_application(running, True).message
+    failed = _application("Synced", "Healthy", "Failed", "hook batch/Job/smoke failed")
+    assert read_application(failed, True).verdict is ControllerVerdict.FAILED
+    done = _application("Synced", "Healthy", "Succeeded")
+    assert read_application(done, True).verdict is ControllerVerdict.DEPLOYED
+
+
+def test_an_application_whose_latest_sync_was_of_an_older_revision_is_not_deployed_yet() -> None:
+    app = _application("Synced", "Healthy", "Succeeded")
+    app["status"]["operationState"]["syncResult"]["revision"] = "b" * 40
+    assert read_application(app, True, operation=False).verdict is ControllerVerdict.PROGRESSING
+    assert read_application(app, True, operation=True).verdict is ControllerVerdict.DEPLOYED
+
+
+def _resource(name: str, health: str, message: str = "") -> dict[str, Any]:
+    return {
+        "group": "apps",
+        "version": "v1",
+        "kind": "Deployment",
+        "namespace": "findly",
+        "name": name,
+        "status": "Synced",
+        "health": {"status": health, "message": message} if message else {"status": health},
+    }
+
+
+@given(st.sampled_from(["Healthy", "Progressing", "Degraded", "Missing"]), st.sampled_from(["Healthy", "Degraded"]))
+def test_the_health_judged_is_the_services_own_deployments_not_the_whole_overlays(ours: str, theirs: str) -> None:
+    # argo-cd docs/operator-manual/health.md: "The App health will be the worst health of its immediate child
+    # resources"; status.resources (types.go ResourceStatus) carries each one's own health
+    app = _application("Synced", "Degraded" if "Degraded" in {ours, theirs} else ours, None)
+    app["status"]["resources"] = [
+        _resource("fn-posts", ours, "exceeded its progress deadline" if ours == "Degraded" else ""),
+        _resource("fn-matcher", theirs),
+    ]
+    reading = read_application(app, True, resources=("fn-posts",))
+    expected = {
+        "Healthy": ControllerVerdict.DEPLOYED,
+        "Degraded": ControllerVerdict.FAILED,
+    }.get(ours, ControllerVerdict.PROGRESSING)
+    assert reading.verdict is expected
+    assert f"health {ours}" in reading.message
+    if ours == "Degraded":
+        assert "Deployment findly/fn-posts Degraded: exceeded its progress deadline" in reading.message
+    # not listed (an older Argo CD, or a resource it does not track): the Application's own health stands
+    assert read_application(app, True, resources=("fn-users",)).verdict is read_application(app, True).verdict
 
 
 def test_a_degraded_application_says_why() -> None:

@@ -34,6 +34,7 @@ from findly_infra.application.ports import BadInputError, ClusterObjects, GitRep
 from findly_infra.application.workloads import WorkloadNotReadyError
 from findly_infra.domain.events import Event
 from findly_infra.domain.gitops import (
+    ControllerKind,
     ControllerReading,
     ControllerVerdict,
     GitChange,
@@ -42,6 +43,7 @@ from findly_infra.domain.gitops import (
     GitOpsReverted,
     GitOpsSettings,
     change_key,
+    operation_revision_of,
     overlay_path,
     read_controller,
     reported_revision,
@@ -259,7 +261,7 @@ class GitOpsWorkloads:
 
     def _pending(self, view: EnvironmentView, sha: str | None, url: str, wanted: str) -> None:
         """An open pull request the controller does not follow yet: the step waits for a person to merge it."""
-        found = self._read(view.environment, sha, _Holds(view.service, wanted))
+        found = self._read(view.environment, view.service, sha, _Holds(view.service, wanted))
         if found.verdict is ControllerVerdict.DEPLOYED:
             return  # merged meanwhile, and already deployed
         raise HandOffPendingError(
@@ -275,7 +277,7 @@ class GitOpsWorkloads:
         deadline = self.monotonic() + self.ready_timeout
         name = self._object_name(view.environment)
         while True:
-            reading = self._read(view.environment, sha, _Holds(view.service, wanted))
+            reading = self._read(view.environment, view.service, sha, _Holds(view.service, wanted))
             if reading.verdict is ControllerVerdict.DEPLOYED:
                 return reading
             if reading.verdict is ControllerVerdict.FAILED:
@@ -291,29 +293,26 @@ class GitOpsWorkloads:
                 )
             self.sleep(self.poll_interval)
 
-    def _read(self, environment: str, sha: str | None, holds: _Holds | None = None) -> ControllerReading:
+    def _read(self, environment: str, service: str, sha: str | None, holds: _Holds | None = None) -> ControllerReading:
         """What the controller reports of *sha* (``None``: of whatever it applied). With *holds*, the revision it
         applied counts as ours only where the service's overlay file, read at that revision, holds the tag *holds*
         says: git ancestry alone would take a later commit that put another image back (someone else's) for ours,
         and with no commit of ours (*sha* ``None``) any older revision would do — the controller deployed that
         revision's tree, not its history's (argo-cd pkg/apis/application/v1alpha1/types.go ``SyncStatus.Revision``:
         "the revision the comparison has been performed to"; kustomize-controller
-        internal/controller/kustomization_controller.go ``obj.Status.LastAppliedRevision = revision``)."""
+        internal/controller/kustomization_controller.go ``obj.Status.LastAppliedRevision = revision``). Argo CD: the
+        revision of its latest sync operation is judged the same way, and the health judged is the service's own
+        Deployment's (``domain.gitops.read_application``)."""
         api_version, kind, namespace, name = self.settings.controller_object(environment)
         found: Mapping[str, Any] | None = self.objects(environment).get(api_version, kind, namespace, name)
         revision = reported_revision(self.settings.controller, found)
-        includes: bool | None
-        if revision is None:
-            includes = None if sha is not None or holds is not None else True
-        elif sha is None:
-            includes = True
-        else:
-            includes = self.repository.includes(revision, sha)
-        held: str | None = None
-        if includes is True and revision is not None and holds is not None:
-            held = self._tag_at(environment, holds.service, revision)
-            includes = None if held is None else holds.fits(held)
-        reading = read_controller(self.settings.controller, found, includes)
+        includes, held = self._ours(environment, revision, sha, holds)
+        operation: bool | None = None
+        if self.settings.controller is ControllerKind.ARGOCD:
+            operated = operation_revision_of(found)
+            if operated is not None and operated != revision:
+                operation = self._ours(environment, operated, sha, holds)[0] is True
+        reading = read_controller(self.settings.controller, found, includes, operation=operation, resources=(service,))
         if includes is False and held is not None and holds is not None and revision is not None:
             changed = " (changed after the hand-off)" if sha is not None else ""
             reading = attrs.evolve(
@@ -322,6 +321,19 @@ class GitOpsWorkloads:
                 f"{holds.said()}{changed}",
             )
         return reading
+
+    def _ours(
+        self, environment: str, revision: str | None, sha: str | None, holds: _Holds | None
+    ) -> tuple[bool | None, str | None]:
+        """Whether *revision* is ours — has *sha* in its history, and holds what *holds* says — and the tag its
+        overlay holds (``None``: not read). ``None``: a revision the repository does not know."""
+        if revision is None:
+            return (None if sha is not None or holds is not None else True), None
+        includes = True if sha is None else self.repository.includes(revision, sha)
+        if includes is not True or holds is None:
+            return includes, None
+        held = self._tag_at(environment, holds.service, revision)
+        return (None if held is None else holds.fits(held)), held
 
     def _tag_at(self, environment: str, service: str, revision: str) -> str | None:
         """The image tag *service*'s overlay holds at *revision* (``None``: no such file, or no image line of it)."""
@@ -377,7 +389,7 @@ class GitOpsWorkloads:
             self.settings.branch,
             self._object_name(environment),
             latest,
-            self._read(environment, latest.commit if latest is not None else None, _expected(service, latest)),
+            self._read(environment, service, latest.commit if latest is not None else None, _expected(service, latest)),
         )
 
 

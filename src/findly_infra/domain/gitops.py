@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -49,6 +49,7 @@ __all__ = [
     "GitOpsReverted",
     "GitOpsSettings",
     "change_key",
+    "operation_revision_of",
     "overlay_path",
     "read_application",
     "read_controller",
@@ -303,21 +304,64 @@ _ARGO_FAILED_OPERATION = frozenset({"Failed", "Error"})
 pkg/sync/common/types.go (``OperationFailed``, ``OperationError``; the others are Running, Terminating, Succeeded)."""
 
 
-def read_application(application: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
-    """An Argo CD Application's status (``status.sync.status``/``revision``, ``status.health.status``,
-    ``status.operationState.phase``), given whether its synced revision *includes* the commit (``None``: unknown
-    revision). Deployed: Synced at such a revision and Healthy. Failed: at such a revision, health Degraded, or the
-    sync operation Failed/Error. Otherwise progressing (OutOfSync, Progressing, Missing, Suspended, an older
-    revision). https://argo-cd.readthedocs.io/en/stable/operator-manual/health/
+_ARGO_HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
+"""gitops-engine pkg/health/health.go ``healthOrder``: "health codes in order of most healthy to least healthy"."""
 
-    Degraded fails it once Synced (while OutOfSync, health is still the older objects'); a sync operation that
-    Failed/Errored fails it when it was the sync of that revision (``operationState.syncResult.revision``).
-    The codes, as Argo CD publishes them: sync ``Synced``/``OutOfSync``/``Unknown`` (argo-cd
-    pkg/apis/application/v1alpha1/types.go, ``SyncStatusCode``); health ``Healthy``/``Progressing``/``Degraded``/
-    ``Suspended``/``Missing``/``Unknown`` (gitops-engine pkg/health/health.go, ``HealthStatusCode``: "Degraded"
-    is a resource that failed, or did not reach health in time — a Deployment past its progress deadline). An
-    absent Application (``None``) is progressing: the controller has not made it yet (or we may not read it —
-    the adapter says so as an error)."""
+_ARGO_OPERATION_IN_PROGRESS = frozenset({"Running", "Terminating"})
+"""gitops-engine pkg/sync/common/types.go: ``OperationPhase.Completed()`` is Failed, Error or Succeeded; Running and
+Terminating are not done yet (a PostSync hook — the smoke tests argo-cd docs/user-guide/sync-waves.md describes — runs
+while the resources are already Synced and Healthy)."""
+
+
+def _own_health(status: Mapping[str, Any], resources: Collection[str]) -> tuple[str, str] | None:
+    """The worst health (gitops-engine ``healthOrder``) of the Deployments named *resources* among
+    ``status.resources`` (argo-cd types.go ``ResourceStatus``: group, kind, namespace, name, health; written on every
+    refresh, controller/appcontroller.go ``app.Status.Resources = compareResult.resources``), with what it says;
+    ``None``: none of them listed (the Application's own health stands)."""
+    worst: tuple[int, str, str] | None = None
+    for item in status.get("resources") or []:
+        if not isinstance(item, Mapping) or item.get("kind") != "Deployment" or item.get("name") not in resources:
+            continue
+        if str(item.get("group") or "apps") != "apps" or item.get("hook"):
+            continue
+        health = _mapping(item.get("health"))
+        code = str(health.get("status") or "Unknown")
+        rank = _ARGO_HEALTH_ORDER.index(code) if code in _ARGO_HEALTH_ORDER else len(_ARGO_HEALTH_ORDER)
+        namespace = item.get("namespace")
+        said = f"Deployment {namespace}/{item.get('name')}" if namespace else f"Deployment {item.get('name')}"
+        detail = f"{said} {code}" + (f": {health['message']}" if health.get("message") else "")
+        if worst is None or rank > worst[0]:
+            worst = (rank, code, detail)
+    return None if worst is None else (worst[1], worst[2])
+
+
+def read_application(  # noqa: PLR0911 - one per state the controller reports
+    application: Mapping[str, Any] | None,
+    includes: bool | None,
+    *,
+    operation: bool | None = None,
+    resources: Collection[str] = (),
+) -> ControllerReading:
+    """An Argo CD Application's status (``status.sync.status``/``revision``, ``status.health.status``,
+    ``status.operationState``, ``status.resources``), given whether its synced revision *includes* the commit
+    (``None``: unknown revision) and whether the revision of its latest sync operation does (*operation*;
+    ``None``: it is the synced revision itself, or none is named). Deployed: Synced at such a revision, the sync
+    operation of such a revision finished (``Succeeded``: no PostSync hook still running), and Healthy. Failed: at
+    such a revision, health Degraded, or the sync operation of such a revision Failed/Error. Otherwise progressing
+    (OutOfSync, Progressing, Missing, Suspended, an older revision, an operation Running or Terminating).
+    https://argo-cd.readthedocs.io/en/stable/operator-manual/health/
+
+    The health judged is that of the service's own Deployments (*resources*: their names) where
+    ``status.resources`` lists them — the Application's health is "the worst health of its immediate child
+    resources" (argo-cd docs/operator-manual/health.md), so another service's Degraded Deployment in the same overlay
+    would otherwise fail this one — else the Application's.
+
+    Degraded fails it once Synced (while OutOfSync, health is still the older objects'). The codes, as Argo CD
+    publishes them: sync ``Synced``/``OutOfSync``/``Unknown`` (argo-cd pkg/apis/application/v1alpha1/types.go,
+    ``SyncStatusCode``); health ``Healthy``/``Progressing``/``Degraded``/``Suspended``/``Missing``/``Unknown``
+    (gitops-engine pkg/health/health.go, ``HealthStatusCode``: "Degraded" is a resource that failed, or did not reach
+    health in time — a Deployment past its progress deadline). An absent Application (``None``) is progressing: the
+    controller has not made it yet (or we may not read it — the adapter says so as an error)."""
     revision = reported_revision(ControllerKind.ARGOCD, application)
     if application is None:
         return ControllerReading(ControllerVerdict.PROGRESSING, None, "the Application does not exist (yet)")
@@ -325,12 +369,16 @@ def read_application(application: Mapping[str, Any] | None, includes: bool | Non
     sync = str(_mapping(status.get("sync")).get("status") or "Unknown")
     health_block = _mapping(status.get("health"))
     health = str(health_block.get("status") or "Unknown")
-    operation = _mapping(status.get("operationState"))
-    phase = str(operation.get("phase") or "")
-    operation_revision = _mapping(operation.get("syncResult")).get("revision")
-    said = f"sync {sync}, health {health}" + (f", operation {phase}" if phase else "")
     health_said = str(health_block.get("message") or "")
-    detail = health_said if health == "Degraded" and health_said else str(operation.get("message") or health_said)
+    own = _own_health(status, resources) if resources else None
+    if own is not None:
+        health, health_said = own
+    operation_state = _mapping(status.get("operationState"))
+    phase = str(operation_state.get("phase") or "")
+    operation_revision = operation_revision_of(application)
+    ours = operation if operation is not None else operation_revision in (None, revision)
+    said = f"sync {sync}, health {health}" + (f", operation {phase}" if phase else "")
+    detail = health_said if health == "Degraded" and health_said else str(operation_state.get("message") or health_said)
     message = f"{said}: {detail}" if detail else said
     at = f" at {revision[:12]}" if revision else ""
     if includes is not True:  # not yet at a revision with the commit: whatever it says is of an older one
@@ -340,11 +388,27 @@ def read_application(application: Mapping[str, Any] | None, includes: bool | Non
     # has been performed to"): health is of the live objects, so it speaks of that revision once Synced to it
     if sync == "Synced" and health == "Degraded":
         return ControllerReading(ControllerVerdict.FAILED, revision, f"{message}{at}")
-    if phase in _ARGO_FAILED_OPERATION and operation_revision in (None, revision):  # the sync of that revision
+    if phase in _ARGO_FAILED_OPERATION and ours:  # the sync of that revision
         return ControllerReading(ControllerVerdict.FAILED, revision, f"{message}{at}")
+    if phase in _ARGO_OPERATION_IN_PROGRESS:  # hooks, waves: Synced and Healthy says nothing until it ends
+        return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at} (its sync still running)")
+    if phase and not ours:  # the latest operation synced an older revision: ours not applied by one yet
+        why = "its latest sync operation is of an older revision"
+        return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at} ({why})")
     if sync == "Synced" and health == "Healthy":
         return ControllerReading(ControllerVerdict.DEPLOYED, revision, f"{message}{at}")
     return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at}")
+
+
+def operation_revision_of(application: Mapping[str, Any] | None) -> str | None:
+    """The revision an Application's latest sync operation was performed to (``status.operationState.syncResult
+    .revision``, or the first of ``revisions``: argo-cd types.go ``SyncOperationResult``); ``None``: none named."""
+    result = _mapping(_mapping(_mapping(_mapping(application).get("status")).get("operationState")).get("syncResult"))
+    revision = result.get("revision")
+    if not revision:
+        revisions = result.get("revisions")
+        revision = revisions[0] if isinstance(revisions, list) and revisions else None
+    return str(revision) if revision else None
 
 
 _FLUX_TERMINAL = frozenset({"HealthCheckFailed", "ReconciliationFailed", "BuildFailed"})
@@ -399,10 +463,18 @@ def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool |
     return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at}")
 
 
-def read_controller(kind: ControllerKind, found: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
-    """:func:`read_application` or :func:`read_kustomization`, as *kind* says."""
-    reader = read_application if kind is ControllerKind.ARGOCD else read_kustomization
-    return reader(found, includes)
+def read_controller(
+    kind: ControllerKind,
+    found: Mapping[str, Any] | None,
+    includes: bool | None,
+    *,
+    operation: bool | None = None,
+    resources: Collection[str] = (),
+) -> ControllerReading:
+    """:func:`read_application` (with *operation* and *resources*) or :func:`read_kustomization`, as *kind* says."""
+    if kind is ControllerKind.ARGOCD:
+        return read_application(found, includes, operation=operation, resources=resources)
+    return read_kustomization(found, includes)
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

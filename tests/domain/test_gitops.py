@@ -405,3 +405,51 @@ def test_a_kustomization_that_failed_its_health_checks_reports_the_revision_it_a
         "status": {**failed["status"], "conditions": [{"type": "Ready", "status": "Unknown", "reason": "Progressing"}]},
     }
     assert reported_revision(ControllerKind.FLUX, progressing) == old  # still applying it: the older one is what runs
+
+
+def _failed_after_a_spec_edit(reason: str) -> dict[str, Any]:
+    """A Kustomization edited since its last success (generation 3, status.observedGeneration 2) whose reconciliation
+    of our revision failed: conditions.MarkFalse stamps the Ready condition's observedGeneration, finalizeStatus moves
+    status.observedGeneration only when Ready is True (kustomize-controller kustomization_controller.go)."""
+    return {
+        "metadata": {"generation": 3},
+        "spec": {"wait": True},
+        "status": {
+            "observedGeneration": 2,
+            "lastAppliedRevision": f"main@sha1:{'b' * 40}",
+            "lastAttemptedRevision": f"main@sha1:{SHA}",
+            "conditions": [
+                {"type": "Ready", "status": "False", "reason": reason, "message": "said", "observedGeneration": 3}
+            ],
+        },
+    }
+
+
+@pytest.mark.parametrize("reason", ["HealthCheckFailed", "ReconciliationFailed", "PruneFailed", "BuildFailed"])
+def test_a_kustomization_that_failed_our_revision_after_a_spec_edit_is_failed(reason: str) -> None:
+    found = _failed_after_a_spec_edit(reason)
+    assert reported_revision(ControllerKind.FLUX, found) == SHA  # the revision it attempted
+    reading = read_kustomization(found, True)
+    assert reading.verdict is ControllerVerdict.FAILED
+    assert reading.revision == SHA
+    stale = _failed_after_a_spec_edit(reason)  # the failure is of an older spec: not said of this one yet
+    stale["status"]["conditions"][0]["observedGeneration"] = 2
+    assert read_kustomization(stale, True).verdict is ControllerVerdict.PROGRESSING
+
+
+@pytest.mark.parametrize(
+    ("spec", "warned"),
+    [({}, True), ({"wait": False}, True), ({"wait": True}, False), ({"healthChecks": [{"kind": "Deployment"}]}, False)],
+)
+def test_a_kustomization_that_checks_no_health_is_deployed_with_a_warning(spec: dict[str, Any], warned: bool) -> None:
+    # kustomize-controller checkHealth: no healthChecks and no wait -> no health check runs, Ready True on apply
+    found = {**_kustomization("True", "ReconciliationSucceeded"), "spec": spec}
+    found["metadata"] = {**found["metadata"], "name": "findly-dev", "namespace": "flux-system"}
+    reading = read_kustomization(found, True)
+    assert reading.verdict is ControllerVerdict.DEPLOYED
+    if warned:
+        assert reading.warning is not None
+        assert "Kustomization flux-system/findly-dev checks no health" in reading.warning
+        assert "spec.wait: true" in reading.warning
+    else:
+        assert reading.warning is None

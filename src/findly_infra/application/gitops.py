@@ -23,6 +23,7 @@ The commits are recorded in the service's event log by ``PipelineService`` once 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -55,6 +56,8 @@ from findly_infra.domain.view import EnvironmentView
 
 __all__ = ["GitOpsReading", "GitOpsWorkloads", "HandOff", "HandOffPendingError"]
 
+log = logging.getLogger("findly_infra.gitops")
+
 HandOff = GitOpsCommitted | GitOpsReverted
 
 
@@ -82,6 +85,8 @@ class GitOpsReading:
 
     def describe(self) -> str:
         said = f"{self.controller}: {self.reading.verdict.value} ({self.reading.message})"
+        if self.reading.warning:
+            said += f"; warning: {self.reading.warning}"
         if self.handoff is None:
             return f"{said}; nothing handed to {self.repository} yet"
         made = "reverted by" if isinstance(self.handoff, GitOpsReverted) else "committed"
@@ -279,6 +284,8 @@ class GitOpsWorkloads:
         while True:
             reading = self._read(view.environment, view.service, sha, _Holds(view.service, wanted))
             if reading.verdict is ControllerVerdict.DEPLOYED:
+                if reading.warning:  # said at run time: a gitops-* check cannot see the controller's object
+                    log.warning("%s in %s: %s", view.service, view.environment, reading.warning)
                 return reading
             if reading.verdict is ControllerVerdict.FAILED:
                 raise WorkloadNotReadyError(

@@ -259,6 +259,9 @@ class ControllerReading:
     revision: str | None
     """The revision the controller last applied (``None``: none reported)."""
     message: str
+    warning: str | None = None
+    """What the reading cannot vouch for (a Flux Kustomization that checks no health: its Ready says it applied,
+    not that the pods run), said at run time — in ``status`` and on the rollout's stderr."""
 
 
 def reported_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> str | None:
@@ -411,18 +414,22 @@ def operation_revision_of(application: Mapping[str, Any] | None) -> str | None:
     return str(revision) if revision else None
 
 
-_FLUX_TERMINAL = frozenset({"HealthCheckFailed", "ReconciliationFailed", "BuildFailed"})
+_FLUX_TERMINAL = frozenset({"HealthCheckFailed", "ReconciliationFailed", "BuildFailed", "PruneFailed"})
 """Ready=False reasons of a Kustomization that applied (or tried to apply) its revision and failed: kustomize-controller
 api/v1/condition_types.go (``HealthCheckFailedReason``, ``BuildFailedReason``) and fluxcd/pkg apis/meta
-(``ReconciliationFailedReason``). Others (``Progressing``, ``DependencyNotReady``, ``ArtifactFailed``: the source is
-not there yet) say it has not got to the revision."""
+(``ReconciliationFailedReason``, ``PruneFailedReason``: kustomization_controller.go
+``conditions.MarkFalse(obj, meta.ReadyCondition, meta.PruneFailedReason, …)`` after the apply). Others
+(``Progressing``, ``DependencyNotReady``, ``ArtifactFailed``: the source is not there yet) say it has not got to the
+revision."""
 
 
 def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
     """A Flux Kustomization's status: the ``Ready`` condition and ``status.lastAppliedRevision``
     (``main@sha1:<sha>``), given whether that revision *includes* the commit. Deployed: Ready True at such a revision
-    (and ``observedGeneration`` current). Failed: Ready False with a terminal reason at such a revision
-    (HealthCheckFailed, ReconciliationFailed, BuildFailed), or Stalled True. Otherwise progressing.
+    (and ``observedGeneration`` current; with a warning where it checks no health). Failed: Ready False with a
+    terminal reason at such a revision (HealthCheckFailed, ReconciliationFailed, BuildFailed, PruneFailed) — the
+    generation then read from the Ready condition's own ``observedGeneration``, which a failure stamps while
+    ``status.observedGeneration`` lags —, or Stalled True. Otherwise progressing.
     https://fluxcd.io/flux/components/kustomize/kustomizations/#kustomization-status
 
     *includes* is said of :func:`reported_revision`: ``lastAppliedRevision``, which moves only once a revision
@@ -446,6 +453,11 @@ def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool |
         why = stalled.get("message") or stalled.get("reason") or "stalled"
         return ControllerReading(ControllerVerdict.FAILED, revision, f"Stalled: {why}{at}")
     generation, observed = metadata.get("generation"), status.get("observedGeneration")
+    terminal = ready_status == "False" and reason in _FLUX_TERMINAL
+    if terminal:  # a failure moves only the Ready condition's observedGeneration (conditions.MarkFalse stamps it):
+        # status.observedGeneration moves on success alone (kustomization_controller.go finalizeStatus: "if
+        # conditions.IsTrue(obj, meta.ReadyCondition) { … obj.Status.ObservedGeneration = obj.Generation }")
+        observed = ready.get("observedGeneration", observed)
     current = generation is None or observed is None or observed == generation
     if includes is not True or not current:
         why = (
@@ -457,10 +469,27 @@ def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool |
         )
         return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at} ({why})")
     if ready_status == "True":
-        return ControllerReading(ControllerVerdict.DEPLOYED, revision, f"{message}{at}")
-    if ready_status == "False" and reason in _FLUX_TERMINAL:
+        return ControllerReading(ControllerVerdict.DEPLOYED, revision, f"{message}{at}", _unchecked(kustomization))
+    if terminal:
         return ControllerReading(ControllerVerdict.FAILED, revision, f"{message}{at}")
     return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at}")
+
+
+def _unchecked(kustomization: Mapping[str, Any]) -> str | None:
+    """The warning of a Kustomization that checks no health: without ``spec.wait`` or ``spec.healthChecks`` its
+    Ready True comes right after the apply, whatever the pods do (kustomize-controller
+    internal/controller/kustomization_controller.go ``checkHealth``: ``if len(obj.Spec.HealthChecks) == 0 &&
+    !obj.Spec.Wait { conditions.Delete(obj, meta.HealthyCondition); return nil }``)."""
+    spec = _mapping(kustomization.get("spec"))
+    if spec.get("wait") is True or spec.get("healthChecks"):
+        return None
+    metadata = _mapping(kustomization.get("metadata"))
+    name = f"{metadata.get('namespace') or 'flux-system'}/{metadata.get('name') or '?'}"
+    return (
+        f"Kustomization {name} checks no health (no spec.wait, no spec.healthChecks): its Ready True says it applied "
+        "the revision, not that the pods run — a version that never starts counts as deployed; set spec.wait: true "
+        "(or spec.healthChecks naming the service's Deployment)"
+    )
 
 
 def read_controller(

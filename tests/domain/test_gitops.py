@@ -22,8 +22,10 @@ from findly_infra.domain.gitops import (
     read_controller,
     read_kustomization,
     reported_revision,
+    same_url,
     set_image,
     set_version_label,
+    source_mismatch,
 )
 from findly_infra.domain.operations import ClusterBinding, KubernetesSettings
 from findly_infra.domain.platform import Platform, Severity
@@ -453,3 +455,84 @@ def test_a_kustomization_that_checks_no_health_is_deployed_with_a_warning(spec: 
         assert "spec.wait: true" in reading.warning
     else:
         assert reading.warning is None
+
+
+# ---- the controller's source against the binding ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "same"),
+    [
+        ("https://github.com/findly-now/deploy.git", "https://GitHub.com/findly-now/deploy", True),
+        ("git@github.com:findly-now/deploy.git", "ssh://git@github.com/findly-now/deploy", True),
+        ("git@github.com:findly-now/deploy.git", "https://github.com/findly-now/deploy.git", False),  # as Argo CD
+        ("https://github.com/findly-now/deploy", "https://github.com/findly-now/other", False),
+        ("/srv/git/deploy.git", "file:///srv/git/deploy", True),
+        ("", "", False),
+    ],
+)
+def test_same_url_compares_as_argo_cd_does(left: str, right: str, same: bool) -> None:
+    # argo-cd util/git/git.go SameURL -> NormalizeGitURL: lower-cased, scp-like ssh read as ssh://, .git dropped
+    assert same_url(left, right) is same
+    assert same_url(right, left) is same
+
+
+def _bound(kind: ControllerKind) -> GitOpsSettings:
+    return GitOpsSettings(
+        "https://github.com/findly-now/deploy.git", (GitOpsBinding("development", "findly-dev"),), controller=kind
+    )
+
+
+def test_an_application_of_another_overlay_branch_or_repository_is_named_with_its_field() -> None:
+    settings = _bound(ControllerKind.ARGOCD)
+    good = {
+        "repoURL": "https://github.com/findly-now/deploy",
+        "path": "k8s/overlays/development",
+        "targetRevision": "main",
+    }
+    assert source_mismatch(settings, "development", {"spec": {"source": good}}) is None
+    for revision in ("HEAD", "refs/heads/main", None):
+        assert (
+            source_mismatch(settings, "development", {"spec": {"source": {**good, "targetRevision": revision}}}) is None
+        )
+    said = source_mismatch(settings, "development", {"spec": {"source": {**good, "path": "k8s/overlays/staging"}}})
+    assert said is not None
+    assert said.startswith("gitops.environments.development.name (findly-dev): its spec.source.path")
+    assert "'k8s/overlays/development'" in said
+    # multi-source: the source of the repository is the one checked (a Helm chart beside it is not)
+    chart = {"repoURL": "https://charts.example.com", "chart": "redis", "targetRevision": "17.3.2"}
+    assert source_mismatch(settings, "development", {"spec": {"sources": [chart, good]}}) is None
+    said = source_mismatch(settings, "development", {"spec": {"sources": [chart]}})
+    assert said is not None
+    assert "not gitops.repository" in said
+
+
+def test_a_kustomization_of_another_path_or_source_is_named_with_its_field() -> None:
+    settings = _bound(ControllerKind.FLUX)
+    found = {"spec": {"path": "./k8s/overlays/development", "sourceRef": {"kind": "GitRepository", "name": "deploy"}}}
+    source = {"spec": {"url": "https://github.com/findly-now/deploy", "ref": {"branch": "main"}}}
+    assert source_mismatch(settings, "development", found, source) is None
+    assert source_mismatch(settings, "development", found, None) is None  # the GitRepository not readable
+    other = {"spec": {**found["spec"], "path": "./k8s/overlays/production"}}
+    assert "its spec.path is 'k8s/overlays/production'" in (source_mismatch(settings, "development", other) or "")
+    elsewhere = {"spec": {"url": "https://github.com/findly-now/other", "ref": {"branch": "main"}}}
+    assert "the GitRepository deploy of its spec.sourceRef has spec.url" in (
+        source_mismatch(settings, "development", found, elsewhere) or ""
+    )
+    branch = {"spec": {**source["spec"], "ref": {"branch": "release"}}}
+    assert "spec.ref.branch is 'release'" in (source_mismatch(settings, "development", found, branch) or "")
+
+
+def test_a_multi_source_application_reports_the_revision_of_the_repositorys_source() -> None:
+    # argo-cd types.go SyncStatus.Revisions: one per spec.sources entry, in order; the chart's comes first here
+    app = {
+        "spec": {
+            "sources": [
+                {"repoURL": "https://charts.example.com", "chart": "redis"},
+                {"repoURL": "https://github.com/findly-now/deploy", "path": "k8s/overlays/development"},
+            ]
+        },
+        "status": {"sync": {"status": "Synced", "revisions": ["17.3.2", SHA]}, "health": {"status": "Healthy"}},
+    }
+    assert reported_revision(ControllerKind.ARGOCD, app, "https://github.com/findly-now/deploy.git") == SHA
+    assert reported_revision(ControllerKind.ARGOCD, app) == "17.3.2"  # no repository given: the first, as before

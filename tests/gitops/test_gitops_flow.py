@@ -6,6 +6,7 @@ the command is killed between the push and the record — and a pull request wai
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from findly_infra import load_platform
 from findly_infra.adapters.memory import MemoryCommit, MemoryGitRepository, SimulatedCluster
 from findly_infra.application.gitops import GitOpsWorkloads, HandOffPendingError
+from findly_infra.application.ports import BadInputError
 from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import PipelineService
 from findly_infra.bootstrap.clusters import Clusters
@@ -50,6 +52,8 @@ class FakeController:
     frozen: bool = False
     reads: int = 0
     held: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    spec: dict[str, Any] = attrs.field(factory=dict)
+    """The object's spec, as a person wrote it (empty: says nothing of its source)."""
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:  # noqa: ARG002
         self.reads += 1
@@ -60,14 +64,15 @@ class FakeController:
 
     def _reconciled(self) -> dict[str, Any]:
         head = self.repository.head
-        text = self.repository.files()[overlay_path(_settings(), ENV, SERVICE)]
-        tag = next(line.split(":")[-1].strip('"') for line in text.splitlines() if f'image: "{IMAGE}:' in line)
+        text = self.repository.files().get(overlay_path(_settings(), ENV, SERVICE), "")
+        tag = next((line.split(":")[-1].strip('"') for line in text.splitlines() if f'image: "{IMAGE}:' in line), "")
         bad = tag in self.degraded
         if self.kind is ControllerKind.ARGOCD:
             health = {"status": "Degraded", "message": "Deployment fn-posts exceeded its progress deadline"}
             return {
                 "apiVersion": "argoproj.io/v1alpha1",
                 "kind": "Application",
+                "spec": self.spec,
                 "status": {
                     "sync": {"status": "Synced", "revision": head},
                     "health": health if bad else {"status": "Healthy"},
@@ -80,6 +85,7 @@ class FakeController:
         )
         return {
             "metadata": {"generation": 1},
+            "spec": self.spec,
             "status": {"observedGeneration": 1, "lastAppliedRevision": f"main@sha1:{head}", "conditions": [ready]},
         }
 
@@ -456,3 +462,44 @@ def test_holding_is_the_tag_at_the_revision_the_controller_applied_not_the_head(
     world.controller.frozen = True
     _by_hand(world, "3.0.0")  # pushed, not synced yet
     assert world.release.cluster.holding(SERVICE, ENV).running == {SERVICE: "2.0.0"}
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ({"path": "k8s/overlays/staging"}, "spec.source.path is 'k8s/overlays/staging', not the overlay's folder"),
+        (
+            {"repoURL": "https://github.com/findly-now/other"},
+            "spec.source.repoURL is 'https://github.com/findly-now/other'",
+        ),
+        ({"targetRevision": "release"}, "spec.source.targetRevision is 'release', not gitops.branch 'main'"),
+    ],
+)
+def test_an_application_that_does_not_deploy_the_overlay_from_the_branch_is_bad_input(
+    source: dict[str, str], said: str
+) -> None:
+    # argo-cd types.go ApplicationSource: it deploys that path of that revision of that repository, nothing else —
+    # one of another overlay reports every new head Synced and Healthy
+    world = _world()
+    world.controller.spec = {
+        "source": {
+            "repoURL": "https://GitHub.com/findly-now/deploy",  # as util/git SameURL compares: the same repository
+            "path": "./k8s/overlays/development/",
+            "targetRevision": "main",
+        }
+        | source
+    }
+    with pytest.raises(BadInputError, match=re.escape(said)) as raised:
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert "gitops.environments.development.name (findly-development)" in str(raised.value)
+    assert world.release.view(SERVICE, ENV).rollout is None  # refused before anything was decided
+    assert world.repository.pushes == 0
+
+
+def test_an_application_that_deploys_the_overlay_from_the_branch_is_followed() -> None:
+    world = _world()
+    world.controller.spec = {
+        "source": {"repoURL": "https://github.com/findly-now/deploy", "path": "k8s/overlays/development"}
+    }
+    world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance).phase is Phase.SUCCEEDED

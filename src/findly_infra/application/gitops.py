@@ -23,6 +23,7 @@ The commits are recorded in the service's event log by ``PipelineService`` once 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,10 +32,11 @@ from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, ClusterObjects, GitRepository
+from findly_infra.application.ports import BadInputError, ClusterObjects, DependencyError, GitRepository
 from findly_infra.application.workloads import WorkloadNotReadyError
 from findly_infra.domain.events import Event
 from findly_infra.domain.gitops import (
+    FLUX_GIT_REPOSITORY,
     ControllerKind,
     ControllerReading,
     ControllerVerdict,
@@ -50,6 +52,7 @@ from findly_infra.domain.gitops import (
     reported_revision,
     set_image,
     set_version_label,
+    source_mismatch,
 )
 from findly_infra.domain.tracks import Holding
 from findly_infra.domain.view import EnvironmentView
@@ -124,9 +127,13 @@ class GitOpsWorkloads:
         controller deployed it; whether a commit was pushed."""
         wanted = _wanted(view)
         rollout = view.rollout
+        service, environment = view.service, view.environment
+        api_version, kind, namespace, name = self.settings.controller_object(environment)
+        # before anything is decided or committed: an object that deploys another overlay, branch or repository is
+        # bad input (the service repairs the cluster before deciding: the command stops with nothing recorded)
+        self._check_source(environment, self.objects(environment).get(api_version, kind, namespace, name))
         if wanted is None and (rollout is None or rollout.phase.active):
             return False  # nothing runs there yet: nothing to hand off
-        service, environment = view.service, view.environment
         path = overlay_path(self.settings, environment, service)
         text = self.repository.read(path)
         image = self.images[service]
@@ -312,7 +319,8 @@ class GitOpsWorkloads:
         Deployment's (``domain.gitops.read_application``)."""
         api_version, kind, namespace, name = self.settings.controller_object(environment)
         found: Mapping[str, Any] | None = self.objects(environment).get(api_version, kind, namespace, name)
-        revision = reported_revision(self.settings.controller, found)
+        self._check_source(environment, found)
+        revision = reported_revision(self.settings.controller, found, self.settings.repository)
         includes, held = self._ours(environment, revision, sha, holds)
         operation: bool | None = None
         if self.settings.controller is ControllerKind.ARGOCD:
@@ -328,6 +336,24 @@ class GitOpsWorkloads:
                 f"{holds.said()}{changed}",
             )
         return reading
+
+    def _check_source(self, environment: str, found: Mapping[str, Any] | None) -> None:
+        """Bad input where the controller's object does not deploy the environment's overlay from the repository's
+        branch (``domain.gitops.source_mismatch``): an Application of another overlay would report every new head
+        Synced and Healthy, and one of another branch never the commit. Flux: the ``GitRepository`` its
+        ``spec.sourceRef`` names is read too, where it can be."""
+        source: Mapping[str, Any] | None = None
+        if found is not None and self.settings.controller is ControllerKind.FLUX:
+            reference = _mapping(_mapping(found.get("spec")).get("sourceRef"))
+            if reference.get("kind", "GitRepository") == "GitRepository" and reference.get("name"):
+                namespace = str(reference.get("namespace") or _mapping(found.get("metadata")).get("namespace") or "")
+                # not readable (no permission, not served: bad input of the adapter's; out of reach): spec.path is
+                # still checked
+                with contextlib.suppress(DependencyError, BadInputError):
+                    source = self.objects(environment).get(*FLUX_GIT_REPOSITORY, namespace, str(reference["name"]))
+        said = source_mismatch(self.settings, environment, found, source)
+        if said is not None:
+            raise BadInputError(f"{self._object_name(environment)} does not deploy what findly-infra hands off: {said}")
 
     def _ours(
         self, environment: str, revision: str | None, sha: str | None, holds: _Holds | None
@@ -460,3 +486,7 @@ def _at(view: EnvironmentView) -> datetime:
 def _reason(made: GitCommit, what: str, branch: str) -> str:
     where = f"pull request {made.pull_request} against {branch}" if made.pull_request else branch
     return f"{what}: commit {made.sha[:12]} on {where}"
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

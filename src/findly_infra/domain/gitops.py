@@ -38,6 +38,7 @@ from findly_infra.domain.events import Event
 
 __all__ = [
     "ARGO_APPLICATION",
+    "FLUX_GIT_REPOSITORY",
     "FLUX_KUSTOMIZATION",
     "ControllerKind",
     "ControllerReading",
@@ -50,19 +51,25 @@ __all__ = [
     "GitOpsSettings",
     "change_key",
     "operation_revision_of",
+    "overlay_folder",
     "overlay_path",
     "read_application",
     "read_controller",
     "read_kustomization",
     "reported_revision",
+    "same_url",
     "set_image",
     "set_version_label",
+    "source_mismatch",
 ]
 
 ARGO_APPLICATION = ("argoproj.io/v1alpha1", "Application")
 """Argo CD's Application (https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/)."""
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
 """Flux's Kustomization (https://fluxcd.io/flux/components/kustomize/kustomizations/)."""
+FLUX_GIT_REPOSITORY = ("source.toolkit.fluxcd.io/v1", "GitRepository")
+"""Flux's GitRepository, which a Kustomization's ``spec.sourceRef`` names
+(https://fluxcd.io/flux/components/source/gitrepositories/): read, where it may be, to check its URL and branch."""
 
 
 class ControllerKind(enum.Enum):
@@ -264,9 +271,13 @@ class ControllerReading:
     not that the pods run), said at run time — in ``status`` and on the rollout's stderr."""
 
 
-def reported_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> str | None:
+def reported_revision(
+    kind: ControllerKind, found: Mapping[str, Any] | None, repository: str | None = None
+) -> str | None:
     """The commit the controller's report is about, as *found* (the object's JSON) says: an Application's
-    ``status.sync.revision`` (``status.sync.revisions[0]`` for a multi-source one); a Kustomization's
+    ``status.sync.revision`` (for a multi-source one, ``status.sync.revisions[i]`` of the ``spec.sources[i]`` whose
+    ``repoURL`` is *repository* — types.go ``SyncStatus.Revisions``: "the revisions of multiple sources", one per
+    source, in order; the first where *repository* is not given or none matches); a Kustomization's
     ``status.lastAppliedRevision`` — or, when ``Ready`` is ``False`` for a terminal reason, its
     ``status.lastAttemptedRevision``: kustomize-controller moves ``lastAppliedRevision`` only once the health checks
     passed (``internal/controller/kustomization_controller.go``: ``obj.Status.LastAppliedRevision = revision`` after
@@ -280,7 +291,8 @@ def reported_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> 
         revision = sync.get("revision")
         if not revision:
             revisions = sync.get("revisions")
-            revision = revisions[0] if isinstance(revisions, list) and revisions else None
+            index = _source_index(found, repository)
+            revision = revisions[index] if isinstance(revisions, list) and len(revisions) > index else None
         return str(revision) if revision else None
     ready = _ready(status)
     failed = str(ready.get("status")) == "False" and str(ready.get("reason") or "") in _FLUX_TERMINAL
@@ -292,6 +304,108 @@ def reported_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> 
         text = text.rsplit("@", 1)[1]
         return text.split(":", 1)[1] if ":" in text else text
     return text.rsplit("/", 1)[-1]  # <branch>/<sha>: the format before Flux 2.0
+
+
+def _source_index(found: Mapping[str, Any] | None, repository: str | None) -> int:
+    """The index, in an Application's ``spec.sources``, of the source of *repository* (0: none given, or none)."""
+    sources = _mapping(_mapping(found).get("spec")).get("sources")
+    if repository is None or not isinstance(sources, list):
+        return 0
+    for index, source in enumerate(sources):
+        if isinstance(source, Mapping) and same_url(str(source.get("repoURL") or ""), repository):
+            return index
+    return 0
+
+
+def same_url(left: str, right: str) -> bool:
+    """Whether two repository URLs name the same repository, as Argo CD compares them (argo-cd util/git/git.go
+    ``SameURL``/``NormalizeGitURL``: trimmed, lower-cased, an scp-like ``git@host:org/repo`` read as
+    ``ssh://git@host/org/repo``, ``.git`` dropped, the ``ssh://`` scheme dropped); here also a local path and its
+    ``file://`` URL (a repository on this machine)."""
+
+    def normal(url: str) -> str:
+        url = url.strip().lower()
+        if not url.startswith("ssh://") and re.match(r"^[\w.-]+@[\w.-]+:", url):  # scp-like: the first : is a /
+            url = "ssh://" + url.replace(":", "/", 1)
+        url = url.removesuffix(".git").removeprefix("ssh://")
+        return url.removeprefix("file://")
+
+    return bool(normal(left)) and normal(left) == normal(right)
+
+
+def overlay_folder(settings: GitOpsSettings, environment: str) -> str:
+    """The folder, in the repository, of *environment*'s overlay (its ``kustomization.yaml``): what its
+    Application's ``spec.source.path`` (Kustomization's ``spec.path``) names."""
+    folder = settings.path.strip("/")
+    return f"{folder}/overlays/{environment}" if folder else f"overlays/{environment}"
+
+
+def _folder(path: str) -> str:
+    """A path as a controller reads it: ``./k8s/overlays/dev/`` -> ``k8s/overlays/dev``."""
+    path = path.strip()
+    while path.startswith("./"):
+        path = path[2:]
+    return path.strip("/")
+
+
+def source_mismatch(  # noqa: PLR0911 - one per field that can differ
+    settings: GitOpsSettings,
+    environment: str,
+    found: Mapping[str, Any] | None,
+    source: Mapping[str, Any] | None = None,
+) -> str | None:
+    """What in the controller's object *found* does not deploy *environment*'s overlay from ``gitops.repository``'s
+    ``gitops.branch`` (``None``: it does, or says nothing of its source). Argo CD: the ``spec.source`` (or the
+    ``spec.sources`` entry) of the repository — ``repoURL`` compared as Argo CD compares (:func:`same_url`), ``path``
+    the overlay's folder, ``targetRevision`` the branch (``refs/heads/<branch>``; ``HEAD`` or none: the remote's
+    default branch, taken as the branch — it cannot be told from here) (argo-cd types.go ``ApplicationSource``).
+    Flux: ``spec.path`` the overlay's folder, and, where *source* (the ``GitRepository`` its ``spec.sourceRef``
+    names) could be read, its ``spec.url`` and ``spec.ref.branch`` (https://fluxcd.io/flux/components/source/
+    gitrepositories/)."""
+    if found is None:
+        return None
+    binding = settings.binding(environment)
+    name = binding.name if binding is not None else "?"
+    where = f"gitops.environments.{environment}.name ({name})"
+    folder = overlay_folder(settings, environment)
+    spec = _mapping(found.get("spec"))
+    if settings.controller is ControllerKind.ARGOCD:
+        sources = [spec["source"]] if isinstance(spec.get("source"), Mapping) else []
+        sources += [item for item in spec.get("sources") or [] if isinstance(item, Mapping)]
+        if not sources:
+            return None
+        ours = [item for item in sources if same_url(str(item.get("repoURL") or ""), settings.repository)]
+        if not ours:
+            urls = ", ".join(repr(str(item.get("repoURL") or "")) for item in sources)
+            return (
+                f"{where}: its spec.source.repoURL is {urls}, not gitops.repository {settings.repository!r}: it does "
+                "not deploy that repository"
+            )
+        item = ours[0]
+        path = _folder(str(item.get("path") or ""))
+        if path != folder:
+            return f"{where}: its spec.source.path is {path or '(none)'!r}, not the overlay's folder {folder!r}"
+        revision = str(item.get("targetRevision") or "HEAD")
+        if revision not in {settings.branch, f"refs/heads/{settings.branch}", "HEAD"}:
+            return f"{where}: its spec.source.targetRevision is {revision!r}, not gitops.branch {settings.branch!r}"
+        return None
+    path = _folder(str(spec.get("path") or ""))
+    if "path" in spec and path != folder:
+        return f"{where}: its spec.path is {path or '(none)'!r}, not the overlay's folder {folder!r}"
+    if source is None:
+        return None
+    source_spec = _mapping(source.get("spec"))
+    url = str(source_spec.get("url") or "")
+    if url and not same_url(url, settings.repository):
+        reference = _mapping(spec.get("sourceRef"))
+        return (
+            f"{where}: the GitRepository {reference.get('name')} of its spec.sourceRef has spec.url {url!r}, not "
+            f"gitops.repository {settings.repository!r}"
+        )
+    branch = _mapping(source_spec.get("ref")).get("branch")
+    if branch is not None and str(branch) != settings.branch:
+        return f"{where}: its GitRepository's spec.ref.branch is {branch!r}, not gitops.branch {settings.branch!r}"
+    return None
 
 
 def _ready(status: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -54,32 +54,46 @@ class FakeController:
     held: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     spec: dict[str, Any] = attrs.field(factory=dict)
     """The object's spec, as a person wrote it (empty: says nothing of its source)."""
+    lag: int = 0
+    """Reads a new head stays unseen (Argo CD polls every 120 s + jitter, argo-cd docs/user-guide/auto_sync.md)."""
+    settling: int = 0
+    """Reads, once it applied a head, that its Deployment stays Progressing before Healthy or Degraded (Kubernetes
+    marks it ProgressDeadlineExceeded progressDeadlineSeconds after the apply, gitops-engine health_deployment.go)."""
+    _seen: tuple[str, int] = ("", 0)
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:  # noqa: ARG002
         self.reads += 1
         assert (api_version, kind) == self.kind.kind
         if not self.frozen and self.repository.head:
-            self.held[name] = self._reconciled()
+            head, age = self._seen
+            self._seen = (self.repository.head, 0) if head != self.repository.head else (head, age + 1)
+            age = self._seen[1]
+            if age >= self.lag:
+                self.held[name] = self._reconciled(progressing=age - self.lag < self.settling)
         return self.held.get(name)
 
-    def _reconciled(self) -> dict[str, Any]:
+    def _reconciled(self, *, progressing: bool = False) -> dict[str, Any]:
         head = self.repository.head
         text = self.repository.files().get(overlay_path(_settings(), ENV, SERVICE), "")
         tag = next((line.split(":")[-1].strip('"') for line in text.splitlines() if f'image: "{IMAGE}:' in line), "")
         bad = tag in self.degraded
         if self.kind is ControllerKind.ARGOCD:
             health = {"status": "Degraded", "message": "Deployment fn-posts exceeded its progress deadline"}
+            if progressing:
+                health = {"status": "Progressing", "message": "Waiting for rollout to finish"}
             return {
                 "apiVersion": "argoproj.io/v1alpha1",
                 "kind": "Application",
                 "spec": self.spec,
                 "status": {
                     "sync": {"status": "Synced", "revision": head},
-                    "health": health if bad else {"status": "Healthy"},
+                    "health": health if bad or progressing else {"status": "Healthy"},
                 },
             }
         ready = (
-            {"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "health check failed"}
+            {"type": "Ready", "status": "Unknown", "reason": "Progressing", "message": "Reconciliation in progress"}
+            if progressing
+            else {"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "health check failed"}
             if bad
             else {"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied"}
         )
@@ -143,6 +157,8 @@ def _world(
         {service.name: service.image or service.name for service in platform.all_services},
         lambda name: store.load(name)[0],
         ready_timeout=3,
+        sync_timeout=3,
+        settle=1,
         poll_interval=1,
         sleep=slept.append,
         monotonic=lambda: float(len(slept)),  # time passes only by the polls' sleeps
@@ -503,3 +519,18 @@ def test_an_application_that_deploys_the_overlay_from_the_branch_is_followed() -
     }
     world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
     assert world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance).phase is Phase.SUCCEEDED
+
+
+@pytest.mark.parametrize("kind", list(ControllerKind))
+def test_a_failing_version_the_controller_applies_late_is_rolled_back_within_the_command(kind: ControllerKind) -> None:
+    # the controller sees the commit only after its poll, longer than the progress deadline; the Deployment is then
+    # Progressing until its own deadline passes: counted from the commit, the wait ended first (exit 5, forever)
+    world = _world(kind=kind)
+    world.controller.lag = 4  # > ready_timeout (3 polls), < sync_timeout + ready_timeout
+    world.controller.settling = 2
+    world.controller.degraded.add("2.0.0")
+    outcome = world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert outcome.phase is Phase.ROLLED_BACK
+    committed, revert = world.handoffs()
+    assert isinstance(revert, GitOpsReverted)
+    assert revert.reverts == committed.commit

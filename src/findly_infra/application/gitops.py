@@ -112,6 +112,15 @@ class GitOpsWorkloads:
     version_label: str = "version"
     """The label the analysis finds a version's pods by (``metrics.version_label``): changed with the image."""
     ready_timeout: float = 600.0
+    """How long what the controller applied may take to come out healthy (or Degraded), counted from when it first
+    reports our revision: the Deployment's ``progressDeadlineSeconds`` (``render`` writes the rolling strategy's
+    ``progress_deadline`` there), past which Kubernetes marks it ``ProgressDeadlineExceeded`` and Argo CD ``Degraded``
+    (gitops-engine pkg/health/health_deployment.go)."""
+    sync_timeout: float = 300.0
+    """How long the controller may take to report our revision at all (its poll: Argo CD's 120 s with up to 60 s of
+    jitter, argo-cd docs/user-guide/auto_sync.md; Flux: the GitRepository's interval, then the Kustomization's)."""
+    settle: float = 60.0
+    """A margin after :attr:`ready_timeout` for the controller to read the Deployment's new health (its refresh)."""
     poll_interval: float = 5.0
     sleep: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
     monotonic: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
@@ -286,10 +295,17 @@ class GitOpsWorkloads:
     def _wait(self, view: EnvironmentView, sha: str | None, wanted: str, *, failed: bool) -> ControllerReading:
         """Until the controller reports *sha* deployed at a revision whose overlay holds *wanted* (*sha* ``None``:
         no commit of ours put it there — any such revision), failed, or the ready timeout passes."""
-        deadline = self.monotonic() + self.ready_timeout
+        # two bounds (review finding 8): the controller's poll, then the Deployment's progress deadline counted from
+        # when it applied our revision — counted from the commit, the wait would always end before a failing
+        # Deployment could be Degraded, and a failing version be exit 5 instead of rolled back
+        deadline = self.monotonic() + self.sync_timeout + self.ready_timeout + self.settle
+        applied = False
         name = self._object_name(view.environment)
         while True:
-            reading = self._read(view.environment, view.service, sha, _Holds(view.service, wanted))
+            reading, ours = self._reading(view.environment, view.service, sha, _Holds(view.service, wanted))
+            if ours and not applied:  # it applied our revision: the progress deadline runs from now
+                applied = True
+                deadline = self.monotonic() + self.ready_timeout + self.settle
             if reading.verdict is ControllerVerdict.DEPLOYED:
                 if reading.warning:  # said at run time: a gitops-* check cannot see the controller's object
                     log.warning("%s in %s: %s", view.service, view.environment, reading.warning)
@@ -301,13 +317,24 @@ class GitOpsWorkloads:
                     reason=f"{name}: {reading.message}",
                 )
             if self.monotonic() >= deadline:
+                within = (
+                    f"within {self.ready_timeout + self.settle:g}s of applying it"
+                    if applied
+                    else f"within {self.sync_timeout + self.ready_timeout + self.settle:g}s"
+                )
                 raise WorkloadNotReadyError(
-                    f"{name} has not deployed {view.service}'s commit {(sha or '')[:12]} within "
-                    f"{self.ready_timeout:g}s: {reading.message}; the next command waits again"
+                    f"{name} has not deployed {view.service}'s commit {(sha or '')[:12]} {within}: "
+                    f"{reading.message}; the next command waits again"
                 )
             self.sleep(self.poll_interval)
 
     def _read(self, environment: str, service: str, sha: str | None, holds: _Holds | None = None) -> ControllerReading:
+        """:meth:`_reading`'s reading."""
+        return self._reading(environment, service, sha, holds)[0]
+
+    def _reading(
+        self, environment: str, service: str, sha: str | None, holds: _Holds | None = None
+    ) -> tuple[ControllerReading, bool]:
         """What the controller reports of *sha* (``None``: of whatever it applied). With *holds*, the revision it
         applied counts as ours only where the service's overlay file, read at that revision, holds the tag *holds*
         says: git ancestry alone would take a later commit that put another image back (someone else's) for ours,
@@ -316,7 +343,8 @@ class GitOpsWorkloads:
         "the revision the comparison has been performed to"; kustomize-controller
         internal/controller/kustomization_controller.go ``obj.Status.LastAppliedRevision = revision``). Argo CD: the
         revision of its latest sync operation is judged the same way, and the health judged is the service's own
-        Deployment's (``domain.gitops.read_application``)."""
+        Deployment's (``domain.gitops.read_application``). With it, whether the revision it reports is ours (it
+        applied it, or is applying it)."""
         api_version, kind, namespace, name = self.settings.controller_object(environment)
         found: Mapping[str, Any] | None = self.objects(environment).get(api_version, kind, namespace, name)
         self._check_source(environment, found)
@@ -335,7 +363,7 @@ class GitOpsWorkloads:
                 message=f"{reading.message}; its overlay at {revision[:12]} holds {holds.service} {held}, "
                 f"{holds.said()}{changed}",
             )
-        return reading
+        return reading, includes is True
 
     def _check_source(self, environment: str, found: Mapping[str, Any] | None) -> None:
         """Bad input where the controller's object does not deploy the environment's overlay from the repository's

@@ -534,3 +534,31 @@ def test_a_failing_version_the_controller_applies_late_is_rolled_back_within_the
     committed, revert = world.handoffs()
     assert isinstance(revert, GitOpsReverted)
     assert revert.reverts == committed.commit
+
+
+def test_a_rollback_of_a_squash_merged_pull_request_reverts_only_our_files_change() -> None:
+    # a reviewer pushed a change of their own (another service's file) onto the pull request, then squash-merged it:
+    # one commit on main with both (GitHub's about-pull-request-merges); the rollback undoes ours alone
+    world = _world(pull_request=True)
+    world.release.deploy(SERVICE, "1.0.0", ENV, actor="erin")  # the tree was rendered with it: what serves
+    world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance)
+    with pytest.raises(HandOffPendingError):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    other = overlay_path(_settings(), ENV, "fn-matcher")
+    reviewed = (world.repository.read(other) or "") + "# reviewer: more replicas\n"
+    world.repository.push_to_pull(world.repository.pulls[-1].url, {other: reviewed})
+    world.repository.merge(world.repository.pulls[-1].url, squash=True)
+    world.controller.degraded.add("2.0.0")
+    with pytest.raises(HandOffPendingError) as raised:  # rolled back: its revert proposed the same way
+        world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance)
+    assert world.release.view(SERVICE, ENV).phase is Phase.ROLLED_BACK
+    world.repository.merge(raised.value.url)
+    assert world.image() == f'image: "{IMAGE}:1.0.0"'
+    assert world.repository.read(other) == reviewed  # the reviewer's change stays
+    revert = world.handoffs()[-1]
+    assert isinstance(revert, GitOpsReverted)
+    changed = world.repository.commits[revert.commit]
+    parent = world.repository.files(changed.parents[0])
+    assert {path for path, text in changed.files.items() if parent.get(path) != text} == {
+        overlay_path(_settings(), ENV, SERVICE)
+    }

@@ -180,14 +180,14 @@ class GitOpsWorkloads:
             # follows the controller (the head then holds it: the branch below)
             made = self._return(view, (path, new), wanted, held, recorded, started)
             if made.pull_request is not None:
-                self._pending(view, made.sha, made.pull_request, wanted)
+                self._pending(view, made.sha, made.pull_request, _Holds(view.service, wanted))
             return made.created
         else:  # the head holds it: the latest hand-off that put it there, if we made one
             target = recorded[-1] if recorded and _restores(recorded[-1], wanted) else None
         sha = made.sha if made is not None else target.commit if target is not None else None
         pull_request = made.pull_request if made is not None else None
         if pull_request is not None and new != text:
-            self._pending(view, sha, pull_request, wanted)
+            self._pending(view, sha, pull_request, _Holds(service, wanted))
         # no commit of ours (the head already held it): a revision whose overlay holds it, never any revision
         self._wait(view, sha, wanted, failed=forward)
         return made is not None and made.created
@@ -237,8 +237,10 @@ class GitOpsWorkloads:
         started: str,
     ) -> GitCommit:
         """Back to *wanted* (rolled back, aborted, a release's return): the revert of the commit that put *held*
-        there, where the log recorded it and nothing reverted it yet; else a commit of *wanted* (someone changed the
-        file by hand, or the commit was not ours)."""
+        there, where the log recorded it and nothing reverted it yet — made by recomputing our file on the head
+        (*edit*: the image set back to *wanted*, with its version label), so that only our change is undone; a
+        ``git revert`` only where the version before is not known (*wanted* is *held*: a first release) — else a
+        commit of *wanted* (someone changed the file by hand, or the commit was not ours)."""
         ours = _ours(recorded, held)
         path, new = edit
         if ours is None:
@@ -247,11 +249,13 @@ class GitOpsWorkloads:
         key = (
             f"revert:{ours.key}" if ours.key else change_key(view.service, view.environment, held, started, revert=True)
         )
-        made = self.repository.revert(
-            ours.commit,
-            key=key,
-            message=f"{view.service}: back to {wanted} in {view.environment} (reverts {held}, {ours.commit[:12]})",
-        )
+        message = f"{view.service}: back to {wanted} in {view.environment} (reverts {held}, {ours.commit[:12]})"
+        if wanted != held:  # the version to go back to is known: our file recomputed, nothing else (review finding 10)
+            # a `git revert` of what was merged would undo all of it: merged by squash, that is one commit carrying
+            # every change of the pull request's branch — a reviewer's too (GitHub's about-pull-request-merges)
+            made = self.repository.commit(GitChange({path: new}, message, key))
+        else:  # nothing served before (a first release): the version before ours is not known — git's revert
+            made = self.repository.revert(ours.commit, key=key, message=message)
         self._note(
             view,
             GitOpsReverted(
@@ -278,11 +282,14 @@ class GitOpsWorkloads:
             return False
         rollout = view.rollout
         assert rollout is not None
-        return self._return(view, edit, held, held, recorded, rollout.started.isoformat()).created  # as converge
+        made = self._return(view, edit, held, held, recorded, rollout.started.isoformat())
+        if made.pull_request is not None:  # as converge: a revert proposed waits for a person
+            self._pending(view, made.sha, made.pull_request, _Holds(view.service, not_tag=held))
+        return made.created
 
-    def _pending(self, view: EnvironmentView, sha: str | None, url: str, wanted: str) -> None:
+    def _pending(self, view: EnvironmentView, sha: str | None, url: str, holds: _Holds) -> None:
         """An open pull request the controller does not follow yet: the step waits for a person to merge it."""
-        found = self._read(view.environment, view.service, sha, _Holds(view.service, wanted))
+        found = self._read(view.environment, view.service, sha, holds)
         if found.verdict is ControllerVerdict.DEPLOYED:
             return  # merged meanwhile, and already deployed
         raise HandOffPendingError(

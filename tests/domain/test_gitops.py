@@ -26,6 +26,7 @@ from findly_infra.domain.gitops import (
     set_image,
     set_version_label,
     source_mismatch,
+    version_label_of,
 )
 from findly_infra.domain.operations import ClusterBinding, KubernetesSettings
 from findly_infra.domain.platform import Platform, Severity
@@ -536,3 +537,10 @@ def test_a_multi_source_application_reports_the_revision_of_the_repositorys_sour
     }
     assert reported_revision(ControllerKind.ARGOCD, app, "https://github.com/findly-now/deploy.git") == SHA
     assert reported_revision(ControllerKind.ARGOCD, app) == "17.3.2"  # no repository given: the first, as before
+
+
+def test_the_version_label_is_read_as_the_file_holds_it() -> None:
+    text = 'metadata:\n  labels:\n    apiVersion: x\n    version: "1.0.0"  # rendered\n'
+    assert version_label_of(text, "version") == "1.0.0"
+    assert version_label_of("kind: Deployment\n", "version") is None
+    assert version_label_of(text, "") is None

@@ -30,6 +30,7 @@ from findly_infra.domain.gitops import (
     GitOpsSettings,
     overlay_path,
     set_image,
+    set_version_label,
 )
 from findly_infra.domain.platform import Platform
 from findly_infra.render.tree import render_platform
@@ -439,7 +440,8 @@ def test_abort_or_rollback_of_a_rollout_a_stuck_controller_never_applied_reverts
 def _by_hand(world: World, version: str) -> str:
     """A person (or another tool) commits *version*'s image to the overlay: the new head."""
     path = overlay_path(_settings(), ENV, SERVICE)
-    text, _ = set_image(world.repository.read(path) or "", IMAGE, version)
+    text, held = set_image(world.repository.read(path) or "", IMAGE, version)
+    text = set_version_label(text, "version", held or "", version)  # as `render` writes that version
     return world.repository.seed({path: text}, f"{SERVICE} {version} by hand")
 
 
@@ -562,3 +564,16 @@ def test_a_rollback_of_a_squash_merged_pull_request_reverts_only_our_files_chang
     assert {path for path, text in changed.files.items() if parent.get(path) != text} == {
         overlay_path(_settings(), ENV, SERVICE)
     }
+
+
+def test_a_digest_pinned_image_gets_the_tag_and_its_pods_the_versions_label() -> None:
+    # the analysis finds a version's pods by the label (metrics.version_label): 2.0.0 under version "1.0.0" is lost
+    world = _world()
+    path = overlay_path(_settings(), ENV, SERVICE)
+    pinned = (world.repository.read(path) or "").replace(f"{IMAGE}:1.0.0", f"{IMAGE}@sha256:{'a' * 64}")
+    world.repository.seed({path: pinned}, "pinned by digest")
+    world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    text = world.repository.read(path) or ""
+    assert f'image: "{IMAGE}:2.0.0"' in text
+    assert 'version: "1.0.0"' not in text
+    assert text.count('version: "2.0.0"') == 2  # the Deployment's and its pods'

@@ -53,6 +53,7 @@ from findly_infra.domain.gitops import (
     set_image,
     set_version_label,
     source_mismatch,
+    version_label_of,
 )
 from findly_infra.domain.tracks import Holding
 from findly_infra.domain.view import EnvironmentView
@@ -153,8 +154,10 @@ class GitOpsWorkloads:
                 f"pushed), then run the command again; nothing was committed"
             )
         new, held = set_image(text, image, wanted or "")
-        if held is not None and wanted is not None and not held.startswith("@"):  # its pods labelled as it runs
-            new = set_version_label(new, self.version_label, held, wanted)
+        if held is not None and wanted is not None:  # its pods labelled as it runs: the label's value as the file
+            # holds it (a digest-pinned image has no tag to find it by: review finding 13)
+            labelled = version_label_of(text, self.version_label) or ("" if held.startswith("@") else held)
+            new = set_version_label(new, self.version_label, labelled, wanted)
         if held is None:
             raise BadInputError(
                 f"{path} in {self.settings.repository} has no image: line of {image} (the platform file's "

@@ -61,6 +61,7 @@ __all__ = [
     "set_image",
     "set_version_label",
     "source_mismatch",
+    "version_label_of",
 ]
 
 ARGO_APPLICATION = ("argoproj.io/v1alpha1", "Application")
@@ -198,6 +199,20 @@ def set_version_label(text: str, label: str, old: str, new: str) -> str:
             quote = match["quote"] or ('"' if _needs_quotes(new) else "")
             lines[index] = f"{match['lead']}{quote}{new}{quote}{match['tail']}{line[len(body) :]}"
     return "".join(lines)
+
+
+def version_label_of(text: str, label: str) -> str | None:
+    """The value of the first ``<label>: <value>`` line of *text* (a rendered Deployment's version label, quotes
+    taken off); ``None``: none. What :func:`set_version_label` is given as the old value where the image's tag cannot
+    say it (a digest pin)."""
+    if not label:
+        return None
+    pattern = re.compile(rf"^\s*{re.escape(label)}:\s*(?P<quote>[\"']?)(?P<value>[^\s\"'#]+)(?P=quote)\s*(?:#.*)?$")
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match is not None:
+            return match["value"]
+    return None
 
 
 def _needs_quotes(value: str) -> bool:

@@ -12,8 +12,8 @@ What the file says::
       path: k8s                  # where `findly-infra render --out` wrote the tree, in the repository
       pull_request: false        # true: push a branch and open a pull request against `branch`
       controller: argocd         # or flux
-      context: management        # the kubeconfig context where the Applications (Kustomizations) live; default:
-                                 # the environment's own kubernetes.clusters binding, else the current context
+      context: management        # the kubeconfig context where the Applications (Kustomizations) live (wins
+                                 # over --context); default: --context when given, else the current context
       environments:
         production:
           name: findly-production  # the Application (argocd) or Kustomization (flux)
@@ -113,7 +113,8 @@ class GitOpsSettings:
     author: str = "findly-infra <findly-infra@users.noreply.github.com>"
     context: str | None = None
     """The kubeconfig context of the cluster where the Applications (or Kustomizations) live — a management
-    cluster; ``None``: the environment's own ``kubernetes.clusters`` binding, else the kubeconfig's current context."""
+    cluster; it wins over ``--context``. ``None``: ``--context`` (``FINDLY_KUBE_CONTEXT``) when given, else the
+    kubeconfig's current context."""
 
     def __attrs_post_init__(self) -> None:
         if not self.repository.strip():

@@ -22,8 +22,11 @@ from findly_infra.domain.gitops import (
     read_controller,
     read_kustomization,
     reported_revision,
+    same_url,
     set_image,
     set_version_label,
+    source_mismatch,
+    version_label_of,
 )
 from findly_infra.domain.operations import ClusterBinding, KubernetesSettings
 from findly_infra.domain.platform import Platform, Severity
@@ -173,11 +176,65 @@ def test_an_application_is_deployed_only_synced_and_healthy_at_a_revision_with_t
         assert reading.verdict is ControllerVerdict.PROGRESSING  # an older revision says nothing of the commit
     elif (sync == "Synced" and health == "Degraded") or failed_sync:
         assert reading.verdict is ControllerVerdict.FAILED
-    elif sync == "Synced" and health == "Healthy":
+    elif sync == "Synced" and health == "Healthy" and phase not in {"Running", "Terminating"}:
         assert reading.verdict is ControllerVerdict.DEPLOYED
-    else:
+    else:  # a sync operation still running (a PostSync hook) is not done, whatever the health says
         assert reading.verdict is ControllerVerdict.PROGRESSING
     assert reading.revision == SHA
+
+
+def test_an_application_synced_and_healthy_while_its_postsync_hook_runs_is_not_deployed_yet() -> None:
+    # argo-cd docs/user-guide/sync-waves.md: PostSync runs after "all resources in a Healthy state"; if the smoke
+    # tests fail "the whole deployment will be marked as failed". appcontroller.go writes sync and health on every
+    # refresh, whatever the operation: Synced + Healthy with the operation Running is an ordinary state
+    running = _application("Synced", "Healthy", "Running", "waiting for completion of hook batch/Job/smoke")
+    assert read_application(running, True).verdict is ControllerVerdict.PROGRESSING
+    assert "its sync still running" in read_application(running, True).message
+    failed = _application("Synced", "Healthy", "Failed", "hook batch/Job/smoke failed")
+    assert read_application(failed, True).verdict is ControllerVerdict.FAILED
+    done = _application("Synced", "Healthy", "Succeeded")
+    assert read_application(done, True).verdict is ControllerVerdict.DEPLOYED
+
+
+def test_an_application_whose_latest_sync_was_of_an_older_revision_is_not_deployed_yet() -> None:
+    app = _application("Synced", "Healthy", "Succeeded")
+    app["status"]["operationState"]["syncResult"]["revision"] = "b" * 40
+    assert read_application(app, True, operation=False).verdict is ControllerVerdict.PROGRESSING
+    assert read_application(app, True, operation=True).verdict is ControllerVerdict.DEPLOYED
+
+
+def _resource(name: str, health: str, message: str = "") -> dict[str, Any]:
+    return {
+        "group": "apps",
+        "version": "v1",
+        "kind": "Deployment",
+        "namespace": "findly",
+        "name": name,
+        "status": "Synced",
+        "health": {"status": health, "message": message} if message else {"status": health},
+    }
+
+
+@given(st.sampled_from(["Healthy", "Progressing", "Degraded", "Missing"]), st.sampled_from(["Healthy", "Degraded"]))
+def test_the_health_judged_is_the_services_own_deployments_not_the_whole_overlays(ours: str, theirs: str) -> None:
+    # argo-cd docs/operator-manual/health.md: "The App health will be the worst health of its immediate child
+    # resources"; status.resources (types.go ResourceStatus) carries each one's own health
+    app = _application("Synced", "Degraded" if "Degraded" in {ours, theirs} else ours, None)
+    app["status"]["resources"] = [
+        _resource("fn-posts", ours, "exceeded its progress deadline" if ours == "Degraded" else ""),
+        _resource("fn-matcher", theirs),
+    ]
+    reading = read_application(app, True, resources=("fn-posts",))
+    expected = {
+        "Healthy": ControllerVerdict.DEPLOYED,
+        "Degraded": ControllerVerdict.FAILED,
+    }.get(ours, ControllerVerdict.PROGRESSING)
+    assert reading.verdict is expected
+    assert f"health {ours}" in reading.message
+    if ours == "Degraded":
+        assert "Deployment findly/fn-posts Degraded: exceeded its progress deadline" in reading.message
+    # not listed (an older Argo CD, or a resource it does not track): the Application's own health stands
+    assert read_application(app, True, resources=("fn-users",)).verdict is read_application(app, True).verdict
 
 
 def test_a_degraded_application_says_why() -> None:
@@ -351,3 +408,139 @@ def test_a_kustomization_that_failed_its_health_checks_reports_the_revision_it_a
         "status": {**failed["status"], "conditions": [{"type": "Ready", "status": "Unknown", "reason": "Progressing"}]},
     }
     assert reported_revision(ControllerKind.FLUX, progressing) == old  # still applying it: the older one is what runs
+
+
+def _failed_after_a_spec_edit(reason: str) -> dict[str, Any]:
+    """A Kustomization edited since its last success (generation 3, status.observedGeneration 2) whose reconciliation
+    of our revision failed: conditions.MarkFalse stamps the Ready condition's observedGeneration, finalizeStatus moves
+    status.observedGeneration only when Ready is True (kustomize-controller kustomization_controller.go)."""
+    return {
+        "metadata": {"generation": 3},
+        "spec": {"wait": True},
+        "status": {
+            "observedGeneration": 2,
+            "lastAppliedRevision": f"main@sha1:{'b' * 40}",
+            "lastAttemptedRevision": f"main@sha1:{SHA}",
+            "conditions": [
+                {"type": "Ready", "status": "False", "reason": reason, "message": "said", "observedGeneration": 3}
+            ],
+        },
+    }
+
+
+@pytest.mark.parametrize("reason", ["HealthCheckFailed", "ReconciliationFailed", "PruneFailed", "BuildFailed"])
+def test_a_kustomization_that_failed_our_revision_after_a_spec_edit_is_failed(reason: str) -> None:
+    found = _failed_after_a_spec_edit(reason)
+    assert reported_revision(ControllerKind.FLUX, found) == SHA  # the revision it attempted
+    reading = read_kustomization(found, True)
+    assert reading.verdict is ControllerVerdict.FAILED
+    assert reading.revision == SHA
+    stale = _failed_after_a_spec_edit(reason)  # the failure is of an older spec: not said of this one yet
+    stale["status"]["conditions"][0]["observedGeneration"] = 2
+    assert read_kustomization(stale, True).verdict is ControllerVerdict.PROGRESSING
+
+
+@pytest.mark.parametrize(
+    ("spec", "warned"),
+    [({}, True), ({"wait": False}, True), ({"wait": True}, False), ({"healthChecks": [{"kind": "Deployment"}]}, False)],
+)
+def test_a_kustomization_that_checks_no_health_is_deployed_with_a_warning(spec: dict[str, Any], warned: bool) -> None:
+    # kustomize-controller checkHealth: no healthChecks and no wait -> no health check runs, Ready True on apply
+    found = {**_kustomization("True", "ReconciliationSucceeded"), "spec": spec}
+    found["metadata"] = {**found["metadata"], "name": "findly-dev", "namespace": "flux-system"}
+    reading = read_kustomization(found, True)
+    assert reading.verdict is ControllerVerdict.DEPLOYED
+    if warned:
+        assert reading.warning is not None
+        assert "Kustomization flux-system/findly-dev checks no health" in reading.warning
+        assert "spec.wait: true" in reading.warning
+    else:
+        assert reading.warning is None
+
+
+# ---- the controller's source against the binding ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "same"),
+    [
+        ("https://github.com/findly-now/deploy.git", "https://GitHub.com/findly-now/deploy", True),
+        ("git@github.com:findly-now/deploy.git", "ssh://git@github.com/findly-now/deploy", True),
+        ("git@github.com:findly-now/deploy.git", "https://github.com/findly-now/deploy.git", False),  # as Argo CD
+        ("https://github.com/findly-now/deploy", "https://github.com/findly-now/other", False),
+        ("/srv/git/deploy.git", "file:///srv/git/deploy", True),
+        ("", "", False),
+    ],
+)
+def test_same_url_compares_as_argo_cd_does(left: str, right: str, same: bool) -> None:
+    # argo-cd util/git/git.go SameURL -> NormalizeGitURL: lower-cased, scp-like ssh read as ssh://, .git dropped
+    assert same_url(left, right) is same
+    assert same_url(right, left) is same
+
+
+def _bound(kind: ControllerKind) -> GitOpsSettings:
+    return GitOpsSettings(
+        "https://github.com/findly-now/deploy.git", (GitOpsBinding("development", "findly-dev"),), controller=kind
+    )
+
+
+def test_an_application_of_another_overlay_branch_or_repository_is_named_with_its_field() -> None:
+    settings = _bound(ControllerKind.ARGOCD)
+    good = {
+        "repoURL": "https://github.com/findly-now/deploy",
+        "path": "k8s/overlays/development",
+        "targetRevision": "main",
+    }
+    assert source_mismatch(settings, "development", {"spec": {"source": good}}) is None
+    for revision in ("HEAD", "refs/heads/main", None):
+        assert (
+            source_mismatch(settings, "development", {"spec": {"source": {**good, "targetRevision": revision}}}) is None
+        )
+    said = source_mismatch(settings, "development", {"spec": {"source": {**good, "path": "k8s/overlays/staging"}}})
+    assert said is not None
+    assert said.startswith("gitops.environments.development.name (findly-dev): its spec.source.path")
+    assert "'k8s/overlays/development'" in said
+    # multi-source: the source of the repository is the one checked (a Helm chart beside it is not)
+    chart = {"repoURL": "https://charts.example.com", "chart": "redis", "targetRevision": "17.3.2"}
+    assert source_mismatch(settings, "development", {"spec": {"sources": [chart, good]}}) is None
+    said = source_mismatch(settings, "development", {"spec": {"sources": [chart]}})
+    assert said is not None
+    assert "not gitops.repository" in said
+
+
+def test_a_kustomization_of_another_path_or_source_is_named_with_its_field() -> None:
+    settings = _bound(ControllerKind.FLUX)
+    found = {"spec": {"path": "./k8s/overlays/development", "sourceRef": {"kind": "GitRepository", "name": "deploy"}}}
+    source = {"spec": {"url": "https://github.com/findly-now/deploy", "ref": {"branch": "main"}}}
+    assert source_mismatch(settings, "development", found, source) is None
+    assert source_mismatch(settings, "development", found, None) is None  # the GitRepository not readable
+    other = {"spec": {**found["spec"], "path": "./k8s/overlays/production"}}
+    assert "its spec.path is 'k8s/overlays/production'" in (source_mismatch(settings, "development", other) or "")
+    elsewhere = {"spec": {"url": "https://github.com/findly-now/other", "ref": {"branch": "main"}}}
+    assert "the GitRepository deploy of its spec.sourceRef has spec.url" in (
+        source_mismatch(settings, "development", found, elsewhere) or ""
+    )
+    branch = {"spec": {**source["spec"], "ref": {"branch": "release"}}}
+    assert "spec.ref.branch is 'release'" in (source_mismatch(settings, "development", found, branch) or "")
+
+
+def test_a_multi_source_application_reports_the_revision_of_the_repositorys_source() -> None:
+    # argo-cd types.go SyncStatus.Revisions: one per spec.sources entry, in order; the chart's comes first here
+    app = {
+        "spec": {
+            "sources": [
+                {"repoURL": "https://charts.example.com", "chart": "redis"},
+                {"repoURL": "https://github.com/findly-now/deploy", "path": "k8s/overlays/development"},
+            ]
+        },
+        "status": {"sync": {"status": "Synced", "revisions": ["17.3.2", SHA]}, "health": {"status": "Healthy"}},
+    }
+    assert reported_revision(ControllerKind.ARGOCD, app, "https://github.com/findly-now/deploy.git") == SHA
+    assert reported_revision(ControllerKind.ARGOCD, app) == "17.3.2"  # no repository given: the first, as before
+
+
+def test_the_version_label_is_read_as_the_file_holds_it() -> None:
+    text = 'metadata:\n  labels:\n    apiVersion: x\n    version: "1.0.0"  # rendered\n'
+    assert version_label_of(text, "version") == "1.0.0"
+    assert version_label_of("kind: Deployment\n", "version") is None
+    assert version_label_of(text, "") is None

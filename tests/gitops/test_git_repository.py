@@ -330,6 +330,20 @@ def test_includes_answers_from_the_history(remote: Path, tmp_path: Path) -> None
     assert repository.includes("not a revision", made.sha) is None
 
 
+def test_read_at_gives_a_file_as_a_revision_holds_it(remote: Path, tmp_path: Path) -> None:
+    repository = open_repository(gitops(remote.as_uri()), cache_dir=tmp_path / "cache")
+    render = head(remote)
+    made = repository.commit(promotion(DEPLOYMENT))
+    later = other_member(remote, tmp_path, PATH, lambda text: text + "# later\n")  # not fetched by this clone yet
+
+    assert repository.read_at(render, PATH) == DEPLOYMENT
+    assert repository.read_at(made.sha, PATH) == set_image(DEPLOYMENT, IMAGE, "1.2.4")[0]
+    assert (repository.read_at(f"main@sha1:{later}", PATH) or "").endswith("# later\n")  # fetched, then known
+    assert repository.read_at(made.sha, "k8s/no/such/file.yaml") is None
+    assert repository.read_at("0123456789abcdef0123456789abcdef01234567", PATH) is None
+    assert repository.read_at("not a revision", PATH) is None
+
+
 # ---- the cache -----------------------------------------------------------------------------------------------------
 
 

@@ -396,3 +396,24 @@ def test_an_application_names_the_repository_as_argo_cd_compares_urls(
     application(cluster, repository)
     cluster.patch(*ARGO, "argocd", "prod", {"spec": {"source": {"repoURL": f"file://{tmp_path}/deploy"}}})
     assert GitOpsController(cluster, repository).sync_once() == 1  # util/git SameURL: case and ".git" aside
+
+
+def test_argo_lists_each_deployment_with_its_own_health(cluster: KubernetesStandIn, repository: Path) -> None:
+    # argo-cd types.go ResourceStatus, written on every refresh (appcontroller.go app.Status.Resources): the
+    # Application's health is the worst of them (health.md), each Deployment's is its own
+    other = f"{OVERLAY}/fn-matcher/deployment-stable.yaml"
+    commit(repository, {FILE: deployment("fn-posts", "2.0.0"), other: deployment("fn-matcher", "9.9.9")}, "both")
+    application(cluster, repository)
+    controller = GitOpsController(cluster, repository, failing={"9.9.9"})
+    controller.sync_once()
+    assert {entry["name"]: entry["health"]["status"] for entry in argo_status(cluster)["resources"]} == {
+        "fn-posts": "Progressing",
+        "fn-matcher": "Progressing",
+    }
+    controller.sync_once()
+    status = argo_status(cluster)
+    assert status["health"]["status"] == "Degraded"  # the worst of them
+    resources = {entry["name"]: entry for entry in status["resources"]}
+    assert resources["fn-posts"]["health"] == {"status": "Healthy"}
+    assert resources["fn-matcher"]["health"]["status"] == "Degraded"
+    assert (resources["fn-posts"]["group"], resources["fn-posts"]["kind"]) == ("apps", "Deployment")

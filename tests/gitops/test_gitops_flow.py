@@ -6,6 +6,7 @@ the command is killed between the push and the record — and a pull request wai
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from findly_infra import load_platform
 from findly_infra.adapters.memory import MemoryCommit, MemoryGitRepository, SimulatedCluster
 from findly_infra.application.gitops import GitOpsWorkloads, HandOffPendingError
+from findly_infra.application.ports import BadInputError
 from findly_infra.application.scenarios import SCENARIOS
 from findly_infra.application.service import PipelineService
 from findly_infra.bootstrap.clusters import Clusters
@@ -27,6 +29,8 @@ from findly_infra.domain.gitops import (
     GitOpsReverted,
     GitOpsSettings,
     overlay_path,
+    set_image,
+    set_version_label,
 )
 from findly_infra.domain.platform import Platform
 from findly_infra.render.tree import render_platform
@@ -49,36 +53,54 @@ class FakeController:
     frozen: bool = False
     reads: int = 0
     held: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    spec: dict[str, Any] = attrs.field(factory=dict)
+    """The object's spec, as a person wrote it (empty: says nothing of its source)."""
+    lag: int = 0
+    """Reads a new head stays unseen (Argo CD polls every 120 s + jitter, argo-cd docs/user-guide/auto_sync.md)."""
+    settling: int = 0
+    """Reads, once it applied a head, that its Deployment stays Progressing before Healthy or Degraded (Kubernetes
+    marks it ProgressDeadlineExceeded progressDeadlineSeconds after the apply, gitops-engine health_deployment.go)."""
+    _seen: tuple[str, int] = ("", 0)
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:  # noqa: ARG002
         self.reads += 1
         assert (api_version, kind) == self.kind.kind
         if not self.frozen and self.repository.head:
-            self.held[name] = self._reconciled()
+            head, age = self._seen
+            self._seen = (self.repository.head, 0) if head != self.repository.head else (head, age + 1)
+            age = self._seen[1]
+            if age >= self.lag:
+                self.held[name] = self._reconciled(progressing=age - self.lag < self.settling)
         return self.held.get(name)
 
-    def _reconciled(self) -> dict[str, Any]:
+    def _reconciled(self, *, progressing: bool = False) -> dict[str, Any]:
         head = self.repository.head
-        text = self.repository.files()[overlay_path(_settings(), ENV, SERVICE)]
-        tag = next(line.split(":")[-1].strip('"') for line in text.splitlines() if f'image: "{IMAGE}:' in line)
+        text = self.repository.files().get(overlay_path(_settings(), ENV, SERVICE), "")
+        tag = next((line.split(":")[-1].strip('"') for line in text.splitlines() if f'image: "{IMAGE}:' in line), "")
         bad = tag in self.degraded
         if self.kind is ControllerKind.ARGOCD:
             health = {"status": "Degraded", "message": "Deployment fn-posts exceeded its progress deadline"}
+            if progressing:
+                health = {"status": "Progressing", "message": "Waiting for rollout to finish"}
             return {
                 "apiVersion": "argoproj.io/v1alpha1",
                 "kind": "Application",
+                "spec": self.spec,
                 "status": {
                     "sync": {"status": "Synced", "revision": head},
-                    "health": health if bad else {"status": "Healthy"},
+                    "health": health if bad or progressing else {"status": "Healthy"},
                 },
             }
         ready = (
-            {"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "health check failed"}
+            {"type": "Ready", "status": "Unknown", "reason": "Progressing", "message": "Reconciliation in progress"}
+            if progressing
+            else {"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "health check failed"}
             if bad
             else {"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied"}
         )
         return {
             "metadata": {"generation": 1},
+            "spec": self.spec,
             "status": {"observedGeneration": 1, "lastAppliedRevision": f"main@sha1:{head}", "conditions": [ready]},
         }
 
@@ -136,6 +158,8 @@ def _world(
         {service.name: service.image or service.name for service in platform.all_services},
         lambda name: store.load(name)[0],
         ready_timeout=3,
+        sync_timeout=3,
+        settle=1,
         poll_interval=1,
         sleep=slept.append,
         monotonic=lambda: float(len(slept)),  # time passes only by the polls' sleeps
@@ -389,3 +413,167 @@ def test_a_rollback_of_a_merged_pull_request_is_a_revert_proposed_the_same_way()
     world.release.reconcile(SERVICE, ENV)
     assert world.image() == f'image: "{IMAGE}:2.0.0"'
     assert len(world.handoffs()) == 3
+
+
+@pytest.mark.parametrize("command", ["abort", "rollback"])
+def test_abort_or_rollback_of_a_rollout_a_stuck_controller_never_applied_reverts_it_in_one_command(
+    command: str,
+) -> None:
+    # the controller never gets to the commit (Argo CD without syncPolicy.automated: "the application remains
+    # OutOfSync until synced", argo-cd docs/user-guide/auto_sync.md; Flux suspended): undoing it must not wait for it
+    world = _world()
+    world.controller.held["findly-development"] = world.controller._reconciled()
+    world.controller.frozen = True
+    with pytest.raises(Exception, match="has not deployed"):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    outcome = getattr(world.release, command)(SERVICE, ENV, actor="bob", reason="stuck")
+    assert outcome.phase in {Phase.ABORTED, Phase.ROLLED_BACK}
+    committed, revert = world.handoffs()  # the revert is committed and recorded
+    assert isinstance(revert, GitOpsReverted)
+    assert revert.reverts == committed.commit
+    assert world.image() == f'image: "{IMAGE}:1.0.0"'
+    world.controller.frozen = False  # once it catches up, the follow-up command follows it
+    assert world.release.reconcile(SERVICE, ENV).events == ()
+    assert world.release.cluster.holding(SERVICE, ENV).running == {SERVICE: "1.0.0"}
+
+
+def _by_hand(world: World, version: str) -> str:
+    """A person (or another tool) commits *version*'s image to the overlay: the new head."""
+    path = overlay_path(_settings(), ENV, SERVICE)
+    text, held = set_image(world.repository.read(path) or "", IMAGE, version)
+    text = set_version_label(text, "version", held or "", version)  # as `render` writes that version
+    return world.repository.seed({path: text}, f"{SERVICE} {version} by hand")
+
+
+def test_a_later_commit_that_put_the_old_image_back_is_not_taken_for_ours() -> None:
+    # the controller deploys the revision's tree, not its history (argo-cd types.go SyncStatus.Revision): a revision
+    # that has our commit in its history but holds 1.0.0 again runs 1.0.0
+    world = _world()
+    world.controller.held["findly-development"] = world.controller._reconciled()
+    world.controller.frozen = True
+    with pytest.raises(Exception, match="has not deployed"):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    _by_hand(world, "1.0.0")
+    world.controller.frozen = False  # it syncs the later commit: Synced, Healthy — running 1.0.0
+    with pytest.raises(Exception, match=r"holds fn-posts 1\.0\.0, not 2\.0\.0 \(changed after the hand-off\)"):
+        world.release.reconcile(SERVICE, ENV)
+    assert world.release.cluster.holding(SERVICE, ENV).running == {}  # not what we handed off
+
+
+def test_a_version_the_head_already_holds_waits_for_a_revision_that_holds_it() -> None:
+    # no commit of ours put it there (a person did): the controller's stale Healthy of an older revision is not it
+    world = _world()
+    world.controller.held["findly-development"] = world.controller._reconciled()  # at the render: 1.0.0
+    world.controller.frozen = True  # between its polls (argo-cd auto_sync.md: every 120 s + jitter)
+    _by_hand(world, "2.0.0")
+    with pytest.raises(Exception, match=r"has not deployed .*holds fn-posts 1\.0\.0, not 2\.0\.0"):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert world.handoffs() == []  # nothing of ours to commit or record
+    world.controller.frozen = False
+    outcome = world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance)
+    assert outcome.phase is Phase.SUCCEEDED
+
+
+def test_holding_is_the_tag_at_the_revision_the_controller_applied_not_the_head() -> None:
+    world = _world()
+    world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    world.controller.frozen = True
+    _by_hand(world, "3.0.0")  # pushed, not synced yet
+    assert world.release.cluster.holding(SERVICE, ENV).running == {SERVICE: "2.0.0"}
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ({"path": "k8s/overlays/staging"}, "spec.source.path is 'k8s/overlays/staging', not the overlay's folder"),
+        (
+            {"repoURL": "https://github.com/findly-now/other"},
+            "spec.source.repoURL is 'https://github.com/findly-now/other'",
+        ),
+        ({"targetRevision": "release"}, "spec.source.targetRevision is 'release', not gitops.branch 'main'"),
+    ],
+)
+def test_an_application_that_does_not_deploy_the_overlay_from_the_branch_is_bad_input(
+    source: dict[str, str], said: str
+) -> None:
+    # argo-cd types.go ApplicationSource: it deploys that path of that revision of that repository, nothing else —
+    # one of another overlay reports every new head Synced and Healthy
+    world = _world()
+    world.controller.spec = {
+        "source": {
+            "repoURL": "https://GitHub.com/findly-now/deploy",  # as util/git SameURL compares: the same repository
+            "path": "./k8s/overlays/development/",
+            "targetRevision": "main",
+        }
+        | source
+    }
+    with pytest.raises(BadInputError, match=re.escape(said)) as raised:
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert "gitops.environments.development.name (findly-development)" in str(raised.value)
+    assert world.release.view(SERVICE, ENV).rollout is None  # refused before anything was decided
+    assert world.repository.pushes == 0
+
+
+def test_an_application_that_deploys_the_overlay_from_the_branch_is_followed() -> None:
+    world = _world()
+    world.controller.spec = {
+        "source": {"repoURL": "https://github.com/findly-now/deploy", "path": "k8s/overlays/development"}
+    }
+    world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance).phase is Phase.SUCCEEDED
+
+
+@pytest.mark.parametrize("kind", list(ControllerKind))
+def test_a_failing_version_the_controller_applies_late_is_rolled_back_within_the_command(kind: ControllerKind) -> None:
+    # the controller sees the commit only after its poll, longer than the progress deadline; the Deployment is then
+    # Progressing until its own deadline passes: counted from the commit, the wait ended first (exit 5, forever)
+    world = _world(kind=kind)
+    world.controller.lag = 4  # > ready_timeout (3 polls), < sync_timeout + ready_timeout
+    world.controller.settling = 2
+    world.controller.degraded.add("2.0.0")
+    outcome = world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    assert outcome.phase is Phase.ROLLED_BACK
+    committed, revert = world.handoffs()
+    assert isinstance(revert, GitOpsReverted)
+    assert revert.reverts == committed.commit
+
+
+def test_a_rollback_of_a_squash_merged_pull_request_reverts_only_our_files_change() -> None:
+    # a reviewer pushed a change of their own (another service's file) onto the pull request, then squash-merged it:
+    # one commit on main with both (GitHub's about-pull-request-merges); the rollback undoes ours alone
+    world = _world(pull_request=True)
+    world.release.deploy(SERVICE, "1.0.0", ENV, actor="erin")  # the tree was rendered with it: what serves
+    world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance)
+    with pytest.raises(HandOffPendingError):
+        world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    other = overlay_path(_settings(), ENV, "fn-matcher")
+    reviewed = (world.repository.read(other) or "") + "# reviewer: more replicas\n"
+    world.repository.push_to_pull(world.repository.pulls[-1].url, {other: reviewed})
+    world.repository.merge(world.repository.pulls[-1].url, squash=True)
+    world.controller.degraded.add("2.0.0")
+    with pytest.raises(HandOffPendingError) as raised:  # rolled back: its revert proposed the same way
+        world.release.watch(SERVICE, ENV, actor="bot", wait=world.clock.advance)
+    assert world.release.view(SERVICE, ENV).phase is Phase.ROLLED_BACK
+    world.repository.merge(raised.value.url)
+    assert world.image() == f'image: "{IMAGE}:1.0.0"'
+    assert world.repository.read(other) == reviewed  # the reviewer's change stays
+    revert = world.handoffs()[-1]
+    assert isinstance(revert, GitOpsReverted)
+    changed = world.repository.commits[revert.commit]
+    parent = world.repository.files(changed.parents[0])
+    assert {path for path, text in changed.files.items() if parent.get(path) != text} == {
+        overlay_path(_settings(), ENV, SERVICE)
+    }
+
+
+def test_a_digest_pinned_image_gets_the_tag_and_its_pods_the_versions_label() -> None:
+    # the analysis finds a version's pods by the label (metrics.version_label): 2.0.0 under version "1.0.0" is lost
+    world = _world()
+    path = overlay_path(_settings(), ENV, SERVICE)
+    pinned = (world.repository.read(path) or "").replace(f"{IMAGE}:1.0.0", f"{IMAGE}@sha256:{'a' * 64}")
+    world.repository.seed({path: pinned}, "pinned by digest")
+    world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")
+    text = world.repository.read(path) or ""
+    assert f'image: "{IMAGE}:2.0.0"' in text
+    assert 'version: "1.0.0"' not in text
+    assert text.count('version: "2.0.0"') == 2  # the Deployment's and its pods'

@@ -85,3 +85,42 @@ def test_the_controllers_object_is_read_through_the_kubernetes_adapter(kind: Con
         assert reading.reading.verdict is ControllerVerdict.DEPLOYED
         assert reading.reading.revision == head
         assert reading.controller == f"{kind_name} {namespace}/findly-dev"
+
+
+def test_gitops_context_names_the_controllers_cluster_whatever_context_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the gitops-cluster rule leaves a GitOps environment no kubernetes.clusters binding: gitops.context is the one
+    # place that names the controller's cluster, and --context (meant for a workload cluster) does not move it
+    import attrs
+    import yaml
+
+    from findly_infra import load_platform
+    from findly_infra.bootstrap.clusters import gitops_objects
+    from tests.conftest import EXAMPLE
+
+    def entry(name: str, port: int) -> dict[str, Any]:
+        return {"name": name, "cluster": {"server": f"https://127.0.0.1:{port}", "insecure-skip-tls-verify": True}}
+
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [entry("mgmt", 6551), entry("workload", 6552)],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [
+                    {"name": name, "context": {"cluster": name, "user": "u"}} for name in ("mgmt", "workload")
+                ],
+                "current-context": "workload",
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    settings = GitOpsSettings("https://github.com/o/deploy.git", (GitOpsBinding("development", "findly-dev"),))
+    platform = attrs.evolve(load_platform(EXAMPLE), gitops=attrs.evolve(settings, context="mgmt"))
+    assert "6551" in gitops_objects(platform, "development", context="workload").server
+    unnamed = attrs.evolve(platform, gitops=settings)  # no gitops.context: --context, else the current context
+    assert "6552" in gitops_objects(unnamed, "development", context="workload").server
+    assert "6552" in gitops_objects(unnamed, "development").server

@@ -612,6 +612,19 @@ class GitCliRepository:
                 return None
             return self._merged_into(sha, commit)
 
+    def read_at(self, revision: str, path: str) -> str | None:
+        path = _checked_path(path)
+        sha = _revision_sha(revision)
+        if sha is None:
+            return None
+        with self._locked():
+            self._ready(fetch=False)  # a revision already here needs no fetch (the controller is polled)
+            if not self._known(sha):
+                self._fetch(all_heads=True)
+                if not self._known(sha):
+                    return None
+            return self._text_at(sha, path)
+
     def _merged_into(self, sha: str, commit: str) -> bool:
         """A pull request merged by squash or rebase: another commit in *sha*'s history, carrying *commit*'s key in
         its message, or known to GitHub as the pull request's merge commit (a squash message that lost the key)."""

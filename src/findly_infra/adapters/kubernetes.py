@@ -26,7 +26,7 @@ import attrs
 from findly_infra.application.ports import BadInputError, DependencyUnavailableError, FieldConflictError
 from findly_infra.application.redaction import header_token, redact_text, redact_url
 from findly_infra.domain.cluster import PROVIDERS, PRUNABLE, Readiness, RenderedKind, deployment_readiness
-from findly_infra.domain.gitops import ARGO_APPLICATION, FLUX_KUSTOMIZATION
+from findly_infra.domain.gitops import ARGO_APPLICATION, FLUX_GIT_REPOSITORY, FLUX_KUSTOMIZATION
 
 __all__ = ["AccessDeniedError", "FieldConflictError", "KubeconfigError", "KubernetesObjects", "connect"]
 
@@ -44,6 +44,7 @@ _BY_KIND = {(kind.api_version, kind.kind): kind for kind in PRUNABLE}  # the kin
 _BY_KIND |= {  # and the GitOps controllers' objects, read (``gitops:``, issue 28): plurals as their CRDs name them
     ARGO_APPLICATION: RenderedKind(*ARGO_APPLICATION, "applications"),  # argo-cd manifests/crds/application-crd.yaml
     FLUX_KUSTOMIZATION: RenderedKind(*FLUX_KUSTOMIZATION, "kustomizations"),  # kustomize-controller config/crd/bases
+    FLUX_GIT_REPOSITORY: RenderedKind(*FLUX_GIT_REPOSITORY, "gitrepositories"),  # source-controller config/crd/bases
 }
 _DISCOVERY = RenderedKind("v1", "APIGroupDiscoveryList", "apis", namespaced=False)  # how a discovery call is named
 _CUSTOM_GROUPS = {
@@ -52,6 +53,7 @@ _CUSTOM_GROUPS = {
     "monitoring.coreos.com": "the Prometheus operator",
     "argoproj.io": "Argo CD",
     "kustomize.toolkit.fluxcd.io": "Flux",
+    "source.toolkit.fluxcd.io": "Flux",
 }
 
 

@@ -716,12 +716,24 @@ class MemoryGitRepository:
             todo.extend(commit.parents)
         return found
 
-    def merge(self, url: str) -> str:
-        """Merge the open pull request *url* with a merge commit; the merge commit's sha."""
+    def merge(self, url: str, *, squash: bool = False) -> str:
+        """Merge the open pull request *url* with a merge commit (or, *squash*, as GitHub's squash merge: one new
+        commit on the branch with every change of the pull request's branch, its message keeping the key —
+        https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/incorporating-changes-from-a-pull-request/about-pull-request-merges);
+        the new commit's sha."""
         pull = next(p for p in self.pulls if p.url == url and p.state == "open")
         pull.state = "merged"
         files = self._files_at(pull.head)
-        return self._add(files, f"Merge pull request #{pull.number}", "", (self.head, pull.head))
+        if not squash:
+            return self._add(files, f"Merge pull request #{pull.number}", "", (self.head, pull.head))
+        key = next((c.key for c in self.log(pull.head) if c.key), "")
+        return self._add(files, f"Squashed (#{pull.number})\n\nFindly-Change: {key}", key, (self.head,))
+
+    def push_to_pull(self, url: str, files: Mapping[str, str], message: str = "a reviewer's change") -> str:
+        """A reviewer pushes a commit of their own (*files*) onto the open pull request *url*'s branch; its sha."""
+        pull = next(p for p in self.pulls if p.url == url and p.state == "open")
+        pull.head = self._add(self._files_at(pull.head) | dict(files), message, "", (pull.head,), move=False)
+        return pull.head
 
     # ---- the port ------------------------------------------------------------------------------------------------
 
@@ -746,7 +758,7 @@ class MemoryGitRepository:
             return found
         if commit not in self.commits:
             raise BadInputError(f"{commit} is not in {self.url}")
-        reverted = self.commits[commit]
+        reverted = self._merged(commit)
         before = self._files_at(reverted.parents[0]) if reverted.parents else {}
         files = self._files_at(self.head)
         for path, text in reverted.files.items():
@@ -763,7 +775,14 @@ class MemoryGitRepository:
     def includes(self, revision: str, commit: str) -> bool | None:
         if revision not in self.commits:
             return None
-        return any(found.sha == commit for found in self.log(revision))
+        key = self.commits[commit].key if commit in self.commits else ""
+        return any(found.sha == commit or (key and found.key == key) for found in self.log(revision))
+
+    def read_at(self, revision: str, path: str) -> str | None:
+        sha = revision.rsplit("@", 1)[-1].rsplit(":", 1)[-1]  # <sha>, or Flux's main@sha1:<sha>
+        if sha not in self.commits:
+            return None
+        return self._files_at(sha).get(path)
 
     # ---- inside ------------------------------------------------------------------------------------------------
 
@@ -805,6 +824,14 @@ class MemoryGitRepository:
         if move:
             self.head = sha
         return sha
+
+    def _merged(self, commit: str) -> MemoryCommit:
+        """*commit*, or — not on the branch: a pull request's, squash-merged — the branch's commit carrying its key
+        (as the git adapter's revert finds the merged commit)."""
+        if any(found.sha == commit for found in self.log()):
+            return self.commits[commit]
+        key = self.commits[commit].key
+        return next((found for found in self.log() if key and found.key == key), self.commits[commit])
 
     def _files_at(self, revision: str) -> dict[str, str]:
         return dict(self.commits[revision].files) if revision else {}

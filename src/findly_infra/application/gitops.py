@@ -23,6 +23,8 @@ The commits are recorded in the service's event log by ``PipelineService`` once 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -30,10 +32,12 @@ from typing import Any
 
 import attrs
 
-from findly_infra.application.ports import BadInputError, ClusterObjects, GitRepository
+from findly_infra.application.ports import BadInputError, ClusterObjects, DependencyError, GitRepository
 from findly_infra.application.workloads import WorkloadNotReadyError
 from findly_infra.domain.events import Event
 from findly_infra.domain.gitops import (
+    FLUX_GIT_REPOSITORY,
+    ControllerKind,
     ControllerReading,
     ControllerVerdict,
     GitChange,
@@ -42,16 +46,21 @@ from findly_infra.domain.gitops import (
     GitOpsReverted,
     GitOpsSettings,
     change_key,
+    operation_revision_of,
     overlay_path,
     read_controller,
     reported_revision,
     set_image,
     set_version_label,
+    source_mismatch,
+    version_label_of,
 )
 from findly_infra.domain.tracks import Holding
 from findly_infra.domain.view import EnvironmentView
 
 __all__ = ["GitOpsReading", "GitOpsWorkloads", "HandOff", "HandOffPendingError"]
+
+log = logging.getLogger("findly_infra.gitops")
 
 HandOff = GitOpsCommitted | GitOpsReverted
 
@@ -80,6 +89,8 @@ class GitOpsReading:
 
     def describe(self) -> str:
         said = f"{self.controller}: {self.reading.verdict.value} ({self.reading.message})"
+        if self.reading.warning:
+            said += f"; warning: {self.reading.warning}"
         if self.handoff is None:
             return f"{said}; nothing handed to {self.repository} yet"
         made = "reverted by" if isinstance(self.handoff, GitOpsReverted) else "committed"
@@ -102,6 +113,15 @@ class GitOpsWorkloads:
     version_label: str = "version"
     """The label the analysis finds a version's pods by (``metrics.version_label``): changed with the image."""
     ready_timeout: float = 600.0
+    """How long what the controller applied may take to come out healthy (or Degraded), counted from when it first
+    reports our revision: the Deployment's ``progressDeadlineSeconds`` (``render`` writes the rolling strategy's
+    ``progress_deadline`` there), past which Kubernetes marks it ``ProgressDeadlineExceeded`` and Argo CD ``Degraded``
+    (gitops-engine pkg/health/health_deployment.go)."""
+    sync_timeout: float = 300.0
+    """How long the controller may take to report our revision at all (its poll: Argo CD's 120 s with up to 60 s of
+    jitter, argo-cd docs/user-guide/auto_sync.md; Flux: the GitRepository's interval, then the Kustomization's)."""
+    settle: float = 60.0
+    """A margin after :attr:`ready_timeout` for the controller to read the Deployment's new health (its refresh)."""
     poll_interval: float = 5.0
     sleep: Callable[[float], object] = attrs.field(default=time.sleep, repr=False)
     monotonic: Callable[[], float] = attrs.field(default=time.monotonic, repr=False)
@@ -112,14 +132,18 @@ class GitOpsWorkloads:
 
     # ---- converge ------------------------------------------------------------------------------------------------
 
-    def converge(self, view: EnvironmentView, at: datetime) -> bool:
+    def converge(self, view: EnvironmentView, at: datetime) -> bool:  # noqa: PLR0912 - one branch per case
         """Hand the version *view* runs to the repository where the overlay holds another, then wait until the
         controller deployed it; whether a commit was pushed."""
         wanted = _wanted(view)
         rollout = view.rollout
+        service, environment = view.service, view.environment
+        api_version, kind, namespace, name = self.settings.controller_object(environment)
+        # before anything is decided or committed: an object that deploys another overlay, branch or repository is
+        # bad input (the service repairs the cluster before deciding: the command stops with nothing recorded)
+        self._check_source(environment, self.objects(environment).get(api_version, kind, namespace, name))
         if wanted is None and (rollout is None or rollout.phase.active):
             return False  # nothing runs there yet: nothing to hand off
-        service, environment = view.service, view.environment
         path = overlay_path(self.settings, environment, service)
         text = self.repository.read(path)
         image = self.images[service]
@@ -130,8 +154,10 @@ class GitOpsWorkloads:
                 f"pushed), then run the command again; nothing was committed"
             )
         new, held = set_image(text, image, wanted or "")
-        if held is not None and wanted is not None and not held.startswith("@"):  # its pods labelled as it runs
-            new = set_version_label(new, self.version_label, held, wanted)
+        if held is not None and wanted is not None:  # its pods labelled as it runs: the label's value as the file
+            # holds it (a digest-pinned image has no tag to find it by: review finding 13)
+            labelled = version_label_of(text, self.version_label) or ("" if held.startswith("@") else held)
+            new = set_version_label(new, self.version_label, labelled, wanted)
         if held is None:
             raise BadInputError(
                 f"{path} in {self.settings.repository} has no image: line of {image} (the platform file's "
@@ -151,9 +177,14 @@ class GitOpsWorkloads:
             elif mine is None:  # there, and not recorded: our commit pushed by a command killed before its record?
                 made = self._found(view, path, new, wanted, held, key)
             target = mine if made is None else None
-        elif new != text:
+        elif new != text:  # going away from the candidate: hand the revert off and return, never wait for it
+            # (an abort or rollback must not wait on a controller that is stuck — Argo CD without automated sync
+            # "remains OutOfSync until synced", argo-cd docs/user-guide/auto_sync.md — or slow); the next command
+            # follows the controller (the head then holds it: the branch below)
             made = self._return(view, (path, new), wanted, held, recorded, started)
-            target = None
+            if made.pull_request is not None:
+                self._pending(view, made.sha, made.pull_request, _Holds(view.service, wanted))
+            return made.created
         else:  # the head holds it: the latest hand-off that put it there, if we made one
             target = recorded[-1] if recorded and _restores(recorded[-1], wanted) else None
             if target is None:  # ... or a revert a command killed after its push left unrecorded
@@ -161,8 +192,9 @@ class GitOpsWorkloads:
         sha = made.sha if made is not None else target.commit if target is not None else None
         pull_request = made.pull_request if made is not None else None
         if pull_request is not None and new != text:
-            self._pending(view, sha, pull_request)
-        self._wait(view, sha, failed=forward)
+            self._pending(view, sha, pull_request, _Holds(service, wanted))
+        # no commit of ours (the head already held it): a revision whose overlay holds it, never any revision
+        self._wait(view, sha, wanted, failed=forward)
         return made is not None and made.created
 
     def _commit(  # noqa: PLR0917 - the commit, and what its event says
@@ -210,8 +242,10 @@ class GitOpsWorkloads:
         started: str,
     ) -> GitCommit:
         """Back to *wanted* (rolled back, aborted, a release's return): the revert of the commit that put *held*
-        there, where the log recorded it and nothing reverted it yet; else a commit of *wanted* (someone changed the
-        file by hand, or the commit was not ours)."""
+        there, where the log recorded it and nothing reverted it yet — made by recomputing our file on the head
+        (*edit*: the image set back to *wanted*, with its version label), so that only our change is undone; a
+        ``git revert`` only where the version before is not known (*wanted* is *held*: a first release) — else a
+        commit of *wanted* (someone changed the file by hand, or the commit was not ours)."""
         ours = _ours(recorded, held)
         path, new = edit
         if ours is None:
@@ -220,11 +254,13 @@ class GitOpsWorkloads:
         key = (
             f"revert:{ours.key}" if ours.key else change_key(view.service, view.environment, held, started, revert=True)
         )
-        made = self.repository.revert(
-            ours.commit,
-            key=key,
-            message=f"{view.service}: back to {wanted} in {view.environment} (reverts {held}, {ours.commit[:12]})",
-        )
+        message = f"{view.service}: back to {wanted} in {view.environment} (reverts {held}, {ours.commit[:12]})"
+        if wanted != held:  # the version to go back to is known: our file recomputed, nothing else (review finding 10)
+            # a `git revert` of what was merged would undo all of it: merged by squash, that is one commit carrying
+            # every change of the pull request's branch — a reviewer's too (GitHub's about-pull-request-merges)
+            made = self.repository.commit(GitChange({path: new}, message, key))
+        else:  # nothing served before (a first release): the version before ours is not known — git's revert
+            made = self.repository.revert(ours.commit, key=key, message=message)
         self._note(
             view,
             GitOpsReverted(
@@ -233,7 +269,8 @@ class GitOpsWorkloads:
                 version=held,
                 at=_at(view),
                 actor="findly",
-                reason=_reason(made, f"reverted {ours.commit[:12]} ({held})", self.settings.branch),
+                reason=_reason(made, f"reverted {ours.commit[:12]} ({held})", self.settings.branch)
+                + f"; {self._object_name(view.environment)} deploys it at its next sync (`status` says when)",
                 commit=made.sha,
                 reverts=ours.commit,
                 branch=made.branch,
@@ -253,10 +290,11 @@ class GitOpsWorkloads:
         if _ours(recorded, held) is None:
             found = self._revert_found(view, edit, recorded, held, started)
             if found is not None:
-                self._wait(view, found.sha, failed=False)
+                self._wait(view, found.sha, held, failed=False)
             return False
         made = self._return(view, edit, held, held, recorded, started)
-        self._wait(view, made.sha, failed=False)
+        if made.pull_request is not None:  # as converge: a revert proposed waits for a person
+            self._pending(view, made.sha, made.pull_request, _Holds(view.service, not_tag=held))
         return made.created
 
     def _revert_found(
@@ -278,9 +316,9 @@ class GitOpsWorkloads:
         except BadInputError:  # "nothing to commit", or it does not apply: no revert of ours put it there
             return None
 
-    def _pending(self, view: EnvironmentView, sha: str | None, url: str) -> None:
+    def _pending(self, view: EnvironmentView, sha: str | None, url: str, holds: _Holds) -> None:
         """An open pull request the controller does not follow yet: the step waits for a person to merge it."""
-        found = self._read(view.environment, sha)
+        found = self._read(view.environment, view.service, sha, holds)
         if found.verdict is ControllerVerdict.DEPLOYED:
             return  # merged meanwhile, and already deployed
         raise HandOffPendingError(
@@ -290,16 +328,24 @@ class GitOpsWorkloads:
             environment=view.environment,
         )
 
-    def _wait(self, view: EnvironmentView, sha: str | None, *, failed: bool) -> ControllerReading:
-        """Until the controller reports *sha* deployed (``None``: whatever it applied, healthy), failed, or the ready
-        timeout passes: read again soon at first (a controller told by a webhook syncs within a second or two), then
-        every :attr:`poll_interval`."""
-        deadline = self.monotonic() + self.ready_timeout
+    def _wait(self, view: EnvironmentView, sha: str | None, wanted: str, *, failed: bool) -> ControllerReading:
+        """Until the controller reports *sha* deployed at a revision whose overlay holds *wanted* (*sha* ``None``:
+        no commit of ours put it there — any such revision), failed, or the ready timeout passes."""
+        # two bounds (review finding 8): the controller's poll, then the Deployment's progress deadline counted from
+        # when it applied our revision — counted from the commit, the wait would always end before a failing
+        # Deployment could be Degraded, and a failing version be exit 5 instead of rolled back
+        deadline = self.monotonic() + self.sync_timeout + self.ready_timeout + self.settle
+        applied = False
         name = self._object_name(view.environment)
         polls = 0
         while True:
-            reading = self._read(view.environment, sha)
+            reading, ours = self._reading(view.environment, view.service, sha, _Holds(view.service, wanted))
+            if ours and not applied:  # it applied our revision: the progress deadline runs from now
+                applied = True
+                deadline = self.monotonic() + self.ready_timeout + self.settle
             if reading.verdict is ControllerVerdict.DEPLOYED:
+                if reading.warning:  # said at run time: a gitops-* check cannot see the controller's object
+                    log.warning("%s in %s: %s", view.service, view.environment, reading.warning)
                 return reading
             if reading.verdict is ControllerVerdict.FAILED:
                 raise WorkloadNotReadyError(
@@ -308,22 +354,92 @@ class GitOpsWorkloads:
                     reason=f"{name}: {reading.message}",
                 )
             if self.monotonic() >= deadline:
+                within = (
+                    f"within {self.ready_timeout + self.settle:g}s of applying it"
+                    if applied
+                    else f"within {self.sync_timeout + self.ready_timeout + self.settle:g}s"
+                )
                 raise WorkloadNotReadyError(
-                    f"{name} has not deployed {view.service}'s commit {(sha or '')[:12]} within "
-                    f"{self.ready_timeout:g}s: {reading.message}; the next command waits again"
+                    f"{name} has not deployed {view.service}'s commit {(sha or '')[:12]} {within}: "
+                    f"{reading.message}; the next command waits again"
                 )
             self.sleep(min(self.poll_interval, 0.25 * 2**polls))
             polls += 1
 
-    def _read(self, environment: str, sha: str | None) -> ControllerReading:
+    def _read(self, environment: str, service: str, sha: str | None, holds: _Holds | None = None) -> ControllerReading:
+        """:meth:`_reading`'s reading."""
+        return self._reading(environment, service, sha, holds)[0]
+
+    def _reading(
+        self, environment: str, service: str, sha: str | None, holds: _Holds | None = None
+    ) -> tuple[ControllerReading, bool]:
+        """What the controller reports of *sha* (``None``: of whatever it applied). With *holds*, the revision it
+        applied counts as ours only where the service's overlay file, read at that revision, holds the tag *holds*
+        says: git ancestry alone would take a later commit that put another image back (someone else's) for ours,
+        and with no commit of ours (*sha* ``None``) any older revision would do — the controller deployed that
+        revision's tree, not its history's (argo-cd pkg/apis/application/v1alpha1/types.go ``SyncStatus.Revision``:
+        "the revision the comparison has been performed to"; kustomize-controller
+        internal/controller/kustomization_controller.go ``obj.Status.LastAppliedRevision = revision``). Argo CD: the
+        revision of its latest sync operation is judged the same way, and the health judged is the service's own
+        Deployment's (``domain.gitops.read_application``). With it, whether the revision it reports is ours (it
+        applied it, or is applying it)."""
         api_version, kind, namespace, name = self.settings.controller_object(environment)
         found: Mapping[str, Any] | None = self.objects(environment).get(api_version, kind, namespace, name)
-        revision = reported_revision(self.settings.controller, found)
-        if sha is None:
-            includes: bool | None = True
-        else:
-            includes = None if revision is None else self.repository.includes(revision, sha)
-        return read_controller(self.settings.controller, found, includes)
+        self._check_source(environment, found)
+        revision = reported_revision(self.settings.controller, found, self.settings.repository)
+        includes, held = self._ours(environment, revision, sha, holds)
+        operation: bool | None = None
+        if self.settings.controller is ControllerKind.ARGOCD:
+            operated = operation_revision_of(found)
+            if operated is not None and operated != revision:
+                operation = self._ours(environment, operated, sha, holds)[0] is True
+        reading = read_controller(self.settings.controller, found, includes, operation=operation, resources=(service,))
+        if includes is False and held is not None and holds is not None and revision is not None:
+            changed = " (changed after the hand-off)" if sha is not None else ""
+            reading = attrs.evolve(
+                reading,
+                message=f"{reading.message}; its overlay at {revision[:12]} holds {holds.service} {held}, "
+                f"{holds.said()}{changed}",
+            )
+        return reading, includes is True
+
+    def _check_source(self, environment: str, found: Mapping[str, Any] | None) -> None:
+        """Bad input where the controller's object does not deploy the environment's overlay from the repository's
+        branch (``domain.gitops.source_mismatch``): an Application of another overlay would report every new head
+        Synced and Healthy, and one of another branch never the commit. Flux: the ``GitRepository`` its
+        ``spec.sourceRef`` names is read too, where it can be."""
+        source: Mapping[str, Any] | None = None
+        if found is not None and self.settings.controller is ControllerKind.FLUX:
+            reference = _mapping(_mapping(found.get("spec")).get("sourceRef"))
+            if reference.get("kind", "GitRepository") == "GitRepository" and reference.get("name"):
+                namespace = str(reference.get("namespace") or _mapping(found.get("metadata")).get("namespace") or "")
+                # not readable (no permission, not served: bad input of the adapter's; out of reach): spec.path is
+                # still checked
+                with contextlib.suppress(DependencyError, BadInputError):
+                    source = self.objects(environment).get(*FLUX_GIT_REPOSITORY, namespace, str(reference["name"]))
+        said = source_mismatch(self.settings, environment, found, source)
+        if said is not None:
+            raise BadInputError(f"{self._object_name(environment)} does not deploy what findly-infra hands off: {said}")
+
+    def _ours(
+        self, environment: str, revision: str | None, sha: str | None, holds: _Holds | None
+    ) -> tuple[bool | None, str | None]:
+        """Whether *revision* is ours — has *sha* in its history, and holds what *holds* says — and the tag its
+        overlay holds (``None``: not read). ``None``: a revision the repository does not know."""
+        if revision is None:
+            return (None if sha is not None or holds is not None else True), None
+        includes = True if sha is None else self.repository.includes(revision, sha)
+        if includes is not True or holds is None:
+            return includes, None
+        held = self._tag_at(environment, holds.service, revision)
+        return (None if held is None else holds.fits(held)), held
+
+    def _tag_at(self, environment: str, service: str, revision: str) -> str | None:
+        """The image tag *service*'s overlay holds at *revision* (``None``: no such file, or no image line of it)."""
+        text = self.repository.read_at(revision, overlay_path(self.settings, environment, service))
+        if text is None:
+            return None
+        return set_image(text, self.images[service], "")[1]
 
     def _object_name(self, environment: str) -> str:
         _, kind, namespace, name = self.settings.controller_object(environment)
@@ -353,14 +469,12 @@ class GitOpsWorkloads:
 
     def holding(self, service: str, environment: str) -> Holding:
         """What the controller applied, where it reports the latest hand-off deployed: the overlay's image tag at
-        the head, on the one track, with all of the traffic. Where it does not (yet), nothing is known to run."""
-        reading = self.reading(service, environment)
-        if reading.reading.verdict is not ControllerVerdict.DEPLOYED:
+        the revision it applied, on the one track, with all of the traffic. Where it does not (yet), nothing is
+        known to run."""
+        reading = self.reading(service, environment).reading
+        if reading.verdict is not ControllerVerdict.DEPLOYED or reading.revision is None:
             return Holding()
-        text = self.repository.read(overlay_path(self.settings, environment, service))
-        if text is None:
-            return Holding()
-        _, tag = set_image(text, self.images[service], "")
+        tag = self._tag_at(environment, service, reading.revision)  # what it applied, not the head (a later push)
         if not tag or tag.startswith("@"):
             return Holding()
         return Holding({service: tag}, {tag: 100})
@@ -374,8 +488,24 @@ class GitOpsWorkloads:
             self.settings.branch,
             self._object_name(environment),
             latest,
-            self._read(environment, latest.commit if latest is not None else None),
+            self._read(environment, service, latest.commit if latest is not None else None, _expected(service, latest)),
         )
+
+
+@attrs.frozen
+class _Holds:
+    """What the overlay of *service* must hold at the revision the controller applied for it to be ours: *tag*, or
+    (a revert's, as ``status`` reads it) any tag but *not_tag*."""
+
+    service: str
+    tag: str | None = None
+    not_tag: str | None = None
+
+    def fits(self, held: str) -> bool:
+        return held == self.tag if self.tag is not None else held != self.not_tag
+
+    def said(self) -> str:
+        return f"not {self.tag}" if self.tag is not None else f"still {self.not_tag}"
 
 
 def _wanted(view: EnvironmentView) -> str | None:
@@ -384,6 +514,15 @@ def _wanted(view: EnvironmentView) -> str | None:
     active = view.rollout is not None and view.rollout.phase.active and view.candidate is not None
     running = view.candidate if active else view.serving
     return running.version if running is not None else None
+
+
+def _expected(service: str, latest: HandOff | None) -> _Holds | None:
+    """What the overlay holds once *latest* is deployed: its version, or — a revert — any but the one reverted."""
+    if latest is None:
+        return None
+    if isinstance(latest, GitOpsReverted):
+        return _Holds(service, not_tag=latest.version)
+    return _Holds(service, tag=latest.version)
 
 
 def _ours(recorded: Sequence[HandOff], held: str) -> GitOpsCommitted | None:
@@ -413,3 +552,7 @@ def _at(view: EnvironmentView) -> datetime:
 def _reason(made: GitCommit, what: str, branch: str) -> str:
     where = f"pull request {made.pull_request} against {branch}" if made.pull_request else branch
     return f"{what}: commit {made.sha[:12]} on {where}"
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -650,3 +650,9 @@ class GitRepository(Protocol):
         """Whether *revision* (what the controller applied) is *commit* or has it in its history; ``None``: the
         repository does not know *revision*."""
         ...
+
+    def read_at(self, revision: str, path: str) -> str | None:
+        """*path*'s text at *revision* (a commit the controller reports it applied: ``<sha>``, or Flux's
+        ``main@sha1:<sha>``), fetched if need be; ``None``: no such file there, or a revision the repository does not
+        know. What the controller deployed is that revision's tree, not every commit of its history."""
+        ...

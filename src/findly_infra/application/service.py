@@ -588,6 +588,10 @@ class PipelineService:
             current = self.reconcile(service, environment)
         except (UnprovenEntryError, HandOffPendingError):  # never moved for it (a pull request still open): goes on
             current = Outcome((), self.view(service, environment))
+        except WorkloadNotReadyError as exc:  # a GitOps controller not there yet: the rollback needs nothing of it
+            if exc.failed or not self._handed_off(environment):
+                raise
+            current = Outcome((), self.view(service, environment))
         if current.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
             return current
         return self._decide(
@@ -1415,11 +1419,21 @@ class PipelineService:
             raise
         except WorkloadNotReadyError as exc:
             if not exc.failed:
+                if away and self._handed_off(view.environment):
+                    # a GitOps controller has not deployed it (stuck, or slow): undoing it needs nothing of it — the
+                    # decision's own route hands off the revert (issue 28)
+                    return False
                 raise
             rollout = pipeline.environments[view.environment].rollout
             if rollout is not None and rollout.phase is Phase.PROGRESSING:
                 return self._workload_failed(service, view.environment, exc)
             return False
+
+    def _handed_off(self, environment: str) -> bool:
+        """Whether *environment* is handed to a GitOps controller (``gitops:``): a command going away from the
+        candidate there hands off its revert without waiting for the controller to have deployed the candidate."""
+        gitops = self.platform.gitops
+        return gitops is not None and gitops.binding(environment) is not None
 
     def _workload_failed(self, service: str, environment: str, failure: WorkloadNotReadyError) -> Outcome:
         """The cluster could not run the candidate (past its progress deadline): the rollout fails as a failed step

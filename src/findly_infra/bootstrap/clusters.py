@@ -184,17 +184,17 @@ def _default_cache() -> Path:
 
 
 def gitops_objects(platform: Platform, environment: str, *, context: str | None = None) -> Any:
-    """The ``ClusterObjects`` where *environment*'s Application (Kustomization) lives: ``--context`` when given,
-    else ``gitops.context`` (a management cluster), else the environment's own ``kubernetes.clusters`` binding,
-    else the kubeconfig's current context."""
+    """The ``ClusterObjects`` where *environment*'s Application (Kustomization) lives: ``gitops.context`` (a
+    management cluster) where the file names one — it names the controller's cluster, which ``--context`` (or
+    ``FINDLY_KUBE_CONTEXT``, meant for a workload cluster) does not change —, else ``--context`` when given, else the
+    kubeconfig's current context. (A GitOps environment has no ``kubernetes.clusters`` binding of its own: the
+    ``gitops-cluster`` rule refuses one.)"""
     settings = platform.gitops
     assert settings is not None
-    if context is not None:
-        return cluster_objects(platform, environment, context=context)
     if settings.context is not None:
         return cluster_objects(platform, environment, context=settings.context, place="gitops.context")
-    if platform.kubernetes.cluster_for(environment) is not None:
-        return cluster_objects(platform, environment)
+    if context is not None:
+        return cluster_objects(platform, environment, context=context)
     require_extra("kubernetes", "reading the GitOps controller's status")
     from findly_infra.adapters.kubernetes import KubeconfigError, connect
 
@@ -203,8 +203,8 @@ def gitops_objects(platform: Platform, environment: str, *, context: str | None 
         return connect()
     except KubeconfigError as exc:
         raise BadInputError(
-            f"gitops (no gitops.context, and {environment} is bound to no cluster: the kubeconfig's current "
-            f"context): {exc}"
+            f"gitops (no gitops.context, no --context: the kubeconfig's current context, for {environment}'s "
+            f"controller): {exc}"
         ) from None
 
 

@@ -97,9 +97,10 @@ class _OnStderr(logging.Handler):
 
 def _say_on_stderr() -> None:
     """Send the application's warnings to stderr, once a process."""
-    log = logging.getLogger("findly_infra.snapshots")
-    if not any(isinstance(handler, _OnStderr) for handler in log.handlers):
-        log.addHandler(_OnStderr(logging.WARNING))
+    for name in ("findly_infra.snapshots", "findly_infra.gitops"):  # gitops: what the controller cannot vouch for
+        log = logging.getLogger(name)
+        if not any(isinstance(handler, _OnStderr) for handler in log.handlers):
+            log.addHandler(_OnStderr(logging.WARNING))
 
 
 @attrs.frozen

@@ -832,6 +832,7 @@ def _gitops_status(
         "verdict": reading.reading.verdict.value,
         "revision": reading.reading.revision,
         "message": reading.reading.message,
+        "warning": reading.reading.warning,
         "handoff": None
         if handoff is None
         else {

@@ -12,8 +12,8 @@ What the file says::
       path: k8s                  # where `findly-infra render --out` wrote the tree, in the repository
       pull_request: false        # true: push a branch and open a pull request against `branch`
       controller: argocd         # or flux
-      context: management        # the kubeconfig context where the Applications (Kustomizations) live; default:
-                                 # the environment's own kubernetes.clusters binding, else the current context
+      context: management        # the kubeconfig context where the Applications (Kustomizations) live (wins
+                                 # over --context); default: --context when given, else the current context
       environments:
         production:
           name: findly-production  # the Application (argocd) or Kustomization (flux)
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -38,6 +38,7 @@ from findly_infra.domain.events import Event
 
 __all__ = [
     "ARGO_APPLICATION",
+    "FLUX_GIT_REPOSITORY",
     "FLUX_KUSTOMIZATION",
     "ControllerKind",
     "ControllerReading",
@@ -49,19 +50,27 @@ __all__ = [
     "GitOpsReverted",
     "GitOpsSettings",
     "change_key",
+    "operation_revision_of",
+    "overlay_folder",
     "overlay_path",
     "read_application",
     "read_controller",
     "read_kustomization",
     "reported_revision",
+    "same_url",
     "set_image",
     "set_version_label",
+    "source_mismatch",
+    "version_label_of",
 ]
 
 ARGO_APPLICATION = ("argoproj.io/v1alpha1", "Application")
 """Argo CD's Application (https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/)."""
 FLUX_KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
 """Flux's Kustomization (https://fluxcd.io/flux/components/kustomize/kustomizations/)."""
+FLUX_GIT_REPOSITORY = ("source.toolkit.fluxcd.io/v1", "GitRepository")
+"""Flux's GitRepository, which a Kustomization's ``spec.sourceRef`` names
+(https://fluxcd.io/flux/components/source/gitrepositories/): read, where it may be, to check its URL and branch."""
 
 
 class ControllerKind(enum.Enum):
@@ -104,7 +113,8 @@ class GitOpsSettings:
     author: str = "findly-infra <findly-infra@users.noreply.github.com>"
     context: str | None = None
     """The kubeconfig context of the cluster where the Applications (or Kustomizations) live — a management
-    cluster; ``None``: the environment's own ``kubernetes.clusters`` binding, else the kubeconfig's current context."""
+    cluster; it wins over ``--context``. ``None``: ``--context`` (``FINDLY_KUBE_CONTEXT``) when given, else the
+    kubeconfig's current context."""
 
     def __attrs_post_init__(self) -> None:
         if not self.repository.strip():
@@ -192,6 +202,20 @@ def set_version_label(text: str, label: str, old: str, new: str) -> str:
     return "".join(lines)
 
 
+def version_label_of(text: str, label: str) -> str | None:
+    """The value of the first ``<label>: <value>`` line of *text* (a rendered Deployment's version label, quotes
+    taken off); ``None``: none. What :func:`set_version_label` is given as the old value where the image's tag cannot
+    say it (a digest pin)."""
+    if not label:
+        return None
+    pattern = re.compile(rf"^\s*{re.escape(label)}:\s*(?P<quote>[\"']?)(?P<value>[^\s\"'#]+)(?P=quote)\s*(?:#.*)?$")
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match is not None:
+            return match["value"]
+    return None
+
+
 def _needs_quotes(value: str) -> bool:
     """Whether a label's value would read as something other than text unquoted (``1.0``, ``true``, ``null``)."""
     return bool(re.fullmatch(r"[-+]?[0-9._eE]+|true|false|yes|no|on|off|null|~", value, re.IGNORECASE))
@@ -258,11 +282,18 @@ class ControllerReading:
     revision: str | None
     """The revision the controller last applied (``None``: none reported)."""
     message: str
+    warning: str | None = None
+    """What the reading cannot vouch for (a Flux Kustomization that checks no health: its Ready says it applied,
+    not that the pods run), said at run time — in ``status`` and on the rollout's stderr."""
 
 
-def reported_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> str | None:
+def reported_revision(
+    kind: ControllerKind, found: Mapping[str, Any] | None, repository: str | None = None
+) -> str | None:
     """The commit the controller's report is about, as *found* (the object's JSON) says: an Application's
-    ``status.sync.revision`` (``status.sync.revisions[0]`` for a multi-source one); a Kustomization's
+    ``status.sync.revision`` (for a multi-source one, ``status.sync.revisions[i]`` of the ``spec.sources[i]`` whose
+    ``repoURL`` is *repository* — types.go ``SyncStatus.Revisions``: "the revisions of multiple sources", one per
+    source, in order; the first where *repository* is not given or none matches); a Kustomization's
     ``status.lastAppliedRevision`` — or, when ``Ready`` is ``False`` for a terminal reason, its
     ``status.lastAttemptedRevision``: kustomize-controller moves ``lastAppliedRevision`` only once the health checks
     passed (``internal/controller/kustomization_controller.go``: ``obj.Status.LastAppliedRevision = revision`` after
@@ -276,7 +307,8 @@ def reported_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> 
         revision = sync.get("revision")
         if not revision:
             revisions = sync.get("revisions")
-            revision = revisions[0] if isinstance(revisions, list) and revisions else None
+            index = _source_index(found, repository)
+            revision = revisions[index] if isinstance(revisions, list) and len(revisions) > index else None
         return str(revision) if revision else None
     ready = _ready(status)
     failed = str(ready.get("status")) == "False" and str(ready.get("reason") or "") in _FLUX_TERMINAL
@@ -288,6 +320,108 @@ def reported_revision(kind: ControllerKind, found: Mapping[str, Any] | None) -> 
         text = text.rsplit("@", 1)[1]
         return text.split(":", 1)[1] if ":" in text else text
     return text.rsplit("/", 1)[-1]  # <branch>/<sha>: the format before Flux 2.0
+
+
+def _source_index(found: Mapping[str, Any] | None, repository: str | None) -> int:
+    """The index, in an Application's ``spec.sources``, of the source of *repository* (0: none given, or none)."""
+    sources = _mapping(_mapping(found).get("spec")).get("sources")
+    if repository is None or not isinstance(sources, list):
+        return 0
+    for index, source in enumerate(sources):
+        if isinstance(source, Mapping) and same_url(str(source.get("repoURL") or ""), repository):
+            return index
+    return 0
+
+
+def same_url(left: str, right: str) -> bool:
+    """Whether two repository URLs name the same repository, as Argo CD compares them (argo-cd util/git/git.go
+    ``SameURL``/``NormalizeGitURL``: trimmed, lower-cased, an scp-like ``git@host:org/repo`` read as
+    ``ssh://git@host/org/repo``, ``.git`` dropped, the ``ssh://`` scheme dropped); here also a local path and its
+    ``file://`` URL (a repository on this machine)."""
+
+    def normal(url: str) -> str:
+        url = url.strip().lower()
+        if not url.startswith("ssh://") and re.match(r"^[\w.-]+@[\w.-]+:", url):  # scp-like: the first : is a /
+            url = "ssh://" + url.replace(":", "/", 1)
+        url = url.removesuffix(".git").removeprefix("ssh://")
+        return url.removeprefix("file://")
+
+    return bool(normal(left)) and normal(left) == normal(right)
+
+
+def overlay_folder(settings: GitOpsSettings, environment: str) -> str:
+    """The folder, in the repository, of *environment*'s overlay (its ``kustomization.yaml``): what its
+    Application's ``spec.source.path`` (Kustomization's ``spec.path``) names."""
+    folder = settings.path.strip("/")
+    return f"{folder}/overlays/{environment}" if folder else f"overlays/{environment}"
+
+
+def _folder(path: str) -> str:
+    """A path as a controller reads it: ``./k8s/overlays/dev/`` -> ``k8s/overlays/dev``."""
+    path = path.strip()
+    while path.startswith("./"):
+        path = path[2:]
+    return path.strip("/")
+
+
+def source_mismatch(  # noqa: PLR0911 - one per field that can differ
+    settings: GitOpsSettings,
+    environment: str,
+    found: Mapping[str, Any] | None,
+    source: Mapping[str, Any] | None = None,
+) -> str | None:
+    """What in the controller's object *found* does not deploy *environment*'s overlay from ``gitops.repository``'s
+    ``gitops.branch`` (``None``: it does, or says nothing of its source). Argo CD: the ``spec.source`` (or the
+    ``spec.sources`` entry) of the repository — ``repoURL`` compared as Argo CD compares (:func:`same_url`), ``path``
+    the overlay's folder, ``targetRevision`` the branch (``refs/heads/<branch>``; ``HEAD`` or none: the remote's
+    default branch, taken as the branch — it cannot be told from here) (argo-cd types.go ``ApplicationSource``).
+    Flux: ``spec.path`` the overlay's folder, and, where *source* (the ``GitRepository`` its ``spec.sourceRef``
+    names) could be read, its ``spec.url`` and ``spec.ref.branch`` (https://fluxcd.io/flux/components/source/
+    gitrepositories/)."""
+    if found is None:
+        return None
+    binding = settings.binding(environment)
+    name = binding.name if binding is not None else "?"
+    where = f"gitops.environments.{environment}.name ({name})"
+    folder = overlay_folder(settings, environment)
+    spec = _mapping(found.get("spec"))
+    if settings.controller is ControllerKind.ARGOCD:
+        sources = [spec["source"]] if isinstance(spec.get("source"), Mapping) else []
+        sources += [item for item in spec.get("sources") or [] if isinstance(item, Mapping)]
+        if not sources:
+            return None
+        ours = [item for item in sources if same_url(str(item.get("repoURL") or ""), settings.repository)]
+        if not ours:
+            urls = ", ".join(repr(str(item.get("repoURL") or "")) for item in sources)
+            return (
+                f"{where}: its spec.source.repoURL is {urls}, not gitops.repository {settings.repository!r}: it does "
+                "not deploy that repository"
+            )
+        item = ours[0]
+        path = _folder(str(item.get("path") or ""))
+        if path != folder:
+            return f"{where}: its spec.source.path is {path or '(none)'!r}, not the overlay's folder {folder!r}"
+        revision = str(item.get("targetRevision") or "HEAD")
+        if revision not in {settings.branch, f"refs/heads/{settings.branch}", "HEAD"}:
+            return f"{where}: its spec.source.targetRevision is {revision!r}, not gitops.branch {settings.branch!r}"
+        return None
+    path = _folder(str(spec.get("path") or ""))
+    if "path" in spec and path != folder:
+        return f"{where}: its spec.path is {path or '(none)'!r}, not the overlay's folder {folder!r}"
+    if source is None:
+        return None
+    source_spec = _mapping(source.get("spec"))
+    url = str(source_spec.get("url") or "")
+    if url and not same_url(url, settings.repository):
+        reference = _mapping(spec.get("sourceRef"))
+        return (
+            f"{where}: the GitRepository {reference.get('name')} of its spec.sourceRef has spec.url {url!r}, not "
+            f"gitops.repository {settings.repository!r}"
+        )
+    branch = _mapping(source_spec.get("ref")).get("branch")
+    if branch is not None and str(branch) != settings.branch:
+        return f"{where}: its GitRepository's spec.ref.branch is {branch!r}, not gitops.branch {settings.branch!r}"
+    return None
 
 
 def _ready(status: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -303,21 +437,64 @@ _ARGO_FAILED_OPERATION = frozenset({"Failed", "Error"})
 pkg/sync/common/types.go (``OperationFailed``, ``OperationError``; the others are Running, Terminating, Succeeded)."""
 
 
-def read_application(application: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
-    """An Argo CD Application's status (``status.sync.status``/``revision``, ``status.health.status``,
-    ``status.operationState.phase``), given whether its synced revision *includes* the commit (``None``: unknown
-    revision). Deployed: Synced at such a revision and Healthy. Failed: at such a revision, health Degraded, or the
-    sync operation Failed/Error. Otherwise progressing (OutOfSync, Progressing, Missing, Suspended, an older
-    revision). https://argo-cd.readthedocs.io/en/stable/operator-manual/health/
+_ARGO_HEALTH_ORDER = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
+"""gitops-engine pkg/health/health.go ``healthOrder``: "health codes in order of most healthy to least healthy"."""
 
-    Degraded fails it once Synced (while OutOfSync, health is still the older objects'); a sync operation that
-    Failed/Errored fails it when it was the sync of that revision (``operationState.syncResult.revision``).
-    The codes, as Argo CD publishes them: sync ``Synced``/``OutOfSync``/``Unknown`` (argo-cd
-    pkg/apis/application/v1alpha1/types.go, ``SyncStatusCode``); health ``Healthy``/``Progressing``/``Degraded``/
-    ``Suspended``/``Missing``/``Unknown`` (gitops-engine pkg/health/health.go, ``HealthStatusCode``: "Degraded"
-    is a resource that failed, or did not reach health in time — a Deployment past its progress deadline). An
-    absent Application (``None``) is progressing: the controller has not made it yet (or we may not read it —
-    the adapter says so as an error)."""
+_ARGO_OPERATION_IN_PROGRESS = frozenset({"Running", "Terminating"})
+"""gitops-engine pkg/sync/common/types.go: ``OperationPhase.Completed()`` is Failed, Error or Succeeded; Running and
+Terminating are not done yet (a PostSync hook — the smoke tests argo-cd docs/user-guide/sync-waves.md describes — runs
+while the resources are already Synced and Healthy)."""
+
+
+def _own_health(status: Mapping[str, Any], resources: Collection[str]) -> tuple[str, str] | None:
+    """The worst health (gitops-engine ``healthOrder``) of the Deployments named *resources* among
+    ``status.resources`` (argo-cd types.go ``ResourceStatus``: group, kind, namespace, name, health; written on every
+    refresh, controller/appcontroller.go ``app.Status.Resources = compareResult.resources``), with what it says;
+    ``None``: none of them listed (the Application's own health stands)."""
+    worst: tuple[int, str, str] | None = None
+    for item in status.get("resources") or []:
+        if not isinstance(item, Mapping) or item.get("kind") != "Deployment" or item.get("name") not in resources:
+            continue
+        if str(item.get("group") or "apps") != "apps" or item.get("hook"):
+            continue
+        health = _mapping(item.get("health"))
+        code = str(health.get("status") or "Unknown")
+        rank = _ARGO_HEALTH_ORDER.index(code) if code in _ARGO_HEALTH_ORDER else len(_ARGO_HEALTH_ORDER)
+        namespace = item.get("namespace")
+        said = f"Deployment {namespace}/{item.get('name')}" if namespace else f"Deployment {item.get('name')}"
+        detail = f"{said} {code}" + (f": {health['message']}" if health.get("message") else "")
+        if worst is None or rank > worst[0]:
+            worst = (rank, code, detail)
+    return None if worst is None else (worst[1], worst[2])
+
+
+def read_application(  # noqa: PLR0911 - one per state the controller reports
+    application: Mapping[str, Any] | None,
+    includes: bool | None,
+    *,
+    operation: bool | None = None,
+    resources: Collection[str] = (),
+) -> ControllerReading:
+    """An Argo CD Application's status (``status.sync.status``/``revision``, ``status.health.status``,
+    ``status.operationState``, ``status.resources``), given whether its synced revision *includes* the commit
+    (``None``: unknown revision) and whether the revision of its latest sync operation does (*operation*;
+    ``None``: it is the synced revision itself, or none is named). Deployed: Synced at such a revision, the sync
+    operation of such a revision finished (``Succeeded``: no PostSync hook still running), and Healthy. Failed: at
+    such a revision, health Degraded, or the sync operation of such a revision Failed/Error. Otherwise progressing
+    (OutOfSync, Progressing, Missing, Suspended, an older revision, an operation Running or Terminating).
+    https://argo-cd.readthedocs.io/en/stable/operator-manual/health/
+
+    The health judged is that of the service's own Deployments (*resources*: their names) where
+    ``status.resources`` lists them — the Application's health is "the worst health of its immediate child
+    resources" (argo-cd docs/operator-manual/health.md), so another service's Degraded Deployment in the same overlay
+    would otherwise fail this one — else the Application's.
+
+    Degraded fails it once Synced (while OutOfSync, health is still the older objects'). The codes, as Argo CD
+    publishes them: sync ``Synced``/``OutOfSync``/``Unknown`` (argo-cd pkg/apis/application/v1alpha1/types.go,
+    ``SyncStatusCode``); health ``Healthy``/``Progressing``/``Degraded``/``Suspended``/``Missing``/``Unknown``
+    (gitops-engine pkg/health/health.go, ``HealthStatusCode``: "Degraded" is a resource that failed, or did not reach
+    health in time — a Deployment past its progress deadline). An absent Application (``None``) is progressing: the
+    controller has not made it yet (or we may not read it — the adapter says so as an error)."""
     revision = reported_revision(ControllerKind.ARGOCD, application)
     if application is None:
         return ControllerReading(ControllerVerdict.PROGRESSING, None, "the Application does not exist (yet)")
@@ -325,12 +502,16 @@ def read_application(application: Mapping[str, Any] | None, includes: bool | Non
     sync = str(_mapping(status.get("sync")).get("status") or "Unknown")
     health_block = _mapping(status.get("health"))
     health = str(health_block.get("status") or "Unknown")
-    operation = _mapping(status.get("operationState"))
-    phase = str(operation.get("phase") or "")
-    operation_revision = _mapping(operation.get("syncResult")).get("revision")
-    said = f"sync {sync}, health {health}" + (f", operation {phase}" if phase else "")
     health_said = str(health_block.get("message") or "")
-    detail = health_said if health == "Degraded" and health_said else str(operation.get("message") or health_said)
+    own = _own_health(status, resources) if resources else None
+    if own is not None:
+        health, health_said = own
+    operation_state = _mapping(status.get("operationState"))
+    phase = str(operation_state.get("phase") or "")
+    operation_revision = operation_revision_of(application)
+    ours = operation if operation is not None else operation_revision in (None, revision)
+    said = f"sync {sync}, health {health}" + (f", operation {phase}" if phase else "")
+    detail = health_said if health == "Degraded" and health_said else str(operation_state.get("message") or health_said)
     message = f"{said}: {detail}" if detail else said
     at = f" at {revision[:12]}" if revision else ""
     if includes is not True:  # not yet at a revision with the commit: whatever it says is of an older one
@@ -340,25 +521,45 @@ def read_application(application: Mapping[str, Any] | None, includes: bool | Non
     # has been performed to"): health is of the live objects, so it speaks of that revision once Synced to it
     if sync == "Synced" and health == "Degraded":
         return ControllerReading(ControllerVerdict.FAILED, revision, f"{message}{at}")
-    if phase in _ARGO_FAILED_OPERATION and operation_revision in (None, revision):  # the sync of that revision
+    if phase in _ARGO_FAILED_OPERATION and ours:  # the sync of that revision
         return ControllerReading(ControllerVerdict.FAILED, revision, f"{message}{at}")
+    if phase in _ARGO_OPERATION_IN_PROGRESS:  # hooks, waves: Synced and Healthy says nothing until it ends
+        return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at} (its sync still running)")
+    if phase and not ours:  # the latest operation synced an older revision: ours not applied by one yet
+        why = "its latest sync operation is of an older revision"
+        return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at} ({why})")
     if sync == "Synced" and health == "Healthy":
         return ControllerReading(ControllerVerdict.DEPLOYED, revision, f"{message}{at}")
     return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at}")
 
 
-_FLUX_TERMINAL = frozenset({"HealthCheckFailed", "ReconciliationFailed", "BuildFailed"})
+def operation_revision_of(application: Mapping[str, Any] | None) -> str | None:
+    """The revision an Application's latest sync operation was performed to (``status.operationState.syncResult
+    .revision``, or the first of ``revisions``: argo-cd types.go ``SyncOperationResult``); ``None``: none named."""
+    result = _mapping(_mapping(_mapping(_mapping(application).get("status")).get("operationState")).get("syncResult"))
+    revision = result.get("revision")
+    if not revision:
+        revisions = result.get("revisions")
+        revision = revisions[0] if isinstance(revisions, list) and revisions else None
+    return str(revision) if revision else None
+
+
+_FLUX_TERMINAL = frozenset({"HealthCheckFailed", "ReconciliationFailed", "BuildFailed", "PruneFailed"})
 """Ready=False reasons of a Kustomization that applied (or tried to apply) its revision and failed: kustomize-controller
 api/v1/condition_types.go (``HealthCheckFailedReason``, ``BuildFailedReason``) and fluxcd/pkg apis/meta
-(``ReconciliationFailedReason``). Others (``Progressing``, ``DependencyNotReady``, ``ArtifactFailed``: the source is
-not there yet) say it has not got to the revision."""
+(``ReconciliationFailedReason``, ``PruneFailedReason``: kustomization_controller.go
+``conditions.MarkFalse(obj, meta.ReadyCondition, meta.PruneFailedReason, …)`` after the apply). Others
+(``Progressing``, ``DependencyNotReady``, ``ArtifactFailed``: the source is not there yet) say it has not got to the
+revision."""
 
 
 def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
     """A Flux Kustomization's status: the ``Ready`` condition and ``status.lastAppliedRevision``
     (``main@sha1:<sha>``), given whether that revision *includes* the commit. Deployed: Ready True at such a revision
-    (and ``observedGeneration`` current). Failed: Ready False with a terminal reason at such a revision
-    (HealthCheckFailed, ReconciliationFailed, BuildFailed), or Stalled True. Otherwise progressing.
+    (and ``observedGeneration`` current; with a warning where it checks no health). Failed: Ready False with a
+    terminal reason at such a revision (HealthCheckFailed, ReconciliationFailed, BuildFailed, PruneFailed) — the
+    generation then read from the Ready condition's own ``observedGeneration``, which a failure stamps while
+    ``status.observedGeneration`` lags —, or Stalled True. Otherwise progressing.
     https://fluxcd.io/flux/components/kustomize/kustomizations/#kustomization-status
 
     *includes* is said of :func:`reported_revision`: ``lastAppliedRevision``, which moves only once a revision
@@ -382,6 +583,11 @@ def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool |
         why = stalled.get("message") or stalled.get("reason") or "stalled"
         return ControllerReading(ControllerVerdict.FAILED, revision, f"Stalled: {why}{at}")
     generation, observed = metadata.get("generation"), status.get("observedGeneration")
+    terminal = ready_status == "False" and reason in _FLUX_TERMINAL
+    if terminal:  # a failure moves only the Ready condition's observedGeneration (conditions.MarkFalse stamps it):
+        # status.observedGeneration moves on success alone (kustomization_controller.go finalizeStatus: "if
+        # conditions.IsTrue(obj, meta.ReadyCondition) { … obj.Status.ObservedGeneration = obj.Generation }")
+        observed = ready.get("observedGeneration", observed)
     current = generation is None or observed is None or observed == generation
     if includes is not True or not current:
         why = (
@@ -393,16 +599,41 @@ def read_kustomization(kustomization: Mapping[str, Any] | None, includes: bool |
         )
         return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at} ({why})")
     if ready_status == "True":
-        return ControllerReading(ControllerVerdict.DEPLOYED, revision, f"{message}{at}")
-    if ready_status == "False" and reason in _FLUX_TERMINAL:
+        return ControllerReading(ControllerVerdict.DEPLOYED, revision, f"{message}{at}", _unchecked(kustomization))
+    if terminal:
         return ControllerReading(ControllerVerdict.FAILED, revision, f"{message}{at}")
     return ControllerReading(ControllerVerdict.PROGRESSING, revision, f"{message}{at}")
 
 
-def read_controller(kind: ControllerKind, found: Mapping[str, Any] | None, includes: bool | None) -> ControllerReading:
-    """:func:`read_application` or :func:`read_kustomization`, as *kind* says."""
-    reader = read_application if kind is ControllerKind.ARGOCD else read_kustomization
-    return reader(found, includes)
+def _unchecked(kustomization: Mapping[str, Any]) -> str | None:
+    """The warning of a Kustomization that checks no health: without ``spec.wait`` or ``spec.healthChecks`` its
+    Ready True comes right after the apply, whatever the pods do (kustomize-controller
+    internal/controller/kustomization_controller.go ``checkHealth``: ``if len(obj.Spec.HealthChecks) == 0 &&
+    !obj.Spec.Wait { conditions.Delete(obj, meta.HealthyCondition); return nil }``)."""
+    spec = _mapping(kustomization.get("spec"))
+    if spec.get("wait") is True or spec.get("healthChecks"):
+        return None
+    metadata = _mapping(kustomization.get("metadata"))
+    name = f"{metadata.get('namespace') or 'flux-system'}/{metadata.get('name') or '?'}"
+    return (
+        f"Kustomization {name} checks no health (no spec.wait, no spec.healthChecks): its Ready True says it applied "
+        "the revision, not that the pods run — a version that never starts counts as deployed; set spec.wait: true "
+        "(or spec.healthChecks naming the service's Deployment)"
+    )
+
+
+def read_controller(
+    kind: ControllerKind,
+    found: Mapping[str, Any] | None,
+    includes: bool | None,
+    *,
+    operation: bool | None = None,
+    resources: Collection[str] = (),
+) -> ControllerReading:
+    """:func:`read_application` (with *operation* and *resources*) or :func:`read_kustomization`, as *kind* says."""
+    if kind is ControllerKind.ARGOCD:
+        return read_application(found, includes, operation=operation, resources=resources)
+    return read_kustomization(found, includes)
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -410,6 +410,9 @@ class GitOpsController:
                     "history": history[-limit:] if limit > 0 else [],
                     "reconciledAt": now,
                     "summary": {"images": sorted({image for _, image in workloads})},
+                    "resources": _resources(workloads, lambda _image: "Progressing")
+                    if not unchanged
+                    else status.get("resources"),
                     "conditions": None,
                 },
             }
@@ -426,7 +429,8 @@ class GitOpsController:
                 }
             else:
                 verdict = {"status": "Healthy", "lastTransitionTime": now}
-            return self._write_argo(metadata, {"health": verdict, "reconciledAt": now})
+            own = _resources(workloads, lambda image: "Degraded" if self.failing(image) else "Healthy")
+            return self._write_argo(metadata, {"health": verdict, "resources": own, "reconciledAt": now})
         return False
 
     def _write_argo(self, metadata: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
@@ -591,6 +595,35 @@ class GitOpsController:
             manager=FLUX_MANAGER,
         )
         return True
+
+
+def _resources(workloads: list[tuple[str, str]], health: Callable[[str], str]) -> list[dict[str, Any]]:
+    """``status.resources`` of an Application: each workload it deployed with its own health (argo-cd
+    pkg/apis/application/v1alpha1/types.go ``ResourceStatus``: group, version, kind, namespace, name, status,
+    health; written on every refresh, controller/appcontroller.go ``app.Status.Resources = compareResult.resources``).
+    A workload is Degraded where one of its images is (*health* of each image), as gitops-engine judges each
+    Deployment on its own (pkg/health/health_deployment.go)."""
+    order = ("Healthy", "Progressing", "Degraded")  # gitops-engine health.go healthOrder, the codes used here
+    worst: dict[str, str] = {}
+    for workload, image in workloads:
+        code = health(image)
+        if order.index(code) >= order.index(worst.get(workload, "Healthy")):
+            worst[workload] = code
+    found = []
+    for workload, code in sorted(worst.items()):
+        kind, _, rest = workload.partition("/")
+        namespace, _, name = rest.rpartition("/")
+        group, version = ("batch", "v1") if kind == "Job" else ("apps", "v1")
+        entry: dict[str, Any] = {"group": group, "version": version, "kind": kind, "name": name, "status": "Synced"}
+        if namespace:
+            entry["namespace"] = namespace
+        entry["health"] = (
+            {"status": code, "message": f'Deployment "{name}" exceeded its progress deadline'}
+            if code == "Degraded"
+            else {"status": code}
+        )
+        found.append(entry)
+    return found
 
 
 def _containers(document: Any, namespace: str) -> Iterator[tuple[str, str]]:

@@ -76,5 +76,6 @@ def _slept(late: int) -> list[float]:
 
 
 def test_the_controller_is_read_again_soon_then_every_poll_interval() -> None:
-    assert _slept(late=2) == [0.25]  # there a quarter of a second later: not a whole interval
-    assert _slept(late=8) == [0.25, 0.5, 1, 2, 4, 5, 5]
+    # two reads come before the wait's first: the repair's and the deploy's, each checking the object's source
+    assert _slept(late=4) == [0.25]  # there a quarter of a second later: not a whole interval
+    assert _slept(late=10) == [0.25, 0.5, 1, 2, 4, 5, 5]

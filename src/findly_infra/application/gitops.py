@@ -258,7 +258,9 @@ class GitOpsWorkloads:
         if wanted != held:  # the version to go back to is known: our file recomputed, nothing else (review finding 10)
             # a `git revert` of what was merged would undo all of it: merged by squash, that is one commit carrying
             # every change of the pull request's branch — a reviewer's too (GitHub's about-pull-request-merges)
-            made = self.repository.commit(GitChange({path: new}, message, key))
+            # its body says what it undoes as `git revert` writes it, for people and tools reading the history
+            undoes = f"{message}\n\nThis reverts commit {ours.commit}."
+            made = self.repository.commit(GitChange({path: new}, undoes, key))
         else:  # nothing served before (a first release): the version before ours is not known — git's revert
             made = self.repository.revert(ours.commit, key=key, message=message)
         self._note(

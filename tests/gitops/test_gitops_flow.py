@@ -158,7 +158,7 @@ def _world(
         {service.name: service.image or service.name for service in platform.all_services},
         lambda name: store.load(name)[0],
         ready_timeout=3,
-        sync_timeout=3,
+        sync_timeout=6,
         settle=1,
         poll_interval=1,
         sleep=slept.append,
@@ -528,7 +528,7 @@ def test_a_failing_version_the_controller_applies_late_is_rolled_back_within_the
     # the controller sees the commit only after its poll, longer than the progress deadline; the Deployment is then
     # Progressing until its own deadline passes: counted from the commit, the wait ended first (exit 5, forever)
     world = _world(kind=kind)
-    world.controller.lag = 4  # > ready_timeout (3 polls), < sync_timeout + ready_timeout
+    world.controller.lag = 4  # > ready_timeout (3 polls), < sync_timeout (6): it reports the commit in time
     world.controller.settling = 2
     world.controller.degraded.add("2.0.0")
     outcome = world.release.deploy(SERVICE, "2.0.0", ENV, actor="erin")

@@ -392,7 +392,6 @@ def test_notify_deliver_without_the_notifications_extra_is_exit_2_naming_it(
 
     real = extras.missing_modules
     monkeypatch.setattr(extras, "missing_modules", lambda modules: ["httpx"] if "httpx" in modules else real(modules))
-    for command in (("notify", "deliver"), ("notify", "test", "slack")):
-        code, document = cli(env, *command)
-        assert code == 2, document
-        assert "'notifications' extra" in str(document)
+    code, document = cli(env, "notify", "deliver")
+    assert code == 2, document
+    assert "'notifications' extra" in str(document)

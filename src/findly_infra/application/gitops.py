@@ -336,7 +336,7 @@ class GitOpsWorkloads:
         # two bounds (review finding 8): the controller's poll, then the Deployment's progress deadline counted from
         # when it applied our revision — counted from the commit, the wait would always end before a failing
         # Deployment could be Degraded, and a failing version be exit 5 instead of rolled back
-        deadline = self.monotonic() + self.sync_timeout + self.ready_timeout + self.settle
+        deadline = self.monotonic() + self.sync_timeout  # until it reports our revision at all
         applied = False
         name = self._object_name(view.environment)
         polls = 0
@@ -359,7 +359,7 @@ class GitOpsWorkloads:
                 within = (
                     f"within {self.ready_timeout + self.settle:g}s of applying it"
                     if applied
-                    else f"within {self.sync_timeout + self.ready_timeout + self.settle:g}s"
+                    else f"within {self.sync_timeout:g}s"
                 )
                 raise WorkloadNotReadyError(
                     f"{name} has not deployed {view.service}'s commit {(sha or '')[:12]} {within}: "

@@ -173,6 +173,7 @@ class Clusters:
                 self.history,
                 version_label=self.platform.metrics.version_label,
                 ready_timeout=self.platform.rolling_strategy.progress_deadline.milliseconds / 1000,
+                sync_timeout=settings.sync_timeout.milliseconds / 1000,
             )
         return self.gitops
 

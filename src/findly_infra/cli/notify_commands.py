@@ -112,10 +112,11 @@ def _notifications(context: Context, runtime: Runtime) -> Notifications:
 def _notify(context: Context) -> int:
     action = context.args.notify_command
     platform = context.platform()
-    if action in ("deliver", "test") and platform.notifications.receivers:  # its job is to send: exit 2 without
-        from findly_infra.bootstrap.extras import require_extra  # what sends (queueing needs nothing)
+    if action == "deliver" and platform.notifications.receivers:  # its job is to send what is queued: exit 2 without
+        from findly_infra.bootstrap.extras import require_extra  # what sends (queueing needs nothing; `notify test`
+        # says it as a delivery failure, exit 5, with the receiver it could not reach)
 
-        require_extra("notifications", f"notify {action} (sending to the receivers notifications: declares)")
+        require_extra("notifications", "notify deliver (sending to the receivers notifications: declares)")
     if action == "deliver":
         runtime = context.runtime(platform, scripted=True, after=False)
         return _deliver(context, _notifications(context, runtime))

@@ -35,6 +35,7 @@ import attrs
 
 from findly_infra.domain.errors import InvariantError
 from findly_infra.domain.events import Event
+from findly_infra.domain.notation import Duration
 
 __all__ = [
     "ARGO_APPLICATION",
@@ -111,6 +112,11 @@ class GitOpsSettings:
     pull_request: bool = False
     controller: ControllerKind = ControllerKind.ARGOCD
     author: str = "findly-infra <findly-infra@users.noreply.github.com>"
+    sync_timeout: Duration = Duration.of(minutes=5)
+    """How long the controller may take to report a commit at all (``sync_timeout: 30s``) — its poll: Argo CD's
+    120 s with up to 60 s of jitter (argo-cd docs/user-guide/auto_sync.md), Flux's GitRepository interval then its
+    Kustomization's; a webhook makes it seconds. Then the rollout's ``progress_deadline`` runs from when it applied
+    the commit."""
     context: str | None = None
     """The kubeconfig context of the cluster where the Applications (or Kustomizations) live — a management
     cluster; it wins over ``--context``. ``None``: ``--context`` (``FINDLY_KUBE_CONTEXT``) when given, else the

@@ -63,7 +63,7 @@ def test_every_part_is_a_row_in_order_with_its_status_and_the_outputs_agree(part
         returned = [part for part in here.parts if part.status is PartStatus.RETURNED]
         if returned:
             assert "**Returned:**" in markdown
-        if here.phase.open:
+        if here.phase.under_way:
             assert outputs["release_waiting_for"]
             assert f"**Waits for:** {outputs['release_waiting_for']}" in markdown
         else:

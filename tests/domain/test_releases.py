@@ -291,7 +291,7 @@ def _drive(
         if roll_back_after is not None and count == roll_back_after:
             _record(run, run.release.roll_back("dev", actor="ana", at=world.tick(), reason="a person said so"))
         here = run.release.environments["dev"]
-        if not here.phase.open:
+        if not here.phase.under_way:
             return
         if outsiders and count < 40 and crashes.draw(st.integers(0, 3)) == 0:
             idle = [n for n, s in world.services.items() if s.rollout is None or not s.rollout.phase.active]
@@ -329,7 +329,7 @@ def _drive(
 
 
 def here_open(run: _Run) -> bool:
-    return run.release.environments["dev"].phase.open
+    return run.release.environments["dev"].phase.under_way
 
 
 _ONCE = (ReleasePartStarted, ReleasePartDone, ReleasePartFailed, ReleasePartReturned)
@@ -454,7 +454,7 @@ def _run_to_end(release: Release, environment: str, outcomes: Mapping[str, str])
     for _ in range(100):
         step = run.release.advance(environment, world.observed(), actor="ana", at=world.tick())
         _record(run, step)
-        if not run.release.environments[environment].phase.open:
+        if not run.release.environments[environment].phase.under_way:
             return run.release
         _act(world, step)
     raise AssertionError("the release must end")

@@ -171,7 +171,7 @@ class ReleaseService:
     def waiting_for(self, release: Release, environment: str) -> str | None:
         """What the release waits for from a person in *environment* (``None``: nothing)."""
         here = release.environments.get(environment)
-        if here is None or not here.phase.open:
+        if here is None or not here.phase.under_way:
             return None
         env = self.pipelines.platform.environment(environment)
         for part in here.parts:
@@ -385,7 +385,7 @@ class ReleaseService:
                 for other in self.releases().values()
                 if other.name != release.name
                 and (there := other.environments.get(env.name)) is not None
-                and there.phase.open
+                and there.phase.under_way
             ]
             return release.enter(env.name, order, others, actor=actor, at=at)
 
@@ -423,7 +423,7 @@ class ReleaseService:
         refused half-entered held the environment and left requests behind). The error budget is judged when each
         part starts."""
         here = release.environments.get(environment)
-        if here is not None and here.phase.open:
+        if here is not None and here.phase.under_way:
             return  # entered already: a retry asks what is left
         order = self.pipelines.platform.promotion_order
         if release.enter(environment, order, actor=actor, at=self.pipelines.clock.now()).refusal is not None:

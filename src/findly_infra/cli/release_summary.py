@@ -69,7 +69,7 @@ def release_waits_for(release: Release, environment: str, platform: Platform | N
         return "the return of " + "; ".join(
             [*(f"{text} (its rollout rolled back)" for text in under_way), *returns] or ["the release"]
         )
-    if not here.phase.open:
+    if not here.phase.under_way:
         return ""
     return _rolling_out_waits(here, platform)
 

@@ -163,7 +163,7 @@ def _progress_text(progress: ReleaseProgress) -> str:
     if here is not None:
         lines.append(f"release {progress.release.name}")
         lines.append(_here_text(here, progress.waiting))
-    if progress.state == "progressing" and here is not None and here.phase.open:
+    if progress.state == "progressing" and here is not None and here.phase.under_way:
         name, env = progress.release.name, progress.environment
         lines.append(f"next: findly-infra release watch {name} --environment {env}")
     return "\n".join(lines)

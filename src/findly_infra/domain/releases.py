@@ -296,7 +296,7 @@ class ReleasePhase(enum.Enum):
     ROLLED_BACK = "rolled_back"
 
     @property
-    def open(self) -> bool:
+    def under_way(self) -> bool:
         """The release still holds the environment (one release at a time there)."""
         return self in (ReleasePhase.ROLLING_OUT, ReleasePhase.RETURNING)
 
@@ -712,7 +712,7 @@ class Release:
         events, decided on the way (a part before it found unchanged), are recorded all the same, as a refused
         promotion's request is."""
         here = self.environments.get(environment)
-        if here is None or not here.phase.open:
+        if here is None or not here.phase.under_way:
             return ReleaseStep()
         if here.phase is ReleasePhase.RETURNING:
             return self._returning(here, observed, actor, at)

@@ -349,7 +349,10 @@ class GitOpsWorkloads:
                 if reading.warning:  # said at run time: a gitops-* check cannot see the controller's object
                     log.warning("%s in %s: %s", view.service, view.environment, reading.warning)
                 return reading
-            if reading.verdict is ControllerVerdict.FAILED:
+            # a failure judged final only at a revision that is ours: the one it reports may still be the one our
+            # commit (a revert, say) replaces — Flux keeps the failed revision's HealthCheckFailed until it has
+            # reconciled the next (kustomize-controller: lastAttemptedRevision moves when it tries it)
+            if reading.verdict is ControllerVerdict.FAILED and ours:
                 raise WorkloadNotReadyError(
                     f"{name} failed to deploy {view.service}'s commit {(sha or '')[:12]}: {reading.message}",
                     failed=failed,

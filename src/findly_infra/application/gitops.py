@@ -352,7 +352,9 @@ class GitOpsWorkloads:
             # a failure judged final only at a revision that is ours: the one it reports may still be the one our
             # commit (a revert, say) replaces — Flux keeps the failed revision's HealthCheckFailed until it has
             # reconciled the next (kustomize-controller: lastAttemptedRevision moves when it tries it)
-            if reading.verdict is ControllerVerdict.FAILED and ours:
+            # and only going forward (*failed*): a revert's wait goes on to its deadline — what the controller says
+            # between two reconciliations (Flux's lastAttemptedRevision moved, its Ready not yet) is no verdict
+            if reading.verdict is ControllerVerdict.FAILED and ours and failed:
                 raise WorkloadNotReadyError(
                     f"{name} failed to deploy {view.service}'s commit {(sha or '')[:12]}: {reading.message}",
                     failed=failed,
